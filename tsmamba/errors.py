@@ -1,0 +1,40 @@
+"""The exceptions tsmamba raises on purpose.
+
+Every error a user can cause derives from :class:`TSMambaError`, so callers (and the CLI) can
+catch one type, print its message, and exit cleanly. Messages name what is wrong (column, row,
+timestamp, parameter) and what to do about it.
+"""
+
+from __future__ import annotations
+
+
+class TSMambaError(Exception):
+    """Base class of every error tsmamba raises deliberately."""
+
+
+class ConfigError(TSMambaError, ValueError):
+    """An invalid parameter or combination of parameters."""
+
+
+class DataValidationError(TSMambaError, ValueError):
+    """Input data that cannot be used as given (bad dates, gaps, NaN, wrong columns, too short)."""
+
+
+class DataNotFoundError(TSMambaError, FileNotFoundError):
+    """A data file that is missing and cannot be fetched."""
+
+
+class ChecksumError(TSMambaError):
+    """A downloaded or stored file whose sha256 does not match the registry."""
+
+
+class CheckpointError(TSMambaError):
+    """A saved model or stream state that is truncated, corrupt or does not match."""
+
+
+class TrainingError(TSMambaError, RuntimeError):
+    """Training that cannot go on (for example a non-finite loss)."""
+
+
+class StreamError(TSMambaError, ValueError):
+    """An observation a stream rejects; the stream's state is left unchanged."""
