@@ -1,0 +1,193 @@
+"""Baseline forecasters evaluated on the same windows as the model.
+
+All baselines take context windows ``X`` of shape ``(N, L, C)`` (N windows, L context steps,
+C channels) and return forecasts of shape ``(N, H, C)``, so every report can state how much the
+model improves on forecasts that cost nothing to make.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+from sklearn.linear_model import Ridge
+
+from tsmamba.errors import ConfigError, DataValidationError
+
+__all__ = [
+    "BASELINES",
+    "LinearBaseline",
+    "baseline_forecasts",
+    "last_value",
+    "seasonal_naive",
+]
+
+#: Names of the baselines, in report order (``"linear"`` needs training windows).
+BASELINES: tuple[str, ...] = ("last_value", "seasonal_naive", "linear")
+
+
+def _windows(X: Any, name: str = "X") -> np.ndarray:
+    arr = np.asarray(X, dtype=np.float64)
+    if arr.ndim != 3:
+        raise ConfigError(f"{name} must have shape (N, L, C), got {arr.shape}")
+    if arr.shape[1] < 1:
+        raise ConfigError(f"{name} has no context steps (shape {arr.shape})")
+    return arr
+
+
+def _positive_int(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def last_value(X: Any, horizon: int) -> np.ndarray:
+    """Repeat the last observed value of each window and channel: (N, L, C) -> (N, H, C)."""
+    x = _windows(X)
+    horizon = _positive_int(horizon, "horizon")
+    return np.repeat(x[:, -1:, :], horizon, axis=1)
+
+
+def seasonal_naive(X: Any, horizon: int, season: int) -> np.ndarray:
+    """Repeat the last ``season`` values of each window: (N, L, C) -> (N, H, C).
+
+    Step h (0-based) gets ``X[:, L - season + h % season]``. With ``season > L`` there is no full
+    season to repeat, so it falls back to :func:`last_value` with a warning.
+    """
+    x = _windows(X)
+    horizon = _positive_int(horizon, "horizon")
+    season = _positive_int(season, "season")
+    n_context = x.shape[1]
+    if season > n_context:
+        warnings.warn(
+            f"season {season} is longer than the context ({n_context} steps); "
+            "seasonal_naive falls back to last_value",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        return last_value(x, horizon)
+    idx = n_context - season + np.arange(horizon) % season
+    return x[:, idx, :]
+
+
+class LinearBaseline:
+    """Channel-independent linear map from the last L values to the next H (ridge regression).
+
+    One weight matrix ``(H, L)`` plus intercept ``(H,)`` is shared by all channels: every
+    (window, channel) pair is one training row. Training windows beyond ``max_windows`` are
+    subsampled with a fixed ``seed`` (None keeps all of them).
+    """
+
+    def __init__(
+        self,
+        context_length: int,
+        horizon: int,
+        alpha: float = 1e-3,
+        *,
+        max_windows: int | None = 10_000,
+        seed: int = 0,
+    ) -> None:
+        self.context_length = _positive_int(context_length, "context_length")
+        self.horizon = _positive_int(horizon, "horizon")
+        try:
+            alpha_value = float(alpha)
+        except (TypeError, ValueError):
+            alpha_value = float("nan")
+        if not np.isfinite(alpha_value) or alpha_value < 0:
+            raise ConfigError(f"alpha must be a finite number >= 0, got {alpha!r}")
+        self.alpha = alpha_value
+        self.max_windows = (
+            None if max_windows is None else _positive_int(max_windows, "max_windows")
+        )
+        self.seed = seed
+        self._model: Ridge | None = None
+
+    @property
+    def coef_(self) -> np.ndarray:
+        """Fitted weights ``(H, L)``; row h maps the context (oldest first) to step h+1."""
+        return self._fitted().coef_
+
+    @property
+    def intercept_(self) -> np.ndarray:
+        """Fitted intercepts ``(H,)``."""
+        return np.atleast_1d(self._fitted().intercept_)
+
+    def _fitted(self) -> Ridge:
+        if self._model is None:
+            raise ConfigError("LinearBaseline is not fitted; call fit(X, Y) first")
+        return self._model
+
+    def _context(self, X: Any, name: str) -> np.ndarray:
+        x = _windows(X, name)
+        if x.shape[1] < self.context_length:
+            raise ConfigError(
+                f"{name} has {x.shape[1]} context steps, the baseline needs "
+                f"context_length={self.context_length}"
+            )
+        return x[:, -self.context_length :, :]
+
+    def fit(self, X: Any, Y: Any) -> LinearBaseline:
+        """Fit on training contexts ``X`` (N, L, C) and targets ``Y`` (N, H, C)."""
+        x = self._context(X, "X")
+        y = np.asarray(Y, dtype=np.float64)
+        if y.ndim != 3 or y.shape[1] != self.horizon:
+            raise ConfigError(f"Y must have shape (N, {self.horizon}, C), got {y.shape}")
+        if y.shape[0] != x.shape[0] or y.shape[2] != x.shape[2]:
+            raise ConfigError(f"X {x.shape} and Y {y.shape} disagree on windows or channels")
+        if self.max_windows is not None and x.shape[0] > self.max_windows:
+            rng = np.random.default_rng(self.seed)
+            keep = np.sort(rng.choice(x.shape[0], size=self.max_windows, replace=False))
+            x, y = x[keep], y[keep]
+        # (N, L, C) -> (N*C, L): one row per window and channel.
+        rows_x = x.transpose(0, 2, 1).reshape(-1, self.context_length)
+        rows_y = y.transpose(0, 2, 1).reshape(-1, self.horizon)
+        finite = np.isfinite(rows_x).all(axis=1) & np.isfinite(rows_y).all(axis=1)
+        if not finite.any():
+            raise DataValidationError("no training window without NaN/inf; cannot fit baseline")
+        model = Ridge(alpha=self.alpha, fit_intercept=True)
+        model.fit(rows_x[finite], rows_y[finite])
+        self._model = model
+        return self
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Forecast ``(N, H, C)`` from contexts ``(N, L', C)`` with ``L' >= context_length``."""
+        model = self._fitted()
+        x = self._context(X, "X")
+        n_windows, _, n_channels = x.shape
+        rows = x.transpose(0, 2, 1).reshape(-1, self.context_length)
+        pred = rows @ model.coef_.T + self.intercept_
+        return pred.reshape(n_windows, n_channels, self.horizon).transpose(0, 2, 1)
+
+
+def baseline_forecasts(
+    X_test: Any,
+    horizon: int,
+    *,
+    season: int,
+    X_train: Any = None,
+    Y_train: Any = None,
+    max_windows: int | None = 10_000,
+) -> dict[str, np.ndarray]:
+    """Forecasts ``(N, H, C)`` of every baseline for the test contexts ``X_test`` (N, L, C).
+
+    ``"linear"`` is included only when training windows ``X_train`` (M, L_train, C) and
+    ``Y_train`` (M, H, C) are given; it uses the shorter of the two context lengths.
+    """
+    x_test = _windows(X_test, "X_test")
+    out = {
+        "last_value": last_value(x_test, horizon),
+        "seasonal_naive": seasonal_naive(x_test, horizon, season),
+    }
+    if (X_train is None) != (Y_train is None):
+        raise ConfigError("give both X_train and Y_train for the linear baseline, or neither")
+    if X_train is not None:
+        x_train = _windows(X_train, "X_train")
+        if x_train.shape[2] != x_test.shape[2]:
+            raise ConfigError(
+                f"X_train has {x_train.shape[2]} channels, X_test has {x_test.shape[2]}"
+            )
+        context = min(x_train.shape[1], x_test.shape[1])
+        model = LinearBaseline(context, horizon, max_windows=max_windows)
+        out["linear"] = model.fit(x_train, Y_train).predict(x_test)
+    return out

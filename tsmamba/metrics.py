@@ -1,0 +1,419 @@
+"""Forecast error metrics on arrays of windows, horizon steps and channels.
+
+Every element metric takes ``y`` (actuals) and ``yhat`` (forecasts) of the same shape, normally
+``(N, H, C)``: N windows (forecast origins), H horizon steps, C channels. Conventions:
+
+* Pairs where ``y`` or ``yhat`` is NaN are left out. A mean over nothing is NaN, never an error.
+* ``rmse`` is the square root of the pooled ``mse`` (not a mean of per-window RMSEs).
+* ``mape`` and ``smape`` are in **percent**. ``mape`` leaves out entries with ``|y| < eps``
+  (a relative error against a zero actual is undefined); ``smape`` counts ``0/0`` (both actual
+  and forecast exactly zero) as a perfect forecast, 0 %. sMAPE lies in [0, 200].
+* ``mase`` divides absolute errors by a per-channel ``scale`` (see :func:`mase_scale`); a
+  channel whose scale is zero or NaN gets NaN, with a warning, and is left out of pooled means.
+
+Pure numpy; pandas only for :func:`seasonal_period` and :func:`metrics_frame`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tsmamba.errors import ConfigError
+
+__all__ = [
+    "METRICS",
+    "mae",
+    "mape",
+    "mase",
+    "mase_scale",
+    "metrics_frame",
+    "mse",
+    "rmse",
+    "score",
+    "seasonal_period",
+    "smape",
+    "to_jsonable",
+]
+
+#: Names accepted by :func:`score` and :func:`metrics_frame`, in report order.
+METRICS: tuple[str, ...] = ("mse", "mae", "rmse", "mape", "smape", "mase")
+
+Axis = int | tuple[int, ...] | None
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _pair(y: Any, yhat: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Float arrays of y and yhat plus the mask of usable (non-NaN) pairs."""
+    y_arr = np.asarray(y, dtype=np.float64)
+    yhat_arr = np.asarray(yhat, dtype=np.float64)
+    if y_arr.shape != yhat_arr.shape:
+        raise ConfigError(
+            f"y and yhat must have the same shape, got {y_arr.shape} and {yhat_arr.shape}"
+        )
+    valid = ~(np.isnan(y_arr) | np.isnan(yhat_arr))
+    return y_arr, yhat_arr, valid
+
+
+def _masked_mean(values: np.ndarray, valid: np.ndarray, axis: Axis) -> float | np.ndarray:
+    """Mean of ``values`` where ``valid``; NaN where nothing is valid. Float if axis is None."""
+    total = np.where(valid, values, 0.0).sum(axis=axis)
+    count = valid.sum(axis=axis)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.where(count > 0, total / np.maximum(count, 1), np.nan)
+    if axis is None:
+        return float(out)
+    return out
+
+
+# --------------------------------------------------------------------------- element metrics
+
+
+def mse(y: Any, yhat: Any, *, axis: Axis = None) -> float | np.ndarray:
+    """Mean squared error over ``axis`` (all axes by default: a float)."""
+    y_arr, yhat_arr, valid = _pair(y, yhat)
+    return _masked_mean((y_arr - yhat_arr) ** 2, valid, axis)
+
+
+def mae(y: Any, yhat: Any, *, axis: Axis = None) -> float | np.ndarray:
+    """Mean absolute error over ``axis`` (all axes by default: a float)."""
+    y_arr, yhat_arr, valid = _pair(y, yhat)
+    return _masked_mean(np.abs(y_arr - yhat_arr), valid, axis)
+
+
+def rmse(y: Any, yhat: Any, *, axis: Axis = None) -> float | np.ndarray:
+    """Root of the pooled mean squared error over ``axis``."""
+    out = np.sqrt(mse(y, yhat, axis=axis))
+    return float(out) if axis is None else out
+
+
+def mape(y: Any, yhat: Any, *, axis: Axis = None, eps: float = 1e-8) -> float | np.ndarray:
+    """Mean absolute percentage error, in percent: ``100 * mean(|y - yhat| / |y|)``.
+
+    Entries with ``|y| < eps`` are left out; NaN where no entry is left.
+    """
+    y_arr, yhat_arr, valid = _pair(y, yhat)
+    valid = valid & (np.abs(y_arr) >= eps)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = np.abs(y_arr - yhat_arr) / np.abs(y_arr)
+    return _masked_mean(100.0 * ratio, valid, axis)
+
+
+def smape(y: Any, yhat: Any, *, axis: Axis = None) -> float | np.ndarray:
+    """Symmetric MAPE, in percent: ``100 * mean(2|y - yhat| / (|y| + |yhat|))``, 0/0 taken as 0."""
+    y_arr, yhat_arr, valid = _pair(y, yhat)
+    num = 2.0 * np.abs(y_arr - yhat_arr)
+    den = np.abs(y_arr) + np.abs(yhat_arr)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = np.where(den > 0, num / np.where(den > 0, den, 1.0), 0.0)
+    return _masked_mean(100.0 * ratio, valid, axis)
+
+
+def _usable_scale(scale: Any, n_channels: int) -> np.ndarray:
+    """Per-channel scale as floats, NaN where it is zero, negative or missing (warns on zero)."""
+    s = np.atleast_1d(np.asarray(scale, dtype=np.float64))
+    if s.ndim != 1 or s.shape[0] != n_channels:
+        raise ConfigError(
+            f"scale must have one value per channel ({n_channels}), got shape {s.shape}"
+        )
+    bad = ~(s > 0) & ~np.isnan(s)
+    if bad.any():
+        warnings.warn(
+            f"MASE scale is zero or negative for channel(s) {np.flatnonzero(bad).tolist()} "
+            "(constant training series?); MASE is NaN there",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    return np.where(s > 0, s, np.nan)
+
+
+def mase(y: Any, yhat: Any, scale: Any, *, axis: Axis = None) -> float | np.ndarray:
+    """Mean absolute scaled error: ``|y - yhat| / scale[c]`` averaged over ``axis``.
+
+    ``scale`` has shape ``(C,)`` and is matched with the last axis of ``y``. Channels with a
+    zero or NaN scale contribute NaN on their own and are left out of pooled means.
+    """
+    y_arr, yhat_arr, valid = _pair(y, yhat)
+    if y_arr.ndim == 0:
+        raise ConfigError("mase needs arrays with a channel axis (the last one)")
+    s = _usable_scale(scale, y_arr.shape[-1])
+    valid = valid & ~np.isnan(s)
+    with np.errstate(invalid="ignore"):
+        scaled = np.abs(y_arr - yhat_arr) / s
+    return _masked_mean(scaled, valid, axis)
+
+
+def mase_scale(train_values: Any, season: int) -> np.ndarray:
+    """In-sample mean absolute seasonal difference per channel: ``mean_t |x_t - x_{t-season}|``.
+
+    ``train_values`` has shape ``(T, C)`` (or ``(T,)`` for one channel); returns ``(C,)``.
+    NaN differences are skipped. A zero scale (constant series) becomes NaN with a warning.
+    If the series is not longer than ``season``, the lag-1 difference is used instead (warning).
+    """
+    x = np.asarray(train_values, dtype=np.float64)
+    if x.ndim == 1:
+        x = x[:, None]
+    if x.ndim != 2:
+        raise ConfigError(f"train_values must have shape (T, C), got {x.shape}")
+    if not isinstance(season, (int, np.integer)) or season < 1:
+        raise ConfigError(f"season must be a positive integer, got {season!r}")
+    season = int(season)
+    n_time = x.shape[0]
+    if n_time <= season:
+        if n_time < 2:
+            warnings.warn(
+                f"training series has {n_time} value(s); MASE scale is NaN",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            return np.full(x.shape[1], np.nan)
+        warnings.warn(
+            f"training series of length {n_time} is too short for season {season}; "
+            "using the lag-1 difference for the MASE scale",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        season = 1
+    diff = np.abs(x[season:] - x[:-season])
+    scale = np.asarray(_masked_mean(diff, ~np.isnan(diff), axis=0), dtype=np.float64)
+    zero = scale == 0
+    if zero.any():
+        warnings.warn(
+            f"training series is constant at lag {season} for channel(s) "
+            f"{np.flatnonzero(zero).tolist()}; MASE is NaN there",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        scale = np.where(zero, np.nan, scale)
+    return scale
+
+
+# --------------------------------------------------------------------------- seasonality
+
+_LEGACY_ALIASES = {
+    "H": "h",
+    "T": "min",
+    "S": "s",
+    "L": "ms",
+    "M": "ME",
+    "Q": "QE",
+    "Y": "YE",
+    "A": "YE",
+    "AS": "YS",
+    "BM": "BME",
+    "BQ": "BQE",
+    "BA": "BYE",
+    "BY": "BYE",
+}
+
+_SECONDS_PER_DAY = 86_400
+
+
+def _to_offset(freq: str | pd.DateOffset) -> pd.DateOffset | None:
+    if isinstance(freq, pd.DateOffset):
+        return freq
+    try:
+        return pd.tseries.frequencies.to_offset(freq)
+    except (ValueError, TypeError):
+        pass
+    match = re.fullmatch(r"\s*(\d*)\s*([A-Za-z]+)(-\w+)?\s*", str(freq))
+    if match and match.group(2).upper() in _LEGACY_ALIASES:
+        mult, base, anchor = match.group(1), match.group(2).upper(), match.group(3) or ""
+        try:
+            return pd.tseries.frequencies.to_offset(f"{mult}{_LEGACY_ALIASES[base]}{anchor}")
+        except (ValueError, TypeError):
+            return None
+    return None
+
+
+def _whole(cycle: int, step: int) -> int:
+    """Steps per cycle when ``step`` divides ``cycle`` exactly, else 1 (no exact seasonal lag)."""
+    if step <= 0 or cycle % step:
+        return 1
+    return max(1, cycle // step)
+
+
+def seasonal_period(freq: str) -> int:
+    """Steps per natural cycle for a pandas offset alias (the seasonal lag for naive/MASE).
+
+    Sub-daily data uses the daily cycle (``"h"`` 24, ``"30min"`` 48, ``"15min"`` 96,
+    ``"10min"`` 144, ``"5min"`` 288, ``"min"`` 1440); daily 7, business-daily 5, weekly 52,
+    monthly 12, quarterly 4, yearly 1. A multiple of a unit divides the cycle (``"2h"`` -> 12)
+    when it does so exactly; otherwise, for sub-minute steps and unknown aliases the result is 1.
+    Legacy aliases (``"H"``, ``"T"``, ``"M"``, ...) are accepted.
+    """
+    offset = _to_offset(freq)
+    if offset is None:
+        warnings.warn(f"unknown frequency {freq!r}; using seasonal period 1", stacklevel=2)
+        return 1
+    n = abs(int(getattr(offset, "n", 1))) or 1
+    offsets = pd.offsets
+    # Day first: it is a Tick in pandas 2 but a calendar offset in pandas 3.
+    if isinstance(offset, offsets.Day):
+        return _whole(7, n)
+    if isinstance(offset, offsets.Tick):
+        seconds = pd.Timedelta(offset).total_seconds()
+        if 60 <= seconds < _SECONDS_PER_DAY and seconds == int(seconds):
+            return _whole(_SECONDS_PER_DAY, int(seconds))
+        return 1
+    if isinstance(offset, (offsets.BusinessDay, offsets.CustomBusinessDay)):
+        return _whole(5, n)
+    if isinstance(offset, offsets.Week):
+        return _whole(52, n)
+    monthly = (
+        offsets.MonthEnd,
+        offsets.MonthBegin,
+        offsets.BusinessMonthEnd,
+        offsets.BusinessMonthBegin,
+    )
+    if isinstance(offset, monthly):
+        return _whole(12, n)
+    quarterly = (
+        offsets.QuarterEnd,
+        offsets.QuarterBegin,
+        offsets.BQuarterEnd,
+        offsets.BQuarterBegin,
+    )
+    if isinstance(offset, quarterly):
+        return _whole(4, n)
+    return 1
+
+
+# --------------------------------------------------------------------------- reports
+
+
+def _metric_fns(
+    names: Sequence[str], scale: np.ndarray | None
+) -> dict[str, Callable[..., float | np.ndarray]]:
+    unknown = [m for m in names if m not in METRICS]
+    if unknown:
+        raise ConfigError(f"unknown metric(s) {unknown}; choose from {list(METRICS)}")
+    table: dict[str, Callable[..., float | np.ndarray]] = {
+        "mse": mse,
+        "mae": mae,
+        "rmse": rmse,
+        "mape": mape,
+        "smape": smape,
+    }
+    fns: dict[str, Callable[..., float | np.ndarray]] = {}
+    for name in names:
+        if name == "mase":
+            if scale is None:
+                continue
+            s = scale
+            fns[name] = lambda y, yhat, axis=None, _s=s: mase(y, yhat, _s, axis=axis)
+        else:
+            fns[name] = table[name]
+    return fns
+
+
+def _check_windows(y: Any, yhat: Any) -> tuple[np.ndarray, np.ndarray]:
+    y_arr = np.asarray(y, dtype=np.float64)
+    yhat_arr = np.asarray(yhat, dtype=np.float64)
+    if y_arr.ndim != 3:
+        raise ConfigError(f"y must have shape (N, H, C), got {y_arr.shape}")
+    if y_arr.shape != yhat_arr.shape:
+        raise ConfigError(
+            f"y and yhat must have the same shape, got {y_arr.shape} and {yhat_arr.shape}"
+        )
+    if y_arr.size == 0:
+        raise ConfigError(f"y is empty (shape {y_arr.shape}); nothing to score")
+    return y_arr, yhat_arr
+
+
+def _channel_names(channels: Sequence[Any] | None, n_channels: int) -> list[str]:
+    if channels is None:
+        return [str(i) for i in range(n_channels)]
+    names = [str(c) for c in channels]
+    if len(names) != n_channels:
+        raise ConfigError(f"got {len(names)} channel names for {n_channels} channels")
+    if len(set(names)) != len(names):
+        raise ConfigError(f"channel names must be unique, got {names}")
+    return names
+
+
+def score(
+    y: Any,
+    yhat: Any,
+    *,
+    scale: Any = None,
+    metrics: Sequence[str] = METRICS,
+    channels: Sequence[Any] | None = None,
+) -> dict[str, Any]:
+    """All requested metrics pooled, per channel and per horizon step.
+
+    ``y`` and ``yhat`` have shape ``(N, H, C)``; ``scale`` (C,) enables ``"mase"``, which is
+    skipped when ``scale`` is None. Channel names default to ``"0", "1", ...``.
+
+    Returns ``{"overall": {metric: float}, "per_channel": {channel: {metric: float}},
+    "per_step": [{metric: float} for step 1..H]}`` with plain Python floats (NaN kept; pass the
+    result through :func:`to_jsonable` for strict JSON).
+    """
+    y_arr, yhat_arr = _check_windows(y, yhat)
+    _, n_steps, n_channels = y_arr.shape
+    names = _channel_names(channels, n_channels)
+    s = None if scale is None else _usable_scale(scale, n_channels)
+    # ``s`` already holds NaN for unusable channels, so the metric calls do not warn again.
+    fns = _metric_fns(metrics, s)
+    overall = {m: float(f(y_arr, yhat_arr)) for m, f in fns.items()}
+    by_channel = {m: np.asarray(f(y_arr, yhat_arr, axis=(0, 1))) for m, f in fns.items()}
+    by_step = {m: np.asarray(f(y_arr, yhat_arr, axis=(0, 2))) for m, f in fns.items()}
+    per_channel = {
+        name: {m: float(v[c]) for m, v in by_channel.items()} for c, name in enumerate(names)
+    }
+    per_step = [{m: float(v[h]) for m, v in by_step.items()} for h in range(n_steps)]
+    return {"overall": overall, "per_channel": per_channel, "per_step": per_step}
+
+
+def to_jsonable(obj: Any) -> Any:
+    """Copy of ``obj`` with numpy scalars/arrays as Python values and NaN/inf as ``None``."""
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return to_jsonable(obj.tolist())
+    if isinstance(obj, (bool, np.bool_)):
+        return bool(obj)
+    if isinstance(obj, (int, np.integer)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        value = float(obj)
+        return value if math.isfinite(value) else None
+    return obj
+
+
+def metrics_frame(
+    y: Any,
+    yhat: Any,
+    *,
+    model: str,
+    channels: Sequence[Any] | None,
+    scale: Any = None,
+    metrics: Sequence[str] = METRICS,
+) -> pd.DataFrame:
+    """Tidy table of :func:`score`: columns model, scope, channel, step, metric, value.
+
+    ``scope`` is ``"overall"`` (channel ``"all"``, step 0), ``"channel"`` (step 0) or
+    ``"step"`` (channel ``"all"``, step 1..H). Concatenate frames of several models to compare.
+    """
+    result = score(y, yhat, scale=scale, metrics=metrics, channels=channels)
+    rows: list[tuple[str, str, str, int, str, float]] = []
+    for metric, value in result["overall"].items():
+        rows.append((model, "overall", "all", 0, metric, value))
+    for channel, values in result["per_channel"].items():
+        for metric, value in values.items():
+            rows.append((model, "channel", channel, 0, metric, value))
+    for step, values in enumerate(result["per_step"], start=1):
+        for metric, value in values.items():
+            rows.append((model, "step", "all", step, metric, value))
+    frame = pd.DataFrame(rows, columns=["model", "scope", "channel", "step", "metric", "value"])
+    return frame.astype({"step": "int64", "value": "float64"})

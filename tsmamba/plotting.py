@@ -1,0 +1,470 @@
+"""Report figures for backtests: forecasts against actuals, and errors by step and over time.
+
+Input is the backtest's tidy forecasts frame, one row per (origin, channel, step):
+
+=============  ==============================================================
+``origin``     last observed time before the forecast (Timestamp)
+``timestamp``  the time the forecast is for (Timestamp)
+``channel``    channel name (str)
+``step``       horizon step, 1..H
+``y``          actual value (NaN where not yet observed)
+``yhat``       model forecast
+``yhat_<b>``   forecast of baseline ``<b>`` (e.g. ``yhat_last_value``), optional
+=============  ==============================================================
+
+The ``*_figure`` functions return an open :class:`~matplotlib.figure.Figure` (close it with
+``matplotlib.pyplot.close``); the ``plot_*`` functions save a PNG, close the figure and return
+the path. Figures use the non-interactive Agg backend and leave global styles untouched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.dates as mdates
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from tsmamba import metrics as _metrics
+from tsmamba.baselines import BASELINES
+from tsmamba.errors import ConfigError
+
+__all__ = [
+    "FORECAST_COLUMNS",
+    "error_by_step_figure",
+    "error_over_time_figure",
+    "forecast_figure",
+    "plot_error_by_step",
+    "plot_error_over_time",
+    "plot_forecasts",
+    "save_report_plots",
+]
+
+#: Columns every forecasts frame must have.
+FORECAST_COLUMNS: tuple[str, ...] = ("origin", "timestamp", "channel", "step", "y", "yhat")
+_BASELINE_PREFIX = "yhat_"
+_DPI = 120
+
+_METRIC_LABELS = {
+    "mse": "MSE",
+    "mae": "MAE",
+    "rmse": "RMSE",
+    "mape": "MAPE (%)",
+    "smape": "sMAPE (%)",
+    "mase": "MASE",
+}
+_POINTWISE: dict[str, Callable[..., Any]] = {
+    "mse": _metrics.mse,
+    "mae": _metrics.mae,
+    "rmse": _metrics.rmse,
+    "mape": _metrics.mape,
+    "smape": _metrics.smape,
+}
+_BASELINE_COLORS = {"last_value": "C1", "seasonal_naive": "C2", "linear": "C3"}
+_MODEL_COLOR = "C0"
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _require(frame: Any, columns: Iterable[str], what: str) -> pd.DataFrame:
+    """Check ``frame`` is a non-empty DataFrame with ``columns``; raise ConfigError otherwise."""
+    if not isinstance(frame, pd.DataFrame):
+        raise ConfigError(f"{what} must be a pandas DataFrame, got {type(frame).__name__}")
+    if frame.empty:
+        raise ConfigError(f"{what} is empty; nothing to plot")
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ConfigError(
+            f"{what} lacks column(s) {missing}; it has {[str(c) for c in frame.columns]}"
+        )
+    return frame
+
+
+def _baseline_names(forecasts: pd.DataFrame) -> list[str]:
+    """Baselines present as ``yhat_<name>`` columns, known ones first in report order."""
+    found = [
+        str(c)[len(_BASELINE_PREFIX) :]
+        for c in forecasts.columns
+        if str(c).startswith(_BASELINE_PREFIX)
+    ]
+    known = [b for b in BASELINES if b in found]
+    return known + [b for b in found if b not in known]
+
+
+def _color(name: str, is_model: bool, others: list[str]) -> str:
+    if is_model:
+        return _MODEL_COLOR
+    if name in _BASELINE_COLORS:
+        return _BASELINE_COLORS[name]
+    if name not in others:
+        others.append(name)
+    return f"C{(4 + others.index(name)) % 10}"
+
+
+def _metric_label(metric: str) -> str:
+    return _METRIC_LABELS.get(metric, metric.upper())
+
+
+def _date_axis(ax: Axes) -> None:
+    locator = mdates.AutoDateLocator(minticks=3, maxticks=7)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+
+
+def _legend_columns(fig: Figure, labels: Sequence[str]) -> int:
+    """As many legend columns as fit across the figure (rough width of the longest entry)."""
+    entry_in = 0.9 + 0.075 * max((len(lab) for lab in labels), default=1)
+    fit = int(0.95 * fig.get_figwidth() / entry_in)
+    return max(1, min(len(labels), fit))
+
+
+def _outside_legend(fig: Figure, handles: Sequence[Any], labels: Sequence[str]) -> None:
+    """Legend below the axes, outside the data area, wrapped to the figure width."""
+    fig.legend(
+        list(handles),
+        list(labels),
+        loc="outside lower center",
+        ncols=_legend_columns(fig, labels),
+        frameon=False,
+    )
+
+
+def _format_time(ts: pd.Timestamp) -> str:
+    if ts == ts.normalize():
+        return f"{ts:%Y-%m-%d}"
+    return f"{ts:%Y-%m-%d %H:%M}"
+
+
+def _prepared(forecasts: Any) -> pd.DataFrame:
+    df = _require(forecasts, FORECAST_COLUMNS, "forecasts").copy()
+    df["origin"] = pd.to_datetime(df["origin"])
+    df["timestamp"] = pd.to_datetime(df["timestamp"])
+    df["channel"] = df["channel"].astype(str)
+    return df
+
+
+def _best_baseline(df: pd.DataFrame, baselines: Sequence[str]) -> str | None:
+    """Baseline with the lowest MAE over all rows (None if there is none)."""
+    best, best_err = None, np.inf
+    for name in baselines:
+        err = _metrics.mae(df["y"].to_numpy(float), df[_BASELINE_PREFIX + name].to_numpy(float))
+        if np.isfinite(err) and err < best_err:
+            best, best_err = name, err
+    return best
+
+
+def _evenly(items: Sequence[Any], count: int) -> list[Any]:
+    if count >= len(items):
+        return list(items)
+    idx = np.unique(np.linspace(0, len(items) - 1, count).round().astype(int))
+    return [items[i] for i in idx]
+
+
+def _select_panels(
+    df: pd.DataFrame, origins: Any, channels: Any, max_panels: int
+) -> list[tuple[pd.Timestamp, str]]:
+    all_channels = list(dict.fromkeys(df["channel"]))
+    all_origins = sorted(df["origin"].unique())
+    if channels is None:
+        chans = all_channels[:max_panels]
+    else:
+        chans = [str(c) for c in ([channels] if isinstance(channels, str) else channels)]
+        missing = [c for c in chans if c not in all_channels]
+        if missing:
+            raise ConfigError(f"channel(s) {missing} not in forecasts; it has {all_channels}")
+    if origins is None:
+        picked = _evenly(all_origins, max(1, max_panels // max(1, len(chans))))
+    else:
+        as_list = [origins] if isinstance(origins, (str, pd.Timestamp)) else list(origins)
+        picked = list(pd.to_datetime(as_list))
+        known = set(pd.to_datetime(all_origins))
+        missing_o = [str(o) for o in picked if o not in known]
+        if missing_o:
+            raise ConfigError(f"origin(s) {missing_o} not in forecasts")
+    panels = [(pd.Timestamp(o), c) for o in picked for c in chans]
+    if not panels:
+        raise ConfigError("no (origin, channel) panel selected; check origins and channels")
+    return panels[:max_panels]
+
+
+def _save(fig: Figure, path: str | Path) -> Path:
+    out = Path(path)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(out, dpi=_DPI)
+    finally:
+        plt.close(fig)
+    return out
+
+
+# --------------------------------------------------------------------------- forecasts
+
+
+def forecast_figure(
+    forecasts: pd.DataFrame,
+    *,
+    history: pd.DataFrame | None = None,
+    origins: Any = None,
+    channels: Any = None,
+    max_panels: int = 6,
+    model_name: str = "model",
+    history_steps: int | None = None,
+) -> Figure:
+    """Grid of (origin, channel) panels: history, actuals, model and best baseline forecasts.
+
+    ``history`` is a wide frame (DatetimeIndex, one column per channel); each panel shows its
+    last ``history_steps`` values up to the origin (default three horizons). By default all
+    channels (at most ``max_panels``) at evenly spaced origins fill up to ``max_panels`` panels.
+    The best baseline (lowest MAE over the whole frame) is drawn dashed.
+    """
+    df = _prepared(forecasts)
+    if isinstance(max_panels, bool) or not isinstance(max_panels, int) or max_panels < 1:
+        raise ConfigError(f"max_panels must be a positive integer, got {max_panels!r}")
+    if history is not None and not isinstance(history.index, pd.DatetimeIndex):
+        raise ConfigError("history must be a wide DataFrame with a DatetimeIndex")
+    panels = _select_panels(df, origins, channels, max_panels)
+    horizon = int(df["step"].max())
+    n_hist = history_steps if history_steps is not None else 3 * horizon
+    best = _best_baseline(df, _baseline_names(df))
+
+    n_chans = len({c for _, c in panels})
+    if n_chans in (2, 3):
+        ncols = n_chans
+    else:
+        ncols = min(len(panels), 2 if n_chans == 1 else 3)
+    nrows = -(-len(panels) // ncols)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(5.0 * ncols, 3.3 * nrows + 0.6), layout="constrained", squeeze=False
+    )
+    marker = "o" if horizon <= 48 else None
+    handles: dict[str, Any] = {}
+    for ax, (origin, chan) in zip(axes.flat, panels, strict=False):
+        sub = df[(df["origin"] == origin) & (df["channel"] == chan)].sort_values("step")
+        act_x, act_y = list(sub["timestamp"]), list(sub["y"].astype(float))
+        if history is not None and chan in history.columns:
+            past = history[chan]
+            past = past[past.index <= origin].tail(n_hist)
+            if len(past):
+                ax.plot(past.index, past.to_numpy(float), color="0.55", lw=1.2, label="history")
+                # Join the actuals to the last observed value so the line runs on.
+                act_x = [past.index[-1], *act_x]
+                act_y = [float(past.iloc[-1]), *act_y]
+        ax.plot(act_x, act_y, color="black", lw=1.4, label="actual")
+        ax.plot(
+            sub["timestamp"],
+            sub["yhat"],
+            color=_MODEL_COLOR,
+            lw=1.8,
+            marker=marker,
+            ms=3,
+            label=model_name,
+        )
+        if best is not None:
+            ax.plot(
+                sub["timestamp"],
+                sub[_BASELINE_PREFIX + best],
+                color=_color(best, False, []),
+                lw=1.4,
+                ls="--",
+                label=f"{best} (best baseline)",
+            )
+        ax.axvline(origin, color="0.3", ls=":", lw=1.0, label="forecast origin")
+        ax.set_title(f"{chan} — origin {_format_time(origin)}", fontsize=10)
+        ax.set_xlabel("time")
+        ax.set_ylabel(chan)
+        ax.grid(alpha=0.3)
+        _date_axis(ax)
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            handles.setdefault(label, handle)
+    for ax in list(axes.flat)[len(panels) :]:
+        ax.set_visible(False)
+    fig.suptitle(f"{model_name} forecasts vs actuals (horizon {horizon})")
+    _outside_legend(fig, list(handles.values()), list(handles.keys()))
+    return fig
+
+
+def plot_forecasts(
+    forecasts: pd.DataFrame,
+    path: str | Path,
+    *,
+    history: pd.DataFrame | None = None,
+    origins: Any = None,
+    channels: Any = None,
+    max_panels: int = 6,
+    model_name: str = "model",
+) -> Path:
+    """Save :func:`forecast_figure` as a PNG at ``path`` and return the path."""
+    fig = forecast_figure(
+        forecasts,
+        history=history,
+        origins=origins,
+        channels=channels,
+        max_panels=max_panels,
+        model_name=model_name,
+    )
+    return _save(fig, path)
+
+
+# --------------------------------------------------------------------------- error by step
+
+
+def error_by_step_figure(metrics_by_step: pd.DataFrame, *, metric: str = "mae") -> Figure:
+    """Error against horizon step for the model(s) and each baseline.
+
+    Input: tidy rows with columns model, step, metric, value (the :func:`tsmamba.metrics.
+    metrics_frame` output; rows of other scopes and per-channel rows are ignored).
+    """
+    df = _require(metrics_by_step, ("model", "step", "metric", "value"), "metrics_by_step")
+    if "scope" in df.columns:
+        df = df[df["scope"] == "step"]
+    if "channel" in df.columns and (df["channel"] == "all").any():
+        df = df[df["channel"] == "all"]
+    df = df[df["step"] > 0]
+    available = sorted(df["metric"].astype(str).unique())
+    if metric not in available:
+        raise ConfigError(f"metric {metric!r} has no per-step rows; available: {available}")
+    table = df[df["metric"] == metric].pivot_table(
+        index="step", columns="model", values="value", aggfunc="mean", dropna=False
+    )
+    table = table.sort_index()
+    models = [m for m in table.columns if m not in BASELINES]
+    baselines = [m for m in BASELINES if m in table.columns]
+    others: list[str] = []
+    fig, ax = plt.subplots(figsize=(7.5, 4.2), layout="constrained")
+    marker = "o" if len(table) <= 48 else None
+    for name in models + baselines:
+        is_model = name in models
+        ax.plot(
+            table.index,
+            table[name],
+            color=_color(str(name), is_model, others),
+            lw=2.0 if is_model else 1.4,
+            ls="-" if is_model else "--",
+            marker=marker,
+            ms=3,
+            label=str(name) if is_model else f"{name} (baseline)",
+        )
+    label = _metric_label(metric)
+    ax.set_xlabel("forecast step (horizon)")
+    ax.set_ylabel(label)
+    ax.set_title(f"{label} by forecast step")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.grid(alpha=0.3)
+    _outside_legend(fig, *ax.get_legend_handles_labels())
+    return fig
+
+
+def plot_error_by_step(
+    metrics_by_step: pd.DataFrame, path: str | Path, metric: str = "mae"
+) -> Path:
+    """Save :func:`error_by_step_figure` as a PNG at ``path`` and return the path."""
+    return _save(error_by_step_figure(metrics_by_step, metric=metric), path)
+
+
+# --------------------------------------------------------------------------- error over time
+
+
+def _per_origin_error(df: pd.DataFrame, column: str, metric: str) -> pd.Series:
+    fn = _POINTWISE[metric]
+    y = df["y"].to_numpy(float)
+    yhat = df[column].to_numpy(float)
+    groups = df.groupby("origin", sort=True).indices
+    values = {origin: fn(y[idx], yhat[idx]) for origin, idx in groups.items()}
+    return pd.Series(values, dtype=float).sort_index()
+
+
+def error_over_time_figure(
+    forecasts: pd.DataFrame, *, metric: str = "mae", model_name: str = "model"
+) -> Figure:
+    """Error per forecast origin (pooled over steps and channels) for model and baselines."""
+    if metric not in _POINTWISE:
+        raise ConfigError(
+            f"metric {metric!r} cannot be computed per origin; choose from {list(_POINTWISE)}"
+        )
+    df = _prepared(forecasts)
+    series = {model_name: _per_origin_error(df, "yhat", metric)}
+    baselines = _baseline_names(df)
+    for name in baselines:
+        series[name] = _per_origin_error(df, _BASELINE_PREFIX + name, metric)
+    n_origins = len(series[model_name])
+    marker = "o" if n_origins <= 60 else None
+    others: list[str] = []
+    fig, ax = plt.subplots(figsize=(9.0, 4.2), layout="constrained")
+    for name, values in series.items():
+        is_model = name == model_name
+        mean = float(np.nanmean(values.to_numpy())) if values.notna().any() else float("nan")
+        kind = "" if is_model else " (baseline)"
+        ax.plot(
+            values.index,
+            values.to_numpy(),
+            color=_color(name, is_model, others),
+            lw=1.8 if is_model else 1.2,
+            ls="-" if is_model else "--",
+            marker=marker,
+            ms=3,
+            label=f"{name}{kind}, mean {mean:.3g}",
+        )
+    label = _metric_label(metric)
+    ax.set_xlabel("forecast origin")
+    ax.set_ylabel(f"{label} per origin")
+    ax.set_title(f"{label} per forecast origin ({n_origins} origins, all steps and channels)")
+    _date_axis(ax)
+    ax.grid(alpha=0.3)
+    _outside_legend(fig, *ax.get_legend_handles_labels())
+    return fig
+
+
+def plot_error_over_time(
+    forecasts: pd.DataFrame,
+    path: str | Path,
+    metric: str = "mae",
+    *,
+    model_name: str = "model",
+) -> Path:
+    """Save :func:`error_over_time_figure` as a PNG at ``path`` and return the path."""
+    return _save(error_over_time_figure(forecasts, metric=metric, model_name=model_name), path)
+
+
+# --------------------------------------------------------------------------- report
+
+
+def save_report_plots(
+    forecasts: pd.DataFrame,
+    metrics_df: pd.DataFrame,
+    out_dir: str | Path,
+    *,
+    history: pd.DataFrame | None = None,
+    metric: str = "mae",
+    model_name: str | None = None,
+) -> list[Path]:
+    """Write forecast.png, error_by_step.png and error_over_time.png into ``out_dir``.
+
+    ``metrics_df`` is the (concatenated) :func:`tsmamba.metrics.metrics_frame` output. The
+    model's name defaults to the one non-baseline model in ``metrics_df`` (else ``"model"``).
+    Both frames are checked before anything is written.
+    """
+    _prepared(forecasts)
+    _require(metrics_df, ("model", "step", "metric", "value"), "metrics_df")
+    if model_name is None:
+        models = [m for m in dict.fromkeys(metrics_df["model"]) if m not in BASELINES]
+        model_name = str(models[0]) if len(models) == 1 else "model"
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    return [
+        plot_forecasts(forecasts, out / "forecast.png", history=history, model_name=model_name),
+        plot_error_by_step(metrics_df, out / "error_by_step.png", metric=metric),
+        plot_error_over_time(
+            forecasts, out / "error_over_time.png", metric=metric, model_name=model_name
+        ),
+    ]
