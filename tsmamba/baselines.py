@@ -142,11 +142,16 @@ class LinearBaseline:
         # (N, L, C) -> (N*C, L): one row per window and channel.
         rows_x = x.transpose(0, 2, 1).reshape(-1, self.context_length)
         rows_y = y.transpose(0, 2, 1).reshape(-1, self.horizon)
+        if np.may_share_memory(rows_x, x):  # a view of the caller's array (C == 1): copy
+            rows_x = rows_x.copy()
         finite = np.isfinite(rows_x).all(axis=1) & np.isfinite(rows_y).all(axis=1)
         if not finite.any():
             raise DataValidationError("no training window without NaN/inf; cannot fit baseline")
-        model = Ridge(alpha=self.alpha, fit_intercept=True)
-        model.fit(rows_x[finite], rows_y[finite])
+        if not finite.all():
+            rows_x, rows_y = rows_x[finite], rows_y[finite]
+        # The rows are private copies, so Ridge may centre them in place.
+        model = Ridge(alpha=self.alpha, fit_intercept=True, copy_X=False)
+        model.fit(rows_x, rows_y)
         self._model = model
         return self
 

@@ -102,7 +102,7 @@ def mape(y: Any, yhat: Any, *, axis: Axis = None, eps: float = 1e-8) -> float | 
     """
     y_arr, yhat_arr, valid = _pair(y, yhat)
     valid = valid & (np.abs(y_arr) >= eps)
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         ratio = np.abs(y_arr - yhat_arr) / np.abs(y_arr)
     return _masked_mean(100.0 * ratio, valid, axis)
 
@@ -217,8 +217,8 @@ _LEGACY_ALIASES = {
 _SECONDS_PER_DAY = 86_400
 
 
-def _to_offset(freq: str | pd.DateOffset) -> pd.DateOffset | None:
-    if isinstance(freq, pd.DateOffset):
+def _to_offset(freq: Any) -> pd.offsets.BaseOffset | None:
+    if isinstance(freq, pd.offsets.BaseOffset):
         return freq
     try:
         return pd.tseries.frequencies.to_offset(freq)
@@ -241,7 +241,7 @@ def _whole(cycle: int, step: int) -> int:
     return max(1, cycle // step)
 
 
-def seasonal_period(freq: str) -> int:
+def seasonal_period(freq: str | pd.offsets.BaseOffset) -> int:
     """Steps per natural cycle for a pandas offset alias (the seasonal lag for naive/MASE).
 
     Sub-daily data uses the daily cycle (``"h"`` 24, ``"30min"`` 48, ``"15min"`` 96,

@@ -1,0 +1,196 @@
+"""Baselines on hand-built sequences."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from tsmamba.baselines import (
+    BASELINES,
+    LinearBaseline,
+    baseline_forecasts,
+    last_value,
+    seasonal_naive,
+)
+from tsmamba.errors import ConfigError, DataValidationError
+
+
+def _ramp(n_windows: int = 2, length: int = 6, channels: int = 2) -> np.ndarray:
+    """Window n, step t, channel c holds 100 n + 10 c + t."""
+    n, t, c = np.meshgrid(
+        np.arange(n_windows), np.arange(length), np.arange(channels), indexing="ij"
+    )
+    return (100 * n + 10 * c + t).astype(float)
+
+
+def test_last_value_repeats_last_observation() -> None:
+    X = _ramp()
+    out = last_value(X, 3)
+    assert out.shape == (2, 3, 2)
+    np.testing.assert_array_equal(out[0, :, 0], [5, 5, 5])
+    np.testing.assert_array_equal(out[1, :, 1], [115, 115, 115])
+
+
+def test_seasonal_naive_by_hand() -> None:
+    X = _ramp(length=6)  # window 0, channel 0: 0 1 2 3 4 5
+    out = seasonal_naive(X, 5, 3)  # repeats the last season 3 4 5
+    np.testing.assert_array_equal(out[0, :, 0], [3, 4, 5, 3, 4])
+    np.testing.assert_array_equal(out[1, :, 1], [113, 114, 115, 113, 114])
+    np.testing.assert_array_equal(seasonal_naive(X, 4, 1), last_value(X, 4))
+
+
+def test_seasonal_naive_exact_on_periodic_series() -> None:
+    period, context, horizon = 24, 96, 60
+    t = np.arange(2000)
+    series = np.stack([np.sin(2 * np.pi * t / period), (t % period) ** 2], axis=1)
+    starts = np.arange(0, 2000 - context - horizon, 37)
+    X = np.stack([series[s : s + context] for s in starts])
+    Y = np.stack([series[s + context : s + context + horizon] for s in starts])
+    np.testing.assert_allclose(seasonal_naive(X, horizon, period), Y, atol=1e-12)
+    assert np.abs(last_value(X, horizon) - Y).max() > 0.5
+
+
+def test_seasonal_naive_longer_than_context_falls_back() -> None:
+    X = _ramp(length=4)
+    with pytest.warns(RuntimeWarning, match="falls back to last_value"):
+        out = seasonal_naive(X, 3, 24)
+    np.testing.assert_array_equal(out, last_value(X, 3))
+
+
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [
+        ((np.zeros((2, 4)), 3), r"\(N, L, C\)"),
+        ((np.zeros((2, 4, 1)), 0), "horizon"),
+        ((np.zeros((2, 0, 1)), 2), "no context"),
+    ],
+)
+def test_last_value_rejects_bad_input(args: tuple, match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        last_value(*args)
+
+
+def test_seasonal_naive_rejects_bad_season() -> None:
+    with pytest.raises(ConfigError, match="season"):
+        seasonal_naive(_ramp(), 2, 0)
+
+
+def _linear_data(
+    rng: np.random.Generator, n: int, context: int, horizon: int, channels: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Contexts and targets related by one exact affine map shared by all channels."""
+    W = rng.normal(scale=0.3, size=(horizon, context))
+    b = rng.normal(size=horizon)
+    X = rng.normal(size=(n, context, channels))
+    Y = np.einsum("hl,nlc->nhc", W, X) + b[None, :, None]
+    return X, Y, W, b
+
+
+def test_linear_baseline_recovers_exact_linear_map() -> None:
+    rng = np.random.default_rng(0)
+    X, Y, W, b = _linear_data(rng, n=300, context=12, horizon=5, channels=3)
+    model = LinearBaseline(12, 5).fit(X, Y)
+    np.testing.assert_allclose(model.coef_, W, atol=1e-4)
+    np.testing.assert_allclose(model.intercept_, b, atol=1e-4)
+    X_new, Y_new, _, _ = _linear_data(np.random.default_rng(0), 40, 12, 5, 3)
+    pred = model.predict(X_new)
+    assert pred.shape == (40, 5, 3)
+    np.testing.assert_allclose(pred, Y_new, atol=1e-3)
+
+
+def test_linear_baseline_recovers_ar_recursion() -> None:
+    # x_t = 1.2 x_{t-1} - 0.5 x_{t-2} + noise: the best 3-step forecast is linear in the context.
+    rng = np.random.default_rng(1)
+    n_time = 4000
+    x = np.zeros(n_time)
+    for t in range(2, n_time):
+        x[t] = 1.2 * x[t - 1] - 0.5 * x[t - 2] + rng.normal()
+    context, horizon = 8, 3
+    starts = np.arange(n_time - context - horizon)
+    X = np.stack([x[s : s + context] for s in starts])[:, :, None]
+    Y = np.stack([x[s + context : s + context + horizon] for s in starts])[:, :, None]
+    coef = LinearBaseline(context, horizon).fit(X, Y).coef_
+    # One-step weights: 1.2 on the last value, -0.5 on the one before, ~0 elsewhere.
+    np.testing.assert_allclose(coef[0, -2:], [-0.5, 1.2], atol=0.05)
+    np.testing.assert_allclose(coef[0, :-2], 0.0, atol=0.05)
+    # Two-step weights follow from the recursion: x_{t+1} = 1.2 (1.2 a - 0.5 b) - 0.5 a.
+    np.testing.assert_allclose(coef[1, -2:], [-0.6, 0.94], atol=0.06)
+
+
+def test_linear_baseline_subsampling_is_deterministic() -> None:
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(200, 10, 2))
+    Y = rng.normal(size=(200, 4, 2))
+    a = LinearBaseline(10, 4, max_windows=50, seed=7).fit(X, Y).coef_
+    b = LinearBaseline(10, 4, max_windows=50, seed=7).fit(X, Y).coef_
+    c = LinearBaseline(10, 4, max_windows=50, seed=8).fit(X, Y).coef_
+    full = LinearBaseline(10, 4, max_windows=None).fit(X, Y).coef_
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, c)
+    assert not np.allclose(a, full)
+
+
+def test_linear_baseline_uses_last_context_steps_and_drops_nan_rows() -> None:
+    rng = np.random.default_rng(3)
+    X, Y, W, _ = _linear_data(rng, n=200, context=6, horizon=2, channels=2)
+    padded = np.concatenate([rng.normal(size=(200, 4, 2)), X], axis=1)  # 10 steps, last 6 matter
+    padded[0, -1, 0] = np.nan
+    model = LinearBaseline(6, 2).fit(padded, Y)
+    np.testing.assert_allclose(model.coef_, W, atol=1e-4)
+    np.testing.assert_allclose(model.predict(padded[1:]), Y[1:], atol=1e-3)
+    with pytest.raises(DataValidationError):
+        LinearBaseline(6, 2).fit(np.full((3, 6, 1), np.nan), np.zeros((3, 2, 1)))
+
+
+def test_linear_baseline_leaves_inputs_unchanged() -> None:
+    rng = np.random.default_rng(6)
+    X = rng.normal(size=(30, 5, 1))  # one channel: the rows could be a view of X
+    Y = rng.normal(size=(30, 2, 1))
+    X_before, Y_before = X.copy(), Y.copy()
+    LinearBaseline(5, 2).fit(X, Y)
+    np.testing.assert_array_equal(X, X_before)
+    np.testing.assert_array_equal(Y, Y_before)
+
+
+def test_linear_baseline_rejects_bad_use() -> None:
+    with pytest.raises(ConfigError, match="not fitted"):
+        LinearBaseline(4, 2).predict(np.zeros((1, 4, 1)))
+    with pytest.raises(ConfigError, match="context_length"):
+        LinearBaseline(8, 2).fit(np.zeros((5, 4, 1)), np.zeros((5, 2, 1)))
+    with pytest.raises(ConfigError, match="Y must have shape"):
+        LinearBaseline(4, 2).fit(np.zeros((5, 4, 1)), np.zeros((5, 3, 1)))
+    with pytest.raises(ConfigError, match="disagree"):
+        LinearBaseline(4, 2).fit(np.zeros((5, 4, 1)), np.zeros((6, 2, 1)))
+    with pytest.raises(ConfigError, match="alpha"):
+        LinearBaseline(4, 2, alpha=-1.0)
+    with pytest.raises(ConfigError, match="horizon"):
+        LinearBaseline(4, 0)
+
+
+def test_linear_baseline_fits_ettH1_sized_windows_quickly() -> None:
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(8000, 96, 7)).astype(np.float32)
+    Y = rng.normal(size=(8000, 96, 7)).astype(np.float32)
+    start = time.perf_counter()
+    model = LinearBaseline(96, 96).fit(X, Y)
+    elapsed = time.perf_counter() - start
+    assert model.predict(X[:10]).shape == (10, 96, 7)
+    assert elapsed < 10.0  # about 0.3 s on two CPU cores; generous for slow CI machines
+
+
+def test_baseline_forecasts() -> None:
+    rng = np.random.default_rng(5)
+    X_test = rng.normal(size=(4, 12, 2))
+    out = baseline_forecasts(X_test, 3, season=4)
+    assert list(out) == ["last_value", "seasonal_naive"]
+    X_train, Y_train, _, _ = _linear_data(rng, n=50, context=16, horizon=3, channels=2)
+    out = baseline_forecasts(X_test, 3, season=4, X_train=X_train, Y_train=Y_train)
+    assert tuple(out) == BASELINES
+    for forecast in out.values():
+        assert forecast.shape == (4, 3, 2)
+    with pytest.raises(ConfigError, match="both"):
+        baseline_forecasts(X_test, 3, season=4, X_train=X_train)
+    with pytest.raises(ConfigError, match="channels"):
+        baseline_forecasts(X_test, 3, season=4, X_train=X_train[:, :, :1], Y_train=Y_train)

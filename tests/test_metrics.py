@@ -1,0 +1,255 @@
+"""Metrics against values worked out by hand on tiny arrays, plus edge cases."""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from tsmamba.errors import ConfigError
+from tsmamba.metrics import (
+    METRICS,
+    mae,
+    mape,
+    mase,
+    mase_scale,
+    metrics_frame,
+    mse,
+    rmse,
+    score,
+    seasonal_period,
+    smape,
+    to_jsonable,
+)
+
+# Two windows (N=2), two steps (H=2), two channels (C=2); indices are [window, step, channel].
+Y = np.array([[[1.0, 2.0], [2.0, 4.0]], [[3.0, 0.0], [4.0, 8.0]]])
+YHAT = np.array([[[2.0, 2.0], [2.0, 1.0]], [[1.0, 1.0], [4.0, 4.0]]])
+# y - yhat:  w0 s1 (-1, 0)   w0 s2 (0, 3)   w1 s1 (2, -1)   w1 s2 (0, 4)
+# |err| = 1, 0, 0, 3, 2, 1, 0, 4  (sum 11);   err^2 = 1, 0, 0, 9, 4, 1, 0, 16  (sum 31)
+SCALE = np.array([0.5, 2.0])
+
+
+def test_mse_mae_rmse_by_hand() -> None:
+    assert mae(Y, YHAT) == pytest.approx(11 / 8)
+    assert mse(Y, YHAT) == pytest.approx(31 / 8)
+    assert rmse(Y, YHAT) == pytest.approx(math.sqrt(31 / 8))
+    assert isinstance(mae(Y, YHAT), float)
+
+
+def test_axis_reductions_by_hand() -> None:
+    # channel 0: |err| 1, 0, 2, 0 -> 3/4; channel 1: 0, 3, 1, 4 -> 8/4
+    np.testing.assert_allclose(mae(Y, YHAT, axis=(0, 1)), [0.75, 2.0])
+    # channel 0: err^2 1, 0, 4, 0 -> 5/4; channel 1: 0, 9, 1, 16 -> 26/4
+    np.testing.assert_allclose(mse(Y, YHAT, axis=(0, 1)), [1.25, 6.5])
+    # step 1: |err| 1, 0, 2, 1 -> 4/4; step 2: 0, 3, 0, 4 -> 7/4
+    np.testing.assert_allclose(mae(Y, YHAT, axis=(0, 2)), [1.0, 1.75])
+    # RMSE per step is the root of the pooled MSE: step 1 (1+0+4+1)/4, step 2 (0+9+0+16)/4
+    np.testing.assert_allclose(rmse(Y, YHAT, axis=(0, 2)), np.sqrt([1.5, 6.25]))
+
+
+def test_mape_by_hand_skips_zero_actuals() -> None:
+    # |err|/|y| with y = 0 (w1 s1 c1) left out: 1/1, 0/2, 0/2, 3/4, 2/3, 0/4, 4/8
+    # = 1 + 0 + 0 + 0.75 + 2/3 + 0 + 0.5 = 35/12 over 7 entries = 5/12 -> 41.67 %
+    assert mape(Y, YHAT) == pytest.approx(100 * 5 / 12)
+
+
+def test_smape_by_hand() -> None:
+    # 2|err|/(|y|+|yhat|): 2/3, 0/4, 0/4, 6/5, 4/4, 2/1, 0/8, 8/12
+    # sum = 4/3 + 6/5 + 3 = 83/15 over 8 entries = 83/120 -> 69.17 %
+    assert smape(Y, YHAT) == pytest.approx(100 * 83 / 120)
+
+
+def test_mase_by_hand() -> None:
+    # |err| / scale: channel 0 (scale 0.5): 2, 0, 4, 0; channel 1 (scale 2): 0, 1.5, 0.5, 2
+    assert mase(Y, YHAT, SCALE) == pytest.approx(10 / 8)
+    np.testing.assert_allclose(mase(Y, YHAT, SCALE, axis=(0, 1)), [1.5, 1.0])
+
+
+def test_mase_scale_by_hand() -> None:
+    train = np.array([[1.0, 10.0], [2.0, 11.0], [4.0, 13.0], [7.0, 16.0]])
+    # lag 1: channel 0 |1|,|2|,|3| -> 2;  lag 2: |4-1|, |7-2| -> 4
+    np.testing.assert_allclose(mase_scale(train, 1), [2.0, 2.0])
+    np.testing.assert_allclose(mase_scale(train, 2), [4.0, 4.0])
+    np.testing.assert_allclose(mase_scale(train[:, 0], 1), [2.0])
+
+
+def test_mase_constant_train_series_is_nan_with_warning() -> None:
+    train = np.array([[1.0, 5.0], [2.0, 5.0], [3.0, 5.0]])
+    with pytest.warns(RuntimeWarning, match="constant"):
+        scale = mase_scale(train, 1)
+    assert scale[0] == pytest.approx(1.0)
+    assert np.isnan(scale[1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a NaN scale from mase_scale does not warn twice
+        per_channel = mase(Y, YHAT, scale, axis=(0, 1))
+        pooled = mase(Y, YHAT, scale)
+    assert per_channel[0] == pytest.approx(0.75) and np.isnan(per_channel[1])
+    assert pooled == pytest.approx(0.75)  # channels without a scale are left out
+    with pytest.warns(RuntimeWarning, match="zero"):
+        out = mase(Y, YHAT, [1.0, 0.0], axis=(0, 1))
+    assert np.isfinite(out[0]) and np.isnan(out[1])
+
+
+def test_mase_scale_short_series_and_bad_season() -> None:
+    with pytest.warns(RuntimeWarning, match="too short"):
+        np.testing.assert_allclose(mase_scale([[1.0], [3.0], [6.0]], 24), [2.5])
+    with pytest.warns(RuntimeWarning):
+        assert np.isnan(mase_scale([[1.0]], 1)).all()
+    with pytest.raises(ConfigError):
+        mase_scale([[1.0], [2.0]], 0)
+    with pytest.raises(ConfigError):
+        mase(Y, YHAT, [1.0, 2.0, 3.0])
+
+
+def test_zero_actuals_edge_cases() -> None:
+    zeros = np.zeros((1, 3, 1))
+    assert np.isnan(mape(zeros, zeros + 1.0))  # nothing left after dropping |y| < eps
+    assert smape(zeros, zeros) == 0.0  # 0/0 counts as a perfect forecast
+    assert smape(zeros, zeros + 1.0) == pytest.approx(200.0)  # the sMAPE maximum
+    assert mape(np.array([1e-12, 2.0]), np.array([5.0, 1.0])) == pytest.approx(50.0)
+
+
+def test_nan_pairs_are_ignored() -> None:
+    y = np.array([1.0, np.nan, 3.0, 4.0])
+    yhat = np.array([2.0, 0.0, np.nan, 6.0])
+    # usable pairs: (1, 2) and (4, 6): |err| 1 and 2
+    assert mae(y, yhat) == pytest.approx(1.5)
+    assert mse(y, yhat) == pytest.approx(2.5)
+    assert np.isnan(mae([np.nan], [1.0]))
+    per_step = mae(np.array([[[np.nan], [1.0]]]), np.array([[[1.0], [1.0]]]), axis=(0, 2))
+    assert np.isnan(per_step[0]) and per_step[1] == 0.0
+
+
+def test_shape_mismatch_raises() -> None:
+    with pytest.raises(ConfigError, match="same shape"):
+        mae(Y, YHAT[:, :1])
+
+
+def test_score_structure_and_values() -> None:
+    result = score(Y, YHAT, scale=SCALE, channels=["a", "b"])
+    assert set(result) == {"overall", "per_channel", "per_step"}
+    assert list(result["overall"]) == list(METRICS)
+    assert list(result["per_channel"]) == ["a", "b"]
+    assert len(result["per_step"]) == 2
+    assert result["overall"]["mae"] == pytest.approx(11 / 8)
+    assert result["per_channel"]["b"]["mse"] == pytest.approx(6.5)
+    assert result["per_step"][1]["mae"] == pytest.approx(1.75)
+    assert result["per_channel"]["a"]["mase"] == pytest.approx(1.5)
+    for value in result["overall"].values():
+        assert type(value) is float
+
+
+def test_score_without_scale_drops_mase_and_default_channel_names() -> None:
+    result = score(Y, YHAT, metrics=("mae", "mase"))
+    assert list(result["overall"]) == ["mae"]
+    assert list(result["per_channel"]) == ["0", "1"]
+
+
+def test_score_rejects_bad_arguments() -> None:
+    with pytest.raises(ConfigError, match="unknown metric"):
+        score(Y, YHAT, metrics=("mae", "r2"))
+    with pytest.raises(ConfigError, match="channel names"):
+        score(Y, YHAT, channels=["only_one"])
+    with pytest.raises(ConfigError, match=r"\(N, H, C\)"):
+        score(Y[0], YHAT[0])
+    with pytest.raises(ConfigError, match="empty"):
+        score(np.zeros((0, 2, 2)), np.zeros((0, 2, 2)))
+
+
+def test_score_is_json_serialisable_with_nan() -> None:
+    zeros = np.zeros((2, 3, 1))
+    result = score(zeros, zeros + 1.0, scale=[1.0])
+    assert math.isnan(result["overall"]["mape"])
+    text = json.dumps(to_jsonable(result), allow_nan=False)
+    back = json.loads(text)
+    assert back["overall"]["mape"] is None
+    assert back["overall"]["mae"] == 1.0
+    assert to_jsonable({"a": np.float32(2.5), "b": np.arange(2), 3: (np.inf,)}) == {
+        "a": 2.5,
+        "b": [0, 1],
+        "3": [None],
+    }
+
+
+def test_metrics_frame_is_tidy() -> None:
+    frame = metrics_frame(Y, YHAT, model="m", channels=["a", "b"], scale=SCALE)
+    assert list(frame.columns) == ["model", "scope", "channel", "step", "metric", "value"]
+    n_metrics = len(METRICS)
+    assert len(frame) == n_metrics * (1 + 2 + 2)  # overall + 2 channels + 2 steps
+    assert (frame["model"] == "m").all()
+    assert set(frame["scope"]) == {"overall", "channel", "step"}
+    overall = frame[frame["scope"] == "overall"]
+    assert (overall["channel"] == "all").all() and (overall["step"] == 0).all()
+    steps = frame[(frame["scope"] == "step") & (frame["metric"] == "mae")]
+    assert steps["step"].tolist() == [1, 2]
+    np.testing.assert_allclose(steps["value"], [1.0, 1.75])
+    chan = frame.query("scope == 'channel' and channel == 'a' and metric == 'mse'")
+    assert chan["value"].item() == pytest.approx(1.25)
+    assert frame["step"].dtype == np.int64
+
+
+@pytest.mark.parametrize(
+    ("freq", "period"),
+    [
+        ("h", 24),
+        ("H", 24),
+        ("30min", 48),
+        ("15min", 96),
+        ("10min", 144),
+        ("5min", 288),
+        ("min", 1440),
+        ("1min", 1440),
+        ("T", 1440),
+        ("2h", 12),
+        ("D", 7),
+        ("B", 5),
+        ("W", 52),
+        ("W-SUN", 52),
+        ("2W", 26),
+        ("MS", 12),
+        ("ME", 12),
+        ("M", 12),
+        ("3ME", 4),
+        ("QE", 4),
+        ("Q-DEC", 4),
+        ("YE", 1),
+        ("A", 1),
+        ("5h", 1),  # 24 / 5 is not whole: no seasonal lag lines up
+        ("s", 1),
+    ],
+)
+def test_seasonal_period(freq: str, period: int) -> None:
+    assert seasonal_period(freq) == period
+
+
+def test_seasonal_period_unknown_is_one() -> None:
+    with pytest.warns(UserWarning, match="unknown frequency"):
+        assert seasonal_period("fortnightly") == 1
+    assert seasonal_period(pd.offsets.Hour(3)) == 8
+
+
+finite = st.floats(-1e3, 1e3, allow_nan=False)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    arrays(np.float64, (3, 4, 2), elements=finite),
+    arrays(np.float64, (3, 4, 2), elements=finite),
+)
+def test_metric_properties(y: np.ndarray, yhat: np.ndarray) -> None:
+    assert rmse(y, yhat) >= mae(y, yhat) - 1e-9
+    assert 0.0 <= smape(y, yhat) <= 200.0 + 1e-9
+    assert mae(y, y) == 0.0 and smape(y, y) == 0.0
+    result = score(y, yhat, scale=np.ones(2))
+    # Pooled MAE equals the mean of the per-step MAEs (every step has the same count).
+    steps = [row["mae"] for row in result["per_step"]]
+    assert result["overall"]["mae"] == pytest.approx(np.mean(steps), abs=1e-9)
+    assert result["overall"]["mase"] == pytest.approx(result["overall"]["mae"], abs=1e-9)
