@@ -1,0 +1,1225 @@
+"""Reading, validating, scaling and splitting time series.
+
+Everything here works on one *wide* frame: a ``DatetimeIndex`` (with ``.freq`` set) and one
+float64 column per channel. :func:`read_series` builds it from a CSV file (plain or compressed)
+or a DataFrame, in wide or long form, and rejects anything a model could silently learn garbage
+from (bad or unsorted dates, duplicates, gaps, NaN, text columns), with a
+:class:`~tsmamba.errors.DataValidationError` that names the column, the rows and the fix.
+
+The LTSF benchmark protocol (fixed borders, train-only scaling) lives in :func:`ltsf_borders`
+and :func:`prepare_ltsf`; :func:`split_borders` gives the same kind of splits for other data.
+"""
+
+from __future__ import annotations
+
+import gzip
+import math
+import os
+import re
+import warnings
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tsmamba.errors import ConfigError, DataNotFoundError, DataValidationError
+
+__all__ = [
+    "FILL_METHODS",
+    "IMPUTE_METHODS",
+    "LTSFData",
+    "StandardScaler",
+    "check_length",
+    "future_index",
+    "infer_freq",
+    "ltsf_borders",
+    "prepare_ltsf",
+    "read_panel",
+    "read_series",
+    "split_borders",
+    "time_feature_count",
+    "time_features",
+    "validate_frame",
+]
+
+FILL_METHODS = ("ffill", "interpolate")
+"""Accepted values of ``fill=`` (how to fill rows missing from the time grid)."""
+IMPUTE_METHODS = ("ffill", "interpolate", "zero")
+"""Accepted values of ``impute=`` (how to replace NaN and ±inf values)."""
+
+_SHOW = 5  # how many offending rows or timestamps an error message lists
+
+# A clock time followed by a zone designator: "...00:00Z", "...00:00:00+01:00", "...00:00-0500".
+_TZ_SUFFIX = re.compile(r"\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(Z|[+-]\d{2}(?::?\d{2})?)\s*$")
+_HAS_TZ = re.compile(r"\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)\s*$")
+
+_LTSF_ETTH = (8640, 11520, 14400)  # 12, 16 and 20 months of hourly rows (30-day months)
+
+
+# --------------------------------------------------------------------------------------------
+# where a value came from, for messages
+
+
+@dataclass(frozen=True)
+class _Origin:
+    """Names rows in messages: ``row 5 (line 7)`` for a CSV file, ``row 5`` for a frame."""
+
+    label: str
+    first_line: int | None = None  # file line of data row 0 (2 for one header line)
+
+    def prefix(self) -> str:
+        return f"{self.label}: "
+
+    def row(self, i: int | None) -> str:
+        if i is None or i < 0:
+            return "an inserted row"
+        if self.first_line is None:
+            return f"row {i}"
+        return f"row {i} (line {i + self.first_line})"
+
+
+def _fmt_ts(ts: pd.Timestamp) -> str:
+    return str(ts)
+
+
+def _and_more(items: list[str], total: int) -> str:
+    text = ", ".join(items)
+    if total > len(items):
+        text += f", ... ({total} in all)"
+    return text
+
+
+# --------------------------------------------------------------------------------------------
+# public helpers
+
+
+def check_length(n_rows: int, required: int, what: str) -> None:
+    """Raise :class:`DataValidationError` unless ``n_rows >= required``."""
+    if n_rows < required:
+        raise DataValidationError(
+            f"series too short for {what}: need >= {required} rows, got {n_rows}"
+        )
+
+
+def infer_freq(index: pd.DatetimeIndex) -> str:
+    """The pandas offset alias of the regular grid the timestamps lie on.
+
+    Gaps are allowed (the alias is that of the grid, for example ``"h"`` for hourly data with a
+    missing hour; :func:`validate_frame` reports such gaps). Raises
+    :class:`DataValidationError` when no regular step fits, or with fewer than 2 timestamps.
+    """
+    if not isinstance(index, pd.DatetimeIndex):
+        raise DataValidationError(
+            f"infer_freq needs a pandas DatetimeIndex, got {type(index).__name__}; "
+            "convert with pd.DatetimeIndex(values)"
+        )
+    if index.hasnans:
+        raise DataValidationError("infer_freq: the index holds NaT (missing timestamps)")
+    unique = index.unique().sort_values()
+    alias, _ = _infer_grid(unique, _Origin("index"))
+    return alias
+
+
+def future_index(
+    index: pd.DatetimeIndex, horizon: int, freq: str | None = None
+) -> pd.DatetimeIndex:
+    """The ``horizon`` timestamps that follow ``index[-1]`` at ``freq`` (default: inferred)."""
+    if not isinstance(index, pd.DatetimeIndex) or len(index) == 0:
+        raise DataValidationError("future_index needs a non-empty DatetimeIndex")
+    if int(horizon) != horizon or horizon < 1:
+        raise ConfigError(f"horizon must be a positive integer, got {horizon!r}")
+    step = freq or (index.freqstr if index.freq is not None else None) or infer_freq(index)
+    try:
+        offset = pd.tseries.frequencies.to_offset(step)
+    except ValueError as exc:
+        raise ConfigError(f"freq {step!r} is not a pandas offset alias ({exc})") from exc
+    out = pd.date_range(start=index[-1], periods=int(horizon) + 1, freq=offset, name=index.name)
+    return out[1:]
+
+
+# --------------------------------------------------------------------------------------------
+# frequency inference
+
+
+def _timedelta_alias(step_ns: int) -> str:
+    """``3_600_000_000_000`` -> ``"h"``, ``900 s`` -> ``"15min"``, ``2 days`` -> ``"2D"``."""
+    units = (
+        ("D", 86_400 * 10**9),
+        ("h", 3_600 * 10**9),
+        ("min", 60 * 10**9),
+        ("s", 10**9),
+        ("ms", 10**6),
+        ("us", 10**3),
+        ("ns", 1),
+    )
+    for unit, size in units:
+        if step_ns % size == 0:
+            count = step_ns // size
+            return unit if count == 1 else f"{count}{unit}"
+    raise AssertionError("unreachable")
+
+
+def _pandas_infer(index: pd.DatetimeIndex) -> str | None:
+    """``pd.infer_freq`` as a normalised alias string, or None (quiet about pandas 4 changes)."""
+    if len(index) < 3:
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            found = pd.infer_freq(index)
+        except (TypeError, ValueError):
+            return None
+    if found is None:
+        return None
+    return pd.tseries.frequencies.to_offset(found).freqstr
+
+
+def _infer_grid(times: pd.DatetimeIndex, origin: _Origin) -> tuple[str, pd.DatetimeIndex]:
+    """(alias, grid): the regular grid from ``times[0]`` to ``times[-1]`` the times lie on.
+
+    ``times`` must be sorted and unique. ``grid`` equals ``times`` when nothing is missing.
+    """
+    check_length(len(times), 2, "inferring a frequency")
+    alias = _pandas_infer(times)
+    if alias is not None:
+        return alias, times
+    stamps = times.asi8
+    steps = np.diff(stamps)
+    values, counts = np.unique(steps, return_counts=True)
+    step = int(values[np.argmax(counts)])
+    grid_size = (stamps[-1] - stamps[0]) // step + 1 if step > 0 else 0
+    plausible = 0 < grid_size <= 50 * len(times) + 10_000  # else mostly gaps: no real grid
+    if plausible and np.all((stamps - stamps[0]) % step == 0):
+        alias = _timedelta_alias(step)
+        if len(times) >= 3 and (values % step == 0).all():
+            # prefer an anchored alias (e.g. W-SUN) when pandas finds one on a gap-free stretch
+            alias = _anchored_alias(times, step) or alias
+        grid = pd.date_range(times[0], times[-1], freq=alias, name=times.name)
+        if len(grid) >= len(times) and times.isin(grid).all():
+            return alias, grid
+    # calendar steps (months, quarters, ...) vary in length: let pandas name the step on a
+    # short gap-free stretch, then check every timestamp lies on that calendar grid
+    for start in range(0, max(len(times) - 3, 0) + 1, max(len(times) // 20, 1)):
+        alias = _pandas_infer(times[start : start + 4])
+        if alias is None:
+            continue
+        grid = pd.date_range(times[0], times[-1], freq=alias, name=times.name)
+        if len(grid) >= len(times) and times.isin(grid).all():
+            return alias, grid
+    common = ", ".join(
+        f"{pd.Timedelta(int(v))} ({int(c)}x)"
+        for v, c in sorted(zip(values, counts, strict=True), key=lambda vc: -vc[1])[:4]
+    )
+    raise DataValidationError(
+        f"{origin.prefix()}no regular frequency can be inferred from the timestamps: the steps "
+        f"between rows vary (most common: {common}) and do not fit one grid. "
+        "Resample the data to a fixed step first (e.g. df.resample('h').mean()) and pass the "
+        "result."
+    )
+
+
+def _anchored_alias(times: pd.DatetimeIndex, step: int) -> str | None:
+    # pandas reports weekly data as W-<DAY>; look for a gap-free stretch of 4 to ask pandas
+    diffs = np.diff(times.asi8)
+    for start in range(min(len(diffs) - 2, 50)):
+        if (diffs[start : start + 3] == step).all():
+            return _pandas_infer(times[start : start + 4])
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# reading
+
+
+def _read_table(path_like: str | os.PathLike, encoding: str) -> tuple[pd.DataFrame, _Origin]:
+    path = Path(path_like).expanduser()
+    if not path.exists():
+        raise DataNotFoundError(
+            f"data file not found: {path.absolute()}. Check the path. Benchmark data sets can "
+            "be loaded by name with tsmamba.datasets.load_dataset('ETTh1'), which looks in "
+            "$TSMAMBA_DATA and the repository's datasets/ folder."
+        )
+    if path.is_dir():
+        inside = sorted(p.name for p in path.iterdir() if p.is_file())
+        listing = _and_more(inside[:_SHOW], len(inside)) if inside else "no files"
+        raise DataValidationError(
+            f"{path} is a directory, not a data file; pass the path of a CSV file inside it "
+            f"(it holds: {listing})"
+        )
+    origin = _Origin(path.name, first_line=2)
+    if path.stat().st_size == 0:
+        raise DataValidationError(
+            f"{origin.prefix()}the file is empty (0 bytes); it needs a header line "
+            "(e.g. date,HUFL,...,OT) and at least one data row"
+        )
+    try:
+        frame = pd.read_csv(path, encoding=encoding, low_memory=False)
+    except pd.errors.EmptyDataError as exc:
+        raise DataValidationError(
+            f"{origin.prefix()}the file holds no header and no data (empty after "
+            "decompression or only blank lines)"
+        ) from exc
+    except UnicodeDecodeError as exc:
+        raise DataValidationError(
+            f"{origin.prefix()}not valid {encoding} text ({exc.reason} at byte {exc.start}); "
+            "re-save the file as UTF-8, or pass encoding= with the file's encoding "
+            "(e.g. encoding='latin-1')"
+        ) from exc
+    except pd.errors.ParserError as exc:
+        raise DataValidationError(
+            f"{origin.prefix()}cannot be parsed as CSV ({exc}); check the delimiter is a "
+            "comma and every line has the same number of fields"
+        ) from exc
+    except (gzip.BadGzipFile, zlib.error, EOFError) as exc:
+        raise DataValidationError(
+            f"{origin.prefix()}the compressed file is corrupt or truncated ({exc}); "
+            "download or copy it again"
+        ) from exc
+    if len(frame) == 0:
+        header = ", ".join(map(str, frame.columns[:10]))
+        raise DataValidationError(
+            f"{origin.prefix()}the file has a header ({header}) but no data rows"
+        )
+    return frame, origin
+
+
+def _is_long_form(frame: pd.DataFrame, id_col: str, ds_col: str, value_col: str) -> bool:
+    return {id_col, ds_col, value_col} <= set(frame.columns)
+
+
+def read_series(
+    source: str | os.PathLike | pd.DataFrame,
+    *,
+    time_col: str = "date",
+    columns: Sequence[str] | None = None,
+    date_format: str | None = None,
+    sort: bool = False,
+    fill: str | None = None,
+    impute: str | None = None,
+    long_form: bool | None = None,
+    id_col: str = "unique_id",
+    ds_col: str = "ds",
+    value_col: str = "y",
+    encoding: str = "utf-8",
+    strict: bool = True,
+) -> pd.DataFrame:
+    """Read a CSV file (``.csv``, ``.csv.gz``, ...) or a DataFrame into a validated wide frame.
+
+    Returns a frame with a ``DatetimeIndex`` named ``time_col`` (``ds_col`` for long form) whose
+    ``.freq`` is set, and float64 columns = the channels (default: every column but the time
+    column; each must be numeric). Long form (columns ``id_col``, ``ds_col``, ``value_col``;
+    auto-detected unless ``long_form`` is given) is pivoted to one column per series id.
+
+    Options (all off by default, so nothing is changed silently):
+      ``sort=True``  sort unsorted rows by time;
+      ``fill``       ``"ffill"`` or ``"interpolate"`` rows missing from the time grid;
+      ``impute``     ``"ffill"``, ``"interpolate"`` or ``"zero"`` NaN and ±inf values;
+      ``date_format`` strptime format of the time column when it is not ISO 8601.
+    ``strict=False`` keeps duplicate timestamps and gaps (with a warning, ``.freq`` unset,
+    ``df.attrs["freq"]`` = the step); it exists for published benchmark files whose row
+    positions define the protocol. The frequency alias is in ``df.attrs["freq"]`` as well.
+    Raises :class:`DataValidationError` (or :class:`DataNotFoundError` for a missing file).
+    """
+    if isinstance(source, pd.DataFrame):
+        frame, origin = source, _Origin("frame")
+    else:
+        frame, origin = _read_table(source, encoding)
+    if long_form is None:
+        long_form = _is_long_form(frame, id_col, ds_col, value_col)
+    if long_form:
+        wide = _pivot_long(frame, origin, id_col, ds_col, value_col, date_format)
+        return _validate(
+            wide.index, wide, None, origin, time_name=ds_col, columns=columns, sort=False,
+            fill=fill, impute=impute, strict=strict, long_hint=True,
+        )  # fmt: skip
+    times, data, time_name = _split_time(frame, time_col, origin, implicit_index=True)
+    times = _parse_times(times, time_name, date_format, origin)
+    rows = np.arange(len(frame))
+    return _validate(
+        times, data, rows, origin, time_name=time_name, columns=columns, sort=sort,
+        fill=fill, impute=impute, strict=strict,
+    )  # fmt: skip
+
+
+def validate_frame(
+    df: pd.DataFrame,
+    *,
+    time_col: str | None = None,
+    columns: Sequence[str] | None = None,
+    sort: bool = False,
+    fill: str | None = None,
+    impute: str | None = None,
+    strict: bool = True,
+) -> pd.DataFrame:
+    """The checks of :func:`read_series` for a wide DataFrame.
+
+    The time is ``df[time_col]`` or, with ``time_col=None``, the frame's ``DatetimeIndex``.
+    Returns a new validated frame; ``df`` is not modified.
+    """
+    if not isinstance(df, pd.DataFrame):
+        raise DataValidationError(f"validate_frame needs a DataFrame, got {type(df).__name__}")
+    origin = _Origin("frame")
+    times, data, time_name = _split_time(df, time_col, origin, implicit_index=False)
+    times = _parse_times(times, time_name, None, origin)
+    return _validate(
+        times, data, np.arange(len(df)), origin, time_name=time_name, columns=columns,
+        sort=sort, fill=fill, impute=impute, strict=strict,
+    )  # fmt: skip
+
+
+def read_panel(
+    source: str | os.PathLike | pd.DataFrame,
+    *,
+    id_col: str = "unique_id",
+    ds_col: str = "ds",
+    value_col: str = "y",
+    **kw: Any,
+) -> dict[str, pd.DataFrame]:
+    """Long-form data kept as separate series: ``{id: validated wide frame}``.
+
+    Each frame has a ``DatetimeIndex`` named ``ds_col`` and the ``value_col`` column plus any
+    other columns of the file (exogenous channels); series may differ in span and frequency.
+    ``kw`` are passed to :func:`read_series` (``columns``, ``sort``, ``fill``, ``impute``,
+    ``date_format``, ``encoding``).
+    """
+    encoding = kw.pop("encoding", "utf-8")
+    if isinstance(source, pd.DataFrame):
+        frame, origin = source, _Origin("frame")
+    else:
+        frame, origin = _read_table(source, encoding)
+    missing = [c for c in (id_col, ds_col, value_col) if c not in frame.columns]
+    if missing:
+        raise DataValidationError(
+            f"{origin.prefix()}long-form data needs the columns {id_col!r}, {ds_col!r} and "
+            f"{value_col!r}; missing {missing}; the columns are {list(map(str, frame.columns))}."
+            " Pass id_col=, ds_col=, value_col= to name them"
+        )
+    out: dict[str, pd.DataFrame] = {}
+    for key, group in frame.groupby(id_col, sort=True):
+        sub = group.drop(columns=[id_col]).reset_index(drop=True)
+        sub_origin = _Origin(f"{origin.label} [{id_col}={key}]")
+        try:
+            out[str(key)] = read_series(
+                sub, time_col=ds_col, long_form=False, id_col=id_col, ds_col=ds_col,
+                value_col=value_col, **kw,
+            )  # fmt: skip
+        except DataValidationError as exc:
+            raise DataValidationError(f"{sub_origin.prefix()}{exc}") from exc
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# parsing
+
+
+def _split_time(
+    frame: pd.DataFrame, time_col: str | None, origin: _Origin, *, implicit_index: bool
+) -> tuple[Any, pd.DataFrame, str]:
+    """(raw time values, the other columns, name of the time axis)."""
+    if time_col is not None and time_col in frame.columns:
+        return frame[time_col], frame.drop(columns=[time_col]), str(time_col)
+    if isinstance(frame.index, pd.DatetimeIndex) and (implicit_index or time_col is None):
+        name = frame.index.name if frame.index.name is not None else (time_col or "date")
+        return frame.index, frame, str(name)
+    cols = list(map(str, frame.columns))
+    if time_col is None:
+        raise DataValidationError(
+            f"{origin.prefix()}the frame has no DatetimeIndex; pass time_col= naming its time "
+            f"column (columns: {cols})"
+        )
+    raise DataValidationError(
+        f"{origin.prefix()}time column {time_col!r} not found; the columns are {cols}. "
+        "Pass time_col= with the name of the time column (or give a DataFrame a DatetimeIndex)"
+    )
+
+
+def _parse_times(raw: Any, name: str, date_format: str | None, origin: _Origin) -> pd.DatetimeIndex:
+    """Parse the time values; reject unparsable, missing and mixed-zone timestamps."""
+    if isinstance(raw, pd.DatetimeIndex):
+        times = raw
+    else:
+        series = pd.Series(raw).reset_index(drop=True)
+        if pd.api.types.is_datetime64_any_dtype(series.dtype):
+            times = pd.DatetimeIndex(series)
+        else:
+            times = _parse_time_values(series, name, date_format, origin)
+    if times.hasnans:
+        bad = np.flatnonzero(times.isna())
+        rows = [origin.row(int(i)) for i in bad[:_SHOW]]
+        raise DataValidationError(
+            f"{origin.prefix()}time column {name!r} has {len(bad)} missing timestamps "
+            f"(NaT/empty) at {_and_more(rows, len(bad))}; every row needs a timestamp"
+        )
+    return pd.DatetimeIndex(times, name=name)
+
+
+def _parse_time_values(
+    series: pd.Series, name: str, date_format: str | None, origin: _Origin
+) -> pd.DatetimeIndex:
+    if pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series):
+        if date_format is None:
+            sample = ", ".join(repr(v) for v in series.head(3).tolist())
+            raise DataValidationError(
+                f"{origin.prefix()}time column {name!r} holds numbers ({sample}), not dates. "
+                "Pass date_format= (e.g. '%Y%m%d') if they are dates written as digits, or "
+                "convert epoch numbers first: pd.to_datetime(values, unit='s')"
+            )
+        series = series.astype("string")
+    _check_zones(series, name, origin)
+    try:
+        parsed = pd.to_datetime(series, format=date_format, errors="coerce")
+    except (ValueError, TypeError) as exc:
+        if "timezone" in str(exc).lower() or "tz-aware" in str(exc).lower():
+            raise _mixed_zone_error(series, name, origin) from exc
+        raise DataValidationError(
+            f"{origin.prefix()}cannot parse time column {name!r} ({exc}); pass date_format= "
+            "with the strptime format of the timestamps"
+        ) from exc
+    if not isinstance(parsed.dtype, (np.dtype, pd.DatetimeTZDtype)) or parsed.dtype == object:
+        raise _mixed_zone_error(series, name, origin)  # pandas < 3 returns objects here
+    bad = np.flatnonzero(parsed.isna().to_numpy() & series.notna().to_numpy())
+    if len(bad):
+        shown = [f"{origin.row(int(i))}: {series.iloc[i]!r}" for i in bad[:_SHOW]]
+        hint = (
+            f"does the format {date_format!r} match them?"
+            if date_format
+            else "if they are all in one non-ISO format, pass date_format= "
+            "(e.g. date_format='%d/%m/%Y %H:%M')"
+        )
+        raise DataValidationError(
+            f"{origin.prefix()}{len(bad)} of {len(series)} values of time column {name!r} "
+            f"cannot be parsed as dates: {_and_more(shown, len(bad))}. Fix these values; {hint}"
+        )
+    return pd.DatetimeIndex(parsed)
+
+
+def _check_zones(series: pd.Series, name: str, origin: _Origin) -> None:
+    """Reject a mix of naive and zone-aware timestamps (text or datetime objects)."""
+    values = series.dropna()
+    if len(values) == 0:
+        return
+    if pd.api.types.is_string_dtype(values.dtype) and isinstance(values.iloc[0], str):
+        aware = values.astype(str).str.contains(_HAS_TZ).to_numpy()
+    elif values.dtype == object:
+        aware = np.array(
+            [isinstance(v, datetime) and v.tzinfo is not None for v in values], dtype=bool
+        )
+        if not any(isinstance(v, datetime) for v in values):
+            return
+    else:
+        return
+    if aware.any() and not aware.all():
+        naive_at = values.index[int(np.argmin(aware))]
+        aware_at = values.index[int(np.argmax(aware))]
+        raise DataValidationError(
+            f"{origin.prefix()}time column {name!r} mixes timestamps without a time zone "
+            f"({origin.row(int(naive_at))}: {series[naive_at]!r}) and with one "
+            f"({origin.row(int(aware_at))}: {series[aware_at]!r}); "
+            f"{int((~aware).sum())} naive, {int(aware.sum())} zone-aware. Write every "
+            "timestamp in the same zone (or all without a zone)"
+        )
+
+
+def _mixed_zone_error(series: pd.Series, name: str, origin: _Origin) -> DataValidationError:
+    first_seen: dict[str, int] = {}
+    for i, value in series.items():
+        if isinstance(value, str):
+            match = _TZ_SUFFIX.search(value)
+            zone = match.group(1) if match else "none"
+        else:
+            zone = str(getattr(value, "tzinfo", None))
+        first_seen.setdefault(zone, int(i))  # type: ignore[arg-type]
+    zones = [f"{z} first at {origin.row(i)}" for z, i in list(first_seen.items())[:_SHOW]]
+    return DataValidationError(
+        f"{origin.prefix()}time column {name!r} mixes time zones / UTC offsets "
+        f"({_and_more(zones, len(first_seen))}). Convert every timestamp to one zone first, "
+        f"e.g. df[{name!r}] = pd.to_datetime(df[{name!r}], utc=True), and pass the frame"
+    )
+
+
+def _pivot_long(
+    frame: pd.DataFrame,
+    origin: _Origin,
+    id_col: str,
+    ds_col: str,
+    value_col: str,
+    date_format: str | None,
+) -> pd.DataFrame:
+    missing = [c for c in (id_col, ds_col, value_col) if c not in frame.columns]
+    if missing:
+        raise DataValidationError(
+            f"{origin.prefix()}long-form data needs the columns {id_col!r}, {ds_col!r} and "
+            f"{value_col!r}; missing {missing}; the columns are {list(map(str, frame.columns))}."
+            " Pass id_col=, ds_col=, value_col= to name them"
+        )
+    times = _parse_times(frame[ds_col], ds_col, date_format, origin)
+    values = _numeric_column(frame[value_col], value_col, origin)
+    ids = frame[id_col].astype(str).to_numpy()
+    keyed = pd.DataFrame({"id": ids, "ds": times, "y": values})
+    dup = keyed.duplicated(["id", "ds"], keep=False).to_numpy()
+    if dup.any():
+        rows = np.flatnonzero(dup)
+        shown = [f"{ids[i]} @ {_fmt_ts(times[i])} ({origin.row(int(i))})" for i in rows[:_SHOW]]
+        raise DataValidationError(
+            f"{origin.prefix()}{len(rows)} rows repeat an ({id_col}, {ds_col}) pair: "
+            f"{_and_more(shown, len(rows))}. Keep one row per series and timestamp (drop or "
+            "aggregate the duplicates)"
+        )
+    wide = keyed.pivot(index="ds", columns="id", values="y")
+    wide.index = pd.DatetimeIndex(wide.index, name=ds_col)
+    wide.columns = [str(c) for c in wide.columns]
+    return wide
+
+
+def _numeric_column(col: pd.Series, name: str, origin: _Origin) -> np.ndarray:
+    if pd.api.types.is_bool_dtype(col.dtype):
+        return col.to_numpy(dtype=np.float64)
+    if pd.api.types.is_numeric_dtype(col.dtype):
+        return col.to_numpy(dtype=np.float64, na_value=np.nan)
+    raise DataValidationError(
+        f"{origin.prefix()}{_non_numeric_report(name, col, origin)} is not numeric; fix these "
+        "values (they must be numbers)"
+    )
+
+
+def _non_numeric_report(name: str, col: pd.Series, origin: _Origin) -> str:
+    coerced = pd.to_numeric(col, errors="coerce")
+    bad = np.flatnonzero(coerced.isna().to_numpy() & col.notna().to_numpy())
+    shown = [f"{origin.row(int(i))}: {col.iloc[i]!r}" for i in bad[:3]]
+    return f"column {name!r} ({len(bad)} of {len(col)} values not numbers, e.g. {', '.join(shown)})"
+
+
+# --------------------------------------------------------------------------------------------
+# validation
+
+
+def _validate(
+    times: pd.DatetimeIndex,
+    data: pd.DataFrame,
+    rows: np.ndarray | None,
+    origin: _Origin,
+    *,
+    time_name: str,
+    columns: Sequence[str] | None,
+    sort: bool,
+    fill: str | None,
+    impute: str | None,
+    strict: bool,
+    long_hint: bool = False,
+) -> pd.DataFrame:
+    if fill not in (None, *FILL_METHODS):
+        raise ConfigError(f"fill must be None or one of {FILL_METHODS}, got {fill!r}")
+    if impute not in (None, *IMPUTE_METHODS):
+        raise ConfigError(f"impute must be None or one of {IMPUTE_METHODS}, got {impute!r}")
+    names, values = _select_numeric(data, columns, origin)
+    n = len(times)
+    if rows is None:
+        rows = np.full(n, -1)  # rows of a pivoted frame have no file row
+
+    # order
+    stamps = times.asi8
+    steps = np.diff(stamps)
+    if (steps < 0).any():
+        if not sort:
+            back = np.flatnonzero(steps < 0)
+            i = int(back[0])
+            raise DataValidationError(
+                f"{origin.prefix()}timestamps are not in increasing order: "
+                f"{origin.row(int(rows[i + 1]))} ({_fmt_ts(times[i + 1])}) comes after "
+                f"{origin.row(int(rows[i]))} ({_fmt_ts(times[i])}); {len(back)} such places. "
+                "Sort the data by time, or pass sort=True to sort it on load"
+            )
+        order = np.argsort(stamps, kind="stable")
+        times, values, rows = times[order], values[order], rows[order]
+        stamps = times.asi8
+        steps = np.diff(stamps)
+
+    notes: list[str] = []
+    # duplicates
+    dup_after = np.flatnonzero(steps == 0)
+    if len(dup_after):
+        shown = []
+        for i in dup_after[:_SHOW]:
+            shown.append(
+                f"{_fmt_ts(times[i])} at {origin.row(int(rows[i]))} and "
+                f"{origin.row(int(rows[i + 1]))}"
+            )
+        text = f"{len(dup_after)} duplicate timestamps: {_and_more(shown, len(dup_after))}"
+        if strict:
+            raise DataValidationError(
+                f"{origin.prefix()}{text}. Drop or aggregate the duplicate rows "
+                "(e.g. df.groupby(time column).mean()) before loading"
+            )
+        notes.append(text)
+
+    # frequency and gaps
+    check_length(n, 2, "inferring a frequency")
+    unique_times = times if not len(dup_after) else times[np.r_[True, steps != 0]]
+    freq, grid = _infer_grid(unique_times, origin)
+    missing = len(grid) - len(unique_times)
+    if missing:
+        text = _gap_report(unique_times, grid, freq, rows if not len(dup_after) else None, origin)
+        if fill is not None and not len(dup_after):
+            times, values, rows = _fill_gaps(times, grid, values, rows, fill)
+        elif strict:
+            raise DataValidationError(
+                f"{origin.prefix()}{text}. Pass fill='ffill' or fill='interpolate' to fill "
+                "the missing rows, or supply the complete series"
+            )
+        else:
+            notes.append(text)
+
+    # NaN / inf
+    finite = np.isfinite(values)
+    if not finite.all():
+        if impute is None:
+            raise DataValidationError(
+                _nonfinite_report(values, finite, names, times, rows, origin, long_hint)
+            )
+        values = _impute(values, impute, names, origin)
+
+    # constant channels
+    if len(values):
+        constant = np.flatnonzero(np.ptp(values, axis=0) == 0)
+        for j in constant:
+            warnings.warn(
+                f"{origin.prefix()}column {names[j]!r} is constant (every value is "
+                f"{values[0, j]!r}); it carries no information and scales to 0",
+                UserWarning,
+                stacklevel=3,
+            )
+
+    regular = not notes
+    index = pd.DatetimeIndex(times, name=time_name, freq=freq if regular else None)
+    if notes:
+        warnings.warn(
+            f"{origin.prefix()}kept as published (strict=False), irregular timestamps: "
+            + "; ".join(notes),
+            UserWarning,
+            stacklevel=3,
+        )
+    out = pd.DataFrame(values, index=index, columns=pd.Index(names, dtype=object), copy=False)
+    out.attrs["freq"] = freq
+    out.attrs["source"] = origin.label
+    if notes:
+        out.attrs["irregular"] = notes
+    return out
+
+
+def _select_numeric(
+    data: pd.DataFrame, columns: Sequence[str] | None, origin: _Origin
+) -> tuple[list[str], np.ndarray]:
+    available = [str(c) for c in data.columns]
+    if columns is not None:
+        if isinstance(columns, str):
+            columns = [columns]
+        columns = [str(c) for c in columns]
+        absent = [c for c in columns if c not in available]
+        if absent:
+            raise DataValidationError(
+                f"{origin.prefix()}requested columns not found: {absent}; available columns: "
+                f"{available}"
+            )
+        if len(set(columns)) != len(columns):
+            raise ConfigError(f"columns= lists a column twice: {list(columns)}")
+        position = {str(c): i for i, c in enumerate(data.columns)}
+        data = data.iloc[:, [position[c] for c in columns]]
+    if data.shape[1] == 0:
+        raise DataValidationError(
+            f"{origin.prefix()}no value columns besides the time column; the data needs at "
+            "least one numeric channel"
+        )
+    bad = [
+        c
+        for c in data.columns
+        if not (
+            pd.api.types.is_numeric_dtype(data[c].dtype) or pd.api.types.is_bool_dtype(data[c])
+        )
+    ]
+    if bad:
+        numeric = [str(c) for c in data.columns if c not in bad]
+        reports = "; ".join(_non_numeric_report(str(c), data[c], origin) for c in bad)
+        raise DataValidationError(
+            f"{origin.prefix()}non-numeric columns: {reports}. Pass columns=[...] with the "
+            f"numeric channels to use (numeric here: {numeric}), or clean these values"
+        )
+    names = [str(c) for c in data.columns]
+    values = np.empty((len(data), len(names)), dtype=np.float64)
+    for j in range(len(names)):
+        values[:, j] = data.iloc[:, j].to_numpy(dtype=np.float64, na_value=np.nan)
+    return names, values
+
+
+def _gap_report(
+    times: pd.DatetimeIndex,
+    grid: pd.DatetimeIndex,
+    freq: str,
+    rows: np.ndarray | None,
+    origin: _Origin,
+) -> str:
+    # positions in `times` after which grid points are missing
+    grid_pos = grid.get_indexer(times)
+    jumps = np.diff(grid_pos)
+    after = np.flatnonzero(jumps > 1)
+    missing = len(grid) - len(times)
+    shown = []
+    for i in after[:_SHOW]:
+        count = int(jumps[i] - 1)
+        where = f" ({origin.row(int(rows[i]))})" if rows is not None else ""
+        first_missing = grid[grid_pos[i] + 1]
+        shown.append(f"{count} missing after {_fmt_ts(times[i])}{where}, from {first_missing}")
+    return (
+        f"{missing} timestamps missing from the {freq!r} grid in {len(after)} gaps: "
+        f"{_and_more(shown, len(after))}"
+    )
+
+
+def _fill_gaps(
+    times: pd.DatetimeIndex,
+    grid: pd.DatetimeIndex,
+    values: np.ndarray,
+    rows: np.ndarray,
+    fill: str,
+) -> tuple[pd.DatetimeIndex, np.ndarray, np.ndarray]:
+    pos = grid.get_indexer(times)
+    inserted = np.ones(len(grid), dtype=bool)
+    inserted[pos] = False
+    full = np.full((len(grid), values.shape[1]), np.nan)
+    full[pos] = values
+    frame = pd.DataFrame(full)
+    filled = frame.ffill() if fill == "ffill" else frame.interpolate(limit_area="inside")
+    full[inserted] = filled.to_numpy()[inserted]
+    new_rows = np.full(len(grid), -1)
+    new_rows[pos] = rows
+    return grid, full, new_rows
+
+
+def _nonfinite_report(
+    values: np.ndarray,
+    finite: np.ndarray,
+    names: list[str],
+    times: pd.DatetimeIndex,
+    rows: np.ndarray,
+    origin: _Origin,
+    long_hint: bool,
+) -> str:
+    parts = []
+    bad_cols = np.flatnonzero(~finite.all(axis=0))
+    for j in bad_cols[:_SHOW]:
+        col = values[:, j]
+        n_nan = int(np.isnan(col).sum())
+        n_inf = int(np.isinf(col).sum())
+        first = int(np.argmin(finite[:, j]))
+        kinds = ", ".join(
+            text for text, k in ((f"{n_nan} NaN", n_nan), (f"{n_inf} ±inf", n_inf)) if k
+        )
+        parts.append(
+            f"column {names[j]!r}: {kinds}, first at {_fmt_ts(times[first])} "
+            f"({origin.row(int(rows[first]))})"
+        )
+    text = (
+        f"{origin.prefix()}non-finite values: {_and_more(parts, len(bad_cols))}. "
+        "Pass impute='ffill', impute='interpolate' or impute='zero' to replace them, "
+        "or clean the data"
+    )
+    if long_hint:
+        text += (
+            " (in long form a NaN usually means that series has no row at that time; "
+            "read_panel keeps series with different spans apart)"
+        )
+    return text
+
+
+def _impute(values: np.ndarray, how: str, names: list[str], origin: _Origin) -> np.ndarray:
+    values = np.where(np.isfinite(values), values, np.nan)
+    empty = [names[j] for j in np.flatnonzero(np.isnan(values).all(axis=0))]
+    if empty and how != "zero":
+        raise DataValidationError(
+            f"{origin.prefix()}columns {empty} have no finite value at all; nothing to "
+            f"impute from with impute={how!r}. Drop them with columns=[...]"
+        )
+    frame = pd.DataFrame(values)
+    if how == "ffill":
+        frame = frame.ffill().bfill()
+    elif how == "interpolate":
+        frame = frame.interpolate(method="linear", limit_direction="both")
+    else:
+        frame = frame.fillna(0.0)
+    return frame.to_numpy(dtype=np.float64)
+
+
+# --------------------------------------------------------------------------------------------
+# scaling
+
+
+class StandardScaler:
+    """Per-channel standardisation ``(x - mean_) / scale_`` (numpy, float64).
+
+    Fit on the training rows only. A constant channel gets ``scale_ = 1`` (so it maps to 0, not
+    NaN) and a ``UserWarning`` naming it. ``transform`` / ``inverse_transform`` accept arrays
+    (or torch tensors) of shape ``(..., C)``.
+    """
+
+    mean_: np.ndarray
+    scale_: np.ndarray
+
+    def __init__(self) -> None:
+        self.columns: list[str] | None = None
+
+    def fit(self, values: np.ndarray, columns: Sequence[str] | None = None) -> StandardScaler:
+        """Fit on ``values`` of shape ``(N, C)``; ``columns`` only names channels in warnings."""
+        arr = np.asarray(values, dtype=np.float64)
+        if arr.ndim != 2:
+            raise DataValidationError(f"StandardScaler.fit needs (N, C) values, got {arr.shape}")
+        check_length(arr.shape[0], 1, "fitting a scaler")
+        if not np.isfinite(arr).all():
+            j = int(np.flatnonzero(~np.isfinite(arr).all(axis=0))[0])
+            raise DataValidationError(
+                f"StandardScaler.fit: channel {self._name(j, columns)} has NaN or ±inf values; "
+                "impute them first (read_series(..., impute=...))"
+            )
+        mean = arr.mean(axis=0)
+        std = arr.std(axis=0)
+        tiny = std <= 1e-12 * np.maximum(np.abs(mean), 1.0)
+        for j in np.flatnonzero(tiny):
+            warnings.warn(
+                f"StandardScaler: channel {self._name(j, columns)} is constant over the "
+                "fitted rows; using scale 1 so it maps to 0 instead of NaN",
+                UserWarning,
+                stacklevel=2,
+            )
+        self.mean_ = mean
+        self.scale_ = np.where(tiny, 1.0, std)
+        self.columns = None if columns is None else [str(c) for c in columns]
+        return self
+
+    @staticmethod
+    def _name(j: int, columns: Sequence[str] | None) -> str:
+        return repr(str(columns[j])) if columns is not None else f"{j}"
+
+    def _check(self, values: Any) -> None:
+        if not hasattr(self, "mean_"):
+            raise ConfigError("StandardScaler is not fitted; call fit(train_values) first")
+        if values.shape[-1] != self.mean_.shape[0]:
+            raise DataValidationError(
+                f"StandardScaler was fitted on {self.mean_.shape[0]} channels, got values with "
+                f"{values.shape[-1]} in the last axis (shape {tuple(values.shape)})"
+            )
+
+    def _params(self, values: Any) -> tuple[Any, Any]:
+        if isinstance(values, np.ndarray) or not hasattr(values, "new_tensor"):
+            return self.mean_, self.scale_
+        return values.new_tensor(self.mean_), values.new_tensor(self.scale_)  # torch
+
+    def transform(self, values: Any) -> Any:
+        """``(..., C)`` raw values -> scaled values (same type; numpy input gives float64)."""
+        values = values if hasattr(values, "new_tensor") else np.asarray(values, np.float64)
+        self._check(values)
+        mean, scale = self._params(values)
+        return (values - mean) / scale
+
+    def inverse_transform(self, values: Any) -> Any:
+        """``(..., C)`` scaled values -> original units."""
+        values = values if hasattr(values, "new_tensor") else np.asarray(values, np.float64)
+        self._check(values)
+        mean, scale = self._params(values)
+        return values * scale + mean
+
+    def to_dict(self) -> dict:
+        """JSON-ready parameters."""
+        if not hasattr(self, "mean_"):
+            raise ConfigError("StandardScaler is not fitted; nothing to save")
+        return {
+            "mean": self.mean_.tolist(),
+            "scale": self.scale_.tolist(),
+            "columns": self.columns,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> StandardScaler:
+        """Inverse of :meth:`to_dict`."""
+        try:
+            mean = np.asarray(d["mean"], dtype=np.float64)
+            scale = np.asarray(d["scale"], dtype=np.float64)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ConfigError(f"not a StandardScaler dict ({exc!r})") from exc
+        if mean.shape != scale.shape or mean.ndim != 1 or not (scale > 0).all():
+            raise ConfigError("StandardScaler dict needs 1-D 'mean' and positive 'scale'")
+        scaler = cls()
+        scaler.mean_, scaler.scale_ = mean, scale
+        scaler.columns = d.get("columns")
+        return scaler
+
+    def __repr__(self) -> str:
+        fitted = f"{self.mean_.shape[0]} channels" if hasattr(self, "mean_") else "not fitted"
+        return f"StandardScaler({fitted})"
+
+
+# --------------------------------------------------------------------------------------------
+# splits
+
+
+def _check_context(context_length: int) -> None:
+    if int(context_length) != context_length or context_length < 0:
+        raise ConfigError(f"context_length must be an integer >= 0, got {context_length!r}")
+
+
+def ltsf_borders(n_rows: int, context_length: int, kind: str) -> dict[str, tuple[int, int]]:
+    """Row ranges ``[start, end)`` of the standard LTSF splits (Informer/Autoformer protocol).
+
+    ``kind="ETTh"``: train (0, 8640), val (8640-L, 11520), test (11520-L, 14400); rows after
+    14400 are unused. ``"ETTm"``: the same times 4. ``"custom"``: train = first int(0.7 N)
+    rows, test = last int(0.2 N), val = the rest; val and test start L rows early so their
+    first window's context reaches back into the previous split.
+    """
+    _check_context(context_length)
+    key = str(kind).lower()
+    if key in ("etth", "ettm"):
+        scale = 1 if key == "etth" else 4
+        train_end, val_end, test_end = (b * scale for b in _LTSF_ETTH)
+        check_length(n_rows, test_end, f"the {kind} LTSF borders (pass kind='custom' otherwise)")
+        if context_length > train_end:
+            raise ConfigError(f"context_length {context_length} exceeds the train split")
+        return {
+            "train": (0, train_end),
+            "val": (train_end - context_length, val_end),
+            "test": (val_end - context_length, test_end),
+        }
+    if key == "custom":
+        return split_borders(n_rows, context_length, fractions=(0.7, 0.1, 0.2))
+    raise ConfigError(f"kind must be 'ETTh', 'ETTm' or 'custom', got {kind!r}")
+
+
+def split_borders(
+    n_rows: int,
+    context_length: int,
+    *,
+    fractions: Sequence[float] | None = (0.7, 0.1, 0.2),
+    counts: Sequence[int] | None = None,
+    dates: Sequence[Any] | None = None,
+    index: pd.DatetimeIndex | None = None,
+) -> dict[str, tuple[int, int]]:
+    """Chronological train/val/test row ranges for any series; val and test start L rows early.
+
+    Give one of:
+      ``fractions=(train, val, test)``: shares of ``n_rows``; when they sum to 1 the train and
+        test sizes are ``int(share * n_rows)`` and val gets the remainder (the LTSF rule);
+      ``counts=(train, val, test)``: row counts, consecutive from row 0;
+      ``dates=(train_end, val_end[, test_end])`` with ``index``: a split ends before the first
+        timestamp >= its end date; test runs to the last row without ``test_end``.
+    A split of size 0 (e.g. ``fractions=(0.8, 0, 0.2)``) is left out of the result.
+    """
+    _check_context(context_length)
+    given = sum(x is not None for x in (counts, dates))
+    if given > 1:
+        raise ConfigError("pass only one of fractions=, counts=, dates=")
+    if dates is not None:
+        if index is None or len(index) != n_rows:
+            raise ConfigError("dates= needs index= (the DatetimeIndex of the n_rows rows)")
+        if len(dates) not in (2, 3):
+            raise ConfigError("dates= must be (train_end, val_end) or (train_end, val_end, end)")
+        ends = [int(index.searchsorted(pd.Timestamp(d), side="left")) for d in dates]
+        if len(ends) == 2:
+            ends.append(n_rows)
+        sizes = [ends[0], ends[1] - ends[0], ends[2] - ends[1]]
+    elif counts is not None:
+        if len(counts) != 3 or any(int(c) != c or c < 0 for c in counts):
+            raise ConfigError(f"counts= must be three integers >= 0, got {counts!r}")
+        sizes = [int(c) for c in counts]
+    else:
+        if fractions is None or len(fractions) != 3 or any(f < 0 for f in fractions):
+            raise ConfigError(f"fractions= must be three shares >= 0, got {fractions!r}")
+        total = float(sum(fractions))
+        if total > 1 + 1e-9:
+            raise ConfigError(f"fractions= sum to {total} > 1")
+        n_train = int(fractions[0] * n_rows)
+        n_test = int(fractions[2] * n_rows)
+        if math.isclose(total, 1.0, abs_tol=1e-9):
+            n_val = n_rows - n_train - n_test if fractions[1] > 0 else 0
+            n_test = n_rows - n_train - n_val if fractions[1] == 0 else n_test
+        else:
+            n_val = int(fractions[1] * n_rows)
+        sizes = [n_train, n_val, n_test]
+    if sum(sizes) > n_rows or min(sizes) < 0:
+        raise DataValidationError(
+            f"splits of {sizes} rows (train, val, test) do not fit in {n_rows} rows"
+        )
+    if sizes[0] <= 0:
+        raise DataValidationError(f"the train split is empty (sizes {sizes} of {n_rows} rows)")
+    out: dict[str, tuple[int, int]] = {}
+    start = 0
+    for name, size in zip(("train", "val", "test"), sizes, strict=True):
+        end = start + size
+        if size > 0:
+            first = start if name == "train" else start - context_length
+            if first < 0:
+                raise DataValidationError(
+                    f"context_length {context_length} reaches before row 0 at the start of the "
+                    f"{name} split (row {start}); use a shorter context or a larger train split"
+                )
+            out[name] = (first, end)
+        start = end
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# time features
+
+
+def _step_ns(freq: str) -> int | None:
+    try:
+        offset = pd.tseries.frequencies.to_offset(freq)
+    except ValueError as exc:
+        raise ConfigError(f"freq {freq!r} is not a pandas offset alias ({exc})") from exc
+    try:
+        return int(offset.nanos)
+    except ValueError:
+        return None  # calendar offsets (months, weeks anchored to a day) have no fixed length
+
+
+def time_feature_count(freq: str) -> int:
+    """How many columns :func:`time_features` gives for data at ``freq`` (4, or 5 sub-hourly)."""
+    step = _step_ns(freq)
+    return 5 if step is not None and step < 3_600 * 10**9 else 4
+
+
+def time_features(index: pd.DatetimeIndex, freq: str | None = None) -> np.ndarray:
+    """Calendar features of each timestamp, ``(T, F)`` float32, each in ``[-0.5, 0.5]``.
+
+    Columns: hour of day, day of week, day of month, day of year, and minute of hour when the
+    data is sub-hourly (``freq`` given, else ``index.freq``, else the median step).
+    """
+    if not isinstance(index, pd.DatetimeIndex):
+        raise DataValidationError(f"time_features needs a DatetimeIndex, got {type(index)}")
+    if freq is None and index.freq is not None:
+        freq = index.freqstr
+    if freq is not None:
+        sub_hourly = time_feature_count(freq) == 5
+    else:
+        steps = np.diff(index.asi8)
+        steps = steps[steps > 0]
+        sub_hourly = bool(len(steps)) and float(np.median(steps)) < 3_600 * 10**9
+    cols = [
+        index.hour.to_numpy() / 23.0,
+        index.day_of_week.to_numpy() / 6.0,
+        (index.day.to_numpy() - 1) / 30.0,
+        (index.day_of_year.to_numpy() - 1) / 365.0,
+    ]
+    if sub_hourly:
+        cols.append(index.minute.to_numpy() / 59.0)
+    return (np.stack(cols, axis=1) - 0.5).astype(np.float32)
+
+
+# --------------------------------------------------------------------------------------------
+# the LTSF pipeline
+
+
+@dataclass
+class LTSFData:
+    """A benchmark series ready for windowing.
+
+    ``values`` ``(T, C)`` float32, scaled by ``scaler`` (fitted on the train rows only);
+    ``index`` the ``T`` raw timestamps; ``borders`` row ranges of the splits.
+    """
+
+    values: np.ndarray
+    index: pd.DatetimeIndex
+    columns: list[str]
+    borders: dict[str, tuple[int, int]]
+    scaler: StandardScaler
+    freq: str
+    name: str
+    kind: str = "custom"
+    context_length: int = 0
+    horizon: int = 0
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.values.shape[0])
+
+    @property
+    def n_channels(self) -> int:
+        return int(self.values.shape[1])
+
+    def time_marks(self) -> np.ndarray:
+        """``(T, F)`` float32 calendar features of ``index`` (see :func:`time_features`)."""
+        return time_features(self.index, freq=self.freq)
+
+    def window_counts(self, stride: int = 1) -> dict[str, int]:
+        """Number of (context, target) windows per split at this context length and horizon."""
+        span = self.context_length + self.horizon
+        return {k: (e - s - span) // stride + 1 for k, (s, e) in self.borders.items()}
+
+
+def prepare_ltsf(
+    source: str | os.PathLike | pd.DataFrame,
+    context_length: int,
+    horizon: int,
+    *,
+    kind: str | None = None,
+    name: str | None = None,
+    data_dir: str | os.PathLike | None = None,
+) -> LTSFData:
+    """Load, split and scale a series by the LTSF protocol.
+
+    ``source`` is a registry name (``"ETTh1"``, see :mod:`tsmamba.datasets`), a file path or a
+    DataFrame. ``kind`` (``"ETTh"``, ``"ETTm"``, ``"custom"``) defaults to the registry's entry
+    for the name or file name, else ``"custom"``. Every split must hold at least
+    ``context_length + horizon`` rows.
+    """
+    from tsmamba import datasets as registry  # the registry imports this module
+
+    if int(horizon) != horizon or horizon < 1:
+        raise ConfigError(f"horizon must be a positive integer, got {horizon!r}")
+    if int(context_length) != context_length or context_length < 1:
+        raise ConfigError(f"context_length must be a positive integer, got {context_length!r}")
+    spec = None
+    if isinstance(source, pd.DataFrame):
+        frame = read_series(source)
+        label = name or "frame"
+    else:
+        spec = registry.get_spec(source, missing_ok=True)
+        path = Path(source).expanduser()
+        if path.is_file():
+            frame = registry.read_dataset_file(path, spec) if spec else read_series(path)
+        elif spec is not None:
+            frame = registry.load_dataset(spec.name, data_dir=data_dir)
+        else:
+            raise DataNotFoundError(
+                f"{source!r} is neither a file nor a registered data set "
+                f"({', '.join(registry.REGISTRY)}); pass a path to a CSV file or a DataFrame"
+            )
+        label = name or (spec.name if spec else path.name)
+    kind = kind or (spec.kind if spec else "custom")
+    n_rows = len(frame)
+    borders = ltsf_borders(n_rows, context_length, kind)
+    for split, (start, end) in borders.items():
+        check_length(
+            end - start,
+            context_length + horizon,
+            f"the {split} split of {label} ({kind} borders {start}..{end}) at "
+            f"context_length={context_length}, horizon={horizon}",
+        )
+    raw = frame.to_numpy(dtype=np.float64)
+    train_start, train_end = borders["train"]
+    scaler = StandardScaler().fit(raw[train_start:train_end], columns=list(frame.columns))
+    values = scaler.transform(raw).astype(np.float32)
+    return LTSFData(
+        values=values,
+        index=frame.index,
+        columns=[str(c) for c in frame.columns],
+        borders=borders,
+        scaler=scaler,
+        freq=str(frame.attrs.get("freq") or infer_freq(frame.index)),
+        name=label,
+        kind=kind,
+        context_length=int(context_length),
+        horizon=int(horizon),
+        meta={"irregular": frame.attrs.get("irregular", [])},
+    )

@@ -1,0 +1,430 @@
+"""The benchmark data sets: a registry, finding and downloading files, and a synthetic stand-in.
+
+Files are looked up (in this order) in an explicit ``data_dir``, in ``$TSMAMBA_DATA`` (default
+``../shared/datasets`` next to the repository) and in the repository's ``datasets/`` folder,
+where downloads land. A file is checked against the sha256 in the registry when the registry
+knows it, or against the ``<file>.sha256`` recorded beside it at its first download.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import urllib.error
+import urllib.request
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tsmamba.data import read_series
+from tsmamba.errors import ChecksumError, ConfigError, DataNotFoundError
+
+__all__ = [
+    "DATA_ENV",
+    "REGISTRY",
+    "DatasetSpec",
+    "data_root",
+    "download",
+    "find_dataset",
+    "get_spec",
+    "list_datasets",
+    "load_dataset",
+    "read_dataset_file",
+    "repo_datasets_dir",
+    "sha256_file",
+    "synthetic_ett",
+    "verify_file",
+]
+
+DATA_ENV = "TSMAMBA_DATA"
+ETT_COLUMNS = ("HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL", "OT")
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """One benchmark data set.
+
+    ``filenames``: accepted file names, the first being the form whose ``sha256`` is recorded
+    (``None`` when unknown: such files are verified against the digest written beside them at
+    first download). ``url`` is the public source of the file named ``url``'s last part.
+    ``strict=False`` marks published files with irregular timestamps that the LTSF protocol
+    keeps as they are (rows are addressed by position); ``notes`` says what they are.
+    """
+
+    name: str
+    filenames: tuple[str, ...]
+    url: str | None
+    sha256: str | None
+    freq: str
+    kind: str
+    n_rows: int
+    n_channels: int
+    target: str = "OT"
+    strict: bool = True
+    notes: str = ""
+
+    @property
+    def download_name(self) -> str | None:
+        return self.url.rsplit("/", 1)[-1] if self.url else None
+
+    def expected_sha256(self, filename: str) -> str | None:
+        """The registry digest for a file of this name, if the registry has one."""
+        return self.sha256 if filename == self.filenames[0] else None
+
+
+_ETT_URL = "https://raw.githubusercontent.com/zhouhaoyi/ETDataset/main/ETT-small/{}.csv"
+_TSLIB_URL = "https://huggingface.co/datasets/thuml/Time-Series-Library/resolve/main/{}"
+
+
+def _ett(name: str, kind: str, sha256: str | None, gz_first: bool = False) -> DatasetSpec:
+    files = (f"{name}.csv", f"{name}.csv.gz")
+    return DatasetSpec(
+        name=name,
+        filenames=files[::-1] if gz_first else files,
+        url=_ETT_URL.format(name),
+        sha256=sha256,
+        freq="h" if kind == "ETTh" else "15min",
+        kind=kind,
+        n_rows=17420 if kind == "ETTh" else 69680,
+        n_channels=7,
+    )
+
+
+REGISTRY: dict[str, DatasetSpec] = {
+    spec.name: spec
+    for spec in (
+        _ett("ETTh1", "ETTh", "f18de3ad269cef59bb07b5438d79bb3042d3be49bdeecf01c1cd6d29695ee066"),
+        _ett("ETTh2", "ETTh", None),
+        _ett(
+            "ETTm1",
+            "ETTm",
+            "73c18304514c26a5cddba02e6538513a0e23b2fbb59752535adbf541c9edc672",
+            gz_first=True,
+        ),
+        _ett("ETTm2", "ETTm", None),
+        DatasetSpec(
+            name="Weather",
+            filenames=("weather.csv.gz", "weather.csv"),
+            url=_TSLIB_URL.format("weather/weather.csv"),
+            sha256="862e9b447a3933f14b6f2d3d686a35d3adb5a486f97acfa46869be0e4bb682db",
+            freq="10min",
+            kind="custom",
+            n_rows=52696,
+            n_channels=21,
+            strict=False,
+            notes=(
+                "2020-05-12 06:00:00 appears twice and the 9 steps 09:40 to 11:00 of "
+                "2020-05-29 are missing; wv, max. PAR and OT hold a few -9999 'no data' codes"
+            ),
+        ),
+        DatasetSpec(
+            name="Electricity",
+            filenames=("electricity.csv", "electricity.csv.gz"),
+            url=_TSLIB_URL.format("electricity/electricity.csv"),
+            sha256=None,
+            freq="h",
+            kind="custom",
+            n_rows=26304,
+            n_channels=321,
+        ),
+        DatasetSpec(
+            name="Traffic",
+            filenames=("traffic.csv", "traffic.csv.gz"),
+            url=_TSLIB_URL.format("traffic/traffic.csv"),
+            sha256=None,
+            freq="h",
+            kind="custom",
+            n_rows=17544,
+            n_channels=862,
+        ),
+    )
+}
+
+
+def _normalise(text: str) -> str:
+    return text.strip().lower()
+
+
+def get_spec(name_or_filename: str | os.PathLike, *, missing_ok: bool = False) -> DatasetSpec:
+    """The registry entry for a name (``"etth1"``), a file name or a path (case-insensitive).
+
+    Unknown names raise :class:`DataNotFoundError`, or give ``None`` with ``missing_ok=True``.
+    """
+    text = _normalise(os.fspath(name_or_filename))
+    base = _normalise(Path(text).name)
+    for spec in REGISTRY.values():
+        names = {_normalise(spec.name), *(_normalise(f) for f in spec.filenames)}
+        if text in names or base in names:
+            return spec
+    if missing_ok:
+        return None  # type: ignore[return-value]
+    raise DataNotFoundError(
+        f"unknown data set {os.fspath(name_or_filename)!r}; the registry knows "
+        f"{', '.join(REGISTRY)}. To use your own file pass its path to tsmamba.data.read_series"
+    )
+
+
+def repo_datasets_dir() -> Path:
+    """The repository's ``datasets/`` folder, where downloads land by default."""
+    return Path(__file__).resolve().parents[1] / "datasets"
+
+
+def data_root() -> Path:
+    """``$TSMAMBA_DATA``, or ``../shared/datasets`` next to the repository when it is unset."""
+    env = os.environ.get(DATA_ENV)
+    if env:
+        return Path(env).expanduser()
+    return Path(__file__).resolve().parents[2] / "shared" / "datasets"
+
+
+def _search_dirs(data_dir: str | os.PathLike | None) -> list[Path]:
+    dirs = [Path(data_dir).expanduser()] if data_dir is not None else []
+    dirs += [data_root(), repo_datasets_dir()]
+    unique: list[Path] = []
+    for d in dirs:
+        if d not in unique:
+            unique.append(d)
+    return unique
+
+
+def _candidates(spec: DatasetSpec, folder: Path) -> Iterator[Path]:
+    for fname in spec.filenames:
+        yield folder / fname
+    # common layouts one level down: ETT-small/ETTh1.csv, weather/weather.csv
+    if folder.is_dir():
+        for sub in sorted(p for p in folder.iterdir() if p.is_dir()):
+            for fname in spec.filenames:
+                yield sub / fname
+
+
+def find_dataset(name: str, data_dir: str | os.PathLike | None = None) -> Path | None:
+    """Path of the data set's file in ``data_dir``, ``$TSMAMBA_DATA`` or ``datasets/``; or None."""
+    spec = get_spec(name)
+    for folder in _search_dirs(data_dir):
+        for path in _candidates(spec, folder):
+            if path.is_file():
+                return path
+    return None
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    """Hex sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(_CHUNK), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _sidecar(path: Path) -> Path:
+    return path.with_name(path.name + ".sha256")
+
+
+def verify_file(path: str | os.PathLike, spec: DatasetSpec | None = None) -> str | None:
+    """Check a data file against the registry digest or its ``.sha256`` sidecar.
+
+    Returns the digest checked against (None when there is nothing to check against).
+    Raises :class:`ChecksumError` on a mismatch.
+    """
+    path = Path(path)
+    spec = spec or get_spec(path, missing_ok=True)
+    expected = spec.expected_sha256(path.name) if spec else None
+    source = "the registry"
+    side = _sidecar(path)
+    if expected is None and side.is_file():
+        expected = side.read_text(encoding="utf-8").split()[0].strip().lower()
+        source = str(side)
+    if expected is None:
+        return None
+    actual = sha256_file(path)
+    if actual != expected:
+        raise ChecksumError(
+            f"{path}: sha256 {actual} does not match {expected} recorded in {source}; the file "
+            "is corrupt, truncated or a different version. Delete it and download it again "
+            "(or replace it with the published file)"
+        )
+    return expected
+
+
+def download(url: str, dest: str | os.PathLike, sha256: str | None = None) -> Path:
+    """Fetch ``url`` (http(s) or file://) to ``dest`` atomically; check ``sha256`` if given.
+
+    The bytes go to a temporary file in ``dest``'s folder that replaces ``dest`` only when
+    complete and verified, so a failed or mismatched download leaves no file behind.
+    Raises :class:`ChecksumError` on a mismatch, :class:`DataNotFoundError` when unreachable.
+    """
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    request = urllib.request.Request(url, headers={"User-Agent": "tsmamba-data/0.1"})
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+    tmp = Path(tmp_name)
+    digest = hashlib.sha256()
+    try:
+        with os.fdopen(fd, "wb") as out:
+            try:
+                response = urllib.request.urlopen(request, timeout=60)
+            except (urllib.error.URLError, OSError, ValueError) as exc:
+                raise DataNotFoundError(f"cannot download {url}: {exc}") from exc
+            with response:
+                for block in iter(lambda: response.read(_CHUNK), b""):
+                    digest.update(block)
+                    out.write(block)
+            out.flush()
+            os.fsync(out.fileno())
+        actual = digest.hexdigest()
+        if sha256 is not None and actual != sha256.lower():
+            raise ChecksumError(
+                f"download of {url} has sha256 {actual}, expected {sha256}; nothing was "
+                f"written to {dest}. The source may have changed or the transfer was corrupted"
+            )
+        os.replace(tmp, dest)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return dest
+
+
+def read_dataset_file(path: str | os.PathLike, spec: DatasetSpec | None = None) -> pd.DataFrame:
+    """:func:`read_series` with the registry's settings for a benchmark file.
+
+    Files marked ``strict=False`` (Weather) keep their published rows; their documented
+    irregularities are listed in ``df.attrs["irregular"]`` instead of a warning.
+    """
+    path = Path(path)
+    spec = spec or get_spec(path, missing_ok=True)
+    if spec is None or spec.strict:
+        return read_series(path)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*kept as published", category=UserWarning)
+        return read_series(path, strict=False)
+
+
+def load_dataset(
+    name: str,
+    *,
+    data_dir: str | os.PathLike | None = None,
+    download: bool = True,
+    verify: bool = True,
+) -> pd.DataFrame:
+    """The data set as a validated wide frame (see :func:`tsmamba.data.read_series`).
+
+    Looks for the file (:func:`find_dataset`), checks its sha256 (``verify``), else downloads
+    it from the registry's URL into ``data_dir`` or the repository's ``datasets/`` folder.
+    Without a file and without a download, raises :class:`DataNotFoundError` saying where to put
+    the file.
+    """
+    spec = get_spec(name)
+    path = find_dataset(spec.name, data_dir)
+    if path is None:
+        folders = _search_dirs(data_dir)
+        where = "\n".join(f"  - {d}" for d in folders)
+        advice = (
+            f"Put {' or '.join(spec.filenames)} in one of these folders:\n{where}\n"
+            f"or point ${DATA_ENV} at the folder that holds it "
+            f"(export {DATA_ENV}=/path/to/datasets)."
+        )
+        if not download or spec.url is None:
+            why = "downloads are off" if not download else "the registry has no URL for it"
+            raise DataNotFoundError(f"{spec.name} not found ({why}). {advice}")
+        target = Path(data_dir).expanduser() if data_dir is not None else repo_datasets_dir()
+        dest = target / (spec.download_name or spec.filenames[0])
+        expected = spec.expected_sha256(dest.name)
+        try:
+            _download(spec.url, dest, expected)
+        except DataNotFoundError as exc:
+            raise DataNotFoundError(f"{spec.name} not found locally and {exc}. {advice}") from exc
+        if expected is None:
+            _sidecar(dest).write_text(f"{sha256_file(dest)}  {dest.name}\n", encoding="utf-8")
+        path = dest
+    elif verify:
+        verify_file(path, spec)
+    return read_dataset_file(path, spec)
+
+
+_download = download  # load_dataset's `download` flag shadows the function inside it
+
+
+def list_datasets(data_dir: str | os.PathLike | None = None) -> list[dict[str, Any]]:
+    """One dict per registry entry: name, file, path (where found, or None), kind, freq, rows."""
+    out = []
+    for spec in REGISTRY.values():
+        found = find_dataset(spec.name, data_dir)
+        out.append(
+            {
+                "name": spec.name,
+                "file": spec.filenames[0],
+                "path": str(found) if found else None,
+                "kind": spec.kind,
+                "freq": spec.freq,
+                "n_rows": spec.n_rows,
+                "n_channels": spec.n_channels,
+            }
+        )
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# synthetic data
+
+
+def synthetic_ett(
+    n_rows: int = 2000,
+    n_channels: int = 7,
+    freq: str = "h",
+    start: str = "2016-07-01",
+    seed: int = 0,
+) -> pd.DataFrame:
+    """An ETT-like frame: a ``date`` column and ``n_channels`` coupled channels.
+
+    Channels are named like ETT (HUFL ... OT) when there are 7, else ``c0, c1, ...``. Each mixes
+    shared daily and weekly cycles, a slow trend and AR(1) noise; the last channel (``OT``)
+    follows a lagged, smoothed mix of the others. Deterministic for a given ``seed``.
+    """
+    if int(n_rows) != n_rows or n_rows < 1:
+        raise ConfigError(f"n_rows must be a positive integer, got {n_rows!r}")
+    if int(n_channels) != n_channels or n_channels < 1:
+        raise ConfigError(f"n_channels must be a positive integer, got {n_channels!r}")
+    try:
+        index = pd.date_range(start=start, periods=int(n_rows), freq=freq, name="date")
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"bad start {start!r} or freq {freq!r}: {exc}") from exc
+    rng = np.random.default_rng(seed)
+    days = (index.asi8 - index.asi8[0]) / 86_400e9  # time in days, float
+    tau = 2 * np.pi
+    base = np.stack(
+        [
+            np.sin(tau * days),  # daily
+            np.cos(tau * days),
+            np.sin(tau * days / 7),  # weekly
+            np.cos(tau * days / 7),
+            days / max(days[-1], 1.0),  # trend over the whole span
+        ],
+        axis=1,
+    )
+    n = int(n_rows)
+    mixing = rng.normal(0.0, 1.0, size=(base.shape[1], n_channels))
+    mixing[4] *= 2.0  # a visible trend
+    noise = np.empty((n, n_channels))
+    shocks = rng.normal(0.0, 0.3, size=(n, n_channels))
+    noise[0] = shocks[0]
+    for t in range(1, n):  # AR(1) noise, phi = 0.8
+        noise[t] = 0.8 * noise[t - 1] + shocks[t]
+    common = rng.normal(0.0, 1.0, size=n).cumsum() * 0.02  # shared slow drift couples channels
+    levels = rng.uniform(-5.0, 10.0, size=n_channels)
+    values = levels + base @ mixing + noise + common[:, None]
+    if n_channels > 1:
+        drivers = values[:, :-1].mean(axis=1)
+        lagged = np.concatenate([np.full(3, drivers[0]), drivers[:-3]])
+        kernel = np.ones(6) / 6
+        smooth = np.convolve(np.pad(lagged, (5, 0), mode="edge"), kernel, mode="valid")
+        values[:, -1] = 20.0 + 1.5 * smooth + 0.5 * noise[:, -1]
+    names = list(ETT_COLUMNS) if n_channels == 7 else [f"c{j}" for j in range(n_channels)]
+    frame = pd.DataFrame(values, columns=names)
+    frame.insert(0, "date", index)
+    return frame

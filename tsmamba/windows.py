@@ -1,0 +1,261 @@
+"""Sliding (context, target) windows over one series, and a Lightning DataModule of them.
+
+No window is ever copied on its own: :class:`WindowDataset` keeps one ``(T, C)`` tensor and
+hands out views of it (an ``unfold`` of the rows). A DataLoader that batches item by item stacks
+those views into one batch tensor; the DataModule's loaders instead ask the dataset for a whole
+batch of indices at once, which gathers the batch with a single indexing operation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import lightning
+import numpy as np
+import torch
+from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, SequentialSampler
+
+from tsmamba.errors import ConfigError, DataValidationError
+
+__all__ = ["TimeSeriesDataModule", "WindowDataset"]
+
+SPLITS = ("train", "val", "test")
+
+
+def _as_tensor(values: Any, what: str, dtype: torch.dtype | None = None) -> torch.Tensor:
+    """numpy or torch ``(T, K)`` -> tensor, sharing memory where the dtype allows."""
+    if isinstance(values, torch.Tensor):
+        tensor = values
+    elif isinstance(values, np.ndarray):
+        tensor = torch.from_numpy(np.ascontiguousarray(values))
+    else:
+        raise DataValidationError(f"{what} must be a torch.Tensor or numpy array, got {values!r}")
+    if tensor.ndim != 2:
+        raise DataValidationError(
+            f"{what} must be 2-D (time, channels), got shape {tuple(tensor.shape)}"
+        )
+    if dtype is not None and tensor.dtype != dtype:
+        tensor = tensor.to(dtype)
+    return tensor
+
+
+def _positive_int(value: Any, name: str) -> int:
+    if isinstance(value, bool) or int(value) != value or value < 1:
+        raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+class WindowDataset(Dataset):
+    """Windows ``i = 0 .. len-1`` over rows ``[start, end)`` of ``values`` ``(T, C)``.
+
+    Window ``i`` starts at ``s = start + i * stride``: context rows ``[s, s + L)``, target rows
+    ``[s + L, s + L + H)``; ``len = (end - start - L - H) // stride + 1``.
+    ``dataset[i]`` gives ``(context (L, C), target (H, C))``, plus ``context_marks (L, F)`` when
+    ``marks`` ``(T, F)`` is given; all are views of ``values`` / ``marks``.
+    ``dataset[[i, j, ...]]`` gives the same for a batch: ``(B, L, C)``, ``(B, H, C)``
+    (``(B, L, F)``), gathered in one copy.
+    """
+
+    def __init__(
+        self,
+        values: torch.Tensor,
+        context_length: int,
+        horizon: int,
+        *,
+        start: int = 0,
+        end: int | None = None,
+        stride: int = 1,
+        marks: torch.Tensor | None = None,
+    ) -> None:
+        self.values = _as_tensor(values, "values")
+        self.context_length = _positive_int(context_length, "context_length")
+        self.horizon = _positive_int(horizon, "horizon")
+        self.stride = _positive_int(stride, "stride")
+        n_rows = self.values.shape[0]
+        end = n_rows if end is None else end
+        if not (0 <= start <= end <= n_rows) or int(start) != start or int(end) != end:
+            raise ConfigError(
+                f"need 0 <= start <= end <= {n_rows} (rows of values), got start={start}, "
+                f"end={end}"
+            )
+        self.start, self.end = int(start), int(end)
+        self.marks = None
+        if marks is not None:
+            self.marks = _as_tensor(marks, "marks")
+            if self.marks.shape[0] != n_rows:
+                raise DataValidationError(
+                    f"marks has {self.marks.shape[0]} rows but values has {n_rows}; "
+                    "time features must align with the series row for row"
+                )
+        span = self.context_length + self.horizon
+        available = self.end - self.start
+        if available < span:
+            raise DataValidationError(
+                f"series too short for windows of context_length={self.context_length} + "
+                f"horizon={self.horizon}: need >= {span} rows in [start, end) = "
+                f"[{self.start}, {self.end}), got {available}"
+            )
+        self._len = (available - span) // self.stride + 1
+        # (N, L + H, C) view: unfold gives (N, C, L + H); each window is then contiguous
+        rows = self.values[self.start : self.end]
+        self._windows = rows.unfold(0, span, self.stride).transpose(1, 2)
+        self._contexts = self._windows[:, : self.context_length]
+        self._targets = self._windows[:, self.context_length :]
+        self._marks = None
+        if self.marks is not None:
+            mark_rows = self.marks[self.start : self.end - self.horizon]
+            self._marks = mark_rows.unfold(0, self.context_length, self.stride).transpose(1, 2)
+        assert self._windows.shape[0] == self._len
+
+    def __len__(self) -> int:
+        return self._len
+
+    @property
+    def windows(self) -> torch.Tensor:
+        """All windows as one ``(N, L + H, C)`` view (no copy)."""
+        return self._windows
+
+    def window_start(self, i: int) -> int:
+        """First context row of window ``i`` in ``values``."""
+        return self.start + self._check_index(i) * self.stride
+
+    def _check_index(self, i: int) -> int:
+        i = int(i)
+        if i < 0:
+            i += self._len
+        if not 0 <= i < self._len:
+            raise IndexError(f"window {i} out of range for {self._len} windows")
+        return i
+
+    def __getitem__(self, index: Any) -> tuple[torch.Tensor, ...]:
+        if isinstance(index, (int, np.integer)) or (
+            isinstance(index, torch.Tensor) and index.ndim == 0
+        ):
+            i = self._check_index(int(index))
+            if self._marks is None:
+                return self._contexts[i], self._targets[i]
+            return self._contexts[i], self._targets[i], self._marks[i]
+        return self.get_batch(index)
+
+    def get_batch(self, indices: Sequence[int] | torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Windows ``indices`` stacked: ``(B, L, C)``, ``(B, H, C)`` [, ``(B, L, F)``]."""
+        idx = torch.as_tensor(indices, dtype=torch.long)
+        if idx.ndim != 1:
+            raise IndexError(f"batch indices must be 1-D, got shape {tuple(idx.shape)}")
+        if len(idx) and (int(idx.min()) < -self._len or int(idx.max()) >= self._len):
+            raise IndexError(f"window index out of range for {self._len} windows")
+        idx = torch.where(idx < 0, idx + self._len, idx)
+        if self._marks is None:
+            return self._contexts[idx], self._targets[idx]
+        return self._contexts[idx], self._targets[idx], self._marks[idx]
+
+    def __repr__(self) -> str:
+        return (
+            f"WindowDataset({self._len} windows, L={self.context_length}, H={self.horizon}, "
+            f"rows [{self.start}, {self.end}), stride={self.stride}, "
+            f"channels={self.values.shape[1]}, marks={self.marks is not None})"
+        )
+
+
+class TimeSeriesDataModule(lightning.LightningDataModule):
+    """Train/val/test window loaders over one series split by ``borders``.
+
+    ``values`` ``(T, C)`` (numpy or torch; converted once to ``dtype``), ``borders`` maps split
+    names (``train``, ``val``, ``test``) to row ranges ``[start, end)`` as from
+    :func:`tsmamba.data.ltsf_borders`. The train loader shuffles with a generator seeded by
+    ``seed`` (same order on every run); val and test loaders keep order and never drop a last
+    partial batch, so every window is scored. Batches are ``[context (B, L, C), target (B, H, C)]``
+    plus ``context_marks (B, L, F)`` when ``marks`` is given.
+    """
+
+    def __init__(
+        self,
+        values: Any,
+        borders: Mapping[str, tuple[int, int]],
+        context_length: int,
+        horizon: int,
+        *,
+        batch_size: int = 32,
+        marks: Any = None,
+        train_stride: int = 1,
+        num_workers: int = 0,
+        shuffle: bool = True,
+        seed: int = 0,
+        dtype: torch.dtype | None = torch.float32,
+    ) -> None:
+        super().__init__()
+        self.values = _as_tensor(values, "values", dtype)
+        self.marks = None if marks is None else _as_tensor(marks, "marks", dtype)
+        unknown = sorted(set(borders) - set(SPLITS))
+        if unknown:
+            raise ConfigError(f"borders has unknown splits {unknown}; use {SPLITS}")
+        self.borders = {k: (int(s), int(e)) for k, (s, e) in borders.items()}
+        self.context_length = _positive_int(context_length, "context_length")
+        self.horizon = _positive_int(horizon, "horizon")
+        self.batch_size = _positive_int(batch_size, "batch_size")
+        self.train_stride = _positive_int(train_stride, "train_stride")
+        if int(num_workers) != num_workers or num_workers < 0:
+            raise ConfigError(f"num_workers must be an integer >= 0, got {num_workers!r}")
+        self.num_workers = int(num_workers)
+        self.shuffle = bool(shuffle)
+        self.seed = int(seed)
+        self.datasets: dict[str, WindowDataset] = {}
+        for split, (start, end) in self.borders.items():
+            try:
+                self.datasets[split] = WindowDataset(
+                    self.values,
+                    self.context_length,
+                    self.horizon,
+                    start=start,
+                    end=end,
+                    stride=self.train_stride if split == "train" else 1,
+                    marks=self.marks,
+                )
+            except DataValidationError as exc:
+                raise DataValidationError(f"{split} split: {exc}") from exc
+
+    @classmethod
+    def from_ltsf(cls, data: Any, *, use_marks: bool = False, **kw: Any) -> TimeSeriesDataModule:
+        """From :class:`tsmamba.data.LTSFData` (its values, borders, L and H)."""
+        marks = data.time_marks() if use_marks else None
+        return cls(
+            data.values, data.borders, data.context_length, data.horizon, marks=marks, **kw
+        )
+
+    def setup(self, stage: str | None = None) -> None:
+        """Nothing to do: the window datasets are views built in ``__init__``."""
+
+    def dataset(self, split: str) -> WindowDataset:
+        if split not in self.datasets:
+            raise ConfigError(f"no {split!r} split; borders has {sorted(self.datasets)}")
+        return self.datasets[split]
+
+    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+        dataset = self.dataset(split)
+        if shuffle:
+            generator = torch.Generator().manual_seed(self.seed)
+            order: Any = RandomSampler(dataset, generator=generator)
+        else:
+            order = SequentialSampler(dataset)
+        # the sampler yields whole batches of indices; the dataset gathers each in one copy
+        batches = BatchSampler(order, batch_size=self.batch_size, drop_last=False)
+        return DataLoader(
+            dataset,
+            sampler=batches,
+            batch_size=None,
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", shuffle=self.shuffle)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", shuffle=False)
+
+    def predict_dataloader(self) -> DataLoader:
+        return self._loader("test", shuffle=False)
