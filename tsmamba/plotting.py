@@ -20,6 +20,7 @@ the path. Figures use the non-interactive Agg backend and leave global styles un
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -123,10 +124,22 @@ def _date_axis(ax: Axes) -> None:
 
 
 def _legend_columns(fig: Figure, labels: Sequence[str]) -> int:
-    """As many legend columns as fit across the figure (rough width of the longest entry)."""
-    entry_in = 0.9 + 0.075 * max((len(lab) for lab in labels), default=1)
-    fit = int(0.95 * fig.get_figwidth() / entry_in)
-    return max(1, min(len(labels), fit))
+    """Most legend columns whose estimated width fits across the figure.
+
+    Entries fill the columns in order, the first ``n % ncols`` columns holding one more (as
+    matplotlib lays them out); a column is as wide as its longest entry, estimated as handle
+    and padding plus about 0.075 in per character at the default font size.
+    """
+    widths = [0.9 + 0.075 * len(label) for label in labels]
+    available = 0.95 * fig.get_figwidth()
+    for ncols in range(len(widths), 1, -1):
+        base, n_large = divmod(len(widths), ncols)
+        sizes = [base + 1] * n_large + [base] * (ncols - n_large)
+        starts = np.cumsum([0, *sizes])
+        total = sum(max(widths[a:b]) for a, b in pairwise(starts))
+        if total <= available:
+            return ncols
+    return 1
 
 
 def _outside_legend(fig: Figure, handles: Sequence[Any], labels: Sequence[str]) -> None:
@@ -244,16 +257,19 @@ def forecast_figure(
     else:
         ncols = min(len(panels), 2 if n_chans == 1 else 3)
     nrows = -(-len(panels) // ncols)
+    width = max(5.0 * ncols, 8.0)  # room for the legend under a single panel
     fig, axes = plt.subplots(
-        nrows, ncols, figsize=(5.0 * ncols, 3.3 * nrows + 0.6), layout="constrained", squeeze=False
+        nrows, ncols, figsize=(width, 3.3 * nrows + 0.6), layout="constrained", squeeze=False
     )
     marker = "o" if horizon <= 48 else None
+    # Channel names are compared as strings, so integer history columns also match.
+    history_columns = {} if history is None else {str(c): c for c in history.columns}
     handles: dict[str, Any] = {}
     for ax, (origin, chan) in zip(axes.flat, panels, strict=False):
         sub = df[(df["origin"] == origin) & (df["channel"] == chan)].sort_values("step")
         act_x, act_y = list(sub["timestamp"]), list(sub["y"].astype(float))
-        if history is not None and chan in history.columns:
-            past = history[chan]
+        if chan in history_columns:
+            past = history[history_columns[chan]]
             past = past[past.index <= origin].tail(n_hist)
             if len(past):
                 ax.plot(past.index, past.to_numpy(float), color="0.55", lw=1.2, label="history")

@@ -1,0 +1,255 @@
+"""Report plots: files written, PNGs readable, figures labelled and closed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+import matplotlib.dates as mdates
+import matplotlib.image as mpimg
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+
+from tsmamba.errors import ConfigError
+from tsmamba.metrics import metrics_frame
+from tsmamba.plotting import (
+    error_by_step_figure,
+    error_over_time_figure,
+    forecast_figure,
+    plot_error_by_step,
+    plot_error_over_time,
+    plot_forecasts,
+    save_report_plots,
+)
+
+HORIZON = 6
+CHANNELS = ("HUFL", "OT")
+
+
+@pytest.fixture(scope="module")
+def history() -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    index = pd.date_range("2022-03-01", periods=300, freq="h")
+    t = np.arange(len(index))
+    data = {
+        "HUFL": 5 + np.sin(2 * np.pi * t / 24) + 0.1 * rng.normal(size=len(t)),
+        "OT": 20 + 0.01 * t + 0.1 * rng.normal(size=len(t)),
+    }
+    return pd.DataFrame(data, index=index)
+
+
+@pytest.fixture(scope="module")
+def forecasts(history: pd.DataFrame) -> pd.DataFrame:
+    """Eight origins, two channels; 'linear' is the best baseline by construction."""
+    rng = np.random.default_rng(1)
+    rows = []
+    for origin_pos in range(100, 260, 20):
+        origin = history.index[origin_pos]
+        for chan in CHANNELS:
+            last = history[chan].iloc[origin_pos]
+            for step in range(1, HORIZON + 1):
+                y = history[chan].iloc[origin_pos + step]
+                rows.append(
+                    {
+                        "origin": origin,
+                        "timestamp": history.index[origin_pos + step],
+                        "channel": chan,
+                        "step": step,
+                        "y": y,
+                        "yhat": y + 0.05 * rng.normal(),
+                        "yhat_last_value": last,
+                        "yhat_seasonal_naive": y + 0.5 * rng.normal(),
+                        "yhat_linear": y + 0.1 * rng.normal(),
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def _arrays(frame: pd.DataFrame, column: str) -> np.ndarray:
+    """(N, H, C) array of ``column`` from the tidy frame."""
+    wide = frame.pivot_table(index=["origin", "step"], columns="channel", values=column)
+    n_origins = frame["origin"].nunique()
+    return wide[list(CHANNELS)].to_numpy().reshape(n_origins, HORIZON, len(CHANNELS))
+
+
+@pytest.fixture(scope="module")
+def metrics_df(forecasts: pd.DataFrame) -> pd.DataFrame:
+    y = _arrays(forecasts, "y")
+    frames = [metrics_frame(y, _arrays(forecasts, "yhat"), model="tsmamba", channels=CHANNELS)]
+    for name in ("last_value", "seasonal_naive", "linear"):
+        yhat = _arrays(forecasts, f"yhat_{name}")
+        frames.append(metrics_frame(y, yhat, model=name, channels=CHANNELS))
+    return pd.concat(frames, ignore_index=True)
+
+
+def _legend_labels(fig: plt.Figure) -> list[str]:
+    labels = [t.get_text() for legend in fig.legends for t in legend.get_texts()]
+    for ax in fig.axes:
+        if ax.get_legend() is not None:
+            labels += [t.get_text() for t in ax.get_legend().get_texts()]
+    return labels
+
+
+def _assert_png(path: Path) -> None:
+    assert path.exists() and path.stat().st_size > 0
+    image = mpimg.imread(path)
+    assert image.ndim == 3 and image.shape[0] > 200 and image.shape[1] > 300
+
+
+def test_backend_is_agg() -> None:
+    assert matplotlib.get_backend().lower() == "agg"
+
+
+def test_forecast_figure_panels_labels_legend(
+    forecasts: pd.DataFrame, history: pd.DataFrame
+) -> None:
+    fig = forecast_figure(forecasts, history=history, model_name="tsmamba")
+    try:
+        axes = [ax for ax in fig.axes if ax.get_visible()]
+        assert len(axes) == 6  # 2 channels x 3 evenly spaced origins
+        for ax in axes:
+            assert ax.get_xlabel() == "time"
+            assert ax.get_ylabel() in CHANNELS
+            title = ax.get_title()
+            assert any(chan in title for chan in CHANNELS) and "origin 2022-03-" in title
+            assert isinstance(ax.xaxis.get_major_formatter(), mdates.ConciseDateFormatter)
+            assert isinstance(ax.xaxis.get_major_locator(), mdates.AutoDateLocator)
+        labels = _legend_labels(fig)
+        for expected in ("history", "actual", "tsmamba", "forecast origin"):
+            assert expected in labels
+        assert "linear (best baseline)" in labels
+        # Per panel: history, actual, model, best baseline (and the origin line).
+        line_labels = [line.get_label() for line in axes[0].get_lines()]
+        assert line_labels[:4] == ["history", "actual", "tsmamba", "linear (best baseline)"]
+        history_line = axes[0].get_lines()[0]
+        assert len(history_line.get_xdata()) == 3 * HORIZON
+    finally:
+        plt.close(fig)
+
+
+def test_forecast_figure_selection(forecasts: pd.DataFrame) -> None:
+    origin = forecasts["origin"].iloc[0]
+    fig = forecast_figure(forecasts, origins=[origin], channels=["OT"], max_panels=4)
+    try:
+        axes = [ax for ax in fig.axes if ax.get_visible()]
+        assert len(axes) == 1
+        assert axes[0].get_title().startswith("OT")
+        assert "history" not in _legend_labels(fig)  # no history frame given
+    finally:
+        plt.close(fig)
+    fig = forecast_figure(forecasts, max_panels=1)
+    try:
+        assert len([ax for ax in fig.axes if ax.get_visible()]) == 1
+    finally:
+        plt.close(fig)
+
+
+def test_forecast_figure_without_baselines(forecasts: pd.DataFrame) -> None:
+    plain = forecasts[["origin", "timestamp", "channel", "step", "y", "yhat"]]
+    fig = forecast_figure(plain, max_panels=2)
+    try:
+        assert not any("baseline" in label for label in _legend_labels(fig))
+    finally:
+        plt.close(fig)
+
+
+def test_plot_forecasts_writes_png_and_closes(
+    forecasts: pd.DataFrame, history: pd.DataFrame, tmp_path: Path
+) -> None:
+    open_before = plt.get_fignums()
+    path = plot_forecasts(forecasts, tmp_path / "sub" / "forecast.png", history=history)
+    assert path == tmp_path / "sub" / "forecast.png"
+    _assert_png(path)
+    assert plt.get_fignums() == open_before
+
+
+def test_error_by_step_figure(metrics_df: pd.DataFrame) -> None:
+    fig = error_by_step_figure(metrics_df, metric="mae")
+    try:
+        ax = fig.axes[0]
+        assert ax.get_xlabel() == "forecast step (horizon)"
+        assert ax.get_ylabel() == "MAE"
+        assert "MAE" in ax.get_title()
+        lines = ax.get_lines()
+        assert len(lines) == 4
+        assert lines[0].get_label() == "tsmamba" and lines[0].get_linestyle() == "-"
+        assert all(line.get_linestyle() == "--" for line in lines[1:])
+        np.testing.assert_array_equal(lines[0].get_xdata(), np.arange(1, HORIZON + 1))
+        expected = metrics_df.query("model == 'tsmamba' and scope == 'step' and metric == 'mae'")
+        np.testing.assert_allclose(lines[0].get_ydata(), expected["value"])
+        assert "linear (baseline)" in _legend_labels(fig)
+    finally:
+        plt.close(fig)
+
+
+def test_plot_error_by_step_writes_png(metrics_df: pd.DataFrame, tmp_path: Path) -> None:
+    step_rows = metrics_df[metrics_df["scope"] == "step"]
+    _assert_png(plot_error_by_step(step_rows, tmp_path / "by_step.png", metric="smape"))
+
+
+def test_error_over_time_figure(forecasts: pd.DataFrame) -> None:
+    fig = error_over_time_figure(forecasts, metric="rmse", model_name="tsmamba")
+    try:
+        ax = fig.axes[0]
+        assert ax.get_xlabel() == "forecast origin"
+        assert ax.get_ylabel() == "RMSE per origin"
+        assert isinstance(ax.xaxis.get_major_formatter(), mdates.ConciseDateFormatter)
+        lines = ax.get_lines()
+        assert len(lines) == 4
+        assert len(lines[0].get_xdata()) == forecasts["origin"].nunique()
+        # First origin, model: RMSE pooled over its 2 channels x 6 steps.
+        first = forecasts[forecasts["origin"] == forecasts["origin"].min()]
+        expected = np.sqrt(np.mean((first["y"] - first["yhat"]) ** 2))
+        assert lines[0].get_ydata()[0] == pytest.approx(expected)
+        labels = _legend_labels(fig)
+        assert labels[0].startswith("tsmamba, mean ")
+        assert any(label.startswith("last_value (baseline)") for label in labels)
+    finally:
+        plt.close(fig)
+
+
+def test_plot_error_over_time_writes_png(forecasts: pd.DataFrame, tmp_path: Path) -> None:
+    _assert_png(plot_error_over_time(forecasts, tmp_path / "over_time.png"))
+
+
+def test_save_report_plots(
+    forecasts: pd.DataFrame, metrics_df: pd.DataFrame, history: pd.DataFrame, tmp_path: Path
+) -> None:
+    open_before = plt.get_fignums()
+    paths = save_report_plots(forecasts, metrics_df, tmp_path / "report", history=history)
+    assert [p.name for p in paths] == ["forecast.png", "error_by_step.png", "error_over_time.png"]
+    for path in paths:
+        _assert_png(path)
+    assert plt.get_fignums() == open_before
+
+
+def test_errors_name_the_problem(
+    forecasts: pd.DataFrame, metrics_df: pd.DataFrame, tmp_path: Path
+) -> None:
+    empty = forecasts.iloc[:0]
+    with pytest.raises(ConfigError, match="empty"):
+        plot_forecasts(empty, tmp_path / "a.png")
+    with pytest.raises(ConfigError, match="empty"):
+        plot_error_over_time(empty, tmp_path / "a.png")
+    with pytest.raises(ConfigError, match="empty"):
+        plot_error_by_step(metrics_df.iloc[:0], tmp_path / "a.png")
+    with pytest.raises(ConfigError, match=r"lacks column\(s\) \['yhat'\]"):
+        plot_forecasts(forecasts.drop(columns="yhat"), tmp_path / "a.png")
+    with pytest.raises(ConfigError, match=r"lacks column\(s\) \['value'\]"):
+        plot_error_by_step(metrics_df.drop(columns="value"), tmp_path / "a.png")
+    with pytest.raises(ConfigError, match="no per-step rows"):
+        plot_error_by_step(metrics_df, tmp_path / "a.png", metric="mase")
+    with pytest.raises(ConfigError, match="per origin"):
+        plot_error_over_time(forecasts, tmp_path / "a.png", metric="mase")
+    with pytest.raises(ConfigError, match="not in forecasts"):
+        plot_forecasts(forecasts, tmp_path / "a.png", channels=["nope"])
+    with pytest.raises(ConfigError, match="not in forecasts"):
+        plot_forecasts(forecasts, tmp_path / "a.png", origins=["1999-01-01"])
+    with pytest.raises(ConfigError, match="max_panels"):
+        plot_forecasts(forecasts, tmp_path / "a.png", max_panels=0)
+    with pytest.raises(ConfigError, match="empty"):
+        save_report_plots(forecasts, metrics_df.iloc[:0], tmp_path / "r")
+    assert not (tmp_path / "a.png").exists()
+    assert not (tmp_path / "r").exists()  # frames are checked before anything is written
