@@ -1,0 +1,161 @@
+"""The Mamba-2 block: step == forward, continuation from a cache, initialisation, gradients."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from tsmamba.errors import ConfigError
+from tsmamba.mamba2 import InferenceCache, Mamba2, Mamba2Config, Mamba2Stack
+
+
+def tiny_config(**kw) -> Mamba2Config:
+    base = dict(d_model=16, n_layers=2, d_state=8, d_conv=4, expand=2, headdim=8, chunk_size=5)
+    base.update(kw)
+    return Mamba2Config(**base)
+
+
+@pytest.fixture
+def stack64():
+    torch.manual_seed(0)
+    return Mamba2Stack(tiny_config(ngroups=2)).double()
+
+
+def test_config_derives_sizes_and_rejects_bad_combinations():
+    cfg = tiny_config()
+    assert (cfg.d_inner, cfg.nheads, cfg.conv_dim) == (32, 4, 32 + 2 * 8)
+    with pytest.raises(ConfigError, match="multiple of headdim"):
+        Mamba2Config(d_model=10, headdim=8)
+    with pytest.raises(ConfigError, match="ngroups"):
+        Mamba2Config(d_model=16, headdim=8, ngroups=3)
+    with pytest.raises(ConfigError, match="positive integer"):
+        Mamba2Config(d_model=0)
+    with pytest.raises(ConfigError, match="dt_min"):
+        Mamba2Config(d_model=16, headdim=8, dt_min=0.5, dt_max=0.1)
+
+
+def test_cache_alloc_shapes():
+    cfg = tiny_config()
+    cache = InferenceCache.alloc(3, cfg, dtype=torch.float64)
+    assert cache.conv_state.shape == (3, cfg.conv_dim, cfg.d_conv)
+    assert cache.ssm_state.shape == (3, cfg.nheads, cfg.headdim, cfg.d_state)
+    assert cache.ssm_state.dtype == torch.float64
+    assert not cache.conv_state.any() and not cache.ssm_state.any()
+
+
+def test_step_equals_forward(stack64):
+    u = torch.randn(3, 23, 16, dtype=torch.float64)
+    y, caches = stack64(u)
+    state = stack64.alloc_caches(3, dtype=torch.float64)
+    ys = []
+    for t in range(u.shape[1]):
+        y_t, state = stack64.step(u[:, t : t + 1], state)
+        ys.append(y_t)
+    torch.testing.assert_close(torch.cat(ys, 1), y, atol=1e-10, rtol=0)
+    for a, b in zip(caches, state, strict=True):
+        torch.testing.assert_close(a.conv_state, b.conv_state, atol=1e-10, rtol=0)
+        torch.testing.assert_close(a.ssm_state, b.ssm_state, atol=1e-10, rtol=0)
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 7, 22])
+def test_forward_continues_from_cache(stack64, k):
+    """forward(u[:, :k]) then forward(u[:, k:], cache) == forward(u), outputs and both cache tensors."""
+    u = torch.randn(2, 23, 16, dtype=torch.float64)
+    y, caches = stack64(u)
+    y1, c1 = stack64(u[:, :k])
+    y2, c2 = stack64(u[:, k:], c1)
+    torch.testing.assert_close(torch.cat([y1, y2], 1), y, atol=1e-10, rtol=0)
+    for a, b in zip(caches, c2, strict=True):
+        torch.testing.assert_close(a.conv_state, b.conv_state, atol=1e-10, rtol=0)
+        torch.testing.assert_close(a.ssm_state, b.ssm_state, atol=1e-10, rtol=0)
+
+
+def test_step_does_not_modify_its_input_cache(stack64):
+    state = stack64.alloc_caches(1, dtype=torch.float64)
+    _, state = stack64.step(torch.randn(1, 1, 16, dtype=torch.float64), state)
+    before = [(c.conv_state.clone(), c.ssm_state.clone()) for c in state]
+    stack64.step(torch.randn(1, 1, 16, dtype=torch.float64), state)
+    for (conv, ssm), c in zip(before, state, strict=True):
+        assert torch.equal(conv, c.conv_state) and torch.equal(ssm, c.ssm_state)
+
+
+def test_chunk_size_does_not_change_output():
+    torch.manual_seed(1)
+    block = Mamba2(tiny_config(chunk_size=4)).double()
+    u = torch.randn(2, 19, 16, dtype=torch.float64)
+    y4, _ = block(u)
+    for chunk in (1, 7, 64):
+        block.config.chunk_size = chunk
+        y, _ = block(u)
+        torch.testing.assert_close(y, y4, atol=1e-10, rtol=0)
+
+
+def test_float32_step_matches_forward():
+    """float32: step and forward accumulate in different orders; rounding is ~1e-7 relative per
+    operation over a few dozen operations per position, so 1e-5 of the output scale is ample."""
+    torch.manual_seed(2)
+    stack = Mamba2Stack(tiny_config())
+    u = torch.randn(2, 40, 16)
+    y, _ = stack(u)
+    state = stack.alloc_caches(2)
+    ys = []
+    for t in range(40):
+        y_t, state = stack.step(u[:, t : t + 1], state)
+        ys.append(y_t)
+    assert (torch.cat(ys, 1) - y).abs().max() <= 1e-5 * y.abs().max()
+
+
+def test_initialisation_follows_reference():
+    torch.manual_seed(3)
+    cfg = tiny_config(d_model=64, headdim=16)
+    block = Mamba2(cfg)
+    dt = torch.nn.functional.softplus(block.dt_bias)
+    assert torch.all(dt >= cfg.dt_min * (1 - 1e-5)) and torch.all(dt <= cfg.dt_max * (1 + 1e-5))
+    A = torch.exp(block.A_log)
+    assert torch.all(A >= 1) and torch.all(A <= 16) and block.A_log.dtype == torch.float32
+    assert torch.equal(block.D, torch.ones(cfg.nheads))
+    for p in (block.dt_bias, block.A_log, block.D):
+        assert getattr(p, "_no_weight_decay", False)
+    assert all(torch.isfinite(p).all() for p in block.parameters())
+
+
+def test_fresh_block_has_finite_gradients():
+    torch.manual_seed(4)
+    stack = Mamba2Stack(tiny_config())
+    y, _ = stack(torch.randn(4, 50, 16))
+    y.square().mean().backward()
+    for name, p in stack.named_parameters():
+        assert p.grad is not None and torch.isfinite(p.grad).all(), name
+
+
+def test_gradcheck_tiny_block():
+    torch.manual_seed(5)
+    cfg = Mamba2Config(d_model=4, d_state=2, d_conv=2, expand=2, headdim=4, chunk_size=3)
+    block = Mamba2(cfg).double()
+    u = torch.randn(1, 5, 4, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda v: block(v)[0], (u,))
+    params = [p for p in block.parameters()]
+    assert torch.autograd.gradcheck(
+        lambda *ps: torch.func.functional_call(
+            block, {n: p for (n, _), p in zip(block.named_parameters(), ps, strict=True)}, (u,)
+        )[0],
+        tuple(p.detach().clone().requires_grad_() for p in params),
+    )
+
+
+def test_step_rejects_wrong_shape():
+    block = Mamba2(tiny_config())
+    with pytest.raises(ConfigError, match="step takes"):
+        block.step(torch.randn(2, 3, 16), InferenceCache.alloc(2, block.config))
+
+
+def test_dt_log_uniform_spread():
+    """Many heads: log(dt) should spread over [log dt_min, log dt_max], not bunch up."""
+    torch.manual_seed(6)
+    cfg = Mamba2Config(d_model=512, headdim=4)
+    log_dt = torch.log(torch.nn.functional.softplus(Mamba2(cfg).dt_bias))
+    lo, hi = math.log(cfg.dt_min), math.log(cfg.dt_max)
+    frac = (log_dt - lo) / (hi - lo)
+    assert 0.4 < frac.mean().item() < 0.6 and frac.min() < 0.1 and frac.max() > 0.9

@@ -1,0 +1,337 @@
+"""The SSD (state-space duality) algorithm of Mamba-2, as pure functions.
+
+The selective state-space recurrence, per batch element and head, with a scalar decay per step::
+
+    h_t = exp(A_t) * h_{t-1} + x_t B_t^T        h: (headdim, d_state)
+    y_t = h_t C_t                                y: (headdim,)
+
+``ssd_chunked`` computes it in chunks of ``T`` steps (Dao & Gu, "Transformers are SSMs", ICML 2024,
+Sec. 6): a quadratic, attention-like form inside each chunk and the recurrence between chunks.
+Every term of the chunked form is a term of the unrolled recurrence, so it is exact (up to float
+rounding), not an approximation. ``ssd_recurrent`` is its step-by-step reference twin.
+
+Symbols:  b batch, l seqlen, h nheads, p headdim, g ngroups, n d_state, c chunks, T chunk length.
+Head ``h`` reads group ``h // (nheads // ngroups)`` of B and C.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from tsmamba.errors import ConfigError
+
+__all__ = ["segsum", "ssd_chunked", "ssd_chunked_ref", "ssd_recurrent", "ssd_step"]
+
+
+def _check_inputs(x: Tensor, A: Tensor, B: Tensor, C: Tensor, initial_states: Tensor | None) -> None:
+    if x.ndim != 4:
+        raise ConfigError(f"x must be (batch, seqlen, nheads, headdim), got shape {tuple(x.shape)}")
+    b, l, h, p = x.shape
+    if A.shape != (b, l, h):
+        raise ConfigError(f"A must be (batch, seqlen, nheads) = {(b, l, h)}, got {tuple(A.shape)}")
+    if B.ndim != 4 or B.shape[:2] != (b, l) or B.shape != C.shape:
+        raise ConfigError(
+            "B and C must both be (batch, seqlen, ngroups, d_state) with the batch and seqlen of x; "
+            f"got B {tuple(B.shape)}, C {tuple(C.shape)}, x {tuple(x.shape)}"
+        )
+    g, n = B.shape[2], B.shape[3]
+    if h % g != 0:
+        raise ConfigError(f"nheads ({h}) must be a multiple of ngroups ({g})")
+    if initial_states is not None and initial_states.shape != (b, h, p, n):
+        raise ConfigError(
+            f"initial_states must be (batch, nheads, headdim, d_state) = {(b, h, p, n)}, "
+            f"got {tuple(initial_states.shape)}"
+        )
+    if l < 1:
+        raise ConfigError("seqlen must be >= 1")
+
+
+def segsum(a: Tensor) -> Tensor:
+    """Stable segment sums: ``out[..., i, j] = a[..., j+1] + ... + a[..., i]`` for ``i >= j``, else -inf.
+
+    Built from a masked cumulative sum (no subtraction of large cumulative sums, so no cancellation).
+    a: (..., T) -> (..., T, T). Materialises T x T x ... only once; use it for short axes.
+    """
+    T = a.size(-1)
+    rep = a[..., None, :].expand(*a.shape, T).transpose(-1, -2)  # (..., T, T): rep[i, j] = a[i]
+    strict = torch.tril(torch.ones(T, T, dtype=torch.bool, device=a.device), diagonal=-1)
+    rep = rep.masked_fill(~strict, 0.0)  # keep a[i] for j < i
+    out = torch.cumsum(rep, dim=-2)  # (..., T, T): sum_{k=j+1..i} a[k]
+    keep = torch.tril(torch.ones(T, T, dtype=torch.bool, device=a.device))
+    return out.masked_fill(~keep, -math.inf)
+
+
+def ssd_chunked_ref(
+    x: Tensor,
+    A: Tensor,
+    B: Tensor,
+    C: Tensor,
+    chunk_size: int,
+    initial_states: Tensor | None = None,
+) -> tuple[Tensor, Tensor]:
+    """Chunked SSD scan, written for clarity and differentiated by autograd.
+
+    The reference twin of :func:`ssd_chunked` (same arguments and returns), which computes the same
+    four steps with a hand-written backward pass and fewer intermediate tensors.
+
+    Args:
+        x: (b, l, h, p) inputs (already multiplied by dt).
+        A: (b, l, h) per-step log decay (dt * A, <= 0).
+        B, C: (b, l, g, n) input and output projections of the state.
+        chunk_size: largest chunk length; any l >= 1 works (chunks are balanced, the last padded).
+        initial_states: (b, h, p, n) state before the first step, or None for zeros.
+
+    Returns:
+        y: (b, l, h, p) and the final state (b, h, p, n) after position l - 1.
+    """
+    _check_inputs(x, A, B, C, initial_states)
+    if chunk_size < 1:
+        raise ConfigError(f"chunk_size must be >= 1, got {chunk_size}")
+    b, l, h, p = x.shape
+    g, n = B.shape[2], B.shape[3]
+    hg = h // g  # heads per group
+
+    # Balanced chunks: c chunks of T <= chunk_size steps; the output does not depend on T.
+    c = -(-l // chunk_size)
+    T = -(-l // c)
+    pad = c * T - l
+    if pad:  # zero input and zero log-decay: padded steps leave the state untouched
+        x = F.pad(x, (0, 0, 0, 0, 0, pad))
+        A = F.pad(A, (0, 0, 0, pad))
+        B = F.pad(B, (0, 0, 0, 0, 0, pad))
+        C = F.pad(C, (0, 0, 0, 0, 0, pad))
+
+    xh = x.view(b, c, T, g, hg, p).permute(0, 1, 3, 4, 2, 5)  # (b, c, g, hg, T, p)
+    Bc = B.view(b, c, T, g, n).transpose(2, 3)  # (b, c, g, T, n)
+    Cc = C.view(b, c, T, g, n).transpose(2, 3)  # (b, c, g, T, n)
+    A_cs = torch.cumsum(A.view(b, c, T, g, hg).permute(0, 1, 3, 4, 2), dim=-1)  # (b, c, g, hg, T)
+
+    # 1. Intra-chunk (diagonal blocks): y_i = sum_{j<=i} (C_i . B_j) exp(A_cs_i - A_cs_j) x_j.
+    #    The decay matrix comes from a cumulative-sum difference, masked before exp.
+    causal = torch.tril(torch.ones(T, T, dtype=torch.bool, device=x.device))
+    decay_in = torch.exp(
+        (A_cs[..., :, None] - A_cs[..., None, :]).masked_fill(~causal, -math.inf)
+    )  # (b, c, g, hg, T, T)
+    scores = Cc @ Bc.transpose(-1, -2)  # (b, c, g, T, T), shared by the heads of a group
+    y = (scores[:, :, :, None] * decay_in) @ xh  # (b, c, g, hg, T, p)
+
+    # 2. Per-chunk states: the state each chunk produces from a zero start.
+    decay_to_end = torch.exp(A_cs[..., -1:] - A_cs)  # (b, c, g, hg, T)
+    xw = (xh * decay_to_end[..., None]).transpose(-1, -2)  # (b, c, g, hg, p, T)
+    states = xw.reshape(b, c, g, hg * p, T) @ Bc  # (b, c, g, hg*p, n)
+    states = states.view(b, c, h, p * n)  # (b, c, h, p*n)
+
+    # 3. Inter-chunk recurrence: the state entering every chunk (and the final state), via the
+    #    (c+1) x (c+1) decay matrix between chunk boundaries.
+    if initial_states is None:
+        init = x.new_zeros(b, 1, h, p * n)
+    else:
+        init = initial_states.to(x.dtype).reshape(b, 1, h, p * n)
+    states = torch.cat([init, states], dim=1).transpose(1, 2)  # (b, h, c+1, p*n)
+    chunk_decay = A_cs[..., -1].reshape(b, c, h).transpose(1, 2)  # (b, h, c)
+    decay_chunks = torch.exp(segsum(F.pad(chunk_decay, (1, 0))))  # (b, h, c+1, c+1)
+    states = decay_chunks @ states  # (b, h, c+1, p*n)
+    final_state = states[:, :, -1].reshape(b, h, p, n)  # (b, h, p, n)
+    prev = states[:, :, :-1].reshape(b, g, hg, c, p, n).permute(0, 3, 1, 5, 2, 4)  # (b, c, g, n, hg, p)
+
+    # 4. State to output: y_i += exp(A_cs_i) C_i . h_prev.
+    y_off = Cc @ prev.reshape(b, c, g, n, hg * p)  # (b, c, g, T, hg*p)
+    y_off = y_off.view(b, c, g, T, hg, p).transpose(3, 4)  # (b, c, g, hg, T, p)
+    y = y + y_off * torch.exp(A_cs)[..., None]  # (b, c, g, hg, T, p)
+
+    y = y.permute(0, 1, 4, 2, 3, 5).reshape(b, c * T, h, p)  # (b, l+pad, h, p)
+    return y[:, :l], final_state
+
+
+def _chunk_geometry(seqlen: int, chunk_size: int) -> tuple[int, int, int]:
+    """Balanced chunks: (c chunks, chunk length T <= chunk_size, padding c*T - seqlen < c)."""
+    if chunk_size < 1:
+        raise ConfigError(f"chunk_size must be >= 1, got {chunk_size}")
+    c = -(-seqlen // chunk_size)
+    T = -(-seqlen // c)
+    return c, T, c * T - seqlen
+
+
+def _pad_time(t: Tensor, pad: int) -> Tensor:
+    """Zero-pad dim 1 (time) at the end."""
+    return F.pad(t, (0, 0) * (t.ndim - 2) + (0, pad)) if pad else t
+
+
+def _intra_chunk_decay(a: Tensor) -> Tensor:
+    """(..., T) cumulative log decays -> (..., T, T) with exp(a_i - a_j) for j <= i, else 0."""
+    T = a.size(-1)
+    causal = torch.ones(T, T, dtype=torch.bool, device=a.device).tril()
+    return (a[..., :, None] - a[..., None, :]).masked_fill_(~causal, -math.inf).exp_()
+
+
+class _SSDChunkedFn(torch.autograd.Function):
+    """The chunked scan with a hand-written backward.
+
+    Forward keeps only the inputs, the cumulative decays and the chunk-boundary states; backward
+    recomputes the T x T blocks. Layouts: "tm" = (b, c, g, T, hg, p) time-major inside a group
+    (free views of the input when g == 1), "hm" = (b, c, g, hg, T, p) head-major for the
+    per-head T x T products.
+    """
+
+    @staticmethod
+    def forward(ctx, x, A, B, C, initial_states, chunk_size):
+        b, l, h, p = x.shape
+        g, n = B.shape[2], B.shape[3]
+        hg = h // g
+        c, T, pad = _chunk_geometry(l, chunk_size)
+        x, A, B, C = (_pad_time(t, pad) for t in (x, A, B, C))
+
+        xt = x.view(b, c, T, g, hg, p).transpose(2, 3)  # (b, c, g, T, hg, p)
+        xh = xt.permute(0, 1, 2, 4, 3, 5).contiguous()  # (b, c, g, hg, T, p)
+        Bc = B.view(b, c, T, g, n).transpose(2, 3).contiguous()  # (b, c, g, T, n)
+        Cc = C.view(b, c, T, g, n).transpose(2, 3).contiguous()  # (b, c, g, T, n)
+        a = torch.cumsum(A.view(b, c, T, g, hg), dim=2).transpose(2, 3).contiguous()  # (b, c, g, T, hg)
+
+        # 1. Intra-chunk: y_i = sum_{j<=i} (C_i . B_j) exp(a_i - a_j) x_j, per head.
+        M = _intra_chunk_decay(a.transpose(-1, -2))  # (b, c, g, hg, T, T)
+        M.mul_((Cc @ Bc.transpose(-1, -2)).unsqueeze(3))  # scores (b, c, g, 1, T, T)
+        y_diag = M @ xh  # (b, c, g, hg, T, p)
+        del M
+
+        # 2. Per-chunk states from a zero start: st = B^T (x * exp(a_T - a)).
+        w = torch.exp(a[:, :, :, -1:] - a)  # (b, c, g, T, hg)
+        xw = (xt * w[..., None]).reshape(b, c, g, T, hg * p)  # (b, c, g, T, hg*p)
+        st = Bc.transpose(-1, -2) @ xw  # (b, c, g, n, hg*p)
+
+        # 3. Inter-chunk recurrence over the c chunk boundaries: H_k = exp(a_T,k) H_{k-1} + st_k.
+        decay = torch.exp(a[:, :, :, -1]).view(b, c, g, 1, hg, 1)  # (b, c, g, 1, hg, 1)
+        if initial_states is None:
+            H = x.new_zeros(b, g, n, hg, p)  # (b, g, n, hg, p)
+        else:
+            H = initial_states.to(x.dtype).view(b, g, hg, p, n).permute(0, 1, 4, 2, 3)
+        prev = x.new_empty(b, c, g, n, hg * p)  # state entering each chunk
+        for k in range(c):
+            prev[:, k] = H.reshape(b, g, n, hg * p)
+            H = decay[:, k] * H + st[:, k].view(b, g, n, hg, p)
+        final_state = H.permute(0, 1, 3, 4, 2).reshape(b, h, p, n)  # (b, h, p, n)
+
+        # 4. State to output: y_i += exp(a_i) C_i . H_prev.
+        y = (Cc @ prev).view(b, c, g, T, hg, p)  # (b, c, g, T, hg, p)
+        y.mul_(torch.exp(a)[..., None]).add_(y_diag.permute(0, 1, 2, 4, 3, 5))
+        y = y.transpose(2, 3).reshape(b, c * T, h, p)[:, :l]  # (b, l, h, p)
+
+        ctx.save_for_backward(xh, Bc, Cc, a, prev)
+        ctx.dims = (b, l, h, p, g, n, c, T, pad)
+        ctx.has_init = initial_states is not None
+        return y, final_state
+
+    @staticmethod
+    def backward(ctx, dy, dfinal):
+        xh, Bc, Cc, a, prev = ctx.saved_tensors
+        b, l, h, p, g, n, c, T, pad = ctx.dims
+        hg = h // g
+        dyt = _pad_time(dy, pad).reshape(b, c, T, g, hg, p).transpose(2, 3)  # (b, c, g, T, hg, p)
+        xt = xh.permute(0, 1, 2, 4, 3, 5)  # (b, c, g, T, hg, p)
+
+        # 4. State to output.
+        dye = (dyt * torch.exp(a)[..., None]).reshape(b, c, g, T, hg * p)  # (b, c, g, T, hg*p)
+        dprev = Cc.transpose(-1, -2) @ dye  # (b, c, g, n, hg*p)
+        dC = dye @ prev.transpose(-1, -2)  # (b, c, g, T, n)
+        da = ((Cc @ prev) * dye).view(b, c, g, T, hg, p).sum(-1)  # (b, c, g, T, hg)
+
+        # 3. Inter-chunk recurrence, in reverse.
+        decay = torch.exp(a[:, :, :, -1])  # (b, c, g, hg)
+        G = dfinal.reshape(b, g, hg, p, n).permute(0, 1, 4, 2, 3)  # (b, g, n, hg, p)
+        dst = torch.empty_like(prev)  # (b, c, g, n, hg*p)
+        ddecay = a.new_empty(b, c, g, hg)
+        for k in reversed(range(c)):
+            dst[:, k] = G.reshape(b, g, n, hg * p)
+            ddecay[:, k] = (G * prev[:, k].view(b, g, n, hg, p)).sum((2, 4)) * decay[:, k]
+            G = dprev[:, k].view(b, g, n, hg, p) + decay[:, k].view(b, g, 1, hg, 1) * G
+        dinit = G.permute(0, 1, 3, 4, 2).reshape(b, h, p, n) if ctx.has_init else None
+
+        # 2. Per-chunk states.
+        w = torch.exp(a[:, :, :, -1:] - a)  # (b, c, g, T, hg)
+        dxw = (Bc @ dst).view(b, c, g, T, hg, p)  # (b, c, g, T, hg, p)
+        dB = (xt * w[..., None]).reshape(b, c, g, T, hg * p) @ dst.transpose(-1, -2)  # (b, c, g, T, n)
+        q = (dxw * xt).sum(-1).mul_(w)  # (b, c, g, T, hg)
+        da.sub_(q)
+        da[:, :, :, -1] += q.sum(3) + ddecay
+        dxt = dxw.mul_(w[..., None])  # (b, c, g, T, hg, p)
+
+        # 1. Intra-chunk blocks (recomputed).
+        L = _intra_chunk_decay(a.transpose(-1, -2))  # (b, c, g, hg, T, T)
+        S = (Cc @ Bc.transpose(-1, -2)).unsqueeze(3)  # (b, c, g, 1, T, T)
+        dyh = dyt.permute(0, 1, 2, 4, 3, 5).contiguous()  # (b, c, g, hg, T, p)
+        dM = dyh @ xh.transpose(-1, -2)  # (b, c, g, hg, T, T)
+        dxt += ((L * S).transpose(-1, -2) @ dyh).permute(0, 1, 2, 4, 3, 5)
+        P = dM.mul_(L)  # dM * L
+        dS = P.sum(3)  # (b, c, g, T, T)
+        Q = P.mul_(S)  # dM * M
+        da += (Q.sum(-1) - Q.sum(-2)).transpose(-1, -2)
+        dC += dS @ Bc
+        dB += dS.transpose(-1, -2) @ Cc
+
+        # a = cumsum(A) within each chunk: dA is the reverse cumulative sum of da.
+        dA = da.flip(3).cumsum(3).flip(3)  # (b, c, g, T, hg)
+        dx = dxt.transpose(2, 3).reshape(b, c * T, h, p)[:, :l]
+        dA = dA.transpose(2, 3).reshape(b, c * T, h)[:, :l]
+        dB = dB.transpose(2, 3).reshape(b, c * T, g, n)[:, :l]
+        dC = dC.transpose(2, 3).reshape(b, c * T, g, n)[:, :l]
+        return dx, dA, dB, dC, dinit, None
+
+
+def ssd_chunked(
+    x: Tensor,
+    A: Tensor,
+    B: Tensor,
+    C: Tensor,
+    chunk_size: int,
+    initial_states: Tensor | None = None,
+) -> tuple[Tensor, Tensor]:
+    """Chunked SSD scan (fast path, hand-written backward).
+
+    Args:
+        x: (b, l, h, p) inputs (already multiplied by dt).
+        A: (b, l, h) per-step log decay (dt * A, <= 0).
+        B, C: (b, l, g, n) input and output projections of the state; head h reads group
+            h // (nheads // ngroups).
+        chunk_size: largest chunk length; any l >= 1 works (chunks are balanced, the last padded
+            with steps that leave the state untouched). The result does not depend on it.
+        initial_states: (b, h, p, n) state before the first step, or None for zeros.
+
+    Returns:
+        y: (b, l, h, p) and the final state (b, h, p, n) after position l - 1.
+    """
+    _check_inputs(x, A, B, C, initial_states)
+    return _SSDChunkedFn.apply(x, A, B, C, initial_states, chunk_size)
+
+
+def ssd_step(
+    x_t: Tensor, A_t: Tensor, B_t: Tensor, C_t: Tensor, state: Tensor
+) -> tuple[Tensor, Tensor]:
+    """One step of the recurrence.
+
+    x_t (b, h, p), A_t (b, h), B_t and C_t (b, g, n), state (b, h, p, n)
+    -> y_t (b, h, p), new state (b, h, p, n). The input state is not modified.
+    """
+    h, g = x_t.shape[1], B_t.shape[1]
+    B_h = B_t.repeat_interleave(h // g, dim=1)  # (b, h, n)
+    C_h = C_t.repeat_interleave(h // g, dim=1)  # (b, h, n)
+    state = torch.exp(A_t)[..., None, None] * state + x_t[..., :, None] * B_h[..., None, :]  # (b, h, p, n)
+    y_t = (state @ C_h[..., None]).squeeze(-1)  # (b, h, p)
+    return y_t, state
+
+
+def ssd_recurrent(
+    x: Tensor, A: Tensor, B: Tensor, C: Tensor, initial_states: Tensor | None = None
+) -> tuple[Tensor, Tensor]:
+    """The step-by-step reference of :func:`ssd_chunked` (same arguments and returns)."""
+    _check_inputs(x, A, B, C, initial_states)
+    b, l, h, p = x.shape
+    n = B.shape[-1]
+    state = x.new_zeros(b, h, p, n) if initial_states is None else initial_states.to(x.dtype)
+    ys = []
+    for t in range(l):
+        y_t, state = ssd_step(x[:, t], A[:, t], B[:, t], C[:, t], state)
+        ys.append(y_t)
+    return torch.stack(ys, dim=1), state
