@@ -87,6 +87,11 @@ def _fmt_ts(ts: pd.Timestamp) -> str:
     return str(ts)
 
 
+def _ns(times: pd.DatetimeIndex) -> np.ndarray:
+    """Timestamps as int64 nanoseconds (pandas may store s, ms or us)."""
+    return times.as_unit("ns").asi8
+
+
 def _and_more(items: list[str], total: int) -> str:
     text = ", ".join(items)
     if total > len(items):
@@ -188,7 +193,7 @@ def _infer_grid(times: pd.DatetimeIndex, origin: _Origin) -> tuple[str, pd.Datet
     alias = _pandas_infer(times)
     if alias is not None:
         return alias, times
-    stamps = times.asi8
+    stamps = _ns(times)
     steps = np.diff(stamps)
     values, counts = np.unique(steps, return_counts=True)
     step = int(values[np.argmax(counts)])
@@ -225,7 +230,7 @@ def _infer_grid(times: pd.DatetimeIndex, origin: _Origin) -> tuple[str, pd.Datet
 
 def _anchored_alias(times: pd.DatetimeIndex, step: int) -> str | None:
     # pandas reports weekly data as W-<DAY>; look for a gap-free stretch of 4 to ask pandas
-    diffs = np.diff(times.asi8)
+    diffs = np.diff(_ns(times))
     for start in range(min(len(diffs) - 2, 50)):
         if (diffs[start : start + 3] == step).all():
             return _pandas_infer(times[start : start + 4])
@@ -622,7 +627,7 @@ def _validate(
         rows = np.full(n, -1)  # rows of a pivoted frame have no file row
 
     # order
-    stamps = times.asi8
+    stamps = _ns(times)
     steps = np.diff(stamps)
     if (steps < 0).any():
         if not sort:
@@ -636,7 +641,7 @@ def _validate(
             )
         order = np.argsort(stamps, kind="stable")
         times, values, rows = times[order], values[order], rows[order]
-        stamps = times.asi8
+        stamps = _ns(times)
         steps = np.diff(stamps)
 
     notes: list[str] = []
@@ -1101,7 +1106,7 @@ def time_features(index: pd.DatetimeIndex, freq: str | None = None) -> np.ndarra
     if freq is not None:
         sub_hourly = time_feature_count(freq) == 5
     else:
-        steps = np.diff(index.asi8)
+        steps = np.diff(_ns(index))
         steps = steps[steps > 0]
         sub_hourly = bool(len(steps)) and float(np.median(steps)) < 3_600 * 10**9
     cols = [

@@ -395,7 +395,8 @@ def synthetic_ett(
     except (ValueError, TypeError) as exc:
         raise ConfigError(f"bad start {start!r} or freq {freq!r}: {exc}") from exc
     rng = np.random.default_rng(seed)
-    days = (index.asi8 - index.asi8[0]) / 86_400e9  # time in days, float
+    stamps = index.as_unit("ns").asi8
+    days = (stamps - stamps[0]) / 86_400e9  # time in days, float
     tau = 2 * np.pi
     base = np.stack(
         [

@@ -1,0 +1,674 @@
+"""tsmamba.data: reading, validation (one test per error case), scaling, splits, time features."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from tsmamba.data import (
+    LTSFData,
+    StandardScaler,
+    check_length,
+    future_index,
+    infer_freq,
+    ltsf_borders,
+    prepare_ltsf,
+    read_panel,
+    read_series,
+    split_borders,
+    time_feature_count,
+    time_features,
+    validate_frame,
+)
+from tsmamba.errors import ConfigError, DataNotFoundError, DataValidationError
+
+# ---------------------------------------------------------------------------------------------
+# small hand-made data
+
+
+def hourly_frame(n: int = 48, channels: int = 2, start: str = "2021-01-01") -> pd.DataFrame:
+    index = pd.date_range(start, periods=n, freq="h")
+    data = {f"x{j}": np.sin(np.arange(n) / (3.0 + j)) + j for j in range(channels)}
+    return pd.DataFrame({"date": index.strftime("%Y-%m-%d %H:%M:%S"), **data})
+
+
+def write_csv(tmp_path: Path, frame: pd.DataFrame, name: str = "data.csv") -> Path:
+    path = tmp_path / name
+    frame.to_csv(path, index=False)
+    return path
+
+
+def write_text(tmp_path: Path, text: str, name: str = "data.csv") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+# ---------------------------------------------------------------------------------------------
+# reading
+
+
+def test_read_csv_gives_validated_wide_frame(tmp_path):
+    path = write_csv(tmp_path, hourly_frame(48, 3))
+    df = read_series(path)
+    assert isinstance(df.index, pd.DatetimeIndex)
+    assert df.index.name == "date"
+    assert df.index.freqstr == "h"
+    assert df.attrs["freq"] == "h"
+    assert list(df.columns) == ["x0", "x1", "x2"]
+    assert all(dt == np.float64 for dt in df.dtypes)
+    assert len(df) == 48
+
+
+def test_read_gzip_and_integer_columns(tmp_path):
+    frame = hourly_frame(10, 1)
+    frame["count"] = np.arange(10)  # int64 in the file
+    path = tmp_path / "data.csv.gz"
+    with gzip.open(path, "wt", encoding="utf-8") as fh:
+        frame.to_csv(fh, index=False)
+    df = read_series(path)
+    assert df["count"].dtype == np.float64
+    assert df["count"].tolist() == list(map(float, range(10)))
+
+
+def test_read_frame_with_time_column_or_datetime_index():
+    frame = hourly_frame(24, 2)
+    by_column = read_series(frame)
+    indexed = frame.set_index(pd.DatetimeIndex(pd.to_datetime(frame["date"]))).drop(
+        columns="date"
+    )
+    by_index = read_series(indexed)
+    pd.testing.assert_frame_equal(by_column, by_index, check_names=False)
+    checked = validate_frame(indexed)
+    assert checked.index.freqstr == "h"
+    assert "date" in frame.columns  # the input is left alone
+
+
+def test_columns_selects_and_orders_channels(tmp_path):
+    path = write_csv(tmp_path, hourly_frame(24, 3))
+    df = read_series(path, columns=["x2", "x0"])
+    assert list(df.columns) == ["x2", "x0"]
+
+
+def test_custom_time_column_and_date_format(tmp_path):
+    index = pd.date_range("2021-03-01", periods=10, freq="D")
+    frame = pd.DataFrame({"when": index.strftime("%d/%m/%Y"), "v": np.arange(10.0)})
+    path = write_csv(tmp_path, frame)
+    df = read_series(path, time_col="when", date_format="%d/%m/%Y")
+    assert df.index.name == "when"
+    assert df.index[0] == pd.Timestamp("2021-03-01")
+    assert df.index.freqstr == "D"
+
+
+def test_long_form_is_pivoted_to_wide(tmp_path):
+    index = pd.date_range("2021-01-01", periods=6, freq="h")
+    long = pd.concat(
+        [
+            pd.DataFrame({"unique_id": "b", "ds": index, "y": np.arange(6.0) * 10}),
+            pd.DataFrame({"unique_id": "a", "ds": index, "y": np.arange(6.0)}),
+        ]
+    )
+    df = read_series(write_csv(tmp_path, long))
+    assert list(df.columns) == ["a", "b"]
+    assert df.index.name == "ds"
+    assert df.index.freqstr == "h"
+    np.testing.assert_allclose(df["b"].to_numpy(), np.arange(6.0) * 10)
+
+
+def test_long_form_duplicate_pairs_are_listed():
+    index = pd.date_range("2021-01-01", periods=4, freq="h")
+    long = pd.DataFrame({"unique_id": ["a"] * 5, "ds": [*index, index[1]], "y": np.arange(5.0)})
+    with pytest.raises(DataValidationError, match=r"repeat an \(unique_id, ds\) pair.*a @"):
+        read_series(long)
+
+
+def test_long_form_with_different_spans_points_to_read_panel():
+    a = pd.DataFrame({"unique_id": "a", "ds": pd.date_range("2021", periods=6, freq="h")})
+    b = pd.DataFrame({"unique_id": "b", "ds": pd.date_range("2021", periods=4, freq="h")})
+    long = pd.concat([a, b]).assign(y=1.0)
+    long["y"] = np.arange(len(long), dtype=float)
+    with pytest.raises(DataValidationError, match=r"column 'b': 2 NaN.*read_panel"):
+        read_series(long)
+
+
+def test_read_panel_keeps_series_apart():
+    hourly = pd.DataFrame(
+        {"unique_id": "h", "ds": pd.date_range("2021", periods=5, freq="h"), "y": 1.0}
+    )
+    daily = pd.DataFrame(
+        {"unique_id": "d", "ds": pd.date_range("2021", periods=3, freq="D"), "y": 2.0}
+    )
+    hourly["y"] += np.arange(5)
+    daily["y"] += np.arange(3)
+    panel = read_panel(pd.concat([hourly, daily]))
+    assert sorted(panel) == ["d", "h"]
+    assert panel["h"].index.freqstr == "h" and len(panel["h"]) == 5
+    assert panel["d"].index.freqstr == "D" and len(panel["d"]) == 3
+    assert list(panel["d"].columns) == ["y"]
+
+
+def test_read_panel_names_the_series_in_errors():
+    bad = pd.DataFrame(
+        {"unique_id": "z", "ds": pd.date_range("2021", periods=4, freq="h"), "y": np.nan}
+    )
+    with pytest.raises(DataValidationError, match=r"unique_id=z.*NaN"):
+        read_panel(bad)
+
+
+def test_non_ascii_header_names_are_kept(tmp_path):
+    frame = hourly_frame(12, 2).rename(columns={"x0": "SWDR (W/m\ufffd)", "x1": "T (°C)"})
+    df = read_series(write_csv(tmp_path, frame))
+    assert list(df.columns) == ["SWDR (W/m\ufffd)", "T (°C)"]
+
+
+# ---------------------------------------------------------------------------------------------
+# validation: one test per error case
+
+
+def test_unparsable_dates_report_rows_and_raw_values(tmp_path):
+    frame = hourly_frame(10, 1)
+    frame.loc[3, "date"] = "2021-01-01 03:0O:00"
+    frame.loc[7, "date"] = "yesterday"
+    with pytest.raises(DataValidationError) as err:
+        read_series(write_csv(tmp_path, frame))
+    msg = str(err.value)
+    assert "2 of 10 values of time column 'date'" in msg
+    assert "row 3 (line 5): '2021-01-01 03:0O:00'" in msg
+    assert "row 7 (line 9): 'yesterday'" in msg
+    assert "date_format=" in msg
+
+
+def test_missing_timestamps_are_rejected():
+    frame = hourly_frame(6, 1)
+    frame.loc[2, "date"] = None
+    with pytest.raises(DataValidationError, match=r"cannot be parsed|missing timestamps"):
+        read_series(frame)
+
+
+def test_mixed_utc_offsets_are_rejected(tmp_path):
+    text = "date,v\n2021-01-01 00:00:00+01:00,1\n2021-01-01 01:00:00+01:00,2\n"
+    text += "2021-01-01 03:00:00+02:00,3\n"
+    with pytest.raises(DataValidationError) as err:
+        read_series(write_text(tmp_path, text))
+    msg = str(err.value)
+    assert "mixes time zones" in msg
+    assert "+01:00 first at row 0" in msg and "+02:00 first at row 2" in msg
+    assert "utc=True" in msg
+
+
+def test_naive_and_aware_timestamps_are_rejected(tmp_path):
+    text = "date,v\n2021-01-01 00:00:00,1\n2021-01-01 01:00:00Z,2\n2021-01-01 02:00:00,3\n"
+    with pytest.raises(DataValidationError) as err:
+        read_series(write_text(tmp_path, text))
+    msg = str(err.value)
+    assert "without a time zone" in msg and "row 1 (line 3): '2021-01-01 01:00:00Z'" in msg
+
+
+def test_naive_and_aware_datetime_objects_are_rejected():
+    frame = pd.DataFrame(
+        {
+            "date": pd.Series(
+                [pd.Timestamp("2021-01-01"), pd.Timestamp("2021-01-01 01:00", tz="UTC")],
+                dtype=object,
+            ),
+            "v": [1.0, 2.0],
+        }
+    )
+    with pytest.raises(DataValidationError, match="without a time zone"):
+        read_series(frame)
+
+
+def test_one_time_zone_is_kept():
+    index = pd.date_range("2021-03-27", periods=72, freq="h", tz="Europe/Berlin")  # DST change
+    df = read_series(pd.DataFrame({"v": np.arange(72.0)}, index=index))
+    assert str(df.index.tz) == "Europe/Berlin"
+    assert df.index.freqstr == "h"
+
+
+def test_unsorted_timestamps_error_unless_sort(tmp_path):
+    frame = hourly_frame(8, 1)
+    frame = frame.iloc[[0, 1, 2, 4, 3, 5, 6, 7]].reset_index(drop=True)
+    path = write_csv(tmp_path, frame)
+    with pytest.raises(DataValidationError) as err:
+        read_series(path)
+    msg = str(err.value)
+    assert "not in increasing order" in msg
+    assert "row 4 (line 6) (2021-01-01 03:00:00) comes after row 3" in msg
+    assert "sort=True" in msg
+    df = read_series(path, sort=True)
+    assert df.index.is_monotonic_increasing and df.index.freqstr == "h"
+    np.testing.assert_allclose(df["x0"].to_numpy(), hourly_frame(8, 1)["x0"].to_numpy())
+
+
+def test_duplicate_timestamps_are_listed(tmp_path):
+    frame = hourly_frame(8, 1)
+    frame = pd.concat([frame.iloc[:5], frame.iloc[4:]]).reset_index(drop=True)
+    with pytest.raises(DataValidationError) as err:
+        read_series(write_csv(tmp_path, frame))
+    msg = str(err.value)
+    assert "1 duplicate timestamps: 2021-01-01 04:00:00 at row 4 (line 6) and row 5" in msg
+    assert "aggregate" in msg
+
+
+def test_duplicates_and_gaps_kept_when_not_strict():
+    frame = hourly_frame(10, 1)
+    frame = pd.concat([frame.iloc[:5], frame.iloc[4:6], frame.iloc[8:]]).reset_index(drop=True)
+    with pytest.warns(UserWarning, match="kept as published"):
+        df = read_series(frame, strict=False)
+    assert len(df) == len(frame)
+    assert df.index.freq is None and df.attrs["freq"] == "h"
+    assert len(df.attrs["irregular"]) == 2
+
+
+def test_gaps_are_counted_and_listed(tmp_path):
+    frame = hourly_frame(24, 1).drop(index=[5, 6, 7, 15]).reset_index(drop=True)
+    with pytest.raises(DataValidationError) as err:
+        read_series(write_csv(tmp_path, frame))
+    msg = str(err.value)
+    assert "4 timestamps missing from the 'h' grid in 2 gaps" in msg
+    assert "3 missing after 2021-01-01 04:00:00 (row 4 (line 6)), from 2021-01-01 05:00:00" in msg
+    assert "fill='ffill'" in msg
+
+
+@pytest.mark.parametrize("fill", ["ffill", "interpolate"])
+def test_gaps_filled_on_request(fill):
+    frame = hourly_frame(12, 1)
+    frame["x0"] = np.arange(12.0)
+    frame = frame.drop(index=[4, 5]).reset_index(drop=True)
+    df = read_series(frame, fill=fill)
+    assert len(df) == 12 and df.index.freqstr == "h"
+    expected = [3.0, 3.0] if fill == "ffill" else [4.0, 5.0]
+    assert df["x0"].iloc[4:6].tolist() == expected
+
+
+def test_gap_fill_does_not_touch_nan_values():
+    frame = hourly_frame(8, 1)
+    frame.loc[1, "x0"] = np.nan
+    frame = frame.drop(index=[5]).reset_index(drop=True)
+    with pytest.raises(DataValidationError, match="NaN"):
+        read_series(frame, fill="ffill")
+
+
+def test_no_inferable_frequency(tmp_path):
+    stamps = ["2021-01-01 00:00", "2021-01-01 00:07", "2021-01-01 01:00", "2021-01-01 01:31"]
+    text = "date,v\n" + "".join(f"{s},{i}\n" for i, s in enumerate(stamps))
+    with pytest.raises(DataValidationError, match="no regular frequency can be inferred"):
+        read_series(write_text(tmp_path, text))
+
+
+def test_nan_and_inf_report_column_count_and_first_timestamp(tmp_path):
+    frame = hourly_frame(12, 2)
+    frame.loc[[3, 8], "x1"] = np.nan
+    frame.loc[5, "x1"] = np.inf
+    frame.loc[9, "x0"] = -np.inf
+    with pytest.raises(DataValidationError) as err:
+        read_series(write_csv(tmp_path, frame))
+    msg = str(err.value)
+    assert "column 'x1': 2 NaN, 1 ±inf, first at 2021-01-01 03:00:00 (row 3 (line 5))" in msg
+    assert "column 'x0': 1 ±inf, first at 2021-01-01 09:00:00" in msg
+    assert "impute=" in msg
+
+
+@pytest.mark.parametrize(
+    ("how", "expected"),
+    [("ffill", [2.0, 2.0, 2.0]), ("interpolate", [2.0, 3.0, 4.0]), ("zero", [2.0, 0.0, 0.0])],
+)
+def test_impute_on_request(how, expected):
+    frame = hourly_frame(6, 1)
+    frame["x0"] = [0.0, 1.0, 2.0, np.nan, np.inf, 5.0]
+    df = read_series(frame, impute=how)
+    assert df["x0"].iloc[2:5].tolist() == expected
+    assert np.isfinite(df.to_numpy()).all()
+
+
+def test_impute_fills_leading_values():
+    frame = hourly_frame(4, 1)
+    frame["x0"] = [np.nan, 1.0, 2.0, 3.0]
+    assert read_series(frame, impute="ffill")["x0"].iloc[0] == 1.0
+    assert read_series(frame, impute="interpolate")["x0"].iloc[0] == 1.0
+
+
+def test_non_numeric_columns_named_with_samples(tmp_path):
+    frame = hourly_frame(6, 2)
+    frame["station"] = ["north"] * 6
+    frame["x1"] = frame["x1"].astype(object)
+    frame.loc[2, "x1"] = "n.a."
+    with pytest.raises(DataValidationError) as err:
+        read_series(write_csv(tmp_path, frame))
+    msg = str(err.value)
+    assert "column 'x1' (1 of 6 values not numbers, e.g. row 2 (line 4): 'n.a.')" in msg
+    assert "column 'station' (6 of 6 values not numbers, e.g. row 0 (line 2): 'north'" in msg
+    assert "columns=[...]" in msg and "numeric here: ['x0']" in msg
+    assert list(read_series(write_csv(tmp_path, frame), columns=["x0"]).columns) == ["x0"]
+
+
+def test_constant_column_warns_and_stays_finite(tmp_path):
+    frame = hourly_frame(10, 1)
+    frame["flat"] = 3.0
+    with pytest.warns(UserWarning, match="column 'flat' is constant"):
+        df = read_series(write_csv(tmp_path, frame))
+    assert df["flat"].tolist() == [3.0] * 10
+    with pytest.warns(UserWarning, match="channel 'flat' is constant"):
+        scaler = StandardScaler().fit(df.to_numpy(), columns=list(df.columns))
+    scaled = scaler.transform(df.to_numpy())
+    assert np.isfinite(scaled).all() and (scaled[:, 1] == 0).all()
+
+
+def test_series_too_short():
+    with pytest.raises(DataValidationError, match=r"too short for windows: need >= 10 rows, got 3"):
+        check_length(3, 10, "windows")
+    check_length(10, 10, "windows")
+    with pytest.raises(DataValidationError, match="too short for inferring a frequency"):
+        read_series(hourly_frame(1, 1))
+
+
+def test_empty_file(tmp_path):
+    path = tmp_path / "empty.csv"
+    path.write_bytes(b"")
+    with pytest.raises(DataValidationError, match=r"empty\.csv: the file is empty"):
+        read_series(path)
+
+
+def test_empty_after_decompression(tmp_path):
+    path = tmp_path / "empty.csv.gz"
+    with gzip.open(path, "wb"):
+        pass
+    with pytest.raises(DataValidationError, match="no header and no data"):
+        read_series(path)
+
+
+def test_header_only_file(tmp_path):
+    path = write_text(tmp_path, "date,a,b\n")
+    with pytest.raises(DataValidationError, match=r"has a header \(date, a, b\) but no data rows"):
+        read_series(path)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(DataNotFoundError, match=r"data file not found: .*nope\.csv"):
+        read_series(tmp_path / "nope.csv")
+
+
+def test_directory_instead_of_file(tmp_path):
+    (tmp_path / "a.csv").write_text("date,v\n")
+    with pytest.raises(DataValidationError, match=r"is a directory.*it holds: a\.csv"):
+        read_series(tmp_path)
+
+
+def test_requested_columns_that_do_not_exist(tmp_path):
+    path = write_csv(tmp_path, hourly_frame(6, 2))
+    with pytest.raises(DataValidationError) as err:
+        read_series(path, columns=["x0", "OT", "HUFL"])
+    msg = str(err.value)
+    assert "requested columns not found: ['OT', 'HUFL']" in msg
+    assert "available columns: ['x0', 'x1']" in msg
+
+
+def test_time_column_that_does_not_exist(tmp_path):
+    path = write_csv(tmp_path, hourly_frame(6, 1))
+    with pytest.raises(DataValidationError, match=r"time column 'ds' not found.*\['date', 'x0'\]"):
+        read_series(path, time_col="ds")
+
+
+def test_numeric_time_column_needs_a_format():
+    frame = pd.DataFrame({"date": [20210101, 20210102, 20210103], "v": [1.0, 2.0, 3.0]})
+    with pytest.raises(DataValidationError, match="holds numbers"):
+        read_series(frame)
+    assert read_series(frame, date_format="%Y%m%d").index.freqstr == "D"
+
+
+def test_latin1_file_needs_its_encoding(tmp_path):
+    path = tmp_path / "latin.csv"
+    path.write_bytes("date,T (°C)\n2021-01-01,1\n2021-01-02,2\n".encode("latin-1"))
+    with pytest.raises(DataValidationError, match=r"not valid utf-8.*encoding="):
+        read_series(path)
+    assert list(read_series(path, encoding="latin-1").columns) == ["T (°C)"]
+
+
+def test_bad_option_values():
+    with pytest.raises(ConfigError, match="fill must be"):
+        read_series(hourly_frame(4, 1), fill="bfill")
+    with pytest.raises(ConfigError, match="impute must be"):
+        read_series(hourly_frame(4, 1), impute="mean")
+
+
+# ---------------------------------------------------------------------------------------------
+# frequency helpers
+
+
+@pytest.mark.parametrize(
+    ("freq", "alias"),
+    [("h", "h"), ("15min", "15min"), ("10min", "10min"), ("D", "D"), ("MS", "MS"),
+     ("W-SUN", "W-SUN"), ("2h", "2h")],
+)  # fmt: skip
+def test_infer_freq(freq, alias):
+    assert infer_freq(pd.date_range("2021-01-03", periods=30, freq=freq)) == alias
+
+
+def test_infer_freq_with_gaps_names_the_grid():
+    index = pd.date_range("2021-01-01", periods=30, freq="15min").delete([3, 4, 10])
+    assert infer_freq(index) == "15min"
+    months = pd.date_range("2021-01-01", periods=12, freq="MS").delete([5])
+    assert infer_freq(months) == "MS"
+
+
+def test_infer_freq_errors():
+    with pytest.raises(DataValidationError, match="no regular frequency"):
+        infer_freq(pd.DatetimeIndex(["2021-01-01", "2021-01-02", "2021-01-05 03:00"]))
+    with pytest.raises(DataValidationError, match="too short"):
+        infer_freq(pd.DatetimeIndex(["2021-01-01"]))
+
+
+def test_future_index():
+    index = pd.date_range("2021-01-01", periods=5, freq="h")
+    future = future_index(index, 3)
+    assert list(future) == list(pd.date_range("2021-01-01 05:00", periods=3, freq="h"))
+    months = future_index(pd.date_range("2021-01-01", periods=3, freq="MS"), 2)
+    assert list(months) == [pd.Timestamp("2021-04-01"), pd.Timestamp("2021-05-01")]
+    no_freq = pd.DatetimeIndex(["2021-01-01 00:00", "2021-01-01 00:10", "2021-01-01 00:20"])
+    assert future_index(no_freq, 1)[0] == pd.Timestamp("2021-01-01 00:30")
+    with pytest.raises(ConfigError):
+        future_index(index, 0)
+
+
+# ---------------------------------------------------------------------------------------------
+# scaler
+
+
+def test_scaler_roundtrip_and_statistics():
+    rng = np.random.default_rng(0)
+    values = rng.normal([1.0, -5.0, 100.0], [2.0, 0.5, 30.0], size=(500, 3))
+    scaler = StandardScaler().fit(values)
+    scaled = scaler.transform(values)
+    np.testing.assert_allclose(scaled.mean(axis=0), 0.0, atol=1e-12)
+    np.testing.assert_allclose(scaled.std(axis=0), 1.0, atol=1e-12)
+    np.testing.assert_allclose(scaler.inverse_transform(scaled), values, atol=1e-10)
+    restored = StandardScaler.from_dict(json.loads(json.dumps(scaler.to_dict())))
+    np.testing.assert_array_equal(restored.mean_, scaler.mean_)
+    np.testing.assert_array_equal(restored.scale_, scaler.scale_)
+
+
+def test_scaler_works_on_torch_tensors_and_batches():
+    values = np.arange(20.0).reshape(10, 2)
+    scaler = StandardScaler().fit(values)
+    batch = torch.tensor(values, dtype=torch.float32).reshape(2, 5, 2)
+    out = scaler.inverse_transform(scaler.transform(batch))
+    assert isinstance(out, torch.Tensor) and out.dtype == torch.float32
+    torch.testing.assert_close(out, batch)
+
+
+def test_scaler_errors():
+    with pytest.raises(ConfigError, match="not fitted"):
+        StandardScaler().transform(np.zeros((2, 2)))
+    scaler = StandardScaler().fit(np.arange(6.0).reshape(3, 2))
+    with pytest.raises(DataValidationError, match="fitted on 2 channels"):
+        scaler.transform(np.zeros((3, 3)))
+    with pytest.raises(DataValidationError, match="NaN"):
+        StandardScaler().fit(np.array([[1.0], [np.nan]]))
+
+
+# ---------------------------------------------------------------------------------------------
+# splits
+
+
+def test_ltsf_borders_ett():
+    assert ltsf_borders(17420, 96, "ETTh") == {
+        "train": (0, 8640),
+        "val": (8544, 11520),
+        "test": (11424, 14400),
+    }
+    assert ltsf_borders(69680, 96, "ettm") == {
+        "train": (0, 34560),
+        "val": (34464, 46080),
+        "test": (45984, 57600),
+    }
+    with pytest.raises(DataValidationError, match="need >= 14400 rows, got 1000"):
+        ltsf_borders(1000, 96, "ETTh")
+    with pytest.raises(ConfigError):
+        ltsf_borders(20000, 96, "monthly")
+
+
+def test_ltsf_borders_custom():
+    n = 52696
+    borders = ltsf_borders(n, 96, "custom")
+    n_train, n_test = int(0.7 * n), int(0.2 * n)
+    assert borders == {
+        "train": (0, n_train),
+        "val": (n_train - 96, n - n_test),
+        "test": (n - n_test - 96, n),
+    }
+
+
+def test_split_borders_fractions_counts_dates():
+    assert split_borders(1000, 10) == ltsf_borders(1000, 10, "custom")
+    assert split_borders(1000, 10, fractions=(0.6, 0.2, 0.2)) == {
+        "train": (0, 600),
+        "val": (590, 800),
+        "test": (790, 1000),
+    }
+    assert split_borders(1000, 10, fractions=(0.8, 0.0, 0.2)) == {
+        "train": (0, 800),
+        "test": (790, 1000),
+    }
+    assert split_borders(100, 5, counts=(50, 20, 20)) == {
+        "train": (0, 50),
+        "val": (45, 70),
+        "test": (65, 90),
+    }
+    index = pd.date_range("2021-01-01", periods=100, freq="D")
+    by_date = split_borders(100, 5, dates=("2021-03-01", "2021-03-21"), index=index)
+    assert by_date == {"train": (0, 59), "val": (54, 79), "test": (74, 100)}
+    with pytest.raises(DataValidationError, match="before row 0"):
+        split_borders(100, 60, counts=(50, 20, 20))
+    with pytest.raises(DataValidationError, match="do not fit"):
+        split_borders(100, 5, counts=(50, 40, 20))
+    with pytest.raises(ConfigError, match="needs index="):
+        split_borders(100, 5, dates=("2021-03-01", "2021-03-21"))
+
+
+# ---------------------------------------------------------------------------------------------
+# time features
+
+
+def test_time_features_hourly_and_sub_hourly():
+    hourly = pd.date_range("2020-01-01", periods=24 * 400, freq="h")
+    feats = time_features(hourly)
+    assert feats.shape == (len(hourly), 4) and feats.dtype == np.float32
+    assert feats.min() >= -0.5 and feats.max() <= 0.5
+    assert feats[:, 0].min() == -0.5 and feats[:, 0].max() == 0.5  # hour spans the range
+    np.testing.assert_allclose(feats[1, 0], 1 / 23 - 0.5, rtol=1e-6)
+    minutes = pd.date_range("2020-01-01", periods=500, freq="15min")
+    feats = time_features(minutes)
+    assert feats.shape == (500, 5)
+    assert set(np.round((feats[:, 4] + 0.5) * 59).astype(int)) == {0, 15, 30, 45}
+    assert time_feature_count("h") == 4 and time_feature_count("D") == 4
+    assert time_feature_count("15min") == 5 and time_feature_count("10min") == 5
+    assert time_feature_count("MS") == 4
+
+
+def test_time_features_without_freq_use_the_median_step():
+    index = pd.DatetimeIndex(["2021-01-01 00:00", "2021-01-01 00:10", "2021-01-01 00:10"])
+    assert time_features(index).shape == (3, 5)
+
+
+# ---------------------------------------------------------------------------------------------
+# LTSF pipeline
+
+
+def test_prepare_ltsf_on_a_frame():
+    from tsmamba.datasets import synthetic_ett
+
+    frame = synthetic_ett(n_rows=1000)
+    data = prepare_ltsf(frame, 48, 24, name="synthetic")
+    assert isinstance(data, LTSFData)
+    assert data.kind == "custom" and data.freq == "h" and data.values.dtype == np.float32
+    assert data.borders == ltsf_borders(1000, 48, "custom")
+    train = data.values[: data.borders["train"][1]]
+    np.testing.assert_allclose(train.mean(axis=0), 0.0, atol=1e-5)
+    assert data.window_counts() == {
+        k: e - s - 72 + 1 for k, (s, e) in data.borders.items()
+    }
+    assert data.time_marks().shape == (1000, 4)
+
+
+def test_prepare_ltsf_rejects_too_short_splits():
+    from tsmamba.datasets import synthetic_ett
+
+    with pytest.raises(DataValidationError, match=r"too short for the val split"):
+        prepare_ltsf(synthetic_ett(n_rows=200), 48, 24)
+
+
+def test_prepare_ltsf_unknown_source():
+    with pytest.raises(DataNotFoundError, match="neither a file nor a registered data set"):
+        prepare_ltsf("no-such-data", 96, 96)
+
+
+# ---------------------------------------------------------------------------------------------
+# the real benchmark files
+
+
+EXPECTED = {
+    # name: rows, first and last column, kind, train/val/test rows at L=96
+    "ETTh1": (17420, "HUFL", "OT", "ETTh", (8640, 2976, 2976)),
+    "ETTm1": (69680, "HUFL", "OT", "ETTm", (34560, 11616, 11616)),
+    "Weather": (52696, "p (mbar)", "OT", "custom", (36887, 5366, 10635)),
+}
+
+
+@pytest.mark.parametrize("name", list(EXPECTED))
+def test_real_file_protocol(name, benchmark_file):
+    path = benchmark_file(name)
+    rows, first, last, kind, split_rows = EXPECTED[name]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the published files load without a warning
+        data = prepare_ltsf(path, 96, 96)
+    assert data.n_rows == rows and data.kind == kind
+    assert data.columns[0] == first and data.columns[-1] == last
+    sizes = tuple(e - s for s, e in data.borders.values())
+    assert sizes == split_rows
+    # the scaler saw the train rows only
+    raw = pd.read_csv(path).drop(columns="date").to_numpy()
+    train_end = data.borders["train"][1]
+    np.testing.assert_allclose(data.scaler.mean_, raw[:train_end].mean(axis=0), rtol=1e-10)
+    assert not np.allclose(data.scaler.mean_, raw.mean(axis=0))
+    np.testing.assert_allclose(data.values[:train_end].mean(axis=0), 0.0, atol=1e-4)
+    assert data.window_counts() == {k: n - 192 + 1 for k, n in zip(data.borders, sizes, strict=True)}
+
+
+def test_weather_header_keeps_replacement_characters(benchmark_file):
+    from tsmamba.datasets import load_dataset
+
+    benchmark_file("Weather")  # skips without the file
+    df = load_dataset("Weather", download=False)
+    assert len(df.columns) == 21
+    assert "SWDR (W/m\ufffd)" in df.columns
+    assert "PAR (\ufffdmol/m\ufffd/s)" in df.columns
+    assert df.attrs["freq"] == "10min" and len(df.attrs["irregular"]) == 2
+    with pytest.raises(DataValidationError, match="duplicate timestamps: 2020-05-12 06:00:00"):
+        read_series(benchmark_file("Weather"))  # strict by default
