@@ -1,0 +1,310 @@
+"""The forecasting network: history (b, L, C) -> forecast (b, H, C). No pandas here.
+
+    x -> normalise -> linear embedding per time step -> Mamba-2 residual stack -> final norm
+      -> head on the last position -> (b, H, C) -> undo the normalisation
+
+Channel modes: ``"mix"`` embeds the C channels of a step together (one token per step);
+``"independent"`` runs each channel as its own sequence through shared weights (the C channels
+are folded into the batch).
+
+Normalisation (``norm``):
+  ``"causal"``  each step is normalised by the running mean and variance of the series up to that
+                step, kept as exponential moving averages (a recurrence, so a stream can update it
+                in O(1)); the forecast is mapped back with the statistics at the last step.
+  ``"revin"``   mean and std of the whole input window (reversible instance normalisation; Kim et
+                al., ICLR 2022). It has no recurrent form: window forecasts only.
+  ``"none"``    inputs as given (already standardised by the data layer).
+
+Besides ``forward``, the network has a recurrent interface: ``init_state``, ``step`` and
+``forward(x, state)`` that continue a carried state; they give exactly the forecast ``forward``
+gives over the same history.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import Tensor, nn
+
+from tsmamba.errors import ConfigError
+from tsmamba.mamba2 import InferenceCache, Mamba2Config, Mamba2Stack
+from tsmamba.ssd import ssd_chunked
+
+__all__ = ["ForecastState", "ForecasterConfig", "MambaForecaster", "causal_moments", "count_parameters"]
+
+CHANNEL_MODES = ("independent", "mix")
+NORMS = ("causal", "revin", "none")
+
+
+@dataclass
+class ForecasterConfig:
+    n_channels: int  # C: channels of the series
+    horizon: int  # H: steps forecast
+    context_length: int = 96  # L: training window length (the network takes any length)
+    d_model: int = 64  # D: model width
+    n_layers: int = 2  # residual Mamba-2 blocks
+    d_state: int = 16  # N: SSM state per head
+    expand: int = 2  # E: inner width = E * D
+    headdim: int = 16  # P: channels per head
+    d_conv: int = 4  # W: causal conv width
+    chunk_size: int = 64  # T: SSD chunk length (speed only)
+    channel_mode: str = "independent"  # "independent" | "mix"
+    norm: str = "causal"  # "causal" | "revin" | "none"
+    norm_span: int | None = None  # span of the causal moving statistics (default: context_length)
+    n_time_features: int = 0  # F: time features appended to each step's input
+    dropout: float = 0.0  # before the head
+    norm_eps: float = 1e-5
+
+    def __post_init__(self) -> None:
+        for name in ("n_channels", "horizon", "context_length", "d_model", "n_layers"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        if self.channel_mode not in CHANNEL_MODES:
+            raise ConfigError(f"channel_mode must be one of {CHANNEL_MODES}, got {self.channel_mode!r}")
+        if self.norm not in NORMS:
+            raise ConfigError(f"norm must be one of {NORMS}, got {self.norm!r}")
+        if self.norm_span is not None and self.norm_span < 1:
+            raise ConfigError(f"norm_span must be >= 1, got {self.norm_span}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.n_time_features < 0:
+            raise ConfigError(f"n_time_features must be >= 0, got {self.n_time_features}")
+        self.mamba_config()  # validates the block geometry
+
+    @property
+    def span(self) -> int:
+        return self.norm_span or self.context_length
+
+    def mamba_config(self) -> Mamba2Config:
+        return Mamba2Config(
+            d_model=self.d_model, n_layers=self.n_layers, d_state=self.d_state, d_conv=self.d_conv,
+            expand=self.expand, headdim=self.headdim, chunk_size=self.chunk_size,
+        )
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class ForecastState:
+    """Everything the network carries between steps for a batch of series."""
+
+    caches: list[InferenceCache]  # one per block; batch b (mix) or b * C (independent)
+    moments: Tensor  # (b, C, 3): moving sums of x, x^2 and of the weights (causal norm)
+    steps: int = 0  # observations consumed
+
+    def tensors(self) -> dict[str, Tensor]:
+        """Flat name -> tensor mapping (for saving)."""
+        out = {"moments": self.moments}
+        for i, c in enumerate(self.caches):
+            out[f"conv_state.{i}"] = c.conv_state
+            out[f"ssm_state.{i}"] = c.ssm_state
+        return out
+
+    @classmethod
+    def from_tensors(cls, tensors: dict[str, Tensor], steps: int) -> ForecastState:
+        n_layers = sum(1 for k in tensors if k.startswith("ssm_state."))
+        caches = [InferenceCache(tensors[f"conv_state.{i}"], tensors[f"ssm_state.{i}"])
+                  for i in range(n_layers)]
+        return cls(caches, tensors["moments"], steps)
+
+    def select(self, index: Tensor | slice, n_channels: int, channel_mode: str) -> ForecastState:
+        """The state of a subset of the batch (index over series)."""
+        if channel_mode == "independent":
+            b = self.moments.shape[0]
+            rows = torch.arange(b * n_channels).view(b, n_channels)[index].reshape(-1)
+        else:
+            rows = index
+        caches = [InferenceCache(c.conv_state[rows], c.ssm_state[rows]) for c in self.caches]
+        return ForecastState(caches, self.moments[index], self.steps)
+
+
+def causal_moments(x: Tensor, span: int, initial: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    """Running exponential moving sums of (x, x^2, 1) along time.
+
+    s_t = lam * s_{t-1} + (1 - lam) * v_t with lam = 1 - 2 / (span + 1), computed as a scalar
+    SSM with the chunked SSD scan (linear memory, exact recurrence).
+
+    x: (b, l, C); initial: (b, C, 3) or None -> all sums (b, l, C, 3) and the last (b, C, 3).
+    The third sum is the total weight, so sums[..., :2] / sums[..., 2:] are bias-free averages.
+    """
+    b, l, C = x.shape
+    lam = 1.0 - 2.0 / (span + 1)
+    v = torch.stack([x, x * x, torch.ones_like(x)], dim=-1)  # (b, l, C, 3)
+    xs = ((1.0 - lam) * v).reshape(b, l, C * 3, 1)  # (b, l, heads=C*3, p=1)
+    A = torch.full((b, l, C * 3), math.log(lam) if lam > 0 else -1e4, dtype=x.dtype, device=x.device)
+    ones = torch.ones(b, l, 1, 1, dtype=x.dtype, device=x.device)  # B = C = 1
+    init = None if initial is None else initial.reshape(b, C * 3, 1, 1)
+    sums, last = ssd_chunked(xs, A, ones, ones, chunk_size=64, initial_states=init)
+    return sums.reshape(b, l, C, 3), last.reshape(b, C, 3)
+
+
+def _moments_to_stats(sums: Tensor, eps: float) -> tuple[Tensor, Tensor]:
+    """(..., 3) moving sums -> mean and std (...)."""
+    weight = sums[..., 2].clamp_min(1e-12)
+    mean = sums[..., 0] / weight
+    var = (sums[..., 1] / weight - mean * mean).clamp_min(0.0)
+    return mean, torch.sqrt(var + eps)
+
+
+class MambaForecaster(nn.Module):
+    """History (b, L, C) [+ time features (b, L, F)] -> forecast (b, H, C)."""
+
+    def __init__(self, config: ForecasterConfig):
+        super().__init__()
+        self.config = cfg = config
+        per_token_inputs = (1 if cfg.channel_mode == "independent" else cfg.n_channels) + cfg.n_time_features
+        self.embed = nn.Linear(per_token_inputs, cfg.d_model)
+        self.backbone = Mamba2Stack(cfg.mamba_config())
+        self.dropout = nn.Dropout(cfg.dropout)
+        head_out = cfg.horizon * (1 if cfg.channel_mode == "independent" else cfg.n_channels)
+        self.head = nn.Linear(cfg.d_model, head_out)
+
+    # ---- normalisation -------------------------------------------------------------------
+    def _normalise(self, x: Tensor, state: ForecastState | None) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
+        """x (b, l, C) -> normalised x, per-step mean and std (b, l, C), last moving sums."""
+        cfg = self.config
+        if cfg.norm == "causal":
+            sums, last = causal_moments(x, cfg.span, None if state is None else state.moments)
+            mean, std = _moments_to_stats(sums, cfg.norm_eps)  # (b, l, C)
+            return (x - mean) / std, mean, std, last
+        if cfg.norm == "revin":
+            if state is not None:
+                raise ConfigError("norm='revin' has no recurrent form; carry state with norm='causal'")
+            mean = x.mean(1, keepdim=True)
+            std = torch.sqrt(x.var(1, keepdim=True, unbiased=False) + cfg.norm_eps)
+            return (x - mean) / std, mean.expand_as(x), std.expand_as(x), None
+        ones = torch.ones_like(x)
+        return x, torch.zeros_like(x), ones, None
+
+    # ---- tokens in, forecast out ----------------------------------------------------------
+    def _tokens(self, xn: Tensor, marks: Tensor | None) -> Tensor:
+        """Normalised x (b, l, C) [+ marks (b, l, F)] -> tokens (b or b*C, l, D)."""
+        cfg = self.config
+        if cfg.n_time_features and marks is None:
+            raise ConfigError(f"this network was built with {cfg.n_time_features} time features; pass marks")
+        if cfg.channel_mode == "independent":
+            b, l, C = xn.shape
+            u = xn.transpose(1, 2).reshape(b * C, l, 1)  # (b*C, l, 1)
+            if cfg.n_time_features:
+                m = marks[:, None].expand(b, C, l, marks.shape[-1]).reshape(b * C, l, -1)
+                u = torch.cat([u, m.to(u.dtype)], dim=-1)  # (b*C, l, 1+F)
+        else:
+            u = xn if not cfg.n_time_features else torch.cat([xn, marks.to(xn.dtype)], dim=-1)
+        return self.embed(u)  # (b', l, D)
+
+    def _head(self, h: Tensor, mean: Tensor, std: Tensor) -> Tensor:
+        """Hidden states h (b', k, D) and stats (b, k, C) -> forecasts (b, k, H, C), original scale."""
+        cfg = self.config
+        out = self.head(self.dropout(h))  # (b', k, H) or (b, k, H*C)
+        b, k, C = mean.shape
+        if cfg.channel_mode == "independent":
+            out = out.view(b, C, k, cfg.horizon).permute(0, 2, 3, 1)  # (b, k, H, C)
+        else:
+            out = out.view(b, k, cfg.horizon, C)  # (b, k, H, C)
+        return out * std[:, :, None] + mean[:, :, None]
+
+    def _check_input(self, x: Tensor) -> None:
+        if x.ndim != 3 or x.shape[-1] != self.config.n_channels:
+            raise ConfigError(
+                f"expected input (batch, length, {self.config.n_channels} channels), got {tuple(x.shape)}"
+            )
+
+    def forward(
+        self,
+        x: Tensor,
+        marks: Tensor | None = None,
+        state: ForecastState | None = None,
+        *,
+        all_positions: bool = False,
+        return_state: bool = False,
+    ):
+        """Forecast after the history ``x``.
+
+        Args:
+            x: (b, l, C) history in the data layer's scale; any l >= 1.
+            marks: (b, l, F) time features of those steps, when the network uses them.
+            state: continue from this carried state (the history before ``x``), else a zero state.
+            all_positions: forecast after every position (b, l, H, C) instead of the last (b, H, C).
+            return_state: also return the state after the last position.
+        """
+        self._check_input(x)
+        xn, mean, std, moments = self._normalise(x, state)
+        h, caches = self.backbone(self._tokens(xn, marks), None if state is None else state.caches)
+        if not all_positions:
+            h, mean, std = h[:, -1:], mean[:, -1:], std[:, -1:]
+        forecast = self._head(h, mean, std)  # (b, k, H, C)
+        if not all_positions:
+            forecast = forecast[:, 0]
+        if not return_state:
+            return forecast
+        if moments is None:  # only the causal norm carries statistics
+            moments = x.new_zeros(x.shape[0], x.shape[2], 3)
+        steps = (0 if state is None else state.steps) + x.shape[1]
+        return forecast, ForecastState(caches, moments, steps)
+
+    # ---- recurrent interface ---------------------------------------------------------------
+    def _check_recurrent(self) -> None:
+        if self.config.norm == "revin":
+            raise ConfigError(
+                "norm='revin' normalises by the whole window and has no recurrent form; "
+                "train with norm='causal' (or 'none') for streaming and full-history forecasts"
+            )
+
+    def init_state(self, batch_size: int, device=None, dtype=None) -> ForecastState:
+        """The state before any observation, for ``batch_size`` series."""
+        self._check_recurrent()
+        cfg = self.config
+        dtype = dtype or self.head.weight.dtype
+        device = device or self.head.weight.device
+        rows = batch_size * (cfg.n_channels if cfg.channel_mode == "independent" else 1)
+        caches = self.backbone.alloc_caches(rows, device=device, dtype=dtype)
+        return ForecastState(caches, torch.zeros(batch_size, cfg.n_channels, 3, device=device, dtype=dtype))
+
+    def step(
+        self, x_t: Tensor, state: ForecastState, marks_t: Tensor | None = None
+    ) -> tuple[Tensor, ForecastState]:
+        """One observation per series: x_t (b, C) [+ marks_t (b, F)] -> forecast (b, H, C), new state.
+
+        O(1) in the length of the history; the input state is not modified.
+        """
+        self._check_recurrent()
+        cfg = self.config
+        if x_t.ndim != 2 or x_t.shape[1] != cfg.n_channels:
+            raise ConfigError(f"step takes x_t of shape (batch, {cfg.n_channels}), got {tuple(x_t.shape)}")
+        if cfg.norm == "causal":
+            lam = 1.0 - 2.0 / (cfg.span + 1)
+            v = torch.stack([x_t, x_t * x_t, torch.ones_like(x_t)], dim=-1)  # (b, C, 3)
+            moments = lam * state.moments + (1.0 - lam) * v  # (b, C, 3)
+            mean, std = _moments_to_stats(moments, cfg.norm_eps)  # (b, C)
+        else:
+            moments = state.moments
+            mean, std = torch.zeros_like(x_t), torch.ones_like(x_t)
+        xn = ((x_t - mean) / std)[:, None]  # (b, 1, C)
+        u = self._tokens(xn, None if marks_t is None else marks_t[:, None])  # (b', 1, D)
+        h, caches = self.backbone.step(u, state.caches)  # (b', 1, D)
+        forecast = self._head(h, mean[:, None], std[:, None])[:, 0]  # (b, H, C)
+        return forecast, ForecastState(caches, moments, state.steps + 1)
+
+    def param_groups(self, weight_decay: float) -> list[dict]:
+        """AdamW groups: no weight decay on norms, biases, embeddings' bias, dt_bias, A_log, D."""
+        decay, no_decay = [], []
+        for name, p in self.named_parameters():
+            if not p.requires_grad:
+                continue
+            if p.ndim < 2 or getattr(p, "_no_weight_decay", False) or name.endswith(".bias"):
+                no_decay.append(p)
+            else:
+                decay.append(p)
+        return [
+            {"params": decay, "weight_decay": weight_decay},
+            {"params": no_decay, "weight_decay": 0.0},
+        ]
+
+
+def count_parameters(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
