@@ -1,0 +1,274 @@
+"""tsmamba.windows: window indexing (incl. property tests), views, and the DataModule."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tsmamba.data import ltsf_borders, prepare_ltsf
+from tsmamba.errors import ConfigError, DataValidationError
+from tsmamba.windows import TimeSeriesDataModule, WindowDataset
+
+
+def ramp(n_rows: int, n_channels: int = 3) -> torch.Tensor:
+    """Row t, channel c holds t * 100 + c: every value names its row."""
+    rows = torch.arange(n_rows, dtype=torch.float64)[:, None] * 100
+    return rows + torch.arange(n_channels, dtype=torch.float64)[None, :]
+
+
+def same_storage(view: torch.Tensor, base: torch.Tensor) -> bool:
+    return view.untyped_storage().data_ptr() == base.untyped_storage().data_ptr()
+
+
+# ---------------------------------------------------------------------------------------------
+# WindowDataset
+
+
+def test_windows_hold_the_rows_they_claim():
+    values = ramp(20)
+    ds = WindowDataset(values, 5, 3, start=2, end=18, stride=2)
+    assert len(ds) == (18 - 2 - 5 - 3) // 2 + 1 == 5
+    context, target = ds[1]
+    assert context.shape == (5, 3) and target.shape == (3, 3)
+    torch.testing.assert_close(context, values[4:9])
+    torch.testing.assert_close(target, values[9:12])
+    assert ds.window_start(-1) == 2 + 4 * 2
+    torch.testing.assert_close(ds[-1][1], values[15:18])
+
+
+def test_windows_are_views_not_copies():
+    values = ramp(50)
+    ds = WindowDataset(values, 10, 5)
+    context, target = ds[7]
+    assert same_storage(context, values) and same_storage(target, values)
+    assert context.is_contiguous() and target.is_contiguous()
+    assert same_storage(ds.windows, values) and ds.windows.shape == (36, 15, 3)
+    values[7, 0] = -1.0  # a view sees the change
+    assert ds[7][0][0, 0] == -1.0
+
+
+def test_marks_come_with_the_context():
+    values, marks = ramp(30), ramp(30, 2).float() * -1
+    ds = WindowDataset(values, 6, 4, marks=marks, stride=3)
+    context, target, context_marks = ds[2]
+    torch.testing.assert_close(context_marks, marks[6:12])
+    assert same_storage(context_marks, marks)
+    assert context.shape == (6, 3) and target.shape == (4, 3)
+
+
+def test_batches_equal_stacked_items():
+    values, marks = ramp(40), ramp(40, 2)
+    ds = WindowDataset(values, 8, 4, marks=marks, start=3, stride=2)
+    idx = [0, 5, 2, len(ds) - 1, -2]
+    batch = ds[idx]
+    for part, items in zip(batch, zip(*(ds[i] for i in idx), strict=True), strict=True):
+        torch.testing.assert_close(part, torch.stack(items))
+        assert part.is_contiguous()
+
+
+def test_numpy_values_are_shared_not_copied():
+    values = np.arange(60, dtype=np.float32).reshape(20, 3)
+    ds = WindowDataset(values, 4, 2)
+    assert ds.values.data_ptr() == values.ctypes.data
+    np.testing.assert_array_equal(ds[3][0].numpy(), values[3:7])
+
+
+def test_too_short_for_one_window():
+    with pytest.raises(DataValidationError) as err:
+        WindowDataset(ramp(100), 96, 24, start=10, end=100)
+    msg = str(err.value)
+    assert "too short" in msg and "need >= 120 rows" in msg and "got 90" in msg
+
+
+def test_exactly_one_window():
+    ds = WindowDataset(ramp(12), 8, 4, stride=5)
+    assert len(ds) == 1
+    with pytest.raises(IndexError):
+        ds[1]
+
+
+def test_bad_arguments():
+    with pytest.raises(ConfigError):
+        WindowDataset(ramp(10), 0, 2)
+    with pytest.raises(ConfigError):
+        WindowDataset(ramp(10), 2, 2, stride=0)
+    with pytest.raises(ConfigError):
+        WindowDataset(ramp(10), 2, 2, start=5, end=3)
+    with pytest.raises(DataValidationError, match="2-D"):
+        WindowDataset(torch.zeros(10), 2, 2)
+    with pytest.raises(DataValidationError, match="marks has 9 rows"):
+        WindowDataset(ramp(10), 2, 2, marks=torch.zeros(9, 4))
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(
+    n_rows=st.integers(2, 120),
+    context=st.integers(1, 40),
+    horizon=st.integers(1, 30),
+    stride=st.integers(1, 9),
+    start_frac=st.floats(0, 1),
+    end_frac=st.floats(0, 1),
+    with_marks=st.booleans(),
+    data=st.data(),
+)
+def test_window_indexing_property(
+    n_rows, context, horizon, stride, start_frac, end_frac, with_marks, data
+):
+    values = ramp(n_rows, 2)
+    marks = ramp(n_rows, 1) + 0.5 if with_marks else None
+    start = int(start_frac * n_rows)
+    end = start + int(end_frac * (n_rows - start))
+    span = context + horizon
+    if end - start < span:
+        with pytest.raises(DataValidationError, match="too short"):
+            WindowDataset(values, context, horizon, start=start, end=end, stride=stride)
+        return
+    ds = WindowDataset(values, context, horizon, start=start, end=end, stride=stride, marks=marks)
+    expected_len = (end - start - span) // stride + 1
+    assert len(ds) == expected_len
+    # the last window ends inside [start, end) and one more stride would not fit
+    last = start + (expected_len - 1) * stride
+    assert last + span <= end < last + span + stride
+    i = data.draw(st.integers(0, expected_len - 1))
+    s = start + i * stride
+    item = ds[i]
+    # row t holds t * 100 + channel: the values name exactly the rows a window covers
+    assert item[0][:, 0].tolist() == [100.0 * t for t in range(s, s + context)]
+    assert item[1][:, 0].tolist() == [100.0 * t for t in range(s + context, s + span)]
+    if with_marks:
+        assert item[2][:, 0].tolist() == [100.0 * t + 0.5 for t in range(s, s + context)]
+    batch = ds[[i, 0]]
+    torch.testing.assert_close(batch[0][0], item[0])
+    torch.testing.assert_close(batch[1][0], item[1])
+
+
+# ---------------------------------------------------------------------------------------------
+# TimeSeriesDataModule
+
+
+def make_module(n_rows=1000, **kw):
+    values = np.random.default_rng(0).normal(size=(n_rows, 4)).astype(np.float32)
+    borders = ltsf_borders(n_rows, 48, "custom")
+    return values, borders, TimeSeriesDataModule(values, borders, 48, 24, **kw)
+
+
+def count_windows(loader) -> int:
+    return sum(batch[0].shape[0] for batch in loader)
+
+
+def test_val_and_test_keep_every_window_in_order():
+    _, borders, dm = make_module(batch_size=64)
+    for split, loader in (("val", dm.val_dataloader()), ("test", dm.test_dataloader())):
+        start, end = borders[split]
+        expected = end - start - 72 + 1
+        assert expected % 64 != 0  # there is a last partial batch to keep
+        assert count_windows(loader) == expected
+        first = next(iter(loader))[0]
+        torch.testing.assert_close(first, dm.dataset(split)[list(range(64))][0])
+
+
+def test_train_shuffle_is_seeded():
+    def first_batch(seed):
+        return next(iter(make_module(batch_size=16, seed=seed)[2].train_dataloader()))[1]
+
+    torch.testing.assert_close(first_batch(3), first_batch(3))
+    assert not torch.equal(first_batch(3), first_batch(4))
+    _, _, dm = make_module(batch_size=16)
+    loader = dm.train_dataloader()
+    epoch1 = torch.cat([b[0][:, 0, 0] for b in loader])
+    epoch2 = torch.cat([b[0][:, 0, 0] for b in loader])
+    assert len(epoch1) == len(dm.dataset("train"))
+    assert not torch.equal(epoch1, epoch2)  # a new order each epoch, from the one generator
+    torch.testing.assert_close(epoch1.sort().values, epoch2.sort().values)
+
+
+def test_unshuffled_train_and_stride():
+    values, borders, dm = make_module(batch_size=10, shuffle=False, train_stride=4)
+    batch = next(iter(dm.train_dataloader()))
+    torch.testing.assert_close(batch[0][1], torch.from_numpy(values[4:52]))
+    train_rows = borders["train"][1]
+    assert len(dm.dataset("train")) == (train_rows - 72) // 4 + 1
+
+
+def test_marks_and_dtype():
+    values = np.random.default_rng(0).normal(size=(400, 2))  # float64 in
+    marks = np.zeros((400, 5), dtype=np.float32)
+    dm = TimeSeriesDataModule(values, {"train": (0, 300), "test": (250, 400)}, 24, 12, marks=marks)
+    context, target, context_marks = next(iter(dm.test_dataloader()))
+    assert context.dtype == torch.float32 and context.shape == (32, 24, 2)
+    assert target.shape == (32, 12, 2) and context_marks.shape == (32, 24, 5)
+    with pytest.raises(ConfigError, match="no 'val' split"):
+        dm.val_dataloader()
+
+
+def test_module_rejects_short_split_and_unknown_names():
+    values = np.zeros((200, 2), dtype=np.float32)
+    with pytest.raises(DataValidationError, match=r"^val split: series too short"):
+        TimeSeriesDataModule(values, {"train": (0, 150), "val": (140, 200)}, 48, 24)
+    with pytest.raises(ConfigError, match="unknown splits"):
+        TimeSeriesDataModule(values, {"training": (0, 150)}, 48, 24)
+
+
+def test_module_with_worker_processes():
+    _, borders, dm = make_module(n_rows=600, batch_size=50, num_workers=1)
+    start, end = borders["test"]
+    assert count_windows(dm.test_dataloader()) == end - start - 72 + 1
+
+
+@pytest.mark.filterwarnings("ignore:.*LeafSpec.*")  # emitted inside lightning itself
+def test_lightning_trainer_runs_the_module():
+    import lightning
+
+    class Tiny(lightning.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.head = torch.nn.Linear(48, 24)
+            self.seen = 0
+
+        def forward(self, context):
+            return self.head(context.transpose(1, 2)).transpose(1, 2)
+
+        def training_step(self, batch, _):
+            context, target = batch
+            return torch.nn.functional.mse_loss(self(context), target)
+
+        def test_step(self, batch, _):
+            self.seen += batch[0].shape[0]
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=0.01)
+
+    _, borders, dm = make_module(batch_size=64)
+    trainer = lightning.Trainer(
+        max_epochs=1,
+        limit_train_batches=3,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
+    model = Tiny()
+    trainer.fit(model, train_dataloaders=dm.train_dataloader())
+    trainer.test(model, dataloaders=dm.test_dataloader(), verbose=False)
+    start, end = borders["test"]
+    assert model.seen == end - start - 72 + 1
+
+
+# ---------------------------------------------------------------------------------------------
+# the real ETTh1 protocol
+
+
+@pytest.mark.parametrize(("horizon", "expected"), [(96, 2785), (192, 2689), (336, 2545), (720, 2161)])
+def test_etth1_test_window_counts(horizon, expected, benchmark_file):
+    data = prepare_ltsf(benchmark_file("ETTh1"), 96, horizon)
+    assert data.window_counts()["test"] == expected
+    dm = TimeSeriesDataModule.from_ltsf(data, batch_size=32, use_marks=True)
+    assert len(dm.dataset("test")) == expected
+    assert count_windows(dm.test_dataloader()) == expected  # no last batch dropped
+    start = data.borders["test"][0]
+    last_target = dm.dataset("test")[-1][1]
+    torch.testing.assert_close(last_target, torch.from_numpy(data.values[14400 - horizon : 14400]))
+    assert start == 11520 - 96
