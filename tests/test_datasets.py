@@ -1,0 +1,301 @@
+"""tsmamba.datasets: registry, lookup, checksums, offline downloads, synthetic data."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import http.server
+import threading
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tsmamba import datasets
+from tsmamba.data import read_series
+from tsmamba.datasets import (
+    REGISTRY,
+    download,
+    find_dataset,
+    get_spec,
+    list_datasets,
+    load_dataset,
+    sha256_file,
+    synthetic_ett,
+    verify_file,
+)
+from tsmamba.errors import ChecksumError, ConfigError, DataNotFoundError
+
+
+@pytest.fixture
+def isolated(tmp_path, monkeypatch):
+    """No benchmark folder and an empty repo datasets/ folder: nothing can be found."""
+    empty_env, repo_dir = tmp_path / "env", tmp_path / "repo_datasets"
+    empty_env.mkdir()
+    repo_dir.mkdir()
+    monkeypatch.setenv(datasets.DATA_ENV, str(empty_env))
+    monkeypatch.setattr(datasets, "repo_datasets_dir", lambda: repo_dir)
+    return repo_dir
+
+
+def csv_bytes(n_rows: int = 50) -> bytes:
+    frame = synthetic_ett(n_rows=n_rows)
+    return frame.to_csv(index=False).encode("utf-8")
+
+
+def fake_spec(monkeypatch, url: str, sha256: str | None = None, name: str = "ETTh2"):
+    """Point a registry entry at a local URL for the duration of a test."""
+    spec = dataclasses.replace(REGISTRY[name], url=url, sha256=sha256)
+    monkeypatch.setitem(REGISTRY, name, spec)
+    return spec
+
+
+# ---------------------------------------------------------------------------------------------
+# registry
+
+
+def test_registry_covers_the_benchmarks():
+    assert set(REGISTRY) >= {"ETTh1", "ETTh2", "ETTm1", "ETTm2", "Weather", "Electricity",
+                             "Traffic"}  # fmt: skip
+    for spec in REGISTRY.values():
+        assert spec.kind in ("ETTh", "ETTm", "custom") and spec.target == "OT"
+        assert spec.url and spec.url.startswith("https://")
+    assert REGISTRY["ETTh1"].sha256.startswith("f18de3ad")
+    assert REGISTRY["ETTm1"].filenames[0] == "ETTm1.csv.gz"
+    assert REGISTRY["Weather"].filenames[0] == "weather.csv.gz"
+
+
+@pytest.mark.parametrize(
+    "query", ["ETTh1", "etth1", " ETTH1 ", "ETTh1.csv", "etth1.csv.gz", "/data/x/ETTh1.csv"]
+)
+def test_get_spec_by_name_file_or_path(query):
+    assert get_spec(query).name == "ETTh1"
+
+
+def test_get_spec_unknown():
+    assert get_spec("walmart", missing_ok=True) is None
+    with pytest.raises(DataNotFoundError, match=r"unknown data set 'walmart'.*ETTh1"):
+        get_spec("walmart")
+
+
+# ---------------------------------------------------------------------------------------------
+# finding and verifying
+
+
+def test_find_dataset_search_order(isolated, tmp_path, monkeypatch):
+    assert find_dataset("ETTh1") is None
+    (isolated / "ETTh1.csv").write_bytes(b"x")
+    assert find_dataset("ETTh1") == isolated / "ETTh1.csv"
+    env_dir = tmp_path / "env"
+    (env_dir / "ETT-small").mkdir()
+    (env_dir / "ETT-small" / "ETTh1.csv").write_bytes(b"y")  # one level down
+    assert find_dataset("ETTh1") == env_dir / "ETT-small" / "ETTh1.csv"
+    explicit = tmp_path / "explicit"
+    explicit.mkdir()
+    (explicit / "ETTh1.csv.gz").write_bytes(b"z")
+    assert find_dataset("etth1", data_dir=explicit) == explicit / "ETTh1.csv.gz"
+
+
+def test_default_data_root_is_next_to_the_repo(monkeypatch):
+    monkeypatch.delenv(datasets.DATA_ENV, raising=False)
+    repo = Path(datasets.__file__).resolve().parents[1]
+    assert datasets.data_root() == repo.parent / "shared" / "datasets"
+
+
+def test_list_datasets(isolated):
+    (isolated / "weather.csv.gz").write_bytes(b"x")
+    rows = {row["name"]: row for row in list_datasets()}
+    assert set(rows) == set(REGISTRY)
+    assert rows["Weather"]["path"] == str(isolated / "weather.csv.gz")
+    assert rows["ETTh1"]["path"] is None and rows["ETTh1"]["file"] == "ETTh1.csv"
+
+
+def test_verify_file_catches_a_changed_file(tmp_path):
+    path = tmp_path / "ETTh1.csv"
+    path.write_bytes(csv_bytes(30))
+    with pytest.raises(ChecksumError, match=r"does not match f18de3ad.*registry"):
+        verify_file(path)
+    own = tmp_path / "mine.csv"
+    own.write_bytes(b"abc")
+    assert verify_file(own) is None  # nothing to check against
+    (tmp_path / "mine.csv.sha256").write_text(hashlib.sha256(b"abc").hexdigest() + "  mine.csv")
+    assert verify_file(own) == hashlib.sha256(b"abc").hexdigest()
+    own.write_bytes(b"abd")
+    with pytest.raises(ChecksumError, match=r"mine\.csv\.sha256"):
+        verify_file(own)
+
+
+def test_load_dataset_rejects_a_corrupt_copy(isolated):
+    (isolated / "ETTh1.csv").write_bytes(csv_bytes(30))
+    with pytest.raises(ChecksumError):
+        load_dataset("ETTh1", download=False)
+    assert len(load_dataset("ETTh1", download=False, verify=False)) == 30
+
+
+def test_offline_without_a_file_says_where_to_put_it(isolated, tmp_path):
+    with pytest.raises(DataNotFoundError) as err:
+        load_dataset("ETTm2", download=False)
+    msg = str(err.value)
+    assert "ETTm2.csv or ETTm2.csv.gz" in msg
+    assert str(tmp_path / "env") in msg and str(isolated) in msg
+    assert "TSMAMBA_DATA" in msg
+
+
+def test_failed_download_says_where_to_put_the_file(isolated, tmp_path, monkeypatch):
+    fake_spec(monkeypatch, (tmp_path / "missing" / "ETTh2.csv").as_uri())
+    with pytest.raises(DataNotFoundError) as err:
+        load_dataset("ETTh2")
+    msg = str(err.value)
+    assert "cannot download file://" in msg and "TSMAMBA_DATA" in msg
+    assert list(isolated.iterdir()) == []
+
+
+# ---------------------------------------------------------------------------------------------
+# downloads (offline: file:// and a local HTTP server)
+
+
+def test_download_file_url_with_checksum(tmp_path):
+    source = tmp_path / "src" / "ETTh2.csv"
+    source.parent.mkdir()
+    source.write_bytes(csv_bytes())
+    digest = sha256_file(source)
+    dest = tmp_path / "out" / "ETTh2.csv"
+    assert download(source.as_uri(), dest, sha256=digest) == dest
+    assert dest.read_bytes() == source.read_bytes()
+    assert [p.name for p in dest.parent.iterdir()] == ["ETTh2.csv"]  # no temp file left
+
+
+def test_checksum_mismatch_leaves_no_file(tmp_path):
+    source = tmp_path / "src.csv"
+    source.write_bytes(csv_bytes())
+    dest_dir = tmp_path / "out"
+    with pytest.raises(ChecksumError, match="expected 0000"):
+        download(source.as_uri(), dest_dir / "ETTh2.csv", sha256="0" * 64)
+    assert list(dest_dir.iterdir()) == []
+
+
+def test_mismatch_keeps_an_existing_file(tmp_path):
+    source = tmp_path / "src.csv"
+    source.write_bytes(b"new")
+    dest = tmp_path / "ETTh2.csv"
+    dest.write_bytes(b"old")
+    with pytest.raises(ChecksumError):
+        download(source.as_uri(), dest, sha256="0" * 64)
+    assert dest.read_bytes() == b"old"
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):  # keep test output clean
+        pass
+
+
+@pytest.fixture
+def http_root(tmp_path):
+    """A local HTTP server on 127.0.0.1 serving a folder; yields (folder, base URL)."""
+    root = tmp_path / "served"
+    root.mkdir()
+    handler = functools.partial(QuietHandler, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield root, f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def test_download_over_http(http_root, tmp_path):
+    root, base = http_root
+    payload = csv_bytes(200)
+    (root / "ETTh2.csv").write_bytes(payload)
+    dest = tmp_path / "got" / "ETTh2.csv"
+    download(f"{base}/ETTh2.csv", dest, sha256=hashlib.sha256(payload).hexdigest())
+    assert dest.read_bytes() == payload
+    with pytest.raises(ChecksumError):
+        download(f"{base}/ETTh2.csv", tmp_path / "bad" / "ETTh2.csv", sha256="f" * 64)
+    assert list((tmp_path / "bad").iterdir()) == []
+    with pytest.raises(DataNotFoundError, match="404"):
+        download(f"{base}/nothing.csv", tmp_path / "none" / "x.csv")
+    assert list((tmp_path / "none").iterdir()) == []
+
+
+def test_load_dataset_downloads_and_records_a_checksum(isolated, http_root, monkeypatch):
+    root, base = http_root
+    (root / "ETTh2.csv").write_bytes(csv_bytes(100))
+    fake_spec(monkeypatch, f"{base}/ETTh2.csv")  # no registry digest: trust on first download
+    df = load_dataset("ETTh2")
+    assert len(df) == 100 and list(df.columns)[-1] == "OT"
+    path = isolated / "ETTh2.csv"
+    assert path.is_file()
+    recorded = (isolated / "ETTh2.csv.sha256").read_text().split()[0]
+    assert recorded == sha256_file(path)
+    path.write_bytes(csv_bytes(99))  # a later change is caught
+    with pytest.raises(ChecksumError):
+        load_dataset("ETTh2")
+
+
+def test_load_dataset_download_checks_the_registry_digest(isolated, tmp_path, monkeypatch):
+    source = tmp_path / "ETTh2.csv"
+    source.write_bytes(csv_bytes())
+    fake_spec(monkeypatch, source.as_uri(), sha256="1" * 64)
+    with pytest.raises(ChecksumError):
+        load_dataset("ETTh2")
+    assert list(isolated.iterdir()) == []
+
+
+# ---------------------------------------------------------------------------------------------
+# synthetic data
+
+
+def test_synthetic_ett_shape_names_and_determinism():
+    frame = synthetic_ett()
+    assert frame.shape == (2000, 8)
+    assert list(frame.columns) == ["date", "HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL", "OT"]
+    assert frame["date"].iloc[0] == pd.Timestamp("2016-07-01")
+    pd.testing.assert_frame_equal(frame, synthetic_ett())
+    assert not synthetic_ett(seed=1)["OT"].equals(frame["OT"])
+    other = synthetic_ett(n_rows=300, n_channels=3, freq="15min", start="2020-01-01")
+    assert list(other.columns) == ["date", "c0", "c1", "c2"]
+    assert read_series(other).index.freqstr == "15min"
+
+
+def test_synthetic_ett_has_daily_cycles_and_coupled_channels():
+    frame = read_series(synthetic_ett(n_rows=24 * 7 * 8))
+    values = frame.to_numpy()
+    detrended = values - pd.DataFrame(values).rolling(24 * 7, center=True, min_periods=1).mean()
+    x = detrended.to_numpy()[:, 0]
+    x = x - x.mean()
+    lag_day = np.corrcoef(x[:-24], x[24:])[0, 1]
+    lag_half = np.corrcoef(x[:-12], x[12:])[0, 1]
+    assert lag_day > 0.5 and lag_day > lag_half
+    corr = np.corrcoef(values.T)
+    off_diagonal = np.abs(corr[~np.eye(7, dtype=bool)])
+    assert off_diagonal.mean() > 0.2
+    assert np.isfinite(values).all()
+
+
+def test_synthetic_ett_bad_arguments():
+    with pytest.raises(ConfigError):
+        synthetic_ett(n_rows=0)
+    with pytest.raises(ConfigError):
+        synthetic_ett(freq="fortnightly")
+
+
+# ---------------------------------------------------------------------------------------------
+# the real files
+
+
+@pytest.mark.parametrize(
+    ("name", "rows", "channels"), [("ETTh1", 17420, 7), ("ETTm1", 69680, 7), ("Weather", 52696, 21)]
+)
+def test_real_files_load_verified(name, rows, channels, benchmark_file):
+    path = benchmark_file(name)
+    assert verify_file(path) == REGISTRY[name].sha256  # the registry digest matches the copy
+    df = load_dataset(name, download=False)
+    assert df.shape == (rows, channels)
+    assert df.columns[-1] == "OT"
+    assert df.attrs["freq"] == REGISTRY[name].freq
