@@ -1,0 +1,957 @@
+"""Backtests: rolling-origin evaluation of a forecaster, and the LTSF benchmark protocol.
+
+Two entry points, one result type:
+
+:func:`backtest`
+    Rolling origins over one series. An *origin* is the positional index of the last observed
+    row; the forecast for origin ``o`` covers rows ``o+1 .. o+H`` and is scored against them.
+    Origins start at ``start`` and advance by ``stride`` rows (at most ``n_windows`` of them);
+    origins whose target would run past the last row are not used. The forecaster is fitted on
+    rows up to the first origin (``refit=False``), or refitted every ``k`` origins
+    (``refit=k``, ``refit=True`` meaning every origin), on an expanding window (all rows so far)
+    or a sliding one (the last ``train_length`` rows). Forecasts between refits are made in
+    batches by the forecaster's ``forecast_origins`` from the data up to the last origin of the
+    batch only, so no forecast can see its own target.
+
+:func:`backtest_ltsf`
+    The standard long-term forecasting benchmark (see :func:`tsmamba.data.prepare_ltsf`):
+    train on the train split with the validation split for early stopping, scale with the
+    train split's statistics, forecast every test window at stride 1 and report MSE and MAE on
+    the scaled values, averaged over all channels, steps and windows.
+
+Both score the model and the baselines of :mod:`tsmamba.baselines` (last value, seasonal naive,
+a linear model fitted on the same training rows) on the same windows, with every metric of
+:mod:`tsmamba.metrics` overall, per channel and per horizon step.
+:class:`BacktestResult` holds the tidy forecasts and metrics and writes the report folder
+(``metrics.json``, ``metrics.csv``, ``forecasts.csv`` and the figures of
+:mod:`tsmamba.plotting`).
+
+The forecaster is duck-typed: ``fit(df, **fit_kwargs)``, ``forecast_origins(df, origins, *,
+context, batch_size)`` returning ``(n_origins, H, C)`` in the data's units, ``context_length``,
+``horizon`` and sklearn's ``get_params``/``set_params`` (it is copied with
+:func:`sklearn.base.clone` before every fit, so the object passed in is never changed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import platform
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.lib.stride_tricks import sliding_window_view
+
+from tsmamba import __version__
+from tsmamba.baselines import BASELINES, LinearBaseline, last_value, seasonal_naive
+from tsmamba.data import StandardScaler, check_length, infer_freq, prepare_ltsf, read_series
+from tsmamba.errors import ConfigError, DataValidationError
+from tsmamba.metrics import METRICS, mase_scale, score, seasonal_period, to_jsonable
+
+__all__ = [
+    "CONTEXTS",
+    "WINDOWS",
+    "BacktestPlan",
+    "BacktestResult",
+    "FitBlock",
+    "backtest",
+    "backtest_ltsf",
+    "data_fingerprint",
+    "plan_backtest",
+]
+
+CONTEXTS = ("window", "full")
+"""How a forecast reads the history: the last ``context_length`` rows, or every row so far."""
+WINDOWS = ("expanding", "sliding")
+"""Training windows: all rows up to the origin, or the last ``train_length`` of them."""
+
+DEFAULT_START = 0.7
+"""Without ``start`` and ``n_windows``, the first 70 % of the rows are history at the first origin."""
+
+_BASELINE_PREFIX = "yhat_"
+
+
+# --------------------------------------------------------------------------------------------
+# the plan: origins, targets, training ranges
+
+
+@dataclass(frozen=True)
+class FitBlock:
+    """One fit and the origins it forecasts.
+
+    ``train`` is the row range ``[start, end)`` the forecaster is fitted on (``None``: the
+    forecaster came fitted and is used as it is); it forecasts ``origins[first:stop]``.
+    """
+
+    train: tuple[int, int] | None
+    first: int
+    stop: int
+
+
+@dataclass(frozen=True)
+class BacktestPlan:
+    """Where a rolling backtest forecasts from and what it trains on (row positions only).
+
+    ``origins[i]`` is the last observed row of forecast ``i``; its target rows are
+    ``origins[i] + 1 .. origins[i] + horizon``. ``blocks`` lists the fits in order.
+    """
+
+    n_rows: int
+    horizon: int
+    origins: np.ndarray
+    blocks: tuple[FitBlock, ...]
+    window: str
+    train_length: int | None
+
+    @property
+    def n_windows(self) -> int:
+        return len(self.origins)
+
+    @property
+    def n_fits(self) -> int:
+        return sum(block.train is not None for block in self.blocks)
+
+    def targets(self) -> np.ndarray:
+        """``(n_windows, horizon)`` row positions of every forecast's target."""
+        return self.origins[:, None] + 1 + np.arange(self.horizon)[None, :]
+
+    def train_range(self, i: int) -> tuple[int, int] | None:
+        """Training rows ``[start, end)`` of the model that forecasts origin ``i``."""
+        for block in self.blocks:
+            if block.first <= i < block.stop:
+                return block.train
+        raise IndexError(f"origin index {i} out of range (0..{self.n_windows - 1})")
+
+
+def _positive_int(value: Any, name: str, *, allow_none: bool = False) -> int | None:
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def _refit_every(refit: Any) -> int | None:
+    """``False`` -> None (fit once), ``True`` -> 1, ``k`` -> k."""
+    if refit is False or refit is None:
+        return None
+    if refit is True:
+        return 1
+    if isinstance(refit, (int, np.integer)) and refit >= 1:
+        return int(refit)
+    raise ConfigError(
+        f"refit must be False, True or a positive integer k (refit every k origins), got {refit!r}"
+    )
+
+
+def _resolve_start(start: Any, n_rows: int, index: pd.DatetimeIndex | None) -> int:
+    """The first origin's row for ``start``: an int row, a float fraction, or a time."""
+    if isinstance(start, bool):
+        raise ConfigError(f"start must be a row number, a fraction or a timestamp, got {start!r}")
+    if isinstance(start, (int, np.integer)):
+        row = int(start) + (n_rows if start < 0 else 0)
+        if not 0 <= row < n_rows:
+            raise ConfigError(f"start row {start} is outside the {n_rows} rows")
+        return row
+    if isinstance(start, (float, np.floating)):
+        if not 0.0 < start < 1.0:
+            raise ConfigError(
+                f"a float start is the fraction of rows observed at the first origin and must lie "
+                f"in (0, 1), got {start!r}; pass an int for a row number"
+            )
+        return max(int(start * n_rows) - 1, 0)
+    if index is None:
+        raise ConfigError("a timestamp start needs the series' DatetimeIndex")
+    try:
+        when = pd.Timestamp(start)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"start {start!r} is not a row number, fraction or timestamp") from exc
+    if index.tz is not None and when.tz is None:
+        when = when.tz_localize(index.tz)
+    row = int(index.searchsorted(when, side="right")) - 1  # last row at or before `when`
+    if row < 0:
+        raise ConfigError(f"start {when} lies before the first timestamp {index[0]}")
+    return row
+
+
+def _row_label(row: int, index: pd.DatetimeIndex | None) -> str:
+    return f"row {row}" if index is None else f"row {row} ({index[row]})"
+
+
+def plan_backtest(
+    n_rows: int,
+    horizon: int,
+    *,
+    context_length: int,
+    start: Any = None,
+    n_windows: int | None = None,
+    stride: int = 1,
+    window: str = "expanding",
+    train_length: int | None = None,
+    refit: bool | int = False,
+    context: str = "window",
+    fit: bool = True,
+    index: pd.DatetimeIndex | None = None,
+) -> BacktestPlan:
+    """The origins, targets and training ranges of a rolling backtest; see :func:`backtest`.
+
+    ``fit=False`` plans for a forecaster that is already fitted and not refitted (one block
+    without a training range). Raises :class:`ConfigError` for invalid options and
+    :class:`DataValidationError` when the series is too short for them.
+    """
+    horizon = _positive_int(horizon, "horizon")
+    context_length = _positive_int(context_length, "context_length")
+    stride = _positive_int(stride, "stride")
+    n_windows = _positive_int(n_windows, "n_windows", allow_none=True)
+    train_length = _positive_int(train_length, "train_length", allow_none=True)
+    every = _refit_every(refit)
+    if window not in WINDOWS:
+        raise ConfigError(f"window must be one of {WINDOWS}, got {window!r}")
+    if context not in CONTEXTS:
+        raise ConfigError(f"context must be one of {CONTEXTS}, got {context!r}")
+    if window == "expanding" and train_length is not None:
+        raise ConfigError("train_length applies to window='sliding'; an expanding window keeps every row")
+    if every is not None and not fit:
+        raise ConfigError("refit needs a forecaster the backtest may fit (fit=True)")
+    n_rows = int(n_rows)
+    check_length(n_rows, horizon + 1, f"a backtest with horizon={horizon}")
+    last = n_rows - 1 - horizon  # the last origin whose target ends at the last row
+
+    if start is None and n_windows is not None:
+        first = max(last - stride * (n_windows - 1), 0)
+        first = last - stride * ((last - first) // stride)  # keep `last` on the grid
+    else:
+        first = _resolve_start(DEFAULT_START if start is None else start, n_rows, index)
+    if first > last:
+        raise DataValidationError(
+            f"no forecast origin: the first origin {_row_label(first, index)} leaves fewer than "
+            f"horizon={horizon} rows after it in the {n_rows} rows; start earlier "
+            f"(at row {last} or before)"
+        )
+    origins = np.arange(first, last + 1, stride, dtype=np.int64)
+    if n_windows is not None:
+        origins = origins[:n_windows]
+
+    if context == "window" and first < context_length - 1:
+        raise DataValidationError(
+            f"the first origin {_row_label(first, index)} has {first + 1} rows of history, window "
+            f"forecasts need context_length={context_length}: start at row {context_length - 1} "
+            "or later, use a shorter context_length, or context='full'"
+        )
+    needed = context_length + horizon  # rows for one (context, target) training window
+    if window == "sliding":
+        train_length = train_length or first + 1
+        if fit and train_length > first + 1:
+            raise DataValidationError(
+                f"train_length={train_length} rows do not fit before the first origin "
+                f"{_row_label(first, index)} ({first + 1} rows); start later or shorten train_length"
+            )
+        if fit and train_length < needed:
+            raise ConfigError(
+                f"train_length={train_length} is shorter than one training window "
+                f"(context_length + horizon = {needed} rows)"
+            )
+    elif fit and first + 1 < needed:
+        raise DataValidationError(
+            f"the first origin {_row_label(first, index)} has {first + 1} rows to train on; one "
+            f"training window needs context_length + horizon = {needed}: start at row {needed - 1} "
+            "or later, or shorten context_length or horizon"
+        )
+
+    def train_rows(origin: int) -> tuple[int, int]:
+        end = int(origin) + 1
+        return (0, end) if window == "expanding" else (end - int(train_length), end)
+
+    n = len(origins)
+    if not fit:
+        blocks = (FitBlock(None, 0, n),)
+    else:
+        starts = [0] if every is None else list(range(0, n, every))
+        stops = [*starts[1:], n]
+        blocks = tuple(FitBlock(train_rows(origins[a]), a, b) for a, b in zip(starts, stops, strict=True))
+    return BacktestPlan(
+        n_rows=n_rows,
+        horizon=horizon,
+        origins=origins,
+        blocks=blocks,
+        window=window,
+        train_length=train_length if window == "sliding" else None,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# the result
+
+
+def data_fingerprint(values: np.ndarray, index: pd.DatetimeIndex | None = None) -> dict[str, Any]:
+    """sha256 of the values (float64, C order) with their shape and the first/last timestamp."""
+    arr = np.ascontiguousarray(np.asarray(values, dtype=np.float64))
+    digest = hashlib.sha256()
+    digest.update(repr(arr.shape).encode())
+    digest.update(arr.tobytes())
+    out: dict[str, Any] = {"sha256": digest.hexdigest(), "shape": list(arr.shape)}
+    if index is not None and len(index):
+        out["first"] = str(index[0])
+        out["last"] = str(index[-1])
+    return out
+
+
+def _versions() -> dict[str, str]:
+    out = {"tsmamba": __version__, "python": platform.python_version()}
+    for package in ("torch", "numpy", "pandas", "lightning"):
+        try:
+            out[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def _improvement(model: float, baseline: float) -> float | None:
+    """Percent by which the model's error is below the baseline's (positive: model better)."""
+    if not (math.isfinite(model) and math.isfinite(baseline)) or baseline == 0:
+        return None
+    return 100.0 * (baseline - model) / baseline
+
+
+def _scores_frame(name: str, result: Mapping[str, Any]) -> pd.DataFrame:
+    """:func:`tsmamba.metrics.score` output as tidy rows (the metrics_frame layout)."""
+    rows: list[tuple[str, str, str, int, str, float]] = []
+    for metric, value in result["overall"].items():
+        rows.append((name, "overall", "all", 0, metric, value))
+    for channel, values in result["per_channel"].items():
+        for metric, value in values.items():
+            rows.append((name, "channel", channel, 0, metric, value))
+    for step, values in enumerate(result["per_step"], start=1):
+        for metric, value in values.items():
+            rows.append((name, "step", "all", step, metric, value))
+    frame = pd.DataFrame(rows, columns=["model", "scope", "channel", "step", "metric", "value"])
+    return frame.astype({"step": "int64", "value": "float64"})
+
+
+@dataclass
+class BacktestResult:
+    """Forecasts, scores and provenance of one backtest.
+
+    ``forecasts``: tidy frame, one row per (origin, channel, step) with columns ``origin``,
+    ``timestamp``, ``channel``, ``step``, ``y``, ``yhat`` and ``yhat_<baseline>``.
+    ``metrics``: tidy frame (model, scope, channel, step, metric, value) for the model and every
+    baseline. ``scores``: :func:`tsmamba.metrics.score` output per model name. ``summary``: the
+    overall numbers, window count and relative improvements. ``arrays``: ``y``, ``yhat`` and
+    ``yhat_<baseline>`` as ``(N, H, C)`` arrays. ``forecaster``: the (last) fitted model.
+    """
+
+    forecasts: pd.DataFrame
+    metrics: pd.DataFrame
+    scores: dict[str, dict[str, Any]]
+    summary: dict[str, Any]
+    config: dict[str, Any]
+    timings: dict[str, float]
+    data: dict[str, Any]
+    history: pd.DataFrame | None = field(default=None, repr=False)
+    arrays: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    forecaster: Any = field(default=None, repr=False)
+
+    @property
+    def model_name(self) -> str:
+        return str(self.summary["model"])
+
+    @property
+    def n_windows(self) -> int:
+        return int(self.summary["n_windows"])
+
+    def table(self, metrics: Sequence[str] = ("mse", "mae", "rmse", "smape", "mase")) -> pd.DataFrame:
+        """Overall scores, one row per model (the model first, then the baselines), plus the
+        model's improvement over each baseline in MSE and MAE, in percent."""
+        rows = {}
+        for name, result in self.scores.items():
+            rows[name] = {m: result["overall"].get(m, float("nan")) for m in metrics}
+        frame = pd.DataFrame.from_dict(rows, orient="index")
+        frame.index.name = "model"
+        for metric in ("mse", "mae"):
+            improvements = self.summary["improvement_pct"]
+            frame[f"{metric}_gain_%"] = [
+                float("nan") if name == self.model_name else improvements.get(name, {}).get(metric)
+                for name in frame.index
+            ]
+        return frame
+
+    def report(self) -> dict[str, Any]:
+        """The content of ``metrics.json`` (strict JSON: NaN and inf become null)."""
+        model = self.model_name
+        return to_jsonable(
+            {
+                "tsmamba_version": __version__,
+                "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "protocol": self.config.get("protocol"),
+                "model": model,
+                "n_windows": self.n_windows,
+                "config": self.config,
+                "data": self.data,
+                "scores": self.scores[model],
+                "baselines": {k: v for k, v in self.scores.items() if k != model},
+                "improvement_pct": self.summary["improvement_pct"],
+                "timings": self.timings,
+                "versions": _versions(),
+            }
+        )
+
+    def to_json(self, path: str | os.PathLike) -> Path:
+        """Write :meth:`report` to ``path`` (the report's ``metrics.json``)."""
+        out = Path(path)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(self.report(), indent=2, allow_nan=False) + "\n", encoding="utf-8")
+        return out
+
+    def to_csv(self, path: str | os.PathLike, *, float_format: str = "%.6g") -> Path:
+        """Write the tidy forecasts to ``path`` (the report's ``forecasts.csv``)."""
+        out = Path(path)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        self.forecasts.to_csv(out, index=False, float_format=float_format, date_format="%Y-%m-%d %H:%M:%S")
+        return out
+
+    def plot(self, out_dir: str | os.PathLike) -> list[Path]:
+        """forecast.png, error_by_step.png and error_over_time.png in ``out_dir``."""
+        from tsmamba.plotting import save_report_plots  # matplotlib only when plotting
+
+        return save_report_plots(
+            self.forecasts, self.metrics, out_dir, history=self.history, model_name=self.model_name
+        )
+
+    def save_report(
+        self, out_dir: str | os.PathLike, *, forecasts: bool = True, plots: bool = True
+    ) -> dict[str, Path]:
+        """Write the report folder: metrics.json, metrics.csv, forecasts.csv and the figures.
+
+        Returns ``{name: path}`` of what was written.
+        """
+        out = Path(out_dir)
+        if out.exists() and not out.is_dir():
+            raise ConfigError(f"report folder {out} exists and is not a folder")
+        out.mkdir(parents=True, exist_ok=True)
+        written = {"metrics.json": self.to_json(out / "metrics.json")}
+        metrics_csv = out / "metrics.csv"
+        self.metrics.to_csv(metrics_csv, index=False, float_format="%.8g")
+        written["metrics.csv"] = metrics_csv
+        if forecasts:
+            written["forecasts.csv"] = self.to_csv(out / "forecasts.csv")
+        if plots:
+            for path in self.plot(out):
+                written[path.name] = path
+        return written
+
+    def __repr__(self) -> str:
+        overall = self.scores[self.model_name]["overall"]
+        return (
+            f"BacktestResult({self.config.get('protocol')}, {self.n_windows} windows, "
+            f"horizon {self.summary['horizon']}, mse={overall.get('mse', float('nan')):.4g}, "
+            f"mae={overall.get('mae', float('nan')):.4g})"
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# shared pieces
+
+
+def _tidy_forecasts(
+    index: pd.DatetimeIndex,
+    origin_rows: np.ndarray,
+    channels: Sequence[str],
+    y: np.ndarray,
+    predictions: Mapping[str, np.ndarray],
+) -> pd.DataFrame:
+    """One row per (origin, channel, step); target row of step h is ``origin + h``."""
+    n, horizon, n_channels = y.shape
+    target_rows = origin_rows[:, None, None] + np.arange(1, horizon + 1)[None, None, :]  # (N, 1, H)
+    target_rows = np.broadcast_to(target_rows, (n, n_channels, horizon))
+    frame = {
+        "origin": index[np.repeat(origin_rows, n_channels * horizon)],
+        "timestamp": index[target_rows.ravel()],
+        "channel": np.tile(np.repeat(np.asarray(channels, dtype=object), horizon), n),
+        "step": np.tile(np.arange(1, horizon + 1), n * n_channels),
+        "y": y.transpose(0, 2, 1).ravel(),
+    }
+    for column, values in predictions.items():
+        frame[column] = values.transpose(0, 2, 1).ravel()
+    return pd.DataFrame(frame)
+
+
+def _linear_forecasts(
+    values: np.ndarray,
+    train: tuple[int, int],
+    contexts: np.ndarray,
+    horizon: int,
+    context_length: int,
+    max_windows: int | None,
+    seed: int,
+) -> np.ndarray:
+    """Fit :class:`LinearBaseline` on the (scaled) windows of ``values[train]``; forecast
+    ``contexts`` (N, >=L, C) in original units."""
+    a, b = train
+    scaler = StandardScaler().fit(values[a:b])
+    scaled = scaler.transform(values[a:b])
+    span = context_length + horizon
+    windows = sliding_window_view(scaled, span, axis=0)  # (M, C, span) view
+    x = windows[:, :, :context_length].transpose(0, 2, 1)
+    y = windows[:, :, context_length:].transpose(0, 2, 1)
+    model = LinearBaseline(context_length, horizon, max_windows=max_windows, seed=seed)
+    model.fit(x, y)
+    return scaler.inverse_transform(model.predict(scaler.transform(contexts[:, -context_length:])))
+
+
+def _naive_contexts(values: np.ndarray, origin_rows: np.ndarray, length: int) -> np.ndarray:
+    """``(N, length, C)`` views of the rows ``o-length+1 .. o`` for every origin ``o``."""
+    windows = sliding_window_view(values, length, axis=0)  # (T-length+1, C, length)
+    return windows[origin_rows - (length - 1)].transpose(0, 2, 1)
+
+
+def _score_all(
+    y: np.ndarray,
+    predictions: Mapping[str, np.ndarray],
+    channels: Sequence[str],
+    scale: np.ndarray | None,
+    metrics: Sequence[str],
+) -> tuple[dict[str, dict[str, Any]], pd.DataFrame]:
+    scores = {
+        name: score(y, yhat, scale=scale, metrics=metrics, channels=channels)
+        for name, yhat in predictions.items()
+    }
+    frame = pd.concat([_scores_frame(name, result) for name, result in scores.items()], ignore_index=True)
+    return scores, frame
+
+
+def _summary(
+    scores: Mapping[str, dict[str, Any]], model: str, n_windows: int, horizon: int, channels: Sequence[str]
+) -> dict[str, Any]:
+    model_overall = scores[model]["overall"]
+    improvement = {
+        name: {m: _improvement(model_overall[m], result["overall"][m]) for m in model_overall}
+        for name, result in scores.items()
+        if name != model
+    }
+    return {
+        "model": model,
+        "n_windows": int(n_windows),
+        "horizon": int(horizon),
+        "channels": list(channels),
+        "overall": {name: dict(result["overall"]) for name, result in scores.items()},
+        "improvement_pct": improvement,
+    }
+
+
+def _is_fitted(forecaster: Any) -> bool:
+    check = getattr(forecaster, "__sklearn_is_fitted__", None)
+    if callable(check):
+        return bool(check())
+    return any(k.endswith("_") and not k.startswith("__") for k in vars(forecaster))
+
+
+def _clone(forecaster: Any, **params: Any) -> Any:
+    from sklearn.base import clone
+
+    est = clone(forecaster)
+    changed = {k: v for k, v in params.items() if v is not None and getattr(est, k, None) != v}
+    if changed:
+        est.set_params(**changed)
+    return est
+
+
+def _params(forecaster: Any) -> dict[str, Any]:
+    try:
+        params = forecaster.get_params(deep=False)
+    except (AttributeError, TypeError):
+        return {}
+    return {k: v for k, v in params.items() if _is_json_value(v)}
+
+
+def _is_json_value(value: Any) -> bool:
+    try:
+        json.dumps(to_jsonable(value), allow_nan=False)
+        return True
+    except (TypeError, ValueError):
+        return False
+
+
+def _check_forecast(out: Any, n: int, horizon: int, n_channels: int) -> np.ndarray:
+    arr = np.asarray(out, dtype=np.float64)
+    if arr.ndim != 3 or arr.shape[0] != n or arr.shape[1] < horizon or arr.shape[2] != n_channels:
+        raise ConfigError(
+            f"the forecaster returned forecasts of shape {arr.shape}; expected ({n}, >= {horizon}, "
+            f"{n_channels}) for {n} origins"
+        )
+    return arr[:, :horizon]
+
+
+def _progress(iterable: Any, enabled: bool, **kw: Any) -> Any:
+    if not enabled:
+        return iterable
+    from tqdm.auto import tqdm
+
+    return tqdm(iterable, **kw)
+
+
+# --------------------------------------------------------------------------------------------
+# rolling-origin backtest
+
+
+def backtest(
+    forecaster: Any,
+    df: Any,
+    horizon: int | None = None,
+    *,
+    start: Any = None,
+    n_windows: int | None = None,
+    stride: int = 1,
+    window: str = "expanding",
+    train_length: int | None = None,
+    refit: bool | int = False,
+    context: str = "window",
+    baselines: bool = True,
+    progress: bool = False,
+    time_col: str | None = None,
+    columns: Sequence[str] | None = None,
+    fit_kwargs: Mapping[str, Any] | None = None,
+    batch_size: int = 256,
+    metrics: Sequence[str] = METRICS,
+    model_name: str = "tsmamba",
+    linear_max_windows: int | None = 10_000,
+    data_name: str | None = None,
+) -> BacktestResult:
+    """Rolling-origin backtest of ``forecaster`` on the series ``df``.
+
+    Args:
+        forecaster: an estimator with the :class:`~tsmamba.estimator.TSMambaForecaster`
+            surface. The object itself is never modified: fits happen on clones.
+        df: wide DataFrame (DatetimeIndex, or a time column ``time_col``) or a CSV path; it is
+            validated with :func:`tsmamba.data.read_series`.
+        horizon: steps scored per origin (default: ``forecaster.horizon``). A shorter horizon
+            scores the first steps of the forecasts; a longer one needs a forecaster the
+            backtest fits (its clone gets ``horizon`` set).
+        start: the first origin, i.e. the last observed row of the first forecast: an int row
+            (negative counts from the end), a float fraction of the rows observed (0.7: the
+            first 70 % are history), or a timestamp (the last row at or before it). Default:
+            0.7, or, when only ``n_windows`` is given, the windows end at the last row.
+        n_windows: use at most this many origins.
+        stride: rows between consecutive origins.
+        window: ``"expanding"`` trains on every row up to the origin; ``"sliding"`` on the last
+            ``train_length`` rows (default: the rows up to the first origin).
+        refit: ``False``: one fit on the rows up to the first origin, or none at all when the
+            forecaster is already fitted (it is then used as it is: make sure it never saw rows
+            after ``start``). ``True``: a fresh fit (``sklearn.base.clone``) at every origin.
+            ``k``: a fresh fit at origins 0, k, 2k, ...
+        context: ``"window"`` forecasts from the last ``context_length`` rows; ``"full"``
+            carries the recurrent state over every row from the first (one pass per fit).
+        baselines: also score last value, seasonal naive and the linear baseline.
+        fit_kwargs: extra keyword arguments of every ``fit`` call.
+        batch_size: windows per forward pass of the forecasts.
+        linear_max_windows: training windows of the linear baseline (subsampled above this).
+
+    Raises :class:`ConfigError` for invalid options and :class:`DataValidationError` when the
+    series is too short for them (both name the fix).
+    """
+    t_start = time.perf_counter()
+    frame = read_series(df, time_col=time_col or "date", columns=columns)
+    values = frame.to_numpy(dtype=np.float64)
+    index = frame.index
+    channels = [str(c) for c in frame.columns]
+    n_rows, n_channels = values.shape
+    freq = str(frame.attrs.get("freq") or infer_freq(index))
+
+    prefitted = _is_fitted(forecaster)
+    needs_fit = not prefitted or _refit_every(refit) is not None
+    model_horizon = int(forecaster.horizon)
+    horizon = model_horizon if horizon is None else _positive_int(horizon, "horizon")
+    if horizon > model_horizon and not needs_fit:
+        raise ConfigError(
+            f"horizon={horizon} exceeds the fitted forecaster's horizon={model_horizon}; refit it "
+            "(refit=True) or pass an unfitted forecaster so the backtest fits one with this horizon"
+        )
+    context_length = int(forecaster.context_length)
+    plan = plan_backtest(
+        n_rows,
+        horizon,
+        context_length=context_length,
+        start=start,
+        n_windows=n_windows,
+        stride=stride,
+        window=window,
+        train_length=train_length,
+        refit=refit,
+        context=context,
+        fit=needs_fit,
+        index=index,
+    )
+    origins = plan.origins
+    n = plan.n_windows
+    fit_horizon = max(horizon, model_horizon)
+    fit_kwargs = dict(fit_kwargs or {})
+
+    yhat = np.empty((n, horizon, n_channels))
+    linear = np.empty((n, horizon, n_channels)) if baselines else None
+    season = seasonal_period(freq)
+    fit_s = forecast_s = baseline_s = 0.0
+    fitted = forecaster
+    blocks = _progress(plan.blocks, progress and len(plan.blocks) > 1, desc="backtest fits", unit="fit")
+    for block in blocks:
+        block_origins = origins[block.first : block.stop]
+        if block.train is not None:
+            t0 = time.perf_counter()
+            fitted = _clone(forecaster, horizon=fit_horizon)
+            a, b = block.train
+            fitted.fit(frame.iloc[a:b], **fit_kwargs)
+            fit_s += time.perf_counter() - t0
+        t0 = time.perf_counter()
+        seen = frame.iloc[: int(block_origins[-1]) + 1]  # nothing after the block's last origin
+        out = fitted.forecast_origins(seen, block_origins, context=context, batch_size=batch_size)
+        yhat[block.first : block.stop] = _check_forecast(out, len(block_origins), horizon, n_channels)
+        forecast_s += time.perf_counter() - t0
+        if linear is not None:
+            t0 = time.perf_counter()
+            train = block.train or (0, int(origins[0]) + 1)
+            lin_context = min(context_length, train[1] - train[0] - horizon, int(origins[0]) + 1)
+            contexts = _naive_contexts(values, block_origins, lin_context)
+            linear[block.first : block.stop] = _linear_forecasts(
+                values, train, contexts, horizon, lin_context, linear_max_windows, seed=0
+            )
+            baseline_s += time.perf_counter() - t0
+
+    y = values[plan.targets()]  # (N, H, C)
+    predictions: dict[str, np.ndarray] = {model_name: yhat}
+    if baselines:
+        t0 = time.perf_counter()
+        naive_length = min(max(context_length, season), int(origins[0]) + 1)
+        contexts = _naive_contexts(values, origins, naive_length)
+        predictions["last_value"] = last_value(contexts, horizon)
+        predictions["seasonal_naive"] = seasonal_naive(contexts, horizon, min(season, naive_length))
+        predictions["linear"] = linear
+        baseline_s += time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    first_train = plan.blocks[0].train or (0, int(origins[0]) + 1)
+    scale = mase_scale(values[first_train[0] : first_train[1]], season)
+    scores, metrics_df = _score_all(y, predictions, channels, scale, metrics)
+    metrics_s = time.perf_counter() - t0
+    columns_out = {("yhat" if k == model_name else _BASELINE_PREFIX + k): v for k, v in predictions.items()}
+    forecasts = _tidy_forecasts(index, origins, channels, y, columns_out)
+    total = time.perf_counter() - t_start
+
+    source = data_name or (os.fspath(df) if isinstance(df, (str, os.PathLike)) else None)
+    config = {
+        "protocol": "rolling",
+        "model": type(forecaster).__name__,
+        "model_params": _params(forecaster),
+        "context_length": context_length,
+        "horizon": horizon,
+        "start": None if start is None else str(start),
+        "n_windows": n_windows,
+        "stride": int(stride),
+        "window": window,
+        "train_length": plan.train_length,
+        "refit": refit,
+        "context": context,
+        "prefitted": not needs_fit,
+        "n_fits": plan.n_fits,
+        "first_origin": str(index[origins[0]]),
+        "last_origin": str(index[origins[-1]]),
+        "train_ranges": [list(b.train) if b.train else None for b in plan.blocks],
+        "season": season,
+        "baselines": list(BASELINES) if baselines else [],
+        "metrics_units": "original",
+        "mase_scale_rows": list(first_train),
+    }
+    data = {
+        "source": source,
+        "freq": freq,
+        "channels": channels,
+        "n_rows": int(n_rows),
+        "fingerprint": data_fingerprint(values, index),
+    }
+    timings = {
+        "fit_s": fit_s,
+        "forecast_s": forecast_s,
+        "baselines_s": baseline_s,
+        "metrics_s": metrics_s,
+        "total_s": total,
+        "windows_per_s": n / forecast_s if forecast_s > 0 else None,
+    }
+    return BacktestResult(
+        forecasts=forecasts,
+        metrics=metrics_df,
+        scores=scores,
+        summary=_summary(scores, model_name, n, horizon, channels),
+        config=config,
+        timings=timings,
+        data=data,
+        history=frame,
+        arrays={"y": y, **columns_out},
+        forecaster=fitted,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# the LTSF benchmark protocol
+
+
+def _ltsf_forecaster(forecaster: Any, context_length: int, horizon: int) -> Any:
+    if forecaster is None or isinstance(forecaster, Mapping):
+        from tsmamba.estimator import TSMambaForecaster
+
+        params = dict(forecaster or {})
+        params.update(context_length=context_length, horizon=horizon)
+        try:
+            return TSMambaForecaster(**params)
+        except TypeError as exc:
+            raise ConfigError(f"invalid forecaster parameters: {exc}") from exc
+    return _clone(forecaster, context_length=context_length, horizon=horizon)
+
+
+def backtest_ltsf(
+    forecaster: Any = None,
+    data: Any = "ETTh1",
+    context_length: int = 96,
+    horizon: int = 96,
+    *,
+    kind: str | None = None,
+    data_dir: str | os.PathLike | None = None,
+    baselines: bool = True,
+    batch_size: int = 256,
+    metrics: Sequence[str] = METRICS,
+    model_name: str = "tsmamba",
+    linear_max_windows: int | None = 10_000,
+) -> BacktestResult:
+    """The LTSF benchmark: train on the train split, score every test window on scaled data.
+
+    Args:
+        forecaster: a :class:`~tsmamba.estimator.TSMambaForecaster` (cloned, with
+            ``context_length`` and ``horizon`` set), a dict of its parameters, or None for the
+            defaults.
+        data: a registry name (``"ETTh1"``), a CSV path or a DataFrame (see
+            :func:`tsmamba.data.prepare_ltsf`, which also fixes the borders by ``kind``).
+
+    The forecaster is fitted on the scaled train split with the scaled validation split
+    (starting ``context_length`` rows early) for early stopping and ``scale=False``; it then
+    forecasts all test windows (stride 1, none dropped). Scores, forecasts and baselines are in
+    the scaled units, as the protocol reports them. The MASE scale comes from the scaled train
+    split; the seasonal naive baseline may read up to one season before the test split.
+    """
+    t_start = time.perf_counter()
+    prepared = prepare_ltsf(data, context_length, horizon, kind=kind, data_dir=data_dir)
+    est = _ltsf_forecaster(forecaster, prepared.context_length, prepared.horizon)
+    L_, H = prepared.context_length, prepared.horizon
+    values = prepared.values.astype(np.float64)
+    channels = prepared.columns
+    index = prepared.index
+    fit_index, regularised = index, False
+    if prepared.meta.get("irregular") or not index.is_unique:
+        # published files with a repeated or missing timestamp (Weather): rows are the protocol's
+        # unit, so the estimator gets a regular grid of the same length and start
+        fit_index = pd.date_range(index[0], periods=len(index), freq=prepared.freq, name=index.name)
+        regularised = True
+    frame = pd.DataFrame(values, index=fit_index, columns=channels)
+    train_s, train_e = prepared.borders["train"]
+    _, val_e = prepared.borders["val"]
+    test_s, test_e = prepared.borders["test"]
+
+    t0 = time.perf_counter()
+    est.fit(frame.iloc[train_s:train_e], val_df=frame.iloc[train_e:val_e], scale=False)
+    fit_s = time.perf_counter() - t0
+
+    n = test_e - test_s - L_ - H + 1
+    origins = np.arange(test_s + L_ - 1, test_s + L_ - 1 + n)
+    test_windows = sliding_window_view(values[test_s:test_e], L_ + H, axis=0)  # (n, C, L+H)
+    contexts = test_windows[:, :, :L_].transpose(0, 2, 1)
+    y = np.ascontiguousarray(test_windows[:, :, L_:].transpose(0, 2, 1))
+    marks = None
+    if getattr(est, "time_features", False):
+        from tsmamba.data import time_features
+
+        mark_rows = time_features(fit_index, freq=getattr(est, "freq_", None) or prepared.freq)
+        marks = sliding_window_view(mark_rows[test_s : test_e - H], L_, axis=0).transpose(0, 2, 1)
+    t0 = time.perf_counter()
+    out = est.forecast_scaled_windows(np.ascontiguousarray(contexts, dtype=np.float32), marks, batch_size)
+    yhat = _check_forecast(out, n, H, len(channels))
+    forecast_s = time.perf_counter() - t0
+
+    season = seasonal_period(prepared.freq)
+    predictions: dict[str, np.ndarray] = {model_name: yhat}
+    baseline_s = 0.0
+    if baselines:
+        t0 = time.perf_counter()
+        naive_length = min(max(L_, season), int(origins[0]) + 1)
+        naive = _naive_contexts(values, origins, naive_length)
+        predictions["last_value"] = last_value(naive, H)
+        predictions["seasonal_naive"] = seasonal_naive(naive, H, min(season, naive_length))
+        train_windows = sliding_window_view(values[train_s:train_e], L_ + H, axis=0)
+        model = LinearBaseline(L_, H, max_windows=linear_max_windows, seed=0)
+        model.fit(train_windows[:, :, :L_].transpose(0, 2, 1), train_windows[:, :, L_:].transpose(0, 2, 1))
+        predictions["linear"] = model.predict(contexts)
+        baseline_s = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    scale = mase_scale(values[train_s:train_e], season)
+    scores, metrics_df = _score_all(y, predictions, channels, scale, metrics)
+    metrics_s = time.perf_counter() - t0
+    columns_out = {("yhat" if k == model_name else _BASELINE_PREFIX + k): v for k, v in predictions.items()}
+    forecasts = _tidy_forecasts(index, origins, channels, y, columns_out)
+    shown = slice(max(0, test_s - 3 * H), test_e)
+    history = pd.DataFrame(values[shown], index=index[shown], columns=channels)
+    total = time.perf_counter() - t_start
+    history_ = getattr(est, "history_", {}) or {}
+    config = {
+        "protocol": "ltsf",
+        "model": type(est).__name__,
+        "model_params": _params(est),
+        "context_length": L_,
+        "horizon": H,
+        "kind": prepared.kind,
+        "borders": {k: list(v) for k, v in prepared.borders.items()},
+        "window_counts": prepared.window_counts(),
+        "stride": 1,
+        "first_origin": str(index[origins[0]]),
+        "last_origin": str(index[origins[-1]]),
+        "season": season,
+        "baselines": list(BASELINES) if baselines else [],
+        "metrics_units": "scaled (StandardScaler fitted on the train split)",
+        "regularised_index": regularised,
+        "training": {k: v for k, v in history_.items() if _is_json_value(v)},
+    }
+    source = data if isinstance(data, str) else (os.fspath(data) if isinstance(data, os.PathLike) else None)
+    data_info = {
+        "source": source,
+        "name": prepared.name,
+        "freq": prepared.freq,
+        "channels": channels,
+        "n_rows": prepared.n_rows,
+        "fingerprint": data_fingerprint(values, index),
+        "fingerprint_of": "the scaled values (float32 as prepared, widened to float64)",
+        "scaler": prepared.scaler.to_dict(),
+    }
+    timings = {
+        "fit_s": fit_s,
+        "forecast_s": forecast_s,
+        "baselines_s": baseline_s,
+        "metrics_s": metrics_s,
+        "total_s": total,
+        "windows_per_s": n / forecast_s if forecast_s > 0 else None,
+    }
+    return BacktestResult(
+        forecasts=forecasts,
+        metrics=metrics_df,
+        scores=scores,
+        summary=_summary(scores, model_name, n, H, channels),
+        config=config,
+        timings=timings,
+        data=data_info,
+        history=history,
+        arrays={"y": y, **columns_out},
+        forecaster=est,
+    )
+
