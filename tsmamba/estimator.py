@@ -1,0 +1,445 @@
+"""``TSMambaForecaster``: the sklearn-style estimator users fit and predict with.
+
+It glues the pieces together and holds no math of its own: the data layer validates and scales,
+the network (:mod:`tsmamba.model`) forecasts, Lightning (:mod:`tsmamba.training`) trains, and
+:mod:`tsmamba.checkpoint` saves.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import NotFittedError
+from sklearn.utils.validation import check_is_fitted
+
+from tsmamba import __version__
+from tsmamba.checkpoint import read_checkpoint, write_checkpoint
+from tsmamba.data import (
+    StandardScaler,
+    check_length,
+    future_index,
+    read_series,
+    time_feature_count,
+    time_features,
+)
+from tsmamba.errors import CheckpointError, ConfigError, DataValidationError
+from tsmamba.model import ForecasterConfig, MambaForecaster, count_parameters
+from tsmamba.training import ForecastingModule, make_trainer
+from tsmamba.windows import TimeSeriesDataModule
+
+__all__ = ["TSMambaForecaster"]
+
+FORMAT = "tsmamba-forecaster"
+CONTEXTS = ("window", "full")
+
+
+class TSMambaForecaster(BaseEstimator):
+    """Mamba-2 forecaster with an sklearn interface.
+
+    Parameters mirror :class:`tsmamba.model.ForecasterConfig` (architecture) and the training
+    loop (epochs, batch size, learning rate, early stopping patience, ...). ``trainer_kwargs``
+    go to ``lightning.Trainer`` unchanged (accelerator, devices, precision, strategy, callbacks,
+    loggers); ``checkpoint_dir`` makes training write ``last.ckpt`` every epoch so that
+    ``fit(..., resume=True)`` continues an interrupted run.
+
+    Fitted attributes end in ``_``: ``network_``, ``scaler_``, ``columns_``, ``freq_``,
+    ``index_``, ``values_`` (the training series), ``n_features_in_``, ``feature_names_in_``,
+    ``history_`` (training record).
+    """
+
+    def __init__(
+        self,
+        context_length: int = 96,
+        horizon: int = 96,
+        *,
+        d_model: int = 64,
+        n_layers: int = 2,
+        d_state: int = 16,
+        expand: int = 2,
+        headdim: int = 16,
+        d_conv: int = 4,
+        chunk_size: int = 64,
+        channel_mode: str = "independent",
+        norm: str = "causal",
+        norm_span: int | None = None,
+        time_features: bool = False,
+        dropout: float = 0.0,
+        loss: str = "mse",
+        max_epochs: int = 10,
+        batch_size: int = 32,
+        learning_rate: float = 1e-3,
+        weight_decay: float = 0.01,
+        warmup_fraction: float = 0.05,
+        patience: int | None = 3,
+        val_fraction: float = 0.1,
+        gradient_clip_val: float | None = 1.0,
+        train_stride: int = 1,
+        random_state: int | None = 0,
+        progress: bool = True,
+        checkpoint_dir: str | None = None,
+        trainer_kwargs: dict[str, Any] | None = None,
+    ):
+        self.context_length = context_length
+        self.horizon = horizon
+        self.d_model = d_model
+        self.n_layers = n_layers
+        self.d_state = d_state
+        self.expand = expand
+        self.headdim = headdim
+        self.d_conv = d_conv
+        self.chunk_size = chunk_size
+        self.channel_mode = channel_mode
+        self.norm = norm
+        self.norm_span = norm_span
+        self.time_features = time_features
+        self.dropout = dropout
+        self.loss = loss
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.warmup_fraction = warmup_fraction
+        self.patience = patience
+        self.val_fraction = val_fraction
+        self.gradient_clip_val = gradient_clip_val
+        self.train_stride = train_stride
+        self.random_state = random_state
+        self.progress = progress
+        self.checkpoint_dir = checkpoint_dir
+        self.trainer_kwargs = trainer_kwargs
+
+    # ---- configuration ---------------------------------------------------------------------
+    def network_config(self, n_channels: int, n_time_features: int = 0) -> ForecasterConfig:
+        return ForecasterConfig(
+            n_channels=n_channels, horizon=self.horizon, context_length=self.context_length,
+            d_model=self.d_model, n_layers=self.n_layers, d_state=self.d_state, expand=self.expand,
+            headdim=self.headdim, d_conv=self.d_conv, chunk_size=self.chunk_size,
+            channel_mode=self.channel_mode, norm=self.norm, norm_span=self.norm_span,
+            n_time_features=n_time_features, dropout=self.dropout,
+        )
+
+    def _check_params(self) -> None:
+        for name in ("context_length", "horizon", "max_epochs", "batch_size", "train_stride"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        if not 0.0 <= self.val_fraction < 1.0:
+            raise ConfigError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
+
+    # ---- data ------------------------------------------------------------------------------
+    def _read(self, df: Any, time_col: str | None, columns: Sequence[str] | None) -> pd.DataFrame:
+        return read_series(df, time_col=time_col or "date", columns=columns)
+
+    def _frame_for_prediction(self, df: Any, time_col: str | None = None) -> pd.DataFrame:
+        """Validate a frame to forecast from: the fitted channels, in the fitted order."""
+        if isinstance(df, pd.DataFrame):
+            present = [str(c) for c in df.columns]
+            if time_col is None and "date" in present and not isinstance(df.index, pd.DatetimeIndex):
+                time_col = "date"
+            missing = [c for c in self.columns_ if c not in present]
+            extra = [c for c in present if c not in self.columns_ and c != time_col]
+            if missing or extra:
+                raise DataValidationError(
+                    f"the frame's columns differ from those the model was fitted on: "
+                    f"missing {missing}, unexpected {extra}; pass the columns {self.columns_}"
+                )
+        return read_series(df, time_col=time_col or "date", columns=self.columns_)
+
+    def _scaled(self, values: np.ndarray) -> torch.Tensor:
+        return torch.as_tensor(self.scaler_.transform(values), dtype=self._dtype())
+
+    def _marks(self, index: pd.DatetimeIndex) -> torch.Tensor | None:
+        if not self.time_features:
+            return None
+        return torch.as_tensor(time_features(index, freq=self.freq_), dtype=self._dtype())
+
+    def _dtype(self) -> torch.dtype:
+        return self.network_.head.weight.dtype
+
+    # ---- fitting ---------------------------------------------------------------------------
+    def fit(
+        self,
+        df: Any,
+        *,
+        time_col: str | None = None,
+        columns: Sequence[str] | None = None,
+        val_df: Any = None,
+        scale: bool = True,
+        resume: bool = False,
+    ) -> TSMambaForecaster:
+        """Train on a series.
+
+        Args:
+            df: wide DataFrame (DatetimeIndex, or a time column ``time_col``, default "date"),
+                or a CSV path; numeric channels (``columns`` selects them).
+            val_df: validation series for early stopping; default: the last ``val_fraction`` of
+                ``df`` (its windows start ``context_length`` rows earlier).
+            scale: fit a StandardScaler on the training rows (False: data already scaled).
+            resume: continue from ``checkpoint_dir/last.ckpt`` when it exists.
+        """
+        self._check_params()
+        frame = self._read(df, time_col, columns)
+        values = frame.to_numpy(dtype=np.float64)
+        n, L_, H = len(frame), self.context_length, self.horizon
+        index = frame.index
+
+        if val_df is not None:
+            val_frame = self._read(val_df, time_col, list(frame.columns))
+            train_end = n
+            all_values = np.concatenate([values, val_frame.to_numpy(np.float64)])
+            all_index = index.append(val_frame.index)
+            borders = {"train": (0, n), "val": (max(0, n - L_), len(all_values))}
+        else:
+            n_val = int(round(self.val_fraction * n))
+            train_end = n - n_val
+            if n_val and n_val + L_ >= L_ + H and train_end >= L_ + H:
+                borders = {"train": (0, train_end), "val": (train_end - L_, n)}
+            else:
+                if self.val_fraction > 0:
+                    warnings.warn(
+                        f"{n} rows leave too few for validation windows (need {L_ + H} per split); "
+                        "training without validation or early stopping", UserWarning, stacklevel=2)
+                train_end = n
+                borders = {"train": (0, n)}
+            all_values, all_index = values, index
+        check_length(train_end, L_ + H, f"training windows of context_length={L_} + horizon={H}")
+
+        self.scaler_ = StandardScaler().fit(values[:train_end], columns=list(frame.columns)) if scale \
+            else _identity_scaler(values.shape[1])
+        self.columns_ = [str(c) for c in frame.columns]
+        self.feature_names_in_ = np.asarray(self.columns_, dtype=object)
+        self.n_features_in_ = len(self.columns_)
+        self.freq_ = frame.index.freqstr if frame.index.freq is not None else pd.infer_freq(frame.index)
+        n_marks = time_feature_count(self.freq_) if self.time_features else 0
+
+        if self.random_state is not None:
+            L.seed_everything(int(self.random_state), workers=True, verbose=False)
+        network = MambaForecaster(self.network_config(len(self.columns_), n_marks))
+        self.network_ = network
+        scaled = self._scaled(all_values)
+        marks = self._marks(all_index)
+        datamodule = TimeSeriesDataModule(
+            scaled, borders, L_, H, batch_size=self.batch_size, marks=marks,
+            train_stride=self.train_stride, seed=self.random_state or 0,
+        )
+        module = ForecastingModule(network, loss=self.loss, learning_rate=self.learning_rate,
+                                   weight_decay=self.weight_decay, warmup_fraction=self.warmup_fraction)
+        trainer, restore = make_trainer(
+            max_epochs=self.max_epochs, patience=self.patience, has_validation="val" in borders,
+            gradient_clip_val=self.gradient_clip_val, progress=self.progress,
+            checkpoint_dir=self.checkpoint_dir, trainer_kwargs=self.trainer_kwargs,
+        )
+        ckpt_path = None
+        if resume:
+            if self.checkpoint_dir is None:
+                raise ConfigError("resume=True needs checkpoint_dir (where last.ckpt is written)")
+            last = Path(self.checkpoint_dir) / "last.ckpt"
+            ckpt_path = str(last) if last.exists() else None
+        t0 = time.perf_counter()
+        trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
+        elapsed = time.perf_counter() - t0
+
+        self.network_ = module.network.to("cpu").eval()
+        self.index_ = index
+        self.values_ = values
+        epochs_run = trainer.current_epoch
+        self.history_ = {
+            "epochs": int(epochs_run),
+            "best_epoch": None if restore is None else restore.best_epoch,
+            "best_val_loss": None if restore is None else restore.best_score,
+            "train_seconds": elapsed,
+            "seconds_per_epoch": elapsed / max(1, epochs_run),
+            "n_parameters": count_parameters(self.network_),
+            "train_windows": len(datamodule.dataset("train")),
+        }
+        return self
+
+    # ---- forecasting -----------------------------------------------------------------------
+    def _check_context(self, context: str) -> None:
+        if context not in CONTEXTS:
+            raise ConfigError(f"context must be one of {CONTEXTS}, got {context!r}")
+
+    @torch.no_grad()
+    def predict(self, df: Any = None, *, context: str = "window", time_col: str | None = None) -> pd.DataFrame:
+        """Forecast the ``horizon`` steps after the end of ``df`` (default: the training series).
+
+        ``context="window"``: from the last ``context_length`` rows (zero initial state), as in
+        training. ``context="full"``: the whole of ``df`` through the recurrent state.
+        Returns a DataFrame indexed by the future timestamps, one column per fitted channel, in
+        the original units.
+        """
+        check_is_fitted(self, "network_")
+        self._check_context(context)
+        if df is None:
+            values, index = self.values_, self.index_
+        else:
+            frame = self._frame_for_prediction(df, time_col)
+            values, index = frame.to_numpy(np.float64), frame.index
+        forecast = self.forecast_origins(values, [len(values) - 1], context=context, index=index)[0]
+        future = future_index(index, self.horizon, self.freq_)
+        return pd.DataFrame(forecast, index=future, columns=self.columns_)
+
+    @torch.no_grad()
+    def forecast_origins(
+        self,
+        data: Any,
+        origins: Sequence[int],
+        *,
+        context: str = "window",
+        batch_size: int = 256,
+        index: pd.DatetimeIndex | None = None,
+    ) -> np.ndarray:
+        """Forecasts after each origin (the positional index of the last observed row).
+
+        ``data``: a frame (validated like ``predict``'s) or an array (T, C) in original units with
+        ``index`` for time features. ``"window"`` batches the windows ending at the origins;
+        ``"full"`` makes one recurrent pass over the rows and reads the forecast at each origin.
+        Returns (n_origins, H, C) in original units.
+        """
+        check_is_fitted(self, "network_")
+        self._check_context(context)
+        if isinstance(data, pd.DataFrame):
+            frame = self._frame_for_prediction(data)
+            values, index = frame.to_numpy(np.float64), frame.index
+        else:
+            values = np.asarray(data, dtype=np.float64)
+        origins = np.asarray(origins, dtype=np.int64)
+        T, L_ = len(values), self.context_length
+        if origins.size and (origins.min() < 0 or origins.max() >= T):
+            raise DataValidationError(f"origins must be row positions in [0, {T}), got {origins.min()}..{origins.max()}")
+        x = self._scaled(values)  # (T, C)
+        marks = self._marks(index) if self.time_features else None
+        if context == "full":
+            out = self.network_(x[None], None if marks is None else marks[None], all_positions=True)
+            scaled = out[0, torch.as_tensor(origins)]  # (n, H, C)
+        else:
+            if origins.size and origins.min() < L_ - 1:
+                raise DataValidationError(
+                    f"window forecasts need context_length={L_} rows up to each origin; origin row "
+                    f"{origins.min()} has only {origins.min() + 1}. Start later, or use context='full'"
+                )
+            windows = x.unfold(0, L_, 1).transpose(1, 2)  # (T-L+1, L, C) view
+            mwin = None if marks is None else marks.unfold(0, L_, 1).transpose(1, 2)
+            parts = []
+            for i in range(0, len(origins), batch_size):
+                starts = torch.as_tensor(origins[i : i + batch_size] - (L_ - 1))
+                parts.append(self.network_(windows[starts], None if mwin is None else mwin[starts]))
+            scaled = torch.cat(parts) if parts else x.new_zeros(0, self.horizon, x.shape[1])
+        return self.scaler_.inverse_transform(scaled.double().numpy())
+
+    @torch.no_grad()
+    def forecast_scaled_windows(self, contexts: Any, marks: Any = None, batch_size: int = 256) -> np.ndarray:
+        """Windows already in the scaler's units: contexts (N, L, C) -> forecasts (N, H, C), same units."""
+        check_is_fitted(self, "network_")
+        x = torch.as_tensor(np.asarray(contexts), dtype=self._dtype())
+        m = None if marks is None else torch.as_tensor(np.asarray(marks), dtype=self._dtype())
+        parts = [self.network_(x[i : i + batch_size], None if m is None else m[i : i + batch_size])
+                 for i in range(0, len(x), batch_size)]
+        return torch.cat(parts).double().numpy()
+
+    def stream(self, history: Any = None, **kwargs: Any):
+        """An online forecaster that advances the recurrent state one observation at a time."""
+        from tsmamba.streaming import Stream
+
+        return Stream(self, history=history, **kwargs)
+
+    # ---- persistence -----------------------------------------------------------------------
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the fitted model to a directory (tensors + JSON), atomically."""
+        check_is_fitted(self, "network_")
+        params = {k: v for k, v in self.get_params().items() if _jsonable(v)}
+        meta = {
+            "format": FORMAT,
+            "tsmamba_version": __version__,
+            "params": params,
+            "network_config": self.network_.config.to_dict(),
+            "columns": self.columns_,
+            "freq": self.freq_,
+            "scaler": self.scaler_.to_dict(),
+            "history": self.history_,
+        }
+        tensors = {
+            "weights": self.network_.state_dict(),
+            "series": {
+                "values": torch.as_tensor(self.values_),
+                "index_ns": torch.as_tensor(self.index_.asi8.copy()),
+            },
+        }
+        return write_checkpoint(path, meta, tensors)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> TSMambaForecaster:
+        """Load a model written by :meth:`save` (tensors through ``torch.load(weights_only=True)``)."""
+        meta, tensors = read_checkpoint(path)
+        if meta.get("format") != FORMAT:
+            raise CheckpointError(f"{path} holds {meta.get('format')!r}, not a {FORMAT} save")
+        try:
+            est = cls(**meta["params"])
+            config = ForecasterConfig(**meta["network_config"])
+        except (TypeError, ConfigError) as exc:
+            raise CheckpointError(f"{path}: saved configuration is not valid here: {exc}") from None
+        network = MambaForecaster(config)
+        weights = tensors.get("weights")
+        if weights is None:
+            raise CheckpointError(f"{path}: weights.pt is missing")
+        _load_weights_strict(network, weights, path)
+        est.network_ = network.eval()
+        est.columns_ = list(meta["columns"])
+        est.feature_names_in_ = np.asarray(est.columns_, dtype=object)
+        est.n_features_in_ = len(est.columns_)
+        est.freq_ = meta["freq"]
+        est.scaler_ = StandardScaler.from_dict(meta["scaler"])
+        est.history_ = meta.get("history", {})
+        series = tensors["series"]
+        est.values_ = series["values"].numpy()
+        tz = None
+        est.index_ = pd.DatetimeIndex(pd.to_datetime(series["index_ns"].numpy(), utc=False), tz=tz)
+        if est.freq_:
+            est.index_.freq = est.freq_
+        return est
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "network_")
+
+
+def _identity_scaler(n_channels: int) -> StandardScaler:
+    scaler = StandardScaler()
+    scaler.mean_ = np.zeros(n_channels)
+    scaler.scale_ = np.ones(n_channels)
+    return scaler
+
+
+def _jsonable(value: Any) -> bool:
+    try:
+        json.dumps(value)
+        return True
+    except TypeError:
+        return False
+
+
+def _load_weights_strict(network: torch.nn.Module, weights: dict, path: Any) -> None:
+    expected = network.state_dict()
+    missing = sorted(set(expected) - set(weights))
+    unexpected = sorted(set(weights) - set(expected))
+    shapes = [f"{k}: saved {tuple(weights[k].shape)} vs config {tuple(v.shape)}"
+              for k, v in expected.items() if k in weights and weights[k].shape != v.shape]
+    if missing or unexpected or shapes:
+        raise CheckpointError(
+            f"{path}: weights do not match the saved configuration "
+            f"(missing {missing[:5]}, unexpected {unexpected[:5]}, shape differences {shapes[:5]})"
+        )
+    network.load_state_dict(weights)
+
+
+_ = NotFittedError  # re-exported for callers that catch it from here

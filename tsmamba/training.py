@@ -1,0 +1,197 @@
+"""Training with Lightning: the LightningModule (no architecture here) and its callbacks.
+
+``ForecastingModule`` wraps a :class:`tsmamba.model.MambaForecaster`: loss (MSE, MAE or Huber),
+AdamW without weight decay on norms, biases, dt, A and D, a linear warm-up then cosine decay per
+step, and a finite-loss guard. ``make_trainer`` builds the ``lightning.Trainer`` with gradient
+clipping, early stopping on the validation loss with the best weights restored in memory, and the
+user's ``trainer_kwargs`` passed through.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+from typing import Any
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
+from torch import Tensor
+
+from tsmamba.errors import ConfigError, TrainingError
+from tsmamba.model import MambaForecaster
+
+__all__ = ["LOSSES", "ForecastingModule", "RestoreBestWeights", "make_trainer"]
+
+LOSSES = ("mse", "mae", "huber")
+
+
+def forecast_loss(kind: str, pred: Tensor, target: Tensor) -> Tensor:
+    if kind == "mse":
+        return F.mse_loss(pred, target)
+    if kind == "mae":
+        return F.l1_loss(pred, target)
+    if kind == "huber":
+        return F.huber_loss(pred, target, delta=1.0)
+    raise ConfigError(f"loss must be one of {LOSSES}, got {kind!r}")
+
+
+class ForecastingModule(L.LightningModule):
+    """Lightning training of a forecasting network on (context, target[, marks]) batches."""
+
+    def __init__(
+        self,
+        network: MambaForecaster,
+        *,
+        loss: str = "mse",
+        learning_rate: float = 1e-3,
+        weight_decay: float = 0.01,
+        warmup_fraction: float = 0.05,
+        min_lr_ratio: float = 0.05,
+    ):
+        super().__init__()
+        if loss not in LOSSES:
+            raise ConfigError(f"loss must be one of {LOSSES}, got {loss!r}")
+        if learning_rate <= 0:
+            raise ConfigError(f"learning_rate must be > 0, got {learning_rate}")
+        if not 0 <= warmup_fraction < 1:
+            raise ConfigError(f"warmup_fraction must be in [0, 1), got {warmup_fraction}")
+        self.network = network
+        self.loss_kind = loss
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.warmup_fraction = warmup_fraction
+        self.min_lr_ratio = min_lr_ratio
+
+    def forward(self, context: Tensor, marks: Tensor | None = None) -> Tensor:
+        return self.network(context, marks)
+
+    def _loss(self, batch: list[Tensor]) -> Tensor:
+        context, target = batch[0], batch[1]
+        marks = batch[2] if len(batch) > 2 else None
+        return forecast_loss(self.loss_kind, self.network(context, marks), target)
+
+    def training_step(self, batch: list[Tensor], batch_idx: int) -> Tensor:
+        loss = self._loss(batch)
+        if not torch.isfinite(loss):
+            raise TrainingError(
+                f"non-finite training loss ({loss.item()}) at epoch {self.current_epoch}, "
+                f"step {self.global_step} (batch {batch_idx}); weights were not saved. "
+                "Check the data for extreme values, or lower learning_rate"
+            )
+        self.log("train_loss", loss, prog_bar=True, on_step=True, on_epoch=True,
+                 batch_size=batch[0].shape[0])
+        return loss
+
+    def validation_step(self, batch: list[Tensor], batch_idx: int) -> None:
+        loss = self._loss(batch)
+        self.log("val_loss", loss, prog_bar=True, on_epoch=True, batch_size=batch[0].shape[0])
+
+    def test_step(self, batch: list[Tensor], batch_idx: int) -> None:
+        context, target = batch[0], batch[1]
+        pred = self.network(context, batch[2] if len(batch) > 2 else None)
+        n = context.shape[0]
+        self.log("test_mse", F.mse_loss(pred, target), batch_size=n)
+        self.log("test_mae", F.l1_loss(pred, target), batch_size=n)
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        optimizer = torch.optim.AdamW(
+            self.network.param_groups(self.weight_decay), lr=self.learning_rate, betas=(0.9, 0.95)
+        )
+        total = max(1, int(self.trainer.estimated_stepping_batches))
+        warmup = int(self.warmup_fraction * total)
+        floor = self.min_lr_ratio
+
+        def lr_factor(step: int) -> float:
+            if step < warmup:
+                return (step + 1) / warmup
+            progress = min(1.0, (step - warmup) / max(1, total - warmup))
+            return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
+
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+
+class RestoreBestWeights(Callback):
+    """Keep the weights of the best validation epoch in memory; restore them when fitting ends.
+
+    Its state (best score and weights) travels in Lightning checkpoints, so a resumed run
+    restores the same best weights an uninterrupted one would.
+    """
+
+    def __init__(self, monitor: str = "val_loss"):
+        self.monitor = monitor
+        self.best_score: float | None = None
+        self.best_epoch: int | None = None
+        self.best_state: dict[str, Tensor] | None = None
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.sanity_checking:
+            return
+        score = trainer.callback_metrics.get(self.monitor)
+        if score is None or not torch.isfinite(score):
+            return
+        if self.best_score is None or float(score) < self.best_score:
+            self.best_score = float(score)
+            self.best_epoch = trainer.current_epoch
+            self.best_state = copy.deepcopy({k: v.detach().cpu() for k, v in
+                                             pl_module.state_dict().items()})
+
+    def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self.best_state is not None:
+            pl_module.load_state_dict(self.best_state)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"best_score": self.best_score, "best_epoch": self.best_epoch, "best_state": self.best_state}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.best_score = state_dict["best_score"]
+        self.best_epoch = state_dict["best_epoch"]
+        self.best_state = state_dict["best_state"]
+
+
+def make_trainer(
+    *,
+    max_epochs: int,
+    patience: int | None,
+    has_validation: bool,
+    gradient_clip_val: float | None = 1.0,
+    progress: bool = True,
+    checkpoint_dir: str | os.PathLike | None = None,
+    trainer_kwargs: dict[str, Any] | None = None,
+) -> tuple[L.Trainer, RestoreBestWeights | None]:
+    """A Trainer with early stopping and best-weight restoring (when there is validation data).
+
+    ``checkpoint_dir``: also write ``last.ckpt`` after every epoch, so an interrupted fit can resume.
+    ``trainer_kwargs`` override anything here (accelerator, devices, precision, strategy, ...);
+    its ``callbacks`` are added to ours.
+    """
+    kwargs = dict(trainer_kwargs or {})
+    extra_callbacks = list(kwargs.pop("callbacks", []) or [])
+    callbacks: list[Callback] = []
+    restore = None
+    if has_validation:
+        restore = RestoreBestWeights("val_loss")
+        callbacks.append(restore)
+        if patience is not None and patience > 0:
+            callbacks.append(EarlyStopping("val_loss", patience=patience, mode="min"))
+    if checkpoint_dir is not None:
+        callbacks.append(ModelCheckpoint(dirpath=checkpoint_dir, save_last=True, save_top_k=0,
+                                         every_n_epochs=1, save_on_train_epoch_end=True))
+    settings: dict[str, Any] = {
+        "max_epochs": max_epochs,
+        "accelerator": "auto",
+        "devices": 1,
+        "gradient_clip_val": gradient_clip_val,
+        "enable_progress_bar": progress,
+        "enable_model_summary": False,
+        "enable_checkpointing": checkpoint_dir is not None,
+        "logger": False,
+        "num_sanity_val_steps": 0,
+        "deterministic": False,
+    }
+    settings.update(kwargs)
+    settings["callbacks"] = callbacks + extra_callbacks
+    return L.Trainer(**settings), restore
