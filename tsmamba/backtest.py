@@ -384,8 +384,11 @@ class BacktestResult:
             ]
         return frame
 
-    def report(self) -> dict[str, Any]:
-        """The content of ``metrics.json`` (strict JSON: NaN and inf become null)."""
+    def report(self, *, forecasts_csv: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """The content of ``metrics.json`` (strict JSON: NaN and inf become null).
+
+        ``forecasts_csv`` describes what ``forecasts.csv`` holds (set by :meth:`save_report`).
+        """
         model = self.model_name
         return to_jsonable(
             {
@@ -400,22 +403,43 @@ class BacktestResult:
                 "baselines": {k: v for k, v in self.scores.items() if k != model},
                 "improvement_pct": self.summary["improvement_pct"],
                 "timings": self.timings,
+                "forecasts_csv": dict(forecasts_csv) if forecasts_csv else None,
                 "versions": _versions(),
             }
         )
 
-    def to_json(self, path: str | os.PathLike) -> Path:
+    def to_json(self, path: str | os.PathLike, *, forecasts_csv: Mapping[str, Any] | None = None) -> Path:
         """Write :meth:`report` to ``path`` (the report's ``metrics.json``)."""
         out = Path(path)
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(self.report(), indent=2, allow_nan=False) + "\n", encoding="utf-8")
+        text = json.dumps(self.report(forecasts_csv=forecasts_csv), indent=2, allow_nan=False)
+        out.write_text(text + "\n", encoding="utf-8")
         return out
 
-    def to_csv(self, path: str | os.PathLike, *, float_format: str = "%.6g") -> Path:
-        """Write the tidy forecasts to ``path`` (the report's ``forecasts.csv``)."""
+    def forecast_sample(self, max_rows: int | None) -> tuple[pd.DataFrame, dict[str, Any]]:
+        """The forecasts of evenly spaced origins (first and last included), at most ``max_rows``
+        rows (every origin when ``max_rows`` is None or large enough), and a note saying so."""
+        frame = self.forecasts
+        origins = frame["origin"].unique()
+        note = {"rows": len(frame), "origins": len(origins), "origins_total": len(origins), "complete": True}
+        if max_rows is None or len(frame) <= max_rows:
+            return frame, note
+        per_origin = max(1, len(frame) // max(1, len(origins)))
+        keep = max(1, int(max_rows) // per_origin)
+        picked = origins[np.unique(np.linspace(0, len(origins) - 1, keep).round().astype(int))]
+        sample = frame[frame["origin"].isin(picked)]
+        note.update(rows=len(sample), origins=len(picked), complete=False)
+        return sample, note
+
+    def to_csv(
+        self, path: str | os.PathLike, *, max_rows: int | None = None, float_format: str = "%.6g"
+    ) -> Path:
+        """Write the tidy forecasts to ``path`` (the report's ``forecasts.csv``); with
+        ``max_rows``, only those of evenly spaced origins (see :meth:`forecast_sample`)."""
         out = Path(path)
         out.parent.mkdir(parents=True, exist_ok=True)
-        self.forecasts.to_csv(out, index=False, float_format=float_format, date_format="%Y-%m-%d %H:%M:%S")
+        frame, _ = self.forecast_sample(max_rows)
+        frame.to_csv(out, index=False, float_format=float_format, date_format="%Y-%m-%d %H:%M:%S")
         return out
 
     def plot(self, out_dir: str | os.PathLike) -> list[Path]:
@@ -427,22 +451,36 @@ class BacktestResult:
         )
 
     def save_report(
-        self, out_dir: str | os.PathLike, *, forecasts: bool = True, plots: bool = True
+        self,
+        out_dir: str | os.PathLike,
+        *,
+        forecasts: bool = True,
+        plots: bool = True,
+        max_forecast_rows: int | None = 250_000,
     ) -> dict[str, Path]:
         """Write the report folder: metrics.json, metrics.csv, forecasts.csv and the figures.
 
-        Returns ``{name: path}`` of what was written.
+        ``forecasts.csv`` holds every origin unless that is more than ``max_forecast_rows`` rows
+        (an LTSF test split is 2785 origins x H x C: 1.9 million rows for ETTh1 at H=96); then
+        it holds evenly spaced origins, and ``metrics.json`` says how many under
+        ``forecasts_csv``. Scores always use every window. ``None`` writes every row.
+        Returns ``{file name: path}`` of what was written.
         """
         out = Path(out_dir)
         if out.exists() and not out.is_dir():
             raise ConfigError(f"report folder {out} exists and is not a folder")
         out.mkdir(parents=True, exist_ok=True)
-        written = {"metrics.json": self.to_json(out / "metrics.json")}
+        written: dict[str, Path] = {}
+        note = None
+        if forecasts:
+            sample, note = self.forecast_sample(max_forecast_rows)
+            path = out / "forecasts.csv"
+            sample.to_csv(path, index=False, float_format="%.6g", date_format="%Y-%m-%d %H:%M:%S")
+            written["forecasts.csv"] = path
+        written["metrics.json"] = self.to_json(out / "metrics.json", forecasts_csv=note)
         metrics_csv = out / "metrics.csv"
         self.metrics.to_csv(metrics_csv, index=False, float_format="%.8g")
         written["metrics.csv"] = metrics_csv
-        if forecasts:
-            written["forecasts.csv"] = self.to_csv(out / "forecasts.csv")
         if plots:
             for path in self.plot(out):
                 written[path.name] = path
@@ -475,7 +513,9 @@ def _tidy_forecasts(
     frame = {
         "origin": index[np.repeat(origin_rows, n_channels * horizon)],
         "timestamp": index[target_rows.ravel()],
-        "channel": np.tile(np.repeat(np.asarray(channels, dtype=object), horizon), n),
+        "channel": pd.Categorical.from_codes(
+            np.tile(np.repeat(np.arange(n_channels), horizon), n), categories=list(channels)
+        ),
         "step": np.tile(np.arange(1, horizon + 1), n * n_channels),
         "y": y.transpose(0, 2, 1).ravel(),
     }

@@ -1,0 +1,415 @@
+"""Backtest engine: window arithmetic, refit schedules, metrics, report; LTSF protocol.
+
+Most tests drive a fake last-value forecaster with the estimator's duck-typed surface, so they
+check the engine and not training speed. The end-to-end tests at the bottom use a tiny real
+TSMambaForecaster.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import BaseEstimator
+
+from tsmamba.backtest import backtest, backtest_ltsf, data_fingerprint, plan_backtest
+from tsmamba.datasets import synthetic_ett
+from tsmamba.errors import ConfigError, DataValidationError, TSMambaError
+
+# short ramps are shorter than one daily season: MASE falls back to lag 1, with a warning
+pytestmark = pytest.mark.filterwarnings("ignore:training series of length:RuntimeWarning")
+
+FIT_LOG: list[tuple[pd.Timestamp, pd.Timestamp]] = []  # first and last timestamp of every fit
+CALL_LOG: list[dict] = []  # every forecast_origins call
+
+
+class LastValueForecaster(BaseEstimator):
+    """Fake forecaster: repeats the value at the origin plus ``bias``; records fits and calls."""
+
+    def __init__(self, context_length: int = 4, horizon: int = 3, bias: float = 0.0):
+        self.context_length = context_length
+        self.horizon = horizon
+        self.bias = bias
+
+    def fit(self, df: pd.DataFrame, **kwargs) -> LastValueForecaster:
+        FIT_LOG.append((df.index[0], df.index[-1]))
+        self.columns_ = list(df.columns)
+        self.fit_kwargs_ = kwargs
+        return self
+
+    def forecast_origins(self, df, origins, *, context="window", batch_size=256):
+        values = df.to_numpy(dtype=float)
+        origins = np.asarray(origins)
+        CALL_LOG.append({"rows": len(values), "origins": origins.tolist(), "context": context})
+        return np.repeat(values[origins][:, None, :], self.horizon, axis=1) + self.bias
+
+
+@pytest.fixture(autouse=True)
+def _clear_logs():
+    FIT_LOG.clear()
+    CALL_LOG.clear()
+
+
+def ramp(n_rows: int = 40, n_channels: int = 2, freq: str = "h") -> pd.DataFrame:
+    """Channel c at row t holds (c + 1) * (t + 1): forecasts are easy to check by hand."""
+    index = pd.date_range("2021-01-01", periods=n_rows, freq=freq, name="date")
+    t = np.arange(1, n_rows + 1, dtype=float)[:, None]
+    columns = [f"c{c}" for c in range(n_channels)]
+    return pd.DataFrame(t * np.arange(1, n_channels + 1), index=index, columns=columns)
+
+
+def fitted_rows(frame: pd.DataFrame) -> list[tuple[int, int]]:
+    """FIT_LOG as row ranges [start, end) of ``frame``."""
+    pos = {ts: i for i, ts in enumerate(frame.index)}
+    return [(pos[first], pos[last] + 1) for first, last in FIT_LOG]
+
+
+# ------------------------------------------------------------------------------------------
+# the plan: origins, targets, training ranges
+
+
+def test_expanding_plan_matches_hand_built_windows():
+    plan = plan_backtest(20, 3, context_length=4, start=9, stride=2, refit=True)
+    assert plan.origins.tolist() == [9, 11, 13, 15]  # 16 = 20 - 1 - 3 is the last usable origin
+    assert plan.targets().tolist() == [[10, 11, 12], [12, 13, 14], [14, 15, 16], [16, 17, 18]]
+    assert [b.train for b in plan.blocks] == [(0, 10), (0, 12), (0, 14), (0, 16)]
+    assert [(b.first, b.stop) for b in plan.blocks] == [(0, 1), (1, 2), (2, 3), (3, 4)]
+    assert plan.n_fits == 4
+
+
+def test_last_origin_target_reaches_last_row_and_no_further():
+    plan = plan_backtest(20, 3, context_length=4, start=10, stride=1)
+    assert plan.origins[-1] == 16 and plan.targets()[-1, -1] == 19
+    assert plan.origins.tolist() == list(range(10, 17))
+
+
+def test_sliding_plan_keeps_train_length_rows():
+    plan = plan_backtest(30, 2, context_length=3, start=9, stride=3, window="sliding", train_length=8,
+                         refit=True)
+    assert plan.origins.tolist() == [9, 12, 15, 18, 21, 24, 27]
+    assert [b.train for b in plan.blocks] == [(2, 10), (5, 13), (8, 16), (11, 19), (14, 22), (17, 25),
+                                              (20, 28)]
+    assert all(e - s == 8 for s, e in (b.train for b in plan.blocks))
+
+
+def test_sliding_default_train_length_is_rows_up_to_first_origin():
+    plan = plan_backtest(30, 2, context_length=3, start=9, stride=5, window="sliding", refit=True)
+    assert plan.train_length == 10
+    assert [b.train for b in plan.blocks] == [(0, 10), (5, 15), (10, 20), (15, 25)]
+
+
+@pytest.mark.parametrize(
+    ("refit", "fit_at", "blocks"),
+    [
+        (False, [9], [(0, 6)]),
+        (True, [9, 11, 13, 15, 17, 19], [(i, i + 1) for i in range(6)]),
+        (2, [9, 13, 17], [(0, 2), (2, 4), (4, 6)]),
+        (4, [9, 17], [(0, 4), (4, 6)]),
+        (6, [9], [(0, 6)]),
+    ],
+)
+def test_refit_schedules(refit, fit_at, blocks):
+    plan = plan_backtest(24, 3, context_length=4, start=9, stride=2, refit=refit)  # last origin 20
+    assert plan.origins.tolist() == [9, 11, 13, 15, 17, 19]
+    assert [b.train[1] - 1 for b in plan.blocks] == fit_at  # each fit ends at its first origin
+    assert [(b.first, b.stop) for b in plan.blocks] == blocks
+
+
+def test_start_forms():
+    index = pd.date_range("2021-01-01", periods=50, freq="h")
+    common = dict(context_length=4, index=index)
+    assert plan_backtest(50, 5, start=0.5, **common).origins[0] == 24  # 25 rows observed
+    assert plan_backtest(50, 5, start=-10, **common).origins.tolist() == [40, 41, 42, 43, 44]
+    assert plan_backtest(50, 5, start="2021-01-01 20:00", **common).origins[0] == 20
+    assert plan_backtest(50, 5, start=pd.Timestamp("2021-01-01 20:30"), **common).origins[0] == 20
+    assert plan_backtest(50, 5, **common).origins[0] == 34  # default: 70 % observed
+    # n_windows alone: the windows end at the last row, on the stride grid
+    assert plan_backtest(50, 5, n_windows=3, stride=4, **common).origins.tolist() == [36, 40, 44]
+    assert plan_backtest(50, 5, start=10, n_windows=3, stride=4, **common).origins.tolist() == [10, 14, 18]
+
+
+def test_prefitted_plan_has_one_block_without_training():
+    plan = plan_backtest(20, 3, context_length=4, start=3, fit=False)
+    assert plan.n_fits == 0 and plan.blocks[0].train is None
+    assert plan.origins[0] == 3  # the first with context_length rows of history
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        (dict(start=17), DataValidationError, "no forecast origin"),
+        (dict(start=2, fit=False), DataValidationError, "context_length=4"),
+        (dict(start=2, context="full"), DataValidationError, "one training window needs"),
+        (dict(start=5), DataValidationError, "context_length \\+ horizon = 7"),
+        (dict(start=9, window="sliding", train_length=12), DataValidationError, "do not fit before"),
+        (dict(start=9, window="sliding", train_length=5), ConfigError, "shorter than one training"),
+        (dict(start=9, train_length=5), ConfigError, "applies to window='sliding'"),
+        (dict(start=9, refit=0), ConfigError, "refit must be"),
+        (dict(start=9, refit=-2), ConfigError, "refit must be"),
+        (dict(start=9, refit="yes"), ConfigError, "refit must be"),
+        (dict(start=9, window="rolling"), ConfigError, "window must be"),
+        (dict(start=9, context="all"), ConfigError, "context must be"),
+        (dict(start=9, stride=0), ConfigError, "stride must be"),
+        (dict(start=9, n_windows=0), ConfigError, "n_windows must be"),
+        (dict(start=1.5), ConfigError, "fraction"),
+        (dict(start=25), ConfigError, "outside"),
+        (dict(start="not a date", index=pd.date_range("2021", periods=20, freq="h")), ConfigError,
+         "not a row number"),
+    ],
+)
+def test_plan_errors(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        plan_backtest(20, 3, context_length=4, **kwargs)
+
+
+def test_plan_horizon_must_be_positive():
+    with pytest.raises(ConfigError, match="horizon must be a positive integer"):
+        plan_backtest(20, 0, context_length=4)
+    with pytest.raises(DataValidationError, match="too short"):
+        plan_backtest(3, 3, context_length=1)
+
+
+# ------------------------------------------------------------------------------------------
+# the engine with the fake forecaster
+
+
+def test_backtest_fits_on_training_rows_and_forecasts_without_future_rows():
+    frame = ramp(40)
+    result = backtest(LastValueForecaster(), frame, start=11, stride=3, refit=2, window="sliding",
+                      train_length=10)
+    origins = [11, 14, 17, 20, 23, 26, 29, 32, 35]
+    assert result.n_windows == len(origins)
+    assert fitted_rows(frame) == [(2, 12), (8, 18), (14, 24), (20, 30), (26, 36)]
+    # each batch of forecasts saw the rows up to its own last origin only
+    assert [c["origins"] for c in CALL_LOG] == [origins[i : i + 2] for i in range(0, 9, 2)]
+    assert [c["rows"] for c in CALL_LOG] == [origins[min(i + 1, 8)] + 1 for i in range(0, 9, 2)]
+    assert result.config["n_fits"] == 5
+    assert result.config["train_ranges"] == [[2, 12], [8, 18], [14, 24], [20, 30], [26, 36]]
+
+
+@pytest.mark.parametrize(("refit", "n_fits"), [(False, 1), (True, 9), (2, 5), (3, 3), (100, 1)])
+def test_backtest_counts_fits(refit, n_fits):
+    backtest(LastValueForecaster(), ramp(40), start=11, stride=3, refit=refit, baselines=False)
+    assert len(FIT_LOG) == n_fits
+
+
+def test_prefitted_forecaster_is_used_as_is_and_never_modified():
+    frame = ramp(40)
+    est = LastValueForecaster(bias=1.0).fit(frame.iloc[:20])
+    FIT_LOG.clear()
+    result = backtest(est, frame, start=20)
+    assert FIT_LOG == [] and result.config["prefitted"] and result.config["n_fits"] == 0
+    assert result.forecaster is est
+    # an unfitted forecaster is cloned before fitting: the object passed stays unfitted
+    fresh = LastValueForecaster()
+    result = backtest(fresh, frame, start=20)
+    assert not hasattr(fresh, "columns_") and result.forecaster is not fresh
+    # refit=True refits clones even of a fitted forecaster
+    backtest(est, frame, start=30, refit=True)
+    assert len(FIT_LOG) == 1 + 7
+
+
+def test_backtest_passes_fit_kwargs_and_context():
+    result = backtest(LastValueForecaster(), ramp(40), start=20, context="full",
+                      fit_kwargs={"val_df": None})
+    assert result.forecaster.fit_kwargs_ == {"val_df": None}
+    assert {c["context"] for c in CALL_LOG} == {"full"}
+
+
+def test_forecasts_frame_is_tidy_and_aligned():
+    frame = ramp(30, n_channels=2)
+    result = backtest(LastValueForecaster(horizon=3), frame, start=19, stride=4)
+    fc = result.forecasts
+    assert list(fc.columns[:6]) == ["origin", "timestamp", "channel", "step", "y", "yhat"]
+    assert {"yhat_last_value", "yhat_seasonal_naive", "yhat_linear"} <= set(fc.columns)
+    assert len(fc) == result.n_windows * 3 * 2
+    assert (fc["timestamp"] - fc["origin"] == pd.to_timedelta(fc["step"], unit="h")).all()
+    lookup = frame.stack()
+    expected_y = [lookup[(ts, ch)] for ts, ch in zip(fc["timestamp"], fc["channel"], strict=True)]
+    np.testing.assert_array_equal(fc["y"], expected_y)
+    origin_value = [lookup[(ts, ch)] for ts, ch in zip(fc["origin"], fc["channel"], strict=True)]
+    np.testing.assert_array_equal(fc["yhat"], origin_value)
+    np.testing.assert_array_equal(fc["yhat_last_value"], origin_value)
+
+
+def test_metrics_match_hand_computed_values():
+    # channel c is (c+1)(t+1): a last-value forecast misses step h by (c+1) h; MAPE is relative
+    frame = ramp(30, n_channels=2)
+    horizon = 3
+    result = backtest(LastValueForecaster(horizon=horizon), frame, start=19, stride=1)
+    origins = np.arange(19, 27)
+    steps = np.arange(1, horizon + 1)
+    err = np.array([[[(c + 1) * h for c in range(2)] for h in steps] for _ in origins], dtype=float)
+    y = np.array([[[(c + 1) * (o + h + 1) for c in range(2)] for h in steps] for o in origins], dtype=float)
+    overall = result.scores["tsmamba"]["overall"]
+    assert overall["mse"] == pytest.approx(np.mean(err**2))
+    assert overall["mae"] == pytest.approx(np.mean(err))
+    assert overall["rmse"] == pytest.approx(math.sqrt(np.mean(err**2)))
+    assert overall["mape"] == pytest.approx(100 * np.mean(err / y))
+    assert overall["smape"] == pytest.approx(100 * np.mean(2 * err / (2 * y - err)))
+    # MASE: seasonal period of hourly data is 24; the training rows 0..19 are shorter, so the
+    # scale falls back to the lag-1 difference: c + 1 per step
+    assert result.config["season"] == 24
+    assert overall["mase"] == pytest.approx(np.mean(err / np.array([1.0, 2.0])))
+    per_step = result.scores["tsmamba"]["per_step"]
+    assert [s["mae"] for s in per_step] == pytest.approx([1.5 * h for h in steps])
+    per_channel = result.scores["tsmamba"]["per_channel"]
+    assert per_channel["c1"]["mae"] == pytest.approx(2 * per_channel["c0"]["mae"])
+    # the fake is the last-value baseline: identical scores, zero improvement
+    assert result.scores["last_value"]["overall"] == pytest.approx(overall)
+    assert result.summary["improvement_pct"]["last_value"]["mae"] == pytest.approx(0.0)
+    # a linear model fitted on a ramp forecasts it nearly exactly
+    assert result.scores["linear"]["overall"]["mae"] < 0.05 * overall["mae"]
+    assert result.summary["improvement_pct"]["linear"]["mae"] < -1000
+
+
+def test_metrics_frame_and_improvement_sign():
+    frame = pd.DataFrame(synthetic_ett(400, n_channels=3, seed=1)).set_index("date")
+    worse = backtest(LastValueForecaster(horizon=6, bias=5.0), frame, start=300, stride=6)
+    m = worse.metrics
+    assert set(m["model"]) == {"tsmamba", "last_value", "seasonal_naive", "linear"}
+    assert set(m["scope"]) == {"overall", "channel", "step"}
+    overall = m[(m.scope == "overall") & (m.model == "tsmamba")].set_index("metric")["value"]
+    assert overall["mae"] == pytest.approx(worse.scores["tsmamba"]["overall"]["mae"])
+    assert len(m[(m.scope == "step") & (m.model == "linear") & (m.metric == "mse")]) == 6
+    # a constant bias of 5 is worse than the last value: negative improvement
+    assert worse.summary["improvement_pct"]["last_value"]["mae"] < 0
+    table = worse.table()
+    assert list(table.index) == ["tsmamba", "last_value", "seasonal_naive", "linear"]
+    assert table.loc["last_value", "mae_gain_%"] < 0
+
+
+def test_horizon_shorter_than_forecaster_scores_first_steps():
+    frame = ramp(40)
+    result = backtest(LastValueForecaster(horizon=5), frame, horizon=2, start=20)
+    assert result.summary["horizon"] == 2 and result.forecasts["step"].max() == 2
+    assert result.n_windows == 40 - 1 - 2 - 20 + 1
+    fitted = LastValueForecaster(horizon=2).fit(frame.iloc[:20])
+    with pytest.raises(ConfigError, match="exceeds the fitted forecaster's horizon"):
+        backtest(fitted, frame, horizon=4, start=20)
+    # an unfitted one is cloned with the longer horizon
+    result = backtest(LastValueForecaster(horizon=2), frame, horizon=4, start=20)
+    assert result.forecaster.horizon == 4
+
+
+def test_wrong_forecast_shape_is_reported():
+    class Broken(LastValueForecaster):
+        def forecast_origins(self, df, origins, **kw):
+            return np.zeros((len(origins), 1, 2))
+
+    with pytest.raises(ConfigError, match="returned forecasts of shape"):
+        backtest(Broken(), ramp(40), start=20)
+
+
+def test_backtest_validates_the_data():
+    frame = ramp(40)
+    frame.iloc[5, 0] = np.nan
+    with pytest.raises(DataValidationError, match="NaN"):
+        backtest(LastValueForecaster(), frame, start=20)
+    with pytest.raises(TSMambaError):
+        backtest(LastValueForecaster(), ramp(40), start=20, columns=["nope"])
+
+
+def test_report_files(tmp_path):
+    frame = pd.DataFrame(synthetic_ett(300, n_channels=2, seed=3)).set_index("date")
+    result = backtest(LastValueForecaster(horizon=4), frame, start=200, stride=5, data_name="synthetic")
+    written = result.save_report(tmp_path / "report")
+    names = {"metrics.json", "metrics.csv", "forecasts.csv", "forecast.png", "error_by_step.png",
+             "error_over_time.png"}
+    assert set(written) == names and all((tmp_path / "report" / n).stat().st_size > 0 for n in names)
+    report = json.loads((tmp_path / "report" / "metrics.json").read_text())
+    assert report["n_windows"] == result.n_windows == 20
+    assert report["config"]["protocol"] == "rolling" and report["data"]["source"] == "synthetic"
+    assert report["data"]["fingerprint"] == data_fingerprint(frame.to_numpy(), frame.index)
+    assert report["data"]["fingerprint"]["first"] == "2016-07-01 00:00:00"
+    assert set(report["baselines"]) == {"last_value", "seasonal_naive", "linear"}
+    assert report["scores"]["overall"]["mse"] == pytest.approx(result.scores["tsmamba"]["overall"]["mse"])
+    assert {"tsmamba", "torch", "python"} <= set(report["versions"])
+    assert {"fit_s", "forecast_s", "total_s"} <= set(report["timings"])
+    assert report["forecasts_csv"]["complete"] is True
+    csv = pd.read_csv(tmp_path / "report" / "forecasts.csv", parse_dates=["origin", "timestamp"])
+    assert len(csv) == len(result.forecasts)
+    np.testing.assert_allclose(csv["yhat"], result.forecasts["yhat"], rtol=1e-5)
+    import matplotlib.image
+
+    for png in ("forecast.png", "error_by_step.png", "error_over_time.png"):
+        assert matplotlib.image.imread(tmp_path / "report" / png).ndim == 3
+
+
+def test_forecast_sample_keeps_first_and_last_origin(tmp_path):
+    result = backtest(LastValueForecaster(horizon=4), ramp(200), start=50, baselines=False)
+    sample, note = result.forecast_sample(max_rows=100)
+    origins = sorted(sample["origin"].unique())
+    assert len(sample) <= 100 and note["complete"] is False and note["origins"] == len(origins) == 12
+    assert origins[0] == result.forecasts["origin"].min() and origins[-1] == result.forecasts["origin"].max()
+    result.save_report(tmp_path, plots=False, max_forecast_rows=100)
+    assert json.loads((tmp_path / "metrics.json").read_text())["forecasts_csv"]["origins_total"] == 146
+    result.to_csv(tmp_path / "all.csv")
+    assert len(pd.read_csv(tmp_path / "all.csv")) == 146 * 4 * 2
+
+
+def test_fingerprint_changes_with_values_and_shape():
+    a = np.arange(12.0).reshape(6, 2)
+    assert data_fingerprint(a) == data_fingerprint(a.copy())
+    assert data_fingerprint(a)["sha256"] != data_fingerprint(a.reshape(4, 3))["sha256"]
+    b = a.copy()
+    b[3, 1] += 1e-9
+    assert data_fingerprint(a)["sha256"] != data_fingerprint(b)["sha256"]
+
+
+# ------------------------------------------------------------------------------------------
+# end to end with the real estimator (tiny)
+
+
+TINY = dict(d_model=16, n_layers=1, d_state=8, max_epochs=1, batch_size=64, progress=False,
+            trainer_kwargs={"limit_train_batches": 5, "limit_val_batches": 2,
+                            "enable_model_summary": False})
+
+
+@pytest.fixture(scope="module")
+def etth1_slice(benchmark_file):
+    from tsmamba.datasets import read_dataset_file
+
+    return read_dataset_file(benchmark_file("ETTh1")).iloc[:700]
+
+
+def test_full_context_backtest_equals_per_origin_predict(etth1_slice):
+    from tsmamba.estimator import TSMambaForecaster
+
+    est = TSMambaForecaster(context_length=48, horizon=12, **TINY)
+    result = backtest(est, etth1_slice, start=500, stride=37, context="full", baselines=False)
+    fitted = result.forecaster
+    origins = [500 + 37 * i for i in range(result.n_windows)]
+    for i, origin in enumerate(origins):
+        one = fitted.predict(etth1_slice.iloc[: origin + 1], context="full").to_numpy()
+        np.testing.assert_allclose(result.arrays["yhat"][i], one, rtol=1e-4, atol=1e-4)
+    # and the window forecasts equal per-origin predict over the last context_length rows
+    windows = fitted.forecast_origins(etth1_slice, origins[:2], context="window")
+    for i, origin in enumerate(origins[:2]):
+        one = fitted.predict(etth1_slice.iloc[origin - 47 : origin + 1], context="window").to_numpy()
+        np.testing.assert_allclose(windows[i], one, rtol=1e-4, atol=1e-4)
+
+
+def test_ltsf_protocol_scores_every_etth1_test_window(benchmark_file):
+    from tsmamba.estimator import TSMambaForecaster
+
+    path = benchmark_file("ETTh1")
+    est = TSMambaForecaster(channel_mode="mix", **TINY)
+    result = backtest_ltsf(est, path, 96, 96)
+    assert result.n_windows == 2785 == result.config["window_counts"]["test"]
+    assert result.arrays["yhat"].shape == (2785, 96, 7)
+    assert result.config["borders"]["test"] == [11520 - 96, 14400]
+    last_val_row = pd.Timestamp("2016-07-01") + pd.Timedelta(hours=11519)  # first origin
+    assert result.config["first_origin"] == str(last_val_row) == "2017-10-23 23:00:00"
+    # scores are on the scaled data: recompute MSE/MAE from the arrays
+    y, yhat = result.arrays["y"], result.arrays["yhat"]
+    assert result.scores["tsmamba"]["overall"]["mse"] == pytest.approx(np.mean((y - yhat) ** 2))
+    assert result.scores["tsmamba"]["overall"]["mae"] == pytest.approx(np.mean(np.abs(y - yhat)))
+    assert abs(float(np.mean(y))) < 1.5  # scaled units, not the raw tens
+    assert set(result.scores) == {"tsmamba", "last_value", "seasonal_naive", "linear"}
+    assert result.config["training"]["epochs"] == 1
+    # the caller's estimator is not fitted by the protocol (a clone is)
+    assert not hasattr(est, "network_")
