@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pytest
 import torch
@@ -67,6 +69,27 @@ def test_batches_equal_stacked_items():
     for part, items in zip(batch, zip(*(ds[i] for i in idx), strict=True), strict=True):
         torch.testing.assert_close(part, torch.stack(items))
         assert part.is_contiguous()
+
+
+def test_batches_without_numpy_fall_back_to_stacking():
+    values = ramp(40).to(torch.bfloat16)  # numpy has no bfloat16
+    ds = WindowDataset(values, 6, 3, stride=2)
+    batch = ds[[3, 1]]
+    assert batch[0].dtype == torch.bfloat16
+    torch.testing.assert_close(batch[0][0], values[6:12])
+    grad = ramp(40).requires_grad_()
+    ds = WindowDataset(grad, 6, 3)
+    torch.testing.assert_close(ds[[4]][1][0], grad[10:13])
+
+
+def test_pickled_dataset_does_not_materialise_windows():
+    values = ramp(2000, 8).float()
+    ds = WindowDataset(values, 200, 50)
+    ds[[0, 1]]  # builds the strided numpy views
+    size = len(pickle.dumps(ds))
+    assert size < 1.2 * values.numel() * 4  # the series once, not its (N, L, C) windows
+    clone = pickle.loads(pickle.dumps(ds))
+    torch.testing.assert_close(clone[[5]][0][0], values[5:205])
 
 
 def test_numpy_values_are_shared_not_copied():
