@@ -92,6 +92,10 @@ def _ns(times: pd.DatetimeIndex) -> np.ndarray:
     return times.as_unit("ns").asi8
 
 
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
 def _and_more(items: list[str], total: int) -> str:
     text = ", ".join(items)
     if total > len(items):
@@ -635,8 +639,9 @@ def _validate(
             i = int(back[0])
             raise DataValidationError(
                 f"{origin.prefix()}timestamps are not in increasing order: "
-                f"{origin.row(int(rows[i + 1]))} ({_fmt_ts(times[i + 1])}) comes after "
-                f"{origin.row(int(rows[i]))} ({_fmt_ts(times[i])}); {len(back)} such places. "
+                f"{origin.row(int(rows[i + 1]))} at {_fmt_ts(times[i + 1])} follows "
+                f"{origin.row(int(rows[i]))} at {_fmt_ts(times[i])}; time goes back at "
+                f"{_plural(len(back), 'place')} in all. "
                 "Sort the data by time, or pass sort=True to sort it on load"
             )
         order = np.argsort(stamps, kind="stable")
@@ -654,7 +659,10 @@ def _validate(
                 f"{_fmt_ts(times[i])} at {origin.row(int(rows[i]))} and "
                 f"{origin.row(int(rows[i + 1]))}"
             )
-        text = f"{len(dup_after)} duplicate timestamps: {_and_more(shown, len(dup_after))}"
+        text = (
+            f"{_plural(len(dup_after), 'duplicate timestamp')}: "
+            f"{_and_more(shown, len(dup_after))}"
+        )
         if strict:
             raise DataValidationError(
                 f"{origin.prefix()}{text}. Drop or aggregate the duplicate rows "
@@ -779,7 +787,8 @@ def _gap_report(
         first_missing = grid[grid_pos[i] + 1]
         shown.append(f"{count} missing after {_fmt_ts(times[i])}{where}, from {first_missing}")
     return (
-        f"{missing} timestamps missing from the {freq!r} grid in {len(after)} gaps: "
+        f"{_plural(missing, 'timestamp')} missing from the {freq!r} grid in "
+        f"{_plural(len(after), 'gap')}: "
         f"{_and_more(shown, len(after))}"
     )
 
