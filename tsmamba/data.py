@@ -221,7 +221,7 @@ def _infer_grid(times: pd.DatetimeIndex, origin: _Origin) -> tuple[str, pd.Datet
         if len(grid) >= len(times) and times.isin(grid).all():
             return alias, grid
     common = ", ".join(
-        f"{pd.Timedelta(int(v))} ({int(c)}x)"
+        f"{_timedelta_alias(int(v)) if v > 0 else '0'} ({int(c)}x)"
         for v, c in sorted(zip(values, counts, strict=True), key=lambda vc: -vc[1])[:4]
     )
     raise DataValidationError(
@@ -666,12 +666,15 @@ def _validate(
         if strict:
             raise DataValidationError(
                 f"{origin.prefix()}{text}. Drop or aggregate the duplicate rows "
-                "(e.g. df.groupby(time column).mean()) before loading"
+                f"(e.g. df.groupby({time_name!r}).mean()) before loading"
             )
         notes.append(text)
 
     # frequency and gaps
-    check_length(n, 2, "inferring a frequency")
+    try:
+        check_length(n, 2, "inferring a frequency")
+    except DataValidationError as exc:
+        raise DataValidationError(f"{origin.prefix()}{exc}") from None
     unique_times = times if not len(dup_after) else times[np.r_[True, steps != 0]]
     freq, grid = _infer_grid(unique_times, origin)
     missing = len(grid) - len(unique_times)
@@ -702,7 +705,7 @@ def _validate(
         for j in constant:
             warnings.warn(
                 f"{origin.prefix()}column {names[j]!r} is constant (every value is "
-                f"{values[0, j]!r}); it carries no information and scales to 0",
+                f"{float(values[0, j])!r}); it carries no information and scales to 0",
                 UserWarning,
                 stacklevel=3,
             )
