@@ -368,12 +368,15 @@ class TSMambaForecaster(BaseEstimator):
             "freq": self.freq_,
             "scaler": self.scaler_.to_dict(),
             "history": self.history_,
+            "tz": None if self.index_.tz is None else str(self.index_.tz),
+            "index_name": self.index_.name,
+            "index_unit": self.index_.unit,
         }
         tensors = {
             "weights": self.network_.state_dict(),
             "series": {
-                "values": torch.as_tensor(self.values_),
-                "index_ns": torch.as_tensor(self.index_.asi8.copy()),
+                "values": torch.tensor(np.asarray(self.values_, dtype=np.float64)),
+                "index_ns": torch.tensor(self.index_.as_unit("ns").asi8),
             },
         }
         return write_checkpoint(path, meta, tensors)
@@ -403,10 +406,11 @@ class TSMambaForecaster(BaseEstimator):
         est.history_ = meta.get("history", {})
         series = tensors["series"]
         est.values_ = series["values"].numpy()
-        tz = None
-        est.index_ = pd.DatetimeIndex(pd.to_datetime(series["index_ns"].numpy(), utc=False), tz=tz)
-        if est.freq_:
-            est.index_.freq = est.freq_
+        index = pd.to_datetime(series["index_ns"].numpy(), unit="ns")
+        if meta.get("tz"):
+            index = index.tz_localize("UTC").tz_convert(meta["tz"])
+        index = index.as_unit(meta.get("index_unit", "ns"))
+        est.index_ = pd.DatetimeIndex(index, freq=est.freq_ or None, name=meta.get("index_name"))
         return est
 
     def __sklearn_is_fitted__(self) -> bool:

@@ -17,13 +17,13 @@ from typing import Any
 import lightning as L
 import torch
 import torch.nn.functional as F
-from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
+from lightning.pytorch.callbacks import Callback, EarlyStopping
 from torch import Tensor
 
 from tsmamba.errors import ConfigError, TrainingError
 from tsmamba.model import MambaForecaster
 
-__all__ = ["LOSSES", "ForecastingModule", "RestoreBestWeights", "make_trainer"]
+__all__ = ["LOSSES", "ForecastingModule", "LastCheckpoint", "RestoreBestWeights", "make_trainer"]
 
 LOSSES = ("mse", "mae", "huber")
 
@@ -152,6 +152,29 @@ class RestoreBestWeights(Callback):
         self.best_state = state_dict["best_state"]
 
 
+class LastCheckpoint(Callback):
+    """Write ``dirpath/last.ckpt`` after every training epoch (after its validation), atomically.
+
+    The file is written under a temporary name and moved into place, so a crash while saving
+    leaves the previous epoch's checkpoint intact.
+    """
+
+    def __init__(self, dirpath: str | os.PathLike):
+        self.dirpath = os.fspath(dirpath)
+
+    @property
+    def path(self) -> str:
+        return os.path.join(self.dirpath, "last.ckpt")
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.sanity_checking:
+            return
+        tmp = os.path.join(self.dirpath, f".last.ckpt.{os.getpid()}.tmp")
+        trainer.save_checkpoint(tmp)
+        if trainer.is_global_zero:
+            os.replace(tmp, self.path)
+
+
 def make_trainer(
     *,
     max_epochs: int,
@@ -178,8 +201,8 @@ def make_trainer(
         if patience is not None and patience > 0:
             callbacks.append(EarlyStopping("val_loss", patience=patience, mode="min"))
     if checkpoint_dir is not None:
-        callbacks.append(ModelCheckpoint(dirpath=checkpoint_dir, save_last=True, save_top_k=0,
-                                         every_n_epochs=1, save_on_train_epoch_end=True))
+        os.makedirs(checkpoint_dir, exist_ok=True)
+        callbacks.append(LastCheckpoint(checkpoint_dir))
     settings: dict[str, Any] = {
         "max_epochs": max_epochs,
         "accelerator": "auto",
@@ -187,7 +210,7 @@ def make_trainer(
         "gradient_clip_val": gradient_clip_val,
         "enable_progress_bar": progress,
         "enable_model_summary": False,
-        "enable_checkpointing": checkpoint_dir is not None,
+        "enable_checkpointing": False,  # LastCheckpoint writes the only checkpoint we need
         "logger": False,
         "num_sanity_val_steps": 0,
         "deterministic": False,

@@ -1,0 +1,220 @@
+"""TSMambaForecaster: the sklearn contract, persistence, determinism, resume, guards, DDP."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+
+from tsmamba import training
+from tsmamba.datasets import synthetic_ett
+from tsmamba.errors import CheckpointError, DataValidationError, TrainingError
+from tsmamba.estimator import TSMambaForecaster
+
+TINY = dict(context_length=24, horizon=12, d_model=16, n_layers=1, d_state=8, headdim=8,
+            max_epochs=2, batch_size=32, progress=False, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def series() -> pd.DataFrame:
+    return synthetic_ett(n_rows=400, n_channels=3, seed=1).set_index("date")
+
+
+@pytest.fixture(scope="module")
+def fitted(series) -> TSMambaForecaster:
+    return TSMambaForecaster(**TINY).fit(series)
+
+
+def test_fit_returns_self_and_sets_fitted_attributes(series):
+    est = TSMambaForecaster(**{**TINY, "max_epochs": 1})
+    assert est.fit(series) is est
+    assert est.columns_ == list(series.columns) and est.n_features_in_ == 3
+    assert est.freq_ == "h" and est.history_["epochs"] == 1
+    assert not hasattr(TSMambaForecaster(), "network_")  # constructor stores parameters only
+
+
+def test_predict_frame_shape_index_and_units(fitted, series):
+    out = fitted.predict()
+    assert out.shape == (12, 3) and list(out.columns) == list(series.columns)
+    expected_index = pd.date_range(series.index[-1], periods=13, freq="h")[1:]
+    assert out.index.equals(expected_index)
+    assert np.isfinite(out.to_numpy()).all()
+    # in original units: near the series' level, not near zero-mean scaled units
+    assert abs(out.to_numpy().mean() - series.to_numpy().mean()) < 3 * series.to_numpy().std()
+
+
+def test_predict_on_new_frame_window_and_full(fitted, series):
+    part = series.iloc[:300]
+    window = fitted.predict(part)
+    assert window.index[0] == series.index[300]
+    torch.testing.assert_close(
+        torch.tensor(window.to_numpy()), torch.tensor(fitted.predict(part.iloc[-24:]).to_numpy())
+    )
+    full = fitted.predict(part, context="full")
+    assert full.shape == (12, 3) and not np.allclose(full.to_numpy(), window.to_numpy())
+
+
+def test_forecast_origins_matches_predict(fitted, series):
+    origins = [30, 100, 250]
+    both = {c: fitted.forecast_origins(series, origins, context=c) for c in ("window", "full")}
+    for c, arr in both.items():
+        for k, o in enumerate(origins):
+            np.testing.assert_allclose(arr[k], fitted.predict(series.iloc[: o + 1], context=c).to_numpy(),
+                                       rtol=1e-5, atol=1e-5)
+
+
+def test_sklearn_contract(fitted, series):
+    est = TSMambaForecaster(**TINY)
+    params = est.get_params()
+    assert params["d_model"] == 16 and params["trainer_kwargs"] is None
+    twin = clone(est)
+    assert twin.get_params() == params and not hasattr(twin, "network_")
+    twin.set_params(d_model=32)
+    assert twin.d_model == 32
+    with pytest.raises(NotFittedError):
+        TSMambaForecaster().predict()
+    with pytest.raises(DataValidationError, match="missing"):
+        fitted.predict(series.drop(columns=[series.columns[0]]))
+    with pytest.raises(DataValidationError, match="unexpected"):
+        fitted.predict(series.assign(extra=1.0))
+
+
+def test_save_load_round_trip(fitted, series, tmp_path):
+    path = fitted.save(tmp_path / "model")
+    loaded = TSMambaForecaster.load(path)
+    pd.testing.assert_frame_equal(loaded.predict(), fitted.predict())
+    pd.testing.assert_frame_equal(loaded.predict(series, context="full"), fitted.predict(series, context="full"))
+    assert loaded.get_params() == fitted.get_params()
+    assert sorted(p.name for p in Path(path).iterdir()) == ["meta.json", "series.pt", "weights.pt"]
+    # saving again replaces the directory atomically
+    fitted.save(path)
+    assert not [p for p in Path(tmp_path).iterdir() if p.name.startswith(".")]
+
+
+def test_load_rejects_truncated_corrupt_and_mismatched(fitted, tmp_path):
+    path = fitted.save(tmp_path / "m")
+    weights = path / "weights.pt"
+    weights.write_bytes(weights.read_bytes()[:100])
+    with pytest.raises(CheckpointError, match="truncated or corrupt"):
+        TSMambaForecaster.load(path)
+
+    path = fitted.save(tmp_path / "m2")
+    meta = json.loads((path / "meta.json").read_text())
+    meta["network_config"]["d_model"] = 32
+    (path / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match="d_model|shape"):
+        TSMambaForecaster.load(path)
+
+    with pytest.raises(CheckpointError, match="not a saved tsmamba directory"):
+        TSMambaForecaster.load(tmp_path / "nowhere")
+    (tmp_path / "m3").mkdir()
+    with pytest.raises(CheckpointError, match="meta.json is missing"):
+        TSMambaForecaster.load(tmp_path / "m3")
+
+
+def test_same_random_state_same_predictions(series):
+    a = TSMambaForecaster(**{**TINY, "max_epochs": 1}).fit(series).predict()
+    b = TSMambaForecaster(**{**TINY, "max_epochs": 1}).fit(series).predict()
+    pd.testing.assert_frame_equal(a, b)
+
+
+class _Interrupt(Exception):
+    pass
+
+
+class _KillAtEpochStart(training.Callback):
+    """Simulates a crash at the start of an epoch (after the previous epoch's checkpoint)."""
+
+    def __init__(self, epoch: int):
+        self.epoch = epoch
+
+    def on_train_epoch_start(self, trainer, pl_module):
+        if trainer.current_epoch == self.epoch:
+            raise _Interrupt
+
+
+def test_resume_after_kill_equals_uninterrupted(series, tmp_path):
+    params = {**TINY, "max_epochs": 3, "patience": None}
+    whole = TSMambaForecaster(**params, checkpoint_dir=str(tmp_path / "a")).fit(series)
+
+    ckpt = tmp_path / "b"
+    killed = TSMambaForecaster(**params, checkpoint_dir=str(ckpt),
+                               trainer_kwargs={"callbacks": [_KillAtEpochStart(2)]})
+    with pytest.raises(_Interrupt):
+        killed.fit(series)
+    assert (ckpt / "last.ckpt").exists()
+    resumed = TSMambaForecaster(**params, checkpoint_dir=str(ckpt)).fit(series, resume=True)
+    for (name, a), b in zip(whole.network_.state_dict().items(),
+                            resumed.network_.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b, msg=name)
+
+
+def test_non_finite_loss_stops_with_a_clear_error(series, monkeypatch, tmp_path):
+    calls = {"n": 0}
+    real = training.forecast_loss
+
+    def poisoned(kind, pred, target):
+        calls["n"] += 1
+        loss = real(kind, pred, target)
+        return loss * float("nan") if calls["n"] == 3 else loss
+
+    monkeypatch.setattr(training, "forecast_loss", poisoned)
+    est = TSMambaForecaster(**TINY, checkpoint_dir=str(tmp_path / "ck"))
+    with pytest.raises(TrainingError, match=r"epoch 0, step 2"):
+        est.fit(series)
+    assert not hasattr(est, "history_")
+    assert not (tmp_path / "ck" / "last.ckpt").exists()  # no NaN weights written
+
+
+def test_real_data_smoke_fit_beats_last_value(benchmark_file):
+    """A short fit on a slice of ETTh1 beats the naive last-value forecast on held-out windows."""
+    from tsmamba.data import read_series
+
+    df = read_series(benchmark_file("ETTh1"))
+    train, held = df.iloc[:3000], df.iloc[:3600]
+    est = TSMambaForecaster(context_length=96, horizon=24, d_model=32, n_layers=1, d_state=16,
+                            max_epochs=2, batch_size=64, learning_rate=3e-3, progress=False,
+                            train_stride=2, random_state=0).fit(train)
+    origins = np.arange(3000, 3600 - 24, 12)
+    pred = est.forecast_origins(held, origins)
+    values = held.to_numpy()
+    truth = np.stack([values[o + 1 : o + 25] for o in origins])
+    naive = np.repeat(values[origins][:, None], 24, axis=1)
+    scale = est.scaler_.scale_
+    mse_model = (((pred - truth) / scale) ** 2).mean()
+    mse_naive = (((naive - truth) / scale) ** 2).mean()
+    assert mse_model < mse_naive, (mse_model, mse_naive)
+
+
+def test_ddp_fit_on_two_cpu_processes(tmp_path):
+    """trainer_kwargs choose the strategy: DDP over 2 CPU processes trains a model that loads and predicts."""
+    script = tmp_path / "ddp_fit.py"
+    out = tmp_path / "model"
+    script.write_text(textwrap.dedent(f"""
+        import os
+        from tsmamba.datasets import synthetic_ett
+        from tsmamba.estimator import TSMambaForecaster
+        df = synthetic_ett(n_rows=300, n_channels=2, seed=0).set_index("date")
+        est = TSMambaForecaster(context_length=24, horizon=6, d_model=16, n_layers=1, d_state=8, headdim=8,
+                                max_epochs=1, batch_size=16, progress=False,
+                                trainer_kwargs={{"accelerator": "cpu", "devices": 2, "strategy": "ddp"}})
+        est.fit(df)
+        if int(os.environ.get("LOCAL_RANK", 0)) == 0:
+            est.save({str(out)!r})
+    """))
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300,
+                          env=env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    loaded = TSMambaForecaster.load(out)
+    assert loaded.predict().shape == (6, 2)

@@ -1,0 +1,115 @@
+"""The forecasting network: shapes, channel modes, normalisations, recurrent == forward."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from tsmamba.errors import ConfigError
+from tsmamba.model import ForecasterConfig, ForecastState, MambaForecaster, causal_moments
+
+
+def tiny(**kw) -> MambaForecaster:
+    base = dict(n_channels=3, horizon=5, context_length=12, d_model=16, n_layers=2, d_state=4,
+                headdim=8, chunk_size=5)
+    base.update(kw)
+    torch.manual_seed(0)
+    return MambaForecaster(ForecasterConfig(**base))
+
+
+@pytest.mark.parametrize("mode", ["independent", "mix"])
+@pytest.mark.parametrize("norm", ["causal", "revin", "none"])
+def test_shapes(mode, norm):
+    net = tiny(channel_mode=mode, norm=norm)
+    out = net(torch.randn(4, 12, 3))
+    assert out.shape == (4, 5, 3) and torch.isfinite(out).all()
+    assert net(torch.randn(4, 12, 3), all_positions=True).shape == (4, 12, 5, 3)
+
+
+@pytest.mark.parametrize("mode", ["independent", "mix"])
+@pytest.mark.parametrize("norm", ["causal", "none"])
+@pytest.mark.parametrize("n_marks", [0, 2])
+def test_step_equals_forward_float64(mode, norm, n_marks):
+    net = tiny(channel_mode=mode, norm=norm, n_time_features=n_marks).double()
+    x = torch.randn(2, 17, 3, dtype=torch.float64)
+    marks = torch.rand(2, 17, n_marks, dtype=torch.float64) - 0.5 if n_marks else None
+    expected = net(x, marks)
+    state = net.init_state(2)
+    for t in range(17):
+        forecast, state = net.step(x[:, t], state, None if marks is None else marks[:, t])
+    torch.testing.assert_close(forecast, expected, atol=1e-10, rtol=0)
+    assert state.steps == 17
+
+
+@pytest.mark.parametrize("mode", ["independent", "mix"])
+def test_forward_continues_a_state(mode):
+    net = tiny(channel_mode=mode).double()
+    x = torch.randn(2, 30, 3, dtype=torch.float64)
+    full = net(x, all_positions=True)
+    _, state = net(x[:, :11], return_state=True)
+    rest = net(x[:, 11:], state=state, all_positions=True)
+    torch.testing.assert_close(rest, full[:, 11:], atol=1e-10, rtol=0)
+
+
+def test_state_round_trips_through_tensors_and_select():
+    net = tiny().double()
+    x = torch.randn(3, 9, 3, dtype=torch.float64)
+    _, state = net(x, return_state=True)
+    again = ForecastState.from_tensors(state.tensors(), state.steps)
+    x_t = torch.randn(3, 3, dtype=torch.float64)
+    torch.testing.assert_close(net.step(x_t, again)[0], net.step(x_t, state)[0])
+    one = state.select(slice(1, 2), 3, "independent")
+    torch.testing.assert_close(net.step(x_t[1:2], one)[0], net.step(x_t, state)[0][1:2])
+
+
+def test_causal_moments_match_explicit_weighted_statistics():
+    x = torch.randn(2, 40, 3, dtype=torch.float64)
+    span = 9
+    lam = 1 - 2 / (span + 1)
+    sums, last = causal_moments(x, span)
+    t = 25
+    w = (1 - lam) * lam ** torch.arange(t, -1, -1, dtype=torch.float64)  # weights of rows 0..t
+    mean = (w[:, None] * x[:, : t + 1]).sum(1) / w.sum()
+    torch.testing.assert_close(sums[:, t, :, 0] / sums[:, t, :, 2], mean)
+    torch.testing.assert_close(last, sums[:, -1])
+
+
+def test_causal_norm_is_shift_and_scale_equivariant():
+    """Forecasts move with the input's level and scale (the point of normalising)."""
+    net = tiny(norm="causal").double()
+    x = torch.randn(2, 20, 3, dtype=torch.float64)
+    base = net(x)
+    torch.testing.assert_close(net(3.0 * x + 7.0), 3.0 * base + 7.0, atol=1e-4, rtol=1e-4)
+
+
+def test_revin_has_no_recurrent_form():
+    net = tiny(norm="revin")
+    with pytest.raises(ConfigError, match="revin"):
+        net.init_state(1)
+
+
+def test_bad_config_and_inputs():
+    with pytest.raises(ConfigError, match="channel_mode"):
+        ForecasterConfig(n_channels=2, horizon=3, channel_mode="both")
+    with pytest.raises(ConfigError, match="horizon"):
+        ForecasterConfig(n_channels=2, horizon=0)
+    with pytest.raises(ConfigError, match="headdim"):
+        ForecasterConfig(n_channels=2, horizon=3, d_model=10, headdim=16)
+    net = tiny()
+    with pytest.raises(ConfigError, match="3 channels"):
+        net(torch.randn(2, 12, 4))
+    with pytest.raises(ConfigError, match="time features"):
+        tiny(n_time_features=2)(torch.randn(2, 12, 3))
+
+
+def test_no_weight_decay_groups():
+    net = tiny()
+    decay, no_decay = net.param_groups(0.1)
+    names = {id(p): n for n, p in net.named_parameters()}
+    no_decay_names = {names[id(p)] for p in no_decay["params"]}
+    assert any(n.endswith("A_log") for n in no_decay_names)
+    assert any(n.endswith("dt_bias") for n in no_decay_names)
+    assert any(n.endswith(".D") for n in no_decay_names)
+    assert any("norm" in n for n in no_decay_names)
+    assert all(p.ndim >= 2 for p in decay["params"])
+    assert no_decay["weight_decay"] == 0.0

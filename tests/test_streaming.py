@@ -1,0 +1,161 @@
+"""Streaming: O(1) updates equal full recomputation; rejection leaves state untouched; restarts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from tsmamba.datasets import synthetic_ett
+from tsmamba.errors import CheckpointError, ConfigError, StreamError
+from tsmamba.estimator import TSMambaForecaster
+from tsmamba.streaming import Stream
+
+TINY = dict(context_length=24, horizon=6, d_model=16, n_layers=2, d_state=8, headdim=8,
+            max_epochs=1, batch_size=32, progress=False, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def series() -> pd.DataFrame:
+    return synthetic_ett(n_rows=260, n_channels=3, seed=2).set_index("date")
+
+
+@pytest.fixture(scope="module")
+def model(series) -> TSMambaForecaster:
+    return TSMambaForecaster(**TINY).fit(series.iloc[:200])
+
+
+@pytest.fixture
+def model64(model) -> TSMambaForecaster:
+    """The fitted model in float64, where the exactness claim is 1e-10."""
+    twin = TSMambaForecaster.load(model.save(_tmp_dir()))
+    twin.network_.double()
+    return twin
+
+
+def _tmp_dir():
+    import tempfile
+
+    return tempfile.mkdtemp()
+
+
+def snapshot(stream: Stream):
+    return ({k: v.clone() for k, v in stream._state.tensors().items()}, stream._forecast.clone(),
+            list(stream._last_time), stream._last_values.copy(), stream.steps)
+
+
+def assert_same_snapshot(a, b):
+    assert a[0].keys() == b[0].keys()
+    for k in a[0]:
+        assert torch.equal(a[0][k], b[0][k]), k
+    assert torch.equal(a[1], b[1]) or (torch.isnan(a[1]).all() and torch.isnan(b[1]).all())
+    assert a[2] == b[2] and np.array_equal(a[3], b[3], equal_nan=True) and a[4] == b[4]
+
+
+def test_updates_equal_full_recomputation_float64(model64, series):
+    stream = model64.stream(history=series.iloc[:150])
+    for t in range(150, 170):
+        fc = stream.update(series.iloc[t])
+    fc = stream.update_many(series.iloc[170:181])
+    expected = model64.predict(series.iloc[:181], context="full")
+    np.testing.assert_allclose(fc.to_numpy(), expected.to_numpy(), rtol=0, atol=1e-10)
+    assert fc.index.equals(expected.index) and stream.steps == 181
+    for t in range(181, 186):
+        arr = stream.update_array(series.iloc[t].to_numpy())
+    expected = model64.predict(series.iloc[:186], context="full").to_numpy()
+    np.testing.assert_allclose(arr, expected, rtol=0, atol=1e-10)
+
+
+def test_updates_equal_full_recomputation_float32(model, series):
+    """float32: the step and the chunked pass round differently; values are O(10) in original
+    units and each forecast passes ~100 float32 operations, so 1e-4 relative is a safe bound."""
+    stream = model.stream(history=series.iloc[:100])
+    for t in range(100, 140):
+        fc = stream.update(series.iloc[t])
+    expected = model.predict(series.iloc[:140], context="full").to_numpy()
+    np.testing.assert_allclose(fc.to_numpy(), expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
+
+
+def test_forecast_does_not_change_state(model, series):
+    stream = model.stream(history=series.iloc[:50])
+    before = snapshot(stream)
+    pd.testing.assert_frame_equal(stream.forecast(), stream.forecast())
+    assert_same_snapshot(before, snapshot(stream))
+
+
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        ({"HUFL": 1.0}, "missing"),
+        (np.array([1.0, 2.0]), "needs 3 values"),
+        ({"c0": 1.0, "c1": "abc", "c2": 3.0}, "not numeric"),
+        ({"c0": 1.0, "c1": np.inf, "c2": 3.0}, "infinite"),
+        ({"c0": 1.0, "c1": np.nan, "c2": 3.0}, "missing value"),
+        ({"date": "2016-07-01 00:00", "c0": 1.0, "c1": 2.0, "c2": 3.0}, "not after"),
+        ({"date": "2030-01-01 00:00", "c0": 1.0, "c1": 2.0, "c2": 3.0}, "gap"),
+        ({"date": "not a date", "c0": 1.0, "c1": 2.0, "c2": 3.0}, "cannot be parsed"),
+    ],
+)
+def test_rejected_update_leaves_stream_untouched(model, series, bad, match):
+    stream = model.stream(history=series.iloc[:60])
+    before = snapshot(stream)
+    with pytest.raises(StreamError, match=match):
+        stream.update(bad)
+    assert_same_snapshot(before, snapshot(stream))
+    stream.update(series.iloc[60])  # and it goes on
+    assert stream.steps == 61
+
+
+def test_missing_and_gap_policies(model, series):
+    stream = model.stream(history=series.iloc[:80], missing="ffill", gaps="ffill")
+    row = series.iloc[80].copy()
+    row.iloc[1] = np.nan
+    stream.update(row)
+    assert stream._last_values[0, 1] == series.iloc[79, 1]
+    later = series.iloc[84]  # rows 81..83 missing: filled with the last values
+    fc = stream.update(later)
+    filled = pd.concat([series.iloc[:80], row.fillna(series.iloc[79, 1]).to_frame().T])
+    filler = pd.DataFrame([filled.iloc[-1].to_numpy()] * 3, index=series.index[81:84], columns=series.columns)
+    history = pd.concat([filled, filler, later.to_frame().T])
+    history.index = series.index[:85]
+    expected = model.predict(history.astype(float), context="full")
+    np.testing.assert_allclose(fc.to_numpy(), expected.to_numpy(), rtol=1e-4, atol=1e-3)
+    assert stream.last_timestamp == series.index[84]
+
+
+def test_save_and_restart(model, series, tmp_path):
+    stream = model.stream(history=series.iloc[:90])
+    stream.update(series.iloc[90])
+    path = stream.save(tmp_path / "stream")
+    restarted = Stream.load(path, model)
+    for t in range(91, 96):
+        a = stream.update(series.iloc[t])
+        b = restarted.update(series.iloc[t])
+        pd.testing.assert_frame_equal(a, b)
+    assert stream.state_bytes() == restarted.state_bytes() < 50_000
+
+    other = TSMambaForecaster(**{**TINY, "random_state": 1}).fit(series.iloc[:200])
+    with pytest.raises(CheckpointError, match="different model"):
+        Stream.load(path, other)
+
+
+def test_many_streams_each_with_its_own_state(model64, series):
+    histories = {"a": series.iloc[:100], "b": series.iloc[20:140], "c": series.iloc[:60]}
+    stream = model64.stream(histories)
+    nxt = {"a": series.iloc[100], "b": series.iloc[140], "c": series.iloc[60]}
+    out = stream.update(nxt)
+    for key, hist in histories.items():
+        full = pd.concat([hist, nxt[key].to_frame().T]).astype(float)
+        expected = model64.predict(full, context="full")
+        np.testing.assert_allclose(out[key].to_numpy(), expected.to_numpy(), atol=1e-10, rtol=0)
+    only_b = stream.update({"b": series.iloc[141]})  # a subset of the streams
+    expected = model64.predict(series.iloc[20:142], context="full")
+    np.testing.assert_allclose(only_b["b"].to_numpy(), expected.to_numpy(), atol=1e-10, rtol=0)
+    assert stream.last_timestamp["a"] == series.index[100]
+
+
+def test_revin_models_cannot_stream(series):
+    est = TSMambaForecaster(**{**TINY, "norm": "revin"}).fit(series.iloc[:200])
+    with pytest.raises(ConfigError, match="revin"):
+        est.stream(history=series.iloc[:50])

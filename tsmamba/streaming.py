@@ -1,0 +1,412 @@
+"""Online forecasting: each new observation advances the recurrent state in O(1).
+
+A :class:`Stream` holds, for one or many series, the network's carried state (every block's conv
+history and SSM state, and the causal normaliser's moving sums), the last timestamp and the last
+values. ``update`` feeds one observation per series through ``MambaForecaster.step``; the forecast
+it returns equals ``forecaster.predict(all_rows_seen, context="full")`` because the step is the
+same recurrence the full forward pass computes in chunks.
+
+Every observation is validated before any state changes; a rejected update raises
+:class:`tsmamba.errors.StreamError` and leaves the stream exactly as it was.
+
+Policies:
+  ``missing``  a NaN value in an update: ``"reject"`` (default) or ``"ffill"`` (use that channel's
+               last value; rejected when the channel has no value yet). ±inf is always rejected.
+  ``gaps``     a timestamp more than one step after the last: ``"reject"`` (default) or
+               ``"ffill"`` (feed the last values at each missing step first, then the new row).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from tsmamba.checkpoint import read_checkpoint, sha256_bytes, write_checkpoint
+from tsmamba.data import future_index
+from tsmamba.errors import CheckpointError, ConfigError, StreamError
+from tsmamba.model import ForecastState
+
+__all__ = ["Stream"]
+
+FORMAT = "tsmamba-stream"
+POLICIES = ("reject", "ffill")
+
+
+def _weights_fingerprint(forecaster: Any) -> str:
+    digest = [f"{k}:{tuple(v.shape)}:{float(v.double().sum()):.12e}"
+              for k, v in forecaster.network_.state_dict().items()]
+    return sha256_bytes("|".join(digest).encode())
+
+
+class Stream:
+    """Online forecasts for ``B`` series sharing one fitted :class:`TSMambaForecaster`.
+
+    Create it with ``forecaster.stream(history)`` where ``history`` is one frame (one series),
+    a mapping ``{id: frame}`` or a list of frames (several series), or None (start empty).
+    """
+
+    def __init__(
+        self,
+        forecaster: Any,
+        history: Any = None,
+        *,
+        ids: Sequence[Any] | None = None,
+        missing: str = "reject",
+        gaps: str = "reject",
+    ):
+        if not hasattr(forecaster, "network_"):
+            from sklearn.exceptions import NotFittedError
+
+            raise NotFittedError("fit the forecaster (or load a saved one) before streaming")
+        if missing not in POLICIES or gaps not in POLICIES:
+            raise ConfigError(f"missing and gaps must be one of {POLICIES}, got {missing!r}, {gaps!r}")
+        forecaster.network_._check_recurrent()
+        self.forecaster = forecaster
+        self.network = forecaster.network_
+        self.columns = list(forecaster.columns_)
+        self.horizon = int(forecaster.horizon)
+        self.freq = forecaster.freq_
+        self.offset = pd.tseries.frequencies.to_offset(self.freq) if self.freq else None
+        self.missing, self.gaps = missing, gaps
+        self._dtype = self.network.head.weight.dtype
+        self._mean = torch.as_tensor(forecaster.scaler_.mean_, dtype=self._dtype)
+        self._scale = torch.as_tensor(forecaster.scaler_.scale_, dtype=self._dtype)
+
+        frames, self.ids = self._history_frames(history, ids)
+        B = len(self.ids)
+        self.single = not isinstance(history, (Mapping, list, tuple)) and ids is None
+        self._state = self.network.init_state(B, dtype=self._dtype)
+        self._forecast = torch.full((B, self.horizon, len(self.columns)), float("nan"), dtype=self._dtype)
+        self._last_time: list[pd.Timestamp | None] = [None] * B
+        self._last_values = np.full((B, len(self.columns)), np.nan)
+        for b, frame in enumerate(frames):
+            if frame is not None and len(frame):
+                self._warm(b, frame)
+
+    # ---- set-up ----------------------------------------------------------------------------
+    def _history_frames(self, history: Any, ids: Sequence[Any] | None) -> tuple[list, list]:
+        if history is None:
+            ids = list(ids) if ids is not None else [0]
+            return [None] * len(ids), ids
+        if isinstance(history, Mapping):
+            keys = list(history)
+            return [self.forecaster._frame_for_prediction(history[k]) for k in keys], keys
+        if isinstance(history, (list, tuple)):
+            keys = list(ids) if ids is not None else list(range(len(history)))
+            if len(keys) != len(history):
+                raise ConfigError(f"{len(history)} histories but {len(keys)} ids")
+            return [self.forecaster._frame_for_prediction(h) for h in history], keys
+        return [self.forecaster._frame_for_prediction(history)], list(ids) if ids is not None else [0]
+
+    @torch.no_grad()
+    def _warm(self, b: int, frame: pd.DataFrame) -> None:
+        """Run series b's history through the network in one pass from its current state."""
+        values = frame.to_numpy(np.float64)
+        x = self._scale_in(values)[None]  # (1, T, C)
+        sub = self._state.select(slice(b, b + 1), len(self.columns), self.network.config.channel_mode)
+        marks = self._marks(frame.index)
+        forecast, new = self.network(x, None if marks is None else marks[None], state=sub, return_state=True)
+        self._commit(torch.tensor([b]), new, forecast)
+        self._last_time[b] = frame.index[-1]
+        self._last_values[b] = values[-1]
+
+    def _scale_in(self, values: np.ndarray) -> torch.Tensor:
+        return (torch.as_tensor(values, dtype=self._dtype) - self._mean) / self._scale
+
+    def _marks(self, index: pd.DatetimeIndex) -> torch.Tensor | None:
+        if not self.forecaster.time_features:
+            return None
+        from tsmamba.data import time_features
+
+        return torch.as_tensor(time_features(index, freq=self.freq), dtype=self._dtype)
+
+    def _commit(self, rows: torch.Tensor, new: ForecastState, forecast: torch.Tensor) -> None:
+        """Write the new state and forecast of the given series (functional: no in-place edits)."""
+        mode, C = self.network.config.channel_mode, len(self.columns)
+        self._state = _scatter_state(self._state, rows, new, C, mode)
+        fc = self._forecast.clone()
+        fc[rows] = forecast.to(self._dtype)
+        self._forecast = fc
+
+    # ---- validation (before any state change) ----------------------------------------------
+    def _parse_row(self, row: Any) -> tuple[np.ndarray, pd.Timestamp | None]:
+        """One observation -> (C,) float values and an optional timestamp."""
+        ts = None
+        if isinstance(row, pd.Series):
+            data = row.to_dict()
+            if isinstance(row.name, (pd.Timestamp, str)) and row.name is not None:
+                ts = row.name
+        elif isinstance(row, Mapping):
+            data = dict(row)
+        else:
+            arr = np.asarray(row)
+            if arr.ndim != 1 or arr.shape[0] != len(self.columns):
+                raise StreamError(
+                    f"an update needs {len(self.columns)} values ({', '.join(self.columns)}), "
+                    f"got shape {arr.shape}"
+                )
+            data = dict(zip(self.columns, arr.tolist(), strict=True))
+        for key in ("date", "ds", "timestamp", "time"):
+            if key in data and key not in self.columns:
+                ts = data.pop(key)
+        missing = [c for c in self.columns if c not in data]
+        extra = [str(k) for k in data if k not in self.columns]
+        if missing or extra:
+            raise StreamError(f"update columns differ from the model's: missing {missing}, unexpected {extra}")
+        values = np.empty(len(self.columns))
+        for j, c in enumerate(self.columns):
+            v = data[c]
+            try:
+                values[j] = float(v) if v is not None else np.nan
+            except (TypeError, ValueError):
+                raise StreamError(f"column {c!r}: value {v!r} is not numeric") from None
+        if ts is not None:
+            try:
+                ts = pd.Timestamp(ts)
+            except (TypeError, ValueError):
+                raise StreamError(f"timestamp {ts!r} cannot be parsed") from None
+        return values, ts
+
+    def _resolve(self, b: int, values: np.ndarray, ts: pd.Timestamp | None, last_values: np.ndarray,
+                 last_time: pd.Timestamp | None) -> tuple[np.ndarray, pd.Timestamp | None, int]:
+        """Apply the policies: -> (values to feed, timestamp, number of gap steps to fill first)."""
+        who = "" if self.single else f"series {self.ids[b]!r}: "
+        if np.isinf(values).any():
+            bad = [self.columns[j] for j in np.flatnonzero(np.isinf(values))]
+            raise StreamError(f"{who}infinite value in {bad} at {ts}; send a finite value")
+        if np.isnan(values).any():
+            bad = [self.columns[j] for j in np.flatnonzero(np.isnan(values))]
+            if self.missing == "reject":
+                raise StreamError(f"{who}missing value in {bad} at {ts}; send a value, or use missing='ffill'")
+            fill = np.where(np.isnan(values), last_values, values)
+            if np.isnan(fill).any():
+                raise StreamError(f"{who}missing value in {bad} at {ts} and no earlier value to carry forward")
+            values = fill
+        gap_steps = 0
+        if ts is not None and last_time is not None:
+            if ts <= last_time:
+                raise StreamError(f"{who}timestamp {ts} is not after the last one ({last_time})")
+            if self.offset is not None:
+                expected = last_time + self.offset
+                if ts != expected:
+                    steps = len(pd.date_range(expected, ts, freq=self.offset)) - 1
+                    if pd.date_range(expected, periods=steps + 1, freq=self.offset)[-1] != ts:
+                        raise StreamError(
+                            f"{who}timestamp {ts} is off the series' {self.freq} grid after {last_time}"
+                        )
+                    if self.gaps == "reject":
+                        raise StreamError(
+                            f"{who}gap: {steps} step(s) missing between {last_time} and {ts} "
+                            f"(expected {expected}); send them, or use gaps='ffill'"
+                        )
+                    if np.isnan(last_values).any():
+                        raise StreamError(f"{who}gap before {ts} and no earlier values to fill it with")
+                    gap_steps = steps
+        return values, ts, gap_steps
+
+    # ---- updates ---------------------------------------------------------------------------
+    def _normalise_updates(self, rows: Any) -> dict[int, Any]:
+        if self.single:
+            return {0: rows}
+        if isinstance(rows, Mapping):
+            unknown = [k for k in rows if k not in self.ids]
+            if unknown:
+                raise StreamError(f"unknown series ids {unknown}; this stream has {self.ids}")
+            return {self.ids.index(k): v for k, v in rows.items()}
+        arr = np.asarray(rows, dtype=object)
+        if arr.ndim == 2 and arr.shape[0] == len(self.ids):
+            return dict(enumerate(list(rows)))
+        raise StreamError(f"updates for several series: pass {{id: row}} or a ({len(self.ids)}, C) array")
+
+    @torch.no_grad()
+    def update(self, row: Any, *, as_array: bool = False) -> pd.DataFrame | np.ndarray | dict:
+        """Feed one new observation (per series) and return the forecast made after it.
+
+        ``row``: a Series (name = timestamp), a dict (optionally with "date"), or a 1-D array;
+        for several series, ``{id: row}``. Returns an ``horizon x channels`` DataFrame indexed by
+        the future timestamps (``{id: DataFrame}`` for several series), or with ``as_array`` the
+        raw (H, C) / (B, H, C) array.
+        """
+        updates = self._normalise_updates(row)
+        plan = []  # validated before any state change
+        for b, r in updates.items():
+            values, ts = self._parse_row(r)
+            values, ts, gap_steps = self._resolve(b, values, ts, self._last_values[b], self._last_time[b])
+            plan.append((b, values, ts, gap_steps))
+
+        rows = torch.tensor([p[0] for p in plan])
+        mode, C = self.network.config.channel_mode, len(self.columns)
+        state = self._state.select(rows, C, mode)
+        max_gap = max(p[3] for p in plan)
+        if max_gap:  # fill gaps one series at a time (rare path)
+            for k, (b, _, ts, gap_steps) in enumerate(plan):
+                if gap_steps:
+                    sub = state.select(torch.tensor([k]), C, mode)
+                    fill = self._scale_in(np.repeat(self._last_values[b][None], gap_steps, 0))[None]
+                    fill_index = pd.date_range(self._last_time[b] + self.offset, periods=gap_steps, freq=self.offset)
+                    marks = self._marks(fill_index)
+                    _, sub = self.network(fill, None if marks is None else marks[None], state=sub, return_state=True)
+                    state = _scatter_state(state, torch.tensor([k]), sub, C, mode)
+        x = self._scale_in(np.stack([p[1] for p in plan]))  # (b, C)
+        marks_t = None
+        if self.forecaster.time_features:
+            if any(p[2] is None for p in plan):
+                raise StreamError("this model uses time features: every update needs a timestamp")
+            marks_t = torch.cat([self._marks(pd.DatetimeIndex([p[2]])) for p in plan])
+        forecast, new = self.network.step(x, state, marks_t)
+        self._commit(rows, new, forecast)
+        for b, values, ts, _ in plan:
+            self._last_values[b] = values
+            if ts is not None:
+                self._last_time[b] = ts
+            elif self._last_time[b] is not None and self.offset is not None:
+                self._last_time[b] = self._last_time[b] + self.offset
+        return self.forecast(as_array=as_array)
+
+    @torch.no_grad()
+    def update_array(self, values: Any) -> np.ndarray:
+        """The lean path: one observation for every series as numbers, forecast as an array.
+
+        ``values``: (C,) for one series or (B, C) for all B series, in original units, the rows
+        following each series' last observation on its frequency grid. Returns (H, C) or
+        (B, H, C). Non-finite values go through :meth:`update`'s policies; no pandas work
+        otherwise.
+        """
+        C, B = len(self.columns), len(self.ids)
+        arr = np.asarray(values, dtype=np.float64)
+        if arr.shape not in ((C,), (B, C)) or (arr.ndim == 1 and B != 1):
+            raise StreamError(f"update_array takes ({B}, {C}) values" + (f" or ({C},)" if B == 1 else "")
+                              + f", got shape {arr.shape}")
+        arr = arr.reshape(B, C)
+        if not np.isfinite(arr).all():
+            rows = arr[0] if self.single else {i: arr[b] for b, i in enumerate(self.ids)}
+            return self.update(rows, as_array=True)
+        forecast, self._state = self.network.step(self._scale_in(arr), self._state)
+        self._forecast = forecast.to(self._dtype)
+        self._last_values = arr
+        if self.offset is not None:
+            self._last_time = [None if t is None else t + self.offset for t in self._last_time]
+        out = forecast.double().numpy() * self.forecaster.scaler_.scale_ + self.forecaster.scaler_.mean_
+        return out[0] if self.single else out
+
+    @torch.no_grad()
+    def update_many(self, rows: pd.DataFrame, *, as_array: bool = False) -> pd.DataFrame | np.ndarray:
+        """Feed several observations of one series (a frame) in one forward pass from the state."""
+        if not self.single:
+            raise StreamError("update_many takes one series' rows; for several series call it per id via "
+                              "stream.update({id: row}) or warm each with its own history")
+        frame = self.forecaster._frame_for_prediction(rows)
+        last_time, last_values = self._last_time[0], self._last_values[0]
+        first = frame.iloc[0]
+        first_values, _ = self._parse_row(first)
+        # the first row is checked against the stream's last observation, the rest by read_series
+        _, _, gap_steps = self._resolve(0, first_values, frame.index[0], last_values, last_time)
+        if gap_steps:
+            raise StreamError(f"gap before {frame.index[0]}; update_many does not fill gaps, send the missing rows")
+        values = frame.to_numpy(np.float64)
+        x = self._scale_in(values)[None]
+        marks = self._marks(frame.index)
+        forecast, new = self.network(x, None if marks is None else marks[None], state=self._state,
+                                     return_state=True)
+        self._commit(torch.tensor([0]), new, forecast)
+        self._last_time[0], self._last_values[0] = frame.index[-1], values[-1]
+        return self.forecast(as_array=as_array)
+
+    def forecast(self, *, as_array: bool = False) -> pd.DataFrame | np.ndarray | dict:
+        """The current forecast (no state change)."""
+        if np.isnan(self._forecast.numpy()).all():
+            raise StreamError("no observation yet: give a history or call update first")
+        arr = self._forecast.double().numpy() * self.forecaster.scaler_.scale_ + self.forecaster.scaler_.mean_
+        if as_array:
+            return arr[0] if self.single else arr
+        frames = {i: self._frame(arr[b], self._last_time[b]) for b, i in enumerate(self.ids)}
+        return frames[self.ids[0]] if self.single else frames
+
+    def _frame(self, values: np.ndarray, last_time: pd.Timestamp | None) -> pd.DataFrame:
+        if last_time is None or self.offset is None:
+            index = pd.RangeIndex(1, self.horizon + 1, name="step")
+        else:
+            index = future_index(pd.DatetimeIndex([last_time]), self.horizon, self.freq)
+        return pd.DataFrame(values, index=index, columns=self.columns)
+
+    @property
+    def steps(self) -> int:
+        return self._state.steps
+
+    @property
+    def last_timestamp(self) -> pd.Timestamp | dict | None:
+        return self._last_time[0] if self.single else dict(zip(self.ids, self._last_time, strict=True))
+
+    # ---- persistence -----------------------------------------------------------------------
+    def state_bytes(self) -> int:
+        """Bytes of carried state (all series)."""
+        return sum(t.numel() * t.element_size() for t in self._state.tensors().values())
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Persist the stream's state atomically (tensors + JSON)."""
+        meta = {
+            "format": FORMAT,
+            "ids": [str(i) if not isinstance(i, (int, str)) else i for i in self.ids],
+            "single": self.single,
+            "columns": self.columns,
+            "steps": self._state.steps,
+            "last_time": [None if t is None else t.isoformat() for t in self._last_time],
+            "missing": self.missing,
+            "gaps": self.gaps,
+            "model": _weights_fingerprint(self.forecaster),
+        }
+        tensors = {
+            "state": self._state.tensors(),
+            "stream": {"forecast": self._forecast, "last_values": torch.as_tensor(self._last_values)},
+        }
+        return write_checkpoint(path, meta, tensors)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, forecaster: Any) -> Stream:
+        """Resume a saved stream with the forecaster it was made with."""
+        meta, tensors = read_checkpoint(path)
+        if meta.get("format") != FORMAT:
+            raise CheckpointError(f"{path} holds {meta.get('format')!r}, not a {FORMAT} save")
+        if meta["model"] != _weights_fingerprint(forecaster):
+            raise CheckpointError(f"{path} was saved with a different model; load it with that model")
+        if meta["columns"] != list(forecaster.columns_):
+            raise CheckpointError(f"{path}: channels {meta['columns']} differ from the model's {forecaster.columns_}")
+        stream = cls(forecaster, None, ids=meta["ids"], missing=meta["missing"], gaps=meta["gaps"])
+        stream.single = meta["single"]
+        dtype = stream._dtype
+        state = {k: v.to(dtype) for k, v in tensors["state"].items()}
+        try:
+            stream._state = ForecastState.from_tensors(state, meta["steps"])
+        except KeyError as exc:
+            raise CheckpointError(f"{path}: state tensor {exc} is missing") from None
+        stream._forecast = tensors["stream"]["forecast"].to(dtype)
+        stream._last_values = tensors["stream"]["last_values"].numpy().copy()
+        stream._last_time = [None if t is None else pd.Timestamp(t) for t in meta["last_time"]]
+        return stream
+
+
+def _scatter_state(state: ForecastState, rows: torch.Tensor, new: ForecastState, n_channels: int,
+                   mode: str) -> ForecastState:
+    """A copy of ``state`` with series ``rows`` replaced by ``new`` (which holds len(rows) series)."""
+    if mode == "independent":
+        B = state.moments.shape[0]
+        cache_rows = torch.arange(B * n_channels).view(B, n_channels)[rows].reshape(-1)
+    else:
+        cache_rows = rows
+    if len(rows) == state.moments.shape[0] and torch.equal(rows, torch.arange(len(rows))):
+        return ForecastState(new.caches, new.moments, max(state.steps, new.steps))
+    caches = []
+    for old, upd in zip(state.caches, new.caches, strict=True):
+        conv, ssm = old.conv_state.clone(), old.ssm_state.clone()
+        conv[cache_rows], ssm[cache_rows] = upd.conv_state.to(conv.dtype), upd.ssm_state.to(ssm.dtype)
+        caches.append(type(old)(conv, ssm))
+    moments = state.moments.clone()
+    moments[rows] = new.moments.to(moments.dtype)
+    return ForecastState(caches, moments, max(state.steps, new.steps))
+
