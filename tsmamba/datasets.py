@@ -180,7 +180,7 @@ def data_root() -> Path:
     """``$TSMAMBA_DATA``, or ``../shared/datasets`` next to the repository when it is unset."""
     env = os.environ.get(DATA_ENV)
     if env:
-        return Path(env).expanduser().absolute()
+        return Path(os.path.abspath(Path(env).expanduser()))
     return Path(__file__).resolve().parents[2] / "shared" / "datasets"
 
 
