@@ -13,6 +13,16 @@ from tsmamba.errors import (
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name: str):
+    # the estimator pulls in torch and lightning: import it on first use
+    if name == "TSMambaForecaster":
+        from tsmamba.estimator import TSMambaForecaster
+
+        return TSMambaForecaster
+    raise AttributeError(f"module 'tsmamba' has no attribute {name!r}")
+
+
 __all__ = [
     "CheckpointError",
     "ChecksumError",
@@ -21,6 +31,7 @@ __all__ = [
     "DataValidationError",
     "StreamError",
     "TSMambaError",
+    "TSMambaForecaster",
     "TrainingError",
     "__version__",
 ]

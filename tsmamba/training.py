@@ -215,6 +215,8 @@ def make_trainer(
         "num_sanity_val_steps": 0,
         "deterministic": False,
     }
+    if not has_validation:
+        settings["limit_val_batches"] = 0
     settings.update(kwargs)
     settings["callbacks"] = callbacks + extra_callbacks
     return L.Trainer(**settings), restore
