@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from tsmamba.data import ltsf_borders, prepare_ltsf
 from tsmamba.errors import ConfigError, DataValidationError
-from tsmamba.windows import TimeSeriesDataModule, WindowDataset
+from tsmamba.windows import TimeSeriesDataModule, WindowBatches, WindowDataset
 
 
 def ramp(n_rows: int, n_channels: int = 3) -> torch.Tensor:
@@ -208,6 +208,17 @@ def test_train_shuffle_is_seeded():
     torch.testing.assert_close(epoch1.sort().values, epoch2.sort().values)
 
 
+def test_shuffle_order_depends_only_on_seed_and_epoch():
+    _, _, dm = make_module(batch_size=16, seed=7)
+    loader = dm.train_dataloader()
+    passes = [torch.cat([b[0][:, 0, 0] for b in loader]) for _ in range(3)]
+    resumed = make_module(batch_size=16, seed=7)[2].train_dataloader()
+    resumed.sampler.set_epoch(2)  # what Lightning does when it resumes at epoch 2
+    torch.testing.assert_close(torch.cat([b[0][:, 0, 0] for b in resumed]), passes[2])
+    batches = WindowBatches(10, 4, shuffle=False)
+    assert list(batches) == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]] and len(batches) == 3
+
+
 def test_unshuffled_train_and_stride():
     values, borders, dm = make_module(batch_size=10, shuffle=False, train_stride=4)
     batch = next(iter(dm.train_dataloader()))
@@ -249,13 +260,16 @@ def test_lightning_trainer_runs_the_module():
         def __init__(self):
             super().__init__()
             self.head = torch.nn.Linear(48, 24)
+            self.first_contexts = []
             self.seen = 0
 
         def forward(self, context):
             return self.head(context.transpose(1, 2)).transpose(1, 2)
 
-        def training_step(self, batch, _):
+        def training_step(self, batch, batch_idx):
             context, target = batch
+            if batch_idx == 0:
+                self.first_contexts.append(context.clone())
             return torch.nn.functional.mse_loss(self(context), target)
 
         def test_step(self, batch, _):
@@ -266,15 +280,21 @@ def test_lightning_trainer_runs_the_module():
 
     _, borders, dm = make_module(batch_size=64)
     trainer = lightning.Trainer(
-        max_epochs=1,
-        limit_train_batches=3,
+        max_epochs=2,
+        limit_train_batches=2,
         logger=False,
         enable_checkpointing=False,
         enable_progress_bar=False,
         enable_model_summary=False,
     )
     model = Tiny()
-    trainer.fit(model, train_dataloaders=dm.train_dataloader())
+    loader = dm.train_dataloader()
+    next(iter(loader))  # a pass outside Lightning moves the sampler on to epoch 1 ...
+    trainer.fit(model, train_dataloaders=loader)  # ... and Lightning sets it back to 0
+    # Lightning set the sampler's epoch: each epoch's order is the one for that epoch number
+    batches = WindowBatches(len(dm.dataset("train")), 64, shuffle=True, seed=0)
+    for epoch, seen in enumerate(model.first_contexts):
+        torch.testing.assert_close(seen, dm.dataset("train")[batches.order(epoch)[:64]][0])
     trainer.test(model, dataloaders=dm.test_dataloader(), verbose=False)
     start, end = borders["test"]
     assert model.seen == end - start - 72 + 1

@@ -9,17 +9,17 @@ per-item calls and the collate.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import lightning
 import numpy as np
 import torch
-from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, SequentialSampler
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from tsmamba.errors import ConfigError, DataValidationError
 
-__all__ = ["TimeSeriesDataModule", "WindowDataset"]
+__all__ = ["TimeSeriesDataModule", "WindowBatches", "WindowDataset"]
 
 SPLITS = ("train", "val", "test")
 
@@ -212,14 +212,50 @@ class WindowDataset(Dataset):
         )
 
 
+class WindowBatches(Sampler[list[int]]):
+    """Batches of window indices; shuffled ones in an order set by ``(seed, epoch)`` alone.
+
+    Lightning calls :meth:`set_epoch` before every epoch, so a run resumed from a checkpoint
+    sees the same order in each epoch as an uninterrupted run. Iterated without Lightning,
+    each pass uses the next epoch. The last batch may be partial and is never dropped.
+    """
+
+    def __init__(self, n_items: int, batch_size: int, *, shuffle: bool, seed: int = 0) -> None:
+        self.n_items = int(n_items)
+        self.batch_size = _positive_int(batch_size, "batch_size")
+        self.shuffle = bool(shuffle)
+        self.seed = int(seed)
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def order(self, epoch: int) -> np.ndarray:
+        """The window order of one epoch."""
+        if not self.shuffle:
+            return np.arange(self.n_items)
+        rng = np.random.default_rng([self.seed & 0xFFFFFFFF, int(epoch)])
+        return rng.permutation(self.n_items)
+
+    def __iter__(self) -> Iterator[list[int]]:
+        order = self.order(self.epoch)
+        self.epoch += 1
+        for first in range(0, self.n_items, self.batch_size):
+            yield order[first : first + self.batch_size].tolist()
+
+    def __len__(self) -> int:
+        return -(-self.n_items // self.batch_size)
+
+
 class TimeSeriesDataModule(lightning.LightningDataModule):
     """Train/val/test window loaders over one series split by ``borders``.
 
     ``values`` ``(T, C)`` (numpy or torch; converted once to ``dtype``), ``borders`` maps split
     names (``train``, ``val``, ``test``) to row ranges ``[start, end)`` as from
-    :func:`tsmamba.data.ltsf_borders`. The train loader shuffles with a generator seeded by
-    ``seed`` (same order on every run); val and test loaders keep order and never drop a last
-    partial batch, so every window is scored. Batches are ``[context (B, L, C), target (B, H, C)]``
+    :func:`tsmamba.data.ltsf_borders`. The train loader shuffles in an order fixed by ``seed``
+    and the epoch number (:class:`WindowBatches`: the same on every run, and after a resume);
+    val and test loaders keep order and never drop a last partial batch, so every window is
+    scored. Batches are ``[context (B, L, C), target (B, H, C)]``
     plus ``context_marks (B, L, F)`` when ``marks`` is given.
     """
 
@@ -287,13 +323,8 @@ class TimeSeriesDataModule(lightning.LightningDataModule):
 
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
         dataset = self.dataset(split)
-        if shuffle:
-            generator = torch.Generator().manual_seed(self.seed)
-            order: Any = RandomSampler(dataset, generator=generator)
-        else:
-            order = SequentialSampler(dataset)
+        batches = WindowBatches(len(dataset), self.batch_size, shuffle=shuffle, seed=self.seed)
         # the sampler yields whole batches of indices; the dataset gathers each batch at once
-        batches = BatchSampler(order, batch_size=self.batch_size, drop_last=False)
         return DataLoader(
             dataset,
             sampler=batches,
