@@ -1,0 +1,273 @@
+"""The ``tsmamba`` command line, through the real console script (subprocesses).
+
+Error paths must print exactly one line, ``tsmamba: error: ...``, exit with status 2 and show
+no traceback; they return before torch and Lightning are imported, so each takes about a second.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tsmamba import cli
+
+SCRIPT = Path(sys.executable).with_name("tsmamba")
+BASE_CMD = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "tsmamba"]
+
+TINY_TOML = """\
+# a tiny model: CLI tests check plumbing, not accuracy
+[model]
+d_model = 16
+n_layers = 1
+d_state = 8
+max_epochs = 1
+batch_size = 64
+
+[model.trainer_kwargs]
+limit_train_batches = 3
+limit_val_batches = 2
+"""
+
+
+def tsmamba(*args: str, timeout: float = 300, env: dict | None = None) -> subprocess.CompletedProcess:
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([*BASE_CMD, *map(str, args)], capture_output=True, text=True, timeout=timeout,
+                          env=full_env)
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess, *fragments: str) -> str:
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert proc.returncode == 2, proc.stderr
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("tsmamba: error: "), lines[0]
+    assert "Traceback" not in proc.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def small_csv(tmp_path_factory, benchmark_file) -> Path:
+    """The first 700 rows of ETTh1."""
+    path = tmp_path_factory.mktemp("data") / "etth1_small.csv"
+    with open(benchmark_file("ETTh1"), encoding="utf-8") as src:
+        path.write_text("".join(next(src) for _ in range(701)), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def tiny_config(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("config") / "tiny.toml"
+    path.write_text(TINY_TOML, encoding="utf-8")
+    return path
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+GOOD_ROWS = "date,a,b\n" + "".join(f"2021-01-01 {h:02d}:00:00,{h},{2 * h}\n" for h in range(20))
+
+
+# ------------------------------------------------------------------------------------------
+# every error path: one line, exit status 2
+
+
+@pytest.mark.parametrize(
+    ("make_args", "fragments"),
+    [
+        (lambda p: ["backtest", "--data", p / "missing" / "x.csv"], ["data file not found"]),
+        (lambda p: ["backtest", "--data", p], ["is a directory"]),
+        (lambda p: ["backtest", "--data", write(p, "empty.csv", "")], ["empty"]),
+        (lambda p: ["backtest", "--data", write(p, "dates.csv", GOOD_ROWS.replace("01 05:00", "01 5 pm"))],
+         ["cannot be parsed as dates", "line 7"]),
+        (lambda p: ["backtest", "--data", write(p, "nan.csv", GOOD_ROWS.replace(",7,14", ",nan,14"))],
+         ["NaN"]),
+        (lambda p: ["fit", "--data", write(p, "text.csv", GOOD_ROWS.replace(",3,6", ",three,6")),
+                    "--out", p / "m"], ["non-numeric columns", "column 'a'", "'three'"]),
+        (lambda p: ["backtest", "--data", "ETTh1", "--horizon", "0"], ["--horizon", "positive integer"]),
+        (lambda p: ["backtest", "--data", write(p, "ok.csv", GOOD_ROWS), "--context", "5000",
+                    "--horizon", "4"], ["context_length=5000"]),
+        (lambda p: ["fit", "--data", write(p, "ok.csv", GOOD_ROWS), "--context", "48", "--horizon", "4",
+                    "--out", p / "m"], ["too short", "need >= 52 rows, got 20"]),
+        (lambda p: ["backtest", "--data", "NoSuchSet"], ["unknown data set 'NoSuchSet'", "ETTh1"]),
+        (lambda p: ["backtest", "--data", "NoSuchSet", "--protocol", "ltsf"], ["unknown data set"]),
+        (lambda p: ["backtest", "--data", "ETTh1", "--refit", "sometimes"], ["--refit"]),
+        (lambda p: ["backtest", "--data", "ETTh1", "--channel-mode", "both"], ["--channel-mode"]),
+        (lambda p: ["backtest", "--data", "ETTh1", "--config", write(p, "bad.toml", "d_model = [")],
+         ["not valid TOML"]),
+        (lambda p: ["backtest", "--data", "ETTh1", "--config", write(p, "unk.toml", "d_modle = 3")],
+         ["unknown setting 'd_modle'"]),
+        (lambda p: ["backtest", "--data", "ETTh1", "--config", write(p, "neg.json", '{"horizon": -3}')],
+         ["setting 'horizon'", "positive integer"]),
+        (lambda p: ["backtest", "--data", "ETTh1", "--out", write(p, "file.txt", "x")], ["not a folder"]),
+        (lambda p: ["predict", "--model", p / "nowhere"], ["is not a folder"]),
+        (lambda p: ["fit", "--data", "ETTh1"], ["needs --out"]),
+        (lambda p: ["bogus"], ["invalid choice"]),
+    ],
+    ids=["bad-path", "directory", "empty-file", "bad-dates", "nan", "non-numeric", "horizon-0",
+         "context-too-long", "fit-too-short", "unknown-name", "unknown-name-ltsf", "bad-refit",
+         "bad-choice", "bad-toml", "unknown-setting", "bad-config-value", "out-is-file",
+         "model-missing", "fit-no-out", "unknown-command"],
+)
+def test_error_paths_print_one_line_and_exit_2(tmp_path, make_args, fragments):
+    assert_one_line_error(tsmamba(*make_args(tmp_path), timeout=120), *fragments)
+
+
+def test_corrupt_model_meta(tmp_path, capsys):
+    # in-process (the console script's path is tested with damaged weights in test_fit_then_predict)
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "meta.json").write_text("{ this is not json", encoding="utf-8")
+    assert cli.main(["predict", "--model", str(model)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("tsmamba: error: ") and "meta.json is corrupt" in err and "\n" not in err
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    proc = tsmamba("backtest", "--data", tmp_path / "missing.csv", "--debug")
+    assert proc.returncode == 2
+    assert "Traceback" in proc.stderr and "DataNotFoundError" in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith("tsmamba: error: data file not found")
+
+
+def test_no_command_is_a_usage_error():
+    proc = tsmamba()
+    assert proc.returncode == 2 and "choose a command" in proc.stderr
+
+
+def test_help_of_every_command_has_examples():
+    for name in cli.COMMANDS:
+        proc = tsmamba(name, "--help")
+        assert proc.returncode == 0, proc.stderr
+        assert "examples:" in proc.stdout and f"tsmamba {name}" in proc.stdout
+    top = subprocess.run([sys.executable, "-m", "tsmamba", "--help"], capture_output=True, text=True,
+                         timeout=60)
+    assert top.returncode == 0 and all(name in top.stdout for name in cli.COMMANDS)
+
+
+def test_datasets_lists_where_files_are(tmp_path):
+    (tmp_path / "ETTh1.csv").write_text(GOOD_ROWS, encoding="utf-8")
+    proc = tsmamba("datasets", "--json", env={"TSMAMBA_DATA": str(tmp_path)})
+    assert proc.returncode == 0, proc.stderr
+    entries = {e["name"]: e for e in json.loads(proc.stdout)}
+    assert entries["ETTh1"]["path"] == str(tmp_path / "ETTh1.csv")
+    assert {"ETTh1", "ETTm1", "Weather"} <= set(entries)
+    text = tsmamba("datasets", env={"TSMAMBA_DATA": str(tmp_path)}).stdout
+    assert str(tmp_path / "ETTh1.csv") in text and "searched:" in text
+
+
+# ------------------------------------------------------------------------------------------
+# settings: one table, config file below flags
+
+
+def test_model_options_are_estimator_parameters():
+    from tsmamba.estimator import TSMambaForecaster
+
+    params = TSMambaForecaster().get_params()
+    assert {p.name for p in cli.MODEL_PARAMS} <= set(params)
+
+
+def test_config_file_below_flags(tmp_path):
+    config = write(tmp_path, "c.toml", '[model]\nd_model = 8\nmax_epochs = 3\nhorizon = 12\n'
+                   '[model.trainer_kwargs]\nlimit_train_batches = 2\n')
+    parser = cli.build_parser()
+    args = parser.parse_args(["backtest", "--data", "x.csv", "--config", str(config), "--max-epochs", "2",
+                              "--seed", "7"])
+    opts = cli._resolve(cli.COMMANDS["backtest"], args)
+    run = cli.Run("backtest", opts, sys.stdout, sys.stderr)
+    params = run.model_params()
+    assert params["d_model"] == 8 and params["max_epochs"] == 2 and params["horizon"] == 12
+    assert params["context_length"] == 96 and params["random_state"] == 7
+    assert params["trainer_kwargs"] == {"limit_train_batches": 2, "accelerator": "cpu"}
+    assert opts["stride"] == 1 and opts["protocol"] == "rolling"  # command defaults
+    json_config = write(tmp_path, "c.json", json.dumps({"refit": "5", "window": "sliding"}))
+    args = parser.parse_args(["backtest", "--config", str(json_config)])
+    opts = cli._resolve(cli.COMMANDS["backtest"], args)
+    assert opts["refit"] == 5 and opts["window"] == "sliding"
+
+
+# ------------------------------------------------------------------------------------------
+# end to end
+
+
+def test_backtest_end_to_end_writes_the_report(tmp_path, small_csv, tiny_config):
+    out = tmp_path / "report"
+    proc = tsmamba("backtest", "--data", small_csv, "--context", "48", "--horizon", "12", "--start", "500",
+                   "--stride", "7", "--config", tiny_config, "--json", "--quiet", "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)  # stdout holds the JSON and nothing else
+    assert result["n_windows"] == len(range(500, 700 - 12, 7)) == 27
+    assert result["config"]["model_params"]["d_model"] == 16
+    assert set(result["scores"]) == {"tsmamba", "last_value", "seasonal_naive", "linear"}
+    assert result["report_dir"] == str(out)
+    files = {"metrics.json", "metrics.csv", "forecasts.csv", "forecast.png", "error_by_step.png",
+             "error_over_time.png"}
+    assert files <= {p.name for p in out.iterdir()}
+    report = json.loads((out / "metrics.json").read_text())
+    assert report["n_windows"] == 27 and report["data"]["fingerprint"]["shape"] == [700, 7]
+    assert len(pd.read_csv(out / "forecasts.csv")) == 27 * 12 * 7
+    import matplotlib.image
+
+    for png in ("forecast.png", "error_by_step.png", "error_over_time.png"):
+        image = matplotlib.image.imread(out / png)
+        assert image.ndim == 3 and image.shape[0] > 100
+
+
+
+def test_backtest_prints_a_summary_table(tmp_path, small_csv, tiny_config, capsys):
+    # in-process: the same code path as the console script without another Lightning import
+    status = cli.main(["backtest", "--data", str(small_csv), "--context", "48", "--horizon", "12",
+                       "--start", "600", "--stride", "20", "--config", str(tiny_config), "--quiet",
+                       "--out", str(tmp_path / "r2")])
+    captured = capsys.readouterr()
+    assert status == 0, captured.err
+    assert "small.csv - rolling origins, context 48, horizon 12: 5 windows, 1 fit(s)" in captured.out
+    assert "linear (baseline)" in captured.out and f"report: {tmp_path / 'r2'}/" in captured.out
+    assert captured.err.strip() == ""  # --quiet: no notes, no progress, no library logs
+
+
+def test_fit_then_predict(tmp_path, small_csv, tiny_config, capsys):
+    model = tmp_path / "model"
+    status = cli.main(["fit", "--data", str(small_csv), "--context", "48", "--horizon", "12",
+                       "--config", str(tiny_config), "--out", str(model), "--quiet"])
+    captured = capsys.readouterr()
+    assert status == 0, captured.err
+    assert f"model saved to {model}/" in captured.out
+    # a fresh process loads the saved model and forecasts
+    out = tmp_path / "forecast.csv"
+    proc = tsmamba("predict", "--model", model, "--data", small_csv, "--context", "full", "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    forecast = pd.read_csv(out, parse_dates=["date"])
+    assert len(forecast) == 12 and list(forecast.columns) == ["date", "HUFL", "HULL", "MUFL", "MULL",
+                                                              "LUFL", "LULL", "OT"]
+    assert forecast["date"].iloc[0] == pd.Timestamp("2016-07-01") + pd.Timedelta(hours=700)
+    assert np.isfinite(forecast.iloc[:, 1:].to_numpy()).all()
+    # the model folder, damaged: one clear line
+    (model / "weights.pt").write_bytes(b"truncated")
+    assert_one_line_error(tsmamba("predict", "--model", model), "weights.pt", "corrupt")
+
+
+def test_ltsf_backtest_through_main(tmp_path, capsys, small_csv, tiny_config):
+    # the protocol itself (2785 ETTh1 test windows) is tested in test_backtest.py; here the CLI path
+    # on a small file with the "custom" 70/10/20 borders: test rows 560..700, starting L rows early
+    status = cli.main(["backtest", "--data", str(small_csv), "--protocol", "ltsf", "--context", "48",
+                       "--horizon", "12", "--config", str(tiny_config), "--json", "--quiet",
+                       "--out", str(tmp_path / "r")])
+    captured = capsys.readouterr()
+    assert status == 0, captured.err
+    result = json.loads(captured.out)
+    assert result["n_windows"] == 140 - 12 + 1 and result["config"]["protocol"] == "ltsf"
+    assert result["config"]["borders"]["test"] == [560 - 48, 700]
+    assert result["config"]["metrics_units"].startswith("scaled")
+    report = json.loads((tmp_path / "r" / "metrics.json").read_text())
+    assert report["forecasts_csv"]["complete"] is True and report["n_windows"] == 129
