@@ -21,8 +21,18 @@ from tsmamba.datasets import synthetic_ett
 from tsmamba.errors import CheckpointError, DataValidationError, TrainingError
 from tsmamba.estimator import TSMambaForecaster
 
-TINY = dict(context_length=24, horizon=12, d_model=16, n_layers=1, d_state=8, headdim=8,
-            max_epochs=2, batch_size=32, progress=False, random_state=0)
+TINY = dict(
+    context_length=24,
+    horizon=12,
+    d_model=16,
+    n_layers=1,
+    d_state=8,
+    headdim=8,
+    max_epochs=2,
+    batch_size=32,
+    progress=False,
+    random_state=0,
+)
 
 
 @pytest.fixture(scope="module")
@@ -69,8 +79,9 @@ def test_forecast_origins_matches_predict(fitted, series):
     both = {c: fitted.forecast_origins(series, origins, context=c) for c in ("window", "full")}
     for c, arr in both.items():
         for k, o in enumerate(origins):
-            np.testing.assert_allclose(arr[k], fitted.predict(series.iloc[: o + 1], context=c).to_numpy(),
-                                       rtol=1e-5, atol=1e-5)
+            np.testing.assert_allclose(
+                arr[k], fitted.predict(series.iloc[: o + 1], context=c).to_numpy(), rtol=1e-5, atol=1e-5
+            )
 
 
 def test_sklearn_contract(fitted, series):
@@ -93,7 +104,9 @@ def test_save_load_round_trip(fitted, series, tmp_path):
     path = fitted.save(tmp_path / "model")
     loaded = TSMambaForecaster.load(path)
     pd.testing.assert_frame_equal(loaded.predict(), fitted.predict())
-    pd.testing.assert_frame_equal(loaded.predict(series, context="full"), fitted.predict(series, context="full"))
+    pd.testing.assert_frame_equal(
+        loaded.predict(series, context="full"), fitted.predict(series, context="full")
+    )
     assert loaded.get_params() == fitted.get_params()
     assert sorted(p.name for p in Path(path).iterdir()) == ["meta.json", "series.pt", "weights.pt"]
     # saving again replaces the directory atomically
@@ -112,13 +125,13 @@ def test_load_rejects_truncated_corrupt_and_mismatched(fitted, tmp_path):
     meta = json.loads((path / "meta.json").read_text())
     meta["network_config"]["d_model"] = 32
     (path / "meta.json").write_text(json.dumps(meta))
-    with pytest.raises(CheckpointError, match="d_model|shape"):
+    with pytest.raises(CheckpointError, match=r"d_model|shape"):
         TSMambaForecaster.load(path)
 
-    with pytest.raises(CheckpointError, match="not a saved tsmamba directory"):
+    with pytest.raises(CheckpointError, match=r"not a saved tsmamba directory"):
         TSMambaForecaster.load(tmp_path / "nowhere")
     (tmp_path / "m3").mkdir()
-    with pytest.raises(CheckpointError, match="meta.json is missing"):
+    with pytest.raises(CheckpointError, match=r"meta\.json is missing"):
         TSMambaForecaster.load(tmp_path / "m3")
 
 
@@ -148,14 +161,16 @@ def test_resume_after_kill_equals_uninterrupted(series, tmp_path):
     whole = TSMambaForecaster(**params, checkpoint_dir=str(tmp_path / "a")).fit(series)
 
     ckpt = tmp_path / "b"
-    killed = TSMambaForecaster(**params, checkpoint_dir=str(ckpt),
-                               trainer_kwargs={"callbacks": [_KillAtEpochStart(2)]})
+    killed = TSMambaForecaster(
+        **params, checkpoint_dir=str(ckpt), trainer_kwargs={"callbacks": [_KillAtEpochStart(2)]}
+    )
     with pytest.raises(_Interrupt):
         killed.fit(series)
     assert (ckpt / "last.ckpt").exists()
     resumed = TSMambaForecaster(**params, checkpoint_dir=str(ckpt)).fit(series, resume=True)
-    for (name, a), b in zip(whole.network_.state_dict().items(),
-                            resumed.network_.state_dict().values(), strict=True):
+    for (name, a), b in zip(
+        whole.network_.state_dict().items(), resumed.network_.state_dict().values(), strict=True
+    ):
         torch.testing.assert_close(a, b, msg=name)
 
 
@@ -182,9 +197,19 @@ def test_real_data_smoke_fit_beats_last_value(benchmark_file):
 
     df = read_series(benchmark_file("ETTh1"))
     train, held = df.iloc[:3000], df.iloc[:3600]
-    est = TSMambaForecaster(context_length=96, horizon=24, d_model=32, n_layers=1, d_state=16,
-                            max_epochs=2, batch_size=64, learning_rate=3e-3, progress=False,
-                            train_stride=2, random_state=0).fit(train)
+    est = TSMambaForecaster(
+        context_length=96,
+        horizon=24,
+        d_model=32,
+        n_layers=1,
+        d_state=16,
+        max_epochs=2,
+        batch_size=64,
+        learning_rate=3e-3,
+        progress=False,
+        train_stride=2,
+        random_state=0,
+    ).fit(train)
     origins = np.arange(3000, 3600 - 24, 12)
     pred = est.forecast_origins(held, origins)
     values = held.to_numpy()
@@ -200,7 +225,8 @@ def test_ddp_fit_on_two_cpu_processes(tmp_path):
     """trainer_kwargs choose the strategy: DDP over 2 CPU processes trains a model that loads and predicts."""
     script = tmp_path / "ddp_fit.py"
     out = tmp_path / "model"
-    script.write_text(textwrap.dedent(f"""
+    script.write_text(
+        textwrap.dedent(f"""
         import os
         from tsmamba.datasets import synthetic_ett
         from tsmamba.estimator import TSMambaForecaster
@@ -211,10 +237,12 @@ def test_ddp_fit_on_two_cpu_processes(tmp_path):
         est.fit(df)
         if int(os.environ.get("LOCAL_RANK", 0)) == 0:
             est.save({str(out)!r})
-    """))
+    """)
+    )
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
-    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300,
-                          env=env, cwd=tmp_path)
+    proc = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     loaded = TSMambaForecaster.load(out)
     assert loaded.predict().shape == (6, 2)

@@ -10,8 +10,9 @@ from tsmamba.model import ForecasterConfig, ForecastState, MambaForecaster, caus
 
 
 def tiny(**kw) -> MambaForecaster:
-    base = dict(n_channels=3, horizon=5, context_length=12, d_model=16, n_layers=2, d_state=4,
-                headdim=8, chunk_size=5)
+    base = dict(
+        n_channels=3, horizon=5, context_length=12, d_model=16, n_layers=2, d_state=4, headdim=8, chunk_size=5
+    )
     base.update(kw)
     torch.manual_seed(0)
     return MambaForecaster(ForecasterConfig(**base))

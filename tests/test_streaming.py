@@ -12,8 +12,18 @@ from tsmamba.errors import CheckpointError, ConfigError, StreamError
 from tsmamba.estimator import TSMambaForecaster
 from tsmamba.streaming import Stream
 
-TINY = dict(context_length=24, horizon=6, d_model=16, n_layers=2, d_state=8, headdim=8,
-            max_epochs=1, batch_size=32, progress=False, random_state=0)
+TINY = dict(
+    context_length=24,
+    horizon=6,
+    d_model=16,
+    n_layers=2,
+    d_state=8,
+    headdim=8,
+    max_epochs=1,
+    batch_size=32,
+    progress=False,
+    random_state=0,
+)
 
 
 @pytest.fixture(scope="module")
@@ -41,8 +51,13 @@ def _tmp_dir():
 
 
 def snapshot(stream: Stream):
-    return ({k: v.clone() for k, v in stream._state.tensors().items()}, stream._forecast.clone(),
-            list(stream._last_time), stream._last_values.copy(), stream.steps)
+    return (
+        {k: v.clone() for k, v in stream._state.tensors().items()},
+        stream._forecast.clone(),
+        list(stream._last_time),
+        stream._last_values.copy(),
+        stream.steps,
+    )
 
 
 def assert_same_snapshot(a, b):

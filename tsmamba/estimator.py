@@ -122,11 +122,21 @@ class TSMambaForecaster(BaseEstimator):
     # ---- configuration ---------------------------------------------------------------------
     def network_config(self, n_channels: int, n_time_features: int = 0) -> ForecasterConfig:
         return ForecasterConfig(
-            n_channels=n_channels, horizon=self.horizon, context_length=self.context_length,
-            d_model=self.d_model, n_layers=self.n_layers, d_state=self.d_state, expand=self.expand,
-            headdim=self.headdim, d_conv=self.d_conv, chunk_size=self.chunk_size,
-            channel_mode=self.channel_mode, norm=self.norm, norm_span=self.norm_span,
-            n_time_features=n_time_features, dropout=self.dropout,
+            n_channels=n_channels,
+            horizon=self.horizon,
+            context_length=self.context_length,
+            d_model=self.d_model,
+            n_layers=self.n_layers,
+            d_state=self.d_state,
+            expand=self.expand,
+            headdim=self.headdim,
+            d_conv=self.d_conv,
+            chunk_size=self.chunk_size,
+            channel_mode=self.channel_mode,
+            norm=self.norm,
+            norm_span=self.norm_span,
+            n_time_features=n_time_features,
+            dropout=self.dropout,
         )
 
     def _check_params(self) -> None:
@@ -201,22 +211,28 @@ class TSMambaForecaster(BaseEstimator):
             all_index = index.append(val_frame.index)
             borders = {"train": (0, n), "val": (max(0, n - L_), len(all_values))}
         else:
-            n_val = int(round(self.val_fraction * n))
+            n_val = round(self.val_fraction * n)
             train_end = n - n_val
-            if n_val and n_val + L_ >= L_ + H and train_end >= L_ + H:
+            if n_val >= H and train_end >= L_ + H:
                 borders = {"train": (0, train_end), "val": (train_end - L_, n)}
             else:
                 if self.val_fraction > 0:
                     warnings.warn(
                         f"{n} rows leave too few for validation windows (need {L_ + H} per split); "
-                        "training without validation or early stopping", UserWarning, stacklevel=2)
+                        "training without validation or early stopping",
+                        UserWarning,
+                        stacklevel=2,
+                    )
                 train_end = n
                 borders = {"train": (0, n)}
             all_values, all_index = values, index
         check_length(train_end, L_ + H, f"training windows of context_length={L_} + horizon={H}")
 
-        self.scaler_ = StandardScaler().fit(values[:train_end], columns=list(frame.columns)) if scale \
+        self.scaler_ = (
+            StandardScaler().fit(values[:train_end], columns=list(frame.columns))
+            if scale
             else _identity_scaler(values.shape[1])
+        )
         self.columns_ = [str(c) for c in frame.columns]
         self.feature_names_in_ = np.asarray(self.columns_, dtype=object)
         self.n_features_in_ = len(self.columns_)
@@ -230,15 +246,30 @@ class TSMambaForecaster(BaseEstimator):
         scaled = self._scaled(all_values)
         marks = self._marks(all_index)
         datamodule = TimeSeriesDataModule(
-            scaled, borders, L_, H, batch_size=self.batch_size, marks=marks,
-            train_stride=self.train_stride, seed=self.random_state or 0,
+            scaled,
+            borders,
+            L_,
+            H,
+            batch_size=self.batch_size,
+            marks=marks,
+            train_stride=self.train_stride,
+            seed=self.random_state or 0,
         )
-        module = ForecastingModule(network, loss=self.loss, learning_rate=self.learning_rate,
-                                   weight_decay=self.weight_decay, warmup_fraction=self.warmup_fraction)
+        module = ForecastingModule(
+            network,
+            loss=self.loss,
+            learning_rate=self.learning_rate,
+            weight_decay=self.weight_decay,
+            warmup_fraction=self.warmup_fraction,
+        )
         trainer, restore = make_trainer(
-            max_epochs=self.max_epochs, patience=self.patience, has_validation="val" in borders,
-            gradient_clip_val=self.gradient_clip_val, progress=self.progress,
-            checkpoint_dir=self.checkpoint_dir, trainer_kwargs=self.trainer_kwargs,
+            max_epochs=self.max_epochs,
+            patience=self.patience,
+            has_validation="val" in borders,
+            gradient_clip_val=self.gradient_clip_val,
+            progress=self.progress,
+            checkpoint_dir=self.checkpoint_dir,
+            trainer_kwargs=self.trainer_kwargs,
         )
         ckpt_path = None
         if resume:
@@ -271,7 +302,9 @@ class TSMambaForecaster(BaseEstimator):
             raise ConfigError(f"context must be one of {CONTEXTS}, got {context!r}")
 
     @torch.no_grad()
-    def predict(self, df: Any = None, *, context: str = "window", time_col: str | None = None) -> pd.DataFrame:
+    def predict(
+        self, df: Any = None, *, context: str = "window", time_col: str | None = None
+    ) -> pd.DataFrame:
         """Forecast the ``horizon`` steps after the end of ``df`` (default: the training series).
 
         ``context="window"``: from the last ``context_length`` rows (zero initial state), as in
@@ -317,7 +350,9 @@ class TSMambaForecaster(BaseEstimator):
         origins = np.asarray(origins, dtype=np.int64)
         T, L_ = len(values), self.context_length
         if origins.size and (origins.min() < 0 or origins.max() >= T):
-            raise DataValidationError(f"origins must be row positions in [0, {T}), got {origins.min()}..{origins.max()}")
+            raise DataValidationError(
+                f"origins must be row positions in [0, {T}), got {origins.min()}..{origins.max()}"
+            )
         x = self._scaled(values)  # (T, C)
         marks = self._marks(index) if self.time_features else None
         if context == "full":
@@ -344,8 +379,10 @@ class TSMambaForecaster(BaseEstimator):
         check_is_fitted(self, "network_")
         x = torch.as_tensor(np.asarray(contexts), dtype=self._dtype())
         m = None if marks is None else torch.as_tensor(np.asarray(marks), dtype=self._dtype())
-        parts = [self.network_(x[i : i + batch_size], None if m is None else m[i : i + batch_size])
-                 for i in range(0, len(x), batch_size)]
+        parts = [
+            self.network_(x[i : i + batch_size], None if m is None else m[i : i + batch_size])
+            for i in range(0, len(x), batch_size)
+        ]
         return torch.cat(parts).double().numpy()
 
     def stream(self, history: Any = None, **kwargs: Any):
@@ -436,8 +473,11 @@ def _load_weights_strict(network: torch.nn.Module, weights: dict, path: Any) -> 
     expected = network.state_dict()
     missing = sorted(set(expected) - set(weights))
     unexpected = sorted(set(weights) - set(expected))
-    shapes = [f"{k}: saved {tuple(weights[k].shape)} vs config {tuple(v.shape)}"
-              for k, v in expected.items() if k in weights and weights[k].shape != v.shape]
+    shapes = [
+        f"{k}: saved {tuple(weights[k].shape)} vs config {tuple(v.shape)}"
+        for k, v in expected.items()
+        if k in weights and weights[k].shape != v.shape
+    ]
     if missing or unexpected or shapes:
         raise CheckpointError(
             f"{path}: weights do not match the saved configuration "

@@ -80,8 +80,13 @@ class ForecasterConfig:
 
     def mamba_config(self) -> Mamba2Config:
         return Mamba2Config(
-            d_model=self.d_model, n_layers=self.n_layers, d_state=self.d_state, d_conv=self.d_conv,
-            expand=self.expand, headdim=self.headdim, chunk_size=self.chunk_size,
+            d_model=self.d_model,
+            n_layers=self.n_layers,
+            d_state=self.d_state,
+            d_conv=self.d_conv,
+            expand=self.expand,
+            headdim=self.headdim,
+            chunk_size=self.chunk_size,
         )
 
     def to_dict(self) -> dict:
@@ -107,8 +112,9 @@ class ForecastState:
     @classmethod
     def from_tensors(cls, tensors: dict[str, Tensor], steps: int) -> ForecastState:
         n_layers = sum(1 for k in tensors if k.startswith("ssm_state."))
-        caches = [InferenceCache(tensors[f"conv_state.{i}"], tensors[f"ssm_state.{i}"])
-                  for i in range(n_layers)]
+        caches = [
+            InferenceCache(tensors[f"conv_state.{i}"], tensors[f"ssm_state.{i}"]) for i in range(n_layers)
+        ]
         return cls(caches, tensors["moments"], steps)
 
     def select(self, index: Tensor | slice, n_channels: int, channel_mode: str) -> ForecastState:
@@ -164,7 +170,9 @@ class MambaForecaster(nn.Module):
         self.head = nn.Linear(cfg.d_model, head_out)
 
     # ---- normalisation -------------------------------------------------------------------
-    def _normalise(self, x: Tensor, state: ForecastState | None) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
+    def _normalise(
+        self, x: Tensor, state: ForecastState | None
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
         """x (b, l, C) -> normalised x, per-step mean and std (b, l, C), last moving sums."""
         cfg = self.config
         if cfg.norm == "causal":
@@ -307,4 +315,3 @@ class MambaForecaster(nn.Module):
 
 def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
-

@@ -39,8 +39,10 @@ POLICIES = ("reject", "ffill")
 
 
 def _weights_fingerprint(forecaster: Any) -> str:
-    digest = [f"{k}:{tuple(v.shape)}:{float(v.double().sum()):.12e}"
-              for k, v in forecaster.network_.state_dict().items()]
+    digest = [
+        f"{k}:{tuple(v.shape)}:{float(v.double().sum()):.12e}"
+        for k, v in forecaster.network_.state_dict().items()
+    ]
     return sha256_bytes("|".join(digest).encode())
 
 
@@ -158,7 +160,9 @@ class Stream:
         missing = [c for c in self.columns if c not in data]
         extra = [str(k) for k in data if k not in self.columns]
         if missing or extra:
-            raise StreamError(f"update columns differ from the model's: missing {missing}, unexpected {extra}")
+            raise StreamError(
+                f"update columns differ from the model's: missing {missing}, unexpected {extra}"
+            )
         values = np.empty(len(self.columns))
         for j, c in enumerate(self.columns):
             v = data[c]
@@ -173,8 +177,14 @@ class Stream:
                 raise StreamError(f"timestamp {ts!r} cannot be parsed") from None
         return values, ts
 
-    def _resolve(self, b: int, values: np.ndarray, ts: pd.Timestamp | None, last_values: np.ndarray,
-                 last_time: pd.Timestamp | None) -> tuple[np.ndarray, pd.Timestamp | None, int]:
+    def _resolve(
+        self,
+        b: int,
+        values: np.ndarray,
+        ts: pd.Timestamp | None,
+        last_values: np.ndarray,
+        last_time: pd.Timestamp | None,
+    ) -> tuple[np.ndarray, pd.Timestamp | None, int]:
         """Apply the policies: -> (values to feed, timestamp, number of gap steps to fill first)."""
         who = "" if self.single else f"series {self.ids[b]!r}: "
         if np.isinf(values).any():
@@ -183,10 +193,14 @@ class Stream:
         if np.isnan(values).any():
             bad = [self.columns[j] for j in np.flatnonzero(np.isnan(values))]
             if self.missing == "reject":
-                raise StreamError(f"{who}missing value in {bad} at {ts}; send a value, or use missing='ffill'")
+                raise StreamError(
+                    f"{who}missing value in {bad} at {ts}; send a value, or use missing='ffill'"
+                )
             fill = np.where(np.isnan(values), last_values, values)
             if np.isnan(fill).any():
-                raise StreamError(f"{who}missing value in {bad} at {ts} and no earlier value to carry forward")
+                raise StreamError(
+                    f"{who}missing value in {bad} at {ts} and no earlier value to carry forward"
+                )
             values = fill
         gap_steps = 0
         if ts is not None and last_time is not None:
@@ -245,13 +259,17 @@ class Stream:
         state = self._state.select(rows, C, mode)
         max_gap = max(p[3] for p in plan)
         if max_gap:  # fill gaps one series at a time (rare path)
-            for k, (b, _, ts, gap_steps) in enumerate(plan):
+            for k, (b, _, _, gap_steps) in enumerate(plan):
                 if gap_steps:
                     sub = state.select(torch.tensor([k]), C, mode)
                     fill = self._scale_in(np.repeat(self._last_values[b][None], gap_steps, 0))[None]
-                    fill_index = pd.date_range(self._last_time[b] + self.offset, periods=gap_steps, freq=self.offset)
+                    fill_index = pd.date_range(
+                        self._last_time[b] + self.offset, periods=gap_steps, freq=self.offset
+                    )
                     marks = self._marks(fill_index)
-                    _, sub = self.network(fill, None if marks is None else marks[None], state=sub, return_state=True)
+                    _, sub = self.network(
+                        fill, None if marks is None else marks[None], state=sub, return_state=True
+                    )
                     state = _scatter_state(state, torch.tensor([k]), sub, C, mode)
         x = self._scale_in(np.stack([p[1] for p in plan]))  # (b, C)
         marks_t = None
@@ -281,8 +299,11 @@ class Stream:
         C, B = len(self.columns), len(self.ids)
         arr = np.asarray(values, dtype=np.float64)
         if arr.shape not in ((C,), (B, C)) or (arr.ndim == 1 and B != 1):
-            raise StreamError(f"update_array takes ({B}, {C}) values" + (f" or ({C},)" if B == 1 else "")
-                              + f", got shape {arr.shape}")
+            raise StreamError(
+                f"update_array takes ({B}, {C}) values"
+                + (f" or ({C},)" if B == 1 else "")
+                + f", got shape {arr.shape}"
+            )
         arr = arr.reshape(B, C)
         if not np.isfinite(arr).all():
             rows = arr[0] if self.single else {i: arr[b] for b, i in enumerate(self.ids)}
@@ -299,8 +320,10 @@ class Stream:
     def update_many(self, rows: pd.DataFrame, *, as_array: bool = False) -> pd.DataFrame | np.ndarray:
         """Feed several observations of one series (a frame) in one forward pass from the state."""
         if not self.single:
-            raise StreamError("update_many takes one series' rows; for several series call it per id via "
-                              "stream.update({id: row}) or warm each with its own history")
+            raise StreamError(
+                "update_many takes one series' rows; for several series call it per id via "
+                "stream.update({id: row}) or warm each with its own history"
+            )
         frame = self.forecaster._frame_for_prediction(rows)
         last_time, last_values = self._last_time[0], self._last_values[0]
         first = frame.iloc[0]
@@ -308,12 +331,15 @@ class Stream:
         # the first row is checked against the stream's last observation, the rest by read_series
         _, _, gap_steps = self._resolve(0, first_values, frame.index[0], last_values, last_time)
         if gap_steps:
-            raise StreamError(f"gap before {frame.index[0]}; update_many does not fill gaps, send the missing rows")
+            raise StreamError(
+                f"gap before {frame.index[0]}; update_many does not fill gaps, send the missing rows"
+            )
         values = frame.to_numpy(np.float64)
         x = self._scale_in(values)[None]
         marks = self._marks(frame.index)
-        forecast, new = self.network(x, None if marks is None else marks[None], state=self._state,
-                                     return_state=True)
+        forecast, new = self.network(
+            x, None if marks is None else marks[None], state=self._state, return_state=True
+        )
         self._commit(torch.tensor([0]), new, forecast)
         self._last_time[0], self._last_values[0] = frame.index[-1], values[-1]
         return self.forecast(as_array=as_array)
@@ -376,7 +402,9 @@ class Stream:
         if meta["model"] != _weights_fingerprint(forecaster):
             raise CheckpointError(f"{path} was saved with a different model; load it with that model")
         if meta["columns"] != list(forecaster.columns_):
-            raise CheckpointError(f"{path}: channels {meta['columns']} differ from the model's {forecaster.columns_}")
+            raise CheckpointError(
+                f"{path}: channels {meta['columns']} differ from the model's {forecaster.columns_}"
+            )
         stream = cls(forecaster, None, ids=meta["ids"], missing=meta["missing"], gaps=meta["gaps"])
         stream.single = meta["single"]
         dtype = stream._dtype
@@ -391,8 +419,9 @@ class Stream:
         return stream
 
 
-def _scatter_state(state: ForecastState, rows: torch.Tensor, new: ForecastState, n_channels: int,
-                   mode: str) -> ForecastState:
+def _scatter_state(
+    state: ForecastState, rows: torch.Tensor, new: ForecastState, n_channels: int, mode: str
+) -> ForecastState:
     """A copy of ``state`` with series ``rows`` replaced by ``new`` (which holds len(rows) series)."""
     if mode == "independent":
         B = state.moments.shape[0]
@@ -409,4 +438,3 @@ def _scatter_state(state: ForecastState, rows: torch.Tensor, new: ForecastState,
     moments = state.moments.clone()
     moments[rows] = new.moments.to(moments.dtype)
     return ForecastState(caches, moments, max(state.steps, new.steps))
-

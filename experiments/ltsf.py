@@ -1,0 +1,116 @@
+"""Run the LTSF benchmark for one data set x horizon x track x seed and record the result.
+
+    .venv/bin/python experiments/ltsf.py --config experiments/configs/etth1_track1.json --horizon 96 --seed 0
+
+The config file (JSON) holds the data set, the track, the lookback and the estimator parameters,
+chosen on the validation split only. The run trains on the train split (early stopping on val),
+scores every test window (stride 1, none dropped) on the scaled data, and also scores the same
+test windows forecast from the full history carried through the recurrent state
+(``context="full"``). The result lands in ``experiments/results/<name>_H<h>_s<seed>.json``;
+``experiments/make_results.py`` turns the results into ``docs/results.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from tsmamba import __version__
+from tsmamba.backtest import backtest_ltsf
+
+ROOT = Path(__file__).resolve().parent
+RESULTS = ROOT / "results"
+
+
+def full_history_scores(result, values: np.ndarray, context_length: int, horizon: int) -> dict:
+    """MSE/MAE of the test windows forecast from the whole series through the recurrent state."""
+    est = result.forecaster
+    test_s, test_e = result.config["borders"]["test"]
+    n = test_e - test_s - context_length - horizon + 1
+    origins = np.arange(test_s + context_length - 1, test_s + context_length - 1 + n)
+    t0 = time.perf_counter()
+    yhat = est.forecast_origins(values, origins, context="full")  # identity scaler: scaled units
+    seconds = time.perf_counter() - t0
+    y = result.arrays["y"]
+    return {
+        "mse": float(np.mean((yhat - y) ** 2)),
+        "mae": float(np.mean(np.abs(yhat - y))),
+        "windows": int(n),
+        "forecast_s": seconds,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--config", required=True, help="JSON: name, data, track, context_length, params")
+    ap.add_argument("--horizon", type=int, required=True)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", default=str(RESULTS))
+    ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                    help="override estimator parameters (JSON values), e.g. --set max_epochs=3")
+    args = ap.parse_args()
+
+    config = json.loads(Path(args.config).read_text())
+    params = dict(config["params"])
+    for item in args.set:
+        key, value = item.split("=", 1)
+        params[key] = json.loads(value)
+    params.update(random_state=args.seed, progress=False)
+    L = int(config["context_length"])
+    torch.set_num_threads(int(config.get("threads", torch.get_num_threads())))
+
+    t0 = time.perf_counter()
+    result = backtest_ltsf(params, config["data"], L, args.horizon)
+    wall = time.perf_counter() - t0
+    from tsmamba.data import prepare_ltsf
+
+    values = prepare_ltsf(config["data"], L, args.horizon).values.astype(np.float64)
+    full = full_history_scores(result, values, L, args.horizon)
+
+    overall = result.scores["tsmamba"]["overall"]
+    training = result.config["training"]
+    record = {
+        "name": config["name"],
+        "data": config["data"],
+        "track": config["track"],
+        "context_length": L,
+        "horizon": args.horizon,
+        "seed": args.seed,
+        "mse": overall["mse"],
+        "mae": overall["mae"],
+        "test_windows": result.summary.get("n_windows", full["windows"]),
+        "full_history": full,
+        "baselines": {k: {"mse": v["overall"]["mse"], "mae": v["overall"]["mae"]}
+                      for k, v in result.scores.items() if k != "tsmamba"},
+        "params": {k: v for k, v in result.config["model_params"].items()},
+        "n_parameters": training.get("n_parameters"),
+        "epochs": training.get("epochs"),
+        "best_epoch": training.get("best_epoch"),
+        "seconds_per_epoch": training.get("seconds_per_epoch"),
+        "train_seconds": training.get("train_seconds"),
+        "wall_seconds": wall,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "command": "python " + " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),
+        "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}",
+        "tsmamba_version": __version__,
+        "date": time.strftime("%Y-%m-%d"),
+    }
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{config['name']}_H{args.horizon}_s{args.seed}.json"
+    path.write_text(json.dumps(record, indent=1))
+    print(json.dumps({k: record[k] for k in ("name", "horizon", "seed", "mse", "mae", "test_windows",
+                                             "seconds_per_epoch", "epochs")}))
+    print(f"full-history MSE {full['mse']:.4f} MAE {full['mae']:.4f}; wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
