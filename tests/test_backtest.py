@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from sklearn.base import BaseEstimator
 
-from tsmamba.backtest import backtest, backtest_ltsf, data_fingerprint, plan_backtest
+from tsmamba.backtest import backtest, data_fingerprint, plan_backtest
 from tsmamba.datasets import synthetic_ett
 from tsmamba.errors import ConfigError, DataValidationError, TSMambaError
 
@@ -351,6 +351,13 @@ def test_forecast_sample_keeps_first_and_last_origin(tmp_path):
     assert len(pd.read_csv(tmp_path / "all.csv")) == 146 * 4 * 2
 
 
+def test_ltsf_protocol_rejects_rolling_options():
+    with pytest.raises(ConfigError, match="drop start, stride, refit"):
+        backtest(LastValueForecaster(), "ETTh1", protocol="ltsf", start=10, stride=2, refit=True)
+    with pytest.raises(ConfigError, match="protocol must be"):
+        backtest(LastValueForecaster(), ramp(40), protocol="holdout")
+
+
 def test_fingerprint_changes_with_values_and_shape():
     a = np.arange(12.0).reshape(6, 2)
     assert data_fingerprint(a) == data_fingerprint(a.copy())
@@ -398,7 +405,7 @@ def test_ltsf_protocol_scores_every_etth1_test_window(benchmark_file):
 
     path = benchmark_file("ETTh1")
     est = TSMambaForecaster(channel_mode="mix", **TINY)
-    result = backtest_ltsf(est, path, 96, 96)
+    result = backtest(est, path, protocol="ltsf")  # = backtest_ltsf(est, path, 96, 96)
     assert result.n_windows == 2785 == result.config["window_counts"]["test"]
     assert result.arrays["yhat"].shape == (2785, 96, 7)
     assert result.config["borders"]["test"] == [11520 - 96, 14400]

@@ -664,8 +664,13 @@ def backtest(
     model_name: str = "tsmamba",
     linear_max_windows: int | None = 10_000,
     data_name: str | None = None,
+    protocol: str = "rolling",
 ) -> BacktestResult:
     """Rolling-origin backtest of ``forecaster`` on the series ``df``.
+
+    ``protocol="ltsf"`` runs :func:`backtest_ltsf` instead (``df`` may then be a registry name;
+    the forecaster's ``context_length`` and ``horizon`` unless ``horizon`` is given); the rolling
+    options do not apply there and are rejected when set.
 
     Args:
         forecaster: an estimator with the :class:`~tsmamba.estimator.TSMambaForecaster`
@@ -697,6 +702,22 @@ def backtest(
     Raises :class:`ConfigError` for invalid options and :class:`DataValidationError` when the
     series is too short for them (both name the fix).
     """
+    if protocol == "ltsf":
+        rolling = dict(start=start, n_windows=n_windows, train_length=train_length, time_col=time_col,
+                       columns=columns, fit_kwargs=fit_kwargs)
+        given = [k for k, v in rolling.items() if v is not None]
+        given += [k for k, v, d in (("stride", stride, 1), ("window", window, "expanding"),
+                                    ("refit", refit, False), ("context", context, "window")) if v != d]
+        if given:
+            raise ConfigError(f"protocol='ltsf' has fixed splits and windows; drop {', '.join(given)}")
+        return backtest_ltsf(
+            forecaster, df, int(forecaster.context_length),
+            int(forecaster.horizon) if horizon is None else horizon, baselines=baselines,
+            batch_size=batch_size, metrics=metrics, model_name=model_name,
+            linear_max_windows=linear_max_windows,
+        )  # fmt: skip
+    if protocol != "rolling":
+        raise ConfigError(f"protocol must be 'rolling' or 'ltsf', got {protocol!r}")
     t_start = time.perf_counter()
     frame = read_series(df, time_col=time_col or "date", columns=columns)
     values = frame.to_numpy(dtype=np.float64)
