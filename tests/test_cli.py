@@ -157,7 +157,7 @@ def test_help_of_every_command_has_examples():
 
 def test_datasets_lists_where_files_are(tmp_path):
     (tmp_path / "ETTh1.csv").write_text(GOOD_ROWS, encoding="utf-8")
-    proc = tsmamba("datasets", "--json", env={"TSMAMBA_DATA": str(tmp_path)})
+    proc = tsmamba("datasets", "--json", "--threads", "1", env={"TSMAMBA_DATA": str(tmp_path)})
     assert proc.returncode == 0, proc.stderr
     entries = {e["name"]: e for e in json.loads(proc.stdout)}
     assert entries["ETTh1"]["path"] == str(tmp_path / "ETTh1.csv")

@@ -254,6 +254,8 @@ COMMON_OPTIONS = (
     Opt("--seed", type=int, help="random seed (the estimator's random_state; default 0)"),
     Opt("--device", choices=("cpu", "cuda", "auto"), default="cpu",
         help="where to train: cpu, cuda or auto (default cpu)"),
+    Opt("--threads", type=positive_int, metavar="N",
+        help="CPU threads for torch (default: torch's choice; 1 is much faster on a busy machine)"),
     Opt("--debug", action="store_true", default=False, help="show tracebacks and library logs"),
 )
 CONFIG_OPTION = Opt(
@@ -472,6 +474,22 @@ def _resolve(cmd: Command, args: argparse.Namespace) -> dict[str, Any]:
 # running
 
 
+# library messages name Python arguments; on the command line the flags are what to change
+_CLI_WORDING = (
+    ("To use your own file pass its path to tsmamba.data.read_series", "To use your own file pass its path"),
+    ("Pass columns=[...] with the numeric", "Pass --columns with the numeric"),
+    ("use a shorter context_length, or context='full'", "use a shorter --context, or --context-mode full"),
+    ("Benchmark data sets can be loaded by name with tsmamba.datasets.load_dataset('ETTh1'), which looks",
+     "Benchmark data sets can be given by name (--data ETTh1), which looks"),
+)
+
+
+def _cli_wording(text: str) -> str:
+    for library, flags in _CLI_WORDING:
+        text = text.replace(library, flags)
+    return text
+
+
 def _one_line(text: str) -> str:
     return " ".join(part.strip() for part in str(text).splitlines() if part.strip())
 
@@ -526,6 +544,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         opts = _resolve(cmd, args)
         run = Run(cmd.name, opts, stdout, stderr)
+        if opts.get("threads"):
+            import torch
+
+            torch.set_num_threads(opts["threads"])
         with _library_output(debug, bool(opts.get("json")), stderr):
             status = cmd.func(run)
         return int(status or 0)
@@ -535,7 +557,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (TSMambaError, OSError) as exc:
         if debug:
             traceback.print_exc()
-        print(f"{PROG}: error: {_one_line(_describe(exc))}", file=stderr)
+        print(f"{PROG}: error: {_cli_wording(_one_line(_describe(exc)))}", file=stderr)
         return EXIT_USAGE
 
 
