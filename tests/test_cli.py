@@ -203,9 +203,10 @@ def test_config_file_below_flags(tmp_path):
 def test_backtest_end_to_end_writes_the_report(tmp_path, small_csv, tiny_config):
     out = tmp_path / "report"
     proc = tsmamba("backtest", "--data", small_csv, "--context", "48", "--horizon", "12", "--start", "500",
-                   "--stride", "7", "--config", tiny_config, "--json", "--quiet", "--out", out)
+                   "--stride", "7", "--config", tiny_config, "--json", "--out", out)
     assert proc.returncode == 0, proc.stderr
-    result = json.loads(proc.stdout)  # stdout holds the JSON and nothing else
+    result = json.loads(proc.stdout)  # stdout holds the JSON and nothing else, even with progress bars
+    assert "Epoch 0" in proc.stderr  # Lightning's bar went to stderr
     assert result["n_windows"] == len(range(500, 700 - 12, 7)) == 27
     assert result["config"]["model_params"]["d_model"] == 16
     assert set(result["scores"]) == {"tsmamba", "last_value", "seasonal_naive", "linear"}
@@ -259,10 +260,11 @@ def test_fit_then_predict(tmp_path, small_csv, tiny_config, capsys):
 
 def test_ltsf_backtest_through_main(tmp_path, capsys, small_csv, tiny_config):
     # the protocol itself (2785 ETTh1 test windows) is tested in test_backtest.py; here the CLI path
-    # on a small file with the "custom" 70/10/20 borders: test rows 560..700, starting L rows early
+    # on a small file with the "custom" 70/10/20 borders: test rows 560..700, starting L rows early;
+    # with calendar features, so the test windows carry their time marks
     status = cli.main(["backtest", "--data", str(small_csv), "--protocol", "ltsf", "--context", "48",
-                       "--horizon", "12", "--config", str(tiny_config), "--json", "--quiet",
-                       "--out", str(tmp_path / "r")])
+                       "--horizon", "12", "--config", str(tiny_config), "--time-features", "true",
+                       "--json", "--quiet", "--out", str(tmp_path / "r")])
     captured = capsys.readouterr()
     assert status == 0, captured.err
     result = json.loads(captured.out)
@@ -271,3 +273,4 @@ def test_ltsf_backtest_through_main(tmp_path, capsys, small_csv, tiny_config):
     assert result["config"]["metrics_units"].startswith("scaled")
     report = json.loads((tmp_path / "r" / "metrics.json").read_text())
     assert report["forecasts_csv"]["complete"] is True and report["n_windows"] == 129
+    assert report["config"]["model_params"]["time_features"] is True
