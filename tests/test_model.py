@@ -30,8 +30,9 @@ def test_shapes(mode, norm):
 @pytest.mark.parametrize("mode", ["independent", "mix"])
 @pytest.mark.parametrize("norm", ["causal", "none"])
 @pytest.mark.parametrize("n_marks", [0, 2])
-def test_step_equals_forward_float64(mode, norm, n_marks):
-    net = tiny(channel_mode=mode, norm=norm, n_time_features=n_marks).double()
+@pytest.mark.parametrize("head_window", [1, 4])
+def test_step_equals_forward_float64(mode, norm, n_marks, head_window):
+    net = tiny(channel_mode=mode, norm=norm, n_time_features=n_marks, head_window=head_window).double()
     x = torch.randn(2, 17, 3, dtype=torch.float64)
     marks = torch.rand(2, 17, n_marks, dtype=torch.float64) - 0.5 if n_marks else None
     expected = net(x, marks)
@@ -43,8 +44,9 @@ def test_step_equals_forward_float64(mode, norm, n_marks):
 
 
 @pytest.mark.parametrize("mode", ["independent", "mix"])
-def test_forward_continues_a_state(mode):
-    net = tiny(channel_mode=mode).double()
+@pytest.mark.parametrize("head_window", [1, 6])
+def test_forward_continues_a_state(mode, head_window):
+    net = tiny(channel_mode=mode, head_window=head_window).double()
     x = torch.randn(2, 30, 3, dtype=torch.float64)
     full = net(x, all_positions=True)
     _, state = net(x[:, :11], return_state=True)
@@ -52,8 +54,19 @@ def test_forward_continues_a_state(mode):
     torch.testing.assert_close(rest, full[:, 11:], atol=1e-10, rtol=0)
 
 
+@pytest.mark.parametrize("head_window", [3, 40])
+def test_all_positions_equal_prefix_forecasts(head_window):
+    """Position t of the all-positions forecast == the forecast after x[:, :t+1] (windowed head
+    as a convolution vs the flattened last states, zero-padded before the start)."""
+    net = tiny(head_window=head_window).double()
+    x = torch.randn(2, 15, 3, dtype=torch.float64)
+    every = net(x, all_positions=True)
+    for t in (0, 2, 9, 14):
+        torch.testing.assert_close(every[:, t], net(x[:, : t + 1]), atol=1e-10, rtol=0)
+
+
 def test_state_round_trips_through_tensors_and_select():
-    net = tiny().double()
+    net = tiny(head_window=3).double()
     x = torch.randn(3, 9, 3, dtype=torch.float64)
     _, state = net(x, return_state=True)
     again = ForecastState.from_tensors(state.tensors(), state.steps)

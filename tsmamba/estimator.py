@@ -75,6 +75,7 @@ class TSMambaForecaster(BaseEstimator):
         norm_span: int | None = None,
         time_features: bool = False,
         dropout: float = 0.0,
+        head_window: int = 1,
         loss: str = "mse",
         max_epochs: int = 10,
         batch_size: int = 32,
@@ -104,6 +105,7 @@ class TSMambaForecaster(BaseEstimator):
         self.norm_span = norm_span
         self.time_features = time_features
         self.dropout = dropout
+        self.head_window = head_window
         self.loss = loss
         self.max_epochs = max_epochs
         self.batch_size = batch_size
@@ -137,6 +139,7 @@ class TSMambaForecaster(BaseEstimator):
             norm_span=self.norm_span,
             n_time_features=n_time_features,
             dropout=self.dropout,
+            head_window=self.head_window,
         )
 
     def _check_params(self) -> None:

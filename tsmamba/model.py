@@ -26,6 +26,7 @@ import math
 from dataclasses import asdict, dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from tsmamba.errors import ConfigError
@@ -55,6 +56,7 @@ class ForecasterConfig:
     norm_span: int | None = None  # span of the causal moving statistics (default: context_length)
     n_time_features: int = 0  # F: time features appended to each step's input
     dropout: float = 0.0  # before the head
+    head_window: int = 1  # K: the head reads the last K hidden states (1: the last state only)
     norm_eps: float = 1e-5
 
     def __post_init__(self) -> None:
@@ -70,6 +72,8 @@ class ForecasterConfig:
             raise ConfigError(f"norm_span must be >= 1, got {self.norm_span}")
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
+        if not isinstance(self.head_window, int) or self.head_window < 1:
+            raise ConfigError(f"head_window must be a positive integer, got {self.head_window!r}")
         if self.n_time_features < 0:
             raise ConfigError(f"n_time_features must be >= 0, got {self.n_time_features}")
         self.mamba_config()  # validates the block geometry
@@ -100,10 +104,13 @@ class ForecastState:
     caches: list[InferenceCache]  # one per block; batch b (mix) or b * C (independent)
     moments: Tensor  # (b, C, 3): moving sums of x, x^2 and of the weights (causal norm)
     steps: int = 0  # observations consumed
+    hidden: Tensor | None = None  # (b', K-1, D): the previous K-1 final hidden states (head_window K)
 
     def tensors(self) -> dict[str, Tensor]:
         """Flat name -> tensor mapping (for saving)."""
         out = {"moments": self.moments}
+        if self.hidden is not None:
+            out["hidden"] = self.hidden
         for i, c in enumerate(self.caches):
             out[f"conv_state.{i}"] = c.conv_state
             out[f"ssm_state.{i}"] = c.ssm_state
@@ -115,7 +122,7 @@ class ForecastState:
         caches = [
             InferenceCache(tensors[f"conv_state.{i}"], tensors[f"ssm_state.{i}"]) for i in range(n_layers)
         ]
-        return cls(caches, tensors["moments"], steps)
+        return cls(caches, tensors["moments"], steps, tensors.get("hidden"))
 
     def select(self, index: Tensor | slice, n_channels: int, channel_mode: str) -> ForecastState:
         """The state of a subset of the batch (index over series)."""
@@ -125,7 +132,8 @@ class ForecastState:
         else:
             rows = index
         caches = [InferenceCache(c.conv_state[rows], c.ssm_state[rows]) for c in self.caches]
-        return ForecastState(caches, self.moments[index], self.steps)
+        hidden = None if self.hidden is None else self.hidden[rows]
+        return ForecastState(caches, self.moments[index], self.steps, hidden)
 
 
 def causal_moments(x: Tensor, span: int, initial: Tensor | None = None) -> tuple[Tensor, Tensor]:
@@ -167,7 +175,7 @@ class MambaForecaster(nn.Module):
         self.backbone = Mamba2Stack(cfg.mamba_config())
         self.dropout = nn.Dropout(cfg.dropout)
         head_out = cfg.horizon * (1 if cfg.channel_mode == "independent" else cfg.n_channels)
-        self.head = nn.Linear(cfg.d_model, head_out)
+        self.head = nn.Linear(cfg.head_window * cfg.d_model, head_out)
 
     # ---- normalisation -------------------------------------------------------------------
     def _normalise(
@@ -204,15 +212,37 @@ class MambaForecaster(nn.Module):
             u = xn if not cfg.n_time_features else torch.cat([xn, marks.to(xn.dtype)], dim=-1)
         return self.embed(u)  # (b', l, D)
 
-    def _head(self, h: Tensor, mean: Tensor, std: Tensor) -> Tensor:
-        """Hidden states h (b', k, D) and stats (b, k, C) -> forecasts (b, k, H, C), original scale."""
+    def _head(self, h: Tensor, state: ForecastState | None, all_positions: bool) -> tuple[Tensor, Tensor | None]:
+        """Final hidden states h (b', l, D) -> head outputs (b', k, H or H*C), k = l or 1.
+
+        The head reads the last K = head_window hidden states of each position, flattened
+        (zeros before the start of the sequence, or the carried ones from ``state``); over all
+        positions that is a 1-D convolution with kernel K. Also returns the new carried buffer.
+        """
+        K, D = self.config.head_window, self.config.d_model
+        new_hidden = None
+        if K > 1:
+            past = state.hidden if state is not None and state.hidden is not None else None
+            if past is None:
+                past = h.new_zeros(h.shape[0], K - 1, D)
+            h = torch.cat([past.to(h.dtype), h], dim=1)  # (b', K-1+l, D)
+            new_hidden = h[:, -(K - 1) :]
+        h = self.dropout(h)
+        if not all_positions:
+            return self.head(h[:, -K:].reshape(h.shape[0], 1, K * D)), new_hidden  # (b', 1, out)
+        if K == 1:
+            return self.head(h), new_hidden  # (b', l, out)
+        weight = self.head.weight.view(-1, K, D).permute(0, 2, 1)  # (out, D, K)
+        return F.conv1d(h.transpose(1, 2), weight, self.head.bias).transpose(1, 2), new_hidden  # (b', l, out)
+
+    def _denormalise(self, out: Tensor, mean: Tensor, std: Tensor) -> Tensor:
+        """Head outputs (b', k, ...) and stats (b, k, C) -> forecasts (b, k, H, C), original scale."""
         cfg = self.config
-        out = self.head(self.dropout(h))  # (b', k, H) or (b, k, H*C)
         b, k, C = mean.shape
         if cfg.channel_mode == "independent":
-            out = out.view(b, C, k, cfg.horizon).permute(0, 2, 3, 1)  # (b, k, H, C)
+            out = out.reshape(b, C, k, cfg.horizon).permute(0, 2, 3, 1)  # (b, k, H, C)
         else:
-            out = out.view(b, k, cfg.horizon, C)  # (b, k, H, C)
+            out = out.reshape(b, k, cfg.horizon, C)  # (b, k, H, C)
         return out * std[:, :, None] + mean[:, :, None]
 
     def _check_input(self, x: Tensor) -> None:
@@ -242,9 +272,10 @@ class MambaForecaster(nn.Module):
         self._check_input(x)
         xn, mean, std, moments = self._normalise(x, state)
         h, caches = self.backbone(self._tokens(xn, marks), None if state is None else state.caches)
+        out, hidden = self._head(h, state, all_positions)  # (b', k, H or H*C)
         if not all_positions:
-            h, mean, std = h[:, -1:], mean[:, -1:], std[:, -1:]
-        forecast = self._head(h, mean, std)  # (b, k, H, C)
+            mean, std = mean[:, -1:], std[:, -1:]
+        forecast = self._denormalise(out, mean, std)  # (b, k, H, C)
         if not all_positions:
             forecast = forecast[:, 0]
         if not return_state:
@@ -252,7 +283,7 @@ class MambaForecaster(nn.Module):
         if moments is None:  # only the causal norm carries statistics
             moments = x.new_zeros(x.shape[0], x.shape[2], 3)
         steps = (0 if state is None else state.steps) + x.shape[1]
-        return forecast, ForecastState(caches, moments, steps)
+        return forecast, ForecastState(caches, moments, steps, hidden)
 
     # ---- recurrent interface ---------------------------------------------------------------
     def _check_recurrent(self) -> None:
@@ -270,7 +301,11 @@ class MambaForecaster(nn.Module):
         device = device or self.head.weight.device
         rows = batch_size * (cfg.n_channels if cfg.channel_mode == "independent" else 1)
         caches = self.backbone.alloc_caches(rows, device=device, dtype=dtype)
-        return ForecastState(caches, torch.zeros(batch_size, cfg.n_channels, 3, device=device, dtype=dtype))
+        moments = torch.zeros(batch_size, cfg.n_channels, 3, device=device, dtype=dtype)
+        hidden = None
+        if cfg.head_window > 1:
+            hidden = torch.zeros(rows, cfg.head_window - 1, cfg.d_model, device=device, dtype=dtype)
+        return ForecastState(caches, moments, 0, hidden)
 
     def step(
         self, x_t: Tensor, state: ForecastState, marks_t: Tensor | None = None
@@ -294,8 +329,9 @@ class MambaForecaster(nn.Module):
         xn = ((x_t - mean) / std)[:, None]  # (b, 1, C)
         u = self._tokens(xn, None if marks_t is None else marks_t[:, None])  # (b', 1, D)
         h, caches = self.backbone.step(u, state.caches)  # (b', 1, D)
-        forecast = self._head(h, mean[:, None], std[:, None])[:, 0]  # (b, H, C)
-        return forecast, ForecastState(caches, moments, state.steps + 1)
+        out, hidden = self._head(h, state, all_positions=False)  # (b', 1, out)
+        forecast = self._denormalise(out, mean[:, None], std[:, None])[:, 0]  # (b, H, C)
+        return forecast, ForecastState(caches, moments, state.steps + 1, hidden)
 
     def param_groups(self, weight_decay: float) -> list[dict]:
         """AdamW groups: no weight decay on norms, biases, embeddings' bias, dt_bias, A_log, D."""

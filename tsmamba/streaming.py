@@ -429,7 +429,7 @@ def _scatter_state(
     else:
         cache_rows = rows
     if len(rows) == state.moments.shape[0] and torch.equal(rows, torch.arange(len(rows))):
-        return ForecastState(new.caches, new.moments, max(state.steps, new.steps))
+        return ForecastState(new.caches, new.moments, max(state.steps, new.steps), new.hidden)
     caches = []
     for old, upd in zip(state.caches, new.caches, strict=True):
         conv, ssm = old.conv_state.clone(), old.ssm_state.clone()
@@ -437,4 +437,8 @@ def _scatter_state(
         caches.append(type(old)(conv, ssm))
     moments = state.moments.clone()
     moments[rows] = new.moments.to(moments.dtype)
-    return ForecastState(caches, moments, max(state.steps, new.steps))
+    hidden = None
+    if state.hidden is not None:
+        hidden = state.hidden.clone()
+        hidden[cache_rows] = new.hidden.to(hidden.dtype)
+    return ForecastState(caches, moments, max(state.steps, new.steps), hidden)
