@@ -174,3 +174,44 @@ def test_revin_models_cannot_stream(series):
     est = TSMambaForecaster(**{**TINY, "norm": "revin"}).fit(series.iloc[:200])
     with pytest.raises(ConfigError, match="revin"):
         est.stream(history=series.iloc[:50])
+
+
+def test_stream_command_line(model, series, tmp_path):
+    """`tsmamba stream`: JSON line per good row, one error line per bad row, and it goes on."""
+    import json
+    import subprocess
+    import sys
+
+    model_dir = model.save(tmp_path / "model")
+    history = tmp_path / "history.csv"
+    series.iloc[:150].to_csv(history)
+    good = [
+        f"{ts},{','.join(str(v) for v in row)}"
+        for ts, row in zip(series.index[150:153], series.to_numpy()[150:153], strict=True)
+    ]
+    lines = [
+        "date," + ",".join(series.columns),
+        good[0],
+        "2016-07-01 00:00:00,1,2,3",
+        good[1],
+        "x,1,2",
+        good[2],
+    ]
+    proc = subprocess.run(
+        [sys.executable, "-m", "tsmamba", "stream", "--model", str(model_dir), "--history", str(history)],
+        input="\n".join(lines) + "\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    records = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert len(records) == 3
+    expected = model.predict(series.iloc[:153], context="full")
+    np.testing.assert_allclose(np.array(records[-1]["forecast"]), expected.to_numpy(), rtol=1e-4, atol=1e-3)
+    assert records[-1]["columns"] == list(series.columns) and records[-1]["index"][0] == str(
+        expected.index[0]
+    )
+    errors = [line for line in proc.stderr.splitlines() if "error: line" in line]
+    assert len(errors) == 2 and "not after" in errors[0] and "expected 4 fields" in errors[1]
+    assert "Traceback" not in proc.stderr

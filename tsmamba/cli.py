@@ -1014,3 +1014,86 @@ def _entry() -> None:  # pragma: no cover - for `python -m tsmamba.cli`
 
 if __name__ == "__main__":  # pragma: no cover
     _entry()
+
+
+# --------------------------------------------------------------------------------------------
+# stream
+
+STREAM_EPILOG = """\
+Reads new observations as CSV lines on standard input, in the history's column order
+(time first, then one value per channel; a header line is skipped), and writes one JSON line
+per forecast on standard output, flushed per line:
+
+  {"timestamp": "...", "index": ["...", ...], "columns": ["HUFL", ...], "forecast": [[...], ...]}
+
+A bad line (wrong field count, non-numeric or infinite value, a timestamp not after the last,
+a gap) prints one error line on standard error and the stream goes on; the state is unchanged.
+
+examples:
+  tsmamba stream --model model/ --history history.csv < new_rows.csv
+  tail -f feed.csv | tsmamba stream --model model/ --history history.csv --missing ffill
+"""
+
+
+@command(
+    "stream",
+    help="online forecasts: one JSON line per new observation read from stdin",
+    epilog=STREAM_EPILOG,
+    options=[
+        Opt("--model", type=Path, metavar="MODEL_DIR", help="folder written by 'tsmamba fit' (required)"),
+        Opt("--history", type=Path, metavar="CSV", help="history to warm the state on (required)"),
+        Opt("--time-col", metavar="NAME", help="time column of the history CSV (default: date)"),
+        Opt("--missing", choices=("reject", "ffill"), default="reject",
+            help="a NaN value: reject the row (default) or carry the channel's last value forward"),
+        Opt("--gaps", choices=("reject", "ffill"), default="reject",
+            help="missing time steps: reject the row (default) or fill them with the last values"),
+    ],
+)
+def cmd_stream(run: Run) -> int:
+    """Warm a stream on --history, then forecast after every line read from stdin."""
+    import csv
+    import json
+
+    from tsmamba.data import read_series
+    from tsmamba.errors import StreamError
+
+    if run.get("model") is None or run.get("history") is None:
+        raise ConfigError(f"'{PROG} stream' needs --model MODEL_DIR and --history CSV")
+    if not Path(run.model).is_dir():
+        raise ConfigError(
+            f"--model {run.model} is not a folder; pass the folder written by 'tsmamba fit --out'"
+        )
+    from tsmamba.estimator import TSMambaForecaster
+
+    forecaster = TSMambaForecaster.load(run.model)
+    history = read_series(run.history, time_col=run.get("time_col") or "date", columns=forecaster.columns_)
+    stream = forecaster.stream(history=history, missing=run.missing, gaps=run.gaps)
+    columns = forecaster.columns_
+    rejected = 0
+    for number, fields in enumerate(csv.reader(sys.stdin), start=1):
+        if not fields or not "".join(fields).strip():
+            continue
+        if number == 1 and fields[1:] == columns:  # a header line
+            continue
+        try:
+            if len(fields) != len(columns) + 1:
+                raise StreamError(
+                    f"expected {len(columns) + 1} fields (time, {', '.join(columns)}), got {len(fields)}"
+                )
+            values = {c: (v if v.strip() else "nan") for c, v in zip(columns, fields[1:], strict=True)}
+            row = {"date": fields[0], **values}
+            forecast = stream.update(row)
+        except TSMambaError as exc:
+            rejected += 1
+            print(f"{PROG}: error: line {number}: {_one_line(str(exc))}", file=run.stderr, flush=True)
+            continue
+        record = {
+            "timestamp": str(stream.last_timestamp),
+            "index": [str(t) for t in forecast.index],
+            "columns": columns,
+            "forecast": forecast.to_numpy().round(6).tolist(),
+        }
+        print(json.dumps(record), file=run.stdout, flush=True)
+    if rejected:
+        run.note(f"{rejected} line(s) rejected")
+    return 0

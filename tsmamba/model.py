@@ -212,7 +212,9 @@ class MambaForecaster(nn.Module):
             u = xn if not cfg.n_time_features else torch.cat([xn, marks.to(xn.dtype)], dim=-1)
         return self.embed(u)  # (b', l, D)
 
-    def _head(self, h: Tensor, state: ForecastState | None, all_positions: bool) -> tuple[Tensor, Tensor | None]:
+    def _head(
+        self, h: Tensor, state: ForecastState | None, all_positions: bool
+    ) -> tuple[Tensor, Tensor | None]:
         """Final hidden states h (b', l, D) -> head outputs (b', k, H or H*C), k = l or 1.
 
         The head reads the last K = head_window hidden states of each position, flattened

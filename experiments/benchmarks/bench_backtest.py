@@ -38,7 +38,7 @@ def main() -> None:
     parser.add_argument("--channel-mode", default="independent", choices=("independent", "mix"))
     parser.add_argument("--context", type=int, default=96)
     parser.add_argument("--horizon", type=int, default=96)
-    parser.add_argument("--batch-size", type=int, default=256, help="windows per forward pass")
+    parser.add_argument("--batch-size", type=int, default=32, help="windows per forward pass")
     parser.add_argument("--loop-origins", type=int, default=200, help="origins timed in the loop")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     parser.add_argument("--repeat", type=int, default=3, help="best of this many runs per method")
