@@ -638,7 +638,7 @@ def summary_table(result: Any) -> str:
 
     def line(cells: list[str]) -> str:
         pairs = enumerate(zip(cells, widths, strict=True))
-        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in pairs)
+        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in pairs).rstrip()
 
     lines = [line(r) for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
