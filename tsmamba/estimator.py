@@ -75,7 +75,7 @@ class TSMambaForecaster(BaseEstimator):
         norm_span: int | None = None,
         time_features: bool = False,
         dropout: float = 0.0,
-        head_window: int = 1,
+        head_window: int | None = None,
         loss: str = "mse",
         max_epochs: int = 10,
         batch_size: int = 32,

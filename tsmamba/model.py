@@ -1,7 +1,7 @@
 """The forecasting network: history (b, L, C) -> forecast (b, H, C). No pandas here.
 
     x -> normalise -> linear embedding per time step -> Mamba-2 residual stack -> final norm
-      -> head on the last position -> (b, H, C) -> undo the normalisation
+      -> head on the last K hidden states (flattened) -> (b, H, C) -> undo the normalisation
 
 Channel modes: ``"mix"`` embeds the C channels of a step together (one token per step);
 ``"independent"`` runs each channel as its own sequence through shared weights (the C channels
@@ -56,7 +56,7 @@ class ForecasterConfig:
     norm_span: int | None = None  # span of the causal moving statistics (default: context_length)
     n_time_features: int = 0  # F: time features appended to each step's input
     dropout: float = 0.0  # before the head
-    head_window: int = 1  # K: the head reads the last K hidden states (1: the last state only)
+    head_window: int | None = None  # K: the head reads the last K hidden states (None: context_length)
     norm_eps: float = 1e-5
 
     def __post_init__(self) -> None:
@@ -72,6 +72,8 @@ class ForecasterConfig:
             raise ConfigError(f"norm_span must be >= 1, got {self.norm_span}")
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.head_window is None:
+            self.head_window = self.context_length
         if not isinstance(self.head_window, int) or self.head_window < 1:
             raise ConfigError(f"head_window must be a positive integer, got {self.head_window!r}")
         if self.n_time_features < 0:
