@@ -179,6 +179,7 @@ MODEL_PARAMS: tuple[Param, ...] = (
     Param("norm_span", positive_int, "span of the causal running statistics"),
     Param("time_features", boolean, "append calendar features (true/false)"),
     Param("dropout", fraction, "dropout before the head"),
+    Param("head_window", positive_int, "hidden states the head reads (default: the context length)"),
     Param("loss", str, "training loss", ("mse", "mae", "huber")),
     Param("max_epochs", positive_int, "most training epochs"),
     Param("batch_size", positive_int, "training windows per batch"),
@@ -935,16 +936,16 @@ DEMO_SETTINGS: dict[str, Any] = {
     "d_model": 32,
     "n_layers": 2,
     "d_state": 16,
-    "channel_mode": "mix",
-    "max_epochs": 6,
-    "patience": 3,
-    "batch_size": 64,
-    "learning_rate": 2e-3,
+    "channel_mode": "independent",
+    "max_epochs": 3,
+    "patience": 2,
+    "batch_size": 32,
+    "learning_rate": 1e-3,
+    "train_stride": 4,
 }
-"""The demo's model: small enough to train on ETTh1's train split and score its 2785 test windows
-in a few minutes on 2 CPU cores. Channels are mixed per step (one sequence per window instead of
-seven): in the same minutes this trained to a lower test MSE (0.44) than channel-independent
-models on every 2nd or 8th window (0.52, 0.61)."""
+"""The demo's model: small enough to train on ETTh1's train split (every 4th window) and score its
+2785 test windows in a few minutes on 2 CPU cores. Channel-independent with the windowed head (the
+estimator's default, head_window = context_length), which is what moved ETTh1 accuracy most."""
 
 
 @command(
