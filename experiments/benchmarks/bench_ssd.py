@@ -14,7 +14,6 @@ import argparse
 import json
 import math
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -115,19 +114,27 @@ def run_case(impl, inputs, chunk, backward):
 
 
 def peak_memory_mb(impl, seqlen, args):
-    """Peak RSS growth (MB) of one forward+backward, in a fresh subprocess."""
+    """Peak RSS growth (MB) of one forward+backward, in a fresh subprocess.
+
+    Reads VmHWM of the child's own address space: ru_maxrss would start at the parent's peak,
+    since Linux carries the maximum RSS across fork and exec.
+    """
     code = f"""
-import resource, torch, sys
+import torch, sys
 sys.path.insert(0, {sys.path[0]!r})
 from bench_ssd import make_inputs, run_case
+def hwm():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
 torch.set_num_threads({args.threads})
 inp = make_inputs({args.batch}, {seqlen}, {args.nheads}, {args.headdim}, {args.d_state}, True)
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+base = hwm()
 run_case({impl!r}, inp, {args.chunk}, True)()
-print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024)
+print(hwm() - base)
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    return float(out.stdout.strip())
+    return float(out.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
@@ -193,7 +200,6 @@ def main() -> None:
         mem = f"{r['peak_mb_chunked']:.0f} / {r['peak_mb_textbook']:.0f}" if "peak_mb_chunked" in r else ""
         print(f"{r['seqlen']:>6} {r['mode']:>8} {r['chunked_ms']:>11.1f} {tb:>12} {ratio:>6} "
               f"{rec:>13} {r['chunked_gflops']:>8.1f} {mem:>24}")
-    _ = resource  # imported for the subprocess snippet's parity
 
 
 if __name__ == "__main__":
