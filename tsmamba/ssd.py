@@ -171,10 +171,10 @@ def _intra_chunk_decay(a: Tensor) -> Tensor:
 class _SSDChunkedFn(torch.autograd.Function):
     """The chunked scan with a hand-written backward.
 
-    Forward keeps only the inputs, the cumulative decays and the chunk-boundary states; backward
-    recomputes the T x T blocks. Layouts: "tm" = (b, c, g, T, hg, p) time-major inside a group
-    (free views of the input when g == 1), "hm" = (b, c, g, hg, T, p) head-major for the
-    per-head T x T products.
+    Forward keeps the inputs, the cumulative decays, the chunk-boundary states and the decay
+    matrices (linear in seqlen for a fixed chunk length); backward recomputes the scores.
+    Layouts: "tm" = (b, c, g, T, hg, p) time-major inside a group (free views of the input when
+    g == 1), "hm" = (b, c, g, hg, T, p) head-major for the per-head T x T products.
     """
 
     @staticmethod
@@ -192,10 +192,8 @@ class _SSDChunkedFn(torch.autograd.Function):
         a = torch.cumsum(A.view(b, c, T, g, hg), dim=2).transpose(2, 3).contiguous()  # (b, c, g, T, hg)
 
         # 1. Intra-chunk: y_i = sum_{j<=i} (C_i . B_j) exp(a_i - a_j) x_j, per head.
-        M = _intra_chunk_decay(a.transpose(-1, -2))  # (b, c, g, hg, T, T)
-        M.mul_((Cc @ Bc.transpose(-1, -2)).unsqueeze(3))  # scores (b, c, g, 1, T, T)
-        y_diag = M @ xh  # (b, c, g, hg, T, p)
-        del M
+        L = _intra_chunk_decay(a.transpose(-1, -2))  # (b, c, g, hg, T, T)
+        y_diag = (L * (Cc @ Bc.transpose(-1, -2)).unsqueeze(3)) @ xh  # scores (b, c, g, 1, T, T)
 
         # 2. Per-chunk states from a zero start: st = B^T (x * exp(a_T - a)).
         w = torch.exp(a[:, :, :, -1:] - a)  # (b, c, g, T, hg)
@@ -219,14 +217,14 @@ class _SSDChunkedFn(torch.autograd.Function):
         y.mul_(torch.exp(a)[..., None]).add_(y_diag.permute(0, 1, 2, 4, 3, 5))
         y = y.transpose(2, 3).reshape(b, c * T, h, p)[:, :l]  # (b, l, h, p)
 
-        ctx.save_for_backward(xh, Bc, Cc, a, prev)
+        ctx.save_for_backward(xh, Bc, Cc, a, prev, L)
         ctx.dims = (b, l, h, p, g, n, c, T, pad)
         ctx.has_init = initial_states is not None
         return y, final_state
 
     @staticmethod
     def backward(ctx, dy, dfinal):
-        xh, Bc, Cc, a, prev = ctx.saved_tensors
+        xh, Bc, Cc, a, prev, L = ctx.saved_tensors
         b, l, h, p, g, n, c, T, pad = ctx.dims
         hg = h // g
         dyt = _pad_time(dy, pad).reshape(b, c, T, g, hg, p).transpose(2, 3)  # (b, c, g, T, hg, p)
@@ -258,8 +256,7 @@ class _SSDChunkedFn(torch.autograd.Function):
         da[:, :, :, -1] += q.sum(3) + ddecay
         dxt = dxw.mul_(w[..., None])  # (b, c, g, T, hg, p)
 
-        # 1. Intra-chunk blocks (recomputed).
-        L = _intra_chunk_decay(a.transpose(-1, -2))  # (b, c, g, hg, T, T)
+        # 1. Intra-chunk blocks (the decay matrix L is kept from the forward pass).
         S = (Cc @ Bc.transpose(-1, -2)).unsqueeze(3)  # (b, c, g, 1, T, T)
         dyh = dyt.permute(0, 1, 2, 4, 3, 5).contiguous()  # (b, c, g, hg, T, p)
         dM = dyh @ xh.transpose(-1, -2)  # (b, c, g, hg, T, T)
