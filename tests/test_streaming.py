@@ -80,6 +80,9 @@ def test_updates_equal_full_recomputation_float64(model64, series):
         arr = stream.update_array(series.iloc[t].to_numpy())
     expected = model64.predict(series.iloc[:186], context="full").to_numpy()
     np.testing.assert_allclose(arr, expected, rtol=0, atol=1e-10)
+    fc = stream.update(series.iloc[186])  # the rich path after the lean one (read-only inputs)
+    expected = model64.predict(series.iloc[:187], context="full")
+    np.testing.assert_allclose(fc.to_numpy(), expected.to_numpy(), rtol=0, atol=1e-10)
 
 
 def test_updates_equal_full_recomputation_float32(model, series):

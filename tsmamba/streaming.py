@@ -310,7 +310,7 @@ class Stream:
             return self.update(rows, as_array=True)
         forecast, self._state = self.network.step(self._scale_in(arr), self._state)
         self._forecast = forecast.to(self._dtype)
-        self._last_values = arr
+        self._last_values = arr.copy()  # arr may be a read-only view of the caller's data
         if self.offset is not None:
             self._last_time = [None if t is None else t + self.offset for t in self._last_time]
         out = forecast.double().numpy() * self.forecaster.scaler_.scale_ + self.forecaster.scaler_.mean_
