@@ -1,0 +1,78 @@
+"""Efficiency on ETTh1 (H=96): parameters, seconds per epoch and peak RSS against the lookback.
+
+    .venv/bin/python experiments/efficiency.py [--lookbacks 96 336 720 2880] [--batches 8]
+
+Each lookback runs in a fresh subprocess: it trains the default model for ``--batches`` batches
+of 32 windows (every channel a sequence) and reports the measured seconds per batch, the epoch
+time extrapolated to all training windows (8640 - L - 96 + 1 at stride 1), and the peak RSS of
+that process (VmHWM). Writes experiments/results/efficiency.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+CHILD = r"""
+import json, sys, time, warnings
+warnings.filterwarnings("ignore")
+import logging
+logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
+import pandas as pd
+from tsmamba.data import prepare_ltsf
+from tsmamba.estimator import TSMambaForecaster
+L, n_batches = int(sys.argv[1]), int(sys.argv[2])
+d = prepare_ltsf("ETTh1", L, 96)
+s, e = d.borders["train"]
+frame = pd.DataFrame(d.values[s:e], index=d.index[s:e], columns=d.columns)
+f = TSMambaForecaster(context_length=L, horizon=96, max_epochs=1, progress=False, val_fraction=0.0,
+                      patience=None, trainer_kwargs={"limit_train_batches": n_batches})
+t0 = time.perf_counter()
+f.fit(frame, scale=False)
+seconds = time.perf_counter() - t0
+hwm = [int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:")][0] / 1024
+windows = e - s - L - 96 + 1
+print(json.dumps({"lookback": L, "n_parameters": f.history_["n_parameters"], "batches": n_batches,
+                  "seconds_per_batch": seconds / n_batches,
+                  "epoch_seconds_extrapolated": seconds / n_batches * -(-windows // 32),
+                  "train_windows": windows, "peak_rss_mb": hwm}))
+"""
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--lookbacks", type=int, nargs="+", default=[96, 336, 720, 2880])
+    ap.add_argument("--batches", type=int, default=8)
+    ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "efficiency.json"))
+    args = ap.parse_args()
+    rows = []
+    print(f"{'L':>5} {'params':>9} {'s/batch':>8} {'s/epoch (extrap.)':>18} {'peak RSS MB':>12}")
+    for L in args.lookbacks:
+        out = subprocess.run(
+            [sys.executable, "-c", CHILD, str(L), str(args.batches)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        row = json.loads(out.stdout.strip().splitlines()[-1])
+        rows.append(row)
+        print(
+            f"{L:>5} {row['n_parameters']:>9} {row['seconds_per_batch']:>8.2f} "
+            f"{row['epoch_seconds_extrapolated']:>18.0f} {row['peak_rss_mb']:>12.0f}",
+            flush=True,
+        )
+    record = {
+        "data": "ETTh1",
+        "horizon": 96,
+        "batch_size": 32,
+        "rows": rows,
+        "command": "python " + " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),
+    }
+    Path(args.out).write_text(json.dumps(record, indent=1))
+
+
+if __name__ == "__main__":
+    main()
