@@ -119,7 +119,8 @@ class Stream:
         self._last_values[b] = values[-1]
 
     def _scale_in(self, values: np.ndarray) -> torch.Tensor:
-        return (torch.as_tensor(values, dtype=self._dtype) - self._mean) / self._scale
+        values = np.array(values, dtype=np.float64)  # a writable copy (inputs may be read-only views)
+        return (torch.from_numpy(values).to(self._dtype) - self._mean) / self._scale
 
     def _marks(self, index: pd.DatetimeIndex) -> torch.Tensor | None:
         if not self.forecaster.time_features:
