@@ -20,7 +20,6 @@ import numpy as np
 import pandas as pd
 import torch
 from sklearn.base import BaseEstimator
-from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
 from tsmamba import __version__
@@ -487,6 +486,3 @@ def _load_weights_strict(network: torch.nn.Module, weights: dict, path: Any) -> 
             f"(missing {missing[:5]}, unexpected {unexpected[:5]}, shape differences {shapes[:5]})"
         )
     network.load_state_dict(weights)
-
-
-_ = NotFittedError  # re-exported for callers that catch it from here
