@@ -46,7 +46,9 @@ def fmt(values: list[float]) -> str:
 
 
 def main() -> None:
-    runs = load()
+    everything = load()
+    runs = [r for r in everything if r["track"] in (1, 2)]
+    ablations = [r for r in everything if r["track"] not in (1, 2)]
     groups: dict[tuple[str, int], dict[int, list[dict]]] = defaultdict(lambda: defaultdict(list))
     for r in runs:
         groups[(r["data"], r["track"])][r["horizon"]].append(r)
@@ -125,6 +127,23 @@ def main() -> None:
             f"| {r['data']} | {r['horizon']} | {b['linear']['mse']:.3f} | "
             f"{b['seasonal_naive']['mse']:.3f} | {b['last_value']['mse']:.3f} |"
         )
+    if ablations:
+        lines += [
+            "",
+            "## Ablation runs (same protocol; `experiments/configs/<name>.json`)",
+            "",
+            "| name | data | H | changed parameters | MSE | MAE | full-history MSE |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for r in sorted(ablations, key=lambda r: (r["name"], r["horizon"])):
+            reference = RESULTS / f"{r['data'].lower()}_track1_H{r['horizon']}_s{r['seed']}.json"
+            base = json.loads(reference.read_text())["params"] if reference.exists() else {}
+            skip = ("random_state", "progress", "trainer_kwargs", "checkpoint_dir")
+            changed = {k: v for k, v in r["params"].items() if k not in skip and base.get(k) != v}
+            lines.append(
+                f"| {r['name']} | {r['data']} | {r['horizon']} | {changed} | {r['mse']:.4f} | "
+                f"{r['mae']:.4f} | {r['full_history']['mse']:.4f} |"
+            )
     eff = RESULTS / "efficiency.json"
     if eff.exists():
         e = json.loads(eff.read_text())
@@ -149,7 +168,7 @@ def main() -> None:
     if extra.exists():
         lines += [extra.read_text()]
     OUT.write_text("\n".join(lines) + "\n")
-    print(f"wrote {OUT} from {len(runs)} result files")
+    print(f"wrote {OUT} from {len(everything)} result files")
 
 
 if __name__ == "__main__":
