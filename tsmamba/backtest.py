@@ -568,6 +568,20 @@ def _score_all(
     return scores, frame
 
 
+def _timings(
+    fit_s: float, forecast_s: float, baseline_s: float, metrics_s: float, total: float, n: int
+) -> dict[str, float | None]:
+    """Seconds spent per stage and the forecasting throughput."""
+    return {
+        "fit_s": fit_s,
+        "forecast_s": forecast_s,
+        "baselines_s": baseline_s,
+        "metrics_s": metrics_s,
+        "total_s": total,
+        "windows_per_s": n / forecast_s if forecast_s > 0 else None,
+    }
+
+
 def _summary(
     scores: Mapping[str, dict[str, Any]], model: str, n_windows: int, horizon: int, channels: Sequence[str]
 ) -> dict[str, Any]:
@@ -705,11 +719,25 @@ def backtest(
     series is too short for them (both name the fix).
     """
     if protocol == "ltsf":
-        rolling = dict(start=start, n_windows=n_windows, train_length=train_length, time_col=time_col,
-                       columns=columns, fit_kwargs=fit_kwargs)
+        rolling = dict(
+            start=start,
+            n_windows=n_windows,
+            train_length=train_length,
+            time_col=time_col,
+            columns=columns,
+            fit_kwargs=fit_kwargs,
+        )
         given = [k for k, v in rolling.items() if v is not None]
-        given += [k for k, v, d in (("stride", stride, 1), ("window", window, "expanding"),
-                                    ("refit", refit, False), ("context", context, "window")) if v != d]
+        given += [
+            k
+            for k, v, d in (
+                ("stride", stride, 1),
+                ("window", window, "expanding"),
+                ("refit", refit, False),
+                ("context", context, "window"),
+            )
+            if v != d
+        ]
         if given:
             raise ConfigError(f"protocol='ltsf' has fixed splits and windows; drop {', '.join(given)}")
         return backtest_ltsf(
@@ -837,14 +865,7 @@ def backtest(
         "n_rows": int(n_rows),
         "fingerprint": data_fingerprint(values, index),
     }
-    timings = {
-        "fit_s": fit_s,
-        "forecast_s": forecast_s,
-        "baselines_s": baseline_s,
-        "metrics_s": metrics_s,
-        "total_s": total,
-        "windows_per_s": n / forecast_s if forecast_s > 0 else None,
-    }
+    timings = _timings(fit_s, forecast_s, baseline_s, metrics_s, total, n)
     return BacktestResult(
         forecasts=forecasts,
         metrics=metrics_df,
@@ -997,14 +1018,7 @@ def backtest_ltsf(
         "fingerprint_of": "the scaled values (float32 as prepared, widened to float64)",
         "scaler": prepared.scaler.to_dict(),
     }
-    timings = {
-        "fit_s": fit_s,
-        "forecast_s": forecast_s,
-        "baselines_s": baseline_s,
-        "metrics_s": metrics_s,
-        "total_s": total,
-        "windows_per_s": n / forecast_s if forecast_s > 0 else None,
-    }
+    timings = _timings(fit_s, forecast_s, baseline_s, metrics_s, total, n)
     return BacktestResult(
         forecasts=forecasts,
         metrics=metrics_df,
@@ -1017,4 +1031,3 @@ def backtest_ltsf(
         arrays={"y": y, **columns_out},
         forecaster=est,
     )
-
