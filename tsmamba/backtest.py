@@ -55,7 +55,7 @@ from tsmamba import __version__
 from tsmamba.baselines import BASELINES, LinearBaseline, last_value, seasonal_naive
 from tsmamba.data import StandardScaler, check_length, infer_freq, prepare_ltsf, read_series
 from tsmamba.errors import ConfigError, DataValidationError
-from tsmamba.metrics import METRICS, mase_scale, score, seasonal_period, to_jsonable
+from tsmamba.metrics import METRICS, mase_scale, score, score_frame, seasonal_period, to_jsonable
 
 __all__ = [
     "CONTEXTS",
@@ -322,21 +322,6 @@ def _improvement(model: float, baseline: float) -> float | None:
     return 100.0 * (baseline - model) / baseline
 
 
-def _scores_frame(name: str, result: Mapping[str, Any]) -> pd.DataFrame:
-    """:func:`tsmamba.metrics.score` output as tidy rows (the metrics_frame layout)."""
-    rows: list[tuple[str, str, str, int, str, float]] = []
-    for metric, value in result["overall"].items():
-        rows.append((name, "overall", "all", 0, metric, value))
-    for channel, values in result["per_channel"].items():
-        for metric, value in values.items():
-            rows.append((name, "channel", channel, 0, metric, value))
-    for step, values in enumerate(result["per_step"], start=1):
-        for metric, value in values.items():
-            rows.append((name, "step", "all", step, metric, value))
-    frame = pd.DataFrame(rows, columns=["model", "scope", "channel", "step", "metric", "value"])
-    return frame.astype({"step": "int64", "value": "float64"})
-
-
 @dataclass
 class BacktestResult:
     """Forecasts, scores and provenance of one backtest.
@@ -564,7 +549,7 @@ def _score_all(
         name: score(y, yhat, scale=scale, metrics=metrics, channels=channels)
         for name, yhat in predictions.items()
     }
-    frame = pd.concat([_scores_frame(name, result) for name, result in scores.items()], ignore_index=True)
+    frame = pd.concat([score_frame(name, result) for name, result in scores.items()], ignore_index=True)
     return scores, frame
 
 

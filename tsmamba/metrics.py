@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import re
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -37,6 +37,7 @@ __all__ = [
     "mse",
     "rmse",
     "score",
+    "score_frame",
     "seasonal_period",
     "smape",
     "to_jsonable",
@@ -405,7 +406,11 @@ def metrics_frame(
     ``scope`` is ``"overall"`` (channel ``"all"``, step 0), ``"channel"`` (step 0) or
     ``"step"`` (channel ``"all"``, step 1..H). Concatenate frames of several models to compare.
     """
-    result = score(y, yhat, scale=scale, metrics=metrics, channels=channels)
+    return score_frame(model, score(y, yhat, scale=scale, metrics=metrics, channels=channels))
+
+
+def score_frame(model: str, result: Mapping[str, Any]) -> pd.DataFrame:
+    """:func:`score` output as tidy rows: model, scope, channel, step, metric, value."""
     rows: list[tuple[str, str, str, int, str, float]] = []
     for metric, value in result["overall"].items():
         rows.append((model, "overall", "all", 0, metric, value))
