@@ -64,7 +64,7 @@ def val_scores(result, values: np.ndarray, index, freq: str, context_length: int
             rows[val_s : val_e - horizon], context_length, axis=0).transpose(0, 2, 1)
     yhat = est.forecast_scaled_windows(contexts, marks, 256)
     return {"mse": float(np.mean((yhat - y) ** 2)), "mae": float(np.mean(np.abs(yhat - y))),
-            "windows": int(len(y))}
+            "windows": len(y)}
 
 
 def main() -> None:

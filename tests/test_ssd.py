@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from tsmamba.errors import ConfigError
-from tsmamba.ssd import segsum, ssd_chunked, ssd_chunked_ref, ssd_recurrent
+from tsmamba.ssd import _safe_chunk_size, segsum, ssd_chunked, ssd_chunked_ref, ssd_recurrent
 
 CHUNK = 8
 
@@ -128,6 +128,45 @@ def test_split_sequence_continues_from_state():
     y2, s2 = ssd_chunked(x[:, 13:], A[:, 13:], B[:, 13:], C[:, 13:], 8, initial_states=s1)
     torch.testing.assert_close(torch.cat([y1, y2], 1), y, atol=1e-10, rtol=0)
     torch.testing.assert_close(s2, s, atol=1e-10, rtol=0)
+
+
+def strong_decay_inputs(dtype, low, high, seqlen=29, seed=21):
+    """Inputs whose per-step log decays reach far beyond what one chunk's factors can hold."""
+    x, A, B, C, s0 = make_inputs(2, seqlen, 4, 3, 2, 5, dtype=dtype, init=True, seed=seed)
+    gen = torch.Generator().manual_seed(seed + 1)
+    strong = -(low + (high - low) * torch.rand(2, seqlen, 4, generator=gen, dtype=dtype))
+    A = torch.where(torch.rand(2, seqlen, 4, generator=gen, dtype=dtype) < 0.5, strong, A.detach())
+    return x, A, B, C, s0
+
+
+def test_safe_chunk_size_keeps_mild_decays_and_shrinks_strong_ones():
+    _, A, *_ = make_inputs(2, 40, 4, 3, 1, 5)  # |A| <= 0.8: half-range <= 0.4 * 63, float64
+    assert _safe_chunk_size(A, 64) == 64
+    _, A, *_ = strong_decay_inputs(torch.float64, 100.0, 300.0)
+    T = _safe_chunk_size(A, 8)
+    assert 1 <= T < 8
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_strong_decays_stay_exact_and_finite(dtype):
+    """Decays far past exp's range (|dt*A| up to 300 a step) shrink the chunks instead of overflowing."""
+    inputs = [t.detach().requires_grad_() for t in strong_decay_inputs(torch.float64, 100.0, 300.0)]
+    y_ref, s_ref = independent_loop(*inputs)
+    gen = torch.Generator().manual_seed(3)
+    gy = torch.randn(*y_ref.shape, generator=gen, dtype=torch.float64)
+    gs = torch.randn(*s_ref.shape, generator=gen, dtype=torch.float64)
+    y, s = ssd_recurrent(*inputs)
+    torch.autograd.backward([y, s], [gy, gs])
+    grads_ref = [t.grad.clone() for t in inputs]
+    cast = [t.detach().to(dtype).requires_grad_() for t in inputs]
+    y, s = ssd_chunked(*cast[:4], 8, cast[4])
+    torch.autograd.backward([y, s], [gy.to(dtype), gs.to(dtype)])
+    atol = 1e-10 if dtype == torch.float64 else 1e-4  # float32: O(1) terms, eps * sqrt(l) * 10
+    torch.testing.assert_close(y.double(), y_ref, atol=atol * y_ref.abs().max().item(), rtol=0)
+    torch.testing.assert_close(s.double(), s_ref, atol=atol * s_ref.abs().max().item(), rtol=0)
+    for t, g_ref in zip(cast, grads_ref, strict=True):
+        assert torch.isfinite(t.grad).all()
+        torch.testing.assert_close(t.grad.double(), g_ref, atol=atol * g_ref.abs().max().item(), rtol=0)
 
 
 def test_segsum_matches_definition():

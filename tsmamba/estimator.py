@@ -68,7 +68,7 @@ class TSMambaForecaster(BaseEstimator):
         expand: int = 2,
         headdim: int = 16,
         d_conv: int = 4,
-        chunk_size: int = 16,
+        chunk_size: int = 32,
         channel_mode: str = "independent",
         norm: str = "causal",
         norm_span: int | None = None,

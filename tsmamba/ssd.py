@@ -161,20 +161,38 @@ def _pad_time(t: Tensor, pad: int) -> Tensor:
     return F.pad(t, (0, 0) * (t.ndim - 2) + (0, pad)) if pad else t
 
 
-def _intra_chunk_decay(a: Tensor) -> Tensor:
-    """(..., T) cumulative log decays -> (..., T, T) with exp(a_i - a_j) for j <= i, else 0."""
-    T = a.size(-1)
-    causal = torch.ones(T, T, dtype=torch.bool, device=a.device).tril()
-    return (a[..., :, None] - a[..., None, :]).masked_fill_(~causal, -math.inf).exp_()
+def _max_half_range(A: Tensor, T: int) -> float:
+    """Largest half-range of the cumulative log decay inside any chunk of length T: (a_0 - a_{T-1}) / 2."""
+    b, l, h = A.shape
+    c, T, pad = _chunk_geometry(l, T)
+    inner = _pad_time(A.detach(), pad).view(b, c, T, h)[:, :, 1:]  # (b, c, T-1, h)
+    return float(-inner.sum(2).min()) / 2 if T > 1 else 0.0
+
+
+def _safe_chunk_size(A: Tensor, chunk_size: int) -> int:
+    """The largest chunk length <= chunk_size whose decay factors fit the float type (halving).
+
+    The fast path splits exp(a_i - a_j) into exp(a_i - m) * exp(m - a_j), m the middle of the
+    chunk's range; both factors stay within exp(+-limit) when the half-range is below ``limit``,
+    a fraction of log(float max) (62 for float32, 496 for float64). Chunks of one step always fit.
+    """
+    limit = 0.7 * math.log(torch.finfo(A.dtype).max)
+    T = chunk_size
+    while T > 1 and _max_half_range(A, T) > limit:
+        T = -(-T // 2)
+    return T
 
 
 class _SSDChunkedFn(torch.autograd.Function):
-    """The chunked scan with a hand-written backward.
+    """The chunked scan with a hand-written backward, all in one time-major layout.
 
-    Forward keeps the inputs, the cumulative decays, the chunk-boundary states and the decay
-    matrices (linear in seqlen for a fixed chunk length); backward recomputes the scores.
-    Layouts: "tm" = (b, c, g, T, hg, p) time-major inside a group (free views of the input when
-    g == 1), "hm" = (b, c, g, hg, T, p) head-major for the per-head T x T products.
+    Inside a chunk the decay between steps j <= i factorises, exp(a_i - a_j) =
+    exp(a_i - m) * exp(m - a_j) (m the middle of the chunk's cumulative decay), so the intra-chunk
+    product is one masked (T x T) @ (T x heads*headdim) matmul shared by all heads of a group:
+    no per-head T x T decay matrix, no head-major copies. :func:`_safe_chunk_size` keeps both
+    factors inside the float range. Layout: (b, c, g, T, hg*p), a free view of x when g == 1.
+    Forward saves the scaled inputs, B, C, the scores, the decays, the chunk-boundary states and
+    the output (all linear in seqlen).
     """
 
     @staticmethod
@@ -186,19 +204,21 @@ class _SSDChunkedFn(torch.autograd.Function):
         x, A, B, C = (_pad_time(t, pad) for t in (x, A, B, C))
 
         xt = x.view(b, c, T, g, hg, p).transpose(2, 3)  # (b, c, g, T, hg, p)
-        xh = xt.permute(0, 1, 2, 4, 3, 5).contiguous()  # (b, c, g, hg, T, p)
         Bc = B.view(b, c, T, g, n).transpose(2, 3).contiguous()  # (b, c, g, T, n)
         Cc = C.view(b, c, T, g, n).transpose(2, 3).contiguous()  # (b, c, g, T, n)
-        a = torch.cumsum(A.view(b, c, T, g, hg), dim=2).transpose(2, 3).contiguous()  # (b, c, g, T, hg)
+        a = torch.cumsum(A.view(b, c, T, g, hg), dim=2).transpose(2, 3)  # (b, c, g, T, hg)
+        m = 0.5 * (a[:, :, :, :1] + a[:, :, :, -1:])  # (b, c, g, 1, hg): middle of each range
+        e_out = torch.exp(a - m)  # (b, c, g, T, hg)
+        xs = (xt * torch.exp(m - a)[..., None]).reshape(b, c, g, T, hg * p)  # (b, c, g, T, hg*p)
 
-        # 1. Intra-chunk: y_i = sum_{j<=i} (C_i . B_j) exp(a_i - a_j) x_j, per head.
-        L = _intra_chunk_decay(a.transpose(-1, -2))  # (b, c, g, hg, T, T)
-        y_diag = (L * (Cc @ Bc.transpose(-1, -2)).unsqueeze(3)) @ xh  # scores (b, c, g, 1, T, T)
+        # 1. Intra-chunk: y_i = exp(a_i - m) sum_{j<=i} (C_i . B_j) exp(m - a_j) x_j.
+        causal = torch.ones(T, T, dtype=torch.bool, device=x.device).tril()
+        S = (Cc @ Bc.transpose(-1, -2)).masked_fill_(~causal, 0.0)  # (b, c, g, T, T)
+        y = (S @ xs).view(b, c, g, T, hg, p).mul_(e_out[..., None])  # (b, c, g, T, hg, p)
 
         # 2. Per-chunk states from a zero start: st = B^T (x * exp(a_T - a)).
-        w = torch.exp(a[:, :, :, -1:] - a)  # (b, c, g, T, hg)
-        xw = (xt * w[..., None]).reshape(b, c, g, T, hg * p)  # (b, c, g, T, hg*p)
-        st = Bc.transpose(-1, -2) @ xw  # (b, c, g, n, hg*p)
+        xw = xs.view(b, c, g, T, hg, p) * torch.exp(a[:, :, :, -1:] - m)[..., None]  # (b, c, g, T, hg, p)
+        st = Bc.transpose(-1, -2) @ xw.view(b, c, g, T, hg * p)  # (b, c, g, n, hg*p)
 
         # 3. Inter-chunk recurrence over the c chunk boundaries: H_k = exp(a_T,k) H_{k-1} + st_k.
         decay = torch.exp(a[:, :, :, -1]).view(b, c, g, 1, hg, 1)  # (b, c, g, 1, hg, 1)
@@ -213,28 +233,29 @@ class _SSDChunkedFn(torch.autograd.Function):
         final_state = H.permute(0, 1, 3, 4, 2).reshape(b, h, p, n)  # (b, h, p, n)
 
         # 4. State to output: y_i += exp(a_i) C_i . H_prev.
-        y = (Cc @ prev).view(b, c, g, T, hg, p)  # (b, c, g, T, hg, p)
-        y.mul_(torch.exp(a)[..., None]).add_(y_diag.permute(0, 1, 2, 4, 3, 5))
-        y = y.transpose(2, 3).reshape(b, c * T, h, p)[:, :l]  # (b, l, h, p)
+        y_off = (Cc @ prev).view(b, c, g, T, hg, p)  # (b, c, g, T, hg, p)
+        y.addcmul_(y_off, torch.exp(a)[..., None])
+        out = y.transpose(2, 3).reshape(b, c * T, h, p)[:, :l]  # (b, l, h, p)
 
-        ctx.save_for_backward(xh, Bc, Cc, a, prev, L)
+        ctx.save_for_backward(xs, Bc, Cc, S, a, m, prev, y)
         ctx.dims = (b, l, h, p, g, n, c, T, pad)
         ctx.has_init = initial_states is not None
-        return y, final_state
+        return out, final_state
 
     @staticmethod
     def backward(ctx, dy, dfinal):
-        xh, Bc, Cc, a, prev, L = ctx.saved_tensors
+        xs, Bc, Cc, S, a, m, prev, y = ctx.saved_tensors
         b, l, h, p, g, n, c, T, pad = ctx.dims
         hg = h // g
         dyt = _pad_time(dy, pad).reshape(b, c, T, g, hg, p).transpose(2, 3)  # (b, c, g, T, hg, p)
-        xt = xh.permute(0, 1, 2, 4, 3, 5)  # (b, c, g, T, hg, p)
+
+        # Output side of steps 1 and 4: y_i carries the factor exp(a_i), so d/da_i = dy_i . y_i.
+        da = (dyt * y).sum(-1)  # (b, c, g, T, hg)
 
         # 4. State to output.
         dye = (dyt * torch.exp(a)[..., None]).reshape(b, c, g, T, hg * p)  # (b, c, g, T, hg*p)
         dprev = Cc.transpose(-1, -2) @ dye  # (b, c, g, n, hg*p)
         dC = dye @ prev.transpose(-1, -2)  # (b, c, g, T, n)
-        da = ((Cc @ prev) * dye).view(b, c, g, T, hg, p).sum(-1)  # (b, c, g, T, hg)
 
         # 3. Inter-chunk recurrence, in reverse.
         decay = torch.exp(a[:, :, :, -1])  # (b, c, g, hg)
@@ -247,24 +268,24 @@ class _SSDChunkedFn(torch.autograd.Function):
             G = dprev[:, k].view(b, g, n, hg, p) + decay[:, k].view(b, g, 1, hg, 1) * G
         dinit = G.permute(0, 1, 3, 4, 2).reshape(b, h, p, n) if ctx.has_init else None
 
-        # 2. Per-chunk states.
-        w = torch.exp(a[:, :, :, -1:] - a)  # (b, c, g, T, hg)
-        dxw = (Bc @ dst).view(b, c, g, T, hg, p)  # (b, c, g, T, hg, p)
-        dB = (xt * w[..., None]).reshape(b, c, g, T, hg * p) @ dst.transpose(-1, -2)  # (b, c, g, T, n)
-        q = (dxw * xt).sum(-1).mul_(w)  # (b, c, g, T, hg)
+        # 2. Per-chunk states: xw = x * exp(a_T - a).
+        w_end = torch.exp(a[:, :, :, -1:] - m)[..., None]  # (b, c, g, 1, hg, 1)
+        xw = (xs.view(b, c, g, T, hg, p) * w_end).view(b, c, g, T, hg * p)  # (b, c, g, T, hg*p)
+        dxw = Bc @ dst  # (b, c, g, T, hg*p)
+        dB = xw @ dst.transpose(-1, -2)  # (b, c, g, T, n)
+        q = (dxw * xw).view(b, c, g, T, hg, p).sum(-1)  # (b, c, g, T, hg)
         da.sub_(q)
         da[:, :, :, -1] += q.sum(3) + ddecay
-        dxt = dxw.mul_(w[..., None])  # (b, c, g, T, hg, p)
 
-        # 1. Intra-chunk blocks (the decay matrix L is kept from the forward pass).
-        S = (Cc @ Bc.transpose(-1, -2)).unsqueeze(3)  # (b, c, g, 1, T, T)
-        dyh = dyt.permute(0, 1, 2, 4, 3, 5).contiguous()  # (b, c, g, hg, T, p)
-        dM = dyh @ xh.transpose(-1, -2)  # (b, c, g, hg, T, T)
-        dxt += ((L * S).transpose(-1, -2) @ dyh).permute(0, 1, 2, 4, 3, 5)
-        P = dM.mul_(L)  # dM * L
-        dS = P.sum(3)  # (b, c, g, T, T)
-        Q = P.mul_(S)  # dM * M
-        da += (Q.sum(-1) - Q.sum(-2)).transpose(-1, -2)
+        # 1. Intra-chunk, input side: xs = x * exp(m - a); y_diag = exp(a - m) * (S @ xs).
+        dz = (dyt * torch.exp(a - m)[..., None]).reshape(b, c, g, T, hg * p)  # (b, c, g, T, hg*p)
+        causal = torch.ones(T, T, dtype=torch.bool, device=dy.device).tril()
+        dS = (dz @ xs.transpose(-1, -2)).masked_fill_(~causal, 0.0)  # (b, c, g, T, T)
+        dxs = S.transpose(-1, -2) @ dz  # (b, c, g, T, hg*p)
+        da -= (dxs * xs).view(b, c, g, T, hg, p).sum(-1)
+        e_in = torch.exp(m - a)[..., None]  # (b, c, g, T, hg, 1)
+        dxt = dxs.view(b, c, g, T, hg, p).mul_(e_in)  # (b, c, g, T, hg, p)
+        dxt.addcmul_(dxw.view(b, c, g, T, hg, p), e_in * w_end)  # + step 2: dxw * exp(a_T - a)
         dC += dS @ Bc
         dB += dS.transpose(-1, -2) @ Cc
 
@@ -300,7 +321,9 @@ def ssd_chunked(
         y: (b, l, h, p) and the final state (b, h, p, n) after position l - 1.
     """
     _check_inputs(x, A, B, C, initial_states)
-    return _SSDChunkedFn.apply(x, A, B, C, initial_states, chunk_size)
+    if chunk_size < 1:
+        raise ConfigError(f"chunk_size must be >= 1, got {chunk_size}")
+    return _SSDChunkedFn.apply(x, A, B, C, initial_states, _safe_chunk_size(A, chunk_size))
 
 
 def ssd_step(
