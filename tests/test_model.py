@@ -30,9 +30,10 @@ def test_shapes(mode, norm):
 @pytest.mark.parametrize("mode", ["independent", "mix"])
 @pytest.mark.parametrize("norm", ["causal", "none"])
 @pytest.mark.parametrize("n_marks", [0, 2])
-@pytest.mark.parametrize("head_window", [1, 4])
-def test_step_equals_forward_float64(mode, norm, n_marks, head_window):
-    net = tiny(channel_mode=mode, norm=norm, n_time_features=n_marks, head_window=head_window).double()
+@pytest.mark.parametrize("head_window, head_dim", [(1, None), (4, None), (4, 3)])
+def test_step_equals_forward_float64(mode, norm, n_marks, head_window, head_dim):
+    net = tiny(channel_mode=mode, norm=norm, n_time_features=n_marks, head_window=head_window,
+               head_dim=head_dim).double()
     x = torch.randn(2, 17, 3, dtype=torch.float64)
     marks = torch.rand(2, 17, n_marks, dtype=torch.float64) - 0.5 if n_marks else None
     expected = net(x, marks)
@@ -44,9 +45,9 @@ def test_step_equals_forward_float64(mode, norm, n_marks, head_window):
 
 
 @pytest.mark.parametrize("mode", ["independent", "mix"])
-@pytest.mark.parametrize("head_window", [1, 6])
-def test_forward_continues_a_state(mode, head_window):
-    net = tiny(channel_mode=mode, head_window=head_window).double()
+@pytest.mark.parametrize("head_window, head_dim", [(1, None), (6, None), (6, 2)])
+def test_forward_continues_a_state(mode, head_window, head_dim):
+    net = tiny(channel_mode=mode, head_window=head_window, head_dim=head_dim).double()
     x = torch.randn(2, 30, 3, dtype=torch.float64)
     full = net(x, all_positions=True)
     _, state = net(x[:, :11], return_state=True)
@@ -63,6 +64,15 @@ def test_all_positions_equal_prefix_forecasts(head_window):
     every = net(x, all_positions=True)
     for t in (0, 2, 9, 14):
         torch.testing.assert_close(every[:, t], net(x[:, : t + 1]), atol=1e-10, rtol=0)
+
+
+def test_head_dim_shrinks_the_head_and_the_carried_state():
+    wide, narrow = tiny(head_window=6), tiny(head_window=6, head_dim=2)
+    assert narrow.head.in_features == 6 * 2 and wide.head.in_features == 6 * 16
+    assert narrow.init_state(2).hidden.shape == (2 * 3, 5, 2)
+    assert narrow(torch.randn(4, 12, 3)).shape == (4, 5, 3)
+    with pytest.raises(ConfigError, match="head_dim"):
+        tiny(head_dim=0)
 
 
 def test_state_round_trips_through_tensors_and_select():

@@ -180,6 +180,7 @@ MODEL_PARAMS: tuple[Param, ...] = (
     Param("time_features", boolean, "append calendar features (true/false)"),
     Param("dropout", fraction, "dropout before the head"),
     Param("head_window", positive_int, "hidden states the head reads (default: the context length)"),
+    Param("head_dim", positive_int, "features per hidden state the head reads (default: d_model)"),
     Param("loss", str, "training loss", ("mse", "mae", "huber")),
     Param("max_epochs", positive_int, "most training epochs"),
     Param("batch_size", positive_int, "training windows per batch"),

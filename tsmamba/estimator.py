@@ -75,6 +75,7 @@ class TSMambaForecaster(BaseEstimator):
         time_features: bool = False,
         dropout: float = 0.0,
         head_window: int | None = None,
+        head_dim: int | None = None,
         loss: str = "mse",
         max_epochs: int = 10,
         batch_size: int = 32,
@@ -105,6 +106,7 @@ class TSMambaForecaster(BaseEstimator):
         self.time_features = time_features
         self.dropout = dropout
         self.head_window = head_window
+        self.head_dim = head_dim
         self.loss = loss
         self.max_epochs = max_epochs
         self.batch_size = batch_size
@@ -139,6 +141,7 @@ class TSMambaForecaster(BaseEstimator):
             n_time_features=n_time_features,
             dropout=self.dropout,
             head_window=self.head_window,
+            head_dim=self.head_dim,
         )
 
     def _check_params(self) -> None:

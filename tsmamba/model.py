@@ -57,6 +57,7 @@ class ForecasterConfig:
     n_time_features: int = 0  # F: time features appended to each step's input
     dropout: float = 0.0  # before the head
     head_window: int | None = None  # K: the head reads the last K hidden states (None: context_length)
+    head_dim: int | None = None  # d: each hidden state is projected to d features for the head (None: D)
     norm_eps: float = 1e-5
 
     def __post_init__(self) -> None:
@@ -76,9 +77,16 @@ class ForecasterConfig:
             self.head_window = self.context_length
         if not isinstance(self.head_window, int) or self.head_window < 1:
             raise ConfigError(f"head_window must be a positive integer, got {self.head_window!r}")
+        if self.head_dim is not None and (not isinstance(self.head_dim, int) or self.head_dim < 1):
+            raise ConfigError(f"head_dim must be a positive integer or None, got {self.head_dim!r}")
         if self.n_time_features < 0:
             raise ConfigError(f"n_time_features must be >= 0, got {self.n_time_features}")
         self.mamba_config()  # validates the block geometry
+
+    @property
+    def head_width(self) -> int:
+        """Features per position that the head reads (and the state carries): d, or D."""
+        return self.head_dim or self.d_model
 
     @property
     def span(self) -> int:
@@ -106,7 +114,7 @@ class ForecastState:
     caches: list[InferenceCache]  # one per block; batch b (mix) or b * C (independent)
     moments: Tensor  # (b, C, 3): moving sums of x, x^2 and of the weights (causal norm)
     steps: int = 0  # observations consumed
-    hidden: Tensor | None = None  # (b', K-1, D): the previous K-1 final hidden states (head_window K)
+    hidden: Tensor | None = None  # (b', K-1, d): the previous K-1 head features (head_window K)
 
     def tensors(self) -> dict[str, Tensor]:
         """Flat name -> tensor mapping (for saving)."""
@@ -177,7 +185,9 @@ class MambaForecaster(nn.Module):
         self.backbone = Mamba2Stack(cfg.mamba_config())
         self.dropout = nn.Dropout(cfg.dropout)
         head_out = cfg.horizon * (1 if cfg.channel_mode == "independent" else cfg.n_channels)
-        self.head = nn.Linear(cfg.head_window * cfg.d_model, head_out)
+        # per-position projection D -> d (shared), then one linear map of the last K positions
+        self.head_proj = nn.Linear(cfg.d_model, cfg.head_dim) if cfg.head_dim else nn.Identity()
+        self.head = nn.Linear(cfg.head_window * cfg.head_width, head_out)
 
     # ---- normalisation -------------------------------------------------------------------
     def _normalise(
@@ -219,11 +229,13 @@ class MambaForecaster(nn.Module):
     ) -> tuple[Tensor, Tensor | None]:
         """Final hidden states h (b', l, D) -> head outputs (b', k, H or H*C), k = l or 1.
 
-        The head reads the last K = head_window hidden states of each position, flattened
-        (zeros before the start of the sequence, or the carried ones from ``state``); over all
-        positions that is a 1-D convolution with kernel K. Also returns the new carried buffer.
+        The head reads the last K = head_window hidden states of each position, each projected
+        to d = head_dim features (when set), flattened (zeros before the start of the sequence,
+        or the carried ones from ``state``); over all positions that is a 1-D convolution with
+        kernel K. Also returns the new carried buffer (b', K-1, d).
         """
-        K, D = self.config.head_window, self.config.d_model
+        K, D = self.config.head_window, self.config.head_width
+        h = self.head_proj(h)  # (b', l, d)
         new_hidden = None
         if K > 1:
             past = state.hidden if state is not None and state.hidden is not None else None
@@ -308,7 +320,7 @@ class MambaForecaster(nn.Module):
         moments = torch.zeros(batch_size, cfg.n_channels, 3, device=device, dtype=dtype)
         hidden = None
         if cfg.head_window > 1:
-            hidden = torch.zeros(rows, cfg.head_window - 1, cfg.d_model, device=device, dtype=dtype)
+            hidden = torch.zeros(rows, cfg.head_window - 1, cfg.head_width, device=device, dtype=dtype)
         return ForecastState(caches, moments, 0, hidden)
 
     def step(
