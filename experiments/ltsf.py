@@ -30,16 +30,18 @@ ROOT = Path(__file__).resolve().parent
 RESULTS = ROOT / "results"
 
 
-def full_history_scores(result, values: np.ndarray, context_length: int, horizon: int) -> dict:
-    """MSE/MAE of the test windows forecast from the whole series through the recurrent state."""
+def full_history_scores(result, values: np.ndarray, context_length: int, horizon: int,
+                        split: str = "test") -> dict:
+    """MSE/MAE of a split's windows forecast from the whole series through the recurrent state."""
     est = result.forecaster
-    test_s, test_e = result.config["borders"]["test"]
-    n = test_e - test_s - context_length - horizon + 1
-    origins = np.arange(test_s + context_length - 1, test_s + context_length - 1 + n)
+    start, end = result.config["borders"][split]
+    n = end - start - context_length - horizon + 1
+    origins = np.arange(start + context_length - 1, start + context_length - 1 + n)
     t0 = time.perf_counter()
     yhat = est.forecast_origins(values, origins, context="full")  # identity scaler: scaled units
     seconds = time.perf_counter() - t0
-    y = result.arrays["y"]
+    y = np.lib.stride_tricks.sliding_window_view(values[start + context_length : end], horizon, axis=0)
+    y = y.transpose(0, 2, 1)  # (n, H, C)
     return {
         "mse": float(np.mean((yhat - y) ** 2)),
         "mae": float(np.mean(np.abs(yhat - y))),
@@ -94,6 +96,7 @@ def main() -> None:
     prepared = prepare_ltsf(config["data"], L, args.horizon)
     values = prepared.values.astype(np.float64)
     full = full_history_scores(result, values, L, args.horizon)
+    full["val"] = full_history_scores(result, values, L, args.horizon, split="val")
     val = val_scores(result, values, prepared.index, prepared.freq, L, args.horizon)
 
     overall = result.scores["tsmamba"]["overall"]
