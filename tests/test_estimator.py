@@ -84,6 +84,17 @@ def test_forecast_origins_matches_predict(fitted, series):
             )
 
 
+def test_full_history_in_segments_equals_one_pass(fitted, series, monkeypatch):
+    """Full-history forecasts run in segments with the state carried == one pass over all rows."""
+    from tsmamba import estimator
+
+    origins = [399, 5, 40, 41, 250, 6, 123]  # unsorted, on and across segment edges
+    one_pass = fitted.forecast_origins(series, origins, context="full")
+    monkeypatch.setattr(estimator, "FULL_SEGMENT", 41)
+    segmented = fitted.forecast_origins(series, origins, context="full")
+    np.testing.assert_allclose(segmented, one_pass, rtol=1e-5, atol=1e-5)
+
+
 def test_sklearn_contract(fitted, series):
     est = TSMambaForecaster(**TINY)
     params = est.get_params()

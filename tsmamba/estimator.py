@@ -41,6 +41,7 @@ __all__ = ["TSMambaForecaster"]
 
 FORMAT = "tsmamba-forecaster"
 CONTEXTS = ("window", "full")
+FULL_SEGMENT = 2048  # rows per recurrent pass of full-history forecasts (memory, not results)
 
 
 class TSMambaForecaster(BaseEstimator):
@@ -361,8 +362,7 @@ class TSMambaForecaster(BaseEstimator):
         x = self._scaled(values)  # (T, C)
         marks = self._marks(index) if self.time_features else None
         if context == "full":
-            out = self.network_(x[None], None if marks is None else marks[None], all_positions=True)
-            scaled = out[0, torch.as_tensor(origins)]  # (n, H, C)
+            scaled = self._full_history_forecasts(x, marks, origins)  # (n, H, C)
         else:
             if origins.size and origins.min() < L_ - 1:
                 raise DataValidationError(
@@ -377,6 +377,32 @@ class TSMambaForecaster(BaseEstimator):
                 parts.append(self.network_(windows[starts], None if mwin is None else mwin[starts]))
             scaled = torch.cat(parts) if parts else x.new_zeros(0, self.horizon, x.shape[1])
         return self.scaler_.inverse_transform(scaled.double().numpy())
+
+    def _full_history_forecasts(
+        self, x: torch.Tensor, marks: torch.Tensor | None, origins: np.ndarray
+    ) -> torch.Tensor:
+        """Scaled x (T, C) -> forecasts (n, H, C) after each origin, reading every row before it.
+
+        One recurrent pass in segments of FULL_SEGMENT rows, the state carried between them
+        (exactly what one pass gives, as ``forward`` continues a state), so memory holds one
+        segment's all-position forecasts, not T x H x C. RevIN has no carried state: one pass.
+        """
+        out = x.new_zeros(len(origins), self.horizon, x.shape[1])
+        if not len(origins):
+            return out
+        pick = torch.as_tensor(origins)
+        if self.network_.config.norm == "revin":
+            every = self.network_(x[None], None if marks is None else marks[None], all_positions=True)
+            return every[0, pick]
+        state = None
+        for start in range(0, int(origins.max()) + 1, FULL_SEGMENT):
+            end = start + FULL_SEGMENT
+            seg_marks = None if marks is None else marks[None, start:end]
+            every, state = self.network_(x[None, start:end], seg_marks, state=state, all_positions=True,
+                                         return_state=True)  # (1, l, H, C)
+            inside = (pick >= start) & (pick < end)
+            out[inside] = every[0, pick[inside] - start]
+        return out
 
     @torch.no_grad()
     def forecast_scaled_windows(self, contexts: Any, marks: Any = None, batch_size: int = 256) -> np.ndarray:
