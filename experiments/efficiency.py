@@ -23,6 +23,8 @@ import logging
 logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
 import pandas as pd
 from tsmamba.data import prepare_ltsf
+from tsmamba.runtime import keep_large_allocations
+keep_large_allocations()
 from tsmamba.estimator import TSMambaForecaster
 L, n_batches = int(sys.argv[1]), int(sys.argv[2])
 d = prepare_ltsf("ETTh1", L, 96)

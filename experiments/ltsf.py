@@ -25,6 +25,7 @@ import torch
 
 from tsmamba import __version__
 from tsmamba.backtest import backtest_ltsf
+from tsmamba.runtime import keep_large_allocations
 
 ROOT = Path(__file__).resolve().parent
 RESULTS = ROOT / "results"
@@ -87,6 +88,7 @@ def main() -> None:
     params.update(random_state=args.seed, progress=False)
     L = int(config["context_length"])
     torch.set_num_threads(int(config.get("threads", torch.get_num_threads())))
+    keep_large_allocations()
 
     t0 = time.perf_counter()
     result = backtest_ltsf(params, config["data"], L, args.horizon)

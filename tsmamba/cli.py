@@ -38,6 +38,7 @@ from typing import Any, TextIO
 
 from tsmamba import __version__
 from tsmamba.errors import ConfigError, DataNotFoundError, TSMambaError
+from tsmamba.runtime import keep_large_allocations
 
 __all__ = ["COMMANDS", "MODEL_PARAMS", "Opt", "Param", "Run", "build_parser", "command", "main"]
 
@@ -546,6 +547,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         opts = _resolve(cmd, args)
         run = Run(cmd.name, opts, stdout, stderr)
+        keep_large_allocations()  # glibc: reuse freed large blocks (see tsmamba.runtime)
         if opts.get("threads"):
             import torch
 

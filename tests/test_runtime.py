@@ -1,0 +1,50 @@
+"""Process settings: glibc malloc thresholds."""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+import sys
+
+import pytest
+
+from tsmamba import runtime
+
+# In a fresh process: malloc and free a 64 MiB block, then read how much of it the heap kept
+# (mallinfo2().arena, the non-mmapped heap; glibc >= 2.33).
+PROBE = """
+import ctypes, sys
+from tsmamba.runtime import keep_large_allocations
+took = keep_large_allocations() if sys.argv[1] == "keep" else False
+libc = ctypes.CDLL("libc.so.6")
+libc.malloc.restype = ctypes.c_void_p
+libc.free.argtypes = [ctypes.c_void_p]
+class MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in
+                ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
+                 "fordblks", "keepcost")]
+libc.mallinfo2.restype = MallInfo2
+libc.free(libc.malloc(64 << 20))
+print(took, libc.mallinfo2().arena >> 20, keep_large_allocations() == took)
+"""
+
+
+def probe(mode: str) -> tuple[str, int, str]:
+    out = subprocess.run([sys.executable, "-c", PROBE, mode], capture_output=True, text=True, check=True)
+    took, arena_mib, same = out.stdout.split()
+    return took, int(arena_mib), same
+
+
+def test_opt_out_leaves_malloc_alone(monkeypatch):
+    monkeypatch.setattr(runtime, "_DONE", None)
+    monkeypatch.setenv("TSMAMBA_MALLOC", "default")
+    assert runtime.keep_large_allocations() is False
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt thresholds are glibc's")
+def test_freed_large_blocks_stay_in_the_heap():
+    took, arena_default, _ = probe("default")
+    assert took == "False" and arena_default < 64  # default: a 64 MiB block is mmapped, then unmapped
+    took, arena_kept, same = probe("keep")
+    assert took == "True" and same == "True"  # took effect, and a second call is a no-op
+    assert arena_kept >= 64  # the freed block stays in the heap for reuse

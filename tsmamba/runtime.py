@@ -1,0 +1,47 @@
+"""Process-wide settings that matter for speed on CPU.
+
+glibc's malloc serves blocks above its mmap threshold (128 KiB, raised dynamically up to 32 MiB)
+with fresh ``mmap`` calls and returns them to the kernel on ``free``. Training allocates and
+frees temporaries larger than that every step, so each step faults its pages in again (zeroed by
+the kernel): the time goes to system calls and page faults, and more so at long lookbacks.
+:func:`keep_large_allocations` raises the mmap and trim thresholds so freed blocks stay in the
+heap and are reused. Measured on the 2-core dev machine (ETTh1, L=336, batch 32, 1 thread, two
+other jobs running): 5.7 s per batch before, 3.1 s after, peak RSS 2.04 -> 2.44 GB; no change at
+L=96. The CLI and the experiment scripts call it; library users may call it themselves.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import sys
+
+__all__ = ["keep_large_allocations"]
+
+M_TRIM_THRESHOLD = -1  # mallopt parameter numbers from glibc's malloc.h
+M_MMAP_THRESHOLD = -3
+_DONE: bool | None = None
+
+
+def keep_large_allocations(mmap_threshold: int = 1 << 30, trim_threshold: int = (1 << 31) - 1) -> bool:
+    """Keep freed large blocks in the heap (glibc only). Returns whether the settings took effect.
+
+    A no-op (False) off Linux, on other C libraries, or when ``TSMAMBA_MALLOC=default`` is set.
+    Costs memory: the heap keeps its peak size instead of returning freed blocks to the kernel.
+    """
+    global _DONE
+    if _DONE is not None:
+        return _DONE
+    _DONE = False
+    if not sys.platform.startswith("linux") or os.environ.get("TSMAMBA_MALLOC") == "default":
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    mmap_ok = bool(mallopt(M_MMAP_THRESHOLD, mmap_threshold))
+    _DONE = mmap_ok and bool(mallopt(M_TRIM_THRESHOLD, trim_threshold))
+    return _DONE
