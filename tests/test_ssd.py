@@ -189,3 +189,17 @@ def test_shape_errors_are_clear():
         ssd_chunked(x, A, B, C, 4, initial_states=torch.zeros(1, 4, 2, 4, dtype=x.dtype))
     with pytest.raises(ConfigError, match="chunk_size"):
         ssd_chunked(x, A, B, C, 0)
+
+
+def test_non_contiguous_inputs():
+    """Strided views (as slices of a projection give) are accepted and give the same result."""
+    gen = torch.Generator().manual_seed(4)
+    x = torch.randn(2, 3, 20, 6, dtype=torch.float64, generator=gen).permute(0, 2, 3, 1)  # (2, 20, 6, 3)
+    A = -torch.rand(2, 6, 20, dtype=torch.float64, generator=gen).transpose(1, 2)  # (2, 20, 6)
+    B = torch.randn(2, 20, 2, 8, dtype=torch.float64, generator=gen)[..., ::2]  # (2, 20, 2, 4)
+    C = torch.randn(2, 4, 20, 2, dtype=torch.float64, generator=gen).permute(0, 2, 3, 1)
+    assert not any(t.is_contiguous() for t in (x, A, B, C))
+    y, s = ssd_chunked(x, A, B, C, 8)
+    y_ref, s_ref = independent_loop(x, A, B, C, None)
+    torch.testing.assert_close(y, y_ref, atol=1e-10, rtol=0)
+    torch.testing.assert_close(s, s_ref, atol=1e-10, rtol=0)

@@ -165,7 +165,7 @@ def _max_half_range(A: Tensor, T: int) -> float:
     """Largest half-range of the cumulative log decay inside any chunk of length T: (a_0 - a_{T-1}) / 2."""
     b, l, h = A.shape
     c, T, pad = _chunk_geometry(l, T)
-    inner = _pad_time(A.detach(), pad).view(b, c, T, h)[:, :, 1:]  # (b, c, T-1, h)
+    inner = _pad_time(A.detach(), pad).reshape(b, c, T, h)[:, :, 1:]  # (b, c, T-1, h)
     return float(-inner.sum(2).min()) / 2 if T > 1 else 0.0
 
 
@@ -203,10 +203,10 @@ class _SSDChunkedFn(torch.autograd.Function):
         c, T, pad = _chunk_geometry(l, chunk_size)
         x, A, B, C = (_pad_time(t, pad) for t in (x, A, B, C))
 
-        xt = x.view(b, c, T, g, hg, p).transpose(2, 3)  # (b, c, g, T, hg, p)
-        Bc = B.view(b, c, T, g, n).transpose(2, 3).contiguous()  # (b, c, g, T, n)
-        Cc = C.view(b, c, T, g, n).transpose(2, 3).contiguous()  # (b, c, g, T, n)
-        a = torch.cumsum(A.view(b, c, T, g, hg), dim=2).transpose(2, 3)  # (b, c, g, T, hg)
+        xt = x.reshape(b, c, T, g, hg, p).transpose(2, 3)  # (b, c, g, T, hg, p)
+        Bc = B.reshape(b, c, T, g, n).transpose(2, 3).contiguous()  # (b, c, g, T, n)
+        Cc = C.reshape(b, c, T, g, n).transpose(2, 3).contiguous()  # (b, c, g, T, n)
+        a = torch.cumsum(A.reshape(b, c, T, g, hg), dim=2).transpose(2, 3)  # (b, c, g, T, hg)
         m = 0.5 * (a[:, :, :, :1] + a[:, :, :, -1:])  # (b, c, g, 1, hg): middle of each range
         e_out = torch.exp(a - m)  # (b, c, g, T, hg)
         xs = (xt * torch.exp(m - a)[..., None]).reshape(b, c, g, T, hg * p)  # (b, c, g, T, hg*p)
