@@ -91,7 +91,7 @@ def main() -> None:
     keep_large_allocations()
 
     t0 = time.perf_counter()
-    result = backtest_ltsf(params, config["data"], L, args.horizon)
+    result = backtest_ltsf(params, config["data"], L, args.horizon, max_forecast_rows=0)  # scores only
     wall = time.perf_counter() - t0
     from tsmamba.data import prepare_ltsf
 

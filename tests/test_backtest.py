@@ -420,3 +420,21 @@ def test_ltsf_protocol_scores_every_etth1_test_window(benchmark_file):
     assert result.config["training"]["epochs"] == 1
     # the caller's estimator is not fitted by the protocol (a clone is)
     assert not hasattr(est, "network_")
+
+
+def test_ltsf_bounded_forecast_frame_keeps_every_score(benchmark_file):
+    """max_forecast_rows thins only the tidy frame (evenly spaced origins); scores use every window."""
+    from tsmamba.backtest import backtest_ltsf
+
+    result = backtest_ltsf(dict(channel_mode="mix", **TINY), benchmark_file("ETTh1"), 96, 96,
+                           baselines=False, max_forecast_rows=10 * 96 * 7)
+    assert result.n_windows == 2785 and result.arrays["yhat"].shape == (2785, 96, 7)
+    origins = result.forecasts["origin"].unique()
+    assert len(origins) == 10 and len(result.forecasts) == 10 * 96 * 7
+    assert str(origins[0]) == result.config["first_origin"]
+    assert str(origins[-1]) == result.config["last_origin"]
+    assert result.config["forecast_origins_kept"] == [10, 2785]
+    _, note = result.forecast_sample(None)
+    assert note["origins_total"] == 2785 and not note["complete"]
+    y, yhat = result.arrays["y"], result.arrays["yhat"]
+    assert result.scores["tsmamba"]["overall"]["mse"] == pytest.approx(np.mean((y - yhat) ** 2))

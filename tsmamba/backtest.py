@@ -406,12 +406,13 @@ class BacktestResult:
         rows (every origin when ``max_rows`` is None or large enough), and a note saying so."""
         frame = self.forecasts
         origins = frame["origin"].unique()
-        note = {"rows": len(frame), "origins": len(origins), "origins_total": len(origins), "complete": True}
+        total = int(self.config.get("forecast_origins_kept", [len(origins)] * 2)[1])
+        note = {"rows": len(frame), "origins": len(origins), "origins_total": total,
+                "complete": len(origins) == total}
         if max_rows is None or len(frame) <= max_rows:
             return frame, note
         per_origin = max(1, len(frame) // max(1, len(origins)))
-        keep = max(1, int(max_rows) // per_origin)
-        picked = origins[np.unique(np.linspace(0, len(origins) - 1, keep).round().astype(int))]
+        picked = origins[_evenly_spaced(len(origins), int(max_rows) // per_origin)]
         sample = frame[frame["origin"].isin(picked)]
         note.update(rows=len(sample), origins=len(picked), complete=False)
         return sample, note
@@ -482,6 +483,13 @@ class BacktestResult:
 
 # --------------------------------------------------------------------------------------------
 # shared pieces
+
+
+def _evenly_spaced(n: int, keep: int | None) -> np.ndarray:
+    """Positions of ``keep`` evenly spaced items of ``n`` (first and last included); all if None."""
+    if keep is None or keep >= n:
+        return np.arange(n)
+    return np.unique(np.linspace(0, n - 1, max(1, keep)).round().astype(int))
 
 
 def _tidy_forecasts(
@@ -895,6 +903,7 @@ def backtest_ltsf(
     metrics: Sequence[str] = METRICS,
     model_name: str = "tsmamba",
     linear_max_windows: int | None = 10_000,
+    max_forecast_rows: int | None = None,
 ) -> BacktestResult:
     """The LTSF benchmark: train on the train split, score every test window on scaled data.
 
@@ -910,6 +919,10 @@ def backtest_ltsf(
     forecasts all test windows (stride 1, none dropped). Scores, forecasts and baselines are in
     the scaled units, as the protocol reports them. The MASE scale comes from the scaled train
     split; the seasonal naive baseline may read up to one season before the test split.
+
+    ``max_forecast_rows`` bounds the tidy ``forecasts`` frame (one row per origin, channel and
+    step: Weather at H=720 would be 150 million rows) to evenly spaced origins; the scores and
+    ``arrays`` always cover every window. None keeps every origin.
     """
     t_start = time.perf_counter()
     prepared = prepare_ltsf(data, context_length, horizon, kind=kind, data_dir=data_dir)
@@ -969,7 +982,10 @@ def backtest_ltsf(
     scores, metrics_df = _score_all(y, predictions, channels, scale, metrics)
     metrics_s = time.perf_counter() - t0
     columns_out = {("yhat" if k == model_name else _BASELINE_PREFIX + k): v for k, v in predictions.items()}
-    forecasts = _tidy_forecasts(index, origins, channels, y, columns_out)
+    per_origin = H * len(channels)
+    kept = _evenly_spaced(n, None if max_forecast_rows is None else max_forecast_rows // per_origin)
+    kept_columns = {k: v[kept] for k, v in columns_out.items()}
+    forecasts = _tidy_forecasts(index, origins[kept], channels, y[kept], kept_columns)
     shown = slice(max(0, test_s - 3 * H), test_e)
     history = pd.DataFrame(values[shown], index=index[shown], columns=channels)
     total = time.perf_counter() - t_start
@@ -990,6 +1006,7 @@ def backtest_ltsf(
         "baselines": list(BASELINES) if baselines else [],
         "metrics_units": "scaled (StandardScaler fitted on the train split)",
         "regularised_index": regularised,
+        "forecast_origins_kept": [len(kept), int(n)],
         "training": {k: v for k, v in history_.items() if _is_json_value(v)},
     }
     source = data if isinstance(data, str) else (os.fspath(data) if isinstance(data, os.PathLike) else None)

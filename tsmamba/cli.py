@@ -749,10 +749,14 @@ def _check_out_dir(out: Path) -> None:
         raise ConfigError(f"--out {out} exists and is not a folder")
 
 
+def _forecast_rows(run: Run) -> int | None:
+    """Rows of tidy forecasts a report keeps (evenly spaced origins); None with --all-forecasts."""
+    return None if run.get("all_forecasts") else 250_000
+
+
 def _save(run: Run, result: Any, out: Path) -> dict[str, Path]:
     run.note(f"writing the report to {out}/ ...")
-    limit = None if run.get("all_forecasts") else 250_000
-    return result.save_report(out, max_forecast_rows=limit)
+    return result.save_report(out, max_forecast_rows=_forecast_rows(run))
 
 
 def _backtest_rolling(run: Run) -> Any:
@@ -800,7 +804,8 @@ def _backtest_ltsf(run: Run) -> Any:
     run.note(f"LTSF protocol on {source}: training on the train split, scoring every test window")
     params = run.model_params()
     params.pop("context_length"), params.pop("horizon")
-    return backtest_ltsf(params, str(source), run.context, run.horizon, baselines=run.baselines)
+    return backtest_ltsf(params, str(source), run.context, run.horizon, baselines=run.baselines,
+                         max_forecast_rows=_forecast_rows(run))
 
 
 FIT_EPILOG = """\
@@ -1003,7 +1008,7 @@ def cmd_demo(run: Run) -> int:
         f"{params['n_layers']} layers, {params['channel_mode']} channels, at most {params['max_epochs']} "
         "epochs (a few minutes on 2 CPU cores; add --threads 1 when the machine is busy)"
     )
-    result = backtest_ltsf(params, source, context, horizon, kind=kind)
+    result = backtest_ltsf(params, source, context, horizon, kind=kind, max_forecast_rows=_forecast_rows(run))
     result.data["source"] = label if label == "synthetic" else result.data["source"]
     written = _save(run, result, out)
     title = (f"demo on {label} - LTSF protocol, context {context}, horizon {horizon}: "
