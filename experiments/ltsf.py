@@ -31,15 +31,16 @@ ROOT = Path(__file__).resolve().parent
 RESULTS = ROOT / "results"
 
 
-def full_history_scores(result, values: np.ndarray, context_length: int, horizon: int,
-                        split: str = "test") -> dict:
-    """MSE/MAE of a split's windows forecast from the whole series through the recurrent state."""
+def split_scores(result, values: np.ndarray, index, context_length: int, horizon: int,
+                 split: str, context: str) -> dict:
+    """MSE/MAE over every window of a split (stride 1), forecast from the last ``context_length``
+    rows ("window") or from the whole series through the recurrent state ("full")."""
     est = result.forecaster
     start, end = result.config["borders"][split]
     n = end - start - context_length - horizon + 1
     origins = np.arange(start + context_length - 1, start + context_length - 1 + n)
     t0 = time.perf_counter()
-    yhat = est.forecast_origins(values, origins, context="full")  # identity scaler: scaled units
+    yhat = est.forecast_origins(values, origins, context=context, index=index)  # scaled units
     seconds = time.perf_counter() - t0
     y = np.lib.stride_tricks.sliding_window_view(values[start + context_length : end], horizon, axis=0)
     y = y.transpose(0, 2, 1)  # (n, H, C)
@@ -49,25 +50,6 @@ def full_history_scores(result, values: np.ndarray, context_length: int, horizon
         "windows": int(n),
         "forecast_s": seconds,
     }
-
-
-def val_scores(result, values: np.ndarray, index, freq: str, context_length: int, horizon: int) -> dict:
-    """MSE/MAE over every validation window (stride 1): the split configurations are chosen on."""
-    est = result.forecaster
-    val_s, val_e = result.config["borders"]["val"]
-    windows = np.lib.stride_tricks.sliding_window_view(values[val_s:val_e], context_length + horizon, axis=0)
-    contexts = np.ascontiguousarray(windows[:, :, :context_length].transpose(0, 2, 1), dtype=np.float32)
-    y = windows[:, :, context_length:].transpose(0, 2, 1)
-    marks = None
-    if getattr(est, "time_features", False):
-        from tsmamba.data import time_features
-
-        rows = time_features(index, freq=getattr(est, "freq_", None) or freq)
-        marks = np.lib.stride_tricks.sliding_window_view(
-            rows[val_s : val_e - horizon], context_length, axis=0).transpose(0, 2, 1)
-    yhat = est.forecast_scaled_windows(contexts, marks, 256)
-    return {"mse": float(np.mean((yhat - y) ** 2)), "mae": float(np.mean(np.abs(yhat - y))),
-            "windows": len(y)}
 
 
 def main() -> None:
@@ -97,9 +79,11 @@ def main() -> None:
 
     prepared = prepare_ltsf(config["data"], L, args.horizon)
     values = prepared.values.astype(np.float64)
-    full = full_history_scores(result, values, L, args.horizon)
-    full["val"] = full_history_scores(result, values, L, args.horizon, split="val")
-    val = val_scores(result, values, prepared.index, prepared.freq, L, args.horizon)
+    def scores(split: str, context: str) -> dict:
+        return split_scores(result, values, prepared.index, L, args.horizon, split, context)
+
+    full = {**scores("test", "full"), "val": scores("val", "full")}
+    val = scores("val", "window")  # the test windows' window scores are result.scores
 
     overall = result.scores["tsmamba"]["overall"]
     training = result.config["training"]
