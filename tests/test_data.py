@@ -16,6 +16,7 @@ from tsmamba.data import (
     LTSFData,
     StandardScaler,
     check_length,
+    cycle_phase,
     future_index,
     infer_freq,
     ltsf_borders,
@@ -596,6 +597,31 @@ def test_time_features_hourly_and_sub_hourly():
 def test_time_features_without_freq_use_the_median_step():
     index = pd.DatetimeIndex(["2021-01-01 00:00", "2021-01-01 00:10", "2021-01-01 00:10"])
     assert time_features(index).shape == (3, 5)
+
+
+def test_cycle_phase_is_the_position_in_the_day_from_the_timestamp_alone():
+    hourly = pd.date_range("2016-07-01 05:00", periods=30, freq="h")
+    np.testing.assert_array_equal(cycle_phase(hourly, "h", 24), hourly.hour)
+    np.testing.assert_array_equal(cycle_phase(hourly[7:], "h", 24), hourly[7:].hour)  # no row offset
+    quarter = pd.date_range("2016-07-01 23:30", periods=5, freq="15min")
+    np.testing.assert_array_equal(cycle_phase(quarter, "15min", 96), [94, 95, 0, 1, 2])
+    # irregular stamps fall into the slot they lie in; a time zone counts in wall-clock time
+    odd = pd.DatetimeIndex(["2020-01-01 00:10", "2020-01-01 00:19", "2020-01-01 00:20"])
+    np.testing.assert_array_equal(cycle_phase(odd, "10min", 144), [1, 1, 2])
+    berlin = pd.date_range("2021-03-01 00:00", periods=3, freq="h", tz="Europe/Berlin")
+    np.testing.assert_array_equal(cycle_phase(berlin, "h", 24), [0, 1, 2])
+
+
+def test_cycle_phase_rejects_what_has_no_cycle():
+    index = pd.date_range("2021-01-31", periods=3, freq="ME")
+    with pytest.raises(ConfigError, match="fixed sampling step"):
+        cycle_phase(index, "ME", 12)
+    with pytest.raises(ConfigError, match="fixed sampling step"):
+        cycle_phase(index, None, 12)
+    with pytest.raises(ConfigError, match="cycle_length"):
+        cycle_phase(pd.date_range("2021-01-01", periods=3, freq="h"), "h", 0)
+    with pytest.raises(DataValidationError, match="DatetimeIndex"):
+        cycle_phase(pd.RangeIndex(3), "h", 24)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from sklearn.exceptions import NotFittedError
 
 from tsmamba import training
 from tsmamba.datasets import synthetic_ett
-from tsmamba.errors import CheckpointError, DataValidationError, TrainingError
+from tsmamba.errors import CheckpointError, ConfigError, DataValidationError, TrainingError
 from tsmamba.estimator import TSMambaForecaster
 
 TINY = dict(
@@ -123,6 +123,59 @@ def test_save_load_round_trip(fitted, series, tmp_path):
     # saving again replaces the directory atomically
     fitted.save(path)
     assert not [p for p in Path(tmp_path).iterdir() if p.name.startswith(".")]
+
+
+def test_cycle_and_input_skip_fit_predict_save_and_load(series, tmp_path):
+    est = TSMambaForecaster(**{**TINY, "max_epochs": 1}, cycle_length=24, input_skip=True).fit(series)
+    assert est.network_.config.n_marks == 1 and est.network_.config.skip_width == 1
+    window, full = est.predict(), est.predict(context="full")
+    assert window.shape == (12, 3) and np.isfinite(full.to_numpy()).all()
+    assert est.network_.cycle.shape == (24, 3)
+    loaded = TSMambaForecaster.load(est.save(tmp_path / "cyc"))
+    pd.testing.assert_frame_equal(loaded.predict(series, context="full"), full)
+    pd.testing.assert_frame_equal(loaded.predict(), window)
+    # window forecasts at an origin equal the model run on the scaled window with its phases
+    origin = 300
+    rows = slice(origin - 23, origin + 1)
+    x = torch.as_tensor(est.scaler_.transform(series.to_numpy()[rows]), dtype=torch.float32)
+    phase = torch.as_tensor(np.asarray(series.index.hour[rows]), dtype=torch.float32)
+    with torch.no_grad():
+        scaled = est.network_(x[None], phase[None, :, None])[0].double().numpy()
+    got = est.forecast_origins(series, [origin])[0]
+    np.testing.assert_allclose(got, est.scaler_.inverse_transform(scaled), rtol=1e-6, atol=1e-6)
+    with pytest.raises(ConfigError, match="pass the timestamps"):
+        est.forecast_origins(series.to_numpy(), [origin])
+
+
+def test_cycle_starts_at_the_per_phase_means(series, monkeypatch):
+    seen = {}
+    original = TSMambaForecaster.marks_for
+
+    def spy(self, index):
+        marks = original(self, index)
+        seen["phase"] = marks[:, -1]
+        return marks
+
+    monkeypatch.setattr(TSMambaForecaster, "marks_for", spy)
+    from tsmamba.model import MambaForecaster
+
+    captured = {}
+    init = MambaForecaster.init_cycle
+
+    def record(self, x, phase):
+        init(self, x, phase)
+        captured["cycle"] = self.cycle.detach().clone()
+        captured["rows"] = len(x)
+
+    monkeypatch.setattr(MambaForecaster, "init_cycle", record)
+    est = TSMambaForecaster(**{**TINY, "max_epochs": 1}, cycle_length=24).fit(series)
+    n_train = len(series) - round(0.1 * len(series))
+    assert captured["rows"] == n_train  # training rows only, never the validation rows
+    scaled = est.scaler_.transform(series.to_numpy()[:n_train])
+    hours = series.index.hour[:n_train]
+    expected = np.stack([scaled[hours == h].mean(0) for h in range(24)])
+    np.testing.assert_allclose(captured["cycle"].numpy(), expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(seen["phase"].numpy()[:n_train], hours)
 
 
 def test_load_rejects_truncated_corrupt_and_mismatched(fitted, tmp_path):

@@ -44,6 +44,88 @@ def test_step_equals_forward_float64(mode, norm, n_marks, head_window, head_dim)
     assert state.steps == 17
 
 
+def phases(b: int, l: int, W: int, start: int = 0) -> torch.Tensor:
+    """Consecutive cycle phases (b, l, 1) as float marks, series i starting at phase start + i."""
+    return ((torch.arange(l)[None] + start + torch.arange(b)[:, None]) % W)[..., None].double()
+
+
+@pytest.mark.parametrize("mode", ["independent", "mix"])
+@pytest.mark.parametrize("n_time", [0, 2])
+@pytest.mark.parametrize("cycle_length, input_skip", [(7, False), (None, True), (7, True)])
+def test_step_equals_forward_with_cycle_and_input_skip(mode, n_time, cycle_length, input_skip):
+    net = tiny(channel_mode=mode, n_time_features=n_time, head_window=4, head_dim=3,
+               cycle_length=cycle_length, input_skip=input_skip).double()
+    if cycle_length:
+        with torch.no_grad():
+            net.cycle.normal_()  # a non-trivial cycle (it starts at zero)
+    x = torch.randn(2, 17, 3, dtype=torch.float64)
+    parts = [torch.rand(2, 17, n_time, dtype=torch.float64) - 0.5] if n_time else []
+    if cycle_length:
+        parts.append(phases(2, 17, cycle_length, start=3))
+    marks = torch.cat(parts, dim=-1) if parts else None
+    expected = net(x, marks)
+    state = net.init_state(2)
+    for t in range(17):
+        forecast, state = net.step(x[:, t], state, None if marks is None else marks[:, t])
+    torch.testing.assert_close(forecast, expected, atol=1e-10, rtol=0)
+    every = net(x, marks, all_positions=True)
+    _, head = net(x[:, :9], None if marks is None else marks[:, :9], return_state=True)
+    rest = net(x[:, 9:], None if marks is None else marks[:, 9:], state=head, all_positions=True)
+    torch.testing.assert_close(rest, every[:, 9:], atol=1e-10, rtol=0)
+    torch.testing.assert_close(every[:, -1], expected, atol=1e-10, rtol=0)
+
+
+def test_cycle_is_removed_from_the_input_and_added_to_the_forecast():
+    """With the head zeroed the forecast is exactly the cycle at the next H phases; and a
+    series that is pure cycle reaches the backbone as zeros (shifting it by the cycle changes
+    nothing else)."""
+    net = tiny(cycle_length=4, norm="none", horizon=6).double()
+    with torch.no_grad():
+        net.cycle.copy_(torch.arange(12, dtype=torch.float64).view(4, 3))
+        net.head.weight.zero_()
+        net.head.bias.zero_()
+    marks = phases(1, 10, 4, start=1)  # last phase (1 + 9) % 4 = 2
+    out = net(torch.randn(1, 10, 3, dtype=torch.float64), marks)
+    ahead = (2 + torch.arange(1, 7)) % 4
+    torch.testing.assert_close(out[0], net.cycle[ahead], atol=0, rtol=0)
+
+    twin = tiny(cycle_length=4, norm="none", horizon=6).double()
+    plain = tiny(norm="none", horizon=6).double()
+    with torch.no_grad():
+        twin.cycle.normal_()
+    x = torch.randn(2, 10, 3, dtype=torch.float64)
+    marks = phases(2, 10, 4)
+    cyc = twin.cycle[marks[..., 0].long()]
+    future = twin.cycle[(marks[:, -1, 0].long()[:, None] + torch.arange(1, 7)) % 4]
+    torch.testing.assert_close(twin(x + cyc, marks), plain(x) + future, atol=1e-10, rtol=0)
+
+
+def test_init_cycle_takes_the_per_phase_means():
+    net = tiny(cycle_length=3)
+    x = torch.tensor([[1.0, 0, 0], [2, 0, 0], [4, 1, 0], [3, 0, 0], [6, 0, 0], [8, 1, 0], [5, 0, 0]])
+    phase = torch.tensor([0, 1, 2, 0, 1, 2, 0])
+    net.init_cycle(x, phase)
+    torch.testing.assert_close(net.cycle.data, torch.tensor([[3.0, 0, 0], [4, 0, 0], [6, 1, 0]]))
+    assert getattr(net.cycle, "_no_weight_decay", False)
+    with pytest.raises(ConfigError, match="no cycle"):
+        tiny().init_cycle(x, phase)
+
+
+def test_cycle_and_skip_validate_their_inputs():
+    net = tiny(cycle_length=5, n_time_features=2)
+    assert net.config.n_marks == 3
+    with pytest.raises(ConfigError, match="3 columns"):
+        net(torch.randn(2, 12, 3), torch.rand(2, 12, 2))
+    with pytest.raises(ConfigError, match="3 columns"):
+        net(torch.randn(2, 12, 3))
+    with pytest.raises(ConfigError, match="cycle_length"):
+        tiny(cycle_length=0)
+    skip = tiny(head_window=6, head_dim=2, input_skip=True)
+    assert skip.head.in_features == 6 * (2 + 1) and skip.init_state(2).hidden.shape == (2 * 3, 5, 3)
+    mixed = tiny(head_window=6, head_dim=2, input_skip=True, channel_mode="mix")
+    assert mixed.head.in_features == 6 * (2 + 3)
+
+
 @pytest.mark.parametrize("mode", ["independent", "mix"])
 @pytest.mark.parametrize("head_window, head_dim", [(1, None), (6, None), (6, 2)])
 def test_forward_continues_a_state(mode, head_window, head_dim):

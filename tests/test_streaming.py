@@ -95,6 +95,21 @@ def test_updates_equal_full_recomputation_float32(model, series):
     np.testing.assert_allclose(fc.to_numpy(), expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
 
 
+def test_cycle_and_skip_model_streams_exactly(series, tmp_path):
+    """A model with a learned cycle and the input skip: the stream feeds each update's phase
+    from its timestamp and still equals full recomputation (float64, 1e-10)."""
+    fitted = TSMambaForecaster(**TINY, cycle_length=24, input_skip=True, time_features=True).fit(
+        series.iloc[:200]
+    )
+    twin = TSMambaForecaster.load(fitted.save(tmp_path / "cyc"))
+    twin.network_.double()
+    stream = twin.stream(history=series.iloc[:150])
+    for t in range(150, 163):
+        fc = stream.update(series.iloc[t])
+    expected = twin.predict(series.iloc[:163], context="full")
+    np.testing.assert_allclose(fc.to_numpy(), expected.to_numpy(), rtol=0, atol=1e-10)
+
+
 def test_forecast_does_not_change_state(model, series):
     stream = model.stream(history=series.iloc[:50])
     before = snapshot(stream)

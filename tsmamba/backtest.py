@@ -952,10 +952,9 @@ def backtest_ltsf(
     contexts = test_windows[:, :, :L_].transpose(0, 2, 1)
     y = np.ascontiguousarray(test_windows[:, :, L_:].transpose(0, 2, 1))
     marks = None
-    if getattr(est, "time_features", False):
-        from tsmamba.data import time_features
-
-        mark_rows = time_features(fit_index, freq=getattr(est, "freq_", None) or prepared.freq)
+    mark_rows = est.marks_for(fit_index) if hasattr(est, "marks_for") else None
+    if mark_rows is not None:
+        mark_rows = mark_rows.numpy()
         marks = sliding_window_view(mark_rows[test_s : test_e - H], L_, axis=0).transpose(0, 2, 1)
     t0 = time.perf_counter()
     out = est.forecast_scaled_windows(np.ascontiguousarray(contexts, dtype=np.float32), marks, batch_size)

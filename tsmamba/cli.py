@@ -182,6 +182,8 @@ MODEL_PARAMS: tuple[Param, ...] = (
     Param("dropout", fraction, "dropout before the head"),
     Param("head_window", positive_int, "hidden states the head reads (default: the context length)"),
     Param("head_dim", positive_int, "features per hidden state the head reads (default: d_model)"),
+    Param("cycle_length", positive_int, "steps of the learned cycle removed from the input (e.g. 24 hourly)"),
+    Param("input_skip", boolean, "the head also reads the normalised inputs (linear skip; true/false)"),
     Param("loss", str, "training loss", ("mse", "mae", "huber")),
     Param("max_epochs", positive_int, "most training epochs"),
     Param("batch_size", positive_int, "training windows per batch"),

@@ -35,6 +35,7 @@ __all__ = [
     "LTSFData",
     "StandardScaler",
     "check_length",
+    "cycle_phase",
     "future_index",
     "infer_freq",
     "ltsf_borders",
@@ -1130,6 +1131,28 @@ def time_features(index: pd.DatetimeIndex, freq: str | None = None) -> np.ndarra
     if sub_hourly:
         cols.append(index.minute.to_numpy() / 59.0)
     return (np.stack(cols, axis=1) - 0.5).astype(np.float32)
+
+
+def cycle_phase(index: pd.DatetimeIndex, freq: str, cycle_length: int) -> np.ndarray:
+    """Position of each timestamp in a cycle of ``cycle_length`` steps of ``freq``, ``(T,)`` int64.
+
+    Counted in whole steps from the Unix epoch (wall-clock time of the index), so the phase is a
+    property of the timestamp alone: hourly data with ``cycle_length=24`` gets the hour of day,
+    15-minute data with 96 the quarter-hour of day, whatever row a series starts at. A stream,
+    a backtest and the fit all agree without storing a reference time.
+    """
+    if not isinstance(index, pd.DatetimeIndex):
+        raise DataValidationError(f"cycle_phase needs a DatetimeIndex, got {type(index)}")
+    if isinstance(cycle_length, bool) or not isinstance(cycle_length, (int, np.integer)) or cycle_length < 1:
+        raise ConfigError(f"cycle_length must be a positive integer, got {cycle_length!r}")
+    step = _step_ns(freq) if freq else None
+    if not step:
+        raise ConfigError(
+            f"a cycle needs a fixed sampling step, but the series' frequency is {freq!r}; "
+            "resample it to a regular frequency (e.g. 'h') or leave cycle_length unset"
+        )
+    wall = index.tz_localize(None) if index.tz is not None else index
+    return np.floor_divide(_ns(wall), step) % int(cycle_length)
 
 
 # --------------------------------------------------------------------------------------------

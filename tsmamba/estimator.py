@@ -27,6 +27,7 @@ from tsmamba.checkpoint import read_checkpoint, write_checkpoint
 from tsmamba.data import (
     StandardScaler,
     check_length,
+    cycle_phase,
     future_index,
     read_series,
     time_feature_count,
@@ -77,6 +78,8 @@ class TSMambaForecaster(BaseEstimator):
         dropout: float = 0.0,
         head_window: int | None = None,
         head_dim: int | None = None,
+        cycle_length: int | None = None,
+        input_skip: bool = False,
         loss: str = "mse",
         max_epochs: int = 10,
         batch_size: int = 32,
@@ -108,6 +111,8 @@ class TSMambaForecaster(BaseEstimator):
         self.dropout = dropout
         self.head_window = head_window
         self.head_dim = head_dim
+        self.cycle_length = cycle_length
+        self.input_skip = input_skip
         self.loss = loss
         self.max_epochs = max_epochs
         self.batch_size = batch_size
@@ -143,6 +148,8 @@ class TSMambaForecaster(BaseEstimator):
             dropout=self.dropout,
             head_window=self.head_window,
             head_dim=self.head_dim,
+            cycle_length=self.cycle_length,
+            input_skip=self.input_skip,
         )
 
     def _check_params(self) -> None:
@@ -175,10 +182,24 @@ class TSMambaForecaster(BaseEstimator):
     def _scaled(self, values: np.ndarray) -> torch.Tensor:
         return torch.as_tensor(self.scaler_.transform(values), dtype=self._dtype())
 
-    def _marks(self, index: pd.DatetimeIndex) -> torch.Tensor | None:
-        if not self.time_features:
+    def marks_for(self, index: pd.DatetimeIndex | None) -> torch.Tensor | None:
+        """The network's per-step calendar inputs for ``index``: (T, n_marks), or None if it takes none.
+
+        Time features (``time_features=True``), then the cycle phase (``cycle_length``).
+        """
+        if not (self.time_features or self.cycle_length):
             return None
-        return torch.as_tensor(time_features(index, freq=self.freq_), dtype=self._dtype())
+        if index is None:
+            raise ConfigError(
+                "this model reads the calendar (time_features or cycle_length); pass the timestamps "
+                "of the rows (index=...) or a DataFrame"
+            )
+        columns = []
+        if self.time_features:
+            columns.append(time_features(index, freq=self.freq_))
+        if self.cycle_length:
+            columns.append(cycle_phase(index, self.freq_, self.cycle_length)[:, None])
+        return torch.as_tensor(np.concatenate(columns, axis=1), dtype=self._dtype())
 
     def _dtype(self) -> torch.dtype:
         return self.network_.head.weight.dtype
@@ -243,14 +264,16 @@ class TSMambaForecaster(BaseEstimator):
         self.feature_names_in_ = np.asarray(self.columns_, dtype=object)
         self.n_features_in_ = len(self.columns_)
         self.freq_ = frame.index.freqstr if frame.index.freq is not None else pd.infer_freq(frame.index)
-        n_marks = time_feature_count(self.freq_) if self.time_features else 0
+        n_time_features = time_feature_count(self.freq_) if self.time_features else 0
 
         if self.random_state is not None:
             L.seed_everything(int(self.random_state), workers=True, verbose=False)
-        network = MambaForecaster(self.network_config(len(self.columns_), n_marks))
+        network = MambaForecaster(self.network_config(len(self.columns_), n_time_features))
         self.network_ = network
         scaled = self._scaled(all_values)
-        marks = self._marks(all_index)
+        marks = self.marks_for(all_index)
+        if self.cycle_length:  # start the cycle at the training rows' per-phase means
+            network.init_cycle(scaled[:train_end], marks[:train_end, -1])
         datamodule = TimeSeriesDataModule(
             scaled,
             borders,
@@ -360,7 +383,7 @@ class TSMambaForecaster(BaseEstimator):
                 f"origins must be row positions in [0, {T}), got {origins.min()}..{origins.max()}"
             )
         x = self._scaled(values)  # (T, C)
-        marks = self._marks(index) if self.time_features else None
+        marks = self.marks_for(index)
         if context == "full":
             scaled = self._full_history_forecasts(x, marks, origins)  # (n, H, C)
         else:

@@ -1,7 +1,17 @@
 """The forecasting network: history (b, L, C) -> forecast (b, H, C). No pandas here.
 
-    x -> normalise -> linear embedding per time step -> Mamba-2 residual stack -> final norm
-      -> head on the last K hidden states (flattened) -> (b, H, C) -> undo the normalisation
+    x -> remove the cycle -> normalise -> linear embedding per time step -> Mamba-2 residual stack
+      -> final norm -> head on the last K hidden states (flattened) -> (b, H, C)
+      -> undo the normalisation -> add the cycle back
+
+Cycle (``cycle_length`` W): a learned per-channel profile over W steps (e.g. 24 for the hour of
+day in hourly data), indexed by each step's phase, is subtracted from the input and added to the
+forecast, so the network forecasts the residual (residual cycle forecasting; Lin et al.,
+"CycleNet", NeurIPS 2024). The phase of each step comes in as the last column of ``marks``.
+It starts from the per-phase means of the training series (:meth:`MambaForecaster.init_cycle`).
+
+Input skip (``input_skip``): the head also reads the normalised input of each of its K positions,
+so a direct linear map from the last K inputs to the forecast sits beside the Mamba path.
 
 Channel modes: ``"mix"`` embeds the C channels of a step together (one token per step);
 ``"independent"`` runs each channel as its own sequence through shared weights (the C channels
@@ -58,6 +68,8 @@ class ForecasterConfig:
     dropout: float = 0.0  # before the head
     head_window: int | None = None  # K: the head reads the last K hidden states (None: context_length)
     head_dim: int | None = None  # d: each hidden state is projected to d features for the head (None: D)
+    cycle_length: int | None = None  # W: steps of the learned cycle removed from the input (None: off)
+    input_skip: bool = False  # the head also reads the normalised inputs of its K positions
     norm_eps: float = 1e-5
 
     def __post_init__(self) -> None:
@@ -79,14 +91,29 @@ class ForecasterConfig:
             raise ConfigError(f"head_window must be a positive integer, got {self.head_window!r}")
         if self.head_dim is not None and (not isinstance(self.head_dim, int) or self.head_dim < 1):
             raise ConfigError(f"head_dim must be a positive integer or None, got {self.head_dim!r}")
+        W = self.cycle_length
+        if W is not None and (not isinstance(W, int) or isinstance(W, bool) or W < 1):
+            raise ConfigError(f"cycle_length must be a positive integer or None, got {self.cycle_length!r}")
         if self.n_time_features < 0:
             raise ConfigError(f"n_time_features must be >= 0, got {self.n_time_features}")
         self.mamba_config()  # validates the block geometry
 
     @property
+    def skip_width(self) -> int:
+        """Normalised inputs per position the head reads beside the hidden state (input_skip)."""
+        if not self.input_skip:
+            return 0
+        return 1 if self.channel_mode == "independent" else self.n_channels
+
+    @property
     def head_width(self) -> int:
-        """Features per position that the head reads (and the state carries): d, or D."""
-        return self.head_dim or self.d_model
+        """Features per position that the head reads (and the state carries): d (or D) + skip."""
+        return (self.head_dim or self.d_model) + self.skip_width
+
+    @property
+    def n_marks(self) -> int:
+        """Columns of ``marks``: F time features, then the cycle phase when cycle_length is set."""
+        return self.n_time_features + (1 if self.cycle_length else 0)
 
     @property
     def span(self) -> int:
@@ -188,6 +215,47 @@ class MambaForecaster(nn.Module):
         # per-position projection D -> d (shared), then one linear map of the last K positions
         self.head_proj = nn.Linear(cfg.d_model, cfg.head_dim) if cfg.head_dim else nn.Identity()
         self.head = nn.Linear(cfg.head_window * cfg.head_width, head_out)
+        if cfg.cycle_length:
+            self.cycle = nn.Parameter(torch.zeros(cfg.cycle_length, cfg.n_channels))  # (W, C)
+            self.cycle._no_weight_decay = True
+
+    # ---- cycle -------------------------------------------------------------------------------
+    @torch.no_grad()
+    def init_cycle(self, x: Tensor, phase: Tensor) -> None:
+        """Set the cycle to the per-phase means of a series: x (T, C), phase (T,) integers in [0, W).
+
+        Phases the series never visits keep 0.
+        """
+        W = self.config.cycle_length
+        if not W:
+            raise ConfigError("this network has no cycle (cycle_length is None)")
+        phase = phase.long()
+        sums = torch.zeros(W, x.shape[1], dtype=torch.float64).index_add_(0, phase, x.double())
+        counts = torch.bincount(phase, minlength=W).clamp_min(1).double()
+        self.cycle.copy_(sums / counts[:, None])
+
+    def _split_marks(self, marks: Tensor | None) -> tuple[Tensor | None, Tensor | None]:
+        """marks (b, l, F[+1]) -> time features (b, l, F) or None, phase (b, l) long or None."""
+        cfg = self.config
+        if cfg.n_marks and (marks is None or marks.shape[-1] != cfg.n_marks):
+            got = "none" if marks is None else f"{marks.shape[-1]} columns"
+            raise ConfigError(
+                f"this network takes marks with {cfg.n_marks} columns ({cfg.n_time_features} time "
+                f"features{' + the cycle phase' if cfg.cycle_length else ''}), got {got}"
+            )
+        if not cfg.cycle_length:
+            return marks, None
+        features = marks[..., : cfg.n_time_features] if cfg.n_time_features else None
+        return features, marks[..., -1].round().long()
+
+    def _cycle_at(self, phase: Tensor) -> Tensor:
+        """phase (...) integers -> cycle values (..., C)."""
+        return self.cycle[phase % self.config.cycle_length]
+
+    def _future_cycle(self, phase: Tensor) -> Tensor:
+        """Phase of the last input step (b, k) -> cycle of the next H steps (b, k, H, C)."""
+        ahead = torch.arange(1, self.config.horizon + 1, device=phase.device)
+        return self._cycle_at(phase[..., None] + ahead)
 
     # ---- normalisation -------------------------------------------------------------------
     def _normalise(
@@ -209,33 +277,37 @@ class MambaForecaster(nn.Module):
         return x, torch.zeros_like(x), ones, None
 
     # ---- tokens in, forecast out ----------------------------------------------------------
-    def _tokens(self, xn: Tensor, marks: Tensor | None) -> Tensor:
-        """Normalised x (b, l, C) [+ marks (b, l, F)] -> tokens (b or b*C, l, D)."""
+    def _tokens(self, xn: Tensor, features: Tensor | None) -> tuple[Tensor, Tensor]:
+        """Normalised x (b, l, C) [+ time features (b, l, F)] -> tokens (b', l, D) and the
+        normalised inputs in the same layout (b', l, 1 or C); b' = b*C (independent) or b."""
         cfg = self.config
-        if cfg.n_time_features and marks is None:
-            raise ConfigError(f"this network was built with {cfg.n_time_features} time features; pass marks")
         if cfg.channel_mode == "independent":
             b, l, C = xn.shape
-            u = xn.transpose(1, 2).reshape(b * C, l, 1)  # (b*C, l, 1)
+            series = xn.transpose(1, 2).reshape(b * C, l, 1)  # (b*C, l, 1)
+            u = series
             if cfg.n_time_features:
-                m = marks[:, None].expand(b, C, l, marks.shape[-1]).reshape(b * C, l, -1)
+                m = features[:, None].expand(b, C, l, features.shape[-1]).reshape(b * C, l, -1)
                 u = torch.cat([u, m.to(u.dtype)], dim=-1)  # (b*C, l, 1+F)
         else:
-            u = xn if not cfg.n_time_features else torch.cat([xn, marks.to(xn.dtype)], dim=-1)
-        return self.embed(u)  # (b', l, D)
+            series = xn
+            u = xn if not cfg.n_time_features else torch.cat([xn, features.to(xn.dtype)], dim=-1)
+        return self.embed(u), series  # (b', l, D), (b', l, 1 or C)
 
     def _head(
-        self, h: Tensor, state: ForecastState | None, all_positions: bool
+        self, h: Tensor, series: Tensor, state: ForecastState | None, all_positions: bool
     ) -> tuple[Tensor, Tensor | None]:
         """Final hidden states h (b', l, D) -> head outputs (b', k, H or H*C), k = l or 1.
 
         The head reads the last K = head_window hidden states of each position, each projected
-        to d = head_dim features (when set), flattened (zeros before the start of the sequence,
-        or the carried ones from ``state``); over all positions that is a 1-D convolution with
-        kernel K. Also returns the new carried buffer (b', K-1, d).
+        to d = head_dim features (when set) and joined by that step's normalised inputs
+        ``series`` (b', l, s) when input_skip is on, flattened (zeros before the start of the
+        sequence, or the carried ones from ``state``); over all positions that is a 1-D
+        convolution with kernel K. Also returns the new carried buffer (b', K-1, d + s).
         """
         K, D = self.config.head_window, self.config.head_width
         h = self.head_proj(h)  # (b', l, d)
+        if self.config.input_skip:
+            h = torch.cat([h, series.to(h.dtype)], dim=-1)  # (b', l, d + s)
         new_hidden = None
         if K > 1:
             past = state.hidden if state is not None and state.hidden is not None else None
@@ -280,18 +352,26 @@ class MambaForecaster(nn.Module):
 
         Args:
             x: (b, l, C) history in the data layer's scale; any l >= 1.
-            marks: (b, l, F) time features of those steps, when the network uses them.
+            marks: (b, l, F[+1]) time features of those steps [and their cycle phase, last], when
+                the network uses them (``config.n_marks`` columns).
             state: continue from this carried state (the history before ``x``), else a zero state.
             all_positions: forecast after every position (b, l, H, C) instead of the last (b, H, C).
             return_state: also return the state after the last position.
         """
         self._check_input(x)
+        features, phase = self._split_marks(marks)
+        if phase is not None:
+            x = x - self._cycle_at(phase)  # (b, l, C) residual after the cycle
         xn, mean, std, moments = self._normalise(x, state)
-        h, caches = self.backbone(self._tokens(xn, marks), None if state is None else state.caches)
-        out, hidden = self._head(h, state, all_positions)  # (b', k, H or H*C)
+        tokens, series = self._tokens(xn, features)
+        h, caches = self.backbone(tokens, None if state is None else state.caches)
+        out, hidden = self._head(h, series, state, all_positions)  # (b', k, H or H*C)
         if not all_positions:
             mean, std = mean[:, -1:], std[:, -1:]
+            phase = None if phase is None else phase[:, -1:]
         forecast = self._denormalise(out, mean, std)  # (b, k, H, C)
+        if phase is not None:
+            forecast = forecast + self._future_cycle(phase)  # (b, k, H, C)
         if not all_positions:
             forecast = forecast[:, 0]
         if not return_state:
@@ -326,7 +406,7 @@ class MambaForecaster(nn.Module):
     def step(
         self, x_t: Tensor, state: ForecastState, marks_t: Tensor | None = None
     ) -> tuple[Tensor, ForecastState]:
-        """One observation per series: x_t (b, C) [+ marks_t (b, F)] -> forecast (b, H, C), new state.
+        """One observation per series: x_t (b, C) [+ marks_t (b, n_marks)] -> forecast (b, H, C), new state.
 
         O(1) in the length of the history; the input state is not modified.
         """
@@ -334,6 +414,9 @@ class MambaForecaster(nn.Module):
         cfg = self.config
         if x_t.ndim != 2 or x_t.shape[1] != cfg.n_channels:
             raise ConfigError(f"step takes x_t of shape (batch, {cfg.n_channels}), got {tuple(x_t.shape)}")
+        features, phase = self._split_marks(None if marks_t is None else marks_t[:, None])
+        if phase is not None:
+            x_t = x_t - self._cycle_at(phase[:, 0])  # (b, C)
         if cfg.norm == "causal":
             lam = 1.0 - 2.0 / (cfg.span + 1)
             v = torch.stack([x_t, x_t * x_t, torch.ones_like(x_t)], dim=-1)  # (b, C, 3)
@@ -343,10 +426,12 @@ class MambaForecaster(nn.Module):
             moments = state.moments
             mean, std = torch.zeros_like(x_t), torch.ones_like(x_t)
         xn = ((x_t - mean) / std)[:, None]  # (b, 1, C)
-        u = self._tokens(xn, None if marks_t is None else marks_t[:, None])  # (b', 1, D)
+        u, series = self._tokens(xn, features)  # (b', 1, D), (b', 1, s)
         h, caches = self.backbone.step(u, state.caches)  # (b', 1, D)
-        out, hidden = self._head(h, state, all_positions=False)  # (b', 1, out)
+        out, hidden = self._head(h, series, state, all_positions=False)  # (b', 1, out)
         forecast = self._denormalise(out, mean[:, None], std[:, None])[:, 0]  # (b, H, C)
+        if phase is not None:
+            forecast = forecast + self._future_cycle(phase)[:, 0]  # (b, H, C)
         return forecast, ForecastState(caches, moments, state.steps + 1, hidden)
 
     def param_groups(self, weight_decay: float) -> list[dict]:

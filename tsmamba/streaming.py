@@ -123,11 +123,8 @@ class Stream:
         return (torch.from_numpy(values).to(self._dtype) - self._mean) / self._scale
 
     def _marks(self, index: pd.DatetimeIndex) -> torch.Tensor | None:
-        if not self.forecaster.time_features:
-            return None
-        from tsmamba.data import time_features
-
-        return torch.as_tensor(time_features(index, freq=self.freq), dtype=self._dtype)
+        marks = self.forecaster.marks_for(index)  # the fit's calendar inputs (time features, cycle)
+        return None if marks is None else marks.to(self._dtype)
 
     def _commit(self, rows: torch.Tensor, new: ForecastState, forecast: torch.Tensor) -> None:
         """Write the new state and forecast of the given series (functional: no in-place edits)."""
@@ -274,9 +271,11 @@ class Stream:
                     state = _scatter_state(state, torch.tensor([k]), sub, C, mode)
         x = self._scale_in(np.stack([p[1] for p in plan]))  # (b, C)
         marks_t = None
-        if self.forecaster.time_features:
+        if self.network.config.n_marks:
             if any(p[2] is None for p in plan):
-                raise StreamError("this model uses time features: every update needs a timestamp")
+                raise StreamError(
+                    "this model reads the calendar (time features or a cycle): every update needs a timestamp"
+                )
             marks_t = torch.cat([self._marks(pd.DatetimeIndex([p[2]])) for p in plan])
         forecast, new = self.network.step(x, state, marks_t)
         self._commit(rows, new, forecast)
