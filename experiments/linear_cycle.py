@@ -1,0 +1,90 @@
+"""Does a daily cycle help? A closed-form check with linear forecasters, in seconds.
+
+    .venv/bin/python experiments/linear_cycle.py --data ETTh1 --lookback 96 --cycle 24
+
+For each horizon, one ridge map from the last L (scaled) values of a channel to its next H values,
+shared by all channels and fitted on every training window, is scored on every validation and
+test window (LTSF protocol, stride 1), in four variants:
+
+    plain      the inputs as they are
+    rev        minus each window's mean, added back to the forecast (instance normalisation)
+    cyc        minus a per-channel cycle (the training rows' mean at each phase of the cycle,
+               ``tsmamba.data.cycle_phase``), added back at the forecast steps' phases
+    cyc+rev    both
+
+It guided the choice of the network's ``cycle_length`` and ``norm`` (docs/results.md); the
+network learns its cycle, this script only estimates it.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+from tsmamba.data import cycle_phase, prepare_ltsf
+
+HORIZONS = (96, 192, 336, 720)
+VARIANTS = ("plain", "rev", "cyc", "cyc+rev")
+
+
+def windows(values: np.ndarray, start: int, end: int, lookback: int, horizon: int):
+    """Row indices of every (context, target) window inside rows [start, end): (n, L), (n, H)."""
+    origins = np.arange(start + lookback - 1, end - horizon)
+    return origins[:, None] + np.arange(1 - lookback, 1), origins[:, None] + np.arange(1, horizon + 1)
+
+
+def score(values, phase, borders, lookback: int, horizon: int, variant: str, alpha: float = 1.0) -> dict:
+    """Validation and test MSE of one ridge variant at one horizon."""
+    train_s, train_e = borders["train"]
+    n_phases = int(phase.max()) + 1
+    cycle = np.zeros((n_phases, values.shape[1]))  # (W, C) per-phase means of the training rows
+    for p in range(n_phases):
+        cycle[p] = values[train_s:train_e][phase[train_s:train_e] == p].mean(0)
+    use_cycle, use_rev = "cyc" in variant, "rev" in variant
+
+    def prepared(split):
+        xi, yi = windows(values, *borders[split], lookback, horizon)
+        x, y = values[xi], values[yi]  # (n, L, C), (n, H, C)
+        offset_x = cycle[phase[xi]] if use_cycle else 0.0
+        offset_y = cycle[phase[yi]] if use_cycle else 0.0
+        xr = x - offset_x
+        level = xr.mean(1, keepdims=True) if use_rev else np.zeros((len(x), 1, x.shape[2]))
+        return x, y, xr - level, offset_y + level
+
+    def rows(a):  # (n, T, C) -> (n*C, T): every channel a sample, weights shared
+        return a.transpose(0, 2, 1).reshape(-1, a.shape[1])
+
+    _, y, xr, back = prepared("train")
+    A = np.hstack([rows(xr), np.ones((xr.shape[0] * xr.shape[2], 1))])
+    B = rows(y - back)
+    W = np.linalg.solve(A.T @ A + alpha * np.eye(A.shape[1]), A.T @ B)
+    out = {}
+    for split in ("val", "test"):
+        _, y, xr, back = prepared(split)
+        A = np.hstack([rows(xr), np.ones((xr.shape[0] * xr.shape[2], 1))])
+        forecast = (A @ W).reshape(len(y), -1, horizon).transpose(0, 2, 1) + back
+        out[split] = float(np.mean((forecast - y) ** 2))
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", required=True, help="ETTh1, ETTm1 or Weather")
+    ap.add_argument("--lookback", type=int, default=96)
+    ap.add_argument("--cycle", type=int, required=True, help="cycle length in steps (24 hourly, 96, 144)")
+    args = ap.parse_args()
+    data = prepare_ltsf(args.data, args.lookback, max(HORIZONS))
+    values = data.values.astype(np.float64)
+    phase = cycle_phase(data.index, data.freq, args.cycle)
+    print(f"{args.data}, L={args.lookback}, cycle {args.cycle}: MSE per horizon {HORIZONS} and average")
+    for variant in VARIANTS:
+        scores = [score(values, phase, data.borders, args.lookback, h, variant) for h in HORIZONS]
+        val = [s["val"] for s in scores]
+        test = [s["test"] for s in scores]
+        print(f"  {variant:8s} val " + " ".join(f"{v:.4f}" for v in val) + f"  avg {np.mean(val):.4f}"
+              f" | test " + " ".join(f"{v:.4f}" for v in test) + f"  avg {np.mean(test):.4f}")
+
+
+if __name__ == "__main__":
+    main()
