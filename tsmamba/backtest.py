@@ -956,6 +956,7 @@ def backtest_ltsf(
     if mark_rows is not None:
         mark_rows = mark_rows.numpy()
         marks = sliding_window_view(mark_rows[test_s : test_e - H], L_, axis=0).transpose(0, 2, 1)
+        marks = np.ascontiguousarray(marks)  # writable: torch warns on read-only views
     t0 = time.perf_counter()
     out = est.forecast_scaled_windows(np.ascontiguousarray(contexts, dtype=np.float32), marks, batch_size)
     yhat = _check_forecast(out, n, H, len(channels))
