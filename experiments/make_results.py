@@ -45,8 +45,11 @@ def fmt(values: list[float]) -> str:
     return f"{statistics.mean(values):.3f} ± {statistics.stdev(values):.3f} (n={len(values)})"
 
 
-def candidates(groups: dict, data: str, track: int) -> dict[str, dict[int, list[tuple[float, float | None]]]]:
-    """One data set's options for a track: label -> horizon -> [(test MSE, val MSE or None) per seed].
+Runs = dict[int, list[tuple[int, float, float | None]]]  # horizon -> [(seed, test MSE, val MSE)]
+
+
+def candidates(groups: dict, data: str, track: int) -> dict[str, Runs]:
+    """One data set's options for a track: label -> horizon -> [(seed, test MSE, val MSE or None)].
 
     Track 1: each track-1 configuration on its lookback window. Track 2: each track-1
     configuration on its window and on the full history (through the recurrent state), and each
@@ -59,10 +62,12 @@ def candidates(groups: dict, data: str, track: int) -> dict[str, dict[int, list[
         for h, rs in by_h.items():
             for r in sorted(rs, key=lambda r: r["seed"]):
                 label = f"`{name}`, window L={r['context_length']}"
-                opts[label][h].append((r["mse"], r.get("val", {}).get("mse")))
+                opts[label][h].append((r["seed"], r["mse"], r.get("val", {}).get("mse")))
                 if track == 2 and t == 1:
                     full = r["full_history"]
-                    opts[f"`{name}`, full history"][h].append((full["mse"], full.get("val", {}).get("mse")))
+                    opts[f"`{name}`, full history"][h].append(
+                        (r["seed"], full["mse"], full.get("val", {}).get("mse"))
+                    )
     return opts
 
 
@@ -76,19 +81,20 @@ def choose(scored: dict[str, dict]) -> tuple[str | None, str]:
     return min(with_val, key=lambda k: with_val[k]["val"]), "lowest average validation MSE"
 
 
-def summarise(by_h: dict[int, list[tuple[float, float | None]]]) -> dict | None:
-    """Four-horizon averages of one option (None unless every horizon has a run)."""
-    if any(not by_h.get(h) for h in HORIZONS):
+def summarise(by_h: Runs) -> dict | None:
+    """Four-horizon averages of one option over the seeds run at every horizon (None if none is)."""
+    seeds = sorted(set.intersection(*(set(seed for seed, _, _ in by_h.get(h, [])) for h in HORIZONS)))
+    if not seeds:
         return None
-    test = [statistics.mean(t for t, _ in by_h[h]) for h in HORIZONS]
-    vals = [[v for _, v in by_h[h] if v is not None] for h in HORIZONS]
+    runs = {h: {seed: (t, v) for seed, t, v in by_h[h] if seed in seeds} for h in HORIZONS}
+    test = [statistics.mean(t for t, _ in runs[h].values()) for h in HORIZONS]
+    vals = [[v for _, v in runs[h].values() if v is not None] for h in HORIZONS]
     val = statistics.mean(statistics.mean(v) for v in vals) if all(vals) else None
-    seeds = min(len(by_h[h]) for h in HORIZONS)
     std = None
-    if seeds > 1:  # the four-horizon average of each seed's runs (runs in seed order)
-        per_seed = [statistics.mean(by_h[h][i][0] for h in HORIZONS) for i in range(seeds)]
+    if len(seeds) > 1:  # the four-horizon average of each seed's runs
+        per_seed = [statistics.mean(runs[h][seed][0] for h in HORIZONS) for seed in seeds]
         std = statistics.stdev(per_seed)
-    return {"test": statistics.mean(test), "val": val, "std": std, "n": seeds,
+    return {"test": statistics.mean(test), "val": val, "std": std, "n": len(seeds),
             "per_h": " / ".join(f"{t:.3f}" for t in test)}
 
 
