@@ -147,6 +147,42 @@ def test_cycle_and_input_skip_fit_predict_save_and_load(series, tmp_path):
         est.forecast_origins(series.to_numpy(), [origin])
 
 
+def test_linear_init_starts_training_at_the_ridge_map(series):
+    """With linear_init the network enters training as the ridge map of its training windows
+    (cycle-free inputs -> cycle-free targets, per channel): the head's skip weights and bias are
+    that map, its hidden-state weights zero."""
+    from lightning.pytorch.callbacks import Callback
+
+    seen = {}
+
+    class AtTrainStart(Callback):
+        def on_train_start(self, trainer, module):
+            seen["weight"] = module.network.head.weight.detach().double().clone()
+            seen["bias"] = module.network.head.bias.detach().double().clone()
+
+    L_, H = TINY["context_length"], TINY["horizon"]
+    est = TSMambaForecaster(
+        **{**TINY, "max_epochs": 1}, norm="none", cycle_length=24, input_skip=True, linear_init=True,
+        head_dim=2, trainer_kwargs={"callbacks": [AtTrainStart()]},
+    ).fit(series)
+    n_train = len(series) - round(0.1 * len(series))
+    scaled = est.scaler_.transform(series.to_numpy()[:n_train])
+    hours = np.asarray(series.index.hour[:n_train])
+    cycle = np.stack([scaled[hours == h].mean(0) for h in range(24)])
+    residual = scaled - cycle[hours]  # (T, C)
+    starts = np.arange(n_train - L_ - H + 1)
+    x = residual[starts[:, None] + np.arange(L_)].transpose(0, 2, 1).reshape(-1, L_)  # (n*C, L)
+    y = residual[starts[:, None] + L_ + np.arange(H)].transpose(0, 2, 1).reshape(-1, H)  # (n*C, H)
+    A = np.hstack([x, np.ones((len(x), 1))])
+    solution = np.linalg.solve(A.T @ A + np.diag([1.0] * L_ + [0.0]), A.T @ y)  # (L + 1, H)
+    weight = seen["weight"].view(H, L_, 3).numpy()  # (H, K, d + 1): hidden features, then the skip
+    np.testing.assert_array_equal(weight[:, :, :2], 0.0)
+    np.testing.assert_allclose(weight[:, :, 2], solution[:-1].T, atol=1e-5)
+    np.testing.assert_allclose(seen["bias"].numpy(), solution[-1], atol=1e-5)
+    with pytest.raises(ConfigError, match="set input_skip=True"):
+        TSMambaForecaster(**TINY, linear_init=True).fit(series)
+
+
 def test_cycle_starts_at_the_per_phase_means(series, monkeypatch):
     seen = {}
     original = TSMambaForecaster.marks_for

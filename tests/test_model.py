@@ -126,6 +126,59 @@ def test_cycle_and_skip_validate_their_inputs():
     assert mixed.head.in_features == 6 * (2 + 3)
 
 
+def ridge_reference(features: torch.Tensor, targets: torch.Tensor, ridge: float) -> torch.Tensor:
+    """Least squares with an intercept: rows (n, k), targets (n, m) -> fitted values (n, m)."""
+    A = torch.cat([features, torch.ones(len(features), 1, dtype=features.dtype)], 1)
+    penalty = torch.diag(torch.tensor([ridge] * features.shape[1] + [0.0], dtype=features.dtype))
+    return A @ torch.linalg.solve(A.T @ A + penalty, A.T @ targets)
+
+
+@pytest.mark.parametrize("mode", ["independent", "mix"])
+def test_init_linear_path_makes_the_network_the_ridge_map(mode):
+    """After init_linear_path the forecast is the ridge map of the last K cycle-free inputs
+    (per channel, weights shared, or all channels together in mix mode) plus the future cycle."""
+    K, H, W = 6, 5, 4
+    net = tiny(channel_mode=mode, norm="none", cycle_length=W, input_skip=True, head_window=K, head_dim=2)
+    net = net.double()
+    with torch.no_grad():
+        net.cycle.normal_()
+    n = 40
+    x, y = torch.randn(n, 12, 3, dtype=torch.float64), torch.randn(n, H, 3, dtype=torch.float64)
+    marks = phases(n, 12, W)
+    net.init_linear_path([(x[:25], y[:25], marks[:25]), (x[25:], y[25:], marks[25:])], ridge=0.5)
+
+    phase = marks[..., 0].long()
+    future = net.cycle[(phase[:, -1:] + torch.arange(1, H + 1)) % W].detach()  # (n, H, C)
+    xr = (x - net.cycle[phase].detach())[:, -K:]  # (n, K, C)
+    yr = y - future
+    if mode == "independent":
+        per_channel = xr.permute(0, 2, 1).reshape(n * 3, K), yr.permute(0, 2, 1).reshape(n * 3, H)
+        fitted = ridge_reference(*per_channel, 0.5)
+        fitted = fitted.reshape(n, 3, H).permute(0, 2, 1)
+    else:
+        fitted = ridge_reference(xr.reshape(n, K * 3), yr.reshape(n, H * 3), 0.5).reshape(n, H, 3)
+    with torch.no_grad():
+        torch.testing.assert_close(net(x, marks), fitted + future, atol=1e-10, rtol=0)
+
+
+@pytest.mark.parametrize("norm", ["causal", "none"])
+def test_init_linear_path_zeroes_the_mamba_path(norm):
+    """The hidden-state weights of the head start at zero: the forecast does not depend on the
+    backbone until training moves them; without input_skip there is no linear path to set."""
+    net = tiny(norm=norm, input_skip=True, head_window=4).double()
+    x, y = torch.randn(30, 12, 3, dtype=torch.float64), torch.randn(30, 5, 3, dtype=torch.float64)
+    net.init_linear_path([(x, y, None)])
+    with torch.no_grad():
+        before = net(x[:4])
+        for p in net.backbone.parameters():
+            p.add_(torch.randn_like(p))
+        torch.testing.assert_close(net(x[:4]), before, atol=1e-10, rtol=0)
+    with pytest.raises(ConfigError, match="input_skip=True"):
+        tiny().init_linear_path([(x, y, None)])
+    with pytest.raises(ConfigError, match="no training windows"):
+        tiny(input_skip=True).init_linear_path([])
+
+
 @pytest.mark.parametrize("mode", ["independent", "mix"])
 @pytest.mark.parametrize("head_window, head_dim", [(1, None), (6, None), (6, 2)])
 def test_forward_continues_a_state(mode, head_window, head_dim):

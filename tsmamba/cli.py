@@ -184,6 +184,7 @@ MODEL_PARAMS: tuple[Param, ...] = (
     Param("head_dim", positive_int, "features per hidden state the head reads (default: d_model)"),
     Param("cycle_length", positive_int, "steps of the learned cycle removed from the input (e.g. 24 hourly)"),
     Param("input_skip", boolean, "the head also reads the normalised inputs (linear skip; true/false)"),
+    Param("linear_init", boolean, "start the input skip at the training windows' ridge map (true/false)"),
     Param("loss", str, "training loss", ("mse", "mae", "huber")),
     Param("max_epochs", positive_int, "most training epochs"),
     Param("batch_size", positive_int, "training windows per batch"),

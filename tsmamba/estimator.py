@@ -80,6 +80,7 @@ class TSMambaForecaster(BaseEstimator):
         head_dim: int | None = None,
         cycle_length: int | None = None,
         input_skip: bool = False,
+        linear_init: bool = False,
         loss: str = "mse",
         max_epochs: int = 10,
         batch_size: int = 32,
@@ -113,6 +114,7 @@ class TSMambaForecaster(BaseEstimator):
         self.head_dim = head_dim
         self.cycle_length = cycle_length
         self.input_skip = input_skip
+        self.linear_init = linear_init
         self.loss = loss
         self.max_epochs = max_epochs
         self.batch_size = batch_size
@@ -159,6 +161,10 @@ class TSMambaForecaster(BaseEstimator):
                 raise ConfigError(f"{name} must be a positive integer, got {value!r}")
         if not 0.0 <= self.val_fraction < 1.0:
             raise ConfigError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
+        if self.linear_init and not self.input_skip:
+            raise ConfigError(
+                "linear_init starts the input skip at the ridge map; set input_skip=True with it"
+            )
 
     # ---- data ------------------------------------------------------------------------------
     def _read(self, df: Any, time_col: str | None, columns: Sequence[str] | None) -> pd.DataFrame:
@@ -284,6 +290,12 @@ class TSMambaForecaster(BaseEstimator):
             train_stride=self.train_stride,
             seed=self.random_state or 0,
         )
+        if self.linear_init:  # start as the ridge map of the training windows (skip path)
+            train = datamodule.dataset("train")
+            step = 1024
+            network.init_linear_path(
+                train.get_batch(range(i, min(i + step, len(train)))) for i in range(0, len(train), step)
+            )
         module = ForecastingModule(
             network,
             loss=self.loss,

@@ -33,6 +33,7 @@ gives over the same history.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
 import torch
@@ -234,6 +235,59 @@ class MambaForecaster(nn.Module):
         counts = torch.bincount(phase, minlength=W).clamp_min(1).double()
         self.cycle.copy_(sums / counts[:, None])
 
+    # ---- linear start ----------------------------------------------------------------------
+    @torch.no_grad()
+    def init_linear_path(
+        self, windows: Iterable[tuple[Tensor, Tensor, Tensor | None]], ridge: float = 1.0
+    ) -> None:
+        """Start the head as the ridge map from the skip inputs to the forecast (needs input_skip).
+
+        ``windows`` yields training batches (context (b, L, C), target (b, H, C), marks or None).
+        The skip weights and the head bias are set to the least-squares map, penalty ``ridge``
+        on the weights (not the bias), from the last K normalised, cycle-free inputs to the target
+        in the same frame; the weights on the hidden states are zeroed. The network then starts
+        as that linear forecaster, and training adds what the Mamba path finds beside it.
+        """
+        cfg = self.config
+        if not cfg.input_skip:
+            raise ConfigError(
+                "init_linear_path sets the input skip's weights; build the network with input_skip=True"
+            )
+        K, s = cfg.head_window, cfg.skip_width
+        n_in = K * s + 1
+        gram = torch.zeros(n_in, n_in, dtype=torch.float64)  # X^T X
+        cross = torch.zeros(n_in, self.head.out_features, dtype=torch.float64)  # X^T Z
+        seen = 0
+        for batch in windows:
+            x, y, marks = batch[0], batch[1], batch[2] if len(batch) > 2 else None
+            self._check_input(x)
+            _, phase = self._split_marks(marks)
+            if phase is not None:
+                x = x - self._cycle_at(phase)
+                y = y - self._future_cycle(phase[:, -1])  # (b, H, C)
+            xn, mean, std, _ = self._normalise(x.double(), None)  # (b, l, C)
+            z = (y.double() - mean[:, -1:]) / std[:, -1:]  # (b, H, C) target in the head's frame
+            series = self._series(xn)[:, -K:]  # (b', min(l, K), s)
+            if series.shape[1] < K:  # positions before the start read zeros, as in _head
+                series = F.pad(series, (0, 0, K - series.shape[1], 0))
+            if cfg.channel_mode == "independent":
+                z = z.permute(0, 2, 1).reshape(-1, cfg.horizon)  # (b*C, H)
+            else:
+                z = z.reshape(z.shape[0], -1)  # (b, H*C)
+            X = torch.cat([series.reshape(series.shape[0], -1), series.new_ones(series.shape[0], 1)], 1)
+            gram += X.T @ X
+            cross += X.T @ z
+            seen += X.shape[0]
+        if seen == 0:
+            raise ConfigError("init_linear_path got no training windows")
+        penalty = torch.full((n_in,), float(ridge), dtype=torch.float64)
+        penalty[-1] = 0.0  # no penalty on the bias
+        solution = torch.linalg.solve(gram + torch.diag(penalty), cross)  # (K*s + 1, out)
+        weight = self.head.weight.view(-1, K, cfg.head_width)  # (out, K, d + s)
+        weight[:, :, : cfg.head_width - s] = 0.0
+        weight[:, :, cfg.head_width - s :] = solution[:-1].T.reshape(-1, K, s).to(weight.dtype)
+        self.head.bias.copy_(solution[-1])
+
     def _split_marks(self, marks: Tensor | None) -> tuple[Tensor | None, Tensor | None]:
         """marks (b, l, F[+1]) -> time features (b, l, F) or None, phase (b, l) long or None."""
         cfg = self.config
@@ -277,20 +331,23 @@ class MambaForecaster(nn.Module):
         return x, torch.zeros_like(x), ones, None
 
     # ---- tokens in, forecast out ----------------------------------------------------------
+    def _series(self, xn: Tensor) -> Tensor:
+        """Normalised x (b, l, C) -> the sequences the network runs: (b*C, l, 1) or (b, l, C) (mix)."""
+        if self.config.channel_mode == "independent":
+            b, l, C = xn.shape
+            return xn.transpose(1, 2).reshape(b * C, l, 1)
+        return xn
+
     def _tokens(self, xn: Tensor, features: Tensor | None) -> tuple[Tensor, Tensor]:
         """Normalised x (b, l, C) [+ time features (b, l, F)] -> tokens (b', l, D) and the
         normalised inputs in the same layout (b', l, 1 or C); b' = b*C (independent) or b."""
         cfg = self.config
-        if cfg.channel_mode == "independent":
-            b, l, C = xn.shape
-            series = xn.transpose(1, 2).reshape(b * C, l, 1)  # (b*C, l, 1)
-            u = series
-            if cfg.n_time_features:
-                m = features[:, None].expand(b, C, l, features.shape[-1]).reshape(b * C, l, -1)
-                u = torch.cat([u, m.to(u.dtype)], dim=-1)  # (b*C, l, 1+F)
-        else:
-            series = xn
-            u = xn if not cfg.n_time_features else torch.cat([xn, features.to(xn.dtype)], dim=-1)
+        series = u = self._series(xn)  # (b', l, 1 or C)
+        if cfg.n_time_features:
+            if cfg.channel_mode == "independent":
+                b, l, C = xn.shape
+                features = features[:, None].expand(b, C, l, features.shape[-1]).reshape(b * C, l, -1)
+            u = torch.cat([u, features.to(u.dtype)], dim=-1)  # (b', l, 1 or C + F)
         return self.embed(u), series  # (b', l, D), (b', l, 1 or C)
 
     def _head(
