@@ -105,6 +105,7 @@ def main() -> None:
         "n_parameters": training.get("n_parameters"),
         "epochs": training.get("epochs"),
         "best_epoch": training.get("best_epoch"),
+        "best_step": training.get("best_step"),
         "seconds_per_epoch": training.get("seconds_per_epoch"),
         "train_seconds": training.get("train_seconds"),
         "wall_seconds": wall,

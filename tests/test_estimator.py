@@ -179,6 +179,17 @@ def test_linear_init_starts_training_at_the_ridge_map(series):
     np.testing.assert_array_equal(weight[:, :, :2], 0.0)
     np.testing.assert_allclose(weight[:, :, 2], solution[:-1].T, atol=1e-5)
     np.testing.assert_allclose(seen["bias"].numpy(), solution[-1], atol=1e-5)
+    # the start is validated too: training that only hurts leaves the ridge map in place
+    class Sabotage(Callback):
+        def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
+            with torch.no_grad():
+                for p in module.network.parameters():
+                    p.add_(torch.randn_like(p))
+
+    spoiled = TSMambaForecaster(**{**est.get_params(), "trainer_kwargs": {"callbacks": [Sabotage()]}})
+    spoiled.fit(series)
+    assert spoiled.history_["best_epoch"] == -1 and spoiled.history_["best_step"] == 0
+    torch.testing.assert_close(spoiled.network_.head.weight.double(), seen["weight"], atol=0, rtol=0)
     with pytest.raises(ConfigError, match="set input_skip=True"):
         TSMambaForecaster(**TINY, linear_init=True).fit(series)
 

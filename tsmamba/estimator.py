@@ -319,6 +319,9 @@ class TSMambaForecaster(BaseEstimator):
             last = Path(self.checkpoint_dir) / "last.ckpt"
             ckpt_path = str(last) if last.exists() else None
         t0 = time.perf_counter()
+        if self.linear_init and restore is not None and ckpt_path is None:
+            # the linear start is a model too: it competes for the best validation loss
+            trainer.validate(module, datamodule=datamodule, verbose=False)
         trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
         elapsed = time.perf_counter() - t0
 
@@ -329,6 +332,7 @@ class TSMambaForecaster(BaseEstimator):
         self.history_ = {
             "epochs": int(epochs_run),
             "best_epoch": None if restore is None else restore.best_epoch,
+            "best_step": None if restore is None else restore.best_step,
             "best_val_loss": None if restore is None else restore.best_score,
             "train_seconds": elapsed,
             "seconds_per_epoch": elapsed / max(1, epochs_run),

@@ -18,6 +18,7 @@ import lightning as L
 import torch
 import torch.nn.functional as F
 from lightning.pytorch.callbacks import Callback, EarlyStopping
+from lightning.pytorch.trainer.states import TrainerFn
 from torch import Tensor
 
 from tsmamba.errors import ConfigError, TrainingError
@@ -115,7 +116,10 @@ class ForecastingModule(L.LightningModule):
 
 
 class RestoreBestWeights(Callback):
-    """Keep the weights of the best validation epoch in memory; restore them when fitting ends.
+    """Keep the weights of the best validation in memory; restore them when fitting ends.
+
+    Every validation counts: each epoch's (or each ``val_check_interval``'s), and one run by
+    ``trainer.validate`` before ``fit`` (the starting weights; ``best_epoch`` -1).
 
     Its state (best score and weights) travels in Lightning checkpoints, so a resumed run
     restores the same best weights an uninterrupted one would.
@@ -124,7 +128,8 @@ class RestoreBestWeights(Callback):
     def __init__(self, monitor: str = "val_loss"):
         self.monitor = monitor
         self.best_score: float | None = None
-        self.best_epoch: int | None = None
+        self.best_epoch: int | None = None  # -1: the weights training started from
+        self.best_step: int | None = None  # optimizer steps taken before the best validation
         self.best_state: dict[str, Tensor] | None = None
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -135,7 +140,9 @@ class RestoreBestWeights(Callback):
             return
         if self.best_score is None or float(score) < self.best_score:
             self.best_score = float(score)
-            self.best_epoch = trainer.current_epoch
+            before_fit = trainer.state.fn != TrainerFn.FITTING  # a trainer.validate() before training
+            self.best_epoch = -1 if before_fit else trainer.current_epoch
+            self.best_step = 0 if before_fit else trainer.global_step
             self.best_state = copy.deepcopy({k: v.detach().cpu() for k, v in
                                              pl_module.state_dict().items()})
 
@@ -144,11 +151,17 @@ class RestoreBestWeights(Callback):
             pl_module.load_state_dict(self.best_state)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"best_score": self.best_score, "best_epoch": self.best_epoch, "best_state": self.best_state}
+        return {
+            "best_score": self.best_score,
+            "best_epoch": self.best_epoch,
+            "best_step": self.best_step,
+            "best_state": self.best_state,
+        }
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.best_score = state_dict["best_score"]
         self.best_epoch = state_dict["best_epoch"]
+        self.best_step = state_dict.get("best_step")
         self.best_state = state_dict["best_state"]
 
 
