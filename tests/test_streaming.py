@@ -108,6 +108,21 @@ def test_cycle_and_skip_model_streams_exactly(series, tmp_path):
         fc = stream.update(series.iloc[t])
     expected = twin.predict(series.iloc[:163], context="full")
     np.testing.assert_allclose(fc.to_numpy(), expected.to_numpy(), rtol=0, atol=1e-10)
+    # the lean path takes each step's calendar from the last timestamp + the frequency
+    lean = twin.stream(history=series.iloc[:150])
+    for t in range(150, 163):
+        arr = lean.update_array(series.iloc[t].to_numpy())
+    np.testing.assert_allclose(arr, expected.to_numpy(), rtol=0, atol=1e-10)
+    assert lean.last_timestamp == series.index[162]
+    # several series at once: each at its own phase
+    multi = twin.stream(history={"a": series.iloc[:150], "b": series.iloc[:140]})
+    for t in range(5):
+        arr = multi.update_array(np.stack([series.iloc[150 + t].to_numpy(), series.iloc[140 + t].to_numpy()]))
+    for k, end in ((0, 155), (1, 145)):
+        expected = twin.predict(series.iloc[:end], context="full").to_numpy()
+        np.testing.assert_allclose(arr[k], expected, rtol=0, atol=1e-10)
+    with pytest.raises(StreamError, match="last timestamp"):
+        twin.stream().update_array(series.iloc[0].to_numpy())
 
 
 def test_forecast_does_not_change_state(model, series):

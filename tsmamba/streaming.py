@@ -126,6 +126,16 @@ class Stream:
         marks = self.forecaster.marks_for(index)  # the fit's calendar inputs (time features, cycle)
         return None if marks is None else marks.to(self._dtype)
 
+    def _next_marks(self, next_time: list[pd.Timestamp | None]) -> torch.Tensor:
+        """Calendar inputs (B, n_marks) of each series' next step on its frequency grid."""
+        if self.offset is None or any(t is None for t in next_time):
+            raise StreamError(
+                "this model reads the calendar (time features or a cycle), so update_array needs "
+                "each series' last timestamp and a regular frequency: warm the stream with a "
+                "timestamped history, or call update() with timestamped rows"
+            )
+        return self._marks(pd.DatetimeIndex(next_time))
+
     def _commit(self, rows: torch.Tensor, new: ForecastState, forecast: torch.Tensor) -> None:
         """Write the new state and forecast of the given series (functional: no in-place edits)."""
         mode, C = self.network.config.channel_mode, len(self.columns)
@@ -294,7 +304,8 @@ class Stream:
         ``values``: (C,) for one series or (B, C) for all B series, in original units, the rows
         following each series' last observation on its frequency grid. Returns (H, C) or
         (B, H, C). Non-finite values go through :meth:`update`'s policies; no pandas work
-        otherwise.
+        otherwise, except for a calendar model (time features or a cycle), whose next step's
+        marks come from each series' last timestamp plus the frequency.
         """
         C, B = len(self.columns), len(self.ids)
         arr = np.asarray(values, dtype=np.float64)
@@ -308,11 +319,14 @@ class Stream:
         if not np.isfinite(arr).all():
             rows = arr[0] if self.single else {i: arr[b] for b, i in enumerate(self.ids)}
             return self.update(rows, as_array=True)
-        forecast, self._state = self.network.step(self._scale_in(arr), self._state)
+        next_time = self._last_time
+        if self.offset is not None:
+            next_time = [None if t is None else t + self.offset for t in self._last_time]
+        marks_t = self._next_marks(next_time) if self.network.config.n_marks else None
+        forecast, self._state = self.network.step(self._scale_in(arr), self._state, marks_t)
         self._forecast = forecast.to(self._dtype)
         self._last_values = arr.copy()  # arr may be a read-only view of the caller's data
-        if self.offset is not None:
-            self._last_time = [None if t is None else t + self.offset for t in self._last_time]
+        self._last_time = next_time
         out = forecast.double().numpy() * self.forecaster.scaler_.scale_ + self.forecaster.scaler_.mean_
         return out[0] if self.single else out
 
