@@ -267,8 +267,9 @@ class _KillAtEpochStart(training.Callback):
             raise _Interrupt
 
 
-def test_resume_after_kill_equals_uninterrupted(series, tmp_path):
-    params = {**TINY, "max_epochs": 3, "patience": None}
+@pytest.mark.parametrize("ema_decay", [None, 0.9])
+def test_resume_after_kill_equals_uninterrupted(series, tmp_path, ema_decay):
+    params = {**TINY, "max_epochs": 3, "patience": None, "ema_decay": ema_decay}
     whole = TSMambaForecaster(**params, checkpoint_dir=str(tmp_path / "a")).fit(series)
 
     ckpt = tmp_path / "b"

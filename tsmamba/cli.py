@@ -191,6 +191,7 @@ MODEL_PARAMS: tuple[Param, ...] = (
     Param("learning_rate", positive_float, "peak AdamW learning rate"),
     Param("weight_decay", non_negative_float, "AdamW weight decay"),
     Param("warmup_fraction", fraction, "share of steps warming up the learning rate"),
+    Param("ema_decay", fraction, "decay of a moving average of the weights, validated and kept (e.g. 0.99)"),
     Param("patience", non_negative_int, "early-stopping patience in epochs (0: off)"),
     Param("val_fraction", fraction, "share of the rows held out for early stopping (fit, rolling)"),
     Param("gradient_clip_val", non_negative_float, "gradient norm clip (0: off)"),

@@ -87,6 +87,7 @@ class TSMambaForecaster(BaseEstimator):
         learning_rate: float = 1e-3,
         weight_decay: float = 0.01,
         warmup_fraction: float = 0.05,
+        ema_decay: float | None = None,
         patience: int | None = 3,
         val_fraction: float = 0.1,
         gradient_clip_val: float | None = 1.0,
@@ -121,6 +122,7 @@ class TSMambaForecaster(BaseEstimator):
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
         self.warmup_fraction = warmup_fraction
+        self.ema_decay = ema_decay
         self.patience = patience
         self.val_fraction = val_fraction
         self.gradient_clip_val = gradient_clip_val
@@ -302,6 +304,7 @@ class TSMambaForecaster(BaseEstimator):
             learning_rate=self.learning_rate,
             weight_decay=self.weight_decay,
             warmup_fraction=self.warmup_fraction,
+            ema_decay=self.ema_decay or None,  # 0 or None: off
         )
         trainer, restore = make_trainer(
             max_epochs=self.max_epochs,

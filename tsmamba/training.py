@@ -2,9 +2,10 @@
 
 ``ForecastingModule`` wraps a :class:`tsmamba.model.MambaForecaster`: loss (MSE, MAE or Huber),
 AdamW without weight decay on norms, biases, dt, A and D, a linear warm-up then cosine decay per
-step, and a finite-loss guard. ``make_trainer`` builds the ``lightning.Trainer`` with gradient
-clipping, early stopping on the validation loss with the best weights restored in memory, and the
-user's ``trainer_kwargs`` passed through.
+step, a finite-loss guard, and optionally an exponential moving average of the weights
+(``ema_decay``) that validation reads and training ends on. ``make_trainer`` builds the
+``lightning.Trainer`` with gradient clipping, early stopping on the validation loss with the best
+weights restored in memory, and the user's ``trainer_kwargs`` passed through.
 """
 
 from __future__ import annotations
@@ -51,8 +52,11 @@ class ForecastingModule(L.LightningModule):
         weight_decay: float = 0.01,
         warmup_fraction: float = 0.05,
         min_lr_ratio: float = 0.05,
+        ema_decay: float | None = None,
     ):
         super().__init__()
+        if ema_decay is not None and not 0.0 < ema_decay < 1.0:
+            raise ConfigError(f"ema_decay must be in (0, 1) or None, got {ema_decay}")
         if loss not in LOSSES:
             raise ConfigError(f"loss must be one of {LOSSES}, got {loss!r}")
         if learning_rate <= 0:
@@ -65,6 +69,9 @@ class ForecastingModule(L.LightningModule):
         self.weight_decay = weight_decay
         self.warmup_fraction = warmup_fraction
         self.min_lr_ratio = min_lr_ratio
+        self.ema_decay = ema_decay
+        self._ema: list[Tensor] | None = None  # moving average of the parameters (ema_decay)
+        self._ema_swapped = False
 
     def forward(self, context: Tensor, marks: Tensor | None = None) -> Tensor:
         return self.network(context, marks)
@@ -85,6 +92,55 @@ class ForecastingModule(L.LightningModule):
         self.log("train_loss", loss, prog_bar=True, on_step=True, on_epoch=True,
                  batch_size=batch[0].shape[0])
         return loss
+
+    # ---- exponential moving average of the weights (ema_decay) ------------------------------
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        """After each optimizer step: ema <- ema + (1 - decay) * (weights - ema).
+
+        The decay ramps up as min(decay, (1 + n) / (10 + n)) over the first steps n, so the
+        average is not dominated by the initial weights.
+        """
+        if not self.ema_decay:
+            return
+        params = [p.detach() for p in self.network.parameters()]
+        if self._ema is None:
+            self._ema = [p.clone() for p in params]
+            return
+        n = self.global_step
+        weight = 1.0 - min(self.ema_decay, (1 + n) / (10 + n))
+        for avg, p in zip(self._ema, params, strict=True):
+            avg.lerp_(p, weight)
+
+    def _swap_ema(self) -> None:
+        """Exchange the network's weights and the averaged ones (in place: the optimizer's
+        parameters stay the same tensors)."""
+        for avg, p in zip(self._ema, self.network.parameters(), strict=True):
+            current = p.detach().clone()
+            p.data.copy_(avg)
+            avg.copy_(current)
+        self._ema_swapped = not self._ema_swapped
+
+    def on_validation_epoch_start(self) -> None:
+        # validation (and the callbacks that read it: best weights, early stopping) sees the average
+        if self._ema is not None and not self._ema_swapped:
+            self._swap_ema()
+
+    def on_validation_end(self) -> None:
+        if self._ema_swapped:  # back to the raw weights to continue training
+            self._swap_ema()
+
+    def on_train_end(self) -> None:
+        if self._ema is not None:  # training ends on the averaged weights
+            for avg, p in zip(self._ema, self.network.parameters(), strict=True):
+                p.data.copy_(avg)
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        if self._ema is not None:
+            checkpoint["ema_weights"] = [avg.clone() for avg in self._ema]
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        if "ema_weights" in checkpoint:
+            self._ema = [avg.clone() for avg in checkpoint["ema_weights"]]
 
     def validation_step(self, batch: list[Tensor], batch_idx: int) -> None:
         loss = self._loss(batch)
