@@ -1,11 +1,12 @@
 """Efficiency on ETTh1 (H=96): parameters, seconds per epoch and peak RSS against the lookback.
 
-    .venv/bin/python experiments/efficiency.py [--lookbacks 96 336 720 2880] [--batches 8]
+    .venv/bin/python experiments/efficiency.py [--lookbacks 96 336 720 2880] [--batches 8] [--config C]
 
-Each lookback runs in a fresh subprocess: it trains the default model for ``--batches`` batches
+Each lookback runs in a fresh subprocess: it trains the default model (or the architecture of an
+``experiments/configs`` file, ``--config``) for ``--batches`` batches
 of 32 windows (every channel a sequence) and reports the measured seconds per batch, the epoch
 time extrapolated to all training windows (8640 - L - 96 + 1 at stride 1), and the peak RSS of
-that process (VmHWM). Writes experiments/results/efficiency.json.
+that process (VmHWM). Writes experiments/results/efficiency.json (efficiency_<config name>.json).
 """
 
 from __future__ import annotations
@@ -26,11 +27,11 @@ from tsmamba.data import prepare_ltsf
 from tsmamba.runtime import keep_large_allocations
 keep_large_allocations()
 from tsmamba.estimator import TSMambaForecaster
-L, n_batches = int(sys.argv[1]), int(sys.argv[2])
+L, n_batches, model = int(sys.argv[1]), int(sys.argv[2]), json.loads(sys.argv[3])
 d = prepare_ltsf("ETTh1", L, 96)
 s, e = d.borders["train"]
 frame = pd.DataFrame(d.values[s:e], index=d.index[s:e], columns=d.columns)
-f = TSMambaForecaster(context_length=L, horizon=96, max_epochs=1, progress=False, val_fraction=0.0,
+f = TSMambaForecaster(context_length=L, horizon=96, **model, max_epochs=1, progress=False, val_fraction=0.0,
                       patience=None, trainer_kwargs={"limit_train_batches": n_batches})
 t0 = time.perf_counter()
 f.fit(frame, scale=False)
@@ -43,18 +44,31 @@ print(json.dumps({"lookback": L, "n_parameters": f.history_["n_parameters"], "ba
                   "train_windows": windows, "peak_rss_mb": hwm}))
 """
 
+# training-loop settings of a config that do not change the cost of a batch
+TRAINING_ONLY = {"max_epochs", "patience", "train_stride", "linear_init", "trainer_kwargs", "learning_rate"}
+
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--lookbacks", type=int, nargs="+", default=[96, 336, 720, 2880])
     ap.add_argument("--batches", type=int, default=8)
-    ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "efficiency.json"))
+    ap.add_argument("--config", help="an experiments/configs JSON: time its architecture, not the default")
+    ap.add_argument("--out", help="default: experiments/results/efficiency[_<config name>].json")
     args = ap.parse_args()
+    name, model = "default", {}
+    if args.config:
+        config = json.loads(Path(args.config).read_text())
+        name = config["name"]
+        model = {k: v for k, v in config["params"].items() if k not in TRAINING_ONLY}
+    default_out = Path(__file__).resolve().parent / "results" / (
+        "efficiency.json" if not args.config else f"efficiency_{name}.json"
+    )
+    out_path = Path(args.out) if args.out else default_out
     rows = []
     print(f"{'L':>5} {'params':>9} {'s/batch':>8} {'s/epoch (extrap.)':>18} {'peak RSS MB':>12}")
     for L in args.lookbacks:
         out = subprocess.run(
-            [sys.executable, "-c", CHILD, str(L), str(args.batches)],
+            [sys.executable, "-c", CHILD, str(L), str(args.batches), json.dumps(model)],
             capture_output=True,
             text=True,
             check=True,
@@ -68,12 +82,14 @@ def main() -> None:
         )
     record = {
         "data": "ETTh1",
+        "model": name,
+        "params": model,
         "horizon": 96,
         "batch_size": 32,
         "rows": rows,
         "command": "python " + " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),
     }
-    Path(args.out).write_text(json.dumps(record, indent=1))
+    out_path.write_text(json.dumps(record, indent=1))
 
 
 if __name__ == "__main__":

@@ -228,14 +228,15 @@ def main() -> None:
                 f"{val} ({val_base}) | {r['mse']:.4f} ({test_base}) | {r['mae']:.4f} | "
                 f"{r['full_history']['mse']:.4f} |"
             )
-    eff = RESULTS / "efficiency.json"
-    if eff.exists():
+    for eff in sorted(RESULTS.glob("efficiency*.json")):
         e = json.loads(eff.read_text())
+        model = e.get("model", "default")
+        what = "the default model" if model == "default" else f"the architecture of `{model}`"
         lines += [
             "",
-            f"## Efficiency on {e['data']} (H={e['horizon']}, batch {e['batch_size']})",
+            f"## Efficiency on {e['data']} (H={e['horizon']}, batch {e['batch_size']}): {model}",
             "",
-            f"`{e['command']}`: the default model trained for a few batches per lookback in a fresh "
+            f"`{e['command']}`: {what} trained for a few batches per lookback in a fresh "
             "process; seconds per epoch extrapolated from the measured seconds per batch to every "
             "training window at stride 1; peak RSS of that process.",
             "",
