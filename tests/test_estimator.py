@@ -194,6 +194,16 @@ def test_linear_init_starts_training_at_the_ridge_map(series):
         TSMambaForecaster(**TINY, linear_init=True).fit(series)
 
 
+def test_random_train_sampling_trains_on_a_fresh_share_of_all_windows(series):
+    est = TSMambaForecaster(**{**TINY, "max_epochs": 1}, train_stride=4, train_sampling="random").fit(series)
+    n_train = len(series) - round(0.1 * len(series))
+    n_windows = n_train - TINY["context_length"] - TINY["horizon"] + 1
+    assert est.history_["train_windows"] == n_windows
+    assert est.history_["windows_per_epoch"] == -(-n_windows // 4)
+    with pytest.raises(ConfigError, match="train_sampling"):
+        TSMambaForecaster(**TINY, train_sampling="every").fit(series)
+
+
 def test_cycle_starts_at_the_per_phase_means(series, monkeypatch):
     seen = {}
     original = TSMambaForecaster.marks_for

@@ -227,6 +227,32 @@ def test_unshuffled_train_and_stride():
     assert len(dm.dataset("train")) == (train_rows - 72) // 4 + 1
 
 
+def test_random_sampling_draws_a_fresh_share_of_all_windows_each_epoch():
+    """train_sampling="random": each epoch a different random 1/k of all the windows (every
+    window start can appear, unlike stride k), deterministic per (seed, epoch)."""
+    values, borders, dm = make_module(batch_size=16, train_stride=4, train_sampling="random", seed=3)
+    n_all = borders["train"][1] - 72 + 1
+    assert len(dm.dataset("train")) == n_all and dm.train_windows_per_epoch == -(-n_all // 4)
+    loader = dm.train_dataloader()
+    starts = []
+    for _ in range(3):
+        first_values = torch.cat([b[0][:, 0, 0] for b in loader])
+        assert len(first_values) == dm.train_windows_per_epoch
+        rows = [int(np.flatnonzero(values[:, 0] == v)[0]) for v in first_values.double().numpy()]
+        assert len(set(rows)) == len(rows)  # no window twice in an epoch
+        starts.append(set(rows))
+    assert starts[0] != starts[1] and {r % 4 for r in starts[0]} == {0, 1, 2, 3}
+    again = make_module(batch_size=16, train_stride=4, train_sampling="random", seed=3)[2]
+    again_rows = torch.cat([b[0][:, 0, 0] for b in again.train_dataloader()])
+    assert {int(np.flatnonzero(values[:, 0] == v)[0]) for v in again_rows.double().numpy()} == starts[0]
+    strided = make_module(batch_size=16, train_stride=4)[2]
+    assert strided.train_windows_per_epoch == len(strided.dataset("train")) == (n_all - 1) // 4 + 1
+    with pytest.raises(ConfigError, match="train_sampling"):
+        make_module(train_sampling="sometimes")
+    with pytest.raises(ConfigError, match="shuffle=True"):
+        WindowBatches(10, 4, shuffle=False, per_epoch=5)
+
+
 def test_marks_and_dtype():
     values = np.random.default_rng(0).normal(size=(400, 2))  # float64 in
     marks = np.zeros((400, 5), dtype=np.float32)

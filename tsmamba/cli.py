@@ -195,7 +195,8 @@ MODEL_PARAMS: tuple[Param, ...] = (
     Param("patience", non_negative_int, "early-stopping patience in epochs (0: off)"),
     Param("val_fraction", fraction, "share of the rows held out for early stopping (fit, rolling)"),
     Param("gradient_clip_val", non_negative_float, "gradient norm clip (0: off)"),
-    Param("train_stride", positive_int, "rows between training windows"),
+    Param("train_stride", positive_int, "use 1 in k training windows per epoch"),
+    Param("train_sampling", str, "every k-th window, or a fresh random 1/k per epoch", ("strided", "random")),
 )
 _PARAM_BY_NAME = {p.name: p for p in MODEL_PARAMS}
 

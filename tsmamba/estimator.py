@@ -92,6 +92,7 @@ class TSMambaForecaster(BaseEstimator):
         val_fraction: float = 0.1,
         gradient_clip_val: float | None = 1.0,
         train_stride: int = 1,
+        train_sampling: str = "strided",
         random_state: int | None = 0,
         progress: bool = True,
         checkpoint_dir: str | None = None,
@@ -127,6 +128,7 @@ class TSMambaForecaster(BaseEstimator):
         self.val_fraction = val_fraction
         self.gradient_clip_val = gradient_clip_val
         self.train_stride = train_stride
+        self.train_sampling = train_sampling
         self.random_state = random_state
         self.progress = progress
         self.checkpoint_dir = checkpoint_dir
@@ -290,6 +292,7 @@ class TSMambaForecaster(BaseEstimator):
             batch_size=self.batch_size,
             marks=marks,
             train_stride=self.train_stride,
+            train_sampling=self.train_sampling,
             seed=self.random_state or 0,
         )
         if self.linear_init:  # start as the ridge map of the training windows (skip path)
@@ -341,6 +344,7 @@ class TSMambaForecaster(BaseEstimator):
             "seconds_per_epoch": elapsed / max(1, epochs_run),
             "n_parameters": count_parameters(self.network_),
             "train_windows": len(datamodule.dataset("train")),
+            "windows_per_epoch": datamodule.train_windows_per_epoch,
         }
         return self
 

@@ -22,6 +22,7 @@ from tsmamba.errors import ConfigError, DataValidationError
 __all__ = ["TimeSeriesDataModule", "WindowBatches", "WindowDataset"]
 
 SPLITS = ("train", "val", "test")
+TRAIN_SAMPLINGS = ("strided", "random")
 
 
 def _as_tensor(values: Any, what: str, dtype: torch.dtype | None = None) -> torch.Tensor:
@@ -215,17 +216,27 @@ class WindowDataset(Dataset):
 class WindowBatches(Sampler[list[int]]):
     """Batches of window indices; shuffled ones in an order set by ``(seed, epoch)`` alone.
 
+    ``per_epoch`` (with shuffle): each epoch takes the first ``per_epoch`` windows of its
+    permutation, a fresh random subset every epoch.
+
     Lightning calls :meth:`set_epoch` before every epoch, so a run resumed from a checkpoint
     sees the same order in each epoch as an uninterrupted run. Iterated without Lightning,
     each pass uses the next epoch. The last batch may be partial and is never dropped.
     """
 
-    def __init__(self, n_items: int, batch_size: int, *, shuffle: bool, seed: int = 0) -> None:
+    def __init__(
+        self, n_items: int, batch_size: int, *, shuffle: bool, seed: int = 0, per_epoch: int | None = None
+    ) -> None:
         self.n_items = int(n_items)
         self.batch_size = _positive_int(batch_size, "batch_size")
         self.shuffle = bool(shuffle)
         self.seed = int(seed)
         self.epoch = 0
+        if per_epoch is not None and not shuffle:
+            raise ConfigError("per_epoch draws a random subset of windows each epoch; it needs shuffle=True")
+        # windows per epoch: all, or a fresh random subset of per_epoch each epoch
+        per_epoch = self.n_items if per_epoch is None else _positive_int(per_epoch, "per_epoch")
+        self.per_epoch = min(self.n_items, per_epoch)
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)
@@ -235,16 +246,16 @@ class WindowBatches(Sampler[list[int]]):
         if not self.shuffle:
             return np.arange(self.n_items)
         rng = np.random.default_rng([self.seed & 0xFFFFFFFF, int(epoch)])
-        return rng.permutation(self.n_items)
+        return rng.permutation(self.n_items)[: self.per_epoch]
 
     def __iter__(self) -> Iterator[list[int]]:
         order = self.order(self.epoch)
         self.epoch += 1
-        for first in range(0, self.n_items, self.batch_size):
+        for first in range(0, self.per_epoch, self.batch_size):
             yield order[first : first + self.batch_size].tolist()
 
     def __len__(self) -> int:
-        return -(-self.n_items // self.batch_size)
+        return -(-self.per_epoch // self.batch_size)
 
 
 class TimeSeriesDataModule(lightning.LightningDataModule):
@@ -257,6 +268,12 @@ class TimeSeriesDataModule(lightning.LightningDataModule):
     val and test loaders keep order and never drop a last partial batch, so every window is
     scored. Batches are ``[context (B, L, C), target (B, H, C)]``
     plus ``context_marks (B, L, F)`` when ``marks`` is given.
+
+    ``train_stride`` k thins the training windows: ``train_sampling="strided"`` keeps every k-th
+    window, the same ones every epoch; ``"random"`` draws a fresh random 1/k of all windows each
+    epoch (same cost per epoch), so every window start, and so every phase of a daily cycle, is
+    seen across epochs. Strided thinning with k sharing a factor with the cycle never trains on
+    some alignments (ETTm1, k = 8: windows ending only every second hour).
     """
 
     def __init__(
@@ -269,6 +286,7 @@ class TimeSeriesDataModule(lightning.LightningDataModule):
         batch_size: int = 32,
         marks: Any = None,
         train_stride: int = 1,
+        train_sampling: str = "strided",
         num_workers: int = 0,
         shuffle: bool = True,
         seed: int = 0,
@@ -285,6 +303,9 @@ class TimeSeriesDataModule(lightning.LightningDataModule):
         self.horizon = _positive_int(horizon, "horizon")
         self.batch_size = _positive_int(batch_size, "batch_size")
         self.train_stride = _positive_int(train_stride, "train_stride")
+        if train_sampling not in TRAIN_SAMPLINGS:
+            raise ConfigError(f"train_sampling must be one of {TRAIN_SAMPLINGS}, got {train_sampling!r}")
+        self.train_sampling = train_sampling
         if int(num_workers) != num_workers or num_workers < 0:
             raise ConfigError(f"num_workers must be an integer >= 0, got {num_workers!r}")
         self.num_workers = int(num_workers)
@@ -299,7 +320,7 @@ class TimeSeriesDataModule(lightning.LightningDataModule):
                     self.horizon,
                     start=start,
                     end=end,
-                    stride=self.train_stride if split == "train" else 1,
+                    stride=self.train_stride if split == "train" and train_sampling == "strided" else 1,
                     marks=self.marks,
                 )
             except DataValidationError as exc:
@@ -321,9 +342,20 @@ class TimeSeriesDataModule(lightning.LightningDataModule):
             raise ConfigError(f"no {split!r} split; borders has {sorted(self.datasets)}")
         return self.datasets[split]
 
+    @property
+    def train_windows_per_epoch(self) -> int:
+        """Training windows in one epoch: all the (strided) windows, or a random 1/train_stride."""
+        n = len(self.dataset("train"))
+        return -(-n // self.train_stride) if self.train_sampling == "random" else n
+
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
         dataset = self.dataset(split)
-        batches = WindowBatches(len(dataset), self.batch_size, shuffle=shuffle, seed=self.seed)
+        per_epoch = None
+        if split == "train" and self.train_sampling == "random" and shuffle:
+            per_epoch = self.train_windows_per_epoch
+        batches = WindowBatches(
+            len(dataset), self.batch_size, shuffle=shuffle, seed=self.seed, per_epoch=per_epoch
+        )
         # the sampler yields whole batches of indices; the dataset gathers each batch at once
         return DataLoader(
             dataset,
