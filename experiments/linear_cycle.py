@@ -34,8 +34,15 @@ def windows(values: np.ndarray, start: int, end: int, lookback: int, horizon: in
     return origins[:, None] + np.arange(1 - lookback, 1), origins[:, None] + np.arange(1, horizon + 1)
 
 
-def score(values, phase, borders, lookback: int, horizon: int, variant: str, alpha: float = 1.0) -> dict:
-    """Validation and test MSE of one ridge variant at one horizon."""
+def score(
+    values, phase, borders, lookback: int, horizon: int, variant: str, alpha: float = 1.0,
+    train_stride: int = 1, sampling: str = "strided",
+) -> dict:
+    """Validation and test MSE of one ridge variant at one horizon.
+
+    ``train_stride`` k > 1 fits on 1 in k training windows, as the network's ``train_stride`` /
+    ``train_sampling`` thin them: every k-th window ("strided") or a random 1/k ("random", seed 0).
+    """
     train_s, train_e = borders["train"]
     n_phases = int(phase.max()) + 1
     cycle = np.zeros((n_phases, values.shape[1]))  # (W, C) per-phase means of the training rows
@@ -45,6 +52,15 @@ def score(values, phase, borders, lookback: int, horizon: int, variant: str, alp
 
     def prepared(split):
         xi, yi = windows(values, *borders[split], lookback, horizon)
+        if split == "train" and train_stride > 1:
+            n_keep = -(-len(xi) // train_stride)
+            rng = np.random.default_rng(0)
+            keep = (
+                np.arange(0, len(xi), train_stride)
+                if sampling == "strided"
+                else np.sort(rng.choice(len(xi), n_keep, replace=False))
+            )
+            xi, yi = xi[keep], yi[keep]
         x, y = values[xi], values[yi]  # (n, L, C), (n, H, C)
         offset_x = cycle[phase[xi]] if use_cycle else 0.0
         offset_y = cycle[phase[yi]] if use_cycle else 0.0
@@ -73,13 +89,23 @@ def main() -> None:
     ap.add_argument("--data", required=True, help="ETTh1, ETTm1 or Weather")
     ap.add_argument("--lookback", type=int, default=96)
     ap.add_argument("--cycle", type=int, required=True, help="cycle length in steps (24 hourly, 96, 144)")
+    ap.add_argument("--train-stride", type=int, default=1, help="fit on 1 in k training windows")
+    ap.add_argument("--sampling", choices=("strided", "random"), default="strided",
+                    help="with --train-stride: every k-th window or a random 1/k of them")
     args = ap.parse_args()
     data = prepare_ltsf(args.data, args.lookback, max(HORIZONS))
     values = data.values.astype(np.float64)
     phase = cycle_phase(data.index, data.freq, args.cycle)
-    print(f"{args.data}, L={args.lookback}, cycle {args.cycle}: MSE per horizon {HORIZONS} and average")
+    thinning = ""
+    if args.train_stride > 1:
+        thinning = f", 1 in {args.train_stride} training windows ({args.sampling})"
+    print(f"{args.data}, L={args.lookback}, cycle {args.cycle}{thinning}: MSE at H = {HORIZONS}, average")
     for variant in VARIANTS:
-        scores = [score(values, phase, data.borders, args.lookback, h, variant) for h in HORIZONS]
+        scores = [
+            score(values, phase, data.borders, args.lookback, h, variant, train_stride=args.train_stride,
+                  sampling=args.sampling)
+            for h in HORIZONS
+        ]
         val = [s["val"] for s in scores]
         test = [s["test"] for s in scores]
         print(f"  {variant:8s} val " + " ".join(f"{v:.4f}" for v in val) + f"  avg {np.mean(val):.4f}"
