@@ -8,6 +8,10 @@ scores every test window (stride 1, none dropped) on the scaled data, and also s
 test windows forecast from the full history carried through the recurrent state
 (``context="full"``). The result lands in ``experiments/results/<name>_H<h>_s<seed>.json``;
 ``experiments/make_results.py`` turns the results into ``docs/results.md``.
+
+A config with ``"ensemble": k`` trains k networks that differ only in their seed (seed * k + i
+for member i, so the members of different seeds never overlap) and scores the mean of their
+forecasts; each member's own scores are recorded beside the ensemble's.
 """
 
 from __future__ import annotations
@@ -31,23 +35,28 @@ ROOT = Path(__file__).resolve().parent
 RESULTS = ROOT / "results"
 
 
-def split_scores(result, values: np.ndarray, index, context_length: int, horizon: int,
-                 split: str, context: str) -> dict:
-    """MSE/MAE over every window of a split (stride 1), forecast from the last ``context_length``
-    rows ("window") or from the whole series through the recurrent state ("full")."""
+def split_forecasts(result, values: np.ndarray, index, context_length: int, horizon: int,
+                    split: str, context: str) -> tuple[np.ndarray, np.ndarray, float]:
+    """Forecasts and targets (n, H, C) for every window of a split (stride 1), forecast from the
+    last ``context_length`` rows ("window") or from the whole series through the recurrent state
+    ("full"), in scaled units, and the seconds the forecasts took."""
     est = result.forecaster
     start, end = result.config["borders"][split]
     n = end - start - context_length - horizon + 1
     origins = np.arange(start + context_length - 1, start + context_length - 1 + n)
     t0 = time.perf_counter()
-    yhat = est.forecast_origins(values, origins, context=context, index=index)  # scaled units
+    yhat = est.forecast_origins(values, origins, context=context, index=index)  # (n, H, C)
     seconds = time.perf_counter() - t0
     y = np.lib.stride_tricks.sliding_window_view(values[start + context_length : end], horizon, axis=0)
-    y = y.transpose(0, 2, 1)  # (n, H, C)
+    return yhat, y.transpose(0, 2, 1), seconds  # y: (n, H, C)
+
+
+def error_scores(yhat: np.ndarray, y: np.ndarray, seconds: float) -> dict:
+    """MSE / MAE of forecasts (n, H, C) against targets (n, H, C)."""
     return {
         "mse": float(np.mean((yhat - y) ** 2)),
         "mae": float(np.mean(np.abs(yhat - y))),
-        "windows": int(n),
+        "windows": len(y),
         "forecast_s": seconds,
     }
 
@@ -67,25 +76,48 @@ def main() -> None:
     for item in args.set:
         key, value = item.split("=", 1)
         params[key] = json.loads(value)
-    params.update(random_state=args.seed, progress=False)
+    params.update(progress=False)
     L = int(config["context_length"])
     torch.set_num_threads(int(config.get("threads", torch.get_num_threads())))
     keep_large_allocations()
 
-    t0 = time.perf_counter()
-    result = backtest_ltsf(params, config["data"], L, args.horizon, max_forecast_rows=0)  # scores only
-    wall = time.perf_counter() - t0
     from tsmamba.data import prepare_ltsf
 
     prepared = prepare_ltsf(config["data"], L, args.horizon)
     values = prepared.values.astype(np.float64)
-    def scores(split: str, context: str) -> dict:
-        return split_scores(result, values, prepared.index, L, args.horizon, split, context)
+    k = int(config.get("ensemble", 1))
+    seeds = [args.seed] if k == 1 else [args.seed * k + i for i in range(k)]
+    parts = [("test", "window"), ("test", "full"), ("val", "window"), ("val", "full")]
+    sums: dict[tuple[str, str], np.ndarray] = {}
+    targets: dict[str, np.ndarray] = {}
+    seconds = dict.fromkeys(parts, 0.0)
+    members = []
+    t0 = time.perf_counter()
+    for member_seed in seeds:
+        result = backtest_ltsf({**params, "random_state": member_seed}, config["data"], L, args.horizon,
+                               max_forecast_rows=0)  # scores only
+        member = {"seed": member_seed}
+        for split, context in parts:
+            if (split, context) == ("test", "window"):  # the backtest's own forecasts
+                yhat, y, s = result.arrays["yhat"], result.arrays["y"], result.timings.get("forecast_s", 0.0)
+            else:
+                yhat, y, s = split_forecasts(result, values, prepared.index, L, args.horizon, split, context)
+            member[f"{split}_{context}_mse"] = float(np.mean((yhat - y) ** 2))
+            sums[split, context] = sums.get((split, context), 0.0) + np.asarray(yhat, np.float64)
+            targets[split] = y
+            seconds[split, context] += s
+        training = result.config["training"]
+        member.update({key: training.get(key) for key in ("epochs", "best_epoch", "best_step",
+                                                          "seconds_per_epoch", "train_seconds")})
+        members.append(member)
+    wall = time.perf_counter() - t0
+    score = {part: error_scores(sums[part] / k, targets[part[0]], seconds[part]) for part in parts}
+    full = {**score["test", "full"], "val": score["val", "full"]}
+    val = score["val", "window"]
+    overall = score["test", "window"]
+    if k == 1:  # the backtest's scores (the same forecasts, scored by tsmamba.metrics)
+        overall = result.scores["tsmamba"]["overall"]
 
-    full = {**scores("test", "full"), "val": scores("val", "full")}
-    val = scores("val", "window")  # the test windows' window scores are result.scores
-
-    overall = result.scores["tsmamba"]["overall"]
     training = result.config["training"]
     record = {
         "name": config["name"],
@@ -96,18 +128,18 @@ def main() -> None:
         "seed": args.seed,
         "mse": overall["mse"],
         "mae": overall["mae"],
-        "test_windows": result.summary.get("n_windows", full["windows"]),
+        "test_windows": len(targets["test"]),
         "full_history": full,
         "val": val,
-        "baselines": {k: {"mse": v["overall"]["mse"], "mae": v["overall"]["mae"]}
-                      for k, v in result.scores.items() if k != "tsmamba"},
-        "params": {k: v for k, v in result.config["model_params"].items()},
-        "n_parameters": training.get("n_parameters"),
+        "baselines": {k_: {"mse": v["overall"]["mse"], "mae": v["overall"]["mae"]}
+                      for k_, v in result.scores.items() if k_ != "tsmamba"},
+        "params": {k_: v for k_, v in result.config["model_params"].items()},
+        "n_parameters": training.get("n_parameters") * k,
         "epochs": training.get("epochs"),
         "best_epoch": training.get("best_epoch"),
         "best_step": training.get("best_step"),
-        "seconds_per_epoch": training.get("seconds_per_epoch"),
-        "train_seconds": training.get("train_seconds"),
+        "seconds_per_epoch": sum(m["seconds_per_epoch"] for m in members),
+        "train_seconds": sum(m["train_seconds"] for m in members),
         "wall_seconds": wall,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "command": "python " + " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),
@@ -115,6 +147,8 @@ def main() -> None:
         "tsmamba_version": __version__,
         "date": time.strftime("%Y-%m-%d"),
     }
+    if k > 1:
+        record.update(ensemble=k, members=members)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{config['name']}_H{args.horizon}_s{args.seed}.json"
