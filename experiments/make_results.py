@@ -117,7 +117,9 @@ def main() -> None:
         "## Test MSE / MAE per horizon",
         "",
         "Seeds: mean ± std over the runs (n = how many); val MSE is the validation split, on which",
-        "configurations are chosen; s/epoch and peak RSS are medians over the runs.",
+        "configurations are chosen; s/epoch and peak RSS are medians over the runs. A config with",
+        "`\"ensemble\": k` (names ending in `_ens<k>`) scores the mean forecast of k networks trained",
+        "with different seeds (seed x k + i for member i); its params and s/epoch count all k.",
         "",
         "| data | track | config | L | H | MSE | MAE | full-history MSE | val MSE | epochs | s/epoch "
         "| params | peak RSS MB | command |",
