@@ -194,6 +194,46 @@ def test_linear_init_starts_training_at_the_ridge_map(series):
         TSMambaForecaster(**TINY, linear_init=True).fit(series)
 
 
+def test_linear_init_ridge_sets_the_penalty_of_the_mixed_ridge_map(series):
+    """In mix mode the start is one ridge map from all channels' last K inputs to all channels'
+    forecasts, with the penalty ``linear_init_ridge`` on its weights (not the bias)."""
+    from lightning.pytorch.callbacks import Callback
+
+    seen = {}
+
+    class AtTrainStart(Callback):
+        def on_train_start(self, trainer, module):
+            seen["weight"] = module.network.head.weight.detach().double().clone()
+            seen["bias"] = module.network.head.bias.detach().double().clone()
+
+    L_, H, C, penalty = TINY["context_length"], TINY["horizon"], series.shape[1], 50.0
+    est = TSMambaForecaster(
+        **{**TINY, "max_epochs": 1}, channel_mode="mix", norm="none", cycle_length=24, input_skip=True,
+        linear_init=True, linear_init_ridge=penalty, head_dim=2,
+        trainer_kwargs={"callbacks": [AtTrainStart()]},
+    ).fit(series)
+    n_train = len(series) - round(0.1 * len(series))
+    scaled = est.scaler_.transform(series.to_numpy()[:n_train])
+    hours = np.asarray(series.index.hour[:n_train])
+    cycle = np.stack([scaled[hours == h].mean(0) for h in range(24)])
+    residual = scaled - cycle[hours]  # (T, C)
+    starts = np.arange(n_train - L_ - H + 1)
+    x = residual[starts[:, None] + np.arange(L_)].reshape(len(starts), L_ * C)  # (n, L*C)
+    y = residual[starts[:, None] + L_ + np.arange(H)].reshape(len(starts), H * C)  # (n, H*C)
+    A = np.hstack([x, np.ones((len(x), 1))])
+    solution = np.linalg.solve(A.T @ A + np.diag([penalty] * (L_ * C) + [0.0]), A.T @ y)  # (L*C + 1, H*C)
+    weight = seen["weight"].view(H * C, L_, 2 + C).numpy()  # (H*C, K, d + C): hidden features, skip
+    np.testing.assert_array_equal(weight[:, :, :2], 0.0)
+    np.testing.assert_allclose(weight[:, :, 2:], solution[:-1].T.reshape(H * C, L_, C), atol=1e-5)
+    np.testing.assert_allclose(seen["bias"].numpy(), solution[-1], atol=1e-5)
+    # a penalty of 1 (the default) is a different map: the setting reaches the fit
+    default = np.linalg.solve(A.T @ A + np.diag([1.0] * (L_ * C) + [0.0]), A.T @ y)
+    assert np.abs(default - solution).max() > 1e-3
+    for bad in (0.0, -1.0, float("nan"), True):
+        with pytest.raises(ConfigError, match="linear_init_ridge"):
+            TSMambaForecaster(**TINY, input_skip=True, linear_init=True, linear_init_ridge=bad).fit(series)
+
+
 def test_random_train_sampling_trains_on_a_fresh_share_of_all_windows(series):
     est = TSMambaForecaster(**{**TINY, "max_epochs": 1}, train_stride=4, train_sampling="random").fit(series)
     n_train = len(series) - round(0.1 * len(series))

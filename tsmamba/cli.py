@@ -185,6 +185,7 @@ MODEL_PARAMS: tuple[Param, ...] = (
     Param("cycle_length", positive_int, "steps of the learned cycle removed from the input (e.g. 24 hourly)"),
     Param("input_skip", boolean, "the head also reads the normalised inputs (linear skip; true/false)"),
     Param("linear_init", boolean, "start the input skip at the training windows' ridge map (true/false)"),
+    Param("linear_init_ridge", positive_float, "penalty of that ridge map (on its weights, not the bias)"),
     Param("loss", str, "training loss", ("mse", "mae", "huber")),
     Param("max_epochs", positive_int, "most training epochs"),
     Param("batch_size", positive_int, "training windows per batch"),

@@ -81,6 +81,7 @@ class TSMambaForecaster(BaseEstimator):
         cycle_length: int | None = None,
         input_skip: bool = False,
         linear_init: bool = False,
+        linear_init_ridge: float = 1.0,
         loss: str = "mse",
         max_epochs: int = 10,
         batch_size: int = 32,
@@ -117,6 +118,7 @@ class TSMambaForecaster(BaseEstimator):
         self.cycle_length = cycle_length
         self.input_skip = input_skip
         self.linear_init = linear_init
+        self.linear_init_ridge = linear_init_ridge
         self.loss = loss
         self.max_epochs = max_epochs
         self.batch_size = batch_size
@@ -168,6 +170,13 @@ class TSMambaForecaster(BaseEstimator):
         if self.linear_init and not self.input_skip:
             raise ConfigError(
                 "linear_init starts the input skip at the ridge map; set input_skip=True with it"
+            )
+        ridge = self.linear_init_ridge
+        if isinstance(ridge, bool) or not isinstance(ridge, (int, float, np.number)) or not (
+            np.isfinite(ridge) and ridge > 0
+        ):
+            raise ConfigError(
+                f"linear_init_ridge is the ridge map's penalty and must be a positive number, got {ridge!r}"
             )
 
     # ---- data ------------------------------------------------------------------------------
@@ -299,7 +308,8 @@ class TSMambaForecaster(BaseEstimator):
             train = datamodule.dataset("train")
             step = 1024
             network.init_linear_path(
-                train.get_batch(range(i, min(i + step, len(train)))) for i in range(0, len(train), step)
+                (train.get_batch(range(i, min(i + step, len(train)))) for i in range(0, len(train), step)),
+                ridge=float(self.linear_init_ridge),
             )
         module = ForecastingModule(
             network,
