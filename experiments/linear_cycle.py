@@ -14,6 +14,12 @@ test window (LTSF protocol, stride 1), in four variants:
 
 It guided the choice of the network's ``cycle_length`` and ``norm`` (docs/results.md); the
 network learns its cycle, this script only estimates it.
+
+With ``--mix`` the map instead reads all channels' last L values at once (L x C features) and
+forecasts all channels' next H values (the network's ``channel_mode="mix"`` start), for the plain
+and cyc variants, at each ridge penalty given by ``--alpha``:
+
+    .venv/bin/python experiments/linear_cycle.py --data Weather --cycle 144 --mix --alpha 100 1000 3000
 """
 
 from __future__ import annotations
@@ -84,6 +90,47 @@ def score(
     return out
 
 
+def score_mixed(values, phase, borders, lookback: int, horizon: int, use_cycle: bool,
+                alphas, chunk: int = 2048) -> dict:
+    """Validation and test MSE of the all-channel ridge map at each penalty in ``alphas``.
+
+    Normal equations and errors are accumulated over chunks of windows, so memory stays at a few
+    chunks of (chunk, H * C) whatever the horizon.
+    """
+    train_s, train_e = borders["train"]
+    n_phases = int(phase.max()) + 1
+    cycle = np.zeros((n_phases, values.shape[1]))  # (W, C)
+    if use_cycle:
+        for p in range(n_phases):
+            cycle[p] = values[train_s:train_e][phase[train_s:train_e] == p].mean(0)
+
+    def chunks(split):
+        xi, yi = windows(values, *borders[split], lookback, horizon)
+        for i in range(0, len(xi), chunk):
+            x, y = xi[i : i + chunk], yi[i : i + chunk]
+            xr = (values[x] - cycle[phase[x]]).reshape(len(x), -1)  # (n, L*C)
+            A = np.hstack([xr, np.ones((len(x), 1))])
+            yield A, values[y].reshape(len(y), -1), cycle[phase[y]].reshape(len(y), -1)  # (n, H*C)
+
+    gram, cross = 0.0, 0.0
+    for A, y, back in chunks("train"):
+        gram = gram + A.T @ A
+        cross = cross + A.T @ (y - back)
+    out = {}
+    for alpha in alphas:
+        penalty = np.full(gram.shape[0], float(alpha))
+        penalty[-1] = 0.0  # no penalty on the bias
+        W = np.linalg.solve(gram + np.diag(penalty), cross)
+        out[alpha] = {}
+        for split in ("val", "test"):
+            sq, n = 0.0, 0
+            for A, y, back in chunks(split):
+                sq += float(np.sum((A @ W + back - y) ** 2))
+                n += y.size
+            out[alpha][split] = sq / n
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", required=True, help="ETTh1, ETTm1 or Weather")
@@ -92,13 +139,32 @@ def main() -> None:
     ap.add_argument("--train-stride", type=int, default=1, help="fit on 1 in k training windows")
     ap.add_argument("--sampling", choices=("strided", "random"), default="strided",
                     help="with --train-stride: every k-th window or a random 1/k of them")
+    ap.add_argument("--mix", action="store_true", help="one map over all channels' inputs (plain, cyc)")
+    ap.add_argument("--alpha", type=float, nargs="+", default=[1.0], help="ridge penalties (with --mix)")
     args = ap.parse_args()
+    if args.mix and args.train_stride > 1:
+        ap.error("--mix fits on every training window; leave out --train-stride")
     data = prepare_ltsf(args.data, args.lookback, max(HORIZONS))
     values = data.values.astype(np.float64)
     phase = cycle_phase(data.index, data.freq, args.cycle)
     thinning = ""
     if args.train_stride > 1:
         thinning = f", 1 in {args.train_stride} training windows ({args.sampling})"
+    if args.mix:
+        print(f"{args.data}, L={args.lookback}, cycle {args.cycle}, all channels in one map: "
+              f"MSE at H = {HORIZONS}, average")
+        for variant in ("plain", "cyc"):
+            scores = [
+                score_mixed(values, phase, data.borders, args.lookback, h, variant == "cyc", args.alpha)
+                for h in HORIZONS
+            ]
+            for alpha in args.alpha:
+                val = [s[alpha]["val"] for s in scores]
+                test = [s[alpha]["test"] for s in scores]
+                print(f"  {variant:5s} alpha {alpha:<6g} val " + " ".join(f"{v:.4f}" for v in val)
+                      + f"  avg {np.mean(val):.4f} | test " + " ".join(f"{v:.4f}" for v in test)
+                      + f"  avg {np.mean(test):.4f}")
+        return
     print(f"{args.data}, L={args.lookback}, cycle {args.cycle}{thinning}: MSE at H = {HORIZONS}, average")
     for variant in VARIANTS:
         scores = [

@@ -422,6 +422,33 @@ def test_ltsf_protocol_scores_every_etth1_test_window(benchmark_file):
     assert not hasattr(est, "network_")
 
 
+def test_ltsf_cycle_phases_follow_the_fit_index_on_irregular_weather(benchmark_file):
+    """Weather's published timestamps repeat once and skip nine, so the protocol fits on a regular
+    grid; forecasts from the grid's calendar reproduce the backtest's own, and the published
+    index's calendar (the cycle phase 8 steps off after May 2020) does not."""
+    from tsmamba.backtest import backtest_ltsf, ltsf_fit_index
+    from tsmamba.data import prepare_ltsf
+
+    path = benchmark_file("Weather")
+    prepared = prepare_ltsf(path, 24, 12)
+    grid = ltsf_fit_index(prepared)
+    assert len(grid) == len(prepared.index) and grid[0] == prepared.index[0] and grid.freq == "10min"
+    assert ltsf_fit_index(prepare_ltsf(benchmark_file("ETTh1"), 24, 12)).equals(
+        prepare_ltsf(benchmark_file("ETTh1"), 24, 12).index)
+    params = dict(TINY, context_length=24, horizon=12, channel_mode="mix", norm="none", cycle_length=144,
+                  train_stride=512, max_epochs=1)
+    result = backtest_ltsf(params, path, 24, 12, baselines=False, max_forecast_rows=0)
+    assert result.config["regularised_index"]
+    first = prepared.borders["test"][0] + 23  # the first test origin
+    origins = np.arange(first, first + 5)
+    values = prepared.values.astype(np.float64)
+    own = result.arrays["yhat"][:5]
+    from_grid = result.forecaster.forecast_origins(values, origins, index=grid)
+    np.testing.assert_allclose(from_grid, own, rtol=1e-4, atol=1e-4)
+    from_published = result.forecaster.forecast_origins(values, origins, index=prepared.index)
+    assert np.abs(from_published - own).max() > 1e-3
+
+
 def test_ltsf_bounded_forecast_frame_keeps_every_score(benchmark_file):
     """max_forecast_rows thins only the tidy frame (evenly spaced origins); scores use every window."""
     from tsmamba.backtest import backtest_ltsf

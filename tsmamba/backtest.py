@@ -66,6 +66,7 @@ __all__ = [
     "backtest",
     "backtest_ltsf",
     "data_fingerprint",
+    "ltsf_fit_index",
     "plan_backtest",
 ]
 
@@ -890,6 +891,21 @@ def _ltsf_forecaster(forecaster: Any, context_length: int, horizon: int) -> Any:
     return _clone(forecaster, context_length=context_length, horizon=horizon)
 
 
+def ltsf_fit_index(prepared: Any) -> pd.DatetimeIndex:
+    """The time index the LTSF protocol fits and forecasts with (an :class:`LTSFData`'s).
+
+    The published index, or for files with a repeated or missing timestamp (Weather) a regular
+    grid of the same length and start: rows are the protocol's unit, and the estimator needs a
+    regular index. Everything that computes calendar inputs for the protocol's rows (time
+    features, the cycle phase) must use this index, or the phases drift from those the network
+    was trained on after the first irregularity.
+    """
+    index = prepared.index
+    if prepared.meta.get("irregular") or not index.is_unique:
+        return pd.date_range(index[0], periods=len(index), freq=prepared.freq, name=index.name)
+    return index
+
+
 def backtest_ltsf(
     forecaster: Any = None,
     data: Any = "ETTh1",
@@ -931,12 +947,8 @@ def backtest_ltsf(
     values = prepared.values.astype(np.float64)
     channels = prepared.columns
     index = prepared.index
-    fit_index, regularised = index, False
-    if prepared.meta.get("irregular") or not index.is_unique:
-        # published files with a repeated or missing timestamp (Weather): rows are the protocol's
-        # unit, so the estimator gets a regular grid of the same length and start
-        fit_index = pd.date_range(index[0], periods=len(index), freq=prepared.freq, name=index.name)
-        regularised = True
+    fit_index = ltsf_fit_index(prepared)
+    regularised = fit_index is not index
     frame = pd.DataFrame(values, index=fit_index, columns=channels)
     train_s, train_e = prepared.borders["train"]
     _, val_e = prepared.borders["val"]
