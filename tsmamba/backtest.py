@@ -53,7 +53,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from tsmamba import __version__
 from tsmamba.baselines import BASELINES, LinearBaseline, last_value, seasonal_naive
-from tsmamba.data import StandardScaler, check_length, infer_freq, prepare_ltsf, read_series
+from tsmamba.data import LTSFData, StandardScaler, check_length, infer_freq, prepare_ltsf, read_series
 from tsmamba.errors import ConfigError, DataValidationError
 from tsmamba.metrics import METRICS, mase_scale, score, score_frame, seasonal_period, to_jsonable
 
@@ -891,8 +891,8 @@ def _ltsf_forecaster(forecaster: Any, context_length: int, horizon: int) -> Any:
     return _clone(forecaster, context_length=context_length, horizon=horizon)
 
 
-def ltsf_fit_index(prepared: Any) -> pd.DatetimeIndex:
-    """The time index the LTSF protocol fits and forecasts with (an :class:`LTSFData`'s).
+def ltsf_fit_index(prepared: LTSFData) -> pd.DatetimeIndex:
+    """The time index the LTSF protocol fits and forecasts with, for a prepared series.
 
     The published index, or for files with a repeated or missing timestamp (Weather) a regular
     grid of the same length and start: rows are the protocol's unit, and the estimator needs a
