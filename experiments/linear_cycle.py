@@ -43,6 +43,13 @@ def windows(values: np.ndarray, start: int, end: int, lookback: int, horizon: in
     return origins[:, None] + np.arange(1 - lookback, 1), origins[:, None] + np.arange(1, horizon + 1)
 
 
+def training_cycle(values: np.ndarray, phase: np.ndarray, borders) -> np.ndarray:
+    """Per-phase means of the training rows, (W, C)."""
+    train_s, train_e = borders["train"]
+    rows, phases = values[train_s:train_e], phase[train_s:train_e]
+    return np.stack([rows[phases == p].mean(0) for p in range(int(phase.max()) + 1)])
+
+
 def score(
     values, phase, borders, lookback: int, horizon: int, variant: str, alpha: float = 1.0,
     train_stride: int = 1, sampling: str = "strided",
@@ -52,11 +59,7 @@ def score(
     ``train_stride`` k > 1 fits on 1 in k training windows, as the network's ``train_stride`` /
     ``train_sampling`` thin them: every k-th window ("strided") or a random 1/k ("random", seed 0).
     """
-    train_s, train_e = borders["train"]
-    n_phases = int(phase.max()) + 1
-    cycle = np.zeros((n_phases, values.shape[1]))  # (W, C) per-phase means of the training rows
-    for p in range(n_phases):
-        cycle[p] = values[train_s:train_e][phase[train_s:train_e] == p].mean(0)
+    cycle = training_cycle(values, phase, borders)  # (W, C)
     use_cycle, use_rev = "cyc" in variant, "rev" in variant
 
     def prepared(split):
@@ -100,12 +103,9 @@ def score_mixed(values, phase, borders, lookback: int, horizon: int, use_cycle: 
     Normal equations and errors are accumulated over chunks of windows, so memory stays at a few
     chunks of (chunk, H * C) whatever the horizon.
     """
-    train_s, train_e = borders["train"]
-    n_phases = int(phase.max()) + 1
-    cycle = np.zeros((n_phases, values.shape[1]))  # (W, C)
-    if use_cycle:
-        for p in range(n_phases):
-            cycle[p] = values[train_s:train_e][phase[train_s:train_e] == p].mean(0)
+    cycle = training_cycle(values, phase, borders)  # (W, C)
+    if not use_cycle:
+        cycle = np.zeros_like(cycle)
 
     def chunks(split):
         xi, yi = windows(values, *borders[split], lookback, horizon)

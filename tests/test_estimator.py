@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from lightning.pytorch.callbacks import Callback
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
@@ -147,32 +148,43 @@ def test_cycle_and_input_skip_fit_predict_save_and_load(series, tmp_path):
         est.forecast_origins(series.to_numpy(), [origin])
 
 
-def test_linear_init_starts_training_at_the_ridge_map(series):
-    """With linear_init the network enters training as the ridge map of its training windows
-    (cycle-free inputs -> cycle-free targets, per channel): the head's skip weights and bias are
-    that map, its hidden-state weights zero."""
-    from lightning.pytorch.callbacks import Callback
+class HeadAtTrainStart(Callback):
+    """Records the head's weight and bias into ``seen`` when training starts."""
 
-    seen = {}
+    def __init__(self, seen: dict):
+        self.seen = seen
 
-    class AtTrainStart(Callback):
-        def on_train_start(self, trainer, module):
-            seen["weight"] = module.network.head.weight.detach().double().clone()
-            seen["bias"] = module.network.head.bias.detach().double().clone()
+    def on_train_start(self, trainer, module):
+        self.seen["weight"] = module.network.head.weight.detach().double().clone()
+        self.seen["bias"] = module.network.head.bias.detach().double().clone()
 
-    L_, H = TINY["context_length"], TINY["horizon"]
-    est = TSMambaForecaster(
-        **{**TINY, "max_epochs": 1}, norm="none", cycle_length=24, input_skip=True, linear_init=True,
-        head_dim=2, trainer_kwargs={"callbacks": [AtTrainStart()]},
-    ).fit(series)
+
+def cycle_free_training_windows(est, series: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """The fitted estimator's training windows (default 10% validation), scaled, minus the
+    per-hour means of the training rows: contexts (n, L, C) and targets (n, H, C)."""
+    L_, H = est.context_length, est.horizon
     n_train = len(series) - round(0.1 * len(series))
     scaled = est.scaler_.transform(series.to_numpy()[:n_train])
     hours = np.asarray(series.index.hour[:n_train])
     cycle = np.stack([scaled[hours == h].mean(0) for h in range(24)])
     residual = scaled - cycle[hours]  # (T, C)
     starts = np.arange(n_train - L_ - H + 1)
-    x = residual[starts[:, None] + np.arange(L_)].transpose(0, 2, 1).reshape(-1, L_)  # (n*C, L)
-    y = residual[starts[:, None] + L_ + np.arange(H)].transpose(0, 2, 1).reshape(-1, H)  # (n*C, H)
+    return residual[starts[:, None] + np.arange(L_)], residual[starts[:, None] + L_ + np.arange(H)]
+
+
+def test_linear_init_starts_training_at_the_ridge_map(series):
+    """With linear_init the network enters training as the ridge map of its training windows
+    (cycle-free inputs -> cycle-free targets, per channel): the head's skip weights and bias are
+    that map, its hidden-state weights zero."""
+    seen = {}
+    at_start = HeadAtTrainStart(seen)
+    L_, H = TINY["context_length"], TINY["horizon"]
+    est = TSMambaForecaster(
+        **{**TINY, "max_epochs": 1}, norm="none", cycle_length=24, input_skip=True, linear_init=True,
+        head_dim=2, trainer_kwargs={"callbacks": [at_start]},
+    ).fit(series)
+    x, y = cycle_free_training_windows(est, series)  # (n, L, C), (n, H, C)
+    x, y = x.transpose(0, 2, 1).reshape(-1, L_), y.transpose(0, 2, 1).reshape(-1, H)  # (n*C, L), (n*C, H)
     A = np.hstack([x, np.ones((len(x), 1))])
     solution = np.linalg.solve(A.T @ A + np.diag([1.0] * L_ + [0.0]), A.T @ y)  # (L + 1, H)
     weight = seen["weight"].view(H, L_, 3).numpy()  # (H, K, d + 1): hidden features, then the skip
@@ -197,29 +209,16 @@ def test_linear_init_starts_training_at_the_ridge_map(series):
 def test_linear_init_ridge_sets_the_penalty_of_the_mixed_ridge_map(series):
     """In mix mode the start is one ridge map from all channels' last K inputs to all channels'
     forecasts, with the penalty ``linear_init_ridge`` on its weights (not the bias)."""
-    from lightning.pytorch.callbacks import Callback
-
     seen = {}
-
-    class AtTrainStart(Callback):
-        def on_train_start(self, trainer, module):
-            seen["weight"] = module.network.head.weight.detach().double().clone()
-            seen["bias"] = module.network.head.bias.detach().double().clone()
-
+    at_start = HeadAtTrainStart(seen)
     L_, H, C, penalty = TINY["context_length"], TINY["horizon"], series.shape[1], 50.0
     est = TSMambaForecaster(
         **{**TINY, "max_epochs": 1}, channel_mode="mix", norm="none", cycle_length=24, input_skip=True,
         linear_init=True, linear_init_ridge=penalty, head_dim=2,
-        trainer_kwargs={"callbacks": [AtTrainStart()]},
+        trainer_kwargs={"callbacks": [at_start]},
     ).fit(series)
-    n_train = len(series) - round(0.1 * len(series))
-    scaled = est.scaler_.transform(series.to_numpy()[:n_train])
-    hours = np.asarray(series.index.hour[:n_train])
-    cycle = np.stack([scaled[hours == h].mean(0) for h in range(24)])
-    residual = scaled - cycle[hours]  # (T, C)
-    starts = np.arange(n_train - L_ - H + 1)
-    x = residual[starts[:, None] + np.arange(L_)].reshape(len(starts), L_ * C)  # (n, L*C)
-    y = residual[starts[:, None] + L_ + np.arange(H)].reshape(len(starts), H * C)  # (n, H*C)
+    x, y = cycle_free_training_windows(est, series)  # (n, L, C), (n, H, C)
+    x, y = x.reshape(len(x), L_ * C), y.reshape(len(y), H * C)  # (n, L*C), (n, H*C)
     A = np.hstack([x, np.ones((len(x), 1))])
     solution = np.linalg.solve(A.T @ A + np.diag([penalty] * (L_ * C) + [0.0]), A.T @ y)  # (L*C + 1, H*C)
     weight = seen["weight"].view(H * C, L_, 2 + C).numpy()  # (H*C, K, d + C): hidden features, skip
