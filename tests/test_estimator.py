@@ -149,14 +149,17 @@ def test_cycle_and_input_skip_fit_predict_save_and_load(series, tmp_path):
 
 
 class HeadAtTrainStart(Callback):
-    """Records the head's weight and bias into ``seen`` when training starts."""
+    """Records the head's (and the cross-channel skip's) weight and bias into ``seen`` when
+    training starts."""
 
     def __init__(self, seen: dict):
         self.seen = seen
 
     def on_train_start(self, trainer, module):
-        self.seen["weight"] = module.network.head.weight.detach().double().clone()
-        self.seen["bias"] = module.network.head.bias.detach().double().clone()
+        for prefix, layer in (("", module.network.head), ("cross_", getattr(module.network, "cross_skip", None))):
+            if layer is not None:
+                self.seen[prefix + "weight"] = layer.weight.detach().double().clone()
+                self.seen[prefix + "bias"] = layer.bias.detach().double().clone()
 
 
 def cycle_free_training_windows(est, series: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -206,14 +209,17 @@ def test_linear_init_starts_training_at_the_ridge_map(series):
         TSMambaForecaster(**TINY, linear_init=True).fit(series)
 
 
-def test_linear_init_ridge_sets_the_penalty_of_the_mixed_ridge_map(series):
-    """In mix mode the start is one ridge map from all channels' last K inputs to all channels'
-    forecasts, with the penalty ``linear_init_ridge`` on its weights (not the bias)."""
+@pytest.mark.parametrize("mode", ["mix", "cross"])
+def test_linear_init_ridge_sets_the_penalty_of_the_all_channel_ridge_map(series, mode):
+    """In mix mode, and in independent mode with the cross-channel skip, the start is one ridge
+    map from all channels' last K inputs to all channels' forecasts, with the penalty
+    ``linear_init_ridge`` on its weights (not the bias)."""
     seen = {}
     at_start = HeadAtTrainStart(seen)
     L_, H, C, penalty = TINY["context_length"], TINY["horizon"], series.shape[1], 50.0
+    kind = {"channel_mode": "mix"} if mode == "mix" else {"cross_channel_skip": True}
     est = TSMambaForecaster(
-        **{**TINY, "max_epochs": 1}, channel_mode="mix", norm="none", cycle_length=24, input_skip=True,
+        **{**TINY, "max_epochs": 1}, **kind, norm="none", cycle_length=24, input_skip=True,
         linear_init=True, linear_init_ridge=penalty, head_dim=2,
         trainer_kwargs={"callbacks": [at_start]},
     ).fit(series)
@@ -221,10 +227,17 @@ def test_linear_init_ridge_sets_the_penalty_of_the_mixed_ridge_map(series):
     x, y = x.reshape(len(x), L_ * C), y.reshape(len(y), H * C)  # (n, L*C), (n, H*C)
     A = np.hstack([x, np.ones((len(x), 1))])
     solution = np.linalg.solve(A.T @ A + np.diag([penalty] * (L_ * C) + [0.0]), A.T @ y)  # (L*C + 1, H*C)
-    weight = seen["weight"].view(H * C, L_, 2 + C).numpy()  # (H*C, K, d + C): hidden features, skip
-    np.testing.assert_array_equal(weight[:, :, :2], 0.0)
-    np.testing.assert_allclose(weight[:, :, 2:], solution[:-1].T.reshape(H * C, L_, C), atol=1e-5)
-    np.testing.assert_allclose(seen["bias"].numpy(), solution[-1], atol=1e-5)
+    if mode == "mix":
+        weight = seen["weight"].view(H * C, L_, 2 + C).numpy()  # (H*C, K, d + C): hidden features, skip
+        np.testing.assert_array_equal(weight[:, :, :2], 0.0)
+        np.testing.assert_allclose(weight[:, :, 2:], solution[:-1].T.reshape(H * C, L_, C), atol=1e-5)
+        np.testing.assert_allclose(seen["bias"].numpy(), solution[-1], atol=1e-5)
+    else:  # the per-channel head starts at zero; the cross map (H*C, C*K), channel-major, is the ridge map
+        np.testing.assert_array_equal(seen["weight"].numpy(), 0.0)
+        np.testing.assert_array_equal(seen["bias"].numpy(), 0.0)
+        weight = seen["cross_weight"].view(H * C, C, L_).permute(0, 2, 1).numpy()  # (H*C, K, C)
+        np.testing.assert_allclose(weight, solution[:-1].T.reshape(H * C, L_, C), atol=1e-5)
+        np.testing.assert_allclose(seen["cross_bias"].numpy(), solution[-1], atol=1e-5)
     # a penalty of 1 (the default) is a different map: the setting reaches the fit
     default = np.linalg.solve(A.T @ A + np.diag([1.0] * (L_ * C) + [0.0]), A.T @ y)
     assert np.abs(default - solution).max() > 1e-3

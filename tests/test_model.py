@@ -75,6 +75,45 @@ def test_step_equals_forward_with_cycle_and_input_skip(mode, n_time, cycle_lengt
     torch.testing.assert_close(every[:, -1], expected, atol=1e-10, rtol=0)
 
 
+@pytest.mark.parametrize("norm", ["causal", "none"])
+@pytest.mark.parametrize("head_window", [1, 4])
+def test_cross_channel_skip_step_and_carried_state_equal_forward(norm, head_window):
+    """The all-channel linear path reads each channel's row of the head buffer: stepping,
+    continuing a carried state and the all-positions convolution give forward's forecast."""
+    net = tiny(norm=norm, head_window=head_window, head_dim=3, cycle_length=7, input_skip=True,
+               cross_channel_skip=True).double()
+    with torch.no_grad():
+        net.cycle.normal_()
+    x = torch.randn(2, 17, 3, dtype=torch.float64)
+    marks = phases(2, 17, 7, start=2)
+    expected = net(x, marks)
+    state = net.init_state(2)
+    for t in range(17):
+        forecast, state = net.step(x[:, t], state, marks[:, t])
+    torch.testing.assert_close(forecast, expected, atol=1e-10, rtol=0)
+    every = net(x, marks, all_positions=True)
+    _, head = net(x[:, :9], marks[:, :9], return_state=True)
+    rest = net(x[:, 9:], marks[:, 9:], state=head, all_positions=True)
+    torch.testing.assert_close(rest, every[:, 9:], atol=1e-10, rtol=0)
+    for t in (0, 5, 16):  # position t of all positions == the forecast after x[:, :t+1]
+        torch.testing.assert_close(every[:, t], net(x[:, : t + 1], marks[:, : t + 1]), atol=1e-10, rtol=0)
+    # one channel's history moves every channel's forecast through the linear path alone
+    with torch.no_grad():
+        net.head.weight.zero_()
+        bumped = x.clone()
+        bumped[:, -1, 0] += 1.0
+        change = (net(bumped, marks) - net(x, marks)).abs().amax(dim=(0, 1))  # (C,)
+    assert (change > 1e-6).all()
+
+
+def test_cross_channel_skip_needs_the_independent_input_skip():
+    assert tiny(input_skip=True, cross_channel_skip=True, head_window=6).cross_skip.in_features == 6 * 3
+    with pytest.raises(ConfigError, match="already reads every channel"):
+        tiny(channel_mode="mix", input_skip=True, cross_channel_skip=True)
+    with pytest.raises(ConfigError, match="input_skip=True"):
+        tiny(cross_channel_skip=True)
+
+
 def test_cycle_is_removed_from_the_input_and_added_to_the_forecast():
     """With the head zeroed the forecast is exactly the cycle at the next H phases; and a
     series that is pure cycle reaches the backbone as zeros (shifting it by the cycle changes
@@ -133,12 +172,14 @@ def ridge_reference(features: torch.Tensor, targets: torch.Tensor, ridge: float)
     return A @ torch.linalg.solve(A.T @ A + penalty, A.T @ targets)
 
 
-@pytest.mark.parametrize("mode", ["independent", "mix"])
+@pytest.mark.parametrize("mode", ["independent", "mix", "cross"])
 def test_init_linear_path_makes_the_network_the_ridge_map(mode):
     """After init_linear_path the forecast is the ridge map of the last K cycle-free inputs
-    (per channel, weights shared, or all channels together in mix mode) plus the future cycle."""
+    (per channel, weights shared, or all channels together in mix mode and with the cross-channel
+    skip) plus the future cycle."""
     K, H, W = 6, 5, 4
-    net = tiny(channel_mode=mode, norm="none", cycle_length=W, input_skip=True, head_window=K, head_dim=2)
+    kind = {"channel_mode": "mix"} if mode == "mix" else {"cross_channel_skip": mode == "cross"}
+    net = tiny(**kind, norm="none", cycle_length=W, input_skip=True, head_window=K, head_dim=2)
     net = net.double()
     with torch.no_grad():
         net.cycle.normal_()
@@ -157,6 +198,8 @@ def test_init_linear_path_makes_the_network_the_ridge_map(mode):
         fitted = fitted.reshape(n, 3, H).permute(0, 2, 1)
     else:
         fitted = ridge_reference(xr.reshape(n, K * 3), yr.reshape(n, H * 3), 0.5).reshape(n, H, 3)
+    if mode == "cross":  # the per-channel head starts at zero: the backbone has no say yet
+        assert not net.head.weight.any() and not net.head.bias.any()
     with torch.no_grad():
         torch.testing.assert_close(net(x, marks), fitted + future, atol=1e-10, rtol=0)
 

@@ -95,12 +95,13 @@ def test_updates_equal_full_recomputation_float32(model, series):
     np.testing.assert_allclose(fc.to_numpy(), expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
 
 
-def test_cycle_and_skip_model_streams_exactly(series, tmp_path):
-    """A model with a learned cycle and the input skip: the stream feeds each update's phase
-    from its timestamp and still equals full recomputation (float64, 1e-10)."""
-    fitted = TSMambaForecaster(**TINY, cycle_length=24, input_skip=True, time_features=True).fit(
-        series.iloc[:200]
-    )
+@pytest.mark.parametrize("cross_channel_skip", [False, True])
+def test_cycle_and_skip_model_streams_exactly(series, tmp_path, cross_channel_skip):
+    """A model with a learned cycle and the input skip (own channel, or all channels): the stream
+    feeds each update's phase from its timestamp and still equals full recomputation (float64, 1e-10)."""
+    fitted = TSMambaForecaster(
+        **TINY, cycle_length=24, input_skip=True, cross_channel_skip=cross_channel_skip, time_features=True
+    ).fit(series.iloc[:200])
     twin = TSMambaForecaster.load(fitted.save(tmp_path / "cyc"))
     twin.network_.double()
     stream = twin.stream(history=series.iloc[:150])

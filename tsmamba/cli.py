@@ -184,6 +184,8 @@ MODEL_PARAMS: tuple[Param, ...] = (
     Param("head_dim", positive_int, "features per hidden state the head reads (default: d_model)"),
     Param("cycle_length", positive_int, "steps of the learned cycle removed from the input (e.g. 24 hourly)"),
     Param("input_skip", boolean, "the head also reads the normalised inputs (linear skip; true/false)"),
+    Param("cross_channel_skip", boolean,
+          "independent mode: the linear skip reads all channels' inputs (true/false)"),
     Param("linear_init", boolean, "start the input skip at the training windows' ridge map (true/false)"),
     Param("linear_init_ridge", positive_float, "penalty of that ridge map (on its weights, not the bias)"),
     Param("loss", str, "training loss", ("mse", "mae", "huber")),

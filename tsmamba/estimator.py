@@ -80,6 +80,7 @@ class TSMambaForecaster(BaseEstimator):
         head_dim: int | None = None,
         cycle_length: int | None = None,
         input_skip: bool = False,
+        cross_channel_skip: bool = False,
         linear_init: bool = False,
         linear_init_ridge: float = 1.0,
         loss: str = "mse",
@@ -117,6 +118,7 @@ class TSMambaForecaster(BaseEstimator):
         self.head_dim = head_dim
         self.cycle_length = cycle_length
         self.input_skip = input_skip
+        self.cross_channel_skip = cross_channel_skip
         self.linear_init = linear_init
         self.linear_init_ridge = linear_init_ridge
         self.loss = loss
@@ -158,6 +160,7 @@ class TSMambaForecaster(BaseEstimator):
             head_dim=self.head_dim,
             cycle_length=self.cycle_length,
             input_skip=self.input_skip,
+            cross_channel_skip=self.cross_channel_skip,
         )
 
     def _check_params(self) -> None:

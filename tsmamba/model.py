@@ -12,6 +12,11 @@ It starts from the per-phase means of the training series (:meth:`MambaForecaste
 
 Input skip (``input_skip``): the head also reads the normalised input of each of its K positions,
 so a direct linear map from the last K inputs to the forecast sits beside the Mamba path.
+With ``cross_channel_skip`` (channel-independent mode) a second linear map reads the last K
+inputs of *all* C channels for each channel's forecast: the Mamba path stays per channel (shared
+weights) while the linear path mixes channels, as an all-channel linear forecaster does. Each
+channel's row of the head buffer already holds that channel's last K inputs, so the recurrent
+form stays O(1) per step.
 
 Channel modes: ``"mix"`` embeds the C channels of a step together (one token per step);
 ``"independent"`` runs each channel as its own sequence through shared weights (the C channels
@@ -71,6 +76,7 @@ class ForecasterConfig:
     head_dim: int | None = None  # d: each hidden state is projected to d features for the head (None: D)
     cycle_length: int | None = None  # W: steps of the learned cycle removed from the input (None: off)
     input_skip: bool = False  # the head also reads the normalised inputs of its K positions
+    cross_channel_skip: bool = False  # independent mode: a linear map from all C channels' last K inputs
     norm_eps: float = 1e-5
 
     def __post_init__(self) -> None:
@@ -97,6 +103,12 @@ class ForecasterConfig:
             raise ConfigError(f"cycle_length must be a positive integer or None, got {self.cycle_length!r}")
         if self.n_time_features < 0:
             raise ConfigError(f"n_time_features must be >= 0, got {self.n_time_features}")
+        if self.cross_channel_skip and not (self.input_skip and self.channel_mode == "independent"):
+            raise ConfigError(
+                "cross_channel_skip adds an all-channel linear path to channel_mode='independent' with "
+                "input_skip=True (in 'mix' mode the skip already reads every channel); "
+                f"got channel_mode={self.channel_mode!r}, input_skip={self.input_skip}"
+            )
         self.mamba_config()  # validates the block geometry
 
     @property
@@ -216,6 +228,8 @@ class MambaForecaster(nn.Module):
         # per-position projection D -> d (shared), then one linear map of the last K positions
         self.head_proj = nn.Linear(cfg.d_model, cfg.head_dim) if cfg.head_dim else nn.Identity()
         self.head = nn.Linear(cfg.head_window * cfg.head_width, head_out)
+        if cfg.cross_channel_skip:  # the last K inputs of all C channels -> H*C outputs (H-major)
+            self.cross_skip = nn.Linear(cfg.head_window * cfg.n_channels, cfg.horizon * cfg.n_channels)
         if cfg.cycle_length:
             self.cycle = nn.Parameter(torch.zeros(cfg.cycle_length, cfg.n_channels))  # (W, C)
             self.cycle._no_weight_decay = True
@@ -247,6 +261,8 @@ class MambaForecaster(nn.Module):
         on the weights (not the bias), from the last K normalised, cycle-free inputs to the target
         in the same frame; the weights on the hidden states are zeroed. The network then starts
         as that linear forecaster, and training adds what the Mamba path finds beside it.
+        With ``cross_channel_skip`` the map reads all channels' inputs and is set in
+        ``cross_skip``; the per-channel head then starts at zero.
         """
         cfg = self.config
         if not cfg.input_skip:
@@ -254,9 +270,10 @@ class MambaForecaster(nn.Module):
                 "init_linear_path sets the input skip's weights; build the network with input_skip=True"
             )
         K, s = cfg.head_window, cfg.skip_width
-        n_in = K * s + 1
+        target = self.cross_skip if cfg.cross_channel_skip else self.head  # the linear map being set
+        n_in = K * (cfg.n_channels if cfg.cross_channel_skip else s) + 1
         gram = torch.zeros(n_in, n_in, dtype=torch.float64)  # X^T X
-        cross = torch.zeros(n_in, self.head.out_features, dtype=torch.float64)  # X^T Z
+        cross = torch.zeros(n_in, target.out_features, dtype=torch.float64)  # X^T Z
         seen = 0
         for batch in windows:
             x, y, marks = batch[0], batch[1], batch[2] if len(batch) > 2 else None
@@ -270,7 +287,9 @@ class MambaForecaster(nn.Module):
             series = self._series(xn)[:, -K:]  # (b', min(l, K), s)
             if series.shape[1] < K:  # positions before the start read zeros, as in _head
                 series = F.pad(series, (0, 0, K - series.shape[1], 0))
-            if cfg.channel_mode == "independent":
+            if cfg.cross_channel_skip:  # one row per series: all channels' K inputs, channel-major
+                series = series.reshape(z.shape[0], cfg.n_channels * K)  # (b, C*K)
+            if cfg.channel_mode == "independent" and not cfg.cross_channel_skip:
                 z = z.permute(0, 2, 1).reshape(-1, cfg.horizon)  # (b*C, H)
             else:
                 z = z.reshape(z.shape[0], -1)  # (b, H*C)
@@ -282,7 +301,13 @@ class MambaForecaster(nn.Module):
             raise ConfigError("init_linear_path got no training windows")
         penalty = torch.full((n_in,), float(ridge), dtype=torch.float64)
         penalty[-1] = 0.0  # no penalty on the bias
-        solution = torch.linalg.solve(gram + torch.diag(penalty), cross)  # (K*s + 1, out)
+        solution = torch.linalg.solve(gram + torch.diag(penalty), cross)  # (n_in, out)
+        if cfg.cross_channel_skip:
+            self.cross_skip.weight.copy_(solution[:-1].T)  # (H*C, C*K)
+            self.cross_skip.bias.copy_(solution[-1])
+            self.head.weight.zero_()
+            self.head.bias.zero_()
+            return
         weight = self.head.weight.view(-1, K, cfg.head_width)  # (out, K, d + s)
         weight[:, :, : cfg.head_width - s] = 0.0
         weight[:, :, cfg.head_width - s :] = solution[:-1].T.reshape(-1, K, s).to(weight.dtype)
@@ -352,14 +377,15 @@ class MambaForecaster(nn.Module):
 
     def _head(
         self, h: Tensor, series: Tensor, state: ForecastState | None, all_positions: bool
-    ) -> tuple[Tensor, Tensor | None]:
+    ) -> tuple[Tensor, Tensor | None, Tensor | None]:
         """Final hidden states h (b', l, D) -> head outputs (b', k, H or H*C), k = l or 1.
 
         The head reads the last K = head_window hidden states of each position, each projected
         to d = head_dim features (when set) and joined by that step's normalised inputs
         ``series`` (b', l, s) when input_skip is on, flattened (zeros before the start of the
         sequence, or the carried ones from ``state``); over all positions that is a 1-D
-        convolution with kernel K. Also returns the new carried buffer (b', K-1, d + s).
+        convolution with kernel K. Also returns the new carried buffer (b', K-1, d + s) and,
+        with cross_channel_skip, the all-channel linear map's outputs (b, k, H*C) (else None).
         """
         K, D = self.config.head_window, self.config.head_width
         h = self.head_proj(h)  # (b', l, d)
@@ -373,21 +399,36 @@ class MambaForecaster(nn.Module):
             h = torch.cat([past.to(h.dtype), h], dim=1)  # (b', K-1+l, D)
             new_hidden = h[:, -(K - 1) :]
         h = self.dropout(h)
+        cross = self._cross_skip(h[..., -1], all_positions) if self.config.cross_channel_skip else None
         if not all_positions:
-            return self.head(h[:, -K:].reshape(h.shape[0], 1, K * D)), new_hidden  # (b', 1, out)
+            return self.head(h[:, -K:].reshape(h.shape[0], 1, K * D)), new_hidden, cross  # (b', 1, out)
         if K == 1:
-            return self.head(h), new_hidden  # (b', l, out)
+            return self.head(h), new_hidden, cross  # (b', l, out)
         weight = self.head.weight.view(-1, K, D).permute(0, 2, 1)  # (out, D, K)
-        return F.conv1d(h.transpose(1, 2), weight, self.head.bias).transpose(1, 2), new_hidden  # (b', l, out)
+        out = F.conv1d(h.transpose(1, 2), weight, self.head.bias).transpose(1, 2)  # (b', l, out)
+        return out, new_hidden, cross
 
-    def _denormalise(self, out: Tensor, mean: Tensor, std: Tensor) -> Tensor:
-        """Head outputs (b', k, ...) and stats (b, k, C) -> forecasts (b, k, H, C), original scale."""
+    def _cross_skip(self, u: Tensor, all_positions: bool) -> Tensor:
+        """Each channel's inputs u (b*C, K-1+l), the carried K-1 first -> the all-channel linear
+        map's outputs (b, k, H*C), k = l or 1 (a 1-D convolution with kernel K over all positions)."""
+        C, K = self.config.n_channels, self.config.head_window
+        u = u.reshape(-1, C, u.shape[-1])  # (b, C, K-1+l)
+        if not all_positions:
+            return self.cross_skip(u[:, :, -K:].reshape(u.shape[0], 1, C * K))  # (b, 1, H*C)
+        weight = self.cross_skip.weight.view(-1, C, K)  # (H*C, C, K)
+        return F.conv1d(u, weight, self.cross_skip.bias).transpose(1, 2)  # (b, l, H*C)
+
+    def _denormalise(self, out: Tensor, mean: Tensor, std: Tensor, cross: Tensor | None = None) -> Tensor:
+        """Head outputs (b', k, ...) [+ cross-channel skip (b, k, H*C)] and stats (b, k, C)
+        -> forecasts (b, k, H, C), original scale."""
         cfg = self.config
         b, k, C = mean.shape
         if cfg.channel_mode == "independent":
             out = out.reshape(b, C, k, cfg.horizon).permute(0, 2, 3, 1)  # (b, k, H, C)
         else:
             out = out.reshape(b, k, cfg.horizon, C)  # (b, k, H, C)
+        if cross is not None:
+            out = out + cross.reshape(b, k, cfg.horizon, C)  # (b, k, H, C)
         return out * std[:, :, None] + mean[:, :, None]
 
     def _check_input(self, x: Tensor) -> None:
@@ -422,11 +463,11 @@ class MambaForecaster(nn.Module):
         xn, mean, std, moments = self._normalise(x, state)
         tokens, series = self._tokens(xn, features)
         h, caches = self.backbone(tokens, None if state is None else state.caches)
-        out, hidden = self._head(h, series, state, all_positions)  # (b', k, H or H*C)
+        out, hidden, cross = self._head(h, series, state, all_positions)  # (b', k, H or H*C)
         if not all_positions:
             mean, std = mean[:, -1:], std[:, -1:]
             phase = None if phase is None else phase[:, -1:]
-        forecast = self._denormalise(out, mean, std)  # (b, k, H, C)
+        forecast = self._denormalise(out, mean, std, cross)  # (b, k, H, C)
         if phase is not None:
             forecast = forecast + self._future_cycle(phase)  # (b, k, H, C)
         if not all_positions:
@@ -485,8 +526,8 @@ class MambaForecaster(nn.Module):
         xn = ((x_t - mean) / std)[:, None]  # (b, 1, C)
         u, series = self._tokens(xn, features)  # (b', 1, D), (b', 1, s)
         h, caches = self.backbone.step(u, state.caches)  # (b', 1, D)
-        out, hidden = self._head(h, series, state, all_positions=False)  # (b', 1, out)
-        forecast = self._denormalise(out, mean[:, None], std[:, None])[:, 0]  # (b, H, C)
+        out, hidden, cross = self._head(h, series, state, all_positions=False)  # (b', 1, out)
+        forecast = self._denormalise(out, mean[:, None], std[:, None], cross)[:, 0]  # (b, H, C)
         if phase is not None:
             forecast = forecast + self._future_cycle(phase)[:, 0]  # (b, H, C)
         return forecast, ForecastState(caches, moments, state.steps + 1, hidden)
