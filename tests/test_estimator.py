@@ -156,7 +156,8 @@ class HeadAtTrainStart(Callback):
         self.seen = seen
 
     def on_train_start(self, trainer, module):
-        for prefix, layer in (("", module.network.head), ("cross_", getattr(module.network, "cross_skip", None))):
+        network = module.network
+        for prefix, layer in (("", network.head), ("cross_", getattr(network, "cross_skip", None))):
             if layer is not None:
                 self.seen[prefix + "weight"] = layer.weight.detach().double().clone()
                 self.seen[prefix + "bias"] = layer.bias.detach().double().clone()
