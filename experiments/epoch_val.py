@@ -1,0 +1,70 @@
+"""Validation loss after every epoch of one LTSF run, optionally with the linear skip frozen.
+
+    .venv/bin/python experiments/epoch_val.py --config experiments/configs/X.json --horizon 96
+    .venv/bin/python experiments/epoch_val.py --config ... --horizon 96 --freeze cross_skip --set max_epochs=5
+
+``experiments/ltsf.py`` keeps only the best epoch; this prints the whole trajectory (the first
+line is the start, validated before training) and the test MSE of the kept network, to see
+whether training moves away from a linear start and whether the Mamba path adds anything when the
+linear map it sits beside is held fixed (``--freeze cross_skip`` or ``--freeze head``). A probe:
+nothing is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import torch
+from lightning.pytorch.callbacks import Callback
+
+from tsmamba.backtest import backtest_ltsf
+from tsmamba.runtime import keep_large_allocations
+
+
+class EpochLog(Callback):
+    """Prints each validation loss; freezes the named submodule of the network at the start."""
+
+    def __init__(self, freeze: str | None):
+        self.freeze, self.t0 = freeze, time.perf_counter()
+
+    def on_train_start(self, trainer, module):
+        if self.freeze:
+            for p in getattr(module.network, self.freeze).parameters():
+                p.requires_grad_(False)  # AdamW skips parameters without gradients (and their decay)
+
+    def on_validation_epoch_end(self, trainer, module):
+        loss = float(trainer.callback_metrics["val_loss"])
+        seconds = time.perf_counter() - self.t0
+        print(f"{seconds:.0f}s epoch {trainer.current_epoch} val_loss {loss:.4f}", flush=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--config", required=True)
+    ap.add_argument("--horizon", type=int, required=True)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--freeze", default=None, help="network submodule kept at its start (e.g. cross_skip)")
+    ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="override parameters (JSON)")
+    args = ap.parse_args()
+    config = json.loads(Path(args.config).read_text())
+    params = dict(config["params"])
+    for item in args.set:
+        key, value = item.split("=", 1)
+        params[key] = json.loads(value)
+    torch.set_num_threads(int(config.get("threads", torch.get_num_threads())))
+    keep_large_allocations()
+    params.update(progress=False, random_state=args.seed,
+                  trainer_kwargs={"callbacks": [EpochLog(args.freeze)]})
+    result = backtest_ltsf(params, config["data"], int(config["context_length"]), args.horizon,
+                           baselines=False, max_forecast_rows=0,
+                           grid_anchor=config.get("grid_anchor", "start"))
+    training = result.config["training"]
+    test_mse = result.scores["tsmamba"]["overall"]["mse"]
+    print(f"kept epoch {training.get('best_epoch')}: test MSE {test_mse:.4f}")
+
+
+if __name__ == "__main__":
+    main()
