@@ -85,8 +85,7 @@ def main() -> None:
 
     prepared = prepare_ltsf(config["data"], L, args.horizon)
     values = prepared.values.astype(np.float64)
-    anchor = config.get("grid_anchor", "start")  # Weather's grid keeps its first or last published stamp
-    fit_index = ltsf_fit_index(prepared, anchor)  # the calendar the network is trained on (Weather: a grid)
+    fit_index = ltsf_fit_index(prepared)  # the calendar the network is trained on (Weather: a grid)
     k = int(config.get("ensemble", 1))
     seeds = [args.seed] if k == 1 else [args.seed * k + i for i in range(k)]
     parts = [("test", "window"), ("test", "full"), ("val", "window"), ("val", "full")]
@@ -98,7 +97,7 @@ def main() -> None:
     t0 = time.perf_counter()
     for member_seed in seeds:
         result = backtest_ltsf({**params, "random_state": member_seed}, config["data"], L, args.horizon,
-                               max_forecast_rows=0, grid_anchor=anchor)  # scores only
+                               max_forecast_rows=0)  # scores only
         member = {"seed": member_seed}
         for split, context in parts:
             if (split, context) == ("test", "window"):  # the backtest's own forecasts
@@ -133,7 +132,6 @@ def main() -> None:
         "data": config["data"],
         "track": config["track"],
         "context_length": L,
-        "grid_anchor": anchor,
         "horizon": args.horizon,
         "seed": args.seed,
         "mse": overall["mse"],

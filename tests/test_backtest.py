@@ -449,31 +449,6 @@ def test_ltsf_cycle_phases_follow_the_fit_index_on_irregular_weather(benchmark_f
     assert np.abs(from_published - own).max() > 1e-3
 
 
-def test_ltsf_grid_anchored_at_the_end_keeps_the_published_clock_of_val_and_test(benchmark_file):
-    """grid_anchor="end": Weather's grid ends at the last published timestamp, so every validation
-    and test row keeps its published time, and the backtest's forecasts are those made with the
-    published calendar."""
-    from tsmamba.backtest import backtest_ltsf, ltsf_fit_index
-    from tsmamba.data import prepare_ltsf
-
-    path = benchmark_file("Weather")
-    prepared = prepare_ltsf(path, 24, 12)
-    grid = ltsf_fit_index(prepared, "end")
-    val_start = prepared.borders["val"][0]
-    assert len(grid) == len(prepared.index) and grid.freq == "10min"
-    assert grid[val_start:].equals(prepared.index[val_start:]) and grid[0] != prepared.index[0]
-    with pytest.raises(ConfigError, match="grid anchor"):
-        ltsf_fit_index(prepared, "middle")
-    params = dict(TINY, context_length=24, horizon=12, channel_mode="mix", norm="none", cycle_length=144,
-                  train_stride=512, max_epochs=1)
-    result = backtest_ltsf(params, path, 24, 12, baselines=False, max_forecast_rows=0, grid_anchor="end")
-    assert result.config["grid_anchor"] == "end"
-    origins = np.arange(prepared.borders["test"][0] + 23, prepared.borders["test"][0] + 28)
-    values = prepared.values.astype(np.float64)
-    from_published = result.forecaster.forecast_origins(values, origins, index=prepared.index)
-    np.testing.assert_allclose(from_published, result.arrays["yhat"][:5], rtol=1e-4, atol=1e-4)
-
-
 def test_ltsf_bounded_forecast_frame_keeps_every_score(benchmark_file):
     """max_forecast_rows thins only the tidy frame (evenly spaced origins); scores use every window."""
     from tsmamba.backtest import backtest_ltsf

@@ -891,27 +891,17 @@ def _ltsf_forecaster(forecaster: Any, context_length: int, horizon: int) -> Any:
     return _clone(forecaster, context_length=context_length, horizon=horizon)
 
 
-GRID_ANCHORS = ("start", "end")
-
-
-def ltsf_fit_index(prepared: LTSFData, anchor: str = "start") -> pd.DatetimeIndex:
+def ltsf_fit_index(prepared: LTSFData) -> pd.DatetimeIndex:
     """The time index the LTSF protocol fits and forecasts with, for a prepared series.
 
     The published index, or for files with a repeated or missing timestamp (Weather) a regular
-    grid of the same length: rows are the protocol's unit, and the estimator needs a regular
-    index. ``anchor`` says which published timestamp the grid keeps: the first row's
-    (``"start"``), or the last row's (``"end"``), so that every row after the last irregularity,
-    on Weather all validation and test rows, keeps its published clock and the calendar inputs
-    the forecasts see (cycle phase, time features) are the true ones. Everything that computes
-    calendar inputs for the protocol's rows must use this index, or the phases drift from those
-    the network was trained on.
+    grid of the same length and start: rows are the protocol's unit, and the estimator needs a
+    regular index. Everything that computes calendar inputs for the protocol's rows (time
+    features, the cycle phase) must use this index, or the phases drift from those the network
+    was trained on after the first irregularity.
     """
-    if anchor not in GRID_ANCHORS:
-        raise ConfigError(f"grid anchor must be one of {GRID_ANCHORS}, got {anchor!r}")
     index = prepared.index
     if prepared.meta.get("irregular") or not index.is_unique:
-        if anchor == "end":
-            return pd.date_range(end=index[-1], periods=len(index), freq=prepared.freq, name=index.name)
         return pd.date_range(index[0], periods=len(index), freq=prepared.freq, name=index.name)
     return index
 
@@ -930,7 +920,6 @@ def backtest_ltsf(
     model_name: str = "tsmamba",
     linear_max_windows: int | None = 10_000,
     max_forecast_rows: int | None = None,
-    grid_anchor: str = "start",
 ) -> BacktestResult:
     """The LTSF benchmark: train on the train split, score every test window on scaled data.
 
@@ -950,10 +939,6 @@ def backtest_ltsf(
     ``max_forecast_rows`` bounds the tidy ``forecasts`` frame (one row per origin, channel and
     step: Weather at H=720 would be 150 million rows) to evenly spaced origins; the scores and
     ``arrays`` always cover every window. None keeps every origin.
-
-    ``grid_anchor`` only matters for files with irregular timestamps (Weather): the regular grid
-    the estimator is fitted on keeps the first (``"start"``) or the last (``"end"``) published
-    timestamp; see :func:`ltsf_fit_index`.
     """
     t_start = time.perf_counter()
     prepared = prepare_ltsf(data, context_length, horizon, kind=kind, data_dir=data_dir)
@@ -962,7 +947,7 @@ def backtest_ltsf(
     values = prepared.values.astype(np.float64)
     channels = prepared.columns
     index = prepared.index
-    fit_index = ltsf_fit_index(prepared, grid_anchor)
+    fit_index = ltsf_fit_index(prepared)
     regularised = fit_index is not index
     frame = pd.DataFrame(values, index=fit_index, columns=channels)
     train_s, train_e = prepared.borders["train"]
@@ -1033,7 +1018,6 @@ def backtest_ltsf(
         "baselines": list(BASELINES) if baselines else [],
         "metrics_units": "scaled (StandardScaler fitted on the train split)",
         "regularised_index": regularised,
-        "grid_anchor": grid_anchor,
         "forecast_origins_kept": [len(kept), int(n)],
         "training": {k: v for k, v in history_.items() if _is_json_value(v)},
     }
