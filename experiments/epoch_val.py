@@ -59,8 +59,7 @@ def main() -> None:
     params.update(progress=False, random_state=args.seed,
                   trainer_kwargs={"callbacks": [EpochLog(args.freeze)]})
     result = backtest_ltsf(params, config["data"], int(config["context_length"]), args.horizon,
-                           baselines=False, max_forecast_rows=0,
-                           grid_anchor=config.get("grid_anchor", "start"))
+                           baselines=False, max_forecast_rows=0)
     training = result.config["training"]
     test_mse = result.scores["tsmamba"]["overall"]["mse"]
     print(f"kept epoch {training.get('best_epoch')}: test MSE {test_mse:.4f}")
