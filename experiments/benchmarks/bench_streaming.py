@@ -9,9 +9,15 @@ the median latency of
 * the exact alternative: ``predict(history, context="full")`` re-run over the whole history,
 * the window alternative: ``predict(last context_length rows)``.
 
-The model has the default estimator configuration; its weights come from a one-batch fit on
-synthetic data (latency does not depend on the weights). A 256-stream state is the 1-stream state
-after the same history, replicated (the work per update is the same as for 256 different states).
+The model has the default estimator configuration, or the one given by ``--params`` (JSON
+estimator parameters) on ``--channels`` channels, e.g. the Weather shape with the all-channel skip:
+
+    .venv/bin/python experiments/benchmarks/bench_streaming.py --channels 21 --histories 100 10000 \
+        --params '{"input_skip": true, "cross_channel_skip": true, "head_dim": 8, "norm": "none"}'
+
+Its weights come from a one-batch fit on synthetic data (latency does not depend on the weights).
+A 256-stream state is the 1-stream state after the same history, replicated (the work per update
+is the same as for 256 different states).
 glibc's mmap threshold is pinned (MALLOC_MMAP_THRESHOLD_) so that step temporaries do not flip
 between heap and mmap allocations, which doubles single-step timings on this machine.
 """
@@ -19,6 +25,7 @@ between heap and mmap allocations, which doubles single-step timings on this mac
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import sys
@@ -54,19 +61,23 @@ def main() -> None:
     ap.add_argument("--batches", type=int, nargs="+", default=[1, 256])
     ap.add_argument("--repeats", type=int, default=200)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--channels", type=int, default=7)
+    ap.add_argument("--params", type=json.loads, default={}, help="estimator parameters (JSON object)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
 
     n_rows = max(args.histories) + args.repeats * 2 + 500
-    df = synthetic_ett(n_rows=n_rows, n_channels=7, seed=0).set_index("date")
+    df = synthetic_ett(n_rows=n_rows, n_channels=args.channels, seed=0).set_index("date")
     est = TSMambaForecaster(
-        max_epochs=1, progress=False, trainer_kwargs={"limit_train_batches": 1, "limit_val_batches": 1}
+        **args.params,
+        max_epochs=1, progress=False, trainer_kwargs={"limit_train_batches": 1, "limit_val_batches": 1},
     )
     est.fit(df.iloc[:2000])
     L = est.context_length
     print(
-        f"# default model: d_model {est.d_model}, n_layers {est.n_layers}, d_state {est.d_state}, "
-        f"{est.history_['n_parameters']} parameters; torch {torch.__version__}, {args.threads} threads"
+        f"# model: d_model {est.d_model}, n_layers {est.n_layers}, d_state {est.d_state}, "
+        f"{args.channels} channels, {args.params or 'defaults'}, {est.history_['n_parameters']} parameters; "
+        f"torch {torch.__version__}, {args.threads} threads"
     )
     print(
         f"# median of {args.repeats} updates; MALLOC_MMAP_THRESHOLD_={os.environ['MALLOC_MMAP_THRESHOLD_']}"
@@ -93,7 +104,9 @@ def main() -> None:
                 s = stream
             else:
                 s = est.stream(history=None, ids=list(range(batch)))
-                s._state = stream._state.select(torch.zeros(batch, dtype=torch.long), 7, "independent")
+                s._state = stream._state.select(
+                    torch.zeros(batch, dtype=torch.long), args.channels, est.channel_mode
+                )
                 s._last_values = np.repeat(stream._last_values, batch, 0)
             pos = {"i": n_hist}
 
