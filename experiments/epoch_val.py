@@ -13,15 +13,12 @@ nothing is written.
 from __future__ import annotations
 
 import argparse
-import json
 import time
-from pathlib import Path
 
-import torch
 from lightning.pytorch.callbacks import Callback
+from ltsf import load_run  # experiments/ltsf.py: the same config files and overrides
 
 from tsmamba.backtest import backtest_ltsf
-from tsmamba.runtime import keep_large_allocations
 
 
 class EpochLog(Callback):
@@ -49,13 +46,7 @@ def main() -> None:
     ap.add_argument("--freeze", default=None, help="network submodule kept at its start (e.g. cross_skip)")
     ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="override parameters (JSON)")
     args = ap.parse_args()
-    config = json.loads(Path(args.config).read_text())
-    params = dict(config["params"])
-    for item in args.set:
-        key, value = item.split("=", 1)
-        params[key] = json.loads(value)
-    torch.set_num_threads(int(config.get("threads", torch.get_num_threads())))
-    keep_large_allocations()
+    config, params = load_run(args.config, args.set)
     params.update(progress=False, random_state=args.seed,
                   trainer_kwargs={"callbacks": [EpochLog(args.freeze)]})
     result = backtest_ltsf(params, config["data"], int(config["context_length"]), args.horizon,

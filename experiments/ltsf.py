@@ -61,6 +61,19 @@ def error_scores(yhat: np.ndarray, y: np.ndarray, seconds: float) -> dict:
     }
 
 
+def load_run(config_path: str, overrides: list[str]) -> tuple[dict, dict]:
+    """Read a run config, apply ``KEY=VALUE`` overrides (JSON values) to its estimator parameters,
+    and set up this process for it (threads, large allocations kept) -> (config, params)."""
+    config = json.loads(Path(config_path).read_text())
+    params = dict(config["params"])
+    for item in overrides:
+        key, value = item.split("=", 1)
+        params[key] = json.loads(value)
+    torch.set_num_threads(int(config.get("threads", torch.get_num_threads())))
+    keep_large_allocations()
+    return config, params
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--config", required=True, help="JSON: name, data, track, context_length, params")
@@ -71,15 +84,9 @@ def main() -> None:
                     help="override estimator parameters (JSON values), e.g. --set max_epochs=3")
     args = ap.parse_args()
 
-    config = json.loads(Path(args.config).read_text())
-    params = dict(config["params"])
-    for item in args.set:
-        key, value = item.split("=", 1)
-        params[key] = json.loads(value)
+    config, params = load_run(args.config, args.set)
     params.update(progress=False)
     L = int(config["context_length"])
-    torch.set_num_threads(int(config.get("threads", torch.get_num_threads())))
-    keep_large_allocations()
 
     from tsmamba.data import prepare_ltsf
 
