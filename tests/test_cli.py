@@ -103,6 +103,8 @@ GOOD_ROWS = "date,a,b\n" + "".join(f"2021-01-01 {h:02d}:00:00,{h},{2 * h}\n" for
         (lambda p: ["backtest", "--data", "NoSuchSet", "--protocol", "ltsf"], ["unknown data set"]),
         (lambda p: ["backtest", "--data", "ETTh1", "--refit", "sometimes"], ["--refit"]),
         (lambda p: ["backtest", "--data", "ETTh1", "--channel-mode", "both"], ["--channel-mode"]),
+        (lambda p: ["backtest", "--data", "ETTh1", "--frequency-loss", "1.5"],
+         ["--frequency-loss", "<= 1.0", "'1.5'"]),
         (lambda p: ["backtest", "--data", "ETTh1", "--config", write(p, "bad.toml", "d_model = [")],
          ["not valid TOML"]),
         (lambda p: ["backtest", "--data", "ETTh1", "--config", write(p, "unk.toml", "d_modle = 3")],
@@ -116,7 +118,7 @@ GOOD_ROWS = "date,a,b\n" + "".join(f"2021-01-01 {h:02d}:00:00,{h},{2 * h}\n" for
     ],
     ids=["bad-path", "directory", "empty-file", "bad-dates", "nan", "non-numeric", "horizon-0",
          "context-too-long", "fit-too-short", "unknown-name", "unknown-name-ltsf", "bad-refit",
-         "bad-choice", "bad-toml", "unknown-setting", "bad-config-value", "out-is-file",
+         "bad-choice", "bad-weight", "bad-toml", "unknown-setting", "bad-config-value", "out-is-file",
          "model-missing", "fit-no-out", "unknown-command"],
 )
 def test_error_paths_print_one_line_and_exit_2(tmp_path, make_args, fragments):

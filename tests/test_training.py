@@ -1,6 +1,9 @@
-"""The Lightning module's training extras: the moving average of the weights (ema_decay)."""
+"""The Lightning module's training extras: the moving average of the weights (ema_decay) and the
+frequency-domain loss term (frequency_loss)."""
 
 from __future__ import annotations
+
+import math
 
 import lightning as L
 import pytest
@@ -10,7 +13,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from tsmamba.errors import ConfigError
 from tsmamba.model import ForecasterConfig, MambaForecaster
-from tsmamba.training import ForecastingModule
+from tsmamba.training import ForecastingModule, forecast_loss
 
 
 def tiny_module(**kw) -> ForecastingModule:
@@ -69,3 +72,56 @@ def test_ema_is_the_moving_average_that_validation_sees_and_training_ends_on():
 def test_ema_decay_is_checked():
     with pytest.raises(ConfigError, match="ema_decay"):
         tiny_module(ema_decay=1.0)
+
+
+def frequency_term_ref(error: torch.Tensor) -> torch.Tensor:
+    """mean over (b, f, C) of |sum_t exp(-2 pi i f t / H) e_t| / sqrt(H), f = 0 .. H // 2: the
+    orthonormal DFT written out as a sum."""
+    b, H, C = error.shape
+    total = 0.0
+    for f in range(H // 2 + 1):
+        angle = torch.tensor([-2 * math.pi * f * t / H for t in range(H)], dtype=error.dtype)
+        re = (error * torch.cos(angle)[None, :, None]).sum(1)  # (b, C)
+        im = (error * torch.sin(angle)[None, :, None]).sum(1)
+        total = total + torch.sqrt(re**2 + im**2).sum() / math.sqrt(H)
+    return total / (b * (H // 2 + 1) * C)
+
+
+@pytest.mark.parametrize("horizon", [7, 8])
+@pytest.mark.parametrize("kind", ["mse", "mae"])
+def test_frequency_loss_mixes_the_spectrum_of_the_error_into_the_loss(kind, horizon):
+    g = torch.Generator().manual_seed(0)
+    pred = torch.randn(3, horizon, 2, generator=g, dtype=torch.float64)
+    target = torch.randn(3, horizon, 2, generator=g, dtype=torch.float64)
+    plain = forecast_loss(kind, pred, target)
+    assert torch.equal(forecast_loss(kind, pred, target, 0.0), plain)
+    spectral = frequency_term_ref(pred - target)
+    for weight in (0.3, 1.0):
+        torch.testing.assert_close(
+            forecast_loss(kind, pred, target, weight), (1 - weight) * plain + weight * spectral,
+            atol=1e-12, rtol=0,
+        )
+    # orthonormal: an error constant over the horizon costs |e| * sqrt(H) at f = 0 and nothing else
+    flat = torch.full((1, horizon, 1), 0.5, dtype=torch.float64)
+    torch.testing.assert_close(
+        forecast_loss(kind, flat, torch.zeros_like(flat), 1.0),
+        torch.tensor(0.5 * math.sqrt(horizon) / (horizon // 2 + 1), dtype=torch.float64),
+        atol=1e-12, rtol=0,
+    )
+
+
+def test_frequency_loss_trains_the_module_on_the_mixed_loss():
+    torch.manual_seed(2)
+    context, target = torch.randn(4, 8, 2), torch.randn(4, 3, 2)
+    module = tiny_module(frequency_loss=0.7)
+    with torch.no_grad():
+        pred = module.network(context)
+    torch.testing.assert_close(
+        module._loss([context, target]), forecast_loss("mse", pred, target, 0.7), atol=1e-6, rtol=0
+    )
+
+
+@pytest.mark.parametrize("bad", [-0.1, 1.5, True, "half"])
+def test_frequency_loss_is_checked(bad):
+    with pytest.raises(ConfigError, match="frequency_loss"):
+        tiny_module(frequency_loss=bad)

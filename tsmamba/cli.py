@@ -98,6 +98,14 @@ def fraction(text: Any) -> float:
     return _number(text, 0.0, False, 1.0)
 
 
+def weight(text: Any) -> float:
+    """A mixing weight in [0, 1], both ends included."""
+    value = _number(text, 0.0, False)
+    if value > 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0.0 and <= 1.0, got {text!r}")
+    return value
+
+
 def start_value(text: Any) -> int | float | str:
     """``--start``: an int row, a float fraction, or a timestamp (kept as text)."""
     if isinstance(text, (int, float)) and not isinstance(text, bool):
@@ -189,6 +197,7 @@ MODEL_PARAMS: tuple[Param, ...] = (
     Param("linear_init", boolean, "start the input skip at the training windows' ridge map (true/false)"),
     Param("linear_init_ridge", positive_float, "penalty of that ridge map (on its weights, not the bias)"),
     Param("loss", str, "training loss", ("mse", "mae", "huber")),
+    Param("frequency_loss", weight, "weight of the frequency-domain error mixed into the loss (0: off)"),
     Param("max_epochs", positive_int, "most training epochs"),
     Param("batch_size", positive_int, "training windows per batch"),
     Param("learning_rate", positive_float, "peak AdamW learning rate"),

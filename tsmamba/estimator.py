@@ -84,6 +84,7 @@ class TSMambaForecaster(BaseEstimator):
         linear_init: bool = False,
         linear_init_ridge: float = 1.0,
         loss: str = "mse",
+        frequency_loss: float = 0.0,
         max_epochs: int = 10,
         batch_size: int = 32,
         learning_rate: float = 1e-3,
@@ -122,6 +123,7 @@ class TSMambaForecaster(BaseEstimator):
         self.linear_init = linear_init
         self.linear_init_ridge = linear_init_ridge
         self.loss = loss
+        self.frequency_loss = frequency_loss
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.learning_rate = learning_rate
@@ -317,6 +319,7 @@ class TSMambaForecaster(BaseEstimator):
         module = ForecastingModule(
             network,
             loss=self.loss,
+            frequency_loss=self.frequency_loss,
             learning_rate=self.learning_rate,
             weight_decay=self.weight_decay,
             warmup_fraction=self.warmup_fraction,

@@ -1,9 +1,10 @@
 """Training with Lightning: the LightningModule (no architecture here) and its callbacks.
 
-``ForecastingModule`` wraps a :class:`tsmamba.model.MambaForecaster`: loss (MSE, MAE or Huber),
-AdamW without weight decay on norms, biases, dt, A and D, a linear warm-up then cosine decay per
-step, a finite-loss guard, and optionally an exponential moving average of the weights
-(``ema_decay``) that validation reads and training ends on. ``make_trainer`` builds the
+``ForecastingModule`` wraps a :class:`tsmamba.model.MambaForecaster`: loss (MSE, MAE or Huber,
+optionally mixed with a frequency-domain term over the horizon), AdamW without weight decay on
+norms, biases, dt, A and D, a linear warm-up then cosine decay per step, a finite-loss guard,
+and optionally an exponential moving average of the weights (``ema_decay``) that validation
+reads and training ends on. ``make_trainer`` builds the
 ``lightning.Trainer`` with gradient clipping, early stopping on the validation loss with the best
 weights restored in memory, and the user's ``trainer_kwargs`` passed through.
 """
@@ -30,14 +31,26 @@ __all__ = ["LOSSES", "ForecastingModule", "LastCheckpoint", "RestoreBestWeights"
 LOSSES = ("mse", "mae", "huber")
 
 
-def forecast_loss(kind: str, pred: Tensor, target: Tensor) -> Tensor:
+def forecast_loss(kind: str, pred: Tensor, target: Tensor, frequency_weight: float = 0.0) -> Tensor:
+    """Loss of forecasts ``pred`` against ``target``, both (b, H, C).
+
+    ``frequency_weight`` a mixes in the frequency-domain error over the horizon (FreDF, Wang et
+    al., ICLR 2025: the H steps of a target are autocorrelated, their Fourier coefficients much
+    less): (1 - a) * loss + a * mean |rFFT_H(pred - target)|, the FFT orthonormal so that the
+    term is on the scale of the errors themselves, whatever H.
+    """
     if kind == "mse":
-        return F.mse_loss(pred, target)
-    if kind == "mae":
-        return F.l1_loss(pred, target)
-    if kind == "huber":
-        return F.huber_loss(pred, target, delta=1.0)
-    raise ConfigError(f"loss must be one of {LOSSES}, got {kind!r}")
+        loss = F.mse_loss(pred, target)
+    elif kind == "mae":
+        loss = F.l1_loss(pred, target)
+    elif kind == "huber":
+        loss = F.huber_loss(pred, target, delta=1.0)
+    else:
+        raise ConfigError(f"loss must be one of {LOSSES}, got {kind!r}")
+    if frequency_weight == 0.0:
+        return loss
+    spectrum = torch.fft.rfft(pred - target, dim=1, norm="ortho")  # (b, H//2+1, C) complex
+    return (1.0 - frequency_weight) * loss + frequency_weight * spectrum.abs().mean()
 
 
 class ForecastingModule(L.LightningModule):
@@ -48,6 +61,7 @@ class ForecastingModule(L.LightningModule):
         network: MambaForecaster,
         *,
         loss: str = "mse",
+        frequency_loss: float = 0.0,
         learning_rate: float = 1e-3,
         weight_decay: float = 0.01,
         warmup_fraction: float = 0.05,
@@ -59,12 +73,20 @@ class ForecastingModule(L.LightningModule):
             raise ConfigError(f"ema_decay must be in (0, 1) or None, got {ema_decay}")
         if loss not in LOSSES:
             raise ConfigError(f"loss must be one of {LOSSES}, got {loss!r}")
+        if isinstance(frequency_loss, bool) or not (
+            isinstance(frequency_loss, (int, float)) and 0.0 <= frequency_loss <= 1.0
+        ):
+            raise ConfigError(
+                f"frequency_loss is the weight of the frequency-domain term and must be in [0, 1], "
+                f"got {frequency_loss!r}"
+            )
         if learning_rate <= 0:
             raise ConfigError(f"learning_rate must be > 0, got {learning_rate}")
         if not 0 <= warmup_fraction < 1:
             raise ConfigError(f"warmup_fraction must be in [0, 1), got {warmup_fraction}")
         self.network = network
         self.loss_kind = loss
+        self.frequency_loss = float(frequency_loss)
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
         self.warmup_fraction = warmup_fraction
@@ -79,7 +101,7 @@ class ForecastingModule(L.LightningModule):
     def _loss(self, batch: list[Tensor]) -> Tensor:
         context, target = batch[0], batch[1]
         marks = batch[2] if len(batch) > 2 else None
-        return forecast_loss(self.loss_kind, self.network(context, marks), target)
+        return forecast_loss(self.loss_kind, self.network(context, marks), target, self.frequency_loss)
 
     def training_step(self, batch: list[Tensor], batch_idx: int) -> Tensor:
         loss = self._loss(batch)
