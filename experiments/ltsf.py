@@ -11,7 +11,11 @@ test windows forecast from the full history carried through the recurrent state
 
 A config with ``"ensemble": k`` trains k networks that differ only in their seed (seed * k + i
 for member i, so the members of different seeds never overlap) and scores the mean of their
-forecasts; each member's own scores are recorded beside the ensemble's.
+forecasts; each member's own scores are recorded beside the ensemble's. A config with
+``"members": [{"context_length": L, "params": {...}}, ...]`` does the same with networks that
+differ in their lookback (and the parameters given, laid over the shared ``params``): the LTSF
+split forecasts the same target rows whatever the lookback, so their forecasts average window by
+window. Its ``context_length`` is the longest member's.
 """
 
 from __future__ import annotations
@@ -74,6 +78,27 @@ def load_run(config_path: str, overrides: list[str]) -> tuple[dict, dict]:
     return config, params
 
 
+def member_plan(config: dict, params: dict, seed: int, overridden=()) -> list[tuple[int, dict, int]]:
+    """The networks a run trains: (lookback, estimator parameters, seed) for each.
+
+    One network by default; ``"ensemble": k`` networks with seeds seed * k + i; ``"members"``
+    one network per member, its parameters laid over the shared ones (except those named in
+    ``overridden``, set on the command line), seeds seed * n + i.
+    """
+    if "members" in config:
+        if "ensemble" in config:
+            raise SystemExit("a config takes either 'ensemble' (seeds) or 'members' (lookbacks), not both")
+        members = config["members"]
+        plan = []
+        for i, m in enumerate(members):
+            own = {key: value for key, value in m.get("params", {}).items() if key not in overridden}
+            plan.append((int(m["context_length"]), {**params, **own}, seed * len(members) + i))
+        return plan
+    k = int(config.get("ensemble", 1))
+    seeds = [seed] if k == 1 else [seed * k + i for i in range(k)]
+    return [(int(config["context_length"]), params, s) for s in seeds]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--config", required=True, help="JSON: name, data, track, context_length, params")
@@ -86,15 +111,13 @@ def main() -> None:
 
     config, params = load_run(args.config, args.set)
     params.update(progress=False)
-    L = int(config["context_length"])
+    overridden = {item.split("=", 1)[0] for item in args.set}
+    plan = member_plan(config, params, args.seed, overridden)  # [(lookback, params, seed)] per network
+    k = len(plan)
+    L = max(lookback for lookback, _, _ in plan)
 
     from tsmamba.data import prepare_ltsf
 
-    prepared = prepare_ltsf(config["data"], L, args.horizon)
-    values = prepared.values.astype(np.float64)
-    fit_index = ltsf_fit_index(prepared)  # the calendar the network is trained on (Weather: a grid)
-    k = int(config.get("ensemble", 1))
-    seeds = [args.seed] if k == 1 else [args.seed * k + i for i in range(k)]
     parts = [("test", "window"), ("test", "full"), ("val", "window"), ("val", "full")]
     sums: dict[tuple[str, str], np.ndarray] = {}
     targets: dict[str, np.ndarray] = {}
@@ -102,27 +125,34 @@ def main() -> None:
     score: dict[tuple[str, str], dict] = {}
     members = []
     t0 = time.perf_counter()
-    for member_seed in seeds:
-        result = backtest_ltsf({**params, "random_state": member_seed}, config["data"], L, args.horizon,
-                               max_forecast_rows=0)  # scores only
-        member = {"seed": member_seed}
+    for lookback, member_params, member_seed in plan:
+        prepared = prepare_ltsf(config["data"], lookback, args.horizon)
+        values = prepared.values.astype(np.float64)
+        fit_index = ltsf_fit_index(prepared)  # the calendar the network is trained on (Weather: a grid)
+        result = backtest_ltsf({**member_params, "random_state": member_seed}, config["data"], lookback,
+                               args.horizon, max_forecast_rows=0)  # scores only
+        member = {"seed": member_seed, "context_length": lookback}
         for split, context in parts:
             if (split, context) == ("test", "window"):  # the backtest's own forecasts
                 yhat, y, s = result.arrays["yhat"], result.arrays["y"], result.timings.get("forecast_s", 0.0)
             else:
-                yhat, y, s = split_forecasts(result, values, fit_index, L, args.horizon, split, context)
+                yhat, y, s = split_forecasts(result, values, fit_index, lookback, args.horizon, split,
+                                             context)
             own = error_scores(yhat, y, s)  # scored now: Weather's test forecasts at H = 720 take 1.2 GB
             member[f"{split}_{context}_mse"] = own["mse"]
             seconds[split, context] += s
             if k == 1:
                 score[split, context] = own
             else:
+                if split in targets and not np.array_equal(targets[split], y):
+                    raise SystemExit(f"members forecast different {split} targets; they cannot be averaged")
                 sums[split, context] = sums.get((split, context), 0.0) + np.asarray(yhat, np.float64)
                 targets[split] = y
             del yhat, y
         training = result.config["training"]
         member.update({key: training.get(key) for key in ("epochs", "best_epoch", "best_step",
-                                                          "seconds_per_epoch", "train_seconds")})
+                                                          "seconds_per_epoch", "train_seconds",
+                                                          "n_parameters")})
         members.append(member)
     wall = time.perf_counter() - t0
     if k > 1:
@@ -134,6 +164,7 @@ def main() -> None:
         overall = result.scores["tsmamba"]["overall"]
 
     training = result.config["training"]  # of the last member; each member's are in "members"
+    n_parameters = sum(m.pop("n_parameters") for m in members)
     record = {
         "name": config["name"],
         "data": config["data"],
@@ -149,7 +180,7 @@ def main() -> None:
         "baselines": {k_: {"mse": v["overall"]["mse"], "mae": v["overall"]["mae"]}
                       for k_, v in result.scores.items() if k_ != "tsmamba"},
         "params": {k_: v for k_, v in result.config["model_params"].items()},
-        "n_parameters": training.get("n_parameters") * k,
+        "n_parameters": n_parameters,
         "epochs": training.get("epochs"),
         "best_epoch": training.get("best_epoch"),
         "best_step": training.get("best_step"),
@@ -164,6 +195,8 @@ def main() -> None:
     }
     if k > 1:
         record.update(ensemble=k, members=members)
+    if "members" in config:
+        record.update(lookbacks=[lookback for lookback, _, _ in plan])
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{config['name']}_H{args.horizon}_s{args.seed}.json"
