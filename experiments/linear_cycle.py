@@ -23,6 +23,11 @@ forecasts all channels' next H values (the network's ``channel_mode="mix"`` star
 and cyc variants, at each ridge penalty given by ``--alpha``:
 
     .venv/bin/python experiments/linear_cycle.py --data Weather --cycle 144 --mix --alpha 100 1000 3000
+
+With ``--lookbacks`` it scores the per-channel cyc map at each lookback given and the mean of their
+forecasts (the linear counterpart of a ``"members"`` config of ``experiments/ltsf.py``):
+
+    .venv/bin/python experiments/linear_cycle.py --data ETTm1 --cycle 96 --lookbacks 96 336
 """
 
 from __future__ import annotations
@@ -54,7 +59,16 @@ def score(
     values, phase, borders, lookback: int, horizon: int, variant: str, alpha: float = 1.0,
     train_stride: int = 1, sampling: str = "strided",
 ) -> dict:
-    """Validation and test MSE of one ridge variant at one horizon.
+    """Validation and test MSE of one ridge variant at one horizon."""
+    return {split: float(np.mean((f - y) ** 2)) for split, (f, y) in forecasts(
+        values, phase, borders, lookback, horizon, variant, alpha, train_stride, sampling).items()}
+
+
+def forecasts(
+    values, phase, borders, lookback: int, horizon: int, variant: str, alpha: float = 1.0,
+    train_stride: int = 1, sampling: str = "strided",
+) -> dict:
+    """One ridge variant's forecasts and targets at one horizon: split -> ((n, H, C), (n, H, C)).
 
     ``train_stride`` k > 1 fits on 1 in k training windows, as the network's ``train_stride`` /
     ``train_sampling`` thin them: every k-th window ("strided") or a random 1/k ("random", seed 0).
@@ -91,8 +105,7 @@ def score(
     for split in ("val", "test"):
         _, y, xr, back = prepared(split)
         A = np.hstack([rows(xr), np.ones((xr.shape[0] * xr.shape[2], 1))])
-        forecast = (A @ W).reshape(len(y), -1, horizon).transpose(0, 2, 1) + back
-        out[split] = float(np.mean((forecast - y) ** 2))
+        out[split] = ((A @ W).reshape(len(y), -1, horizon).transpose(0, 2, 1) + back, y)
     return out
 
 
@@ -134,6 +147,39 @@ def score_mixed(values, phase, borders, lookback: int, horizon: int, use_cycle: 
     return out
 
 
+def lookback_ensemble(data_name: str, lookbacks, cycle: int, train_stride: int = 1,
+                      sampling: str = "strided") -> None:
+    """Print the cyc map's MSE at each lookback and of the mean forecast of all of them.
+
+    Under the LTSF split the validation and test targets are the same rows whatever the lookback
+    (each split's first window ends where the split starts), so the forecasts average window by
+    window, as ``experiments/ltsf.py`` averages the networks of a ``"members"`` config.
+    """
+    print(f"{data_name}, cyc map, cycle {cycle}, lookbacks {lookbacks}: MSE at H = {HORIZONS}, average")
+    rows = {str(L): {"val": [], "test": []} for L in lookbacks}
+    both = "+".join(map(str, lookbacks))
+    rows[both] = {"val": [], "test": []}
+    for h in HORIZONS:
+        sums, targets = {}, {}
+        for L in lookbacks:
+            data = prepare_ltsf(data_name, L, max(HORIZONS))
+            values = data.values.astype(np.float64)
+            phase = cycle_phase(data.index, data.freq, cycle)
+            for split, (f, y) in forecasts(values, phase, data.borders, L, h, "cyc",
+                                           train_stride=train_stride, sampling=sampling).items():
+                if split in targets and not np.array_equal(targets[split], y):
+                    raise SystemExit(f"lookback {L} forecasts other {split} targets than {lookbacks[0]}")
+                targets[split] = y
+                sums[split] = sums.get(split, 0.0) + f
+                rows[str(L)][split].append(float(np.mean((f - y) ** 2)))
+        for split, y in targets.items():
+            rows[both][split].append(float(np.mean((sums[split] / len(lookbacks) - y) ** 2)))
+    for label, r in rows.items():
+        val, test = " ".join(f"{v:.4f}" for v in r["val"]), " ".join(f"{v:.4f}" for v in r["test"])
+        print(f"  L={label:12s} val {val}  avg {np.mean(r['val']):.4f}"
+              f" | test {test}  avg {np.mean(r['test']):.4f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", required=True, help="ETTh1, ETTm1 or Weather")
@@ -144,7 +190,12 @@ def main() -> None:
                     help="with --train-stride: every k-th window or a random 1/k of them")
     ap.add_argument("--mix", action="store_true", help="one map over all channels' inputs (plain, cyc)")
     ap.add_argument("--alpha", type=float, nargs="+", default=[1.0], help="ridge penalties (with --mix)")
+    ap.add_argument("--lookbacks", type=int, nargs="+", metavar="L",
+                    help="score the cyc map at each lookback and the mean of their forecasts")
     args = ap.parse_args()
+    if args.lookbacks:
+        lookback_ensemble(args.data, args.lookbacks, args.cycle, args.train_stride, args.sampling)
+        return
     if args.mix and args.train_stride > 1:
         ap.error("--mix fits on every training window; leave out --train-stride")
     data = prepare_ltsf(args.data, args.lookback, max(HORIZONS))
