@@ -353,9 +353,9 @@ def test_non_finite_loss_stops_with_a_clear_error(series, monkeypatch, tmp_path)
     calls = {"n": 0}
     real = training.forecast_loss
 
-    def poisoned(kind, pred, target):
+    def poisoned(kind, pred, target, frequency_weight=0.0):
         calls["n"] += 1
-        loss = real(kind, pred, target)
+        loss = real(kind, pred, target, frequency_weight)
         return loss * float("nan") if calls["n"] == 3 else loss
 
     monkeypatch.setattr(training, "forecast_loss", poisoned)
