@@ -159,13 +159,16 @@ def lookback_ensemble(data_name: str, lookbacks, cycle: int, train_stride: int =
     rows = {str(L): {"val": [], "test": []} for L in lookbacks}
     both = "+".join(map(str, lookbacks))
     rows[both] = {"val": [], "test": []}
+    prepared = {}  # lookback -> (values, phase, borders), read once for every horizon
+    for L in lookbacks:
+        data = prepare_ltsf(data_name, L, max(HORIZONS))
+        phase = cycle_phase(data.index, data.freq, cycle)
+        prepared[L] = (data.values.astype(np.float64), phase, data.borders)
     for h in HORIZONS:
         sums, targets = {}, {}
         for L in lookbacks:
-            data = prepare_ltsf(data_name, L, max(HORIZONS))
-            values = data.values.astype(np.float64)
-            phase = cycle_phase(data.index, data.freq, cycle)
-            for split, (f, y) in forecasts(values, phase, data.borders, L, h, "cyc",
+            values, phase, borders = prepared[L]
+            for split, (f, y) in forecasts(values, phase, borders, L, h, "cyc",
                                            train_stride=train_stride, sampling=sampling).items():
                 if split in targets and not np.array_equal(targets[split], y):
                     raise SystemExit(f"lookback {L} forecasts other {split} targets than {lookbacks[0]}")
