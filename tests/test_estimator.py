@@ -96,6 +96,32 @@ def test_full_history_in_segments_equals_one_pass(fitted, series, monkeypatch):
     np.testing.assert_allclose(segmented, one_pass, rtol=1e-5, atol=1e-5)
 
 
+def test_window_forecasts_keep_to_the_memory_budget(fitted, series, monkeypatch):
+    """Without a batch_size, window forecasts run in passes of at most FORECAST_ELEMENTS
+    (windows x channels x length x d_model) and give the forecasts of one pass per window."""
+    from tsmamba import estimator
+
+    origins = np.arange(23, 60)
+    one_each = fitted.forecast_origins(series, origins, batch_size=1)
+    contexts = fitted._scaled(series.to_numpy(np.float64))[None].numpy()[:, :24]  # (1, 24, C)
+    seen: list[int] = []
+    hook = fitted.network_.register_forward_pre_hook(lambda _, args: seen.append(args[0].shape[0]))
+    try:
+        by_default = fitted.forecast_origins(series, origins)
+        assert seen == [len(origins)]  # the tiny network: everything in one pass
+        seen.clear()
+        per_window = 3 * 24 * 16  # channels x context_length x d_model
+        monkeypatch.setattr(estimator, "FORECAST_ELEMENTS", 4 * per_window + per_window // 2)
+        bounded = fitted.forecast_origins(series, origins)
+        scaled = fitted.forecast_scaled_windows(contexts)
+        assert seen == [4] * 9 + [1] + [1]
+    finally:
+        hook.remove()
+    np.testing.assert_allclose(by_default, one_each, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(bounded, one_each, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(fitted.scaler_.inverse_transform(scaled[0]), one_each[0], rtol=1e-5, atol=1e-5)
+
+
 def test_sklearn_contract(fitted, series):
     est = TSMambaForecaster(**TINY)
     params = est.get_params()

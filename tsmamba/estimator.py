@@ -43,6 +43,11 @@ __all__ = ["TSMambaForecaster"]
 FORMAT = "tsmamba-forecaster"
 CONTEXTS = ("window", "full")
 FULL_SEGMENT = 2048  # rows per recurrent pass of full-history forecasts (memory, not results)
+# Window forecasts: windows per forward pass when no batch_size is given, so that
+# windows x series rows x context_length x d_model stays within this (memory, not results). The
+# no-grad forward peaks near 120 bytes per such element (ETTm1 network at L = 720, d_model 64,
+# channel-independent: ~38 MB per window), so ~1 GB per pass: 195 windows at L = 96, 26 at 720.
+FORECAST_ELEMENTS = 1 << 23
 
 
 class TSMambaForecaster(BaseEstimator):
@@ -228,6 +233,12 @@ class TSMambaForecaster(BaseEstimator):
     def _dtype(self) -> torch.dtype:
         return self.network_.head.weight.dtype
 
+    def _windows_per_pass(self, length: int) -> int:
+        """Windows of ``length`` steps per no-grad forward pass, within FORECAST_ELEMENTS."""
+        cfg = self.network_.config
+        rows = cfg.n_channels if cfg.channel_mode == "independent" else 1  # series per window
+        return max(1, FORECAST_ELEMENTS // (rows * max(length, 1) * cfg.d_model))
+
     # ---- fitting ---------------------------------------------------------------------------
     def fit(
         self,
@@ -398,7 +409,7 @@ class TSMambaForecaster(BaseEstimator):
         origins: Sequence[int],
         *,
         context: str = "window",
-        batch_size: int = 256,
+        batch_size: int | None = None,
         index: pd.DatetimeIndex | None = None,
     ) -> np.ndarray:
         """Forecasts after each origin (the positional index of the last observed row).
@@ -406,6 +417,7 @@ class TSMambaForecaster(BaseEstimator):
         ``data``: a frame (validated like ``predict``'s) or an array (T, C) in original units with
         ``index`` for time features. ``"window"`` batches the windows ending at the origins;
         ``"full"`` makes one recurrent pass over the rows and reads the forecast at each origin.
+        ``batch_size``: windows per forward pass (None: as many as keep memory near 1 GB).
         Returns (n_origins, H, C) in original units.
         """
         check_is_fitted(self, "network_")
@@ -434,6 +446,7 @@ class TSMambaForecaster(BaseEstimator):
             windows = x.unfold(0, L_, 1).transpose(1, 2)  # (T-L+1, L, C) view
             mwin = None if marks is None else marks.unfold(0, L_, 1).transpose(1, 2)
             parts = []
+            batch_size = batch_size or self._windows_per_pass(L_)
             for i in range(0, len(origins), batch_size):
                 starts = torch.as_tensor(origins[i : i + batch_size] - (L_ - 1))
                 parts.append(self.network_(windows[starts], None if mwin is None else mwin[starts]))
@@ -467,11 +480,15 @@ class TSMambaForecaster(BaseEstimator):
         return out
 
     @torch.no_grad()
-    def forecast_scaled_windows(self, contexts: Any, marks: Any = None, batch_size: int = 256) -> np.ndarray:
-        """Windows already in the scaler's units: contexts (N, L, C) -> forecasts (N, H, C), same units."""
+    def forecast_scaled_windows(
+        self, contexts: Any, marks: Any = None, batch_size: int | None = None
+    ) -> np.ndarray:
+        """Windows already in the scaler's units: contexts (N, L, C) -> forecasts (N, H, C), same
+        units; ``batch_size`` windows per forward pass (None: as many as keep memory near 1 GB)."""
         check_is_fitted(self, "network_")
         x = torch.as_tensor(np.asarray(contexts), dtype=self._dtype())
         m = None if marks is None else torch.as_tensor(np.asarray(marks), dtype=self._dtype())
+        batch_size = batch_size or self._windows_per_pass(x.shape[1])
         parts = [
             self.network_(x[i : i + batch_size], None if m is None else m[i : i + batch_size])
             for i in range(0, len(x), batch_size)
