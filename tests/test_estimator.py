@@ -97,8 +97,9 @@ def test_full_history_in_segments_equals_one_pass(fitted, series, monkeypatch):
 
 
 def test_window_forecasts_keep_to_the_memory_budget(fitted, series, monkeypatch):
-    """Without a batch_size, window forecasts run in passes of at most FORECAST_ELEMENTS
-    (windows x channels x length x d_model) and give the forecasts of one pass per window."""
+    """Without a batch_size, window forecasts run in passes of at most FORECAST_BATCH windows, and
+    fewer when FORECAST_ELEMENTS (windows x channels x length x d_model) binds; the forecasts are
+    those of one window per pass."""
     from tsmamba import estimator
 
     origins = np.arange(23, 60)
@@ -108,7 +109,7 @@ def test_window_forecasts_keep_to_the_memory_budget(fitted, series, monkeypatch)
     hook = fitted.network_.register_forward_pre_hook(lambda _, args: seen.append(args[0].shape[0]))
     try:
         by_default = fitted.forecast_origins(series, origins)
-        assert seen == [len(origins)]  # the tiny network: everything in one pass
+        assert seen == [32, 5]  # the tiny network: FORECAST_BATCH binds
         seen.clear()
         per_window = 3 * 24 * 16  # channels x context_length x d_model
         monkeypatch.setattr(estimator, "FORECAST_ELEMENTS", 4 * per_window + per_window // 2)

@@ -43,10 +43,12 @@ __all__ = ["TSMambaForecaster"]
 FORMAT = "tsmamba-forecaster"
 CONTEXTS = ("window", "full")
 FULL_SEGMENT = 2048  # rows per recurrent pass of full-history forecasts (memory, not results)
-# Window forecasts: windows per forward pass when no batch_size is given, so that
-# windows x series rows x context_length x d_model stays within this (memory, not results). The
-# no-grad forward peaks near 120 bytes per such element (ETTm1 network at L = 720, d_model 64,
-# channel-independent: ~38 MB per window), so ~1 GB per pass: 195 windows at L = 96, 26 at 720.
+# Window forecasts without a batch_size: at most FORECAST_BATCH windows per forward pass (smaller
+# passes were faster on the 2-core CPU: 102 windows/s at 32, 54 at 256, 15 at 780 for an ETTm1
+# network at L = 96 without the kept heap), and fewer when windows x series rows x context_length
+# x d_model would pass FORECAST_ELEMENTS (memory, not results). The no-grad forward peaks near 120
+# bytes per such element (the L = 720 ETTm1 network: ~38 MB per window), so ~1 GB per pass.
+FORECAST_BATCH = 32
 FORECAST_ELEMENTS = 1 << 23
 
 
@@ -234,10 +236,12 @@ class TSMambaForecaster(BaseEstimator):
         return self.network_.head.weight.dtype
 
     def _windows_per_pass(self, length: int) -> int:
-        """Windows of ``length`` steps per no-grad forward pass, within FORECAST_ELEMENTS."""
+        """Windows of ``length`` steps per no-grad forward pass: FORECAST_BATCH, fewer when they
+        would pass FORECAST_ELEMENTS."""
         cfg = self.network_.config
         rows = cfg.n_channels if cfg.channel_mode == "independent" else 1  # series per window
-        return max(1, FORECAST_ELEMENTS // (rows * max(length, 1) * cfg.d_model))
+        within = FORECAST_ELEMENTS // (rows * max(length, 1) * cfg.d_model)
+        return max(1, min(FORECAST_BATCH, within))
 
     # ---- fitting ---------------------------------------------------------------------------
     def fit(
@@ -417,7 +421,7 @@ class TSMambaForecaster(BaseEstimator):
         ``data``: a frame (validated like ``predict``'s) or an array (T, C) in original units with
         ``index`` for time features. ``"window"`` batches the windows ending at the origins;
         ``"full"`` makes one recurrent pass over the rows and reads the forecast at each origin.
-        ``batch_size``: windows per forward pass (None: as many as keep memory near 1 GB).
+        ``batch_size``: windows per forward pass (None: 32, fewer to keep a pass near 1 GB).
         Returns (n_origins, H, C) in original units.
         """
         check_is_fitted(self, "network_")
@@ -484,7 +488,7 @@ class TSMambaForecaster(BaseEstimator):
         self, contexts: Any, marks: Any = None, batch_size: int | None = None
     ) -> np.ndarray:
         """Windows already in the scaler's units: contexts (N, L, C) -> forecasts (N, H, C), same
-        units; ``batch_size`` windows per forward pass (None: as many as keep memory near 1 GB)."""
+        units; ``batch_size`` windows per forward pass (None: 32, fewer to keep a pass near 1 GB)."""
         check_is_fitted(self, "network_")
         x = torch.as_tensor(np.asarray(contexts), dtype=self._dtype())
         m = None if marks is None else torch.as_tensor(np.asarray(marks), dtype=self._dtype())
