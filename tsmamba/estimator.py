@@ -450,7 +450,7 @@ class TSMambaForecaster(BaseEstimator):
             windows = x.unfold(0, L_, 1).transpose(1, 2)  # (T-L+1, L, C) view
             mwin = None if marks is None else marks.unfold(0, L_, 1).transpose(1, 2)
             parts = []
-            batch_size = batch_size or self._windows_per_pass(L_)
+            batch_size = self._windows_per_pass(L_) if batch_size is None else batch_size
             for i in range(0, len(origins), batch_size):
                 starts = torch.as_tensor(origins[i : i + batch_size] - (L_ - 1))
                 parts.append(self.network_(windows[starts], None if mwin is None else mwin[starts]))
@@ -492,7 +492,7 @@ class TSMambaForecaster(BaseEstimator):
         check_is_fitted(self, "network_")
         x = torch.as_tensor(np.asarray(contexts), dtype=self._dtype())
         m = None if marks is None else torch.as_tensor(np.asarray(marks), dtype=self._dtype())
-        batch_size = batch_size or self._windows_per_pass(x.shape[1])
+        batch_size = self._windows_per_pass(x.shape[1]) if batch_size is None else batch_size
         parts = [
             self.network_(x[i : i + batch_size], None if m is None else m[i : i + batch_size])
             for i in range(0, len(x), batch_size)
