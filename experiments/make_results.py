@@ -31,6 +31,9 @@ ANCHORS = {
     },
 }
 TARGETS = {"ETTh1": {1: 0.430, 2: 0.405}, "ETTm1": {1: 0.370, 2: 0.345}, "Weather": {1: 0.235, 2: 0.220}}
+# Seeds an option needs at every horizon before it can be chosen (the benchmark issue asks for
+# the mean and std over 3 seeds on ETTh1); elsewhere one seed suffices.
+MIN_SEEDS = {"ETTh1": 3}
 
 
 def load() -> list[dict]:
@@ -76,11 +79,15 @@ def candidates(groups: dict, data: str, track: int) -> dict[str, Runs]:
     return opts
 
 
-def choose(scored: dict[str, dict]) -> tuple[str | None, str]:
-    """The option with the lowest average validation MSE, and why it was chosen."""
-    if len(scored) == 1:
-        return next(iter(scored)), "the only complete option"
-    with_val = {k: v for k, v in scored.items() if v["val"] is not None}
+def choose(scored: dict[str, dict], min_seeds: int = 1) -> tuple[str | None, str]:
+    """The option with the lowest average validation MSE among those run with at least
+    `min_seeds` seeds at every horizon, and why it was chosen."""
+    eligible = {k: v for k, v in scored.items() if v["n"] >= min_seeds}
+    if not eligible:
+        return None, f"no option has {min_seeds} seeds at every horizon"
+    if len(eligible) == 1:
+        return next(iter(eligible)), "the only complete option"
+    with_val = {k: v for k, v in eligible.items() if v["val"] is not None}
     if not with_val:
         return None, "no option has validation scores at every horizon"
     return min(with_val, key=lambda k: with_val[k]["val"]), "lowest average validation MSE"
@@ -163,8 +170,9 @@ def main() -> None:
         "## Average over the four horizons against the published anchors",
         "",
         "Per data set and track, the option with the lowest average *validation* MSE over the four",
-        "horizons is chosen (an option without validation scores at every horizon cannot be; a lone",
-        "complete option is taken as is). Track 1: the lookback-96 configurations. Track 2: those",
+        "horizons is chosen (an option without validation scores at every horizon cannot be, nor on",
+        "ETTh1 one run with fewer than 3 seeds at every horizon; a lone complete option is taken as",
+        "is). Track 1: the lookback-96 configurations. Track 2: those",
         "models reading only the last 96 steps (window) or the whole history through the recurrent",
         "state (full history), or a track-2 configuration with a longer lookback (or several,",
         "averaged). Test MSE is the mean over seeds, then over horizons; ± is the std over seeds of",
@@ -183,7 +191,7 @@ def main() -> None:
             if not complete:
                 lines.append(f"| {data} | {track} | | | incomplete | | {target} | — | {anchors} |")
                 continue
-            pick, why = choose(complete)
+            pick, why = choose(complete, MIN_SEEDS.get(data, 1))
             for k, v in complete.items():
                 chosen = k == pick
                 met = "—" if target is None else (
