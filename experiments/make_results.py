@@ -191,15 +191,20 @@ def main() -> None:
             if not complete:
                 lines.append(f"| {data} | {track} | | | incomplete | | {target} | — | {anchors} |")
                 continue
-            pick, why = choose(complete, MIN_SEEDS.get(data, 1))
+            min_seeds = MIN_SEEDS.get(data, 1)
+            pick, why = choose(complete, min_seeds)
             for k, v in complete.items():
                 chosen = k == pick
+                if v["n"] < min_seeds:
+                    why_not = f" — cannot be chosen with fewer than {min_seeds} seeds"
+                else:
+                    why_not = ""
                 met = "—" if target is None else (
                     "yes" if v["test"] <= target else f"no (+{v['test'] - target:.3f})")
                 spread = f" ± {v['std']:.3f}" if v["std"] is not None else ""
                 test = f"{v['test']:.3f}{spread} (n={v['n']})"
                 lines.append(
-                    f"| {data} | {track} | {k}{f' — **chosen**: {why}' if chosen else ''} | "
+                    f"| {data} | {track} | {k}{f' — **chosen**: {why}' if chosen else why_not} | "
                     f"{'—' if v['val'] is None else format(v['val'], '.3f')} | "
                     f"{f'**{test}**' if chosen else test} | {v['per_h']} | {target} | "
                     f"{met if chosen else ''} | {anchors if chosen else ''} |"
