@@ -1,0 +1,46 @@
+"""The choice rule of ``experiments/make_results.py``: lowest average validation MSE, over the
+seeds run at every horizon, and never an ETTh1 option with fewer than three seeds."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "experiments" / "make_results.py"
+
+
+@pytest.fixture(scope="module")
+def make_results():
+    spec = importlib.util.spec_from_file_location("make_results", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def runs(seeds: list[int], test: float, val: float) -> dict:
+    """One option's runs: the same (test, val) for every horizon and seed."""
+    return {h: [(s, test, val) for s in seeds] for h in (96, 192, 336, 720)}
+
+
+def test_summary_keeps_only_seeds_run_at_every_horizon(make_results):
+    by_h = runs([0, 1, 2], 0.4, 1.0)
+    by_h[720] = [(0, 0.5, 1.2), (1, 0.7, 1.4)]  # seed 2 missing at H = 720
+    summary = make_results.summarise(by_h)
+    assert summary["n"] == 2
+    assert summary["test"] == pytest.approx((0.4 * 3 + 0.6) / 4)
+    assert summary["val"] == pytest.approx((1.0 * 3 + 1.3) / 4)
+
+
+def test_choice_takes_the_lowest_validation_among_options_with_enough_seeds(make_results):
+    scored = {
+        "three seeds": make_results.summarise(runs([0, 1, 2], 0.42, 0.93)),
+        "one seed, lower val": make_results.summarise(runs([0], 0.41, 0.92)),
+        "three seeds, higher val, lower test": make_results.summarise(runs([0, 1, 2], 0.40, 0.95)),
+    }
+    assert make_results.choose(scored, 1)[0] == "one seed, lower val"
+    pick, why = make_results.choose(scored, 3)
+    assert pick == "three seeds"
+    assert why == "lowest average validation MSE"
+    assert make_results.choose({"one seed": scored["one seed, lower val"]}, 3)[0] is None
