@@ -170,9 +170,9 @@ def main() -> None:
         "## Average over the four horizons against the published anchors",
         "",
         "Per data set and track, the option with the lowest average *validation* MSE over the four",
-        "horizons is chosen (an option without validation scores at every horizon cannot be, nor on",
-        "ETTh1 one run with fewer than 3 seeds at every horizon; a lone complete option is taken as",
-        "is). Track 1: the lookback-96 configurations. Track 2: those",
+        "horizons is chosen (an option without validation scores at every horizon cannot be, nor, on",
+        "ETTh1, an option run with fewer than 3 seeds at every horizon; a lone complete option is",
+        "taken as is). Track 1: the lookback-96 configurations. Track 2: those",
         "models reading only the last 96 steps (window) or the whole history through the recurrent",
         "state (full history), or a track-2 configuration with a longer lookback (or several,",
         "averaged). Test MSE is the mean over seeds, then over horizons; ± is the std over seeds of",
@@ -195,10 +195,8 @@ def main() -> None:
             pick, why = choose(complete, min_seeds)
             for k, v in complete.items():
                 chosen = k == pick
-                if v["n"] < min_seeds:
-                    why_not = f" — cannot be chosen with fewer than {min_seeds} seeds"
-                else:
-                    why_not = ""
+                too_few = v["n"] < min_seeds
+                why_not = f" — cannot be chosen with fewer than {min_seeds} seeds" if too_few else ""
                 met = "—" if target is None else (
                     "yes" if v["test"] <= target else f"no (+{v['test'] - target:.3f})")
                 spread = f" ± {v['std']:.3f}" if v["std"] is not None else ""
