@@ -123,6 +123,15 @@ def test_window_forecasts_keep_to_the_memory_budget(fitted, series, monkeypatch)
     np.testing.assert_allclose(fitted.scaler_.inverse_transform(scaled[0]), one_each[0], rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("batch_size", [0, -3, 2.5, True])
+def test_window_forecasts_reject_a_batch_size_that_is_not_a_positive_integer(fitted, series, batch_size):
+    with pytest.raises(ConfigError, match="batch_size must be a positive integer"):
+        fitted.forecast_origins(series, np.arange(23, 30), batch_size=batch_size)
+    contexts = np.zeros((2, fitted.context_length, series.shape[1]), dtype=np.float32)
+    with pytest.raises(ConfigError, match="pass None"):
+        fitted.forecast_scaled_windows(contexts, batch_size=batch_size)
+
+
 def test_sklearn_contract(fitted, series):
     est = TSMambaForecaster(**TINY)
     params = est.get_params()

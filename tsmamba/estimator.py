@@ -235,9 +235,17 @@ class TSMambaForecaster(BaseEstimator):
     def _dtype(self) -> torch.dtype:
         return self.network_.head.weight.dtype
 
-    def _windows_per_pass(self, length: int) -> int:
-        """Windows of ``length`` steps per no-grad forward pass: FORECAST_BATCH, fewer when they
-        would pass FORECAST_ELEMENTS."""
+    def _windows_per_pass(self, length: int, batch_size: int | None = None) -> int:
+        """Windows of ``length`` steps per no-grad forward pass: ``batch_size`` when given, else
+        FORECAST_BATCH, fewer when they would pass FORECAST_ELEMENTS."""
+        if batch_size is not None:
+            integer = isinstance(batch_size, (int, np.integer)) and not isinstance(batch_size, bool)
+            if not integer or batch_size < 1:
+                raise ConfigError(
+                    "batch_size must be a positive integer (windows per forward pass), got "
+                    f"{batch_size!r}; pass None to let the forecaster choose"
+                )
+            return int(batch_size)
         cfg = self.network_.config
         rows = cfg.n_channels if cfg.channel_mode == "independent" else 1  # series per window
         within = FORECAST_ELEMENTS // (rows * max(length, 1) * cfg.d_model)
@@ -450,7 +458,7 @@ class TSMambaForecaster(BaseEstimator):
             windows = x.unfold(0, L_, 1).transpose(1, 2)  # (T-L+1, L, C) view
             mwin = None if marks is None else marks.unfold(0, L_, 1).transpose(1, 2)
             parts = []
-            batch_size = self._windows_per_pass(L_) if batch_size is None else batch_size
+            batch_size = self._windows_per_pass(L_, batch_size)
             for i in range(0, len(origins), batch_size):
                 starts = torch.as_tensor(origins[i : i + batch_size] - (L_ - 1))
                 parts.append(self.network_(windows[starts], None if mwin is None else mwin[starts]))
@@ -492,7 +500,7 @@ class TSMambaForecaster(BaseEstimator):
         check_is_fitted(self, "network_")
         x = torch.as_tensor(np.asarray(contexts), dtype=self._dtype())
         m = None if marks is None else torch.as_tensor(np.asarray(marks), dtype=self._dtype())
-        batch_size = self._windows_per_pass(x.shape[1]) if batch_size is None else batch_size
+        batch_size = self._windows_per_pass(x.shape[1], batch_size)
         parts = [
             self.network_(x[i : i + batch_size], None if m is None else m[i : i + batch_size])
             for i in range(0, len(x), batch_size)
