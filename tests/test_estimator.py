@@ -125,7 +125,8 @@ def test_window_forecasts_keep_to_the_memory_budget(fitted, series, monkeypatch)
 
 @pytest.mark.parametrize("batch_size", [0, -3, 2.5, True])
 def test_window_forecasts_reject_a_batch_size_that_is_not_a_positive_integer(fitted, series, batch_size):
-    with pytest.raises(ConfigError, match="batch_size must be a positive integer"):
+    message = r"batch_size \(windows per forward pass\) must be a positive integer"
+    with pytest.raises(ConfigError, match=message):
         fitted.forecast_origins(series, np.arange(23, 30), batch_size=batch_size)
     contexts = np.zeros((2, fitted.context_length, series.shape[1]), dtype=np.float32)
     with pytest.raises(ConfigError, match="pass None"):

@@ -54,7 +54,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from tsmamba import __version__
 from tsmamba.baselines import BASELINES, LinearBaseline, last_value, seasonal_naive
 from tsmamba.data import LTSFData, StandardScaler, check_length, infer_freq, prepare_ltsf, read_series
-from tsmamba.errors import ConfigError, DataValidationError
+from tsmamba.errors import ConfigError, DataValidationError, positive_int
 from tsmamba.metrics import METRICS, mase_scale, score, score_frame, seasonal_period, to_jsonable
 
 __all__ = [
@@ -133,13 +133,6 @@ class BacktestPlan:
         raise IndexError(f"origin index {i} out of range (0..{self.n_windows - 1})")
 
 
-def _positive_int(value: Any, name: str, *, allow_none: bool = False) -> int | None:
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ConfigError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
 
 def _refit_every(refit: Any) -> int | None:
     """``False`` -> None (fit once), ``True`` -> 1, ``k`` -> k."""
@@ -209,11 +202,11 @@ def plan_backtest(
     without a training range). Raises :class:`ConfigError` for invalid options and
     :class:`DataValidationError` when the series is too short for them.
     """
-    horizon = _positive_int(horizon, "horizon")
-    context_length = _positive_int(context_length, "context_length")
-    stride = _positive_int(stride, "stride")
-    n_windows = _positive_int(n_windows, "n_windows", allow_none=True)
-    train_length = _positive_int(train_length, "train_length", allow_none=True)
+    horizon = positive_int(horizon, "horizon")
+    context_length = positive_int(context_length, "context_length")
+    stride = positive_int(stride, "stride")
+    n_windows = positive_int(n_windows, "n_windows", allow_none=True)
+    train_length = positive_int(train_length, "train_length", allow_none=True)
     every = _refit_every(refit)
     if window not in WINDOWS:
         raise ConfigError(f"window must be one of {WINDOWS}, got {window!r}")
@@ -753,7 +746,7 @@ def backtest(
     prefitted = _is_fitted(forecaster)
     needs_fit = not prefitted or _refit_every(refit) is not None
     model_horizon = int(forecaster.horizon)
-    horizon = model_horizon if horizon is None else _positive_int(horizon, "horizon")
+    horizon = model_horizon if horizon is None else positive_int(horizon, "horizon")
     if horizon > model_horizon and not needs_fit:
         raise ConfigError(
             f"horizon={horizon} exceeds the fitted forecaster's horizon={model_horizon}; refit it "

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from sklearn.linear_model import Ridge
 
-from tsmamba.errors import ConfigError, DataValidationError
+from tsmamba.errors import ConfigError, DataValidationError, positive_int
 
 __all__ = [
     "BASELINES",
@@ -36,16 +36,11 @@ def _windows(X: Any, name: str = "X") -> np.ndarray:
     return arr
 
 
-def _positive_int(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ConfigError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
 
 def last_value(X: Any, horizon: int) -> np.ndarray:
     """Repeat the last observed value of each window and channel: (N, L, C) -> (N, H, C)."""
     x = _windows(X)
-    horizon = _positive_int(horizon, "horizon")
+    horizon = positive_int(horizon, "horizon")
     return np.repeat(x[:, -1:, :], horizon, axis=1)
 
 
@@ -56,8 +51,8 @@ def seasonal_naive(X: Any, horizon: int, season: int) -> np.ndarray:
     season to repeat, so it falls back to :func:`last_value` with a warning.
     """
     x = _windows(X)
-    horizon = _positive_int(horizon, "horizon")
-    season = _positive_int(season, "season")
+    horizon = positive_int(horizon, "horizon")
+    season = positive_int(season, "season")
     n_context = x.shape[1]
     if season > n_context:
         warnings.warn(
@@ -88,8 +83,8 @@ class LinearBaseline:
         max_windows: int | None = 10_000,
         seed: int = 0,
     ) -> None:
-        self.context_length = _positive_int(context_length, "context_length")
-        self.horizon = _positive_int(horizon, "horizon")
+        self.context_length = positive_int(context_length, "context_length")
+        self.horizon = positive_int(horizon, "horizon")
         try:
             alpha_value = float(alpha)
         except (TypeError, ValueError):
@@ -98,7 +93,7 @@ class LinearBaseline:
             raise ConfigError(f"alpha must be a finite number >= 0, got {alpha!r}")
         self.alpha = alpha_value
         self.max_windows = (
-            None if max_windows is None else _positive_int(max_windows, "max_windows")
+            None if max_windows is None else positive_int(max_windows, "max_windows")
         )
         self.seed = seed
         self._model: Ridge | None = None

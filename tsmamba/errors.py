@@ -7,6 +7,9 @@ timestamp, parameter) and what to do about it.
 
 from __future__ import annotations
 
+from numbers import Integral
+from typing import Any
+
 
 class TSMambaError(Exception):
     """Base class of every error tsmamba raises deliberately."""
@@ -38,3 +41,13 @@ class TrainingError(TSMambaError, RuntimeError):
 
 class StreamError(TSMambaError, ValueError):
     """An observation a stream rejects; the stream's state is left unchanged."""
+
+
+def positive_int(value: Any, name: str, *, allow_none: bool = False, hint: str = "") -> int | None:
+    """``value`` as an ``int`` if it is a positive integer (``None`` passes when ``allow_none``),
+    else :class:`ConfigError` naming ``name``, with ``hint`` (what to do) appended."""
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
+        raise ConfigError(f"{name} must be a positive integer, got {value!r}" + (f"; {hint}" if hint else ""))
+    return int(value)

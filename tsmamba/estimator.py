@@ -33,7 +33,7 @@ from tsmamba.data import (
     time_feature_count,
     time_features,
 )
-from tsmamba.errors import CheckpointError, ConfigError, DataValidationError
+from tsmamba.errors import CheckpointError, ConfigError, DataValidationError, positive_int
 from tsmamba.model import ForecasterConfig, MambaForecaster, count_parameters
 from tsmamba.training import ForecastingModule, make_trainer
 from tsmamba.windows import TimeSeriesDataModule
@@ -239,13 +239,8 @@ class TSMambaForecaster(BaseEstimator):
         """Windows of ``length`` steps per no-grad forward pass: ``batch_size`` when given, else
         FORECAST_BATCH, fewer when they would pass FORECAST_ELEMENTS."""
         if batch_size is not None:
-            integer = isinstance(batch_size, (int, np.integer)) and not isinstance(batch_size, bool)
-            if not integer or batch_size < 1:
-                raise ConfigError(
-                    "batch_size must be a positive integer (windows per forward pass), got "
-                    f"{batch_size!r}; pass None to let the forecaster choose"
-                )
-            return int(batch_size)
+            hint = "pass None to let the forecaster choose"
+            return positive_int(batch_size, "batch_size (windows per forward pass)", hint=hint)
         cfg = self.network_.config
         rows = cfg.n_channels if cfg.channel_mode == "independent" else 1  # series per window
         within = FORECAST_ELEMENTS // (rows * max(length, 1) * cfg.d_model)

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from tsmamba.errors import ConfigError, DataValidationError
+from tsmamba.errors import ConfigError, DataValidationError, positive_int
 
 __all__ = ["TimeSeriesDataModule", "WindowBatches", "WindowDataset"]
 
@@ -41,11 +41,6 @@ def _as_tensor(values: Any, what: str, dtype: torch.dtype | None = None) -> torc
         tensor = tensor.to(dtype)
     return tensor
 
-
-def _positive_int(value: Any, name: str) -> int:
-    if isinstance(value, bool) or int(value) != value or value < 1:
-        raise ConfigError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 class WindowDataset(Dataset):
@@ -71,9 +66,9 @@ class WindowDataset(Dataset):
         marks: torch.Tensor | None = None,
     ) -> None:
         self.values = _as_tensor(values, "values")
-        self.context_length = _positive_int(context_length, "context_length")
-        self.horizon = _positive_int(horizon, "horizon")
-        self.stride = _positive_int(stride, "stride")
+        self.context_length = positive_int(context_length, "context_length")
+        self.horizon = positive_int(horizon, "horizon")
+        self.stride = positive_int(stride, "stride")
         n_rows = self.values.shape[0]
         end = n_rows if end is None else end
         if not (0 <= start <= end <= n_rows) or int(start) != start or int(end) != end:
@@ -228,14 +223,14 @@ class WindowBatches(Sampler[list[int]]):
         self, n_items: int, batch_size: int, *, shuffle: bool, seed: int = 0, per_epoch: int | None = None
     ) -> None:
         self.n_items = int(n_items)
-        self.batch_size = _positive_int(batch_size, "batch_size")
+        self.batch_size = positive_int(batch_size, "batch_size")
         self.shuffle = bool(shuffle)
         self.seed = int(seed)
         self.epoch = 0
         if per_epoch is not None and not shuffle:
             raise ConfigError("per_epoch draws a random subset of windows each epoch; it needs shuffle=True")
         # windows per epoch: all, or a fresh random subset of per_epoch each epoch
-        per_epoch = self.n_items if per_epoch is None else _positive_int(per_epoch, "per_epoch")
+        per_epoch = self.n_items if per_epoch is None else positive_int(per_epoch, "per_epoch")
         self.per_epoch = min(self.n_items, per_epoch)
 
     def set_epoch(self, epoch: int) -> None:
@@ -299,10 +294,10 @@ class TimeSeriesDataModule(lightning.LightningDataModule):
         if unknown:
             raise ConfigError(f"borders has unknown splits {unknown}; use {SPLITS}")
         self.borders = {k: (int(s), int(e)) for k, (s, e) in borders.items()}
-        self.context_length = _positive_int(context_length, "context_length")
-        self.horizon = _positive_int(horizon, "horizon")
-        self.batch_size = _positive_int(batch_size, "batch_size")
-        self.train_stride = _positive_int(train_stride, "train_stride")
+        self.context_length = positive_int(context_length, "context_length")
+        self.horizon = positive_int(horizon, "horizon")
+        self.batch_size = positive_int(batch_size, "batch_size")
+        self.train_stride = positive_int(train_stride, "train_stride")
         if train_sampling not in TRAIN_SAMPLINGS:
             raise ConfigError(f"train_sampling must be one of {TRAIN_SAMPLINGS}, got {train_sampling!r}")
         self.train_sampling = train_sampling
