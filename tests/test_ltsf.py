@@ -1,0 +1,57 @@
+"""The run plan of ``experiments/ltsf.py``: which networks a committed result trains, with which
+lookback, parameters and seed (``member_plan``)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
+
+
+@pytest.fixture(scope="module")
+def ltsf():
+    spec = importlib.util.spec_from_file_location("ltsf", EXPERIMENTS / "ltsf.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_one_network_by_default_with_the_run_seed(ltsf):
+    params = {"d_model": 64}
+    assert ltsf.member_plan({"context_length": 96}, params, seed=4) == [(96, params, 4)]
+
+
+def test_ensemble_members_of_different_run_seeds_never_share_a_seed(ltsf):
+    config = {"context_length": 336, "ensemble": 3}
+    plans = {seed: ltsf.member_plan(config, {"d_model": 8}, seed) for seed in (0, 1, 2)}
+    seeds = {seed: [s for _, _, s in plan] for seed, plan in plans.items()}
+    assert seeds == {0: [0, 1, 2], 1: [3, 4, 5], 2: [6, 7, 8]}
+    assert all(lookback == 336 for plan in plans.values() for lookback, _, _ in plan)
+
+
+def test_members_lay_their_own_parameters_over_the_shared_ones_except_overridden(ltsf):
+    config = {
+        "context_length": 720,
+        "members": [
+            {"context_length": 96, "params": {"head_window": 96, "train_stride": 8}},
+            {"context_length": 720, "params": {"head_window": 720, "train_stride": 64}},
+        ],
+    }
+    shared = {"d_model": 64, "train_stride": 2}
+    plan = ltsf.member_plan(config, shared, seed=1)
+    assert [(lookback, seed) for lookback, _, seed in plan] == [(96, 2), (720, 3)]
+    assert plan[0][1] == {"d_model": 64, "head_window": 96, "train_stride": 8}
+    assert plan[1][1] == {"d_model": 64, "head_window": 720, "train_stride": 64}
+    # a value set on the command line (--set train_stride=5) wins over the member's own
+    overridden = ltsf.member_plan(config, {**shared, "train_stride": 5}, seed=1, overridden={"train_stride"})
+    assert [p["train_stride"] for _, p, _ in overridden] == [5, 5]
+    assert [p["head_window"] for _, p, _ in overridden] == [96, 720]
+
+
+def test_a_config_cannot_have_both_seed_and_lookback_members(ltsf):
+    config = {"context_length": 96, "ensemble": 2, "members": [{"context_length": 96}]}
+    with pytest.raises(SystemExit, match="either 'ensemble'"):
+        ltsf.member_plan(config, {}, seed=0)
