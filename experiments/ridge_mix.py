@@ -40,7 +40,10 @@ def main() -> None:
     L, H, data = plan[0][0], args.horizon, config["data"]
     prepared = prepare_ltsf(data, L, H)
     values = prepared.values.astype(np.float64)
+    if not params.get("cycle_length"):
+        raise SystemExit("the config has no cycle_length: the cyc ridge map needs the networks' cycle")
     phase = cycle_phase(prepared.index, prepared.freq, int(params["cycle_length"]))
+    fit_index = ltsf_fit_index(prepared)  # the calendar the networks are trained on
     ridge = forecasts(values, phase, prepared.borders, L, H, "cyc")  # split -> ((n, H, C), (n, H, C))
 
     mean = {"val": 0.0, "test": 0.0}
@@ -51,8 +54,7 @@ def main() -> None:
             if split == "test":  # the backtest's own forecasts
                 yhat, y = result.arrays["yhat"], result.arrays["y"]
             else:
-                yhat, y, _ = split_forecasts(result, values, ltsf_fit_index(prepared), lookback, H,
-                                             split, "window")
+                yhat, y, _ = split_forecasts(result, values, fit_index, lookback, H, split, "window")
             if not np.array_equal(y, ridge[split][1]):
                 raise SystemExit(f"the network and the ridge map forecast different {split} targets")
             print(f"member seed {member_seed}: {split} MSE {np.mean((yhat - y) ** 2):.4f}", flush=True)
