@@ -133,7 +133,6 @@ class BacktestPlan:
         raise IndexError(f"origin index {i} out of range (0..{self.n_windows - 1})")
 
 
-
 def _refit_every(refit: Any) -> int | None:
     """``False`` -> None (fit once), ``True`` -> 1, ``k`` -> k."""
     if refit is False or refit is None:

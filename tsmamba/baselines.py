@@ -36,7 +36,6 @@ def _windows(X: Any, name: str = "X") -> np.ndarray:
     return arr
 
 
-
 def last_value(X: Any, horizon: int) -> np.ndarray:
     """Repeat the last observed value of each window and channel: (N, L, C) -> (N, H, C)."""
     x = _windows(X)
@@ -92,9 +91,7 @@ class LinearBaseline:
         if not np.isfinite(alpha_value) or alpha_value < 0:
             raise ConfigError(f"alpha must be a finite number >= 0, got {alpha!r}")
         self.alpha = alpha_value
-        self.max_windows = (
-            None if max_windows is None else positive_int(max_windows, "max_windows")
-        )
+        self.max_windows = positive_int(max_windows, "max_windows", allow_none=True)
         self.seed = seed
         self._model: Ridge | None = None
 

@@ -42,7 +42,6 @@ def _as_tensor(values: Any, what: str, dtype: torch.dtype | None = None) -> torc
     return tensor
 
 
-
 class WindowDataset(Dataset):
     """Windows ``i = 0 .. len-1`` over rows ``[start, end)`` of ``values`` ``(T, C)``.
 
