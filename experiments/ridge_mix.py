@@ -37,11 +37,11 @@ def main() -> None:
     plan = member_plan(config, params, args.seed)
     if len({lookback for lookback, _, _ in plan}) > 1:
         raise SystemExit("one lookback only: the ridge map is fitted at the networks' lookback")
+    if not params.get("cycle_length"):
+        raise SystemExit("the config has no cycle_length: the cyc ridge map needs the networks' cycle")
     L, H, data = plan[0][0], args.horizon, config["data"]
     prepared = prepare_ltsf(data, L, H)
     values = prepared.values.astype(np.float64)
-    if not params.get("cycle_length"):
-        raise SystemExit("the config has no cycle_length: the cyc ridge map needs the networks' cycle")
     phase = cycle_phase(prepared.index, prepared.freq, int(params["cycle_length"]))
     fit_index = ltsf_fit_index(prepared)  # the calendar the networks are trained on
     ridge = forecasts(values, phase, prepared.borders, L, H, "cyc")  # split -> ((n, H, C), (n, H, C))
