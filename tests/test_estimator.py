@@ -458,3 +458,81 @@ def test_ddp_fit_on_two_cpu_processes(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     loaded = TSMambaForecaster.load(out)
     assert loaded.predict().shape == (6, 2)
+
+
+def test_a_failed_fit_leaves_the_estimator_as_it_was(series):
+    est = TSMambaForecaster(**{**TINY, "max_epochs": 1}).fit(series)
+    before = est.predict()
+    est.set_params(channel_mode="independant")  # fails after the data is read and scaled
+    with pytest.raises(ConfigError, match="channel_mode"):
+        est.fit(series.iloc[:300])
+    pd.testing.assert_frame_equal(est.predict(), before)
+    assert len(est.values_) == len(series)
+
+    first = TSMambaForecaster(**{**TINY, "channel_mode": "independant"})
+    with pytest.raises(ConfigError, match="channel_mode"):
+        first.fit(series)
+    assert not [name for name in vars(first) if name.endswith("_")]
+    with pytest.raises(NotFittedError):
+        first.predict()
+
+
+def test_prediction_frames_and_val_df_must_match_the_training_rows(fitted, series):
+    daily = series.iloc[:60].set_axis(pd.date_range("2020-01-01", periods=60, freq="D", name="date"))
+    with pytest.raises(DataValidationError, match=r"every 'D'.*fitted on rows every 'h'"):
+        fitted.predict(daily)
+    est = TSMambaForecaster(**TINY)
+    with pytest.raises(DataValidationError, match=r"val_df must continue df.*should be 2016-07-13 12:00"):
+        est.fit(series.iloc[:300], val_df=series.iloc[310:])  # a gap of ten rows
+    with pytest.raises(DataValidationError, match="val_df must continue df"):
+        est.fit(series.iloc[:300], val_df=series.iloc[250:])  # overlaps the training rows
+    assert not hasattr(est, "network_")
+
+
+def test_forecast_origins_checks_the_index_and_takes_no_windows(fitted, series):
+    values = series.to_numpy()
+    with pytest.raises(DataValidationError, match="index has 399 timestamps for 400 rows"):
+        fitted.forecast_origins(values, [300], index=series.index[1:])
+    assert fitted.forecast_scaled_windows(np.zeros((0, 24, 3))).shape == (0, 12, 3)
+
+
+def test_full_history_forecasts_need_a_recurrent_norm(series):
+    est = TSMambaForecaster(**{**TINY, "max_epochs": 1, "norm": "revin"})
+    with pytest.raises(ConfigError, match="revin"):
+        est.check_context("full")  # before fitting: callers such as backtest ask first
+    est.fit(series)
+    assert est.predict(context="window").shape == (12, 3)
+    with pytest.raises(ConfigError, match="revin"):
+        est.predict(context="full")
+
+
+def test_load_rejects_a_save_whose_parts_are_missing_or_disagree(fitted, tmp_path):
+    path = fitted.save(tmp_path / "m")
+    meta = json.loads((path / "meta.json").read_text())
+    (path / "meta.json").write_text(json.dumps({k: v for k, v in meta.items() if k != "columns"}))
+    with pytest.raises(CheckpointError, match=r"lacks \['columns'\]"):
+        TSMambaForecaster.load(path)
+    meta["scaler"].update(mean=meta["scaler"]["mean"][:2], scale=meta["scaler"]["scale"][:2])
+    (path / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match="saved parts disagree"):
+        TSMambaForecaster.load(path)
+
+
+def test_save_keeps_path_parameters_and_names_those_it_cannot_keep(series, tmp_path):
+    est = TSMambaForecaster(**{**TINY, "max_epochs": 1}, checkpoint_dir=tmp_path / "ck",
+                            trainer_kwargs={"callbacks": [Callback()]}).fit(series)
+    with pytest.warns(UserWarning, match=r"\['trainer_kwargs'\] are not saved"):
+        path = est.save(tmp_path / "m")
+    loaded = TSMambaForecaster.load(path)
+    assert loaded.checkpoint_dir == str(tmp_path / "ck") and loaded.trainer_kwargs is None
+
+
+def test_resume_rejects_a_last_checkpoint_of_another_model(series, tmp_path):
+    ckpt = tmp_path / "ck"
+    TSMambaForecaster(**{**TINY, "max_epochs": 1}, checkpoint_dir=str(ckpt)).fit(series)
+    other = TSMambaForecaster(**{**TINY, "d_model": 8}, checkpoint_dir=str(ckpt))
+    with pytest.raises(CheckpointError, match=r"last\.ckpt: weights do not match.*delete it"):
+        other.fit(series, resume=True)
+    (ckpt / "last.ckpt").write_bytes(b"truncated")
+    with pytest.raises(CheckpointError, match=r"cannot be read to resume from.*delete it"):
+        TSMambaForecaster(**TINY, checkpoint_dir=str(ckpt)).fit(series, resume=True)

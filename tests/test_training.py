@@ -1,11 +1,13 @@
-"""The Lightning module's training extras: the moving average of the weights (ema_decay) and the
-frequency-domain loss term (frequency_loss)."""
+"""The Lightning module's training extras: the moving average of the weights (ema_decay), the
+frequency-domain loss term (frequency_loss), and the random states its checkpoints carry."""
 
 from __future__ import annotations
 
 import math
+import random
 
 import lightning as L
+import numpy as np
 import pytest
 import torch
 from lightning.pytorch.callbacks import Callback
@@ -13,13 +15,14 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from tsmamba.errors import ConfigError
 from tsmamba.model import ForecasterConfig, MambaForecaster
-from tsmamba.training import ForecastingModule, forecast_loss
+from tsmamba.training import ForecastingModule, _rng_states, _set_rng_states, forecast_loss, make_trainer
 
 
-def tiny_module(**kw) -> ForecastingModule:
+def tiny_module(dropout: float = 0.0, **kw) -> ForecastingModule:
     torch.manual_seed(0)
     config = ForecasterConfig(
-        n_channels=2, horizon=3, context_length=8, d_model=8, n_layers=1, d_state=4, headdim=4, chunk_size=4
+        n_channels=2, horizon=3, context_length=8, d_model=8, n_layers=1, d_state=4, headdim=4, chunk_size=4,
+        dropout=dropout,
     )
     return ForecastingModule(MambaForecaster(config), warmup_fraction=0.0, **kw)
 
@@ -125,3 +128,54 @@ def test_frequency_loss_trains_the_module_on_the_mixed_loss():
 def test_frequency_loss_is_checked(bad):
     with pytest.raises(ConfigError, match="frequency_loss"):
         tiny_module(frequency_loss=bad)
+
+
+def draws() -> tuple:
+    on_gpu = torch.rand(3, device="cuda").cpu() if torch.cuda.is_available() else torch.zeros(3)
+    return torch.cat([torch.rand(3), on_gpu]), np.random.rand(3), np.random.randn(), random.random()
+
+
+def test_rng_states_survive_a_weights_only_round_trip(tmp_path):
+    torch.manual_seed(3)
+    np.random.seed(3)
+    random.seed(3)
+    np.random.randn()  # leaves a cached Gaussian in numpy's state
+    torch.save(_rng_states(), tmp_path / "rng.pt")
+    expected = draws()
+    _set_rng_states(torch.load(tmp_path / "rng.pt", weights_only=True))
+    got = draws()
+    torch.testing.assert_close(got[0], expected[0], atol=0, rtol=0)
+    np.testing.assert_array_equal(got[1], expected[1])
+    assert got[2:] == expected[2:]
+
+
+class _Interrupt(Exception):
+    pass
+
+
+class _KillAtEpochStart(Callback):
+    def on_train_epoch_start(self, trainer, module):
+        if trainer.current_epoch == 2:
+            raise _Interrupt
+
+
+def test_resume_with_dropout_equals_an_uninterrupted_run(tmp_path):
+    torch.manual_seed(1)
+    train = DataLoader(TensorDataset(torch.randn(16, 8, 2), torch.randn(16, 3, 2)), batch_size=4)
+    val = DataLoader(TensorDataset(torch.randn(8, 8, 2), torch.randn(8, 3, 2)), batch_size=4)
+
+    def fit(ckpt_dir, callbacks=(), ckpt_path=None) -> ForecastingModule:
+        module = tiny_module(dropout=0.5)
+        trainer, _ = make_trainer(
+            max_epochs=3, patience=None, has_validation=True, progress=False, checkpoint_dir=ckpt_dir,
+            trainer_kwargs={"accelerator": "cpu", "callbacks": list(callbacks)},
+        )
+        trainer.fit(module, train, val, ckpt_path=ckpt_path, weights_only=True)
+        return module
+
+    whole = fit(tmp_path / "a")
+    with pytest.raises(_Interrupt):
+        fit(tmp_path / "b", callbacks=[_KillAtEpochStart()])
+    torch.manual_seed(123)  # the resumed run must not depend on the random state it starts in
+    resumed = fit(tmp_path / "b", ckpt_path=tmp_path / "b" / "last.ckpt")
+    torch.testing.assert_close(weights(resumed), weights(whole), atol=0, rtol=0)

@@ -2,8 +2,11 @@
 
 A saved object is a directory holding ``meta.json`` (configuration, names, statistics, library
 version, and the sha256 of every tensor file) and one or more ``*.pt`` tensor files. The directory
-is written beside its destination under a temporary name and moved into place with ``os.replace``,
-so a crash leaves either the old directory or the new one, never a half-written one.
+is written beside its destination under a temporary name, fsynced, and moved into place with
+``os.replace``; an existing save there is moved aside first and put back if the move fails, so the
+path never holds a half-written save. (Directories cannot be swapped in one rename: a process killed
+in the instant between the two renames leaves the old save beside the path as ``.<name>.<random>.old``.)
+Only a previous save or an empty folder is ever replaced; any other folder is left alone.
 """
 
 from __future__ import annotations
@@ -45,6 +48,41 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    _fsync_dir(path.parent)
+
+
+def _write_synced(path: Path, data: bytes) -> None:
+    """Write ``data`` to a new file and flush it to disk."""
+    with open(path, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    """Flush a directory's entries (renames, new files) to disk where the platform allows it."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # e.g. Windows cannot open a directory
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # some file systems do not support it
+        pass
+    finally:
+        os.close(fd)
+
+
+def _is_replaceable(path: Path) -> bool:
+    """Whether directory ``path`` is empty or holds nothing but a save written by :func:`write_checkpoint`."""
+    names = {entry.name for entry in path.iterdir()}
+    if not names:
+        return True
+    try:
+        files = json.loads((path / META).read_text())["files"]
+    except (OSError, ValueError, TypeError, KeyError):  # no meta.json, or not one of ours
+        return False
+    return isinstance(files, dict) and names <= {META, *files}
 
 
 def _tensor_bytes(tensors: Mapping[str, torch.Tensor]) -> bytes:
@@ -56,34 +94,48 @@ def _tensor_bytes(tensors: Mapping[str, torch.Tensor]) -> bytes:
 def write_checkpoint(
     path: str | os.PathLike, meta: Mapping[str, Any], tensors: Mapping[str, Mapping[str, torch.Tensor]]
 ) -> Path:
-    """Write a checkpoint directory atomically.
+    """Write a checkpoint directory atomically; ``path`` then holds either the old save or the new one.
 
-    ``tensors`` maps a file stem (e.g. ``"weights"``) to a name -> tensor mapping.
+    ``tensors`` maps a file stem (e.g. ``"weights"``) to a name -> tensor mapping. An existing
+    ``path`` is replaced only if it is an empty folder or a previous save (its ``meta.json`` lists
+    every other file in it); anything else raises :class:`CheckpointError` and is left untouched.
     """
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise CheckpointError(f"{path} exists and is not a directory; choose another path")
+    if path.is_dir() and not _is_replaceable(path):
+        raise CheckpointError(
+            f"{path} already exists and is not a tsmamba save (saving replaces the whole folder); "
+            "choose a new path or remove the folder first"
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    old = None
     try:
         digests = {}
         for stem, group in tensors.items():
             data = _tensor_bytes(group)
-            (tmp / f"{stem}.pt").write_bytes(data)
+            _write_synced(tmp / f"{stem}.pt", data)
             digests[f"{stem}.pt"] = sha256_bytes(data)
         full_meta = dict(meta)
         full_meta["files"] = digests
-        (tmp / META).write_text(json.dumps(full_meta, indent=1, sort_keys=True, default=str))
-        old = None
+        _write_synced(tmp / META, json.dumps(full_meta, indent=1, sort_keys=True, default=str).encode())
+        _fsync_dir(tmp)
         if path.exists():
-            old = path.with_name(f".{path.name}.old-{os.getpid()}")
-            os.replace(path, old)
+            aside = tmp.with_suffix(".old")
+            os.replace(path, aside)
+            old = aside
         os.replace(tmp, path)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        try:
+            if old is not None and tmp.exists():  # the new save did not go in: put the old one back
+                os.replace(old, path)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
         raise
+    _fsync_dir(path.parent)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
     return path
 
 
@@ -105,6 +157,8 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[dict, dict[str, dict[str, 
         raise CheckpointError(f"{meta_file} is missing: {path} is not a complete tsmamba save") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise CheckpointError(f"{meta_file} is corrupt ({exc}); save the model again") from None
+    if not isinstance(meta, dict) or not isinstance(meta.get("files", {}), dict):
+        raise CheckpointError(f"{meta_file} is not a tsmamba save's metadata; save the model again")
     tensors = {}
     for name, digest in meta.get("files", {}).items():
         file = path / name

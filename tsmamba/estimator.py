@@ -19,6 +19,7 @@ import lightning as L
 import numpy as np
 import pandas as pd
 import torch
+from pandas.tseries.frequencies import to_offset
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
@@ -208,7 +209,18 @@ class TSMambaForecaster(BaseEstimator):
                     f"the frame's columns differ from those the model was fitted on: "
                     f"missing {missing}, unexpected {extra}; pass the columns {self.columns_}"
                 )
-        return read_series(df, time_col=time_col or "date", columns=self.columns_)
+        frame = read_series(df, time_col=time_col or "date", columns=self.columns_)
+        self._check_freq(frame.index, "the frame")
+        return frame
+
+    def _check_freq(self, index: pd.DatetimeIndex, what: str) -> None:
+        """Raise DataValidationError unless ``index`` steps at the fitted frequency."""
+        freq = index.freqstr if index.freq is not None else None
+        if freq and self.freq_ and to_offset(freq) != to_offset(self.freq_):
+            raise DataValidationError(
+                f"{what} has rows every {freq!r}, but the model was fitted on rows every "
+                f"{self.freq_!r}; resample it to {self.freq_!r} (or fit a model at {freq!r})"
+            )
 
     def _scaled(self, values: np.ndarray) -> torch.Tensor:
         return torch.as_tensor(self.scaler_.transform(values), dtype=self._dtype())
@@ -262,19 +274,38 @@ class TSMambaForecaster(BaseEstimator):
         Args:
             df: wide DataFrame (DatetimeIndex, or a time column ``time_col``, default "date"),
                 or a CSV path; numeric channels (``columns`` selects them).
-            val_df: validation series for early stopping; default: the last ``val_fraction`` of
-                ``df`` (its windows start ``context_length`` rows earlier).
+            val_df: validation series for early stopping, the rows right after ``df``;
+                default: the last ``val_fraction`` of ``df`` (its windows start
+                ``context_length`` rows earlier).
             scale: fit a StandardScaler on the training rows (False: data already scaled).
             resume: continue from ``checkpoint_dir/last.ckpt`` when it exists.
+
+        A fit that raises leaves the estimator as it was before (fitted or not).
         """
+        before = _fitted_state(self)
+        try:
+            self._fit(df, time_col, columns, val_df, scale, resume)
+        except BaseException:
+            for name in _fitted_state(self):
+                delattr(self, name)
+            vars(self).update(before)
+            raise
+        return self
+
+    def _fit(
+        self, df: Any, time_col: str | None, columns: Sequence[str] | None, val_df: Any,
+        scale: bool, resume: bool,
+    ) -> None:
         self._check_params()
         frame = self._read(df, time_col, columns)
         values = frame.to_numpy(dtype=np.float64)
         n, L_, H = len(frame), self.context_length, self.horizon
         index = frame.index
 
+        freq = frame.index.freqstr if frame.index.freq is not None else pd.infer_freq(frame.index)
         if val_df is not None:
             val_frame = self._read(val_df, time_col, list(frame.columns))
+            _check_continues(index, val_frame.index, freq)
             train_end = n
             all_values = np.concatenate([values, val_frame.to_numpy(np.float64)])
             all_index = index.append(val_frame.index)
@@ -305,7 +336,7 @@ class TSMambaForecaster(BaseEstimator):
         self.columns_ = [str(c) for c in frame.columns]
         self.feature_names_in_ = np.asarray(self.columns_, dtype=object)
         self.n_features_in_ = len(self.columns_)
-        self.freq_ = frame.index.freqstr if frame.index.freq is not None else pd.infer_freq(frame.index)
+        self.freq_ = freq
         n_time_features = time_feature_count(self.freq_) if self.time_features else 0
 
         if self.random_state is not None:
@@ -357,7 +388,9 @@ class TSMambaForecaster(BaseEstimator):
             if self.checkpoint_dir is None:
                 raise ConfigError("resume=True needs checkpoint_dir (where last.ckpt is written)")
             last = Path(self.checkpoint_dir) / "last.ckpt"
-            ckpt_path = str(last) if last.exists() else None
+            if last.exists():
+                _check_resumable(last, module)
+                ckpt_path = str(last)
         t0 = time.perf_counter()
         if self.linear_init and restore is not None and ckpt_path is None:
             # the linear start is a model too: it competes for the best validation loss
@@ -380,12 +413,18 @@ class TSMambaForecaster(BaseEstimator):
             "train_windows": len(datamodule.dataset("train")),
             "windows_per_epoch": datamodule.train_windows_per_epoch,
         }
-        return self
 
     # ---- forecasting -----------------------------------------------------------------------
-    def _check_context(self, context: str) -> None:
+    def check_context(self, context: str) -> None:
+        """Raise ConfigError unless this forecaster can forecast with ``context`` (fitted or not)."""
         if context not in CONTEXTS:
             raise ConfigError(f"context must be one of {CONTEXTS}, got {context!r}")
+        if context == "full" and self.norm == "revin":
+            raise ConfigError(
+                "context='full' reads the whole history through the recurrent state, and "
+                "norm='revin' (statistics of the whole input) has none; use context='window', "
+                "or fit with norm='causal' or 'none'"
+            )
 
     @torch.no_grad()
     def predict(
@@ -399,7 +438,7 @@ class TSMambaForecaster(BaseEstimator):
         the original units.
         """
         check_is_fitted(self, "network_")
-        self._check_context(context)
+        self.check_context(context)
         if df is None:
             values, index = self.values_, self.index_
         else:
@@ -428,12 +467,16 @@ class TSMambaForecaster(BaseEstimator):
         Returns (n_origins, H, C) in original units.
         """
         check_is_fitted(self, "network_")
-        self._check_context(context)
+        self.check_context(context)
         if isinstance(data, pd.DataFrame):
             frame = self._frame_for_prediction(data)
             values, index = frame.to_numpy(np.float64), frame.index
         else:
             values = np.asarray(data, dtype=np.float64)
+            if index is not None and len(index) != len(values):
+                raise DataValidationError(
+                    f"index has {len(index)} timestamps for {len(values)} rows; pass one per row"
+                )
         origins = np.asarray(origins, dtype=np.int64)
         T, L_ = len(values), self.context_length
         if origins.size and (origins.min() < 0 or origins.max() >= T):
@@ -467,15 +510,12 @@ class TSMambaForecaster(BaseEstimator):
 
         One recurrent pass in segments of FULL_SEGMENT rows, the state carried between them
         (exactly what one pass gives, as ``forward`` continues a state), so memory holds one
-        segment's all-position forecasts, not T x H x C. RevIN has no carried state: one pass.
+        segment's all-position forecasts, not T x H x C.
         """
         out = x.new_zeros(len(origins), self.horizon, x.shape[1])
         if not len(origins):
             return out
         pick = torch.as_tensor(origins)
-        if self.network_.config.norm == "revin":
-            every = self.network_(x[None], None if marks is None else marks[None], all_positions=True)
-            return every[0, pick]
         state = None
         for start in range(0, int(origins.max()) + 1, FULL_SEGMENT):
             end = start + FULL_SEGMENT
@@ -500,6 +540,8 @@ class TSMambaForecaster(BaseEstimator):
             self.network_(x[i : i + batch_size], None if m is None else m[i : i + batch_size])
             for i in range(0, len(x), batch_size)
         ]
+        if not parts:
+            return np.zeros((0, self.horizon, self.n_features_in_))
         return torch.cat(parts).double().numpy()
 
     def stream(self, history: Any = None, **kwargs: Any):
@@ -512,7 +554,16 @@ class TSMambaForecaster(BaseEstimator):
     def save(self, path: str | os.PathLike) -> Path:
         """Write the fitted model to a directory (tensors + JSON), atomically."""
         check_is_fitted(self, "network_")
-        params = {k: v for k, v in self.get_params().items() if _jsonable(v)}
+        params = {k: os.fspath(v) if isinstance(v, os.PathLike) else v for k, v in self.get_params().items()}
+        dropped = sorted(k for k, v in params.items() if not _jsonable(v))
+        if dropped:
+            warnings.warn(
+                f"save() keeps JSON parameters only; {dropped} are not saved and load as their "
+                "defaults (set them again after load() if you refit)",
+                UserWarning,
+                stacklevel=2,
+            )
+        params = {k: v for k, v in params.items() if k not in dropped}
         meta = {
             "format": FORMAT,
             "tsmamba_version": __version__,
@@ -541,26 +592,38 @@ class TSMambaForecaster(BaseEstimator):
         meta, tensors = read_checkpoint(path)
         if meta.get("format") != FORMAT:
             raise CheckpointError(f"{path} holds {meta.get('format')!r}, not a {FORMAT} save")
+        needed = {"params", "network_config", "columns", "freq", "scaler"}
+        missing = sorted(needed - set(meta)) + [f"{f}.pt" for f in ("weights", "series") if f not in tensors]
+        if missing:
+            raise CheckpointError(f"{path}: the save lacks {missing}; save the model again")
         try:
             est = cls(**meta["params"])
             config = ForecasterConfig(**meta["network_config"])
-        except (TypeError, ConfigError) as exc:
-            raise CheckpointError(f"{path}: saved configuration is not valid here: {exc}") from None
+            scaler = StandardScaler.from_dict(meta["scaler"])
+            values, index_ns = tensors["series"]["values"], tensors["series"]["index_ns"]
+        except (TypeError, KeyError, ValueError, ConfigError) as exc:
+            raise CheckpointError(
+                f"{path}: saved configuration is not valid here ({type(exc).__name__}: {exc}); "
+                "save the model again with this version"
+            ) from None
+        sizes = {"columns": len(meta["columns"]), "network channels": config.n_channels,
+                 "scaler channels": len(scaler.mean_), "series channels": values.shape[-1]}
+        if len(set(sizes.values())) != 1 or values.ndim != 2 or len(values) != len(index_ns):
+            raise CheckpointError(
+                f"{path}: the saved parts disagree ({sizes}, {len(values)} rows for "
+                f"{len(index_ns)} timestamps); save the model again"
+            )
         network = MambaForecaster(config)
-        weights = tensors.get("weights")
-        if weights is None:
-            raise CheckpointError(f"{path}: weights.pt is missing")
-        _load_weights_strict(network, weights, path)
+        network.load_state_dict(_checked_weights(network.state_dict(), tensors["weights"], path))
         est.network_ = network.eval()
         est.columns_ = list(meta["columns"])
         est.feature_names_in_ = np.asarray(est.columns_, dtype=object)
         est.n_features_in_ = len(est.columns_)
         est.freq_ = meta["freq"]
-        est.scaler_ = StandardScaler.from_dict(meta["scaler"])
+        est.scaler_ = scaler
         est.history_ = meta.get("history", {})
-        series = tensors["series"]
-        est.values_ = series["values"].numpy()
-        index = pd.to_datetime(series["index_ns"].numpy(), unit="ns")
+        est.values_ = values.numpy()
+        index = pd.to_datetime(index_ns.numpy(), unit="ns")
         if meta.get("tz"):
             index = index.tz_localize("UTC").tz_convert(meta["tz"])
         index = index.as_unit(meta.get("index_unit", "ns"))
@@ -586,18 +649,52 @@ def _jsonable(value: Any) -> bool:
         return False
 
 
-def _load_weights_strict(network: torch.nn.Module, weights: dict, path: Any) -> None:
-    expected = network.state_dict()
+def _checked_weights(expected: dict, weights: Any, path: Any, fix: str = "save the model again") -> dict:
+    """``weights`` if it has exactly the names and shapes of the state dict ``expected``;
+    otherwise a CheckpointError naming the differences and ``fix``."""
+    if not isinstance(weights, dict):
+        raise CheckpointError(f"{path}: holds no weights; {fix}")
     missing = sorted(set(expected) - set(weights))
     unexpected = sorted(set(weights) - set(expected))
     shapes = [
         f"{k}: saved {tuple(weights[k].shape)} vs config {tuple(v.shape)}"
         for k, v in expected.items()
-        if k in weights and weights[k].shape != v.shape
+        if k in weights and getattr(weights[k], "shape", None) != v.shape
     ]
     if missing or unexpected or shapes:
         raise CheckpointError(
-            f"{path}: weights do not match the saved configuration "
-            f"(missing {missing[:5]}, unexpected {unexpected[:5]}, shape differences {shapes[:5]})"
+            f"{path}: weights do not match the configuration (missing {missing[:5]}, unexpected "
+            f"{unexpected[:5]}, shape differences {shapes[:5]}); {fix}"
         )
-    network.load_state_dict(weights)
+    return weights
+
+
+def _check_resumable(last: Path, module: torch.nn.Module) -> None:
+    """Raise CheckpointError unless ``last`` (a Lightning checkpoint) holds this module's weights."""
+    fix = "delete it to start afresh, or use another checkpoint_dir"
+    try:
+        saved = torch.load(last, weights_only=True, map_location="cpu")["state_dict"]
+    except Exception as exc:  # torch raises several types for unreadable files
+        raise CheckpointError(f"{last} cannot be read to resume from ({exc!r}); {fix}") from None
+    _checked_weights(module.state_dict(), saved, last, fix)
+
+
+def _fitted_state(est: BaseEstimator) -> dict[str, Any]:
+    """The fitted attributes (names ending in ``_``) of an estimator."""
+    return {k: v for k, v in vars(est).items() if k.endswith("_") and not k.startswith("_")}
+
+
+def _check_continues(index: pd.DatetimeIndex, val_index: pd.DatetimeIndex, freq: str | None) -> None:
+    """Raise DataValidationError unless ``val_index`` starts one step after ``index`` at ``freq``."""
+    step = to_offset(freq) if freq else None
+    val_freq = val_index.freqstr if val_index.freq is not None else None
+    if step is not None and val_freq is not None and to_offset(val_freq) != step:
+        raise DataValidationError(
+            f"val_df has rows every {val_freq!r} but df every {freq!r}; give both the same frequency"
+        )
+    expected = index[-1] + step if step is not None else None
+    if expected is not None and val_index[0] != expected:
+        raise DataValidationError(
+            f"val_df must continue df: its first timestamp is {val_index[0]}, but df ends at "
+            f"{index[-1]}, so it should be {expected}; pass the rows right after df's last"
+        )

@@ -4,7 +4,8 @@
 optionally mixed with a frequency-domain term over the horizon), AdamW without weight decay on
 norms, biases, dt, A and D, a linear warm-up then cosine decay per step, a finite-loss guard,
 and optionally an exponential moving average of the weights (``ema_decay``) that validation
-reads and training ends on. ``make_trainer`` builds the
+reads and training ends on. Its checkpoints also carry the global random states, so a resumed fit
+draws the same dropout masks as an uninterrupted one. ``make_trainer`` builds the
 ``lightning.Trainer`` with gradient clipping, early stopping on the validation loss with the best
 weights restored in memory, and the user's ``trainer_kwargs`` passed through.
 """
@@ -14,9 +15,11 @@ from __future__ import annotations
 import copy
 import math
 import os
+import random
 from typing import Any
 
 import lightning as L
+import numpy as np
 import torch
 import torch.nn.functional as F
 from lightning.pytorch.callbacks import Callback, EarlyStopping
@@ -51,6 +54,32 @@ def forecast_loss(kind: str, pred: Tensor, target: Tensor, frequency_weight: flo
         return loss
     spectrum = torch.fft.rfft(pred - target, dim=1, norm="ortho")  # (b, H//2+1, C) complex
     return (1.0 - frequency_weight) * loss + frequency_weight * spectrum.abs().mean()
+
+
+def _rng_states() -> dict[str, Any]:
+    """The global random states (torch CPU and CUDA, numpy, ``random``) as tensors and plain
+    Python values, so that a checkpoint holding them loads with ``weights_only=True``."""
+    _, keys, pos, has_gauss, gauss = np.random.get_state()
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "numpy": {"keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
+                  "has_gauss": int(has_gauss), "gauss": float(gauss)},
+        "python": random.getstate(),
+    }
+
+
+def _set_rng_states(states: dict[str, Any]) -> None:
+    """Restore what :func:`_rng_states` returned (CUDA states only for the devices present)."""
+    torch.set_rng_state(states["torch"])
+    if torch.cuda.is_available():
+        for device, state in enumerate(states["cuda"][: torch.cuda.device_count()]):
+            torch.cuda.set_rng_state(state, device)
+    np_state = states["numpy"]
+    np.random.set_state(("MT19937", np_state["keys"].numpy().astype(np.uint32), np_state["pos"],
+                         np_state["has_gauss"], np_state["gauss"]))
+    version, internal, gauss_next = states["python"]
+    random.setstate((version, tuple(internal), gauss_next))
 
 
 class ForecastingModule(L.LightningModule):
@@ -159,10 +188,13 @@ class ForecastingModule(L.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         if self._ema is not None:
             checkpoint["ema_weights"] = [avg.clone() for avg in self._ema]
+        checkpoint["rng_states"] = _rng_states()
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         if "ema_weights" in checkpoint:
             self._ema = [avg.clone() for avg in checkpoint["ema_weights"]]
+        if "rng_states" in checkpoint:  # absent in checkpoints written before it was saved
+            _set_rng_states(checkpoint["rng_states"])
 
     def validation_step(self, batch: list[Tensor], batch_idx: int) -> None:
         loss = self._loss(batch)
