@@ -144,6 +144,9 @@ def test_forecast_does_not_change_state(model, series):
         ({"date": "2016-07-01 00:00", "c0": 1.0, "c1": 2.0, "c2": 3.0}, "not after"),
         ({"date": "2030-01-01 00:00", "c0": 1.0, "c1": 2.0, "c2": 3.0}, "gap"),
         ({"date": "not a date", "c0": 1.0, "c1": 2.0, "c2": 3.0}, "cannot be parsed"),
+        ({"date": "2016-07-03 12:00+00:00", "c0": 1.0, "c1": 2.0, "c2": 3.0}, "series is tz-naive"),
+        ({"date": "2016-07-03 11:30", "c0": 1.0, "c1": 2.0, "c2": 3.0}, "off the series' h grid"),
+        ({"date": "2016-07-03 13:30", "c0": 1.0, "c1": 2.0, "c2": 3.0}, "off the series' h grid"),
     ],
 )
 def test_rejected_update_leaves_stream_untouched(model, series, bad, match):
@@ -249,3 +252,95 @@ def test_stream_command_line(model, series, tmp_path):
     errors = [line for line in proc.stderr.splitlines() if "error: line" in line]
     assert len(errors) == 2 and "not after" in errors[0] and "expected 4 fields" in errors[1]
     assert "Traceback" not in proc.stderr
+
+
+@pytest.fixture(scope="module")
+def paris(series) -> pd.DataFrame:
+    """The series relabelled in Europe/Paris, crossing the 2024-03-31 DST change at row 146."""
+    index = pd.date_range("2024-03-25", periods=len(series), freq="h", tz="Europe/Paris", name="date")
+    return series.set_axis(index)
+
+
+@pytest.fixture(scope="module")
+def calendar_model(paris) -> TSMambaForecaster:
+    return TSMambaForecaster(**TINY, time_features=True, cycle_length=24).fit(paris.iloc[:200])
+
+
+def test_large_level_streams_like_full_recomputation(model, series, tmp_path):
+    """Level 1e5, std ~0.01: the stream scales in float64 before the float32 cast, like predict.
+    Same network and scaled inputs as ``model``: only the units change."""
+    shifted = TSMambaForecaster.load(model.save(tmp_path / "m"))
+    shifted.scaler_.mean_ = 1e5 + 0.01 * shifted.scaler_.mean_
+    shifted.scaler_.scale_ = 0.01 * shifted.scaler_.scale_
+    data = 1e5 + 0.01 * series
+    stream = shifted.stream(history=data.iloc[:100])
+    for t in range(100, 120):
+        arr = stream.update_array(data.iloc[t].to_numpy())
+    expected = shifted.predict(data.iloc[:120], context="full").to_numpy()
+    assert (np.abs(arr - expected) / shifted.scaler_.scale_).max() < 1e-3
+
+
+def test_save_and_load_keep_the_time_zone_across_dst(calendar_model, paris, tmp_path):
+    stream = calendar_model.stream(history=paris.iloc[:120])
+    restarted = Stream.load(stream.save(tmp_path / "s"), calendar_model)
+    assert restarted.last_timestamp == stream.last_timestamp
+    assert str(restarted.last_timestamp.tz) == "Europe/Paris"
+    for t in range(120, 160):  # crosses 2024-03-31 02:00 -> 03:00
+        a = stream.update_array(paris.iloc[t].to_numpy())
+        b = restarted.update_array(paris.iloc[t].to_numpy())
+    np.testing.assert_array_equal(a, b)
+    pd.testing.assert_frame_equal(stream.forecast(), restarted.forecast())
+
+    # a save in the older format (isoformat strings) still loads, with its UTC offset
+    import json
+
+    meta_file = tmp_path / "s" / "meta.json"
+    meta = json.loads(meta_file.read_text())
+    meta["last_time"] = [paris.index[119].isoformat()]
+    meta_file.write_text(json.dumps(meta))
+    assert Stream.load(tmp_path / "s", calendar_model).last_timestamp == paris.index[119]
+
+
+def test_update_time_zone_must_match_the_series(calendar_model, paris):
+    stream = calendar_model.stream(history=paris.iloc[:120])
+    before = snapshot(stream)
+    naive = paris.iloc[120].rename(paris.index[120].tz_localize(None))
+    with pytest.raises(StreamError, match="tz-naive but the series is in Europe/Paris"):
+        stream.update(naive)
+    assert_same_snapshot(before, snapshot(stream))
+    # the same instant in another zone is read in the series' zone
+    in_utc = stream.update(paris.iloc[120].rename(paris.index[120].tz_convert("UTC")))
+    expected = calendar_model.stream(history=paris.iloc[:121]).forecast()
+    pd.testing.assert_frame_equal(in_utc, expected, rtol=1e-4)
+    assert str(stream.last_timestamp.tz) == "Europe/Paris"
+
+
+def test_update_array_fills_a_nan_for_a_calendar_model(calendar_model, paris):
+    """update_array hands a NaN to update's missing="ffill" policy with the derived timestamp."""
+    histories = {"a": paris.iloc[:120], "b": paris.iloc[:110]}
+    stream = calendar_model.stream(histories, missing="ffill")
+    lean = calendar_model.stream(histories)
+    rows = np.stack([paris.iloc[120].to_numpy(), paris.iloc[110].to_numpy()])
+    rows[0, 1] = np.nan
+    out = stream.update_array(rows)
+    rows[0, 1] = paris.iloc[119, 1]  # the value the policy carries forward
+    np.testing.assert_allclose(out, lean.update_array(rows), rtol=1e-6, atol=1e-6)
+    assert stream.last_timestamp == {"a": paris.index[120], "b": paris.index[110]}
+
+
+def test_save_keeps_the_type_of_series_ids(model, series, tmp_path):
+    keys = pd.Index([10, 20]).to_numpy()  # numpy.int64, as from a groupby
+    stream = model.stream({keys[0]: series.iloc[:100], keys[1]: series.iloc[:110]})
+    restarted = Stream.load(stream.save(tmp_path / "np"), model)
+    assert restarted.ids == [10, 20] and all(type(i) is int for i in restarted.ids)
+    a = stream.update({keys[0]: series.iloc[100]}, as_array=True)
+    b = restarted.update({keys[0]: series.iloc[100]}, as_array=True)
+    np.testing.assert_array_equal(a, b)
+
+    mixed = Stream(model, [series.iloc[:50]] * 3, ids=["a", 2, 3.5])
+    assert [type(i) for i in Stream.load(mixed.save(tmp_path / "mixed"), model).ids] == [str, int, float]
+
+    odd = Stream(model, [series.iloc[:50]], ids=[("a", 1)])
+    with pytest.raises(StreamError, match=r"series id \('a', 1\) \(tuple\)"):
+        odd.save(tmp_path / "odd")
+    assert not (tmp_path / "odd").exists()

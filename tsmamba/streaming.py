@@ -77,8 +77,6 @@ class Stream:
         self.offset = pd.tseries.frequencies.to_offset(self.freq) if self.freq else None
         self.missing, self.gaps = missing, gaps
         self._dtype = self.network.head.weight.dtype
-        self._mean = torch.as_tensor(forecaster.scaler_.mean_, dtype=self._dtype)
-        self._scale = torch.as_tensor(forecaster.scaler_.scale_, dtype=self._dtype)
 
         frames, self.ids = self._history_frames(history, ids)
         B = len(self.ids)
@@ -119,8 +117,9 @@ class Stream:
         self._last_values[b] = values[-1]
 
     def _scale_in(self, values: np.ndarray) -> torch.Tensor:
-        values = np.array(values, dtype=np.float64)  # a writable copy (inputs may be read-only views)
-        return (torch.from_numpy(values).to(self._dtype) - self._mean) / self._scale
+        """(..., C) raw values -> scaled, in the network's dtype; scaled in float64 first, as
+        ``predict`` does (a float32 cast before subtracting the mean loses a large level's digits)."""
+        return torch.from_numpy(self.forecaster.scaler_.transform(values)).to(self._dtype)
 
     def _marks(self, index: pd.DatetimeIndex) -> torch.Tensor | None:
         marks = self.forecaster.marks_for(index)  # the fit's calendar inputs (time features, cycle)
@@ -212,13 +211,25 @@ class Stream:
             values = fill
         gap_steps = 0
         if ts is not None and last_time is not None:
+            if ts.tz is None and last_time.tz is not None:
+                raise StreamError(
+                    f"{who}timestamp {ts} is tz-naive but the series is in {last_time.tz}; "
+                    f"send timestamps with a time zone (e.g. ts.tz_localize('{last_time.tz}'))"
+                )
+            if ts.tz is not None and last_time.tz is None:
+                raise StreamError(
+                    f"{who}timestamp {ts} is in {ts.tz} but the series is tz-naive; "
+                    "send tz-naive timestamps (e.g. ts.tz_localize(None))"
+                )
+            if ts.tz is not None:
+                ts = ts.tz_convert(last_time.tz)  # the same instant, read in the series' zone
             if ts <= last_time:
                 raise StreamError(f"{who}timestamp {ts} is not after the last one ({last_time})")
             if self.offset is not None:
                 expected = last_time + self.offset
                 if ts != expected:
                     steps = len(pd.date_range(expected, ts, freq=self.offset)) - 1
-                    if pd.date_range(expected, periods=steps + 1, freq=self.offset)[-1] != ts:
+                    if steps < 0 or pd.date_range(expected, periods=steps + 1, freq=self.offset)[-1] != ts:
                         raise StreamError(
                             f"{who}timestamp {ts} is off the series' {self.freq} grid after {last_time}"
                         )
@@ -316,12 +327,14 @@ class Stream:
                 + f", got shape {arr.shape}"
             )
         arr = arr.reshape(B, C)
-        if not np.isfinite(arr).all():
-            rows = arr[0] if self.single else {i: arr[b] for b, i in enumerate(self.ids)}
-            return self.update(rows, as_array=True)
         next_time = self._last_time
         if self.offset is not None:
             next_time = [None if t is None else t + self.offset for t in self._last_time]
+        if not np.isfinite(arr).all():  # through update's policies, at the derived timestamps
+            names = next_time if self.offset is not None else [None] * B
+            rows = [pd.Series(arr[b], index=self.columns, name=names[b]) for b in range(B)]
+            updates = rows[0] if self.single else dict(zip(self.ids, rows, strict=True))
+            return self.update(updates, as_array=True)
         marks_t = self._next_marks(next_time) if self.network.config.n_marks else None
         forecast, self._state = self.network.step(self._scale_in(arr), self._state, marks_t)
         self._forecast = forecast.to(self._dtype)
@@ -389,14 +402,25 @@ class Stream:
         return sum(t.numel() * t.element_size() for t in self._state.tensors().values())
 
     def save(self, path: str | os.PathLike) -> Path:
-        """Persist the stream's state atomically (tensors + JSON)."""
+        """Persist the stream's state atomically (tensors + JSON).
+
+        Series ids must be str, int or finite float (numpy scalars are stored as their Python
+        value); last timestamps are stored as ns since the epoch plus the zone's name.
+        """
+        ids = [i.item() if isinstance(i, np.generic) else i for i in self.ids]
+        for i in ids:
+            if type(i) not in (str, int, float, bool) or (isinstance(i, float) and not np.isfinite(i)):
+                raise StreamError(
+                    f"series id {i!r} ({type(i).__name__}) cannot be saved faithfully; "
+                    "use str, int or finite float ids"
+                )
         meta = {
             "format": FORMAT,
-            "ids": [str(i) if not isinstance(i, (int, str)) else i for i in self.ids],
+            "ids": ids,
             "single": self.single,
             "columns": self.columns,
             "steps": self._state.steps,
-            "last_time": [None if t is None else t.isoformat() for t in self._last_time],
+            "last_time": [self._time_to_json(b, t) for b, t in enumerate(self._last_time)],
             "missing": self.missing,
             "gaps": self.gaps,
             "model": _weights_fingerprint(self.forecaster),
@@ -429,8 +453,37 @@ class Stream:
             raise CheckpointError(f"{path}: state tensor {exc} is missing") from None
         stream._forecast = tensors["stream"]["forecast"].to(dtype)
         stream._last_values = tensors["stream"]["last_values"].numpy().copy()
-        stream._last_time = [None if t is None else pd.Timestamp(t) for t in meta["last_time"]]
+        try:
+            stream._last_time = [_time_from_json(t) for t in meta["last_time"]]
+        except (KeyError, TypeError, ValueError) as exc:  # ZoneInfoNotFoundError is a KeyError
+            raise CheckpointError(f"{path}: a saved last timestamp cannot be read ({exc!r})") from None
         return stream
+
+    def _time_to_json(self, b: int, ts: pd.Timestamp | None) -> dict | None:
+        """Series b's last timestamp as {"ns", "tz", "unit"}; rejects a zone with no loadable name."""
+        if ts is None:
+            return None
+        saved = {"ns": int(ts.value), "tz": None if ts.tz is None else str(ts.tz), "unit": ts.unit}
+        try:
+            _time_from_json(saved)
+        except (KeyError, TypeError, ValueError):
+            who = "" if self.single else f"series {self.ids[b]!r}: "
+            raise StreamError(
+                f"{who}the time zone {ts.tz!r} of the last timestamp {ts} cannot be saved by name; "
+                "convert the series to a named zone first (e.g. index.tz_convert('Europe/Paris'))"
+            ) from None
+        return saved
+
+
+def _time_from_json(saved: dict | str | None) -> pd.Timestamp | None:
+    """Rebuild a timestamp saved by ``Stream._time_to_json`` (or an isoformat string, the older
+    format, which keeps only the UTC offset)."""
+    if saved is None or isinstance(saved, str):
+        return None if saved is None else pd.Timestamp(saved)
+    ts = pd.Timestamp(saved["ns"], unit="ns")
+    if saved["tz"] is not None:
+        ts = ts.tz_localize("UTC").tz_convert(saved["tz"])
+    return ts.as_unit(saved["unit"])
 
 
 def _scatter_state(
