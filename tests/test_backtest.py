@@ -17,10 +17,14 @@ from sklearn.base import BaseEstimator
 
 from tsmamba.backtest import backtest, data_fingerprint, plan_backtest
 from tsmamba.datasets import synthetic_ett
-from tsmamba.errors import ConfigError, DataValidationError, TSMambaError
+from tsmamba.errors import ConfigError, DataValidationError, TrainingError, TSMambaError
 
-# short ramps are shorter than one daily season: MASE falls back to lag 1, with a warning
-pytestmark = pytest.mark.filterwarnings("ignore:training series of length:RuntimeWarning")
+# short ramps are shorter than one daily season: MASE falls back to lag 1 and seasonal naive to
+# the last value at early origins, each with a warning
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:training series of length:RuntimeWarning"),
+    pytest.mark.filterwarnings("ignore:seasonal_naive forecasts the last value:RuntimeWarning"),
+]
 
 FIT_LOG: list[tuple[pd.Timestamp, pd.Timestamp]] = []  # first and last timestamp of every fit
 CALL_LOG: list[dict] = []  # every forecast_origins call
@@ -165,6 +169,21 @@ def test_plan_errors(kwargs, error, match):
         plan_backtest(20, 3, context_length=4, **kwargs)
 
 
+def test_timestamp_start_across_time_zones():
+    berlin = pd.date_range("2016-10-29", periods=60, freq="h", tz="Europe/Berlin")
+    common = dict(context_length=4, index=berlin)
+    # naive: read in the index's zone; aware: converted to it (10:00 UTC is 12:00 in Berlin)
+    assert berlin[plan_backtest(60, 5, start="2016-10-29 12:00", **common).origins[0]].hour == 12
+    assert plan_backtest(60, 5, start="2016-10-29 10:00+00:00", **common).origins[0] == 12
+    # the second 02:00 of the autumn change, given with its offset; without it, it is ambiguous
+    assert plan_backtest(60, 5, start="2016-10-30 02:00+01:00", **common).origins[0] == 27
+    with pytest.raises(ConfigError, match=r"ambiguous or does not exist.*UTC offset"):
+        plan_backtest(60, 5, start="2016-10-30 02:00", **common)
+    naive = pd.date_range("2020-01-01", periods=60, freq="h")
+    with pytest.raises(ConfigError, match="has a time zone but the series' index has none"):
+        plan_backtest(60, 5, context_length=4, start="2020-01-02 00:00+00:00", index=naive)
+
+
 def test_plan_horizon_must_be_positive():
     with pytest.raises(ConfigError, match="horizon must be a positive integer"):
         plan_backtest(20, 0, context_length=4)
@@ -266,6 +285,39 @@ def test_metrics_match_hand_computed_values():
     assert result.summary["improvement_pct"]["linear"]["mae"] < -1000
 
 
+def test_seasonal_naive_uses_the_true_season_or_the_last_value():
+    frame = ramp(60, n_channels=1)  # hourly: season 24; row t holds t + 1
+    with pytest.warns(RuntimeWarning, match="last value at the 12 origin"):
+        result = backtest(LastValueForecaster(horizon=3), frame, start=11)
+    origins = np.arange(11, 57)
+    lag24 = np.array([[o - 24 + 1 + h + 1 for h in range(3)] for o in origins], dtype=float)
+    last = np.array([[o + 1] * 3 for o in origins], dtype=float)
+    expected = np.where((origins >= 23)[:, None], lag24, last)
+    np.testing.assert_array_equal(result.arrays["yhat_seasonal_naive"][:, :, 0], expected)
+    assert result.config["season"] == 24 and result.config["seasonal_naive_last_value_origins"] == 12
+    # with a full season before the first origin nothing falls back
+    late = backtest(LastValueForecaster(horizon=3), frame, start=23)
+    assert late.config["seasonal_naive_last_value_origins"] == 0
+
+
+def test_prefitted_forecaster_with_early_start_skips_the_linear_baseline(tmp_path):
+    frame = ramp(60)
+    est = LastValueForecaster(context_length=4, horizon=12).fit(frame.iloc[:5])
+    with pytest.warns(RuntimeWarning, match="linear baseline not scored.*start at row 12 or later"):
+        result = backtest(est, frame, start=8)
+    assert set(result.scores) == {"tsmamba", "last_value", "seasonal_naive"}
+    assert result.config["baselines"] == ["last_value", "seasonal_naive"]
+    assert "horizon + 1 = 13" in result.config["baselines_skipped"]["linear"]
+    assert "yhat_linear" not in result.forecasts.columns and "linear" not in result.summary["improvement_pct"]
+    assert list(result.table().index) == ["tsmamba", "last_value", "seasonal_naive"]
+    written = result.save_report(tmp_path)
+    assert "forecast.png" in written
+    report = json.loads(written["metrics.json"].read_text())
+    assert set(report["baselines"]) == {"last_value", "seasonal_naive"}
+    # from row 12 on, the rows up to the first origin hold one training window: linear is scored
+    assert "linear" in backtest(est, frame, start=12).scores
+
+
 def test_metrics_frame_and_improvement_sign():
     frame = pd.DataFrame(synthetic_ett(400, n_channels=3, seed=1)).set_index("date")
     worse = backtest(LastValueForecaster(horizon=6, bias=5.0), frame, start=300, stride=6)
@@ -302,6 +354,18 @@ def test_wrong_forecast_shape_is_reported():
 
     with pytest.raises(ConfigError, match="returned forecasts of shape"):
         backtest(Broken(), ramp(40), start=20)
+
+
+def test_non_finite_forecasts_are_an_error_not_left_out_of_the_scores():
+    class Diverged(LastValueForecaster):
+        def forecast_origins(self, df, origins, **kw):
+            out = super().forecast_origins(df, origins, **kw)
+            out[4:, 1, 0] = np.nan  # origins 24, 25, 26
+            out[2, 0, 1] = np.inf  # origin 22
+            return out
+
+    with pytest.raises(TrainingError, match=r"for 4 of 7 .*first at origin row 22 \(2021-01-01 22:00"):
+        backtest(Diverged(), ramp(30), start=20)
 
 
 def test_backtest_validates_the_data():
@@ -351,6 +415,25 @@ def test_forecast_sample_keeps_first_and_last_origin(tmp_path):
     assert len(pd.read_csv(tmp_path / "all.csv")) == 146 * 4 * 2
 
 
+def test_forecasts_csv_keeps_utc_offsets_across_dst(tmp_path):
+    # Berlin clocks go back at 2016-10-30 03:00 CEST: 02:00 happens twice, an hour apart
+    index = pd.date_range("2016-10-29 12:00", periods=40, freq="h", tz="Europe/Berlin", name="date")
+    frame = pd.DataFrame({"a": np.arange(40.0)}, index=index)
+    result = backtest(LastValueForecaster(horizon=2), frame, start=8, baselines=False)
+    result.save_report(tmp_path, plots=False)
+    csv = pd.read_csv(tmp_path / "forecasts.csv")
+    assert csv["origin"].nunique() == result.forecasts["origin"].nunique() == result.n_windows
+    assert {"2016-10-30 02:00:00+02:00", "2016-10-30 02:00:00+01:00"} <= set(csv["origin"])
+    for column in ("origin", "timestamp"):
+        back = pd.to_datetime(csv[column], utc=True)
+        expected = result.forecasts[column].dt.tz_convert("UTC").dt.as_unit(back.dt.unit)
+        pd.testing.assert_series_equal(back, expected, check_names=False)
+    # naive timestamps are written as before, without an offset
+    naive = backtest(LastValueForecaster(horizon=2), ramp(30), start=20, baselines=False)
+    naive.to_csv(tmp_path / "naive.csv")
+    assert pd.read_csv(tmp_path / "naive.csv")["origin"].iloc[0] == "2021-01-01 20:00:00"
+
+
 def test_ltsf_protocol_rejects_rolling_options():
     with pytest.raises(ConfigError, match="drop start, stride, refit"):
         backtest(LastValueForecaster(), "ETTh1", protocol="ltsf", start=10, stride=2, refit=True)
@@ -381,6 +464,30 @@ def etth1_slice(benchmark_file):
     from tsmamba.datasets import read_dataset_file
 
     return read_dataset_file(benchmark_file("ETTh1")).iloc[:700]
+
+
+def test_backtest_checks_the_context_before_fitting():
+    class NoFull(LastValueForecaster):
+        def check_context(self, context):
+            if context == "full":
+                raise ConfigError("no full context")
+
+    with pytest.raises(ConfigError, match="no full context"):
+        backtest(NoFull(), ramp(40), start=20, context="full")
+    assert FIT_LOG == []
+    assert backtest(NoFull(), ramp(40), start=20, baselines=False).n_windows == 17
+
+
+def test_full_context_with_revin_is_rejected():
+    """norm="revin" normalises with statistics of the whole input: over the full history they
+    include each forecast's own target rows, so the backtest must refuse before fitting."""
+    from tsmamba.estimator import TSMambaForecaster
+
+    est = TSMambaForecaster(context_length=24, horizon=6, norm="revin", **TINY)
+    with pytest.raises(ConfigError, match="revin"):
+        frame = pd.DataFrame(synthetic_ett(200, n_channels=2, seed=0)).set_index("date")
+        backtest(est, frame, start=100, context="full", baselines=False)
+    assert not hasattr(est, "network_")
 
 
 def test_full_context_backtest_equals_per_origin_predict(etth1_slice):

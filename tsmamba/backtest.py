@@ -40,6 +40,7 @@ import math
 import os
 import platform
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -54,7 +55,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from tsmamba import __version__
 from tsmamba.baselines import BASELINES, LinearBaseline, last_value, seasonal_naive
 from tsmamba.data import LTSFData, StandardScaler, check_length, infer_freq, prepare_ltsf, read_series
-from tsmamba.errors import ConfigError, DataValidationError, positive_int
+from tsmamba.errors import ConfigError, DataValidationError, TrainingError, positive_int
 from tsmamba.metrics import METRICS, mase_scale, score, score_frame, seasonal_period, to_jsonable
 
 __all__ = [
@@ -147,7 +148,9 @@ def _refit_every(refit: Any) -> int | None:
 
 
 def _resolve_start(start: Any, n_rows: int, index: pd.DatetimeIndex | None) -> int:
-    """The first origin's row for ``start``: an int row, a float fraction, or a time."""
+    """The first origin's row for ``start``: an int row, a float fraction, or a time (a naive
+    time is read in the index's zone, an aware one converted to it; an aware time on a naive
+    index is a :class:`ConfigError`)."""
     if isinstance(start, bool):
         raise ConfigError(f"start must be a row number, a fraction or a timestamp, got {start!r}")
     if isinstance(start, (int, np.integer)):
@@ -168,8 +171,21 @@ def _resolve_start(start: Any, n_rows: int, index: pd.DatetimeIndex | None) -> i
         when = pd.Timestamp(start)
     except (ValueError, TypeError) as exc:
         raise ConfigError(f"start {start!r} is not a row number, fraction or timestamp") from exc
-    if index.tz is not None and when.tz is None:
-        when = when.tz_localize(index.tz)
+    if when.tz is not None and index.tz is None:
+        raise ConfigError(
+            f"start {start!r} has a time zone but the series' index has none; pass a naive "
+            "timestamp (without UTC offset or zone) in the index's own clock"
+        )
+    if when.tz is not None:
+        when = when.tz_convert(index.tz)
+    elif index.tz is not None:
+        try:
+            when = when.tz_localize(index.tz)
+        except ValueError as exc:  # ambiguous or nonexistent at a DST change
+            raise ConfigError(
+                f"start {start!r} is ambiguous or does not exist in the index's zone {index.tz} "
+                "(a daylight saving change); pass it with its UTC offset, e.g. '2016-10-30 02:00+01:00'"
+            ) from exc
     row = int(index.searchsorted(when, side="right")) - 1  # last row at or before `when`
     if row < 0:
         raise ConfigError(f"start {when} lies before the first timestamp {index[0]}")
@@ -418,7 +434,7 @@ class BacktestResult:
         out = Path(path)
         out.parent.mkdir(parents=True, exist_ok=True)
         frame, _ = self.forecast_sample(max_rows)
-        frame.to_csv(out, index=False, float_format=float_format, date_format="%Y-%m-%d %H:%M:%S")
+        _write_forecasts_csv(frame, out, float_format)
         return out
 
     def plot(self, out_dir: str | os.PathLike) -> list[Path]:
@@ -454,7 +470,7 @@ class BacktestResult:
         if forecasts:
             sample, note = self.forecast_sample(max_forecast_rows)
             path = out / "forecasts.csv"
-            sample.to_csv(path, index=False, float_format="%.6g", date_format="%Y-%m-%d %H:%M:%S")
+            _write_forecasts_csv(sample, path, "%.6g")
             written["forecasts.csv"] = path
         written["metrics.json"] = self.to_json(out / "metrics.json", forecasts_csv=note)
         metrics_csv = out / "metrics.csv"
@@ -476,6 +492,20 @@ class BacktestResult:
 
 # --------------------------------------------------------------------------------------------
 # shared pieces
+
+
+def _write_forecasts_csv(frame: pd.DataFrame, path: Path, float_format: str) -> None:
+    """Write tidy forecasts as CSV: naive times as ``2021-01-01 05:00:00``, zone-aware ones in
+    ISO 8601 with their UTC offset (``2016-10-30 02:00:00+01:00``), so that the two hours named
+    02:00 on the day clocks go back stay distinct. Read them back with
+    ``pd.to_datetime(column, utc=True)``."""
+    out = frame.copy(deep=False)
+    for column in ("origin", "timestamp"):
+        if isinstance(out[column].dtype, pd.DatetimeTZDtype):
+            codes, uniques = pd.factorize(out[column])  # format each distinct time once
+            text = np.array([t.isoformat(sep=" ") for t in uniques], dtype=object)
+            out[column] = text[codes]
+    out.to_csv(path, index=False, float_format=float_format, date_format="%Y-%m-%d %H:%M:%S")
 
 
 def _evenly_spaced(n: int, keep: int | None) -> np.ndarray:
@@ -531,6 +561,27 @@ def _linear_forecasts(
     model = LinearBaseline(context_length, horizon, max_windows=max_windows, seed=seed)
     model.fit(x, y)
     return scaler.inverse_transform(model.predict(scaler.transform(contexts[:, -context_length:])))
+
+
+def _seasonal_naive_forecasts(
+    values: np.ndarray, origin_rows: np.ndarray, horizon: int, season: int
+) -> tuple[np.ndarray, int]:
+    """Seasonal naive forecasts ``(N, H, C)``: the last ``season`` rows repeated at origins with a
+    full season of history, the last value at earlier ones (never a shorter lag); and how many
+    origins fell back to the last value (warned about)."""
+    full = origin_rows + 1 >= season
+    out = last_value(_naive_contexts(values, origin_rows, 1), horizon)
+    if full.any():
+        out[full] = seasonal_naive(_naive_contexts(values, origin_rows[full], season), horizon, season)
+    n_fallback = int((~full).sum())
+    if n_fallback:
+        warnings.warn(
+            f"seasonal_naive forecasts the last value at the {n_fallback} origin(s) before row "
+            f"{season - 1}, which have less than one season ({season} rows) of history",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    return out, n_fallback
 
 
 def _naive_contexts(values: np.ndarray, origin_rows: np.ndarray, length: int) -> np.ndarray:
@@ -620,14 +671,29 @@ def _is_json_value(value: Any) -> bool:
         return False
 
 
-def _check_forecast(out: Any, n: int, horizon: int, n_channels: int) -> np.ndarray:
+def _check_forecast(
+    out: Any, origins: np.ndarray, horizon: int, n_channels: int, index: pd.DatetimeIndex | None
+) -> np.ndarray:
+    """The first ``horizon`` steps of ``out``, checked to be ``(len(origins), >= horizon,
+    n_channels)`` (else :class:`ConfigError`) and finite (else :class:`TrainingError`: a window
+    left out of the scores would flatter the model)."""
+    n = len(origins)
     arr = np.asarray(out, dtype=np.float64)
     if arr.ndim != 3 or arr.shape[0] != n or arr.shape[1] < horizon or arr.shape[2] != n_channels:
         raise ConfigError(
             f"the forecaster returned forecasts of shape {arr.shape}; expected ({n}, >= {horizon}, "
             f"{n_channels}) for {n} origins"
         )
-    return arr[:, :horizon]
+    arr = arr[:, :horizon]
+    bad = ~np.isfinite(arr).all(axis=(1, 2))
+    if bad.any():
+        first = int(origins[np.argmax(bad)])
+        raise TrainingError(
+            f"the forecaster returned NaN or inf for {int(bad.sum())} of {n} forecast windows, the "
+            f"first at origin {_row_label(first, index)}; check that its training converged (a "
+            "diverged fit: lower learning_rate) and that its inputs are finite"
+        )
+    return arr
 
 
 def _progress(iterable: Any, enabled: bool, **kw: Any) -> Any:
@@ -694,7 +760,13 @@ def backtest(
             ``k``: a fresh fit at origins 0, k, 2k, ...
         context: ``"window"`` forecasts from the last ``context_length`` rows; ``"full"``
             carries the recurrent state over every row from the first (one pass per fit).
-        baselines: also score last value, seasonal naive and the linear baseline.
+        baselines: also score last value, seasonal naive and the linear baseline. Seasonal
+            naive repeats the last season (``config["season"]`` rows) at origins with that much
+            history and the last value at earlier ones (counted in
+            ``config["seasonal_naive_last_value_origins"]``, with a warning). The linear baseline
+            is fitted on every fit's training rows (for a prefitted forecaster: the rows up to the
+            first origin); when they hold no training window (``horizon`` or fewer rows) it is left out
+            with a warning and listed in ``config["baselines_skipped"]``.
         fit_kwargs: extra keyword arguments of every ``fit`` call.
         batch_size: windows per forward pass of the forecasts. Small batches are faster on CPU:
             on ETTh1 (L = H = 96) 4 to 32 windows per pass made about 300 windows/s, 256 about
@@ -734,6 +806,9 @@ def backtest(
         )  # fmt: skip
     if protocol != "rolling":
         raise ConfigError(f"protocol must be 'rolling' or 'ltsf', got {protocol!r}")
+    check = getattr(forecaster, "check_context", None)
+    if callable(check):
+        check(context)  # before any fit: e.g. context="full" cannot work with norm="revin"
     t_start = time.perf_counter()
     frame = read_series(df, time_col=time_col or "date", columns=columns)
     values = frame.to_numpy(dtype=np.float64)
@@ -772,7 +847,20 @@ def backtest(
     fit_kwargs = dict(fit_kwargs or {})
 
     yhat = np.empty((n, horizon, n_channels))
-    linear = np.empty((n, horizon, n_channels)) if baselines else None
+    first_train = plan.blocks[0].train or (0, int(origins[0]) + 1)  # later ranges are no shorter
+    n_train = first_train[1] - first_train[0]
+    skipped: dict[str, str] = {}  # baseline -> why it is not scored
+    linear = None
+    if baselines:
+        if n_train > horizon:
+            linear = np.empty((n, horizon, n_channels))
+        else:  # only a prefitted forecaster can start this early
+            skipped["linear"] = (
+                f"the first origin {_row_label(int(origins[0]), index)} leaves {n_train} rows to fit "
+                f"it on, and one training window needs at least horizon + 1 = {horizon + 1}; start at "
+                f"row {horizon} or later to score it"
+            )
+            warnings.warn(f"linear baseline not scored: {skipped['linear']}", RuntimeWarning, stacklevel=2)
     season = seasonal_period(freq)
     fit_s = forecast_s = baseline_s = 0.0
     fitted = forecaster
@@ -788,7 +876,7 @@ def backtest(
         t0 = time.perf_counter()
         seen = frame.iloc[: int(block_origins[-1]) + 1]  # nothing after the block's last origin
         out = fitted.forecast_origins(seen, block_origins, context=context, batch_size=batch_size)
-        yhat[block.first : block.stop] = _check_forecast(out, len(block_origins), horizon, n_channels)
+        yhat[block.first : block.stop] = _check_forecast(out, block_origins, horizon, n_channels, index)
         forecast_s += time.perf_counter() - t0
         if linear is not None:
             t0 = time.perf_counter()
@@ -802,17 +890,17 @@ def backtest(
 
     y = values[plan.targets()]  # (N, H, C)
     predictions: dict[str, np.ndarray] = {model_name: yhat}
+    naive_fallback = 0
     if baselines:
         t0 = time.perf_counter()
-        naive_length = min(max(context_length, season), int(origins[0]) + 1)
-        contexts = _naive_contexts(values, origins, naive_length)
-        predictions["last_value"] = last_value(contexts, horizon)
-        predictions["seasonal_naive"] = seasonal_naive(contexts, horizon, min(season, naive_length))
-        predictions["linear"] = linear
+        predictions["last_value"] = last_value(_naive_contexts(values, origins, 1), horizon)
+        seasonal, naive_fallback = _seasonal_naive_forecasts(values, origins, horizon, season)
+        predictions["seasonal_naive"] = seasonal
+        if linear is not None:
+            predictions["linear"] = linear
         baseline_s += time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    first_train = plan.blocks[0].train or (0, int(origins[0]) + 1)
     scale = mase_scale(values[first_train[0] : first_train[1]], season)
     scores, metrics_df = _score_all(y, predictions, channels, scale, metrics)
     metrics_s = time.perf_counter() - t0
@@ -840,7 +928,9 @@ def backtest(
         "last_origin": str(index[origins[-1]]),
         "train_ranges": [list(b.train) if b.train else None for b in plan.blocks],
         "season": season,
-        "baselines": list(BASELINES) if baselines else [],
+        "baselines": [b for b in BASELINES if b in predictions],
+        "baselines_skipped": skipped,
+        "seasonal_naive_last_value_origins": naive_fallback,
         "metrics_units": "original",
         "mase_scale_rows": list(first_train),
     }
@@ -963,18 +1053,17 @@ def backtest_ltsf(
         marks = np.ascontiguousarray(marks)  # writable: torch warns on read-only views
     t0 = time.perf_counter()
     out = est.forecast_scaled_windows(np.ascontiguousarray(contexts, dtype=np.float32), marks, batch_size)
-    yhat = _check_forecast(out, n, H, len(channels))
+    yhat = _check_forecast(out, origins, H, len(channels), index)
     forecast_s = time.perf_counter() - t0
 
     season = seasonal_period(prepared.freq)
     predictions: dict[str, np.ndarray] = {model_name: yhat}
     baseline_s = 0.0
+    naive_fallback = 0
     if baselines:
         t0 = time.perf_counter()
-        naive_length = min(max(L_, season), int(origins[0]) + 1)
-        naive = _naive_contexts(values, origins, naive_length)
-        predictions["last_value"] = last_value(naive, H)
-        predictions["seasonal_naive"] = seasonal_naive(naive, H, min(season, naive_length))
+        predictions["last_value"] = last_value(_naive_contexts(values, origins, 1), H)
+        predictions["seasonal_naive"], naive_fallback = _seasonal_naive_forecasts(values, origins, H, season)
         train_windows = sliding_window_view(values[train_s:train_e], L_ + H, axis=0)
         model = LinearBaseline(L_, H, max_windows=linear_max_windows, seed=0)
         model.fit(train_windows[:, :, :L_].transpose(0, 2, 1), train_windows[:, :, L_:].transpose(0, 2, 1))
@@ -1008,6 +1097,7 @@ def backtest_ltsf(
         "last_origin": str(index[origins[-1]]),
         "season": season,
         "baselines": list(BASELINES) if baselines else [],
+        "seasonal_naive_last_value_origins": naive_fallback,
         "metrics_units": "scaled (StandardScaler fitted on the train split)",
         "regularised_index": regularised,
         "forecast_origins_kept": [len(kept), int(n)],
