@@ -157,6 +157,26 @@ def test_help_of_every_command_has_examples():
     assert top.returncode == 0 and all(name in top.stdout for name in cli.COMMANDS)
 
 
+def test_python_m_tsmamba_cli_knows_every_command():
+    proc = subprocess.run([sys.executable, "-m", "tsmamba.cli", "stream", "--help"], capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("usage: tsmamba stream")
+
+
+@pytest.mark.parametrize("command", ["fit", "backtest"])
+def test_published_weather_is_refused_before_training(tmp_path, capsys, monkeypatch, benchmark_file,
+                                                       command):
+    # its timestamps repeat and skip: only the LTSF protocol (rows by position) can use it
+    benchmark_file("Weather")
+    monkeypatch.setitem(sys.modules, "tsmamba.estimator", None)  # importing it would fail
+    status = cli.main([command, "--data", "Weather", "--out", str(tmp_path / "out"), "--quiet"])
+    err = capsys.readouterr().err.strip()
+    assert status == 2 and "\n" not in err, err
+    assert err.startswith("tsmamba: error: Weather: the published timestamps repeat or skip (1 duplicate")
+    assert "supported only by 'tsmamba backtest --protocol ltsf'" in err
+
+
 def test_datasets_lists_where_files_are(tmp_path):
     (tmp_path / "ETTh1.csv").write_text(GOOD_ROWS, encoding="utf-8")
     proc = tsmamba("datasets", "--json", "--threads", "1", env={"TSMAMBA_DATA": str(tmp_path)})
@@ -185,8 +205,9 @@ def test_config_file_below_flags(tmp_path):
     parser = cli.build_parser()
     args = parser.parse_args(["backtest", "--data", "x.csv", "--config", str(config), "--max-epochs", "2",
                               "--seed", "7"])
-    opts = cli._resolve(cli.COMMANDS["backtest"], args)
-    run = cli.Run("backtest", opts, sys.stdout, sys.stderr)
+    opts, given = cli._resolve(cli.COMMANDS["backtest"], args)
+    assert {"d_model", "max_epochs", "seed", "config", "data"} <= given and "stride" not in given
+    run = cli.Run("backtest", opts, sys.stdout, sys.stderr, given)
     params = run.model_params()
     assert params["d_model"] == 8 and params["max_epochs"] == 2 and params["horizon"] == 12
     assert params["context_length"] == 96 and params["random_state"] == 7
@@ -194,8 +215,40 @@ def test_config_file_below_flags(tmp_path):
     assert opts["stride"] == 1 and opts["protocol"] == "rolling"  # command defaults
     json_config = write(tmp_path, "c.json", json.dumps({"refit": "5", "window": "sliding"}))
     args = parser.parse_args(["backtest", "--config", str(json_config)])
-    opts = cli._resolve(cli.COMMANDS["backtest"], args)
+    opts, _ = cli._resolve(cli.COMMANDS["backtest"], args)
     assert opts["refit"] == 5 and opts["window"] == "sliding"
+
+
+@pytest.mark.parametrize(
+    ("setting", "expected"),
+    [('seed = "abc"', "expected an integer, got 'abc'"), ("seed = 1.9", "expected an integer, got 1.9"),
+     ("d_model = 2.0", "expected a positive integer, got 2.0"), ("out = 5", "expected a path")],
+)
+def test_config_values_are_converted_strictly(tmp_path, capsys, setting, expected):
+    config = write(tmp_path, "c.toml", setting + "\n")
+    status = cli.main(["backtest", "--data", "ETTh1", "--config", str(config), "--out", str(tmp_path / "r")])
+    err = capsys.readouterr().err.strip()
+    key = setting.split(" =")[0]
+    assert status == 2 and "\n" not in err and "Traceback" not in err
+    assert err.startswith(f"tsmamba: error: --config {config}: setting '{key}': {expected}"), err
+
+
+def test_seed_flag_is_a_whole_number():
+    with pytest.raises(SystemExit) as stop:
+        cli.build_parser().parse_args(["backtest", "--seed", "1.9"])
+    assert stop.value.code == 2
+
+
+def test_ltsf_protocol_rejects_the_rolling_options(tmp_path, capsys):
+    base = ["backtest", "--data", "ETTh1", "--protocol", "ltsf", "--out", str(tmp_path / "r")]
+    assert cli.main([*base, "--stride", "24", "--context-mode", "full"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("tsmamba: error: --protocol ltsf has fixed splits and windows; drop --stride, "
+                          "--context-mode"), err
+    config = write(tmp_path, "rolling.toml", "[backtest]\nn_windows = 5\nrefit = true\n")
+    assert cli.main([*base, "--config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert "drop --n-windows, --refit" in err
 
 
 # ------------------------------------------------------------------------------------------

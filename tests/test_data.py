@@ -155,6 +155,32 @@ def test_read_panel_keeps_series_apart():
     assert list(panel["d"].columns) == ["y"]
 
 
+LONG_CSV = (  # line 5 (row 3): series B has an empty value; 03:00 is missing for both series
+    "unique_id,ds,y\n"
+    "A,2020-01-01 00:00,1\nB,2020-01-01 00:00,1\n"
+    "A,2020-01-01 01:00,2\nB,2020-01-01 01:00,\n"
+    "A,2020-01-01 02:00,3\nB,2020-01-01 02:00,3\n"
+    "A,2020-01-01 04:00,4\nB,2020-01-01 04:00,4\n"
+)
+
+
+def test_long_form_errors_name_the_rows_of_the_file(tmp_path):
+    path = write_text(tmp_path, LONG_CSV)
+    with pytest.raises(DataValidationError, match=r"missing after 2020-01-01 02:00:00 \(row 4 \(line 6\)\)"):
+        read_series(path)
+    with pytest.raises(DataValidationError, match=r"column 'B': 1 NaN, .* \(row 3 \(line 5\)\)\. Pass"):
+        read_series(path, fill="ffill")
+    with pytest.raises(DataValidationError) as err:
+        read_panel(path, fill="ffill")
+    assert str(err.value).startswith("data.csv [unique_id=B]: non-finite values: column 'y': 1 NaN, first "
+                                     "at 2020-01-01 01:00:00 (row 3 (line 5))")
+    frame = pd.read_csv(path)  # a frame: its row positions
+    with pytest.raises(DataValidationError, match=r"unique_id=A\]: 1 timestamp missing.*\(row 4\)"):
+        read_panel(frame)
+    with pytest.raises(DataValidationError, match=r"no row for this series at that time.*read_panel"):
+        read_series(frame.drop(index=3), fill="ffill")  # B has no row at 01:00
+
+
 def test_read_panel_names_the_series_in_errors():
     bad = pd.DataFrame(
         {"unique_id": "z", "ds": pd.date_range("2021", periods=4, freq="h"), "y": np.nan}
@@ -335,6 +361,28 @@ def test_impute_fills_leading_values():
     frame["x0"] = [np.nan, 1.0, 2.0, 3.0]
     assert read_series(frame, impute="ffill")["x0"].iloc[0] == 1.0
     assert read_series(frame, impute="interpolate")["x0"].iloc[0] == 1.0
+
+
+def test_integers_beyond_64_bits_are_named_as_such(tmp_path):
+    path = write_text(tmp_path, "date,a,b\n2020-01-01 00:00,99999999999999999999999,2\n"
+                                "2020-01-01 01:00,1,3\n2020-01-01 02:00,2,4\n")
+    with pytest.raises(DataValidationError) as err:
+        read_series(path)
+    assert ("column 'a' (1 of 3 values are integers too large for 64 bits, e.g. row 0 (line 2): "
+            "99999999999999999999999)") in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("header", "row", "position", "why"),
+    [("date,a,", "2020-01-01 0{h}:00,{h},", 3, "a trailing comma?"),
+     (",a,date", "{h},{h},2020-01-01 0{h}:00", 1, "an index written by DataFrame.to_csv?")],
+)
+def test_empty_header_name_is_reported_with_its_position(tmp_path, header, row, position, why):
+    path = write_text(tmp_path, header + "\n" + "".join(row.format(h=h) + "\n" for h in range(3)))
+    with pytest.raises(DataValidationError) as err:
+        read_series(path)
+    assert f"the header has an empty column name at position {position} ({why})" in str(err.value)
+    assert list(read_series(path, columns=["a"]).columns) == ["a"]  # unused: no error
 
 
 def test_non_numeric_columns_named_with_samples(tmp_path):
@@ -574,6 +622,17 @@ def test_split_borders_fractions_counts_dates():
         split_borders(100, 5, dates=("2021-03-01", "2021-03-21"))
 
 
+def test_split_borders_dates_follow_the_index_zone():
+    aware = pd.date_range("2021-01-01", periods=100, freq="D", tz="Europe/Berlin")
+    expected = {"train": (0, 59), "val": (54, 79), "test": (74, 100)}
+    assert split_borders(100, 5, dates=("2021-03-01", "2021-03-21"), index=aware) == expected
+    utc = ("2021-02-28 23:00+00:00", "2021-03-20 23:00+00:00")  # the same instants
+    assert split_borders(100, 5, dates=utc, index=aware) == expected
+    naive = aware.tz_localize(None)
+    with pytest.raises(ConfigError, match="the index has no time zone; pass a naive date"):
+        split_borders(100, 5, dates=utc, index=naive)
+
+
 # ---------------------------------------------------------------------------------------------
 # time features
 
@@ -649,6 +708,14 @@ def test_prepare_ltsf_rejects_too_short_splits():
 
     with pytest.raises(DataValidationError, match=r"too short for the val split"):
         prepare_ltsf(synthetic_ett(n_rows=200), 48, 24)
+
+
+def test_prepare_ltsf_checks_a_user_file_named_like_a_benchmark(tmp_path):
+    # only the published Weather file (by its sha256) keeps its repeated and missing stamps
+    frame = hourly_frame(400, 2)
+    frame.loc[50, "date"] = frame.loc[49, "date"]
+    with pytest.raises(DataValidationError, match=r"weather\.csv: 1 duplicate timestamp"):
+        prepare_ltsf(write_csv(tmp_path, frame, "weather.csv"), 16, 8)
 
 
 def test_prepare_ltsf_unknown_source():

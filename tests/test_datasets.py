@@ -26,7 +26,7 @@ from tsmamba.datasets import (
     synthetic_ett,
     verify_file,
 )
-from tsmamba.errors import ChecksumError, ConfigError, DataNotFoundError
+from tsmamba.errors import ChecksumError, ConfigError, DataNotFoundError, DataValidationError
 
 
 @pytest.fixture
@@ -125,6 +125,59 @@ def test_verify_file_catches_a_changed_file(tmp_path):
     own.write_bytes(b"abd")
     with pytest.raises(ChecksumError, match=r"mine\.csv\.sha256"):
         verify_file(own)
+
+
+@pytest.mark.parametrize("recorded", ["", "f18de3ad\n"], ids=["empty", "truncated"])
+def test_unreadable_checksum_file_is_a_checksum_error(tmp_path, recorded):
+    path = tmp_path / "ETTh2.csv"
+    path.write_bytes(csv_bytes(30))
+    (tmp_path / "ETTh2.csv.sha256").write_text(recorded)
+    with pytest.raises(ChecksumError, match=r"ETTh2\.csv\.sha256 is empty or malformed.*delete it"):
+        verify_file(path)
+
+
+def test_checksum_file_is_written_whole_or_not_at_all(tmp_path, monkeypatch):
+    path = tmp_path / "ETTh2.csv"
+    path.write_bytes(csv_bytes(30))
+
+    def crash(fd: int) -> None:
+        raise OSError("disk full")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(datasets.os, "fsync", crash)
+        with pytest.raises(OSError, match="disk full"):
+            datasets._write_sidecar(path, sha256_file(path))
+    assert [p.name for p in tmp_path.iterdir()] == ["ETTh2.csv"]  # no partial file left
+    datasets._write_sidecar(path, sha256_file(path))
+    assert verify_file(path) == sha256_file(path)
+
+
+def irregular_csv(path: Path, level: float = 0.0) -> Path:
+    """A small 10-minute series with a repeated timestamp, written (gzipped by suffix) to ``path``."""
+    index = list(pd.date_range("2021-01-01", periods=40, freq="10min"))
+    index[20] = index[19]
+    frame = pd.DataFrame({"date": index, "OT": level + np.sin(np.arange(40.0))})
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_only_the_published_file_keeps_irregular_timestamps(tmp_path, monkeypatch):
+    # Weather's published file keeps its repeated stamp; any other file of that name is checked
+    published = irregular_csv(tmp_path / "weather.csv.gz")
+    monkeypatch.setitem(REGISTRY, "Weather", dataclasses.replace(REGISTRY["Weather"],
+                                                                 sha256=sha256_file(published)))
+    kept = datasets.read_dataset_file(published)
+    assert len(kept) == 40 and "1 duplicate timestamp" in kept.attrs["irregular"][0]
+    (tmp_path / "user").mkdir()
+    mine = irregular_csv(tmp_path / "user" / "weather.csv.gz", level=1.0)  # same name, other bytes
+    with pytest.raises(DataValidationError, match="1 duplicate timestamp"):
+        datasets.read_dataset_file(mine)
+    # a download is known by the digest recorded beside it
+    downloaded = irregular_csv(tmp_path / "weather.csv")
+    with pytest.raises(DataValidationError, match="1 duplicate timestamp"):
+        datasets.read_dataset_file(downloaded)
+    datasets._write_sidecar(downloaded, sha256_file(downloaded))
+    assert "irregular" in datasets.read_dataset_file(downloaded).attrs
 
 
 def test_load_dataset_rejects_a_corrupt_copy(isolated):
@@ -233,6 +286,7 @@ def test_load_dataset_downloads_and_records_a_checksum(isolated, http_root, monk
     assert path.is_file()
     recorded = (isolated / "ETTh2.csv.sha256").read_text().split()[0]
     assert recorded == sha256_file(path)
+    assert sorted(p.name for p in isolated.iterdir()) == ["ETTh2.csv", "ETTh2.csv.sha256"]
     path.write_bytes(csv_bytes(99))  # a later change is caught
     with pytest.raises(ChecksumError):
         load_dataset("ETTh2")

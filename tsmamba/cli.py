@@ -50,24 +50,36 @@ EXIT_USAGE = 2
 # option types (argparse calls them with the flag's text; config values go through them too)
 
 
-def positive_int(text: Any) -> int:
-    try:
-        value = int(str(text), 10) if not isinstance(text, int) or isinstance(text, bool) else text
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if isinstance(value, bool) or value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+def _integer(text: Any, low: int | None, expected: str) -> int:
+    """``text`` as an int: an int, or digits as text; 1.9, 2.0 and true are rejected."""
+    value = None
+    if isinstance(text, int) and not isinstance(text, bool):
+        value = text
+    elif isinstance(text, str):
+        with contextlib.suppress(ValueError):
+            value = int(text, 10)
+    if value is None or (low is not None and value < low):
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
     return value
+
+
+def integer(text: Any) -> int:
+    return _integer(text, None, "an integer")
+
+
+def positive_int(text: Any) -> int:
+    return _integer(text, 1, "a positive integer")
 
 
 def non_negative_int(text: Any) -> int:
-    try:
-        value = int(str(text), 10) if not isinstance(text, int) or isinstance(text, bool) else text
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if isinstance(value, bool) or value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
-    return value
+    return _integer(text, 0, "an integer >= 0")
+
+
+def pathname(text: Any) -> Path:
+    """A file or folder path; config files must give it as a string."""
+    if not isinstance(text, (str, os.PathLike)):
+        raise argparse.ArgumentTypeError(f"expected a path (a string), got {text!r}")
+    return Path(text)
 
 
 def _number(text: Any, low: float, low_open: bool, high: float | None = None) -> float:
@@ -219,7 +231,7 @@ _PARAM_BY_NAME = {p.name: p for p in MODEL_PARAMS}
 
 @dataclass(frozen=True)
 class Opt:
-    """One argparse option: ``Opt("--out", type=Path, help=...)``; ``default`` goes to the
+    """One argparse option: ``Opt("--out", type=pathname, help=...)``; ``default`` goes to the
     command's defaults (so a config file can override it), not to argparse."""
 
     flags: tuple[str, ...]
@@ -271,7 +283,7 @@ def command(
 
 COMMON_OPTIONS = (
     Opt("--quiet", "-q", action="store_true", default=False, help="no progress bars or notes"),
-    Opt("--seed", type=int, help="random seed (the estimator's random_state; default 0)"),
+    Opt("--seed", type=integer, help="random seed (the estimator's random_state; default 0)"),
     Opt("--device", choices=("cpu", "cuda", "auto"), default="cpu",
         help="where to train: cpu, cuda or auto (default cpu)"),
     Opt("--threads", type=positive_int, metavar="N",
@@ -279,7 +291,7 @@ COMMON_OPTIONS = (
     Opt("--debug", action="store_true", default=False, help="show tracebacks and library logs"),
 )
 CONFIG_OPTION = Opt(
-    "--config", type=Path, metavar="FILE",
+    "--config", type=pathname, metavar="FILE",
     help="TOML or JSON file of settings (keys as the long options, e.g. d_model, max_epochs, "
     "horizon, or a [model] table); flags given on the command line win",
 )
@@ -419,12 +431,14 @@ def _apply_config(cmd: Command, config: Mapping[str, Any], path: Path) -> dict[s
 
 @dataclass
 class Run:
-    """What a command function gets: the resolved settings and where to print."""
+    """What a command function gets: the resolved settings, which of them the user gave (flags
+    or ``--config``, not defaults), and where to print."""
 
     command: str
     opts: dict[str, Any]
     stdout: TextIO
     stderr: TextIO
+    given: frozenset[str] = frozenset()
 
     def __getattr__(self, name: str) -> Any:
         try:
@@ -481,13 +495,16 @@ def _accelerator(device: str) -> str:
     return device
 
 
-def _resolve(cmd: Command, args: argparse.Namespace) -> dict[str, Any]:
+def _resolve(cmd: Command, args: argparse.Namespace) -> tuple[dict[str, Any], frozenset[str]]:
+    """(settings, the keys the flags or the config file set)."""
     given = {k: v for k, v in vars(args).items() if k != "command"}
     opts = dict(cmd.defaults)
+    config: dict[str, Any] = {}
     if given.get("config") is not None:
-        opts.update(_apply_config(cmd, _read_config(given["config"]), given["config"]))
+        config = _apply_config(cmd, _read_config(given["config"]), given["config"])
+    opts.update(config)
     opts.update(given)
-    return opts
+    return opts, frozenset({*config, *given})
 
 
 # --------------------------------------------------------------------------------------------
@@ -498,6 +515,7 @@ def _resolve(cmd: Command, args: argparse.Namespace) -> dict[str, Any]:
 _CLI_WORDING = (
     ("To use your own file pass its path to tsmamba.data.read_series", "To use your own file pass its path"),
     ("Pass columns=[...] with the numeric", "Pass --columns with the numeric"),
+    ("pass columns=[...] without it", "pass --columns without it"),
     ("use a shorter context_length, or context='full'", "use a shorter --context, or --context-mode full"),
     ("Benchmark data sets can be loaded by name with tsmamba.datasets.load_dataset('ETTh1'), which looks",
      "Benchmark data sets can be given by name (--data ETTh1), which looks"),
@@ -562,8 +580,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = bool(getattr(args, "debug", False))
     stdout, stderr = sys.stdout, sys.stderr
     try:
-        opts = _resolve(cmd, args)
-        run = Run(cmd.name, opts, stdout, stderr)
+        opts, given = _resolve(cmd, args)
+        run = Run(cmd.name, opts, stdout, stderr, given)
         keep_large_allocations()  # glibc: reuse freed large blocks (see tsmamba.runtime)
         if opts.get("threads"):
             import torch
@@ -606,16 +624,33 @@ def load_data(run: Run) -> tuple[Any, str, str | None]:
     if path.exists() or _is_path_like(source):
         spec = datasets.get_spec(path, missing_ok=True) if path.is_file() else None
         if spec is not None and time_col is None:
-            frame = datasets.read_dataset_file(path, spec)
+            frame = _require_regular(run, datasets.read_dataset_file(path, spec), path.name)
             frame = _select(frame, columns, path.name)
         else:
             frame = read_series(path, time_col=time_col or "date", columns=columns)
         return frame, path.name, str(path)
     spec = datasets.get_spec(source)  # unknown names raise DataNotFoundError listing the registry
     found = datasets.find_dataset(spec.name)
-    frame = datasets.load_dataset(spec.name)
+    frame = _require_regular(run, datasets.load_dataset(spec.name), spec.name)
     found = found or datasets.find_dataset(spec.name)
     return _select(frame, columns, spec.name), spec.name, None if found is None else str(found)
+
+
+def _require_regular(run: Run, frame: Any, label: str) -> Any:
+    """The frame, unless it is a published file kept with irregular timestamps (Weather): the
+    estimator needs a regular series, so say so before torch is imported."""
+    from tsmamba.errors import DataValidationError
+
+    irregular = frame.attrs.get("irregular")
+    if not irregular:
+        return frame
+    what = "a rolling backtest" if run.command == "backtest" else f"'{PROG} {run.command}'"
+    raise DataValidationError(
+        f"{label}: the published timestamps repeat or skip ({'; '.join(irregular)}), so {what} "
+        f"cannot use it; it is supported only by '{PROG} backtest --protocol ltsf', which "
+        "addresses rows by position. Otherwise write a regular copy (drop the repeated row, fill "
+        "the missing steps) and pass its path"
+    )
 
 
 def _select(frame: Any, columns: Sequence[str] | None, label: str) -> Any:
@@ -734,7 +769,7 @@ examples:
             help="forecast from the last L rows, or the whole history in one recurrent pass"),
         Opt("--no-baselines", dest="baselines", action="store_false", default=True,
             help="skip the baselines"),
-        Opt("--out", type=Path, default=Path("reports/backtest"), metavar="DIR",
+        Opt("--out", type=pathname, default=Path("reports/backtest"), metavar="DIR",
             help="report folder (default reports/backtest)"),
         Opt("--all-forecasts", action="store_true", default=False,
             help="write every forecast row to forecasts.csv (default: at most 250,000 rows)"),
@@ -798,6 +833,9 @@ def _backtest_rolling(run: Run) -> Any:
     )  # fmt: skip
 
 
+_ROLLING_ONLY = ("start", "n_windows", "stride", "window", "train_length", "refit", "context_mode")
+
+
 def _backtest_ltsf(run: Run) -> Any:
     from tsmamba import datasets
     from tsmamba.backtest import backtest_ltsf
@@ -809,6 +847,12 @@ def _backtest_ltsf(run: Run) -> Any:
     if run.get("columns") or run.get("time_col"):
         raise ConfigError(
             "--protocol ltsf uses every channel of the benchmark file; drop --columns/--time-col"
+        )
+    rolling = [f"--{key.replace('_', '-')}" for key in _ROLLING_ONLY if key in run.given]
+    if rolling:
+        raise ConfigError(
+            f"--protocol ltsf has fixed splits and windows; drop {', '.join(rolling)} (from the "
+            "command line or --config): they apply to --protocol rolling only"
         )
     path = Path(str(source)).expanduser()
     if path.is_dir():
@@ -840,7 +884,7 @@ examples:
     options=[
         *DATA_OPTIONS,
         *SHAPE_OPTIONS,
-        Opt("--out", type=Path, metavar="MODEL_DIR", help="folder to save the model to (required)"),
+        Opt("--out", type=pathname, metavar="MODEL_DIR", help="folder to save the model to (required)"),
     ],
 )
 def cmd_fit(run: Run) -> int:
@@ -889,13 +933,13 @@ examples:
     help="forecast the next horizon steps with a saved model",
     epilog=PREDICT_EPILOG,
     options=[
-        Opt("--model", type=Path, metavar="MODEL_DIR", help="folder written by 'tsmamba fit' (required)"),
+        Opt("--model", type=pathname, metavar="MODEL_DIR", help="folder written by 'tsmamba fit' (required)"),
         Opt("--data", metavar="PATH|NAME",
             help="series to forecast from (default: the series the model was trained on)"),
         Opt("--time-col", metavar="NAME", help="time column of the CSV (default: date)"),
         Opt("--context", "--context-mode", dest="context", choices=("window", "full"), default="window",
             help="window: the last context_length rows (default); full: the whole series"),
-        Opt("--out", type=Path, metavar="CSV", help="write the forecast here (default: print it)"),
+        Opt("--out", type=pathname, metavar="CSV", help="write the forecast here (default: print it)"),
     ],
 )
 def cmd_predict(run: Run) -> int:
@@ -931,7 +975,7 @@ def cmd_predict(run: Run) -> int:
     help="list the benchmark data sets and where each file was found",
     epilog="examples:\n  tsmamba datasets\n  TSMAMBA_DATA=/data/ltsf tsmamba datasets --json\n",
     options=[
-        Opt("--data-dir", type=Path, metavar="DIR", help="also look in this folder first"),
+        Opt("--data-dir", type=pathname, metavar="DIR", help="also look in this folder first"),
         Opt("--json", action="store_true", default=False, help="print JSON"),
     ],
 )
@@ -986,7 +1030,7 @@ normalisation (the validation split preferred none)."""
     "  tsmamba demo --synthetic --max-epochs 1 --out /tmp/demo\n",
     model=True,
     options=[
-        Opt("--out", type=Path, default=Path("reports/demo"), metavar="DIR",
+        Opt("--out", type=pathname, default=Path("reports/demo"), metavar="DIR",
             help="report folder (default reports/demo)"),
         Opt("--synthetic", action="store_true", default=False,
             help="use the synthetic ETT-like series even when ETTh1 is available"),
@@ -1040,14 +1084,6 @@ def cmd_demo(run: Run) -> int:
     return 0
 
 
-def _entry() -> None:  # pragma: no cover - for `python -m tsmamba.cli`
-    sys.exit(main())
-
-
-if __name__ == "__main__":  # pragma: no cover
-    _entry()
-
-
 # --------------------------------------------------------------------------------------------
 # stream
 
@@ -1072,8 +1108,8 @@ examples:
     help="online forecasts: one JSON line per new observation read from stdin",
     epilog=STREAM_EPILOG,
     options=[
-        Opt("--model", type=Path, metavar="MODEL_DIR", help="folder written by 'tsmamba fit' (required)"),
-        Opt("--history", type=Path, metavar="CSV", help="history to warm the state on (required)"),
+        Opt("--model", type=pathname, metavar="MODEL_DIR", help="folder written by 'tsmamba fit' (required)"),
+        Opt("--history", type=pathname, metavar="CSV", help="history to warm the state on (required)"),
         Opt("--time-col", metavar="NAME", help="time column of the history CSV (default: date)"),
         Opt("--missing", choices=("reject", "ffill"), default="reject",
             help="a NaN value: reject the row (default) or carry the channel's last value forward"),
@@ -1129,3 +1165,11 @@ def cmd_stream(run: Run) -> int:
     if rejected:
         run.note(f"{rejected} line(s) rejected")
     return 0
+
+
+def _entry() -> None:  # pragma: no cover - for `python -m tsmamba.cli`
+    sys.exit(main())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    _entry()

@@ -59,6 +59,7 @@ _SHOW = 5  # how many offending rows or timestamps an error message lists
 _TZ_SUFFIX = re.compile(r"\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(Z|[+-]\d{2}(?::?\d{2})?)\s*$")
 _HAS_TZ = re.compile(r"\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)\s*$")
 
+_UNNAMED = re.compile(r"Unnamed: (\d+)")  # pandas' name for an empty header field
 _LTSF_ETTH = (8640, 11520, 14400)  # 12, 16 and 20 months of hourly rows (30-day months)
 
 
@@ -66,22 +67,46 @@ _LTSF_ETTH = (8640, 11520, 14400)  # 12, 16 and 20 months of hourly rows (30-day
 # where a value came from, for messages
 
 
+_INSERTED = -1  # the source row of a row inserted by fill=
+_ABSENT = -2  # long form: the series has no row at that time
+
+
 @dataclass(frozen=True)
 class _Origin:
-    """Names rows in messages: ``row 5 (line 7)`` for a CSV file, ``row 5`` for a frame."""
+    """Names rows in messages: ``row 5 (line 7)`` for a CSV file, ``row 5`` for a frame.
+
+    ``positions`` maps row ``i`` of a part of the source (one series of a long-form file) to
+    its row in the whole source, so messages name the file's rows.
+    """
 
     label: str
     first_line: int | None = None  # file line of data row 0 (2 for one header line)
+    positions: np.ndarray | None = field(default=None, compare=False)
 
     def prefix(self) -> str:
         return f"{self.label}: "
 
     def row(self, i: int | None) -> str:
+        if i == _ABSENT:
+            return "no row for this series at that time"
         if i is None or i < 0:
             return "an inserted row"
+        if self.positions is not None:
+            i = int(self.positions[i])
         if self.first_line is None:
             return f"row {i}"
         return f"row {i} (line {i + self.first_line})"
+
+
+def _source_row(rows: np.ndarray, i: int, j: int | None = None) -> int:
+    """The source row of data row ``i``. Long form keeps one per value (``rows`` is 2-D): that
+    of channel ``j``, or without ``j`` the first row at that time."""
+    if rows.ndim == 1:
+        return int(rows[i])
+    if j is not None:
+        return int(rows[i, j])
+    present = rows[i][rows[i] >= 0]
+    return int(present.min()) if len(present) else int(rows[i].max())
 
 
 def _fmt_ts(ts: pd.Timestamp) -> str:
@@ -342,17 +367,35 @@ def read_series(
     if long_form is None:
         long_form = _is_long_form(frame, id_col, ds_col, value_col)
     if long_form:
-        wide = _pivot_long(frame, origin, id_col, ds_col, value_col, date_format)
+        wide, rows = _pivot_long(frame, origin, id_col, ds_col, value_col, date_format)
         return _validate(
-            wide.index, wide, None, origin, time_name=ds_col, columns=columns, sort=False,
-            fill=fill, impute=impute, strict=strict, long_hint=True,
+            wide.index, wide, rows, origin, time_name=ds_col, columns=columns, sort=False,
+            fill=fill, impute=impute, strict=strict,
         )  # fmt: skip
+    return _read_wide(
+        frame, origin, time_col=time_col, columns=columns, date_format=date_format, sort=sort,
+        fill=fill, impute=impute, strict=strict,
+    )  # fmt: skip
+
+
+def _read_wide(
+    frame: pd.DataFrame,
+    origin: _Origin,
+    *,
+    time_col: str,
+    columns: Sequence[str] | None = None,
+    date_format: str | None = None,
+    sort: bool = False,
+    fill: str | None = None,
+    impute: str | None = None,
+    strict: bool = True,
+) -> pd.DataFrame:
+    """:func:`read_series` of a wide table already read, with messages naming ``origin``'s rows."""
     times, data, time_name = _split_time(frame, time_col, origin, implicit_index=True)
     times = _parse_times(times, time_name, date_format, origin)
-    rows = np.arange(len(frame))
     return _validate(
-        times, data, rows, origin, time_name=time_name, columns=columns, sort=sort,
-        fill=fill, impute=impute, strict=strict,
+        times, data, np.arange(len(frame)), origin, time_name=time_name, columns=columns,
+        sort=sort, fill=fill, impute=impute, strict=strict,
     )  # fmt: skip
 
 
@@ -410,16 +453,11 @@ def read_panel(
             " Pass id_col=, ds_col=, value_col= to name them"
         )
     out: dict[str, pd.DataFrame] = {}
-    for key, group in frame.groupby(id_col, sort=True):
+    for key, group in frame.reset_index(drop=True).groupby(id_col, sort=True):
+        # messages name the rows of the whole file (or frame), not those of the group
+        sub_origin = _Origin(f"{origin.label} [{id_col}={key}]", origin.first_line, group.index.to_numpy())
         sub = group.drop(columns=[id_col]).reset_index(drop=True)
-        sub_origin = _Origin(f"{origin.label} [{id_col}={key}]")
-        try:
-            out[str(key)] = read_series(
-                sub, time_col=ds_col, long_form=False, id_col=id_col, ds_col=ds_col,
-                value_col=value_col, **kw,
-            )  # fmt: skip
-        except DataValidationError as exc:
-            raise DataValidationError(f"{sub_origin.prefix()}{exc}") from exc
+        out[str(key)] = _read_wide(sub, sub_origin, time_col=ds_col, **kw)
     return out
 
 
@@ -559,7 +597,8 @@ def _pivot_long(
     ds_col: str,
     value_col: str,
     date_format: str | None,
-) -> pd.DataFrame:
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """(wide frame, ``(T, C)`` source row of each value, ``_ABSENT`` where a series has none)."""
     missing = [c for c in (id_col, ds_col, value_col) if c not in frame.columns]
     if missing:
         raise DataValidationError(
@@ -570,7 +609,7 @@ def _pivot_long(
     times = _parse_times(frame[ds_col], ds_col, date_format, origin)
     values = _numeric_column(frame[value_col], value_col, origin)
     ids = frame[id_col].astype(str).to_numpy()
-    keyed = pd.DataFrame({"id": ids, "ds": times, "y": values})
+    keyed = pd.DataFrame({"id": ids, "ds": times, "y": values, "row": np.arange(len(frame))})
     dup = keyed.duplicated(["id", "ds"], keep=False).to_numpy()
     if dup.any():
         rows = np.flatnonzero(dup)
@@ -580,10 +619,11 @@ def _pivot_long(
             f"{_and_more(shown, len(rows))}. Keep one row per series and timestamp (drop or "
             "aggregate the duplicates)"
         )
-    wide = keyed.pivot(index="ds", columns="id", values="y")
+    table = keyed.pivot(index="ds", columns="id", values=["y", "row"])
+    wide = table["y"]
     wide.index = pd.DatetimeIndex(wide.index, name=ds_col)
     wide.columns = [str(c) for c in wide.columns]
-    return wide
+    return wide, table["row"].fillna(_ABSENT).to_numpy(dtype=np.int64)
 
 
 def _numeric_column(col: pd.Series, name: str, origin: _Origin) -> np.ndarray:
@@ -600,8 +640,14 @@ def _numeric_column(col: pd.Series, name: str, origin: _Origin) -> np.ndarray:
 def _non_numeric_report(name: str, col: pd.Series, origin: _Origin) -> str:
     coerced = pd.to_numeric(col, errors="coerce")
     bad = np.flatnonzero(coerced.isna().to_numpy() & col.notna().to_numpy())
+    what = "not numbers"
+    if not len(bad):  # every value reads as a number: pandas keeps huge integers as objects
+        bad = np.array([i for i, v in enumerate(col) if isinstance(v, int) and not -(2**63) <= v < 2**64])
+        what = "are integers too large for 64 bits"
+    if not len(bad):
+        return f"column {name!r} (held as {col.dtype} values; convert it with pd.to_numeric first)"
     shown = [f"{origin.row(int(i))}: {col.iloc[i]!r}" for i in bad[:3]]
-    return f"column {name!r} ({len(bad)} of {len(col)} values not numbers, e.g. {', '.join(shown)})"
+    return f"column {name!r} ({len(bad)} of {len(col)} values {what}, e.g. {', '.join(shown)})"
 
 
 # --------------------------------------------------------------------------------------------
@@ -611,7 +657,7 @@ def _non_numeric_report(name: str, col: pd.Series, origin: _Origin) -> str:
 def _validate(
     times: pd.DatetimeIndex,
     data: pd.DataFrame,
-    rows: np.ndarray | None,
+    rows: np.ndarray,
     origin: _Origin,
     *,
     time_name: str,
@@ -620,7 +666,6 @@ def _validate(
     fill: str | None,
     impute: str | None,
     strict: bool,
-    long_hint: bool = False,
 ) -> pd.DataFrame:
     if fill not in (None, *FILL_METHODS):
         raise ConfigError(f"fill must be None or one of {FILL_METHODS}, got {fill!r}")
@@ -628,8 +673,9 @@ def _validate(
         raise ConfigError(f"impute must be None or one of {IMPUTE_METHODS}, got {impute!r}")
     names, values = _select_numeric(data, columns, origin)
     n = len(times)
-    if rows is None:
-        rows = np.full(n, -1)  # rows of a pivoted frame have no file row
+    if rows.ndim == 2:  # long form: the source rows of the selected channels
+        position = {str(c): k for k, c in enumerate(data.columns)}
+        rows = rows[:, [position[c] for c in names]]
 
     # order
     stamps = _ns(times)
@@ -640,8 +686,8 @@ def _validate(
             i = int(back[0])
             raise DataValidationError(
                 f"{origin.prefix()}timestamps are not in increasing order: "
-                f"{origin.row(int(rows[i + 1]))} at {_fmt_ts(times[i + 1])} follows "
-                f"{origin.row(int(rows[i]))} at {_fmt_ts(times[i])}; time goes back at "
+                f"{origin.row(_source_row(rows, i + 1))} at {_fmt_ts(times[i + 1])} follows "
+                f"{origin.row(_source_row(rows, i))} at {_fmt_ts(times[i])}; time goes back at "
                 f"{_plural(len(back), 'place')} in all. "
                 "Sort the data by time, or pass sort=True to sort it on load"
             )
@@ -657,8 +703,8 @@ def _validate(
         shown = []
         for i in dup_after[:_SHOW]:
             shown.append(
-                f"{_fmt_ts(times[i])} at {origin.row(int(rows[i]))} and "
-                f"{origin.row(int(rows[i + 1]))}"
+                f"{_fmt_ts(times[i])} at {origin.row(_source_row(rows, i))} and "
+                f"{origin.row(_source_row(rows, i + 1))}"
             )
         text = (
             f"{_plural(len(dup_after), 'duplicate timestamp')}: "
@@ -696,7 +742,7 @@ def _validate(
     if not finite.all():
         if impute is None:
             raise DataValidationError(
-                _nonfinite_report(values, finite, names, times, rows, origin, long_hint)
+                _nonfinite_report(values, finite, names, times, rows, origin)
             )
         values = _impute(values, impute, names, origin)
 
@@ -751,6 +797,15 @@ def _select_numeric(
             f"{origin.prefix()}no value columns besides the time column; the data needs at "
             "least one numeric channel"
         )
+    if origin.first_line is not None:  # a CSV file: pandas names an empty header field "Unnamed: i"
+        empty = [int(m[1]) + 1 for c in data.columns if (m := _UNNAMED.fullmatch(str(c)))]
+        if empty:
+            why = "an index written by DataFrame.to_csv?" if empty[0] == 1 else "a trailing comma?"
+            raise DataValidationError(
+                f"{origin.prefix()}the header has an empty column name at position "
+                f"{', '.join(map(str, empty))} ({why}); name the column in the header, delete "
+                "the empty field, or pass columns=[...] without it"
+            )
     bad = [
         c
         for c in data.columns
@@ -787,7 +842,7 @@ def _gap_report(
     shown = []
     for i in after[:_SHOW]:
         count = int(jumps[i] - 1)
-        where = f" ({origin.row(int(rows[i]))})" if rows is not None else ""
+        where = f" ({origin.row(_source_row(rows, i))})" if rows is not None else ""
         first_missing = grid[grid_pos[i] + 1]
         shown.append(f"{count} missing after {_fmt_ts(times[i])}{where}, from {first_missing}")
     return (
@@ -812,7 +867,7 @@ def _fill_gaps(
     frame = pd.DataFrame(full)
     filled = frame.ffill() if fill == "ffill" else frame.interpolate(limit_area="inside")
     full[inserted] = filled.to_numpy()[inserted]
-    new_rows = np.full(len(grid), -1)
+    new_rows = np.full((len(grid), *rows.shape[1:]), _INSERTED)
     new_rows[pos] = rows
     return grid, full, new_rows
 
@@ -824,7 +879,6 @@ def _nonfinite_report(
     times: pd.DatetimeIndex,
     rows: np.ndarray,
     origin: _Origin,
-    long_hint: bool,
 ) -> str:
     parts = []
     bad_cols = np.flatnonzero(~finite.all(axis=0))
@@ -838,17 +892,17 @@ def _nonfinite_report(
         )
         parts.append(
             f"column {names[j]!r}: {kinds}, first at {_fmt_ts(times[first])} "
-            f"({origin.row(int(rows[first]))})"
+            f"({origin.row(_source_row(rows, first, j))})"
         )
     text = (
         f"{origin.prefix()}non-finite values: {_and_more(parts, len(bad_cols))}. "
         "Pass impute='ffill', impute='interpolate' or impute='zero' to replace them, "
         "or clean the data"
     )
-    if long_hint:
+    if rows.ndim == 2 and (rows[~finite] == _ABSENT).any():  # long form
         text += (
-            " (in long form a NaN usually means that series has no row at that time; "
-            "read_panel keeps series with different spans apart)"
+            " (a NaN where a series has no row at that time: read_panel keeps series with "
+            "different spans apart)"
         )
     return text
 
@@ -1013,6 +1067,31 @@ def ltsf_borders(n_rows: int, context_length: int, kind: str) -> dict[str, tuple
     raise ConfigError(f"kind must be 'ETTh', 'ETTm' or 'custom', got {kind!r}")
 
 
+def _date_on(index: pd.DatetimeIndex, date: Any) -> pd.Timestamp:
+    """``date`` comparable with ``index``: a naive date is read in the index's zone, an aware
+    one converted to it; an aware date on a naive index is a :class:`ConfigError`."""
+    try:
+        ts = pd.Timestamp(date)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"dates= holds {date!r}, which is not a date ({exc})") from None
+    if index.tz is None:
+        if ts.tz is not None:
+            raise ConfigError(
+                f"dates= holds the zone-aware date {date!r}, but the index has no time zone; "
+                "pass a naive date in the index's local time"
+            )
+        return ts
+    if ts.tz is not None:
+        return ts.tz_convert(index.tz)
+    try:
+        return ts.tz_localize(index.tz)
+    except (TypeError, ValueError):  # a wall time DST skips or repeats
+        raise ConfigError(
+            f"dates= holds {date!r}, a wall time that daylight saving time skips or repeats in "
+            f"the index's zone {index.tz}; pass it with a UTC offset"
+        ) from None
+
+
 def split_borders(
     n_rows: int,
     context_length: int,
@@ -1029,7 +1108,8 @@ def split_borders(
         test sizes are ``int(share * n_rows)`` and val gets the remainder (the LTSF rule);
       ``counts=(train, val, test)``: row counts, consecutive from row 0;
       ``dates=(train_end, val_end[, test_end])`` with ``index``: a split ends before the first
-        timestamp >= its end date; test runs to the last row without ``test_end``.
+        timestamp >= its end date; test runs to the last row without ``test_end``. On a
+        zone-aware index naive dates are read in its zone; a naive index needs naive dates.
     A split of size 0 (e.g. ``fractions=(0.8, 0, 0.2)``) is left out of the result.
     """
     _check_context(context_length)
@@ -1041,7 +1121,7 @@ def split_borders(
             raise ConfigError("dates= needs index= (the DatetimeIndex of the n_rows rows)")
         if len(dates) not in (2, 3):
             raise ConfigError("dates= must be (train_end, val_end) or (train_end, val_end, end)")
-        ends = [int(index.searchsorted(pd.Timestamp(d), side="left")) for d in dates]
+        ends = [int(index.searchsorted(_date_on(index, d), side="left")) for d in dates]
         if len(ends) == 2:
             ends.append(n_rows)
         sizes = [ends[0], ends[1] - ends[0], ends[2] - ends[1]]

@@ -227,6 +227,36 @@ def _sidecar(path: Path) -> Path:
     return path.with_name(path.name + ".sha256")
 
 
+def _recorded_sha256(path: Path) -> str | None:
+    """The digest in ``path``'s ``.sha256`` sidecar (None without one); ChecksumError if unreadable."""
+    side = _sidecar(path)
+    if not side.is_file():
+        return None
+    fields = side.read_text(encoding="utf-8", errors="replace").split()
+    digest = fields[0].lower() if fields else ""
+    if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+        raise ChecksumError(
+            f"{side} is empty or malformed (it should start with the file's 64-digit hex sha256); "
+            f"delete it and {path.name}, then download the file again (load_dataset records a "
+            "new checksum)"
+        )
+    return digest
+
+
+def _write_sidecar(path: Path, digest: str) -> None:
+    """Record ``digest`` beside ``path`` atomically (a temporary file, then os.replace)."""
+    side = _sidecar(path)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{side.name}.", suffix=".part", dir=side.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(f"{digest}  {path.name}\n")
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp_name, side)
+    finally:
+        Path(tmp_name).unlink(missing_ok=True)
+
+
 def verify_file(path: str | os.PathLike, spec: DatasetSpec | None = None) -> str | None:
     """Check a data file against the registry digest or its ``.sha256`` sidecar.
 
@@ -237,10 +267,8 @@ def verify_file(path: str | os.PathLike, spec: DatasetSpec | None = None) -> str
     spec = spec or get_spec(path, missing_ok=True)
     expected = spec.expected_sha256(path.name) if spec else None
     source = "the registry"
-    side = _sidecar(path)
-    if expected is None and side.is_file():
-        expected = side.read_text(encoding="utf-8").split()[0].strip().lower()
-        source = str(side)
+    if expected is None:
+        expected, source = _recorded_sha256(path), str(_sidecar(path))
     if expected is None:
         return None
     actual = sha256_file(path)
@@ -290,15 +318,26 @@ def download(url: str, dest: str | os.PathLike, sha256: str | None = None) -> Pa
     return dest
 
 
-def read_dataset_file(path: str | os.PathLike, spec: DatasetSpec | None = None) -> pd.DataFrame:
+def _is_published_copy(path: Path, spec: DatasetSpec) -> bool:
+    """Whether the file's sha256 is the registry's, or the one recorded when it was downloaded."""
+    expected = spec.expected_sha256(path.name) or _recorded_sha256(path)
+    return expected is not None and sha256_file(path) == expected
+
+
+def read_dataset_file(
+    path: str | os.PathLike, spec: DatasetSpec | None = None, *, verified: bool = False
+) -> pd.DataFrame:
     """:func:`read_series` with the registry's settings for a benchmark file.
 
-    Files marked ``strict=False`` (Weather) keep their published rows; their documented
-    irregularities are listed in ``df.attrs["irregular"]`` instead of a warning.
+    The published file of a set marked ``strict=False`` (Weather) keeps its rows; its documented
+    irregularities are listed in ``df.attrs["irregular"]`` instead of a warning. The file is
+    the published one when its sha256 matches the registry (or the digest recorded at download;
+    ``verified=True``: the caller has checked it with :func:`verify_file`). Any other file is
+    read strictly, whatever its name.
     """
     path = Path(path)
     spec = spec or get_spec(path, missing_ok=True)
-    if spec is None or spec.strict:
+    if spec is None or spec.strict or not (verified or _is_published_copy(path, spec)):
         return read_series(path)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*kept as published", category=UserWarning)
@@ -340,11 +379,10 @@ def load_dataset(
         except DataNotFoundError as exc:
             raise DataNotFoundError(f"{spec.name} not found locally and {exc}. {advice}") from exc
         if expected is None:
-            _sidecar(dest).write_text(f"{sha256_file(dest)}  {dest.name}\n", encoding="utf-8")
-        path = dest
-    elif verify:
-        verify_file(path, spec)
-    return read_dataset_file(path, spec)
+            _write_sidecar(dest, sha256_file(dest))
+        return read_dataset_file(dest, spec, verified=True)
+    verified = verify and verify_file(path, spec) is not None
+    return read_dataset_file(path, spec, verified=verified)
 
 
 _download = download  # load_dataset's `download` flag shadows the function inside it
