@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import torch
 
 from tsmamba import checkpoint
-from tsmamba.checkpoint import read_checkpoint, write_checkpoint
+from tsmamba.checkpoint import check_replaceable, read_checkpoint, read_meta, write_checkpoint
 from tsmamba.errors import CheckpointError
 
 
@@ -54,6 +56,37 @@ def test_refuses_to_replace_a_folder_that_is_not_a_save(tmp_path, kind):
     assert sorted(p.name for p in target.iterdir()) == before
     assert (target / "notes.txt").read_text() == "months of work"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["models"]
+
+
+def test_check_replaceable_is_the_rule_write_checkpoint_applies(tmp_path):
+    (tmp_path / "empty").mkdir()
+    previous = save(tmp_path / "previous", 1.0)
+    for path in (tmp_path / "new", tmp_path / "empty", previous):
+        assert check_replaceable(path) == path
+    assert not (tmp_path / "new").exists()  # checking creates nothing
+    user = tmp_path / "user"
+    user.mkdir()
+    (user / "notes.txt").write_text("months of work")
+    (tmp_path / "file").write_text("x")
+    for path in (user, tmp_path / "file"):
+        with pytest.raises(CheckpointError) as checked:
+            check_replaceable(path)
+        with pytest.raises(CheckpointError) as written:
+            save(path, 2.0)
+        assert str(checked.value) == str(written.value)
+    assert (user / "notes.txt").read_text() == "months of work"
+
+
+def test_paths_are_checked_without_importing_torch(tmp_path):
+    # the command line checks --out and --model with these before the seconds torch takes to load
+    save(tmp_path / "model", 1.0)
+    code = ("import sys\nfrom tsmamba.checkpoint import check_replaceable, read_meta\n"
+            "check_replaceable(sys.argv[1])\nprint(read_meta(sys.argv[1])['value'], 'torch' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path / "model")], capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["1.0", "False"]
+    assert read_meta(tmp_path / "model") == read_checkpoint(tmp_path / "model")[0]
 
 
 def test_failed_overwrite_keeps_the_previous_save(tmp_path, monkeypatch):

@@ -6,6 +6,7 @@ no traceback; they return before torch and Lightning are imported, so each takes
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -78,6 +79,13 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
 GOOD_ROWS = "date,a,b\n" + "".join(f"2021-01-01 {h:02d}:00:00,{h},{2 * h}\n" for h in range(20))
 
 
+def fake_model(folder: Path, fmt: str = "tsmamba-forecaster") -> Path:
+    """A folder whose meta.json (channels OT, HUFL) passes the CLI's early check; no weights."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "meta.json").write_text(json.dumps({"format": fmt, "columns": ["OT", "HUFL"], "files": {}}))
+    return folder
+
+
 # ------------------------------------------------------------------------------------------
 # every error path: one line, exit status 2
 
@@ -115,11 +123,15 @@ GOOD_ROWS = "date,a,b\n" + "".join(f"2021-01-01 {h:02d}:00:00,{h},{2 * h}\n" for
         (lambda p: ["predict", "--model", p / "nowhere"], ["is not a folder"]),
         (lambda p: ["fit", "--data", "ETTh1"], ["needs --out"]),
         (lambda p: ["bogus"], ["invalid choice"]),
+        (lambda p: ["predict", "--model", fake_model(p / "m"), "--device", "cuda"],
+         ["unrecognized arguments: --device cuda", "(see: tsmamba predict --help)"]),
+        (lambda p: ["stream", "--model", fake_model(p / "m"), "--seed", "3"],
+         ["unrecognized arguments: --seed 3", "(see: tsmamba stream --help)"]),
     ],
     ids=["bad-path", "directory", "empty-file", "bad-dates", "nan", "non-numeric", "horizon-0",
          "context-too-long", "fit-too-short", "unknown-name", "unknown-name-ltsf", "bad-refit",
          "bad-choice", "bad-weight", "bad-toml", "unknown-setting", "bad-config-value", "out-is-file",
-         "model-missing", "fit-no-out", "unknown-command"],
+         "model-missing", "fit-no-out", "unknown-command", "predict-device", "stream-seed"],
 )
 def test_error_paths_print_one_line_and_exit_2(tmp_path, make_args, fragments):
     assert_one_line_error(tsmamba(*make_args(tmp_path), timeout=120), *fragments)
@@ -133,6 +145,75 @@ def test_corrupt_model_meta(tmp_path, capsys):
     assert cli.main(["predict", "--model", str(model)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("tsmamba: error: ") and "meta.json is corrupt" in err and "\n" not in err
+
+
+def test_folders_are_checked_before_torch_is_imported(tmp_path):
+    # a wrong --model, --history or --out costs no torch/Lightning import (nor training): each
+    # command below fails in a fresh process that never imports torch
+    keep = tmp_path / "keep"
+    keep.mkdir()
+    (keep / "notes.txt").write_text("months of work")
+    write(tmp_path, "only_ot.csv", "date,OT\n2021-01-01 00:00:00,1\n2021-01-01 01:00:00,2\n")
+    model = fake_model(tmp_path / "model")
+    fake_model(tmp_path / "stream_state", fmt="tsmamba-stream")
+    (tmp_path / "data_folder").mkdir()
+    cases = [
+        (["fit", "--data", "ETTh1", "--out", "keep"], "keep already exists and is not a tsmamba save"),
+        (["predict", "--model", "data_folder"], "data_folder/meta.json is missing"),
+        (["predict", "--model", "stream_state"], "holds 'tsmamba-stream', not a model"),
+        (["predict", "--model", "model", "--data", "only_ot.csv"], "columns not found: ['HUFL']"),
+        (["stream", "--model", "model", "--history", "nothere.csv"],
+         f"--history file not found: {tmp_path / 'nothere.csv'}; check the path"),
+    ]
+    code = ("import json, sys\nfrom tsmamba import cli\n"
+            "codes = [cli.main(args) for args in json.loads(sys.argv[1])]\n"
+            "print(json.dumps([codes, 'torch' in sys.modules]))")
+    proc = subprocess.run([sys.executable, "-c", code, json.dumps([args for args, _ in cases])],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    codes, torch_imported = json.loads(proc.stdout)
+    lines = proc.stderr.splitlines()
+    assert codes == [2] * len(cases) and len(lines) == len(cases), proc.stderr
+    for line, (_, fragment) in zip(lines, cases, strict=True):
+        assert line.startswith("tsmamba: error: ") and fragment in line, line
+    assert "--data" not in lines[-1]  # stream has no --data
+    assert not torch_imported
+    assert [p.name for p in keep.iterdir()] == ["notes.txt"]
+    assert (keep / "notes.txt").read_text() == "months of work"
+    assert model.exists()
+
+
+@pytest.mark.parametrize(
+    ("text", "args", "hint"),
+    [
+        (GOOD_ROWS.replace(",7,14", ",nan,14"), [], "NaN, first at 2021-01-01 07:00:00 (row 7 (line 9)). "
+         "Fill or drop them in the file first"),
+        (GOOD_ROWS.replace("03:00:00,3,6\n2021-01-01 04:00:00,4,8", "04:00:00,4,8\n2021-01-01 03:00:00,3,6"),
+         [], "Sort the file's rows by time first"),
+        (GOOD_ROWS.replace("2021-01-01 05:00:00,5,10\n", ""), [], "Add the missing rows to the file first"),
+        (GOOD_ROWS.replace("date,", "day,"), [], "Pass --time-col NAME with the name of the time column"),
+        (GOOD_ROWS.replace("date,", "day,").replace("2021-01-01 ", "").replace(":00:00", ""),
+         ["--time-col", "day"], "Write them in the file as ISO 8601 (e.g. 2021-01-31 14:00) first"),
+    ],
+    ids=["nan", "unsorted", "gap", "time-col", "numbers-as-dates"],
+)
+def test_data_hints_name_what_the_command_line_can_do(tmp_path, capsys, text, args, hint):
+    path = write(tmp_path, "data.csv", text)
+    assert cli.main(["fit", "--data", str(path), *args, "--out", str(tmp_path / "m")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("tsmamba: error: data.csv: ") and "\n" not in err, err
+    assert hint in err, err
+    for python_only in ("impute=", "sort=", "fill=", "date_format=", "time_col=", "pd."):
+        assert python_only not in err, err
+
+
+def test_a_closed_stdout_ends_quietly(monkeypatch, capsys):
+    class ClosedPipe(io.StringIO):
+        def write(self, text: str) -> int:
+            raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(sys, "stdout", ClosedPipe())
+    assert cli.main(["datasets"]) == 0  # like `tsmamba datasets | head -1`
+    assert capsys.readouterr().err == ""
 
 
 def test_debug_shows_the_traceback(tmp_path):
@@ -186,6 +267,23 @@ def test_datasets_lists_where_files_are(tmp_path):
     assert {"ETTh1", "ETTm1", "Weather"} <= set(entries)
     text = tsmamba("datasets", env={"TSMAMBA_DATA": str(tmp_path)}).stdout
     assert str(tmp_path / "ETTh1.csv") in text and "searched:" in text
+    text = tsmamba("datasets", "--data-dir", tmp_path / "mine", env={"TSMAMBA_DATA": str(tmp_path)}).stdout
+    assert f"searched: --data-dir {tmp_path / 'mine'}, then $TSMAMBA_DATA = {tmp_path}, then" in text
+
+
+def test_seed_and_device_belong_to_the_commands_that_train():
+    parser = cli.build_parser()
+    for name in ("fit", "backtest", "demo"):
+        args = parser.parse_args([name, "--seed", "3", "--device", "cpu"])
+        assert args.seed == 3 and args.device == "cpu"
+    for name in ("predict", "stream", "datasets"):  # they would ignore them
+        assert "--device" not in parser.subcommands[name].format_help()
+
+
+def test_the_early_model_check_knows_the_save_format():
+    from tsmamba.estimator import FORMAT
+
+    assert cli.MODEL_FORMAT == FORMAT
 
 
 # ------------------------------------------------------------------------------------------
@@ -311,6 +409,71 @@ def test_fit_then_predict(tmp_path, small_csv, tiny_config, capsys):
     # the model folder, damaged: one clear line
     (model / "weights.pt").write_bytes(b"truncated")
     assert_one_line_error(tsmamba("predict", "--model", model), "weights.pt", "corrupt")
+
+
+@pytest.fixture(scope="module")
+def ot_hufl_model(tmp_path_factory, small_csv, tiny_config) -> Path:
+    """A model fitted on small_csv's OT and HUFL, in that order (the file has HUFL first)."""
+    model = tmp_path_factory.mktemp("models") / "ot_hufl"
+    status = cli.main(["fit", "--data", str(small_csv), "--columns", "OT,HUFL", "--context", "48",
+                       "--horizon", "4", "--config", str(tiny_config), "--out", str(model), "--quiet"])
+    assert status == 0
+    return model
+
+
+def test_predict_reads_the_model_columns_from_data(tmp_path, capsys, small_csv, ot_hufl_model):
+    # --data holds all seven ETTh1 channels; the model uses two
+    assert cli.main(["predict", "--model", str(ot_hufl_model), "--data", str(small_csv)]) == 0
+    from_data = capsys.readouterr().out
+    assert from_data.splitlines()[0] == "date,OT,HUFL"
+    assert cli.main(["predict", "--model", str(ot_hufl_model)]) == 0  # the training series: the same file
+    assert capsys.readouterr().out == from_data
+
+
+def stream_lines(capsys, monkeypatch, model: Path, history: Path, stdin: str) -> tuple[int, list, str]:
+    monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+    status = cli.main(["stream", "--model", str(model), "--history", str(history), "--quiet"])
+    captured = capsys.readouterr()
+    return status, [json.loads(line) for line in captured.out.splitlines()], captured.err.strip()
+
+
+@pytest.fixture
+def stream_input(tmp_path, small_csv) -> tuple[Path, pd.DataFrame]:
+    """(a history file: the first 690 rows, all seven channels; the last 10 rows)."""
+    frame = pd.read_csv(small_csv)
+    history = tmp_path / "history.csv"
+    frame.iloc[:690].to_csv(history, index=False)
+    return history, frame.iloc[690:]
+
+
+def test_stream_maps_a_header_by_name(capsys, monkeypatch, ot_hufl_model, stream_input):
+    history, new = stream_input
+    in_model_order = new[["date", "OT", "HUFL"]].to_csv(index=False, header=False)
+    other_order = new[["date", "LULL", "HUFL", "OT"]].to_csv(index=False)  # a header; LULL is ignored
+    status, expected, err = stream_lines(capsys, monkeypatch, ot_hufl_model, history, in_model_order)
+    assert status == 0 and err == "" and len(expected) == 10
+    assert expected[0]["columns"] == ["OT", "HUFL"]
+    status, got, err = stream_lines(capsys, monkeypatch, ot_hufl_model, history, other_order)
+    assert status == 0 and err == "" and got == expected
+
+
+def test_stream_header_must_name_every_model_column(capsys, monkeypatch, ot_hufl_model, stream_input):
+    history, new = stream_input
+    status, lines, err = stream_lines(capsys, monkeypatch, ot_hufl_model, history,
+                                      new[["date", "HUFL", "LULL"]].to_csv(index=False))
+    assert status == 2 and lines == [] and "\n" not in err
+    assert err.startswith("tsmamba: error: line 1: the header ['HUFL', 'LULL'] lacks the model's column(s) "
+                          "['OT']"), err
+
+
+def test_stream_errors_name_the_flags(capsys, monkeypatch, ot_hufl_model, stream_input):
+    history, new = stream_input
+    rows = new[["date", "OT", "HUFL"]].astype(str).to_numpy()
+    stdin = f"{rows[0][0]},,{rows[0][2]}\n{rows[2][0]},{rows[2][1]},{rows[2][2]}\n"  # a NaN, then a gap
+    status, lines, err = stream_lines(capsys, monkeypatch, ot_hufl_model, history, stdin)
+    assert status == 0 and lines == []
+    assert err.splitlines()[0].endswith("send a value, or use --missing ffill"), err
+    assert err.splitlines()[1].endswith("send them, or use --gaps ffill"), err
 
 
 def test_ltsf_backtest_through_main(tmp_path, capsys, small_csv, tiny_config):

@@ -7,6 +7,9 @@ is written beside its destination under a temporary name, fsynced, and moved int
 path never holds a half-written save. (Directories cannot be swapped in one rename: a process killed
 in the instant between the two renames leaves the old save beside the path as ``.<name>.<random>.old``.)
 Only a previous save or an empty folder is ever replaced; any other folder is left alone.
+
+torch is imported only by the functions that handle tensors, so :func:`check_replaceable` and
+:func:`read_meta` are cheap to call before a long job (the command line checks paths with them).
 """
 
 from __future__ import annotations
@@ -19,13 +22,17 @@ import shutil
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from tsmamba.errors import CheckpointError
 
-__all__ = ["atomic_write_bytes", "read_checkpoint", "sha256_bytes", "write_checkpoint"]
+if TYPE_CHECKING:
+    import torch
+
+__all__ = [
+    "atomic_write_bytes", "check_replaceable", "read_checkpoint", "read_meta", "sha256_bytes",
+    "write_checkpoint",
+]
 
 META = "meta.json"
 
@@ -85,7 +92,23 @@ def _is_replaceable(path: Path) -> bool:
     return isinstance(files, dict) and names <= {META, *files}
 
 
+def check_replaceable(path: str | os.PathLike) -> Path:
+    """``path`` if :func:`write_checkpoint` may write there (nothing there, an empty folder or a
+    previous save); else :class:`CheckpointError`, the one :func:`write_checkpoint` raises."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise CheckpointError(f"{path} exists and is not a directory; choose another path")
+    if path.is_dir() and not _is_replaceable(path):
+        raise CheckpointError(
+            f"{path} already exists and is not a tsmamba save (saving replaces the whole folder); "
+            "choose a new path or remove the folder first"
+        )
+    return path
+
+
 def _tensor_bytes(tensors: Mapping[str, torch.Tensor]) -> bytes:
+    import torch
+
     buf = io.BytesIO()
     torch.save({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, buf)
     return buf.getvalue()
@@ -100,14 +123,7 @@ def write_checkpoint(
     ``path`` is replaced only if it is an empty folder or a previous save (its ``meta.json`` lists
     every other file in it); anything else raises :class:`CheckpointError` and is left untouched.
     """
-    path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise CheckpointError(f"{path} exists and is not a directory; choose another path")
-    if path.is_dir() and not _is_replaceable(path):
-        raise CheckpointError(
-            f"{path} already exists and is not a tsmamba save (saving replaces the whole folder); "
-            "choose a new path or remove the folder first"
-        )
+    path = check_replaceable(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     old = None
@@ -139,11 +155,9 @@ def write_checkpoint(
     return path
 
 
-def read_checkpoint(path: str | os.PathLike) -> tuple[dict, dict[str, dict[str, torch.Tensor]]]:
-    """Read a directory written by :func:`write_checkpoint`; verify every file's sha256.
-
-    Raises CheckpointError naming the file when something is missing, truncated or corrupt.
-    """
+def read_meta(path: str | os.PathLike) -> dict[str, Any]:
+    """The ``meta.json`` of a directory written by :func:`write_checkpoint`, without reading the
+    tensors; :class:`CheckpointError` when the folder or its metadata is missing or not a save's."""
     path = Path(path)
     if not path.is_dir():
         raise CheckpointError(
@@ -159,6 +173,18 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[dict, dict[str, dict[str, 
         raise CheckpointError(f"{meta_file} is corrupt ({exc}); save the model again") from None
     if not isinstance(meta, dict) or not isinstance(meta.get("files", {}), dict):
         raise CheckpointError(f"{meta_file} is not a tsmamba save's metadata; save the model again")
+    return meta
+
+
+def read_checkpoint(path: str | os.PathLike) -> tuple[dict, dict[str, dict[str, torch.Tensor]]]:
+    """Read a directory written by :func:`write_checkpoint`; verify every file's sha256.
+
+    Raises CheckpointError naming the file when something is missing, truncated or corrupt.
+    """
+    import torch
+
+    path = Path(path)
+    meta = read_meta(path)
     tensors = {}
     for name, digest in meta.get("files", {}).items():
         file = path / name

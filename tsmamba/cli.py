@@ -15,7 +15,8 @@ the settings resolve in one place, lowest first: the command's defaults, the ``-
 Errors a user can cause (every :class:`~tsmamba.errors.TSMambaError`, ``OSError`` for paths,
 invalid options) print one line, ``tsmamba: error: ...``, on stderr and exit with status 2;
 ``--debug`` shows the traceback instead. Heavy imports (torch, Lightning) wait until a command
-needs them, so such errors come back in well under a second.
+needs them, so such errors come back in well under a second. A closed standard output (``| head``)
+ends a command quietly, with status 0.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from tsmamba import __version__
-from tsmamba.errors import ConfigError, DataNotFoundError, TSMambaError
+from tsmamba.errors import CheckpointError, ConfigError, DataNotFoundError, DataValidationError, TSMambaError
 from tsmamba.runtime import keep_large_allocations
 
 __all__ = ["COMMANDS", "MODEL_PARAMS", "Opt", "Param", "Run", "build_parser", "command", "main"]
@@ -283,13 +284,22 @@ def command(
 
 COMMON_OPTIONS = (
     Opt("--quiet", "-q", action="store_true", default=False, help="no progress bars or notes"),
-    Opt("--seed", type=integer, help="random seed (the estimator's random_state; default 0)"),
-    Opt("--device", choices=("cpu", "cuda", "auto"), default="cpu",
-        help="where to train: cpu, cuda or auto (default cpu)"),
     Opt("--threads", type=positive_int, metavar="N",
         help="CPU threads for torch (default: torch's choice; 1 is much faster on a busy machine)"),
     Opt("--debug", action="store_true", default=False, help="show tracebacks and library logs"),
 )
+TRAINING_OPTIONS = (
+    Opt("--seed", type=integer, help="random seed (the estimator's random_state; default 0)"),
+    Opt("--device", choices=("cpu", "cuda", "auto"), default="cpu",
+        help="where to train: cpu, cuda or auto (default cpu)"),
+)
+"""Common to the commands that train (``model=True``); predict and stream run on the CPU."""
+
+
+def _common_options(cmd: Command) -> tuple[Opt, ...]:
+    return (*TRAINING_OPTIONS, *COMMON_OPTIONS) if cmd.model else COMMON_OPTIONS
+
+
 CONFIG_OPTION = Opt(
     "--config", type=pathname, metavar="FILE",
     help="TOML or JSON file of settings (keys as the long options, e.g. d_model, max_epochs, "
@@ -309,8 +319,21 @@ SHAPE_OPTIONS = (
 class _Parser(argparse.ArgumentParser):
     """Usage errors as one line: ``tsmamba: error: ...`` and exit status 2."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.subcommands: dict[str, argparse.ArgumentParser] = {}
+
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(EXIT_USAGE, f"{PROG}: error: {message} (see: {self.prog} --help)\n")
+
+    def parse_args(self, args: Any = None, namespace: Any = None) -> argparse.Namespace:  # type: ignore[override]
+        # argparse reports a subcommand's unknown options from the top parser; report them from
+        # the subcommand's, so the hint is 'tsmamba COMMAND --help'
+        parsed, extra = self.parse_known_args(args, namespace)
+        if extra:
+            target = self.subcommands.get(getattr(parsed, "command", None) or "", self)
+            target.error(f"unrecognized arguments: {' '.join(extra)}")
+        return parsed
 
 
 class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
@@ -318,7 +341,7 @@ class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
         super().__init__(prog, max_help_position=32, width=100)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> _Parser:
     parser = _Parser(
         prog=PROG,
         description="Time-series forecasting with Mamba-2: fit, predict, backtest, benchmark.",
@@ -336,6 +359,7 @@ def build_parser() -> argparse.ArgumentParser:
             formatter_class=_HelpFormatter,
             argument_default=argparse.SUPPRESS,
         )
+        parser.subcommands[cmd.name] = p
         for opt in cmd.options:
             p.add_argument(*opt.flags, **{k: v for k, v in opt.kwargs.items() if k != "default"})
         if cmd.model:
@@ -345,7 +369,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    metavar=_metavar(param), help=param.help)
             p.add_argument(*CONFIG_OPTION.flags, **CONFIG_OPTION.kwargs)
         common = p.add_argument_group("common")
-        for opt in COMMON_OPTIONS:
+        for opt in _common_options(cmd):
             common.add_argument(*opt.flags, **{k: v for k, v in opt.kwargs.items() if k != "default"})
     return parser
 
@@ -397,7 +421,7 @@ _CONFIG_ALIASES = {"context_length": "context", "random_state": "seed"}
 
 def _apply_config(cmd: Command, config: Mapping[str, Any], path: Path) -> dict[str, Any]:
     """Check and convert the file's settings with the same types as the flags."""
-    by_dest = {o.dest: o for o in (*cmd.options, *COMMON_OPTIONS)}
+    by_dest = {o.dest: o for o in (*cmd.options, *_common_options(cmd))}
     out: dict[str, Any] = {}
     for raw_key, value in config.items():
         key = _CONFIG_ALIASES.get(raw_key, raw_key)
@@ -511,14 +535,38 @@ def _resolve(cmd: Command, args: argparse.Namespace) -> tuple[dict[str, Any], fr
 # running
 
 
-# library messages name Python arguments; on the command line the flags are what to change
+# library messages name Python arguments; on the command line the flags are what to change, and
+# where the command line has no such option (impute=, fill=, sort=, date_format=, encoding=), the
+# file is what to fix
+_ISO_EXAMPLE = "as ISO 8601 (e.g. 2021-01-31 14:00)"
 _CLI_WORDING = (
     ("To use your own file pass its path to tsmamba.data.read_series", "To use your own file pass its path"),
     ("Pass columns=[...] with the numeric", "Pass --columns with the numeric"),
     ("pass columns=[...] without it", "pass --columns without it"),
+    ("columns= lists a column twice", "--columns lists a column twice"),
     ("use a shorter context_length, or context='full'", "use a shorter --context, or --context-mode full"),
+    ("use context='window', or fit with norm='causal' or 'none'",
+     "use --context-mode window, or fit with --norm causal or none"),
     ("Benchmark data sets can be loaded by name with tsmamba.datasets.load_dataset('ETTh1'), which looks",
      "Benchmark data sets can be given by name (--data ETTh1), which looks"),
+    ("pass time_col= naming its time column", "pass --time-col NAME naming its time column"),
+    ("Pass time_col= with the name of the time column (or give a DataFrame a DatetimeIndex)",
+     "Pass --time-col NAME with the name of the time column"),
+    ("Pass date_format= (e.g. '%Y%m%d') if they are dates written as digits, or convert epoch numbers "
+     "first: pd.to_datetime(values, unit='s')", f"Write them in the file {_ISO_EXAMPLE} first"),
+    ("pass date_format= with the strptime format of the timestamps",
+     f"write the timestamps in the file {_ISO_EXAMPLE} first"),
+    ("if they are all in one non-ISO format, pass date_format= (e.g. date_format='%d/%m/%Y %H:%M')",
+     f"if they are all in one non-ISO format, rewrite them {_ISO_EXAMPLE} first"),
+    ("re-save the file as UTF-8, or pass encoding= with the file's encoding (e.g. encoding='latin-1')",
+     "re-save the file as UTF-8"),
+    ("Sort the data by time, or pass sort=True to sort it on load", "Sort the file's rows by time first"),
+    ("Pass fill='ffill' or fill='interpolate' to fill the missing rows, or supply the complete series",
+     "Add the missing rows to the file first (e.g. repeating the previous row's values)"),
+    ("Pass impute='ffill', impute='interpolate' or impute='zero' to replace them, or clean the data",
+     "Fill or drop them in the file first"),
+    ("send a value, or use missing='ffill'", "send a value, or use --missing ffill"),
+    ("send them, or use gaps='ffill'", "send them, or use --gaps ffill"),
 )
 
 
@@ -589,10 +637,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             torch.set_num_threads(opts["threads"])
         with _library_output(debug, bool(opts.get("json")), stderr):
             status = cmd.func(run)
+        stdout.flush()  # a closed pipe shows here, not at exit
         return int(status or 0)
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=stderr)
         return 130
+    except BrokenPipeError:
+        # the reader went away (`tsmamba datasets | head -3`): stop quietly, as other tools do;
+        # what is still buffered goes to /dev/null, so exiting does not raise again
+        with contextlib.suppress(AttributeError, OSError, ValueError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            try:
+                os.dup2(devnull, stdout.fileno())
+            finally:
+                os.close(devnull)
+        return 0
     except (TSMambaError, OSError) as exc:
         if debug:
             traceback.print_exc()
@@ -609,18 +668,25 @@ def _is_path_like(text: str) -> bool:
     return os.sep in text or "/" in text or text.lower().endswith(suffixes)
 
 
-def load_data(run: Run) -> tuple[Any, str, str | None]:
-    """(validated wide frame, label, path) for ``--data``: a file path or a registry name."""
+def load_data(
+    run: Run, option: str = "data", columns: Sequence[str] | None = None
+) -> tuple[Any, str, str | None]:
+    """(validated wide frame, label, path) for ``--data`` (or the data option ``option``, e.g.
+    ``history``): a file path or a registry name. ``columns`` (default: ``--columns``) selects
+    the channels and their order; a saved model's columns, for predict and stream."""
     from tsmamba import datasets
     from tsmamba.data import read_series
 
-    source = run.get("data")
+    flag = "--" + option.replace("_", "-")
+    source = run.get(option)
     if not source:
-        raise ConfigError(f"'{PROG} {run.command}' needs --data PATH|NAME (a CSV file or a registry name)")
+        raise ConfigError(f"'{PROG} {run.command}' needs {flag} PATH|NAME (a CSV file or a registry name)")
     source = str(source)
     path = Path(source).expanduser()
-    columns = run.get("columns")
+    columns = run.get("columns") if columns is None else columns
     time_col = run.get("time_col")
+    if option != "data" and _is_path_like(source) and not path.exists():
+        raise DataNotFoundError(f"{flag} file not found: {path.absolute()}; check the path")
     if path.exists() or _is_path_like(source):
         spec = datasets.get_spec(path, missing_ok=True) if path.is_file() else None
         if spec is not None and time_col is None:
@@ -636,11 +702,34 @@ def load_data(run: Run) -> tuple[Any, str, str | None]:
     return _select(frame, columns, spec.name), spec.name, None if found is None else str(found)
 
 
+MODEL_FORMAT = "tsmamba-forecaster"
+"""The save format of a TSMambaForecaster (``tsmamba.estimator.FORMAT``, whose module imports torch)."""
+
+
+def model_columns(model_dir: Path) -> list[str]:
+    """The channels of the model saved in ``model_dir``, read from its ``meta.json`` before torch
+    is imported, so a wrong folder costs no Lightning import (the weights are checked on load)."""
+    from tsmamba.checkpoint import read_meta
+
+    if not Path(model_dir).is_dir():
+        raise ConfigError(
+            f"--model {model_dir} is not a folder; pass the folder written by '{PROG} fit --out'"
+        )
+    meta = read_meta(model_dir)
+    if meta.get("format") != MODEL_FORMAT:
+        raise CheckpointError(
+            f"{model_dir} holds {meta.get('format')!r}, not a model; pass the folder written by "
+            f"'{PROG} fit --out'"
+        )
+    columns = meta.get("columns")
+    if not isinstance(columns, list) or not columns:
+        raise CheckpointError(f"{model_dir}: the save lists no columns; save the model again")
+    return [str(c) for c in columns]
+
+
 def _require_regular(run: Run, frame: Any, label: str) -> Any:
     """The frame, unless it is a published file kept with irregular timestamps (Weather): the
     estimator needs a regular series, so say so before torch is imported."""
-    from tsmamba.errors import DataValidationError
-
     irregular = frame.attrs.get("irregular")
     if not irregular:
         return frame
@@ -656,8 +745,6 @@ def _require_regular(run: Run, frame: Any, label: str) -> Any:
 def _select(frame: Any, columns: Sequence[str] | None, label: str) -> Any:
     if not columns:
         return frame
-    from tsmamba.errors import DataValidationError
-
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise DataValidationError(
@@ -890,11 +977,12 @@ examples:
 def cmd_fit(run: Run) -> int:
     """Train a TSMambaForecaster on the whole series (the last val_fraction of the rows for early
     stopping) and save it to a folder that 'tsmamba predict --model' reads."""
+    from tsmamba.checkpoint import check_replaceable
+
     out = run.get("out")
     if out is None:
         raise ConfigError(f"'{PROG} fit' needs --out MODEL_DIR (where to save the model)")
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"--out {out} exists and is not a folder")
+    check_replaceable(out)  # before the training, not after it
     frame, label, _ = load_data(run)
     from tsmamba.data import check_length
 
@@ -925,6 +1013,9 @@ examples:
   tsmamba predict --model models/etth1
   # forecast after new data, reading its whole history through the recurrent state
   tsmamba predict --model models/etth1 --data ETTh1_latest.csv --context full --out forecast.csv
+
+--data needs the model's channels (other columns are left out); the forecast has them in the
+model's order.
 """
 
 
@@ -935,7 +1026,8 @@ examples:
     options=[
         Opt("--model", type=pathname, metavar="MODEL_DIR", help="folder written by 'tsmamba fit' (required)"),
         Opt("--data", metavar="PATH|NAME",
-            help="series to forecast from (default: the series the model was trained on)"),
+            help="series to forecast from, holding the model's channels (default: the series the "
+            "model was trained on)"),
         Opt("--time-col", metavar="NAME", help="time column of the CSV (default: date)"),
         Opt("--context", "--context-mode", dest="context", choices=("window", "full"), default="window",
             help="window: the last context_length rows (default); full: the whole series"),
@@ -948,13 +1040,10 @@ def cmd_predict(run: Run) -> int:
     model_dir = run.get("model")
     if model_dir is None:
         raise ConfigError(f"'{PROG} predict' needs --model MODEL_DIR (a folder written by 'tsmamba fit')")
+    columns = model_columns(model_dir)
     frame = None
     if run.get("data"):
-        frame, _, _ = load_data(run)  # validate the data before loading torch
-    if not Path(model_dir).is_dir():
-        raise ConfigError(
-            f"--model {model_dir} is not a folder; pass the folder written by 'tsmamba fit --out'"
-        )
+        frame, _, _ = load_data(run, columns=columns)  # the model's channels, checked before torch
     from tsmamba.estimator import TSMambaForecaster
 
     forecaster = TSMambaForecaster.load(model_dir)
@@ -995,7 +1084,10 @@ def cmd_datasets(run: Run) -> int:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     for r in rows:
         run.say("  ".join(c.ljust(w) for c, w in zip(r[:-1], widths, strict=False)) + "  " + r[-1])
-    run.say(f"searched: ${datasets.DATA_ENV} = {datasets.data_root()}, then {datasets.repo_datasets_dir()}")
+    searched = [f"${datasets.DATA_ENV} = {datasets.data_root()}", str(datasets.repo_datasets_dir())]
+    if run.get("data_dir") is not None:
+        searched.insert(0, f"--data-dir {run.data_dir.expanduser()}")
+    run.say("searched: " + ", then ".join(searched))
     return 0
 
 
@@ -1088,11 +1180,14 @@ def cmd_demo(run: Run) -> int:
 # stream
 
 STREAM_EPILOG = """\
-Reads new observations as CSV lines on standard input, in the history's column order
-(time first, then one value per channel; a header line is skipped), and writes one JSON line
-per forecast on standard output, flushed per line:
+Reads new observations as CSV lines on standard input, the time first, then one value per
+channel, and writes one JSON line per forecast on standard output, flushed per line:
 
   {"timestamp": "...", "index": ["...", ...], "columns": ["HUFL", ...], "forecast": [[...], ...]}
+
+The values are in the model's channel order (the "columns" of each JSON line), unless the first
+line is a header (time, then names): its names then say which field is which channel, in any
+order; it must name every model channel, and other columns are ignored.
 
 A bad line (wrong field count, non-numeric or infinite value, a timestamp not after the last,
 a gap) prints one error line on standard error and the stream goes on; the state is unchanged.
@@ -1109,7 +1204,8 @@ examples:
     epilog=STREAM_EPILOG,
     options=[
         Opt("--model", type=pathname, metavar="MODEL_DIR", help="folder written by 'tsmamba fit' (required)"),
-        Opt("--history", type=pathname, metavar="CSV", help="history to warm the state on (required)"),
+        Opt("--history", metavar="CSV|NAME",
+            help="series to warm the state on, holding the model's channels (required)"),
         Opt("--time-col", metavar="NAME", help="time column of the history CSV (default: date)"),
         Opt("--missing", choices=("reject", "ffill"), default="reject",
             help="a NaN value: reject the row (default) or carry the channel's last value forward"),
@@ -1120,40 +1216,42 @@ examples:
 def cmd_stream(run: Run) -> int:
     """Warm a stream on --history, then forecast after every line read from stdin."""
     import csv
-    import json
 
-    from tsmamba.data import read_series
     from tsmamba.errors import StreamError
 
     if run.get("model") is None or run.get("history") is None:
         raise ConfigError(f"'{PROG} stream' needs --model MODEL_DIR and --history CSV")
-    if not Path(run.model).is_dir():
-        raise ConfigError(
-            f"--model {run.model} is not a folder; pass the folder written by 'tsmamba fit --out'"
-        )
+    columns = model_columns(run.model)
+    history, _, _ = load_data(run, option="history", columns=columns)  # checked before torch
     from tsmamba.estimator import TSMambaForecaster
 
     forecaster = TSMambaForecaster.load(run.model)
-    history = read_series(run.history, time_col=run.get("time_col") or "date", columns=forecaster.columns_)
     stream = forecaster.stream(history=history, missing=run.missing, gaps=run.gaps)
-    columns = forecaster.columns_
+    # the fields' names, and the field of each model channel: the model's order unless a header
+    # line says otherwise
+    names, positions = columns, list(range(1, len(columns) + 1))
     rejected = 0
+    first = True
     for number, fields in enumerate(csv.reader(sys.stdin), start=1):
         if not fields or not "".join(fields).strip():
             continue
-        if number == 1 and fields[1:] == columns:  # a header line
+        if first and _is_header(fields):
+            names, positions = _header_positions(fields, columns, number, run)
+            first = False
             continue
+        first = False
         try:
-            if len(fields) != len(columns) + 1:
+            if len(fields) != len(names) + 1:
                 raise StreamError(
-                    f"expected {len(columns) + 1} fields (time, {', '.join(columns)}), got {len(fields)}"
+                    f"expected {len(names) + 1} fields (time, {', '.join(names)}), got {len(fields)}"
                 )
-            values = {c: (v if v.strip() else "nan") for c, v in zip(columns, fields[1:], strict=True)}
-            row = {"date": fields[0], **values}
-            forecast = stream.update(row)
+            values = {c: fields[i] if fields[i].strip() else "nan"
+                      for c, i in zip(columns, positions, strict=True)}
+            forecast = stream.update({"date": fields[0], **values})
         except TSMambaError as exc:
             rejected += 1
-            print(f"{PROG}: error: line {number}: {_one_line(str(exc))}", file=run.stderr, flush=True)
+            print(f"{PROG}: error: line {number}: {_cli_wording(_one_line(str(exc)))}", file=run.stderr,
+                  flush=True)
             continue
         record = {
             "timestamp": str(stream.last_timestamp),
@@ -1165,6 +1263,40 @@ def cmd_stream(run: Run) -> int:
     if rejected:
         run.note(f"{rejected} line(s) rejected")
     return 0
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_header(fields: Sequence[str]) -> bool:
+    """Whether a line names the channels: every field after the time field is text, none a number."""
+    values = [f.strip() for f in fields[1:]]
+    return bool(values) and all(values) and not any(_is_number(v) for v in values)
+
+
+def _header_positions(
+    fields: Sequence[str], columns: Sequence[str], number: int, run: Run
+) -> tuple[list[str], list[int]]:
+    """(the header's channel names, the field of each model column) of header line ``number``."""
+    names = [f.strip() for f in fields[1:]]
+    absent = [c for c in columns if c not in names]
+    if absent:
+        raise DataValidationError(
+            f"line {number}: the header {names} lacks the model's column(s) {absent}; name every one "
+            f"of {list(columns)} (in any order), or send the values without a header, in that order"
+        )
+    twice = [c for c in columns if names.count(c) > 1]
+    if twice:
+        raise DataValidationError(f"line {number}: the header names {twice} more than once")
+    ignored = [n for n in names if n not in columns]
+    if ignored:
+        run.note(f"stdin header: ignoring column(s) {ignored}, which the model does not use")
+    return names, [1 + names.index(c) for c in columns]
 
 
 def _entry() -> None:  # pragma: no cover - for `python -m tsmamba.cli`
