@@ -572,3 +572,13 @@ def test_ltsf_bounded_forecast_frame_keeps_every_score(benchmark_file):
     assert note["origins_total"] == 2785 and not note["complete"]
     y, yhat = result.arrays["y"], result.arrays["yhat"]
     assert result.scores["tsmamba"]["overall"]["mse"] == pytest.approx(np.mean((y - yhat) ** 2))
+
+
+def test_a_report_never_mixes_runs(tmp_path):
+    result = backtest(LastValueForecaster(horizon=4), ramp(200), start=50)
+    first = result.save_report(tmp_path)
+    assert {"forecasts.csv", "forecast.png", "error_by_step.png"} <= set(first)
+    (tmp_path / "notes.txt").write_text("mine")
+    second = result.save_report(tmp_path, forecasts=False, plots=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*second, "notes.txt"])
+    assert sorted(second) == ["metrics.csv", "metrics.json"]

@@ -75,6 +75,11 @@ CONTEXTS = ("window", "full")
 """How a forecast reads the history: the last ``context_length`` rows, or every row so far."""
 WINDOWS = ("expanding", "sliding")
 """Training windows: all rows up to the origin, or the last ``train_length`` of them."""
+REPORT_FILES = (
+    "metrics.json", "metrics.csv", "forecasts.csv", "forecast.png", "error_by_step.png",
+    "error_over_time.png",
+)
+"""The files :meth:`BacktestResult.save_report` may write (and the only ones it removes)."""
 
 DEFAULT_START = 0.7
 """Without ``start`` and ``n_windows``, the first 70 % of the rows are history at the first origin."""
@@ -459,7 +464,9 @@ class BacktestResult:
         (an LTSF test split is 2785 origins x H x C: 1.9 million rows for ETTh1 at H=96); then
         it holds evenly spaced origins, and ``metrics.json`` says how many under
         ``forecasts_csv``. Scores always use every window. ``None`` writes every row.
-        Returns ``{file name: path}`` of what was written.
+        A report file of an earlier run that this one does not write (``forecasts.csv`` or a
+        figure, with ``forecasts=False`` or ``plots=False``) is removed, so the folder never
+        mixes runs; other files are left alone. Returns ``{file name: path}`` of what was written.
         """
         out = Path(out_dir)
         if out.exists() and not out.is_dir():
@@ -479,6 +486,9 @@ class BacktestResult:
         if plots:
             for path in self.plot(out):
                 written[path.name] = path
+        for name in REPORT_FILES:
+            if name not in written:
+                (out / name).unlink(missing_ok=True)
         return written
 
     def __repr__(self) -> str:
