@@ -629,7 +629,7 @@ def test_split_borders_dates_follow_the_index_zone():
     utc = ("2021-02-28 23:00+00:00", "2021-03-20 23:00+00:00")  # the same instants
     assert split_borders(100, 5, dates=utc, index=aware) == expected
     naive = aware.tz_localize(None)
-    with pytest.raises(ConfigError, match="the index has no time zone; pass a naive date"):
+    with pytest.raises(ConfigError, match="has a time zone, but the index has none"):
         split_borders(100, 5, dates=utc, index=naive)
 
 

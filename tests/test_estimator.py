@@ -486,6 +486,8 @@ def test_prediction_frames_and_val_df_must_match_the_training_rows(fitted, serie
         est.fit(series.iloc[:300], val_df=series.iloc[310:])  # a gap of ten rows
     with pytest.raises(DataValidationError, match="val_df must continue df"):
         est.fit(series.iloc[:300], val_df=series.iloc[250:])  # overlaps the training rows
+    with pytest.raises(DataValidationError, match="df's are in no time zone, val_df's in UTC"):
+        est.fit(series.iloc[:300], val_df=series.iloc[300:].tz_localize("UTC"))
     assert not hasattr(est, "network_")
 
 
@@ -504,6 +506,9 @@ def test_full_history_forecasts_need_a_recurrent_norm(series):
     assert est.predict(context="window").shape == (12, 3)
     with pytest.raises(ConfigError, match="revin"):
         est.predict(context="full")
+    est.set_params(norm="causal")  # the fitted network still normalises by the whole input
+    with pytest.raises(ConfigError, match="revin"):
+        est.predict(context="full")
 
 
 def test_load_rejects_a_save_whose_parts_are_missing_or_disagree(fitted, tmp_path):
@@ -511,6 +516,9 @@ def test_load_rejects_a_save_whose_parts_are_missing_or_disagree(fitted, tmp_pat
     meta = json.loads((path / "meta.json").read_text())
     (path / "meta.json").write_text(json.dumps({k: v for k, v in meta.items() if k != "columns"}))
     with pytest.raises(CheckpointError, match=r"lacks \['columns'\]"):
+        TSMambaForecaster.load(path)
+    (path / "meta.json").write_text(json.dumps({**meta, "columns": None}))
+    with pytest.raises(CheckpointError, match="columns must be a list of names"):
         TSMambaForecaster.load(path)
     meta["scaler"].update(mean=meta["scaler"]["mean"][:2], scale=meta["scaler"]["scale"][:2])
     (path / "meta.json").write_text(json.dumps(meta))
@@ -530,7 +538,15 @@ def test_save_keeps_path_parameters_and_names_those_it_cannot_keep(series, tmp_p
 def test_resume_rejects_a_last_checkpoint_of_another_model(series, tmp_path):
     ckpt = tmp_path / "ck"
     TSMambaForecaster(**{**TINY, "max_epochs": 1}, checkpoint_dir=str(ckpt)).fit(series)
+    one_channel = TSMambaForecaster(**TINY, checkpoint_dir=str(ckpt))  # same weight shapes
+    with pytest.raises(CheckpointError, match=r"another fit's checkpoint \(its \['columns', 'network'\]"):
+        one_channel.fit(series[["c0"]], resume=True)
     other = TSMambaForecaster(**{**TINY, "d_model": 8}, checkpoint_dir=str(ckpt))
+    with pytest.raises(CheckpointError, match=r"its \['network'\] differ.*delete it"):
+        other.fit(series, resume=True)
+    last = torch.load(ckpt / "last.ckpt", weights_only=True)
+    del last["identity"]  # as written before checkpoints named their fit: the weights still tell
+    torch.save(last, ckpt / "last.ckpt")
     with pytest.raises(CheckpointError, match=r"last\.ckpt: weights do not match.*delete it"):
         other.fit(series, resume=True)
     (ckpt / "last.ckpt").write_bytes(b"truncated")

@@ -54,7 +54,15 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from tsmamba import __version__
 from tsmamba.baselines import BASELINES, LinearBaseline, last_value, seasonal_naive
-from tsmamba.data import LTSFData, StandardScaler, check_length, infer_freq, prepare_ltsf, read_series
+from tsmamba.data import (
+    LTSFData,
+    StandardScaler,
+    check_length,
+    infer_freq,
+    prepare_ltsf,
+    read_series,
+    timestamp_on,
+)
 from tsmamba.errors import ConfigError, DataValidationError, TrainingError, positive_int
 from tsmamba.metrics import METRICS, mase_scale, score, score_frame, seasonal_period, to_jsonable
 
@@ -173,24 +181,10 @@ def _resolve_start(start: Any, n_rows: int, index: pd.DatetimeIndex | None) -> i
     if index is None:
         raise ConfigError("a timestamp start needs the series' DatetimeIndex")
     try:
-        when = pd.Timestamp(start)
+        pd.Timestamp(start)
     except (ValueError, TypeError) as exc:
         raise ConfigError(f"start {start!r} is not a row number, fraction or timestamp") from exc
-    if when.tz is not None and index.tz is None:
-        raise ConfigError(
-            f"start {start!r} has a time zone but the series' index has none; pass a naive "
-            "timestamp (without UTC offset or zone) in the index's own clock"
-        )
-    if when.tz is not None:
-        when = when.tz_convert(index.tz)
-    elif index.tz is not None:
-        try:
-            when = when.tz_localize(index.tz)
-        except ValueError as exc:  # ambiguous or nonexistent at a DST change
-            raise ConfigError(
-                f"start {start!r} is ambiguous or does not exist in the index's zone {index.tz} "
-                "(a daylight saving change); pass it with its UTC offset, e.g. '2016-10-30 02:00+01:00'"
-            ) from exc
+    when = timestamp_on(index, start, "start")
     row = int(index.searchsorted(when, side="right")) - 1  # last row at or before `when`
     if row < 0:
         raise ConfigError(f"start {when} lies before the first timestamp {index[0]}")
@@ -573,14 +567,15 @@ def _linear_forecasts(
     return scaler.inverse_transform(model.predict(scaler.transform(contexts[:, -context_length:])))
 
 
-def _seasonal_naive_forecasts(
+def _naive_forecasts(
     values: np.ndarray, origin_rows: np.ndarray, horizon: int, season: int
-) -> tuple[np.ndarray, int]:
-    """Seasonal naive forecasts ``(N, H, C)``: the last ``season`` rows repeated at origins with a
-    full season of history, the last value at earlier ones (never a shorter lag); and how many
-    origins fell back to the last value (warned about)."""
+) -> tuple[dict[str, np.ndarray], int]:
+    """The last-value and seasonal-naive forecasts ``(N, H, C)`` after each origin, and how many
+    origins seasonal naive served with the last value (warned about): those with less than one
+    ``season`` of history (never a shorter lag); the others repeat the last season."""
     full = origin_rows + 1 >= season
-    out = last_value(_naive_contexts(values, origin_rows, 1), horizon)
+    last = last_value(_naive_contexts(values, origin_rows, 1), horizon)
+    out = last.copy()
     if full.any():
         out[full] = seasonal_naive(_naive_contexts(values, origin_rows[full], season), horizon, season)
     n_fallback = int((~full).sum())
@@ -591,7 +586,7 @@ def _seasonal_naive_forecasts(
             RuntimeWarning,
             stacklevel=3,
         )
-    return out, n_fallback
+    return {"last_value": last, "seasonal_naive": out}, n_fallback
 
 
 def _naive_contexts(values: np.ndarray, origin_rows: np.ndarray, length: int) -> np.ndarray:
@@ -903,9 +898,8 @@ def backtest(
     naive_fallback = 0
     if baselines:
         t0 = time.perf_counter()
-        predictions["last_value"] = last_value(_naive_contexts(values, origins, 1), horizon)
-        seasonal, naive_fallback = _seasonal_naive_forecasts(values, origins, horizon, season)
-        predictions["seasonal_naive"] = seasonal
+        naive, naive_fallback = _naive_forecasts(values, origins, horizon, season)
+        predictions.update(naive)
         if linear is not None:
             predictions["linear"] = linear
         baseline_s += time.perf_counter() - t0
@@ -1072,8 +1066,8 @@ def backtest_ltsf(
     naive_fallback = 0
     if baselines:
         t0 = time.perf_counter()
-        predictions["last_value"] = last_value(_naive_contexts(values, origins, 1), H)
-        predictions["seasonal_naive"], naive_fallback = _seasonal_naive_forecasts(values, origins, H, season)
+        naive, naive_fallback = _naive_forecasts(values, origins, H, season)
+        predictions.update(naive)
         train_windows = sliding_window_view(values[train_s:train_e], L_ + H, axis=0)
         model = LinearBaseline(L_, H, max_windows=linear_max_windows, seed=0)
         model.fit(train_windows[:, :, :L_].transpose(0, 2, 1), train_windows[:, :, L_:].transpose(0, 2, 1))
@@ -1107,6 +1101,7 @@ def backtest_ltsf(
         "last_origin": str(index[origins[-1]]),
         "season": season,
         "baselines": list(BASELINES) if baselines else [],
+        "baselines_skipped": {},
         "seasonal_naive_last_value_origins": naive_fallback,
         "metrics_units": "scaled (StandardScaler fitted on the train split)",
         "regularised_index": regularised,

@@ -86,8 +86,8 @@ def _is_replaceable(path: Path) -> bool:
     if not names:
         return True
     try:
-        files = json.loads((path / META).read_text())["files"]
-    except (OSError, ValueError, TypeError, KeyError):  # no meta.json, or not one of ours
+        files = read_meta(path).get("files")
+    except CheckpointError:  # no meta.json, or not one of ours
         return False
     return isinstance(files, dict) and names <= {META, *files}
 
@@ -117,11 +117,13 @@ def _tensor_bytes(tensors: Mapping[str, torch.Tensor]) -> bytes:
 def write_checkpoint(
     path: str | os.PathLike, meta: Mapping[str, Any], tensors: Mapping[str, Mapping[str, torch.Tensor]]
 ) -> Path:
-    """Write a checkpoint directory atomically; ``path`` then holds either the old save or the new one.
+    """Write a checkpoint directory atomically: ``path`` never holds a half-written save.
 
     ``tensors`` maps a file stem (e.g. ``"weights"``) to a name -> tensor mapping. An existing
     ``path`` is replaced only if it is an empty folder or a previous save (its ``meta.json`` lists
     every other file in it); anything else raises :class:`CheckpointError` and is left untouched.
+    A previous save is moved aside, then the new one moved in (put back if that fails); only a
+    process killed between those two renames leaves the previous save beside ``path`` instead.
     """
     path = check_replaceable(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -45,6 +45,7 @@ __all__ = [
     "split_borders",
     "time_feature_count",
     "time_features",
+    "timestamp_on",
     "validate_frame",
 ]
 
@@ -1067,18 +1068,19 @@ def ltsf_borders(n_rows: int, context_length: int, kind: str) -> dict[str, tuple
     raise ConfigError(f"kind must be 'ETTh', 'ETTm' or 'custom', got {kind!r}")
 
 
-def _date_on(index: pd.DatetimeIndex, date: Any) -> pd.Timestamp:
-    """``date`` comparable with ``index``: a naive date is read in the index's zone, an aware
-    one converted to it; an aware date on a naive index is a :class:`ConfigError`."""
+def timestamp_on(index: pd.DatetimeIndex, value: Any, what: str) -> pd.Timestamp:
+    """``value`` as a timestamp comparable with ``index`` (``what`` names it in messages): a naive
+    time is read in the index's zone, an aware one converted to it. :class:`ConfigError` for text
+    that is not a time, an aware time on a naive index, or a wall time that DST skips or repeats."""
     try:
-        ts = pd.Timestamp(date)
+        ts = pd.Timestamp(value)
     except (TypeError, ValueError) as exc:
-        raise ConfigError(f"dates= holds {date!r}, which is not a date ({exc})") from None
+        raise ConfigError(f"{what} {value!r} is not a timestamp ({exc})") from None
     if index.tz is None:
         if ts.tz is not None:
             raise ConfigError(
-                f"dates= holds the zone-aware date {date!r}, but the index has no time zone; "
-                "pass a naive date in the index's local time"
+                f"{what} {value!r} has a time zone, but the index has none; pass a naive "
+                "timestamp in the index's own clock"
             )
         return ts
     if ts.tz is not None:
@@ -1087,8 +1089,8 @@ def _date_on(index: pd.DatetimeIndex, date: Any) -> pd.Timestamp:
         return ts.tz_localize(index.tz)
     except (TypeError, ValueError):  # a wall time DST skips or repeats
         raise ConfigError(
-            f"dates= holds {date!r}, a wall time that daylight saving time skips or repeats in "
-            f"the index's zone {index.tz}; pass it with a UTC offset"
+            f"{what} {value!r} is a wall time that daylight saving skips or repeats in the "
+            f"index's zone {index.tz}; pass it with its UTC offset, e.g. '2016-10-30 02:00+01:00'"
         ) from None
 
 
@@ -1121,7 +1123,7 @@ def split_borders(
             raise ConfigError("dates= needs index= (the DatetimeIndex of the n_rows rows)")
         if len(dates) not in (2, 3):
             raise ConfigError("dates= must be (train_end, val_end) or (train_end, val_end, end)")
-        ends = [int(index.searchsorted(_date_on(index, d), side="left")) for d in dates]
+        ends = [int(index.searchsorted(timestamp_on(index, d, "dates="), side="left")) for d in dates]
         if len(ends) == 2:
             ends.append(n_rows)
         sizes = [ends[0], ends[1] - ends[0], ends[2] - ends[1]]

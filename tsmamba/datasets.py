@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from tsmamba.checkpoint import atomic_write_bytes
 from tsmamba.data import read_series
 from tsmamba.errors import ChecksumError, ConfigError, DataNotFoundError
 
@@ -244,17 +245,8 @@ def _recorded_sha256(path: Path) -> str | None:
 
 
 def _write_sidecar(path: Path, digest: str) -> None:
-    """Record ``digest`` beside ``path`` atomically (a temporary file, then os.replace)."""
-    side = _sidecar(path)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{side.name}.", suffix=".part", dir=side.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(f"{digest}  {path.name}\n")
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp_name, side)
-    finally:
-        Path(tmp_name).unlink(missing_ok=True)
+    """Record ``digest`` beside ``path`` atomically."""
+    atomic_write_bytes(_sidecar(path), f"{digest}  {path.name}\n".encode())
 
 
 def verify_file(path: str | os.PathLike, spec: DatasetSpec | None = None) -> str | None:

@@ -215,8 +215,8 @@ class TSMambaForecaster(BaseEstimator):
 
     def _check_freq(self, index: pd.DatetimeIndex, what: str) -> None:
         """Raise DataValidationError unless ``index`` steps at the fitted frequency."""
-        freq = index.freqstr if index.freq is not None else None
-        if freq and self.freq_ and to_offset(freq) != to_offset(self.freq_):
+        freq = _freq_of(index)
+        if not _same_freq(freq, self.freq_):
             raise DataValidationError(
                 f"{what} has rows every {freq!r}, but the model was fitted on rows every "
                 f"{self.freq_!r}; resample it to {self.freq_!r} (or fit a model at {freq!r})"
@@ -373,6 +373,7 @@ class TSMambaForecaster(BaseEstimator):
             weight_decay=self.weight_decay,
             warmup_fraction=self.warmup_fraction,
             ema_decay=self.ema_decay or None,  # 0 or None: off
+            identity={"network": network.config.to_dict(), "columns": self.columns_},
         )
         trainer, restore = make_trainer(
             max_epochs=self.max_epochs,
@@ -419,7 +420,8 @@ class TSMambaForecaster(BaseEstimator):
         """Raise ConfigError unless this forecaster can forecast with ``context`` (fitted or not)."""
         if context not in CONTEXTS:
             raise ConfigError(f"context must be one of {CONTEXTS}, got {context!r}")
-        if context == "full" and self.norm == "revin":
+        norm = self.network_.config.norm if hasattr(self, "network_") else self.norm
+        if context == "full" and norm == "revin":
             raise ConfigError(
                 "context='full' reads the whole history through the recurrent state, and "
                 "norm='revin' (statistics of the whole input) has none; use context='window', "
@@ -601,13 +603,16 @@ class TSMambaForecaster(BaseEstimator):
             config = ForecasterConfig(**meta["network_config"])
             scaler = StandardScaler.from_dict(meta["scaler"])
             values, index_ns = tensors["series"]["values"], tensors["series"]["index_ns"]
-        except (TypeError, KeyError, ValueError, ConfigError) as exc:
+            columns = meta["columns"]
+            if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
+                raise TypeError(f"columns must be a list of names, got {columns!r}")
+            sizes = {"columns": len(columns), "network channels": config.n_channels,
+                     "scaler channels": len(scaler.mean_), "series channels": values.shape[-1]}
+        except (TypeError, KeyError, ValueError, IndexError, AttributeError, ConfigError) as exc:
             raise CheckpointError(
                 f"{path}: saved configuration is not valid here ({type(exc).__name__}: {exc}); "
                 "save the model again with this version"
             ) from None
-        sizes = {"columns": len(meta["columns"]), "network channels": config.n_channels,
-                 "scaler channels": len(scaler.mean_), "series channels": values.shape[-1]}
         if len(set(sizes.values())) != 1 or values.ndim != 2 or len(values) != len(index_ns):
             raise CheckpointError(
                 f"{path}: the saved parts disagree ({sizes}, {len(values)} rows for "
@@ -616,7 +621,7 @@ class TSMambaForecaster(BaseEstimator):
         network = MambaForecaster(config)
         network.load_state_dict(_checked_weights(network.state_dict(), tensors["weights"], path))
         est.network_ = network.eval()
-        est.columns_ = list(meta["columns"])
+        est.columns_ = list(columns)
         est.feature_names_in_ = np.asarray(est.columns_, dtype=object)
         est.n_features_in_ = len(est.columns_)
         est.freq_ = meta["freq"]
@@ -669,13 +674,19 @@ def _checked_weights(expected: dict, weights: Any, path: Any, fix: str = "save t
     return weights
 
 
-def _check_resumable(last: Path, module: torch.nn.Module) -> None:
-    """Raise CheckpointError unless ``last`` (a Lightning checkpoint) holds this module's weights."""
+def _check_resumable(last: Path, module: ForecastingModule) -> None:
+    """Raise CheckpointError unless ``last`` (a Lightning checkpoint) is of this fit: the same
+    network configuration and channels (``module.identity``), and weights of the same shapes."""
     fix = "delete it to start afresh, or use another checkpoint_dir"
     try:
-        saved = torch.load(last, weights_only=True, map_location="cpu")["state_dict"]
+        checkpoint = torch.load(last, weights_only=True, map_location="cpu")
+        saved = checkpoint["state_dict"]
     except Exception as exc:  # torch raises several types for unreadable files
         raise CheckpointError(f"{last} cannot be read to resume from ({exc!r}); {fix}") from None
+    identity = checkpoint.get("identity")
+    if identity is not None and module.identity is not None and identity != module.identity:
+        differ = sorted(k for k in {*identity, *module.identity} if identity.get(k) != module.identity.get(k))
+        raise CheckpointError(f"{last} is another fit's checkpoint (its {differ} differ); {fix}")
     _checked_weights(module.state_dict(), saved, last, fix)
 
 
@@ -684,16 +695,29 @@ def _fitted_state(est: BaseEstimator) -> dict[str, Any]:
     return {k: v for k, v in vars(est).items() if k.endswith("_") and not k.startswith("_")}
 
 
+def _freq_of(index: pd.DatetimeIndex) -> str | None:
+    return index.freqstr if index.freq is not None else None
+
+
+def _same_freq(a: str | None, b: str | None) -> bool:
+    """Whether two frequency aliases are the same step ("h" and "60min" are); unknown: True."""
+    return not (a and b) or to_offset(a) == to_offset(b)
+
+
 def _check_continues(index: pd.DatetimeIndex, val_index: pd.DatetimeIndex, freq: str | None) -> None:
     """Raise DataValidationError unless ``val_index`` starts one step after ``index`` at ``freq``."""
-    step = to_offset(freq) if freq else None
-    val_freq = val_index.freqstr if val_index.freq is not None else None
-    if step is not None and val_freq is not None and to_offset(val_freq) != step:
+    if not freq:
+        return
+    val_freq = _freq_of(val_index)
+    if not _same_freq(val_freq, freq):
         raise DataValidationError(
             f"val_df has rows every {val_freq!r} but df every {freq!r}; give both the same frequency"
         )
-    expected = index[-1] + step if step is not None else None
-    if expected is not None and val_index[0] != expected:
+    if (index.tz is None) != (val_index.tz is None):
+        zones = f"df's are in {index.tz or 'no time zone'}, val_df's in {val_index.tz or 'no time zone'}"
+        raise DataValidationError(f"val_df must continue df, but {zones}; give both the same zone")
+    expected = index[-1] + to_offset(freq)
+    if val_index[0] != expected:
         raise DataValidationError(
             f"val_df must continue df: its first timestamp is {val_index[0]}, but df ends at "
             f"{index[-1]}, so it should be {expected}; pass the rows right after df's last"

@@ -404,7 +404,7 @@ class Stream:
     def save(self, path: str | os.PathLike) -> Path:
         """Persist the stream's state atomically (tensors + JSON).
 
-        Series ids must be str, int or finite float (numpy scalars are stored as their Python
+        Series ids must be str, int, bool or finite float (numpy scalars are stored as their Python
         value); last timestamps are stored as ns since the epoch plus the zone's name.
         """
         ids = [i.item() if isinstance(i, np.generic) else i for i in self.ids]
@@ -412,7 +412,7 @@ class Stream:
             if type(i) not in (str, int, float, bool) or (isinstance(i, float) and not np.isfinite(i)):
                 raise StreamError(
                     f"series id {i!r} ({type(i).__name__}) cannot be saved faithfully; "
-                    "use str, int or finite float ids"
+                    "use str, int, bool or finite float ids"
                 )
         meta = {
             "format": FORMAT,

@@ -96,7 +96,10 @@ class ForecastingModule(L.LightningModule):
         warmup_fraction: float = 0.05,
         min_lr_ratio: float = 0.05,
         ema_decay: float | None = None,
+        identity: dict[str, Any] | None = None,
     ):
+        """``identity``: what the fit is of (e.g. the network configuration and the channels),
+        written into every checkpoint so that a resume can refuse another fit's checkpoint."""
         super().__init__()
         if ema_decay is not None and not 0.0 < ema_decay < 1.0:
             raise ConfigError(f"ema_decay must be in (0, 1) or None, got {ema_decay}")
@@ -121,6 +124,7 @@ class ForecastingModule(L.LightningModule):
         self.warmup_fraction = warmup_fraction
         self.min_lr_ratio = min_lr_ratio
         self.ema_decay = ema_decay
+        self.identity = identity
         self._ema: list[Tensor] | None = None  # moving average of the parameters (ema_decay)
         self._ema_swapped = False
 
@@ -189,6 +193,8 @@ class ForecastingModule(L.LightningModule):
         if self._ema is not None:
             checkpoint["ema_weights"] = [avg.clone() for avg in self._ema]
         checkpoint["rng_states"] = _rng_states()
+        if self.identity is not None:
+            checkpoint["identity"] = self.identity
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         if "ema_weights" in checkpoint:
