@@ -453,6 +453,33 @@ def _apply_config(cmd: Command, config: Mapping[str, Any], path: Path) -> dict[s
     return out
 
 
+class _StdoutClosed(Exception):
+    """Standard output's reader went away (`tsmamba datasets | head -1`)."""
+
+
+class _Stdout:
+    """Standard output, where a broken pipe raises _StdoutClosed: only that ends a command
+    quietly, not a BrokenPipeError from any other pipe (a worker's, a socket's)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            raise _StdoutClosed from None
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            raise _StdoutClosed from None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
 @dataclass
 class Run:
     """What a command function gets: the resolved settings, which of them the user gave (flags
@@ -588,9 +615,9 @@ def _describe(exc: BaseException) -> str:
 
 
 @contextlib.contextmanager
-def _library_output(debug: bool, json_mode: bool, stderr: TextIO) -> Iterator[None]:
+def _library_output(debug: bool, json_mode: bool, stdout: TextIO, stderr: TextIO) -> Iterator[None]:
     """Quiet third-party logs and warnings (unless --debug); our warnings as one line each;
-    with --json, anything the libraries print (progress bars) goes to stderr."""
+    what the libraries print (progress bars) goes to ``stdout``, or with --json to stderr."""
     # Lightning resets its package loggers to INFO when imported (after this runs): quiet the
     # rank-zero loggers its notes go through instead
     names = ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero")
@@ -607,9 +634,8 @@ def _library_output(debug: bool, json_mode: bool, stderr: TextIO) -> Iterator[No
                 print(f"{PROG}: warning: {_one_line(str(message))}", file=stderr)
 
             warnings.showwarning = show
-        redirect = contextlib.redirect_stdout(stderr) if json_mode else contextlib.nullcontext()
         try:
-            with redirect:
+            with contextlib.redirect_stdout(stderr if json_mode else stdout):
                 yield
         finally:
             for lg, level in zip(loggers, levels, strict=True):
@@ -626,7 +652,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     cmd = COMMANDS[args.command]
     debug = bool(getattr(args, "debug", False))
-    stdout, stderr = sys.stdout, sys.stderr
+    stdout, stderr = _Stdout(sys.stdout), sys.stderr
     try:
         opts, given = _resolve(cmd, args)
         run = Run(cmd.name, opts, stdout, stderr, given)
@@ -635,14 +661,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             import torch
 
             torch.set_num_threads(opts["threads"])
-        with _library_output(debug, bool(opts.get("json")), stderr):
+        with _library_output(debug, bool(opts.get("json")), stdout, stderr):
             status = cmd.func(run)
         stdout.flush()  # a closed pipe shows here, not at exit
         return int(status or 0)
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=stderr)
         return 130
-    except BrokenPipeError:
+    except _StdoutClosed:
         # the reader went away (`tsmamba datasets | head -3`): stop quietly, as other tools do;
         # what is still buffered goes to /dev/null, so exiting does not raise again
         with contextlib.suppress(AttributeError, OSError, ValueError):
@@ -819,6 +845,8 @@ def _print_report(run: Run, result: Any, out: Path, written: Mapping[str, Path],
 # commands
 
 
+_ROLLING_HELP = "; --protocol rolling only"  # the options --protocol ltsf rejects
+
 BACKTEST_EPILOG = """\
 examples:
   # the LTSF benchmark on ETTh1 (found via $TSMAMBA_DATA or datasets/), L=96, H=96
@@ -844,16 +872,20 @@ examples:
         Opt("--protocol", choices=("rolling", "ltsf"), default="rolling",
             help="rolling origins (default) or the LTSF benchmark (fixed splits, scaled metrics)"),
         Opt("--start", type=start_value, metavar="ROW|FRACTION|TIME",
-            help="first origin: row number, fraction of rows observed (0.7), or timestamp (rolling)"),
-        Opt("--n-windows", type=positive_int, metavar="N", help="at most N origins (rolling)"),
-        Opt("--stride", type=positive_int, default=1, metavar="K", help="rows between origins (default 1)"),
+            help="first origin: row number, fraction of rows observed (0.7), or timestamp"
+            f"{_ROLLING_HELP}"),
+        Opt("--n-windows", type=positive_int, metavar="N", help=f"at most N origins{_ROLLING_HELP}"),
+        Opt("--stride", type=positive_int, default=1, metavar="K",
+            help=f"rows between origins (default 1){_ROLLING_HELP}"),
         Opt("--window", choices=("expanding", "sliding"), default="expanding",
-            help="training window (rolling)"),
-        Opt("--train-length", type=positive_int, metavar="ROWS", help="rows of a sliding training window"),
+            help=f"training window (default expanding){_ROLLING_HELP}"),
+        Opt("--train-length", type=positive_int, metavar="ROWS",
+            help=f"rows of a sliding training window{_ROLLING_HELP}"),
         Opt("--refit", type=refit_value, default=False, metavar="false|true|K",
-            help="refit never (default), at every origin, or every K origins (rolling)"),
+            help=f"refit never (default), at every origin, or every K origins{_ROLLING_HELP}"),
         Opt("--context-mode", choices=("window", "full"), default="window",
-            help="forecast from the last L rows, or the whole history in one recurrent pass"),
+            help=f"forecast from the last L rows (default), or the whole history in one recurrent "
+            f"pass{_ROLLING_HELP}"),
         Opt("--no-baselines", dest="baselines", action="store_false", default=True,
             help="skip the baselines"),
         Opt("--out", type=pathname, default=Path("reports/backtest"), metavar="DIR",
@@ -1186,8 +1218,10 @@ channel, and writes one JSON line per forecast on standard output, flushed per l
   {"timestamp": "...", "index": ["...", ...], "columns": ["HUFL", ...], "forecast": [[...], ...]}
 
 The values are in the model's channel order (the "columns" of each JSON line), unless the first
-line is a header (time, then names): its names then say which field is which channel, in any
-order; it must name every model channel, and other columns are ignored.
+line is a header: it is one exactly when its fields after the time field include the name of
+every model channel. Its names then say which field is which channel, in any order; other names
+are ignored. A first line that lacks a model channel's name is a data line; if it is rejected and
+its time field is no timestamp (a header missing a channel), the command stops with one error line.
 
 A bad line (wrong field count, non-numeric or infinite value, a timestamp not after the last,
 a gap) prints one error line on standard error and the stream goes on; the state is unchanged.
@@ -1231,15 +1265,14 @@ def cmd_stream(run: Run) -> int:
     # line says otherwise
     names, positions = columns, list(range(1, len(columns) + 1))
     rejected = 0
-    first = True
+    first = None  # the number of the first non-empty line
     for number, fields in enumerate(csv.reader(sys.stdin), start=1):
         if not fields or not "".join(fields).strip():
             continue
-        if first and _is_header(fields):
+        first = first or number
+        if number == first and set(columns) <= {f.strip() for f in fields[1:]}:
             names, positions = _header_positions(fields, columns, number, run)
-            first = False
             continue
-        first = False
         try:
             if len(fields) != len(names) + 1:
                 raise StreamError(
@@ -1249,6 +1282,8 @@ def cmd_stream(run: Run) -> int:
                       for c, i in zip(columns, positions, strict=True)}
             forecast = stream.update({"date": fields[0], **values})
         except TSMambaError as exc:
+            if number == first:
+                _refuse_unusable_header(fields, columns, number)
             rejected += 1
             print(f"{PROG}: error: line {number}: {_cli_wording(_one_line(str(exc)))}", file=run.stderr,
                   flush=True)
@@ -1265,31 +1300,11 @@ def cmd_stream(run: Run) -> int:
     return 0
 
 
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
-def _is_header(fields: Sequence[str]) -> bool:
-    """Whether a line names the channels: every field after the time field is text, none a number."""
-    values = [f.strip() for f in fields[1:]]
-    return bool(values) and all(values) and not any(_is_number(v) for v in values)
-
-
 def _header_positions(
     fields: Sequence[str], columns: Sequence[str], number: int, run: Run
 ) -> tuple[list[str], list[int]]:
     """(the header's channel names, the field of each model column) of header line ``number``."""
     names = [f.strip() for f in fields[1:]]
-    absent = [c for c in columns if c not in names]
-    if absent:
-        raise DataValidationError(
-            f"line {number}: the header {names} lacks the model's column(s) {absent}; name every one "
-            f"of {list(columns)} (in any order), or send the values without a header, in that order"
-        )
     twice = [c for c in columns if names.count(c) > 1]
     if twice:
         raise DataValidationError(f"line {number}: the header names {twice} more than once")
@@ -1297,6 +1312,21 @@ def _header_positions(
     if ignored:
         run.note(f"stdin header: ignoring column(s) {ignored}, which the model does not use")
     return names, [1 + names.index(c) for c in columns]
+
+
+def _refuse_unusable_header(fields: Sequence[str], columns: Sequence[str], number: int) -> None:
+    """Stop at a rejected first line whose time field is no timestamp: a header lacking a model
+    channel, after which the lines would be read in the model's order, not the header's."""
+    import pandas as pd
+
+    try:
+        pd.Timestamp(fields[0])
+    except (TypeError, ValueError):
+        absent = [c for c in columns if c not in {f.strip() for f in fields[1:]}]
+        raise DataValidationError(
+            f"line {number}: the header lacks the model's column(s) {absent}; name every one of "
+            f"{list(columns)} (in any order), or send the values without a header, in that order"
+        ) from None
 
 
 def _entry() -> None:  # pragma: no cover - for `python -m tsmamba.cli`
