@@ -495,10 +495,18 @@ def test_full_context_with_revin_is_rejected():
     with pytest.raises(ConfigError, match="revin"):
         backtest(est, frame, start=100, context="full", baselines=False)
     assert Counted.fits == 0
-    fitted = est.fit(frame.iloc[:100])  # and a fitted forecaster set to another norm afterwards
+    fitted = est.fit(frame.iloc[:100])  # a fitted forecaster set to another norm afterwards:
     fitted.set_params(norm="causal")
-    with pytest.raises(ConfigError, match="revin"):
+    with pytest.raises(ConfigError, match="revin"):  # used as it is, its network is revin's
         backtest(fitted, frame, start=100, context="full", baselines=False)
+    refits = backtest(fitted, frame, start=100, n_windows=2, refit=True, context="full", baselines=False)
+    assert refits.config["n_fits"] == 2  # refitted, the clones normalise causally
+    causal = Counted(context_length=24, horizon=6, norm="causal", **TINY).fit(frame.iloc[:100])
+    causal.set_params(norm="revin")  # refitted, the clones would normalise by the whole input
+    Counted.fits = 0
+    with pytest.raises(ConfigError, match="revin"):
+        backtest(causal, frame, start=100, refit=True, context="full", baselines=False)
+    assert Counted.fits == 0
 
 
 def test_full_context_backtest_equals_per_origin_predict(etth1_slice):

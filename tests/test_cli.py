@@ -228,6 +228,25 @@ def test_a_broken_pipe_elsewhere_is_an_error(monkeypatch, capsys):
     assert capsys.readouterr().err == "tsmamba: error: Broken pipe\n"
 
 
+def test_library_output_into_a_closed_stdout_ends_quietly(monkeypatch, capsys):
+    from tsmamba import datasets
+
+    class ClosedPipe(io.StringIO):
+        def write(self, text: str) -> int:
+            raise BrokenPipeError(32, "Broken pipe")
+
+    real = datasets.list_datasets
+
+    def chatty(*args, **kwargs):
+        print("a library note")  # like a progress bar: it goes through the CLI's stdout
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(datasets, "list_datasets", chatty)
+    monkeypatch.setattr(sys, "stdout", ClosedPipe())
+    assert cli.main(["datasets"]) == 0
+    assert capsys.readouterr().err == ""
+
+
 def test_cli_wording_keys_are_library_messages():
     # a library sentence reworded without its _CLI_WORDING key would show Python advice again;
     # the parser joins implicitly concatenated literals, and a key lies in one literal of an f-string
@@ -504,6 +523,12 @@ def test_stream_header_names_numbered_channels(tmp_path, capsys, monkeypatch, sm
     assert status == 0 and err == "" and len(expected) == 3
     reordered = rows[["date", "1", "0"]].to_csv(index=False)
     assert stream_lines(capsys, monkeypatch, model, numbered, reordered) == (0, expected, "")
+    # a first data row whose values look like the channels' names is data: it has a timestamp
+    swapped = rows.copy()
+    swapped.iloc[0, 1:] = [1, 0]
+    status, lines, err = stream_lines(capsys, monkeypatch, model, numbered, swapped.to_csv(index=False,
+                                                                                              header=False))
+    assert status == 0 and err == "" and len(lines) == 3
 
 
 def test_stream_first_row_of_na_is_a_bad_row(capsys, monkeypatch, ot_hufl_model, stream_input):
@@ -519,6 +544,10 @@ def test_stream_header_lacking_a_model_column_stops(capsys, monkeypatch, ot_hufl
     history, new = stream_input
     rows = new[["date", "OT", "HUFL"]].to_csv(index=False, header=False)
     status, lines, err = stream_lines(capsys, monkeypatch, ot_hufl_model, history, f"date,HUFL,LULL\n{rows}")
+    assert status == 2 and lines == []
+    assert err.startswith("tsmamba: error: line 1: the header lacks the model's column(s) ['OT']"), err
+    # the header DataFrame.to_csv writes with an unnamed index: an empty time field
+    status, lines, err = stream_lines(capsys, monkeypatch, ot_hufl_model, history, f",HUFL,LULL\n{rows}")
     assert status == 2 and lines == []  # the rows after it would be read in the model's order
     assert err.startswith("tsmamba: error: line 1: the header lacks the model's column(s) ['OT']"), err
     status, lines, err = stream_lines(capsys, monkeypatch, ot_hufl_model, history, f"date,OT,HUFL,OT\n{rows}")

@@ -811,9 +811,13 @@ def backtest(
         )  # fmt: skip
     if protocol != "rolling":
         raise ConfigError(f"protocol must be 'rolling' or 'ltsf', got {protocol!r}")
-    check = getattr(forecaster, "check_context", None)
+    prefitted = _is_fitted(forecaster)
+    needs_fit = not prefitted or _refit_every(refit) is not None
+    # before any fit, ask what will forecast (a fresh clone, or the fitted forecaster itself)
+    # whether it can: e.g. context="full" cannot work with norm="revin"
+    check = getattr(_clone(forecaster) if needs_fit else forecaster, "check_context", None)
     if callable(check):
-        check(context)  # before any fit: e.g. context="full" cannot work with norm="revin"
+        check(context)
     t_start = time.perf_counter()
     frame = read_series(df, time_col=time_col or "date", columns=columns)
     values = frame.to_numpy(dtype=np.float64)
@@ -822,8 +826,6 @@ def backtest(
     n_rows, n_channels = values.shape
     freq = str(frame.attrs.get("freq") or infer_freq(index))
 
-    prefitted = _is_fitted(forecaster)
-    needs_fit = not prefitted or _refit_every(refit) is not None
     model_horizon = int(forecaster.horizon)
     horizon = model_horizon if horizon is None else positive_int(horizon, "horizon")
     if horizon > model_horizon and not needs_fit:

@@ -87,7 +87,7 @@ def _is_replaceable(path: Path) -> bool:
         return True
     try:
         files = read_meta(path).get("files")
-    except CheckpointError:  # no meta.json, or not one of ours
+    except (CheckpointError, OSError):  # no meta.json, not one of ours, or unreadable
         return False
     return isinstance(files, dict) and names <= {META, *files}
 

@@ -1218,10 +1218,9 @@ channel, and writes one JSON line per forecast on standard output, flushed per l
   {"timestamp": "...", "index": ["...", ...], "columns": ["HUFL", ...], "forecast": [[...], ...]}
 
 The values are in the model's channel order (the "columns" of each JSON line), unless the first
-line is a header: it is one exactly when its fields after the time field include the name of
-every model channel. Its names then say which field is which channel, in any order; other names
-are ignored. A first line that lacks a model channel's name is a data line; if it is rejected and
-its time field is no timestamp (a header missing a channel), the command stops with one error line.
+line is a header: its time field is no timestamp and it names every model channel, in any order
+(other names are ignored). A first line with no timestamp that lacks a channel's name and holds
+something other than numbers stops the command with one error line naming the missing ones.
 
 A bad line (wrong field count, non-numeric or infinite value, a timestamp not after the last,
 a gap) prints one error line on standard error and the stream goes on; the state is unchanged.
@@ -1270,9 +1269,11 @@ def cmd_stream(run: Run) -> int:
         if not fields or not "".join(fields).strip():
             continue
         first = first or number
-        if number == first and set(columns) <= {f.strip() for f in fields[1:]}:
-            names, positions = _header_positions(fields, columns, number, run)
-            continue
+        if number == first and not _is_timestamp(fields[0]):  # a header, or a bad first row
+            if set(columns) <= {f.strip() for f in fields[1:]}:
+                names, positions = _header_positions(fields, columns, number, run)
+                continue
+            _refuse_unusable_header(fields, columns, number)
         try:
             if len(fields) != len(names) + 1:
                 raise StreamError(
@@ -1282,8 +1283,6 @@ def cmd_stream(run: Run) -> int:
                       for c, i in zip(columns, positions, strict=True)}
             forecast = stream.update({"date": fields[0], **values})
         except TSMambaError as exc:
-            if number == first:
-                _refuse_unusable_header(fields, columns, number)
             rejected += 1
             print(f"{PROG}: error: line {number}: {_cli_wording(_one_line(str(exc)))}", file=run.stderr,
                   flush=True)
@@ -1314,19 +1313,35 @@ def _header_positions(
     return names, [1 + names.index(c) for c in columns]
 
 
-def _refuse_unusable_header(fields: Sequence[str], columns: Sequence[str], number: int) -> None:
-    """Stop at a rejected first line whose time field is no timestamp: a header lacking a model
-    channel, after which the lines would be read in the model's order, not the header's."""
+def _is_timestamp(text: str) -> bool:
     import pandas as pd
 
     try:
-        pd.Timestamp(fields[0])
+        return pd.Timestamp(text) is not pd.NaT
     except (TypeError, ValueError):
-        absent = [c for c in columns if c not in {f.strip() for f in fields[1:]}]
-        raise DataValidationError(
-            f"line {number}: the header lacks the model's column(s) {absent}; name every one of "
-            f"{list(columns)} (in any order), or send the values without a header, in that order"
-        ) from None
+        return False
+
+
+def _refuse_unusable_header(fields: Sequence[str], columns: Sequence[str], number: int) -> None:
+    """Stop at a first line with no timestamp and a value that is no number: a header lacking a
+    model channel, after which the lines would be read in the model's order, not the header's.
+    (A first line of numbers with a bad timestamp is a bad row, rejected like any other.)"""
+    values = [f.strip() for f in fields[1:]]
+    if all(not v or v.lower() in ("nan", "na") or _is_float(v) for v in values):
+        return
+    absent = [c for c in columns if c not in values]
+    raise DataValidationError(
+        f"line {number}: the header lacks the model's column(s) {absent}; name every one of "
+        f"{list(columns)} (in any order), or send the values without a header, in that order"
+    )
+
+
+def _is_float(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _entry() -> None:  # pragma: no cover - for `python -m tsmamba.cli`

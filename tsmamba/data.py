@@ -1090,7 +1090,7 @@ def timestamp_on(index: pd.DatetimeIndex, value: Any, what: str) -> pd.Timestamp
     except (TypeError, ValueError):  # a wall time DST skips or repeats
         raise ConfigError(
             f"{what} {value!r} is a wall time that daylight saving skips or repeats in the "
-            f"index's zone {index.tz}; pass it with its UTC offset, e.g. '2016-10-30 02:00+01:00'"
+            f"index's zone {index.tz}; pass it with its UTC offset (e.g. ending in +01:00)"
         ) from None
 
 

@@ -373,7 +373,7 @@ class TSMambaForecaster(BaseEstimator):
             weight_decay=self.weight_decay,
             warmup_fraction=self.warmup_fraction,
             ema_decay=self.ema_decay or None,  # 0 or None: off
-            identity={"network": network.config.to_dict(), "columns": self.columns_},
+            identity=_fit_identity(network.config, self.columns_),
         )
         trainer, restore = make_trainer(
             max_epochs=self.max_epochs,
@@ -683,11 +683,39 @@ def _check_resumable(last: Path, module: ForecastingModule) -> None:
         saved = checkpoint["state_dict"]
     except Exception as exc:  # torch raises several types for unreadable files
         raise CheckpointError(f"{last} cannot be read to resume from ({exc!r}); {fix}") from None
-    identity = checkpoint.get("identity")
-    if identity is not None and module.identity is not None and identity != module.identity:
-        differ = sorted(k for k in {*identity, *module.identity} if identity.get(k) != module.identity.get(k))
+    identity, own = checkpoint.get("identity"), module.identity
+    if identity is not None and own is not None and identity != own:
+        if not isinstance(identity, dict):
+            raise CheckpointError(f"{last} holds a damaged record of its fit; {fix}")
+        saved, now = _flat(identity), _flat(own)
+        differ = sorted(k for k in {*saved, *now} if saved.get(k) != now.get(k))
         raise CheckpointError(f"{last} is another fit's checkpoint (its {differ} differ); {fix}")
     _checked_weights(module.state_dict(), saved, last, fix)
+
+
+def _fit_identity(config: ForecasterConfig, columns: list[str]) -> dict[str, Any]:
+    """What a checkpoint must match to be resumed: the network configuration (less the speed-only
+    ``chunk_size``) and the channels, as plain JSON values (numpy scalars in the parameters would
+    not load with ``weights_only=True``)."""
+    network = {k: v for k, v in config.to_dict().items() if k != "chunk_size"}
+    return json.loads(json.dumps({"network": network, "columns": columns}, default=_plain))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"{value!r} is not a JSON value")
+
+
+def _flat(record: dict[str, Any]) -> dict[str, Any]:
+    """{"network": {"d_model": 8}, "columns": [...]} -> {"network.d_model": 8, "columns": [...]}."""
+    out: dict[str, Any] = {}
+    for key, value in record.items():
+        if isinstance(value, dict):
+            out.update({f"{key}.{k}": v for k, v in value.items()})
+        else:
+            out[key] = value
+    return out
 
 
 def _fitted_state(est: BaseEstimator) -> dict[str, Any]:
