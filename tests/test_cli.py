@@ -529,6 +529,14 @@ def test_stream_header_names_numbered_channels(tmp_path, capsys, monkeypatch, sm
     status, lines, err = stream_lines(capsys, monkeypatch, model, numbered, swapped.to_csv(index=False,
                                                                                               header=False))
     assert status == 0 and err == "" and len(lines) == 3
+    mistyped = swapped.copy()
+    mistyped.iloc[0, 0] = "2016-13-45 00:00:00"  # a bad time, not a header: one bad row
+    status, lines, err = stream_lines(capsys, monkeypatch, model, numbered, mistyped.to_csv(index=False,
+                                                                                               header=False))
+    assert status == 0 and len(lines) == 0 and err.startswith("tsmamba: error: line 1: timestamp '2016-13-45")
+    status, lines, err = stream_lines(capsys, monkeypatch, model, numbered, "date,1,2\n" + rows.to_csv(
+        index=False, header=False))  # a header lacking channel 0
+    assert status == 2 and lines == [] and "the header lacks the model's column(s) ['0']" in err
 
 
 def test_stream_first_row_of_na_is_a_bad_row(capsys, monkeypatch, ot_hufl_model, stream_input):

@@ -537,7 +537,8 @@ def test_save_keeps_path_parameters_and_names_those_it_cannot_keep(series, tmp_p
 
 def test_resume_rejects_a_last_checkpoint_of_another_model(series, tmp_path):
     ckpt = tmp_path / "ck"
-    params = {**TINY, "max_epochs": 1, "dropout": np.float64(0.1), "chunk_size": 16}  # as a grid gives
+    params = {**TINY, "max_epochs": 1, "dropout": np.float64(0.1), "chunk_size": 16,  # as a grid gives
+              "learning_rate": np.float64(1e-3), "weight_decay": np.float64(0.01), "patience": np.int64(2)}
     TSMambaForecaster(**params, checkpoint_dir=str(ckpt)).fit(series)
     same = TSMambaForecaster(**{**params, "chunk_size": 8}, checkpoint_dir=str(ckpt))  # speed only
     assert same.fit(series, resume=True).history_["epochs"] == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -315,3 +316,11 @@ def test_no_weight_decay_groups():
     assert any("norm" in n for n in no_decay_names)
     assert all(p.ndim >= 2 for p in decay["params"])
     assert no_decay["weight_decay"] == 0.0
+
+
+def test_numpy_scalars_in_a_configuration_become_python_numbers():
+    # a parameter grid (np.arange, np.linspace) gives numpy scalars; checks and saves want plain values
+    config = ForecasterConfig(n_channels=np.int64(2), horizon=np.int64(3), d_state=np.int64(8),
+                              dropout=np.float64(0.1))
+    assert type(config.n_channels) is int and type(config.dropout) is float
+    assert type(config.mamba_config().d_state) is int

@@ -144,6 +144,7 @@ def test_forecast_does_not_change_state(model, series):
         ({"date": "2016-07-01 00:00", "c0": 1.0, "c1": 2.0, "c2": 3.0}, "not after"),
         ({"date": "2030-01-01 00:00", "c0": 1.0, "c1": 2.0, "c2": 3.0}, "gap"),
         ({"date": "not a date", "c0": 1.0, "c1": 2.0, "c2": 3.0}, "cannot be parsed"),
+        ({"date": "", "c0": 1.0, "c1": 2.0, "c2": 3.0}, "cannot be parsed"),
         ({"date": "2016-07-03 12:00+00:00", "c0": 1.0, "c1": 2.0, "c2": 3.0}, "series is tz-naive"),
         ({"date": "2016-07-03 11:30", "c0": 1.0, "c1": 2.0, "c2": 3.0}, "off the series' h grid"),
         ({"date": "2016-07-03 13:30", "c0": 1.0, "c1": 2.0, "c2": 3.0}, "off the series' h grid"),

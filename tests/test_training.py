@@ -179,3 +179,9 @@ def test_resume_with_dropout_equals_an_uninterrupted_run(tmp_path):
     torch.manual_seed(123)  # the resumed run must not depend on the random state it starts in
     resumed = fit(tmp_path / "b", ckpt_path=tmp_path / "b" / "last.ckpt")
     torch.testing.assert_close(weights(resumed), weights(whole), atol=0, rtol=0)
+
+
+def test_a_resume_with_ema_off_ignores_the_saved_average():
+    module = tiny_module()  # ema_decay=None: the checkpoint's average must not come back
+    module.on_load_checkpoint({"ema_weights": [torch.zeros(1)]})
+    assert module._ema is None

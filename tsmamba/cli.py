@@ -1218,9 +1218,9 @@ channel, and writes one JSON line per forecast on standard output, flushed per l
   {"timestamp": "...", "index": ["...", ...], "columns": ["HUFL", ...], "forecast": [[...], ...]}
 
 The values are in the model's channel order (the "columns" of each JSON line), unless the first
-line is a header: its time field is no timestamp and it names every model channel, in any order
-(other names are ignored). A first line with no timestamp that lacks a channel's name and holds
-something other than numbers stops the command with one error line naming the missing ones.
+non-empty line is a header: one whose time field holds no digit (a name such as "date", or
+nothing). It must name every model channel once, in any order (other names are ignored), or the
+command stops with one error line naming the problem.
 
 A bad line (wrong field count, non-numeric or infinite value, a timestamp not after the last,
 a gap) prints one error line on standard error and the stream goes on; the state is unchanged.
@@ -1269,11 +1269,9 @@ def cmd_stream(run: Run) -> int:
         if not fields or not "".join(fields).strip():
             continue
         first = first or number
-        if number == first and not _is_timestamp(fields[0]):  # a header, or a bad first row
-            if set(columns) <= {f.strip() for f in fields[1:]}:
-                names, positions = _header_positions(fields, columns, number, run)
-                continue
-            _refuse_unusable_header(fields, columns, number)
+        if number == first and not any(ch.isdigit() for ch in fields[0]):  # no time: a header
+            names, positions = _header_positions(fields, columns, number, run)
+            continue
         try:
             if len(fields) != len(names) + 1:
                 raise StreamError(
@@ -1302,8 +1300,16 @@ def cmd_stream(run: Run) -> int:
 def _header_positions(
     fields: Sequence[str], columns: Sequence[str], number: int, run: Run
 ) -> tuple[list[str], list[int]]:
-    """(the header's channel names, the field of each model column) of header line ``number``."""
+    """(the header's channel names, the field of each model column) of header line ``number``; a
+    header lacking a model column or naming one twice stops the command (the lines after it would
+    be read in the wrong order)."""
     names = [f.strip() for f in fields[1:]]
+    absent = [c for c in columns if c not in names]
+    if absent:
+        raise DataValidationError(
+            f"line {number}: the header lacks the model's column(s) {absent}; name every one of "
+            f"{list(columns)} (in any order), or send the values without a header, in that order"
+        )
     twice = [c for c in columns if names.count(c) > 1]
     if twice:
         raise DataValidationError(f"line {number}: the header names {twice} more than once")
@@ -1311,37 +1317,6 @@ def _header_positions(
     if ignored:
         run.note(f"stdin header: ignoring column(s) {ignored}, which the model does not use")
     return names, [1 + names.index(c) for c in columns]
-
-
-def _is_timestamp(text: str) -> bool:
-    import pandas as pd
-
-    try:
-        return pd.Timestamp(text) is not pd.NaT
-    except (TypeError, ValueError):
-        return False
-
-
-def _refuse_unusable_header(fields: Sequence[str], columns: Sequence[str], number: int) -> None:
-    """Stop at a first line with no timestamp and a value that is no number: a header lacking a
-    model channel, after which the lines would be read in the model's order, not the header's.
-    (A first line of numbers with a bad timestamp is a bad row, rejected like any other.)"""
-    values = [f.strip() for f in fields[1:]]
-    if all(not v or v.lower() in ("nan", "na") or _is_float(v) for v in values):
-        return
-    absent = [c for c in columns if c not in values]
-    raise DataValidationError(
-        f"line {number}: the header lacks the model's column(s) {absent}; name every one of "
-        f"{list(columns)} (in any order), or send the values without a header, in that order"
-    )
-
-
-def _is_float(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _entry() -> None:  # pragma: no cover - for `python -m tsmamba.cli`

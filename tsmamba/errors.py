@@ -43,6 +43,15 @@ class StreamError(TSMambaError, ValueError):
     """An observation a stream rejects; the stream's state is left unchanged."""
 
 
+def plain_fields(config: Any) -> None:
+    """Turn a dataclass's numpy scalar fields (``np.int64(8)``, as a parameter grid gives them)
+    into Python numbers, so that checks and saved configurations see plain values."""
+    for name in getattr(config, "__dataclass_fields__", {}):
+        value = getattr(config, name)
+        if type(value).__module__ == "numpy" and hasattr(value, "item"):
+            setattr(config, name, value.item())
+
+
 def positive_int(value: Any, name: str, *, allow_none: bool = False, hint: str = "") -> int | None:
     """``value`` as an ``int`` if it is a positive integer (``None`` passes when ``allow_none``),
     else :class:`ConfigError` naming ``name``, with ``hint`` (what to do) appended."""

@@ -688,8 +688,10 @@ def _check_resumable(last: Path, module: ForecastingModule) -> None:
         if not isinstance(identity, dict):
             raise CheckpointError(f"{last} holds a damaged record of its fit; {fix}")
         saved, now = _flat(identity), _flat(own)
-        differ = sorted(k for k in {*saved, *now} if saved.get(k) != now.get(k))
-        raise CheckpointError(f"{last} is another fit's checkpoint (its {differ} differ); {fix}")
+        differ = sorted((k for k in {*saved, *now} if saved.get(k) != now.get(k)), key=str)
+        differ = [k for k in differ if k != "network.chunk_size"]  # (recorded by earlier versions)
+        if differ:
+            raise CheckpointError(f"{last} is another fit's checkpoint (its {differ} differ); {fix}")
     _checked_weights(module.state_dict(), saved, last, fix)
 
 

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import Tensor, nn
 
-from tsmamba.errors import ConfigError
+from tsmamba.errors import ConfigError, plain_fields
 from tsmamba.ssd import ssd_chunked, ssd_step
 
 __all__ = ["InferenceCache", "Mamba2", "Mamba2Config", "Mamba2Stack", "RMSNorm", "ResidualBlock"]
@@ -44,6 +44,7 @@ class Mamba2Config:
     norm_eps: float = 1e-5
 
     def __post_init__(self) -> None:
+        plain_fields(self)
         for name in ("d_model", "n_layers", "d_state", "d_conv", "expand", "headdim", "ngroups",
                      "chunk_size"):
             value = getattr(self, name)

@@ -45,7 +45,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from tsmamba.errors import ConfigError
+from tsmamba.errors import ConfigError, plain_fields
 from tsmamba.mamba2 import InferenceCache, Mamba2Config, Mamba2Stack
 from tsmamba.ssd import ssd_chunked
 
@@ -80,6 +80,7 @@ class ForecasterConfig:
     norm_eps: float = 1e-5
 
     def __post_init__(self) -> None:
+        plain_fields(self)
         for name in ("n_channels", "horizon", "context_length", "d_model", "n_layers"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:

@@ -178,10 +178,13 @@ class Stream:
             except (TypeError, ValueError):
                 raise StreamError(f"column {c!r}: value {v!r} is not numeric") from None
         if ts is not None:
+            raw = ts
             try:
                 ts = pd.Timestamp(ts)
             except (TypeError, ValueError):
-                raise StreamError(f"timestamp {ts!r} cannot be parsed") from None
+                ts = pd.NaT
+            if ts is pd.NaT:  # pandas reads "" and "NaT" as NaT without raising
+                raise StreamError(f"timestamp {raw!r} cannot be parsed")
         return values, ts
 
     def _resolve(

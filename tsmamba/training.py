@@ -119,8 +119,10 @@ class ForecastingModule(L.LightningModule):
         self.network = network
         self.loss_kind = loss
         self.frequency_loss = float(frequency_loss)
-        self.learning_rate = learning_rate
-        self.weight_decay = weight_decay
+        # plain Python numbers: they reach the optimizer's state in checkpoints, which must load
+        # with weights_only=True (a numpy scalar from a parameter grid would not)
+        self.learning_rate = float(learning_rate)
+        self.weight_decay = float(weight_decay)
         self.warmup_fraction = warmup_fraction
         self.min_lr_ratio = min_lr_ratio
         self.ema_decay = ema_decay
@@ -197,7 +199,7 @@ class ForecastingModule(L.LightningModule):
             checkpoint["identity"] = self.identity
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        if "ema_weights" in checkpoint:
+        if "ema_weights" in checkpoint and self.ema_decay is not None:  # EMA may be off now
             self._ema = [avg.clone() for avg in checkpoint["ema_weights"]]
         if "rng_states" in checkpoint:  # absent in checkpoints written before it was saved
             _set_rng_states(checkpoint["rng_states"])
@@ -328,7 +330,7 @@ def make_trainer(
         restore = RestoreBestWeights("val_loss")
         callbacks.append(restore)
         if patience is not None and patience > 0:
-            callbacks.append(EarlyStopping("val_loss", patience=patience, mode="min"))
+            callbacks.append(EarlyStopping("val_loss", patience=int(patience), mode="min"))
     if checkpoint_dir is not None:
         os.makedirs(checkpoint_dir, exist_ok=True)
         callbacks.append(LastCheckpoint(checkpoint_dir))
