@@ -505,6 +505,8 @@ def test_stream_maps_a_header_by_name(capsys, monkeypatch, ot_hufl_model, stream
     assert expected[0]["columns"] == ["OT", "HUFL"]
     status, got, err = stream_lines(capsys, monkeypatch, ot_hufl_model, history, other_order)
     assert status == 0 and err == "" and got == expected
+    digit_named = new[["date", "HUFL", "OT"]].rename(columns={"date": "t0"}).to_csv(index=False)
+    assert stream_lines(capsys, monkeypatch, ot_hufl_model, history, digit_named) == (0, expected, "")
 
 
 def test_stream_header_names_numbered_channels(tmp_path, capsys, monkeypatch, small_csv, tiny_config,
@@ -554,6 +556,9 @@ def test_stream_header_lacking_a_model_column_stops(capsys, monkeypatch, ot_hufl
     status, lines, err = stream_lines(capsys, monkeypatch, ot_hufl_model, history, f"date,HUFL,LULL\n{rows}")
     assert status == 2 and lines == []
     assert err.startswith("tsmamba: error: line 1: the header lacks the model's column(s) ['OT']"), err
+    # a time column whose name holds a digit: still a header (its values are names)
+    status, lines, err = stream_lines(capsys, monkeypatch, ot_hufl_model, history, f"t0,HUFL\n{rows}")
+    assert status == 2 and "the header lacks the model's column(s) ['OT']" in err, err
     # the header DataFrame.to_csv writes with an unnamed index: an empty time field
     status, lines, err = stream_lines(capsys, monkeypatch, ot_hufl_model, history, f",HUFL,LULL\n{rows}")
     assert status == 2 and lines == []  # the rows after it would be read in the model's order

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from tsmamba.errors import ConfigError
+from tsmamba.mamba2 import Mamba2Config
 from tsmamba.model import ForecasterConfig, ForecastState, MambaForecaster, causal_moments
 
 
@@ -324,3 +325,4 @@ def test_numpy_scalars_in_a_configuration_become_python_numbers():
                               dropout=np.float64(0.1))
     assert type(config.n_channels) is int and type(config.dropout) is float
     assert type(config.mamba_config().d_state) is int
+    assert Mamba2Config(d_model=16, headdim=8, A_init_range=np.array([1.0, 16.0])).d_model == 16

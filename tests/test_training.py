@@ -185,3 +185,18 @@ def test_a_resume_with_ema_off_ignores_the_saved_average():
     module = tiny_module()  # ema_decay=None: the checkpoint's average must not come back
     module.on_load_checkpoint({"ema_weights": [torch.zeros(1)]})
     assert module._ema is None
+
+
+@pytest.mark.parametrize("kwargs, match", [({"weight_decay": None}, "weight_decay"),
+                                           ({"weight_decay": -0.1}, "weight_decay")])
+def test_module_settings_are_checked(kwargs, match):
+    with pytest.raises(ConfigError, match=match):
+        tiny_module(**kwargs)
+
+
+def test_patience_is_a_whole_number_or_off():
+    for off in (None, 0):
+        trainer, _ = make_trainer(max_epochs=1, patience=off, has_validation=True, progress=False)
+        assert not [c for c in trainer.callbacks if type(c).__name__ == "EarlyStopping"]
+    with pytest.raises(ConfigError, match="patience must be a positive integer"):
+        make_trainer(max_epochs=1, patience=2.7, has_validation=True, progress=False)

@@ -1218,9 +1218,10 @@ channel, and writes one JSON line per forecast on standard output, flushed per l
   {"timestamp": "...", "index": ["...", ...], "columns": ["HUFL", ...], "forecast": [[...], ...]}
 
 The values are in the model's channel order (the "columns" of each JSON line), unless the first
-non-empty line is a header: one whose time field holds no digit (a name such as "date", or
-nothing). It must name every model channel once, in any order (other names are ignored), or the
-command stops with one error line naming the problem.
+non-empty line is a header: its time field is no timestamp, and it is a name (such as "date"),
+or the line names every model channel, or holds text among its values. A header must name every
+model channel once, in any order (other names are ignored), or the command stops with one error
+line naming the problem. A mistyped timestamp followed by numbers is a bad row, not a header.
 
 A bad line (wrong field count, non-numeric or infinite value, a timestamp not after the last,
 a gap) prints one error line on standard error and the stream goes on; the state is unchanged.
@@ -1269,7 +1270,7 @@ def cmd_stream(run: Run) -> int:
         if not fields or not "".join(fields).strip():
             continue
         first = first or number
-        if number == first and not any(ch.isdigit() for ch in fields[0]):  # no time: a header
+        if number == first and _is_header(fields, columns):
             names, positions = _header_positions(fields, columns, number, run)
             continue
         try:
@@ -1295,6 +1296,32 @@ def cmd_stream(run: Run) -> int:
     if rejected:
         run.note(f"{rejected} line(s) rejected")
     return 0
+
+
+def _is_header(fields: Sequence[str], columns: Sequence[str]) -> bool:
+    """Whether a first line names the fields: its time field is no timestamp, and it is a name
+    (no digit: 'date'), or it names every model channel, or a value field is text (not a number,
+    NA or empty). A mistyped timestamp followed by numbers is a bad data row instead."""
+    import pandas as pd
+
+    time, values = fields[0].strip(), [f.strip() for f in fields[1:]]
+    try:
+        if pd.Timestamp(time) is not pd.NaT:
+            return False
+    except (TypeError, ValueError):
+        pass
+    named = bool(time) and not any(ch.isdigit() for ch in time)
+    return named or set(columns) <= set(values) or any(_is_text(v) for v in values)
+
+
+def _is_text(value: str) -> bool:
+    if not value or value.lower() in ("na", "nan"):
+        return False
+    try:
+        float(value)
+    except ValueError:
+        return True
+    return False
 
 
 def _header_positions(

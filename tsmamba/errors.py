@@ -10,6 +10,8 @@ from __future__ import annotations
 from numbers import Integral
 from typing import Any
 
+import numpy as np
+
 
 class TSMambaError(Exception):
     """Base class of every error tsmamba raises deliberately."""
@@ -48,7 +50,7 @@ def plain_fields(config: Any) -> None:
     into Python numbers, so that checks and saved configurations see plain values."""
     for name in getattr(config, "__dataclass_fields__", {}):
         value = getattr(config, name)
-        if type(value).__module__ == "numpy" and hasattr(value, "item"):
+        if isinstance(value, np.generic):  # a numpy scalar, not an array
             setattr(config, name, value.item())
 
 

@@ -556,7 +556,10 @@ class TSMambaForecaster(BaseEstimator):
     def save(self, path: str | os.PathLike) -> Path:
         """Write the fitted model to a directory (tensors + JSON), atomically."""
         check_is_fitted(self, "network_")
-        params = {k: os.fspath(v) if isinstance(v, os.PathLike) else v for k, v in self.get_params().items()}
+        params = {
+            k: os.fspath(v) if isinstance(v, os.PathLike) else v.item() if isinstance(v, np.generic) else v
+            for k, v in self.get_params().items()
+        }
         dropped = sorted(k for k, v in params.items() if not _jsonable(v))
         if dropped:
             warnings.warn(
@@ -684,11 +687,12 @@ def _check_resumable(last: Path, module: ForecastingModule) -> None:
     except Exception as exc:  # torch raises several types for unreadable files
         raise CheckpointError(f"{last} cannot be read to resume from ({exc!r}); {fix}") from None
     identity, own = checkpoint.get("identity"), module.identity
-    if identity is not None and own is not None and identity != own:
-        if not isinstance(identity, dict):
-            raise CheckpointError(f"{last} holds a damaged record of its fit; {fix}")
-        saved, now = _flat(identity), _flat(own)
-        differ = sorted((k for k in {*saved, *now} if saved.get(k) != now.get(k)), key=str)
+    if identity is not None and own is not None:
+        try:
+            recorded, now = _flat(identity), _flat(own)
+            differ = sorted((k for k in {*recorded, *now} if recorded.get(k) != now.get(k)), key=str)
+        except Exception:  # not a record this code wrote (a list, tensors inside, ...)
+            raise CheckpointError(f"{last} holds a damaged record of its fit; {fix}") from None
         differ = [k for k in differ if k != "network.chunk_size"]  # (recorded by earlier versions)
         if differ:
             raise CheckpointError(f"{last} is another fit's checkpoint (its {differ} differ); {fix}")
@@ -711,6 +715,8 @@ def _plain(value: Any) -> Any:
 
 def _flat(record: dict[str, Any]) -> dict[str, Any]:
     """{"network": {"d_model": 8}, "columns": [...]} -> {"network.d_model": 8, "columns": [...]}."""
+    if not isinstance(record, dict):
+        raise TypeError(f"a fit's record is a dict, got {type(record).__name__}")
     out: dict[str, Any] = {}
     for key, value in record.items():
         if isinstance(value, dict):

@@ -16,6 +16,7 @@ import copy
 import math
 import os
 import random
+from numbers import Real
 from typing import Any
 
 import lightning as L
@@ -26,7 +27,7 @@ from lightning.pytorch.callbacks import Callback, EarlyStopping
 from lightning.pytorch.trainer.states import TrainerFn
 from torch import Tensor
 
-from tsmamba.errors import ConfigError, TrainingError
+from tsmamba.errors import ConfigError, TrainingError, positive_int
 from tsmamba.model import MambaForecaster
 
 __all__ = ["LOSSES", "ForecastingModule", "LastCheckpoint", "RestoreBestWeights", "make_trainer"]
@@ -114,6 +115,8 @@ class ForecastingModule(L.LightningModule):
             )
         if learning_rate <= 0:
             raise ConfigError(f"learning_rate must be > 0, got {learning_rate}")
+        if isinstance(weight_decay, bool) or not isinstance(weight_decay, Real) or weight_decay < 0:
+            raise ConfigError(f"weight_decay must be a number >= 0, got {weight_decay!r}")
         if not 0 <= warmup_fraction < 1:
             raise ConfigError(f"warmup_fraction must be in [0, 1), got {warmup_fraction}")
         self.network = network
@@ -329,13 +332,14 @@ def make_trainer(
     if has_validation:
         restore = RestoreBestWeights("val_loss")
         callbacks.append(restore)
-        if patience is not None and patience > 0:
-            callbacks.append(EarlyStopping("val_loss", patience=int(patience), mode="min"))
+        if patience:  # None or 0: no early stopping
+            patience = positive_int(patience, "patience", hint="or 0 / None for no early stopping")
+            callbacks.append(EarlyStopping("val_loss", patience=patience, mode="min"))
     if checkpoint_dir is not None:
         os.makedirs(checkpoint_dir, exist_ok=True)
         callbacks.append(LastCheckpoint(checkpoint_dir))
     settings: dict[str, Any] = {
-        "max_epochs": max_epochs,
+        "max_epochs": int(max_epochs),
         "accelerator": "auto",
         "devices": 1,
         "gradient_clip_val": gradient_clip_val,
