@@ -505,8 +505,9 @@ def test_stream_maps_a_header_by_name(capsys, monkeypatch, ot_hufl_model, stream
     assert expected[0]["columns"] == ["OT", "HUFL"]
     status, got, err = stream_lines(capsys, monkeypatch, ot_hufl_model, history, other_order)
     assert status == 0 and err == "" and got == expected
-    digit_named = new[["date", "HUFL", "OT"]].rename(columns={"date": "t0"}).to_csv(index=False)
-    assert stream_lines(capsys, monkeypatch, ot_hufl_model, history, digit_named) == (0, expected, "")
+    for time_name in ("t0", "now", "May"):  # a digit in it, or a word pandas would read as a date
+        named = new[["date", "HUFL", "OT"]].rename(columns={"date": time_name}).to_csv(index=False)
+        assert stream_lines(capsys, monkeypatch, ot_hufl_model, history, named) == (0, expected, "")
 
 
 def test_stream_header_names_numbered_channels(tmp_path, capsys, monkeypatch, small_csv, tiny_config,
@@ -547,6 +548,9 @@ def test_stream_first_row_of_na_is_a_bad_row(capsys, monkeypatch, ot_hufl_model,
     stdin = f"{new['date'].iloc[0]},NA,NA\n{rows}"
     status, lines, err = stream_lines(capsys, monkeypatch, ot_hufl_model, history, stdin)
     assert status == 0 and len(lines) == 10
+    assert err == "tsmamba: error: line 1: column 'OT': value 'NA' is not numeric", err
+    status, lines, err = stream_lines(capsys, monkeypatch, ot_hufl_model, history, f"NA,NA,NA\n{rows}")
+    assert status == 0 and len(lines) == 10  # a bad row, not a header
     assert err == "tsmamba: error: line 1: column 'OT': value 'NA' is not numeric", err
 
 

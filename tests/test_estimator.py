@@ -528,9 +528,13 @@ def test_load_rejects_a_save_whose_parts_are_missing_or_disagree(fitted, tmp_pat
 
 def test_save_keeps_numpy_parameters(series, tmp_path):
     est = TSMambaForecaster(**{**TINY, "max_epochs": np.int64(1), "horizon": np.int64(6),
-                               "cycle_length": np.int64(24), "input_skip": np.bool_(True)}).fit(series)
+                               "cycle_length": np.int64(24), "input_skip": np.bool_(True),
+                               "trainer_kwargs": {"limit_val_batches": np.int64(2)}}).fit(series)
     loaded = TSMambaForecaster.load(est.save(tmp_path / "m"))
     assert (loaded.horizon, loaded.cycle_length, loaded.input_skip) == (6, 24, True)
+    assert loaded.trainer_kwargs == {"limit_val_batches": 2}
+    with pytest.raises(ConfigError, match="patience must be a positive integer"):
+        TSMambaForecaster(**{**TINY, "patience": 2.5, "val_fraction": 0.0}).fit(series)
     pd.testing.assert_frame_equal(loaded.predict(), est.predict())
 
 

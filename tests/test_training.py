@@ -188,7 +188,8 @@ def test_a_resume_with_ema_off_ignores_the_saved_average():
 
 
 @pytest.mark.parametrize("kwargs, match", [({"weight_decay": None}, "weight_decay"),
-                                           ({"weight_decay": -0.1}, "weight_decay")])
+                                           ({"weight_decay": -0.1}, "weight_decay"),
+                                           ({"weight_decay": float("nan")}, "weight_decay")])
 def test_module_settings_are_checked(kwargs, match):
     with pytest.raises(ConfigError, match=match):
         tiny_module(**kwargs)
@@ -200,3 +201,5 @@ def test_patience_is_a_whole_number_or_off():
         assert not [c for c in trainer.callbacks if type(c).__name__ == "EarlyStopping"]
     with pytest.raises(ConfigError, match="patience must be a positive integer"):
         make_trainer(max_epochs=1, patience=2.7, has_validation=True, progress=False)
+    with pytest.raises(ConfigError, match="max_epochs must be a positive integer"):
+        make_trainer(max_epochs=2.7, patience=None, has_validation=True, progress=False)

@@ -1305,17 +1305,21 @@ def _is_header(fields: Sequence[str], columns: Sequence[str]) -> bool:
     import pandas as pd
 
     time, values = fields[0].strip(), [f.strip() for f in fields[1:]]
-    try:
-        if pd.Timestamp(time) is not pd.NaT:
-            return False
-    except (TypeError, ValueError):
-        pass
-    named = bool(time) and not any(ch.isdigit() for ch in time)
+    if any(ch.isdigit() for ch in time):  # a time has digits ('now' and 'May' parse, but name columns)
+        try:
+            if pd.Timestamp(time) is not pd.NaT:
+                return False
+        except (TypeError, ValueError):
+            pass
+    named = _is_text(time) and not any(ch.isdigit() for ch in time)
     return named or set(columns) <= set(values) or any(_is_text(v) for v in values)
 
 
+_MISSING = ("", "na", "nan", "nat", "none", "null")  # what reads as a missing value, not a name
+
+
 def _is_text(value: str) -> bool:
-    if not value or value.lower() in ("na", "nan"):
+    if value.lower() in _MISSING:
         return False
     try:
         float(value)

@@ -180,6 +180,8 @@ class TSMambaForecaster(BaseEstimator):
                 raise ConfigError(f"{name} must be a positive integer, got {value!r}")
         if not 0.0 <= self.val_fraction < 1.0:
             raise ConfigError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
+        if self.patience:  # None or 0: no early stopping
+            positive_int(self.patience, "patience", hint="or 0 / None for no early stopping")
         if self.linear_init and not self.input_skip:
             raise ConfigError(
                 "linear_init starts the input skip at the ridge map; set input_skip=True with it"
@@ -556,11 +558,12 @@ class TSMambaForecaster(BaseEstimator):
     def save(self, path: str | os.PathLike) -> Path:
         """Write the fitted model to a directory (tensors + JSON), atomically."""
         check_is_fitted(self, "network_")
-        params = {
-            k: os.fspath(v) if isinstance(v, os.PathLike) else v.item() if isinstance(v, np.generic) else v
-            for k, v in self.get_params().items()
-        }
-        dropped = sorted(k for k, v in params.items() if not _jsonable(v))
+        params, dropped = {}, []
+        for key, value in self.get_params().items():
+            try:  # as JSON, numpy scalars as Python numbers (a grid gives them), paths as text
+                params[key] = _as_json(os.fspath(value) if isinstance(value, os.PathLike) else value)
+            except (TypeError, ValueError):
+                dropped.append(key)
         if dropped:
             warnings.warn(
                 f"save() keeps JSON parameters only; {dropped} are not saved and load as their "
@@ -568,7 +571,6 @@ class TSMambaForecaster(BaseEstimator):
                 UserWarning,
                 stacklevel=2,
             )
-        params = {k: v for k, v in params.items() if k not in dropped}
         meta = {
             "format": FORMAT,
             "tsmamba_version": __version__,
@@ -649,12 +651,9 @@ def _identity_scaler(n_channels: int) -> StandardScaler:
     return scaler
 
 
-def _jsonable(value: Any) -> bool:
-    try:
-        json.dumps(value)
-        return True
-    except TypeError:
-        return False
+def _as_json(value: Any) -> Any:
+    """``value`` through JSON, numpy scalars as Python numbers; TypeError if it is no JSON value."""
+    return json.loads(json.dumps(value, default=_plain, allow_nan=False))
 
 
 def _checked_weights(expected: dict, weights: Any, path: Any, fix: str = "save the model again") -> dict:
@@ -689,6 +688,8 @@ def _check_resumable(last: Path, module: ForecastingModule) -> None:
     identity, own = checkpoint.get("identity"), module.identity
     if identity is not None and own is not None:
         try:
+            if _as_json(identity) != identity or not isinstance(identity.get("network"), dict):
+                raise TypeError("not a record of plain values")
             recorded, now = _flat(identity), _flat(own)
             differ = sorted((k for k in {*recorded, *now} if recorded.get(k) != now.get(k)), key=str)
         except Exception:  # not a record this code wrote (a list, tensors inside, ...)
@@ -704,7 +705,7 @@ def _fit_identity(config: ForecasterConfig, columns: list[str]) -> dict[str, Any
     ``chunk_size``) and the channels, as plain JSON values (numpy scalars in the parameters would
     not load with ``weights_only=True``)."""
     network = {k: v for k, v in config.to_dict().items() if k != "chunk_size"}
-    return json.loads(json.dumps({"network": network, "columns": columns}, default=_plain))
+    return _as_json({"network": network, "columns": columns})
 
 
 def _plain(value: Any) -> Any:

@@ -115,7 +115,8 @@ class ForecastingModule(L.LightningModule):
             )
         if learning_rate <= 0:
             raise ConfigError(f"learning_rate must be > 0, got {learning_rate}")
-        if isinstance(weight_decay, bool) or not isinstance(weight_decay, Real) or weight_decay < 0:
+        finite = isinstance(weight_decay, Real) and 0 <= weight_decay < math.inf
+        if isinstance(weight_decay, bool) or not finite:
             raise ConfigError(f"weight_decay must be a number >= 0, got {weight_decay!r}")
         if not 0 <= warmup_fraction < 1:
             raise ConfigError(f"warmup_fraction must be in [0, 1), got {warmup_fraction}")
@@ -339,7 +340,7 @@ def make_trainer(
         os.makedirs(checkpoint_dir, exist_ok=True)
         callbacks.append(LastCheckpoint(checkpoint_dir))
     settings: dict[str, Any] = {
-        "max_epochs": int(max_epochs),
+        "max_epochs": positive_int(max_epochs, "max_epochs"),
         "accelerator": "auto",
         "devices": 1,
         "gradient_clip_val": gradient_clip_val,
