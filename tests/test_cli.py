@@ -549,9 +549,11 @@ def test_stream_first_row_of_na_is_a_bad_row(capsys, monkeypatch, ot_hufl_model,
     status, lines, err = stream_lines(capsys, monkeypatch, ot_hufl_model, history, stdin)
     assert status == 0 and len(lines) == 10
     assert err == "tsmamba: error: line 1: column 'OT': value 'NA' is not numeric", err
-    status, lines, err = stream_lines(capsys, monkeypatch, ot_hufl_model, history, f"NA,NA,NA\n{rows}")
-    assert status == 0 and len(lines) == 10  # a bad row, not a header
-    assert err == "tsmamba: error: line 1: column 'OT': value 'NA' is not numeric", err
+    for missing in ("NA", "N/A", "<NA>"):
+        stdin = f"{missing},{missing},{missing}\n{rows}"
+        status, lines, err = stream_lines(capsys, monkeypatch, ot_hufl_model, history, stdin)
+        assert status == 0 and len(lines) == 10  # a bad row, not a header
+        assert err == f"tsmamba: error: line 1: column 'OT': value '{missing}' is not numeric", err
 
 
 def test_stream_header_lacking_a_model_column_stops(capsys, monkeypatch, ot_hufl_model, stream_input):

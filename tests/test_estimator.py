@@ -535,6 +535,8 @@ def test_save_keeps_numpy_parameters(series, tmp_path):
     assert loaded.trainer_kwargs == {"limit_val_batches": 2}
     with pytest.raises(ConfigError, match="patience must be a positive integer"):
         TSMambaForecaster(**{**TINY, "patience": 2.5, "val_fraction": 0.0}).fit(series)
+    unclipped = TSMambaForecaster(**{**TINY, "max_epochs": 1, "gradient_clip_val": float("inf")}).fit(series)
+    assert TSMambaForecaster.load(unclipped.save(tmp_path / "u")).gradient_clip_val == float("inf")
     pd.testing.assert_frame_equal(loaded.predict(), est.predict())
 
 

@@ -326,3 +326,5 @@ def test_numpy_scalars_in_a_configuration_become_python_numbers():
     assert type(config.n_channels) is int and type(config.dropout) is float
     assert type(config.mamba_config().d_state) is int
     assert Mamba2Config(d_model=16, headdim=8, A_init_range=np.array([1.0, 16.0])).d_model == 16
+    with pytest.raises(ConfigError, match="norm_span must be a positive integer"):
+        ForecasterConfig(n_channels=2, horizon=3, norm_span=float("inf"))

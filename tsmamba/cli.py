@@ -1218,10 +1218,11 @@ channel, and writes one JSON line per forecast on standard output, flushed per l
   {"timestamp": "...", "index": ["...", ...], "columns": ["HUFL", ...], "forecast": [[...], ...]}
 
 The values are in the model's channel order (the "columns" of each JSON line), unless the first
-non-empty line is a header: its time field is no timestamp, and it is a name (such as "date"),
-or the line names every model channel, or holds text among its values. A header must name every
-model channel once, in any order (other names are ignored), or the command stops with one error
-line naming the problem. A mistyped timestamp followed by numbers is a bad row, not a header.
+non-empty line is a header: its time field holds no digit and is a word (such as "date", "now";
+not a missing-value word such as "NA"), or it is no timestamp and the line names every model
+channel or holds text among its values. A header must name every model channel once, in any
+order (other names are ignored), or the command stops with one error line naming the problem. A
+mistyped timestamp followed by numbers is a bad row, not a header.
 
 A bad line (wrong field count, non-numeric or infinite value, a timestamp not after the last,
 a gap) prints one error line on standard error and the stream goes on; the state is unchanged.
@@ -1315,7 +1316,8 @@ def _is_header(fields: Sequence[str], columns: Sequence[str]) -> bool:
     return named or set(columns) <= set(values) or any(_is_text(v) for v in values)
 
 
-_MISSING = ("", "na", "nan", "nat", "none", "null")  # what reads as a missing value, not a name
+# what reads as a missing value, not a name (pandas' default NA strings, lower case)
+_MISSING = ("", "na", "n/a", "#n/a", "#na", "<na>", "nan", "-nan", "nat", "none", "null")
 
 
 def _is_text(value: str) -> bool:

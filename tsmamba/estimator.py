@@ -561,7 +561,8 @@ class TSMambaForecaster(BaseEstimator):
         params, dropped = {}, []
         for key, value in self.get_params().items():
             try:  # as JSON, numpy scalars as Python numbers (a grid gives them), paths as text
-                params[key] = _as_json(os.fspath(value) if isinstance(value, os.PathLike) else value)
+                params[key] = _as_json(os.fspath(value) if isinstance(value, os.PathLike) else value,
+                                       allow_nan=True)  # e.g. gradient_clip_val=inf
             except (TypeError, ValueError):
                 dropped.append(key)
         if dropped:
@@ -651,9 +652,10 @@ def _identity_scaler(n_channels: int) -> StandardScaler:
     return scaler
 
 
-def _as_json(value: Any) -> Any:
-    """``value`` through JSON, numpy scalars as Python numbers; TypeError if it is no JSON value."""
-    return json.loads(json.dumps(value, default=_plain, allow_nan=False))
+def _as_json(value: Any, allow_nan: bool = False) -> Any:
+    """``value`` through JSON, numpy scalars as Python numbers; TypeError if it is no JSON value
+    (ValueError for inf or NaN, unless ``allow_nan``)."""
+    return json.loads(json.dumps(value, default=_plain, allow_nan=allow_nan))
 
 
 def _checked_weights(expected: dict, weights: Any, path: Any, fix: str = "save the model again") -> dict:

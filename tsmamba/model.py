@@ -45,7 +45,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from tsmamba.errors import ConfigError, plain_fields
+from tsmamba.errors import ConfigError, plain_fields, positive_int
 from tsmamba.mamba2 import InferenceCache, Mamba2Config, Mamba2Stack
 from tsmamba.ssd import ssd_chunked
 
@@ -89,8 +89,7 @@ class ForecasterConfig:
             raise ConfigError(f"channel_mode must be one of {CHANNEL_MODES}, got {self.channel_mode!r}")
         if self.norm not in NORMS:
             raise ConfigError(f"norm must be one of {NORMS}, got {self.norm!r}")
-        if self.norm_span is not None and self.norm_span < 1:
-            raise ConfigError(f"norm_span must be >= 1, got {self.norm_span}")
+        positive_int(self.norm_span, "norm_span", allow_none=True)
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
         if self.head_window is None:
