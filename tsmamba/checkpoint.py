@@ -35,6 +35,8 @@ __all__ = [
 ]
 
 META = "meta.json"
+FORECASTER_FORMAT = "tsmamba-forecaster"  # meta.json "format" of TSMambaForecaster.save
+STREAM_FORMAT = "tsmamba-stream"  # ... of Stream.save
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -157,9 +159,10 @@ def write_checkpoint(
     return path
 
 
-def read_meta(path: str | os.PathLike) -> dict[str, Any]:
+def read_meta(path: str | os.PathLike, expected: str | None = None) -> dict[str, Any]:
     """The ``meta.json`` of a directory written by :func:`write_checkpoint`, without reading the
-    tensors; :class:`CheckpointError` when the folder or its metadata is missing or not a save's."""
+    tensors; :class:`CheckpointError` when the folder or its metadata is missing or not a save's,
+    or (``expected``) when it holds another ``format`` of save."""
     path = Path(path)
     if not path.is_dir():
         raise CheckpointError(
@@ -175,18 +178,23 @@ def read_meta(path: str | os.PathLike) -> dict[str, Any]:
         raise CheckpointError(f"{meta_file} is corrupt ({exc}); save the model again") from None
     if not isinstance(meta, dict) or not isinstance(meta.get("files", {}), dict):
         raise CheckpointError(f"{meta_file} is not a tsmamba save's metadata; save the model again")
+    if expected is not None and meta.get("format") != expected:
+        raise CheckpointError(f"{path} holds {meta.get('format')!r}, not a {expected} save")
     return meta
 
 
-def read_checkpoint(path: str | os.PathLike) -> tuple[dict, dict[str, dict[str, torch.Tensor]]]:
-    """Read a directory written by :func:`write_checkpoint`; verify every file's sha256.
+def read_checkpoint(
+    path: str | os.PathLike, expected: str | None = None
+) -> tuple[dict, dict[str, dict[str, torch.Tensor]]]:
+    """Read a directory written by :func:`write_checkpoint` (of format ``expected``, when given);
+    verify every file's sha256.
 
     Raises CheckpointError naming the file when something is missing, truncated or corrupt.
     """
     import torch
 
     path = Path(path)
-    meta = read_meta(path)
+    meta = read_meta(path, expected)
     tensors = {}
     for name, digest in meta.get("files", {}).items():
         file = path / name

@@ -728,25 +728,16 @@ def load_data(
     return _select(frame, columns, spec.name), spec.name, None if found is None else str(found)
 
 
-MODEL_FORMAT = "tsmamba-forecaster"
-"""The save format of a TSMambaForecaster (``tsmamba.estimator.FORMAT``, whose module imports torch)."""
-
-
 def model_columns(model_dir: Path) -> list[str]:
     """The channels of the model saved in ``model_dir``, read from its ``meta.json`` before torch
     is imported, so a wrong folder costs no Lightning import (the weights are checked on load)."""
-    from tsmamba.checkpoint import read_meta
+    from tsmamba.checkpoint import FORECASTER_FORMAT, read_meta
 
     if not Path(model_dir).is_dir():
         raise ConfigError(
             f"--model {model_dir} is not a folder; pass the folder written by '{PROG} fit --out'"
         )
-    meta = read_meta(model_dir)
-    if meta.get("format") != MODEL_FORMAT:
-        raise CheckpointError(
-            f"{model_dir} holds {meta.get('format')!r}, not a model; pass the folder written by "
-            f"'{PROG} fit --out'"
-        )
+    meta = read_meta(model_dir, FORECASTER_FORMAT)
     columns = meta.get("columns")
     if not isinstance(columns, list) or not columns:
         raise CheckpointError(f"{model_dir}: the save lists no columns; save the model again")

@@ -24,7 +24,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from tsmamba import __version__
-from tsmamba.checkpoint import read_checkpoint, write_checkpoint
+from tsmamba.checkpoint import FORECASTER_FORMAT, read_checkpoint, write_checkpoint
 from tsmamba.data import (
     StandardScaler,
     check_length,
@@ -41,7 +41,7 @@ from tsmamba.windows import TimeSeriesDataModule
 
 __all__ = ["TSMambaForecaster"]
 
-FORMAT = "tsmamba-forecaster"
+FORMAT = FORECASTER_FORMAT
 CONTEXTS = ("window", "full")
 FULL_SEGMENT = 2048  # rows per recurrent pass of full-history forecasts (memory, not results)
 # Window forecasts without a batch_size: at most FORECAST_BATCH windows per forward pass (smaller
@@ -597,9 +597,7 @@ class TSMambaForecaster(BaseEstimator):
     @classmethod
     def load(cls, path: str | os.PathLike) -> TSMambaForecaster:
         """Load a model written by :meth:`save` (tensors through ``torch.load(weights_only=True)``)."""
-        meta, tensors = read_checkpoint(path)
-        if meta.get("format") != FORMAT:
-            raise CheckpointError(f"{path} holds {meta.get('format')!r}, not a {FORMAT} save")
+        meta, tensors = read_checkpoint(path, FORMAT)
         needed = {"params", "network_config", "columns", "freq", "scaler"}
         missing = sorted(needed - set(meta)) + [f"{f}.pt" for f in ("weights", "series") if f not in tensors]
         if missing:

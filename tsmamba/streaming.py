@@ -27,14 +27,14 @@ import numpy as np
 import pandas as pd
 import torch
 
-from tsmamba.checkpoint import read_checkpoint, sha256_bytes, write_checkpoint
+from tsmamba.checkpoint import STREAM_FORMAT, read_checkpoint, sha256_bytes, write_checkpoint
 from tsmamba.data import future_index
 from tsmamba.errors import CheckpointError, ConfigError, StreamError
 from tsmamba.model import ForecastState
 
 __all__ = ["Stream"]
 
-FORMAT = "tsmamba-stream"
+FORMAT = STREAM_FORMAT
 POLICIES = ("reject", "ffill")
 
 
@@ -437,9 +437,7 @@ class Stream:
     @classmethod
     def load(cls, path: str | os.PathLike, forecaster: Any) -> Stream:
         """Resume a saved stream with the forecaster it was made with."""
-        meta, tensors = read_checkpoint(path)
-        if meta.get("format") != FORMAT:
-            raise CheckpointError(f"{path} holds {meta.get('format')!r}, not a {FORMAT} save")
+        meta, tensors = read_checkpoint(path, FORMAT)
         if meta["model"] != _weights_fingerprint(forecaster):
             raise CheckpointError(f"{path} was saved with a different model; load it with that model")
         if meta["columns"] != list(forecaster.columns_):
