@@ -189,6 +189,17 @@ def test_read_panel_names_the_series_in_errors():
         read_panel(bad)
 
 
+@pytest.mark.parametrize("reader", [read_panel, read_series])
+def test_long_form_row_without_an_id_is_an_error_not_dropped(tmp_path, reader):
+    # line 4 (row 2) has no id: read_panel used to drop it, read_series made it a series "nan"
+    path = tmp_path / "ids.csv"
+    path.write_text(
+        "unique_id,ds,y\nA,2020-01-01 00:00,1\nA,2020-01-01 01:00,2\n,2020-01-01 02:00,3\n"
+    )
+    with pytest.raises(DataValidationError, match=r"'unique_id' is empty at row 2 \(line 4\)"):
+        reader(path)
+
+
 def test_non_ascii_header_names_are_kept(tmp_path):
     frame = hourly_frame(12, 2).rename(columns={"x0": "SWDR (W/m\ufffd)", "x1": "T (°C)"})
     df = read_series(write_csv(tmp_path, frame))

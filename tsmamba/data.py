@@ -446,6 +446,21 @@ def read_panel(
         frame, origin = source, _Origin("frame")
     else:
         frame, origin = _read_table(source, encoding)
+    _check_long_columns(frame, origin, id_col, ds_col, value_col)
+    frame = frame.reset_index(drop=True)
+    _series_ids(frame[id_col], id_col, origin)  # no row may lack its id
+    out: dict[str, pd.DataFrame] = {}
+    for key, group in frame.groupby(id_col, sort=True):
+        # messages name the rows of the whole file (or frame), not those of the group
+        sub_origin = _Origin(f"{origin.label} [{id_col}={key}]", origin.first_line, group.index.to_numpy())
+        sub = group.drop(columns=[id_col]).reset_index(drop=True)
+        out[str(key)] = _read_wide(sub, sub_origin, time_col=ds_col, **kw)
+    return out
+
+
+def _check_long_columns(
+    frame: pd.DataFrame, origin: _Origin, id_col: str, ds_col: str, value_col: str
+) -> None:
     missing = [c for c in (id_col, ds_col, value_col) if c not in frame.columns]
     if missing:
         raise DataValidationError(
@@ -453,13 +468,19 @@ def read_panel(
             f"{value_col!r}; missing {missing}; the columns are {list(map(str, frame.columns))}."
             " Pass id_col=, ds_col=, value_col= to name them"
         )
-    out: dict[str, pd.DataFrame] = {}
-    for key, group in frame.reset_index(drop=True).groupby(id_col, sort=True):
-        # messages name the rows of the whole file (or frame), not those of the group
-        sub_origin = _Origin(f"{origin.label} [{id_col}={key}]", origin.first_line, group.index.to_numpy())
-        sub = group.drop(columns=[id_col]).reset_index(drop=True)
-        out[str(key)] = _read_wide(sub, sub_origin, time_col=ds_col, **kw)
-    return out
+
+
+def _series_ids(col: pd.Series, name: str, origin: _Origin) -> np.ndarray:
+    """The series id of each long-form row, as text; an empty id is an error, not a series."""
+    empty = col.isna().to_numpy() | (col.astype(str).str.strip() == "").to_numpy()
+    if empty.any():
+        bad = np.flatnonzero(empty)
+        rows = [origin.row(int(i)) for i in bad[:_SHOW]]
+        raise DataValidationError(
+            f"{origin.prefix()}id column {name!r} is empty at {_and_more(rows, len(bad))}; "
+            "every row needs the id of its series (fill it in or drop those rows)"
+        )
+    return col.astype(str).to_numpy()
 
 
 # --------------------------------------------------------------------------------------------
@@ -600,16 +621,10 @@ def _pivot_long(
     date_format: str | None,
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """(wide frame, ``(T, C)`` source row of each value, ``_ABSENT`` where a series has none)."""
-    missing = [c for c in (id_col, ds_col, value_col) if c not in frame.columns]
-    if missing:
-        raise DataValidationError(
-            f"{origin.prefix()}long-form data needs the columns {id_col!r}, {ds_col!r} and "
-            f"{value_col!r}; missing {missing}; the columns are {list(map(str, frame.columns))}."
-            " Pass id_col=, ds_col=, value_col= to name them"
-        )
+    _check_long_columns(frame, origin, id_col, ds_col, value_col)
     times = _parse_times(frame[ds_col], ds_col, date_format, origin)
     values = _numeric_column(frame[value_col], value_col, origin)
-    ids = frame[id_col].astype(str).to_numpy()
+    ids = _series_ids(frame[id_col], id_col, origin)
     keyed = pd.DataFrame({"id": ids, "ds": times, "y": values, "row": np.arange(len(frame))})
     dup = keyed.duplicated(["id", "ds"], keep=False).to_numpy()
     if dup.any():
