@@ -6,17 +6,26 @@ test_streaming.py.)"""
 
 from __future__ import annotations
 
+import datetime
 import os
 import stat
 import subprocess
 import sys
 from pathlib import Path
 
+import dateutil.tz
+import pandas as pd
 import pytest
 import torch
 
 from tsmamba import checkpoint
-from tsmamba.checkpoint import check_replaceable, read_checkpoint, read_meta, write_checkpoint
+from tsmamba.checkpoint import (
+    check_replaceable,
+    read_checkpoint,
+    read_meta,
+    write_checkpoint,
+    zone_name,
+)
 from tsmamba.errors import CheckpointError
 
 
@@ -128,3 +137,42 @@ def test_read_rejects_metadata_that_is_not_an_object(tmp_path):
     (tmp_path / "m" / "meta.json").write_text("[1, 2]")
     with pytest.raises(CheckpointError, match="not a tsmamba save's metadata"):
         read_checkpoint(tmp_path / "m")
+
+
+class _Unnamed(datetime.tzinfo):
+    """A fixed-offset zone pandas accepts but no name loads back."""
+
+    def utcoffset(self, dt):
+        return datetime.timedelta(hours=1)
+
+    def dst(self, dt):
+        return datetime.timedelta(0)
+
+    def tzname(self, dt):
+        return "X"
+
+
+@pytest.mark.parametrize(
+    ("zone", "name"),
+    [
+        (None, None),
+        ("Europe/Paris", "Europe/Paris"),
+        (dateutil.tz.gettz("Europe/Paris"), "dateutil/Europe/Paris"),
+        (dateutil.tz.tzutc(), "UTC+00:00"),
+        (dateutil.tz.tzoffset(None, -5400), "UTC-01:30"),
+        (datetime.timezone(datetime.timedelta(hours=5, minutes=45)), "UTC+05:45"),
+    ],
+)
+def test_zone_name_loads_back_with_the_same_wall_clock(zone, name):
+    utc = pd.date_range("2024-03-25", periods=24 * 14, freq="h", tz="UTC")  # crosses a DST change
+    times = utc.tz_localize(None) if zone is None else utc.tz_convert(zone)
+    assert zone_name(times) == name
+    if name is not None:
+        back = utc.tz_convert(name)
+        assert back.tz_localize(None).equals(times.tz_localize(None))
+
+
+def test_zone_name_rejects_a_zone_with_no_loadable_name():
+    times = pd.date_range("2024-01-01", periods=3, freq="h", tz="UTC").tz_convert(_Unnamed())
+    with pytest.raises(ValueError, match="no name that loads back"):
+        zone_name(times)

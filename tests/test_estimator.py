@@ -524,6 +524,12 @@ def test_load_rejects_a_save_whose_parts_are_missing_or_disagree(fitted, tmp_pat
     (path / "meta.json").write_text(json.dumps(meta))
     with pytest.raises(CheckpointError, match="saved parts disagree"):
         TSMambaForecaster.load(path)
+    # a zone name that does not load (saves before zone_name kept dateutil zones like this)
+    path = fitted.save(tmp_path / "m")
+    meta = json.loads((path / "meta.json").read_text())
+    (path / "meta.json").write_text(json.dumps({**meta, "tz": "tzfile('/x/Europe/Paris')"}))
+    with pytest.raises(CheckpointError, match=r"saved time zone .* does not load"):
+        TSMambaForecaster.load(path)
 
 
 def test_save_keeps_numpy_parameters(series, tmp_path):

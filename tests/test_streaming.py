@@ -302,6 +302,26 @@ def test_save_and_load_keep_the_time_zone_across_dst(calendar_model, paris, tmp_
     assert Stream.load(tmp_path / "s", calendar_model).last_timestamp == paris.index[119]
 
 
+def test_a_dateutil_zone_saves_and_loads(paris, tmp_path):
+    """The zone of a dateutil index used to be saved as "tzfile('/usr/share/...')", a name that
+    did not load: the model and the stream saved fine and could not be loaded."""
+    import dateutil.tz
+
+    frame = paris.tz_convert(dateutil.tz.gettz("Europe/Paris"))
+    est = TSMambaForecaster(**TINY, time_features=True, cycle_length=24).fit(frame.iloc[:120])
+    loaded = TSMambaForecaster.load(est.save(tmp_path / "m"))
+    assert loaded.index_.equals(est.index_)
+    pd.testing.assert_frame_equal(loaded.predict(), est.predict())  # the calendar crosses DST
+
+    stream = est.stream(history=frame.iloc[:130])
+    restarted = Stream.load(stream.save(tmp_path / "s"), loaded)
+    assert restarted.last_timestamp == stream.last_timestamp
+    for t in range(130, 160):  # crosses 2024-03-31 02:00 -> 03:00
+        a = stream.update_array(frame.iloc[t].to_numpy())
+        b = restarted.update_array(frame.iloc[t].to_numpy())
+    np.testing.assert_array_equal(a, b)
+
+
 def test_update_time_zone_must_match_the_series(calendar_model, paris):
     stream = calendar_model.stream(history=paris.iloc[:120])
     before = snapshot(stream)

@@ -27,11 +27,12 @@ from typing import TYPE_CHECKING, Any
 from tsmamba.errors import CheckpointError
 
 if TYPE_CHECKING:
+    import pandas as pd
     import torch
 
 __all__ = [
     "atomic_write_bytes", "check_replaceable", "read_checkpoint", "read_meta", "sha256_bytes",
-    "write_checkpoint",
+    "write_checkpoint", "zone_name",
 ]
 
 META = "meta.json"
@@ -41,6 +42,38 @@ STREAM_FORMAT = "tsmamba-stream"  # ... of Stream.save
 
 def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def zone_name(times: pd.DatetimeIndex) -> str | None:
+    """The name a save keeps for the time zone of ``times`` (None when tz-naive).
+
+    It is a name pandas loads back as a zone with the same wall clock at every one of ``times``:
+    the zone's own name when it loads (``Europe/Paris``, ``UTC+01:00``), a dateutil zone read from
+    the tz database as ``dateutil/<key>``, a fixed-offset dateutil zone as ``UTC+hh:mm``. Raises
+    ValueError for a zone with no such name (the caller says what to do).
+    """
+    from dateutil import tz as dateutil_tz
+
+    zone = times.tz
+    if zone is None:
+        return None
+    candidates = [str(zone)]
+    filename = getattr(zone, "_filename", None)  # a dateutil tzfile: the path it was read from
+    if isinstance(filename, str) and "zoneinfo/" in filename:
+        candidates.append("dateutil/" + filename.rsplit("zoneinfo/", 1)[1])
+    if isinstance(zone, dateutil_tz.tzutc | dateutil_tz.tzoffset):
+        minutes = int(zone.utcoffset(None).total_seconds()) // 60
+        sign = "+" if minutes >= 0 else "-"
+        candidates.append(f"UTC{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}")
+    wall = times.tz_localize(None)
+    for name in candidates:
+        try:
+            back = times.tz_convert(name)
+        except (KeyError, TypeError, ValueError):  # ZoneInfoNotFoundError is a KeyError
+            continue
+        if back.tz_localize(None).equals(wall):
+            return name
+    raise ValueError(f"the time zone {zone!r} has no name that loads back as the same zone")
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:

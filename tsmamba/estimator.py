@@ -24,7 +24,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from tsmamba import __version__
-from tsmamba.checkpoint import FORECASTER_FORMAT, read_checkpoint, write_checkpoint
+from tsmamba.checkpoint import FORECASTER_FORMAT, read_checkpoint, write_checkpoint, zone_name
 from tsmamba.data import (
     StandardScaler,
     check_length,
@@ -572,6 +572,14 @@ class TSMambaForecaster(BaseEstimator):
                 UserWarning,
                 stacklevel=2,
             )
+        try:
+            zone = zone_name(self.index_)
+        except ValueError:
+            raise CheckpointError(
+                f"the time zone {self.index_.tz!r} of the fitted series cannot be saved by name "
+                "(it would not load back); fit on data in a named zone (e.g. "
+                "df.tz_convert('Europe/Paris')) to save the model"
+            ) from None
         meta = {
             "format": FORMAT,
             "tsmamba_version": __version__,
@@ -581,7 +589,7 @@ class TSMambaForecaster(BaseEstimator):
             "freq": self.freq_,
             "scaler": self.scaler_.to_dict(),
             "history": self.history_,
-            "tz": None if self.index_.tz is None else str(self.index_.tz),
+            "tz": zone,
             "index_name": self.index_.name,
             "index_unit": self.index_.unit,
         }
@@ -634,7 +642,13 @@ class TSMambaForecaster(BaseEstimator):
         est.values_ = values.numpy()
         index = pd.to_datetime(index_ns.numpy(), unit="ns")
         if meta.get("tz"):
-            index = index.tz_localize("UTC").tz_convert(meta["tz"])
+            try:
+                index = index.tz_localize("UTC").tz_convert(meta["tz"])
+            except (KeyError, TypeError, ValueError) as exc:  # ZoneInfoNotFoundError is a KeyError
+                raise CheckpointError(
+                    f"{path}: the saved time zone {meta['tz']!r} does not load ({exc!r}); "
+                    "refit and save the model again"
+                ) from None
         index = index.as_unit(meta.get("index_unit", "ns"))
         est.index_ = pd.DatetimeIndex(index, freq=est.freq_ or None, name=meta.get("index_name"))
         return est

@@ -27,7 +27,13 @@ import numpy as np
 import pandas as pd
 import torch
 
-from tsmamba.checkpoint import STREAM_FORMAT, read_checkpoint, sha256_bytes, write_checkpoint
+from tsmamba.checkpoint import (
+    STREAM_FORMAT,
+    read_checkpoint,
+    sha256_bytes,
+    write_checkpoint,
+    zone_name,
+)
 from tsmamba.data import future_index
 from tsmamba.errors import CheckpointError, ConfigError, StreamError
 from tsmamba.model import ForecastState
@@ -464,16 +470,15 @@ class Stream:
         """Series b's last timestamp as {"ns", "tz", "unit"}; rejects a zone with no loadable name."""
         if ts is None:
             return None
-        saved = {"ns": int(ts.value), "tz": None if ts.tz is None else str(ts.tz), "unit": ts.unit}
         try:
-            _time_from_json(saved)
-        except (KeyError, TypeError, ValueError):
+            zone = zone_name(pd.DatetimeIndex([ts]))
+        except ValueError:
             who = "" if self.single else f"series {self.ids[b]!r}: "
             raise StreamError(
                 f"{who}the time zone {ts.tz!r} of the last timestamp {ts} cannot be saved by name; "
                 "convert the series to a named zone first (e.g. index.tz_convert('Europe/Paris'))"
             ) from None
-        return saved
+        return {"ns": int(ts.value), "tz": zone, "unit": ts.unit}
 
 
 def _time_from_json(saved: dict | str | None) -> pd.Timestamp | None:
