@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import random
 import subprocess
 import sys
 import textwrap
@@ -475,6 +477,43 @@ def test_a_failed_fit_leaves_the_estimator_as_it_was(series):
     assert not [name for name in vars(first) if name.endswith("_")]
     with pytest.raises(NotFittedError):
         first.predict()
+
+
+def _draws() -> tuple:
+    return torch.rand(3), np.random.rand(3), random.random()
+
+
+def _seed_globals() -> None:
+    torch.manual_seed(123)
+    np.random.seed(5)
+    random.seed(7)
+
+
+def test_a_seeded_fit_leaves_the_global_random_generators_as_it_found_them(series):
+    env = os.environ.get("PL_GLOBAL_SEED")
+    _seed_globals()
+    expected = _draws()
+    for frame in (series, series.iloc[:300].assign(x0=np.nan)):  # a fit that works, one that raises
+        _seed_globals()
+        with contextlib.suppress(DataValidationError):
+            TSMambaForecaster(**{**TINY, "max_epochs": 1, "dropout": 0.1}).fit(frame)
+        got = _draws()
+        assert torch.equal(got[0], expected[0])
+        np.testing.assert_array_equal(got[1], expected[1])
+        assert got[2] == expected[2]
+    assert os.environ.get("PL_GLOBAL_SEED") == env
+
+    # unseeded: the fit draws from (and advances) the global generators, so two fits differ
+    unseeded = {**TINY, "max_epochs": 1, "random_state": None}
+    a = TSMambaForecaster(**unseeded).fit(series.iloc[:200]).predict()
+    b = TSMambaForecaster(**unseeded).fit(series.iloc[:200]).predict()
+    assert not a.equals(b)
+
+
+@pytest.mark.parametrize("seed", [-1, 2**32, 1.5, True, "0"])
+def test_random_state_must_be_a_seed_numpy_takes(series, seed):
+    with pytest.raises(ConfigError, match="random_state must be an integer in"):
+        TSMambaForecaster(**{**TINY, "random_state": seed}).fit(series)
 
 
 def test_prediction_frames_and_val_df_must_match_the_training_rows(fitted, series):

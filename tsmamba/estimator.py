@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import lightning as L
 import numpy as np
 import pandas as pd
 import torch
@@ -36,7 +35,7 @@ from tsmamba.data import (
 )
 from tsmamba.errors import CheckpointError, ConfigError, DataValidationError, positive_int
 from tsmamba.model import ForecasterConfig, MambaForecaster, count_parameters
-from tsmamba.training import ForecastingModule, make_trainer
+from tsmamba.training import ForecastingModule, make_trainer, seeded
 from tsmamba.windows import TimeSeriesDataModule
 
 __all__ = ["TSMambaForecaster"]
@@ -174,6 +173,13 @@ class TSMambaForecaster(BaseEstimator):
         )
 
     def _check_params(self) -> None:
+        seed = self.random_state
+        if seed is not None and (
+            isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32
+        ):
+            raise ConfigError(
+                f"random_state must be an integer in [0, 2**32) or None (unseeded), got {seed!r}"
+            )
         for name in ("context_length", "horizon", "max_epochs", "batch_size", "train_stride"):
             value = getattr(self, name)
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
@@ -282,11 +288,16 @@ class TSMambaForecaster(BaseEstimator):
             scale: fit a StandardScaler on the training rows (False: data already scaled).
             resume: continue from ``checkpoint_dir/last.ckpt`` when it exists.
 
-        A fit that raises leaves the estimator as it was before (fitted or not).
+        A fit that raises leaves the estimator as it was before (fitted or not). With a
+        ``random_state`` the fit is seeded by it and leaves the global random generators of
+        torch, numpy and ``random`` as it found them.
         """
+        self._check_params()
         before = _fitted_state(self)
+        seed = None if self.random_state is None else int(self.random_state)
         try:
-            self._fit(df, time_col, columns, val_df, scale, resume)
+            with seeded(seed):
+                self._fit(df, time_col, columns, val_df, scale, resume)
         except BaseException:
             for name in _fitted_state(self):
                 delattr(self, name)
@@ -298,7 +309,6 @@ class TSMambaForecaster(BaseEstimator):
         self, df: Any, time_col: str | None, columns: Sequence[str] | None, val_df: Any,
         scale: bool, resume: bool,
     ) -> None:
-        self._check_params()
         frame = self._read(df, time_col, columns)
         values = frame.to_numpy(dtype=np.float64)
         n, L_, H = len(frame), self.context_length, self.horizon
@@ -341,8 +351,6 @@ class TSMambaForecaster(BaseEstimator):
         self.freq_ = freq
         n_time_features = time_feature_count(self.freq_) if self.time_features else 0
 
-        if self.random_state is not None:
-            L.seed_everything(int(self.random_state), workers=True, verbose=False)
         network = MambaForecaster(self.network_config(len(self.columns_), n_time_features))
         self.network_ = network
         scaled = self._scaled(all_values)

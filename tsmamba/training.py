@@ -12,10 +12,12 @@ weights restored in memory, and the user's ``trainer_kwargs`` passed through.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import os
 import random
+from collections.abc import Iterator
 from numbers import Real
 from typing import Any
 
@@ -30,7 +32,9 @@ from torch import Tensor
 from tsmamba.errors import ConfigError, TrainingError, positive_int
 from tsmamba.model import MambaForecaster
 
-__all__ = ["LOSSES", "ForecastingModule", "LastCheckpoint", "RestoreBestWeights", "make_trainer"]
+__all__ = [
+    "LOSSES", "ForecastingModule", "LastCheckpoint", "RestoreBestWeights", "make_trainer", "seeded",
+]
 
 LOSSES = ("mse", "mae", "huber")
 
@@ -81,6 +85,31 @@ def _set_rng_states(states: dict[str, Any]) -> None:
                          np_state["has_gauss"], np_state["gauss"]))
     version, internal, gauss_next = states["python"]
     random.setstate((version, tuple(internal), gauss_next))
+
+
+_SEED_ENV = ("PL_GLOBAL_SEED", "PL_SEED_WORKERS")  # what lightning.seed_everything also sets
+
+
+@contextlib.contextmanager
+def seeded(seed: int | None) -> Iterator[None]:
+    """Run a fit seeded with ``seed`` (torch, numpy, ``random``, dataloader workers) and give the
+    caller's global random states back afterwards, also when the fit raises: a fit with a fixed
+    seed neither depends on nor moves the user's generators. ``None``: the fit draws from the
+    global generators as they are, and leaves them advanced."""
+    if seed is None:
+        yield
+        return
+    states, env = _rng_states(), {name: os.environ.get(name) for name in _SEED_ENV}
+    L.seed_everything(seed, workers=True, verbose=False)
+    try:
+        yield
+    finally:
+        _set_rng_states(states)
+        for name, value in env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 class ForecastingModule(L.LightningModule):
