@@ -31,12 +31,15 @@ def weights(module: L.LightningModule) -> list[torch.Tensor]:
     return [p.detach().clone() for p in module.network.parameters()]
 
 
-def test_ema_is_the_moving_average_that_validation_sees_and_training_ends_on():
+@pytest.mark.parametrize("accumulate", [1, 2])
+def test_ema_is_the_moving_average_that_validation_sees_and_training_ends_on(accumulate):
+    """The average moves once per optimizer step, also when a step takes several batches."""
     seen: dict[str, list] = {"steps": [], "val": [], "epoch_start": []}
 
     class Record(Callback):
         def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
-            seen["steps"].append(weights(module))  # raw weights after each optimizer step
+            if (batch_idx + 1) % accumulate == 0:
+                seen["steps"].append(weights(module))  # raw weights after each optimizer step
 
         def on_validation_batch_start(self, trainer, module, batch, batch_idx, dataloader_idx=0):
             if batch_idx == 0:
@@ -52,8 +55,10 @@ def test_ema_is_the_moving_average_that_validation_sees_and_training_ends_on():
     trainer = L.Trainer(
         max_epochs=2, logger=False, enable_checkpointing=False, enable_progress_bar=False,
         enable_model_summary=False, num_sanity_val_steps=0, callbacks=[Record()],
+        accumulate_grad_batches=accumulate,
     )
     trainer.fit(module, train, val)
+    steps = 4 // accumulate  # optimizer steps per epoch
 
     expected, averages = None, []
     for n, raw in enumerate(seen["steps"], start=1):  # n = optimizer steps taken
@@ -63,13 +68,14 @@ def test_ema_is_the_moving_average_that_validation_sees_and_training_ends_on():
             weight = 1.0 - min(0.9, (1 + n) / (10 + n))
             expected = [e + weight * (w - e) for e, w in zip(expected, raw, strict=True)]
         averages.append(expected)
-    assert len(seen["steps"]) == 8
-    for got, want in zip(seen["val"], (averages[3], averages[7]), strict=True):  # after each epoch
+    assert len(seen["steps"]) == trainer.global_step == 2 * steps
+    first, last = averages[steps - 1], averages[2 * steps - 1]
+    for got, want in zip(seen["val"], (first, last), strict=True):  # after each epoch
         torch.testing.assert_close(got, want, atol=1e-6, rtol=0)
     # training resumed from the raw weights, not the average
-    torch.testing.assert_close(seen["epoch_start"][1], seen["steps"][3], atol=0, rtol=0)
-    assert not torch.equal(seen["steps"][3][0], averages[3][0])
-    torch.testing.assert_close(weights(module), averages[7], atol=1e-6, rtol=0)
+    torch.testing.assert_close(seen["epoch_start"][1], seen["steps"][steps - 1], atol=0, rtol=0)
+    assert not torch.equal(seen["steps"][steps - 1][0], first[0])
+    torch.testing.assert_close(weights(module), last, atol=1e-6, rtol=0)
 
 
 def test_ema_decay_is_checked():

@@ -184,8 +184,13 @@ class ForecastingModule(L.LightningModule):
         return loss
 
     # ---- exponential moving average of the weights (ema_decay) ------------------------------
-    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
-        """After each optimizer step: ema <- ema + (1 - decay) * (weights - ema).
+    def optimizer_step(self, *args: Any, **kwargs: Any) -> None:
+        super().optimizer_step(*args, **kwargs)
+        self._update_ema()
+
+    def _update_ema(self) -> None:
+        """After each optimizer step (not each batch: ``accumulate_grad_batches`` takes several):
+        ema <- ema + (1 - decay) * (weights - ema).
 
         The decay ramps up as min(decay, (1 + n) / (10 + n)) over the first steps n, so the
         average is not dominated by the initial weights.
@@ -196,7 +201,7 @@ class ForecastingModule(L.LightningModule):
         if self._ema is None:
             self._ema = [p.clone() for p in params]
             return
-        n = self.global_step
+        n = self.global_step + 1  # optimizer steps taken (global_step counts this one only after)
         weight = 1.0 - min(self.ema_decay, (1 + n) / (10 + n))
         for avg, p in zip(self._ema, params, strict=True):
             avg.lerp_(p, weight)
