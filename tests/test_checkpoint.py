@@ -7,6 +7,7 @@ test_streaming.py.)"""
 from __future__ import annotations
 
 import datetime
+import io
 import os
 import stat
 import subprocess
@@ -139,26 +140,15 @@ def test_read_rejects_metadata_that_is_not_an_object(tmp_path):
         read_checkpoint(tmp_path / "m")
 
 
-class _Unnamed(datetime.tzinfo):
-    """A fixed-offset zone pandas accepts but no name loads back."""
-
-    def utcoffset(self, dt):
-        return datetime.timedelta(hours=1)
-
-    def dst(self, dt):
-        return datetime.timedelta(0)
-
-    def tzname(self, dt):
-        return "X"
-
-
 @pytest.mark.parametrize(
     ("zone", "name"),
     [
         (None, None),
         ("Europe/Paris", "Europe/Paris"),
         (dateutil.tz.gettz("Europe/Paris"), "dateutil/Europe/Paris"),
-        (dateutil.tz.tzutc(), "UTC+00:00"),
+        (dateutil.tz.tzutc(), "UTC"),
+        # a fixed offset named like a zone with DST is saved as the offset, not as that zone
+        (datetime.timezone(datetime.timedelta(hours=1), "CET"), "UTC+01:00"),
         (dateutil.tz.tzoffset(None, -5400), "UTC-01:30"),
         (datetime.timezone(datetime.timedelta(hours=5, minutes=45)), "UTC+05:45"),
     ],
@@ -172,7 +162,11 @@ def test_zone_name_loads_back_with_the_same_wall_clock(zone, name):
         assert back.tz_localize(None).equals(times.tz_localize(None))
 
 
-def test_zone_name_rejects_a_zone_with_no_loadable_name():
-    times = pd.date_range("2024-01-01", periods=3, freq="h", tz="UTC").tz_convert(_Unnamed())
-    with pytest.raises(ValueError, match="no name that loads back"):
-        zone_name(times)
+def test_zone_name_rejects_a_zone_with_no_loadable_name_and_the_local_zone():
+    utc = pd.date_range("2024-01-01", periods=3, freq="h", tz="UTC")
+    paris_file = Path(dateutil.tz.gettz("Europe/Paris")._filename)  # where dateutil found it
+    in_memory = dateutil.tz.tzfile(io.BytesIO(paris_file.read_bytes()))
+    with pytest.raises(ValueError, match="no name that loads back"):  # a zone read from bytes
+        zone_name(utc.tz_convert(in_memory))
+    with pytest.raises(ValueError, match="local zone"):  # would load as the loader's local zone
+        zone_name(utc.tz_convert(dateutil.tz.tzlocal()))

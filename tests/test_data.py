@@ -200,6 +200,18 @@ def test_long_form_row_without_an_id_is_an_error_not_dropped(tmp_path, reader):
         reader(path)
 
 
+@pytest.mark.parametrize("reader", [read_panel, read_series])
+def test_long_form_ids_that_look_like_missing_values_are_kept(tmp_path, reader):
+    path = tmp_path / "countries.csv"  # "NA" is Namibia, "nan" a name: ids, not missing values
+    rows = [f"{c},2020-01-01 0{h}:00,{h}" for c in ("DE", "NA", "nan") for h in range(3)]
+    path.write_text("unique_id,ds,y\n" + "\n".join(rows) + "\n")
+    read = reader(path)
+    assert sorted(read) == ["DE", "NA", "nan"]
+    path.write_text(path.read_text() + ",2020-01-01 03:00,4\n")  # row 9 (line 11): no id
+    with pytest.raises(DataValidationError, match=r"'unique_id' is empty at row 9 \(line 11\)"):
+        reader(path)
+
+
 def test_non_ascii_header_names_are_kept(tmp_path):
     frame = hourly_frame(12, 2).rename(columns={"x0": "SWDR (W/m\ufffd)", "x1": "T (°C)"})
     df = read_series(write_csv(tmp_path, frame))

@@ -47,24 +47,33 @@ def sha256_bytes(data: bytes) -> str:
 def zone_name(times: pd.DatetimeIndex) -> str | None:
     """The name a save keeps for the time zone of ``times`` (None when tz-naive).
 
-    It is a name pandas loads back as a zone with the same wall clock at every one of ``times``:
-    the zone's own name when it loads (``Europe/Paris``, ``UTC+01:00``), a dateutil zone read from
-    the tz database as ``dateutil/<key>``, a fixed-offset dateutil zone as ``UTC+hh:mm``. Raises
-    ValueError for a zone with no such name (the caller says what to do).
+    It is a name pandas loads back as the same zone: a fixed offset as ``UTC`` or ``UTC+hh:mm``
+    whatever it is called (``timezone(+01:00, "CET")`` is not the zone CET, which has DST), a
+    dateutil zone read from the tz database as ``dateutil/<key>``, any other zone by its own name
+    (``Europe/Paris``) when that loads with the same wall clock at every one of ``times``.
+    Raises ValueError for a zone with no such name, and for the machine's local zone
+    (``dateutil.tz.tzlocal()``), which would load as the local zone of the loading machine.
     """
     from dateutil import tz as dateutil_tz
 
     zone = times.tz
     if zone is None:
         return None
-    candidates = [str(zone)]
-    filename = getattr(zone, "_filename", None)  # a dateutil tzfile: the path it was read from
-    if isinstance(filename, str) and "zoneinfo/" in filename:
-        candidates.append("dateutil/" + filename.rsplit("zoneinfo/", 1)[1])
-    if isinstance(zone, dateutil_tz.tzutc | dateutil_tz.tzoffset):
-        minutes = int(zone.utcoffset(None).total_seconds()) // 60
+    if isinstance(zone, dateutil_tz.tzlocal):
+        raise ValueError(
+            f"the time zone {zone!r} is this machine's local zone, which has no portable name"
+        )
+    offset = zone.utcoffset(None)  # a timedelta only for fixed-offset zones
+    if offset is not None:
+        minutes = int(offset.total_seconds()) // 60
         sign = "+" if minutes >= 0 else "-"
-        candidates.append(f"UTC{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}")
+        candidates = ["UTC" if minutes == 0 else
+                      f"UTC{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"]
+    else:
+        candidates = [str(zone)]
+        filename = getattr(zone, "_filename", None)  # a dateutil tzfile: where it was read from
+        if isinstance(filename, str):  # a path into the tz database, or the bare key
+            candidates.append("dateutil/" + filename.rsplit("zoneinfo/", 1)[-1])
     wall = times.tz_localize(None)
     for name in candidates:
         try:

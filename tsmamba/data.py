@@ -272,7 +272,11 @@ def _anchored_alias(times: pd.DatetimeIndex, step: int) -> str | None:
 # reading
 
 
-def _read_table(path_like: str | os.PathLike, encoding: str) -> tuple[pd.DataFrame, _Origin]:
+def _read_table(
+    path_like: str | os.PathLike, encoding: str, text_cols: Sequence[str] = ()
+) -> tuple[pd.DataFrame, _Origin]:
+    """The CSV as a frame, and how to name its rows. ``text_cols`` (series ids) are kept as
+    written where pandas would read a missing-value marker: the id "NA" is Namibia."""
     path = Path(path_like).expanduser()
     if not path.exists():
         raise DataNotFoundError(
@@ -321,6 +325,10 @@ def _read_table(path_like: str | os.PathLike, encoding: str) -> tuple[pd.DataFra
         raise DataValidationError(
             f"{origin.prefix()}the file has a header ({header}) but no data rows"
         )
+    as_read = [c for c in text_cols if c in frame.columns and frame[c].isna().any()]
+    if as_read:  # empty fields stay "" (an error for an id), markers like "NA" stay text
+        frame[as_read] = pd.read_csv(path, encoding=encoding, usecols=as_read, dtype=str,
+                                     na_filter=False)
     return frame, origin
 
 
@@ -364,7 +372,7 @@ def read_series(
     if isinstance(source, pd.DataFrame):
         frame, origin = source, _Origin("frame")
     else:
-        frame, origin = _read_table(source, encoding)
+        frame, origin = _read_table(source, encoding, text_cols=() if long_form is False else (id_col,))
     if long_form is None:
         long_form = _is_long_form(frame, id_col, ds_col, value_col)
     if long_form:
@@ -445,7 +453,7 @@ def read_panel(
     if isinstance(source, pd.DataFrame):
         frame, origin = source, _Origin("frame")
     else:
-        frame, origin = _read_table(source, encoding)
+        frame, origin = _read_table(source, encoding, text_cols=(id_col,))
     _check_long_columns(frame, origin, id_col, ds_col, value_col)
     frame = frame.reset_index(drop=True)
     _series_ids(frame[id_col], id_col, origin)  # no row may lack its id

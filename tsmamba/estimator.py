@@ -582,11 +582,10 @@ class TSMambaForecaster(BaseEstimator):
             )
         try:
             zone = zone_name(self.index_)
-        except ValueError:
+        except ValueError as exc:
             raise CheckpointError(
-                f"the time zone {self.index_.tz!r} of the fitted series cannot be saved by name "
-                "(it would not load back); fit on data in a named zone (e.g. "
-                "df.tz_convert('Europe/Paris')) to save the model"
+                f"cannot save the fitted series' time zone: {exc}; fit on data in a named zone "
+                "(e.g. df.tz_convert('Europe/Paris')) to save the model"
             ) from None
         meta = {
             "format": FORMAT,

@@ -472,11 +472,11 @@ class Stream:
             return None
         try:
             zone = zone_name(pd.DatetimeIndex([ts]))
-        except ValueError:
+        except ValueError as exc:
             who = "" if self.single else f"series {self.ids[b]!r}: "
             raise StreamError(
-                f"{who}the time zone {ts.tz!r} of the last timestamp {ts} cannot be saved by name; "
-                "convert the series to a named zone first (e.g. index.tz_convert('Europe/Paris'))"
+                f"{who}cannot save the last timestamp {ts}: {exc}; convert the series to a "
+                "named zone first (e.g. index.tz_convert('Europe/Paris'))"
             ) from None
         return {"ns": int(ts.value), "tz": zone, "unit": ts.unit}
 

@@ -62,12 +62,13 @@ def forecast_loss(kind: str, pred: Tensor, target: Tensor, frequency_weight: flo
 
 
 def _rng_states() -> dict[str, Any]:
-    """The global random states (torch CPU and CUDA, numpy, ``random``) as tensors and plain
-    Python values, so that a checkpoint holding them loads with ``weights_only=True``."""
+    """The global random states (torch CPU, CUDA once it is in use, numpy, ``random``) as tensors
+    and plain Python values, so that a checkpoint holding them loads with ``weights_only=True``.
+    (Reading CUDA's states would start CUDA; before it starts they are only the seed's.)"""
     _, keys, pos, has_gauss, gauss = np.random.get_state()
     return {
         "torch": torch.get_rng_state(),
-        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else [],
         "numpy": {"keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
                   "has_gauss": int(has_gauss), "gauss": float(gauss)},
         "python": random.getstate(),
@@ -94,8 +95,9 @@ _SEED_ENV = ("PL_GLOBAL_SEED", "PL_SEED_WORKERS")  # what lightning.seed_everyth
 def seeded(seed: int | None) -> Iterator[None]:
     """Run a fit seeded with ``seed`` (torch, numpy, ``random``, dataloader workers) and give the
     caller's global random states back afterwards, also when the fit raises: a fit with a fixed
-    seed neither depends on nor moves the user's generators. ``None``: the fit draws from the
-    global generators as they are, and leaves them advanced."""
+    seed neither depends on nor moves the user's generators (CUDA's only when CUDA was already in
+    use). ``None``: the fit draws from the global generators as they are, and leaves them
+    advanced."""
     if seed is None:
         yield
         return
