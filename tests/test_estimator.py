@@ -468,6 +468,9 @@ def test_a_failed_fit_leaves_the_estimator_as_it_was(series):
     est.set_params(channel_mode="independant")  # fails after the data is read and scaled
     with pytest.raises(ConfigError, match="channel_mode"):
         est.fit(series.iloc[:300])
+    with pytest.raises(ConfigError, match="parameters changed since fit are not valid"):
+        est.predict()  # the typo is still set
+    est.set_params(channel_mode="independent")
     pd.testing.assert_frame_equal(est.predict(), before)
     assert len(est.values_) == len(series)
 
@@ -514,6 +517,29 @@ def test_a_seeded_fit_leaves_the_global_random_generators_as_it_found_them(serie
 def test_random_state_must_be_a_seed_numpy_takes(series, seed):
     with pytest.raises(ConfigError, match="random_state must be an integer in"):
         TSMambaForecaster(**{**TINY, "random_state": seed}).fit(series)
+
+
+def test_parameters_changed_after_fit_are_refused_until_refit(series, tmp_path):
+    """The network keeps the fitted shape: a changed horizon made predict crash, a changed
+    context_length forecast silently from fewer rows, and save wrote params the weights lack."""
+    est = TSMambaForecaster(**{**TINY, "max_epochs": 1}).fit(series)
+    before, fitted_params = est.predict(), est.get_params()
+    for name, value, shown in [("horizon", 6, "horizon 12 -> 6"),
+                               ("context_length", 12, "context_length 24 -> 12"),
+                               ("time_features", True, "n_time_features 0 -> 4")]:
+        est.set_params(**{name: value})
+        for call in (est.predict, est.stream, lambda: est.save(tmp_path / "m")):
+            with pytest.raises(ConfigError, match=f"parameters changed since fit: {shown}"):
+                call()
+        est.set_params(**fitted_params)
+    est.set_params(learning_rate=0.5, chunk_size=4, dropout=0.3)  # training-only settings may change
+    pd.testing.assert_frame_equal(est.predict(), before)
+    path = est.save(tmp_path / "m")
+    meta = json.loads((path / "meta.json").read_text())
+    meta["params"]["horizon"] = 6  # a save whose parameters disagree with its network
+    (path / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match="saved parameters disagree with the saved network"):
+        TSMambaForecaster.load(path)
 
 
 def test_prediction_frames_and_val_df_must_match_the_training_rows(fitted, series):

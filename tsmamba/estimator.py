@@ -12,6 +12,7 @@ import os
 import time
 import warnings
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -171,6 +172,28 @@ class TSMambaForecaster(BaseEstimator):
             input_skip=self.input_skip,
             cross_channel_skip=self.cross_channel_skip,
         )
+
+    def check_fitted(self) -> None:
+        """Raise NotFittedError before a fit, and ConfigError when parameters that shape the
+        fitted network (``horizon``, ``context_length``, ``time_features``, ...) were changed
+        since (``set_params``): the network still has the fitted ones, so fit again or set
+        them back."""
+        check_is_fitted(self, "network_")
+        fitted = self.network_.config
+        try:
+            n_time_features = time_feature_count(self.freq_) if self.time_features else 0
+            now = asdict(self.network_config(fitted.n_channels, n_time_features))
+        except ConfigError as exc:
+            raise ConfigError(f"parameters changed since fit are not valid ({exc}); fit again") from None
+        changed = [
+            f"{name} {value!r} -> {now[name]!r}" for name, value in asdict(fitted).items()
+            if name not in _NOT_IN_FORECASTS and now[name] != value
+        ]
+        if changed:
+            raise ConfigError(
+                f"parameters changed since fit: {', '.join(changed)}; the fitted network has the "
+                "old ones, so fit again (or set them back) before forecasting or saving"
+            )
 
     def _check_params(self) -> None:
         seed = self.random_state
@@ -449,7 +472,7 @@ class TSMambaForecaster(BaseEstimator):
         Returns a DataFrame indexed by the future timestamps, one column per fitted channel, in
         the original units.
         """
-        check_is_fitted(self, "network_")
+        self.check_fitted()
         self.check_context(context)
         if df is None:
             values, index = self.values_, self.index_
@@ -478,7 +501,7 @@ class TSMambaForecaster(BaseEstimator):
         ``batch_size``: windows per forward pass (None: 32, fewer to keep a pass near 1 GB).
         Returns (n_origins, H, C) in original units.
         """
-        check_is_fitted(self, "network_")
+        self.check_fitted()
         self.check_context(context)
         if isinstance(data, pd.DataFrame):
             frame = self._frame_for_prediction(data)
@@ -544,7 +567,7 @@ class TSMambaForecaster(BaseEstimator):
     ) -> np.ndarray:
         """Windows already in the scaler's units: contexts (N, L, C) -> forecasts (N, H, C), same
         units; ``batch_size`` windows per forward pass (None: 32, fewer to keep a pass near 1 GB)."""
-        check_is_fitted(self, "network_")
+        self.check_fitted()
         x = torch.as_tensor(np.asarray(contexts), dtype=self._dtype())
         m = None if marks is None else torch.as_tensor(np.asarray(marks), dtype=self._dtype())
         batch_size = self._windows_per_pass(x.shape[1], batch_size)
@@ -565,7 +588,7 @@ class TSMambaForecaster(BaseEstimator):
     # ---- persistence -----------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> Path:
         """Write the fitted model to a directory (tensors + JSON), atomically."""
-        check_is_fitted(self, "network_")
+        self.check_fitted()
         params, dropped = {}, []
         for key, value in self.get_params().items():
             try:  # as JSON, numpy scalars as Python numbers (a grid gives them), paths as text
@@ -658,10 +681,20 @@ class TSMambaForecaster(BaseEstimator):
                 ) from None
         index = index.as_unit(meta.get("index_unit", "ns"))
         est.index_ = pd.DatetimeIndex(index, freq=est.freq_ or None, name=meta.get("index_name"))
+        try:
+            est.check_fitted()
+        except ConfigError as exc:
+            raise CheckpointError(
+                f"{path}: the saved parameters disagree with the saved network ({exc}); "
+                "save the model again"
+            ) from None
         return est
 
     def __sklearn_is_fitted__(self) -> bool:
         return hasattr(self, "network_")
+
+
+_NOT_IN_FORECASTS = ("chunk_size", "dropout")  # network settings that may change after a fit
 
 
 def _identity_scaler(n_channels: int) -> StandardScaler:

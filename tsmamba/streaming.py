@@ -68,10 +68,7 @@ class Stream:
         missing: str = "reject",
         gaps: str = "reject",
     ):
-        if not hasattr(forecaster, "network_"):
-            from sklearn.exceptions import NotFittedError
-
-            raise NotFittedError("fit the forecaster (or load a saved one) before streaming")
+        forecaster.check_fitted()  # fitted, and with the parameters it was fitted with
         if missing not in POLICIES or gaps not in POLICIES:
             raise ConfigError(f"missing and gaps must be one of {POLICIES}, got {missing!r}, {gaps!r}")
         forecaster.network_._check_recurrent()
