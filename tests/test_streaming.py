@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from tsmamba.datasets import synthetic_ett
-from tsmamba.errors import CheckpointError, ConfigError, StreamError
+from tsmamba.errors import CheckpointError, ConfigError, DataValidationError, StreamError
 from tsmamba.estimator import TSMambaForecaster
 from tsmamba.streaming import Stream
 
@@ -300,6 +300,18 @@ def test_save_and_load_keep_the_time_zone_across_dst(calendar_model, paris, tmp_
     meta["last_time"] = [paris.index[119].isoformat()]
     meta_file.write_text(json.dumps(meta))
     assert Stream.load(tmp_path / "s", calendar_model).last_timestamp == paris.index[119]
+
+
+def test_frames_in_another_zone_forecast_on_the_fitted_calendar(calendar_model, paris):
+    """The same instants in UTC used to get UTC phases and time features (forecasts 3.97 off)."""
+    utc = paris.iloc[:180].tz_convert("UTC")
+    for context in ("window", "full"):
+        expected = calendar_model.predict(paris.iloc[:180], context=context)
+        pd.testing.assert_frame_equal(calendar_model.predict(utc, context=context), expected)
+    expected = calendar_model.stream(history=paris.iloc[:180]).forecast()
+    pd.testing.assert_frame_equal(calendar_model.stream(history=utc).forecast(), expected)
+    with pytest.raises(DataValidationError, match="fitted on timestamps in Europe/Paris"):
+        calendar_model.predict(paris.iloc[:100].tz_localize(None))
 
 
 def test_a_dateutil_zone_saves_and_loads(paris, tmp_path):

@@ -241,6 +241,16 @@ class TSMambaForecaster(BaseEstimator):
                     f"missing {missing}, unexpected {extra}; pass the columns {self.columns_}"
                 )
         frame = read_series(df, time_col=time_col or "date", columns=self.columns_)
+        zone = self.index_.tz
+        if (frame.index.tz is None) != (zone is None):
+            given = f"in {frame.index.tz}" if zone is None else "without a time zone"
+            fitted = "without a time zone" if zone is None else f"in {zone}"
+            raise DataValidationError(
+                f"the frame's timestamps are {given}, but the model was fitted on timestamps "
+                f"{fitted}; give them {fitted}"
+            )
+        if zone is not None:  # the same instants on the fitted calendar (cycle phase, features)
+            frame = frame.tz_convert(zone)
         self._check_freq(frame.index, "the frame")
         return frame
 
