@@ -314,6 +314,39 @@ def test_frames_in_another_zone_forecast_on_the_fitted_calendar(calendar_model, 
         calendar_model.predict(paris.iloc[:100].tz_localize(None))
 
 
+@pytest.mark.parametrize("as_name", [lambda t: t.to_pydatetime(), lambda t: t.to_datetime64()])
+def test_a_series_named_by_a_datetime_is_timestamped(model, series, as_name):
+    """A datetime or datetime64 name used to be ignored: five missing rows went unnoticed."""
+    stream = model.stream(history=series.iloc[:200])
+    row = series.iloc[205]
+    with pytest.raises(StreamError, match="gap: 5 step"):
+        stream.update(pd.Series(row.to_numpy(), index=row.index, name=as_name(row.name)))
+
+
+def test_integer_column_names_update_like_the_fitted_text_names(series):
+    frame = series.iloc[:80].set_axis(range(3), axis=1)  # columns 0, 1, 2: fitted as "0", "1", "2"
+    est = TSMambaForecaster(**TINY).fit(frame.iloc[:60])
+    by_row, by_dict = est.stream(history=frame.iloc[:60]), est.stream(history=frame.iloc[:60])
+    by_row.update(frame.iloc[60])
+    by_dict.update({0: frame.iat[60, 0], 1: frame.iat[60, 1], 2: frame.iat[60, 2]})
+    expected = est.predict(frame.iloc[:61], context="full")
+    for stream in (by_row, by_dict):
+        np.testing.assert_allclose(stream.forecast().to_numpy(), expected.to_numpy(), rtol=1e-4, atol=1e-4)
+
+
+def test_calendar_updates_without_a_timestamp_take_the_next_step(calendar_model, paris):
+    timed = calendar_model.stream(history=paris.iloc[:150])
+    untimed = calendar_model.stream(history=paris.iloc[:150])
+    for t in range(150, 156):
+        timed.update(paris.iloc[t])
+        untimed.update(dict(paris.iloc[t]) if t % 2 else paris.iloc[t].to_numpy())  # no time given
+    assert untimed.last_timestamp == timed.last_timestamp == paris.index[155]
+    pd.testing.assert_frame_equal(untimed.forecast(), timed.forecast())
+    fresh = calendar_model.stream()  # no history: no last time to step from
+    with pytest.raises(StreamError, match="needs a timestamp until the stream knows its last one"):
+        fresh.update(paris.iloc[0].to_numpy())
+
+
 def test_a_dateutil_zone_saves_and_loads(paris, tmp_path):
     """The zone of a dateutil index used to be saved as "tzfile('/usr/share/...')", a name that
     did not load: the model and the stream saved fine and could not be loaded."""

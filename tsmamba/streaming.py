@@ -18,6 +18,7 @@ Policies:
 
 from __future__ import annotations
 
+import datetime
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -150,12 +151,12 @@ class Stream:
     def _parse_row(self, row: Any) -> tuple[np.ndarray, pd.Timestamp | None]:
         """One observation -> (C,) float values and an optional timestamp."""
         ts = None
-        if isinstance(row, pd.Series):
-            data = row.to_dict()
-            if isinstance(row.name, (pd.Timestamp, str)) and row.name is not None:
+        if isinstance(row, pd.Series):  # keys as text, like the fitted columns (0 -> "0")
+            data = {str(k): v for k, v in row.items()}
+            if isinstance(row.name, (str, datetime.date, np.datetime64)):  # not a row number
                 ts = row.name
         elif isinstance(row, Mapping):
-            data = dict(row)
+            data = {str(k): v for k, v in row.items()}
         else:
             arr = np.asarray(row)
             if arr.ndim != 1 or arr.shape[0] != len(self.columns):
@@ -216,7 +217,9 @@ class Stream:
                 )
             values = fill
         gap_steps = 0
-        if ts is not None and last_time is not None:
+        if ts is None and last_time is not None and self.offset is not None:
+            ts = last_time + self.offset  # no timestamp: the next step on the series' grid
+        elif ts is not None and last_time is not None:
             if ts.tz is None and last_time.tz is not None:
                 raise StreamError(
                     f"{who}timestamp {ts} is tz-naive but the series is in {last_time.tz}; "
@@ -301,7 +304,8 @@ class Stream:
         if self.network.config.n_marks:
             if any(p[2] is None for p in plan):
                 raise StreamError(
-                    "this model reads the calendar (time features or a cycle): every update needs a timestamp"
+                    "this model reads the calendar (time features or a cycle): an update needs a "
+                    "timestamp until the stream knows its last one (give it a history or a time)"
                 )
             marks_t = torch.cat([self._marks(pd.DatetimeIndex([p[2]])) for p in plan])
         forecast, new = self.network.step(x, state, marks_t)
@@ -310,8 +314,6 @@ class Stream:
             self._last_values[b] = values
             if ts is not None:
                 self._last_time[b] = ts
-            elif self._last_time[b] is not None and self.offset is not None:
-                self._last_time[b] = self._last_time[b] + self.offset
         return self.forecast(as_array=as_array)
 
     @torch.no_grad()
