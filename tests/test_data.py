@@ -789,3 +789,39 @@ def test_weather_header_keeps_replacement_characters(benchmark_file):
     assert df.attrs["freq"] == "10min" and len(df.attrs["irregular"]) == 2
     with pytest.raises(DataValidationError, match="duplicate timestamp: 2020-05-12 06:00:00"):
         read_series(benchmark_file("Weather"))  # strict by default
+
+
+@pytest.mark.parametrize(
+    ("freq", "dates"),
+    [
+        ("B", ["2024-03-20", "2024-03-21", "2024-03-22"]),  # Wed-Fri: inferred alone as "D"
+        ("MS", ["2028-11-01", "2028-12-01"]),  # inferred alone as "30D"
+        ("W-SUN", ["2025-02-16", "2025-02-23"]),  # inferred alone as "7D"
+        ("h", ["2024-01-03 12:00"]),  # one row: nothing to infer from
+    ],
+)
+def test_a_known_frequency_reads_few_rows_on_its_grid(freq, dates):
+    index = pd.DatetimeIndex(dates, name="date")
+    frame = pd.DataFrame({"x": np.arange(len(dates), dtype=float)}, index=index)
+    read = read_series(frame, freq=freq)
+    assert read.attrs["freq"] == freq and read.index.freqstr == freq
+
+
+def test_rows_off_a_known_frequency_are_inferred_as_usual():
+    weekend = pd.DataFrame({"x": [1.0, 2.0]}, index=pd.DatetimeIndex(["2024-03-23", "2024-03-25"]))
+    assert read_series(weekend, freq="B").attrs["freq"] == "2D"  # a Saturday is no business day
+
+
+def test_read_series_names_what_it_takes_and_repeated_column_names():
+    series = pd.Series([1.0, 2.0], index=pd.date_range("2024", periods=2, freq="h"))
+    with pytest.raises(DataValidationError, match=r"got Series \(one series: pass series.to_frame\(\)\)"):
+        read_series(series)
+    with pytest.raises(DataValidationError, match="got ndarray"):
+        read_series(np.zeros((3, 2)))
+    index = pd.date_range("2024", periods=3, freq="h", name="date")
+    twice = pd.DataFrame(np.zeros((3, 2)), index=index, columns=["a", "a"])
+    with pytest.raises(DataValidationError, match=r"column names repeat: \['a'\]; give"):
+        read_series(twice)
+    as_text = pd.DataFrame(np.zeros((3, 2)), index=index, columns=[1, "1"])
+    with pytest.raises(DataValidationError, match=r"repeat: \['1'\] \(as text: 1 and the text 1"):
+        read_series(as_text)

@@ -347,6 +347,18 @@ def test_calendar_updates_without_a_timestamp_take_the_next_step(calendar_model,
         fresh.update(paris.iloc[0].to_numpy())
 
 
+def test_few_rows_on_a_business_day_grid_are_taken_at_the_fitted_frequency(series):
+    """Three business days were read as daily and refused; one row could not be read at all."""
+    days = series.set_axis(pd.bdate_range("2024-01-01", periods=len(series), name="date"))
+    est = TSMambaForecaster(**TINY).fit(days.iloc[:200])
+    stream = est.stream(history=days.iloc[:200])
+    stream.update_many(days.iloc[200:203])  # Mon-Wed: alone, these look daily
+    stream.update_many(days.iloc[203:204])  # one row
+    expected = est.predict(days.iloc[:204], context="full")
+    np.testing.assert_allclose(stream.forecast().to_numpy(), expected.to_numpy(), rtol=1e-4, atol=1e-4)
+    assert stream.forecast().index.equals(expected.index) and expected.index.freqstr == "B"
+
+
 def test_a_dateutil_zone_saves_and_loads(paris, tmp_path):
     """The zone of a dateutil index used to be saved as "tzfile('/usr/share/...')", a name that
     did not load: the model and the stream saved fine and could not be loaded."""

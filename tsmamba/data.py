@@ -215,6 +215,14 @@ def _pandas_infer(index: pd.DatetimeIndex) -> str | None:
     return pd.tseries.frequencies.to_offset(found).freqstr
 
 
+def _on_grid(times: pd.DatetimeIndex, freq: str) -> bool:
+    """Whether ``times`` are consecutive steps of ``freq`` (the first one on its grid)."""
+    try:
+        return pd.date_range(times[0], periods=len(times), freq=freq).equals(times)
+    except (TypeError, ValueError):
+        return False
+
+
 def _infer_grid(times: pd.DatetimeIndex, origin: _Origin) -> tuple[str, pd.DatetimeIndex]:
     """(alias, grid): the regular grid from ``times[0]`` to ``times[-1]`` the times lie on.
 
@@ -351,6 +359,7 @@ def read_series(
     value_col: str = "y",
     encoding: str = "utf-8",
     strict: bool = True,
+    freq: str | None = None,
 ) -> pd.DataFrame:
     """Read a CSV file (``.csv``, ``.csv.gz``, ...) or a DataFrame into a validated wide frame.
 
@@ -363,7 +372,10 @@ def read_series(
       ``sort=True``  sort unsorted rows by time;
       ``fill``       ``"ffill"`` or ``"interpolate"`` rows missing from the time grid;
       ``impute``     ``"ffill"``, ``"interpolate"`` or ``"zero"`` NaN and ±inf values;
-      ``date_format`` strptime format of the time column when it is not ISO 8601.
+      ``date_format`` strptime format of the time column when it is not ISO 8601;
+      ``freq``       the frequency the rows should step at (a fitted model's): rows on its
+                     grid with none missing take it, even one row or too few to tell a
+                     business day from a day; otherwise the frequency is inferred as usual.
     ``strict=False`` keeps duplicate timestamps and gaps (with a warning, ``.freq`` unset,
     ``df.attrs["freq"]`` = the step); it exists for published benchmark files whose row
     positions define the protocol. The frequency alias is in ``df.attrs["freq"]`` as well.
@@ -371,19 +383,24 @@ def read_series(
     """
     if isinstance(source, pd.DataFrame):
         frame, origin = source, _Origin("frame")
-    else:
+    elif isinstance(source, str | os.PathLike):
         frame, origin = _read_table(source, encoding, text_cols=() if long_form is False else (id_col,))
+    else:
+        hint = " (one series: pass series.to_frame())" if isinstance(source, pd.Series) else ""
+        raise DataValidationError(
+            f"expected a DataFrame or the path of a CSV file, got {type(source).__name__}{hint}"
+        )
     if long_form is None:
         long_form = _is_long_form(frame, id_col, ds_col, value_col)
     if long_form:
         wide, rows = _pivot_long(frame, origin, id_col, ds_col, value_col, date_format)
         return _validate(
             wide.index, wide, rows, origin, time_name=ds_col, columns=columns, sort=False,
-            fill=fill, impute=impute, strict=strict,
+            fill=fill, impute=impute, strict=strict, freq=freq,
         )  # fmt: skip
     return _read_wide(
         frame, origin, time_col=time_col, columns=columns, date_format=date_format, sort=sort,
-        fill=fill, impute=impute, strict=strict,
+        fill=fill, impute=impute, strict=strict, freq=freq,
     )  # fmt: skip
 
 
@@ -398,13 +415,14 @@ def _read_wide(
     fill: str | None = None,
     impute: str | None = None,
     strict: bool = True,
+    freq: str | None = None,
 ) -> pd.DataFrame:
     """:func:`read_series` of a wide table already read, with messages naming ``origin``'s rows."""
     times, data, time_name = _split_time(frame, time_col, origin, implicit_index=True)
     times = _parse_times(times, time_name, date_format, origin)
     return _validate(
         times, data, np.arange(len(frame)), origin, time_name=time_name, columns=columns,
-        sort=sort, fill=fill, impute=impute, strict=strict,
+        sort=sort, fill=fill, impute=impute, strict=strict, freq=freq,
     )  # fmt: skip
 
 
@@ -690,6 +708,7 @@ def _validate(
     fill: str | None,
     impute: str | None,
     strict: bool,
+    freq: str | None = None,
 ) -> pd.DataFrame:
     if fill not in (None, *FILL_METHODS):
         raise ConfigError(f"fill must be None or one of {FILL_METHODS}, got {fill!r}")
@@ -742,12 +761,15 @@ def _validate(
         notes.append(text)
 
     # frequency and gaps
-    try:
-        check_length(n, 2, "inferring a frequency")
-    except DataValidationError as exc:
-        raise DataValidationError(f"{origin.prefix()}{exc}") from None
     unique_times = times if not len(dup_after) else times[np.r_[True, steps != 0]]
-    freq, grid = _infer_grid(unique_times, origin)
+    if freq is not None and n and _on_grid(unique_times, freq):
+        grid = unique_times  # the expected grid, nothing missing
+    else:
+        try:
+            check_length(n, 2, "inferring a frequency")
+        except DataValidationError as exc:
+            raise DataValidationError(f"{origin.prefix()}{exc}") from None
+        freq, grid = _infer_grid(unique_times, origin)
     missing = len(grid) - len(unique_times)
     if missing:
         text = _gap_report(unique_times, grid, freq, rows if not len(dup_after) else None, origin)
@@ -771,7 +793,7 @@ def _validate(
         values = _impute(values, impute, names, origin)
 
     # constant channels
-    if len(values):
+    if len(values) > 1:
         constant = np.flatnonzero(np.ptp(values, axis=0) == 0)
         for j in constant:
             warnings.warn(
@@ -802,6 +824,14 @@ def _select_numeric(
     data: pd.DataFrame, columns: Sequence[str] | None, origin: _Origin
 ) -> tuple[list[str], np.ndarray]:
     available = [str(c) for c in data.columns]
+    repeated = sorted({c for c in available if available.count(c) > 1})
+    if repeated:
+        as_text = len(set(data.columns)) > len(set(available))  # e.g. 1 and "1"
+        raise DataValidationError(
+            f"{origin.prefix()}column names repeat: {repeated}"
+            f"{' (as text: 1 and the text 1 name the same channel)' if as_text else ''}; "
+            "give every channel its own name"
+        )
     if columns is not None:
         if isinstance(columns, str):
             columns = [columns]

@@ -224,8 +224,10 @@ class TSMambaForecaster(BaseEstimator):
             )
 
     # ---- data ------------------------------------------------------------------------------
-    def _read(self, df: Any, time_col: str | None, columns: Sequence[str] | None) -> pd.DataFrame:
-        return read_series(df, time_col=time_col or "date", columns=columns)
+    def _read(
+        self, df: Any, time_col: str | None, columns: Sequence[str] | None, freq: str | None = None
+    ) -> pd.DataFrame:
+        return read_series(df, time_col=time_col or "date", columns=columns, freq=freq)
 
     def _frame_for_prediction(self, df: Any, time_col: str | None = None) -> pd.DataFrame:
         """Validate a frame to forecast from: the fitted channels, in the fitted order."""
@@ -240,7 +242,7 @@ class TSMambaForecaster(BaseEstimator):
                     f"the frame's columns differ from those the model was fitted on: "
                     f"missing {missing}, unexpected {extra}; pass the columns {self.columns_}"
                 )
-        frame = read_series(df, time_col=time_col or "date", columns=self.columns_)
+        frame = read_series(df, time_col=time_col or "date", columns=self.columns_, freq=self.freq_)
         zone = self.index_.tz
         if (frame.index.tz is None) != (zone is None):
             given = f"in {frame.index.tz}" if zone is None else "without a time zone"
@@ -349,7 +351,7 @@ class TSMambaForecaster(BaseEstimator):
 
         freq = frame.index.freqstr if frame.index.freq is not None else pd.infer_freq(frame.index)
         if val_df is not None:
-            val_frame = self._read(val_df, time_col, list(frame.columns))
+            val_frame = self._read(val_df, time_col, list(frame.columns), freq)
             _check_continues(index, val_frame.index, freq)
             train_end = n
             all_values = np.concatenate([values, val_frame.to_numpy(np.float64)])
