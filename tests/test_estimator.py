@@ -542,6 +542,23 @@ def test_parameters_changed_after_fit_are_refused_until_refit(series, tmp_path):
         TSMambaForecaster.load(path)
 
 
+def test_read_errors_say_where_the_cleaning_options_are(series):
+    """fit/predict/backtest take no impute=/fill=/sort=: the hint names read_series instead."""
+    holed = series.copy()
+    holed.iloc[5, 0] = np.nan
+    est = TSMambaForecaster(**TINY)
+    with pytest.raises(DataValidationError, match=r"Pass impute=.*fit reads the data as it is: .*"
+                                                  r"tsmamba.data.read_series's, so read it"):
+        est.fit(holed)
+    from tsmamba.backtest import backtest
+
+    with pytest.raises(DataValidationError, match="pass the frame to backtest"):
+        backtest(est, holed.iloc[::-1])  # unsorted: sort=True is read_series's
+    with pytest.raises(DataValidationError, match=r"columns differ") as info:
+        est.fit(series).predict(series.rename(columns={series.columns[0]: "renamed"}))
+    assert "read_series" not in str(info.value)  # no hint where no option helps
+
+
 def test_prediction_frames_and_val_df_must_match_the_training_rows(fitted, series):
     daily = series.iloc[:60].set_axis(pd.date_range("2020-01-01", periods=60, freq="D", name="date"))
     with pytest.raises(DataValidationError, match=r"every 'D'.*fitted on rows every 'h'"):

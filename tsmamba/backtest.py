@@ -60,7 +60,7 @@ from tsmamba.data import (
     check_length,
     infer_freq,
     prepare_ltsf,
-    read_series,
+    read_strict,
     timestamp_on,
 )
 from tsmamba.errors import ConfigError, DataValidationError, TrainingError, positive_int
@@ -819,7 +819,7 @@ def backtest(
     if callable(check):
         check(context)
     t_start = time.perf_counter()
-    frame = read_series(df, time_col=time_col or "date", columns=columns)
+    frame = read_strict(df, caller="backtest", time_col=time_col or "date", columns=columns)
     values = frame.to_numpy(dtype=np.float64)
     index = frame.index
     channels = [str(c) for c in frame.columns]

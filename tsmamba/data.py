@@ -42,6 +42,7 @@ __all__ = [
     "prepare_ltsf",
     "read_panel",
     "read_series",
+    "read_strict",
     "split_borders",
     "time_feature_count",
     "time_features",
@@ -402,6 +403,23 @@ def read_series(
         frame, origin, time_col=time_col, columns=columns, date_format=date_format, sort=sort,
         fill=fill, impute=impute, strict=strict, freq=freq,
     )  # fmt: skip
+
+
+_READ_OPTIONS = ("sort=True", "fill=", "impute=", "date_format=", "encoding=")
+
+
+def read_strict(source: Any, *, caller: str, **kw: Any) -> pd.DataFrame:
+    """:func:`read_series` for a ``caller`` (``"fit"``) that takes data but none of its cleaning
+    options: an error whose fix is one of them says to read the data with read_series first."""
+    try:
+        return read_series(source, **kw)
+    except DataValidationError as exc:
+        if not any(option in str(exc) for option in _READ_OPTIONS):
+            raise
+        raise DataValidationError(
+            f"{exc}. {caller} reads the data as it is: those options are tsmamba.data.read_series's, "
+            f"so read it with them first and pass the frame to {caller}"
+        ) from None
 
 
 def _read_wide(

@@ -30,7 +30,7 @@ from tsmamba.data import (
     check_length,
     cycle_phase,
     future_index,
-    read_series,
+    read_strict,
     time_feature_count,
     time_features,
 )
@@ -227,7 +227,7 @@ class TSMambaForecaster(BaseEstimator):
     def _read(
         self, df: Any, time_col: str | None, columns: Sequence[str] | None, freq: str | None = None
     ) -> pd.DataFrame:
-        return read_series(df, time_col=time_col or "date", columns=columns, freq=freq)
+        return read_strict(df, caller="fit", time_col=time_col or "date", columns=columns, freq=freq)
 
     def _frame_for_prediction(self, df: Any, time_col: str | None = None) -> pd.DataFrame:
         """Validate a frame to forecast from: the fitted channels, in the fitted order."""
@@ -242,7 +242,8 @@ class TSMambaForecaster(BaseEstimator):
                     f"the frame's columns differ from those the model was fitted on: "
                     f"missing {missing}, unexpected {extra}; pass the columns {self.columns_}"
                 )
-        frame = read_series(df, time_col=time_col or "date", columns=self.columns_, freq=self.freq_)
+        frame = read_strict(df, caller="predict", time_col=time_col or "date", columns=self.columns_,
+                            freq=self.freq_)
         zone = self.index_.tz
         if (frame.index.tz is None) != (zone is None):
             given = f"in {frame.index.tz}" if zone is None else "without a time zone"
