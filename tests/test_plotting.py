@@ -253,3 +253,24 @@ def test_errors_name_the_problem(
         save_report_plots(forecasts, metrics_df.iloc[:0], tmp_path / "r")
     assert not (tmp_path / "a.png").exists()
     assert not (tmp_path / "r").exists()  # frames are checked before anything is written
+
+
+def test_reports_crossing_a_dst_change_plot_from_their_csv(tmp_path: Path) -> None:
+    """forecasts.csv of a zone with DST holds two UTC offsets: read back, it used to fail to parse
+    (pandas refuses mixed offsets); a naive history beside aware forecasts failed untyped."""
+    index = pd.date_range("2024-10-26 20:00", periods=24, freq="h", tz="Europe/Paris")  # clocks go back
+    history = pd.DataFrame({"OT": np.arange(24.0)}, index=index)
+    rows = [
+        {"origin": index[o], "timestamp": index[o + s], "channel": "OT", "step": s,
+         "y": float(o + s), "yhat": o + s + 0.5, "yhat_last_value": float(o)}
+        for o in (4, 10) for s in range(1, HORIZON + 1)
+    ]
+    pd.DataFrame(rows).to_csv(tmp_path / "forecasts.csv", index=False)
+    csv = pd.read_csv(tmp_path / "forecasts.csv")
+    assert csv["timestamp"].str[-6:].nunique() == 2  # +02:00 and +01:00
+    plot_forecasts(csv, tmp_path / "f.png", history=history)
+    plot_error_over_time(csv, tmp_path / "e.png")
+    _assert_png(tmp_path / "f.png")
+    _assert_png(tmp_path / "e.png")
+    with pytest.raises(ConfigError, match="history's timestamps are without a time zone but the forecasts'"):
+        forecast_figure(csv, history=history.tz_localize(None))

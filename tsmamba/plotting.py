@@ -161,10 +161,40 @@ def _format_time(ts: pd.Timestamp) -> str:
 
 def _prepared(forecasts: Any) -> pd.DataFrame:
     df = _require(forecasts, FORECAST_COLUMNS, "forecasts").copy()
-    df["origin"] = pd.to_datetime(df["origin"])
-    df["timestamp"] = pd.to_datetime(df["timestamp"])
+    df["origin"] = _times(df["origin"], "origin")
+    df["timestamp"] = _times(df["timestamp"], "timestamp")
     df["channel"] = df["channel"].astype(str)
     return df
+
+
+def _times(column: pd.Series, name: str) -> pd.Series:
+    """Times of a forecasts table; text with UTC offsets that change (a report in a zone with
+    DST, read back from forecasts.csv) becomes UTC, as the offsets say."""
+    if pd.api.types.is_datetime64_any_dtype(column.dtype):
+        return column
+    try:
+        return pd.to_datetime(column)
+    except ValueError:
+        try:
+            return pd.to_datetime(column, utc=True)
+        except ValueError:
+            raise ConfigError(f"forecasts column {name!r} holds values that are not times") from None
+
+
+def _zone_words(zone: Any) -> str:
+    return "without a time zone" if zone is None else f"in {zone}"
+
+
+def _history_on(history: pd.DataFrame, times: pd.Series) -> pd.DataFrame:
+    """``history`` with its index in the zone of the forecast ``times`` (ConfigError when one
+    has a zone and the other has none)."""
+    zone = times.dt.tz
+    if (history.index.tz is None) != (zone is None):
+        raise ConfigError(
+            f"history's timestamps are {_zone_words(history.index.tz)} but the forecasts' are "
+            f"{_zone_words(zone)}; give both a zone, or neither"
+        )
+    return history if zone is None else history.tz_convert(zone)
 
 
 def _best_baseline(df: pd.DataFrame, baselines: Sequence[str]) -> str | None:
@@ -244,8 +274,10 @@ def forecast_figure(
     df = _prepared(forecasts)
     if isinstance(max_panels, bool) or not isinstance(max_panels, int) or max_panels < 1:
         raise ConfigError(f"max_panels must be a positive integer, got {max_panels!r}")
-    if history is not None and not isinstance(history.index, pd.DatetimeIndex):
-        raise ConfigError("history must be a wide DataFrame with a DatetimeIndex")
+    if history is not None:
+        if not isinstance(history, pd.DataFrame) or not isinstance(history.index, pd.DatetimeIndex):
+            raise ConfigError("history must be a wide DataFrame with a DatetimeIndex")
+        history = _history_on(history, df["timestamp"])
     panels = _select_panels(df, origins, channels, max_panels)
     horizon = int(df["step"].max())
     n_hist = history_steps if history_steps is not None else 3 * horizon
