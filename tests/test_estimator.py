@@ -559,6 +559,14 @@ def test_read_errors_say_where_the_cleaning_options_are(series):
     assert "read_series" not in str(info.value)  # no hint where no option helps
 
 
+def test_the_no_validation_warning_states_the_rule(series):
+    est = TSMambaForecaster(**{**TINY, "context_length": 8, "horizon": 24, "val_fraction": 0.1,
+                               "max_epochs": 1})
+    with pytest.warns(UserWarning, match=r"val_fraction=0.1 of 200 rows holds 20 validation rows "
+                                         r"and leaves 180 for training; validation needs >= horizon=24"):
+        est.fit(series.iloc[:200])
+
+
 def test_prediction_frames_and_val_df_must_match_the_training_rows(fitted, series):
     daily = series.iloc[:60].set_axis(pd.date_range("2020-01-01", periods=60, freq="D", name="date"))
     with pytest.raises(DataValidationError, match=r"every 'D'.*fitted on rows every 'h'"):

@@ -366,8 +366,11 @@ class TSMambaForecaster(BaseEstimator):
             else:
                 if self.val_fraction > 0:
                     warnings.warn(
-                        f"{n} rows leave too few for validation windows (need {L_ + H} per split); "
-                        "training without validation or early stopping",
+                        f"val_fraction={self.val_fraction} of {n} rows holds {n_val} validation rows "
+                        f"and leaves {train_end} for training; validation needs >= horizon={H} rows "
+                        f"and training >= context_length + horizon = {L_ + H}: training without "
+                        "validation or early stopping (raise val_fraction, give more rows, or pass "
+                        "val_df=)",
                         UserWarning,
                         stacklevel=2,
                     )
