@@ -567,6 +567,26 @@ def test_the_no_validation_warning_states_the_rule(series):
         est.fit(series.iloc[:200])
 
 
+def test_ctrl_c_during_training_is_an_interrupt_and_ctrl_c_works_again(fitted, series):
+    """Lightning turns a KeyboardInterrupt into exit(1) and then ignores SIGINT."""
+    import signal
+
+    class CtrlC(Callback):
+        def on_train_batch_start(self, trainer, module, batch, batch_idx):
+            raise KeyboardInterrupt
+
+    handler = signal.getsignal(signal.SIGINT)
+    before = fitted.predict()
+    fitted.set_params(trainer_kwargs={"callbacks": [CtrlC()]})
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            fitted.fit(series)
+    finally:
+        fitted.set_params(trainer_kwargs=None)
+    assert signal.getsignal(signal.SIGINT) is handler
+    pd.testing.assert_frame_equal(fitted.predict(), before)  # the fit it interrupted left no trace
+
+
 def test_prediction_frames_and_val_df_must_match_the_training_rows(fitted, series):
     daily = series.iloc[:60].set_axis(pd.date_range("2020-01-01", periods=60, freq="D", name="date"))
     with pytest.raises(DataValidationError, match=r"every 'D'.*fitted on rows every 'h'"):

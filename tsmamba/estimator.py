@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import threading
 import time
 import warnings
 from collections.abc import Sequence
@@ -331,13 +333,20 @@ class TSMambaForecaster(BaseEstimator):
         self._check_params()
         before = _fitted_state(self)
         seed = None if self.random_state is None else int(self.random_state)
+        sigint = signal.getsignal(signal.SIGINT)
         try:
             with seeded(seed):
                 self._fit(df, time_col, columns, val_df, scale, resume)
-        except BaseException:
+        except BaseException as exc:
             for name in _fitted_state(self):
                 delattr(self, name)
             vars(self).update(before)
+            if isinstance(exc, SystemExit) and isinstance(exc.__context__, KeyboardInterrupt):
+                # Lightning answers Ctrl-C with exit(1) and ignores Ctrl-C from then on: give
+                # the caller the interrupt, and Ctrl-C back
+                if threading.current_thread() is threading.main_thread() and sigint is not None:
+                    signal.signal(signal.SIGINT, sigint)
+                raise KeyboardInterrupt from None
             raise
         return self
 
