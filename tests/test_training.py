@@ -209,3 +209,14 @@ def test_patience_is_a_whole_number_or_off():
         make_trainer(max_epochs=1, patience=2.7, has_validation=True, progress=False)
     with pytest.raises(ConfigError, match="max_epochs must be a positive integer"):
         make_trainer(max_epochs=2.7, patience=None, has_validation=True, progress=False)
+
+
+def test_trainer_kwargs_are_checked_with_a_clear_error():
+    with pytest.raises(ConfigError, match=r"limit_val_batchez \(did you mean limit_val_batches\?\)"):
+        make_trainer(max_epochs=1, patience=None, has_validation=True,
+                     trainer_kwargs={"limit_val_batchez": 2})
+    with pytest.raises(ConfigError, match=r"\(limit_val_batches='half'\) are not valid for lightning"):
+        make_trainer(max_epochs=1, patience=None, has_validation=True,
+                     trainer_kwargs={"limit_val_batches": "half"})
+    with pytest.raises(ConfigError, match="must be a dict"):
+        make_trainer(max_epochs=1, patience=None, has_validation=True, trainer_kwargs=[("a", 1)])

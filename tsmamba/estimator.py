@@ -38,7 +38,7 @@ from tsmamba.data import (
 )
 from tsmamba.errors import CheckpointError, ConfigError, DataValidationError, positive_int
 from tsmamba.model import ForecasterConfig, MambaForecaster, count_parameters
-from tsmamba.training import ForecastingModule, make_trainer, seeded
+from tsmamba.training import ForecastingModule, check_trainer_kwargs, make_trainer, seeded
 from tsmamba.windows import TimeSeriesDataModule
 
 __all__ = ["TSMambaForecaster"]
@@ -198,6 +198,7 @@ class TSMambaForecaster(BaseEstimator):
             )
 
     def _check_params(self) -> None:
+        check_trainer_kwargs(self.trainer_kwargs)
         seed = self.random_state
         if seed is not None and (
             isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import difflib
+import inspect
 import math
 import os
 import random
@@ -27,13 +29,15 @@ import torch
 import torch.nn.functional as F
 from lightning.pytorch.callbacks import Callback, EarlyStopping
 from lightning.pytorch.trainer.states import TrainerFn
+from lightning.pytorch.utilities.exceptions import MisconfigurationException
 from torch import Tensor
 
 from tsmamba.errors import ConfigError, TrainingError, positive_int
 from tsmamba.model import MambaForecaster
 
 __all__ = [
-    "LOSSES", "ForecastingModule", "LastCheckpoint", "RestoreBestWeights", "make_trainer", "seeded",
+    "LOSSES", "ForecastingModule", "LastCheckpoint", "RestoreBestWeights", "check_trainer_kwargs",
+    "make_trainer", "seeded",
 ]
 
 LOSSES = ("mse", "mae", "huber")
@@ -362,6 +366,7 @@ def make_trainer(
     ``trainer_kwargs`` override anything here (accelerator, devices, precision, strategy, ...);
     its ``callbacks`` are added to ours.
     """
+    check_trainer_kwargs(trainer_kwargs)
     kwargs = dict(trainer_kwargs or {})
     extra_callbacks = list(kwargs.pop("callbacks", []) or [])
     callbacks: list[Callback] = []
@@ -391,4 +396,24 @@ def make_trainer(
         settings["limit_val_batches"] = 0
     settings.update(kwargs)
     settings["callbacks"] = callbacks + extra_callbacks
-    return L.Trainer(**settings), restore
+    try:
+        return L.Trainer(**settings), restore
+    except (TypeError, ValueError, MisconfigurationException) as exc:
+        given = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
+        raise ConfigError(f"trainer_kwargs ({given}) are not valid for lightning.Trainer: {exc}") from None
+
+
+def check_trainer_kwargs(trainer_kwargs: dict[str, Any] | None) -> None:
+    """ConfigError unless ``trainer_kwargs`` is a dict of ``lightning.Trainer`` argument names."""
+    if trainer_kwargs is None:
+        return
+    if not isinstance(trainer_kwargs, dict):
+        raise ConfigError(
+            f"trainer_kwargs must be a dict of lightning.Trainer arguments, got {trainer_kwargs!r}"
+        )
+    known = set(inspect.signature(L.Trainer.__init__).parameters) - {"self"}
+    unknown = sorted(str(k) for k in trainer_kwargs if k not in known)
+    if unknown:
+        close = {k: difflib.get_close_matches(k, known, n=1) for k in unknown}
+        hints = [f"{k} (did you mean {c[0]}?)" if c else k for k, c in close.items()]
+        raise ConfigError(f"trainer_kwargs has arguments lightning.Trainer does not take: {', '.join(hints)}")
