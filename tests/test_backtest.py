@@ -601,3 +601,19 @@ def test_a_report_never_mixes_runs(tmp_path):
     second = result.save_report(tmp_path, forecasts=False, plots=False)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*second, "notes.txt"])
     assert sorted(second) == ["metrics.csv", "metrics.json"]
+
+
+def test_a_report_that_fails_to_write_leaves_the_previous_one(tmp_path, monkeypatch):
+    """A full disk halfway used to leave a cut forecasts.csv beside the old metrics.json."""
+    before = backtest(LastValueForecaster(horizon=4), ramp(200), start=50)
+    before.save_report(tmp_path, plots=False)
+    saved = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    after = backtest(LastValueForecaster(horizon=6), ramp(200), start=50)
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(after, "to_json", full_disk)  # metrics.json, after forecasts.csv
+    with pytest.raises(OSError, match="No space left"):
+        after.save_report(tmp_path, plots=False)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == saved  # no staging folder left

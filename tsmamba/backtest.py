@@ -39,6 +39,8 @@ import json
 import math
 import os
 import platform
+import shutil
+import tempfile
 import time
 import warnings
 from collections.abc import Mapping, Sequence
@@ -466,24 +468,27 @@ class BacktestResult:
         if out.exists() and not out.is_dir():
             raise ConfigError(f"report folder {out} exists and is not a folder")
         out.mkdir(parents=True, exist_ok=True)
-        written: dict[str, Path] = {}
-        note = None
-        if forecasts:
-            sample, note = self.forecast_sample(max_forecast_rows)
-            path = out / "forecasts.csv"
-            _write_forecasts_csv(sample, path, "%.6g")
-            written["forecasts.csv"] = path
-        written["metrics.json"] = self.to_json(out / "metrics.json", forecasts_csv=note)
-        metrics_csv = out / "metrics.csv"
-        self.metrics.to_csv(metrics_csv, index=False, float_format="%.8g")
-        written["metrics.csv"] = metrics_csv
-        if plots:
-            for path in self.plot(out):
-                written[path.name] = path
+        # every file is written in a staging folder beside them and moved in only when all are
+        # complete: a run that fails (a full disk) leaves the previous report as it was
+        staging = Path(tempfile.mkdtemp(prefix=".report.", dir=out))
+        try:
+            note = None
+            if forecasts:
+                sample, note = self.forecast_sample(max_forecast_rows)
+                _write_forecasts_csv(sample, staging / "forecasts.csv", "%.6g")
+            self.to_json(staging / "metrics.json", forecasts_csv=note)
+            self.metrics.to_csv(staging / "metrics.csv", index=False, float_format="%.8g")
+            if plots:
+                self.plot(staging)
+            names = sorted(p.name for p in staging.iterdir())
+            for name in names:
+                os.replace(staging / name, out / name)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
         for name in REPORT_FILES:
-            if name not in written:
+            if name not in names:
                 (out / name).unlink(missing_ok=True)
-        return written
+        return {name: out / name for name in names}
 
     def __repr__(self) -> str:
         overall = self.scores[self.model_name]["overall"]

@@ -1076,8 +1076,9 @@ def cmd_predict(run: Run) -> int:
     if out is None:
         run.stdout.write(forecast.to_csv(float_format="%.6g"))
         return 0
-    out.parent.mkdir(parents=True, exist_ok=True)
-    forecast.to_csv(out, float_format="%.6g")
+    from tsmamba.checkpoint import atomic_write_bytes
+
+    atomic_write_bytes(out, forecast.to_csv(float_format="%.6g").encode())
     run.say(f"{len(forecast)} steps x {forecast.shape[1]} channels written to {out}")
     return 0
 
