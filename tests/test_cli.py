@@ -364,7 +364,10 @@ def test_config_file_below_flags(tmp_path):
 @pytest.mark.parametrize(
     ("setting", "expected"),
     [('seed = "abc"', "expected an integer, got 'abc'"), ("seed = 1.9", "expected an integer, got 1.9"),
-     ("d_model = 2.0", "expected a positive integer, got 2.0"), ("out = 5", "expected a path")],
+     ("d_model = 2.0", "expected a positive integer, got 2.0"), ("out = 5", "expected a path"),
+     # switches take true or false: the text "false" used to switch them on
+     ('quiet = "false"', "expected true or false, got 'false'"),
+     ('baselines = "no"', "expected true or false, got 'no'")],
 )
 def test_config_values_are_converted_strictly(tmp_path, capsys, setting, expected):
     config = write(tmp_path, "c.toml", setting + "\n")

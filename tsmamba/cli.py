@@ -436,6 +436,8 @@ def _apply_config(cmd: Command, config: Mapping[str, Any], path: Path) -> dict[s
                     raise argparse.ArgumentTypeError("expected a table of lightning.Trainer arguments")
             elif key in by_dest and key not in ("config", "debug"):
                 opt = by_dest[key]
+                if opt.kwargs.get("action") in ("store_true", "store_false") and not isinstance(value, bool):
+                    raise argparse.ArgumentTypeError(f"expected true or false, got {value!r}")
                 if "type" in opt.kwargs:
                     value = opt.kwargs["type"](value)
                 if "choices" in opt.kwargs and value not in opt.kwargs["choices"]:
