@@ -31,8 +31,8 @@ if TYPE_CHECKING:
     import torch
 
 __all__ = [
-    "atomic_write_bytes", "check_replaceable", "read_checkpoint", "read_meta", "sha256_bytes",
-    "write_checkpoint", "zone_name",
+    "atomic_write_bytes", "check_parents", "check_replaceable", "read_checkpoint", "read_meta",
+    "sha256_bytes", "write_checkpoint", "zone_name",
 ]
 
 META = "meta.json"
@@ -136,10 +136,22 @@ def _is_replaceable(path: Path) -> bool:
     return isinstance(files, dict) and names <= {META, *files}
 
 
+def check_parents(path: str | os.PathLike) -> Path:
+    """``path`` unless the nearest of its parents that exists is a file (``notes.txt/model``),
+    where nothing can be written: then :class:`CheckpointError` naming it."""
+    path = Path(path)
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise CheckpointError(f"{path}: {parent} is a file, not a folder; choose another path")
+            break
+    return path
+
+
 def check_replaceable(path: str | os.PathLike) -> Path:
     """``path`` if :func:`write_checkpoint` may write there (nothing there, an empty folder or a
     previous save); else :class:`CheckpointError`, the one :func:`write_checkpoint` raises."""
-    path = Path(path)
+    path = check_parents(path)
     if path.exists() and not path.is_dir():
         raise CheckpointError(f"{path} exists and is not a directory; choose another path")
     if path.is_dir() and not _is_replaceable(path):

@@ -909,7 +909,9 @@ def cmd_backtest(run: Run) -> int:
 
 
 def _check_out_dir(out: Path) -> None:
-    if out.exists() and not out.is_dir():
+    from tsmamba.checkpoint import check_parents
+
+    if check_parents(out).exists() and not out.is_dir():
         raise ConfigError(f"--out {out} exists and is not a folder")
 
 
@@ -1066,6 +1068,12 @@ def cmd_predict(run: Run) -> int:
     if model_dir is None:
         raise ConfigError(f"'{PROG} predict' needs --model MODEL_DIR (a folder written by 'tsmamba fit')")
     columns = model_columns(model_dir)
+    out = run.get("out")
+    if out is not None:  # checked before the work, like the other commands' --out
+        from tsmamba.checkpoint import check_parents
+
+        if check_parents(out).is_dir():
+            raise ConfigError(f"--out {out} is a folder; give the path of the CSV file to write")
     frame = None
     if run.get("data"):
         frame, _, _ = load_data(run, columns=columns)  # the model's channels, checked before torch
@@ -1074,7 +1082,6 @@ def cmd_predict(run: Run) -> int:
     forecaster = TSMambaForecaster.load(model_dir)
     forecast = forecaster.predict(frame, context=run.context)
     forecast.index.name = forecast.index.name or "date"
-    out = run.get("out")
     if out is None:
         run.stdout.write(forecast.to_csv(float_format="%.6g"))
         return 0
