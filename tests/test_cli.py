@@ -488,9 +488,10 @@ def test_predict_reads_the_model_columns_from_data(tmp_path, capsys, small_csv, 
     assert capsys.readouterr().out == from_data
 
 
-def stream_lines(capsys, monkeypatch, model: Path, history: Path, stdin: str) -> tuple[int, list, str]:
+def stream_lines(capsys, monkeypatch, model: Path, history: Path, stdin: str, *flags: str,
+                 ) -> tuple[int, list, str]:
     monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
-    status = cli.main(["stream", "--model", str(model), "--history", str(history), "--quiet"])
+    status = cli.main(["stream", "--model", str(model), "--history", str(history), "--quiet", *flags])
     captured = capsys.readouterr()
     return status, [json.loads(line) for line in captured.out.splitlines()], captured.err.strip()
 
@@ -553,15 +554,22 @@ def test_stream_header_names_numbered_channels(tmp_path, capsys, monkeypatch, sm
 def test_stream_first_row_of_na_is_a_bad_row(capsys, monkeypatch, ot_hufl_model, stream_input):
     history, new = stream_input
     rows = new[["date", "OT", "HUFL"]].to_csv(index=False, header=False)
-    stdin = f"{new['date'].iloc[0]},NA,NA\n{rows}"
+    first = new["date"].iloc[0]
+    stdin = f"{first},NA,NA\n{rows}"
     status, lines, err = stream_lines(capsys, monkeypatch, ot_hufl_model, history, stdin)
-    assert status == 0 and len(lines) == 10
-    assert err == "tsmamba: error: line 1: column 'OT': value 'NA' is not numeric", err
+    assert status == 0 and len(lines) == 10  # NA is a missing value, as in a file
+    assert err == (f"tsmamba: error: line 1: missing value in ['OT', 'HUFL'] at {first}; send a "
+                   "value, or use --missing ffill"), err
     for missing in ("NA", "N/A", "<NA>"):
         stdin = f"{missing},{missing},{missing}\n{rows}"
         status, lines, err = stream_lines(capsys, monkeypatch, ot_hufl_model, history, stdin)
         assert status == 0 and len(lines) == 10  # a bad row, not a header
-        assert err == f"tsmamba: error: line 1: column 'OT': value '{missing}' is not numeric", err
+        assert err == f"tsmamba: error: line 1: timestamp '{missing}' cannot be parsed", err
+    # with --missing ffill they are filled like an empty field
+    stdin = f"{first},NA,null\n" + rows.split("\n", 1)[1]  # in place of the first row
+    status, lines, err = stream_lines(capsys, monkeypatch, ot_hufl_model, history, stdin,
+                                      "--missing", "ffill")
+    assert status == 0 and len(lines) == 10 and err == "", err
 
 
 def test_stream_header_lacking_a_model_column_stops(capsys, monkeypatch, ot_hufl_model, stream_input):

@@ -1280,7 +1280,7 @@ def cmd_stream(run: Run) -> int:
                 raise StreamError(
                     f"expected {len(names) + 1} fields (time, {', '.join(names)}), got {len(fields)}"
                 )
-            values = {c: fields[i] if fields[i].strip() else "nan"
+            values = {c: "nan" if fields[i].strip().lower() in _MISSING else fields[i]  # as read_csv
                       for c, i in zip(columns, positions, strict=True)}
             forecast = stream.update({"date": fields[0], **values})
         except TSMambaError as exc:
