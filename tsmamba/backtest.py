@@ -193,6 +193,13 @@ def _resolve_start(start: Any, n_rows: int, index: pd.DatetimeIndex | None) -> i
     return row
 
 
+def _start_from(row: int, last: int, n_rows: int) -> str:
+    """The advice to start at ``row`` when an origin can be there (``last`` is the last one)."""
+    if row <= last:
+        return f"start at row {row} or later, or "
+    return f"the {n_rows} rows are too few to start late enough; "
+
+
 def _row_label(row: int, index: pd.DatetimeIndex | None) -> str:
     return f"row {row}" if index is None else f"row {row} ({index[row]})"
 
@@ -254,8 +261,9 @@ def plan_backtest(
     if context == "window" and first < context_length - 1:
         raise DataValidationError(
             f"the first origin {_row_label(first, index)} has {first + 1} rows of history, window "
-            f"forecasts need context_length={context_length}: start at row {context_length - 1} "
-            "or later, use a shorter context_length, or context='full'"
+            f"forecasts need context_length={context_length}: "
+            f"{_start_from(context_length - 1, last, n_rows)}use a shorter context_length, or "
+            "context='full'"
         )
     needed = context_length + horizon  # rows for one (context, target) training window
     if window == "sliding":
@@ -273,8 +281,8 @@ def plan_backtest(
     elif fit and first + 1 < needed:
         raise DataValidationError(
             f"the first origin {_row_label(first, index)} has {first + 1} rows to train on; one "
-            f"training window needs context_length + horizon = {needed}: start at row {needed - 1} "
-            "or later, or shorten context_length or horizon"
+            f"training window needs context_length + horizon = {needed}: "
+            f"{_start_from(needed - 1, last, n_rows)}shorten context_length or horizon"
         )
 
     def train_rows(origin: int) -> tuple[int, int]:

@@ -596,6 +596,11 @@ _CLI_WORDING = (
      "Fill or drop them in the file first"),
     ("send a value, or use missing='ffill'", "send a value, or use --missing ffill"),
     ("send them, or use gaps='ffill'", "send them, or use --gaps ffill"),
+    ("or use context='full'", "or use --context-mode full"),
+    ("shorten context_length or horizon", "shorten --context or --horizon"),
+    ("start later or shorten train_length", "start later (--start) or shorten --train-length"),
+    ("train with norm='causal' (or 'none')", "train with --norm causal (or none)"),
+    ("choose a shorter context_length", "choose a shorter --context"),
 )
 
 

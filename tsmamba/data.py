@@ -773,8 +773,8 @@ def _validate(
         )
         if strict:
             raise DataValidationError(
-                f"{origin.prefix()}{text}. Drop or aggregate the duplicate rows "
-                f"(e.g. df.groupby({time_name!r}).mean()) before loading"
+                f"{origin.prefix()}{text}. Drop or aggregate the duplicate rows (keep one row per "
+                "timestamp) before loading"
             )
         notes.append(text)
 
@@ -1128,7 +1128,10 @@ def ltsf_borders(n_rows: int, context_length: int, kind: str) -> dict[str, tuple
         train_end, val_end, test_end = (b * scale for b in _LTSF_ETTH)
         check_length(n_rows, test_end, f"the {kind} LTSF borders (pass kind='custom' otherwise)")
         if context_length > train_end:
-            raise ConfigError(f"context_length {context_length} exceeds the train split")
+            raise ConfigError(
+                f"context_length {context_length} exceeds the train split's {train_end} rows; "
+                "choose a shorter context_length"
+            )
         return {
             "train": (0, train_end),
             "val": (train_end - context_length, val_end),

@@ -552,7 +552,8 @@ class TSMambaForecaster(BaseEstimator):
             if origins.size and origins.min() < L_ - 1:
                 raise DataValidationError(
                     f"window forecasts need context_length={L_} rows up to each origin; origin row "
-                    f"{origins.min()} has only {origins.min() + 1}. Start later, or use context='full'"
+                    f"{origins.min()} has only {origins.min() + 1}. Give more rows (or start later), or use "
+                    "context='full'"
                 )
             windows = x.unfold(0, L_, 1).transpose(1, 2)  # (T-L+1, L, C) view
             mwin = None if marks is None else marks.unfold(0, L_, 1).transpose(1, 2)
