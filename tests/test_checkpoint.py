@@ -170,3 +170,14 @@ def test_zone_name_rejects_a_zone_with_no_loadable_name_and_the_local_zone():
         zone_name(utc.tz_convert(in_memory))
     with pytest.raises(ValueError, match="local zone"):  # would load as the loader's local zone
         zone_name(utc.tz_convert(dateutil.tz.tzlocal()))
+
+
+def test_a_save_gets_the_mode_of_a_new_folder(tmp_path):
+    """mkdtemp makes the staging folder 0700; the save used to keep that mode."""
+    mask = os.umask(0o022)
+    try:
+        (tmp_path / "plain").mkdir()
+        saved = save(tmp_path / "saved", 1.0)
+    finally:
+        os.umask(mask)
+    assert stat.S_IMODE(saved.stat().st_mode) == stat.S_IMODE((tmp_path / "plain").stat().st_mode) == 0o755

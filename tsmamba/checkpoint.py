@@ -136,6 +136,12 @@ def _is_replaceable(path: Path) -> bool:
     return isinstance(files, dict) and names <= {META, *files}
 
 
+def _umask() -> int:
+    mask = os.umask(0)  # reading the mask means setting it: put it straight back
+    os.umask(mask)
+    return mask
+
+
 def check_parents(path: str | os.PathLike) -> Path:
     """``path`` unless the nearest of its parents that exists is a file (``notes.txt/model``),
     where nothing can be written: then :class:`CheckpointError` naming it."""
@@ -186,6 +192,7 @@ def write_checkpoint(
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     old = None
     try:
+        tmp.chmod(0o777 & ~_umask())  # mkdtemp's 0700 would become the save's mode
         digests = {}
         for stem, group in tensors.items():
             data = _tensor_bytes(group)
