@@ -1072,6 +1072,8 @@ def cmd_predict(run: Run) -> int:
     model_dir = run.get("model")
     if model_dir is None:
         raise ConfigError(f"'{PROG} predict' needs --model MODEL_DIR (a folder written by 'tsmamba fit')")
+    if run.get("time_col") is not None and not run.get("data"):
+        raise ConfigError("--time-col names the time column of --data; give --data too (or drop it)")
     columns = model_columns(model_dir)
     out = run.get("out")
     if out is not None:  # checked before the work, like the other commands' --out
@@ -1111,6 +1113,8 @@ def cmd_datasets(run: Run) -> int:
     up in --data-dir, $TSMAMBA_DATA, then the repository's datasets/ folder)."""
     from tsmamba import datasets
 
+    if run.get("data_dir") is not None and not run.data_dir.expanduser().is_dir():
+        raise ConfigError(f"--data-dir {run.data_dir} is not a folder; check the path")
     entries = datasets.list_datasets(run.get("data_dir"))
     if run.get("json"):
         print(json.dumps(entries, indent=2), file=run.stdout)
