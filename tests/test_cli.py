@@ -165,7 +165,6 @@ def test_folders_are_checked_before_torch_is_imported(tmp_path):
         (["predict", "--model", "model", "--out", "keep/notes.txt/f.csv"], "keep/notes.txt is a file"),
         (["predict", "--model", "model", "--out", "keep"], "--out keep is a folder; give the path of"),
         (["predict", "--model", "model", "--time-col", "t"], "--time-col names the time column of --data"),
-        (["datasets", "--data-dir", "nothere"], "--data-dir nothere is not a folder"),
         (["predict", "--model", "data_folder"], "data_folder/meta.json is missing"),
         (["predict", "--model", "stream_state"], "holds 'tsmamba-stream', not a tsmamba-forecaster save"),
         (["predict", "--model", "model", "--data", "only_ot.csv"], "columns not found: ['HUFL']"),

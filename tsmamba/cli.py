@@ -1113,8 +1113,6 @@ def cmd_datasets(run: Run) -> int:
     up in --data-dir, $TSMAMBA_DATA, then the repository's datasets/ folder)."""
     from tsmamba import datasets
 
-    if run.get("data_dir") is not None and not run.data_dir.expanduser().is_dir():
-        raise ConfigError(f"--data-dir {run.data_dir} is not a folder; check the path")
     entries = datasets.list_datasets(run.get("data_dir"))
     if run.get("json"):
         print(json.dumps(entries, indent=2), file=run.stdout)
