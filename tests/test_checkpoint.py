@@ -21,6 +21,7 @@ import torch
 
 from tsmamba import checkpoint
 from tsmamba.checkpoint import (
+    atomic_write_bytes,
     check_replaceable,
     read_checkpoint,
     read_meta,
@@ -181,3 +182,29 @@ def test_a_save_gets_the_mode_of_a_new_folder(tmp_path):
     finally:
         os.umask(mask)
     assert stat.S_IMODE(saved.stat().st_mode) == stat.S_IMODE((tmp_path / "plain").stat().st_mode) == 0o755
+
+
+def test_atomic_writes_keep_symlinks_write_into_devices_and_get_a_plain_file_mode(tmp_path):
+    """mkstemp made every written file 0600 and the rename replaced a symlink (or, as root,
+    /dev/null itself) with a regular file."""
+    mask = os.umask(0o022)
+    try:
+        atomic_write_bytes(tmp_path / "f.csv", b"a")
+        target = tmp_path / "real.csv"
+        target.write_bytes(b"old")
+        (tmp_path / "link.csv").symlink_to(target)
+        atomic_write_bytes(tmp_path / "link.csv", b"new")
+        pipe = tmp_path / "pipe"  # like /dev/stdout: written to, not replaced
+        os.mkfifo(pipe)
+        reader = os.open(pipe, os.O_RDONLY | os.O_NONBLOCK)
+        try:
+            atomic_write_bytes(pipe, b"through")
+            assert os.read(reader, 100) == b"through"
+        finally:
+            os.close(reader)
+    finally:
+        os.umask(mask)
+    assert stat.S_IMODE((tmp_path / "f.csv").stat().st_mode) == 0o644
+    assert (tmp_path / "link.csv").is_symlink() and target.read_bytes() == b"new"
+    assert stat.S_ISFIFO(pipe.stat().st_mode)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.csv", "link.csv", "pipe", "real.csv"]

@@ -536,10 +536,24 @@ def test_parameters_changed_after_fit_are_refused_until_refit(series, tmp_path):
     pd.testing.assert_frame_equal(est.predict(), before)
     path = est.save(tmp_path / "m")
     meta = json.loads((path / "meta.json").read_text())
-    meta["params"]["horizon"] = 6  # a save whose parameters disagree with its network
+    # a save whose parameters disagree with its network (an older version saved after set_params):
+    # the weights have the network's shape, so it loads with the network's parameters
+    meta["params"].update(horizon=6, context_length=12, time_features=True)
     (path / "meta.json").write_text(json.dumps(meta))
-    with pytest.raises(CheckpointError, match="saved parameters disagree with the saved network"):
-        TSMambaForecaster.load(path)
+    with pytest.warns(UserWarning, match="saved parameters disagree with the saved network"):
+        loaded = TSMambaForecaster.load(path)
+    assert (loaded.horizon, loaded.context_length, loaded.time_features) == (12, 24, False)
+    pd.testing.assert_frame_equal(loaded.predict(), before)
+
+
+def test_every_network_setting_is_accounted_for_on_load():
+    from dataclasses import fields
+
+    from tsmamba import estimator
+    from tsmamba.model import ForecasterConfig
+
+    named = {*estimator._SHAPING, *estimator._NOT_IN_FORECASTS, "n_channels", "n_time_features", "norm_eps"}
+    assert {f.name for f in fields(ForecasterConfig)} == named
 
 
 def test_read_errors_say_where_the_cleaning_options_are(series):

@@ -359,6 +359,19 @@ def test_few_rows_on_a_business_day_grid_are_taken_at_the_fitted_frequency(serie
     assert stream.forecast().index.equals(expected.index) and expected.index.freqstr == "B"
 
 
+def test_daily_frames_in_another_zone_across_dst_are_read_on_the_fitted_calendar(series):
+    """In UTC a Paris day across the DST change is 23 hours long: checked in UTC, such a frame
+    was refused as irregular."""
+    days = series.set_axis(pd.date_range("2020-01-01", periods=len(series), freq="D",
+                                         tz="Europe/Paris", name="date"))
+    est = TSMambaForecaster(**TINY).fit(days.iloc[:60])  # ends 2020-02-29
+    crossing = days.iloc[60:100]  # March 2020, clocks forward on the 29th
+    expected = est.predict(crossing, context="full")
+    pd.testing.assert_frame_equal(est.predict(crossing.tz_convert("UTC"), context="full"), expected)
+    as_column = crossing.tz_convert("UTC").reset_index()  # zone-aware times in a 'date' column
+    pd.testing.assert_frame_equal(est.predict(as_column, context="full"), expected)
+
+
 def test_a_dateutil_zone_saves_and_loads(paris, tmp_path):
     """The zone of a dateutil index used to be saved as "tzfile('/usr/share/...')", a name that
     did not load: the model and the stream saved fine and could not be loaded."""

@@ -18,8 +18,8 @@ import hashlib
 import io
 import json
 import os
+import secrets
 import shutil
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -85,11 +85,38 @@ def zone_name(times: pd.DatetimeIndex) -> str | None:
     raise ValueError(f"the time zone {zone!r} has no name that loads back as the same zone")
 
 
+def temp_beside(path: Path, suffix: str = ".tmp", *, folder: bool = False) -> tuple[int | None, Path]:
+    """A new file (open for writing: its descriptor) or folder (descriptor None) named
+    ``.<name>.<random><suffix>`` beside ``path``, with the mode a plain open() or mkdir() gives
+    (0666 / 0777 less the umask), where mkstemp and mkdtemp give 0600 / 0700, which the file or
+    folder would keep once moved into place."""
+    for _ in range(100):
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}{suffix}"
+        try:
+            if folder:
+                os.mkdir(tmp, 0o777)
+                return None, tmp
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name beside {path}")
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (temporary file in the same folder, fsync, replace)."""
+    """Write ``data`` to ``path`` atomically (temporary file in the same folder, fsync, replace).
+
+    A symlink keeps pointing where it did (the file it names is replaced); a device or pipe
+    (``/dev/stdout``) is written to, since it cannot be replaced.
+    """
     path = Path(path)
+    if path.is_symlink():
+        path = path.resolve()
+    if path.exists() and not path.is_file() and not path.is_dir():
+        with open(path, "wb") as fh:
+            fh.write(data)
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = temp_beside(path)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -134,12 +161,6 @@ def _is_replaceable(path: Path) -> bool:
     except (CheckpointError, OSError):  # no meta.json, not one of ours, or unreadable
         return False
     return isinstance(files, dict) and names <= {META, *files}
-
-
-def _umask() -> int:
-    mask = os.umask(0)  # reading the mask means setting it: put it straight back
-    os.umask(mask)
-    return mask
 
 
 def check_parents(path: str | os.PathLike) -> Path:
@@ -189,10 +210,9 @@ def write_checkpoint(
     """
     path = check_replaceable(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    _, tmp = temp_beside(path, folder=True)
     old = None
     try:
-        tmp.chmod(0o777 & ~_umask())  # mkdtemp's 0700 would become the save's mode
         digests = {}
         for stem, group in tensors.items():
             data = _tensor_bytes(group)

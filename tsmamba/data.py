@@ -18,6 +18,7 @@ import os
 import re
 import warnings
 import zlib
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -219,9 +220,10 @@ def _pandas_infer(index: pd.DatetimeIndex) -> str | None:
 def _on_grid(times: pd.DatetimeIndex, freq: str) -> bool:
     """Whether ``times`` are consecutive steps of ``freq`` (the first one on its grid)."""
     try:
-        return pd.date_range(times[0], periods=len(times), freq=freq).equals(times)
+        offset = pd.tseries.frequencies.to_offset(freq)
     except (TypeError, ValueError):
-        return False
+        raise ConfigError(f"freq must be a pandas frequency alias such as 'h' or 'B', got {freq!r}") from None
+    return pd.date_range(times[0], periods=len(times), freq=offset).equals(times)
 
 
 def _infer_grid(times: pd.DatetimeIndex, origin: _Origin) -> tuple[str, pd.DatetimeIndex]:
@@ -842,7 +844,7 @@ def _select_numeric(
     data: pd.DataFrame, columns: Sequence[str] | None, origin: _Origin
 ) -> tuple[list[str], np.ndarray]:
     available = [str(c) for c in data.columns]
-    repeated = sorted({c for c in available if available.count(c) > 1})
+    repeated = sorted(c for c, k in Counter(available).items() if k > 1)
     if repeated:
         as_text = len(set(data.columns)) > len(set(available))  # e.g. 1 and "1"
         raise DataValidationError(

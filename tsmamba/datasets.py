@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 import urllib.error
 import urllib.request
 import warnings
@@ -22,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tsmamba.checkpoint import atomic_write_bytes
+from tsmamba.checkpoint import atomic_write_bytes, temp_beside
 from tsmamba.data import read_series
 from tsmamba.errors import ChecksumError, ConfigError, DataNotFoundError
 
@@ -283,8 +282,7 @@ def download(url: str, dest: str | os.PathLike, sha256: str | None = None) -> Pa
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     request = urllib.request.Request(url, headers={"User-Agent": "tsmamba-data/0.1"})
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-    tmp = Path(tmp_name)
+    fd, tmp = temp_beside(dest, ".part")
     digest = hashlib.sha256()
     try:
         with os.fdopen(fd, "wb") as out:

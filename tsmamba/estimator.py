@@ -245,6 +245,7 @@ class TSMambaForecaster(BaseEstimator):
                     f"the frame's columns differ from those the model was fitted on: "
                     f"missing {missing}, unexpected {extra}; pass the columns {self.columns_}"
                 )
+            df = _in_zone(df, time_col, self.index_.tz)  # before its steps are checked
         frame = read_strict(df, caller="predict", time_col=time_col or "date", columns=self.columns_,
                             freq=self.freq_)
         zone = self.index_.tz
@@ -342,7 +343,8 @@ class TSMambaForecaster(BaseEstimator):
             for name in _fitted_state(self):
                 delattr(self, name)
             vars(self).update(before)
-            if isinstance(exc, SystemExit) and isinstance(exc.__context__, KeyboardInterrupt):
+            if (isinstance(exc, SystemExit) and exc.code == 1
+                    and isinstance(exc.__context__, KeyboardInterrupt)):
                 # Lightning answers Ctrl-C with exit(1) and ignores Ctrl-C from then on: give
                 # the caller the interrupt, and Ctrl-C back
                 if threading.current_thread() is threading.main_thread() and sigint is not None:
@@ -708,13 +710,23 @@ class TSMambaForecaster(BaseEstimator):
                 ) from None
         index = index.as_unit(meta.get("index_unit", "ns"))
         est.index_ = pd.DatetimeIndex(index, freq=est.freq_ or None, name=meta.get("index_name"))
+        saved = asdict(config)
         try:
-            est.check_fitted()
-        except ConfigError as exc:
-            raise CheckpointError(
-                f"{path}: the saved parameters disagree with the saved network ({exc}); "
-                "save the model again"
-            ) from None
+            n_time_features = time_feature_count(est.freq_) if est.time_features else 0
+            now = asdict(est.network_config(config.n_channels, n_time_features))
+        except ConfigError:
+            now = {}
+        shaped = {name: saved[name] for name in _SHAPING if now.get(name) != saved[name]}
+        if now.get("n_time_features") != saved["n_time_features"]:
+            shaped["time_features"] = saved["n_time_features"] > 0
+        if shaped:  # saved after set_params: the weights have the network's shape, so it wins
+            warnings.warn(
+                f"{path}: the saved parameters disagree with the saved network ({shaped} in the "
+                "network); loaded with the network's",
+                UserWarning,
+                stacklevel=2,
+            )
+            est.set_params(**shaped)
         return est
 
     def __sklearn_is_fitted__(self) -> bool:
@@ -722,6 +734,11 @@ class TSMambaForecaster(BaseEstimator):
 
 
 _NOT_IN_FORECASTS = ("chunk_size", "dropout")  # network settings that may change after a fit
+_SHAPING = (  # estimator parameters that are network settings of the same name
+    "horizon", "context_length", "d_model", "n_layers", "d_state", "expand", "headdim", "d_conv",
+    "channel_mode", "norm", "norm_span", "head_window", "head_dim", "cycle_length", "input_skip",
+    "cross_channel_skip",
+)
 
 
 def _identity_scaler(n_channels: int) -> StandardScaler:
@@ -811,6 +828,21 @@ def _flat(record: dict[str, Any]) -> dict[str, Any]:
 def _fitted_state(est: BaseEstimator) -> dict[str, Any]:
     """The fitted attributes (names ending in ``_``) of an estimator."""
     return {k: v for k, v in vars(est).items() if k.endswith("_") and not k.startswith("_")}
+
+
+def _in_zone(df: pd.DataFrame, time_col: str | None, zone: Any) -> pd.DataFrame:
+    """``df`` with its zone-aware times (index or ``time_col``) in ``zone``: the same instants.
+    Days of a zone with DST are 23 or 25 hours long in any other zone, so the steps of a frame
+    are checked on the fitted zone's calendar."""
+    if zone is None:
+        return df
+    if time_col is not None and time_col in df.columns:
+        times = df[time_col]
+        if isinstance(times.dtype, pd.DatetimeTZDtype) and times.dt.tz != zone:
+            return df.assign(**{time_col: times.dt.tz_convert(zone)})
+    elif isinstance(df.index, pd.DatetimeIndex) and df.index.tz is not None and df.index.tz != zone:
+        return df.tz_convert(zone)
+    return df
 
 
 def _freq_of(index: pd.DatetimeIndex) -> str | None:

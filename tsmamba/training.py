@@ -399,6 +399,8 @@ def make_trainer(
     try:
         return L.Trainer(**settings), restore
     except (TypeError, ValueError, MisconfigurationException) as exc:
+        if not kwargs:
+            raise
         given = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
         raise ConfigError(f"trainer_kwargs ({given}) are not valid for lightning.Trainer: {exc}") from None
 
