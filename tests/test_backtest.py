@@ -617,3 +617,19 @@ def test_a_report_that_fails_to_write_leaves_the_previous_one(tmp_path, monkeypa
     with pytest.raises(OSError, match="No space left"):
         after.save_report(tmp_path, plots=False)
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == saved  # no staging folder left
+
+
+def test_a_constant_column_is_named_once_not_at_every_forecast(tmp_path):
+    """The data layer warned again each time a fit or a forecast re-read the validated frame."""
+    import warnings
+
+    from tsmamba.data import read_series
+
+    frame = ramp(200).assign(c1=1.0)
+    frame.reset_index().to_csv(tmp_path / "const.csv", index=False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        read = read_series(tmp_path / "const.csv")
+        backtest(LastValueForecaster(horizon=4), read, start=50, stride=10, refit=2)
+    named = [w for w in caught if "column 'c1' is constant" in str(w.message)]
+    assert len(named) == 1 and str(named[0].message).startswith("const.csv:")

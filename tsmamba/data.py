@@ -407,14 +407,20 @@ def read_series(
     )  # fmt: skip
 
 
+_CONSTANT_WARNING = r".*column .* is constant \(every value is"
 _READ_OPTIONS = ("sort=True", "fill=", "impute=", "date_format=", "encoding=")
 
 
 def read_strict(source: Any, *, caller: str, **kw: Any) -> pd.DataFrame:
     """:func:`read_series` for a ``caller`` (``"fit"``) that takes data but none of its cleaning
-    options: an error whose fix is one of them says to read the data with read_series first."""
+    options: an error whose fix is one of them says to read the data with read_series first.
+    A frame read_series returned (or a slice of it) was warned about already: its constant
+    columns are not named again at every fit and forecast of a backtest."""
     try:
-        return read_series(source, **kw)
+        with warnings.catch_warnings():
+            if isinstance(source, pd.DataFrame) and "source" in source.attrs:
+                warnings.filterwarnings("ignore", message=_CONSTANT_WARNING, category=UserWarning)
+            return read_series(source, **kw)
     except DataValidationError as exc:
         if not any(option in str(exc) for option in _READ_OPTIONS):
             raise
