@@ -365,6 +365,10 @@ def test_nan_and_inf_report_column_count_and_first_timestamp(tmp_path):
     assert "column 'x1': 2 NaN, 1 ±inf, first at 2021-01-01 03:00:00 (row 3 (line 5))" in msg
     assert "column 'x0': 1 ±inf, first at 2021-01-01 09:00:00" in msg
     assert "impute=" in msg
+    frame = hourly_frame(12, 2)
+    frame.loc[4, "x0"] = np.inf  # infinity alone, no NaN anywhere
+    with pytest.raises(DataValidationError, match=r"column 'x0': 1 ±inf, first at 2021-01-01 04:00:00"):
+        read_series(write_csv(tmp_path, frame))
 
 
 @pytest.mark.parametrize(

@@ -334,6 +334,14 @@ def test_load_rejects_truncated_corrupt_and_mismatched(fitted, tmp_path):
     with pytest.raises(CheckpointError, match="truncated or corrupt"):
         TSMambaForecaster.load(path)
 
+    path = fitted.save(tmp_path / "m1")  # one flipped byte in a tensor's data still loads in torch:
+    weights = path / "weights.pt"  # only the recorded sha256 tells
+    data = bytearray(weights.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    weights.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match=r"weights.pt is truncated or corrupt \(sha256 mismatch"):
+        TSMambaForecaster.load(path)
+
     path = fitted.save(tmp_path / "m2")
     meta = json.loads((path / "meta.json").read_text())
     meta["network_config"]["d_model"] = 32

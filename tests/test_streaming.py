@@ -160,7 +160,14 @@ def test_rejected_update_leaves_stream_untouched(model, series, bad, match):
     assert stream.steps == 61
 
 
-def test_missing_and_gap_policies(model, series):
+@pytest.mark.parametrize("kind", ["plain", "calendar"])
+def test_missing_and_gap_policies(kind, model64, calendar_model, series, paris, tmp_path):
+    """In float64, to 1e-10: the filled values and, for a calendar model, the filled rows'
+    timestamps are exactly what a full recomputation over the filled history reads."""
+    model = model64
+    if kind == "calendar":
+        model, series = TSMambaForecaster.load(calendar_model.save(tmp_path / "m")), paris
+        model.network_.double()
     stream = model.stream(history=series.iloc[:80], missing="ffill", gaps="ffill")
     row = series.iloc[80].copy()
     row.iloc[1] = np.nan
@@ -173,8 +180,18 @@ def test_missing_and_gap_policies(model, series):
     history = pd.concat([filled, filler, later.to_frame().T])
     history.index = series.index[:85]
     expected = model.predict(history.astype(float), context="full")
-    np.testing.assert_allclose(fc.to_numpy(), expected.to_numpy(), rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(fc.to_numpy(), expected.to_numpy(), rtol=0, atol=1e-10)
     assert stream.last_timestamp == series.index[84]
+
+    # a restarted stream carries the last values it fills with
+    restarted = Stream.load(stream.save(tmp_path / "s"), model)
+    holed = series.iloc[85].copy()
+    holed.iloc[0] = np.nan
+    for s in (stream, restarted):
+        s.update(holed)
+        out = s.update(series.iloc[88])  # after a gap
+    np.testing.assert_array_equal(out.to_numpy(), stream.forecast().to_numpy())
+    np.testing.assert_array_equal(restarted._last_values, stream._last_values)
 
 
 def test_save_and_restart(model, series, tmp_path):
