@@ -181,21 +181,25 @@ class TSMambaForecaster(BaseEstimator):
         since (``set_params``): the network still has the fitted ones, so fit again or set
         them back."""
         check_is_fitted(self, "network_")
-        fitted = self.network_.config
         try:
-            n_time_features = time_feature_count(self.freq_) if self.time_features else 0
-            now = asdict(self.network_config(fitted.n_channels, n_time_features))
+            changed = self._changed_since_fit()
         except ConfigError as exc:
             raise ConfigError(f"parameters changed since fit are not valid ({exc}); fit again") from None
-        changed = [
-            f"{name} {value!r} -> {now[name]!r}" for name, value in asdict(fitted).items()
-            if name not in _NOT_IN_FORECASTS and now[name] != value
-        ]
         if changed:
+            shown = ", ".join(f"{name} {was!r} -> {now!r}" for name, (was, now) in changed.items())
             raise ConfigError(
-                f"parameters changed since fit: {', '.join(changed)}; the fitted network has the "
-                "old ones, so fit again (or set them back) before forecasting or saving"
+                f"parameters changed since fit: {shown}; the fitted network has the old ones, so "
+                "fit again (or set them back) before forecasting or saving"
             )
+
+    def _changed_since_fit(self) -> dict[str, tuple[Any, Any]]:
+        """{network setting: (the fitted network's, what the parameters give now)} where they
+        differ, ignoring those that do not change forecasts; ConfigError for invalid parameters."""
+        fitted = asdict(self.network_.config)
+        n_time_features = time_feature_count(self.freq_) if self.time_features else 0
+        now = asdict(self.network_config(fitted["n_channels"], n_time_features))
+        return {name: (value, now[name]) for name, value in fitted.items()
+                if name not in _NOT_IN_FORECASTS and now[name] != value}
 
     def _check_params(self) -> None:
         check_trainer_kwargs(self.trainer_kwargs)
@@ -710,15 +714,13 @@ class TSMambaForecaster(BaseEstimator):
                 ) from None
         index = index.as_unit(meta.get("index_unit", "ns"))
         est.index_ = pd.DatetimeIndex(index, freq=est.freq_ or None, name=meta.get("index_name"))
-        saved = asdict(config)
         try:
-            n_time_features = time_feature_count(est.freq_) if est.time_features else 0
-            now = asdict(est.network_config(config.n_channels, n_time_features))
-        except ConfigError:
-            now = {}
-        shaped = {name: saved[name] for name in _SHAPING if now.get(name) != saved[name]}
-        if now.get("n_time_features") != saved["n_time_features"]:
-            shaped["time_features"] = saved["n_time_features"] > 0
+            changed = est._changed_since_fit()
+        except ConfigError:  # saved parameters that are not valid: take every setting from the network
+            changed = {name: (getattr(config, name), None) for name in (*_SHAPING, "n_time_features")}
+        shaped = {name: was for name, (was, _) in changed.items() if name in _SHAPING}
+        if "n_time_features" in changed:
+            shaped["time_features"] = changed["n_time_features"][0] > 0
         if shaped:  # saved after set_params: the weights have the network's shape, so it wins
             warnings.warn(
                 f"{path}: the saved parameters disagree with the saved network ({shaped} in the "
