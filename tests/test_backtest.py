@@ -633,3 +633,5 @@ def test_a_constant_column_is_named_once_not_at_every_forecast(tmp_path):
         backtest(LastValueForecaster(horizon=4), read, start=50, stride=10, refit=2)
     named = [w for w in caught if "column 'c1' is constant" in str(w.message)]
     assert len(named) == 1 and str(named[0].message).startswith("const.csv:")
+    with pytest.warns(UserWarning, match="column 'c0' is constant"):  # one the user never saw
+        backtest(LastValueForecaster(horizon=4), read.assign(c0=3.0), start=50, stride=10)

@@ -204,7 +204,22 @@ def test_atomic_writes_keep_symlinks_write_into_devices_and_get_a_plain_file_mod
             os.close(reader)
     finally:
         os.umask(mask)
+    log = tmp_path / "log.txt"  # /dev/stdout of `... >> log.txt`: the shell's descriptor
+    log.write_bytes(b"earlier\n")
+    fd = os.open(log, os.O_WRONLY | os.O_APPEND)
+    try:
+        inode = log.stat().st_ino
+        atomic_write_bytes(f"/proc/self/fd/{fd}", b"forecast\n")
+    finally:
+        os.close(fd)
+    assert log.read_bytes() == b"earlier\nforecast\n" and log.stat().st_ino == inode
+    private = tmp_path / "private.csv"
+    private.write_bytes(b"old")
+    private.chmod(0o600)
+    atomic_write_bytes(private, b"new")
+    assert stat.S_IMODE(private.stat().st_mode) == 0o600
     assert stat.S_IMODE((tmp_path / "f.csv").stat().st_mode) == 0o644
     assert (tmp_path / "link.csv").is_symlink() and target.read_bytes() == b"new"
     assert stat.S_ISFIFO(pipe.stat().st_mode)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.csv", "link.csv", "pipe", "real.csv"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "f.csv", "link.csv", "log.txt", "pipe", "private.csv", "real.csv"]

@@ -814,6 +814,9 @@ def test_a_known_frequency_reads_few_rows_on_its_grid(freq, dates):
 def test_rows_off_a_known_frequency_are_inferred_as_usual():
     weekend = pd.DataFrame({"x": [1.0, 2.0]}, index=pd.DatetimeIndex(["2024-03-23", "2024-03-25"]))
     assert read_series(weekend, freq="B").attrs["freq"] == "2D"  # a Saturday is no business day
+    for bad in ("0h", "-1h", "bogus"):
+        with pytest.raises(ConfigError, match=f"freq must be a pandas frequency alias.*{bad!r}"):
+            read_series(weekend, freq=bad)
 
 
 def test_read_series_names_what_it_takes_and_repeated_column_names():

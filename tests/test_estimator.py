@@ -551,7 +551,12 @@ def test_parameters_changed_after_fit_are_refused_until_refit(series, tmp_path):
     with pytest.warns(UserWarning, match="saved parameters disagree with the saved network"):
         loaded = TSMambaForecaster.load(path)
     assert (loaded.horizon, loaded.context_length, loaded.time_features) == (12, 24, False)
+    assert loaded.head_window is None  # still following context_length, as it was fitted
     pd.testing.assert_frame_equal(loaded.predict(), before)
+    meta["params"].update(horizon=12, context_length=24, time_features=False, dropout=1.5)
+    (path / "meta.json").write_text(json.dumps(meta))  # not valid as saved: the network's dropout
+    with pytest.warns(UserWarning, match=r"'dropout': 0.0\} in the network"):
+        assert TSMambaForecaster.load(path).dropout == 0.0
 
 
 def test_every_network_setting_is_accounted_for_on_load():

@@ -387,6 +387,8 @@ def test_daily_frames_in_another_zone_across_dst_are_read_on_the_fitted_calendar
     pd.testing.assert_frame_equal(est.predict(crossing.tz_convert("UTC"), context="full"), expected)
     as_column = crossing.tz_convert("UTC").reset_index()  # zone-aware times in a 'date' column
     pd.testing.assert_frame_equal(est.predict(as_column, context="full"), expected)
+    as_text = as_column.assign(date=as_column["date"].astype(str))  # '2020-03-01 ...+00:00'
+    pd.testing.assert_frame_equal(est.predict(as_text, context="full"), expected)
 
 
 def test_a_dateutil_zone_saves_and_loads(paris, tmp_path):

@@ -218,5 +218,10 @@ def test_trainer_kwargs_are_checked_with_a_clear_error():
     with pytest.raises(ConfigError, match=r"\(limit_val_batches='half'\) are not valid for lightning"):
         make_trainer(max_epochs=1, patience=None, has_validation=True,
                      trainer_kwargs={"limit_val_batches": "half"})
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    with pytest.raises(ConfigError, match=r"trainer_kwargs \(callbacks=\[<lightning"):  # callbacks alone
+        make_trainer(max_epochs=1, patience=None, has_validation=True,
+                     trainer_kwargs={"callbacks": [ModelCheckpoint(), ModelCheckpoint()]})
     with pytest.raises(ConfigError, match="must be a dict"):
         make_trainer(max_epochs=1, patience=None, has_validation=True, trainer_kwargs=[("a", 1)])

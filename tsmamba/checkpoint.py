@@ -20,6 +20,7 @@ import json
 import os
 import secrets
 import shutil
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -105,19 +106,27 @@ def temp_beside(path: Path, suffix: str = ".tmp", *, folder: bool = False) -> tu
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically (temporary file in the same folder, fsync, replace).
 
-    A symlink keeps pointing where it did (the file it names is replaced); a device or pipe
-    (``/dev/stdout``) is written to, since it cannot be replaced.
+    A symlink keeps pointing where it did (the file it names is replaced, keeping its mode); a
+    device, pipe or descriptor (``/dev/stdout``, ``/proc/self/fd/N``) is appended to, since it
+    cannot be replaced (``tsmamba predict --out /dev/stdout >> log`` keeps the log's lines).
     """
     path = Path(path)
-    if path.is_symlink():
-        path = path.resolve()
-    if path.exists() and not path.is_file() and not path.is_dir():
-        with open(path, "wb") as fh:
+    try:
+        st = os.stat(path)  # through symlinks
+    except OSError:
+        st = None
+    special = str(path).startswith(("/dev/", "/proc/"))  # /dev/stdout -> the shell's descriptor
+    if special or (st is not None and not stat.S_ISREG(st.st_mode) and not stat.S_ISDIR(st.st_mode)):
+        with open(path, "ab") as fh:  # a device, pipe or descriptor cannot be replaced; append:
+            # /dev/stdout reopens the shell's file, whose earlier lines must stay
             fh.write(data)
         return
+    path = Path(os.path.realpath(path))  # a symlink keeps pointing at the file it names
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = temp_beside(path)
     try:
+        if st is not None:  # a replaced file keeps its mode (a private 0600 output stays private)
+            os.fchmod(fd, stat.S_IMODE(st.st_mode))
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()

@@ -222,7 +222,9 @@ def _on_grid(times: pd.DatetimeIndex, freq: str) -> bool:
     try:
         offset = pd.tseries.frequencies.to_offset(freq)
     except (TypeError, ValueError):
-        raise ConfigError(f"freq must be a pandas frequency alias such as 'h' or 'B', got {freq!r}") from None
+        offset = None
+    if offset is None or offset.n <= 0:
+        raise ConfigError(f"freq must be a pandas frequency alias such as 'h' or 'B', got {freq!r}")
     return pd.date_range(times[0], periods=len(times), freq=offset).equals(times)
 
 
@@ -363,6 +365,7 @@ def read_series(
     encoding: str = "utf-8",
     strict: bool = True,
     freq: str | None = None,
+    tz: Any = None,
 ) -> pd.DataFrame:
     """Read a CSV file (``.csv``, ``.csv.gz``, ...) or a DataFrame into a validated wide frame.
 
@@ -378,7 +381,9 @@ def read_series(
       ``date_format`` strptime format of the time column when it is not ISO 8601;
       ``freq``       the frequency the rows should step at (a fitted model's): rows on its
                      grid with none missing take it, even one row or too few to tell a
-                     business day from a day; otherwise the frequency is inferred as usual.
+                     business day from a day; otherwise the frequency is inferred as usual;
+      ``tz``         the zone zone-aware times are read in (a fitted model's): the same instants,
+                     converted before the steps are checked (a Paris day is 23 hours in UTC).
     ``strict=False`` keeps duplicate timestamps and gaps (with a warning, ``.freq`` unset,
     ``df.attrs["freq"]`` = the step); it exists for published benchmark files whose row
     positions define the protocol. The frequency alias is in ``df.attrs["freq"]`` as well.
@@ -399,27 +404,29 @@ def read_series(
         wide, rows = _pivot_long(frame, origin, id_col, ds_col, value_col, date_format)
         return _validate(
             wide.index, wide, rows, origin, time_name=ds_col, columns=columns, sort=False,
-            fill=fill, impute=impute, strict=strict, freq=freq,
+            fill=fill, impute=impute, strict=strict, freq=freq, tz=tz,
         )  # fmt: skip
     return _read_wide(
         frame, origin, time_col=time_col, columns=columns, date_format=date_format, sort=sort,
-        fill=fill, impute=impute, strict=strict, freq=freq,
+        fill=fill, impute=impute, strict=strict, freq=freq, tz=tz,
     )  # fmt: skip
 
 
-_CONSTANT_WARNING = r".*column .* is constant \(every value is"
+_CONSTANT_WARNING = r".*column {} is constant \(every value is"
 _READ_OPTIONS = ("sort=True", "fill=", "impute=", "date_format=", "encoding=")
 
 
 def read_strict(source: Any, *, caller: str, **kw: Any) -> pd.DataFrame:
     """:func:`read_series` for a ``caller`` (``"fit"``) that takes data but none of its cleaning
     options: an error whose fix is one of them says to read the data with read_series first.
-    A frame read_series returned (or a slice of it) was warned about already: its constant
-    columns are not named again at every fit and forecast of a backtest."""
+    The constant columns read_series warned about (``attrs["constant"]`` of the frame it
+    returned, kept by slices) are not named again at every fit and forecast of a backtest."""
     try:
         with warnings.catch_warnings():
-            if isinstance(source, pd.DataFrame) and "source" in source.attrs:
-                warnings.filterwarnings("ignore", message=_CONSTANT_WARNING, category=UserWarning)
+            named = source.attrs.get("constant", []) if isinstance(source, pd.DataFrame) else []
+            for name in named:
+                warnings.filterwarnings("ignore", message=_CONSTANT_WARNING.format(re.escape(repr(name))),
+                                        category=UserWarning)
             return read_series(source, **kw)
     except DataValidationError as exc:
         if not any(option in str(exc) for option in _READ_OPTIONS):
@@ -442,13 +449,14 @@ def _read_wide(
     impute: str | None = None,
     strict: bool = True,
     freq: str | None = None,
+    tz: Any = None,
 ) -> pd.DataFrame:
     """:func:`read_series` of a wide table already read, with messages naming ``origin``'s rows."""
     times, data, time_name = _split_time(frame, time_col, origin, implicit_index=True)
     times = _parse_times(times, time_name, date_format, origin)
     return _validate(
         times, data, np.arange(len(frame)), origin, time_name=time_name, columns=columns,
-        sort=sort, fill=fill, impute=impute, strict=strict, freq=freq,
+        sort=sort, fill=fill, impute=impute, strict=strict, freq=freq, tz=tz,
     )  # fmt: skip
 
 
@@ -735,7 +743,10 @@ def _validate(
     impute: str | None,
     strict: bool,
     freq: str | None = None,
+    tz: Any = None,
 ) -> pd.DataFrame:
+    if tz is not None and times.tz is not None and times.tz != tz:
+        times = times.tz_convert(tz)  # the same instants, on that zone's calendar
     if fill not in (None, *FILL_METHODS):
         raise ConfigError(f"fill must be None or one of {FILL_METHODS}, got {fill!r}")
     if impute not in (None, *IMPUTE_METHODS):
@@ -819,8 +830,8 @@ def _validate(
         values = _impute(values, impute, names, origin)
 
     # constant channels
-    if len(values) > 1:
-        constant = np.flatnonzero(np.ptp(values, axis=0) == 0)
+    constant = np.flatnonzero(np.ptp(values, axis=0) == 0) if len(values) > 1 else []
+    if len(constant):
         for j in constant:
             warnings.warn(
                 f"{origin.prefix()}column {names[j]!r} is constant (every value is "
@@ -841,6 +852,7 @@ def _validate(
     out = pd.DataFrame(values, index=index, columns=pd.Index(names, dtype=object), copy=False)
     out.attrs["freq"] = freq
     out.attrs["source"] = origin.label
+    out.attrs["constant"] = [names[j] for j in constant]  # named in a warning already
     if notes:
         out.attrs["irregular"] = notes
     return out

@@ -232,9 +232,11 @@ class TSMambaForecaster(BaseEstimator):
 
     # ---- data ------------------------------------------------------------------------------
     def _read(
-        self, df: Any, time_col: str | None, columns: Sequence[str] | None, freq: str | None = None
+        self, df: Any, time_col: str | None, columns: Sequence[str] | None,
+        freq: str | None = None, tz: Any = None,
     ) -> pd.DataFrame:
-        return read_strict(df, caller="fit", time_col=time_col or "date", columns=columns, freq=freq)
+        return read_strict(df, caller="fit", time_col=time_col or "date", columns=columns, freq=freq,
+                           tz=tz)
 
     def _frame_for_prediction(self, df: Any, time_col: str | None = None) -> pd.DataFrame:
         """Validate a frame to forecast from: the fitted channels, in the fitted order."""
@@ -249,10 +251,9 @@ class TSMambaForecaster(BaseEstimator):
                     f"the frame's columns differ from those the model was fitted on: "
                     f"missing {missing}, unexpected {extra}; pass the columns {self.columns_}"
                 )
-            df = _in_zone(df, time_col, self.index_.tz)  # before its steps are checked
+        zone = self.index_.tz  # aware times are read as the same instants on the fitted calendar
         frame = read_strict(df, caller="predict", time_col=time_col or "date", columns=self.columns_,
-                            freq=self.freq_)
-        zone = self.index_.tz
+                            freq=self.freq_, tz=zone)
         if (frame.index.tz is None) != (zone is None):
             given = f"in {frame.index.tz}" if zone is None else "without a time zone"
             fitted = "without a time zone" if zone is None else f"in {zone}"
@@ -260,8 +261,6 @@ class TSMambaForecaster(BaseEstimator):
                 f"the frame's timestamps are {given}, but the model was fitted on timestamps "
                 f"{fitted}; give them {fitted}"
             )
-        if zone is not None:  # the same instants on the fitted calendar (cycle phase, features)
-            frame = frame.tz_convert(zone)
         self._check_freq(frame.index, "the frame")
         return frame
 
@@ -368,7 +367,7 @@ class TSMambaForecaster(BaseEstimator):
 
         freq = frame.index.freqstr if frame.index.freq is not None else pd.infer_freq(frame.index)
         if val_df is not None:
-            val_frame = self._read(val_df, time_col, list(frame.columns), freq)
+            val_frame = self._read(val_df, time_col, list(frame.columns), freq, index.tz)
             _check_continues(index, val_frame.index, freq)
             train_end = n
             all_values = np.concatenate([values, val_frame.to_numpy(np.float64)])
@@ -715,12 +714,11 @@ class TSMambaForecaster(BaseEstimator):
         index = index.as_unit(meta.get("index_unit", "ns"))
         est.index_ = pd.DatetimeIndex(index, freq=est.freq_ or None, name=meta.get("index_name"))
         try:
-            changed = est._changed_since_fit()
-        except ConfigError:  # saved parameters that are not valid: take every setting from the network
-            changed = {name: (getattr(config, name), None) for name in (*_SHAPING, "n_time_features")}
-        shaped = {name: was for name, (was, _) in changed.items() if name in _SHAPING}
-        if "n_time_features" in changed:
-            shaped["time_features"] = changed["n_time_features"][0] > 0
+            shaped = _take_network_settings(est, config)
+        except ConfigError as exc:
+            raise CheckpointError(
+                f"{path}: the saved parameters are not valid ({exc}); save the model again"
+            ) from None
         if shaped:  # saved after set_params: the weights have the network's shape, so it wins
             warnings.warn(
                 f"{path}: the saved parameters disagree with the saved network ({shaped} in the "
@@ -741,6 +739,27 @@ _SHAPING = (  # estimator parameters that are network settings of the same name
     "channel_mode", "norm", "norm_span", "head_window", "head_dim", "cycle_length", "input_skip",
     "cross_channel_skip",
 )
+
+
+def _take_network_settings(est: TSMambaForecaster, config: ForecasterConfig) -> dict[str, Any]:
+    """Set ``est``'s parameters that disagree with its loaded network to the network's, and
+    return them: first all but ``head_window`` and ``norm_span`` (whose None follows
+    ``context_length``), then those if they still differ. ConfigError if they stay invalid."""
+    before, shaped = est.get_params(), {}
+    for names in (set(_SHAPING) - {"head_window", "norm_span"}, set(_SHAPING)):
+        try:
+            changed = est._changed_since_fit()
+        except ConfigError:  # not valid as saved: take every network setting from the network
+            every = (*_SHAPING, *_NOT_IN_FORECASTS, "n_time_features")
+            changed = {name: (getattr(config, name), None) for name in every}
+            names = {*names, *_NOT_IN_FORECASTS}
+        update = {name: was for name, (was, _) in changed.items() if name in names}
+        if "n_time_features" in changed:
+            update["time_features"] = changed["n_time_features"][0] > 0
+        est.set_params(**update)
+        shaped.update(update)
+    est.check_fitted()
+    return {name: value for name, value in shaped.items() if before[name] != value}
 
 
 def _identity_scaler(n_channels: int) -> StandardScaler:
@@ -830,21 +849,6 @@ def _flat(record: dict[str, Any]) -> dict[str, Any]:
 def _fitted_state(est: BaseEstimator) -> dict[str, Any]:
     """The fitted attributes (names ending in ``_``) of an estimator."""
     return {k: v for k, v in vars(est).items() if k.endswith("_") and not k.startswith("_")}
-
-
-def _in_zone(df: pd.DataFrame, time_col: str | None, zone: Any) -> pd.DataFrame:
-    """``df`` with its zone-aware times (index or ``time_col``) in ``zone``: the same instants.
-    Days of a zone with DST are 23 or 25 hours long in any other zone, so the steps of a frame
-    are checked on the fitted zone's calendar."""
-    if zone is None:
-        return df
-    if time_col is not None and time_col in df.columns:
-        times = df[time_col]
-        if isinstance(times.dtype, pd.DatetimeTZDtype) and times.dt.tz != zone:
-            return df.assign(**{time_col: times.dt.tz_convert(zone)})
-    elif isinstance(df.index, pd.DatetimeIndex) and df.index.tz is not None and df.index.tz != zone:
-        return df.tz_convert(zone)
-    return df
 
 
 def _freq_of(index: pd.DatetimeIndex) -> str | None:

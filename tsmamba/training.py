@@ -399,9 +399,9 @@ def make_trainer(
     try:
         return L.Trainer(**settings), restore
     except (TypeError, ValueError, MisconfigurationException) as exc:
-        if not kwargs:
+        if not trainer_kwargs:
             raise
-        given = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
+        given = ", ".join(f"{k}={v!r}" for k, v in trainer_kwargs.items())
         raise ConfigError(f"trainer_kwargs ({given}) are not valid for lightning.Trainer: {exc}") from None
 
 
