@@ -169,6 +169,15 @@ def test_plan_errors(kwargs, error, match):
         plan_backtest(20, 3, context_length=4, **kwargs)
 
 
+def test_plan_errors_advise_a_start_row_only_when_the_data_reaches_it():
+    with pytest.raises(DataValidationError, match="need context_length=10: start at row 9 or later, or use"):
+        plan_backtest(20, 3, context_length=10, start=2, fit=False)
+    with pytest.raises(DataValidationError, match="need context_length=30: the 20 rows are too few to start"):
+        plan_backtest(20, 3, context_length=30, start=2, fit=False)  # row 29 is past the last origin
+    with pytest.raises(DataValidationError, match="= 33: the 20 rows are too few to start late enough"):
+        plan_backtest(20, 3, context_length=30, start=2, context="full")
+
+
 def test_timestamp_start_across_time_zones():
     berlin = pd.date_range("2016-10-29", periods=60, freq="h", tz="Europe/Berlin")
     common = dict(context_length=4, index=berlin)
