@@ -591,6 +591,20 @@ def test_stream_header_lacking_a_model_column_stops(capsys, monkeypatch, ot_hufl
     assert err == "tsmamba: error: line 1: the header names ['OT'] more than once", err
 
 
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [(["--protocol", "ltsf", "--context", "9000", "--horizon", "4"],
+      "context_length 9000 exceeds the train split's 8640 rows; choose a shorter --context"),
+     (["--context", "8", "--horizon", "4", "--window", "sliding", "--train-length", "20000",
+       "--start", "100"],
+      "start later (--start) or shorten --train-length")],
+)
+def test_backtest_errors_name_the_flags(tmp_path, capsys, flags, expected):
+    status = cli.main(["backtest", "--data", "ETTh1", *flags, "--out", str(tmp_path / "r")])
+    err = capsys.readouterr().err.strip()
+    assert status == 2 and "\n" not in err and err.endswith(expected), err
+
+
 def test_stream_errors_name_the_flags(capsys, monkeypatch, ot_hufl_model, stream_input):
     history, new = stream_input
     rows = new[["date", "OT", "HUFL"]].astype(str).to_numpy()
