@@ -510,7 +510,7 @@ class TSMambaForecaster(BaseEstimator):
         else:
             frame = self._frame_for_prediction(df, time_col)
             values, index = frame.to_numpy(np.float64), frame.index
-        forecast = self.forecast_origins(values, [len(values) - 1], context=context, index=index)[0]
+        forecast = self._forecast_values(values, index, [len(values) - 1], context)[0]
         future = future_index(index, self.horizon, self.freq_)
         return pd.DataFrame(forecast, index=future, columns=self.columns_)
 
@@ -543,6 +543,17 @@ class TSMambaForecaster(BaseEstimator):
                 raise DataValidationError(
                     f"index has {len(index)} timestamps for {len(values)} rows; pass one per row"
                 )
+        return self._forecast_values(values, index, origins, context, batch_size)
+
+    def _forecast_values(
+        self,
+        values: np.ndarray,
+        index: pd.DatetimeIndex | None,
+        origins: Sequence[int],
+        context: str,
+        batch_size: int | None = None,
+    ) -> np.ndarray:
+        """forecast_origins on checked values (T, C) in original units -> (n_origins, H, C)."""
         origins = np.asarray(origins, dtype=np.int64)
         T, L_ = len(values), self.context_length
         if origins.size and (origins.min() < 0 or origins.max() >= T):
