@@ -92,6 +92,21 @@ def test_read_frame_with_time_column_or_datetime_index():
     assert "date" in frame.columns  # the input is left alone
 
 
+def test_a_datetime_index_beside_a_different_date_column_is_an_error_not_a_guess():
+    frame = hourly_frame(24, 2)
+    times = pd.DatetimeIndex(pd.to_datetime(frame["date"]))
+    both = frame.set_index(times)  # the 'date' column stays: the same times, read as before
+    pd.testing.assert_frame_equal(read_series(both), read_series(frame), check_names=False)
+    paris = both.tz_localize("Europe/Paris")
+    paris["date"] = paris.index.astype(str)  # written with offsets: the same instants
+    assert read_series(paris).index.equals(paris.index)
+    both["date"] = np.arange(24.0)  # a numeric channel that happens to be called 'date'
+    with pytest.raises(DataValidationError, match=r"DatetimeIndex and a column 'date'.*Rename"):
+        read_series(both)
+    renamed = read_series(both.rename(columns={"date": "day"}))
+    assert renamed.index.equals(times) and list(renamed.columns) == ["day", "x0", "x1"]
+
+
 def test_columns_selects_and_orders_channels(tmp_path):
     path = write_csv(tmp_path, hourly_frame(24, 3))
     df = read_series(path, columns=["x2", "x0"])

@@ -552,7 +552,17 @@ def _split_time(
 ) -> tuple[Any, pd.DataFrame, str]:
     """(raw time values, the other columns, name of the time axis)."""
     if time_col is not None and time_col in frame.columns:
-        return frame[time_col], frame.drop(columns=[time_col]), str(time_col)
+        column, rest = frame[time_col], frame.drop(columns=[time_col])
+        if implicit_index and isinstance(frame.index, pd.DatetimeIndex):
+            if _same_times(column, frame.index):  # set_index(..., drop=False): the index keeps the zone
+                return frame.index, rest, str(time_col)
+            raise DataValidationError(
+                f"{origin.prefix()}the frame has a DatetimeIndex and a column {time_col!r} that is "
+                "not the same times; which is the time? Rename the column to keep it as a channel "
+                f"and read the times from the index, or pass df.reset_index(drop=True) to read "
+                f"them from {time_col!r}"
+            )
+        return column, rest, str(time_col)
     if isinstance(frame.index, pd.DatetimeIndex) and (implicit_index or time_col is None):
         name = frame.index.name if frame.index.name is not None else (time_col or "date")
         return frame.index, frame, str(name)
@@ -566,6 +576,21 @@ def _split_time(
         f"{origin.prefix()}time column {time_col!r} not found; the columns are {cols}. "
         "Pass time_col= with the name of the time column (or give a DataFrame a DatetimeIndex)"
     )
+
+
+def _same_times(column: pd.Series, index: pd.DatetimeIndex) -> bool:
+    """Whether a column holds the index's times, as after ``set_index(..., drop=False)``."""
+    if pd.api.types.is_numeric_dtype(column.dtype):
+        return False
+    try:
+        parsed = pd.DatetimeIndex(pd.to_datetime(column))
+    except (ValueError, TypeError):
+        return False
+    if (parsed.tz is None) != (index.tz is None):
+        return False
+    if parsed.tz is not None:  # the same instants, written with an offset or a zone name
+        parsed, index = parsed.tz_convert("UTC"), index.tz_convert("UTC")
+    return parsed.equals(index)
 
 
 def _parse_times(raw: Any, name: str, date_format: str | None, origin: _Origin) -> pd.DatetimeIndex:
