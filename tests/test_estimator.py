@@ -683,6 +683,13 @@ def test_save_keeps_numpy_parameters(series, tmp_path):
     pd.testing.assert_frame_equal(loaded.predict(), est.predict())
 
 
+def test_a_fit_without_validation_ignores_validation_limits_in_trainer_kwargs(series):
+    # limit_val_batches asked Lightning for a validation loader the fit does not have
+    est = TSMambaForecaster(**{**TINY, "max_epochs": 1}, val_fraction=0.0,
+                            trainer_kwargs={"limit_train_batches": 1, "limit_val_batches": 1}).fit(series)
+    assert est.history_["epochs"] == 1 and np.isfinite(est.predict().to_numpy()).all()
+
+
 def test_save_keeps_path_parameters_and_names_those_it_cannot_keep(series, tmp_path):
     est = TSMambaForecaster(**{**TINY, "max_epochs": 1}, checkpoint_dir=tmp_path / "ck",
                             trainer_kwargs={"callbacks": [Callback()]}).fit(series)

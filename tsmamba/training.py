@@ -392,9 +392,9 @@ def make_trainer(
         "num_sanity_val_steps": 0,
         "deterministic": False,
     }
-    if not has_validation:
-        settings["limit_val_batches"] = 0
     settings.update(kwargs)
+    if not has_validation:  # whatever trainer_kwargs say of validation, there is none to run
+        settings["limit_val_batches"] = 0
     settings["callbacks"] = callbacks + extra_callbacks
     try:
         return L.Trainer(**settings), restore

@@ -64,6 +64,8 @@ def main() -> None:
     ap.add_argument("--channels", type=int, default=7)
     ap.add_argument("--params", type=json.loads, default={}, help="estimator parameters (JSON object)")
     args = ap.parse_args()
+    if min(args.repeats, args.threads, *args.batches) < 1:
+        ap.error("--repeats, --threads and --batches must be at least 1")
     torch.set_num_threads(args.threads)
 
     n_rows = max(args.histories) + args.repeats * 2 + 500
@@ -74,6 +76,8 @@ def main() -> None:
     )
     est.fit(df.iloc[:2000])
     L = est.context_length
+    if min(args.histories) < L:
+        ap.error(f"--histories must be at least the context length ({L}), the rows a window forecast reads")
     print(
         f"# model: d_model {est.d_model}, n_layers {est.n_layers}, d_state {est.d_state}, "
         f"{args.channels} channels, {args.params or 'defaults'}, {est.history_['n_parameters']} parameters; "
