@@ -1,0 +1,44 @@
+"""The benchmark scripts in ``experiments/benchmarks/`` run end to end at tiny sizes and print their
+tables. Their figures are not checked here (timings belong in the scripts' output, not in tests);
+what is checked is that a script a reader is told to run still runs."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "experiments" / "benchmarks"
+
+TINY_RUNS = {
+    "bench_ssd": ["--lengths", "32", "--batch", "1", "--nheads", "2", "--headdim", "4", "--d-state", "4",
+                  "--repeats", "1", "--threads", "1"],
+    "bench_streaming": ["--histories", "100", "--repeats", "1", "--batches", "1", "2", "--threads", "1",
+                        "--params", '{"d_model": 8, "n_layers": 1}'],
+    "bench_backtest": ["--d-model", "8", "--n-layers", "1", "--loop-origins", "2", "--threads", "1",
+                       "--repeat", "1"],
+    "bench_loaders": ["--datasets", "ETTh1", "--contexts", "96", "--horizon", "24"],
+}
+NEEDS_DATA = {"bench_backtest": "ETTh1", "bench_loaders": "ETTh1"}
+# a line of each script's table: its first cell, then a number
+TABLE_ROW = {
+    "bench_ssd": r"^\s+32\s+fwd\+bwd\s+\d",
+    "bench_streaming": r"^\s+100\s+2\s+\d",
+    "bench_backtest": r"^\| full: one recurrent pass \| 2785 \| \d",
+    "bench_loaders": r"^\| ETTh1\s+\|\s+96 \| windows-batched\s+\|\s+\d",
+}
+
+
+@pytest.mark.parametrize("name", sorted(TINY_RUNS))
+def test_benchmark_runs_at_a_tiny_size_and_prints_its_table(name, benchmark_file):
+    if name in NEEDS_DATA:
+        benchmark_file(NEEDS_DATA[name])  # skips, saying why, when the data is absent
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, str(BENCHMARKS / f"{name}.py"), *TINY_RUNS[name]],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert re.search(TABLE_ROW[name], done.stdout, re.MULTILINE), done.stdout[-2000:]
