@@ -220,6 +220,20 @@ def test_download_file_url_with_checksum(tmp_path):
     assert [p.name for p in dest.parent.iterdir()] == ["ETTh2.csv"]  # no temp file left
 
 
+def test_download_into_a_symlink_replaces_the_file_it_names(tmp_path):
+    source = tmp_path / "src.csv"
+    source.write_bytes(csv_bytes())
+    shared = tmp_path / "shared" / "ETTh2.csv"
+    shared.parent.mkdir()
+    shared.write_bytes(b"old")
+    link = tmp_path / "data" / "ETTh2.csv"
+    link.parent.mkdir()
+    link.symlink_to(shared)
+    assert download(source.as_uri(), link) == link
+    assert link.is_symlink() and shared.read_bytes() == source.read_bytes()
+    assert sorted(p.name for p in shared.parent.iterdir()) == ["ETTh2.csv"]  # no temp file left
+
+
 def test_checksum_mismatch_leaves_no_file(tmp_path):
     source = tmp_path / "src.csv"
     source.write_bytes(csv_bytes())

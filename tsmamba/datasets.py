@@ -276,13 +276,15 @@ def download(url: str, dest: str | os.PathLike, sha256: str | None = None) -> Pa
     """Fetch ``url`` (http(s) or file://) to ``dest`` atomically; check ``sha256`` if given.
 
     The bytes go to a temporary file in ``dest``'s folder that replaces ``dest`` only when
-    complete and verified, so a failed or mismatched download leaves no file behind.
+    complete and verified, so a failed or mismatched download leaves no file behind. A symlinked
+    ``dest`` keeps pointing where it did: the file it names is the one replaced.
     Raises :class:`ChecksumError` on a mismatch, :class:`DataNotFoundError` when unreachable.
     """
     dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    target = Path(os.path.realpath(dest))
+    target.parent.mkdir(parents=True, exist_ok=True)
     request = urllib.request.Request(url, headers={"User-Agent": "tsmamba-data/0.1"})
-    fd, tmp = temp_beside(dest, ".part")
+    fd, tmp = temp_beside(target, ".part")
     digest = hashlib.sha256()
     try:
         with os.fdopen(fd, "wb") as out:
@@ -302,7 +304,7 @@ def download(url: str, dest: str | os.PathLike, sha256: str | None = None) -> Pa
                 f"download of {url} has sha256 {actual}, expected {sha256}; nothing was "
                 f"written to {dest}. The source may have changed or the transfer was corrupted"
             )
-        os.replace(tmp, dest)
+        os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
     return dest
