@@ -451,6 +451,12 @@ def test_constant_column_warns_and_stays_finite(tmp_path):
         scaler = StandardScaler().fit(df.to_numpy(), columns=list(df.columns))
     scaled = scaler.transform(df.to_numpy())
     assert np.isfinite(scaled).all() and (scaled[:, 1] == 0).all()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        StandardScaler().fit(np.column_stack([df.to_numpy(), np.zeros(10)]), columns=["x0", "flat", "off"])
+    assert [str(w.message) for w in caught] == [
+        "StandardScaler: channels 'flat', 'off' are constant over the fitted rows; using scale 1 so "
+        "they map to 0 instead of NaN"]
 
 
 def test_series_too_short():

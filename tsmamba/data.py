@@ -1050,7 +1050,7 @@ class StandardScaler:
     """Per-channel standardisation ``(x - mean_) / scale_`` (numpy, float64).
 
     Fit on the training rows only. A constant channel gets ``scale_ = 1`` (so it maps to 0, not
-    NaN) and a ``UserWarning`` naming it. ``transform`` / ``inverse_transform`` accept arrays
+    NaN); one ``UserWarning`` names the constant channels. ``transform`` / ``inverse_transform`` accept arrays
     (or torch tensors) of shape ``(..., C)``.
     """
 
@@ -1075,10 +1075,13 @@ class StandardScaler:
         mean = arr.mean(axis=0)
         std = arr.std(axis=0)
         tiny = std <= 1e-12 * np.maximum(np.abs(mean), 1.0)
-        for j in np.flatnonzero(tiny):
+        if tiny.any():  # one warning naming them all
+            names = ", ".join(self._name(int(j), columns) for j in np.flatnonzero(tiny))
+            one = int(tiny.sum()) == 1
             warnings.warn(
-                f"StandardScaler: channel {self._name(j, columns)} is constant over the "
-                "fitted rows; using scale 1 so it maps to 0 instead of NaN",
+                f"StandardScaler: {'channel' if one else 'channels'} {names} "
+                f"{'is' if one else 'are'} constant over the fitted rows; using scale 1 so "
+                f"{'it maps' if one else 'they map'} to 0 instead of NaN",
                 UserWarning,
                 stacklevel=2,
             )
