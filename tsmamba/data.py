@@ -1050,8 +1050,8 @@ class StandardScaler:
     """Per-channel standardisation ``(x - mean_) / scale_`` (numpy, float64).
 
     Fit on the training rows only. A constant channel gets ``scale_ = 1`` (so it maps to 0, not
-    NaN); one ``UserWarning`` names the constant channels. ``transform`` / ``inverse_transform`` accept arrays
-    (or torch tensors) of shape ``(..., C)``.
+    NaN); one ``UserWarning`` names the constant channels. ``transform`` / ``inverse_transform``
+    accept arrays (or torch tensors) of shape ``(..., C)``.
     """
 
     mean_: np.ndarray
