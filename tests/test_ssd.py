@@ -111,6 +111,73 @@ def test_float32_within_rounding_tolerance():
     assert (s32.double() - s64).abs().max().item() <= tol * scale_s
 
 
+def test_half_precision_inputs_are_scanned_in_float32():
+    """bfloat16 inputs: the scan runs in float32, so its error is the output's bf16 rounding.
+
+    The reference is the float64 loop on the same bf16-rounded inputs. bf16 keeps 8 bits of
+    mantissa (relative rounding 2^-8 = 3.9e-3), so rounding y to bf16 alone costs up to 3.9e-3 of
+    max|y|; 1e-2 allows that plus float32 noise. A scan in bf16 itself was off by ~1e-1 here: the
+    in-chunk cumulative log decays (|a| up to ~60) lose ~0.25 to bf16 rounding before exp.
+    """
+    x, A, B, C, _ = make_inputs(2, 64, 4, 8, 1, 16, seed=5)
+    A = A * 5.0  # dt * A in [-4, 0]
+    xb, Ab, Bb, Cb = (t.bfloat16() for t in (x, A, B, C))
+    y64, s64 = independent_loop(*(t.double() for t in (xb, Ab, Bb, Cb)), None)
+    y, s = ssd_chunked(xb, Ab, Bb, Cb, 32)
+    assert y.dtype == s.dtype == torch.bfloat16
+    assert (y.double() - y64).abs().max() <= 1e-2 * y64.abs().max()
+    assert (s.double() - s64).abs().max() <= 1e-2 * s64.abs().max()
+
+
+def test_backward_under_bf16_autocast_matches_float32():
+    """Under autocast (Lightning's precision="bf16-mixed") the matmuls of the inputs' projections
+    run in bf16 and hand the scan mixed dtypes; the scan's own forward and backward run in float32.
+    The gradients of the float32 inputs then equal a float32 run's up to the bf16 rounding of B and
+    C (3.9e-3 relative each), allowed 2e-2 of the largest gradient."""
+    torch.manual_seed(0)
+    x, A, B, C, _ = make_inputs(2, 20, 2, 4, 1, 8, dtype=torch.float32, seed=6)
+    proj = torch.randn(8, 8)
+
+    def grads(autocast: bool):
+        leaves = [t.clone().requires_grad_() for t in (x, A, B, C)]
+        xi, Ai, Bi, Ci = leaves
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+            Bp, Cp = Bi @ proj, Ci @ proj  # bf16 under autocast, as the block's projections are
+            y, _ = ssd_chunked(xi, Ai, Bp, Cp, 8)
+        y.float().square().mean().backward()
+        return [t.grad for t in leaves]
+
+    for mixed, full in zip(grads(True), grads(False), strict=True):
+        assert torch.isfinite(mixed).all()
+        assert (mixed - full).abs().max() <= 2e-2 * full.abs().max()
+
+
+def test_a_reset_decay_of_minus_inf_equals_the_recurrence():
+    x, A, B, C, s0 = make_inputs(1, 10, 2, 2, 1, 3, init=True, seed=8)
+    A[:, 4] = -float("inf")  # decay 0: the state restarts at step 4
+    y_ref, s_ref = ssd_recurrent(x, A, B, C, s0)
+    assert torch.isfinite(y_ref).all()
+    for scan in (ssd_chunked, ssd_chunked_ref):
+        y, s = scan(x, A, B, C, 4, s0)
+        torch.testing.assert_close(y, y_ref, rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(s, s_ref, rtol=1e-12, atol=1e-12)
+
+
+def test_second_derivatives_are_an_error_not_a_wrong_number():
+    x, A, B, C, _ = make_inputs(1, 6, 2, 2, 1, 3, seed=9)
+    A.requires_grad_()
+    y, _ = ssd_chunked(x, A, B, C, 4)
+    (g,) = torch.autograd.grad((y**2).sum(), A, create_graph=True)
+    with pytest.raises(RuntimeError):
+        torch.autograd.grad(g.sum(), A)
+    # the reference twin, differentiated by autograd, gives them: it equals the recurrence
+    second = []
+    for scan in (lambda A: ssd_chunked_ref(x, A, B, C, 4), lambda A: ssd_recurrent(x, A, B, C)):
+        (g,) = torch.autograd.grad((scan(A)[0] ** 2).sum(), A, create_graph=True)
+        second.append(torch.autograd.grad(g.sum(), A)[0])
+    torch.testing.assert_close(second[0], second[1], rtol=1e-10, atol=1e-10)
+
+
 def test_chunk_size_does_not_change_output():
     x, A, B, C, s0 = make_inputs(2, 37, 4, 3, 2, 5, init=True, seed=5)
     y1, s1 = ssd_chunked(x, A, B, C, 4, s0)

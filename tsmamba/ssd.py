@@ -16,6 +16,7 @@ Head ``h`` reads group ``h // (nheads // ngroups)`` of B and C.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -25,6 +26,8 @@ from torch import Tensor
 from tsmamba.errors import ConfigError
 
 __all__ = ["segsum", "ssd_chunked", "ssd_chunked_ref", "ssd_recurrent", "ssd_step"]
+
+_MIN_LOG_DECAY = -1000.0  # exp(-1000) == 0 in every float type: a reset, without -inf - -inf = NaN
 
 
 def _check_inputs(x: Tensor, A: Tensor, B: Tensor, C: Tensor, initial_states: Tensor | None) -> None:
@@ -94,6 +97,7 @@ def ssd_chunked_ref(
     b, l, h, p = x.shape
     g, n = B.shape[2], B.shape[3]
     hg = h // g  # heads per group
+    A = A.clamp_min(_MIN_LOG_DECAY)  # a reset (-inf) decays to exactly 0, as in the recurrence
 
     # Balanced chunks: c chunks of T <= chunk_size steps; the output does not depend on T.
     c = -(-l // chunk_size)
@@ -243,6 +247,7 @@ class _SSDChunkedFn(torch.autograd.Function):
         return out, final_state
 
     @staticmethod
+    @torch.autograd.function.once_differentiable  # the saved tensors carry no graph: no 2nd order
     def backward(ctx, dy, dfinal):
         xs, Bc, Cc, S, a, m, prev, y = ctx.saved_tensors
         b, l, h, p, g, n, c, T, pad = ctx.dims
@@ -318,12 +323,25 @@ def ssd_chunked(
         initial_states: (b, h, p, n) state before the first step, or None for zeros.
 
     Returns:
-        y: (b, l, h, p) and the final state (b, h, p, n) after position l - 1.
+        y: (b, l, h, p) and the final state (b, h, p, n) after position l - 1, in x's dtype.
+
+    The scan runs in float32 or wider (the widest of the inputs' dtypes), with autocast off, so
+    bfloat16 / float16 inputs or a mixed-precision autocast keep the decays' cumulative sums
+    exact to float32 and the backward pass sees the dtypes the forward used. A log decay of -inf
+    (a reset) counts as -1000, whose exp is 0 in every float type. Second derivatives are not
+    supported (an error, not a wrong number); use :func:`ssd_chunked_ref` for them.
     """
     _check_inputs(x, A, B, C, initial_states)
     if chunk_size < 1:
         raise ConfigError(f"chunk_size must be >= 1, got {chunk_size}")
-    return _SSDChunkedFn.apply(x, A, B, C, initial_states, _safe_chunk_size(A, chunk_size))
+    inputs = (x, A, B, C) if initial_states is None else (x, A, B, C, initial_states)
+    dtype = functools.reduce(torch.promote_types, (t.dtype for t in inputs), torch.float32)
+    x, B, C = x.to(dtype), B.to(dtype), C.to(dtype)
+    A = A.to(dtype).clamp_min(_MIN_LOG_DECAY)
+    init = None if initial_states is None else initial_states.to(dtype)
+    with torch.autocast(x.device.type, enabled=False):
+        y, final_state = _SSDChunkedFn.apply(x, A, B, C, init, _safe_chunk_size(A, chunk_size))
+    return y.to(inputs[0].dtype), final_state.to(inputs[0].dtype)
 
 
 def ssd_step(
