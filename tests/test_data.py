@@ -121,6 +121,12 @@ def test_custom_time_column_and_date_format(tmp_path):
     assert df.index.name == "when"
     assert df.index[0] == pd.Timestamp("2021-03-01")
     assert df.index.freqstr == "D"
+    # without date_format these are not guessed (pandas alone reads 01/03/2021 as 3 January)
+    with pytest.raises(DataValidationError, match=r"10 of 10 values .* ISO 8601 .* pass date_format="):
+        read_series(path, time_col="when")
+    months = pd.DataFrame({"when": [f"{d:02d}/01/2024" for d in range(1, 13)], "v": np.arange(12.0)})
+    with pytest.raises(DataValidationError, match="cannot be parsed as dates"):  # was a monthly series
+        read_series(months, time_col="when")
 
 
 def test_long_form_is_pivoted_to_wide(tmp_path):

@@ -627,7 +627,8 @@ def _parse_time_values(
         series = series.astype("string")
     _check_zones(series, name, origin)
     try:
-        parsed = pd.to_datetime(series, format=date_format, errors="coerce")
+        # ISO 8601 unless told otherwise: pandas' own guess reads 01.02.2024 month-first, silently
+        parsed = pd.to_datetime(series, format=date_format or "ISO8601", errors="coerce")
     except (ValueError, TypeError) as exc:
         if "timezone" in str(exc).lower() or "tz-aware" in str(exc).lower():
             raise _mixed_zone_error(series, name, origin) from exc
@@ -643,8 +644,8 @@ def _parse_time_values(
         hint = (
             f"does the format {date_format!r} match them?"
             if date_format
-            else "if they are all in one non-ISO format, pass date_format= "
-            "(e.g. date_format='%d/%m/%Y %H:%M')"
+            else "timestamps are read as ISO 8601 (2024-01-31 13:00); if they are all in one "
+            "other format, pass date_format= (e.g. date_format='%d/%m/%Y %H:%M')"
         )
         raise DataValidationError(
             f"{origin.prefix()}{len(bad)} of {len(series)} values of time column {name!r} "
