@@ -405,7 +405,7 @@ def test_report_files(tmp_path):
     assert report["forecasts_csv"]["complete"] is True
     csv = pd.read_csv(tmp_path / "report" / "forecasts.csv", parse_dates=["origin", "timestamp"])
     assert len(csv) == len(result.forecasts)
-    np.testing.assert_allclose(csv["yhat"], result.forecasts["yhat"], rtol=1e-5)
+    np.testing.assert_array_equal(csv["yhat"], result.forecasts["yhat"])
     import matplotlib.image
 
     for png in ("forecast.png", "error_by_step.png", "error_over_time.png"):
@@ -422,6 +422,25 @@ def test_forecast_sample_keeps_first_and_last_origin(tmp_path):
     assert json.loads((tmp_path / "metrics.json").read_text())["forecasts_csv"]["origins_total"] == 146
     result.to_csv(tmp_path / "all.csv")
     assert len(pd.read_csv(tmp_path / "all.csv")) == 146 * 4 * 2
+
+
+def test_forecasts_csv_holds_the_scored_values_and_sub_second_times(tmp_path):
+    """forecasts.csv used to round values to 6 significant digits (a meter at 2.5 million lost
+    its errors: the MSE recomputed from the file was 50 % off) and cut times to whole seconds (a
+    250 ms series wrote 4 origins under one time)."""
+    index = pd.date_range("2021-01-01", periods=60, freq="250ms", name="date")
+    level = 2_500_000 + np.random.default_rng(0).normal(0, 3, 60).cumsum()
+    result = backtest(LastValueForecaster(bias=1.0), pd.DataFrame({"meter": level}, index=index),
+                      start=30, baselines=False)
+    result.save_report(tmp_path, plots=False)
+    csv = pd.read_csv(tmp_path / "forecasts.csv", parse_dates=["origin", "timestamp"])
+    np.testing.assert_array_equal(csv[["y", "yhat"]], result.forecasts[["y", "yhat"]])
+    mse = ((csv["y"] - csv["yhat"]) ** 2).mean()
+    assert mse == pytest.approx(result.scores["tsmamba"]["overall"]["mse"], rel=1e-12)
+    assert csv["origin"].nunique() == result.n_windows == 27
+    for column in ("origin", "timestamp"):
+        np.testing.assert_array_equal(csv[column].dt.as_unit("ns"), result.forecasts[column].dt.as_unit("ns"))
+    assert csv["origin"].iloc[0] == pd.Timestamp("2021-01-01 00:00:07.500")
 
 
 def test_forecasts_csv_keeps_utc_offsets_across_dst(tmp_path):

@@ -436,10 +436,12 @@ class BacktestResult:
         return sample, note
 
     def to_csv(
-        self, path: str | os.PathLike, *, max_rows: int | None = None, float_format: str = "%.6g"
+        self, path: str | os.PathLike, *, max_rows: int | None = None, float_format: str | None = None
     ) -> Path:
         """Write the tidy forecasts to ``path`` (the report's ``forecasts.csv``); with
-        ``max_rows``, only those of evenly spaced origins (see :meth:`forecast_sample`)."""
+        ``max_rows``, only those of evenly spaced origins (see :meth:`forecast_sample`).
+        ``float_format=None`` writes every value exactly (the shortest text that reads back to
+        the same float), so scores recomputed from the file equal the result's."""
         out = Path(path)
         out.parent.mkdir(parents=True, exist_ok=True)
         frame, _ = self.forecast_sample(max_rows)
@@ -483,7 +485,7 @@ class BacktestResult:
             note = None
             if forecasts:
                 sample, note = self.forecast_sample(max_forecast_rows)
-                _write_forecasts_csv(sample, staging / "forecasts.csv", "%.6g")
+                _write_forecasts_csv(sample, staging / "forecasts.csv")
             self.to_json(staging / "metrics.json", forecasts_csv=note)
             self.metrics.to_csv(staging / "metrics.csv", index=False, float_format="%.8g")
             if plots:
@@ -511,18 +513,33 @@ class BacktestResult:
 # shared pieces
 
 
-def _write_forecasts_csv(frame: pd.DataFrame, path: Path, float_format: str) -> None:
-    """Write tidy forecasts as CSV: naive times as ``2021-01-01 05:00:00``, zone-aware ones in
-    ISO 8601 with their UTC offset (``2016-10-30 02:00:00+01:00``), so that the two hours named
-    02:00 on the day clocks go back stay distinct. Read them back with
-    ``pd.to_datetime(column, utc=True)``."""
+def _write_forecasts_csv(frame: pd.DataFrame, path: Path, float_format: str | None = None) -> None:
+    """Write tidy forecasts as CSV, times as :func:`_time_text` writes them. Read them back with
+    ``pd.to_datetime(column, utc=True)`` when they carry UTC offsets."""
     out = frame.copy(deep=False)
     for column in ("origin", "timestamp"):
-        if isinstance(out[column].dtype, pd.DatetimeTZDtype):
-            codes, uniques = pd.factorize(out[column])  # format each distinct time once
-            text = np.array([t.isoformat(sep=" ") for t in uniques], dtype=object)
-            out[column] = text[codes]
-    out.to_csv(path, index=False, float_format=float_format, date_format="%Y-%m-%d %H:%M:%S")
+        out[column] = _time_text(out[column])
+    out.to_csv(path, index=False, float_format=float_format)
+
+
+def _time_text(times: pd.Series) -> np.ndarray:
+    """Times as text in one format per column, so that they parse back as one: naive times as
+    ``2021-01-01 05:00:00``, with the 3, 6 or 9 fractional digits sub-second times need
+    (``05:00:00.250``), zone-aware ones with their UTC offset (``2016-10-30 02:00:00+01:00``),
+    so that the two hours named 02:00 on the day clocks go back stay distinct."""
+    codes, uniques = pd.factorize(times)  # format each distinct time once
+    uniques = pd.DatetimeIndex(uniques)
+    wall = uniques.tz_localize(None) if uniques.tz is not None else uniques
+    nanos = wall.as_unit("ns").asi8 % 10**9
+    digits = next(d for d in (0, 3, 6, 9) if not (nanos % 10 ** (9 - d)).any())
+    text = np.asarray(wall.strftime("%Y-%m-%d %H:%M:%S"), dtype=object)
+    if digits:
+        text += np.array([f".{n // 10 ** (9 - digits):0{digits}d}" for n in nanos], dtype=object)
+    if uniques.tz is not None:
+        text += np.array(  # the offset that isoformat puts after the wall-clock time: "+01:00"
+            [t.isoformat()[len(t.tz_localize(None).isoformat()) :] for t in uniques], dtype=object
+        )
+    return text[codes]
 
 
 def _evenly_spaced(n: int, keep: int | None) -> np.ndarray:
