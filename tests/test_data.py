@@ -113,6 +113,24 @@ def test_columns_selects_and_orders_channels(tmp_path):
     assert list(df.columns) == ["x2", "x0"]
 
 
+@pytest.mark.parametrize("name", ["blank.csv", "blank.csv.gz"])
+def test_line_numbers_count_the_blank_lines_read_csv_skips(tmp_path, name):
+    def write(text: str) -> Path:
+        path = tmp_path / name
+        path.write_bytes(gzip.compress(text.encode()) if name.endswith(".gz") else text.encode())
+        return path
+
+    text = "\ndate,x\n2021-01-01 00:00,1\n\n  \n2021-01-01 01:00,2\r\n2021-01-01 02:00,oops\n\n"
+    with pytest.raises(DataValidationError, match=r"row 2 \(line 7\): 'oops'"):
+        read_series(write(text))
+    with pytest.raises(DataValidationError, match=r"missing timestamps .* at row 3 \(line 9\)"):
+        read_series(write(text.replace("oops", "3") + ",4\n"))
+    # a quoted field spanning lines: no one-to-one map, so rows are counted from the header
+    path = write_csv(tmp_path, pd.DataFrame({"date": ["2021-01-01", "x"], "note": ["a\nb", "c"]}))
+    with pytest.raises(DataValidationError, match=r"row 1 \(line 3\): 'x'"):
+        read_series(path)
+
+
 def test_custom_time_column_and_date_format(tmp_path):
     index = pd.date_range("2021-03-01", periods=10, freq="D")
     frame = pd.DataFrame({"when": index.strftime("%d/%m/%Y"), "v": np.arange(10.0)})

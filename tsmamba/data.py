@@ -12,14 +12,17 @@ and :func:`prepare_ltsf`; :func:`split_borders` gives the same kind of splits fo
 
 from __future__ import annotations
 
+import bz2
+import functools
 import gzip
+import lzma
 import math
 import os
 import re
 import warnings
 import zlib
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -85,6 +88,8 @@ class _Origin:
     label: str
     first_line: int | None = None  # file line of data row 0 (2 for one header line)
     positions: np.ndarray | None = field(default=None, compare=False)
+    # the file line of every data row, read from the file when a message first needs one
+    line_numbers: Callable[[], np.ndarray | None] | None = field(default=None, compare=False)
 
     def prefix(self) -> str:
         return f"{self.label}: "
@@ -98,7 +103,27 @@ class _Origin:
             i = int(self.positions[i])
         if self.first_line is None:
             return f"row {i}"
-        return f"row {i} (line {i + self.first_line})"
+        lines = None if self.line_numbers is None else self.line_numbers()
+        return f"row {i} (line {i + self.first_line if lines is None else int(lines[i])})"
+
+
+def _data_lines(path: Path, encoding: str, n_rows: int) -> Callable[[], np.ndarray | None]:
+    """A cached reader of the file line (from 1) of each of the ``n_rows`` data rows of a CSV, as
+    read_csv skips blank lines; it returns None when the lines do not map one to one onto the
+    rows (a quoted field spanning lines, an archive it cannot open)."""
+
+    @functools.cache
+    def lines() -> np.ndarray | None:
+        opener = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}.get(path.suffix, open)
+        try:
+            with opener(path, "rt", encoding=encoding, newline="") as fh:
+                filled = [n for n, line in enumerate(fh, start=1) if line.strip()]
+        except (OSError, UnicodeDecodeError, EOFError, ValueError, lzma.LZMAError):
+            return None
+        data = filled[1:]  # the first line that is not blank is the header
+        return np.asarray(data) if len(data) == n_rows else None
+
+    return lines
 
 
 def _source_row(rows: np.ndarray, i: int, j: int | None = None) -> int:
@@ -338,6 +363,7 @@ def _read_table(
         raise DataValidationError(
             f"{origin.prefix()}the file has a header ({header}) but no data rows"
         )
+    origin = _Origin(path.name, first_line=2, line_numbers=_data_lines(path, encoding, len(frame)))
     as_read = [c for c in text_cols if c in frame.columns and frame[c].isna().any()]
     if as_read:  # empty fields stay "" (an error for an id), markers like "NA" stay text
         frame[as_read] = pd.read_csv(path, encoding=encoding, usecols=as_read, dtype=str,
@@ -512,7 +538,8 @@ def read_panel(
     out: dict[str, pd.DataFrame] = {}
     for key, group in frame.groupby(id_col, sort=True):
         # messages name the rows of the whole file (or frame), not those of the group
-        sub_origin = _Origin(f"{origin.label} [{id_col}={key}]", origin.first_line, group.index.to_numpy())
+        sub_origin = _Origin(f"{origin.label} [{id_col}={key}]", origin.first_line, group.index.to_numpy(),
+                             origin.line_numbers)
         sub = group.drop(columns=[id_col]).reset_index(drop=True)
         out[str(key)] = _read_wide(sub, sub_origin, time_col=ds_col, **kw)
     return out
