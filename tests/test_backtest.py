@@ -135,6 +135,15 @@ def test_start_forms():
     assert plan_backtest(50, 5, start=10, n_windows=3, stride=4, **common).origins.tolist() == [10, 14, 18]
 
 
+@pytest.mark.parametrize(
+    ("n_rows", "start", "observed"), [(700, 0.7, 490), (100, 0.29, 29), (5800, 0.7, 4060)]
+)
+def test_fraction_start_observes_exactly_that_share_of_the_rows(n_rows, start, observed):
+    """0.7 * 700 is 489.99999999999994 in floats: the first origin observed 489 rows, not 490."""
+    assert plan_backtest(n_rows, 1, context_length=1, start=start).origins[0] + 1 == observed
+    assert plan_backtest(n_rows, 1, context_length=1, start=np.float32(start)).origins[0] + 1 == observed
+
+
 def test_prefitted_plan_has_one_block_without_training():
     plan = plan_backtest(20, 3, context_length=4, start=3, fit=False)
     assert plan.n_fits == 0 and plan.blocks[0].train is None

@@ -46,6 +46,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from fractions import Fraction
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -179,7 +180,8 @@ def _resolve_start(start: Any, n_rows: int, index: pd.DatetimeIndex | None) -> i
                 f"a float start is the fraction of rows observed at the first origin and must lie "
                 f"in (0, 1), got {start!r}; pass an int for a row number"
             )
-        return max(int(start * n_rows) - 1, 0)
+        # exact: 0.7 * 700 is 489.99999999999994 in floats, which would observe 489 rows
+        return max(math.floor(Fraction(str(start)) * n_rows) - 1, 0)
     if index is None:
         raise ConfigError("a timestamp start needs the series' DatetimeIndex")
     try:
