@@ -96,6 +96,12 @@ def test_mase_constant_train_series_is_nan_with_warning() -> None:
     with pytest.warns(RuntimeWarning, match="zero"):
         out = mase(Y, YHAT, [1.0, 0.0], axis=(0, 1))
     assert np.isfinite(out[0]) and np.isnan(out[1])
+    # periodic up to float rounding at the season: constant too, not a 1e-15 scale
+    t = np.arange(24 * 20)
+    periodic = np.column_stack([5 + 3 * np.sin(2 * np.pi * t / 24), np.cos(t / 7)])
+    with pytest.warns(RuntimeWarning, match=r"lag 24 \(up to float rounding\) for channel\(s\) \[0\]"):
+        scale = mase_scale(periodic, 24)
+    assert np.isnan(scale[0]) and scale[1] > 0.1
 
 
 def test_mase_scale_short_series_and_bad_season() -> None:

@@ -185,10 +185,14 @@ def mase_scale(train_values: Any, season: int) -> np.ndarray:
         season = 1
     diff = np.abs(x[season:] - x[:-season])
     scale = np.asarray(_masked_mean(diff, ~np.isnan(diff), axis=0), dtype=np.float64)
-    zero = scale == 0
+    with warnings.catch_warnings():  # an all-NaN channel has no magnitude (and a NaN scale)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        magnitude = np.nanmax(np.abs(x), axis=0)
+    # periodic up to float rounding counts as constant: a 1e-15 scale would blow MASE up to 1e14
+    zero = scale <= 1e-12 * np.nan_to_num(magnitude)
     if zero.any():
         warnings.warn(
-            f"training series is constant at lag {season} for channel(s) "
+            f"training series is constant at lag {season} (up to float rounding) for channel(s) "
             f"{np.flatnonzero(zero).tolist()}; MASE is NaN there",
             RuntimeWarning,
             stacklevel=2,
