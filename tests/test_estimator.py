@@ -690,6 +690,19 @@ def test_a_fit_without_validation_ignores_validation_limits_in_trainer_kwargs(se
     assert est.history_["epochs"] == 1 and np.isfinite(est.predict().to_numpy()).all()
 
 
+def test_long_form_frames_forecast_as_they_fit(series):
+    long = series.iloc[:200].rename_axis("ds").reset_index().melt(id_vars="ds", var_name="unique_id",
+                                                                 value_name="y")
+    est = TSMambaForecaster(**{**TINY, "max_epochs": 1}).fit(long)
+    assert est.columns_ == list(series.columns)
+    pd.testing.assert_frame_equal(est.predict(long), est.predict(series.iloc[:200]), check_names=False)
+    stream = est.stream(history=long)
+    full = est.predict(series.iloc[:200], context="full").to_numpy()
+    np.testing.assert_allclose(stream.forecast().to_numpy(), full, rtol=1e-5, atol=1e-5)  # float32 rounding
+    with pytest.raises(DataValidationError, match="x9"):  # a series the model does not know
+        est.predict(long.replace({"unique_id": {list(series.columns)[0]: "x9"}}))
+
+
 def test_save_keeps_path_parameters_and_names_those_it_cannot_keep(series, tmp_path):
     est = TSMambaForecaster(**{**TINY, "max_epochs": 1}, checkpoint_dir=tmp_path / "ck",
                             trainer_kwargs={"callbacks": [Callback()]}).fit(series)

@@ -42,6 +42,7 @@ __all__ = [
     "cycle_phase",
     "future_index",
     "infer_freq",
+    "is_long_form",
     "ltsf_borders",
     "prepare_ltsf",
     "read_panel",
@@ -371,7 +372,10 @@ def _read_table(
     return frame, origin
 
 
-def _is_long_form(frame: pd.DataFrame, id_col: str, ds_col: str, value_col: str) -> bool:
+def is_long_form(
+    frame: pd.DataFrame, id_col: str = "unique_id", ds_col: str = "ds", value_col: str = "y"
+) -> bool:
+    """Whether a table is long form: it has the id, time and value columns."""
     return {id_col, ds_col, value_col} <= set(frame.columns)
 
 
@@ -425,7 +429,7 @@ def read_series(
             f"expected a DataFrame or the path of a CSV file, got {type(source).__name__}{hint}"
         )
     if long_form is None:
-        long_form = _is_long_form(frame, id_col, ds_col, value_col)
+        long_form = is_long_form(frame, id_col, ds_col, value_col)
     if long_form:
         wide, rows = _pivot_long(frame, origin, id_col, ds_col, value_col, date_format)
         return _validate(

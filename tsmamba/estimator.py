@@ -32,6 +32,7 @@ from tsmamba.data import (
     check_length,
     cycle_phase,
     future_index,
+    is_long_form,
     read_strict,
     time_feature_count,
     time_features,
@@ -240,7 +241,7 @@ class TSMambaForecaster(BaseEstimator):
 
     def _frame_for_prediction(self, df: Any, time_col: str | None = None) -> pd.DataFrame:
         """Validate a frame to forecast from: the fitted channels, in the fitted order."""
-        if isinstance(df, pd.DataFrame):
+        if isinstance(df, pd.DataFrame) and not is_long_form(df):  # long form: ids checked once pivoted
             present = [str(c) for c in df.columns]
             if time_col is None and "date" in present and not isinstance(df.index, pd.DatetimeIndex):
                 time_col = "date"
