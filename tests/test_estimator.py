@@ -700,7 +700,7 @@ def test_long_form_frames_forecast_as_they_fit(series):
     full = est.predict(series.iloc[:200], context="full").to_numpy()
     np.testing.assert_allclose(stream.forecast().to_numpy(), full, rtol=1e-5, atol=1e-5)  # float32 rounding
     with pytest.raises(DataValidationError, match="x9"):  # a series the model does not know
-        est.predict(long.replace({"unique_id": {list(series.columns)[0]: "x9"}}))
+        est.predict(long.replace({"unique_id": {series.columns[0]: "x9"}}))
 
 
 def test_save_keeps_path_parameters_and_names_those_it_cannot_keep(series, tmp_path):
