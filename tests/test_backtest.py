@@ -220,9 +220,9 @@ def test_backtest_fits_on_training_rows_and_forecasts_without_future_rows():
     origins = [11, 14, 17, 20, 23, 26, 29, 32, 35]
     assert result.n_windows == len(origins)
     assert fitted_rows(frame) == [(2, 12), (8, 18), (14, 24), (20, 30), (26, 36)]
-    # each batch of forecasts saw the rows up to its own last origin only
-    assert [c["origins"] for c in CALL_LOG] == [origins[i : i + 2] for i in range(0, 9, 2)]
-    assert [c["rows"] for c in CALL_LOG] == [origins[min(i + 1, 8)] + 1 for i in range(0, 9, 2)]
+    # each forecast saw the rows up to its own origin only
+    assert [c["origins"] for c in CALL_LOG] == [[o] for o in origins]
+    assert [c["rows"] for c in CALL_LOG] == [o + 1 for o in origins]
     assert result.config["n_fits"] == 5
     assert result.config["train_ranges"] == [[2, 12], [8, 18], [14, 24], [20, 30], [26, 36]]
 
@@ -378,13 +378,45 @@ def test_non_finite_forecasts_are_an_error_not_left_out_of_the_scores():
     class Diverged(LastValueForecaster):
         def forecast_origins(self, df, origins, **kw):
             out = super().forecast_origins(df, origins, **kw)
-            out[4:, 1, 0] = np.nan  # origins 24, 25, 26
-            out[2, 0, 1] = np.inf  # origin 22
+            out[np.isin(origins, [24, 25, 26]), 1, 0] = np.nan
+            out[np.isin(origins, [22]), 0, 1] = np.inf
             return out
 
     with pytest.raises(TrainingError, match=r"for 4 of 7 .*first at origin row 22 \(2021-01-01 22:00"):
         backtest(Diverged(), ramp(30), start=20)
 
+
+
+def test_a_forecaster_cannot_read_its_own_targets():
+    """Each block used to get the series up to its last origin in one call: a forecaster that
+    reads the rows after each origin scored MSE 0 on every origin of a block but the last."""
+
+    class Peeking(LastValueForecaster):
+        def forecast_origins(self, df, origins, **kw):  # the rows after the origin, where given
+            values = df.to_numpy(dtype=float)
+            return np.stack([
+                np.concatenate([values[o + 1 : o + 1 + self.horizon],
+                                np.repeat(values[o : o + 1], self.horizon, axis=0)])[: self.horizon]
+                for o in origins
+            ])
+
+    result = backtest(Peeking(), ramp(40), start=20, refit=3)
+    np.testing.assert_array_equal(result.arrays["yhat"], result.arrays["yhat_last_value"])
+
+
+def test_only_tsmamba_forecast_origins_gets_a_block_in_one_call():
+    from tsmamba.backtest import _batches_causally
+    from tsmamba.estimator import TSMambaForecaster
+
+    class Plain(TSMambaForecaster):
+        pass
+
+    class Rewritten(TSMambaForecaster):
+        def forecast_origins(self, *args, **kwargs):
+            return super().forecast_origins(*args, **kwargs)
+
+    assert _batches_causally(TSMambaForecaster()) and _batches_causally(Plain())
+    assert not _batches_causally(Rewritten()) and not _batches_causally(LastValueForecaster())
 
 def test_backtest_validates_the_data():
     frame = ramp(40)

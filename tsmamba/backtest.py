@@ -9,9 +9,10 @@ Two entry points, one result type:
     origins whose target would run past the last row are not used. The forecaster is fitted on
     rows up to the first origin (``refit=False``), or refitted every ``k`` origins
     (``refit=k``, ``refit=True`` meaning every origin), on an expanding window (all rows so far)
-    or a sliding one (the last ``train_length`` rows). Forecasts between refits are made in
-    batches by the forecaster's ``forecast_origins`` from the data up to the last origin of the
-    batch only, so no forecast can see its own target.
+    or a sliding one (the last ``train_length`` rows). The forecaster's ``forecast_origins``
+    gets the series cut after each origin, one call per origin, so no forecast can see its own
+    target; :class:`~tsmamba.estimator.TSMambaForecaster`, whose forecasts read no row after
+    their origin (tested), forecasts all origins between refits in one batched call.
 
 :func:`backtest_ltsf`
     The standard long-term forecasting benchmark (see :func:`tsmamba.data.prepare_ltsf`):
@@ -40,6 +41,7 @@ import math
 import os
 import platform
 import shutil
+import sys
 import tempfile
 import time
 import warnings
@@ -711,26 +713,44 @@ def _is_json_value(value: Any) -> bool:
 def _check_forecast(
     out: Any, origins: np.ndarray, horizon: int, n_channels: int, index: pd.DatetimeIndex | None
 ) -> np.ndarray:
-    """The first ``horizon`` steps of ``out``, checked to be ``(len(origins), >= horizon,
-    n_channels)`` (else :class:`ConfigError`) and finite (else :class:`TrainingError`: a window
-    left out of the scores would flatter the model)."""
-    n = len(origins)
+    """The first ``horizon`` steps of ``out``, checked by :func:`_forecast_shape` and
+    :func:`_check_finite`."""
+    return _check_finite(_forecast_shape(out, len(origins), horizon, n_channels), origins, index)
+
+
+def _forecast_shape(out: Any, n: int, horizon: int, n_channels: int) -> np.ndarray:
+    """The first ``horizon`` steps of ``out``, checked to be ``(n, >= horizon, n_channels)``
+    (else :class:`ConfigError`)."""
     arr = np.asarray(out, dtype=np.float64)
     if arr.ndim != 3 or arr.shape[0] != n or arr.shape[1] < horizon or arr.shape[2] != n_channels:
         raise ConfigError(
             f"the forecaster returned forecasts of shape {arr.shape}; expected ({n}, >= {horizon}, "
             f"{n_channels}) for {n} origins"
         )
-    arr = arr[:, :horizon]
+    return arr[:, :horizon]
+
+
+def _check_finite(arr: np.ndarray, origins: np.ndarray, index: pd.DatetimeIndex | None) -> np.ndarray:
+    """``arr``, checked to be finite (else :class:`TrainingError`: a window left out of the
+    scores would flatter the model)."""
     bad = ~np.isfinite(arr).all(axis=(1, 2))
     if bad.any():
         first = int(origins[np.argmax(bad)])
         raise TrainingError(
-            f"the forecaster returned NaN or inf for {int(bad.sum())} of {n} forecast windows, the "
-            f"first at origin {_row_label(first, index)}; check that its training converged (a "
+            f"the forecaster returned NaN or inf for {int(bad.sum())} of {len(arr)} forecast windows, "
+            f"the first at origin {_row_label(first, index)}; check that its training converged (a "
             "diverged fit: lower learning_rate) and that its inputs are finite"
         )
     return arr
+
+
+def _batches_causally(forecaster: Any) -> bool:
+    """Whether ``forecaster.forecast_origins`` is :class:`~tsmamba.estimator.TSMambaForecaster`'s,
+    whose forecast for each origin reads no row after it (tested), so that a backtest may pass it
+    the series up to a block's last origin in one call."""
+    module = sys.modules.get("tsmamba.estimator")  # loaded if a TSMambaForecaster exists
+    own = getattr(module, "TSMambaForecaster", None)
+    return own is not None and getattr(type(forecaster), "forecast_origins", None) is own.forecast_origins
 
 
 def _progress(iterable: Any, enabled: bool, **kw: Any) -> Any:
@@ -913,9 +933,15 @@ def backtest(
             fitted.fit(frame.iloc[a:b], **fit_kwargs)
             fit_s += time.perf_counter() - t0
         t0 = time.perf_counter()
-        seen = frame.iloc[: int(block_origins[-1]) + 1]  # nothing after the block's last origin
-        out = fitted.forecast_origins(seen, block_origins, context=context, batch_size=batch_size)
-        yhat[block.first : block.stop] = _check_forecast(out, block_origins, horizon, n_channels, index)
+        # one call per origin, with the series cut after it, unless the forecaster is known to
+        # read nothing after each origin: then one batched call per block
+        calls = [block_origins] if _batches_causally(fitted) else np.split(block_origins, len(block_origins))
+        out = []
+        for call in calls:
+            seen = frame.iloc[: int(call[-1]) + 1]  # nothing after the call's last origin
+            forecast = fitted.forecast_origins(seen, call, context=context, batch_size=batch_size)
+            out.append(_forecast_shape(forecast, len(call), horizon, n_channels))
+        yhat[block.first : block.stop] = _check_finite(np.concatenate(out), block_origins, index)
         forecast_s += time.perf_counter() - t0
         if linear is not None:
             t0 = time.perf_counter()
