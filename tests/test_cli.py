@@ -149,12 +149,14 @@ def test_corrupt_model_meta(tmp_path, capsys):
 
 
 def test_folders_are_checked_before_torch_is_imported(tmp_path):
-    # a wrong --model, --history or --out costs no torch/Lightning import (nor training): each
-    # command below fails in a fresh process that never imports torch
+    # a wrong --model, --history or --out, or options the model refuses together, cost no
+    # torch/Lightning import (nor training): each command below fails in a fresh process that
+    # never imports torch
     keep = tmp_path / "keep"
     keep.mkdir()
     (keep / "notes.txt").write_text("months of work")
     write(tmp_path, "only_ot.csv", "date,OT\n2021-01-01 00:00:00,1\n2021-01-01 01:00:00,2\n")
+    write(tmp_path, "good.csv", GOOD_ROWS)
     model = fake_model(tmp_path / "model")
     fake_model(tmp_path / "stream_state", fmt="tsmamba-stream")
     (tmp_path / "data_folder").mkdir()
@@ -168,6 +170,10 @@ def test_folders_are_checked_before_torch_is_imported(tmp_path):
         (["predict", "--model", "data_folder"], "data_folder/meta.json is missing"),
         (["predict", "--model", "stream_state"], "holds 'tsmamba-stream', not a tsmamba-forecaster save"),
         (["predict", "--model", "model", "--data", "only_ot.csv"], "columns not found: ['HUFL']"),
+        (["backtest", "--data", "good.csv", "--context", "4", "--horizon", "2", "--context-mode", "full",
+          "--norm", "revin", "--out", "report"],  # was refused only after importing Lightning
+         "norm='revin' (statistics of the whole input) has none; use --context-mode window, or fit with "
+         "--norm causal or none"),
         (["stream", "--model", "model", "--history", "nothere.csv"],
          f"--history file not found: {tmp_path / 'nothere.csv'}; check the path"),
     ]

@@ -941,6 +941,12 @@ def _backtest_rolling(run: Run) -> Any:
         train_length=run.get("train_length"), refit=run.refit, context=run.context_mode,
         index=frame.index,
     )  # fmt: skip
+    if run.context_mode == "full" and run.get("norm") == "revin":  # check_context's, before torch
+        raise ConfigError(
+            "context='full' reads the whole history through the recurrent state, and norm='revin' "
+            "(statistics of the whole input) has none; use context='window', or fit with "
+            "norm='causal' or 'none'"
+        )
     from tsmamba.estimator import TSMambaForecaster
 
     forecaster = TSMambaForecaster(**run.model_params())
