@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
-import matplotlib
 import matplotlib.dates as mdates
 import matplotlib.image as mpimg
 import matplotlib.pyplot as plt
@@ -98,8 +100,27 @@ def _assert_png(path: Path) -> None:
     assert image.ndim == 3 and image.shape[0] > 200 and image.shape[1] > 300
 
 
-def test_backend_is_agg() -> None:
-    assert matplotlib.get_backend().lower() == "agg"
+def test_plotting_leaves_the_backend_and_pyplot_alone(
+    forecasts: pd.DataFrame, metrics_df: pd.DataFrame, history: pd.DataFrame, tmp_path: Path
+) -> None:
+    """Importing tsmamba.plotting used to switch the caller's backend to Agg (a notebook lost its
+    inline figures); figures are built without pyplot, so none is registered with it either."""
+    pd.to_pickle((forecasts, metrics_df, history), tmp_path / "frames.pkl")
+    code = (
+        "import json, sys, matplotlib\n"
+        "matplotlib.use('svg')\n"
+        "import pandas as pd\n"
+        "from tsmamba import plotting\n"
+        "forecasts, metrics_df, history = pd.read_pickle(sys.argv[1])\n"
+        "plotting.save_report_plots(forecasts, metrics_df, sys.argv[2], history=history)\n"
+        "plotting.forecast_figure(forecasts)\n"
+        "print(json.dumps([matplotlib.get_backend(), 'matplotlib.pyplot' in sys.modules]))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path / "frames.pkl"), str(tmp_path / "r")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == ["svg", False]
+    _assert_png(tmp_path / "r" / "forecast.png")
 
 
 def test_forecast_figure_panels_labels_legend(

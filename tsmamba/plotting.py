@@ -12,9 +12,11 @@ Input is the backtest's tidy forecasts frame, one row per (origin, channel, step
 ``yhat_<b>``   forecast of baseline ``<b>`` (e.g. ``yhat_last_value``), optional
 =============  ==============================================================
 
-The ``*_figure`` functions return an open :class:`~matplotlib.figure.Figure` (close it with
-``matplotlib.pyplot.close``); the ``plot_*`` functions save a PNG, close the figure and return
-the path. Figures use the non-interactive Agg backend and leave global styles untouched.
+The ``*_figure`` functions return a :class:`~matplotlib.figure.Figure` that pyplot does not
+manage (nothing to close: it is freed with its last reference; a notebook shows it inline); the
+``plot_*`` functions save a PNG and return the path. Building and saving figures touches no
+global state: neither the backend (importing this module does not switch it), nor pyplot's
+figures, nor the styles.
 """
 
 from __future__ import annotations
@@ -24,12 +26,7 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-
 import matplotlib.dates as mdates
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
@@ -243,11 +240,8 @@ def _select_panels(
 
 def _save(fig: Figure, path: str | Path) -> Path:
     out = Path(path)
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(out, dpi=_DPI)
-    finally:
-        plt.close(fig)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=_DPI)
     return out
 
 
@@ -290,9 +284,8 @@ def forecast_figure(
         ncols = min(len(panels), 2 if n_chans == 1 else 3)
     nrows = -(-len(panels) // ncols)
     width = max(5.0 * ncols, 8.0)  # room for the legend under a single panel
-    fig, axes = plt.subplots(
-        nrows, ncols, figsize=(width, 3.3 * nrows + 0.6), layout="constrained", squeeze=False
-    )
+    fig = Figure(figsize=(width, 3.3 * nrows + 0.6), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False)
     marker = "o" if horizon <= 48 else None
     # Channel names are compared as strings, so integer history columns also match.
     history_columns = {} if history is None else {str(c): c for c in history.columns}
@@ -389,7 +382,8 @@ def error_by_step_figure(metrics_by_step: pd.DataFrame, *, metric: str = "mae") 
     models = [m for m in table.columns if m not in BASELINES]
     baselines = [m for m in BASELINES if m in table.columns]
     others: list[str] = []
-    fig, ax = plt.subplots(figsize=(7.5, 4.2), layout="constrained")
+    fig = Figure(figsize=(7.5, 4.2), layout="constrained")
+    ax = fig.subplots()
     marker = "o" if len(table) <= 48 else None
     for name in models + baselines:
         is_model = name in models
@@ -448,7 +442,8 @@ def error_over_time_figure(
     n_origins = len(series[model_name])
     marker = "o" if n_origins <= 60 else None
     others: list[str] = []
-    fig, ax = plt.subplots(figsize=(9.0, 4.2), layout="constrained")
+    fig = Figure(figsize=(9.0, 4.2), layout="constrained")
+    ax = fig.subplots()
     for name, values in series.items():
         is_model = name == model_name
         mean = float(np.nanmean(values.to_numpy())) if values.notna().any() else float("nan")
