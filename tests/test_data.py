@@ -289,7 +289,14 @@ def test_mixed_utc_offsets_are_rejected(tmp_path):
     msg = str(err.value)
     assert "mixes time zones" in msg
     assert "+01:00 first at row 0" in msg and "+02:00 first at row 2" in msg
-    assert "utc=True" in msg
+    assert "Pass tz= with the zone" in msg
+    # with a zone they are instants on its calendar: local time across a DST change
+    berlin = pd.date_range("2021-03-27 22:00", periods=8, freq="h", tz="Europe/Berlin")
+    path = write_csv(tmp_path, pd.DataFrame({"v": np.arange(8.0)}, index=berlin.rename("date")).reset_index())
+    assert "+01:00,0.0" in path.read_text() and "+02:00,7.0" in path.read_text()
+    read = read_series(path, tz="Europe/Berlin")
+    assert read.index.equals(berlin) and read.index.freqstr == "h"
+    assert read_series(path, tz="UTC").index.equals(berlin.tz_convert("UTC"))
 
 
 def test_naive_and_aware_timestamps_are_rejected(tmp_path):

@@ -703,6 +703,15 @@ def test_long_form_frames_forecast_as_they_fit(series):
         est.predict(long.replace({"unique_id": {series.columns[0]: "x9"}}))
 
 
+def test_a_zone_model_forecasts_from_its_own_csv_across_dst(series, tmp_path):
+    # to_csv writes local times with their offsets, +01:00 then +02:00 after 28 March 2021
+    berlin = series.set_axis(pd.date_range("2021-03-20", periods=len(series), freq="h", tz="Europe/Berlin"))
+    est = TSMambaForecaster(**{**TINY, "max_epochs": 1}).fit(berlin)
+    path = tmp_path / "berlin.csv"
+    berlin.rename_axis("date").to_csv(path)
+    pd.testing.assert_frame_equal(est.predict(path), est.predict(berlin))
+
+
 def test_save_keeps_path_parameters_and_names_those_it_cannot_keep(series, tmp_path):
     est = TSMambaForecaster(**{**TINY, "max_epochs": 1}, checkpoint_dir=tmp_path / "ck",
                             trainer_kwargs={"callbacks": [Callback()]}).fit(series)

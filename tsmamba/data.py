@@ -413,7 +413,8 @@ def read_series(
                      grid with none missing take it, even one row or too few to tell a
                      business day from a day; otherwise the frequency is inferred as usual;
       ``tz``         the zone zone-aware times are read in (a fitted model's): the same instants,
-                     converted before the steps are checked (a Paris day is 23 hours in UTC).
+                     converted before the steps are checked (a Paris day is 23 hours in UTC);
+                     text whose UTC offsets differ (local time across DST) needs it.
     ``strict=False`` keeps duplicate timestamps and gaps (with a warning, ``.freq`` unset,
     ``df.attrs["freq"]`` = the step); it exists for published benchmark files whose row
     positions define the protocol. The frequency alias is in ``df.attrs["freq"]`` as well.
@@ -431,7 +432,7 @@ def read_series(
     if long_form is None:
         long_form = is_long_form(frame, id_col, ds_col, value_col)
     if long_form:
-        wide, rows = _pivot_long(frame, origin, id_col, ds_col, value_col, date_format)
+        wide, rows = _pivot_long(frame, origin, id_col, ds_col, value_col, date_format, tz)
         return _validate(
             wide.index, wide, rows, origin, time_name=ds_col, columns=columns, sort=False,
             fill=fill, impute=impute, strict=strict, freq=freq, tz=tz,
@@ -443,7 +444,7 @@ def read_series(
 
 
 _CONSTANT_WARNING = r".*column {} is constant \(every value is"
-_READ_OPTIONS = ("sort=True", "fill=", "impute=", "date_format=", "encoding=")
+_READ_OPTIONS = ("sort=True", "fill=", "impute=", "date_format=", "encoding=", "tz=")
 
 
 def read_strict(source: Any, *, caller: str, **kw: Any) -> pd.DataFrame:
@@ -483,7 +484,7 @@ def _read_wide(
 ) -> pd.DataFrame:
     """:func:`read_series` of a wide table already read, with messages naming ``origin``'s rows."""
     times, data, time_name = _split_time(frame, time_col, origin, implicit_index=True)
-    times = _parse_times(times, time_name, date_format, origin)
+    times = _parse_times(times, time_name, date_format, origin, tz)
     return _validate(
         times, data, np.arange(len(frame)), origin, time_name=time_name, columns=columns,
         sort=sort, fill=fill, impute=impute, strict=strict, freq=freq, tz=tz,
@@ -624,8 +625,11 @@ def _same_times(column: pd.Series, index: pd.DatetimeIndex) -> bool:
     return parsed.equals(index)
 
 
-def _parse_times(raw: Any, name: str, date_format: str | None, origin: _Origin) -> pd.DatetimeIndex:
-    """Parse the time values; reject unparsable, missing and mixed-zone timestamps."""
+def _parse_times(
+    raw: Any, name: str, date_format: str | None, origin: _Origin, tz: Any = None
+) -> pd.DatetimeIndex:
+    """Parse the time values; reject unparsable, missing and mixed-zone timestamps. With ``tz``,
+    zone-aware values are read as instants in that zone, whatever their UTC offsets."""
     if isinstance(raw, pd.DatetimeIndex):
         times = raw
     else:
@@ -633,7 +637,7 @@ def _parse_times(raw: Any, name: str, date_format: str | None, origin: _Origin) 
         if pd.api.types.is_datetime64_any_dtype(series.dtype):
             times = pd.DatetimeIndex(series)
         else:
-            times = _parse_time_values(series, name, date_format, origin)
+            times = _parse_time_values(series, name, date_format, origin, tz)
     if times.hasnans:
         bad = np.flatnonzero(times.isna())
         rows = [origin.row(int(i)) for i in bad[:_SHOW]]
@@ -645,7 +649,7 @@ def _parse_times(raw: Any, name: str, date_format: str | None, origin: _Origin) 
 
 
 def _parse_time_values(
-    series: pd.Series, name: str, date_format: str | None, origin: _Origin
+    series: pd.Series, name: str, date_format: str | None, origin: _Origin, tz: Any = None
 ) -> pd.DatetimeIndex:
     if pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series):
         if date_format is None:
@@ -656,10 +660,12 @@ def _parse_time_values(
                 "convert epoch numbers first: pd.to_datetime(values, unit='s')"
             )
         series = series.astype("string")
-    _check_zones(series, name, origin)
+    instants = _check_zones(series, name, origin) and tz is not None  # offsets may differ (DST)
     try:
         # ISO 8601 unless told otherwise: pandas' own guess reads 01.02.2024 month-first, silently
-        parsed = pd.to_datetime(series, format=date_format or "ISO8601", errors="coerce")
+        parsed = pd.to_datetime(series, format=date_format or "ISO8601", errors="coerce", utc=instants)
+        if instants:
+            parsed = parsed.dt.tz_convert(tz)
     except (ValueError, TypeError) as exc:
         if "timezone" in str(exc).lower() or "tz-aware" in str(exc).lower():
             raise _mixed_zone_error(series, name, origin) from exc
@@ -685,11 +691,12 @@ def _parse_time_values(
     return pd.DatetimeIndex(parsed)
 
 
-def _check_zones(series: pd.Series, name: str, origin: _Origin) -> None:
-    """Reject a mix of naive and zone-aware timestamps (text or datetime objects)."""
+def _check_zones(series: pd.Series, name: str, origin: _Origin) -> bool:
+    """Reject a mix of naive and zone-aware timestamps (text or datetime objects); whether they
+    are all zone-aware."""
     values = series.dropna()
     if len(values) == 0:
-        return
+        return False
     if pd.api.types.is_string_dtype(values.dtype) and isinstance(values.iloc[0], str):
         aware = values.astype(str).str.contains(_HAS_TZ).to_numpy()
     elif values.dtype == object:
@@ -697,9 +704,9 @@ def _check_zones(series: pd.Series, name: str, origin: _Origin) -> None:
             [isinstance(v, datetime) and v.tzinfo is not None for v in values], dtype=bool
         )
         if not any(isinstance(v, datetime) for v in values):
-            return
+            return False
     else:
-        return
+        return False
     if aware.any() and not aware.all():
         naive_at = values.index[int(np.argmin(aware))]
         aware_at = values.index[int(np.argmax(aware))]
@@ -710,6 +717,7 @@ def _check_zones(series: pd.Series, name: str, origin: _Origin) -> None:
             f"{int((~aware).sum())} naive, {int(aware.sum())} zone-aware. Write every "
             "timestamp in the same zone (or all without a zone)"
         )
+    return bool(aware.all())
 
 
 def _mixed_zone_error(series: pd.Series, name: str, origin: _Origin) -> DataValidationError:
@@ -724,8 +732,8 @@ def _mixed_zone_error(series: pd.Series, name: str, origin: _Origin) -> DataVali
     zones = [f"{z} first at {origin.row(i)}" for z, i in list(first_seen.items())[:_SHOW]]
     return DataValidationError(
         f"{origin.prefix()}time column {name!r} mixes time zones / UTC offsets "
-        f"({_and_more(zones, len(first_seen))}). Convert every timestamp to one zone first, "
-        f"e.g. df[{name!r}] = pd.to_datetime(df[{name!r}], utc=True), and pass the frame"
+        f"({_and_more(zones, len(first_seen))}). Pass tz= with the zone to read them in (e.g. "
+        "tz='Europe/Berlin' for local time across a DST change, or tz='UTC')"
     )
 
 
@@ -736,10 +744,11 @@ def _pivot_long(
     ds_col: str,
     value_col: str,
     date_format: str | None,
+    tz: Any = None,
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """(wide frame, ``(T, C)`` source row of each value, ``_ABSENT`` where a series has none)."""
     _check_long_columns(frame, origin, id_col, ds_col, value_col)
-    times = _parse_times(frame[ds_col], ds_col, date_format, origin)
+    times = _parse_times(frame[ds_col], ds_col, date_format, origin, tz)
     values = _numeric_column(frame[value_col], value_col, origin)
     ids = _series_ids(frame[id_col], id_col, origin)
     keyed = pd.DataFrame({"id": ids, "ds": times, "y": values, "row": np.arange(len(frame))})
