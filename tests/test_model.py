@@ -8,7 +8,7 @@ import torch
 
 from tsmamba.errors import ConfigError
 from tsmamba.mamba2 import Mamba2Config
-from tsmamba.model import ForecasterConfig, ForecastState, MambaForecaster, causal_moments
+from tsmamba.model import ForecasterConfig, ForecastState, MambaForecaster, _moments_to_stats, causal_moments
 
 
 def tiny(**kw) -> MambaForecaster:
@@ -275,7 +275,28 @@ def test_causal_moments_match_explicit_weighted_statistics():
     w = (1 - lam) * lam ** torch.arange(t, -1, -1, dtype=torch.float64)  # weights of rows 0..t
     mean = (w[:, None] * x[:, : t + 1]).sum(1) / w.sum()
     torch.testing.assert_close(sums[:, t, :, 0] / sums[:, t, :, 2], mean)
+    var = (w[:, None] * (x[:, : t + 1] - mean[:, None]) ** 2).sum(1) / w.sum()
+    torch.testing.assert_close(sums[:, t, :, 1] / sums[:, t, :, 2], var)  # squared deviations
     torch.testing.assert_close(last, sums[:, -1])
+    # continuing from the state equals one pass
+    head, tail = causal_moments(x[:, :17], span)[1], causal_moments(x[:, 17:], span, initial=None)
+    torch.testing.assert_close(causal_moments(x[:, 17:], span, initial=head)[0], sums[:, 17:])
+    assert not torch.allclose(tail[0], sums[:, 17:])
+
+
+def test_causal_norm_statistics_keep_float32_accuracy_at_a_high_level():
+    """The std of a series at level 1000 with spread 1 (or 1.7 with spread 0.003): float32 keeps
+    ~7 digits of the running sums, and the deviation form loses none of them to cancellation
+    (the sum of x^2 less the squared mean was off by up to 45% here). The tolerance, 1e-4
+    relative, is ~1000 float32 epsilons: the error of the running mean (level x eps) relative
+    to the spread."""
+    gen = torch.Generator().manual_seed(0)
+    for level, spread in ((1000.0, 1.0), (1.7, 0.003)):
+        x = level + spread * torch.randn(2, 300, 3, generator=gen, dtype=torch.float64)
+        _, std64 = _moments_to_stats(causal_moments(x, 96)[0], 0.0)
+        _, std32 = _moments_to_stats(causal_moments(x.float(), 96)[0], 0.0)
+        rel = (std32.double() - std64).abs() / std64
+        assert rel[:, 20:].max() < 1e-4, (level, rel[:, 20:].max())
 
 
 def test_causal_norm_is_shift_and_scale_equivariant():

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
+from tsmamba.checkpoint import read_checkpoint, write_checkpoint
 from tsmamba.datasets import synthetic_ett
 from tsmamba.errors import CheckpointError, ConfigError, DataValidationError, StreamError
 from tsmamba.estimator import TSMambaForecaster
@@ -208,6 +209,20 @@ def test_save_and_restart(model, series, tmp_path):
     other = TSMambaForecaster(**{**TINY, "random_state": 1}).fit(series.iloc[:200])
     with pytest.raises(CheckpointError, match="different model"):
         Stream.load(path, other)
+
+
+def test_a_stream_saved_with_sums_of_squares_loads_and_continues(model64, series, tmp_path):
+    """Saved streams held the causal norm's sum of x^2 before its squared deviations; such a save
+    still loads, and continues as the stream it was (float64: to 1e-10)."""
+    stream = model64.stream(history=series.iloc[:90])
+    meta, tensors = read_checkpoint(stream.save(tmp_path / "new"), "tsmamba-stream")
+    s, q, w = tensors["state"]["moments"].unbind(-1)
+    tensors["state"]["moments"] = torch.stack([s, q + s * s / w, w], dim=-1)  # the old layout
+    del meta["moments"]
+    old = Stream.load(write_checkpoint(tmp_path / "old", meta, tensors), model64)
+    for t in range(90, 95):
+        a, b = stream.update(series.iloc[t]), old.update(series.iloc[t])
+        np.testing.assert_allclose(b.to_numpy(), a.to_numpy(), atol=1e-10, rtol=0)
 
 
 def test_many_streams_each_with_its_own_state(model64, series):

@@ -152,7 +152,7 @@ class ForecastState:
     """Everything the network carries between steps for a batch of series."""
 
     caches: list[InferenceCache]  # one per block; batch b (mix) or b * C (independent)
-    moments: Tensor  # (b, C, 3): moving sums of x, x^2 and of the weights (causal norm)
+    moments: Tensor  # (b, C, 3): the causal norm's moving sum, squared deviations, weight
     steps: int = 0  # observations consumed
     hidden: Tensor | None = None  # (b', K-1, d): the previous K-1 head features (head_window K)
 
@@ -186,31 +186,71 @@ class ForecastState:
         return ForecastState(caches, self.moments[index], self.steps, hidden)
 
 
+_MIN_WEIGHT = 1e-12  # a fresh state has no weight: its mean reads 0, and it adds no deviation
+
+
 def causal_moments(x: Tensor, span: int, initial: Tensor | None = None) -> tuple[Tensor, Tensor]:
-    """Running exponential moving sums of (x, x^2, 1) along time.
+    """Running exponentially weighted statistics of x along time, as linear recurrences.
 
-    s_t = lam * s_{t-1} + (1 - lam) * v_t with lam = 1 - 2 / (span + 1), computed as a scalar
-    SSM with the chunked SSD scan (linear memory, exact recurrence).
+    With lam = 1 - 2 / (span + 1), per series and channel::
 
-    x: (b, l, C); initial: (b, C, 3) or None -> all sums (b, l, C, 3) and the last (b, C, 3).
-    The third sum is the total weight, so sums[..., :2] / sums[..., 2:] are bias-free averages.
+        s_t = lam s_{t-1} + (1 - lam) x_t                         weighted sum
+        w_t = lam w_{t-1} + (1 - lam)                             total weight
+        q_t = lam q_{t-1} + (1 - lam) (lam w_{t-1} / w_t) (x_t - s_{t-1} / w_{t-1})^2
+
+    q is the weighted sum of squared deviations from the running mean (the weighted form of
+    Welford's update), so mean = s / w and var = q / w with no cancellation: the sum of x^2 less
+    the squared mean lost every digit in float32 when the level dwarfs the spread. Both passes
+    are scalar SSMs run by the chunked SSD scan (linear memory, exact recurrences).
+
+    x: (b, l, C); initial: (b, C, 3) or None -> all sums (b, l, C, 3) = (s, q, w) and the last.
     """
     b, l, C = x.shape
     lam = 1.0 - 2.0 / (span + 1)
-    v = torch.stack([x, x * x, torch.ones_like(x)], dim=-1)  # (b, l, C, 3)
-    xs = ((1.0 - lam) * v).reshape(b, l, C * 3, 1)  # (b, l, heads=C*3, p=1)
-    A = torch.full((b, l, C * 3), math.log(lam) if lam > 0 else -1e4, dtype=x.dtype, device=x.device)
+    log_lam = math.log(lam) if lam > 0 else -math.inf
+    start = x.new_zeros(b, C, 3) if initial is None else initial.to(x.dtype)
     ones = torch.ones(b, l, 1, 1, dtype=x.dtype, device=x.device)  # B = C = 1
-    init = None if initial is None else initial.reshape(b, C * 3, 1, 1)
-    sums, last = ssd_chunked(xs, A, ones, ones, chunk_size=64, initial_states=init)
-    return sums.reshape(b, l, C, 3), last.reshape(b, C, 3)
+
+    def scan(inputs: Tensor, init: Tensor) -> Tensor:  # (b, l, k), (b, k) -> (b, l, k)
+        k = inputs.shape[-1]
+        A = torch.full((b, l, k), log_lam, dtype=x.dtype, device=x.device)
+        out, _ = ssd_chunked(inputs[..., None], A, ones, ones, chunk_size=64,
+                             initial_states=init.reshape(b, k, 1, 1))
+        return out.reshape(b, l, k)
+
+    sw = scan((1.0 - lam) * torch.cat([x, torch.ones_like(x)], dim=-1),
+              torch.cat([start[..., 0], start[..., 2]], dim=-1))  # (b, l, 2C)
+    s, w = sw[..., :C], sw[..., C:]  # (b, l, C) each
+    s_prev = torch.cat([start[:, None, :, 0], s[:, :-1]], dim=1)  # (b, l, C)
+    w_prev = torch.cat([start[:, None, :, 2], w[:, :-1]], dim=1)  # (b, l, C)
+    deviation = x - s_prev / w_prev.clamp_min(_MIN_WEIGHT)  # from the mean before step t
+    q = scan((1.0 - lam) * lam * w_prev / w * deviation * deviation, start[..., 1])  # (b, l, C)
+    sums = torch.stack([s, q, w], dim=-1)  # (b, l, C, 3)
+    return sums, sums[:, -1]
+
+
+def _step_moments(x_t: Tensor, moments: Tensor, span: int) -> Tensor:
+    """One step of :func:`causal_moments`: x_t (b, C), moments (b, C, 3) -> the next (b, C, 3)."""
+    lam = 1.0 - 2.0 / (span + 1)
+    s, q, w = moments.unbind(-1)  # (b, C) each
+    w_t = lam * w + (1.0 - lam)
+    deviation = x_t - s / w.clamp_min(_MIN_WEIGHT)
+    q_t = lam * q + (1.0 - lam) * lam * w / w_t * deviation * deviation
+    return torch.stack([lam * s + (1.0 - lam) * x_t, q_t, w_t], dim=-1)
+
+
+def moments_from_power_sums(moments: Tensor) -> Tensor:
+    """(s, sum of x^2, w) moments, as saved streams held them before the deviation form, -> (s, q, w)."""
+    s, s2, w = moments.double().unbind(-1)
+    q = (s2 - s * s / w.clamp_min(_MIN_WEIGHT)).clamp_min(0.0)
+    return torch.stack([s, q, w], dim=-1).to(moments.dtype)
 
 
 def _moments_to_stats(sums: Tensor, eps: float) -> tuple[Tensor, Tensor]:
-    """(..., 3) moving sums -> mean and std (...)."""
-    weight = sums[..., 2].clamp_min(1e-12)
+    """(..., 3) moments (s, q, w) -> mean and std (...)."""
+    weight = sums[..., 2].clamp_min(_MIN_WEIGHT)
     mean = sums[..., 0] / weight
-    var = (sums[..., 1] / weight - mean * mean).clamp_min(0.0)
+    var = (sums[..., 1] / weight).clamp_min(0.0)
     return mean, torch.sqrt(var + eps)
 
 
@@ -516,9 +556,7 @@ class MambaForecaster(nn.Module):
         if phase is not None:
             x_t = x_t - self._cycle_at(phase[:, 0])  # (b, C)
         if cfg.norm == "causal":
-            lam = 1.0 - 2.0 / (cfg.span + 1)
-            v = torch.stack([x_t, x_t * x_t, torch.ones_like(x_t)], dim=-1)  # (b, C, 3)
-            moments = lam * state.moments + (1.0 - lam) * v  # (b, C, 3)
+            moments = _step_moments(x_t, state.moments, cfg.span)  # (b, C, 3)
             mean, std = _moments_to_stats(moments, cfg.norm_eps)  # (b, C)
         else:
             moments = state.moments

@@ -37,7 +37,7 @@ from tsmamba.checkpoint import (
 )
 from tsmamba.data import future_index
 from tsmamba.errors import CheckpointError, ConfigError, StreamError
-from tsmamba.model import ForecastState
+from tsmamba.model import ForecastState, moments_from_power_sums
 
 __all__ = ["Stream"]
 
@@ -432,6 +432,7 @@ class Stream:
             "missing": self.missing,
             "gaps": self.gaps,
             "model": _weights_fingerprint(self.forecaster),
+            "moments": "deviations",  # the causal norm's (sum, squared deviations, weight)
         }
         tensors = {
             "state": self._state.tensors(),
@@ -452,7 +453,10 @@ class Stream:
         stream = cls(forecaster, None, ids=meta["ids"], missing=meta["missing"], gaps=meta["gaps"])
         stream.single = meta["single"]
         dtype = stream._dtype
-        state = {k: v.to(dtype) for k, v in tensors["state"].items()}
+        state = dict(tensors["state"])
+        if meta.get("moments") != "deviations" and "moments" in state:  # saved with sums of x^2
+            state["moments"] = moments_from_power_sums(state["moments"])
+        state = {k: v.to(dtype) for k, v in state.items()}
         try:
             stream._state = ForecastState.from_tensors(state, meta["steps"])
         except KeyError as exc:
