@@ -495,6 +495,31 @@ def test_predict_reads_the_model_columns_from_data(tmp_path, capsys, small_csv, 
     assert capsys.readouterr().out == from_data
 
 
+def test_tz_reads_local_times_across_dst_and_predict_defaults_to_the_model_zone(tmp_path, capsys, small_csv,
+                                                                                tiny_config):
+    # local Berlin time as pandas writes it: +01:00, then +02:00 from 28 March 2021 03:00
+    frame = pd.read_csv(small_csv, usecols=["date", "OT", "HUFL"])
+    frame["date"] = pd.date_range("2021-03-10", periods=len(frame), freq="h", tz="Europe/Berlin")
+    path = tmp_path / "berlin.csv"
+    frame.to_csv(path, index=False)
+    fit = ["fit", "--data", str(path), "--context", "48", "--horizon", "4", "--config", str(tiny_config),
+           "--out", str(tmp_path / "m"), "--quiet"]
+    assert cli.main(fit) == 2
+    assert "Pass --tz with the zone to read them in" in capsys.readouterr().err
+    assert cli.main([*fit, "--tz", "Mars/Olympus"]) == 2
+    assert "--tz 'Mars/Olympus' is not a time zone name" in capsys.readouterr().err
+    assert cli.main([*fit, "--tz", "Europe/Berlin"]) == 0
+    capsys.readouterr()
+    assert cli.main(["predict", "--model", str(tmp_path / "m"), "--data", str(path)]) == 0  # the model's zone
+    printed = pd.read_csv(io.StringIO(capsys.readouterr().out), index_col="date")
+    assert printed.index[0] == "2021-04-08 05:00:00+02:00"  # 700 hours after 10 March 00:00+01:00
+    from tsmamba.data import read_series
+    from tsmamba.estimator import TSMambaForecaster
+
+    expected = TSMambaForecaster.load(tmp_path / "m").predict(read_series(path, tz="Europe/Berlin"))
+    np.testing.assert_array_equal(printed.to_numpy(), expected.to_numpy())  # full precision
+
+
 def stream_lines(capsys, monkeypatch, model: Path, history: Path, stdin: str, *flags: str,
                  ) -> tuple[int, list, str]:
     monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))

@@ -310,6 +310,10 @@ DATA_OPTIONS = (
     Opt("--time-col", metavar="NAME", help="time column of the CSV (default: date)"),
     Opt("--columns", type=column_list, metavar="A,B,...", help="channels to use (default: all)"),
 )
+TZ_HELP = ("time zone to read timestamps written with UTC offsets in, e.g. Europe/Berlin for local "
+           "time across DST (they are instants; this sets the calendar)")
+TZ_OPTION = Opt("--tz", metavar="ZONE", help=TZ_HELP)
+DATA_OPTIONS = (*DATA_OPTIONS, TZ_OPTION)
 SHAPE_OPTIONS = (
     Opt("--context", type=positive_int, default=96, metavar="L", help="context length L (default 96)"),
     Opt("--horizon", type=positive_int, default=96, metavar="H", help="forecast horizon H (default 96)"),
@@ -587,6 +591,9 @@ _CLI_WORDING = (
      f"write the timestamps in the file {_ISO_EXAMPLE} first"),
     ("if they are all in one other format, pass date_format= (e.g. date_format='%d/%m/%Y %H:%M')",
      f"rewrite them in the file {_ISO_EXAMPLE} first"),
+    ("Pass tz= with the zone to read them in (e.g. tz='Europe/Berlin' for local time across a DST change, "
+     "or tz='UTC')", "Pass --tz with the zone to read them in (e.g. --tz Europe/Berlin for local time "
+     "across a DST change, or --tz UTC)"),
     ("re-save the file as UTF-8, or pass encoding= with the file's encoding (e.g. encoding='latin-1')",
      "re-save the file as UTF-8"),
     ("Sort the data by time, or pass sort=True to sort it on load", "Sort the file's rows by time first"),
@@ -718,6 +725,7 @@ def load_data(
     path = Path(source).expanduser()
     columns = run.get("columns") if columns is None else columns
     time_col = run.get("time_col")
+    zone = _zone(run.get("tz")) or (model_zone(run.model) if run.get("model") else None)
     if option != "data" and _is_path_like(source) and not path.exists():
         raise DataNotFoundError(f"{flag} file not found: {path.absolute()}; check the path")
     if path.exists() or _is_path_like(source):
@@ -726,13 +734,33 @@ def load_data(
             frame = _require_regular(run, datasets.read_dataset_file(path, spec), path.name)
             frame = _select(frame, columns, path.name)
         else:
-            frame = read_series(path, time_col=time_col or "date", columns=columns)
+            frame = read_series(path, time_col=time_col or "date", columns=columns, tz=zone)
         return frame, path.name, str(path)
     spec = datasets.get_spec(source)  # unknown names raise DataNotFoundError listing the registry
     found = datasets.find_dataset(spec.name)
     frame = _require_regular(run, datasets.load_dataset(spec.name), spec.name)
     found = found or datasets.find_dataset(spec.name)
     return _select(frame, columns, spec.name), spec.name, None if found is None else str(found)
+
+
+def _zone(name: str | None) -> str | None:
+    """``--tz``'s zone name, checked before any data is read."""
+    if name is None:
+        return None
+    import pandas as pd
+
+    try:
+        pd.Timestamp("2000-01-01", tz=name)
+    except (KeyError, ValueError, TypeError):  # ZoneInfoNotFoundError is a KeyError
+        raise ConfigError(f"--tz {name!r} is not a time zone name (e.g. Europe/Berlin, UTC)") from None
+    return name
+
+
+def model_zone(model_dir: Path) -> str | None:
+    """The time zone of the series the model in ``model_dir`` was fitted on (None if naive)."""
+    from tsmamba.checkpoint import FORECASTER_FORMAT, read_meta
+
+    return read_meta(model_dir, FORECASTER_FORMAT).get("tz") if Path(model_dir).is_dir() else None
 
 
 def model_columns(model_dir: Path) -> list[str]:
@@ -1067,6 +1095,7 @@ model's order.
             help="series to forecast from, holding the model's channels (default: the series the "
             "model was trained on)"),
         Opt("--time-col", metavar="NAME", help="time column of the CSV (default: date)"),
+        Opt("--tz", metavar="ZONE", help=TZ_HELP + " (default: the model's zone)"),
         Opt("--context", "--context-mode", dest="context", choices=("window", "full"), default="window",
             help="window: the last context_length rows (default); full: the whole series"),
         Opt("--out", type=pathname, metavar="CSV", help="write the forecast here (default: print it)"),
@@ -1096,11 +1125,11 @@ def cmd_predict(run: Run) -> int:
     forecast = forecaster.predict(frame, context=run.context)
     forecast.index.name = forecast.index.name or "date"
     if out is None:
-        run.stdout.write(forecast.to_csv(float_format="%.6g"))
+        run.stdout.write(forecast.to_csv())
         return 0
     from tsmamba.checkpoint import atomic_write_bytes
 
-    atomic_write_bytes(out, forecast.to_csv(float_format="%.6g").encode())
+    atomic_write_bytes(out, forecast.to_csv().encode())
     run.say(f"{len(forecast)} steps x {forecast.shape[1]} channels written to {out}")
     return 0
 
@@ -1256,6 +1285,7 @@ examples:
         Opt("--history", metavar="CSV|NAME",
             help="series to warm the state on, holding the model's channels (required)"),
         Opt("--time-col", metavar="NAME", help="time column of the history CSV (default: date)"),
+        Opt("--tz", metavar="ZONE", help=TZ_HELP + " (default: the model's zone)"),
         Opt("--missing", choices=("reject", "ffill"), default="reject",
             help="a NaN value: reject the row (default) or carry the channel's last value forward"),
         Opt("--gaps", choices=("reject", "ffill"), default="reject",
