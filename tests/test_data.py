@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import warnings
 from pathlib import Path
 
@@ -131,6 +132,14 @@ def test_line_numbers_count_the_blank_lines_read_csv_skips(tmp_path, name):
         read_series(path)
 
 
+@pytest.mark.parametrize("sep", [";", "\t"])
+def test_another_delimiter_is_named(tmp_path, sep):
+    path = tmp_path / "semi.csv"
+    path.write_text(f"date{sep}kwh\n2021-01-01 00:00{sep}1\n", encoding="utf-8")
+    with pytest.raises(DataValidationError, match=re.escape(f"seems to use {sep!r} as its delimiter")):
+        read_series(path)
+
+
 def test_custom_time_column_and_date_format(tmp_path):
     index = pd.date_range("2021-03-01", periods=10, freq="D")
     frame = pd.DataFrame({"when": index.strftime("%d/%m/%Y"), "v": np.arange(10.0)})
@@ -160,6 +169,8 @@ def test_long_form_is_pivoted_to_wide(tmp_path):
     assert df.index.name == "ds"
     assert df.index.freqstr == "h"
     np.testing.assert_allclose(df["b"].to_numpy(), np.arange(6.0) * 10)
+    with pytest.warns(UserWarning, match=r"the column\(s\) \['promo'\] are not read .*read_panel"):
+        assert read_series(long.assign(promo=1.0)).equals(df)
 
 
 def test_long_form_duplicate_pairs_are_listed():

@@ -365,6 +365,13 @@ def _read_table(
             f"{origin.prefix()}the file has a header ({header}) but no data rows"
         )
     origin = _Origin(path.name, first_line=2, line_numbers=_data_lines(path, encoding, len(frame)))
+    if len(frame.columns) == 1:  # one field per line: another delimiter?
+        other = [d for d in (";", "\t", "|") if d in str(frame.columns[0])]
+        if other:
+            raise DataValidationError(
+                f"{origin.prefix()}the header {str(frame.columns[0])!r} has no comma but {other[0]!r}: "
+                f"the file seems to use {other[0]!r} as its delimiter; save it comma-separated"
+            )
     as_read = [c for c in text_cols if c in frame.columns and frame[c].isna().any()]
     if as_read:  # empty fields stay "" (an error for an id), markers like "NA" stay text
         frame[as_read] = pd.read_csv(path, encoding=encoding, usecols=as_read, dtype=str,
@@ -748,6 +755,13 @@ def _pivot_long(
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """(wide frame, ``(T, C)`` source row of each value, ``_ABSENT`` where a series has none)."""
     _check_long_columns(frame, origin, id_col, ds_col, value_col)
+    left = [str(c) for c in frame.columns if c not in (id_col, ds_col, value_col)]
+    if left:
+        warnings.warn(
+            f"{origin.prefix()}long form reads {value_col!r} of each series; the column(s) {left} "
+            "are not read (tsmamba.data.read_panel keeps them as channels of each series)",
+            UserWarning, stacklevel=4,
+        )
     times = _parse_times(frame[ds_col], ds_col, date_format, origin, tz)
     values = _numeric_column(frame[value_col], value_col, origin)
     ids = _series_ids(frame[id_col], id_col, origin)
