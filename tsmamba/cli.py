@@ -1349,10 +1349,12 @@ def _is_header(fields: Sequence[str], columns: Sequence[str]) -> bool:
     NA or empty). A mistyped timestamp followed by numbers is a bad data row instead."""
     import pandas as pd
 
+    from tsmamba.data import parse_time
+
     time, values = fields[0].strip(), [f.strip() for f in fields[1:]]
     if any(ch.isdigit() for ch in time):  # a time has digits ('now' and 'May' parse, but name columns)
         try:
-            if pd.Timestamp(time) is not pd.NaT:
+            if parse_time(time) is not pd.NaT:
                 return False
         except (TypeError, ValueError):
             pass

@@ -44,6 +44,7 @@ __all__ = [
     "infer_freq",
     "is_long_form",
     "ltsf_borders",
+    "parse_time",
     "prepare_ltsf",
     "read_panel",
     "read_series",
@@ -1245,14 +1246,23 @@ def ltsf_borders(n_rows: int, context_length: int, kind: str) -> dict[str, tuple
     raise ConfigError(f"kind must be 'ETTh', 'ETTm' or 'custom', got {kind!r}")
 
 
+def parse_time(value: Any) -> pd.Timestamp:
+    """One timestamp: text in ISO 8601 (as :func:`read_series` reads a column without
+    ``date_format``: ``01.02.2024`` is refused, not guessed), or a datetime-like value.
+    Raises ValueError or TypeError."""
+    if isinstance(value, str):
+        return pd.to_datetime(value, format="ISO8601")
+    return pd.Timestamp(value)
+
+
 def timestamp_on(index: pd.DatetimeIndex, value: Any, what: str) -> pd.Timestamp:
     """``value`` as a timestamp comparable with ``index`` (``what`` names it in messages): a naive
     time is read in the index's zone, an aware one converted to it. :class:`ConfigError` for text
     that is not a time, an aware time on a naive index, or a wall time that DST skips or repeats."""
     try:
-        ts = pd.Timestamp(value)
+        ts = parse_time(value)
     except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{what} {value!r} is not a timestamp ({exc})") from None
+        raise ConfigError(f"{what} {value!r} is not an ISO 8601 timestamp ({exc})") from None
     if index.tz is None:
         if ts.tz is not None:
             raise ConfigError(

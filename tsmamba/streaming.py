@@ -35,7 +35,7 @@ from tsmamba.checkpoint import (
     write_checkpoint,
     zone_name,
 )
-from tsmamba.data import future_index
+from tsmamba.data import future_index, parse_time
 from tsmamba.errors import CheckpointError, ConfigError, StreamError
 from tsmamba.model import ForecastState, moments_from_power_sums
 
@@ -184,7 +184,7 @@ class Stream:
         if ts is not None:
             raw = ts
             try:
-                ts = pd.Timestamp(ts)
+                ts = parse_time(ts)
             except (TypeError, ValueError):
                 ts = pd.NaT
             if ts is pd.NaT:  # pandas reads "" and "NaT" as NaT without raising
