@@ -396,6 +396,24 @@ def test_resume_after_kill_equals_uninterrupted(series, tmp_path, ema_decay):
         torch.testing.assert_close(a, b, msg=name)
 
 
+def test_resume_with_early_stopping_stops_where_the_uninterrupted_run_stops(tmp_path):
+    # last.ckpt must hold early stopping's verdict on its own epoch: written before it (as a plain
+    # callback), it held the previous epoch's, and this resumed fit trained 6 epochs instead of 4
+    data = synthetic_ett(n_rows=300, n_channels=2).set_index("date")
+    params = dict(context_length=24, horizon=8, d_model=8, n_layers=1, max_epochs=8, patience=1,
+                  learning_rate=0.05, random_state=2, progress=False)
+    whole = TSMambaForecaster(**params, checkpoint_dir=str(tmp_path / "a")).fit(data)
+    assert whole.history_["epochs"] < params["max_epochs"]  # it stopped early
+    ckpt = tmp_path / "b"
+    killed = TSMambaForecaster(**params, checkpoint_dir=str(ckpt),
+                               trainer_kwargs={"callbacks": [_KillAtEpochStart(whole.history_["epochs"] - 1)]})
+    with pytest.raises(_Interrupt):
+        killed.fit(data)
+    resumed = TSMambaForecaster(**params, checkpoint_dir=str(ckpt)).fit(data, resume=True)
+    assert resumed.history_["epochs"] == whole.history_["epochs"]
+    pd.testing.assert_frame_equal(resumed.predict(), whole.predict())
+
+
 def test_non_finite_loss_stops_with_a_clear_error(series, monkeypatch, tmp_path):
     calls = {"n": 0}
     real = training.forecast_loss

@@ -27,7 +27,7 @@ import lightning as L
 import numpy as np
 import torch
 import torch.nn.functional as F
-from lightning.pytorch.callbacks import Callback, EarlyStopping
+from lightning.pytorch.callbacks import Callback, Checkpoint, EarlyStopping
 from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities.exceptions import MisconfigurationException
 from torch import Tensor
@@ -327,11 +327,13 @@ class RestoreBestWeights(Callback):
         self.best_state = state_dict["best_state"]
 
 
-class LastCheckpoint(Callback):
+class LastCheckpoint(Checkpoint):
     """Write ``dirpath/last.ckpt`` after every training epoch (after its validation), atomically.
 
     The file is written under a temporary name and moved into place, so a crash while saving
-    leaves the previous epoch's checkpoint intact.
+    leaves the previous epoch's checkpoint intact. A :class:`Checkpoint` runs its epoch-end hook
+    after every other callback's, so the file holds early stopping's verdict on the epoch (as a
+    plain callback it held the previous epoch's, and a resumed fit trained past the stop).
     """
 
     def __init__(self, dirpath: str | os.PathLike):
@@ -387,7 +389,7 @@ def make_trainer(
         "gradient_clip_val": gradient_clip_val,
         "enable_progress_bar": progress,
         "enable_model_summary": False,
-        "enable_checkpointing": False,  # LastCheckpoint writes the only checkpoint we need
+        "enable_checkpointing": checkpoint_dir is not None,  # LastCheckpoint's, and no other
         "logger": False,
         "num_sanity_val_steps": 0,
         "deterministic": False,
