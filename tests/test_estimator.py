@@ -405,13 +405,22 @@ def test_resume_with_early_stopping_stops_where_the_uninterrupted_run_stops(tmp_
     whole = TSMambaForecaster(**params, checkpoint_dir=str(tmp_path / "a")).fit(data)
     assert whole.history_["epochs"] < params["max_epochs"]  # it stopped early
     ckpt = tmp_path / "b"
-    killed = TSMambaForecaster(**params, checkpoint_dir=str(ckpt),
-                               trainer_kwargs={"callbacks": [_KillAtEpochStart(whole.history_["epochs"] - 1)]})
+    kill = _KillAtEpochStart(whole.history_["epochs"] - 1)
+    killed = TSMambaForecaster(**params, checkpoint_dir=str(ckpt), trainer_kwargs={"callbacks": [kill]})
     with pytest.raises(_Interrupt):
         killed.fit(data)
     resumed = TSMambaForecaster(**params, checkpoint_dir=str(ckpt)).fit(data, resume=True)
     assert resumed.history_["epochs"] == whole.history_["epochs"]
     pd.testing.assert_frame_equal(resumed.predict(), whole.predict())
+
+
+def test_resuming_a_finished_fit_without_validation_ends_on_the_average(series, tmp_path):
+    # Lightning skips on_train_end when the checkpoint already ran every epoch
+    params = {**TINY, "max_epochs": 2, "ema_decay": 0.9, "val_fraction": 0.0,
+              "checkpoint_dir": str(tmp_path)}
+    done = TSMambaForecaster(**params).fit(series)
+    again = TSMambaForecaster(**params).fit(series, resume=True)
+    pd.testing.assert_frame_equal(again.predict(), done.predict())
 
 
 def test_non_finite_loss_stops_with_a_clear_error(series, monkeypatch, tmp_path):

@@ -463,6 +463,8 @@ class TSMambaForecaster(BaseEstimator):
             trainer.validate(module, datamodule=datamodule, verbose=False)
         trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
         elapsed = time.perf_counter() - t0
+        if restore is None or restore.best_state is None:  # else the best (averaged) weights are in
+            module.end_on_ema()
 
         self.network_ = module.network.to("cpu").eval()
         self.index_ = index

@@ -168,6 +168,7 @@ class ForecastingModule(L.LightningModule):
         self.identity = identity
         self._ema: list[Tensor] | None = None  # moving average of the parameters (ema_decay)
         self._ema_swapped = False
+        self._ema_applied = False  # the fit ended on the averaged weights
 
     def forward(self, context: Tensor, marks: Tensor | None = None) -> Tensor:
         return self.network(context, marks)
@@ -231,9 +232,16 @@ class ForecastingModule(L.LightningModule):
             self._swap_ema()
 
     def on_train_end(self) -> None:
-        if self._ema is not None:  # training ends on the averaged weights
+        self.end_on_ema()
+
+    def end_on_ema(self) -> None:
+        """Put the averaged weights in place, once: training ends on them. Lightning skips
+        ``on_train_end`` when a resumed checkpoint had already run every epoch, so the caller
+        calls this after the fit too."""
+        if self._ema is not None and not self._ema_applied:
             for avg, p in zip(self._ema, self.network.parameters(), strict=True):
                 p.data.copy_(avg)
+            self._ema_applied = True
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         if self._ema is not None:
