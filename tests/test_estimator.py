@@ -527,6 +527,17 @@ def _seed_globals() -> None:
     random.seed(7)
 
 
+@pytest.mark.parametrize("flag", [True, False])
+def test_a_fit_leaves_torch_deterministic_mode_as_it_found_it(series, flag):
+    before = torch.are_deterministic_algorithms_enabled()
+    try:
+        torch.use_deterministic_algorithms(flag)
+        TSMambaForecaster(**{**TINY, "max_epochs": 1}).fit(series.iloc[:200])
+        assert torch.are_deterministic_algorithms_enabled() is flag
+    finally:
+        torch.use_deterministic_algorithms(before)
+
+
 def test_a_seeded_fit_leaves_the_global_random_generators_as_it_found_them(series):
     env = os.environ.get("PL_GLOBAL_SEED")
     _seed_globals()

@@ -400,7 +400,6 @@ def make_trainer(
         "enable_checkpointing": checkpoint_dir is not None,  # LastCheckpoint's, and no other
         "logger": False,
         "num_sanity_val_steps": 0,
-        "deterministic": False,
     }
     settings.update(kwargs)
     if not has_validation:  # whatever trainer_kwargs say of validation, there is none to run
