@@ -19,6 +19,7 @@ from lightning.pytorch.callbacks import Callback
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
+from tsmamba import estimator as estimator_module
 from tsmamba import training
 from tsmamba.datasets import synthetic_ett
 from tsmamba.errors import CheckpointError, ConfigError, DataValidationError, TrainingError
@@ -552,11 +553,24 @@ def test_a_seeded_fit_leaves_the_global_random_generators_as_it_found_them(serie
         assert got[2] == expected[2]
     assert os.environ.get("PL_GLOBAL_SEED") == env
 
-    # unseeded: the fit draws from (and advances) the global generators, so two fits differ
+    # unseeded: the fit draws from (and advances) the global generators, so two fits differ,
+    # in their window order and random subsets too
     unseeded = {**TINY, "max_epochs": 1, "random_state": None}
     a = TSMambaForecaster(**unseeded).fit(series.iloc[:200]).predict()
     b = TSMambaForecaster(**unseeded).fit(series.iloc[:200]).predict()
     assert not a.equals(b)
+    seeds = []
+    real = estimator_module.TimeSeriesDataModule
+
+    def recording(*args, **kwargs):
+        seeds.append(kwargs["seed"])
+        return real(*args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(estimator_module, "TimeSeriesDataModule", recording)
+        for _ in range(2):
+            TSMambaForecaster(**unseeded, train_stride=4, train_sampling="random").fit(series.iloc[:200])
+    assert seeds[0] != seeds[1]
 
 
 @pytest.mark.parametrize("seed", [-1, 2**32, 1.5, True, "0"])

@@ -421,7 +421,8 @@ class TSMambaForecaster(BaseEstimator):
             marks=marks,
             train_stride=self.train_stride,
             train_sampling=self.train_sampling,
-            seed=self.random_state or 0,
+            # the window order (and a "random" subset): unseeded, from the global generator
+            seed=self.random_state if self.random_state is not None else int(torch.randint(2**31, ())),
         )
         if self.linear_init:  # start as the ridge map of the training windows (skip path)
             train = datamodule.dataset("train")
