@@ -719,6 +719,10 @@ def test_load_rejects_a_save_whose_parts_are_missing_or_disagree(fitted, tmp_pat
     (path / "meta.json").write_text(json.dumps({**meta, "tz": "tzfile('/x/Europe/Paris')"}))
     with pytest.raises(CheckpointError, match=r"saved time zone .* does not load"):
         TSMambaForecaster.load(path)
+    for key, value in (("freq", "bogus"), ("freq", "2h"), ("index_unit", "bogus")):
+        (path / "meta.json").write_text(json.dumps({**meta, key: value}))
+        with pytest.raises(CheckpointError, match=r"saved time index does not load"):
+            TSMambaForecaster.load(path)
 
 
 def test_save_keeps_numpy_parameters(series, tmp_path):

@@ -726,8 +726,14 @@ class TSMambaForecaster(BaseEstimator):
                     f"{path}: the saved time zone {meta['tz']!r} does not load ({exc!r}); "
                     "refit and save the model again"
                 ) from None
-        index = index.as_unit(meta.get("index_unit", "ns"))
-        est.index_ = pd.DatetimeIndex(index, freq=est.freq_ or None, name=meta.get("index_name"))
+        try:
+            index = index.as_unit(meta.get("index_unit", "ns"))
+            est.index_ = pd.DatetimeIndex(index, freq=est.freq_ or None, name=meta.get("index_name"))
+        except (TypeError, ValueError) as exc:
+            raise CheckpointError(
+                f"{path}: the saved time index does not load with its frequency {meta['freq']!r} and "
+                f"unit {meta.get('index_unit')!r} ({exc}); refit and save the model again"
+            ) from None
         try:
             shaped = _take_network_settings(est, config)
         except ConfigError as exc:
