@@ -52,6 +52,14 @@ def test_replaces_a_previous_save_and_an_empty_folder(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["empty"]  # no temporary folders left
 
 
+def test_a_symlink_to_a_save_keeps_pointing_at_it(tmp_path):
+    save(tmp_path / "v1", 1.0)
+    (tmp_path / "current").symlink_to(tmp_path / "v1")
+    assert save(tmp_path / "current", 2.0) == tmp_path / "current"
+    assert (tmp_path / "current").is_symlink() and saved_value(tmp_path / "v1") == 2.0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["current", "v1"]  # no '.old' left beside
+
+
 @pytest.mark.parametrize("kind", ["user folder", "save with a user file added"])
 def test_refuses_to_replace_a_folder_that_is_not_a_save(tmp_path, kind):
     target = tmp_path / "models"

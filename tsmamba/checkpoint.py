@@ -216,8 +216,10 @@ def write_checkpoint(
     every other file in it); anything else raises :class:`CheckpointError` and is left untouched.
     A previous save is moved aside, then the new one moved in (put back if that fails); only a
     process killed between those two renames leaves the previous save beside ``path`` instead.
+    A symlinked ``path`` keeps pointing where it did: the save it names is the one replaced.
     """
-    path = check_replaceable(path)
+    given = check_replaceable(path)
+    path = Path(os.path.realpath(given))
     path.parent.mkdir(parents=True, exist_ok=True)
     _, tmp = temp_beside(path, folder=True)
     old = None
@@ -246,7 +248,7 @@ def write_checkpoint(
     _fsync_dir(path.parent)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
-    return path
+    return given
 
 
 def read_meta(path: str | os.PathLike, expected: str | None = None) -> dict[str, Any]:
