@@ -132,6 +132,15 @@ def test_line_numbers_count_the_blank_lines_read_csv_skips(tmp_path, name):
         read_series(path)
 
 
+def test_a_header_that_repeats_a_name_is_an_error_not_a_renamed_channel(tmp_path):
+    path = tmp_path / "dup.csv"
+    path.write_text("date,load,load\n2021-01-01 00:00,1,2\n2021-01-01 01:00,3,4\n", encoding="utf-8")
+    with pytest.raises(DataValidationError, match=r"column names repeat in the header: \['load'\]"):
+        read_series(path)  # read_csv alone names them load and load.1
+    path.write_text("date,load,load.1\n2021-01-01 00:00,1,2\n2021-01-01 01:00,3,4\n", encoding="utf-8")
+    assert list(read_series(path).columns) == ["load", "load.1"]  # names of its own
+
+
 @pytest.mark.parametrize("sep", [";", "\t"])
 def test_another_delimiter_is_named(tmp_path, sep):
     path = tmp_path / "semi.csv"

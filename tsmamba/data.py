@@ -366,6 +366,16 @@ def _read_table(
             f"{origin.prefix()}the file has a header ({header}) but no data rows"
         )
     origin = _Origin(path.name, first_line=2, line_numbers=_data_lines(path, encoding, len(frame)))
+    names = [str(c) for c in frame.columns]
+    if {m.group(1) for c in names if (m := re.fullmatch(r"(.+)\.\d+", c))} & set(names):
+        # read_csv renames a repeated name (load, load.1): is it so in the header itself?
+        header = pd.read_csv(path, encoding=encoding, header=None, nrows=1, dtype=str).iloc[0]
+        repeated = sorted(c for c, k in Counter(header.dropna()).items() if k > 1)
+        if repeated:
+            raise DataValidationError(
+                f"{origin.prefix()}column names repeat in the header: {repeated}; give every "
+                "channel its own name"
+            )
     if len(frame.columns) == 1:  # one field per line: another delimiter?
         other = [d for d in (";", "\t", "|") if d in str(frame.columns[0])]
         if other:
