@@ -3,10 +3,11 @@
     .venv/bin/python experiments/efficiency.py [--lookbacks 96 336 720 2880] [--batches 8] [--config C]
 
 Each lookback runs in a fresh subprocess: it trains the default model (or the architecture of an
-``experiments/configs`` file, ``--config``) for ``--batches`` batches
-of 32 windows (every channel a sequence) and reports the measured seconds per batch, the epoch
-time extrapolated to all training windows (8640 - L - 96 + 1 at stride 1), and the peak RSS of
-that process (VmHWM). Writes experiments/results/efficiency.json (efficiency_<config name>.json).
+``experiments/configs`` file, ``--config``) for ``--batches`` batches of ``batch_size`` windows
+(32 unless the config sets it; every channel a sequence) and reports the measured seconds per
+batch, the epoch time extrapolated to all training windows (8640 - L - 96 + 1 at stride 1), and
+the peak RSS of that process (VmHWM). Writes experiments/results/efficiency.json
+(efficiency_<config name>.json).
 """
 
 from __future__ import annotations
@@ -40,8 +41,8 @@ hwm = [int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmH
 windows = e - s - L - 96 + 1
 print(json.dumps({"lookback": L, "n_parameters": f.history_["n_parameters"], "batches": n_batches,
                   "seconds_per_batch": seconds / n_batches,
-                  "epoch_seconds_extrapolated": seconds / n_batches * -(-windows // 32),
-                  "train_windows": windows, "peak_rss_mb": hwm}))
+                  "epoch_seconds_extrapolated": seconds / n_batches * -(-windows // f.batch_size),
+                  "train_windows": windows, "batch_size": f.batch_size, "peak_rss_mb": hwm}))
 """
 
 # training-loop settings of a config that do not change the cost of a batch
@@ -85,7 +86,7 @@ def main() -> None:
         "model": name,
         "params": model,
         "horizon": 96,
-        "batch_size": 32,
+        "batch_size": rows[0]["batch_size"],
         "rows": rows,
         "command": "python " + " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),
     }

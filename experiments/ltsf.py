@@ -24,6 +24,7 @@ import argparse
 import json
 import platform
 import resource
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -99,6 +100,18 @@ def member_plan(config: dict, params: dict, seed: int, overridden=()) -> list[tu
     return [(int(config["context_length"]), params, s) for s in seeds]
 
 
+def git_commit() -> str | None:
+    """The checkout's commit, with ``+changes`` when files differ from it (None outside git)."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+
+    try:
+        changed = git("status", "--porcelain", "--untracked-files=no").strip()
+        return git("rev-parse", "HEAD").strip() + ("+changes" if changed else "")
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--config", required=True, help="JSON: name, data, track, context_length, params")
@@ -108,6 +121,9 @@ def main() -> None:
     ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                     help="override estimator parameters (JSON values), e.g. --set max_epochs=3")
     args = ap.parse_args()
+    if args.set and Path(args.out).resolve() == RESULTS.resolve():
+        ap.error("--set changes the config, so its result is not the config's: write it elsewhere "
+                 "with --out DIR (experiments/results/ holds the configs' own runs)")
 
     config, params = load_run(args.config, args.set)
     params.update(progress=False)
@@ -191,6 +207,7 @@ def main() -> None:
         "command": "python " + " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),
         "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}",
         "tsmamba_version": __version__,
+        "git_commit": git_commit(),
         "date": time.strftime("%Y-%m-%d"),
     }
     if k > 1:

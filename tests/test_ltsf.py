@@ -55,3 +55,13 @@ def test_a_config_cannot_have_both_seed_and_lookback_members(ltsf):
     config = {"context_length": 96, "ensemble": 2, "members": [{"context_length": 96}]}
     with pytest.raises(SystemExit, match="either 'ensemble'"):
         ltsf.member_plan(config, {}, seed=0)
+
+
+def test_a_run_with_set_overrides_is_not_written_among_the_configs_own_results():
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, str(EXPERIMENTS / "ltsf.py"), "--config",
+                           str(EXPERIMENTS / "configs" / "etth1_track1.json"), "--horizon", "96",
+                           "--set", "max_epochs=1"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "write it elsewhere with --out DIR" in done.stderr

@@ -44,3 +44,22 @@ def test_choice_takes_the_lowest_validation_among_options_with_enough_seeds(make
     assert pick == "three seeds"
     assert why == "lowest average validation MSE"
     assert make_results.choose({"one seed": scored["one seed, lower val"]}, 3)[0] is None
+
+
+def test_validation_averages_the_seeds_test_averages_or_is_missing(make_results):
+    by_h = runs([0, 1], 0.41, 1.0)
+    by_h[96] = [(0, 0.41, None), (1, 0.41, 1.0)]  # seed 0 has no validation score at H = 96
+    summary = make_results.summarise(by_h)
+    assert summary["n"] == 2 and summary["val"] is None  # not seed 1's alone beside both seeds' test
+    scored = {"partial": summary, "complete": make_results.summarise(runs([0], 0.45, 1.1))}
+    assert make_results.choose(scored, 1)[0] == "complete"
+
+
+def test_a_tie_within_float_noise_goes_to_the_window_forecast(make_results):
+    full, window = "`m`, full history", "`m`, window L=96"
+    scored = {full: make_results.summarise(runs([0], 0.24, 0.4810576504)),
+              window: make_results.summarise(runs([0], 0.24, 0.4810576508))}
+    pick, why = make_results.choose(scored, 1)
+    assert pick == window and "tied within" in why
+    scored[full] = make_results.summarise(runs([0], 0.24, 0.4800))  # a real difference decides
+    assert make_results.choose(scored, 1) == (full, "lowest average validation MSE")
