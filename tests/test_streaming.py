@@ -146,7 +146,7 @@ def test_forecast_does_not_change_state(model, series):
         ({"date": "2030-01-01 00:00", "c0": 1.0, "c1": 2.0, "c2": 3.0}, "gap"),
         ({"date": "not a date", "c0": 1.0, "c1": 2.0, "c2": 3.0}, "cannot be parsed"),
         ({"date": "", "c0": 1.0, "c1": 2.0, "c2": 3.0}, "cannot be parsed"),
-        ({"date": "2016-07-03 12:00+00:00", "c0": 1.0, "c1": 2.0, "c2": 3.0}, "series is tz-naive"),
+        ({"date": "2016-07-03 12:00+00:00", "c0": 1.0, "c1": 2.0, "c2": 3.0}, "the model's series has none"),
         ({"date": "2016-07-03 11:30", "c0": 1.0, "c1": 2.0, "c2": 3.0}, "off the series' h grid"),
         ({"date": "2016-07-03 13:30", "c0": 1.0, "c1": 2.0, "c2": 3.0}, "off the series' h grid"),
     ],
@@ -430,7 +430,7 @@ def test_update_time_zone_must_match_the_series(calendar_model, paris):
     stream = calendar_model.stream(history=paris.iloc[:120])
     before = snapshot(stream)
     naive = paris.iloc[120].rename(paris.index[120].tz_localize(None))
-    with pytest.raises(StreamError, match="tz-naive but the series is in Europe/Paris"):
+    with pytest.raises(StreamError, match="no time zone but the model's series is in Europe/Paris"):
         stream.update(naive)
     assert_same_snapshot(before, snapshot(stream))
     # the same instant in another zone is read in the series' zone
@@ -438,6 +438,19 @@ def test_update_time_zone_must_match_the_series(calendar_model, paris):
     expected = calendar_model.stream(history=paris.iloc[:121]).forecast()
     pd.testing.assert_frame_equal(in_utc, expected, rtol=1e-4)
     assert str(stream.last_timestamp.tz) == "Europe/Paris"
+
+
+def test_a_stream_without_history_reads_its_first_timestamps_in_the_model_zone(calendar_model, paris):
+    # the zone was checked only against a series' last time, so a fresh stream took UTC for its
+    # calendar (time features, cycle) and forecast on the UTC clock
+    stream = calendar_model.stream(None)
+    with pytest.raises(StreamError, match="no time zone but the model's series is in Europe/Paris"):
+        stream.update(paris.iloc[0].rename(paris.index[0].tz_localize(None)))
+    for t in range(40):
+        out = stream.update(paris.iloc[t].rename(paris.index[t].tz_convert("UTC")))
+    expected = calendar_model.predict(paris.iloc[:40], context="full")
+    pd.testing.assert_frame_equal(out, expected, rtol=1e-4, atol=1e-5)  # float32 rounding
+    assert out.index.equals(expected.index) and str(stream.last_timestamp.tz) == "Europe/Paris"
 
 
 def test_update_array_fills_a_nan_for_a_calendar_model(calendar_model, paris):

@@ -219,19 +219,9 @@ class Stream:
         gap_steps = 0
         if ts is None and last_time is not None and self.offset is not None:
             ts = last_time + self.offset  # no timestamp: the next step on the series' grid
-        elif ts is not None and last_time is not None:
-            if ts.tz is None and last_time.tz is not None:
-                raise StreamError(
-                    f"{who}timestamp {ts} is tz-naive but the series is in {last_time.tz}; "
-                    f"send timestamps with a time zone (e.g. ts.tz_localize('{last_time.tz}'))"
-                )
-            if ts.tz is not None and last_time.tz is None:
-                raise StreamError(
-                    f"{who}timestamp {ts} is in {ts.tz} but the series is tz-naive; "
-                    "send tz-naive timestamps (e.g. ts.tz_localize(None))"
-                )
-            if ts.tz is not None:
-                ts = ts.tz_convert(last_time.tz)  # the same instant, read in the series' zone
+        elif ts is not None:
+            ts = self._in_model_zone(ts, who)
+        if ts is not None and last_time is not None:
             if ts <= last_time:
                 raise StreamError(f"{who}timestamp {ts} is not after the last one ({last_time})")
             if self.offset is not None:
@@ -251,6 +241,22 @@ class Stream:
                         raise StreamError(f"{who}gap before {ts} and no earlier values to fill it with")
                     gap_steps = steps
         return values, ts, gap_steps
+
+    def _in_model_zone(self, ts: pd.Timestamp, who: str) -> pd.Timestamp:
+        """``ts`` on the model's calendar: an aware time converted to the zone the model was
+        fitted in, a naive one only for a naive model (checked before a series' first row too)."""
+        zone = self.forecaster.index_.tz
+        if ts.tz is None and zone is not None:
+            raise StreamError(
+                f"{who}timestamp {ts} has no time zone but the model's series is in {zone}; "
+                f"send it with its UTC offset (e.g. {pd.Timestamp('2024-01-15 12:00', tz=zone).isoformat()})"
+            )
+        if ts.tz is not None and zone is None:
+            raise StreamError(
+                f"{who}timestamp {ts} has a time zone ({ts.tz}) but the model's series has none; "
+                "send timestamps without a UTC offset"
+            )
+        return ts if zone is None else ts.tz_convert(zone)  # the same instant, in the model's zone
 
     # ---- updates ---------------------------------------------------------------------------
     def _normalise_updates(self, rows: Any) -> dict[int, Any]:
@@ -393,7 +399,8 @@ class Stream:
         if last_time is None or self.offset is None:
             index = pd.RangeIndex(1, self.horizon + 1, name="step")
         else:
-            index = future_index(pd.DatetimeIndex([last_time]), self.horizon, self.freq)
+            times = pd.DatetimeIndex([last_time], name=self.forecaster.index_.name)  # as predict names it
+            index = future_index(times, self.horizon, self.freq)
         return pd.DataFrame(values, index=index, columns=self.columns)
 
     @property
