@@ -604,6 +604,19 @@ def test_stream_first_row_of_na_is_a_bad_row(capsys, monkeypatch, ot_hufl_model,
     assert status == 0 and len(lines) == 10 and err == "", err
 
 
+def test_stream_judges_each_physical_line_on_its_own(capsys, monkeypatch, ot_hufl_model, stream_input):
+    history, new = stream_input
+    rows = new[["date", "OT", "HUFL"]].to_csv(index=False, header=False).splitlines()
+    stray = rows[1].replace(",", ',"', 1)  # an unbalanced quote: it once swallowed every later line
+    stdin = "\n".join([rows[0], stray, *rows[2:]]) + "\n"
+    status, lines, err = stream_lines(capsys, monkeypatch, ot_hufl_model, history, stdin, "--gaps", "ffill")
+    assert status == 0 and len(lines) == 9, err
+    assert err.splitlines()[0] == "tsmamba: error: line 2: not a CSV line (unexpected end of data)", err
+    # a byte-order mark before the first timestamp (a header-less feed) is not part of it
+    status, lines, err = stream_lines(capsys, monkeypatch, ot_hufl_model, history, "\ufeff" + "\n".join(rows))
+    assert status == 0 and len(lines) == 10 and err == "", err
+
+
 def test_stream_header_lacking_a_model_column_stops(capsys, monkeypatch, ot_hufl_model, stream_input):
     history, new = stream_input
     rows = new[["date", "OT", "HUFL"]].to_csv(index=False, header=False)

@@ -1267,8 +1267,10 @@ channel or holds text among its values. A header must name every model channel o
 order (other names are ignored), or the command stops with one error line naming the problem. A
 mistyped timestamp followed by numbers is a bad row, not a header.
 
-A bad line (wrong field count, non-numeric or infinite value, a timestamp not after the last,
-a gap) prints one error line on standard error and the stream goes on; the state is unchanged.
+A bad line (not CSV, e.g. a stray quote; wrong field count; non-numeric or infinite value; a
+timestamp not after the last; a gap) prints one error line on standard error and the stream goes
+on; the state is unchanged. Each line is one observation (a quoted field cannot span lines); a
+byte-order mark before the first line is ignored.
 
 examples:
   tsmamba stream --model model/ --history history.csv < new_rows.csv
@@ -1311,7 +1313,15 @@ def cmd_stream(run: Run) -> int:
     names, positions = columns, list(range(1, len(columns) + 1))
     rejected = 0
     first = None  # the number of the first non-empty line
-    for number, fields in enumerate(csv.reader(sys.stdin), start=1):
+    for number, line in enumerate(sys.stdin, start=1):  # each physical line is one record
+        if number == 1:
+            line = line.removeprefix("\ufeff")  # a byte-order mark is not part of the first field
+        try:  # a stray quote rejects its own line, not every line after it
+            fields = next(csv.reader([line], strict=True), [])
+        except csv.Error as exc:
+            rejected += 1
+            print(f"{PROG}: error: line {number}: not a CSV line ({exc})", file=run.stderr, flush=True)
+            continue
         if not fields or not "".join(fields).strip():
             continue
         first = first or number
