@@ -466,6 +466,15 @@ def test_update_array_fills_a_nan_for_a_calendar_model(calendar_model, paris):
     assert stream.last_timestamp == {"a": paris.index[120], "b": paris.index[110]}
 
 
+def test_series_ids_must_differ(model, series):
+    # 1 == True: an update for True went to series 1, and a repeated id could never be reached
+    for ids, shown in (([1, True], "1 and True"), (["x", "y", "x"], "'x' and 'x'")):
+        with pytest.raises(ConfigError, match=f"series ids must differ, but {shown} are equal"):
+            Stream(model, [series.iloc[:50]] * len(ids), ids=ids)
+    with pytest.raises(ConfigError, match="not hashable"):
+        Stream(model, [series.iloc[:50]], ids=[["a"]])
+
+
 def test_save_keeps_the_type_of_series_ids(model, series, tmp_path):
     keys = pd.Index([10, 20]).to_numpy()  # numpy.int64, as from a groupby
     stream = model.stream({keys[0]: series.iloc[:100], keys[1]: series.iloc[:110]})

@@ -45,6 +45,24 @@ FORMAT = STREAM_FORMAT
 POLICIES = ("reject", "ffill")
 
 
+def _check_unique(ids: Sequence[Any]) -> None:
+    """ConfigError when two series ids are equal (``1``, ``1.0`` and ``True`` are): an update
+    addressed to one would go to whichever comes first."""
+    seen: dict[Any, Any] = {}
+    clashes = []
+    for i in ids:
+        try:
+            if i in seen:
+                clashes.append((seen[i], i))
+            else:
+                seen[i] = i
+        except TypeError:
+            raise ConfigError(f"series id {i!r} is not hashable; use str or int ids") from None
+    if clashes:
+        shown = ", ".join(f"{a!r} and {b!r}" for a, b in clashes[:5])
+        raise ConfigError(f"series ids must differ, but {shown} are equal; give every series its own id")
+
+
 def _weights_fingerprint(forecaster: Any) -> str:
     digest = [
         f"{k}:{tuple(v.shape)}:{float(v.double().sum()):.12e}"
@@ -83,6 +101,7 @@ class Stream:
         self._dtype = self.network.head.weight.dtype
 
         frames, self.ids = self._history_frames(history, ids)
+        _check_unique(self.ids)
         B = len(self.ids)
         self.single = not isinstance(history, (Mapping, list, tuple)) and ids is None
         self._state = self.network.init_state(B, dtype=self._dtype)
