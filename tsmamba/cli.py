@@ -1095,7 +1095,6 @@ model's order.
             help="series to forecast from, holding the model's channels (default: the series the "
             "model was trained on)"),
         Opt("--time-col", metavar="NAME", help="time column of the CSV (default: date)"),
-        Opt("--tz", metavar="ZONE", help=TZ_HELP + " (default: the model's zone)"),
         Opt("--context", "--context-mode", dest="context", choices=("window", "full"), default="window",
             help="window: the last context_length rows (default); full: the whole series"),
         Opt("--out", type=pathname, metavar="CSV", help="write the forecast here (default: print it)"),
@@ -1287,7 +1286,6 @@ examples:
         Opt("--history", metavar="CSV|NAME",
             help="series to warm the state on, holding the model's channels (required)"),
         Opt("--time-col", metavar="NAME", help="time column of the history CSV (default: date)"),
-        Opt("--tz", metavar="ZONE", help=TZ_HELP + " (default: the model's zone)"),
         Opt("--missing", choices=("reject", "ffill"), default="reject",
             help="a NaN value: reject the row (default) or carry the channel's last value forward"),
         Opt("--gaps", choices=("reject", "ffill"), default="reject",
