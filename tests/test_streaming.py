@@ -140,6 +140,9 @@ def test_forecast_does_not_change_state(model, series):
         ({"HUFL": 1.0}, "missing"),
         (np.array([1.0, 2.0]), "needs 3 values"),
         ({"c0": 1.0, "c1": "abc", "c2": 3.0}, "not numeric"),
+        ({"c0": 1.0, "c1": "1_000", "c2": 3.0}, "not numeric"),  # float() reads it, a CSV reader not
+        ({"c0": 1.0, "c1": True, "c2": 3.0}, "not numeric"),
+        ({"date": "03.07.2016 13:00", "c0": 1.0, "c1": 2.0, "c2": 3.0}, "cannot be parsed"),  # not ISO
         ({"c0": 1.0, "c1": np.inf, "c2": 3.0}, "infinite"),
         ({"c0": 1.0, "c1": np.nan, "c2": 3.0}, "missing value"),
         ({"date": "2016-07-01 00:00", "c0": 1.0, "c1": 2.0, "c2": 3.0}, "not after"),

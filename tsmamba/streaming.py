@@ -197,6 +197,8 @@ class Stream:
         for j, c in enumerate(self.columns):
             v = data[c]
             try:
+                if isinstance(v, (bool, np.bool_)) or (isinstance(v, str) and "_" in v):
+                    raise ValueError  # float() reads True as 1 and "1_000" as 1000; a CSV reader does not
                 values[j] = float(v) if v is not None else np.nan
             except (TypeError, ValueError):
                 raise StreamError(f"column {c!r}: value {v!r} is not numeric") from None
