@@ -633,6 +633,10 @@ def test_stream_header_lacking_a_model_column_stops(capsys, monkeypatch, ot_hufl
     status, lines, err = stream_lines(capsys, monkeypatch, ot_hufl_model, history, f"date,OT,HUFL,OT\n{rows}")
     assert status == 2 and lines == []
     assert err == "tsmamba: error: line 1: the header names ['OT'] more than once", err
+    status, lines, err = stream_lines(capsys, monkeypatch, ot_hufl_model, history, f"OT,date,HUFL\n{rows}")
+    assert status == 2 and lines == []  # it said the header lacked OT
+    assert err == ("tsmamba: error: line 1: the header starts with the channel 'OT'; the time must be "
+                   "the first field (e.g. date,OT,HUFL)"), err
 
 
 @pytest.mark.parametrize(

@@ -1392,6 +1392,11 @@ def _header_positions(
     be read in the wrong order)."""
     names = [f.strip() for f in fields[1:]]
     absent = [c for c in columns if c not in names]
+    if fields[0].strip() in columns:  # the time is read from the first field, whatever its name
+        raise DataValidationError(
+            f"line {number}: the header starts with the channel {fields[0].strip()!r}; the time must "
+            "be the first field (e.g. date," + ",".join(columns) + ")"
+        )
     if absent:
         raise DataValidationError(
             f"line {number}: the header lacks the model's column(s) {absent}; name every one of "
