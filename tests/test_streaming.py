@@ -469,6 +469,16 @@ def test_update_array_fills_a_nan_for_a_calendar_model(calendar_model, paris):
     assert stream.last_timestamp == {"a": paris.index[120], "b": paris.index[110]}
 
 
+def test_update_many_reads_strictly_and_says_so(model, series):
+    stream = model.stream(history=series.iloc[:60], missing="ffill")
+    rows = series.iloc[60:63].copy()
+    rows.iloc[1, 0] = np.nan
+    with pytest.raises(DataValidationError, match="update_many reads the data as it is"):
+        stream.update_many(rows)
+    stream.update(rows.iloc[0])  # the policy applies to update
+    assert np.isfinite(stream.update(rows.iloc[1]).to_numpy()).all()
+
+
 def test_series_ids_must_differ(model, series):
     # 1 == True: an update for True went to series 1, and a repeated id could never be reached
     for ids, shown in (([1, True], "1 and True"), (["x", "y", "x"], "'x' and 'x'")):

@@ -239,8 +239,11 @@ class TSMambaForecaster(BaseEstimator):
         return read_strict(df, caller="fit", time_col=time_col or "date", columns=columns, freq=freq,
                            tz=tz)
 
-    def _frame_for_prediction(self, df: Any, time_col: str | None = None) -> pd.DataFrame:
-        """Validate a frame to forecast from: the fitted channels, in the fitted order."""
+    def _frame_for_prediction(
+        self, df: Any, time_col: str | None = None, caller: str = "predict"
+    ) -> pd.DataFrame:
+        """Validate a frame to forecast from: the fitted channels, in the fitted order
+        (``caller`` names the method in messages)."""
         if isinstance(df, pd.DataFrame) and not is_long_form(df):  # long form: ids checked once pivoted
             present = [str(c) for c in df.columns]
             if time_col is None and "date" in present and not isinstance(df.index, pd.DatetimeIndex):
@@ -253,7 +256,7 @@ class TSMambaForecaster(BaseEstimator):
                     f"missing {missing}, unexpected {extra}; pass the columns {self.columns_}"
                 )
         zone = self.index_.tz  # aware times are read as the same instants on the fitted calendar
-        frame = read_strict(df, caller="predict", time_col=time_col or "date", columns=self.columns_,
+        frame = read_strict(df, caller=caller, time_col=time_col or "date", columns=self.columns_,
                             freq=self.freq_, tz=zone)
         if (frame.index.tz is None) != (zone is None):
             given = f"in {frame.index.tz}" if zone is None else "without a time zone"

@@ -380,13 +380,17 @@ class Stream:
 
     @torch.no_grad()
     def update_many(self, rows: pd.DataFrame, *, as_array: bool = False) -> pd.DataFrame | np.ndarray:
-        """Feed several observations of one series (a frame) in one forward pass from the state."""
+        """Feed several observations of one series (a frame) in one forward pass from the state.
+
+        The rows are read strictly, as ``predict`` reads a frame: a missing value or a gap inside
+        them is an error whatever the stream's ``missing`` / ``gaps`` policies, which apply to
+        :meth:`update`."""
         if not self.single:
             raise StreamError(
                 "update_many takes one series' rows; for several series call it per id via "
                 "stream.update({id: row}) or warm each with its own history"
             )
-        frame = self.forecaster._frame_for_prediction(rows)
+        frame = self.forecaster._frame_for_prediction(rows, caller="update_many")
         last_time, last_values = self._last_time[0], self._last_values[0]
         first = frame.iloc[0]
         first_values, _ = self._parse_row(first)
