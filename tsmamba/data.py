@@ -633,7 +633,8 @@ def _same_times(column: pd.Series, index: pd.DatetimeIndex) -> bool:
     if pd.api.types.is_numeric_dtype(column.dtype):
         return False
     try:
-        parsed = pd.DatetimeIndex(pd.to_datetime(column))
+        parsed = pd.DatetimeIndex(column if pd.api.types.is_datetime64_any_dtype(column.dtype)
+                                  else pd.to_datetime(column, format="ISO8601"))
     except (ValueError, TypeError):
         return False
     if (parsed.tz is None) != (index.tz is None):
