@@ -1261,9 +1261,15 @@ def parse_time(value: Any) -> pd.Timestamp:
     """One timestamp: text in ISO 8601 (as :func:`read_series` reads a column without
     ``date_format``: ``01.02.2024`` is refused, not guessed), or a datetime-like value.
     Raises ValueError or TypeError."""
-    if isinstance(value, str):
-        return pd.to_datetime(value, format="ISO8601")
+    if isinstance(value, str) and not _PLAIN_ISO.fullmatch(value.strip()):
+        return pd.to_datetime(value, format="ISO8601")  # ~100x slower than the common form below
     return pd.Timestamp(value)
+
+
+# the common ISO 8601 form (2024-01-31 13:00:00+01:00), which pd.Timestamp reads as it is meant
+_PLAIN_ISO = re.compile(
+    r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?)?(?:\s*(?:Z|[+-]\d{2}:?\d{2}))?"
+)
 
 
 def timestamp_on(index: pd.DatetimeIndex, value: Any, what: str) -> pd.Timestamp:
