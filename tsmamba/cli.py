@@ -38,7 +38,14 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from tsmamba import __version__
-from tsmamba.errors import CheckpointError, ConfigError, DataNotFoundError, DataValidationError, TSMambaError
+from tsmamba.errors import (
+    CheckpointError,
+    ConfigError,
+    DataNotFoundError,
+    DataValidationError,
+    TSMambaError,
+    check_context_norm,
+)
 from tsmamba.runtime import keep_large_allocations
 
 __all__ = ["COMMANDS", "MODEL_PARAMS", "Opt", "Param", "Run", "build_parser", "command", "main"]
@@ -969,12 +976,7 @@ def _backtest_rolling(run: Run) -> Any:
         train_length=run.get("train_length"), refit=run.refit, context=run.context_mode,
         index=frame.index,
     )  # fmt: skip
-    if run.context_mode == "full" and run.get("norm") == "revin":  # check_context's, before torch
-        raise ConfigError(
-            "context='full' reads the whole history through the recurrent state, and norm='revin' "
-            "(statistics of the whole input) has none; use context='window', or fit with "
-            "norm='causal' or 'none'"
-        )
+    check_context_norm(run.context_mode, run.get("norm"))  # the estimator's rule, before torch
     from tsmamba.estimator import TSMambaForecaster
 
     forecaster = TSMambaForecaster(**run.model_params())

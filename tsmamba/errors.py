@@ -62,3 +62,14 @@ def positive_int(value: Any, name: str, *, allow_none: bool = False, hint: str =
     if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
         raise ConfigError(f"{name} must be a positive integer, got {value!r}" + (f"; {hint}" if hint else ""))
     return int(value)
+
+
+def check_context_norm(context: str, norm: str) -> None:
+    """ConfigError for full-history forecasts of a ``norm="revin"`` network, which has no
+    recurrent form (torch-free, so the command line checks it before importing torch)."""
+    if context == "full" and norm == "revin":
+        raise ConfigError(
+            "context='full' reads the whole history through the recurrent state, and "
+            "norm='revin' (statistics of the whole input) has none; use context='window', "
+            "or fit with norm='causal' or 'none'"
+        )

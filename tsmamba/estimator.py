@@ -37,7 +37,7 @@ from tsmamba.data import (
     time_feature_count,
     time_features,
 )
-from tsmamba.errors import CheckpointError, ConfigError, DataValidationError, positive_int
+from tsmamba.errors import CheckpointError, ConfigError, DataValidationError, check_context_norm, positive_int
 from tsmamba.model import ForecasterConfig, MambaForecaster, count_parameters
 from tsmamba.training import ForecastingModule, check_trainer_kwargs, make_trainer, seeded
 from tsmamba.windows import TimeSeriesDataModule
@@ -491,13 +491,7 @@ class TSMambaForecaster(BaseEstimator):
         """Raise ConfigError unless this forecaster can forecast with ``context`` (fitted or not)."""
         if context not in CONTEXTS:
             raise ConfigError(f"context must be one of {CONTEXTS}, got {context!r}")
-        norm = self.network_.config.norm if hasattr(self, "network_") else self.norm
-        if context == "full" and norm == "revin":
-            raise ConfigError(
-                "context='full' reads the whole history through the recurrent state, and "
-                "norm='revin' (statistics of the whole input) has none; use context='window', "
-                "or fit with norm='causal' or 'none'"
-            )
+        check_context_norm(context, self.network_.config.norm if hasattr(self, "network_") else self.norm)
 
     @torch.no_grad()
     def predict(
