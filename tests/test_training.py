@@ -211,7 +211,7 @@ def test_patience_is_a_whole_number_or_off():
         make_trainer(max_epochs=2.7, patience=None, has_validation=True, progress=False)
 
 
-def test_trainer_kwargs_are_checked_with_a_clear_error():
+def test_trainer_kwargs_are_checked_with_a_clear_error(tmp_path):
     with pytest.raises(ConfigError, match=r"limit_val_batchez \(did you mean limit_val_batches\?\)"):
         make_trainer(max_epochs=1, patience=None, has_validation=True,
                      trainer_kwargs={"limit_val_batchez": 2})
@@ -225,3 +225,11 @@ def test_trainer_kwargs_are_checked_with_a_clear_error():
                      trainer_kwargs={"callbacks": [ModelCheckpoint(), ModelCheckpoint()]})
     with pytest.raises(ConfigError, match="must be a dict"):
         make_trainer(max_epochs=1, patience=None, has_validation=True, trainer_kwargs=[("a", 1)])
+    # last.ckpt is written by a Lightning Checkpoint callback, which checkpointing=False refuses
+    with pytest.raises(ConfigError, match="enable_checkpointing=False contradicts checkpoint_dir"):
+        make_trainer(max_epochs=1, patience=None, has_validation=True, checkpoint_dir=tmp_path / "ck",
+                     trainer_kwargs={"enable_checkpointing": False})
+    assert not (tmp_path / "ck").exists()  # refused before anything is written
+    trainer, _ = make_trainer(max_epochs=1, patience=None, has_validation=False,
+                              trainer_kwargs={"enable_checkpointing": False, "limit_val_batches": 2})
+    assert trainer.checkpoint_callbacks == [] and trainer.limit_val_batches == 0

@@ -373,11 +373,17 @@ def make_trainer(
     """A Trainer with early stopping and best-weight restoring (when there is validation data).
 
     ``checkpoint_dir``: also write ``last.ckpt`` after every epoch, so an interrupted fit can resume.
-    ``trainer_kwargs`` override anything here (accelerator, devices, precision, strategy, ...);
-    its ``callbacks`` are added to ours.
+    ``trainer_kwargs`` override anything here (accelerator, devices, precision, strategy, ...)
+    but validation limits without validation data, and ``enable_checkpointing=False`` with a
+    ``checkpoint_dir`` is a ConfigError; its ``callbacks`` are added to ours.
     """
     check_trainer_kwargs(trainer_kwargs)
     kwargs = dict(trainer_kwargs or {})
+    if checkpoint_dir is not None and not kwargs.get("enable_checkpointing", True):
+        raise ConfigError(
+            "trainer_kwargs enable_checkpointing=False contradicts checkpoint_dir, which writes "
+            "last.ckpt there after every epoch; drop one of them"
+        )
     extra_callbacks = list(kwargs.pop("callbacks", []) or [])
     callbacks: list[Callback] = []
     restore = None
