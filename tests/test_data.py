@@ -147,6 +147,9 @@ def test_another_delimiter_is_named(tmp_path, sep):
     path.write_text(f"date{sep}kwh\n2021-01-01 00:00{sep}1\n", encoding="utf-8")
     with pytest.raises(DataValidationError, match=re.escape(f"seems to use {sep!r} as its delimiter")):
         read_series(path)
+    path.write_text(f"load (kW{sep} avg)\n1\n2\n", encoding="utf-8")  # one column, named with it
+    with pytest.raises(DataValidationError, match="time column 'date' not found"):
+        read_series(path)
 
 
 def test_custom_time_column_and_date_format(tmp_path):

@@ -376,8 +376,9 @@ def _read_table(
                 f"{origin.prefix()}column names repeat in the header: {repeated}; give every "
                 "channel its own name"
             )
-    if len(frame.columns) == 1:  # one field per line: another delimiter?
-        other = [d for d in (";", "\t", "|") if d in str(frame.columns[0])]
+    if len(frame.columns) == 1:  # one field per line: another delimiter, in the header and the data?
+        first = str(frame.iloc[0, 0])
+        other = [d for d in (";", "\t", "|") if d in str(frame.columns[0]) and d in first]
         if other:
             raise DataValidationError(
                 f"{origin.prefix()}the header {str(frame.columns[0])!r} has no comma but {other[0]!r}: "
