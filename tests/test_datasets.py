@@ -45,9 +45,11 @@ def csv_bytes(n_rows: int = 50) -> bytes:
     return frame.to_csv(index=False).encode("utf-8")
 
 
-def fake_spec(monkeypatch, url: str, sha256: str | None = None, name: str = "ETTh2"):
-    """Point a registry entry at a local URL for the duration of a test."""
-    spec = dataclasses.replace(REGISTRY[name], url=url, sha256=sha256)
+def fake_spec(
+    monkeypatch, url: str, sha256: str | None = None, name: str = "ETTh2", n_rows: int | None = None
+):
+    """Point a registry entry at a local URL (and the size of the file there) for a test."""
+    spec = dataclasses.replace(REGISTRY[name], url=url, sha256=sha256, n_rows=n_rows or REGISTRY[name].n_rows)
     monkeypatch.setitem(REGISTRY, name, spec)
     return spec
 
@@ -290,10 +292,41 @@ def test_download_over_http(http_root, tmp_path):
     assert list((tmp_path / "none").iterdir()) == []
 
 
+class CutShort(http.server.BaseHTTPRequestHandler):
+    """Announces 1000 bytes, sends 100 and closes: urllib's read() then just ends."""
+
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Length", "1000")
+        self.end_headers()
+        self.wfile.write(b"x" * 100)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_download_cut_short_is_an_error_and_leaves_no_file(tmp_path):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), CutShort)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with pytest.raises(DataNotFoundError, match="ended after 100 of 1000 bytes"):
+            download(f"http://127.0.0.1:{server.server_address[1]}/x.csv", tmp_path / "x.csv")
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_load_dataset_downloads_and_records_a_checksum(isolated, http_root, monkeypatch):
     root, base = http_root
+    (root / "ETTh2.csv").write_bytes(csv_bytes(99))
+    fake_spec(monkeypatch, f"{base}/ETTh2.csv", n_rows=100)  # no registry digest: trust on first download
+    with pytest.raises(ChecksumError, match="has 99 rows x 7 channels, the published file 100 x 7"):
+        load_dataset("ETTh2")  # not the published size: no file, no digest recorded for it
+    assert list(isolated.iterdir()) == []
     (root / "ETTh2.csv").write_bytes(csv_bytes(100))
-    fake_spec(monkeypatch, f"{base}/ETTh2.csv")  # no registry digest: trust on first download
     df = load_dataset("ETTh2")
     assert len(df) == 100 and list(df.columns)[-1] == "OT"
     path = isolated / "ETTh2.csv"

@@ -9,6 +9,7 @@ knows it, or against the ``<file>.sha256`` recorded beside it at its first downl
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
 import urllib.error
 import urllib.request
@@ -292,10 +293,22 @@ def download(url: str, dest: str | os.PathLike, sha256: str | None = None) -> Pa
                 response = urllib.request.urlopen(request, timeout=60)
             except (urllib.error.URLError, OSError, ValueError) as exc:
                 raise DataNotFoundError(f"cannot download {url}: {exc}") from exc
+            received = 0
             with response:
-                for block in iter(lambda: response.read(_CHUNK), b""):
-                    digest.update(block)
-                    out.write(block)
+                try:
+                    for block in iter(lambda: response.read(_CHUNK), b""):
+                        digest.update(block)
+                        out.write(block)
+                        received += len(block)
+                except (http.client.HTTPException, OSError) as exc:
+                    raise DataNotFoundError(f"download of {url} broke off ({exc!r}); try again") from exc
+                announced = response.headers.get("Content-Length")
+                if announced is not None and not response.headers.get("Content-Encoding"):
+                    if received != int(announced):  # a connection closed early reads as the end
+                        raise DataNotFoundError(
+                            f"download of {url} ended after {received} of {announced} bytes; "
+                            f"nothing was written to {dest}; try again"
+                        )
             out.flush()
             os.fsync(out.fileno())
         actual = digest.hexdigest()
@@ -370,9 +383,17 @@ def load_dataset(
             _download(spec.url, dest, expected)
         except DataNotFoundError as exc:
             raise DataNotFoundError(f"{spec.name} not found locally and {exc}. {advice}") from exc
-        if expected is None:
+        frame = read_dataset_file(dest, spec, verified=True)
+        if frame.shape != (spec.n_rows, spec.n_channels):
+            dest.unlink()  # not the published file: nothing to record a checksum for
+            raise ChecksumError(
+                f"the download of {spec.name} from {spec.url} has {frame.shape[0]} rows x "
+                f"{frame.shape[1]} channels, the published file {spec.n_rows} x {spec.n_channels}; "
+                f"it was removed. {advice}"
+            )
+        if expected is None:  # record its digest only once it is known to be the published file
             _write_sidecar(dest, sha256_file(dest))
-        return read_dataset_file(dest, spec, verified=True)
+        return frame
     verified = verify and verify_file(path, spec) is not None
     return read_dataset_file(path, spec, verified=verified)
 
