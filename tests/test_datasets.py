@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import gzip
 import hashlib
 import http.server
 import threading
@@ -303,6 +304,20 @@ class CutShort(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, *args):
         pass
+
+
+@pytest.mark.parametrize("name", ["Weather", "ETTm1"])
+def test_the_published_gz_decompressed_is_the_published_file(name, benchmark_file, tmp_path, monkeypatch):
+    # a plain weather.csv had no digest to match, so it was read strictly and its published
+    # repeated timestamp was an error whose advice (drop the row) would shift the LTSF splits
+    published = benchmark_file(name)
+    monkeypatch.setenv(datasets.DATA_ENV, str(tmp_path))
+    plain = tmp_path / published.name.removesuffix(".gz")
+    plain.write_bytes(gzip.decompress(published.read_bytes()))
+    assert datasets.find_dataset(name) == plain
+    assert datasets.verify_file(plain, REGISTRY[name]) == REGISTRY[name].expected_sha256(plain.name)
+    spec = REGISTRY[name]
+    assert load_dataset(name, download=False).shape == (spec.n_rows, spec.n_channels)
 
 
 def test_a_download_cut_short_is_an_error_and_leaves_no_file(tmp_path):

@@ -70,6 +70,8 @@ class DatasetSpec:
     target: str = "OT"
     strict: bool = True
     notes: str = ""
+    # digests of the set's other file names: the decompressed bytes of a registered .gz
+    other_sha256: tuple[tuple[str, str], ...] = ()
 
     @property
     def download_name(self) -> str | None:
@@ -77,14 +79,16 @@ class DatasetSpec:
 
     def expected_sha256(self, filename: str) -> str | None:
         """The registry digest for a file of this name, if the registry has one."""
-        return self.sha256 if filename == self.filenames[0] else None
+        return self.sha256 if filename == self.filenames[0] else dict(self.other_sha256).get(filename)
 
 
 _ETT_URL = "https://raw.githubusercontent.com/zhouhaoyi/ETDataset/main/ETT-small/{}.csv"
 _TSLIB_URL = "https://huggingface.co/datasets/thuml/Time-Series-Library/resolve/main/{}"
 
 
-def _ett(name: str, kind: str, sha256: str | None, gz_first: bool = False) -> DatasetSpec:
+def _ett(
+    name: str, kind: str, sha256: str | None, gz_first: bool = False, csv_sha256: str | None = None
+) -> DatasetSpec:
     files = (f"{name}.csv", f"{name}.csv.gz")
     return DatasetSpec(
         name=name,
@@ -95,6 +99,7 @@ def _ett(name: str, kind: str, sha256: str | None, gz_first: bool = False) -> Da
         kind=kind,
         n_rows=17420 if kind == "ETTh" else 69680,
         n_channels=7,
+        other_sha256=((f"{name}.csv", csv_sha256),) if csv_sha256 else (),
     )
 
 
@@ -108,6 +113,7 @@ REGISTRY: dict[str, DatasetSpec] = {
             "ETTm",
             "73c18304514c26a5cddba02e6538513a0e23b2fbb59752535adbf541c9edc672",
             gz_first=True,
+            csv_sha256="6ce1759b1a18e3328421d5d75fadcb316c449fcd7cec32820c8dafda71986c9e",
         ),
         _ett("ETTm2", "ETTm", None),
         DatasetSpec(
@@ -120,6 +126,9 @@ REGISTRY: dict[str, DatasetSpec] = {
             n_rows=52696,
             n_channels=21,
             strict=False,
+            other_sha256=(
+                ("weather.csv", "34ee981d07313e51da2a50bb600072c8ae4a69cb4b0651f4cb93a069d7a2ba63"),
+            ),
             notes=(
                 "2020-05-12 06:00:00 appears twice and the 9 steps 09:40 to 11:00 of "
                 "2020-05-29 are missing; wv, max. PAR and OT hold a few -9999 'no data' codes"
