@@ -251,6 +251,11 @@ def test_random_sampling_draws_a_fresh_share_of_all_windows_each_epoch():
         make_module(train_sampling="sometimes")
     with pytest.raises(ConfigError, match="shuffle=True"):
         WindowBatches(10, 4, shuffle=False, per_epoch=5)
+    # unshuffled, it trained on every window while reporting 1/k of them
+    with pytest.raises(ConfigError, match="needs shuffle=True"):
+        make_module(train_stride=4, train_sampling="random", shuffle=False)
+    with pytest.raises(ConfigError, match=r"^test split: need 0 <= start"):  # which split is wrong
+        TimeSeriesDataModule(values, {"train": (0, 200), "test": (150, 10_000)}, 24, 12)
 
 
 def test_marks_and_dtype():

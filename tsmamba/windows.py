@@ -304,6 +304,11 @@ class TimeSeriesDataModule(lightning.LightningDataModule):
             raise ConfigError(f"num_workers must be an integer >= 0, got {num_workers!r}")
         self.num_workers = int(num_workers)
         self.shuffle = bool(shuffle)
+        if train_sampling == "random" and self.train_stride > 1 and not self.shuffle:
+            raise ConfigError(
+                "train_sampling='random' draws a random 1/train_stride of the windows each epoch, "
+                "which needs shuffle=True; for a fixed order thin them with train_sampling='strided'"
+            )
         self.seed = int(seed)
         self.datasets: dict[str, WindowDataset] = {}
         for split, (start, end) in self.borders.items():
@@ -317,8 +322,8 @@ class TimeSeriesDataModule(lightning.LightningDataModule):
                     stride=self.train_stride if split == "train" and train_sampling == "strided" else 1,
                     marks=self.marks,
                 )
-            except DataValidationError as exc:
-                raise DataValidationError(f"{split} split: {exc}") from exc
+            except (DataValidationError, ConfigError) as exc:
+                raise type(exc)(f"{split} split: {exc}") from exc
 
     @classmethod
     def from_ltsf(cls, data: Any, *, use_marks: bool = False, **kw: Any) -> TimeSeriesDataModule:
