@@ -395,10 +395,13 @@ def test_synthetic_ett_has_daily_cycles_and_coupled_channels():
 
 
 def test_synthetic_ett_bad_arguments():
-    with pytest.raises(ConfigError):
-        synthetic_ett(n_rows=0)
+    for bad in (0, None, 2.5):
+        with pytest.raises(ConfigError, match="n_rows must be a positive integer"):
+            synthetic_ett(n_rows=bad)
     with pytest.raises(ConfigError):
         synthetic_ett(freq="fortnightly")
+    for n in (1, 2):  # shorter than OT's 3-step lag: a numpy broadcast error before
+        assert synthetic_ett(n_rows=n).shape == (n, 8)
 
 
 # ---------------------------------------------------------------------------------------------

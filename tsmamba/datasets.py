@@ -24,7 +24,7 @@ import pandas as pd
 
 from tsmamba.checkpoint import atomic_write_bytes, temp_beside
 from tsmamba.data import read_series
-from tsmamba.errors import ChecksumError, ConfigError, DataNotFoundError
+from tsmamba.errors import ChecksumError, ConfigError, DataNotFoundError, positive_int
 
 __all__ = [
     "DATA_ENV",
@@ -446,10 +446,8 @@ def synthetic_ett(
     shared daily and weekly cycles, a slow trend and AR(1) noise; the last channel (``OT``)
     follows a lagged, smoothed mix of the others. Deterministic for a given ``seed``.
     """
-    if int(n_rows) != n_rows or n_rows < 1:
-        raise ConfigError(f"n_rows must be a positive integer, got {n_rows!r}")
-    if int(n_channels) != n_channels or n_channels < 1:
-        raise ConfigError(f"n_channels must be a positive integer, got {n_channels!r}")
+    n_rows = positive_int(n_rows, "n_rows")
+    n_channels = positive_int(n_channels, "n_channels")
     try:
         index = pd.date_range(start=start, periods=int(n_rows), freq=freq, name="date")
     except (ValueError, TypeError) as exc:
@@ -481,7 +479,7 @@ def synthetic_ett(
     values = levels + base @ mixing + noise + common[:, None]
     if n_channels > 1:
         drivers = values[:, :-1].mean(axis=1)
-        lagged = np.concatenate([np.full(3, drivers[0]), drivers[:-3]])
+        lagged = np.concatenate([np.full(3, drivers[0]), drivers[:-3]])[:n]  # n may be < 3
         kernel = np.ones(6) / 6
         smooth = np.convolve(np.pad(lagged, (5, 0), mode="edge"), kernel, mode="valid")
         values[:, -1] = 20.0 + 1.5 * smooth + 0.5 * noise[:, -1]
