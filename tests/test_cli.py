@@ -218,6 +218,27 @@ def test_data_hints_name_what_the_command_line_can_do(tmp_path, capsys, text, ar
         assert python_only not in err, err
 
 
+def test_a_sigterm_during_training_exits_143_not_0(tmp_path, capsys, monkeypatch, small_csv, tiny_config):
+    # Lightning turns SIGTERM into SIGTERMException, a SystemExit with code None: status 0
+    from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+    from tsmamba.estimator import TSMambaForecaster
+
+    def terminated(self, *args, **kwargs):
+        raise SIGTERMException
+
+    monkeypatch.setattr(TSMambaForecaster, "fit", terminated)
+    out = tmp_path / "m"
+    assert cli.main(["fit", "--data", str(small_csv), "--context", "48", "--horizon", "4", "--config",
+                     str(tiny_config), "--out", str(out), "--quiet"]) == 143
+    assert capsys.readouterr().err == "tsmamba: terminated\n" and not out.exists()
+
+
+def test_out_paths_expand_the_home_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert cli.pathname("~/reports/x") == tmp_path / "reports" / "x"  # a literal '~' folder before
+
+
 def test_a_closed_stdout_ends_quietly(monkeypatch, capsys):
     class ClosedPipe(io.StringIO):
         def write(self, text: str) -> int:

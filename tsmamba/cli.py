@@ -84,10 +84,11 @@ def non_negative_int(text: Any) -> int:
 
 
 def pathname(text: Any) -> Path:
-    """A file or folder path; config files must give it as a string."""
+    """A file or folder path (``~`` expanded, as a shell would on the command line); config files
+    must give it as a string."""
     if not isinstance(text, (str, os.PathLike)):
         raise argparse.ArgumentTypeError(f"expected a path (a string), got {text!r}")
-    return Path(text)
+    return Path(text).expanduser()
 
 
 def _number(text: Any, low: float, low_open: bool, high: float | None = None) -> float:
@@ -689,6 +690,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=stderr)
         return 130
+    except SystemExit as exc:  # Lightning turns a SIGTERM during training into this, with code None
+        if type(exc).__name__ != "SIGTERMException":
+            raise
+        print(f"{PROG}: terminated", file=stderr)
+        return 143  # 128 + SIGTERM, as a shell reports a process the signal ended
     except _StdoutClosed:
         # the reader went away (`tsmamba datasets | head -3`): stop quietly, as other tools do;
         # what is still buffered goes to /dev/null, so exiting does not raise again
