@@ -396,10 +396,16 @@ def test_config_file_below_flags(tmp_path):
 @pytest.mark.parametrize(
     ("setting", "expected"),
     [('seed = "abc"', "expected an integer, got 'abc'"), ("seed = 1.9", "expected an integer, got 1.9"),
-     ("d_model = 2.0", "expected a positive integer, got 2.0"), ("out = 5", "expected a path"),
+     ("d_model = 2.0", "expected an integer, got 2.0"), ("out = 5", "expected a path"),
      # switches take true or false: the text "false" used to switch them on
      ('quiet = "false"', "expected true or false, got 'false'"),
-     ('baselines = "no"', "expected true or false, got 'no'")],
+     ('baselines = "no"', "expected true or false, got 'no'"),
+     # a file's values have their own types (a flag's text is converted): these were accepted
+     ('d_model = "8"', "expected an integer, got '8'"), ("d_model = 0", "expected a positive integer"),
+     ("learning_rate = true", "expected a number, got True"), ("input_skip = 1", "expected true or false"),
+     # trainer_kwargs the command sets from its own settings: the file's copy beat the flags
+     ("trainer_kwargs = {max_epochs = 2}", "'max_epochs' is set by the command's own setting"),
+     ('trainer_kwargs = {accelerator = "gpu"}', "'accelerator' is set by the command's own setting")],
 )
 def test_config_values_are_converted_strictly(tmp_path, capsys, setting, expected):
     config = write(tmp_path, "c.toml", setting + "\n")
@@ -408,6 +414,24 @@ def test_config_values_are_converted_strictly(tmp_path, capsys, setting, expecte
     key = setting.split(" =")[0]
     assert status == 2 and "\n" not in err and "Traceback" not in err
     assert err.startswith(f"tsmamba: error: --config {config}: setting '{key}': {expected}"), err
+
+
+def test_config_files_name_a_mistyped_key_and_refuse_a_key_set_twice(tmp_path, capsys):
+    def error(name: str, text: str) -> str:
+        config = write(tmp_path, name, text)
+        out = str(tmp_path / "m")
+        assert cli.main(["fit", "--data", "ETTh1", "--config", str(config), "--out", out]) == 2
+        return capsys.readouterr().err.strip()
+
+    typo = error("a.toml", "d_modle = 8\n")
+    assert "unknown setting 'd_modle' for 'tsmamba fit'; did you mean 'd_model'?" in typo
+    twice = error("b.toml", "d_model = 8\n[model]\nd_model = 16\n")
+    assert "sets 'd_model' twice (d_model and [model] d_model)" in twice
+    assert "the key 'd_model' is given twice" in error("c.json", '{"d_model": 8, "d_model": 16}')
+    config = write(tmp_path, "d.toml", "no_baselines = true\n")  # the --no-baselines flag's name
+    opts, _ = cli._resolve(cli.COMMANDS["backtest"], cli.build_parser().parse_args(
+        ["backtest", "--data", "ETTh1", "--config", str(config)]))
+    assert opts["baselines"] is False
 
 
 def test_seed_flag_is_a_whole_number():

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import difflib
 import inspect
 import json
 import logging
@@ -409,7 +410,7 @@ def _read_config(path: Path) -> dict[str, Any]:
         raise ConfigError(f"--config file not found: {path}") from None
     try:
         if path.suffix.lower() == ".json":
-            data = json.loads(text.decode("utf-8"))
+            data = json.loads(text.decode("utf-8"), object_pairs_hook=_unique_keys)
         else:
             import tomllib
 
@@ -420,12 +421,56 @@ def _read_config(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError(f"--config {path} must hold a table of settings, got {type(data).__name__}")
     flat: dict[str, Any] = {}
+    where: dict[str, str] = {}
     for key, value in data.items():
-        if isinstance(value, dict) and key != "trainer_kwargs":  # [model], [backtest] tables
-            flat.update(value)
-        else:
-            flat[key] = value
-    return {str(k).replace("-", "_"): v for k, v in flat.items()}
+        table = isinstance(value, dict) and key != "trainer_kwargs"  # [model], [backtest] tables
+        for name, item in (value.items() if table else [(key, value)]):
+            name = str(name).replace("-", "_")
+            place = f"[{key}] {name}" if table else name
+            if name in flat:
+                raise ConfigError(
+                    f"--config {path} sets {name!r} twice ({where[name]} and {place}); keep one"
+                )
+            flat[name], where[name] = item, place
+    return flat
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object, refusing a key given twice (TOML refuses it; json.loads keeps the last)."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"the key {key!r} is given twice")
+        out[key] = value
+    return out
+
+
+# the kind of value a config file must give for each option type (a flag's text is converted)
+_CONFIG_KINDS: dict[Any, type] = {
+    positive_int: int, non_negative_int: int, positive_float: float, non_negative_float: float,
+    fraction: float, weight: float, boolean: bool, str: str,
+}
+
+
+def _config_value(value: Any, convert: Callable[[Any], Any]) -> Any:
+    """A config file's value through ``convert``, the flag's type, once its own type is right:
+    a file says 8, 0.5 and true, not "8", true for a number or 1 for true."""
+    kind = _CONFIG_KINDS.get(convert)
+    wrong = (
+        (kind is int and (isinstance(value, bool) or not isinstance(value, int)))
+        or (kind is float and (isinstance(value, bool) or not isinstance(value, (int, float))))
+        or (kind is bool and not isinstance(value, bool))
+        or (kind is str and not isinstance(value, str))
+    )
+    if wrong:
+        expected = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}[kind]
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {value!r}")
+    return convert(value)
+
+
+# trainer_kwargs a command sets itself from its own settings: a file's copy would override them
+_CLI_TRAINER_KEYS = {"max_epochs": "max_epochs", "gradient_clip_val": "gradient_clip_val",
+                     "accelerator": "device", "enable_progress_bar": "quiet"}
 
 
 _CONFIG_ALIASES = {"context_length": "context", "random_state": "seed"}
@@ -438,28 +483,39 @@ def _apply_config(cmd: Command, config: Mapping[str, Any], path: Path) -> dict[s
     for raw_key, value in config.items():
         key = _CONFIG_ALIASES.get(raw_key, raw_key)
         try:
-            if key in _PARAM_BY_NAME and cmd.model:
+            if key == "no_baselines" and "baselines" in by_dest:  # the --no-baselines flag's own name
+                key, value = "baselines", not _config_value(value, boolean)
+            elif key in _PARAM_BY_NAME and cmd.model:
                 param = _PARAM_BY_NAME[key]
-                value = None if value is None and key in ("norm_span", "patience") else param.type(value)
+                off = value is None and key in ("norm_span", "patience")
+                value = None if off else _config_value(value, param.type)
                 if param.choices and value not in param.choices:
                     raise argparse.ArgumentTypeError(f"expected one of {param.choices}, got {value!r}")
             elif key == "trainer_kwargs" and cmd.model:
                 if not isinstance(value, dict):
                     raise argparse.ArgumentTypeError("expected a table of lightning.Trainer arguments")
+                owned = [k for k in value if k in _CLI_TRAINER_KEYS]
+                if owned:
+                    raise argparse.ArgumentTypeError(
+                        f"{owned[0]!r} is set by the command's own setting {_CLI_TRAINER_KEYS[owned[0]]!r} "
+                        "(in the file or as a flag); set it there"
+                    )
             elif key in by_dest and key not in ("config", "debug"):
                 opt = by_dest[key]
                 if opt.kwargs.get("action") in ("store_true", "store_false") and not isinstance(value, bool):
                     raise argparse.ArgumentTypeError(f"expected true or false, got {value!r}")
                 if "type" in opt.kwargs:
-                    value = opt.kwargs["type"](value)
+                    value = _config_value(value, opt.kwargs["type"])
                 if "choices" in opt.kwargs and value not in opt.kwargs["choices"]:
                     choices = opt.kwargs["choices"]
                     raise argparse.ArgumentTypeError(f"expected one of {choices}, got {value!r}")
             else:
                 known = sorted({*by_dest, *(_PARAM_BY_NAME if cmd.model else ())} - {"config", "debug"})
+                close = difflib.get_close_matches(str(raw_key), known, n=1)
+                hint = f"did you mean {close[0]!r}? " if close else ""
                 raise ConfigError(
                     f"--config {path}: unknown setting {raw_key!r} for '{PROG} {cmd.name}'; "
-                    f"known: {', '.join(known)}"
+                    f"{hint}known: {', '.join(known)}"
                 )
         except argparse.ArgumentTypeError as exc:
             raise ConfigError(f"--config {path}: setting {raw_key!r}: {exc}") from None
