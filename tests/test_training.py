@@ -195,7 +195,13 @@ def test_a_resume_with_ema_off_ignores_the_saved_average():
 
 @pytest.mark.parametrize("kwargs, match", [({"weight_decay": None}, "weight_decay"),
                                            ({"weight_decay": -0.1}, "weight_decay"),
-                                           ({"weight_decay": float("nan")}, "weight_decay")])
+                                           ({"weight_decay": float("nan")}, "weight_decay"),
+                                           # overflowed in the float32 optimizer step
+                                           ({"weight_decay": 1e300}, "weight_decay .* below 3.4e"),
+                                           ({"learning_rate": 1e300}, "learning_rate .* below 3.4e"),
+                                           ({"learning_rate": 0.0}, "learning_rate must be a number > 0"),
+                                           ({"learning_rate": float("nan")}, "learning_rate"),
+                                           ({"learning_rate": True}, "learning_rate")])
 def test_module_settings_are_checked(kwargs, match):
     with pytest.raises(ConfigError, match=match):
         tiny_module(**kwargs)

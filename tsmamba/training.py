@@ -148,11 +148,14 @@ class ForecastingModule(L.LightningModule):
                 f"frequency_loss is the weight of the frequency-domain term and must be in [0, 1], "
                 f"got {frequency_loss!r}"
             )
-        if learning_rate <= 0:
-            raise ConfigError(f"learning_rate must be > 0, got {learning_rate}")
-        finite = isinstance(weight_decay, Real) and 0 <= weight_decay < math.inf
-        if isinstance(weight_decay, bool) or not finite:
-            raise ConfigError(f"weight_decay must be a number >= 0, got {weight_decay!r}")
+        rates = (("learning_rate", learning_rate, True), ("weight_decay", weight_decay, False))
+        for name, value, positive in rates:
+            number = isinstance(value, Real) and not isinstance(value, bool)
+            if not number or not (0 < value if positive else 0 <= value) or value >= _FLOAT32_MAX:
+                raise ConfigError(  # 1e300 overflowed in the float32 optimizer step, with a traceback
+                    f"{name} must be a number {'>' if positive else '>='} 0 and below "
+                    f"{_FLOAT32_MAX:.1e} (the optimizer steps in float32), got {value!r}"
+                )
         if not 0 <= warmup_fraction < 1:
             raise ConfigError(f"warmup_fraction must be in [0, 1), got {warmup_fraction}")
         self.network = network
@@ -333,6 +336,9 @@ class RestoreBestWeights(Callback):
         self.best_epoch = state_dict["best_epoch"]
         self.best_step = state_dict.get("best_step")
         self.best_state = state_dict["best_state"]
+
+
+_FLOAT32_MAX = float(torch.finfo(torch.float32).max)
 
 
 class LastCheckpoint(Checkpoint):
