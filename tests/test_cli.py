@@ -234,6 +234,15 @@ def test_a_sigterm_during_training_exits_143_not_0(tmp_path, capsys, monkeypatch
     assert capsys.readouterr().err == "tsmamba: terminated\n" and not out.exists()
 
 
+def test_warnings_name_flags_not_python_arguments(tmp_path, capsys, small_csv, tiny_config):
+    # 700 rows: a tenth (70) is too few validation rows for horizon 96
+    assert cli.main(["fit", "--data", str(small_csv), "--context", "48", "--horizon", "96", "--config",
+                     str(tiny_config), "--out", str(tmp_path / "m"), "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert "tsmamba: warning: val_fraction=0.1 of 700 rows holds 70 validation rows" in err, err
+    assert "(raise --val-fraction or give more rows)" in err and "val_df=" not in err, err
+
+
 def test_out_paths_expand_the_home_folder(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path))
     assert cli.pathname("~/reports/x") == tmp_path / "reports" / "x"  # a literal '~' folder before

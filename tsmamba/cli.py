@@ -672,6 +672,9 @@ _CLI_WORDING = (
     ("start later or shorten train_length", "start later (--start) or shorten --train-length"),
     ("train with norm='causal' (or 'none')", "train with --norm causal (or none)"),
     ("choose a shorter context_length", "choose a shorter --context"),
+    ("raise val_fraction, give more rows, or pass val_df=)", "raise --val-fraction or give more rows)"),
+    ("lower val_fraction, give more rows, or pass val_df=)", "lower --val-fraction or give more rows)"),
+    ("set input_skip=True with it", "set --input-skip true with it"),
 )
 
 
@@ -709,7 +712,7 @@ def _library_output(debug: bool, json_mode: bool, stdout: TextIO, stderr: TextIO
             warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
 
             def show(message, category, filename, lineno, file=None, line=None):
-                print(f"{PROG}: warning: {_one_line(str(message))}", file=stderr)
+                print(f"{PROG}: warning: {_cli_wording(_one_line(str(message)))}", file=stderr)
 
             warnings.showwarning = show
         try:

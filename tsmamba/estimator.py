@@ -384,11 +384,12 @@ class TSMambaForecaster(BaseEstimator):
                 borders = {"train": (0, train_end), "val": (train_end - L_, n)}
             else:
                 if self.val_fraction > 0:
+                    change = "raise" if n_val < H else "lower"  # too few rows for which side
                     warnings.warn(
                         f"val_fraction={self.val_fraction} of {n} rows holds {n_val} validation rows "
                         f"and leaves {train_end} for training; validation needs >= horizon={H} rows "
                         f"and training >= context_length + horizon = {L_ + H}: training without "
-                        "validation or early stopping (raise val_fraction, give more rows, or pass "
+                        f"validation or early stopping ({change} val_fraction, give more rows, or pass "
                         "val_df=)",
                         UserWarning,
                         stacklevel=2,
