@@ -672,8 +672,7 @@ _CLI_WORDING = (
     ("start later or shorten train_length", "start later (--start) or shorten --train-length"),
     ("train with norm='causal' (or 'none')", "train with --norm causal (or none)"),
     ("choose a shorter context_length", "choose a shorter --context"),
-    ("raise val_fraction, give more rows, or pass val_df=)", "raise --val-fraction or give more rows)"),
-    ("lower val_fraction, give more rows, or pass val_df=)", "lower --val-fraction or give more rows)"),
+    (" val_fraction, give more rows, or pass val_df=)", " --val-fraction or give more rows)"),
     ("set input_skip=True with it", "set --input-skip true with it"),
 )
 
@@ -696,9 +695,9 @@ def _describe(exc: BaseException) -> str:
 
 
 @contextlib.contextmanager
-def _library_output(debug: bool, json_mode: bool, stdout: TextIO, stderr: TextIO) -> Iterator[None]:
+def _library_output(debug: bool, stderr: TextIO) -> Iterator[None]:
     """Quiet third-party logs and warnings (unless --debug); our warnings as one line each;
-    what the libraries print (progress bars) goes to ``stdout``, or with --json to stderr."""
+    what the libraries print (progress bars) goes to stderr, so stdout holds only the results."""
     # Lightning resets its package loggers to INFO when imported (after this runs): quiet the
     # rank-zero loggers its notes go through instead
     names = ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero")
@@ -716,7 +715,7 @@ def _library_output(debug: bool, json_mode: bool, stdout: TextIO, stderr: TextIO
 
             warnings.showwarning = show
         try:
-            with contextlib.redirect_stdout(stderr if json_mode else stdout):
+            with contextlib.redirect_stdout(stderr):
                 yield
         finally:
             for lg, level in zip(loggers, levels, strict=True):
@@ -742,7 +741,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             import torch
 
             torch.set_num_threads(opts["threads"])
-        with _library_output(debug, bool(opts.get("json")), stdout, stderr):
+        with _library_output(debug, stderr):
             status = cmd.func(run)
         stdout.flush()  # a closed pipe shows here, not at exit
         return int(status or 0)
