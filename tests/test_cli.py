@@ -351,6 +351,13 @@ def test_datasets_lists_where_files_are(tmp_path):
     assert f"searched: --data-dir {tmp_path / 'mine'}, then $TSMAMBA_DATA = {tmp_path}, then" in text
 
 
+def test_datasets_says_when_tsmamba_data_is_unset(monkeypatch, capsys):
+    monkeypatch.delenv("TSMAMBA_DATA", raising=False)
+    assert cli.main(["datasets"]) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last.startswith("searched: ") and "($TSMAMBA_DATA unset)" in last and "$TSMAMBA_DATA =" not in last
+
+
 def test_seed_and_device_belong_to_the_commands_that_train():
     parser = cli.build_parser()
     for name in ("fit", "backtest", "demo"):

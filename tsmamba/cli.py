@@ -1224,7 +1224,9 @@ def cmd_datasets(run: Run) -> int:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     for r in rows:
         run.say("  ".join(c.ljust(w) for c, w in zip(r[:-1], widths, strict=False)) + "  " + r[-1])
-    searched = [f"${datasets.DATA_ENV} = {datasets.data_root()}", str(datasets.repo_datasets_dir())]
+    root = (f"${datasets.DATA_ENV} = {datasets.data_root()}" if os.environ.get(datasets.DATA_ENV)
+            else f"{datasets.data_root()} (${datasets.DATA_ENV} unset)")
+    searched = [root, str(datasets.repo_datasets_dir())]
     if run.get("data_dir") is not None:
         searched.insert(0, f"--data-dir {run.data_dir.expanduser()}")
     run.say("searched: " + ", then ".join(searched))
