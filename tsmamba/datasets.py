@@ -70,7 +70,8 @@ class DatasetSpec:
     target: str = "OT"
     strict: bool = True
     notes: str = ""
-    # digests of the set's other file names: the decompressed bytes of a registered .gz
+    # digests that mark other file names as the published file (the decompressed bytes of a
+    # registered .gz); they only recognise a copy, they are not checked against like ``sha256``
     other_sha256: tuple[tuple[str, str], ...] = ()
 
     @property
@@ -79,7 +80,7 @@ class DatasetSpec:
 
     def expected_sha256(self, filename: str) -> str | None:
         """The registry digest for a file of this name, if the registry has one."""
-        return self.sha256 if filename == self.filenames[0] else dict(self.other_sha256).get(filename)
+        return self.sha256 if filename == self.filenames[0] else None
 
 
 _ETT_URL = "https://raw.githubusercontent.com/zhouhaoyi/ETDataset/main/ETT-small/{}.csv"
@@ -333,9 +334,11 @@ def download(url: str, dest: str | os.PathLike, sha256: str | None = None) -> Pa
 
 
 def _is_published_copy(path: Path, spec: DatasetSpec) -> bool:
-    """Whether the file's sha256 is the registry's, or the one recorded when it was downloaded."""
-    expected = spec.expected_sha256(path.name) or _recorded_sha256(path)
-    return expected is not None and sha256_file(path) == expected
+    """Whether the file's sha256 is the registry's, one it knows for that name (a decompressed
+    .gz), or the one recorded when it was downloaded."""
+    known = {spec.expected_sha256(path.name), dict(spec.other_sha256).get(path.name), _recorded_sha256(path)}
+    known.discard(None)
+    return bool(known) and sha256_file(path) in known
 
 
 def read_dataset_file(
