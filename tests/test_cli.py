@@ -306,6 +306,7 @@ def test_debug_shows_the_traceback(tmp_path):
 def test_no_command_is_a_usage_error():
     proc = tsmamba()
     assert proc.returncode == 2 and "choose a command" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1  # one line, like every usage error (was the help too)
 
 
 def test_help_of_every_command_has_examples():

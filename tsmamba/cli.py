@@ -311,8 +311,8 @@ def _common_options(cmd: Command) -> tuple[Opt, ...]:
 
 CONFIG_OPTION = Opt(
     "--config", type=pathname, metavar="FILE",
-    help="TOML or JSON file of settings (keys as the long options, e.g. d_model, max_epochs, "
-    "horizon, or a [model] table); flags given on the command line win",
+    help="TOML or JSON file of settings (keys as the command's long options, e.g. d_model, "
+    "max_epochs, or a [model] table); flags given on the command line win",
 )
 DATA_OPTIONS = (
     Opt("--data", metavar="PATH|NAME", help="CSV file (.csv, .csv.gz) or a registry name (tsmamba datasets)"),
@@ -727,8 +727,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
-        parser.print_help(sys.stderr)
-        print(f"{PROG}: error: choose a command: {', '.join(COMMANDS)}", file=sys.stderr)
+        print(f"{PROG}: error: choose a command: {', '.join(COMMANDS)} (see: {PROG} --help)", file=sys.stderr)
         return EXIT_USAGE
     cmd = COMMANDS[args.command]
     debug = bool(getattr(args, "debug", False))
