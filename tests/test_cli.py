@@ -309,6 +309,12 @@ def test_no_command_is_a_usage_error():
     assert len(proc.stderr.strip().splitlines()) == 1  # one line, like every usage error (was the help too)
 
 
+def test_an_option_before_the_command_says_where_options_go(capsys):
+    assert cli.main(["--threads", "1", "fit"]) == 2  # it said: invalid choice: '1'
+    err = capsys.readouterr().err
+    assert err.startswith("tsmamba: error: options go after the command (tsmamba COMMAND --threads ...)"), err
+
+
 def test_help_of_every_command_has_examples():
     for name in cli.COMMANDS:
         proc = tsmamba(name, "--help")

@@ -725,6 +725,11 @@ def _library_output(debug: bool, stderr: TextIO) -> Iterator[None]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``tsmamba`` console script and ``python -m tsmamba``."""
     parser = build_parser()
+    words = list(sys.argv[1:] if argv is None else argv)
+    if words and words[0].startswith("-") and words[0] not in ("-h", "--help", "--version"):
+        print(f"{PROG}: error: options go after the command ({PROG} COMMAND {words[0]} ...); "
+              f"the commands: {', '.join(COMMANDS)} (see: {PROG} --help)", file=sys.stderr)
+        return EXIT_USAGE
     args = parser.parse_args(argv)
     if args.command is None:
         print(f"{PROG}: error: choose a command: {', '.join(COMMANDS)} (see: {PROG} --help)", file=sys.stderr)
