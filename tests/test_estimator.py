@@ -768,6 +768,39 @@ def test_a_zone_model_forecasts_from_its_own_csv_across_dst(series, tmp_path):
     pd.testing.assert_frame_equal(est.predict(path), est.predict(berlin))
 
 
+def test_forecast_origins_checks_arrays_and_their_index_as_predict_checks_a_frame(series):
+    tokyo = series.tz_localize("Asia/Tokyo")
+    est = TSMambaForecaster(**{**TINY, "max_epochs": 1}, time_features=True, cycle_length=24).fit(tokyo)
+    values, origins = tokyo.to_numpy(), [100, 200]
+    expected = est.forecast_origins(tokyo, origins)
+    # the same instants in UTC: read on the fitted calendar (the UTC clock moved forecasts by 1.28)
+    np.testing.assert_array_equal(est.forecast_origins(values, origins, index=tokyo.index.tz_convert("UTC")),
+                                  expected)
+    bad_indexes = {"without a time zone": tokyo.index.tz_localize(None),
+                   "rows every '2h'": pd.date_range(tokyo.index[0], periods=len(tokyo), freq="2h"),
+                   "not in increasing order": tokyo.index[::-1]}
+    for match, index in bad_indexes.items():
+        with pytest.raises(DataValidationError, match=match):
+            est.forecast_origins(values, origins, index=index)
+    holes = values.copy()
+    holes[190, 1] = np.nan
+    with pytest.raises(DataValidationError, match="NaN or inf"):
+        est.forecast_origins(holes, [200])
+    for bad in ([30.7], ["30"], [True], [[30, 40]], 30):  # truncated, parsed or a shape error before
+        with pytest.raises(DataValidationError, match="origins must be a list of row positions"):
+            est.forecast_origins(tokyo, bad)
+
+
+def test_parameters_that_would_train_nothing_or_read_as_true_are_refused(series):
+    with pytest.raises(ConfigError, match=r"head_window \(50\) must be at most context_length \(24\)"):
+        TSMambaForecaster(**TINY, head_window=50).fit(series)
+    for name in ("input_skip", "time_features"):  # "no" is truthy: it switched them on
+        with pytest.raises(ConfigError, match=f"{name} must be True or False"):
+            TSMambaForecaster(**TINY, **{name: "no"}).fit(series)
+    with pytest.raises(ConfigError, match="val_fraction must be a number"):
+        TSMambaForecaster(**TINY, val_fraction="0.1").fit(series)
+
+
 def test_save_keeps_path_parameters_and_names_those_it_cannot_keep(series, tmp_path):
     est = TSMambaForecaster(**{**TINY, "max_epochs": 1}, checkpoint_dir=tmp_path / "ck",
                             trainer_kwargs={"callbacks": [Callback()]}).fit(series)

@@ -215,8 +215,20 @@ class TSMambaForecaster(BaseEstimator):
             value = getattr(self, name)
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
                 raise ConfigError(f"{name} must be a positive integer, got {value!r}")
-        if not 0.0 <= self.val_fraction < 1.0:
-            raise ConfigError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
+        window = self.head_window
+        if window is not None and not isinstance(window, bool) and isinstance(window, (int, np.integer)) \
+                and window > self.context_length:  # the extra head weights would never be trained
+            raise ConfigError(
+                f"head_window ({window}) must be at most context_length ({self.context_length}): a "
+                "training window holds no more hidden states for the head to read"
+            )
+        fraction = self.val_fraction
+        number = isinstance(fraction, (int, float, np.number)) and not isinstance(fraction, bool)
+        if not number or not 0 <= fraction < 1:
+            raise ConfigError(f"val_fraction must be a number in [0, 1), got {fraction!r}")
+        for name in ("input_skip", "cross_channel_skip", "time_features", "linear_init"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):  # "no" is truthy: it switched them on
+                raise ConfigError(f"{name} must be True or False, got {getattr(self, name)!r}")
         if self.patience:  # None or 0: no early stopping
             positive_int(self.patience, "patience", hint="or 0 / None for no early stopping")
         if self.linear_init and not self.input_skip:
@@ -541,10 +553,20 @@ class TSMambaForecaster(BaseEstimator):
             values, index = frame.to_numpy(np.float64), frame.index
         else:
             values = np.asarray(data, dtype=np.float64)
-            if index is not None and len(index) != len(values):
-                raise DataValidationError(
-                    f"index has {len(index)} timestamps for {len(values)} rows; pass one per row"
-                )
+            C = len(self.columns_)
+            if values.ndim != 2 or values.shape[1] != C:
+                raise DataValidationError(f"values must be (rows, {C} channels), got shape {values.shape}")
+            if index is not None:  # checked as predict checks a frame: zone, frequency, order, NaN
+                if len(index) != len(values):
+                    raise DataValidationError(
+                        f"index has {len(index)} timestamps for {len(values)} rows; pass one per row"
+                    )
+                frame = pd.DataFrame(values, index=pd.DatetimeIndex(index), columns=self.columns_)
+                frame = self._frame_for_prediction(frame, caller="forecast_origins")
+                values, index = frame.to_numpy(np.float64), frame.index
+            elif not np.isfinite(values).all():
+                row = int(np.flatnonzero(~np.isfinite(values).all(axis=1))[0])
+                raise DataValidationError(f"values hold NaN or inf (first at row {row}); impute them first")
         return self._forecast_values(values, index, origins, context, batch_size)
 
     def _forecast_values(
@@ -556,7 +578,13 @@ class TSMambaForecaster(BaseEstimator):
         batch_size: int | None = None,
     ) -> np.ndarray:
         """forecast_origins on checked values (T, C) in original units -> (n_origins, H, C)."""
-        origins = np.asarray(origins, dtype=np.int64)
+        given = np.asarray(origins)
+        integers = given.dtype != bool and np.issubdtype(given.dtype, np.integer)
+        if given.ndim != 1 or (given.size and not integers):
+            raise DataValidationError(
+                f"origins must be a list of row positions (integers), got {origins!r:.80}"
+            )
+        origins = given.astype(np.int64)
         T, L_ = len(values), self.context_length
         if origins.size and (origins.min() < 0 or origins.max() >= T):
             raise DataValidationError(

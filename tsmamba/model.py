@@ -90,14 +90,16 @@ class ForecasterConfig:
         if self.norm not in NORMS:
             raise ConfigError(f"norm must be one of {NORMS}, got {self.norm!r}")
         positive_int(self.norm_span, "norm_span", allow_none=True)
-        if not 0.0 <= self.dropout < 1.0:
-            raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
+        number = isinstance(self.dropout, (int, float)) and not isinstance(self.dropout, bool)
+        if not number or not 0 <= self.dropout < 1:
+            raise ConfigError(f"dropout must be a number in [0, 1), got {self.dropout!r}")
         if self.head_window is None:
             self.head_window = self.context_length
-        if not isinstance(self.head_window, int) or self.head_window < 1:
-            raise ConfigError(f"head_window must be a positive integer, got {self.head_window!r}")
-        if self.head_dim is not None and (not isinstance(self.head_dim, int) or self.head_dim < 1):
-            raise ConfigError(f"head_dim must be a positive integer or None, got {self.head_dim!r}")
+        positive_int(self.head_window, "head_window")
+        positive_int(self.head_dim, "head_dim", allow_none=True)
+        for name in ("input_skip", "cross_channel_skip"):  # "no" is truthy: it switched them on
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"{name} must be True or False, got {getattr(self, name)!r}")
         W = self.cycle_length
         if W is not None and (not isinstance(W, int) or isinstance(W, bool) or W < 1):
             raise ConfigError(f"cycle_length must be a positive integer or None, got {self.cycle_length!r}")
