@@ -619,8 +619,8 @@ def test_ltsf_protocol_scores_every_etth1_test_window(benchmark_file):
 
 def test_ltsf_cycle_phases_follow_the_fit_index_on_irregular_weather(benchmark_file):
     """Weather's published timestamps repeat once and skip nine, so the protocol fits on a regular
-    grid; forecasts from the grid's calendar reproduce the backtest's own, and the published
-    index's calendar (the cycle phase 8 steps off after May 2020) does not."""
+    grid; forecasts from the grid's calendar reproduce the backtest's own, and the published index
+    is refused as irregular (read as a calendar, its cycle phase ran 8 steps off after May 2020)."""
     from tsmamba.backtest import backtest_ltsf, ltsf_fit_index
     from tsmamba.data import prepare_ltsf
 
@@ -640,8 +640,8 @@ def test_ltsf_cycle_phases_follow_the_fit_index_on_irregular_weather(benchmark_f
     own = result.arrays["yhat"][:5]
     from_grid = result.forecaster.forecast_origins(values, origins, index=grid)
     np.testing.assert_allclose(from_grid, own, rtol=1e-4, atol=1e-4)
-    from_published = result.forecaster.forecast_origins(values, origins, index=prepared.index)
-    assert np.abs(from_published - own).max() > 1e-3
+    with pytest.raises(DataValidationError, match="1 duplicate timestamp: 2020-05-12 06:00:00"):
+        result.forecaster.forecast_origins(values, origins, index=prepared.index)
 
 
 def test_ltsf_bounded_forecast_frame_keeps_every_score(benchmark_file):
