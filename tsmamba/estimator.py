@@ -215,9 +215,9 @@ class TSMambaForecaster(BaseEstimator):
             value = getattr(self, name)
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
                 raise ConfigError(f"{name} must be a positive integer, got {value!r}")
-        window = self.head_window
-        if window is not None and not isinstance(window, bool) and isinstance(window, (int, np.integer)) \
-                and window > self.context_length:  # the extra head weights would never be trained
+        window = self.head_window  # its type is ForecasterConfig's to check
+        whole = isinstance(window, (int, np.integer)) and not isinstance(window, bool)
+        if whole and window > self.context_length:  # weights beyond a training window never train
             raise ConfigError(
                 f"head_window ({window}) must be at most context_length ({self.context_length}): a "
                 "training window holds no more hidden states for the head to read"

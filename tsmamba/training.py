@@ -118,6 +118,9 @@ def seeded(seed: int | None) -> Iterator[None]:
                 os.environ[name] = value
 
 
+_FLOAT32_MAX = float(torch.finfo(torch.float32).max)  # the optimizer steps in float32
+
+
 class ForecastingModule(L.LightningModule):
     """Lightning training of a forecasting network on (context, target[, marks]) batches."""
 
@@ -336,9 +339,6 @@ class RestoreBestWeights(Callback):
         self.best_epoch = state_dict["best_epoch"]
         self.best_step = state_dict.get("best_step")
         self.best_state = state_dict["best_state"]
-
-
-_FLOAT32_MAX = float(torch.finfo(torch.float32).max)
 
 
 class LastCheckpoint(Checkpoint):
