@@ -799,6 +799,19 @@ def test_parameters_that_would_train_nothing_or_read_as_true_are_refused(series)
             TSMambaForecaster(**TINY, **{name: "no"}).fit(series)
     with pytest.raises(ConfigError, match="val_fraction must be a number"):
         TSMambaForecaster(**TINY, val_fraction="0.1").fit(series)
+    with pytest.raises(ConfigError, match="norm_span is the span of norm='causal' and has no effect"):
+        TSMambaForecaster(**TINY, norm="revin", norm_span=12).fit(series)  # it was ignored
+
+
+def test_norm_span_of_context_length_is_no_change_since_fit(series):
+    """None means a span of context_length: naming that span was refused as a changed network."""
+    est = TSMambaForecaster(**{**TINY, "max_epochs": 1}).fit(series)
+    before = est.predict()
+    est.set_params(norm_span=TINY["context_length"])
+    pd.testing.assert_frame_equal(est.predict(), before)
+    est.set_params(norm_span=12)
+    with pytest.raises(ConfigError, match="parameters changed since fit: norm_span 24 -> 12"):
+        est.predict()
 
 
 def test_save_keeps_path_parameters_and_names_those_it_cannot_keep(series, tmp_path):

@@ -196,9 +196,13 @@ class TSMambaForecaster(BaseEstimator):
     def _changed_since_fit(self) -> dict[str, tuple[Any, Any]]:
         """{network setting: (the fitted network's, what the parameters give now)} where they
         differ, ignoring those that do not change forecasts; ConfigError for invalid parameters."""
-        fitted = asdict(self.network_.config)
+        fitted_config = self.network_.config
         n_time_features = time_feature_count(self.freq_) if self.time_features else 0
-        now = asdict(self.network_config(fitted["n_channels"], n_time_features))
+        now_config = self.network_config(fitted_config.n_channels, n_time_features)
+        fitted, now = asdict(fitted_config), asdict(now_config)
+        for settings, config in ((fitted, fitted_config), (now, now_config)):
+            if config.norm == "causal":  # None means context_length: compare the span in effect
+                settings["norm_span"] = config.span
         return {name: (value, now[name]) for name, value in fitted.items()
                 if name not in _NOT_IN_FORECASTS and now[name] != value}
 
@@ -231,6 +235,11 @@ class TSMambaForecaster(BaseEstimator):
                 raise ConfigError(f"{name} must be True or False, got {getattr(self, name)!r}")
         if self.patience:  # None or 0: no early stopping
             positive_int(self.patience, "patience", hint="or 0 / None for no early stopping")
+        if self.norm_span is not None and self.norm != "causal":  # it would be ignored
+            raise ConfigError(
+                f"norm_span is the span of norm='causal' and has no effect with norm={self.norm!r}; "
+                "leave norm_span at None or use norm='causal'"
+            )
         if self.linear_init and not self.input_skip:
             raise ConfigError(
                 "linear_init starts the input skip at the ridge map; set input_skip=True with it"
