@@ -504,3 +504,15 @@ def test_save_keeps_the_type_of_series_ids(model, series, tmp_path):
     with pytest.raises(StreamError, match=r"series id \('a', 1\) \(tuple\)"):
         odd.save(tmp_path / "odd")
     assert not (tmp_path / "odd").exists()
+
+
+def test_a_stream_keeps_its_model_when_the_forecaster_is_fitted_again(series):
+    """The stream held the old network but read the refit's scaler: forecasts in other units."""
+    est = TSMambaForecaster(**TINY).fit(series.iloc[:200])
+    stream = est.stream(series.iloc[:200])
+    before = stream.forecast()
+    est.fit(series.iloc[:200] * 100 + 1000)
+    pd.testing.assert_frame_equal(stream.forecast(), before)
+    after = stream.update(series.iloc[200])
+    fresh = TSMambaForecaster(**TINY).fit(series.iloc[:200]).stream(series.iloc[:201]).forecast()
+    pd.testing.assert_frame_equal(after, fresh)

@@ -18,6 +18,7 @@ Policies:
 
 from __future__ import annotations
 
+import copy
 import datetime
 import os
 from collections.abc import Mapping, Sequence
@@ -76,6 +77,8 @@ class Stream:
 
     Create it with ``forecaster.stream(history)`` where ``history`` is one frame (one series),
     a mapping ``{id: frame}`` or a list of frames (several series), or None (start empty).
+    The stream keeps the model as it was when the stream was made: a later ``fit`` of the
+    forecaster does not change it (make a new stream for the new model).
     """
 
     def __init__(
@@ -91,7 +94,9 @@ class Stream:
         if missing not in POLICIES or gaps not in POLICIES:
             raise ConfigError(f"missing and gaps must be one of {POLICIES}, got {missing!r}, {gaps!r}")
         forecaster.network_._check_recurrent()
-        self.forecaster = forecaster
+        # the model as it is now: refitting forecaster (or set_params) later leaves this stream be,
+        # where it had mixed this network with the refit's scaler and calendar
+        self.forecaster = copy.copy(forecaster)
         self.network = forecaster.network_
         self.columns = list(forecaster.columns_)
         self.horizon = int(forecaster.horizon)
