@@ -847,3 +847,28 @@ def test_resume_rejects_a_last_checkpoint_of_another_model(series, tmp_path):
     (ckpt / "last.ckpt").write_bytes(b"truncated")
     with pytest.raises(CheckpointError, match=r"cannot be read to resume from.*delete it"):
         TSMambaForecaster(**TINY, checkpoint_dir=str(ckpt)).fit(series, resume=True)
+
+
+@pytest.fixture
+def float64_default():
+    before = torch.get_default_dtype()
+    yield
+    torch.set_default_dtype(before)
+
+
+def test_the_network_dtype_follows_the_fit_not_torchs_default_dtype(series, fitted, tmp_path, float64_default):
+    """Under a float64 default the network was built in float64 and fit crashed on the float32
+    windows, and a load cast saved weights into it; a "64-true" fit loaded back as float32."""
+    path = fitted.save(tmp_path / "m")
+    torch.set_default_dtype(torch.float64)
+    again = TSMambaForecaster(**TINY).fit(series)
+    assert next(again.network_.parameters()).dtype == torch.float32
+    pd.testing.assert_frame_equal(again.predict(), fitted.predict(), check_exact=True)
+    loaded = TSMambaForecaster.load(path)
+    assert next(loaded.network_.parameters()).dtype == torch.float32
+    pd.testing.assert_frame_equal(loaded.predict(), fitted.predict(), check_exact=True)
+    torch.set_default_dtype(torch.float32)
+    wide = TSMambaForecaster(**{**TINY, "max_epochs": 1}, trainer_kwargs={"precision": "64-true"}).fit(series)
+    reloaded = TSMambaForecaster.load(wide.save(tmp_path / "m64"))
+    assert next(reloaded.network_.parameters()).dtype == torch.float64
+    pd.testing.assert_frame_equal(reloaded.predict(), wide.predict(), check_exact=True)

@@ -431,7 +431,7 @@ class TSMambaForecaster(BaseEstimator):
         self.freq_ = freq
         n_time_features = time_feature_count(self.freq_) if self.time_features else 0
 
-        network = MambaForecaster(self.network_config(len(self.columns_), n_time_features))
+        network = _new_network(self.network_config(len(self.columns_), n_time_features))
         self.network_ = network
         scaled = self._scaled(all_values)
         marks = self.marks_for(all_index)
@@ -742,8 +742,11 @@ class TSMambaForecaster(BaseEstimator):
                 f"{path}: the saved parts disagree ({sizes}, {len(values)} rows for "
                 f"{len(index_ns)} timestamps); save the model again"
             )
-        network = MambaForecaster(config)
-        network.load_state_dict(_checked_weights(network.state_dict(), tensors["weights"], path))
+        weights = tensors["weights"]
+        saved = [w.dtype for w in weights.values() if torch.is_tensor(w) and w.is_floating_point()] \
+            if isinstance(weights, dict) else []
+        network = _new_network(config, saved[0] if saved else torch.float32)  # e.g. "64-true" fits
+        network.load_state_dict(_checked_weights(network.state_dict(), weights, path))
         est.network_ = network.eval()
         est.columns_ = list(columns)
         est.feature_names_in_ = np.asarray(est.columns_, dtype=object)
@@ -816,6 +819,18 @@ def _take_network_settings(est: TSMambaForecaster, config: ForecasterConfig) -> 
         shaped.update(update)
     est.check_fitted()
     return {name: value for name, value in shaped.items() if before[name] != value}
+
+
+def _new_network(config: ForecasterConfig, dtype: torch.dtype = torch.float32) -> MambaForecaster:
+    """A network in ``dtype`` whatever torch's default dtype: a float64 default built a float64
+    network that the float32 training windows could not feed, and loaded float32 weights into it."""
+    default = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float32)
+    try:
+        network = MambaForecaster(config)
+    finally:
+        torch.set_default_dtype(default)
+    return network.to(dtype)
 
 
 def _identity_scaler(n_channels: int) -> StandardScaler:
