@@ -799,6 +799,20 @@ def test_parameters_that_would_train_nothing_or_read_as_true_are_refused(series)
             TSMambaForecaster(**TINY, **{name: "no"}).fit(series)
     with pytest.raises(ConfigError, match="val_fraction must be a number"):
         TSMambaForecaster(**TINY, val_fraction="0.1").fit(series)
+    for name, value in [("warmup_fraction", "0.1"), ("warmup_fraction", None), ("ema_decay", "0.9"),
+                        ("gradient_clip_val", "1"), ("gradient_clip_val", float("nan")),
+                        ("gradient_clip_val", -1)]:  # TypeErrors in training; -1 switched clipping off
+        with pytest.raises(ConfigError, match=f"{name} must be a number"):
+            TSMambaForecaster(**TINY, **{name: value}).fit(series)
+    with pytest.raises(ConfigError, match="checkpoint_dir must be a folder path or None, got 123"):
+        TSMambaForecaster(**TINY, checkpoint_dir=123).fit(series)
+    with pytest.raises(ConfigError, match="progress must be True or False"):
+        TSMambaForecaster(**{**TINY, "progress": "no"}).fit(series)  # showed the bar
+    for name in ("scale", "resume"):
+        with pytest.raises(ConfigError, match=f"fit's {name} must be True or False, got 'no'"):
+            TSMambaForecaster(**TINY).fit(series, **{name: "no"})  # "no" scaled, or resumed
+    with pytest.raises(ConfigError, match=r"trainer_kwargs .* are not valid for lightning\.Trainer"):
+        TSMambaForecaster(**TINY, trainer_kwargs={"accelerator": "tpu"}).fit(series)
     with pytest.raises(ConfigError, match="norm_span is the span of norm='causal' and has no effect"):
         TSMambaForecaster(**TINY, norm="revin", norm_span=12).fit(series)  # it was ignored
 
@@ -831,13 +845,19 @@ def test_resume_rejects_a_last_checkpoint_of_another_model(series, tmp_path):
     same = TSMambaForecaster(**{**params, "chunk_size": 8}, checkpoint_dir=str(ckpt))  # speed only
     assert same.fit(series, resume=True).history_["epochs"] == 1
     one_channel = TSMambaForecaster(**params, checkpoint_dir=str(ckpt))  # same weight shapes
-    with pytest.raises(CheckpointError, match=r"another fit's checkpoint \(its \['columns', 'network.n_"):
+    differ = r"another fit's checkpoint \(its \['columns', 'data', 'network.n_"
+    with pytest.raises(CheckpointError, match=differ):
         one_channel.fit(series[["c0"]], resume=True)
+    with pytest.raises(CheckpointError, match=r"the checkpoint of a fit on other data"):
+        same.fit(series.iloc[::-1].set_axis(series.index), resume=True)  # took the other fit's weights
+    with pytest.raises(CheckpointError, match=r"the checkpoint of a fit on other data"):
+        same.fit(series, resume=True, scale=False)
     other = TSMambaForecaster(**{**params, "d_model": 8}, checkpoint_dir=str(ckpt))
     with pytest.raises(CheckpointError, match=r"its \['network.d_model'\] differ.*delete it"):
         other.fit(series, resume=True)
     last = torch.load(ckpt / "last.ckpt", weights_only=True)
     last["identity"]["network"]["chunk_size"] = 16  # as recorded earlier: chunk_size is not compared
+    del last["identity"]["data"]  # as recorded before the data's digest: resumes as it did
     torch.save(last, ckpt / "last.ckpt")
     assert same.fit(series, resume=True).history_["epochs"] == 1
     del last["identity"]  # as written before checkpoints named their fit: the weights still tell
@@ -856,7 +876,8 @@ def float64_default():
     torch.set_default_dtype(before)
 
 
-def test_the_network_dtype_follows_the_fit_not_torchs_default_dtype(series, fitted, tmp_path, float64_default):
+def test_the_network_dtype_follows_the_fit_not_torchs_default_dtype(series, fitted, tmp_path,
+                                                                   float64_default):
     """Under a float64 default the network was built in float64 and fit crashed on the float32
     windows, and a load cast saved weights into it; a "64-true" fit loaded back as float32."""
     path = fitted.save(tmp_path / "m")

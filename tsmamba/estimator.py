@@ -26,7 +26,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from tsmamba import __version__
-from tsmamba.checkpoint import FORECASTER_FORMAT, read_checkpoint, write_checkpoint, zone_name
+from tsmamba.checkpoint import FORECASTER_FORMAT, read_checkpoint, sha256_bytes, write_checkpoint, zone_name
 from tsmamba.data import (
     StandardScaler,
     check_length,
@@ -226,11 +226,22 @@ class TSMambaForecaster(BaseEstimator):
                 f"head_window ({window}) must be at most context_length ({self.context_length}): a "
                 "training window holds no more hidden states for the head to read"
             )
-        fraction = self.val_fraction
-        number = isinstance(fraction, (int, float, np.number)) and not isinstance(fraction, bool)
-        if not number or not 0 <= fraction < 1:
-            raise ConfigError(f"val_fraction must be a number in [0, 1), got {fraction!r}")
-        for name in ("input_skip", "cross_channel_skip", "time_features", "linear_init"):
+        ranges = (  # name, whether None is allowed, test, what is allowed
+            ("val_fraction", False, lambda v: 0 <= v < 1, "a number in [0, 1)"),
+            ("warmup_fraction", False, lambda v: 0 <= v < 1, "a number in [0, 1)"),
+            ("ema_decay", True, lambda v: 0 <= v < 1, "a number in [0, 1) (0 or None: off)"),
+            ("gradient_clip_val", True, lambda v: v >= 0, "a number >= 0 (0 or None: no clipping)"),
+        )
+        for name, allow_none, test, allowed in ranges:  # a text "0.1" failed deep in training
+            value = getattr(self, name)
+            if value is None and allow_none:
+                continue
+            number = isinstance(value, (int, float, np.number)) and not isinstance(value, bool)
+            if not number or not test(value):  # NaN fails every test
+                raise ConfigError(f"{name} must be {allowed}, got {value!r}")
+        if self.checkpoint_dir is not None and not isinstance(self.checkpoint_dir, (str, os.PathLike)):
+            raise ConfigError(f"checkpoint_dir must be a folder path or None, got {self.checkpoint_dir!r}")
+        for name in ("input_skip", "cross_channel_skip", "time_features", "linear_init", "progress"):
             if not isinstance(getattr(self, name), (bool, np.bool_)):  # "no" is truthy: it switched them on
                 raise ConfigError(f"{name} must be True or False, got {getattr(self, name)!r}")
         if self.patience:  # None or 0: no early stopping
@@ -361,6 +372,9 @@ class TSMambaForecaster(BaseEstimator):
         torch, numpy and ``random`` as it found them.
         """
         self._check_params()
+        for name, value in (("scale", scale), ("resume", resume)):
+            if not isinstance(value, (bool, np.bool_)):  # "no" is truthy: it switched them on
+                raise ConfigError(f"fit's {name} must be True or False, got {value!r}")
         before = _fitted_state(self)
         seed = None if self.random_state is None else int(self.random_state)
         sigint = signal.getsignal(signal.SIGINT)
@@ -464,7 +478,7 @@ class TSMambaForecaster(BaseEstimator):
             weight_decay=self.weight_decay,
             warmup_fraction=self.warmup_fraction,
             ema_decay=self.ema_decay or None,  # 0 or None: off
-            identity=_fit_identity(network.config, self.columns_),
+            identity=_fit_identity(network.config, self.columns_, _data_digest(scaled, all_index, borders)),
         )
         trainer, restore = make_trainer(
             max_epochs=self.max_epochs,
@@ -884,18 +898,32 @@ def _check_resumable(last: Path, module: ForecastingModule) -> None:
             differ = sorted((k for k in {*recorded, *now} if recorded.get(k) != now.get(k)), key=str)
         except Exception:  # not a record this code wrote (a list, tensors inside, ...)
             raise CheckpointError(f"{last} holds a damaged record of its fit; {fix}") from None
-        differ = [k for k in differ if k != "network.chunk_size"]  # (recorded by earlier versions)
+        earlier = {"network.chunk_size"} | ({"data"} - set(recorded))  # as earlier versions record
+        differ = [k for k in differ if k not in earlier]
+        if differ == ["data"]:
+            raise CheckpointError(
+                f"{last} is the checkpoint of a fit on other data (other values, timestamps, scaling "
+                f"or validation rows); {fix}"
+            )
         if differ:
             raise CheckpointError(f"{last} is another fit's checkpoint (its {differ} differ); {fix}")
     _checked_weights(module.state_dict(), saved, last, fix)
 
 
-def _fit_identity(config: ForecasterConfig, columns: list[str]) -> dict[str, Any]:
+def _fit_identity(config: ForecasterConfig, columns: list[str], data: str) -> dict[str, Any]:
     """What a checkpoint must match to be resumed: the network configuration (less the speed-only
-    ``chunk_size``) and the channels, as plain JSON values (numpy scalars in the parameters would
-    not load with ``weights_only=True``)."""
+    ``chunk_size``), the channels and the data's digest, as plain JSON values (numpy scalars in
+    the parameters would not load with ``weights_only=True``)."""
     network = {k: v for k, v in config.to_dict().items() if k != "chunk_size"}
-    return _as_json({"network": network, "columns": columns})
+    return _as_json({"network": network, "columns": columns, "data": data})
+
+
+def _data_digest(scaled: np.ndarray, index: pd.DatetimeIndex, borders: dict[str, tuple[int, int]]) -> str:
+    """sha256 of what a fit trains on: the scaled values, their timestamps and the split borders
+    (a resume on other data with the same channels took the other fit's weights)."""
+    parts = (np.ascontiguousarray(scaled, dtype=np.float64).tobytes(), index.asi8.tobytes(),
+             repr((str(index.tz), sorted(borders.items()))).encode())
+    return sha256_bytes(b"".join(parts))
 
 
 def _plain(value: Any) -> Any:

@@ -419,7 +419,7 @@ def make_trainer(
     settings["callbacks"] = callbacks + extra_callbacks
     try:
         return L.Trainer(**settings), restore
-    except (TypeError, ValueError, MisconfigurationException) as exc:
+    except (TypeError, ValueError, ImportError, MisconfigurationException) as exc:  # Import: "tpu"
         if not trainer_kwargs:
             raise
         given = ", ".join(f"{k}={v!r}" for k, v in trainer_kwargs.items())
