@@ -361,7 +361,8 @@ class LastCheckpoint(Checkpoint):
         if trainer.sanity_checking:
             return
         tmp = os.path.join(self.dirpath, f".last.ckpt.{os.getpid()}.tmp")
-        trainer.save_checkpoint(tmp)
+        # the full state, optimizer included (left unset, Lightning logged a line every epoch)
+        trainer.save_checkpoint(tmp, weights_only=False)
         if trainer.is_global_zero:
             os.replace(tmp, self.path)
 
