@@ -236,6 +236,25 @@ def test_strong_decays_stay_exact_and_finite(dtype):
         torch.testing.assert_close(t.grad.double(), g_ref, atol=atol * g_ref.abs().max().item(), rtol=0)
 
 
+def test_a_nan_in_one_series_keeps_the_guard_for_the_others():
+    """NaN > limit is False: one NaN decay switched the chunk shrinking off for the whole batch,
+    and another series' strong decays overflowed."""
+    x, A, B, C, _ = make_inputs(2, 32, 1, 2, 1, 4, dtype=torch.float32)
+    A = A.detach().clone()
+    A[1, 5:9] = -100.0
+    A[0, 3, 0] = float("nan")
+    y, s = ssd_chunked(x, A, B, C, 32)
+    y_ref, s_ref = ssd_recurrent(x.double(), A.double(), B.double(), C.double())
+    torch.testing.assert_close(y[1].double(), y_ref[1], atol=1e-4 * y_ref[1].abs().max().item(), rtol=0)
+    torch.testing.assert_close(s[1].double(), s_ref[1], atol=1e-4 * s_ref[1].abs().max().item(), rtol=0)
+
+
+def test_an_empty_batch_gives_empty_outputs():
+    x, A, B, C, s0 = make_inputs(2, 9, 2, 3, 1, 4, init=True)
+    y, s = ssd_chunked(x[:0], A[:0], B[:0], C[:0], CHUNK, s0[:0])
+    assert y.shape == (0, 9, 2, 3) and s.shape == (0, 2, 3, 4)
+
+
 def test_segsum_matches_definition():
     a = torch.randn(3, 6, dtype=torch.float64)
     out = segsum(a)

@@ -170,7 +170,10 @@ def _max_half_range(A: Tensor, T: int) -> float:
     b, l, h = A.shape
     c, T, pad = _chunk_geometry(l, T)
     inner = _pad_time(A.detach(), pad).reshape(b, c, T, h)[:, :, 1:]  # (b, c, T-1, h)
-    return float(-inner.sum(2).min()) / 2 if T > 1 else 0.0
+    if T == 1 or inner.numel() == 0:  # an empty batch has no range (.min() of nothing raised)
+        return 0.0
+    # a NaN in one series must not hide another's strong decay: NaN > limit is False
+    return float(-inner.sum(2).nan_to_num(nan=0.0).min()) / 2
 
 
 def _safe_chunk_size(A: Tensor, chunk_size: int) -> int:
