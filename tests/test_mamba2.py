@@ -34,6 +34,32 @@ def test_config_derives_sizes_and_rejects_bad_combinations():
         Mamba2Config(d_model=0)
     with pytest.raises(ConfigError, match="dt_min"):
         Mamba2Config(d_model=16, headdim=8, dt_min=0.5, dt_max=0.1)
+    bad = [dict(d_state=True), dict(chunk_size=True), dict(dt_max=math.inf), dict(A_init_range=(1, math.inf)),
+           dict(norm_eps=-1.0), dict(norm_eps=math.nan), dict(dt_init_floor=-1.0)]
+    for kw in bad:  # accepted before: bools as 1, then non-finite initial values or norms
+        with pytest.raises(ConfigError, match=next(iter(kw)).split("_range")[0]):
+            Mamba2Config(d_model=16, headdim=8, **kw)
+
+
+def test_every_parameter_and_cache_follows_the_device_and_dtype():
+    """The RMSNorm weights stayed on the CPU under device=, and caches took the default dtype."""
+    stack = Mamba2Stack(tiny_config(), device="meta")
+    assert {p.device.type for p in stack.parameters()} == {"meta"}
+    assert {c.ssm_state.device.type for c in stack.alloc_caches(2)} == {"meta"}
+    caches = Mamba2Stack(tiny_config()).double().alloc_caches(2)
+    assert {c.conv_state.dtype for c in caches} == {c.ssm_state.dtype for c in caches} == {torch.float64}
+
+
+def test_step_casts_a_cache_of_another_dtype_as_forward_does():
+    torch.manual_seed(0)
+    block = Mamba2(tiny_config())
+    u = torch.randn(2, 6, 16)
+    cache = InferenceCache.alloc(2, block.config, dtype=torch.float64)  # float64 raised in out_proj
+    y, _ = block(u, cache)
+    for t in range(6):
+        y_t, cache = block.step(u[:, t : t + 1], cache)
+    assert y_t.dtype == torch.float32
+    torch.testing.assert_close(y_t, y[:, -1:], atol=1e-5, rtol=1e-5)
 
 
 def test_cache_alloc_shapes():

@@ -320,6 +320,12 @@ def test_bad_config_and_inputs():
         ForecasterConfig(n_channels=2, horizon=0)
     with pytest.raises(ConfigError, match="headdim"):
         ForecasterConfig(n_channels=2, horizon=3, d_model=10, headdim=16)
+    for value in (1.5, "2", True):  # 1.5 failed in nn.Linear, True was one feature
+        with pytest.raises(ConfigError, match="n_time_features must be an integer >= 0"):
+            ForecasterConfig(n_channels=2, horizon=3, n_time_features=value)
+    for value in (-1.0, float("nan")):  # non-finite forecasts
+        with pytest.raises(ConfigError, match="norm_eps must be a finite number > 0"):
+            ForecasterConfig(n_channels=2, horizon=3, norm_eps=value)
     net = tiny()
     with pytest.raises(ConfigError, match="3 channels"):
         net(torch.randn(2, 12, 4))
@@ -349,3 +355,16 @@ def test_numpy_scalars_in_a_configuration_become_python_numbers():
     assert Mamba2Config(d_model=16, headdim=8, A_init_range=np.array([1.0, 16.0])).d_model == 16
     with pytest.raises(ConfigError, match="norm_span must be a positive integer"):
         ForecasterConfig(n_channels=2, horizon=3, norm_span=float("inf"))
+
+
+def test_step_casts_a_state_of_another_dtype_as_forward_does():
+    torch.manual_seed(0)
+    net = tiny().eval()
+    x = torch.randn(2, 7, 3)
+    state = net.init_state(2, dtype=torch.float64)  # float64 moments raised in a matmul
+    with torch.no_grad():
+        full, _ = net(x, state=state, return_state=True)
+        for t in range(7):
+            forecast, state = net.step(x[:, t], state)
+    assert forecast.dtype == torch.float32
+    torch.testing.assert_close(forecast, full, atol=1e-5, rtol=1e-4)

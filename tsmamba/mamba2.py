@@ -48,7 +48,7 @@ class Mamba2Config:
         for name in ("d_model", "n_layers", "d_state", "d_conv", "expand", "headdim", "ngroups",
                      "chunk_size"):
             value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError(f"Mamba2Config.{name} must be a positive integer, got {value!r}")
         if self.d_inner % self.headdim:
             raise ConfigError(
@@ -61,11 +61,19 @@ class Mamba2Config:
                 f"nheads = d_inner / headdim = {self.nheads} is not a multiple of ngroups "
                 f"({self.ngroups}); use ngroups dividing {self.nheads}"
             )
-        if not 0 < self.dt_min <= self.dt_max:
-            raise ConfigError(f"need 0 < dt_min <= dt_max, got {self.dt_min}, {self.dt_max}")
+        def finite(*values: object) -> bool:
+            return all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                       for v in values)
+
+        if not (finite(self.dt_min, self.dt_max) and 0 < self.dt_min <= self.dt_max):
+            raise ConfigError(f"need finite 0 < dt_min <= dt_max, got {self.dt_min}, {self.dt_max}")
         lo, hi = self.A_init_range
-        if not 0 < lo <= hi:
-            raise ConfigError(f"A_init_range must satisfy 0 < lo <= hi, got {self.A_init_range}")
+        if not (finite(lo, hi) and 0 < lo <= hi):
+            raise ConfigError(f"A_init_range must satisfy finite 0 < lo <= hi, got {self.A_init_range}")
+        for name in ("dt_init_floor", "norm_eps"):
+            value = getattr(self, name)
+            if not (finite(value) and value > 0):
+                raise ConfigError(f"Mamba2Config.{name} must be a finite number > 0, got {value!r}")
 
     @property
     def d_inner(self) -> int:  # E*D
@@ -106,10 +114,10 @@ class InferenceCache:
 class RMSNorm(nn.Module):
     """Root-mean-square norm; with ``z``, the gated form ``rmsnorm(x * silu(z))``."""
 
-    def __init__(self, d: int, eps: float = 1e-5):
+    def __init__(self, d: int, eps: float = 1e-5, device: torch.device | str | None = None):
         super().__init__()
         self.eps = eps
-        self.weight = nn.Parameter(torch.ones(d))
+        self.weight = nn.Parameter(torch.ones(d, device=device))
 
     def forward(self, x: Tensor, z: Tensor | None = None) -> Tensor:
         if z is not None:
@@ -143,7 +151,7 @@ class Mamba2(nn.Module):
         A = torch.empty(cfg.nheads, dtype=torch.float32, **factory).uniform_(*cfg.A_init_range)
         self.A_log = _no_weight_decay(nn.Parameter(torch.log(A)))
         self.D = _no_weight_decay(nn.Parameter(torch.ones(cfg.nheads, **factory)))
-        self.norm = RMSNorm(cfg.d_inner, eps=cfg.norm_eps)
+        self.norm = RMSNorm(cfg.d_inner, eps=cfg.norm_eps, **factory)
         self.out_proj = nn.Linear(cfg.d_inner, cfg.d_model, bias=cfg.bias, **factory)
 
     def _A(self) -> Tensor:
@@ -201,7 +209,8 @@ class Mamba2(nn.Module):
             raise ConfigError(f"step takes u_t of shape (batch, 1, d_model), got {tuple(u_t.shape)}")
         z, xBC, dt = self._split(self.in_proj(u_t.squeeze(1)))  # (b, E*D), (b, conv_dim), (b, H)
 
-        conv_state = torch.cat([cache.conv_state[:, :, 1:], xBC[:, :, None]], dim=-1)  # (b, conv_dim, W)
+        history = cache.conv_state[:, :, 1:].to(xBC.dtype)  # as forward casts it
+        conv_state = torch.cat([history, xBC[:, :, None]], dim=-1)  # (b, conv_dim, W)
         xBC = (conv_state * self.conv1d.weight.squeeze(1)).sum(-1)  # (b, conv_dim)
         if self.conv1d.bias is not None:
             xBC = xBC + self.conv1d.bias
@@ -226,7 +235,7 @@ class ResidualBlock(nn.Module):
 
     def __init__(self, config: Mamba2Config, device: torch.device | str | None = None):
         super().__init__()
-        self.norm = RMSNorm(config.d_model, eps=config.norm_eps)
+        self.norm = RMSNorm(config.d_model, eps=config.norm_eps, device=device)
         self.mixer = Mamba2(config, device=device)
 
     def forward(self, u: Tensor, cache: InferenceCache | None = None) -> tuple[Tensor, InferenceCache]:
@@ -246,9 +255,12 @@ class Mamba2Stack(nn.Module):
         self.config = config
         self.layers = nn.ModuleList(ResidualBlock(config, device=device)
                                     for _ in range(config.n_layers))
-        self.norm_f = RMSNorm(config.d_model, eps=config.norm_eps)
+        self.norm_f = RMSNorm(config.d_model, eps=config.norm_eps, device=device)
 
     def alloc_caches(self, batch_size: int, device=None, dtype=None) -> list[InferenceCache]:
+        """Empty caches, on the stack's device and in its dtype unless given."""
+        weight = self.norm_f.weight
+        device, dtype = device or weight.device, dtype or weight.dtype
         return [InferenceCache.alloc(batch_size, self.config, device, dtype)
                 for _ in range(self.config.n_layers)]
 

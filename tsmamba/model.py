@@ -103,8 +103,12 @@ class ForecasterConfig:
         W = self.cycle_length
         if W is not None and (not isinstance(W, int) or isinstance(W, bool) or W < 1):
             raise ConfigError(f"cycle_length must be a positive integer or None, got {self.cycle_length!r}")
-        if self.n_time_features < 0:
-            raise ConfigError(f"n_time_features must be >= 0, got {self.n_time_features}")
+        F_ = self.n_time_features
+        if not isinstance(F_, int) or isinstance(F_, bool) or F_ < 0:
+            raise ConfigError(f"n_time_features must be an integer >= 0, got {F_!r}")
+        eps = self.norm_eps
+        if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not 0 < eps < math.inf:
+            raise ConfigError(f"norm_eps must be a finite number > 0, got {eps!r}")
         if self.cross_channel_skip and not (self.input_skip and self.channel_mode == "independent"):
             raise ConfigError(
                 "cross_channel_skip adds an all-channel linear path to channel_mode='independent' with "
@@ -175,6 +179,14 @@ class ForecastState:
             InferenceCache(tensors[f"conv_state.{i}"], tensors[f"ssm_state.{i}"]) for i in range(n_layers)
         ]
         return cls(caches, tensors["moments"], steps, tensors.get("hidden"))
+
+    def to(self, dtype: torch.dtype) -> ForecastState:
+        """This state in ``dtype`` (itself when it already is)."""
+        if self.moments.dtype == dtype:
+            return self
+        caches = [InferenceCache(c.conv_state.to(dtype), c.ssm_state.to(dtype)) for c in self.caches]
+        hidden = None if self.hidden is None else self.hidden.to(dtype)
+        return ForecastState(caches, self.moments.to(dtype), self.steps, hidden)
 
     def select(self, index: Tensor | slice, n_channels: int, channel_mode: str) -> ForecastState:
         """The state of a subset of the batch (index over series)."""
@@ -554,6 +566,7 @@ class MambaForecaster(nn.Module):
         cfg = self.config
         if x_t.ndim != 2 or x_t.shape[1] != cfg.n_channels:
             raise ConfigError(f"step takes x_t of shape (batch, {cfg.n_channels}), got {tuple(x_t.shape)}")
+        state = state.to(x_t.dtype)  # as forward casts it (a float64 state raised in a matmul)
         features, phase = self._split_marks(None if marks_t is None else marks_t[:, None])
         if phase is not None:
             x_t = x_t - self._cycle_at(phase[:, 0])  # (b, C)
