@@ -893,3 +893,11 @@ def test_the_network_dtype_follows_the_fit_not_torchs_default_dtype(series, fitt
     reloaded = TSMambaForecaster.load(wide.save(tmp_path / "m64"))
     assert next(reloaded.network_.parameters()).dtype == torch.float64
     pd.testing.assert_frame_equal(reloaded.predict(), wide.predict(), check_exact=True)
+
+
+def test_predict_refuses_values_the_network_cannot_carry(fitted, series):
+    """A finite 1e39 became inf in the float32 network: a NaN forecast and no error."""
+    frame = series.copy()
+    frame.iloc[-1, 1] = 1e39
+    with pytest.raises(DataValidationError, match=r"values in \['c1'\] lie up to .* more than the network"):
+        fitted.predict(frame)

@@ -39,6 +39,7 @@ __all__ = [
     "LTSFData",
     "StandardScaler",
     "check_length",
+    "check_scaled_range",
     "cycle_phase",
     "future_index",
     "infer_freq",
@@ -1218,6 +1219,24 @@ class StandardScaler:
     def __repr__(self) -> str:
         fitted = f"{self.mean_.shape[0]} channels" if hasattr(self, "mean_") else "not fitted"
         return f"StandardScaler({fitted})"
+
+
+def check_scaled_range(
+    scaled: np.ndarray, columns: Sequence[str], float_max: float, error: type[Exception] = DataValidationError
+) -> None:
+    """Raise ``error`` when a scaled value is too large for a network whose float type tops out at
+    ``float_max``: beyond ``sqrt(float_max)`` (1.8e19 in float32) the causal norm's squared
+    deviations overflow, and a finite 1e39 became inf in float32, forecasting NaN from then on."""
+    bound = math.sqrt(float_max)
+    magnitude = np.abs(scaled)
+    if not (magnitude > bound).any():
+        return
+    bad = [str(columns[j]) for j in np.flatnonzero((magnitude > bound).reshape(-1, len(columns)).any(0))]
+    raise error(
+        f"values in {bad} lie up to {magnitude.max():.3g} training standard deviations from the "
+        f"training mean, more than the network's float type carries ({bound:.2g}); check them "
+        "(a unit mix-up or a sentinel value?)"
+    )
 
 
 # --------------------------------------------------------------------------------------------

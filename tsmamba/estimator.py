@@ -30,6 +30,7 @@ from tsmamba.checkpoint import FORECASTER_FORMAT, read_checkpoint, sha256_bytes,
 from tsmamba.data import (
     StandardScaler,
     check_length,
+    check_scaled_range,
     cycle_phase,
     future_index,
     is_long_form,
@@ -310,7 +311,9 @@ class TSMambaForecaster(BaseEstimator):
             )
 
     def _scaled(self, values: np.ndarray) -> torch.Tensor:
-        return torch.as_tensor(self.scaler_.transform(values), dtype=self._dtype())
+        scaled = self.scaler_.transform(values)
+        check_scaled_range(scaled, self.columns_, torch.finfo(self._dtype()).max)
+        return torch.as_tensor(scaled, dtype=self._dtype())
 
     def marks_for(self, index: pd.DatetimeIndex | None) -> torch.Tensor | None:
         """The network's per-step calendar inputs for ``index``: (T, n_marks), or None if it takes none.

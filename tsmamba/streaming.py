@@ -36,7 +36,7 @@ from tsmamba.checkpoint import (
     write_checkpoint,
     zone_name,
 )
-from tsmamba.data import future_index, parse_time
+from tsmamba.data import check_scaled_range, future_index, parse_time
 from tsmamba.errors import CheckpointError, ConfigError, StreamError
 from tsmamba.model import ForecastState, moments_from_power_sums
 
@@ -147,7 +147,9 @@ class Stream:
     def _scale_in(self, values: np.ndarray) -> torch.Tensor:
         """(..., C) raw values -> scaled, in the network's dtype; scaled in float64 first, as
         ``predict`` does (a float32 cast before subtracting the mean loses a large level's digits)."""
-        return torch.from_numpy(self.forecaster.scaler_.transform(values)).to(self._dtype)
+        scaled = self.forecaster.scaler_.transform(values)
+        check_scaled_range(scaled, self.columns, torch.finfo(self._dtype).max, StreamError)  # state intact
+        return torch.from_numpy(scaled).to(self._dtype)
 
     def _marks(self, index: pd.DatetimeIndex) -> torch.Tensor | None:
         marks = self.forecaster.marks_for(index)  # the fit's calendar inputs (time features, cycle)
