@@ -209,6 +209,7 @@ def test_save_and_restart(model, series, tmp_path):
         b = restarted.update(series.iloc[t])
         pd.testing.assert_frame_equal(a, b)
     assert stream.state_bytes() == restarted.state_bytes() < 50_000
+    assert stream.steps == restarted.steps == 96
 
     other = TSMambaForecaster(**{**TINY, "random_state": 1}).fit(series.iloc[:200])
     with pytest.raises(CheckpointError, match="different model"):
@@ -242,6 +243,7 @@ def test_many_streams_each_with_its_own_state(model64, series):
     expected = model64.predict(series.iloc[20:142], context="full")
     np.testing.assert_allclose(only_b["b"].to_numpy(), expected.to_numpy(), atol=1e-10, rtol=0)
     assert stream.last_timestamp["a"] == series.index[100]
+    assert stream.steps == {"a": 101, "b": 122, "c": 61}  # was the batch's max + 1 for every series
 
 
 def test_revin_models_cannot_stream(series):

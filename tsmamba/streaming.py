@@ -113,6 +113,7 @@ class Stream:
         self._forecast = torch.full((B, self.horizon, len(self.columns)), float("nan"), dtype=self._dtype)
         self._last_time: list[pd.Timestamp | None] = [None] * B
         self._last_values = np.full((B, len(self.columns)), np.nan)
+        self._seen = np.zeros(B, dtype=np.int64)  # observations each series has consumed
         for b, frame in enumerate(frames):
             if frame is not None and len(frame):
                 self._warm(b, frame)
@@ -141,6 +142,7 @@ class Stream:
         marks = self._marks(frame.index)
         forecast, new = self.network(x, None if marks is None else marks[None], state=sub, return_state=True)
         self._commit(torch.tensor([b]), new, forecast)
+        self._seen[b] += len(frame)
         self._last_time[b] = frame.index[-1]
         self._last_values[b] = values[-1]
 
@@ -344,7 +346,8 @@ class Stream:
             marks_t = torch.cat([self._marks(pd.DatetimeIndex([p[2]])) for p in plan])
         forecast, new = self.network.step(x, state, marks_t)
         self._commit(rows, new, forecast)
-        for b, values, ts, _ in plan:
+        for b, values, ts, gap_steps in plan:
+            self._seen[b] += 1 + gap_steps
             self._last_values[b] = values
             if ts is not None:
                 self._last_time[b] = ts
@@ -381,6 +384,7 @@ class Stream:
         forecast, self._state = self.network.step(self._scale_in(arr), self._state, marks_t)
         self._forecast = forecast.to(self._dtype)
         self._last_values = arr.copy()  # arr may be a read-only view of the caller's data
+        self._seen += 1
         self._last_time = next_time
         out = forecast.double().numpy() * self.forecaster.scaler_.scale_ + self.forecaster.scaler_.mean_
         return out[0] if self.single else out
@@ -414,6 +418,7 @@ class Stream:
             x, None if marks is None else marks[None], state=self._state, return_state=True
         )
         self._commit(torch.tensor([0]), new, forecast)
+        self._seen[0] += len(frame)
         self._last_time[0], self._last_values[0] = frame.index[-1], values[-1]
         return self.forecast(as_array=as_array)
 
@@ -436,8 +441,10 @@ class Stream:
         return pd.DataFrame(values, index=index, columns=self.columns)
 
     @property
-    def steps(self) -> int:
-        return self._state.steps
+    def steps(self) -> int | dict:
+        """Observations consumed (gap fills included); ``{id: count}`` for several series."""
+        counts = [int(n) for n in self._seen]
+        return counts[0] if self.single else dict(zip(self.ids, counts, strict=True))
 
     @property
     def last_timestamp(self) -> pd.Timestamp | dict | None:
@@ -467,6 +474,7 @@ class Stream:
             "single": self.single,
             "columns": self.columns,
             "steps": self._state.steps,
+            "seen": [int(n) for n in self._seen],
             "last_time": [self._time_to_json(b, t) for b, t in enumerate(self._last_time)],
             "missing": self.missing,
             "gaps": self.gaps,
@@ -502,6 +510,8 @@ class Stream:
             raise CheckpointError(f"{path}: state tensor {exc} is missing") from None
         stream._forecast = tensors["stream"]["forecast"].to(dtype)
         stream._last_values = tensors["stream"]["last_values"].numpy().copy()
+        seen = meta.get("seen", [meta["steps"]] * len(stream.ids))  # (saves before per-series counts)
+        stream._seen = np.asarray(seen, dtype=np.int64)
         try:
             stream._last_time = [_time_from_json(t) for t in meta["last_time"]]
         except (KeyError, TypeError, ValueError) as exc:  # ZoneInfoNotFoundError is a KeyError
