@@ -285,6 +285,8 @@ def test_stream_command_line(model, series, tmp_path):
     assert len(records) == 3
     expected = model.predict(series.iloc[:153], context="full")
     np.testing.assert_allclose(np.array(records[-1]["forecast"]), expected.to_numpy(), rtol=1e-4, atol=1e-3)
+    printed = np.array(records[-1]["forecast"])
+    assert not np.allclose(printed, printed.round(6), rtol=0, atol=1e-12)  # 6 decimals zeroed 1e-9 values
     assert records[-1]["columns"] == list(series.columns) and records[-1]["index"][0] == str(
         expected.index[0]
     )

@@ -1415,7 +1415,7 @@ def cmd_stream(run: Run) -> int:
             "timestamp": str(stream.last_timestamp),
             "index": [str(t) for t in forecast.index],
             "columns": columns,
-            "forecast": forecast.to_numpy().round(6).tolist(),
+            "forecast": forecast.to_numpy().tolist(),  # full precision: 6 decimals zeroed a 1e-9 channel
         }
         print(json.dumps(record), file=run.stdout, flush=True)
     if rejected:
