@@ -18,6 +18,7 @@ from tsmamba.data import (
     StandardScaler,
     check_length,
     cycle_phase,
+    default_time_col,
     future_index,
     infer_freq,
     ltsf_borders,
@@ -106,6 +107,17 @@ def test_a_datetime_index_beside_a_different_date_column_is_an_error_not_a_guess
         read_series(both)
     renamed = read_series(both.rename(columns={"date": "day"}))
     assert renamed.index.equals(times) and list(renamed.columns) == ["day", "x0", "x1"]
+
+
+def test_a_named_datetime_index_is_the_time_beside_a_channel_called_date():
+    """read_series names the index after the file's time column ('ts'); a fit or backtest of
+    that frame read it again by the default 'date' and refused its 'date' channel."""
+    frame = hourly_frame(24, 1)
+    frame["date"], frame.index = np.arange(24.0), pd.DatetimeIndex(pd.to_datetime(frame["date"]), name="ts")
+    assert default_time_col(frame, None) == "ts" and default_time_col(frame, "date") == "date"
+    assert default_time_col(frame.rename_axis(None), None) == "date"  # unnamed: still ambiguous
+    read = read_series(frame, time_col=default_time_col(frame, None))
+    assert list(read.columns) == ["date", "x0"] and read.index.name == "ts"
 
 
 def test_columns_selects_and_orders_channels(tmp_path):

@@ -901,3 +901,11 @@ def test_predict_refuses_values_the_network_cannot_carry(fitted, series):
     frame.iloc[-1, 1] = 1e39
     with pytest.raises(DataValidationError, match=r"values in \['c1'\] lie up to .* more than the network"):
         fitted.predict(frame)
+
+
+def test_a_channel_called_date_beside_a_named_index_fits_and_forecasts(series):
+    """As the CLI reads --time-col ts: the fit read the frame again by 'date' and refused it."""
+    frame = series.rename_axis("ts").assign(date=np.sin(np.arange(len(series)) / 5))
+    est = TSMambaForecaster(**{**TINY, "max_epochs": 1}).fit(frame)
+    assert est.columns_ == [*series.columns, "date"]
+    assert list(est.predict(frame).columns) == est.columns_

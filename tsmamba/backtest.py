@@ -63,6 +63,7 @@ from tsmamba.data import (
     LTSFData,
     StandardScaler,
     check_length,
+    default_time_col,
     infer_freq,
     prepare_ltsf,
     read_strict,
@@ -871,7 +872,7 @@ def backtest(
     if callable(check):
         check(context)
     t_start = time.perf_counter()
-    frame = read_strict(df, caller="backtest", time_col=time_col or "date", columns=columns)
+    frame = read_strict(df, caller="backtest", time_col=default_time_col(df, time_col), columns=columns)
     values = frame.to_numpy(dtype=np.float64)
     index = frame.index
     channels = [str(c) for c in frame.columns]

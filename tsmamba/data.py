@@ -467,6 +467,19 @@ _CONSTANT_WARNING = r".*column {} is constant \(every value is"
 _READ_OPTIONS = ("sort=True", "fill=", "impute=", "date_format=", "encoding=", "tz=")
 
 
+def default_time_col(source: Any, time_col: str | None) -> str:
+    """The time column to read ``source`` by: ``time_col`` when given; else the name of a
+    frame's DatetimeIndex when it is named and names no column (read_series names it after the
+    file's time column, so a channel called "date" beside it stays a channel); else "date"."""
+    if time_col is not None:
+        return time_col
+    if isinstance(source, pd.DataFrame) and isinstance(source.index, pd.DatetimeIndex):
+        name = source.index.name
+        if isinstance(name, str) and name not in map(str, source.columns):
+            return name
+    return "date"
+
+
 def read_strict(source: Any, *, caller: str, **kw: Any) -> pd.DataFrame:
     """:func:`read_series` for a ``caller`` (``"fit"``) that takes data but none of its cleaning
     options: an error whose fix is one of them says to read the data with read_series first.

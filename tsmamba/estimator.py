@@ -32,6 +32,7 @@ from tsmamba.data import (
     check_length,
     check_scaled_range,
     cycle_phase,
+    default_time_col,
     future_index,
     is_long_form,
     read_strict,
@@ -269,8 +270,8 @@ class TSMambaForecaster(BaseEstimator):
         self, df: Any, time_col: str | None, columns: Sequence[str] | None,
         freq: str | None = None, tz: Any = None,
     ) -> pd.DataFrame:
-        return read_strict(df, caller="fit", time_col=time_col or "date", columns=columns, freq=freq,
-                           tz=tz)
+        return read_strict(df, caller="fit", time_col=default_time_col(df, time_col), columns=columns,
+                           freq=freq, tz=tz)
 
     def _frame_for_prediction(
         self, df: Any, time_col: str | None = None, caller: str = "predict"
@@ -289,7 +290,7 @@ class TSMambaForecaster(BaseEstimator):
                     f"missing {missing}, unexpected {extra}; pass the columns {self.columns_}"
                 )
         zone = self.index_.tz  # aware times are read as the same instants on the fitted calendar
-        frame = read_strict(df, caller=caller, time_col=time_col or "date", columns=self.columns_,
+        frame = read_strict(df, caller=caller, time_col=default_time_col(df, time_col), columns=self.columns_,
                             freq=self.freq_, tz=zone)
         if (frame.index.tz is None) != (zone is None):
             given = f"in {frame.index.tz}" if zone is None else "without a time zone"
