@@ -519,6 +519,20 @@ def test_backtest_prints_a_summary_table(tmp_path, small_csv, tiny_config, capsy
     assert captured.err.strip() == ""  # --quiet: no notes, no progress, no library logs
 
 
+def test_summary_table_prints_far_from_one_values_and_says_which_channels_mase_leaves_out():
+    """A 1e12-scale MSE printed as a 20-digit integer, a 1e-9-scale one as 0.0000; a channel
+    without a MASE scale dropped out of the overall MASE without a word."""
+    from types import SimpleNamespace
+
+    channel = {"a": {"mase": 0.5}, "flat": {"mase": float("nan")}}
+    scores = {"tsmamba": {"overall": {"mse": 2.41e19, "mae": 1.5e-9, "rmse": 1.0, "smape": 3.0,
+                                      "mase": 0.5}, "per_channel": channel}}
+    result = SimpleNamespace(model_name="tsmamba", scores=scores, summary={"improvement_pct": {}})
+    table = cli.summary_table(result)
+    assert "2.4100e+19" in table and "1.5000e-09" in table and "1.0000" in table
+    assert "MASE leaves out ['flat']: constant over the training rows" in table
+
+
 def test_fit_then_predict(tmp_path, small_csv, tiny_config, capsys):
     model = tmp_path / "model"
     status = cli.main(["fit", "--data", str(small_csv), "--context", "48", "--horizon", "12",

@@ -909,3 +909,14 @@ def test_a_channel_called_date_beside_a_named_index_fits_and_forecasts(series):
     est = TSMambaForecaster(**{**TINY, "max_epochs": 1}).fit(frame)
     assert est.columns_ == [*series.columns, "date"]
     assert list(est.predict(frame).columns) == est.columns_
+
+
+def test_a_constant_channel_is_named_once_by_fit(series):
+    """The reader and the scaler both named it; the linear baseline's scaler a third time."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        TSMambaForecaster(**{**TINY, "max_epochs": 1}).fit(series.assign(flat=2.0))
+    named = [str(w.message) for w in caught if "'flat'" in str(w.message)]
+    assert len(named) == 1 and "constant over the fitted rows" in named[0]

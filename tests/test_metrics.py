@@ -99,9 +99,11 @@ def test_mase_constant_train_series_is_nan_with_warning() -> None:
     # periodic up to float rounding at the season: constant too, not a 1e-15 scale
     t = np.arange(24 * 20)
     periodic = np.column_stack([5 + 3 * np.sin(2 * np.pi * t / 24), np.cos(t / 7)])
-    with pytest.warns(RuntimeWarning, match=r"lag 24 \(up to float rounding\) for channel\(s\) \[0\]"):
+    with pytest.warns(RuntimeWarning, match=r"lag 24 \(up to float rounding\) for channel\(s\) \['0'\]"):
         scale = mase_scale(periodic, 24)
     assert np.isnan(scale[0]) and scale[1] > 0.1
+    with pytest.warns(RuntimeWarning, match=r"for channel\(s\) \['OT'\]; MASE is NaN there, and the overall"):
+        mase_scale(periodic, 24, channels=["OT", "HUFL"])  # named, as a backtest passes them
 
 
 def test_mase_scale_short_series_and_bad_season() -> None:

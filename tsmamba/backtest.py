@@ -591,7 +591,7 @@ def _linear_forecasts(
     """Fit :class:`LinearBaseline` on the (scaled) windows of ``values[train]``; forecast
     ``contexts`` (N, >=L, C) in original units."""
     a, b = train
-    scaler = StandardScaler().fit(values[a:b])
+    scaler = StandardScaler().fit(values[a:b], warn_constant=False)  # the forecaster's fit names them
     scaled = scaler.transform(values[a:b])
     span = context_length + horizon
     windows = sliding_window_view(scaled, span, axis=0)  # (M, C, span) view
@@ -966,7 +966,7 @@ def backtest(
         baseline_s += time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    scale = mase_scale(values[first_train[0] : first_train[1]], season)
+    scale = mase_scale(values[first_train[0] : first_train[1]], season, channels)
     scores, metrics_df = _score_all(y, predictions, channels, scale, metrics)
     metrics_s = time.perf_counter() - t0
     columns_out = {("yhat" if k == model_name else _BASELINE_PREFIX + k): v for k, v in predictions.items()}
@@ -1136,7 +1136,7 @@ def backtest_ltsf(
         baseline_s = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    scale = mase_scale(values[train_s:train_e], season)
+    scale = mase_scale(values[train_s:train_e], season, channels)
     scores, metrics_df = _score_all(y, predictions, channels, scale, metrics)
     metrics_s = time.perf_counter() - t0
     columns_out = {("yhat" if k == model_name else _BASELINE_PREFIX + k): v for k, v in predictions.items()}

@@ -883,8 +883,9 @@ def _select(frame: Any, columns: Sequence[str] | None, label: str) -> Any:
 def _fmt(value: Any, digits: int = 4) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "-"
-    if isinstance(value, float):
-        return f"{value:.{digits}f}"
+    if isinstance(value, float):  # far from 1, fixed decimals print 20-digit integers or zeros
+        plain = value == 0 or 1e-3 <= abs(value) < 1e6
+        return f"{value:.{digits}f}" if plain else f"{value:.{digits}e}"
     return str(value)
 
 
@@ -913,6 +914,10 @@ def summary_table(result: Any) -> str:
     lines = [line(r) for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     lines.append(f"gain: how much lower the {model} error is than the baseline's (positive: {model} better)")
+    per_channel = result.scores[model].get("per_channel", {})
+    unscaled = [c for c, v in per_channel.items() if "mase" in v and not math.isfinite(v["mase"])]
+    if unscaled and len(unscaled) < len(per_channel):
+        lines.append(f"MASE leaves out {unscaled}: constant over the training rows at the seasonal lag")
     return "\n".join(lines)
 
 

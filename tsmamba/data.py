@@ -480,16 +480,20 @@ def default_time_col(source: Any, time_col: str | None) -> str:
     return "date"
 
 
-def read_strict(source: Any, *, caller: str, **kw: Any) -> pd.DataFrame:
+def read_strict(source: Any, *, caller: str, warn_constant: bool = True, **kw: Any) -> pd.DataFrame:
     """:func:`read_series` for a ``caller`` (``"fit"``) that takes data but none of its cleaning
     options: an error whose fix is one of them says to read the data with read_series first.
     The constant columns read_series warned about (``attrs["constant"]`` of the frame it
-    returned, kept by slices) are not named again at every fit and forecast of a backtest."""
+    returned, kept by slices) are not named again at every fit and forecast of a backtest;
+    ``warn_constant=False`` names none (a caller whose scaler names them)."""
     try:
         with warnings.catch_warnings():
             named = source.attrs.get("constant", []) if isinstance(source, pd.DataFrame) else []
+            if not warn_constant:
+                named = [".*"]  # every name
             for name in named:
-                warnings.filterwarnings("ignore", message=_CONSTANT_WARNING.format(re.escape(repr(name))),
+                pattern = name if not warn_constant else re.escape(repr(name))
+                warnings.filterwarnings("ignore", message=_CONSTANT_WARNING.format(pattern),
                                         category=UserWarning)
             return read_series(source, **kw)
     except DataValidationError as exc:
@@ -1142,8 +1146,11 @@ class StandardScaler:
     def __init__(self) -> None:
         self.columns: list[str] | None = None
 
-    def fit(self, values: np.ndarray, columns: Sequence[str] | None = None) -> StandardScaler:
-        """Fit on ``values`` of shape ``(N, C)``; ``columns`` only names channels in warnings."""
+    def fit(
+        self, values: np.ndarray, columns: Sequence[str] | None = None, warn_constant: bool = True
+    ) -> StandardScaler:
+        """Fit on ``values`` of shape ``(N, C)``; ``columns`` only names channels in warnings
+        (``warn_constant=False``: none about constant channels)."""
         arr = np.asarray(values, dtype=np.float64)
         if arr.ndim != 2:
             raise DataValidationError(f"StandardScaler.fit needs (N, C) values, got {arr.shape}")
@@ -1157,7 +1164,7 @@ class StandardScaler:
         mean = arr.mean(axis=0)
         std = arr.std(axis=0)
         tiny = std <= 1e-12 * np.maximum(np.abs(mean), 1.0)
-        if tiny.any():  # one warning naming them all
+        if tiny.any() and warn_constant:  # one warning naming them all
             names = ", ".join(self._name(int(j), columns) for j in np.flatnonzero(tiny))
             one = int(tiny.sum()) == 1
             warnings.warn(

@@ -268,10 +268,10 @@ class TSMambaForecaster(BaseEstimator):
     # ---- data ------------------------------------------------------------------------------
     def _read(
         self, df: Any, time_col: str | None, columns: Sequence[str] | None,
-        freq: str | None = None, tz: Any = None,
+        freq: str | None = None, tz: Any = None, warn_constant: bool = True,
     ) -> pd.DataFrame:
         return read_strict(df, caller="fit", time_col=default_time_col(df, time_col), columns=columns,
-                           freq=freq, tz=tz)
+                           freq=freq, tz=tz, warn_constant=warn_constant)
 
     def _frame_for_prediction(
         self, df: Any, time_col: str | None = None, caller: str = "predict"
@@ -403,7 +403,7 @@ class TSMambaForecaster(BaseEstimator):
         self, df: Any, time_col: str | None, columns: Sequence[str] | None, val_df: Any,
         scale: bool, resume: bool,
     ) -> None:
-        frame = self._read(df, time_col, columns)
+        frame = self._read(df, time_col, columns, warn_constant=not scale)  # else the scaler names them
         values = frame.to_numpy(dtype=np.float64)
         n, L_, H = len(frame), self.context_length, self.horizon
         index = frame.index

@@ -152,11 +152,12 @@ def mase(y: Any, yhat: Any, scale: Any, *, axis: Axis = None) -> float | np.ndar
     return _masked_mean(scaled, valid, axis)
 
 
-def mase_scale(train_values: Any, season: int) -> np.ndarray:
+def mase_scale(train_values: Any, season: int, channels: Sequence[Any] | None = None) -> np.ndarray:
     """In-sample mean absolute seasonal difference per channel: ``mean_t |x_t - x_{t-season}|``.
 
     ``train_values`` has shape ``(T, C)`` (or ``(T,)`` for one channel); returns ``(C,)``.
-    NaN differences are skipped. A zero scale (constant series) becomes NaN with a warning.
+    NaN differences are skipped. A zero scale (constant series) becomes NaN with a warning
+    naming the channels (by ``channels``, else by position).
     If the series is not longer than ``season``, the lag-1 difference is used instead (warning).
     """
     x = np.asarray(train_values, dtype=np.float64)
@@ -191,9 +192,11 @@ def mase_scale(train_values: Any, season: int) -> np.ndarray:
     # periodic up to float rounding counts as constant: a 1e-15 scale would blow MASE up to 1e14
     zero = scale <= 1e-12 * np.nan_to_num(magnitude)
     if zero.any():
+        names = _channel_names(channels, x.shape[1])
         warnings.warn(
             f"training series is constant at lag {season} (up to float rounding) for channel(s) "
-            f"{np.flatnonzero(zero).tolist()}; MASE is NaN there",
+            f"{[names[j] for j in np.flatnonzero(zero)]}; MASE is NaN there, and the overall "
+            "MASE leaves them out",
             RuntimeWarning,
             stacklevel=2,
         )
