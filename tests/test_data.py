@@ -898,6 +898,21 @@ def test_a_known_frequency_reads_few_rows_on_its_grid(freq, dates):
     assert read.attrs["freq"] == freq and read.index.freqstr == freq
 
 
+def test_business_days_with_holidays_missing_are_read_on_the_business_day_grid():
+    """pandas gives up when a holiday is missing; the daily grid then called every weekend a gap
+    (123 missing rows to fill for 3 holidays)."""
+    days = pd.bdate_range("2020-01-01", periods=300, name="date")
+    holidays = pd.to_datetime(["2020-07-03", "2020-12-25", "2021-01-01"])
+    frame = pd.DataFrame({"x": np.arange(300.0)}, index=days)[~days.isin(holidays)]
+    assert infer_freq(frame.index) == "B"
+    with pytest.raises(DataValidationError, match=r"3 timestamps missing from the 'B' grid in 3 gaps"):
+        read_series(frame)
+    filled = read_series(frame, fill="ffill")
+    assert filled.attrs["freq"] == "B" and len(filled) == 300
+    short = frame.iloc[:3]  # Wed-Fri: no weekend skipped, so nothing says business days
+    assert infer_freq(short.index) == "D"
+
+
 def test_rows_off_a_known_frequency_are_inferred_as_usual():
     weekend = pd.DataFrame({"x": [1.0, 2.0]}, index=pd.DatetimeIndex(["2024-03-23", "2024-03-25"]))
     assert read_series(weekend, freq="B").attrs["freq"] == "2D"  # a Saturday is no business day

@@ -271,6 +271,13 @@ def _infer_grid(times: pd.DatetimeIndex, origin: _Origin) -> tuple[str, pd.Datet
     step = int(values[np.argmax(counts)])
     grid_size = (stamps[-1] - stamps[0]) // step + 1 if step > 0 else 0
     plausible = 0 < grid_size <= 50 * len(times) + 10_000  # else mostly gaps: no real grid
+    day = 86_400 * 10**9
+    if step == day and times.dayofweek.max() < 5 and stamps[-1] - stamps[0] >= 7 * day:
+        # a week or more of days and never a weekend: business days (a missing holiday made
+        # pandas give up, and the daily grid read every weekend as a gap to fill)
+        grid = pd.date_range(times[0], times[-1], freq="B", name=times.name)
+        if times.isin(grid).all():
+            return "B", grid
     if plausible and np.all((stamps - stamps[0]) % step == 0):
         alias = _timedelta_alias(step)
         if len(times) >= 3 and (values % step == 0).all():
