@@ -159,6 +159,10 @@ def test_another_delimiter_is_named(tmp_path, sep):
     path.write_text(f"date{sep}kwh\n2021-01-01 00:00{sep}1\n", encoding="utf-8")
     with pytest.raises(DataValidationError, match=re.escape(f"seems to use {sep!r} as its delimiter")):
         read_series(path)
+    path.write_text(f"date{sep}kwh{sep}kw\n2021-01-01 00:00{sep}1,5{sep}2,25\n", encoding="utf-8")
+    with pytest.raises(DataValidationError,  # the decimal commas split the row: named too
+                       match=re.escape(f"{sep!r} as its delimiter and ',' as its decimal mark")):
+        read_series(path)
     path.write_text(f"load (kW{sep} avg)\n1\n2\n", encoding="utf-8")  # one column, named with it
     with pytest.raises(DataValidationError, match="time column 'date' not found"):
         read_series(path)
@@ -505,6 +509,10 @@ def test_non_numeric_columns_named_with_samples(tmp_path):
     assert "column 'station' (6 of 6 values not numbers, e.g. row 0 (line 2): 'north'" in msg
     assert "columns=[...]" in msg and "numeric here: ['x0']" in msg
     assert list(read_series(write_csv(tmp_path, frame), columns=["x0"]).columns) == ["x0"]
+    assert "group thousands" not in msg
+    frame["x1"] = ["10,981.58", "1,000", "2", "3", "4", "5"]
+    with pytest.raises(DataValidationError, match=r"'1,000'; they use ',' to group thousands: write them"):
+        read_series(write_csv(tmp_path, frame))
 
 
 def test_constant_column_warns_and_stays_finite(tmp_path):

@@ -385,12 +385,16 @@ def _read_table(
                 "channel its own name"
             )
     if len(frame.columns) == 1:  # one field per line: another delimiter, in the header and the data?
-        first = str(frame.iloc[0, 0])
+        # the first data line as written: decimal commas split it, leaving the frame only its tail
+        first = str(pd.read_csv(path, encoding=encoding, header=None, skiprows=1, nrows=1, sep="\x1f",
+                                dtype=str, quoting=3).iloc[0, 0])
         other = [d for d in (";", "\t", "|") if d in str(frame.columns[0]) and d in first]
         if other:
+            decimal = " and ',' as its decimal mark" if "," in first else ""
             raise DataValidationError(
                 f"{origin.prefix()}the header {str(frame.columns[0])!r} has no comma but {other[0]!r}: "
-                f"the file seems to use {other[0]!r} as its delimiter; save it comma-separated"
+                f"the file seems to use {other[0]!r} as its delimiter{decimal}; save it "
+                "comma-separated" + (" with '.' decimals" if decimal else "")
             )
     as_read = [c for c in text_cols if c in frame.columns and frame[c].isna().any()]
     if as_read:  # empty fields stay "" (an error for an id), markers like "NA" stay text
@@ -841,7 +845,9 @@ def _non_numeric_report(name: str, col: pd.Series, origin: _Origin) -> str:
     if not len(bad):
         return f"column {name!r} (held as {col.dtype} values; convert it with pd.to_numeric first)"
     shown = [f"{origin.row(int(i))}: {col.iloc[i]!r}" for i in bad[:3]]
-    return f"column {name!r} ({len(bad)} of {len(col)} values {what}, e.g. {', '.join(shown)})"
+    grouped = col.iloc[bad[:20]].astype(str).str.fullmatch(r"\s*[-+]?\d{1,3}(,\d{3})+(\.\d*)?\s*")
+    hint = "; they use ',' to group thousands: write them without it" if grouped.all() else ""
+    return f"column {name!r} ({len(bad)} of {len(col)} values {what}, e.g. {', '.join(shown)}{hint})"
 
 
 # --------------------------------------------------------------------------------------------
