@@ -296,6 +296,12 @@ def test_cli_wording_keys_are_library_messages():
     assert dead == []
 
 
+def test_the_no_frequency_advice_is_reworded_for_the_command_line():
+    library = ("x.csv: no regular frequency can be inferred from the timestamps: ... do not fit one grid. "
+               "Resample the data to a fixed step (e.g. df.resample('7min').mean()) and pass the result.")
+    assert cli._cli_wording(library).endswith("grid. Resample the data to a fixed step in the file first.")
+
+
 def test_debug_shows_the_traceback(tmp_path):
     proc = tsmamba("backtest", "--data", tmp_path / "missing.csv", "--debug")
     assert proc.returncode == 2

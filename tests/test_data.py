@@ -435,7 +435,12 @@ def test_gap_fill_does_not_touch_nan_values():
 def test_no_inferable_frequency(tmp_path):
     stamps = ["2021-01-01 00:00", "2021-01-01 00:07", "2021-01-01 01:00", "2021-01-01 01:31"]
     text = "date,v\n" + "".join(f"{s},{i}\n" for i, s in enumerate(stamps))
-    with pytest.raises(DataValidationError, match="no regular frequency can be inferred"):
+    with pytest.raises(DataValidationError, match=r"no regular frequency can be inferred.*"
+                       r"Resample the data to a fixed step \(e\.g\. df\.resample\('7min'\)\.mean\(\)\)"):
+        read_series(write_text(tmp_path, text))  # the example was 'h' whatever the data
+    mid_month = pd.date_range("2010-01-01", periods=30, freq="MS") + pd.Timedelta(days=14)
+    text = "date,v\n" + "".join(f"{s.date()},{i}\n" for i, s in enumerate(mid_month))
+    with pytest.raises(DataValidationError, match="Stamp each row at its month's start or end and pass"):
         read_series(write_text(tmp_path, text))
 
 

@@ -29,6 +29,7 @@ import json
 import logging
 import math
 import os
+import re
 import sys
 import time
 import traceback
@@ -674,12 +675,16 @@ _CLI_WORDING = (
     ("choose a shorter context_length", "choose a shorter --context"),
     (" val_fraction, give more rows, or pass val_df=)", " --val-fraction or give more rows)"),
     ("set input_skip=True with it", "set --input-skip true with it"),
+    (" and pass the result.", " in the file first."),  # after "Resample the data ..." / "Stamp each row ..."
 )
+_CLI_PATTERNS = ((re.compile(r" \(e\.g\. df\.resample\('[^']*'\)\.mean\(\)\)"), ""),)  # Python examples
 
 
 def _cli_wording(text: str) -> str:
     for library, flags in _CLI_WORDING:
         text = text.replace(library, flags)
+    for pattern, flags in _CLI_PATTERNS:
+        text = pattern.sub(flags, text)
     return text
 
 

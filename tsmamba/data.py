@@ -299,10 +299,14 @@ def _infer_grid(times: pd.DatetimeIndex, origin: _Origin) -> tuple[str, pd.Datet
         f"{_timedelta_alias(int(v)) if v > 0 else '0'} ({int(c)}x)"
         for v, c in sorted(zip(values, counts, strict=True), key=lambda vc: -vc[1])[:4]
     )
+    monthly = 28 * day <= step <= 31 * day  # mid-month stamps fit no calendar grid
+    example = f" (e.g. df.resample('{_timedelta_alias(step)}').mean())" if step > 0 else ""
+    fix = f"Resample the data to a fixed step{example}"
+    if monthly:
+        fix = "Stamp each row at its month's start or end"
     raise DataValidationError(
         f"{origin.prefix()}no regular frequency can be inferred from the timestamps: the steps "
-        f"between rows vary (most common: {common}) and do not fit one grid. "
-        "Resample the data to a fixed step first (e.g. df.resample('h').mean()) and pass the "
+        f"between rows vary (most common: {common}) and do not fit one grid. {fix} and pass the "
         "result."
     )
 
