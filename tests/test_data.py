@@ -584,7 +584,10 @@ def test_requested_columns_that_do_not_exist(tmp_path):
         read_series(path, columns=["x0", "OT", "HUFL"])
     msg = str(err.value)
     assert "requested columns not found: ['OT', 'HUFL']" in msg
-    assert "available columns: ['x0', 'x1']" in msg
+    assert "available columns: ['x0', 'x1']" in msg and "comma" not in msg
+    path = write_csv(tmp_path, hourly_frame(6, 2).rename(columns={"x1": "kw, avg"}))
+    with pytest.raises(DataValidationError, match=r"\(\['kw, avg'\] hold a comma in the name\)"):
+        read_series(path, columns=["kw", "avg"])  # as --columns 'kw, avg' splits it
 
 
 def test_time_column_that_does_not_exist(tmp_path):

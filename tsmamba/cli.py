@@ -675,7 +675,9 @@ _CLI_WORDING = (
     ("choose a shorter context_length", "choose a shorter --context"),
     (" val_fraction, give more rows, or pass val_df=)", " --val-fraction or give more rows)"),
     ("set input_skip=True with it", "set --input-skip true with it"),
-    (" and pass the result.", " in the file first."),  # after "Resample the data ..." / "Stamp each row ..."
+    (" and pass the result.", " in the file first."),
+    ("hold a comma in the name)", "hold a comma in the name, which --columns splits at: list them in a "
+     "--config file, columns = [...])"),  # after "Resample the data ..." / "Stamp each row ..."
 )
 _CLI_PATTERNS = ((re.compile(r" \(e\.g\. df\.resample\('[^']*'\)\.mean\(\)\)"), ""),)  # Python examples
 

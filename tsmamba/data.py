@@ -1004,9 +1004,10 @@ def _select_numeric(
         columns = [str(c) for c in columns]
         absent = [c for c in columns if c not in available]
         if absent:
+            commas = [c for c in available if "," in c]
             raise DataValidationError(
                 f"{origin.prefix()}requested columns not found: {absent}; available columns: "
-                f"{available}"
+                f"{available}" + (f" ({commas} hold a comma in the name)" if commas else "")
             )
         if len(set(columns)) != len(columns):
             raise ConfigError(f"columns= lists a column twice: {list(columns)}")
