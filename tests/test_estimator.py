@@ -378,23 +378,28 @@ class _KillAtEpochStart(training.Callback):
             raise _Interrupt
 
 
-@pytest.mark.parametrize("ema_decay", [None, 0.9])
-def test_resume_after_kill_equals_uninterrupted(series, tmp_path, ema_decay):
+@pytest.mark.parametrize(("ema_decay", "precision"), [(None, None), (0.9, None), (0.9, "64-true")])
+def test_resume_after_kill_equals_uninterrupted(series, tmp_path, ema_decay, precision):
+    """To the bit; a "64-true" resume had loaded its float64 weights through the float32 module."""
     params = {**TINY, "max_epochs": 3, "patience": None, "ema_decay": ema_decay}
-    whole = TSMambaForecaster(**params, checkpoint_dir=str(tmp_path / "a")).fit(series)
+    wide = {"precision": precision} if precision else {}
+    whole = TSMambaForecaster(**params, checkpoint_dir=str(tmp_path / "a"), trainer_kwargs=wide).fit(series)
 
     ckpt = tmp_path / "b"
     killed = TSMambaForecaster(
-        **params, checkpoint_dir=str(ckpt), trainer_kwargs={"callbacks": [_KillAtEpochStart(2)]}
+        **params, checkpoint_dir=str(ckpt), trainer_kwargs={"callbacks": [_KillAtEpochStart(2)], **wide}
     )
     with pytest.raises(_Interrupt):
         killed.fit(series)
     assert (ckpt / "last.ckpt").exists()
-    resumed = TSMambaForecaster(**params, checkpoint_dir=str(ckpt)).fit(series, resume=True)
+    resumed = TSMambaForecaster(**params, checkpoint_dir=str(ckpt), trainer_kwargs=wide)
+    resumed.fit(series, resume=True)
     for (name, a), b in zip(
         whole.network_.state_dict().items(), resumed.network_.state_dict().values(), strict=True
     ):
-        torch.testing.assert_close(a, b, msg=name)
+        assert a.dtype == b.dtype and torch.equal(a, b), name
+    history = resumed.history_  # one epoch ran in this call: per epoch was its time over all three
+    assert history["epochs"] == 3 and history["seconds_per_epoch"] == history["train_seconds"]
 
 
 def test_resume_with_early_stopping_stops_where_the_uninterrupted_run_stops(tmp_path):
@@ -920,3 +925,24 @@ def test_a_constant_channel_is_named_once_by_fit(series):
         TSMambaForecaster(**{**TINY, "max_epochs": 1}).fit(series.assign(flat=2.0))
     named = [str(w.message) for w in caught if "'flat'" in str(w.message)]
     assert len(named) == 1 and "constant over the fitted rows" in named[0]
+
+
+def test_common_trainer_kwargs_work_or_are_refused_with_a_config_error(series, tmp_path):
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    params = {**TINY, "max_epochs": 1}
+    refused = [({"max_epochs": -1}, "needs a finite number of training steps"),  # OverflowError
+               ({"precision": "16-true"}, "runs the whole network in float16"),  # NaN, blamed on data
+               ({"val_check_interval": 100}, r"val_check_interval=100\) do not work for this fit")]
+    for kwargs, match in refused:
+        with pytest.raises(ConfigError, match=match):
+            TSMambaForecaster(**params, trainer_kwargs=kwargs).fit(series)
+    no_validation = TSMambaForecaster(**params, trainer_kwargs={"limit_val_batches": 0}).fit(series)
+    assert no_validation.history_["best_epoch"] is None  # early stopping raised: no val_loss
+    TSMambaForecaster(**params, trainer_kwargs={"callbacks": Callback()}).fit(series)  # one, not a list
+    saver = ModelCheckpoint(dirpath=tmp_path / "mc", monitor="val_loss")  # was refused: checkpointing off
+    TSMambaForecaster(**params, trainer_kwargs={"callbacks": [saver]}).fit(series)
+    assert Path(saver.best_model_path).exists()
+    before = torch.are_deterministic_algorithms_enabled(), os.environ.get("CUBLAS_WORKSPACE_CONFIG")
+    TSMambaForecaster(**params, trainer_kwargs={"deterministic": True}).fit(series)
+    assert (torch.are_deterministic_algorithms_enabled(), os.environ.get("CUBLAS_WORKSPACE_CONFIG")) == before

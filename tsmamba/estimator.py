@@ -41,7 +41,14 @@ from tsmamba.data import (
 )
 from tsmamba.errors import CheckpointError, ConfigError, DataValidationError, check_context_norm, positive_int
 from tsmamba.model import ForecasterConfig, MambaForecaster, count_parameters
-from tsmamba.training import ForecastingModule, check_trainer_kwargs, make_trainer, seeded
+from tsmamba.training import (
+    ForecastingModule,
+    check_trainer_kwargs,
+    make_trainer,
+    process_settings_kept,
+    seeded,
+    trainer_errors,
+)
 from tsmamba.windows import TimeSeriesDataModule
 
 __all__ = ["TSMambaForecaster"]
@@ -383,7 +390,7 @@ class TSMambaForecaster(BaseEstimator):
         seed = None if self.random_state is None else int(self.random_state)
         sigint = signal.getsignal(signal.SIGINT)
         try:
-            with seeded(seed):
+            with seeded(seed), process_settings_kept():
                 self._fit(df, time_col, columns, val_df, scale, resume)
         except BaseException as exc:
             for name in _fitted_state(self):
@@ -449,7 +456,10 @@ class TSMambaForecaster(BaseEstimator):
         self.freq_ = freq
         n_time_features = time_feature_count(self.freq_) if self.time_features else 0
 
-        network = _new_network(self.network_config(len(self.columns_), n_time_features))
+        wide = str((self.trainer_kwargs or {}).get("precision")) in ("64", "64-true")
+        # built wide for a float64 fit: a resumed one loaded its weights through float32 otherwise
+        network = _new_network(self.network_config(len(self.columns_), n_time_features),
+                               torch.float64 if wide else torch.float32)
         self.network_ = network
         scaled = self._scaled(all_values)
         marks = self.marks_for(all_index)
@@ -502,10 +512,11 @@ class TSMambaForecaster(BaseEstimator):
                 _check_resumable(last, module)
                 ckpt_path = str(last)
         t0 = time.perf_counter()
-        if self.linear_init and restore is not None and ckpt_path is None:
-            # the linear start is a model too: it competes for the best validation loss
-            trainer.validate(module, datamodule=datamodule, verbose=False)
-        trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
+        with trainer_errors(self.trainer_kwargs):
+            if self.linear_init and restore is not None and ckpt_path is None:
+                # the linear start is a model too: it competes for the best validation loss
+                trainer.validate(module, datamodule=datamodule, verbose=False)
+            trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
         elapsed = time.perf_counter() - t0
         if restore is None or restore.best_state is None:  # else the best (averaged) weights are in
             module.end_on_ema()
@@ -519,8 +530,8 @@ class TSMambaForecaster(BaseEstimator):
             "best_epoch": None if restore is None else restore.best_epoch,
             "best_step": None if restore is None else restore.best_step,
             "best_val_loss": None if restore is None else restore.best_score,
-            "train_seconds": elapsed,
-            "seconds_per_epoch": elapsed / max(1, epochs_run),
+            "train_seconds": elapsed,  # of this call (a resumed fit: since the resume)
+            "seconds_per_epoch": elapsed / max(1, epochs_run - module.first_epoch),
             "n_parameters": count_parameters(self.network_),
             "train_windows": len(datamodule.dataset("train")),
             "windows_per_epoch": datamodule.train_windows_per_epoch,

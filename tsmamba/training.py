@@ -96,6 +96,23 @@ _SEED_ENV = ("PL_GLOBAL_SEED", "PL_SEED_WORKERS")  # what lightning.seed_everyth
 
 
 @contextlib.contextmanager
+def process_settings_kept() -> Iterator[None]:
+    """Give torch's deterministic-algorithms mode and ``CUBLAS_WORKSPACE_CONFIG`` back as they
+    were: ``trainer_kwargs={"deterministic": True}`` switched both on for the whole process."""
+    mode = (torch.are_deterministic_algorithms_enabled(),
+            torch.is_deterministic_algorithms_warn_only_enabled())
+    cublas = os.environ.get("CUBLAS_WORKSPACE_CONFIG")
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(mode[0], warn_only=mode[1])
+        if cublas is None:
+            os.environ.pop("CUBLAS_WORKSPACE_CONFIG", None)
+        else:
+            os.environ["CUBLAS_WORKSPACE_CONFIG"] = cublas
+
+
+@contextlib.contextmanager
 def seeded(seed: int | None) -> Iterator[None]:
     """Run a fit seeded with ``seed`` (torch, numpy, ``random``, dataloader workers) and give the
     caller's global random states back afterwards, also when the fit raises: a fit with a fixed
@@ -172,6 +189,7 @@ class ForecastingModule(L.LightningModule):
         self.min_lr_ratio = min_lr_ratio
         self.ema_decay = ema_decay
         self.identity = identity
+        self.first_epoch = 0  # the epoch this run of fit started at
         self._ema: list[Tensor] | None = None  # moving average of the parameters (ema_decay)
         self._ema_swapped = False
         self._ema_applied = False  # the fit ended on the averaged weights
@@ -237,6 +255,9 @@ class ForecastingModule(L.LightningModule):
         if self._ema_swapped:  # back to the raw weights to continue training
             self._swap_ema()
 
+    def on_train_start(self) -> None:
+        self.first_epoch = self.trainer.current_epoch  # > 0 when resumed from a checkpoint
+
     def on_train_end(self) -> None:
         self.end_on_ema()
 
@@ -277,7 +298,14 @@ class ForecastingModule(L.LightningModule):
         optimizer = torch.optim.AdamW(
             self.network.param_groups(self.weight_decay), lr=self.learning_rate, betas=(0.9, 0.95)
         )
-        total = max(1, int(self.trainer.estimated_stepping_batches))
+        estimated = self.trainer.estimated_stepping_batches
+        if not math.isfinite(estimated):  # max_epochs=-1 and no max_steps: OverflowError in int()
+            raise ConfigError(
+                "the learning-rate schedule needs a finite number of training steps, but "
+                "trainer_kwargs set max_epochs=-1 without max_steps; use the estimator's max_epochs "
+                "(early stopping still ends training sooner) or give max_steps"
+            )
+        total = max(1, int(estimated))
         warmup = int(self.warmup_fraction * total)
         floor = self.min_lr_ratio
 
@@ -382,7 +410,9 @@ def make_trainer(
     ``checkpoint_dir``: also write ``last.ckpt`` after every epoch, so an interrupted fit can resume.
     ``trainer_kwargs`` override anything here (accelerator, devices, precision, strategy, ...)
     but validation limits without validation data, and ``enable_checkpointing=False`` with a
-    ``checkpoint_dir`` is a ConfigError; its ``callbacks`` are added to ours.
+    ``checkpoint_dir`` (or ``precision="16-true"``) is a ConfigError; its ``callbacks`` are added
+    to ours (a ``Checkpoint`` among them switches checkpointing on); ``limit_val_batches=0``
+    means no validation, so no early stopping or best-weight restoring.
     """
     check_trainer_kwargs(trainer_kwargs)
     kwargs = dict(trainer_kwargs or {})
@@ -391,7 +421,20 @@ def make_trainer(
             "trainer_kwargs enable_checkpointing=False contradicts checkpoint_dir, which writes "
             "last.ckpt there after every epoch; drop one of them"
         )
-    extra_callbacks = list(kwargs.pop("callbacks", []) or [])
+    if str(kwargs.get("precision")) == "16-true":
+        raise ConfigError(
+            "trainer_kwargs precision='16-true' runs the whole network in float16, where the "
+            "causal norm's and the optimizer's small constants round to 0 (a NaN loss at the first "
+            "step); use 'bf16-mixed' ('16-mixed' on a GPU) or '64-true'"
+        )
+    if kwargs.get("limit_val_batches", 1) == 0:  # validation switched off: nothing to stop or restore on
+        has_validation = False
+    extra_callbacks = kwargs.pop("callbacks", None) or []
+    if isinstance(extra_callbacks, Callback):  # Lightning takes one callback as well as a list
+        extra_callbacks = [extra_callbacks]
+    extra_callbacks = list(extra_callbacks)
+    if any(isinstance(c, Checkpoint) for c in extra_callbacks):  # e.g. a ModelCheckpoint of the user's
+        kwargs.setdefault("enable_checkpointing", True)
     callbacks: list[Callback] = []
     restore = None
     if has_validation:
@@ -425,6 +468,20 @@ def make_trainer(
             raise
         given = ", ".join(f"{k}={v!r}" for k, v in trainer_kwargs.items())
         raise ConfigError(f"trainer_kwargs ({given}) are not valid for lightning.Trainer: {exc}") from None
+
+
+@contextlib.contextmanager
+def trainer_errors(trainer_kwargs: dict[str, Any] | None) -> Iterator[None]:
+    """Lightning's own complaints while it runs (``val_check_interval`` above the batches per
+    epoch, ...) as ConfigErrors naming ``trainer_kwargs``, when there are any."""
+    try:
+        yield
+    except (ValueError, MisconfigurationException) as exc:
+        lightning = type(exc) is ValueError or isinstance(exc, MisconfigurationException)
+        if not trainer_kwargs or not lightning:
+            raise  # ours (a ConfigError, a DataValidationError) or no user setting to blame
+        given = ", ".join(f"{k}={v!r}" for k, v in trainer_kwargs.items())
+        raise ConfigError(f"trainer_kwargs ({given}) do not work for this fit: {exc}") from None
 
 
 def check_trainer_kwargs(trainer_kwargs: dict[str, Any] | None) -> None:
