@@ -463,7 +463,7 @@ def make_trainer(
     settings["callbacks"] = callbacks + extra_callbacks
     try:
         return L.Trainer(**settings), restore
-    except (TypeError, ValueError, ImportError, MisconfigurationException) as exc:  # Import: "tpu"
+    except (TypeError, ValueError, ImportError, RuntimeError, MisconfigurationException) as exc:  # "tpu"
         if not trainer_kwargs:
             raise
         given = ", ".join(f"{k}={v!r}" for k, v in trainer_kwargs.items())
