@@ -530,3 +530,23 @@ def test_update_array_refuses_a_value_float32_cannot_carry(model, series):
     with pytest.raises(StreamError, match=r"values in \['c0'\] lie up to"):
         stream.update_array(np.array([1e39, 1.0, 2.0]))
     assert_same_snapshot(before, snapshot(stream))
+
+
+def test_several_calendar_series_updated_together_equal_their_full_recomputations(calendar_model, paris):
+    """One update for series at different times: their marks come from one call, their forecast
+    frames from one index per distinct time (each frame keeps its own index object)."""
+    model = calendar_model
+    model.network_.double()
+    try:
+        histories = {"a": paris.iloc[:100], "b": paris.iloc[30:150], "c": paris.iloc[:100]}
+        stream = model.stream(histories)
+        nxt = {"a": paris.iloc[100], "b": paris.iloc[150], "c": paris.iloc[100]}
+        out = stream.update(nxt)
+        for key, hist in histories.items():
+            expected = model.predict(pd.concat([hist, nxt[key].to_frame().T]).astype(float), context="full")
+            np.testing.assert_allclose(out[key].to_numpy(), expected.to_numpy(), atol=1e-10, rtol=0)
+            assert out[key].index.equals(expected.index)
+        out["a"].index.name = "renamed"
+        assert out["c"].index.name == expected.index.name  # "a" and "c" share a time, not an index
+    finally:
+        model.network_.float()

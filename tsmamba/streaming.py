@@ -320,7 +320,8 @@ class Stream:
 
         rows = torch.tensor([p[0] for p in plan])
         mode, C = self.network.config.channel_mode, len(self.columns)
-        state = self._state.select(rows, C, mode)
+        every = len(plan) == len(self.ids) and torch.equal(rows, torch.arange(len(plan)))
+        state = self._state if every else self._state.select(rows, C, mode)  # (a copy of all: 6%)
         max_gap = max(p[3] for p in plan)
         if max_gap:  # fill gaps one series at a time (rare path)
             for k, (b, _, _, gap_steps) in enumerate(plan):
@@ -343,7 +344,7 @@ class Stream:
                     "this model reads the calendar (time features or a cycle): an update needs a "
                     "timestamp until the stream knows its last one (give it a history or a time)"
                 )
-            marks_t = torch.cat([self._marks(pd.DatetimeIndex([p[2]])) for p in plan])
+            marks_t = self._marks(pd.DatetimeIndex([p[2] for p in plan]))  # one call, not one per series
         forecast, new = self.network.step(x, state, marks_t)
         self._commit(rows, new, forecast)
         for b, values, ts, gap_steps in plan:
@@ -429,16 +430,21 @@ class Stream:
         arr = self._forecast.double().numpy() * self.forecaster.scaler_.scale_ + self.forecaster.scaler_.mean_
         if as_array:
             return arr[0] if self.single else arr
-        frames = {i: self._frame(arr[b], self._last_time[b]) for b, i in enumerate(self.ids)}
+        indexes: dict[pd.Timestamp | None, pd.Index] = {}  # series at one time share their index
+        frames = {}
+        for b, i in enumerate(self.ids):
+            last = self._last_time[b]
+            if last not in indexes:
+                indexes[last] = self._future(last)
+            frames[i] = pd.DataFrame(arr[b], index=indexes[last].copy(), columns=self.columns)  # own name
         return frames[self.ids[0]] if self.single else frames
 
-    def _frame(self, values: np.ndarray, last_time: pd.Timestamp | None) -> pd.DataFrame:
+    def _future(self, last_time: pd.Timestamp | None) -> pd.Index:
+        """The forecast's index after ``last_time``: its timestamps, or steps 1..H without one."""
         if last_time is None or self.offset is None:
-            index = pd.RangeIndex(1, self.horizon + 1, name="step")
-        else:
-            times = pd.DatetimeIndex([last_time], name=self.forecaster.index_.name)  # as predict names it
-            index = future_index(times, self.horizon, self.freq)
-        return pd.DataFrame(values, index=index, columns=self.columns)
+            return pd.RangeIndex(1, self.horizon + 1, name="step")
+        times = pd.DatetimeIndex([last_time], name=self.forecaster.index_.name)  # as predict names it
+        return future_index(times, self.horizon, self.freq)
 
     @property
     def steps(self) -> int | dict:
