@@ -155,6 +155,23 @@ def test_score_structure_and_values() -> None:
         assert type(value) is float
 
 
+def test_score_equals_each_metric_function_exactly() -> None:
+    """score computes each element's terms once and averages them three ways; the functions
+    compute them per call: the numbers must not differ in any digit."""
+    rng = np.random.default_rng(0)
+    y, yhat = rng.normal(size=(30, 5, 3)), rng.normal(size=(30, 5, 3))
+    y[2, 1, 0], yhat[4, 0, 2], y[7, 3, 1] = np.nan, np.nan, 0.0
+    scale = np.array([0.5, np.nan, 2.0])
+    result = score(y, yhat, scale=scale)
+    functions = {"mse": mse, "mae": mae, "rmse": rmse, "mape": mape, "smape": smape,
+                 "mase": lambda a, b, axis=None: mase(a, b, scale, axis=axis)}
+    for name, fn in functions.items():
+        assert result["overall"][name] == fn(y, yhat) or np.isnan(fn(y, yhat))
+        np.testing.assert_array_equal([result["per_channel"][str(c)][name] for c in range(3)],
+                                      fn(y, yhat, axis=(0, 1)))
+        np.testing.assert_array_equal([step[name] for step in result["per_step"]], fn(y, yhat, axis=(0, 2)))
+
+
 def test_score_without_scale_drops_mase_and_default_channel_names() -> None:
     result = score(Y, YHAT, metrics=("mae", "mase"))
     assert list(result["overall"]) == ["mae"]

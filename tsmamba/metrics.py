@@ -76,18 +76,51 @@ def _masked_mean(values: np.ndarray, valid: np.ndarray, axis: Axis) -> float | n
 
 
 # --------------------------------------------------------------------------- element metrics
+# Each metric is a mean of per-element terms: ``_<name>_terms`` gives them and where they count,
+# so :func:`score` computes them once and averages them over three sets of axes.
+
+
+def _squared_terms(y: np.ndarray, yhat: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return (y - yhat) ** 2, valid
+
+
+def _absolute_terms(y: np.ndarray, yhat: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return np.abs(y - yhat), valid
+
+
+def _percentage_terms(
+    y: np.ndarray, yhat: np.ndarray, valid: np.ndarray, eps: float = 1e-8
+) -> tuple[np.ndarray, np.ndarray]:
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        ratio = np.abs(y - yhat) / np.abs(y)
+    return 100.0 * ratio, valid & (np.abs(y) >= eps)
+
+
+def _symmetric_terms(y: np.ndarray, yhat: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    num = 2.0 * np.abs(y - yhat)
+    den = np.abs(y) + np.abs(yhat)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = np.where(den > 0, num / np.where(den > 0, den, 1.0), 0.0)
+    return 100.0 * ratio, valid
+
+
+def _scaled_terms(
+    y: np.ndarray, yhat: np.ndarray, valid: np.ndarray, scale: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``scale``: (C,) usable scales (NaN where none)."""
+    with np.errstate(invalid="ignore"):
+        scaled = np.abs(y - yhat) / scale
+    return scaled, valid & ~np.isnan(scale)
 
 
 def mse(y: Any, yhat: Any, *, axis: Axis = None) -> float | np.ndarray:
     """Mean squared error over ``axis`` (all axes by default: a float)."""
-    y_arr, yhat_arr, valid = _pair(y, yhat)
-    return _masked_mean((y_arr - yhat_arr) ** 2, valid, axis)
+    return _masked_mean(*_squared_terms(*_pair(y, yhat)), axis)
 
 
 def mae(y: Any, yhat: Any, *, axis: Axis = None) -> float | np.ndarray:
     """Mean absolute error over ``axis`` (all axes by default: a float)."""
-    y_arr, yhat_arr, valid = _pair(y, yhat)
-    return _masked_mean(np.abs(y_arr - yhat_arr), valid, axis)
+    return _masked_mean(*_absolute_terms(*_pair(y, yhat)), axis)
 
 
 def rmse(y: Any, yhat: Any, *, axis: Axis = None) -> float | np.ndarray:
@@ -101,21 +134,12 @@ def mape(y: Any, yhat: Any, *, axis: Axis = None, eps: float = 1e-8) -> float | 
 
     Entries with ``|y| < eps`` are left out; NaN where no entry is left.
     """
-    y_arr, yhat_arr, valid = _pair(y, yhat)
-    valid = valid & (np.abs(y_arr) >= eps)
-    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        ratio = np.abs(y_arr - yhat_arr) / np.abs(y_arr)
-    return _masked_mean(100.0 * ratio, valid, axis)
+    return _masked_mean(*_percentage_terms(*_pair(y, yhat), eps=eps), axis)
 
 
 def smape(y: Any, yhat: Any, *, axis: Axis = None) -> float | np.ndarray:
     """Symmetric MAPE, in percent: ``100 * mean(2|y - yhat| / (|y| + |yhat|))``, 0/0 taken as 0."""
-    y_arr, yhat_arr, valid = _pair(y, yhat)
-    num = 2.0 * np.abs(y_arr - yhat_arr)
-    den = np.abs(y_arr) + np.abs(yhat_arr)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ratio = np.where(den > 0, num / np.where(den > 0, den, 1.0), 0.0)
-    return _masked_mean(100.0 * ratio, valid, axis)
+    return _masked_mean(*_symmetric_terms(*_pair(y, yhat)), axis)
 
 
 def _usable_scale(scale: Any, n_channels: int) -> np.ndarray:
@@ -146,10 +170,7 @@ def mase(y: Any, yhat: Any, scale: Any, *, axis: Axis = None) -> float | np.ndar
     if y_arr.ndim == 0:
         raise ConfigError("mase needs arrays with a channel axis (the last one)")
     s = _usable_scale(scale, y_arr.shape[-1])
-    valid = valid & ~np.isnan(s)
-    with np.errstate(invalid="ignore"):
-        scaled = np.abs(y_arr - yhat_arr) / s
-    return _masked_mean(scaled, valid, axis)
+    return _masked_mean(*_scaled_terms(y_arr, yhat_arr, valid, s), axis)
 
 
 def mase_scale(train_values: Any, season: int, channels: Sequence[Any] | None = None) -> np.ndarray:
@@ -298,29 +319,10 @@ def seasonal_period(freq: str | pd.offsets.BaseOffset) -> int:
 # --------------------------------------------------------------------------- reports
 
 
-def _metric_fns(
-    names: Sequence[str], scale: np.ndarray | None
-) -> dict[str, Callable[..., float | np.ndarray]]:
-    unknown = [m for m in names if m not in METRICS]
-    if unknown:
-        raise ConfigError(f"unknown metric(s) {unknown}; choose from {list(METRICS)}")
-    table: dict[str, Callable[..., float | np.ndarray]] = {
-        "mse": mse,
-        "mae": mae,
-        "rmse": rmse,
-        "mape": mape,
-        "smape": smape,
-    }
-    fns: dict[str, Callable[..., float | np.ndarray]] = {}
-    for name in names:
-        if name == "mase":
-            if scale is None:
-                continue
-            s = scale
-            fns[name] = lambda y, yhat, axis=None, _s=s: mase(y, yhat, _s, axis=axis)
-        else:
-            fns[name] = table[name]
-    return fns
+_TERMS: dict[str, Callable[..., tuple[np.ndarray, np.ndarray]]] = {
+    "mse": _squared_terms, "rmse": _squared_terms, "mae": _absolute_terms,
+    "mape": _percentage_terms, "smape": _symmetric_terms, "mase": _scaled_terms,
+}
 
 
 def _check_windows(y: Any, yhat: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -365,15 +367,27 @@ def score(
     "per_step": [{metric: float} for step 1..H]}`` with plain Python floats (NaN kept; pass the
     result through :func:`to_jsonable` for strict JSON).
     """
+    unknown = [m for m in metrics if m not in METRICS]
+    if unknown:
+        raise ConfigError(f"unknown metric(s) {unknown}; choose from {list(METRICS)}")
     y_arr, yhat_arr = _check_windows(y, yhat)
     _, n_steps, n_channels = y_arr.shape
     names = _channel_names(channels, n_channels)
     s = None if scale is None else _usable_scale(scale, n_channels)
-    # ``s`` already holds NaN for unusable channels, so the metric calls do not warn again.
-    fns = _metric_fns(metrics, s)
-    overall = {m: float(f(y_arr, yhat_arr)) for m, f in fns.items()}
-    by_channel = {m: np.asarray(f(y_arr, yhat_arr, axis=(0, 1))) for m, f in fns.items()}
-    by_step = {m: np.asarray(f(y_arr, yhat_arr, axis=(0, 2))) for m, f in fns.items()}
+    valid = ~(np.isnan(y_arr) | np.isnan(yhat_arr))
+    overall, by_channel, by_step = {}, {}, {}
+    means: dict[Any, tuple] = {}  # by terms function: rmse reuses mse's
+    for m in metrics:
+        if m == "mase" and s is None:
+            continue
+        terms = _TERMS[m]
+        if terms not in means:  # each element's term once, then its means three ways
+            values, ok = terms(y_arr, yhat_arr, valid, s) if m == "mase" else terms(y_arr, yhat_arr, valid)
+            means[terms] = tuple(_masked_mean(values, ok, axis) for axis in (None, (0, 1), (0, 2)))
+        pooled, channel, step = means[terms]
+        if m == "rmse":
+            pooled, channel, step = math.sqrt(pooled), np.sqrt(channel), np.sqrt(step)
+        overall[m], by_channel[m], by_step[m] = float(pooled), np.asarray(channel), np.asarray(step)
     per_channel = {
         name: {m: float(v[c]) for m, v in by_channel.items()} for c, name in enumerate(names)
     }
