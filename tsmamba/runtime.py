@@ -6,8 +6,9 @@ frees temporaries larger than that every step, so each step faults its pages in 
 the kernel): the time goes to system calls and page faults, and more so at long lookbacks.
 :func:`keep_large_allocations` raises the mmap and trim thresholds so freed blocks stay in the
 heap and are reused. Measured on the 2-core dev machine (ETTh1, L=336, batch 32, 1 thread, two
-other jobs running): 5.7 s per batch before, 3.1 s after, peak RSS 2.04 -> 2.44 GB; no change at
-L=96. The CLI and the experiment scripts call it; library users may call it themselves.
+other jobs running): 5.7 s per batch before, 3.1 s after, peak RSS 2.04 -> 2.44 GB; at L=96 about
+13% of a step's CPU time (docs/scaling.md). The CLI and the experiment scripts call it; library
+users may call it themselves (it is process-wide and keeps the heap at its peak, so fit does not).
 """
 
 from __future__ import annotations
