@@ -116,6 +116,11 @@ def test_a_named_datetime_index_is_the_time_beside_a_channel_called_date():
     frame["date"], frame.index = np.arange(24.0), pd.DatetimeIndex(pd.to_datetime(frame["date"]), name="ts")
     assert default_time_col(frame, None) == "ts" and default_time_col(frame, "date") == "date"
     assert default_time_col(frame.rename_axis(None), None) == "date"  # unnamed: still ambiguous
+    times = frame.assign(date=frame.index)  # a 'date' column of times: read_series decides
+    assert default_time_col(times, None) == "date" and read_series(times).index.equals(frame.index)
+    other = times.assign(date=frame.index + pd.Timedelta("1h"))
+    with pytest.raises(DataValidationError, match="which is the time"):
+        read_series(other, time_col=default_time_col(other, None))
     read = read_series(frame, time_col=default_time_col(frame, None))
     assert list(read.columns) == ["date", "x0"] and read.index.name == "ts"
 
@@ -159,10 +164,11 @@ def test_another_delimiter_is_named(tmp_path, sep):
     path.write_text(f"date{sep}kwh\n2021-01-01 00:00{sep}1\n", encoding="utf-8")
     with pytest.raises(DataValidationError, match=re.escape(f"seems to use {sep!r} as its delimiter")):
         read_series(path)
-    path.write_text(f"date{sep}kwh{sep}kw\n2021-01-01 00:00{sep}1,5{sep}2,25\n", encoding="utf-8")
-    with pytest.raises(DataValidationError,  # the decimal commas split the row: named too
-                       match=re.escape(f"{sep!r} as its delimiter and ',' as its decimal mark")):
-        read_series(path)
+    for blank in ("", "\n"):  # a blank line before the header: the header is no data line
+        path.write_text(f"{blank}date{sep}kwh{sep}kw\n2021-01-01 00:00{sep}1,5{sep}2,25\n", encoding="utf-8")
+        with pytest.raises(DataValidationError,  # the decimal commas split the row: named too
+                           match=re.escape(f"{sep!r} as its delimiter and ',' as its decimal mark")):
+            read_series(path)
     path.write_text(f"load (kW{sep} avg)\n1\n2\n", encoding="utf-8")  # one column, named with it
     with pytest.raises(DataValidationError, match="time column 'date' not found"):
         read_series(path)
@@ -441,6 +447,10 @@ def test_no_inferable_frequency(tmp_path):
     mid_month = pd.date_range("2010-01-01", periods=30, freq="MS") + pd.Timedelta(days=14)
     text = "date,v\n" + "".join(f"{s.date()},{i}\n" for i, s in enumerate(mid_month))
     with pytest.raises(DataValidationError, match="Stamp each row at its month's start or end and pass"):
+        read_series(write_text(tmp_path, text))
+    four_weekly = pd.date_range("2010-01-01", periods=30, freq="28D").append(pd.DatetimeIndex(["2012-04-21"]))
+    text = "date,v\n" + "".join(f"{s.date()},{i}\n" for i, s in enumerate(four_weekly))
+    with pytest.raises(DataValidationError, match=r"df\.resample\('28D'\)"):  # not month advice
         read_series(write_text(tmp_path, text))
 
 

@@ -904,7 +904,7 @@ def test_predict_refuses_values_the_network_cannot_carry(fitted, series):
     """A finite 1e39 became inf in the float32 network: a NaN forecast and no error."""
     frame = series.copy()
     frame.iloc[-1, 1] = 1e39
-    with pytest.raises(DataValidationError, match=r"values in \['c1'\] lie up to .* more than the network"):
+    with pytest.raises(DataValidationError, match=r"values in \['c1'\] reach .* more than the network"):
         fitted.predict(frame)
 
 

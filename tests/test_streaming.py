@@ -145,7 +145,7 @@ def test_forecast_does_not_change_state(model, series):
         ({"date": "03.07.2016 13:00", "c0": 1.0, "c1": 2.0, "c2": 3.0}, "cannot be parsed"),  # not ISO
         ({"c0": 1.0, "c1": np.inf, "c2": 3.0}, "infinite"),
         ({"c0": 1.0, "c1": np.nan, "c2": 3.0}, "missing value"),
-        ({"c0": 1.0, "c1": 1e39, "c2": 3.0}, r"values in \['c1'\] lie up to"),  # inf in float32
+        ({"c0": 1.0, "c1": 1e39, "c2": 3.0}, r"values in \['c1'\] reach"),  # inf in float32
         ({"date": "2016-07-01 00:00", "c0": 1.0, "c1": 2.0, "c2": 3.0}, "not after"),
         ({"date": "2030-01-01 00:00", "c0": 1.0, "c1": 2.0, "c2": 3.0}, "gap"),
         ({"date": "not a date", "c0": 1.0, "c1": 2.0, "c2": 3.0}, "cannot be parsed"),
@@ -527,7 +527,7 @@ def test_update_array_refuses_a_value_float32_cannot_carry(model, series):
     """A finite 1e39 became inf in float32 and every later forecast NaN."""
     stream = model.stream(history=series.iloc[:60])
     before = snapshot(stream)
-    with pytest.raises(StreamError, match=r"values in \['c0'\] lie up to"):
+    with pytest.raises(StreamError, match=r"values in \['c0'\] reach"):
         stream.update_array(np.array([1e39, 1.0, 2.0]))
     assert_same_snapshot(before, snapshot(stream))
 

@@ -299,7 +299,7 @@ def _infer_grid(times: pd.DatetimeIndex, origin: _Origin) -> tuple[str, pd.Datet
         f"{_timedelta_alias(int(v)) if v > 0 else '0'} ({int(c)}x)"
         for v, c in sorted(zip(values, counts, strict=True), key=lambda vc: -vc[1])[:4]
     )
-    monthly = 28 * day <= step <= 31 * day  # mid-month stamps fit no calendar grid
+    monthly = 30 * day <= step <= 31 * day  # mid-month stamps fit no calendar grid (28D: 4-weekly)
     example = f" (e.g. df.resample('{_timedelta_alias(step)}').mean())" if step > 0 else ""
     fix = f"Resample the data to a fixed step{example}"
     if monthly:
@@ -390,8 +390,8 @@ def _read_table(
             )
     if len(frame.columns) == 1:  # one field per line: another delimiter, in the header and the data?
         # the first data line as written: decimal commas split it, leaving the frame only its tail
-        first = str(pd.read_csv(path, encoding=encoding, header=None, skiprows=1, nrows=1, sep="\x1f",
-                                dtype=str, quoting=3).iloc[0, 0])
+        lines = pd.read_csv(path, encoding=encoding, header=None, nrows=2, sep="\x1f", dtype=str, quoting=3)
+        first = str(lines.iloc[-1, 0])  # blank lines skipped: the header, then the first data line
         other = [d for d in (";", "\t", "|") if d in str(frame.columns[0]) and d in first]
         if other:
             decimal = " and ',' as its decimal mark" if "," in first else ""
@@ -484,14 +484,18 @@ _READ_OPTIONS = ("sort=True", "fill=", "impute=", "date_format=", "encoding=", "
 
 def default_time_col(source: Any, time_col: str | None) -> str:
     """The time column to read ``source`` by: ``time_col`` when given; else the name of a
-    frame's DatetimeIndex when it is named and names no column (read_series names it after the
-    file's time column, so a channel called "date" beside it stays a channel); else "date"."""
+    frame's DatetimeIndex when it is named, names no column, and no column "date" holds times
+    (read_series names it after the file's time column, so a numeric channel called "date"
+    beside it stays a channel); else "date"."""
     if time_col is not None:
         return time_col
     if isinstance(source, pd.DataFrame) and isinstance(source.index, pd.DatetimeIndex):
-        name = source.index.name
-        if isinstance(name, str) and name not in map(str, source.columns):
-            return name
+        name, columns = source.index.name, [str(c) for c in source.columns]
+        if isinstance(name, str) and name not in columns:
+            channel = columns.count("date") == 1 and pd.api.types.is_numeric_dtype(
+                source.iloc[:, columns.index("date")].dtype)
+            if "date" not in columns or channel:  # else read_series asks which is the time
+                return name
     return "date"
 
 
@@ -1271,9 +1275,9 @@ def check_scaled_range(
         return
     bad = [str(columns[j]) for j in np.flatnonzero((magnitude > bound).reshape(-1, len(columns)).any(0))]
     raise error(
-        f"values in {bad} lie up to {magnitude.max():.3g} training standard deviations from the "
-        f"training mean, more than the network's float type carries ({bound:.2g}); check them "
-        "(a unit mix-up or a sentinel value?)"
+        f"values in {bad} reach {magnitude.max():.3g} once scaled as in training (standard "
+        "deviations of the training rows from their mean, or as given with scale=False): more than "
+        f"the network's float type carries ({bound:.2g}); check them (a unit mix-up or a sentinel value?)"
     )
 
 
