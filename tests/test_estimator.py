@@ -898,6 +898,12 @@ def test_the_network_dtype_follows_the_fit_not_torchs_default_dtype(series, fitt
     reloaded = TSMambaForecaster.load(wide.save(tmp_path / "m64"))
     assert next(reloaded.network_.parameters()).dtype == torch.float64
     pd.testing.assert_frame_equal(reloaded.predict(), wide.predict(), check_exact=True)
+    narrow = TSMambaForecaster(**{**TINY, "max_epochs": 1}, trainer_kwargs={"precision": "bf16-true"})
+    narrow.fit(series)
+    reloaded = TSMambaForecaster.load(narrow.save(tmp_path / "bf16"))
+    for model in (narrow, reloaded):  # bf16 weights: a stream could not read its forecast out
+        assert next(model.network_.parameters()).dtype == torch.float32
+        model.stream(series.iloc[:100]).update(series.iloc[100])
 
 
 def test_predict_refuses_values_the_network_cannot_carry(fitted, series):

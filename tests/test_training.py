@@ -15,7 +15,14 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from tsmamba.errors import ConfigError
 from tsmamba.model import ForecasterConfig, MambaForecaster
-from tsmamba.training import ForecastingModule, _rng_states, _set_rng_states, forecast_loss, make_trainer
+from tsmamba.training import (
+    ForecastingModule,
+    _rng_states,
+    _set_rng_states,
+    forecast_loss,
+    make_trainer,
+    trainer_errors,
+)
 
 
 def tiny_module(dropout: float = 0.0, **kw) -> ForecastingModule:
@@ -239,3 +246,13 @@ def test_trainer_kwargs_are_checked_with_a_clear_error(tmp_path):
     trainer, _ = make_trainer(max_epochs=1, patience=None, has_validation=False,
                               trainer_kwargs={"enable_checkpointing": False, "limit_val_batches": 2})
     assert trainer.checkpoint_callbacks == [] and trainer.limit_val_batches == 0
+
+
+def test_trainer_errors_blame_trainer_kwargs_only_for_lightnings_own():
+    """A bug of ours (or torch's) raised during a fit with trainer_kwargs came out as a
+    ConfigError blaming them, its traceback dropped."""
+    with pytest.raises(ValueError, match="operands could not be broadcast"):
+        with trainer_errors({"accelerator": "cpu"}):
+            raise ValueError("operands could not be broadcast")
+    with pytest.raises(ConfigError, match="resume needs"), trainer_errors({"accelerator": "cpu"}):
+        raise ConfigError("resume needs ...")  # ours, typed: passes as it is

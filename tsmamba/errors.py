@@ -64,6 +64,20 @@ def positive_int(value: Any, name: str, *, allow_none: bool = False, hint: str =
     return int(value)
 
 
+def check_number(
+    value: Any, name: str, test: Any, allowed: str, *, allow_none: bool = False
+) -> float | None:
+    """``value`` as a float if it is a real number (not a bool) passing ``test`` (NaN fails any
+    comparison), None if it is None and ``allow_none``; else ConfigError "{name} must be {allowed}"
+    (a text "0.1" had failed deep in training with a TypeError)."""
+    if value is None and allow_none:
+        return None
+    number = isinstance(value, (int, float, np.number)) and not isinstance(value, (bool, np.bool_))
+    if not number or not test(value):
+        raise ConfigError(f"{name} must be {allowed}, got {value!r}")
+    return float(value)
+
+
 def check_context_norm(context: str, norm: str) -> None:
     """ConfigError for full-history forecasts of a ``norm="revin"`` network, which has no
     recurrent form (torch-free, so the command line checks it before importing torch)."""

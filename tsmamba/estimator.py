@@ -39,10 +39,18 @@ from tsmamba.data import (
     time_feature_count,
     time_features,
 )
-from tsmamba.errors import CheckpointError, ConfigError, DataValidationError, check_context_norm, positive_int
+from tsmamba.errors import (
+    CheckpointError,
+    ConfigError,
+    DataValidationError,
+    check_context_norm,
+    check_number,
+    positive_int,
+)
 from tsmamba.model import ForecasterConfig, MambaForecaster, count_parameters
 from tsmamba.training import (
     ForecastingModule,
+    check_gradient_clip,
     check_trainer_kwargs,
     make_trainer,
     process_settings_kept,
@@ -235,19 +243,12 @@ class TSMambaForecaster(BaseEstimator):
                 f"head_window ({window}) must be at most context_length ({self.context_length}): a "
                 "training window holds no more hidden states for the head to read"
             )
-        ranges = (  # name, whether None is allowed, test, what is allowed
-            ("val_fraction", False, lambda v: 0 <= v < 1, "a number in [0, 1)"),
-            ("warmup_fraction", False, lambda v: 0 <= v < 1, "a number in [0, 1)"),
-            ("ema_decay", True, lambda v: 0 <= v < 1, "a number in [0, 1) (0 or None: off)"),
-            ("gradient_clip_val", True, lambda v: v >= 0, "a number >= 0 (0 or None: no clipping)"),
-        )
-        for name, allow_none, test, allowed in ranges:  # a text "0.1" failed deep in training
-            value = getattr(self, name)
-            if value is None and allow_none:
-                continue
-            number = isinstance(value, (int, float, np.number)) and not isinstance(value, bool)
-            if not number or not test(value):  # NaN fails every test
-                raise ConfigError(f"{name} must be {allowed}, got {value!r}")
+        # before any data is read (the module and the trainer check their own the same way)
+        check_number(self.val_fraction, "val_fraction", lambda v: 0 <= v < 1, "a number in [0, 1)")
+        check_number(self.warmup_fraction, "warmup_fraction", lambda v: 0 <= v < 1, "a number in [0, 1)")
+        check_number(self.ema_decay, "ema_decay", lambda v: 0 <= v < 1, "a number in [0, 1) (0 or None: off)",
+                     allow_none=True)
+        check_gradient_clip(self.gradient_clip_val)
         if self.checkpoint_dir is not None and not isinstance(self.checkpoint_dir, (str, os.PathLike)):
             raise ConfigError(f"checkpoint_dir must be a folder path or None, got {self.checkpoint_dir!r}")
         for name in ("input_skip", "cross_channel_skip", "time_features", "linear_init", "progress"):
@@ -521,7 +522,9 @@ class TSMambaForecaster(BaseEstimator):
         if restore is None or restore.best_state is None:  # else the best (averaged) weights are in
             module.end_on_ema()
 
-        self.network_ = module.network.to("cpu").eval()
+        # float32 after any mixed or narrow precision ("bf16-true" left bf16 weights a stream
+        # cannot read out), float64 after "64-true"
+        self.network_ = module.network.to("cpu", torch.float64 if wide else torch.float32).eval()
         self.index_ = index
         self.values_ = values
         epochs_run = trainer.current_epoch
@@ -772,9 +775,10 @@ class TSMambaForecaster(BaseEstimator):
                 f"{len(index_ns)} timestamps); save the model again"
             )
         weights = tensors["weights"]
-        saved = [w.dtype for w in weights.values() if torch.is_tensor(w) and w.is_floating_point()] \
-            if isinstance(weights, dict) else []
-        network = _new_network(config, saved[0] if saved else torch.float32)  # e.g. "64-true" fits
+        wide = isinstance(weights, dict) and any(torch.is_tensor(w) and w.dtype == torch.float64
+                                                 for w in weights.values())
+        # float64 stays so (a "64-true" fit); bf16 and other narrow saves load as float32, as before
+        network = _new_network(config, torch.float64 if wide else torch.float32)
         network.load_state_dict(_checked_weights(network.state_dict(), weights, path))
         est.network_ = network.eval()
         est.columns_ = list(columns)

@@ -19,6 +19,7 @@ import inspect
 import math
 import os
 import random
+import traceback
 from collections.abc import Iterator
 from numbers import Real
 from typing import Any
@@ -32,7 +33,7 @@ from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities.exceptions import MisconfigurationException
 from torch import Tensor
 
-from tsmamba.errors import ConfigError, TrainingError, positive_int
+from tsmamba.errors import ConfigError, TrainingError, TSMambaError, check_number, positive_int
 from tsmamba.model import MambaForecaster
 
 __all__ = [
@@ -157,8 +158,7 @@ class ForecastingModule(L.LightningModule):
         """``identity``: what the fit is of (e.g. the network configuration and the channels),
         written into every checkpoint so that a resume can refuse another fit's checkpoint."""
         super().__init__()
-        if ema_decay is not None and not 0.0 < ema_decay < 1.0:
-            raise ConfigError(f"ema_decay must be in (0, 1) or None, got {ema_decay}")
+        check_number(ema_decay, "ema_decay", lambda v: 0 < v < 1, "in (0, 1) or None", allow_none=True)
         if loss not in LOSSES:
             raise ConfigError(f"loss must be one of {LOSSES}, got {loss!r}")
         if isinstance(frequency_loss, bool) or not (
@@ -176,8 +176,7 @@ class ForecastingModule(L.LightningModule):
                     f"{name} must be a number {'>' if positive else '>='} 0 and below "
                     f"{_FLOAT32_MAX:.1e} (the optimizer steps in float32), got {value!r}"
                 )
-        if not 0 <= warmup_fraction < 1:
-            raise ConfigError(f"warmup_fraction must be in [0, 1), got {warmup_fraction}")
+        check_number(warmup_fraction, "warmup_fraction", lambda v: 0 <= v < 1, "a number in [0, 1)")
         self.network = network
         self.loss_kind = loss
         self.frequency_loss = float(frequency_loss)
@@ -415,6 +414,7 @@ def make_trainer(
     means no validation, so no early stopping or best-weight restoring.
     """
     check_trainer_kwargs(trainer_kwargs)
+    check_gradient_clip(gradient_clip_val)
     kwargs = dict(trainer_kwargs or {})
     if checkpoint_dir is not None and not kwargs.get("enable_checkpointing", True):
         raise ConfigError(
@@ -466,22 +466,36 @@ def make_trainer(
     except (TypeError, ValueError, ImportError, RuntimeError, MisconfigurationException) as exc:  # "tpu"
         if not trainer_kwargs:
             raise
-        given = ", ".join(f"{k}={v!r}" for k, v in trainer_kwargs.items())
-        raise ConfigError(f"trainer_kwargs ({given}) are not valid for lightning.Trainer: {exc}") from None
+        raise ConfigError(
+            f"trainer_kwargs ({_shown(trainer_kwargs)}) are not valid for lightning.Trainer: {exc}"
+        ) from None
 
 
 @contextlib.contextmanager
 def trainer_errors(trainer_kwargs: dict[str, Any] | None) -> Iterator[None]:
     """Lightning's own complaints while it runs (``val_check_interval`` above the batches per
-    epoch, ...) as ConfigErrors naming ``trainer_kwargs``, when there are any."""
+    epoch, early stopping with no validation before ``max_steps`` ends the fit, ...) as
+    ConfigErrors naming ``trainer_kwargs``, when there are any; errors raised elsewhere pass."""
     try:
         yield
-    except (ValueError, MisconfigurationException) as exc:
-        lightning = type(exc) is ValueError or isinstance(exc, MisconfigurationException)
-        if not trainer_kwargs or not lightning:
-            raise  # ours (a ConfigError, a DataValidationError) or no user setting to blame
-        given = ", ".join(f"{k}={v!r}" for k, v in trainer_kwargs.items())
-        raise ConfigError(f"trainer_kwargs ({given}) do not work for this fit: {exc}") from None
+    except (ValueError, RuntimeError, MisconfigurationException) as exc:
+        frames = traceback.extract_tb(exc.__traceback__)
+        raised_by_lightning = bool(frames) and f"{os.sep}lightning{os.sep}" in frames[-1].filename
+        if not trainer_kwargs or isinstance(exc, TSMambaError) or not raised_by_lightning:
+            raise
+        given = _shown(trainer_kwargs)
+        raise ConfigError(f"trainer_kwargs ({given}) do not work for this fit: {exc}") from exc
+
+
+def _shown(trainer_kwargs: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in trainer_kwargs.items())
+
+
+def check_gradient_clip(value: Any) -> float | None:
+    """``gradient_clip_val`` as Lightning takes it: None or a number >= 0 (0: no clipping); a
+    negative one switched clipping off silently, NaN and text failed inside Lightning."""
+    return check_number(value, "gradient_clip_val", lambda v: v >= 0,
+                        "a number >= 0 (0 or None: no clipping)", allow_none=True)
 
 
 def check_trainer_kwargs(trainer_kwargs: dict[str, Any] | None) -> None:
