@@ -214,6 +214,9 @@ def test_save_and_restart(model, series, tmp_path):
     other = TSMambaForecaster(**{**TINY, "random_state": 1}).fit(series.iloc[:200])
     with pytest.raises(CheckpointError, match="different model"):
         Stream.load(path, other)
+    rescaled = TSMambaForecaster(**TINY).fit(series.iloc[:200] * 1000)  # the same weights, to the bit
+    with pytest.raises(CheckpointError, match="same weights fitted on other data"):
+        Stream.load(path, rescaled)  # it forecast 1000 times larger
 
 
 def test_a_stream_saved_with_sums_of_squares_loads_and_continues(model64, series, tmp_path):

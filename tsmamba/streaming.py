@@ -64,6 +64,15 @@ def _check_unique(ids: Sequence[Any]) -> None:
         raise ConfigError(f"series ids must differ, but {shown} are equal; give every series its own id")
 
 
+def _fit_fingerprint(forecaster: Any) -> str:
+    """What else a saved stream depends on: the scaler and the calendar (frequency and zone); a
+    refit on data 1000 times larger had the same weights and forecast 1000 times larger."""
+    scaler = forecaster.scaler_
+    parts = (scaler.mean_.tobytes(), scaler.scale_.tobytes(),
+             repr((forecaster.freq_, str(forecaster.index_.tz))).encode())
+    return sha256_bytes(b"|".join(parts))
+
+
 def _weights_fingerprint(forecaster: Any) -> str:
     digest = [
         f"{k}:{tuple(v.shape)}:{float(v.double().sum()):.12e}"
@@ -485,6 +494,7 @@ class Stream:
             "missing": self.missing,
             "gaps": self.gaps,
             "model": _weights_fingerprint(self.forecaster),
+            "fit": _fit_fingerprint(self.forecaster),
             "moments": "deviations",  # the causal norm's (sum, squared deviations, weight)
         }
         tensors = {
@@ -499,6 +509,12 @@ class Stream:
         meta, tensors = read_checkpoint(path, FORMAT)
         if meta["model"] != _weights_fingerprint(forecaster):
             raise CheckpointError(f"{path} was saved with a different model; load it with that model")
+        fitted = _fit_fingerprint(forecaster)
+        if meta.get("fit", fitted) != fitted:  # (saves before it have no "fit": not checked)
+            raise CheckpointError(
+                f"{path} was saved with a model of the same weights fitted on other data (its scaling "
+                "or calendar differ); load it with the model it was saved with"
+            )
         if meta["columns"] != list(forecaster.columns_):
             raise CheckpointError(
                 f"{path}: channels {meta['columns']} differ from the model's {forecaster.columns_}"
