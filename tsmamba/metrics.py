@@ -374,7 +374,7 @@ def score(
     _, n_steps, n_channels = y_arr.shape
     names = _channel_names(channels, n_channels)
     s = None if scale is None else _usable_scale(scale, n_channels)
-    valid = ~(np.isnan(y_arr) | np.isnan(yhat_arr))
+    y_arr, yhat_arr, valid = _pair(y_arr, yhat_arr)
     overall, by_channel, by_step = {}, {}, {}
     means: dict[Any, tuple] = {}  # by terms function: rmse reuses mse's
     for m in metrics:
