@@ -481,7 +481,8 @@ def test_update_many_reads_strictly_and_says_so(model, series):
     stream = model.stream(history=series.iloc[:60], missing="ffill")
     rows = series.iloc[60:63].copy()
     rows.iloc[1, 0] = np.nan
-    with pytest.raises(DataValidationError, match="update_many reads the data as it is"):
+    with pytest.raises(StreamError, match=r"update_many takes complete rows, but column 'c0' has no value "
+                       r"in row 1 .*send such rows through update\(\)"):  # it advised impute=, not its option
         stream.update_many(rows)
     stream.update(rows.iloc[0])  # the policy applies to update
     assert np.isfinite(stream.update(rows.iloc[1]).to_numpy()).all()

@@ -411,6 +411,14 @@ class Stream:
                 "update_many takes one series' rows; for several series call it per id via "
                 "stream.update({id: row}) or warm each with its own history"
             )
+        present = [c for c in self.columns if isinstance(rows, pd.DataFrame) and c in rows.columns]
+        holes = rows[present].isna().to_numpy() if present else np.zeros((0, 0), bool)
+        if holes.any():  # the reader's advice (impute=) is no option of update_many's
+            i, j = (int(k[0]) for k in np.nonzero(holes))
+            raise StreamError(
+                f"update_many takes complete rows, but column {present[j]!r} has no value in row {i} "
+                f"({rows.index[i]}); send such rows through update(), whose missing= policy applies"
+            )
         frame = self.forecaster._frame_for_prediction(rows, caller="update_many")
         last_time, last_values = self._last_time[0], self._last_values[0]
         first = frame.iloc[0]
