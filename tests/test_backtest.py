@@ -156,7 +156,7 @@ def test_prefitted_plan_has_one_block_without_training():
         (dict(start=17), DataValidationError, "no forecast origin"),
         (dict(start=2, fit=False), DataValidationError, "context_length=4"),
         (dict(start=2, context="full"), DataValidationError, "one training window needs"),
-        (dict(start=5), DataValidationError, "context_length \\+ horizon = 7"),
+        (dict(start=5), DataValidationError, "context_length \\+ horizon = 4 \\+ 3 = 7"),
         (dict(start=9, window="sliding", train_length=12), DataValidationError, "do not fit before"),
         (dict(start=9, window="sliding", train_length=5), ConfigError, "shorter than one training"),
         (dict(start=9, train_length=5), ConfigError, "applies to window='sliding'"),
@@ -185,6 +185,14 @@ def test_plan_errors_advise_a_start_row_only_when_the_data_reaches_it():
         plan_backtest(20, 3, context_length=30, start=2, fit=False)  # row 29 is past the last origin
     with pytest.raises(DataValidationError, match="= 33: the 20 rows are too few to start late enough"):
         plan_backtest(20, 3, context_length=30, start=2, context="full")
+    # a start it advised then failed the training check: it now advises one that passes both
+    with pytest.raises(DataValidationError, match="need context_length=4: start at row 6 or later"):
+        plan_backtest(60, 3, context_length=4, start=0)
+    plan_backtest(60, 3, context_length=4, start=6)
+    # the fits train with the forecaster's longer horizon: their windows need it (the clone's fit
+    # failed after the plan had passed)
+    with pytest.raises(DataValidationError, match=r"16 \+ 8 = 24: start at row 23 or later"):
+        plan_backtest(40, 2, context_length=16, start=19, fit_horizon=8)
 
 
 def test_timestamp_start_across_time_zones():
@@ -463,6 +471,33 @@ def test_forecast_sample_keeps_first_and_last_origin(tmp_path):
     assert json.loads((tmp_path / "metrics.json").read_text())["forecasts_csv"]["origins_total"] == 146
     result.to_csv(tmp_path / "all.csv")
     assert len(pd.read_csv(tmp_path / "all.csv")) == 146 * 4 * 2
+    for bound in (0, 5):  # under one origin's 8 rows: none (it kept a whole origin)
+        sample, note = result.forecast_sample(max_rows=bound)
+        assert len(sample) == 0 and note["origins"] == 0
+
+
+def test_a_model_named_like_a_baseline_or_without_forecast_origins_is_refused():
+    """'linear' as the model's name: the baseline's forecasts replaced the model's, silently."""
+    for name in ("linear", "last_value", "seasonal_naive"):
+        with pytest.raises(ConfigError, match=f"model_name '{name}' is the name of a baseline"):
+            backtest(LastValueForecaster(horizon=3), ramp(60), start=30, model_name=name)
+
+    class FitPredictOnly:
+        horizon, context_length = 3, 4
+
+        def fit(self, df):
+            raise AssertionError("fitted before being refused")
+
+    with pytest.raises(ConfigError, match=r"has no forecast_origins\(df, origins, ...\)"):
+        backtest(FitPredictOnly(), ramp(60), start=30)
+
+
+def test_a_report_plots_a_metric_that_was_computed(tmp_path):
+    """metrics=('mse',): the figures asked for MAE and no report was written at all."""
+    result = backtest(LastValueForecaster(horizon=3), ramp(60), start=30, metrics=("mse",),
+                      refit=np.True_)  # numpy's True, as from an array of settings
+    written = result.save_report(tmp_path / "r")
+    assert {"error_by_step.png", "error_over_time.png", "forecast.png"} <= set(written)
 
 
 def test_forecasts_csv_holds_the_scored_values_and_sub_second_times(tmp_path):

@@ -155,9 +155,9 @@ class BacktestPlan:
 
 def _refit_every(refit: Any) -> int | None:
     """``False`` -> None (fit once), ``True`` -> 1, ``k`` -> k."""
-    if refit is False or refit is None:
+    if refit is None or (isinstance(refit, (bool, np.bool_)) and not refit):
         return None
-    if refit is True:
+    if isinstance(refit, (bool, np.bool_)):
         return 1
     if isinstance(refit, (int, np.integer)) and refit >= 1:
         return int(refit)
@@ -223,12 +223,15 @@ def plan_backtest(
     context: str = "window",
     fit: bool = True,
     index: pd.DatetimeIndex | None = None,
+    fit_horizon: int | None = None,
 ) -> BacktestPlan:
     """The origins, targets and training ranges of a rolling backtest; see :func:`backtest`.
 
     ``fit=False`` plans for a forecaster that is already fitted and not refitted (one block
-    without a training range). Raises :class:`ConfigError` for invalid options and
-    :class:`DataValidationError` when the series is too short for them.
+    without a training range). ``fit_horizon``: the horizon the fits train with when it is
+    longer than the scored ``horizon`` (a forecaster's own); training windows need it. Raises
+    :class:`ConfigError` for invalid options and :class:`DataValidationError` when the series is
+    too short for them.
     """
     horizon = positive_int(horizon, "horizon")
     context_length = positive_int(context_length, "context_length")
@@ -263,14 +266,16 @@ def plan_backtest(
     if n_windows is not None:
         origins = origins[:n_windows]
 
+    trained = max(horizon, fit_horizon or 0)  # the horizon the fits train with
+    needed = context_length + trained  # rows for one (context, target) training window
     if context == "window" and first < context_length - 1:
-        raise DataValidationError(
+        earliest = needed - 1 if fit and window == "expanding" else context_length - 1
+        raise DataValidationError(  # (the start it advises passes the training check too)
             f"the first origin {_row_label(first, index)} has {first + 1} rows of history, window "
             f"forecasts need context_length={context_length}: "
-            f"{_start_from(context_length - 1, last, n_rows)}use a shorter context_length, or "
+            f"{_start_from(earliest, last, n_rows)}use a shorter context_length, or "
             "context='full'"
         )
-    needed = context_length + horizon  # rows for one (context, target) training window
     if window == "sliding":
         train_length = train_length or first + 1
         if fit and train_length > first + 1:
@@ -281,12 +286,13 @@ def plan_backtest(
         if fit and train_length < needed:
             raise ConfigError(
                 f"train_length={train_length} is shorter than one training window "
-                f"(context_length + horizon = {needed} rows)"
+                f"(context_length + horizon = {context_length} + {trained} = {needed} rows)"
             )
     elif fit and first + 1 < needed:
         raise DataValidationError(
             f"the first origin {_row_label(first, index)} has {first + 1} rows to train on; one "
-            f"training window needs context_length + horizon = {needed}: "
+            f"training window needs context_length + horizon = {context_length} + {trained} = "
+            f"{needed}: "
             f"{_start_from(needed - 1, last, n_rows)}shorten context_length or horizon"
         )
 
@@ -457,9 +463,10 @@ class BacktestResult:
         """forecast.png, error_by_step.png and error_over_time.png in ``out_dir``."""
         from tsmamba.plotting import save_report_plots  # matplotlib only when plotting
 
-        return save_report_plots(
-            self.forecasts, self.metrics, out_dir, history=self.history, model_name=self.model_name
-        )
+        computed = set(self.metrics["metric"])  # MAE, else the first computed one a figure can show
+        metric = next((m for m in ("mae", "mse", "rmse", "smape", "mape") if m in computed), "mae")
+        return save_report_plots(self.forecasts, self.metrics, out_dir, history=self.history,
+                                 metric=metric, model_name=self.model_name)
 
     def save_report(
         self,
@@ -551,7 +558,9 @@ def _evenly_spaced(n: int, keep: int | None) -> np.ndarray:
     """Positions of ``keep`` evenly spaced items of ``n`` (first and last included); all if None."""
     if keep is None or keep >= n:
         return np.arange(n)
-    return np.unique(np.linspace(0, n - 1, max(1, keep)).round().astype(int))
+    if keep < 1:  # fewer rows allowed than one origin has: none (it kept one, over the bound)
+        return np.arange(0)
+    return np.unique(np.linspace(0, n - 1, keep).round().astype(int))
 
 
 def _tidy_forecasts(
@@ -676,6 +685,15 @@ def _summary(
         "overall": {name: dict(result["overall"]) for name, result in scores.items()},
         "improvement_pct": improvement,
     }
+
+
+def _check_model_name(model_name: str) -> None:
+    """ConfigError for a name the scores could not tell from a baseline's: the baseline's
+    forecasts replaced the model's, silently."""
+    if model_name in BASELINES:
+        raise ConfigError(
+            f"model_name {model_name!r} is the name of a baseline; give the model another name"
+        )
 
 
 def _is_fitted(forecaster: Any) -> bool:
@@ -864,6 +882,12 @@ def backtest(
         )  # fmt: skip
     if protocol != "rolling":
         raise ConfigError(f"protocol must be 'rolling' or 'ltsf', got {protocol!r}")
+    _check_model_name(model_name)
+    if not callable(getattr(forecaster, "forecast_origins", None)):  # before any fit, not after
+        raise ConfigError(
+            f"the forecaster ({type(forecaster).__name__}) has no forecast_origins(df, origins, ...); "
+            "a backtest needs it (see tsmamba.backtest's docstring)"
+        )
     prefitted = _is_fitted(forecaster)
     needs_fit = not prefitted or _refit_every(refit) is not None
     # before any fit, ask what will forecast (a fresh clone, or the fitted forecaster itself)
@@ -900,6 +924,7 @@ def backtest(
         context=context,
         fit=needs_fit,
         index=index,
+        fit_horizon=model_horizon,
     )
     origins = plan.origins
     n = plan.n_windows
@@ -1087,6 +1112,7 @@ def backtest_ltsf(
     step: Weather at H=720 would be 150 million rows) to evenly spaced origins; the scores and
     ``arrays`` always cover every window. None keeps every origin.
     """
+    _check_model_name(model_name)
     t_start = time.perf_counter()
     prepared = prepare_ltsf(data, context_length, horizon, kind=kind, data_dir=data_dir)
     est = _ltsf_forecaster(forecaster, prepared.context_length, prepared.horizon)
