@@ -337,6 +337,44 @@ def test_a_download_cut_short_is_an_error_and_leaves_no_file(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+class NoLength(http.server.BaseHTTPRequestHandler):
+    """Sends a CSV without Content-Length, cut inside its last value, and closes."""
+
+    def do_GET(self):
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(csv_bytes(100).rstrip(b"\n")[:-3])  # '20.12' read as '20'
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_download_without_a_length_cut_mid_line_is_an_error(isolated, monkeypatch):
+    """It was kept, read as 100 rows with a wrong last value, and its digest recorded as trusted."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), NoLength)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        fake_spec(monkeypatch, f"http://127.0.0.1:{server.server_address[1]}/ETTh2.csv", n_rows=100)
+        with pytest.raises(DataNotFoundError, match=r"ended mid-line after .* no length to check"):
+            load_dataset("ETTh2")
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+    assert list(isolated.iterdir()) == []
+
+
+def test_a_page_downloaded_for_the_data_set_is_not_kept(isolated, http_root, monkeypatch):
+    """An HTML page served with status 200 stayed as ETTh2.csv and failed every later load."""
+    root, base = http_root
+    (root / "ETTh2.csv").write_bytes(b"<html><body>rate limited</body></html>\n")
+    fake_spec(monkeypatch, f"{base}/ETTh2.csv", n_rows=100)
+    with pytest.raises(DataValidationError):
+        load_dataset("ETTh2")
+    assert list(isolated.iterdir()) == []
+
+
 def test_load_dataset_downloads_and_records_a_checksum(isolated, http_root, monkeypatch):
     root, base = http_root
     (root / "ETTh2.csv").write_bytes(csv_bytes(99))

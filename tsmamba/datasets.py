@@ -287,7 +287,9 @@ def download(url: str, dest: str | os.PathLike, sha256: str | None = None) -> Pa
     """Fetch ``url`` (http(s) or file://) to ``dest`` atomically; check ``sha256`` if given.
 
     The bytes go to a temporary file in ``dest``'s folder that replaces ``dest`` only when
-    complete and verified, so a failed or mismatched download leaves no file behind. A symlinked
+    complete and verified, so a failed or mismatched download leaves no file behind. Complete
+    means all the bytes the server announced; without a length (or a ``sha256``) a ``.csv``
+    must end with a newline, as one cut short mid-line does not. A symlinked
     ``dest`` keeps pointing where it did: the file it names is the one replaced.
     Raises :class:`ChecksumError` on a mismatch, :class:`DataNotFoundError` when unreachable.
     """
@@ -303,13 +305,14 @@ def download(url: str, dest: str | os.PathLike, sha256: str | None = None) -> Pa
                 response = urllib.request.urlopen(request, timeout=60)
             except (urllib.error.URLError, OSError, ValueError) as exc:
                 raise DataNotFoundError(f"cannot download {url}: {exc}") from exc
-            received = 0
+            received, tail = 0, b""
             with response:
                 try:
                     for block in iter(lambda: response.read(_CHUNK), b""):
                         digest.update(block)
                         out.write(block)
                         received += len(block)
+                        tail = block[-1:]
                 except (http.client.HTTPException, OSError) as exc:
                     raise DataNotFoundError(f"download of {url} broke off ({exc!r}); try again") from exc
                 announced = response.headers.get("Content-Length")
@@ -319,6 +322,11 @@ def download(url: str, dest: str | os.PathLike, sha256: str | None = None) -> Pa
                             f"download of {url} ended after {received} of {announced} bytes; "
                             f"nothing was written to {dest}; try again"
                         )
+                elif sha256 is None and target.suffix.lower() == ".csv" and tail not in (b"\n", b""):
+                    raise DataNotFoundError(  # no length to check: a CSV stopping mid-line was cut
+                        f"download of {url} ended mid-line after {received} bytes (the server gave "
+                        f"no length to check it against); nothing was written to {dest}; try again"
+                    )
             out.flush()
             os.fsync(out.fileno())
         actual = digest.hexdigest()
@@ -395,7 +403,11 @@ def load_dataset(
             _download(spec.url, dest, expected)
         except DataNotFoundError as exc:
             raise DataNotFoundError(f"{spec.name} not found locally and {exc}. {advice}") from exc
-        frame = read_dataset_file(dest, spec, verified=True)
+        try:
+            frame = read_dataset_file(dest, spec, verified=True)
+        except Exception:  # a page or a broken file where the data set should be: not kept
+            dest.unlink(missing_ok=True)
+            raise
         if frame.shape != (spec.n_rows, spec.n_channels):
             dest.unlink()  # not the published file: nothing to record a checksum for
             raise ChecksumError(
