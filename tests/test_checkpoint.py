@@ -120,7 +120,7 @@ def test_failed_overwrite_keeps_the_previous_save(tmp_path, monkeypatch):
         return real_replace(src, dst)
 
     monkeypatch.setattr(checkpoint.os, "replace", replace_failing_second)
-    with pytest.raises(OSError, match="simulated failure"):
+    with pytest.raises(CheckpointError, match=r"the save could not be written \(simulated failure\)"):
         save(path, 2.0)
     assert len(calls) == 3  # old aside, new in (failed), old back
     monkeypatch.undo()
@@ -147,6 +147,39 @@ def test_read_rejects_metadata_that_is_not_an_object(tmp_path):
     (tmp_path / "m" / "meta.json").write_text("[1, 2]")
     with pytest.raises(CheckpointError, match="not a tsmamba save's metadata"):
         read_checkpoint(tmp_path / "m")
+    for bad in ("1" * 5000, "[" * 200_000):  # int digits limit, nesting: a ValueError, a RecursionError
+        (tmp_path / "m" / "meta.json").write_text(bad)
+        with pytest.raises(CheckpointError, match=r"meta\.json is corrupt or unreadable"):
+            read_checkpoint(tmp_path / "m")
+    (tmp_path / "m" / "meta.json").unlink()
+    (tmp_path / "m" / "meta.json").mkdir()  # IsADirectoryError
+    with pytest.raises(CheckpointError, match=r"meta\.json is corrupt or unreadable"):
+        read_checkpoint(tmp_path / "m")
+    save(tmp_path / "w", 1.0)
+    (tmp_path / "w" / "weights.pt").unlink()
+    (tmp_path / "w" / "weights.pt").mkdir()
+    with pytest.raises(CheckpointError, match=r"weights\.pt cannot be read"):
+        read_checkpoint(tmp_path / "w")
+
+
+def test_a_save_of_another_kind_is_not_replaced(tmp_path):
+    """A stream saved into a model's folder deleted the model without a word."""
+    save(tmp_path / "model", 1.0)  # format "tsmamba-test"
+    with pytest.raises(CheckpointError, match="holds a tsmamba-test save, and a tsmamba-other save would"):
+        write_checkpoint(tmp_path / "model", {"format": "tsmamba-other"}, {"w": {"w": torch.zeros(1)}})
+    assert saved_value(tmp_path / "model") == 1.0
+    with pytest.raises(CheckpointError, match="holds a tsmamba-test save"):
+        check_replaceable(tmp_path / "model", "tsmamba-forecaster")  # what `tsmamba fit --out` asks
+
+
+def test_a_save_that_cannot_be_written_says_which_and_leftovers_are_named(tmp_path):
+    with pytest.raises(CheckpointError, match=r"the save could not be written .*File name too long"):
+        save(tmp_path / ("m" * 250), 1.0)  # the temporary name adds 14 characters
+    save(tmp_path / "m", 1.0)
+    (tmp_path / ".m.0badcafe.tmp").mkdir()  # as a killed save leaves it
+    with pytest.warns(UserWarning, match=r"\['.m.0badcafe.tmp'\] left by interrupted saves of m"):
+        save(tmp_path / "m", 2.0)
+    assert saved_value(tmp_path / "m") == 2.0
 
 
 @pytest.mark.parametrize(
@@ -231,3 +264,14 @@ def test_atomic_writes_keep_symlinks_write_into_devices_and_get_a_plain_file_mod
     assert stat.S_ISFIFO(pipe.stat().st_mode)
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "f.csv", "link.csv", "log.txt", "pipe", "private.csv", "real.csv"]
+
+
+@pytest.mark.skipif(not os.access("/dev/shm", os.W_OK), reason="no writable /dev/shm here")
+def test_a_regular_file_under_dev_is_replaced_not_appended_to(tmp_path):
+    path = Path("/dev/shm") / f"tsmamba-test-{os.getpid()}.csv"
+    try:
+        atomic_write_bytes(path, b"date,OT\n2024-01-01,1.0\n")
+        atomic_write_bytes(path, b"date,OT\n2024-01-02,2.0\n")  # it was appended to
+        assert path.read_bytes() == b"date,OT\n2024-01-02,2.0\n"
+    finally:
+        path.unlink(missing_ok=True)

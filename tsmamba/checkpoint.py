@@ -14,6 +14,7 @@ torch is imported only by the functions that handle tensors, so :func:`check_rep
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import io
 import json
@@ -21,6 +22,7 @@ import os
 import secrets
 import shutil
 import stat
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -115,7 +117,9 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
         st = os.stat(path)  # through symlinks
     except OSError:
         st = None
-    special = str(path).startswith(("/dev/", "/proc/"))  # /dev/stdout -> the shell's descriptor
+    # /dev/stdout -> the shell's descriptor, even when that is a regular file (`>> log`); a
+    # regular file elsewhere under /dev (/dev/shm) is replaced like any other
+    special = str(path).startswith(("/proc/", "/dev/fd/", "/dev/std"))
     if special or (st is not None and not stat.S_ISREG(st.st_mode) and not stat.S_ISDIR(st.st_mode)):
         with open(path, "ab") as fh:  # a device, pipe or descriptor cannot be replaced; append:
             # /dev/stdout reopens the shell's file, whose earlier lines must stay
@@ -172,6 +176,13 @@ def _is_replaceable(path: Path) -> bool:
     return isinstance(files, dict) and names <= {META, *files}
 
 
+def _saved_format(path: Path) -> Any:
+    try:
+        return read_meta(path).get("format")
+    except (CheckpointError, OSError):
+        return None
+
+
 def check_parents(path: str | os.PathLike) -> Path:
     """``path`` unless the nearest of its parents that exists is a file (``notes.txt/model``),
     where nothing can be written: then :class:`CheckpointError` naming it."""
@@ -184,9 +195,10 @@ def check_parents(path: str | os.PathLike) -> Path:
     return path
 
 
-def check_replaceable(path: str | os.PathLike) -> Path:
-    """``path`` if :func:`write_checkpoint` may write there (nothing there, an empty folder or a
-    previous save); else :class:`CheckpointError`, the one :func:`write_checkpoint` raises."""
+def check_replaceable(path: str | os.PathLike, kind: str | None = None) -> Path:
+    """``path`` if :func:`write_checkpoint` may write a save of format ``kind`` there (nothing
+    there, an empty folder or a previous save of that format); else :class:`CheckpointError`,
+    the one :func:`write_checkpoint` raises."""
     path = check_parents(path)
     if path.exists() and not path.is_dir():
         raise CheckpointError(f"{path} exists and is not a directory; choose another path")
@@ -194,6 +206,11 @@ def check_replaceable(path: str | os.PathLike) -> Path:
         raise CheckpointError(
             f"{path} already exists and is not a tsmamba save (saving replaces the whole folder); "
             "choose a new path or remove the folder first"
+        )
+    held = _saved_format(path) if kind is not None and path.is_dir() else None
+    if held is not None and held != kind:  # a stream saved into a model's folder deleted the model
+        raise CheckpointError(
+            f"{path} holds a {held} save, and a {kind} save would replace it; choose another path"
         )
     return path
 
@@ -218,8 +235,28 @@ def write_checkpoint(
     process killed between those two renames leaves the previous save beside ``path`` instead.
     A symlinked ``path`` keeps pointing where it did: the save it names is the one replaced.
     """
-    given = check_replaceable(path)
+    given = check_replaceable(path, meta.get("format"))
     path = Path(os.path.realpath(given))
+    try:
+        return _write_checkpoint(given, path, meta, tensors)
+    except OSError as exc:  # permissions, a full disk, a name too long: say which save failed
+        raise CheckpointError(
+            f"{given}: the save could not be written ({exc}); nothing there changed"
+        ) from exc
+
+
+def _write_checkpoint(
+    given: Path, path: Path, meta: Mapping[str, Any], tensors: Mapping[str, Mapping[str, torch.Tensor]]
+) -> Path:
+    leftovers = sorted(p.name for p in path.parent.glob(f".{glob.escape(path.name)}.*")
+                       if p.suffix in (".tmp", ".old"))
+    if leftovers:  # each a save-sized copy that no later save removes
+        warnings.warn(
+            f"{path.parent} holds {leftovers} left by interrupted saves of {path.name}; delete them "
+            "unless a save is running",
+            UserWarning,
+            stacklevel=4,
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     _, tmp = temp_beside(path, folder=True)
     old = None
@@ -266,8 +303,10 @@ def read_meta(path: str | os.PathLike, expected: str | None = None) -> dict[str,
         meta = json.loads(meta_file.read_text())
     except FileNotFoundError:
         raise CheckpointError(f"{meta_file} is missing: {path} is not a complete tsmamba save") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise CheckpointError(f"{meta_file} is corrupt ({exc}); save the model again") from None
+    except (ValueError, RecursionError, OSError) as exc:  # JSON and UTF-8 errors are ValueErrors
+        raise CheckpointError(
+            f"{meta_file} is corrupt or unreadable ({exc!r:.200}); save the model again"
+        ) from None
     if not isinstance(meta, dict) or not isinstance(meta.get("files", {}), dict):
         raise CheckpointError(f"{meta_file} is not a tsmamba save's metadata; save the model again")
     if expected is not None and meta.get("format") != expected:
@@ -294,6 +333,8 @@ def read_checkpoint(
             data = file.read_bytes()
         except FileNotFoundError:
             raise CheckpointError(f"{file} is missing from the save; save the model again") from None
+        except OSError as exc:  # a folder in its place, no permission
+            raise CheckpointError(f"{file} cannot be read ({exc}); save the model again") from None
         if sha256_bytes(data) != digest:
             raise CheckpointError(
                 f"{file} is truncated or corrupt (sha256 mismatch with {META}); save the model again"

@@ -1125,12 +1125,12 @@ examples:
 def cmd_fit(run: Run) -> int:
     """Train a TSMambaForecaster on the whole series (the last val_fraction of the rows for early
     stopping) and save it to a folder that 'tsmamba predict --model' reads."""
-    from tsmamba.checkpoint import check_replaceable
+    from tsmamba.checkpoint import FORECASTER_FORMAT, check_replaceable
 
     out = run.get("out")
     if out is None:
         raise ConfigError(f"'{PROG} fit' needs --out MODEL_DIR (where to save the model)")
-    check_replaceable(out)  # before the training, not after it
+    check_replaceable(out, FORECASTER_FORMAT)  # before the training, not after it
     frame, label, _ = load_data(run)
     from tsmamba.data import check_length
 
