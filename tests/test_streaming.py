@@ -554,3 +554,23 @@ def test_several_calendar_series_updated_together_equal_their_full_recomputation
         assert out["c"].index.name == expected.index.name  # "a" and "c" share a time, not an index
     finally:
         model.network_.float()
+
+
+def test_a_damaged_stream_save_is_a_checkpoint_error(model, series, tmp_path):
+    """Edited or damaged metadata raised KeyError / TypeError, or loaded and failed at update."""
+    import json
+
+    path = model.stream(history=series.iloc[:60]).save(tmp_path / "s")
+    good = json.loads((path / "meta.json").read_text())
+    edits = [lambda m: m.pop("model"), lambda m: m.pop("ids"), lambda m: m.update(ids=5),
+             lambda m: m.update(ids=[0, 1]), lambda m: m.update(seen="x"), lambda m: m.update(seen=[1, 2, 3]),
+             lambda m: m.update(steps="x"), lambda m: m.update(missing="bogus")]
+    for edit in edits:
+        meta = json.loads(json.dumps(good))
+        edit(meta)
+        (path / "meta.json").write_text(json.dumps(meta))
+        with pytest.raises(CheckpointError) as err:
+            Stream.load(path, model)
+        assert str(err.value).startswith(str(path))  # named, with what is wrong
+    (path / "meta.json").write_text(json.dumps(good))
+    assert Stream.load(path, model).steps == 60

@@ -515,6 +515,17 @@ class Stream:
     def load(cls, path: str | os.PathLike, forecaster: Any) -> Stream:
         """Resume a saved stream with the forecaster it was made with."""
         meta, tensors = read_checkpoint(path, FORMAT)
+        try:
+            return cls._from_save(path, meta, tensors, forecaster)
+        except CheckpointError:
+            raise
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:  # edited or damaged
+            raise CheckpointError(
+                f"{path}: the saved stream is not valid ({type(exc).__name__}: {exc}); save it again"
+            ) from None
+
+    @classmethod
+    def _from_save(cls, path: Any, meta: dict, tensors: dict, forecaster: Any) -> Stream:
         if meta["model"] != _weights_fingerprint(forecaster):
             raise CheckpointError(f"{path} was saved with a different model; load it with that model")
         fitted = _fit_fingerprint(forecaster)
@@ -528,14 +539,14 @@ class Stream:
                 f"{path}: channels {meta['columns']} differ from the model's {forecaster.columns_}"
             )
         stream = cls(forecaster, None, ids=meta["ids"], missing=meta["missing"], gaps=meta["gaps"])
-        stream.single = meta["single"]
+        stream.single = bool(meta["single"])
         dtype = stream._dtype
         state = dict(tensors["state"])
         if meta.get("moments") != "deviations" and "moments" in state:  # saved with sums of x^2
             state["moments"] = moments_from_power_sums(state["moments"])
         state = {k: v.to(dtype) for k, v in state.items()}
         try:
-            stream._state = ForecastState.from_tensors(state, meta["steps"])
+            stream._state = ForecastState.from_tensors(state, int(meta["steps"]))
         except KeyError as exc:
             raise CheckpointError(f"{path}: state tensor {exc} is missing") from None
         stream._forecast = tensors["stream"]["forecast"].to(dtype)
@@ -546,6 +557,12 @@ class Stream:
             stream._last_time = [_time_from_json(t) for t in meta["last_time"]]
         except (KeyError, TypeError, ValueError) as exc:  # ZoneInfoNotFoundError is a KeyError
             raise CheckpointError(f"{path}: a saved last timestamp cannot be read ({exc!r})") from None
+        B = len(stream.ids)
+        sizes = {"ids": B, "states": stream._state.moments.shape[0], "forecasts": len(stream._forecast),
+                 "last values": len(stream._last_values), "counts": len(stream._seen),
+                 "last times": len(stream._last_time)}
+        if len(set(sizes.values())) != 1 or (stream.single and B != 1):
+            raise CheckpointError(f"{path}: the saved parts disagree on the number of series ({sizes})")
         return stream
 
     def _time_to_json(self, b: int, ts: pd.Timestamp | None) -> dict | None:
