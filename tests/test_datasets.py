@@ -459,3 +459,11 @@ def test_real_files_load_verified(name, rows, channels, benchmark_file):
     assert df.shape == (rows, channels)
     assert df.columns[-1] == "OT"
     assert df.attrs["freq"] == REGISTRY[name].freq
+
+
+def test_a_download_into_a_place_that_cannot_hold_it_is_a_data_error(tmp_path):
+    source = tmp_path / "x.csv"
+    source.write_bytes(csv_bytes(10))
+    (tmp_path / "file").write_text("not a folder")
+    with pytest.raises(DataNotFoundError, match=r"cannot download .* into .*file"):  # FileExistsError
+        download(source.as_uri(), tmp_path / "file" / "x.csv")

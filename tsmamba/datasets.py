@@ -295,9 +295,12 @@ def download(url: str, dest: str | os.PathLike, sha256: str | None = None) -> Pa
     """
     dest = Path(dest)
     target = Path(os.path.realpath(dest))
-    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = temp_beside(target, ".part")
+    except OSError as exc:  # a read-only folder, a file where the folder should be
+        raise DataNotFoundError(f"cannot download {url} into {target.parent}: {exc}") from exc
     request = urllib.request.Request(url, headers={"User-Agent": "tsmamba-data/0.1"})
-    fd, tmp = temp_beside(target, ".part")
     digest = hashlib.sha256()
     try:
         with os.fdopen(fd, "wb") as out:
