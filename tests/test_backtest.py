@@ -189,6 +189,9 @@ def test_plan_errors_advise_a_start_row_only_when_the_data_reaches_it():
     with pytest.raises(DataValidationError, match="need context_length=4: start at row 6 or later"):
         plan_backtest(60, 3, context_length=4, start=0)
     plan_backtest(60, 3, context_length=4, start=6)
+    with pytest.raises(DataValidationError, match="need context_length=16: start at row 19 or later"):
+        plan_backtest(100, 4, context_length=16, start=5, window="sliding")  # it advised row 15
+    plan_backtest(100, 4, context_length=16, start=19, window="sliding")
     # the fits train with the forecaster's longer horizon: their windows need it (the clone's fit
     # failed after the plan had passed)
     with pytest.raises(DataValidationError, match=r"16 \+ 8 = 24: start at row 23 or later"):
@@ -471,9 +474,10 @@ def test_forecast_sample_keeps_first_and_last_origin(tmp_path):
     assert json.loads((tmp_path / "metrics.json").read_text())["forecasts_csv"]["origins_total"] == 146
     result.to_csv(tmp_path / "all.csv")
     assert len(pd.read_csv(tmp_path / "all.csv")) == 146 * 4 * 2
-    for bound in (0, 5):  # under one origin's 8 rows: none (it kept a whole origin)
-        sample, note = result.forecast_sample(max_rows=bound)
-        assert len(sample) == 0 and note["origins"] == 0
+    sample, note = result.forecast_sample(max_rows=0)  # scores only: none (it kept one origin)
+    assert len(sample) == 0 and note["origins"] == 0
+    sample, note = result.forecast_sample(max_rows=5)  # under one origin's 8 rows: that origin,
+    assert len(sample) == 8 and note["origins"] == 1  # so a report has a forecast to show
 
 
 def test_a_model_named_like_a_baseline_or_without_forecast_origins_is_refused():
@@ -492,9 +496,10 @@ def test_a_model_named_like_a_baseline_or_without_forecast_origins_is_refused():
         backtest(FitPredictOnly(), ramp(60), start=30)
 
 
-def test_a_report_plots_a_metric_that_was_computed(tmp_path):
+@pytest.mark.parametrize("metrics", [("mse",), ("mase",)])
+def test_a_report_plots_a_metric_that_was_computed(tmp_path, metrics):
     """metrics=('mse',): the figures asked for MAE and no report was written at all."""
-    result = backtest(LastValueForecaster(horizon=3), ramp(60), start=30, metrics=("mse",),
+    result = backtest(LastValueForecaster(horizon=3), ramp(60), start=30, metrics=metrics,
                       refit=np.True_)  # numpy's True, as from an array of settings
     written = result.save_report(tmp_path / "r")
     assert {"error_by_step.png", "error_over_time.png", "forecast.png"} <= set(written)

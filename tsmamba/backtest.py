@@ -269,7 +269,7 @@ def plan_backtest(
     trained = max(horizon, fit_horizon or 0)  # the horizon the fits train with
     needed = context_length + trained  # rows for one (context, target) training window
     if context == "window" and first < context_length - 1:
-        earliest = needed - 1 if fit and window == "expanding" else context_length - 1
+        earliest = needed - 1 if fit else context_length - 1
         raise DataValidationError(  # (the start it advises passes the training check too)
             f"the first origin {_row_label(first, index)} has {first + 1} rows of history, window "
             f"forecasts need context_length={context_length}: "
@@ -441,7 +441,7 @@ class BacktestResult:
         if max_rows is None or len(frame) <= max_rows:
             return frame, note
         per_origin = max(1, len(frame) // max(1, len(origins)))
-        picked = origins[_evenly_spaced(len(origins), int(max_rows) // per_origin)]
+        picked = origins[_evenly_spaced(len(origins), _origins_within(max_rows, per_origin))]
         sample = frame[frame["origin"].isin(picked)]
         note.update(rows=len(sample), origins=len(picked), complete=False)
         return sample, note
@@ -463,8 +463,8 @@ class BacktestResult:
         """forecast.png, error_by_step.png and error_over_time.png in ``out_dir``."""
         from tsmamba.plotting import save_report_plots  # matplotlib only when plotting
 
-        computed = set(self.metrics["metric"])  # MAE, else the first computed one a figure can show
-        metric = next((m for m in ("mae", "mse", "rmse", "smape", "mape") if m in computed), "mae")
+        computed = list(dict.fromkeys(self.metrics["metric"]))  # MAE, else the first computed one
+        metric = "mae" if "mae" in computed else computed[0]
         return save_report_plots(self.forecasts, self.metrics, out_dir, history=self.history,
                                  metric=metric, model_name=self.model_name)
 
@@ -555,12 +555,21 @@ def _time_text(times: pd.Series) -> np.ndarray:
 
 
 def _evenly_spaced(n: int, keep: int | None) -> np.ndarray:
-    """Positions of ``keep`` evenly spaced items of ``n`` (first and last included); all if None."""
+    """Positions of ``keep`` evenly spaced items of ``n`` (first and last included; none for 0);
+    all if None."""
     if keep is None or keep >= n:
         return np.arange(n)
-    if keep < 1:  # fewer rows allowed than one origin has: none (it kept one, over the bound)
+    if keep < 1:
         return np.arange(0)
     return np.unique(np.linspace(0, n - 1, keep).round().astype(int))
+
+
+def _origins_within(max_rows: int | None, per_origin: int) -> int | None:
+    """Origins whose forecasts fit in ``max_rows`` rows: none for 0 (scores only), else at least
+    one, so that a report always has a forecast to show (Traffic's one origin is 620,640 rows)."""
+    if max_rows is None:
+        return None
+    return 0 if max_rows <= 0 else max(1, int(max_rows) // per_origin)
 
 
 def _tidy_forecasts(
@@ -1167,7 +1176,7 @@ def backtest_ltsf(
     metrics_s = time.perf_counter() - t0
     columns_out = {("yhat" if k == model_name else _BASELINE_PREFIX + k): v for k, v in predictions.items()}
     per_origin = H * len(channels)
-    kept = _evenly_spaced(n, None if max_forecast_rows is None else max_forecast_rows // per_origin)
+    kept = _evenly_spaced(n, _origins_within(max_forecast_rows, per_origin))
     kept_columns = {k: v[kept] for k, v in columns_out.items()}
     forecasts = _tidy_forecasts(index, origins[kept], channels, y[kept], kept_columns)
     shown = slice(max(0, test_s - 3 * H), test_e)

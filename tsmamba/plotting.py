@@ -507,7 +507,8 @@ def save_report_plots(
     return [
         plot_forecasts(forecasts, out / "forecast.png", history=history, model_name=model_name),
         plot_error_by_step(metrics_df, out / "error_by_step.png", metric=metric),
-        plot_error_over_time(
-            forecasts, out / "error_over_time.png", metric=metric, model_name=model_name
+        plot_error_over_time(  # from the forecasts: MAE when ``metric`` is not per element (MASE)
+            forecasts, out / "error_over_time.png", metric=metric if metric in _POINTWISE else "mae",
+            model_name=model_name,
         ),
     ]
