@@ -481,9 +481,9 @@ def test_update_many_reads_strictly_and_says_so(model, series):
     stream = model.stream(history=series.iloc[:60], missing="ffill")
     rows = series.iloc[60:63].copy()
     rows.iloc[1, 0] = np.nan
-    with pytest.raises(StreamError, match=r"update_many takes complete rows, but column 'c0' has no value "
-                       r"in row 1 .*send such rows through update\(\)"):  # it advised impute=, not its option
-        stream.update_many(rows)
+    with pytest.raises(DataValidationError, match=r"column 'c0': 1 NaN, first at .*\. update_many takes "
+                       r"complete rows: send rows with a missing value through update\(\)"):
+        stream.update_many(rows)  # it advised impute=, no option of update_many's
     stream.update(rows.iloc[0])  # the policy applies to update
     assert np.isfinite(stream.update(rows.iloc[1]).to_numpy()).all()
 
@@ -574,3 +574,10 @@ def test_a_damaged_stream_save_is_a_checkpoint_error(model, series, tmp_path):
         assert str(err.value).startswith(str(path))  # named, with what is wrong
     (path / "meta.json").write_text(json.dumps(good))
     assert Stream.load(path, model).steps == 60
+
+
+def test_a_forecasters_own_error_at_stream_load_is_not_blamed_on_the_save(model, series, tmp_path):
+    path = model.stream(history=series.iloc[:60]).save(tmp_path / "s")
+    changed = TSMambaForecaster.load(model.save(tmp_path / "m")).set_params(horizon=8)
+    with pytest.raises(ConfigError, match="parameters changed since fit"):  # was "save it again"
+        Stream.load(path, changed)

@@ -37,7 +37,7 @@ from tsmamba.checkpoint import (
     zone_name,
 )
 from tsmamba.data import check_scaled_range, future_index, parse_time
-from tsmamba.errors import CheckpointError, ConfigError, StreamError
+from tsmamba.errors import CheckpointError, ConfigError, DataValidationError, StreamError
 from tsmamba.model import ForecastState, moments_from_power_sums
 
 __all__ = ["Stream"]
@@ -411,15 +411,15 @@ class Stream:
                 "update_many takes one series' rows; for several series call it per id via "
                 "stream.update({id: row}) or warm each with its own history"
             )
-        present = [c for c in self.columns if isinstance(rows, pd.DataFrame) and c in rows.columns]
-        holes = rows[present].isna().to_numpy() if present else np.zeros((0, 0), bool)
-        if holes.any():  # the reader's advice (impute=) is no option of update_many's
-            i, j = (int(k[0]) for k in np.nonzero(holes))
-            raise StreamError(
-                f"update_many takes complete rows, but column {present[j]!r} has no value in row {i} "
-                f"({rows.index[i]}); send such rows through update(), whose missing= policy applies"
-            )
-        frame = self.forecaster._frame_for_prediction(rows, caller="update_many")
+        try:
+            frame = self.forecaster._frame_for_prediction(rows, caller="update_many")
+        except DataValidationError as exc:
+            if "impute=" not in str(exc):
+                raise
+            raise DataValidationError(  # the reader's advice (impute=) is no option of update_many's
+                f"{str(exc).split('. Pass impute=')[0]}. update_many takes complete rows: send rows "
+                "with a missing value through update(), whose missing= policy applies"
+            ) from None
         last_time, last_values = self._last_time[0], self._last_values[0]
         first = frame.iloc[0]
         first_values, _ = self._parse_row(first)
@@ -515,6 +515,7 @@ class Stream:
     def load(cls, path: str | os.PathLike, forecaster: Any) -> Stream:
         """Resume a saved stream with the forecaster it was made with."""
         meta, tensors = read_checkpoint(path, FORMAT)
+        forecaster.check_fitted()  # the forecaster's own errors are not the save's
         try:
             return cls._from_save(path, meta, tensors, forecaster)
         except CheckpointError:
