@@ -349,6 +349,34 @@ class NoLength(http.server.BaseHTTPRequestHandler):
         pass
 
 
+class Encoded(http.server.BaseHTTPRequestHandler):
+    """Sends a gzip-encoded body with its length: not checked against the decoded bytes."""
+
+    def do_GET(self):
+        body = gzip.compress(b"date,OT\n2024-01-01,1.0")  # no final newline
+        self.send_response(200)
+        self.send_header("Content-Encoding", "gzip")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_an_encoded_download_with_a_length_is_not_refused_as_cut_short(tmp_path):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Encoded)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:  # urllib does not decode: the gzip bytes are what arrives, and the server gave a length
+        download(f"http://127.0.0.1:{server.server_address[1]}/x.csv", tmp_path / "x.csv")
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+    assert (tmp_path / "x.csv").is_file()
+
+
 def test_a_download_without_a_length_cut_mid_line_is_an_error(isolated, monkeypatch):
     """It was kept, read as 100 rows with a wrong last value, and its digest recorded as trusted."""
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), NoLength)

@@ -19,6 +19,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import secrets
 import shutil
 import stat
@@ -235,25 +236,23 @@ def write_checkpoint(
     process killed between those two renames leaves the previous save beside ``path`` instead.
     A symlinked ``path`` keeps pointing where it did: the save it names is the one replaced.
     """
-    given = check_replaceable(path, meta.get("format"))
-    path = Path(os.path.realpath(given))
     try:
-        return _write_checkpoint(given, path, meta, tensors)
+        given = check_replaceable(path, meta.get("format"))
+        return _write_checkpoint(given, Path(os.path.realpath(given)), meta, tensors)
     except OSError as exc:  # permissions, a full disk, a name too long: say which save failed
-        raise CheckpointError(
-            f"{given}: the save could not be written ({exc}); nothing there changed"
-        ) from exc
+        raise CheckpointError(f"{path}: the save could not be written ({exc}); nothing changed") from exc
 
 
 def _write_checkpoint(
     given: Path, path: Path, meta: Mapping[str, Any], tensors: Mapping[str, Mapping[str, torch.Tensor]]
 ) -> Path:
+    ours = re.compile(rf"\.{re.escape(path.name)}\.[0-9a-f]{{8}}\.(tmp|old)")  # as temp_beside names them
     leftovers = sorted(p.name for p in path.parent.glob(f".{glob.escape(path.name)}.*")
-                       if p.suffix in (".tmp", ".old"))
+                       if ours.fullmatch(p.name))
     if leftovers:  # each a save-sized copy that no later save removes
         warnings.warn(
-            f"{path.parent} holds {leftovers} left by interrupted saves of {path.name}; delete them "
-            "unless a save is running",
+            f"{path.parent} holds {leftovers}, temporary folders of saves of {path.name} that were "
+            "killed (or are running now); delete them once no save is running",
             UserWarning,
             stacklevel=4,
         )

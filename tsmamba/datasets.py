@@ -325,7 +325,8 @@ def download(url: str, dest: str | os.PathLike, sha256: str | None = None) -> Pa
                             f"download of {url} ended after {received} of {announced} bytes; "
                             f"nothing was written to {dest}; try again"
                         )
-                elif sha256 is None and target.suffix.lower() == ".csv" and tail not in (b"\n", b""):
+                elif announced is None and sha256 is None and target.suffix.lower() == ".csv" \
+                        and tail not in (b"\n", b""):
                     raise DataNotFoundError(  # no length to check: a CSV stopping mid-line was cut
                         f"download of {url} ended mid-line after {received} bytes (the server gave "
                         f"no length to check it against); nothing was written to {dest}; try again"
@@ -409,10 +410,10 @@ def load_dataset(
         try:
             frame = read_dataset_file(dest, spec, verified=True)
         except Exception:  # a page or a broken file where the data set should be: not kept
-            dest.unlink(missing_ok=True)
+            Path(os.path.realpath(dest)).unlink(missing_ok=True)  # the file, not a link to it
             raise
         if frame.shape != (spec.n_rows, spec.n_channels):
-            dest.unlink()  # not the published file: nothing to record a checksum for
+            Path(os.path.realpath(dest)).unlink()  # not the published file: no checksum to record
             raise ChecksumError(
                 f"the download of {spec.name} from {spec.url} has {frame.shape[0]} rows x "
                 f"{frame.shape[1]} channels, the published file {spec.n_rows} x {spec.n_channels}; "
