@@ -296,6 +296,15 @@ def test_long_form_ids_that_look_like_missing_values_are_kept(tmp_path, reader):
         reader(path)
 
 
+@pytest.mark.parametrize("reader", [read_panel, read_series])
+def test_long_form_ids_that_look_like_numbers_are_kept_as_written(tmp_path, reader):
+    """All-numeric ids were read as numbers: '001' became '1', and '7' and '07' one series."""
+    path = tmp_path / "ids.csv"
+    rows = [f"{c},2020-01-01 0{h}:00,{h}" for c in ("001", "010", "07", "7", "1e3") for h in range(3)]
+    path.write_text("unique_id,ds,y\n" + "\n".join(rows) + "\n")
+    assert sorted(reader(path)) == ["001", "010", "07", "1e3", "7"]
+
+
 def test_non_ascii_header_names_are_kept(tmp_path):
     frame = hourly_frame(12, 2).rename(columns={"x0": "SWDR (W/m\ufffd)", "x1": "T (°C)"})
     df = read_series(write_csv(tmp_path, frame))

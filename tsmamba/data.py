@@ -400,8 +400,8 @@ def _read_table(
                 f"the file seems to use {other[0]!r} as its delimiter{decimal}; save it "
                 "comma-separated" + (" with '.' decimals" if decimal else "")
             )
-    as_read = [c for c in text_cols if c in frame.columns and frame[c].isna().any()]
-    if as_read:  # empty fields stay "" (an error for an id), markers like "NA" stay text
+    as_read = [c for c in text_cols if c in frame.columns]
+    if as_read:  # ids as written: "NA" stays text, "" an error for an id, and "07" is not "7"
         frame[as_read] = pd.read_csv(path, encoding=encoding, usecols=as_read, dtype=str,
                                      na_filter=False)
     return frame, origin
