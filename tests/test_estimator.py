@@ -952,3 +952,22 @@ def test_common_trainer_kwargs_work_or_are_refused_with_a_config_error(series, t
     before = torch.are_deterministic_algorithms_enabled(), os.environ.get("CUBLAS_WORKSPACE_CONFIG")
     TSMambaForecaster(**params, trainer_kwargs={"deterministic": True}).fit(series)
     assert (torch.are_deterministic_algorithms_enabled(), os.environ.get("CUBLAS_WORKSPACE_CONFIG")) == before
+
+
+def test_frames_given_back_as_they_were_fitted(series, tmp_path):
+    """A time column named at fit, a CSV path, or long form with ids the model never saw."""
+    wide = series.rename_axis("time").reset_index()
+    est = TSMambaForecaster(**{**TINY, "max_epochs": 1}).fit(wide, time_col="time")
+    expected = est.predict(series)
+    pd.testing.assert_frame_equal(est.predict(wide), expected, check_names=False)  # 'time' was "unexpected"
+    np.testing.assert_array_equal(est.forecast_origins(wide, [len(wide) - 1])[0], expected.to_numpy())
+    wide.to_csv(tmp_path / "w.csv", index=False)
+    origins = est.forecast_origins(tmp_path / "w.csv", [len(wide) - 1])  # a path was read as an array
+    np.testing.assert_allclose(origins[0], expected.to_numpy(), rtol=1e-6)
+    long = series.reset_index().melt(id_vars="date", var_name="unique_id", value_name="y")
+    long = long.rename(columns={"date": "ds"})
+    fitted = TSMambaForecaster(**{**TINY, "max_epochs": 1}).fit(long)
+    pd.testing.assert_frame_equal(fitted.predict(long), fitted.predict(series), check_names=False)
+    extra = pd.concat([long, long[long.unique_id == "c0"].assign(unique_id="c9")])
+    with pytest.raises(DataValidationError, match=r"unexpected ids \['c9'\]"):  # dropped silently
+        fitted.predict(extra)

@@ -286,10 +286,28 @@ class TSMambaForecaster(BaseEstimator):
     ) -> pd.DataFrame:
         """Validate a frame to forecast from: the fitted channels, in the fitted order
         (``caller`` names the method in messages)."""
-        if isinstance(df, pd.DataFrame) and not is_long_form(df):  # long form: ids checked once pivoted
+        if isinstance(df, pd.DataFrame) and is_long_form(df):  # fitted ids are selected when pivoted
+            extra = sorted({str(i) for i in pd.unique(df["unique_id"])} - set(self.columns_))
+            if extra:  # dropped silently, where a wide frame's extra column is an error
+                raise DataValidationError(
+                    f"the frame's series differ from those the model was fitted on: unexpected ids "
+                    f"{extra[:10]}{' ...' if len(extra) > 10 else ''}; pass the series {self.columns_}"
+                )
+        fitted_time = self.index_.name  # the time column the model was fitted with
+        if isinstance(df, (str, os.PathLike)) and time_col is None and isinstance(fitted_time, str):
+            try:  # a file with the fitted time column is read by it
+                header = pd.read_csv(os.path.expanduser(df), nrows=0).columns
+            except Exception:  # unreadable here: read_strict says why
+                header = []
+            if fitted_time in header:
+                time_col = fitted_time
+        elif isinstance(df, pd.DataFrame) and not is_long_form(df):
             present = [str(c) for c in df.columns]
-            if time_col is None and "date" in present and not isinstance(df.index, pd.DatetimeIndex):
-                time_col = "date"
+            if time_col is None and not isinstance(df.index, pd.DatetimeIndex):
+                if isinstance(fitted_time, str) and fitted_time in present:
+                    time_col = fitted_time
+                elif "date" in present:
+                    time_col = "date"
             missing = [c for c in self.columns_ if c not in present]
             extra = [c for c in present if c not in self.columns_ and c != time_col]
             if missing or extra:
@@ -579,18 +597,20 @@ class TSMambaForecaster(BaseEstimator):
         batch_size: int | None = None,
         index: pd.DatetimeIndex | None = None,
     ) -> np.ndarray:
-        """Forecasts after each origin (the positional index of the last observed row).
+        """Forecasts after each origin (the positional index of the last observed row; of the
+        pivoted series, for long-form data).
 
-        ``data``: a frame (validated like ``predict``'s) or an array (T, C) in original units with
-        ``index`` for time features. ``"window"`` batches the windows ending at the origins;
-        ``"full"`` makes one recurrent pass over the rows and reads the forecast at each origin.
+        ``data``: a frame or CSV path (validated like ``predict``'s; ``index`` is not used) or an
+        array (T, C) in original units with ``index`` for time features. ``"window"`` batches
+        the windows ending at the origins; ``"full"`` makes one recurrent pass over the rows and
+        reads the forecast at each origin.
         ``batch_size``: windows per forward pass (None: 32, fewer to keep a pass near 1 GB).
         Returns (n_origins, H, C) in original units.
         """
         self.check_fitted()
         self.check_context(context)
-        if isinstance(data, pd.DataFrame):
-            frame = self._frame_for_prediction(data)
+        if isinstance(data, (pd.DataFrame, str, os.PathLike)):  # a path was read as an array of one
+            frame = self._frame_for_prediction(data, caller="forecast_origins")
             values, index = frame.to_numpy(np.float64), frame.index
         else:
             values = np.asarray(data, dtype=np.float64)
