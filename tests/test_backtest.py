@@ -186,8 +186,11 @@ def test_plan_errors_advise_a_start_row_only_when_the_data_reaches_it():
     with pytest.raises(DataValidationError, match="= 33: the 20 rows are too few to start late enough"):
         plan_backtest(20, 3, context_length=30, start=2, context="full")
     # a start it advised then failed the training check: it now advises one that passes both
-    with pytest.raises(DataValidationError, match="need context_length=4: start at row 6 or later"):
+    with pytest.raises(DataValidationError, match="need context_length=4: start at row 6 or later") as err:
         plan_backtest(60, 3, context_length=4, start=0)
+    assert "context='full'" not in str(err.value)  # a fit needs those rows to train on anyway
+    with pytest.raises(DataValidationError, match=r"start at row 3 or later, .*, or context='full'"):
+        plan_backtest(60, 3, context_length=4, start=0, fit=False)  # a fitted forecaster can
     plan_backtest(60, 3, context_length=4, start=6)
     with pytest.raises(DataValidationError, match="need context_length=16: start at row 19 or later"):
         plan_backtest(100, 4, context_length=16, start=5, window="sliding")  # it advised row 15

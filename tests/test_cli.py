@@ -198,7 +198,7 @@ def test_folders_are_checked_before_torch_is_imported(tmp_path):
     ("text", "args", "hint"),
     [
         (GOOD_ROWS.replace(",7,14", ",nan,14"), [], "NaN, first at 2021-01-01 07:00:00 (row 7 (line 9)). "
-         "Fill or drop them in the file first"),
+         "Fill them in the file first (a dropped row leaves a gap)"),
         (GOOD_ROWS.replace("03:00:00,3,6\n2021-01-01 04:00:00,4,8", "04:00:00,4,8\n2021-01-01 03:00:00,3,6"),
          [], "Sort the file's rows by time first"),
         (GOOD_ROWS.replace("2021-01-01 05:00:00,5,10\n", ""), [], "Add the missing rows to the file first"),
@@ -453,6 +453,9 @@ def test_config_files_name_a_mistyped_key_and_refuse_a_key_set_twice(tmp_path, c
     twice = error("b.toml", "d_model = 8\n[model]\nd_model = 16\n")
     assert "sets 'd_model' twice (d_model and [model] d_model)" in twice
     assert "the key 'd_model' is given twice" in error("c.json", '{"d_model": 8, "d_model": 16}')
+    alias = error("e.json", '{"seed": 3, "random_state": 5}')  # the last one won, silently
+    assert "'seed' and 'random_state' set the same setting; keep one" in alias
+    assert "set the same setting" in error("f.toml", "context = 16\n[model]\ncontext_length = 8\n")
     config = write(tmp_path, "d.toml", "no_baselines = true\n")  # the --no-baselines flag's name
     opts, _ = cli._resolve(cli.COMMANDS["backtest"], cli.build_parser().parse_args(
         ["backtest", "--data", "ETTh1", "--config", str(config)]))
@@ -537,6 +540,13 @@ def test_summary_table_prints_far_from_one_values_and_says_which_channels_mase_l
     table = cli.summary_table(result)
     assert "2.4100e+19" in table and "1.5000e-09" in table and "1.0000" in table
     assert "MASE leaves out ['flat']: constant over the training rows" in table
+    assert "gain" not in table  # no baselines (--no-baselines): no empty gain columns
+    scores["linear"] = {"overall": dict(scores["tsmamba"]["overall"]), "per_channel": channel}
+    result.summary["improvement_pct"]["linear"] = {"mse": -8.4e70, "mae": 12.34}
+    table = cli.summary_table(result)
+    assert "-8.4e+70%" in table and "+12.3%" in table and "gain: how much lower" in table
+    channel["a"]["mase"] = float("nan")  # no channel has a MASE scale
+    assert "MASE is missing: every channel is constant" in cli.summary_table(result)
 
 
 def test_fit_then_predict(tmp_path, small_csv, tiny_config, capsys):

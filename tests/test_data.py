@@ -969,3 +969,11 @@ def test_read_series_names_what_it_takes_and_repeated_column_names():
     as_text = pd.DataFrame(np.zeros((3, 2)), index=index, columns=[1, "1"])
     with pytest.raises(DataValidationError, match=r"repeat: \['1'\] \(as text: 1 and the text 1"):
         read_series(as_text)
+
+
+def test_a_scaler_refuses_values_whose_spread_overflows():
+    """1e200 in the training rows: 'overflow encountered in square', then an infinite scale and
+    a model forecasting -inf, saved without an error."""
+    values = np.column_stack([np.arange(10.0), np.r_[np.zeros(8), 1e200, -1e200]])
+    with pytest.raises(DataValidationError, match=r"channel 'OT' holds values so large \(up to 1e\+200\)"):
+        StandardScaler().fit(values, columns=["x", "OT"])

@@ -273,8 +273,8 @@ def plan_backtest(
         raise DataValidationError(  # (the start it advises passes the training check too)
             f"the first origin {_row_label(first, index)} has {first + 1} rows of history, window "
             f"forecasts need context_length={context_length}: "
-            f"{_start_from(earliest, last, n_rows)}use a shorter context_length, or "
-            "context='full'"
+            f"{_start_from(earliest, last, n_rows)}use a shorter context_length"
+            + ("" if fit else ", or context='full'")  # a fit needs those rows to train on anyway
         )
     if window == "sliding":
         train_length = train_length or first + 1

@@ -481,8 +481,14 @@ def _apply_config(cmd: Command, config: Mapping[str, Any], path: Path) -> dict[s
     """Check and convert the file's settings with the same types as the flags."""
     by_dest = {o.dest: o for o in (*cmd.options, *_common_options(cmd))}
     out: dict[str, Any] = {}
+    named = {}  # setting -> the key that gave it: seed and random_state are one setting
     for raw_key, value in config.items():
         key = _CONFIG_ALIASES.get(raw_key, raw_key)
+        if key in named:  # the last one won, silently
+            raise ConfigError(
+                f"--config {path}: {named[key]!r} and {raw_key!r} set the same setting; keep one"
+            )
+        named[key] = raw_key
         try:
             if key == "no_baselines" and "baselines" in by_dest:  # the --no-baselines flag's own name
                 key, value = "baselines", not _config_value(value, boolean)
@@ -642,7 +648,8 @@ _CLI_WORDING = (
     ("Pass columns=[...] with the numeric", "Pass --columns with the numeric"),
     ("pass columns=[...] without it", "pass --columns without it"),
     ("columns= lists a column twice", "--columns lists a column twice"),
-    ("use a shorter context_length, or context='full'", "use a shorter --context, or --context-mode full"),
+    ("use a shorter context_length", "use a shorter --context"),
+    (", or context='full'", ", or --context-mode full"),
     ("use context='window', or fit with norm='causal' or 'none'",
      "use --context-mode window, or fit with --norm causal or none"),
     ("Benchmark data sets can be loaded by name with tsmamba.datasets.load_dataset('ETTh1'), which looks",
@@ -665,7 +672,7 @@ _CLI_WORDING = (
     ("Pass fill='ffill' or fill='interpolate' to fill the missing rows, or supply the complete series",
      "Add the missing rows to the file first (e.g. repeating the previous row's values)"),
     ("Pass impute='ffill', impute='interpolate' or impute='zero' to replace them, or clean the data",
-     "Fill or drop them in the file first"),
+     "Fill them in the file first (a dropped row leaves a gap)"),
     ("send a value, or use missing='ffill'", "send a value, or use --missing ffill"),
     ("send them, or use gaps='ffill'", "send them, or use --gaps ffill"),
     ("or use context='full'", "or use --context-mode full"),
@@ -676,6 +683,10 @@ _CLI_WORDING = (
     (" val_fraction, give more rows, or pass val_df=)", " --val-fraction or give more rows)"),
     ("set input_skip=True with it", "set --input-skip true with it"),
     (" and pass the result.", " in the file first."),
+    ("(a diverged fit: lower learning_rate)", "(a diverged fit: lower --learning-rate)"),
+    ("or leave cycle_length unset", "or leave --cycle-length unset"),
+    ("extreme values, or lower learning_rate", "extreme values, or lower --learning-rate"),
+    (", or as given with scale=False)", ")"),
     ("hold a comma in the name)", "hold a comma in the name, which --columns splits at: list them in a "
      "--config file, columns = [...])"),  # after "Resample the data ..." / "Stamp each row ..."
 )
@@ -899,18 +910,20 @@ def _fmt(value: Any, digits: int = 4) -> str:
 def summary_table(result: Any) -> str:
     """Model vs baselines: overall scores and the model's improvement over each baseline."""
     metrics = ("mse", "mae", "rmse", "smape", "mase")
-    header = ["model", "MSE", "MAE", "RMSE", "sMAPE%", "MASE", "MSE gain", "MAE gain"]
-    rows = [header]
     model = result.model_name
+    baselines = len(result.scores) > 1  # without them there is no gain to show (--no-baselines)
+    header = ["model", "MSE", "MAE", "RMSE", "sMAPE%", "MASE"]
+    header += ["MSE gain", "MAE gain"] if baselines else []
+    rows = [header]
     for name, scores in result.scores.items():
         overall = scores["overall"]
         row = [name if name == model else f"{name} (baseline)"]
         row += [_fmt(overall.get(m), 2 if m == "smape" else 4) for m in metrics]
-        if name == model:
+        if name == model and baselines:
             row += ["", ""]
-        else:
+        elif name != model:
             gain = result.summary["improvement_pct"][name]
-            row += [("-" if gain[m] is None else f"{gain[m]:+.1f}%") for m in ("mse", "mae")]
+            row += [_gain(gain[m]) for m in ("mse", "mae")]
         rows.append(row)
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
 
@@ -920,12 +933,22 @@ def summary_table(result: Any) -> str:
 
     lines = [line(r) for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
-    lines.append(f"gain: how much lower the {model} error is than the baseline's (positive: {model} better)")
+    if baselines:
+        lines.append(f"gain: how much lower the {model} error is than the baseline's "
+                     f"(positive: {model} better)")
     per_channel = result.scores[model].get("per_channel", {})
     unscaled = [c for c, v in per_channel.items() if "mase" in v and not math.isfinite(v["mase"])]
-    if unscaled and len(unscaled) < len(per_channel):
-        lines.append(f"MASE leaves out {unscaled}: constant over the training rows at the seasonal lag")
+    if unscaled:
+        what = ("MASE is missing: every channel is" if len(unscaled) == len(per_channel)
+                else f"MASE leaves out {unscaled}:")
+        lines.append(f"{what} constant over the training rows at the seasonal lag")
     return "\n".join(lines)
+
+
+def _gain(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:+.1f}%" if abs(value) < 1e6 else f"{value:+.1e}%"  # a 70-digit gain, else
 
 
 def _compact_json(result: Any, report_dir: Path | None) -> dict[str, Any]:

@@ -1183,8 +1183,16 @@ class StandardScaler:
                 f"StandardScaler.fit: channel {self._name(j, columns)} has NaN or ±inf values; "
                 "impute them first (read_series(..., impute=...))"
             )
-        mean = arr.mean(axis=0)
-        std = arr.std(axis=0)
+        with np.errstate(over="ignore", invalid="ignore"):
+            mean = arr.mean(axis=0)
+            std = arr.std(axis=0)
+        if not (np.isfinite(mean).all() and np.isfinite(std).all()):  # squares past float64's range
+            j = int(np.flatnonzero(~(np.isfinite(mean) & np.isfinite(std)))[0])
+            raise DataValidationError(
+                f"StandardScaler.fit: channel {self._name(j, columns)} holds values so large (up to "
+                f"{np.abs(arr[:, j]).max():.3g}) that their spread overflows; check them (a unit "
+                "mix-up or a sentinel value?)"
+            )
         tiny = std <= 1e-12 * np.maximum(np.abs(mean), 1.0)
         if tiny.any() and warn_constant:  # one warning naming them all
             names = ", ".join(self._name(int(j), columns) for j in np.flatnonzero(tiny))
