@@ -508,10 +508,8 @@ def read_strict(source: Any, *, caller: str, warn_constant: bool = True, **kw: A
     try:
         with warnings.catch_warnings():
             named = source.attrs.get("constant", []) if isinstance(source, pd.DataFrame) else []
-            if not warn_constant:
-                named = [".*"]  # every name
-            for name in named:
-                pattern = name if not warn_constant else re.escape(repr(name))
+            patterns = [re.escape(repr(name)) for name in named] if warn_constant else [".*"]
+            for pattern in patterns:
                 warnings.filterwarnings("ignore", message=_CONSTANT_WARNING.format(pattern),
                                         category=UserWarning)
             return read_series(source, **kw)
