@@ -165,23 +165,19 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _is_replaceable(path: Path) -> bool:
-    """Whether directory ``path`` is empty or holds nothing but a save written by :func:`write_checkpoint`."""
+def _previous_save(path: Path) -> dict[str, Any] | None:
+    """The metadata of the save directory ``path`` holds: ``{}`` when it is empty, None when it
+    holds anything but a save written by :func:`write_checkpoint` (read once: what may be
+    replaced, and which kind it is)."""
     names = {entry.name for entry in path.iterdir()}
     if not names:
-        return True
+        return {}
     try:
-        files = read_meta(path).get("files")
+        meta = read_meta(path)
     except (CheckpointError, OSError):  # no meta.json, not one of ours, or unreadable
-        return False
-    return isinstance(files, dict) and names <= {META, *files}
-
-
-def _saved_format(path: Path) -> Any:
-    try:
-        return read_meta(path).get("format")
-    except (CheckpointError, OSError):
         return None
+    files = meta.get("files")
+    return meta if isinstance(files, dict) and names <= {META, *files} else None
 
 
 def check_parents(path: str | os.PathLike) -> Path:
@@ -203,13 +199,14 @@ def check_replaceable(path: str | os.PathLike, kind: str | None = None) -> Path:
     path = check_parents(path)
     if path.exists() and not path.is_dir():
         raise CheckpointError(f"{path} exists and is not a directory; choose another path")
-    if path.is_dir() and not _is_replaceable(path):
+    previous = _previous_save(path) if path.is_dir() else {}
+    if previous is None:
         raise CheckpointError(
             f"{path} already exists and is not a tsmamba save (saving replaces the whole folder); "
             "choose a new path or remove the folder first"
         )
-    held = _saved_format(path) if kind is not None and path.is_dir() else None
-    if held is not None and held != kind:  # a stream saved into a model's folder deleted the model
+    held = previous.get("format")  # a stream saved into a model's folder deleted the model
+    if kind is not None and held is not None and held != kind:
         raise CheckpointError(
             f"{path} holds a {held} save, and a {kind} save would replace it; choose another path"
         )
