@@ -1073,18 +1073,8 @@ def _ltsf_forecaster(forecaster: Any, context_length: int, horizon: int) -> Any:
 
 
 def ltsf_fit_index(prepared: LTSFData) -> pd.DatetimeIndex:
-    """The time index the LTSF protocol fits and forecasts with, for a prepared series.
-
-    The published index, or for files with a repeated or missing timestamp (Weather) a regular
-    grid of the same length and start: rows are the protocol's unit, and the estimator needs a
-    regular index. Everything that computes calendar inputs for the protocol's rows (time
-    features, the cycle phase) must use this index, or the phases drift from those the network
-    was trained on after the first irregularity.
-    """
-    index = prepared.index
-    if prepared.meta.get("irregular") or not index.is_unique:
-        return pd.date_range(index[0], periods=len(index), freq=prepared.freq, name=index.name)
-    return index
+    """The time index the LTSF protocol fits and forecasts with: ``prepared.fit_index``."""
+    return prepared.fit_index
 
 
 def backtest_ltsf(

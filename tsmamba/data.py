@@ -1541,9 +1541,23 @@ class LTSFData:
     def n_channels(self) -> int:
         return int(self.values.shape[1])
 
+    @property
+    def fit_index(self) -> pd.DatetimeIndex:
+        """The time index the protocol fits and forecasts with: ``index``, or for files with a
+        repeated or missing timestamp (Weather) a regular grid of the same length and start.
+
+        Rows are the protocol's unit and the estimator needs a regular index. Every calendar
+        input for the rows (time features, the cycle phase) must come from this index, or the
+        phases drift from those the network was trained on after the first irregularity.
+        """
+        index = self.index
+        if self.meta.get("irregular") or not index.is_unique:
+            return pd.date_range(index[0], periods=len(index), freq=self.freq, name=index.name)
+        return index
+
     def time_marks(self) -> np.ndarray:
-        """``(T, F)`` float32 calendar features of ``index`` (see :func:`time_features`)."""
-        return time_features(self.index, freq=self.freq)
+        """``(T, F)`` float32 calendar features of ``fit_index`` (see :func:`time_features`)."""
+        return time_features(self.fit_index, freq=self.freq)
 
     def window_counts(self, stride: int = 1) -> dict[str, int]:
         """Number of (context, target) windows per split at this context length and horizon."""
