@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 
@@ -169,15 +167,15 @@ def test_linear_baseline_rejects_bad_use() -> None:
         LinearBaseline(4, 0)
 
 
-def test_linear_baseline_fits_ettH1_sized_windows_quickly() -> None:
+def test_linear_baseline_fits_ettH1_sized_windows() -> None:
+    """ETTh1-sized training windows (8000 x 96 x 7) go through; speed is a benchmark's
+    business, not a unit test's."""
     rng = np.random.default_rng(4)
     X = rng.normal(size=(8000, 96, 7)).astype(np.float32)
     Y = rng.normal(size=(8000, 96, 7)).astype(np.float32)
-    start = time.perf_counter()
     model = LinearBaseline(96, 96).fit(X, Y)
-    elapsed = time.perf_counter() - start
-    assert model.predict(X[:10]).shape == (10, 96, 7)
-    assert elapsed < 10.0  # about 0.3 s on two CPU cores; generous for slow CI machines
+    forecast = model.predict(X[:10])
+    assert forecast.shape == (10, 96, 7) and np.isfinite(forecast).all()
 
 
 def test_baseline_forecasts() -> None:
