@@ -773,3 +773,22 @@ def test_ltsf_backtest_through_main(tmp_path, capsys, small_csv, tiny_config):
     report = json.loads((tmp_path / "r" / "metrics.json").read_text())
     assert report["forecasts_csv"]["complete"] is True and report["n_windows"] == 129
     assert report["config"]["model_params"]["time_features"] is True
+
+
+def test_toml_config_falls_back_to_tomli_and_says_what_is_missing(tmp_path, monkeypatch, capsys):
+    """Python 3.10 has no tomllib: tomli (a 3.10 dependency) reads the file, and without either a
+    TOML config is a one-line error, not a ModuleNotFoundError traceback."""
+    import sys
+    import types
+
+    parser = cli._toml_module()
+    config = write(tmp_path, "c.toml", "d_model = 8\n")
+    monkeypatch.setitem(sys.modules, "tomllib", None)  # import tomllib now fails
+    monkeypatch.setitem(sys.modules, "tomli", types.SimpleNamespace(loads=parser.loads))
+    assert cli._read_config(config) == {"d_model": 8}
+    monkeypatch.setitem(sys.modules, "tomli", None)
+    out = str(tmp_path / "m")
+    assert cli.main(["fit", "--data", "ETTh1", "--config", str(config), "--out", out]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "needs Python 3.11 or the 'tomli' package" in err, err
+    assert cli._read_config(write(tmp_path, "c.json", '{"d_model": 8}')) == {"d_model": 8}

@@ -413,9 +413,7 @@ def _read_config(path: Path) -> dict[str, Any]:
         if path.suffix.lower() == ".json":
             data = json.loads(text.decode("utf-8"), object_pairs_hook=_unique_keys)
         else:
-            import tomllib
-
-            data = tomllib.loads(text.decode("utf-8"))
+            data = _toml_module().loads(text.decode("utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:  # tomllib/json errors are ValueErrors
         kind = "JSON" if path.suffix.lower() == ".json" else "TOML"
         raise ConfigError(f"--config {path} is not valid {kind}: {exc}") from None
@@ -434,6 +432,21 @@ def _read_config(path: Path) -> dict[str, Any]:
                 )
             flat[name], where[name] = item, place
     return flat
+
+
+def _toml_module() -> Any:
+    """``tomllib`` (Python 3.11+), or ``tomli`` (the same parser, a dependency on 3.10)."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:
+        try:
+            import tomli as tomllib
+        except ModuleNotFoundError:
+            raise ConfigError(
+                "reading a TOML --config needs Python 3.11 or the 'tomli' package "
+                "(pip install tomli); or write the settings as a .json file"
+            ) from None
+    return tomllib
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
