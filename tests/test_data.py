@@ -977,3 +977,30 @@ def test_a_scaler_refuses_values_whose_spread_overflows():
     values = np.column_stack([np.arange(10.0), np.r_[np.zeros(8), 1e200, -1e200]])
     with pytest.raises(DataValidationError, match=r"channel 'OT' holds values so large \(up to 1e\+200\)"):
         StandardScaler().fit(values, columns=["x", "OT"])
+
+
+def test_sizes_and_zones_are_config_errors_not_raw_python_errors():
+    """future_index(idx, None) raised a TypeError, "x" a ValueError and True passed as 1; a zone
+    name nobody knows raised ZoneInfoNotFoundError from deep in pandas."""
+    from tsmamba.datasets import synthetic_ett
+    from tsmamba.windows import TimeSeriesDataModule, WindowDataset
+
+    index = pd.date_range("2024-01-01", periods=4, freq="h")
+    for bad in (None, "x", True, 0, 2.0):
+        with pytest.raises(ConfigError, match="horizon must be a positive integer"):
+            future_index(index, bad)
+    frame = synthetic_ett(n_rows=400)
+    for bad in (None, True, 24.0):
+        with pytest.raises(ConfigError, match="horizon must be a positive integer"):
+            prepare_ltsf(frame, 24, bad)
+        with pytest.raises(ConfigError, match="context_length must be a positive integer"):
+            prepare_ltsf(frame, bad, 24)
+    with pytest.raises(ConfigError, match="counts= must be three integers"):
+        split_borders(100, 0, counts=(60, True, 20))
+    values = np.zeros((50, 2), dtype=np.float32)
+    with pytest.raises(ConfigError, match="start must be an integer >= 0"):
+        WindowDataset(values, 4, 2, start="0")
+    with pytest.raises(ConfigError, match="num_workers must be an integer >= 0"):
+        TimeSeriesDataModule(values, {"train": (0, 50)}, 4, 2, num_workers=None)
+    with pytest.raises(ConfigError, match=r"tz 'Not/AZone' is not a time zone name"):
+        read_series(frame.reset_index(), tz="Not/AZone")

@@ -851,15 +851,9 @@ def load_data(
 
 def _zone(name: str | None) -> str | None:
     """``--tz``'s zone name, checked before any data is read."""
-    if name is None:
-        return None
-    import pandas as pd
+    from tsmamba.data import check_zone
 
-    try:
-        pd.Timestamp("2000-01-01", tz=name)
-    except (KeyError, ValueError, TypeError):  # ZoneInfoNotFoundError is a KeyError
-        raise ConfigError(f"--tz {name!r} is not a time zone name (e.g. Europe/Berlin, UTC)") from None
-    return name
+    return check_zone(name, "--tz")
 
 
 def model_zone(model_dir: Path) -> str | None:

@@ -25,13 +25,20 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from numbers import Integral
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from tsmamba.errors import ConfigError, DataNotFoundError, DataValidationError
+from tsmamba.errors import (
+    ConfigError,
+    DataNotFoundError,
+    DataValidationError,
+    nonnegative_int,
+    positive_int,
+)
 
 __all__ = [
     "FILL_METHODS",
@@ -197,8 +204,7 @@ def future_index(
     """The ``horizon`` timestamps that follow ``index[-1]`` at ``freq`` (default: inferred)."""
     if not isinstance(index, pd.DatetimeIndex) or len(index) == 0:
         raise DataValidationError("future_index needs a non-empty DatetimeIndex")
-    if int(horizon) != horizon or horizon < 1:
-        raise ConfigError(f"horizon must be a positive integer, got {horizon!r}")
+    horizon = positive_int(horizon, "horizon")
     step = freq or (index.freqstr if index.freq is not None else None) or infer_freq(index)
     try:
         offset = pd.tseries.frequencies.to_offset(step)
@@ -414,6 +420,19 @@ def is_long_form(
     return {id_col, ds_col, value_col} <= set(frame.columns)
 
 
+def check_zone(tz: Any, name: str = "tz") -> Any:
+    """``tz`` if it is None or a time zone pandas knows, else :class:`ConfigError` naming ``name``."""
+    if tz is None:
+        return None
+    try:
+        pd.Timestamp("2000-01-01", tz=tz)
+    except (KeyError, ValueError, TypeError, AttributeError):  # ZoneInfoNotFoundError: a KeyError
+        raise ConfigError(
+            f"{name} {tz!r} is not a time zone name (e.g. Europe/Berlin, UTC)"
+        ) from None
+    return tz
+
+
 def read_series(
     source: str | os.PathLike | pd.DataFrame,
     *,
@@ -455,6 +474,7 @@ def read_series(
     positions define the protocol. The frequency alias is in ``df.attrs["freq"]`` as well.
     Raises :class:`DataValidationError` (or :class:`DataNotFoundError` for a missing file).
     """
+    check_zone(tz)
     if isinstance(source, pd.DataFrame):
         frame, origin = source, _Origin("frame")
     elif isinstance(source, str | os.PathLike):
@@ -1292,8 +1312,7 @@ def check_scaled_range(
 
 
 def _check_context(context_length: int) -> None:
-    if int(context_length) != context_length or context_length < 0:
-        raise ConfigError(f"context_length must be an integer >= 0, got {context_length!r}")
+    nonnegative_int(context_length, "context_length")
 
 
 def ltsf_borders(n_rows: int, context_length: int, kind: str) -> dict[str, tuple[int, int]]:
@@ -1400,7 +1419,9 @@ def split_borders(
             ends.append(n_rows)
         sizes = [ends[0], ends[1] - ends[0], ends[2] - ends[1]]
     elif counts is not None:
-        if len(counts) != 3 or any(int(c) != c or c < 0 for c in counts):
+        if len(counts) != 3 or any(
+            isinstance(c, bool) or not isinstance(c, Integral) or c < 0 for c in counts
+        ):
             raise ConfigError(f"counts= must be three integers >= 0, got {counts!r}")
         sizes = [int(c) for c in counts]
     else:
@@ -1583,10 +1604,8 @@ def prepare_ltsf(
     """
     from tsmamba import datasets as registry  # the registry imports this module
 
-    if int(horizon) != horizon or horizon < 1:
-        raise ConfigError(f"horizon must be a positive integer, got {horizon!r}")
-    if int(context_length) != context_length or context_length < 1:
-        raise ConfigError(f"context_length must be a positive integer, got {context_length!r}")
+    horizon = positive_int(horizon, "horizon")
+    context_length = positive_int(context_length, "context_length")
     spec = None
     if isinstance(source, pd.DataFrame):
         frame = read_series(source)

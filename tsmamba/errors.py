@@ -64,6 +64,13 @@ def positive_int(value: Any, name: str, *, allow_none: bool = False, hint: str =
     return int(value)
 
 
+def nonnegative_int(value: Any, name: str) -> int:
+    """``value`` as an ``int`` if it is an integer >= 0 (not a bool), else :class:`ConfigError`."""
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < 0:
+        raise ConfigError(f"{name} must be an integer >= 0, got {value!r}")
+    return int(value)
+
+
 def check_number(
     value: Any, name: str, test: Any, allowed: str, *, allow_none: bool = False
 ) -> float | None:

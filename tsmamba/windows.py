@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from tsmamba.errors import ConfigError, DataValidationError, positive_int
+from tsmamba.errors import ConfigError, DataValidationError, nonnegative_int, positive_int
 
 __all__ = ["TimeSeriesDataModule", "WindowBatches", "WindowDataset"]
 
@@ -69,8 +69,9 @@ class WindowDataset(Dataset):
         self.horizon = positive_int(horizon, "horizon")
         self.stride = positive_int(stride, "stride")
         n_rows = self.values.shape[0]
-        end = n_rows if end is None else end
-        if not (0 <= start <= end <= n_rows) or int(start) != start or int(end) != end:
+        start = nonnegative_int(start, "start")
+        end = n_rows if end is None else nonnegative_int(end, "end")
+        if not start <= end <= n_rows:
             raise ConfigError(
                 f"need 0 <= start <= end <= {n_rows} (rows of values), got start={start}, "
                 f"end={end}"
@@ -300,9 +301,7 @@ class TimeSeriesDataModule(lightning.LightningDataModule):
         if train_sampling not in TRAIN_SAMPLINGS:
             raise ConfigError(f"train_sampling must be one of {TRAIN_SAMPLINGS}, got {train_sampling!r}")
         self.train_sampling = train_sampling
-        if int(num_workers) != num_workers or num_workers < 0:
-            raise ConfigError(f"num_workers must be an integer >= 0, got {num_workers!r}")
-        self.num_workers = int(num_workers)
+        self.num_workers = nonnegative_int(num_workers, "num_workers")
         self.shuffle = bool(shuffle)
         if train_sampling == "random" and self.train_stride > 1 and not self.shuffle:
             raise ConfigError(
