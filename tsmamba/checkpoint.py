@@ -339,5 +339,5 @@ def read_checkpoint(
             tensors[name.removesuffix(".pt")] = torch.load(io.BytesIO(data), weights_only=True,
                                                            map_location="cpu")
         except Exception as exc:  # torch raises several types for unreadable files
-            raise CheckpointError(f"{file} cannot be read as tensors: {exc}") from None
+            raise CheckpointError(f"{file} cannot be read as tensors: {exc}") from exc
     return meta, tensors

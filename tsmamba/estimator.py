@@ -297,7 +297,7 @@ class TSMambaForecaster(BaseEstimator):
         if isinstance(df, (str, os.PathLike)) and time_col is None and isinstance(fitted_time, str):
             try:  # a file with the fitted time column is read by it
                 header = pd.read_csv(os.path.expanduser(df), nrows=0).columns
-            except Exception:  # unreadable here: read_strict says why
+            except (OSError, ValueError):  # unreadable or not a CSV here: read_strict says why
                 header = []
             if fitted_time in header:
                 time_col = fitted_time
@@ -927,7 +927,7 @@ def _check_resumable(last: Path, module: ForecastingModule) -> None:
         checkpoint = torch.load(last, weights_only=True, map_location="cpu")
         saved = checkpoint["state_dict"]
     except Exception as exc:  # torch raises several types for unreadable files
-        raise CheckpointError(f"{last} cannot be read to resume from ({exc!r}); {fix}") from None
+        raise CheckpointError(f"{last} cannot be read to resume from ({exc!r}); {fix}") from exc
     identity, own = checkpoint.get("identity"), module.identity
     if identity is not None and own is not None:
         try:
@@ -935,8 +935,8 @@ def _check_resumable(last: Path, module: ForecastingModule) -> None:
                 raise TypeError("not a record of plain values")
             recorded, now = _flat(identity), _flat(own)
             differ = sorted((k for k in {*recorded, *now} if recorded.get(k) != now.get(k)), key=str)
-        except Exception:  # not a record this code wrote (a list, tensors inside, ...)
-            raise CheckpointError(f"{last} holds a damaged record of its fit; {fix}") from None
+        except Exception as exc:  # not a record this code wrote (a list, tensors inside, ...)
+            raise CheckpointError(f"{last} holds a damaged record of its fit; {fix}") from exc
         earlier = {"network.chunk_size"} | ({"data"} - set(recorded))  # as earlier versions record
         differ = [k for k in differ if k not in earlier]
         if differ == ["data"]:
