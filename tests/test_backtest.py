@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from sklearn.base import BaseEstimator
 
-from tsmamba.backtest import backtest, data_fingerprint, plan_backtest
+from tsmamba.backtest import backtest, backtest_ltsf, data_fingerprint, plan_backtest
 from tsmamba.datasets import synthetic_ett
 from tsmamba.errors import ConfigError, DataValidationError, TrainingError, TSMambaError
 
@@ -752,3 +752,47 @@ def test_a_constant_column_is_named_once_not_at_every_forecast(tmp_path):
     assert len(named) == 1 and str(named[0].message).startswith("const.csv:")
     with pytest.warns(UserWarning, match="column 'c0' is constant"):  # one the user never saw
         backtest(LastValueForecaster(horizon=4), read.assign(c0=3.0), start=50, stride=10)
+
+
+def test_no_metric_or_a_text_is_refused_before_any_fit():
+    """metrics=() ran the whole backtest, then save_report failed with an IndexError."""
+    class Unfittable(LastValueForecaster):
+        def fit(self, df):
+            raise AssertionError("fitted before being refused")
+
+    for bad, match in (((), "metrics is empty"), ("mse", "got the text 'mse'; pass \\['mse'\\]")):
+        with pytest.raises(ConfigError, match=match):
+            backtest(Unfittable(horizon=3), ramp(60), start=30, metrics=bad)
+        with pytest.raises(ConfigError, match=match):
+            backtest_ltsf(None, synthetic_ett(400), 24, 12, metrics=bad)
+
+
+def test_read_forecasts_gives_back_the_channel_names_and_times(tmp_path):
+    """pd.read_csv read channels 'NA', 'None' and '' as NaN (merged into one) and '01' as 1."""
+    from tsmamba.backtest import read_forecasts
+
+    names = ["NA", "None", "01", "", "nan"]
+    frame = pd.DataFrame(np.arange(120.0).reshape(24, 5), columns=names,
+                         index=pd.date_range("2024-10-26 20:00", periods=24, freq="h", tz="Europe/Paris",
+                                             name="date"))
+    result = backtest(LastValueForecaster(horizon=3), frame, start=6, baselines=False)  # across DST
+    result.save_report(tmp_path, plots=False)
+    plain = pd.read_csv(tmp_path / "forecasts.csv")
+    assert plain["channel"].nunique() < len(names)  # what the helper is for
+    back = read_forecasts(tmp_path / "forecasts.csv")
+    assert list(dict.fromkeys(back["channel"])) == names
+    pd.testing.assert_series_equal(back["yhat"], result.forecasts["yhat"].reset_index(drop=True))
+    assert str(back["origin"].dt.tz) == "UTC"  # two UTC offsets: read in UTC, as they say
+    for column in ("origin", "timestamp"):
+        assert (back[column] == result.forecasts[column].reset_index(drop=True)).all()  # the same instants
+    with pytest.raises(TSMambaError, match="forecasts file not found"):
+        read_forecasts(tmp_path / "nope.csv")
+
+
+def test_staging_folders_of_killed_reports_are_named(tmp_path):
+    """A report killed while writing leaves its hidden staging folder, which no run removed."""
+    result = backtest(LastValueForecaster(horizon=3), ramp(60), start=30, baselines=False)
+    (tmp_path / ".report.ab12cd_9").mkdir()
+    (tmp_path / ".report.other").mkdir()  # not a name mkdtemp gives: someone else's
+    with pytest.warns(UserWarning, match=r"holds \['.report.ab12cd_9'\], staging folders of report writes"):
+        result.save_report(tmp_path, plots=False)

@@ -164,6 +164,8 @@ def test_folders_are_checked_before_torch_is_imported(tmp_path):
         (["fit", "--data", "ETTh1", "--out", "keep"], "keep already exists and is not a tsmamba save"),
         (["fit", "--data", "ETTh1", "--out", "keep/notes.txt/m"], "keep/notes.txt is a file, not a folder"),
         (["backtest", "--data", "ETTh1", "--out", "keep/notes.txt/r"], "keep/notes.txt is a file, not a"),
+        (["backtest", "--data", "ETTh1", "--out", "/proc/tsmamba_report"],  # found after the backtest
+         "--out /proc/tsmamba_report cannot be written (No such file or directory); choose another"),
         (["predict", "--model", "model", "--out", "keep/notes.txt/f.csv"], "keep/notes.txt is a file"),
         (["predict", "--model", "model", "--out", "keep"], "--out keep is a folder; give the path of"),
         (["predict", "--model", "model", "--time-col", "t"], "--time-col names the time column of --data"),
@@ -792,3 +794,23 @@ def test_toml_config_falls_back_to_tomli_and_says_what_is_missing(tmp_path, monk
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "needs Python 3.11 or the 'tomli' package" in err, err
     assert cli._read_config(write(tmp_path, "c.json", '{"d_model": 8}')) == {"d_model": 8}
+
+
+def test_cli_choices_are_the_library_options():
+    """The command line spells out its choices so that --help needs no torch import; they must be
+    the library's own, or a new option would be refused (or a removed one accepted) by the CLI."""
+    from tsmamba import backtest, estimator, model, training, windows
+
+    choices = {p.name: tuple(p.choices) for p in cli.MODEL_PARAMS if p.choices}
+    assert choices == {
+        "channel_mode": model.CHANNEL_MODES,
+        "norm": model.NORMS,
+        "loss": training.LOSSES,
+        "train_sampling": windows.TRAIN_SAMPLINGS,
+    }
+    parser = cli.build_parser()
+    commands = {a.dest: a for a in parser._subparsers._group_actions[0].choices["backtest"]._actions}
+    assert tuple(commands["window"].choices) == backtest.WINDOWS
+    assert tuple(commands["context_mode"].choices) == backtest.CONTEXTS == estimator.CONTEXTS
+    predict = parser._subparsers._group_actions[0].choices["predict"]._actions
+    assert tuple(next(a for a in predict if a.dest == "context").choices) == estimator.CONTEXTS

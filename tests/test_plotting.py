@@ -295,3 +295,73 @@ def test_reports_crossing_a_dst_change_plot_from_their_csv(tmp_path: Path) -> No
     _assert_png(tmp_path / "e.png")
     with pytest.raises(ConfigError, match="history's timestamps are without a time zone but the forecasts'"):
         forecast_figure(csv, history=history.tz_localize(None))
+
+
+def _one_channel(origins: pd.DatetimeIndex, horizon: int, channel: str = "OT", step: str = "h"
+                 ) -> pd.DataFrame:
+    rows = [
+        {"origin": o, "timestamp": o + s * pd.Timedelta(1, step), "channel": channel, "step": s,
+         "y": float(s), "yhat": s + 0.5, "yhat_last_value": 0.0}
+        for o in origins for s in range(1, horizon + 1)
+    ]
+    return pd.DataFrame(rows)
+
+
+def _draw(fig: plt.Figure) -> None:
+    import io
+
+    fig.savefig(io.BytesIO(), format="png")  # lays out every text (math included)
+
+
+def test_names_are_literal_text_in_every_figure() -> None:
+    """'$' in a name was read as mathtext ('a$_$b' failed the report after the whole backtest;
+    'cost $5 to $10' was drawn as italic 'cost 5to10'); a model named '_mine' had no legend entry
+    (matplotlib skips labels starting with '_'); a long name ran over the next panels."""
+    origins = pd.date_range("2024-01-01", periods=3, freq="D")
+    for channel in ("a$_$b", "cost $5 to $10", "x" * 150):
+        frame = _one_channel(origins, 4, channel)
+        fig = forecast_figure(frame, model_name="_mine")
+        _draw(fig)
+        title = fig.axes[0].get_title()
+        assert title.startswith(channel.replace("$", r"\$")[:59])
+        assert len(fig.axes[0].get_ylabel()) <= 60
+        assert "_mine" in _legend_labels(fig)
+        fig = error_over_time_figure(frame, model_name="_mine")
+        _draw(fig)
+        assert any(label.startswith("_mine, mean") for label in _legend_labels(fig))
+    y = np.arange(12.0).reshape(3, 4, 1)
+    frame = pd.concat([metrics_frame(y, y + 1, model="$_mine$", channels=["a"]),
+                       metrics_frame(y, y + 2, model="last_value", channels=["a"])])
+    fig = error_by_step_figure(frame)
+    _draw(fig)
+    assert r"\$_mine\$" in _legend_labels(fig)
+
+
+def test_origins_are_told_apart_to_the_second_and_by_utc_offset() -> None:
+    """Per-second origins were all titled '00:02'; the two 02:00 hours of a DST change alike."""
+    seconds = pd.DatetimeIndex(["2020-01-01 00:02:19", "2020-01-01 00:02:31"])
+    fig = forecast_figure(_one_channel(seconds, 2, step="s"))
+    assert [ax.get_title() for ax in fig.axes if ax.get_visible()] == [
+        "OT — origin 2020-01-01 00:02:19", "OT — origin 2020-01-01 00:02:31"]
+    berlin = pd.date_range("2020-10-25 00:00", periods=4, freq="h", tz="Europe/Berlin")[2:]
+    fig = forecast_figure(_one_channel(berlin, 2))
+    assert [ax.get_title() for ax in fig.axes if ax.get_visible()] == [
+        "OT — origin 2020-10-25 02:00 +02:00", "OT — origin 2020-10-25 02:00 +01:00"]
+
+
+def test_one_step_and_one_origin_figures_are_readable() -> None:
+    """At horizon 1 the best baseline (and the actual, without history) was a line of one point,
+    invisible; the step axis was ticked 0.945 ... 1.065; one origin sat on a five-year date axis
+    under the title '1 origins'."""
+    origin = pd.DatetimeIndex(["2020-01-09 06:00"])
+    frame = _one_channel(origin, 1)
+    fig = forecast_figure(frame)
+    ax = fig.axes[0]
+    assert all(line.get_marker() == "o" for line in ax.get_lines()[:3])  # actual, model, baseline
+    y = np.ones((1, 1, 1))
+    fig = error_by_step_figure(metrics_frame(y, y + 1, model="m", channels=["OT"]))
+    assert list(fig.axes[0].get_xticks()) == [1]
+    fig = error_over_time_figure(frame)
+    left, right = mdates.num2date(fig.axes[0].get_xlim())
+    assert right - left <= pd.Timedelta(hours=2)
+    assert "(1 origin," in fig.axes[0].get_title()

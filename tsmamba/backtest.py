@@ -40,6 +40,7 @@ import json
 import math
 import os
 import platform
+import re
 import shutil
 import sys
 import tempfile
@@ -58,19 +59,34 @@ import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
 from tsmamba import __version__
-from tsmamba.baselines import BASELINES, LinearBaseline, last_value, seasonal_naive
+from tsmamba.baselines import BASELINES, COLUMN_PREFIX, LinearBaseline, last_value, seasonal_naive
 from tsmamba.data import (
     LTSFData,
     StandardScaler,
     check_length,
     default_time_col,
+    forecast_times,
     infer_freq,
     prepare_ltsf,
     read_strict,
     timestamp_on,
 )
-from tsmamba.errors import ConfigError, DataValidationError, TrainingError, positive_int
-from tsmamba.metrics import METRICS, mase_scale, score, score_frame, seasonal_period, to_jsonable
+from tsmamba.errors import (
+    ConfigError,
+    DataNotFoundError,
+    DataValidationError,
+    TrainingError,
+    positive_int,
+)
+from tsmamba.metrics import (
+    METRICS,
+    check_metrics,
+    mase_scale,
+    score,
+    score_frame,
+    seasonal_period,
+    to_jsonable,
+)
 
 __all__ = [
     "CONTEXTS",
@@ -83,6 +99,7 @@ __all__ = [
     "data_fingerprint",
     "ltsf_fit_index",
     "plan_backtest",
+    "read_forecasts",
 ]
 
 CONTEXTS = ("window", "full")
@@ -94,11 +111,11 @@ REPORT_FILES = (
     "error_over_time.png",
 )
 """The files :meth:`BacktestResult.save_report` may write (and the only ones it removes)."""
+_STAGING = re.compile(r"\.report\.[a-z0-9_]{8}")  # tempfile.mkdtemp(prefix=".report.") names
 
 DEFAULT_START = 0.7
 """Without ``start`` and ``n_windows``, the first 70 % of the rows are history at the first origin."""
 
-_BASELINE_PREFIX = "yhat_"
 
 
 # --------------------------------------------------------------------------------------------
@@ -490,6 +507,14 @@ class BacktestResult:
         if out.exists() and not out.is_dir():
             raise ConfigError(f"report folder {out} exists and is not a folder")
         out.mkdir(parents=True, exist_ok=True)
+        leftovers = sorted(p.name for p in out.glob(".report.*") if _STAGING.fullmatch(p.name))
+        if leftovers:  # each a partial report (forecasts.csv can be hundreds of MB)
+            warnings.warn(
+                f"{out} holds {leftovers}, staging folders of report writes that were killed "
+                "(or are running now); delete them once no report is being written there",
+                UserWarning,
+                stacklevel=2,
+            )
         # every file is written in a staging folder beside them and moved in only when all are
         # complete: a run that fails (a full disk) leaves the previous report as it was
         staging = Path(tempfile.mkdtemp(prefix=".report.", dir=out))
@@ -532,6 +557,25 @@ def _write_forecasts_csv(frame: pd.DataFrame, path: Path, float_format: str | No
     for column in ("origin", "timestamp"):
         out[column] = _time_text(out[column])
     out.to_csv(path, index=False, float_format=float_format)
+
+
+def read_forecasts(path: str | os.PathLike) -> pd.DataFrame:
+    """A report's ``forecasts.csv`` as :meth:`BacktestResult.save_report` wrote it: channel names
+    as text (a plain ``pd.read_csv`` reads a channel named ``NA`` or ``None`` as NaN and ``01``
+    as the number 1), values as floats, times as Timestamps (in UTC where their offsets change:
+    a zone with DST)."""
+    try:
+        header = pd.read_csv(path, nrows=0).columns
+        numbers = {str(c): ["", "NaN", "nan", "inf", "-inf"] for c in header if c != "channel"}
+        frame = pd.read_csv(path, dtype={"channel": str}, keep_default_na=False, na_values=numbers)
+    except FileNotFoundError:
+        raise DataNotFoundError(f"forecasts file not found: {path}") from None
+    except (OSError, ValueError) as exc:
+        raise DataValidationError(f"{path} cannot be read as a forecasts table: {exc}") from exc
+    for column in ("origin", "timestamp"):
+        if column in frame.columns:
+            frame[column] = forecast_times(frame[column], column)
+    return frame
 
 
 def _time_text(times: pd.Series) -> np.ndarray:
@@ -892,6 +936,7 @@ def backtest(
     if protocol != "rolling":
         raise ConfigError(f"protocol must be 'rolling' or 'ltsf', got {protocol!r}")
     _check_model_name(model_name)
+    check_metrics(metrics)
     if not callable(getattr(forecaster, "forecast_origins", None)):  # before any fit, not after
         raise ConfigError(
             f"the forecaster ({type(forecaster).__name__}) has no forecast_origins(df, origins, ...); "
@@ -1003,7 +1048,7 @@ def backtest(
     scale = mase_scale(values[first_train[0] : first_train[1]], season, channels)
     scores, metrics_df = _score_all(y, predictions, channels, scale, metrics)
     metrics_s = time.perf_counter() - t0
-    columns_out = {("yhat" if k == model_name else _BASELINE_PREFIX + k): v for k, v in predictions.items()}
+    columns_out = {("yhat" if k == model_name else COLUMN_PREFIX + k): v for k, v in predictions.items()}
     forecasts = _tidy_forecasts(index, origins, channels, y, columns_out)
     total = time.perf_counter() - t_start
 
@@ -1112,6 +1157,7 @@ def backtest_ltsf(
     ``arrays`` always cover every window. None keeps every origin.
     """
     _check_model_name(model_name)
+    check_metrics(metrics)
     t_start = time.perf_counter()
     prepared = prepare_ltsf(data, context_length, horizon, kind=kind, data_dir=data_dir)
     est = _ltsf_forecaster(forecaster, prepared.context_length, prepared.horizon)
@@ -1164,7 +1210,7 @@ def backtest_ltsf(
     scale = mase_scale(values[train_s:train_e], season, channels)
     scores, metrics_df = _score_all(y, predictions, channels, scale, metrics)
     metrics_s = time.perf_counter() - t0
-    columns_out = {("yhat" if k == model_name else _BASELINE_PREFIX + k): v for k, v in predictions.items()}
+    columns_out = {("yhat" if k == model_name else COLUMN_PREFIX + k): v for k, v in predictions.items()}
     per_origin = H * len(channels)
     kept = _evenly_spaced(n, _origins_within(max_forecast_rows, per_origin))
     kept_columns = {k: v[kept] for k, v in columns_out.items()}

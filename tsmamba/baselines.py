@@ -25,6 +25,8 @@ __all__ = [
 
 #: Names of the baselines, in report order (``"linear"`` needs training windows).
 BASELINES: tuple[str, ...] = ("last_value", "seasonal_naive", "linear")
+#: A baseline's forecasts in a tidy forecasts table: column ``yhat_<name>`` beside the model's ``yhat``.
+COLUMN_PREFIX = "yhat_"
 
 
 def _windows(X: Any, name: str = "X") -> np.ndarray:

@@ -1059,10 +1059,22 @@ def cmd_backtest(run: Run) -> int:
 
 
 def _check_out_dir(out: Path) -> None:
+    """A report folder that can be written, found before the work (it was found after: a
+    read-only or impossible --out lost the whole backtest). The folder is made now."""
+    import tempfile
+
     from tsmamba.checkpoint import check_parents
 
     if check_parents(out).exists() and not out.is_dir():
         raise ConfigError(f"--out {out} exists and is not a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as exc:
+        raise ConfigError(
+            f"--out {out} cannot be written ({exc.strerror or exc}); choose another folder"
+        ) from None
 
 
 def _forecast_rows(run: Run) -> int | None:

@@ -420,6 +420,21 @@ def is_long_form(
     return {id_col, ds_col, value_col} <= set(frame.columns)
 
 
+def forecast_times(column: pd.Series, name: str) -> pd.Series:
+    """A column of times of a forecasts table, parsed if it is text; text with UTC offsets that
+    change (a report in a zone with DST, read back from forecasts.csv) becomes UTC, as the
+    offsets say. ConfigError naming ``name`` for values that are not times."""
+    if pd.api.types.is_datetime64_any_dtype(column.dtype):
+        return column
+    try:
+        return pd.to_datetime(column)
+    except ValueError:
+        try:
+            return pd.to_datetime(column, utc=True)
+        except ValueError:
+            raise ConfigError(f"forecasts column {name!r} holds values that are not times") from None
+
+
 def check_zone(tz: Any, name: str = "tz") -> Any:
     """``tz`` if it is None or a time zone pandas knows, else :class:`ConfigError` naming ``name``."""
     if tz is None:

@@ -29,6 +29,7 @@ from tsmamba.errors import ConfigError
 
 __all__ = [
     "METRICS",
+    "check_metrics",
     "mae",
     "mape",
     "mase",
@@ -350,6 +351,17 @@ def _channel_names(channels: Sequence[Any] | None, n_channels: int) -> list[str]
     return names
 
 
+def check_metrics(metrics: Sequence[str]) -> None:
+    """ConfigError unless ``metrics`` is a non-empty sequence of names in :data:`METRICS`."""
+    if isinstance(metrics, str):
+        raise ConfigError(f"metrics must be a list of names, got the text {metrics!r}; pass [{metrics!r}]")
+    unknown = [m for m in metrics if m not in METRICS]
+    if unknown:
+        raise ConfigError(f"unknown metric(s) {unknown}; choose from {list(METRICS)}")
+    if not len(metrics):
+        raise ConfigError(f"metrics is empty; name at least one of {list(METRICS)}")
+
+
 def score(
     y: Any,
     yhat: Any,
@@ -367,9 +379,7 @@ def score(
     "per_step": [{metric: float} for step 1..H]}`` with plain Python floats (NaN kept; pass the
     result through :func:`to_jsonable` for strict JSON).
     """
-    unknown = [m for m in metrics if m not in METRICS]
-    if unknown:
-        raise ConfigError(f"unknown metric(s) {unknown}; choose from {list(METRICS)}")
+    check_metrics(metrics)
     y_arr, yhat_arr = _check_windows(y, yhat)
     _, n_steps, n_channels = y_arr.shape
     names = _channel_names(channels, n_channels)

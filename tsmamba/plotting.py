@@ -34,7 +34,8 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from tsmamba import metrics as _metrics
-from tsmamba.baselines import BASELINES
+from tsmamba.baselines import BASELINES, COLUMN_PREFIX
+from tsmamba.data import forecast_times
 from tsmamba.errors import ConfigError
 
 __all__ = [
@@ -50,7 +51,6 @@ __all__ = [
 
 #: Columns every forecasts frame must have.
 FORECAST_COLUMNS: tuple[str, ...] = ("origin", "timestamp", "channel", "step", "y", "yhat")
-_BASELINE_PREFIX = "yhat_"
 _DPI = 120
 
 _METRIC_LABELS = {
@@ -92,9 +92,9 @@ def _require(frame: Any, columns: Iterable[str], what: str) -> pd.DataFrame:
 def _baseline_names(forecasts: pd.DataFrame) -> list[str]:
     """Baselines present as ``yhat_<name>`` columns, known ones first in report order."""
     found = [
-        str(c)[len(_BASELINE_PREFIX) :]
+        str(c)[len(COLUMN_PREFIX) :]
         for c in forecasts.columns
-        if str(c).startswith(_BASELINE_PREFIX)
+        if str(c).startswith(COLUMN_PREFIX)
     ]
     known = [b for b in BASELINES if b in found]
     return known + [b for b in found if b not in known]
@@ -150,32 +150,43 @@ def _outside_legend(fig: Figure, handles: Sequence[Any], labels: Sequence[str]) 
     )
 
 
+_TEXT_LIMIT = 60  # characters of a name shown in a title, axis label or legend entry
+
+
+def _text(name: Any) -> str:
+    """A name as literal figure text: ``$`` escaped (matplotlib reads ``$...$`` as math, and a
+    name like ``a$_$b`` failed the whole report), long names cut to ``_TEXT_LIMIT``."""
+    text = str(name)
+    if len(text) > _TEXT_LIMIT:
+        text = text[: _TEXT_LIMIT - 1] + "…"
+    return text.replace("$", r"\$")
+
+
 def _format_time(ts: pd.Timestamp) -> str:
+    """A panel's origin: the date, the minutes, or the seconds (and fraction) the data needs,
+    with the UTC offset of a zone-aware time (the hour that repeats when clocks go back)."""
     if ts == ts.normalize():
-        return f"{ts:%Y-%m-%d}"
-    return f"{ts:%Y-%m-%d %H:%M}"
+        text = f"{ts:%Y-%m-%d}"
+    elif ts.microsecond or ts.nanosecond:
+        digits = f"{ts.microsecond:06d}{ts.nanosecond:03d}"
+        shown = -(-len(digits.rstrip("0")) // 3) * 3  # milli-, micro- or nanoseconds
+        text = f"{ts:%Y-%m-%d %H:%M:%S}.{digits[:shown]}"
+    elif ts.second:
+        text = f"{ts:%Y-%m-%d %H:%M:%S}"
+    else:
+        text = f"{ts:%Y-%m-%d %H:%M}"
+    if ts.tz is not None:
+        offset = f"{ts:%z}"
+        text += f" {offset[:3]}:{offset[3:]}" if offset else ""
+    return text
 
 
 def _prepared(forecasts: Any) -> pd.DataFrame:
     df = _require(forecasts, FORECAST_COLUMNS, "forecasts").copy()
-    df["origin"] = _times(df["origin"], "origin")
-    df["timestamp"] = _times(df["timestamp"], "timestamp")
+    df["origin"] = forecast_times(df["origin"], "origin")
+    df["timestamp"] = forecast_times(df["timestamp"], "timestamp")
     df["channel"] = df["channel"].astype(str)
     return df
-
-
-def _times(column: pd.Series, name: str) -> pd.Series:
-    """Times of a forecasts table; text with UTC offsets that change (a report in a zone with
-    DST, read back from forecasts.csv) becomes UTC, as the offsets say."""
-    if pd.api.types.is_datetime64_any_dtype(column.dtype):
-        return column
-    try:
-        return pd.to_datetime(column)
-    except ValueError:
-        try:
-            return pd.to_datetime(column, utc=True)
-        except ValueError:
-            raise ConfigError(f"forecasts column {name!r} holds values that are not times") from None
 
 
 def _zone_words(zone: Any) -> str:
@@ -198,7 +209,7 @@ def _best_baseline(df: pd.DataFrame, baselines: Sequence[str]) -> str | None:
     """Baseline with the lowest MAE over all rows (None if there is none)."""
     best, best_err = None, np.inf
     for name in baselines:
-        err = _metrics.mae(df["y"].to_numpy(float), df[_BASELINE_PREFIX + name].to_numpy(float))
+        err = _metrics.mae(df["y"].to_numpy(float), df[COLUMN_PREFIX + name].to_numpy(float))
         if np.isfinite(err) and err < best_err:
             best, best_err = name, err
     return best
@@ -287,8 +298,11 @@ def forecast_figure(
     fig = Figure(figsize=(width, 3.3 * nrows + 0.6), layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=False)
     marker = "o" if horizon <= 48 else None
+    lone = "o" if horizon == 1 else None  # a line of one point shows only with a marker
     # Channel names are compared as strings, so integer history columns also match.
     history_columns = {} if history is None else {str(c): c for c in history.columns}
+    # legend entries kept here, not read back from the axes, which skip labels starting with "_"
+    # (a model named "_mine" had no entry)
     handles: dict[str, Any] = {}
     for ax, (origin, chan) in zip(axes.flat, panels, strict=False):
         sub = df[(df["origin"] == origin) & (df["channel"] == chan)].sort_values("step")
@@ -297,40 +311,40 @@ def forecast_figure(
             past = history[history_columns[chan]]
             past = past[past.index <= origin].tail(n_hist)
             if len(past):
-                ax.plot(past.index, past.to_numpy(float), color="0.55", lw=1.2, label="history")
+                (line,) = ax.plot(past.index, past.to_numpy(float), color="0.55", lw=1.2, label="history")
+                handles.setdefault("history", line)
                 # Join the actuals to the last observed value so the line runs on.
                 act_x = [past.index[-1], *act_x]
                 act_y = [float(past.iloc[-1]), *act_y]
-        ax.plot(act_x, act_y, color="black", lw=1.4, label="actual")
-        ax.plot(
-            sub["timestamp"],
-            sub["yhat"],
-            color=_MODEL_COLOR,
-            lw=1.8,
-            marker=marker,
-            ms=3,
-            label=model_name,
-        )
+        single = lone if len(act_x) == 1 else None
+        (line,) = ax.plot(act_x, act_y, color="black", lw=1.4, marker=single, ms=3, label="actual")
+        handles.setdefault("actual", line)
+        name = _text(model_name)
+        (line,) = ax.plot(sub["timestamp"], sub["yhat"], color=_MODEL_COLOR, lw=1.8, marker=marker, ms=3,
+                          label=name)
+        handles.setdefault(name, line)
         if best is not None:
-            ax.plot(
+            (line,) = ax.plot(
                 sub["timestamp"],
-                sub[_BASELINE_PREFIX + best],
+                sub[COLUMN_PREFIX + best],
                 color=_color(best, False, []),
                 lw=1.4,
                 ls="--",
-                label=f"{best} (best baseline)",
+                marker=lone,
+                ms=3,
+                label=f"{_text(best)} (best baseline)",
             )
-        ax.axvline(origin, color="0.3", ls=":", lw=1.0, label="forecast origin")
-        ax.set_title(f"{chan} — origin {_format_time(origin)}", fontsize=10)
+            handles.setdefault(line.get_label(), line)
+        handles.setdefault("forecast origin", ax.axvline(origin, color="0.3", ls=":", lw=1.0,
+                                                         label="forecast origin"))
+        ax.set_title(f"{_text(chan)} — origin {_format_time(origin)}", fontsize=10)
         ax.set_xlabel("time")
-        ax.set_ylabel(chan)
+        ax.set_ylabel(_text(chan))
         ax.grid(alpha=0.3)
         _date_axis(ax)
-        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
-            handles.setdefault(label, handle)
     for ax in list(axes.flat)[len(panels) :]:
         ax.set_visible(False)
-    fig.suptitle(f"{model_name} forecasts vs actuals (horizon {horizon})")
+    fig.suptitle(f"{_text(model_name)} forecasts vs actuals (horizon {horizon})")
     _outside_legend(fig, list(handles.values()), list(handles.keys()))
     return fig
 
@@ -385,9 +399,10 @@ def error_by_step_figure(metrics_by_step: pd.DataFrame, *, metric: str = "mae") 
     fig = Figure(figsize=(7.5, 4.2), layout="constrained")
     ax = fig.subplots()
     marker = "o" if len(table) <= 48 else None
+    handles, labels = [], []
     for name in models + baselines:
         is_model = name in models
-        ax.plot(
+        (line,) = ax.plot(
             table.index,
             table[name],
             color=_color(str(name), is_model, others),
@@ -395,15 +410,20 @@ def error_by_step_figure(metrics_by_step: pd.DataFrame, *, metric: str = "mae") 
             ls="-" if is_model else "--",
             marker=marker,
             ms=3,
-            label=str(name) if is_model else f"{name} (baseline)",
+            label=_text(name) if is_model else f"{_text(name)} (baseline)",
         )
+        handles.append(line)
+        labels.append(line.get_label())
     label = _metric_label(metric)
     ax.set_xlabel("forecast step (horizon)")
     ax.set_ylabel(label)
     ax.set_title(f"{label} by forecast step")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if len(table) <= 10:  # every step a tick (one step had ticks at 0.945 ... 1.065)
+        ax.set_xticks([int(step) for step in table.index])
+    else:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
-    _outside_legend(fig, *ax.get_legend_handles_labels())
+    _outside_legend(fig, handles, labels)
     return fig
 
 
@@ -438,17 +458,18 @@ def error_over_time_figure(
     series = {model_name: _per_origin_error(df, "yhat", metric)}
     baselines = _baseline_names(df)
     for name in baselines:
-        series[name] = _per_origin_error(df, _BASELINE_PREFIX + name, metric)
+        series[name] = _per_origin_error(df, COLUMN_PREFIX + name, metric)
     n_origins = len(series[model_name])
     marker = "o" if n_origins <= 60 else None
     others: list[str] = []
     fig = Figure(figsize=(9.0, 4.2), layout="constrained")
     ax = fig.subplots()
+    handles, labels = [], []
     for name, values in series.items():
         is_model = name == model_name
         mean = float(np.nanmean(values.to_numpy())) if values.notna().any() else float("nan")
         kind = "" if is_model else " (baseline)"
-        ax.plot(
+        (line,) = ax.plot(
             values.index,
             values.to_numpy(),
             color=_color(name, is_model, others),
@@ -456,15 +477,22 @@ def error_over_time_figure(
             ls="-" if is_model else "--",
             marker=marker,
             ms=3,
-            label=f"{name}{kind}, mean {mean:.3g}",
+            label=f"{_text(name)}{kind}, mean {mean:.3g}",
         )
+        handles.append(line)
+        labels.append(line.get_label())
     label = _metric_label(metric)
     ax.set_xlabel("forecast origin")
     ax.set_ylabel(f"{label} per origin")
-    ax.set_title(f"{label} per forecast origin ({n_origins} origins, all steps and channels)")
+    noun = "origin" if n_origins == 1 else "origins"
+    ax.set_title(f"{label} per forecast origin ({n_origins} {noun}, all steps and channels)")
     _date_axis(ax)
+    if n_origins == 1:  # matplotlib's default span around one date is years wide
+        origin = series[model_name].index[0]
+        reach = max(df["timestamp"].max() - origin, pd.Timedelta(minutes=1))
+        ax.set_xlim(origin - reach, origin + reach)
     ax.grid(alpha=0.3)
-    _outside_legend(fig, *ax.get_legend_handles_labels())
+    _outside_legend(fig, handles, labels)
     return fig
 
 
