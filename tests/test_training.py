@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import random
+from itertools import pairwise
 
 import lightning as L
 import numpy as np
@@ -256,3 +257,43 @@ def test_trainer_errors_blame_trainer_kwargs_only_for_lightnings_own():
             raise ValueError("operands could not be broadcast")
     with pytest.raises(ConfigError, match="resume needs"), trainer_errors({"accelerator": "cpu"}):
         raise ConfigError("resume needs ...")  # ours, typed: passes as it is
+
+
+@pytest.mark.parametrize("extra", [{}, {"cycle_length": 4, "input_skip": True, "cross_channel_skip": True,
+                                        "n_time_features": 2}, {"channel_mode": "mix"}])
+def test_the_optimizer_is_adamw_without_decay_on_the_ssm_parameters_and_its_schedule(extra):
+    """The reference Mamba-2 recipe: AdamW (betas 0.9, 0.95); no weight decay on A_log, D, dt_bias,
+    norms, biases (and the learned cycle); a linear warm-up, then a cosine down to min_lr_ratio."""
+    from types import SimpleNamespace
+
+    config = ForecasterConfig(n_channels=2, horizon=3, context_length=8, d_model=8, n_layers=2, d_state=4,
+                              headdim=4, chunk_size=4, **extra)
+    module = ForecastingModule(MambaForecaster(config), learning_rate=1e-3, weight_decay=0.1,
+                               warmup_fraction=0.1, min_lr_ratio=0.05)
+    module._trainer = SimpleNamespace(estimated_stepping_batches=100)
+    setup = module.configure_optimizers()
+    optimizer, scheduler = setup["optimizer"], setup["lr_scheduler"]["scheduler"]
+    assert isinstance(optimizer, torch.optim.AdamW) and optimizer.defaults["betas"] == (0.9, 0.95)
+    names = {id(p): n for n, p in module.network.named_parameters()}
+    grouped = [names[id(p)] for group in optimizer.param_groups for p in group["params"]]
+    assert sorted(grouped) == sorted(names.values())  # every parameter once
+    free = {names[id(p)] for g in optimizer.param_groups if g["weight_decay"] == 0.0 for p in g["params"]}
+    for suffix in ("A_log", ".D", "dt_bias", "norm.weight", ".bias", "norm_f.weight"):
+        matching = {n for n in names.values() if n.endswith(suffix)}
+        assert matching and matching <= free, suffix
+    assert ("cycle" in free) == ("cycle_length" in extra)  # the learned cycle, when there is one
+    decayed = set(names.values()) - free
+    assert decayed and all(module.network.get_parameter(n).ndim >= 2 for n in decayed)
+    assert all(g["weight_decay"] == 0.1 for g in optimizer.param_groups if g["params"] and
+               names[id(g["params"][0])] in decayed)
+    factors = []
+    for _ in range(100):
+        factors.append(optimizer.param_groups[0]["lr"] / 1e-3)
+        optimizer.step()
+        scheduler.step()
+    assert factors[0] == pytest.approx(0.1) and factors[9] == pytest.approx(1.0)  # 10 warm-up steps
+    assert factors[10] == pytest.approx(1.0) and factors[55] == pytest.approx(0.05 + 0.95 * 0.5)
+    assert all(a >= b for a, b in pairwise(factors[10:]))
+    assert factors[-1] == pytest.approx(0.05, abs=1e-3)
+    with pytest.raises(ConfigError, match="min_lr_ratio must be a number in"):
+        tiny_module(min_lr_ratio=1.5)

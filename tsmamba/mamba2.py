@@ -126,7 +126,7 @@ class RMSNorm(nn.Module):
 
 
 def _no_weight_decay(p: nn.Parameter) -> nn.Parameter:
-    p._no_weight_decay = True  # read by the optimiser set-up in tsmamba.training
+    p._no_weight_decay = True  # read by MambaForecaster.param_groups (tsmamba.model)
     return p
 
 

@@ -177,6 +177,7 @@ class ForecastingModule(L.LightningModule):
                     f"{_FLOAT32_MAX:.1e} (the optimizer steps in float32), got {value!r}"
                 )
         check_number(warmup_fraction, "warmup_fraction", lambda v: 0 <= v < 1, "a number in [0, 1)")
+        check_number(min_lr_ratio, "min_lr_ratio", lambda v: 0 <= v <= 1, "a number in [0, 1]")
         self.network = network
         self.loss_kind = loss
         self.frequency_loss = float(frequency_loss)
@@ -185,7 +186,7 @@ class ForecastingModule(L.LightningModule):
         self.learning_rate = float(learning_rate)
         self.weight_decay = float(weight_decay)
         self.warmup_fraction = warmup_fraction
-        self.min_lr_ratio = min_lr_ratio
+        self.min_lr_ratio = float(min_lr_ratio)  # the learning rate's floor, a share of the peak
         self.ema_decay = ema_decay
         self.identity = identity
         self.first_epoch = 0  # the epoch this run of fit started at
