@@ -267,20 +267,30 @@ def test_state_round_trips_through_tensors_and_select():
 
 
 def test_causal_moments_match_explicit_weighted_statistics():
-    x = torch.randn(2, 40, 3, dtype=torch.float64)
+    """The scan (chunked SSD, 150 rows in three 64-row chunks) equals the
+    explicit weighted statistics and its one-step twin ``_step_moments`` in float64 to 1e-10."""
+    from tsmamba.model import _step_moments
+
+    gen = torch.Generator().manual_seed(7)
+    x = torch.randn(2, 150, 3, dtype=torch.float64, generator=gen)  # three 64-row chunks
     span = 9
     lam = 1 - 2 / (span + 1)
     sums, last = causal_moments(x, span)
-    t = 25
-    w = (1 - lam) * lam ** torch.arange(t, -1, -1, dtype=torch.float64)  # weights of rows 0..t
-    mean = (w[:, None] * x[:, : t + 1]).sum(1) / w.sum()
-    torch.testing.assert_close(sums[:, t, :, 0] / sums[:, t, :, 2], mean)
-    var = (w[:, None] * (x[:, : t + 1] - mean[:, None]) ** 2).sum(1) / w.sum()
-    torch.testing.assert_close(sums[:, t, :, 1] / sums[:, t, :, 2], var)  # squared deviations
-    torch.testing.assert_close(last, sums[:, -1])
+    tight = {"rtol": 1e-10, "atol": 1e-10}
+    for t in (25, 149):
+        w = (1 - lam) * lam ** torch.arange(t, -1, -1, dtype=torch.float64)  # weights of rows 0..t
+        mean = (w[:, None] * x[:, : t + 1]).sum(1) / w.sum()
+        torch.testing.assert_close(sums[:, t, :, 0] / sums[:, t, :, 2], mean, **tight)
+        var = (w[:, None] * (x[:, : t + 1] - mean[:, None]) ** 2).sum(1) / w.sum()
+        torch.testing.assert_close(sums[:, t, :, 1] / sums[:, t, :, 2], var, **tight)  # squared deviations
+    torch.testing.assert_close(last, sums[:, -1], rtol=0, atol=0)
+    moments = torch.zeros(2, 3, 3, dtype=torch.float64)
+    for t in range(x.shape[1]):  # the recurrence, one row at a time
+        moments = _step_moments(x[:, t], moments, span)
+        torch.testing.assert_close(moments, sums[:, t], **tight)
     # continuing from the state equals one pass
     head, tail = causal_moments(x[:, :17], span)[1], causal_moments(x[:, 17:], span, initial=None)
-    torch.testing.assert_close(causal_moments(x[:, 17:], span, initial=head)[0], sums[:, 17:])
+    torch.testing.assert_close(causal_moments(x[:, 17:], span, initial=head)[0], sums[:, 17:], **tight)
     assert not torch.allclose(tail[0], sums[:, 17:])
 
 

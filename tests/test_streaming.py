@@ -38,17 +38,11 @@ def model(series) -> TSMambaForecaster:
 
 
 @pytest.fixture
-def model64(model) -> TSMambaForecaster:
+def model64(model, tmp_path) -> TSMambaForecaster:
     """The fitted model in float64, where the exactness claim is 1e-10."""
-    twin = TSMambaForecaster.load(model.save(_tmp_dir()))
+    twin = TSMambaForecaster.load(model.save(tmp_path / "model64"))
     twin.network_.double()
     return twin
-
-
-def _tmp_dir():
-    import tempfile
-
-    return tempfile.mkdtemp()
 
 
 def snapshot(stream: Stream):
