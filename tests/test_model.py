@@ -378,3 +378,26 @@ def test_step_casts_a_state_of_another_dtype_as_forward_does():
             forecast, state = net.step(x[:, t], state)
     assert forecast.dtype == torch.float32
     torch.testing.assert_close(forecast, full, atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("channel_mode", ["independent", "mix"])
+def test_scatter_puts_selected_series_back(channel_mode):
+    """ForecastState.scatter is select's inverse: stepping two of three series and scattering
+    them back equals stepping all three and keeping the third's old state."""
+    torch.manual_seed(3)
+    net = tiny(head_window=3, channel_mode=channel_mode).double()
+    x = torch.randn(3, 9, 3, dtype=torch.float64)
+    _, state = net(x, return_state=True)
+    x_t = torch.randn(3, 3, dtype=torch.float64)
+    rows = torch.tensor([0, 2])
+    _, stepped = net.step(x_t[rows], state.select(rows, 3, channel_mode))
+    merged = state.scatter(rows, stepped, 3, channel_mode)
+    _, all_stepped = net.step(x_t, state)
+    third = torch.tensor([1])
+    for k in merged.tensors():
+        expected = all_stepped.select(rows, 3, channel_mode).tensors()[k]
+        got = merged.select(rows, 3, channel_mode).tensors()[k]
+        torch.testing.assert_close(got, expected, atol=1e-12, rtol=0)
+        kept = merged.select(third, 3, channel_mode).tensors()[k]
+        torch.testing.assert_close(kept, state.select(third, 3, channel_mode).tensors()[k], atol=0, rtol=0)
+    assert state.scatter(torch.arange(3), all_stepped, 3, channel_mode).moments is all_stepped.moments

@@ -188,16 +188,39 @@ class ForecastState:
         hidden = None if self.hidden is None else self.hidden.to(dtype)
         return ForecastState(caches, self.moments.to(dtype), self.steps, hidden)
 
+    def _cache_rows(self, index: Tensor | slice, n_channels: int, channel_mode: str) -> Tensor | slice:
+        """Rows of the caches (and hidden) of series ``index``: a series is one row when mixed,
+        ``n_channels`` rows when channels run independently."""
+        if channel_mode != "independent":
+            return index
+        b = self.moments.shape[0]
+        return torch.arange(b * n_channels).view(b, n_channels)[index].reshape(-1)
+
     def select(self, index: Tensor | slice, n_channels: int, channel_mode: str) -> ForecastState:
         """The state of a subset of the batch (index over series)."""
-        if channel_mode == "independent":
-            b = self.moments.shape[0]
-            rows = torch.arange(b * n_channels).view(b, n_channels)[index].reshape(-1)
-        else:
-            rows = index
+        rows = self._cache_rows(index, n_channels, channel_mode)
         caches = [InferenceCache(c.conv_state[rows], c.ssm_state[rows]) for c in self.caches]
         hidden = None if self.hidden is None else self.hidden[rows]
         return ForecastState(caches, self.moments[index], self.steps, hidden)
+
+    def scatter(self, index: Tensor, new: ForecastState, n_channels: int, channel_mode: str) -> ForecastState:
+        """A copy with series ``index`` (B,) replaced by ``new`` (B series): :meth:`select`'s inverse."""
+        steps = max(self.steps, new.steps)
+        if len(index) == self.moments.shape[0] and torch.equal(index, torch.arange(len(index))):
+            return ForecastState(new.caches, new.moments, steps, new.hidden)  # every series: no copy
+        rows = self._cache_rows(index, n_channels, channel_mode)
+        caches = []
+        for old, upd in zip(self.caches, new.caches, strict=True):
+            conv, ssm = old.conv_state.clone(), old.ssm_state.clone()
+            conv[rows], ssm[rows] = upd.conv_state.to(conv.dtype), upd.ssm_state.to(ssm.dtype)
+            caches.append(InferenceCache(conv, ssm))
+        moments = self.moments.clone()
+        moments[index] = new.moments.to(moments.dtype)
+        hidden = None
+        if self.hidden is not None:
+            hidden = self.hidden.clone()
+            hidden[rows] = new.hidden.to(hidden.dtype)
+        return ForecastState(caches, moments, steps, hidden)
 
 
 _MIN_WEIGHT = 1e-12  # a fresh state has no weight: its mean reads 0, and it adds no deviation

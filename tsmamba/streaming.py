@@ -179,7 +179,7 @@ class Stream:
     def _commit(self, rows: torch.Tensor, new: ForecastState, forecast: torch.Tensor) -> None:
         """Write the new state and forecast of the given series (functional: no in-place edits)."""
         mode, C = self.network.config.channel_mode, len(self.columns)
-        self._state = _scatter_state(self._state, rows, new, C, mode)
+        self._state = self._state.scatter(rows, new, C, mode)
         fc = self._forecast.clone()
         fc[rows] = forecast.to(self._dtype)
         self._forecast = fc
@@ -344,7 +344,7 @@ class Stream:
                     _, sub = self.network(
                         fill, None if marks is None else marks[None], state=sub, return_state=True
                     )
-                    state = _scatter_state(state, torch.tensor([k]), sub, C, mode)
+                    state = state.scatter(torch.tensor([k]), sub, C, mode)
         x = self._scale_in(np.stack([p[1] for p in plan]))  # (b, C)
         marks_t = None
         if self.network.config.n_marks:
@@ -396,7 +396,7 @@ class Stream:
         self._last_values = arr.copy()  # arr may be a read-only view of the caller's data
         self._seen += 1
         self._last_time = next_time
-        out = forecast.double().numpy() * self.forecaster.scaler_.scale_ + self.forecaster.scaler_.mean_
+        out = self.forecaster.scaler_.inverse_transform(forecast.double().numpy())
         return out[0] if self.single else out
 
     @torch.no_grad()
@@ -444,7 +444,7 @@ class Stream:
         """The current forecast (no state change)."""
         if np.isnan(self._forecast.numpy()).all():
             raise StreamError("no observation yet: give a history or call update first")
-        arr = self._forecast.double().numpy() * self.forecaster.scaler_.scale_ + self.forecaster.scaler_.mean_
+        arr = self.forecaster.scaler_.inverse_transform(self._forecast.double().numpy())
         if as_array:
             return arr[0] if self.single else arr
         indexes: dict[pd.Timestamp | None, pd.Index] = {}  # series at one time share their index
@@ -590,28 +590,3 @@ def _time_from_json(saved: dict | str | None) -> pd.Timestamp | None:
     if saved["tz"] is not None:
         ts = ts.tz_localize("UTC").tz_convert(saved["tz"])
     return ts.as_unit(saved["unit"])
-
-
-def _scatter_state(
-    state: ForecastState, rows: torch.Tensor, new: ForecastState, n_channels: int, mode: str
-) -> ForecastState:
-    """A copy of ``state`` with series ``rows`` replaced by ``new`` (which holds len(rows) series)."""
-    if mode == "independent":
-        B = state.moments.shape[0]
-        cache_rows = torch.arange(B * n_channels).view(B, n_channels)[rows].reshape(-1)
-    else:
-        cache_rows = rows
-    if len(rows) == state.moments.shape[0] and torch.equal(rows, torch.arange(len(rows))):
-        return ForecastState(new.caches, new.moments, max(state.steps, new.steps), new.hidden)
-    caches = []
-    for old, upd in zip(state.caches, new.caches, strict=True):
-        conv, ssm = old.conv_state.clone(), old.ssm_state.clone()
-        conv[cache_rows], ssm[cache_rows] = upd.conv_state.to(conv.dtype), upd.ssm_state.to(ssm.dtype)
-        caches.append(type(old)(conv, ssm))
-    moments = state.moments.clone()
-    moments[rows] = new.moments.to(moments.dtype)
-    hidden = None
-    if state.hidden is not None:
-        hidden = state.hidden.clone()
-        hidden[cache_rows] = new.hidden.to(hidden.dtype)
-    return ForecastState(caches, moments, max(state.steps, new.steps), hidden)
