@@ -654,14 +654,23 @@ def _linear_forecasts(
     ``contexts`` (N, >=L, C) in original units."""
     a, b = train
     scaler = StandardScaler().fit(values[a:b], warn_constant=False)  # the forecaster's fit names them
-    scaled = scaler.transform(values[a:b])
-    span = context_length + horizon
-    windows = sliding_window_view(scaled, span, axis=0)  # (M, C, span) view
-    x = windows[:, :, :context_length].transpose(0, 2, 1)
-    y = windows[:, :, context_length:].transpose(0, 2, 1)
-    model = LinearBaseline(context_length, horizon, max_windows=max_windows, seed=seed)
-    model.fit(x, y)
+    model = _fit_linear(scaler.transform(values[a:b]), context_length, horizon, max_windows, seed)
     return scaler.inverse_transform(model.predict(scaler.transform(contexts[:, -context_length:])))
+
+
+def _fit_linear(
+    train: np.ndarray, context_length: int, horizon: int, max_windows: int | None, seed: int
+) -> LinearBaseline:
+    """:class:`LinearBaseline` fitted on every (context, target) window of ``train`` (T, C)."""
+    windows = sliding_window_view(train, context_length + horizon, axis=0)  # (M, C, L + H) view
+    x = windows[:, :, :context_length].transpose(0, 2, 1)  # (M, L, C)
+    y = windows[:, :, context_length:].transpose(0, 2, 1)  # (M, H, C)
+    return LinearBaseline(context_length, horizon, max_windows=max_windows, seed=seed).fit(x, y)
+
+
+def _forecast_columns(predictions: Mapping[str, np.ndarray], model_name: str) -> dict[str, np.ndarray]:
+    """Forecasts by column of the tidy table: the model's ``yhat``, a baseline's ``yhat_<name>``."""
+    return {("yhat" if k == model_name else COLUMN_PREFIX + k): v for k, v in predictions.items()}
 
 
 def _naive_forecasts(
@@ -1048,7 +1057,7 @@ def backtest(
     scale = mase_scale(values[first_train[0] : first_train[1]], season, channels)
     scores, metrics_df = _score_all(y, predictions, channels, scale, metrics)
     metrics_s = time.perf_counter() - t0
-    columns_out = {("yhat" if k == model_name else COLUMN_PREFIX + k): v for k, v in predictions.items()}
+    columns_out = _forecast_columns(predictions, model_name)
     forecasts = _tidy_forecasts(index, origins, channels, y, columns_out)
     total = time.perf_counter() - t_start
 
@@ -1200,9 +1209,7 @@ def backtest_ltsf(
         t0 = time.perf_counter()
         naive, naive_fallback = _naive_forecasts(values, origins, H, season)
         predictions.update(naive)
-        train_windows = sliding_window_view(values[train_s:train_e], L_ + H, axis=0)
-        model = LinearBaseline(L_, H, max_windows=linear_max_windows, seed=0)
-        model.fit(train_windows[:, :, :L_].transpose(0, 2, 1), train_windows[:, :, L_:].transpose(0, 2, 1))
+        model = _fit_linear(values[train_s:train_e], L_, H, linear_max_windows, seed=0)  # scaled already
         predictions["linear"] = model.predict(contexts)
         baseline_s = time.perf_counter() - t0
 
@@ -1210,7 +1217,7 @@ def backtest_ltsf(
     scale = mase_scale(values[train_s:train_e], season, channels)
     scores, metrics_df = _score_all(y, predictions, channels, scale, metrics)
     metrics_s = time.perf_counter() - t0
-    columns_out = {("yhat" if k == model_name else COLUMN_PREFIX + k): v for k, v in predictions.items()}
+    columns_out = _forecast_columns(predictions, model_name)
     per_origin = H * len(channels)
     kept = _evenly_spaced(n, _origins_within(max_forecast_rows, per_origin))
     kept_columns = {k: v[kept] for k, v in columns_out.items()}
