@@ -6,9 +6,7 @@ import numpy as np
 import pytest
 
 from tsmamba.baselines import (
-    BASELINES,
     LinearBaseline,
-    baseline_forecasts,
     last_value,
     seasonal_naive,
 )
@@ -176,19 +174,3 @@ def test_linear_baseline_fits_ettH1_sized_windows() -> None:
     model = LinearBaseline(96, 96).fit(X, Y)
     forecast = model.predict(X[:10])
     assert forecast.shape == (10, 96, 7) and np.isfinite(forecast).all()
-
-
-def test_baseline_forecasts() -> None:
-    rng = np.random.default_rng(5)
-    X_test = rng.normal(size=(4, 12, 2))
-    out = baseline_forecasts(X_test, 3, season=4)
-    assert list(out) == ["last_value", "seasonal_naive"]
-    X_train, Y_train, _, _ = _linear_data(rng, n=50, context=16, horizon=3, channels=2)
-    out = baseline_forecasts(X_test, 3, season=4, X_train=X_train, Y_train=Y_train)
-    assert tuple(out) == BASELINES
-    for forecast in out.values():
-        assert forecast.shape == (4, 3, 2)
-    with pytest.raises(ConfigError, match="both"):
-        baseline_forecasts(X_test, 3, season=4, X_train=X_train)
-    with pytest.raises(ConfigError, match="channels"):
-        baseline_forecasts(X_test, 3, season=4, X_train=X_train[:, :, :1], Y_train=Y_train)

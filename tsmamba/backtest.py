@@ -162,13 +162,6 @@ class BacktestPlan:
         """``(n_windows, horizon)`` row positions of every forecast's target."""
         return self.origins[:, None] + 1 + np.arange(self.horizon)[None, :]
 
-    def train_range(self, i: int) -> tuple[int, int] | None:
-        """Training rows ``[start, end)`` of the model that forecasts origin ``i``."""
-        for block in self.blocks:
-            if block.first <= i < block.stop:
-                return block.train
-        raise IndexError(f"origin index {i} out of range (0..{self.n_windows - 1})")
-
 
 def _refit_every(refit: Any) -> int | None:
     """``False`` -> None (fit once), ``True`` -> 1, ``k`` -> k."""

@@ -18,7 +18,6 @@ from tsmamba.errors import ConfigError, DataValidationError, positive_int
 __all__ = [
     "BASELINES",
     "LinearBaseline",
-    "baseline_forecasts",
     "last_value",
     "seasonal_naive",
 ]
@@ -157,36 +156,3 @@ class LinearBaseline:
         rows = x.transpose(0, 2, 1).reshape(-1, self.context_length)
         pred = rows @ model.coef_.T + self.intercept_
         return pred.reshape(n_windows, n_channels, self.horizon).transpose(0, 2, 1)
-
-
-def baseline_forecasts(
-    X_test: Any,
-    horizon: int,
-    *,
-    season: int,
-    X_train: Any = None,
-    Y_train: Any = None,
-    max_windows: int | None = 10_000,
-) -> dict[str, np.ndarray]:
-    """Forecasts ``(N, H, C)`` of every baseline for the test contexts ``X_test`` (N, L, C).
-
-    ``"linear"`` is included only when training windows ``X_train`` (M, L_train, C) and
-    ``Y_train`` (M, H, C) are given; it uses the shorter of the two context lengths.
-    """
-    x_test = _windows(X_test, "X_test")
-    out = {
-        "last_value": last_value(x_test, horizon),
-        "seasonal_naive": seasonal_naive(x_test, horizon, season),
-    }
-    if (X_train is None) != (Y_train is None):
-        raise ConfigError("give both X_train and Y_train for the linear baseline, or neither")
-    if X_train is not None:
-        x_train = _windows(X_train, "X_train")
-        if x_train.shape[2] != x_test.shape[2]:
-            raise ConfigError(
-                f"X_train has {x_train.shape[2]} channels, X_test has {x_test.shape[2]}"
-            )
-        context = min(x_train.shape[1], x_test.shape[1])
-        model = LinearBaseline(context, horizon, max_windows=max_windows)
-        out["linear"] = model.fit(x_train, Y_train).predict(x_test)
-    return out

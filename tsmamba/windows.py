@@ -332,9 +332,6 @@ class TimeSeriesDataModule(lightning.LightningDataModule):
             data.values, data.borders, data.context_length, data.horizon, marks=marks, **kw
         )
 
-    def setup(self, stage: str | None = None) -> None:
-        """Nothing to do: the window datasets are views built in ``__init__``."""
-
     def dataset(self, split: str) -> WindowDataset:
         if split not in self.datasets:
             raise ConfigError(f"no {split!r} split; borders has {sorted(self.datasets)}")
@@ -370,7 +367,4 @@ class TimeSeriesDataModule(lightning.LightningDataModule):
         return self._loader("val", shuffle=False)
 
     def test_dataloader(self) -> DataLoader:
-        return self._loader("test", shuffle=False)
-
-    def predict_dataloader(self) -> DataLoader:
         return self._loader("test", shuffle=False)
