@@ -16,7 +16,7 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -58,6 +58,9 @@ from tsmamba.training import (
     trainer_errors,
 )
 from tsmamba.windows import TimeSeriesDataModule
+
+if TYPE_CHECKING:
+    from tsmamba.streaming import Stream
 
 __all__ = ["TSMambaForecaster"]
 
@@ -713,7 +716,7 @@ class TSMambaForecaster(BaseEstimator):
             return np.zeros((0, self.horizon, self.n_features_in_))
         return torch.cat(parts).double().numpy()
 
-    def stream(self, history: Any = None, **kwargs: Any):
+    def stream(self, history: Any = None, **kwargs: Any) -> Stream:
         """An online forecaster that advances the recurrent state one observation at a time."""
         from tsmamba.streaming import Stream
 

@@ -120,6 +120,7 @@ class RMSNorm(nn.Module):
         self.weight = nn.Parameter(torch.ones(d, device=device))
 
     def forward(self, x: Tensor, z: Tensor | None = None) -> Tensor:
+        """x (..., d), z (..., d) or None -> (..., d)."""
         if z is not None:
             x = x * F.silu(z)
         return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
@@ -239,10 +240,12 @@ class ResidualBlock(nn.Module):
         self.mixer = Mamba2(config, device=device)
 
     def forward(self, u: Tensor, cache: InferenceCache | None = None) -> tuple[Tensor, InferenceCache]:
+        """u (b, l, D) -> (b, l, D) and the cache after the last position."""
         y, cache = self.mixer(self.norm(u), cache)
         return u + y, cache
 
     def step(self, u_t: Tensor, cache: InferenceCache) -> tuple[Tensor, InferenceCache]:
+        """u_t (b, 1, D) -> (b, 1, D) and the advanced cache."""
         y, cache = self.mixer.step(self.norm(u_t), cache)
         return u_t + y, cache
 
@@ -257,7 +260,9 @@ class Mamba2Stack(nn.Module):
                                     for _ in range(config.n_layers))
         self.norm_f = RMSNorm(config.d_model, eps=config.norm_eps, device=device)
 
-    def alloc_caches(self, batch_size: int, device=None, dtype=None) -> list[InferenceCache]:
+    def alloc_caches(
+        self, batch_size: int, device: torch.device | str | None = None, dtype: torch.dtype | None = None
+    ) -> list[InferenceCache]:
         """Empty caches, on the stack's device and in its dtype unless given."""
         weight = self.norm_f.weight
         device, dtype = device or weight.device, dtype or weight.dtype

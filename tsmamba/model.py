@@ -65,7 +65,7 @@ class ForecasterConfig:
     d_state: int = 16  # N: SSM state per head
     expand: int = 2  # E: inner width = E * D
     headdim: int = 16  # P: channels per head
-    d_conv: int = 4  # W: causal conv width
+    d_conv: int = 4  # causal conv width
     chunk_size: int = 32  # T: SSD chunk length (speed only; 32-48 is fastest on CPU for these widths)
     channel_mode: str = "independent"  # "independent" | "mix"
     norm: str = "causal"  # "causal" | "revin" | "none"
@@ -464,7 +464,7 @@ class MambaForecaster(nn.Module):
         convolution with kernel K. Also returns the new carried buffer (b', K-1, d + s) and,
         with cross_channel_skip, the all-channel linear map's outputs (b, k, H*C) (else None).
         """
-        K, D = self.config.head_window, self.config.head_width
+        K, width = self.config.head_window, self.config.head_width
         h = self.head_proj(h)  # (b', l, d)
         if self.config.input_skip:
             h = torch.cat([h, series.to(h.dtype)], dim=-1)  # (b', l, d + s)
@@ -472,16 +472,16 @@ class MambaForecaster(nn.Module):
         if K > 1:
             past = state.hidden if state is not None and state.hidden is not None else None
             if past is None:
-                past = h.new_zeros(h.shape[0], K - 1, D)
-            h = torch.cat([past.to(h.dtype), h], dim=1)  # (b', K-1+l, D)
+                past = h.new_zeros(h.shape[0], K - 1, width)
+            h = torch.cat([past.to(h.dtype), h], dim=1)  # (b', K-1+l, d + s)
             new_hidden = h[:, -(K - 1) :]
         h = self.dropout(h)
         cross = self._cross_skip(h[..., -1], all_positions) if self.config.cross_channel_skip else None
         if not all_positions:
-            return self.head(h[:, -K:].reshape(h.shape[0], 1, K * D)), new_hidden, cross  # (b', 1, out)
+            return self.head(h[:, -K:].reshape(h.shape[0], 1, K * width)), new_hidden, cross  # (b', 1, out)
         if K == 1:
             return self.head(h), new_hidden, cross  # (b', l, out)
-        weight = self.head.weight.view(-1, K, D).permute(0, 2, 1)  # (out, D, K)
+        weight = self.head.weight.view(-1, K, width).permute(0, 2, 1)  # (out, d + s, K)
         out = F.conv1d(h.transpose(1, 2), weight, self.head.bias).transpose(1, 2)  # (b', l, out)
         return out, new_hidden, cross
 
@@ -522,7 +522,7 @@ class MambaForecaster(nn.Module):
         *,
         all_positions: bool = False,
         return_state: bool = False,
-    ):
+    ) -> Tensor | tuple[Tensor, ForecastState]:
         """Forecast after the history ``x``.
 
         Args:
@@ -564,7 +564,9 @@ class MambaForecaster(nn.Module):
                 "train with norm='causal' (or 'none') for streaming and full-history forecasts"
             )
 
-    def init_state(self, batch_size: int, device=None, dtype=None) -> ForecastState:
+    def init_state(
+        self, batch_size: int, device: torch.device | str | None = None, dtype: torch.dtype | None = None
+    ) -> ForecastState:
         """The state before any observation, for ``batch_size`` series."""
         self._check_recurrent()
         cfg = self.config
