@@ -23,7 +23,7 @@ def benchmark_file() -> Callable[[str], Path]:
             spec = datasets.get_spec(name)
             pytest.skip(
                 f"benchmark file {spec.filenames[0]} not found in {datasets.data_root()} or "
-                f"{datasets.repo_datasets_dir()}; set ${datasets.DATA_ENV} to its folder"
+                f"{datasets.download_dir()}; set ${datasets.DATA_ENV} to its folder"
             )
         return path
 

@@ -37,7 +37,7 @@ def isolated(tmp_path, monkeypatch):
     empty_env.mkdir()
     repo_dir.mkdir()
     monkeypatch.setenv(datasets.DATA_ENV, str(empty_env))
-    monkeypatch.setattr(datasets, "repo_datasets_dir", lambda: repo_dir)
+    monkeypatch.setattr(datasets, "download_dir", lambda: repo_dir)
     return repo_dir
 
 
@@ -104,7 +104,22 @@ def test_find_dataset_search_order(isolated, tmp_path, monkeypatch):
 def test_default_data_root_is_next_to_the_repo(monkeypatch):
     monkeypatch.delenv(datasets.DATA_ENV, raising=False)
     repo = Path(datasets.__file__).resolve().parents[1]
+    assert datasets.source_checkout() == repo
     assert datasets.data_root() == repo.parent / "shared" / "datasets"
+    assert datasets.download_dir() == repo / "datasets"
+
+
+def test_an_installed_package_keeps_its_data_in_the_user_cache(monkeypatch, tmp_path):
+    """Installed from a wheel, the data folders were site-packages/datasets (a download made it
+    a stray top-level 'datasets' package, left by pip uninstall) and lib/python3.11/shared."""
+    monkeypatch.delenv(datasets.DATA_ENV, raising=False)
+    monkeypatch.setattr(datasets, "source_checkout", lambda: None)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    assert datasets.download_dir() == tmp_path / "cache" / "tsmamba" / "datasets"
+    assert datasets.data_root() == datasets.download_dir()
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert datasets.download_dir() == tmp_path / "home" / ".cache" / "tsmamba" / "datasets"
 
 
 def test_list_datasets(isolated):
@@ -243,7 +258,7 @@ def test_checksum_mismatch_leaves_no_file(tmp_path):
     dest_dir = tmp_path / "out"
     with pytest.raises(ChecksumError, match="expected 0000"):
         download(source.as_uri(), dest_dir / "ETTh2.csv", sha256="0" * 64)
-    assert list(dest_dir.iterdir()) == []
+    assert not dest_dir.exists()  # no file, nor the folder made for it
 
 
 def test_mismatch_keeps_an_existing_file(tmp_path):
@@ -287,10 +302,10 @@ def test_download_over_http(http_root, tmp_path):
     assert dest.read_bytes() == payload
     with pytest.raises(ChecksumError):
         download(f"{base}/ETTh2.csv", tmp_path / "bad" / "ETTh2.csv", sha256="f" * 64)
-    assert list((tmp_path / "bad").iterdir()) == []
+    assert not (tmp_path / "bad").exists()  # nor the folder made for it
     with pytest.raises(DataNotFoundError, match="404"):
         download(f"{base}/nothing.csv", tmp_path / "none" / "x.csv")
-    assert list((tmp_path / "none").iterdir()) == []
+    assert not (tmp_path / "none").exists()
 
 
 class CutShort(http.server.BaseHTTPRequestHandler):
@@ -330,11 +345,14 @@ def test_a_download_cut_short_is_an_error_and_leaves_no_file(tmp_path):
     try:
         with pytest.raises(DataNotFoundError, match="ended after 100 of 1000 bytes"):
             download(f"http://127.0.0.1:{server.server_address[1]}/x.csv", tmp_path / "x.csv")
+        (tmp_path / "kept").mkdir()
+        with pytest.raises(DataNotFoundError, match="ended after 100 of 1000 bytes"):  # folders it made go
+            download(f"http://127.0.0.1:{server.server_address[1]}/x.csv", tmp_path / "kept/a/b/x.csv")
     finally:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
-    assert list(tmp_path.iterdir()) == []
+    assert list(tmp_path.iterdir()) == [tmp_path / "kept"] and list((tmp_path / "kept").iterdir()) == []
 
 
 class NoLength(http.server.BaseHTTPRequestHandler):

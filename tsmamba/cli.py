@@ -1284,7 +1284,7 @@ def cmd_datasets(run: Run) -> int:
         run.say("  ".join(c.ljust(w) for c, w in zip(r[:-1], widths, strict=False)) + "  " + r[-1])
     root = (f"${datasets.DATA_ENV} = {datasets.data_root()}" if os.environ.get(datasets.DATA_ENV)
             else f"{datasets.data_root()} (${datasets.DATA_ENV} unset)")
-    searched = [root, str(datasets.repo_datasets_dir())]
+    searched = [root, str(datasets.download_dir())]
     if run.get("data_dir") is not None:
         searched.insert(0, f"--data-dir {run.data_dir.expanduser()}")
     run.say("searched: " + ", then ".join(searched))

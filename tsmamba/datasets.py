@@ -32,12 +32,12 @@ __all__ = [
     "DatasetSpec",
     "data_root",
     "download",
+    "download_dir",
     "find_dataset",
     "get_spec",
     "list_datasets",
     "load_dataset",
     "read_dataset_file",
-    "repo_datasets_dir",
     "sha256_file",
     "synthetic_ett",
     "verify_file",
@@ -182,22 +182,39 @@ def get_spec(name_or_filename: str | os.PathLike, *, missing_ok: bool = False) -
     )
 
 
-def repo_datasets_dir() -> Path:
-    """The repository's ``datasets/`` folder, where downloads land by default."""
-    return Path(__file__).resolve().parents[1] / "datasets"
+def source_checkout() -> Path | None:
+    """The repository this package runs from (``pyproject.toml`` beside ``tsmamba/``: a clone,
+    or an editable install), or None when it is installed (in site-packages)."""
+    root = Path(__file__).resolve().parents[1]
+    if (root / "pyproject.toml").is_file() and (root / "tsmamba" / "__init__.py").is_file():
+        return root
+    return None
+
+
+def download_dir() -> Path:
+    """Where downloads land by default: the repository's ``datasets/`` folder in a source
+    checkout; for an installed package the user's cache, ``$XDG_CACHE_HOME/tsmamba/datasets``
+    (``~/.cache/tsmamba/datasets``), never a folder inside site-packages."""
+    checkout = source_checkout()
+    if checkout is not None:
+        return checkout / "datasets"
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(cache) / "tsmamba" / "datasets"
 
 
 def data_root() -> Path:
-    """``$TSMAMBA_DATA``, or ``../shared/datasets`` next to the repository when it is unset."""
+    """``$TSMAMBA_DATA``; when it is unset, ``../shared/datasets`` next to a source checkout, or
+    :func:`download_dir` for an installed package."""
     env = os.environ.get(DATA_ENV)
     if env:
         return Path(os.path.abspath(Path(env).expanduser()))
-    return Path(__file__).resolve().parents[2] / "shared" / "datasets"
+    checkout = source_checkout()
+    return checkout.parent / "shared" / "datasets" if checkout is not None else download_dir()
 
 
 def _search_dirs(data_dir: str | os.PathLike | None) -> list[Path]:
     dirs = [Path(data_dir).expanduser()] if data_dir is not None else []
-    dirs += [data_root(), repo_datasets_dir()]
+    dirs += [data_root(), download_dir()]
     unique: list[Path] = []
     for d in dirs:
         if d not in unique:
@@ -295,6 +312,7 @@ def download(url: str, dest: str | os.PathLike, sha256: str | None = None) -> Pa
     """
     dest = Path(dest)
     target = Path(os.path.realpath(dest))
+    made = _missing_folders(target.parent)  # removed again if the download fails
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = temp_beside(target, ".part")
@@ -340,9 +358,24 @@ def download(url: str, dest: str | os.PathLike, sha256: str | None = None) -> Pa
                 f"written to {dest}. The source may have changed or the transfer was corrupted"
             )
         os.replace(tmp, target)
+        made = []
     finally:
         tmp.unlink(missing_ok=True)
+        for folder in made:  # innermost first; a folder something else wrote into stays
+            try:
+                folder.rmdir()
+            except OSError:
+                break
     return dest
+
+
+def _missing_folders(folder: Path) -> list[Path]:
+    """``folder`` and those of its parents that do not exist yet, innermost first."""
+    missing = []
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    return missing
 
 
 def _is_published_copy(path: Path, spec: DatasetSpec) -> bool:
@@ -400,7 +433,7 @@ def load_dataset(
         if not download or spec.url is None:
             why = "downloads are off" if not download else "the registry has no URL for it"
             raise DataNotFoundError(f"{spec.name} not found ({why}). {advice}")
-        target = Path(data_dir).expanduser() if data_dir is not None else repo_datasets_dir()
+        target = Path(data_dir).expanduser() if data_dir is not None else download_dir()
         dest = target / (spec.download_name or spec.filenames[0])
         expected = spec.expected_sha256(dest.name)
         try:
