@@ -32,4 +32,4 @@ bench: setup
 	$(PY) experiments/benchmarks/bench_ssd.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache reports runs
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis tsmamba.egg-info build dist reports runs

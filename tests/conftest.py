@@ -28,3 +28,20 @@ def benchmark_file() -> Callable[[str], Path]:
         return path
 
     return get
+
+
+@pytest.fixture(scope="session")
+def dateutil_zones() -> None:
+    """Skip the test unless pandas converts times to a dateutil zone read from this machine's tz
+    database (pandas 2.2 with python-dateutil 4 fails inside pandas, in get_dst_info; pandas 3
+    works)."""
+    import dateutil
+    import dateutil.tz
+    import pandas as pd
+
+    utc = pd.date_range("2024-03-25", periods=2, freq="h", tz="UTC")
+    try:
+        utc.tz_convert(dateutil.tz.gettz("Europe/Paris")).tz_localize(None)
+    except AttributeError as exc:
+        pytest.skip(f"pandas {pd.__version__} with python-dateutil {dateutil.__version__} cannot "
+                    f"convert times to dateutil zones ({exc})")

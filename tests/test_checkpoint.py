@@ -201,7 +201,9 @@ def test_a_save_that_cannot_be_written_says_which_and_leftovers_are_named(tmp_pa
         (datetime.timezone(datetime.timedelta(hours=5, minutes=45)), "UTC+05:45"),
     ],
 )
-def test_zone_name_loads_back_with_the_same_wall_clock(zone, name):
+def test_zone_name_loads_back_with_the_same_wall_clock(zone, name, request):
+    if isinstance(zone, dateutil.tz.tzfile):
+        request.getfixturevalue("dateutil_zones")
     utc = pd.date_range("2024-03-25", periods=24 * 14, freq="h", tz="UTC")  # crosses a DST change
     times = utc.tz_localize(None) if zone is None else utc.tz_convert(zone)
     assert zone_name(times) == name
@@ -210,7 +212,7 @@ def test_zone_name_loads_back_with_the_same_wall_clock(zone, name):
         assert back.tz_localize(None).equals(times.tz_localize(None))
 
 
-def test_zone_name_rejects_a_zone_with_no_loadable_name_and_the_local_zone():
+def test_zone_name_rejects_a_zone_with_no_loadable_name_and_the_local_zone(dateutil_zones):
     utc = pd.date_range("2024-01-01", periods=3, freq="h", tz="UTC")
     paris_file = Path(dateutil.tz.gettz("Europe/Paris")._filename)  # where dateutil found it
     in_memory = dateutil.tz.tzfile(io.BytesIO(paris_file.read_bytes()))

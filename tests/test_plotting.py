@@ -325,10 +325,10 @@ def test_names_are_literal_text_in_every_figure() -> None:
         title = fig.axes[0].get_title()
         assert title.startswith(channel.replace("$", r"\$")[:59])
         assert len(fig.axes[0].get_ylabel()) <= 60
-        assert "_mine" in _legend_labels(fig)
+        assert " _mine" in _legend_labels(fig)
         fig = error_over_time_figure(frame, model_name="_mine")
         _draw(fig)
-        assert any(label.startswith("_mine, mean") for label in _legend_labels(fig))
+        assert any(label.startswith(" _mine, mean") for label in _legend_labels(fig))
     y = np.arange(12.0).reshape(3, 4, 1)
     frame = pd.concat([metrics_frame(y, y + 1, model="$_mine$", channels=["a"]),
                        metrics_frame(y, y + 2, model="last_value", channels=["a"])])

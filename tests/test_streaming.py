@@ -411,7 +411,7 @@ def test_daily_frames_in_another_zone_across_dst_are_read_on_the_fitted_calendar
     pd.testing.assert_frame_equal(est.predict(as_text, context="full"), expected)
 
 
-def test_a_dateutil_zone_saves_and_loads(paris, tmp_path):
+def test_a_dateutil_zone_saves_and_loads(paris, tmp_path, dateutil_zones):
     """The zone of a dateutil index used to be saved as "tzfile('/usr/share/...')", a name that
     did not load: the model and the stream saved fine and could not be loaded."""
     import dateutil.tz

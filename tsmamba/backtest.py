@@ -555,12 +555,13 @@ def _write_forecasts_csv(frame: pd.DataFrame, path: Path, float_format: str | No
 def read_forecasts(path: str | os.PathLike) -> pd.DataFrame:
     """A report's ``forecasts.csv`` as :meth:`BacktestResult.save_report` wrote it: channel names
     as text (a plain ``pd.read_csv`` reads a channel named ``NA`` or ``None`` as NaN and ``01``
-    as the number 1), values as floats, times as Timestamps (in UTC where their offsets change:
-    a zone with DST)."""
+    as the number 1), values as the very floats scored, times as Timestamps (in UTC where their
+    offsets change: a zone with DST)."""
     try:
         header = pd.read_csv(path, nrows=0).columns
         numbers = {str(c): ["", "NaN", "nan", "inf", "-inf"] for c in header if c != "channel"}
-        frame = pd.read_csv(path, dtype={"channel": str}, keep_default_na=False, na_values=numbers)
+        frame = pd.read_csv(path, dtype={"channel": str}, keep_default_na=False, na_values=numbers,
+                            float_precision="round_trip")  # pandas 2's default parser is not exact
     except FileNotFoundError:
         raise DataNotFoundError(f"forecasts file not found: {path}") from None
     except (OSError, ValueError) as exc:

@@ -278,7 +278,7 @@ def _infer_grid(times: pd.DatetimeIndex, origin: _Origin) -> tuple[str, pd.Datet
     grid_size = (stamps[-1] - stamps[0]) // step + 1 if step > 0 else 0
     plausible = 0 < grid_size <= 50 * len(times) + 10_000  # else mostly gaps: no real grid
     day = 86_400 * 10**9
-    if step == day and times.dayofweek.max() < 5 and stamps[-1] - stamps[0] >= 7 * day:
+    if step == day and times.day_of_week.max() < 5 and stamps[-1] - stamps[0] >= 7 * day:
         # a week or more of days and never a weekend: business days (a missing holiday made
         # pandas give up, and the daily grid read every weekend as a gap to fill)
         grid = pd.date_range(times[0], times[-1], freq="B", name=times.name)
@@ -427,12 +427,26 @@ def forecast_times(column: pd.Series, name: str) -> pd.Series:
     if pd.api.types.is_datetime64_any_dtype(column.dtype):
         return column
     try:
-        return pd.to_datetime(column)
+        parsed = pd.to_datetime(column)
+        if pd.api.types.is_datetime64_any_dtype(parsed.dtype):
+            return parsed
+        raise ValueError("mixed UTC offsets")  # pandas < 3 returned them as objects
     except ValueError:
         try:
             return pd.to_datetime(column, utc=True)
         except ValueError:
             raise ConfigError(f"forecasts column {name!r} holds values that are not times") from None
+
+
+# what localizing a wall time that daylight saving skips or repeats raises: ValueError (pandas 3),
+# pytz's InvalidTimeError (pandas 2, whose zones are pytz's)
+_DST_ERRORS: tuple[type[Exception], ...] = (TypeError, ValueError)
+try:
+    import pytz
+
+    _DST_ERRORS += (pytz.exceptions.InvalidTimeError,)
+except ImportError:  # pandas 3 needs no pytz
+    pass
 
 
 def check_zone(tz: Any, name: str = "tz") -> Any:
@@ -876,12 +890,19 @@ def _numeric_column(col: pd.Series, name: str, origin: _Origin) -> np.ndarray:
     )
 
 
+def _beyond_64_bits(value: Any) -> bool:
+    """An integer (or, as pandas < 3 keeps them, an integer's text) that no 64-bit type holds."""
+    if isinstance(value, str) and re.fullmatch(r"\s*[-+]?\d+\s*", value):
+        value = int(value)
+    return isinstance(value, int) and not -(2**63) <= value < 2**64
+
+
 def _non_numeric_report(name: str, col: pd.Series, origin: _Origin) -> str:
     coerced = pd.to_numeric(col, errors="coerce")
     bad = np.flatnonzero(coerced.isna().to_numpy() & col.notna().to_numpy())
     what = "not numbers"
     if not len(bad):  # every value reads as a number: pandas keeps huge integers as objects
-        bad = np.array([i for i, v in enumerate(col) if isinstance(v, int) and not -(2**63) <= v < 2**64])
+        bad = np.array([i for i, v in enumerate(col) if _beyond_64_bits(v)])
         what = "are integers too large for 64 bits"
     if not len(bad):
         return f"column {name!r} (held as {col.dtype} values; convert it with pd.to_numeric first)"
@@ -1393,7 +1414,7 @@ def timestamp_on(index: pd.DatetimeIndex, value: Any, what: str) -> pd.Timestamp
         return ts.tz_convert(index.tz)
     try:
         return ts.tz_localize(index.tz)
-    except (TypeError, ValueError):  # a wall time DST skips or repeats
+    except _DST_ERRORS:  # a wall time DST skips or repeats
         raise ConfigError(
             f"{what} {value!r} is a wall time that daylight saving skips or repeats in the "
             f"index's zone {index.tz}; pass it with its UTC offset (e.g. ending in +01:00)"

@@ -159,6 +159,8 @@ def _text(name: Any) -> str:
     text = str(name)
     if len(text) > _TEXT_LIMIT:
         text = text[: _TEXT_LIMIT - 1] + "…"
+    if text.startswith("_"):  # matplotlib < 3.8 leaves such labels out of a legend given them
+        text = " " + text
     return text.replace("$", r"\$")
 
 
