@@ -165,7 +165,7 @@ def test_folders_are_checked_before_torch_is_imported(tmp_path):
         (["fit", "--data", "ETTh1", "--out", "keep/notes.txt/m"], "keep/notes.txt is a file, not a folder"),
         (["backtest", "--data", "ETTh1", "--out", "keep/notes.txt/r"], "keep/notes.txt is a file, not a"),
         (["backtest", "--data", "ETTh1", "--out", "/proc/tsmamba_report"],  # found after the backtest
-         "--out /proc/tsmamba_report cannot be written (No such file or directory); choose another"),
+         "--out /proc/tsmamba_report cannot be written (/proc: No such file or directory); choose another"),
         (["predict", "--model", "model", "--out", "keep/notes.txt/f.csv"], "keep/notes.txt is a file"),
         (["predict", "--model", "model", "--out", "keep"], "--out keep is a folder; give the path of"),
         (["predict", "--model", "model", "--time-col", "t"], "--time-col names the time column of --data"),
@@ -194,6 +194,7 @@ def test_folders_are_checked_before_torch_is_imported(tmp_path):
     assert [p.name for p in keep.iterdir()] == ["notes.txt"]
     assert (keep / "notes.txt").read_text() == "months of work"
     assert model.exists()
+    assert not (tmp_path / "report").exists()  # a failed backtest leaves no --out folder behind
 
 
 @pytest.mark.parametrize(
@@ -371,6 +372,13 @@ def test_datasets_says_when_tsmamba_data_is_unset(monkeypatch, capsys):
     assert cli.main(["datasets"]) == 0
     last = capsys.readouterr().out.strip().splitlines()[-1]
     assert last.startswith("searched: ") and "($TSMAMBA_DATA unset)" in last and "$TSMAMBA_DATA =" not in last
+    from tsmamba import datasets  # installed from a wheel: one folder, named once (it was twice)
+
+    monkeypatch.setattr(datasets, "source_checkout", lambda: None)
+    monkeypatch.setenv("XDG_CACHE_HOME", "/tmp/no-such-cache")
+    assert cli.main(["datasets"]) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last == "searched: /tmp/no-such-cache/tsmamba/datasets ($TSMAMBA_DATA unset)"
 
 
 def test_seed_and_device_belong_to_the_commands_that_train():

@@ -1003,5 +1003,6 @@ def test_sizes_and_zones_are_config_errors_not_raw_python_errors():
         WindowDataset(values, 4, 2, start="0")
     with pytest.raises(ConfigError, match="num_workers must be an integer >= 0"):
         TimeSeriesDataModule(values, {"train": (0, 50)}, 4, 2, num_workers=None)
-    with pytest.raises(ConfigError, match=r"tz 'Not/AZone' is not a time zone name"):
-        read_series(frame.reset_index(), tz="Not/AZone")
+    for zone in ("Not/AZone", ""):  # "" raised IndexError from inside pandas
+        with pytest.raises(ConfigError, match=rf"tz '{zone}' is not a time zone name"):
+            read_series(frame.reset_index(), tz=zone)

@@ -419,6 +419,9 @@ def test_a_page_downloaded_for_the_data_set_is_not_kept(isolated, http_root, mon
     with pytest.raises(DataValidationError):
         load_dataset("ETTh2")
     assert list(isolated.iterdir()) == []
+    with pytest.raises(DataValidationError):  # nor the folders made for it
+        load_dataset("ETTh2", data_dir=isolated / "new" / "deeper")
+    assert list(isolated.iterdir()) == []
 
 
 def test_load_dataset_downloads_and_records_a_checksum(isolated, http_root, monkeypatch):
@@ -505,6 +508,14 @@ def test_real_files_load_verified(name, rows, channels, benchmark_file):
     assert df.shape == (rows, channels)
     assert df.columns[-1] == "OT"
     assert df.attrs["freq"] == REGISTRY[name].freq
+
+
+def test_a_download_whose_temporary_file_cannot_be_made_leaves_no_folders(tmp_path):
+    source = tmp_path / "src.csv"
+    source.write_bytes(csv_bytes())
+    with pytest.raises(DataNotFoundError, match="cannot download"):  # the .part name is too long
+        download(source.as_uri(), tmp_path / "out" / "a" / ("x" * 250 + ".csv"))
+    assert not (tmp_path / "out").exists()
 
 
 def test_a_download_into_a_place_that_cannot_hold_it_is_a_data_error(tmp_path):

@@ -1059,21 +1059,22 @@ def cmd_backtest(run: Run) -> int:
 
 
 def _check_out_dir(out: Path) -> None:
-    """A report folder that can be written, found before the work (it was found after: a
-    read-only or impossible --out lost the whole backtest). The folder is made now."""
+    """A report folder that can be written, checked before the work (a read-only or impossible
+    --out was found only after the whole backtest): the folder, or the nearest of its parents
+    that exists, must take a file. Nothing is created (a failed run leaves no folder)."""
     import tempfile
 
     from tsmamba.checkpoint import check_parents
 
     if check_parents(out).exists() and not out.is_dir():
         raise ConfigError(f"--out {out} exists and is not a folder")
+    existing = next(p for p in (out.absolute(), *out.absolute().parents) if p.exists())
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=out):
+        with tempfile.TemporaryFile(dir=existing):
             pass
     except OSError as exc:
         raise ConfigError(
-            f"--out {out} cannot be written ({exc.strerror or exc}); choose another folder"
+            f"--out {out} cannot be written ({existing}: {exc.strerror or exc}); choose another folder"
         ) from None
 
 
@@ -1268,7 +1269,7 @@ def cmd_predict(run: Run) -> int:
 )
 def cmd_datasets(run: Run) -> int:
     """List the registry: name, kind of LTSF split, frequency, size and the file found (looked
-    up in --data-dir, $TSMAMBA_DATA, then the repository's datasets/ folder)."""
+    up in --data-dir, $TSMAMBA_DATA, then the download folder)."""
     from tsmamba import datasets
 
     entries = datasets.list_datasets(run.get("data_dir"))
@@ -1284,7 +1285,8 @@ def cmd_datasets(run: Run) -> int:
         run.say("  ".join(c.ljust(w) for c, w in zip(r[:-1], widths, strict=False)) + "  " + r[-1])
     root = (f"${datasets.DATA_ENV} = {datasets.data_root()}" if os.environ.get(datasets.DATA_ENV)
             else f"{datasets.data_root()} (${datasets.DATA_ENV} unset)")
-    searched = [root, str(datasets.download_dir())]
+    searched = [root] + ([str(datasets.download_dir())]
+                         if datasets.download_dir() != datasets.data_root() else [])
     if run.get("data_dir") is not None:
         searched.insert(0, f"--data-dir {run.data_dir.expanduser()}")
     run.say("searched: " + ", then ".join(searched))
@@ -1331,7 +1333,7 @@ normalisation (the validation split preferred none)."""
 )
 def cmd_demo(run: Run) -> int:
     """The LTSF benchmark on ETTh1 (context 96, horizon 96) with a small model, against the
-    baselines. ETTh1 is looked up in $TSMAMBA_DATA, then datasets/, then downloaded; without it
+    baselines. ETTh1 is looked up in $TSMAMBA_DATA, then the download folder, then downloaded; without it
     (offline), a synthetic ETT-like series stands in, and the output says so."""
     from tsmamba import datasets
     from tsmamba.backtest import backtest_ltsf
@@ -1346,7 +1348,7 @@ def cmd_demo(run: Run) -> int:
     else:
         try:
             path = datasets.find_dataset("ETTh1")
-            if path is None:  # not in $TSMAMBA_DATA or datasets/: try to download it
+            if path is None:  # not in $TSMAMBA_DATA or the download folder: try to download it
                 run.note("ETTh1 not found locally; trying to download it ...")
                 datasets.load_dataset("ETTh1")
                 path = datasets.find_dataset("ETTh1")

@@ -340,7 +340,7 @@ def _read_table(
         raise DataNotFoundError(
             f"data file not found: {path.absolute()}. Check the path. Benchmark data sets can "
             "be loaded by name with tsmamba.datasets.load_dataset('ETTh1'), which looks in "
-            "$TSMAMBA_DATA and the repository's datasets/ folder."
+            "$TSMAMBA_DATA and the download folder (tsmamba datasets lists both)."
         )
     if path.is_dir():
         inside = sorted(p.name for p in path.iterdir() if p.is_file())
@@ -455,7 +455,7 @@ def check_zone(tz: Any, name: str = "tz") -> Any:
         return None
     try:
         pd.Timestamp("2000-01-01", tz=tz)
-    except (KeyError, ValueError, TypeError, AttributeError):  # ZoneInfoNotFoundError: a KeyError
+    except (KeyError, ValueError, TypeError, AttributeError, IndexError):  # "" is an IndexError
         raise ConfigError(
             f"{name} {tz!r} is not a time zone name (e.g. Europe/Berlin, UTC)"
         ) from None

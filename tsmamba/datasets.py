@@ -1,8 +1,9 @@
 """The benchmark data sets: a registry, finding and downloading files, and a synthetic stand-in.
 
 Files are looked up (in this order) in an explicit ``data_dir``, in ``$TSMAMBA_DATA`` (default
-``../shared/datasets`` next to the repository) and in the repository's ``datasets/`` folder,
-where downloads land. A file is checked against the sha256 in the registry when the registry
+``../shared/datasets`` next to a source checkout) and in the download folder (:func:`download_dir`:
+the repository's ``datasets/``, or the user's cache for an installed package), where downloads
+land. A file is checked against the sha256 in the registry when the registry
 knows it, or against the ``<file>.sha256`` recorded beside it at its first download.
 """
 
@@ -233,7 +234,7 @@ def _candidates(spec: DatasetSpec, folder: Path) -> Iterator[Path]:
 
 
 def find_dataset(name: str, data_dir: str | os.PathLike | None = None) -> Path | None:
-    """Path of the data set's file in ``data_dir``, ``$TSMAMBA_DATA`` or ``datasets/``; or None."""
+    """Path of the data set's file in ``data_dir``, ``$TSMAMBA_DATA`` or the download folder; or None."""
     spec = get_spec(name)
     for folder in _search_dirs(data_dir):
         for path in _candidates(spec, folder):
@@ -316,7 +317,8 @@ def download(url: str, dest: str | os.PathLike, sha256: str | None = None) -> Pa
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = temp_beside(target, ".part")
-    except OSError as exc:  # a read-only folder, a file where the folder should be
+    except OSError as exc:  # a read-only folder, a file where the folder should be, a long name
+        _remove_empty(made)
         raise DataNotFoundError(f"cannot download {url} into {target.parent}: {exc}") from exc
     request = urllib.request.Request(url, headers={"User-Agent": "tsmamba-data/0.1"})
     digest = hashlib.sha256()
@@ -361,12 +363,18 @@ def download(url: str, dest: str | os.PathLike, sha256: str | None = None) -> Pa
         made = []
     finally:
         tmp.unlink(missing_ok=True)
-        for folder in made:  # innermost first; a folder something else wrote into stays
-            try:
-                folder.rmdir()
-            except OSError:
-                break
+        _remove_empty(made)
     return dest
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """Remove ``folders`` (innermost first) while they are empty: one something else wrote into
+    stays, with the folders above it."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            break
 
 
 def _missing_folders(folder: Path) -> list[Path]:
@@ -416,9 +424,9 @@ def load_dataset(
     """The data set as a validated wide frame (see :func:`tsmamba.data.read_series`).
 
     Looks for the file (:func:`find_dataset`), checks its sha256 (``verify``), else downloads
-    it from the registry's URL into ``data_dir`` or the repository's ``datasets/`` folder.
-    Without a file and without a download, raises :class:`DataNotFoundError` saying where to put
-    the file.
+    it from the registry's URL into ``data_dir`` or :func:`download_dir` (a download that is not
+    the data set is removed, with the folders made for it). Without a file and without a
+    download, raises :class:`DataNotFoundError` saying where to put the file.
     """
     spec = get_spec(name)
     path = find_dataset(spec.name, data_dir)
@@ -436,6 +444,7 @@ def load_dataset(
         target = Path(data_dir).expanduser() if data_dir is not None else download_dir()
         dest = target / (spec.download_name or spec.filenames[0])
         expected = spec.expected_sha256(dest.name)
+        made = _missing_folders(Path(os.path.realpath(dest)).parent)
         try:
             _download(spec.url, dest, expected)
         except DataNotFoundError as exc:
@@ -444,9 +453,11 @@ def load_dataset(
             frame = read_dataset_file(dest, spec, verified=True)
         except Exception:  # a page or a broken file where the data set should be: not kept
             Path(os.path.realpath(dest)).unlink(missing_ok=True)  # the file, not a link to it
+            _remove_empty(made)
             raise
         if frame.shape != (spec.n_rows, spec.n_channels):
             Path(os.path.realpath(dest)).unlink()  # not the published file: no checksum to record
+            _remove_empty(made)
             raise ChecksumError(
                 f"the download of {spec.name} from {spec.url} has {frame.shape[0]} rows x "
                 f"{frame.shape[1]} channels, the published file {spec.n_rows} x {spec.n_channels}; "
