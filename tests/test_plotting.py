@@ -365,3 +365,15 @@ def test_one_step_and_one_origin_figures_are_readable() -> None:
     left, right = mdates.num2date(fig.axes[0].get_xlim())
     assert right - left <= pd.Timedelta(hours=2)
     assert "(1 origin," in fig.axes[0].get_title()
+
+
+def test_date_axes_read_in_the_data_zone() -> None:
+    """A Paris origin titled 10:00 +01:00 sat at 09:00 on an axis drawn in UTC."""
+    origins = pd.date_range("2021-11-04 10:00", periods=2, freq="D", tz="Europe/Paris")
+    frame = _one_channel(origins, 3)
+    for fig in (forecast_figure(frame), error_over_time_figure(frame)):
+        ax = fig.axes[0]
+        assert str(ax.xaxis.get_major_locator().tz) == "Europe/Paris"
+        when = mdates.num2date(mdates.date2num(origins[0]), tz=ax.xaxis.get_major_locator().tz)
+        assert when.hour == 10  # the axis reads the origin as the title does
+    assert forecast_figure(frame).axes[0].get_title() == "OT — origin 2021-11-04 10:00 +01:00"

@@ -114,10 +114,12 @@ def _metric_label(metric: str) -> str:
     return _METRIC_LABELS.get(metric, metric.upper())
 
 
-def _date_axis(ax: Axes) -> None:
-    locator = mdates.AutoDateLocator(minticks=3, maxticks=7)
+def _date_axis(ax: Axes, tz: Any = None) -> None:
+    """Concise date ticks, read in ``tz`` (the data's zone; matplotlib's default shows UTC, which
+    put a Paris origin titled 10:00 +01:00 at 09:00 on its axis)."""
+    locator = mdates.AutoDateLocator(minticks=3, maxticks=7, tz=tz)
     ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz=tz))
 
 
 def _legend_columns(fig: Figure, labels: Sequence[str]) -> int:
@@ -343,7 +345,7 @@ def forecast_figure(
         ax.set_xlabel("time")
         ax.set_ylabel(_text(chan))
         ax.grid(alpha=0.3)
-        _date_axis(ax)
+        _date_axis(ax, df["timestamp"].dt.tz)
     for ax in list(axes.flat)[len(panels) :]:
         ax.set_visible(False)
     fig.suptitle(f"{_text(model_name)} forecasts vs actuals (horizon {horizon})")
@@ -488,7 +490,7 @@ def error_over_time_figure(
     ax.set_ylabel(f"{label} per origin")
     noun = "origin" if n_origins == 1 else "origins"
     ax.set_title(f"{label} per forecast origin ({n_origins} {noun}, all steps and channels)")
-    _date_axis(ax)
+    _date_axis(ax, df["origin"].dt.tz)
     if n_origins == 1:  # matplotlib's default span around one date is years wide
         origin = series[model_name].index[0]
         reach = max(df["timestamp"].max() - origin, pd.Timedelta(minutes=1))
