@@ -83,6 +83,19 @@ def candidates(groups: dict, data: str, track: int) -> dict[str, Runs]:
     return opts
 
 
+def commands(rs: list[dict]) -> str:
+    """The commands of runs sorted by seed: the first one, then for each other seed only what
+    differs (`--seed N`, or its whole command when more than the seed differs)."""
+    first = rs[0]
+    text = f"`{first['command']}`"
+    for r in rs[1:]:
+        same = r["command"] == first["command"].replace(f"--seed {first['seed']}", f"--seed {r['seed']}")
+        shown = f"--seed {r['seed']}" if same else r["command"]
+        text += f"; seed {r['seed']}: `{shown}`"
+    notes = dict.fromkeys(r["command_note"] for r in rs if "command_note" in r)
+    return text + "".join(f" ({note})" for note in notes)
+
+
 def choose(scored: dict[str, dict], min_seeds: int = 1) -> tuple[str | None, str]:
     """The option with the lowest average validation MSE among those run with at least
     `min_seeds` seeds at every horizon, and why it was chosen."""
@@ -142,6 +155,13 @@ def main() -> None:
         "result file was not committed (the first round's K = 1, norm and demo rows; the ninth and",
         "fifteenth rounds' probes) are marked as such there.",
         "",
+        "Reruns: a result reproduces bit for bit with the code of the commit that ran it. The library",
+        "changed since (the SSD kernel among others), so a rerun at a later commit differs in the",
+        "seventh or eighth digit: `etth1_track1_hd8`, H = 96, seed 2, rerun at commit c1f1839 gave",
+        "test MSE 0.38243920 against the recorded 0.38243914 (+6.2e-8; val -2.8e-8), and the same",
+        "command at 172ff85, the commit that added the result, gave it exactly (2026-12-02, this",
+        "machine). Results record their code version (`git_commit`) only from 2026-12-02 on.",
+        "",
         "## Test MSE / MAE per horizon",
         "",
         "Seeds: mean ± std over the runs (n = how many); val MSE is the validation split, on which",
@@ -176,7 +196,7 @@ def main() -> None:
                 f"{fmt([r['mae'] for r in rs])} | {fmt([r['full_history']['mse'] for r in rs])} | "
                 f"{fmt(vals)} | {r0['epochs']} | "
                 f"{statistics.median(r['seconds_per_epoch'] for r in rs):.0f} | {r0['n_parameters']} | "
-                f"{statistics.median(r['peak_rss_mb'] for r in rs):.0f} | `{r0['command']}`"
+                f"{statistics.median(r['peak_rss_mb'] for r in rs):.0f} | {commands(rs)}"
                 + "".join(f"; seed {r['seed']} ran as `{r['ran_as']}`" for r in rs if "ran_as" in r) + " |"
             )
     for data in ANCHORS:
@@ -255,8 +275,8 @@ def main() -> None:
             "made on the validation MSE (val), never on test.",
             "",
             "| name | data | H | seed | changed parameters | val MSE (track-1 run) | test MSE (track-1 run) "
-            "| MAE | full-history MSE |",
-            "|---|---|---|---|---|---|---|---|---|",
+            "| MAE | full-history MSE | command |",
+            "|---|---|---|---|---|---|---|---|---|---|",
         ]
         for r in sorted(ablations, key=lambda r: (r["name"], r["horizon"], r["seed"])):
             reference = RESULTS / f"{r['data'].lower()}_track1_H{r['horizon']}_s{r['seed']}.json"
@@ -270,7 +290,7 @@ def main() -> None:
             lines.append(
                 f"| {r['name']} | {r['data']} | {r['horizon']} | {r['seed']} | {changed} | "
                 f"{val} ({val_base}) | {r['mse']:.4f} ({test_base}) | {r['mae']:.4f} | "
-                f"{r['full_history']['mse']:.4f} |"
+                f"{r['full_history']['mse']:.4f} | {commands([r])} |"
             )
     for eff in sorted(RESULTS.glob("efficiency*.json")):
         e = json.loads(eff.read_text())

@@ -63,3 +63,16 @@ def test_a_tie_within_float_noise_goes_to_the_window_forecast(make_results):
     assert pick == window and "tied within" in why
     scored[full] = make_results.summarise(runs([0], 0.24, 0.4800))  # a real difference decides
     assert make_results.choose(scored, 1) == (full, "lowest average validation MSE")
+
+
+def test_every_seed_has_its_command(make_results):
+    """The table listed only the first seed's command; a later seed whose command differs in
+    more than the seed (here, a pinned chunk size) is shown whole, with the first run's note."""
+    base = "python experiments/ltsf.py --config c.json --horizon 96"
+    runs_ = [{"seed": 0, "command": f"{base} --seed 0 --set chunk_size=16", "command_note": "pinned"},
+             {"seed": 1, "command": f"{base} --seed 1"},
+             {"seed": 2, "command": f"{base} --seed 2 --set chunk_size=16"}]
+    assert make_results.commands(runs_) == (
+        f"`{base} --seed 0 --set chunk_size=16`; seed 1: `{base} --seed 1`; seed 2: `--seed 2` (pinned)")
+    committed = (SCRIPT.parents[1] / "docs" / "results.md").read_text()
+    assert "--set chunk_size=16" in committed and "; seed 1: `--seed 1`" in committed
