@@ -692,6 +692,9 @@ def test_scaler_roundtrip_and_statistics():
     restored = StandardScaler.from_dict(json.loads(json.dumps(scaler.to_dict())))
     np.testing.assert_array_equal(restored.mean_, scaler.mean_)
     np.testing.assert_array_equal(restored.scale_, scaler.scale_)
+    identity = StandardScaler.identity(3)  # fit(scale=False): the values pass unchanged
+    np.testing.assert_array_equal(identity.transform(values), values)
+    np.testing.assert_array_equal(identity.inverse_transform(values), values)
 
 
 def test_scaler_works_on_torch_tensors_and_batches():

@@ -470,7 +470,7 @@ class TSMambaForecaster(BaseEstimator):
         self.scaler_ = (
             StandardScaler().fit(values[:train_end], columns=list(frame.columns))
             if scale
-            else _identity_scaler(values.shape[1])
+            else StandardScaler.identity(values.shape[1])
         )
         self.columns_ = [str(c) for c in frame.columns]
         self.feature_names_in_ = np.asarray(self.columns_, dtype=object)
@@ -887,13 +887,6 @@ def _new_network(config: ForecasterConfig, dtype: torch.dtype = torch.float32) -
     finally:
         torch.set_default_dtype(default)
     return network.to(dtype)
-
-
-def _identity_scaler(n_channels: int) -> StandardScaler:
-    scaler = StandardScaler()
-    scaler.mean_ = np.zeros(n_channels)
-    scaler.scale_ = np.ones(n_channels)
-    return scaler
 
 
 def _as_json(value: Any, allow_nan: bool = False) -> Any:
