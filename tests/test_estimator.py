@@ -591,7 +591,7 @@ def test_parameters_changed_after_fit_are_refused_until_refit(series, tmp_path):
     before, fitted_params = est.predict(), est.get_params()
     for name, value, shown in [("horizon", 6, "horizon 12 -> 6"),
                                ("context_length", 12, "context_length 24 -> 12"),
-                               ("time_features", True, "n_time_features 0 -> 4")]:
+                               ("time_features", True, "time_features False -> True")]:
         est.set_params(**{name: value})
         for call in (est.predict, est.stream, lambda: est.save(tmp_path / "m")):
             with pytest.raises(ConfigError, match=f"parameters changed since fit: {shown}"):
@@ -971,3 +971,44 @@ def test_frames_given_back_as_they_were_fitted(series, tmp_path):
     extra = pd.concat([long, long[long.unique_id == "c0"].assign(unique_id="c9")])
     with pytest.raises(DataValidationError, match=r"unexpected ids \['c9'\]"):  # dropped silently
         fitted.predict(extra)
+
+
+def test_fits_in_two_threads_equal_the_same_fits_in_turn(series):
+    """Two seeded fits at once in two threads seeded, and restored, each other's global state:
+    neither forecast equalled its sequential fit, and the caller's default dtype and generator
+    were not given back."""
+    import threading
+
+    frame = series.iloc[:300]
+    settings = dict(TINY, max_epochs=1, dropout=0.1, train_sampling="random", train_stride=2)
+    alone = [TSMambaForecaster(**dict(settings, random_state=s)).fit(frame).predict(frame) for s in (1, 2)]
+    torch.manual_seed(123)
+    expected_draw = torch.rand(3)
+    torch.manual_seed(123)
+    default = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        fitted = [TSMambaForecaster(**dict(settings, random_state=s)) for s in (1, 2)]
+        threads = [threading.Thread(target=est.fit, args=(frame,)) for est in fitted]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert torch.get_default_dtype() == torch.float64
+    finally:
+        torch.set_default_dtype(default)
+    torch.testing.assert_close(torch.rand(3), expected_draw, rtol=0, atol=0)  # the caller's generator
+    for est, forecast in zip(fitted, alone, strict=True):
+        pd.testing.assert_frame_equal(est.predict(frame), forecast)
+
+
+def test_a_fit_inside_inference_mode_trains_as_outside(series):
+    """Inside torch.inference_mode fit failed with torch's 'element 0 of tensors does not require
+    grad'; under no_grad it worked."""
+    frame = series.iloc[:300]
+    settings = dict(TINY, max_epochs=1)
+    expected = TSMambaForecaster(**settings).fit(frame).predict(frame)
+    for mode in (torch.inference_mode, torch.no_grad):
+        with mode():
+            forecast = TSMambaForecaster(**settings).fit(frame).predict(frame)
+        pd.testing.assert_frame_equal(forecast, expected)

@@ -49,6 +49,7 @@ from tsmamba.errors import (
 )
 from tsmamba.model import ForecasterConfig, MambaForecaster, count_parameters
 from tsmamba.training import (
+    PROCESS_STATE_LOCK,
     ForecastingModule,
     check_gradient_clip,
     check_trainer_kwargs,
@@ -207,6 +208,9 @@ class TSMambaForecaster(BaseEstimator):
         except ConfigError as exc:
             raise ConfigError(f"parameters changed since fit are not valid ({exc}); fit again") from None
         if changed:
+            if "n_time_features" in changed:  # the network's count follows the time_features switch
+                was, now = changed.pop("n_time_features")
+                changed["time_features"] = (was > 0, now > 0)
             shown = ", ".join(f"{name} {was!r} -> {now!r}" for name, (was, now) in changed.items())
             raise ConfigError(
                 f"parameters changed since fit: {shown}; the fitted network has the old ones, so "
@@ -412,7 +416,9 @@ class TSMambaForecaster(BaseEstimator):
         seed = None if self.random_state is None else int(self.random_state)
         sigint = signal.getsignal(signal.SIGINT)
         try:
-            with seeded(seed), process_settings_kept():
+            # gradients on whatever the caller's mode (inside torch.inference_mode the fit failed)
+            with PROCESS_STATE_LOCK, seeded(seed), process_settings_kept(), \
+                    torch.inference_mode(False), torch.enable_grad():
                 self._fit(df, time_col, columns, val_df, scale, resume)
         except BaseException as exc:
             for name in _fitted_state(self):
@@ -880,12 +886,13 @@ def _take_network_settings(est: TSMambaForecaster, config: ForecasterConfig) -> 
 def _new_network(config: ForecasterConfig, dtype: torch.dtype = torch.float32) -> MambaForecaster:
     """A network in ``dtype`` whatever torch's default dtype: a float64 default built a float64
     network that the float32 training windows could not feed, and loaded float32 weights into it."""
-    default = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float32)
-    try:
-        network = MambaForecaster(config)
-    finally:
-        torch.set_default_dtype(default)
+    with PROCESS_STATE_LOCK:  # a load beside a fit in another thread
+        default = torch.get_default_dtype()
+        torch.set_default_dtype(torch.float32)
+        try:
+            network = MambaForecaster(config)
+        finally:
+            torch.set_default_dtype(default)
     return network.to(dtype)
 
 

@@ -19,6 +19,7 @@ import inspect
 import math
 import os
 import random
+import threading
 import traceback
 from collections.abc import Iterator
 from numbers import Real
@@ -94,6 +95,14 @@ def _set_rng_states(states: dict[str, Any]) -> None:
 
 
 _SEED_ENV = ("PL_GLOBAL_SEED", "PL_SEED_WORKERS")  # what lightning.seed_everything also sets
+
+
+PROCESS_STATE_LOCK = threading.RLock()
+"""Held while a fit changes process-wide torch state (the global generators it seeds, the
+default dtype, deterministic mode) and until it gives them back: fits in several threads of one
+process run one at a time instead of seeding, and restoring, each other's state (two threaded
+fits with fixed seeds gave other forecasts than the same fits in turn). Use processes to fit in
+parallel."""
 
 
 @contextlib.contextmanager
