@@ -409,11 +409,12 @@ def _read_config(path: Path) -> dict[str, Any]:
         raise ConfigError(f"--config {path} is a directory, not a settings file") from None
     except FileNotFoundError:
         raise ConfigError(f"--config file not found: {path}") from None
+    parser = None if path.suffix.lower() == ".json" else _toml_module()  # its own error, not "invalid"
     try:
-        if path.suffix.lower() == ".json":
+        if parser is None:
             data = json.loads(text.decode("utf-8"), object_pairs_hook=_unique_keys)
         else:
-            data = _toml_module().loads(text.decode("utf-8"))
+            data = parser.loads(text.decode("utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:  # tomllib/json errors are ValueErrors
         kind = "JSON" if path.suffix.lower() == ".json" else "TOML"
         raise ConfigError(f"--config {path} is not valid {kind}: {exc}") from None
