@@ -1012,3 +1012,20 @@ def test_a_fit_inside_inference_mode_trains_as_outside(series):
         with mode():
             forecast = TSMambaForecaster(**settings).fit(frame).predict(frame)
         pd.testing.assert_frame_equal(forecast, expected)
+
+
+def test_progress_false_fits_without_lightnings_notes(series, capsys, caplog):
+    """progress=False still printed Lightning's 'GPU available: ...' and tip lines at every fit."""
+    import logging
+
+    frame = series.iloc[:200]
+    rank_zero = logging.getLogger("lightning.pytorch.utilities.rank_zero")
+    level = rank_zero.level
+    with caplog.at_level(logging.INFO):
+        TSMambaForecaster(**dict(TINY, max_epochs=1, progress=False)).fit(frame)
+        quiet = capsys.readouterr().out + capsys.readouterr().err + caplog.text
+        assert "GPU available" not in quiet
+        caplog.clear()
+        TSMambaForecaster(**dict(TINY, max_epochs=1, progress=True)).fit(frame)
+        assert "GPU available" in capsys.readouterr().err + capsys.readouterr().out + caplog.text
+    assert rank_zero.level == level

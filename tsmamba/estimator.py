@@ -53,6 +53,7 @@ from tsmamba.training import (
     ForecastingModule,
     check_gradient_clip,
     check_trainer_kwargs,
+    lightning_notes_off,
     make_trainer,
     process_settings_kept,
     seeded,
@@ -418,7 +419,7 @@ class TSMambaForecaster(BaseEstimator):
         try:
             # gradients on whatever the caller's mode (inside torch.inference_mode the fit failed)
             with PROCESS_STATE_LOCK, seeded(seed), process_settings_kept(), \
-                    torch.inference_mode(False), torch.enable_grad():
+                    lightning_notes_off(not self.progress), torch.inference_mode(False), torch.enable_grad():
                 self._fit(df, time_col, columns, val_df, scale, resume)
         except BaseException as exc:
             for name in _fitted_state(self):

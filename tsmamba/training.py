@@ -16,6 +16,7 @@ import contextlib
 import copy
 import difflib
 import inspect
+import logging
 import math
 import os
 import random
@@ -103,6 +104,25 @@ default dtype, deterministic mode) and until it gives them back: fits in several
 process run one at a time instead of seeding, and restoring, each other's state (two threaded
 fits with fixed seeds gave other forecasts than the same fits in turn). Use processes to fit in
 parallel."""
+
+
+@contextlib.contextmanager
+def lightning_notes_off(off: bool = True) -> Iterator[None]:
+    """Lightning's notes ("GPU available: ...", "TPU available: ...", tips) silenced while a
+    fit with ``progress=False`` runs: its rank-zero loggers at WARNING, their levels restored."""
+    if not off:
+        yield
+        return
+    loggers = [logging.getLogger(name) for name in
+               ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(max(logging.WARNING, logger.level))
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
 
 
 @contextlib.contextmanager
