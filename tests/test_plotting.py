@@ -377,3 +377,11 @@ def test_date_axes_read_in_the_data_zone() -> None:
         when = mdates.num2date(mdates.date2num(origins[0]), tz=ax.xaxis.get_major_locator().tz)
         assert when.hour == 10  # the axis reads the origin as the title does
     assert forecast_figure(frame).axes[0].get_title() == "OT — origin 2021-11-04 10:00 +01:00"
+
+
+def test_more_channels_than_panels_show_the_first_and_the_last() -> None:
+    """ETTh1's seven channels in six panels showed the first six: OT, the target, never."""
+    names = ["HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL", "OT"]
+    frame = pd.concat([_one_channel(pd.DatetimeIndex(["2020-01-01"]), 2, name) for name in names])
+    titles = [ax.get_title().split(" — ")[0] for ax in forecast_figure(frame).axes if ax.get_visible()]
+    assert len(titles) == 6 and titles[0] == "HUFL" and titles[-1] == "OT"

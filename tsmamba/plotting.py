@@ -232,7 +232,9 @@ def _select_panels(
     all_channels = list(dict.fromkeys(df["channel"]))
     all_origins = sorted(df["origin"].unique())
     if channels is None:
-        chans = all_channels[:max_panels]
+        # evenly spread, the first and the last included: the LTSF files put their target last
+        # (ETTh1's OT was never shown with the first six of seven channels)
+        chans = _evenly(all_channels, max_panels)
     else:
         chans = [str(c) for c in ([channels] if isinstance(channels, str) else channels)]
         missing = [c for c in chans if c not in all_channels]
@@ -277,7 +279,8 @@ def forecast_figure(
 
     ``history`` is a wide frame (DatetimeIndex, one column per channel); each panel shows its
     last ``history_steps`` values up to the origin (default three horizons). By default all
-    channels (at most ``max_panels``) at evenly spaced origins fill up to ``max_panels`` panels.
+    channels (at most ``max_panels``, evenly spaced with the first and last: the LTSF files'
+    target is their last column) at evenly spaced origins fill up to ``max_panels`` panels.
     The best baseline (lowest MAE over the whole frame) is drawn dashed.
     """
     df = _prepared(forecasts)
