@@ -85,15 +85,21 @@ def candidates(groups: dict, data: str, track: int) -> dict[str, Runs]:
 
 def commands(rs: list[dict]) -> str:
     """The commands of runs sorted by seed: the first one, then for each other seed only what
-    differs (`--seed N`, or its whole command when more than the seed differs)."""
+    differs (`--seed N`, or its whole command when more than the seed differs); a run made with
+    defaults that changed since also gives the command that reruns it."""
     first = rs[0]
-    text = f"`{first['command']}`"
-    for r in rs[1:]:
-        same = r["command"] == first["command"].replace(f"--seed {first['seed']}", f"--seed {r['seed']}")
-        shown = f"--seed {r['seed']}" if same else r["command"]
-        text += f"; seed {r['seed']}: `{shown}`"
-    notes = dict.fromkeys(r["command_note"] for r in rs if "command_note" in r)
-    return text + "".join(f" ({note})" for note in notes)
+    parts = []
+    for r in rs:
+        if r is first:
+            text = f"`{r['command']}`"
+        else:
+            same = r["command"] == first["command"].replace(f"--seed {first['seed']}", f"--seed {r['seed']}")
+            shown = f"--seed {r['seed']}" if same else r["command"]
+            text = f"seed {r['seed']}: `{shown}`"
+        if "rerun_command" in r:
+            text += f" [{r['rerun_note']}: `{r['rerun_command']}`]"
+        parts.append(text)
+    return "; ".join(parts)
 
 
 def choose(scored: dict[str, dict], min_seeds: int = 1) -> tuple[str | None, str]:

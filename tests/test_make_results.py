@@ -66,13 +66,15 @@ def test_a_tie_within_float_noise_goes_to_the_window_forecast(make_results):
 
 
 def test_every_seed_has_its_command(make_results):
-    """The table listed only the first seed's command; a later seed whose command differs in
-    more than the seed (here, a pinned chunk size) is shown whole, with the first run's note."""
+    """The table listed only the first seed's command; a run made under a default that changed
+    since also shows the command that reruns it, beside that run's own command only."""
     base = "python experiments/ltsf.py --config c.json --horizon 96"
-    runs_ = [{"seed": 0, "command": f"{base} --seed 0 --set chunk_size=16", "command_note": "pinned"},
+    runs_ = [{"seed": 0, "command": f"{base} --seed 0", "rerun_note": "pinned",
+              "rerun_command": f"{base} --seed 0 --set chunk_size=16 --out elsewhere"},
              {"seed": 1, "command": f"{base} --seed 1"},
-             {"seed": 2, "command": f"{base} --seed 2 --set chunk_size=16"}]
+             {"seed": 2, "command": f"{base} --seed 2 --set dropout=0.1 --out x"}]
     assert make_results.commands(runs_) == (
-        f"`{base} --seed 0 --set chunk_size=16`; seed 1: `{base} --seed 1`; seed 2: `--seed 2` (pinned)")
+        f"`{base} --seed 0` [pinned: `{base} --seed 0 --set chunk_size=16 --out elsewhere`]; "
+        f"seed 1: `--seed 1`; seed 2: `{base} --seed 2 --set dropout=0.1 --out x`")
     committed = (SCRIPT.parents[1] / "docs" / "results.md").read_text()
-    assert "--set chunk_size=16" in committed and "; seed 1: `--seed 1`" in committed
+    assert committed.count("--set chunk_size=16 --out experiments/reruns`]") == 10
