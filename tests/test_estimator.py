@@ -1029,3 +1029,35 @@ def test_progress_false_fits_without_lightnings_notes(series, capsys, caplog):
         TSMambaForecaster(**dict(TINY, max_epochs=1, progress=True)).fit(frame)
         assert "GPU available" in capsys.readouterr().err + capsys.readouterr().out + caplog.text
     assert rank_zero.level == level
+
+
+def test_load_neither_waits_for_a_fit_in_another_thread_nor_draws_random_numbers(fitted, tmp_path):
+    """load built its network under the fits' lock (it waited for a whole fit in another thread,
+    and hung when a fit's callback joined a thread that loaded) and drew from the generators."""
+    import threading
+
+    from tsmamba.training import PROCESS_STATE_LOCK
+
+    path = fitted.save(tmp_path / "m")
+    holding, release, done = threading.Event(), threading.Event(), threading.Event()
+
+    def a_fit_in_another_thread() -> None:
+        with PROCESS_STATE_LOCK:
+            holding.set()
+            release.wait(30)
+        done.set()
+
+    thread = threading.Thread(target=a_fit_in_another_thread)
+    thread.start()
+    holding.wait(30)
+    torch.manual_seed(5)
+    expected_draw = torch.rand(2)
+    torch.manual_seed(5)
+    try:
+        loaded = TSMambaForecaster.load(path)
+        assert not done.is_set()  # it returned while the lock was held
+    finally:
+        release.set()
+        thread.join()
+    torch.testing.assert_close(torch.rand(2), expected_draw, rtol=0, atol=0)
+    pd.testing.assert_frame_equal(loaded.predict(), fitted.predict())

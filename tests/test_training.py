@@ -4,6 +4,7 @@ frequency-domain loss term (frequency_loss), and the random states its checkpoin
 from __future__ import annotations
 
 import math
+import os
 import random
 from itertools import pairwise
 
@@ -297,3 +298,32 @@ def test_the_optimizer_is_adamw_without_decay_on_the_ssm_parameters_and_its_sche
     assert factors[-1] == pytest.approx(0.05, abs=1e-3)
     with pytest.raises(ConfigError, match="min_lr_ratio must be a number in"):
         tiny_module(min_lr_ratio=1.5)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork is POSIX-only")
+def test_a_child_forked_during_a_fit_can_fit():
+    """A process forked while another thread held the fits' lock inherited it held by a thread
+    the child lacks, and hung at its first fit."""
+    import threading
+
+    from tsmamba.training import PROCESS_STATE_LOCK
+
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with PROCESS_STATE_LOCK:
+            holding.set()
+            release.wait(30)
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    holding.wait(30)
+    try:
+        pid = os.fork()
+        if pid == 0:  # the child: take the lock, as its first fit would
+            os._exit(0 if PROCESS_STATE_LOCK.acquire(timeout=10) else 1)
+        _, status = os.waitpid(pid, 0)
+    finally:
+        release.set()
+        thread.join()
+    assert os.waitstatus_to_exitcode(status) == 0

@@ -808,7 +808,7 @@ class TSMambaForecaster(BaseEstimator):
         wide = isinstance(weights, dict) and any(torch.is_tensor(w) and w.dtype == torch.float64
                                                  for w in weights.values())
         # float64 stays so (a "64-true" fit); bf16 and other narrow saves load as float32, as before
-        network = _new_network(config, torch.float64 if wide else torch.float32)
+        network = _new_network(config, torch.float64 if wide else torch.float32, initialise=False)
         network.load_state_dict(_checked_weights(network.state_dict(), weights, path))
         est.network_ = network.eval()
         est.columns_ = list(columns)
@@ -884,10 +884,20 @@ def _take_network_settings(est: TSMambaForecaster, config: ForecasterConfig) -> 
     return {name: value for name, value in shaped.items() if before[name] != value}
 
 
-def _new_network(config: ForecasterConfig, dtype: torch.dtype = torch.float32) -> MambaForecaster:
+def _new_network(
+    config: ForecasterConfig, dtype: torch.dtype = torch.float32, *, initialise: bool = True
+) -> MambaForecaster:
     """A network in ``dtype`` whatever torch's default dtype: a float64 default built a float64
-    network that the float32 training windows could not feed, and loaded float32 weights into it."""
-    with PROCESS_STATE_LOCK:  # a load beside a fit in another thread
+    network that the float32 training windows could not feed, and loaded float32 weights into it.
+
+    ``initialise=False`` (a load, whose weights replace every parameter) builds it on the meta
+    device and only then allocates it: no draw from the global generators and no change of the
+    default dtype, so a load needs no lock and waits for no fit running in another thread."""
+    if not initialise:
+        with torch.device("meta"):
+            network = MambaForecaster(config)
+        return network.to_empty(device="cpu").to(dtype)
+    with PROCESS_STATE_LOCK:  # the default dtype is process-wide
         default = torch.get_default_dtype()
         torch.set_default_dtype(torch.float32)
         try:

@@ -104,17 +104,22 @@ default dtype, deterministic mode) and until it gives them back: fits in several
 process run one at a time instead of seeding, and restoring, each other's state (two threaded
 fits with fixed seeds gave other forecasts than the same fits in turn). Use processes to fit in
 parallel."""
+if hasattr(os, "register_at_fork") and hasattr(PROCESS_STATE_LOCK, "_at_fork_reinit"):
+    # a child forked while another thread fits would inherit the lock held by a thread it lacks
+    os.register_at_fork(after_in_child=PROCESS_STATE_LOCK._at_fork_reinit)
 
 
 @contextlib.contextmanager
 def lightning_notes_off(off: bool = True) -> Iterator[None]:
-    """Lightning's notes ("GPU available: ...", "TPU available: ...", tips) silenced while a
-    fit with ``progress=False`` runs: its rank-zero loggers at WARNING, their levels restored."""
+    """Lightning's notes ("GPU available: ...", "TPU available: ...", tips, the distributed
+    set-up) silenced in this process while a fit with ``progress=False`` runs: its loggers at
+    WARNING, their levels restored. Workers a strategy spawns (ddp_spawn) print their own."""
     if not off:
         yield
         return
     loggers = [logging.getLogger(name) for name in
-               ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero")]
+               ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero",
+                "lightning.fabric.utilities.distributed", "lightning.pytorch.accelerators.cuda")]
     levels = [logger.level for logger in loggers]
     for logger in loggers:
         logger.setLevel(max(logging.WARNING, logger.level))
