@@ -823,3 +823,16 @@ def test_cli_choices_are_the_library_options():
     assert tuple(commands["context_mode"].choices) == backtest.CONTEXTS == estimator.CONTEXTS
     predict = parser._subparsers._group_actions[0].choices["predict"]._actions
     assert tuple(next(a for a in predict if a.dest == "context").choices) == estimator.CONTEXTS
+
+
+def test_local_days_written_in_utc_point_to_tz(tmp_path, capsys):
+    days = pd.date_range("2021-02-01", periods=60, freq="D", tz="Europe/Berlin").tz_convert("UTC")
+    path = tmp_path / "days.csv"
+    pd.DataFrame({"date": days.strftime("%Y-%m-%d %H:%M:%S+00:00"), "a": range(60)}).to_csv(path, index=False)
+    assert cli.main(["fit", "--data", str(path), "--out", str(tmp_path / "m")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "read them in their own zone with --tz (e.g. --tz Europe/Berlin)" in err, err
+    assert cli.main(["fit", "--data", str(path), "--config", str(write(tmp_path, "c.json", "{}")),
+                     "--cycle-length", "7", "--tz", "Europe/Berlin", "--context", "8", "--horizon", "2",
+                     "--d-model", "8", "--n-layers", "1", "--max-epochs", "1", "--quiet",
+                     "--out", str(tmp_path / "m")]) == 0

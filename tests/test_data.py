@@ -826,9 +826,11 @@ def test_cycle_phase_is_the_position_in_the_day_from_the_timestamp_alone():
 
 def test_cycle_phase_rejects_what_has_no_cycle():
     index = pd.date_range("2021-01-31", periods=3, freq="ME")
-    with pytest.raises(ConfigError, match="fixed sampling step"):
-        cycle_phase(index, "ME", 12)
-    with pytest.raises(ConfigError, match="fixed sampling step"):
+    for freq in ("ME", "MS", "W-SUN", "B"):  # the advice was to resample to hours
+        with pytest.raises(ConfigError, match=rf"frequency '{freq}' steps by the calendar .*; leave "
+                                              "cycle_length unset$"):
+            cycle_phase(index, freq, 12)
+    with pytest.raises(ConfigError, match="fixed sampling step, but the series has no regular frequency"):
         cycle_phase(index, None, 12)
     with pytest.raises(ConfigError, match="cycle_length"):
         cycle_phase(pd.date_range("2021-01-01", periods=3, freq="h"), "h", 0)
@@ -1009,3 +1011,20 @@ def test_sizes_and_zones_are_config_errors_not_raw_python_errors():
     for zone in ("Not/AZone", ""):  # "" raised IndexError from inside pandas
         with pytest.raises(ConfigError, match=rf"tz '{zone}' is not a time zone name"):
             read_series(frame.reset_index(), tz=zone)
+
+
+def test_local_days_written_in_utc_are_sent_to_tz_not_to_resampling():
+    """Berlin days stored in UTC step 23 or 25 hours at a clock change; the error advised
+    resampling, which moves every day onto the previous one."""
+    days = pd.date_range("2021-02-01", periods=120, freq="D", tz="Europe/Berlin", name="date")
+    frame = pd.DataFrame({"a": np.arange(120.0)}, index=days.tz_convert("UTC"))
+    with pytest.raises(DataValidationError, match=r"local days written in UTC.*read_series\(df, "
+                                                  r"tz='Europe/Berlin'\)\), not by resampling"):
+        read_series(frame)
+    assert read_series(frame, tz="Europe/Berlin").index.equals(days)
+    naive = pd.DataFrame({"a": [1.0, 2, 3, 4]},  # no zone: the usual resampling advice only
+                         index=pd.DatetimeIndex(["2021-01-01", "2021-01-02", "2021-01-02 23:00",
+                                                 "2021-01-04"], name="date"))
+    with pytest.raises(DataValidationError, match="Resample the data") as err:
+        read_series(naive)
+    assert "UTC" not in str(err.value)

@@ -697,8 +697,10 @@ _CLI_WORDING = (
     (" val_fraction, give more rows, or pass val_df=)", " --val-fraction or give more rows)"),
     ("set input_skip=True with it", "set --input-skip true with it"),
     (" and pass the result.", " in the file first."),  # after "Resample the data ..." / "Stamp each row ..."
+    ("with tz= (e.g. read_series(df, tz='Europe/Berlin'))", "with --tz (e.g. --tz Europe/Berlin)"),
     ("(a diverged fit: lower learning_rate)", "(a diverged fit: lower --learning-rate)"),
     ("or leave cycle_length unset", "or leave --cycle-length unset"),
+    ("; leave cycle_length unset", "; leave --cycle-length unset"),
     ("extreme values, or lower learning_rate", "extreme values, or lower --learning-rate"),
     (", or as given with scale=False)", ")"),
     ("hold a comma in the name)", "hold a comma in the name, which --columns splits at: list them in a "

@@ -310,6 +310,14 @@ def _infer_grid(times: pd.DatetimeIndex, origin: _Origin) -> tuple[str, pd.Datet
     fix = f"Resample the data to a fixed step{example}"
     if monthly:
         fix = "Stamp each row at its month's start or end"
+    hour = 3600 * 10**9
+    if step >= day and times.tz is not None and np.isin([step - hour, step + hour], values).any():
+        # local days written in UTC (or another fixed offset): clocks changing make a step 23 or
+        # 25 hours; resampling would move each day onto the previous or next one
+        fix = ("If these are local days written in UTC, a daylight-saving change makes a step 23 "
+               "or 25 hours: read them in their own zone with tz= (e.g. "
+               "read_series(df, tz='Europe/Berlin')), not by resampling, which moves every day. "
+               f"Else resample the data to a fixed step{example}")
     raise DataValidationError(
         f"{origin.prefix()}no regular frequency can be inferred from the timestamps: the steps "
         f"between rows vary (most common: {common}) and do not fit one grid. {fix} and pass the "
@@ -1563,9 +1571,13 @@ def cycle_phase(index: pd.DatetimeIndex, freq: str, cycle_length: int) -> np.nda
         raise ConfigError(f"cycle_length must be a positive integer, got {cycle_length!r}")
     step = _step_ns(freq) if freq else None
     if not step:
-        raise ConfigError(
-            f"a cycle needs a fixed sampling step, but the series' frequency is {freq!r}; "
-            "resample it to a regular frequency (e.g. 'h') or leave cycle_length unset"
+        if not freq:
+            raise ConfigError("a cycle needs a fixed sampling step, but the series has no regular "
+                              "frequency; resample it to one or leave cycle_length unset")
+        raise ConfigError(  # resampling monthly data to hours is no answer
+            f"a cycle needs a fixed sampling step (daily or finer), but the series' frequency "
+            f"{freq!r} steps by the calendar (weeks, months, business days, ...), not by a fixed "
+            "time; leave cycle_length unset"
         )
     wall = index.tz_localize(None) if index.tz is not None else index
     return np.floor_divide(_ns(wall), step) % int(cycle_length)
