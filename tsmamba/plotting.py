@@ -161,7 +161,7 @@ def _text(name: Any) -> str:
     text = str(name)
     if len(text) > _TEXT_LIMIT:
         text = text[: _TEXT_LIMIT - 1] + "…"
-    if text.startswith("_"):  # matplotlib < 3.8 leaves such labels out of a legend given them
+    if text.startswith("_"):  # matplotlib leaves labels starting with "_" out of legends
         text = " " + text
     return text.replace("$", r"\$")
 
@@ -308,8 +308,6 @@ def forecast_figure(
     lone = "o" if horizon == 1 else None  # a line of one point shows only with a marker
     # Channel names are compared as strings, so integer history columns also match.
     history_columns = {} if history is None else {str(c): c for c in history.columns}
-    # legend entries kept here, not read back from the axes, which skip labels starting with "_"
-    # (a model named "_mine" had no entry)
     handles: dict[str, Any] = {}
     for ax, (origin, chan) in zip(axes.flat, panels, strict=False):
         sub = df[(df["origin"] == origin) & (df["channel"] == chan)].sort_values("step")
@@ -318,20 +316,16 @@ def forecast_figure(
             past = history[history_columns[chan]]
             past = past[past.index <= origin].tail(n_hist)
             if len(past):
-                (line,) = ax.plot(past.index, past.to_numpy(float), color="0.55", lw=1.2, label="history")
-                handles.setdefault("history", line)
+                ax.plot(past.index, past.to_numpy(float), color="0.55", lw=1.2, label="history")
                 # Join the actuals to the last observed value so the line runs on.
                 act_x = [past.index[-1], *act_x]
                 act_y = [float(past.iloc[-1]), *act_y]
         single = lone if len(act_x) == 1 else None
-        (line,) = ax.plot(act_x, act_y, color="black", lw=1.4, marker=single, ms=3, label="actual")
-        handles.setdefault("actual", line)
-        name = _text(model_name)
-        (line,) = ax.plot(sub["timestamp"], sub["yhat"], color=_MODEL_COLOR, lw=1.8, marker=marker, ms=3,
-                          label=name)
-        handles.setdefault(name, line)
+        ax.plot(act_x, act_y, color="black", lw=1.4, marker=single, ms=3, label="actual")
+        ax.plot(sub["timestamp"], sub["yhat"], color=_MODEL_COLOR, lw=1.8, marker=marker, ms=3,
+                label=_text(model_name))
         if best is not None:
-            (line,) = ax.plot(
+            ax.plot(
                 sub["timestamp"],
                 sub[COLUMN_PREFIX + best],
                 color=_color(best, False, []),
@@ -341,14 +335,14 @@ def forecast_figure(
                 ms=3,
                 label=f"{_text(best)} (best baseline)",
             )
-            handles.setdefault(line.get_label(), line)
-        handles.setdefault("forecast origin", ax.axvline(origin, color="0.3", ls=":", lw=1.0,
-                                                         label="forecast origin"))
+        ax.axvline(origin, color="0.3", ls=":", lw=1.0, label="forecast origin")
         ax.set_title(f"{_text(chan)} — origin {_format_time(origin)}", fontsize=10)
         ax.set_xlabel("time")
         ax.set_ylabel(_text(chan))
         ax.grid(alpha=0.3)
         _date_axis(ax, df["timestamp"].dt.tz)
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            handles.setdefault(label, handle)
     for ax in list(axes.flat)[len(panels) :]:
         ax.set_visible(False)
     fig.suptitle(f"{_text(model_name)} forecasts vs actuals (horizon {horizon})")
@@ -406,10 +400,9 @@ def error_by_step_figure(metrics_by_step: pd.DataFrame, *, metric: str = "mae") 
     fig = Figure(figsize=(7.5, 4.2), layout="constrained")
     ax = fig.subplots()
     marker = "o" if len(table) <= 48 else None
-    handles, labels = [], []
     for name in models + baselines:
         is_model = name in models
-        (line,) = ax.plot(
+        ax.plot(
             table.index,
             table[name],
             color=_color(str(name), is_model, others),
@@ -419,8 +412,6 @@ def error_by_step_figure(metrics_by_step: pd.DataFrame, *, metric: str = "mae") 
             ms=3,
             label=_text(name) if is_model else f"{_text(name)} (baseline)",
         )
-        handles.append(line)
-        labels.append(line.get_label())
     label = _metric_label(metric)
     ax.set_xlabel("forecast step (horizon)")
     ax.set_ylabel(label)
@@ -430,7 +421,7 @@ def error_by_step_figure(metrics_by_step: pd.DataFrame, *, metric: str = "mae") 
     else:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
-    _outside_legend(fig, handles, labels)
+    _outside_legend(fig, *ax.get_legend_handles_labels())
     return fig
 
 
@@ -471,12 +462,11 @@ def error_over_time_figure(
     others: list[str] = []
     fig = Figure(figsize=(9.0, 4.2), layout="constrained")
     ax = fig.subplots()
-    handles, labels = [], []
     for name, values in series.items():
         is_model = name == model_name
         mean = float(np.nanmean(values.to_numpy())) if values.notna().any() else float("nan")
         kind = "" if is_model else " (baseline)"
-        (line,) = ax.plot(
+        ax.plot(
             values.index,
             values.to_numpy(),
             color=_color(name, is_model, others),
@@ -486,8 +476,6 @@ def error_over_time_figure(
             ms=3,
             label=f"{_text(name)}{kind}, mean {mean:.3g}",
         )
-        handles.append(line)
-        labels.append(line.get_label())
     label = _metric_label(metric)
     ax.set_xlabel("forecast origin")
     ax.set_ylabel(f"{label} per origin")
@@ -499,7 +487,7 @@ def error_over_time_figure(
         reach = max(df["timestamp"].max() - origin, pd.Timedelta(minutes=1))
         ax.set_xlim(origin - reach, origin + reach)
     ax.grid(alpha=0.3)
-    _outside_legend(fig, handles, labels)
+    _outside_legend(fig, *ax.get_legend_handles_labels())
     return fig
 
 
