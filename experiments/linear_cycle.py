@@ -15,7 +15,7 @@ test window (LTSF protocol, stride 1), in four variants:
 It guided the choice of the network's ``cycle_length`` and ``norm`` (docs/results.md); the
 network learns its cycle, this script only estimates it. Phases here come from the published
 timestamps; on Weather, whose timestamps repeat once and skip nine, the protocol gives the network
-a regular grid instead (``tsmamba.backtest.ltsf_fit_index``), so the network's linear start there
+a regular grid instead (``LTSFData.fit_index``), so the network's linear start there
 scores a little differently from the "cyc" rows of this script.
 
 With ``--mix`` the map instead reads all channels' last L values at once (L x C features) and

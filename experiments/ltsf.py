@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from tsmamba import __version__
-from tsmamba.backtest import backtest_ltsf, ltsf_fit_index
+from tsmamba.backtest import backtest_ltsf
 from tsmamba.runtime import keep_large_allocations
 
 ROOT = Path(__file__).resolve().parent
@@ -144,7 +144,7 @@ def main() -> None:
     for lookback, member_params, member_seed in plan:
         prepared = prepare_ltsf(config["data"], lookback, args.horizon)
         values = prepared.values.astype(np.float64)
-        fit_index = ltsf_fit_index(prepared)  # the calendar the network is trained on (Weather: a grid)
+        fit_index = prepared.fit_index  # the calendar the network is trained on (Weather: a grid)
         result = backtest_ltsf({**member_params, "random_state": member_seed}, config["data"], lookback,
                                args.horizon, max_forecast_rows=0)  # scores only
         member = {"seed": member_seed, "context_length": lookback}

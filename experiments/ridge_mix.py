@@ -19,7 +19,7 @@ import numpy as np
 from linear_cycle import forecasts
 from ltsf import load_run, member_plan, split_forecasts
 
-from tsmamba.backtest import backtest_ltsf, ltsf_fit_index
+from tsmamba.backtest import backtest_ltsf
 from tsmamba.data import cycle_phase, prepare_ltsf
 
 WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.5, 1.0)
@@ -43,7 +43,7 @@ def main() -> None:
     prepared = prepare_ltsf(data, L, H)
     values = prepared.values.astype(np.float64)
     phase = cycle_phase(prepared.index, prepared.freq, int(params["cycle_length"]))
-    fit_index = ltsf_fit_index(prepared)  # the calendar the networks are trained on
+    fit_index = prepared.fit_index  # the calendar the networks are trained on
     ridge = forecasts(values, phase, prepared.borders, L, H, "cyc")  # split -> ((n, H, C), (n, H, C))
 
     mean = {"val": 0.0, "test": 0.0}

@@ -667,19 +667,19 @@ def test_ltsf_cycle_phases_follow_the_fit_index_on_irregular_weather(benchmark_f
     """Weather's published timestamps repeat once and skip nine, so the protocol fits on a regular
     grid; forecasts from the grid's calendar reproduce the backtest's own, and the published index
     is refused as irregular (read as a calendar, its cycle phase ran 8 steps off after May 2020)."""
-    from tsmamba.backtest import backtest_ltsf, ltsf_fit_index
+    from tsmamba.backtest import backtest_ltsf
     from tsmamba.data import prepare_ltsf
 
     path = benchmark_file("Weather")
     prepared = prepare_ltsf(path, 24, 12)
-    grid = ltsf_fit_index(prepared)
+    grid = prepared.fit_index
     assert len(grid) == len(prepared.index) and grid[0] == prepared.index[0] and grid.freq == "10min"
     # the data's own calendar features come from the same grid (they read the published stamps)
     from tsmamba.data import time_features
 
     np.testing.assert_array_equal(prepared.time_marks(), time_features(grid, freq="10min"))
     assert not np.array_equal(prepared.time_marks(), time_features(prepared.index, freq="10min"))
-    assert ltsf_fit_index(prepare_ltsf(benchmark_file("ETTh1"), 24, 12)).equals(
+    assert prepare_ltsf(benchmark_file("ETTh1"), 24, 12).fit_index.equals(
         prepare_ltsf(benchmark_file("ETTh1"), 24, 12).index)
     params = dict(TINY, context_length=24, horizon=12, channel_mode="mix", norm="none", cycle_length=144,
                   train_stride=512, max_epochs=1)

@@ -61,7 +61,6 @@ from numpy.lib.stride_tricks import sliding_window_view
 from tsmamba import __version__
 from tsmamba.baselines import BASELINES, COLUMN_PREFIX, LinearBaseline, last_value, seasonal_naive
 from tsmamba.data import (
-    LTSFData,
     StandardScaler,
     check_length,
     default_time_col,
@@ -97,7 +96,6 @@ __all__ = [
     "backtest",
     "backtest_ltsf",
     "data_fingerprint",
-    "ltsf_fit_index",
     "plan_backtest",
     "read_forecasts",
 ]
@@ -1120,11 +1118,6 @@ def _ltsf_forecaster(forecaster: Any, context_length: int, horizon: int) -> Any:
     return _clone(forecaster, context_length=context_length, horizon=horizon)
 
 
-def ltsf_fit_index(prepared: LTSFData) -> pd.DatetimeIndex:
-    """The time index the LTSF protocol fits and forecasts with: ``prepared.fit_index``."""
-    return prepared.fit_index
-
-
 def backtest_ltsf(
     forecaster: Any = None,
     data: Any = "ETTh1",
@@ -1168,7 +1161,7 @@ def backtest_ltsf(
     values = prepared.values.astype(np.float64)
     channels = prepared.columns
     index = prepared.index
-    fit_index = ltsf_fit_index(prepared)
+    fit_index = prepared.fit_index
     regularised = fit_index is not index
     frame = pd.DataFrame(values, index=fit_index, columns=channels)
     train_s, train_e = prepared.borders["train"]
