@@ -11,7 +11,7 @@ from tsmamba.checkpoint import read_checkpoint, write_checkpoint
 from tsmamba.datasets import synthetic_ett
 from tsmamba.errors import CheckpointError, ConfigError, DataValidationError, StreamError
 from tsmamba.estimator import TSMambaForecaster
-from tsmamba.streaming import Stream
+from tsmamba.streaming import CSVLineReader, Stream
 
 TINY = dict(
     context_length=24,
@@ -575,3 +575,52 @@ def test_a_forecasters_own_error_at_stream_load_is_not_blamed_on_the_save(model,
     changed = TSMambaForecaster.load(model.save(tmp_path / "m")).set_params(horizon=8)
     with pytest.raises(ConfigError, match="parameters changed since fit"):  # was "save it again"
         Stream.load(path, changed)
+
+
+# ---- CSV lines (what `tsmamba stream` reads) ---------------------------------------------------
+
+
+def test_csv_lines_in_model_order_with_missing_words_and_a_byte_order_mark():
+    reader = CSVLineReader(["a", "b"])
+    assert reader.read("\ufeff2024-01-01 00:00,1.5,NA\n") == {"date": "2024-01-01 00:00", "a": "1.5", "b": "nan"}
+    assert reader.read("\n") is None and reader.read(" , \n") is None  # blank lines are skipped
+    assert reader.read("2024-01-01 01:00,,2\n") == {"date": "2024-01-01 01:00", "a": "nan", "b": "2"}
+    assert reader.line_number == 4 and reader.header_line is None
+
+
+def test_csv_header_maps_channels_by_name_and_lists_the_ignored_ones():
+    reader = CSVLineReader(["a", "b"])
+    assert reader.read("time,b,extra,a\n") is None
+    assert (reader.header_line, reader.ignored) == (1, ["extra"])
+    assert reader.read("2024-01-01,2,9,1\n") == {"date": "2024-01-01", "a": "1", "b": "2"}
+    # only the first non-empty line can be a header: a later one is a row with text values
+    assert reader.read("time,b,extra,a\n") == {"date": "time", "a": "a", "b": "b"}
+
+
+def test_csv_first_line_is_a_header_only_when_it_reads_as_names():
+    assert CSVLineReader.is_header(["date", "1", "2"], ["a", "b"])  # a word for the time
+    assert CSVLineReader.is_header(["t0", "a", "b"], ["a", "b"])  # names every channel
+    assert not CSVLineReader.is_header(["2024-01-01", "1", "2"], ["a", "b"])
+    assert not CSVLineReader.is_header(["2024-13-01", "1", "2"], ["a", "b"])  # a mistyped time: a bad row
+    assert not CSVLineReader.is_header(["NA", "1", "2"], ["a", "b"])  # a missing-value word is no name
+
+
+def test_csv_bad_lines_raise_stream_errors_and_the_next_line_reads_as_before():
+    reader = CSVLineReader(["a", "b"])
+    with pytest.raises(StreamError, match="not a CSV line"):
+        reader.read('2024-01-01,"1,2\n')  # a stray quote
+    with pytest.raises(StreamError, match=r"expected 3 fields \(time, a, b\), got 2"):
+        reader.read("2024-01-01,1\n")
+    # the bad lines were no header: the first good line is data in model order
+    assert reader.read("2024-01-01,1,2\n") == {"date": "2024-01-01", "a": "1", "b": "2"}
+    assert reader.line_number == 3
+
+
+@pytest.mark.parametrize(("header", "message"), [
+    ("date,a\n", r"line 1: the header lacks the model's column\(s\) \['b'\]"),
+    ("date,a,b,a\n", r"line 1: the header names \['a'\] more than once"),
+    ("a,b,date\n", "line 1: the header starts with the channel 'a'; the time must be the first field"),
+])
+def test_csv_header_that_cannot_be_followed_stops(header, message):
+    with pytest.raises(DataValidationError, match=message):
+        CSVLineReader(["a", "b"]).read(header)

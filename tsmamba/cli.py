@@ -1425,8 +1425,6 @@ examples:
 )
 def cmd_stream(run: Run) -> int:
     """Warm a stream on --history, then forecast after every line read from stdin."""
-    import csv
-
     from tsmamba.errors import StreamError
 
     if run.get("model") is None or run.get("history") is None:
@@ -1434,41 +1432,33 @@ def cmd_stream(run: Run) -> int:
     columns = model_columns(run.model)
     history, _, _ = load_data(run, option="history", columns=columns)  # checked before torch
     from tsmamba.estimator import TSMambaForecaster
+    from tsmamba.streaming import CSVLineReader
 
     forecaster = TSMambaForecaster.load(run.model)
     stream = forecaster.stream(history=history, missing=run.missing, gaps=run.gaps)
-    # the fields' names, and the field of each model channel: the model's order unless a header
-    # line says otherwise
-    names, positions = columns, list(range(1, len(columns) + 1))
+    reader = CSVLineReader(columns)
     rejected = 0
-    first = None  # the number of the first non-empty line
-    for number, line in enumerate(sys.stdin, start=1):  # each physical line is one record
-        if number == 1:
-            line = line.removeprefix("\ufeff")  # a byte-order mark is not part of the first field
-        try:  # a stray quote rejects its own line, not every line after it
-            fields = next(csv.reader([line], strict=True), [])
-        except csv.Error as exc:
-            rejected += 1
-            print(f"{PROG}: error: line {number}: not a CSV line ({exc})", file=run.stderr, flush=True)
+
+    def reject(exc: TSMambaError) -> None:  # one line on stderr; the stream goes on
+        nonlocal rejected
+        rejected += 1
+        print(f"{PROG}: error: line {reader.line_number}: {_cli_wording(_one_line(str(exc)))}",
+              file=run.stderr, flush=True)
+
+    for line in sys.stdin:
+        try:
+            observation = reader.read(line)  # a bad header raises DataValidationError: it stops here
+        except StreamError as exc:
+            reject(exc)
             continue
-        if not fields or not "".join(fields).strip():
-            continue
-        first = first or number
-        if number == first and _is_header(fields, columns):
-            names, positions = _header_positions(fields, columns, number, run)
+        if observation is None:
+            if reader.line_number == reader.header_line and reader.ignored:
+                run.note(f"stdin header: ignoring column(s) {reader.ignored}, which the model does not use")
             continue
         try:
-            if len(fields) != len(names) + 1:
-                raise StreamError(
-                    f"expected {len(names) + 1} fields (time, {', '.join(names)}), got {len(fields)}"
-                )
-            values = {c: "nan" if fields[i].strip().lower() in _MISSING else fields[i]  # as read_csv
-                      for c, i in zip(columns, positions, strict=True)}
-            forecast = stream.update({"date": fields[0], **values})
+            forecast = stream.update(observation)
         except TSMambaError as exc:
-            rejected += 1
-            print(f"{PROG}: error: line {number}: {_cli_wording(_one_line(str(exc)))}", file=run.stderr,
-                  flush=True)
+            reject(exc)
             continue
         record = {
             "timestamp": str(stream.last_timestamp),
@@ -1480,66 +1470,6 @@ def cmd_stream(run: Run) -> int:
     if rejected:
         run.note(f"{rejected} line(s) rejected")
     return 0
-
-
-def _is_header(fields: Sequence[str], columns: Sequence[str]) -> bool:
-    """Whether a first line names the fields: its time field is no timestamp, and it is a name
-    (no digit: 'date'), or it names every model channel, or a value field is text (not a number,
-    NA or empty). A mistyped timestamp followed by numbers is a bad data row instead."""
-    import pandas as pd
-
-    from tsmamba.data import parse_time
-
-    time, values = fields[0].strip(), [f.strip() for f in fields[1:]]
-    if any(ch.isdigit() for ch in time):  # a time has digits ('now' and 'May' parse, but name columns)
-        try:
-            if parse_time(time) is not pd.NaT:
-                return False
-        except (TypeError, ValueError):
-            pass
-    named = _is_text(time) and not any(ch.isdigit() for ch in time)
-    return named or set(columns) <= set(values) or any(_is_text(v) for v in values)
-
-
-# what reads as a missing value, not a name (pandas' default NA strings, lower case)
-_MISSING = ("", "na", "n/a", "#n/a", "#na", "<na>", "nan", "-nan", "nat", "none", "null")
-
-
-def _is_text(value: str) -> bool:
-    if value.lower() in _MISSING:
-        return False
-    try:
-        float(value)
-    except ValueError:
-        return True
-    return False
-
-
-def _header_positions(
-    fields: Sequence[str], columns: Sequence[str], number: int, run: Run
-) -> tuple[list[str], list[int]]:
-    """(the header's channel names, the field of each model column) of header line ``number``; a
-    header lacking a model column or naming one twice stops the command (the lines after it would
-    be read in the wrong order)."""
-    names = [f.strip() for f in fields[1:]]
-    absent = [c for c in columns if c not in names]
-    if fields[0].strip() in columns:  # the time is read from the first field, whatever its name
-        raise DataValidationError(
-            f"line {number}: the header starts with the channel {fields[0].strip()!r}; the time must "
-            "be the first field (e.g. date," + ",".join(columns) + ")"
-        )
-    if absent:
-        raise DataValidationError(
-            f"line {number}: the header lacks the model's column(s) {absent}; name every one of "
-            f"{list(columns)} (in any order), or send the values without a header, in that order"
-        )
-    twice = [c for c in columns if names.count(c) > 1]
-    if twice:
-        raise DataValidationError(f"line {number}: the header names {twice} more than once")
-    ignored = [n for n in names if n not in columns]
-    if ignored:
-        run.note(f"stdin header: ignoring column(s) {ignored}, which the model does not use")
-    return names, [1 + names.index(c) for c in columns]
 
 
 def _entry() -> None:  # pragma: no cover - for `python -m tsmamba.cli`

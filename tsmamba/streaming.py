@@ -19,6 +19,7 @@ Policies:
 from __future__ import annotations
 
 import copy
+import csv
 import datetime
 import os
 from collections.abc import Mapping, Sequence
@@ -40,7 +41,7 @@ from tsmamba.data import check_scaled_range, future_index, parse_time
 from tsmamba.errors import CheckpointError, ConfigError, DataValidationError, StreamError
 from tsmamba.model import ForecastState, moments_from_power_sums
 
-__all__ = ["Stream"]
+__all__ = ["CSVLineReader", "Stream"]
 
 FORMAT = STREAM_FORMAT
 POLICIES = ("reject", "ffill")
@@ -590,3 +591,102 @@ def _time_from_json(saved: dict | str | None) -> pd.Timestamp | None:
     if saved["tz"] is not None:
         ts = ts.tz_localize("UTC").tz_convert(saved["tz"])
     return ts.as_unit(saved["unit"])
+
+
+# what reads as a missing value, not a name (pandas' default NA strings, lower case)
+MISSING_WORDS = ("", "na", "n/a", "#n/a", "#na", "<na>", "nan", "-nan", "nat", "none", "null")
+
+
+class CSVLineReader:
+    """Observations for :meth:`Stream.update` from CSV text, one physical line each.
+
+    A line holds the time, then one value per channel, in ``columns`` order unless the first
+    non-empty line is a header (:meth:`is_header`): then it names every channel once, in any order
+    (other names are ignored and listed in ``ignored``). Each line is one observation: a quoted
+    field cannot span lines. A byte-order mark before the first line is ignored.
+
+    ``read(line)`` returns ``{"date": time, channel: value, ...}`` with missing-value words
+    (``NA``, empty, ...) as ``"nan"``, or None for a blank or header line. A bad line (a stray
+    quote, the wrong number of fields) raises :class:`StreamError` and the next line is read as if
+    it had not been there; a header that lacks a channel, names one twice or starts with one raises
+    :class:`DataValidationError`, since the lines after it could not be read.
+    """
+
+    def __init__(self, columns: Sequence[str]) -> None:
+        self.columns = list(columns)
+        self.names = list(columns)  # the value fields' names, header order once there is one
+        self.positions = list(range(1, len(self.columns) + 1))  # the field of each model channel
+        self.ignored: list[str] = []  # header names that are no model channel
+        self.header_line: int | None = None  # the header's line number, if there is one
+        self.line_number = 0  # of the line last read
+        self._first_data_line: int | None = None
+
+    def read(self, line: str) -> dict[str, str] | None:
+        """One line -> an observation, or None for a blank or header line (see the class)."""
+        self.line_number += 1
+        if self.line_number == 1:
+            line = line.removeprefix("\ufeff")  # a byte-order mark is not part of the first field
+        try:  # a stray quote rejects its own line, not every line after it
+            fields = next(csv.reader([line], strict=True), [])
+        except csv.Error as exc:
+            raise StreamError(f"not a CSV line ({exc})") from None
+        if not fields or not "".join(fields).strip():
+            return None
+        self._first_data_line = self._first_data_line or self.line_number
+        if self.line_number == self._first_data_line and self.is_header(fields, self.columns):
+            self._use_header(fields)
+            return None
+        if len(fields) != len(self.names) + 1:
+            raise StreamError(
+                f"expected {len(self.names) + 1} fields (time, {', '.join(self.names)}), got {len(fields)}"
+            )
+        values = {c: "nan" if fields[i].strip().lower() in MISSING_WORDS else fields[i]  # as read_csv
+                  for c, i in zip(self.columns, self.positions, strict=True)}
+        return {"date": fields[0], **values}
+
+    @staticmethod
+    def is_header(fields: Sequence[str], columns: Sequence[str]) -> bool:
+        """Whether a first line names the fields: its time field is no timestamp, and it is a name
+        (no digit: 'date'), or it names every model channel, or a value field is text (not a
+        number, NA or empty). A mistyped timestamp followed by numbers is a bad data row instead."""
+        time, values = fields[0].strip(), [f.strip() for f in fields[1:]]
+        if any(ch.isdigit() for ch in time):  # a time has digits ('now' and 'May' parse, but name columns)
+            try:
+                if parse_time(time) is not pd.NaT:
+                    return False
+            except (TypeError, ValueError):
+                pass
+        named = _is_text(time) and not any(ch.isdigit() for ch in time)
+        return named or set(columns) <= set(values) or any(_is_text(v) for v in values)
+
+    def _use_header(self, fields: Sequence[str]) -> None:
+        names = [f.strip() for f in fields[1:]]
+        where = f"line {self.line_number}"
+        if fields[0].strip() in self.columns:  # the time is read from the first field, whatever its name
+            raise DataValidationError(
+                f"{where}: the header starts with the channel {fields[0].strip()!r}; the time must "
+                "be the first field (e.g. date," + ",".join(self.columns) + ")"
+            )
+        absent = [c for c in self.columns if c not in names]
+        if absent:
+            raise DataValidationError(
+                f"{where}: the header lacks the model's column(s) {absent}; name every one of "
+                f"{self.columns} (in any order), or send the values without a header, in that order"
+            )
+        twice = [c for c in self.columns if names.count(c) > 1]
+        if twice:
+            raise DataValidationError(f"{where}: the header names {twice} more than once")
+        self.names, self.header_line = names, self.line_number
+        self.positions = [1 + names.index(c) for c in self.columns]
+        self.ignored = [n for n in names if n not in self.columns]
+
+
+def _is_text(value: str) -> bool:
+    """A field that is neither a number nor a missing-value word."""
+    if value.lower() in MISSING_WORDS:
+        return False
+    try:
+        float(value)
+    except ValueError:
+        return True
+    return False
