@@ -28,6 +28,10 @@ With ``--lookbacks`` it scores the per-channel cyc map at each lookback given an
 forecasts (the linear counterpart of a ``"members"`` config of ``experiments/ltsf.py``):
 
     .venv/bin/python experiments/linear_cycle.py --data ETTm1 --cycle 96 --lookbacks 96 336
+
+``--members`` mixes both kinds, e.g. the per-channel and the all-channel map at one lookback:
+
+    .venv/bin/python experiments/linear_cycle.py --data Weather --cycle 144 --members chan:96 mix:96:3000
 """
 
 from __future__ import annotations
@@ -109,12 +113,14 @@ def forecasts(
     return out
 
 
-def score_mixed(values, phase, borders, lookback: int, horizon: int, use_cycle: bool,
-                alphas, chunk: int = 2048) -> dict:
-    """Validation and test MSE of the all-channel ridge map at each penalty in ``alphas``.
+def fit_mixed(values, phase, borders, lookback: int, horizon: int, use_cycle: bool, alphas,
+              chunk: int = 2048):
+    """Fit the all-channel ridge map at each penalty in ``alphas``.
 
-    Normal equations and errors are accumulated over chunks of windows, so memory stays at a few
-    chunks of (chunk, H * C) whatever the horizon.
+    Returns ``(weights, chunks)``: penalty -> (L*C + 1, H*C) weights, and ``chunks(split)``, which
+    yields a split's windows ``chunk`` at a time as (design (n, L*C + 1), targets (n, H*C), cycle
+    at the targets (n, H*C)). Normal equations are accumulated over chunks, so memory stays at a
+    few chunks of (chunk, H * C) whatever the horizon.
     """
     cycle = training_cycle(values, phase, borders)  # (W, C)
     if not use_cycle:
@@ -132,11 +138,19 @@ def score_mixed(values, phase, borders, lookback: int, horizon: int, use_cycle: 
     for A, y, back in chunks("train"):
         gram = gram + A.T @ A
         cross = cross + A.T @ (y - back)
-    out = {}
+    weights = {}
     for alpha in alphas:
         penalty = np.full(gram.shape[0], float(alpha))
         penalty[-1] = 0.0  # no penalty on the bias
-        W = np.linalg.solve(gram + np.diag(penalty), cross)
+        weights[alpha] = np.linalg.solve(gram + np.diag(penalty), cross)
+    return weights, chunks
+
+
+def score_mixed(values, phase, borders, lookback: int, horizon: int, use_cycle: bool, alphas) -> dict:
+    """Validation and test MSE of the all-channel ridge map at each penalty in ``alphas``."""
+    weights, chunks = fit_mixed(values, phase, borders, lookback, horizon, use_cycle, alphas)
+    out = {}
+    for alpha, W in weights.items():
         out[alpha] = {}
         for split in ("val", "test"):
             sq, n = 0.0, 0
@@ -147,39 +161,73 @@ def score_mixed(values, phase, borders, lookback: int, horizon: int, use_cycle: 
     return out
 
 
-def lookback_ensemble(data_name: str, lookbacks, cycle: int, train_stride: int = 1,
-                      sampling: str = "strided") -> None:
-    """Print the cyc map's MSE at each lookback and of the mean forecast of all of them.
+def forecasts_mixed(values, phase, borders, lookback: int, horizon: int, alpha: float) -> dict:
+    """The all-channel cyc map's forecasts and targets at one horizon: split -> ((n, H*C), (n, H*C))."""
+    weights, chunks = fit_mixed(values, phase, borders, lookback, horizon, True, [alpha])
+    out = {}
+    for split in ("val", "test"):
+        parts = [(A @ weights[alpha] + back, y) for A, y, back in chunks(split)]
+        out[split] = (np.concatenate([f for f, _ in parts]), np.concatenate([y for _, y in parts]))
+    return out
 
-    Under the LTSF split the validation and test targets are the same rows whatever the lookback
-    (each split's first window ends where the split starts), so the forecasts average window by
-    window, as ``experiments/ltsf.py`` averages the networks of a ``"members"`` config.
+
+def parse_member(text: str) -> tuple[str, int, float]:
+    """``"chan:L"`` (the per-channel cyc map) or ``"mix:L:alpha"`` (the all-channel one)."""
+    kind, *rest = text.split(":")
+    try:
+        if kind == "chan" and len(rest) == 1:
+            return kind, int(rest[0]), 1.0
+        if kind == "mix" and len(rest) == 2:
+            return kind, int(rest[0]), float(rest[1])
+    except ValueError:
+        pass
+    raise argparse.ArgumentTypeError(
+        f"member {text!r}: write chan:L or mix:L:alpha, e.g. chan:96 mix:96:3000")
+
+
+def member_ensemble(data_name: str, members, cycle: int, train_stride: int = 1,
+                    sampling: str = "strided") -> None:
+    """Print each member map's MSE and that of the mean of their forecasts.
+
+    A member is ``(kind, L, alpha)`` as :func:`parse_member` reads it. Under the LTSF split the
+    validation and test targets are the same rows whatever the lookback (each split's first window
+    ends where the split starts), so the forecasts average window by window, as
+    ``experiments/ltsf.py`` averages the networks of a ``"members"`` config. ``train_stride`` and
+    ``sampling`` thin the per-channel maps' training windows; the all-channel maps use every one.
     """
-    print(f"{data_name}, cyc map, cycle {cycle}, lookbacks {lookbacks}: MSE at H = {HORIZONS}, average")
-    rows = {str(L): {"val": [], "test": []} for L in lookbacks}
-    both = "+".join(map(str, lookbacks))
-    rows[both] = {"val": [], "test": []}
+    labels = [f"L={L}" if kind == "chan" else f"mix L={L} a={alpha:g}" for kind, L, alpha in members]
+    print(f"{data_name}, cyc maps, cycle {cycle}, members {', '.join(labels)}: "
+          f"MSE at H = {HORIZONS}, average")
+    rows = {label: {"val": [], "test": []} for label in [*labels, "mean"]}
     prepared = {}  # lookback -> (values, phase, borders), read once for every horizon
-    for L in lookbacks:
-        data = prepare_ltsf(data_name, L, max(HORIZONS))
-        phase = cycle_phase(data.index, data.freq, cycle)
-        prepared[L] = (data.values.astype(np.float64), phase, data.borders)
+    for _, L, _ in members:
+        if L not in prepared:
+            data = prepare_ltsf(data_name, L, max(HORIZONS))
+            phase = cycle_phase(data.index, data.freq, cycle)
+            prepared[L] = (data.values.astype(np.float64), phase, data.borders)
     for h in HORIZONS:
         sums, targets = {}, {}
-        for L in lookbacks:
+        for label, (kind, L, alpha) in zip(labels, members, strict=True):
             values, phase, borders = prepared[L]
-            for split, (f, y) in forecasts(values, phase, borders, L, h, "cyc",
-                                           train_stride=train_stride, sampling=sampling).items():
+            if kind == "chan":
+                member = forecasts(values, phase, borders, L, h, "cyc",
+                                   train_stride=train_stride, sampling=sampling)
+                member = {split: (f.reshape(len(f), -1), y.reshape(len(y), -1))  # as (n, H*C)
+                          for split, (f, y) in member.items()}
+            else:
+                member = forecasts_mixed(values, phase, borders, L, h, alpha)
+            for split, (f, y) in member.items():
                 if split in targets and not np.array_equal(targets[split], y):
-                    raise SystemExit(f"lookback {L} forecasts other {split} targets than {lookbacks[0]}")
+                    raise SystemExit(f"{label} forecasts other {split} targets than {labels[0]}")
                 targets[split] = y
                 sums[split] = sums.get(split, 0.0) + f
-                rows[str(L)][split].append(float(np.mean((f - y) ** 2)))
+                rows[label][split].append(float(np.mean((f - y) ** 2)))
+            del member
         for split, y in targets.items():
-            rows[both][split].append(float(np.mean((sums[split] / len(lookbacks) - y) ** 2)))
+            rows["mean"][split].append(float(np.mean((sums[split] / len(members) - y) ** 2)))
     for label, r in rows.items():
         val, test = " ".join(f"{v:.4f}" for v in r["val"]), " ".join(f"{v:.4f}" for v in r["test"])
-        print(f"  L={label:12s} val {val}  avg {np.mean(r['val']):.4f}"
+        print(f"  {label:16s} val {val}  avg {np.mean(r['val']):.4f}"
               f" | test {test}  avg {np.mean(r['test']):.4f}")
 
 
@@ -194,10 +242,16 @@ def main() -> None:
     ap.add_argument("--mix", action="store_true", help="one map over all channels' inputs (plain, cyc)")
     ap.add_argument("--alpha", type=float, nargs="+", default=[1.0], help="ridge penalties (with --mix)")
     ap.add_argument("--lookbacks", type=int, nargs="+", metavar="L",
-                    help="score the cyc map at each lookback and the mean of their forecasts")
+                    help="score the per-channel cyc map at each lookback and the mean of their forecasts")
+    ap.add_argument("--members", type=parse_member, nargs="+", metavar="SPEC",
+                    help="score cyc maps chan:L (per channel) and mix:L:alpha (all channels) "
+                         "and the mean of their forecasts")
     args = ap.parse_args()
-    if args.lookbacks:
-        lookback_ensemble(args.data, args.lookbacks, args.cycle, args.train_stride, args.sampling)
+    if args.lookbacks and args.members:
+        ap.error("give --lookbacks or --members, not both")
+    if args.lookbacks or args.members:
+        members = args.members or [("chan", L, 1.0) for L in args.lookbacks]
+        member_ensemble(args.data, members, args.cycle, args.train_stride, args.sampling)
         return
     if args.mix and args.train_stride > 1:
         ap.error("--mix fits on every training window; leave out --train-stride")
