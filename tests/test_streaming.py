@@ -159,10 +159,14 @@ def test_rejected_update_leaves_stream_untouched(model, series, bad, match):
     assert stream.steps == 61
 
 
+@pytest.mark.parametrize("fill_steps", [4096, 2])
 @pytest.mark.parametrize("kind", ["plain", "calendar"])
-def test_missing_and_gap_policies(kind, model64, calendar_model, series, paris, tmp_path):
+def test_missing_and_gap_policies(kind, fill_steps, model64, calendar_model, series, paris, tmp_path,
+                                  monkeypatch):
     """In float64, to 1e-10: the filled values and, for a calendar model, the filled rows'
-    timestamps are exactly what a full recomputation over the filled history reads."""
+    timestamps are exactly what a full recomputation over the filled history reads, also when
+    a gap is fed in pieces (``fill_steps`` 2: the 3-step gap below goes in as 2 + 1)."""
+    monkeypatch.setattr("tsmamba.streaming.GAP_FILL_STEPS", fill_steps)
     model = model64
     if kind == "calendar":
         model, series = TSMambaForecaster.load(calendar_model.save(tmp_path / "m")), paris
@@ -582,7 +586,8 @@ def test_a_forecasters_own_error_at_stream_load_is_not_blamed_on_the_save(model,
 
 def test_csv_lines_in_model_order_with_missing_words_and_a_byte_order_mark():
     reader = CSVLineReader(["a", "b"])
-    assert reader.read("\ufeff2024-01-01 00:00,1.5,NA\n") == {"date": "2024-01-01 00:00", "a": "1.5", "b": "nan"}
+    first = reader.read("\ufeff2024-01-01 00:00,1.5,NA\n")
+    assert first == {"date": "2024-01-01 00:00", "a": "1.5", "b": "nan"}
     assert reader.read("\n") is None and reader.read(" , \n") is None  # blank lines are skipped
     assert reader.read("2024-01-01 01:00,,2\n") == {"date": "2024-01-01 01:00", "a": "nan", "b": "2"}
     assert reader.line_number == 4 and reader.header_line is None

@@ -45,6 +45,7 @@ __all__ = ["CSVLineReader", "Stream"]
 
 FORMAT = STREAM_FORMAT
 POLICIES = ("reject", "ffill")
+GAP_FILL_STEPS = 4096  # gap steps fed per forward pass: the carried state makes the pieces exact
 
 
 def _check_unique(ids: Sequence[Any]) -> None:
@@ -337,14 +338,17 @@ class Stream:
             for k, (b, _, _, gap_steps) in enumerate(plan):
                 if gap_steps:
                     sub = state.select(torch.tensor([k]), C, mode)
-                    fill = self._scale_in(np.repeat(self._last_values[b][None], gap_steps, 0))[None]
                     fill_index = pd.date_range(
                         self._last_time[b] + self.offset, periods=gap_steps, freq=self.offset
                     )
-                    marks = self._marks(fill_index)
-                    _, sub = self.network(
-                        fill, None if marks is None else marks[None], state=sub, return_state=True
-                    )
+                    # in pieces, so a long gap (a mistyped year) costs time, not memory
+                    for start in range(0, gap_steps, GAP_FILL_STEPS):
+                        piece = fill_index[start : start + GAP_FILL_STEPS]
+                        fill = self._scale_in(np.repeat(self._last_values[b][None], len(piece), 0))[None]
+                        marks = self._marks(piece)
+                        _, sub = self.network(
+                            fill, None if marks is None else marks[None], state=sub, return_state=True
+                        )
                     state = state.scatter(torch.tensor([k]), sub, C, mode)
         x = self._scale_in(np.stack([p[1] for p in plan]))  # (b, C)
         marks_t = None
