@@ -13,6 +13,7 @@ and :func:`prepare_ltsf`; :func:`split_borders` gives the same kind of splits fo
 from __future__ import annotations
 
 import bz2
+import codecs
 import functools
 import gzip
 import lzma
@@ -134,6 +135,24 @@ def _data_lines(path: Path, encoding: str, n_rows: int) -> Callable[[], np.ndarr
         return np.asarray(data) if len(data) == n_rows else None
 
     return lines
+
+
+def _undecodable_at(path: Path, encoding: str) -> str:
+    """Where the first byte ``encoding`` cannot read is: "line N, byte K of that line", or ""
+    when it cannot tell (a zip archive; the codec fails elsewhere than on a line's own bytes).
+    The error pandas raises counts bytes within the block it was decoding, not the file."""
+    opener = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}.get(path.suffix, open)
+    try:
+        decoder = codecs.getincrementaldecoder(encoding)()
+        with opener(path, "rb") as fh:
+            for number, line in enumerate(fh, start=1):
+                try:
+                    decoder.decode(line)
+                except UnicodeDecodeError as exc:
+                    return f"line {number}, byte {max(exc.start, 0) + 1} of that line"
+    except (OSError, EOFError, ValueError, LookupError, lzma.LZMAError):
+        pass
+    return ""
 
 
 def _source_row(rows: np.ndarray, i: int, j: int | None = None) -> int:
@@ -371,8 +390,9 @@ def _read_table(
             "decompression or only blank lines)"
         ) from exc
     except UnicodeDecodeError as exc:
+        where = _undecodable_at(path, encoding)
         raise DataValidationError(
-            f"{origin.prefix()}not valid {encoding} text ({exc.reason} at byte {exc.start}); "
+            f"{origin.prefix()}not valid {encoding} text ({exc.reason}{' on ' + where if where else ''}); "
             "re-save the file as UTF-8, or pass encoding= with the file's encoding "
             "(e.g. encoding='latin-1')"
         ) from exc
@@ -887,7 +907,17 @@ def _pivot_long(
     return wide, table["row"].fillna(_ABSENT).to_numpy(dtype=np.int64)
 
 
+def _reject_complex(names: Sequence[str], origin: _Origin) -> None:
+    """Complex columns are numeric to pandas, and float64 would drop their imaginary parts."""
+    if names:
+        raise DataValidationError(
+            f"{origin.prefix()}column(s) {list(names)} hold complex numbers; pass real values (e.g. "
+            "the real part, the modulus, or the two parts as two columns)"
+        )
+
+
 def _numeric_column(col: pd.Series, name: str, origin: _Origin) -> np.ndarray:
+    _reject_complex([name] if pd.api.types.is_complex_dtype(col.dtype) else [], origin)
     if pd.api.types.is_bool_dtype(col.dtype):
         return col.to_numpy(dtype=np.float64)
     if pd.api.types.is_numeric_dtype(col.dtype):
@@ -1093,6 +1123,7 @@ def _select_numeric(
                 f"{', '.join(map(str, empty))} ({why}); name the column in the header, delete "
                 "the empty field, or pass columns=[...] without it"
             )
+    _reject_complex([str(c) for c in data.columns if pd.api.types.is_complex_dtype(data[c].dtype)], origin)
     bad = [
         c
         for c in data.columns
