@@ -240,6 +240,13 @@ def test_trainer_kwargs_are_checked_with_a_clear_error(tmp_path):
                      trainer_kwargs={"callbacks": [ModelCheckpoint(), ModelCheckpoint()]})
     with pytest.raises(ConfigError, match="must be a dict"):
         make_trainer(max_epochs=1, patience=None, has_validation=True, trainer_kwargs=[("a", 1)])
+    for not_callbacks in (["x"], "x", 5):  # what a config file can hold: Lightning failed mid-fit
+        with pytest.raises(ConfigError, match="callbacks must be lightning Callback objects"):
+            make_trainer(max_epochs=1, patience=None, has_validation=True,
+                         trainer_kwargs={"callbacks": not_callbacks})
+    (tmp_path / "a_file").write_text("")
+    with pytest.raises(ConfigError, match=r"checkpoint_dir .*a_file' is a file; give a folder"):
+        make_trainer(max_epochs=1, patience=None, has_validation=True, checkpoint_dir=tmp_path / "a_file")
     # last.ckpt is written by a Lightning Checkpoint callback, which checkpointing=False refuses
     with pytest.raises(ConfigError, match="enable_checkpointing=False contradicts checkpoint_dir"):
         make_trainer(max_epochs=1, patience=None, has_validation=True, checkpoint_dir=tmp_path / "ck",

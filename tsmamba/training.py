@@ -467,7 +467,16 @@ def make_trainer(
     extra_callbacks = kwargs.pop("callbacks", None) or []
     if isinstance(extra_callbacks, Callback):  # Lightning takes one callback as well as a list
         extra_callbacks = [extra_callbacks]
-    extra_callbacks = list(extra_callbacks)
+    try:
+        extra_callbacks = list(extra_callbacks)
+    except TypeError:
+        extra_callbacks = [extra_callbacks]  # not a list: named as the bad entry below
+    wrong = [c for c in extra_callbacks if not isinstance(c, Callback)]
+    if wrong:
+        raise ConfigError(
+            f"trainer_kwargs callbacks must be lightning Callback objects, got {wrong!r}; pass them "
+            "in Python (a config file cannot hold one)"
+        )
     if any(isinstance(c, Checkpoint) for c in extra_callbacks):  # e.g. a ModelCheckpoint of the user's
         kwargs.setdefault("enable_checkpointing", True)
     callbacks: list[Callback] = []
@@ -479,6 +488,11 @@ def make_trainer(
             patience = positive_int(patience, "patience", hint="or 0 / None for no early stopping")
             callbacks.append(EarlyStopping("val_loss", patience=patience, mode="min"))
     if checkpoint_dir is not None:
+        if os.path.exists(checkpoint_dir) and not os.path.isdir(checkpoint_dir):
+            raise ConfigError(
+                f"checkpoint_dir {os.fspath(checkpoint_dir)!r} is a file; give a folder for last.ckpt "
+                "(it is made if missing)"
+            )
         os.makedirs(checkpoint_dir, exist_ok=True)
         callbacks.append(LastCheckpoint(checkpoint_dir))
     settings: dict[str, Any] = {
