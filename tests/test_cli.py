@@ -681,7 +681,7 @@ def test_stream_header_names_numbered_channels(tmp_path, capsys, monkeypatch, sm
     mistyped.iloc[0, 0] = "2016-13-45 00:00:00"  # a bad time, not a header: one bad row
     status, lines, err = stream_lines(capsys, monkeypatch, model, numbered, mistyped.to_csv(index=False,
                                                                                                header=False))
-    assert status == 0 and len(lines) == 0 and err.startswith("tsmamba: error: line 1: timestamp '2016-13-45")
+    assert status == 3 and len(lines) == 0 and err.startswith("tsmamba: error: line 1: timestamp '2016-13-45")
     status, lines, err = stream_lines(capsys, monkeypatch, model, numbered, "date,1,2\n" + rows.to_csv(
         index=False, header=False))  # a header lacking channel 0
     assert status == 2 and lines == [] and "the header lacks the model's column(s) ['0']" in err
@@ -693,13 +693,13 @@ def test_stream_first_row_of_na_is_a_bad_row(capsys, monkeypatch, ot_hufl_model,
     first = new["date"].iloc[0]
     stdin = f"{first},NA,NA\n{rows}"
     status, lines, err = stream_lines(capsys, monkeypatch, ot_hufl_model, history, stdin)
-    assert status == 0 and len(lines) == 10  # NA is a missing value, as in a file
+    assert status == 3 and len(lines) == 10  # NA is a missing value, as in a file; 3: a line was rejected
     assert err == (f"tsmamba: error: line 1: missing value in ['OT', 'HUFL'] at {first}; send a "
                    "value, or use --missing ffill"), err
     for missing in ("NA", "N/A", "<NA>"):
         stdin = f"{missing},{missing},{missing}\n{rows}"
         status, lines, err = stream_lines(capsys, monkeypatch, ot_hufl_model, history, stdin)
-        assert status == 0 and len(lines) == 10  # a bad row, not a header
+        assert status == 3 and len(lines) == 10  # a bad row, not a header
         assert err == f"tsmamba: error: line 1: timestamp '{missing}' cannot be parsed", err
     # with --missing ffill they are filled like an empty field
     stdin = f"{first},NA,null\n" + rows.split("\n", 1)[1]  # in place of the first row
@@ -714,7 +714,7 @@ def test_stream_judges_each_physical_line_on_its_own(capsys, monkeypatch, ot_huf
     stray = rows[1].replace(",", ',"', 1)  # an unbalanced quote: it once swallowed every later line
     stdin = "\n".join([rows[0], stray, *rows[2:]]) + "\n"
     status, lines, err = stream_lines(capsys, monkeypatch, ot_hufl_model, history, stdin, "--gaps", "ffill")
-    assert status == 0 and len(lines) == 9, err
+    assert status == 3 and len(lines) == 9, err
     assert err.splitlines()[0] == "tsmamba: error: line 2: not a CSV line (unexpected end of data)", err
     # a byte-order mark before the first timestamp (a header-less feed) is not part of it
     status, lines, err = stream_lines(capsys, monkeypatch, ot_hufl_model, history, "\ufeff" + "\n".join(rows))
@@ -762,7 +762,7 @@ def test_stream_errors_name_the_flags(capsys, monkeypatch, ot_hufl_model, stream
     rows = new[["date", "OT", "HUFL"]].astype(str).to_numpy()
     stdin = f"{rows[0][0]},,{rows[0][2]}\n{rows[2][0]},{rows[2][1]},{rows[2][2]}\n"  # a NaN, then a gap
     status, lines, err = stream_lines(capsys, monkeypatch, ot_hufl_model, history, stdin)
-    assert status == 0 and lines == []
+    assert status == 3 and lines == []  # read to the end, lines rejected
     assert err.splitlines()[0].endswith("send a value, or use --missing ffill"), err
     assert err.splitlines()[1].endswith("send them, or use --gaps ffill"), err
 

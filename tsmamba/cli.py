@@ -54,6 +54,7 @@ __all__ = ["COMMANDS", "MODEL_PARAMS", "Opt", "Param", "Run", "build_parser", "c
 
 PROG = "tsmamba"
 EXIT_USAGE = 2
+EXIT_REJECTED = 3  # tsmamba stream read its input to the end but rejected some lines
 
 
 # --------------------------------------------------------------------------------------------
@@ -1400,7 +1401,9 @@ mistyped timestamp followed by numbers is a bad row, not a header.
 A bad line (not CSV, e.g. a stray quote; wrong field count; non-numeric or infinite value; a
 timestamp not after the last; a gap) prints one error line on standard error and the stream goes
 on; the state is unchanged. Each line is one observation (a quoted field cannot span lines); a
-byte-order mark before the first line is ignored.
+byte-order mark before the first line is ignored. The exit status is 0 when every line was used,
+3 when the input was read to its end but some lines were rejected, 2 when an error stopped the
+command.
 
 examples:
   tsmamba stream --model model/ --history history.csv < new_rows.csv
@@ -1469,7 +1472,7 @@ def cmd_stream(run: Run) -> int:
         print(json.dumps(record), file=run.stdout, flush=True)
     if rejected:
         run.note(f"{rejected} line(s) rejected")
-    return 0
+    return EXIT_REJECTED if rejected else 0
 
 
 def _entry() -> None:  # pragma: no cover - for `python -m tsmamba.cli`
