@@ -233,6 +233,14 @@ def test_a_save_gets_the_mode_of_a_new_folder(tmp_path):
     assert stat.S_IMODE(saved.stat().st_mode) == stat.S_IMODE((tmp_path / "plain").stat().st_mode) == 0o755
 
 
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux) to fail a write")
+def test_a_failed_write_names_the_file(tmp_path):
+    """write() errors carry no file name: the CLI printed a bare 'No space left on device'."""
+    with pytest.raises(OSError, match="No space left on device") as info:
+        atomic_write_bytes("/dev/full", b"x" * 100_000)
+    assert info.value.filename == "/dev/full"
+
+
 def test_atomic_writes_keep_symlinks_write_into_devices_and_get_a_plain_file_mode(tmp_path):
     """mkstemp made every written file 0600 and the rename replaced a symlink (or, as root,
     /dev/null itself) with a regular file."""

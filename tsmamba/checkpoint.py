@@ -115,6 +115,16 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """
     path = Path(path)
     try:
+        _atomic_write(path, data)
+    except OSError as exc:
+        if exc.filename is not None or not exc.errno:
+            raise
+        # write() errors name no file ("No space left on device"): name the one being written
+        raise type(exc)(exc.errno, exc.strerror, str(path)) from exc
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    try:
         st = os.stat(path)  # through symlinks
     except OSError:
         st = None
