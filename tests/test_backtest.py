@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -737,6 +739,30 @@ def test_a_report_that_fails_to_write_leaves_the_previous_one(tmp_path, monkeypa
     with pytest.raises(OSError, match="No space left"):
         after.save_report(tmp_path, plots=False)
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == saved  # no staging folder left
+
+
+@pytest.mark.parametrize("renames_done", [0, 1, 2])
+def test_a_report_killed_between_renames_holds_no_index(tmp_path, monkeypatch, renames_done):
+    """A kill between the per-file renames left the new forecasts.csv beside the old metrics.json:
+    now metrics.json goes first and comes back last, so a folder holding it holds one run."""
+    before = backtest(LastValueForecaster(horizon=4), ramp(200), start=50)
+    before.save_report(tmp_path, plots=False)
+    after = backtest(LastValueForecaster(horizon=6), ramp(200), start=50)
+    real_replace, done = os.replace, []
+
+    def killed_after_some(src, dst):
+        if len(done) == renames_done:
+            raise KeyboardInterrupt  # as a kill: nothing after this line runs
+        done.append(Path(dst).name)
+        real_replace(src, dst)
+
+    monkeypatch.setattr("tsmamba.backtest.os.replace", killed_after_some)
+    with pytest.raises(KeyboardInterrupt):
+        after.save_report(tmp_path, plots=False)
+    assert not (tmp_path / "metrics.json").exists() and "metrics.json" not in done
+    monkeypatch.setattr("tsmamba.backtest.os.replace", real_replace)
+    after.save_report(tmp_path, plots=False)  # the next run completes the folder
+    assert json.loads((tmp_path / "metrics.json").read_text())["config"]["horizon"] == 6
 
 
 def test_a_constant_column_is_named_once_not_at_every_forecast(tmp_path):

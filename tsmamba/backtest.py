@@ -60,6 +60,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from tsmamba import __version__
 from tsmamba.baselines import BASELINES, COLUMN_PREFIX, LinearBaseline, last_value, seasonal_naive
+from tsmamba.checkpoint import fsync_path
 from tsmamba.data import (
     StandardScaler,
     check_length,
@@ -492,7 +493,10 @@ class BacktestResult:
         ``forecasts_csv``. Scores always use every window. ``None`` writes every row.
         A report file of an earlier run that this one does not write (``forecasts.csv`` or a
         figure, with ``forecasts=False`` or ``plots=False``) is removed, so the folder never
-        mixes runs; other files are left alone. Returns ``{file name: path}`` of what was written.
+        mixes runs; other files are left alone. The files are written in full elsewhere first;
+        ``metrics.json`` is removed before the others move in and moved in last, so a folder
+        holding ``metrics.json`` holds one run's complete report even after a kill midway.
+        Returns ``{file name: path}`` of what was written.
         """
         out = Path(out_dir)
         if out.exists() and not out.is_dir():
@@ -520,12 +524,18 @@ class BacktestResult:
                 self.plot(staging)
             names = sorted(p.name for p in staging.iterdir())
             for name in names:
+                fsync_path(staging / name)  # on disk before a rename can make it the report's
+            # metrics.json, the report's index, leaves first and comes back last: a folder that
+            # holds one holds a single run's report, whenever a kill or a power cut comes
+            (out / "metrics.json").unlink(missing_ok=True)
+            for name in REPORT_FILES:
+                if name not in names:
+                    (out / name).unlink(missing_ok=True)
+            for name in sorted(names, key=lambda name: name == "metrics.json"):
                 os.replace(staging / name, out / name)
+            fsync_path(out)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-        for name in REPORT_FILES:
-            if name not in names:
-                (out / name).unlink(missing_ok=True)
         return {name: out / name for name in names}
 
     def __repr__(self) -> str:

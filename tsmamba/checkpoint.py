@@ -150,7 +150,7 @@ def _atomic_write(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    _fsync_dir(path.parent)
+    fsync_path(path.parent)
 
 
 def _write_synced(path: Path, data: bytes) -> None:
@@ -161,8 +161,9 @@ def _write_synced(path: Path, data: bytes) -> None:
         os.fsync(fh.fileno())
 
 
-def _fsync_dir(path: Path) -> None:
-    """Flush a directory's entries (renames, new files) to disk where the platform allows it."""
+def fsync_path(path: str | os.PathLike) -> None:
+    """Flush a file's data, or a directory's entries (renames, new files), to disk where the
+    platform allows it."""
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError:  # e.g. Windows cannot open a directory
@@ -275,7 +276,7 @@ def _write_checkpoint(
         full_meta = dict(meta)
         full_meta["files"] = digests
         _write_synced(tmp / META, json.dumps(full_meta, indent=1, sort_keys=True, default=str).encode())
-        _fsync_dir(tmp)
+        fsync_path(tmp)
         if path.exists():
             aside = tmp.with_suffix(".old")
             os.replace(path, aside)
@@ -288,7 +289,7 @@ def _write_checkpoint(
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         raise
-    _fsync_dir(path.parent)
+    fsync_path(path.parent)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
     return given
