@@ -22,7 +22,7 @@ from sklearn.exceptions import NotFittedError
 from tsmamba import estimator as estimator_module
 from tsmamba import training
 from tsmamba.datasets import synthetic_ett
-from tsmamba.errors import CheckpointError, ConfigError, DataValidationError, TrainingError
+from tsmamba.errors import CheckpointError, ConfigError, DataValidationError, TrainingError, TSMambaError
 from tsmamba.estimator import TSMambaForecaster
 
 TINY = dict(
@@ -136,7 +136,7 @@ def test_window_forecasts_reject_a_batch_size_that_is_not_a_positive_integer(fit
         fitted.forecast_scaled_windows(contexts, batch_size=batch_size)
 
 
-def test_sklearn_contract(fitted, series):
+def test_sklearn_contract(fitted, series, tmp_path):
     est = TSMambaForecaster(**TINY)
     params = est.get_params()
     assert params["d_model"] == 16 and params["trainer_kwargs"] is None
@@ -144,8 +144,10 @@ def test_sklearn_contract(fitted, series):
     assert twin.get_params() == params and not hasattr(twin, "network_")
     twin.set_params(d_model=32)
     assert twin.d_model == 32
-    with pytest.raises(NotFittedError):
-        TSMambaForecaster().predict()
+    for use in (lambda f: f.predict(), lambda f: f.save(tmp_path / "m"), lambda f: f.stream()):
+        with pytest.raises(NotFittedError, match="not fitted yet; call fit") as info:  # sklearn's
+            use(TSMambaForecaster())
+        assert isinstance(info.value, TSMambaError)  # and ours: `except TSMambaError` catches it
     with pytest.raises(DataValidationError, match="missing"):
         fitted.predict(series.drop(columns=[series.columns[0]]))
     with pytest.raises(DataValidationError, match="unexpected"):

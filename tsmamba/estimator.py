@@ -23,7 +23,7 @@ import pandas as pd
 import torch
 from pandas.tseries.frequencies import to_offset
 from sklearn.base import BaseEstimator
-from sklearn.utils.validation import check_is_fitted
+from sklearn.exceptions import NotFittedError as SklearnNotFittedError
 
 from tsmamba import __version__
 from tsmamba.checkpoint import FORECASTER_FORMAT, read_checkpoint, sha256_bytes, write_checkpoint, zone_name
@@ -43,6 +43,7 @@ from tsmamba.errors import (
     CheckpointError,
     ConfigError,
     DataValidationError,
+    TSMambaError,
     check_context_norm,
     check_number,
     positive_int,
@@ -64,7 +65,13 @@ from tsmamba.windows import TimeSeriesDataModule
 if TYPE_CHECKING:
     from tsmamba.streaming import Stream
 
-__all__ = ["TSMambaForecaster"]
+__all__ = ["NotFittedError", "TSMambaForecaster"]
+
+
+class NotFittedError(TSMambaError, SklearnNotFittedError):
+    """A forecaster used before ``fit``: a TSMambaError, and sklearn's NotFittedError as sklearn
+    tools expect (defined here, not in :mod:`tsmamba.errors`, which stays free of sklearn's
+    second-long import for the CLI)."""
 
 FORMAT = FORECASTER_FORMAT
 CONTEXTS = ("window", "full")
@@ -203,7 +210,11 @@ class TSMambaForecaster(BaseEstimator):
         fitted network (``horizon``, ``context_length``, ``time_features``, ...) were changed
         since (``set_params``): the network still has the fitted ones, so fit again or set
         them back."""
-        check_is_fitted(self, "network_")
+        if not hasattr(self, "network_"):
+            raise NotFittedError(
+                f"this {type(self).__name__} is not fitted yet; call fit(df) first, or load a "
+                f"saved one with {type(self).__name__}.load(path)"
+            )
         try:
             changed = self._changed_since_fit()
         except ConfigError as exc:
