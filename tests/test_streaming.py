@@ -281,7 +281,7 @@ def test_stream_command_line(model, series, tmp_path):
         text=True,
         timeout=120,
     )
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 3, proc.stderr  # read to the end, two lines rejected
     records = [json.loads(line) for line in proc.stdout.splitlines()]
     assert len(records) == 3
     expected = model.predict(series.iloc[:153], context="full")
