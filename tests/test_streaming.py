@@ -121,6 +121,15 @@ def test_cycle_and_skip_model_streams_exactly(series, tmp_path, cross_channel_sk
         twin.stream().update_array(series.iloc[0].to_numpy())
 
 
+def test_update_array_refuses_complex_values(model, series):
+    """float64 dropped the imaginary part, with only a numpy warning."""
+    stream = model.stream(history=series.iloc[:60])
+    before = snapshot(stream)
+    with pytest.raises(StreamError, match="takes real numbers, got complex"):
+        stream.update_array(series.iloc[60].to_numpy() + 5j)
+    assert_same_snapshot(before, snapshot(stream))
+
+
 def test_forecast_does_not_change_state(model, series):
     stream = model.stream(history=series.iloc[:50])
     before = snapshot(stream)
@@ -610,15 +619,16 @@ def test_csv_first_line_is_a_header_only_when_it_reads_as_names():
     assert not CSVLineReader.is_header(["NA", "1", "2"], ["a", "b"])  # a missing-value word is no name
 
 
-def test_csv_bad_lines_raise_stream_errors_and_the_next_line_reads_as_before():
-    reader = CSVLineReader(["a", "b"])
-    with pytest.raises(StreamError, match="not a CSV line"):
-        reader.read('2024-01-01,"1,2\n')  # a stray quote
-    with pytest.raises(StreamError, match=r"expected 3 fields \(time, a, b\), got 2"):
-        reader.read("2024-01-01,1\n")
-    # the bad lines were no header: the first good line is data in model order
-    assert reader.read("2024-01-01,1,2\n") == {"date": "2024-01-01", "a": "1", "b": "2"}
-    assert reader.line_number == 3
+def test_csv_bad_lines_raise_stream_errors_and_change_nothing_but_the_line_count():
+    for bad, message in (('2024-01-01,"1,2\n', "not a CSV line"),  # a stray quote
+                         ("2024-01-01,1\n", r"expected 3 fields \(time, a, b\), got 2")):
+        reader = CSVLineReader(["a", "b"])
+        with pytest.raises(StreamError, match=message):
+            reader.read(bad)
+        # the bad line was the first: a header after it is a row with text, as anywhere but first
+        assert reader.read("date,b,a\n") == {"date": "date", "a": "b", "b": "a"}
+        assert reader.read("2024-01-01,1,2\n") == {"date": "2024-01-01", "a": "1", "b": "2"}
+        assert reader.line_number == 3 and reader.header_line is None
 
 
 @pytest.mark.parametrize(("header", "message"), [

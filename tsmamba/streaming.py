@@ -379,7 +379,10 @@ class Stream:
         marks come from each series' last timestamp plus the frequency.
         """
         C, B = len(self.columns), len(self.ids)
-        arr = np.asarray(values, dtype=np.float64)
+        arr = np.asarray(values)
+        if np.iscomplexobj(arr):  # float64 would drop the imaginary parts, with only a warning
+            raise StreamError("update_array takes real numbers, got complex values; pass the real values")
+        arr = arr.astype(np.float64, copy=False)
         if arr.shape not in ((C,), (B, C)) or (arr.ndim == 1 and B != 1):
             raise StreamError(
                 f"update_array takes ({B}, {C}) values"
@@ -611,9 +614,11 @@ class CSVLineReader:
 
     ``read(line)`` returns ``{"date": time, channel: value, ...}`` with missing-value words
     (``NA``, empty, ...) as ``"nan"``, or None for a blank or header line. A bad line (a stray
-    quote, the wrong number of fields) raises :class:`StreamError` and the next line is read as if
-    it had not been there; a header that lacks a channel, names one twice or starts with one raises
-    :class:`DataValidationError`, since the lines after it could not be read.
+    quote, the wrong number of fields) raises :class:`StreamError` and changes nothing but the
+    line count: the lines after it are read as they would have been (so a header after a bad
+    first line is a bad row, as a header anywhere but first is); a header that lacks a channel,
+    names one twice or starts with one raises :class:`DataValidationError`, since the lines after
+    it could not be read.
     """
 
     def __init__(self, columns: Sequence[str]) -> None:
@@ -633,6 +638,7 @@ class CSVLineReader:
         try:  # a stray quote rejects its own line, not every line after it
             fields = next(csv.reader([line], strict=True), [])
         except csv.Error as exc:
+            self._first_data_line = self._first_data_line or self.line_number  # no header after it
             raise StreamError(f"not a CSV line ({exc})") from None
         if not fields or not "".join(fields).strip():
             return None
