@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import os
 import random
+import re
 from itertools import pairwise
 
 import lightning as L
@@ -21,6 +22,7 @@ from tsmamba.training import (
     ForecastingModule,
     _rng_states,
     _set_rng_states,
+    check_trainer_kwargs,
     forecast_loss,
     make_trainer,
     trainer_errors,
@@ -240,13 +242,19 @@ def test_trainer_kwargs_are_checked_with_a_clear_error(tmp_path):
                      trainer_kwargs={"callbacks": [ModelCheckpoint(), ModelCheckpoint()]})
     with pytest.raises(ConfigError, match="must be a dict"):
         make_trainer(max_epochs=1, patience=None, has_validation=True, trainer_kwargs=[("a", 1)])
-    for not_callbacks in (["x"], "x", 5):  # what a config file can hold: Lightning failed mid-fit
-        with pytest.raises(ConfigError, match="callbacks must be lightning Callback objects"):
+    # what a config file can hold: Lightning failed mid-fit, or took 0 and "" for no callbacks
+    for not_callbacks in (["x"], "abc", 5, 0, "", False, {"EarlyStopping": {}}):
+        shown = re.escape(repr(not_callbacks))
+        with pytest.raises(ConfigError, match=f"callbacks must be a lightning Callback .*, got {shown};"):
+            check_trainer_kwargs({"callbacks": not_callbacks})  # as a fit starts, before the data work
+        with pytest.raises(ConfigError, match="callbacks must be a lightning Callback"):
             make_trainer(max_epochs=1, patience=None, has_validation=True,
                          trainer_kwargs={"callbacks": not_callbacks})
     (tmp_path / "a_file").write_text("")
-    with pytest.raises(ConfigError, match=r"checkpoint_dir .*a_file' is a file; give a folder"):
-        make_trainer(max_epochs=1, patience=None, has_validation=True, checkpoint_dir=tmp_path / "a_file")
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
+    for bad in ("a_file", "a_file/below", "dangling"):
+        with pytest.raises(ConfigError, match=f"checkpoint_dir .*{bad}' cannot be a folder for last.ckpt"):
+            make_trainer(max_epochs=1, patience=None, has_validation=True, checkpoint_dir=tmp_path / bad)
     # last.ckpt is written by a Lightning Checkpoint callback, which checkpointing=False refuses
     with pytest.raises(ConfigError, match="enable_checkpointing=False contradicts checkpoint_dir"):
         make_trainer(max_epochs=1, patience=None, has_validation=True, checkpoint_dir=tmp_path / "ck",

@@ -464,19 +464,7 @@ def make_trainer(
         )
     if kwargs.get("limit_val_batches", 1) == 0:  # validation switched off: nothing to stop or restore on
         has_validation = False
-    extra_callbacks = kwargs.pop("callbacks", None) or []
-    if isinstance(extra_callbacks, Callback):  # Lightning takes one callback as well as a list
-        extra_callbacks = [extra_callbacks]
-    try:
-        extra_callbacks = list(extra_callbacks)
-    except TypeError:
-        extra_callbacks = [extra_callbacks]  # not a list: named as the bad entry below
-    wrong = [c for c in extra_callbacks if not isinstance(c, Callback)]
-    if wrong:
-        raise ConfigError(
-            f"trainer_kwargs callbacks must be lightning Callback objects, got {wrong!r}; pass them "
-            "in Python (a config file cannot hold one)"
-        )
+    extra_callbacks = _callback_list(kwargs.pop("callbacks", None))
     if any(isinstance(c, Checkpoint) for c in extra_callbacks):  # e.g. a ModelCheckpoint of the user's
         kwargs.setdefault("enable_checkpointing", True)
     callbacks: list[Callback] = []
@@ -488,12 +476,13 @@ def make_trainer(
             patience = positive_int(patience, "patience", hint="or 0 / None for no early stopping")
             callbacks.append(EarlyStopping("val_loss", patience=patience, mode="min"))
     if checkpoint_dir is not None:
-        if os.path.exists(checkpoint_dir) and not os.path.isdir(checkpoint_dir):
+        try:
+            os.makedirs(checkpoint_dir, exist_ok=True)
+        except OSError as exc:  # a file there, a file above it, a dangling link, no permission
             raise ConfigError(
-                f"checkpoint_dir {os.fspath(checkpoint_dir)!r} is a file; give a folder for last.ckpt "
-                "(it is made if missing)"
-            )
-        os.makedirs(checkpoint_dir, exist_ok=True)
+                f"checkpoint_dir {os.fspath(checkpoint_dir)!r} cannot be a folder for last.ckpt "
+                f"({exc.strerror}); give a folder that exists or can be made"
+            ) from None
         callbacks.append(LastCheckpoint(checkpoint_dir))
     settings: dict[str, Any] = {
         "max_epochs": positive_int(max_epochs, "max_epochs"),
@@ -547,6 +536,20 @@ def check_gradient_clip(value: Any) -> float | None:
                         "a number >= 0 (0 or None: no clipping)", allow_none=True)
 
 
+def _callback_list(callbacks: Any) -> list[Callback]:
+    """``trainer_kwargs["callbacks"]`` as a list: None, one Callback or a list or tuple of them.
+    Anything else (what a config file can hold: text, numbers, tables) is a ConfigError."""
+    if callbacks is None:
+        return []
+    listed = list(callbacks) if isinstance(callbacks, (list, tuple)) else [callbacks]
+    if not all(isinstance(c, Callback) for c in listed):
+        raise ConfigError(
+            f"trainer_kwargs callbacks must be a lightning Callback or a list of them, got "
+            f"{callbacks!r}; pass them in Python (a config file cannot hold one)"
+        )
+    return listed
+
+
 def check_trainer_kwargs(trainer_kwargs: dict[str, Any] | None) -> None:
     """ConfigError unless ``trainer_kwargs`` is a dict of ``lightning.Trainer`` argument names."""
     if trainer_kwargs is None:
@@ -561,3 +564,4 @@ def check_trainer_kwargs(trainer_kwargs: dict[str, Any] | None) -> None:
         close = {k: difflib.get_close_matches(k, known, n=1) for k in unknown}
         hints = [f"{k} (did you mean {c[0]}?)" if c else k for k, c in close.items()]
         raise ConfigError(f"trainer_kwargs has arguments lightning.Trainer does not take: {', '.join(hints)}")
+    _callback_list(trainer_kwargs.get("callbacks"))  # at the start of a fit, not after the data work
