@@ -736,8 +736,9 @@ def test_a_report_that_fails_to_write_leaves_the_previous_one(tmp_path, monkeypa
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(after, "to_json", full_disk)  # metrics.json, after forecasts.csv
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(OSError, match="No space left") as info:
         after.save_report(tmp_path, plots=False)
+    assert info.value.filename == str(tmp_path)  # write() errors name no file: the CLI said only that
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == saved  # no staging folder left
 
 

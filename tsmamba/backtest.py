@@ -60,7 +60,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from tsmamba import __version__
 from tsmamba.baselines import BASELINES, COLUMN_PREFIX, LinearBaseline, last_value, seasonal_naive
-from tsmamba.checkpoint import fsync_path
+from tsmamba.checkpoint import fsync_path, write_errors_name
 from tsmamba.data import (
     StandardScaler,
     check_length,
@@ -514,29 +514,37 @@ class BacktestResult:
         # complete: a run that fails (a full disk) leaves the previous report as it was
         staging = Path(tempfile.mkdtemp(prefix=".report.", dir=out))
         try:
-            note = None
-            if forecasts:
-                sample, note = self.forecast_sample(max_forecast_rows)
-                _write_forecasts_csv(sample, staging / "forecasts.csv")
-            self.to_json(staging / "metrics.json", forecasts_csv=note)
-            self.metrics.to_csv(staging / "metrics.csv", index=False, float_format="%.8g")
-            if plots:
-                self.plot(staging)
-            names = sorted(p.name for p in staging.iterdir())
-            for name in names:
-                fsync_path(staging / name)  # on disk before a rename can make it the report's
-            # metrics.json, the report's index, leaves first and comes back last: a folder that
-            # holds one holds a single run's report, whenever a kill or a power cut comes
-            (out / "metrics.json").unlink(missing_ok=True)
-            for name in REPORT_FILES:
-                if name not in names:
-                    (out / name).unlink(missing_ok=True)
-            for name in sorted(names, key=lambda name: name == "metrics.json"):
-                os.replace(staging / name, out / name)
-            fsync_path(out)
+            with write_errors_name(out):  # a full disk names the report folder
+                names = self._write_staged(staging, out, forecasts, plots, max_forecast_rows)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         return {name: out / name for name in names}
+
+    def _write_staged(
+        self, staging: Path, out: Path, forecasts: bool, plots: bool, max_forecast_rows: int | None
+    ) -> list[str]:
+        """Write the report files in ``staging``, then move them into ``out``; their names."""
+        note = None
+        if forecasts:
+            sample, note = self.forecast_sample(max_forecast_rows)
+            _write_forecasts_csv(sample, staging / "forecasts.csv")
+        self.to_json(staging / "metrics.json", forecasts_csv=note)
+        self.metrics.to_csv(staging / "metrics.csv", index=False, float_format="%.8g")
+        if plots:
+            self.plot(staging)
+        names = sorted(p.name for p in staging.iterdir())
+        for name in names:
+            fsync_path(staging / name)  # on disk before a rename can make it the report's
+        # metrics.json, the report's index, leaves first and comes back last: a folder that holds
+        # one holds a single run's report, whenever a kill comes
+        (out / "metrics.json").unlink(missing_ok=True)
+        for name in REPORT_FILES:
+            if name not in names:
+                (out / name).unlink(missing_ok=True)
+        for name in sorted(names, key=lambda name: name == "metrics.json"):
+            os.replace(staging / name, out / name)
+        fsync_path(out)
+        return names
 
     def __repr__(self) -> str:
         overall = self.scores[self.model_name]["overall"]

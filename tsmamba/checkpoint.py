@@ -14,6 +14,7 @@ torch is imported only by the functions that handle tensors, so :func:`check_rep
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import hashlib
 import io
@@ -24,7 +25,7 @@ import secrets
 import shutil
 import stat
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -114,13 +115,20 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     cannot be replaced (``tsmamba predict --out /dev/stdout >> log`` keeps the log's lines).
     """
     path = Path(path)
-    try:
+    with write_errors_name(path):
         _atomic_write(path, data)
+
+
+@contextlib.contextmanager
+def write_errors_name(path: str | os.PathLike) -> Iterator[None]:
+    """OSErrors raised inside that name no file (``write()``'s: "No space left on device", "File
+    too large") name ``path``, the file or folder being written, for the user to act on."""
+    try:
+        yield
     except OSError as exc:
         if exc.filename is not None or not exc.errno:
             raise
-        # write() errors name no file ("No space left on device"): name the one being written
-        raise type(exc)(exc.errno, exc.strerror, str(path)) from exc
+        raise type(exc)(exc.errno, exc.strerror, os.fspath(path)) from exc
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
