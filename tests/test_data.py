@@ -635,6 +635,7 @@ def test_latin1_file_needs_its_encoding(tmp_path):
 def test_undecodable_byte_is_located_by_file_line(tmp_path, suffix):
     """pandas counts bytes within the block it decodes: a bad byte on line 301 was 'at byte 4'."""
     import gzip
+    import zipfile
 
     rows = [f"2021-01-01 {h % 24:02d}:00,{h}" for h in range(300)]
     text = ("date,v\n" + "\n".join(rows) + "\n2021-02-01 00:00,1\n").encode()
@@ -643,6 +644,12 @@ def test_undecodable_byte_is_located_by_file_line(tmp_path, suffix):
     path.write_bytes(gzip.compress(text) if suffix.endswith(".gz") else text)
     with pytest.raises(DataValidationError, match="invalid continuation byte on line 302, byte 5 of that"):
         read_series(path)
+
+    zipped = tmp_path / "bad.zip"  # pandas reads the archive; its lines are not the file's: no place
+    with zipfile.ZipFile(zipped, "w") as archive:
+        archive.writestr("bad.csv", text)
+    with pytest.raises(DataValidationError, match=r"utf-8 text \(invalid continuation byte\); re-save"):
+        read_series(zipped)
 
 
 def test_complex_values_are_refused_not_cut_to_their_real_part():

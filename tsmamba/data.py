@@ -125,7 +125,9 @@ def _data_lines(path: Path, encoding: str, n_rows: int) -> Callable[[], np.ndarr
 
     @functools.cache
     def lines() -> np.ndarray | None:
-        opener = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}.get(path.suffix, open)
+        opener = _line_opener(path)
+        if opener is None:
+            return None
         try:
             with opener(path, "rt", encoding=encoding, newline="") as fh:
                 filled = [n for n, line in enumerate(fh, start=1) if line.strip()]
@@ -137,11 +139,21 @@ def _data_lines(path: Path, encoding: str, n_rows: int) -> Callable[[], np.ndarr
     return lines
 
 
+def _line_opener(path: Path) -> Callable[..., Any] | None:
+    """How to open a CSV file to read its lines as pandas reads them (decompressed), or None for
+    an archive (zip, zstd, tar) whose lines this module does not read."""
+    if any(suffix in (".zip", ".zst", ".tar") for suffix in path.suffixes):
+        return None
+    return {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}.get(path.suffix, open)
+
+
 def _undecodable_at(path: Path, encoding: str) -> str:
-    """Where the first byte ``encoding`` cannot read is: "line N, byte K of that line", or ""
-    when it cannot tell (a zip archive; the codec fails elsewhere than on a line's own bytes).
-    The error pandas raises counts bytes within the block it was decoding, not the file."""
-    opener = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}.get(path.suffix, open)
+    """Where the first byte ``encoding`` cannot read is: "line N, byte K of that line" (lines
+    end at "\\n"), or "" when it cannot tell (an archive; no line fails on its own). The error
+    pandas raises counts bytes within the block it was decoding, not the file."""
+    opener = _line_opener(path)
+    if opener is None:
+        return ""
     try:
         decoder = codecs.getincrementaldecoder(encoding)()
         with opener(path, "rb") as fh:
