@@ -19,6 +19,7 @@ from lightning.pytorch.callbacks import Callback
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
+import tsmamba
 from tsmamba import estimator as estimator_module
 from tsmamba import training
 from tsmamba.datasets import synthetic_ett
@@ -148,6 +149,7 @@ def test_sklearn_contract(fitted, series, tmp_path):
         with pytest.raises(NotFittedError, match="not fitted yet; call fit") as info:  # sklearn's
             use(TSMambaForecaster())
         assert isinstance(info.value, TSMambaError)  # and ours: `except TSMambaError` catches it
+        assert isinstance(info.value, tsmamba.NotFittedError)  # exported at the top, lazily
     with pytest.raises(DataValidationError, match="missing"):
         fitted.predict(series.drop(columns=[series.columns[0]]))
     with pytest.raises(DataValidationError, match="unexpected"):

@@ -16,10 +16,10 @@ __version__ = "0.1.0"
 
 def __getattr__(name: str):
     # the estimator pulls in torch and lightning: import it on first use
-    if name == "TSMambaForecaster":
-        from tsmamba.estimator import TSMambaForecaster
+    if name in ("TSMambaForecaster", "NotFittedError"):
+        from tsmamba import estimator
 
-        return TSMambaForecaster
+        return getattr(estimator, name)
     raise AttributeError(f"module 'tsmamba' has no attribute {name!r}")
 
 
@@ -29,6 +29,7 @@ __all__ = [
     "ConfigError",
     "DataNotFoundError",
     "DataValidationError",
+    "NotFittedError",
     "StreamError",
     "TSMambaError",
     "TSMambaForecaster",

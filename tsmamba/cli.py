@@ -14,7 +14,8 @@ the settings resolve in one place, lowest first: the command's defaults, the ``-
 
 Errors a user can cause (every :class:`~tsmamba.errors.TSMambaError`, ``OSError`` for paths,
 invalid options) print one line, ``tsmamba: error: ...``, on stderr and exit with status 2;
-``--debug`` shows the traceback instead. Heavy imports (torch, Lightning) wait until a command
+``--debug`` shows the traceback instead. ``tsmamba stream`` exits with status 3 when it read its
+input to the end but rejected lines. Heavy imports (torch, Lightning) wait until a command
 needs them, so such errors come back in well under a second. A closed standard output (``| head``)
 ends a command quietly, with status 0.
 """
