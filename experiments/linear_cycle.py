@@ -196,6 +196,8 @@ def member_ensemble(data_name: str, members, cycle: int, train_stride: int = 1,
     ``sampling`` thin the per-channel maps' training windows; the all-channel maps use every one.
     """
     labels = [f"L={L}" if kind == "chan" else f"mix L={L} a={alpha:g}" for kind, L, alpha in members]
+    if len(set(labels)) < len(labels):
+        raise SystemExit(f"members {labels}: each member once (the same map twice scores as one)")
     print(f"{data_name}, cyc maps, cycle {cycle}, members {', '.join(labels)}: "
           f"MSE at H = {HORIZONS}, average")
     rows = {label: {"val": [], "test": []} for label in [*labels, "mean"]}
@@ -227,7 +229,7 @@ def member_ensemble(data_name: str, members, cycle: int, train_stride: int = 1,
             rows["mean"][split].append(float(np.mean((sums[split] / len(members) - y) ** 2)))
     for label, r in rows.items():
         val, test = " ".join(f"{v:.4f}" for v in r["val"]), " ".join(f"{v:.4f}" for v in r["test"])
-        print(f"  {label:16s} val {val}  avg {np.mean(r['val']):.4f}"
+        print(f"  {label:18s} val {val}  avg {np.mean(r['val']):.4f}"
               f" | test {test}  avg {np.mean(r['test']):.4f}")
 
 
@@ -249,6 +251,9 @@ def main() -> None:
     args = ap.parse_args()
     if args.lookbacks and args.members:
         ap.error("give --lookbacks or --members, not both")
+    if (args.members or args.lookbacks) and (args.mix or args.alpha != [1.0] or args.lookback != 96):
+        ap.error("--members and --lookbacks name each map's lookback (and penalty: mix:L:alpha); "
+                 "leave out --mix, --alpha and --lookback")
     if args.lookbacks or args.members:
         members = args.members or [("chan", L, 1.0) for L in args.lookbacks]
         member_ensemble(args.data, members, args.cycle, args.train_stride, args.sampling)
