@@ -612,6 +612,9 @@ def test_tz_reads_local_times_across_dst_and_predict_defaults_to_the_model_zone(
     assert "Pass --tz with the zone to read them in" in capsys.readouterr().err
     assert cli.main([*fit, "--tz", "Mars/Olympus"]) == 2
     assert "--tz 'Mars/Olympus' is not a time zone name" in capsys.readouterr().err
+    naive = [*fit[:2], str(small_csv), *fit[3:]]
+    assert cli.main([*naive, "--tz", "Europe/Berlin"]) == 2  # it did nothing to times without offsets
+    assert "--tz Europe/Berlin reads timestamps written with UTC offsets, but" in capsys.readouterr().err
     assert cli.main([*fit, "--tz", "Europe/Berlin"]) == 0
     capsys.readouterr()
     assert cli.main(["predict", "--model", str(tmp_path / "m"), "--data", str(path)]) == 0  # the model's zone

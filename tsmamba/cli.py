@@ -846,12 +846,24 @@ def load_data(
             frame = _select(frame, columns, path.name)
         else:
             frame = read_series(path, time_col=time_col or "date", columns=columns, tz=zone)
-        return frame, path.name, str(path)
+        return _zone_used(run, frame, path.name), path.name, str(path)
     spec = datasets.get_spec(source)  # unknown names raise DataNotFoundError listing the registry
     found = datasets.find_dataset(spec.name)
     frame = _require_regular(run, datasets.load_dataset(spec.name), spec.name)
     found = found or datasets.find_dataset(spec.name)
-    return _select(frame, columns, spec.name), spec.name, None if found is None else str(found)
+    frame = _zone_used(run, _select(frame, columns, spec.name), spec.name)
+    return frame, spec.name, None if found is None else str(found)
+
+
+def _zone_used(run: Run, frame: Any, label: str) -> Any:
+    """``frame``, unless --tz was given for timestamps it cannot apply to (it was ignored)."""
+    if run.get("tz") is not None and frame.index.tz is None:
+        raise ConfigError(
+            f"--tz {run.tz} reads timestamps written with UTC offsets, but those of {label} have "
+            "none; drop --tz to use them as they are, or write them with their offsets "
+            "(2024-03-31 03:00:00+02:00)"
+        )
+    return frame
 
 
 def _zone(name: str | None) -> str | None:
