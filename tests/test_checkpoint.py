@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import io
+import json
 import os
 import stat
 import subprocess
@@ -61,11 +62,14 @@ def test_a_symlink_to_a_save_keeps_pointing_at_it(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["current", "v1"]  # no '.old' left beside
 
 
-@pytest.mark.parametrize("kind", ["user folder", "save with a user file added"])
+@pytest.mark.parametrize("kind", ["user folder", "save with a user file added", "another tool's meta.json"])
 def test_refuses_to_replace_a_folder_that_is_not_a_save(tmp_path, kind):
     target = tmp_path / "models"
     if kind == "user folder":
         target.mkdir()
+    elif kind == "another tool's meta.json":  # it lists the folder's files, as ours does: deleted
+        target.mkdir()
+        (target / "meta.json").write_text(json.dumps({"name": "mine", "files": {"notes.txt": "md5:0"}}))
     else:
         save(target, 1.0)
     (target / "notes.txt").write_text("months of work")

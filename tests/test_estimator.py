@@ -332,7 +332,7 @@ def test_cycle_starts_at_the_per_phase_means(series, monkeypatch):
     np.testing.assert_array_equal(seen["phase"].numpy()[:n_train], hours)
 
 
-def test_load_rejects_truncated_corrupt_and_mismatched(fitted, tmp_path):
+def test_load_rejects_truncated_corrupt_and_mismatched(fitted, tmp_path, unsigned_meta):
     path = fitted.save(tmp_path / "m")
     weights = path / "weights.pt"
     weights.write_bytes(weights.read_bytes()[:100])
@@ -348,10 +348,18 @@ def test_load_rejects_truncated_corrupt_and_mismatched(fitted, tmp_path):
         TSMambaForecaster.load(path)
 
     path = fitted.save(tmp_path / "m2")
-    meta = json.loads((path / "meta.json").read_text())
+    meta = unsigned_meta(path)
     meta["network_config"]["d_model"] = 32
     (path / "meta.json").write_text(json.dumps(meta))
     with pytest.raises(CheckpointError, match=r"d_model|shape"):
+        TSMambaForecaster.load(path)
+
+    # meta.json covers itself: an edited value (scaling here) had loaded and forecast 10 units off
+    path = fitted.save(tmp_path / "m4")
+    meta = json.loads((path / "meta.json").read_text())
+    meta["scaler"]["mean"][0] += 10
+    (path / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match=r"meta.json is damaged or was edited \(sha256 mismatch"):
         TSMambaForecaster.load(path)
 
     with pytest.raises(CheckpointError, match=r"not a saved tsmamba directory"):
@@ -595,7 +603,7 @@ def test_random_state_must_be_a_seed_numpy_takes(series, seed):
         TSMambaForecaster(**{**TINY, "random_state": seed}).fit(series)
 
 
-def test_parameters_changed_after_fit_are_refused_until_refit(series, tmp_path):
+def test_parameters_changed_after_fit_are_refused_until_refit(series, tmp_path, unsigned_meta):
     """The network keeps the fitted shape: a changed horizon made predict crash, a changed
     context_length forecast silently from fewer rows, and save wrote params the weights lack."""
     est = TSMambaForecaster(**{**TINY, "max_epochs": 1}).fit(series)
@@ -611,7 +619,7 @@ def test_parameters_changed_after_fit_are_refused_until_refit(series, tmp_path):
     est.set_params(learning_rate=0.5, chunk_size=4, dropout=0.3)  # training-only settings may change
     pd.testing.assert_frame_equal(est.predict(), before)
     path = est.save(tmp_path / "m")
-    meta = json.loads((path / "meta.json").read_text())
+    meta = unsigned_meta(path)
     # a save whose parameters disagree with its network (an older version saved after set_params):
     # the weights have the network's shape, so it loads with the network's parameters
     meta["params"].update(horizon=6, context_length=12, time_features=True)
@@ -716,9 +724,9 @@ def test_full_history_forecasts_need_a_recurrent_norm(series):
         est.predict(context="full")
 
 
-def test_load_rejects_a_save_whose_parts_are_missing_or_disagree(fitted, tmp_path):
+def test_load_rejects_a_save_whose_parts_are_missing_or_disagree(fitted, series, tmp_path, unsigned_meta):
     path = fitted.save(tmp_path / "m")
-    meta = json.loads((path / "meta.json").read_text())
+    meta = unsigned_meta(path)
     (path / "meta.json").write_text(json.dumps({k: v for k, v in meta.items() if k != "columns"}))
     with pytest.raises(CheckpointError, match=r"lacks \['columns'\]"):
         TSMambaForecaster.load(path)
@@ -731,7 +739,7 @@ def test_load_rejects_a_save_whose_parts_are_missing_or_disagree(fitted, tmp_pat
         TSMambaForecaster.load(path)
     # a zone name that does not load (saves before zone_name kept dateutil zones like this)
     path = fitted.save(tmp_path / "m")
-    meta = json.loads((path / "meta.json").read_text())
+    meta = unsigned_meta(path)
     (path / "meta.json").write_text(json.dumps({**meta, "tz": "tzfile('/x/Europe/Paris')"}))
     with pytest.raises(CheckpointError, match=r"saved time zone .* does not load"):
         TSMambaForecaster.load(path)
@@ -739,6 +747,12 @@ def test_load_rejects_a_save_whose_parts_are_missing_or_disagree(fitted, tmp_pat
         (path / "meta.json").write_text(json.dumps({**meta, key: value}))
         with pytest.raises(CheckpointError, match=r"saved time index does not load"):
             TSMambaForecaster.load(path)
+    # a calendar model saved without its frequency: an AttributeError from the calendar's set-up
+    calendar = TSMambaForecaster(**{**TINY, "max_epochs": 1, "time_features": True}).fit(series)
+    path = calendar.save(tmp_path / "cal")
+    (path / "meta.json").write_text(json.dumps({**unsigned_meta(path), "freq": None}))
+    with pytest.raises(CheckpointError, match=r"saved parameters are not valid \(AttributeError"):
+        TSMambaForecaster.load(path)
 
 
 def test_save_keeps_numpy_parameters(series, tmp_path):
@@ -871,9 +885,12 @@ def test_resume_rejects_a_last_checkpoint_of_another_model(series, tmp_path):
     other = TSMambaForecaster(**{**params, "d_model": 8}, checkpoint_dir=str(ckpt))
     with pytest.raises(CheckpointError, match=r"its \['network.d_model'\] differ.*delete it"):
         other.fit(series, resume=True)
+    wide = TSMambaForecaster(**params, checkpoint_dir=str(ckpt), trainer_kwargs={"precision": "64-true"})
+    with pytest.raises(CheckpointError, match=r"a fit in float32, and this fit runs in float64 \(trainer"):
+        wide.fit(series, resume=True)  # it said "other data": the digest is of the values in float64
     last = torch.load(ckpt / "last.ckpt", weights_only=True)
     last["identity"]["network"]["chunk_size"] = 16  # as recorded earlier: chunk_size is not compared
-    del last["identity"]["data"]  # as recorded before the data's digest: resumes as it did
+    del last["identity"]["data"], last["identity"]["dtype"]  # as recorded before: resumes as it did
     torch.save(last, ckpt / "last.ckpt")
     assert same.fit(series, resume=True).history_["epochs"] == 1
     del last["identity"]  # as written before checkpoints named their fit: the weights still tell

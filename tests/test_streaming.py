@@ -331,7 +331,7 @@ def test_large_level_streams_like_full_recomputation(model, series, tmp_path):
     assert (np.abs(arr - expected) / shifted.scaler_.scale_).max() < 1e-3
 
 
-def test_save_and_load_keep_the_time_zone_across_dst(calendar_model, paris, tmp_path):
+def test_save_and_load_keep_the_time_zone_across_dst(calendar_model, paris, tmp_path, unsigned_meta):
     stream = calendar_model.stream(history=paris.iloc[:120])
     restarted = Stream.load(stream.save(tmp_path / "s"), calendar_model)
     assert restarted.last_timestamp == stream.last_timestamp
@@ -346,7 +346,7 @@ def test_save_and_load_keep_the_time_zone_across_dst(calendar_model, paris, tmp_
     import json
 
     meta_file = tmp_path / "s" / "meta.json"
-    meta = json.loads(meta_file.read_text())
+    meta = unsigned_meta(tmp_path / "s")
     meta["last_time"] = [paris.index[119].isoformat()]
     meta_file.write_text(json.dumps(meta))
     assert Stream.load(tmp_path / "s", calendar_model).last_timestamp == paris.index[119]
@@ -563,12 +563,12 @@ def test_several_calendar_series_updated_together_equal_their_full_recomputation
         model.network_.float()
 
 
-def test_a_damaged_stream_save_is_a_checkpoint_error(model, series, tmp_path):
+def test_a_damaged_stream_save_is_a_checkpoint_error(model, series, tmp_path, unsigned_meta):
     """Edited or damaged metadata raised KeyError / TypeError, or loaded and failed at update."""
     import json
 
     path = model.stream(history=series.iloc[:60]).save(tmp_path / "s")
-    good = json.loads((path / "meta.json").read_text())
+    good = unsigned_meta(path)
     edits = [lambda m: m.pop("model"), lambda m: m.pop("ids"), lambda m: m.update(ids=5),
              lambda m: m.update(ids=[0, 1]), lambda m: m.update(seen="x"), lambda m: m.update(seen=[1, 2, 3]),
              lambda m: m.update(steps="x"), lambda m: m.update(missing="bogus")]

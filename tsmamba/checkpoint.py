@@ -43,6 +43,7 @@ __all__ = [
 META = "meta.json"
 FORECASTER_FORMAT = "tsmamba-forecaster"  # meta.json "format" of TSMambaForecaster.save
 STREAM_FORMAT = "tsmamba-stream"  # ... of Stream.save
+META_DIGEST = "meta_sha256"  # meta.json's digest of the rest of itself
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -196,7 +197,9 @@ def _previous_save(path: Path) -> dict[str, Any] | None:
     except (CheckpointError, OSError):  # no meta.json, not one of ours, or unreadable
         return None
     files = meta.get("files")
-    return meta if isinstance(files, dict) and names <= {META, *files} else None
+    # written by write_checkpoint: another tool's meta.json may list its folder's files too
+    ours = str(meta.get("format", "")).startswith("tsmamba-")
+    return meta if ours and isinstance(files, dict) and names <= {META, *files} else None
 
 
 def check_parents(path: str | os.PathLike) -> Path:
@@ -225,7 +228,7 @@ def check_replaceable(path: str | os.PathLike, kind: str | None = None) -> Path:
             "choose a new path or remove the folder first"
         )
     held = previous.get("format")  # a stream saved into a model's folder deleted the model
-    if kind is not None and held is not None and held != kind:
+    if kind is not None and previous and held != kind:
         raise CheckpointError(
             f"{path} holds a {held} save, and a {kind} save would replace it; choose another path"
         )
@@ -281,9 +284,9 @@ def _write_checkpoint(
             data = _tensor_bytes(group)
             _write_synced(tmp / f"{stem}.pt", data)
             digests[f"{stem}.pt"] = sha256_bytes(data)
-        full_meta = dict(meta)
-        full_meta["files"] = digests
-        _write_synced(tmp / META, json.dumps(full_meta, indent=1, sort_keys=True, default=str).encode())
+        full_meta = json.loads(json.dumps({**meta, "files": digests}, default=str))  # as read back
+        full_meta[META_DIGEST] = _meta_digest(full_meta)
+        _write_synced(tmp / META, json.dumps(full_meta, indent=1, sort_keys=True).encode())
         fsync_path(tmp)
         if path.exists():
             aside = tmp.with_suffix(".old")
@@ -301,6 +304,13 @@ def _write_checkpoint(
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
     return given
+
+
+def _meta_digest(meta: Mapping[str, Any]) -> str:
+    """sha256 of the metadata but its own digest, as canonical JSON: the tensors' digests are
+    in it, so this one covers the whole save."""
+    rest = {k: v for k, v in meta.items() if k != META_DIGEST}
+    return sha256_bytes(json.dumps(rest, sort_keys=True, separators=(",", ":")).encode())
 
 
 def read_meta(path: str | os.PathLike, expected: str | None = None) -> dict[str, Any]:
@@ -324,6 +334,11 @@ def read_meta(path: str | os.PathLike, expected: str | None = None) -> dict[str,
         ) from None
     if not isinstance(meta, dict) or not isinstance(meta.get("files", {}), dict):
         raise CheckpointError(f"{meta_file} is not a tsmamba save's metadata; save the model again")
+    if META_DIGEST in meta and meta[META_DIGEST] != _meta_digest(meta):  # saves before it have none
+        raise CheckpointError(
+            f"{meta_file} is damaged or was edited (sha256 mismatch with its {META_DIGEST}): its "
+            "settings (scaling, frequency, columns) cannot be trusted; save the model again"
+        )
     if expected is not None and meta.get("format") != expected:
         raise CheckpointError(f"{path} holds {meta.get('format')!r}, not a {expected} save")
     return meta

@@ -532,7 +532,8 @@ class TSMambaForecaster(BaseEstimator):
             weight_decay=self.weight_decay,
             warmup_fraction=self.warmup_fraction,
             ema_decay=self.ema_decay or None,  # 0 or None: off
-            identity=_fit_identity(network.config, self.columns_, _data_digest(scaled, all_index, borders)),
+            identity=_fit_identity(network.config, self.columns_, _data_digest(scaled, all_index, borders),
+                                   str(scaled.dtype).removeprefix("torch.")),
         )
         trainer, restore = make_trainer(
             max_epochs=self.max_epochs,
@@ -848,9 +849,10 @@ class TSMambaForecaster(BaseEstimator):
             ) from None
         try:
             shaped = _take_network_settings(est, config)
-        except ConfigError as exc:
+        except (ConfigError, TypeError, ValueError, AttributeError, KeyError) as exc:  # "freq": null
             raise CheckpointError(
-                f"{path}: the saved parameters are not valid ({exc}); save the model again"
+                f"{path}: the saved parameters are not valid ({type(exc).__name__}: {exc}); save the "
+                "model again"
             ) from None
         if shaped:  # saved after set_params: the weights have the network's shape, so it wins
             warnings.warn(
@@ -962,8 +964,14 @@ def _check_resumable(last: Path, module: ForecastingModule) -> None:
             differ = sorted((k for k in {*recorded, *now} if recorded.get(k) != now.get(k)), key=str)
         except Exception as exc:  # not a record this code wrote (a list, tensors inside, ...)
             raise CheckpointError(f"{last} holds a damaged record of its fit; {fix}") from exc
-        earlier = {"network.chunk_size"} | ({"data"} - set(recorded))  # as earlier versions record
+        earlier = {"network.chunk_size"} | ({"data", "dtype"} - set(recorded))  # as earlier versions record
         differ = [k for k in differ if k not in earlier]
+        if "dtype" in differ:  # the data's digest is of the values in that type: it differs too
+            raise CheckpointError(
+                f"{last} is the checkpoint of a fit in {recorded['dtype']}, and this fit runs in "
+                f"{now['dtype']} (trainer_kwargs precision); resume with the precision it was "
+                f"fitted with, or {fix}"
+            )
         if differ == ["data"]:
             raise CheckpointError(
                 f"{last} is the checkpoint of a fit on other data (other values, timestamps, scaling "
@@ -974,12 +982,12 @@ def _check_resumable(last: Path, module: ForecastingModule) -> None:
     _checked_weights(module.state_dict(), saved, last, fix)
 
 
-def _fit_identity(config: ForecasterConfig, columns: list[str], data: str) -> dict[str, Any]:
+def _fit_identity(config: ForecasterConfig, columns: list[str], data: str, dtype: str) -> dict[str, Any]:
     """What a checkpoint must match to be resumed: the network configuration (less the speed-only
-    ``chunk_size``), the channels and the data's digest, as plain JSON values (numpy scalars in
-    the parameters would not load with ``weights_only=True``)."""
+    ``chunk_size``), the channels, the data's digest and the float type it trains in, as plain
+    JSON values (numpy scalars in the parameters would not load with ``weights_only=True``)."""
     network = {k: v for k, v in config.to_dict().items() if k != "chunk_size"}
-    return _as_json({"network": network, "columns": columns, "data": data})
+    return _as_json({"network": network, "columns": columns, "data": data, "dtype": dtype})
 
 
 def _data_digest(scaled: np.ndarray, index: pd.DatetimeIndex, borders: dict[str, tuple[int, int]]) -> str:
