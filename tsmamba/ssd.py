@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import math
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -203,7 +204,9 @@ class _SSDChunkedFn(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, x, A, B, C, initial_states, chunk_size):
+    def forward(
+        ctx: Any, x: Tensor, A: Tensor, B: Tensor, C: Tensor, initial_states: Tensor | None, chunk_size: int
+    ) -> tuple[Tensor, Tensor]:
         b, l, h, p = x.shape
         g, n = B.shape[2], B.shape[3]
         hg = h // g
@@ -251,7 +254,7 @@ class _SSDChunkedFn(torch.autograd.Function):
 
     @staticmethod
     @torch.autograd.function.once_differentiable  # the saved tensors carry no graph: no 2nd order
-    def backward(ctx, dy, dfinal):
+    def backward(ctx: Any, dy: Tensor, dfinal: Tensor | None) -> tuple[Tensor | None, ...]:
         xs, Bc, Cc, S, a, m, prev, y = ctx.saved_tensors
         b, l, h, p, g, n, c, T, pad = ctx.dims
         hg = h // g
