@@ -439,6 +439,30 @@ def test_resume_with_early_stopping_stops_where_the_uninterrupted_run_stops(tmp_
     pd.testing.assert_frame_equal(again.predict(), whole.predict())
 
 
+class _StopAtEpochEnd(training.Callback):
+    """Stops a fit as Lightning's max_time does: should_stop at an epoch's end."""
+
+    def __init__(self, epoch: int):
+        self.epoch = epoch
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        if trainer.current_epoch == self.epoch:
+            trainer.should_stop = True
+
+
+def test_a_fit_stopped_by_time_resumes_to_train_on(series, tmp_path):
+    """Only early stopping's verdict is applied again on a resume: a time slot's stop is not."""
+    params = {**TINY, "max_epochs": 3, "patience": None}
+    whole = TSMambaForecaster(**params).fit(series)
+    ckpt = str(tmp_path / "ck")
+    stop = {"callbacks": [_StopAtEpochEnd(0)]}
+    slot = TSMambaForecaster(**params, checkpoint_dir=ckpt, trainer_kwargs=stop)
+    assert slot.fit(series).history_["epochs"] == 1
+    resumed = TSMambaForecaster(**params, checkpoint_dir=ckpt).fit(series, resume=True)
+    assert resumed.history_["epochs"] == 3
+    pd.testing.assert_frame_equal(resumed.predict(), whole.predict())
+
+
 def test_resuming_a_finished_fit_without_validation_ends_on_the_average(series, tmp_path):
     # Lightning skips on_train_end when the checkpoint already ran every epoch
     params = {**TINY, "max_epochs": 2, "ema_decay": 0.9, "val_fraction": 0.0,

@@ -31,6 +31,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from lightning.pytorch.callbacks import Callback, Checkpoint, EarlyStopping
+from lightning.pytorch.callbacks.early_stopping import EarlyStoppingReason
 from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities.exceptions import MisconfigurationException
 from torch import Tensor
@@ -409,24 +410,19 @@ class LastCheckpoint(Checkpoint):
     The file is written under a temporary name and moved into place, so a crash while saving
     leaves the previous epoch's checkpoint intact. A :class:`Checkpoint` runs its epoch-end hook
     after every other callback's, so the file holds early stopping's verdict on the epoch (as a
-    plain callback it held the previous epoch's, and a resumed fit trained past the stop). The
-    verdict is kept in this callback's state too and re-applied when a fit resumes: Lightning
-    restores early stopping's counters but not the stop itself, so a resume from the last
-    checkpoint of a fit that early stopping had ended trained on.
+    plain callback it held the previous epoch's, and a resumed fit trained past the stop). When a
+    fit resumes, the verdict is applied again: Lightning restores early stopping's record but not
+    the stop itself, so a resume from the last checkpoint of a fit that early stopping had ended
+    trained on. Only early stopping's verdict: a fit that ``max_time`` (or another callback)
+    stopped resumes to train on, as such slots are meant to.
     """
 
     def __init__(self, dirpath: str | os.PathLike):
         self.dirpath = os.fspath(dirpath)
-        self.stopped = False  # whether the fit was told to stop at the checkpoint's epoch
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"stopped": self.stopped}
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        self.stopped = bool(state_dict.get("stopped", False))
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if self.stopped:  # resumed from a fit that had stopped: no epoch more
+        if any(isinstance(c, EarlyStopping) and c.stopping_reason != EarlyStoppingReason.NOT_STOPPED
+               for c in trainer.callbacks):  # restored from the checkpoint: the fit had ended
             trainer.should_stop = True
 
     @property
@@ -436,7 +432,6 @@ class LastCheckpoint(Checkpoint):
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.sanity_checking:
             return
-        self.stopped = bool(trainer.should_stop)
         tmp = os.path.join(self.dirpath, f".last.ckpt.{os.getpid()}.tmp")
         # the full state, optimizer included (left unset, Lightning logged a line every epoch)
         trainer.save_checkpoint(tmp, weights_only=False)
