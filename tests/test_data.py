@@ -223,6 +223,31 @@ def test_long_form_with_different_spans_points_to_read_panel():
         read_series(long)
 
 
+def test_long_form_ids_that_differ_only_as_text_are_refused():
+    """read_panel kept one of 1 and "1" (the other's rows lost); read_series spliced them together."""
+    index = pd.date_range("2021-01-01", periods=3, freq="h")
+    long = pd.DataFrame({"unique_id": [1, 1, 1, "1", "1", "1"], "ds": [*index, *index], "y": np.arange(6.0)})
+    for read in (read_series, read_panel):
+        with pytest.raises(DataValidationError, match=r"different ids with the same text: 1, '1'; ids are"):
+            read(long)
+    assert list(read_series(long.assign(unique_id=["1"] * 3 + ["2"] * 3)).columns) == ["1", "2"]
+
+
+def test_long_form_selection_takes_the_times_of_the_selected_series_only():
+    """A series left out added its timestamps as missing values of the selected ones."""
+    a = pd.DataFrame({"unique_id": "a", "ds": pd.date_range("2021", periods=5, freq="h"), "y": 1.0})
+    b = pd.DataFrame({"unique_id": "b", "ds": pd.date_range("2021", periods=6, freq="h"), "y": 2.0})
+    long = pd.concat([a, b, a.assign(unique_id="c")])
+    assert read_series(long, columns=["a"]).shape == (5, 1)
+    assert list(read_series(long, columns=["c", "a"]).columns) == ["c", "a"]
+    with pytest.raises(DataValidationError, match=r"requested series not found: \['zz'\]; the ids in "
+                                                  r"'unique_id' are 'a', 'b', 'c'"):
+        read_series(long, columns=["a", "zz"])
+    twice = pd.concat([long, a.iloc[[1]]]).reset_index(drop=True)  # rows 1 and 16 repeat a pair
+    with pytest.raises(DataValidationError, match=r"a @ 2021-01-01 01:00:00 \(row 1\), a @ .*\(row 16\)"):
+        read_series(twice, columns=["a"])
+
+
 def test_read_panel_keeps_series_apart():
     hourly = pd.DataFrame(
         {"unique_id": "h", "ds": pd.date_range("2021", periods=5, freq="h"), "y": 1.0}

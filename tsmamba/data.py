@@ -556,7 +556,7 @@ def read_series(
     if long_form is None:
         long_form = is_long_form(frame, id_col, ds_col, value_col)
     if long_form:
-        wide, rows = _pivot_long(frame, origin, id_col, ds_col, value_col, date_format, tz)
+        wide, rows = _pivot_long(frame, origin, id_col, ds_col, value_col, date_format, tz, columns)
         return _validate(
             wide.index, wide, rows, origin, time_name=ds_col, columns=columns, sort=False,
             fill=fill, impute=impute, strict=strict, freq=freq, tz=tz,
@@ -706,7 +706,9 @@ def _check_long_columns(
 
 
 def _series_ids(col: pd.Series, name: str, origin: _Origin) -> np.ndarray:
-    """The series id of each long-form row, as text; an empty id is an error, not a series."""
+    """The series id of each long-form row, as text. An empty id is an error, not a series, and so
+    are two different ids with the same text (1 and "1"), which would make one series or one
+    would replace the other."""
     empty = col.isna().to_numpy() | (col.astype(str).str.strip() == "").to_numpy()
     if empty.any():
         bad = np.flatnonzero(empty)
@@ -715,7 +717,17 @@ def _series_ids(col: pd.Series, name: str, origin: _Origin) -> np.ndarray:
             f"{origin.prefix()}id column {name!r} is empty at {_and_more(rows, len(bad))}; "
             "every row needs the id of its series (fill it in or drop those rows)"
         )
-    return col.astype(str).to_numpy()
+    ids = col.astype(str)
+    if col.nunique() > ids.nunique():
+        kinds = pd.DataFrame({"text": ids, "raw": col.map(repr)}).drop_duplicates()
+        clash = kinds[kinds["text"].duplicated(keep=False)]
+        shown = [", ".join(group["raw"]) for _, group in clash.groupby("text", sort=True)]
+        raise DataValidationError(
+            f"{origin.prefix()}id column {name!r} holds different ids with the same text: "
+            f"{_and_more(shown[:_SHOW], len(shown))}; ids are matched as text, so make them "
+            f"distinct (e.g. all text: df[{name!r}].astype(str), after renaming the clashing ones)"
+        )
+    return ids.to_numpy()
 
 
 # --------------------------------------------------------------------------------------------
@@ -889,8 +901,10 @@ def _pivot_long(
     value_col: str,
     date_format: str | None,
     tz: Any = None,
+    columns: Sequence[str] | None = None,
 ) -> tuple[pd.DataFrame, np.ndarray]:
-    """(wide frame, ``(T, C)`` source row of each value, ``_ABSENT`` where a series has none)."""
+    """(wide frame, ``(T, C)`` source row of each value, ``_ABSENT`` where a series has none).
+    With ``columns``, only those series are pivoted: the times of the others are not theirs."""
     _check_long_columns(frame, origin, id_col, ds_col, value_col)
     left = [str(c) for c in frame.columns if c not in (id_col, ds_col, value_col)]
     if left:
@@ -903,9 +917,18 @@ def _pivot_long(
     values = _numeric_column(frame[value_col], value_col, origin)
     ids = _series_ids(frame[id_col], id_col, origin)
     keyed = pd.DataFrame({"id": ids, "ds": times, "y": values, "row": np.arange(len(frame))})
+    if columns is not None:  # series left out would add their timestamps as missing values
+        wanted, present = [str(c) for c in columns], sorted(set(ids))
+        absent = [c for c in wanted if c not in present]
+        if absent:
+            raise DataValidationError(
+                f"{origin.prefix()}requested series not found: {absent}; the ids in {id_col!r} are "
+                f"{_and_more([repr(i) for i in present[:_SHOW]], len(present))}"
+            )
+        keyed = keyed[keyed["id"].isin(wanted)]
     dup = keyed.duplicated(["id", "ds"], keep=False).to_numpy()
     if dup.any():
-        rows = np.flatnonzero(dup)
+        rows = keyed["row"].to_numpy()[dup]  # of the frame (a selection keeps them)
         shown = [f"{ids[i]} @ {_fmt_ts(times[i])} ({origin.row(int(i))})" for i in rows[:_SHOW]]
         raise DataValidationError(
             f"{origin.prefix()}{len(rows)} rows repeat an ({id_col}, {ds_col}) pair: "
