@@ -470,6 +470,16 @@ def test_config_files_name_a_mistyped_key_and_refuse_a_key_set_twice(tmp_path, c
     opts, _ = cli._resolve(cli.COMMANDS["backtest"], cli.build_parser().parse_args(
         ["backtest", "--data", "ETTh1", "--config", str(config)]))
     assert opts["baselines"] is False
+    for text in ("baselines = true\nno_baselines = true\n", "no_baselines = true\nbaselines = true\n"):
+        config = write(tmp_path, "g.toml", text)  # the later one won, whichever it was
+        with pytest.raises(cli.ConfigError, match="set the same setting; keep one"):
+            cli._resolve(cli.COMMANDS["backtest"], cli.build_parser().parse_args(
+                ["backtest", "--data", "ETTh1", "--config", str(config)]))
+    # a dashed trainer-kwargs is the setting, not a table of settings (its max_epochs became the model's)
+    config = write(tmp_path, "h.json", '{"trainer-kwargs": {"limit_val_batches": 0.5}}')
+    opts, _ = cli._resolve(cli.COMMANDS["fit"], cli.build_parser().parse_args(
+        ["fit", "--data", "ETTh1", "--config", str(config)]))
+    assert opts["trainer_kwargs"] == {"limit_val_batches": 0.5}
 
 
 def test_seed_flag_is_a_whole_number():

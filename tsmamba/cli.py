@@ -425,7 +425,8 @@ def _read_config(path: Path) -> dict[str, Any]:
     flat: dict[str, Any] = {}
     where: dict[str, str] = {}
     for key, value in data.items():
-        table = isinstance(value, dict) and key != "trainer_kwargs"  # [model], [backtest] tables
+        # [model], [backtest] tables; trainer_kwargs (or trainer-kwargs) is a setting's value
+        table = isinstance(value, dict) and str(key).replace("-", "_") != "trainer_kwargs"
         for name, item in (value.items() if table else [(key, value)]):
             name = str(name).replace("-", "_")
             place = f"[{key}] {name}" if table else name
@@ -500,11 +501,12 @@ def _apply_config(cmd: Command, config: Mapping[str, Any], path: Path) -> dict[s
     named = {}  # setting -> the key that gave it: seed and random_state are one setting
     for raw_key, value in config.items():
         key = _CONFIG_ALIASES.get(raw_key, raw_key)
-        if key in named:  # the last one won, silently
+        setting = "baselines" if key == "no_baselines" and "baselines" in by_dest else key
+        if setting in named:  # the last one won, silently
             raise ConfigError(
-                f"--config {path}: {named[key]!r} and {raw_key!r} set the same setting; keep one"
+                f"--config {path}: {named[setting]!r} and {raw_key!r} set the same setting; keep one"
             )
-        named[key] = raw_key
+        named[setting] = raw_key
         try:
             if key == "no_baselines" and "baselines" in by_dest:  # the --no-baselines flag's own name
                 key, value = "baselines", not _config_value(value, boolean)
