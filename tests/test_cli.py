@@ -505,6 +505,13 @@ def test_ltsf_protocol_rejects_the_rolling_options(tmp_path, capsys):
     assert cli.main([*base, "--config", str(config)]) == 2
     err = capsys.readouterr().err
     assert "drop --n-windows, --refit" in err
+    # recorded in the report and not used (--tz even when no zone had that name)
+    config = write(tmp_path, "split.toml", "val_fraction = 0.5\n")
+    assert cli.main([*base, "--tz", "NotAZone", "--config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert "reads the file's timestamps as written; drop --val-fraction, --tz (from the" in err, err
+    assert cli.main(["demo", "--val-fraction", "0.5", "--out", str(tmp_path / "d")]) == 2
+    assert "'tsmamba demo' (the LTSF protocol) validates on the protocol's own" in capsys.readouterr().err
 
 
 # ------------------------------------------------------------------------------------------

@@ -1133,6 +1133,17 @@ def _backtest_rolling(run: Run) -> Any:
 _ROLLING_ONLY = ("start", "n_windows", "stride", "window", "train_length", "refit", "context_mode")
 
 
+def _refuse_split_options(run: Run, who: str) -> None:
+    """The LTSF protocol's splits are its own and its file is read as written: --val-fraction and
+    --tz, given (as flags or in --config), would be recorded in the report but not used."""
+    given = [f"--{key.replace('_', '-')}" for key in ("val_fraction", "tz") if key in run.given]
+    if given:
+        raise ConfigError(
+            f"{who} validates on the protocol's own split and reads the file's timestamps as "
+            f"written; drop {', '.join(given)} (from the command line or --config)"
+        )
+
+
 def _backtest_ltsf(run: Run) -> Any:
     from tsmamba import datasets
     from tsmamba.backtest import backtest_ltsf
@@ -1151,6 +1162,7 @@ def _backtest_ltsf(run: Run) -> Any:
             f"--protocol ltsf has fixed splits and windows; drop {', '.join(rolling)} (from the "
             "command line or --config): they apply to --protocol rolling only"
         )
+    _refuse_split_options(run, "--protocol ltsf")
     path = Path(str(source)).expanduser()
     if path.is_dir():
         raise ConfigError(f"--data {path} is a directory, not a data file; pass a CSV file inside it")
@@ -1357,6 +1369,7 @@ def cmd_demo(run: Run) -> int:
     from tsmamba import datasets
     from tsmamba.backtest import backtest_ltsf
 
+    _refuse_split_options(run, f"'{PROG} demo' (the LTSF protocol)")
     for key, value in DEMO_SETTINGS.items():
         run.opts.setdefault(key, value)
     out: Path = run.opts["out"]
