@@ -505,6 +505,9 @@ def test_ltsf_protocol_rejects_the_rolling_options(tmp_path, capsys):
     assert cli.main([*base, "--config", str(config)]) == 2
     err = capsys.readouterr().err
     assert "drop --n-windows, --refit" in err
+    fit = ["fit", "--data", "ETTh1", "--time-col", "nonexistent", "--out", str(tmp_path / "m")]
+    assert cli.main(fit) == 2  # it had been ignored for a registry name
+    assert "--time-col is for a CSV file given by its path; the registry's ETTh1" in capsys.readouterr().err
     # recorded in the report and not used (--tz even when no zone had that name)
     config = write(tmp_path, "split.toml", "val_fraction = 0.5\n")
     assert cli.main([*base, "--tz", "NotAZone", "--config", str(config)]) == 2

@@ -850,6 +850,11 @@ def load_data(
             frame = read_series(path, time_col=time_col or "date", columns=columns, tz=zone)
         return _zone_used(run, frame, path.name), path.name, str(path)
     spec = datasets.get_spec(source)  # unknown names raise DataNotFoundError listing the registry
+    if time_col is not None:  # it had been ignored
+        raise ConfigError(
+            f"--time-col is for a CSV file given by its path; the registry's {spec.name} is read by "
+            "its own layout (time column 'date'): drop --time-col, or pass the file's path"
+        )
     found = datasets.find_dataset(spec.name)
     frame = _require_regular(run, datasets.load_dataset(spec.name), spec.name)
     found = found or datasets.find_dataset(spec.name)
