@@ -482,6 +482,24 @@ def test_config_files_name_a_mistyped_key_and_refuse_a_key_set_twice(tmp_path, c
     assert opts["trainer_kwargs"] == {"limit_val_batches": 0.5}
 
 
+def test_a_json_null_switches_off_the_settings_that_are_off_by_default(tmp_path):
+    """The demo's cycle and compact head could not be switched off ("expected an integer")."""
+    import inspect
+
+    from tsmamba.estimator import TSMambaForecaster
+
+    defaults = inspect.signature(TSMambaForecaster).parameters
+    off = {p.name for p in cli.MODEL_PARAMS if defaults[p.name].default is None}
+    assert set(cli.NULLABLE_PARAMS) == off | {"patience"}
+    config = write(tmp_path, "off.json", '{"cycle_length": null, "head_dim": null}')
+    opts, _ = cli._resolve(cli.COMMANDS["demo"], cli.build_parser().parse_args(
+        ["demo", "--config", str(config)]))
+    assert opts["cycle_length"] is None and opts["head_dim"] is None  # the demo's defaults do not apply
+    config = write(tmp_path, "bad.json", '{"d_model": null}')
+    with pytest.raises(cli.ConfigError, match="setting 'd_model': expected an integer"):
+        cli._resolve(cli.COMMANDS["demo"], cli.build_parser().parse_args(["demo", "--config", str(config)]))
+
+
 def test_seed_flag_is_a_whole_number():
     with pytest.raises(SystemExit) as stop:
         cli.build_parser().parse_args(["backtest", "--seed", "1.9"])

@@ -492,6 +492,9 @@ _CLI_TRAINER_KEYS = {"max_epochs": "max_epochs", "gradient_clip_val": "gradient_
 
 
 _CONFIG_ALIASES = {"context_length": "context", "random_state": "seed"}
+# model settings a --config file may switch off with null: those off by default in the estimator,
+# and patience (no early stopping); the demo switches the cycle and the compact head on
+NULLABLE_PARAMS = ("norm_span", "head_window", "head_dim", "cycle_length", "ema_decay", "patience")
 
 
 def _apply_config(cmd: Command, config: Mapping[str, Any], path: Path) -> dict[str, Any]:
@@ -512,7 +515,7 @@ def _apply_config(cmd: Command, config: Mapping[str, Any], path: Path) -> dict[s
                 key, value = "baselines", not _config_value(value, boolean)
             elif key in _PARAM_BY_NAME and cmd.model:
                 param = _PARAM_BY_NAME[key]
-                off = value is None and key in ("norm_span", "patience")
+                off = value is None and key in NULLABLE_PARAMS
                 value = None if off else _config_value(value, param.type)
                 if param.choices and value not in param.choices:
                     raise argparse.ArgumentTypeError(f"expected one of {param.choices}, got {value!r}")
