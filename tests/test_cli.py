@@ -460,6 +460,15 @@ def test_config_files_name_a_mistyped_key_and_refuse_a_key_set_twice(tmp_path, c
 
     typo = error("a.toml", "d_modle = 8\n")
     assert "unknown setting 'd_modle' for 'tsmamba fit'; did you mean 'd_model'?" in typo
+    # hints that pointed elsewhere: stride -> train_stride, random_stat -> d_state
+    stride = error("s.toml", "stride = 3\n")
+    assert "'stride' is a setting of 'tsmamba backtest', not of 'tsmamba fit'" in stride
+    assert "did you mean 'random_state'?" in error("r.toml", "random_stat = 1\n")
+    assert "'debug' is a command-line flag only (--debug)" in error("d0.toml", "debug = true\n")
+    config = write(tmp_path, "nb.toml", "no_baseline = true\n")  # it pointed at 'baselines': the opposite
+    with pytest.raises(cli.ConfigError, match="did you mean 'no_baselines'"):
+        cli._resolve(cli.COMMANDS["backtest"], cli.build_parser().parse_args(
+            ["backtest", "--data", "ETTh1", "--config", str(config)]))
     twice = error("b.toml", "d_model = 8\n[model]\nd_model = 16\n")
     assert "sets 'd_model' twice (d_model and [model] d_model)" in twice
     assert "the key 'd_model' is given twice" in error("c.json", '{"d_model": 8, "d_model": 16}')

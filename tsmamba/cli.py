@@ -538,17 +538,31 @@ def _apply_config(cmd: Command, config: Mapping[str, Any], path: Path) -> dict[s
                     choices = opt.kwargs["choices"]
                     raise argparse.ArgumentTypeError(f"expected one of {choices}, got {value!r}")
             else:
-                known = sorted({*by_dest, *(_PARAM_BY_NAME if cmd.model else ())} - {"config", "debug"})
-                close = difflib.get_close_matches(str(raw_key), known, n=1)
-                hint = f"did you mean {close[0]!r}? " if close else ""
-                raise ConfigError(
-                    f"--config {path}: unknown setting {raw_key!r} for '{PROG} {cmd.name}'; "
-                    f"{hint}known: {', '.join(known)}"
-                )
+                raise ConfigError(f"--config {path}: {_unknown_setting(cmd, by_dest, str(raw_key))}")
         except argparse.ArgumentTypeError as exc:
             raise ConfigError(f"--config {path}: setting {raw_key!r}: {exc}") from None
         out[key] = value
     return out
+
+
+def _unknown_setting(cmd: Command, by_dest: Mapping[str, Opt], key: str) -> str:
+    """Why a config file's ``key`` is not a setting of ``cmd``, and what was probably meant: a
+    flag-only option, another command's option, or the closest of this command's names (the
+    alternative names included, and nothing that would mean the opposite)."""
+    if key in ("config", "debug"):
+        return f"{key!r} is a command-line flag only (--{key}), not a setting of a file"
+    elsewhere = sorted(c.name for c in COMMANDS.values()
+                       if c is not cmd and any(o.dest == key for o in c.options))
+    if elsewhere:  # 'stride' in a fit's file had been taken for train_stride
+        return (f"{key!r} is a setting of '{PROG} {elsewhere[0]}', not of '{PROG} {cmd.name}'; "
+                "drop it from this file")
+    known = sorted({*by_dest, *(_PARAM_BY_NAME if cmd.model else ())} - {"config", "debug"})
+    names = known + [alias for alias, name in _CONFIG_ALIASES.items() if name in known]
+    if "baselines" in by_dest:
+        names.append("no_baselines")  # 'no_baseline' had been pointed at 'baselines'
+    close = difflib.get_close_matches(key, names, n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return f"unknown setting {key!r} for '{PROG} {cmd.name}'; {hint}known: {', '.join(known)}"
 
 
 class _StdoutClosed(Exception):
