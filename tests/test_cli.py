@@ -422,7 +422,7 @@ def test_config_file_below_flags(tmp_path):
     assert params["context_length"] == 96 and params["random_state"] == 7
     assert params["trainer_kwargs"] == {"limit_train_batches": 2, "accelerator": "cpu"}
     assert opts["stride"] == 1 and opts["protocol"] == "rolling"  # command defaults
-    json_config = write(tmp_path, "c.json", json.dumps({"refit": "5", "window": "sliding"}))
+    json_config = write(tmp_path, "c.json", json.dumps({"refit": 5, "window": "sliding"}))
     args = parser.parse_args(["backtest", "--config", str(json_config)])
     opts, _ = cli._resolve(cli.COMMANDS["backtest"], args)
     assert opts["refit"] == 5 and opts["window"] == "sliding"
@@ -431,6 +431,11 @@ def test_config_file_below_flags(tmp_path):
 @pytest.mark.parametrize(
     ("setting", "expected"),
     [('seed = "abc"', "expected an integer, got 'abc'"), ("seed = 1.9", "expected an integer, got 1.9"),
+     # strict for every option, as the docs say (these were converted, or failed later unnamed)
+     ('seed = "8"', "expected an integer, got '8'"), ('refit = "yes"', "expected true, false or an integer"),
+     ("start = true", "expected a row number, a fraction or a time, got True"),
+     ("columns = []", "expected a list of column names"), ("columns = [1]", "expected a list of column"),
+     ("time_col = 5", "expected a string, got 5"), ("tz = 3", "expected a string, got 3"),
      ("d_model = 2.0", "expected an integer, got 2.0"), ("out = 5", "expected a path"),
      # switches take true or false: the text "false" used to switch them on
      ('quiet = "false"', "expected true or false, got 'false'"),

@@ -464,24 +464,33 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 # the kind of value a config file must give for each option type (a flag's text is converted)
-_CONFIG_KINDS: dict[Any, type] = {
-    positive_int: int, non_negative_int: int, positive_float: float, non_negative_float: float,
-    fraction: float, weight: float, boolean: bool, str: str,
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+# what a config file's value must be, by the flag's type: a file says 8, 0.5 and true, not "8",
+# true for a number or "yes" for true (a flag's text is converted; a file's value has its type)
+_CONFIG_KINDS: dict[Any, tuple[Callable[[Any], bool], str]] = {
+    **dict.fromkeys((positive_int, non_negative_int, integer), (_is_int, "an integer")),
+    **dict.fromkeys((positive_float, non_negative_float, fraction, weight), (_is_number, "a number")),
+    boolean: (lambda v: isinstance(v, bool), "true or false"),
+    str: (lambda v: isinstance(v, str), "a string"),
+    start_value: (lambda v: _is_number(v) or isinstance(v, str), "a row number, a fraction or a time"),
+    refit_value: (lambda v: isinstance(v, bool) or _is_int(v), "true, false or an integer k"),
+    column_list: (lambda v: (isinstance(v, str) and bool(v.strip())) or (
+        isinstance(v, list) and bool(v) and all(isinstance(c, str) for c in v)), "a list of column names"),
 }
 
 
 def _config_value(value: Any, convert: Callable[[Any], Any]) -> Any:
-    """A config file's value through ``convert``, the flag's type, once its own type is right:
-    a file says 8, 0.5 and true, not "8", true for a number or 1 for true."""
-    kind = _CONFIG_KINDS.get(convert)
-    wrong = (
-        (kind is int and (isinstance(value, bool) or not isinstance(value, int)))
-        or (kind is float and (isinstance(value, bool) or not isinstance(value, (int, float))))
-        or (kind is bool and not isinstance(value, bool))
-        or (kind is str and not isinstance(value, str))
-    )
-    if wrong:
-        expected = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}[kind]
+    """A config file's value through ``convert``, the flag's type, once its own type is right
+    (``_CONFIG_KINDS``)."""
+    right, expected = _CONFIG_KINDS.get(convert, (lambda v: True, ""))
+    if not right(value):
         raise argparse.ArgumentTypeError(f"expected {expected}, got {value!r}")
     return convert(value)
 
@@ -534,6 +543,8 @@ def _apply_config(cmd: Command, config: Mapping[str, Any], path: Path) -> dict[s
                     raise argparse.ArgumentTypeError(f"expected true or false, got {value!r}")
                 if "type" in opt.kwargs:
                     value = _config_value(value, opt.kwargs["type"])
+                elif opt.kwargs.get("action") is None:  # a name or text: --time-col, --tz, --data
+                    value = _config_value(value, str)
                 if "choices" in opt.kwargs and value not in opt.kwargs["choices"]:
                     choices = opt.kwargs["choices"]
                     raise argparse.ArgumentTypeError(f"expected one of {choices}, got {value!r}")
