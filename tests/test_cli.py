@@ -520,6 +520,16 @@ def test_seed_flag_is_a_whole_number():
     assert stop.value.code == 2
 
 
+def test_demo_help_lists_the_demo_settings(capsys):
+    """They differ from the estimator's defaults (norm none, 3 epochs, a daily cycle, ...)."""
+    with pytest.raises(SystemExit):
+        cli.main(["demo", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for key, value in cli.DEMO_SETTINGS.items():
+        shown = str(value).lower() if isinstance(value, bool) else str(value)
+        assert f"--{key.replace('_', '-')} {shown}" in text, key
+
+
 def test_rolling_only_options_say_so_in_help():
     backtest = cli.COMMANDS["backtest"].options
     helps = {opt.dest: opt.kwargs["help"] for opt in backtest}

@@ -1381,10 +1381,27 @@ projection (head_dim 8), the learned daily cycle (24 hourly steps) and the input
 normalisation (the validation split preferred none)."""
 
 
+def _as_flags(settings: Mapping[str, Any], width: int = 94) -> str:
+    """``{"d_model": 32, ...}`` as indented lines of ``--d-model 32, ...`` for a help text."""
+    items = [f"--{key.replace('_', '-')} {str(value).lower() if isinstance(value, bool) else value}"
+             for key, value in settings.items()]
+    lines = [""]
+    for item in items:
+        if lines[-1] and len(lines[-1]) + len(item) + 2 > width:
+            lines[-1] += ","
+            lines.append(item)
+        else:
+            lines[-1] = f"{lines[-1]}, {item}" if lines[-1] else item
+    return "\n".join("  " + line for line in lines)
+
+
 @command(
     "demo",
     help="run a small LTSF backtest on ETTh1 (or synthetic data offline) and write the report",
-    epilog="examples:\n  tsmamba demo --out reports/demo\n"
+    epilog="the demo's settings (model options and --config override them; in a JSON --config, null\n"
+    "switches cycle_length or head_dim off):\n"
+    + _as_flags(DEMO_SETTINGS)
+    + "\n\nexamples:\n  tsmamba demo --out reports/demo\n"
     "  tsmamba demo --synthetic --max-epochs 1 --out /tmp/demo\n",
     model=True,
     options=[
