@@ -633,6 +633,9 @@ def test_requested_columns_that_do_not_exist(tmp_path):
     path = write_csv(tmp_path, hourly_frame(6, 2).rename(columns={"x1": "kw, avg"}))
     with pytest.raises(DataValidationError, match=r"\(\['kw, avg'\] hold a comma in the name\)"):
         read_series(path, columns=["kw", "avg"])  # as --columns 'kw, avg' splits it
+    with pytest.raises(DataValidationError) as err:  # a missing name no comma explains
+        read_series(path, columns=["x0", "OT"])
+    assert "comma" not in str(err.value)
 
 
 def test_time_column_that_does_not_exist(tmp_path):

@@ -1135,7 +1135,8 @@ def _select_numeric(
         columns = [str(c) for c in columns]
         absent = [c for c in columns if c not in available]
         if absent:
-            commas = [c for c in available if "," in c]
+            # a name with a comma, split into the names asked for (as --columns splits them)
+            commas = [c for c in available if "," in c and any(a.strip() in c.split(",") for a in absent)]
             raise DataValidationError(
                 f"{origin.prefix()}requested columns not found: {absent}; available columns: "
                 f"{available}" + (f" ({commas} hold a comma in the name)" if commas else "")
