@@ -450,6 +450,19 @@ class _StopAtEpochEnd(training.Callback):
             trainer.should_stop = True
 
 
+def test_a_users_early_stopping_that_stopped_a_fit_does_not_stop_the_next(series, tmp_path):
+    """Its verdict is applied only when a fit resumes: reused in a new fit, it had stopped it at once."""
+    from lightning.pytorch.callbacks import EarlyStopping
+
+    stopper = EarlyStopping("val_loss", patience=1, mode="min")
+    params = {**TINY, "max_epochs": 8, "patience": None, "learning_rate": 0.05,
+              "trainer_kwargs": {"callbacks": [stopper]}}
+    first = TSMambaForecaster(**params, checkpoint_dir=str(tmp_path / "a")).fit(series)
+    assert first.history_["epochs"] < 8  # it stopped
+    again = TSMambaForecaster(**params, checkpoint_dir=str(tmp_path / "b")).fit(series)
+    assert again.history_["epochs"] >= 1
+
+
 def test_a_fit_stopped_by_time_resumes_to_train_on(series, tmp_path):
     """Only early stopping's verdict is applied again on a resume: a time slot's stop is not."""
     params = {**TINY, "max_epochs": 3, "patience": None}

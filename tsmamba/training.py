@@ -421,6 +421,8 @@ class LastCheckpoint(Checkpoint):
         self.dirpath = os.fspath(dirpath)
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.ckpt_path is None:  # a new fit: a user's EarlyStopping may still hold a last verdict
+            return
         if any(isinstance(c, EarlyStopping) and c.stopping_reason != EarlyStoppingReason.NOT_STOPPED
                for c in trainer.callbacks):  # restored from the checkpoint: the fit had ended
             trainer.should_stop = True
