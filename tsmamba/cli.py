@@ -1398,9 +1398,10 @@ def _as_flags(settings: Mapping[str, Any], width: int = 94) -> str:
 @command(
     "demo",
     help="run a small LTSF backtest on ETTh1 (or synthetic data offline) and write the report",
-    epilog="the demo's settings (model options and --config override them; in a JSON --config, null\n"
-    "switches cycle_length or head_dim off):\n"
-    + _as_flags(DEMO_SETTINGS)
+    epilog=f"the demo's settings: context {DEMO_SETTINGS['context']} and horizon {DEMO_SETTINGS['horizon']}, "
+    "and these, which model options and --config\noverride (in a JSON --config, null switches "
+    "cycle_length or head_dim off):\n"
+    + _as_flags({k: v for k, v in DEMO_SETTINGS.items() if k not in ("context", "horizon")})
     + "\n\nexamples:\n  tsmamba demo --out reports/demo\n"
     "  tsmamba demo --synthetic --max-epochs 1 --out /tmp/demo\n",
     model=True,
