@@ -231,6 +231,31 @@ def test_long_form_ids_that_differ_only_as_text_are_refused():
         with pytest.raises(DataValidationError, match=r"different ids with the same text: 1, '1'; ids are"):
             read(long)
     assert list(read_series(long.assign(unique_id=["1"] * 3 + ["2"] * 3)).columns) == ["1", "2"]
+    # 1.0 beside them hid the clash from a count of distinct values (1 == 1.0)
+    index6 = pd.date_range("2021-01-01", periods=6, freq="h")
+    mixed = pd.DataFrame({"unique_id": [1.0] * 6 + [1] * 3 + ["1"] * 3, "ds": [*index6, *index6],
+                          "y": np.arange(12.0)})
+    with pytest.raises(DataValidationError, match=r"same text: 1, '1'"):
+        read_series(mixed)
+
+
+def test_long_form_selection_leaves_the_other_series_unread():
+    """A bad value or time in a series left out blocked the read of the ones selected."""
+    index = pd.date_range("2021-01-01", periods=3, freq="h")
+    long = pd.DataFrame({"unique_id": ["a"] * 3 + ["b"] * 3, "ds": [*index, *index.astype(str)[:2], "oops"],
+                         "y": [1.0, 2.0, 3.0, 4.0, "x", 6.0]})
+    assert read_series(long, columns=["a"])["a"].tolist() == [1.0, 2.0, 3.0]
+    with pytest.raises(DataValidationError, match=r"time column 'ds' cannot be parsed.*row 5: 'oops'"):
+        read_series(long, columns=["b"])  # named by its row in the whole frame
+
+
+def test_long_form_selection_of_a_file_reads_the_selected_values_as_numbers(tmp_path):
+    path = tmp_path / "long.csv"  # the text of series b makes the whole column text to pandas
+    path.write_text("unique_id,ds,y\na,2021-01-01 00:00,1\na,2021-01-01 01:00,2\n"
+                    "b,2021-01-01 00:00,oops\nb,2021-01-01 01:00,3\n")
+    assert read_series(path, columns=["a"])["a"].tolist() == [1.0, 2.0]
+    with pytest.raises(DataValidationError, match=r"row 2 \(line 4\): 'oops'"):
+        read_series(path, columns=["b"])
 
 
 def test_long_form_selection_takes_the_times_of_the_selected_series_only():

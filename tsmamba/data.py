@@ -718,15 +718,16 @@ def _series_ids(col: pd.Series, name: str, origin: _Origin) -> np.ndarray:
             "every row needs the id of its series (fill it in or drop those rows)"
         )
     ids = col.astype(str)
-    if col.nunique() > ids.nunique():
-        kinds = pd.DataFrame({"text": ids, "raw": col.map(repr)}).drop_duplicates()
+    if pd.api.types.infer_dtype(col, skipna=True).startswith("mixed"):  # ids of several types
+        kinds = pd.DataFrame({"text": ids, "raw": col.map(repr)}).drop_duplicates()  # 1, 1.0, "1"
         clash = kinds[kinds["text"].duplicated(keep=False)]
-        shown = [", ".join(group["raw"]) for _, group in clash.groupby("text", sort=True)]
-        raise DataValidationError(
-            f"{origin.prefix()}id column {name!r} holds different ids with the same text: "
-            f"{_and_more(shown[:_SHOW], len(shown))}; ids are matched as text, so make them "
-            f"distinct (e.g. all text: df[{name!r}].astype(str), after renaming the clashing ones)"
-        )
+        if len(clash):
+            shown = [", ".join(group["raw"]) for _, group in clash.groupby("text", sort=True)]
+            raise DataValidationError(
+                f"{origin.prefix()}id column {name!r} holds different ids with the same text: "
+                f"{_and_more(shown[:_SHOW], len(shown))}; ids are matched as text, so make them "
+                f"distinct (e.g. all text: df[{name!r}].astype(str), after renaming the clashing ones)"
+            )
     return ids.to_numpy()
 
 
@@ -913,11 +914,10 @@ def _pivot_long(
             "are not read (tsmamba.data.read_panel keeps them as channels of each series)",
             UserWarning, stacklevel=4,
         )
-    times = _parse_times(frame[ds_col], ds_col, date_format, origin, tz)
-    values = _numeric_column(frame[value_col], value_col, origin)
     ids = _series_ids(frame[id_col], id_col, origin)
-    keyed = pd.DataFrame({"id": ids, "ds": times, "y": values, "row": np.arange(len(frame))})
-    if columns is not None:  # series left out would add their timestamps as missing values
+    rows = np.arange(len(frame))  # of the source: messages and the returned map name them
+    parsed = origin
+    if columns is not None:  # series left out: neither parsed nor pivoted (their times are not theirs)
         wanted, present = [str(c) for c in columns], sorted(set(ids))
         absent = [c for c in wanted if c not in present]
         if absent:
@@ -925,14 +925,27 @@ def _pivot_long(
                 f"{origin.prefix()}requested series not found: {absent}; the ids in {id_col!r} are "
                 f"{_and_more([repr(i) for i in present[:_SHOW]], len(present))}"
             )
-        keyed = keyed[keyed["id"].isin(wanted)]
+        rows = np.flatnonzero(np.isin(ids, wanted))
+        frame, ids = frame.iloc[rows], ids[rows]
+        at = rows if origin.positions is None else origin.positions[rows]
+        parsed = _Origin(origin.label, origin.first_line, at, origin.line_numbers)
+    times = _parse_times(frame[ds_col], ds_col, date_format, parsed, tz)
+    held = frame[value_col]
+    if columns is not None and not pd.api.types.is_numeric_dtype(held):  # text in a series left out
+        try:
+            held = pd.to_numeric(held)
+        except (ValueError, TypeError):
+            pass  # text in a selected series: named below
+    values = _numeric_column(held, value_col, parsed)
+    keyed = pd.DataFrame({"id": ids, "ds": times, "y": values, "row": rows})
     dup = keyed.duplicated(["id", "ds"], keep=False).to_numpy()
     if dup.any():
-        rows = keyed["row"].to_numpy()[dup]  # of the frame (a selection keeps them)
-        shown = [f"{ids[i]} @ {_fmt_ts(times[i])} ({origin.row(int(i))})" for i in rows[:_SHOW]]
+        twice = keyed[dup]
+        shown = [f"{i} @ {_fmt_ts(t)} ({origin.row(int(r))})"
+                 for i, t, r in zip(twice["id"], twice["ds"], twice["row"], strict=True)][:_SHOW]
         raise DataValidationError(
-            f"{origin.prefix()}{len(rows)} rows repeat an ({id_col}, {ds_col}) pair: "
-            f"{_and_more(shown, len(rows))}. Keep one row per series and timestamp (drop or "
+            f"{origin.prefix()}{len(twice)} rows repeat an ({id_col}, {ds_col}) pair: "
+            f"{_and_more(shown, len(twice))}. Keep one row per series and timestamp (drop or "
             "aggregate the duplicates)"
         )
     table = keyed.pivot(index="ds", columns="id", values=["y", "row"])
