@@ -698,9 +698,14 @@ def test_undecodable_byte_is_located_by_file_line(tmp_path, suffix):
     with pytest.raises(DataValidationError, match="invalid continuation byte on line 302, byte 5 of that"):
         read_series(path)
 
-    zipped = tmp_path / "bad.zip"  # pandas reads the archive; its lines are not the file's: no place
+    zipped = tmp_path / "bad.ZIP"  # pandas reads the archive (any case); its lines are not the file's
     with zipfile.ZipFile(zipped, "w") as archive:
         archive.writestr("bad.csv", text)
+    if suffix == ".csv":  # a plain file whose name holds '.zip' before its ending is located
+        plain = tmp_path / "sales.zip.csv"
+        plain.write_bytes(text)
+        with pytest.raises(DataValidationError, match="on line 302, byte 5 of that"):
+            read_series(plain)
     with pytest.raises(DataValidationError, match=r"utf-8 text \(invalid continuation byte\); re-save"):
         read_series(zipped)
 

@@ -142,9 +142,10 @@ def _data_lines(path: Path, encoding: str, n_rows: int) -> Callable[[], np.ndarr
 def _line_opener(path: Path) -> Callable[..., Any] | None:
     """How to open a CSV file to read its lines as pandas reads them (decompressed), or None for
     an archive (zip, zstd, tar) whose lines this module does not read."""
-    if any(suffix in (".zip", ".zst", ".tar") for suffix in path.suffixes):
+    name = path.name.lower()  # pandas infers the compression from the name's ending, in any case
+    if name.endswith((".zip", ".zst", ".tar", ".tar.gz", ".tar.bz2", ".tar.xz", ".tgz")):
         return None
-    return {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}.get(path.suffix, open)
+    return {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}.get(Path(name).suffix, open)
 
 
 def _undecodable_at(path: Path, encoding: str) -> str:
@@ -1149,7 +1150,8 @@ def _select_numeric(
         absent = [c for c in columns if c not in available]
         if absent:
             # a name with a comma, split into the names asked for (as --columns splits them)
-            commas = [c for c in available if "," in c and any(a.strip() in c.split(",") for a in absent)]
+            commas = [c for c in available
+                      if "," in c and any(a.strip() in [p.strip() for p in c.split(",")] for a in absent)]
             raise DataValidationError(
                 f"{origin.prefix()}requested columns not found: {absent}; available columns: "
                 f"{available}" + (f" ({commas} hold a comma in the name)" if commas else "")
