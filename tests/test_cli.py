@@ -470,6 +470,10 @@ def test_config_files_name_a_mistyped_key_and_refuse_a_key_set_twice(tmp_path, c
     assert "'stride' is a setting of 'tsmamba backtest', not of 'tsmamba fit'" in stride
     assert "did you mean 'random_state'?" in error("r.toml", "random_stat = 1\n")
     assert "'debug' is a command-line flag only (--debug)" in error("d0.toml", "debug = true\n")
+    no_baselines = error("nb0.toml", "no_baselines = true\n")
+    assert "'no_baselines' is a setting of 'tsmamba backtest', not of" in no_baselines
+    twice = error("tk.toml", "trainer_kwargs = {}\ntrainer-kwargs = {}\n")
+    assert "(trainer_kwargs and trainer-kwargs)" in twice
     config = write(tmp_path, "nb.toml", "no_baseline = true\n")  # it pointed at 'baselines': the opposite
     with pytest.raises(cli.ConfigError, match="did you mean 'no_baselines'"):
         cli._resolve(cli.COMMANDS["backtest"], cli.build_parser().parse_args(

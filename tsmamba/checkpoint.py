@@ -224,8 +224,8 @@ def check_replaceable(path: str | os.PathLike, kind: str | None = None) -> Path:
     previous = _previous_save(path) if path.is_dir() else {}
     if previous is None:
         raise CheckpointError(
-            f"{path} already exists and is not a tsmamba save (saving replaces the whole folder); "
-            "choose a new path or remove the folder first"
+            f"{path} already exists and is not a tsmamba save, or is a damaged one (saving replaces "
+            "the whole folder); choose a new path or remove the folder first"
         )
     held = previous.get("format")  # a stream saved into a model's folder deleted the model
     if kind is not None and previous and held != kind:

@@ -427,9 +427,9 @@ def _read_config(path: Path) -> dict[str, Any]:
     for key, value in data.items():
         # [model], [backtest] tables; trainer_kwargs (or trainer-kwargs) is a setting's value
         table = isinstance(value, dict) and str(key).replace("-", "_") != "trainer_kwargs"
-        for name, item in (value.items() if table else [(key, value)]):
-            name = str(name).replace("-", "_")
-            place = f"[{key}] {name}" if table else name
+        for written, item in (value.items() if table else [(key, value)]):
+            name = str(written).replace("-", "_")
+            place = f"[{key}] {written}" if table else str(written)
             if name in flat:
                 raise ConfigError(
                     f"--config {path} sets {name!r} twice ({where[name]} and {place}); keep one"
@@ -562,10 +562,11 @@ def _unknown_setting(cmd: Command, by_dest: Mapping[str, Opt], key: str) -> str:
     alternative names included, and nothing that would mean the opposite)."""
     if key in ("config", "debug"):
         return f"{key!r} is a command-line flag only (--{key}), not a setting of a file"
-    elsewhere = sorted(c.name for c in COMMANDS.values()
-                       if c is not cmd and any(o.dest == key for o in c.options))
+    dest = "baselines" if key == "no_baselines" else _CONFIG_ALIASES.get(key, key)
+    elsewhere = sorted(f"'{PROG} {c.name}'" for c in COMMANDS.values()
+                       if c is not cmd and any(o.dest == dest for o in c.options))
     if elsewhere:  # 'stride' in a fit's file had been taken for train_stride
-        return (f"{key!r} is a setting of '{PROG} {elsewhere[0]}', not of '{PROG} {cmd.name}'; "
+        return (f"{key!r} is a setting of {' and '.join(elsewhere)}, not of '{PROG} {cmd.name}'; "
                 "drop it from this file")
     known = sorted({*by_dest, *(_PARAM_BY_NAME if cmd.model else ())} - {"config", "debug"})
     names = known + [alias for alias, name in _CONFIG_ALIASES.items() if name in known]
