@@ -236,13 +236,13 @@ def member_ensemble(data_name: str, members, cycle: int, train_stride: int = 1,
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", required=True, help="ETTh1, ETTm1 or Weather")
-    ap.add_argument("--lookback", type=int, default=96)
+    ap.add_argument("--lookback", type=int, help="the map's lookback (default 96)")
     ap.add_argument("--cycle", type=int, required=True, help="cycle length in steps (24 hourly, 96, 144)")
     ap.add_argument("--train-stride", type=int, default=1, help="fit on 1 in k training windows")
     ap.add_argument("--sampling", choices=("strided", "random"), default="strided",
                     help="with --train-stride: every k-th window or a random 1/k of them")
     ap.add_argument("--mix", action="store_true", help="one map over all channels' inputs (plain, cyc)")
-    ap.add_argument("--alpha", type=float, nargs="+", default=[1.0], help="ridge penalties (with --mix)")
+    ap.add_argument("--alpha", type=float, nargs="+", help="ridge penalties (with --mix; default 1)")
     ap.add_argument("--lookbacks", type=int, nargs="+", metavar="L",
                     help="score the per-channel cyc map at each lookback and the mean of their forecasts")
     ap.add_argument("--members", type=parse_member, nargs="+", metavar="SPEC",
@@ -251,9 +251,10 @@ def main() -> None:
     args = ap.parse_args()
     if args.lookbacks and args.members:
         ap.error("give --lookbacks or --members, not both")
-    if (args.members or args.lookbacks) and (args.mix or args.alpha != [1.0] or args.lookback != 96):
+    if (args.members or args.lookbacks) and (args.mix or args.alpha is not None or args.lookback is not None):
         ap.error("--members and --lookbacks name each map's lookback (and penalty: mix:L:alpha); "
                  "leave out --mix, --alpha and --lookback")
+    args.lookback, args.alpha = args.lookback or 96, args.alpha or [1.0]
     if args.lookbacks or args.members:
         members = args.members or [("chan", L, 1.0) for L in args.lookbacks]
         member_ensemble(args.data, members, args.cycle, args.train_stride, args.sampling)
