@@ -175,7 +175,7 @@ def test_missing_and_gap_policies(kind, fill_steps, model64, calendar_model, ser
     """In float64, to 1e-10: the filled values and, for a calendar model, the filled rows'
     timestamps are exactly what a full recomputation over the filled history reads, also when
     a gap is fed in pieces (``fill_steps`` 2: the 3-step gap below goes in as 2 + 1)."""
-    monkeypatch.setattr("tsmamba.streaming.GAP_FILL_STEPS", fill_steps)
+    monkeypatch.setattr("tsmamba.streaming.PIECE_STEPS", fill_steps)
     model = model64
     if kind == "calendar":
         model, series = TSMambaForecaster.load(calendar_model.save(tmp_path / "m")), paris

@@ -45,7 +45,7 @@ __all__ = ["CSVLineReader", "Stream"]
 
 FORMAT = STREAM_FORMAT
 POLICIES = ("reject", "ffill")
-GAP_FILL_STEPS = 4096  # gap steps fed per forward pass: the carried state makes the pieces exact
+PIECE_STEPS = 4096  # rows per forward pass of a history, update_many or gap: the state makes them exact
 
 
 def _check_unique(ids: Sequence[Any]) -> None:
@@ -146,12 +146,10 @@ class Stream:
 
     @torch.no_grad()
     def _warm(self, b: int, frame: pd.DataFrame) -> None:
-        """Run series b's history through the network in one pass from its current state."""
+        """Run series b's history through the network from its current state (in pieces)."""
         values = frame.to_numpy(np.float64)
-        x = self._scale_in(values)[None]  # (1, T, C)
         sub = self._state.select(slice(b, b + 1), len(self.columns), self.network.config.channel_mode)
-        marks = self._marks(frame.index)
-        forecast, new = self.network(x, None if marks is None else marks[None], state=sub, return_state=True)
+        forecast, new = self._advance(len(values), values.__getitem__, frame.index.__getitem__, sub)
         self._commit(torch.tensor([b]), new, forecast)
         self._seen[b] += len(frame)
         self._last_time[b] = frame.index[-1]
@@ -268,8 +266,8 @@ class Stream:
             if self.offset is not None:
                 expected = last_time + self.offset
                 if ts != expected:
-                    steps = len(pd.date_range(expected, ts, freq=self.offset)) - 1
-                    if steps < 0 or pd.date_range(expected, periods=steps + 1, freq=self.offset)[-1] != ts:
+                    steps = self._steps_between(expected, ts)
+                    if steps is None:
                         raise StreamError(
                             f"{who}timestamp {ts} is off the series' {self.freq} grid after {last_time}"
                         )
@@ -282,6 +280,31 @@ class Stream:
                         raise StreamError(f"{who}gap before {ts} and no earlier values to fill it with")
                     gap_steps = steps
         return values, ts, gap_steps
+
+    def _steps_between(self, start: pd.Timestamp, end: pd.Timestamp) -> int | None:
+        """Steps of the series' grid from ``start`` to ``end`` (both on it), else None. Counted,
+        not listed, for a fixed step: a mistyped year had built a range of the whole gap to reject."""
+        if isinstance(self.offset, pd.offsets.Tick):
+            delta, step = (end - start).value, self.offset.nanos
+            return delta // step if delta >= 0 and delta % step == 0 else None
+        on_grid = pd.date_range(start, end, freq=self.offset)  # calendar steps (months): few
+        return len(on_grid) - 1 if len(on_grid) and on_grid[-1] == end else None
+
+    def _advance(
+        self, n: int, values_at: Any, times_at: Any, state: ForecastState
+    ) -> tuple[torch.Tensor, ForecastState]:
+        """Feed ``n`` rows through the network from ``state``, ``PIECE_STEPS`` at a time:
+        ``values_at(piece)`` gives their raw (rows, C) values and ``times_at(piece)`` their
+        timestamps for a slice of the rows. The carried state makes the pieces one pass (the same
+        forecast), so memory holds one piece, whatever the length of a history or a gap."""
+        forecast = None
+        for start in range(0, n, PIECE_STEPS):
+            piece = slice(start, min(start + PIECE_STEPS, n))
+            marks = self._marks(times_at(piece))
+            forecast, state = self.network(self._scale_in(values_at(piece))[None],
+                                           None if marks is None else marks[None], state=state,
+                                           return_state=True)
+        return forecast, state
 
     def _in_model_zone(self, ts: pd.Timestamp, who: str) -> pd.Timestamp:
         """``ts`` on the model's calendar: an aware time converted to the zone the model was
@@ -338,17 +361,15 @@ class Stream:
             for k, (b, _, _, gap_steps) in enumerate(plan):
                 if gap_steps:
                     sub = state.select(torch.tensor([k]), C, mode)
-                    fill_index = pd.date_range(
-                        self._last_time[b] + self.offset, periods=gap_steps, freq=self.offset
+                    last, first = self._last_values[b], self._last_time[b] + self.offset
+                    _, sub = self._advance(  # a long gap (a mistyped year) costs time, not memory
+                        gap_steps,
+                        lambda piece, last=last: np.repeat(last[None], piece.stop - piece.start, 0),
+                        lambda piece, first=first: pd.date_range(first + piece.start * self.offset,
+                                                                 periods=piece.stop - piece.start,
+                                                                 freq=self.offset),
+                        sub,
                     )
-                    # in pieces, so a long gap (a mistyped year) costs time, not memory
-                    for start in range(0, gap_steps, GAP_FILL_STEPS):
-                        piece = fill_index[start : start + GAP_FILL_STEPS]
-                        fill = self._scale_in(np.repeat(self._last_values[b][None], len(piece), 0))[None]
-                        marks = self._marks(piece)
-                        _, sub = self.network(
-                            fill, None if marks is None else marks[None], state=sub, return_state=True
-                        )
                     state = state.scatter(torch.tensor([k]), sub, C, mode)
         x = self._scale_in(np.stack([p[1] for p in plan]))  # (b, C)
         marks_t = None
@@ -438,11 +459,7 @@ class Stream:
                 f"gap before {frame.index[0]}; update_many does not fill gaps, send the missing rows"
             )
         values = frame.to_numpy(np.float64)
-        x = self._scale_in(values)[None]
-        marks = self._marks(frame.index)
-        forecast, new = self.network(
-            x, None if marks is None else marks[None], state=self._state, return_state=True
-        )
+        forecast, new = self._advance(len(values), values.__getitem__, frame.index.__getitem__, self._state)
         self._commit(torch.tensor([0]), new, forecast)
         self._seen[0] += len(frame)
         self._last_time[0], self._last_values[0] = frame.index[-1], values[-1]
