@@ -824,3 +824,21 @@ def test_staging_folders_of_killed_reports_are_named(tmp_path):
     (tmp_path / ".report.other").mkdir()  # not a name mkdtemp gives: someone else's
     with pytest.warns(UserWarning, match=r"holds \['.report.ab12cd_9'\], staging folders of report writes"):
         result.save_report(tmp_path, plots=False)
+
+
+@pytest.mark.parametrize(("horizon", "season"), [(4, 24), (30, 7), (5, 1)])
+def test_backtest_seasonal_naive_reads_the_rows_seasonal_naive_would(horizon, season):
+    """Read straight from the series: the (N, season, C) contexts took 11 GB at 10^5 origins of
+    10 channels of minute data; the forecasts are the same, to the bit."""
+    import warnings
+
+    from tsmamba.backtest import _naive_contexts, _naive_forecasts
+    from tsmamba.baselines import seasonal_naive
+
+    values = np.random.default_rng(0).normal(size=(200, 3))
+    origins = np.arange(season - 1, 200 - horizon)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # every origin has a full season
+        got, fallback = _naive_forecasts(values, origins, horizon, season)
+    expected = seasonal_naive(_naive_contexts(values, origins, season), horizon, season)
+    assert fallback == 0 and np.array_equal(got["seasonal_naive"], expected)

@@ -59,7 +59,7 @@ import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
 from tsmamba import __version__
-from tsmamba.baselines import BASELINES, COLUMN_PREFIX, LinearBaseline, last_value, seasonal_naive
+from tsmamba.baselines import BASELINES, COLUMN_PREFIX, LinearBaseline, last_value
 from tsmamba.checkpoint import fsync_path, write_errors_name
 from tsmamba.data import (
     StandardScaler,
@@ -692,8 +692,10 @@ def _naive_forecasts(
     full = origin_rows + 1 >= season
     last = last_value(_naive_contexts(values, origin_rows, 1), horizon)
     out = last.copy()
-    if full.any():
-        out[full] = seasonal_naive(_naive_contexts(values, origin_rows[full], season), horizon, season)
+    if full.any():  # seasonal_naive's rows, read straight from the series: (N, H, C), where its
+        # (N, season, C) contexts took 11 GB for 10^5 origins of 10 channels of minute data
+        lag = np.arange(horizon) % season - season + 1  # step h reads row o - season + 1 + h % season
+        out[full] = values[origin_rows[full][:, None] + lag[None]]
     n_fallback = int((~full).sum())
     if n_fallback:
         warnings.warn(
