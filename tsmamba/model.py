@@ -203,22 +203,27 @@ class ForecastState:
         hidden = None if self.hidden is None else self.hidden[rows]
         return ForecastState(caches, self.moments[index], self.steps, hidden)
 
-    def scatter(self, index: Tensor, new: ForecastState, n_channels: int, channel_mode: str) -> ForecastState:
-        """A copy with series ``index`` (B,) replaced by ``new`` (B series): :meth:`select`'s inverse."""
+    def scatter(
+        self, index: Tensor, new: ForecastState, n_channels: int, channel_mode: str, *, in_place: bool = False
+    ) -> ForecastState:
+        """A copy with series ``index`` (B,) replaced by ``new`` (B series): :meth:`select`'s inverse.
+        ``in_place`` writes into this state's tensors instead of copies of them (for a state no one
+        else holds: a copy of all B series per call made warming B series one by one O(B^2))."""
         steps = max(self.steps, new.steps)
         if len(index) == self.moments.shape[0] and torch.equal(index, torch.arange(len(index))):
             return ForecastState(new.caches, new.moments, steps, new.hidden)  # every series: no copy
         rows = self._cache_rows(index, n_channels, channel_mode)
+        own = (lambda t: t) if in_place else torch.clone
         caches = []
         for old, upd in zip(self.caches, new.caches, strict=True):
-            conv, ssm = old.conv_state.clone(), old.ssm_state.clone()
+            conv, ssm = own(old.conv_state), own(old.ssm_state)
             conv[rows], ssm[rows] = upd.conv_state.to(conv.dtype), upd.ssm_state.to(ssm.dtype)
             caches.append(InferenceCache(conv, ssm))
-        moments = self.moments.clone()
+        moments = own(self.moments)
         moments[index] = new.moments.to(moments.dtype)
         hidden = None
         if self.hidden is not None:
-            hidden = self.hidden.clone()
+            hidden = own(self.hidden)
             hidden[rows] = new.hidden.to(hidden.dtype)
         return ForecastState(caches, moments, steps, hidden)
 

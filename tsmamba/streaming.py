@@ -150,7 +150,7 @@ class Stream:
         values = frame.to_numpy(np.float64)
         sub = self._state.select(slice(b, b + 1), len(self.columns), self.network.config.channel_mode)
         forecast, new = self._advance(len(values), values.__getitem__, frame.index.__getitem__, sub)
-        self._commit(torch.tensor([b]), new, forecast)
+        self._commit(torch.tensor([b]), new, forecast, in_place=True)  # O(1) per series, not O(B)
         self._seen[b] += len(frame)
         self._last_time[b] = frame.index[-1]
         self._last_values[b] = values[-1]
@@ -176,11 +176,14 @@ class Stream:
             )
         return self._marks(pd.DatetimeIndex(next_time))
 
-    def _commit(self, rows: torch.Tensor, new: ForecastState, forecast: torch.Tensor) -> None:
-        """Write the new state and forecast of the given series (functional: no in-place edits)."""
+    def _commit(
+        self, rows: torch.Tensor, new: ForecastState, forecast: torch.Tensor, *, in_place: bool = False
+    ) -> None:
+        """Write the new state and forecast of the given series: into copies (an update), or with
+        ``in_place`` into the stream's own tensors (warming up a stream no one holds yet)."""
         mode, C = self.network.config.channel_mode, len(self.columns)
-        self._state = self._state.scatter(rows, new, C, mode)
-        fc = self._forecast.clone()
+        self._state = self._state.scatter(rows, new, C, mode, in_place=in_place)
+        fc = self._forecast if in_place else self._forecast.clone()
         fc[rows] = forecast.to(self._dtype)
         self._forecast = fc
 
