@@ -401,3 +401,11 @@ def test_scatter_puts_selected_series_back(channel_mode):
         kept = merged.select(third, 3, channel_mode).tensors()[k]
         torch.testing.assert_close(kept, state.select(third, 3, channel_mode).tensors()[k], atol=0, rtol=0)
     assert state.scatter(torch.arange(3), all_stepped, 3, channel_mode).moments is all_stepped.moments
+    # in place: the same result, written into the state's own tensors (warming a stream up)
+    state = state.select(torch.arange(3), 3, channel_mode)  # copies: own tensors, not autograd's views
+    before = state.moments.clone()
+    with torch.no_grad():
+        inplace = state.scatter(rows, stepped, 3, channel_mode, in_place=True)
+    assert inplace.moments is state.moments and not torch.equal(state.moments, before)
+    for k, t in merged.tensors().items():
+        torch.testing.assert_close(inplace.tensors()[k], t, atol=0, rtol=0)
