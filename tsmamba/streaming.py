@@ -287,10 +287,12 @@ class Stream:
     def _steps_between(self, start: pd.Timestamp, end: pd.Timestamp) -> int | None:
         """Steps of the series' grid from ``start`` to ``end`` (both on it), else None. Counted,
         not listed, for a fixed step: a mistyped year had built a range of the whole gap to reject."""
-        if isinstance(self.offset, pd.offsets.Tick):
+        if isinstance(self.offset, pd.offsets.Tick) and not isinstance(self.offset, pd.offsets.Day):
             delta, step = (end - start).value, self.offset.nanos
             return delta // step if delta >= 0 and delta % step == 0 else None
-        on_grid = pd.date_range(start, end, freq=self.offset)  # calendar steps (months): few
+        # calendar steps (days: 23 or 25 hours across a DST change, as pandas 2 steps them too;
+        # months): few of them in any gap
+        on_grid = pd.date_range(start, end, freq=self.offset)
         return len(on_grid) - 1 if len(on_grid) and on_grid[-1] == end else None
 
     def _advance(
