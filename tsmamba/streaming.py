@@ -435,7 +435,7 @@ class Stream:
 
     @torch.no_grad()
     def update_many(self, rows: pd.DataFrame, *, as_array: bool = False) -> pd.DataFrame | np.ndarray:
-        """Feed several observations of one series (a frame) in one forward pass from the state.
+        """Feed several observations of one series (a frame) from the state, in pieces of PIECE_STEPS rows.
 
         The rows are read strictly, as ``predict`` reads a frame: a missing value or a gap inside
         them is an error whatever the stream's ``missing`` / ``gaps`` policies, which apply to
