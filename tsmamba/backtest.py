@@ -112,6 +112,7 @@ REPORT_FILES = (
 """The files :meth:`BacktestResult.save_report` may write (and the only ones it removes)."""
 _STAGING = re.compile(r"\.report\.[a-z0-9_]{8}")  # tempfile.mkdtemp(prefix=".report.") names
 
+LINEAR_PIECE = 4096  # origins the linear baseline forecasts at a time (memory: one piece's contexts)
 DEFAULT_START = 0.7
 """Without ``start`` and ``n_windows``, the first 70 % of the rows are history at the first origin."""
 
@@ -661,11 +662,16 @@ def _linear_forecasts(
     seed: int,
 ) -> np.ndarray:
     """Fit :class:`LinearBaseline` on the (scaled) windows of ``values[train]``; forecast
-    ``contexts`` (N, >=L, C) in original units."""
+    ``contexts`` (N, >=L, C) in original units, ``LINEAR_PIECE`` origins at a time: the scaled
+    contexts of them all had been two (N, L, C) copies beside the (N, H, C) forecasts."""
     a, b = train
     scaler = StandardScaler().fit(values[a:b], warn_constant=False)  # the forecaster's fit names them
     model = _fit_linear(scaler.transform(values[a:b]), context_length, horizon, max_windows, seed)
-    return scaler.inverse_transform(model.predict(scaler.transform(contexts[:, -context_length:])))
+    out = np.empty((len(contexts), horizon, contexts.shape[2]))
+    for start in range(0, len(contexts), LINEAR_PIECE):
+        piece = scaler.transform(contexts[start : start + LINEAR_PIECE, -context_length:])
+        out[start : start + LINEAR_PIECE] = scaler.inverse_transform(model.predict(piece))
+    return out
 
 
 def _fit_linear(
