@@ -249,11 +249,23 @@ def test_many_streams_each_with_its_own_state(model64, series):
         full = pd.concat([hist, nxt[key].to_frame().T]).astype(float)
         expected = model64.predict(full, context="full")
         np.testing.assert_allclose(out[key].to_numpy(), expected.to_numpy(), atol=1e-10, rtol=0)
+    before = stream.forecast()
     only_b = stream.update({"b": series.iloc[141]})  # a subset of the streams
+    assert list(only_b) == ["b"]  # the forecasts it advanced; forecast() gives them all
     expected = model64.predict(series.iloc[20:142], context="full")
     np.testing.assert_allclose(only_b["b"].to_numpy(), expected.to_numpy(), atol=1e-10, rtol=0)
-    assert stream.last_timestamp["a"] == series.index[100]
-    assert stream.steps == {"a": 101, "b": 122, "c": 61}  # was the batch's max + 1 for every series
+    after = stream.forecast()
+    pd.testing.assert_frame_equal(after["b"], only_b["b"])
+    for key in ("a", "c"):  # their states and forecasts kept, though b's was written in place
+        pd.testing.assert_frame_equal(after[key], before[key])
+    two = stream.update({"c": series.iloc[61], "a": series.iloc[101]}, as_array=True)
+    assert two.shape == (2, 6, series.shape[1])  # in the stream's order of ids: a, then c
+    np.testing.assert_allclose(two[0], model64.predict(series.iloc[:102], context="full").to_numpy(),
+                               atol=1e-10, rtol=0)
+    np.testing.assert_allclose(two[1], model64.predict(series.iloc[:62], context="full").to_numpy(),
+                               atol=1e-10, rtol=0)
+    assert stream.last_timestamp["a"] == series.index[101]
+    assert stream.steps == {"a": 102, "b": 122, "c": 62}  # was the batch's max + 1 for every series
 
 
 def test_revin_models_cannot_stream(series):

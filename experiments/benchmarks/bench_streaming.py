@@ -6,6 +6,7 @@ For batch 1 and batch 256 streams, after histories of 10^2, 10^4 and 10^5 observ
 the median latency of
 
 * ``update_array`` (the lean path: numbers in, array out) and ``update`` (Series in, DataFrame out),
+* for a batch, ``update`` of one of its series (the others keep their state),
 * the exact alternative: ``predict(history, context="full")`` re-run over the whole history,
 * the window alternative: ``predict(last context_length rows)``.
 
@@ -87,7 +88,7 @@ def main() -> None:
         f"# median of {args.repeats} updates; MALLOC_MMAP_THRESHOLD_={os.environ['MALLOC_MMAP_THRESHOLD_']}"
     )
     header = (
-        f"{'history':>8} {'batch':>5} {'update_array ms':>15} {'update ms':>10} "
+        f"{'history':>8} {'batch':>5} {'update_array ms':>15} {'update ms':>10} {'update 1 of B ms':>16} "
         f"{'full predict ms':>15} {'window predict ms':>17} {'full/upd':>9} {'window/upd':>10} "
         f"{'state KiB/stream':>16}"
     )
@@ -127,12 +128,18 @@ def main() -> None:
             upd = median_ms(lean, args.repeats)
             s._last_time = [None] * len(s.ids)  # the rich path checks timestamps; keep rows acceptable
             upd_rich = median_ms(rich, max(5, args.repeats // (4 if batch > 1 else 1)))
+
+            def one_of(s=s, pos=pos):
+                s.update({s.ids[pos["i"] % len(s.ids)]: values[pos["i"] % len(values)]})
+                pos["i"] += 1
+
+            upd_one = f"{median_ms(one_of, args.repeats):>16.3f}" if batch > 1 else f"{'-':>16}"
             state_kib = s.state_bytes() / len(s.ids) / 1024
             if batch == 1:
                 fw = f"{full_ms:>15.2f} {window_ms:>17.2f} {full_ms / upd:>8.0f}x {window_ms / upd:>9.1f}x"
             else:  # recomputing 256 long histories at once does not fit in memory here
                 fw = f"{'-':>15} {'-':>17} {'-':>9} {'-':>10}"
-            print(f"{n_hist:>8} {batch:>5} {upd:>15.3f} {upd_rich:>10.3f} {fw} {state_kib:>16.1f}")
+            print(f"{n_hist:>8} {batch:>5} {upd:>15.3f} {upd_rich:>10.3f} {upd_one} {fw} {state_kib:>16.1f}")
 
 
 if __name__ == "__main__":
