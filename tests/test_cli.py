@@ -608,6 +608,22 @@ def test_backtest_prints_a_summary_table(tmp_path, small_csv, tiny_config, capsy
     assert captured.err.strip() == ""  # --quiet: no notes, no progress, no library logs
 
 
+
+def test_rolling_backtest_keeps_the_report_limit_of_forecasts_in_memory(tmp_path, small_csv, tiny_config,
+                                                                        monkeypatch):
+    """The CLI's report limit bounds the rolling backtest's forecasts frame, as it does LTSF's:
+    the frame of every origin had been built and kept (3.5 GB at 8,000 origins of 21 channels)."""
+    monkeypatch.setattr(cli, "_forecast_rows", lambda run: None if run.get("all_forecasts") else 3 * 12 * 7)
+    for flags, kept in (([], [3, 5]), (["--all-forecasts"], [5, 5])):
+        out = tmp_path / f"r{len(flags)}"
+        status = cli.main(["backtest", "--data", str(small_csv), "--context", "48", "--horizon", "12",
+                           "--start", "600", "--stride", "20", "--config", str(tiny_config), "--quiet",
+                           "--json", *flags, "--out", str(out)])
+        assert status == 0
+        report = json.loads((out / "metrics.json").read_text())
+        assert report["config"]["forecast_origins_kept"] == kept and report["n_windows"] == 5
+        assert report["forecasts_csv"]["origins"] == kept[0]
+
 def test_summary_table_prints_far_from_one_values_and_says_which_channels_mase_leaves_out():
     """A 1e12-scale MSE printed as a 20-digit integer, a 1e-9-scale one as 0.0000; a channel
     without a MASE scale dropped out of the overall MASE without a word."""

@@ -885,6 +885,7 @@ def backtest(
     metrics: Sequence[str] = METRICS,
     model_name: str = "tsmamba",
     linear_max_windows: int | None = 10_000,
+    max_forecast_rows: int | None = None,
     data_name: str | None = None,
     protocol: str = "rolling",
 ) -> BacktestResult:
@@ -928,6 +929,11 @@ def backtest(
             on ETTh1 (L = H = 96) 4 to 32 windows per pass made about 300 windows/s, 256 about
             120 (experiments/benchmarks/bench_backtest.py).
         linear_max_windows: training windows of the linear baseline (subsampled above this).
+        max_forecast_rows: bound on the tidy ``forecasts`` frame (one row per origin, step and
+            channel, about 200 bytes each: 8,000 origins of 21 channels at H = 96 took 3.5 GB),
+            which then holds evenly spaced origins (``config["forecast_origins_kept"]`` =
+            ``[kept, total]``); the scores and ``arrays`` always cover every origin. None keeps
+            every origin, 0 none.
 
     Raises :class:`ConfigError` for invalid options and :class:`DataValidationError` when the
     series is too short for them (both name the fix).
@@ -958,6 +964,7 @@ def backtest(
             forecaster, df, int(forecaster.context_length),
             int(forecaster.horizon) if horizon is None else horizon, baselines=baselines,
             batch_size=batch_size, metrics=metrics, model_name=model_name,
+            max_forecast_rows=max_forecast_rows,
             linear_max_windows=linear_max_windows,
         )  # fmt: skip
     if protocol != "rolling":
@@ -1076,7 +1083,9 @@ def backtest(
     scores, metrics_df = _score_all(y, predictions, channels, scale, metrics)
     metrics_s = time.perf_counter() - t0
     columns_out = _forecast_columns(predictions, model_name)
-    forecasts = _tidy_forecasts(index, origins, channels, y, columns_out)
+    kept = _evenly_spaced(n, _origins_within(max_forecast_rows, horizon * n_channels))
+    kept_columns = {k: v[kept] for k, v in columns_out.items()}
+    forecasts = _tidy_forecasts(index, origins[kept], channels, y[kept], kept_columns)
     total = time.perf_counter() - t_start
 
     source = data_name or (os.fspath(df) if isinstance(df, (str, os.PathLike)) else None)
@@ -1104,6 +1113,7 @@ def backtest(
         "seasonal_naive_last_value_origins": naive_fallback,
         "metrics_units": "original",
         "mase_scale_rows": list(first_train),
+        "forecast_origins_kept": [len(kept), int(n)],
     }
     data = {
         "source": source,

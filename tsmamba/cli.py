@@ -1160,6 +1160,7 @@ def _backtest_rolling(run: Run) -> Any:
         forecaster, frame, run.horizon, start=run.get("start"), n_windows=run.get("n_windows"),
         stride=run.stride, window=run.window, train_length=run.get("train_length"), refit=run.refit,
         context=run.context_mode, baselines=run.baselines, progress=not run.quiet, data_name=label,
+        max_forecast_rows=_forecast_rows(run),
     )  # fmt: skip
 
 
