@@ -18,6 +18,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from ltsf import output_folder, read_config, write_json  # experiments/ltsf.py: configs and result files
+
 CHILD = r"""
 import json, sys, time, warnings
 warnings.filterwarnings("ignore")
@@ -56,15 +58,18 @@ def main() -> None:
     ap.add_argument("--config", help="an experiments/configs JSON: time its architecture, not the default")
     ap.add_argument("--out", help="default: experiments/results/efficiency[_<config name>].json")
     args = ap.parse_args()
+    if args.batches < 1 or min(args.lookbacks) < 1:
+        ap.error("--batches and --lookbacks must be at least 1")
     name, model = "default", {}
     if args.config:
-        config = json.loads(Path(args.config).read_text())
+        config = read_config(args.config)
         name = config["name"]
         model = {k: v for k, v in config["params"].items() if k not in TRAINING_ONLY}
     default_out = Path(__file__).resolve().parent / "results" / (
         "efficiency.json" if not args.config else f"efficiency_{name}.json"
     )
     out_path = Path(args.out) if args.out else default_out
+    output_folder(str(out_path.parent))  # before the measurements, not after them
     rows = []
     print(f"{'L':>5} {'params':>9} {'s/batch':>8} {'s/epoch (extrap.)':>18} {'peak RSS MB':>12}")
     for L in args.lookbacks:
@@ -72,8 +77,10 @@ def main() -> None:
             [sys.executable, "-c", CHILD, str(L), str(args.batches), json.dumps(model)],
             capture_output=True,
             text=True,
-            check=True,
         )
+        if out.returncode:  # its traceback's last lines say why
+            tail = "\n".join(out.stderr.strip().splitlines()[-15:])
+            raise SystemExit(f"lookback {L}: the measuring process failed (exit {out.returncode}):\n{tail}")
         row = json.loads(out.stdout.strip().splitlines()[-1])
         rows.append(row)
         print(
@@ -90,7 +97,7 @@ def main() -> None:
         "rows": rows,
         "command": "python " + " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),
     }
-    out_path.write_text(json.dumps(record, indent=1))
+    write_json(out_path, record)
 
 
 if __name__ == "__main__":

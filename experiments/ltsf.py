@@ -26,6 +26,7 @@ import platform
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -34,6 +35,7 @@ import torch
 
 from tsmamba import __version__
 from tsmamba.backtest import backtest_ltsf
+from tsmamba.checkpoint import atomic_write_bytes
 from tsmamba.runtime import keep_large_allocations
 
 ROOT = Path(__file__).resolve().parent
@@ -66,17 +68,65 @@ def error_scores(yhat: np.ndarray, y: np.ndarray, seconds: float) -> dict:
     }
 
 
+def read_config(path: str) -> dict:
+    """A run config (JSON object); a missing or malformed file stops the script with one line."""
+    try:
+        config = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise SystemExit(f"--config {path}: {exc.strerror or exc}") from None
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
+        raise SystemExit(f"--config {path} is not a JSON config: {exc}") from None
+    if not isinstance(config, dict) or not isinstance(config.get("params"), dict):
+        raise SystemExit(f"--config {path} must be a JSON object with a 'params' object")
+    missing = [key for key in ("name", "data", "track") if key not in config]
+    if missing or ("context_length" not in config and "members" not in config):
+        raise SystemExit(f"--config {path} lacks {missing or ['context_length (or members)']}")
+    return config
+
+
+def parse_overrides(items: list[str]) -> dict:
+    """``--set KEY=VALUE`` items -> {key: value}, each value read as JSON."""
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"--set {item!r}: write KEY=VALUE with a JSON value, e.g. --set max_epochs=3")
+        try:
+            out[key] = json.loads(value)
+        except ValueError:
+            raise SystemExit(
+                f"--set {item!r}: {value!r} is not a JSON value; quote text as JSON, e.g. "
+                f"--set '{key}=\"{value}\"'"
+            ) from None
+    return out
+
+
 def load_run(config_path: str, overrides: list[str]) -> tuple[dict, dict]:
     """Read a run config, apply ``KEY=VALUE`` overrides (JSON values) to its estimator parameters,
     and set up this process for it (threads, large allocations kept) -> (config, params)."""
-    config = json.loads(Path(config_path).read_text())
-    params = dict(config["params"])
-    for item in overrides:
-        key, value = item.split("=", 1)
-        params[key] = json.loads(value)
+    config = read_config(config_path)
+    params = {**config["params"], **parse_overrides(overrides)}
     torch.set_num_threads(int(config.get("threads", torch.get_num_threads())))
     keep_large_allocations()
     return config, params
+
+
+def output_folder(out: str) -> Path:
+    """``--out``, created (and checked writable) before any training, so no finished run is lost."""
+    path = Path(out)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        raise SystemExit(f"--out {path} cannot hold results ({exc.strerror or exc}); choose another folder") \
+            from None
+    return path
+
+
+def write_json(path: Path, record: dict) -> None:
+    """Write ``record`` atomically: a result file is whole or absent, never half written."""
+    atomic_write_bytes(path, (json.dumps(record, indent=1) + "\n").encode("utf-8"))
 
 
 def member_plan(config: dict, params: dict, seed: int, overridden=()) -> list[tuple[int, dict, int]]:
@@ -126,8 +176,9 @@ def main() -> None:
                  "with --out DIR (experiments/results/ holds the configs' own runs)")
 
     config, params = load_run(args.config, args.set)
+    out = output_folder(args.out)
     params.update(progress=False)
-    overridden = {item.split("=", 1)[0] for item in args.set}
+    overridden = set(parse_overrides(args.set))
     plan = member_plan(config, params, args.seed, overridden)  # [(lookback, params, seed)] per network
     k = len(plan)
     L = max(lookback for lookback, _, _ in plan)
@@ -214,10 +265,8 @@ def main() -> None:
         record.update(ensemble=k, members=members)
     if "members" in config:
         record.update(lookbacks=[lookback for lookback, _, _ in plan])
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     path = out / f"{config['name']}_H{args.horizon}_s{args.seed}.json"
-    path.write_text(json.dumps(record, indent=1))
+    write_json(path, record)
     print(json.dumps({k: record[k] for k in ("name", "horizon", "seed", "mse", "mae", "test_windows",
                                              "seconds_per_epoch", "epochs")}))
     print(f"val MSE {val['mse']:.4f}; full-history MSE {full['mse']:.4f} MAE {full['mae']:.4f}; wrote {path}")

@@ -41,7 +41,13 @@ FULL = "full history"
 
 
 def load() -> list[dict]:
-    return [json.loads(p.read_text()) for p in sorted(RESULTS.glob("*_H*_s*.json"))]
+    results = []
+    for path in sorted(RESULTS.glob("*_H*_s*.json")):
+        try:
+            results.append(json.loads(path.read_text(encoding="utf-8")))
+        except ValueError as exc:
+            raise SystemExit(f"{path} is not a result file ({exc}); rerun its command or remove it") from None
+    return results
 
 
 def lookback(r: dict) -> str:

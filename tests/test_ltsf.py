@@ -65,3 +65,40 @@ def test_a_run_with_set_overrides_is_not_written_among_the_configs_own_results()
                            str(EXPERIMENTS / "configs" / "etth1_track1.json"), "--horizon", "96",
                            "--set", "max_epochs=1"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and "write it elsewhere with --out DIR" in done.stderr
+
+
+@pytest.mark.parametrize(("items", "message"), [
+    (["max_epochs"], "write KEY=VALUE with a JSON value"),
+    (["max_epochs=three"], """--set 'max_epochs=three': 'three' is not a JSON value; quote text as JSON"""),
+    (["=3"], "write KEY=VALUE"),
+])
+def test_a_mistyped_set_stops_with_one_line_naming_it(ltsf, items, message):
+    """They had been a bare ValueError ('not enough values to unpack') or a JSONDecodeError naming
+    no key."""
+    with pytest.raises(SystemExit, match=message.replace("(", r"\(")):
+        ltsf.parse_overrides(items)
+    assert ltsf.parse_overrides(["max_epochs=3", 'channel_mode="mix"', "x=null"]) == {
+        "max_epochs": 3, "channel_mode": "mix", "x": None}
+
+
+def test_a_bad_config_file_stops_with_one_line(ltsf, tmp_path):
+    with pytest.raises(SystemExit, match=r"nope\.json: No such file"):
+        ltsf.read_config(str(tmp_path / "nope.json"))
+    (tmp_path / "cut.json").write_text('{"name": "x", "para')
+    with pytest.raises(SystemExit, match=r"cut\.json is not a JSON config"):
+        ltsf.read_config(str(tmp_path / "cut.json"))
+    (tmp_path / "bare.json").write_text('{"name": "x", "params": {}}')
+    with pytest.raises(SystemExit, match=r"lacks \['data', 'track'\]"):
+        ltsf.read_config(str(tmp_path / "bare.json"))
+
+
+def test_the_output_folder_is_made_and_checked_before_any_training(ltsf, tmp_path):
+    """A file as --out had failed after the run's training and scoring, losing it."""
+    assert ltsf.output_folder(str(tmp_path / "a" / "b")).is_dir()
+    (tmp_path / "file").write_text("")
+    with pytest.raises(SystemExit, match="cannot hold results"):
+        ltsf.output_folder(str(tmp_path / "file"))
+    path = tmp_path / "a" / "r.json"
+    ltsf.write_json(path, {"mse": 0.5})
+    assert path.read_text() == '{\n "mse": 0.5\n}\n'
+    assert sorted(p.name for p in path.parent.iterdir()) == ["b", "r.json"]  # no temporary file left

@@ -78,3 +78,10 @@ def test_every_seed_has_its_command(make_results):
         f"seed 1: `--seed 1`; seed 2: `{base} --seed 2 --set dropout=0.1 --out x`")
     committed = (SCRIPT.parents[1] / "docs" / "results.md").read_text()
     assert committed.count("--set chunk_size=16 --out experiments/reruns`]") == 10
+
+
+def test_a_half_written_result_is_named(make_results, tmp_path, monkeypatch):
+    (tmp_path / "etth1_track1_H96_s0.json").write_text('{"name": "etth1_track1", "mse": 0.4')
+    monkeypatch.setattr(make_results, "RESULTS", tmp_path)
+    with pytest.raises(SystemExit, match=r"etth1_track1_H96_s0\.json is not a result file"):
+        make_results.load()
