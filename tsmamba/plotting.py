@@ -186,10 +186,23 @@ def _format_time(ts: pd.Timestamp) -> str:
 
 
 def _prepared(forecasts: Any) -> pd.DataFrame:
-    df = _require(forecasts, FORECAST_COLUMNS, "forecasts").copy()
+    """The forecasts table with parsed times and text channels: the frame itself when it has
+    them (a report's figures share the one it converts: a copy of all columns for each figure
+    took 2.3 s at 8 million rows), else a converted copy (the caller's frame is left as it was)."""
+    df = _require(forecasts, FORECAST_COLUMNS, "forecasts")
+    channel = df["channel"]
+    categorical = isinstance(channel.dtype, pd.CategoricalDtype)  # as a backtest's table holds them
+    if (
+        pd.api.types.is_datetime64_any_dtype(df["origin"].dtype)
+        and pd.api.types.is_datetime64_any_dtype(df["timestamp"].dtype)
+        and pd.api.types.infer_dtype(channel.cat.categories if categorical else channel) == "string"
+        and not channel.isna().any()
+    ):
+        return df
+    df = df.copy()
     df["origin"] = forecast_times(df["origin"], "origin")
     df["timestamp"] = forecast_times(df["timestamp"], "timestamp")
-    df["channel"] = df["channel"].astype(str)
+    df["channel"] = channel.astype(str)
     return df
 
 
@@ -229,7 +242,7 @@ def _evenly(items: Sequence[Any], count: int) -> list[Any]:
 def _select_panels(
     df: pd.DataFrame, origins: Any, channels: Any, max_panels: int
 ) -> list[tuple[pd.Timestamp, str]]:
-    all_channels = list(dict.fromkeys(df["channel"]))
+    all_channels = list(pd.unique(df["channel"]))  # in order of appearance
     all_origins = sorted(df["origin"].unique())
     if channels is None:
         # evenly spread, the first and the last included: the LTSF files put their target last
@@ -520,7 +533,7 @@ def save_report_plots(
     model's name defaults to the one non-baseline model in ``metrics_df`` (else ``"model"``).
     Both frames are checked before anything is written.
     """
-    _prepared(forecasts)
+    forecasts = _prepared(forecasts)  # checked, and converted once for the figures
     _require(metrics_df, ("model", "step", "metric", "value"), "metrics_df")
     if model_name is None:
         models = [m for m in dict.fromkeys(metrics_df["model"]) if m not in BASELINES]
