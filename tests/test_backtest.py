@@ -863,7 +863,7 @@ def test_linear_baseline_forecasts_origins_in_pieces_as_at_once(monkeypatch):
 
 def test_rolling_bounded_forecast_frame_keeps_every_score(tmp_path):
     """max_forecast_rows bounds the rolling backtest's tidy frame too (it grew by about 200 bytes
-    per origin x step x channel: 3.5 GB at 8,000 origins of 21 channels, H = 96); the scores,
+    per origin x step x channel: a 3.8 GB peak at 8,000 origins of 21 channels, H = 96); the scores,
     arrays and report are those of every origin."""
     frame = ramp(300, n_channels=3)
     full = backtest(LastValueForecaster(horizon=4), frame, start=50)

@@ -612,7 +612,8 @@ def test_backtest_prints_a_summary_table(tmp_path, small_csv, tiny_config, capsy
 def test_rolling_backtest_keeps_the_report_limit_of_forecasts_in_memory(tmp_path, small_csv, tiny_config,
                                                                         monkeypatch):
     """The CLI's report limit bounds the rolling backtest's forecasts frame, as it does LTSF's:
-    the frame of every origin had been built and kept (3.5 GB at 8,000 origins of 21 channels)."""
+    the frame of every origin had been built and kept (a 3.8 GB peak at 8,000 origins of 21
+    channels, H = 96)."""
     monkeypatch.setattr(cli, "_forecast_rows", lambda run: None if run.get("all_forecasts") else 3 * 12 * 7)
     for flags, kept in (([], [3, 5]), (["--all-forecasts"], [5, 5])):
         out = tmp_path / f"r{len(flags)}"

@@ -930,10 +930,10 @@ def backtest(
             120 (experiments/benchmarks/bench_backtest.py).
         linear_max_windows: training windows of the linear baseline (subsampled above this).
         max_forecast_rows: bound on the tidy ``forecasts`` frame (one row per origin, step and
-            channel, about 200 bytes each: 8,000 origins of 21 channels at H = 96 took 3.5 GB),
-            which then holds evenly spaced origins (``config["forecast_origins_kept"]`` =
-            ``[kept, total]``); the scores and ``arrays`` always cover every origin. None keeps
-            every origin, 0 none.
+            channel, about 140 bytes each: 8,000 origins of 21 channels at H = 96 peaked at
+            3.8 GB, 1.6 GB with 250,000 rows kept), which then holds evenly spaced origins
+            (``config["forecast_origins_kept"]`` = ``[kept, total]``); the scores and ``arrays``
+            always cover every origin. None keeps every origin, 0 none.
 
     Raises :class:`ConfigError` for invalid options and :class:`DataValidationError` when the
     series is too short for them (both name the fix).
