@@ -436,6 +436,25 @@ def test_daily_frames_in_another_zone_across_dst_are_read_on_the_fitted_calendar
     pd.testing.assert_frame_equal(est.predict(as_text, context="full"), expected)
 
 
+
+def test_a_gap_in_a_zone_aware_daily_stream_across_dst_counts_calendar_days(series):
+    """A Paris day across the DST change is 23 hours: counted as 24-hour steps, pandas 2's
+    calendar days would have made the gap 'off the grid' instead of three missing days."""
+    days = series.set_axis(pd.date_range("2020-01-01", periods=len(series), freq="D",
+                                         tz="Europe/Paris", name="date"))
+    est = TSMambaForecaster(**TINY).fit(days.iloc[:60])
+    rejecting = est.stream(history=days.iloc[:87])  # the last day seen: 2020-03-27
+    with pytest.raises(StreamError, match=r"gap: 3 step\(s\) missing between 2020-03-27 00:00:00\+01:00 "
+                                          r"and 2020-03-31 00:00:00\+02:00"):
+        rejecting.update(days.iloc[90])  # 03-28, 03-29 (23 hours) and 03-30 missing
+    filling = est.stream(history=days.iloc[:87], gaps="ffill")
+    filling.update(days.iloc[90])
+    assert filling.steps == 91 and filling.last_timestamp == days.index[90]
+    filled = pd.concat([days.iloc[:87], pd.DataFrame([days.iloc[86].to_numpy()] * 3, index=days.index[87:90],
+                                                     columns=days.columns), days.iloc[[90]]])
+    np.testing.assert_allclose(filling.forecast().to_numpy(), est.predict(filled, context="full").to_numpy(),
+                               rtol=1e-4, atol=1e-5)
+
 def test_a_dateutil_zone_saves_and_loads(paris, tmp_path, dateutil_zones):
     """The zone of a dateutil index used to be saved as "tzfile('/usr/share/...')", a name that
     did not load: the model and the stream saved fine and could not be loaded."""
