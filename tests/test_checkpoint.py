@@ -295,3 +295,14 @@ def test_a_regular_file_under_dev_is_replaced_not_appended_to(tmp_path):
         assert path.read_bytes() == b"date,OT\n2024-01-02,2.0\n"
     finally:
         path.unlink(missing_ok=True)
+
+
+def test_a_view_is_saved_as_its_own_values_not_its_whole_storage(tmp_path):
+    """torch.save writes a view's whole storage: the last row of a (4000, 64) buffer took 1 MB."""
+    buffer = torch.randn(4000, 64)
+    path = write_checkpoint(tmp_path / "v", {"format": "tsmamba-test"},
+                            {"t": {"last": buffer[-1], "column": buffer[:2, 3]}})
+    assert sum(p.stat().st_size for p in path.iterdir()) < 8_000
+    _, tensors = read_checkpoint(path)
+    assert torch.equal(tensors["t"]["last"], buffer[-1])
+    assert torch.equal(tensors["t"]["column"], buffer[:2, 3])

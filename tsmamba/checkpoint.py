@@ -238,8 +238,13 @@ def check_replaceable(path: str | os.PathLike, kind: str | None = None) -> Path:
 def _tensor_bytes(tensors: Mapping[str, torch.Tensor]) -> bytes:
     import torch
 
+    def own(t: torch.Tensor) -> torch.Tensor:  # torch.save writes a view's whole storage
+        t = t.detach().cpu()
+        fits = t.is_contiguous() and t.untyped_storage().nbytes() == t.numel() * t.element_size()
+        return t if fits else t.clone(memory_format=torch.contiguous_format)
+
     buf = io.BytesIO()
-    torch.save({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, buf)
+    torch.save({k: own(v) for k, v in tensors.items()}, buf)
     return buf.getvalue()
 
 

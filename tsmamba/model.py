@@ -228,6 +228,15 @@ class ForecastState:
         return ForecastState(caches, moments, steps, hidden)
 
 
+def _own(t: Tensor | None) -> Tensor | None:
+    """``t`` in storage of its own size: a state that views a whole pass's buffer (the last
+    moments of (b, l, C, 3) sums, the head's last K - 1 of l hidden states) kept that buffer
+    alive in a stream and in its saves (160 KB saved for 10 KB of state after 4,000 rows)."""
+    if t is None or (t.is_contiguous() and t.untyped_storage().nbytes() == t.numel() * t.element_size()):
+        return t
+    return t.clone(memory_format=torch.contiguous_format)
+
+
 _MIN_WEIGHT = 1e-12  # a fresh state has no weight: its mean reads 0, and it adds no deviation
 
 
@@ -559,7 +568,8 @@ class MambaForecaster(nn.Module):
         if moments is None:  # only the causal norm carries statistics
             moments = x.new_zeros(x.shape[0], x.shape[2], 3)
         steps = (0 if state is None else state.steps) + x.shape[1]
-        return forecast, ForecastState(caches, moments, steps, hidden)
+        caches = [InferenceCache(_own(c.conv_state), _own(c.ssm_state)) for c in caches]
+        return forecast, ForecastState(caches, _own(moments), steps, _own(hidden))
 
     # ---- recurrent interface ---------------------------------------------------------------
     def _check_recurrent(self) -> None:

@@ -351,6 +351,8 @@ class Stream:
         gives every series' forecast.
         """
         updates = self._normalise_updates(row)
+        if not updates:  # {} for several series: nothing advances (an empty batch of arrivals)
+            return self._forecasts([], as_array)
         plan = []  # validated before any state change
         for b, r in updates.items():
             values, ts = self._parse_row(r)
