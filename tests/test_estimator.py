@@ -502,6 +502,18 @@ def test_non_finite_loss_stops_with_a_clear_error(series, monkeypatch, tmp_path)
     assert not (tmp_path / "ck" / "last.ckpt").exists()  # no NaN weights written
 
 
+
+def test_a_diverged_validation_loss_stops_with_a_clear_error(series, tmp_path):
+    """One step at a huge learning rate leaves finite but enormous weights whose validation loss
+    is NaN: early stopping (on by default) had ended the fit quietly, and it forecast NaN."""
+    est = TSMambaForecaster(**{**TINY, "max_epochs": 3, "batch_size": 512, "learning_rate": 1e20},
+                            checkpoint_dir=str(tmp_path / "ck"))
+    assert est.patience is not None  # early stopping on
+    with pytest.raises(TrainingError, match=r"non-finite validation loss \(nan\) at epoch 0, after step 1"):
+        est.fit(series)
+    assert not hasattr(est, "history_")
+    assert not (tmp_path / "ck" / "last.ckpt").exists()
+
 def test_real_data_smoke_fit_beats_last_value(benchmark_file):
     """A short fit on a slice of ETTh1 beats the naive last-value forecast on held-out windows."""
     from tsmamba.data import read_series

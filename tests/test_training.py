@@ -210,6 +210,8 @@ def test_a_resume_with_ema_off_ignores_the_saved_average():
                                            # overflowed in the float32 optimizer step
                                            ({"weight_decay": 1e300}, "weight_decay .* below 3.4e"),
                                            ({"learning_rate": 1e300}, "learning_rate .* below 3.4e"),
+                                           # AdamW's first step is 10 x the learning rate
+                                           ({"learning_rate": 1e38}, r"learning_rate .* below 3\.4e\+37"),
                                            ({"learning_rate": 0.0}, "learning_rate must be a number > 0"),
                                            ({"learning_rate": float("nan")}, "learning_rate"),
                                            ({"learning_rate": True}, "learning_rate")])

@@ -172,6 +172,7 @@ def seeded(seed: int | None) -> Iterator[None]:
 
 
 _FLOAT32_MAX = float(torch.finfo(torch.float32).max)  # the optimizer steps in float32
+_BETAS = (0.9, 0.95)  # AdamW's; its first step is learning_rate / (1 - beta1) = 10 x learning_rate
 
 
 class ForecastingModule(L.LightningModule):
@@ -203,13 +204,15 @@ class ForecastingModule(L.LightningModule):
                 f"frequency_loss is the weight of the frequency-domain term and must be in [0, 1], "
                 f"got {frequency_loss!r}"
             )
-        rates = (("learning_rate", learning_rate, True), ("weight_decay", weight_decay, False))
-        for name, value, positive in rates:
+        rates = (("learning_rate", learning_rate, True, _FLOAT32_MAX * (1 - _BETAS[0])),
+                 ("weight_decay", weight_decay, False, _FLOAT32_MAX))
+        for name, value, positive, bound in rates:
             number = isinstance(value, Real) and not isinstance(value, bool)
-            if not number or not (0 < value if positive else 0 <= value) or value >= _FLOAT32_MAX:
-                raise ConfigError(  # 1e300 overflowed in the float32 optimizer step, with a traceback
+            if not number or not (0 < value if positive else 0 <= value) or value >= bound:
+                raise ConfigError(  # 1e300 (and a learning rate of 1e38) overflowed in the float32
+                    # optimizer step, with a traceback
                     f"{name} must be a number {'>' if positive else '>='} 0 and below "
-                    f"{_FLOAT32_MAX:.1e} (the optimizer steps in float32), got {value!r}"
+                    f"{bound:.1e} (the optimizer steps in float32), got {value!r}"
                 )
         check_number(warmup_fraction, "warmup_fraction", lambda v: 0 <= v < 1, "a number in [0, 1)")
         check_number(min_lr_ratio, "min_lr_ratio", lambda v: 0 <= v <= 1, "a number in [0, 1]")
@@ -320,6 +323,12 @@ class ForecastingModule(L.LightningModule):
 
     def validation_step(self, batch: list[Tensor], batch_idx: int) -> None:
         loss = self._loss(batch)
+        if not torch.isfinite(loss):  # early stopping had ended such a fit quietly, forecasting NaN
+            raise TrainingError(
+                f"non-finite validation loss ({loss.item()}) at epoch {self.current_epoch}, after "
+                f"step {self.global_step}: the weights diverged; weights were not saved. Lower "
+                "learning_rate, or check the data for extreme values"
+            )
         self.log("val_loss", loss, prog_bar=True, on_epoch=True, batch_size=batch[0].shape[0])
 
     def test_step(self, batch: list[Tensor], batch_idx: int) -> None:
@@ -331,7 +340,7 @@ class ForecastingModule(L.LightningModule):
 
     def configure_optimizers(self) -> dict[str, Any]:
         optimizer = torch.optim.AdamW(
-            self.network.param_groups(self.weight_decay), lr=self.learning_rate, betas=(0.9, 0.95)
+            self.network.param_groups(self.weight_decay), lr=self.learning_rate, betas=_BETAS
         )
         estimated = self.trainer.estimated_stepping_batches
         if not math.isfinite(estimated):  # max_epochs=-1 and no max_steps: OverflowError in int()
