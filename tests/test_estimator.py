@@ -711,6 +711,21 @@ def test_read_errors_say_where_the_cleaning_options_are(series):
     assert "read_series" not in str(info.value)  # no hint where no option helps
 
 
+
+def test_a_frame_fit_accepts_with_its_times_in_the_index_and_a_date_column_can_be_forecast(fitted, series):
+    """fit reads the 'date' column holding the index's own times as the time; predict had called
+    it an unexpected channel (and forecast_origins and stream with it)."""
+    both = series.reset_index().set_index("date", drop=False)
+    expected = fitted.predict(series)
+    for frame in (both, both.rename_axis(None)):
+        pd.testing.assert_frame_equal(fitted.predict(frame), expected)
+        np.testing.assert_array_equal(fitted.forecast_origins(frame, [len(series) - 1]),
+                                      fitted.forecast_origins(series, [len(series) - 1]))
+        pd.testing.assert_frame_equal(fitted.stream(history=frame).forecast(),
+                                      fitted.stream(history=series).forecast())
+    with pytest.raises(DataValidationError, match=r"unexpected \['extra'\]"):
+        fitted.predict(both.assign(extra=1.0))  # a column that is no time is still an extra one
+
 def test_the_no_validation_warning_states_the_rule(series):
     est = TSMambaForecaster(**{**TINY, "context_length": 8, "horizon": 24, "val_fraction": 0.1,
                                "max_epochs": 1})

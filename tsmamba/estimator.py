@@ -327,7 +327,8 @@ class TSMambaForecaster(BaseEstimator):
                     time_col = fitted_time
                 elif "date" in present:
                     time_col = "date"
-            missing = [c for c in self.columns_ if c not in present]
+            time_col = default_time_col(df, time_col)  # as fit reads it: the index's own times
+            missing = [c for c in self.columns_ if c not in present]  # in a "date" column too
             extra = [c for c in present if c not in self.columns_ and c != time_col]
             if missing or extra:
                 raise DataValidationError(
