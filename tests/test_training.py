@@ -220,6 +220,19 @@ def test_module_settings_are_checked(kwargs, match):
         tiny_module(**kwargs)
 
 
+
+def test_an_early_stopping_of_the_users_needs_the_estimators_off():
+    """Beside the estimator's own, Lightning refused it with a note on callback state keys."""
+    from lightning.pytorch.callbacks import EarlyStopping
+
+    mine = {"callbacks": [EarlyStopping("val_loss", patience=1)]}
+    with pytest.raises(ConfigError, match=r"hold an EarlyStopping, but the estimator stops early itself "
+                                          r"\(patience=3\); set patience=None to use yours"):
+        make_trainer(max_epochs=1, patience=3, has_validation=True, progress=False, trainer_kwargs=mine)
+    trainer, _ = make_trainer(max_epochs=1, patience=None, has_validation=True, progress=False,
+                              trainer_kwargs=mine)
+    assert [c for c in trainer.callbacks if isinstance(c, EarlyStopping)] == mine["callbacks"]
+
 def test_patience_is_a_whole_number_or_off():
     for off in (None, 0):
         trainer, _ = make_trainer(max_epochs=1, patience=off, has_validation=True, progress=False)

@@ -495,6 +495,11 @@ def make_trainer(
         callbacks.append(restore)
         if patience:  # None or 0: no early stopping
             patience = positive_int(patience, "patience", hint="or 0 / None for no early stopping")
+            if any(isinstance(c, EarlyStopping) for c in extra_callbacks):  # Lightning: "more than one
+                raise ConfigError(  # stateful callback of type EarlyStopping", and a HINT on state keys
+                    f"trainer_kwargs callbacks hold an EarlyStopping, but the estimator stops early "
+                    f"itself (patience={patience}); set patience=None to use yours, or drop it"
+                )
             callbacks.append(EarlyStopping("val_loss", patience=patience, mode="min"))
     if checkpoint_dir is not None:
         try:
