@@ -7,7 +7,9 @@ import functools
 import gzip
 import hashlib
 import http.server
+import os
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -416,10 +418,12 @@ def test_a_page_downloaded_for_the_data_set_is_not_kept(isolated, http_root, mon
     root, base = http_root
     (root / "ETTh2.csv").write_bytes(b"<html><body>rate limited</body></html>\n")
     fake_spec(monkeypatch, f"{base}/ETTh2.csv", n_rows=100)
-    with pytest.raises(DataValidationError):
-        load_dataset("ETTh2")
+    with pytest.raises(ChecksumError, match=rf"the download of ETTh2 from {base}/ETTh2.csv is not the data "
+                                            r"set's CSV \(ETTh2.csv: the file has a header \(<html>.*\) but "
+                                            r"no data rows\); nothing was kept. Check the URL, or put ETTh2"):
+        load_dataset("ETTh2")  # it had said only that the (removed) file had no data rows
     assert list(isolated.iterdir()) == []
-    with pytest.raises(DataValidationError):  # nor the folders made for it
+    with pytest.raises(ChecksumError):  # nor the folders made for it
         load_dataset("ETTh2", data_dir=isolated / "new" / "deeper")
     assert list(isolated.iterdir()) == []
 
@@ -524,3 +528,63 @@ def test_a_download_into_a_place_that_cannot_hold_it_is_a_data_error(tmp_path):
     (tmp_path / "file").write_text("not a folder")
     with pytest.raises(DataNotFoundError, match=r"cannot download .* into .*file"):  # FileExistsError
         download(source.as_uri(), tmp_path / "file" / "x.csv")
+
+
+def test_a_download_stopped_while_it_is_checked_leaves_no_file_to_trust(isolated, http_root, monkeypatch):
+    """The download had been moved into place before it was read and its size checked: a run
+    stopped in between (Ctrl-C, a kill) left a truncated file that every later run loaded."""
+    root, base = http_root
+    (root / "ETTh2.csv").write_bytes(csv_bytes(50))  # cut short, but at a line end
+    fake_spec(monkeypatch, f"{base}/ETTh2.csv", n_rows=100)
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(datasets, "read_dataset_file", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        load_dataset("ETTh2")
+    assert list(isolated.iterdir()) == []  # neither the file nor its temporary copy
+
+
+def test_temporary_files_of_killed_downloads_are_removed_once_stale(isolated, http_root, monkeypatch):
+    """A kill (no clean-up runs) left .part files beside the data, one per interrupted run."""
+    root, base = http_root
+    (root / "ETTh2.csv").write_bytes(csv_bytes(100))
+    fake_spec(monkeypatch, f"{base}/ETTh2.csv", n_rows=100)
+    old, fresh = isolated / ".ETTh2.csv.0badf00d.part.csv", isolated / ".ETTh2.csv.1234abcd.part.csv"
+    for part in (old, fresh):
+        part.write_bytes(b"date,a\n")
+    os.utime(old, (time.time() - 7200, time.time() - 7200))  # untouched for two hours
+    load_dataset("ETTh2")
+    assert sorted(p.name for p in isolated.iterdir()) == [fresh.name, "ETTh2.csv", "ETTh2.csv.sha256"]
+
+
+def test_a_failed_write_is_told_from_a_broken_download(tmp_path, monkeypatch):
+    """A full disk read 'download ... broke off (OSError(28, ...)); try again'."""
+    import errno
+
+    source = tmp_path / "src.csv"
+    source.write_bytes(csv_bytes(20))
+    real_fdopen = os.fdopen
+
+    class Full:
+        def __init__(self, handle):
+            self.handle = handle
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.handle.close()
+
+        def write(self, data):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        def __getattr__(self, name):
+            return getattr(self.handle, name)
+
+    monkeypatch.setattr(datasets.os, "fdopen", lambda fd, mode: Full(real_fdopen(fd, mode)))
+    with pytest.raises(DataNotFoundError, match=rf"cannot write the download of .* into {tmp_path / 'out'} "
+                                                r"\(No space left on device\); free space there"):
+        download(source.as_uri(), tmp_path / "out" / "x.csv")
+    assert not (tmp_path / "out").exists()

@@ -1343,7 +1343,10 @@ def cmd_datasets(run: Run) -> int:
         return 0
     rows = [["name", "kind", "freq", "rows", "channels", "file"]]
     for e in entries:
-        where = e["path"] or f"not found ({e['file']}; downloaded on first use)"
+        fetched = "; downloaded on first use" if e["download"] else ""
+        if e["download"] and e["download"] != e["file"]:  # ETTm1.csv.gz is fetched as ETTm1.csv
+            fetched += f" as {e['download']}"
+        where = e["path"] or f"not found ({e['file']}{fetched})"
         rows.append([e["name"], e["kind"], e["freq"], str(e["n_rows"]), str(e["n_channels"]), where])
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     for r in rows:

@@ -9,13 +9,15 @@ knows it, or against the ``<file>.sha256`` recorded beside it at its first downl
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import http.client
 import os
+import time
 import urllib.error
 import urllib.request
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +27,7 @@ import pandas as pd
 
 from tsmamba.checkpoint import atomic_write_bytes, temp_beside
 from tsmamba.data import read_series
-from tsmamba.errors import ChecksumError, ConfigError, DataNotFoundError, positive_int
+from tsmamba.errors import ChecksumError, ConfigError, DataNotFoundError, TSMambaError, positive_int
 
 __all__ = [
     "DATA_ENV",
@@ -301,22 +303,32 @@ def verify_file(path: str | os.PathLike, spec: DatasetSpec | None = None) -> str
     return expected
 
 
-def download(url: str, dest: str | os.PathLike, sha256: str | None = None) -> Path:
+_STALE_PART_S = 3600  # a download's temporary file untouched this long was left by a killed run
+
+
+def download(
+    url: str, dest: str | os.PathLike, sha256: str | None = None, check: Callable[[Path], Any] | None = None
+) -> Path:
     """Fetch ``url`` (http(s) or file://) to ``dest`` atomically; check ``sha256`` if given.
 
     The bytes go to a temporary file in ``dest``'s folder that replaces ``dest`` only when
     complete and verified, so a failed or mismatched download leaves no file behind. Complete
     means all the bytes the server announced; without a length (or a ``sha256``) a ``.csv``
-    must end with a newline, as one cut short mid-line does not. A symlinked
-    ``dest`` keeps pointing where it did: the file it names is the one replaced.
-    Raises :class:`ChecksumError` on a mismatch, :class:`DataNotFoundError` when unreachable.
+    must end with a newline, as one cut short mid-line does not. ``check(path)`` runs on the
+    complete temporary file (named with ``dest``'s suffixes) before it replaces ``dest``; what
+    it raises leaves no file behind either. Temporary files of downloads killed earlier (by a
+    signal: no clean-up runs) are removed once an hour old. A symlinked ``dest`` keeps pointing
+    where it did: the file it names is the one replaced.
+    Raises :class:`ChecksumError` on a mismatch, :class:`DataNotFoundError` when unreachable or
+    when the file cannot be written.
     """
     dest = Path(dest)
     target = Path(os.path.realpath(dest))
     made = _missing_folders(target.parent)  # removed again if the download fails
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = temp_beside(target, ".part")
+        _remove_stale_parts(target)
+        fd, tmp = temp_beside(target, ".part" + "".join(target.suffixes))  # .csv.gz read as such
     except OSError as exc:  # a read-only folder, a file where the folder should be, a long name
         _remove_empty(made)
         raise DataNotFoundError(f"cannot download {url} into {target.parent}: {exc}") from exc
@@ -330,14 +342,23 @@ def download(url: str, dest: str | os.PathLike, sha256: str | None = None) -> Pa
                 raise DataNotFoundError(f"cannot download {url}: {exc}") from exc
             received, tail = 0, b""
             with response:
-                try:
-                    for block in iter(lambda: response.read(_CHUNK), b""):
-                        digest.update(block)
+                while True:
+                    try:
+                        block = response.read(_CHUNK)
+                    except (http.client.HTTPException, OSError) as exc:
+                        raise DataNotFoundError(f"download of {url} broke off ({exc!r}); try again") from exc
+                    if not block:
+                        break
+                    digest.update(block)
+                    try:
                         out.write(block)
-                        received += len(block)
-                        tail = block[-1:]
-                except (http.client.HTTPException, OSError) as exc:
-                    raise DataNotFoundError(f"download of {url} broke off ({exc!r}); try again") from exc
+                    except OSError as exc:  # no space, a file size limit: not the network's doing
+                        raise DataNotFoundError(
+                            f"cannot write the download of {url} into {target.parent} "
+                            f"({exc.strerror or exc}); free space there or choose another folder"
+                        ) from None
+                    received += len(block)
+                    tail = block[-1:]
                 announced = response.headers.get("Content-Length")
                 if announced is not None and not response.headers.get("Content-Encoding"):
                     if received != int(announced):  # a connection closed early reads as the end
@@ -359,12 +380,26 @@ def download(url: str, dest: str | os.PathLike, sha256: str | None = None) -> Pa
                 f"download of {url} has sha256 {actual}, expected {sha256}; nothing was "
                 f"written to {dest}. The source may have changed or the transfer was corrupted"
             )
+        if check is not None:
+            check(tmp)
         os.replace(tmp, target)
         made = []
     finally:
         tmp.unlink(missing_ok=True)
         _remove_empty(made)
     return dest
+
+
+def _remove_stale_parts(target: Path) -> None:
+    """Remove the temporary files of earlier downloads of ``target`` that no one has written to
+    for an hour (a download in progress writes to its own continually)."""
+    now = time.time()
+    for part in target.parent.glob(f".{glob.escape(target.name)}.*.part*"):
+        try:
+            if now - part.stat().st_mtime > _STALE_PART_S:
+                part.unlink()
+        except OSError:  # gone meanwhile, or not ours to remove
+            pass
 
 
 def _remove_empty(folders: list[Path]) -> None:
@@ -444,28 +479,34 @@ def load_dataset(
         target = Path(data_dir).expanduser() if data_dir is not None else download_dir()
         dest = target / (spec.download_name or spec.filenames[0])
         expected = spec.expected_sha256(dest.name)
-        made = _missing_folders(Path(os.path.realpath(dest)).parent)
+        read: dict[str, pd.DataFrame] = {}
+
+        def published(path: Path) -> None:
+            """Read and check the complete download before it takes its place: a file moved in
+            first and killed while being read was trusted by every later run."""
+            try:
+                frame = read_dataset_file(path, spec, verified=True)
+            except TSMambaError as exc:  # an HTML page, gzip bytes under a .csv name
+                why = str(exc).replace(str(path), dest.name).replace(path.name, dest.name)  # no temp name
+                raise ChecksumError(
+                    f"the download of {spec.name} from {spec.url} is not the data set's CSV ({why}); "
+                    f"nothing was kept. Check the URL, or {advice[0].lower()}{advice[1:]}"
+                ) from None
+            if frame.shape != (spec.n_rows, spec.n_channels):
+                raise ChecksumError(
+                    f"the download of {spec.name} from {spec.url} has {frame.shape[0]} rows x "
+                    f"{frame.shape[1]} channels, the published file {spec.n_rows} x {spec.n_channels}; "
+                    f"nothing was kept. {advice}"
+                )
+            read["frame"] = frame
+
         try:
-            _download(spec.url, dest, expected)
+            _download(spec.url, dest, expected, check=published)
         except DataNotFoundError as exc:
             raise DataNotFoundError(f"{spec.name} not found locally and {exc}. {advice}") from exc
-        try:
-            frame = read_dataset_file(dest, spec, verified=True)
-        except Exception:  # a page or a broken file where the data set should be: not kept
-            Path(os.path.realpath(dest)).unlink(missing_ok=True)  # the file, not a link to it
-            _remove_empty(made)
-            raise
-        if frame.shape != (spec.n_rows, spec.n_channels):
-            Path(os.path.realpath(dest)).unlink()  # not the published file: no checksum to record
-            _remove_empty(made)
-            raise ChecksumError(
-                f"the download of {spec.name} from {spec.url} has {frame.shape[0]} rows x "
-                f"{frame.shape[1]} channels, the published file {spec.n_rows} x {spec.n_channels}; "
-                f"it was removed. {advice}"
-            )
         if expected is None:  # record its digest only once it is known to be the published file
             _write_sidecar(dest, sha256_file(dest))
-        return frame
+        return read["frame"]
     verified = verify and verify_file(path, spec) is not None
     return read_dataset_file(path, spec, verified=verified)
 
@@ -474,7 +515,8 @@ _download = download  # load_dataset's `download` flag shadows the function insi
 
 
 def list_datasets(data_dir: str | os.PathLike | None = None) -> list[dict[str, Any]]:
-    """One dict per registry entry: name, file, path (where found, or None), kind, freq, rows."""
+    """One dict per registry entry: name, file, path (where found, or None), download (the name a
+    download is saved under, None without a URL), kind, freq, rows, channels."""
     out = []
     for spec in REGISTRY.values():
         found = find_dataset(spec.name, data_dir)
@@ -483,6 +525,7 @@ def list_datasets(data_dir: str | os.PathLike | None = None) -> list[dict[str, A
                 "name": spec.name,
                 "file": spec.filenames[0],
                 "path": str(found) if found else None,
+                "download": spec.download_name,
                 "kind": spec.kind,
                 "freq": spec.freq,
                 "n_rows": spec.n_rows,
