@@ -514,6 +514,27 @@ def test_a_diverged_validation_loss_stops_with_a_clear_error(series, tmp_path):
     assert not hasattr(est, "history_")
     assert not (tmp_path / "ck" / "last.ckpt").exists()
 
+
+def test_a_float64_fit_trains_on_the_float64_values():
+    """The windows were float32 whatever the precision: a 1e-3 signal on a 1e5 level (scale=False,
+    the LTSF route) reached the float64 network as one constant value."""
+    index = pd.date_range("2020-01-01", periods=300, freq="h", name="date")
+    frame = pd.DataFrame({"y": 1e5 + 1e-3 * np.sin(np.arange(300) / 3)}, index=index)
+    seen = []
+
+    class Batches(Callback):
+        def on_train_batch_start(self, trainer, module, batch, batch_idx):
+            seen.append(batch[0].detach().clone())
+
+    est = TSMambaForecaster(**{**TINY, "max_epochs": 1, "train_stride": 1, "linear_init": False},
+                            trainer_kwargs={"precision": "64-true", "callbacks": [Batches()]})
+    est.fit(frame, scale=False)
+    contexts = torch.cat(seen)  # (windows, L, 1), shuffled
+    assert contexts.dtype == torch.float64
+    values = torch.tensor(frame["y"].to_numpy())
+    windows = values.unfold(0, TINY["context_length"], 1)[:, :, None]  # every context, exactly
+    assert all((windows == c).all(dim=(1, 2)).any() for c in contexts[:20])
+
 def test_real_data_smoke_fit_beats_last_value(benchmark_file):
     """A short fit on a slice of ETTh1 beats the naive last-value forecast on held-out windows."""
     from tsmamba.data import read_series
