@@ -786,6 +786,9 @@ def test_prediction_frames_and_val_df_must_match_the_training_rows(fitted, serie
         est.fit(series.iloc[:300], val_df=series.iloc[250:])  # overlaps the training rows
     with pytest.raises(DataValidationError, match="df's are in no time zone, val_df's in UTC"):
         est.fit(series.iloc[:300], val_df=series.iloc[300:].tz_localize("UTC"))
+    with pytest.raises(DataValidationError, match=r"val_df has 5 rows, but a validation window needs "
+                                                  r"horizon=12 target rows after df"):
+        est.fit(series.iloc[:300], val_df=series.iloc[300:305])  # had counted df's rows as 'val split'
     assert not hasattr(est, "network_")
 
 

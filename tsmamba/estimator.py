@@ -460,6 +460,12 @@ class TSMambaForecaster(BaseEstimator):
         if val_df is not None:
             val_frame = self._read(val_df, time_col, list(frame.columns), freq, index.tz)
             _check_continues(index, val_frame.index, freq)
+            if len(val_frame) < H:  # its windows' contexts come from df's last rows; targets from it
+                raise DataValidationError(
+                    f"val_df has {len(val_frame)} rows, but a validation window needs horizon={H} "
+                    f"target rows after df (its context comes from df's last {L_} rows); give at least "
+                    f"{H} rows, or leave out val_df to hold out val_fraction of df"
+                )
             train_end = n
             all_values = np.concatenate([values, val_frame.to_numpy(np.float64)])
             all_index = index.append(val_frame.index)
