@@ -882,3 +882,8 @@ def test_rolling_bounded_forecast_frame_keeps_every_score(tmp_path):
     bounded.save_report(tmp_path, plots=False)
     note = json.loads((tmp_path / "metrics.json").read_text())["forecasts_csv"]
     assert note == {"rows": 120, "origins": 10, "origins_total": 246, "complete": False}
+    FIT_LOG.clear()
+    for bad in ("1000", -1, 2.5):  # refused before any fit, not once every origin is forecast
+        with pytest.raises(ConfigError, match="max_forecast_rows must be an integer >= 0"):
+            backtest(LastValueForecaster(horizon=4), frame, start=50, max_forecast_rows=bad)
+    assert FIT_LOG == []

@@ -546,6 +546,21 @@ def test_a_download_stopped_while_it_is_checked_leaves_no_file_to_trust(isolated
     assert list(isolated.iterdir()) == []  # neither the file nor its temporary copy
 
 
+def test_a_first_download_reads_as_the_file_it_is(isolated, http_root, monkeypatch):
+    """Checked before it took its place, the frame and its warnings had named the temporary file."""
+    root, base = http_root
+    frame = synthetic_ett(n_rows=100)
+    frame["HUFL"] = 1.0
+    (root / "ETTh2.csv").write_bytes(frame.to_csv(index=False).encode())
+    fake_spec(monkeypatch, f"{base}/ETTh2.csv", n_rows=100)
+    with pytest.warns(UserWarning) as caught:
+        df = load_dataset("ETTh2")
+    assert df.attrs["source"] == "ETTh2.csv"
+    texts = [str(w.message) for w in caught]
+    assert any(t.startswith("ETTh2.csv: column 'HUFL' is constant") for t in texts), texts
+    assert not any(".part" in t for t in texts), texts
+
+
 def test_temporary_files_of_killed_downloads_are_removed_once_stale(isolated, http_root, monkeypatch):
     """A kill (no clean-up runs) left .part files beside the data, one per interrupted run."""
     root, base = http_root
@@ -559,31 +574,40 @@ def test_temporary_files_of_killed_downloads_are_removed_once_stale(isolated, ht
     assert sorted(p.name for p in isolated.iterdir()) == [fresh.name, "ETTh2.csv", "ETTh2.csv.sha256"]
 
 
-def test_a_failed_write_is_told_from_a_broken_download(tmp_path, monkeypatch):
-    """A full disk read 'download ... broke off (OSError(28, ...)); try again'."""
+@pytest.mark.parametrize("failing", ["write", "fsync"])
+def test_a_failed_write_is_told_from_a_broken_download(tmp_path, monkeypatch, failing):
+    """A full disk read 'download ... broke off (OSError(28, ...)); try again' (a failed write),
+    or escaped as a bare OSError (a failed flush to disk)."""
     import errno
 
     source = tmp_path / "src.csv"
     source.write_bytes(csv_bytes(20))
-    real_fdopen = os.fdopen
 
-    class Full:
-        def __init__(self, handle):
-            self.handle = handle
+    def full(*args):
+        raise OSError(errno.ENOSPC, "No space left on device")
 
-        def __enter__(self):
-            return self
+    if failing == "fsync":
+        monkeypatch.setattr(datasets.os, "fsync", full)
+    else:
+        real_fdopen = os.fdopen
 
-        def __exit__(self, *exc):
-            self.handle.close()
+        class Full:  # the opened file, whose writes fail
+            def __init__(self, handle):
+                self.handle = handle
 
-        def write(self, data):
-            raise OSError(errno.ENOSPC, "No space left on device")
+            def __enter__(self):
+                return self
 
-        def __getattr__(self, name):
-            return getattr(self.handle, name)
+            def __exit__(self, *exc):
+                self.handle.close()
 
-    monkeypatch.setattr(datasets.os, "fdopen", lambda fd, mode: Full(real_fdopen(fd, mode)))
+            def write(self, data):
+                full()
+
+        def fdopen(fd, *args, **kwargs):
+            return Full(real_fdopen(fd, *args, **kwargs))
+
+        monkeypatch.setattr(datasets.os, "fdopen", fdopen)
     with pytest.raises(DataNotFoundError, match=rf"cannot write the download of .* into {tmp_path / 'out'} "
                                                 r"\(No space left on device\); free space there"):
         download(source.as_uri(), tmp_path / "out" / "x.csv")

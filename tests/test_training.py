@@ -226,12 +226,17 @@ def test_an_early_stopping_of_the_users_needs_the_estimators_off():
     from lightning.pytorch.callbacks import EarlyStopping
 
     mine = {"callbacks": [EarlyStopping("val_loss", patience=1)]}
-    with pytest.raises(ConfigError, match=r"hold an EarlyStopping, but the estimator stops early itself "
-                                          r"\(patience=3\); set patience=None to use yours"):
+    with pytest.raises(ConfigError, match=r"hold an EarlyStopping on val_loss \(mode min\), but the "
+                                          r"estimator stops early on it itself \(patience=3\); set "
+                                          r"patience=None"):
         make_trainer(max_epochs=1, patience=3, has_validation=True, progress=False, trainer_kwargs=mine)
     trainer, _ = make_trainer(max_epochs=1, patience=None, has_validation=True, progress=False,
                               trainer_kwargs=mine)
     assert [c for c in trainer.callbacks if isinstance(c, EarlyStopping)] == mine["callbacks"]
+    for other in (EarlyStopping("train_loss_epoch"), EarlyStopping("val_loss", mode="max")):  # beside ours
+        trainer, _ = make_trainer(max_epochs=1, patience=3, has_validation=True, progress=False,
+                                  trainer_kwargs={"callbacks": [other]})
+        assert sum(isinstance(c, EarlyStopping) for c in trainer.callbacks) == 2
 
 def test_patience_is_a_whole_number_or_off():
     for off in (None, 0):

@@ -76,6 +76,7 @@ from tsmamba.errors import (
     DataNotFoundError,
     DataValidationError,
     TrainingError,
+    nonnegative_int,
     positive_int,
 )
 from tsmamba.metrics import (
@@ -971,6 +972,8 @@ def backtest(
         raise ConfigError(f"protocol must be 'rolling' or 'ltsf', got {protocol!r}")
     _check_model_name(model_name)
     check_metrics(metrics)
+    if max_forecast_rows is not None:  # checked before the fits, not after them
+        max_forecast_rows = nonnegative_int(max_forecast_rows, "max_forecast_rows")
     if not callable(getattr(forecaster, "forecast_origins", None)):  # before any fit, not after
         raise ConfigError(
             f"the forecaster ({type(forecaster).__name__}) has no forecast_origins(df, origins, ...); "
@@ -1190,6 +1193,8 @@ def backtest_ltsf(
     """
     _check_model_name(model_name)
     check_metrics(metrics)
+    if max_forecast_rows is not None:  # checked before the fits, not after them
+        max_forecast_rows = nonnegative_int(max_forecast_rows, "max_forecast_rows")
     t_start = time.perf_counter()
     prepared = prepare_ltsf(data, context_length, horizon, kind=kind, data_dir=data_dir)
     est = _ltsf_forecaster(forecaster, prepared.context_length, prepared.horizon)

@@ -335,7 +335,7 @@ def download(
     request = urllib.request.Request(url, headers={"User-Agent": "tsmamba-data/0.1"})
     digest = hashlib.sha256()
     try:
-        with os.fdopen(fd, "wb") as out:
+        with os.fdopen(fd, "wb", buffering=0) as out:  # a write error comes from write(), not close()
             try:
                 response = urllib.request.urlopen(request, timeout=60)
             except (urllib.error.URLError, OSError, ValueError) as exc:
@@ -353,10 +353,7 @@ def download(
                     try:
                         out.write(block)
                     except OSError as exc:  # no space, a file size limit: not the network's doing
-                        raise DataNotFoundError(
-                            f"cannot write the download of {url} into {target.parent} "
-                            f"({exc.strerror or exc}); free space there or choose another folder"
-                        ) from None
+                        raise _unwritable(url, target, exc) from None
                     received += len(block)
                     tail = block[-1:]
                 announced = response.headers.get("Content-Length")
@@ -372,8 +369,10 @@ def download(
                         f"download of {url} ended mid-line after {received} bytes (the server gave "
                         f"no length to check it against); nothing was written to {dest}; try again"
                     )
-            out.flush()
-            os.fsync(out.fileno())
+            try:
+                os.fsync(out.fileno())
+            except OSError as exc:
+                raise _unwritable(url, target, exc) from None
         actual = digest.hexdigest()
         if sha256 is not None and actual != sha256.lower():
             raise ChecksumError(
@@ -388,6 +387,13 @@ def download(
         tmp.unlink(missing_ok=True)
         _remove_empty(made)
     return dest
+
+
+def _unwritable(url: str, target: Path, exc: OSError) -> DataNotFoundError:
+    return DataNotFoundError(
+        f"cannot write the download of {url} into {target.parent} ({exc.strerror or exc}); "
+        "free space there or choose another folder"
+    )
 
 
 def _remove_stale_parts(target: Path) -> None:
@@ -479,13 +485,14 @@ def load_dataset(
         target = Path(data_dir).expanduser() if data_dir is not None else download_dir()
         dest = target / (spec.download_name or spec.filenames[0])
         expected = spec.expected_sha256(dest.name)
-        read: dict[str, pd.DataFrame] = {}
 
         def published(path: Path) -> None:
             """Read and check the complete download before it takes its place: a file moved in
             first and killed while being read was trusted by every later run."""
             try:
-                frame = read_dataset_file(path, spec, verified=True)
+                with warnings.catch_warnings():  # they name the temporary file: the frame is read
+                    warnings.simplefilter("ignore")  # again, with them, once the file is in place
+                    frame = read_dataset_file(path, spec, verified=True)
             except TSMambaError as exc:  # an HTML page, gzip bytes under a .csv name
                 why = str(exc).replace(str(path), dest.name).replace(path.name, dest.name)  # no temp name
                 raise ChecksumError(
@@ -498,7 +505,6 @@ def load_dataset(
                     f"{frame.shape[1]} channels, the published file {spec.n_rows} x {spec.n_channels}; "
                     f"nothing was kept. {advice}"
                 )
-            read["frame"] = frame
 
         try:
             _download(spec.url, dest, expected, check=published)
@@ -506,7 +512,7 @@ def load_dataset(
             raise DataNotFoundError(f"{spec.name} not found locally and {exc}. {advice}") from exc
         if expected is None:  # record its digest only once it is known to be the published file
             _write_sidecar(dest, sha256_file(dest))
-        return read["frame"]
+        return read_dataset_file(dest, spec, verified=True)  # its source named as the file it is
     verified = verify and verify_file(path, spec) is not None
     return read_dataset_file(path, spec, verified=verified)
 

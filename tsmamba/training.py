@@ -495,12 +495,14 @@ def make_trainer(
         callbacks.append(restore)
         if patience:  # None or 0: no early stopping
             patience = positive_int(patience, "patience", hint="or 0 / None for no early stopping")
-            if any(isinstance(c, EarlyStopping) for c in extra_callbacks):  # Lightning: "more than one
-                raise ConfigError(  # stateful callback of type EarlyStopping", and a HINT on state keys
-                    f"trainer_kwargs callbacks hold an EarlyStopping, but the estimator stops early "
-                    f"itself (patience={patience}); set patience=None to use yours, or drop it"
+            ours = EarlyStopping("val_loss", patience=patience, mode="min")
+            if any(isinstance(c, EarlyStopping) and c.state_key == ours.state_key for c in extra_callbacks):
+                raise ConfigError(  # Lightning: "more than one stateful callback of type EarlyStopping"
+                    f"trainer_kwargs callbacks hold an EarlyStopping on val_loss (mode min), but the "
+                    f"estimator stops early on it itself (patience={patience}); set patience=None to "
+                    "use yours, or drop it"
                 )
-            callbacks.append(EarlyStopping("val_loss", patience=patience, mode="min"))
+            callbacks.append(ours)
     if checkpoint_dir is not None:
         try:
             os.makedirs(checkpoint_dir, exist_ok=True)
