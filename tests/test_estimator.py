@@ -99,6 +99,18 @@ def test_full_history_in_segments_equals_one_pass(fitted, series, monkeypatch):
     segmented = fitted.forecast_origins(series, origins, context="full")
     np.testing.assert_allclose(segmented, one_pass, rtol=1e-5, atol=1e-5)
 
+    # many series x d_model bound the segment too (862 series had taken 1.7 GB in 2048-row ones)
+    monkeypatch.setattr(estimator, "FULL_SEGMENT", 2048)
+    monkeypatch.setattr(estimator, "FORECAST_ELEMENTS", 3 * 16 * 30)  # 3 series x d_model 16: 30 rows
+    lengths = []
+    hook = fitted.network_.register_forward_pre_hook(lambda module, args: lengths.append(args[0].shape[1]))
+    try:
+        budgeted = fitted.forecast_origins(series, origins, context="full")
+    finally:
+        hook.remove()
+    assert max(lengths) == 30 and sum(lengths) == 400  # every row up to the last origin, once
+    np.testing.assert_allclose(budgeted, one_pass, rtol=1e-5, atol=1e-5)
+
 
 def test_window_forecasts_keep_to_the_memory_budget(fitted, series, monkeypatch):
     """Without a batch_size, window forecasts run in passes of at most FORECAST_BATCH windows, and
