@@ -181,6 +181,10 @@ class ForecastState:
         ]
         return cls(caches, tensors["moments"], steps, tensors.get("hidden"))
 
+    def clone(self) -> ForecastState:
+        """A copy that shares no tensor with this state."""
+        return ForecastState.from_tensors({k: t.clone() for k, t in self.tensors().items()}, self.steps)
+
     def to(self, dtype: torch.dtype) -> ForecastState:
         """This state in ``dtype`` (itself when it already is)."""
         if self.moments.dtype == dtype:

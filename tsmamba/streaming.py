@@ -118,6 +118,7 @@ class Stream:
 
         frames, self.ids = self._history_frames(history, ids)
         _check_unique(self.ids)
+        self._position = {i: b for b, i in enumerate(self.ids)}  # id -> row: a lookup, not a scan of B
         B = len(self.ids)
         self.single = not isinstance(history, (Mapping, list, tuple)) and ids is None
         self._state = self.network.init_state(B, dtype=self._dtype)
@@ -330,10 +331,13 @@ class Stream:
         if self.single:
             return {0: rows}
         if isinstance(rows, Mapping):
-            unknown = [k for k in rows if k not in self.ids]
+            unknown = [k for k in rows if k not in self._position]
             if unknown:
-                raise StreamError(f"unknown series ids {unknown}; this stream has {self.ids}")
-            return {self.ids.index(k): v for k, v in rows.items()}
+                shown = f"{self.ids}"
+                if len(self.ids) > 10:  # not ten thousand of them in one message
+                    shown = f"{len(self.ids)} ids, the first {self.ids[:10]}"
+                raise StreamError(f"unknown series ids {unknown[:10]}; this stream has {shown}")
+            return {self._position[k]: v for k, v in rows.items()}
         arr = np.asarray(rows, dtype=object)
         if arr.ndim == 2 and arr.shape[0] == len(self.ids):
             return dict(enumerate(list(rows)))
@@ -364,7 +368,8 @@ class Stream:
         every = len(plan) == len(self.ids) and torch.equal(rows, torch.arange(len(plan)))
         state = self._state if every else self._state.select(rows, C, mode)  # (a copy of all: 6%)
         max_gap = max(p[3] for p in plan)
-        if max_gap:  # fill gaps one series at a time (rare path)
+        if max_gap:  # fill gaps one series at a time (rare path), into a private copy (a later
+            state = state.clone() if every else state  # rejection must leave the stream's own be)
             for k, (b, _, _, gap_steps) in enumerate(plan):
                 if gap_steps:
                     sub = state.select(torch.tensor([k]), C, mode)
@@ -377,7 +382,7 @@ class Stream:
                                                                  freq=self.offset),
                         sub,
                     )
-                    state = state.scatter(torch.tensor([k]), sub, C, mode)
+                    state = state.scatter(torch.tensor([k]), sub, C, mode, in_place=True)  # O(1) each
         x = self._scale_in(np.stack([p[1] for p in plan]))  # (b, C)
         marks_t = None
         if self.network.config.n_marks:
