@@ -411,6 +411,23 @@ def test_naive_and_aware_timestamps_are_rejected(tmp_path):
     assert "without a time zone" in msg and "row 1 (line 3): '2021-01-01 01:00:00Z'" in msg
 
 
+def test_zone_detection_looks_at_endings_first_and_agrees_with_the_full_pattern():
+    """_zone_aware runs the clock-time-plus-designator pattern only on rows whose last six
+    characters can hold a designator; it must flag exactly the rows the pattern alone flags."""
+    from tsmamba.data import _TZ_SUFFIX, _zone_aware
+
+    texts = [
+        "2021-01-01 00:00:00", "2021-01-01 00:00:00Z", "2021-01-01T00:00:00+01:00",
+        "2021-01-01 00:00:00-0500", "2021-01-01 00:00+05", "2021-01-01 00:00:00.123456789Z",
+        "2021-01-01 00:00:00.5 +01:00  ", "2021-01-01", "2021-01-01Z", "2021-01-01 +01:00",
+        "1:00Z", "2021-01-01 00:00:00z", "2021-01-01 00:00:00 UTC", "", "   ", "Z", "-01",
+        "2021-01-01 00:00:00+1", "2021-01-01 00:00:00+01:0", "12:30 -07:00\t",
+    ]
+    expected = np.array([_TZ_SUFFIX.search(text) is not None for text in texts])
+    assert expected.sum() == 8  # both kinds are present
+    np.testing.assert_array_equal(_zone_aware(np.array(texts, dtype=object)), expected)
+
+
 def test_naive_and_aware_datetime_objects_are_rejected():
     frame = pd.DataFrame(
         {
