@@ -574,6 +574,37 @@ def test_update_array_fills_a_nan_for_a_calendar_model(calendar_model, paris):
     assert stream.last_timestamp == {"a": paris.index[120], "b": paris.index[110]}
 
 
+def test_update_array_applies_the_missing_policy_to_its_bad_rows_only(model64, series):
+    """update_array meets a NaN or ±inf row with update's policy and messages (series, column,
+    derived timestamp), leaves the stream untouched when it refuses, and leaves the caller's
+    array as it was when it carries a value forward; the filled step equals update's, to 1e-10."""
+    histories = {"a": series.iloc[:120], "b": series.iloc[:110], "c": series.iloc[:100]}
+    rows = np.stack([series.iloc[120].to_numpy(), series.iloc[110].to_numpy(), series.iloc[100].to_numpy()])
+    strict = model64.stream(histories)
+    before = snapshot(strict)
+    for value, match in ((np.nan, r"series 'b': missing value in \['c1'\] at 2016-07-05 14:00:00; "
+                                  r"send a value, or use missing='ffill'"),
+                         (-np.inf, r"series 'b': infinite value in \['c1'\] at 2016-07-05 14:00:00")):
+        bad = rows.copy()
+        bad[1, 1] = value
+        with pytest.raises(StreamError, match=match):
+            strict.update_array(bad)
+        assert_same_snapshot(before, snapshot(strict))
+
+    lenient = model64.stream(histories, missing="ffill")
+    reference = model64.stream(histories, missing="ffill")
+    gapped = rows.copy()
+    gapped[1, 1] = gapped[2] = np.nan
+    held = gapped.copy()
+    out = lenient.update_array(gapped)
+    np.testing.assert_array_equal(gapped, held)
+    expected = reference.update({i: pd.Series(gapped[k], index=series.columns)
+                                 for k, i in enumerate("abc")}, as_array=True)
+    np.testing.assert_allclose(out, expected, rtol=0, atol=1e-10)
+    np.testing.assert_array_equal(lenient._last_values[2], series.iloc[99].to_numpy())
+    assert lenient.steps == {"a": 121, "b": 111, "c": 101}
+
+
 def test_update_many_reads_strictly_and_says_so(model, series):
     stream = model.stream(history=series.iloc[:60], missing="ffill")
     rows = series.iloc[60:63].copy()

@@ -242,21 +242,7 @@ class Stream:
     ) -> tuple[np.ndarray, pd.Timestamp | None, int]:
         """Apply the policies: -> (values to feed, timestamp, number of gap steps to fill first)."""
         who = "" if self.single else f"series {self.ids[b]!r}: "
-        if np.isinf(values).any():
-            bad = [self.columns[j] for j in np.flatnonzero(np.isinf(values))]
-            raise StreamError(f"{who}infinite value in {bad} at {ts}; send a finite value")
-        if np.isnan(values).any():
-            bad = [self.columns[j] for j in np.flatnonzero(np.isnan(values))]
-            if self.missing == "reject":
-                raise StreamError(
-                    f"{who}missing value in {bad} at {ts}; send a value, or use missing='ffill'"
-                )
-            fill = np.where(np.isnan(values), last_values, values)
-            if np.isnan(fill).any():
-                raise StreamError(
-                    f"{who}missing value in {bad} at {ts} and no earlier value to carry forward"
-                )
-            values = fill
+        values = self._filled(who, values, ts, last_values)
         gap_steps = 0
         if ts is None and last_time is not None and self.offset is not None:
             ts = last_time + self.offset  # no timestamp: the next step on the series' grid
@@ -282,6 +268,27 @@ class Stream:
                         raise StreamError(f"{who}gap before {ts} and no earlier values to fill it with")
                     gap_steps = steps
         return values, ts, gap_steps
+
+    def _filled(
+        self, who: str, values: np.ndarray, ts: pd.Timestamp | None, last_values: np.ndarray
+    ) -> np.ndarray:
+        """The missing-value policy on one row of (C,) values: ±inf is refused, NaN refused or
+        carried forward from ``last_values``."""
+        if np.isinf(values).any():
+            bad = [self.columns[j] for j in np.flatnonzero(np.isinf(values))]
+            raise StreamError(f"{who}infinite value in {bad} at {ts}; send a finite value")
+        if np.isnan(values).any():
+            bad = [self.columns[j] for j in np.flatnonzero(np.isnan(values))]
+            if self.missing == "reject":
+                raise StreamError(
+                    f"{who}missing value in {bad} at {ts}; send a value, or use missing='ffill'"
+                )
+            values = np.where(np.isnan(values), last_values, values)
+            if np.isnan(values).any():
+                raise StreamError(
+                    f"{who}missing value in {bad} at {ts} and no earlier value to carry forward"
+                )
+        return values
 
     def _steps_between(self, start: pd.Timestamp, end: pd.Timestamp) -> int | None:
         """Steps of the series' grid from ``start`` to ``end`` (both on it), else None. Counted,
@@ -407,8 +414,8 @@ class Stream:
 
         ``values``: (C,) for one series or (B, C) for all B series, in original units, the rows
         following each series' last observation on its frequency grid. Returns (H, C) or
-        (B, H, C). Non-finite values go through :meth:`update`'s policies; no pandas work
-        otherwise, except for a calendar model (time features or a cycle), whose next step's
+        (B, H, C). Non-finite values meet :meth:`update`'s ``missing`` policy; no pandas work,
+        except for a calendar model (time features or a cycle), whose next step's
         marks come from each series' last timestamp plus the frequency.
         """
         C, B = len(self.columns), len(self.ids)
@@ -426,11 +433,13 @@ class Stream:
         next_time = self._last_time
         if self.offset is not None:
             next_time = [None if t is None else t + self.offset for t in self._last_time]
-        if not np.isfinite(arr).all():  # through update's policies, at the derived timestamps
-            names = next_time if self.offset is not None else [None] * B
-            rows = [pd.Series(arr[b], index=self.columns, name=names[b]) for b in range(B)]
-            updates = rows[0] if self.single else dict(zip(self.ids, rows, strict=True))
-            return self.update(updates, as_array=True)
+        bad = np.flatnonzero(~np.isfinite(arr).all(axis=1))
+        if len(bad):  # update's missing-value policy on those rows, at their derived timestamps
+            arr = arr.copy()  # not the caller's array
+            for b in bad:
+                who = "" if self.single else f"series {self.ids[b]!r}: "
+                ts = next_time[b] if self.offset is not None else None
+                arr[b] = self._filled(who, arr[b], ts, self._last_values[b])
         marks_t = self._next_marks(next_time) if self.network.config.n_marks else None
         forecast, self._state = self.network.step(self._scale_in(arr), self._state, marks_t)
         self._forecast = forecast.to(self._dtype)
