@@ -811,6 +811,26 @@ def test_stream_judges_each_physical_line_on_its_own(capsys, monkeypatch, ot_huf
     assert status == 0 and len(lines) == 10 and err == "", err
 
 
+def test_stream_rejects_a_line_of_bytes_not_in_the_encoding_and_goes_on(capsys, monkeypatch, ot_hufl_model,
+                                                                       stream_input):
+    """A strict UTF-8 stdin (a UTF-8 locale) raised UnicodeDecodeError on a Latin-1 byte, with a
+    traceback, and lost every line of the block read with it: now that line alone is rejected."""
+    history, new = stream_input
+    rows = new[["date", "OT", "HUFL"]].to_csv(index=False, header=False, lineterminator="\r\n").encode()
+    lines = rows.splitlines(keepends=True)
+    lines[3] = lines[3].replace(b",", b",\xb0", 1)  # a degree sign written in Latin-1
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"".join(lines)), encoding="utf-8",
+                                                      errors="strict"))
+    status = cli.main(["stream", "--model", str(ot_hufl_model), "--history", str(history), "--quiet",
+                       "--gaps", "ffill"])
+    captured = capsys.readouterr()
+    assert status == 3 and len(captured.out.splitlines()) == 9, captured.err
+    assert captured.err.strip() == "tsmamba: error: line 4: not utf-8 text (byte b0 at position 20); send " \
+        "the lines as utf-8"
+    last = json.loads(captured.out.splitlines()[-1])
+    assert last["timestamp"] == str(pd.Timestamp(new["date"].iloc[-1]))  # CRLF lines are read as well
+
+
 def test_stream_header_lacking_a_model_column_stops(capsys, monkeypatch, ot_hufl_model, stream_input):
     history, new = stream_input
     rows = new[["date", "OT", "HUFL"]].to_csv(index=False, header=False)

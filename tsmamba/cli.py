@@ -1522,7 +1522,7 @@ def cmd_stream(run: Run) -> int:
 
     forecaster = TSMambaForecaster.load(run.model)
     stream = forecaster.stream(history=history, missing=run.missing, gaps=run.gaps)
-    reader = CSVLineReader(columns)
+    reader = CSVLineReader(columns, encoding=getattr(sys.stdin, "encoding", None) or "utf-8")
     rejected = 0
 
     def reject(exc: TSMambaError) -> None:  # one line on stderr; the stream goes on
@@ -1531,7 +1531,9 @@ def cmd_stream(run: Run) -> int:
         print(f"{PROG}: error: line {reader.line_number}: {_cli_wording(_one_line(str(exc)))}",
               file=run.stderr, flush=True)
 
-    for line in sys.stdin:
+    # bytes, decoded line by line by the reader: a text stdin decodes a whole block at once, and
+    # one byte that is not the locale's encoding raised there, losing the lines read with it
+    for line in getattr(sys.stdin, "buffer", sys.stdin):
         try:
             observation = reader.read(line)  # a bad header raises DataValidationError: it stops here
         except StreamError as exc:

@@ -18,6 +18,7 @@ Policies:
 
 from __future__ import annotations
 
+import codecs
 import copy
 import csv
 import datetime
@@ -665,10 +666,14 @@ class CSVLineReader:
     first line is a bad row, as a header anywhere but first is); a header that lacks a channel,
     names one twice or starts with one raises :class:`DataValidationError`, since the lines after
     it could not be read.
+
+    A line may also come as bytes (``sys.stdin.buffer``): it is decoded on its own with
+    ``encoding``, so a byte that is not that encoding rejects its line only.
     """
 
-    def __init__(self, columns: Sequence[str]) -> None:
+    def __init__(self, columns: Sequence[str], encoding: str = "utf-8") -> None:
         self.columns = list(columns)
+        self.encoding = codecs.lookup(encoding).name  # a LookupError for an unknown one, up front
         self.names = list(columns)  # the value fields' names, header order once there is one
         self.positions = list(range(1, len(self.columns) + 1))  # the field of each model channel
         self.ignored: list[str] = []  # header names that are no model channel
@@ -676,9 +681,19 @@ class CSVLineReader:
         self.line_number = 0  # of the line last read
         self._first_data_line: int | None = None
 
-    def read(self, line: str) -> dict[str, str] | None:
+    def read(self, line: str | bytes) -> dict[str, str] | None:
         """One line -> an observation, or None for a blank or header line (see the class)."""
         self.line_number += 1
+        if isinstance(line, bytes):
+            try:
+                line = line.decode(self.encoding)
+            except UnicodeDecodeError as exc:
+                self._first_data_line = self._first_data_line or self.line_number  # no header after it
+                bad = exc.object[exc.start:exc.end].hex(" ")
+                raise StreamError(
+                    f"not {self.encoding} text (byte {bad} at position {exc.start}); send the "
+                    f"lines as {self.encoding}"
+                ) from None
         if self.line_number == 1:
             line = line.removeprefix("\ufeff")  # a byte-order mark is not part of the first field
         try:  # a stray quote rejects its own line, not every line after it
