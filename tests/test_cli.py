@@ -176,15 +176,18 @@ def test_folders_are_checked_before_torch_is_imported(tmp_path):
           "--norm", "revin", "--out", "report"],  # was refused only after importing Lightning
          "norm='revin' (statistics of the whole input) has none; use --context-mode window, or fit with "
          "--norm causal or none"),
-        (["stream", "--model", "model", "--history", "nothere.csv"],
+        (["stream", "--model", "model", "--history", "nothere.csv", "--threads", "1"],  # not torch first
          f"--history file not found: {tmp_path / 'nothere.csv'}; check the path"),
     ]
     code = ("import json, sys\nfrom tsmamba import cli\n"
             "codes = [cli.main(args) for args in json.loads(sys.argv[1])]\n"
-            "print(json.dumps([codes, 'torch' in sys.modules]))")
+            "imported = 'torch' in sys.modules\nimport torch\n"
+            "print(json.dumps([codes, imported, torch.get_num_threads()]))")
     proc = subprocess.run([sys.executable, "-c", code, json.dumps([args for args, _ in cases])],
-                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
-    codes, torch_imported = json.loads(proc.stdout)
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path,
+                          env={**os.environ, "OMP_NUM_THREADS": "2"})
+    codes, torch_imported, threads = json.loads(proc.stdout)
+    assert threads == 1  # --threads holds for torch loaded later
     lines = proc.stderr.splitlines()
     assert codes == [2] * len(cases) and len(lines) == len(cases), proc.stderr
     for line, (_, fragment) in zip(lines, cases, strict=True):
