@@ -882,6 +882,14 @@ def test_rolling_bounded_forecast_frame_keeps_every_score(tmp_path):
     bounded.save_report(tmp_path, plots=False)
     note = json.loads((tmp_path / "metrics.json").read_text())["forecasts_csv"]
     assert note == {"rows": 120, "origins": 10, "origins_total": 246, "complete": False}
+    # scores only: the default report (plots=True) draws what the scores can show, not a ConfigError
+    scores_only = backtest(LastValueForecaster(horizon=4), frame, start=50, max_forecast_rows=0)
+    assert scores_only.forecasts.empty and scores_only.scores == full.scores
+    with pytest.warns(UserWarning, match=r"kept no forecasts \(max_forecast_rows=0\), so only error_by_step"):
+        written = scores_only.save_report(tmp_path / "scores_only")
+    assert sorted(written) == ["error_by_step.png", "forecasts.csv", "metrics.csv", "metrics.json"]
+    note = json.loads((tmp_path / "scores_only" / "metrics.json").read_text())["forecasts_csv"]
+    assert note == {"rows": 0, "origins": 0, "origins_total": 246, "complete": False}
     FIT_LOG.clear()
     for bad in ("1000", -1, 2.5):  # refused before any fit, not once every origin is forecast
         with pytest.raises(ConfigError, match="max_forecast_rows must be an integer >= 0"):

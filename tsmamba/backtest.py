@@ -471,11 +471,22 @@ class BacktestResult:
         return out
 
     def plot(self, out_dir: str | os.PathLike) -> list[Path]:
-        """forecast.png, error_by_step.png and error_over_time.png in ``out_dir``."""
-        from tsmamba.plotting import save_report_plots  # matplotlib only when plotting
+        """forecast.png, error_by_step.png and error_over_time.png in ``out_dir``; only
+        error_by_step.png (drawn from the scores) when no forecasts were kept."""
+        from tsmamba.plotting import plot_error_by_step, save_report_plots  # matplotlib only here
 
         computed = list(dict.fromkeys(self.metrics["metric"]))  # MAE, else the first computed one
         metric = "mae" if "mae" in computed else computed[0]
+        if self.forecasts.empty:  # scores only (max_forecast_rows=0): no forecast to draw
+            warnings.warn(
+                "this backtest kept no forecasts (max_forecast_rows=0), so only error_by_step.png "
+                "is drawn; run it with max_forecast_rows > 0 for forecast.png and error_over_time.png",
+                UserWarning,
+                stacklevel=2,
+            )
+            out = Path(out_dir)
+            out.mkdir(parents=True, exist_ok=True)
+            return [plot_error_by_step(self.metrics, out / "error_by_step.png", metric=metric)]
         return save_report_plots(self.forecasts, self.metrics, out_dir, history=self.history,
                                  metric=metric, model_name=self.model_name)
 
