@@ -106,6 +106,28 @@ def test_mase_constant_train_series_is_nan_with_warning() -> None:
         mase_scale(periodic, 24, channels=["OT", "HUFL"])  # named, as a backtest passes them
 
 
+def test_mase_scale_of_a_large_level_that_moves_is_not_constant() -> None:
+    """The constant test is relative to the level, but only by float64 rounding: a counter near
+    1.7e12 stepping by 1 (exact in float64) was called constant, and its MASE dropped out."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_array_equal(mase_scale(1.7e12 + np.arange(100.0), 1), [1.0])
+    with pytest.warns(RuntimeWarning, match="constant"):
+        assert np.isnan(mase_scale(np.full(100, 1.7e12), 1)).all()
+
+
+def test_pandas_inputs_with_different_labels_are_refused() -> None:
+    """Metrics pair values by position: reversed labels gave mse 2.667 for equal series."""
+    y = pd.Series([1.0, 2.0, 3.0], index=[0, 1, 2])
+    assert mse(y, pd.Series([3.0, 2.0, 1.0], index=y.index)) == pytest.approx(8 / 3)
+    with pytest.raises(ConfigError, match=r"different index labels; metrics pair values by position"):
+        mse(y, y.iloc[::-1])
+    frame = pd.DataFrame({"a": [1.0, 2.0], "b": [3.0, 4.0]})
+    with pytest.raises(ConfigError, match="different column labels"):
+        mae(frame, frame[["b", "a"]])
+    assert mse(frame, frame) == 0.0 and mse(frame, frame.to_numpy()[::-1]) == 1.0  # an array: by position
+
+
 def test_mase_scale_short_series_and_bad_season() -> None:
     with pytest.warns(RuntimeWarning, match="too short"):
         np.testing.assert_allclose(mase_scale([[1.0], [3.0], [6.0]], 24), [2.5])
@@ -248,6 +270,13 @@ def test_metrics_frame_is_tidy() -> None:
         ("YE", 1),
         ("A", 1),
         ("5h", 1),  # 24 / 5 is not whole: no seasonal lag lines up
+        ("24h", 7),  # whole days are days, whole weeks weeks, however they are written
+        ("1440min", 7),
+        ("7D", 52),
+        ("14D", 26),
+        ("bh", 8),  # business hours: the 09:00-17:00 business day
+        ("BH", 8),  # pandas 2's alias, refused by pandas 3
+        ("4bh", 2),
         ("s", 1),
     ],
 )

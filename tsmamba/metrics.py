@@ -53,8 +53,26 @@ Axis = int | tuple[int, ...] | None
 # --------------------------------------------------------------------------- helpers
 
 
+_ROUNDING = 64 * float(np.finfo(np.float64).eps)  # relative size of float64 rounding noise
+
+
+def _check_aligned(y: Any, yhat: Any) -> None:
+    """Metrics pair values by position: two pandas objects must have the same labels."""
+    frames = (pd.Series, pd.DataFrame)
+    if not (isinstance(y, frames) and isinstance(yhat, frames)):
+        return
+    for axis, what in (("index", "index"), ("columns", "column")):
+        a, b = getattr(y, axis, None), getattr(yhat, axis, None)
+        if a is not None and b is not None and not a.equals(b):
+            raise ConfigError(
+                f"y and yhat have different {what} labels; metrics pair values by position, so "
+                f"align them first (e.g. yhat.reindex_like(y)) or pass arrays"
+            )
+
+
 def _pair(y: Any, yhat: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Float arrays of y and yhat plus the mask of usable (non-NaN) pairs."""
+    _check_aligned(y, yhat)
     y_arr = np.asarray(y, dtype=np.float64)
     yhat_arr = np.asarray(yhat, dtype=np.float64)
     if y_arr.shape != yhat_arr.shape:
@@ -211,8 +229,9 @@ def mase_scale(train_values: Any, season: int, channels: Sequence[Any] | None = 
     with warnings.catch_warnings():  # an all-NaN channel has no magnitude (and a NaN scale)
         warnings.simplefilter("ignore", RuntimeWarning)
         magnitude = np.nanmax(np.abs(x), axis=0)
-    # periodic up to float rounding counts as constant: a 1e-15 scale would blow MASE up to 1e14
-    zero = scale <= 1e-12 * np.nan_to_num(magnitude)
+    # periodic up to float rounding counts as constant: a 1e-15 scale would blow MASE up to 1e14;
+    # a few units in the last place of the level, no more (a counter near 1e12 that steps by 1 moves)
+    zero = scale <= _ROUNDING * np.nan_to_num(magnitude)
     if zero.any():
         names = _channel_names(channels, x.shape[1])
         warnings.warn(
@@ -242,6 +261,8 @@ _LEGACY_ALIASES = {
     "BQ": "BQE",
     "BA": "BYE",
     "BY": "BYE",
+    "BH": "bh",
+    "CBH": "cbh",
 }
 
 _SECONDS_PER_DAY = 86_400
@@ -271,14 +292,21 @@ def _whole(cycle: int, step: int) -> int:
     return max(1, cycle // step)
 
 
+def _by_days(days: int) -> int:
+    """A step of whole days: the weekly cycle (``"D"`` 7), or the yearly one for whole weeks."""
+    return _whole(52, days // 7) if days % 7 == 0 else _whole(7, days)
+
+
 def seasonal_period(freq: str | pd.offsets.BaseOffset) -> int:
     """Steps per natural cycle for a pandas offset alias (the seasonal lag for naive/MASE).
 
     Sub-daily data uses the daily cycle (``"h"`` 24, ``"30min"`` 48, ``"15min"`` 96,
-    ``"10min"`` 144, ``"5min"`` 288, ``"min"`` 1440); daily 7, business-daily 5, weekly 52,
-    monthly 12, quarterly 4, yearly 1. A multiple of a unit divides the cycle (``"2h"`` -> 12)
-    when it does so exactly; otherwise, for sub-minute steps and unknown aliases the result is 1.
-    Legacy aliases (``"H"``, ``"T"``, ``"M"``, ...) are accepted.
+    ``"10min"`` 144, ``"5min"`` 288, ``"min"`` 1440; business hours the business day, ``"bh"``
+    8); daily 7, business-daily 5, weekly 52, monthly 12, quarterly 4, yearly 1. A step of whole
+    days counts as days, of whole weeks as weeks (``"24h"`` 7, ``"7D"`` 52). A multiple of a unit
+    divides the cycle (``"2h"`` -> 12) when it does so exactly; otherwise, for sub-minute steps
+    and unknown aliases the result is 1. Legacy aliases (``"H"``, ``"T"``, ``"M"``, ...) are
+    accepted.
     """
     offset = _to_offset(freq)
     if offset is None:
@@ -288,12 +316,18 @@ def seasonal_period(freq: str | pd.offsets.BaseOffset) -> int:
     offsets = pd.offsets
     # Day first: it is a Tick in pandas 2 but a calendar offset in pandas 3.
     if isinstance(offset, offsets.Day):
-        return _whole(7, n)
+        return _by_days(n)
     if isinstance(offset, offsets.Tick):
         seconds = pd.Timedelta(offset).total_seconds()
-        if 60 <= seconds < _SECONDS_PER_DAY and seconds == int(seconds):
-            return _whole(_SECONDS_PER_DAY, int(seconds))
-        return 1
+        if seconds != int(seconds) or seconds < 60:
+            return 1
+        if seconds % _SECONDS_PER_DAY == 0:  # "24h", "1440min": days
+            return _by_days(int(seconds) // _SECONDS_PER_DAY)
+        return _whole(_SECONDS_PER_DAY, int(seconds)) if seconds < _SECONDS_PER_DAY else 1
+    if isinstance(offset, (offsets.BusinessHour, offsets.CustomBusinessHour)):
+        minutes = sum((e.hour * 60 + e.minute - s.hour * 60 - s.minute) % (24 * 60) or 24 * 60
+                      for s, e in zip(offset.start, offset.end, strict=True))
+        return _whole(minutes, 60 * n)
     if isinstance(offset, (offsets.BusinessDay, offsets.CustomBusinessDay)):
         return _whole(5, n)
     if isinstance(offset, offsets.Week):
@@ -327,6 +361,7 @@ _TERMS: dict[str, Callable[..., tuple[np.ndarray, np.ndarray]]] = {
 
 
 def _check_windows(y: Any, yhat: Any) -> tuple[np.ndarray, np.ndarray]:
+    _check_aligned(y, yhat)
     y_arr = np.asarray(y, dtype=np.float64)
     yhat_arr = np.asarray(yhat, dtype=np.float64)
     if y_arr.ndim != 3:
