@@ -1135,3 +1135,74 @@ def test_local_days_written_in_utc_are_sent_to_tz_not_to_resampling():
     with pytest.raises(DataValidationError, match="Resample the data") as err:
         read_series(naive)
     assert "UTC" not in str(err.value)
+
+
+# ---- files as spreadsheets and archivers write them ------------------------------------------
+
+
+def test_data_lines_with_more_fields_than_the_header_are_refused(tmp_path):
+    """pandas makes the extra leading fields row labels, silently: unquoted decimal commas
+    (10,3 -> 3) gave the fractional digits as the values, and a trailing comma on the data lines
+    gave a misleading 'holds numbers, not dates'."""
+    rows = "".join(f"{10 + h},{(3 + 4 * h) % 10},2021-01-01 {h:02d}:00\n" for h in range(6))
+    with pytest.raises(DataValidationError, match=r"data.csv: the data lines have 1 more field\(s\) than "
+                       r"the header's 2 names \(row 0 \(line 2\) starts with '10' before them\)\. Decimal "
+                       r"commas \(12,5\) or a trailing comma"):
+        read_series(write_text(tmp_path, "load,date\n" + rows))
+    trailing = "".join(f"2021-01-01 {h:02d}:00,{h}.5,{2 * h},\n" for h in range(6))
+    with pytest.raises(DataValidationError, match=r"1 more field\(s\) than the header's 3 names"):
+        read_series(write_text(tmp_path, "date,a,b\n" + trailing, "trailing.csv"))
+
+
+def test_archives_pandas_cannot_open_are_data_errors_naming_the_file(tmp_path):
+    import zipfile
+
+    text = "date,a\n" + "".join(f"2021-01-01 {h:02d}:00,{h}.5\n" for h in range(6))
+    with zipfile.ZipFile(tmp_path / "mac.zip", "w") as archive:  # what macOS's Compress makes
+        archive.writestr("load.csv", text)
+        archive.writestr("__MACOSX/._load.csv", b"\x00\x05\x16\x07")
+    zipfile.ZipFile(tmp_path / "empty.zip", "w").close()
+    for name, raw in (("bad.zip", b"not a zip"), ("plain.csv.xz", text.encode()),
+                      ("plain.csv.bz2", text.encode())):
+        (tmp_path / name).write_bytes(raw)
+    with pytest.raises(DataValidationError, match=r"mac.zip: the zip archive holds 'load.csv', "
+                       r"'__MACOSX/._load.csv'; a data archive holds one CSV file and nothing else"):
+        read_series(tmp_path / "mac.zip")
+    with pytest.raises(DataValidationError, match=r"empty\.zip: the zip archive holds no file"):
+        read_series(tmp_path / "empty.zip")
+    for name, why in (("bad.zip", "File is not a zip file"), ("plain.csv.xz", "Input format not supported"),
+                      ("plain.csv.bz2", "Invalid data stream")):
+        with pytest.raises(DataValidationError, match=rf"{re.escape(name)}: the compressed file is corrupt, "
+                           rf"truncated or not compressed as its name says \({why}"):
+            read_series(tmp_path / name)
+
+
+def test_encoding_advice_fits_the_file(tmp_path):
+    text = "date,a\n" + "".join(f"2021-01-01 {h:02d}:00,{h}.5\n" for h in range(6))
+    with pytest.raises(ConfigError, match="encoding 'utf8x' is not a text encoding Python knows"):
+        read_series(write_text(tmp_path, text), encoding="utf8x")  # was a raw LookupError
+    utf16 = tmp_path / "unicode.csv"
+    utf16.write_bytes(text.encode("utf-16"))  # Excel's "Unicode Text": latin-1 garbled its header
+    with pytest.raises(DataValidationError, match=r"the file is UTF-16 text \(it starts with a UTF-16 "
+                       r"byte-order mark\); re-save the file as UTF-8, or pass encoding='utf-16'"):
+        read_series(utf16)
+    assert read_series(utf16, encoding="utf-16")["a"].tolist() == [0.5, 1.5, 2.5, 3.5, 4.5, 5.5]
+
+
+@pytest.mark.parametrize("scale, unit", [(1, "s"), (1000, "ms"), (10**6, "us"), (10**9, "ns")])
+def test_epoch_numbers_get_the_unit_their_size_says(tmp_path, scale, unit):
+    """The advice said unit='s' for every size: epoch milliseconds read so are the year 52971."""
+    text = "date,a\n" + "".join(f"{(1609459200 + 3600 * h) * scale},{h}\n" for h in range(6))
+    with pytest.raises(DataValidationError, match=rf"pd\.to_datetime\(values, unit='{unit}'\)"):
+        read_series(write_text(tmp_path, text))
+    assert pd.to_datetime(1609459200 * scale, unit=unit) == pd.Timestamp("2021-01-01")
+
+
+def test_an_empty_column_is_named_as_empty(tmp_path):
+    text = "date,a,notes,b\n" + "".join(f"2021-01-01 {h:02d}:00,{h}.5,,{h if h != 2 else ''}\n"
+                                         for h in range(6))
+    with pytest.raises(DataValidationError) as err:
+        read_series(write_text(tmp_path, text))
+    assert str(err.value).endswith("or clean the data. Column ['notes'] holds no value in any row: "
+                                   "leave them out with columns=[...] listing the channels to use")
+    assert "column 'b': 1 NaN" in str(err.value)

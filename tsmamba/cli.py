@@ -703,8 +703,6 @@ _CLI_WORDING = (
     ("pass time_col= naming its time column", "pass --time-col NAME naming its time column"),
     ("Pass time_col= with the name of the time column (or give a DataFrame a DatetimeIndex)",
      "Pass --time-col NAME with the name of the time column"),
-    ("Pass date_format= (e.g. '%Y%m%d') if they are dates written as digits, or convert epoch numbers "
-     "first: pd.to_datetime(values, unit='s')", f"Write them in the file {_ISO_EXAMPLE} first"),
     ("pass date_format= with the strptime format of the timestamps",
      f"write the timestamps in the file {_ISO_EXAMPLE} first"),
     ("if they are all in one other format, pass date_format= (e.g. date_format='%d/%m/%Y %H:%M')",
@@ -714,6 +712,9 @@ _CLI_WORDING = (
      "across a DST change, or --tz UTC)"),
     ("re-save the file as UTF-8, or pass encoding= with the file's encoding (e.g. encoding='latin-1')",
      "re-save the file as UTF-8"),
+    ("re-save the file as UTF-8, or pass encoding='utf-16'", "re-save the file as UTF-8"),
+    ("leave them out with columns=[...] listing the channels to use",
+     "leave them out with --columns listing the channels to use"),
     ("Sort the data by time, or pass sort=True to sort it on load", "Sort the file's rows by time first"),
     ("Pass fill='ffill' or fill='interpolate' to fill the missing rows, or supply the complete series",
      "Add the missing rows to the file first (e.g. repeating the previous row's values)"),
@@ -738,7 +739,12 @@ _CLI_WORDING = (
     ("hold a comma in the name)", "hold a comma in the name, which --columns splits at: list them in a "
      "--config file, columns = [...])"),
 )
-_CLI_PATTERNS = ((re.compile(r" \(e\.g\. df\.resample\('[^']*'\)\.mean\(\)\)"), ""),)  # Python examples
+_CLI_PATTERNS = (
+    (re.compile(r" \(e\.g\. df\.resample\('[^']*'\)\.mean\(\)\)"), ""),  # Python examples
+    (re.compile(r"Pass date_format= \(e\.g\. '%Y%m%d'\) if they are dates written as digits, or convert "
+                r"epoch numbers first: pd\.to_datetime\(values, unit='\w+'\)"),
+     f"Write them in the file {_ISO_EXAMPLE} first"),
+)
 
 
 def _cli_wording(text: str) -> str:

@@ -21,6 +21,7 @@ import math
 import os
 import re
 import warnings
+import zipfile
 import zlib
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -146,6 +147,18 @@ def _line_opener(path: Path) -> Callable[..., Any] | None:
     if name.endswith((".zip", ".zst", ".tar", ".tar.gz", ".tar.bz2", ".tar.xz", ".tgz")):
         return None
     return {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}.get(Path(name).suffix, open)
+
+
+def _starts_utf16(path: Path) -> bool:
+    """Whether the (decompressed) file starts with a UTF-16 byte-order mark."""
+    opener = _line_opener(path)
+    if opener is None:
+        return False
+    try:
+        with opener(path, "rb") as fh:
+            return fh.read(2) in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+    except (OSError, EOFError, ValueError, lzma.LZMAError):
+        return False
 
 
 def _undecodable_at(path: Path, encoding: str) -> str:
@@ -389,6 +402,13 @@ def _read_table(
             f"{path} is a directory, not a data file; pass the path of a CSV file inside it "
             f"(it holds: {listing})"
         )
+    try:
+        codecs.lookup(encoding)
+    except (LookupError, TypeError):
+        raise ConfigError(
+            f"encoding {encoding!r} is not a text encoding Python knows; pass the file's, e.g. "
+            "'utf-8', 'cp1252', 'latin-1' or 'utf-16'"
+        ) from None
     origin = _Origin(path.name, first_line=2)
     if path.stat().st_size == 0:
         raise DataValidationError(
@@ -403,6 +423,11 @@ def _read_table(
             "decompression or only blank lines)"
         ) from exc
     except UnicodeDecodeError as exc:
+        if _starts_utf16(path):  # Excel's "Unicode Text"; latin-1, the usual advice, garbles it
+            raise DataValidationError(
+                f"{origin.prefix()}the file is UTF-16 text (it starts with a UTF-16 byte-order "
+                "mark); re-save the file as UTF-8, or pass encoding='utf-16'"
+            ) from exc
         where = _undecodable_at(path, encoding)
         raise DataValidationError(
             f"{origin.prefix()}not valid {encoding} text ({exc.reason}{' on ' + where if where else ''}); "
@@ -414,10 +439,22 @@ def _read_table(
             f"{origin.prefix()}cannot be parsed as CSV ({exc}); check the delimiter is a "
             "comma and every line has the same number of fields"
         ) from exc
-    except (gzip.BadGzipFile, zlib.error, EOFError) as exc:
+    except (gzip.BadGzipFile, zlib.error, EOFError, zipfile.BadZipFile, lzma.LZMAError) as exc:
+        raise _not_decompressed(origin, exc) from exc
+    except OSError as exc:
+        if exc.errno is not None or exc.filename is not None:  # the disk's, not the data's
+            raise
+        raise _not_decompressed(origin, exc) from exc  # bz2: "Invalid data stream"
+    except ValueError as exc:  # pandas reads a zip archive of exactly one file
+        if "ZIP file" not in str(exc):
+            raise
+        with zipfile.ZipFile(path) as archive:
+            members = [n for n in archive.namelist() if not n.endswith("/")]
+        shown = _and_more([repr(n) for n in members[:_SHOW]], len(members)) if members else "no file"
         raise DataValidationError(
-            f"{origin.prefix()}the compressed file is corrupt or truncated ({exc}); "
-            "download or copy it again"
+            f"{origin.prefix()}the zip archive holds {shown}; a data archive holds one CSV file "
+            "and nothing else (macOS 'Compress' adds __MACOSX/ entries: zip -d FILE.zip "
+            "'__MACOSX/*' drops them), or unpack it and pass the CSV"
         ) from exc
     if len(frame) == 0:
         header = ", ".join(map(str, frame.columns[:10]))
@@ -447,11 +484,29 @@ def _read_table(
                 f"the file seems to use {other[0]!r} as its delimiter{decimal}; save it "
                 "comma-separated" + (" with '.' decimals" if decimal else "")
             )
+    if not frame.index.equals(pd.RangeIndex(len(frame))):
+        # more fields on the data lines than names in the header: pandas makes the first ones
+        # row labels, silently (unquoted decimal commas, 12,5, read as the values 5)
+        extra = frame.index.nlevels
+        first = frame.index[0] if extra == 1 else ", ".join(map(str, frame.index[0]))
+        raise DataValidationError(
+            f"{origin.prefix()}the data lines have {extra} more field(s) than the header's "
+            f"{len(frame.columns)} names ({origin.row(0)} starts with {str(first)!r} before them). "
+            "Decimal commas (12,5) or a trailing comma on the data lines? Save the file "
+            "comma-separated with '.' decimals, or name every field in the header"
+        )
     as_read = [c for c in text_cols if c in frame.columns]
     if as_read:  # ids as written: "NA" stays text, "" an error for an id, and "07" is not "7"
         frame[as_read] = pd.read_csv(path, encoding=encoding, usecols=as_read, dtype=str,
                                      na_filter=False)
     return frame, origin
+
+
+def _not_decompressed(origin: _Origin, exc: BaseException) -> DataValidationError:
+    return DataValidationError(
+        f"{origin.prefix()}the compressed file is corrupt, truncated or not compressed as its "
+        f"name says ({exc}); download or copy it again, or name it by what it holds"
+    )
 
 
 def is_long_form(
@@ -812,10 +867,12 @@ def _parse_time_values(
     if pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series):
         if date_format is None:
             sample = ", ".join(repr(v) for v in series.head(3).tolist())
+            size = float(np.nanmax(np.abs(series.to_numpy(np.float64)), initial=0.0))
+            unit = next((u for u, top in (("s", 1e11), ("ms", 1e14), ("us", 1e17)) if size < top), "ns")
             raise DataValidationError(
                 f"{origin.prefix()}time column {name!r} holds numbers ({sample}), not dates. "
                 "Pass date_format= (e.g. '%Y%m%d') if they are dates written as digits, or "
-                "convert epoch numbers first: pd.to_datetime(values, unit='s')"
+                f"convert epoch numbers first: pd.to_datetime(values, unit='{unit}')"
             )
         series = series.astype("string")
     instants = _check_zones(series, name, origin) and tz is not None  # offsets may differ (DST)
@@ -1282,6 +1339,13 @@ def _nonfinite_report(
         "Pass impute='ffill', impute='interpolate' or impute='zero' to replace them, "
         "or clean the data"
     )
+    empty = [names[j] for j in bad_cols if np.isnan(values[:, j]).all()]
+    if empty:  # a notes column of a spreadsheet: nothing to impute, nothing to clean
+        text += (
+            f". {'Columns' if len(empty) > 1 else 'Column'} {empty} "
+            f"{'hold' if len(empty) > 1 else 'holds'} no value in any row: "
+            "leave them out with columns=[...] listing the channels to use"
+        )
     if rows.ndim == 2 and (rows[~finite] == _ABSENT).any():  # long form
         text += (
             " (a NaN where a series has no row at that time: read_panel keeps series with "
