@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import random
+import re
 import subprocess
 import sys
 import textwrap
@@ -424,6 +425,34 @@ def test_resume_after_kill_equals_uninterrupted(series, tmp_path, ema_decay, pre
         assert a.dtype == b.dtype and torch.equal(a, b), name
     history = resumed.history_  # one epoch ran in this call: per epoch was its time over all three
     assert history["epochs"] == 3 and history["seconds_per_epoch"] == history["train_seconds"]
+
+
+def test_a_full_disk_at_an_epochs_checkpoint_is_a_checkpoint_error_leaving_nothing_behind(series, tmp_path,
+                                                                                           monkeypatch):
+    """A failed last.ckpt write raised Lightning's OSError, which named its own temp file in /tmp,
+    and left the partial .last.ckpt.<pid>.tmp in checkpoint_dir (a new name every run)."""
+    import errno
+
+    import lightning as L
+
+    params = {**TINY, "max_epochs": 2, "patience": None}
+    ckpt = tmp_path / "ck"
+    first = TSMambaForecaster(**params, checkpoint_dir=str(ckpt)).fit(series)
+    kept = (ckpt / "last.ckpt").read_bytes()
+
+    def full_disk(self, filepath, weights_only=False, storage_options=None):
+        with open(filepath, "wb") as fh:
+            fh.write(b"partial")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(L.Trainer, "save_checkpoint", full_disk)
+    second = TSMambaForecaster(**params, checkpoint_dir=str(ckpt))
+    with pytest.raises(CheckpointError, match=rf"{re.escape(str(ckpt))}: the epoch's last.ckpt could not be "
+                       r"written \(\[Errno 28\] No space left on device\); the previous one is kept"):
+        second.fit(series)
+    assert sorted(p.name for p in ckpt.iterdir()) == ["last.ckpt"]
+    assert (ckpt / "last.ckpt").read_bytes() == kept
+    assert not hasattr(second, "network_") and hasattr(first, "network_")
 
 
 def test_resume_with_early_stopping_stops_where_the_uninterrupted_run_stops(tmp_path):

@@ -36,7 +36,14 @@ from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities.exceptions import MisconfigurationException
 from torch import Tensor
 
-from tsmamba.errors import ConfigError, TrainingError, TSMambaError, check_number, positive_int
+from tsmamba.errors import (
+    CheckpointError,
+    ConfigError,
+    TrainingError,
+    TSMambaError,
+    check_number,
+    positive_int,
+)
 from tsmamba.model import MambaForecaster
 
 __all__ = [
@@ -444,10 +451,18 @@ class LastCheckpoint(Checkpoint):
         if trainer.sanity_checking:
             return
         tmp = os.path.join(self.dirpath, f".last.ckpt.{os.getpid()}.tmp")
-        # the full state, optimizer included (left unset, Lightning logged a line every epoch)
-        trainer.save_checkpoint(tmp, weights_only=False)
-        if trainer.is_global_zero:
-            os.replace(tmp, self.path)
+        try:
+            # the full state, optimizer included (left unset, Lightning logged a line every epoch)
+            trainer.save_checkpoint(tmp, weights_only=False)
+            if trainer.is_global_zero:
+                os.replace(tmp, self.path)
+        except OSError as exc:  # a full disk: name the folder (Lightning's error names its own temp file)
+            with contextlib.suppress(OSError):
+                os.remove(tmp)  # a partial file, under a new name each run: they would pile up
+            raise CheckpointError(
+                f"{self.dirpath}: the epoch's last.ckpt could not be written ({exc}); the previous "
+                "one is kept. Free space there, or choose another checkpoint_dir"
+            ) from exc
 
 
 def make_trainer(
