@@ -114,6 +114,12 @@ def test_mase_scale_of_a_large_level_that_moves_is_not_constant() -> None:
         np.testing.assert_array_equal(mase_scale(1.7e12 + np.arange(100.0), 1), [1.0])
     with pytest.warns(RuntimeWarning, match="constant"):
         assert np.isnan(mase_scale(np.full(100, 1.7e12), 1)).all()
+    # periodic up to rounding stays constant: on a large level (differences of an ulp of 1.7e12),
+    # and for a long computed series, whose rounding drifts past a few ulps (17,420 rows: 3.4e-13)
+    t = np.arange(17_420)
+    for periodic in (1.7e12 + 3 * np.sin(2 * np.pi * t[:480] / 24), 5 + 3 * np.sin(2 * np.pi * t / 24)):
+        with pytest.warns(RuntimeWarning, match="constant at lag 24"):
+            assert np.isnan(mase_scale(periodic, 24)).all()
 
 
 def test_pandas_inputs_with_different_labels_are_refused() -> None:
@@ -126,6 +132,8 @@ def test_pandas_inputs_with_different_labels_are_refused() -> None:
     with pytest.raises(ConfigError, match="different column labels"):
         mae(frame, frame[["b", "a"]])
     assert mse(frame, frame) == 0.0 and mse(frame, frame.to_numpy()[::-1]) == 1.0  # an array: by position
+    paris = pd.Series([1.0, 2.0], index=pd.date_range("2024-03-31", periods=2, freq="h", tz="Europe/Paris"))
+    assert mse(paris, paris.tz_convert("UTC")) == 0.0  # the same instants, written in two zones
 
 
 def test_mase_scale_short_series_and_bad_season() -> None:
