@@ -723,6 +723,26 @@ def test_csv_lines_in_model_order_with_missing_words_and_a_byte_order_mark():
     assert reader.line_number == 4 and reader.header_line is None
 
 
+def test_csv_lines_as_bytes_are_decoded_one_by_one():
+    """A line that is not UTF-8 is one bad row; as the first line (maybe the header) it stops the
+    reading, since reading on by position could swap channels (a Latin-1 header 'date,RH,T°C')."""
+    reader = CSVLineReader(["a", "b"])
+    assert reader.read(b"\xef\xbb\xbf2024-01-01 00:00,1.5,2\r\n") == {"date": "2024-01-01 00:00", "a": "1.5",
+                                                                     "b": "2"}
+    with pytest.raises(StreamError,
+                       match=r"^not utf-8 text \(byte b0 at position 17\); send the lines as utf-8$"):
+        reader.read(b"2024-01-01 01:00,\xb0,2\n")
+    assert reader.read(b"2024-01-01 02:00,3,4\n") == {"date": "2024-01-01 02:00", "a": "3", "b": "4"}
+    first = CSVLineReader(["a", "b"])
+    assert first.read(b"\n") is None
+    with pytest.raises(DataValidationError,
+                       match=r"line 2: not utf-8 text \(byte b0 at position 8\); send the lines as utf-8\. "
+                       r"The first line may be a header, so the lines after it cannot be read"):
+        first.read(b"date,b,T\xb0C\n")
+    latin = CSVLineReader(["T°C"], encoding="latin-1")
+    assert latin.read(b"date,T\xb0C\n") is None and latin.header_line == 1
+
+
 def test_csv_header_maps_channels_by_name_and_lists_the_ignored_ones():
     reader = CSVLineReader(["a", "b"])
     assert reader.read("time,b,extra,a\n") is None

@@ -668,7 +668,8 @@ class CSVLineReader:
     it could not be read.
 
     A line may also come as bytes (``sys.stdin.buffer``): it is decoded on its own with
-    ``encoding``, so a byte that is not that encoding rejects its line only.
+    ``encoding``, so a byte that is not that encoding rejects its line only, unless it is the
+    first non-empty line, which may be the header (:class:`DataValidationError`).
     """
 
     def __init__(self, columns: Sequence[str], encoding: str = "utf-8") -> None:
@@ -688,12 +689,14 @@ class CSVLineReader:
             try:
                 line = line.decode(self.encoding)
             except UnicodeDecodeError as exc:
-                self._first_data_line = self._first_data_line or self.line_number  # no header after it
-                bad = exc.object[exc.start:exc.end].hex(" ")
-                raise StreamError(
-                    f"not {self.encoding} text (byte {bad} at position {exc.start}); send the "
-                    f"lines as {self.encoding}"
-                ) from None
+                what = (f"not {self.encoding} text (byte {exc.object[exc.start:exc.end].hex(' ')} at "
+                        f"position {exc.start}); send the lines as {self.encoding}")
+                if self._first_data_line is None:  # it may be the header: reading on by position
+                    raise DataValidationError(  # could feed one channel's values to another
+                        f"line {self.line_number}: {what}. The first line may be a header, so "
+                        "the lines after it cannot be read"
+                    ) from None
+                raise StreamError(what) from None
         if self.line_number == 1:
             line = line.removeprefix("\ufeff")  # a byte-order mark is not part of the first field
         try:  # a stray quote rejects its own line, not every line after it
