@@ -181,15 +181,20 @@ def test_folders_are_checked_before_torch_is_imported(tmp_path):
     ]
     code = ("import json, sys\nfrom tsmamba import cli\n"
             "codes = [cli.main(args) for args in json.loads(sys.argv[1])]\n"
-            "imported = 'torch' in sys.modules\nimport torch\n"
-            "print(json.dumps([codes, imported, torch.get_num_threads()]))")
+            "imported = 'torch' in sys.modules\nimport os\n"
+            "def inside(run):  # a command that loads torch: --threads holds for it\n"
+            "    import torch\n"
+            "    print(torch.get_num_threads(), file=sys.stderr)\n"
+            "cli.COMMANDS['datasets'].func = inside\n"
+            "codes.append(cli.main(['datasets', '--threads', '1']))\n"
+            "print(json.dumps([codes, imported, os.environ['OMP_NUM_THREADS']]))")
     proc = subprocess.run([sys.executable, "-c", code, json.dumps([args for args, _ in cases])],
                           capture_output=True, text=True, timeout=120, cwd=tmp_path,
                           env={**os.environ, "OMP_NUM_THREADS": "2"})
-    codes, torch_imported, threads = json.loads(proc.stdout)
-    assert threads == 1  # --threads holds for torch loaded later
-    lines = proc.stderr.splitlines()
-    assert codes == [2] * len(cases) and len(lines) == len(cases), proc.stderr
+    codes, torch_imported, variable = json.loads(proc.stdout)
+    *lines, threads = proc.stderr.splitlines()
+    assert threads == "1" and variable == "2"  # and the caller's environment is its own again
+    assert codes == [2] * len(cases) + [0] and len(lines) == len(cases), proc.stderr
     for line, (_, fragment) in zip(lines, cases, strict=True):
         assert line.startswith("tsmamba: error: ") and fragment in line, line
     assert "--data" not in lines[-1]  # stream has no --data

@@ -1162,14 +1162,22 @@ def test_archives_pandas_cannot_open_are_data_errors_naming_the_file(tmp_path):
         archive.writestr("load.csv", text)
         archive.writestr("__MACOSX/._load.csv", b"\x00\x05\x16\x07")
     zipfile.ZipFile(tmp_path / "empty.zip", "w").close()
+    with zipfile.ZipFile(tmp_path / "folder.zip", "w") as archive:  # what zip -r makes
+        archive.writestr("data/", b"")
+        archive.writestr("data/load.csv", text)
     for name, raw in (("bad.zip", b"not a zip"), ("plain.csv.xz", text.encode()),
                       ("plain.csv.bz2", text.encode())):
         (tmp_path / name).write_bytes(raw)
     with pytest.raises(DataValidationError, match=r"mac.zip: the zip archive holds 'load.csv', "
                        r"'__MACOSX/._load.csv'; a data archive holds one CSV file and nothing else"):
         read_series(tmp_path / "mac.zip")
-    with pytest.raises(DataValidationError, match=r"empty\.zip: the zip archive holds no file"):
+    with pytest.raises(DataValidationError, match=r"empty\.zip: the zip archive holds nothing"):
         read_series(tmp_path / "empty.zip")
+    with pytest.raises(DataValidationError,
+                       match=r"folder\.zip: the zip archive holds 'data/', 'data/load\.csv'; a data archive "
+                       r"holds one CSV file and nothing else, not even its folder \(zip -j"):
+        read_series(tmp_path / "folder.zip")
+    assert read_series(write_text(tmp_path, text), encoding=None)["a"].iloc[-1] == 5.5  # pandas' default
     for name, why in (("bad.zip", "File is not a zip file"), ("plain.csv.xz", "Input format not supported"),
                       ("plain.csv.bz2", "Invalid data stream")):
         with pytest.raises(DataValidationError, match=rf"{re.escape(name)}: the compressed file is corrupt, "

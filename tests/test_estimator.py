@@ -464,7 +464,8 @@ def test_a_full_disk_at_an_epochs_checkpoint_is_a_checkpoint_error_leaving_nothi
     monkeypatch.setattr(L.Trainer, "save_checkpoint", full_disk)
     second = TSMambaForecaster(**params, checkpoint_dir=str(ckpt))
     with pytest.raises(CheckpointError, match=rf"{re.escape(str(ckpt))}: the epoch's last.ckpt could not be "
-                       r"written \(\[Errno 28\] No space left on device\); the previous one is kept"):
+                       r"written \(\[Errno 28\] No space left on device\); the previous one is kept\. "
+                       r"Lightning writes it through a file in the temp folder \(TMPDIR\) first"):
         second.fit(series)
     assert sorted(p.name for p in ckpt.iterdir()) == ["last.ckpt"]
     assert (ckpt / "last.ckpt").read_bytes() == kept

@@ -794,13 +794,31 @@ def _library_output(debug: bool, stderr: TextIO) -> Iterator[None]:
                 lg.setLevel(level)
 
 
-def _use_threads(n: int) -> None:
-    """torch's CPU threads: set now when torch is loaded, else through the variables torch reads
-    as it loads, so the checks that run before it do not wait for its import (~1.3 s)."""
+_THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+@contextlib.contextmanager
+def _torch_threads(n: int | None) -> Iterator[None]:
+    """torch's CPU threads during a command: set at once when torch is loaded, else through the
+    variables torch reads as it loads, so the checks that run before it do not wait for its
+    import (~1.3 s); the variables are restored afterwards (a caller's later child processes)."""
+    if not n:
+        yield
+        return
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(n)
-    else:
-        os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(n)
+        yield
+        return
+    before = {name: os.environ.get(name) for name in _THREAD_VARIABLES}
+    os.environ.update(dict.fromkeys(_THREAD_VARIABLES, str(n)))
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -822,9 +840,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         opts, given = _resolve(cmd, args)
         run = Run(cmd.name, opts, stdout, stderr, given)
         keep_large_allocations()  # glibc: reuse freed large blocks (see tsmamba.runtime)
-        if opts.get("threads"):
-            _use_threads(opts["threads"])
-        with _library_output(debug, stderr):
+        with _torch_threads(opts.get("threads")), _library_output(debug, stderr):
             status = cmd.func(run)
         stdout.flush()  # a closed pipe shows here, not at exit
         return int(status or 0)

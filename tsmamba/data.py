@@ -402,6 +402,7 @@ def _read_table(
             f"{path} is a directory, not a data file; pass the path of a CSV file inside it "
             f"(it holds: {listing})"
         )
+    encoding = encoding or "utf-8"  # None: pandas' default, as before
     try:
         codecs.lookup(encoding)
     except (LookupError, TypeError):
@@ -449,12 +450,13 @@ def _read_table(
         if "ZIP file" not in str(exc):
             raise
         with zipfile.ZipFile(path) as archive:
-            members = [n for n in archive.namelist() if not n.endswith("/")]
-        shown = _and_more([repr(n) for n in members[:_SHOW]], len(members)) if members else "no file"
+            members = archive.namelist()  # folder entries too: pandas counts them
+        shown = _and_more([repr(n) for n in members[:_SHOW]], len(members)) if members else "nothing"
         raise DataValidationError(
             f"{origin.prefix()}the zip archive holds {shown}; a data archive holds one CSV file "
-            "and nothing else (macOS 'Compress' adds __MACOSX/ entries: zip -d FILE.zip "
-            "'__MACOSX/*' drops them), or unpack it and pass the CSV"
+            "and nothing else, not even its folder (zip -j makes one without folders; macOS "
+            "'Compress' adds __MACOSX/ entries: zip -d FILE.zip '__MACOSX/*' drops them), or "
+            "unpack it and pass the CSV"
         ) from exc
     if len(frame) == 0:
         header = ", ".join(map(str, frame.columns[:10]))

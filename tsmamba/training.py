@@ -456,12 +456,14 @@ class LastCheckpoint(Checkpoint):
             trainer.save_checkpoint(tmp, weights_only=False)
             if trainer.is_global_zero:
                 os.replace(tmp, self.path)
-        except OSError as exc:  # a full disk: name the folder (Lightning's error names its own temp file)
+        except OSError as exc:  # a full disk: here, or the temp folder Lightning writes through
             with contextlib.suppress(OSError):
                 os.remove(tmp)  # a partial file, under a new name each run: they would pile up
+            kept = "the previous one is kept" if os.path.exists(self.path) else "there is none yet"
             raise CheckpointError(
-                f"{self.dirpath}: the epoch's last.ckpt could not be written ({exc}); the previous "
-                "one is kept. Free space there, or choose another checkpoint_dir"
+                f"{self.dirpath}: the epoch's last.ckpt could not be written ({exc}); {kept}. "
+                "Lightning writes it through a file in the temp folder (TMPDIR) first: free space "
+                "on the disk the error names, or choose another checkpoint_dir"
             ) from exc
 
 
