@@ -295,6 +295,24 @@ def test_library_output_goes_to_stderr_and_stdout_holds_the_results(monkeypatch,
     assert err == "a library note\n" and "a library note" not in out and out.startswith("name")
 
 
+def test_model_options_show_the_estimators_defaults(capsys):
+    """--help shows TSMambaForecaster's defaults, read from its source (no torch import): they must
+    be the signature's."""
+    import inspect
+
+    from tsmamba.estimator import TSMambaForecaster
+
+    signature = {name: p.default for name, p in inspect.signature(TSMambaForecaster).parameters.items()}
+    defaults = cli._model_defaults()
+    assert defaults == signature
+    with pytest.raises(SystemExit):
+        cli.main(["fit", "--help"])
+    shown = " ".join(capsys.readouterr().out.split())
+    for text in ("--d-model N model width (default 64)", "--loss {mse,mae,huber} training loss (default mse)",
+                 "(default false)", "(default: the context length)"):
+        assert text in shown, text
+
+
 def test_cli_wording_keys_are_library_messages():
     # a library sentence reworded without its _CLI_WORDING key would show Python advice again;
     # the parser joins implicitly concatenated literals, and a key lies in one literal of an f-string

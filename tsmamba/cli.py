@@ -23,8 +23,11 @@ ends a command quietly, with status 0.
 from __future__ import annotations
 
 import argparse
+import ast
 import contextlib
 import difflib
+import functools
+import importlib.util
 import inspect
 import json
 import logging
@@ -382,12 +385,37 @@ def build_parser() -> _Parser:
             group = p.add_argument_group("model and training (TSMambaForecaster parameters)")
             for param in MODEL_PARAMS:
                 group.add_argument(param.flag, dest=param.name, type=param.type, choices=param.choices,
-                                   metavar=_metavar(param), help=param.help)
+                                   metavar=_metavar(param), help=_with_default(param))
             p.add_argument(*CONFIG_OPTION.flags, **CONFIG_OPTION.kwargs)
         common = p.add_argument_group("common")
         for opt in _common_options(cmd):
             common.add_argument(*opt.flags, **{k: v for k, v in opt.kwargs.items() if k != "default"})
     return parser
+
+
+@functools.cache
+def _model_defaults() -> dict[str, Any]:
+    """TSMambaForecaster's parameter defaults, read from its source, so that --help shows them
+    without importing torch (~1.3 s); {} if the source cannot be read."""
+    try:
+        spec = importlib.util.find_spec("tsmamba.estimator")
+        tree = ast.parse(Path(spec.origin).read_text(encoding="utf-8"))  # type: ignore[union-attr,arg-type]
+        cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "TSMambaForecaster")
+        init = next(n for n in cls.body if isinstance(n, ast.FunctionDef) and n.name == "__init__")
+        a = init.args
+        named = list(zip(a.args[len(a.args) - len(a.defaults):], a.defaults, strict=True))
+        named += [(arg, d) for arg, d in zip(a.kwonlyargs, a.kw_defaults, strict=True) if d is not None]
+        return {arg.arg: ast.literal_eval(default) for arg, default in named}
+    except (OSError, SyntaxError, ValueError, AttributeError, TypeError, StopIteration):
+        return {}
+
+
+def _with_default(param: Param) -> str:
+    """A model option's help with the estimator's default, unless it is None or told already."""
+    value = _model_defaults().get(param.name)
+    if value is None or "default" in param.help:
+        return param.help
+    return f"{param.help} (default {str(value).lower() if isinstance(value, bool) else value})"
 
 
 def _metavar(param: Param) -> str | None:
