@@ -1235,3 +1235,41 @@ def test_load_neither_waits_for_a_fit_in_another_thread_nor_draws_random_numbers
         thread.join()
     torch.testing.assert_close(torch.rand(2), expected_draw, rtol=0, atol=0)
     pd.testing.assert_frame_equal(loaded.predict(), fitted.predict())
+
+
+class _PauseAtEpoch(training.Callback):
+    """Holds a fit at the start of an epoch until released."""
+
+    def __init__(self, epoch: int):
+        import threading
+
+        self.epoch, self.reached, self.release = epoch, threading.Event(), threading.Event()
+
+    def on_train_epoch_start(self, trainer, pl_module):
+        if trainer.current_epoch == self.epoch:
+            self.reached.set()
+            self.release.wait(60)
+
+
+def test_a_refit_in_another_thread_publishes_its_state_whole(series):
+    """Mid-refit, predict() and stream() in another thread saw the new scaler beside the old
+    series, and a stream took the network still training; now they see the old fit until the new
+    one is complete."""
+    import threading
+
+    model = TSMambaForecaster(**TINY).fit(series.iloc[:200])
+    old_forecast, old_network = model.predict(), model.network_
+    pause = _PauseAtEpoch(1)
+    model.set_params(max_epochs=2, trainer_kwargs={"callbacks": [pause]})
+    refit = threading.Thread(target=model.fit, args=(series * 100,))
+    refit.start()
+    try:
+        assert pause.reached.wait(60)  # training the new network
+        assert model.network_ is old_network and model.values_.shape[0] == 200
+        pd.testing.assert_frame_equal(model.predict(), old_forecast)
+        assert model.stream(series.iloc[:50]).network is old_network
+    finally:
+        pause.release.set()
+        refit.join()
+    assert model.network_ is not old_network and len(model.values_) == len(series)
+    assert model.predict().index[0] > old_forecast.index[-1]

@@ -7,6 +7,7 @@ the network (:mod:`tsmamba.model`) forecasts, Lightning (:mod:`tsmamba.training`
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import signal
@@ -426,18 +427,20 @@ class TSMambaForecaster(BaseEstimator):
         for name, value in (("scale", scale), ("resume", resume)):
             if not isinstance(value, (bool, np.bool_)):  # "no" is truthy: it switched them on
                 raise ConfigError(f"fit's {name} must be True or False, got {value!r}")
-        before = _fitted_state(self)
         seed = None if self.random_state is None else int(self.random_state)
         sigint = signal.getsignal(signal.SIGINT)
+        # the fit builds its state on a copy and publishes it whole at the end: predict() or
+        # stream() in another thread meanwhile saw the new scaler beside the old series and a
+        # network still training; and a fit that raises leaves this estimator as it was
+        work = copy.copy(self)
+        for name in _fitted_state(work):
+            delattr(work, name)
         try:
             # gradients on whatever the caller's mode (inside torch.inference_mode the fit failed)
             with PROCESS_STATE_LOCK, seeded(seed), process_settings_kept(), \
                     lightning_notes_off(not self.progress), torch.inference_mode(False), torch.enable_grad():
-                self._fit(df, time_col, columns, val_df, scale, resume)
+                work._fit(df, time_col, columns, val_df, scale, resume)
         except BaseException as exc:
-            for name in _fitted_state(self):
-                delattr(self, name)
-            vars(self).update(before)
             if (isinstance(exc, SystemExit) and exc.code == 1
                     and isinstance(exc.__context__, KeyboardInterrupt)):
                 # Lightning answers Ctrl-C with exit(1) and ignores Ctrl-C from then on: give
@@ -446,6 +449,10 @@ class TSMambaForecaster(BaseEstimator):
                     signal.signal(signal.SIGINT, sigint)
                 raise KeyboardInterrupt from None
             raise
+        fitted = _fitted_state(work)
+        for name in _fitted_state(self).keys() - fitted.keys():  # of an earlier fit only
+            delattr(self, name)
+        vars(self).update(fitted)
         return self
 
     def _fit(
