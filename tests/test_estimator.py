@@ -1273,3 +1273,18 @@ def test_a_refit_in_another_thread_publishes_its_state_whole(series):
         refit.join()
     assert model.network_ is not old_network and len(model.values_) == len(series)
     assert model.predict().index[0] > old_forecast.index[-1]
+
+
+def test_fit_takes_sklearns_y_none_and_refuses_a_second_series(series):
+    """A Pipeline calls fit(X, y=None): fit had no y (TypeError). A second frame there would be
+    validation data given the wrong way, so anything but None is refused."""
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    frame = series.iloc[:200]
+    pipeline = make_pipeline(FunctionTransformer(lambda df: df * 1.0), TSMambaForecaster(**TINY)).fit(frame)
+    direct = TSMambaForecaster(**TINY).fit(frame, None)
+    pd.testing.assert_frame_equal(pipeline.predict(frame), direct.predict(frame))
+    with pytest.raises(ConfigError, match=r"fit takes no target: the series is its own, so y must be None "
+                       r"\(got DataFrame\); pass validation rows as val_df="):
+        TSMambaForecaster(**TINY).fit(frame, series.iloc[200:])

@@ -401,6 +401,7 @@ class TSMambaForecaster(BaseEstimator):
     def fit(
         self,
         df: Any,
+        y: None = None,
         *,
         time_col: str | None = None,
         columns: Sequence[str] | None = None,
@@ -413,6 +414,8 @@ class TSMambaForecaster(BaseEstimator):
         Args:
             df: wide DataFrame (DatetimeIndex, or a time column ``time_col``, default "date"),
                 or a CSV path; numeric channels (``columns`` selects them).
+            y: None (scikit-learn's place for a target, which a Pipeline passes): the series is
+                its own target.
             val_df: validation series for early stopping, the rows right after ``df``;
                 default: the last ``val_fraction`` of ``df`` (its windows start
                 ``context_length`` rows earlier).
@@ -423,6 +426,11 @@ class TSMambaForecaster(BaseEstimator):
         ``random_state`` the fit is seeded by it and leaves the global random generators of
         torch, numpy and ``random`` as it found them.
         """
+        if y is not None:  # fit(train, val) would have trained without its validation series
+            raise ConfigError(
+                f"fit takes no target: the series is its own, so y must be None (got {type(y).__name__}); "
+                "pass validation rows as val_df="
+            )
         self._check_params()
         for name, value in (("scale", scale), ("resume", resume)):
             if not isinstance(value, (bool, np.bool_)):  # "no" is truthy: it switched them on
