@@ -780,3 +780,20 @@ def test_csv_bad_lines_raise_stream_errors_and_change_nothing_but_the_line_count
 def test_csv_header_that_cannot_be_followed_stops(header, message):
     with pytest.raises(DataValidationError, match=message):
         CSVLineReader(["a", "b"]).read(header)
+
+
+def test_a_copied_stream_goes_on_apart(model, series):
+    """copy.copy(stream) shared the state, forecasts and last rows: updating the copy moved the
+    original, which then refused its next row as 'not after the last one'."""
+    import copy
+
+    stream = model.stream({"a": series.iloc[:100], "b": series.iloc[:90]})
+    twin = copy.copy(stream)
+    before = snapshot(stream)
+    twin.update({"a": series.iloc[100]})
+    twin.update_array(np.stack([series.iloc[101].to_numpy(), series.iloc[91].to_numpy()]))
+    assert_same_snapshot(before, snapshot(stream))
+    assert twin.network is stream.network and twin.steps == {"a": 102, "b": 91}
+    np.testing.assert_array_equal(stream.update({"a": series.iloc[100]}, as_array=True),
+                                  copy.copy(model.stream({"a": series.iloc[:100], "b": series.iloc[:90]}))
+                                  .update({"a": series.iloc[100]}, as_array=True))

@@ -131,6 +131,21 @@ class Stream:
             if frame is not None and len(frame):
                 self._warm(b, frame)
 
+    def __copy__(self) -> Stream:
+        """A stream that goes on apart from this one: its own state, forecasts and last rows (a
+        plain shallow copy shared them, so updating one moved the other); the model is shared,
+        as a stream never changes it."""
+        twin = object.__new__(Stream)
+        vars(twin).update(vars(self))
+        twin._state = self._state.clone()
+        twin._forecast = self._forecast.clone()
+        twin._last_time = list(self._last_time)
+        twin._last_values = self._last_values.copy()
+        twin._seen = self._seen.copy()
+        twin._position = dict(self._position)
+        twin.ids = list(self.ids)
+        return twin
+
     # ---- set-up ----------------------------------------------------------------------------
     def _history_frames(self, history: Any, ids: Sequence[Any] | None) -> tuple[list, list]:
         if history is None:
