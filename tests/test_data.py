@@ -223,6 +223,24 @@ def test_long_form_with_different_spans_points_to_read_panel():
         read_series(long)
 
 
+def test_read_panel_names_the_series_and_row_of_a_text_value(tmp_path):
+    """One text value made the file's y column text for every series: read_panel blamed the first
+    (clean) series, without a row."""
+    ds = pd.date_range("2024-01-01", periods=50, freq="h")
+    long = pd.concat([pd.DataFrame({"unique_id": i, "ds": ds, "y": np.arange(50.0)}) for i in "ab"],
+                     ignore_index=True).astype({"y": object})
+    long.loc[62, "y"] = "oops"
+    path = write_csv(tmp_path, long)
+    with pytest.raises(DataValidationError, match=r"data.csv \[unique_id=b\]: non-numeric columns: column "
+                       r"'y' \(1 of 50 values not numbers, e.g. row 62 \(line 64\): 'oops'\)"):
+        read_panel(path)
+    long.loc[62, "y"] = np.nan  # and read_series' options apply to each series
+    panel = read_panel(write_csv(tmp_path, long, "gap.csv"), impute="interpolate")
+    assert panel["b"]["y"].iloc[12] == 12.0 and panel["a"]["y"].tolist() == list(np.arange(50.0))
+    with pytest.raises(TypeError, match="unexpected keyword argument 'time_col'"):  # ds_col names it here
+        read_panel(path, time_col="ds")
+
+
 def test_long_form_ids_that_differ_only_as_text_are_refused():
     """read_panel kept one of 1 and "1" (the other's rows lost); read_series spliced them together."""
     index = pd.date_range("2021-01-01", periods=3, freq="h")

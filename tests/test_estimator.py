@@ -1288,3 +1288,18 @@ def test_fit_takes_sklearns_y_none_and_refuses_a_second_series(series):
     with pytest.raises(ConfigError, match=r"fit takes no target: the series is its own, so y must be None "
                        r"\(got DataFrame\); pass validation rows as val_df="):
         TSMambaForecaster(**TINY).fit(frame, series.iloc[200:])
+
+
+def test_an_empty_id_in_long_form_input_is_named_as_empty():
+    """predict called an empty id an 'unexpected id' ['nan'], without its row; the text id "NA"
+    that pd.read_csv reads as missing is the usual way to get one."""
+    ds = pd.date_range("2024-01-01", periods=80, freq="h")
+    long = pd.concat([pd.DataFrame({"unique_id": i, "ds": ds, "y": np.sin(np.arange(80) / 4) + k})
+                      for k, i in enumerate(("NA", "b"))], ignore_index=True)
+    model = TSMambaForecaster(**dict(TINY, context_length=24, horizon=6)).fit(long)
+    assert model.columns_ == ["NA", "b"]
+    as_read = long.assign(unique_id=long["unique_id"].replace("NA", np.nan))
+    for call in (model.predict, model.stream, lambda df: model.forecast_origins(df, [30])):
+        with pytest.raises(DataValidationError, match=r"id column 'unique_id' is empty at row 0, row 1, .*; "
+                           r"pd.read_csv reads an id written NA, N/A or null as missing"):
+            call(as_read)

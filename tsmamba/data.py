@@ -724,20 +724,27 @@ def read_panel(
     id_col: str = "unique_id",
     ds_col: str = "ds",
     value_col: str = "y",
-    **kw: Any,
+    columns: Sequence[str] | None = None,
+    date_format: str | None = None,
+    sort: bool = False,
+    fill: str | None = None,
+    impute: str | None = None,
+    encoding: str = "utf-8",
+    strict: bool = True,
+    freq: str | None = None,
+    tz: Any = None,
 ) -> dict[str, pd.DataFrame]:
     """Long-form data kept as separate series: ``{id: validated wide frame}``.
 
     Each frame has a ``DatetimeIndex`` named ``ds_col`` and the ``value_col`` column plus any
     other columns of the file (exogenous channels); series may differ in span and frequency.
-    ``kw`` are passed to :func:`read_series` (``columns``, ``sort``, ``fill``, ``impute``,
-    ``date_format``, ``encoding``).
+    The other options are :func:`read_series`'s, applied to each series.
     """
-    encoding = kw.pop("encoding", "utf-8")
-    if isinstance(source, pd.DataFrame):
-        frame, origin = source, _Origin("frame")
-    else:
+    from_file = not isinstance(source, pd.DataFrame)
+    if from_file:
         frame, origin = _read_table(source, encoding, text_cols=(id_col,))
+    else:
+        frame, origin = source, _Origin("frame")
     _check_long_columns(frame, origin, id_col, ds_col, value_col)
     frame = frame.reset_index(drop=True)
     _series_ids(frame[id_col], id_col, origin)  # no row may lack its id
@@ -747,7 +754,24 @@ def read_panel(
         sub_origin = _Origin(f"{origin.label} [{id_col}={key}]", origin.first_line, group.index.to_numpy(),
                              origin.line_numbers)
         sub = group.drop(columns=[id_col]).reset_index(drop=True)
-        out[str(key)] = _read_wide(sub, sub_origin, time_col=ds_col, **kw)
+        if from_file:  # as the file's own: one series' text value made the column text for all
+            sub = _numbers_as_read(sub, exclude=ds_col)
+        out[str(key)] = _read_wide(sub, sub_origin, time_col=ds_col, columns=columns,
+                                   date_format=date_format, sort=sort, fill=fill, impute=impute,
+                                   strict=strict, freq=freq, tz=tz)
+    return out
+
+
+def _numbers_as_read(frame: pd.DataFrame, exclude: str) -> pd.DataFrame:
+    """Text columns whose every value reads as a number, as numbers (what read_csv makes of a
+    file holding only them); the others as they are."""
+    out = frame.copy()
+    for name in out.columns:
+        if name != exclude and not pd.api.types.is_numeric_dtype(out[name].dtype):
+            try:
+                out[name] = pd.to_numeric(out[name])
+            except (ValueError, TypeError):
+                pass  # a text value: the series' own check names it and its row
     return out
 
 
@@ -771,9 +795,11 @@ def _series_ids(col: pd.Series, name: str, origin: _Origin) -> np.ndarray:
     if empty.any():
         bad = np.flatnonzero(empty)
         rows = [origin.row(int(i)) for i in bad[:_SHOW]]
+        hint = ("" if origin.first_line is not None else "; pd.read_csv reads an id written NA, "
+                "N/A or null as missing: pass the file's path instead, or read it with keep_default_na=False")
         raise DataValidationError(
             f"{origin.prefix()}id column {name!r} is empty at {_and_more(rows, len(bad))}; "
-            "every row needs the id of its series (fill it in or drop those rows)"
+            f"every row needs the id of its series (fill it in or drop those rows){hint}"
         )
     ids = col.astype(str)
     if pd.api.types.infer_dtype(col, skipna=True).startswith("mixed"):  # ids of several types

@@ -308,7 +308,8 @@ class TSMambaForecaster(BaseEstimator):
         """Validate a frame to forecast from: the fitted channels, in the fitted order
         (``caller`` names the method in messages)."""
         if isinstance(df, pd.DataFrame) and is_long_form(df):  # fitted ids are selected when pivoted
-            extra = sorted({str(i) for i in pd.unique(df["unique_id"])} - set(self.columns_))
+            # an empty id is no unexpected one: read_strict names its rows
+            extra = sorted({str(i) for i in pd.unique(df["unique_id"].dropna())} - set(self.columns_) - {""})
             if extra:  # dropped silently, where a wide frame's extra column is an error
                 raise DataValidationError(
                     f"the frame's series differ from those the model was fitted on: unexpected ids "
