@@ -652,6 +652,7 @@ def test_ltsf_protocol_scores_every_etth1_test_window(benchmark_file):
     assert result.n_windows == 2785 == result.config["window_counts"]["test"]
     assert result.arrays["yhat"].shape == (2785, 96, 7)
     assert result.config["borders"]["test"] == [11520 - 96, 14400]
+    assert result.config["mase_scale_rows"] == result.config["borders"]["train"] == [0, 8640]
     last_val_row = pd.Timestamp("2016-07-01") + pd.Timedelta(hours=11519)  # first origin
     assert result.config["first_origin"] == str(last_val_row) == "2017-10-23 23:00:00"
     # scores are on the scaled data: recompute MSE/MAE from the arrays

@@ -1278,6 +1278,7 @@ def backtest_ltsf(
         "first_origin": str(index[origins[0]]),
         "last_origin": str(index[origins[-1]]),
         "season": season,
+        "mase_scale_rows": [int(train_s), int(train_e)],  # the train split, as in a rolling report
         "baselines": list(BASELINES) if baselines else [],
         "baselines_skipped": {},
         "seasonal_naive_last_value_origins": naive_fallback,
