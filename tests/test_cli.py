@@ -10,6 +10,7 @@ import ast
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -295,6 +296,18 @@ def test_library_output_goes_to_stderr_and_stdout_holds_the_results(monkeypatch,
     assert err == "a library note\n" and "a library note" not in out and out.startswith("name")
 
 
+def test_threads_hold_for_the_command_and_are_given_back(monkeypatch, capsys):
+    """With torch loaded, --threads set torch's count and left it so for the caller."""
+    import torch
+
+    seen = []
+    monkeypatch.setattr(cli.COMMANDS["datasets"], "func", lambda run: seen.append(torch.get_num_threads()))
+    before = torch.get_num_threads()
+    wanted = 1 if before != 1 else 2
+    assert cli.main(["datasets", "--threads", str(wanted)]) == 0
+    assert seen == [wanted] and torch.get_num_threads() == before
+
+
 def test_model_options_show_the_estimators_defaults(capsys):
     """--help shows TSMambaForecaster's defaults, read from its source (no torch import): they must
     be the signature's."""
@@ -309,8 +322,17 @@ def test_model_options_show_the_estimators_defaults(capsys):
         cli.main(["fit", "--help"])
     shown = " ".join(capsys.readouterr().out.split())
     for text in ("--d-model N model width (default 64)", "--loss {mse,mae,huber} training loss (default mse)",
-                 "(default false)", "(default: the context length)"):
+                 "(default false)", "(default: the context length)", "reads (default: d_model)"):
         assert text in shown, text
+    with pytest.raises(SystemExit):  # the demo's own settings, not the estimator's defaults
+        cli.main(["demo", "--help"])
+    shown = " ".join(capsys.readouterr().out.split())
+    for name, value in cli.DEMO_SETTINGS.items():
+        if name not in ("context", "horizon"):
+            flag = f"--{name.replace('_', '-')}"
+            written = str(value).lower() if isinstance(value, bool) else str(value)
+            assert re.search(rf"{flag} (?:(?! --[a-z]).)*?\(default {re.escape(written)}\)", shown), flag
+    assert "(default: d_model)" not in shown and "(default 64)" not in shown
 
 
 def test_cli_wording_keys_are_library_messages():

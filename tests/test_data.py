@@ -234,6 +234,11 @@ def test_read_panel_names_the_series_and_row_of_a_text_value(tmp_path):
     with pytest.raises(DataValidationError, match=r"data.csv \[unique_id=b\]: non-numeric columns: column "
                        r"'y' \(1 of 50 values not numbers, e.g. row 62 \(line 64\): 'oops'\)"):
         read_panel(path)
+    with pytest.raises(DataValidationError, match=r"frame \[unique_id=b\]: .* row 62: 'oops'"):
+        read_panel(long)  # a frame of the same rows, as pd.read_csv gives it
+    numbers_as_text = long.assign(y=long["y"].astype(str).replace("oops", "1.0"))
+    with pytest.raises(DataValidationError, match=r"\[unique_id=a\]: .*convert it with pd.to_numeric first"):
+        read_panel(numbers_as_text)  # all text in a frame: refused as read_series refuses it
     long.loc[62, "y"] = np.nan  # and read_series' options apply to each series
     panel = read_panel(write_csv(tmp_path, long, "gap.csv"), impute="interpolate")
     assert panel["b"]["y"].iloc[12] == 12.0 and panel["a"]["y"].tolist() == list(np.arange(50.0))

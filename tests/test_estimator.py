@@ -127,6 +127,21 @@ def test_forecasts_are_unscaled_piece_by_piece_into_one_array(fitted, series, mo
         assert pieces.dtype == np.float64 and pieces.shape == (37, fitted.horizon, 3)
         np.testing.assert_array_equal(pieces, expected)
     assert fitted.forecast_origins(series, np.arange(0)).shape == (0, fitted.horizon, 3)
+    # the float64 arrays allocated at once (numpy's, which tracemalloc sees) stay near the result's
+    # size: taking all of it back to original units at once had held two more copies
+    import tracemalloc
+
+    values = np.tile(series.to_numpy(), (10, 1))  # 4,000 rows
+    origins = np.arange(30, 4000)
+    monkeypatch.setattr(estimator, "UNSCALE_ROWS", 256)
+    for context in ("window", "full"):
+        tracemalloc.start()
+        try:
+            out = fitted.forecast_origins(values, origins, context=context)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert peak < 1.4 * out.nbytes, (context, peak / out.nbytes)
 
 
 def test_window_forecasts_keep_to_the_memory_budget(fitted, series, monkeypatch):
@@ -1275,6 +1290,37 @@ def test_a_refit_in_another_thread_publishes_its_state_whole(series):
     assert model.predict().index[0] > old_forecast.index[-1]
 
 
+def test_a_call_running_when_a_refit_ends_uses_one_fit_throughout(series, monkeypatch):
+    """predict() reads the series first and the scaler and network later: a refit ending in
+    between gave the old series through the new scaler and network. A call reads a snapshot."""
+    model = TSMambaForecaster(**TINY).fit(series.iloc[:200])
+    expected = model.predict()
+    refit = clone(model).fit(series * 100)
+    scaled = TSMambaForecaster._scaled
+
+    def refit_ends_now(self, values):  # as if the other thread's fit published here
+        model.__dict__ = {**model.__dict__, **{k: v for k, v in vars(refit).items() if k.endswith("_")}}
+        return scaled(self, values)
+
+    monkeypatch.setattr(TSMambaForecaster, "_scaled", refit_ends_now)
+    pd.testing.assert_frame_equal(model.predict(), expected)
+    monkeypatch.undo()
+    pd.testing.assert_frame_equal(model.predict(), refit.predict())
+
+
+class _Logged(TSMambaForecaster):
+    def _fit(self, *args, **kwargs):
+        super()._fit(*args, **kwargs)
+        self.fit_log, self._cache = ["fitted"], {"n": len(self.values_)}
+
+
+def test_a_subclass_keeps_what_its_fit_sets(series):
+    """fit published only the attributes ending in '_' of its working copy: a subclass's own were lost."""
+    model = _Logged(**TINY).fit(series.iloc[:200])
+    assert model.fit_log == ["fitted"] and model._cache == {"n": 200}
+    assert clone(model).get_params() == model.get_params()
+
+
 def test_fit_takes_sklearns_y_none_and_refuses_a_second_series(series):
     """A Pipeline calls fit(X, y=None): fit had no y (TypeError). A second frame there would be
     validation data given the wrong way, so anything but None is refused."""
@@ -1303,3 +1349,5 @@ def test_an_empty_id_in_long_form_input_is_named_as_empty():
         with pytest.raises(DataValidationError, match=r"id column 'unique_id' is empty at row 0, row 1, .*; "
                            r"pd.read_csv reads an id written NA, N/A or null as missing"):
             call(as_read)
+    with pytest.raises(DataValidationError, match=r"id column 'unique_id' is empty at row 0, row 1"):
+        model.predict(long.assign(unique_id=long["unique_id"].replace("NA", " ")))  # spaces only

@@ -794,6 +794,11 @@ def test_a_copied_stream_goes_on_apart(model, series):
     twin.update_array(np.stack([series.iloc[101].to_numpy(), series.iloc[91].to_numpy()]))
     assert_same_snapshot(before, snapshot(stream))
     assert twin.network is stream.network and twin.steps == {"a": 102, "b": 91}
+
+    class Logged(Stream):
+        pass
+
+    assert type(copy.copy(Logged(model, series.iloc[:50]))) is Logged
     np.testing.assert_array_equal(stream.update({"a": series.iloc[100]}, as_array=True),
                                   copy.copy(model.stream({"a": series.iloc[:100], "b": series.iloc[:90]}))
                                   .update({"a": series.iloc[100]}, as_array=True))

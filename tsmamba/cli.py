@@ -274,6 +274,7 @@ class Command:
     options: tuple[Opt, ...]
     defaults: dict[str, Any] = field(default_factory=dict)
     model: bool = False  # takes the model options and --config
+    model_defaults: Mapping[str, Any] = field(default_factory=dict)  # its own, over the estimator's
 
 
 COMMANDS: dict[str, Command] = {}
@@ -286,12 +287,15 @@ def command(
     epilog: str = "",
     options: Sequence[Opt] = (),
     model: bool = False,
+    model_defaults: Mapping[str, Any] | None = None,
 ) -> Callable[[Callable[[Run], int | None]], Callable[[Run], int | None]]:
-    """Register ``func(run) -> exit status`` as subcommand ``name``."""
+    """Register ``func(run) -> exit status`` as subcommand ``name``; ``model_defaults``: the model
+    settings it uses where the estimator's defaults would not be (shown by --help)."""
 
     def register(func: Callable[[Run], int | None]) -> Callable[[Run], int | None]:
         defaults = {o.dest: o.kwargs["default"] for o in options if "default" in o.kwargs}
-        COMMANDS[name] = Command(name, func, help, epilog, tuple(options), defaults, model)
+        COMMANDS[name] = Command(name, func, help, epilog, tuple(options), defaults, model,
+                                 dict(model_defaults or {}))
         return func
 
     return register
@@ -385,7 +389,7 @@ def build_parser() -> _Parser:
             group = p.add_argument_group("model and training (TSMambaForecaster parameters)")
             for param in MODEL_PARAMS:
                 group.add_argument(param.flag, dest=param.name, type=param.type, choices=param.choices,
-                                   metavar=_metavar(param), help=_with_default(param))
+                                   metavar=_metavar(param), help=_with_default(param, cmd.model_defaults))
             p.add_argument(*CONFIG_OPTION.flags, **CONFIG_OPTION.kwargs)
         common = p.add_argument_group("common")
         for opt in _common_options(cmd):
@@ -410,12 +414,17 @@ def _model_defaults() -> dict[str, Any]:
         return {}
 
 
-def _with_default(param: Param) -> str:
-    """A model option's help with the estimator's default, unless it is None or told already."""
-    value = _model_defaults().get(param.name)
-    if value is None or "default" in param.help:
-        return param.help
-    return f"{param.help} (default {str(value).lower() if isinstance(value, bool) else value})"
+def _with_default(param: Param, own: Mapping[str, Any]) -> str:
+    """A model option's help with its default (the command's ``own``, else the estimator's),
+    unless that is None or the help tells it already."""
+    text = param.help
+    if param.name in own:  # the command's value, in place of the estimator's default the help names
+        value, text = own[param.name], re.sub(r" \(default: [^)]*\)", "", text)
+    else:
+        value = _model_defaults().get(param.name)
+    if value is None or "default" in text:
+        return text
+    return f"{text} (default {str(value).lower() if isinstance(value, bool) else value})"
 
 
 def _metavar(param: Param) -> str | None:
@@ -827,15 +836,21 @@ _THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 @contextlib.contextmanager
 def _torch_threads(n: int | None) -> Iterator[None]:
-    """torch's CPU threads during a command: set at once when torch is loaded, else through the
-    variables torch reads as it loads, so the checks that run before it do not wait for its
-    import (~1.3 s); the variables are restored afterwards (a caller's later child processes)."""
+    """torch's CPU threads during a command: set at once when torch is loaded (and set back
+    after), else through the variables torch reads as it loads, so the checks that run before it
+    do not wait for its import (~1.3 s). The variables are restored afterwards, for the caller's
+    later child processes; a torch the command loaded keeps ``n`` threads in this process."""
     if not n:
         yield
         return
     if "torch" in sys.modules:
-        sys.modules["torch"].set_num_threads(n)
-        yield
+        torch = sys.modules["torch"]
+        before = torch.get_num_threads()
+        torch.set_num_threads(n)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(before)
         return
     before = {name: os.environ.get(name) for name in _THREAD_VARIABLES}
     os.environ.update(dict.fromkeys(_THREAD_VARIABLES, str(n)))
@@ -1466,6 +1481,7 @@ def _as_flags(settings: Mapping[str, Any], width: int = 94) -> str:
     + "\n\nexamples:\n  tsmamba demo --out reports/demo\n"
     "  tsmamba demo --synthetic --max-epochs 1 --out /tmp/demo\n",
     model=True,
+    model_defaults=DEMO_SETTINGS,
     options=[
         Opt("--out", type=pathname, default=Path("reports/demo"), metavar="DIR",
             help="report folder (default reports/demo)"),

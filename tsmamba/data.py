@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import bz2
 import codecs
+import contextlib
 import functools
 import gzip
 import lzma
@@ -740,39 +741,38 @@ def read_panel(
     other columns of the file (exogenous channels); series may differ in span and frequency.
     The other options are :func:`read_series`'s, applied to each series.
     """
-    from_file = not isinstance(source, pd.DataFrame)
-    if from_file:
-        frame, origin = _read_table(source, encoding, text_cols=(id_col,))
-    else:
+    if isinstance(source, pd.DataFrame):
         frame, origin = source, _Origin("frame")
+    else:
+        frame, origin = _read_table(source, encoding, text_cols=(id_col,))
     _check_long_columns(frame, origin, id_col, ds_col, value_col)
     frame = frame.reset_index(drop=True)
     _series_ids(frame[id_col], id_col, origin)  # no row may lack its id
+    # columns that are text only through some series' text values: each series reads its own
+    # as numbers where they all are, so the series with the text is the one named, with its row
+    mixed = [c for c in frame.columns if c not in (id_col, ds_col) and _partly_numbers(frame[c])]
     out: dict[str, pd.DataFrame] = {}
     for key, group in frame.groupby(id_col, sort=True):
         # messages name the rows of the whole file (or frame), not those of the group
         sub_origin = _Origin(f"{origin.label} [{id_col}={key}]", origin.first_line, group.index.to_numpy(),
                              origin.line_numbers)
         sub = group.drop(columns=[id_col]).reset_index(drop=True)
-        if from_file:  # as the file's own: one series' text value made the column text for all
-            sub = _numbers_as_read(sub, exclude=ds_col)
+        for name in mixed:
+            with contextlib.suppress(ValueError, TypeError):  # a text value: named with its row
+                sub[name] = pd.to_numeric(sub[name])
         out[str(key)] = _read_wide(sub, sub_origin, time_col=ds_col, columns=columns,
                                    date_format=date_format, sort=sort, fill=fill, impute=impute,
                                    strict=strict, freq=freq, tz=tz)
     return out
 
 
-def _numbers_as_read(frame: pd.DataFrame, exclude: str) -> pd.DataFrame:
-    """Text columns whose every value reads as a number, as numbers (what read_csv makes of a
-    file holding only them); the others as they are."""
-    out = frame.copy()
-    for name in out.columns:
-        if name != exclude and not pd.api.types.is_numeric_dtype(out[name].dtype):
-            try:
-                out[name] = pd.to_numeric(out[name])
-            except (ValueError, TypeError):
-                pass  # a text value: the series' own check names it and its row
-    return out
+def _partly_numbers(column: pd.Series) -> bool:
+    """A text column some of whose values are not numbers while others are."""
+    if pd.api.types.is_numeric_dtype(column.dtype) or pd.api.types.is_bool_dtype(column.dtype):
+        return False
+    read = pd.to_numeric(column, errors="coerce")
+    given = column.notna()
+    return bool(read[given].isna().any() and read[given].notna().any())
 
 
 def _check_long_columns(

@@ -8,13 +8,14 @@ the network (:mod:`tsmamba.model`) forecasts, Lightning (:mod:`tsmamba.training`
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import os
 import signal
 import threading
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -85,6 +86,19 @@ FULL_SEGMENT = 2048  # rows per recurrent pass of full-history forecasts (memory
 FORECAST_BATCH = 32
 FORECAST_ELEMENTS = 1 << 23
 UNSCALE_ROWS = 4096  # forecasts taken back to original units at a time (float64 temporaries)
+
+
+def _one_fit(method: Callable[..., Any]) -> Callable[..., Any]:
+    """Run ``method`` on a snapshot of the estimator's attributes: a fit publishes its state in
+    one swap of them, so a call running while a refit in another thread ends sees one fit."""
+
+    @functools.wraps(method)
+    def on_snapshot(self: TSMambaForecaster, *args: Any, **kwargs: Any) -> Any:
+        snapshot = object.__new__(type(self))
+        snapshot.__dict__ = dict(self.__dict__)  # one read of the attributes
+        return method(snapshot, *args, **kwargs)
+
+    return on_snapshot
 
 
 class TSMambaForecaster(BaseEstimator):
@@ -309,7 +323,8 @@ class TSMambaForecaster(BaseEstimator):
         (``caller`` names the method in messages)."""
         if isinstance(df, pd.DataFrame) and is_long_form(df):  # fitted ids are selected when pivoted
             # an empty id is no unexpected one: read_strict names its rows
-            extra = sorted({str(i) for i in pd.unique(df["unique_id"].dropna())} - set(self.columns_) - {""})
+            ids = pd.Series(pd.unique(df["unique_id"].dropna())).astype(str)
+            extra = sorted(set(ids[ids.str.strip() != ""]) - set(self.columns_))
             if extra:  # dropped silently, where a wide frame's extra column is an error
                 raise DataValidationError(
                     f"the frame's series differ from those the model was fitted on: unexpected ids "
@@ -440,7 +455,8 @@ class TSMambaForecaster(BaseEstimator):
         sigint = signal.getsignal(signal.SIGINT)
         # the fit builds its state on a copy and publishes it whole at the end: predict() or
         # stream() in another thread meanwhile saw the new scaler beside the old series and a
-        # network still training; and a fit that raises leaves this estimator as it was
+        # network still training; and a fit that raises leaves this estimator as it was. So a
+        # callback in trainer_kwargs reads the fit's state from its LightningModule, not from here
         work = copy.copy(self)
         for name in _fitted_state(work):
             delattr(work, name)
@@ -458,10 +474,11 @@ class TSMambaForecaster(BaseEstimator):
                     signal.signal(signal.SIGINT, sigint)
                 raise KeyboardInterrupt from None
             raise
-        fitted = _fitted_state(work)
-        for name in _fitted_state(self).keys() - fitted.keys():  # of an earlier fit only
-            delattr(self, name)
-        vars(self).update(fitted)
+        # one swap of the attribute dict (see _one_fit): the parameters as they are now, and all
+        # else (fitted attributes, a subclass's own) as the fit left them
+        params = self.get_params(deep=False).keys()
+        self.__dict__ = {**{k: v for k, v in vars(self).items() if k in params},
+                         **{k: v for k, v in vars(work).items() if k not in params}}
         return self
 
     def _fit(
@@ -612,6 +629,7 @@ class TSMambaForecaster(BaseEstimator):
             raise ConfigError(f"context must be one of {CONTEXTS}, got {context!r}")
         check_context_norm(context, self.network_.config.norm if hasattr(self, "network_") else self.norm)
 
+    @_one_fit
     @torch.no_grad()
     def predict(
         self, df: Any = None, *, context: str = "window", time_col: str | None = None
@@ -634,6 +652,7 @@ class TSMambaForecaster(BaseEstimator):
         future = future_index(index, self.horizon, self.freq_)
         return pd.DataFrame(forecast, index=future, columns=self.columns_)
 
+    @_one_fit
     @torch.no_grad()
     def forecast_origins(
         self,
@@ -753,6 +772,7 @@ class TSMambaForecaster(BaseEstimator):
                 out[inside] = every[0, pick[inside] - start]
         return out
 
+    @_one_fit
     @torch.no_grad()
     def forecast_scaled_windows(
         self, contexts: Any, marks: Any = None, batch_size: int | None = None
@@ -771,6 +791,7 @@ class TSMambaForecaster(BaseEstimator):
             return np.zeros((0, self.horizon, self.n_features_in_))
         return torch.cat(parts).double().numpy()
 
+    @_one_fit
     def stream(self, history: Any = None, **kwargs: Any) -> Stream:
         """An online forecaster that advances the recurrent state one observation at a time."""
         from tsmamba.streaming import Stream
@@ -778,6 +799,7 @@ class TSMambaForecaster(BaseEstimator):
         return Stream(self, history=history, **kwargs)
 
     # ---- persistence -----------------------------------------------------------------------
+    @_one_fit
     def save(self, path: str | os.PathLike) -> Path:
         """Write the fitted model to a directory (tensors + JSON), atomically."""
         self.check_fitted()

@@ -135,7 +135,7 @@ class Stream:
         """A stream that goes on apart from this one: its own state, forecasts and last rows (a
         plain shallow copy shared them, so updating one moved the other); the model is shared,
         as a stream never changes it."""
-        twin = object.__new__(Stream)
+        twin = object.__new__(type(self))
         vars(twin).update(vars(self))
         twin._state = self._state.clone()
         twin._forecast = self._forecast.clone()
