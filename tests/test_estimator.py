@@ -1283,9 +1283,12 @@ def test_a_refit_in_another_thread_publishes_its_state_whole(series):
         assert model.network_ is old_network and model.values_.shape[0] == 200
         pd.testing.assert_frame_equal(model.predict(), old_forecast)
         assert model.stream(series.iloc[:50]).network is old_network
+        model.note = "set during the fit"  # the caller's own attribute, and a parameter
+        model.set_params(learning_rate=0.002)
     finally:
         pause.release.set()
         refit.join()
+    assert model.note == "set during the fit" and model.learning_rate == 0.002
     assert model.network_ is not old_network and len(model.values_) == len(series)
     assert model.predict().index[0] > old_forecast.index[-1]
 
@@ -1312,6 +1315,16 @@ class _Logged(TSMambaForecaster):
     def _fit(self, *args, **kwargs):
         super()._fit(*args, **kwargs)
         self.fit_log, self._cache = ["fitted"], {"n": len(self.values_)}
+
+
+def test_saves_warnings_name_the_callers_line(fitted, tmp_path):
+    """save() reads a snapshot of the estimator; as a wrapper that had made its warnings name
+    tsmamba's own line, not the caller's."""
+    model = clone(fitted).set_params(trainer_kwargs={"callbacks": [Callback()]})
+    model.__dict__.update({k: v for k, v in vars(fitted).items() if k.endswith("_")})
+    with pytest.warns(UserWarning, match="save\\(\\) keeps JSON parameters only") as caught:
+        model.save(tmp_path / "m")
+    assert caught[0].filename == __file__
 
 
 def test_a_subclass_keeps_what_its_fit_sets(series):

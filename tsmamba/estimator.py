@@ -88,15 +88,20 @@ FORECAST_ELEMENTS = 1 << 23
 UNSCALE_ROWS = 4096  # forecasts taken back to original units at a time (float64 temporaries)
 
 
+def _snapshot(est: TSMambaForecaster) -> TSMambaForecaster:
+    """The estimator with its attributes as they are now: a fit publishes its state in one swap
+    of them, so a call working on a snapshot sees one fit while a refit in another thread ends."""
+    snapshot = object.__new__(type(est))
+    snapshot.__dict__ = dict(est.__dict__)  # one read of the attributes
+    return snapshot
+
+
 def _one_fit(method: Callable[..., Any]) -> Callable[..., Any]:
-    """Run ``method`` on a snapshot of the estimator's attributes: a fit publishes its state in
-    one swap of them, so a call running while a refit in another thread ends sees one fit."""
+    """Run ``method`` on a :func:`_snapshot` of the estimator."""
 
     @functools.wraps(method)
     def on_snapshot(self: TSMambaForecaster, *args: Any, **kwargs: Any) -> Any:
-        snapshot = object.__new__(type(self))
-        snapshot.__dict__ = dict(self.__dict__)  # one read of the attributes
-        return method(snapshot, *args, **kwargs)
+        return method(_snapshot(self), *args, **kwargs)
 
     return on_snapshot
 
@@ -458,8 +463,10 @@ class TSMambaForecaster(BaseEstimator):
         # network still training; and a fit that raises leaves this estimator as it was. So a
         # callback in trainer_kwargs reads the fit's state from its LightningModule, not from here
         work = copy.copy(self)
-        for name in _fitted_state(work):
+        stale = _fitted_state(work).keys()  # the previous fit's, which this one replaces
+        for name in stale:
             delattr(work, name)
+        start = dict(vars(work))
         try:
             # gradients on whatever the caller's mode (inside torch.inference_mode the fit failed)
             with PROCESS_STATE_LOCK, seeded(seed), process_settings_kept(), \
@@ -474,11 +481,14 @@ class TSMambaForecaster(BaseEstimator):
                     signal.signal(signal.SIGINT, sigint)
                 raise KeyboardInterrupt from None
             raise
-        # one swap of the attribute dict (see _one_fit): the parameters as they are now, and all
-        # else (fitted attributes, a subclass's own) as the fit left them
+        # one swap of the attribute dict (see _snapshot): the attributes as they are now (the
+        # parameters, and anything set meanwhile), less the previous fit's, plus what this fit
+        # made or changed (fitted attributes, a subclass's own)
         params = self.get_params(deep=False).keys()
-        self.__dict__ = {**{k: v for k, v in vars(self).items() if k in params},
-                         **{k: v for k, v in vars(work).items() if k not in params}}
+        made = {k: v for k, v in vars(work).items()
+                if k not in params and (k not in start or start[k] is not v)}
+        gone = start.keys() - vars(work).keys()
+        self.__dict__ = {**{k: v for k, v in vars(self).items() if k not in stale and k not in gone}, **made}
         return self
 
     def _fit(
@@ -799,9 +809,9 @@ class TSMambaForecaster(BaseEstimator):
         return Stream(self, history=history, **kwargs)
 
     # ---- persistence -----------------------------------------------------------------------
-    @_one_fit
     def save(self, path: str | os.PathLike) -> Path:
         """Write the fitted model to a directory (tensors + JSON), atomically."""
+        self = _snapshot(self)  # one fit throughout; not a wrapper, whose frame would shift warnings
         self.check_fitted()
         params, dropped = {}, []
         for key, value in self.get_params().items():
