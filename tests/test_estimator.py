@@ -1364,3 +1364,21 @@ def test_an_empty_id_in_long_form_input_is_named_as_empty():
             call(as_read)
     with pytest.raises(DataValidationError, match=r"id column 'unique_id' is empty at row 0, row 1"):
         model.predict(long.assign(unique_id=long["unique_id"].replace("NA", " ")))  # spaces only
+
+
+def test_predict_on_too_few_rows_says_what_predict_needs(fitted, series):
+    """The message spoke of origins and of starting later, which predict has not."""
+    with pytest.raises(DataValidationError, match=r"^predict reads the last context_length=24 rows, and the "
+                       r"data has 10; give at least 24 rows, or use context='full'$"):
+        fitted.predict(series.iloc[:10])
+    assert fitted.predict(series.iloc[:10], context="full").shape == (12, 3)
+
+
+def test_a_quiet_fit_prints_no_torch_note_about_lightnings_pytree(series):
+    """torch warned about Lightning's LeafSpec at every fit, which progress=False is to keep quiet."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        TSMambaForecaster(**dict(TINY, max_epochs=1)).fit(series.iloc[:200])
+    assert not [w for w in caught if "LeafSpec" in str(w.message)]

@@ -1376,8 +1376,9 @@ def _nonfinite_report(
         )
     if rows.ndim == 2 and (rows[~finite] == _ABSENT).any():  # long form
         text += (
-            " (a NaN where a series has no row at that time: read_panel keeps series with "
-            "different spans apart)"
+            " (a NaN where a series has no row at that time: a model reads its series on one "
+            "grid, so give impute= or keep only the span they share; read_panel keeps series with "
+            "different spans apart for your own use)"
         )
     return text
 

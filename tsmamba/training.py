@@ -22,6 +22,7 @@ import os
 import random
 import threading
 import traceback
+import warnings
 from collections.abc import Iterator
 from numbers import Real
 from typing import Any
@@ -121,7 +122,9 @@ if hasattr(os, "register_at_fork") and hasattr(PROCESS_STATE_LOCK, "_at_fork_rei
 def lightning_notes_off(off: bool = True) -> Iterator[None]:
     """Lightning's notes ("GPU available: ...", "TPU available: ...", tips, the distributed
     set-up) silenced in this process while a fit with ``progress=False`` runs: its loggers at
-    WARNING, their levels restored. Workers a strategy spawns (ddp_spawn) print their own."""
+    WARNING, their levels restored. Workers a strategy spawns (ddp_spawn) print their own. Also
+    torch's FutureWarning about Lightning's own use of ``LeafSpec`` (torch >= 2.10 with Lightning
+    2.6), which no caller can act on and which printed at every fit."""
     if not off:
         yield
         return
@@ -132,7 +135,10 @@ def lightning_notes_off(off: bool = True) -> Iterator[None]:
     for logger in loggers:
         logger.setLevel(max(logging.WARNING, logger.level))
     try:
-        yield
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated",
+                                    category=FutureWarning)
+            yield
     finally:
         for logger, level in zip(loggers, levels, strict=True):
             logger.setLevel(level)
