@@ -123,8 +123,8 @@ def lightning_notes_off(off: bool = True) -> Iterator[None]:
     """Lightning's notes ("GPU available: ...", "TPU available: ...", tips, the distributed
     set-up) silenced in this process while a fit with ``progress=False`` runs: its loggers at
     WARNING, their levels restored. Workers a strategy spawns (ddp_spawn) print their own. Also
-    torch's FutureWarning about Lightning's own use of ``LeafSpec`` (torch >= 2.10 with Lightning
-    2.6), which no caller can act on and which printed at every fit."""
+    torch's FutureWarning about Lightning's own use of ``LeafSpec`` (seen with torch 2.13 and
+    Lightning 2.6), which no caller can act on and which printed at every fit."""
     if not off:
         yield
         return
