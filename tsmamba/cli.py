@@ -364,6 +364,10 @@ class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
     def __init__(self, prog: str) -> None:
         super().__init__(prog, max_help_position=32, width=100)
 
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        model = getattr(action, "model_param", None)  # (Param, the command's own defaults)
+        return _with_default(*model) if model else action.help  # read only when help is shown
+
 
 def build_parser() -> _Parser:
     parser = _Parser(
@@ -389,8 +393,9 @@ def build_parser() -> _Parser:
         if cmd.model:
             group = p.add_argument_group("model and training (TSMambaForecaster parameters)")
             for param in MODEL_PARAMS:
-                group.add_argument(param.flag, dest=param.name, type=param.type, choices=param.choices,
-                                   metavar=_metavar(param), help=_with_default(param, cmd.model_defaults))
+                action = group.add_argument(param.flag, dest=param.name, type=param.type,
+                                            choices=param.choices, metavar=_metavar(param), help=param.help)
+                action.model_param = (param, cmd.model_defaults)  # type: ignore[attr-defined]
             p.add_argument(*CONFIG_OPTION.flags, **CONFIG_OPTION.kwargs)
         common = p.add_argument_group("common")
         for opt in _common_options(cmd):

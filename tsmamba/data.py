@@ -51,6 +51,7 @@ __all__ = [
     "check_length",
     "check_scaled_range",
     "cycle_phase",
+    "empty_ids",
     "future_index",
     "infer_freq",
     "is_long_form",
@@ -75,8 +76,9 @@ IMPUTE_METHODS = ("ffill", "interpolate", "zero")
 _SHOW = 5  # how many offending rows or timestamps an error message lists
 
 # A clock time followed by a zone designator: "...00:00Z", "...00:00:00+01:00", "...00:00-0500".
-_TZ_SUFFIX = re.compile(r"\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(Z|[+-]\d{2}(?::?\d{2})?)\s*$")
-_ZONE_END = re.compile(r"(?:Z|[+-]\d{2}(?::?\d{2})?)$")  # a designator alone; at most 6 characters
+_DESIGNATOR = r"Z|[+-]\d{2}(?::?\d{2})?"  # at most 6 characters
+_TZ_SUFFIX = re.compile(rf"\d{{1,2}}:\d{{2}}(?::\d{{2}}(?:\.\d+)?)?\s*({_DESIGNATOR})\s*$")
+_ZONE_END = re.compile(rf"(?:{_DESIGNATOR})$")  # a designator alone
 
 _UNNAMED = re.compile(r"Unnamed: (\d+)")  # pandas' name for an empty header field
 _LTSF_ETTH = (8640, 11520, 14400)  # 12, 16 and 20 months of hourly rows (30-day months)
@@ -787,11 +789,16 @@ def _check_long_columns(
         )
 
 
+def empty_ids(col: pd.Series) -> np.ndarray:
+    """Which long-form ids are missing or blank, (n,) bool: rows without a series."""
+    return col.isna().to_numpy() | (col.astype(str).str.strip() == "").to_numpy()
+
+
 def _series_ids(col: pd.Series, name: str, origin: _Origin) -> np.ndarray:
     """The series id of each long-form row, as text. An empty id is an error, not a series, and so
     are two different ids with the same text (1 and "1"), which would make one series or one
     would replace the other."""
-    empty = col.isna().to_numpy() | (col.astype(str).str.strip() == "").to_numpy()
+    empty = empty_ids(col)
     if empty.any():
         bad = np.flatnonzero(empty)
         rows = [origin.row(int(i)) for i in bad[:_SHOW]]

@@ -35,6 +35,7 @@ from tsmamba.data import (
     check_scaled_range,
     cycle_phase,
     default_time_col,
+    empty_ids,
     future_index,
     is_long_form,
     read_strict,
@@ -328,8 +329,8 @@ class TSMambaForecaster(BaseEstimator):
         (``caller`` names the method in messages)."""
         if isinstance(df, pd.DataFrame) and is_long_form(df):  # fitted ids are selected when pivoted
             # an empty id is no unexpected one: read_strict names its rows
-            ids = pd.Series(pd.unique(df["unique_id"].dropna())).astype(str)
-            extra = sorted(set(ids[ids.str.strip() != ""]) - set(self.columns_))
+            ids = pd.Series(pd.unique(df["unique_id"]))
+            extra = sorted(set(ids[~empty_ids(ids)].astype(str)) - set(self.columns_))
             if extra:  # dropped silently, where a wide frame's extra column is an error
                 raise DataValidationError(
                     f"the frame's series differ from those the model was fitted on: unexpected ids "
