@@ -833,7 +833,7 @@ def test_stream_first_row_of_na_is_a_bad_row(capsys, monkeypatch, ot_hufl_model,
     status, lines, err = stream_lines(capsys, monkeypatch, ot_hufl_model, history, stdin)
     assert status == 3 and len(lines) == 10  # NA is a missing value, as in a file; 3: a line was rejected
     assert err == (f"tsmamba: error: line 1: missing value in ['OT', 'HUFL'] at {first}; send a "
-                   "value, or use --missing ffill"), err
+                   "value, or use --missing ffill or --missing zero"), err
     for missing in ("NA", "N/A", "<NA>"):
         stdin = f"{missing},{missing},{missing}\n{rows}"
         status, lines, err = stream_lines(capsys, monkeypatch, ot_hufl_model, history, stdin)
@@ -844,6 +844,12 @@ def test_stream_first_row_of_na_is_a_bad_row(capsys, monkeypatch, ot_hufl_model,
     status, lines, err = stream_lines(capsys, monkeypatch, ot_hufl_model, history, stdin,
                                       "--missing", "ffill")
     assert status == 0 and len(lines) == 10 and err == "", err
+    # with --missing zero they are 0: the forecast of a stream fed zeros there
+    status, zeroed, err = stream_lines(capsys, monkeypatch, ot_hufl_model, history, stdin,
+                                       "--missing", "zero")
+    status_0, fed_zeros, _ = stream_lines(capsys, monkeypatch, ot_hufl_model, history,
+                                          stdin.replace("NA,null", "0,0", 1))
+    assert status == status_0 == 0 and zeroed == fed_zeros and zeroed != lines, err
 
 
 def test_stream_judges_each_physical_line_on_its_own(capsys, monkeypatch, ot_hufl_model, stream_input):
@@ -922,8 +928,8 @@ def test_stream_errors_name_the_flags(capsys, monkeypatch, ot_hufl_model, stream
     stdin = f"{rows[0][0]},,{rows[0][2]}\n{rows[2][0]},{rows[2][1]},{rows[2][2]}\n"  # a NaN, then a gap
     status, lines, err = stream_lines(capsys, monkeypatch, ot_hufl_model, history, stdin)
     assert status == 3 and lines == []  # read to the end, lines rejected
-    assert err.splitlines()[0].endswith("send a value, or use --missing ffill"), err
-    assert err.splitlines()[1].endswith("send them, or use --gaps ffill"), err
+    assert err.splitlines()[0].endswith("send a value, or use --missing ffill or --missing zero"), err
+    assert err.splitlines()[1].endswith("send them, or use --gaps ffill or --gaps zero"), err
 
 
 def test_ltsf_backtest_through_main(tmp_path, capsys, small_csv, tiny_config):

@@ -515,18 +515,19 @@ def test_gaps_are_counted_and_listed(tmp_path):
     msg = str(err.value)
     assert "4 timestamps missing from the 'h' grid in 2 gaps" in msg
     assert "3 missing after 2021-01-01 04:00:00 (row 4 (line 6)), from 2021-01-01 05:00:00" in msg
-    assert "fill='ffill'" in msg
+    assert "Pass fill='ffill', fill='interpolate' or fill='zero'" in msg
 
 
-@pytest.mark.parametrize("fill", ["ffill", "interpolate"])
-def test_gaps_filled_on_request(fill):
+@pytest.mark.parametrize("fill, expected", [("ffill", [4.0, 4.0]), ("interpolate", [5.0, 6.0]),
+                                            ("zero", [0.0, 0.0])])
+def test_gaps_filled_on_request(fill, expected):
     frame = hourly_frame(12, 1)
-    frame["x0"] = np.arange(12.0)
+    frame["x0"] = np.arange(1.0, 13.0)
     frame = frame.drop(index=[4, 5]).reset_index(drop=True)
     df = read_series(frame, fill=fill)
     assert len(df) == 12 and df.index.freqstr == "h"
-    expected = [3.0, 3.0] if fill == "ffill" else [4.0, 5.0]
     assert df["x0"].iloc[4:6].tolist() == expected
+    assert df["x0"].drop(df.index[4:6]).tolist() == [1.0, 2.0, 3.0, 4.0, 7.0, 8.0, 9.0, 10.0, 11.0, 12.0]
 
 
 def test_gap_fill_does_not_touch_nan_values():

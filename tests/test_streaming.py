@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from tsmamba.checkpoint import read_checkpoint, write_checkpoint
+from tsmamba.data import read_series
 from tsmamba.datasets import synthetic_ett
 from tsmamba.errors import CheckpointError, ConfigError, DataValidationError, StreamError
 from tsmamba.estimator import TSMambaForecaster
@@ -204,6 +205,30 @@ def test_missing_and_gap_policies(kind, fill_steps, model64, calendar_model, ser
         out = s.update(series.iloc[88])  # after a gap
     np.testing.assert_array_equal(out.to_numpy(), stream.forecast().to_numpy())
     np.testing.assert_array_equal(restarted._last_values, stream._last_values)
+
+
+def test_zero_policies_feed_zeros_as_a_zero_filled_history_would(model64, series):
+    """missing="zero" and gaps="zero" feed 0 in the data's units (a shop closed: nothing sold);
+    in float64 the forecasts equal a full recomputation over read_series(fill="zero")'s rows,
+    through update and through update_array's NaN path."""
+    stream = model64.stream(history=series.iloc[:80], missing="zero", gaps="zero")
+    row = series.iloc[80].copy()
+    row.iloc[1] = np.nan
+    first = stream.update(row)
+    fc = stream.update(series.iloc[84])  # rows 81..83 missing
+    zeroed = row.fillna(0.0).to_frame().T
+    seen = pd.concat([series.iloc[:80], zeroed, series.iloc[[84]]]).astype(float)
+    history = read_series(seen.rename_axis("date").reset_index(), fill="zero")
+    assert (history.iloc[81:84] == 0).all().all() and history.iloc[80, 1] == 0
+    expected = model64.predict(history, context="full")
+    np.testing.assert_allclose(fc.to_numpy(), expected.to_numpy(), rtol=0, atol=1e-10)
+    expected_first = model64.predict(history.iloc[:81], context="full")
+    np.testing.assert_allclose(first.to_numpy(), expected_first.to_numpy(), rtol=0, atol=1e-10)
+
+    lean = model64.stream(history=series.iloc[:80], missing="zero")
+    with_nan = series.iloc[80].to_numpy().copy()
+    with_nan[1] = np.nan
+    np.testing.assert_allclose(lean.update_array(with_nan), first.to_numpy(), rtol=0, atol=1e-10)
 
 
 def test_save_and_restart(model, series, tmp_path):

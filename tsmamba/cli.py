@@ -759,12 +759,14 @@ _CLI_WORDING = (
     ("leave them out with columns=[...] listing the channels to use",
      "leave them out with --columns listing the channels to use"),
     ("Sort the data by time, or pass sort=True to sort it on load", "Sort the file's rows by time first"),
-    ("Pass fill='ffill' or fill='interpolate' to fill the missing rows, or supply the complete series",
+    ("Pass fill='ffill', fill='interpolate' or fill='zero' to fill the missing rows, or supply the "
+     "complete series",
      "Add the missing rows to the file first (e.g. repeating the previous row's values)"),
     ("Pass impute='ffill', impute='interpolate' or impute='zero' to replace them, or clean the data",
      "Fill them in the file first (a dropped row leaves a gap)"),
-    ("send a value, or use missing='ffill'", "send a value, or use --missing ffill"),
-    ("send them, or use gaps='ffill'", "send them, or use --gaps ffill"),
+    ("send a value, or use missing='ffill' or missing='zero'",
+     "send a value, or use --missing ffill or --missing zero"),
+    ("send them, or use gaps='ffill' or gaps='zero'", "send them, or use --gaps ffill or --gaps zero"),
     ("or use context='full'", "or use --context-mode full"),
     ("shorten context_length or horizon", "shorten --context or --horizon"),
     ("start later or shorten train_length", "start later (--start) or shorten --train-length"),
@@ -1582,10 +1584,12 @@ examples:
         Opt("--history", metavar="CSV|NAME",
             help="series to warm the state on, holding the model's channels (required)"),
         Opt("--time-col", metavar="NAME", help="time column of the history CSV (default: date)"),
-        Opt("--missing", choices=("reject", "ffill"), default="reject",
-            help="a NaN value: reject the row (default) or carry the channel's last value forward"),
-        Opt("--gaps", choices=("reject", "ffill"), default="reject",
-            help="missing time steps: reject the row (default) or fill them with the last values"),
+        Opt("--missing", choices=("reject", "ffill", "zero"), default="reject",
+            help="a NaN value: reject the row (default), carry the channel's last value forward, "
+                 "or read it as 0"),
+        Opt("--gaps", choices=("reject", "ffill", "zero"), default="reject",
+            help="missing time steps: reject the row (default), fill them with the last values, "
+                 "or with zeros"),
     ],
 )
 def cmd_stream(run: Run) -> int:

@@ -68,7 +68,7 @@ __all__ = [
     "validate_frame",
 ]
 
-FILL_METHODS = ("ffill", "interpolate")
+FILL_METHODS = ("ffill", "interpolate", "zero")
 """Accepted values of ``fill=`` (how to fill rows missing from the time grid)."""
 IMPUTE_METHODS = ("ffill", "interpolate", "zero")
 """Accepted values of ``impute=`` (how to replace NaN and ±inf values)."""
@@ -590,7 +590,7 @@ def read_series(
 
     Options (all off by default, so nothing is changed silently):
       ``sort=True``  sort unsorted rows by time;
-      ``fill``       ``"ffill"`` or ``"interpolate"`` rows missing from the time grid;
+      ``fill``       ``"ffill"``, ``"interpolate"`` or ``"zero"`` rows missing from the time grid;
       ``impute``     ``"ffill"``, ``"interpolate"`` or ``"zero"`` NaN and ±inf values;
       ``date_format`` strptime format of the time column when it is not ISO 8601;
       ``freq``       the frequency the rows should step at (a fitted model's): rows on its
@@ -1193,8 +1193,8 @@ def _validate(
             times, values, rows = _fill_gaps(times, grid, values, rows, fill)
         elif strict:
             raise DataValidationError(
-                f"{origin.prefix()}{text}. Pass fill='ffill' or fill='interpolate' to fill "
-                "the missing rows, or supply the complete series"
+                f"{origin.prefix()}{text}. Pass fill='ffill', fill='interpolate' or fill='zero' "
+                "to fill the missing rows, or supply the complete series"
             )
         else:
             notes.append(text)
@@ -1340,8 +1340,11 @@ def _fill_gaps(
     full = np.full((len(grid), values.shape[1]), np.nan)
     full[pos] = values
     frame = pd.DataFrame(full)
-    filled = frame.ffill() if fill == "ffill" else frame.interpolate(limit_area="inside")
-    full[inserted] = filled.to_numpy()[inserted]
+    if fill == "zero":  # no row means nothing happened (a shop closed that day): 0, not a guess
+        full[inserted] = 0.0
+    else:
+        filled = frame.ffill() if fill == "ffill" else frame.interpolate(limit_area="inside")
+        full[inserted] = filled.to_numpy()[inserted]
     new_rows = np.full((len(grid), *rows.shape[1:]), _INSERTED)
     new_rows[pos] = rows
     return grid, full, new_rows

@@ -10,10 +10,13 @@ Every observation is validated before any state changes; a rejected update raise
 :class:`tsmamba.errors.StreamError` and leaves the stream exactly as it was.
 
 Policies:
-  ``missing``  a NaN value in an update: ``"reject"`` (default) or ``"ffill"`` (use that channel's
-               last value; rejected when the channel has no value yet). ±inf is always rejected.
-  ``gaps``     a timestamp more than one step after the last: ``"reject"`` (default) or
-               ``"ffill"`` (feed the last values at each missing step first, then the new row).
+  ``missing``  a NaN value in an update: ``"reject"`` (default), ``"ffill"`` (use that channel's
+               last value; rejected when the channel has no value yet) or ``"zero"`` (use 0, in the
+               data's own units: a count or sales series with nothing recorded). ±inf is always
+               rejected.
+  ``gaps``     a timestamp more than one step after the last: ``"reject"`` (default), ``"ffill"``
+               (feed the last values at each missing step first, then the new row) or ``"zero"``
+               (feed zeros at each missing step: a shop closed on those days).
 """
 
 from __future__ import annotations
@@ -45,7 +48,7 @@ from tsmamba.model import ForecastState, moments_from_power_sums
 __all__ = ["CSVLineReader", "Stream"]
 
 FORMAT = STREAM_FORMAT
-POLICIES = ("reject", "ffill")
+POLICIES = ("reject", "ffill", "zero")
 PIECE_STEPS = 4096  # rows per forward pass of a history, update_many or gap: the state makes them exact
 
 
@@ -278,9 +281,9 @@ class Stream:
                     if self.gaps == "reject":
                         raise StreamError(
                             f"{who}gap: {steps} step(s) missing between {last_time} and {ts} "
-                            f"(expected {expected}); send them, or use gaps='ffill'"
+                            f"(expected {expected}); send them, or use gaps='ffill' or gaps='zero'"
                         )
-                    if np.isnan(last_values).any():
+                    if self.gaps == "ffill" and np.isnan(last_values).any():
                         raise StreamError(f"{who}gap before {ts} and no earlier values to fill it with")
                     gap_steps = steps
         return values, ts, gap_steps
@@ -288,8 +291,8 @@ class Stream:
     def _filled(
         self, who: str, values: np.ndarray, ts: pd.Timestamp | None, last_values: np.ndarray
     ) -> np.ndarray:
-        """The missing-value policy on one row of (C,) values: ±inf is refused, NaN refused or
-        carried forward from ``last_values``."""
+        """The missing-value policy on one row of (C,) values: ±inf is refused, NaN refused,
+        carried forward from ``last_values`` or read as 0."""
         if np.isinf(values).any():
             bad = [self.columns[j] for j in np.flatnonzero(np.isinf(values))]
             raise StreamError(f"{who}infinite value in {bad} at {ts}; send a finite value")
@@ -297,9 +300,10 @@ class Stream:
             bad = [self.columns[j] for j in np.flatnonzero(np.isnan(values))]
             if self.missing == "reject":
                 raise StreamError(
-                    f"{who}missing value in {bad} at {ts}; send a value, or use missing='ffill'"
+                    f"{who}missing value in {bad} at {ts}; send a value, or use missing='ffill' "
+                    "or missing='zero'"
                 )
-            values = np.where(np.isnan(values), last_values, values)
+            values = np.where(np.isnan(values), 0.0 if self.missing == "zero" else last_values, values)
             if np.isnan(values).any():
                 raise StreamError(
                     f"{who}missing value in {bad} at {ts} and no earlier value to carry forward"
@@ -396,7 +400,8 @@ class Stream:
             for k, (b, _, _, gap_steps) in enumerate(plan):
                 if gap_steps:
                     sub = state.select(torch.tensor([k]), C, mode)
-                    last, first = self._last_values[b], self._last_time[b] + self.offset
+                    last = np.zeros(C) if self.gaps == "zero" else self._last_values[b]
+                    first = self._last_time[b] + self.offset
                     _, sub = self._advance(  # a long gap (a mistyped year) costs time, not memory
                         gap_steps,
                         lambda piece, last=last: np.repeat(last[None], piece.stop - piece.start, 0),
