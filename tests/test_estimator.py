@@ -487,6 +487,21 @@ def test_a_full_disk_at_an_epochs_checkpoint_is_a_checkpoint_error_leaving_nothi
     assert not hasattr(second, "network_") and hasattr(first, "network_")
 
 
+def test_a_partial_last_ckpt_of_a_killed_fit_is_named_by_the_next_fit(series, tmp_path):
+    """A fit killed while writing last.ckpt leaves its .last.ckpt.<pid>.tmp (checkpoint-sized,
+    under a name no later fit reuses); the next fit in the folder names it, not its own."""
+    ckpt = tmp_path / "ck"
+    ckpt.mkdir()
+    (ckpt / ".last.ckpt.4194305.tmp").write_bytes(b"partial")
+    (ckpt / f".last.ckpt.{os.getpid()}.tmp").write_bytes(b"partial")  # this process's: overwritten
+    (ckpt / ".last.ckpt.notes.tmp").write_bytes(b"someone else's")
+    with pytest.warns(UserWarning, match=re.escape(f"{ckpt} holds ['.last.ckpt.4194305.tmp'], partial "
+                                                   "last.ckpt files of fits that were killed")):
+        TSMambaForecaster(**{**TINY, "max_epochs": 1}, checkpoint_dir=str(ckpt)).fit(series)
+    assert sorted(p.name for p in ckpt.iterdir()) == [".last.ckpt.4194305.tmp", ".last.ckpt.notes.tmp",
+                                                      "last.ckpt"]
+
+
 def test_resume_with_early_stopping_stops_where_the_uninterrupted_run_stops(tmp_path):
     # last.ckpt must hold early stopping's verdict on its own epoch: written before it (as a plain
     # callback), it held the previous epoch's, and this resumed fit trained 6 epochs instead of 4

@@ -20,6 +20,7 @@ import logging
 import math
 import os
 import random
+import re
 import threading
 import traceback
 import warnings
@@ -426,6 +427,9 @@ class RestoreBestWeights(Callback):
         self.best_state = state_dict["best_state"]
 
 
+_LAST_TEMP = re.compile(r"\.last\.ckpt\.\d+\.tmp")  # as LastCheckpoint names its temp files
+
+
 class LastCheckpoint(Checkpoint):
     """Write ``dirpath/last.ckpt`` after every training epoch (after its validation), atomically.
 
@@ -443,6 +447,7 @@ class LastCheckpoint(Checkpoint):
         self.dirpath = os.fspath(dirpath)
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._warn_of_leftovers()
         if trainer.ckpt_path is None:  # a new fit: a user's EarlyStopping may still hold a last verdict
             return
         if any(isinstance(c, EarlyStopping) and c.stopping_reason != EarlyStoppingReason.NOT_STOPPED
@@ -453,10 +458,28 @@ class LastCheckpoint(Checkpoint):
     def path(self) -> str:
         return os.path.join(self.dirpath, "last.ckpt")
 
+    def _temp_path(self) -> str:
+        return os.path.join(self.dirpath, f".last.ckpt.{os.getpid()}.tmp")
+
+    def _warn_of_leftovers(self) -> None:
+        """Name the partial files of fits killed while writing here: a failed write removes its
+        own, a killed one cannot, and each is checkpoint-sized under a name no later fit reuses."""
+        mine = os.path.basename(self._temp_path())
+        with contextlib.suppress(OSError):  # no folder yet: nothing left in it
+            leftovers = sorted(name for name in os.listdir(self.dirpath)
+                               if _LAST_TEMP.fullmatch(name) and name != mine)
+            if leftovers:
+                warnings.warn(
+                    f"{self.dirpath} holds {leftovers}, partial last.ckpt files of fits that were "
+                    "killed while saving (or are saving now); delete them once no fit writes there",
+                    UserWarning,
+                    stacklevel=2,
+                )
+
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.sanity_checking:
             return
-        tmp = os.path.join(self.dirpath, f".last.ckpt.{os.getpid()}.tmp")
+        tmp = self._temp_path()
         try:
             # the full state, optimizer included (left unset, Lightning logged a line every epoch)
             trainer.save_checkpoint(tmp, weights_only=False)
