@@ -231,6 +231,35 @@ def test_zero_policies_feed_zeros_as_a_zero_filled_history_would(model64, series
     np.testing.assert_allclose(lean.update_array(with_nan), first.to_numpy(), rtol=0, atol=1e-10)
 
 
+def test_updates_given_as_frames(model, series):
+    """A one-row frame (df.tail(1)) for one series, a frame indexed by id for several: each had
+    been read as an array ("got shape (1, 3)"; for several, its column names as the rows)."""
+    stream, by_series = model.stream(series.iloc[:60]), model.stream(series.iloc[:60])
+    pd.testing.assert_frame_equal(stream.update(series.iloc[[60]]), by_series.update(series.iloc[60]))
+    assert stream.last_timestamp == series.index[60]
+    before = snapshot(stream)
+    with pytest.raises(StreamError, match=r"update takes one row, got a frame of 2; feed a series' rows "
+                                          r"with update_many\(frame\)"):
+        stream.update(series.iloc[61:63])
+    assert_same_snapshot(before, snapshot(stream))
+
+    histories = {"a": series.iloc[:60], "b": series.iloc[:50], "c": series.iloc[:40]}
+    many, by_dict = model.stream(histories), model.stream(histories)
+    frame = pd.DataFrame([series.iloc[50], series.iloc[60]], index=["b", "a"])  # c does not advance
+    frame.insert(0, "date", [series.index[50], series.index[60]])
+    out, expected = many.update(frame), by_dict.update({"a": series.iloc[60], "b": series.iloc[50]})
+    assert list(out) == ["a", "b"]
+    for key in ("a", "b"):
+        pd.testing.assert_frame_equal(out[key], expected[key])
+    before = snapshot(many)
+    for bad, match in ((series.iloc[51:53], r"needs their ids as its index, one row each \(e\.g\. "
+                                            r"df\.set_index\('unique_id'\)\); its index starts \[Timestamp"),
+                       (frame.iloc[[0, 0]], r"one row per series; ids \['b'\] repeat")):
+        with pytest.raises(StreamError, match=match):
+            many.update(bad)
+        assert_same_snapshot(before, snapshot(many))
+
+
 def test_save_and_restart(model, series, tmp_path):
     stream = model.stream(history=series.iloc[:90])
     stream.update(series.iloc[90])

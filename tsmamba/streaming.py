@@ -355,6 +355,8 @@ class Stream:
 
     # ---- updates ---------------------------------------------------------------------------
     def _normalise_updates(self, rows: Any) -> dict[int, Any]:
+        if isinstance(rows, pd.DataFrame):
+            rows = self._frame_updates(rows)
         if self.single:
             return {0: rows}
         if isinstance(rows, Mapping):
@@ -370,12 +372,35 @@ class Stream:
             return dict(enumerate(list(rows)))
         raise StreamError(f"updates for several series: pass {{id: row}} or a ({len(self.ids)}, C) array")
 
+    def _frame_updates(self, frame: pd.DataFrame) -> Any:
+        """A frame of updates: its one row for one series (``df.tail(1)``); for several, one row
+        per series, indexed by their ids, as ``{id: row}`` (its array had been read as columns)."""
+        if self.single:
+            if len(frame) != 1:
+                raise StreamError(
+                    f"update takes one row, got a frame of {len(frame)}; feed a series' rows with "
+                    "update_many(frame), or one at a time"
+                )
+            return frame.iloc[0]  # named by its index label: a timestamp, or a row number (none)
+        if not all(k in self._position for k in frame.index):
+            raise StreamError(
+                "a frame of updates for several series needs their ids as its index, one row each "
+                f"(e.g. df.set_index('unique_id')); its index starts {frame.index[:3].tolist()}, the "
+                f"stream's ids {self.ids[:3]}"
+            )
+        if frame.index.has_duplicates:
+            twice = frame.index[frame.index.duplicated()].unique().tolist()
+            raise StreamError(f"a frame of updates holds one row per series; ids {twice[:10]} repeat")
+        return {k: dict(zip(map(str, frame.columns), values, strict=True))
+                for k, values in zip(frame.index, frame.itertuples(index=False, name=None), strict=True)}
+
     @torch.no_grad()
     def update(self, row: Any, *, as_array: bool = False) -> pd.DataFrame | np.ndarray | dict:
         """Feed one new observation (per series) and return the forecast made after it.
 
-        ``row``: a Series (name = timestamp), a dict (optionally with "date"), or a 1-D array;
-        for several series, ``{id: row}`` for any of them, or a (B, C) array for all B. Returns an
+        ``row``: a Series (name = timestamp), a one-row DataFrame (index = timestamp), a dict
+        (optionally with "date"), or a 1-D array; for several series, ``{id: row}`` or a DataFrame
+        indexed by id (one row each) for any of them, or a (B, C) array for all B. Returns an
         ``horizon x channels`` DataFrame indexed by the future timestamps, or with ``as_array`` the
         raw (H, C) array; for several series, the forecasts of the series this call advanced, in
         the stream's order of ids: ``{id: DataFrame}``, or a (b, H, C) array. :meth:`forecast`
