@@ -210,10 +210,11 @@ def test_folders_are_checked_before_torch_is_imported(tmp_path):
     ("text", "args", "hint"),
     [
         (GOOD_ROWS.replace(",7,14", ",nan,14"), [], "NaN, first at 2021-01-01 07:00:00 (row 7 (line 9)). "
-         "Fill them in the file first (a dropped row leaves a gap)"),
+         "Pass --impute ffill, --impute interpolate or --impute zero to replace them, or clean the data"),
         (GOOD_ROWS.replace("03:00:00,3,6\n2021-01-01 04:00:00,4,8", "04:00:00,4,8\n2021-01-01 03:00:00,3,6"),
          [], "Sort the file's rows by time first"),
-        (GOOD_ROWS.replace("2021-01-01 05:00:00,5,10\n", ""), [], "Add the missing rows to the file first"),
+        (GOOD_ROWS.replace("2021-01-01 05:00:00,5,10\n", ""), [], "Pass --fill ffill, --fill interpolate or "
+         "--fill zero to fill the missing rows, or add them to the file"),
         (GOOD_ROWS.replace("date,", "day,"), [], "Pass --time-col NAME with the name of the time column"),
         (GOOD_ROWS.replace("date,", "day,").replace("2021-01-01 ", "").replace(":00:00", ""),
          ["--time-col", "day"], "Write them in the file as ISO 8601 (e.g. 2021-01-31 14:00) first"),
@@ -228,6 +229,42 @@ def test_data_hints_name_what_the_command_line_can_do(tmp_path, capsys, text, ar
     assert hint in err, err
     for python_only in ("impute=", "sort=", "fill=", "date_format=", "time_col=", "pd."):
         assert python_only not in err, err
+
+
+def test_fill_and_impute_read_the_file_as_read_series_does(tmp_path, capsys, monkeypatch):
+    """A sales file with the shop closed on Sundays (no rows) and one empty value: the CLI had no
+    way to read it but to edit the file. --fill/--impute are read_series' fill=/impute=, for fit,
+    predict (with --data) and a stream's --history."""
+    from tsmamba.data import read_series
+    from tsmamba.estimator import TSMambaForecaster
+
+    days = pd.date_range("2021-01-01", periods=120, freq="D")
+    sales = pd.DataFrame({"date": days, "sold": np.arange(120) % 5.0, "visits": np.arange(120.0)})
+    sales = sales[days.day_of_week != 6].reset_index(drop=True)
+    sales.loc[10, "visits"] = np.nan
+    path = tmp_path / "sales.csv"
+    sales.to_csv(path, index=False)
+    model = tmp_path / "m"
+    tiny = ["--context", "14", "--horizon", "7", "--d-model", "8", "--n-layers", "1", "--d-state", "4",
+            "--headdim", "4", "--max-epochs", "1", "--quiet", "--threads", "1"]
+    assert cli.main(["fit", "--data", str(path), "--fill", "zero", "--impute", "interpolate", *tiny,
+                     "--out", str(model)]) == 0
+    read = read_series(path, fill="zero", impute="interpolate")
+    assert (read.loc[read.index.day_of_week == 6] == 0).all().all() and read.loc["2021-01-12", "visits"] == 11
+    out = tmp_path / "f.csv"
+    assert cli.main(["predict", "--model", str(model), "--data", str(path), "--fill", "zero", "--impute",
+                     "interpolate", "--out", str(out)]) == 0
+    expected = TSMambaForecaster.load(model).predict(read)
+    np.testing.assert_array_equal(pd.read_csv(out, index_col=0).to_numpy(), expected.to_numpy())
+    assert cli.main(["predict", "--model", str(model), "--fill", "zero"]) == 2
+    assert "--fill fills the gaps of --data; give --data too" in capsys.readouterr().err
+    following = read.index[-1] + pd.Timedelta(days=1)
+    status, lines, err = stream_lines(capsys, monkeypatch, model, path, f"{following},3,120\n", "--fill",
+                                      "zero", "--impute", "interpolate")
+    row = pd.DataFrame({"sold": [3.0], "visits": [120.0]}, index=[following])
+    expected = TSMambaForecaster.load(model).stream(read).update(row)
+    assert status == 0 and err == "" and len(lines) == 1, err
+    np.testing.assert_array_equal(np.array(lines[0]["forecast"]), expected.to_numpy())
 
 
 def test_a_sigterm_during_training_exits_143_not_0(tmp_path, capsys, monkeypatch, small_csv, tiny_config):
@@ -606,6 +643,13 @@ def test_ltsf_protocol_rejects_the_rolling_options(tmp_path, capsys):
     fit = ["fit", "--data", "ETTh1", "--time-col", "nonexistent", "--out", str(tmp_path / "m")]
     assert cli.main(fit) == 2  # it had been ignored for a registry name
     assert "--time-col is for a CSV file given by its path; the registry's ETTh1" in capsys.readouterr().err
+    assert cli.main([*fit[:-4], "--fill", "zero", "--impute", "ffill", *fit[-2:]]) == 2
+    assert ("--fill and --impute are for a CSV file given by its path; the registry's ETTh1 is read by its "
+            "own layout (time column 'date', no rows or values missing): drop --fill and --impute"
+            in capsys.readouterr().err)
+    assert cli.main([*base, "--fill", "ffill", "--columns", "OT"]) == 2  # rows by position
+    assert capsys.readouterr().err.strip().endswith("--protocol ltsf uses every channel and row of the "
+                                                    "benchmark file as published; drop --columns/--fill")
     # recorded in the report and not used (--tz even when no zone had that name)
     config = write(tmp_path, "split.toml", "val_fraction = 0.5\n")
     assert cli.main([*base, "--tz", "NotAZone", "--config", str(config)]) == 2

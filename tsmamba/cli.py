@@ -333,7 +333,20 @@ DATA_OPTIONS = (
 TZ_HELP = ("time zone to read timestamps written with UTC offsets in, e.g. Europe/Berlin for local "
            "time across DST (they are instants; this sets the calendar)")
 TZ_OPTION = Opt("--tz", metavar="ZONE", help=TZ_HELP)
-DATA_OPTIONS = (*DATA_OPTIONS, TZ_OPTION)
+
+
+def repair_options(of: str = "") -> tuple[Opt, Opt]:
+    """read_series' ``fill=`` and ``impute=`` for the CSV file read by its path (``of``: which)."""
+    return (
+        Opt("--fill", choices=("ffill", "interpolate", "zero"),
+            help=f"fill rows missing from the time grid{of}: the last values, a straight line, or "
+                 "zeros (counts and sales: a closed day sold nothing); default: a missing row is an error"),
+        Opt("--impute", choices=("ffill", "interpolate", "zero"),
+            help=f"replace empty, NaN and ±inf values{of} the same ways; default: such a value is an error"),
+    )
+
+
+DATA_OPTIONS = (*DATA_OPTIONS, TZ_OPTION, *repair_options())
 SHAPE_OPTIONS = (
     Opt("--context", type=positive_int, default=96, metavar="L", help="context length L (default 96)"),
     Opt("--horizon", type=positive_int, default=96, metavar="H", help="forecast horizon H (default 96)"),
@@ -729,8 +742,7 @@ def _resolve(cmd: Command, args: argparse.Namespace) -> tuple[dict[str, Any], fr
 
 
 # library messages name Python arguments; on the command line the flags are what to change, and
-# where the command line has no such option (impute=, fill=, sort=, date_format=, encoding=), the
-# file is what to fix
+# where the command line has no such option (sort=, date_format=, encoding=), the file is what to fix
 _ISO_EXAMPLE = "as ISO 8601 (e.g. 2021-01-31 14:00)"
 _CLI_WORDING = (
     ("To use your own file pass its path to tsmamba.data.read_series", "To use your own file pass its path"),
@@ -761,9 +773,10 @@ _CLI_WORDING = (
     ("Sort the data by time, or pass sort=True to sort it on load", "Sort the file's rows by time first"),
     ("Pass fill='ffill', fill='interpolate' or fill='zero' to fill the missing rows, or supply the "
      "complete series",
-     "Add the missing rows to the file first (e.g. repeating the previous row's values)"),
+     "Pass --fill ffill, --fill interpolate or --fill zero to fill the missing rows, or add them to "
+     "the file"),
     ("Pass impute='ffill', impute='interpolate' or impute='zero' to replace them, or clean the data",
-     "Fill them in the file first (a dropped row leaves a gap)"),
+     "Pass --impute ffill, --impute interpolate or --impute zero to replace them, or clean the data"),
     ("send a value, or use missing='ffill' or missing='zero'",
      "send a value, or use --missing ffill or --missing zero"),
     ("send them, or use gaps='ffill' or gaps='zero'", "send them, or use --gaps ffill or --gaps zero"),
@@ -949,19 +962,22 @@ def load_data(
     zone = _zone(run.get("tz")) or (model_zone(run.model) if run.get("model") else None)
     if option != "data" and _is_path_like(source) and not path.exists():
         raise DataNotFoundError(f"{flag} file not found: {path.absolute()}; check the path")
+    repairs = {"fill": run.get("fill"), "impute": run.get("impute")}
     if path.exists() or _is_path_like(source):
         spec = datasets.get_spec(path, missing_ok=True) if path.is_file() else None
-        if spec is not None and time_col is None:
+        if spec is not None and time_col is None and not any(repairs.values()):
             frame = _require_regular(run, datasets.read_dataset_file(path, spec), path.name)
             frame = _select(frame, columns, path.name)
         else:
-            frame = read_series(path, time_col=time_col or "date", columns=columns, tz=zone)
+            frame = read_series(path, time_col=time_col or "date", columns=columns, tz=zone, **repairs)
         return _zone_used(run, frame, path.name), path.name, str(path)
     spec = datasets.get_spec(source)  # unknown names raise DataNotFoundError listing the registry
-    if time_col is not None:  # it had been ignored
+    given = [f"--{name}" for name, value in (("time-col", time_col), *repairs.items()) if value]
+    if given:  # they had been ignored
         raise ConfigError(
-            f"--time-col is for a CSV file given by its path; the registry's {spec.name} is read by "
-            "its own layout (time column 'date'): drop --time-col, or pass the file's path"
+            f"{' and '.join(given)} {'is' if len(given) == 1 else 'are'} for a CSV file given by its "
+            f"path; the registry's {spec.name} is read by its own layout (time column 'date', no "
+            f"rows or values missing): drop {' and '.join(given)}, or pass the file's path"
         )
     found = datasets.find_dataset(spec.name)
     frame = _require_regular(run, datasets.load_dataset(spec.name), spec.name)
@@ -1266,9 +1282,12 @@ def _backtest_ltsf(run: Run) -> Any:
     source = run.get("data")
     if not source:
         raise ConfigError(f"'{PROG} backtest' needs --data PATH|NAME (a CSV file or a registry name)")
-    if run.get("columns") or run.get("time_col"):
+    as_published = [f"--{key.replace('_', '-')}" for key in ("columns", "time_col", "fill", "impute")
+                    if run.get(key)]
+    if as_published:
         raise ConfigError(
-            "--protocol ltsf uses every channel of the benchmark file; drop --columns/--time-col"
+            "--protocol ltsf uses every channel and row of the benchmark file as published; drop "
+            + "/".join(as_published)
         )
     rolling = [f"--{key.replace('_', '-')}" for key in _ROLLING_ONLY if key in run.given]
     if rolling:
@@ -1365,6 +1384,7 @@ model's order.
             help="series to forecast from, holding the model's channels (default: the series the "
             "model was trained on)"),
         Opt("--time-col", metavar="NAME", help="time column of the CSV (default: date)"),
+        *repair_options(),
         Opt("--context", "--context-mode", dest="context", choices=("window", "full"), default="window",
             help="window: the last context_length rows (default); full: the whole series"),
         Opt("--out", type=pathname, metavar="CSV", help="write the forecast here (default: print it)"),
@@ -1376,8 +1396,10 @@ def cmd_predict(run: Run) -> int:
     model_dir = run.get("model")
     if model_dir is None:
         raise ConfigError(f"'{PROG} predict' needs --model MODEL_DIR (a folder written by 'tsmamba fit')")
-    if run.get("time_col") is not None and not run.get("data"):
-        raise ConfigError("--time-col names the time column of --data; give --data too (or drop it)")
+    for flag, what in (("time_col", "names the time column of"), ("fill", "fills the gaps of"),
+                       ("impute", "replaces the missing values of")):
+        if run.get(flag) is not None and not run.get("data"):
+            raise ConfigError(f"--{flag.replace('_', '-')} {what} --data; give --data too (or drop it)")
     columns = model_columns(model_dir)
     out = run.get("out")
     if out is not None:  # checked before the work, like the other commands' --out
@@ -1584,6 +1606,7 @@ examples:
         Opt("--history", metavar="CSV|NAME",
             help="series to warm the state on, holding the model's channels (required)"),
         Opt("--time-col", metavar="NAME", help="time column of the history CSV (default: date)"),
+        *repair_options(" of the history CSV"),
         Opt("--missing", choices=("reject", "ffill", "zero"), default="reject",
             help="a NaN value: reject the row (default), carry the channel's last value forward, "
                  "or read it as 0"),
