@@ -955,13 +955,34 @@ def test_cycle_phase_is_the_position_in_the_day_from_the_timestamp_alone():
     np.testing.assert_array_equal(cycle_phase(berlin, "h", 24), [0, 1, 2])
 
 
+@pytest.mark.parametrize("freq, length, expected", [
+    ("B", 5, lambda idx: (idx.day_of_week + 2) % 5),  # step 0, 1970-01-01, was a Thursday
+    ("W-SUN", 4, None),
+    ("MS", 12, lambda idx: idx.month - 1),  # the month of the year
+    ("ME", 12, lambda idx: idx.month - 1),
+    ("2MS", 6, lambda idx: (idx.month - 1) // 2),
+    ("QS-FEB", 4, lambda idx: (idx.month - 2) // 3),
+    ("QE", 4, lambda idx: (idx.month - 1) // 3),
+    ("YS", 4, lambda idx: (idx.year - 1970) % 4),
+])
+def test_cycle_phase_counts_calendar_steps(freq, length, expected):
+    """Business days, weeks, months, quarters, years: each step on the grid moves the phase by
+    one, and the phase comes from the timestamp alone (it had been refused: 'leave cycle_length
+    unset' for monthly data with a yearly cycle)."""
+    index = pd.date_range("1999-11-15", periods=60, freq=freq, tz="Europe/Paris")
+    phase = cycle_phase(index, freq, length)
+    np.testing.assert_array_equal(np.diff(phase) % length, 1)
+    np.testing.assert_array_equal(cycle_phase(index[7:], freq, length), phase[7:])  # no row offset
+    if expected is not None:
+        np.testing.assert_array_equal(phase, np.asarray(expected(index)) % length)
+
+
 def test_cycle_phase_rejects_what_has_no_cycle():
-    index = pd.date_range("2021-01-31", periods=3, freq="ME")
-    for freq in ("ME", "MS", "W-SUN", "B"):  # the advice was to resample to hours
-        with pytest.raises(ConfigError, match=rf"frequency '{freq}' steps by the calendar .*; leave "
-                                              "cycle_length unset$"):
+    index = pd.date_range("2021-01-01", periods=3, freq="D")
+    for freq, kind in (("bh", "BusinessHour"), ("C", "CustomBusinessDay"), ("SMS", "SemiMonthBegin")):
+        with pytest.raises(ConfigError, match=rf"frequency '{freq}' is {kind}; leave cycle_length unset$"):
             cycle_phase(index, freq, 12)
-    with pytest.raises(ConfigError, match="fixed sampling step, but the series has no regular frequency"):
+    with pytest.raises(ConfigError, match="regular sampling step, but the series has no regular frequency"):
         cycle_phase(index, None, 12)
     with pytest.raises(ConfigError, match="cycle_length"):
         cycle_phase(pd.date_range("2021-01-01", periods=3, freq="h"), "h", 0)

@@ -236,6 +236,48 @@ def test_cycle_and_input_skip_fit_predict_save_and_load(series, tmp_path):
         est.forecast_origins(series.to_numpy(), [origin])
 
 
+def test_a_yearly_cycle_on_monthly_data_streams_exactly(tmp_path):
+    """cycle_length=12 on month starts is the month of the year (monthly data had been refused a
+    cycle: 'steps by the calendar'); in float64 a stream equals predict(context='full'), to 1e-10,
+    across a save and load."""
+    months = pd.date_range("1990-01-01", periods=240, freq="MS")
+    values = np.stack([10 + 3 * np.sin(2 * np.pi * months.month / 12), np.arange(240) / 24.0], 1)
+    data = pd.DataFrame(values + np.random.default_rng(0).normal(0, 0.2, (240, 2)), index=months,
+                        columns=["sales", "trend"])
+    est = TSMambaForecaster(**{**TINY, "max_epochs": 1, "horizon": 6}, cycle_length=12).fit(data.iloc[:200])
+    assert est.network_.cycle.shape == (12, 2)
+    est = TSMambaForecaster.load(est.save(tmp_path / "monthly"))
+    est.network_.double()
+    stream = est.stream(data.iloc[:200])
+    for t in range(200, 214):
+        out = stream.update(data.iloc[t])
+    expected = est.predict(data.iloc[:214], context="full")
+    np.testing.assert_allclose(out.to_numpy(), expected.to_numpy(), rtol=0, atol=1e-10)
+    assert list(out.index) == list(pd.date_range("2007-11-01", periods=6, freq="MS"))
+
+
+def test_a_yearly_cycle_starts_at_the_month_means(monkeypatch):
+    """The learned cycle starts at each month's mean of the scaled training rows."""
+    from tsmamba.model import MambaForecaster
+
+    captured = {}
+    original = MambaForecaster.init_cycle
+
+    def record(self, x, phase):
+        original(self, x, phase)
+        captured["cycle"] = self.cycle.detach().clone()
+
+    monkeypatch.setattr(MambaForecaster, "init_cycle", record)
+    months = pd.date_range("1990-01-01", periods=120, freq="MS")
+    data = pd.DataFrame({"sales": 10 + 3 * np.sin(2 * np.pi * months.month / 12) + np.arange(120) / 50},
+                        index=months)
+    est = TSMambaForecaster(**{**TINY, "max_epochs": 1, "horizon": 6}, cycle_length=12).fit(data)
+    n_train = 120 - round(0.1 * 120)
+    scaled = est.scaler_.transform(data.to_numpy()[:n_train])
+    expected = np.stack([scaled[months[:n_train].month == m].mean(0) for m in range(1, 13)])
+    np.testing.assert_allclose(captured["cycle"].numpy(), expected, rtol=1e-5, atol=1e-6)
+
+
 class HeadAtTrainStart(Callback):
     """Records the head's (and the cross-channel skip's) weight and bias into ``seen`` when
     training starts."""

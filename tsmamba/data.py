@@ -1762,24 +1762,49 @@ def cycle_phase(index: pd.DatetimeIndex, freq: str, cycle_length: int) -> np.nda
     Counted in whole steps from the Unix epoch (wall-clock time of the index), so the phase is a
     property of the timestamp alone: hourly data with ``cycle_length=24`` gets the hour of day,
     15-minute data with 96 the quarter-hour of day, whatever row a series starts at. A stream,
-    a backtest and the fit all agree without storing a reference time.
+    a backtest and the fit all agree without storing a reference time. Calendar steps count
+    the same way: business days (``'B'``, 5: the weekday), weeks (``'W-SUN'``), months
+    (``'MS'``/``'ME'``, 12: the month of the year), quarters (4) and years.
     """
     if not isinstance(index, pd.DatetimeIndex):
         raise DataValidationError(f"cycle_phase needs a DatetimeIndex, got {type(index)}")
     if isinstance(cycle_length, bool) or not isinstance(cycle_length, (int, np.integer)) or cycle_length < 1:
         raise ConfigError(f"cycle_length must be a positive integer, got {cycle_length!r}")
-    step = _step_ns(freq) if freq else None
-    if not step:
-        if not freq:
-            raise ConfigError("a cycle needs a fixed sampling step, but the series has no regular "
-                              "frequency; resample it to one or leave cycle_length unset")
-        raise ConfigError(  # resampling monthly data to hours is no answer
-            f"a cycle needs a fixed sampling step (daily or finer), but the series' frequency "
-            f"{freq!r} steps by the calendar (weeks, months, business days, ...), not by a fixed "
-            "time; leave cycle_length unset"
-        )
+    if not freq:
+        raise ConfigError("a cycle needs a regular sampling step, but the series has no regular "
+                          "frequency; resample it to one or leave cycle_length unset")
     wall = index.tz_localize(None) if index.tz is not None else index
-    return np.floor_divide(_ns(wall), step) % int(cycle_length)
+    step = _step_ns(freq)
+    steps = np.floor_divide(_ns(wall), step) if step else _calendar_steps(wall, freq)
+    return steps % int(cycle_length)
+
+
+def _calendar_steps(wall: pd.DatetimeIndex, freq: str) -> np.ndarray:
+    """Steps of a calendar frequency from the Unix epoch, ``(T,)`` int64: consecutive timestamps
+    on its grid differ by exactly 1 (``'2MS'``: months // 2)."""
+    offset = pd.tseries.frequencies.to_offset(freq)
+    months = (wall.year.to_numpy(np.int64) - 1970) * 12 + wall.month.to_numpy(np.int64) - 1
+    if type(offset) is pd.offsets.BusinessDay and not offset.offset:
+        days = wall.to_numpy().astype("datetime64[D]")
+        units = np.busday_count(np.datetime64("1970-01-01"), days).astype(np.int64)
+    elif isinstance(offset, pd.offsets.Week) and offset.weekday is not None:
+        units = np.floor_divide(_ns(wall.normalize()), 7 * 86_400 * 10**9)  # one weekday: 7 days apart
+    elif isinstance(offset, (pd.offsets.MonthBegin, pd.offsets.MonthEnd, pd.offsets.BusinessMonthBegin,
+                             pd.offsets.BusinessMonthEnd)):
+        units = months
+    elif isinstance(offset, (pd.offsets.QuarterBegin, pd.offsets.QuarterEnd, pd.offsets.BQuarterBegin,
+                             pd.offsets.BQuarterEnd)):
+        units = np.floor_divide(months, 3)  # any anchor: quarter months are 3 apart
+    elif isinstance(offset, (pd.offsets.YearBegin, pd.offsets.YearEnd, pd.offsets.BYearBegin,
+                             pd.offsets.BYearEnd)):
+        units = wall.year.to_numpy(np.int64) - 1970
+    else:  # business hours, custom holidays, half months: no count of steps from the timestamp alone
+        raise ConfigError(
+            f"a cycle needs steps that can be counted from each timestamp (a fixed step, business "
+            f"days, weeks, months, quarters or years), but the series' frequency {freq!r} is "
+            f"{type(offset).__name__}; leave cycle_length unset"
+        )
+    return np.floor_divide(units, offset.n)
 
 
 # --------------------------------------------------------------------------------------------
