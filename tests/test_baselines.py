@@ -128,6 +128,44 @@ def test_linear_baseline_subsampling_is_deterministic() -> None:
     assert not np.allclose(a, full)
 
 
+def test_linear_baseline_caps_its_rows_not_only_its_windows() -> None:
+    """max_rows caps the (window, channel) rows after max_windows, gathered from the strided
+    windows without copying them whole: memory no longer grows with the channel count (10,000
+    windows of 900 channels had taken 12 GB). Under the caps every pair is used, in the order
+    a plain reshape gives them, so the fit equals ridge on all rows."""
+    import tracemalloc
+
+    from numpy.lib.stride_tricks import sliding_window_view
+    from sklearn.linear_model import Ridge
+
+    values = np.random.default_rng(4).normal(size=(3000, 200))  # (T, C)
+    windows = sliding_window_view(values, 10 + 4, axis=0).transpose(0, 2, 1)  # (N, 14, C) view
+    X, Y = windows[:, :10], windows[:, 10:]
+    tracemalloc.start()
+    capped = LinearBaseline(10, 4, max_windows=2000, max_rows=5000, seed=3)
+    rows_x, rows_y = capped._training_rows(X, Y)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert rows_x.shape == (5000, 10) and rows_y.shape == (5000, 4)
+    assert peak < 4 * (rows_x.nbytes + rows_y.nbytes)  # not the 2000 x 200 x 14 windows (45 MB)
+    where = {v: (t, c) for (t, c), v in np.ndenumerate(values)}  # random values: each is unique
+    pairs = {where[x[0]] for x in rows_x}
+    assert len(pairs) == 5000 and len({t for t, _ in pairs}) <= 2000  # distinct pairs of 2000 windows
+    for x, y in zip(rows_x, rows_y, strict=True):  # each row's context and target from one pair
+        t, c = where[x[0]]
+        np.testing.assert_array_equal(np.concatenate([x, y]), values[t : t + 14, c])
+    model = capped.fit(X, Y)
+    direct = Ridge(alpha=1e-3).fit(rows_x, rows_y)
+    np.testing.assert_allclose(model.coef_, direct.coef_, rtol=1e-10, atol=1e-12)
+
+    small = LinearBaseline(10, 4, max_windows=None, max_rows=None).fit(X[:300, :, :5], Y[:300, :, :5])
+    flat_x = X[:300, :, :5].transpose(0, 2, 1).reshape(-1, 10)
+    flat_y = Y[:300, :, :5].transpose(0, 2, 1).reshape(-1, 4)
+    np.testing.assert_array_equal(small.coef_, Ridge(alpha=1e-3).fit(flat_x, flat_y).coef_)
+    with pytest.raises(ConfigError, match="max_rows"):
+        LinearBaseline(10, 4, max_rows=0)
+
+
 def test_linear_baseline_uses_last_context_steps_and_drops_nan_rows() -> None:
     rng = np.random.default_rng(3)
     X, Y, W, _ = _linear_data(rng, n=200, context=6, horizon=2, channels=2)
