@@ -538,6 +538,19 @@ def test_gap_fill_does_not_touch_nan_values():
         read_series(frame, fill="ffill")
 
 
+def test_a_mistyped_year_beyond_nanoseconds_is_named(tmp_path):
+    """Year 3016 parses (pandas stores it in microseconds) and had failed later with pandas'
+    OutOfBoundsDatetime (a traceback from the CLI); it is a DataValidationError naming the row."""
+    text = "date,v\n2016-01-01 00:00,1\n2016-01-01 01:00,2\n3016-01-01 02:00,3\n"
+    with pytest.raises(DataValidationError, match=r"data.csv: time column 'date' has 1 timestamp outside "
+                       r"1677-09-21 \.\. 2262-04-11, .*check the year: first 3016-01-01 02:00:00 at row 2 "
+                       r"\(line 4\)"):
+        read_series(write_text(tmp_path, text))
+    frame = pd.DataFrame({"v": [1.0, 2.0]}, index=pd.DatetimeIndex(["1500-01-01", "1500-01-02"]).as_unit("s"))
+    with pytest.raises(DataValidationError, match="has 2 timestamps outside 1677-09-21"):
+        read_series(frame)
+
+
 def test_no_inferable_frequency(tmp_path):
     stamps = ["2021-01-01 00:00", "2021-01-01 00:07", "2021-01-01 01:00", "2021-01-01 01:31"]
     text = "date,v\n" + "".join(f"{s},{i}\n" for i, s in enumerate(stamps))

@@ -204,6 +204,21 @@ def _ns(times: pd.DatetimeIndex) -> np.ndarray:
     return times.as_unit("ns").asi8
 
 
+NS_RANGE_TEXT = ("outside 1677-09-21 .. 2262-04-11, the years nanosecond times hold (tsmamba counts "
+                 "steps and phases in them); check the year")
+
+
+def outside_ns_range(times: pd.DatetimeIndex) -> np.ndarray:
+    """Positions of the times that nanoseconds cannot hold, most likely a mistyped year (3016):
+    pandas stores them in coarser units, and they failed later as OutOfBoundsDatetime."""
+    if times.unit == "ns":
+        return np.arange(0)
+    lo, hi = pd.Timestamp.min, pd.Timestamp.max
+    if times.tz is not None:
+        lo, hi = lo.tz_localize("UTC"), hi.tz_localize("UTC")
+    return np.flatnonzero((times < lo) | (times > hi))
+
+
 def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
@@ -892,6 +907,12 @@ def _parse_times(
         raise DataValidationError(
             f"{origin.prefix()}time column {name!r} has {len(bad)} missing timestamps "
             f"(NaT/empty) at {_and_more(rows, len(bad))}; every row needs a timestamp"
+        )
+    beyond = outside_ns_range(pd.DatetimeIndex(times))
+    if len(beyond):
+        raise DataValidationError(
+            f"{origin.prefix()}time column {name!r} has {_plural(len(beyond), 'timestamp')} "
+            f"{NS_RANGE_TEXT}: first {times[beyond[0]]} at {origin.row(int(beyond[0]))}"
         )
     return pd.DatetimeIndex(times, name=name)
 

@@ -41,7 +41,7 @@ from tsmamba.checkpoint import (
     write_checkpoint,
     zone_name,
 )
-from tsmamba.data import check_scaled_range, future_index, parse_time
+from tsmamba.data import NS_RANGE_TEXT, check_scaled_range, future_index, outside_ns_range, parse_time
 from tsmamba.errors import CheckpointError, ConfigError, DataValidationError, StreamError
 from tsmamba.model import ForecastState, moments_from_power_sums
 
@@ -249,6 +249,8 @@ class Stream:
                 ts = pd.NaT
             if ts is pd.NaT:  # pandas reads "" and "NaT" as NaT without raising
                 raise StreamError(f"timestamp {raw!r} cannot be parsed")
+            if len(outside_ns_range(pd.DatetimeIndex([ts]))):  # a mistyped year had raised OverflowError
+                raise StreamError(f"timestamp {ts} is {NS_RANGE_TEXT}")
         return values, ts
 
     def _resolve(
@@ -314,7 +316,8 @@ class Stream:
         """Steps of the series' grid from ``start`` to ``end`` (both on it), else None. Counted,
         not listed, for a fixed step: a mistyped year had built a range of the whole gap to reject."""
         if isinstance(self.offset, pd.offsets.Tick) and not isinstance(self.offset, pd.offsets.Day):
-            delta, step = (end - start).value, self.offset.nanos
+            delta, step = end.as_unit("ns").value - start.as_unit("ns").value, self.offset.nanos  # ints:
+            # a Timedelta of nanoseconds overflows past 292 years
             return delta // step if delta >= 0 and delta % step == 0 else None
         # calendar steps (days: 23 or 25 hours across a DST change, as pandas 2 steps them too;
         # months): few of them in any gap
