@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -808,7 +809,9 @@ def test_read_forecasts_gives_back_the_channel_names_and_times(tmp_path):
     result.save_report(tmp_path, plots=False)
     plain = pd.read_csv(tmp_path / "forecasts.csv")
     assert plain["channel"].nunique() < len(names)  # what the helper is for
-    back = read_forecasts(tmp_path / "forecasts.csv")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # pandas 3 deprecates float_precision: a warning at every read
+        back = read_forecasts(tmp_path / "forecasts.csv")
     assert list(dict.fromkeys(back["channel"])) == names
     pd.testing.assert_series_equal(back["yhat"], result.forecasts["yhat"].reset_index(drop=True))
     assert str(back["origin"].dt.tz) == "UTC"  # two UTC offsets: read in UTC, as they say

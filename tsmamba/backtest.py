@@ -581,6 +581,11 @@ def _write_forecasts_csv(frame: pd.DataFrame, path: Path, float_format: str | No
     out.to_csv(path, index=False, float_format=float_format)
 
 
+# pandas 2's default float parser can be one ulp off; pandas 3's is exact and deprecates the
+# option (a Pandas4Warning at every read)
+_EXACT_FLOATS = {"float_precision": "round_trip"} if int(pd.__version__.split(".")[0]) < 3 else {}
+
+
 def read_forecasts(path: str | os.PathLike) -> pd.DataFrame:
     """A report's ``forecasts.csv`` as :meth:`BacktestResult.save_report` wrote it: channel names
     as text (a plain ``pd.read_csv`` reads a channel named ``NA`` or ``None`` as NaN and ``01``
@@ -590,7 +595,7 @@ def read_forecasts(path: str | os.PathLike) -> pd.DataFrame:
         header = pd.read_csv(path, nrows=0).columns
         numbers = {str(c): ["", "NaN", "nan", "inf", "-inf"] for c in header if c != "channel"}
         frame = pd.read_csv(path, dtype={"channel": str}, keep_default_na=False, na_values=numbers,
-                            float_precision="round_trip")  # pandas 2's default parser is not exact
+                            **_EXACT_FLOATS)
     except FileNotFoundError:
         raise DataNotFoundError(f"forecasts file not found: {path}") from None
     except (OSError, ValueError) as exc:

@@ -543,7 +543,10 @@ def forecast_times(column: pd.Series, name: str) -> pd.Series:
     if pd.api.types.is_datetime64_any_dtype(column.dtype):
         return column
     try:
-        parsed = pd.to_datetime(column)
+        with warnings.catch_warnings():  # pandas < 3 warns of mixed offsets, which are read in UTC below
+            warnings.filterwarnings("ignore", "In a future version of pandas, parsing datetimes with "
+                                    "mixed time zones", FutureWarning)
+            parsed = pd.to_datetime(column)
         if pd.api.types.is_datetime64_any_dtype(parsed.dtype):
             return parsed
         raise ValueError("mixed UTC offsets")  # pandas < 3 returned them as objects
