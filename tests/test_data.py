@@ -551,6 +551,18 @@ def test_a_mistyped_year_beyond_nanoseconds_is_named(tmp_path):
         read_series(frame)
 
 
+@pytest.mark.parametrize("freq", ["2B", "3B", "4B", "SMS", "SME"])
+def test_grids_pandas_does_not_infer_are_found_with_their_gaps(freq, tmp_path):
+    """Every k-th business day had been read as days with weekend 'gaps' (whose fill inserted
+    weekend rows), half months as no frequency at all (the advice: resample to 14 days)."""
+    index = pd.date_range("2021-01-01", periods=60, freq=freq, name="date")
+    frame = pd.DataFrame({"date": index, "x": np.arange(1.0, 61.0)})
+    assert read_series(write_csv(tmp_path, frame)).attrs["freq"] == freq
+    holed = read_series(frame.drop(index=[10, 11, 30]), fill="zero")
+    assert holed.index.equals(pd.DatetimeIndex(index, freq=holed.index.freq))
+    assert holed["x"].tolist() == [0.0 if i in (10, 11, 30) else i + 1.0 for i in range(60)]
+
+
 def test_no_inferable_frequency(tmp_path):
     stamps = ["2021-01-01 00:00", "2021-01-01 00:07", "2021-01-01 01:00", "2021-01-01 01:31"]
     text = "date,v\n" + "".join(f"{s},{i}\n" for i, s in enumerate(stamps))

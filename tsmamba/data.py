@@ -341,12 +341,15 @@ def _infer_grid(times: pd.DatetimeIndex, origin: _Origin) -> tuple[str, pd.Datet
     grid_size = (stamps[-1] - stamps[0]) // step + 1 if step > 0 else 0
     plausible = 0 < grid_size <= 50 * len(times) + 10_000  # else mostly gaps: no real grid
     day = 86_400 * 10**9
-    if step == day and times.day_of_week.max() < 5 and stamps[-1] - stamps[0] >= 7 * day:
-        # a week or more of days and never a weekend: business days (a missing holiday made
-        # pandas give up, and the daily grid read every weekend as a gap to fill)
-        grid = pd.date_range(times[0], times[-1], freq="B", name=times.name)
-        if times.isin(grid).all():
-            return "B", grid
+    weekdays_only = times.day_of_week.max() < 5 and stamps[-1] - stamps[0] >= 7 * day
+    if weekdays_only and step % day == 0 and step < 7 * day:
+        # a week or more of days and never a weekend: business days, or every k-th (a missing
+        # holiday made pandas give up, and the daily grid read every weekend as a gap to fill);
+        # the sparsest grid that holds every row (every 5th business day is weekly: W-<DAY>)
+        for alias in ("4B", "3B", "2B", "B"):
+            grid = pd.date_range(times[0], times[-1], freq=alias, name=times.name)
+            if times.isin(grid).all():
+                return alias, grid
     if plausible and np.all((stamps - stamps[0]) % step == 0):
         alias = _timedelta_alias(step)
         if len(times) >= 3 and (values % step == 0).all():
@@ -361,6 +364,11 @@ def _infer_grid(times: pd.DatetimeIndex, origin: _Origin) -> tuple[str, pd.Datet
         alias = _pandas_infer(times[start : start + 4])
         if alias is None:
             continue
+        grid = pd.date_range(times[0], times[-1], freq=alias, name=times.name)
+        if len(grid) >= len(times) and times.isin(grid).all():
+            return alias, grid
+    half_month = 13 * day <= step <= 16 * day  # not monthly rows on the 15th: those are no half months
+    for alias in ("SMS", "SME") if half_month else ():  # pandas never infers them (the advice was 14D)
         grid = pd.date_range(times[0], times[-1], freq=alias, name=times.name)
         if len(grid) >= len(times) and times.isin(grid).all():
             return alias, grid
