@@ -233,6 +233,18 @@ def test_zero_policies_feed_zeros_as_a_zero_filled_history_would(model64, series
     with_nan[1] = np.nan
     np.testing.assert_allclose(lean.update_array(with_nan), first.to_numpy(), rtol=0, atol=1e-10)
 
+    # a NaN carried forward after a gap of zeros is 0, the last value fed, as read_series reads it
+    # with fill="zero" then impute="ffill" (it had been the value from before the gap)
+    mixed = model64.stream(history=series.iloc[:80], missing="ffill", gaps="zero")
+    after_gap = series.iloc[84].copy()
+    after_gap.iloc[1] = np.nan
+    fc = mixed.update(after_gap)
+    seen = pd.concat([series.iloc[:80], after_gap.to_frame().T]).astype(float)
+    history = read_series(seen.rename_axis("date").reset_index(), fill="zero", impute="ffill")
+    assert history.iloc[84, 1] == 0
+    np.testing.assert_allclose(fc.to_numpy(), model64.predict(history, context="full").to_numpy(),
+                               rtol=0, atol=1e-10)
+
 
 def test_updates_given_as_frames(model, series):
     """A one-row frame (df.tail(1)) for one series, a frame indexed by id for several: each had
@@ -261,6 +273,22 @@ def test_updates_given_as_frames(model, series):
         with pytest.raises(StreamError, match=match):
             many.update(bad)
         assert_same_snapshot(before, snapshot(many))
+
+    # a timestamp in two places, or none it can read, had been resolved silently
+    stream_before = snapshot(stream)
+    later = series.iloc[[65]]  # 4 steps after the last: a gap if its time is read
+    two_times = later.assign(date=series.index[61])
+    by_id = later.set_index(pd.Index(["a"], name="unique_id"), append=True)
+    for bad, match in ((two_times, r"takes its timestamp from a DatetimeIndex or a 'date' column; this "
+                                   r"one has both \(and 'date'\): keep one"),
+                       (by_id, "this one has a MultiIndex: keep one"),
+                       (later.set_axis(["c0", "c0", "c1"], axis=1), r"update columns repeat: \['c0'\]")):
+        with pytest.raises(StreamError, match=match):
+            stream.update(bad)
+        assert_same_snapshot(stream_before, snapshot(stream))
+    repeated = frame.set_axis(["date", "c0", "c0", "c2"], axis=1)
+    with pytest.raises(StreamError, match=r"update columns repeat: \['c0'\]"):  # the last had been kept
+        many.update(repeated)
 
 
 def test_save_and_restart(model, series, tmp_path):

@@ -49,6 +49,7 @@ __all__ = ["CSVLineReader", "Stream"]
 
 FORMAT = STREAM_FORMAT
 POLICIES = ("reject", "ffill", "zero")
+_TIME_KEYS = ("date", "ds", "timestamp", "time")  # the key of an update's timestamp
 PIECE_STEPS = 4096  # rows per forward pass of a history, update_many or gap: the state makes them exact
 
 
@@ -223,7 +224,10 @@ class Stream:
                     f"got shape {arr.shape}"
                 )
             data = dict(zip(self.columns, arr.tolist(), strict=True))
-        for key in ("date", "ds", "timestamp", "time"):
+        if len(data) != len(row):  # a repeated key (or 0 and "0") had kept one of its values
+            keys = pd.Index([str(k) for k in row.keys()])
+            raise StreamError(f"update columns repeat: {keys[keys.duplicated()].unique().tolist()}")
+        for key in _TIME_KEYS:
             if key in data and key not in self.columns:
                 ts = data.pop(key)
         missing = [c for c in self.columns if c not in data]
@@ -263,7 +267,6 @@ class Stream:
     ) -> tuple[np.ndarray, pd.Timestamp | None, int]:
         """Apply the policies: -> (values to feed, timestamp, number of gap steps to fill first)."""
         who = "" if self.single else f"series {self.ids[b]!r}: "
-        values = self._filled(who, values, ts, last_values)
         gap_steps = 0
         if ts is None and last_time is not None and self.offset is not None:
             ts = last_time + self.offset  # no timestamp: the next step on the series' grid
@@ -288,7 +291,10 @@ class Stream:
                     if self.gaps == "ffill" and np.isnan(last_values).any():
                         raise StreamError(f"{who}gap before {ts} and no earlier values to fill it with")
                     gap_steps = steps
-        return values, ts, gap_steps
+        # after a gap filled with zeros, the last values are those zeros (as read_series(fill="zero")
+        # then impute="ffill" read them); they had been the values from before the gap
+        before = np.zeros_like(last_values) if gap_steps and self.gaps == "zero" else last_values
+        return self._filled(who, values, ts, before), ts, gap_steps
 
     def _filled(
         self, who: str, values: np.ndarray, ts: pd.Timestamp | None, last_values: np.ndarray
@@ -384,6 +390,14 @@ class Stream:
                     f"update takes one row, got a frame of {len(frame)}; feed a series' rows with "
                     "update_many(frame), or one at a time"
                 )
+            timed = [k for k in _TIME_KEYS if k in frame.columns and k not in self.columns]
+            both = isinstance(frame.index, pd.DatetimeIndex) and timed
+            if isinstance(frame.index, pd.MultiIndex) or both:
+                raise StreamError(  # the index had been ignored, or overridden by the column
+                    "a frame of one update takes its timestamp from a DatetimeIndex or a 'date' column; "
+                    f"this one has {f'both (and {timed[0]!r})' if both else 'a MultiIndex'}: keep one "
+                    "(e.g. df.droplevel('unique_id'), or df.drop(columns='date'))"
+                )
             return frame.iloc[0]  # named by its index label: a timestamp, or a row number (none)
         if not all(k in self._position for k in frame.index):
             raise StreamError(
@@ -394,6 +408,9 @@ class Stream:
         if frame.index.has_duplicates:
             twice = frame.index[frame.index.duplicated()].unique().tolist()
             raise StreamError(f"a frame of updates holds one row per series; ids {twice[:10]} repeat")
+        names = pd.Index([str(c) for c in frame.columns])
+        if names.has_duplicates:  # the dict of each row had kept the last
+            raise StreamError(f"update columns repeat: {names[names.duplicated()].unique().tolist()}")
         return {k: dict(zip(map(str, frame.columns), values, strict=True))
                 for k, values in zip(frame.index, frame.itertuples(index=False, name=None), strict=True)}
 
