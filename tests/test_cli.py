@@ -267,6 +267,19 @@ def test_fill_and_impute_read_the_file_as_read_series_does(tmp_path, capsys, mon
     np.testing.assert_array_equal(np.array(lines[0]["forecast"]), expected.to_numpy())
 
 
+def test_ltsf_data_hints_do_not_name_the_flags_it_refuses(tmp_path, capsys):
+    """--protocol ltsf refuses --fill and --impute (rows as published), so its hints name the file."""
+    for text, hint in ((GOOD_ROWS.replace("2021-01-01 05:00:00,5,10\n", ""), "Add the missing rows to the "
+                        "file first (--protocol ltsf reads its rows as written)"),
+                       (GOOD_ROWS.replace(",7,14", ",nan,14"), "Fill them in the file first (--protocol ltsf "
+                        "reads its rows as written)")):
+        path = write(tmp_path, "data.csv", text)
+        assert cli.main(["backtest", "--protocol", "ltsf", "--data", str(path), "--context", "2", "--horizon",
+                         "1", "--out", str(tmp_path / "r")]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("tsmamba: error: data.csv: ") and err.endswith(hint) and "--fill" not in err, err
+
+
 def test_a_sigterm_during_training_exits_143_not_0(tmp_path, capsys, monkeypatch, small_csv, tiny_config):
     # Lightning turns SIGTERM into SIGTERMException, a SystemExit with code None: status 0
     from lightning.pytorch.utilities.exceptions import SIGTERMException

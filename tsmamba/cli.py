@@ -1274,6 +1274,14 @@ def _refuse_split_options(run: Run, who: str) -> None:
         )
 
 
+_LTSF_WORDING = (
+    ("Pass fill='ffill', fill='interpolate' or fill='zero' to fill the missing rows, or supply the "
+     "complete series", "Add the missing rows to the file first (--protocol ltsf reads its rows as written)"),
+    ("Pass impute='ffill', impute='interpolate' or impute='zero' to replace them, or clean the data",
+     "Fill them in the file first (--protocol ltsf reads its rows as written)"),
+)
+
+
 def _backtest_ltsf(run: Run) -> Any:
     from tsmamba import datasets
     from tsmamba.backtest import backtest_ltsf
@@ -1303,7 +1311,13 @@ def _backtest_ltsf(run: Run) -> Any:
         if _is_path_like(str(source)):
             raise DataNotFoundError(f"data file not found: {path.absolute()}; check the path")
         datasets.get_spec(str(source))  # unknown names: one clear error listing the registry
-    prepare_ltsf(str(source), run.context, run.horizon)  # validates before Lightning is imported
+    try:
+        prepare_ltsf(str(source), run.context, run.horizon)  # validates before Lightning is imported
+    except DataValidationError as exc:  # --fill and --impute are refused here: the file is the fix
+        text = str(exc)
+        for library, fix in _LTSF_WORDING:
+            text = text.replace(library, fix)
+        raise DataValidationError(text) from exc
     run.note(f"LTSF protocol on {source}: training on the train split, scoring every test window")
     params = run.model_params()
     params.pop("context_length"), params.pop("horizon")
