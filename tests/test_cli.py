@@ -277,7 +277,8 @@ def test_ltsf_data_hints_do_not_name_the_flags_it_refuses(tmp_path, capsys):
         assert cli.main(["backtest", "--protocol", "ltsf", "--data", str(path), "--context", "2", "--horizon",
                          "1", "--out", str(tmp_path / "r")]) == 2
         err = capsys.readouterr().err.strip()
-        assert err.startswith("tsmamba: error: data.csv: ") and err.endswith(hint) and "--fill" not in err, err
+        assert err.startswith("tsmamba: error: data.csv: ") and err.endswith(hint), err
+        assert "--fill" not in err and "--impute" not in err, err
 
 
 def test_a_sigterm_during_training_exits_143_not_0(tmp_path, capsys, monkeypatch, small_csv, tiny_config):
