@@ -549,6 +549,11 @@ def test_a_mistyped_year_beyond_nanoseconds_is_named(tmp_path):
     frame = pd.DataFrame({"v": [1.0, 2.0]}, index=pd.DatetimeIndex(["1500-01-01", "1500-01-02"]).as_unit("s"))
     with pytest.raises(DataValidationError, match="has 2 timestamps outside 1677-09-21"):
         read_series(frame)
+    # instants in range whose wall-clock times (which calendar phases count) are not
+    near = pd.date_range(end="2262-04-11 23:00", periods=48, freq="h", tz="UTC").tz_convert("Europe/Berlin")
+    with pytest.raises(DataValidationError, match=r"has 2 timestamps outside .*: first 2262-04-12 "
+                                                  r"00:00:00\+02:00 at row 46"):
+        read_series(pd.DataFrame({"v": np.arange(48.0)}, index=near))
 
 
 @pytest.mark.parametrize("freq", ["2B", "3B", "4B", "SMS", "SME"])

@@ -209,14 +209,17 @@ NS_RANGE_TEXT = ("outside 1677-09-21 .. 2262-04-11, the years nanosecond times h
 
 
 def outside_ns_range(times: pd.DatetimeIndex) -> np.ndarray:
-    """Positions of the times that nanoseconds cannot hold, most likely a mistyped year (3016):
-    pandas stores them in coarser units, and they failed later as OutOfBoundsDatetime."""
-    if times.unit == "ns":
+    """Positions of the times that nanoseconds cannot hold, as instants or as wall-clock times
+    (calendar phases count those), most likely a mistyped year (3016): pandas stores them in
+    coarser units, and they failed later as OutOfBoundsDatetime."""
+    if times.unit == "ns" and times.tz is None:
         return np.arange(0)
     lo, hi = pd.Timestamp.min, pd.Timestamp.max
+    wall = times.as_unit("us").tz_localize(None) if times.tz is not None else times
+    outside = (wall < lo) | (wall > hi)
     if times.tz is not None:
-        lo, hi = lo.tz_localize("UTC"), hi.tz_localize("UTC")
-    return np.flatnonzero((times < lo) | (times > hi))
+        outside |= (times < lo.tz_localize("UTC")) | (times > hi.tz_localize("UTC"))
+    return np.flatnonzero(outside)
 
 
 def _plural(count: int, noun: str) -> str:
