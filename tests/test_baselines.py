@@ -147,7 +147,7 @@ def test_linear_baseline_caps_its_rows_not_only_its_windows() -> None:
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert rows_x.shape == (5000, 10) and rows_y.shape == (5000, 4)
-    assert peak < 4 * (rows_x.nbytes + rows_y.nbytes)  # not the 2000 x 200 x 14 windows (45 MB)
+    assert peak < 20e6  # pieces of 8 MB (finiteness) and the rows, not the 2000 x 200 x 14 windows (45 MB)
     where = {v: (t, c) for (t, c), v in np.ndenumerate(values)}  # random values: each is unique
     pairs = {where[x[0]] for x in rows_x}
     assert len(pairs) == 5000 and len({t for t, _ in pairs}) <= 2000  # distinct pairs of 2000 windows
@@ -164,6 +164,14 @@ def test_linear_baseline_caps_its_rows_not_only_its_windows() -> None:
     np.testing.assert_array_equal(small.coef_, Ridge(alpha=1e-3).fit(flat_x, flat_y).coef_)
     with pytest.raises(ConfigError, match="max_rows"):
         LinearBaseline(10, 4, max_rows=0)
+
+    # the cap is drawn from the finite rows: rows with NaN (dropped by fit) had used it up
+    rng = np.random.default_rng(5)
+    x, y = rng.normal(size=(50, 8, 4)), rng.normal(size=(50, 2, 4))
+    x[:, :, 1:] = np.nan  # 50 finite rows, all in channel 0
+    rows_x, _ = LinearBaseline(8, 2, max_rows=40)._training_rows(x, y)
+    assert rows_x.shape == (40, 8) and np.isfinite(rows_x).all()
+    assert LinearBaseline(8, 2, max_rows=4).fit(x, y).coef_.shape == (2, 8)  # "no training window" before
 
 
 def test_linear_baseline_uses_last_context_steps_and_drops_nan_rows() -> None:

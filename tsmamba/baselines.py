@@ -154,8 +154,16 @@ class LinearBaseline:
         if self.max_windows is not None and n > self.max_windows:
             windows = np.sort(rng.choice(n, size=self.max_windows, replace=False))
         if self.max_rows is not None and len(windows) * c > self.max_rows:
-            pairs = np.sort(rng.choice(len(windows) * c, size=self.max_rows, replace=False))
-            rows, channels = windows[pairs // c], pairs % c
+            # sampled among the finite pairs: rows with NaN had used up the cap (fit drops them)
+            finite = np.empty((len(windows), c), dtype=bool)
+            piece = max(1, 2**20 // ((x.shape[1] + y.shape[1]) * c))  # windows per 8 MB, not a copy of all
+            for i in range(0, len(windows), piece):
+                kept = windows[i : i + piece]
+                finite[i : i + piece] = np.isfinite(x[kept]).all(axis=1) & np.isfinite(y[kept]).all(axis=1)
+            candidates = np.flatnonzero(finite.ravel())
+            if len(candidates) > self.max_rows:
+                candidates = np.sort(rng.choice(candidates, size=self.max_rows, replace=False))
+            rows, channels = windows[candidates // c], candidates % c
         else:
             rows, channels = np.repeat(windows, c), np.tile(np.arange(c), len(windows))
         return x[rows, :, channels], y[rows, :, channels]  # advanced indices apart: (k, L), (k, H)
