@@ -677,6 +677,18 @@ def test_constant_column_warns_and_stays_finite(tmp_path):
     assert [str(w.message) for w in caught] == [
         "StandardScaler: channels 'flat', 'off' are constant over the fitted rows; using scale 1 so "
         "they map to 0 instead of NaN"]
+    # small units and a counter near 2^53 vary: their own spread, not scale 1 (which had made a
+    # picosecond channel's forecast 1e-4 and a counter's inputs hundreds)
+    t = np.arange(300)
+    varying = np.column_stack([1e-12 * (2 + np.sin(t / 5)), 2.0**53 - 1000 + t, 0.1 + 0 * t])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        scaler = StandardScaler().fit(varying, columns=["pico", "counter", "tenth"])
+    assert [str(w.message) for w in caught] == [
+        "StandardScaler: channel 'tenth' is constant over the fitted rows; using scale 1 so it maps to 0 "
+        "instead of NaN"]  # 0.1 three hundred times: constant, whatever the rounding of its mean
+    np.testing.assert_allclose(scaler.scale_[:2], varying[:, :2].std(axis=0), rtol=1e-12)
+    assert scaler.scale_[2] == 1.0
 
 
 def test_series_too_short():

@@ -1490,7 +1490,10 @@ class StandardScaler:
                 f"{np.abs(arr[:, j]).max():.3g}) that their spread overflows; check them (a unit "
                 "mix-up or a sentinel value?)"
             )
-        tiny = std <= 1e-12 * np.maximum(np.abs(mean), 1.0)
+        # constant: one value, as the reader judges it (std can be a rounding speck above 0 then);
+        # a spread relative to the level called a counter near 2^53 constant, one absolute 1e-12
+        # a channel in picoseconds, and their forecasts came back in the wrong units
+        tiny = (arr.max(axis=0) == arr.min(axis=0)) | (std == 0)
         if tiny.any() and warn_constant:  # one warning naming them all
             names = ", ".join(self._name(int(j), columns) for j in np.flatnonzero(tiny))
             one = int(tiny.sum()) == 1
