@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import os
 import random
@@ -1439,3 +1440,23 @@ def test_a_quiet_fit_prints_no_torch_note_about_lightnings_pytree(series):
         warnings.simplefilter("always")
         TSMambaForecaster(**dict(TINY, max_epochs=1)).fit(series.iloc[:200])
     assert not [w for w in caught if "LeafSpec" in str(w.message)]
+
+
+def test_forecasts_that_are_not_finite_are_an_error_naming_the_cause(series):
+    """A channel 0 in training (scale 1) that later swings between ±1.7e19, under the 1.8e19 the
+    input check allows: the causal norm's squared deviations overflow float32, and predict had
+    returned NaN or -inf without a word (a backtest blamed the training)."""
+    data = series.copy()
+    data["ct"] = 0.0
+    est = TSMambaForecaster(**{**TINY, "max_epochs": 1}).fit(data.iloc[:300])
+    data.iloc[330:, 3] = 1.7e19 * (-1.0) ** np.arange(70)
+    for context in ("window", "full"):
+        with pytest.raises(DataValidationError, match=r"1 of 1 forecasts \(the first after row 399\) are "
+                           r"not finite: the network's float32 could not carry the inputs through, whose "
+                           r"largest values once scaled are 1.7e\+19 .* in \['ct'\]; check them"):
+            est.predict(data, context=context)
+    broken = copy.deepcopy(est)
+    with torch.no_grad():
+        next(broken.network_.parameters()).fill_(float("nan"))
+    with pytest.raises(TrainingError, match=r"not finite: the network's weights are not \(a diverged fit"):
+        broken.predict()

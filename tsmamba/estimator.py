@@ -46,6 +46,7 @@ from tsmamba.errors import (
     CheckpointError,
     ConfigError,
     DataValidationError,
+    TrainingError,
     TSMambaError,
     check_context_norm,
     check_number,
@@ -757,7 +758,27 @@ class TSMambaForecaster(BaseEstimator):
                       for i in range(0, len(origins), batch_size))
         for i, piece in pieces:  # (b, H, C) scaled
             out[i : i + len(piece)] = self.scaler_.inverse_transform(piece.double().numpy())
+        if not np.isfinite(out).all():  # had come back as -inf, silently (predict) or blamed on training
+            self._explain_overflow(out, x, origins)
         return out
+
+    def _explain_overflow(self, out: np.ndarray, x: torch.Tensor, origins: np.ndarray) -> None:
+        """Raise for forecasts (n, H, C) that are not finite: weights that are not (a diverged fit),
+        else inputs x (T, C, scaled) too large for the network's float type to carry through."""
+        bad = ~np.isfinite(out).all(axis=(1, 2))
+        first = int(origins[np.argmax(bad)])
+        where = f"{int(bad.sum())} of {len(out)} forecasts (the first after row {first})"
+        if not all(torch.isfinite(p).all() for p in self.network_.parameters()):
+            raise TrainingError(f"{where} are not finite: the network's weights are not (a diverged fit: "
+                                "refit with a lower learning_rate)")
+        peak = x.abs().amax(dim=0).double().numpy()  # (C,)
+        largest = [c for c, v in zip(self.columns_, peak, strict=True) if v >= peak.max() / 1e3]
+        raise DataValidationError(
+            f"{where} are not finite: the network's {str(self._dtype()).replace('torch.', '')} could not "
+            f"carry the inputs through, whose largest values once scaled are {peak.max():.3g} standard "
+            f"deviations of the training rows, in {largest}; "
+            "check them (a unit mix-up or a sentinel value?)"
+        )
 
     def _full_history_forecasts(
         self, x: torch.Tensor, marks: torch.Tensor | None, origins: np.ndarray
