@@ -267,6 +267,19 @@ def test_fill_and_impute_read_the_file_as_read_series_does(tmp_path, capsys, mon
     np.testing.assert_array_equal(np.array(lines[0]["forecast"]), expected.to_numpy())
 
 
+def test_fit_names_a_constant_column_once(tmp_path, capsys):
+    """As data.md says: through the fit's scaler, not again through the reader of --data."""
+    hours = pd.date_range("2021-01-01", periods=200, freq="h")
+    path = tmp_path / "c.csv"
+    pd.DataFrame({"date": hours, "x": np.sin(np.arange(200) / 4), "const": 5.0}).to_csv(path, index=False)
+    assert cli.main(["fit", "--data", str(path), "--context", "24", "--horizon", "4", "--max-epochs", "1",
+                     "--d-model", "8", "--n-layers", "1", "--threads", "1", "--quiet",
+                     "--out", str(tmp_path / "m")]) == 0
+    warned = [line for line in capsys.readouterr().err.splitlines() if "'const'" in line]
+    assert warned == ["tsmamba: warning: StandardScaler: channel 'const' is constant over the fitted rows; "
+                      "using scale 1 so it maps to 0 instead of NaN"], warned
+
+
 def test_ltsf_data_hints_do_not_name_the_flags_it_refuses(tmp_path, capsys):
     """--protocol ltsf refuses --fill and --impute (rows as published), so its hints name the file."""
     for text, hint in ((GOOD_ROWS.replace("2021-01-01 05:00:00,5,10\n", ""), "Add the missing rows to the "

@@ -1352,7 +1352,10 @@ def cmd_fit(run: Run) -> int:
     if out is None:
         raise ConfigError(f"'{PROG} fit' needs --out MODEL_DIR (where to save the model)")
     check_replaceable(out, FORECASTER_FORMAT)  # before the training, not after it
-    frame, label, _ = load_data(run)
+    from tsmamba.data import constant_warnings_off
+
+    with constant_warnings_off():  # the fit's scaler names them (it had been twice)
+        frame, label, _ = load_data(run)
     from tsmamba.data import check_length
 
     check_length(len(frame), run.context + run.horizon,

@@ -25,7 +25,7 @@ import warnings
 import zipfile
 import zlib
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from numbers import Integral
@@ -678,6 +678,16 @@ def default_time_col(source: Any, time_col: str | None) -> str:
     return "date"
 
 
+@contextlib.contextmanager
+def constant_warnings_off(names: Sequence[str] | None = None) -> Iterator[None]:
+    """Within: read_series' warnings about constant columns are left out, those naming ``names``
+    only, or all (None), for a caller that names them itself (a scaler) or already did."""
+    with warnings.catch_warnings():
+        for pattern in [".*"] if names is None else [re.escape(repr(name)) for name in names]:
+            warnings.filterwarnings("ignore", message=_CONSTANT_WARNING.format(pattern), category=UserWarning)
+        yield
+
+
 def read_strict(source: Any, *, caller: str, warn_constant: bool = True, **kw: Any) -> pd.DataFrame:
     """:func:`read_series` for a ``caller`` (``"fit"``) that takes data but none of its cleaning
     options: an error whose fix is one of them says to read the data with read_series first.
@@ -685,12 +695,8 @@ def read_strict(source: Any, *, caller: str, warn_constant: bool = True, **kw: A
     returned, kept by slices) are not named again at every fit and forecast of a backtest;
     ``warn_constant=False`` names none (a caller whose scaler names them)."""
     try:
-        with warnings.catch_warnings():
-            named = source.attrs.get("constant", []) if isinstance(source, pd.DataFrame) else []
-            patterns = [re.escape(repr(name)) for name in named] if warn_constant else [".*"]
-            for pattern in patterns:
-                warnings.filterwarnings("ignore", message=_CONSTANT_WARNING.format(pattern),
-                                        category=UserWarning)
+        named = source.attrs.get("constant", []) if isinstance(source, pd.DataFrame) else []
+        with constant_warnings_off(named if warn_constant else None):
             return read_series(source, **kw)
     except DataValidationError as exc:
         if not any(option in str(exc) for option in _READ_OPTIONS):
