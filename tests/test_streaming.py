@@ -280,8 +280,9 @@ def test_updates_given_as_frames(model, series):
     two_times = later.assign(date=series.index[61])
     by_id = later.set_index(pd.Index(["a"], name="unique_id"), append=True)
     for bad, match in ((two_times, r"takes its timestamp from a DatetimeIndex or a 'date' column; this "
-                                   r"one has both \(and 'date'\): keep one"),
-                       (by_id, "this one has a MultiIndex: keep one"),
+                                   r"one has both \(and 'date'\): keep one \(e\.g\. "
+                                   r"df\.drop\(columns='date'\)\)"),
+                       (by_id, r"this one has a MultiIndex: keep the times \(e\.g\. df\.droplevel"),
                        (later.set_axis(["c0", "c0", "c1"], axis=1), r"update columns repeat: \['c0'\]")):
         with pytest.raises(StreamError, match=match):
             stream.update(bad)

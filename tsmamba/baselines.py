@@ -72,8 +72,8 @@ class LinearBaseline:
     One weight matrix ``(H, L)`` plus intercept ``(H,)`` is shared by all channels: every
     (window, channel) pair is one training row. Training windows beyond ``max_windows`` are
     subsampled with a fixed ``seed``, then (window, channel) rows beyond ``max_rows``, so that
-    memory does not grow with the channel count (None keeps all of them). The default caps
-    leave the LTSF benchmarks' baselines whole: at most 10,000 windows x 21 channels (Weather).
+    memory does not grow with the channel count (None keeps all of them). The row cap leaves the
+    ETT sets and Weather as the window cap had them (at most 10,000 windows x 21 channels).
     """
 
     def __init__(

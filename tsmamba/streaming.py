@@ -395,8 +395,9 @@ class Stream:
             if isinstance(frame.index, pd.MultiIndex) or both:
                 raise StreamError(  # the index had been ignored, or overridden by the column
                     "a frame of one update takes its timestamp from a DatetimeIndex or a 'date' column; "
-                    f"this one has {f'both (and {timed[0]!r})' if both else 'a MultiIndex'}: keep one "
-                    "(e.g. df.droplevel('unique_id'), or df.drop(columns='date'))"
+                    + (f"this one has both (and {timed[0]!r}): keep one "
+                       f"(e.g. df.drop(columns={timed[0]!r}))" if both
+                       else "this one has a MultiIndex: keep the times (e.g. df.droplevel('unique_id'))")
                 )
             return frame.iloc[0]  # named by its index label: a timestamp, or a row number (none)
         if not all(k in self._position for k in frame.index):
