@@ -691,6 +691,23 @@ def test_constant_column_warns_and_stays_finite(tmp_path):
     assert scaler.scale_[2] == 1.0
 
 
+def test_scaler_names_a_value_a_million_spreads_from_the_rest():
+    """A 1e30 among values near 1 (a sentinel, a unit mix-up) sets the channel's scale and maps
+    every other value to nearly 0; it had passed without a word. Heavy tails, spikes on a mostly
+    constant channel and Weather's -9999 sentinels (1e4 spreads) are left alone."""
+    rng = np.random.default_rng(0)
+    values = np.column_stack([1 + 0.1 * rng.normal(size=2000), rng.standard_cauchy(2000),
+                              np.where(np.arange(2000) % 97 == 0, 1e6, 0.0), 1 + rng.normal(size=2000)])
+    values[[500, 1500], 0] = [1e30, -3e29]
+    values[7, 3] = -9999.0
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        StandardScaler().fit(values, columns=["sensor", "cauchy", "spikes", "weather"])
+    assert [str(w.message).split(":")[1] for w in caught] == [
+        " values far from the rest in 'sensor' (1e+30 from its median, 1.5e+31 times its typical spread)"]
+    assert "a sentinel value or a unit mix-up?" in str(caught[0].message)
+
+
 def test_series_too_short():
     with pytest.raises(DataValidationError, match=r"too short for windows: need >= 10 rows, got 3"):
         check_length(3, 10, "windows")

@@ -1510,10 +1510,35 @@ class StandardScaler:
                 UserWarning,
                 stacklevel=2,
             )
+        if warn_constant:
+            self._warn_of_outliers(arr, columns)
         self.mean_ = mean
         self.scale_ = np.where(tiny, 1.0, std)
         self.columns = None if columns is None else [str(c) for c in columns]
         return self
+
+    def _warn_of_outliers(self, arr: np.ndarray, columns: Sequence[str] | None) -> None:
+        """Warn of channels holding values a million times their typical spread from their median
+        (a sentinel such as 1e30, a unit mix-up): such a value sets the channel's scale, so every
+        other value maps to nearly 0 and the forecasts are noise (a 1e30 in the training rows had
+        passed without a word). Median and spread from at most 10,000 evenly spaced rows."""
+        sample = arr[:: max(1, len(arr) // 10_000)]  # (n, C)
+        median = np.median(sample, axis=0)
+        spread = np.median(np.abs(sample - median), axis=0)  # 0 for mostly equal values: not judged
+        with np.errstate(over="ignore", invalid="ignore"):
+            far = np.maximum(arr.max(axis=0) - median, median - arr.min(axis=0))  # no (N, C) temporary
+            odd = (spread > 0) & (far > OUTLIER_SPREADS * spread)
+        if odd.any():
+            shown = ", ".join(f"{self._name(int(j), columns)} ({far[j]:.3g} from its median, "
+                              f"{far[j] / spread[j]:.2g} times its typical spread)"
+                              for j in np.flatnonzero(odd))
+            warnings.warn(
+                f"StandardScaler: values far from the rest in {shown}: a sentinel value or a unit "
+                "mix-up? They set the channel's scale, so its other values map to nearly 0; clean them "
+                "(impute= after setting them to NaN) if they are not real",
+                UserWarning,
+                stacklevel=3,
+            )
 
     @staticmethod
     def _name(j: int, columns: Sequence[str] | None) -> str:
@@ -1580,6 +1605,10 @@ class StandardScaler:
     def __repr__(self) -> str:
         fitted = f"{self.mean_.shape[0]} channels" if hasattr(self, "mean_") else "not fitted"
         return f"StandardScaler({fitted})"
+
+
+OUTLIER_SPREADS = 1e6
+"""A fitted value this many median absolute deviations from its channel's median is named."""
 
 
 def check_scaled_range(
