@@ -1457,6 +1457,10 @@ def _impute(values: np.ndarray, how: str, names: list[str], origin: _Origin) -> 
 # scaling
 
 
+OUTLIER_SPREADS = 1e6
+"""A fitted value this many median absolute deviations from its channel's median is named."""
+
+
 class StandardScaler:
     """Per-channel standardisation ``(x - mean_) / scale_`` (numpy, float64).
 
@@ -1475,7 +1479,8 @@ class StandardScaler:
         self, values: np.ndarray, columns: Sequence[str] | None = None, warn_constant: bool = True
     ) -> StandardScaler:
         """Fit on ``values`` of shape ``(N, C)``; ``columns`` only names channels in warnings
-        (``warn_constant=False``: none about constant channels)."""
+        (``warn_constant=False``: none about constant channels, nor about values far from the
+        rest: for a second scaler of rows another fit names them for)."""
         arr = np.asarray(values, dtype=np.float64)
         if arr.ndim != 2:
             raise DataValidationError(f"StandardScaler.fit needs (N, C) values, got {arr.shape}")
@@ -1605,10 +1610,6 @@ class StandardScaler:
     def __repr__(self) -> str:
         fitted = f"{self.mean_.shape[0]} channels" if hasattr(self, "mean_") else "not fitted"
         return f"StandardScaler({fitted})"
-
-
-OUTLIER_SPREADS = 1e6
-"""A fitted value this many median absolute deviations from its channel's median is named."""
 
 
 def check_scaled_range(
