@@ -20,8 +20,10 @@ from tsmamba.data import (
     cycle_phase,
     default_time_col,
     future_index,
+    in_ns_range,
     infer_freq,
     ltsf_borders,
+    outside_ns_range,
     prepare_ltsf,
     read_panel,
     read_series,
@@ -554,6 +556,11 @@ def test_a_mistyped_year_beyond_nanoseconds_is_named(tmp_path):
     with pytest.raises(DataValidationError, match=r"has 2 timestamps outside .*: first 2262-04-12 "
                                                   r"00:00:00\+02:00 at row 46"):
         read_series(pd.DataFrame({"v": np.arange(48.0)}, index=near))
+    # one timestamp (a stream's check): the same verdicts as the index's
+    for times in (near, pd.DatetimeIndex(["1500-01-01", "2016-07-01", "3016-07-01"]).as_unit("s"),
+                  pd.DatetimeIndex(["2262-04-11 23:00-02:00", "2262-04-11 21:00-02:00"], tz="UTC")):
+        outside = set(outside_ns_range(times))
+        assert [not in_ns_range(ts) for ts in times] == [i in outside for i in range(len(times))]
 
 
 @pytest.mark.parametrize("freq", ["2B", "3B", "4B", "SMS", "SME"])

