@@ -540,25 +540,33 @@ def test_gap_fill_does_not_touch_nan_values():
         read_series(frame, fill="ffill")
 
 
+def seconds(stamps: list[str]) -> pd.DatetimeIndex:
+    """Times stored in seconds (pandas 2 parses text only into nanoseconds' years)."""
+    return pd.DatetimeIndex(np.array(stamps, dtype="datetime64[s]"))
+
+
 def test_a_mistyped_year_beyond_nanoseconds_is_named(tmp_path):
     """Year 3016 parses (pandas stores it in microseconds) and had failed later with pandas'
     OutOfBoundsDatetime (a traceback from the CLI); it is a DataValidationError naming the row."""
     text = "date,v\n2016-01-01 00:00,1\n2016-01-01 01:00,2\n3016-01-01 02:00,3\n"
-    with pytest.raises(DataValidationError, match=r"data.csv: time column 'date' has 1 timestamp outside "
+    with pytest.raises(DataValidationError, match=r"data.csv: (time column 'date' has 1 timestamp outside "
                        r"1677-09-21 \.\. 2262-04-11, .*check the year: first 3016-01-01 02:00:00 at row 2 "
-                       r"\(line 4\)"):
+                       r"\(line 4\)|1 of 3 values of time column 'date' cannot be parsed as dates: row 2 "
+                       r"\(line 4\): '3016-01-01 02:00')"):  # pandas 2 parses no such year
         read_series(write_text(tmp_path, text))
-    frame = pd.DataFrame({"v": [1.0, 2.0]}, index=pd.DatetimeIndex(["1500-01-01", "1500-01-02"]).as_unit("s"))
+    frame = pd.DataFrame({"v": [1.0, 2.0]}, index=seconds(["1500-01-01", "1500-01-02"]))
     with pytest.raises(DataValidationError, match="has 2 timestamps outside 1677-09-21"):
         read_series(frame)
-    # instants in range whose wall-clock times (which calendar phases count) are not
-    near = pd.date_range(end="2262-04-11 23:00", periods=48, freq="h", tz="UTC").tz_convert("Europe/Berlin")
-    with pytest.raises(DataValidationError, match=r"has 2 timestamps outside .*: first 2262-04-12 "
-                                                  r"00:00:00\+02:00 at row 46"):
-        read_series(pd.DataFrame({"v": np.arange(48.0)}, index=near))
-    # one timestamp (a stream's check): the same verdicts as the index's
-    for times in (near, pd.DatetimeIndex(["1500-01-01", "2016-07-01", "3016-07-01"]).as_unit("s"),
-                  pd.DatetimeIndex(["2262-04-11 23:00-02:00", "2262-04-11 21:00-02:00"], tz="UTC")):
+    checked = [seconds(["1500-01-01", "2016-07-01", "3016-07-01"])]
+    if int(pd.__version__.split(".")[0]) >= 3:  # pandas 2 builds no such range (an internal assertion)
+        # instants in range whose wall-clock times (which calendar phases count) are not
+        near = pd.date_range(end="2262-04-11 23:00", periods=48, freq="h", tz="UTC")
+        near = near.tz_convert("Europe/Berlin")
+        with pytest.raises(DataValidationError, match=r"has 2 timestamps outside .*: first 2262-04-12 "
+                                                      r"00:00:00\+02:00 at row 46"):
+            read_series(pd.DataFrame({"v": np.arange(48.0)}, index=near))
+        checked += [near, pd.DatetimeIndex(["2262-04-11 23:00-02:00", "2262-04-11 21:00-02:00"], tz="UTC")]
+    for times in checked:  # one timestamp (a stream's check): the same verdicts as the index's
         outside = set(outside_ns_range(times))
         assert [not in_ns_range(ts) for ts in times] == [i in outside for i in range(len(times))]
 
