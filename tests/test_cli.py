@@ -281,6 +281,24 @@ def test_fit_names_a_constant_column_once(tmp_path, capsys):
                       "using scale 1 so it maps to 0 instead of NaN"], warned
 
 
+def test_long_form_hints_name_the_flags(tmp_path, capsys):
+    """Long-form messages had told CLI users to give impute=, use read_panel or columns=[...]."""
+    hours = pd.date_range("2021-01-01", periods=60, freq="h")
+    a = pd.DataFrame({"unique_id": "a", "ds": hours, "y": np.arange(60.0), "promo": 0})
+    b = a.iloc[10:].assign(unique_id="b")  # opens 10 hours later
+    path = tmp_path / "long.csv"
+    pd.concat([a, b]).to_csv(path, index=False)
+    assert cli.main(["fit", "--data", str(path), "--context", "8", "--horizon", "2", "--out",
+                     str(tmp_path / "m")]) == 2
+    err = capsys.readouterr().err
+    assert ("the column(s) ['promo'] are not read (the command line reads one value per series and time)"
+            in err)
+    assert err.strip().splitlines()[-1].endswith("so give --impute, or keep only the span they share in the "
+                                                 "file)"), err
+    for python_only in ("impute=", "read_panel", "columns=["):
+        assert python_only not in err, err
+
+
 def test_ltsf_data_hints_do_not_name_the_flags_it_refuses(tmp_path, capsys):
     """--protocol ltsf refuses --fill and --impute (rows as published), so its hints name the file."""
     for text, hint in ((GOOD_ROWS.replace("2021-01-01 05:00:00,5,10\n", ""), "Add the missing rows to the "

@@ -290,9 +290,12 @@ def test_long_form_selection_takes_the_times_of_the_selected_series_only():
     long = pd.concat([a, b, a.assign(unique_id="c")])
     assert read_series(long, columns=["a"]).shape == (5, 1)
     assert list(read_series(long, columns=["c", "a"]).columns) == ["c", "a"]
-    with pytest.raises(DataValidationError, match=r"requested series not found: \['zz'\]; the ids in "
+    with pytest.raises(DataValidationError, match=r"requested series not found: 'zz'; the ids in "
                                                   r"'unique_id' are 'a', 'b', 'c'"):
         read_series(long, columns=["a", "zz"])
+    with pytest.raises(DataValidationError, match=r"not found: 'z0', 'z1', 'z2', 'z3', 'z4', \.\.\. \(198 in "
+                                                  r"all\); the ids"):  # not a 2,681-character line
+        read_series(long, columns=["a", *(f"z{i}" for i in range(198))])
     twice = pd.concat([long, a.iloc[[1]]]).reset_index(drop=True)  # rows 1 and 16 repeat a pair
     with pytest.raises(DataValidationError, match=r"a @ 2021-01-01 01:00:00 \(row 1\), a @ .*\(row 16\)"):
         read_series(twice, columns=["a"])

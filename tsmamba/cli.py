@@ -770,6 +770,11 @@ _CLI_WORDING = (
     ("re-save the file as UTF-8, or pass encoding='utf-16'", "re-save the file as UTF-8"),
     ("leave them out with columns=[...] listing the channels to use",
      "leave them out with --columns listing the channels to use"),
+    ("so give impute= or keep only the span they share; read_panel keeps series with different spans "
+     "apart for your own use", "so give --impute, or keep only the span they share in the file"),
+    (". Drop them with columns=[...]", ". Leave them out with --columns listing the others"),
+    ("(tsmamba.data.read_panel keeps them as channels of each series)",
+     "(the command line reads one value per series and time)"),
     ("Sort the data by time, or pass sort=True to sort it on load", "Sort the file's rows by time first"),
     ("Pass fill='ffill', fill='interpolate' or fill='zero' to fill the missing rows, or supply the "
      "complete series",
