@@ -899,3 +899,26 @@ def test_rolling_bounded_forecast_frame_keeps_every_score(tmp_path):
         with pytest.raises(ConfigError, match="max_forecast_rows must be an integer >= 0"):
             backtest(LastValueForecaster(horizon=4), frame, start=50, max_forecast_rows=bad)
     assert FIT_LOG == []
+
+
+def test_values_made_from_later_rows_are_named_and_every_repair_is_recorded():
+    """A series that starts late, imputed with ffill, had its leading values copied backwards from
+    its first real one: windows before it were scored against the future without a word, and
+    the report did not say the data had been repaired."""
+    from tsmamba.data import read_series
+
+    raw = ramp(60)
+    raw.iloc[:45, 1] = np.nan  # c1 opens at row 45
+    late = read_series(raw, impute="ffill")
+    with pytest.warns(UserWarning, match=r"values of 'c1' \(45\) were made from later rows \(impute='ffill' "
+                                         r"fills a series' leading values backwards; .*see the future"):
+        result = backtest(LastValueForecaster(horizon=3), late, start=30, baselines=False)
+    assert result.config["repairs"] == {"impute": "ffill", "imputed_values": 45,
+                                        "from_later_rows": {"c1": 45}}
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*later rows")  # zeros read none: recorded, not warned of
+        zeroed = backtest(LastValueForecaster(horizon=3), read_series(raw, impute="zero"), start=30,
+                          baselines=False, columns=["c0", "c1"])
+        assert zeroed.config["repairs"] == {"impute": "zero", "imputed_values": 45}
+        assert backtest(LastValueForecaster(horizon=3), raw.iloc[:, :1], start=30,
+                        baselines=False).config["repairs"] is None

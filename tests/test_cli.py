@@ -299,6 +299,26 @@ def test_long_form_hints_name_the_flags(tmp_path, capsys):
         assert python_only not in err, err
 
 
+def test_backtest_names_values_made_from_later_rows_and_records_the_repairs(tmp_path, capsys):
+    """--impute ffill copies a late series' first value backwards: the warning names the flags, and
+    metrics.json records what --fill/--impute changed (it had recorded neither)."""
+    hours = pd.date_range("2021-01-01", periods=120, freq="h")
+    frame = pd.DataFrame({"date": hours, "a": np.sin(np.arange(120) / 3), "b": np.cos(np.arange(120) / 5)})
+    frame.loc[:79, "b"] = np.nan  # b opens at row 80
+    path = tmp_path / "late.csv"
+    frame.to_csv(path, index=False)
+    out = tmp_path / "report"
+    assert cli.main(["backtest", "--data", str(path), "--impute", "ffill", "--context", "8", "--horizon", "2",
+                     "--start", "60", "--stride", "10", "--d-model", "8", "--n-layers", "1", "--max-epochs",
+                     "1", "--no-baselines", "--threads", "1", "--quiet", "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert ("late.csv: values of 'b' (80) were made from later rows (--impute ffill fills a series' leading "
+            "values backwards;" in err), err
+    assert "or start the backtest after them (--start)" in err and "impute='" not in err, err
+    config = json.loads((out / "metrics.json").read_text())["config"]
+    assert config["repairs"] == {"impute": "ffill", "imputed_values": 80, "from_later_rows": {"b": 80}}
+
+
 def test_ltsf_data_hints_do_not_name_the_flags_it_refuses(tmp_path, capsys):
     """--protocol ltsf refuses --fill and --impute (rows as published), so its hints name the file."""
     for text, hint in ((GOOD_ROWS.replace("2021-01-01 05:00:00,5,10\n", ""), "Add the missing rows to the "

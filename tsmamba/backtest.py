@@ -626,6 +626,36 @@ def _time_text(times: pd.Series) -> np.ndarray:
     return text[codes]
 
 
+REPAIR_LOOKAHEAD = (
+    "(impute='ffill' fills a series' leading values backwards; impute='interpolate' and "
+    "fill='interpolate' read the next value)"
+)
+
+
+def _repairs(df: Any, channels: Sequence[str], label: str) -> dict[str, Any] | None:
+    """What read_series' fill= and impute= changed in ``df`` (its ``attrs["repairs"]``), for the
+    report; a warning when values of ``channels`` were made from later rows, which a window
+    before them then reads: the scores see the future (a store not yet open, filled backwards
+    from its first day, had been scored against that day)."""
+    repairs = getattr(df, "attrs", {}).get("repairs")
+    if not repairs:
+        return None
+    repairs = dict(repairs)
+    later = {c: n for c, n in repairs.pop("from_later_rows", {}).items() if c in channels}
+    if later:
+        repairs["from_later_rows"] = later
+        shown = ", ".join(f"{c!r} ({n})" for c, n in list(later.items())[:5])
+        more = f", ... ({len(later)} channels)" if len(later) > 5 else ""
+        warnings.warn(
+            f"{label}: values of {shown}{more} were made from later rows {REPAIR_LOOKAHEAD}: windows "
+            "whose context or target hold them see the future, so their scores flatter every model. "
+            "Fill causally (impute='zero', fill='ffill' or fill='zero') or start the backtest after them",
+            UserWarning,
+            stacklevel=3,
+        )
+    return repairs
+
+
 def _evenly_spaced(n: int, keep: int | None) -> np.ndarray:
     """Positions of ``keep`` evenly spaced items of ``n`` (first and last included; none for 0);
     all if None."""
@@ -1007,6 +1037,7 @@ def backtest(
     values = frame.to_numpy(dtype=np.float64)
     index = frame.index
     channels = [str(c) for c in frame.columns]
+    repairs = _repairs(df, channels, data_name or frame.attrs.get("source", "the data"))
     n_rows, n_channels = values.shape
     freq = str(frame.attrs.get("freq") or infer_freq(index))
 
@@ -1133,6 +1164,7 @@ def backtest(
         "metrics_units": "original",
         "mase_scale_rows": list(first_train),
         "forecast_origins_kept": [len(kept), int(n)],
+        "repairs": repairs,
     }
     data = {
         "source": source,

@@ -773,6 +773,12 @@ _CLI_WORDING = (
     ("so give impute= or keep only the span they share; read_panel keeps series with different spans "
      "apart for your own use", "so give --impute, or keep only the span they share in the file"),
     (". Drop them with columns=[...]", ". Leave them out with --columns listing the others"),
+    ("(impute='ffill' fills a series' leading values backwards; impute='interpolate' and "
+     "fill='interpolate' read the next value)",
+     "(--impute ffill fills a series' leading values backwards; --impute interpolate and "
+     "--fill interpolate read the next value)"),
+    ("Fill causally (impute='zero', fill='ffill' or fill='zero') or start the backtest after them",
+     "Fill causally (--impute zero, --fill ffill or --fill zero) or start the backtest after them (--start)"),
     ("(tsmamba.data.read_panel keeps them as channels of each series)",
      "(the command line reads one value per series and time)"),
     ("Sort the data by time, or pass sort=True to sort it on load", "Sort the file's rows by time first"),

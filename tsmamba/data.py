@@ -1239,10 +1239,15 @@ def _validate(
             raise DataValidationError(f"{origin.prefix()}{exc}") from None
         freq, grid = _infer_grid(unique_times, origin)
     missing = len(grid) - len(unique_times)
+    repairs: dict[str, Any] = {}  # what fill= and impute= changed, and how many values read later rows
     if missing:
         text = _gap_report(unique_times, grid, freq, rows if not len(dup_after) else None, origin)
         if fill is not None and not len(dup_after):
+            inserted = ~pd.DatetimeIndex(grid).isin(times)
             times, values, rows = _fill_gaps(times, grid, values, rows, fill)
+            repairs.update(fill=fill, filled_rows=int(inserted.sum()))
+            if fill == "interpolate":  # an inserted row lies between two rows: it reads the next
+                repairs["from_later_rows"] = {name: int(inserted.sum()) for name in names}
         elif strict:
             raise DataValidationError(
                 f"{origin.prefix()}{text}. Pass fill='ffill', fill='interpolate' or fill='zero' "
@@ -1258,7 +1263,15 @@ def _validate(
             raise DataValidationError(
                 _nonfinite_report(values, finite, names, times, rows, origin)
             )
+        later = _reads_later_rows(finite, impute)  # (C,) imputed values made from later rows
         values = _impute(values, impute, names, origin)
+        repairs.update(impute=impute, imputed_values=int((~finite).sum()))
+        merged = dict(repairs.get("from_later_rows", {}))
+        for name, n in zip(names, later, strict=True):
+            if n:
+                merged[name] = merged.get(name, 0) + int(n)
+        if merged:
+            repairs["from_later_rows"] = merged
 
     # constant channels
     constant = np.flatnonzero(np.ptp(values, axis=0) == 0) if len(values) > 1 else []
@@ -1284,6 +1297,8 @@ def _validate(
     out.attrs["freq"] = freq
     out.attrs["source"] = origin.label
     out.attrs["constant"] = [names[j] for j in constant]  # named in a warning already
+    if repairs:  # a backtest records them, and warns when values were made from later rows
+        out.attrs["repairs"] = repairs
     if notes:
         out.attrs["irregular"] = notes
     return out
@@ -1443,6 +1458,19 @@ def _nonfinite_report(
             "different spans apart for your own use)"
         )
     return text
+
+
+def _reads_later_rows(finite: np.ndarray, how: str) -> np.ndarray:
+    """Per channel of a (T, C) finiteness mask: how many values ``impute=how`` makes from a later
+    row: ffill's backward fill of leading values, interpolate's every value before the last finite
+    one (a forecast at an origin before them would see the future in a backtest)."""
+    if how == "zero":
+        return np.zeros(finite.shape[1], dtype=np.int64)
+    seen_later = np.flip(np.logical_or.accumulate(np.flip(finite, 0), axis=0), 0)  # finite at or after
+    if how == "ffill":
+        before_first = ~np.logical_or.accumulate(finite, axis=0)  # leading: filled backwards
+        return (before_first & seen_later).sum(axis=0)
+    return (~finite & seen_later).sum(axis=0)
 
 
 def _impute(values: np.ndarray, how: str, names: list[str], origin: _Origin) -> np.ndarray:
