@@ -491,6 +491,9 @@ def test_a_model_named_like_a_baseline_or_without_forecast_origins_is_refused():
     for name in ("linear", "last_value", "seasonal_naive"):
         with pytest.raises(ConfigError, match=f"model_name '{name}' is the name of a baseline"):
             backtest(LastValueForecaster(horizon=3), ramp(60), start=30, model_name=name)
+    for name in (None, "", {"a": 1}):  # None had raised KeyError: 'None' after the work
+        with pytest.raises(ConfigError, match="model_name must be a non-empty string"):
+            backtest(LastValueForecaster(horizon=3), ramp(60), start=30, model_name=name)
 
     class FitPredictOnly:
         horizon, context_length = 3, 4

@@ -726,6 +726,18 @@ def test_scaler_names_a_value_a_million_spreads_from_the_rest():
     assert "a sentinel value or a unit mix-up?" in str(caught[0].message)
 
 
+def test_reader_and_scaler_arguments_are_checked():
+    """Found by a fuzz of the public functions: these had passed silently."""
+    frame = hourly_frame(10, 2)
+    for flag in ("sort", "strict"):
+        with pytest.raises(ConfigError, match=f"{flag} must be True or False, got 'no'"):
+            read_series(frame, **{flag: "no"})  # sort='no' had sorted
+    values = np.arange(20.0).reshape(10, 2)
+    for columns in ("ab", ["a"], {"a": 0, "b": 1}):  # 'ab' had named two channels 'a', 'b'
+        with pytest.raises(ConfigError, match="columns must name the 2 channels"):
+            StandardScaler().fit(values, columns=columns)
+
+
 def test_series_too_short():
     with pytest.raises(DataValidationError, match=r"too short for windows: need >= 10 rows, got 3"):
         check_length(3, 10, "windows")
@@ -1084,6 +1096,9 @@ def test_prepare_ltsf_on_a_frame():
     assert data.window_counts() == {
         k: e - s - 72 + 1 for k, (s, e) in data.borders.items()
     }
+    for stride in (-1, 0, 1.5, None):  # -1 had counted {'train': -119, ...}, 1.5 float counts
+        with pytest.raises(ConfigError, match="stride must be a positive integer"):
+            data.window_counts(stride)
     assert data.time_marks().shape == (1000, 4)
 
 

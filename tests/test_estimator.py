@@ -928,6 +928,9 @@ def test_forecast_origins_checks_the_index_and_takes_no_windows(fitted, series):
     with pytest.raises(DataValidationError, match="index has 399 timestamps for 400 rows"):
         fitted.forecast_origins(values, [300], index=series.index[1:])
     assert fitted.forecast_scaled_windows(np.zeros((0, 24, 3))).shape == (0, 12, 3)
+    for bad in (np.arange(8.0), np.zeros((2, 24, 2)), None, "abc"):  # IndexError, torch's TypeError
+        with pytest.raises(DataValidationError, match="contexts"):
+            fitted.forecast_scaled_windows(bad)
 
 
 def test_full_history_forecasts_need_a_recurrent_norm(series):

@@ -143,6 +143,13 @@ def test_mase_scale_short_series_and_bad_season() -> None:
         assert np.isnan(mase_scale([[1.0]], 1)).all()
     with pytest.raises(ConfigError):
         mase_scale([[1.0], [2.0]], 0)
+    with pytest.raises(ConfigError, match="season must be a positive integer, got True"):
+        mase_scale([[1.0], [2.0], [4.0]], True)  # had been read as 1
+    with pytest.raises(ConfigError, match="channels must name the 1 columns"):
+        mase_scale([[1.0], [2.0], [4.0]], 1, channels=["a", "b"])
+    for eps in (-1.0, float("nan"), float("inf"), None):  # -1 had scored, NaN returned NaN
+        with pytest.raises(ConfigError, match="eps must be a finite number >= 0"):
+            mape(Y, YHAT, eps=eps)
     with pytest.raises(ConfigError):
         mase(Y, YHAT, [1.0, 2.0, 3.0])
 

@@ -277,6 +277,10 @@ def test_errors_name_the_problem(
         plot_forecasts(forecasts.drop(columns="yhat"), tmp_path / "a.png")
     with pytest.raises(ConfigError, match=r"lacks column\(s\) \['value'\]"):
         plot_error_by_step(metrics_df.drop(columns="value"), tmp_path / "a.png")
+    with pytest.raises(ConfigError, match=r"a\.csv: a figure is saved as one of \[.*'png'.*\]; end the path"):
+        plot_error_by_step(metrics_df, tmp_path / "a.csv")  # matplotlib's ValueError before
+    with pytest.raises(ConfigError, match="path must be a file path, got None"):
+        plot_error_by_step(metrics_df, None)
     with pytest.raises(ConfigError, match="no per-step rows"):
         plot_error_by_step(metrics_df, tmp_path / "a.png", metric="mase")
     with pytest.raises(ConfigError, match="per origin"):

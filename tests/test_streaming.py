@@ -383,6 +383,20 @@ def test_gaps_of_several_series_fill_exactly_and_a_rejection_keeps_every_state(m
     np.testing.assert_array_equal(stream.forecast()["b"].to_numpy(), untouched.to_numpy())
 
 
+def test_inputs_that_are_no_model_or_no_numbers_are_typed_errors(model, series, tmp_path):
+    """Found by a fuzz of the public functions: AttributeError and numpy's ValueError had come through."""
+    with pytest.raises(ConfigError, match="a stream needs a fitted TSMambaForecaster, got NoneType"):
+        Stream(None, series.iloc[:40])
+    path = model.stream(series.iloc[:40]).save(tmp_path / "s")
+    with pytest.raises(ConfigError, match="a stream needs a fitted TSMambaForecaster, got dict"):
+        Stream.load(path, {})
+    stream = model.stream(series.iloc[:40])
+    for bad in ("abc", {"c0": 1.0}, [None, "x", 2]):
+        with pytest.raises(StreamError, match=r"update_array takes numbers, got .*; use update\(\) for rows"):
+            stream.update_array(bad)
+    assert stream.steps == 40
+
+
 def test_an_unknown_series_id_is_named_with_a_few_of_the_known_ones(model, series):
     stream = Stream(model, [series.iloc[:40]] * 12, ids=[f"s{i}" for i in range(12)])
     with pytest.raises(StreamError, match=r"unknown series ids \['x'\]; this stream has 12 ids, the first "

@@ -815,8 +815,10 @@ def _summary(
 
 
 def _check_model_name(model_name: str) -> None:
-    """ConfigError for a name the scores could not tell from a baseline's: the baseline's
-    forecasts replaced the model's, silently."""
+    """ConfigError for a name the scores could not tell from a baseline's (the baseline's
+    forecasts replaced the model's, silently), or that is no text (None had raised a KeyError)."""
+    if not isinstance(model_name, str) or not model_name:
+        raise ConfigError(f"model_name must be a non-empty string, got {model_name!r}")
     if model_name in BASELINES:
         raise ConfigError(
             f"model_name {model_name!r} is the name of a baseline; give the model another name"

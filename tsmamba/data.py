@@ -25,7 +25,7 @@ import warnings
 import zipfile
 import zlib
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from numbers import Integral
@@ -1178,6 +1178,9 @@ def _validate(
 ) -> pd.DataFrame:
     if tz is not None and times.tz is not None and times.tz != tz:
         times = times.tz_convert(tz)  # the same instants, on that zone's calendar
+    for flag, value in (("sort", sort), ("strict", strict)):
+        if not isinstance(value, (bool, np.bool_)):  # sort='no' had sorted
+            raise ConfigError(f"{flag} must be True or False, got {value!r}")
     if fill not in (None, *FILL_METHODS):
         raise ConfigError(f"fill must be None or one of {FILL_METHODS}, got {fill!r}")
     if impute not in (None, *IMPUTE_METHODS):
@@ -1522,6 +1525,10 @@ class StandardScaler:
         arr = np.asarray(values, dtype=np.float64)
         if arr.ndim != 2:
             raise DataValidationError(f"StandardScaler.fit needs (N, C) values, got {arr.shape}")
+        if columns is not None and (isinstance(columns, (str, Mapping)) or len(columns) != arr.shape[1]):
+            raise ConfigError(  # 'abc' had named three channels of two
+                f"StandardScaler.fit: columns must name the {arr.shape[1]} channels, got {columns!r:.80}"
+            )
         check_length(arr.shape[0], 1, "fitting a scaler")
         if not np.isfinite(arr).all():
             j = int(np.flatnonzero(~np.isfinite(arr).all(axis=0))[0])
@@ -1972,6 +1979,7 @@ class LTSFData:
 
     def window_counts(self, stride: int = 1) -> dict[str, int]:
         """Number of (context, target) windows per split at this context length and horizon."""
+        stride = positive_int(stride, "stride")  # -1 had counted -119 windows
         span = self.context_length + self.horizon
         return {k: (e - s - span) // stride + 1 for k, (s, e) in self.borders.items()}
 

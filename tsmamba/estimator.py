@@ -817,8 +817,17 @@ class TSMambaForecaster(BaseEstimator):
         """Windows already in the scaler's units: contexts (N, L, C) -> forecasts (N, H, C), same
         units; ``batch_size`` windows per forward pass (None: 32, fewer to keep a pass near 1 GB)."""
         self.check_fitted()
-        x = torch.as_tensor(np.asarray(contexts), dtype=self._dtype())
-        m = None if marks is None else torch.as_tensor(np.asarray(marks), dtype=self._dtype())
+        arrays = [np.asarray(contexts)] + ([] if marks is None else [np.asarray(marks)])
+        if any(a.dtype.kind not in "iuf" for a in arrays):  # text, None, a dict: torch's own error
+            raise DataValidationError("contexts (and marks) must be arrays of numbers")
+        x = torch.as_tensor(arrays[0], dtype=self._dtype())  # float32 windows are not copied to float64
+        m = None if marks is None else torch.as_tensor(arrays[1], dtype=self._dtype())
+        C = self.n_features_in_
+        if x.ndim != 3 or x.shape[2] != C or (m is not None and (m.ndim != 3 or m.shape[:2] != x.shape[:2])):
+            raise DataValidationError(  # a 1-D array had raised an IndexError
+                f"contexts must be (N, L, {C}) windows and marks (N, L, marks), got {tuple(x.shape)}"
+                + ("" if m is None else f" and {tuple(m.shape)}")
+            )
         batch_size = self._windows_per_pass(x.shape[1], batch_size)
         parts = [
             self.network_(x[i : i + batch_size], None if m is None else m[i : i + batch_size])

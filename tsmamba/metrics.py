@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tsmamba.errors import ConfigError
+from tsmamba.errors import ConfigError, check_number, positive_int
 
 __all__ = [
     "METRICS",
@@ -156,6 +156,7 @@ def mape(y: Any, yhat: Any, *, axis: Axis = None, eps: float = 1e-8) -> float | 
 
     Entries with ``|y| < eps`` are left out; NaN where no entry is left.
     """
+    eps = check_number(eps, "eps", lambda e: 0 <= e < math.inf, "a finite number >= 0")  # -1, NaN had passed
     return _masked_mean(*_percentage_terms(*_pair(y, yhat), eps=eps), axis)
 
 
@@ -208,9 +209,9 @@ def mase_scale(train_values: Any, season: int, channels: Sequence[Any] | None = 
         x = x[:, None]
     if x.ndim != 2:
         raise ConfigError(f"train_values must have shape (T, C), got {x.shape}")
-    if not isinstance(season, (int, np.integer)) or season < 1:
-        raise ConfigError(f"season must be a positive integer, got {season!r}")
-    season = int(season)
+    season = positive_int(season, "season")  # True had been read as 1
+    if channels is not None and (isinstance(channels, (str, Mapping)) or len(channels) != x.shape[1]):
+        raise ConfigError(f"channels must name the {x.shape[1]} columns, got {channels!r:.80}")
     n_time = x.shape[0]
     if n_time <= season:
         if n_time < 2:

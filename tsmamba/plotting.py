@@ -21,6 +21,7 @@ figures, nor the styles.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Sequence
 from itertools import pairwise
 from pathlib import Path
@@ -269,7 +270,12 @@ def _select_panels(
 
 
 def _save(fig: Figure, path: str | Path) -> Path:
+    if not isinstance(path, (str, os.PathLike)):
+        raise ConfigError(f"path must be a file path, got {path!r:.80}")
     out = Path(path)
+    kinds = fig.canvas.get_supported_filetypes()
+    if out.suffix and out.suffix.lower().lstrip(".") not in kinds:  # '.csv': matplotlib's ValueError
+        raise ConfigError(f"{out}: a figure is saved as one of {sorted(kinds)}; end the path with one")
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=_DPI)
     return out

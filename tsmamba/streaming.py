@@ -53,6 +53,14 @@ _TIME_KEYS = ("date", "ds", "timestamp", "time")  # the key of an update's times
 PIECE_STEPS = 4096  # rows per forward pass of a history, update_many or gap: the state makes them exact
 
 
+def _check_fitted(forecaster: Any) -> None:
+    """ConfigError unless ``forecaster`` is a fitted TSMambaForecaster (None had raised an
+    AttributeError)."""
+    if not callable(getattr(forecaster, "check_fitted", None)):
+        raise ConfigError(f"a stream needs a fitted TSMambaForecaster, got {type(forecaster).__name__}")
+    forecaster.check_fitted()
+
+
 def _check_unique(ids: Sequence[Any]) -> None:
     """ConfigError when two series ids are equal (``1``, ``1.0`` and ``True`` are): an update
     addressed to one would go to whichever comes first."""
@@ -106,7 +114,7 @@ class Stream:
         missing: str = "reject",
         gaps: str = "reject",
     ):
-        forecaster.check_fitted()  # fitted, and with the parameters it was fitted with
+        _check_fitted(forecaster)  # fitted, and with the parameters it was fitted with
         if missing not in POLICIES or gaps not in POLICIES:
             raise ConfigError(f"missing and gaps must be one of {POLICIES}, got {missing!r}, {gaps!r}")
         forecaster.network_._check_recurrent()
@@ -489,7 +497,11 @@ class Stream:
         arr = np.asarray(values)
         if np.iscomplexobj(arr):  # float64 would drop the imaginary parts, with only a warning
             raise StreamError("update_array takes real numbers, got complex values; pass the real values")
-        arr = arr.astype(np.float64, copy=False)
+        try:
+            arr = arr.astype(np.float64, copy=False)
+        except (TypeError, ValueError):  # text or objects: numpy's own error had come through
+            raise StreamError(f"update_array takes numbers, got {values!r:.80}; use update() for rows "
+                              "with names or timestamps") from None
         if arr.shape not in ((C,), (B, C)) or (arr.ndim == 1 and B != 1):
             raise StreamError(
                 f"update_array takes ({B}, {C}) values"
@@ -636,7 +648,7 @@ class Stream:
     def load(cls, path: str | os.PathLike, forecaster: Any) -> Stream:
         """Resume a saved stream with the forecaster it was made with."""
         meta, tensors = read_checkpoint(path, FORMAT)
-        forecaster.check_fitted()  # the forecaster's own errors are not the save's
+        _check_fitted(forecaster)  # the forecaster's own errors are not the save's
         try:
             return cls._from_save(path, meta, tensors, forecaster)
         except CheckpointError:
