@@ -172,7 +172,7 @@ def test_folders_are_checked_before_torch_is_imported(tmp_path):
         (["predict", "--model", "model", "--time-col", "t"], "--time-col names the time column of --data"),
         (["predict", "--model", "data_folder"], "data_folder/meta.json is missing"),
         (["predict", "--model", "stream_state"], "holds 'tsmamba-stream', not a tsmamba-forecaster save"),
-        (["predict", "--model", "model", "--data", "only_ot.csv"], "columns not found: ['HUFL']"),
+        (["predict", "--model", "model", "--data", "only_ot.csv"], "columns not found: 'HUFL'"),
         (["backtest", "--data", "good.csv", "--context", "4", "--horizon", "2", "--context-mode", "full",
           "--norm", "revin", "--out", "report"],  # was refused only after importing Lightning
          "norm='revin' (statistics of the whole input) has none; use --context-mode window, or fit with "

@@ -586,6 +586,16 @@ def test_grids_pandas_does_not_infer_are_found_with_their_gaps(freq, tmp_path):
     assert holed["x"].tolist() == [0.0 if i in (10, 11, 30) else i + 1.0 for i in range(60)]
 
 
+def test_twice_weekly_rows_are_no_business_days_with_gaps():
+    """Monday and Thursday rows: 80 of a 199-row business-day grid had been read as 'B' with 119
+    gaps (and fill='zero' inserted them); a grid mostly of gaps is no grid."""
+    weeks = pd.date_range("2021-01-04", periods=40, freq="W-MON")
+    stamps = weeks.append(weeks + pd.Timedelta(days=3)).sort_values()
+    frame = pd.DataFrame({"x": np.arange(80.0)}, index=stamps)
+    with pytest.raises(DataValidationError, match="no regular frequency can be inferred"):
+        read_series(frame, fill="zero")
+
+
 def test_no_inferable_frequency(tmp_path):
     stamps = ["2021-01-01 00:00", "2021-01-01 00:07", "2021-01-01 01:00", "2021-01-01 01:31"]
     text = "date,v\n" + "".join(f"{s},{i}\n" for i, s in enumerate(stamps))
@@ -722,7 +732,8 @@ def test_scaler_names_a_value_a_million_spreads_from_the_rest():
         warnings.simplefilter("always")
         StandardScaler().fit(values, columns=["sensor", "cauchy", "spikes", "weather"])
     assert [str(w.message).split(":")[1] for w in caught] == [
-        " values far from the rest in 'sensor' (1e+30 from its median, 1.5e+31 times its typical spread)"]
+        " values far from the rest in 'sensor' (a value of 1e+30, over a million typical spreads from its "
+        "median)"]
     assert "a sentinel value or a unit mix-up?" in str(caught[0].message)
 
 
@@ -736,6 +747,13 @@ def test_reader_and_scaler_arguments_are_checked():
     for columns in ("ab", ["a"], {"a": 0, "b": 1}):  # 'ab' had named two channels 'a', 'b'
         with pytest.raises(ConfigError, match="columns must name the 2 channels"):
             StandardScaler().fit(values, columns=columns)
+    assert StandardScaler().fit(values, columns=(c for c in "yz")).columns == ["y", "z"]  # any iterable
+    long = pd.DataFrame({"unique_id": "a", "ds": pd.date_range("2021", periods=5, freq="h"), "y": 1.0})
+    with pytest.raises(ConfigError, match="sort must be True or False, got 'no'"):
+        read_series(long, sort="no")  # the long form had ignored it
+    with pytest.raises(DataValidationError, match=r"requested columns not found: 'z0', 'z1', 'z2', 'z3', "
+                                                  r"'z4', \.\.\. \(200 in all\); available columns: "):
+        read_series(frame, columns=[f"z{i}" for i in range(200)])  # had listed all 200
 
 
 def test_series_too_short():
@@ -783,8 +801,8 @@ def test_requested_columns_that_do_not_exist(tmp_path):
     with pytest.raises(DataValidationError) as err:
         read_series(path, columns=["x0", "OT", "HUFL"])
     msg = str(err.value)
-    assert "requested columns not found: ['OT', 'HUFL']" in msg
-    assert "available columns: ['x0', 'x1']" in msg and "comma" not in msg
+    assert "requested columns not found: 'OT', 'HUFL'" in msg
+    assert "available columns: 'x0', 'x1'" in msg and "comma" not in msg
     path = write_csv(tmp_path, hourly_frame(6, 2).rename(columns={"x1": "kw, avg"}))
     with pytest.raises(DataValidationError, match=r"\(\['kw, avg'\] hold a comma in the name\)"):
         read_series(path, columns=["kw", "avg"])  # as --columns 'kw, avg' splits it

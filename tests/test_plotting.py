@@ -281,6 +281,8 @@ def test_errors_name_the_problem(
         plot_error_by_step(metrics_df, tmp_path / "a.csv")  # matplotlib's ValueError before
     with pytest.raises(ConfigError, match="path must be a file path, got None"):
         plot_error_by_step(metrics_df, None)
+    saved = plot_error_by_step(metrics_df.query("step > 0"), tmp_path / "no_ending")
+    assert saved == tmp_path / "no_ending.png" and saved.exists()  # it had returned a path not written
     with pytest.raises(ConfigError, match="no per-step rows"):
         plot_error_by_step(metrics_df, tmp_path / "a.png", metric="mase")
     with pytest.raises(ConfigError, match="per origin"):

@@ -222,13 +222,16 @@ def outside_ns_range(times: pd.DatetimeIndex) -> np.ndarray:
     return np.flatnonzero(outside)
 
 
+_NS_LO, _NS_HI = pd.Timestamp.min, pd.Timestamp.max
+_NS_LO_UTC, _NS_HI_UTC = _NS_LO.tz_localize("UTC"), _NS_HI.tz_localize("UTC")
+
+
 def in_ns_range(ts: pd.Timestamp) -> bool:
-    """:func:`outside_ns_range` for one timestamp, in 0.2 us, not the 44 of an index of one (a
-    stream checks every update)."""
-    lo, hi = pd.Timestamp.min, pd.Timestamp.max
+    """:func:`outside_ns_range` for one timestamp, a few microseconds, not the 44 of an index of
+    one (a stream checks every update)."""
     if ts.tz is None:
-        return lo <= ts <= hi
-    return lo.tz_localize("UTC") <= ts <= hi.tz_localize("UTC") and lo <= ts.tz_localize(None) <= hi
+        return _NS_LO <= ts <= _NS_HI
+    return _NS_LO_UTC <= ts <= _NS_HI_UTC and _NS_LO <= ts.tz_localize(None) <= _NS_HI
 
 
 def _plural(count: int, noun: str) -> str:
@@ -360,8 +363,8 @@ def _infer_grid(times: pd.DatetimeIndex, origin: _Origin) -> tuple[str, pd.Datet
         # the sparsest grid that holds every row (every 5th business day is weekly: W-<DAY>)
         for alias in ("4B", "3B", "2B", "B"):
             grid = pd.date_range(times[0], times[-1], freq=alias, name=times.name)
-            if times.isin(grid).all():
-                return alias, grid
+            if len(grid) <= 2 * len(times) and times.isin(grid).all():  # not mostly gaps: Mon and
+                return alias, grid  # Thu rows had been read as business days, 119 missing of 199
     if plausible and np.all((stamps - stamps[0]) % step == 0):
         alias = _timedelta_alias(step)
         if len(times) >= 3 and (values % step == 0).all():
@@ -643,6 +646,9 @@ def read_series(
     Raises :class:`DataValidationError` (or :class:`DataNotFoundError` for a missing file).
     """
     check_zone(tz)
+    for flag, value in (("sort", sort), ("strict", strict)):
+        if not isinstance(value, (bool, np.bool_)):  # sort='no' had sorted (and long form ignored it)
+            raise ConfigError(f"{flag} must be True or False, got {value!r}")
     if isinstance(source, pd.DataFrame):
         frame, origin = source, _Origin("frame")
     elif isinstance(source, str | os.PathLike):
@@ -1178,9 +1184,6 @@ def _validate(
 ) -> pd.DataFrame:
     if tz is not None and times.tz is not None and times.tz != tz:
         times = times.tz_convert(tz)  # the same instants, on that zone's calendar
-    for flag, value in (("sort", sort), ("strict", strict)):
-        if not isinstance(value, (bool, np.bool_)):  # sort='no' had sorted
-            raise ConfigError(f"{flag} must be True or False, got {value!r}")
     if fill not in (None, *FILL_METHODS):
         raise ConfigError(f"fill must be None or one of {FILL_METHODS}, got {fill!r}")
     if impute not in (None, *IMPUTE_METHODS):
@@ -1329,8 +1332,10 @@ def _select_numeric(
             commas = [c for c in available
                       if "," in c and any(a.strip() in [p.strip() for p in c.split(",")] for a in absent)]
             raise DataValidationError(
-                f"{origin.prefix()}requested columns not found: {absent}; available columns: "
-                f"{available}" + (f" ({commas} hold a comma in the name)" if commas else "")
+                f"{origin.prefix()}requested columns not found: "
+                f"{_and_more([repr(c) for c in absent[:_SHOW]], len(absent))}; available columns: "
+                f"{_and_more([repr(c) for c in available[:_SHOW * 4]], len(available))}"
+                + (f" ({commas} hold a comma in the name)" if commas else "")
             )
         if len(set(columns)) != len(columns):
             raise ConfigError(f"columns= lists a column twice: {list(columns)}")
@@ -1525,6 +1530,8 @@ class StandardScaler:
         arr = np.asarray(values, dtype=np.float64)
         if arr.ndim != 2:
             raise DataValidationError(f"StandardScaler.fit needs (N, C) values, got {arr.shape}")
+        if columns is not None and not isinstance(columns, (str, Mapping)):
+            columns = list(columns)  # a generator had worked: columns were only iterated
         if columns is not None and (isinstance(columns, (str, Mapping)) or len(columns) != arr.shape[1]):
             raise ConfigError(  # 'abc' had named three channels of two
                 f"StandardScaler.fit: columns must name the {arr.shape[1]} channels, got {columns!r:.80}"
@@ -1576,12 +1583,12 @@ class StandardScaler:
         median = np.median(sample, axis=0)
         spread = np.median(np.abs(sample - median), axis=0)  # 0 for mostly equal values: not judged
         with np.errstate(over="ignore", invalid="ignore"):
-            far = np.maximum(arr.max(axis=0) - median, median - arr.min(axis=0))  # no (N, C) temporary
-            odd = (spread > 0) & (far > OUTLIER_SPREADS * spread)
-        if odd.any():
-            shown = ", ".join(f"{self._name(int(j), columns)} ({far[j]:.3g} from its median, "
-                              f"{far[j] / spread[j]:.2g} times its typical spread)"
-                              for j in np.flatnonzero(odd))
+            high, low = arr.max(axis=0), arr.min(axis=0)  # no (N, C) temporary
+            extreme = np.where(high - median >= median - low, high, low)
+            odd = (spread > 0) & (np.abs(extreme - median) > OUTLIER_SPREADS * spread)
+        if odd.any():  # the same text at every refit of a backtest, so that Python names it once
+            shown = ", ".join(f"{self._name(int(j), columns)} (a value of {extreme[j]:.3g}, over a million "
+                              "typical spreads from its median)" for j in np.flatnonzero(odd))
             warnings.warn(
                 f"StandardScaler: values far from the rest in {shown}: a sentinel value or a unit "
                 "mix-up? They set the channel's scale, so its other values map to nearly 0; clean them "

@@ -273,6 +273,7 @@ def _save(fig: Figure, path: str | Path) -> Path:
     if not isinstance(path, (str, os.PathLike)):
         raise ConfigError(f"path must be a file path, got {path!r:.80}")
     out = Path(path)
+    out = out if out.suffix else out.with_suffix(".png")  # as matplotlib writes it (it had returned 'plot')
     kinds = fig.canvas.get_supported_filetypes()
     if out.suffix and out.suffix.lower().lstrip(".") not in kinds:  # '.csv': matplotlib's ValueError
         raise ConfigError(f"{out}: a figure is saved as one of {sorted(kinds)}; end the path with one")
