@@ -925,3 +925,21 @@ def test_values_made_from_later_rows_are_named_and_every_repair_is_recorded():
         assert zeroed.config["repairs"] == {"impute": "zero", "imputed_values": 45}
         assert backtest(LastValueForecaster(horizon=3), raw.iloc[:, :1], start=30,
                         baselines=False).config["repairs"] is None
+        # windows after the repaired rows (or made from rows before every origin) see no future:
+        # recorded, not warned of (it had warned whatever the windows, and --start could not help)
+        after = backtest(LastValueForecaster(horizon=3), late, start=50, baselines=False)
+        assert after.config["repairs"] == {"impute": "ffill", "imputed_values": 45}
+        assert backtest(LastValueForecaster(horizon=3), late.iloc[46:], start=10,
+                        baselines=False).config["repairs"]["impute"] == "ffill"  # attrs kept by a slice
+
+
+def test_the_ltsf_protocol_records_repairs_and_names_those_its_test_windows_read():
+    from tsmamba.data import read_series
+
+    raw = ramp(400)
+    raw.iloc[330:336, 1] = np.nan  # inside the last 20%: the test split
+    with pytest.warns(UserWarning, match=r"values of 'c1' \(6\) were made from later rows \(.*'interpolate'"):
+        result = backtest_ltsf(dict(TINY, max_epochs=1), read_series(raw, impute="interpolate"), 8, 3,
+                               baselines=False, max_forecast_rows=0)
+    assert result.config["repairs"] == {"impute": "interpolate", "imputed_values": 6,
+                                        "from_later_rows": {"c1": 6}}

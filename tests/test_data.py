@@ -586,6 +586,26 @@ def test_grids_pandas_does_not_infer_are_found_with_their_gaps(freq, tmp_path):
     assert holed["x"].tolist() == [0.0 if i in (10, 11, 30) else i + 1.0 for i in range(60)]
 
 
+def test_repairs_record_what_was_made_from_later_rows():
+    """attrs['repairs'] counts, per column, the values made from a later row, once each: an
+    inserted row that interpolation left NaN had been counted by fill= and again by impute=,
+    and a trailing one forward-filled from earlier counted as from later."""
+    hours = pd.date_range("2021-01-01", periods=200, freq="h")
+    frame = pd.DataFrame({"a": np.arange(200.0), "b": np.arange(200.0)}, index=hours)
+    leading = frame.assign(b=np.where(np.arange(200) <= 10, np.nan, frame["b"])).drop(hours[5])
+    repairs = read_series(leading, fill="interpolate", impute="interpolate").attrs["repairs"]
+    assert {k: v for k, v in repairs.items() if k != "from_later_spans"} == {
+        "fill": "interpolate", "filled_rows": 1, "impute": "interpolate", "imputed_values": 11,
+        "from_later_rows": {"a": 1, "b": 11}}
+    start, last, after, count = repairs["from_later_spans"]["b"][0]
+    assert (pd.Timestamp(start), pd.Timestamp(last), pd.Timestamp(after), count) == (
+        hours[0], hours[10], hours[11], 11)  # each made from row 11 or before it
+    trailing = frame.assign(b=np.where(np.arange(200) >= 150, np.nan, frame["b"])).drop(hours[160])
+    repairs = read_series(trailing, fill="interpolate", impute="ffill").attrs["repairs"]
+    assert repairs["from_later_rows"] == {"a": 1} and repairs["imputed_values"] == 50
+    assert "repairs" not in read_series(frame).attrs
+
+
 def test_twice_weekly_rows_are_no_business_days_with_gaps():
     """Monday and Thursday rows: 80 of a 199-row business-day grid had been read as 'B' with 119
     gaps (and fill='zero' inserted them); a grid mostly of gaps is no grid."""

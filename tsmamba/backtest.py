@@ -632,16 +632,29 @@ REPAIR_LOOKAHEAD = (
 )
 
 
-def _repairs(df: Any, channels: Sequence[str], label: str) -> dict[str, Any] | None:
+def _repairs(
+    df: Any, channels: Sequence[str], label: str, first_origin: pd.Timestamp, last_target: pd.Timestamp
+) -> dict[str, Any] | None:
     """What read_series' fill= and impute= changed in ``df`` (its ``attrs["repairs"]``), for the
-    report; a warning when values of ``channels`` were made from later rows, which a window
-    before them then reads: the scores see the future (a store not yet open, filled backwards
-    from its first day, had been scored against that day)."""
+    report; a warning when values of ``channels`` up to ``last_target`` were made from a row after
+    ``first_origin``: a scored window holds them and sees the future (a store not yet open, filled
+    backwards from its first day, had been scored against that day). A run of such values ends
+    the row before the one it was made from, so it reaches past the first origin; runs made from
+    rows before it, or after the last target, are recorded only."""
     repairs = getattr(df, "attrs", {}).get("repairs")
     if not repairs:
         return None
     repairs = dict(repairs)
-    later = {c: n for c, n in repairs.pop("from_later_rows", {}).items() if c in channels}
+    spans = repairs.pop("from_later_spans", {})
+    repairs.pop("from_later_rows", None)
+    origin, end = _ns_of(first_origin), _ns_of(last_target)
+    later = {}
+    for c in channels:
+        runs = np.asarray(spans.get(c, np.zeros((0, 4))), dtype=np.int64).reshape(-1, 4)  # first, last,
+        # the time after, count
+        seen = runs[(runs[:, 2] > origin) & (runs[:, 0] <= end)]
+        if len(seen):
+            later[c] = int(seen[:, 3].sum())
     if later:
         repairs["from_later_rows"] = later
         shown = ", ".join(f"{c!r} ({n})" for c, n in list(later.items())[:5])
@@ -654,6 +667,11 @@ def _repairs(df: Any, channels: Sequence[str], label: str) -> dict[str, Any] | N
             stacklevel=3,
         )
     return repairs
+
+
+def _ns_of(ts: pd.Timestamp) -> int:
+    """A timestamp as the int64 nanoseconds :func:`tsmamba.data.read_series` records repairs in."""
+    return int(pd.DatetimeIndex([ts]).as_unit("ns").asi8[0])
 
 
 def _evenly_spaced(n: int, keep: int | None) -> np.ndarray:
@@ -1039,7 +1057,6 @@ def backtest(
     values = frame.to_numpy(dtype=np.float64)
     index = frame.index
     channels = [str(c) for c in frame.columns]
-    repairs = _repairs(df, channels, data_name or frame.attrs.get("source", "the data"))
     n_rows, n_channels = values.shape
     freq = str(frame.attrs.get("freq") or infer_freq(index))
 
@@ -1067,6 +1084,8 @@ def backtest(
         fit_horizon=model_horizon,
     )
     origins = plan.origins
+    repairs = _repairs(df, channels, data_name or frame.attrs.get("source", "the data"),
+                       index[int(origins[0])], index[min(int(origins[-1]) + horizon, n_rows - 1)])
     n = plan.n_windows
     fit_horizon = max(horizon, model_horizon)
     fit_kwargs = dict(fit_kwargs or {})
@@ -1265,6 +1284,8 @@ def backtest_ltsf(
 
     n = test_e - test_s - L_ - H + 1
     origins = np.arange(test_s + L_ - 1, test_s + L_ - 1 + n)
+    repairs = _repairs(data, channels, getattr(data, "attrs", {}).get("source", "the data"),
+                       index[int(origins[0])], index[-1])  # scored: the test windows
     test_windows = sliding_window_view(values[test_s:test_e], L_ + H, axis=0)  # (n, C, L+H)
     contexts = test_windows[:, :, :L_].transpose(0, 2, 1)
     y = np.ascontiguousarray(test_windows[:, :, L_:].transpose(0, 2, 1))
@@ -1324,6 +1345,7 @@ def backtest_ltsf(
         "metrics_units": "scaled (StandardScaler fitted on the train split)",
         "regularised_index": regularised,
         "forecast_origins_kept": [len(kept), int(n)],
+        "repairs": repairs,
         "training": {k: v for k, v in history_.items() if _is_json_value(v)},
     }
     source = data if isinstance(data, str) else (os.fspath(data) if isinstance(data, os.PathLike) else None)

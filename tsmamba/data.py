@@ -1246,14 +1246,16 @@ def _validate(
         freq, grid = _infer_grid(unique_times, origin)
     missing = len(grid) - len(unique_times)
     repairs: dict[str, Any] = {}  # what fill= and impute= changed, and how many values read later rows
+    later = np.zeros(values.shape, dtype=bool)  # values made from a later row (for a backtest)
     if missing:
         text = _gap_report(unique_times, grid, freq, rows if not len(dup_after) else None, origin)
         if fill is not None and not len(dup_after):
             inserted = ~pd.DatetimeIndex(grid).isin(times)
             times, values, rows = _fill_gaps(times, grid, values, rows, fill)
             repairs.update(fill=fill, filled_rows=int(inserted.sum()))
+            later = np.zeros(values.shape, dtype=bool)  # on the filled grid
             if fill == "interpolate":  # an inserted row lies between two rows: it reads the next
-                repairs["from_later_rows"] = {name: int(inserted.sum()) for name in names}
+                later = inserted[:, None] & np.isfinite(values)
         elif strict:
             raise DataValidationError(
                 f"{origin.prefix()}{text}. Pass fill='ffill', fill='interpolate' or fill='zero' "
@@ -1269,15 +1271,13 @@ def _validate(
             raise DataValidationError(
                 _nonfinite_report(values, finite, names, times, rows, origin)
             )
-        later = _reads_later_rows(finite, impute)  # (C,) imputed values made from later rows
+        later = later | _reads_later_rows(finite, impute)
         values = _impute(values, impute, names, origin)
         repairs.update(impute=impute, imputed_values=int((~finite).sum()))
-        merged = dict(repairs.get("from_later_rows", {}))
-        for name, n in zip(names, later, strict=True):
-            if n:
-                merged[name] = merged.get(name, 0) + int(n)
-        if merged:
-            repairs["from_later_rows"] = merged
+    if later.any():  # per column: how many, and the runs of them with the row each was made from
+        stamps, touched = _ns(pd.DatetimeIndex(times)), np.flatnonzero(later.any(0))
+        repairs["from_later_rows"] = {names[j]: int(later[:, j].sum()) for j in touched}
+        repairs["from_later_spans"] = {names[j]: _runs(later[:, j], stamps) for j in touched}
 
     # constant channels
     constant = np.flatnonzero(np.ptp(values, axis=0) == 0) if len(values) > 1 else []
@@ -1469,16 +1469,24 @@ def _nonfinite_report(
 
 
 def _reads_later_rows(finite: np.ndarray, how: str) -> np.ndarray:
-    """Per channel of a (T, C) finiteness mask: how many values ``impute=how`` makes from a later
-    row: ffill's backward fill of leading values, interpolate's every value before the last finite
-    one (a forecast at an origin before them would see the future in a backtest)."""
+    """(T, C) mask of the values ``impute=how`` makes from a later row: ffill's backward fill of
+    leading values, interpolate's every value before the last finite one (a forecast at an origin
+    before that row would see the future in a backtest)."""
     if how == "zero":
-        return np.zeros(finite.shape[1], dtype=np.int64)
+        return np.zeros(finite.shape, dtype=bool)
     seen_later = np.flip(np.logical_or.accumulate(np.flip(finite, 0), axis=0), 0)  # finite at or after
     if how == "ffill":
-        before_first = ~np.logical_or.accumulate(finite, axis=0)  # leading: filled backwards
-        return (before_first & seen_later).sum(axis=0)
-    return (~finite & seen_later).sum(axis=0)
+        return ~np.logical_or.accumulate(finite, axis=0) & seen_later  # leading: filled backwards
+    return ~finite & seen_later
+
+
+def _runs(mask: np.ndarray, stamps: np.ndarray) -> np.ndarray:
+    """Runs of True in a (T,) mask -> (k, 4) int64: first and last time (ns) of each, the time of
+    the row after it (the one each value of the run was made from, or later), and its length."""
+    edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
+    starts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)  # stops: one past the end
+    after = stamps[np.minimum(stops, len(stamps) - 1)]  # a run always has a later value: never clipped
+    return np.column_stack([stamps[starts], stamps[stops - 1], after, stops - starts]).astype(np.int64)
 
 
 def _impute(values: np.ndarray, how: str, names: list[str], origin: _Origin) -> np.ndarray:
