@@ -647,11 +647,10 @@ def _repairs(
     repairs = dict(repairs)
     spans = repairs.pop("from_later_spans", {})
     repairs.pop("from_later_rows", None)
-    origin, end = _ns_of(first_origin), _ns_of(last_target)
+    origin, end = first_origin.as_unit("ns").value, last_target.as_unit("ns").value  # as the runs are
     later = {}
     for c in channels:
-        runs = np.asarray(spans.get(c, np.zeros((0, 4))), dtype=np.int64).reshape(-1, 4)  # first, last,
-        # the time after, count
+        runs = np.asarray(spans.get(c, np.zeros((0, 4))), dtype=np.int64)  # (k, 4): first, last, after, n
         seen = runs[(runs[:, 2] > origin) & (runs[:, 0] <= end)]
         if len(seen):
             later[c] = int(seen[:, 3].sum())
@@ -667,11 +666,6 @@ def _repairs(
             stacklevel=3,
         )
     return repairs
-
-
-def _ns_of(ts: pd.Timestamp) -> int:
-    """A timestamp as the int64 nanoseconds :func:`tsmamba.data.read_series` records repairs in."""
-    return int(pd.DatetimeIndex([ts]).as_unit("ns").asi8[0])
 
 
 def _evenly_spaced(n: int, keep: int | None) -> np.ndarray:

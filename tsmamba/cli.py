@@ -744,6 +744,11 @@ def _resolve(cmd: Command, args: argparse.Namespace) -> tuple[dict[str, Any], fr
 # library messages name Python arguments; on the command line the flags are what to change, and
 # where the command line has no such option (sort=, date_format=, encoding=), the file is what to fix
 _ISO_EXAMPLE = "as ISO 8601 (e.g. 2021-01-31 14:00)"
+# read_series' words, which --protocol ltsf rewords its own way (it refuses --fill and --impute)
+_FILL_ADVICE = ("Pass fill='ffill', fill='interpolate' or fill='zero' to fill the missing rows, or supply "
+                "the complete series")
+_IMPUTE_ADVICE = ("Pass impute='ffill', impute='interpolate' or impute='zero' to replace them, or clean "
+                  "the data")
 _CLI_WORDING = (
     ("To use your own file pass its path to tsmamba.data.read_series", "To use your own file pass its path"),
     ("Pass columns=[...] with the numeric", "Pass --columns with the numeric"),
@@ -782,12 +787,10 @@ _CLI_WORDING = (
     ("(tsmamba.data.read_panel keeps them as channels of each series)",
      "(the command line reads one value per series and time)"),
     ("Sort the data by time, or pass sort=True to sort it on load", "Sort the file's rows by time first"),
-    ("Pass fill='ffill', fill='interpolate' or fill='zero' to fill the missing rows, or supply the "
-     "complete series",
-     "Pass --fill ffill, --fill interpolate or --fill zero to fill the missing rows, or add them to "
-     "the file"),
-    ("Pass impute='ffill', impute='interpolate' or impute='zero' to replace them, or clean the data",
-     "Pass --impute ffill, --impute interpolate or --impute zero to replace them, or clean the data"),
+    (_FILL_ADVICE, "Pass --fill ffill, --fill interpolate or --fill zero to fill the missing rows, or add "
+                   "them to the file"),
+    (_IMPUTE_ADVICE, "Pass --impute ffill, --impute interpolate or --impute zero to replace them, or clean "
+                     "the data"),
     ("send a value, or use missing='ffill' or missing='zero'",
      "send a value, or use --missing ffill or --missing zero"),
     ("send them, or use gaps='ffill' or gaps='zero'", "send them, or use --gaps ffill or --gaps zero"),
@@ -1286,10 +1289,8 @@ def _refuse_split_options(run: Run, who: str) -> None:
 
 
 _LTSF_WORDING = (
-    ("Pass fill='ffill', fill='interpolate' or fill='zero' to fill the missing rows, or supply the "
-     "complete series", "Add the missing rows to the file first (--protocol ltsf reads its rows as written)"),
-    ("Pass impute='ffill', impute='interpolate' or impute='zero' to replace them, or clean the data",
-     "Fill them in the file first (--protocol ltsf reads its rows as written)"),
+    (_FILL_ADVICE, "Add the missing rows to the file first (--protocol ltsf reads its rows as written)"),
+    (_IMPUTE_ADVICE, "Fill them in the file first (--protocol ltsf reads its rows as written)"),
 )
 
 

@@ -1538,12 +1538,13 @@ class StandardScaler:
         arr = np.asarray(values, dtype=np.float64)
         if arr.ndim != 2:
             raise DataValidationError(f"StandardScaler.fit needs (N, C) values, got {arr.shape}")
-        if columns is not None and not isinstance(columns, (str, Mapping)):
-            columns = list(columns)  # a generator had worked: columns were only iterated
-        if columns is not None and (isinstance(columns, (str, Mapping)) or len(columns) != arr.shape[1]):
-            raise ConfigError(  # 'abc' had named three channels of two
-                f"StandardScaler.fit: columns must name the {arr.shape[1]} channels, got {columns!r:.80}"
-            )
+        if columns is not None:  # any iterable of names, one per channel ('abc' had named three of two)
+            names = None if isinstance(columns, (str, Mapping)) else list(columns)
+            if names is None or len(names) != arr.shape[1]:
+                raise ConfigError(
+                    f"StandardScaler.fit: columns must name the {arr.shape[1]} channels, got {columns!r:.80}"
+                )
+            columns = names
         check_length(arr.shape[0], 1, "fitting a scaler")
         if not np.isfinite(arr).all():
             j = int(np.flatnonzero(~np.isfinite(arr).all(axis=0))[0])
