@@ -299,6 +299,60 @@ def test_long_form_hints_name_the_flags(tmp_path, capsys):
         assert python_only not in err, err
 
 
+def test_long_form_with_other_column_names_is_read_with_id_and_value_col_flags(tmp_path, capsys):
+    """A long-form file whose columns are not unique_id/ds/y had no CLI spelling: --time-col named the
+    wide time column only, and the file was refused as wide form. Now --id-col/--value-col (with
+    --time-col) read it, in fit, predict --data and backtest, and a config file can name them."""
+    hours = pd.date_range("2021-01-01", periods=80, freq="h")
+    long = pd.concat([pd.DataFrame({"store": s, "timestamp": hours, "sales": np.sin(np.arange(80) / k)})
+                      for s, k in (("north", 3), ("south", 5))])
+    path = tmp_path / "sales.csv"
+    long.to_csv(path, index=False)
+    tiny = ["--context", "8", "--horizon", "2", "--d-model", "8", "--n-layers", "1", "--max-epochs", "1",
+            "--threads", "1", "--quiet"]
+    assert cli.main(["fit", "--data", str(path), *tiny, "--out", str(tmp_path / "m")]) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"tsmamba: error: {path.name}: time column 'date' not found; the columns are ['store', 'timestamp', "
+        "'sales']. Pass --time-col NAME with the name of the time column")
+    assert cli.main(["fit", "--data", str(path), "--time-col", "timestamp", *tiny,
+                     "--out", str(tmp_path / "m")]) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"tsmamba: error: {path.name}: the times in 'timestamp' repeat and column 'store' is text: is this "
+        "long form, one row per series and time? Pass --id-col store --time-col timestamp --value-col sales "
+        "to read one channel per series id; otherwise pass --columns with the numeric channels to use "
+        "(numeric here: ['sales'])")
+    layout = ["--time-col", "timestamp", "--id-col", "store", "--value-col", "sales"]
+    assert cli.main(["fit", "--data", str(path), *layout, *tiny, "--out", str(tmp_path / "m")]) == 0
+    capsys.readouterr()
+    assert cli.main(["predict", "--model", str(tmp_path / "m"), "--data", str(path), *layout]) == 0
+    forecast = pd.read_csv(io.StringIO(capsys.readouterr().out))
+    assert list(forecast.columns) == ["timestamp", "north", "south"] and len(forecast) == 2
+    assert forecast["timestamp"].iloc[0] == "2021-01-04 08:00:00"
+    config = write(tmp_path, "layout.toml", 'time_col = "timestamp"\nid_col = "store"\nvalue_col = "sales"\n')
+    assert cli.main(["backtest", "--data", str(path), "--config", str(config), *tiny, "--n-windows", "2",
+                     "--no-baselines", "--out", str(tmp_path / "r")]) == 0
+    scored = pd.read_csv(tmp_path / "r" / "forecasts.csv")
+    assert set(scored["channel"]) == {"north", "south"}, scored.columns
+    # only --id-col: the file is long form, and what is missing is named with the flags
+    assert cli.main(["fit", "--data", str(path), "--id-col", "store", *tiny,
+                     "--out", str(tmp_path / "m")]) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"tsmamba: error: {path.name}: long-form data needs the columns 'store', 'ds' and 'y'; missing "
+        "['ds', 'y']; the columns are ['store', 'timestamp', 'sales']. Pass --id-col, --time-col and "
+        "--value-col to name them")
+
+
+@pytest.mark.parametrize("argv, refusal", [
+    (["fit", "--data", "ETTh1", "--id-col", "store"], "--id-col is for a CSV file given by its path"),
+    (["predict", "--model", "m", "--value-col", "sales"], "--value-col names the value column of --data"),
+    (["backtest", "--protocol", "ltsf", "--data", "ETTh1", "--value-col", "y"],
+     "--protocol ltsf uses every channel and row of the benchmark file as published; drop --value-col"),
+])
+def test_long_form_flags_are_refused_where_they_would_be_ignored(tmp_path, capsys, argv, refusal):
+    assert cli.main([*argv, "--out", str(tmp_path / "out")] if argv[0] != "predict" else argv) == 2
+    assert refusal in capsys.readouterr().err
+
+
 def test_backtest_names_values_made_from_later_rows_and_records_the_repairs(tmp_path, capsys):
     """--impute ffill copies a late series' first value backwards: the warning names the flags, and
     metrics.json records what --fill/--impute changed (it had recorded neither)."""

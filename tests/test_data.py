@@ -209,6 +209,29 @@ def test_long_form_is_pivoted_to_wide(tmp_path):
         assert read_series(long.assign(promo=1.0)).equals(df)
 
 
+def test_long_form_under_other_names_read_as_wide_says_how_to_read_it(tmp_path):
+    """Repeating times beside one text column: the file is long form under other names. It had been
+    refused as wide ("non-numeric columns: 'store'"), without a word of id_col=/value_col=."""
+    index = pd.date_range("2021-01-01", periods=6, freq="h")
+    long = pd.concat([pd.DataFrame({"store": s, "when": index, "sales": np.arange(6.0) * k})
+                      for s, k in (("n", 1), ("s", 10))])
+    path = write_csv(tmp_path, long)
+    with pytest.raises(DataValidationError, match=re.escape(
+            "data.csv: the times in 'when' repeat and column 'store' is text: is this long form, one row "
+            "per series and time? Pass id_col='store', ds_col='when', value_col='sales' to read one channel "
+            "per series id; otherwise pass columns=[...] with the numeric channels to use (numeric here: "
+            "['sales'])")):
+        read_series(path, time_col="when")
+    with pytest.raises(DataValidationError, match=re.escape("value_col= (one of ['sales', 'promo'])")):
+        read_series(long.assign(promo=1.0), time_col="when")
+    wide = read_series(path, id_col="store", ds_col="when", value_col="sales")
+    assert list(wide.columns) == ["n", "s"] and wide.index.name == "when"
+    np.testing.assert_allclose(wide["s"].to_numpy(), np.arange(6.0) * 10)
+    # with columns= the text column is left out, and the times' order is the error, as before
+    with pytest.raises(DataValidationError, match="timestamps are not in increasing order"):
+        read_series(path, time_col="when", columns=["sales"])
+
+
 def test_long_form_duplicate_pairs_are_listed():
     index = pd.date_range("2021-01-01", periods=4, freq="h")
     long = pd.DataFrame({"unique_id": ["a"] * 5, "ds": [*index, index[1]], "y": np.arange(5.0)})

@@ -325,9 +325,17 @@ CONFIG_OPTION = Opt(
     help="TOML or JSON file of settings (keys as the command's long options, e.g. d_model, "
     "max_epochs, or a [model] table); flags given on the command line win",
 )
+TIME_COL_HELP = "time column of the CSV (default: date; ds in long form)"
+# a long-form file (one row per series id and time) is found by its id, time and value columns
+LONG_FORM_OPTIONS = (
+    Opt("--id-col", metavar="NAME",
+        help="long form: the column of series ids (default: unique_id); each id is read as a channel"),
+    Opt("--value-col", metavar="NAME", help="long form: the column of values (default: y)"),
+)
 DATA_OPTIONS = (
     Opt("--data", metavar="PATH|NAME", help="CSV file (.csv, .csv.gz) or a registry name (tsmamba datasets)"),
-    Opt("--time-col", metavar="NAME", help="time column of the CSV (default: date)"),
+    Opt("--time-col", metavar="NAME", help=TIME_COL_HELP),
+    *LONG_FORM_OPTIONS,
     Opt("--columns", type=column_list, metavar="A,B,...", help="channels to use (default: all)"),
 )
 TZ_HELP = ("time zone to read timestamps written with UTC offsets in, e.g. Europe/Berlin for local "
@@ -752,6 +760,7 @@ _IMPUTE_ADVICE = ("Pass impute='ffill', impute='interpolate' or impute='zero' to
 _CLI_WORDING = (
     ("To use your own file pass its path to tsmamba.data.read_series", "To use your own file pass its path"),
     ("Pass columns=[...] with the numeric", "Pass --columns with the numeric"),
+    ("pass columns=[...] with the numeric", "pass --columns with the numeric"),
     ("pass columns=[...] without it", "pass --columns without it"),
     ("columns= lists a column twice", "--columns lists a column twice"),
     ("use a shorter context_length", "use a shorter --context"),
@@ -761,6 +770,8 @@ _CLI_WORDING = (
     ("Benchmark data sets can be loaded by name with tsmamba.datasets.load_dataset('ETTh1'), which looks",
      "Benchmark data sets can be given by name (--data ETTh1), which looks"),
     ("pass time_col= naming its time column", "pass --time-col NAME naming its time column"),
+    ("Pass id_col=, ds_col=, value_col= to name them", "Pass --id-col, --time-col and --value-col to name "
+     "them"),
     ("Pass time_col= with the name of the time column (or give a DataFrame a DatetimeIndex)",
      "Pass --time-col NAME with the name of the time column"),
     ("pass date_format= with the strptime format of the timestamps",
@@ -812,6 +823,10 @@ _CLI_WORDING = (
      "--config file, columns = [...])"),
 )
 _CLI_PATTERNS = (
+    (re.compile(r"id_col='([^']*)', ds_col='([^']*)', value_col='([^']*)'"),
+     r"--id-col \1 --time-col \2 --value-col \3"),
+    (re.compile(r"id_col='([^']*)', ds_col='([^']*)', value_col= \(one of (\[[^\]]*\])\)"),
+     r"--id-col \1 --time-col \2 --value-col (one of \3)"),
     (re.compile(r" \(e\.g\. df\.resample\('[^']*'\)\.mean\(\)\)"), ""),  # Python examples
     (re.compile(r"Pass date_format= \(e\.g\. '%Y%m%d'\) if they are dates written as digits, or convert "
                 r"epoch numbers first: pd\.to_datetime\(values, unit='\w+'\)"),
@@ -973,20 +988,23 @@ def load_data(
     path = Path(source).expanduser()
     columns = run.get("columns") if columns is None else columns
     time_col = run.get("time_col")
+    layout = {key: run.get(key) for key in _LAYOUT}  # a long-form file's id and value columns
     zone = _zone(run.get("tz")) or (model_zone(run.model) if run.get("model") else None)
     if option != "data" and _is_path_like(source) and not path.exists():
         raise DataNotFoundError(f"{flag} file not found: {path.absolute()}; check the path")
     repairs = {"fill": run.get("fill"), "impute": run.get("impute")}
     if path.exists() or _is_path_like(source):
         spec = datasets.get_spec(path, missing_ok=True) if path.is_file() else None
-        if spec is not None and time_col is None and not any(repairs.values()):
+        if spec is not None and time_col is None and not any((*layout.values(), *repairs.values())):
             frame = _require_regular(run, datasets.read_dataset_file(path, spec), path.name)
             frame = _select(frame, columns, path.name)
         else:
-            frame = read_series(path, time_col=time_col or "date", columns=columns, tz=zone, **repairs)
+            frame = read_series(path, time_col=time_col or "date", columns=columns, tz=zone,
+                                **_long_form(time_col, **layout), **repairs)
         return _zone_used(run, frame, path.name), path.name, str(path)
     spec = datasets.get_spec(source)  # unknown names raise DataNotFoundError listing the registry
-    given = [f"--{name}" for name, value in (("time-col", time_col), *repairs.items()) if value]
+    given = [f"--{name.replace('_', '-')}" for name, value in (("time_col", time_col), *layout.items(),
+                                                             *repairs.items()) if value]
     if given:  # they had been ignored
         raise ConfigError(
             f"{' and '.join(given)} {'is' if len(given) == 1 else 'are'} for a CSV file given by its "
@@ -998,6 +1016,16 @@ def load_data(
     found = found or datasets.find_dataset(spec.name)
     frame = _zone_used(run, _select(frame, columns, spec.name), spec.name)
     return frame, spec.name, None if found is None else str(found)
+
+
+_LAYOUT = ("id_col", "value_col")
+
+
+def _long_form(time_col: str | None, id_col: str | None, value_col: str | None) -> dict[str, Any]:
+    """read_series' long-form arguments: --time-col names the time column of either form, and
+    --id-col or --value-col says the file is long form (it is found by its columns otherwise)."""
+    return {"ds_col": time_col or "ds", "id_col": id_col or "unique_id", "value_col": value_col or "y",
+            "long_form": True if id_col or value_col else None}
 
 
 def _zone_used(run: Run, frame: Any, label: str) -> Any:
@@ -1302,8 +1330,8 @@ def _backtest_ltsf(run: Run) -> Any:
     source = run.get("data")
     if not source:
         raise ConfigError(f"'{PROG} backtest' needs --data PATH|NAME (a CSV file or a registry name)")
-    as_published = [f"--{key.replace('_', '-')}" for key in ("columns", "time_col", "fill", "impute")
-                    if run.get(key)]
+    as_published = [f"--{key.replace('_', '-')}"
+                    for key in ("columns", "time_col", *_LAYOUT, "fill", "impute") if run.get(key)]
     if as_published:
         raise ConfigError(
             "--protocol ltsf uses every channel and row of the benchmark file as published; drop "
@@ -1412,7 +1440,8 @@ model's order.
         Opt("--data", metavar="PATH|NAME",
             help="series to forecast from, holding the model's channels (default: the series the "
             "model was trained on)"),
-        Opt("--time-col", metavar="NAME", help="time column of the CSV (default: date)"),
+        Opt("--time-col", metavar="NAME", help=TIME_COL_HELP),
+        *LONG_FORM_OPTIONS,
         *repair_options(),
         Opt("--context", "--context-mode", dest="context", choices=("window", "full"), default="window",
             help="window: the last context_length rows (default); full: the whole series"),
@@ -1425,7 +1454,8 @@ def cmd_predict(run: Run) -> int:
     model_dir = run.get("model")
     if model_dir is None:
         raise ConfigError(f"'{PROG} predict' needs --model MODEL_DIR (a folder written by 'tsmamba fit')")
-    for flag, what in (("time_col", "names the time column of"), ("fill", "fills the gaps of"),
+    for flag, what in (("time_col", "names the time column of"), ("id_col", "names the id column of"),
+                       ("value_col", "names the value column of"), ("fill", "fills the gaps of"),
                        ("impute", "replaces the missing values of")):
         if run.get(flag) is not None and not run.get("data"):
             raise ConfigError(f"--{flag.replace('_', '-')} {what} --data; give --data too (or drop it)")
@@ -1634,7 +1664,9 @@ examples:
         Opt("--model", type=pathname, metavar="MODEL_DIR", help="folder written by 'tsmamba fit' (required)"),
         Opt("--history", metavar="CSV|NAME",
             help="series to warm the state on, holding the model's channels (required)"),
-        Opt("--time-col", metavar="NAME", help="time column of the history CSV (default: date)"),
+        Opt("--time-col", metavar="NAME", help="time column of the history CSV (default: date; ds in "
+            "long form)"),
+        *LONG_FORM_OPTIONS,
         *repair_options(" of the history CSV"),
         Opt("--missing", choices=("reject", "ffill", "zero"), default="reject",
             help="a NaN value: reject the row (default), carry the channel's last value forward, "

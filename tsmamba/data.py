@@ -739,10 +739,31 @@ def _read_wide(
     """:func:`read_series` of a wide table already read, with messages naming ``origin``'s rows."""
     times, data, time_name = _split_time(frame, time_col, origin, implicit_index=True)
     times = _parse_times(times, time_name, date_format, origin, tz)
+    if columns is None and time_name in frame.columns:
+        _refuse_long_as_wide(times, data, time_name, origin)
     return _validate(
         times, data, np.arange(len(frame)), origin, time_name=time_name, columns=columns,
         sort=sort, fill=fill, impute=impute, strict=strict, freq=freq, tz=tz,
     )  # fmt: skip
+
+
+def _refuse_long_as_wide(
+    times: pd.DatetimeIndex, data: pd.DataFrame, time_name: str, origin: _Origin
+) -> None:
+    """A table read as wide whose times repeat beside one text column is most likely long form
+    under other column names (store, timestamp, sales): say how to read it so."""
+    text = [c for c in data.columns if pd.api.types.is_object_dtype(data[c].dtype)
+            or pd.api.types.is_string_dtype(data[c].dtype)]
+    numeric = [str(c) for c in data.columns if pd.api.types.is_numeric_dtype(data[c].dtype)]
+    if len(text) != 1 or not numeric or not times.has_duplicates:
+        return
+    value = f"value_col={numeric[0]!r}" if len(numeric) == 1 else f"value_col= (one of {numeric})"
+    raise DataValidationError(
+        f"{origin.prefix()}the times in {time_name!r} repeat and column {str(text[0])!r} is text: is "
+        f"this long form, one row per series and time? Pass id_col={str(text[0])!r}, "
+        f"ds_col={time_name!r}, {value} to read one channel per series id; otherwise pass "
+        f"columns=[...] with the numeric channels to use (numeric here: {numeric})"
+    )
 
 
 def validate_frame(
