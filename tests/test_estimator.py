@@ -986,6 +986,14 @@ def test_save_keeps_numpy_parameters(series, tmp_path):
     assert loaded.trainer_kwargs == {"limit_val_batches": 2}
     with pytest.raises(ConfigError, match="patience must be a positive integer"):
         TSMambaForecaster(**{**TINY, "patience": 2.5, "val_fraction": 0.0}).fit(series)
+    for falsy in ("", 0.0, []):  # had switched early stopping off as "no patience"
+        with pytest.raises(ConfigError, match="patience must be a positive integer"):
+            TSMambaForecaster(**{**TINY, "patience": falsy}).fit(series)
+    # numpy numbers as a grid search gives them: Lightning had refused np.float32 clipping, and
+    # frequency_loss np.float32(0.5) had been "not in [0, 1]"
+    numpy_floats = TSMambaForecaster(**{**TINY, "max_epochs": 1, "gradient_clip_val": np.float32(0.5),
+                                        "frequency_loss": np.float32(0.5), "patience": np.int64(0)})
+    assert numpy_floats.fit(series).history_["epochs"] == 1
     unclipped = TSMambaForecaster(**{**TINY, "max_epochs": 1, "gradient_clip_val": float("inf")}).fit(series)
     assert TSMambaForecaster.load(unclipped.save(tmp_path / "u")).gradient_clip_val == float("inf")
     pd.testing.assert_frame_equal(loaded.predict(), est.predict())

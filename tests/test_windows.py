@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import re
 
 import numpy as np
 import pytest
@@ -124,6 +125,57 @@ def test_bad_arguments():
         WindowDataset(torch.zeros(10), 2, 2)
     with pytest.raises(DataValidationError, match="marks has 9 rows"):
         WindowDataset(ramp(10), 2, 2, marks=torch.zeros(9, 4))
+
+
+def test_window_indices_must_be_integers():
+    """A boolean mask of 7 had read as window 1 seven times, 1.9 as window 1, and -8 of 7 windows
+    had been reported as window -1."""
+    ds = WindowDataset(ramp(10), 2, 2)  # 7 windows
+    for index in (np.ones(7, dtype=bool), torch.tensor([False, True])):
+        with pytest.raises(IndexError, match=r"got booleans \(a mask: pass its positions"):
+            ds[index]
+    for index in ([1.9], torch.tensor(1.9)):
+        with pytest.raises(IndexError, match=r"window indices must be integers, got torch\.float"):
+            ds[index]
+    for index in (True, 1.9, np.float64(1.0)):
+        with pytest.raises(IndexError, match=re.escape(f"a window index is an integer, got {index!r}")):
+            ds[index]
+    with pytest.raises(IndexError, match="window -8 out of range for 7 windows"):
+        ds[-8]
+    assert torch.equal(ds[torch.tensor(2)][0], ds[2][0]) and torch.equal(ds[np.int64(-1)][0], ds[6][0])
+    assert ds[[]][0].shape == (0, 2, ds.values.shape[1])
+    assert torch.equal(ds[np.array([1, -1])][1], torch.stack([ds[1][1], ds[6][1]]))
+
+
+def test_a_stride_beyond_the_rows_takes_one_window():
+    ds = WindowDataset(ramp(10), 2, 2, stride=10**30)  # torch's unfold had overflowed
+    assert len(ds) == 1 and torch.equal(ds[0][0], ramp(10)[:2])
+    with_marks = WindowDataset(ramp(10), 2, 2, stride=10**30, marks=torch.zeros(10, 3))
+    assert with_marks[0][2].shape == (2, 3)
+
+
+def test_module_and_sampler_arguments_are_checked():
+    """Borders 50.9 had become 50, "0" and False had been rows, shuffle='no' had shuffled, and a
+    negative item count failed in len()."""
+    values = ramp(100)
+    for borders, message in (({"train": (0, 50.9)}, r"borders\['train'\] end must be an integer >= 0"),
+                             ({"train": ("0", 50)}, r"borders\['train'\] start must be an integer >= 0"),
+                             ({"train": (0, None)}, r"borders\['train'\] end must be an integer >= 0"),
+                             ({"train": (0, 50, 1)}, r"borders\['train'\] must be \(start, end\) rows")):
+        with pytest.raises(ConfigError, match=message):
+            TimeSeriesDataModule(values, borders, 4, 2)
+    for kw, message in (({"seed": None}, r"seed must be an integer in \[0, 2\*\*32\)"),
+                        ({"seed": 2**32}, r"seed must be an integer in \[0, 2\*\*32\)"),
+                        ({"shuffle": "no"}, "shuffle must be True or False")):
+        with pytest.raises(ConfigError, match=message):
+            TimeSeriesDataModule(values, {"train": (0, 50)}, 4, 2, **kw)
+        with pytest.raises(ConfigError, match=message):
+            WindowBatches(10, 2, **{"shuffle": True, **kw})
+    for n_items in (-5, 2.7):
+        with pytest.raises(ConfigError, match="n_items must be an integer >= 0"):
+            WindowBatches(n_items, 2, shuffle=False)
+    module = TimeSeriesDataModule(values, {"train": (np.int64(0), np.int64(50))}, 4, 2, seed=np.uint32(7))
+    assert module.borders == {"train": (0, 50)} and module.seed == 7
 
 
 @settings(max_examples=150, deadline=None, derandomize=True)

@@ -57,6 +57,7 @@ from tsmamba.training import (
     PROCESS_STATE_LOCK,
     ForecastingModule,
     check_gradient_clip,
+    check_patience,
     check_trainer_kwargs,
     lightning_notes_off,
     make_trainer,
@@ -296,8 +297,7 @@ class TSMambaForecaster(BaseEstimator):
         for name in ("input_skip", "cross_channel_skip", "time_features", "linear_init", "progress"):
             if not isinstance(getattr(self, name), (bool, np.bool_)):  # "no" is truthy: it switched them on
                 raise ConfigError(f"{name} must be True or False, got {getattr(self, name)!r}")
-        if self.patience:  # None or 0: no early stopping
-            positive_int(self.patience, "patience", hint="or 0 / None for no early stopping")
+        check_patience(self.patience)
         if self.norm_span is not None and self.norm != "causal":  # it would be ignored
             raise ConfigError(
                 f"norm_span is the span of norm='causal' and has no effect with norm={self.norm!r}; "

@@ -25,7 +25,7 @@ import threading
 import traceback
 import warnings
 from collections.abc import Iterator
-from numbers import Real
+from numbers import Integral, Real
 from typing import Any
 
 import lightning as L
@@ -211,13 +211,9 @@ class ForecastingModule(L.LightningModule):
         check_number(ema_decay, "ema_decay", lambda v: 0 < v < 1, "in (0, 1) or None", allow_none=True)
         if loss not in LOSSES:
             raise ConfigError(f"loss must be one of {LOSSES}, got {loss!r}")
-        if isinstance(frequency_loss, bool) or not (
-            isinstance(frequency_loss, (int, float)) and 0.0 <= frequency_loss <= 1.0
-        ):
-            raise ConfigError(
-                f"frequency_loss is the weight of the frequency-domain term and must be in [0, 1], "
-                f"got {frequency_loss!r}"
-            )
+        frequency_loss = check_number(  # np.float32(0.5) had been refused as "not in [0, 1]"
+            frequency_loss, "frequency_loss", lambda v: 0 <= v <= 1,
+            "in [0, 1] (the weight of the frequency-domain term)")
         rates = (("learning_rate", learning_rate, True, _FLOAT32_MAX * (1 - _BETAS[0])),
                  ("weight_decay", weight_decay, False, _FLOAT32_MAX))
         for name, value, positive, bound in rates:
@@ -516,7 +512,7 @@ def make_trainer(
     means no validation, so no early stopping or best-weight restoring.
     """
     check_trainer_kwargs(trainer_kwargs)
-    check_gradient_clip(gradient_clip_val)
+    gradient_clip_val = check_gradient_clip(gradient_clip_val)  # a float: Lightning refuses np.float32
     kwargs = dict(trainer_kwargs or {})
     if checkpoint_dir is not None and not kwargs.get("enable_checkpointing", True):
         raise ConfigError(
@@ -539,8 +535,8 @@ def make_trainer(
     if has_validation:
         restore = RestoreBestWeights("val_loss")
         callbacks.append(restore)
-        if patience:  # None or 0: no early stopping
-            patience = positive_int(patience, "patience", hint="or 0 / None for no early stopping")
+        patience = check_patience(patience)
+        if patience is not None:
             ours = EarlyStopping("val_loss", patience=patience, mode="min")
             if any(isinstance(c, EarlyStopping) and c.state_key == ours.state_key for c in extra_callbacks):
                 raise ConfigError(  # Lightning: "more than one stateful callback of type EarlyStopping"
@@ -601,6 +597,14 @@ def trainer_errors(trainer_kwargs: dict[str, Any] | None) -> Iterator[None]:
 
 def _shown(trainer_kwargs: dict[str, Any]) -> str:
     return ", ".join(f"{k}={v!r}" for k, v in trainer_kwargs.items())
+
+
+def check_patience(value: Any) -> int | None:
+    """``patience`` as a positive int, or None for no early stopping (None or 0); "" and 0.0 had
+    switched it off as falsy."""
+    if value is None or (isinstance(value, Integral) and not isinstance(value, bool) and value == 0):
+        return None
+    return positive_int(value, "patience", hint="or 0 / None for no early stopping")
 
 
 def check_gradient_clip(value: Any) -> float | None:

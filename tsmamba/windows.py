@@ -100,13 +100,15 @@ class WindowDataset(Dataset):
         # (N, L + H, C) view: unfold gives (N, C, L + H); each window is then contiguous
         span = self.context_length + self.horizon
         rows = self.values[self.start : self.end]
-        self._windows = rows.unfold(0, span, self.stride).transpose(1, 2)
+        # a stride beyond the rows takes one window, as the row count does (torch cannot take 10**30)
+        step = min(self.stride, rows.shape[0])
+        self._windows = rows.unfold(0, span, step).transpose(1, 2)
         self._contexts = self._windows[:, : self.context_length]
         self._targets = self._windows[:, self.context_length :]
         self._marks = None
         if self.marks is not None:
             mark_rows = self.marks[self.start : self.end - self.horizon]
-            self._marks = mark_rows.unfold(0, self.context_length, self.stride).transpose(1, 2)
+            self._marks = mark_rows.unfold(0, self.context_length, step).transpose(1, 2)
         assert self._windows.shape[0] == self._len
         self._np_views: tuple[np.ndarray, ...] | bool | None = None
 
@@ -123,18 +125,18 @@ class WindowDataset(Dataset):
         return self.start + self._check_index(i) * self.stride
 
     def _check_index(self, i: int) -> int:
-        i = int(i)
-        if i < 0:
-            i += self._len
-        if not 0 <= i < self._len:
-            raise IndexError(f"window {i} out of range for {self._len} windows")
-        return i
+        if isinstance(i, (bool, np.bool_)) or not isinstance(i, (int, np.integer)):
+            raise IndexError(f"a window index is an integer, got {i!r}")
+        k = int(i) + self._len if i < 0 else int(i)
+        if not 0 <= k < self._len:
+            raise IndexError(f"window {int(i)} out of range for {self._len} windows")
+        return k
 
     def __getitem__(self, index: Any) -> tuple[torch.Tensor, ...]:
-        if isinstance(index, (int, np.integer)) or (
-            isinstance(index, torch.Tensor) and index.ndim == 0
-        ):
-            i = self._check_index(int(index))
+        if isinstance(index, torch.Tensor) and index.ndim == 0:
+            index = _integer_indices(index).item()
+        if isinstance(index, (int, float, np.number, np.bool_)):
+            i = self._check_index(index)
             if self._marks is None:
                 return self._contexts[i], self._targets[i]
             return self._contexts[i], self._targets[i], self._marks[i]
@@ -142,7 +144,7 @@ class WindowDataset(Dataset):
 
     def get_batch(self, indices: Sequence[int] | torch.Tensor) -> tuple[torch.Tensor, ...]:
         """Windows ``indices`` stacked: ``(B, L, C)``, ``(B, H, C)`` [, ``(B, L, F)``]."""
-        idx = torch.as_tensor(indices, dtype=torch.long)
+        idx = _integer_indices(indices)
         if idx.ndim != 1:
             raise IndexError(f"batch indices must be 1-D, got shape {tuple(idx.shape)}")
         if len(idx) and (int(idx.min()) < -self._len or int(idx.max()) >= self._len):
@@ -208,6 +210,32 @@ class WindowDataset(Dataset):
         )
 
 
+def _integer_indices(indices: Any) -> torch.Tensor:
+    """Window indices as a long tensor; IndexError for booleans (a mask of 7 had read as window 1
+    seven times) and fractions (1.9 had read as window 1)."""
+    idx = torch.as_tensor(indices)
+    if idx.numel() == 0:
+        return idx.to(torch.long)  # [] is float32 to torch
+    if idx.dtype == torch.bool or idx.is_floating_point() or idx.is_complex():
+        what = (f"{idx.dtype} values" if idx.dtype != torch.bool
+                else "booleans (a mask: pass its positions, e.g. np.flatnonzero(mask))")
+        raise IndexError(f"window indices must be integers, got {what}")
+    return idx.to(torch.long)
+
+
+def check_seed(seed: Any, name: str = "seed") -> int:
+    """``seed`` as an ``int`` in [0, 2**32) (the orders' seed is 32 bits: 2**32 would repeat 0)."""
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32:
+        raise ConfigError(f"{name} must be an integer in [0, 2**32), got {seed!r}")
+    return int(seed)
+
+
+def _check_bool(value: Any, name: str) -> bool:
+    if not isinstance(value, (bool, np.bool_)):  # "no" is truthy
+        raise ConfigError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
 class WindowBatches(Sampler[list[int]]):
     """Batches of window indices; shuffled ones in an order set by ``(seed, epoch)`` alone.
 
@@ -222,10 +250,10 @@ class WindowBatches(Sampler[list[int]]):
     def __init__(
         self, n_items: int, batch_size: int, *, shuffle: bool, seed: int = 0, per_epoch: int | None = None
     ) -> None:
-        self.n_items = int(n_items)
+        self.n_items = nonnegative_int(n_items, "n_items")
         self.batch_size = positive_int(batch_size, "batch_size")
-        self.shuffle = bool(shuffle)
-        self.seed = int(seed)
+        self.shuffle = _check_bool(shuffle, "shuffle")
+        self.seed = check_seed(seed)
         self.epoch = 0
         if per_epoch is not None and not shuffle:
             raise ConfigError("per_epoch draws a random subset of windows each epoch; it needs shuffle=True")
@@ -240,7 +268,7 @@ class WindowBatches(Sampler[list[int]]):
         """The window order of one epoch."""
         if not self.shuffle:
             return np.arange(self.n_items)
-        rng = np.random.default_rng([self.seed & 0xFFFFFFFF, int(epoch)])
+        rng = np.random.default_rng([self.seed, int(epoch)])
         return rng.permutation(self.n_items)[: self.per_epoch]
 
     def __iter__(self) -> Iterator[list[int]]:
@@ -251,6 +279,15 @@ class WindowBatches(Sampler[list[int]]):
 
     def __len__(self) -> int:
         return -(-self.per_epoch // self.batch_size)
+
+
+def _border(split: str, span: Any) -> tuple[int, int]:
+    """A split's ``(start, end)`` rows as ints; ConfigError for anything else (50.9 had become 50)."""
+    if not (isinstance(span, (tuple, list)) and len(span) == 2):
+        raise ConfigError(f"borders[{split!r}] must be (start, end) rows, got {span!r}")
+    start, end = (nonnegative_int(row, f"borders[{split!r}] {which}")
+                  for row, which in zip(span, ("start", "end"), strict=True))
+    return start, end
 
 
 class TimeSeriesDataModule(lightning.LightningDataModule):
@@ -293,7 +330,7 @@ class TimeSeriesDataModule(lightning.LightningDataModule):
         unknown = sorted(set(borders) - set(SPLITS))
         if unknown:
             raise ConfigError(f"borders has unknown splits {unknown}; use {SPLITS}")
-        self.borders = {k: (int(s), int(e)) for k, (s, e) in borders.items()}
+        self.borders = {k: _border(k, span) for k, span in borders.items()}
         self.context_length = positive_int(context_length, "context_length")
         self.horizon = positive_int(horizon, "horizon")
         self.batch_size = positive_int(batch_size, "batch_size")
@@ -302,13 +339,13 @@ class TimeSeriesDataModule(lightning.LightningDataModule):
             raise ConfigError(f"train_sampling must be one of {TRAIN_SAMPLINGS}, got {train_sampling!r}")
         self.train_sampling = train_sampling
         self.num_workers = nonnegative_int(num_workers, "num_workers")
-        self.shuffle = bool(shuffle)
+        self.shuffle = _check_bool(shuffle, "shuffle")
         if train_sampling == "random" and self.train_stride > 1 and not self.shuffle:
             raise ConfigError(
                 "train_sampling='random' draws a random 1/train_stride of the windows each epoch, "
                 "which needs shuffle=True; for a fixed order thin them with train_sampling='strided'"
             )
-        self.seed = int(seed)
+        self.seed = check_seed(seed)
         self.datasets: dict[str, WindowDataset] = {}
         for split, (start, end) in self.borders.items():
             try:
