@@ -999,6 +999,19 @@ def test_save_keeps_numpy_parameters(series, tmp_path):
     pd.testing.assert_frame_equal(loaded.predict(), est.predict())
 
 
+@pytest.mark.parametrize("bad, message", [
+    ({"loss": "MSE"}, "loss must be one of"), ({"headdim": 3}, "is not a multiple of headdim"),
+    ({"learning_rate": 0}, "learning_rate must be a number > 0"),
+    ({"frequency_loss": 2}, r"frequency_loss must be in \[0, 1\]"),
+    ({"train_sampling": "rand"}, "train_sampling must be one of"), ({"dropout": 1.0}, "dropout must be"),
+])
+def test_settings_are_checked_before_the_data_is_read(tmp_path, bad, message):
+    """The network's, the loss' and the optimizer's settings had been checked only after the data
+    was read and validated (and the ridge of linear_init solved): a missing file is not reached."""
+    with pytest.raises(ConfigError, match=message):
+        TSMambaForecaster(**{**TINY, **bad}).fit(tmp_path / "not-read.csv")
+
+
 def test_a_fit_without_validation_ignores_validation_limits_in_trainer_kwargs(series):
     # limit_val_batches asked Lightning for a validation loader the fit does not have
     est = TSMambaForecaster(**{**TINY, "max_epochs": 1}, val_fraction=0.0,

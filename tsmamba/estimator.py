@@ -57,6 +57,7 @@ from tsmamba.training import (
     PROCESS_STATE_LOCK,
     ForecastingModule,
     check_gradient_clip,
+    check_objective,
     check_patience,
     check_trainer_kwargs,
     lightning_notes_off,
@@ -65,7 +66,7 @@ from tsmamba.training import (
     seeded,
     trainer_errors,
 )
-from tsmamba.windows import TimeSeriesDataModule
+from tsmamba.windows import TRAIN_SAMPLINGS, TimeSeriesDataModule
 
 if TYPE_CHECKING:
     from tsmamba.streaming import Stream
@@ -298,6 +299,11 @@ class TSMambaForecaster(BaseEstimator):
             if not isinstance(getattr(self, name), (bool, np.bool_)):  # "no" is truthy: it switched them on
                 raise ConfigError(f"{name} must be True or False, got {getattr(self, name)!r}")
         check_patience(self.patience)
+        # before any data is read, the settings the network and the training module check again
+        self.network_config(n_channels=1)
+        check_objective(self.loss, self.frequency_loss, self.learning_rate, self.weight_decay)
+        if self.train_sampling not in TRAIN_SAMPLINGS:
+            raise ConfigError(f"train_sampling must be one of {TRAIN_SAMPLINGS}, got {self.train_sampling!r}")
         if self.norm_span is not None and self.norm != "causal":  # it would be ignored
             raise ConfigError(
                 f"norm_span is the span of norm='causal' and has no effect with norm={self.norm!r}; "

@@ -209,21 +209,7 @@ class ForecastingModule(L.LightningModule):
         written into every checkpoint so that a resume can refuse another fit's checkpoint."""
         super().__init__()
         check_number(ema_decay, "ema_decay", lambda v: 0 < v < 1, "in (0, 1) or None", allow_none=True)
-        if loss not in LOSSES:
-            raise ConfigError(f"loss must be one of {LOSSES}, got {loss!r}")
-        frequency_loss = check_number(  # np.float32(0.5) had been refused as "not in [0, 1]"
-            frequency_loss, "frequency_loss", lambda v: 0 <= v <= 1,
-            "in [0, 1] (the weight of the frequency-domain term)")
-        rates = (("learning_rate", learning_rate, True, _FLOAT32_MAX * (1 - _BETAS[0])),
-                 ("weight_decay", weight_decay, False, _FLOAT32_MAX))
-        for name, value, positive, bound in rates:
-            number = isinstance(value, Real) and not isinstance(value, bool)
-            if not number or not (0 < value if positive else 0 <= value) or value >= bound:
-                raise ConfigError(  # 1e300 (and a learning rate of 1e38) overflowed in the float32
-                    # optimizer step, with a traceback
-                    f"{name} must be a number {'>' if positive else '>='} 0 and below "
-                    f"{bound:.1e} (the optimizer steps in float32), got {value!r}"
-                )
+        check_objective(loss, frequency_loss, learning_rate, weight_decay)
         check_number(warmup_fraction, "warmup_fraction", lambda v: 0 <= v < 1, "a number in [0, 1)")
         check_number(min_lr_ratio, "min_lr_ratio", lambda v: 0 <= v <= 1, "a number in [0, 1]")
         self.network = network
@@ -597,6 +583,24 @@ def trainer_errors(trainer_kwargs: dict[str, Any] | None) -> Iterator[None]:
 
 def _shown(trainer_kwargs: dict[str, Any]) -> str:
     return ", ".join(f"{k}={v!r}" for k, v in trainer_kwargs.items())
+
+
+def check_objective(loss: Any, frequency_loss: Any, learning_rate: Any, weight_decay: Any) -> None:
+    """ConfigError unless the loss and the optimizer's rates are ones a fit can take."""
+    if loss not in LOSSES:
+        raise ConfigError(f"loss must be one of {LOSSES}, got {loss!r}")
+    check_number(frequency_loss, "frequency_loss", lambda v: 0 <= v <= 1,  # np.float32 had been refused
+                 "in [0, 1] (the weight of the frequency-domain term)")
+    rates = (("learning_rate", learning_rate, True, _FLOAT32_MAX * (1 - _BETAS[0])),
+             ("weight_decay", weight_decay, False, _FLOAT32_MAX))
+    for name, value, positive, bound in rates:
+        number = isinstance(value, Real) and not isinstance(value, bool)
+        if not number or not (0 < value if positive else 0 <= value) or value >= bound:
+            raise ConfigError(  # 1e300 (and a learning rate of 1e38) overflowed in the float32
+                # optimizer step, with a traceback
+                f"{name} must be a number {'>' if positive else '>='} 0 and below "
+                f"{bound:.1e} (the optimizer steps in float32), got {value!r}"
+            )
 
 
 def check_patience(value: Any) -> int | None:
