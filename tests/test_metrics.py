@@ -67,6 +67,18 @@ def test_smape_by_hand() -> None:
     assert smape(Y, YHAT) == pytest.approx(100 * 83 / 120)
 
 
+def test_smape_stays_within_200_at_the_ends_of_the_float_range() -> None:
+    """1e308 against -1e308 had overflowed to inf / inf: a NaN that made the pooled score NaN."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow warning either
+        assert smape([1e308], [-1e308]) == 200.0
+        assert smape([1e308, 1.0], [-1e308, 1.0]) == 100.0
+        assert smape([1.7e308], [1.6e308]) == pytest.approx(200 * 0.1 / 3.3)
+        assert smape([1e308], [-1e307]) == pytest.approx(200.0)
+        assert smape([1.0, 2.0], [np.inf, 2.0]) == 100.0  # the limit of a forecast that grows without bound
+    assert math.isnan(smape([np.inf], [np.inf]))  # inf - inf: no limit to take
+
+
 def test_mase_by_hand() -> None:
     # |err| / scale: channel 0 (scale 0.5): 2, 0, 4, 0; channel 1 (scale 2): 0, 1.5, 0.5, 2
     assert mase(Y, YHAT, SCALE) == pytest.approx(10 / 8)

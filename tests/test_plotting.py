@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
@@ -13,6 +14,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.text import Text
 
 from tsmamba.errors import ConfigError
 from tsmamba.metrics import metrics_frame
@@ -283,6 +286,17 @@ def test_errors_name_the_problem(
         plot_error_by_step(metrics_df, None)
     saved = plot_error_by_step(metrics_df.query("step > 0"), tmp_path / "no_ending")
     assert saved == tmp_path / "no_ending.png" and saved.exists()  # it had returned a path not written
+    saved = plot_error_by_step(metrics_df.query("step > 0"), tmp_path / "run.")
+    assert saved == tmp_path / "run.png" and saved.exists()  # it had written run..png
+    (tmp_path / "folder").mkdir()
+    with pytest.raises(ConfigError, match=r"folder is a folder; give the path of the figure to write"):
+        plot_error_by_step(metrics_df, tmp_path / "folder")  # it had written folder.png beside it
+    (tmp_path / "notes").write_text("")
+    with pytest.raises(ConfigError, match="notes is a file, not a folder; choose another path"):
+        plot_error_by_step(metrics_df, tmp_path / "notes" / "a.png")  # FileExistsError from mkdir
+    before = {p.name for p in tmp_path.iterdir()}
+    plot_error_by_step(metrics_df.query("step > 0"), tmp_path / "run.png")  # rewritten in place
+    assert {p.name for p in tmp_path.iterdir()} == before  # no temporary file left
     with pytest.raises(ConfigError, match="no per-step rows"):
         plot_error_by_step(metrics_df, tmp_path / "a.png", metric="mase")
     with pytest.raises(ConfigError, match="per origin"):
@@ -346,7 +360,8 @@ def test_names_are_literal_text_in_every_figure() -> None:
         fig = forecast_figure(frame, model_name="_mine")
         _draw(fig)
         title = fig.axes[0].get_title()
-        assert title.startswith(channel.replace("$", r"\$")[:59])
+        shown = title.split("… — origin")[0] if "…" in title else title.split(" — origin")[0]
+        assert len(shown) >= min(8, len(channel)) and channel.replace("$", r"\$").startswith(shown), title
         assert len(fig.axes[0].get_ylabel()) <= 60
         assert " _mine" in _legend_labels(fig)
         fig = error_over_time_figure(frame, model_name="_mine")
@@ -358,6 +373,31 @@ def test_names_are_literal_text_in_every_figure() -> None:
     fig = error_by_step_figure(frame)
     _draw(fig)
     assert r"\$_mine\$" in _legend_labels(fig)
+
+
+def test_long_names_stay_inside_their_panel_and_the_figure() -> None:
+    """A 60-character name had run into the next panels' titles, down the side past the figure's
+    edges as a y label, and (as a model name) past the figure in the title and the legend; wide
+    letters (m) overflowed where narrow ones (x) fitted."""
+    origins = pd.date_range("2024-01-01", periods=2, freq="D", tz="Europe/Berlin")
+    frame = pd.concat([_one_channel(origins, 4, name) for name in ("a", "m" * 100, "b")])
+    for fig in (forecast_figure(frame, model_name="W" * 60),
+                forecast_figure(frame[frame["channel"] == "m" * 100], model_name="W" * 60)):
+        canvas = FigureCanvasAgg(fig)
+        canvas.draw()
+        renderer, page = canvas.get_renderer(), fig.bbox
+        shown = [ax for ax in fig.axes if ax.get_visible()]
+        texts = [t for t in fig.findobj(Text) if t.get_visible() and t.get_text()]
+        assert any(t.get_text().endswith(" forecasts vs actuals (horizon 4)") for t in texts)  # suptitle
+        boxes = [t.get_window_extent(renderer) for t in texts]
+        for box in [*boxes, fig.legends[0].get_window_extent(renderer)]:
+            assert page.x0 <= box.x0 and box.x1 <= page.x1 and page.y0 <= box.y0 and box.y1 <= page.y1, box
+        titles = [ax.title.get_window_extent(renderer) for ax in shown]
+        for left, right in itertools.pairwise(titles):
+            assert left.y0 != right.y0 or left.x1 <= right.x0, (left, right)  # one row: side by side
+        for ax in shown:
+            panel = ax.get_window_extent(renderer)
+            assert ax.yaxis.label.get_window_extent(renderer).height <= panel.height + 1
 
 
 def test_origins_are_told_apart_to_the_second_and_by_utc_offset() -> None:

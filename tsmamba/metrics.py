@@ -119,10 +119,19 @@ def _percentage_terms(
 
 
 def _symmetric_terms(y: np.ndarray, yhat: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    num = 2.0 * np.abs(y - yhat)
-    den = np.abs(y) + np.abs(yhat)
+    """200 |y - yhat| / (|y| + |yhat|), 0 where both are 0: at most 200 for any pair, 200 where
+    one of them is infinite (1e308 against -1e308 had overflowed to inf / inf, a NaN that made
+    every mean it was part of NaN)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        num = 2.0 * np.abs(y - yhat)
+        den = np.abs(y) + np.abs(yhat)
+    overflowed = (np.isinf(num) | np.isinf(den)) & np.isfinite(y) & np.isfinite(yhat)
+    if overflowed.any():  # the same ratio, |y/2 - yhat/2| / (|y|/4 + |yhat|/4), cannot overflow
+        num[overflowed] = np.abs(y[overflowed] / 2 - yhat[overflowed] / 2)
+        den[overflowed] = np.abs(y[overflowed]) / 4 + np.abs(yhat[overflowed]) / 4
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = np.where(den > 0, num / np.where(den > 0, den, 1.0), 0.0)
+    ratio = np.where(np.isinf(y) != np.isinf(yhat), 2.0, ratio)
     return 100.0 * ratio, valid
 
 

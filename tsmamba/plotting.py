@@ -14,13 +14,16 @@ Input is the backtest's tidy forecasts frame, one row per (origin, channel, step
 
 The ``*_figure`` functions return a :class:`~matplotlib.figure.Figure` that pyplot does not
 manage (nothing to close: it is freed with its last reference; a notebook shows it inline); the
-``plot_*`` functions save a PNG and return the path. Building and saving figures touches no
+``plot_*`` functions save one (PNG, or the format the path ends with: ``.pdf``, ``.svg``, ...),
+replacing a file there whole, never leaving half a figure, and return the path. Names too long
+for their place (a panel's title, an axis, the legend) are cut with "…" to fit. Building and saving figures touches no
 global state: neither the backend (importing this module does not switch it), nor pyplot's
 figures, nor the styles.
 """
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Callable, Iterable, Sequence
 from itertools import pairwise
@@ -31,13 +34,16 @@ import matplotlib.dates as mdates
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import RendererAgg
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
 from matplotlib.ticker import MaxNLocator
 
 from tsmamba import metrics as _metrics
 from tsmamba.baselines import BASELINES, COLUMN_PREFIX
+from tsmamba.checkpoint import atomic_write_bytes, check_parents
 from tsmamba.data import forecast_times
-from tsmamba.errors import ConfigError
+from tsmamba.errors import CheckpointError, ConfigError
 
 __all__ = [
     "FORECAST_COLUMNS",
@@ -127,10 +133,10 @@ def _legend_columns(fig: Figure, labels: Sequence[str]) -> int:
     """Most legend columns whose estimated width fits across the figure.
 
     Entries fill the columns in order, the first ``n % ncols`` columns holding one more (as
-    matplotlib lays them out); a column is as wide as its longest entry, estimated as handle
-    and padding plus about 0.075 in per character at the default font size.
+    matplotlib lays them out); a column is as wide as its longest entry: handle and padding
+    (about 0.9 in) plus its text.
     """
-    widths = [0.9 + 0.075 * len(label) for label in labels]
+    widths = [0.9 + _inches(label) for label in labels]
     available = 0.95 * fig.get_figwidth()
     for ncols in range(len(widths), 1, -1):
         base, n_large = divmod(len(widths), ncols)
@@ -143,7 +149,9 @@ def _legend_columns(fig: Figure, labels: Sequence[str]) -> int:
 
 
 def _outside_legend(fig: Figure, handles: Sequence[Any], labels: Sequence[str]) -> None:
-    """Legend below the axes, outside the data area, wrapped to the figure width."""
+    """Legend below the axes, outside the data area, wrapped to the figure width (an entry
+    wider than the figure is cut to it)."""
+    labels = [_text(label.replace(r"\$", "$"), fig.get_figwidth() - 1.2) for label in labels]
     fig.legend(
         list(handles),
         list(labels),
@@ -156,12 +164,29 @@ def _outside_legend(fig: Figure, handles: Sequence[Any], labels: Sequence[str]) 
 _TEXT_LIMIT = 60  # characters of a name shown in a title, axis label or legend entry
 
 
-def _text(name: Any) -> str:
+def _inches(text: str, size: float | str = "medium") -> float:
+    """How wide ``text`` is drawn at font ``size`` (points, or 'medium', 'large', ...)."""
+    width, _, _ = RendererAgg(1, 1, 72).get_text_width_height_descent(
+        text, FontProperties(size=size), ismath=False)
+    return width / 72
+
+
+def _text(name: Any, inches: float | None = None, *, size: float | str = "medium", beside: str = "") -> str:
     """A name as literal figure text: ``$`` escaped (matplotlib reads ``$...$`` as math, and a
-    name like ``a$_$b`` failed the whole report), long names cut to ``_TEXT_LIMIT``."""
+    name like ``a$_$b`` failed the whole report), long names cut to ``_TEXT_LIMIT`` characters
+    and, given ``inches``, to what fits there at font ``size`` followed by ``beside``."""
     text = str(name)
     if len(text) > _TEXT_LIMIT:
         text = text[: _TEXT_LIMIT - 1] + "…"
+    if inches is not None and _inches(text + beside, size) > inches:
+        fits, wide = 1, len(text)  # the longest cut that fits (at least one character is kept)
+        while wide - fits > 1:
+            middle = (fits + wide) // 2
+            if _inches(text[:middle] + "…" + beside, size) <= inches:
+                fits = middle
+            else:
+                wide = middle
+        text = text[:fits] + "…"
     if text.startswith("_"):  # matplotlib leaves labels starting with "_" out of legends
         text = " " + text
     return text.replace("$", r"\$")
@@ -273,12 +298,23 @@ def _save(fig: Figure, path: str | Path) -> Path:
     if not isinstance(path, (str, os.PathLike)):
         raise ConfigError(f"path must be a file path, got {path!r:.80}")
     out = Path(path)
-    out = out if out.suffix else out.with_suffix(".png")  # as matplotlib writes it (it had returned 'plot')
+    if out.is_dir():  # 'reports/' had been saved beside it, as reports.png
+        raise ConfigError(f"{out} is a folder; give the path of the figure to write, e.g. "
+                          f"{out / 'figure.png'}")
+    if not out.suffix:  # as matplotlib writes it (it had returned 'plot'); 'run.' had become 'run..png'
+        out = out.with_name(out.name.rstrip(".") + ".png")
     kinds = fig.canvas.get_supported_filetypes()
-    if out.suffix and out.suffix.lower().lstrip(".") not in kinds:  # '.csv': matplotlib's ValueError
+    kind = out.suffix.lower().lstrip(".")
+    if kind not in kinds:  # '.csv': matplotlib's ValueError
         raise ConfigError(f"{out}: a figure is saved as one of {sorted(kinds)}; end the path with one")
+    try:
+        check_parents(out)
+    except CheckpointError as exc:  # a file where a folder should be: FileExistsError from mkdir
+        raise ConfigError(str(exc)) from None
+    image = io.BytesIO()
+    fig.savefig(image, format=kind, dpi=_DPI)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=_DPI)
+    atomic_write_bytes(out, image.getvalue())  # a report rewritten in place is never half a figure
     return out
 
 
@@ -356,16 +392,20 @@ def forecast_figure(
                 label=f"{_text(best)} (best baseline)",
             )
         ax.axvline(origin, color="0.3", ls=":", lw=1.0, label="forecast origin")
-        ax.set_title(f"{_text(chan)} — origin {_format_time(origin)}", fontsize=10)
+        # cut to the panel: a 60-character name had run into the next panel's title, and down
+        # the side past the figure's edges
+        when = f" — origin {_format_time(origin)}"
+        ax.set_title(_text(chan, width / ncols - 0.8, size=10, beside=when) + when, fontsize=10)
         ax.set_xlabel("time")
-        ax.set_ylabel(_text(chan))
+        ax.set_ylabel(_text(chan, 1.8))  # of a panel 3.3 in high, less its title, ticks and legend
         ax.grid(alpha=0.3)
         _date_axis(ax, df["timestamp"].dt.tz)
         for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
             handles.setdefault(label, handle)
     for ax in list(axes.flat)[len(panels) :]:
         ax.set_visible(False)
-    fig.suptitle(f"{_text(model_name)} forecasts vs actuals (horizon {horizon})")
+    about = f" forecasts vs actuals (horizon {horizon})"
+    fig.suptitle(_text(model_name, width - 0.3, size="large", beside=about) + about)
     _outside_legend(fig, list(handles.values()), list(handles.keys()))
     return fig
 
