@@ -633,6 +633,23 @@ def test_config_file_below_flags(tmp_path):
     assert opts["refit"] == 5 and opts["window"] == "sliding"
 
 
+def test_a_switch_a_config_file_turns_on_is_turned_off_by_its_no_flag(tmp_path):
+    """quiet = true (or json, all_forecasts, no_baselines) in a shared config file could not be
+    undone for one run: the flags could only switch them on."""
+    config = write(tmp_path, "c.toml",
+                   "quiet = true\njson = true\nall_forecasts = true\nno_baselines = true\n")
+    parser = cli.build_parser()
+    resolve = lambda *flags: cli._resolve(cli.COMMANDS["backtest"], parser.parse_args(  # noqa: E731
+        ["backtest", "--data", "x.csv", "--config", str(config), *flags]))[0]
+    from_file = resolve()
+    assert (from_file["quiet"], from_file["json"], from_file["all_forecasts"], from_file["baselines"]) == (
+        True, True, True, False)
+    undone = resolve("--no-quiet", "--no-json", "--no-all-forecasts", "--baselines")
+    assert (undone["quiet"], undone["json"], undone["all_forecasts"], undone["baselines"]) == (
+        False, False, False, True)
+    assert resolve("--no-baselines", "-q")["baselines"] is False
+
+
 @pytest.mark.parametrize(
     ("setting", "expected"),
     [('seed = "abc"', "expected an integer, got 'abc'"), ("seed = 1.9", "expected an integer, got 1.9"),

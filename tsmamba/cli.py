@@ -303,7 +303,8 @@ def command(
 
 
 COMMON_OPTIONS = (
-    Opt("--quiet", "-q", action="store_true", default=False, help="no progress bars or notes"),
+    Opt("--quiet", "-q", action=argparse.BooleanOptionalAction, default=False,
+        help="no progress bars or notes (--no-quiet: undo quiet = true of a --config file)"),
     Opt("--threads", type=positive_int, metavar="N",
         help="CPU threads for torch (default: torch's choice; 1 is much faster on a busy machine)"),
     Opt("--debug", action="store_true", default=False, help="show tracebacks and library logs"),
@@ -602,7 +603,8 @@ def _apply_config(cmd: Command, config: Mapping[str, Any], path: Path) -> dict[s
                     )
             elif key in by_dest and key not in ("config", "debug"):
                 opt = by_dest[key]
-                if opt.kwargs.get("action") in ("store_true", "store_false") and not isinstance(value, bool):
+                switch = ("store_true", "store_false", argparse.BooleanOptionalAction)
+                if opt.kwargs.get("action") in switch and not isinstance(value, bool):
                     raise argparse.ArgumentTypeError(f"expected true or false, got {value!r}")
                 if "type" in opt.kwargs:
                     value = _config_value(value, opt.kwargs["type"])
@@ -1219,13 +1221,14 @@ examples:
         Opt("--context-mode", choices=("window", "full"), default="window",
             help=f"forecast from the last L rows (default), or the whole history in one recurrent "
             f"pass{_ROLLING_HELP}"),
-        Opt("--no-baselines", dest="baselines", action="store_false", default=True,
-            help="skip the baselines"),
+        Opt("--baselines", action=argparse.BooleanOptionalAction, default=True,
+            help="score the baselines beside the model (default); --no-baselines skips them"),
         Opt("--out", type=pathname, default=Path("reports/backtest"), metavar="DIR",
             help="report folder (default reports/backtest)"),
-        Opt("--all-forecasts", action="store_true", default=False,
+        Opt("--all-forecasts", action=argparse.BooleanOptionalAction, default=False,
             help="write every forecast row to forecasts.csv (default: at most 250,000 rows)"),
-        Opt("--json", action="store_true", default=False, help="print the scores as JSON on stdout"),
+        Opt("--json", action=argparse.BooleanOptionalAction, default=False,
+            help="print the scores as JSON on stdout"),
     ],
 )
 def cmd_backtest(run: Run) -> int:
@@ -1490,7 +1493,7 @@ def cmd_predict(run: Run) -> int:
     epilog="examples:\n  tsmamba datasets\n  TSMAMBA_DATA=/data/ltsf tsmamba datasets --json\n",
     options=[
         Opt("--data-dir", type=pathname, metavar="DIR", help="also look in this folder first"),
-        Opt("--json", action="store_true", default=False, help="print JSON"),
+        Opt("--json", action=argparse.BooleanOptionalAction, default=False, help="print JSON"),
     ],
 )
 def cmd_datasets(run: Run) -> int:
@@ -1574,9 +1577,10 @@ def _as_flags(settings: Mapping[str, Any], width: int = 94) -> str:
     options=[
         Opt("--out", type=pathname, default=Path("reports/demo"), metavar="DIR",
             help="report folder (default reports/demo)"),
-        Opt("--synthetic", action="store_true", default=False,
+        Opt("--synthetic", action=argparse.BooleanOptionalAction, default=False,
             help="use the synthetic ETT-like series even when ETTh1 is available"),
-        Opt("--json", action="store_true", default=False, help="print the scores as JSON on stdout"),
+        Opt("--json", action=argparse.BooleanOptionalAction, default=False,
+            help="print the scores as JSON on stdout"),
     ],
 )
 def cmd_demo(run: Run) -> int:

@@ -16,9 +16,9 @@ The ``*_figure`` functions return a :class:`~matplotlib.figure.Figure` that pypl
 manage (nothing to close: it is freed with its last reference; a notebook shows it inline); the
 ``plot_*`` functions save one (PNG, or the format the path ends with: ``.pdf``, ``.svg``, ...),
 replacing a file there whole, never leaving half a figure, and return the path. Names too long
-for their place (a panel's title, an axis, the legend) are cut with "…" to fit. Building and saving figures touches no
-global state: neither the backend (importing this module does not switch it), nor pyplot's
-figures, nor the styles.
+for their place (a panel's title, an axis, the legend) are cut with "…" to fit. Building and
+saving figures touches no global state: neither the backend (importing this module does not
+switch it), nor pyplot's figures, nor the styles.
 """
 
 from __future__ import annotations
