@@ -15,6 +15,7 @@ from __future__ import annotations
 import bz2
 import codecs
 import contextlib
+import contextvars
 import functools
 import gzip
 import lzma
@@ -314,16 +315,22 @@ def _timedelta_alias(step_ns: int) -> str:
     raise AssertionError("unreachable")
 
 
+# pandas 3.1 warns from infer_freq that pandas 4 will return an offset; infer_freq_str is its
+# inference without the warning (pandas 2 and 3.0 have no such warning, and pandas 4 its offset,
+# which to_offset takes as well). No warnings.catch_warnings: it swaps the whole process's warning
+# filters, and puts them back dropping what other threads set meanwhile (a predict in one thread
+# undid the filters another one set)
+_infer_freq = getattr(pd.tseries.frequencies, "infer_freq_str", pd.infer_freq)
+
+
 def _pandas_infer(index: pd.DatetimeIndex) -> str | None:
-    """``pd.infer_freq`` as a normalised alias string, or None (quiet about pandas 4 changes)."""
+    """``pd.infer_freq`` as a normalised alias string, or None."""
     if len(index) < 3:
         return None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            found = pd.infer_freq(index)
-        except (TypeError, ValueError):
-            return None
+    try:
+        found = _infer_freq(index)
+    except (TypeError, ValueError):
+        return None
     if found is None:
         return None
     return pd.tseries.frequencies.to_offset(found).freqstr
@@ -672,7 +679,6 @@ def read_series(
     )  # fmt: skip
 
 
-_CONSTANT_WARNING = r".*column {} is constant \(every value is"
 _READ_OPTIONS = ("sort=True", "fill=", "impute=", "date_format=", "encoding=", "tz=")
 
 
@@ -693,14 +699,21 @@ def default_time_col(source: Any, time_col: str | None) -> str:
     return "date"
 
 
+# the constant columns read_series leaves unnamed in this thread (or task): a set, or None for all
+_CONSTANT_UNSAID: contextvars.ContextVar[frozenset[str] | None] = contextvars.ContextVar(
+    "tsmamba_constant_unsaid", default=frozenset())
+
+
 @contextlib.contextmanager
 def constant_warnings_off(names: Sequence[str] | None = None) -> Iterator[None]:
-    """Within: read_series' warnings about constant columns are left out, those naming ``names``
-    only, or all (None), for a caller that names them itself (a scaler) or already did."""
-    with warnings.catch_warnings():
-        for pattern in [".*"] if names is None else [re.escape(repr(name)) for name in names]:
-            warnings.filterwarnings("ignore", message=_CONSTANT_WARNING.format(pattern), category=UserWarning)
+    """Within (in this thread): read_series' warnings about constant columns are left out, those
+    naming ``names`` only, or all (None), for a caller that names them itself (a scaler) or
+    already did. Other threads' warnings and filters are left alone (not warnings.catch_warnings)."""
+    token = _CONSTANT_UNSAID.set(None if names is None else frozenset(map(str, names)))
+    try:
         yield
+    finally:
+        _CONSTANT_UNSAID.reset(token)
 
 
 def read_strict(source: Any, *, caller: str, warn_constant: bool = True, **kw: Any) -> pd.DataFrame:
@@ -1302,8 +1315,9 @@ def _validate(
 
     # constant channels
     constant = np.flatnonzero(np.ptp(values, axis=0) == 0) if len(values) > 1 else []
-    if len(constant):
-        for j in constant:
+    unsaid = _CONSTANT_UNSAID.get()
+    for j in constant:
+        if unsaid is not None and names[j] not in unsaid:
             warnings.warn(
                 f"{origin.prefix()}column {names[j]!r} is constant (every value is "
                 f"{float(values[0, j])!r}); it carries no information and scales to 0",

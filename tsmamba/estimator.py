@@ -37,6 +37,7 @@ from tsmamba.data import (
     default_time_col,
     empty_ids,
     future_index,
+    infer_freq,
     is_long_form,
     read_strict,
     time_feature_count,
@@ -508,7 +509,7 @@ class TSMambaForecaster(BaseEstimator):
         n, L_, H = len(frame), self.context_length, self.horizon
         index = frame.index
 
-        freq = frame.index.freqstr if frame.index.freq is not None else pd.infer_freq(frame.index)
+        freq = frame.index.freqstr if frame.index.freq is not None else infer_freq(frame.index)
         if val_df is not None:
             val_frame = self._read(val_df, time_col, list(frame.columns), freq, index.tz)
             _check_continues(index, val_frame.index, freq)
@@ -537,7 +538,7 @@ class TSMambaForecaster(BaseEstimator):
                         f"validation or early stopping ({change} val_fraction, give more rows, or pass "
                         "val_df=)",
                         UserWarning,
-                        stacklevel=2,
+                        stacklevel=3,  # the caller of fit, which calls _fit
                     )
                 train_end = n
                 borders = {"train": (0, n)}

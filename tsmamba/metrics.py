@@ -239,10 +239,15 @@ def mase_scale(train_values: Any, season: int, channels: Sequence[Any] | None = 
         season = 1
     diff = np.abs(x[season:] - x[:-season])
     scale = np.asarray(_masked_mean(diff, ~np.isnan(diff), axis=0), dtype=np.float64)
-    with warnings.catch_warnings():  # an all-NaN channel has no magnitude (and a NaN scale)
-        warnings.simplefilter("ignore", RuntimeWarning)
-        magnitude = np.nanmax(np.abs(x), axis=0)
-        spread = np.nanstd(x, axis=0)
+    # an all-NaN channel has no magnitude or spread (and a NaN scale); without nanmax's and
+    # nanstd's warnings about it, which warnings.catch_warnings would have had to swap the whole
+    # process's filters for (dropping what other threads set meanwhile)
+    seen = ~np.isnan(x)
+    count = seen.sum(axis=0)
+    magnitude = np.where(count > 0, np.max(np.abs(x), axis=0, where=seen, initial=0.0), np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):  # numpy's error state is per thread
+        mean = np.sum(x, axis=0, where=seen) / count
+        spread = np.sqrt(np.sum((x - mean) ** 2, axis=0, where=seen) / count)
     # periodic up to float rounding counts as constant: a 1e-15 scale would blow MASE up to 1e14.
     # Rounding is a few units in the last place of the level (64 ulp: a counter near 1.7e12 that
     # steps by 1 moves), or drift that grows with a computed series' length (sin(2 pi t / 24) at

@@ -119,30 +119,43 @@ if hasattr(os, "register_at_fork") and hasattr(PROCESS_STATE_LOCK, "_at_fork_rei
     os.register_at_fork(after_in_child=PROCESS_STATE_LOCK._at_fork_reinit)
 
 
+_QUIET_FIT = threading.local()  # .on: this thread runs a fit with progress=False
+
+
+class _NotesOfQuietFits(logging.Filter):
+    """Drops Lightning's notes below WARNING logged by a thread that runs a quiet fit; other
+    threads' records, and the loggers' levels, are left as they are."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING or not getattr(_QUIET_FIT, "on", False)
+
+
+_NOTES_FILTER = _NotesOfQuietFits()
+for _name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero",
+              "lightning.fabric.utilities.distributed", "lightning.pytorch.accelerators.cuda"):
+    logging.getLogger(_name).addFilter(_NOTES_FILTER)
+
+
 @contextlib.contextmanager
 def lightning_notes_off(off: bool = True) -> Iterator[None]:
     """Lightning's notes ("GPU available: ...", "TPU available: ...", tips, the distributed
-    set-up) silenced in this process while a fit with ``progress=False`` runs: its loggers at
-    WARNING, their levels restored. Workers a strategy spawns (ddp_spawn) print their own. Also
-    torch's FutureWarning about Lightning's own use of ``LeafSpec`` (seen with torch 2.13 and
-    Lightning 2.6), which no caller can act on and which printed at every fit."""
+    set-up) left out while this thread runs a fit with ``progress=False``. Workers a strategy
+    spawns (ddp_spawn) print their own. Also torch's FutureWarning about Lightning's own use of
+    ``LeafSpec`` (torch 2.13, Lightning 2.6), which no caller can act on and which printed at every
+    fit: a filter that ignores it is put first in the process's filters, and left there (swapped
+    in for the fit with warnings.catch_warnings, the filters put back afterwards dropped those
+    other threads set meanwhile)."""
     if not off:
         yield
         return
-    loggers = [logging.getLogger(name) for name in
-               ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero",
-                "lightning.fabric.utilities.distributed", "lightning.pytorch.accelerators.cuda")]
-    levels = [logger.level for logger in loggers]
-    for logger in loggers:
-        logger.setLevel(max(logging.WARNING, logger.level))
+    warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated",
+                            category=FutureWarning)  # the same filter again replaces it
+    before = getattr(_QUIET_FIT, "on", False)
+    _QUIET_FIT.on = True
     try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated",
-                                    category=FutureWarning)
-            yield
+        yield
     finally:
-        for logger, level in zip(loggers, levels, strict=True):
-            logger.setLevel(level)
+        _QUIET_FIT.on = before
 
 
 @contextlib.contextmanager
