@@ -317,10 +317,10 @@ def test_long_form_with_other_column_names_is_read_with_id_and_value_col_flags(t
     assert cli.main(["fit", "--data", str(path), "--time-col", "timestamp", *tiny,
                      "--out", str(tmp_path / "m")]) == 2
     assert capsys.readouterr().err.splitlines()[-1] == (
-        f"tsmamba: error: {path.name}: the times in 'timestamp' repeat and column 'store' is text: is this "
-        "long form, one row per series and time? Pass --id-col store --time-col timestamp --value-col sales "
-        "to read one channel per series id; otherwise pass --columns with the numeric channels to use "
-        "(numeric here: ['sales'])")
+        f"tsmamba: error: {path.name}: the times in 'timestamp' repeat, and column 'store' tells 2 series "
+        "apart, each once per time: is this long form, one row per series and time? Pass --id-col store "
+        "--time-col timestamp --value-col sales to read one channel per series id; otherwise pass --columns "
+        "with the numeric channels to use (numeric here: ['sales'])")
     layout = ["--time-col", "timestamp", "--id-col", "store", "--value-col", "sales"]
     assert cli.main(["fit", "--data", str(path), *layout, *tiny, "--out", str(tmp_path / "m")]) == 0
     capsys.readouterr()
@@ -328,7 +328,7 @@ def test_long_form_with_other_column_names_is_read_with_id_and_value_col_flags(t
     forecast = pd.read_csv(io.StringIO(capsys.readouterr().out))
     assert list(forecast.columns) == ["timestamp", "north", "south"] and len(forecast) == 2
     assert forecast["timestamp"].iloc[0] == "2021-01-04 08:00:00"
-    config = write(tmp_path, "layout.toml", 'time_col = "timestamp"\nid_col = "store"\nvalue_col = "sales"\n')
+    config = write(tmp_path, "layout.toml", 'ds_col = "timestamp"\nid_col = "store"\nvalue_col = "sales"\n')
     assert cli.main(["backtest", "--data", str(path), "--config", str(config), *tiny, "--n-windows", "2",
                      "--no-baselines", "--out", str(tmp_path / "r")]) == 0
     scored = pd.read_csv(tmp_path / "r" / "forecasts.csv")
@@ -1085,7 +1085,8 @@ def test_stream_header_lacking_a_model_column_stops(capsys, monkeypatch, ot_hufl
     status, lines, err = stream_lines(capsys, monkeypatch, ot_hufl_model, history, f"OT,date,HUFL\n{rows}")
     assert status == 2 and lines == []  # it said the header lacked OT
     assert err == ("tsmamba: error: line 1: the header starts with the channel 'OT'; the time must be "
-                   "the first field (e.g. date,OT,HUFL)"), err
+                   "the first field: send one line per time, the time and then one value per channel (long "
+                   "form, a line per series and time, is not read here), e.g. the header date,OT,HUFL"), err
 
 
 @pytest.mark.parametrize(

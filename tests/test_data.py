@@ -217,19 +217,53 @@ def test_long_form_under_other_names_read_as_wide_says_how_to_read_it(tmp_path):
                       for s, k in (("n", 1), ("s", 10))])
     path = write_csv(tmp_path, long)
     with pytest.raises(DataValidationError, match=re.escape(
-            "data.csv: the times in 'when' repeat and column 'store' is text: is this long form, one row "
-            "per series and time? Pass id_col='store', ds_col='when', value_col='sales' to read one channel "
-            "per series id; otherwise pass columns=[...] with the numeric channels to use (numeric here: "
-            "['sales'])")):
+            "data.csv: the times in 'when' repeat, and column 'store' tells 2 series apart, each once per "
+            "time: is this long form, one row per series and time? Pass id_col='store', ds_col='when', "
+            "value_col='sales' to read one channel per series id; otherwise pass columns=[...] with the "
+            "numeric channels to use (numeric here: ['sales'])")):
         read_series(path, time_col="when")
     with pytest.raises(DataValidationError, match=re.escape("value_col= (one of ['sales', 'promo'])")):
         read_series(long.assign(promo=1.0), time_col="when")
     wide = read_series(path, id_col="store", ds_col="when", value_col="sales")
     assert list(wide.columns) == ["n", "s"] and wide.index.name == "when"
     np.testing.assert_allclose(wide["s"].to_numpy(), np.arange(6.0) * 10)
-    # with columns= the text column is left out, and the times' order is the error, as before
+    # with columns= naming channels of the file, the times' order is the error, as before
     with pytest.raises(DataValidationError, match="timestamps are not in increasing order"):
         read_series(path, time_col="when", columns=["sales"])
+    # columns= naming series ids (a fitted model's channels, as predict passes them) had been
+    # "requested columns not found: 'n', 's'; available columns: 'store', 'sales'"
+    ids_asked = r"column 'store' tells 2 series apart, .* value_col='sales' to read one channel per series"
+    with pytest.raises(DataValidationError, match=ids_asked):
+        read_series(path, time_col="when", columns=["n", "s"])
+    # ids that are whole numbers: it had said "sort the rows", then "drop the duplicates"
+    numbered = long.assign(store=long["store"].map({"n": 7, "s": 9}))
+    with pytest.raises(DataValidationError, match=r"column 'store' tells 2 series apart.* per series id$"):
+        read_series(numbered, time_col="when")  # no "otherwise pass columns=" for a number column
+    # a frame with its times as an index named like them reads as long form, as ds_col= names it
+    framed = read_series(long.set_index("when"), id_col="store", ds_col="when", value_col="sales")
+    pd.testing.assert_frame_equal(framed, wide, check_freq=False)
+    with pytest.raises(DataValidationError, match=r"Pass id_col='store', ds_col='when'"):
+        read_series(long.set_index("when"), time_col="when")
+    # naming the id or value column says long form (time_col= had been asked for)
+    with pytest.raises(DataValidationError, match="long-form data needs the columns 'store', 'ds' and 'sal"):
+        read_series(path, id_col="store", value_col="sales")
+
+
+def test_a_wide_table_with_a_repeated_time_is_not_taken_for_long_form():
+    """One repeated date in a wide file with a notes column had been read as long form by 'notes',
+    and following the hint failed on the empty notes (or made one-row series of distinct ones)."""
+    days = pd.date_range("2023-01-01", periods=30, freq="D")
+    days = days.insert(10, days[10])  # one row twice
+    notes = pd.Series([None] * 31, dtype=object)
+    notes[[5, 20]] = ["holiday", "stocktake"]
+    for text in (notes, pd.Series([f"note {i}" for i in range(31)])):  # sparse, then all different
+        frame = pd.DataFrame({"date": days, "sales": np.arange(31.0), "notes": text})
+        with pytest.raises(DataValidationError) as raised:
+            read_series(frame)
+        assert "long form" not in str(raised.value), raised.value
+    frame = pd.DataFrame({"date": days, "sales": np.arange(31.0)})
+    with pytest.raises(DataValidationError, match="duplicate"):
+        read_series(frame)
 
 
 def test_long_form_duplicate_pairs_are_listed():
@@ -847,11 +881,19 @@ def test_requested_columns_that_do_not_exist(tmp_path):
     assert "requested columns not found: 'OT', 'HUFL'" in msg
     assert "available columns: 'x0', 'x1'" in msg and "comma" not in msg
     path = write_csv(tmp_path, hourly_frame(6, 2).rename(columns={"x1": "kw, avg"}))
-    with pytest.raises(DataValidationError, match=r"\(\['kw, avg'\] hold a comma in the name\)"):
+    with pytest.raises(DataValidationError, match=r"\(\['kw, avg'\] hold a comma or spaces around the "):
         read_series(path, columns=["kw", "avg"])  # as --columns 'kw, avg' splits it
     with pytest.raises(DataValidationError) as err:  # a missing name no comma explains
         read_series(path, columns=["x0", "OT"])
     assert "comma" not in str(err.value)
+    # series ids of long form too, and names with spaces around them (--columns strips them)
+    hours = pd.date_range("2021-01-01", periods=4, freq="h")
+    long = pd.concat([pd.DataFrame({"unique_id": i, "ds": hours, "y": 1.0 + np.arange(4)})
+                      for i in ("Café, Köln", " B")])
+    for asked, near in ((["Café", "Köln"], "'Café, Köln'"), (["B"], "' B'")):
+        with pytest.raises(DataValidationError, match=rf"requested series not found: .*\(\[{near}\] hold a "
+                           r"comma or spaces around the name\)"):
+            read_series(long, columns=asked)
 
 
 def test_time_column_that_does_not_exist(tmp_path):

@@ -883,6 +883,28 @@ def test_csv_header_that_cannot_be_followed_stops(header, message):
         CSVLineReader(["a", "b"]).read(header)
 
 
+def test_csv_header_names_match_with_their_spaces_and_errors_show_a_header_that_reads():
+    """A model of ids 'A ' and ' B' refused the header 'day,A , B' (names were stripped on one side
+    only); its example header was not CSV ('date,001,Café, Köln' splits the name) and named the
+    time 'date' whatever the model's; long-form lines were taken for a header without a word."""
+    spaced = CSVLineReader(["A ", " B"], time_name="day")
+    assert spaced.read("day,A , B\n") is None
+    assert spaced.read("2023-05-01,1,2\n") == {"date": "2023-05-01", "A ": "1", " B": "2"}
+    loose = CSVLineReader(["a", "b"])  # names told apart without their spaces: matched either way
+    assert loose.read("date, b ,a\n") is None and loose.read("2024-01-01,1,2\n")["b"] == "1"
+    ids = CSVLineReader(["001", "1", "Café, Köln"], time_name="day")
+    assert ids.example() == 'day,001,1,"Café, Köln"'
+    assert CSVLineReader(["001", "1", "Café, Köln"]).read(ids.example() + "\n") is None  # it reads
+    first = (r"the header starts with the channel '001'; the time must be the first field: send one line "
+             r"per time, .*\(long form, a line per series and time, is not read here\), e.g. the header "
+             r"day,001,1,\"Café, Köln\"$")
+    with pytest.raises(DataValidationError, match=first):
+        ids.read("001,2023-05-01,50\n")
+    with pytest.raises(DataValidationError,
+                       match=r"lacks the model's column\(s\) \['001', '1', 'Café, Köln'\];.*\(long form"):
+        CSVLineReader(["001", "1", "Café, Köln"]).read("store,day,units\n")
+
+
 def test_a_copied_stream_goes_on_apart(model, series):
     """copy.copy(stream) shared the state, forecasts and last rows: updating the copy moved the
     original, which then refused its next row as 'not after the last one'."""

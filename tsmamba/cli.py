@@ -564,7 +564,8 @@ _CLI_TRAINER_KEYS = {"max_epochs": "max_epochs", "gradient_clip_val": "gradient_
                      "accelerator": "device", "enable_progress_bar": "quiet"}
 
 
-_CONFIG_ALIASES = {"context_length": "context", "random_state": "seed"}
+# the library's names of settings whose flags name them otherwise
+_CONFIG_ALIASES = {"context_length": "context", "random_state": "seed", "ds_col": "time_col"}
 # model settings a --config file may switch off with null: those off by default in the estimator,
 # and patience (no early stopping); the demo switches the cycle and the compact head on
 NULLABLE_PARAMS = ("norm_span", "head_window", "head_dim", "cycle_length", "ema_decay", "patience")
@@ -821,8 +822,8 @@ _CLI_WORDING = (
     ("; leave cycle_length unset", "; leave --cycle-length unset"),
     ("extreme values, or lower learning_rate", "extreme values, or lower --learning-rate"),
     (", or as given with scale=False)", ")"),
-    ("hold a comma in the name)", "hold a comma in the name, which --columns splits at: list them in a "
-     "--config file, columns = [...])"),
+    ("hold a comma or spaces around the name)", "hold a comma or spaces around the name, which --columns "
+     "splits at and strips: list them in a --config file, columns = [...])"),
 )
 _CLI_PATTERNS = (
     (re.compile(r"id_col='([^']*)', ds_col='([^']*)', value_col='([^']*)'"),
@@ -1001,8 +1002,8 @@ def load_data(
             frame = _require_regular(run, datasets.read_dataset_file(path, spec), path.name)
             frame = _select(frame, columns, path.name)
         else:
-            frame = read_series(path, time_col=time_col or "date", columns=columns, tz=zone,
-                                **_long_form(time_col, **layout), **repairs)
+            frame = read_series(path, time_col=time_col or "date", ds_col=time_col, columns=columns,
+                                tz=zone, **layout, **repairs)  # --id-col or --value-col: long form
         return _zone_used(run, frame, path.name), path.name, str(path)
     spec = datasets.get_spec(source)  # unknown names raise DataNotFoundError listing the registry
     given = [f"--{name.replace('_', '-')}" for name, value in (("time_col", time_col), *layout.items(),
@@ -1020,14 +1021,7 @@ def load_data(
     return frame, spec.name, None if found is None else str(found)
 
 
-_LAYOUT = ("id_col", "value_col")
-
-
-def _long_form(time_col: str | None, id_col: str | None, value_col: str | None) -> dict[str, Any]:
-    """read_series' long-form arguments: --time-col names the time column of either form, and
-    --id-col or --value-col says the file is long form (it is found by its columns otherwise)."""
-    return {"ds_col": time_col or "ds", "id_col": id_col or "unique_id", "value_col": value_col or "y",
-            "long_form": True if id_col or value_col else None}
+_LAYOUT = ("id_col", "value_col")  # a long-form file's columns, besides the time (--time-col)
 
 
 def _zone_used(run: Run, frame: Any, label: str) -> Any:
@@ -1693,7 +1687,8 @@ def cmd_stream(run: Run) -> int:
 
     forecaster = TSMambaForecaster.load(run.model)
     stream = forecaster.stream(history=history, missing=run.missing, gaps=run.gaps)
-    reader = CSVLineReader(columns, encoding=getattr(sys.stdin, "encoding", None) or "utf-8")
+    reader = CSVLineReader(columns, encoding=getattr(sys.stdin, "encoding", None) or "utf-8",
+                           time_name=history.index.name or "date")
     rejected = 0
 
     def reject(exc: TSMambaError) -> None:  # one line on stderr; the stream goes on

@@ -26,7 +26,7 @@ import warnings
 import zipfile
 import zlib
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from numbers import Integral
@@ -621,9 +621,9 @@ def read_series(
     fill: str | None = None,
     impute: str | None = None,
     long_form: bool | None = None,
-    id_col: str = "unique_id",
-    ds_col: str = "ds",
-    value_col: str = "y",
+    id_col: str | None = None,
+    ds_col: str | None = None,
+    value_col: str | None = None,
     encoding: str = "utf-8",
     strict: bool = True,
     freq: str | None = None,
@@ -633,8 +633,10 @@ def read_series(
 
     Returns a frame with a ``DatetimeIndex`` named ``time_col`` (``ds_col`` for long form) whose
     ``.freq`` is set, and float64 columns = the channels (default: every column but the time
-    column; each must be numeric). Long form (columns ``id_col``, ``ds_col``, ``value_col``;
-    auto-detected unless ``long_form`` is given) is pivoted to one column per series id.
+    column; each must be numeric). Long form (columns ``id_col``, ``ds_col``, ``value_col``,
+    by default ``unique_id``, ``ds``, ``y``; a frame's times may be its index named ``ds_col``)
+    is pivoted to one column per series id; it is detected by those columns, or said by
+    ``long_form=True`` or by giving ``id_col`` or ``value_col``.
 
     Options (all off by default, so nothing is changed silently):
       ``sort=True``  sort unsorted rows by time;
@@ -656,8 +658,16 @@ def read_series(
     for flag, value in (("sort", sort), ("strict", strict)):
         if not isinstance(value, (bool, np.bool_)):  # sort='no' had sorted (and long form ignored it)
             raise ConfigError(f"{flag} must be True or False, got {value!r}")
+    if long_form is None and (id_col is not None or value_col is not None):
+        long_form = True  # naming the id or the value column says the data is long form
+    id_col = "unique_id" if id_col is None else id_col
+    ds_col = "ds" if ds_col is None else ds_col
+    value_col = "y" if value_col is None else value_col
     if isinstance(source, pd.DataFrame):
         frame, origin = source, _Origin("frame")
+        if long_form is not False and frame.index.name == ds_col and ds_col not in frame.columns \
+                and {id_col, value_col} <= set(frame.columns):
+            frame = frame.reset_index()  # long form with its times as the index
     elif isinstance(source, str | os.PathLike):
         frame, origin = _read_table(source, encoding, text_cols=() if long_form is False else (id_col,))
     else:
@@ -752,8 +762,8 @@ def _read_wide(
     """:func:`read_series` of a wide table already read, with messages naming ``origin``'s rows."""
     times, data, time_name = _split_time(frame, time_col, origin, implicit_index=True)
     times = _parse_times(times, time_name, date_format, origin, tz)
-    if columns is None and time_name in frame.columns:
-        _refuse_long_as_wide(times, data, time_name, origin)
+    if time_name in frame.columns or frame.index.name == time_name:  # what ds_col= could name
+        _refuse_long_as_wide(times, data, time_name, columns, origin)
     return _validate(
         times, data, np.arange(len(frame)), origin, time_name=time_name, columns=columns,
         sort=sort, fill=fill, impute=impute, strict=strict, freq=freq, tz=tz,
@@ -761,21 +771,48 @@ def _read_wide(
 
 
 def _refuse_long_as_wide(
-    times: pd.DatetimeIndex, data: pd.DataFrame, time_name: str, origin: _Origin
+    times: pd.DatetimeIndex, data: pd.DataFrame, time_name: str, columns: Sequence[str] | None,
+    origin: _Origin,
 ) -> None:
-    """A table read as wide whose times repeat beside one text column is most likely long form
-    under other column names (store, timestamp, sales): say how to read it so."""
-    text = [c for c in data.columns if pd.api.types.is_object_dtype(data[c].dtype)
-            or pd.api.types.is_string_dtype(data[c].dtype)]
-    numeric = [str(c) for c in data.columns if pd.api.types.is_numeric_dtype(data[c].dtype)]
-    if len(text) != 1 or not numeric or not times.has_duplicates:
+    """A table read as wide that is long form under other column names (store, day, units): its
+    times repeat, and a column of ids (text or whole numbers, none missing, 2 or more of them,
+    each at most once per time and on at most half the rows) tells the series apart; with
+    ``columns=`` (a fitted model's channels), only when some of them are its values. Say how to
+    read it so, not "non-numeric column", "sort the rows" or "drop the duplicates"."""
+    if len(times) < 4 or not times.has_duplicates:
+        return
+    asked = None if columns is None else set(map(str, columns)) - set(map(str, data.columns))
+    if asked is not None and not asked:
+        return
+    found = []
+    for name in data.columns:
+        col = data[name]
+        text = pd.api.types.is_object_dtype(col.dtype) or pd.api.types.is_string_dtype(col.dtype)
+        whole = pd.api.types.is_integer_dtype(col.dtype) and not pd.api.types.is_bool_dtype(col.dtype)
+        if not (text or whole) or col.isna().any():
+            continue
+        ids = col.astype(str)
+        if not 2 <= ids.nunique() <= len(ids) // 2 or (asked is not None and not asked & set(ids)):
+            continue
+        if pd.DataFrame({"id": ids.to_numpy(), "t": times}).duplicated().any():
+            continue  # two values of one series at one time: not this column's series
+        found.append((not text, str(name)))
+    if not found:
+        return
+    numbered, id_name = sorted(found, key=lambda f: f[0])[0]  # the first text column, else number
+    numeric = [str(c) for c in data.columns
+               if str(c) != id_name and pd.api.types.is_numeric_dtype(data[c].dtype)
+               and not pd.api.types.is_bool_dtype(data[c].dtype)]
+    if not numeric:
         return
     value = f"value_col={numeric[0]!r}" if len(numeric) == 1 else f"value_col= (one of {numeric})"
+    otherwise = (f"; otherwise pass columns=[...] with the numeric channels to use (numeric here: "
+                 f"{numeric})" if columns is None and not numbered else "")
     raise DataValidationError(
-        f"{origin.prefix()}the times in {time_name!r} repeat and column {str(text[0])!r} is text: is "
-        f"this long form, one row per series and time? Pass id_col={str(text[0])!r}, "
-        f"ds_col={time_name!r}, {value} to read one channel per series id; otherwise pass "
-        f"columns=[...] with the numeric channels to use (numeric here: {numeric})"
+        f"{origin.prefix()}the times in {time_name!r} repeat, and column {id_name!r} tells "
+        f"{data[id_name].nunique()} series apart, each once per time: is this long form, one row per "
+        f"series and time? Pass id_col={id_name!r}, ds_col={time_name!r}, {value} to read one "
+        f"channel per series id{otherwise}"
     )
 
 
@@ -1122,7 +1159,7 @@ def _pivot_long(
             raise DataValidationError(  # 198 missing ids of 200 had made one 2,681-character line
                 f"{origin.prefix()}requested series not found: "
                 f"{_and_more([repr(i) for i in absent[:_SHOW]], len(absent))}; the ids in {id_col!r} are "
-                f"{_and_more([repr(i) for i in shown], len(present))}"
+                f"{_and_more([repr(i) for i in shown], len(present))}" + _split_names(absent, present)
             )
         rows = np.flatnonzero(pd.Index(ids).isin(wanted))  # hashed (np.isin sorts objects: 83 s at 1.5M rows)
         frame, ids = frame.iloc[rows], ids[rows]
@@ -1152,6 +1189,15 @@ def _pivot_long(
     wide.index = pd.DatetimeIndex(wide.index, name=ds_col)
     wide.columns = [str(c) for c in wide.columns]
     return wide, table["row"].fillna(_ABSENT).to_numpy(dtype=np.int64)
+
+
+def _split_names(absent: Sequence[str], available: Iterable[str]) -> str:
+    """A hint for names not found that are parts of names with a comma, or names without the
+    spaces around them (as the command line's --columns A,B splits and strips them)."""
+    near = [c for c in available if c != c.strip() and c.strip() in absent]
+    near += [c for c in available
+             if "," in c and any(a.strip() in [p.strip() for p in c.split(",")] for a in absent)]
+    return f" ({near[:_SHOW]} hold a comma or spaces around the name)" if near else ""
 
 
 def _reject_complex(names: Sequence[str], origin: _Origin) -> None:
@@ -1364,13 +1410,11 @@ def _select_numeric(
         absent = [c for c in columns if c not in available]
         if absent:
             # a name with a comma, split into the names asked for (as --columns splits them)
-            commas = [c for c in available
-                      if "," in c and any(a.strip() in [p.strip() for p in c.split(",")] for a in absent)]
             raise DataValidationError(
                 f"{origin.prefix()}requested columns not found: "
                 f"{_and_more([repr(c) for c in absent[:_SHOW]], len(absent))}; available columns: "
                 f"{_and_more([repr(c) for c in available[:_SHOW * 4]], len(available))}"
-                + (f" ({commas} hold a comma in the name)" if commas else "")
+                + _split_names(absent, available)
             )
         if len(set(columns)) != len(columns):
             raise ConfigError(f"columns= lists a column twice: {list(columns)}")

@@ -25,6 +25,7 @@ import codecs
 import copy
 import csv
 import datetime
+import io
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -748,10 +749,15 @@ class CSVLineReader:
     A line may also come as bytes (``sys.stdin.buffer``): it is decoded on its own with
     ``encoding``, so a byte that is not that encoding rejects its line only, unless it is the
     first non-empty line, which may be the header (:class:`DataValidationError`).
+
+    Header names match the channels exactly, or with the spaces around them left out when that
+    tells no two channels apart (``A ,B`` names ``A`` and ``B``, and `` B`` a channel `` B``).
+    ``time_name`` is the time's name in the example header that errors show.
     """
 
-    def __init__(self, columns: Sequence[str], encoding: str = "utf-8") -> None:
+    def __init__(self, columns: Sequence[str], encoding: str = "utf-8", time_name: str = "date") -> None:
         self.columns = list(columns)
+        self.time_name = str(time_name)
         self.encoding = codecs.lookup(encoding).name  # a LookupError for an unknown one, up front
         self.names = list(columns)  # the value fields' names, header order once there is one
         self.positions = list(range(1, len(self.columns) + 1))  # the field of each model channel
@@ -802,6 +808,7 @@ class CSVLineReader:
         (no digit: 'date'), or it names every model channel, or a value field is text (not a
         number, NA or empty). A mistyped timestamp followed by numbers is a bad data row instead."""
         time, values = fields[0].strip(), [f.strip() for f in fields[1:]]
+        names = {c.strip() for c in columns}
         if any(ch.isdigit() for ch in time):  # a time has digits ('now' and 'May' parse, but name columns)
             try:
                 if parse_time(time) is not pd.NaT:
@@ -809,28 +816,41 @@ class CSVLineReader:
             except (TypeError, ValueError):
                 pass
         named = _is_text(time) and not any(ch.isdigit() for ch in time)
-        return named or set(columns) <= set(values) or any(_is_text(v) for v in values)
+        return named or names <= set(values) or any(_is_text(v) for v in values)
+
+    def example(self) -> str:
+        """A header line this reader takes: the time, then the channels, quoted where CSV needs it."""
+        text = io.StringIO()
+        csv.writer(text, lineterminator="").writerow([self.time_name, *self.columns])
+        return text.getvalue()
 
     def _use_header(self, fields: Sequence[str]) -> None:
-        names = [f.strip() for f in fields[1:]]
+        # the spaces around a name are left out unless they tell two channels apart
+        key = (lambda name: name) if len({c.strip() for c in self.columns}) < len(self.columns) else str.strip
+        names = [key(f) for f in fields[1:]]
         where = f"line {self.line_number}"
-        if fields[0].strip() in self.columns:  # the time is read from the first field, whatever its name
+        wide = (f"send one line per time, the time and then one value per channel (long form, a line per "
+                f"series and time, is not read here), e.g. the header {self.example()}")
+        if key(fields[0]) in map(key, self.columns):  # the time is read from the first field, by position
             raise DataValidationError(
-                f"{where}: the header starts with the channel {fields[0].strip()!r}; the time must "
-                "be the first field (e.g. date," + ",".join(self.columns) + ")"
+                f"{where}: the header starts with the channel {fields[0].strip()!r}; the time must be the "
+                f"first field: {wide}"
             )
-        absent = [c for c in self.columns if c not in names]
+        absent = [c for c in self.columns if key(c) not in names]
         if absent:
             raise DataValidationError(
-                f"{where}: the header lacks the model's column(s) {absent}; name every one of "
-                f"{self.columns} (in any order), or send the values without a header, in that order"
+                f"{where}: the header lacks the model's column(s) {absent[:5]}"
+                f"{f' and {len(absent) - 5} more' if len(absent) > 5 else ''}; name every one of "
+                f"the {len(self.columns)} channels (in any order), or leave the header out and send the "
+                f"values in the model's order; {wide}"
             )
-        twice = [c for c in self.columns if names.count(c) > 1]
+        twice = [c for c in self.columns if names.count(key(c)) > 1]
         if twice:
             raise DataValidationError(f"{where}: the header names {twice} more than once")
-        self.names, self.header_line = names, self.line_number
-        self.positions = [1 + names.index(c) for c in self.columns]
-        self.ignored = [n for n in names if n not in self.columns]
+        self.names, self.header_line = [f.strip() for f in fields[1:]], self.line_number
+        self.positions = [1 + names.index(key(c)) for c in self.columns]
+        self.ignored = [f.strip() for f, n in zip(fields[1:], names, strict=True)
+                        if n not in map(key, self.columns)]
 
 
 def _is_text(value: str) -> bool:
