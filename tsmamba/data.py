@@ -40,6 +40,7 @@ from tsmamba.errors import (
     ConfigError,
     DataNotFoundError,
     DataValidationError,
+    check_bool,
     nonnegative_int,
     positive_int,
 )
@@ -655,9 +656,8 @@ def read_series(
     Raises :class:`DataValidationError` (or :class:`DataNotFoundError` for a missing file).
     """
     check_zone(tz)
-    for flag, value in (("sort", sort), ("strict", strict)):
-        if not isinstance(value, (bool, np.bool_)):  # sort='no' had sorted (and long form ignored it)
-            raise ConfigError(f"{flag} must be True or False, got {value!r}")
+    check_bool(sort, "sort")  # sort='no' had sorted
+    check_bool(strict, "strict")
     if long_form is None and (id_col is not None or value_col is not None):
         long_form = True  # naming the id or the value column says the data is long form
     id_col = "unique_id" if id_col is None else id_col

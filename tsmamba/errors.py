@@ -71,6 +71,25 @@ def nonnegative_int(value: Any, name: str) -> int:
     return int(value)
 
 
+def check_bool(value: Any, name: str) -> bool:
+    """``value`` as a ``bool`` if it is True or False (numpy's too), else :class:`ConfigError`
+    naming ``name``: "no" and 0.0 are truthy or falsy, not a switch (sort='no' had sorted)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ConfigError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+def check_seed(seed: Any, name: str = "seed", *, allow_none: bool = False) -> int | None:
+    """``seed`` as an ``int`` in [0, 2**32), the seeds numpy and torch both take (a window order's
+    is 32 bits: 2**32 would repeat 0); None passes when ``allow_none`` (unseeded)."""
+    if seed is None and allow_none:
+        return None
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, Integral) or not 0 <= seed < 2**32:
+        unseeded = " or None (unseeded)" if allow_none else ""
+        raise ConfigError(f"{name} must be an integer in [0, 2**32){unseeded}, got {seed!r}")
+    return int(seed)
+
+
 def check_number(
     value: Any, name: str, test: Any, allowed: str, *, allow_none: bool = False
 ) -> float | None:

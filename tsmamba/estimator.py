@@ -49,8 +49,10 @@ from tsmamba.errors import (
     DataValidationError,
     TrainingError,
     TSMambaError,
+    check_bool,
     check_context_norm,
     check_number,
+    check_seed,
     positive_int,
 )
 from tsmamba.model import ForecasterConfig, MambaForecaster, count_parameters
@@ -270,13 +272,7 @@ class TSMambaForecaster(BaseEstimator):
 
     def _check_params(self) -> None:
         check_trainer_kwargs(self.trainer_kwargs)
-        seed = self.random_state
-        if seed is not None and (
-            isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32
-        ):
-            raise ConfigError(
-                f"random_state must be an integer in [0, 2**32) or None (unseeded), got {seed!r}"
-            )
+        check_seed(self.random_state, "random_state", allow_none=True)
         for name in ("context_length", "horizon", "max_epochs", "batch_size", "train_stride"):
             value = getattr(self, name)
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
@@ -297,8 +293,7 @@ class TSMambaForecaster(BaseEstimator):
         if self.checkpoint_dir is not None and not isinstance(self.checkpoint_dir, (str, os.PathLike)):
             raise ConfigError(f"checkpoint_dir must be a folder path or None, got {self.checkpoint_dir!r}")
         for name in ("input_skip", "cross_channel_skip", "time_features", "linear_init", "progress"):
-            if not isinstance(getattr(self, name), (bool, np.bool_)):  # "no" is truthy: it switched them on
-                raise ConfigError(f"{name} must be True or False, got {getattr(self, name)!r}")
+            check_bool(getattr(self, name), name)  # "no" is truthy: it switched them on
         check_patience(self.patience)
         # before any data is read, the settings the network and the training module check again
         self.network_config(n_channels=1)
@@ -462,9 +457,8 @@ class TSMambaForecaster(BaseEstimator):
                 "pass validation rows as val_df="
             )
         self._check_params()
-        for name, value in (("scale", scale), ("resume", resume)):
-            if not isinstance(value, (bool, np.bool_)):  # "no" is truthy: it switched them on
-                raise ConfigError(f"fit's {name} must be True or False, got {value!r}")
+        check_bool(scale, "fit's scale")
+        check_bool(resume, "fit's resume")
         seed = None if self.random_state is None else int(self.random_state)
         sigint = signal.getsignal(signal.SIGINT)
         # the fit builds its state on a copy and publishes it whole at the end: predict() or

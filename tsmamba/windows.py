@@ -17,7 +17,14 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from tsmamba.errors import ConfigError, DataValidationError, nonnegative_int, positive_int
+from tsmamba.errors import (
+    ConfigError,
+    DataValidationError,
+    check_bool,
+    check_seed,
+    nonnegative_int,
+    positive_int,
+)
 
 __all__ = ["TimeSeriesDataModule", "WindowBatches", "WindowDataset"]
 
@@ -223,19 +230,6 @@ def _integer_indices(indices: Any) -> torch.Tensor:
     return idx.to(torch.long)
 
 
-def check_seed(seed: Any, name: str = "seed") -> int:
-    """``seed`` as an ``int`` in [0, 2**32) (the orders' seed is 32 bits: 2**32 would repeat 0)."""
-    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32:
-        raise ConfigError(f"{name} must be an integer in [0, 2**32), got {seed!r}")
-    return int(seed)
-
-
-def _check_bool(value: Any, name: str) -> bool:
-    if not isinstance(value, (bool, np.bool_)):  # "no" is truthy
-        raise ConfigError(f"{name} must be True or False, got {value!r}")
-    return bool(value)
-
-
 class WindowBatches(Sampler[list[int]]):
     """Batches of window indices; shuffled ones in an order set by ``(seed, epoch)`` alone.
 
@@ -252,7 +246,7 @@ class WindowBatches(Sampler[list[int]]):
     ) -> None:
         self.n_items = nonnegative_int(n_items, "n_items")
         self.batch_size = positive_int(batch_size, "batch_size")
-        self.shuffle = _check_bool(shuffle, "shuffle")
+        self.shuffle = check_bool(shuffle, "shuffle")
         self.seed = check_seed(seed)
         self.epoch = 0
         if per_epoch is not None and not shuffle:
@@ -339,7 +333,7 @@ class TimeSeriesDataModule(lightning.LightningDataModule):
             raise ConfigError(f"train_sampling must be one of {TRAIN_SAMPLINGS}, got {train_sampling!r}")
         self.train_sampling = train_sampling
         self.num_workers = nonnegative_int(num_workers, "num_workers")
-        self.shuffle = _check_bool(shuffle, "shuffle")
+        self.shuffle = check_bool(shuffle, "shuffle")
         if train_sampling == "random" and self.train_stride > 1 and not self.shuffle:
             raise ConfigError(
                 "train_sampling='random' draws a random 1/train_stride of the windows each epoch, "
