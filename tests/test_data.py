@@ -256,8 +256,8 @@ def test_a_wide_table_with_a_repeated_time_is_not_taken_for_long_form():
     days = days.insert(10, days[10])  # one row twice
     notes = pd.Series([None] * 31, dtype=object)
     notes[[5, 20]] = ["holiday", "stocktake"]
-    for text in (notes, pd.Series([f"note {i}" for i in range(31)])):  # sparse, then all different
-        frame = pd.DataFrame({"date": days, "sales": np.arange(31.0), "notes": text})
+    for text in (notes, pd.Series([f"note {i}" for i in range(31)]), np.arange(31) % 7):  # sparse,
+        frame = pd.DataFrame({"date": days, "sales": np.arange(31.0), "notes": text})  # distinct, numbers
         with pytest.raises(DataValidationError) as raised:
             read_series(frame)
         assert "long form" not in str(raised.value), raised.value

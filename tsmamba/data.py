@@ -762,8 +762,8 @@ def _read_wide(
     """:func:`read_series` of a wide table already read, with messages naming ``origin``'s rows."""
     times, data, time_name = _split_time(frame, time_col, origin, implicit_index=True)
     times = _parse_times(times, time_name, date_format, origin, tz)
-    if time_name in frame.columns or frame.index.name == time_name:  # what ds_col= could name
-        _refuse_long_as_wide(times, data, time_name, columns, origin)
+    if strict and (time_name in frame.columns or frame.index.name == time_name):  # what ds_col= names
+        _refuse_long_as_wide(times, data, time_name, columns, origin)  # (strict=False keeps repeats)
     return _validate(
         times, data, np.arange(len(frame)), origin, time_name=time_name, columns=columns,
         sort=sort, fill=fill, impute=impute, strict=strict, freq=freq, tz=tz,
@@ -775,11 +775,12 @@ def _refuse_long_as_wide(
     origin: _Origin,
 ) -> None:
     """A table read as wide that is long form under other column names (store, day, units): its
-    times repeat, and a column of ids (text or whole numbers, none missing, 2 or more of them,
-    each at most once per time and on at most half the rows) tells the series apart; with
-    ``columns=`` (a fitted model's channels), only when some of them are its values. Say how to
-    read it so, not "non-numeric column", "sort the rows" or "drop the duplicates"."""
-    if len(times) < 4 or not times.has_duplicates:
+    times repeat, most of them (1.5 rows per time or more, not a row written twice), and a column
+    of ids (text or whole numbers, none missing, 2 or more of them, each at most once per time and
+    on at most half the rows) tells the series apart; with ``columns=`` (a fitted model's
+    channels), only when some of them are its values. Say how to read it so, not "non-numeric
+    column", "sort the rows" or "drop the duplicates"."""
+    if len(times) < 4 or not times.has_duplicates or len(times) < 1.5 * times.nunique():
         return
     asked = None if columns is None else set(map(str, columns)) - set(map(str, data.columns))
     if asked is not None and not asked:
@@ -789,12 +790,11 @@ def _refuse_long_as_wide(
         col = data[name]
         text = pd.api.types.is_object_dtype(col.dtype) or pd.api.types.is_string_dtype(col.dtype)
         whole = pd.api.types.is_integer_dtype(col.dtype) and not pd.api.types.is_bool_dtype(col.dtype)
-        if not (text or whole) or col.isna().any():
+        if not (text or whole) or col.isna().any() or not 2 <= col.nunique() <= len(col) // 2:
             continue
-        ids = col.astype(str)
-        if not 2 <= ids.nunique() <= len(ids) // 2 or (asked is not None and not asked & set(ids)):
+        if asked is not None and not asked & set(map(str, col.unique())):
             continue
-        if pd.DataFrame({"id": ids.to_numpy(), "t": times}).duplicated().any():
+        if pd.DataFrame({"id": col.to_numpy(), "t": times}).duplicated().any():
             continue  # two values of one series at one time: not this column's series
         found.append((not text, str(name)))
     if not found:
