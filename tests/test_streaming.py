@@ -892,6 +892,8 @@ def test_csv_header_names_match_with_their_spaces_and_errors_show_a_header_that_
     assert spaced.read("2023-05-01,1,2\n") == {"date": "2023-05-01", "A ": "1", " B": "2"}
     loose = CSVLineReader(["a", "b"])  # names told apart without their spaces: matched either way
     assert loose.read("date, b ,a\n") is None and loose.read("2024-01-01,1,2\n")["b"] == "1"
+    wide = CSVLineReader([f"c{i}" for i in range(300)])  # the header of 300 channels had been shown whole
+    assert wide.example() == "date,c0,c1,c2,c3,c4,... (295 more channels)"
     ids = CSVLineReader(["001", "1", "Café, Köln"], time_name="day")
     assert ids.example() == 'day,001,1,"Café, Köln"'
     assert CSVLineReader(["001", "1", "Café, Köln"]).read(ids.example() + "\n") is None  # it reads

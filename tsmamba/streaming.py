@@ -819,10 +819,13 @@ class CSVLineReader:
         return named or names <= set(values) or any(_is_text(v) for v in values)
 
     def example(self) -> str:
-        """A header line this reader takes: the time, then the channels, quoted where CSV needs it."""
+        """A header line this reader takes: the time, then the channels, quoted where CSV needs it
+        (its start and count for more than 10 channels)."""
         text = io.StringIO()
-        csv.writer(text, lineterminator="").writerow([self.time_name, *self.columns])
-        return text.getvalue()
+        shown = self.columns if len(self.columns) <= 10 else self.columns[:5]
+        csv.writer(text, lineterminator="").writerow([self.time_name, *shown])
+        more = len(self.columns) - len(shown)
+        return text.getvalue() + (f",... ({more} more channels)" if more else "")
 
     def _use_header(self, fields: Sequence[str]) -> None:
         # the spaces around a name are left out unless they tell two channels apart
