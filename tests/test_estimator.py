@@ -1033,6 +1033,12 @@ def test_long_form_frames_forecast_as_they_fit(series):
     np.testing.assert_allclose(stream.forecast().to_numpy(), full, rtol=1e-5, atol=1e-5)  # float32 rounding
     with pytest.raises(DataValidationError, match="x9"):  # a series the model does not know
         est.predict(long.replace({"unique_id": {series.columns[0]: "x9"}}))
+    # the times as an index named ds: fit read it, predict had called it a wide frame of columns
+    # unique_id and y
+    indexed = long.set_index("ds")
+    pd.testing.assert_frame_equal(est.predict(indexed), est.predict(long))
+    np.testing.assert_allclose(est.stream(history=indexed).forecast().to_numpy(),
+                               stream.forecast().to_numpy())
 
 
 def test_a_zone_model_forecasts_from_its_own_csv_across_dst(series, tmp_path):

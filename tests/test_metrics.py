@@ -79,6 +79,15 @@ def test_smape_stays_within_200_at_the_ends_of_the_float_range() -> None:
     assert math.isnan(smape([np.inf], [np.inf]))  # inf - inf: no limit to take
 
 
+def test_mase_scale_of_values_whose_squares_overflow() -> None:
+    """Channels of +-1e200: the spread's squares overflowed (a numpy warning, and an infinite
+    spread that called the channel constant, MASE NaN)."""
+    x = np.array([[1e200, 1.0], [-1e200, 2.0], [1e200, np.nan], [-1e200, 4.0]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_allclose(mase_scale(x, 1), [2e200, 1.0])
+
+
 def test_mase_by_hand() -> None:
     # |err| / scale: channel 0 (scale 0.5): 2, 0, 4, 0; channel 1 (scale 2): 0, 1.5, 0.5, 2
     assert mase(Y, YHAT, SCALE) == pytest.approx(10 / 8)

@@ -150,6 +150,7 @@ def test_window_indices_must_be_integers():
 def test_a_stride_beyond_the_rows_takes_one_window():
     ds = WindowDataset(ramp(10), 2, 2, stride=10**30)  # torch's unfold had overflowed
     assert len(ds) == 1 and torch.equal(ds[0][0], ramp(10)[:2])
+    assert torch.equal(ds.get_batch([0])[0][0], ramp(10)[:2])  # numpy's strides, as training reads it
     with_marks = WindowDataset(ramp(10), 2, 2, stride=10**30, marks=torch.zeros(10, 3))
     assert with_marks[0][2].shape == (2, 3)
 

@@ -563,8 +563,10 @@ def _not_decompressed(origin: _Origin, exc: BaseException) -> DataValidationErro
 def is_long_form(
     frame: pd.DataFrame, id_col: str = "unique_id", ds_col: str = "ds", value_col: str = "y"
 ) -> bool:
-    """Whether a table is long form: it has the id, time and value columns."""
-    return {id_col, ds_col, value_col} <= set(frame.columns)
+    """Whether a table is long form: it has the id, time and value columns (the time may be its
+    index, named ``ds_col``)."""
+    named = {*frame.columns, *([frame.index.name] if frame.index.name == ds_col else [])}
+    return {id_col, ds_col, value_col} <= named
 
 
 def forecast_times(column: pd.Series, name: str) -> pd.Series:

@@ -245,9 +245,11 @@ def mase_scale(train_values: Any, season: int, channels: Sequence[Any] | None = 
     seen = ~np.isnan(x)
     count = seen.sum(axis=0)
     magnitude = np.where(count > 0, np.max(np.abs(x), axis=0, where=seen, initial=0.0), np.nan)
+    unit = np.where(magnitude > 0, magnitude, 1.0)  # in units of the magnitude: 1e200 squares overflowed
     with np.errstate(invalid="ignore", divide="ignore"):  # numpy's error state is per thread
-        mean = np.sum(x, axis=0, where=seen) / count
-        spread = np.sqrt(np.sum((x - mean) ** 2, axis=0, where=seen) / count)
+        z = x / unit
+        mean = np.sum(z, axis=0, where=seen) / count
+        spread = np.sqrt(np.sum((z - mean) ** 2, axis=0, where=seen) / count) * unit
     # periodic up to float rounding counts as constant: a 1e-15 scale would blow MASE up to 1e14.
     # Rounding is a few units in the last place of the level (64 ulp: a counter near 1.7e12 that
     # steps by 1 moves), or drift that grows with a computed series' length (sin(2 pi t / 24) at

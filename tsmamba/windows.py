@@ -108,7 +108,7 @@ class WindowDataset(Dataset):
         span = self.context_length + self.horizon
         rows = self.values[self.start : self.end]
         # a stride beyond the rows takes one window, as the row count does (torch cannot take 10**30)
-        step = min(self.stride, rows.shape[0])
+        self._step = step = min(self.stride, rows.shape[0])
         self._windows = rows.unfold(0, span, step).transpose(1, 2)
         self._contexts = self._windows[:, : self.context_length]
         self._targets = self._windows[:, self.context_length :]
@@ -195,7 +195,7 @@ class WindowDataset(Dataset):
         return np.lib.stride_tricks.as_strided(
             base,
             shape=(self._len, length, base.shape[1]),
-            strides=(row_step * self.stride, row_step, col_step),
+            strides=(row_step * self._step, row_step, col_step),
             writeable=False,
         )
 
