@@ -23,6 +23,7 @@ switch it), nor pyplot's figures, nor the styles.
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 from collections.abc import Callable, Iterable, Sequence
@@ -33,6 +34,7 @@ from typing import Any
 import matplotlib.dates as mdates
 import numpy as np
 import pandas as pd
+from matplotlib import rcParams
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import RendererAgg
 from matplotlib.figure import Figure
@@ -165,9 +167,18 @@ _TEXT_LIMIT = 60  # characters of a name shown in a title, axis label or legend 
 
 
 def _inches(text: str, size: float | str = "medium") -> float:
-    """How wide ``text`` is drawn at font ``size`` (points, or 'medium', 'large', ...)."""
+    """About how wide ``text`` is drawn at font ``size`` (points, or 'medium', 'large', ...): the
+    sum of its characters' widths, 2% more for kerning (laying out the whole text took 0.9 ms
+    a call, and cutting a name to fit a dozen of them)."""
+    return 1.02 * sum(_char_inches(ch, size, rcParams["font.size"], str(rcParams["font.family"]))
+                      for ch in text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _char_inches(ch: str, size: float | str, base: float, family: str) -> float:
+    """One character's width at ``size``, for the default font ``base`` points of ``family``."""
     width, _, _ = RendererAgg(1, 1, 72).get_text_width_height_descent(
-        text, FontProperties(size=size), ismath=False)
+        ch, FontProperties(size=size), ismath=False)
     return width / 72
 
 
