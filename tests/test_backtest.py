@@ -136,6 +136,14 @@ def test_start_forms():
     # n_windows alone: the windows end at the last row, on the stride grid
     assert plan_backtest(50, 5, n_windows=3, stride=4, **common).origins.tolist() == [36, 40, 44]
     assert plan_backtest(50, 5, start=10, n_windows=3, stride=4, **common).origins.tolist() == [10, 14, 18]
+    # more than fit: as many as fit, from the earliest origin a fit can train at (it had been the
+    # row-0 end of the grid, refused with advice to move a start never given)
+    many = plan_backtest(400, 6, context_length=24, n_windows=1000, stride=7).origins
+    assert many[0] == 29 and many[-1] == 393 and len(many) == 53  # 30 rows: one training window
+    unfitted = plan_backtest(400, 6, context_length=24, n_windows=1000, fit=False).origins
+    assert unfitted[0] == 23  # a context to forecast from
+    assert plan_backtest(400, 6, context_length=24, n_windows=1000, window="sliding", train_length=100,
+                         ).origins[0] == 99
 
 
 @pytest.mark.parametrize(

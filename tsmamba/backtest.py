@@ -261,9 +261,14 @@ def plan_backtest(
     n_rows = int(n_rows)
     check_length(n_rows, horizon + 1, f"a backtest with horizon={horizon}")
     last = n_rows - 1 - horizon  # the last origin whose target ends at the last row
+    trained = max(horizon, fit_horizon or 0)  # the horizon the fits train with
+    needed = context_length + trained  # rows for one (context, target) training window
 
-    if start is None and n_windows is not None:
-        first = max(last - stride * (n_windows - 1), 0)
+    if start is None and n_windows is not None:  # at most n_windows: from the earliest usable origin
+        earliest = context_length - 1 if context == "window" else 0
+        if fit:
+            earliest = max(earliest, needed - 1, (train_length or 0) - 1)
+        first = min(max(last - stride * (n_windows - 1), earliest), last)
         first = last - stride * ((last - first) // stride)  # keep `last` on the grid
     else:
         first = _resolve_start(DEFAULT_START if start is None else start, n_rows, index)
@@ -277,8 +282,6 @@ def plan_backtest(
     if n_windows is not None:
         origins = origins[:n_windows]
 
-    trained = max(horizon, fit_horizon or 0)  # the horizon the fits train with
-    needed = context_length + trained  # rows for one (context, target) training window
     if context == "window" and first < context_length - 1:
         earliest = needed - 1 if fit else context_length - 1
         raise DataValidationError(  # (the start it advises passes the training check too)
