@@ -319,8 +319,8 @@ def test_long_form_with_other_column_names_is_read_with_id_and_value_col_flags(t
     assert capsys.readouterr().err.splitlines()[-1] == (
         f"tsmamba: error: {path.name}: the times in 'timestamp' repeat, and column 'store' tells 2 series "
         "apart, each once per time: is this long form, one row per series and time? Pass --id-col store "
-        "--time-col timestamp --value-col sales to read one channel per series id; otherwise pass --columns "
-        "with the numeric channels to use (numeric here: ['sales'])")
+        "--time-col timestamp --value-col sales to read one channel per series id; a wide table has one row "
+        "per time")
     layout = ["--time-col", "timestamp", "--id-col", "store", "--value-col", "sales"]
     assert cli.main(["fit", "--data", str(path), *layout, *tiny, "--out", str(tmp_path / "m")]) == 0
     capsys.readouterr()
@@ -328,6 +328,15 @@ def test_long_form_with_other_column_names_is_read_with_id_and_value_col_flags(t
     forecast = pd.read_csv(io.StringIO(capsys.readouterr().out))
     assert list(forecast.columns) == ["timestamp", "north", "south"] and len(forecast) == 2
     assert forecast["timestamp"].iloc[0] == "2021-01-04 08:00:00"
+    # the model's time column is the default, as Python's predict reads a file ('date' had been
+    # asked for): in long form with the id and value flags, and in a wide file of the same series
+    assert cli.main(["predict", "--model", str(tmp_path / "m"), "--data", str(path), "--id-col", "store",
+                     "--value-col", "sales"]) == 0
+    assert pd.read_csv(io.StringIO(capsys.readouterr().out)).equals(forecast)
+    wide = long.pivot(index="timestamp", columns="store", values="sales").reset_index()
+    wide.to_csv(tmp_path / "wide.csv", index=False)
+    assert cli.main(["predict", "--model", str(tmp_path / "m"), "--data", str(tmp_path / "wide.csv")]) == 0
+    assert pd.read_csv(io.StringIO(capsys.readouterr().out)).equals(forecast)
     config = write(tmp_path, "layout.toml", 'ds_col = "timestamp"\nid_col = "store"\nvalue_col = "sales"\n')
     assert cli.main(["backtest", "--data", str(path), "--config", str(config), *tiny, "--n-windows", "2",
                      "--no-baselines", "--out", str(tmp_path / "r")]) == 0

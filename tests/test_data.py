@@ -219,8 +219,7 @@ def test_long_form_under_other_names_read_as_wide_says_how_to_read_it(tmp_path):
     with pytest.raises(DataValidationError, match=re.escape(
             "data.csv: the times in 'when' repeat, and column 'store' tells 2 series apart, each once per "
             "time: is this long form, one row per series and time? Pass id_col='store', ds_col='when', "
-            "value_col='sales' to read one channel per series id; otherwise pass columns=[...] with the "
-            "numeric channels to use (numeric here: ['sales'])")):
+            "value_col='sales' to read one channel per series id; a wide table has one row per time")):
         read_series(path, time_col="when")
     with pytest.raises(DataValidationError, match=re.escape("value_col= (one of ['sales', 'promo'])")):
         read_series(long.assign(promo=1.0), time_col="when")
@@ -232,21 +231,30 @@ def test_long_form_under_other_names_read_as_wide_says_how_to_read_it(tmp_path):
         read_series(path, time_col="when", columns=["sales"])
     # columns= naming series ids (a fitted model's channels, as predict passes them) had been
     # "requested columns not found: 'n', 's'; available columns: 'store', 'sales'"
-    ids_asked = r"column 'store' tells 2 series apart, .* value_col='sales' to read one channel per series"
+    ids_asked = r"column 'store' tells 2 series apart, .* value_col='sales' to read one channel per series id"
     with pytest.raises(DataValidationError, match=ids_asked):
         read_series(path, time_col="when", columns=["n", "s"])
     # ids that are whole numbers: it had said "sort the rows", then "drop the duplicates"
     numbered = long.assign(store=long["store"].map({"n": 7, "s": 9}))
-    with pytest.raises(DataValidationError, match=r"column 'store' tells 2 series apart.* per series id$"):
-        read_series(numbered, time_col="when")  # no "otherwise pass columns=" for a number column
+    with pytest.raises(DataValidationError, match=r"column 'store' tells 2 series apart.* one row per time$"):
+        read_series(numbered, time_col="when")
     # a frame with its times as an index named like them reads as long form, as ds_col= names it
     framed = read_series(long.set_index("when"), id_col="store", ds_col="when", value_col="sales")
     pd.testing.assert_frame_equal(framed, wide, check_freq=False)
     with pytest.raises(DataValidationError, match=r"Pass id_col='store', ds_col='when'"):
         read_series(long.set_index("when"), time_col="when")
-    # naming the id or value column says long form (time_col= had been asked for)
+    # naming the id or value column says long form (time_col= had been asked for), and a time_col=
+    # other than 'date' names its time column (it had been ignored there)
     with pytest.raises(DataValidationError, match="long-form data needs the columns 'store', 'ds' and 'sal"):
         read_series(path, id_col="store", value_col="sales")
+    pd.testing.assert_frame_equal(read_series(path, id_col="store", time_col="when", value_col="sales"), wide)
+    # series with different spans (8 rows over 6 times, under 1.5 a time): a text id column still
+    # tells them apart (it had been "non-numeric columns: 'store'"); a number column would not
+    partial = long[(long["store"] == "n") | (long["when"] < index[2])]
+    with pytest.raises(DataValidationError, match="column 'store' tells 2 series apart"):
+        read_series(partial, time_col="when")
+    with pytest.raises(DataValidationError, match="timestamps are not in increasing order"):
+        read_series(partial.assign(store=partial["store"].map({"n": 7, "s": 9})), time_col="when")
 
 
 def test_a_wide_table_with_a_repeated_time_is_not_taken_for_long_form():

@@ -858,6 +858,11 @@ def test_read_errors_say_where_the_cleaning_options_are(series):
 
     with pytest.raises(DataValidationError, match="pass the frame to backtest"):
         backtest(est, holed.iloc[::-1])  # unsorted: sort=True is read_series's
+    # a long form under other names: id_col= and the rest are read_series's too (predict takes none)
+    long = series.iloc[:60].rename_axis("when").reset_index().melt(id_vars="when", var_name="store")
+    with pytest.raises(DataValidationError, match=r"Pass id_col='store', ds_col='when', value_col='value' .*"
+                                                  r"fit reads the data as it is: those options are"):
+        est.fit(long, time_col="when")
     with pytest.raises(DataValidationError, match=r"columns differ") as info:
         est.fit(series).predict(series.rename(columns={series.columns[0]: "renamed"}))
     assert "read_series" not in str(info.value)  # no hint where no option helps

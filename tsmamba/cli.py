@@ -304,7 +304,7 @@ def command(
 
 COMMON_OPTIONS = (
     Opt("--quiet", "-q", action=argparse.BooleanOptionalAction, default=False,
-        help="no progress bars or notes (--no-quiet: undo quiet = true of a --config file)"),
+        help="no progress bars or notes"),
     Opt("--threads", type=positive_int, metavar="N",
         help="CPU threads for torch (default: torch's choice; 1 is much faster on a busy machine)"),
     Opt("--debug", action="store_true", default=False, help="show tracebacks and library logs"),
@@ -421,7 +421,10 @@ def build_parser() -> _Parser:
             p.add_argument(*CONFIG_OPTION.flags, **CONFIG_OPTION.kwargs)
         common = p.add_argument_group("common")
         for opt in _common_options(cmd):
-            common.add_argument(*opt.flags, **{k: v for k, v in opt.kwargs.items() if k != "default"})
+            kwargs = {k: v for k, v in opt.kwargs.items() if k != "default"}
+            if opt.flags[0] == "--quiet" and cmd.model:  # a command that takes --config
+                kwargs["help"] += " (--no-quiet: undo quiet = true of a --config file)"
+            common.add_argument(*opt.flags, **kwargs)
     return parser
 
 
@@ -763,7 +766,6 @@ _IMPUTE_ADVICE = ("Pass impute='ffill', impute='interpolate' or impute='zero' to
 _CLI_WORDING = (
     ("To use your own file pass its path to tsmamba.data.read_series", "To use your own file pass its path"),
     ("Pass columns=[...] with the numeric", "Pass --columns with the numeric"),
-    ("pass columns=[...] with the numeric", "pass --columns with the numeric"),
     ("pass columns=[...] without it", "pass --columns without it"),
     ("columns= lists a column twice", "--columns lists a column twice"),
     ("use a shorter context_length", "use a shorter --context"),
@@ -1002,6 +1004,7 @@ def load_data(
             frame = _require_regular(run, datasets.read_dataset_file(path, spec), path.name)
             frame = _select(frame, columns, path.name)
         else:
+            time_col = time_col or _fitted_time(run, path)  # a model's file is read by its time column
             frame = read_series(path, time_col=time_col or "date", ds_col=time_col, columns=columns,
                                 tz=zone, **layout, **repairs)  # --id-col or --value-col: long form
         return _zone_used(run, frame, path.name), path.name, str(path)
@@ -1040,6 +1043,25 @@ def _zone(name: str | None) -> str | None:
     from tsmamba.data import check_zone
 
     return check_zone(name, "--tz")
+
+
+def _fitted_time(run: Run, path: Path) -> str | None:
+    """The time column the model of ``--model`` was fitted with, when the CSV at ``path`` has it
+    (as TSMambaForecaster.predict reads a file); None without a model or such a column."""
+    if not run.get("model") or not Path(run.model).is_dir():
+        return None
+    from tsmamba.checkpoint import FORECASTER_FORMAT, read_meta
+
+    fitted = read_meta(run.model, FORECASTER_FORMAT).get("index_name")
+    if not isinstance(fitted, str) or fitted == "date":
+        return None
+    import pandas as pd
+
+    try:
+        header = pd.read_csv(path, nrows=0).columns
+    except (OSError, ValueError):  # unreadable or not a CSV: read_series says why
+        return None
+    return fitted if fitted in header else None
 
 
 def model_zone(model_dir: Path) -> str | None:

@@ -663,7 +663,8 @@ def read_series(
     if long_form is None and (id_col is not None or value_col is not None):
         long_form = True  # naming the id or the value column says the data is long form
     id_col = "unique_id" if id_col is None else id_col
-    ds_col = "ds" if ds_col is None else ds_col
+    if ds_col is None:  # a time column named other than the default names the long form's too
+        ds_col = "ds" if time_col == "date" else time_col
     value_col = "y" if value_col is None else value_col
     if isinstance(source, pd.DataFrame):
         frame, origin = source, _Origin("frame")
@@ -691,7 +692,7 @@ def read_series(
     )  # fmt: skip
 
 
-_READ_OPTIONS = ("sort=True", "fill=", "impute=", "date_format=", "encoding=", "tz=")
+_READ_OPTIONS = ("sort=True", "fill=", "impute=", "date_format=", "encoding=", "tz=", "id_col=")
 
 
 def default_time_col(source: Any, time_col: str | None) -> str:
@@ -777,13 +778,15 @@ def _refuse_long_as_wide(
     origin: _Origin,
 ) -> None:
     """A table read as wide that is long form under other column names (store, day, units): its
-    times repeat, most of them (1.5 rows per time or more, not a row written twice), and a column
-    of ids (text or whole numbers, none missing, 2 or more of them, each at most once per time and
-    on at most half the rows) tells the series apart; with ``columns=`` (a fitted model's
-    channels), only when some of them are its values. Say how to read it so, not "non-numeric
-    column", "sort the rows" or "drop the duplicates"."""
-    if len(times) < 4 or not times.has_duplicates or len(times) < 1.5 * times.nunique():
+    times repeat, and a column of ids (text or whole numbers, none missing, 2 or more of them, each
+    at most once per time and on at most half the rows) tells the series apart; a column of whole
+    numbers only where most times repeat (1.5 rows per time or more: a count column of a wide file
+    with a row written twice differs there too); with ``columns=`` (a fitted model's channels),
+    only when some of them are its values. Say how to read it so, not "non-numeric column",
+    "sort the rows" or "drop the duplicates"."""
+    if len(times) < 4 or not times.has_duplicates:
         return
+    dense = len(times) >= 1.5 * times.nunique()
     asked = None if columns is None else set(map(str, columns)) - set(map(str, data.columns))
     if asked is not None and not asked:
         return
@@ -792,7 +795,7 @@ def _refuse_long_as_wide(
         col = data[name]
         text = pd.api.types.is_object_dtype(col.dtype) or pd.api.types.is_string_dtype(col.dtype)
         whole = pd.api.types.is_integer_dtype(col.dtype) and not pd.api.types.is_bool_dtype(col.dtype)
-        if not (text or whole) or col.isna().any() or not 2 <= col.nunique() <= len(col) // 2:
+        if not (text or (whole and dense)) or col.isna().any() or not 2 <= col.nunique() <= len(col) // 2:
             continue
         if asked is not None and not asked & set(map(str, col.unique())):
             continue
@@ -801,20 +804,18 @@ def _refuse_long_as_wide(
         found.append((not text, str(name)))
     if not found:
         return
-    numbered, id_name = sorted(found, key=lambda f: f[0])[0]  # the first text column, else number
+    _, id_name = sorted(found, key=lambda f: f[0])[0]  # the first text column, else number
     numeric = [str(c) for c in data.columns
                if str(c) != id_name and pd.api.types.is_numeric_dtype(data[c].dtype)
                and not pd.api.types.is_bool_dtype(data[c].dtype)]
     if not numeric:
         return
     value = f"value_col={numeric[0]!r}" if len(numeric) == 1 else f"value_col= (one of {numeric})"
-    otherwise = (f"; otherwise pass columns=[...] with the numeric channels to use (numeric here: "
-                 f"{numeric})" if columns is None and not numbered else "")
     raise DataValidationError(
         f"{origin.prefix()}the times in {time_name!r} repeat, and column {id_name!r} tells "
         f"{data[id_name].nunique()} series apart, each once per time: is this long form, one row per "
         f"series and time? Pass id_col={id_name!r}, ds_col={time_name!r}, {value} to read one "
-        f"channel per series id{otherwise}"
+        "channel per series id; a wide table has one row per time"
     )
 
 
