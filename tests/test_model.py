@@ -8,7 +8,14 @@ import torch
 
 from tsmamba.errors import ConfigError
 from tsmamba.mamba2 import Mamba2Config
-from tsmamba.model import ForecasterConfig, ForecastState, MambaForecaster, _moments_to_stats, causal_moments
+from tsmamba.model import (
+    ForecasterConfig,
+    ForecastState,
+    MambaForecaster,
+    _moments_to_stats,
+    causal_moments,
+    count_parameters,
+)
 
 
 def tiny(**kw) -> MambaForecaster:
@@ -409,3 +416,24 @@ def test_scatter_puts_selected_series_back(channel_mode):
     assert inplace.moments is state.moments and not torch.equal(state.moments, before)
     for k, t in merged.tensors().items():
         torch.testing.assert_close(inplace.tensors()[k], t, atol=0, rtol=0)
+
+
+@pytest.mark.parametrize("settings", [
+    dict(), dict(channel_mode="mix", input_skip=True), dict(head_dim=4, n_layers=3, expand=4),
+    dict(cross_channel_skip=True, input_skip=True, head_window=12, cycle_length=24, n_time_features=3),
+])
+def test_the_weight_floor_is_a_floor_of_the_weights_built(settings):
+    """check_memory refuses a network by weight_floor() before building it: it must never count
+    more than the network holds (or a network that fits would be refused)."""
+    config = ForecasterConfig(n_channels=5, horizon=24, context_length=96, d_model=32, **settings)
+    built = count_parameters(MambaForecaster(config))
+    assert 0.9 * built <= config.weight_floor() <= built  # the big matrices are nearly all of it
+
+
+def test_a_network_too_big_for_the_machine_is_refused_before_it_is_built():
+    """n_layers=10**12 had swapped the machine to a halt building layers (helper-111's CLI fuzz)."""
+    huge = ForecasterConfig(n_channels=1, horizon=2, context_length=8, d_model=64, n_layers=10**12)
+    with pytest.raises(ConfigError, match=r"the network would hold at least 27,136,000,000,001,024 weights: "
+                                          r".* GiB to train in float32, more than this machine's"):
+        huge.check_memory()
+    ForecasterConfig(n_channels=1, horizon=2, context_length=8).check_memory()  # a small one passes

@@ -296,7 +296,7 @@ class TSMambaForecaster(BaseEstimator):
             check_bool(getattr(self, name), name)  # "no" is truthy: it switched them on
         check_patience(self.patience)
         # before any data is read, the settings the network and the training module check again
-        self.network_config(n_channels=1)
+        self.network_config(n_channels=1).check_memory()
         check_objective(self.loss, self.frequency_loss, self.learning_rate, self.weight_decay)
         if self.train_sampling not in TRAIN_SAMPLINGS:
             raise ConfigError(f"train_sampling must be one of {TRAIN_SAMPLINGS}, got {self.train_sampling!r}")
@@ -552,8 +552,9 @@ class TSMambaForecaster(BaseEstimator):
 
         wide = str((self.trainer_kwargs or {}).get("precision")) in ("64", "64-true")
         # built wide for a float64 fit: a resumed one loaded its weights through float32 otherwise
-        network = _new_network(self.network_config(len(self.columns_), n_time_features),
-                               torch.float64 if wide else torch.float32)
+        config = self.network_config(len(self.columns_), n_time_features)
+        config.check_memory()  # with the channels of the data ('mix' mode's head grows with them)
+        network = _new_network(config, torch.float64 if wide else torch.float32)
         self.network_ = network
         scaled = self._scaled(all_values)
         marks = self.marks_for(all_index)

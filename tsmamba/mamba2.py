@@ -87,6 +87,10 @@ class Mamba2Config:
     def conv_dim(self) -> int:  # channels through the conv: x, B and C
         return self.d_inner + 2 * self.ngroups * self.d_state
 
+    @property
+    def d_in_proj(self) -> int:  # the input projection's outputs: z, xBC, dt
+        return 2 * self.d_inner + 2 * self.ngroups * self.d_state + self.nheads
+
 
 @dataclass
 class InferenceCache:
@@ -138,7 +142,7 @@ class Mamba2(nn.Module):
         super().__init__()
         cfg = self.config = config
         factory = {"device": device}
-        d_in_proj = 2 * cfg.d_inner + 2 * cfg.ngroups * cfg.d_state + cfg.nheads  # z, xBC, dt
+        d_in_proj = cfg.d_in_proj  # z, xBC, dt
         self.in_proj = nn.Linear(cfg.d_model, d_in_proj, bias=cfg.bias, **factory)
         self.conv1d = nn.Conv1d(cfg.conv_dim, cfg.conv_dim, cfg.d_conv, groups=cfg.conv_dim,
                                 bias=cfg.conv_bias, **factory)

@@ -38,6 +38,7 @@ gives over the same history.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
@@ -129,6 +130,32 @@ class ForecasterConfig:
     def head_width(self) -> int:
         """Features per position that the head reads (and the state carries): d (or D) + skip."""
         return (self.head_dim or self.d_model) + self.skip_width
+
+    def weight_floor(self) -> int:
+        """At least how many weights the network holds, from its largest matrices (the blocks'
+        projections, the head and the cross-channel skip), computed without building it."""
+        m = self.mamba_config()
+        per_layer = self.d_model * m.d_in_proj + m.d_inner * self.d_model  # in_proj and out_proj
+        outputs = self.horizon * (1 if self.channel_mode == "independent" else self.n_channels)
+        C, K = self.n_channels, self.head_window
+        skip = K * C * self.horizon * C if self.cross_channel_skip else 0
+        return self.n_layers * per_layer + K * self.head_width * outputs + skip
+
+    def check_memory(self) -> None:
+        """ConfigError for a network that cannot train in this machine's memory: its weights, their
+        gradients and AdamW's two moments in float32 (n_layers=10**12 had swapped the machine to a
+        halt building layers; a huge horizon or head_window did the same in the head)."""
+        try:
+            memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        except (AttributeError, ValueError, OSError):  # no sysconf (Windows): nothing to compare with
+            return
+        need = 4 * 4 * self.weight_floor()
+        if need > memory:
+            raise ConfigError(
+                f"the network would hold at least {self.weight_floor():,} weights: {need / 2**30:,.1f} GiB "
+                f"to train in float32, more than this machine's {memory / 2**30:,.1f} GiB of memory; "
+                "lower d_model, n_layers, expand, head_window, head_dim or horizon"
+            )
 
     @property
     def n_marks(self) -> int:
