@@ -433,7 +433,12 @@ def test_the_weight_floor_is_a_floor_of_the_weights_built(settings):
 def test_a_network_too_big_for_the_machine_is_refused_before_it_is_built():
     """n_layers=10**12 had swapped the machine to a halt building layers (helper-111's CLI fuzz)."""
     huge = ForecasterConfig(n_channels=1, horizon=2, context_length=8, d_model=64, n_layers=10**12)
-    with pytest.raises(ConfigError, match=r"the network would hold at least 27,136,000,000,001,024 weights: "
+    with pytest.raises(ConfigError, match=r"the network would hold at least 27,776,000,000,001,024 weights: "
                                           r".* GiB to train in float32, more than this machine's"):
         huge.check_memory()
     ForecasterConfig(n_channels=1, horizon=2, context_length=8).check_memory()  # a small one passes
+    for big in (dict(d_conv=10**23), dict(cycle_length=10**23), dict(d_state=10**23)):  # all counted
+        with pytest.raises(ConfigError, match="the network would hold at least"):
+            ForecasterConfig(n_channels=1, horizon=2, context_length=8, **big).check_memory()
+    with pytest.raises(ConfigError, match=r"norm_span must be at most 10\*\*12 steps"):  # a NaN loss
+        ForecasterConfig(n_channels=1, horizon=2, context_length=8, norm_span=10**23)

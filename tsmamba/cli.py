@@ -820,6 +820,9 @@ _CLI_WORDING = (
     (" and pass the result.", " in the file first."),  # after "Resample the data ..." / "Stamp each row ..."
     ("with tz= (e.g. read_series(df, tz='Europe/Berlin'))", "with --tz (e.g. --tz Europe/Berlin)"),
     ("(a diverged fit: lower learning_rate)", "(a diverged fit: lower --learning-rate)"),
+    ("lower d_model, n_layers, expand, d_state, d_conv, head_window, head_dim, cycle_length or horizon",
+     "lower --d-model, --n-layers, --expand, --d-state, --d-conv, --head-window, --head-dim, --cycle-length "
+     "or --horizon"),
     ("or leave cycle_length unset", "or leave --cycle-length unset"),
     ("; leave cycle_length unset", "; leave --cycle-length unset"),
     ("extreme values, or lower learning_rate", "extreme values, or lower --learning-rate"),

@@ -92,6 +92,11 @@ class ForecasterConfig:
         if self.norm not in NORMS:
             raise ConfigError(f"norm must be one of {NORMS}, got {self.norm!r}")
         positive_int(self.norm_span, "norm_span", allow_none=True)
+        if self.norm_span is not None and self.norm_span > 10**12:  # 10**23 had trained to a NaN loss
+            raise ConfigError(
+                f"norm_span must be at most 10**12 steps, got {self.norm_span}: the causal statistics' "
+                "decay 1 - 2 / (span + 1) rounds to 1 beyond that, and they lose all weight"
+            )
         number = isinstance(self.dropout, (int, float)) and not isinstance(self.dropout, bool)
         if not number or not 0 <= self.dropout < 1:
             raise ConfigError(f"dropout must be a number in [0, 1), got {self.dropout!r}")
@@ -132,14 +137,16 @@ class ForecasterConfig:
         return (self.head_dim or self.d_model) + self.skip_width
 
     def weight_floor(self) -> int:
-        """At least how many weights the network holds, from its largest matrices (the blocks'
-        projections, the head and the cross-channel skip), computed without building it."""
+        """At least how many weights the network holds, from its largest tensors (the blocks'
+        projections and convolutions, the head, the cross-channel skip and the cycle), computed
+        without building it."""
         m = self.mamba_config()
-        per_layer = self.d_model * m.d_in_proj + m.d_inner * self.d_model  # in_proj and out_proj
+        per_layer = self.d_model * m.d_in_proj + m.d_inner * self.d_model + m.conv_dim * m.d_conv
         outputs = self.horizon * (1 if self.channel_mode == "independent" else self.n_channels)
         C, K = self.n_channels, self.head_window
         skip = K * C * self.horizon * C if self.cross_channel_skip else 0
-        return self.n_layers * per_layer + K * self.head_width * outputs + skip
+        cycle = (self.cycle_length or 0) * C
+        return self.n_layers * per_layer + K * self.head_width * outputs + skip + cycle
 
     def check_memory(self) -> None:
         """ConfigError for a network that cannot train in this machine's memory: its weights, their
@@ -154,7 +161,8 @@ class ForecasterConfig:
             raise ConfigError(
                 f"the network would hold at least {self.weight_floor():,} weights: {need / 2**30:,.1f} GiB "
                 f"to train in float32, more than this machine's {memory / 2**30:,.1f} GiB of memory; "
-                "lower d_model, n_layers, expand, head_window, head_dim or horizon"
+                "lower d_model, n_layers, expand, d_state, d_conv, head_window, head_dim, cycle_length "
+                "or horizon"
             )
 
     @property
