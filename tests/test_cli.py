@@ -577,6 +577,7 @@ def test_datasets_lists_where_files_are(tmp_path):
     assert {"ETTh1", "ETTm1", "Weather"} <= set(entries)
     text = tsmamba("datasets", env={"TSMAMBA_DATA": str(tmp_path)}).stdout
     assert str(tmp_path / "ETTh1.csv") in text and "searched:" in text
+    (tmp_path / "mine").mkdir()
     text = tsmamba("datasets", "--data-dir", tmp_path / "mine", env={"TSMAMBA_DATA": str(tmp_path)}).stdout
     assert f"searched: --data-dir {tmp_path / 'mine'}, then $TSMAMBA_DATA = {tmp_path}, then" in text
 
@@ -640,6 +641,31 @@ def test_config_file_below_flags(tmp_path):
     args = parser.parse_args(["backtest", "--config", str(json_config)])
     opts, _ = cli._resolve(cli.COMMANDS["backtest"], args)
     assert opts["refit"] == 5 and opts["window"] == "sliding"
+
+
+@pytest.mark.parametrize("argv, error", [
+    # Path('') is the current folder: a backtest had written its report there
+    (["backtest", "--data", "ETTh1", "--out", ""], "argument --out: expected a path, got an empty one"),
+    (["fit", "--data", "x.csv", "--time-col", " ", "--out", "m"],  # it had read as 'date'
+     "argument --time-col: expected a value, got an empty one"),
+    (["predict", "--model", "m", "--data", ""],  # it had forecast from the training series
+     "argument --data: expected a value, got an empty one"),
+    (["fit", "--data", "x.csv", "--threads", "99999999999999999999999", "--out", "m"],  # overflowed in torch
+     "argument --threads: expected at most 1024 threads"),
+])
+def test_empty_and_absurd_option_values_are_usage_errors(argv, error, capsys):
+    with pytest.raises(SystemExit) as exited:  # argparse's usage error
+        cli.main(argv)
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"tsmamba: error: {error}") and err.count("\n") == 1, err
+
+
+def test_a_data_dir_that_is_no_folder_is_an_error(tmp_path, capsys):
+    (tmp_path / "f.csv").write_text("date,a\n")
+    for given in (tmp_path / "missing", tmp_path / "f.csv"):  # they had been listed as searched
+        assert cli.main(["datasets", "--data-dir", str(given)]) == 2
+        assert f"--data-dir {given} is not a folder" in capsys.readouterr().err
 
 
 def test_a_switch_a_config_file_turns_on_is_turned_off_by_its_no_flag(tmp_path):

@@ -90,12 +90,34 @@ def non_negative_int(text: Any) -> int:
     return _integer(text, 0, "an integer >= 0")
 
 
+def thread_count(text: Any) -> int:
+    """A positive number of threads, at most 1024 (10**23 had overflowed inside torch, and reached
+    OpenMP's environment as an invalid value)."""
+    value = positive_int(text)
+    if value > 1024:
+        raise argparse.ArgumentTypeError(f"expected at most 1024 threads, got {value}")
+    return value
+
+
 def pathname(text: Any) -> Path:
     """A file or folder path (``~`` expanded, as a shell would on the command line); config files
-    must give it as a string."""
+    must give it as a string. An empty one is refused: Path('') is the current folder, where
+    '--out ""' had written a report."""
     if not isinstance(text, (str, os.PathLike)):
         raise argparse.ArgumentTypeError(f"expected a path (a string), got {text!r}")
+    if not os.fspath(text).strip():
+        raise argparse.ArgumentTypeError("expected a path, got an empty one")
     return Path(text).expanduser()
+
+
+def text(value: Any) -> str:
+    """A name or text option's value (--data, --time-col, --tz, ...): a string that is not empty
+    ('--time-col ""' had read as the option left out, and '--data ""' as no data given)."""
+    if not isinstance(value, str):
+        raise argparse.ArgumentTypeError(f"expected a string, got {value!r}")
+    if not value.strip():
+        raise argparse.ArgumentTypeError("expected a value, got an empty one")
+    return value
 
 
 def _number(text: Any, low: float, low_open: bool, high: float | None = None) -> float:
@@ -255,6 +277,8 @@ class Opt:
     kwargs: dict[str, Any]
 
     def __init__(self, *flags: str, **kwargs: Any) -> None:
+        if not {"type", "action", "choices"} & set(kwargs):  # a name or text: not an empty one
+            kwargs["type"] = text
         object.__setattr__(self, "flags", flags)
         object.__setattr__(self, "kwargs", kwargs)
 
@@ -305,7 +329,7 @@ def command(
 COMMON_OPTIONS = (
     Opt("--quiet", "-q", action=argparse.BooleanOptionalAction, default=False,
         help="no progress bars or notes"),
-    Opt("--threads", type=positive_int, metavar="N",
+    Opt("--threads", type=thread_count, metavar="N",
         help="CPU threads for torch (default: torch's choice; 1 is much faster on a busy machine)"),
     Opt("--debug", action="store_true", default=False, help="show tracebacks and library logs"),
 )
@@ -542,10 +566,11 @@ def _is_number(value: Any) -> bool:
 # what a config file's value must be, by the flag's type: a file says 8, 0.5 and true, not "8",
 # true for a number or "yes" for true (a flag's text is converted; a file's value has its type)
 _CONFIG_KINDS: dict[Any, tuple[Callable[[Any], bool], str]] = {
-    **dict.fromkeys((positive_int, non_negative_int, integer), (_is_int, "an integer")),
+    **dict.fromkeys((positive_int, non_negative_int, integer, thread_count), (_is_int, "an integer")),
     **dict.fromkeys((positive_float, non_negative_float, fraction, weight), (_is_number, "a number")),
     boolean: (lambda v: isinstance(v, bool), "true or false"),
     str: (lambda v: isinstance(v, str), "a string"),
+    text: (lambda v: isinstance(v, str), "a string"),
     start_value: (lambda v: _is_number(v) or isinstance(v, str), "a row number, a fraction or a time"),
     refit_value: (lambda v: isinstance(v, bool) or _is_int(v), "true, false or an integer k"),
     column_list: (lambda v: (isinstance(v, str) and bool(v.strip())) or (
@@ -1520,6 +1545,9 @@ def cmd_datasets(run: Run) -> int:
     up in --data-dir, $TSMAMBA_DATA, then the download folder)."""
     from tsmamba import datasets
 
+    if run.get("data_dir") is not None and not run.data_dir.expanduser().is_dir():  # it had been listed
+        raise ConfigError(f"--data-dir {run.data_dir} is not a folder; give the folder that holds the "
+                          "data files, or leave it out")
     entries = datasets.list_datasets(run.get("data_dir"))
     if run.get("json"):
         print(json.dumps(entries, indent=2), file=run.stdout)
