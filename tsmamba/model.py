@@ -151,15 +151,16 @@ class ForecasterConfig:
     def check_memory(self) -> None:
         """ConfigError for a network that cannot train in this machine's memory: its weights, their
         gradients and AdamW's two moments in float32 (n_layers=10**12 had swapped the machine to a
-        halt building layers; a huge horizon or head_window did the same in the head)."""
+        halt building layers)."""
         try:
             memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
         except (AttributeError, ValueError, OSError):  # no sysconf (Windows): nothing to compare with
             return
-        need = 4 * 4 * self.weight_floor()
+        weights = self.weight_floor()
+        need = 4 * 4 * weights
         if need > memory:
             raise ConfigError(
-                f"the network would hold at least {self.weight_floor():,} weights: {need / 2**30:,.1f} GiB "
+                f"the network would hold at least {weights:,} weights: {need / 2**30:,.1f} GiB "
                 f"to train in float32, more than this machine's {memory / 2**30:,.1f} GiB of memory; "
                 "lower d_model, n_layers, expand, d_state, d_conv, head_window, head_dim, cycle_length "
                 "or horizon"
