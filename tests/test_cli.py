@@ -106,7 +106,7 @@ def fake_model(folder: Path, fmt: str = "tsmamba-forecaster") -> Path:
                     "--out", p / "m"], ["non-numeric columns", "column 'a'", "'three'"]),
         (lambda p: ["backtest", "--data", "ETTh1", "--horizon", "0"], ["--horizon", "positive integer"]),
         (lambda p: ["backtest", "--data", write(p, "ok.csv", GOOD_ROWS), "--context", "5000",
-                    "--horizon", "4"], ["context_length=5000"]),
+                    "--horizon", "4"], ["window forecasts need --context 5000"]),
         (lambda p: ["fit", "--data", write(p, "ok.csv", GOOD_ROWS), "--context", "48", "--horizon", "4",
                     "--out", p / "m"], ["too short", "need >= 52 rows, got 20"]),
         (lambda p: ["backtest", "--data", "NoSuchSet"], ["unknown data set 'NoSuchSet'", "ETTh1"]),
@@ -417,7 +417,7 @@ def test_warnings_name_flags_not_python_arguments(tmp_path, capsys, small_csv, t
     assert cli.main(["fit", "--data", str(small_csv), "--context", "48", "--horizon", "96", "--config",
                      str(tiny_config), "--out", str(tmp_path / "m"), "--quiet"]) == 0
     err = capsys.readouterr().err
-    assert "tsmamba: warning: val_fraction=0.1 of 700 rows holds 70 validation rows" in err, err
+    assert "tsmamba: warning: --val-fraction 0.1 of 700 rows holds 70 validation rows" in err, err
     assert "(raise --val-fraction or give more rows)" in err and "val_df=" not in err, err
 
 
@@ -511,6 +511,26 @@ def test_cli_wording_keys_are_library_messages():
             literals |= {n.value for n in nodes if isinstance(n, ast.Constant) and isinstance(n.value, str)}
     dead = [key for key, _ in cli._CLI_WORDING if not any(key in text for text in literals)]
     assert dead == []
+
+
+def test_parameter_names_left_in_messages_become_the_flags_that_set_them():
+    """helper-111's fuzz: '--seed -1' said 'random_state must be ...', '--headdim 3' to 'change
+    d_model/expand', a short file 'predict reads the last context_length=8 rows'."""
+    for library, flags in (
+        ("random_state must be an integer in [0, 2**32) or None (unseeded), got -1",
+         "--seed must be an integer in [0, 2**32), got -1"),
+        ("pick headdim dividing 24 (e.g. 8) or change d_model/expand",
+         "pick --headdim dividing 24 (e.g. 8) or change --d-model or --expand"),
+        ("predict reads the last context_length=8 rows", "predict reads the last --context 8 rows"),
+        ("train_length=5 is shorter than one training window (context_length + horizon = 8 + 2 = 10 rows)",
+         "--train-length 5 is shorter than one training window (--context + horizon = 8 + 2 = 10 rows)"),
+        # left alone: paths, quoted names, prose words, and a settings file's keys
+        ("/data/d_model/x.csv: 'head_window' and the forecast horizon", "/data/d_model/x.csv: 'head_window' "
+         "and the forecast horizon"),
+        ("--config c.toml sets 'd_model' twice (d_model and [model] d_model); keep one",
+         "--config c.toml sets 'd_model' twice (d_model and [model] d_model); keep one"),
+    ):
+        assert cli._cli_wording(library) == flags
 
 
 def test_the_no_frequency_advice_is_reworded_for_the_command_line():
@@ -1127,7 +1147,7 @@ def test_stream_header_lacking_a_model_column_stops(capsys, monkeypatch, ot_hufl
 @pytest.mark.parametrize(
     ("flags", "expected"),
     [(["--protocol", "ltsf", "--context", "9000", "--horizon", "4"],
-      "context_length 9000 exceeds the train split's 8640 rows; choose a shorter --context"),
+      "--context 9000 exceeds the train split's 8640 rows; choose a shorter --context"),
      (["--context", "8", "--horizon", "4", "--window", "sliding", "--train-length", "20000",
        "--start", "100"],
       "start later (--start) or shorten --train-length")],

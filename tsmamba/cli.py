@@ -845,6 +845,8 @@ _CLI_WORDING = (
     (" and pass the result.", " in the file first."),  # after "Resample the data ..." / "Stamp each row ..."
     ("with tz= (e.g. read_series(df, tz='Europe/Berlin'))", "with --tz (e.g. --tz Europe/Berlin)"),
     ("(a diverged fit: lower learning_rate)", "(a diverged fit: lower --learning-rate)"),
+    ("or change d_model/expand", "or change --d-model or --expand"),
+    (" or None (unseeded)", ""),  # a seed the command line cannot leave unset
     ("lower d_model, n_layers, expand, d_state, d_conv, head_window, head_dim, cycle_length or horizon",
      "lower --d-model, --n-layers, --expand, --d-state, --d-conv, --head-window, --head-dim, --cycle-length "
      "or --horizon"),
@@ -872,7 +874,20 @@ def _cli_wording(text: str) -> str:
         text = text.replace(library, flags)
     for pattern, flags in _CLI_PATTERNS:
         text = pattern.sub(flags, text)
-    return text
+    if text.startswith("--config "):  # a settings file's keys are named as written in it
+        return text
+    return _PARAM_NAME.sub(lambda m: _FLAG_OF[m[1]] + (" " if m[2] else ""), text)
+
+
+# what remains of the estimator's parameter names (in messages such as "window forecasts need
+# context_length=8" or "random_state must be ...") as the flags that set them: the names with an
+# underscore, and headdim, which prose does not use ("expand" and "horizon" it does); not in quotes,
+# where a config file's key is named
+_FLAG_OF = {
+    **{p.name: p.flag for p in MODEL_PARAMS if "_" in p.name or p.name == "headdim"},
+    "context_length": "--context", "random_state": "--seed", "train_length": "--train-length",
+}
+_PARAM_NAME = re.compile(r"(?<![\w./'-])(" + "|".join(sorted(_FLAG_OF, key=len, reverse=True)) + r")\b(=?)")
 
 
 def _one_line(text: str) -> str:
