@@ -755,6 +755,10 @@ def test_config_files_name_a_mistyped_key_and_refuse_a_key_set_twice(tmp_path, c
     with pytest.raises(cli.ConfigError, match="did you mean 'no_baselines'"):
         cli._resolve(cli.COMMANDS["backtest"], cli.build_parser().parse_args(
             ["backtest", "--data", "ETTh1", "--config", str(config)]))
+    assert "[[model]] is a list of tables; write [model] (one pair of brackets)" in error(
+        "aot.toml", "[[model]]\nd_model = 8\n")  # it had been "'model' is a setting of 'tsmamba predict'"
+    listed = error("aot.json", '{"model": [{"d_model": 8}]}')
+    assert "'model' is a list of objects; give it one object" in listed
     twice = error("b.toml", "d_model = 8\n[model]\nd_model = 16\n")
     assert "sets 'd_model' twice (d_model and [model] d_model)" in twice
     assert "the key 'd_model' is given twice" in error("c.json", '{"d_model": 8, "d_model": 16}')

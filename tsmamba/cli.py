@@ -517,6 +517,12 @@ def _read_config(path: Path) -> dict[str, Any]:
     flat: dict[str, Any] = {}
     where: dict[str, str] = {}
     for key, value in data.items():
+        if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            # [[model]] had been "'model' is a setting of 'tsmamba predict' and 'tsmamba stream'"
+            what = (f"{key!r} is a list of objects; give it one object of settings" if parser is None
+                    else f"[[{key}]] is a list of tables; write [{key}] (one pair of brackets) for a "
+                    "table of settings")
+            raise ConfigError(f"--config {path}: {what}")
         # [model], [backtest] tables; trainer_kwargs (or trainer-kwargs) is a setting's value
         table = isinstance(value, dict) and str(key).replace("-", "_") != "trainer_kwargs"
         for written, item in (value.items() if table else [(key, value)]):
