@@ -519,14 +519,22 @@ def test_parameter_names_left_in_messages_become_the_flags_that_set_them():
     for library, flags in (
         ("random_state must be an integer in [0, 2**32) or None (unseeded), got -1",
          "--seed must be an integer in [0, 2**32), got -1"),
-        ("pick headdim dividing 24 (e.g. 8) or change d_model/expand",
-         "pick --headdim dividing 24 (e.g. 8) or change --d-model or --expand"),
+        ("not a multiple of headdim (16); pick headdim dividing 24 (e.g. 8) or change d_model/expand",
+         "not a multiple of --headdim (16); pick --headdim dividing 24 (e.g. 8) or change --d-model or "
+         "--expand"),
         ("predict reads the last context_length=8 rows", "predict reads the last --context 8 rows"),
         ("train_length=5 is shorter than one training window (context_length + horizon = 8 + 2 = 10 rows)",
          "--train-length 5 is shorter than one training window (--context + horizon = 8 + 2 = 10 rows)"),
-        # left alone: paths, quoted names, prose words, and a settings file's keys
+        # left alone: paths and file names, channel names, quoted names, prose words, and a settings
+        # file's keys (helper-112: 'd_model.csv' had become '--d-model.csv', channels listed
+        # '(time, context_length, head_dim)' flags)
         ("/data/d_model/x.csv: 'head_window' and the forecast horizon", "/data/d_model/x.csv: 'head_window' "
          "and the forecast horizon"),
+        ("d_model.csv: time column 'date' not found", "d_model.csv: time column 'date' not found"),
+        ("n_layers/meta.json is missing: n_layers is not a complete tsmamba save",
+         "n_layers/meta.json is missing: n_layers is not a complete tsmamba save"),
+        ("line 1: expected 3 fields (time, context_length, head_dim), got 2",
+         "line 1: expected 3 fields (time, context_length, head_dim), got 2"),
         ("--config c.toml sets 'd_model' twice (d_model and [model] d_model); keep one",
          "--config c.toml sets 'd_model' twice (d_model and [model] d_model); keep one"),
     ):

@@ -272,6 +272,18 @@ def test_a_wide_table_with_a_repeated_time_is_not_taken_for_long_form():
     frame = pd.DataFrame({"date": days, "sales": np.arange(31.0)})
     with pytest.raises(DataValidationError, match="duplicate"):
         read_series(frame)
+    # one hour written twice at a DST change beside a day/night column (helper-112): no panel
+    hours = pd.date_range("2021-10-30 03:00", periods=48, freq="h")
+    hours = hours.insert(23, hours[23])
+    shifts = pd.DataFrame({"date": hours, "load": np.arange(49.0),
+                           "shift": np.where(hours.hour < 12, "day", "night")})
+    shifts.loc[24, "shift"] = "day" if shifts.loc[23, "shift"] == "night" else "night"
+    with pytest.raises(DataValidationError, match="non-numeric columns: column 'shift'"):
+        read_series(shifts)
+    # a wide file whose channels are named unique_id and y, read by its time_col (helper-112)
+    uid = pd.DataFrame({"timestamp": pd.date_range("2021", periods=48, freq="h"),
+                        "unique_id": np.arange(48) / 2, "y": np.arange(48.0), "x": 1.0 + np.arange(48)})
+    assert read_series(uid, time_col="timestamp", columns=["y", "x"]).shape == (48, 2)
 
 
 def test_long_form_duplicate_pairs_are_listed():

@@ -852,6 +852,7 @@ _CLI_WORDING = (
     ("with tz= (e.g. read_series(df, tz='Europe/Berlin'))", "with --tz (e.g. --tz Europe/Berlin)"),
     ("(a diverged fit: lower learning_rate)", "(a diverged fit: lower --learning-rate)"),
     ("or change d_model/expand", "or change --d-model or --expand"),
+    ("; pick headdim dividing", "; pick --headdim dividing"),
     (" or None (unseeded)", ""),  # a seed the command line cannot leave unset
     ("lower d_model, n_layers, expand, d_state, d_conv, head_window, head_dim, cycle_length or horizon",
      "lower --d-model, --n-layers, --expand, --d-state, --d-conv, --head-window, --head-dim, --cycle-length "
@@ -887,13 +888,15 @@ def _cli_wording(text: str) -> str:
 
 # what remains of the estimator's parameter names (in messages such as "window forecasts need
 # context_length=8" or "random_state must be ...") as the flags that set them: the names with an
-# underscore, and headdim, which prose does not use ("expand" and "horizon" it does); not in quotes,
-# where a config file's key is named
+# underscore, and headdim, which prose does not use ("expand" and "horizon" it does), where they
+# stand as a setting (a file d_model.csv, or channels listed "(time, context_length, ...)", are names)
 _FLAG_OF = {
     **{p.name: p.flag for p in MODEL_PARAMS if "_" in p.name or p.name == "headdim"},
     "context_length": "--context", "random_state": "--seed", "train_length": "--train-length",
 }
-_PARAM_NAME = re.compile(r"(?<![\w./'-])(" + "|".join(sorted(_FLAG_OF, key=len, reverse=True)) + r")\b(=?)")
+_PARAM_NAME = re.compile(  # as a setting: "name=8", "name 8", "name (8)", "name must", "name + horizon"
+    r"(?<![^\s(])(" + "|".join(sorted(_FLAG_OF, key=len, reverse=True))
+    + r")(?:(=)(?=\S)|(?= must\b| \(?\d| \+ ))")
 
 
 def _one_line(text: str) -> str:

@@ -663,8 +663,8 @@ def read_series(
     if long_form is None and (id_col is not None or value_col is not None):
         long_form = True  # naming the id or the value column says the data is long form
     id_col = "unique_id" if id_col is None else id_col
-    if ds_col is None:  # a time column named other than the default names the long form's too
-        ds_col = "ds" if time_col == "date" else time_col
+    if ds_col is None:  # in data said to be long form, a time_col= other than 'date' names its time
+        ds_col = time_col if long_form and time_col != "date" else "ds"
     value_col = "y" if value_col is None else value_col
     if isinstance(source, pd.DataFrame):
         frame, origin = source, _Origin("frame")
@@ -779,13 +779,16 @@ def _refuse_long_as_wide(
 ) -> None:
     """A table read as wide that is long form under other column names (store, day, units): its
     times repeat, and a column of ids (text or whole numbers, none missing, 2 or more of them, each
-    at most once per time and on at most half the rows) tells the series apart; a column of whole
-    numbers only where most times repeat (1.5 rows per time or more: a count column of a wide file
-    with a row written twice differs there too); with ``columns=`` (a fitted model's channels),
+    at most once per time and on at most half the rows) tells the series apart; a text column where
+    a tenth of the rows or more share their time (a wide file's repeated hour at a DST change, with
+    a day/night column, is no panel), a column of whole numbers only where most times repeat (1.5
+    rows per time or more: a count column of a wide file with a row written twice differs there
+    too); with ``columns=`` (a fitted model's channels),
     only when some of them are its values. Say how to read it so, not "non-numeric column",
     "sort the rows" or "drop the duplicates"."""
     if len(times) < 4 or not times.has_duplicates:
         return
+    shared = times.duplicated(keep=False).mean()  # the rows whose time another row has too
     dense = len(times) >= 1.5 * times.nunique()
     asked = None if columns is None else set(map(str, columns)) - set(map(str, data.columns))
     if asked is not None and not asked:
@@ -795,7 +798,8 @@ def _refuse_long_as_wide(
         col = data[name]
         text = pd.api.types.is_object_dtype(col.dtype) or pd.api.types.is_string_dtype(col.dtype)
         whole = pd.api.types.is_integer_dtype(col.dtype) and not pd.api.types.is_bool_dtype(col.dtype)
-        if not (text or (whole and dense)) or col.isna().any() or not 2 <= col.nunique() <= len(col) // 2:
+        if not ((text and shared >= 0.1) or (whole and dense)) or col.isna().any() \
+                or not 2 <= col.nunique() <= len(col) // 2:
             continue
         if asked is not None and not asked & set(map(str, col.unique())):
             continue
