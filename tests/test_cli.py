@@ -412,6 +412,37 @@ def test_a_sigterm_during_training_exits_143_not_0(tmp_path, capsys, monkeypatch
     assert capsys.readouterr().err == "tsmamba: terminated\n" and not out.exists()
 
 
+def test_running_out_of_memory_is_one_line_naming_the_flags_to_lower(tmp_path, capsys, monkeypatch, small_csv,
+                                                                     tiny_config):
+    import torch
+
+    from tsmamba import training
+
+    def greedy(*args, **kwargs):
+        torch.empty(2**50, dtype=torch.uint8)  # refused by torch's allocator: more than any machine has
+
+    monkeypatch.setattr(training, "forecast_loss", greedy)
+    out = tmp_path / "m"
+    assert cli.main(["fit", "--data", str(small_csv), "--context", "48", "--horizon", "4", "--config",
+                     str(tiny_config), "--out", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("tsmamba: error: fit ran out of memory (it asked for 1,048,576.0 GiB more): lower "
+                          "--batch-size (") and "--context (48)" in err and err.count("\n") == 1, err
+    assert not out.exists()
+
+
+def test_a_failed_allocation_outside_a_fit_is_one_line_too(tmp_path, capsys, monkeypatch, small_csv):
+    from tsmamba import data
+
+    def greedy(*args, **kwargs):
+        np.empty(2**50, dtype=np.uint8)
+
+    monkeypatch.setattr(data, "read_series", greedy)
+    assert cli.main(["fit", "--data", str(small_csv), "--out", str(tmp_path / "m")]) == 2
+    assert capsys.readouterr().err == ("tsmamba: error: 'tsmamba fit' ran out of memory (it asked for 1.00 "
+                                       "PiB more): give it fewer rows or channels, or a smaller model\n")
+
+
 def test_warnings_name_flags_not_python_arguments(tmp_path, capsys, small_csv, tiny_config):
     # 700 rows: a tenth (70) is too few validation rows for horizon 96
     assert cli.main(["fit", "--data", str(small_csv), "--context", "48", "--horizon", "96", "--config",

@@ -25,7 +25,14 @@ import tsmamba
 from tsmamba import estimator as estimator_module
 from tsmamba import training
 from tsmamba.datasets import synthetic_ett
-from tsmamba.errors import CheckpointError, ConfigError, DataValidationError, TrainingError, TSMambaError
+from tsmamba.errors import (
+    CheckpointError,
+    ConfigError,
+    DataValidationError,
+    OutOfMemoryError,
+    TrainingError,
+    TSMambaError,
+)
 from tsmamba.estimator import TSMambaForecaster
 
 TINY = dict(
@@ -632,6 +639,27 @@ def test_non_finite_loss_stops_with_a_clear_error(series, monkeypatch, tmp_path)
     assert not hasattr(est, "history_")
     assert not (tmp_path / "ck" / "last.ckpt").exists()  # no NaN weights written
 
+
+
+def test_a_fit_out_of_memory_says_what_to_lower_and_leaves_the_estimator_as_it_was(series, monkeypatch):
+    """A real failed allocation in a training step (torch's allocator refuses 1 PiB) had come out
+    as a RuntimeError from deep in the SSD; the estimator can fit again once the memory is back."""
+    real = training.forecast_loss
+
+    def greedy(kind, pred, target, frequency_weight=0.0):
+        torch.empty(2**50, dtype=torch.uint8)
+        return real(kind, pred, target, frequency_weight)
+
+    est = TSMambaForecaster(**TINY)
+    monkeypatch.setattr(training, "forecast_loss", greedy)
+    with pytest.raises(OutOfMemoryError, match=r"^fit ran out of memory \(it asked for 1,048,576.0 GiB "
+                       r"more\): lower batch_size \(32\), context_length \(24\), d_model \(16\), "
+                       r"n_layers \(1\) or chunk_size \(32\), or fit fewer channels at a time$") as caught:
+        est.fit(series)
+    assert isinstance(caught.value, (TSMambaError, MemoryError))
+    assert not hasattr(est, "network_")
+    monkeypatch.setattr(training, "forecast_loss", real)
+    assert est.fit(series).predict().shape == (TINY["horizon"], 3)
 
 
 def test_a_diverged_validation_loss_stops_with_a_clear_error(series, tmp_path):

@@ -51,6 +51,7 @@ from tsmamba.errors import (
     DataValidationError,
     TSMambaError,
     check_context_norm,
+    memory_errors,
 )
 from tsmamba.runtime import keep_large_allocations
 
@@ -990,7 +991,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         opts, given = _resolve(cmd, args)
         run = Run(cmd.name, opts, stdout, stderr, given)
         keep_large_allocations()  # glibc: reuse freed large blocks (see tsmamba.runtime)
-        with _torch_threads(opts.get("threads")), _library_output(debug, stderr):
+        with _torch_threads(opts.get("threads")), _library_output(debug, stderr), \
+                memory_errors(f"'{PROG} {cmd.name}'", "give it fewer rows or channels, or a smaller model"):
             status = cmd.func(run)
         stdout.flush()  # a closed pipe shows here, not at exit
         return int(status or 0)

@@ -7,6 +7,10 @@ timestamp, parameter) and what to do about it.
 
 from __future__ import annotations
 
+import contextlib
+import re
+import traceback
+from collections.abc import Iterator
 from numbers import Integral
 from typing import Any
 
@@ -43,6 +47,44 @@ class TrainingError(TSMambaError, RuntimeError):
 
 class StreamError(TSMambaError, ValueError):
     """An observation a stream rejects; the stream's state is left unchanged."""
+
+
+class OutOfMemoryError(TSMambaError, MemoryError):
+    """Work that needs more memory than the machine (or its GPU) has; the message says what to lower."""
+
+
+# what torch's allocators say: "DefaultCPUAllocator: can't allocate memory: you tried to allocate
+# 12030197760 bytes", "CUDA out of memory. Tried to allocate 20.00 GiB"; numpy's "Unable to
+# allocate 11.2 GiB for an array ..."
+_ALLOCATED = re.compile(r"allocate (\d+) bytes|allocate ([\d.]+ [KMGTP]i?B)", re.IGNORECASE)
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` is a failed allocation: a MemoryError (numpy's too), torch's
+    OutOfMemoryError (a RuntimeError) or its CPU allocator's RuntimeError."""
+    if isinstance(exc, MemoryError):
+        return True
+    text = str(exc)
+    return isinstance(exc, RuntimeError) and (
+        "can't allocate memory" in text or "out of memory" in text.lower()
+    )
+
+
+@contextlib.contextmanager
+def memory_errors(what: str, hint: str) -> Iterator[None]:
+    """A failed allocation inside as an OutOfMemoryError: "``what`` ran out of memory (it asked
+    for N GiB more): ``hint``". The failed work's frames are cleared, so the tensors they held
+    are freed while the caller handles the error (and retries smaller)."""
+    try:
+        yield
+    except (MemoryError, RuntimeError) as exc:
+        if isinstance(exc, TSMambaError) or not is_out_of_memory(exc):
+            raise
+        found = _ALLOCATED.search(str(exc))
+        asked = None if found is None else f"{int(found[1]) / 2**30:,.1f} GiB" if found[1] else found[2]
+        size = "" if asked is None else f" (it asked for {asked} more)"
+        traceback.clear_frames(exc.__traceback__)
+        raise OutOfMemoryError(f"{what} ran out of memory{size}: {hint}") from exc
 
 
 def plain_fields(config: Any) -> None:

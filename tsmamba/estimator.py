@@ -53,6 +53,7 @@ from tsmamba.errors import (
     check_context_norm,
     check_number,
     check_seed,
+    memory_errors,
     positive_int,
 )
 from tsmamba.model import ForecasterConfig, MambaForecaster, count_parameters
@@ -473,7 +474,8 @@ class TSMambaForecaster(BaseEstimator):
         try:
             # gradients on whatever the caller's mode (inside torch.inference_mode the fit failed)
             with PROCESS_STATE_LOCK, seeded(seed), process_settings_kept(), \
-                    lightning_notes_off(not self.progress), torch.inference_mode(False), torch.enable_grad():
+                    lightning_notes_off(not self.progress), torch.inference_mode(False), \
+                    torch.enable_grad(), memory_errors("fit", self._smaller_fit()):
                 work._fit(df, time_col, columns, val_df, scale, resume)
         except BaseException as exc:
             if (isinstance(exc, SystemExit) and exc.code == 1
@@ -493,6 +495,14 @@ class TSMambaForecaster(BaseEstimator):
         gone = start.keys() - vars(work).keys()
         self.__dict__ = {**{k: v for k, v in vars(self).items() if k not in stale and k not in gone}, **made}
         return self
+
+    def _smaller_fit(self) -> str:
+        """What to lower when a fit runs out of memory: a step holds batch_size x context_length
+        x d_model x expand activations per layer (per channel when independent), and the SSD's
+        chunk_size x chunk_size blocks."""
+        return (f"lower batch_size ({self.batch_size}), context_length ({self.context_length}), d_model "
+                f"({self.d_model}), n_layers ({self.n_layers}) or chunk_size ({self.chunk_size}), or fit "
+                "fewer channels at a time")
 
     def _fit(
         self, df: Any, time_col: str | None, columns: Sequence[str] | None, val_df: Any,
