@@ -1474,3 +1474,25 @@ def test_an_empty_column_is_named_as_empty(tmp_path):
     assert str(err.value).endswith("or clean the data. Column ['notes'] holds no value in any row: "
                                    "leave them out with columns=[...] listing the channels to use")
     assert "column 'b': 1 NaN" in str(err.value)
+
+
+def test_read_panel_reads_each_series_times_as_read_series_reads_them(tmp_path):
+    """The times are parsed once for the whole file; where that fails, each series is parsed alone:
+    a bad time names its series and line, and series in different UTC offsets each keep theirs."""
+    rows = ["unique_id,ds,y"]
+    rows += [f"A,2024-03-31 0{h}:00:00+01:00,{h}" for h in range(4)]
+    rows += [f"B,2024-03-31 0{h}:00:00+02:00,{h}" for h in range(4)]
+    path = write_text(tmp_path, "\n".join(rows) + "\n")
+    panel = read_panel(path)
+    for key in "AB":
+        own = [rows[0], *(r for r in rows if r[0] == key)]
+        alone = write_text(tmp_path, "\n".join(own) + "\n", "one.csv")
+        pd.testing.assert_frame_equal(panel[key], read_panel(alone)[key])
+    assert str(panel["A"].index.tz) == "UTC+01:00" and str(panel["B"].index.tz) == "UTC+02:00"
+    in_berlin = read_panel(path, tz="Europe/Berlin")
+    assert all(str(frame.index.tz) == "Europe/Berlin" for frame in in_berlin.values())
+    rows[7] = "B,2024-03-31 02:61:00+02:00,2"
+    with pytest.raises(DataValidationError, match=r"^data.csv \[unique_id=B\]: 1 of 4 values of time "
+                       r"column 'ds' cannot be parsed as dates: row 6 \(line 8\): "
+                       r"'2024-03-31 02:61:00\+02:00'"):
+        read_panel(write_text(tmp_path, "\n".join(rows) + "\n"))

@@ -881,12 +881,18 @@ def read_panel(
     # columns that are text only through some series' text values: each series reads its own
     # as numbers where they all are, so the series with the text is the one named, with its row
     mixed = [c for c in frame.columns if c not in (id_col, ds_col) and _partly_numbers(frame[c])]
+    with contextlib.suppress(DataValidationError):
+        # the times parsed once, not once per series (text times had cost ~1 ms a series); the
+        # format is fixed (ISO 8601 or date_format), so each value reads as its series' read
+        # would. Where they fail (a bad time, offsets that differ between series), each series
+        # is parsed alone, and the one at fault named with its rows
+        frame[ds_col] = _parse_times(frame[ds_col], ds_col, date_format, origin, tz)
     out: dict[str, pd.DataFrame] = {}
-    for key, group in frame.groupby(id_col, sort=True):
+    for key, group in frame.drop(columns=[id_col]).groupby(frame[id_col], sort=True):
         # messages name the rows of the whole file (or frame), not those of the group
         sub_origin = _Origin(f"{origin.label} [{id_col}={key}]", origin.first_line, group.index.to_numpy(),
                              origin.line_numbers)
-        sub = group.drop(columns=[id_col]).reset_index(drop=True)
+        sub = group.reset_index(drop=True)
         for name in mixed:
             with contextlib.suppress(ValueError, TypeError):  # a text value: named with its row
                 sub[name] = pd.to_numeric(sub[name])
