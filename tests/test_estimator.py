@@ -662,6 +662,21 @@ def test_a_fit_out_of_memory_says_what_to_lower_and_leaves_the_estimator_as_it_w
     assert est.fit(series).predict().shape == (TINY["horizon"], 3)
 
 
+def test_batched_forecasts_out_of_memory_say_what_to_lower(fitted, series, monkeypatch):
+    def greedy(*args, **kwargs):
+        return torch.empty(2**50, dtype=torch.uint8)
+
+    monkeypatch.setattr(fitted.network_, "forward", greedy)
+    origins = list(range(30, 60))
+    with pytest.raises(OutOfMemoryError, match=r"^forecast_origins ran out of memory \(it asked for .*\): "
+                       r"pass a smaller batch_size \(None keeps a pass near 1 GB\), or forecast fewer"):
+        fitted.forecast_origins(series, origins, batch_size=64)
+    with pytest.raises(OutOfMemoryError, match=r"\): forecast fewer origins \(windows\) at a time$"):
+        fitted.forecast_origins(series, origins)
+    with pytest.raises(OutOfMemoryError, match=r"^forecast_scaled_windows ran out of memory"):
+        fitted.forecast_scaled_windows(np.zeros((4, TINY["context_length"], 3)))
+
+
 def test_a_diverged_validation_loss_stops_with_a_clear_error(series, tmp_path):
     """One step at a huge learning rate leaves finite but enormous weights whose validation loss
     is NaN: early stopping (on by default) had ended the fit quietly, and it forecast NaN."""

@@ -723,7 +723,14 @@ class TSMambaForecaster(BaseEstimator):
             elif not np.isfinite(values).all():
                 row = int(np.flatnonzero(~np.isfinite(values).all(axis=1))[0])
                 raise DataValidationError(f"values hold NaN or inf (first at row {row}); impute them first")
-        return self._forecast_values(values, index, origins, context, batch_size)
+        with memory_errors("forecast_origins", self._smaller_forecast(batch_size)):
+            return self._forecast_values(values, index, origins, context, batch_size)
+
+    def _smaller_forecast(self, batch_size: int | None) -> str:
+        """What to lower when batched forecasts run out of memory: the windows per pass, then the
+        forecasts held at once (n_origins x horizon x channels)."""
+        given = "" if batch_size is None else "pass a smaller batch_size (None keeps a pass near 1 GB), or "
+        return f"{given}forecast fewer origins (windows) at a time"
 
     def _forecast_values(
         self,
@@ -840,14 +847,16 @@ class TSMambaForecaster(BaseEstimator):
                 f"contexts must be (N, L, {C}) windows and marks (N, L, marks), got {tuple(x.shape)}"
                 + ("" if m is None else f" and {tuple(m.shape)}")
             )
+        hint = self._smaller_forecast(batch_size)
         batch_size = self._windows_per_pass(x.shape[1], batch_size)
-        parts = [
-            self.network_(x[i : i + batch_size], None if m is None else m[i : i + batch_size])
-            for i in range(0, len(x), batch_size)
-        ]
-        if not parts:
-            return np.zeros((0, self.horizon, self.n_features_in_))
-        return torch.cat(parts).double().numpy()
+        with memory_errors("forecast_scaled_windows", hint):
+            parts = [
+                self.network_(x[i : i + batch_size], None if m is None else m[i : i + batch_size])
+                for i in range(0, len(x), batch_size)
+            ]
+            if not parts:
+                return np.zeros((0, self.horizon, self.n_features_in_))
+            return torch.cat(parts).double().numpy()
 
     @_one_fit
     def stream(self, history: Any = None, **kwargs: Any) -> Stream:
