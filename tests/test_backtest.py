@@ -779,6 +779,29 @@ def test_a_report_killed_between_renames_holds_no_index(tmp_path, monkeypatch, r
     assert json.loads((tmp_path / "metrics.json").read_text())["config"]["horizon"] == 6
 
 
+@pytest.mark.parametrize("renames_done", [1, 3])
+def test_ctrl_c_between_the_renames_finishes_moving_the_new_report_in(tmp_path, monkeypatch, renames_done):
+    """A Ctrl-C (or the CLI's SIGTERM) there had left the earlier report without its metrics.json
+    and the new one half moved in; the renames take milliseconds, so they are finished first."""
+    backtest(LastValueForecaster(horizon=4), ramp(200), start=50).save_report(tmp_path, plots=False)
+    after = backtest(LastValueForecaster(horizon=6), ramp(200), start=50)
+    real_replace, done = os.replace, []
+
+    def interrupted_once(src, dst):
+        real_replace(src, dst)
+        done.append(Path(dst).name)
+        if len(done) == renames_done:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr("tsmamba.backtest.os.replace", interrupted_once)
+    with pytest.raises(KeyboardInterrupt):
+        after.save_report(tmp_path, plots=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["forecasts.csv", "metrics.csv", "metrics.json"]
+    assert done[-1] == "metrics.json" and len(done) == 3
+    assert json.loads((tmp_path / "metrics.json").read_text())["config"]["horizon"] == 6
+    assert pd.read_csv(tmp_path / "forecasts.csv")["step"].max() == 6
+
+
 def test_a_constant_column_is_named_once_not_at_every_forecast(tmp_path):
     """The data layer warned again each time a fit or a forecast re-read the validated frame."""
     import warnings

@@ -306,3 +306,41 @@ def test_a_view_is_saved_as_its_own_values_not_its_whole_storage(tmp_path):
     _, tensors = read_checkpoint(path)
     assert torch.equal(tensors["t"]["last"], buffer[-1])
     assert torch.equal(tensors["t"]["column"], buffer[:2, 3])
+
+
+def test_write_errors_name_the_path_given_not_a_temporary_name(tmp_path, monkeypatch):
+    """A folder that refused the temporary file had been named by it ('.p.csv.a4fac314.tmp')."""
+    real_open = os.open
+
+    def refused(path, *args, **kwargs):
+        if Path(path).name.startswith(".p.csv."):
+            raise PermissionError(13, "Permission denied", path)
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(checkpoint.os, "open", refused)
+    with pytest.raises(PermissionError) as caught:
+        atomic_write_bytes(tmp_path / "p.csv", b"x")
+    assert caught.value.filename == str(tmp_path / "p.csv") and caught.value.errno == 13
+    with pytest.raises(CheckpointError, match=r"could not be written .*File name too long: '.*/m{250}'\)"):
+        save(tmp_path / ("m" * 250), 1.0)  # the temporary name adds the characters too many
+
+
+def test_an_unreadable_save_says_to_check_permissions_not_to_save_again(tmp_path, monkeypatch):
+    save(tmp_path / "m", 1.0)
+    real_read_text, real_read_bytes = Path.read_text, Path.read_bytes
+
+    def denied(real):
+        def read(self, *args, **kwargs):
+            if self.parent == tmp_path / "m":
+                raise PermissionError(13, "Permission denied", str(self))
+            return real(self, *args, **kwargs)
+        return read
+
+    monkeypatch.setattr(Path, "read_text", denied(real_read_text))
+    with pytest.raises(CheckpointError, match=r"m/meta.json cannot be read: permission denied; check the "
+                       r"permissions of .*/m and its files \(the save itself may be fine\)$"):
+        read_meta(tmp_path / "m")
+    monkeypatch.setattr(Path, "read_text", real_read_text)
+    monkeypatch.setattr(Path, "read_bytes", denied(real_read_bytes))
+    with pytest.raises(CheckpointError, match=r"m/(weights|extra).pt cannot be read: permission denied"):
+        read_checkpoint(tmp_path / "m")

@@ -13,6 +13,7 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -441,6 +442,81 @@ def test_a_failed_allocation_outside_a_fit_is_one_line_too(tmp_path, capsys, mon
     assert cli.main(["fit", "--data", str(small_csv), "--out", str(tmp_path / "m")]) == 2
     assert capsys.readouterr().err == ("tsmamba: error: 'tsmamba fit' ran out of memory (it asked for 1.00 "
                                        "PiB more): give it fewer rows or channels, or a smaller model\n")
+
+
+@pytest.fixture
+def sigterm_guard() -> Iterator[Callable[..., None]]:
+    """SIGTERM raises AssertionError in the test (a command that no longer handled it would
+    otherwise end the whole test run); yields the handler, which the command must put back."""
+    import signal
+
+    def reached_the_test(signum, frame):
+        raise AssertionError("the SIGTERM reached the test: the command did not handle it")
+
+    previous = signal.signal(signal.SIGTERM, reached_the_test)
+    try:
+        yield reached_the_test
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def test_a_sigterm_while_the_report_is_written_exits_143_and_leaves_no_staging(tmp_path, capsys, monkeypatch,
+                                                                              small_csv, tiny_config,
+                                                                              sigterm_guard):
+    """Outside Lightning's training loop a SIGTERM had killed the command at once: no message,
+    and the report's staging folder (11 MB) left behind."""
+    import signal
+
+    from tsmamba import backtest
+
+    def killed(path):
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr(backtest, "fsync_path", killed)  # the first: a staged file, before any rename
+    out = tmp_path / "r"
+    status = cli.main(["backtest", "--data", str(small_csv), "--context", "48", "--horizon", "12", "--start",
+                       "600", "--stride", "20", "--config", str(tiny_config), "--quiet", "--out", str(out)])
+    assert (status, capsys.readouterr().err) == (143, "tsmamba: terminated\n")
+    assert list(out.iterdir()) == []  # no staging folder, no half report
+    assert signal.getsignal(signal.SIGTERM) is sigterm_guard
+
+
+def test_a_sigterm_while_the_model_is_saved_leaves_no_temporary_folder(tmp_path, capsys, monkeypatch,
+                                                                       small_csv, tiny_config, sigterm_guard):
+    import signal
+
+    from tsmamba import checkpoint
+
+    real, calls = checkpoint._write_synced, []
+
+    def killed_at_the_second_file(path, data):
+        calls.append(path)
+        if len(calls) == 2:
+            os.kill(os.getpid(), signal.SIGTERM)
+        real(path, data)
+
+    monkeypatch.setattr(checkpoint, "_write_synced", killed_at_the_second_file)
+    status = cli.main(["fit", "--data", str(small_csv), "--context", "48", "--horizon", "4", "--config",
+                       str(tiny_config), "--out", str(tmp_path / "m"), "--quiet"])
+    assert (status, capsys.readouterr().err) == (143, "tsmamba: terminated\n")
+    assert len(calls) == 2 and list(tmp_path.iterdir()) == []  # the save's .m.*.tmp is gone
+
+
+def test_fit_refuses_an_out_it_cannot_write_before_training(tmp_path, capsys, monkeypatch, small_csv):
+    """A read-only parent had been found only when the trained model was saved."""
+    import tempfile
+
+    try:  # /sys refuses new files, even to root (chmod does not stop root)
+        with tempfile.TemporaryFile(dir="/sys"):
+            pytest.skip("/sys takes files here: no folder to test an unwritable --out with")
+    except OSError:
+        pass
+    from tsmamba.estimator import TSMambaForecaster
+
+    monkeypatch.setattr(TSMambaForecaster, "fit", lambda *a, **k: pytest.fail("trained before the check"))
+    assert cli.main(["fit", "--data", str(small_csv), "--out", "/sys/tsmamba_model"]) == 2
+    assert re.fullmatch(r"tsmamba: error: --out /sys/tsmamba_model cannot be written \(/sys: .+\); choose "
+                        r"another folder\n", capsys.readouterr().err)
 
 
 def test_warnings_name_flags_not_python_arguments(tmp_path, capsys, small_csv, tiny_config):

@@ -8,6 +8,7 @@ import json
 import os
 import random
 import re
+import signal
 import subprocess
 import sys
 import textwrap
@@ -675,6 +676,23 @@ def test_batched_forecasts_out_of_memory_say_what_to_lower(fitted, series, monke
         fitted.forecast_origins(series, origins)
     with pytest.raises(OutOfMemoryError, match=r"^forecast_scaled_windows ran out of memory"):
         fitted.forecast_scaled_windows(np.zeros((4, TINY["context_length"], 3)))
+
+
+class _SigtermAtBatch(Callback):
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        if batch_idx == 1:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+
+def test_a_sigterm_during_a_fit_exits_143_not_0(series):
+    """Lightning answers a SIGTERM while it trains with a SystemExit with no code: a script killed
+    mid-fit had exited with status 0, as if it had succeeded."""
+    est = TSMambaForecaster(**{**TINY, "max_epochs": 5}, trainer_kwargs={"callbacks": [_SigtermAtBatch()]})
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # what a script has: Lightning handles it
+    with pytest.raises(SystemExit) as caught:
+        est.fit(series)
+    assert caught.value.code == 143 and not hasattr(est, "network_")
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # put back
 
 
 def test_a_diverged_validation_loss_stops_with_a_clear_error(series, tmp_path):

@@ -557,8 +557,19 @@ class BacktestResult:
         for name in REPORT_FILES:
             if name not in names:
                 (out / name).unlink(missing_ok=True)
-        for name in sorted(names, key=lambda name: name == "metrics.json"):
-            os.replace(staging / name, out / name)
+        order = sorted(names, key=lambda name: name == "metrics.json")
+        try:
+            for name in order:
+                os.replace(staging / name, out / name)
+        except BaseException as exc:
+            if isinstance(exc, Exception):  # a failed rename: the next run completes the folder
+                raise
+            # Ctrl-C or SIGTERM between the renames (milliseconds) had left neither report whole,
+            # the earlier one's metrics.json gone: finish moving the new one in, then stop
+            for name in order:
+                if (staging / name).exists():
+                    os.replace(staging / name, out / name)
+            raise
         fsync_path(out)
         return names
 

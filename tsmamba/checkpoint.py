@@ -105,6 +105,8 @@ def temp_beside(path: Path, suffix: str = ".tmp", *, folder: bool = False) -> tu
             return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), tmp
         except FileExistsError:
             continue
+        except OSError as exc:  # named by the path the user gave, not by a name they never saw
+            raise type(exc)(exc.errno, exc.strerror, os.fspath(path)) from None
     raise FileExistsError(f"no free temporary name beside {path}")
 
 
@@ -313,6 +315,12 @@ def _write_checkpoint(
     return given
 
 
+def _no_permission(file: Path) -> str:
+    """A save's file this user may not read: its permissions are the fix, not a new save."""
+    return (f"{file} cannot be read: permission denied; check the permissions of {file.parent} "
+            "and its files (the save itself may be fine)")
+
+
 def _meta_digest(meta: Mapping[str, Any]) -> str:
     """sha256 of the metadata but its own digest, as canonical JSON: the tensors' digests are
     in it, so this one covers the whole save."""
@@ -335,6 +343,8 @@ def read_meta(path: str | os.PathLike, expected: str | None = None) -> dict[str,
         meta = json.loads(meta_file.read_text())
     except FileNotFoundError:
         raise CheckpointError(f"{meta_file} is missing: {path} is not a complete tsmamba save") from None
+    except PermissionError:
+        raise CheckpointError(_no_permission(meta_file)) from None
     except (ValueError, RecursionError, OSError) as exc:  # JSON and UTF-8 errors are ValueErrors
         raise CheckpointError(
             f"{meta_file} is corrupt or unreadable ({exc!r:.200}); save the model again"
@@ -370,7 +380,9 @@ def read_checkpoint(
             data = file.read_bytes()
         except FileNotFoundError:
             raise CheckpointError(f"{file} is missing from the save; save the model again") from None
-        except OSError as exc:  # a folder in its place, no permission
+        except PermissionError:
+            raise CheckpointError(_no_permission(file)) from None
+        except OSError as exc:  # a folder in its place
             raise CheckpointError(f"{file} cannot be read ({exc}); save the model again") from None
         if sha256_bytes(data) != digest:
             raise CheckpointError(

@@ -34,7 +34,9 @@ import logging
 import math
 import os
 import re
+import signal
 import sys
+import threading
 import time
 import traceback
 import warnings
@@ -917,7 +919,8 @@ def _library_output(debug: bool, stderr: TextIO) -> Iterator[None]:
     what the libraries print (progress bars) goes to stderr, so stdout holds only the results."""
     # Lightning resets its package loggers to INFO when imported (after this runs): quiet the
     # rank-zero loggers its notes go through instead
-    names = ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero")
+    names = ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero",
+             "lightning.pytorch.trainer.connectors.signal_connector")  # "Received SIGTERM: 15"
     loggers = [logging.getLogger(n) for n in names]
     levels = [lg.level for lg in loggers]
     with warnings.catch_warnings():
@@ -940,6 +943,32 @@ def _library_output(debug: bool, stderr: TextIO) -> Iterator[None]:
 
 
 _THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+class _Terminated(BaseException):
+    """A SIGTERM during a command (a BaseException, as KeyboardInterrupt is, so that no ``except
+    Exception`` holds it up): raised where the command is, so that its ``finally`` clauses remove
+    what it had half written (a staged report, a save's temporary folder)."""
+
+
+@contextlib.contextmanager
+def _terminated_as_exception() -> Iterator[None]:
+    """SIGTERM raises _Terminated while the command runs (the main thread only: elsewhere signals
+    cannot be handled); the previous handler is put back after. Lightning's own handler, set while
+    it trains, calls this one too."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(signum: int, frame: Any) -> None:
+        raise _Terminated
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        # None: a handler set outside Python, which cannot be put back
+        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
 
 
 @contextlib.contextmanager
@@ -991,19 +1020,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         opts, given = _resolve(cmd, args)
         run = Run(cmd.name, opts, stdout, stderr, given)
         keep_large_allocations()  # glibc: reuse freed large blocks (see tsmamba.runtime)
-        with _torch_threads(opts.get("threads")), _library_output(debug, stderr), \
-                memory_errors(f"'{PROG} {cmd.name}'", "give it fewer rows or channels, or a smaller model"):
+        smaller = "give it fewer rows or channels, or a smaller model"
+        with _terminated_as_exception(), _torch_threads(opts.get("threads")), \
+                _library_output(debug, stderr), memory_errors(f"'{PROG} {cmd.name}'", smaller):
             status = cmd.func(run)
         stdout.flush()  # a closed pipe shows here, not at exit
         return int(status or 0)
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=stderr)
         return 130
-    except SystemExit as exc:  # Lightning turns a SIGTERM during training into this, with code None
-        if type(exc).__name__ != "SIGTERMException":
-            raise
+    except _Terminated:
         print(f"{PROG}: terminated", file=stderr)
         return 143  # 128 + SIGTERM, as a shell reports a process the signal ended
+    except SystemExit as exc:  # a SIGTERM the estimator's fit saw (Lightning's SIGTERMException)
+        if type(exc).__name__ != "SIGTERMException" and exc.code != 143:
+            raise
+        print(f"{PROG}: terminated", file=stderr)
+        return 143
     except _StdoutClosed:
         # the reader went away (`tsmamba datasets | head -3`): stop quietly, as other tools do;
         # what is still buffered goes to /dev/null, so exiting does not raise again
@@ -1325,13 +1358,21 @@ def _check_out_dir(out: Path) -> None:
     """A report folder that can be written, checked before the work (a read-only or impossible
     --out was found only after the whole backtest): the folder, or the nearest of its parents
     that exists, must take a file. Nothing is created (a failed run leaves no folder)."""
-    import tempfile
-
     from tsmamba.checkpoint import check_parents
 
     if check_parents(out).exists() and not out.is_dir():
         raise ConfigError(f"--out {out} exists and is not a folder")
-    existing = next(p for p in (out.absolute(), *out.absolute().parents) if p.exists())
+    _check_writable(out, out.absolute())
+
+
+def _check_writable(out: Path, start: Path) -> None:
+    """ConfigError unless ``start``, or the nearest of its parents that exists, takes a new file:
+    where --out's files go (a report folder), or where a save or a CSV is written beside --out
+    (its parent: fit's --out to a read-only folder had failed after the training). Nothing is
+    created."""
+    import tempfile
+
+    existing = next(p for p in (start, *start.parents) if p.exists())
     try:
         with tempfile.TemporaryFile(dir=existing):
             pass
@@ -1465,6 +1506,7 @@ def cmd_fit(run: Run) -> int:
     if out is None:
         raise ConfigError(f"'{PROG} fit' needs --out MODEL_DIR (where to save the model)")
     check_replaceable(out, FORECASTER_FORMAT)  # before the training, not after it
+    _check_writable(out, Path(out).absolute().parent)  # the save is written beside it, then moved in
     from tsmamba.data import constant_warnings_off
 
     with constant_warnings_off():  # the fit's scaler names them (it had been twice)

@@ -485,6 +485,11 @@ class TSMambaForecaster(BaseEstimator):
                 if threading.current_thread() is threading.main_thread() and sigint is not None:
                     signal.signal(signal.SIGINT, sigint)
                 raise KeyboardInterrupt from None
+            if type(exc).__name__ == "SIGTERMException" and exc.code is None:
+                # Lightning's answer to a SIGTERM while it trains: a SystemExit with no code, so a
+                # script killed mid-fit exited with status 0, as if it had succeeded. 143 is what a
+                # shell reports for a process SIGTERM ended (128 + 15)
+                raise SystemExit(128 + signal.SIGTERM) from exc
             raise
         # one swap of the attribute dict (see _snapshot): the attributes as they are now (the
         # parameters, and anything set meanwhile), less the previous fit's, plus what this fit
