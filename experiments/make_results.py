@@ -1,10 +1,14 @@
 """Regenerate docs/results.md from the committed results in experiments/results/*.json.
 
-.venv/bin/python experiments/make_results.py
+    .venv/bin/python experiments/make_results.py [--out docs/results.md]
+
+``--out`` elsewhere (then ``diff`` it with docs/results.md) checks that the committed page is
+what the committed results give.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import statistics
 from collections import defaultdict
@@ -149,6 +153,10 @@ def summarise(by_h: Runs) -> dict | None:
 
 
 def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", type=Path, default=OUT,
+                    help=f"the page to write (default: {OUT.relative_to(ROOT)})")
+    out = ap.parse_args().out
     everything = load()
     runs = [r for r in everything if r["track"] in (1, 2)]
     ablations = [r for r in everything if r["track"] not in (1, 2)]
@@ -167,16 +175,10 @@ def main() -> None:
         "result file was not committed (the first round's K = 1, norm and demo rows; the ninth and",
         "fifteenth rounds' probes) are marked as such there.",
         "",
-        "Reruns: a result reproduces bit for bit with the code of the commit that ran it. The library",
-        "changed since (the SSD kernel among others), so a rerun at a later commit differs in the",
-        "seventh or eighth digit: `etth1_track1_hd8`, H = 96, seed 2, rerun at commit c1f1839 gave",
-        "test MSE 0.38243920 against the recorded 0.38243914 (+6.2e-8; val -2.8e-8), and the same",
-        "command at 172ff85, the commit that added the result, gave it exactly (2026-12-02, this",
-        "machine). Not every configuration drifts: the chosen `etth1_track1_cycskip_nonorm_ens3`,",
-        "H = 96, seed 0 (norm none), rerun at e8d99b4 by its listed command, gave test MSE",
-        "0.37086135828867905 and val MSE 0.6432921631783419, bit for bit the recorded ones",
-        "(2026-12-02, this machine, 19 min wall with another job running). Results record their",
-        "code version (`git_commit`) only from 2026-12-02 on.",
+        "Reruns: a result reproduces with the code of the commit that ran it; a later commit may",
+        "differ in the seventh or eighth digit (\"Reruns\" in the notes below: the two reruns",
+        "checked, with their commands). Results record their code version (`git_commit`) only",
+        "from 2026-12-02 on.",
         "",
         "## Test MSE / MAE per horizon",
         "",
@@ -332,8 +334,8 @@ def main() -> None:
     extra = ROOT / "experiments" / "ablations.md"
     if extra.exists():
         lines += [extra.read_text()]
-    OUT.write_text("\n".join(lines) + "\n")
-    print(f"wrote {OUT} from {len(everything)} result files")
+    out.write_text("\n".join(lines) + "\n")
+    print(f"wrote {out} from {len(everything)} result files")
 
 
 if __name__ == "__main__":

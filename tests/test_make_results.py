@@ -85,3 +85,13 @@ def test_a_half_written_result_is_named(make_results, tmp_path, monkeypatch):
     monkeypatch.setattr(make_results, "RESULTS", tmp_path)
     with pytest.raises(SystemExit, match=r"etth1_track1_H96_s0\.json is not a result file"):
         make_results.load()
+
+
+def test_the_committed_results_page_is_what_the_committed_results_give(make_results, tmp_path, monkeypatch):
+    """docs/results.md is generated, never edited: a stale or hand-edited page fails here."""
+    monkeypatch.setattr("sys.argv", ["make_results.py", "--out", str(tmp_path / "results.md")])
+    make_results.main()
+    committed = SCRIPT.parents[1] / "docs" / "results.md"
+    assert (tmp_path / "results.md").read_text() == committed.read_text(), (
+        "docs/results.md differs from what experiments/make_results.py writes: run it and commit the page"
+    )
