@@ -4,9 +4,11 @@
 
 Each lookback runs in a fresh subprocess: it trains the default model (or the architecture of an
 ``experiments/configs`` file, ``--config``) for ``--batches`` batches of ``batch_size`` windows
-(32 unless the config sets it; every channel a sequence) and reports the measured seconds per
-batch, the epoch time extrapolated to all training windows (8640 - L - 96 + 1 at stride 1), and
-the peak RSS of that process (VmHWM). Writes experiments/results/efficiency.json
+(32 unless the config sets it; every channel a sequence) and reports the seconds per batch
+(from the end of the first training batch, a warm-up, to the end of the last: neither the fit's
+set-up nor the warm-up is in it; one batch alone is timed whole), the epoch time extrapolated
+to all training windows (8640 - L - 96 + 1 at stride 1), and the peak RSS of that process
+(VmHWM). Writes experiments/results/efficiency.json
 (efficiency_<config name>.json).
 """
 
@@ -20,33 +22,58 @@ from pathlib import Path
 
 from ltsf import output_folder, read_config, write_json  # experiments/ltsf.py: configs and result files
 
+from tsmamba.errors import run_script
+
 CHILD = r"""
 import json, sys, time, warnings
 warnings.filterwarnings("ignore")
 import logging
 logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
 import pandas as pd
+from lightning.pytorch.callbacks import Callback
 from tsmamba.data import prepare_ltsf
+from tsmamba.errors import run_script
 from tsmamba.runtime import keep_large_allocations
 keep_large_allocations()
 from tsmamba.estimator import TSMambaForecaster
-L, n_batches, model = int(sys.argv[1]), int(sys.argv[2]), json.loads(sys.argv[3])
-d = prepare_ltsf("ETTh1", L, 96)
-s, e = d.borders["train"]
-frame = pd.DataFrame(d.values[s:e], index=d.index[s:e], columns=d.columns)
-f = TSMambaForecaster(context_length=L, horizon=96, **model, max_epochs=1, progress=False, val_fraction=0.0,
-                      patience=None, trainer_kwargs={"limit_train_batches": n_batches})
-t0 = time.perf_counter()
-f.fit(frame, scale=False)
-seconds = time.perf_counter() - t0
-hwm = [int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:")][0] / 1024
-windows = e - s - L - 96 + 1
-print(json.dumps({"lookback": L, "n_parameters": f.history_["n_parameters"], "batches": n_batches,
-                  "seconds_per_batch": seconds / n_batches,
-                  "epoch_seconds_extrapolated": seconds / n_batches * -(-windows // f.batch_size),
-                  "train_windows": windows, "batch_size": f.batch_size, "peak_rss_mb": hwm}))
-"""
 
+
+class Clock(Callback):  # batch ends: the fit's set-up (data, Lightning) is not timed
+    def __init__(self):
+        self.ends = []
+
+    def on_train_batch_start(self, *args):
+        if not self.ends:
+            self.ends.append(time.perf_counter())  # the first batch's start
+
+    def on_train_batch_end(self, *args):
+        self.ends.append(time.perf_counter())
+
+
+def main():
+    L, n_batches, model = int(sys.argv[1]), int(sys.argv[2]), json.loads(sys.argv[3])
+    d = prepare_ltsf("ETTh1", L, 96)
+    s, e = d.borders["train"]
+    frame = pd.DataFrame(d.values[s:e], index=d.index[s:e], columns=d.columns)
+    clock = Clock()
+    f = TSMambaForecaster(context_length=L, horizon=96, **model, max_epochs=1, progress=False,
+                          val_fraction=0.0, patience=None,
+                          trainer_kwargs={"limit_train_batches": n_batches, "callbacks": [clock]})
+    f.fit(frame, scale=False)
+    # from the first batch's end: the first (its allocations, the first graph) is a warm-up,
+    # which an epoch of hundreds of batches pays once; one batch alone is timed whole
+    ends = clock.ends[1:] if len(clock.ends) > 2 else clock.ends
+    seconds, timed = ends[-1] - ends[0], len(ends) - 1
+    hwm = [int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:")][0] / 1024
+    windows = e - s - L - 96 + 1
+    print(json.dumps({"lookback": L, "n_parameters": f.history_["n_parameters"], "batches": n_batches,
+                      "timed_batches": timed, "seconds_per_batch": seconds / timed,
+                      "epoch_seconds_extrapolated": seconds / timed * -(-windows // f.batch_size),
+                      "train_windows": windows, "batch_size": f.batch_size, "peak_rss_mb": hwm}))
+
+
+raise SystemExit(run_script(main))
+"""
 # training-loop settings of a config that do not change the cost of a batch
 TRAINING_ONLY = {"max_epochs", "patience", "train_stride", "linear_init", "trainer_kwargs", "learning_rate"}
 
@@ -78,6 +105,8 @@ def main() -> None:
             capture_output=True,
             text=True,
         )
+        if out.returncode == 2:  # a TSMambaError, in one line (the data not found)
+            raise SystemExit(f"lookback {L}: {out.stderr.strip().splitlines()[-1].removeprefix('-c: ')}")
         if out.returncode:  # its traceback's last lines say why
             tail = "\n".join(out.stderr.strip().splitlines()[-15:])
             raise SystemExit(f"lookback {L}: the measuring process failed (exit {out.returncode}):\n{tail}")
@@ -101,4 +130,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(run_script(main))  # a missing data set: one line, not a traceback

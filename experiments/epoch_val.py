@@ -3,8 +3,9 @@
     .venv/bin/python experiments/epoch_val.py --config experiments/configs/X.json --horizon 96
     .venv/bin/python experiments/epoch_val.py --config ... --horizon 96 --freeze cross_skip --set max_epochs=5
 
-``experiments/ltsf.py`` keeps only the best epoch; this prints the whole trajectory (the first
-line is the start, validated before training) and the test MSE of the kept network, to see
+``experiments/ltsf.py`` keeps only the best epoch; this prints the whole trajectory (with
+``linear_init``, a first line "start": the linear start, validated before training) and the test
+MSE of the kept network, to see
 whether training moves away from a linear start and whether the Mamba path adds anything when the
 linear map it sits beside is held fixed (``--freeze cross_skip`` or ``--freeze head``). A probe:
 nothing is written.
@@ -19,6 +20,7 @@ from lightning.pytorch.callbacks import Callback
 from ltsf import load_run  # experiments/ltsf.py: the same config files and overrides
 
 from tsmamba.backtest import backtest_ltsf
+from tsmamba.errors import ConfigError, run_script
 
 
 class EpochLog(Callback):
@@ -29,13 +31,18 @@ class EpochLog(Callback):
 
     def on_train_start(self, trainer, module):
         if self.freeze:
-            for p in getattr(module.network, self.freeze).parameters():
+            parts = dict(module.network.named_children())
+            if self.freeze not in parts:
+                raise ConfigError(f"--freeze {self.freeze}: this network has no such submodule; "
+                                  f"it has {sorted(parts)}")
+            for p in parts[self.freeze].parameters():
                 p.requires_grad_(False)  # AdamW skips parameters without gradients (and their decay)
 
     def on_validation_epoch_end(self, trainer, module):
         loss = float(trainer.callback_metrics["val_loss"])
         seconds = time.perf_counter() - self.t0
-        print(f"{seconds:.0f}s epoch {trainer.current_epoch} val_loss {loss:.4f}", flush=True)
+        when = "start" if trainer.state.fn == "validate" else f"epoch {trainer.current_epoch}"
+        print(f"{seconds:.0f}s {when} val_loss {loss:.4f}", flush=True)
 
 
 def main() -> None:
@@ -53,8 +60,10 @@ def main() -> None:
                            baselines=False, max_forecast_rows=0)
     training = result.config["training"]
     test_mse = result.scores["tsmamba"]["overall"]["mse"]
-    print(f"kept epoch {training.get('best_epoch')}: test MSE {test_mse:.4f}")
+    best = training.get("best_epoch")
+    kept = "the start (no epoch improved on it)" if best == -1 else f"epoch {best}"
+    print(f"kept {kept}: test MSE {test_mse:.4f}")
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(run_script(main))  # a missing data set: one line, not a traceback

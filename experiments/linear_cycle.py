@@ -41,6 +41,7 @@ import argparse
 import numpy as np
 
 from tsmamba.data import cycle_phase, prepare_ltsf
+from tsmamba.errors import run_script
 
 HORIZONS = (96, 192, 336, 720)
 VARIANTS = ("plain", "rev", "cyc", "cyc+rev")
@@ -296,4 +297,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(run_script(main))  # a missing data set: one line, not a traceback

@@ -36,6 +36,7 @@ import torch
 from tsmamba import __version__
 from tsmamba.backtest import backtest_ltsf
 from tsmamba.checkpoint import atomic_write_bytes
+from tsmamba.errors import run_script
 from tsmamba.runtime import keep_large_allocations
 
 ROOT = Path(__file__).resolve().parent
@@ -273,4 +274,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(run_script(main))  # a missing data set: one line, not a traceback

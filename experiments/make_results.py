@@ -319,8 +319,9 @@ def main() -> None:
             f"## Efficiency on {e['data']} (H={e['horizon']}, batch {e['batch_size']}): {model}",
             "",
             f"`{e['command']}`: {what} trained for a few batches per lookback in a fresh "
-            "process; seconds per epoch extrapolated from the measured seconds per batch to every "
-            "training window at stride 1; peak RSS of that process.",
+            "process; seconds per batch timed from the end of the first batch (a warm-up) to the end "
+            "of the last, without the fit's set-up; seconds per epoch extrapolated from them to "
+            "every training window at stride 1; peak RSS of that process.",
             "",
             "| lookback | parameters | s / batch | s / epoch (extrapolated) | peak RSS MB |",
             "|---|---|---|---|---|",

@@ -1,4 +1,4 @@
-"""Would mixing the closed-form cyc ridge map into a network ensemble's forecast help?
+r"""Would mixing the closed-form cyc ridge map into a network ensemble's forecast help?
 
     .venv/bin/python experiments/ridge_mix.py \
         --config experiments/configs/etth1_track1_cycskip_nonorm_ens3.json --horizon 336 --seed 0
@@ -21,6 +21,7 @@ from ltsf import load_run, member_plan, split_forecasts
 
 from tsmamba.backtest import backtest_ltsf
 from tsmamba.data import cycle_phase, prepare_ltsf
+from tsmamba.errors import run_script
 
 WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.5, 1.0)
 
@@ -65,4 +66,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(run_script(main))  # a missing data set: one line, not a traceback

@@ -79,3 +79,22 @@ def test_memory_errors_frees_what_the_failed_work_held():
         step(held)
     assert caught.value.__cause__.__traceback__ is not None  # --debug still shows where
     assert held[0]() is None
+
+
+def test_run_script_prints_a_tsmamba_error_in_one_line_with_status_2(capsys, monkeypatch):
+    from tsmamba.errors import DataNotFoundError, run_script
+
+    def missing():
+        raise DataNotFoundError("ETTh1 not found locally.\nPut ETTh1.csv in one of these folders: /data")
+
+    monkeypatch.setattr("sys.argv", ["/repo/experiments/ltsf.py", "--horizon", "96"])
+    monkeypatch.delenv("TSMAMBA_DEBUG", raising=False)
+    assert run_script(missing) == 2
+    assert capsys.readouterr().err == ("ltsf.py: error: ETTh1 not found locally. Put ETTh1.csv in one of "
+                                       "these folders: /data\n")
+    assert run_script(lambda: None) == 0 and run_script(lambda: 3) == 3
+    with pytest.raises(ZeroDivisionError):  # a bug keeps its traceback
+        run_script(lambda: 1 / 0)
+    monkeypatch.setenv("TSMAMBA_DEBUG", "1")
+    with pytest.raises(DataNotFoundError):
+        run_script(missing)

@@ -8,9 +8,11 @@ timestamp, parameter) and what to do about it.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
+import sys
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from numbers import Integral
 from typing import Any
 
@@ -85,6 +87,19 @@ def memory_errors(what: str, hint: str) -> Iterator[None]:
         size = "" if asked is None else f" (it asked for {asked} more)"
         traceback.clear_frames(exc.__traceback__)
         raise OutOfMemoryError(f"{what} ran out of memory{size}: {hint}") from exc
+
+
+def run_script(main: Callable[[], int | None]) -> int:
+    """Run an experiment's or benchmark's ``main`` as the CLI runs a command: a TSMambaError (data
+    not found, a bad setting) is one line on stderr and exit status 2, not a traceback (set
+    TSMAMBA_DEBUG=1 for it). Use as ``raise SystemExit(run_script(main))``."""
+    try:
+        return int(main() or 0)
+    except TSMambaError as exc:
+        if os.environ.get("TSMAMBA_DEBUG"):
+            raise
+        print(f"{os.path.basename(sys.argv[0])}: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 2
 
 
 def plain_fields(config: Any) -> None:

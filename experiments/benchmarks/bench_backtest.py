@@ -26,6 +26,7 @@ import torch
 
 from tsmamba.data import ltsf_borders
 from tsmamba.datasets import load_dataset
+from tsmamba.errors import run_script
 from tsmamba.estimator import TSMambaForecaster
 
 
@@ -106,4 +107,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(run_script(main))  # a missing data set: one line, not a traceback

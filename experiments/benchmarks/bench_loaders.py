@@ -28,6 +28,8 @@ import threading
 import time
 from pathlib import Path
 
+from tsmamba.errors import run_script
+
 LOADERS = ("naive-copy", "windows-per-item", "windows-batched")
 EXTRA_LOADERS = ("naive-stacked",)  # opt-in: needs GiBs at L=720
 
@@ -228,4 +230,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_script(main))  # a missing data set: one line, not a traceback

@@ -1,4 +1,4 @@
-"""Latency of one streaming update vs recomputing the forecast, after long histories.
+r"""Latency of one streaming update vs recomputing the forecast, after long histories.
 
     .venv/bin/python experiments/benchmarks/bench_streaming.py [--histories 100 10000 100000] [--repeats 200]
 
@@ -41,6 +41,7 @@ import numpy as np
 import torch
 
 from tsmamba.datasets import synthetic_ett
+from tsmamba.errors import run_script
 from tsmamba.estimator import TSMambaForecaster
 
 warnings.filterwarnings("ignore")
@@ -143,4 +144,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(run_script(main))  # a missing data set: one line, not a traceback
