@@ -362,3 +362,52 @@ def test_a_child_forked_during_a_fit_can_fit():
         release.set()
         thread.join()
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_the_average_of_bf16_weights_is_kept_in_float32():
+    """In bf16 the small steps (1 - decay) x (weights - average) rounded away: an 8% drift from the
+    float32 average over 200 steps at decay 0.999."""
+    module = tiny_module(ema_decay=0.999).to(torch.bfloat16)
+    module._update_ema()  # the first call starts the average
+    assert all(avg.dtype == torch.float32 for avg in module._ema)
+    start = [avg.clone() for avg in module._ema]
+    with torch.no_grad():
+        for p in module.network.parameters():
+            p.add_(0.25)
+    module._update_ema()  # weight 1 - min(0.999, 2 / 11): 9/11 of the way, in float32
+    for avg, begun, p in zip(module._ema, start, module.network.parameters(), strict=True):
+        torch.testing.assert_close(avg, begun + (p.float() - begun) * 9 / 11, atol=1e-6, rtol=0)
+
+
+def test_a_saved_bf16_average_comes_back_in_float32():
+    module = tiny_module(ema_decay=0.9)
+    saved = [p.detach().to(torch.bfloat16) for p in module.network.parameters()]  # a bf16-true checkpoint
+    module.on_load_checkpoint({"ema_weights": saved})
+    assert [avg.dtype for avg in module._ema] == [torch.float32] * len(saved)
+    module._update_ema()  # float32 weights into the loaded average: lerp_ had refused the bf16 one
+
+
+def test_the_frequency_loss_takes_bf16_forecasts():
+    """torch has no bf16 FFT (CPU or cuFFT): precision="bf16-true" with frequency_loss had failed
+    at the first step."""
+    pred, target = torch.randn(4, 12, 3), torch.randn(4, 12, 3)
+    wide = forecast_loss("mse", pred, target, frequency_weight=0.5)
+    narrow = forecast_loss("mse", pred.bfloat16(), target.bfloat16(), frequency_weight=0.5)
+    assert narrow.dtype == torch.float32 and abs(float(narrow) - float(wide)) < 0.02 * float(wide)
+
+
+def test_float64_on_apples_mps_is_refused_before_the_fit(monkeypatch):
+    """Lightning picks MPS on a Mac for accelerator 'auto' and allows 64-true there, where moving
+    the float64 network failed with torch's TypeError."""
+    from lightning.fabric.accelerators import mps as fabric_mps
+    from lightning.pytorch.accelerators import MPSAccelerator
+
+    for accelerator in (MPSAccelerator, fabric_mps.MPSAccelerator):  # as on a Mac
+        monkeypatch.setattr(accelerator, "is_available", staticmethod(lambda: True))
+    refused = r"precision='64-true' cannot run on Apple's MPS .* add accelerator='cpu'"
+    with pytest.raises(ConfigError, match=refused):
+        make_trainer(max_epochs=1, patience=None, has_validation=False, progress=False,
+                     trainer_kwargs={"precision": "64-true"})
+    trainer, _ = make_trainer(max_epochs=1, patience=None, has_validation=False, progress=False,
+                              trainer_kwargs={"precision": "64-true", "accelerator": "cpu"})
+    assert type(trainer.accelerator).__name__ == "CPUAccelerator"
