@@ -235,7 +235,7 @@ class ForecastState:
         if channel_mode != "independent":
             return index
         b = self.moments.shape[0]
-        return torch.arange(b * n_channels).view(b, n_channels)[index].reshape(-1)
+        return torch.arange(b * n_channels, device=self.moments.device).view(b, n_channels)[index].reshape(-1)
 
     def select(self, index: Tensor | slice, n_channels: int, channel_mode: str) -> ForecastState:
         """The state of a subset of the batch (index over series)."""
@@ -251,7 +251,9 @@ class ForecastState:
         ``in_place`` writes into this state's tensors instead of copies of them (for a state no one
         else holds: a copy of all B series per call made warming B series one by one O(B^2))."""
         steps = max(self.steps, new.steps)
-        if len(index) == self.moments.shape[0] and torch.equal(index, torch.arange(len(index))):
+        if len(index) == self.moments.shape[0] and torch.equal(
+            index, torch.arange(len(index), device=index.device)  # on the GPU with a GPU state
+        ):
             return ForecastState(new.caches, new.moments, steps, new.hidden)  # every series: no copy
         rows = self._cache_rows(index, n_channels, channel_mode)
         own = (lambda t: t) if in_place else torch.clone
