@@ -106,7 +106,9 @@ def main() -> None:
             text=True,
         )
         if out.returncode == 2:  # a TSMambaError, in one line (the data not found)
-            raise SystemExit(f"lookback {L}: {out.stderr.strip().splitlines()[-1].removeprefix('-c: ')}")
+            line = out.stderr.strip().splitlines()[-1].removeprefix("-c: ")
+            print(f"{Path(sys.argv[0]).name}: lookback {L}: {line}", file=sys.stderr)
+            raise SystemExit(2)
         if out.returncode:  # its traceback's last lines say why
             tail = "\n".join(out.stderr.strip().splitlines()[-15:])
             raise SystemExit(f"lookback {L}: the measuring process failed (exit {out.returncode}):\n{tail}")

@@ -779,23 +779,36 @@ def test_a_report_killed_between_renames_holds_no_index(tmp_path, monkeypatch, r
     assert json.loads((tmp_path / "metrics.json").read_text())["config"]["horizon"] == 6
 
 
-@pytest.mark.parametrize("renames_done", [1, 3])
-def test_ctrl_c_between_the_renames_finishes_moving_the_new_report_in(tmp_path, monkeypatch, renames_done):
+@pytest.mark.parametrize("when", ["unlinking the old index", "unlinking a stale figure", "after 1 rename",
+                                  "after 2 renames"])
+def test_ctrl_c_while_the_report_moves_in_finishes_moving_it_in(tmp_path, monkeypatch, when):
     """A Ctrl-C (or the CLI's SIGTERM) there had left the earlier report without its metrics.json
-    and the new one half moved in; the renames take milliseconds, so they are finished first."""
-    backtest(LastValueForecaster(horizon=4), ramp(200), start=50).save_report(tmp_path, plots=False)
+    and the new one half moved in (or not at all); the moves take milliseconds, so they are
+    finished first."""
+    backtest(LastValueForecaster(horizon=4), ramp(200), start=50).save_report(tmp_path)  # with figures
     after = backtest(LastValueForecaster(horizon=6), ramp(200), start=50)
-    real_replace, done = os.replace, []
+    real_replace, real_unlink, done, interrupted = os.replace, Path.unlink, [], []
 
-    def interrupted_once(src, dst):
-        real_replace(src, dst)
-        done.append(Path(dst).name)
-        if len(done) == renames_done:
+    def interrupt_once(event: str) -> None:
+        if event == when and not interrupted:
+            interrupted.append(event)
             raise KeyboardInterrupt
 
-    monkeypatch.setattr("tsmamba.backtest.os.replace", interrupted_once)
+    def replace(src, dst):
+        real_replace(src, dst)
+        done.append(Path(dst).name)
+        interrupt_once(f"after {len(done)} rename{'s' if len(done) > 1 else ''}")
+
+    def unlink(path, missing_ok=False):
+        real_unlink(path, missing_ok=missing_ok)
+        old_index = path.name == "metrics.json"
+        interrupt_once("unlinking the old index" if old_index else "unlinking a stale figure")
+
+    monkeypatch.setattr("tsmamba.backtest.os.replace", replace)
+    monkeypatch.setattr(Path, "unlink", unlink)
     with pytest.raises(KeyboardInterrupt):
         after.save_report(tmp_path, plots=False)
+    assert interrupted == [when]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["forecasts.csv", "metrics.csv", "metrics.json"]
     assert done[-1] == "metrics.json" and len(done) == 3
     assert json.loads((tmp_path / "metrics.json").read_text())["config"]["horizon"] == 6

@@ -517,6 +517,43 @@ def test_fit_refuses_an_out_it_cannot_write_before_training(tmp_path, capsys, mo
     assert cli.main(["fit", "--data", str(small_csv), "--out", "/sys/tsmamba_model"]) == 2
     assert re.fullmatch(r"tsmamba: error: --out /sys/tsmamba_model cannot be written \(/sys: .+\); choose "
                         r"another folder\n", capsys.readouterr().err)
+    (tmp_path / "link").symlink_to("/sys/tsmamba_model")  # the save follows it: /sys is checked
+    assert cli.main(["fit", "--data", str(small_csv), "--out", str(tmp_path / "link")]) == 2
+    assert re.fullmatch(r"tsmamba: error: --out .*/link cannot be written \(/sys: .+\); choose another "
+                        r"folder\n", capsys.readouterr().err)
+
+
+def test_a_sigterm_its_parent_ignores_stays_ignored():
+    """`trap '' TERM` before starting tsmamba: the command had made SIGTERM stop it."""
+    import signal
+
+    previous = signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    try:
+        with cli._terminated_as_exception():
+            assert signal.getsignal(signal.SIGTERM) is signal.SIG_IGN
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def test_running_out_of_memory_while_forecasting_names_no_python_argument(tmp_path, capsys, monkeypatch,
+                                                                          small_csv, tiny_config):
+    """forecast_origins' hint (batch_size) names an argument no flag sets: the command says what to
+    give it instead."""
+    import torch
+
+    from tsmamba.estimator import TSMambaForecaster
+
+    def greedy(*args, **kwargs):
+        torch.empty(2**50, dtype=torch.uint8)
+
+    monkeypatch.setattr(TSMambaForecaster, "_forecast_values", greedy)
+    status = cli.main(["backtest", "--data", str(small_csv), "--context", "48", "--horizon", "12", "--start",
+                       "600", "--stride", "20", "--config", str(tiny_config), "--quiet", "--out",
+                       str(tmp_path / "r")])
+    said = ("tsmamba: error: 'tsmamba backtest' ran out of memory (it asked for 1,048,576.0 GiB more): give "
+            "it fewer rows or channels, or a smaller model\n")
+    assert (status, capsys.readouterr().err) == (2, said)
 
 
 def test_warnings_name_flags_not_python_arguments(tmp_path, capsys, small_csv, tiny_config):
@@ -1132,6 +1169,87 @@ def stream_input(tmp_path, small_csv) -> tuple[Path, pd.DataFrame]:
     history = tmp_path / "history.csv"
     frame.iloc[:690].to_csv(history, index=False)
     return history, frame.iloc[690:]
+
+
+def test_stream_state_resumes_where_the_last_run_stopped(tmp_path, capsys, monkeypatch, ot_hufl_model,
+                                                          stream_input):
+    """--state saves the stream when the input ends; the next run resumes from it without reading
+    --history, and forecasts as one uninterrupted stream does."""
+    history, new = stream_input
+    lines = new[["date", "OT", "HUFL"]].to_csv(index=False, header=False).splitlines(keepends=True)
+    state = tmp_path / "state"
+    status, whole, err = stream_lines(capsys, monkeypatch, ot_hufl_model, history, "".join(lines))
+    assert status == 0 and len(whole) == 10 and err == ""
+    status, first, _ = stream_lines(capsys, monkeypatch, ot_hufl_model, history, "".join(lines[:4]),
+                                    "--state", str(state))
+    assert status == 0 and first == whole[:4] and (state / "meta.json").exists()
+    history.unlink()  # not read again: the state holds what it gave
+    monkeypatch.setattr(sys, "stdin", io.StringIO("".join(lines[4:])))
+    assert cli.main(["stream", "--model", str(ot_hufl_model), "--history", str(history), "--state",
+                     str(state)]) == 0
+    captured = capsys.readouterr()
+    assert [json.loads(line) for line in captured.out.splitlines()] == whole[4:]
+    assert captured.err.splitlines() == [f"resuming the stream saved in {state} (last observation "
+                                         f"{new['date'].iloc[3]}); --history is not read"]
+
+
+def test_stream_state_is_saved_when_a_sigterm_stops_the_stream(tmp_path, capsys, monkeypatch, ot_hufl_model,
+                                                                stream_input, sigterm_guard):
+    import signal
+
+    from tsmamba.streaming import CSVLineReader
+
+    history, new = stream_input
+    lines = new[["date", "OT", "HUFL"]].to_csv(index=False, header=False).splitlines(keepends=True)
+    status, whole, _ = stream_lines(capsys, monkeypatch, ot_hufl_model, history, "".join(lines))
+    real_read, calls = CSVLineReader.read, []
+
+    def terminated_at_the_sixth_line(self, line):
+        calls.append(line)
+        if len(calls) == 6:
+            os.kill(os.getpid(), signal.SIGTERM)  # while reading: the five lines before are used
+        return real_read(self, line)
+
+    monkeypatch.setattr(CSVLineReader, "read", terminated_at_the_sixth_line)
+    state = tmp_path / "state"
+    status, first, err = stream_lines(capsys, monkeypatch, ot_hufl_model, history, "".join(lines),
+                                      "--state", str(state))
+    assert (status, err) == (143, "tsmamba: terminated") and first == whole[:5]
+    monkeypatch.setattr(CSVLineReader, "read", real_read)
+    status, rest, _ = stream_lines(capsys, monkeypatch, ot_hufl_model, history, "".join(lines[5:]),
+                                   "--state", str(state))
+    assert status == 0 and rest == whole[5:]
+
+
+def test_stream_state_saves_every_n_lines_and_is_checked_before_the_work(tmp_path, capsys, monkeypatch,
+                                                                         ot_hufl_model, stream_input):
+    from tsmamba.streaming import Stream
+
+    history, new = stream_input
+    lines = new[["date", "OT", "HUFL"]].to_csv(index=False, header=False)
+    saves = []
+    real_save = Stream.save
+
+    def counted(self, path):
+        saves.append(self.last_timestamp)
+        return real_save(self, path)
+
+    monkeypatch.setattr(Stream, "save", counted)
+    status, _, _ = stream_lines(capsys, monkeypatch, ot_hufl_model, history, lines, "--state",
+                                str(tmp_path / "s"), "--save-every", "4")
+    assert status == 0 and saves == [pd.Timestamp(new["date"].iloc[i]) for i in (3, 7, 9)]  # and at the end
+    refusals = [
+        (["--save-every", "4"], "--save-every N saves the stream to --state DIR; give --state too"),
+        (["--state", str(ot_hufl_model)], "holds a tsmamba-forecaster save, and a tsmamba-stream save would "
+                                          "replace it; choose another path"),
+    ]
+    for flags, message in refusals:
+        status, _, err = stream_lines(capsys, monkeypatch, ot_hufl_model, history, lines, *flags)
+        assert status == 2 and message in err, err
+    monkeypatch.setattr(sys, "stdin", io.StringIO(lines))
+    assert cli.main(["stream", "--model", str(ot_hufl_model), "--state", str(tmp_path / "new")]) == 2
+    needs = "tsmamba: error: 'tsmamba stream' needs --model MODEL_DIR and --history CSV"
+    assert capsys.readouterr().err == f"{needs} (--state {tmp_path / 'new'} holds no saved stream yet)\n"
 
 
 def test_stream_maps_a_header_by_name(capsys, monkeypatch, ot_hufl_model, stream_input):

@@ -553,22 +553,26 @@ class BacktestResult:
             fsync_path(staging / name)  # on disk before a rename can make it the report's
         # metrics.json, the report's index, leaves first and comes back last: a folder that holds
         # one holds a single run's report, whenever a kill comes
-        (out / "metrics.json").unlink(missing_ok=True)
-        for name in REPORT_FILES:
-            if name not in names:
-                (out / name).unlink(missing_ok=True)
         order = sorted(names, key=lambda name: name == "metrics.json")
-        try:
-            for name in order:
-                os.replace(staging / name, out / name)
-        except BaseException as exc:
-            if isinstance(exc, Exception):  # a failed rename: the next run completes the folder
-                raise
-            # Ctrl-C or SIGTERM between the renames (milliseconds) had left neither report whole,
-            # the earlier one's metrics.json gone: finish moving the new one in, then stop
+
+        def move_in() -> None:  # from wherever an interrupted call left it
+            if (staging / "metrics.json").exists():  # the new index not in yet: the old one goes
+                (out / "metrics.json").unlink(missing_ok=True)
+            for name in REPORT_FILES:
+                if name not in names:
+                    (out / name).unlink(missing_ok=True)
             for name in order:
                 if (staging / name).exists():
                     os.replace(staging / name, out / name)
+
+        try:
+            move_in()
+        except BaseException as exc:
+            if isinstance(exc, Exception):  # a failed rename: the next run completes the folder
+                raise
+            # Ctrl-C or SIGTERM in these few milliseconds had left neither report whole (the
+            # earlier one's metrics.json gone): finish moving the new one in, then stop
+            move_in()
             raise
         fsync_path(out)
         return names

@@ -51,6 +51,7 @@ from tsmamba.errors import (
     ConfigError,
     DataNotFoundError,
     DataValidationError,
+    OutOfMemoryError,
     TSMambaError,
     check_context_norm,
     memory_errors,
@@ -956,7 +957,8 @@ def _terminated_as_exception() -> Iterator[None]:
     """SIGTERM raises _Terminated while the command runs (the main thread only: elsewhere signals
     cannot be handled); the previous handler is put back after. Lightning's own handler, set while
     it trains, calls this one too."""
-    if threading.current_thread() is not threading.main_thread():
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGTERM) is signal.SIG_IGN:  # a parent's `trap '' TERM` stands
         yield
         return
 
@@ -1001,6 +1003,9 @@ def _torch_threads(n: int | None) -> Iterator[None]:
                 os.environ[name] = value
 
 
+_SMALLER = "give it fewer rows or channels, or a smaller model"  # when a command runs out of memory
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``tsmamba`` console script and ``python -m tsmamba``."""
     parser = build_parser()
@@ -1020,9 +1025,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         opts, given = _resolve(cmd, args)
         run = Run(cmd.name, opts, stdout, stderr, given)
         keep_large_allocations()  # glibc: reuse freed large blocks (see tsmamba.runtime)
-        smaller = "give it fewer rows or channels, or a smaller model"
         with _terminated_as_exception(), _torch_threads(opts.get("threads")), \
-                _library_output(debug, stderr), memory_errors(f"'{PROG} {cmd.name}'", smaller):
+                _library_output(debug, stderr), memory_errors(f"'{PROG} {cmd.name}'", _SMALLER):
             status = cmd.func(run)
         stdout.flush()  # a closed pipe shows here, not at exit
         return int(status or 0)
@@ -1050,6 +1054,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (TSMambaError, OSError) as exc:
         if debug:
             traceback.print_exc()
+        if isinstance(exc, OutOfMemoryError) and exc.step not in ("fit", f"'{PROG} {cmd.name}'"):
+            # forecasts' hint names Python arguments (batch_size) that no flag sets
+            exc = OutOfMemoryError(f"'{PROG} {cmd.name}' ran out of memory{exc.asked}: {_SMALLER}")
         print(f"{PROG}: error: {_cli_wording(_one_line(_describe(exc)))}", file=stderr)
         return EXIT_USAGE
 
@@ -1365,6 +1372,12 @@ def _check_out_dir(out: Path) -> None:
     _check_writable(out, out.absolute())
 
 
+def _written_beside(path: Path) -> Path:
+    """The folder a save to ``path`` is written in (then moved into place): the parent of the
+    folder a symlink names, as the save follows it."""
+    return Path(os.path.realpath(path)).parent
+
+
 def _check_writable(out: Path, start: Path) -> None:
     """ConfigError unless ``start``, or the nearest of its parents that exists, takes a new file:
     where --out's files go (a report folder), or where a save or a CSV is written beside --out
@@ -1506,7 +1519,7 @@ def cmd_fit(run: Run) -> int:
     if out is None:
         raise ConfigError(f"'{PROG} fit' needs --out MODEL_DIR (where to save the model)")
     check_replaceable(out, FORECASTER_FORMAT)  # before the training, not after it
-    _check_writable(out, Path(out).absolute().parent)  # the save is written beside it, then moved in
+    _check_writable(out, _written_beside(out))
     from tsmamba.data import constant_warnings_off
 
     with constant_warnings_off():  # the fit's scaler names them (it had been twice)
@@ -1782,7 +1795,14 @@ examples:
     options=[
         Opt("--model", type=pathname, metavar="MODEL_DIR", help="folder written by 'tsmamba fit' (required)"),
         Opt("--history", metavar="CSV|NAME",
-            help="series to warm the state on, holding the model's channels (required)"),
+            help="series to warm the state on, holding the model's channels (required, unless "
+                 "--state holds a saved stream)"),
+        Opt("--state", type=pathname, metavar="DIR",
+            help="folder of the stream's state: resumed from when it holds one (--history is then "
+                 "not read), and saved there when the input ends or the command is stopped "
+                 "(Ctrl-C, SIGTERM)"),
+        Opt("--save-every", type=positive_int, metavar="N",
+            help="also save --state after every N lines used (default: only at the end)"),
         Opt("--time-col", metavar="NAME", help="time column of the history CSV (default: date; ds in "
             "long form)"),
         *LONG_FORM_OPTIONS,
@@ -1796,20 +1816,85 @@ examples:
     ],
 )
 def cmd_stream(run: Run) -> int:
-    """Warm a stream on --history, then forecast after every line read from stdin."""
-    from tsmamba.errors import StreamError
+    """Warm a stream on --history (or resume the one saved in --state), then forecast after every
+    line read from stdin."""
+    from tsmamba.checkpoint import STREAM_FORMAT, check_replaceable
 
-    if run.get("model") is None or run.get("history") is None:
-        raise ConfigError(f"'{PROG} stream' needs --model MODEL_DIR and --history CSV")
+    state_dir = run.get("state")
+    if run.get("save_every") is not None and state_dir is None:
+        raise ConfigError("--save-every N saves the stream to --state DIR; give --state too (or drop it)")
+    saved = False
+    if state_dir is not None:  # a model's folder, other files or a read-only place: before the work
+        saved = check_replaceable(state_dir, STREAM_FORMAT).is_dir() and any(state_dir.iterdir())
+        _check_writable(state_dir, _written_beside(state_dir))
+    if run.get("model") is None or (run.get("history") is None and not saved):
+        where = "" if state_dir is None else f" (--state {state_dir} holds no saved stream yet)"
+        raise ConfigError(f"'{PROG} stream' needs --model MODEL_DIR and --history CSV{where}")
     columns = model_columns(run.model)
-    history, _, _ = load_data(run, option="history", columns=columns)  # checked before torch
+    history = None
+    if not saved:
+        history, _, _ = load_data(run, option="history", columns=columns)  # checked before torch
     from tsmamba.estimator import TSMambaForecaster
-    from tsmamba.streaming import CSVLineReader
+    from tsmamba.streaming import CSVLineReader, Stream
 
     forecaster = TSMambaForecaster.load(run.model)
-    stream = forecaster.stream(history=history, missing=run.missing, gaps=run.gaps)
+    if saved:
+        stream = Stream.load(state_dir, forecaster)
+        stream.missing, stream.gaps = run.missing, run.gaps  # the command line's policies
+        unread = "; --history is not read" if run.get("history") else ""
+        run.note(f"resuming the stream saved in {state_dir} (last observation "
+                 f"{stream.last_timestamp}){unread}")
+    else:
+        stream = forecaster.stream(history=history, missing=run.missing, gaps=run.gaps)
+    time_name = history.index.name if history is not None else forecaster.index_.name
     reader = CSVLineReader(columns, encoding=getattr(sys.stdin, "encoding", None) or "utf-8",
-                           time_name=history.index.name or "date")
+                           time_name=time_name or "date")
+    with _saved_at_the_end(stream, state_dir, run.get("save_every")) as used:
+        return _stream_lines(run, stream, reader, columns, used)
+
+
+@contextlib.contextmanager
+def _saved_at_the_end(stream: Any, state_dir: Path | None, every: int | None) -> Iterator[Callable[[], None]]:
+    """Yields the function to call after each line a stream used; saves the stream to
+    ``state_dir`` after every ``every`` such lines, and once more when the command ends, however
+    it ends (input read, Ctrl-C, SIGTERM, an error). The signals wait while a line is used, so a
+    stop comes between lines, and the state saved is that of the last line used."""
+    count = 0
+
+    def used() -> None:
+        nonlocal count
+        count += 1
+        if every and count % every == 0:
+            stream.save(state_dir)
+
+    try:
+        yield used
+    finally:
+        if state_dir is not None:
+            with _signals_held():  # a second Ctrl-C does not cut the save short
+                stream.save(state_dir)
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Ctrl-C and SIGTERM wait until the block ends (the main thread, where the platform can hold
+    signals): a stream is never left between two of its fields."""
+    held = {signal.SIGINT, signal.SIGTERM}
+    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
+
+
+def _stream_lines(run: Run, stream: Any, reader: Any, columns: list[str], used: Callable[[], None]) -> int:
+    """Forecast after every line of stdin: one JSON line each on stdout, a rejected line one error
+    line on stderr; the exit status."""
+    from tsmamba.errors import StreamError
+
     rejected = 0
 
     def reject(exc: TSMambaError) -> None:  # one line on stderr; the stream goes on
@@ -1830,11 +1915,15 @@ def cmd_stream(run: Run) -> int:
             if reader.line_number == reader.header_line and reader.ignored:
                 run.note(f"stdin header: ignoring column(s) {reader.ignored}, which the model does not use")
             continue
-        try:
-            forecast = stream.update(observation)
-        except TSMambaError as exc:
-            reject(exc)
-            continue
+        # the update and a periodic save are whole or not begun; the line out is not held (a
+        # reader that stops reading would hold a Ctrl-C off for as long)
+        with _signals_held():
+            try:
+                forecast = stream.update(observation)
+            except TSMambaError as exc:
+                reject(exc)
+                continue
+            used()
         record = {
             "timestamp": str(stream.last_timestamp),
             "index": [str(t) for t in forecast.index],

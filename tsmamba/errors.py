@@ -52,7 +52,13 @@ class StreamError(TSMambaError, ValueError):
 
 
 class OutOfMemoryError(TSMambaError, MemoryError):
-    """Work that needs more memory than the machine (or its GPU) has; the message says what to lower."""
+    """Work that needs more memory than the machine (or its GPU) has; the message says what to
+    lower. ``step``: the work that ran out ("fit", "forecast_origins", ...); ``asked``: how much
+    more it asked for, as the message says it (" (it asked for 11.2 GiB more)"), or ""."""
+
+    def __init__(self, message: str, step: str = "", asked: str = "") -> None:
+        super().__init__(message)
+        self.step, self.asked = step, asked
 
 
 # what torch's allocators say: "DefaultCPUAllocator: can't allocate memory: you tried to allocate
@@ -86,7 +92,7 @@ def memory_errors(what: str, hint: str) -> Iterator[None]:
         asked = None if found is None else f"{int(found[1]) / 2**30:,.1f} GiB" if found[1] else found[2]
         size = "" if asked is None else f" (it asked for {asked} more)"
         traceback.clear_frames(exc.__traceback__)
-        raise OutOfMemoryError(f"{what} ran out of memory{size}: {hint}") from exc
+        raise OutOfMemoryError(f"{what} ran out of memory{size}: {hint}", what, size) from exc
 
 
 def run_script(main: Callable[[], int | None]) -> int:
