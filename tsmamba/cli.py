@@ -1785,6 +1785,7 @@ command.
 examples:
   tsmamba stream --model model/ --history history.csv < new_rows.csv
   tail -f feed.csv | tsmamba stream --model model/ --history history.csv --missing ffill
+  tsmamba stream --model model/ --history history.csv --state state/ < new_rows.csv  # resumable
 """
 
 
