@@ -25,6 +25,7 @@ from tsmamba import checkpoint
 from tsmamba.checkpoint import (
     atomic_write_bytes,
     check_replaceable,
+    held_alone,
     read_checkpoint,
     read_meta,
     write_checkpoint,
@@ -111,6 +112,62 @@ def test_paths_are_checked_without_importing_torch(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["1.0", "False"]
     assert read_meta(tmp_path / "model") == read_checkpoint(tmp_path / "model")[0]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="no fcntl: Windows takes no lock")
+def test_a_held_save_refuses_a_second_holder_until_released_or_its_process_dies(tmp_path):
+    state = tmp_path / "deep" / "state"  # the parent is created: the lock lies beside the folder
+    lock = tmp_path / "deep" / ".state.lock"
+    with held_alone(state):
+        assert lock.read_text() == f"{os.getpid()}\n"
+        link = tmp_path / "link"
+        link.symlink_to(state)  # the same folder by another name: the same lock
+        for name in (state, link):
+            with pytest.raises(CheckpointError) as refused, held_alone(name):
+                pass
+            assert str(refused.value) == (f"{name} is in use by another process (pid {os.getpid()}) that "
+                                          "saves there; wait for it to end, or choose another folder")
+        with held_alone(tmp_path / "deep" / "other"):  # a sibling folder is not held
+            pass
+    assert not lock.exists()
+    with held_alone(state):  # released
+        pass
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time\nfrom tsmamba.checkpoint import held_alone\n"
+         "with held_alone(sys.argv[1]):\n    print('held', flush=True)\n    time.sleep(60)", str(state)],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "held\n"
+        with pytest.raises(CheckpointError, match=f"pid {holder.pid}"), held_alone(state):
+            pass
+    finally:
+        holder.kill()  # SIGKILL: no clean-up ran, and the system released the lock
+        holder.wait(timeout=60)
+        holder.stdout.close()
+    assert lock.exists()
+    with held_alone(state):
+        pass
+    assert not lock.exists()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="no fcntl: Windows takes no lock")
+def test_a_lock_file_removed_before_it_was_locked_is_not_held(tmp_path, monkeypatch):
+    import fcntl
+
+    lock, real_flock, calls = tmp_path / ".state.lock", fcntl.flock, []
+
+    def removed_first(fd, op):  # the holder before ends between this process's open and flock
+        calls.append(op)
+        if len(calls) == 1:
+            lock.unlink()
+        return real_flock(fd, op)
+
+    monkeypatch.setattr(fcntl, "flock", removed_first)
+    with held_alone(tmp_path / "state"):  # a lock on the removed file would hold nothing
+        assert len(calls) == 2 and lock.read_text() == f"{os.getpid()}\n"
+        monkeypatch.setattr(fcntl, "flock", real_flock)
+        with pytest.raises(CheckpointError, match="is in use"), held_alone(tmp_path / "state"):
+            pass
 
 
 def test_failed_overwrite_keeps_the_previous_save(tmp_path, monkeypatch):

@@ -1252,6 +1252,54 @@ def test_stream_state_saves_every_n_lines_and_is_checked_before_the_work(tmp_pat
     assert capsys.readouterr().err == f"{needs} (--state {tmp_path / 'new'} holds no saved stream yet)\n"
 
 
+def test_stream_state_is_used_by_one_run_at_a_time(tmp_path, capsys, monkeypatch, ot_hufl_model,
+                                                     stream_input):
+    """A second run on the same --state is refused while the first holds it (each would have
+    saved over the other's lines); the folder is free again once the first ends."""
+    from tsmamba.checkpoint import held_alone
+
+    history, new = stream_input
+    lines = new[["date", "OT", "HUFL"]].to_csv(index=False, header=False)
+    state = tmp_path / "state"
+    with held_alone(state):  # as a running 'tsmamba stream --state' holds it
+        status, out, err = stream_lines(capsys, monkeypatch, ot_hufl_model, history, lines, "--state",
+                                        str(state))
+    assert (status, out) == (2, []) and not state.exists()
+    assert err == (f"tsmamba: error: {state} is in use by another process (pid {os.getpid()}) that saves "
+                   "there; wait for it to end, or choose another folder")
+    status, out, err = stream_lines(capsys, monkeypatch, ot_hufl_model, history, lines, "--state", str(state))
+    assert (status, len(out), err) == (0, 10, "") and (state / "meta.json").exists()
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".state")) == []  # no lock left
+
+
+def test_stream_state_refusals_name_the_flag_and_the_fix(tmp_path, capsys, monkeypatch, ot_hufl_model,
+                                                         stream_input):
+    from tsmamba.estimator import TSMambaForecaster
+
+    history, new = stream_input
+    lines = new[["date", "OT", "HUFL"]].to_csv(index=False, header=False)
+    frame = pd.read_csv(history, index_col="date", parse_dates=True)[["OT", "HUFL"]]
+    several = TSMambaForecaster.load(ot_hufl_model).stream(history={"a": frame, "b": frame.iloc[:-5]})
+    several.save(tmp_path / "two")  # the library's stream of two series: stdin gives one
+    status, out, err = stream_lines(capsys, monkeypatch, ot_hufl_model, history, lines, "--state",
+                                    str(tmp_path / "two"))
+    assert (status, out) == (2, [])
+    assert err == (f"tsmamba: error: --state {tmp_path / 'two'} holds a stream of 2 series, saved by the "
+                   "Python API; 'tsmamba stream' reads one series from stdin: resume it with Stream.load and "
+                   "update it with a mapping of series, or choose another folder")
+    status, _, err = stream_lines(capsys, monkeypatch, ot_hufl_model, history, lines, "--state",
+                                  "/sys/tsmamba_state")
+    assert status == 2
+    assert err.startswith("tsmamba: error: --state /sys/tsmamba_state cannot be written (/sys: ")
+    state = tmp_path / "state"
+    assert stream_lines(capsys, monkeypatch, ot_hufl_model, history, lines, "--state", str(state))[0] == 0
+    (state / "state.pt").write_bytes((state / "state.pt").read_bytes()[:-1])  # truncated
+    status, out, err = stream_lines(capsys, monkeypatch, ot_hufl_model, history, lines, "--state", str(state))
+    assert (status, out) == (2, [])
+    assert err == (f"tsmamba: error: {state / 'state.pt'} is truncated or corrupt (sha256 mismatch with "
+                   "meta.json); remove the --state folder and run again with --history to warm a new stream")
+
+
 def test_stream_maps_a_header_by_name(capsys, monkeypatch, ot_hufl_model, stream_input):
     history, new = stream_input
     in_model_order = new[["date", "OT", "HUFL"]].to_csv(index=False, header=False)

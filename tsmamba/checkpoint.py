@@ -36,8 +36,8 @@ if TYPE_CHECKING:
     import torch
 
 __all__ = [
-    "atomic_write_bytes", "check_parents", "check_replaceable", "read_checkpoint", "read_meta",
-    "sha256_bytes", "write_checkpoint", "zone_name",
+    "atomic_write_bytes", "check_parents", "check_replaceable", "held_alone", "read_checkpoint",
+    "read_meta", "sha256_bytes", "write_checkpoint", "zone_name",
 ]
 
 META = "meta.json"
@@ -237,6 +237,57 @@ def check_replaceable(path: str | os.PathLike, kind: str | None = None) -> Path:
     return path
 
 
+@contextlib.contextmanager
+def held_alone(path: str | os.PathLike) -> Iterator[None]:
+    """Hold the save at ``path`` for this process while the block runs: a second process asking
+    for it meanwhile gets :class:`CheckpointError` at once (two runs resuming one saved stream
+    would each save over the other's steps, and the last save would silently win).
+
+    The lock is ``fcntl.flock`` on a file ``.<name>.lock`` beside the folder (the folder itself is
+    replaced by every save), removed when the block ends; the system releases it when a process
+    dies, so a killed run never leaves the save locked. Platforms without ``fcntl`` (Windows)
+    take no lock. The folder's parent is created when missing.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    real = Path(os.path.realpath(path))  # a symlink to the folder shares its lock
+    lock = real.parent / f".{real.name}.lock"
+    with write_errors_name(lock):
+        real.parent.mkdir(parents=True, exist_ok=True)
+        while True:
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.read(fd, 32).decode(errors="replace").strip()
+                os.close(fd)
+                raise CheckpointError(
+                    f"{path} is in use by another process (pid {holder or 'unknown'}) that saves "
+                    "there; wait for it to end, or choose another folder"
+                ) from None
+            except BaseException:
+                os.close(fd)
+                raise
+            try:  # the holder before may have removed the file between our open and flock
+                same = os.path.samestat(os.fstat(fd), os.stat(lock))
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(lock)  # while still held: a process that opened it before sees it gone
+        os.close(fd)
+
+
 def compact(t: torch.Tensor) -> torch.Tensor:
     """``t`` contiguous, in storage of its own size: a view keeps its base's whole storage alive,
     and ``torch.save`` writes all of it (the last row of a (4000, 64) buffer took 1 MB)."""
@@ -321,6 +372,13 @@ def _no_permission(file: Path) -> str:
             "and its files (the save itself may be fine)")
 
 
+def save_again(kind: str | None) -> str:
+    """What to do about a damaged save of format ``kind``."""
+    if kind == STREAM_FORMAT:  # the state it held is gone: only the history rebuilds it
+        return "warm a new stream on the series' history and save that"
+    return "save the model again"
+
+
 def _meta_digest(meta: Mapping[str, Any]) -> str:
     """sha256 of the metadata but its own digest, as canonical JSON: the tensors' digests are
     in it, so this one covers the whole save."""
@@ -347,14 +405,14 @@ def read_meta(path: str | os.PathLike, expected: str | None = None) -> dict[str,
         raise CheckpointError(_no_permission(meta_file)) from None
     except (ValueError, RecursionError, OSError) as exc:  # JSON and UTF-8 errors are ValueErrors
         raise CheckpointError(
-            f"{meta_file} is corrupt or unreadable ({exc!r:.200}); save the model again"
+            f"{meta_file} is corrupt or unreadable ({exc!r:.200}); {save_again(expected)}"
         ) from None
     if not isinstance(meta, dict) or not isinstance(meta.get("files", {}), dict):
-        raise CheckpointError(f"{meta_file} is not a tsmamba save's metadata; save the model again")
+        raise CheckpointError(f"{meta_file} is not a tsmamba save's metadata; {save_again(expected)}")
     if META_DIGEST in meta and meta[META_DIGEST] != _meta_digest(meta):  # saves before it have none
         raise CheckpointError(
             f"{meta_file} is damaged or was edited (sha256 mismatch with its {META_DIGEST}): its "
-            "settings (scaling, frequency, columns) cannot be trusted; save the model again"
+            f"settings (scaling, frequency, columns) cannot be trusted; {save_again(expected)}"
         )
     if expected is not None and meta.get("format") != expected:
         raise CheckpointError(f"{path} holds {meta.get('format')!r}, not a {expected} save")
@@ -379,14 +437,14 @@ def read_checkpoint(
         try:
             data = file.read_bytes()
         except FileNotFoundError:
-            raise CheckpointError(f"{file} is missing from the save; save the model again") from None
+            raise CheckpointError(f"{file} is missing from the save; {save_again(expected)}") from None
         except PermissionError:
             raise CheckpointError(_no_permission(file)) from None
         except OSError as exc:  # a folder in its place
-            raise CheckpointError(f"{file} cannot be read ({exc}); save the model again") from None
+            raise CheckpointError(f"{file} cannot be read ({exc}); {save_again(expected)}") from None
         if sha256_bytes(data) != digest:
             raise CheckpointError(
-                f"{file} is truncated or corrupt (sha256 mismatch with {META}); save the model again"
+                f"{file} is truncated or corrupt (sha256 mismatch with {META}); {save_again(expected)}"
             )
         try:
             tensors[name.removesuffix(".pt")] = torch.load(io.BytesIO(data), weights_only=True,

@@ -810,6 +810,8 @@ _CLI_WORDING = (
     ("Benchmark data sets can be loaded by name with tsmamba.datasets.load_dataset('ETTh1'), which looks",
      "Benchmark data sets can be given by name (--data ETTh1), which looks"),
     ("pass time_col= naming its time column", "pass --time-col NAME naming its time column"),
+    ("warm a new stream on the series' history and save that",  # a damaged --state
+     "remove the --state folder and run again with --history to warm a new stream"),
     ("Pass id_col=, ds_col=, value_col= to name them", "Pass --id-col, --time-col and --value-col to name "
      "them"),
     ("Pass time_col= with the name of the time column (or give a DataFrame a DatetimeIndex)",
@@ -1378,7 +1380,7 @@ def _written_beside(path: Path) -> Path:
     return Path(os.path.realpath(path)).parent
 
 
-def _check_writable(out: Path, start: Path) -> None:
+def _check_writable(out: Path, start: Path, flag: str = "--out") -> None:
     """ConfigError unless ``start``, or the nearest of its parents that exists, takes a new file:
     where --out's files go (a report folder), or where a save or a CSV is written beside --out
     (its parent: fit's --out to a read-only folder had failed after the training). Nothing is
@@ -1391,7 +1393,7 @@ def _check_writable(out: Path, start: Path) -> None:
             pass
     except OSError as exc:
         raise ConfigError(
-            f"--out {out} cannot be written ({existing}: {exc.strerror or exc}); choose another folder"
+            f"{flag} {out} cannot be written ({existing}: {exc.strerror or exc}); choose another folder"
         ) from None
 
 
@@ -1780,7 +1782,9 @@ timestamp not after the last; a gap) prints one error line on standard error and
 on; the state is unchanged. Each line is one observation (a quoted field cannot span lines); a
 byte-order mark before the first line is ignored. The exit status is 0 when every line was used,
 3 when the input was read to its end but some lines were rejected, 2 when an error stopped the
-command.
+command, 130 after Ctrl-C and 143 after SIGTERM. With --state, one run at a time uses the folder
+(a second is refused while the first runs), and the stream is saved there when the run ends, as
+it may (a killed run, SIGKILL, leaves the last save: --save-every N keeps it recent).
 
 examples:
   tsmamba stream --model model/ --history history.csv < new_rows.csv
@@ -1801,7 +1805,7 @@ examples:
         Opt("--state", type=pathname, metavar="DIR",
             help="folder of the stream's state: resumed from when it holds one (--history is then "
                  "not read), and saved there when the input ends or the command is stopped "
-                 "(Ctrl-C, SIGTERM)"),
+                 "(Ctrl-C, SIGTERM, an error); its parent folder is created when missing"),
         Opt("--save-every", type=positive_int, metavar="N",
             help="also save --state after every N lines used (default: only at the end)"),
         Opt("--time-col", metavar="NAME", help="time column of the history CSV (default: date; ds in "
@@ -1819,39 +1823,58 @@ examples:
 def cmd_stream(run: Run) -> int:
     """Warm a stream on --history (or resume the one saved in --state), then forecast after every
     line read from stdin."""
-    from tsmamba.checkpoint import STREAM_FORMAT, check_replaceable
+    from tsmamba.checkpoint import STREAM_FORMAT, check_replaceable, held_alone
 
     state_dir = run.get("state")
     if run.get("save_every") is not None and state_dir is None:
         raise ConfigError("--save-every N saves the stream to --state DIR; give --state too (or drop it)")
-    saved = False
     if state_dir is not None:  # a model's folder, other files or a read-only place: before the work
-        saved = check_replaceable(state_dir, STREAM_FORMAT).is_dir() and any(state_dir.iterdir())
-        _check_writable(state_dir, _written_beside(state_dir))
-    if run.get("model") is None or (run.get("history") is None and not saved):
-        where = "" if state_dir is None else f" (--state {state_dir} holds no saved stream yet)"
-        raise ConfigError(f"'{PROG} stream' needs --model MODEL_DIR and --history CSV{where}")
-    columns = model_columns(run.model)
-    history = None
-    if not saved:
-        history, _, _ = load_data(run, option="history", columns=columns)  # checked before torch
-    from tsmamba.estimator import TSMambaForecaster
-    from tsmamba.streaming import CSVLineReader, Stream
+        check_replaceable(state_dir, STREAM_FORMAT)
+        _check_writable(state_dir, _written_beside(state_dir), "--state")
+    # one run at a time: two resuming one save would each save over the other's lines
+    with held_alone(state_dir) if state_dir is not None else contextlib.nullcontext():
+        saved = state_dir is not None and _saved_stream(state_dir)
+        if run.get("model") is None or (run.get("history") is None and not saved):
+            where = "" if state_dir is None else f" (--state {state_dir} holds no saved stream yet)"
+            raise ConfigError(f"'{PROG} stream' needs --model MODEL_DIR and --history CSV{where}")
+        columns = model_columns(run.model)
+        history = None
+        if not saved:
+            history, _, _ = load_data(run, option="history", columns=columns)  # checked before torch
+        from tsmamba.estimator import TSMambaForecaster
+        from tsmamba.streaming import CSVLineReader, Stream
 
-    forecaster = TSMambaForecaster.load(run.model)
-    if saved:
-        stream = Stream.load(state_dir, forecaster)
-        stream.missing, stream.gaps = run.missing, run.gaps  # the command line's policies
-        unread = "; --history is not read" if run.get("history") else ""
-        run.note(f"resuming the stream saved in {state_dir} (last observation "
-                 f"{stream.last_timestamp}){unread}")
-    else:
-        stream = forecaster.stream(history=history, missing=run.missing, gaps=run.gaps)
-    time_name = history.index.name if history is not None else forecaster.index_.name
-    reader = CSVLineReader(columns, encoding=getattr(sys.stdin, "encoding", None) or "utf-8",
-                           time_name=time_name or "date")
-    with _saved_at_the_end(stream, state_dir, run.get("save_every")) as used:
-        return _stream_lines(run, stream, reader, columns, used)
+        forecaster = TSMambaForecaster.load(run.model)
+        if saved:
+            stream = Stream.load(state_dir, forecaster)
+            stream.missing, stream.gaps = run.missing, run.gaps  # the command line's policies
+            unread = "; --history is not read" if run.get("history") else ""
+            run.note(f"resuming the stream saved in {state_dir} (last observation "
+                     f"{stream.last_timestamp}){unread}")
+        else:
+            stream = forecaster.stream(history=history, missing=run.missing, gaps=run.gaps)
+        time_name = history.index.name if history is not None else forecaster.index_.name
+        reader = CSVLineReader(columns, encoding=getattr(sys.stdin, "encoding", None) or "utf-8",
+                               time_name=time_name or "date")
+        with _saved_at_the_end(stream, state_dir, run.get("save_every")) as used:
+            return _stream_lines(run, stream, reader, columns, used)
+
+
+def _saved_stream(state_dir: Path) -> bool:
+    """Whether --state holds a stream to resume (False: nothing there yet, or an empty folder);
+    ConfigError when it holds a stream of several series (saved through the library: stdin
+    gives one series)."""
+    from tsmamba.checkpoint import STREAM_FORMAT, read_meta
+
+    saved = state_dir.is_dir() and any(state_dir.iterdir())
+    meta = read_meta(state_dir, STREAM_FORMAT) if saved else {}
+    if meta.get("single") is False:
+        raise ConfigError(
+            f"--state {state_dir} holds a stream of {len(meta.get('ids', []))} series, saved by the "
+            f"Python API; '{PROG} stream' reads one series from stdin: resume it with Stream.load "
+            "and update it with a mapping of series, or choose another folder"
+        )
+    return saved
 
 
 @contextlib.contextmanager

@@ -38,6 +38,7 @@ import torch
 from tsmamba.checkpoint import (
     STREAM_FORMAT,
     read_checkpoint,
+    save_again,
     sha256_bytes,
     write_checkpoint,
     zone_name,
@@ -656,7 +657,8 @@ class Stream:
             raise
         except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:  # edited or damaged
             raise CheckpointError(
-                f"{path}: the saved stream is not valid ({type(exc).__name__}: {exc}); save it again"
+                f"{path}: the saved stream is not valid ({type(exc).__name__}: {exc}); "
+                f"{save_again(FORMAT)}"
             ) from None
 
     @classmethod
