@@ -170,6 +170,8 @@ def test_folders_are_checked_before_torch_is_imported(tmp_path):
          "--out /proc/tsmamba_report cannot be written (/proc: No such file or directory); choose another"),
         (["predict", "--model", "model", "--out", "keep/notes.txt/f.csv"], "keep/notes.txt is a file"),
         (["predict", "--model", "model", "--out", "keep"], "--out keep is a folder; give the path of"),
+        (["predict", "--model", "model", "--out", "/sys/forecast.csv"],  # found after the forecast
+         "--out /sys/forecast.csv cannot be written (/sys: "),
         (["predict", "--model", "model", "--time-col", "t"], "--time-col names the time column of --data"),
         (["predict", "--model", "data_folder"], "data_folder/meta.json is missing"),
         (["predict", "--model", "stream_state"], "holds 'tsmamba-stream', not a tsmamba-forecaster save"),

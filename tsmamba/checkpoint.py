@@ -134,7 +134,9 @@ def write_errors_name(path: str | os.PathLike) -> Iterator[None]:
         raise type(exc)(exc.errno, exc.strerror, os.fspath(path)) from exc
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+def appended_to(path: str | os.PathLike) -> bool:
+    """Whether :func:`atomic_write_bytes` appends to ``path`` (a device, pipe or descriptor, which
+    cannot be replaced) rather than replacing it."""
     try:
         st = os.stat(path)  # through symlinks
     except OSError:
@@ -142,7 +144,15 @@ def _atomic_write(path: Path, data: bytes) -> None:
     # /dev/stdout -> the shell's descriptor, even when that is a regular file (`>> log`); a
     # regular file elsewhere under /dev (/dev/shm) is replaced like any other
     special = str(path).startswith(("/proc/", "/dev/fd/", "/dev/std"))
-    if special or (st is not None and not stat.S_ISREG(st.st_mode) and not stat.S_ISDIR(st.st_mode)):
+    return special or (st is not None and not stat.S_ISREG(st.st_mode) and not stat.S_ISDIR(st.st_mode))
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    try:
+        st = os.stat(path)  # through symlinks
+    except OSError:
+        st = None
+    if appended_to(path):
         with open(path, "ab") as fh:  # a device, pipe or descriptor cannot be replaced; append:
             # /dev/stdout reopens the shell's file, whose earlier lines must stay
             fh.write(data)

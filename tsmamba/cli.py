@@ -1592,10 +1592,12 @@ def cmd_predict(run: Run) -> int:
     columns = model_columns(model_dir)
     out = run.get("out")
     if out is not None:  # checked before the work, like the other commands' --out
-        from tsmamba.checkpoint import check_parents
+        from tsmamba.checkpoint import appended_to, check_parents
 
         if check_parents(out).is_dir():
             raise ConfigError(f"--out {out} is a folder; give the path of the CSV file to write")
+        if not appended_to(out):  # a file, written beside its path then moved in
+            _check_writable(out, _written_beside(out))
     frame = None
     if run.get("data"):
         frame, _, _ = load_data(run, columns=columns)  # the model's channels, checked before torch
