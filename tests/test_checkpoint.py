@@ -170,6 +170,53 @@ def test_a_lock_file_removed_before_it_was_locked_is_not_held(tmp_path, monkeypa
             pass
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="no fcntl: Windows takes no lock")
+def test_a_lock_file_is_never_followed_or_taken_from_something_else(tmp_path, monkeypatch):
+    precious = tmp_path / "precious.txt"
+    precious.write_text("months of work")
+    lock = tmp_path / ".state.lock"
+    lock.symlink_to(precious)  # planted by anyone who may write the folder
+    unusable = f"{tmp_path / 'state'}: its lock file {lock} cannot be used"
+    with pytest.raises(CheckpointError, match="Too many levels of symbolic links") as refused, \
+            held_alone(tmp_path / "state"):
+        pass
+    assert str(refused.value).startswith(unusable) and precious.read_text() == "months of work"
+    assert str(refused.value).endswith(f"; remove it if no run is using {tmp_path / 'state'}")
+    lock.unlink()
+    os.mkfifo(lock)  # opening it for writing does not block; it is no regular file
+    with pytest.raises(CheckpointError, match="not a regular file"), held_alone(tmp_path / "state"):
+        pass
+    lock.unlink()
+    lock.write_text("4242\n")  # left by a killed run of another user, whose file this user may only read
+    real_open = os.open
+
+    def another_users(path, flags, *mode):
+        if path == lock and flags & os.O_ACCMODE != os.O_RDONLY:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, flags, *mode)
+
+    monkeypatch.setattr(os, "open", another_users)
+    with held_alone(tmp_path / "state"):  # a read-only descriptor takes the lock all the same
+        monkeypatch.setattr(os, "open", real_open)
+        with pytest.raises(CheckpointError, match="pid 4242"), held_alone(tmp_path / "state"):
+            pass
+
+
+def test_a_path_through_a_missing_folder_replaces_nothing(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "work").mkdir()
+    (tmp_path / "work" / "notes.txt").write_text("months of work")
+    # the system finds no 'missing/../work'; os.path.realpath, which the save writes through, reads 'work'
+    for call in (lambda: save(Path("missing/../work"), 1.0), lambda: check_replaceable("missing/../work")):
+        with pytest.raises(CheckpointError) as refused:
+            call()
+        assert str(refused.value) == ("missing/../work: missing does not exist, so the '..' after it leads "
+                                      "nowhere; give the path without it")
+    assert [p.name for p in (tmp_path / "work").iterdir()] == ["notes.txt"]
+    assert not (tmp_path / "missing").exists()
+    assert saved_value(save(Path("work/../model"), 2.0)) == 2.0  # a '..' after a folder that exists
+
+
 def test_failed_overwrite_keeps_the_previous_save(tmp_path, monkeypatch):
     path = save(tmp_path / "model", 1.0)
     real_replace = os.replace

@@ -1267,11 +1267,15 @@ def test_stream_state_is_used_by_one_run_at_a_time(tmp_path, capsys, monkeypatch
         status, out, err = stream_lines(capsys, monkeypatch, ot_hufl_model, history, lines, "--state",
                                         str(state))
     assert (status, out) == (2, []) and not state.exists()
-    assert err == (f"tsmamba: error: {state} is in use by another process (pid {os.getpid()}) that saves "
-                   "there; wait for it to end, or choose another folder")
+    assert err == (f"tsmamba: error: --state {state} is in use by another process (pid {os.getpid()}) "
+                   "that saves there; wait for it to end, or choose another folder")
     status, out, err = stream_lines(capsys, monkeypatch, ot_hufl_model, history, lines, "--state", str(state))
     assert (status, len(out), err) == (0, 10, "") and (state / "meta.json").exists()
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".state")) == []  # no lock left
+    for flags in (["--history", str(tmp_path / "nothere.csv")], ["--model", str(tmp_path / "nomodel")]):
+        status, _, err = stream_lines(capsys, monkeypatch, ot_hufl_model, history, lines, *flags, "--state",
+                                      str(tmp_path / "typo" / "deep" / "state"))
+        assert status == 2 and not (tmp_path / "typo").exists(), err  # the folders made for the lock go
 
 
 def test_stream_state_refusals_name_the_flag_and_the_fix(tmp_path, capsys, monkeypatch, ot_hufl_model,

@@ -216,8 +216,18 @@ def _previous_save(path: Path) -> dict[str, Any] | None:
 
 def check_parents(path: str | os.PathLike) -> Path:
     """``path`` unless the nearest of its parents that exists is a file (``notes.txt/model``),
-    where nothing can be written: then :class:`CheckpointError` naming it."""
+    where nothing can be written, or a ``..`` follows a folder that does not exist: then
+    :class:`CheckpointError` naming it. (``missing/../model`` is no path to the system, but
+    ``os.path.realpath``, which saves write through, reads it as ``model``: a save had replaced
+    the folder ``model`` without the check of what it held.)"""
     path = Path(path)
+    parts = path.parts
+    for i in (i for i, part in enumerate(parts) if part == ".." and i):
+        if not Path(*parts[:i]).exists():
+            raise CheckpointError(
+                f"{path}: {Path(*parts[:i])} does not exist, so the '..' after it leads nowhere; "
+                "give the path without it"
+            )
     for parent in path.parents:
         if parent.exists():
             if not parent.is_dir():
@@ -253,49 +263,103 @@ def held_alone(path: str | os.PathLike) -> Iterator[None]:
     for it meanwhile gets :class:`CheckpointError` at once (two runs resuming one saved stream
     would each save over the other's steps, and the last save would silently win).
 
-    The lock is ``fcntl.flock`` on a file ``.<name>.lock`` beside the folder (the folder itself is
-    replaced by every save), removed when the block ends; the system releases it when a process
-    dies, so a killed run never leaves the save locked. Platforms without ``fcntl`` (Windows)
-    take no lock. The folder's parent is created when missing.
+    The lock is ``fcntl.flock`` on a regular file ``.<name>.lock`` beside the folder (the folder
+    itself is replaced by every save), never followed through a symlink, and removed when the
+    block ends; the system releases it when a process dies, so a killed run never leaves the
+    save locked. The folder's missing parents are created for the lock, and removed again when
+    they are still empty at the end (a run that failed before saving leaves no folder).
+    Platforms without ``fcntl`` (Windows) take no lock.
     """
     try:
         import fcntl
     except ImportError:  # pragma: no cover - Windows
         yield
         return
-    real = Path(os.path.realpath(path))  # a symlink to the folder shares its lock
+    real = Path(os.path.realpath(check_parents(path)))  # a symlink to the folder shares its lock
     lock = real.parent / f".{real.name}.lock"
-    with write_errors_name(lock):
-        real.parent.mkdir(parents=True, exist_ok=True)
-        while True:
-            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                holder = os.read(fd, 32).decode(errors="replace").strip()
-                os.close(fd)
-                raise CheckpointError(
-                    f"{path} is in use by another process (pid {holder or 'unknown'}) that saves "
-                    "there; wait for it to end, or choose another folder"
-                ) from None
-            except BaseException:
-                os.close(fd)
-                raise
-            try:  # the holder before may have removed the file between our open and flock
-                same = os.path.samestat(os.fstat(fd), os.stat(lock))
-            except FileNotFoundError:
-                same = False
-            if same:
-                break
-            os.close(fd)
+    made: list[Path] = []
     try:
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
+        fd = _locked(lock, path, made, fcntl)
+    except BaseException:
+        _remove_empty(made)
+        raise
+    try:
+        if _writable(fd):
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
         yield
     finally:
         with contextlib.suppress(OSError):
             os.unlink(lock)  # while still held: a process that opened it before sees it gone
         os.close(fd)
+        _remove_empty(made)
+
+
+def _locked(lock: Path, path: Any, made: list[Path], fcntl: Any) -> int:
+    """A descriptor of ``lock`` holding its flock (creating the file, and the missing folders
+    above it, which go into ``made``); CheckpointError when another process holds it or the
+    file cannot serve as a lock."""
+    unusable = f"{path}: its lock file {lock} cannot be used ({{}}); remove it if no run is using {path}"
+    flags = os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+    for _ in range(100):
+        made.extend(_make_parents(lock))
+        try:
+            fd = os.open(lock, flags | os.O_CREAT | os.O_RDWR, 0o666)
+        except FileNotFoundError:  # a folder above it removed meanwhile: make it again
+            continue
+        except PermissionError as exc:  # another user's lock, left by a killed run: reading locks it
+            try:
+                fd = os.open(lock, flags | os.O_RDONLY)
+            except OSError:
+                raise CheckpointError(unusable.format(exc.strerror or exc)) from None
+        except OSError as exc:  # a symlink (ELOOP), a folder
+            raise CheckpointError(unusable.format(exc.strerror or exc)) from None
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):  # a FIFO or device named like it
+                raise CheckpointError(unusable.format("not a regular file"))
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode(errors="replace").strip()
+            os.close(fd)
+            raise CheckpointError(
+                f"{path} is in use by another process (pid {holder or 'unknown'}) that saves "
+                "there; wait for it to end, or choose another folder"
+            ) from None
+        except BaseException:
+            os.close(fd)
+            raise
+        try:  # the holder before may have removed the file between our open and flock
+            same = os.path.samestat(os.fstat(fd), os.stat(lock, follow_symlinks=False))
+        except FileNotFoundError:
+            same = False
+        if same:
+            return fd
+        os.close(fd)
+    raise CheckpointError(unusable.format("it kept being removed"))
+
+
+def _make_parents(file: Path) -> list[Path]:
+    """Create the missing folders above ``file``; the ones created, innermost first."""
+    missing = [p for p in file.parents if not p.exists()]
+    for folder in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            folder.mkdir()
+    return missing
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """Remove ``folders`` (innermost first) while they are empty."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:  # not empty (a save went in), or already gone
+            break
+
+
+def _writable(fd: int) -> bool:
+    import fcntl
+
+    return fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE != os.O_RDONLY
 
 
 def compact(t: torch.Tensor) -> torch.Tensor:
@@ -327,7 +391,8 @@ def write_checkpoint(
     """
     try:
         given = check_replaceable(path, meta.get("format"))
-        return _write_checkpoint(given, Path(os.path.realpath(given)), meta, tensors)
+        real = check_replaceable(os.path.realpath(given), meta.get("format"))  # what is replaced
+        return _write_checkpoint(given, real, meta, tensors)
     except OSError as exc:  # permissions, a full disk, a name too long: say which save failed
         raise CheckpointError(f"{path}: the save could not be written ({exc}); nothing changed") from exc
 

@@ -1830,11 +1830,14 @@ def cmd_stream(run: Run) -> int:
     state_dir = run.get("state")
     if run.get("save_every") is not None and state_dir is None:
         raise ConfigError("--save-every N saves the stream to --state DIR; give --state too (or drop it)")
-    if state_dir is not None:  # a model's folder, other files or a read-only place: before the work
-        check_replaceable(state_dir, STREAM_FORMAT)
-        _check_writable(state_dir, _written_beside(state_dir), "--state")
-    # one run at a time: two resuming one save would each save over the other's lines
-    with held_alone(state_dir) if state_dir is not None else contextlib.nullcontext():
+    with contextlib.ExitStack() as held:
+        if state_dir is not None:  # a model's folder, other files or a read-only place: before the work
+            _check_writable(state_dir, _written_beside(state_dir), "--state")
+            try:  # one run at a time: two resuming one save would each save over the other's lines
+                held.enter_context(held_alone(state_dir))
+            except CheckpointError as exc:
+                raise ConfigError(f"--state {exc}") from None
+            check_replaceable(state_dir, STREAM_FORMAT)  # held: no save of another run half moved in
         saved = state_dir is not None and _saved_stream(state_dir)
         if run.get("model") is None or (run.get("history") is None and not saved):
             where = "" if state_dir is None else f" (--state {state_dir} holds no saved stream yet)"
