@@ -973,6 +973,18 @@ def test_demo_help_lists_the_demo_settings(capsys):
             assert getattr(args, key) == value, key
 
 
+def test_demo_help_leaves_out_the_option_it_refuses(capsys):
+    """--val-fraction is refused by the demo (the LTSF protocol has its own validation split):
+    its help does not list it as one of its options."""
+    helps = {}
+    for name in ("demo", "fit"):
+        with pytest.raises(SystemExit):
+            cli.main([name, "--help"])
+        helps[name] = capsys.readouterr().out
+    assert "--val-fraction" not in helps["demo"] and "--val-fraction X" in helps["fit"]
+    assert "--max-epochs" in helps["demo"]
+
+
 def test_rolling_only_options_say_so_in_help():
     backtest = cli.COMMANDS["backtest"].options
     helps = {opt.dest: opt.kwargs["help"] for opt in backtest}

@@ -304,6 +304,7 @@ class Command:
     defaults: dict[str, Any] = field(default_factory=dict)
     model: bool = False  # takes the model options and --config
     model_defaults: Mapping[str, Any] = field(default_factory=dict)  # its own, over the estimator's
+    unlisted: tuple[str, ...] = ()  # model options --help leaves out: the command refuses them
 
 
 COMMANDS: dict[str, Command] = {}
@@ -317,14 +318,16 @@ def command(
     options: Sequence[Opt] = (),
     model: bool = False,
     model_defaults: Mapping[str, Any] | None = None,
+    unlisted: Sequence[str] = (),
 ) -> Callable[[Callable[[Run], int | None]], Callable[[Run], int | None]]:
     """Register ``func(run) -> exit status`` as subcommand ``name``; ``model_defaults``: the model
-    settings it uses where the estimator's defaults would not be (shown by --help)."""
+    settings it uses where the estimator's defaults would not be (shown by --help); ``unlisted``:
+    model settings it refuses with its own message, which --help does not list."""
 
     def register(func: Callable[[Run], int | None]) -> Callable[[Run], int | None]:
         defaults = {o.dest: o.kwargs["default"] for o in options if "default" in o.kwargs}
         COMMANDS[name] = Command(name, func, help, epilog, tuple(options), defaults, model,
-                                 dict(model_defaults or {}))
+                                 dict(model_defaults or {}), tuple(unlisted))
         return func
 
     return register
@@ -443,8 +446,9 @@ def build_parser() -> _Parser:
         if cmd.model:
             group = p.add_argument_group("model and training (TSMambaForecaster parameters)")
             for param in MODEL_PARAMS:
+                shown = argparse.SUPPRESS if param.name in cmd.unlisted else param.help
                 action = group.add_argument(param.flag, dest=param.name, type=param.type,
-                                            choices=param.choices, metavar=_metavar(param), help=param.help)
+                                            choices=param.choices, metavar=_metavar(param), help=shown)
                 action.model_param = (param, cmd.model_defaults)  # type: ignore[attr-defined]
             p.add_argument(*CONFIG_OPTION.flags, **CONFIG_OPTION.kwargs)
         common = p.add_argument_group("common")
@@ -1706,6 +1710,7 @@ def _as_flags(settings: Mapping[str, Any], width: int = 94) -> str:
     "  tsmamba demo --synthetic --max-epochs 1 --out /tmp/demo\n",
     model=True,
     model_defaults=DEMO_SETTINGS,
+    unlisted=("val_fraction",),  # the protocol's own split
     options=[
         Opt("--out", type=pathname, default=Path("reports/demo"), metavar="DIR",
             help="report folder (default reports/demo)"),
