@@ -200,6 +200,26 @@ def test_a_lock_file_is_never_followed_or_taken_from_something_else(tmp_path, mo
         monkeypatch.setattr(os, "open", real_open)
         with pytest.raises(CheckpointError, match="pid 4242"), held_alone(tmp_path / "state"):
             pass
+    monkeypatch.setattr(os, "open", another_users)
+    lock.unlink(missing_ok=True)  # (removed at the end here, as the folder is this user's)
+    os.mkfifo(lock)  # read-only, a FIFO's open would wait for a writer: it is refused at once
+    refusals = []
+
+    def take() -> None:
+        with pytest.raises(CheckpointError, match="not a regular file") as refused, \
+                held_alone(tmp_path / "state"):
+            pass
+        refusals.append(refused.value)
+
+    import threading
+
+    taker = threading.Thread(target=take, daemon=True)
+    taker.start()
+    taker.join(timeout=30)
+    if taker.is_alive():  # let it go before failing
+        os.close(real_open(lock, os.O_WRONLY | os.O_NONBLOCK))
+        pytest.fail("the lock's open waited on a FIFO")
+    assert len(refusals) == 1
 
 
 def test_a_path_through_a_missing_folder_replaces_nothing(tmp_path, monkeypatch):

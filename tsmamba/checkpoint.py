@@ -300,9 +300,14 @@ def _locked(lock: Path, path: Any, made: list[Path], fcntl: Any) -> int:
     above it, which go into ``made``); CheckpointError when another process holds it or the
     file cannot serve as a lock."""
     unusable = f"{path}: its lock file {lock} cannot be used ({{}}); remove it if no run is using {path}"
-    flags = os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+    # no symlink followed; a FIFO planted there opens without waiting for a writer, then is refused
+    flags = os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
     for _ in range(100):
-        made.extend(_make_parents(lock))
+        try:
+            made.extend(_make_parents(lock))
+        except OSError as exc:
+            raise CheckpointError(f"{path}: the folder {lock.parent} cannot be made ({exc.strerror or exc})"
+                                  ) from None
         try:
             fd = os.open(lock, flags | os.O_CREAT | os.O_RDWR, 0o666)
         except FileNotFoundError:  # a folder above it removed meanwhile: make it again
