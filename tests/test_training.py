@@ -262,6 +262,12 @@ def test_trainer_kwargs_are_checked_with_a_clear_error(tmp_path):
                      trainer_kwargs={"callbacks": [ModelCheckpoint(), ModelCheckpoint()]})
     with pytest.raises(ConfigError, match="must be a dict"):
         make_trainer(max_epochs=1, patience=None, has_validation=True, trainer_kwargs=[("a", 1)])
+    # the estimator refuses a negative gradient_clip_val: it switched clipping off silently here too
+    with pytest.raises(ConfigError, match=r"^trainer_kwargs gradient_clip_val must be a number >= 0"):
+        check_trainer_kwargs({"gradient_clip_val": -1.0})
+    with pytest.raises(ConfigError, match="overfit_batches is not supported"):  # had met unbatched windows
+        check_trainer_kwargs({"overfit_batches": 1})
+    check_trainer_kwargs({"gradient_clip_val": 0.5, "overfit_batches": 0})
     # what a config file can hold: Lightning failed mid-fit, or took 0 and "" for no callbacks
     for not_callbacks in (["x"], "abc", 5, 0, "", False, {"EarlyStopping": {}}):
         shown = re.escape(repr(not_callbacks))

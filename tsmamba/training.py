@@ -681,3 +681,13 @@ def check_trainer_kwargs(trainer_kwargs: dict[str, Any] | None) -> None:
         hints = [f"{k} (did you mean {c[0]}?)" if c else k for k, c in close.items()]
         raise ConfigError(f"trainer_kwargs has arguments lightning.Trainer does not take: {', '.join(hints)}")
     _callback_list(trainer_kwargs.get("callbacks"))  # at the start of a fit, not after the data work
+    if "gradient_clip_val" in trainer_kwargs:  # a negative one switches clipping off silently here too
+        try:
+            check_gradient_clip(trainer_kwargs["gradient_clip_val"])
+        except ConfigError as exc:
+            raise ConfigError(f"trainer_kwargs {exc}") from None
+    if trainer_kwargs.get("overfit_batches"):  # Lightning swaps the window sampler: unbatched windows
+        raise ConfigError(
+            "trainer_kwargs overfit_batches is not supported: the window loader yields whole batches, "
+            "which Lightning's overfitting mode unbatches; use limit_train_batches (and train_stride)"
+        )
