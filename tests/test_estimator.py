@@ -1206,6 +1206,12 @@ def test_resume_rejects_a_last_checkpoint_of_another_model(series, tmp_path):
     wide = TSMambaForecaster(**params, checkpoint_dir=str(ckpt), trainer_kwargs={"precision": "64-true"})
     with pytest.raises(CheckpointError, match=r"a fit in float32, and this fit runs in float64 \(trainer"):
         wide.fit(series, resume=True)  # it said "other data": the digest is of the values in float64
+    # Lightning restores the checkpoint's optimizer and schedule: new values had been ignored silently
+    faster = TSMambaForecaster(**{**params, "learning_rate": 0.1, "weight_decay": 0.5},
+                               checkpoint_dir=str(ckpt))
+    with pytest.raises(CheckpointError, match=r"trained with learning_rate 0\.001 \(now 0\.1\), weight_decay "
+                                              r"0\.01 \(now 0\.5\); a resume goes on with the checkpoint's"):
+        faster.fit(series, resume=True)
     last = torch.load(ckpt / "last.ckpt", weights_only=True)
     last["identity"]["network"]["chunk_size"] = 16  # as recorded earlier: chunk_size is not compared
     del last["identity"]["data"], last["identity"]["dtype"]  # as recorded before: resumes as it did

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import functools
 import json
+import math
 import os
 import signal
 import threading
@@ -1109,7 +1110,26 @@ def _check_resumable(last: Path, module: ForecastingModule) -> None:
             )
         if differ:
             raise CheckpointError(f"{last} is another fit's checkpoint (its {differ} differ); {fix}")
+    _checked_resumed_optimizer(checkpoint, module, last, fix)
     _checked_weights(module.state_dict(), saved, last, fix)
+
+
+def _checked_resumed_optimizer(checkpoint: dict, module: ForecastingModule, last: Path, fix: str) -> None:
+    """CheckpointError when learning_rate or weight_decay differ from the checkpoint's: Lightning
+    restores its optimizer and schedule, whose values would silently win over the new ones."""
+    try:
+        groups = checkpoint["optimizer_states"][0]["param_groups"]
+        saved = {"learning_rate": float(groups[0].get("initial_lr", groups[0]["lr"])),
+                 "weight_decay": float(groups[0]["weight_decay"])}  # the first group is decayed
+    except (KeyError, IndexError, TypeError, ValueError):  # no optimizer state: nothing restored
+        return
+    now = {"learning_rate": float(module.learning_rate), "weight_decay": float(module.weight_decay)}
+    differ = [f"{k} {saved[k]:g} (now {now[k]:g})" for k in now if not math.isclose(saved[k], now[k])]
+    if differ:
+        raise CheckpointError(
+            f"{last} trained with {', '.join(differ)}; a resume goes on with the checkpoint's "
+            f"optimizer, so give the values it was fitted with, or {fix}"
+        )
 
 
 def _fit_identity(config: ForecasterConfig, columns: list[str], data: str, dtype: str) -> dict[str, Any]:
