@@ -770,6 +770,43 @@ def test_datasets_says_when_tsmamba_data_is_unset(monkeypatch, capsys):
     assert last == "searched: /tmp/no-such-cache/tsmamba/datasets ($TSMAMBA_DATA unset)"
 
 
+@pytest.mark.parametrize("kind", ["file", "missing"])
+def test_datasets_says_when_tsmamba_data_is_not_a_folder(monkeypatch, capsys, tmp_path, kind):
+    """A file or a missing folder had been listed as searched, and was not."""
+    env = tmp_path / "datasets"
+    if kind == "file":
+        env.write_text("not a folder")
+    monkeypatch.setenv("TSMAMBA_DATA", str(env))
+    assert cli.main(["datasets"]) == 2
+    captured = capsys.readouterr()
+    what = "a file" if kind == "file" else "no such folder"
+    assert captured.err == (f"tsmamba: error: $TSMAMBA_DATA = {env} is not a folder ({what}); point it at "
+                            "the folder that holds the data files (export TSMAMBA_DATA=/path/to/datasets), "
+                            "or unset it\n")
+    assert captured.out == ""
+
+
+def test_demo_refuses_a_corrupt_etth1_as_backtest_does(monkeypatch, capsys, tmp_path):
+    """The demo passed the file's path on, read without its checksum: a corrupt ETTh1.csv was
+    trained and scored on, where 'backtest --data etth1 --protocol ltsf' refused it."""
+    import tsmamba.backtest
+    from tsmamba import datasets
+
+    (tmp_path / "ETTh1.csv").write_text(GOOD_ROWS, encoding="utf-8")
+    monkeypatch.setenv("TSMAMBA_DATA", str(tmp_path))
+    monkeypatch.setattr(datasets, "download_dir", lambda: tmp_path / "downloads")
+
+    def backtest_ltsf(*args, **kwargs):
+        raise AssertionError("the demo ran on the corrupt file")
+
+    monkeypatch.setattr(tsmamba.backtest, "backtest_ltsf", backtest_ltsf)
+    assert cli.main(["demo", "--out", str(tmp_path / "demo"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"tsmamba: error: {tmp_path / 'ETTh1.csv'}: sha256 ") and err.count("\n") == 1, err
+    assert f"does not match {datasets.REGISTRY['ETTh1'].sha256} recorded in the registry" in err
+    assert not (tmp_path / "demo").exists()
+
+
 def test_seed_and_device_belong_to_the_commands_that_train():
     parser = cli.build_parser()
     for name in ("fit", "backtest", "demo"):

@@ -8,6 +8,7 @@ import gzip
 import hashlib
 import http.server
 import os
+import re
 import threading
 import time
 from pathlib import Path
@@ -145,6 +146,23 @@ def test_verify_file_catches_a_changed_file(tmp_path):
     own.write_bytes(b"abd")
     with pytest.raises(ChecksumError, match=r"mine\.csv\.sha256"):
         verify_file(own)
+
+
+@pytest.mark.parametrize(("name", "plain"), [("ETTm1", "ETTm1.csv"), ("Weather", "weather.csv")])
+def test_the_other_form_is_checked_against_its_published_digest(isolated, name, plain):
+    """The registry's digest of a plain ETTm1.csv or weather.csv only recognised a copy: an
+    altered one was accepted, as was the digest of its own bytes written beside it."""
+    published = dict(REGISTRY[name].other_sha256)[plain]
+    path = isolated / plain
+    path.write_bytes(csv_bytes(30))
+    with pytest.raises(ChecksumError, match=rf"{plain}: sha256 .* does not match {published} recorded in "
+                                            "the registry"):
+        verify_file(path)
+    datasets._write_sidecar(path, sha256_file(path))  # as a download of the altered file recorded it
+    with pytest.raises(ChecksumError, match=published):
+        verify_file(path)
+    with pytest.raises(ChecksumError, match=published):
+        load_dataset(name, download=False)
 
 
 @pytest.mark.parametrize("recorded", ["", "f18de3ad\n"], ids=["empty", "truncated"])
@@ -335,9 +353,13 @@ def test_the_published_gz_decompressed_is_the_published_file(name, benchmark_fil
     spec = REGISTRY[name]
     assert load_dataset(name, download=False).shape == (spec.n_rows, spec.n_channels)
     plain.write_bytes(plain.read_bytes().replace(b"\n", b"\r\n"))  # the same rows, other bytes
-    if not spec.strict:  # not the published bytes: read strictly, its repeated timestamp refused
+    published_digest = dict(spec.other_sha256)[plain.name]  # it had only recognised a copy
+    with pytest.raises(ChecksumError, match=rf"{plain.name}: sha256 .* does not match {published_digest} "
+                                            "recorded in the registry"):
+        load_dataset(name, download=False)
+    if not spec.strict:  # unchecked, not the published bytes: read strictly, its repeated timestamp refused
         with pytest.raises(DataValidationError, match="duplicate timestamp"):
-            load_dataset(name, download=False)
+            load_dataset(name, download=False, verify=False)
 
 
 def test_a_download_cut_short_is_an_error_and_leaves_no_file(tmp_path):
@@ -562,7 +584,9 @@ def test_a_first_download_reads_as_the_file_it_is(isolated, http_root, monkeypat
 
 
 def test_temporary_files_of_killed_downloads_are_removed_once_stale(isolated, http_root, monkeypatch):
-    """A kill (no clean-up runs) left .part files beside the data, one per interrupted run."""
+    """Without flock: a kill (no clean-up runs) left .part files beside the data, one per
+    interrupted run; they go once an hour old."""
+    monkeypatch.setattr(datasets, "fcntl", None)
     root, base = http_root
     (root / "ETTh2.csv").write_bytes(csv_bytes(100))
     fake_spec(monkeypatch, f"{base}/ETTh2.csv", n_rows=100)
@@ -572,6 +596,64 @@ def test_temporary_files_of_killed_downloads_are_removed_once_stale(isolated, ht
     os.utime(old, (time.time() - 7200, time.time() - 7200))  # untouched for two hours
     load_dataset("ETTh2")
     assert sorted(p.name for p in isolated.iterdir()) == [fresh.name, "ETTh2.csv", "ETTh2.csv.sha256"]
+
+
+def test_a_killed_download_s_part_goes_once_another_succeeds(isolated, http_root, monkeypatch):
+    """A part left by a SIGKILL a minute earlier stayed for good once the retry succeeded (only
+    hour-old parts went, at the start of a download). Downloads in progress lock theirs."""
+    fcntl = pytest.importorskip("fcntl")
+    root, base = http_root
+    (root / "ETTh2.csv").write_bytes(csv_bytes(100))
+    fake_spec(monkeypatch, f"{base}/ETTh2.csv", n_rows=100)
+    killed, running = isolated / ".ETTh2.csv.0badf00d.part.csv", isolated / ".ETTh2.csv.1234abcd.part.csv"
+    for part in (killed, running):
+        part.write_bytes(b"date,a\n")
+    with open(running, "rb") as held:  # another download, still writing
+        fcntl.flock(held, fcntl.LOCK_EX)
+        load_dataset("ETTh2")
+        assert sorted(p.name for p in isolated.iterdir()) == [running.name, "ETTh2.csv", "ETTh2.csv.sha256"]
+    download(f"{base}/ETTh2.csv", isolated / "ETTh2.csv")  # killed too: the next download clears it
+    assert sorted(p.name for p in isolated.iterdir()) == ["ETTh2.csv", "ETTh2.csv.sha256"]
+
+
+def test_a_download_holds_its_part_locked_until_it_is_in_place(tmp_path):
+    """Through the check too: another download's clean-up must not take it for a killed run's."""
+    fcntl = pytest.importorskip("fcntl")
+    source = tmp_path / "src.csv"
+    source.write_bytes(csv_bytes(20))
+    seen = []
+
+    def check(part: Path) -> None:
+        with open(part, "rb") as other:
+            with pytest.raises(BlockingIOError):
+                fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        seen.append(part.name)
+
+    download(source.as_uri(), tmp_path / "out" / "x.csv", check=check)
+    assert len(seen) == 1 and seen[0].endswith(".part.csv")
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["x.csv"]
+
+
+def test_a_part_removed_before_it_was_locked_is_made_again(tmp_path, monkeypatch):
+    """Another download's clean-up may remove a part between its creation and its lock: the
+    bytes went into a removed file and the rename failed with a bare FileNotFoundError."""
+    pytest.importorskip("fcntl")
+    source = tmp_path / "src.csv"
+    source.write_bytes(csv_bytes(20))
+    real = datasets.temp_beside
+    made = []
+
+    def removed_at_once(*args, **kwargs):
+        fd, tmp = real(*args, **kwargs)
+        made.append(tmp)
+        if len(made) == 1:
+            tmp.unlink()
+        return fd, tmp
+
+    monkeypatch.setattr(datasets, "temp_beside", removed_at_once)
+    download(source.as_uri(), tmp_path / "out" / "x.csv")
+    assert len(made) == 2 and (tmp_path / "out" / "x.csv").read_bytes() == source.read_bytes()
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["x.csv"]
 
 
 @pytest.mark.parametrize("failing", ["write", "fsync"])
@@ -612,3 +694,186 @@ def test_a_failed_write_is_told_from_a_broken_download(tmp_path, monkeypatch, fa
                                                 r"\(No space left on device\); free space there"):
         download(source.as_uri(), tmp_path / "out" / "x.csv")
     assert not (tmp_path / "out").exists()
+
+
+def test_a_download_of_the_other_form_is_checked_against_its_published_digest(isolated, http_root,
+                                                                              monkeypatch):
+    """ETTm1 downloads as ETTm1.csv, whose published digest the registry knows: a changed file
+    had been kept, and its own digest recorded as the one to trust."""
+    root, base = http_root
+    (root / "ETTm1.csv").write_bytes(csv_bytes(100))
+    spec = fake_spec(monkeypatch, f"{base}/ETTm1.csv", name="ETTm1", n_rows=100)
+    published = dict(spec.other_sha256)["ETTm1.csv"]
+    with pytest.raises(ChecksumError, match=f"expected {published}; nothing was written"):
+        load_dataset("ETTm1")
+    assert list(isolated.iterdir()) == []
+    served = sha256_file(root / "ETTm1.csv")  # the registry's digest is that of the served file
+    monkeypatch.setitem(REGISTRY, "ETTm1", dataclasses.replace(spec, other_sha256=(("ETTm1.csv", served),)))
+    assert load_dataset("ETTm1").shape == (100, 7)
+    assert [p.name for p in isolated.iterdir()] == ["ETTm1.csv"]  # no .sha256: the registry has it
+
+
+def test_prepare_ltsf_takes_a_path_for_a_path(tmp_path, monkeypatch):
+    """'/no/such/folder/ETTh1.csv' loaded the registry's ETTh1 (matched by its file name)
+    instead of saying the file is not there. Bare names still go to the registry."""
+    from tsmamba.data import prepare_ltsf
+
+    asked = []
+
+    def registry(name, **kwargs):
+        asked.append(name)
+        raise DataNotFoundError("looked up in the registry")
+
+    monkeypatch.setattr(datasets, "load_dataset", registry)
+    monkeypatch.chdir(tmp_path)
+    missing = tmp_path / "no" / "such" / "ETTh1.csv"
+    for source in (str(missing), missing, "no/ETTh1.csv"):
+        with pytest.raises(DataNotFoundError, match=rf"data file {source} not found\. Check the path; a "
+                                                    r"registry data set is given by its bare name \(ETTh1,"):
+            prepare_ltsf(source, 96, 96)
+    (tmp_path / "ETTm1.csv").mkdir()
+    with pytest.raises(DataNotFoundError, match=r"data file \./ETTm1\.csv is a folder, not a file"):
+        prepare_ltsf("./ETTm1.csv", 96, 96)
+    assert asked == []
+    for name in ("ETTh1", "etth1.csv"):
+        with pytest.raises(DataNotFoundError, match="looked up in the registry"):
+            prepare_ltsf(name, 96, 96)
+    assert asked == ["ETTh1", "ETTh1"]
+
+
+def test_a_download_records_its_digest_before_it_takes_its_place(isolated, http_root, monkeypatch):
+    """The file was moved in, then hashed again for its .sha256: a Ctrl-C in between left a
+    file with no record, trusted unchecked by every later run."""
+    root, base = http_root
+    payload = csv_bytes(100)
+    (root / "ETTh2.csv").write_bytes(payload)
+    fake_spec(monkeypatch, f"{base}/ETTh2.csv", n_rows=100)
+    real_replace = os.replace
+    recorded_first, stop = [], [True]
+
+    def replace(src, dst, *args, **kwargs):
+        if Path(dst).name == "ETTh2.csv":
+            recorded_first.append(_sidecar_of(dst).is_file())
+            if stop.pop():  # a Ctrl-C as the file is moved in: no record is left without it
+                raise KeyboardInterrupt
+        return real_replace(src, dst, *args, **kwargs)
+
+    def hashed_again(path):
+        raise AssertionError(f"{path} was hashed again after its download")
+
+    monkeypatch.setattr(datasets.os, "replace", replace)
+    monkeypatch.setattr(datasets, "sha256_file", hashed_again)  # the digest of the transfer is used
+    with pytest.raises(KeyboardInterrupt):
+        load_dataset("ETTh2", data_dir=isolated / "new")
+    assert list(isolated.iterdir()) == []  # nor the folder made for it
+    stop.append(False)
+    assert load_dataset("ETTh2").shape == (100, 7)
+    assert recorded_first == [True, True]
+    recorded = (isolated / "ETTh2.csv.sha256").read_text()
+    assert recorded == f"{hashlib.sha256(payload).hexdigest()}  ETTh2.csv\n"
+
+
+def _sidecar_of(path) -> Path:
+    return Path(path).with_name(Path(path).name + ".sha256")
+
+
+@pytest.mark.parametrize("kind", ["file", "missing"])
+def test_tsmamba_data_that_is_not_a_folder_is_an_error_before_any_download(isolated, http_root, tmp_path,
+                                                                            monkeypatch, kind):
+    """It was ignored without a word, and the file downloaded into the download folder."""
+    root, base = http_root
+    (root / "ETTh2.csv").write_bytes(csv_bytes(100))
+    fake_spec(monkeypatch, f"{base}/ETTh2.csv", n_rows=100)
+    env = tmp_path / "data.csv"
+    if kind == "file":
+        env.write_text("not a folder")
+    monkeypatch.setenv(datasets.DATA_ENV, str(env))
+    what = "a file" if kind == "file" else "no such folder"
+    with pytest.raises(DataNotFoundError, match=rf"^\$TSMAMBA_DATA = {env} is not a folder \({what}\); point "
+                                                r"it at the folder that holds the data files \(export "
+                                                r"TSMAMBA_DATA=/path/to/datasets\), or unset it$"):
+        load_dataset("ETTh2")
+    assert list(isolated.iterdir()) == []
+    (isolated / "ETTh2.csv").write_bytes(csv_bytes(100))  # a file found elsewhere is still used
+    assert load_dataset("ETTh2", verify=False).shape == (100, 7)
+
+
+class MergedLength(http.server.BaseHTTPRequestHandler):
+    """Sends a CSV with 'N, N' for its length, as a proxy merging two headers does."""
+
+    body = csv_bytes(100)
+
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Length", f"{len(self.body)}, {len(self.body)}")
+        self.end_headers()
+        self.wfile.write(self.body)
+
+    def log_message(self, *args):
+        pass
+
+
+class EncodedCutShort(Encoded):
+    """A gzip-encoded body that stops halfway through the length it announced."""
+
+    def do_GET(self):
+        body = gzip.compress(csv_bytes(100))
+        self.send_response(200)
+        self.send_header("Content-Encoding", "gzip")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body[: len(body) // 2])
+
+
+@pytest.fixture
+def serve():
+    """``serve(Handler)`` -> base URL of a local HTTP server with that handler."""
+    servers = []
+
+    def start(handler):
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        servers.append((server, thread))
+        return f"http://127.0.0.1:{server.server_address[1]}"
+
+    yield start
+    for server, thread in servers:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def test_a_length_that_does_not_parse_counts_as_none(serve, tmp_path):
+    """int('N, N') escaped as a ValueError traceback."""
+    base = serve(MergedLength)
+    download(f"{base}/x.csv", tmp_path / "x.csv")
+    assert (tmp_path / "x.csv").read_bytes() == MergedLength.body
+
+
+@pytest.mark.parametrize("name", ["x.csv.gz", "x.csv"])
+def test_an_encoded_download_cut_short_is_an_error(serve, tmp_path, name):
+    """The length was not checked when the body was encoded, though urllib does not decode it:
+    half a transfer was kept."""
+    base = serve(EncodedCutShort)
+    with pytest.raises(DataNotFoundError, match=r"ended after \d+ of \d+ bytes; nothing was written"):
+        download(f"{base}/{name}", tmp_path / name)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_folder_where_the_download_goes_is_named_before_the_transfer(tmp_path):
+    """It was found by the rename after the transfer, as a bare IsADirectoryError naming the
+    temporary file."""
+    source = tmp_path / "src.csv"
+    source.write_bytes(csv_bytes(20))
+    folder = tmp_path / "out" / "x.csv"
+    folder.mkdir(parents=True)
+    (tmp_path / "link.csv").symlink_to(folder)
+    with pytest.raises(DataNotFoundError, match=re.escape(
+            f"cannot download {source.as_uri()} to {folder}: it is a folder; move the folder away or "
+            "download to another file name")):
+        download(source.as_uri(), folder)
+    link = tmp_path / "link.csv"
+    with pytest.raises(DataNotFoundError, match=re.escape(f"to {link} (a link to {folder}): it is a folder")):
+        download(source.as_uri(), link)
+    assert [p.name for p in folder.parent.iterdir()] == ["x.csv"] and not any(folder.iterdir())

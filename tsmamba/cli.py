@@ -1637,6 +1637,7 @@ def cmd_datasets(run: Run) -> int:
     if run.get("data_dir") is not None and not run.data_dir.expanduser().is_dir():  # it had been listed
         raise ConfigError(f"--data-dir {run.data_dir} is not a folder; give the folder that holds the "
                           "data files, or leave it out")
+    datasets.check_data_env()  # a file or a missing folder had been listed as searched
     entries = datasets.list_datasets(run.get("data_dir"))
     if run.get("json"):
         print(json.dumps(entries, indent=2), file=run.stdout)
@@ -1742,6 +1743,8 @@ def cmd_demo(run: Run) -> int:
                 run.note("ETTh1 not found locally; trying to download it ...")
                 datasets.load_dataset("ETTh1")
                 path = datasets.find_dataset("ETTh1")
+            else:  # the backtest reads the path unchecked: a corrupt copy is refused, as --data ETTh1 does
+                datasets.verify_file(path)
             source, label, why = str(path), "ETTh1", None
         except DataNotFoundError as exc:
             source, label, why = None, "synthetic", f"ETTh1 is not available ({_one_line(str(exc))[:160]})"

@@ -2093,6 +2093,13 @@ class LTSFData:
         return {k: (e - s - span) // stride + 1 for k, (s, e) in self.borders.items()}
 
 
+def _names_a_path(source: str | os.PathLike) -> bool:
+    """Whether ``source`` is a path (a Path, or text with a folder separator), not a bare name."""
+    if not isinstance(source, str):
+        return True
+    return any(sep and sep in source for sep in (os.sep, os.altsep))
+
+
 def prepare_ltsf(
     source: str | os.PathLike | pd.DataFrame,
     context_length: int,
@@ -2105,9 +2112,9 @@ def prepare_ltsf(
     """Load, split and scale a series by the LTSF protocol.
 
     ``source`` is a registry name (``"ETTh1"``, see :mod:`tsmamba.datasets`), a file path or a
-    DataFrame. ``kind`` (``"ETTh"``, ``"ETTm"``, ``"custom"``) defaults to the registry's entry
-    for the name or file name, else ``"custom"``. Every split must hold at least
-    ``context_length + horizon`` rows.
+    DataFrame; a path (a ``Path``, or text with a ``/``) must name a file. ``kind`` (``"ETTh"``,
+    ``"ETTm"``, ``"custom"``) defaults to the registry's entry for the name or file name, else
+    ``"custom"``. Every split must hold at least ``context_length + horizon`` rows.
     """
     from tsmamba import datasets as registry  # the registry imports this module
 
@@ -2122,6 +2129,13 @@ def prepare_ltsf(
         path = Path(source).expanduser()
         if path.is_file():
             frame = registry.read_dataset_file(path, spec) if spec else read_series(path)
+        elif _names_a_path(source):  # '/data/ETTh1.csv' had loaded the registry's ETTh1 instead
+            what = "is a folder, not a file" if path.is_dir() else "not found"
+            raise DataNotFoundError(
+                f"data file {os.fspath(source)} {what}. Check the path; a registry data set is given by "
+                f"its bare name ({', '.join(registry.REGISTRY)}), looked up in ${registry.DATA_ENV} "
+                "and the download folder"
+            )
         elif spec is not None:
             frame = registry.load_dataset(spec.name, data_dir=data_dir)
         else:

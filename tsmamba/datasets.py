@@ -4,7 +4,8 @@ Files are looked up (in this order) in an explicit ``data_dir``, in ``$TSMAMBA_D
 ``../shared/datasets`` next to a source checkout) and in the download folder (:func:`download_dir`:
 the repository's ``datasets/``, or the user's cache for an installed package), where downloads
 land. A file is checked against the sha256 in the registry when the registry
-knows it, or against the ``<file>.sha256`` recorded beside it at its first download.
+knows it (for either form of ETTm1 and Weather), or against the ``<file>.sha256`` recorded beside
+it at its first download.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import glob
 import hashlib
 import http.client
 import os
+import stat
 import time
 import urllib.error
 import urllib.request
@@ -29,10 +31,16 @@ from tsmamba.checkpoint import atomic_write_bytes, temp_beside
 from tsmamba.data import read_series
 from tsmamba.errors import ChecksumError, ConfigError, DataNotFoundError, TSMambaError, positive_int
 
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; killed downloads' parts go by age instead
+    fcntl = None  # type: ignore[assignment]
+
 __all__ = [
     "DATA_ENV",
     "REGISTRY",
     "DatasetSpec",
+    "check_data_env",
     "data_root",
     "download",
     "download_dir",
@@ -73,8 +81,8 @@ class DatasetSpec:
     target: str = "OT"
     strict: bool = True
     notes: str = ""
-    # digests that mark other file names as the published file (the decompressed bytes of a
-    # registered .gz); they only recognise a copy, they are not checked against like ``sha256``
+    # the published digests of other accepted names (the decompressed bytes of a registered
+    # .gz), checked like ``sha256``: a file of that name with other bytes is refused
     other_sha256: tuple[tuple[str, str], ...] = ()
 
     @property
@@ -82,8 +90,11 @@ class DatasetSpec:
         return self.url.rsplit("/", 1)[-1] if self.url else None
 
     def expected_sha256(self, filename: str) -> str | None:
-        """The registry digest for a file of this name, if the registry has one."""
-        return self.sha256 if filename == self.filenames[0] else None
+        """The registry digest for a file of this name (``sha256`` for the first form, or its
+        ``other_sha256`` entry), if the registry has one."""
+        if filename == self.filenames[0]:
+            return self.sha256
+        return dict(self.other_sha256).get(filename)
 
 
 _ETT_URL = "https://raw.githubusercontent.com/zhouhaoyi/ETDataset/main/ETT-small/{}.csv"
@@ -205,6 +216,22 @@ def download_dir() -> Path:
     return Path(cache) / "tsmamba" / "datasets"
 
 
+def check_data_env() -> None:
+    """Raise :class:`DataNotFoundError` when ``$TSMAMBA_DATA`` is set to something that is not a
+    folder (a typo, a file): it was ignored, and a download went elsewhere."""
+    env = os.environ.get(DATA_ENV)
+    if not env:
+        return
+    root = data_root()
+    if root.is_dir():
+        return
+    what = "a file" if root.exists() else "no such folder"
+    raise DataNotFoundError(
+        f"${DATA_ENV} = {root} is not a folder ({what}); point it at the folder that holds the "
+        f"data files (export {DATA_ENV}=/path/to/datasets), or unset it"
+    )
+
+
 def data_root() -> Path:
     """``$TSMAMBA_DATA``; when it is unset, ``../shared/datasets`` next to a source checkout, or
     :func:`download_dir` for an installed package."""
@@ -303,37 +330,53 @@ def verify_file(path: str | os.PathLike, spec: DatasetSpec | None = None) -> str
     return expected
 
 
-_STALE_PART_S = 3600  # a download's temporary file untouched this long was left by a killed run
+_STALE_PART_S = 3600  # without flock: a part untouched this long was left by a killed run
 
 
 def download(
-    url: str, dest: str | os.PathLike, sha256: str | None = None, check: Callable[[Path], Any] | None = None
+    url: str,
+    dest: str | os.PathLike,
+    sha256: str | None = None,
+    check: Callable[[Path], Any] | None = None,
+    *,
+    record: bool = False,
 ) -> Path:
     """Fetch ``url`` (http(s) or file://) to ``dest`` atomically; check ``sha256`` if given.
 
     The bytes go to a temporary file in ``dest``'s folder that replaces ``dest`` only when
     complete and verified, so a failed or mismatched download leaves no file behind. Complete
-    means all the bytes the server announced; without a length (or a ``sha256``) a ``.csv``
-    must end with a newline, as one cut short mid-line does not. ``check(path)`` runs on the
-    complete temporary file (named with ``dest``'s suffixes) before it replaces ``dest``; what
-    it raises leaves no file behind either. Temporary files of downloads killed earlier (by a
-    signal: no clean-up runs) are removed once an hour old. A symlinked ``dest`` keeps pointing
-    where it did: the file it names is the one replaced.
+    means all the bytes the server announced (a length that does not parse counts as none);
+    without a length (or a ``sha256``) a ``.csv`` must end with a newline, as one cut short
+    mid-line does not. ``check(path)`` runs on the complete temporary file (named with
+    ``dest``'s suffixes) before it replaces ``dest``; what it raises leaves no file behind
+    either. ``record=True`` writes ``<dest>.sha256`` with the digest computed as the bytes
+    arrived, before the file takes its place: a run stopped in between leaves no file without
+    its record. Each download holds a lock (flock) on its temporary file; those of downloads
+    killed earlier (by a signal: no clean-up runs) are unlocked and are removed by the next
+    download (without flock, once an hour old). A symlinked ``dest`` keeps pointing where it
+    did: the file it names is the one replaced.
     Raises :class:`ChecksumError` on a mismatch, :class:`DataNotFoundError` when unreachable or
     when the file cannot be written.
     """
     dest = Path(dest)
     target = Path(os.path.realpath(dest))
+    if target.is_dir():  # the rename would fail only after the transfer, naming the temporary file
+        named = f"{dest} (a link to {target})" if dest.is_symlink() else str(dest)
+        raise DataNotFoundError(
+            f"cannot download {url} to {named}: it is a folder; move the folder away or download "
+            "to another file name"
+        )
     made = _missing_folders(target.parent)  # removed again if the download fails
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        _remove_stale_parts(target)
-        fd, tmp = temp_beside(target, ".part" + "".join(target.suffixes))  # .csv.gz read as such
+        _remove_abandoned_parts(target)
+        fd, tmp, lock = _new_part(target)
     except OSError as exc:  # a read-only folder, a file where the folder should be, a long name
         _remove_empty(made)
         raise DataNotFoundError(f"cannot download {url} into {target.parent}: {exc}") from exc
     request = urllib.request.Request(url, headers={"User-Agent": "tsmamba-data/0.1"})
     digest = hashlib.sha256()
+    placed = recorded = False
     try:
         with os.fdopen(fd, "wb", buffering=0) as out:  # a write error comes from write(), not close()
             try:
@@ -356,15 +399,15 @@ def download(
                         raise _unwritable(url, target, exc) from None
                     received += len(block)
                     tail = block[-1:]
-                announced = response.headers.get("Content-Length")
-                if announced is not None and not response.headers.get("Content-Encoding"):
-                    if received != int(announced):  # a connection closed early reads as the end
+                # the length counts the bytes sent, encoded or not: urllib does not decode them
+                announced = _announced_length(response.headers)
+                if announced is not None:
+                    if received != announced:  # a connection closed early reads as the end
                         raise DataNotFoundError(
                             f"download of {url} ended after {received} of {announced} bytes; "
                             f"nothing was written to {dest}; try again"
                         )
-                elif announced is None and sha256 is None and target.suffix.lower() == ".csv" \
-                        and tail not in (b"\n", b""):
+                elif sha256 is None and target.suffix.lower() == ".csv" and tail not in (b"\n", b""):
                     raise DataNotFoundError(  # no length to check: a CSV stopping mid-line was cut
                         f"download of {url} ended mid-line after {received} bytes (the server gave "
                         f"no length to check it against); nothing was written to {dest}; try again"
@@ -381,12 +424,30 @@ def download(
             )
         if check is not None:
             check(tmp)
+        if record:  # first: a file moved in and stopped before its record was never checked again
+            try:
+                _write_sidecar(dest, actual)
+            except OSError as exc:
+                raise _unwritable(url, target, exc) from None
+            recorded = True
         os.replace(tmp, target)
-        made = []
+        placed, made = True, []
+        _remove_abandoned_parts(target)  # a killed run's, left beside the file just placed
     finally:
         tmp.unlink(missing_ok=True)
+        if recorded and not placed and not target.exists():  # a record of no file
+            _sidecar(dest).unlink(missing_ok=True)
+        if lock is not None:
+            os.close(lock)
         _remove_empty(made)
     return dest
+
+
+def _announced_length(headers: Any) -> int | None:
+    """The Content-Length sent, or None when there is none or it is not one number (a proxy's
+    merged '123, 123'): unknown, rather than a traceback."""
+    text = (headers.get("Content-Length") or "").strip()
+    return int(text) if text.isascii() and text.isdigit() else None
 
 
 def _unwritable(url: str, target: Path, exc: OSError) -> DataNotFoundError:
@@ -396,16 +457,62 @@ def _unwritable(url: str, target: Path, exc: OSError) -> DataNotFoundError:
     )
 
 
-def _remove_stale_parts(target: Path) -> None:
-    """Remove the temporary files of earlier downloads of ``target`` that no one has written to
-    for an hour (a download in progress writes to its own continually)."""
+def _new_part(target: Path) -> tuple[int, Path, int | None]:
+    """A new temporary file beside ``target``: its descriptor, path, and a descriptor holding a
+    flock on it until closed (None without flock), so that other downloads leave it alone
+    through the transfer, the check and the rename."""
+    suffix = ".part" + "".join(target.suffixes)  # .csv.gz read as such
+    for _ in range(10):
+        fd, tmp = temp_beside(target, suffix)
+        if fcntl is None:
+            return fd, tmp, None
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            except OSError:  # a file system without flock: parts go by age only
+                return fd, tmp, None
+            # another download's clean-up may have removed it before it was locked
+            if os.path.samestat(os.stat(tmp), os.fstat(fd)):
+                return fd, tmp, os.dup(fd)  # the lock is the open file's: it outlives fd's close
+        except FileNotFoundError:
+            pass
+        except BaseException:
+            os.close(fd)
+            tmp.unlink(missing_ok=True)
+            raise
+        os.close(fd)
+    raise OSError(f"temporary files beside {target} were removed as soon as they were made")
+
+
+def _remove_abandoned_parts(target: Path) -> None:
+    """Remove the temporary files of earlier downloads of ``target`` that no download holds: a
+    download locks its own until it ends, so one that can be locked was left by a killed run.
+    Without flock, those that no one has written to for an hour (a download writes continually)."""
     now = time.time()
     for part in target.parent.glob(f".{glob.escape(target.name)}.*.part*"):
+        try:  # not through a link; not waiting on a FIFO
+            fd = os.open(part, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0))
+        except OSError:  # gone meanwhile, a link, not ours to read
+            continue
         try:
-            if now - part.stat().st_mtime > _STALE_PART_S:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                continue
+            if fcntl is not None:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:  # a download in progress
+                    continue
+                except OSError:  # no flock on this file system: by age, below
+                    pass
+                else:  # no writer; one that made it just now finds it gone once locked (_new_part)
+                    part.unlink()
+                    continue
+            if now - os.fstat(fd).st_mtime > _STALE_PART_S:
                 part.unlink()
         except OSError:  # gone meanwhile, or not ours to remove
             pass
+        finally:
+            os.close(fd)
 
 
 def _remove_empty(folders: list[Path]) -> None:
@@ -428,9 +535,9 @@ def _missing_folders(folder: Path) -> list[Path]:
 
 
 def _is_published_copy(path: Path, spec: DatasetSpec) -> bool:
-    """Whether the file's sha256 is the registry's, one it knows for that name (a decompressed
-    .gz), or the one recorded when it was downloaded."""
-    known = {spec.expected_sha256(path.name), dict(spec.other_sha256).get(path.name), _recorded_sha256(path)}
+    """Whether the file's sha256 is the registry's for that name (either form) or the one
+    recorded when it was downloaded."""
+    known = {spec.expected_sha256(path.name), _recorded_sha256(path)}
     known.discard(None)
     return bool(known) and sha256_file(path) in known
 
@@ -442,7 +549,7 @@ def read_dataset_file(
 
     The published file of a set marked ``strict=False`` (Weather) keeps its rows; its documented
     irregularities are listed in ``df.attrs["irregular"]`` instead of a warning. The file is
-    the published one when its sha256 matches the registry (or the digest recorded at download;
+    the published one when its sha256 matches the registry's (or the digest recorded at download;
     ``verified=True``: the caller has checked it with :func:`verify_file`). Any other file is
     read strictly, whatever its name.
     """
@@ -467,11 +574,13 @@ def load_dataset(
     Looks for the file (:func:`find_dataset`), checks its sha256 (``verify``), else downloads
     it from the registry's URL into ``data_dir`` or :func:`download_dir` (a download that is not
     the data set is removed, with the folders made for it). Without a file and without a
-    download, raises :class:`DataNotFoundError` saying where to put the file.
+    download, raises :class:`DataNotFoundError` saying where to put the file; so does a
+    ``$TSMAMBA_DATA`` that is not a folder, before any download.
     """
     spec = get_spec(name)
     path = find_dataset(spec.name, data_dir)
     if path is None:
+        check_data_env()  # the file is likely where the variable meant to point
         folders = _search_dirs(data_dir)
         where = "\n".join(f"  - {d}" for d in folders)
         advice = (
@@ -506,12 +615,10 @@ def load_dataset(
                     f"nothing was kept. {advice}"
                 )
 
-        try:
-            _download(spec.url, dest, expected, check=published)
+        try:  # without a registry digest, the one computed during the download is recorded
+            _download(spec.url, dest, expected, check=published, record=expected is None)
         except DataNotFoundError as exc:
             raise DataNotFoundError(f"{spec.name} not found locally and {exc}. {advice}") from exc
-        if expected is None:  # record its digest only once it is known to be the published file
-            _write_sidecar(dest, sha256_file(dest))
         return read_dataset_file(dest, spec, verified=True)  # its source named as the file it is
     verified = verify and verify_file(path, spec) is not None
     return read_dataset_file(path, spec, verified=verified)
