@@ -707,6 +707,26 @@ def test_a_diverged_validation_loss_stops_with_a_clear_error(series, tmp_path):
     assert not (tmp_path / "ck" / "last.ckpt").exists()
 
 
+def test_a_fit_that_diverges_at_its_last_step_is_a_training_error(series, tmp_path):
+    """Without validation nothing checked what an epoch's last step made (each training loss is
+    checked before its step): one step at a huge learning rate returned a fitted estimator, wrote
+    its checkpoint, and predict then blamed the data ("the network's float32 could not carry the
+    inputs through")."""
+    ck = tmp_path / "ck"
+    sane = TSMambaForecaster(**{**TINY, "val_fraction": 0, "max_epochs": 1}, checkpoint_dir=str(ck))
+    sane.fit(series)
+    saved = (ck / "last.ckpt").read_bytes()
+    est = TSMambaForecaster(**{**TINY, "val_fraction": 0, "learning_rate": 1e3, "gradient_clip_val": 0},
+                            checkpoint_dir=str(ck), trainer_kwargs={"max_steps": 1})
+    with pytest.raises(TrainingError, match=r"training diverged at the end of epoch 0: after step 1, which "
+                       r"no training loss checked, its forecasts of the training windows are not finite; "
+                       r"weights were not saved\. Lower learning_rate"):
+        est.fit(series)
+    assert not hasattr(est, "network_")
+    assert (ck / "last.ckpt").read_bytes() == saved  # the previous fit's checkpoint, not these weights
+    assert np.isfinite(sane.predict().to_numpy()).all()
+
+
 def test_a_float64_fit_trains_on_the_float64_values():
     """The windows were float32 whatever the precision: a 1e-3 signal on a 1e5 level (scale=False,
     the LTSF route) reached the float64 network as one constant value."""

@@ -2,10 +2,11 @@
 
 ``ForecastingModule`` wraps a :class:`tsmamba.model.MambaForecaster`: loss (MSE, MAE or Huber,
 optionally mixed with a frequency-domain term over the horizon), AdamW without weight decay on
-norms, biases, dt, A and D, a linear warm-up then cosine decay per step, a finite-loss guard,
-and optionally an exponential moving average of the weights (``ema_decay``) that validation
-reads and training ends on. Its checkpoints also carry the global random states, so a resumed fit
-draws the same dropout masks as an uninterrupted one. ``make_trainer`` builds the
+norms, biases, dt, A and D, a linear warm-up then cosine decay per step, guards on the losses
+and on what each epoch's last step made, and optionally an exponential moving average of the
+weights (``ema_decay``) that validation reads and training ends on. Its checkpoints also carry
+the global random states, so a resumed fit draws the same dropout masks as an uninterrupted one.
+``make_trainer`` builds the
 ``lightning.Trainer`` with gradient clipping, early stopping on the validation loss with the best
 weights restored in memory, and the user's ``trainer_kwargs`` passed through.
 """
@@ -24,7 +25,7 @@ import re
 import threading
 import traceback
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from numbers import Integral, Real
 from typing import Any
 
@@ -49,8 +50,8 @@ from tsmamba.errors import (
 from tsmamba.model import MambaForecaster
 
 __all__ = [
-    "LOSSES", "ForecastingModule", "LastCheckpoint", "RestoreBestWeights", "check_trainer_kwargs",
-    "make_trainer", "seeded",
+    "LOSSES", "ForecastingModule", "LastCheckpoint", "RestoreBestWeights", "check_trained_network",
+    "check_trainer_kwargs", "make_trainer", "seeded",
 ]
 
 LOSSES = ("mse", "mae", "huber")
@@ -243,6 +244,7 @@ class ForecastingModule(L.LightningModule):
         self._ema: list[Tensor] | None = None  # moving average of the parameters (ema_decay)
         self._ema_swapped = False
         self._ema_applied = False  # the fit ended on the averaged weights
+        self._last_batch: list[Tensor] | None = None  # the epoch's last training batch
 
     def forward(self, context: Tensor, marks: Tensor | None = None) -> Tensor:
         return self.network(context, marks)
@@ -262,7 +264,15 @@ class ForecastingModule(L.LightningModule):
             )
         self.log("train_loss", loss, prog_bar=True, on_step=True, on_epoch=True,
                  batch_size=batch[0].shape[0])
+        self._last_batch = batch
         return loss
+
+    def on_train_epoch_end(self) -> None:
+        # before the epoch's checkpoint (a Checkpoint's hook runs after this one) and before the
+        # fit returns: each loss is checked before its step, so the epoch's last step is checked here
+        if self._last_batch is not None:
+            check_trained_network(self.network, self._last_batch, self.current_epoch, self.global_step)
+            self._last_batch = None
 
     # ---- exponential moving average of the weights (ema_decay) ------------------------------
     def optimizer_step(self, *args: Any, **kwargs: Any) -> None:
@@ -606,6 +616,34 @@ def trainer_errors(trainer_kwargs: dict[str, Any] | None) -> Iterator[None]:
             raise
         given = _shown(trainer_kwargs)
         raise ConfigError(f"trainer_kwargs ({given}) do not work for this fit: {exc}") from exc
+
+
+@torch.no_grad()
+def check_trained_network(network: MambaForecaster, batch: Sequence[Tensor], epoch: int, steps: int) -> None:
+    """Raise TrainingError unless ``network``'s weights and its forecasts of ``batch`` (training
+    windows: context (B, L, C), target[, marks]) are finite. Each training loss is checked before
+    its step, so this checks what the last of ``steps`` steps made: a fit without validation that
+    diverged there had returned, and its forecasts then overflowed (blamed on the data). The
+    forecasts are made in eval mode: dropout would draw from the random generators training uses."""
+    context = batch[0]
+    marks = batch[2] if len(batch) > 2 else None
+    if all(torch.isfinite(p).all() for p in network.parameters()):
+        training = network.training
+        network.eval()
+        try:
+            finite = bool(torch.isfinite(network(context, marks)).all())
+        finally:
+            network.train(training)
+        if finite:
+            return
+        what = "its forecasts of the training windows are not finite"
+    else:
+        what = "its weights are not finite"
+    raise TrainingError(
+        f"training diverged at the end of epoch {epoch}: after step {steps}, which no training loss "
+        f"checked, {what}; weights were not saved. Lower learning_rate, or clip gradients "
+        "(gradient_clip_val)"
+    )
 
 
 def _averaged(weights: Tensor) -> Tensor:
