@@ -16,12 +16,13 @@ import torch
 from lightning.pytorch.callbacks import Callback
 from torch.utils.data import DataLoader, TensorDataset
 
-from tsmamba.errors import ConfigError
+from tsmamba.errors import ConfigError, TrainingError
 from tsmamba.model import ForecasterConfig, MambaForecaster
 from tsmamba.training import (
     ForecastingModule,
     _rng_states,
     _set_rng_states,
+    check_trained_network,
     check_trainer_kwargs,
     forecast_loss,
     make_trainer,
@@ -417,3 +418,40 @@ def test_float64_on_apples_mps_is_refused_before_the_fit(monkeypatch):
     trainer, _ = make_trainer(max_epochs=1, patience=None, has_validation=False, progress=False,
                               trainer_kwargs={"precision": "64-true", "accelerator": "cpu"})
     assert type(trainer.accelerator).__name__ == "CPUAccelerator"
+
+
+def test_the_progress_bars_are_closed_when_training_raises(capsys):
+    """Lightning left its bars open when a fit raised or was interrupted: the next line written
+    (the CLI's "tsmamba: interrupted") went onto the bar's line, and the bar came again below it."""
+
+    class Fail(Callback):
+        def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
+            if batch_idx == 2:
+                raise RuntimeError("stop here")
+
+    train = DataLoader(TensorDataset(torch.randn(32, 8, 2), torch.randn(32, 3, 2)), batch_size=4)
+    trainer, _ = make_trainer(max_epochs=1, patience=None, has_validation=False, progress=True,
+                              trainer_kwargs={"accelerator": "cpu", "callbacks": [Fail()]})
+    with pytest.raises(RuntimeError, match="stop here"):
+        trainer.fit(tiny_module(), train)
+    bars = capsys.readouterr().out  # Lightning's bars write to stdout (the CLI sends them to stderr)
+    assert "Epoch 0" in bars and bars.endswith("\n")  # the bar's line ended: the next starts clean
+    print("after")
+    assert capsys.readouterr().out == "after\n"  # and no bar is drawn again
+
+
+def test_check_trained_network_names_weights_or_forecasts_that_are_not_finite():
+    network = tiny_module().network
+    batch = (torch.randn(4, 8, 2), torch.randn(4, 3, 2))
+    check_trained_network(network, batch, epoch=0, steps=5)  # finite: passes
+    with torch.no_grad():
+        network.head.bias.fill_(3e38)  # finite weights whose forecasts overflow float32
+        network.head.weight.fill_(3e38)
+    with pytest.raises(TrainingError, match=r"end of epoch 0: after step 5, which no training loss checked, "
+                       r"its forecasts of the training windows are not finite"):
+        check_trained_network(network, batch, epoch=0, steps=5)
+    assert network.training  # put back in the mode it was in
+    with torch.no_grad():
+        next(network.parameters()).fill_(float("nan"))
+    with pytest.raises(TrainingError, match="its weights are not finite"):
+        check_trained_network(network, batch, epoch=2, steps=9)

@@ -441,6 +441,20 @@ class RestoreBestWeights(Callback):
 _LAST_TEMP = re.compile(r"\.last\.ckpt\.\d+\.tmp")  # as LastCheckpoint names its temp files
 
 
+class CloseProgressBars(Callback):
+    """Close the progress bars when training raises or is interrupted: Lightning leaves them
+    open, so the caller's next line ("tsmamba: interrupted", an error) went onto the bar's line,
+    and the bar was drawn again below it at exit."""
+
+    def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exc: BaseException) -> None:
+        progress = trainer.progress_bar_callback
+        for name in ("_val_progress_bar", "_train_progress_bar"):  # Lightning's tqdm bars
+            bar = getattr(progress, name, None)
+            if bar is not None and hasattr(bar, "close"):
+                with contextlib.suppress(Exception):  # a bar already closed, another bar's kind
+                    bar.close()
+
+
 class LastCheckpoint(Checkpoint):
     """Write ``dirpath/last.ckpt`` after every training epoch (after its validation), atomically.
 
@@ -569,6 +583,8 @@ def make_trainer(
                 f"({exc.strerror}); give a folder that exists or can be made"
             ) from None
         callbacks.append(LastCheckpoint(checkpoint_dir))
+    if progress:
+        callbacks.append(CloseProgressBars())
     settings: dict[str, Any] = {
         "max_epochs": positive_int(max_epochs, "max_epochs"),
         "accelerator": "auto",
