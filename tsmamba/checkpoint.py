@@ -281,7 +281,7 @@ def held_alone(path: str | os.PathLike) -> Iterator[None]:
     try:
         fd = _locked(lock, path, made, fcntl)
     except BaseException:
-        _remove_empty(made)
+        remove_empty_folders(made)
         raise
     try:
         if _writable(fd):
@@ -292,7 +292,7 @@ def held_alone(path: str | os.PathLike) -> Iterator[None]:
         with contextlib.suppress(OSError):
             os.unlink(lock)  # while still held: a process that opened it before sees it gone
         os.close(fd)
-        _remove_empty(made)
+        remove_empty_folders(made)
 
 
 def _locked(lock: Path, path: Any, made: list[Path], fcntl: Any) -> int:
@@ -345,15 +345,26 @@ def _locked(lock: Path, path: Any, made: list[Path], fcntl: Any) -> int:
 
 def _make_parents(file: Path) -> list[Path]:
     """Create the missing folders above ``file``; the ones created, innermost first."""
-    missing = [p for p in file.parents if not p.exists()]
+    missing = missing_folders(file.parent)
     for folder in reversed(missing):
         with contextlib.suppress(FileExistsError):
             folder.mkdir()
     return missing
 
 
-def _remove_empty(folders: list[Path]) -> None:
-    """Remove ``folders`` (innermost first) while they are empty."""
+def missing_folders(folder: Path) -> list[Path]:
+    """``folder`` and those of its parents that do not exist yet, innermost first: what a write
+    into it creates, for :func:`remove_empty_folders` to take away again if the write fails."""
+    missing = []
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    return missing
+
+
+def remove_empty_folders(folders: list[Path]) -> None:
+    """Remove ``folders`` (innermost first) while they are empty: one something else wrote into
+    stays, with the folders above it."""
     for folder in folders:
         try:
             folder.rmdir()

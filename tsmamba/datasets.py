@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tsmamba.checkpoint import atomic_write_bytes, temp_beside
+from tsmamba.checkpoint import atomic_write_bytes, missing_folders, remove_empty_folders, temp_beside
 from tsmamba.data import read_series
 from tsmamba.errors import ChecksumError, ConfigError, DataNotFoundError, TSMambaError, positive_int
 
@@ -366,13 +366,13 @@ def download(
             f"cannot download {url} to {named}: it is a folder; move the folder away or download "
             "to another file name"
         )
-    made = _missing_folders(target.parent)  # removed again if the download fails
+    made = missing_folders(target.parent)  # removed again if the download fails
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         _remove_abandoned_parts(target)
         fd, tmp, lock = _new_part(target)
     except OSError as exc:  # a read-only folder, a file where the folder should be, a long name
-        _remove_empty(made)
+        remove_empty_folders(made)
         raise DataNotFoundError(f"cannot download {url} into {target.parent}: {exc}") from exc
     request = urllib.request.Request(url, headers={"User-Agent": "tsmamba-data/0.1"})
     digest = hashlib.sha256()
@@ -439,7 +439,7 @@ def download(
             _sidecar(dest).unlink(missing_ok=True)
         if lock is not None:
             os.close(lock)
-        _remove_empty(made)
+        remove_empty_folders(made)
     return dest
 
 
@@ -513,25 +513,6 @@ def _remove_abandoned_parts(target: Path) -> None:
             pass
         finally:
             os.close(fd)
-
-
-def _remove_empty(folders: list[Path]) -> None:
-    """Remove ``folders`` (innermost first) while they are empty: one something else wrote into
-    stays, with the folders above it."""
-    for folder in folders:
-        try:
-            folder.rmdir()
-        except OSError:
-            break
-
-
-def _missing_folders(folder: Path) -> list[Path]:
-    """``folder`` and those of its parents that do not exist yet, innermost first."""
-    missing = []
-    while not folder.exists() and folder != folder.parent:
-        missing.append(folder)
-        folder = folder.parent
-    return missing
 
 
 def _is_published_copy(path: Path, spec: DatasetSpec) -> bool:
