@@ -671,6 +671,10 @@ def test_parameter_names_left_in_messages_become_the_flags_that_set_them():
         ("predict reads the last context_length=8 rows", "predict reads the last --context 8 rows"),
         ("train_length=5 is shorter than one training window (context_length + horizon = 8 + 2 = 10 rows)",
          "--train-length 5 is shorter than one training window (--context + horizon = 8 + 2 = 10 rows)"),
+        ("train_length applies to window='sliding' (an expanding window keeps every row): pass "
+         "window='sliding', or drop train_length",  # helper-124: had stayed in Python's words
+         "--train-length applies to --window sliding (an expanding window keeps every row): add --window "
+         "sliding, or drop --train-length"),
         # left alone: paths and file names, channel names, quoted names, prose words, and a settings
         # file's keys (helper-112: 'd_model.csv' had become '--d-model.csv', channels listed
         # '(time, context_length, head_dim)' flags)

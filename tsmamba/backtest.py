@@ -255,7 +255,8 @@ def plan_backtest(
     if context not in CONTEXTS:
         raise ConfigError(f"context must be one of {CONTEXTS}, got {context!r}")
     if window == "expanding" and train_length is not None:
-        raise ConfigError("train_length applies to window='sliding'; an expanding window keeps every row")
+        raise ConfigError("train_length applies to window='sliding' (an expanding window keeps every "
+                          "row): pass window='sliding', or drop train_length")
     if every is not None and not fit:
         raise ConfigError("refit needs a forecaster the backtest may fit (fit=True)")
     n_rows = int(n_rows)

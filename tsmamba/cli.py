@@ -803,6 +803,9 @@ _FILL_ADVICE = ("Pass fill='ffill', fill='interpolate' or fill='zero' to fill th
 _IMPUTE_ADVICE = ("Pass impute='ffill', impute='interpolate' or impute='zero' to replace them, or clean "
                   "the data")
 _CLI_WORDING = (
+    ("train_length applies to window='sliding' (an expanding window keeps every row): pass "
+     "window='sliding', or drop train_length", "--train-length applies to --window sliding (an "
+     "expanding window keeps every row): add --window sliding, or drop --train-length"),
     ("To use your own file pass its path to tsmamba.data.read_series", "To use your own file pass its path"),
     ("Pass columns=[...] with the numeric", "Pass --columns with the numeric"),
     ("pass columns=[...] without it", "pass --columns without it"),
