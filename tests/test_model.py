@@ -316,6 +316,30 @@ def test_causal_norm_statistics_keep_float32_accuracy_at_a_high_level():
         assert rel[:, 20:].max() < 1e-4, (level, rel[:, 20:].max())
 
 
+def test_a_float32_network_steps_the_causal_norm_in_float64_at_any_span():
+    """helper-125: stepped in float32, 1 - lam (2e-6 at span 10**6) was rounded by 1% and a
+    weight increment below half a float32 spacing was lost (never forgetting at 10**8), so after
+    40,000 steps a stream's forecasts were off by 1e-2 of their size. The state carries the
+    moments in float64 (3 numbers per channel), whatever the network's type, and the step is
+    then the float64 recurrence: 1e-10 of the float64 scan after 20,000 steps."""
+    from tsmamba.model import _step_moments
+
+    net = tiny(norm="causal")  # float32
+    state = net.init_state(1)
+    assert state.moments.dtype == torch.float64 and state.to(torch.float32).moments.dtype == torch.float64
+    assert state.caches[0].ssm_state.dtype == torch.float32
+    _, after = net(torch.randn(1, 5, 3), return_state=True)
+    assert after.moments.dtype == torch.float64  # from a forward pass too
+    gen = torch.Generator().manual_seed(3)
+    x = (3.0 + torch.randn(1, 20_000, 3, generator=gen)).float()  # what a float32 stream is fed
+    for span in (10**6, 10**8):
+        moments = state.moments
+        for t in range(x.shape[1]):
+            moments = _step_moments(x[:, t], moments, span)
+        _, exact = causal_moments(x.double(), span)
+        torch.testing.assert_close(moments, exact, rtol=1e-10, atol=0)
+
+
 def test_causal_norm_is_shift_and_scale_equivariant():
     """Forecasts move with the input's level and scale (the point of normalising)."""
     net = tiny(norm="causal").double()

@@ -927,3 +927,39 @@ def test_a_copied_stream_goes_on_apart(model, series):
     np.testing.assert_array_equal(stream.update({"a": series.iloc[100]}, as_array=True),
                                   copy.copy(model.stream({"a": series.iloc[:100], "b": series.iloc[:90]}))
                                   .update({"a": series.iloc[100]}, as_array=True))
+
+
+def test_pandas_na_is_a_missing_value_like_none(model64, series):
+    """helper-125: a row of a nullable-dtype frame ("Float64", or read_csv with
+    dtype_backend="numpy_nullable") holds pd.NA, which update called "not numeric" and
+    update_array "not numbers", instead of meeting the missing policy as None and NaN do."""
+    row = series.iloc[80].astype("Float64")
+    row.iloc[1] = pd.NA
+    plain = series.iloc[80].copy()
+    plain.iloc[1] = np.nan
+    filled = model64.stream(history=series.iloc[:80], missing="ffill").update(plain)
+    with_na = model64.stream(history=series.iloc[:80], missing="ffill").update(row)
+    np.testing.assert_array_equal(with_na, filled)
+    lean = model64.stream(history=series.iloc[:80], missing="ffill")
+    as_objects = np.array([plain.iloc[0], pd.NA, plain.iloc[2]], dtype=object)
+    np.testing.assert_array_equal(lean.update_array(as_objects), filled.to_numpy())
+    strict = model64.stream(history=series.iloc[:80])  # missing="reject"
+    before = snapshot(strict)
+    with pytest.raises(StreamError, match=r"missing value in \['.*'\] at "):
+        strict.update(row)
+    assert_same_snapshot(before, snapshot(strict))
+
+
+def test_a_float32_stream_keeps_its_norm_moments_in_float64_through_a_save(model, series, tmp_path):
+    """The moving sums go on in float64 (model.moments_dtype) in a float32 stream, and a save
+    keeps them so: a restarted stream continues exactly as the uninterrupted one."""
+    stream = model.stream(history=series.iloc[:100])
+    assert stream._state.moments.dtype == torch.float64
+    assert stream._state.caches[0].ssm_state.dtype == torch.float32
+    restarted = Stream.load(stream.save(tmp_path / "s"), model)
+    assert restarted._state.moments.dtype == torch.float64
+    for s in (stream, restarted):
+        for t in range(100, 110):
+            out = s.update(series.iloc[t])
+    np.testing.assert_array_equal(out.to_numpy(), restarted.forecast().to_numpy())
+    assert_same_snapshot(snapshot(stream), snapshot(restarted))

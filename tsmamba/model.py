@@ -51,7 +51,10 @@ from tsmamba.errors import ConfigError, plain_fields, positive_int
 from tsmamba.mamba2 import InferenceCache, Mamba2Config, Mamba2Stack
 from tsmamba.ssd import ssd_chunked
 
-__all__ = ["ForecastState", "ForecasterConfig", "MambaForecaster", "causal_moments", "count_parameters"]
+__all__ = [
+    "ForecastState", "ForecasterConfig", "MambaForecaster", "causal_moments", "count_parameters",
+    "moments_dtype",
+]
 
 CHANNEL_MODES = ("independent", "mix")
 NORMS = ("causal", "revin", "none")
@@ -195,7 +198,7 @@ class ForecastState:
     """Everything the network carries between steps for a batch of series."""
 
     caches: list[InferenceCache]  # one per block; batch b (mix) or b * C (independent)
-    moments: Tensor  # (b, C, 3): the causal norm's moving sum, squared deviations, weight
+    moments: Tensor  # (b, C, 3): the causal norm's moving sum, squared deviations, weight (float64)
     steps: int = 0  # observations consumed
     hidden: Tensor | None = None  # (b', K-1, d): the previous K-1 head features (head_window K)
 
@@ -222,12 +225,14 @@ class ForecastState:
         return ForecastState.from_tensors({k: t.clone() for k, t in self.tensors().items()}, self.steps)
 
     def to(self, dtype: torch.dtype) -> ForecastState:
-        """This state in ``dtype`` (itself when it already is)."""
-        if self.moments.dtype == dtype:
+        """This state's caches and head features in ``dtype``, its moments in
+        :func:`moments_dtype` (itself when they already are)."""
+        moments = self.moments.to(moments_dtype(self.moments.device))
+        if moments is self.moments and all(c.ssm_state.dtype == dtype for c in self.caches):
             return self
         caches = [InferenceCache(c.conv_state.to(dtype), c.ssm_state.to(dtype)) for c in self.caches]
         hidden = None if self.hidden is None else self.hidden.to(dtype)
-        return ForecastState(caches, self.moments.to(dtype), self.steps, hidden)
+        return ForecastState(caches, moments, self.steps, hidden)
 
     def _cache_rows(self, index: Tensor | slice, n_channels: int, channel_mode: str) -> Tensor | slice:
         """Rows of the caches (and hidden) of series ``index``: a series is one row when mixed,
@@ -274,6 +279,16 @@ class ForecastState:
 _MIN_WEIGHT = 1e-12  # a fresh state has no weight: its mean reads 0, and it adds no deviation
 
 
+def moments_dtype(device: torch.device) -> torch.dtype:
+    """The type a state carries the causal norm's moving sums in: float64 (float32 on Apple's
+    MPS, which has none). A float32 step could not follow a long span: 1 - lam (2e-6 at
+    ``norm_span`` 10**6) rounds to a float32 near 1 with a 1% error, and an increment of the
+    weight below half its float32 spacing is lost, so after 40,000 steps a float32 stream's
+    forecasts were 2.3e-4 of their scale off (1.9e-8 with float64 moments; the chunked float32
+    pass, which sums whole chunks, 4.8e-6)."""
+    return torch.float32 if torch.device(device).type == "mps" else torch.float64
+
+
 def causal_moments(x: Tensor, span: int, initial: Tensor | None = None) -> tuple[Tensor, Tensor]:
     """Running exponentially weighted statistics of x along time, as linear recurrences.
 
@@ -315,8 +330,10 @@ def causal_moments(x: Tensor, span: int, initial: Tensor | None = None) -> tuple
 
 
 def _step_moments(x_t: Tensor, moments: Tensor, span: int) -> Tensor:
-    """One step of :func:`causal_moments`: x_t (b, C), moments (b, C, 3) -> the next (b, C, 3)."""
+    """One step of :func:`causal_moments`: x_t (b, C), moments (b, C, 3) -> the next (b, C, 3),
+    computed in the moments' type (see :func:`moments_dtype`)."""
     lam = 1.0 - 2.0 / (span + 1)
+    x_t = x_t.to(moments.dtype)
     s, q, w = moments.unbind(-1)  # (b, C) each
     w_t = lam * w + (1.0 - lam)
     deviation = x_t - s / w.clamp_min(_MIN_WEIGHT)
@@ -601,6 +618,7 @@ class MambaForecaster(nn.Module):
             return forecast
         if moments is None:  # only the causal norm carries statistics
             moments = x.new_zeros(x.shape[0], x.shape[2], 3)
+        moments = moments.to(moments_dtype(moments.device))
         steps = (0 if state is None else state.steps) + x.shape[1]
         # a state of its own: one viewing the pass's buffers (the last of the (b, l, C, 3) moving
         # sums, the head's last K - 1 of l hidden states) kept them alive in a stream and its saves
@@ -626,7 +644,7 @@ class MambaForecaster(nn.Module):
         device = device or self.head.weight.device
         rows = batch_size * (cfg.n_channels if cfg.channel_mode == "independent" else 1)
         caches = self.backbone.alloc_caches(rows, device=device, dtype=dtype)
-        moments = torch.zeros(batch_size, cfg.n_channels, 3, device=device, dtype=dtype)
+        moments = torch.zeros(batch_size, cfg.n_channels, 3, device=device, dtype=moments_dtype(device))
         hidden = None
         if cfg.head_window > 1:
             hidden = torch.zeros(rows, cfg.head_window - 1, cfg.head_width, device=device, dtype=dtype)
@@ -643,13 +661,13 @@ class MambaForecaster(nn.Module):
         cfg = self.config
         if x_t.ndim != 2 or x_t.shape[1] != cfg.n_channels:
             raise ConfigError(f"step takes x_t of shape (batch, {cfg.n_channels}), got {tuple(x_t.shape)}")
-        state = state.to(x_t.dtype)  # as forward casts it (a float64 state raised in a matmul)
+        state = state.to(x_t.dtype)  # as forward casts it (a float64 cache raised in a matmul)
         features, phase = self._split_marks(None if marks_t is None else marks_t[:, None])
         if phase is not None:
             x_t = x_t - self._cycle_at(phase[:, 0])  # (b, C)
         if cfg.norm == "causal":
-            moments = _step_moments(x_t, state.moments, cfg.span)  # (b, C, 3)
-            mean, std = _moments_to_stats(moments, cfg.norm_eps)  # (b, C)
+            moments = _step_moments(x_t, state.moments, cfg.span)  # (b, C, 3), float64
+            mean, std = (t.to(x_t.dtype) for t in _moments_to_stats(moments, cfg.norm_eps))  # (b, C)
         else:
             moments = state.moments
             mean, std = torch.zeros_like(x_t), torch.ones_like(x_t)

@@ -252,7 +252,8 @@ class Stream:
             try:
                 if isinstance(v, (bool, np.bool_)) or (isinstance(v, str) and "_" in v):
                     raise ValueError  # float() reads True as 1 and "1_000" as 1000; a CSV reader does not
-                values[j] = float(v) if v is not None else np.nan
+                # None and pandas' NA (a nullable column's row) are missing values, met by the policy
+                values[j] = np.nan if v is None or v is pd.NA else float(v)
             except (TypeError, ValueError):
                 raise StreamError(f"column {c!r}: value {v!r} is not numeric") from None
         if ts is not None:
@@ -499,6 +500,9 @@ class Stream:
         arr = np.asarray(values)
         if np.iscomplexobj(arr):  # float64 would drop the imaginary parts, with only a warning
             raise StreamError("update_array takes real numbers, got complex values; pass the real values")
+        if arr.dtype == object:  # pandas' NA (from a nullable column) is a missing value, as None is
+            flat = [np.nan if v is pd.NA else v for v in arr.ravel()]
+            arr = np.array(flat, dtype=object).reshape(arr.shape)
         try:
             arr = arr.astype(np.float64, copy=False)
         except (TypeError, ValueError):  # text or objects: numpy's own error had come through
@@ -681,9 +685,8 @@ class Stream:
         state = dict(tensors["state"])
         if meta.get("moments") != "deviations" and "moments" in state:  # saved with sums of x^2
             state["moments"] = moments_from_power_sums(state["moments"])
-        state = {k: v.to(dtype) for k, v in state.items()}
-        try:
-            stream._state = ForecastState.from_tensors(state, int(meta["steps"]))
+        try:  # the caches in the network's type, the moments in float64 (as saved since 2026-12-03)
+            stream._state = ForecastState.from_tensors(state, int(meta["steps"])).to(dtype)
         except KeyError as exc:
             raise CheckpointError(f"{path}: state tensor {exc} is missing") from None
         stream._forecast = tensors["stream"]["forecast"].to(dtype)
