@@ -987,3 +987,29 @@ def test_the_ltsf_protocol_records_repairs_and_names_those_its_test_windows_read
                                baselines=False, max_forecast_rows=0)
     assert result.config["repairs"] == {"impute": "interpolate", "imputed_values": 6,
                                         "from_later_rows": {"c1": 6}}
+
+
+def test_a_prefitted_model_is_scored_on_its_own_channels_whatever_the_datas_order():
+    """helper-126: a model fitted on channels (c, b, a) and backtested on long-form data (pivoted
+    to the ids sorted: a, b, c) had c's forecasts scored against a's values (MAE 9 for a level
+    gap of 10), because forecast_origins answers in the model's order. The data is now read as
+    predict reads it (the fitted channels, in their order), and forecasts are matched by name."""
+    from tsmamba.data import read_series
+    from tsmamba.estimator import TSMambaForecaster
+
+    t = pd.date_range("2021-01-01", periods=80, freq="h")
+    long = pd.concat([pd.DataFrame({"unique_id": i, "ds": t, "y": level + np.sin(np.arange(80) / 3)})
+                      for i, level in (("b", 0.0), ("a", 10.0), ("c", 20.0))])
+    wide = read_series(long)[["c", "b", "a"]]
+    model = TSMambaForecaster(context_length=8, horizon=4, d_model=8, n_layers=1, d_state=4, headdim=4,
+                              max_epochs=1, progress=False, random_state=0).fit(wide.iloc[:50])
+    expected = model.forecast_origins(wide, [55, 56, 57])  # (3, 4, 3) in the model's order c, b, a
+    for data, columns, order in ((long, None, ["c", "b", "a"]), (long, ["a", "b", "c"], ["a", "b", "c"]),
+                                 (wide[["b", "a", "c"]], ["b", "a", "c"], ["b", "a", "c"])):
+        result = backtest(model, data, start=55, n_windows=3, baselines=False, columns=columns)
+        assert result.data["channels"] == order
+        picked = [["c", "b", "a"].index(c) for c in order]
+        np.testing.assert_array_equal(result.arrays["yhat"], expected[..., picked])
+        np.testing.assert_array_equal(result.arrays["y"][:, 0], wide[order].to_numpy()[56:59])
+        mae = result.metrics.query("scope == 'channel' and metric == 'mae'")["value"]
+        assert mae.max() < 3  # each channel against its own forecasts (a swap had scored ~9-11)

@@ -909,6 +909,21 @@ def _forecast_shape(out: Any, n: int, horizon: int, n_channels: int) -> np.ndarr
     return arr[:, :horizon]
 
 
+def _in_channel_order(arr: np.ndarray, forecaster: Any, channels: list[str]) -> np.ndarray:
+    """Forecasts (n, H, C) in the forecaster's channel order (its ``columns_``, when it has
+    them) -> in ``channels``' order, matched by name (ConfigError when the names differ)."""
+    names = getattr(forecaster, "columns_", None)
+    if names is None or [str(c) for c in names] == channels:
+        return arr
+    names = [str(c) for c in names]
+    if sorted(names) != sorted(channels):
+        raise ConfigError(
+            f"the forecaster forecasts the channels {names}, and the data's are {channels}; pass "
+            "columns= naming the forecaster's channels"
+        )
+    return arr[..., [names.index(c) for c in channels]]
+
+
 def _check_finite(arr: np.ndarray, origins: np.ndarray, index: pd.DatetimeIndex | None) -> np.ndarray:
     """``arr``, checked to be finite (else :class:`TrainingError`: a window left out of the
     scores would flatter the model)."""
@@ -1066,6 +1081,10 @@ def backtest(
     if callable(check):
         check(context)
     t_start = time.perf_counter()
+    if columns is None and not needs_fit and getattr(forecaster, "columns_", None) is not None:
+        # as predict reads data: the fitted channels, in the fitted order (long form pivots its
+        # ids sorted, and the forecasts come in the model's order: c's had been scored as a's)
+        columns = [str(c) for c in forecaster.columns_]
     frame = read_strict(df, caller="backtest", time_col=default_time_col(df, time_col), columns=columns)
     values = frame.to_numpy(dtype=np.float64)
     index = frame.index
@@ -1138,7 +1157,8 @@ def backtest(
         for call in calls:
             seen = frame.iloc[: int(call[-1]) + 1]  # nothing after the call's last origin
             forecast = fitted.forecast_origins(seen, call, context=context, batch_size=batch_size)
-            out.append(_forecast_shape(forecast, len(call), horizon, n_channels))
+            out.append(_in_channel_order(_forecast_shape(forecast, len(call), horizon, n_channels),
+                                         fitted, channels))
         yhat[block.first : block.stop] = _check_finite(np.concatenate(out), block_origins, index)
         forecast_s += time.perf_counter() - t0
         if linear is not None:
