@@ -345,6 +345,13 @@ def test_long_form_with_other_column_names_is_read_with_id_and_value_col_flags(t
                      "--no-baselines", "--out", str(tmp_path / "r")]) == 0
     scored = pd.read_csv(tmp_path / "r" / "forecasts.csv")
     assert set(scored["channel"]) == {"north", "south"}, scored.columns
+    # --protocol ltsf reads it with the same flags (helper-126: it refused them, while the error
+    # reading the file without them said to pass them)
+    assert cli.main(["backtest", "--protocol", "ltsf", "--data", str(path), *layout, *tiny, "--no-baselines",
+                     "--out", str(tmp_path / "ltsf")]) == 0
+    report = json.loads((tmp_path / "ltsf" / "metrics.json").read_text())
+    assert report["data"]["channels"] == ["north", "south"] and report["data"]["source"] == str(path)
+    assert report["data"]["name"] == str(path) and report["data"]["n_rows"] == 80
     # only --id-col: the file is long form, and what is missing is named with the flags
     assert cli.main(["fit", "--data", str(path), "--id-col", "store", *tiny,
                      "--out", str(tmp_path / "m")]) == 2
@@ -358,7 +365,9 @@ def test_long_form_with_other_column_names_is_read_with_id_and_value_col_flags(t
     (["fit", "--data", "ETTh1", "--id-col", "store"], "--id-col is for a CSV file given by its path"),
     (["predict", "--model", "m", "--value-col", "sales"], "--value-col names the value column of --data"),
     (["backtest", "--protocol", "ltsf", "--data", "ETTh1", "--value-col", "y"],
-     "--protocol ltsf uses every channel and row of the benchmark file as published; drop --value-col"),
+     "--data ETTh1 is a registry data set, read as published; drop --value-col"),
+    (["backtest", "--protocol", "ltsf", "--data", "ETTh1", "--columns", "OT"],
+     "--protocol ltsf uses every channel and row of the benchmark file as published; drop --columns"),
 ])
 def test_long_form_flags_are_refused_where_they_would_be_ignored(tmp_path, capsys, argv, refusal):
     assert cli.main([*argv, "--out", str(tmp_path / "out")] if argv[0] != "predict" else argv) == 2

@@ -392,6 +392,11 @@ def test_read_panel_keeps_series_apart():
     assert panel["h"].index.freqstr == "h" and len(panel["h"]) == 5
     assert panel["d"].index.freqstr == "D" and len(panel["d"]) == 3
     assert list(panel["d"].columns) == ["y"]
+    # its times as the index named ds, as read_series takes them (helper-126: "missing ['ds']")
+    indexed = read_panel(pd.concat([hourly, daily]).set_index("ds"))
+    assert sorted(indexed) == ["d", "h"]
+    for key in panel:
+        pd.testing.assert_frame_equal(indexed[key], panel[key])
 
 
 LONG_CSV = (  # line 5 (row 3): series B has an empty value; 03:00 is missing for both series

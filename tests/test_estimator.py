@@ -1125,6 +1125,15 @@ def test_long_form_frames_forecast_as_they_fit(series):
     pd.testing.assert_frame_equal(est.predict(indexed), est.predict(long))
     np.testing.assert_allclose(est.stream(history=indexed).forecast().to_numpy(),
                                stream.forecast().to_numpy())
+    # under other column names predict says how to read it, as fit does (helper-126: it said
+    # "the frame's columns differ ...: missing [the ids], unexpected ['store', 'sales']")
+    renamed = long.rename(columns={"unique_id": "store", "ds": "timestamp", "y": "sales"})
+    with pytest.raises(DataValidationError, match=r"is this long form, one row per series and time\? "
+                       r"Pass id_col='store', ds_col='timestamp', value_col='sales'"):
+        est.predict(renamed, time_col="timestamp")
+    with pytest.raises(DataValidationError, match=r"time column 'date' not found; the columns are "
+                       r"\['timestamp', 'store', 'sales'\]\. Pass time_col="):
+        est.predict(renamed)
 
 
 def test_a_zone_model_forecasts_from_its_own_csv_across_dst(series, tmp_path):

@@ -1381,7 +1381,11 @@ def backtest_ltsf(
         "repairs": repairs,
         "training": {k: v for k, v in history_.items() if _is_json_value(v)},
     }
-    source = data if isinstance(data, str) else (os.fspath(data) if isinstance(data, os.PathLike) else None)
+    if isinstance(data, str | os.PathLike):
+        source = os.fspath(data)
+    else:  # a frame read_series read from a file names it ("frame": one it read from memory)
+        source = getattr(data, "attrs", {}).get("source")
+        source = None if source == "frame" else source
     data_info = {
         "source": source,
         "name": prepared.name,

@@ -1466,13 +1466,13 @@ def _backtest_ltsf(run: Run) -> Any:
     source = run.get("data")
     if not source:
         raise ConfigError(f"'{PROG} backtest' needs --data PATH|NAME (a CSV file or a registry name)")
-    as_published = [f"--{key.replace('_', '-')}"
-                    for key in ("columns", "time_col", *_LAYOUT, "fill", "impute") if run.get(key)]
+    as_published = [f"--{key.replace('_', '-')}" for key in ("columns", "fill", "impute") if run.get(key)]
     if as_published:
         raise ConfigError(
             "--protocol ltsf uses every channel and row of the benchmark file as published; drop "
             + "/".join(as_published)
         )
+    reading = [f"--{key.replace('_', '-')}" for key in ("time_col", *_LAYOUT) if run.get(key)]
     rolling = [f"--{key.replace('_', '-')}" for key in _ROLLING_ONLY if key in run.given]
     if rolling:
         raise ConfigError(
@@ -1487,8 +1487,18 @@ def _backtest_ltsf(run: Run) -> Any:
         if _is_path_like(str(source)):
             raise DataNotFoundError(f"data file not found: {path.absolute()}; check the path")
         datasets.get_spec(str(source))  # unknown names: one clear error listing the registry
+        if reading:
+            raise ConfigError(f"--data {source} is a registry data set, read as published; drop "
+                              + "/".join(reading))
+    data: Any = str(source)
+    kind = None
+    if reading:  # how to read the file: its time column, a long form's id and value columns
+        data, _, _ = load_data(run)
+        data.attrs["source"] = str(source)  # the path as given, for the report and messages
+        spec = datasets.get_spec(path, missing_ok=True)
+        kind = spec.kind if spec is not None else None  # the published split of a renamed copy
     try:
-        prepare_ltsf(str(source), run.context, run.horizon)  # validates before Lightning is imported
+        prepare_ltsf(data, run.context, run.horizon, kind=kind)  # validates before Lightning loads
     except DataValidationError as exc:  # --fill and --impute are refused here: the file is the fix
         text = str(exc)
         for library, fix in _LTSF_WORDING:
@@ -1497,7 +1507,7 @@ def _backtest_ltsf(run: Run) -> Any:
     run.note(f"LTSF protocol on {source}: training on the train split, scoring every test window")
     params = run.model_params()
     params.pop("context_length"), params.pop("horizon")
-    return backtest_ltsf(params, str(source), run.context, run.horizon, baselines=run.baselines,
+    return backtest_ltsf(params, data, run.context, run.horizon, kind=kind, baselines=run.baselines,
                          max_forecast_rows=_forecast_rows(run))
 
 

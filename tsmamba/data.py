@@ -873,6 +873,8 @@ def read_panel(
     """
     if isinstance(source, pd.DataFrame):
         frame, origin = source, _Origin("frame")
+        if frame.index.name == ds_col and ds_col not in frame.columns:
+            frame = frame.reset_index()  # its times as the index, as read_series takes them
     else:
         frame, origin = _read_table(source, encoding, text_cols=(id_col,))
     _check_long_columns(frame, origin, id_col, ds_col, value_col)
@@ -2122,8 +2124,8 @@ def prepare_ltsf(
     context_length = positive_int(context_length, "context_length")
     spec = None
     if isinstance(source, pd.DataFrame):
+        label = name or str(source.attrs.get("source") or "frame")  # a file read_series read
         frame = read_series(source)
-        label = name or "frame"
     else:
         spec = registry.get_spec(source, missing_ok=True)
         path = Path(source).expanduser()

@@ -359,6 +359,15 @@ class TSMambaForecaster(BaseEstimator):
             time_col = default_time_col(df, time_col)  # as fit reads it: the index's own times
             missing = [c for c in self.columns_ if c not in present]  # in a "date" column too
             extra = [c for c in present if c not in self.columns_ and c != time_col]
+            if time_col in df.columns:
+                unreadable = bool(df[time_col].duplicated().any())
+            else:
+                unreadable = df.index.has_duplicates or not isinstance(df.index, pd.DatetimeIndex)
+            if (missing or extra) and unreadable:
+                # long form under other names (store, timestamp, sales): reading it says so and
+                # names the id_col=, ds_col=, value_col= to pass, as fit does (or the time_col=
+                # it lacks; a wide frame's repeated time, with its rows)
+                read_strict(df, caller=caller, time_col=time_col, columns=self.columns_)
             if missing or extra:
                 raise DataValidationError(
                     f"the frame's columns differ from those the model was fitted on: "
