@@ -406,6 +406,11 @@ def test_ltsf_data_hints_do_not_name_the_flags_it_refuses(tmp_path, capsys):
         err = capsys.readouterr().err.strip()
         assert err.startswith("tsmamba: error: data.csv: ") and err.endswith(hint), err
         assert "--fill" not in err and "--impute" not in err, err
+        # the same when --time-col says how to read it
+        path.write_text(text.replace("date,", "when,", 1))
+        assert cli.main(["backtest", "--protocol", "ltsf", "--data", str(path), "--time-col", "when",
+                         "--context", "2", "--horizon", "1", "--out", str(tmp_path / "r")]) == 2
+        assert capsys.readouterr().err.strip().endswith(hint)
 
 
 def test_a_sigterm_during_training_exits_143_not_0(tmp_path, capsys, monkeypatch, small_csv, tiny_config):

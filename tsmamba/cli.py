@@ -1492,12 +1492,12 @@ def _backtest_ltsf(run: Run) -> Any:
                               + "/".join(reading))
     data: Any = str(source)
     kind = None
-    if reading:  # how to read the file: its time column, a long form's id and value columns
-        data, _, _ = load_data(run)
-        data.attrs["source"] = str(source)  # the path as given, for the report and messages
-        spec = datasets.get_spec(path, missing_ok=True)
-        kind = spec.kind if spec is not None else None  # the published split of a renamed copy
     try:
+        if reading:  # how to read the file: its time column, a long form's id and value columns
+            data, _, _ = load_data(run)
+            data.attrs["source"] = str(source)  # the path as given, for the report and messages
+            spec = datasets.get_spec(path, missing_ok=True)
+            kind = spec.kind if spec is not None else None  # the published split of a renamed copy
         prepare_ltsf(data, run.context, run.horizon, kind=kind)  # validates before Lightning loads
     except DataValidationError as exc:  # --fill and --impute are refused here: the file is the fix
         text = str(exc)
