@@ -361,6 +361,36 @@ def test_a_save_gets_the_mode_of_a_new_folder(tmp_path):
     assert stat.S_IMODE(saved.stat().st_mode) == stat.S_IMODE((tmp_path / "plain").stat().st_mode) == 0o755
 
 
+def test_a_replaced_save_keeps_its_permissions(tmp_path):
+    """helper-127: a save is built in a new folder and moved in, so a private (0700, files 0600)
+    save of the training series became 0755 / 0644 at its next save, and so did an empty 0700
+    folder saved into. The folder keeps its mode, each file its own, a new file the folder's."""
+    mask = os.umask(0o022)
+    try:
+        (tmp_path / "private").mkdir(mode=0o700)
+        first = save(tmp_path / "private", 1.0)
+        assert stat.S_IMODE(first.stat().st_mode) == 0o700
+        assert {stat.S_IMODE(f.stat().st_mode) for f in first.iterdir()} == {0o600}
+        (first / "meta.json").chmod(0o640)  # one file opened up on purpose stays so
+        second = save(first, 2.0)
+    finally:
+        os.umask(mask)
+    modes = {f.name: stat.S_IMODE(f.stat().st_mode) for f in second.iterdir()}
+    assert stat.S_IMODE(second.stat().st_mode) == 0o700 and modes.pop("meta.json") == 0o640
+    assert set(modes.values()) == {0o600}
+    assert saved_value(second) == 2.0
+
+
+def test_a_save_to_a_path_under_home_goes_to_the_home_folder(tmp_path, monkeypatch):
+    """helper-127: save('~/m') had made a folder named '~' in the working folder."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "home").mkdir()
+    written = save("~/m", 3.0)
+    assert written == tmp_path / "home" / "m" and not (tmp_path / "~").exists()
+    assert saved_value("~/m") == 3.0 and read_meta("~/m")["value"] == 3.0
+
+
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux) to fail a write")
 def test_a_failed_write_names_the_file(tmp_path):
     """write() errors carry no file name: the CLI printed a bare 'No space left on device'."""
@@ -468,3 +498,32 @@ def test_an_unreadable_save_says_to_check_permissions_not_to_save_again(tmp_path
     monkeypatch.setattr(Path, "read_bytes", denied(real_read_bytes))
     with pytest.raises(CheckpointError, match=r"m/(weights|extra).pt cannot be read: permission denied"):
         read_checkpoint(tmp_path / "m")
+
+
+class _Planted:
+    """What a tampered save could carry: unpickling it would write a file."""
+
+    def __init__(self, marker: str):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (Path(self.marker),))
+
+
+def test_a_save_holding_pickled_objects_is_refused_without_running_them(tmp_path):
+    """weights_only=True loading: a weights file re-digested to match meta.json but holding an
+    object is refused, its code never runs, and the message does not pass on torch's advice to
+    load with weights_only=False (helper-127)."""
+    path = save(tmp_path / "s", 1.0)
+    buffer = io.BytesIO()
+    torch.save({"w": _Planted(str(tmp_path / "ran"))}, buffer)
+    data = buffer.getvalue()
+    (path / "weights.pt").write_bytes(data)
+    meta = json.loads((path / "meta.json").read_text())
+    meta["files"]["weights.pt"] = checkpoint.sha256_bytes(data)
+    meta[checkpoint.META_DIGEST] = checkpoint._meta_digest(meta)
+    (path / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match=r"weights.pt holds objects other than tensors, which loading "
+                       r"refuses .*; save the model again$") as info:
+        read_checkpoint(path)
+    assert "weights_only set to False" not in str(info.value) and not (tmp_path / "ran").exists()

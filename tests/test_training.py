@@ -269,6 +269,13 @@ def test_trainer_kwargs_are_checked_with_a_clear_error(tmp_path):
     with pytest.raises(ConfigError, match="overfit_batches is not supported"):  # had met unbatched windows
         check_trainer_kwargs({"overfit_batches": 1})
     check_trainer_kwargs({"gradient_clip_val": 0.5, "overfit_batches": 0})
+    # helper-127: these trained no step, and the fit returned its random start without a word
+    for no_step in ({"max_epochs": 0}, {"max_steps": 0}, {"limit_train_batches": 0},
+                    {"limit_train_batches": 0.0, "max_steps": 0}):
+        with pytest.raises(ConfigError, match=r"^trainer_kwargs (max_epochs|max_steps|limit_train_batches)=0"
+                           r".* would train no step; give at least one epoch, step or batch"):
+            check_trainer_kwargs(no_step)
+    check_trainer_kwargs({"max_epochs": -1, "max_steps": 5, "limit_train_batches": 0.5})
     # what a config file can hold: Lightning failed mid-fit, or took 0 and "" for no callbacks
     for not_callbacks in (["x"], "abc", 5, 0, "", False, {"EarlyStopping": {}}):
         shown = re.escape(repr(not_callbacks))

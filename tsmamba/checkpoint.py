@@ -20,6 +20,7 @@ import hashlib
 import io
 import json
 import os
+import pickle
 import re
 import secrets
 import shutil
@@ -174,12 +175,25 @@ def _atomic_write(path: Path, data: bytes) -> None:
     fsync_path(path.parent)
 
 
-def _write_synced(path: Path, data: bytes) -> None:
-    """Write ``data`` to a new file and flush it to disk."""
+def _write_synced(path: Path, data: bytes, mode: int | None = None) -> None:
+    """Write ``data`` to a new file (with permissions ``mode``, else open()'s) and flush it to disk."""
     with open(path, "wb") as fh:
+        if mode is not None:
+            os.fchmod(fh.fileno(), mode)
         fh.write(data)
         fh.flush()
         os.fsync(fh.fileno())
+
+
+def _modes_of(folder: Path) -> tuple[int, dict[str, int]] | None:
+    """The permissions of ``folder`` and of the files in it (None when it does not exist): what a
+    save replacing it keeps."""
+    try:
+        with os.scandir(folder) as entries:
+            files = {e.name: stat.S_IMODE(e.stat().st_mode) for e in entries if e.is_file()}
+        return stat.S_IMODE(os.stat(folder).st_mode), files
+    except OSError:
+        return None
 
 
 def fsync_path(path: str | os.PathLike) -> None:
@@ -219,8 +233,9 @@ def check_parents(path: str | os.PathLike) -> Path:
     where nothing can be written, or a ``..`` follows a folder that does not exist: then
     :class:`CheckpointError` naming it. (``missing/../model`` is no path to the system, but
     ``os.path.realpath``, which saves write through, reads it as ``model``: a save had replaced
-    the folder ``model`` without the check of what it held.)"""
-    path = Path(path)
+    the folder ``model`` without the check of what it held.) ``~`` is the home folder, as the
+    data readers read it (a save to ``~/m`` had made a folder named ``~``)."""
+    path = Path(path).expanduser()
     parts = path.parts
     for i in (i for i, part in enumerate(parts) if part == ".." and i):
         if not Path(*parts[:i]).exists():
@@ -427,17 +442,27 @@ def _write_checkpoint(
             stacklevel=4,
         )
     path.parent.mkdir(parents=True, exist_ok=True)
+    # a replaced save (or empty folder) keeps its permissions, and each file its own (a new one
+    # the folder's, less execute): a private 0700 save of the training series had become 0755
+    previous = _modes_of(path)
+    folder_mode, file_modes = previous if previous is not None else (None, {})
+
+    def mode(name: str) -> int | None:
+        return file_modes.get(name, None if folder_mode is None else folder_mode & 0o666)
+
     _, tmp = temp_beside(path, folder=True)
     old = None
     try:
         digests = {}
         for stem, group in tensors.items():
             data = _tensor_bytes(group)
-            _write_synced(tmp / f"{stem}.pt", data)
+            _write_synced(tmp / f"{stem}.pt", data, mode(f"{stem}.pt"))
             digests[f"{stem}.pt"] = sha256_bytes(data)
         full_meta = json.loads(json.dumps({**meta, "files": digests}, default=str))  # as read back
         full_meta[META_DIGEST] = _meta_digest(full_meta)
-        _write_synced(tmp / META, json.dumps(full_meta, indent=1, sort_keys=True).encode())
+        _write_synced(tmp / META, json.dumps(full_meta, indent=1, sort_keys=True).encode(), mode(META))
+        if folder_mode is not None:
+            os.chmod(tmp, folder_mode)
         fsync_path(tmp)
         if path.exists():
             aside = tmp.with_suffix(".old")
@@ -481,7 +506,7 @@ def read_meta(path: str | os.PathLike, expected: str | None = None) -> dict[str,
     """The ``meta.json`` of a directory written by :func:`write_checkpoint`, without reading the
     tensors; :class:`CheckpointError` when the folder or its metadata is missing or not a save's,
     or (``expected``) when it holds another ``format`` of save."""
-    path = Path(path)
+    path = Path(path).expanduser()
     if not path.is_dir():
         raise CheckpointError(
             f"{path} is not a saved tsmamba directory (expected a folder with {META}); "
@@ -520,7 +545,7 @@ def read_checkpoint(
     """
     import torch
 
-    path = Path(path)
+    path = Path(path).expanduser()
     meta = read_meta(path, expected)
     tensors = {}
     for name, digest in meta.get("files", {}).items():
@@ -540,6 +565,12 @@ def read_checkpoint(
         try:
             tensors[name.removesuffix(".pt")] = torch.load(io.BytesIO(data), weights_only=True,
                                                            map_location="cpu")
+        except pickle.UnpicklingError as exc:  # torch's text advises weights_only=False: no
+            raise CheckpointError(
+                f"{file} holds objects other than tensors, which loading refuses (a tsmamba save "
+                "holds tensors only, read with weights_only=True, so no code in a file runs); "
+                f"{save_again(expected)}"
+            ) from exc
         except Exception as exc:  # torch raises several types for unreadable files
             raise CheckpointError(f"{file} cannot be read as tensors: {exc}") from exc
     return meta, tensors

@@ -629,7 +629,7 @@ class TSMambaForecaster(BaseEstimator):
         if resume:
             if self.checkpoint_dir is None:
                 raise ConfigError("resume=True needs checkpoint_dir (where last.ckpt is written)")
-            last = Path(self.checkpoint_dir) / "last.ckpt"
+            last = Path(self.checkpoint_dir).expanduser() / "last.ckpt"
             if last.exists():
                 _check_resumable(last, module)
                 ckpt_path = str(last)

@@ -575,6 +575,7 @@ def make_trainer(
                 )
             callbacks.append(ours)
     if checkpoint_dir is not None:
+        checkpoint_dir = os.path.expanduser(checkpoint_dir)  # as save() and the data readers read ~
         try:
             os.makedirs(checkpoint_dir, exist_ok=True)
         except OSError as exc:  # a file there, a file above it, a dangling link, no permission
@@ -720,6 +721,10 @@ def _callback_list(callbacks: Any) -> list[Callback]:
     return listed
 
 
+def _is_zero(value: Any) -> bool:
+    return isinstance(value, Real) and not isinstance(value, bool) and value == 0
+
+
 def check_trainer_kwargs(trainer_kwargs: dict[str, Any] | None) -> None:
     """ConfigError unless ``trainer_kwargs`` is a dict of ``lightning.Trainer`` argument names."""
     if trainer_kwargs is None:
@@ -740,6 +745,14 @@ def check_trainer_kwargs(trainer_kwargs: dict[str, Any] | None) -> None:
             check_gradient_clip(trainer_kwargs["gradient_clip_val"])
         except ConfigError as exc:
             raise ConfigError(f"trainer_kwargs {exc}") from None
+    no_training = [f"{key}={trainer_kwargs[key]!r}"
+                   for key in ("max_epochs", "max_steps", "limit_train_batches")
+                   if key in trainer_kwargs and _is_zero(trainer_kwargs[key])]
+    if no_training:  # the fit had returned the untrained network, and predict forecast from it
+        raise ConfigError(
+            f"trainer_kwargs {', '.join(no_training)} would train no step; give at least one epoch, "
+            "step or batch (max_epochs=-1 with max_steps=N trains N steps)"
+        )
     if trainer_kwargs.get("overfit_batches"):  # Lightning swaps the window sampler: unbatched windows
         raise ConfigError(
             "trainer_kwargs overfit_batches is not supported: the window loader yields whole batches, "
