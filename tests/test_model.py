@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 import torch
 
-from tsmamba.errors import ConfigError
+from tsmamba.errors import ConfigError, DataValidationError
 from tsmamba.mamba2 import Mamba2Config
 from tsmamba.model import (
     ForecasterConfig,
@@ -154,7 +156,6 @@ def test_init_cycle_takes_the_per_phase_means():
     phase = torch.tensor([0, 1, 2, 0, 1, 2, 0])
     net.init_cycle(x, phase)
     torch.testing.assert_close(net.cycle.data, torch.tensor([[3.0, 0, 0], [4, 0, 0], [6, 1, 0]]))
-    assert getattr(net.cycle, "_no_weight_decay", False)
     with pytest.raises(ConfigError, match="no cycle"):
         tiny().init_cycle(x, phase)
 
@@ -374,6 +375,20 @@ def test_bad_config_and_inputs():
         tiny(n_time_features=2)(torch.randn(2, 12, 3))
 
 
+def test_a_non_finite_input_is_named_not_spread_to_earlier_forecasts():
+    """helper-129: a NaN at step 40 made every forecast NaN, those after steps 0-39 included (the
+    chunked scans multiply masked zeros by it); forward and step now name it."""
+    net = tiny()
+    x = torch.randn(2, 60, 3)
+    x[1, 40, 2] = float("nan")
+    with pytest.raises(DataValidationError, match=r"input holds nan at \(batch row, step, channel\) "
+                       r"\(1, 40, 2\); give finite values"):
+        net(x, all_positions=True)
+    with pytest.raises(DataValidationError, match=r"input holds inf at \(batch row, channel\) \(0, 1\)"):
+        net.step(torch.tensor([[0.0, float("inf"), 1.0]]), net.init_state(1))
+    assert torch.isfinite(net(x[:, :40], all_positions=True)).all()
+
+
 def test_no_weight_decay_groups():
     net = tiny()
     decay, no_decay = net.param_groups(0.1)
@@ -385,6 +400,12 @@ def test_no_weight_decay_groups():
     assert any("norm" in n for n in no_decay_names)
     assert all(p.ndim >= 2 for p in decay["params"])
     assert no_decay["weight_decay"] == 0.0
+    # the learned cycle (W, C) too, also in a deep copy (helper-129: its exemption was an attribute
+    # on the Parameter, which deepcopy drops)
+    for net in (tiny(cycle_length=3), copy.deepcopy(tiny(cycle_length=3))):
+        decay, no_decay = net.param_groups(0.1)
+        assert any(p is net.cycle for p in no_decay["params"])
+        assert not any(p is net.cycle for p in decay["params"])
 
 
 def test_numpy_scalars_in_a_configuration_become_python_numbers():

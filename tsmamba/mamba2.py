@@ -130,9 +130,9 @@ class RMSNorm(nn.Module):
         return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
 
 
-def _no_weight_decay(p: nn.Parameter) -> nn.Parameter:
-    p._no_weight_decay = True  # read by MambaForecaster.param_groups (tsmamba.model)
-    return p
+# the parameters AdamW leaves undecayed, by name (an attribute on the Parameter is lost when a
+# network is deep-copied), read by MambaForecaster.param_groups (tsmamba.model)
+NO_WEIGHT_DECAY = frozenset({"dt_bias", "A_log", "D"})
 
 
 class Mamba2(nn.Module):
@@ -151,11 +151,11 @@ class Mamba2(nn.Module):
         dt = torch.exp(torch.rand(cfg.nheads, **factory)
                        * (math.log(cfg.dt_max) - math.log(cfg.dt_min)) + math.log(cfg.dt_min))
         dt = dt.clamp(min=cfg.dt_init_floor)
-        self.dt_bias = _no_weight_decay(nn.Parameter(dt + torch.log(-torch.expm1(-dt))))
+        self.dt_bias = nn.Parameter(dt + torch.log(-torch.expm1(-dt)))
         # A = -exp(A_log), A_log = log U[lo, hi]; kept in float32 under any autocast.
         A = torch.empty(cfg.nheads, dtype=torch.float32, **factory).uniform_(*cfg.A_init_range)
-        self.A_log = _no_weight_decay(nn.Parameter(torch.log(A)))
-        self.D = _no_weight_decay(nn.Parameter(torch.ones(cfg.nheads, **factory)))
+        self.A_log = nn.Parameter(torch.log(A))
+        self.D = nn.Parameter(torch.ones(cfg.nheads, **factory))
         self.norm = RMSNorm(cfg.d_inner, eps=cfg.norm_eps, **factory)
         self.out_proj = nn.Linear(cfg.d_inner, cfg.d_model, bias=cfg.bias, **factory)
 

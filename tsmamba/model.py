@@ -47,8 +47,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from tsmamba.checkpoint import compact
-from tsmamba.errors import ConfigError, plain_fields, positive_int
-from tsmamba.mamba2 import InferenceCache, Mamba2Config, Mamba2Stack
+from tsmamba.errors import ConfigError, DataValidationError, plain_fields, positive_int
+from tsmamba.mamba2 import NO_WEIGHT_DECAY, InferenceCache, Mamba2Config, Mamba2Stack
 from tsmamba.ssd import ssd_chunked
 
 __all__ = [
@@ -57,6 +57,7 @@ __all__ = [
 ]
 
 CHANNEL_MODES = ("independent", "mix")
+_NO_WEIGHT_DECAY = NO_WEIGHT_DECAY | {"cycle"}  # by name: the learned cycle is (W, C), not 1-D
 NORMS = ("causal", "revin", "none")
 
 
@@ -374,7 +375,6 @@ class MambaForecaster(nn.Module):
             self.cross_skip = nn.Linear(cfg.head_window * cfg.n_channels, cfg.horizon * cfg.n_channels)
         if cfg.cycle_length:
             self.cycle = nn.Parameter(torch.zeros(cfg.cycle_length, cfg.n_channels))  # (W, C)
-            self.cycle._no_weight_decay = True
 
     # ---- cycle -------------------------------------------------------------------------------
     @torch.no_grad()
@@ -578,6 +578,7 @@ class MambaForecaster(nn.Module):
             raise ConfigError(
                 f"expected input (batch, length, {self.config.n_channels} channels), got {tuple(x.shape)}"
             )
+        _check_finite(x, "(batch row, step, channel)")
 
     def forward(
         self,
@@ -661,6 +662,7 @@ class MambaForecaster(nn.Module):
         cfg = self.config
         if x_t.ndim != 2 or x_t.shape[1] != cfg.n_channels:
             raise ConfigError(f"step takes x_t of shape (batch, {cfg.n_channels}), got {tuple(x_t.shape)}")
+        _check_finite(x_t, "(batch row, channel)")
         state = state.to(x_t.dtype)  # as forward casts it (a float64 cache raised in a matmul)
         features, phase = self._split_marks(None if marks_t is None else marks_t[:, None])
         if phase is not None:
@@ -681,12 +683,12 @@ class MambaForecaster(nn.Module):
         return forecast, ForecastState(caches, moments, state.steps + 1, hidden)
 
     def param_groups(self, weight_decay: float) -> list[dict]:
-        """AdamW groups: no weight decay on norms, biases, embeddings' bias, dt_bias, A_log, D."""
+        """AdamW groups: no weight decay on norms, biases, dt_bias, A_log, D and the cycle."""
         decay, no_decay = [], []
         for name, p in self.named_parameters():
             if not p.requires_grad:
                 continue
-            if p.ndim < 2 or getattr(p, "_no_weight_decay", False) or name.endswith(".bias"):
+            if p.ndim < 2 or name.rsplit(".", 1)[-1] in _NO_WEIGHT_DECAY or name.endswith(".bias"):
                 no_decay.append(p)
             else:
                 decay.append(p)
@@ -694,6 +696,19 @@ class MambaForecaster(nn.Module):
             {"params": decay, "weight_decay": weight_decay},
             {"params": no_decay, "weight_decay": 0.0},
         ]
+
+
+def _check_finite(x: Tensor, axes: str) -> None:
+    """DataValidationError naming the first non-finite value of ``x``: the recurrence carries a
+    NaN into every later step, and the chunked scan into the earlier ones of its chunk too (a
+    masked 0 times NaN is NaN), so forecasts before it would have been NaN as well."""
+    if bool(torch.isfinite(x).all()):
+        return
+    where = tuple(int(i) for i in (~torch.isfinite(x)).nonzero()[0])
+    raise DataValidationError(
+        f"the network's input holds {x[where].item()} at {axes} {where}; give finite values "
+        "(tsmamba.data.read_series names them in data, and fills or replaces them on request)"
+    )
 
 
 def count_parameters(module: nn.Module) -> int:
