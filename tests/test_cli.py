@@ -7,6 +7,7 @@ no traceback; they return before torch and Lightning are imported, so each takes
 from __future__ import annotations
 
 import ast
+import contextlib
 import io
 import json
 import os
@@ -505,11 +506,11 @@ def test_a_sigterm_while_the_model_is_saved_leaves_no_temporary_folder(tmp_path,
 
     real, calls = checkpoint._write_synced, []
 
-    def killed_at_the_second_file(path, data):
+    def killed_at_the_second_file(path, data, mode=None):
         calls.append(path)
         if len(calls) == 2:
             os.kill(os.getpid(), signal.SIGTERM)
-        real(path, data)
+        real(path, data, mode)
 
     monkeypatch.setattr(checkpoint, "_write_synced", killed_at_the_second_file)
     status = cli.main(["fit", "--data", str(small_csv), "--context", "48", "--horizon", "4", "--config",
@@ -1596,3 +1597,40 @@ def test_local_days_written_in_utc_point_to_tz(tmp_path, capsys):
                      "--cycle-length", "7", "--tz", "Europe/Berlin", "--context", "8", "--horizon", "2",
                      "--d-model", "8", "--n-layers", "1", "--max-epochs", "1", "--quiet",
                      "--out", str(tmp_path / "m")]) == 0
+
+
+def test_a_signal_during_a_held_update_waits_for_its_end():
+    """helper-130: the signals were held with pthread_sigmask, in the main thread only, so the
+    kernel gave them to another thread (torch's workers) and Python raised KeyboardInterrupt in
+    the middle of an update, and a save then held a state that had taken a line its timestamp
+    had not. Now the handlers note them, and the first is raised when the block ends."""
+    import signal
+    import threading
+    import time
+
+    started, stop = threading.Event(), threading.Event()
+    other = threading.Thread(target=lambda: (started.set(), stop.wait(10)))  # blocks no signal
+    other.start()
+    started.wait()
+    try:
+        for signum, raised, wrap in ((signal.SIGINT, KeyboardInterrupt, contextlib.nullcontext),
+                                     (signal.SIGTERM, cli._Terminated, cli._terminated_as_exception)):
+            inside = []
+            with pytest.raises(raised), wrap(), cli._signals_held():
+                os.kill(os.getpid(), signum)
+                for _ in range(100):
+                    time.sleep(0.002)  # where Python would have raised it
+                inside.append("whole")
+            assert inside == ["whole"]
+    finally:
+        stop.set()
+        other.join()
+
+
+def test_stream_with_stdin_closed_is_one_line(monkeypatch, capsys):
+    """`tsmamba stream ... <&-` (no stdin at all) printed a TypeError's traceback and exited 1."""
+    monkeypatch.setattr(sys, "stdin", None)
+    assert cli.main(["stream", "--model", "m", "--history", "h.csv"]) == 2
+    assert capsys.readouterr().err == ("tsmamba: error: standard input is closed: stream reads the "
+                                       "observations from it; pipe them in (or redirect a file, "
+                                       "< lines.csv)\n")

@@ -819,9 +819,14 @@ def test_csv_lines_in_model_order_with_missing_words_and_a_byte_order_mark():
     reader = CSVLineReader(["a", "b"])
     first = reader.read("\ufeff2024-01-01 00:00,1.5,NA\n")
     assert first == {"date": "2024-01-01 00:00", "a": "1.5", "b": "nan"}
-    assert reader.read("\n") is None and reader.read(" , \n") is None  # blank lines are skipped
+    assert reader.read("\n") is None and reader.read("  \n") is None  # blank lines are skipped
     assert reader.read("2024-01-01 01:00,,2\n") == {"date": "2024-01-01 01:00", "a": "nan", "b": "2"}
     assert reader.line_number == 4 and reader.header_line is None
+    # a line of empty fields is a row (read_csv reads one), not a blank line (helper-130: it had
+    # been skipped without a word): the stream rejects its missing time
+    assert reader.read(",,\n") == {"date": "", "a": "nan", "b": "nan"}
+    with pytest.raises(StreamError, match=r"expected 3 fields \(time, a, b\), got 2"):
+        reader.read(" , \n")
 
 
 def test_csv_lines_as_bytes_are_decoded_one_by_one():

@@ -1851,6 +1851,9 @@ def cmd_stream(run: Run) -> int:
     state_dir = run.get("state")
     if run.get("save_every") is not None and state_dir is None:
         raise ConfigError("--save-every N saves the stream to --state DIR; give --state too (or drop it)")
+    if sys.stdin is None:  # started with stdin closed (`<&-`): a TypeError's traceback had come out
+        raise ConfigError("standard input is closed: stream reads the observations from it; pipe "
+                          "them in (or redirect a file, < lines.csv)")
     with contextlib.ExitStack() as held:
         if state_dir is not None:  # a model's folder, other files or a read-only place: before the work
             _check_writable(state_dir, _written_beside(state_dir), "--state")
@@ -1927,17 +1930,32 @@ def _saved_at_the_end(stream: Any, state_dir: Path | None, every: int | None) ->
 
 @contextlib.contextmanager
 def _signals_held() -> Iterator[None]:
-    """Ctrl-C and SIGTERM wait until the block ends (the main thread, where the platform can hold
-    signals): a stream is never left between two of its fields."""
-    held = {signal.SIGINT, signal.SIGTERM}
-    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
+    """Ctrl-C and SIGTERM wait until the block ends: a stream is never left between two of its
+    fields. Their handlers only note them meanwhile, and the first is raised again at the end,
+    for the handler before to act on. (Blocking them with pthread_sigmask held them off the main
+    thread alone: the kernel gave them to torch's worker threads, and Python raised them in the
+    main thread mid-update, leaving a save whose state had taken a line its timestamp had not.)
+    Python runs handlers in the main thread only, so elsewhere nothing is held."""
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
-    before = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    caught: list[int] = []
+
+    def note(signum: int, frame: Any) -> None:
+        caught.append(signum)
+
+    before = {}
+    for held in (signal.SIGINT, signal.SIGTERM):
+        handler = signal.getsignal(held)
+        if handler is not signal.SIG_IGN and handler is not None:  # ignored, or set outside Python
+            before[held] = signal.signal(held, note)
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, before)
+        for held, handler in before.items():
+            signal.signal(held, handler)
+        if caught:
+            signal.raise_signal(caught[0])  # the handler before runs now, between two lines
 
 
 def _stream_lines(run: Run, stream: Any, reader: Any, columns: list[str], used: Callable[[], None]) -> int:

@@ -793,7 +793,7 @@ class CSVLineReader:
         except csv.Error as exc:
             self._first_data_line = self._first_data_line or self.line_number  # no header after it
             raise StreamError(f"not a CSV line ({exc})") from None
-        if not fields or not "".join(fields).strip():
+        if len(fields) <= 1 and not "".join(fields).strip():  # blank (",,," is a row of empty fields)
             return None
         self._first_data_line = self._first_data_line or self.line_number
         if self.line_number == self._first_data_line and self.is_header(fields, self.columns):
