@@ -6,9 +6,9 @@ norms, biases, dt, A and D, a linear warm-up then cosine decay per step, guards 
 and on what each epoch's last step made, and optionally an exponential moving average of the
 weights (``ema_decay``) that validation reads and training ends on. Its checkpoints also carry
 the global random states, so a resumed fit draws the same dropout masks as an uninterrupted one.
-``make_trainer`` builds the
-``lightning.Trainer`` with gradient clipping, early stopping on the validation loss with the best
-weights restored in memory, and the user's ``trainer_kwargs`` passed through.
+``make_trainer`` builds the ``lightning.Trainer`` with gradient clipping, early stopping on the
+validation loss with the best weights restored in memory, and the user's ``trainer_kwargs``
+passed through.
 """
 
 from __future__ import annotations
