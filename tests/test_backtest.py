@@ -987,6 +987,17 @@ def test_the_ltsf_protocol_records_repairs_and_names_those_its_test_windows_read
                                baselines=False, max_forecast_rows=0)
     assert result.config["repairs"] == {"impute": "interpolate", "imputed_values": 6,
                                         "from_later_rows": {"c1": 6}}
+    # ETT files run on past the protocol's test split (row 14400 of ETTh): a repair after it is
+    # in no scored window, so it is recorded, not warned of (helper-131: the file's last row had
+    # been taken as the last target)
+    long = ramp(14_500)
+    long.iloc[14_450, 1] = np.nan
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*later rows")
+        after = backtest_ltsf(dict(TINY, max_epochs=1), read_series(long, impute="interpolate"), 8, 3,
+                              kind="ETTh", baselines=False, max_forecast_rows=0)
+    assert after.config["repairs"] == {"impute": "interpolate", "imputed_values": 1}
+    assert after.n_windows == 2880 - 3 + 1  # test rows 11520..14399, contexts from 8 rows before
 
 
 def test_a_prefitted_model_is_scored_on_its_own_channels_whatever_the_datas_order():

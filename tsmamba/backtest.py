@@ -1318,7 +1318,8 @@ def backtest_ltsf(
     n = test_e - test_s - L_ - H + 1
     origins = np.arange(test_s + L_ - 1, test_s + L_ - 1 + n)
     repairs = _repairs(data, channels, getattr(data, "attrs", {}).get("source", "the data"),
-                       index[int(origins[0])], index[-1])  # scored: the test windows
+                       index[int(origins[0])], index[test_e - 1])  # scored: the test windows
+    # (test_e, not the file's last row: ETT files run on past the protocol's test split)
     test_windows = sliding_window_view(values[test_s:test_e], L_ + H, axis=0)  # (n, C, L+H)
     contexts = test_windows[:, :, :L_].transpose(0, 2, 1)
     y = np.ascontiguousarray(test_windows[:, :, L_:].transpose(0, 2, 1))
