@@ -1024,3 +1024,31 @@ def test_a_prefitted_model_is_scored_on_its_own_channels_whatever_the_datas_orde
         np.testing.assert_array_equal(result.arrays["y"][:, 0], wide[order].to_numpy()[56:59])
         mae = result.metrics.query("scope == 'channel' and metric == 'mae'")["value"]
         assert mae.max() < 3  # each channel against its own forecasts (a swap had scored ~9-11)
+
+
+def test_a_reports_figures_draw_the_origins_its_csv_holds(tmp_path, monkeypatch):
+    """helper-132: save_report thinned forecasts.csv to max_forecast_rows, but the figures drew
+    every origin (forecast.png had a panel for an origin the CSV lacked); a negative limit wrote
+    an empty CSV without a word; a folder named like a report file made the move fail after the
+    previous report's metrics.json was gone."""
+    import tsmamba.plotting
+
+    result = backtest(LastValueForecaster(horizon=3), ramp(60), start=30, stride=3, baselines=False)
+    drawn = []
+    real = tsmamba.plotting.save_report_plots
+    monkeypatch.setattr(tsmamba.plotting, "save_report_plots",
+                        lambda forecasts, *a, **k: (drawn.append(forecasts), real(forecasts, *a, **k))[1])
+    result.save_report(tmp_path / "r", max_forecast_rows=20)
+    written = read_forecasts(tmp_path / "r" / "forecasts.csv")
+    assert 1 < written["origin"].nunique() < len(result.forecasts["origin"].unique())
+    assert sorted(drawn[-1]["origin"].unique()) == sorted(written["origin"].unique())
+    result.save_report(tmp_path / "all", forecasts=False)  # no CSV: every origin drawn
+    assert drawn[-1]["origin"].nunique() == result.forecasts["origin"].nunique()
+    with pytest.raises(ConfigError, match="max_forecast_rows must be"):
+        result.save_report(tmp_path / "neg", max_forecast_rows=-5)
+    (tmp_path / "r" / "metrics.csv").unlink()
+    (tmp_path / "r" / "metrics.csv").mkdir()
+    before = (tmp_path / "r" / "metrics.json").read_bytes()
+    with pytest.raises(ConfigError, match=r"holds folder\(s\) named like report files \(\['metrics.csv'\]\)"):
+        result.save_report(tmp_path / "r")
+    assert (tmp_path / "r" / "metrics.json").read_bytes() == before  # the previous report's index stays

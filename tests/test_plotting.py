@@ -448,3 +448,37 @@ def test_more_channels_than_panels_show_the_first_and_the_last() -> None:
     frame = pd.concat([_one_channel(pd.DatetimeIndex(["2020-01-01"]), 2, name) for name in names])
     titles = [ax.get_title().split(" — ")[0] for ax in forecast_figure(frame).axes if ax.get_visible()]
     assert len(titles) == 6 and titles[0] == "HUFL" and titles[-1] == "OT"
+
+
+def test_helper_132s_figure_defects(forecasts: pd.DataFrame, metrics_df: pd.DataFrame) -> None:
+    """Two models in one error-by-step figure had one colour; origins asked for were cut to the
+    first max_panels panels without a word; a datetime origin raised TypeError; a model named
+    like a baseline had its line replaced by the baseline's."""
+    import datetime
+
+    second = metrics_df[metrics_df["model"] == "tsmamba"].assign(model="tsmamba_big")
+    fig = error_by_step_figure(pd.concat([metrics_df, second]), metric="mae")
+    try:
+        colors = {line.get_label(): line.get_color() for line in fig.axes[0].get_lines()}
+        assert colors["tsmamba"] != colors["tsmamba_big"] and len(set(colors.values())) == 5
+    finally:
+        plt.close(fig)
+    origins = sorted(forecasts["origin"].unique())
+    fig = forecast_figure(forecasts, origins=[origins[0], origins[4]], max_panels=2)
+    try:  # each origin asked for, with fewer channels each
+        titles = [ax.get_title() for ax in fig.axes if ax.get_visible()]
+        assert len(titles) == 2 and len({title.split(" — origin ")[1] for title in titles}) == 2, titles
+    finally:
+        plt.close(fig)
+    with pytest.raises(ConfigError, match=r"3 origin\(s\) x 2 channel\(s\) make 6 panels, more than "
+                                          r"max_panels=4"):
+        forecast_figure(forecasts, origins=origins[:3], channels=list(CHANNELS), max_panels=4)
+    for scalar in (origins[2].to_pydatetime(), np.datetime64(origins[2]), datetime.datetime.fromisoformat(
+            str(origins[2]))):
+        fig = forecast_figure(forecasts, origins=scalar, channels=["OT"])
+        try:
+            assert len([ax for ax in fig.axes if ax.get_visible()]) == 1
+        finally:
+            plt.close(fig)
+    with pytest.raises(ConfigError, match="model_name 'linear' is the name of a baseline"):
+        error_over_time_figure(forecasts, model_name="linear")

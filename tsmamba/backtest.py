@@ -474,14 +474,16 @@ class BacktestResult:
         _write_forecasts_csv(frame, out, float_format)
         return out
 
-    def plot(self, out_dir: str | os.PathLike) -> list[Path]:
+    def plot(self, out_dir: str | os.PathLike, *, max_rows: int | None = None) -> list[Path]:
         """forecast.png, error_by_step.png and error_over_time.png in ``out_dir``; only
-        error_by_step.png (drawn from the scores) when no forecasts were kept."""
+        error_by_step.png (drawn from the scores) when no forecasts were kept. ``max_rows``: the
+        forecasts drawn are those of :meth:`forecast_sample` (what ``forecasts.csv`` holds)."""
         from tsmamba.plotting import plot_error_by_step, save_report_plots  # matplotlib only here
 
         computed = list(dict.fromkeys(self.metrics["metric"]))  # MAE, else the first computed one
         metric = "mae" if "mae" in computed else computed[0]
-        if self.forecasts.empty:  # scores only (max_forecast_rows=0): no forecast to draw
+        drawn, _ = self.forecast_sample(max_rows)
+        if drawn.empty:  # scores only (max_forecast_rows=0): no forecast to draw
             warnings.warn(
                 "this backtest kept no forecasts (max_forecast_rows=0), so only error_by_step.png "
                 "is drawn; run it with max_forecast_rows > 0 for forecast.png and error_over_time.png",
@@ -491,7 +493,7 @@ class BacktestResult:
             out = Path(out_dir)
             out.mkdir(parents=True, exist_ok=True)
             return [plot_error_by_step(self.metrics, out / "error_by_step.png", metric=metric)]
-        return save_report_plots(self.forecasts, self.metrics, out_dir, history=self.history,
+        return save_report_plots(drawn, self.metrics, out_dir, history=self.history,
                                  metric=metric, model_name=self.model_name)
 
     def save_report(
@@ -515,9 +517,15 @@ class BacktestResult:
         holding ``metrics.json`` holds one run's complete report even after a kill midway.
         Returns ``{file name: path}`` of what was written.
         """
+        if max_forecast_rows is not None:  # -5 had written an empty forecasts.csv without a word
+            max_forecast_rows = nonnegative_int(max_forecast_rows, "max_forecast_rows")
         out = Path(out_dir)
         if out.exists() and not out.is_dir():
             raise ConfigError(f"report folder {out} exists and is not a folder")
+        in_the_way = [name for name in REPORT_FILES if (out / name).is_dir()]
+        if in_the_way:  # found before the previous report's metrics.json is taken out
+            raise ConfigError(f"{out} holds folder(s) named like report files ({in_the_way}); move "
+                              "them away, or write the report elsewhere")
         out.mkdir(parents=True, exist_ok=True)
         leftovers = sorted(p.name for p in out.glob(".report.*") if _STAGING.fullmatch(p.name))
         if leftovers:  # each a partial report (forecasts.csv can be hundreds of MB)
@@ -547,8 +555,8 @@ class BacktestResult:
             _write_forecasts_csv(sample, staging / "forecasts.csv")
         self.to_json(staging / "metrics.json", forecasts_csv=note)
         self.metrics.to_csv(staging / "metrics.csv", index=False, float_format="%.8g")
-        if plots:
-            self.plot(staging)
+        if plots:  # the figures draw the origins forecasts.csv holds (all of them when none is written)
+            self.plot(staging, max_rows=max_forecast_rows if forecasts else None)
         names = sorted(p.name for p in staging.iterdir())
         for name in names:
             fsync_path(staging / name)  # on disk before a rename can make it the report's

@@ -293,15 +293,23 @@ def _select_panels(
     if origins is None:
         picked = _evenly(all_origins, max(1, max_panels // max(1, len(chans))))
     else:
-        as_list = [origins] if isinstance(origins, (str, pd.Timestamp)) else list(origins)
+        as_list = [origins] if pd.api.types.is_scalar(origins) else list(origins)  # a datetime too
         picked = list(pd.to_datetime(as_list))
         known = set(pd.to_datetime(all_origins))
         missing_o = [str(o) for o in picked if o not in known]
         if missing_o:
             raise ConfigError(f"origin(s) {missing_o} not in forecasts")
+    if origins is not None and channels is None:  # the origins asked for, each with fewer channels
+        chans = _evenly(all_channels, max(1, max_panels // max(1, len(picked))))
     panels = [(pd.Timestamp(o), c) for o in picked for c in chans]
     if not panels:
         raise ConfigError("no (origin, channel) panel selected; check origins and channels")
+    if len(panels) > max_panels and (origins is not None or channels is not None):
+        # the panels asked for had been cut to the first max_panels, dropping origins silently
+        raise ConfigError(
+            f"{len(picked)} origin(s) x {len(chans)} channel(s) make {len(panels)} panels, more than "
+            f"max_panels={max_panels}; ask for fewer, or raise max_panels"
+        )
     return panels[:max_panels]
 
 
@@ -473,10 +481,11 @@ def error_by_step_figure(metrics_by_step: pd.DataFrame, *, metric: str = "mae") 
     marker = "o" if len(table) <= 48 else None
     for name in models + baselines:
         is_model = name in models
+        # the first model in the model's colour, others (a joined metrics frame) in their own
         ax.plot(
             table.index,
             table[name],
-            color=_color(str(name), is_model, others),
+            color=_color(str(name), bool(models) and name == models[0], others),
             lw=2.0 if is_model else 1.4,
             ls="-" if is_model else "--",
             marker=marker,
@@ -524,8 +533,11 @@ def error_over_time_figure(
             f"metric {metric!r} cannot be computed per origin; choose from {list(_POINTWISE)}"
         )
     df = _prepared(forecasts)
-    series = {model_name: _per_origin_error(df, "yhat", metric)}
     baselines = _baseline_names(df)
+    if model_name in baselines:  # its line had been replaced by the baseline's, in the model's colour
+        raise ConfigError(f"model_name {model_name!r} is the name of a baseline in the forecasts; "
+                          "give the model another name")
+    series = {model_name: _per_origin_error(df, "yhat", metric)}
     for name in baselines:
         series[name] = _per_origin_error(df, COLUMN_PREFIX + name, metric)
     n_origins = len(series[model_name])
