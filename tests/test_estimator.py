@@ -1020,6 +1020,12 @@ def test_forecast_origins_checks_the_index_and_takes_no_windows(fitted, series):
     for bad in (np.arange(8.0), np.zeros((2, 24, 2)), None, "abc"):  # IndexError, torch's TypeError
         with pytest.raises(DataValidationError, match="contexts"):
             fitted.forecast_scaled_windows(bad)
+    # helper-133: windows of another length gave other forecasts without a word; no origin of a
+    # series shorter than a window raised torch's RuntimeError
+    for length in (5, 40):
+        with pytest.raises(DataValidationError, match=rf"windows of context_length=24 rows, .* got {length}"):
+            fitted.forecast_scaled_windows(np.zeros((2, length, 3)))
+    assert fitted.forecast_origins(series.iloc[:10], []).shape == (0, 12, 3)
 
 
 def test_full_history_forecasts_need_a_recurrent_norm(series):

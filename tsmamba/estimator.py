@@ -768,7 +768,9 @@ class TSMambaForecaster(BaseEstimator):
             raise DataValidationError(
                 f"origins must be row positions in [0, {T}), got {origins.min()}..{origins.max()}"
             )
-        if context == "window" and origins.size and origins.min() < L_ - 1:
+        if not origins.size:  # (a series shorter than context_length had failed in unfold)
+            return np.zeros((0, self.horizon, len(self.columns_)))
+        if context == "window" and origins.min() < L_ - 1:
             raise DataValidationError(
                 f"window forecasts need context_length={L_} rows up to each origin; origin row "
                 f"{origins.min()} has only {origins.min() + 1}. Give more rows (or start later), or use "
@@ -856,11 +858,16 @@ class TSMambaForecaster(BaseEstimator):
             raise DataValidationError("contexts (and marks) must be arrays of numbers")
         x = torch.as_tensor(arrays[0], dtype=self._dtype())  # float32 windows are not copied to float64
         m = None if marks is None else torch.as_tensor(arrays[1], dtype=self._dtype())
-        C = self.n_features_in_
+        C, L_ = self.n_features_in_, self.context_length
         if x.ndim != 3 or x.shape[2] != C or (m is not None and (m.ndim != 3 or m.shape[:2] != x.shape[:2])):
             raise DataValidationError(  # a 1-D array had raised an IndexError
                 f"contexts must be (N, L, {C}) windows and marks (N, L, marks), got {tuple(x.shape)}"
                 + ("" if m is None else f" and {tuple(m.shape)}")
+            )
+        if x.shape[1] != L_:  # the network reads any length: another window forecast otherwise
+            raise DataValidationError(
+                f"contexts must be windows of context_length={L_} rows, as the model was trained on, "
+                f"got {x.shape[1]}; for longer histories use forecast_origins(..., context='full')"
             )
         hint = self._smaller_forecast(batch_size)
         batch_size = self._windows_per_pass(x.shape[1], batch_size)
