@@ -583,16 +583,22 @@ def test_a_first_download_reads_as_the_file_it_is(isolated, http_root, monkeypat
     assert not any(".part" in t for t in texts), texts
 
 
+def _served_with_two_parts(isolated, http_root, monkeypatch):
+    """ETTh2.csv served over HTTP, and two part files of earlier downloads beside its target."""
+    root, base = http_root
+    (root / "ETTh2.csv").write_bytes(csv_bytes(100))
+    fake_spec(monkeypatch, f"{base}/ETTh2.csv", n_rows=100)
+    parts = isolated / ".ETTh2.csv.0badf00d.part.csv", isolated / ".ETTh2.csv.1234abcd.part.csv"
+    for part in parts:
+        part.write_bytes(b"date,a\n")
+    return parts
+
+
 def test_temporary_files_of_killed_downloads_are_removed_once_stale(isolated, http_root, monkeypatch):
     """Without flock: a kill (no clean-up runs) left .part files beside the data, one per
     interrupted run; they go once an hour old."""
     monkeypatch.setattr(datasets, "fcntl", None)
-    root, base = http_root
-    (root / "ETTh2.csv").write_bytes(csv_bytes(100))
-    fake_spec(monkeypatch, f"{base}/ETTh2.csv", n_rows=100)
-    old, fresh = isolated / ".ETTh2.csv.0badf00d.part.csv", isolated / ".ETTh2.csv.1234abcd.part.csv"
-    for part in (old, fresh):
-        part.write_bytes(b"date,a\n")
+    old, fresh = _served_with_two_parts(isolated, http_root, monkeypatch)
     os.utime(old, (time.time() - 7200, time.time() - 7200))  # untouched for two hours
     load_dataset("ETTh2")
     assert sorted(p.name for p in isolated.iterdir()) == [fresh.name, "ETTh2.csv", "ETTh2.csv.sha256"]
@@ -602,16 +608,13 @@ def test_a_killed_download_s_part_goes_once_another_succeeds(isolated, http_root
     """A part left by a SIGKILL a minute earlier stayed for good once the retry succeeded (only
     hour-old parts went, at the start of a download). Downloads in progress lock theirs."""
     fcntl = pytest.importorskip("fcntl")
-    root, base = http_root
-    (root / "ETTh2.csv").write_bytes(csv_bytes(100))
-    fake_spec(monkeypatch, f"{base}/ETTh2.csv", n_rows=100)
-    killed, running = isolated / ".ETTh2.csv.0badf00d.part.csv", isolated / ".ETTh2.csv.1234abcd.part.csv"
-    for part in (killed, running):
-        part.write_bytes(b"date,a\n")
+    _, base = http_root
+    killed, running = _served_with_two_parts(isolated, http_root, monkeypatch)
     with open(running, "rb") as held:  # another download, still writing
         fcntl.flock(held, fcntl.LOCK_EX)
         load_dataset("ETTh2")
         assert sorted(p.name for p in isolated.iterdir()) == [running.name, "ETTh2.csv", "ETTh2.csv.sha256"]
+        assert not killed.exists()
     download(f"{base}/ETTh2.csv", isolated / "ETTh2.csv")  # killed too: the next download clears it
     assert sorted(p.name for p in isolated.iterdir()) == ["ETTh2.csv", "ETTh2.csv.sha256"]
 
