@@ -6,6 +6,8 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from tsmamba.checkpoint import META_DIGEST
@@ -40,7 +42,6 @@ def dateutil_zones() -> None:
     works)."""
     import dateutil
     import dateutil.tz
-    import pandas as pd
 
     utc = pd.date_range("2024-03-25", periods=2, freq="h", tz="UTC")
     try:
@@ -61,3 +62,33 @@ def unsigned_meta() -> Callable[[Path], dict]:
         return meta
 
     return read
+
+
+def _wall_clock_cycle(index: pd.DatetimeIndex) -> pd.DataFrame:
+    """Two channels that are exactly a function of each row's wall-clock hour: a daily cycle
+    that follows the local clock through DST changes (as a household's load does)."""
+    hour = index.hour.to_numpy() + index.minute.to_numpy() / 60
+    return pd.DataFrame({"load": 3 * np.sin(2 * np.pi * hour / 24) + np.cos(4 * np.pi * hour / 24),
+                         "peak": 5.0 * (index.hour.to_numpy() == 8)}, index=index)
+
+
+@pytest.fixture(scope="session")
+def wall_clock_cycle() -> Callable[[pd.DatetimeIndex], pd.DataFrame]:
+    """``wall_clock_cycle(index)`` -> (T, 2) frame, each value a function of its wall-clock hour."""
+    return _wall_clock_cycle
+
+
+@pytest.fixture(scope="session")
+def new_york_cycle_model():
+    """A cycle model fitted on an hourly New York series that is its wall-clock cycle and nothing
+    else, through the clocks going back (2021-11-07): its cycle is the per-hour means, its
+    linear start and (near-zero learning rate) training keep the rest at zero. Its forecasts
+    are that cycle at the forecast steps' own wall-clock hours, wherever the clocks change."""
+    from tsmamba.estimator import TSMambaForecaster
+
+    index = pd.date_range("2021-10-20", periods=720, freq="h", tz="America/New_York", name="date")
+    return TSMambaForecaster(
+        context_length=24, horizon=12, d_model=8, n_layers=1, d_state=4, headdim=8, max_epochs=1,
+        batch_size=64, progress=False, random_state=0, norm="none", cycle_length=24, input_skip=True,
+        linear_init=True, learning_rate=1e-9,
+    ).fit(_wall_clock_cycle(index))

@@ -1052,3 +1052,17 @@ def test_a_reports_figures_draw_the_origins_its_csv_holds(tmp_path, monkeypatch)
     with pytest.raises(ConfigError, match=r"holds folder\(s\) named like report files \(\['metrics.csv'\]\)"):
         result.save_report(tmp_path / "r")
     assert (tmp_path / "r" / "metrics.json").read_bytes() == before  # the previous report's index stays
+
+
+def test_ltsf_forecasts_a_zone_aware_cycle_at_the_wall_clock_hours_across_dst(wall_clock_cycle):
+    """A New York series that is its wall-clock cycle and nothing else, its test split across
+    the clocks going forward (2022-03-13): every test window is forecast exactly. Counted on by
+    one from each window's end, the cycle's phases were an hour off after the change (MSE 0.0137)."""
+    index = pd.date_range("2021-09-01", periods=5000, freq="h", tz="America/New_York", name="date")
+    params = dict(d_model=8, n_layers=1, d_state=4, headdim=8, max_epochs=1, batch_size=64, progress=False,
+                  random_state=0, norm="none", cycle_length=24, input_skip=True, linear_init=True,
+                  learning_rate=1e-9)
+    result = backtest_ltsf(params, wall_clock_cycle(index).reset_index(), context_length=24, horizon=12,
+                           baselines=False)
+    assert result.arrays["y"].shape == (1000 - 12 + 1, 12, 2)  # the last 20 %: from 2022-02-13
+    np.testing.assert_allclose(result.arrays["yhat"], result.arrays["y"], atol=1e-4)

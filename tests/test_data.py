@@ -18,6 +18,7 @@ from tsmamba.data import (
     StandardScaler,
     check_length,
     cycle_phase,
+    cycle_phases_ahead,
     default_time_col,
     future_index,
     in_ns_range,
@@ -28,6 +29,7 @@ from tsmamba.data import (
     read_panel,
     read_series,
     split_borders,
+    steps_by_one,
     time_feature_count,
     time_features,
     validate_frame,
@@ -1192,6 +1194,39 @@ def test_cycle_phase_counts_calendar_steps(freq, length, expected):
     np.testing.assert_array_equal(cycle_phase(index[7:], freq, length), phase[7:])  # no row offset
     if expected is not None:
         np.testing.assert_array_equal(phase, np.asarray(expected(index)) % length)
+
+
+@pytest.mark.parametrize("freq, W, start", [
+    ("h", 24, "2021-11-06 18:00"),  # New York's clocks go back: 1:00 twice
+    ("h", 24, "2021-03-13 18:00"),  # and forward: no 2:00
+    ("30min", 48, "2021-11-06 22:00"),
+    ("h", 168, "2021-11-06 18:00"),  # a weekly cycle of hours
+])
+def test_cycle_phases_ahead_are_the_wall_clock_phases_of_the_forecast_timestamps(freq, W, start):
+    index = pd.date_range(start, periods=20, freq=freq, tz="America/New_York")
+    H = 16
+    ahead = cycle_phases_ahead(index, freq, W, H)
+    expected = [cycle_phase(future_index(index[i : i + 1], H, freq), freq, W) for i in range(len(index))]
+    np.testing.assert_array_equal(ahead, np.stack(expected))
+    counted = (cycle_phase(index, freq, W)[:, None] + np.arange(1, H + 1)) % W
+    assert (ahead != counted).any()  # the change is in reach: the counted phases are off after it
+    assert not steps_by_one(cycle_phase(index, freq, W), W)
+    assert steps_by_one(cycle_phase(index.tz_convert("UTC"), freq, W), W)
+
+
+def test_cycle_phases_ahead_are_none_where_each_steps_by_one():
+    """Naive, UTC and fixed-offset times, days and months count by one: the network does that."""
+    naive = pd.date_range("2021-11-06", periods=30, freq="h")
+    assert cycle_phases_ahead(naive, "h", 24, 12) is None
+    assert cycle_phases_ahead(naive.tz_localize("UTC"), "h", 24, 12) is None
+    assert cycle_phases_ahead(naive.tz_localize("Etc/GMT+5"), "h", 24, 12) is None
+    new_york = pd.date_range("2021-11-06", periods=2, freq="h", tz="America/New_York")
+    assert cycle_phases_ahead(new_york, "h", 24, 12) is None  # the change is a day ahead
+    days = pd.date_range("2021-10-25", periods=30, freq="D", tz="America/New_York")
+    assert cycle_phases_ahead(days, "D", 7, 14) is None
+    months = pd.date_range("2021-01-01", periods=30, freq="MS", tz="America/New_York")
+    assert cycle_phases_ahead(months, "MS", 12, 6) is None
+    assert steps_by_one(np.array([22, 23, 0, 1]), 24) and steps_by_one(np.zeros(5, int), 1)
 
 
 def test_cycle_phase_rejects_what_has_no_cycle():

@@ -25,6 +25,7 @@ from sklearn.exceptions import NotFittedError
 import tsmamba
 from tsmamba import estimator as estimator_module
 from tsmamba import training
+from tsmamba.data import future_index
 from tsmamba.datasets import synthetic_ett
 from tsmamba.errors import (
     CheckpointError,
@@ -1026,6 +1027,8 @@ def test_forecast_origins_checks_the_index_and_takes_no_windows(fitted, series):
         with pytest.raises(DataValidationError, match=rf"windows of context_length=24 rows, .* got {length}"):
             fitted.forecast_scaled_windows(np.zeros((2, length, 3)))
     assert fitted.forecast_origins(series.iloc[:10], []).shape == (0, 12, 3)
+    with pytest.raises(DataValidationError, match=r"future_phases must be \(N, horizon\) = \(2, 12\), got"):
+        fitted.forecast_scaled_windows(np.zeros((2, 24, 3)), future_phases=np.zeros((2, 11)))
 
 
 def test_full_history_forecasts_need_a_recurrent_norm(series):
@@ -1664,3 +1667,23 @@ def test_forecasts_that_are_not_finite_are_an_error_naming_the_cause(series):
         next(broken.network_.parameters()).fill_(float("nan"))
     with pytest.raises(TrainingError, match=r"not finite: the network's weights are not \(a diverged fit"):
         broken.predict()
+
+
+def test_a_zone_aware_cycle_is_forecast_at_the_wall_clock_hours_across_dst(new_york_cycle_model,
+                                                                          wall_clock_cycle):
+    """The forecast steps of a zone-aware series take their own wall-clock phases: across the
+    clocks going back (1:00 twice) and forward (no 2:00) the forecast of a pure wall-clock cycle
+    is that cycle. The phases had been counted on by one from the last input step, an hour off
+    after the change (an error up to 5 here, in the peak hour's channel)."""
+    est = new_york_cycle_model
+    for start in ("2021-11-05", "2022-03-11"):  # back, then forward: a season after the fit
+        index = pd.date_range(start, periods=72, freq="h", tz="America/New_York", name="date")
+        frame = wall_clock_cycle(index)
+        origins = np.arange(30, 60)  # forecasts over the change of the third night
+        for context in ("window", "full"):
+            got = est.forecast_origins(frame, origins, context=context)  # (n, H, C)
+            truth = np.stack([wall_clock_cycle(future_index(index[: o + 1], est.horizon)).to_numpy()
+                              for o in origins])
+            np.testing.assert_allclose(got, truth, atol=2e-4)
+        expected = wall_clock_cycle(future_index(index[:50], 12))
+        pd.testing.assert_frame_equal(est.predict(frame.iloc[:50]), expected, atol=2e-4, check_freq=False)

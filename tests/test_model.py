@@ -150,6 +150,48 @@ def test_cycle_is_removed_from_the_input_and_added_to_the_forecast():
     torch.testing.assert_close(twin(x + cyc, marks), plain(x) + future, atol=1e-10, rtol=0)
 
 
+def dst_phases(b: int, n: int, at: int, W: int) -> torch.Tensor:
+    """Phases (b, n) of series whose wall clock goes back a step (a phase repeats) at step at + i."""
+    rows = [torch.cat([torch.arange(at + i), torch.arange(at + i - 1, n - 1)]) for i in range(b)]
+    return torch.stack(rows) % W
+
+
+@pytest.mark.parametrize("mode", ["independent", "mix"])
+@pytest.mark.parametrize("norm", ["causal", "none"])
+def test_future_phase_gives_the_cycle_of_each_forecast_step(mode, norm):
+    """Across a DST change the phases after the input do not step by one: ``future_phase`` names
+    them, for the last position, for every position (read on from the marks), and for ``step``."""
+    W, H, l = 7, 5, 12
+    net = tiny(channel_mode=mode, norm=norm, cycle_length=W, horizon=H, input_skip=True, head_window=3,
+               head_dim=2).double()
+    with torch.no_grad():
+        net.cycle.normal_()
+    x = torch.randn(2, l, 3, dtype=torch.float64)
+    track = dst_phases(2, l + H, l + 1, W)  # (b, l + H): the change after the input's end
+    marks = track[:, :l, None].double()
+    ahead = track[:, l:]  # (b, H)
+    counted = (track[:, l - 1 : l] + torch.arange(1, H + 1)) % W
+    torch.testing.assert_close(net(x, marks, future_phase=counted), net(x, marks), atol=0, rtol=0)
+    moved = net(x, marks, future_phase=ahead) - net(x, marks)
+    torch.testing.assert_close(moved, net.cycle[ahead] - net.cycle[counted], atol=1e-12, rtol=0)
+    assert moved.abs().amax() > 0.1  # the change falls in the horizon of both rows
+
+    every = net(x, marks, future_phase=ahead, all_positions=True)  # (b, l, H, C)
+    for t in range(l):  # position t's forecast steps: the phases of rows t + 1 .. t + H
+        alone = net(x[:, : t + 1], marks[:, : t + 1], future_phase=track[:, t + 1 : t + 1 + H])
+        torch.testing.assert_close(every[:, t], alone, atol=1e-10, rtol=0)
+    if norm == "causal":
+        state = net.init_state(2)
+        for t in range(l):
+            stepped, state = net.step(x[:, t], state, marks[:, t], future_phase=track[:, t + 1 : t + 1 + H])
+            torch.testing.assert_close(stepped, every[:, t], atol=1e-10, rtol=0)
+
+    with pytest.raises(ConfigError, match=r"future_phase must be \(batch, horizon\) = \(2, 5\), got \(2, 4"):
+        net(x, marks, future_phase=ahead[:, :4])
+    with pytest.raises(ConfigError, match=r"future_phase .* this one has none"):
+        tiny()(torch.randn(2, 12, 3), future_phase=ahead)
+
+
 def test_init_cycle_takes_the_per_phase_means():
     net = tiny(cycle_length=3)
     x = torch.tensor([[1.0, 0, 0], [2, 0, 0], [4, 1, 0], [3, 0, 0], [6, 0, 0], [8, 1, 0], [5, 0, 0]])

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from tsmamba.checkpoint import read_checkpoint, write_checkpoint
-from tsmamba.data import read_series
+from tsmamba.data import future_index, read_series
 from tsmamba.datasets import synthetic_ett
 from tsmamba.errors import CheckpointError, ConfigError, DataValidationError, StreamError
 from tsmamba.estimator import TSMambaForecaster
@@ -968,3 +968,22 @@ def test_a_float32_stream_keeps_its_norm_moments_in_float64_through_a_save(model
             out = s.update(series.iloc[t])
     np.testing.assert_array_equal(out.to_numpy(), restarted.forecast().to_numpy())
     assert_same_snapshot(snapshot(stream), snapshot(restarted))
+
+
+def test_a_zone_aware_cycle_streams_at_the_wall_clock_hours_across_dst(new_york_cycle_model,
+                                                                       wall_clock_cycle):
+    """Each update's forecast steps take their own wall-clock phases (clocks back, then forward),
+    as the full recomputation does: a stream of a pure wall-clock cycle forecasts that cycle."""
+    est = new_york_cycle_model
+    for start in ("2021-11-05", "2022-03-11"):
+        index = pd.date_range(start, periods=72, freq="h", tz="America/New_York", name="date")
+        frame = wall_clock_cycle(index)
+        full = est.forecast_origins(frame, np.arange(72), context="full")  # (72, H, C)
+        by_row, by_array = est.stream(history=frame.iloc[:30]), est.stream(history=frame.iloc[:30])
+        np.testing.assert_allclose(by_row.forecast().to_numpy(), full[29], atol=1e-5)  # warmed in one pass
+        for t in range(30, 60):
+            stepped = by_row.update(frame.iloc[t]).to_numpy()
+            np.testing.assert_allclose(stepped, full[t], atol=1e-5)
+            np.testing.assert_array_equal(by_array.update_array(frame.iloc[t].to_numpy()), stepped)
+            truth = wall_clock_cycle(future_index(index[: t + 1], est.horizon)).to_numpy()
+            np.testing.assert_allclose(stepped, truth, atol=2e-4)

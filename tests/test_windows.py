@@ -62,6 +62,24 @@ def test_marks_come_with_the_context():
     assert context.shape == (6, 3) and target.shape == (4, 3)
 
 
+def test_target_marks_come_with_the_target():
+    """A cycle whose phases do not step by one (DST) reads the target rows' own phases."""
+    values, marks = ramp(30), ramp(30, 2).float() * -1
+    ds = WindowDataset(values, 6, 4, marks=marks, stride=3, start=1, target_marks=True)
+    _, target, context_marks, target_marks = ds[2]
+    torch.testing.assert_close(context_marks, marks[7:13])
+    torch.testing.assert_close(target_marks, marks[13:17])
+    assert same_storage(target_marks, marks) and target.shape == (4, 3)
+    batch = ds[[2, 0, len(ds) - 1]]  # numpy views; bfloat16 has none and stacks the torch views
+    half = WindowDataset(values.to(torch.bfloat16), 6, 4, marks=marks, stride=3, start=1, target_marks=True)
+    for batched in (batch, half[[2, 0, len(ds) - 1]]):
+        torch.testing.assert_close(batched[3], torch.stack([marks[13:17], marks[7:11], marks[25:29]]))
+    dm = TimeSeriesDataModule(values, {"train": (0, 30)}, 6, 4, marks=marks, target_marks=True, batch_size=5)
+    assert [part.shape[1] for part in next(iter(dm.train_dataloader()))] == [6, 4, 6, 4]
+    with pytest.raises(ConfigError, match="target_marks=True gives the target rows' marks: pass marks"):
+        WindowDataset(values, 6, 4, target_marks=True)
+
+
 def test_batches_equal_stacked_items():
     values, marks = ramp(40), ramp(40, 2)
     ds = WindowDataset(values, 8, 4, marks=marks, start=3, stride=2)

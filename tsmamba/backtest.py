@@ -1337,8 +1337,11 @@ def backtest_ltsf(
         mark_rows = mark_rows.numpy()
         marks = sliding_window_view(mark_rows[test_s : test_e - H], L_, axis=0).transpose(0, 2, 1)
         marks = np.ascontiguousarray(marks)  # writable: torch warns on read-only views
+    track = est.phase_track(fit_index[:test_e]) if hasattr(est, "phase_track") else None
+    ahead = None if track is None else track.unfold(0, H, 1)[origins + 1]  # (n, H): DST changes
     t0 = time.perf_counter()
-    out = est.forecast_scaled_windows(np.ascontiguousarray(contexts, dtype=np.float32), marks, batch_size)
+    out = est.forecast_scaled_windows(np.ascontiguousarray(contexts, dtype=np.float32), marks, batch_size,
+                                      **({} if ahead is None else {"future_phases": ahead}))
     yhat = _check_forecast(out, origins, H, len(channels), index)
     forecast_s = time.perf_counter() - t0
 

@@ -2010,6 +2010,35 @@ def cycle_phase(index: pd.DatetimeIndex, freq: str, cycle_length: int) -> np.nda
     return steps % int(cycle_length)
 
 
+def cycle_phases_ahead(
+    times: pd.DatetimeIndex, freq: str, cycle_length: int, horizon: int
+) -> np.ndarray | None:
+    """Cycle phases ``(n, H)`` of the ``horizon`` steps after each of ``times`` on the grid of
+    ``freq``, or None where every one is the phase before it plus one (the network counts those).
+
+    Phases are wall-clock (:func:`cycle_phase`), so in a zone-aware sub-daily series they do not
+    step by one across a DST change: New York's hourly phases run 0, 1, 1, 2 on the night the
+    clocks go back and 0, 1, 3 when they go forward. Naive and fixed-offset series, days and
+    calendar steps always step by one.
+    """
+    if times.tz is None or not len(times):
+        return None
+    step = _step_ns(freq)
+    if step is None or isinstance(pd.tseries.frequencies.to_offset(freq), pd.offsets.Day):
+        return None
+    ahead = np.arange(1, int(horizon) + 1)
+    instants = _ns(times)[:, None] + step * ahead  # (n, H) UTC nanoseconds, as date_range steps
+    future = pd.to_datetime(instants.ravel(), unit="ns", utc=True).tz_convert(times.tz)
+    phases = cycle_phase(future, freq, cycle_length).reshape(instants.shape)
+    counted = (cycle_phase(times, freq, cycle_length)[:, None] + ahead) % int(cycle_length)
+    return None if np.array_equal(phases, counted) else phases
+
+
+def steps_by_one(phases: np.ndarray, cycle_length: int) -> bool:
+    """Whether consecutive ``phases`` ``(T,)`` (of one regular series) each advance by one."""
+    return bool(np.all((np.diff(phases) - 1) % int(cycle_length) == 0))
+
+
 def _calendar_steps(wall: pd.DatetimeIndex, freq: str) -> np.ndarray:
     """Steps of a calendar frequency from the Unix epoch, ``(T,)`` int64: consecutive timestamps
     on its grid differ by exactly 1 (``'2MS'``: months // 2)."""

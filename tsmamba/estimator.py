@@ -35,12 +35,14 @@ from tsmamba.data import (
     check_length,
     check_scaled_range,
     cycle_phase,
+    cycle_phases_ahead,
     default_time_col,
     empty_ids,
     future_index,
     infer_freq,
     is_long_form,
     read_strict,
+    steps_by_one,
     time_feature_count,
     time_features,
 )
@@ -419,6 +421,29 @@ class TSMambaForecaster(BaseEstimator):
             columns.append(cycle_phase(index, self.freq_, self.cycle_length)[:, None])
         return torch.as_tensor(np.concatenate(columns, axis=1), dtype=self._dtype())
 
+    def phases_ahead(self, times: pd.DatetimeIndex) -> torch.Tensor | None:
+        """Cycle phases (n, H) of the ``horizon`` steps after each of ``times``, for the network's
+        ``future_phase``; None where it counts them itself (no cycle, or each phase the one before
+        plus one: all but the DST changes of a zone-aware sub-daily series)."""
+        if not self.cycle_length:
+            return None
+        phases = cycle_phases_ahead(times, self.freq_, self.cycle_length, self.horizon)
+        return None if phases is None else torch.as_tensor(phases)
+
+    def phase_track(self, index: pd.DatetimeIndex | None) -> torch.Tensor | None:
+        """Cycle phases (T + H,) of the rows of ``index`` and of the ``horizon`` steps after it,
+        when some do not step by one (a DST change); None otherwise. The forecast after row t
+        reads its steps' phases from ``track[t + 1 : t + 1 + H]``."""
+        if not self.cycle_length or index is None or not len(index):
+            return None
+        W = self.cycle_length
+        rows = cycle_phase(index, self.freq_, W)  # (T,)
+        after = self.phases_ahead(index[-1:])
+        if after is None and steps_by_one(rows, W):
+            return None
+        after = (rows[-1] + np.arange(1, self.horizon + 1)) % W if after is None else after[0].numpy()
+        return torch.as_tensor(np.concatenate([rows, after]))
+
     def _dtype(self) -> torch.dtype:
         return self.network_.head.weight.dtype
 
@@ -592,6 +617,9 @@ class TSMambaForecaster(BaseEstimator):
             H,
             batch_size=self.batch_size,
             marks=marks,
+            # the target steps' phases where they do not step by one (DST changes), as forecasts read them
+            target_marks=bool(self.cycle_length)
+            and not steps_by_one(marks[:, -1].long().numpy(), self.cycle_length),
             train_stride=self.train_stride,
             train_sampling=self.train_sampling,
             # the window order (and a "random" subset): unseeded, from the global generator
@@ -778,19 +806,22 @@ class TSMambaForecaster(BaseEstimator):
             )
         x = self._scaled(values)  # (T, C)
         marks = self.marks_for(index)
+        track = self.phase_track(index)  # (T + H,) or None: each phase the one before plus one
         # the result is filled piece by piece in original units: no list of parts, no concatenated
         # copy, no float64 copy of all of it (40,000 origins x 96 x 21: a 2.5 GB peak for 0.6 GB)
         out = np.empty((len(origins), self.horizon, x.shape[1]))  # (n, H, C)
         if context == "full":
-            scaled = self._full_history_forecasts(x, marks, origins)  # (n, H, C)
+            scaled = self._full_history_forecasts(x, marks, origins, track)  # (n, H, C)
             pieces = ((i, scaled[i : i + UNSCALE_ROWS]) for i in range(0, len(origins), UNSCALE_ROWS))
         else:
             windows = x.unfold(0, L_, 1).transpose(1, 2)  # (T-L+1, L, C) view
             mwin = None if marks is None else marks.unfold(0, L_, 1).transpose(1, 2)
             batch_size = self._windows_per_pass(L_, batch_size)
             starts = torch.as_tensor(origins - (L_ - 1))
+            ahead = None if track is None else track.unfold(0, self.horizon, 1)[origins + 1]  # (n, H)
             pieces = ((i, self.network_(windows[starts[i : i + batch_size]],
-                                        None if mwin is None else mwin[starts[i : i + batch_size]]))
+                                        None if mwin is None else mwin[starts[i : i + batch_size]],
+                                        future_phase=None if ahead is None else ahead[i : i + batch_size]))
                       for i in range(0, len(origins), batch_size))
         for i, piece in pieces:  # (b, H, C) scaled
             out[i : i + len(piece)] = self.scaler_.inverse_transform(piece.double().numpy())
@@ -817,9 +848,11 @@ class TSMambaForecaster(BaseEstimator):
         )
 
     def _full_history_forecasts(
-        self, x: torch.Tensor, marks: torch.Tensor | None, origins: np.ndarray
+        self, x: torch.Tensor, marks: torch.Tensor | None, origins: np.ndarray,
+        track: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Scaled x (T, C) -> forecasts (n, H, C) after each origin, reading every row before it.
+        """Scaled x (T, C) -> forecasts (n, H, C) after each origin, reading every row before it;
+        ``track`` (T + H,): the cycle phases of :meth:`phase_track`, where they do not step by one.
 
         One recurrent pass in segments, the state carried between them (exactly what one pass
         gives, as ``forward`` continues a state), so memory holds one segment's activations and
@@ -839,7 +872,9 @@ class TSMambaForecaster(BaseEstimator):
             end = start + segment
             seg_marks = None if marks is None else marks[None, start:end]
             inside = (pick >= start) & (pick < end)
-            every, state = self.network_(x[None, start:end], seg_marks, state=state,
+            last = min(end, len(x))  # the phases of the H steps after the segment
+            ahead = None if track is None else track[None, last : last + self.horizon]
+            every, state = self.network_(x[None, start:end], seg_marks, state=state, future_phase=ahead,
                                          all_positions=bool(inside.any()), return_state=True)  # (1, l, H, C)
             if inside.any():
                 out[inside] = every[0, pick[inside] - start]
@@ -848,22 +883,29 @@ class TSMambaForecaster(BaseEstimator):
     @_one_fit
     @torch.no_grad()
     def forecast_scaled_windows(
-        self, contexts: Any, marks: Any = None, batch_size: int | None = None
+        self, contexts: Any, marks: Any = None, batch_size: int | None = None,
+        future_phases: Any = None,
     ) -> np.ndarray:
         """Windows already in the scaler's units: contexts (N, L, C) -> forecasts (N, H, C), same
-        units; ``batch_size`` windows per forward pass (None: 32, fewer to keep a pass near 1 GB)."""
+        units; ``batch_size`` windows per forward pass (None: 32, fewer to keep a pass near 1 GB).
+        ``future_phases`` (N, H): the cycle phases of the forecast steps where they do not step by
+        one (see :meth:`phase_track`)."""
         self.check_fitted()
-        arrays = [np.asarray(contexts)] + ([] if marks is None else [np.asarray(marks)])
+        arrays = [np.asarray(contexts)] + [np.asarray(a) for a in (marks, future_phases) if a is not None]
         if any(a.dtype.kind not in "iuf" for a in arrays):  # text, None, a dict: torch's own error
-            raise DataValidationError("contexts (and marks) must be arrays of numbers")
+            raise DataValidationError("contexts (and marks, future_phases) must be arrays of numbers")
         x = torch.as_tensor(arrays[0], dtype=self._dtype())  # float32 windows are not copied to float64
         m = None if marks is None else torch.as_tensor(arrays[1], dtype=self._dtype())
+        ahead = None if future_phases is None else torch.as_tensor(arrays[-1])
         C, L_ = self.n_features_in_, self.context_length
         if x.ndim != 3 or x.shape[2] != C or (m is not None and (m.ndim != 3 or m.shape[:2] != x.shape[:2])):
             raise DataValidationError(  # a 1-D array had raised an IndexError
                 f"contexts must be (N, L, {C}) windows and marks (N, L, marks), got {tuple(x.shape)}"
                 + ("" if m is None else f" and {tuple(m.shape)}")
             )
+        if ahead is not None and tuple(ahead.shape) != (len(x), self.horizon):
+            raise DataValidationError(f"future_phases must be (N, horizon) = ({len(x)}, {self.horizon}), "
+                                      f"got {tuple(ahead.shape)}")
         if x.shape[1] != L_:  # the network reads any length: another window forecast otherwise
             raise DataValidationError(
                 f"contexts must be windows of context_length={L_} rows, as the model was trained on, "
@@ -873,7 +915,8 @@ class TSMambaForecaster(BaseEstimator):
         batch_size = self._windows_per_pass(x.shape[1], batch_size)
         with memory_errors("forecast_scaled_windows", hint):
             parts = [
-                self.network_(x[i : i + batch_size], None if m is None else m[i : i + batch_size])
+                self.network_(x[i : i + batch_size], None if m is None else m[i : i + batch_size],
+                              future_phase=None if ahead is None else ahead[i : i + batch_size])
                 for i in range(0, len(x), batch_size)
             ]
             if not parts:

@@ -422,8 +422,9 @@ class MambaForecaster(nn.Module):
             self._check_input(x)
             _, phase = self._split_marks(marks)
             if phase is not None:
+                future = self.phase_of(batch[3]) if len(batch) > 3 else None
                 x = x - self._cycle_at(phase)
-                y = y - self._future_cycle(phase[:, -1])  # (b, H, C)
+                y = y - self._future_cycle(phase, future)[:, 0]  # (b, H, C)
             xn, mean, std, _ = self._normalise(x.double(), None)  # (b, l, C)
             z = (y.double() - mean[:, -1:]) / std[:, -1:]  # (b, H, C) target in the head's frame
             series = self._series(xn)[:, -K:]  # (b', min(l, K), s)
@@ -469,14 +470,38 @@ class MambaForecaster(nn.Module):
         features = marks[..., : cfg.n_time_features] if cfg.n_time_features else None
         return features, marks[..., -1].round().long()
 
+    def phase_of(self, marks: Tensor) -> Tensor:
+        """The cycle phases (b, l) long in marks (b, l, n_marks) (their last column)."""
+        phase = self._split_marks(marks)[1]
+        if phase is None:
+            raise ConfigError("this network has no cycle (cycle_length is not set), so marks hold no phase")
+        return phase
+
     def _cycle_at(self, phase: Tensor) -> Tensor:
         """phase (...) integers -> cycle values (..., C)."""
         return self.cycle[phase % self.config.cycle_length]
 
-    def _future_cycle(self, phase: Tensor) -> Tensor:
-        """Phase of the last input step (b, k) -> cycle of the next H steps (b, k, H, C)."""
-        ahead = torch.arange(1, self.config.horizon + 1, device=phase.device)
-        return self._cycle_at(phase[..., None] + ahead)
+    def _future_cycle(self, phase: Tensor, future: Tensor | None, all_positions: bool = False) -> Tensor:
+        """Cycle of the H steps after the last input step, or after each (``all_positions``):
+        (b, 1 or l, H, C). ``phase`` (b, l) of the input steps; ``future`` (b, H) of the H steps
+        after them, or None: each the one before plus one."""
+        H = self.config.horizon
+        if future is None:
+            last = phase if all_positions else phase[:, -1:]  # (b, k)
+            return self._cycle_at(last[..., None] + torch.arange(1, H + 1, device=phase.device))
+        if future.shape != (phase.shape[0], H):
+            raise ConfigError(f"future_phase must be (batch, horizon) = ({phase.shape[0]}, {H}), "
+                              f"got {tuple(future.shape)}")
+        future = future.round().long()
+        if not all_positions:
+            return self._cycle_at(future[:, None])  # (b, 1, H, C)
+        track = torch.cat([phase[:, 1:], future], dim=1)  # (b, l - 1 + H) phases after the first step
+        return self._cycle_at(track.unfold(1, H, 1))  # (b, l, H, C)
+
+    def _check_future_phase(self, future_phase: Tensor | None) -> None:
+        if future_phase is not None and not self.config.cycle_length:
+            raise ConfigError("future_phase is the phases of the forecast steps, for a network with a "
+                              "cycle; this one has none (cycle_length is not set)")
 
     # ---- normalisation -------------------------------------------------------------------
     def _normalise(
@@ -586,6 +611,7 @@ class MambaForecaster(nn.Module):
         marks: Tensor | None = None,
         state: ForecastState | None = None,
         *,
+        future_phase: Tensor | None = None,
         all_positions: bool = False,
         return_state: bool = False,
     ) -> Tensor | tuple[Tensor, ForecastState]:
@@ -596,10 +622,15 @@ class MambaForecaster(nn.Module):
             marks: (b, l, F[+1]) time features of those steps [and their cycle phase, last], when
                 the network uses them (``config.n_marks`` columns).
             state: continue from this carried state (the history before ``x``), else a zero state.
+            future_phase: (b, H) cycle phases of the H steps after ``x``, where they do not each
+                step by one (a DST change in a zone-aware series); None: the last phase + 1..H.
+                With ``all_positions`` a position's next H phases are read from the marks' phases
+                after it, then these.
             all_positions: forecast after every position (b, l, H, C) instead of the last (b, H, C).
             return_state: also return the state after the last position.
         """
         self._check_input(x)
+        self._check_future_phase(future_phase)
         features, phase = self._split_marks(marks)
         if phase is not None:
             x = x - self._cycle_at(phase)  # (b, l, C) residual after the cycle
@@ -609,10 +640,9 @@ class MambaForecaster(nn.Module):
         out, hidden, cross = self._head(h, series, state, all_positions)  # (b', k, H or H*C)
         if not all_positions:
             mean, std = mean[:, -1:], std[:, -1:]
-            phase = None if phase is None else phase[:, -1:]
         forecast = self._denormalise(out, mean, std, cross)  # (b, k, H, C)
         if phase is not None:
-            forecast = forecast + self._future_cycle(phase)  # (b, k, H, C)
+            forecast = forecast + self._future_cycle(phase, future_phase, all_positions)  # (b, k, H, C)
         if not all_positions:
             forecast = forecast[:, 0]
         if not return_state:
@@ -652,17 +682,20 @@ class MambaForecaster(nn.Module):
         return ForecastState(caches, moments, 0, hidden)
 
     def step(
-        self, x_t: Tensor, state: ForecastState, marks_t: Tensor | None = None
+        self, x_t: Tensor, state: ForecastState, marks_t: Tensor | None = None,
+        future_phase: Tensor | None = None,
     ) -> tuple[Tensor, ForecastState]:
         """One observation per series: x_t (b, C) [+ marks_t (b, n_marks)] -> forecast (b, H, C), new state.
 
-        O(1) in the length of the history; the input state is not modified.
+        O(1) in the length of the history; the input state is not modified. ``future_phase``
+        (b, H): the cycle phases of the forecast steps, as in :meth:`forward`.
         """
         self._check_recurrent()
         cfg = self.config
         if x_t.ndim != 2 or x_t.shape[1] != cfg.n_channels:
             raise ConfigError(f"step takes x_t of shape (batch, {cfg.n_channels}), got {tuple(x_t.shape)}")
         _check_finite(x_t, "(batch row, channel)")
+        self._check_future_phase(future_phase)
         state = state.to(x_t.dtype)  # as forward casts it (a float64 cache raised in a matmul)
         features, phase = self._split_marks(None if marks_t is None else marks_t[:, None])
         if phase is not None:
@@ -679,7 +712,7 @@ class MambaForecaster(nn.Module):
         out, hidden, cross = self._head(h, series, state, all_positions=False)  # (b', 1, out)
         forecast = self._denormalise(out, mean[:, None], std[:, None], cross)[:, 0]  # (b, H, C)
         if phase is not None:
-            forecast = forecast + self._future_cycle(phase)[:, 0]  # (b, H, C)
+            forecast = forecast + self._future_cycle(phase, future_phase)[:, 0]  # (b, H, C)
         return forecast, ForecastState(caches, moments, state.steps + 1, hidden)
 
     def param_groups(self, weight_decay: float) -> list[dict]:

@@ -197,15 +197,24 @@ class Stream:
         marks = self.forecaster.marks_for(index)  # the fit's calendar inputs (time features, cycle)
         return None if marks is None else marks.to(self._dtype)
 
-    def _next_marks(self, next_time: list[pd.Timestamp | None]) -> torch.Tensor:
-        """Calendar inputs (B, n_marks) of each series' next step on its frequency grid."""
+    def _phases_ahead(self, times: pd.DatetimeIndex) -> torch.Tensor | None:
+        """The cycle phases (n, H) of the steps after each of ``times`` where they do not step by
+        one (a DST change), else None: see ``TSMambaForecaster.phases_ahead``."""
+        return self.forecaster.phases_ahead(times) if self.network.config.cycle_length else None
+
+    def _next_calendar(
+        self, next_time: list[pd.Timestamp | None]
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Calendar inputs (B, n_marks) of each series' next step on its frequency grid, and the
+        cycle phases (B, H) of the steps after it where they do not step by one (else None)."""
         if self.offset is None or any(t is None for t in next_time):
             raise StreamError(
                 "this model reads the calendar (time features or a cycle), so update_array needs "
                 "each series' last timestamp and a regular frequency: warm the stream with a "
                 "timestamped history, or call update() with timestamped rows"
             )
-        return self._marks(pd.DatetimeIndex(next_time))
+        times = pd.DatetimeIndex(next_time)
+        return self._marks(times), self._phases_ahead(times)
 
     def _commit(self, rows: torch.Tensor, new: ForecastState, forecast: torch.Tensor) -> None:
         """Write the new state and forecast of series ``rows`` into the stream's own tensors,
@@ -351,10 +360,12 @@ class Stream:
         forecast = None
         for start in range(0, n, PIECE_STEPS):
             piece = slice(start, min(start + PIECE_STEPS, n))
-            marks = self._marks(times_at(piece))
+            times = times_at(piece)
+            marks = self._marks(times)
+            ahead = self._phases_ahead(times[-1:]) if piece.stop == n else None  # of the forecast kept
             forecast, state = self.network(self._scale_in(values_at(piece))[None],
                                            None if marks is None else marks[None], state=state,
-                                           return_state=True)
+                                           future_phase=ahead, return_state=True)
         return forecast, state
 
     def _in_model_zone(self, ts: pd.Timestamp, who: str) -> pd.Timestamp:
@@ -469,15 +480,16 @@ class Stream:
                     )
                     state = state.scatter(torch.tensor([k]), sub, C, mode, in_place=True)  # O(1) each
         x = self._scale_in(np.stack([p[1] for p in plan]))  # (b, C)
-        marks_t = None
+        marks_t = ahead = None
         if self.network.config.n_marks:
             if any(p[2] is None for p in plan):
                 raise StreamError(
                     "this model reads the calendar (time features or a cycle): an update needs a "
                     "timestamp until the stream knows its last one (give it a history or a time)"
                 )
-            marks_t = self._marks(pd.DatetimeIndex([p[2] for p in plan]))  # one call, not one per series
-        forecast, new = self.network.step(x, state, marks_t)
+            times = pd.DatetimeIndex([p[2] for p in plan])
+            marks_t, ahead = self._marks(times), self._phases_ahead(times)  # one call, not one per series
+        forecast, new = self.network.step(x, state, marks_t, ahead)
         self._commit(rows, new, forecast)
         for b, values, ts, gap_steps in plan:
             self._seen[b] += 1 + gap_steps
@@ -525,8 +537,10 @@ class Stream:
                 who = "" if self.single else f"series {self.ids[b]!r}: "
                 ts = next_time[b] if self.offset is not None else None
                 arr[b] = self._filled(who, arr[b], ts, self._last_values[b])
-        marks_t = self._next_marks(next_time) if self.network.config.n_marks else None
-        forecast, self._state = self.network.step(self._scale_in(arr), self._state, marks_t)
+        marks_t = ahead = None
+        if self.network.config.n_marks:
+            marks_t, ahead = self._next_calendar(next_time)
+        forecast, self._state = self.network.step(self._scale_in(arr), self._state, marks_t, ahead)
         self._forecast = forecast.to(self._dtype)
         self._last_values = arr.copy()  # arr may be a read-only view of the caller's data
         self._seen += 1

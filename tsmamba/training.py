@@ -51,7 +51,7 @@ from tsmamba.model import MambaForecaster
 
 __all__ = [
     "LOSSES", "ForecastingModule", "LastCheckpoint", "RestoreBestWeights", "check_trained_network",
-    "check_trainer_kwargs", "make_trainer", "seeded",
+    "check_trainer_kwargs", "forecast_batch", "make_trainer", "seeded",
 ]
 
 LOSSES = ("mse", "mae", "huber")
@@ -246,13 +246,14 @@ class ForecastingModule(L.LightningModule):
         self._ema_applied = False  # the fit ended on the averaged weights
         self._last_batch: list[Tensor] | None = None  # the epoch's last training batch
 
-    def forward(self, context: Tensor, marks: Tensor | None = None) -> Tensor:
-        return self.network(context, marks)
+    def forward(
+        self, context: Tensor, marks: Tensor | None = None, future_phase: Tensor | None = None
+    ) -> Tensor:
+        return self.network(context, marks, future_phase=future_phase)
 
     def _loss(self, batch: list[Tensor]) -> Tensor:
-        context, target = batch[0], batch[1]
-        marks = batch[2] if len(batch) > 2 else None
-        return forecast_loss(self.loss_kind, self.network(context, marks), target, self.frequency_loss)
+        pred = forecast_batch(self.network, batch)
+        return forecast_loss(self.loss_kind, pred, batch[1], self.frequency_loss)
 
     def training_step(self, batch: list[Tensor], batch_idx: int) -> Tensor:
         loss = self._loss(batch)
@@ -358,7 +359,7 @@ class ForecastingModule(L.LightningModule):
 
     def test_step(self, batch: list[Tensor], batch_idx: int) -> None:
         context, target = batch[0], batch[1]
-        pred = self.network(context, batch[2] if len(batch) > 2 else None)
+        pred = forecast_batch(self.network, batch)
         n = context.shape[0]
         self.log("test_mse", F.mse_loss(pred, target), batch_size=n)
         self.log("test_mae", F.l1_loss(pred, target), batch_size=n)
@@ -635,6 +636,15 @@ def trainer_errors(trainer_kwargs: dict[str, Any] | None) -> Iterator[None]:
         raise ConfigError(f"trainer_kwargs ({given}) do not work for this fit: {exc}") from exc
 
 
+def forecast_batch(network: MambaForecaster, batch: Sequence[Tensor]) -> Tensor:
+    """The network's forecasts (B, H, C) of a window batch: context (B, L, C), target (B, H, C)
+    [, context marks (B, L, F) [, target marks (B, H, F)]]. The target marks give the cycle
+    phases of the forecast steps (a zone-aware series whose phases skip or repeat at a DST change)."""
+    marks = batch[2] if len(batch) > 2 else None
+    future_phase = network.phase_of(batch[3]) if len(batch) > 3 else None
+    return network(batch[0], marks, future_phase=future_phase)
+
+
 @torch.no_grad()
 def check_trained_network(network: MambaForecaster, batch: Sequence[Tensor], epoch: int, steps: int) -> None:
     """Raise TrainingError unless ``network``'s weights and its forecasts of ``batch`` (training
@@ -642,13 +652,11 @@ def check_trained_network(network: MambaForecaster, batch: Sequence[Tensor], epo
     its step, so this checks what the last of ``steps`` steps made: a fit without validation that
     diverged there had returned, and its forecasts then overflowed (blamed on the data). The
     forecasts are made in eval mode: dropout would draw from the random generators training uses."""
-    context = batch[0]
-    marks = batch[2] if len(batch) > 2 else None
     if all(torch.isfinite(p).all() for p in network.parameters()):
         training = network.training
         network.eval()
         try:
-            finite = bool(torch.isfinite(network(context, marks)).all())
+            finite = bool(torch.isfinite(forecast_batch(network, batch)).all())
         finally:
             network.train(training)
         if finite:

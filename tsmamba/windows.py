@@ -55,9 +55,10 @@ class WindowDataset(Dataset):
     Window ``i`` starts at ``s = start + i * stride``: context rows ``[s, s + L)``, target rows
     ``[s + L, s + L + H)``; ``len = (end - start - L - H) // stride + 1``.
     ``dataset[i]`` gives ``(context (L, C), target (H, C))``, plus ``context_marks (L, F)`` when
-    ``marks`` ``(T, F)`` is given; all are views of ``values`` / ``marks``.
-    ``dataset[[i, j, ...]]`` gives the same for a batch: ``(B, L, C)``, ``(B, H, C)``
-    (``(B, L, F)``), each window copied once into the batch tensor.
+    ``marks`` ``(T, F)`` is given, and ``target_marks (H, F)`` with ``target_marks=True`` (a
+    cycle's phases that do not step by one, across a DST change); all are views of ``values`` /
+    ``marks``. ``dataset[[i, j, ...]]`` gives the same for a batch: ``(B, L, C)``, ``(B, H, C)``
+    (``(B, L, F)``, ``(B, H, F)``), each window copied once into the batch tensor.
     """
 
     def __init__(
@@ -70,6 +71,7 @@ class WindowDataset(Dataset):
         end: int | None = None,
         stride: int = 1,
         marks: torch.Tensor | None = None,
+        target_marks: bool = False,
     ) -> None:
         self.values = _as_tensor(values, "values")
         self.context_length = positive_int(context_length, "context_length")
@@ -92,6 +94,9 @@ class WindowDataset(Dataset):
                     f"marks has {self.marks.shape[0]} rows but values has {n_rows}; "
                     "time features must align with the series row for row"
                 )
+        self.target_marks = check_bool(target_marks, "target_marks")
+        if self.target_marks and self.marks is None:
+            raise ConfigError("target_marks=True gives the target rows' marks: pass marks")
         span = self.context_length + self.horizon
         available = self.end - self.start
         if available < span:
@@ -112,10 +117,13 @@ class WindowDataset(Dataset):
         self._windows = rows.unfold(0, span, step).transpose(1, 2)
         self._contexts = self._windows[:, : self.context_length]
         self._targets = self._windows[:, self.context_length :]
-        self._marks = None
+        self._marks = self._target_marks = None
         if self.marks is not None:
             mark_rows = self.marks[self.start : self.end - self.horizon]
             self._marks = mark_rows.unfold(0, self.context_length, step).transpose(1, 2)
+        if self.target_marks:
+            mark_rows = self.marks[self.start + self.context_length : self.end]
+            self._target_marks = mark_rows.unfold(0, self.horizon, step).transpose(1, 2)
         assert self._windows.shape[0] == self._len
         self._np_views: tuple[np.ndarray, ...] | bool | None = None
 
@@ -144,13 +152,16 @@ class WindowDataset(Dataset):
             index = _integer_indices(index).item()
         if isinstance(index, (int, float, np.number, np.bool_)):
             i = self._check_index(index)
-            if self._marks is None:
-                return self._contexts[i], self._targets[i]
-            return self._contexts[i], self._targets[i], self._marks[i]
+            return tuple(part[i] for part in self._parts())
         return self.get_batch(index)
 
+    def _parts(self) -> list[torch.Tensor]:
+        """The (N, ...) views an item is taken from: contexts, targets[, marks[, target marks]]."""
+        marks = [m for m in (self._marks, self._target_marks) if m is not None]
+        return [self._contexts, self._targets, *marks]
+
     def get_batch(self, indices: Sequence[int] | torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """Windows ``indices`` stacked: ``(B, L, C)``, ``(B, H, C)`` [, ``(B, L, F)``]."""
+        """Windows ``indices`` stacked: ``(B, L, C)``, ``(B, H, C)`` [, ``(B, L, F)`` [, ``(B, H, F)``]]."""
         idx = _integer_indices(indices)
         if idx.ndim != 1:
             raise IndexError(f"batch indices must be 1-D, got shape {tuple(idx.shape)}")
@@ -163,11 +174,10 @@ class WindowDataset(Dataset):
             picked = idx.numpy()
             return tuple(torch.from_numpy(view[picked]) for view in views)
         rows = idx.tolist()
-        parts = [self._contexts, self._targets] + ([self._marks] if self._marks is not None else [])
-        return tuple(torch.stack([part[i] for i in rows]) for part in parts)
+        return tuple(torch.stack([part[i] for i in rows]) for part in self._parts())
 
     def _numpy_views(self) -> tuple[np.ndarray, ...] | None:
-        """Read-only numpy ``(N, L, C)``/``(N, H, C)``/``(N, L, F)`` views of CPU data, or None.
+        """Read-only numpy ``(N, L, C)``/``(N, H, C)``/``(N, L, F)``/``(N, H, F)`` views of CPU data, or None.
 
         A batch gathered through them is a plain numpy copy: faster than ``torch.stack`` of the
         views, and unlike ``index_select`` it never starts intra-op threads (which stall for
@@ -183,6 +193,8 @@ class WindowDataset(Dataset):
                 ]
                 if self.marks is not None:
                     views.append(self._strided(self.marks, self.start, self.context_length))
+                if self.target_marks:
+                    views.append(self._strided(self.marks, self.start + self.context_length, self.horizon))
                 self._np_views = tuple(views)
             except (TypeError, RuntimeError):  # GPU, autograd or non-numpy dtypes
                 self._np_views = False
@@ -202,7 +214,7 @@ class WindowDataset(Dataset):
     def __getstate__(self) -> dict[str, Any]:
         # pickle (e.g. for spawned DataLoader workers) the series once, not its views: torch
         # would serialise each view's storage again, and a strided numpy view as a full copy
-        derived = ("_windows", "_contexts", "_targets", "_marks", "_np_views")
+        derived = ("_windows", "_contexts", "_targets", "_marks", "_target_marks", "_np_views")
         return {k: v for k, v in self.__dict__.items() if k not in derived}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -293,7 +305,8 @@ class TimeSeriesDataModule(lightning.LightningDataModule):
     and the epoch number (:class:`WindowBatches`: the same on every run, and after a resume);
     val and test loaders keep order and never drop a last partial batch, so every window is
     scored. Batches are ``[context (B, L, C), target (B, H, C)]``
-    plus ``context_marks (B, L, F)`` when ``marks`` is given.
+    plus ``context_marks (B, L, F)`` when ``marks`` is given, and ``target_marks (B, H, F)``
+    with ``target_marks=True`` (see :class:`WindowDataset`).
 
     ``train_stride`` k thins the training windows: ``train_sampling="strided"`` keeps every k-th
     window, the same ones every epoch; ``"random"`` draws a fresh random 1/k of all windows each
@@ -311,6 +324,7 @@ class TimeSeriesDataModule(lightning.LightningDataModule):
         *,
         batch_size: int = 32,
         marks: Any = None,
+        target_marks: bool = False,
         train_stride: int = 1,
         train_sampling: str = "strided",
         num_workers: int = 0,
@@ -351,6 +365,7 @@ class TimeSeriesDataModule(lightning.LightningDataModule):
                     end=end,
                     stride=self.train_stride if split == "train" and train_sampling == "strided" else 1,
                     marks=self.marks,
+                    target_marks=target_marks,
                 )
             except (DataValidationError, ConfigError) as exc:
                 raise type(exc)(f"{split} split: {exc}") from exc
