@@ -185,6 +185,12 @@ def test_future_phase_gives_the_cycle_of_each_forecast_step(mode, norm):
         for t in range(l):
             stepped, state = net.step(x[:, t], state, marks[:, t], future_phase=track[:, t + 1 : t + 1 + H])
             torch.testing.assert_close(stepped, every[:, t], atol=1e-10, rtol=0)
+    # a change inside the input: without future_phase, positions whose H steps are all in the
+    # input still read them from the marks (they had been counted on by one: helper-134)
+    inside = dst_phases(2, l + H, 4, W)
+    known = net(x, inside[:, :l, None].double(), future_phase=inside[:, l:], all_positions=True)
+    counted_after = net(x, inside[:, :l, None].double(), all_positions=True)
+    torch.testing.assert_close(counted_after[:, : l - H], known[:, : l - H], atol=0, rtol=0)
 
     with pytest.raises(ConfigError, match=r"future_phase must be \(batch, horizon\) = \(2, 5\), got \(2, 4"):
         net(x, marks, future_phase=ahead[:, :4])

@@ -482,14 +482,14 @@ class MambaForecaster(nn.Module):
         return self.cycle[phase % self.config.cycle_length]
 
     def _future_cycle(self, phase: Tensor, future: Tensor | None, all_positions: bool = False) -> Tensor:
-        """Cycle of the H steps after the last input step, or after each (``all_positions``):
-        (b, 1 or l, H, C). ``phase`` (b, l) of the input steps; ``future`` (b, H) of the H steps
-        after them, or None: each the one before plus one."""
+        """Cycle of the H steps after the last input step, or after each (``all_positions``: the
+        phases of the input steps after it, then ``future``): (b, 1 or l, H, C). ``phase`` (b, l)
+        of the input steps; ``future`` (b, H) of the H steps after them, or None: each the one
+        before plus one."""
         H = self.config.horizon
         if future is None:
-            last = phase if all_positions else phase[:, -1:]  # (b, k)
-            return self._cycle_at(last[..., None] + torch.arange(1, H + 1, device=phase.device))
-        if future.shape != (phase.shape[0], H):
+            future = phase[:, -1:] + torch.arange(1, H + 1, device=phase.device)  # (b, H)
+        elif future.shape != (phase.shape[0], H):
             raise ConfigError(f"future_phase must be (batch, horizon) = ({phase.shape[0]}, {H}), "
                               f"got {tuple(future.shape)}")
         future = future.round().long()
@@ -624,8 +624,8 @@ class MambaForecaster(nn.Module):
             state: continue from this carried state (the history before ``x``), else a zero state.
             future_phase: (b, H) cycle phases of the H steps after ``x``, where they do not each
                 step by one (a DST change in a zone-aware series); None: the last phase + 1..H.
-                With ``all_positions`` a position's next H phases are read from the marks' phases
-                after it, then these.
+                With ``all_positions`` a position's next H phases are the marks' phases after it,
+                then these.
             all_positions: forecast after every position (b, l, H, C) instead of the last (b, H, C).
             return_state: also return the state after the last position.
         """
