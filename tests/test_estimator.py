@@ -25,6 +25,7 @@ from sklearn.exceptions import NotFittedError
 import tsmamba
 from tsmamba import estimator as estimator_module
 from tsmamba import training
+from tsmamba.checkpoint import held_alone
 from tsmamba.data import future_index
 from tsmamba.datasets import synthetic_ett
 from tsmamba.errors import (
@@ -576,7 +577,48 @@ def test_resume_with_early_stopping_stops_where_the_uninterrupted_run_stops(tmp_
     again = TSMambaForecaster(**params, checkpoint_dir=str(tmp_path / "a")).fit(data, resume=True)
     assert (again.history_["epochs"], again.history_["best_epoch"]) == (
         whole.history_["epochs"], whole.history_["best_epoch"])
+    assert again.history_["seconds_per_epoch"] is None  # it ended at once
     pd.testing.assert_frame_equal(again.predict(), whole.predict())
+
+
+def test_a_resume_stops_early_by_its_own_patience(tmp_path):
+    """Lightning restored the checkpoint's patience: a resume given patience=10 stopped where the
+    fit with patience=1 had (after 4 epochs of 8) (helper-135)."""
+    data = synthetic_ett(n_rows=300, n_channels=2).set_index("date")
+    params = dict(context_length=24, horizon=8, d_model=8, n_layers=1, max_epochs=8, learning_rate=0.05,
+                  random_state=2, progress=False)
+    patient = TSMambaForecaster(**params, patience=10).fit(data)
+    impatient = TSMambaForecaster(**params, patience=1, checkpoint_dir=str(tmp_path / "a")).fit(data)
+    stopped = impatient.history_["epochs"]
+    assert stopped < patient.history_["epochs"]
+    # out of patience, it trains on under a larger one, as if it had had that one all along
+    resumed = TSMambaForecaster(**params, patience=10, checkpoint_dir=str(tmp_path / "a"))
+    resumed.fit(data, resume=True)
+    assert resumed.history_["epochs"] == patient.history_["epochs"]
+    pd.testing.assert_frame_equal(resumed.predict(), patient.predict())
+    # a patient fit killed where its count of validations without improvement reaches 1 ends at
+    # once under patience=1, where the impatient fit ended
+    kill = {"callbacks": [_KillAtEpochStart(stopped)]}
+    with pytest.raises(_Interrupt):
+        TSMambaForecaster(**params, patience=10, checkpoint_dir=str(tmp_path / "b"), trainer_kwargs=kill
+                          ).fit(data)
+    ended = TSMambaForecaster(**params, patience=1, checkpoint_dir=str(tmp_path / "b")).fit(data, resume=True)
+    assert ended.history_["epochs"] == stopped
+    pd.testing.assert_frame_equal(ended.predict(), impatient.predict())
+
+
+def test_a_fit_holds_its_checkpoint_dir(series, tmp_path):
+    """Two fits writing one checkpoint_dir at once replaced each other's last.ckpt every epoch, and
+    a resume then took the other fit's (helper-135): the second is refused before it trains."""
+    ckpt = tmp_path / "ck"
+    est = TSMambaForecaster(**{**TINY, "max_epochs": 1}, checkpoint_dir=str(ckpt))
+    with held_alone(ckpt / "last.ckpt"):  # as another process's fit holds it
+        with pytest.raises(CheckpointError, match=r"last.ckpt is in use by another process \(pid \d+\) "
+                                                  r"that saves there; wait for it to end, or choose another"):
+            est.fit(series)
+    assert not hasattr(est, "network_") and not (ckpt / "last.ckpt").exists()
+    est.fit(series)
+    assert sorted(p.name for p in ckpt.iterdir()) == ["last.ckpt"]  # the lock file goes with the fit
 
 
 class _StopAtEpochEnd(training.Callback):
@@ -623,6 +665,8 @@ def test_resuming_a_finished_fit_without_validation_ends_on_the_average(series, 
     done = TSMambaForecaster(**params).fit(series)
     again = TSMambaForecaster(**params).fit(series, resume=True)
     pd.testing.assert_frame_equal(again.predict(), done.predict())
+    # no epoch ran: not the load time over the two epochs of the first fit (helper-135)
+    assert again.history_["seconds_per_epoch"] is None and done.history_["seconds_per_epoch"] > 0
 
 
 def test_non_finite_loss_stops_with_a_clear_error(series, monkeypatch, tmp_path):

@@ -7,6 +7,7 @@ the network (:mod:`tsmamba.model`) forecasts, Lightning (:mod:`tsmamba.training`
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import json
@@ -29,7 +30,14 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError as SklearnNotFittedError
 
 from tsmamba import __version__
-from tsmamba.checkpoint import FORECASTER_FORMAT, read_checkpoint, sha256_bytes, write_checkpoint, zone_name
+from tsmamba.checkpoint import (
+    FORECASTER_FORMAT,
+    held_alone,
+    read_checkpoint,
+    sha256_bytes,
+    write_checkpoint,
+    zone_name,
+)
 from tsmamba.data import (
     StandardScaler,
     check_length,
@@ -653,21 +661,22 @@ class TSMambaForecaster(BaseEstimator):
             checkpoint_dir=self.checkpoint_dir,
             trainer_kwargs=self.trainer_kwargs,
         )
-        ckpt_path = None
-        if resume:
-            if self.checkpoint_dir is None:
-                raise ConfigError("resume=True needs checkpoint_dir (where last.ckpt is written)")
-            last = Path(self.checkpoint_dir).expanduser() / "last.ckpt"
-            if last.exists():
+        last = None if self.checkpoint_dir is None else Path(self.checkpoint_dir).expanduser() / "last.ckpt"
+        if resume and last is None:
+            raise ConfigError("resume=True needs checkpoint_dir (where last.ckpt is written)")
+        # one fit at a time in a checkpoint_dir: two had replaced each other's last.ckpt every epoch
+        with contextlib.nullcontext() if last is None else held_alone(last):
+            ckpt_path = None
+            if resume and last.exists():
                 _check_resumable(last, module)
                 ckpt_path = str(last)
-        t0 = time.perf_counter()
-        with trainer_errors(self.trainer_kwargs):
-            if self.linear_init and restore is not None and ckpt_path is None:
-                # the linear start is a model too: it competes for the best validation loss
-                trainer.validate(module, datamodule=datamodule, verbose=False)
-            trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
-        elapsed = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            with trainer_errors(self.trainer_kwargs):
+                if self.linear_init and restore is not None and ckpt_path is None:
+                    # the linear start is a model too: it competes for the best validation loss
+                    trainer.validate(module, datamodule=datamodule, verbose=False)
+                trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
+            elapsed = time.perf_counter() - t0
         if restore is None or restore.best_state is None:  # else the best (averaged) weights are in
             module.end_on_ema()
 
@@ -683,7 +692,9 @@ class TSMambaForecaster(BaseEstimator):
             "best_step": None if restore is None else restore.best_step,
             "best_val_loss": None if restore is None else restore.best_score,
             "train_seconds": elapsed,  # of this call (a resumed fit: since the resume)
-            "seconds_per_epoch": elapsed / max(1, epochs_run - module.first_epoch),
+            # None when no step ran (a resume of a finished fit), not the load time over its epochs
+            "seconds_per_epoch": elapsed / max(1, epochs_run - module.first_epoch)
+            if module.first_step is not None and trainer.global_step > module.first_step else None,
             "n_parameters": count_parameters(self.network_),
             "train_windows": len(datamodule.dataset("train")),
             "windows_per_epoch": datamodule.train_windows_per_epoch,

@@ -241,6 +241,7 @@ class ForecastingModule(L.LightningModule):
         self.ema_decay = ema_decay
         self.identity = identity
         self.first_epoch = 0  # the epoch this run of fit started at
+        self.first_step: int | None = None  # and its step; None: it did not start (all epochs had run)
         self._ema: list[Tensor] | None = None  # moving average of the parameters (ema_decay)
         self._ema_swapped = False
         self._ema_applied = False  # the fit ended on the averaged weights
@@ -321,6 +322,7 @@ class ForecastingModule(L.LightningModule):
 
     def on_train_start(self) -> None:
         self.first_epoch = self.trainer.current_epoch  # > 0 when resumed from a checkpoint
+        self.first_step = self.trainer.global_step
 
     def on_train_end(self) -> None:
         self.end_on_ema()
@@ -467,15 +469,28 @@ class LastCheckpoint(Checkpoint):
     the stop itself, so a resume from the last checkpoint of a fit that early stopping had ended
     trained on. Only early stopping's verdict: a fit that ``max_time`` (or another callback)
     stopped resumes to train on, as such slots are meant to.
+
+    ``early_stopping``: the estimator's own, whose patience is this fit's: Lightning restores the
+    checkpoint's, so a resume given another patience ran with the old one. A fit that ran out of
+    patience trains on under a larger one, until its count of validations without improvement
+    reaches it; one whose count already reaches a smaller one ends.
     """
 
-    def __init__(self, dirpath: str | os.PathLike):
+    def __init__(self, dirpath: str | os.PathLike, early_stopping: EarlyStopping | None = None):
         self.dirpath = os.fspath(dirpath)
+        self.early_stopping = early_stopping
+        self.patience = None if early_stopping is None else early_stopping.patience
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._warn_of_leftovers()
         if trainer.ckpt_path is None:  # a new fit: a user's EarlyStopping may still hold a last verdict
             return
+        ours = self.early_stopping
+        if ours is not None:  # restored from the checkpoint: this fit's patience, and its verdict
+            ours.patience = self.patience
+            by_patience = (EarlyStoppingReason.NOT_STOPPED, EarlyStoppingReason.PATIENCE_EXHAUSTED)
+            if ours.stopping_reason in by_patience:
+                ours.stopping_reason = by_patience[ours.wait_count >= ours.patience]
         if any(isinstance(c, EarlyStopping) and c.stopping_reason != EarlyStoppingReason.NOT_STOPPED
                for c in trainer.callbacks):  # restored from the checkpoint: the fit had ended
             trainer.should_stop = True
@@ -562,6 +577,7 @@ def make_trainer(
         kwargs.setdefault("enable_checkpointing", True)
     callbacks: list[Callback] = []
     restore = None
+    ours = None
     if has_validation:
         restore = RestoreBestWeights("val_loss")
         callbacks.append(restore)
@@ -584,7 +600,7 @@ def make_trainer(
                 f"checkpoint_dir {os.fspath(checkpoint_dir)!r} cannot be a folder for last.ckpt "
                 f"({exc.strerror}); give a folder that exists or can be made"
             ) from None
-        callbacks.append(LastCheckpoint(checkpoint_dir))
+        callbacks.append(LastCheckpoint(checkpoint_dir, ours))
     if progress:
         callbacks.append(CloseProgressBars())
     settings: dict[str, Any] = {
