@@ -1536,3 +1536,85 @@ def test_read_panel_reads_each_series_times_as_read_series_reads_them(tmp_path):
                        r"column 'ds' cannot be parsed as dates: row 6 \(line 8\): "
                        r"'2024-03-31 02:61:00\+02:00'"):
         read_panel(write_text(tmp_path, "\n".join(rows) + "\n"))
+
+
+# ---------------------------------------------------------------------------------------------
+# helper-136's review of the data layer
+
+
+def test_validate_frame_takes_the_options_its_messages_name():
+    """Its errors said "pass tz=" / "date_format=", which it did not take (a TypeError)."""
+    berlin = pd.date_range("2021-03-27", periods=4, freq="D", tz="Europe/Berlin")
+    local = pd.DataFrame({"date": [t.isoformat() for t in berlin], "a": [1.0, 2, 3, 4]})
+    with pytest.raises(DataValidationError, match=r"mixes time zones .* Pass tz= with the zone"):
+        validate_frame(local, time_col="date")
+    assert validate_frame(local, time_col="date", tz="Europe/Berlin").index.equals(berlin.rename("date"))
+    dotted = pd.DataFrame({"date": ["01.02.2021", "02.02.2021", "03.02.2021"], "a": [1.0, 2, 3]})
+    read = validate_frame(dotted, time_col="date", date_format="%d.%m.%Y", freq="D")
+    assert list(read.index) == list(pd.date_range("2021-02-01", periods=3, freq="D"))
+
+
+def test_fill_beside_repeated_timestamps_is_refused_not_skipped(tmp_path):
+    """strict=False keeps repeated rows, so no grid can be filled: the gap had stayed, unrepaired
+    and unmentioned (repairs None)."""
+    path = tmp_path / "sf.csv"
+    path.write_text("date,a\n2021-01-01 00:00,1\n2021-01-01 01:00,2\n2021-01-01 01:00,3\n"
+                    "2021-01-01 04:00,4\n2021-01-01 05:00,5\n")
+    with pytest.raises(DataValidationError, match=r"2 timestamps missing .*, and fill='zero' cannot fill "
+                                                  r"them while timestamps repeat \(1 duplicate timestamp"):
+        read_series(path, strict=False, fill="zero")
+    with pytest.warns(UserWarning, match="kept as published"):
+        assert len(read_series(path, strict=False)) == 5
+
+
+def test_integers_float64_would_round_are_refused(tmp_path):
+    """A counter beyond 2**53 had been rounded: distinct values equal, an int64 column 'constant'."""
+    path = tmp_path / "bytes.csv"
+    path.write_text("date,bytes\n2021-01-01,9007199254740993\n2021-01-02,9007199254740992\n"
+                    "2021-01-03,9007199254740995\n")
+    with pytest.raises(DataValidationError, match=r"column 'bytes' holds integers that float64 values cannot "
+                       r"hold exactly \(beyond 2\*\*53\), 2 of them \(row 0 \(line 2\): 9007199254740993, "
+                       r"row 2 \(line 4\): 9007199254740995\).*Subtract an offset"):
+        read_series(path)
+    days = pd.date_range("2021-01-01", periods=4, freq="D")
+    for ints in (np.array([2**62 + 1, 2**62 + 3, 5, 7]), np.array([2**64 - 1, 1, 2, 3], dtype=np.uint64)):
+        with pytest.raises(DataValidationError, match=r"column 'c' holds integers .* [12] of them"):
+            read_series(pd.DataFrame({"c": ints}, index=days))
+    exact = pd.array([2**53 + 2, None, -(2**63), 4], dtype="Int64")  # float64 holds these
+    read = read_series(pd.DataFrame({"c": exact}, index=days), impute="ffill")
+    assert read["c"].tolist() == [2.0**53 + 2, 2.0**53 + 2, -(2.0**63), 4.0]
+
+
+def test_a_boolean_column_with_an_empty_cell_is_a_missing_value(tmp_path):
+    """pandas keeps True/False with a gap as objects: reported as "non-numeric, convert it with
+    pd.to_numeric", naming no row. Now 1/0 and a missing value, named and imputed as others."""
+    path = tmp_path / "b.csv"
+    path.write_text("date,open,b\n2021-01-01,True,1\n2021-01-02,,2\n2021-01-03,False,3\n")
+    with pytest.raises(DataValidationError, match=r"column 'open': 1 NaN, first at 2021-01-02 00:00:00 "
+                                                  r"\(row 1 \(line 3\)\)\. Pass impute="):
+        read_series(path)
+    assert read_series(path, impute="ffill")["open"].tolist() == [1.0, 1.0, 0.0]
+
+
+def test_split_borders_refuses_dates_out_of_order_and_shares_that_are_not_numbers():
+    index = pd.date_range("2021-01-01", periods=1000, freq="h")
+    with pytest.raises(ConfigError, match=r"dates= must be in time order .* but 2021-01-20 00:00:00 is "
+                                          "before 2021-02-01 00:00:00"):
+        split_borders(1000, 24, dates=("2021-02-01", "2021-01-20"), index=index)
+    for shares in ((0.7, float("nan"), 0.2), (0.7, float("inf"), 0.0), (0.7, "0.1", 0.2)):
+        with pytest.raises(ConfigError, match="fractions= must be three shares >= 0"):
+            split_borders(1000, 24, fractions=shares)
+
+
+def test_prepare_ltsf_takes_the_weather_frame_load_dataset_gives(benchmark_file):
+    """Read as published (a repeated and missing timestamps), it was refused as a frame while
+    the same data set by name was read."""
+    from tsmamba.datasets import load_dataset
+
+    path = benchmark_file("Weather")
+    frame = load_dataset("Weather", data_dir=path.parent)
+    by_name, by_frame = prepare_ltsf("Weather", 96, 96, data_dir=path.parent), prepare_ltsf(frame, 96, 96)
+    np.testing.assert_array_equal(by_frame.values, by_name.values)
+    assert by_frame.borders == by_name.borders
+    assert len(by_frame.meta["irregular"]) == len(by_name.meta["irregular"]) == 2  # (no file lines named)
+    assert by_frame.index.equals(by_name.index) and by_frame.freq == by_name.freq == "10min"

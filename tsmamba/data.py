@@ -18,6 +18,7 @@ import contextlib
 import contextvars
 import functools
 import gzip
+import itertools
 import lzma
 import math
 import os
@@ -29,7 +30,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from numbers import Integral
+from numbers import Integral, Real
 from pathlib import Path
 from typing import Any
 
@@ -832,20 +833,24 @@ def validate_frame(
     fill: str | None = None,
     impute: str | None = None,
     strict: bool = True,
+    date_format: str | None = None,
+    freq: str | None = None,
+    tz: Any = None,
 ) -> pd.DataFrame:
-    """The checks of :func:`read_series` for a wide DataFrame.
+    """The checks of :func:`read_series` for a wide DataFrame, with its options.
 
     The time is ``df[time_col]`` or, with ``time_col=None``, the frame's ``DatetimeIndex``.
     Returns a new validated frame; ``df`` is not modified.
     """
     if not isinstance(df, pd.DataFrame):
         raise DataValidationError(f"validate_frame needs a DataFrame, got {type(df).__name__}")
+    check_zone(tz)
     origin = _Origin("frame")
     times, data, time_name = _split_time(df, time_col, origin, implicit_index=False)
-    times = _parse_times(times, time_name, None, origin)
+    times = _parse_times(times, time_name, date_format, origin, tz)
     return _validate(
         times, data, np.arange(len(df)), origin, time_name=time_name, columns=columns,
-        sort=sort, fill=fill, impute=impute, strict=strict,
+        sort=sort, fill=fill, impute=impute, strict=strict, freq=freq, tz=tz,
     )  # fmt: skip
 
 
@@ -1227,14 +1232,48 @@ def _reject_complex(names: Sequence[str], origin: _Origin) -> None:
 
 def _numeric_column(col: pd.Series, name: str, origin: _Origin) -> np.ndarray:
     _reject_complex([name] if pd.api.types.is_complex_dtype(col.dtype) else [], origin)
-    if pd.api.types.is_bool_dtype(col.dtype):
-        return col.to_numpy(dtype=np.float64)
-    if pd.api.types.is_numeric_dtype(col.dtype):
+    if pd.api.types.is_bool_dtype(col.dtype) or _flags_with_gaps(col):
         return col.to_numpy(dtype=np.float64, na_value=np.nan)
+    if pd.api.types.is_numeric_dtype(col.dtype):
+        return _as_float64(col, name, origin)
     raise DataValidationError(
         f"{origin.prefix()}{_non_numeric_report(name, col, origin)} is not numeric; fix these "
         "values (they must be numbers)"
     )
+
+
+def _as_float64(col: pd.Series, name: str, origin: _Origin) -> np.ndarray:
+    """A numeric column as float64 (missing: NaN); DataValidationError for integers it would
+    round (beyond 2**53: a counter of bytes, an id), which had become equal values unnoticed."""
+    values = col.to_numpy(dtype=np.float64, na_value=np.nan)
+    if not pd.api.types.is_integer_dtype(col.dtype):
+        return values
+    present = np.flatnonzero(col.notna().to_numpy())
+    unsigned = pd.api.types.is_unsigned_integer_dtype(col.dtype)
+    ints = col.iloc[present].to_numpy(dtype=np.uint64 if unsigned else np.int64)
+    floats = values[present]
+    big = np.flatnonzero(np.abs(floats) >= 2.0**53)  # below it float64 holds every integer
+    # back to integers; one rounded up past the type's range becomes 0, which differs from it too
+    back = np.where(floats[big] < (2.0**64 if unsigned else 2.0**63), floats[big], 0).astype(ints.dtype)
+    lossy = big[back != ints[big]]
+    if len(lossy):
+        rows = present[lossy]
+        shown = ", ".join(f"{origin.row(int(i))}: {col.iloc[i]}" for i in rows[:3])
+        raise DataValidationError(
+            f"{origin.prefix()}column {name!r} holds integers that float64 values cannot hold "
+            f"exactly (beyond 2**53), {len(rows)} of them ({shown}{', ...' if len(rows) > 3 else ''}); "
+            "they would be rounded. Subtract an offset (e.g. the first value) or take differences "
+            "before loading"
+        )
+    return values
+
+
+def _flags_with_gaps(col: pd.Series) -> bool:
+    """An object column of True/False values and missing ones (a CSV's boolean column with an
+    empty cell)."""
+    if col.dtype != object or col.isna().all():
+        return False
+    return all(isinstance(v, (bool, np.bool_)) for v in col.dropna())
 
 
 def _beyond_64_bits(value: Any) -> bool:
@@ -1357,6 +1396,12 @@ def _validate(
                 f"{origin.prefix()}{text}. Pass fill='ffill', fill='interpolate' or fill='zero' "
                 "to fill the missing rows, or supply the complete series"
             )
+        elif fill is not None:  # strict=False keeps the repeated rows, and a grid cannot hold them
+            raise DataValidationError(
+                f"{origin.prefix()}{text}, and fill={fill!r} cannot fill them while timestamps repeat "
+                f"({notes[-1]}); drop or aggregate the duplicate rows first, or leave fill unset to "
+                "keep the rows as they are"
+            )
         else:
             notes.append(text)
 
@@ -1407,6 +1452,14 @@ def _validate(
     return out
 
 
+def read_as_published(source: str | os.PathLike | pd.DataFrame) -> pd.DataFrame:
+    """:func:`read_series` with ``strict=False`` and no warning: a benchmark file whose row
+    positions define the protocol, its irregularities listed in ``df.attrs["irregular"]``."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*kept as published", category=UserWarning)
+        return read_series(source, strict=False)
+
+
 def _select_numeric(
     data: pd.DataFrame, columns: Sequence[str] | None, origin: _Origin
 ) -> tuple[list[str], np.ndarray]:
@@ -1451,6 +1504,11 @@ def _select_numeric(
                 "the empty field, or pass columns=[...] without it"
             )
     _reject_complex([str(c) for c in data.columns if pd.api.types.is_complex_dtype(data[c].dtype)], origin)
+    flags = [j for j in range(data.shape[1]) if _flags_with_gaps(data.iloc[:, j])]
+    if flags:  # True/False with empty cells, which pandas keeps as objects: 1/0 and missing values
+        data = data.copy()  # (named by row below, with the missing-value policy), not "non-numeric"
+        for j in flags:
+            data.isetitem(j, data.iloc[:, j].astype(np.float64))
     bad = [
         c
         for c in data.columns
@@ -1468,7 +1526,7 @@ def _select_numeric(
     names = [str(c) for c in data.columns]
     values = np.empty((len(data), len(names)), dtype=np.float64)
     for j in range(len(names)):
-        values[:, j] = data.iloc[:, j].to_numpy(dtype=np.float64, na_value=np.nan)
+        values[:, j] = _as_float64(data.iloc[:, j], names[j], origin)
     return names, values
 
 
@@ -1893,7 +1951,12 @@ def split_borders(
             raise ConfigError("dates= needs index= (the DatetimeIndex of the n_rows rows)")
         if len(dates) not in (2, 3):
             raise ConfigError("dates= must be (train_end, val_end) or (train_end, val_end, end)")
-        ends = [int(index.searchsorted(timestamp_on(index, d, "dates="), side="left")) for d in dates]
+        stamps = [timestamp_on(index, d, "dates=") for d in dates]
+        backwards = [(a, b) for a, b in itertools.pairwise(stamps) if b < a]
+        if backwards:
+            raise ConfigError(f"dates= must be in time order (train_end, val_end[, end]), but "
+                              f"{backwards[0][1]} is before {backwards[0][0]}")
+        ends = [int(index.searchsorted(t, side="left")) for t in stamps]
         if len(ends) == 2:
             ends.append(n_rows)
         sizes = [ends[0], ends[1] - ends[0], ends[2] - ends[1]]
@@ -1904,7 +1967,11 @@ def split_borders(
             raise ConfigError(f"counts= must be three integers >= 0, got {counts!r}")
         sizes = [int(c) for c in counts]
     else:
-        if fractions is None or len(fractions) != 3 or any(f < 0 for f in fractions):
+        shares = fractions is not None and len(fractions) == 3 and all(
+            isinstance(f, Real) and not isinstance(f, bool) and math.isfinite(f) and f >= 0
+            for f in fractions
+        )
+        if not shares:  # NaN had passed "< 0" and failed in int()
             raise ConfigError(f"fractions= must be three shares >= 0, got {fractions!r}")
         total = float(sum(fractions))
         if total > 1 + 1e-9:
@@ -2154,7 +2221,8 @@ def prepare_ltsf(
     spec = None
     if isinstance(source, pd.DataFrame):
         label = name or str(source.attrs.get("source") or "frame")  # a file read_series read
-        frame = read_series(source)
+        # a published file read as published (load_dataset("Weather")): its rows as they are
+        frame = read_as_published(source) if source.attrs.get("irregular") else read_series(source)
     else:
         spec = registry.get_spec(source, missing_ok=True)
         path = Path(source).expanduser()

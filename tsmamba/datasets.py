@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from tsmamba.checkpoint import atomic_write_bytes, missing_folders, remove_empty_folders, temp_beside
-from tsmamba.data import read_series
+from tsmamba.data import read_as_published, read_series
 from tsmamba.errors import ChecksumError, ConfigError, DataNotFoundError, TSMambaError, positive_int
 
 try:
@@ -538,9 +538,7 @@ def read_dataset_file(
     spec = spec or get_spec(path, missing_ok=True)
     if spec is None or spec.strict or not (verified or _is_published_copy(path, spec)):
         return read_series(path)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*kept as published", category=UserWarning)
-        return read_series(path, strict=False)
+    return read_as_published(path)
 
 
 def load_dataset(
