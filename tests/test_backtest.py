@@ -755,6 +755,24 @@ def test_a_report_that_fails_to_write_leaves_the_previous_one(tmp_path, monkeypa
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == saved  # no staging folder left
 
 
+def test_a_new_report_folder_is_removed_when_its_write_is_stopped(tmp_path, monkeypatch):
+    """A Ctrl-C while the report was written left the empty --out folder (helper-137): the
+    folders the write made go again, while empty; a folder that was there stays."""
+    result = backtest(LastValueForecaster(horizon=4), ramp(200), start=50)
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(result, "to_json", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        result.save_report(tmp_path / "new" / "report", plots=False)
+    assert list(tmp_path.iterdir()) == []
+    (tmp_path / "there").mkdir()
+    with pytest.raises(KeyboardInterrupt):
+        result.save_report(tmp_path / "there", plots=False)
+    assert [p.name for p in tmp_path.iterdir()] == ["there"] and not any((tmp_path / "there").iterdir())
+
+
 @pytest.mark.parametrize("renames_done", [0, 1, 2])
 def test_a_report_killed_between_renames_holds_no_index(tmp_path, monkeypatch, renames_done):
     """A kill between the per-file renames left the new forecasts.csv beside the old metrics.json:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import re
+import threading
 import warnings
 from pathlib import Path
 
@@ -1618,3 +1620,16 @@ def test_prepare_ltsf_takes_the_weather_frame_load_dataset_gives(benchmark_file)
     assert by_frame.borders == by_name.borders
     assert len(by_frame.meta["irregular"]) == len(by_name.meta["irregular"]) == 2  # (no file lines named)
     assert by_frame.index.equals(by_name.index) and by_frame.freq == by_name.freq == "10min"
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes need os.mkfifo (POSIX)")
+def test_a_pipe_is_read_not_refused_as_an_empty_file(tmp_path):
+    """A pipe's size is 0: `--data <(zcat data.csv.gz)` had been refused as "the file is empty
+    (0 bytes)" (helper-137)."""
+    fifo = tmp_path / "data.csv"
+    os.mkfifo(fifo)
+    text = "date,a\n2021-01-01,1\n2021-01-02,2\n2021-01-03,3\n"
+    writer = threading.Thread(target=fifo.write_text, args=(text,), daemon=True)  # blocks until read
+    writer.start()
+    assert read_series(fifo)["a"].tolist() == [1.0, 2.0, 3.0]
+    writer.join(timeout=10)

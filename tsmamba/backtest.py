@@ -60,7 +60,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from tsmamba import __version__
 from tsmamba.baselines import BASELINES, COLUMN_PREFIX, LinearBaseline, last_value
-from tsmamba.checkpoint import fsync_path, write_errors_name
+from tsmamba.checkpoint import fsync_path, missing_folders, remove_empty_folders, write_errors_name
 from tsmamba.data import (
     StandardScaler,
     check_length,
@@ -526,6 +526,7 @@ class BacktestResult:
         if in_the_way:  # found before the previous report's metrics.json is taken out
             raise ConfigError(f"{out} holds folder(s) named like report files ({in_the_way}); move "
                               "them away, or write the report elsewhere")
+        made = missing_folders(out)  # removed again, while empty, if the write fails or is stopped
         out.mkdir(parents=True, exist_ok=True)
         leftovers = sorted(p.name for p in out.glob(".report.*") if _STAGING.fullmatch(p.name))
         if leftovers:  # each a partial report (forecasts.csv can be hundreds of MB)
@@ -537,12 +538,16 @@ class BacktestResult:
             )
         # every file is written in a staging folder beside them and moved in only when all are
         # complete: a run that fails (a full disk) leaves the previous report as it was
-        staging = Path(tempfile.mkdtemp(prefix=".report.", dir=out))
         try:
-            with write_errors_name(out):  # a full disk names the report folder
-                names = self._write_staged(staging, out, forecasts, plots, max_forecast_rows)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+            staging = Path(tempfile.mkdtemp(prefix=".report.", dir=out))
+            try:
+                with write_errors_name(out):  # a full disk names the report folder
+                    names = self._write_staged(staging, out, forecasts, plots, max_forecast_rows)
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
+        except BaseException:
+            remove_empty_folders(made)
+            raise
         return {name: out / name for name in names}
 
     def _write_staged(

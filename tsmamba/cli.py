@@ -812,6 +812,8 @@ _CLI_WORDING = (
     ("columns= lists a column twice", "--columns lists a column twice"),
     ("use a shorter context_length", "use a shorter --context"),
     (", or context='full'", ", or --context-mode full"),
+    ("context='full' reads the whole history", "--context-mode full reads the whole history"),
+    ("norm='revin' (statistics of the whole input)", "--norm revin (statistics of the whole input)"),
     ("use context='window', or fit with norm='causal' or 'none'",
      "use --context-mode window, or fit with --norm causal or none"),
     ("Benchmark data sets can be loaded by name with tsmamba.datasets.load_dataset('ETTh1'), which looks",

@@ -461,7 +461,7 @@ def _read_table(
             "'utf-8', 'cp1252', 'latin-1' or 'utf-16'"
         ) from None
     origin = _Origin(path.name, first_line=2)
-    if path.stat().st_size == 0:
+    if path.is_file() and path.stat().st_size == 0:  # a pipe's size is 0 too: read_csv tells
         raise DataValidationError(
             f"{origin.prefix()}the file is empty (0 bytes); it needs a header line "
             "(e.g. date,HUFL,...,OT) and at least one data row"
