@@ -220,3 +220,10 @@ def test_linear_baseline_fits_ettH1_sized_windows() -> None:
     model = LinearBaseline(96, 96).fit(X, Y)
     forecast = model.predict(X[:10])
     assert forecast.shape == (10, 96, 7) and np.isfinite(forecast).all()
+
+
+def test_a_bad_seed_is_refused_when_the_baseline_is_made():
+    """It had been kept, and failed in fit with numpy's TypeError (helper-138)."""
+    for seed in ("abc", -1, 2.5, None):
+        with pytest.raises(ConfigError, match="seed must be an integer"):
+            LinearBaseline(10, 4, seed=seed)

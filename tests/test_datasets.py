@@ -256,6 +256,14 @@ def test_download_file_url_with_checksum(tmp_path):
     assert download(source.as_uri(), dest, sha256=digest) == dest
     assert dest.read_bytes() == source.read_bytes()
     assert [p.name for p in dest.parent.iterdir()] == ["ETTh2.csv"]  # no temp file left
+    # a digest as read from a .sha256 file (its newline, upper case) is the digest; one that is
+    # none is refused before the transfer, not blamed on the file after it (helper-138)
+    dest.unlink()
+    assert download(source.as_uri(), dest, sha256=digest.upper() + "\n") == dest
+    for bad in ("xyz", digest[:-1], 42):
+        with pytest.raises(ConfigError, match="sha256 must be 64 hexadecimal digits"):
+            download(source.as_uri(), tmp_path / "never" / "ETTh2.csv", sha256=bad)
+    assert not (tmp_path / "never").exists()
 
 
 def test_download_into_a_symlink_replaces_the_file_it_names(tmp_path):
@@ -518,6 +526,9 @@ def test_synthetic_ett_bad_arguments():
         synthetic_ett(freq="fortnightly")
     for n in (1, 2):  # shorter than OT's 3-step lag: a numpy broadcast error before
         assert synthetic_ett(n_rows=n).shape == (n, 8)
+    for seed in (None, -1, "abc"):  # None had given other data on every call; -1 numpy's ValueError
+        with pytest.raises(ConfigError, match=r"seed must be an integer in \[0, 2\*\*32\)"):
+            synthetic_ett(seed=seed)
 
 
 # ---------------------------------------------------------------------------------------------

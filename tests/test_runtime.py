@@ -39,6 +39,27 @@ def test_opt_out_leaves_malloc_alone(monkeypatch):
     monkeypatch.setattr(runtime, "_DONE", None)
     monkeypatch.setenv("TSMAMBA_MALLOC", "default")
     assert runtime.keep_large_allocations() is False
+    assert runtime._DONE is None  # the opt-out was not kept as the answer once it is lifted
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt thresholds are glibc's")
+def test_other_thresholds_asked_later_are_applied(monkeypatch):
+    """The first call's answer was kept whatever a later call asked: True, its thresholds not set."""
+    calls = []
+
+    def mallopt(param, value):
+        calls.append((param, value))
+        return 1
+
+    libc = type("FakeLibc", (), {})()
+    libc.mallopt = mallopt  # a function: its argtypes and restype can be set, as ctypes' can
+    monkeypatch.setattr(runtime, "_DONE", None)
+    monkeypatch.delenv("TSMAMBA_MALLOC", raising=False)
+    monkeypatch.setattr(runtime.ctypes, "CDLL", lambda name: libc)
+    assert runtime.keep_large_allocations(1 << 20, 1 << 21) is True
+    assert runtime.keep_large_allocations(1 << 20, 1 << 21) is True and len(calls) == 2  # set once
+    assert runtime.keep_large_allocations(1 << 30, 1 << 31) is True
+    assert calls[2:] == [(runtime.M_MMAP_THRESHOLD, 1 << 30), (runtime.M_TRIM_THRESHOLD, 1 << 31)]
 
 
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt thresholds are glibc's")

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from sklearn.linear_model import Ridge
 
-from tsmamba.errors import ConfigError, DataValidationError, positive_int
+from tsmamba.errors import ConfigError, DataValidationError, check_seed, positive_int
 
 __all__ = [
     "BASELINES",
@@ -97,7 +97,7 @@ class LinearBaseline:
         self.alpha = alpha_value
         self.max_windows = positive_int(max_windows, "max_windows", allow_none=True)
         self.max_rows = positive_int(max_rows, "max_rows", allow_none=True)
-        self.seed = seed
+        self.seed = check_seed(seed)  # a bad one had failed in fit, with numpy's TypeError
         self._model: Ridge | None = None
 
     @property

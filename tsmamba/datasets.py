@@ -14,6 +14,7 @@ import glob
 import hashlib
 import http.client
 import os
+import re
 import stat
 import time
 import urllib.error
@@ -29,7 +30,14 @@ import pandas as pd
 
 from tsmamba.checkpoint import atomic_write_bytes, missing_folders, remove_empty_folders, temp_beside
 from tsmamba.data import read_as_published, read_series
-from tsmamba.errors import ChecksumError, ConfigError, DataNotFoundError, TSMambaError, positive_int
+from tsmamba.errors import (
+    ChecksumError,
+    ConfigError,
+    DataNotFoundError,
+    TSMambaError,
+    check_seed,
+    positive_int,
+)
 
 try:
     import fcntl
@@ -358,6 +366,11 @@ def download(
     Raises :class:`ChecksumError` on a mismatch, :class:`DataNotFoundError` when unreachable or
     when the file cannot be written.
     """
+    if sha256 is not None:  # checked before the transfer: a digest read with its newline had
+        given = sha256  # failed after it, blamed on the file
+        sha256 = sha256.strip().lower() if isinstance(sha256, str) else ""
+        if not re.fullmatch(r"[0-9a-f]{64}", sha256):
+            raise ConfigError(f"sha256 must be 64 hexadecimal digits, got {given!r}")
     dest = Path(dest)
     target = Path(os.path.realpath(dest))
     if target.is_dir():  # the rename would fail only after the transfer, naming the temporary file
@@ -644,6 +657,7 @@ def synthetic_ett(
     shared daily and weekly cycles, a slow trend and AR(1) noise; the last channel (``OT``)
     follows a lagged, smoothed mix of the others. Deterministic for a given ``seed``.
     """
+    seed = check_seed(seed)  # None had given other data on every call
     n_rows = positive_int(n_rows, "n_rows")
     n_channels = positive_int(n_channels, "n_channels")
     try:

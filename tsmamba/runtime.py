@@ -22,7 +22,7 @@ __all__ = ["keep_large_allocations"]
 
 M_TRIM_THRESHOLD = -1  # mallopt parameter numbers from glibc's malloc.h
 M_MMAP_THRESHOLD = -3
-_DONE: bool | None = None
+_DONE: tuple[int, int] | None = None  # the thresholds in effect
 
 
 def keep_large_allocations(mmap_threshold: int = 1 << 30, trim_threshold: int = (1 << 31) - 1) -> bool:
@@ -32,11 +32,11 @@ def keep_large_allocations(mmap_threshold: int = 1 << 30, trim_threshold: int = 
     Costs memory: the heap keeps its peak size instead of returning freed blocks to the kernel.
     """
     global _DONE
-    if _DONE is not None:
-        return _DONE
-    _DONE = False
     if not sys.platform.startswith("linux") or os.environ.get("TSMAMBA_MALLOC") == "default":
-        return False
+        return False  # asked again once the opt-out is lifted, it applies them
+    if _DONE == (mmap_threshold, trim_threshold):
+        return True
+    _DONE = None
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
         mallopt = libc.mallopt
@@ -44,5 +44,7 @@ def keep_large_allocations(mmap_threshold: int = 1 << 30, trim_threshold: int = 
         return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
     mmap_ok = bool(mallopt(M_MMAP_THRESHOLD, mmap_threshold))
-    _DONE = mmap_ok and bool(mallopt(M_TRIM_THRESHOLD, trim_threshold))
-    return _DONE
+    if mmap_ok and mallopt(M_TRIM_THRESHOLD, trim_threshold):
+        _DONE = (mmap_threshold, trim_threshold)  # other thresholds asked later are applied
+        return True
+    return False
