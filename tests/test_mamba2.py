@@ -35,7 +35,11 @@ def test_config_derives_sizes_and_rejects_bad_combinations():
     with pytest.raises(ConfigError, match="dt_min"):
         Mamba2Config(d_model=16, headdim=8, dt_min=0.5, dt_max=0.1)
     bad = [dict(d_state=True), dict(chunk_size=True), dict(dt_max=math.inf), dict(A_init_range=(1, math.inf)),
-           dict(norm_eps=-1.0), dict(norm_eps=math.nan), dict(dt_init_floor=-1.0)]
+           dict(norm_eps=-1.0), dict(norm_eps=math.nan), dict(dt_init_floor=-1.0),
+           # helper-140: a 3-tuple or None had failed unpacking, the text "no" switched biases on,
+           # and dt_max=1e300 made an infinite dt_bias
+           dict(A_init_range=(1, 2, 3)), dict(A_init_range=None), dict(bias="no"), dict(conv_bias=0),
+           dict(dt_max=1e300)]
     for kw in bad:  # accepted before: bools as 1, then non-finite initial values or norms
         with pytest.raises(ConfigError, match=next(iter(kw)).split("_range")[0]):
             Mamba2Config(d_model=16, headdim=8, **kw)

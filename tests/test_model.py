@@ -208,6 +208,13 @@ def test_init_cycle_takes_the_per_phase_means():
         tiny().init_cycle(x, phase)
 
 
+def test_a_history_of_no_step_is_refused():
+    """It had failed in the convolution (torch's RuntimeError), or deep in the scan (helper-140)."""
+    for norm in ("none", "revin", "causal"):
+        with pytest.raises(ConfigError, match=r"expected input \(batch, length >= 1, 3 channels\), got"):
+            tiny(norm=norm)(torch.zeros(1, 0, 3))
+
+
 def test_cycle_and_skip_validate_their_inputs():
     net = tiny(cycle_length=5, n_time_features=2)
     assert net.config.n_marks == 3
@@ -533,5 +540,16 @@ def test_a_network_too_big_for_the_machine_is_refused_before_it_is_built():
     for big in (dict(d_conv=10**23), dict(cycle_length=10**23), dict(d_state=10**23)):  # all counted
         with pytest.raises(ConfigError, match="the network would hold at least"):
             ForecasterConfig(n_channels=1, horizon=2, context_length=8, **big).check_memory()
-    with pytest.raises(ConfigError, match=r"norm_span must be at most 10\*\*12 steps"):  # a NaN loss
+    with pytest.raises(ConfigError, match=r"the causal norm.s span must be at most 10\*\*12 steps, got "
+                                          "norm_span"):  # a NaN loss
         ForecasterConfig(n_channels=1, horizon=2, context_length=8, norm_span=10**23)
+    # helper-140: the span's default, context_length, had no limit (NaN forecasts), and sizes past
+    # float range raised OverflowError in check_memory
+    with pytest.raises(ConfigError, match=r"got context_length 100000000000000000 \(norm_span's default\): "
+                                          ".* pass a smaller norm_span"):
+        ForecasterConfig(n_channels=1, horizon=2, context_length=10**17)
+    ForecasterConfig(n_channels=1, horizon=2, context_length=10**17, norm_span=96)  # a span of its own
+    ForecasterConfig(n_channels=1, horizon=2, context_length=10**17, norm="none")  # no span
+    for big in (dict(d_model=10**200), dict(n_layers=10**400), dict(horizon=10**400)):
+        with pytest.raises(ConfigError, match=r"at least about 2\*\*\d+ weights: about 2\*\*\d+ GiB"):
+            ForecasterConfig(**{"n_channels": 1, "horizon": 1, "context_length": 8, **big}).check_memory()

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import Tensor, nn
 
-from tsmamba.errors import ConfigError, plain_fields
+from tsmamba.errors import ConfigError, check_bool, plain_fields
 from tsmamba.ssd import ssd_chunked, ssd_step
 
 __all__ = ["InferenceCache", "Mamba2", "Mamba2Config", "Mamba2Stack", "RMSNorm", "ResidualBlock"]
@@ -65,11 +65,18 @@ class Mamba2Config:
             return all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
                        for v in values)
 
-        if not (finite(self.dt_min, self.dt_max) and 0 < self.dt_min <= self.dt_max):
-            raise ConfigError(f"need finite 0 < dt_min <= dt_max, got {self.dt_min}, {self.dt_max}")
-        lo, hi = self.A_init_range
+        if not (finite(self.dt_min, self.dt_max) and 0 < self.dt_min <= self.dt_max <= 1e38):
+            raise ConfigError(f"need finite 0 < dt_min <= dt_max <= 1e38 (the initial dt_bias is float32), "
+                              f"got {self.dt_min}, {self.dt_max}")
+        try:
+            lo, hi = self.A_init_range
+        except (TypeError, ValueError):  # None, three values: had failed unpacking at build
+            lo = hi = None
         if not (finite(lo, hi) and 0 < lo <= hi):
-            raise ConfigError(f"A_init_range must satisfy finite 0 < lo <= hi, got {self.A_init_range}")
+            raise ConfigError(f"A_init_range must be (lo, hi) with finite 0 < lo <= hi, "
+                              f"got {self.A_init_range!r}")
+        check_bool(self.bias, "Mamba2Config.bias")  # the text "no" had switched biases on
+        check_bool(self.conv_bias, "Mamba2Config.conv_bias")
         for name in ("dt_init_floor", "norm_eps"):
             value = getattr(self, name)
             if not (finite(value) and value > 0):

@@ -96,10 +96,13 @@ class ForecasterConfig:
         if self.norm not in NORMS:
             raise ConfigError(f"norm must be one of {NORMS}, got {self.norm!r}")
         positive_int(self.norm_span, "norm_span", allow_none=True)
-        if self.norm_span is not None and self.norm_span > 10**12:  # 10**23 had trained to a NaN loss
+        if self.norm == "causal" and self.span > 10**12:  # 10**23 had trained to a NaN loss
+            given = (f"norm_span {self.norm_span}" if self.norm_span is not None
+                     else f"context_length {self.context_length} (norm_span's default)")
             raise ConfigError(
-                f"norm_span must be at most 10**12 steps, got {self.norm_span}: the causal statistics' "
-                "decay 1 - 2 / (span + 1) rounds to 1 beyond that, and they lose all weight"
+                f"the causal norm's span must be at most 10**12 steps, got {given}: its statistics' "
+                "decay 1 - 2 / (span + 1) rounds to 1 beyond that, and they lose all weight; pass a "
+                "smaller norm_span"
             )
         number = isinstance(self.dropout, (int, float)) and not isinstance(self.dropout, bool)
         if not number or not 0 <= self.dropout < 1:
@@ -163,8 +166,11 @@ class ForecasterConfig:
         weights = self.weight_floor()
         need = 4 * 4 * weights
         if need > memory:
+            huge = need >= 2**900  # as a float, the quotient past 1e308 had raised OverflowError
+            count = f"about 2**{weights.bit_length()}" if huge else f"{weights:,}"
+            gib = f"about 2**{need.bit_length() - 30}" if huge else f"{need / 2**30:,.1f}"
             raise ConfigError(
-                f"the network would hold at least {weights:,} weights: {need / 2**30:,.1f} GiB "
+                f"the network would hold at least {count} weights: {gib} GiB "
                 f"to train in float32, more than this machine's {memory / 2**30:,.1f} GiB of memory; "
                 "lower d_model, n_layers, expand, d_state, d_conv, head_window, head_dim, cycle_length "
                 "or horizon"
@@ -599,9 +605,10 @@ class MambaForecaster(nn.Module):
         return out * std[:, :, None] + mean[:, :, None]
 
     def _check_input(self, x: Tensor) -> None:
-        if x.ndim != 3 or x.shape[-1] != self.config.n_channels:
-            raise ConfigError(
-                f"expected input (batch, length, {self.config.n_channels} channels), got {tuple(x.shape)}"
+        if x.ndim != 3 or x.shape[-1] != self.config.n_channels or x.shape[1] < 1:
+            raise ConfigError(  # a history of no step had failed in the convolution, or in the scan
+                f"expected input (batch, length >= 1, {self.config.n_channels} channels), "
+                f"got {tuple(x.shape)}"
             )
         _check_finite(x, "(batch row, step, channel)")
 
