@@ -250,12 +250,19 @@ def main() -> None:
                     help="score cyc maps chan:L (per channel) and mix:L:alpha (all channels) "
                          "and the mean of their forecasts")
     args = ap.parse_args()
+    lookbacks = [1 if args.lookback is None else args.lookback, *(args.lookbacks or []),
+                 *(m[1] for m in args.members or [])]
+    alphas = [*(args.alpha or []), *(m[2] for m in args.members or [])]
+    if min(lookbacks) < 1 or args.train_stride < 1 or args.cycle < 1 or any(not a >= 0 for a in alphas):
+        ap.error("lookbacks, --train-stride and --cycle must be at least 1, and ridge penalties >= 0 "
+                 "(0 had read as the default 96, a stride below 1 as 1)")
     if args.lookbacks and args.members:
         ap.error("give --lookbacks or --members, not both")
     if (args.members or args.lookbacks) and (args.mix or args.alpha is not None or args.lookback is not None):
         ap.error("--members and --lookbacks name each map's lookback (and penalty: mix:L:alpha); "
                  "leave out --mix, --alpha and --lookback")
-    args.lookback, args.alpha = args.lookback or 96, args.alpha or [1.0]
+    args.lookback = 96 if args.lookback is None else args.lookback
+    args.alpha = [1.0] if args.alpha is None else args.alpha
     if args.lookbacks or args.members:
         members = args.members or [("chan", L, 1.0) for L in args.lookbacks]
         member_ensemble(args.data, members, args.cycle, args.train_stride, args.sampling)

@@ -41,6 +41,9 @@ from tsmamba.runtime import keep_large_allocations
 
 ROOT = Path(__file__).resolve().parent
 RESULTS = ROOT / "results"
+# set by the run itself, not by a config's params or --set (they had been ignored silently)
+RUN_KEYS = {"context_length": "the config's top-level context_length (or its members')",
+            "horizon": "--horizon", "random_state": "--seed", "progress": "nothing: runs are quiet"}
 
 
 def split_forecasts(result, values: np.ndarray, index, context_length: int, horizon: int,
@@ -82,7 +85,32 @@ def read_config(path: str) -> dict:
     missing = [key for key in ("name", "data", "track") if key not in config]
     if missing or ("context_length" not in config and "members" not in config):
         raise SystemExit(f"--config {path} lacks {missing or ['context_length (or members)']}")
+    name = config["name"]
+    if not isinstance(name, str) or not name or Path(name).name != name or name.startswith("."):
+        raise SystemExit(f"--config {path}: name must be a plain file name (no folders), got {name!r}")
+    members = config.get("members", [{"context_length": config.get("context_length")}])
+    if not (isinstance(members, list) and members and all(isinstance(m, dict) for m in members)):
+        raise SystemExit(f"--config {path}: members must be a non-empty list of objects, got {members!r}")
+    checked = [("context_length", config.get("context_length")), ("ensemble", config.get("ensemble", 1)),
+               ("threads", config.get("threads", 1))]
+    checked += [("members' context_length", m.get("context_length")) for m in members]
+    for key, value in checked:
+        if "members" in config and key == "context_length" and value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise SystemExit(f"--config {path}: {key} must be a positive integer, got {value!r}")
+    for params in [config["params"], *(m.get("params", {}) for m in members)]:
+        if not isinstance(params, dict):
+            raise SystemExit(f"--config {path}: a member's params must be an object, got {params!r}")
+        refuse_run_keys(params, f"--config {path}: params")
     return config
+
+
+def refuse_run_keys(params: dict, where: str) -> None:
+    """SystemExit naming a key the run sets itself (see RUN_KEYS)."""
+    for key in params:
+        if key in RUN_KEYS:
+            raise SystemExit(f"{where} set {key}, which the run sets itself; use {RUN_KEYS[key]}")
 
 
 def parse_overrides(items: list[str]) -> dict:
@@ -106,7 +134,9 @@ def load_run(config_path: str, overrides: list[str]) -> tuple[dict, dict]:
     """Read a run config, apply ``KEY=VALUE`` overrides (JSON values) to its estimator parameters,
     and set up this process for it (threads, large allocations kept) -> (config, params)."""
     config = read_config(config_path)
-    params = {**config["params"], **parse_overrides(overrides)}
+    given = parse_overrides(overrides)
+    refuse_run_keys(given, "--set")
+    params = {**config["params"], **given}
     torch.set_num_threads(int(config.get("threads", torch.get_num_threads())))
     keep_large_allocations()
     return config, params
@@ -267,6 +297,8 @@ def main() -> None:
     if "members" in config:
         record.update(lookbacks=[lookback for lookback, _, _ in plan])
     path = out / f"{config['name']}_H{args.horizon}_s{args.seed}.json"
+    if path.exists():  # a committed result is in git; say which file this run replaces
+        print(f"replacing {path}", file=sys.stderr)
     write_json(path, record)
     print(json.dumps({k: record[k] for k in ("name", "horizon", "seed", "mse", "mae", "test_windows",
                                              "seconds_per_epoch", "epochs")}))

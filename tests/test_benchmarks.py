@@ -42,3 +42,20 @@ def test_benchmark_runs_at_a_tiny_size_and_prints_its_table(name, benchmark_file
                           capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert re.search(TABLE_ROW[name], done.stdout, re.MULTILINE), done.stdout[-2000:]
+
+
+@pytest.mark.parametrize(("script", "args", "message"), [
+    ("benchmarks/bench_ssd.py", ["--repeats", "0"], "--repeats and --threads must be at least 1"),
+    ("benchmarks/bench_backtest.py", ["--loop-origins", "0"], "--horizon and --threads must be at least 1"),
+    ("linear_cycle.py", ["--data", "ETTh1", "--cycle", "24", "--train-stride", "0"],
+     "--train-stride and --cycle must be at least 1"),
+    ("linear_cycle.py", ["--data", "ETTh1", "--cycle", "24", "--lookback", "0"], "lookbacks, --train-stride"),
+    ("linear_cycle.py", ["--data", "ETTh1", "--cycle", "24", "--mix", "--alpha", "-1"],
+     "ridge penalties >= 0"),
+])
+def test_a_size_below_one_is_a_usage_error(script, args, message):
+    """They had ended in tracebacks after the work (an empty median), or run as another setting
+    (--lookback 0 as 96, a stride of 0 as 1, a negative ridge penalty) (helper-141)."""
+    done = subprocess.run([sys.executable, str(BENCHMARKS.parent / script), *args], capture_output=True,
+                          text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=120)
+    assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr, done.stderr

@@ -4,6 +4,7 @@ lookback, parameters and seed (``member_plan``)."""
 from __future__ import annotations
 
 import importlib.util
+import re
 from pathlib import Path
 
 import pytest
@@ -102,3 +103,37 @@ def test_the_output_folder_is_made_and_checked_before_any_training(ltsf, tmp_pat
     ltsf.write_json(path, {"mse": 0.5})
     assert path.read_text() == '{\n "mse": 0.5\n}\n'
     assert sorted(p.name for p in path.parent.iterdir()) == ["b", "r.json"]  # no temporary file left
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"ensemble": 0}, "ensemble must be a positive integer, got 0"),
+    ({"ensemble": "three"}, "ensemble must be a positive integer, got 'three'"),
+    ({"context_length": "abc"}, "context_length must be a positive integer, got 'abc'"),
+    ({"threads": 0}, "threads must be a positive integer, got 0"),
+    ({"members": []}, "members must be a non-empty list of objects"),
+    ({"members": [{"params": {}}]}, "members' context_length must be a positive integer, got None"),
+    ({"members": [{"context_length": 96, "params": []}]}, "a member's params must be an object"),
+    ({"name": "../elsewhere"}, "name must be a plain file name"),
+    ({"params": {"context_length": 336}}, "params set context_length, which the run sets itself; use the "
+                                          "config's top-level context_length"),
+    ({"params": {"random_state": 7}}, "params set random_state, which the run sets itself; use --seed"),
+])
+def test_a_malformed_config_stops_with_one_line(ltsf, tmp_path, change, message):
+    """They had raised raw tracebacks (max() of no members, int('three'), a KeyError) or, for keys
+    the run sets itself, been ignored without a word (helper-141)."""
+    import json
+
+    config = {**json.loads((EXPERIMENTS / "configs" / "etth1_track1.json").read_text()), **change}
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps(config))
+    with pytest.raises(SystemExit, match=re.escape(message)):
+        ltsf.read_config(str(path))
+
+
+def test_set_refuses_what_the_run_sets_itself(ltsf):
+    """--set context_length=336 had run at the config's 96, and recorded the --set in its command."""
+    for key, use in (("context_length", "top-level context_length"), ("horizon", "--horizon"),
+                     ("random_state", "--seed"), ("progress", "runs are quiet")):
+        expected = rf"--set set {key}, which the run sets itself; use .*{re.escape(use)}"
+        with pytest.raises(SystemExit, match=expected):
+            ltsf.load_run(str(EXPERIMENTS / "configs" / "etth1_track1.json"), [f"{key}=1"])

@@ -44,6 +44,10 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     parser.add_argument("--repeat", type=int, default=3, help="best of this many runs per method")
     args = parser.parse_args()
+    if min(args.repeat, args.loop_origins, args.batch_size, args.context, args.horizon) < 1 or (
+            args.threads is not None and args.threads < 1):
+        parser.error("--repeat, --loop-origins, --batch-size, --context, --horizon and --threads must be "
+                     "at least 1")
     if args.threads:
         torch.set_num_threads(args.threads)
 

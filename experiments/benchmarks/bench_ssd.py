@@ -151,6 +151,11 @@ def main() -> None:
                     help="skip the (slow) step-by-step reference above this length")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
+    sizes = [args.batch, args.nheads, args.headdim, args.d_state, args.chunk, args.repeats, args.threads,
+             *args.lengths]
+    if min(sizes) < 1:
+        ap.error("--lengths, --batch, --nheads, --headdim, --d-state, --chunk, --repeats and --threads "
+                 "must be at least 1")
     torch.set_num_threads(args.threads)
 
     a = torch.randn(2048, 2048)
