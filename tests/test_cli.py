@@ -1635,3 +1635,22 @@ def test_stream_with_stdin_closed_is_one_line(monkeypatch, capsys):
     assert capsys.readouterr().err == ("tsmamba: error: standard input is closed: stream reads the "
                                        "observations from it; pipe them in (or redirect a file, "
                                        "< lines.csv)\n")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes need os.mkfifo (POSIX)")
+def test_a_pipe_is_data_for_the_ltsf_protocol_too(tmp_path, capsys, small_csv, tiny_config):
+    """`--data <(zcat ...)` was "data file /dev/fd/63 not found" under --protocol ltsf, which
+    also read its source twice, as a pipe cannot be (helper-143): it is read once, as a frame."""
+    import threading
+
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=fifo.write_bytes, args=(small_csv.read_bytes(),), daemon=True)
+    writer.start()
+    out = tmp_path / "report"
+    status = cli.main(["backtest", "--protocol", "ltsf", "--data", str(fifo), "--context", "24",
+                       "--horizon", "8", "--config", str(tiny_config), "--no-baselines", "--quiet",
+                       "--out", str(out)])
+    writer.join(timeout=10)
+    assert status == 0, capsys.readouterr().err
+    assert json.loads((out / "metrics.json").read_text())["config"]["horizon"] == 8

@@ -17,6 +17,7 @@ import torch
 
 from tsmamba.data import (
     LTSFData,
+    PhasesAheadTable,
     StandardScaler,
     check_length,
     cycle_phase,
@@ -1633,3 +1634,44 @@ def test_a_pipe_is_read_not_refused_as_an_empty_file(tmp_path):
     writer.start()
     assert read_series(fifo)["a"].tolist() == [1.0, 2.0, 3.0]
     writer.join(timeout=10)
+
+
+def test_the_phases_ahead_table_gives_what_the_zone_conversion_gives():
+    """A stream's step reads its forecast steps' phases from a table of its grid (helper-143: the
+    zone conversion had doubled a small model's step): the same phases across both DST changes,
+    for series at different times, after the table is rebuilt, and off the table's grid."""
+    index = pd.date_range("2021-03-10", "2021-11-20", freq="h", tz="America/New_York")
+    table = PhasesAheadTable("h", 24, 12, block=50)  # rebuilt every 50 steps or so
+    changes = 0
+    for i in range(0, len(index) - 3, 7):
+        times = index[[i, i + 1, i + 3]]  # three series, one step apart
+        expected = cycle_phases_ahead(times, "h", 24, 12)
+        got = table(times)
+        assert (got is None) == (expected is None), times
+        if got is not None:
+            np.testing.assert_array_equal(got, expected)
+            changes += 1
+    assert changes >= 2  # near both changes
+    assert table(index[:1].tz_convert("UTC")) is None  # another zone: rebuilt, and UTC steps by one
+    half = index[[4000]] + pd.Timedelta(minutes=30)  # off the table's grid: computed directly
+    assert table(index[[4000]].append(half)) is None
+    assert PhasesAheadTable("h", 24, 12)(index.tz_localize(None)[:3]) is None
+    assert PhasesAheadTable("D", 7, 12)(pd.date_range("2021-03-10", periods=9, freq="D", tz="UTC")) is None
+
+
+def test_a_boolean_column_with_pandas_na_reads_as_one_with_a_gap():
+    """pd.NA in True/False objects had raised float()'s TypeError (helper-143)."""
+    days = pd.date_range("2021-01-01", periods=4, freq="D")
+    frame = pd.DataFrame({"a": np.array([True, pd.NA, False, True], dtype=object)}, index=days)
+    assert validate_frame(frame, impute="ffill")["a"].tolist() == [1.0, 1.0, 0.0, 1.0]
+
+
+def test_split_borders_takes_shares_of_any_number_type():
+    """A tensor's or Decimal shares had been refused by the check that refused NaN (helper-143)."""
+    from decimal import Decimal
+
+    expected = split_borders(100, 10, fractions=(0.7, 0.1, 0.2))
+    assert split_borders(100, 10, fractions=torch.tensor([0.7, 0.1, 0.2], dtype=torch.float64)) == expected
+    assert split_borders(100, 10, fractions=[Decimal("0.7"), Decimal("0.1"), Decimal("0.2")]) == expected
+    with pytest.raises(ConfigError, match="fractions= must be three shares >= 0"):
+        split_borders(100, 10, fractions=(True, 0.1, 0.2))

@@ -1463,7 +1463,7 @@ _LTSF_WORDING = (
 def _backtest_ltsf(run: Run) -> Any:
     from tsmamba import datasets
     from tsmamba.backtest import backtest_ltsf
-    from tsmamba.data import prepare_ltsf
+    from tsmamba.data import prepare_ltsf, read_series
 
     source = run.get("data")
     if not source:
@@ -1495,7 +1495,10 @@ def _backtest_ltsf(run: Run) -> Any:
     data: Any = str(source)
     kind = None
     try:
-        if reading:  # how to read the file: its time column, a long form's id and value columns
+        if path.exists() and not path.is_file():  # a pipe (<(zcat ...)): read once, here, as a frame
+            data = read_series(path)
+            data.attrs["source"] = str(source)
+        elif reading:  # how to read the file: its time column, a long form's id and value columns
             data, _, _ = load_data(run)
             data.attrs["source"] = str(source)  # the path as given, for the report and messages
             spec = datasets.get_spec(path, missing_ok=True)

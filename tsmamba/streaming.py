@@ -43,7 +43,14 @@ from tsmamba.checkpoint import (
     write_checkpoint,
     zone_name,
 )
-from tsmamba.data import NS_RANGE_TEXT, check_scaled_range, future_index, in_ns_range, parse_time
+from tsmamba.data import (
+    NS_RANGE_TEXT,
+    PhasesAheadTable,
+    check_scaled_range,
+    future_index,
+    in_ns_range,
+    parse_time,
+)
 from tsmamba.errors import CheckpointError, ConfigError, DataValidationError, StreamError
 from tsmamba.model import ForecastState, moments_from_power_sums
 
@@ -130,6 +137,7 @@ class Stream:
         self.offset = pd.tseries.frequencies.to_offset(self.freq) if self.freq else None
         self.missing, self.gaps = missing, gaps
         self._dtype = self.network.head.weight.dtype
+        self._phase_table: PhasesAheadTable | None = None  # a cache of phases: copies may share it
 
         frames, self.ids = self._history_frames(history, ids)
         _check_unique(self.ids)
@@ -199,8 +207,15 @@ class Stream:
 
     def _phases_ahead(self, times: pd.DatetimeIndex) -> torch.Tensor | None:
         """The cycle phases (n, H) of the steps after each of ``times`` where they do not step by
-        one (a DST change), else None: see ``TSMambaForecaster.phases_ahead``."""
-        return self.forecaster.phases_ahead(times) if self.network.config.cycle_length else None
+        one (a DST change), else None: see ``TSMambaForecaster.phases_ahead``; read from a table
+        of the stream's grid, which a step does not convert to the zone again."""
+        if not self.network.config.cycle_length:
+            return None
+        if self._phase_table is None:
+            f = self.forecaster
+            self._phase_table = PhasesAheadTable(f.freq_, f.cycle_length, f.horizon)
+        phases = self._phase_table(times)
+        return None if phases is None else torch.as_tensor(phases)
 
     def _next_calendar(
         self, next_time: list[pd.Timestamp | None]
