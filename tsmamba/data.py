@@ -2098,7 +2098,13 @@ def cycle_phases_ahead(
     instants = _ns(times)[:, None] + step * ahead  # (n, H) UTC nanoseconds, as date_range steps
     future = pd.to_datetime(instants.ravel(), unit="ns", utc=True).tz_convert(times.tz)
     phases = cycle_phase(future, freq, cycle_length).reshape(instants.shape)
-    counted = (cycle_phase(times, freq, cycle_length)[:, None] + ahead) % int(cycle_length)
+    return _unless_counted(phases, cycle_phase(times, freq, cycle_length), cycle_length)
+
+
+def _unless_counted(phases: np.ndarray, now: np.ndarray, cycle_length: int) -> np.ndarray | None:
+    """``phases`` (n, H) of the steps after times whose phases are ``now`` (n,), or None where each
+    is the one before plus one, as the network counts them itself."""
+    counted = (now[:, None] + np.arange(1, phases.shape[1] + 1)) % int(cycle_length)
     return None if np.array_equal(phases, counted) else phases
 
 
@@ -2131,10 +2137,8 @@ class PhasesAheadTable:
             self._start, self._tz = start, times.tz
             self._table = cycle_phase(grid, self.freq, self.cycle_length)
         k = (ns - self._start) // step  # (n,) each time's row
-        ahead = np.arange(1, H + 1)
-        phases = self._table[k[:, None] + ahead]  # (n, H)
-        counted = (self._table[k][:, None] + ahead) % self.cycle_length
-        return None if np.array_equal(phases, counted) else phases
+        phases = self._table[k[:, None] + np.arange(1, H + 1)]  # (n, H)
+        return _unless_counted(phases, self._table[k], self.cycle_length)
 
     def _covers(self, ns: np.ndarray, tz: Any) -> bool:
         if self._start is None or tz != self._tz:
