@@ -973,6 +973,11 @@ def test_config_files_name_a_mistyped_key_and_refuse_a_key_set_twice(tmp_path, c
     twice = error("b.toml", "d_model = 8\n[model]\nd_model = 16\n")
     assert "sets 'd_model' twice (d_model and [model] d_model)" in twice
     assert "the key 'd_model' is given twice" in error("c.json", '{"d_model": 8, "d_model": 16}')
+    # a YAML file had been "not valid TOML: Expected '=' after a key"; JSON under another name, too
+    assert "m.yaml: YAML files are not read; write the settings as TOML (a .toml file) or JSON" in error(
+        "m.yaml", "d_model: 8\n")
+    assert "unknown setting 'd_modle'" in error("m.cfg.txt", '{"d_modle": 8}')  # read as JSON
+    assert "is not valid TOML" in error("j.toml", '{"d_model": 8}')  # .toml stays TOML
     alias = error("e.json", '{"seed": 3, "random_state": 5}')  # the last one won, silently
     assert "'seed' and 'random_state' set the same setting; keep one" in alias
     assert "set the same setting" in error("f.toml", "context = 16\n[model]\ncontext_length = 8\n")

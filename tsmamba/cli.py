@@ -354,7 +354,7 @@ def _common_options(cmd: Command) -> tuple[Opt, ...]:
 
 CONFIG_OPTION = Opt(
     "--config", type=pathname, metavar="FILE",
-    help="TOML or JSON file of settings (keys as the command's long options, e.g. d_model, "
+    help="TOML or JSON (.json) file of settings (keys as the command's long options, e.g. d_model, "
     "max_epochs, or a [model] table); flags given on the command line win",
 )
 TIME_COL_HELP = "time column of the CSV (default: date; ds in long form)"
@@ -511,14 +511,20 @@ def _read_config(path: Path) -> dict[str, Any]:
         raise ConfigError(f"--config {path} is a directory, not a settings file") from None
     except FileNotFoundError:
         raise ConfigError(f"--config file not found: {path}") from None
-    parser = None if path.suffix.lower() == ".json" else _toml_module()  # its own error, not "invalid"
+    suffix = path.suffix.lower()
+    if suffix in (".yaml", ".yml", ".ini", ".cfg"):  # had been "not valid TOML: Expected '='"
+        raise ConfigError(f"--config {path}: {suffix[1:].upper()} files are not read; write the settings "
+                          "as TOML (a .toml file) or JSON (a .json file)")
+    # .json is JSON; any other name is TOML unless its first character opens a JSON object
+    is_json = suffix == ".json" or (suffix != ".toml" and text.lstrip()[:1] == b"{")
+    parser = None if is_json else _toml_module()  # its own error, not "invalid"
     try:
         if parser is None:
             data = json.loads(text.decode("utf-8"), object_pairs_hook=_unique_keys)
         else:
             data = parser.loads(text.decode("utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:  # tomllib/json errors are ValueErrors
-        kind = "JSON" if path.suffix.lower() == ".json" else "TOML"
+        kind = "JSON" if is_json else "TOML"
         raise ConfigError(f"--config {path} is not valid {kind}: {exc}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"--config {path} must hold a table of settings, got {type(data).__name__}")
