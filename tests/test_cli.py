@@ -978,6 +978,13 @@ def test_config_files_name_a_mistyped_key_and_refuse_a_key_set_twice(tmp_path, c
         "m.yaml", "d_model: 8\n")
     assert "unknown setting 'd_modle'" in error("m.cfg.txt", '{"d_modle": 8}')  # read as JSON
     assert "is not valid TOML" in error("j.toml", '{"d_model": 8}')  # .toml stays TOML
+    # predict and stream take no --config: their options are not called settings of a file
+    ctx = write(tmp_path, "ctx.toml", "context = 48\n")
+    assert cli.main(["demo", "--config", str(ctx), "--out", str(tmp_path / "demo")]) == 2
+    assert ("'context' is a setting of 'tsmamba backtest' and 'tsmamba fit', not of 'tsmamba demo'"
+            in capsys.readouterr().err)
+    assert ("'model' is a command-line option of 'tsmamba predict' and 'tsmamba stream', not a setting of "
+            "'tsmamba fit'; drop it") in error("mod.toml", 'model = "m"\n')
     alias = error("e.json", '{"seed": 3, "random_state": 5}')  # the last one won, silently
     assert "'seed' and 'random_state' set the same setting; keep one" in alias
     assert "set the same setting" in error("f.toml", "context = 16\n[model]\ncontext_length = 8\n")

@@ -40,7 +40,7 @@ import threading
 import time
 import traceback
 import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -677,11 +677,13 @@ def _unknown_setting(cmd: Command, by_dest: Mapping[str, Opt], key: str) -> str:
     if key in ("config", "debug"):
         return f"{key!r} is a command-line flag only (--{key}), not a setting of a file"
     dest = "baselines" if key == "no_baselines" else _CONFIG_ALIASES.get(key, key)
-    elsewhere = sorted(f"'{PROG} {c.name}'" for c in COMMANDS.values()
-                       if c is not cmd and any(o.dest == dest for o in c.options))
-    if elsewhere:  # 'stride' in a fit's file had been taken for train_stride
-        return (f"{key!r} is a setting of {' and '.join(elsewhere)}, not of '{PROG} {cmd.name}'; "
-                "drop it from this file")
+    others = [c for c in COMMANDS.values() if c is not cmd and any(o.dest == dest for o in c.options)]
+    with_files = _listed(c for c in others if c.model)  # the commands that take --config
+    if with_files:  # 'stride' in a fit's file had been taken for train_stride
+        return f"{key!r} is a setting of {with_files}, not of '{PROG} {cmd.name}'; drop it from this file"
+    if others:  # predict and stream take no --config: their options are flags only
+        return (f"{key!r} is a command-line option of {_listed(others)}, not a setting of "
+                f"'{PROG} {cmd.name}'; drop it from this file")
     known = sorted({*by_dest, *(_PARAM_BY_NAME if cmd.model else ())} - {"config", "debug"})
     names = known + [alias for alias, name in _CONFIG_ALIASES.items() if name in known]
     if "baselines" in by_dest:
@@ -689,6 +691,12 @@ def _unknown_setting(cmd: Command, by_dest: Mapping[str, Opt], key: str) -> str:
     close = difflib.get_close_matches(key, names, n=1)
     hint = f"did you mean {close[0]!r}? " if close else ""
     return f"unknown setting {key!r} for '{PROG} {cmd.name}'; {hint}known: {', '.join(known)}"
+
+
+def _listed(commands: Iterable[Command]) -> str:
+    """``'tsmamba a', 'tsmamba b' and 'tsmamba c'`` (sorted), or '' for none."""
+    names = sorted(f"'{PROG} {c.name}'" for c in commands)
+    return " and ".join([", ".join(names[:-1]), names[-1]] if len(names) > 2 else names)
 
 
 class _StdoutClosed(Exception):
