@@ -851,6 +851,16 @@ def test_a_constant_column_is_named_once_not_at_every_forecast(tmp_path):
         backtest(LastValueForecaster(horizon=4), read.assign(c0=3.0), start=50, stride=10)
 
 
+def test_the_linear_baseline_forecasts_a_constant_channel_within_its_own_size():
+    """Scaled by 1, a channel of 1e-6 had come back from the ridge map as values near ±2e-3."""
+    frame = ramp(200).assign(tiny=1e-6)
+    frame["c0"] = np.sin(np.arange(200) / 3.0)
+    with pytest.warns(UserWarning, match="'tiny' is constant"):
+        result = backtest(LastValueForecaster(horizon=4), frame, start=100, stride=10)
+    tiny = result.forecasts[result.forecasts["channel"] == "tiny"]["yhat_linear"].to_numpy()
+    assert np.abs(tiny - 1e-6).max() < 5e-8, tiny  # the pooled ridge map's intercept: a few percent
+
+
 def test_no_metric_or_a_text_is_refused_before_any_fit():
     """metrics=() ran the whole backtest, then save_report failed with an IndexError."""
     class Unfittable(LastValueForecaster):

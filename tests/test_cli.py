@@ -283,7 +283,7 @@ def test_fit_names_a_constant_column_once(tmp_path, capsys):
                      "--out", str(tmp_path / "m")]) == 0
     warned = [line for line in capsys.readouterr().err.splitlines() if "'const'" in line]
     assert warned == ["tsmamba: warning: StandardScaler: channel 'const' is constant over the fitted rows; "
-                      "using scale 1 so it maps to 0 instead of NaN"], warned
+                      "scaled by its own size (1 for 0) so it maps to 0 instead of NaN"], warned
 
 
 def test_long_form_hints_name_the_flags(tmp_path, capsys):

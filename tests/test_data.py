@@ -810,8 +810,8 @@ def test_constant_column_warns_and_stays_finite(tmp_path):
         warnings.simplefilter("always")
         StandardScaler().fit(np.column_stack([df.to_numpy(), np.zeros(10)]), columns=["x0", "flat", "off"])
     assert [str(w.message) for w in caught] == [
-        "StandardScaler: channels 'flat', 'off' are constant over the fitted rows; using scale 1 so "
-        "they map to 0 instead of NaN"]
+        "StandardScaler: channels 'flat', 'off' are constant over the fitted rows; scaled by their own "
+        "size (1 for 0) so they map to 0 instead of NaN"]
     # small units and a counter near 2^53 vary: their own spread, not scale 1 (which had made a
     # picosecond channel's forecast 1e-4 and a counter's inputs hundreds)
     t = np.arange(300)
@@ -820,10 +820,10 @@ def test_constant_column_warns_and_stays_finite(tmp_path):
         warnings.simplefilter("always")
         scaler = StandardScaler().fit(varying, columns=["pico", "counter", "tenth"])
     assert [str(w.message) for w in caught] == [
-        "StandardScaler: channel 'tenth' is constant over the fitted rows; using scale 1 so it maps to 0 "
-        "instead of NaN"]  # 0.1 three hundred times: constant, whatever the rounding of its mean
+        "StandardScaler: channel 'tenth' is constant over the fitted rows; scaled by its own size (1 for "
+        "0) so it maps to 0 instead of NaN"]  # 0.1 x 300: constant, whatever its mean rounds to
     np.testing.assert_allclose(scaler.scale_[:2], varying[:, :2].std(axis=0), rtol=1e-12)
-    assert scaler.scale_[2] == 1.0
+    assert scaler.scale_[2] == pytest.approx(0.1, rel=1e-15)  # its own size (scale 1 before)
 
 
 def test_scaler_names_a_value_a_million_spreads_from_the_rest():

@@ -1367,6 +1367,17 @@ def test_a_constant_channel_is_named_once_by_fit(series):
     assert len(named) == 1 and "constant over the fitted rows" in named[0]
 
 
+def test_a_constant_channel_is_forecast_within_its_own_size(series):
+    """Scale 1 had forecast a channel of 1e-6 as values up to ±2e-3, and the linear baseline
+    alike: the network's near-0 output for it came back in absolute units. Scaled by its size,
+    the error is a small share of it, whatever its units."""
+    for level in (1e-6, 3.0, -2e9):
+        with pytest.warns(UserWarning, match="'flat'"):
+            est = TSMambaForecaster(**{**TINY, "max_epochs": 1}).fit(series.assign(flat=level))
+        forecast = est.predict()["flat"].to_numpy()
+        assert np.abs(forecast - level).max() < 0.01 * abs(level), (level, forecast)
+
+
 def test_common_trainer_kwargs_work_or_are_refused_with_a_config_error(series, tmp_path):
     from lightning.pytorch.callbacks import ModelCheckpoint
 

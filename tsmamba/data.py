@@ -1675,9 +1675,10 @@ OUTLIER_SPREADS = 1e6
 class StandardScaler:
     """Per-channel standardisation ``(x - mean_) / scale_`` (numpy, float64).
 
-    Fit on the training rows only. A constant channel gets ``scale_ = 1`` (so it maps to 0, not
-    NaN); one ``UserWarning`` names the constant channels. ``transform`` / ``inverse_transform``
-    accept arrays (or torch tensors) of shape ``(..., C)``.
+    Fit on the training rows only. A constant channel gets its own size as ``scale_`` (``|mean_|``,
+    1 for a channel of zeros), so it maps to 0, not NaN, and a forecast's error for it is relative
+    to its size whatever its units; one ``UserWarning`` names the constant channels.
+    ``transform`` / ``inverse_transform`` accept arrays (or torch tensors) of shape ``(..., C)``.
     """
 
     mean_: np.ndarray
@@ -1728,15 +1729,19 @@ class StandardScaler:
             one = int(tiny.sum()) == 1
             warnings.warn(
                 f"StandardScaler: {'channel' if one else 'channels'} {names} "
-                f"{'is' if one else 'are'} constant over the fitted rows; using scale 1 so "
-                f"{'it maps' if one else 'they map'} to 0 instead of NaN",
+                f"{'is' if one else 'are'} constant over the fitted rows; scaled by "
+                f"{'its' if one else 'their'} own size (1 for 0) so {'it maps' if one else 'they map'} "
+                "to 0 instead of NaN",
                 UserWarning,
                 stacklevel=2,
             )
         if warn_constant:
             self._warn_of_outliers(arr, columns)
         self.mean_ = mean
-        self.scale_ = np.where(tiny, 1.0, std)
+        # a constant's own size, not 1: a network's near-0 output for it (say 2e-3) had come back
+        # as ±2e-3 for a channel of 1e-6 everywhere; scaled by its size the error is relative
+        size = np.where(np.abs(mean) > 0, np.abs(mean), 1.0)
+        self.scale_ = np.where(tiny, size, std)
         self.columns = None if columns is None else [str(c) for c in columns]
         return self
 
