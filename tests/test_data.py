@@ -1675,3 +1675,37 @@ def test_split_borders_takes_shares_of_any_number_type():
     assert split_borders(100, 10, fractions=[Decimal("0.7"), Decimal("0.1"), Decimal("0.2")]) == expected
     with pytest.raises(ConfigError, match="fractions= must be three shares >= 0"):
         split_borders(100, 10, fractions=(True, 0.1, 0.2))
+
+
+def test_trailing_rows_with_every_field_empty_are_read_as_blank_lines(tmp_path):
+    """A spreadsheet's export ends in lines of bare commas; they had been 'missing timestamps'."""
+    text = hourly_frame(6, 2).to_csv(index=False)
+    df = read_series(write_text(tmp_path, text + ",,\n,,\n"))
+    assert len(df) == 6 and df.index[-1] == pd.Timestamp("2021-01-01 05:00")
+    broken = text.replace(text.splitlines()[3], text.splitlines()[3].rsplit(",", 1)[0] + ",")  # row 2
+    with pytest.raises(DataValidationError, match=r"row 2 \(line 4\)"):  # lines still counted right
+        read_series(write_text(tmp_path, broken + ",,\n"))
+    with pytest.raises(DataValidationError, match=r"has a header .* but no data rows"):
+        read_series(write_text(tmp_path, "date,x0,x1\n,,\n,,\n"))
+    with pytest.raises(DataValidationError, match=r"missing timestamps \(NaT/empty\) at row 2 \(line 4\)"):
+        read_series(write_text(tmp_path, text.replace(text.splitlines()[3], ",,")))  # inside: an error
+
+
+def test_trailing_rows_without_values_are_named_and_imputing_them_warns(tmp_path):
+    """Future dates with no value yet: the advice to impute them had moved the forecast's origin
+    onto made-up rows without a word."""
+    frame = hourly_frame(8, 2)
+    frame.iloc[5:, 1:] = np.nan
+    path = write_csv(tmp_path, frame)
+    with pytest.raises(DataValidationError, match=r"The last 3 rows \(from 2021-01-01 05:00:00, row 5 "
+                       r"\(line 7\)\) have no value in any column: if they are dates still to come, "
+                       r"delete them"):
+        read_series(path)
+    with pytest.warns(UserWarning, match=r"the last 3 rows \(from 2021-01-01 05:00:00\) had no value in any "
+                      r"column and were imputed \(ffill\): a forecast from these data starts after "
+                      r"made-up rows"):
+        read_series(path, impute="ffill")
+    frame.iloc[5:, 1] = 1.0  # one channel has values: not blank rows, no such words
+    with pytest.raises(DataValidationError) as caught:
+        read_series(write_csv(tmp_path, frame))
+    assert "no value in any column" not in str(caught.value)

@@ -512,12 +512,16 @@ def _read_table(
             "'Compress' adds __MACOSX/ entries: zip -d FILE.zip '__MACOSX/*' drops them), or "
             "unpack it and pass the CSV"
         ) from exc
+    n_read = len(frame)
+    empty = frame.isna().all(axis=1).to_numpy()  # (n_read,) every field empty: a spreadsheet's ,,
+    if n_read and empty[-1]:  # trailing ones are read as blank lines (they had been missing timestamps)
+        frame = frame.iloc[: n_read - int(np.argmin(empty[::-1])) if not empty.all() else 0]
     if len(frame) == 0:
         header = ", ".join(map(str, frame.columns[:10]))
         raise DataValidationError(
             f"{origin.prefix()}the file has a header ({header}) but no data rows"
         )
-    origin = _Origin(path.name, first_line=2, line_numbers=_data_lines(path, encoding, len(frame)))
+    origin = _Origin(path.name, first_line=2, line_numbers=_data_lines(path, encoding, n_read))
     names = [str(c) for c in frame.columns]
     if {m.group(1) for c in names if (m := re.fullmatch(r"(.+)\.\d+", c))} & set(names):
         # read_csv renames a repeated name (load, load.1): is it so in the header itself?
@@ -554,7 +558,7 @@ def _read_table(
     as_read = [c for c in text_cols if c in frame.columns]
     if as_read:  # ids as written: "NA" stays text, "" an error for an id, and "07" is not "7"
         frame[as_read] = pd.read_csv(path, encoding=encoding, usecols=as_read, dtype=str,
-                                     na_filter=False)
+                                     na_filter=False, nrows=len(frame))
     return frame, origin
 
 
@@ -1019,6 +1023,12 @@ def _same_times(column: pd.Series, index: pd.DatetimeIndex) -> bool:
     return parsed.equals(index)
 
 
+def _trailing_blank_rows(values: np.ndarray) -> int:
+    """How many of the last rows of ``values`` (T, C) hold NaN in every column."""
+    blank = np.isnan(values).all(axis=1)  # (T,)
+    return int(np.argmin(blank[::-1])) if not blank.all() else len(blank)
+
+
 def _parse_times(
     raw: Any, name: str, date_format: str | None, origin: _Origin, tz: Any = None
 ) -> pd.DatetimeIndex:
@@ -1417,6 +1427,16 @@ def _validate(
                 _nonfinite_report(values, finite, names, times, rows, origin)
             )
         later = later | _reads_later_rows(finite, impute)
+        trailing = _trailing_blank_rows(values)
+        if trailing and trailing < len(values):
+            warnings.warn(
+                f"{origin.prefix()}the last {_plural(trailing, 'row')} (from {_fmt_ts(times[-trailing])}) "
+                f"had no value in any column and {'were' if trailing > 1 else 'was'} imputed ({impute}): "
+                "a forecast from these data starts after made-up rows; delete them if they are dates "
+                "still to come",
+                UserWarning,
+                stacklevel=3,
+            )
         values = _impute(values, impute, names, origin)
         repairs.update(impute=impute, imputed_values=int((~finite).sum()))
     if later.any():  # per column: how many, and the runs of them with the row each was made from
@@ -1609,6 +1629,14 @@ def _nonfinite_report(
         "Pass impute='ffill', impute='interpolate' or impute='zero' to replace them, "
         "or clean the data"
     )
+    trailing = _trailing_blank_rows(values)
+    if trailing and trailing < len(values):  # future dates with no value yet: imputing moves the origin
+        text += (
+            f". The last {_plural(trailing, 'row')} (from {_fmt_ts(times[-trailing])}, "
+            f"{origin.row(_source_row(rows, len(values) - trailing, 0))}) "
+            f"{'have' if trailing > 1 else 'has'} no value in any column: if they are dates still to "
+            "come, delete them (imputed, they would be made-up rows the forecast starts after)"
+        )
     empty = [names[j] for j in bad_cols if np.isnan(values[:, j]).all()]
     if empty:  # a notes column of a spreadsheet: nothing to impute, nothing to clean
         text += (
