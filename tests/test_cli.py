@@ -675,6 +675,22 @@ def test_cli_wording_keys_are_library_messages():
     assert dead == []
 
 
+def test_predict_and_stream_name_the_models_settings_not_flags_they_lack(tmp_path, capsys, small_csv,
+                                                                           tiny_config):
+    """helper-145: a short file given to predict said 'reads the last --context 24 rows', a flag
+    value predict refuses (its --context is window or full)."""
+    model = tmp_path / "m"
+    assert cli.main(["fit", "--data", str(small_csv), "--config", str(tiny_config), "--out", str(model)]) == 0
+    short = tmp_path / "short.csv"
+    pd.read_csv(small_csv).head(5).to_csv(short, index=False)
+    capsys.readouterr()
+    assert cli.main(["predict", "--model", str(model), "--data", str(short)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "(the model's context_length)" in err and "--context-mode full" in err, err
+    assert "--context 2" not in err and "--context 1" not in err, err
+    assert cli._cli_wording("need context_length=8 rows", model_flags=False) == "need context_length=8 rows"
+
+
 def test_parameter_names_left_in_messages_become_the_flags_that_set_them():
     """helper-111's fuzz: '--seed -1' said 'random_state must be ...', '--headdim 3' to 'change
     d_model/expand', a short file 'predict reads the last context_length=8 rows'."""
@@ -684,7 +700,7 @@ def test_parameter_names_left_in_messages_become_the_flags_that_set_them():
         ("not a multiple of headdim (16); pick headdim dividing 24 (e.g. 8) or change d_model/expand",
          "not a multiple of --headdim (16); pick --headdim dividing 24 (e.g. 8) or change --d-model or "
          "--expand"),
-        ("predict reads the last context_length=8 rows", "predict reads the last --context 8 rows"),
+        ("window forecasts need context_length=8 rows", "window forecasts need --context 8 rows"),
         ("train_length=5 is shorter than one training window (context_length + horizon = 8 + 2 = 10 rows)",
          "--train-length 5 is shorter than one training window (--context + horizon = 8 + 2 = 10 rows)"),
         ("train_length applies to window='sliding' (an expanding window keeps every row): pass "

@@ -1624,8 +1624,9 @@ def test_an_empty_id_in_long_form_input_is_named_as_empty():
 
 def test_predict_on_too_few_rows_says_what_predict_needs(fitted, series):
     """The message spoke of origins and of starting later, which predict has not."""
-    with pytest.raises(DataValidationError, match=r"^predict reads the last context_length=24 rows, and the "
-                       r"data has 10; give at least 24 rows, or use context='full'$"):
+    with pytest.raises(DataValidationError, match=r"^predict reads the last 24 rows \(the model's "
+                       r"context_length\), and the data has 10; give at least 24 rows, or use "
+                       r"context='full'$"):
         fitted.predict(series.iloc[:10])
     assert fitted.predict(series.iloc[:10], context="full").shape == (12, 3)
 

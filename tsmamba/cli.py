@@ -905,12 +905,16 @@ _CLI_PATTERNS = (
 )
 
 
-def _cli_wording(text: str) -> str:
+def _cli_wording(text: str, model_flags: bool = True) -> str:
+    """A library message in the command line's words; the model's parameters become their flags
+    only where the command has them (``model_flags``): predict and stream read a fitted model,
+    so 'context_length=24' there is the model's setting, not '--context 24' (predict's --context
+    is window or full)."""
     for library, flags in _CLI_WORDING:
         text = text.replace(library, flags)
     for pattern, flags in _CLI_PATTERNS:
         text = pattern.sub(flags, text)
-    if text.startswith("--config "):  # a settings file's keys are named as written in it
+    if text.startswith("--config ") or not model_flags:  # a settings file's keys as written in it
         return text
     return _PARAM_NAME.sub(lambda m: _FLAG_OF[m[1]] + (" " if m[2] else ""), text)
 
@@ -940,7 +944,7 @@ def _describe(exc: BaseException) -> str:
 
 
 @contextlib.contextmanager
-def _library_output(debug: bool, stderr: TextIO) -> Iterator[None]:
+def _library_output(debug: bool, stderr: TextIO, model_flags: bool = True) -> Iterator[None]:
     """Quiet third-party logs and warnings (unless --debug); our warnings as one line each;
     what the libraries print (progress bars) goes to stderr, so stdout holds only the results."""
     # Lightning resets its package loggers to INFO when imported (after this runs): quiet the
@@ -957,7 +961,7 @@ def _library_output(debug: bool, stderr: TextIO) -> Iterator[None]:
             warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
 
             def show(message, category, filename, lineno, file=None, line=None):
-                print(f"{PROG}: warning: {_cli_wording(_one_line(str(message)))}", file=stderr)
+                print(f"{PROG}: warning: {_cli_wording(_one_line(str(message)), model_flags)}", file=stderr)
 
             warnings.showwarning = show
         try:
@@ -1051,7 +1055,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         run = Run(cmd.name, opts, stdout, stderr, given)
         keep_large_allocations()  # glibc: reuse freed large blocks (see tsmamba.runtime)
         with _terminated_as_exception(), _torch_threads(opts.get("threads")), \
-                _library_output(debug, stderr), memory_errors(f"'{PROG} {cmd.name}'", _SMALLER):
+                _library_output(debug, stderr, cmd.model), memory_errors(f"'{PROG} {cmd.name}'", _SMALLER):
             status = cmd.func(run)
         stdout.flush()  # a closed pipe shows here, not at exit
         return int(status or 0)
@@ -1082,7 +1086,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if isinstance(exc, OutOfMemoryError) and exc.step not in ("fit", f"'{PROG} {cmd.name}'"):
             # forecasts' hint names Python arguments (batch_size) that no flag sets
             exc = OutOfMemoryError(f"'{PROG} {cmd.name}' ran out of memory{exc.asked}: {_SMALLER}")
-        print(f"{PROG}: error: {_cli_wording(_one_line(_describe(exc)))}", file=stderr)
+        print(f"{PROG}: error: {_cli_wording(_one_line(_describe(exc)), cmd.model)}", file=stderr)
         return EXIT_USAGE
 
 
@@ -1987,7 +1991,7 @@ def _stream_lines(run: Run, stream: Any, reader: Any, columns: list[str], used: 
     def reject(exc: TSMambaError) -> None:  # one line on stderr; the stream goes on
         nonlocal rejected
         rejected += 1
-        print(f"{PROG}: error: line {reader.line_number}: {_cli_wording(_one_line(str(exc)))}",
+        print(f"{PROG}: error: line {reader.line_number}: {_cli_wording(_one_line(str(exc)), False)}",
               file=run.stderr, flush=True)
 
     # bytes, decoded line by line by the reader: a text stdin decodes a whole block at once, and

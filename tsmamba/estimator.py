@@ -728,8 +728,9 @@ class TSMambaForecaster(BaseEstimator):
             values, index = frame.to_numpy(np.float64), frame.index
         if context == "window" and len(values) < self.context_length:  # not worded for origins
             raise DataValidationError(
-                f"predict reads the last context_length={self.context_length} rows, and the data has "
-                f"{len(values)}; give at least {self.context_length} rows, or use context='full'"
+                f"predict reads the last {self.context_length} rows (the model's context_length), and "
+                f"the data has {len(values)}; give at least {self.context_length} rows, or use "
+                "context='full'"
             )
         forecast = self._forecast_values(values, index, [len(values) - 1], context)[0]
         future = future_index(index, self.horizon, self.freq_)
