@@ -1641,6 +1641,9 @@ def test_a_signal_during_a_held_update_waits_for_its_end():
     other = threading.Thread(target=lambda: (started.set(), stop.wait(10)))  # blocks no signal
     other.start()
     started.wait()
+    # Python's own Ctrl-C handler, whatever the test runner was started with (a shell's background
+    # job ignores SIGINT, and an ignored signal is left ignored: the test had failed there)
+    interrupt = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         for signum, raised, wrap in ((signal.SIGINT, KeyboardInterrupt, contextlib.nullcontext),
                                      (signal.SIGTERM, cli._Terminated, cli._terminated_as_exception)):
@@ -1652,6 +1655,7 @@ def test_a_signal_during_a_held_update_waits_for_its_end():
                 inside.append("whole")
             assert inside == ["whole"]
     finally:
+        signal.signal(signal.SIGINT, interrupt)
         stop.set()
         other.join()
 
