@@ -140,6 +140,10 @@ def test_start_forms():
     # row-0 end of the grid, refused with advice to move a start never given)
     many = plan_backtest(400, 6, context_length=24, n_windows=1000, stride=7).origins
     assert many[0] == 29 and many[-1] == 393 and len(many) == 53  # 30 rows: one training window
+    # the earliest origin off the grid that ends at the last row: the grid wins (helper-144: with
+    # 364 = 7 x 52 above, starting at the earliest one had passed; it left the last rows out)
+    odd = plan_backtest(100, 5, context_length=10, n_windows=20, stride=7).origins
+    assert odd[-1] == 94 and odd[0] == 17 and len(odd) == 12  # 14 is the earliest a fit allows
     unfitted = plan_backtest(400, 6, context_length=24, n_windows=1000, fit=False).origins
     assert unfitted[0] == 23  # a context to forecast from
     assert plan_backtest(400, 6, context_length=24, n_windows=1000, window="sliding", train_length=100,
@@ -676,6 +680,18 @@ def test_ltsf_protocol_scores_every_etth1_test_window(benchmark_file):
     assert result.config["training"]["epochs"] == 1
     # the caller's estimator is not fitted by the protocol (a clone is)
     assert not hasattr(est, "network_")
+    # the clone trained on the train split alone, the validation split kept for early stopping
+    # (helper-144: fitting on train + val with an own split had passed every test)
+    fitted = result.forecaster
+    assert len(fitted.index_) == 8640 and str(fitted.index_[-1]) == "2017-06-25 23:00:00"
+    assert fitted.history_["train_windows"] == 8640 - 96 - 96 + 1
+    # MASE divides by the train split's seasonal naive error (not the test split's, say)
+    from tsmamba.data import prepare_ltsf
+    from tsmamba.metrics import mase, mase_scale
+
+    values = prepare_ltsf(path, 96, 96).values.astype(np.float64)
+    scale = mase_scale(values[:8640], 24)
+    assert result.scores["tsmamba"]["overall"]["mase"] == pytest.approx(mase(y, yhat, scale), rel=1e-12)
 
 
 def test_ltsf_cycle_phases_follow_the_fit_index_on_irregular_weather(benchmark_file):

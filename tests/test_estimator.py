@@ -1367,6 +1367,16 @@ def test_a_constant_channel_is_named_once_by_fit(series):
     assert len(named) == 1 and "constant over the fitted rows" in named[0]
 
 
+def test_the_scaler_is_fitted_on_the_training_rows_only(series):
+    """The validation rows a fit holds out stay out of its scaler (helper-144: a scaler fitted
+    on every row had passed every test), so a level shift there cannot leak into training."""
+    shifted = series.copy()
+    shifted.iloc[300:] += 100.0  # the last quarter: the validation rows at val_fraction=0.25
+    est = TSMambaForecaster(**{**TINY, "max_epochs": 1, "val_fraction": 0.25}).fit(shifted)
+    np.testing.assert_allclose(est.scaler_.mean_, series.iloc[:300].mean().to_numpy(), rtol=1e-12)
+    np.testing.assert_allclose(est.scaler_.scale_, series.iloc[:300].std(ddof=0).to_numpy(), rtol=1e-12)
+
+
 def test_a_constant_channel_is_forecast_within_its_own_size(series):
     """Scale 1 had forecast a channel of 1e-6 as values up to ±2e-3, and the linear baseline
     alike: the network's near-0 output for it came back in absolute units. Scaled by its size,

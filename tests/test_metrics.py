@@ -117,6 +117,13 @@ def test_mase_constant_train_series_is_nan_with_warning() -> None:
     with pytest.warns(RuntimeWarning, match="zero"):
         out = mase(Y, YHAT, [1.0, 0.0], axis=(0, 1))
     assert np.isfinite(out[0]) and np.isnan(out[1])
+    # a zero or negative scale is no scale: left out of the pooled mean, not inf or a negative
+    # MASE (helper-144: returning the scale as given had passed every test)
+    for bad in (0.0, -2.0):
+        with pytest.warns(RuntimeWarning, match="zero or negative"):
+            assert mase(Y, YHAT, [bad, 2.0]) == pytest.approx(1.0)  # channel 1 alone (by hand above)
+        with pytest.warns(RuntimeWarning, match="zero or negative"):
+            assert np.isnan(mase(Y, YHAT, [bad, 2.0], axis=(0, 1))[0])
     # periodic up to float rounding at the season: constant too, not a 1e-15 scale
     t = np.arange(24 * 20)
     periodic = np.column_stack([5 + 3 * np.sin(2 * np.pi * t / 24), np.cos(t / 7)])

@@ -53,6 +53,10 @@ def test_step_equals_forward_float64(mode, norm, n_marks, head_window, head_dim)
         forecast, state = net.step(x[:, t], state, None if marks is None else marks[:, t])
     torch.testing.assert_close(forecast, expected, atol=1e-10, rtol=0)
     assert state.steps == 17
+    _, carried = net(x[:, :9], None if marks is None else marks[:, :9], return_state=True)
+    assert carried.steps == 9  # forward counts its steps as step does (helper-144: off by one passed)
+    _, carried = net(x[:, 9:], None if marks is None else marks[:, 9:], state=carried, return_state=True)
+    assert carried.steps == 17
 
 
 def phases(b: int, l: int, W: int, start: int = 0) -> torch.Tensor:
@@ -269,6 +273,19 @@ def test_init_linear_path_makes_the_network_the_ridge_map(mode):
         torch.testing.assert_close(net(x, marks), fitted + future, atol=1e-10, rtol=0)
 
 
+def test_init_linear_path_on_windows_shorter_than_the_head_reads_them_as_the_head_does():
+    """Positions before a short window's start are zeros at the front, in the fit as in the
+    forecast (helper-144: zeros put after the inputs in the fit alone had passed every test)."""
+    net = tiny(norm="none", input_skip=True, head_window=8).double()
+    n, l = 30, 5
+    x, y = torch.randn(n, l, 3, dtype=torch.float64), torch.randn(n, 5, 3, dtype=torch.float64)
+    net.init_linear_path([(x, y, None)], ridge=0.5)
+    rows = x.permute(0, 2, 1).reshape(n * 3, l), y.permute(0, 2, 1).reshape(n * 3, 5)
+    fitted = ridge_reference(*rows, 0.5).reshape(n, 3, 5).permute(0, 2, 1)  # zero columns: weight 0
+    with torch.no_grad():
+        torch.testing.assert_close(net(x), fitted, atol=1e-10, rtol=0)
+
+
 @pytest.mark.parametrize("norm", ["causal", "none"])
 def test_init_linear_path_zeroes_the_mamba_path(norm):
     """The hidden-state weights of the head start at zero: the forecast does not depend on the
@@ -402,6 +419,19 @@ def test_causal_norm_is_shift_and_scale_equivariant():
     x = torch.randn(2, 20, 3, dtype=torch.float64)
     base = net(x)
     torch.testing.assert_close(net(3.0 * x + 7.0), 3.0 * base + 7.0, atol=1e-4, rtol=1e-4)
+
+
+def test_revin_is_the_network_on_each_window_standardised_by_its_own_population_moments():
+    """RevIN (Kim et al., ICLR 2022): the window's mean and population standard deviation (with
+    norm_eps under the root), forecast by the unnormalised network, mapped back. helper-144: the
+    sample variance in its place had passed every test (the affine check above holds for both)."""
+    revin = tiny(norm="revin").double()
+    plain = tiny(norm="none").double()
+    plain.load_state_dict(revin.state_dict())
+    x = 5.0 + 3.0 * torch.randn(2, 12, 3, dtype=torch.float64)
+    mean = x.mean(1, keepdim=True)  # (b, 1, C)
+    std = torch.sqrt(((x - mean) ** 2).mean(1, keepdim=True) + revin.config.norm_eps)
+    torch.testing.assert_close(revin(x), plain((x - mean) / std) * std + mean, rtol=1e-12, atol=1e-12)
 
 
 def test_revin_has_no_recurrent_form():

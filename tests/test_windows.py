@@ -296,6 +296,10 @@ def test_unshuffled_train_and_stride():
     torch.testing.assert_close(batch[0][1], torch.from_numpy(values[4:52]))
     train_rows = borders["train"][1]
     assert len(dm.dataset("train")) == (train_rows - 72) // 4 + 1
+    # the stride thins training only: validation and test score every window (helper-144)
+    for split in ("val", "test"):
+        start, end = borders[split]
+        assert len(dm.dataset(split)) == end - start - 72 + 1, split
 
 
 def test_random_sampling_draws_a_fresh_share_of_all_windows_each_epoch():
