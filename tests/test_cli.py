@@ -117,6 +117,10 @@ def fake_model(folder: Path, fmt: str = "tsmamba-forecaster") -> Path:
         (lambda p: ["backtest", "--data", "ETTh1", "--channel-mode", "both"], ["--channel-mode"]),
         (lambda p: ["backtest", "--data", "ETTh1", "--frequency-loss", "1.5"],
          ["--frequency-loss", "<= 1.0", "'1.5'"]),
+        (lambda p: ["fit", "--data", "ETTh1", "--learning-rate", "-1", "--out", p / "m"],
+         ["argument --learning-rate: expected a number > 0.0, got '-1'"]),
+        (lambda p: ["fit", "--data", "ETTh1", "--dropout", "1", "--out", p / "m"],
+         ["argument --dropout: expected a number >= 0.0 and < 1.0, got '1'"]),
         (lambda p: ["backtest", "--data", "ETTh1", "--config", write(p, "bad.toml", "d_model = [")],
          ["not valid TOML"]),
         (lambda p: ["backtest", "--data", "ETTh1", "--config", write(p, "unk.toml", "d_modle = 3")],
@@ -134,7 +138,8 @@ def fake_model(folder: Path, fmt: str = "tsmamba-forecaster") -> Path:
     ],
     ids=["bad-path", "directory", "empty-file", "bad-dates", "nan", "non-numeric", "horizon-0",
          "context-too-long", "fit-too-short", "unknown-name", "unknown-name-ltsf", "bad-refit",
-         "bad-choice", "bad-weight", "bad-toml", "unknown-setting", "bad-config-value", "out-is-file",
+         "bad-choice", "bad-weight", "negative-rate", "dropout-1", "bad-toml", "unknown-setting",
+         "bad-config-value", "out-is-file",
          "model-missing", "fit-no-out", "unknown-command", "predict-device", "stream-seed"],
 )
 def test_error_paths_print_one_line_and_exit_2(tmp_path, make_args, fragments):
@@ -1686,3 +1691,23 @@ def test_a_pipe_is_data_for_the_ltsf_protocol_too(tmp_path, capsys, small_csv, t
     writer.join(timeout=10)
     assert status == 0, capsys.readouterr().err
     assert json.loads((out / "metrics.json").read_text())["config"]["horizon"] == 8
+
+
+def test_the_demo_runs_to_its_report(tmp_path, capsys, monkeypatch):
+    """`make demo`'s command end to end (helper-146: only its refusals were tested), on a shorter
+    synthetic series than its own 6000 rows to keep the suite quick."""
+    from tsmamba import datasets
+
+    real = datasets.synthetic_ett
+    monkeypatch.setattr(datasets, "synthetic_ett", lambda n_rows, seed: real(n_rows=2000, seed=seed))
+    out = tmp_path / "demo"
+    assert cli.main(["demo", "--synthetic", "--max-epochs", "1", "--d-model", "8", "--n-layers", "1",
+                     "--threads", "1", "--quiet", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "NOTE: using the synthetic ETT-like series" in printed and "--synthetic was given" in printed
+    assert {p.name for p in out.iterdir()} == {"error_by_step.png", "error_over_time.png", "forecast.png",
+                                               "forecasts.csv", "metrics.csv", "metrics.json"}
+    report = json.loads((out / "metrics.json").read_text())
+    assert report["config"]["protocol"] == "ltsf" and report["config"]["horizon"] == 96
+    assert set(report["baselines"]) == {"last_value", "seasonal_naive", "linear"}
+    assert report["model"] == "tsmamba" and np.isfinite(report["scores"]["overall"]["mse"])

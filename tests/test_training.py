@@ -131,6 +131,18 @@ def test_frequency_loss_mixes_the_spectrum_of_the_error_into_the_loss(kind, hori
     )
 
 
+def test_each_loss_by_hand():
+    """mse, mae and huber (delta 1: squared below an error of 1, linear above) written out
+    (helper-146: huber, offered by --loss, had never been computed in a test)."""
+    pred = torch.tensor([[[0.0], [0.5], [3.0]]], dtype=torch.float64)  # (1, 3, 1)
+    target = torch.zeros_like(pred)
+    by_hand = {"mse": (0 + 0.25 + 9) / 3, "mae": (0 + 0.5 + 3) / 3, "huber": (0 + 0.5 * 0.25 + (3 - 0.5)) / 3}
+    for kind, expected in by_hand.items():
+        assert forecast_loss(kind, pred, target).item() == pytest.approx(expected, rel=1e-15), kind
+    with pytest.raises(ConfigError, match="loss must be one of"):
+        forecast_loss("rmse", pred, target)
+
+
 def test_frequency_loss_trains_the_module_on_the_mixed_loss():
     torch.manual_seed(2)
     context, target = torch.randn(4, 8, 2), torch.randn(4, 3, 2)
