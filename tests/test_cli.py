@@ -1125,6 +1125,7 @@ def test_backtest_end_to_end_writes_the_report(tmp_path, small_csv, tiny_config)
     assert result["n_windows"] == len(range(500, 700 - 12, 7)) == 27
     assert result["config"]["model_params"]["d_model"] == 16
     assert set(result["scores"]) == {"tsmamba", "last_value", "seasonal_naive", "linear"}
+    assert set(result["improvement_pct"]) == {"last_value", "seasonal_naive", "linear"}  # helper-147
     assert result["report_dir"] == str(out)
     files = {"metrics.json", "metrics.csv", "forecasts.csv", "forecast.png", "error_by_step.png",
              "error_over_time.png"}
@@ -1323,6 +1324,39 @@ def test_stream_state_is_saved_when_a_sigterm_stops_the_stream(tmp_path, capsys,
     status, rest, _ = stream_lines(capsys, monkeypatch, ot_hufl_model, history, "".join(lines[5:]),
                                    "--state", str(state))
     assert status == 0 and rest == whole[5:]
+
+
+def test_a_resumed_stream_takes_the_command_lines_policies(tmp_path, capsys, monkeypatch, ot_hufl_model,
+                                                          stream_input):
+    """--missing and --gaps of the resuming command apply, not those the state was saved with
+    (helper-147: keeping the saved ones had passed every test)."""
+    history, new = stream_input
+    rows = new[["date", "OT", "HUFL"]].astype(str).to_numpy().tolist()
+    state = tmp_path / "state"
+    status, _, _ = stream_lines(capsys, monkeypatch, ot_hufl_model, history,
+                                ",".join(rows[0]) + "\n", "--state", str(state))  # saved with reject
+    assert status == 0
+    hole = f"{rows[1][0]},,{rows[1][2]}\n"  # OT missing
+    status, out, err = stream_lines(capsys, monkeypatch, ot_hufl_model, history, hole, "--state", str(state),
+                                    "--missing", "ffill")
+    assert status == 0 and len(out) == 1, err
+    status, out, err = stream_lines(capsys, monkeypatch, ot_hufl_model, history,
+                                    f"{rows[2][0]},,{rows[2][2]}\n", "--state", str(state))
+    assert status == 3 and out == [] and "missing value in ['OT']" in err, err  # the default: reject
+
+
+def test_ctrl_c_exits_130(tmp_path, capsys, monkeypatch, small_csv, tiny_config):
+    """A shell reads 128 + SIGINT (helper-147: any status had passed)."""
+    from tsmamba.estimator import TSMambaForecaster
+
+    def interrupted(self, *args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(TSMambaForecaster, "fit", interrupted)
+    out = tmp_path / "m"
+    assert cli.main(["fit", "--data", str(small_csv), "--config", str(tiny_config), "--out", str(out),
+                     "--quiet"]) == 130
+    assert capsys.readouterr().err == "tsmamba: interrupted\n" and not out.exists()
 
 
 def test_stream_state_saves_every_n_lines_and_is_checked_before_the_work(tmp_path, capsys, monkeypatch,

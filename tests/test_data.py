@@ -1709,3 +1709,13 @@ def test_trailing_rows_without_values_are_named_and_imputing_them_warns(tmp_path
     with pytest.raises(DataValidationError) as caught:
         read_series(write_csv(tmp_path, frame))
     assert "no value in any column" not in str(caught.value)
+
+
+def test_a_forward_fill_from_an_earlier_row_is_not_made_from_a_later_one():
+    """Only leading gaps, which ffill fills backwards, read a later row (helper-147: marking
+    every filled value 'from a later row' had passed, and a backtest warned of look-ahead)."""
+    hours = pd.date_range("2024-01-01", periods=6, freq="h")
+    inside = pd.DataFrame({"a": [1, 2, np.nan, 4, 5, 6.0]}, index=hours)
+    assert "from_later_rows" not in read_series(inside, impute="ffill").attrs["repairs"]
+    leading = pd.DataFrame({"a": [np.nan, 2, np.nan, 4, 5, 6.0]}, index=hours)
+    assert read_series(leading, impute="ffill").attrs["repairs"]["from_later_rows"] == {"a": 1}

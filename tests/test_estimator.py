@@ -1054,7 +1054,15 @@ def test_prediction_frames_and_val_df_must_match_the_training_rows(fitted, serie
     with pytest.raises(DataValidationError, match=r"val_df has 5 rows, but a validation window needs "
                                                   r"horizon=12 target rows after df"):
         est.fit(series.iloc[:300], val_df=series.iloc[300:305])  # had counted df's rows as 'val split'
+    half_hourly = series.iloc[300:].set_axis(pd.date_range(series.index[300], periods=100, freq="30min",
+                                                           name="date"))
+    with pytest.raises(DataValidationError, match=r"val_df has rows every '30min' but df every 'h'"):
+        est.fit(series.iloc[:300], val_df=half_hourly)  # helper-147: unchecked, it had passed every test
     assert not hasattr(est, "network_")
+    # a val_df of exactly horizon rows is one validation window, reading context_length rows of df
+    # (helper-147: starting the val split a row late dropped it and refused this val_df)
+    est.fit(series.iloc[:300], val_df=series.iloc[300:312])
+    assert est.history_["best_val_loss"] is not None
 
 
 def test_forecast_origins_checks_the_index_and_takes_no_windows(fitted, series):

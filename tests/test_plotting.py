@@ -149,6 +149,11 @@ def test_forecast_figure_panels_labels_legend(
         assert line_labels[:4] == ["history", "actual", "tsmamba", "linear (best baseline)"]
         history_line = axes[0].get_lines()[0]
         assert len(history_line.get_xdata()) == 3 * HORIZON
+        for ax in axes:  # history up to each panel's origin, not past it (helper-147)
+            lines = {line.get_label(): line for line in ax.get_lines()}
+            last_seen = pd.Timestamp(lines["history"].get_xdata()[-1])
+            first_forecast = pd.Timestamp(lines["tsmamba"].get_xdata()[0])
+            assert first_forecast - last_seen == pd.Timedelta(hours=1)  # the origin, one step before
     finally:
         plt.close(fig)
 
@@ -204,6 +209,15 @@ def test_error_by_step_figure(metrics_df: pd.DataFrame) -> None:
         expected = metrics_df.query("model == 'tsmamba' and scope == 'step' and metric == 'mae'")
         np.testing.assert_allclose(lines[0].get_ydata(), expected["value"])
         assert "linear (baseline)" in _legend_labels(fig)
+    finally:
+        plt.close(fig)
+    # per-channel rows of each step, as a caller's own frame may hold, are ignored (helper-147)
+    steps = metrics_df[metrics_df["scope"] == "step"]
+    per_channel = pd.concat([steps.assign(channel=c, value=steps["value"] * (i + 2)) for i, c in
+                             enumerate(CHANNELS)])
+    fig = error_by_step_figure(pd.concat([metrics_df, per_channel], ignore_index=True), metric="mae")
+    try:
+        np.testing.assert_allclose(fig.axes[0].get_lines()[0].get_ydata(), expected["value"])
     finally:
         plt.close(fig)
 

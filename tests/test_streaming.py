@@ -993,3 +993,40 @@ def test_a_zone_aware_cycle_streams_at_the_wall_clock_hours_across_dst(new_york_
             np.testing.assert_array_equal(by_array.update_array(frame.iloc[t].to_numpy()), stepped)
             truth = wall_clock_cycle(future_index(index[: t + 1], est.horizon)).to_numpy()
             np.testing.assert_allclose(stepped, truth, atol=2e-4)
+
+
+def test_every_update_path_hands_its_last_row_to_the_fill_of_the_next(model64, series):
+    """missing="ffill" fills from the last row whichever way it came (helper-147: update_array
+    left the row before it, update_many its first row, and no test noticed)."""
+    rows = series.iloc[80:84].to_numpy()
+    gapped = series.iloc[84].copy()
+    gapped.iloc[1] = np.nan
+    by_row = model64.stream(history=series.iloc[:80], missing="ffill")
+    for t in range(80, 84):
+        by_row.update(series.iloc[t])
+    expected = by_row.update(gapped).to_numpy()
+    by_array = model64.stream(history=series.iloc[:80], missing="ffill")
+    for r in rows:
+        by_array.update_array(r)
+    np.testing.assert_allclose(by_array.update(gapped).to_numpy(), expected, rtol=0, atol=1e-10)
+    by_many = model64.stream(history=series.iloc[:80], missing="ffill")
+    by_many.update_many(series.iloc[80:84])
+    np.testing.assert_allclose(by_many.update(gapped).to_numpy(), expected, rtol=0, atol=1e-10)
+
+
+def test_update_many_refuses_a_gap_whatever_the_gap_policy(model, series):
+    """update_many does not fill gaps (helper-147: with gaps='ffill' or 'zero' an unchecked gap
+    was forecast as if the rows were contiguous)."""
+    for gaps in ("ffill", "zero"):
+        stream = model.stream(history=series.iloc[:80], gaps=gaps)
+        with pytest.raises(StreamError, match="update_many does not fill gaps"):
+            stream.update_many(series.iloc[85:90])
+
+
+def test_a_saved_stream_keeps_each_series_count(model, series, tmp_path):
+    """Each series' own count of observations comes back from a save (helper-147: without the
+    saved counts, a reloaded stream fell back to one count for all)."""
+    stream = Stream(model, [series.iloc[:50], series.iloc[:70]], ids=["a", "b"])
+    stream.update({"a": series.iloc[50]})
+    again = Stream.load(stream.save(tmp_path / "s"), model)
+    assert again.steps == stream.steps == {"a": 51, "b": 70}
