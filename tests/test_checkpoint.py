@@ -393,10 +393,14 @@ def test_a_save_to_a_path_under_home_goes_to_the_home_folder(tmp_path, monkeypat
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux) to fail a write")
 def test_a_failed_write_names_the_file(tmp_path):
-    """write() errors carry no file name: the CLI printed a bare 'No space left on device'."""
+    """write() errors carry no file name: the CLI printed a bare 'No space left on device'.
+    Written through a link of the test's own: code that replaced instead of appending would
+    replace the link, never the device (helper-147's mutant, run as root, had replaced /dev/full)."""
+    link = tmp_path / "full"
+    link.symlink_to("/dev/full")
     with pytest.raises(OSError, match="No space left on device") as info:
-        atomic_write_bytes("/dev/full", b"x" * 100_000)
-    assert info.value.filename == "/dev/full"
+        atomic_write_bytes(link, b"x" * 100_000)
+    assert info.value.filename == str(link)
 
 
 def test_atomic_writes_keep_symlinks_write_into_devices_and_get_a_plain_file_mode(tmp_path):
