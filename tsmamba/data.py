@@ -1024,9 +1024,10 @@ def _same_times(column: pd.Series, index: pd.DatetimeIndex) -> bool:
 
 
 def _trailing_blank_rows(values: np.ndarray) -> int:
-    """How many of the last rows of ``values`` (T, C) hold NaN in every column."""
+    """How many of the last rows of ``values`` (T, C) hold NaN in every column, when some row
+    before them holds a value (else 0: a series of nothing has no rows 'still to come')."""
     blank = np.isnan(values).all(axis=1)  # (T,)
-    return int(np.argmin(blank[::-1])) if not blank.all() else len(blank)
+    return 0 if blank.all() else int(np.argmin(blank[::-1]))
 
 
 def _parse_times(
@@ -1428,7 +1429,7 @@ def _validate(
             )
         later = later | _reads_later_rows(finite, impute)
         trailing = _trailing_blank_rows(values)
-        if trailing and trailing < len(values):
+        if trailing:
             warnings.warn(
                 f"{origin.prefix()}the last {_plural(trailing, 'row')} (from {_fmt_ts(times[-trailing])}) "
                 f"had no value in any column and {'were' if trailing > 1 else 'was'} imputed ({impute}): "
@@ -1630,7 +1631,7 @@ def _nonfinite_report(
         "or clean the data"
     )
     trailing = _trailing_blank_rows(values)
-    if trailing and trailing < len(values):  # future dates with no value yet: imputing moves the origin
+    if trailing:  # future dates with no value yet: imputing them moves the forecast's origin
         text += (
             f". The last {_plural(trailing, 'row')} (from {_fmt_ts(times[-trailing])}, "
             f"{origin.row(_source_row(rows, len(values) - trailing, 0))}) "
