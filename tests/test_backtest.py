@@ -254,6 +254,17 @@ def test_backtest_fits_on_training_rows_and_forecasts_without_future_rows():
     assert [c["rows"] for c in CALL_LOG] == [o + 1 for o in origins]
     assert result.config["n_fits"] == 5
     assert result.config["train_ranges"] == [[2, 12], [8, 18], [14, 24], [20, 30], [26, 36]]
+    # MASE divides by the seasonal naive error over the first fit's training rows, the rows
+    # mase_scale_rows names (helper-148: every row before them had passed every test)
+    from tsmamba.metrics import mase, mase_scale
+
+    wave = ramp(200).assign(c0=np.sin(np.arange(200) / 3.0) + np.arange(200) / 50.0)
+    result = backtest(LastValueForecaster(), wave, start=120, stride=5, window="sliding", train_length=60)
+    a, b = result.config["mase_scale_rows"]
+    assert [a, b] == result.config["train_ranges"][0] == [61, 121]
+    scale = mase_scale(wave.to_numpy()[a:b], 24)
+    expected = mase(result.arrays["y"], result.arrays["yhat"], scale)
+    assert result.scores[result.model_name]["overall"]["mase"] == pytest.approx(expected, rel=1e-12)
 
 
 @pytest.mark.parametrize(("refit", "n_fits"), [(False, 1), (True, 9), (2, 5), (3, 3), (100, 1)])

@@ -1154,6 +1154,35 @@ def test_backtest_prints_a_summary_table(tmp_path, small_csv, tiny_config, capsy
 
 
 
+def test_backtest_flags_reach_the_backtest_and_its_table(tmp_path, small_csv, tiny_config, capsys,
+                                                          monkeypatch):
+    """--refit, --window sliding --train-length, --context-mode, --all-forecasts reach the run,
+    and the table's gain columns are the report's (helper-148: dropping any one of them, or
+    swapping the two gains, had passed every test)."""
+    from tsmamba.backtest import BacktestResult
+
+    kept = []
+    real_save = BacktestResult.save_report
+    def save_report(self, out, **kw):
+        kept.append(kw["max_forecast_rows"])
+        return real_save(self, out, **kw)
+
+    monkeypatch.setattr(BacktestResult, "save_report", save_report)
+    out = tmp_path / "r"
+    status = cli.main(["backtest", "--data", str(small_csv), "--context", "48", "--horizon", "12",
+                       "--start", "600", "--stride", "20", "--refit", "2", "--window", "sliding",
+                       "--train-length", "500", "--context-mode", "full", "--all-forecasts",
+                       "--config", str(tiny_config), "--quiet", "--out", str(out)])
+    printed = capsys.readouterr().out
+    assert status == 0 and kept == [None]
+    config = json.loads((out / "metrics.json").read_text())["config"]
+    assert config["n_fits"] == 3 and config["context"] == "full"
+    assert config["train_ranges"] == [[101, 601], [141, 641], [181, 681]]  # 500 rows before each fit
+    gains = json.loads((out / "metrics.json").read_text())["improvement_pct"]["last_value"]
+    row = next(line for line in printed.splitlines() if line.startswith("last_value (baseline)")).split()
+    assert row[-2:] == [f"{gains['mse']:+.1f}%", f"{gains['mae']:+.1f}%"]  # MSE gain, then MAE gain
+
+
 def test_rolling_backtest_keeps_the_report_limit_of_forecasts_in_memory(tmp_path, small_csv, tiny_config,
                                                                         monkeypatch):
     """The CLI's report limit bounds the rolling backtest's forecasts frame, as it does LTSF's:
@@ -1207,6 +1236,14 @@ def test_fit_then_predict(tmp_path, small_csv, tiny_config, capsys):
                                                               "LUFL", "LULL", "OT"]
     assert forecast["date"].iloc[0] == pd.Timestamp("2016-07-01") + pd.Timedelta(hours=700)
     assert np.isfinite(forecast.iloc[:, 1:].to_numpy()).all()
+    # the forecast --context full asks for, not the window one (helper-148: ignoring the flag passed)
+    from tsmamba.data import read_series
+    from tsmamba.estimator import TSMambaForecaster
+
+    fitted, series = TSMambaForecaster.load(model), read_series(small_csv)
+    np.testing.assert_allclose(forecast.iloc[:, 1:].to_numpy(), fitted.predict(series, context="full"),
+                               rtol=1e-6, atol=1e-9)
+    assert not np.allclose(forecast.iloc[:, 1:].to_numpy(), fitted.predict(series, context="window"))
     # the model folder, damaged: one clear line
     (model / "weights.pt").write_bytes(b"truncated")
     assert_one_line_error(tsmamba("predict", "--model", model), "weights.pt", "corrupt")

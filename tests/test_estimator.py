@@ -219,6 +219,7 @@ def test_save_load_round_trip(fitted, series, tmp_path):
         loaded.predict(series, context="full"), fitted.predict(series, context="full")
     )
     assert loaded.get_params() == fitted.get_params()
+    assert loaded.history_ == fitted.history_ and loaded.history_["epochs"] >= 1  # helper-148
     assert sorted(p.name for p in Path(path).iterdir()) == ["meta.json", "series.pt", "weights.pt"]
     # saving again replaces the directory atomically
     fitted.save(path)
