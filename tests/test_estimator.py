@@ -103,17 +103,17 @@ def test_forecast_origins_matches_predict(fitted, series):
 
 def test_full_history_in_segments_equals_one_pass(fitted, series, monkeypatch):
     """Full-history forecasts run in segments with the state carried == one pass over all rows."""
-    from tsmamba import estimator
+    from tsmamba import model
 
     origins = [399, 5, 40, 41, 250, 6, 123]  # unsorted, on and across segment edges
     one_pass = fitted.forecast_origins(series, origins, context="full")
-    monkeypatch.setattr(estimator, "FULL_SEGMENT", 41)
+    monkeypatch.setattr(model, "FULL_SEGMENT", 41)
     segmented = fitted.forecast_origins(series, origins, context="full")
     np.testing.assert_allclose(segmented, one_pass, rtol=1e-5, atol=1e-5)
 
     # many series x d_model bound the segment too (862 series had taken 1.7 GB in 2048-row ones)
-    monkeypatch.setattr(estimator, "FULL_SEGMENT", 2048)
-    monkeypatch.setattr(estimator, "FORECAST_ELEMENTS", 3 * 16 * 30)  # 3 series x d_model 16: 30 rows
+    monkeypatch.setattr(model, "FULL_SEGMENT", 2048)
+    monkeypatch.setattr(model, "FORECAST_ELEMENTS", 3 * 16 * 30)  # 3 series x d_model 16: 30 rows
     lengths = []
     hook = fitted.network_.register_forward_pre_hook(lambda module, args: lengths.append(args[0].shape[1]))
     try:
@@ -159,7 +159,7 @@ def test_window_forecasts_keep_to_the_memory_budget(fitted, series, monkeypatch)
     """Without a batch_size, window forecasts run in passes of at most FORECAST_BATCH windows, and
     fewer when FORECAST_ELEMENTS (windows x channels x length x d_model) binds; the forecasts are
     those of one window per pass."""
-    from tsmamba import estimator
+    from tsmamba import model
 
     origins = np.arange(23, 60)
     one_each = fitted.forecast_origins(series, origins, batch_size=1)
@@ -171,7 +171,7 @@ def test_window_forecasts_keep_to_the_memory_budget(fitted, series, monkeypatch)
         assert seen == [32, 5]  # the tiny network: FORECAST_BATCH binds
         seen.clear()
         per_window = 3 * 24 * 16  # channels x context_length x d_model
-        monkeypatch.setattr(estimator, "FORECAST_ELEMENTS", 4 * per_window + per_window // 2)
+        monkeypatch.setattr(model, "FORECAST_ELEMENTS", 4 * per_window + per_window // 2)
         bounded = fitted.forecast_origins(series, origins)
         scaled = fitted.forecast_scaled_windows(contexts)
         assert seen == [4] * 9 + [1] + [1]

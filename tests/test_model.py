@@ -202,6 +202,47 @@ def test_future_phase_gives_the_cycle_of_each_forecast_step(mode, norm):
         tiny()(torch.randn(2, 12, 3), future_phase=ahead)
 
 
+@pytest.mark.parametrize("mode", ["independent", "mix"])
+@pytest.mark.parametrize("segment", [2048, 7])
+def test_forecast_at_gives_forward_over_each_origins_history(mode, segment, monkeypatch):
+    """forecast_at (one series, a piece at a time) gives at each origin what forward gives over
+    its window (window forecasts) or over every row up to it (full history, in segments of 7 rows
+    or one), float64 to 1e-10: unsorted and repeated origins, a DST change in the phases, passes
+    of 3 windows; each origin is forecast once."""
+    from tsmamba import model
+
+    monkeypatch.setattr(model, "FULL_SEGMENT", segment)
+    W, H, T, L = 7, 5, 40, 12
+    net = tiny(channel_mode=mode, cycle_length=W, input_skip=True, head_window=3).double()
+    with torch.no_grad():
+        net.cycle.normal_()
+    x = torch.randn(T, 3, dtype=torch.float64)
+    track = dst_phases(1, T + H, 22, W)[0]  # (T + H,): row 22 repeats the phase of row 21
+    marks = track[:T, None].double()
+    origins = torch.tensor([30, 11, 39, 11, 20, 13])  # 20: the change after a 7-row segment
+    for full in (False, True):
+        got = torch.full((len(origins), H, 3), float("nan"), dtype=torch.float64)
+        passes = []
+        for rows, piece in net.forecast_at(x, origins, marks, track, full_history=full, batch_size=3):
+            assert torch.isnan(got[rows]).all()
+            got[rows] = piece
+            passes.append(len(rows))
+        for k, o in enumerate(origins.tolist()):
+            first = 0 if full else o - L + 1
+            expected = net(x[None, first : o + 1], marks[None, first : o + 1],
+                           future_phase=track[None, o + 1 : o + 1 + H])[0]
+            torch.testing.assert_close(got[k], expected, atol=1e-10, rtol=0)
+        if not full:
+            assert passes == [3, 3]
+    assert list(net.forecast_at(x, origins[:0], marks, track)) == []
+    assert list(net.forecast_at(x, origins[:0], marks, track, full_history=True)) == []
+    short = r"origins must be rows in \[11, 40\) of x .* reads the 12 rows up to its origin\), got 10..30"
+    with pytest.raises(DataValidationError, match=short):  # origin 10 had read the series' last window
+        next(net.forecast_at(x, torch.tensor([30, 10]), marks, track))
+    with pytest.raises(DataValidationError, match=r"rows in \[0, 40\) of x \(40 rows\), got 0..40"):
+        next(net.forecast_at(x, torch.tensor([0, 40]), marks, track, full_history=True))
+
+
 def test_init_cycle_takes_the_per_phase_means():
     net = tiny(cycle_length=3)
     x = torch.tensor([[1.0, 0, 0], [2, 0, 0], [4, 1, 0], [3, 0, 0], [6, 0, 0], [8, 1, 0], [5, 0, 0]])

@@ -65,7 +65,6 @@ from tsmamba.errors import (
     check_number,
     check_seed,
     memory_errors,
-    positive_int,
 )
 from tsmamba.model import ForecasterConfig, MambaForecaster, count_parameters
 from tsmamba.training import (
@@ -96,14 +95,6 @@ class NotFittedError(TSMambaError, SklearnNotFittedError):
 
 FORMAT = FORECASTER_FORMAT
 CONTEXTS = ("window", "full")
-FULL_SEGMENT = 2048  # rows per recurrent pass of full-history forecasts (memory, not results)
-# Window forecasts without a batch_size: at most FORECAST_BATCH windows per forward pass (smaller
-# passes were faster on the 2-core CPU: 102 windows/s at 32, 54 at 256, 15 at 780 for an ETTm1
-# network at L = 96 without the kept heap), and fewer when windows x series rows x context_length
-# x d_model would pass FORECAST_ELEMENTS (memory, not results). The no-grad forward peaks near 120
-# bytes per such element (the L = 720 ETTm1 network: ~38 MB per window), so ~1 GB per pass.
-FORECAST_BATCH = 32
-FORECAST_ELEMENTS = 1 << 23
 UNSCALE_ROWS = 4096  # forecasts taken back to original units at a time (float64 temporaries)
 
 
@@ -454,17 +445,6 @@ class TSMambaForecaster(BaseEstimator):
 
     def _dtype(self) -> torch.dtype:
         return self.network_.head.weight.dtype
-
-    def _windows_per_pass(self, length: int, batch_size: int | None = None) -> int:
-        """Windows of ``length`` steps per no-grad forward pass: ``batch_size`` when given, else
-        FORECAST_BATCH, fewer when they would pass FORECAST_ELEMENTS."""
-        if batch_size is not None:
-            hint = "pass None to let the forecaster choose"
-            return positive_int(batch_size, "batch_size (windows per forward pass)", hint=hint)
-        cfg = self.network_.config
-        rows = cfg.n_channels if cfg.channel_mode == "independent" else 1  # series per window
-        within = FORECAST_ELEMENTS // (rows * max(length, 1) * cfg.d_model)
-        return max(1, min(FORECAST_BATCH, within))
 
     # ---- fitting ---------------------------------------------------------------------------
     def fit(
@@ -817,26 +797,16 @@ class TSMambaForecaster(BaseEstimator):
                 "context='full'"
             )
         x = self._scaled(values)  # (T, C)
-        marks = self.marks_for(index)
-        track = self.phase_track(index)  # (T + H,) or None: each phase the one before plus one
         # the result is filled piece by piece in original units: no list of parts, no concatenated
         # copy, no float64 copy of all of it (40,000 origins x 96 x 21: a 2.5 GB peak for 0.6 GB)
         out = np.empty((len(origins), self.horizon, x.shape[1]))  # (n, H, C)
-        if context == "full":
-            scaled = self._full_history_forecasts(x, marks, origins, track)  # (n, H, C)
-            pieces = ((i, scaled[i : i + UNSCALE_ROWS]) for i in range(0, len(origins), UNSCALE_ROWS))
-        else:
-            windows = x.unfold(0, L_, 1).transpose(1, 2)  # (T-L+1, L, C) view
-            mwin = None if marks is None else marks.unfold(0, L_, 1).transpose(1, 2)
-            batch_size = self._windows_per_pass(L_, batch_size)
-            starts = torch.as_tensor(origins - (L_ - 1))
-            ahead = None if track is None else track.unfold(0, self.horizon, 1)[origins + 1]  # (n, H)
-            pieces = ((i, self.network_(windows[starts[i : i + batch_size]],
-                                        None if mwin is None else mwin[starts[i : i + batch_size]],
-                                        future_phase=None if ahead is None else ahead[i : i + batch_size]))
-                      for i in range(0, len(origins), batch_size))
-        for i, piece in pieces:  # (b, H, C) scaled
-            out[i : i + len(piece)] = self.scaler_.inverse_transform(piece.double().numpy())
+        pieces = self.network_.forecast_at(x, torch.as_tensor(origins), self.marks_for(index),
+                                           self.phase_track(index), full_history=context == "full",
+                                           batch_size=batch_size)
+        for rows, piece in pieces:  # positions (b,), forecasts (b, H, C) scaled
+            for i in range(0, len(rows), UNSCALE_ROWS):
+                part = piece[i : i + UNSCALE_ROWS].double().numpy()
+                out[rows[i : i + UNSCALE_ROWS].numpy()] = self.scaler_.inverse_transform(part)
         if not np.isfinite(out).all():  # had come back as -inf, silently (predict) or blamed on training
             self._explain_overflow(out, x, origins)
         return out
@@ -858,39 +828,6 @@ class TSMambaForecaster(BaseEstimator):
             f"deviations of the training rows, in {largest}; "
             "check them (a unit mix-up or a sentinel value?)"
         )
-
-    def _full_history_forecasts(
-        self, x: torch.Tensor, marks: torch.Tensor | None, origins: np.ndarray,
-        track: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        """Scaled x (T, C) -> forecasts (n, H, C) after each origin, reading every row before it;
-        ``track`` (T + H,): the cycle phases of :meth:`phase_track`, where they do not step by one.
-
-        One recurrent pass in segments, the state carried between them (exactly what one pass
-        gives, as ``forward`` continues a state), so memory holds one segment's activations and
-        all-position forecasts, not T x H x C: FULL_SEGMENT rows, fewer when series x rows x
-        max(d_model, horizon) would pass FORECAST_ELEMENTS (Traffic's 862 series had taken 1.7 GB
-        at d_model 8 in 2048-row segments). A segment holding no origin only advances the state.
-        """
-        out = x.new_zeros(len(origins), self.horizon, x.shape[1])
-        if not len(origins):
-            return out
-        cfg = self.network_.config
-        series = cfg.n_channels if cfg.channel_mode == "independent" else 1
-        segment = max(1, min(FULL_SEGMENT, FORECAST_ELEMENTS // (series * max(cfg.d_model, self.horizon))))
-        pick = torch.as_tensor(origins)
-        state = None
-        for start in range(0, int(origins.max()) + 1, segment):
-            end = start + segment
-            seg_marks = None if marks is None else marks[None, start:end]
-            inside = (pick >= start) & (pick < end)
-            last = min(end, len(x))  # the phases of the H steps after the segment
-            ahead = None if track is None else track[None, last : last + self.horizon]
-            every, state = self.network_(x[None, start:end], seg_marks, state=state, future_phase=ahead,
-                                         all_positions=bool(inside.any()), return_state=True)  # (1, l, H, C)
-            if inside.any():
-                out[inside] = every[0, pick[inside] - start]
-        return out
 
     @_one_fit
     @torch.no_grad()
@@ -923,17 +860,11 @@ class TSMambaForecaster(BaseEstimator):
                 f"contexts must be windows of context_length={L_} rows, as the model was trained on, "
                 f"got {x.shape[1]}; for longer histories use forecast_origins(..., context='full')"
             )
-        hint = self._smaller_forecast(batch_size)
-        batch_size = self._windows_per_pass(x.shape[1], batch_size)
-        with memory_errors("forecast_scaled_windows", hint):
-            parts = [
-                self.network_(x[i : i + batch_size], None if m is None else m[i : i + batch_size],
-                              future_phase=None if ahead is None else ahead[i : i + batch_size])
-                for i in range(0, len(x), batch_size)
-            ]
-            if not parts:
-                return np.zeros((0, self.horizon, self.n_features_in_))
-            return torch.cat(parts).double().numpy()
+        out = np.empty((len(x), self.horizon, C))  # (N, H, C)
+        with memory_errors("forecast_scaled_windows", self._smaller_forecast(batch_size)):
+            for i, piece in self.network_.forecast_windows(x, m, ahead, batch_size=batch_size):
+                out[i : i + len(piece)] = piece.double().numpy()
+        return out
 
     @_one_fit
     def stream(self, history: Any = None, **kwargs: Any) -> Stream:

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 
 import torch
@@ -282,6 +282,18 @@ class ForecastState:
             hidden[rows] = new.hidden.to(hidden.dtype)
         return ForecastState(caches, moments, steps, hidden)
 
+
+# Forecasting a series without gradients (memory, not results). Window forecasts: at most
+# FORECAST_BATCH windows per forward pass (smaller passes were faster on the 2-core CPU: 102
+# windows/s at 32, 54 at 256, 15 at 780 for an ETTm1 network at L = 96 without the kept heap), and
+# fewer when windows x series rows x window length x d_model would pass FORECAST_ELEMENTS: the
+# no-grad forward peaks near 120 bytes per such element (the L = 720 ETTm1 network: ~38 MB per
+# window), so ~1 GB per pass. Full-history forecasts: FULL_SEGMENT rows per recurrent pass, fewer
+# when series rows x rows x max(d_model, horizon) would pass FORECAST_ELEMENTS (Traffic's 862
+# series had taken 1.7 GB at d_model 8 in 2048-row segments).
+FORECAST_BATCH = 32
+FORECAST_ELEMENTS = 1 << 23
+FULL_SEGMENT = 2048
 
 _MIN_WEIGHT = 1e-12  # a fresh state has no weight: its mean reads 0, and it adds no deviation
 
@@ -721,6 +733,82 @@ class MambaForecaster(nn.Module):
         if phase is not None:
             forecast = forecast + self._future_cycle(phase, future_phase)[:, 0]  # (b, H, C)
         return forecast, ForecastState(caches, moments, state.steps + 1, hidden)
+
+    # ---- forecasting a series (no gradients) -----------------------------------------------
+    def windows_per_pass(self, length: int, batch_size: int | None = None) -> int:
+        """Windows of ``length`` steps per forward pass: ``batch_size`` when given, else
+        FORECAST_BATCH, fewer when they would pass FORECAST_ELEMENTS."""
+        if batch_size is not None:
+            hint = "pass None to let the forecaster choose"
+            return positive_int(batch_size, "batch_size (windows per forward pass)", hint=hint)
+        cfg = self.config
+        rows = cfg.n_channels if cfg.channel_mode == "independent" else 1  # series per window
+        within = FORECAST_ELEMENTS // (rows * max(length, 1) * cfg.d_model)
+        return max(1, min(FORECAST_BATCH, within))
+
+    @torch.no_grad()
+    def forecast_windows(
+        self, windows: Tensor, marks: Tensor | None = None, future_phase: Tensor | None = None, *,
+        batch_size: int | None = None, take: Tensor | None = None,
+    ) -> Iterator[tuple[int, Tensor]]:
+        """Windows (N, l, C) [marks (N, l, n_marks), future_phase (N, H)] -> pieces (first, (b, H, C)):
+        the forecasts after windows ``first .. first + b - 1``, ``batch_size`` windows per forward
+        pass (None: :meth:`windows_per_pass`). ``take`` (n,): forecast only ``windows[take]``,
+        gathered a pass at a time (``windows`` may be an unfolded view of one series), and
+        ``future_phase`` is then (n, H), one row per taken window."""
+        b = self.windows_per_pass(windows.shape[1], batch_size)
+        for i in range(0, len(windows) if take is None else len(take), b):
+            rows = slice(i, i + b) if take is None else take[i : i + b]
+            ahead = None if future_phase is None else future_phase[i : i + b]
+            yield i, self(windows[rows], None if marks is None else marks[rows], future_phase=ahead)
+
+    @torch.no_grad()
+    def forecast_at(
+        self, x: Tensor, origins: Tensor, marks: Tensor | None = None, phases: Tensor | None = None, *,
+        full_history: bool = False, batch_size: int | None = None,
+    ) -> Iterator[tuple[Tensor, Tensor]]:
+        """Forecasts after rows ``origins`` (n,) of one series x (T, C), a piece at a time:
+        pieces (positions (b,) in ``origins``, forecasts (b, H, C)).
+
+        Window forecasts (``full_history=False``) read the ``context_length`` rows up to each
+        origin (every origin >= context_length - 1), ``batch_size`` windows per pass (see
+        :meth:`forecast_windows`). Full-history forecasts read every row up to each origin: one
+        recurrent pass, run in segments with the state carried (what one pass gives, as ``forward``
+        continues a state), so memory holds one segment's activations and forecasts, not
+        T x H x C; a segment holding no origin only advances the state.
+        ``marks`` (T, n_marks); ``phases`` (T + H,): the cycle phases of the rows and of the H
+        steps after them, where they do not step by one (a DST change); None: by one.
+        """
+        H, L_ = self.config.horizon, self.config.context_length
+        first = 0 if full_history else L_ - 1
+        if len(origins) and (origins.min() < first or origins.max() >= len(x)):
+            raise DataValidationError(  # a negative window start had read the series' end
+                f"origins must be rows in [{first}, {len(x)}) of x ({len(x)} rows"
+                + ("" if full_history else f"; a window forecast reads the {L_} rows up to its origin")
+                + f"), got {int(origins.min())}..{int(origins.max())}"
+            )
+        if not full_history:
+            windows = x.unfold(0, L_, 1).transpose(1, 2)  # (T-L+1, L, C) view
+            mwin = None if marks is None else marks.unfold(0, L_, 1).transpose(1, 2)
+            ahead = None if phases is None else phases.unfold(0, H, 1)[origins + 1]  # (n, H)
+            starts = origins - (L_ - 1)  # (n,) the first row of each origin's window
+            for i, piece in self.forecast_windows(windows, mwin, ahead, batch_size=batch_size, take=starts):
+                yield torch.arange(i, i + len(piece)), piece
+            return
+        cfg = self.config
+        series = cfg.n_channels if cfg.channel_mode == "independent" else 1
+        segment = max(1, min(FULL_SEGMENT, FORECAST_ELEMENTS // (series * max(cfg.d_model, H))))
+        state = None
+        for start in range(0, int(origins.max()) + 1 if len(origins) else 0, segment):
+            end = start + segment
+            inside = torch.nonzero((origins >= start) & (origins < end))[:, 0]  # (b,) positions
+            last = min(end, len(x))  # the phases of the H steps after the segment
+            ahead = None if phases is None else phases[None, last : last + H]
+            every, state = self(x[None, start:end], None if marks is None else marks[None, start:end],
+                                state=state, future_phase=ahead, all_positions=bool(len(inside)),
+                                return_state=True)  # (1, l, H, C)
+            if len(inside):
+                yield inside, every[0, origins[inside] - start]
 
     def param_groups(self, weight_decay: float) -> list[dict]:
         """AdamW groups: no weight decay on norms, biases, dt_bias, A_log, D and the cycle."""
