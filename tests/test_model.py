@@ -241,6 +241,8 @@ def test_forecast_at_gives_forward_over_each_origins_history(mode, segment, monk
         next(net.forecast_at(x, torch.tensor([30, 10]), marks, track))
     with pytest.raises(DataValidationError, match=r"rows in \[0, 40\) of x \(40 rows\), got 0..40"):
         next(net.forecast_at(x, torch.tensor([0, 40]), marks, track, full_history=True))
+    with pytest.raises(ConfigError, match=r"norm='revin' .* has no recurrent form"):
+        next(tiny(norm="revin").forecast_at(torch.randn(T, 3), origins, full_history=True))
 
 
 def test_init_cycle_takes_the_per_phase_means():

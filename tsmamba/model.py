@@ -779,6 +779,8 @@ class MambaForecaster(nn.Module):
         ``marks`` (T, n_marks); ``phases`` (T + H,): the cycle phases of the rows and of the H
         steps after them, where they do not step by one (a DST change); None: by one.
         """
+        if full_history:
+            self._check_recurrent()
         H, L_ = self.config.horizon, self.config.context_length
         first = 0 if full_history else L_ - 1
         if len(origins) and (origins.min() < first or origins.max() >= len(x)):
