@@ -1121,3 +1121,55 @@ def test_ltsf_forecasts_a_zone_aware_cycle_at_the_wall_clock_hours_across_dst(wa
                            baselines=False)
     assert result.arrays["y"].shape == (1000 - 12 + 1, 12, 2)  # the last 20 %: from 2022-02-13
     np.testing.assert_allclose(result.arrays["yhat"], result.arrays["y"], atol=1e-4)
+
+
+def test_a_forecasts_file_of_exactly_max_forecast_rows_is_complete(tmp_path):
+    """metrics.json calls the forecasts file complete when its rows equal the limit."""
+    result = backtest(LastValueForecaster(), ramp(), start=20)
+    result.save_report(tmp_path, plots=False, max_forecast_rows=len(result.forecasts))
+    assert json.loads((tmp_path / "metrics.json").read_text())["forecasts_csv"]["complete"] is True
+    result.save_report(tmp_path / "cut", plots=False, max_forecast_rows=len(result.forecasts) - 1)
+    assert json.loads((tmp_path / "cut" / "metrics.json").read_text())["forecasts_csv"]["complete"] is False
+
+
+def test_report_records_windows_per_second_the_fingerprints_ends_and_the_windows_asked_for():
+    """timings.windows_per_s is windows over forecast seconds (it had been inverted); the data
+    fingerprint names the first and last timestamps; config.n_windows is what was asked (None)."""
+    import time
+
+    class Slow(LastValueForecaster):
+        def forecast_origins(self, df, origins, **kwargs):
+            time.sleep(0.01)
+            return super().forecast_origins(df, origins, **kwargs)
+
+    result = backtest(Slow(), ramp(), start=20)
+    assert result.timings["windows_per_s"] == pytest.approx(result.n_windows / result.timings["forecast_s"])
+    assert result.timings["windows_per_s"] < 1000  # 17 windows, 10 ms each
+    fingerprint = result.report()["data"]["fingerprint"]
+    assert (fingerprint["first"], fingerprint["last"]) == ("2021-01-01 00:00:00", "2021-01-02 15:00:00")
+    assert result.config["n_windows"] is None
+
+
+def test_report_figures_plot_mae_and_metrics_csv_keeps_eight_digits(monkeypatch, tmp_path):
+    """save_report draws its error figures in MAE (not the first metric, MSE), and metrics.csv
+    carries the metrics to 8 significant digits."""
+    from tsmamba import plotting
+
+    seen = []
+    monkeypatch.setattr(plotting, "plot_error_by_step",
+                        lambda m, path, metric="mae": seen.append(metric) or path)
+    monkeypatch.setattr(plotting, "plot_forecasts", lambda *args, **kwargs: args[1])
+    monkeypatch.setattr(plotting, "plot_error_over_time",
+                        lambda f, path, metric="mae", **kwargs: seen.append(metric) or path)
+    result = backtest(LastValueForecaster(bias=0.123456789), ramp(), start=20)
+    result.save_report(tmp_path)
+    assert seen == ["mae", "mae"]
+    written = pd.read_csv(tmp_path / "metrics.csv")
+    np.testing.assert_allclose(written["value"], result.metrics["value"], rtol=1e-7)
+
+
+def test_repr_shows_mse_and_mae_each_under_its_name():
+    result = backtest(LastValueForecaster(bias=0.5), ramp(), start=20)
+    overall = result.scores["tsmamba"]["overall"]
+    assert overall["mse"] != overall["mae"]
+    assert f"mse={overall['mse']:.4g}, mae={overall['mae']:.4g}" in repr(result)

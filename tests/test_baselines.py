@@ -227,3 +227,32 @@ def test_a_bad_seed_is_refused_when_the_baseline_is_made():
     for seed in ("abc", -1, 2.5, None):
         with pytest.raises(ConfigError, match="seed must be an integer"):
             LinearBaseline(10, 4, seed=seed)
+
+
+def test_linear_baseline_takes_alpha_zero_as_ordinary_least_squares():
+    """alpha=0 is least squares, not an error (helper-150: refusing 0 passed)."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(30, 4, 2))
+    baseline = LinearBaseline(4, 2, alpha=0).fit(X, 2.0 * X[:, -2:])
+    assert baseline.alpha == 0.0
+    np.testing.assert_allclose(baseline.predict(X[:3]), 2.0 * X[:3, -2:], atol=1e-8)
+
+
+def test_capped_training_rows_come_from_the_sampled_windows():
+    """With both caps, the rows kept are rows of the randomly sampled windows, not of the first
+    windows (helper-150: indexing the sample positions, not the windows, passed)."""
+    x = np.arange(40.0)[:, None, None] * np.ones((1, 4, 3))  # window i holds i everywhere
+    rows_x, _ = LinearBaseline(4, 2, max_windows=10, max_rows=12, seed=0)._training_rows(x, x[:, :2])
+    sampled = np.random.default_rng(0).choice(40, size=10, replace=False)
+    assert len(rows_x) == 12 and set(rows_x[:, 0].astype(int)) <= set(sampled.tolist())
+    assert rows_x[:, 0].max() > 10  # not the first windows only
+
+
+def test_rows_with_a_missing_target_are_left_out_of_the_fit():
+    """A NaN in a target drops its row; the map is fitted on the others (it had raised in sklearn)."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(30, 4, 2))
+    Y = 2.0 * X[:, -2:, :]
+    Y[3, 1, 0] = np.nan
+    baseline = LinearBaseline(4, 2).fit(X, Y)
+    np.testing.assert_allclose(baseline.predict(X[4:5]), 2.0 * X[4:5, -2:], atol=1e-2)

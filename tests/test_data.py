@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import json
 import os
@@ -20,6 +21,7 @@ from tsmamba.data import (
     PhasesAheadTable,
     StandardScaler,
     check_length,
+    check_scaled_range,
     cycle_phase,
     cycle_phases_ahead,
     default_time_col,
@@ -1719,3 +1721,276 @@ def test_a_forward_fill_from_an_earlier_row_is_not_made_from_a_later_one():
     assert "from_later_rows" not in read_series(inside, impute="ffill").attrs["repairs"]
     leading = pd.DataFrame({"a": [np.nan, 2, np.nan, 4, 5, 6.0]}, index=hours)
     assert read_series(leading, impute="ffill").attrs["repairs"]["from_later_rows"] == {"a": 1}
+
+
+# ---------------------------------------------------------------------------------------------
+# reading: encodings, delimiters, long form
+
+
+def test_a_big_endian_utf16_file_is_named_as_utf16(tmp_path):
+    """A UTF-16 BE file says it is UTF-16 text, not "not valid utf-8"
+    (helper-149: dropping BOM_UTF16_BE from the BOM check passed)."""
+    path = tmp_path / "be.csv"
+    path.write_bytes(codecs.BOM_UTF16_BE + "date,x\n2024-01-01,1\n2024-01-02,2\n".encode("utf-16-be"))
+    with pytest.raises(DataValidationError, match="the file is UTF-16 text"):
+        read_series(path)
+
+
+def test_a_pipe_delimited_file_is_named(tmp_path):
+    """A '|'-separated header is reported as using '|' (helper-149: dropping '|' passed)."""
+    path = tmp_path / "pipe.csv"
+    path.write_text("date|x\n2024-01-01|1\n2024-01-02|2\n", encoding="utf-8")
+    with pytest.raises(DataValidationError, match=r"has no comma but '\|'"):
+        read_series(path)
+
+
+def test_value_col_alone_reads_long_form_with_the_default_id_column():
+    """value_col= without id_col= still reads long form into one channel per id
+    (helper-149: checking only id_col passed)."""
+    df = pd.DataFrame(
+        {
+            "unique_id": ["a", "b"] * 3,
+            "day": pd.date_range("2024-01-01", periods=3).repeat(2),
+            "sales": range(6),
+        }
+    )
+    out = read_series(df, time_col="day", value_col="sales")
+    assert list(out.columns) == ["a", "b"]
+    assert out["a"].tolist() == [0.0, 2.0, 4.0]
+    assert out["b"].tolist() == [1.0, 3.0, 5.0]
+
+
+def test_six_rows_of_two_series_are_taken_for_long_form():
+    """Six rows of two stores over three dates point to id_col='store'
+    (helper-149: needing 8 rows before suspecting long form passed)."""
+    df = pd.DataFrame(
+        {
+            "store": ["a", "b"] * 3,
+            "date": pd.date_range("2024-01-01", periods=3).repeat(2),
+            "units": [1.0, 2, 3, 4, 5, 6],
+        }
+    )
+    with pytest.raises(DataValidationError, match="id_col='store'"):
+        read_series(df)
+
+
+def test_a_text_column_with_all_values_different_is_not_taken_for_an_id():
+    """A repeated hour beside a text column of all-different values is a non-numeric column,
+    not long form (helper-149: allowing as many ids as rows passed)."""
+    times = pd.to_datetime(
+        ["2024-10-27 00:00", "2024-10-27 01:00", "2024-10-27 02:00", "2024-10-27 02:00", "2024-10-27 03:00"]
+    )
+    df = pd.DataFrame({"date": times, "load": [1.0, 2, 3, 4, 5], "note": ["a", "b", "c", "d", "e"]})
+    with pytest.raises(DataValidationError, match="non-numeric columns: column 'note'") as info:
+        read_series(df)
+    assert "id_col=" not in str(info.value)
+
+
+def test_a_text_id_column_is_suggested_before_an_integer_one():
+    """When a text and an integer column both tell series apart, the text one is suggested
+    (helper-149: taking the last candidate passed)."""
+    df = pd.DataFrame(
+        {
+            "date": pd.date_range("2024-01-01", periods=3).repeat(2),
+            "store": ["a", "b"] * 3,
+            "code": [1, 2] * 3,
+            "units": [1.0, 2, 3, 4, 5, 6],
+        }
+    )
+    with pytest.raises(DataValidationError, match="id_col='store'"):
+        read_series(df)
+
+
+def test_a_long_form_id_of_blanks_is_empty():
+    """An id of only spaces counts as empty and its rows are named
+    (helper-149: comparing without strip() passed)."""
+    df = pd.DataFrame(
+        {
+            "unique_id": ["a", "a", "  ", "  "],
+            "ds": pd.to_datetime(["2024-01-01", "2024-01-02"] * 2),
+            "y": [1.0, 2, 3, 4],
+        }
+    )
+    with pytest.raises(DataValidationError, match="'unique_id' is empty at row 2, row 3"):
+        read_series(df)
+
+
+def test_an_unnamed_datetime_index_takes_the_time_col_name():
+    """An unnamed DatetimeIndex is named after time_col= (helper-149: always "date" passed)."""
+    df = pd.DataFrame({"x": [1.0, 2, 3]}, index=pd.date_range("2024-01-01", periods=3))
+    assert read_series(df, time_col="ts").index.name == "ts"
+
+
+# ---------------------------------------------------------------------------------------------
+# reading: times and values
+
+
+def test_a_naive_timestamp_after_aware_ones_is_the_one_named():
+    """The first naive row is named among aware ones (helper-149: argmax instead of argmin passed)."""
+    df = pd.DataFrame(
+        {"date": ["2024-01-01 00:00+01:00", "2024-01-01 01:00+01:00", "2024-01-01 02:00"], "x": [1.0, 2, 3]}
+    )
+    with pytest.raises(DataValidationError, match=r"without a time zone \(row 2: '2024-01-01 02:00'\)"):
+        read_series(df)
+
+
+def test_an_object_column_with_an_unsigned_64_bit_integer_says_object_values():
+    """-1 beside 2**63+5 fits neither int64 nor uint64 and is reported as object values
+    (helper-149: a 2**63 upper bound passed)."""
+    df = pd.DataFrame(
+        {"date": pd.date_range("2024-01-01", periods=3), "x": pd.Series([-1, 2**63 + 5, 3], dtype=object)}
+    )
+    with pytest.raises(DataValidationError, match="column 'x' \\(held as object values"):
+        read_series(df)
+
+
+def test_three_digit_thousands_groups_are_named():
+    """Values like 123,456 are named as thousands grouping (helper-149: 1-2 leading digits passed)."""
+    df = pd.DataFrame(
+        {"date": pd.date_range("2024-01-01", periods=3), "x": ["123,456", "234,567", "345,678"]}
+    )
+    with pytest.raises(DataValidationError, match="use ',' to group thousands"):
+        read_series(df)
+
+
+def test_four_too_large_integers_list_three_and_an_ellipsis():
+    """Four integers beyond 2**53 list the first three then ", ..." (helper-149: "> 4" passed)."""
+    big = 2**53 + 1
+    df = pd.DataFrame({"date": pd.date_range("2024-01-01", periods=4), "x": [big, big + 2, big + 4, big + 6]})
+    with pytest.raises(DataValidationError, match=r"4 of them \(.*row 2: 9007199254740997, \.\.\.\)"):
+        read_series(df)
+
+
+def test_unsorted_times_count_every_place_time_goes_back():
+    """Two backward steps say "2 places in all" (helper-149: always 1 place passed)."""
+    times = pd.to_datetime(["2024-01-02", "2024-01-01", "2024-01-04", "2024-01-03"])
+    with pytest.raises(DataValidationError, match="time goes back at 2 places in all"):
+        read_series(pd.DataFrame({"date": times, "x": [1.0, 2, 3, 4]}))
+
+
+def test_sorting_keeps_the_file_order_of_rows_with_equal_times():
+    """sort=True keeps rows with the same time in file order (helper-149: quicksort passed)."""
+    rng = np.random.default_rng(0)
+    times = pd.date_range("2024-01-01", periods=200, freq="h").repeat(2)[rng.permutation(400)]
+    with pytest.warns(UserWarning, match="200 duplicate timestamps"):
+        out = read_series(pd.DataFrame({"date": times, "x": np.arange(400.0)}), sort=True, strict=False)
+    rows = out["x"].to_numpy()
+    assert len(rows) == 400
+    assert (rows[0::2] < rows[1::2]).all()
+
+
+# ---------------------------------------------------------------------------------------------
+# frequency inference
+
+
+@pytest.mark.parametrize(
+    ("index", "alias"),
+    [
+        # unsorted rows (helper-149: not sorting the unique times passed)
+        (pd.DatetimeIndex(["2024-01-03", "2024-01-01", "2024-01-02", "2024-01-05"]), "D"),
+        # one-unit steps are named without a count (helper-149: "1h" passed)
+        (pd.DatetimeIndex([f"2024-01-01 {h:02d}:00" for h in (0, 1, 3, 4, 6, 7)]), "h"),
+        # three rows are enough (helper-149: needing 4 passed)
+        (pd.DatetimeIndex(["2024-01-01", "2024-02-01", "2024-03-01"]), "MS"),
+        # a weekly grid keeps its anchor day (helper-149: dropping the anchored alias passed)
+        (pd.date_range("2024-01-07", periods=8, freq="W-SUN").delete(5), "W-SUN"),
+        # a gap-free stretch at the end is searched (helper-149: len(diffs) - 3 passed)
+        (pd.date_range("2024-01-07", periods=6, freq="W-SUN").delete(1), "W-SUN"),
+        # a month missing near the start (helper-149: max(len(times), 1) passed)
+        (pd.date_range("2020-01-01", periods=30, freq="MS").delete([1]), "MS"),
+    ],
+    ids=["unsorted", "hourly-gaps", "three-months", "weekly-gap", "weekly-gap-early", "monthly-gap-early"],
+)
+def test_infer_freq_of_short_unsorted_or_gappy_grids(index, alias):
+    """infer_freq names the grid of short, unsorted or gappy indexes."""
+    assert infer_freq(index) == alias
+
+
+def test_mid_month_rows_are_told_to_use_the_month_start_or_end():
+    """Rows on the 15th of each month, with 30- and 31-day steps, are told to use month start or end
+    (helper-149: counting only 31-day steps as monthly passed)."""
+    index = pd.DatetimeIndex([f"2024-{m:02d}-15" for m in range(4, 13)])
+    with pytest.raises(DataValidationError, match="month's start or end"):
+        infer_freq(index)
+
+
+# ---------------------------------------------------------------------------------------------
+# scaler
+
+
+def test_a_negative_constant_channel_scales_by_its_magnitude():
+    """A constant -5 channel gets scale 5, survives to_dict/from_dict and inverts +1 to 0
+    (helper-149: using mean instead of abs(mean) passed)."""
+    with pytest.warns(UserWarning, match="channel 0 is constant"):
+        scaler = StandardScaler().fit(np.array([[-5.0, 1.0], [-5.0, 2.0], [-5.0, 3.0]]))
+    assert scaler.scale_[0] == 5.0
+    restored = StandardScaler.from_dict(scaler.to_dict())
+    assert restored.scale_[0] == 5.0
+    np.testing.assert_allclose(scaler.inverse_transform(np.array([[1.0, 0.0]])), [[0.0, 2.0]])
+
+
+def test_scaler_warns_of_a_value_far_below_the_rest():
+    """A -1e30 among 0..99 warns "far from the rest" (helper-149: looking only above the median passed)."""
+    values = np.arange(100.0)[:, None]
+    values[50, 0] = -1e30
+    with pytest.warns(UserWarning, match="far from the rest in 'load' \\(a value of -1e\\+30"):
+        StandardScaler().fit(values, columns=["load"])
+
+
+def test_scaler_dict_with_a_zero_scale_is_refused():
+    """scale 0 is refused on load (helper-149: accepting scale >= 0 passed)."""
+    with pytest.raises(ConfigError, match="positive 'scale'"):
+        StandardScaler.from_dict({"mean": [0.0], "scale": [0.0]})
+
+
+def test_scaled_values_just_past_the_float32_bound_are_refused():
+    """1e20 exceeds sqrt(float32 max) and is refused (helper-149: a 10x looser bound passed)."""
+    with pytest.raises(DataValidationError, match=r"values in \['x'\] reach 1e\+20"):
+        check_scaled_range(np.array([[1e20]]), ["x"], float(np.finfo(np.float32).max))
+
+
+# ---------------------------------------------------------------------------------------------
+# splits, time features, LTSFData
+
+
+def test_split_fractions_slightly_over_one_are_refused():
+    """Fractions summing to 1.0005 are refused (helper-149: a 1e-3 tolerance passed)."""
+    with pytest.raises(ConfigError, match=r"sum to 1\.0005 > 1"):
+        split_borders(1000, 0, fractions=(0.7, 0.1, 0.2005))
+
+
+def test_a_context_one_row_before_the_start_is_refused():
+    """A context reaching one row before row 0 is refused (helper-149: "first < -1" passed)."""
+    with pytest.raises(DataValidationError, match="context_length 71 reaches before row 0"):
+        split_borders(100, 71, counts=(70, 10, 20))
+
+
+def test_split_dates_with_an_offset_are_converted_to_the_index_zone():
+    """A UTC date is converted to the index's zone, not relabelled (helper-149: tz_localize passed)."""
+    index = pd.date_range("2024-01-01", periods=48, freq="h", tz="Europe/Berlin")
+    borders = split_borders(48, 0, dates=("2024-01-01T12:00+00:00", "2024-01-02T00:00+00:00"), index=index)
+    assert borders["train"] == (0, 13)
+    assert borders["val"] == (13, 25)
+    assert borders["test"] == (25, 48)
+
+
+def test_time_features_ignore_zero_steps_of_repeated_times():
+    """Repeated hours still give hourly features (4 columns) (helper-149: counting zero steps passed)."""
+    index = pd.DatetimeIndex(pd.date_range("2024-01-01", periods=4, freq="h").repeat(3))
+    assert time_features(index).shape == (12, 4)
+
+
+def test_fit_index_of_data_with_a_repeated_time_is_a_regular_grid():
+    """LTSFData with a repeated time builds its fit index on the grid
+    (helper-149: checking only meta["irregular"] passed)."""
+    index = pd.DatetimeIndex(["2024-01-01 00:00", "2024-01-01 01:00", "2024-01-01 01:00", "2024-01-01 02:00"])
+    data = LTSFData(
+        values=np.zeros((4, 1), np.float32),
+        index=index,
+        columns=["x"],
+        borders={},
+        scaler=StandardScaler.identity(1),
+        freq="h",
+        name="x",
+    )
+    assert list(data.fit_index) == list(pd.date_range("2024-01-01", periods=4, freq="h"))

@@ -350,3 +350,15 @@ def test_metric_properties(y: np.ndarray, yhat: np.ndarray) -> None:
     steps = [row["mae"] for row in result["per_step"]]
     assert result["overall"]["mae"] == pytest.approx(np.mean(steps), abs=1e-9)
     assert result["overall"]["mase"] == pytest.approx(result["overall"]["mae"], abs=1e-9)
+
+
+def test_mape_takes_eps_zero_as_documented():
+    """eps=0 divides by |y| itself: allowed, as the docstring says (helper-150: refusing 0 passed)."""
+    assert mape(np.array([2.0, 4.0]), np.array([1.0, 5.0]), eps=0) == pytest.approx(37.5)
+    assert mape(np.array([0.0, 2.0]), np.array([1.0, 1.0]), eps=0) == math.inf
+
+
+def test_a_one_row_training_series_says_why_its_mase_scale_is_nan():
+    """One row has no difference at any lag: the warning says so, not that it falls back to lag 1."""
+    with pytest.warns(RuntimeWarning, match=r"has 1 value\(s\)"):
+        assert np.isnan(mase_scale(np.array([[1.0]]), 24)).all()

@@ -496,3 +496,68 @@ def test_helper_132s_figure_defects(forecasts: pd.DataFrame, metrics_df: pd.Data
             plt.close(fig)
     with pytest.raises(ConfigError, match="model_name 'linear' is the name of a baseline"):
         error_over_time_figure(forecasts, model_name="linear")
+
+
+def test_forecast_panels_spread_from_the_first_origin_to_the_last(forecasts: pd.DataFrame) -> None:
+    """Without origins, the panels show origins evenly spread over the backtest, first and last
+    included (helper-150: the first few origins passed)."""
+    fig = forecast_figure(forecasts, max_panels=4)
+    try:
+        titles = " ".join(ax.get_title() for ax in fig.axes if ax.get_visible())
+        first, last = forecasts["origin"].min(), forecasts["origin"].max()
+        assert f"origin {first:%Y-%m-%d %H:%M}" in titles and f"origin {last:%Y-%m-%d}" in titles
+    finally:
+        plt.close(fig)
+
+
+def test_the_best_baseline_line_draws_the_baselines_forecast(forecasts: pd.DataFrame) -> None:
+    fig = forecast_figure(forecasts, max_panels=1)
+    try:
+        ax = fig.axes[0]
+        lines = {line.get_label(): line for line in ax.get_lines()}
+        (best,) = [label for label in lines if label.endswith(" (best baseline)")]
+        name = best.removesuffix(" (best baseline)")
+        chan = ax.get_ylabel()
+        panel = forecasts[(forecasts["origin"] == forecasts["origin"].min()) & (forecasts["channel"] == chan)]
+        np.testing.assert_allclose(lines[best].get_ydata(), panel.sort_values("step")[f"yhat_{name}"])
+    finally:
+        plt.close(fig)
+
+
+def test_error_over_time_legend_gives_the_mean_over_origins(forecasts: pd.DataFrame) -> None:
+    fig = error_over_time_figure(forecasts, metric="mae")
+    try:
+        per_origin = (forecasts["y"] - forecasts["yhat"]).abs().groupby(forecasts["origin"]).mean()
+        assert per_origin.mean() != pytest.approx(per_origin.median(), rel=1e-2)
+        assert _legend_labels(fig)[0] == f"model, mean {per_origin.mean():.3g}"
+    finally:
+        plt.close(fig)
+
+
+def test_report_plots_follow_the_reports_metric_and_name_several_models_model(
+    forecasts: pd.DataFrame, metrics_df: pd.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """save_report_plots(metric="mse") draws error over time in MSE; with two models in the
+    metrics, the figures say "model", not the first one's name."""
+    from tsmamba import plotting
+
+    titles, names = [], []
+    over_time, panels = plotting.error_over_time_figure, plotting.forecast_figure
+
+    def spy_over_time(frame, **kwargs):
+        fig = over_time(frame, **kwargs)
+        titles.append(fig.axes[0].get_title())
+        return fig
+
+    def spy_panels(frame, **kwargs):
+        names.append(kwargs["model_name"])
+        return panels(frame, **kwargs)
+
+    monkeypatch.setattr(plotting, "error_over_time_figure", spy_over_time)
+    monkeypatch.setattr(plotting, "forecast_figure", spy_panels)
+    save_report_plots(forecasts, metrics_df, tmp_path / "one", metric="mse")
+    assert titles[-1].startswith("MSE per forecast origin")
+    two = pd.concat([metrics_df[metrics_df["model"] == "tsmamba"].assign(model="a1"),
+                     metrics_df[metrics_df["model"] == "tsmamba"].assign(model="a2")], ignore_index=True)
+    save_report_plots(forecasts, two, tmp_path / "two")
+    assert names == ["tsmamba", "model"]
