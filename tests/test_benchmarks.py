@@ -44,6 +44,21 @@ def test_benchmark_runs_at_a_tiny_size_and_prints_its_table(name, benchmark_file
     assert re.search(TABLE_ROW[name], done.stdout, re.MULTILINE), done.stdout[-2000:]
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the malloc thresholds are glibc's")
+def test_bench_ssd_says_which_malloc_settings_it_timed(monkeypatch):
+    """The scan is timed with freed large blocks kept in the heap, as training runs (under glibc's
+    thresholds L = 720 had timed page faults: 850 ms against 261), and the header says which."""
+    monkeypatch.delenv("TSMAMBA_MALLOC", raising=False)
+    header = {}
+    for malloc in ("keep", "default"):
+        done = subprocess.run([sys.executable, str(BENCHMARKS / "bench_ssd.py"), *TINY_RUNS["bench_ssd"],
+                               "--malloc", malloc], capture_output=True, text=True, timeout=300,
+                              env={**os.environ, "OMP_NUM_THREADS": "1"})
+        assert done.returncode == 0, done.stderr[-2000:]
+        header[malloc] = re.search(r"^# malloc: (.*)$", done.stdout, re.MULTILINE)[1]
+    assert header == {"keep": "large blocks kept in the heap", "default": "glibc defaults"}
+
+
 @pytest.mark.parametrize(("script", "args", "message"), [
     ("benchmarks/bench_ssd.py", ["--repeats", "0"], "--repeats and --threads must be at least 1"),
     ("benchmarks/bench_backtest.py", ["--loop-origins", "0"], "--horizon and --threads must be at least 1"),

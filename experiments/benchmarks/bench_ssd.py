@@ -6,6 +6,9 @@ textbook chunked algorithm written plainly with the 4-operand einsums of the Mam
 Prints median milliseconds (forward, forward+backward), the ratio to the textbook version,
 achieved GFLOP/s (matmul FLOPs of the chunked algorithm) next to a large fp32 matmul measured in
 the same run, and peak memory (RSS growth of a fresh subprocess) for forward+backward.
+By default freed large blocks stay in the heap (``tsmamba.runtime.keep_large_allocations``, as the
+``tsmamba`` command and the experiments train), so the timings are the scan's and not the page
+faults of glibc's mmap threshold; ``--malloc default`` measures with glibc's own settings.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import time
 import torch
 from einops import rearrange, repeat
 
+from tsmamba.runtime import keep_large_allocations
 from tsmamba.ssd import ssd_chunked, ssd_chunked_ref, ssd_recurrent
 
 
@@ -123,6 +127,9 @@ def peak_memory_mb(impl, seqlen, args):
 import torch, sys
 sys.path.insert(0, {sys.path[0]!r})
 from bench_ssd import make_inputs, run_case
+from tsmamba.runtime import keep_large_allocations
+if {args.malloc == "keep"}:
+    keep_large_allocations()
 def hwm():
     for line in open("/proc/self/status"):
         if line.startswith("VmHWM:"):
@@ -149,6 +156,9 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--recurrent-max-len", type=int, default=720,
                     help="skip the (slow) step-by-step reference above this length")
+    ap.add_argument("--malloc", choices=("keep", "default"), default="keep",
+                    help="keep: freed large blocks stay in the heap, as in training (default); "
+                         "default: glibc's thresholds")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     sizes = [args.batch, args.nheads, args.headdim, args.d_state, args.chunk, args.repeats, args.threads,
@@ -157,6 +167,7 @@ def main() -> None:
         ap.error("--lengths, --batch, --nheads, --headdim, --d-state, --chunk, --repeats and --threads "
                  "must be at least 1")
     torch.set_num_threads(args.threads)
+    kept = args.malloc == "keep" and keep_large_allocations()
 
     a = torch.randn(2048, 2048)
     mm_ms = median_ms(lambda: a @ a, args.repeats)
@@ -165,6 +176,7 @@ def main() -> None:
     print(f"# torch {torch.__version__}, {args.threads} threads, {cpu}")
     print(f"# batch {args.batch}, nheads {args.nheads}, headdim {args.headdim}, d_state {args.d_state}, "
           f"chunk {args.chunk}, median of {args.repeats}")
+    print(f"# malloc: {'large blocks kept in the heap' if kept else 'glibc defaults'}")
     print(f"# fp32 matmul 2048^3: {mm_ms:.1f} ms = {mm_gflops:.0f} GFLOP/s")
     rows = []
     for L in args.lengths:
