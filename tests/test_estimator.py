@@ -1762,3 +1762,104 @@ def test_a_zone_aware_cycle_is_forecast_at_the_wall_clock_hours_across_dst(new_y
             np.testing.assert_allclose(got, truth, atol=2e-4)
         expected = wall_clock_cycle(future_index(index[:50], 12))
         pd.testing.assert_frame_equal(est.predict(frame.iloc[:50]), expected, atol=2e-4, check_freq=False)
+
+
+def test_best_step_counts_the_optimizer_steps_before_the_best_validation(series):
+    """history_['best_step'] is the optimizer steps taken up to the best epoch's validation:
+    (best_epoch + 1) x batches per epoch (helper: global_step - 1 passed)."""
+    est = TSMambaForecaster(**{**TINY, "max_epochs": 2}, patience=None).fit(series)
+    history = est.history_
+    batches = -(-history["windows_per_epoch"] // TINY["batch_size"])
+    assert history["best_epoch"] in (0, 1)
+    assert history["best_step"] == (history["best_epoch"] + 1) * batches
+
+
+def test_head_window_may_be_the_whole_context(series):
+    """head_window == context_length reads every hidden state of the window: allowed (helper:
+    window > context_length -> >= passed)."""
+    est = TSMambaForecaster(**TINY, head_window=TINY["context_length"]).fit(series)
+    assert est.network_.config.head_window == TINY["context_length"]
+
+
+def test_ema_decay_zero_is_off(series):
+    """ema_decay=0 means no average, as None does (helper: the check 0 <= v < 1 -> 0 < v < 1 passed)."""
+    off = TSMambaForecaster(**TINY, ema_decay=None).fit(series)
+    zero = TSMambaForecaster(**TINY, ema_decay=0).fit(series)
+    pd.testing.assert_frame_equal(zero.predict(), off.predict())
+
+
+def test_val_fraction_one_is_refused_before_the_data(series):
+    """val_fraction=1 would leave no training rows: a ConfigError naming it (helper: the check
+    0 <= v < 1 -> 0 <= v <= 1 passed)."""
+    with pytest.raises(ConfigError, match=r"val_fraction must be a number in \[0, 1\)"):
+        TSMambaForecaster(**TINY, val_fraction=1.0).fit(series)
+
+
+def test_the_validation_rows_are_the_rounded_share_and_the_scaler_sees_only_the_rest(series):
+    """val_fraction x rows is rounded (39.96 -> 40 of 400), and the scaler is fitted on the training
+    rows before them (helper: round -> int passed)."""
+    est = TSMambaForecaster(**TINY, val_fraction=0.0999).fit(series)  # 39.96 -> 40 of 400 rows
+    np.testing.assert_allclose(est.scaler_.mean_, series.iloc[:360].mean().to_numpy(), rtol=1e-12)
+
+
+def test_a_held_out_share_of_exactly_horizon_rows_is_validated_on(series, recwarn):
+    """val_fraction x rows == horizon is enough for one validation window: the fit validates and
+    stops early on it, without the 'training without validation' warning (helper: n_val >= H ->
+    n_val > H passed)."""
+    est = TSMambaForecaster(**TINY, val_fraction=0.03).fit(series)  # 12 rows of 400, horizon 12
+    assert est.history_["best_val_loss"] is not None and est.history_["best_epoch"] == 0
+    assert not [w for w in recwarn if "without validation" in str(w.message)]
+
+
+def _scaled_window_mse(est, values: pd.DataFrame, origins) -> float:
+    forecasts = est.forecast_origins(values, list(origins))  # (n, H, C), original units
+    targets = np.stack([values.to_numpy()[o + 1 : o + 1 + est.horizon] for o in origins])
+    scale = est.scaler_.scale_
+    return float(np.mean(((forecasts - targets) / scale) ** 2))
+
+
+def test_the_validation_loss_is_over_the_windows_after_the_training_rows(series):
+    """best_val_loss is the MSE (scaled) of the windows whose targets lie in the held-out rows: their
+    contexts start context_length rows before them, no earlier (helper: the validation border
+    moved back by horizon rows passed)."""
+    est = TSMambaForecaster(**TINY, patience=None).fit(series)  # 40 validation rows of 400
+    H, n = TINY["horizon"], len(series)
+    expected = _scaled_window_mse(est, series, range(n - 40 - 1, n - H))
+    assert est.history_["best_val_loss"] == pytest.approx(expected, rel=1e-5)  # float32 sums
+
+
+def test_the_validation_loss_of_a_val_df_is_over_its_windows(series):
+    """With val_df, the validation windows are those whose targets lie in it, their contexts the last
+    rows of df (helper: the border moved one row earlier passed)."""
+    train, val = series.iloc[:260], series.iloc[260:]
+    est = TSMambaForecaster(**TINY, patience=None).fit(train, val_df=val)
+    H, n = TINY["horizon"], len(train)
+    expected = _scaled_window_mse(est, series, range(n - 1, len(series) - H))
+    assert est.history_["best_val_loss"] == pytest.approx(expected, rel=1e-5)
+
+
+def test_an_origin_past_the_last_row_is_refused_by_name(fitted, series):
+    """Origin len(data) has no row: a DataValidationError naming the range (helper: max() >= T ->
+    max() > T passed)."""
+    n = len(series)
+    message = rf"origins must be row positions in \[0, {n}\), got {n}..{n}"
+    with pytest.raises(DataValidationError, match=message):
+        fitted.forecast_origins(series, [n])
+    assert fitted.forecast_origins(series, [n - 1]).shape == (1, TINY["horizon"], series.shape[1])
+
+
+def test_a_window_forecast_needs_a_whole_context_before_its_origin(fitted, series):
+    """Origin context_length - 2 has one row too few for a window: refused, origin context_length - 1
+    is the first one (helper: min() < L - 1 -> min() < L - 2 passed)."""
+    L_ = TINY["context_length"]
+    with pytest.raises(DataValidationError, match=rf"origin row {L_ - 2} has only {L_ - 1}"):
+        fitted.forecast_origins(series, [L_ - 2])
+    assert fitted.forecast_origins(series, [L_ - 1]).shape == (1, TINY["horizon"], series.shape[1])
+
+
+def test_a_val_df_shorter_than_the_horizon_is_refused_by_name(series):
+    """val_df of horizon - 1 rows holds no validation window: refused, naming the rows it needs
+    (helper: len < H -> len < H - 1 passed)."""
+    H = TINY["horizon"]
+    with pytest.raises(DataValidationError, match=rf"val_df has {H - 1} rows, but a validation window needs"):
+        TSMambaForecaster(**TINY).fit(series.iloc[:250], val_df=series.iloc[250 : 250 + H - 1])

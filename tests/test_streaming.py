@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -1030,3 +1032,53 @@ def test_a_saved_stream_keeps_each_series_count(model, series, tmp_path):
     stream.update({"a": series.iloc[50]})
     again = Stream.load(stream.save(tmp_path / "s"), model)
     assert again.steps == stream.steps == {"a": 51, "b": 70}
+
+
+def test_a_streams_forecast_index_is_named_as_predicts(model, series):
+    """The stream's forecast frames name their time index as predict does ('date') (helper: the
+    name dropped passed: equals() ignores names)."""
+    stream = model.stream(history=series.iloc[:200])
+    fc = stream.update(series.iloc[200])
+    expected = model.predict(series.iloc[:201], context="full")
+    assert fc.index.name == expected.index.name == "date"
+    pd.testing.assert_index_equal(fc.index, expected.index)
+
+
+def test_a_saved_stream_is_refused_by_a_model_whose_scale_differs(model, series, tmp_path):
+    """The same weights and means but another scale forecast on another scale: the load says so
+    (helper: the scale left out of the fit's fingerprint passed)."""
+    path = model.stream(history=series.iloc[:100]).save(tmp_path / "stream")
+    rescaled = copy.deepcopy(model)
+    rescaled.scaler_.scale_ = 2 * rescaled.scaler_.scale_
+    with pytest.raises(CheckpointError, match="same weights fitted on other data"):
+        Stream.load(path, rescaled)
+
+
+def test_update_array_names_the_time_of_a_missing_value(model, series):
+    """A NaN in update_array is refused with the timestamp of the step it was for (helper: the
+    derived timestamp left out of the message passed)."""
+    stream = model.stream(history=series.iloc[:100])
+    row = series.iloc[100].to_numpy().copy()
+    row[1] = np.nan
+    message = rf"missing value in \['{series.columns[1]}'\] at {series.index[100]};"
+    with pytest.raises(StreamError, match=message):
+        stream.update_array(row)
+
+
+def test_a_restarted_stream_forecasts_at_the_series_time_unit(model, series, tmp_path):
+    """A stream saved and loaded keeps its last timestamp's unit, so its forecast index is
+    predict's, dtype included (helper: the unit saved as 'ns' passed)."""
+    assert series.index.unit != "ns"
+    path = model.stream(history=series.iloc[:100]).save(tmp_path / "stream")
+    restarted = Stream.load(path, model)
+    assert restarted.last_timestamp.unit == series.index.unit
+    fc = restarted.update(series.iloc[100])
+    pd.testing.assert_index_equal(fc.index, model.predict(series.iloc[:101], context="full").index)
+
+
+def test_a_repeated_timestamp_is_named_as_not_after_the_last(model, series):
+    """An update at the stream's last time is refused as not after it, not as off the grid
+    (helper: ts <= last -> ts < last passed)."""
+    stream = model.stream(history=series.iloc[:100])
+    with pytest.raises(StreamError, match=rf"timestamp {series.index[99]} is not after the last one"):
+        stream.update(series.iloc[99])

@@ -8,6 +8,7 @@ import os
 import random
 import re
 from itertools import pairwise
+from types import SimpleNamespace
 
 import lightning as L
 import numpy as np
@@ -20,6 +21,7 @@ from tsmamba.errors import ConfigError, TrainingError
 from tsmamba.model import ForecasterConfig, MambaForecaster
 from tsmamba.training import (
     ForecastingModule,
+    RestoreBestWeights,
     _rng_states,
     _set_rng_states,
     check_trained_network,
@@ -474,3 +476,64 @@ def test_check_trained_network_names_weights_or_forecasts_that_are_not_finite():
         next(network.parameters()).fill_(float("nan"))
     with pytest.raises(TrainingError, match="its weights are not finite"):
         check_trained_network(network, batch, epoch=2, steps=9)
+
+
+def test_a_frequency_loss_of_one_is_the_spectrum_term_alone():
+    """frequency_loss=1 (the documented top of [0, 1]) trains on the frequency-domain term only
+    (helper: the check 0 <= v <= 1 -> 0 <= v < 1 passed)."""
+    module = tiny_module(frequency_loss=1.0)
+    assert module.frequency_loss == 1.0
+    pred, target = torch.zeros(1, 4, 1), torch.tensor([1.0, 0.0, 0.0, 0.0]).view(1, 4, 1)
+    # the orthonormal rFFT of a unit impulse over 4 steps: 3 coefficients of modulus 1/2
+    assert forecast_loss("mse", pred, target, 1.0).item() == pytest.approx(0.5)
+
+
+def test_a_non_finite_validation_loss_is_a_training_error():
+    """A validation batch whose forecasts or targets are NaN stops the fit with a TrainingError (early
+    stopping had ended such a fit quietly) (helper: the validation loss check removed passed)."""
+    module = tiny_module()
+    context, target = torch.zeros(2, 8, 2), torch.full((2, 3, 2), float("nan"))
+    with pytest.raises(TrainingError, match=r"non-finite validation loss \(nan\) at epoch 0"):
+        module.validation_step([context, target], 0)
+
+
+def test_gradient_clip_val_reaches_the_trainer():
+    """gradient_clip_val is the Trainer's (helper: it replaced by None passed)."""
+    trainer, _ = make_trainer(max_epochs=1, patience=None, has_validation=False, gradient_clip_val=0.25,
+                              progress=False, trainer_kwargs={"accelerator": "cpu"})
+    assert trainer.gradient_clip_val == 0.25
+
+
+def test_the_learning_rate_decays_to_the_min_lr_ratio_given():
+    """The cosine ends at min_lr_ratio x learning_rate, whatever ratio is given (helper: the ratio
+    fixed at its default 0.05 passed)."""
+    module = tiny_module(learning_rate=1e-3, min_lr_ratio=0.3)
+    module._trainer = SimpleNamespace(estimated_stepping_batches=20)
+    setup = module.configure_optimizers()
+    optimizer, scheduler = setup["optimizer"], setup["lr_scheduler"]["scheduler"]
+    for _ in range(20):
+        optimizer.step()
+        scheduler.step()
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.3e-3)
+
+
+def test_the_end_of_epoch_check_draws_no_dropout_and_keeps_the_training_mode():
+    """check_trained_network forecasts in eval mode: with dropout it would draw from the generators
+    training uses (a seeded fit's later masks moved) (helper: network.eval() removed passed)."""
+    module = tiny_module(dropout=0.5)
+    network = module.network.train()
+    batch = [torch.randn(4, 8, 2), torch.randn(4, 3, 2)]
+    torch.manual_seed(7)
+    before = torch.get_rng_state()
+    check_trained_network(network, batch, epoch=0, steps=1)
+    assert torch.equal(torch.get_rng_state(), before) and network.training
+
+
+def test_the_best_validation_step_is_restored_with_the_callbacks_state():
+    """A resumed fit reports the best weights' step from the checkpoint (helper: best_step not
+    restored by load_state_dict passed)."""
+    saved = RestoreBestWeights()
+    saved.best_score, saved.best_epoch, saved.best_step, saved.best_state = 0.5, 3, 40, {}
+    loaded = RestoreBestWeights()
+    loaded.load_state_dict(saved.state_dict())
+    assert (loaded.best_score, loaded.best_epoch, loaded.best_step) == (0.5, 3, 40)
