@@ -1782,3 +1782,469 @@ def test_the_demo_runs_to_its_report(tmp_path, capsys, monkeypatch):
     assert report["config"]["protocol"] == "ltsf" and report["config"]["horizon"] == 96
     assert set(report["baselines"]) == {"last_value", "seasonal_naive", "linear"}
     assert report["model"] == "tsmamba" and np.isfinite(report["scores"]["overall"]["mse"])
+
+
+# ---- pins from the fifth hand mutation round (helper-152, cli.py) ---------------------------
+TINY_MODEL = ["--context", "8", "--horizon", "4", "--d-model", "8", "--n-layers", "1", "--max-epochs", "1"]
+
+
+@pytest.fixture(scope="module")
+def tiny_series(tmp_path_factory) -> Path:
+    """160 hourly rows of two smooth channels, a and b."""
+    import numpy as np
+    import pandas as pd
+
+    t = np.arange(160)
+    path = tmp_path_factory.mktemp("data") / "tiny.csv"
+    pd.DataFrame({"date": pd.date_range("2021-01-01", periods=160, freq="h").strftime("%Y-%m-%d %H:%M:%S"),
+                  "a": np.sin(t / 4) + t * 0.01, "b": np.cos(t / 5)}).to_csv(path, index=False)
+    return path
+
+
+def resolved_settings(*argv: str) -> dict:
+    """The settings ``tsmamba ARGV`` resolves to (flags, --config, defaults), without running it."""
+    args = cli.build_parser().parse_args(list(argv))
+    return cli._resolve(cli.COMMANDS[args.command], args)[0]
+
+
+def usage_error(capsys, *argv: str) -> str:
+    """The one line argparse prints for a refused flag value (exit status 2)."""
+    with pytest.raises(SystemExit) as exited:
+        cli.build_parser().parse_args(list(argv))
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    return err.strip()
+
+
+def config_error(tmp_path: Path, capsys, name: str, text: str, command: str = "fit") -> str:
+    """The one error line of ``tsmamba COMMAND --config FILE`` (FILE holding ``text``)."""
+    config = write(tmp_path, name, text)
+    missing = str(tmp_path / "none.csv")  # a config file the mutant accepts fails at once, not after a fit
+    assert cli.main([command, "--data", missing, "--config", str(config), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("tsmamba: error: "), err
+    return err.strip()
+
+
+# ------------------------------------------------------------------------------------------
+# flag values at their bounds, and the words each flag takes
+
+
+def test_threads_take_1024_and_refuse_1025(capsys):
+    """`--threads 1025` is a usage error naming the limit; 1024 is taken
+    (helper: thread_count's `value > 1024` -> `value > 1025` passed)."""
+    assert resolved_settings("datasets", "--threads", "1024")["threads"] == 1024
+    err = usage_error(capsys, "datasets", "--threads", "1025")
+    assert err.startswith("tsmamba: error: argument --threads: expected at most 1024 threads, got 1025"), err
+
+
+def test_zero_is_taken_by_the_options_whose_help_says_0_is_off():
+    """--patience 0 and --gradient-clip-val 0 (the help: "0: off") and --weight-decay 0 are taken
+    (helper: non_negative_int's low 0 -> 1, and _number's `value >= low` -> `value > low` passed)."""
+    opts = resolved_settings("fit", "--patience", "0", "--gradient-clip-val", "0", "--weight-decay", "0")
+    assert (opts["patience"], opts["gradient_clip_val"], opts["weight_decay"]) == (0, 0.0, 0.0)
+
+
+def test_a_frequency_loss_weight_of_one_is_taken(capsys):
+    """--frequency-loss takes 1 (the help: a weight in [0, 1]) and refuses 1.5
+    (helper: weight's `value > 1.0` -> `value >= 1.0` passed)."""
+    assert resolved_settings("fit", "--frequency-loss", "1")["frequency_loss"] == 1.0
+    assert "expected a number >= 0.0 and <= 1.0, got '1.5'" in usage_error(
+        capsys, "fit", "--frequency-loss", "1.5")
+
+
+@pytest.mark.parametrize(("word", "value"), [("never", False), ("off", False), ("0", False),
+                                              ("always", True), ("on", True), ("3", 3)])
+def test_refit_takes_its_words(word, value):
+    """--refit never / always (words the flag documents as never and every origin) read as false
+    and true (helper: dropping "never" or "always" from refit_value's words passed)."""
+    refit = resolved_settings("backtest", "--refit", word)["refit"]
+    assert (type(refit), refit) == (type(value), value)
+
+
+def test_columns_listed_with_spaces_after_the_commas_are_the_names():
+    """`--columns "OT, HUFL"` selects OT and HUFL, not a column ' HUFL'
+    (helper: column_list without .strip() passed)."""
+    assert resolved_settings("fit", "--columns", "OT, HUFL ,LULL")["columns"] == ["OT", "HUFL", "LULL"]
+
+
+@pytest.mark.parametrize(("word", "value"), [("yes", True), ("YES", True), ("no", False), ("off", False)])
+def test_true_false_options_take_yes_and_no(word, value):
+    """--time-features yes reads as true (helper: dropping "yes" from boolean's words passed)."""
+    assert resolved_settings("fit", "--time-features", word)["time_features"] is value
+
+
+# ------------------------------------------------------------------------------------------
+# --config files
+
+
+def test_a_config_file_holding_a_json_list_says_it_needs_a_table(tmp_path, capsys):
+    """A JSON list as the settings file is one line naming the type found
+    (helper: dropping ', got {type}' from the message passed)."""
+    err = config_error(tmp_path, capsys, "list.json", "[1, 2]")
+    assert err.endswith("list.json must hold a table of settings, got list"), err
+
+
+def test_a_missing_config_file_is_named(tmp_path, capsys):
+    """--config naming no file: 'tsmamba: error: --config file not found: PATH'
+    (helper: rewording it to '--config not found' passed)."""
+    assert cli.main(["fit", "--data", "ETTh1", "--config", str(tmp_path / "nope.toml"),
+                     "--out", str(tmp_path / "m")]) == 2
+    assert capsys.readouterr().err == f"tsmamba: error: --config file not found: {tmp_path / 'nope.toml'}\n"
+
+
+def test_a_config_file_cannot_set_the_progress_bar_in_trainer_kwargs(tmp_path, capsys):
+    """trainer_kwargs.enable_progress_bar would override --quiet: it is refused, naming quiet
+    (helper: dropping enable_progress_bar from _CLI_TRAINER_KEYS passed)."""
+    err = config_error(tmp_path, capsys, "c.toml", "[model.trainer_kwargs]\nenable_progress_bar = true\n",
+                       command="backtest")
+    assert err.endswith("setting 'trainer_kwargs': 'enable_progress_bar' is set by the command's own "
+                        "setting 'quiet' (in the file or as a flag); set it there"), err
+
+
+def test_a_config_choice_outside_the_flags_choices_is_refused_early(tmp_path, capsys):
+    """loss = "l1" in a --config is refused as the flag would be, naming the choices
+    (helper: skipping the choices check for model settings passed)."""
+    err = config_error(tmp_path, capsys, "c.toml", 'loss = "l1"\n')
+    assert err.endswith("setting 'loss': expected one of ('mse', 'mae', 'huber'), got 'l1'"), err
+
+
+def test_a_config_value_outside_an_options_choices_is_refused(tmp_path, capsys):
+    """window = "rolling" in a backtest's --config is refused naming the choices, as --window is
+    (helper: skipping the choices check for command options passed)."""
+    err = config_error(tmp_path, capsys, "c.toml", 'window = "rolling"\n', command="backtest")
+    assert err.endswith("setting 'window': expected one of ('expanding', 'sliding'), got 'rolling'"), err
+
+
+def test_a_config_zero_patience_and_clip_are_recorded_as_off(tmp_path, capsys, tiny_series):
+    """--patience 0 and --gradient-clip-val 0 ("0: off") reach the model, and its report, as None
+    (helper: dropping either 0 -> None in Run.model_params passed)."""
+    out = tmp_path / "r"
+    assert cli.main(["backtest", "--data", str(tiny_series), *TINY_MODEL, "--start", "140", "--stride", "8",
+                     "--patience", "0", "--gradient-clip-val", "0", "--quiet", "--out", str(out)]) == 0
+    params = json.loads((out / "metrics.json").read_text())["config"]["model_params"]
+    assert (params["patience"], params["gradient_clip_val"]) == (None, None)
+
+
+# ------------------------------------------------------------------------------------------
+# the top-level parser
+
+
+def test_version_prints_the_version(capsys):
+    """`tsmamba --version` prints 'tsmamba VERSION' and exits 0, not "options go after the command"
+    (helper: dropping --version from main's list of options before a command passed)."""
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["--version"])
+    assert exited.value.code in (0, None)
+    assert capsys.readouterr().out == f"tsmamba {cli.__version__}\n"
+
+
+# ------------------------------------------------------------------------------------------
+# the summary table
+
+
+def one_model_result(**overall: float):
+    from types import SimpleNamespace
+
+    ones = dict.fromkeys(("mse", "mae", "rmse", "smape", "mase"), 1.0)
+    scores = {"tsmamba": {"overall": {**ones, **overall}, "per_channel": {}}}
+    return SimpleNamespace(model_name="tsmamba", scores=scores, summary={"improvement_pct": {}})
+
+
+def test_summary_table_switches_to_exponents_below_one_thousandth():
+    """0.0005 prints as 5.0000e-04 (fixed decimals keep one digit of it); 0.001 as 0.0010
+    (helper: the bound 1e-3 -> 1e-4 in _fmt passed)."""
+    row = cli.summary_table(one_model_result(mse=5e-4, mae=1e-3)).splitlines()[2].split()
+    assert row[1:3] == ["5.0000e-04", "0.0010"], row
+
+
+def test_summary_table_prints_smape_with_two_decimals():
+    """sMAPE% has two decimals, the other scores four (helper: smape's 2 digits -> 4 passed)."""
+    row = cli.summary_table(one_model_result(smape=12.34567, mase=0.98765)).splitlines()[2].split()
+    assert row[4:6] == ["12.35", "0.9877"], row
+
+
+def test_summary_table_writes_gains_of_a_million_percent_with_an_exponent():
+    """A gain of 5,000,000 % prints as +5.0e+06%, one under a million as fixed
+    (helper: _gain's bound 1e6 -> 1e7 passed)."""
+    assert cli._gain(5e6) == "+5.0e+06%" and cli._gain(999_999.0) == "+999999.0%"
+
+
+# ------------------------------------------------------------------------------------------
+# the demo
+
+
+def run_demo(tmp_path, capsys, monkeypatch, *flags: str) -> tuple[int, str, str, list]:
+    """`tsmamba demo --synthetic` with a tiny model on 1500 synthetic rows: (status, out, err,
+    the seeds the synthetic series was made with)."""
+    from tsmamba import datasets
+
+    real, seeds = datasets.synthetic_ett, []
+
+    def shorter(n_rows, seed):
+        seeds.append(seed)
+        return real(n_rows=1500, seed=seed)
+
+    monkeypatch.setattr(datasets, "synthetic_ett", shorter)
+    status = cli.main(["demo", "--synthetic", "--max-epochs", "1", "--d-model", "8", "--n-layers", "1",
+                       "--quiet", "--out", str(tmp_path / "demo"), *flags])
+    out, err = capsys.readouterr()
+    return status, out, err, seeds
+
+
+def test_demo_json_keeps_stdout_for_the_json(tmp_path, capsys, monkeypatch):
+    """`tsmamba demo --json`: stdout is one indented JSON document of the scores, config, data and
+    report folder; the synthetic-data NOTE goes to stderr (helper: Run.say printing to stdout under
+    --json, an extra key, the indent dropped, and the data's source left unset, passed)."""
+    status, out, err, _ = run_demo(tmp_path, capsys, monkeypatch, "--json")
+    assert status == 0, err
+    printed = json.loads(out)
+    assert list(printed) == ["model", "n_windows", "scores", "improvement_pct", "config", "data", "timings",
+                             "report_dir"]
+    assert printed["report_dir"] == str(tmp_path / "demo") and printed["data"]["source"] == "synthetic"
+    assert out.startswith('{\n  "model": "tsmamba",\n  "n_windows": ')  # indented, for reading
+    assert err.startswith("NOTE: using the synthetic ETT-like series (6000 hourly rows, 7 channels): "
+                          "--synthetic was given"), err
+
+
+# ------------------------------------------------------------------------------------------
+# fit, predict and the backtest's report lines
+
+
+@pytest.fixture(scope="module")
+def when_model(tmp_path_factory, tiny_series) -> tuple[Path, str]:
+    """(a tiny model fitted on tiny_series with its time column named 'when', what fit printed)."""
+    import pandas as pd
+
+    folder = tmp_path_factory.mktemp("when")
+    data = folder / "when.csv"
+    pd.read_csv(tiny_series).rename(columns={"date": "when"}).to_csv(data, index=False)
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        status = cli.main(["fit", "--data", str(data), "--time-col", "when", *TINY_MODEL, "--quiet",
+                           "--out", str(folder / "m")])
+    assert status == 0
+    return folder / "m", printed.getvalue()
+
+
+def test_fit_prints_parameters_windows_epochs_and_the_best_validation_loss(when_model):
+    """fit's summary line: '... 1 epoch(s) in 0.2 s, best validation loss 0.8367 (epoch 0)'
+    (helper: 'epoch(s)' -> 'epochs', and the loss's 4 decimals -> 2, passed)."""
+    model, printed = when_model
+    lines = printed.splitlines()
+    assert re.fullmatch(r"trained \d+ parameters on 133 windows: 1 epoch\(s\) in \d+\.\d s, best validation "
+                        r"loss \d+\.\d{4} \(epoch 0\)", lines[0]), lines[0]
+    assert lines[1:] == [f"model saved to {model}/"]
+
+
+def test_predict_out_says_how_many_steps_and_channels_it_wrote(when_model, tmp_path, capsys):
+    """`predict --out F` says '4 steps x 2 channels written to F'
+    (helper: dropping 'x 2 channels' passed)."""
+    out = tmp_path / "f.csv"
+    assert cli.main(["predict", "--model", str(when_model[0]), "--out", str(out)]) == 0
+    assert capsys.readouterr().out == f"4 steps x 2 channels written to {out}\n"
+    assert out.read_text().splitlines()[0] == "when,a,b"
+
+
+def test_backtest_names_the_report_files_and_keeps_250000_forecast_rows(tmp_path, capsys, monkeypatch,
+                                                                       tiny_series):
+    """The last line lists the files written; forecasts.csv keeps at most 250,000 rows unless
+    --all-forecasts (helper: dropping the file list, and 250_000 -> 25_000, passed)."""
+    from tsmamba.backtest import BacktestResult
+
+    kept = []
+    real_save = BacktestResult.save_report
+
+    def save_report(self, out, **kw):
+        kept.append(kw["max_forecast_rows"])
+        return real_save(self, out, **kw)
+
+    monkeypatch.setattr(BacktestResult, "save_report", save_report)
+    out = tmp_path / "r"
+    assert cli.main(["backtest", "--data", str(tiny_series), *TINY_MODEL, "--start", "140", "--stride", "8",
+                     "--quiet", "--out", str(out)]) == 0
+    last = capsys.readouterr().out.splitlines()[-1]
+    assert last == (f"report: {out}/ (error_by_step.png, error_over_time.png, forecast.png, forecasts.csv, "
+                    "metrics.csv, metrics.json)")
+    assert kept == [250_000]
+
+
+def test_predict_refuses_impute_without_data(tmp_path, capsys):
+    """`predict --impute ffill` without --data would be ignored: it is one error line naming the fix
+    (helper: dropping impute from predict's list of --data-only flags passed)."""
+    from tests.test_cli import fake_model
+
+    model = fake_model(tmp_path / "m")
+    assert cli.main(["predict", "--model", str(model), "--impute", "ffill"]) == 2
+    assert capsys.readouterr().err == ("tsmamba: error: --impute replaces the missing values of --data; give "
+                                       "--data too (or drop it)\n")
+
+
+# ------------------------------------------------------------------------------------------
+# datasets
+
+
+def test_datasets_says_which_missing_files_are_downloaded_and_as_what(tmp_path, capsys, monkeypatch):
+    """A data set not found reads 'not found (ETTh1.csv; downloaded on first use)', and one fetched
+    under another name says so (helper: dropping '; downloaded on first use' passed)."""
+    from tsmamba import datasets
+
+    monkeypatch.setenv("TSMAMBA_DATA", str(tmp_path))
+    monkeypatch.setattr(datasets, "download_dir", lambda: tmp_path / "downloads")
+    assert cli.main(["datasets"]) == 0
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert lines["name"] == "name         kind    freq   rows   channels  file"
+    assert lines["ETTh1"] == ("ETTh1        ETTh    h      17420  7         not found (ETTh1.csv; downloaded "
+                              "on first use)")
+    assert lines["ETTm1"].endswith("not found (ETTm1.csv.gz; downloaded on first use as ETTm1.csv)")
+
+
+def test_demo_flags_win_over_its_settings_and_seed_seeds_the_synthetic_series(tmp_path, capsys, monkeypatch):
+    """`demo --synthetic --seed 5 --d-model 8`: the synthetic series is made with seed 5 and the
+    model has d_model 8, not the demo's 32 (helper: the seed ignored for the series, and the demo's
+    settings set over the flags, passed); its title names the data (helper: dropping it passed)."""
+    status, out, err, seeds = run_demo(tmp_path, capsys, monkeypatch, "--seed", "5")
+    assert status == 0, err
+    title = out.splitlines()[1]
+    assert title.startswith("demo on synthetic - LTSF protocol, context 96, horizon 96: "), title
+    assert title.endswith(" test windows, scores on scaled data"), title
+    assert seeds == [5]
+    params = json.loads((tmp_path / "demo" / "metrics.json").read_text())["config"]["model_params"]
+    given = (params["d_model"], params["n_layers"], params["max_epochs"], params["random_state"])
+    assert given == (8, 1, 1, 5)
+    assert (params["cycle_length"], params["head_dim"]) == (24, 8)  # the demo's own, not given
+
+
+# ------------------------------------------------------------------------------------------
+# stream
+
+
+@pytest.fixture
+def when_history(tmp_path, tiny_series) -> tuple[Path, object]:
+    """(the first 150 rows of tiny_series, time column 'when'; the remaining 10 rows)."""
+    import pandas as pd
+
+    frame = pd.read_csv(tiny_series).rename(columns={"date": "when"})
+    history = tmp_path / "history.csv"
+    frame.iloc[:150].to_csv(history, index=False)
+    return history, frame.iloc[150:]
+
+
+def test_stream_lines_and_notes_without_quiet(when_model, when_history, capsys, monkeypatch):
+    """Without --quiet, stream notes a header's ignored columns and the count of rejected lines on
+    stderr; each JSON line holds the full timestamps (helper: dropping the header note, the
+    'N line(s) rejected' note, or cutting the timestamps to the date, passed)."""
+    history, new = when_history
+    rows = "".join(f"{r.when},{r.b},{r.a},0\n" for r in new.iloc[:2].itertuples())
+    monkeypatch.setattr(sys, "stdin", io.StringIO(f"when,b,a,extra\n{rows}bad,1,2,0\n"))
+    assert cli.main(["stream", "--model", str(when_model[0]), "--history", str(history)]) == 3
+    out, err = capsys.readouterr()
+    assert err.splitlines() == ["stdin header: ignoring column(s) ['extra'], which the model does not use",
+                                "tsmamba: error: line 4: timestamp 'bad' cannot be parsed",
+                                "1 line(s) rejected"]
+    first, second = (json.loads(line) for line in out.splitlines())
+    assert first["timestamp"] == "2021-01-07 06:00:00" and second["timestamp"] == "2021-01-07 07:00:00"
+    assert first["index"] == ["2021-01-07 07:00:00", "2021-01-07 08:00:00", "2021-01-07 09:00:00",
+                              "2021-01-07 10:00:00"]
+    assert first["columns"] == ["a", "b"] and len(first["forecast"]) == 4
+
+
+# ------------------------------------------------------------------------------------------
+# data
+
+
+def test_a_registry_column_not_found_lists_the_channels(tmp_path, capsys, benchmark_file):
+    """`--data ETTh1 --columns OT,XX` names the missing column and the data set's channels
+    (helper: dropping '; the channels are [...]' passed)."""
+    benchmark_file("ETTh1")
+    assert cli.main(["fit", "--data", "ETTh1", "--columns", "OT,XX", "--out", str(tmp_path / "m")]) == 2
+    assert capsys.readouterr().err == ("tsmamba: error: ETTh1: column(s) ['XX'] not found; the channels are "
+                                       "['HUFL', 'HULL', 'MUFL', 'MULL', 'LUFL', 'LULL', 'OT']\n")
+
+
+def test_a_config_path_that_runs_through_a_file_names_the_path(tmp_path, capsys):
+    """--config notes.txt/c.toml (notes.txt a file): the OS error names the path
+    (helper: dropping the file name from _describe's OSError line passed)."""
+    notes = write(tmp_path, "notes.txt", "x")
+    assert cli.main(["fit", "--data", "ETTh1", "--config", str(notes / "c.toml"),
+                     "--out", str(tmp_path / "m")]) == 2
+    assert capsys.readouterr().err == f"tsmamba: error: Not a directory: {notes / 'c.toml'}\n"
+
+
+def test_a_config_file_named_like_a_setting_keeps_its_name_in_messages(tmp_path, capsys, monkeypatch):
+    """A settings file named head_window=48.toml is named as written, not '--head-window 48.toml'
+    (helper: rewording parameter names in --config messages too passed)."""
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["fit", "--data", "ETTh1", "--config", "head_window=48.toml", "--out", "m"]) == 2
+    assert capsys.readouterr().err == "tsmamba: error: --config file not found: head_window=48.toml\n"
+
+
+def test_datasets_json_lists_every_registry_data_set(capsys):
+    """`tsmamba datasets --json` lists the whole registry, in its order
+    (helper: leaving out the last entry passed)."""
+    from tsmamba import datasets
+
+    assert cli.main(["datasets", "--json"]) == 0
+    entries = json.loads(capsys.readouterr().out)
+    assert [e["name"] for e in entries] == list(datasets.REGISTRY)
+
+
+def test_summary_table_shows_a_missing_score_as_a_dash_and_says_which_way_gains_point():
+    """A NaN or absent score prints '-'; under the gains: '(positive: tsmamba better)'
+    (helper: _fmt's '-' -> 'nan', and 'tsmamba better' -> 'baseline better', passed)."""
+    result = one_model_result(mase=float("nan"))
+    del result.scores["tsmamba"]["overall"]["rmse"]
+    row = cli.summary_table(result).splitlines()[2].split()
+    assert row == ["tsmamba", "1.0000", "1.0000", "-", "1.00", "-"]
+    result.scores["linear"] = {"overall": dict(result.scores["tsmamba"]["overall"]), "per_channel": {}}
+    result.summary["improvement_pct"]["linear"] = {"mse": 2.0, "mae": -3.0}
+    lines = cli.summary_table(result).splitlines()
+    assert lines[3].split()[-2:] == ["+2.0%", "-3.0%"]
+    assert lines[-1] == ("gain: how much lower the tsmamba error is than the baseline's (positive: tsmamba "
+                         "better)")
+
+
+def test_a_registry_file_not_found_is_one_line_listing_the_folders(tmp_path, capsys, monkeypatch):
+    """The library's several-line 'not found' advice is joined with spaces into one line
+    (helper: _one_line joining with '; ' passed)."""
+    from tsmamba import datasets
+
+    real = datasets.load_dataset
+    monkeypatch.setenv("TSMAMBA_DATA", str(tmp_path))
+    monkeypatch.setattr(datasets, "download_dir", lambda: tmp_path / "dl")
+    monkeypatch.setattr(datasets, "load_dataset", lambda name, **kw: real(name, download=False, **kw))
+    assert cli.main(["fit", "--data", "ETTh1", "--out", str(tmp_path / "m")]) == 2
+    assert capsys.readouterr().err == (
+        f"tsmamba: error: ETTh1 not found (downloads are off). Put ETTh1.csv or ETTh1.csv.gz in one of these "
+        f"folders: - {tmp_path} - {tmp_path / 'dl'} or point $TSMAMBA_DATA at the folder that holds it "
+        "(export TSMAMBA_DATA=/path/to/datasets).\n")
+
+
+def test_ltsf_backtest_title_says_the_scores_are_on_scaled_data(tmp_path, capsys, tiny_series):
+    """The LTSF table's title ends 'N test windows, scores on scaled data'
+    (helper: dropping ', scores on scaled data' passed)."""
+    assert cli.main(["backtest", "--data", str(tiny_series), "--protocol", "ltsf", *TINY_MODEL, "--quiet",
+                     "--no-baselines", "--out", str(tmp_path / "r")]) == 0
+    title = capsys.readouterr().out.splitlines()[0]
+    assert title == "tiny.csv - LTSF protocol, context 8, horizon 4: 29 test windows, scores on scaled data"
+
+
+def test_fit_and_backtest_note_the_rows_and_channels_they_train_on(tmp_path, capsys, tiny_series):
+    """Without --quiet, stderr notes 'training on tiny.csv: 160 rows x 2 channels' (fit) and
+    'backtesting on tiny.csv: 160 rows x 2 channels' (helper: dropping the shape from either note
+    passed)."""
+    assert cli.main(["fit", "--data", str(tiny_series), *TINY_MODEL, "--out", str(tmp_path / "m")]) == 0
+    assert "training on tiny.csv: 160 rows x 2 channels\n" in capsys.readouterr().err
+    assert cli.main(["backtest", "--data", str(tiny_series), *TINY_MODEL, "--start", "150", "--stride", "8",
+                     "--no-baselines", "--out", str(tmp_path / "r")]) == 0
+    assert "backtesting on tiny.csv: 160 rows x 2 channels\n" in capsys.readouterr().err
+
+
+def test_device_auto_reaches_the_trainer():
+    """--device auto is passed on as Lightning's accelerator 'auto' (a GPU when there is one), and
+    cpu as 'cpu' (helper: every device but cuda becoming 'cpu' passed)."""
+    for device in ("auto", "cpu"):
+        opts = resolved_settings("fit", "--device", device, "--d-model", "8")
+        params = cli.Run("fit", opts, sys.stdout, sys.stderr).model_params()
+        assert params["trainer_kwargs"] == {"accelerator": device} and params["d_model"] == 8
