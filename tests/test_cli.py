@@ -1154,20 +1154,27 @@ def test_backtest_prints_a_summary_table(tmp_path, small_csv, tiny_config, capsy
 
 
 
-def test_backtest_flags_reach_the_backtest_and_its_table(tmp_path, small_csv, tiny_config, capsys,
-                                                          monkeypatch):
-    """--refit, --window sliding --train-length, --context-mode, --all-forecasts reach the run,
-    and the table's gain columns are the report's (helper-148: dropping any one of them, or
-    swapping the two gains, had passed every test)."""
+def record_forecast_row_caps(monkeypatch) -> list:
+    """The max_forecast_rows of every BacktestResult.save_report call from now on (it still saves)."""
     from tsmamba.backtest import BacktestResult
 
     kept = []
     real_save = BacktestResult.save_report
+
     def save_report(self, out, **kw):
         kept.append(kw["max_forecast_rows"])
         return real_save(self, out, **kw)
 
     monkeypatch.setattr(BacktestResult, "save_report", save_report)
+    return kept
+
+
+def test_backtest_flags_reach_the_backtest_and_its_table(tmp_path, small_csv, tiny_config, capsys,
+                                                          monkeypatch):
+    """--refit, --window sliding --train-length, --context-mode, --all-forecasts reach the run,
+    and the table's gain columns are the report's (helper-148: dropping any one of them, or
+    swapping the two gains, had passed every test)."""
+    kept = record_forecast_row_caps(monkeypatch)
     out = tmp_path / "r"
     status = cli.main(["backtest", "--data", str(small_csv), "--context", "48", "--horizon", "12",
                        "--start", "600", "--stride", "20", "--refit", "2", "--window", "sliding",
@@ -2051,16 +2058,7 @@ def test_backtest_names_the_report_files_and_keeps_250000_forecast_rows(tmp_path
                                                                        tiny_series):
     """The last line lists the files written; forecasts.csv keeps at most 250,000 rows unless
     --all-forecasts (helper: dropping the file list, and 250_000 -> 25_000, passed)."""
-    from tsmamba.backtest import BacktestResult
-
-    kept = []
-    real_save = BacktestResult.save_report
-
-    def save_report(self, out, **kw):
-        kept.append(kw["max_forecast_rows"])
-        return real_save(self, out, **kw)
-
-    monkeypatch.setattr(BacktestResult, "save_report", save_report)
+    kept = record_forecast_row_caps(monkeypatch)
     out = tmp_path / "r"
     assert cli.main(["backtest", "--data", str(tiny_series), *TINY_MODEL, "--start", "140", "--stride", "8",
                      "--quiet", "--out", str(out)]) == 0
