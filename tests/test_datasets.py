@@ -891,3 +891,58 @@ def test_a_folder_where_the_download_goes_is_named_before_the_transfer(tmp_path)
     with pytest.raises(DataNotFoundError, match=re.escape(f"to {link} (a link to {folder}): it is a folder")):
         download(source.as_uri(), link)
     assert [p.name for p in folder.parent.iterdir()] == ["x.csv"] and not any(folder.iterdir())
+
+
+def test_an_upper_case_recorded_digest_is_accepted(tmp_path):
+    """A .sha256 sidecar written in upper-case hex checks the file like a lower-case one
+    (helper: `fields[0].lower()` -> `fields[0]` passed)."""
+    own = tmp_path / "mine.csv"
+    own.write_bytes(b"abc")
+    digest = hashlib.sha256(b"abc").hexdigest()
+    (tmp_path / "mine.csv.sha256").write_text(digest.upper() + "  mine.csv\n")
+    assert verify_file(own) == digest
+
+
+def test_a_subfolder_is_searched_in_name_order(tmp_path):
+    """With the file in two subfolders, the first by name is found, whatever the listing order
+    (helper: `sorted(...)` -> `sorted(..., reverse=True)` passed)."""
+    for sub in ("b_copy", "a_main", "c_old"):
+        (tmp_path / sub).mkdir()
+        (tmp_path / sub / "ETTh2.csv").write_bytes(sub.encode())
+    assert find_dataset("ETTh2", data_dir=tmp_path) == tmp_path / "a_main" / "ETTh2.csv"
+
+
+def test_a_folder_named_twice_is_listed_once_in_the_advice(isolated, tmp_path):
+    """data_dir equal to $TSMAMBA_DATA: the not-found message names each folder once
+    (helper: `if d not in unique` -> `if True` passed)."""
+    with pytest.raises(DataNotFoundError) as err:
+        load_dataset("ETTm2", data_dir=tmp_path / "env", download=False)
+    msg = str(err.value)
+    assert msg.count(f"  - {tmp_path / 'env'}\n") == 1 and msg.count(f"  - {isolated}") == 1
+
+
+def test_list_datasets_names_the_file_a_download_is_saved_as():
+    """'download' is the URL's file name, which can differ from the first accepted form
+    (helper: `spec.download_name` -> `spec.filenames[0]` passed)."""
+    rows = {row["name"]: row for row in datasets.list_datasets()}
+    assert rows["ETTm1"]["file"] == "ETTm1.csv.gz" and rows["ETTm1"]["download"] == "ETTm1.csv"
+    assert rows["Weather"]["file"] == "weather.csv.gz" and rows["Weather"]["download"] == "weather.csv"
+
+
+def test_synthetic_ett_of_one_row_or_under_a_day_is_finite():
+    """A single row (no time span) gives finite values, not a 0/0 trend
+    (helper: `days / max(days[-1], 1.0)` -> `days / days[-1]` passed)."""
+    for n_rows in (1, 2, 5):
+        values = synthetic_ett(n_rows=n_rows).drop(columns="date").to_numpy()
+        assert values.shape == (n_rows, 7) and np.isfinite(values).all()
+
+
+def test_a_sidecar_digest_longer_than_sha256_is_malformed(tmp_path):
+    """A 128-digit (sha512) or 65-digit record is refused as malformed, not blamed on the file
+    (helper: `len(digest) != 64` -> `len(digest) < 64` passed)."""
+    own = tmp_path / "mine.csv"
+    own.write_bytes(b"abc")
+    for recorded in (hashlib.sha512(b"abc").hexdigest(), hashlib.sha256(b"abc").hexdigest() + "0"):
+        (tmp_path / "mine.csv.sha256").write_text(recorded + "  mine.csv\n")
+        with pytest.raises(ChecksumError, match=r"mine\.csv\.sha256 is empty or malformed"):
+            verify_file(own)

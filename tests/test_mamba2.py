@@ -244,3 +244,68 @@ def test_block_equals_the_written_out_recurrence_float64(ngroups):
             steps.append(y_t)
     torch.testing.assert_close(y, expected, atol=1e-10, rtol=0)
     torch.testing.assert_close(torch.cat(steps, dim=1), expected, atol=1e-10, rtol=0)
+
+
+def test_initial_dt_never_goes_below_dt_init_floor():
+    """dt_init_floor above dt_min lifts the small initial steps to the floor
+    (helper: `dt.clamp(min=cfg.dt_init_floor)` -> `clamp(min=cfg.dt_min)` passed)."""
+    torch.manual_seed(0)
+    cfg = Mamba2Config(d_model=256, headdim=4, dt_min=1e-6, dt_max=1e-2, dt_init_floor=1e-3)
+    dt = torch.nn.functional.softplus(Mamba2(cfg).dt_bias.double())
+    assert dt.min().item() == pytest.approx(1e-3, rel=1e-4)
+    assert (dt <= 1e-2 * (1 + 1e-5)).all()
+    assert (dt.isclose(torch.tensor(1e-3, dtype=torch.float64), rtol=1e-4)).sum() > 10
+
+
+def test_large_initial_dt_is_stored_finite_and_exact():
+    """dt up to 1e3 round-trips through the inverse softplus without overflowing to inf
+    (helper: `dt + log(-expm1(-dt))` -> `log(expm1(dt))` passed)."""
+    torch.manual_seed(0)
+    cfg = tiny_config(dt_min=100.0, dt_max=1000.0)
+    bias = Mamba2(cfg).dt_bias
+    assert torch.isfinite(bias).all()
+    dt = torch.nn.functional.softplus(bias)
+    assert (dt >= 100.0 * (1 - 1e-5)).all() and (dt <= 1000.0 * (1 + 1e-5)).all()
+
+
+def test_the_block_norm_uses_the_configured_norm_eps():
+    """norm_eps reaches the gated RMSNorm inside the block, not only the stack's norms
+    (helper: `RMSNorm(cfg.d_inner, eps=cfg.norm_eps)` -> `RMSNorm(cfg.d_inner)` passed)."""
+    torch.manual_seed(0)
+    block = Mamba2(tiny_config(norm_eps=0.5))
+    assert block.norm.eps == 0.5
+    default = Mamba2(tiny_config())
+    default.load_state_dict(block.state_dict())
+    u = torch.randn(2, 6, 16)
+    assert not torch.allclose(block(u)[0], default(u)[0])
+
+
+def test_a_reversed_A_init_range_is_a_config_error():
+    """A_init_range=(16, 1) (hi < lo) is refused at config time, not by torch at build
+    (helper: `0 < lo <= hi` -> `0 < lo` passed)."""
+    with pytest.raises(ConfigError, match="A_init_range"):
+        Mamba2Config(d_model=16, headdim=8, A_init_range=(16.0, 1.0))
+    assert Mamba2Config(d_model=16, headdim=8, A_init_range=(4.0, 4.0)).A_init_range == (4.0, 4.0)
+
+
+def test_step_without_a_conv_bias_equals_forward():
+    """conv_bias=False: step runs and matches forward
+    (helper: `if self.conv1d.bias is not None:` -> `if True:` passed)."""
+    torch.manual_seed(0)
+    block = Mamba2(tiny_config(conv_bias=False)).double()
+    u = torch.randn(2, 5, 16, dtype=torch.float64)
+    y, _ = block(u)
+    cache = InferenceCache.alloc(2, block.config, dtype=torch.float64)
+    steps = []
+    for t in range(5):
+        y_t, cache = block.step(u[:, t : t + 1], cache)
+        steps.append(y_t)
+    torch.testing.assert_close(torch.cat(steps, 1), y)
+
+
+@pytest.mark.parametrize("kw", [dict(norm_eps=0.0), dict(dt_init_floor=0.0), dict(dt_min=0.0)])
+def test_zero_eps_floor_or_dt_min_is_a_config_error(kw):
+    """Zero norm_eps, dt_init_floor or dt_min is refused (must be > 0), not accepted or left to
+    fail in math.log at build (helper: `value > 0` -> `>= 0` and `0 < self.dt_min` -> `0 <=` passed)."""
+    with pytest.raises(ConfigError, match=next(iter(kw))):
+        Mamba2Config(d_model=16, headdim=8, **kw)

@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tsmamba.data import ltsf_borders, prepare_ltsf
+from tsmamba.datasets import synthetic_ett
 from tsmamba.errors import ConfigError, DataValidationError
 from tsmamba.windows import TimeSeriesDataModule, WindowBatches, WindowDataset
 
@@ -421,3 +422,76 @@ def test_etth1_test_window_counts(horizon, expected, benchmark_file):
     last_target = dm.dataset("test")[-1][1]
     torch.testing.assert_close(last_target, torch.from_numpy(data.values[14400 - horizon : 14400]))
     assert start == 11520 - 96
+
+
+def test_a_batch_index_one_below_minus_len_is_out_of_range():
+    """-len-1 in a batch must not wrap round to the last window
+    (helper: `idx.min() < -self._len` -> `< -self._len - 1` passed)."""
+    ds = WindowDataset(ramp(10), 2, 2)  # 7 windows
+    with pytest.raises(IndexError, match="out of range for 7 windows"):
+        ds[[-8]]
+    with pytest.raises(IndexError, match="out of range for 7 windows"):
+        ds.get_batch([0, 7])
+    assert torch.equal(ds[[-7]][0][0], ds[0][0])
+
+
+def test_per_epoch_beyond_the_items_takes_each_item_once():
+    """per_epoch > n_items: all the items, no empty batches, and len() counts the real batches
+    (helper: `self.per_epoch = min(self.n_items, per_epoch)` -> `= per_epoch` passed)."""
+    batches = WindowBatches(10, 3, shuffle=True, seed=1, per_epoch=25)
+    assert batches.per_epoch == 10 and len(batches) == 4
+    epoch = list(batches)
+    assert len(epoch) == 4 and all(epoch)
+    assert sorted(i for batch in epoch for i in batch) == list(range(10))
+
+
+def test_worker_processes_persist_across_epochs_and_none_without_workers():
+    """num_workers > 0 keeps its workers between epochs (not a fresh spawn per epoch)
+    (helper: `persistent_workers=self.num_workers > 0` -> `False` passed)."""
+    values = ramp(200)
+    borders = {"train": (0, 100), "val": (80, 150), "test": (130, 200)}
+    with_workers = TimeSeriesDataModule(values, borders, 8, 4, num_workers=2)
+    for loader in (with_workers.train_dataloader(), with_workers.val_dataloader(),
+                   with_workers.test_dataloader()):
+        assert loader.persistent_workers and loader.num_workers == 2
+    assert not TimeSeriesDataModule(values, borders, 8, 4).train_dataloader().persistent_workers
+
+
+def test_random_sampling_of_half_the_windows_needs_shuffle_but_all_of_them_does_not():
+    """train_stride=2 with 'random' and shuffle=False is refused; stride 1 (every window) is fine
+    (helper: `self.train_stride > 1` -> `> 2` passed)."""
+    values, borders = ramp(200), {"train": (0, 120)}
+    with pytest.raises(ConfigError, match="needs shuffle=True"):
+        TimeSeriesDataModule(values, borders, 8, 4, train_stride=2, train_sampling="random", shuffle=False)
+    dm = TimeSeriesDataModule(values, borders, 8, 4, train_sampling="random", shuffle=False)
+    assert dm.train_windows_per_epoch == len(dm.dataset("train")) == 120 - 12 + 1
+
+
+def test_a_reversed_numpy_series_is_windowed_not_refused():
+    """Numpy values with negative strides (a reversed view) are copied to a contiguous array
+    (helper: `torch.from_numpy(np.ascontiguousarray(values))` -> `torch.from_numpy(values)` passed)."""
+    forward = ramp(12).numpy()
+    ds = WindowDataset(forward[::-1], 3, 2)
+    torch.testing.assert_close(ds[0][0], torch.from_numpy(forward[::-1].copy())[:3])
+    dm = TimeSeriesDataModule(forward[::-1], {"train": (0, 12)}, 3, 2, shuffle=False)
+    assert len(dm.dataset("train")) == 8
+
+
+def test_two_dimensional_batch_indices_are_refused():
+    """A nested index list is an IndexError, not a (2, 2, L, C) batch
+    (helper: `idx.ndim != 1` -> `idx.ndim > 2` passed)."""
+    ds = WindowDataset(ramp(10), 2, 2)
+    with pytest.raises(IndexError, match=r"batch indices must be 1-D, got shape \(2, 2\)"):
+        ds[[[0, 1], [2, 3]]]
+
+
+def test_from_ltsf_with_use_marks_gives_batches_with_calendar_marks():
+    """use_marks=True passes the data's time marks into every batch
+    (helper: `marks = data.time_marks() if use_marks else None` -> `marks = None` passed)."""
+    data = prepare_ltsf(synthetic_ett(n_rows=800), 24, 12, kind="custom")
+    batch = next(iter(TimeSeriesDataModule.from_ltsf(data, use_marks=True, batch_size=4).test_dataloader()))
+    marks = data.time_marks()
+    start = data.borders["test"][0]
+    assert len(batch) == 3 and batch[2].shape == (4, 24, marks.shape[1])
+    torch.testing.assert_close(batch[2][0], torch.from_numpy(marks[start : start + 24]))
+    assert len(next(iter(TimeSeriesDataModule.from_ltsf(data, batch_size=4).test_dataloader()))) == 2
