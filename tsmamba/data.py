@@ -515,7 +515,7 @@ def _read_table(
     n_read = len(frame)
     empty = frame.isna().all(axis=1).to_numpy()  # (n_read,) every field empty: a spreadsheet's ,,
     if n_read and empty[-1]:  # trailing ones are read as blank lines (they had been missing timestamps)
-        frame = frame.iloc[: n_read - int(np.argmin(empty[::-1])) if not empty.all() else 0]
+        frame = frame.iloc[: n_read - _trailing_run(empty)]
     if len(frame) == 0:
         header = ", ".join(map(str, frame.columns[:10]))
         raise DataValidationError(
@@ -1023,11 +1023,16 @@ def _same_times(column: pd.Series, index: pd.DatetimeIndex) -> bool:
     return parsed.equals(index)
 
 
+def _trailing_run(flags: np.ndarray) -> int:
+    """How many of the last entries of the boolean ``flags`` (T,) are True (T when all are)."""
+    return len(flags) if flags.all() else int(np.argmin(flags[::-1]))
+
+
 def _trailing_blank_rows(values: np.ndarray) -> int:
     """How many of the last rows of ``values`` (T, C) hold NaN in every column, when some row
     before them holds a value (else 0: a series of nothing has no rows 'still to come')."""
     blank = np.isnan(values).all(axis=1)  # (T,)
-    return 0 if blank.all() else int(np.argmin(blank[::-1]))
+    return 0 if blank.all() else _trailing_run(blank)
 
 
 def _parse_times(
