@@ -227,9 +227,15 @@ def test_folders_are_checked_before_torch_is_imported(tmp_path):
          "--fill zero to fill the missing rows, or add them to the file"),
         (GOOD_ROWS.replace("date,", "day,"), [], "Pass --time-col NAME with the name of the time column"),
         (GOOD_ROWS.replace("date,", "day,").replace("2021-01-01 ", "").replace(":00:00", ""),
-         ["--time-col", "day"], "Write them in the file as ISO 8601 (e.g. 2021-01-31 14:00) first"),
+         ["--time-col", "day"], "Pass --date-format (e.g. --date-format %Y%m%d) if they are dates written as "
+         "digits, or write epoch numbers in the file as ISO 8601 (e.g. 2021-01-31 14:00) first"),
+        (GOOD_ROWS.replace("2021-01-01 ", "01/01/2021 "), [], "timestamps are read as ISO 8601 (2024-01-31 "
+         "13:00); if they are all in one other format, pass --date-format (e.g. --date-format "
+         "'%d/%m/%Y %H:%M')"),
+        (GOOD_ROWS.replace("2021-01-01 ", "01/01/2021 "), ["--date-format", "%m-%d-%Y %H:%M:%S"],
+         "Fix these values; does --date-format '%m-%d-%Y %H:%M:%S' match them?"),
     ],
-    ids=["nan", "unsorted", "gap", "time-col", "numbers-as-dates"],
+    ids=["nan", "unsorted", "gap", "time-col", "numbers-as-dates", "day-first", "format-mismatch"],
 )
 def test_data_hints_name_what_the_command_line_can_do(tmp_path, capsys, text, args, hint):
     path = write(tmp_path, "data.csv", text)
@@ -1484,6 +1490,79 @@ def test_stream_state_refusals_name_the_flag_and_the_fix(tmp_path, capsys, monke
     assert (status, out) == (2, [])
     assert err == (f"tsmamba: error: {state / 'state.pt'} is truncated or corrupt (sha256 mismatch with "
                    "meta.json); remove the --state folder and run again with --history to warm a new stream")
+
+
+def test_date_format_reads_day_first_files_as_their_iso_twins(tmp_path, capsys, monkeypatch, small_csv,
+                                                              tiny_config, ot_hufl_model, stream_input):
+    """--date-format: fit, predict, backtest and stream (history and stdin lines) read a file of
+    day-first times (31/01/2021 13:00) as they read the same file written in ISO 8601; without
+    it the file is refused, naming the flag."""
+    day_first = "%d/%m/%Y %H:%M"
+
+    def as_day_first(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame.assign(date=pd.to_datetime(frame["date"]).dt.strftime(day_first))
+
+    small_df = write(tmp_path, "small_df.csv", as_day_first(pd.read_csv(small_csv)).to_csv(index=False))
+    model = tmp_path / "m"
+    assert cli.main(["fit", "--data", str(small_df), "--date-format", day_first, "--columns", "OT,HUFL",
+                     "--context", "48", "--horizon", "4", "--config", str(tiny_config), "--out", str(model),
+                     "--quiet"]) == 0
+    capsys.readouterr()
+    assert cli.main(["predict", "--model", str(ot_hufl_model)]) == 0
+    expected = capsys.readouterr().out
+    assert cli.main(["predict", "--model", str(model), "--data", str(small_df), "--date-format",
+                     day_first]) == 0
+    assert capsys.readouterr().out == expected  # the same model, forecasting from the same rows
+    assert cli.main(["predict", "--model", str(model), "--data", str(small_df)]) == 2
+    assert "pass --date-format (e.g. --date-format '%d/%m/%Y %H:%M')" in capsys.readouterr().err
+
+    history, new = stream_input
+    iso_lines = new[["date", "OT", "HUFL"]].to_csv(index=False, header=False)
+    history_df = write(tmp_path, "history_df.csv", as_day_first(pd.read_csv(history)).to_csv(index=False))
+    day_first_lines = as_day_first(new[["date", "OT", "HUFL"]]).to_csv(index=False, header=False)
+    status, whole, err = stream_lines(capsys, monkeypatch, ot_hufl_model, history, iso_lines)
+    assert status == 0 and err == "" and len(whole) == 10
+    # the first line is a row, not a header: its time parses in the format
+    assert stream_lines(capsys, monkeypatch, ot_hufl_model, history_df, day_first_lines, "--date-format",
+                        day_first) == (0, whole, "")
+    mixed = day_first_lines.splitlines(keepends=True)
+    mixed[3] = iso_lines.splitlines(keepends=True)[3]  # an ISO time among day-first ones: its line only
+    status, got, err = stream_lines(capsys, monkeypatch, ot_hufl_model, history_df, "".join(mixed),
+                                    "--date-format", day_first, "--gaps", "ffill")
+    assert status == 3 and len(got) == 9, err
+    assert err == f"tsmamba: error: line 4: timestamp {new['date'].iloc[3]!r} does not match --date-format " \
+                  f"'{day_first}'"
+
+    scores = []
+    for data, flags in ((small_csv, []), (small_df, ["--date-format", day_first])):
+        assert cli.main(["backtest", "--data", str(data), *flags, "--columns", "OT", "--context", "48",
+                         "--horizon", "4", "--n-windows", "2", "--config", str(tiny_config), "--out",
+                         str(tmp_path / f"report_{len(flags)}"), "--quiet", "--json"]) == 0
+        scores.append(json.loads(capsys.readouterr().out)["scores"])
+    assert scores[0] == scores[1]
+
+
+@pytest.mark.parametrize(
+    ("value", "fragment"),
+    [("dd/mm/yyyy", "expected a strptime format written with % codes, e.g. '%d/%m/%Y %H:%M' (%d day, "
+                    "%m month, %Y year, %H hour, %M minute), got 'dd/mm/yyyy'"),
+     ("%d/%m/%Q", "'%d/%m/%Q' is not a strptime format ('Q' is a bad directive in format '%d/%m/%Q')")],
+)
+def test_a_date_format_without_codes_or_with_a_bad_one_is_a_usage_error(tmp_path, value, fragment):
+    data = write(tmp_path, "data.csv", GOOD_ROWS)
+    proc = tsmamba("fit", "--data", data, "--date-format", value, "--out", tmp_path / "m")
+    assert_one_line_error(proc, "argument --date-format: " + fragment)
+    assert not (tmp_path / "m").exists()
+
+
+def test_date_format_is_refused_where_the_file_is_read_as_published(tmp_path, capsys):
+    assert cli.main(["fit", "--data", "ETTh1", "--date-format", "%Y", "--out", str(tmp_path / "m")]) == 2
+    assert ("--date-format is for a CSV file given by its path; the registry's ETTh1 is read by its own "
+            "layout") in capsys.readouterr().err
+    assert cli.main(["backtest", "--data", "ETTh1", "--protocol", "ltsf", "--date-format", "%Y",
+                     "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert "--data ETTh1 is a registry data set, read as published; drop --date-format" in err
 
 
 def test_stream_maps_a_header_by_name(capsys, monkeypatch, ot_hufl_model, stream_input):

@@ -30,6 +30,7 @@ from tsmamba.data import (
     infer_freq,
     ltsf_borders,
     outside_ns_range,
+    parse_time,
     prepare_ltsf,
     read_panel,
     read_series,
@@ -197,6 +198,27 @@ def test_custom_time_column_and_date_format(tmp_path):
     months = pd.DataFrame({"when": [f"{d:02d}/01/2024" for d in range(1, 13)], "v": np.arange(12.0)})
     with pytest.raises(DataValidationError, match="cannot be parsed as dates"):  # was a monthly series
         read_series(months, time_col="when")
+
+
+def test_a_date_format_that_is_no_strptime_format_is_named_as_the_fault(tmp_path):
+    """A bad code in date_format had been answered with 'pass date_format= with the strptime
+    format', as if none had been given."""
+    frame = pd.DataFrame({"when": ["01/03/2021", "02/03/2021"], "v": [1.0, 2.0]})
+    with pytest.raises(DataValidationError, match=re.escape(
+            "cannot parse time column 'when' ('Q' is a bad directive in format '%d/%m/%Q'); is date_format "
+            "'%d/%m/%Q' a strptime format (e.g. '%d/%m/%Y %H:%M')?")):
+        read_series(frame, time_col="when", date_format="%d/%m/%Q")
+
+
+def test_parse_time_reads_text_in_a_date_format_and_iso_without_one():
+    assert parse_time("31/01/2024 13:00", "%d/%m/%Y %H:%M") == pd.Timestamp("2024-01-31 13:00")
+    assert parse_time(" 01/02/2024 ", "%d/%m/%Y") == pd.Timestamp("2024-02-01")  # spaces around a field
+    assert parse_time("2024-02-01", None) == pd.Timestamp("2024-02-01")
+    assert parse_time(pd.Timestamp("2024-02-01"), "%d/%m/%Y") == pd.Timestamp("2024-02-01")  # not text
+    with pytest.raises(ValueError):
+        parse_time("2024-02-01", "%d/%m/%Y")  # ISO text in another format is not guessed
+    with pytest.raises(ValueError):
+        parse_time("01/02/2024")  # nor is a day-first time without its format
 
 
 def test_long_form_is_pivoted_to_wide(tmp_path):

@@ -199,6 +199,24 @@ def column_list(text: Any) -> list[str]:
     return names
 
 
+def date_format(text: Any) -> str:
+    """A strptime format (``%d/%m/%Y %H:%M``): one with no ``%`` code (``dd/mm/yyyy``) or a bad
+    one (``%Q``) is refused here, not reported as every timestamp failing to parse."""
+    import pandas as pd
+
+    text = str(text)
+    if "%" not in text:
+        raise argparse.ArgumentTypeError(
+            f"expected a strptime format written with % codes, e.g. '%d/%m/%Y %H:%M' (%d day, %m month, "
+            f"%Y year, %H hour, %M minute), got {text!r}"
+        )
+    try:
+        pd.to_datetime(pd.Series(["0"]), format=text, errors="coerce")  # checks the codes, parses nothing
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a strptime format ({exc})") from None
+    return text
+
+
 def boolean(text: Any) -> bool:
     if isinstance(text, bool):
         return text
@@ -358,6 +376,15 @@ CONFIG_OPTION = Opt(
     "max_epochs, or a [model] table); flags given on the command line win",
 )
 TIME_COL_HELP = "time column of the CSV (default: date; ds in long form)"
+
+
+def date_format_option(of: str = "") -> Opt:
+    """read_series' ``date_format=`` for the timestamps of the CSV (``of``: which)."""
+    return Opt("--date-format", type=date_format, metavar="FORMAT",
+               help=f"strptime format of the timestamps{of} when they are not ISO 8601, e.g. "
+                    "'%%d/%%m/%%Y %%H:%%M' (default: ISO 8601 only: 01/02/2024 is refused, not guessed)")
+
+
 # a long-form file (one row per series id and time) is found by its id, time and value columns
 LONG_FORM_OPTIONS = (
     Opt("--id-col", metavar="NAME",
@@ -367,6 +394,7 @@ LONG_FORM_OPTIONS = (
 DATA_OPTIONS = (
     Opt("--data", metavar="PATH|NAME", help="CSV file (.csv, .csv.gz) or a registry name (tsmamba datasets)"),
     Opt("--time-col", metavar="NAME", help=TIME_COL_HELP),
+    date_format_option(),
     *LONG_FORM_OPTIONS,
     Opt("--columns", type=column_list, metavar="A,B,...", help="channels to use (default: all)"),
 )
@@ -809,7 +837,7 @@ def _resolve(cmd: Command, args: argparse.Namespace) -> tuple[dict[str, Any], fr
 
 
 # library messages name Python arguments; on the command line the flags are what to change, and
-# where the command line has no such option (sort=, date_format=, encoding=), the file is what to fix
+# where the command line has no such option (sort=, encoding=), the file is what to fix
 _ISO_EXAMPLE = "as ISO 8601 (e.g. 2021-01-31 14:00)"
 # read_series' words, which --protocol ltsf rewords its own way (it refuses --fill and --impute)
 _FILL_ADVICE = ("Pass fill='ffill', fill='interpolate' or fill='zero' to fill the missing rows, or supply "
@@ -840,9 +868,12 @@ _CLI_WORDING = (
     ("Pass time_col= with the name of the time column (or give a DataFrame a DatetimeIndex)",
      "Pass --time-col NAME with the name of the time column"),
     ("pass date_format= with the strptime format of the timestamps",
-     f"write the timestamps in the file {_ISO_EXAMPLE} first"),
+     "pass --date-format with the strptime format of the timestamps"),
     ("if they are all in one other format, pass date_format= (e.g. date_format='%d/%m/%Y %H:%M')",
-     f"rewrite them in the file {_ISO_EXAMPLE} first"),
+     "if they are all in one other format, pass --date-format (e.g. --date-format '%d/%m/%Y %H:%M')"),
+    ("does the format ", "does --date-format "),  # a format that was given: is it the right one?
+    ("is date_format ", "is --date-format "),
+    ("does not match date_format ", "does not match --date-format "),
     ("Pass tz= with the zone to read them in (e.g. tz='Europe/Berlin' for local time across a DST change, "
      "or tz='UTC')", "Pass --tz with the zone to read them in (e.g. --tz Europe/Berlin for local time "
      "across a DST change, or --tz UTC)"),
@@ -901,7 +932,8 @@ _CLI_PATTERNS = (
     (re.compile(r" \(e\.g\. df\.resample\('[^']*'\)\.mean\(\)\)"), ""),  # Python examples
     (re.compile(r"Pass date_format= \(e\.g\. '%Y%m%d'\) if they are dates written as digits, or convert "
                 r"epoch numbers first: pd\.to_datetime\(values, unit='\w+'\)"),
-     f"Write them in the file {_ISO_EXAMPLE} first"),
+     f"Pass --date-format (e.g. --date-format %Y%m%d) if they are dates written as digits, or write epoch "
+     f"numbers in the file {_ISO_EXAMPLE} first"),
 )
 
 
@@ -1116,7 +1148,7 @@ def load_data(
     path = Path(source).expanduser()
     columns = run.get("columns") if columns is None else columns
     time_col = run.get("time_col")
-    layout = {key: run.get(key) for key in _LAYOUT}  # a long-form file's id and value columns
+    layout = {key: run.get(key) for key in _LAYOUT}
     zone = _zone(run.get("tz")) or (model_zone(run.model) if run.get("model") else None)
     if option != "data" and _is_path_like(source) and not path.exists():
         raise DataNotFoundError(f"{flag} file not found: {path.absolute()}; check the path")
@@ -1147,7 +1179,9 @@ def load_data(
     return frame, spec.name, None if found is None else str(found)
 
 
-_LAYOUT = ("id_col", "value_col")  # a long-form file's columns, besides the time (--time-col)
+# how a CSV file is written, besides its time column (--time-col): a long form's id and value
+# columns, and the format of its timestamps
+_LAYOUT = ("id_col", "value_col", "date_format")
 
 
 def _zone_used(run: Run, frame: Any, label: str) -> Any:
@@ -1611,6 +1645,7 @@ model's order.
             help="series to forecast from, holding the model's channels (default: the series the "
             "model was trained on)"),
         Opt("--time-col", metavar="NAME", help=TIME_COL_HELP),
+        date_format_option(),
         *LONG_FORM_OPTIONS,
         *repair_options(),
         Opt("--context", "--context-mode", dest="context", choices=("window", "full"), default="window",
@@ -1856,6 +1891,7 @@ examples:
             help="also save --state after every N lines used (default: only at the end)"),
         Opt("--time-col", metavar="NAME", help="time column of the history CSV (default: date; ds in "
             "long form)"),
+        date_format_option(" of the history CSV and of the lines read from stdin"),
         *LONG_FORM_OPTIONS,
         *repair_options(" of the history CSV"),
         Opt("--missing", choices=("reject", "ffill", "zero"), default="reject",
@@ -1907,7 +1943,7 @@ def cmd_stream(run: Run) -> int:
             stream = forecaster.stream(history=history, missing=run.missing, gaps=run.gaps)
         time_name = history.index.name if history is not None else forecaster.index_.name
         reader = CSVLineReader(columns, encoding=getattr(sys.stdin, "encoding", None) or "utf-8",
-                               time_name=time_name or "date")
+                               time_name=time_name or "date", date_format=run.get("date_format"))
         with _saved_at_the_end(stream, state_dir, run.get("save_every")) as used:
             return _stream_lines(run, stream, reader, columns, used)
 

@@ -1087,9 +1087,10 @@ def _parse_time_values(
     except (ValueError, TypeError) as exc:
         if "timezone" in str(exc).lower() or "tz-aware" in str(exc).lower():
             raise _mixed_zone_error(series, name, origin) from exc
+        fix = (f"is date_format {date_format!r} a strptime format (e.g. '%d/%m/%Y %H:%M')?" if date_format
+               else "pass date_format= with the strptime format of the timestamps")
         raise DataValidationError(
-            f"{origin.prefix()}cannot parse time column {name!r} ({exc}); pass date_format= "
-            "with the strptime format of the timestamps"
+            f"{origin.prefix()}cannot parse time column {name!r} ({exc}); {fix}"
         ) from exc
     if not isinstance(parsed.dtype, (np.dtype, pd.DatetimeTZDtype)) or parsed.dtype == object:
         raise _mixed_zone_error(series, name, origin)  # pandas < 3 returns objects here
@@ -1924,10 +1925,12 @@ def ltsf_borders(n_rows: int, context_length: int, kind: str) -> dict[str, tuple
     raise ConfigError(f"kind must be 'ETTh', 'ETTm' or 'custom', got {kind!r}")
 
 
-def parse_time(value: Any) -> pd.Timestamp:
+def parse_time(value: Any, date_format: str | None = None) -> pd.Timestamp:
     """One timestamp: text in ISO 8601 (as :func:`read_series` reads a column without
-    ``date_format``: ``01.02.2024`` is refused, not guessed), or a datetime-like value.
-    Raises ValueError or TypeError."""
+    ``date_format``: ``01.02.2024`` is refused, not guessed), text in ``date_format`` (a strptime
+    format) when given, or a datetime-like value. Raises ValueError or TypeError."""
+    if isinstance(value, str) and date_format is not None:
+        return pd.to_datetime(value.strip(), format=date_format)
     if isinstance(value, str) and not _PLAIN_ISO.fullmatch(value.strip()):
         return pd.to_datetime(value, format="ISO8601")  # ~100x slower than the common form below
     return pd.Timestamp(value)

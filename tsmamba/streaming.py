@@ -786,12 +786,19 @@ class CSVLineReader:
 
     Header names match the channels exactly, or with the spaces around them left out when that
     tells no two channels apart (``A ,B`` names ``A`` and ``B``, and `` B`` a channel `` B``).
-    ``time_name`` is the time's name in the example header that errors show.
+    ``time_name`` is the time's name in the example header that errors show. With
+    ``date_format`` (a strptime format, as :func:`~tsmamba.data.read_series` takes) the time is
+    read in that format and returned as a Timestamp (a time that does not match it rejects its
+    line); without it the time is returned as text, which :meth:`Stream.update` reads as ISO 8601.
     """
 
-    def __init__(self, columns: Sequence[str], encoding: str = "utf-8", time_name: str = "date") -> None:
+    def __init__(
+        self, columns: Sequence[str], encoding: str = "utf-8", time_name: str = "date",
+        date_format: str | None = None,
+    ) -> None:
         self.columns = list(columns)
         self.time_name = str(time_name)
+        self.date_format = date_format
         self.encoding = codecs.lookup(encoding).name  # a LookupError for an unknown one, up front
         self.names = list(columns)  # the value fields' names, header order once there is one
         self.positions = list(range(1, len(self.columns) + 1))  # the field of each model channel
@@ -800,7 +807,7 @@ class CSVLineReader:
         self.line_number = 0  # of the line last read
         self._first_data_line: int | None = None
 
-    def read(self, line: str | bytes) -> dict[str, str] | None:
+    def read(self, line: str | bytes) -> dict[str, Any] | None:
         """One line -> an observation, or None for a blank or header line (see the class)."""
         self.line_number += 1
         if isinstance(line, bytes):
@@ -825,7 +832,8 @@ class CSVLineReader:
         if len(fields) <= 1 and not "".join(fields).strip():  # blank (",,," is a row of empty fields)
             return None
         self._first_data_line = self._first_data_line or self.line_number
-        if self.line_number == self._first_data_line and self.is_header(fields, self.columns):
+        if self.line_number == self._first_data_line and self.is_header(fields, self.columns,
+                                                                         self.date_format):
             self._use_header(fields)
             return None
         if len(fields) != len(self.names) + 1:
@@ -834,18 +842,27 @@ class CSVLineReader:
             )
         values = {c: "nan" if fields[i].strip().lower() in MISSING_WORDS else fields[i]  # as read_csv
                   for c, i in zip(self.columns, self.positions, strict=True)}
-        return {"date": fields[0], **values}
+        time: Any = fields[0]
+        if self.date_format is not None and time.strip():  # an empty time: Stream.update names it
+            try:
+                time = parse_time(time, self.date_format)
+            except (TypeError, ValueError):
+                raise StreamError(
+                    f"timestamp {time!r} does not match date_format {self.date_format!r}"
+                ) from None
+        return {"date": time, **values}
 
     @staticmethod
-    def is_header(fields: Sequence[str], columns: Sequence[str]) -> bool:
-        """Whether a first line names the fields: its time field is no timestamp, and it is a name
-        (no digit: 'date'), or it names every model channel, or a value field is text (not a
-        number, NA or empty). A mistyped timestamp followed by numbers is a bad data row instead."""
+    def is_header(fields: Sequence[str], columns: Sequence[str], date_format: str | None = None) -> bool:
+        """Whether a first line names the fields: its time field is no timestamp (ISO 8601, or in
+        ``date_format``), and it is a name (no digit: 'date'), or it names every model channel, or a
+        value field is text (not a number, NA or empty). A mistyped timestamp followed by numbers is
+        a bad data row instead."""
         time, values = fields[0].strip(), [f.strip() for f in fields[1:]]
         names = {c.strip() for c in columns}
         if any(ch.isdigit() for ch in time):  # a time has digits ('now' and 'May' parse, but name columns)
             try:
-                if parse_time(time) is not pd.NaT:
+                if parse_time(time, date_format) is not pd.NaT:
                     return False
             except (TypeError, ValueError):
                 pass
