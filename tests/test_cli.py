@@ -234,8 +234,18 @@ def test_folders_are_checked_before_torch_is_imported(tmp_path):
          "'%d/%m/%Y %H:%M')"),
         (GOOD_ROWS.replace("2021-01-01 ", "01/01/2021 "), ["--date-format", "%m-%d-%Y %H:%M:%S"],
          "Fix these values; does --date-format '%m-%d-%Y %H:%M:%S' match them?"),
+        (GOOD_ROWS.replace(",", ";").replace(";7;14", ";7,5;14"), [], "the header 'date;a;b' has no comma "
+         "but ';': the file seems to use ';' as its delimiter and ',' as its decimal mark; pass --sep ';' "
+         "and --decimal ','"),
+        (GOOD_ROWS.replace(",", ";").replace(";7;14", ";7,5;14"), ["--sep", ";"],
+         "they use ',' as the decimal mark: pass --decimal ','"),
+        (GOOD_ROWS.replace(",", ";").replace(";7;14", ";7.5;14"), ["--sep", ";", "--decimal", ","],
+         "which --decimal ',' does not read: drop --decimal ','"),
+        (GOOD_ROWS, ["--sep", "tab"], "the header 'date,a,b' has no tab but ',': the file seems to use ',' "
+         "as its delimiter; pass --sep ','"),
     ],
-    ids=["nan", "unsorted", "gap", "time-col", "numbers-as-dates", "day-first", "format-mismatch"],
+    ids=["nan", "unsorted", "gap", "time-col", "numbers-as-dates", "day-first", "format-mismatch",
+         "semicolons", "decimal-commas", "dotted-decimals", "not-tabs"],
 )
 def test_data_hints_name_what_the_command_line_can_do(tmp_path, capsys, text, args, hint):
     path = write(tmp_path, "data.csv", text)
@@ -243,7 +253,7 @@ def test_data_hints_name_what_the_command_line_can_do(tmp_path, capsys, text, ar
     err = capsys.readouterr().err.strip()
     assert err.startswith("tsmamba: error: data.csv: ") and "\n" not in err, err
     assert hint in err, err
-    for python_only in ("impute=", "sort=", "fill=", "date_format=", "time_col=", "pd."):
+    for python_only in ("impute=", "sort=", "fill=", "date_format=", "time_col=", "pd.", "sep=", "decimal="):
         assert python_only not in err, err
 
 
@@ -1540,6 +1550,63 @@ def test_date_format_reads_day_first_files_as_their_iso_twins(tmp_path, capsys, 
                          str(tmp_path / f"report_{len(flags)}"), "--quiet", "--json"]) == 0
         scores.append(json.loads(capsys.readouterr().out)["scores"])
     assert scores[0] == scores[1]
+
+
+def test_sep_and_decimal_read_a_semicolon_file_as_its_comma_twin(tmp_path, capsys, monkeypatch, small_csv,
+                                                                 tiny_config, ot_hufl_model, stream_input):
+    """--sep ';' --decimal ',': the CSV many European spreadsheets save (1,5 for 1.5) reads as the
+    same file written with commas and '.' decimals, for fit, predict and stream (history and lines);
+    a tab-separated file with --sep tab too."""
+    european = {"sep": ";", "decimal": ","}
+    small_eu = tmp_path / "small_eu.csv"
+    pd.read_csv(small_csv).to_csv(small_eu, index=False, **european)
+    assert ";" in small_eu.read_text().splitlines()[1] and "," in small_eu.read_text().splitlines()[1]
+    model = tmp_path / "m"
+    assert cli.main(["fit", "--data", str(small_eu), "--sep", ";", "--decimal", ",", "--columns", "OT,HUFL",
+                     "--context", "48", "--horizon", "4", "--config", str(tiny_config), "--out", str(model),
+                     "--quiet"]) == 0
+    capsys.readouterr()
+    assert cli.main(["predict", "--model", str(ot_hufl_model)]) == 0
+    expected = capsys.readouterr().out
+    assert cli.main(["predict", "--model", str(model), "--data", str(small_eu), "--sep", ";", "--decimal",
+                     ","]) == 0
+    assert capsys.readouterr().out == expected  # written with ',' and '.' whatever the input's marks
+    tabbed = tmp_path / "small.tsv"
+    pd.read_csv(small_csv).to_csv(tabbed, index=False, sep="\t")
+    assert cli.main(["predict", "--model", str(model), "--data", str(tabbed), "--sep", "tab"]) == 0
+    assert capsys.readouterr().out == expected
+
+    history, new = stream_input
+    history_eu = tmp_path / "history_eu.csv"
+    pd.read_csv(history).to_csv(history_eu, index=False, **european)
+    status, whole, err = stream_lines(capsys, monkeypatch, ot_hufl_model, history,
+                                      new[["date", "OT", "HUFL"]].to_csv(index=False, header=False))
+    assert status == 0 and err == "" and len(whole) == 10
+    lines = new[["date", "HUFL", "OT"]].to_csv(index=False, **european)  # with a header, in another order
+    assert stream_lines(capsys, monkeypatch, ot_hufl_model, history_eu, lines, "--sep", ";", "--decimal",
+                        ",") == (0, whole, "")
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "fragment"),
+    [("--sep", ";;", "argument --sep: expected one character such as ';' or '|' (a tab: --sep tab), got "
+                     "';;'"),
+     ("--sep", "", "argument --sep: expected one character"),
+     ("--decimal", ";", "argument --decimal: expected '.' or ',', got ';'")],
+)
+def test_a_sep_or_decimal_that_cannot_be_one_is_a_usage_error(tmp_path, flag, value, fragment):
+    data = write(tmp_path, "data.csv", GOOD_ROWS)
+    proc = tsmamba("fit", "--data", data, flag, value, "--out", tmp_path / "m")
+    assert_one_line_error(proc, fragment)
+
+
+def test_the_same_sep_and_decimal_is_one_line_naming_both_flags(tmp_path, capsys):
+    data = write(tmp_path, "data.csv", GOOD_ROWS)
+    assert cli.main(["fit", "--data", str(data), "--sep", ",", "--decimal", ",", "--out",
+                     str(tmp_path / "m")]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "tsmamba: error: --sep and --decimal are both ','; a field delimiter and a decimal mark must differ "
+        "(';' with ',' decimals, or ',' with '.')")
 
 
 @pytest.mark.parametrize(

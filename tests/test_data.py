@@ -184,6 +184,59 @@ def test_another_delimiter_is_named(tmp_path, sep):
         read_series(path)
 
 
+def test_sep_and_decimal_read_a_semicolon_file_as_its_comma_twin(tmp_path):
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"date": pd.date_range("2021-01-01", periods=30, freq="h").astype(str),
+                          "kwh": rng.normal(size=30), "kw": np.arange(30)})  # integers: no decimal mark
+    twin = read_series(write_csv(tmp_path, frame))
+    european = tmp_path / "eu.csv"
+    frame.to_csv(european, sep=";", decimal=",", index=False)
+    assert read_series(european, sep=";", decimal=",").equals(twin)
+    tabbed = tmp_path / "tab.tsv"
+    frame.to_csv(tabbed, sep="\t", index=False)
+    assert read_series(tabbed, sep="\t").equals(twin)
+    long = frame.melt(id_vars="date", var_name="unique_id", value_name="y").rename(columns={"date": "ds"})
+    long.to_csv(tmp_path / "long.csv", sep=";", decimal=",", index=False)
+    panel = read_panel(tmp_path / "long.csv", sep=";", decimal=",")
+    assert np.array_equal(panel["kwh"]["y"].to_numpy(), twin["kwh"].to_numpy())
+    # without the marks: the delimiter and decimal commas named, also when only some lines have one
+    # (the integer rows parse as two fields, the others as more: read_csv's error before any frame)
+    with pytest.raises(DataValidationError, match=re.escape(
+            "eu.csv: the header 'date;kwh;kw' has no comma but ';': the file seems to use ';' as its "
+            "delimiter and ',' as its decimal mark; pass sep=';' and decimal=','")):
+        read_series(european)
+    with pytest.raises(DataValidationError, match=re.escape(
+            "they use ',' as the decimal mark: pass decimal=','")):
+        read_series(european, sep=";")
+    dotted = tmp_path / "dotted.csv"
+    frame.to_csv(dotted, sep=";", index=False)
+    with pytest.raises(DataValidationError, match=re.escape(
+            "column 'kwh' (numbers written with '.' as the decimal mark, e.g. row 0 (line 2): "
+            f"'{frame['kwh'][0]}', which decimal=',' does not read: drop decimal=',')")):
+        read_series(dotted, sep=";", decimal=",")
+
+
+def test_a_year_dot_month_time_column_is_a_time_with_decimal_commas(tmp_path):
+    path = write_text(tmp_path, "month;kwh\n2021.01;1,5\n2021.02;2,5\n2021.03;3\n")
+    read = read_series(path, time_col="month", date_format="%Y.%m", sep=";", decimal=",")
+    assert read["kwh"].tolist() == [1.5, 2.5, 3.0] and read.index.freqstr == "MS"
+
+
+@pytest.mark.parametrize(
+    ("marks", "message"),
+    [({"sep": ";;"}, "sep must be one character, such as ',' or ';' or '\\t' or '|'; got ';;'"),
+     ({"sep": '"'}, "sep must be one character"),
+     ({"decimal": ""}, "decimal must be one character, such as '.' or ','; got ''"),
+     ({"decimal": "1"}, "decimal must be one character"),
+     ({"sep": ",", "decimal": ","}, "sep and decimal are both ','; a field delimiter and a decimal mark must "
+                                    "differ (';' with ',' decimals, or ',' with '.')")],
+)
+def test_a_sep_or_decimal_that_cannot_be_one_is_a_config_error(tmp_path, marks, message):
+    path = write_csv(tmp_path, pd.DataFrame({"date": ["2021-01-01"], "v": [1.0]}))
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        read_series(path, **marks)
+
+
 def test_custom_time_column_and_date_format(tmp_path):
     index = pd.date_range("2021-03-01", periods=10, freq="D")
     frame = pd.DataFrame({"when": index.strftime("%d/%m/%Y"), "v": np.arange(10.0)})

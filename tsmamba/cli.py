@@ -217,6 +217,24 @@ def date_format(text: Any) -> str:
     return text
 
 
+def field_delimiter(text: Any) -> str:
+    """One character that separates a CSV file's fields; ``tab`` or ``\\t`` for a tab."""
+    text = str(text)
+    text = "\t" if text.lower() in ("tab", "\\t") else text
+    if len(text) != 1 or text in '"\r\n':
+        raise argparse.ArgumentTypeError(
+            f"expected one character such as ';' or '|' (a tab: --sep tab), got {text!r}"
+        )
+    return text
+
+
+def decimal_mark(text: Any) -> str:
+    text = str(text)
+    if text not in (".", ","):
+        raise argparse.ArgumentTypeError(f"expected '.' or ',', got {text!r}")
+    return text
+
+
 def boolean(text: Any) -> bool:
     if isinstance(text, bool):
         return text
@@ -378,11 +396,17 @@ CONFIG_OPTION = Opt(
 TIME_COL_HELP = "time column of the CSV (default: date; ds in long form)"
 
 
-def date_format_option(of: str = "") -> Opt:
-    """read_series' ``date_format=`` for the timestamps of the CSV (``of``: which)."""
-    return Opt("--date-format", type=date_format, metavar="FORMAT",
-               help=f"strptime format of the timestamps{of} when they are not ISO 8601, e.g. "
-                    "'%%d/%%m/%%Y %%H:%%M' (default: ISO 8601 only: 01/02/2024 is refused, not guessed)")
+def writing_options(of: str = "") -> tuple[Opt, Opt, Opt]:
+    """read_series' ``date_format=``, ``sep=`` and ``decimal=``: how the CSV (``of``: which) is written."""
+    return (
+        Opt("--date-format", type=date_format, metavar="FORMAT",
+            help=f"strptime format of the timestamps{of} when they are not ISO 8601, e.g. "
+                 "'%%d/%%m/%%Y %%H:%%M' (default: ISO 8601 only: 01/02/2024 is refused, not guessed)"),
+        Opt("--sep", type=field_delimiter, metavar="CHAR",
+            help=f"field delimiter{of}: ';', '|' or tab (default ',')"),
+        Opt("--decimal", type=decimal_mark, metavar="CHAR",
+            help=f"decimal mark{of}: ',' for 1,5 (default '.'; with ',' give --sep too, e.g. ';')"),
+    )
 
 
 # a long-form file (one row per series id and time) is found by its id, time and value columns
@@ -394,7 +418,7 @@ LONG_FORM_OPTIONS = (
 DATA_OPTIONS = (
     Opt("--data", metavar="PATH|NAME", help="CSV file (.csv, .csv.gz) or a registry name (tsmamba datasets)"),
     Opt("--time-col", metavar="NAME", help=TIME_COL_HELP),
-    date_format_option(),
+    *writing_options(),
     *LONG_FORM_OPTIONS,
     Opt("--columns", type=column_list, metavar="A,B,...", help="channels to use (default: all)"),
 )
@@ -872,6 +896,7 @@ _CLI_WORDING = (
     ("if they are all in one other format, pass date_format= (e.g. date_format='%d/%m/%Y %H:%M')",
      "if they are all in one other format, pass --date-format (e.g. --date-format '%d/%m/%Y %H:%M')"),
     ("does the format ", "does --date-format "),  # a format that was given: is it the right one?
+    ("sep and decimal are both", "--sep and --decimal are both"),
     ("is date_format ", "is --date-format "),
     ("does not match date_format ", "does not match --date-format "),
     ("Pass tz= with the zone to read them in (e.g. tz='Europe/Berlin' for local time across a DST change, "
@@ -930,6 +955,8 @@ _CLI_PATTERNS = (
     (re.compile(r"id_col='([^']*)', ds_col='([^']*)', value_col= \(one of (\[[^\]]*\])\)"),
      r"--id-col \1 --time-col \2 --value-col (one of \3)"),
     (re.compile(r" \(e\.g\. df\.resample\('[^']*'\)\.mean\(\)\)"), ""),  # Python examples
+    (re.compile(r"\b(sep|decimal)=('[^']+')"), r"--\1 \2"),  # pass sep=';' and decimal=','
+
     (re.compile(r"Pass date_format= \(e\.g\. '%Y%m%d'\) if they are dates written as digits, or convert "
                 r"epoch numbers first: pd\.to_datetime\(values, unit='\w+'\)"),
      f"Pass --date-format (e.g. --date-format %Y%m%d) if they are dates written as digits, or write epoch "
@@ -1160,8 +1187,9 @@ def load_data(
             frame = _select(frame, columns, path.name)
         else:
             time_col = time_col or _fitted_time(run, path)  # a model's file is read by its time column
+            written = {key: value for key, value in layout.items() if value is not None}
             frame = read_series(path, time_col=time_col or "date", ds_col=time_col, columns=columns,
-                                tz=zone, **layout, **repairs)  # --id-col or --value-col: long form
+                                tz=zone, **written, **repairs)  # --id-col or --value-col: long form
         return _zone_used(run, frame, path.name), path.name, str(path)
     spec = datasets.get_spec(source)  # unknown names raise DataNotFoundError listing the registry
     given = [f"--{name.replace('_', '-')}" for name, value in (("time_col", time_col), *layout.items(),
@@ -1180,8 +1208,8 @@ def load_data(
 
 
 # how a CSV file is written, besides its time column (--time-col): a long form's id and value
-# columns, and the format of its timestamps
-_LAYOUT = ("id_col", "value_col", "date_format")
+# columns, the format of its timestamps, its field delimiter and decimal mark
+_LAYOUT = ("id_col", "value_col", "date_format", "sep", "decimal")
 
 
 def _zone_used(run: Run, frame: Any, label: str) -> Any:
@@ -1645,7 +1673,7 @@ model's order.
             help="series to forecast from, holding the model's channels (default: the series the "
             "model was trained on)"),
         Opt("--time-col", metavar="NAME", help=TIME_COL_HELP),
-        date_format_option(),
+        *writing_options(),
         *LONG_FORM_OPTIONS,
         *repair_options(),
         Opt("--context", "--context-mode", dest="context", choices=("window", "full"), default="window",
@@ -1891,7 +1919,7 @@ examples:
             help="also save --state after every N lines used (default: only at the end)"),
         Opt("--time-col", metavar="NAME", help="time column of the history CSV (default: date; ds in "
             "long form)"),
-        date_format_option(" of the history CSV and of the lines read from stdin"),
+        *writing_options(" of the history CSV and of the lines read from stdin"),
         *LONG_FORM_OPTIONS,
         *repair_options(" of the history CSV"),
         Opt("--missing", choices=("reject", "ffill", "zero"), default="reject",
@@ -1943,7 +1971,8 @@ def cmd_stream(run: Run) -> int:
             stream = forecaster.stream(history=history, missing=run.missing, gaps=run.gaps)
         time_name = history.index.name if history is not None else forecaster.index_.name
         reader = CSVLineReader(columns, encoding=getattr(sys.stdin, "encoding", None) or "utf-8",
-                               time_name=time_name or "date", date_format=run.get("date_format"))
+                               time_name=time_name or "date", date_format=run.get("date_format"),
+                               sep=run.get("sep") or ",", decimal=run.get("decimal") or ".")
         with _saved_at_the_end(stream, state_dir, run.get("save_every")) as used:
             return _stream_lines(run, stream, reader, columns, used)
 

@@ -112,6 +112,7 @@ class _Origin:
     positions: np.ndarray | None = field(default=None, compare=False)
     # the file line of every data row, read from the file when a message first needs one
     line_numbers: Callable[[], np.ndarray | None] | None = field(default=None, compare=False)
+    decimal: str = "."  # the decimal mark a file was read with
 
     def prefix(self) -> str:
         return f"{self.label}: "
@@ -437,11 +438,35 @@ def _anchored_alias(times: pd.DatetimeIndex, step: int) -> str | None:
 # reading
 
 
+def check_csv_marks(sep: Any, decimal: Any) -> None:
+    """:class:`ConfigError` unless ``sep`` (the field delimiter) and ``decimal`` (the decimal mark)
+    are two different single characters that can play those parts."""
+    for value, name, bad in ((sep, "sep", '"\r\n'), (decimal, "decimal", '"\r\n-+eE0123456789')):
+        if not isinstance(value, str) or len(value) != 1 or value in bad:
+            raise ConfigError(
+                f"{name} must be one character, such as {' or '.join(map(repr, _MARKS[name]))}; got {value!r}"
+            )
+    if sep == decimal:
+        raise ConfigError(f"sep and decimal are both {sep!r}; a field delimiter and a decimal mark must "
+                          "differ (';' with ',' decimals, or ',' with '.')")
+
+
+_MARKS = {"sep": (",", ";", "\t", "|"), "decimal": (".", ",")}  # examples in check_csv_marks' message
+
+
+def _sep_name(sep: str) -> str:
+    """'a comma', 'a semicolon', 'a tab', or 'a |' for a field delimiter."""
+    return "a " + {",": "comma", ";": "semicolon", "\t": "tab"}.get(sep, repr(sep))
+
+
 def _read_table(
-    path_like: str | os.PathLike, encoding: str, text_cols: Sequence[str] = ()
+    path_like: str | os.PathLike, encoding: str, text_cols: Sequence[str] = (), sep: str = ",",
+    decimal: str = ".",
 ) -> tuple[pd.DataFrame, _Origin]:
     """The CSV as a frame, and how to name its rows. ``text_cols`` (series ids) are kept as
-    written where pandas would read a missing-value marker: the id "NA" is Namibia."""
+    written where pandas would read a missing-value marker: the id "NA" is Namibia. ``sep`` and
+    ``decimal``: the field delimiter and the decimal mark."""
+    check_csv_marks(sep, decimal)
     path = Path(path_like).expanduser()
     if not path.exists():
         raise DataNotFoundError(
@@ -471,7 +496,7 @@ def _read_table(
             "(e.g. date,HUFL,...,OT) and at least one data row"
         )
     try:
-        frame = pd.read_csv(path, encoding=encoding, low_memory=False)
+        frame = pd.read_csv(path, encoding=encoding, sep=sep, decimal=decimal, low_memory=False)
     except pd.errors.EmptyDataError as exc:
         raise DataValidationError(
             f"{origin.prefix()}the file holds no header and no data (empty after "
@@ -489,10 +514,10 @@ def _read_table(
             "re-save the file as UTF-8, or pass encoding= with the file's encoding "
             "(e.g. encoding='latin-1')"
         ) from exc
-    except pd.errors.ParserError as exc:
-        raise DataValidationError(
-            f"{origin.prefix()}cannot be parsed as CSV ({exc}); check the delimiter is a "
-            "comma and every line has the same number of fields"
+    except pd.errors.ParserError as exc:  # another delimiter, with decimal commas on some lines?
+        raise _other_delimiter(path, encoding, sep, decimal, origin) or DataValidationError(
+            f"{origin.prefix()}cannot be parsed as CSV ({exc}); check the delimiter is "
+            f"{_sep_name(sep)} and every line has the same number of fields"
         ) from exc
     except (gzip.BadGzipFile, zlib.error, EOFError, zipfile.BadZipFile, lzma.LZMAError) as exc:
         raise _not_decompressed(origin, exc) from exc
@@ -521,11 +546,12 @@ def _read_table(
         raise DataValidationError(
             f"{origin.prefix()}the file has a header ({header}) but no data rows"
         )
-    origin = _Origin(path.name, first_line=2, line_numbers=_data_lines(path, encoding, n_read))
+    origin = _Origin(path.name, first_line=2, line_numbers=_data_lines(path, encoding, n_read),
+                     decimal=decimal)
     names = [str(c) for c in frame.columns]
     if {m.group(1) for c in names if (m := re.fullmatch(r"(.+)\.\d+", c))} & set(names):
         # read_csv renames a repeated name (load, load.1): is it so in the header itself?
-        header = pd.read_csv(path, encoding=encoding, header=None, nrows=1, dtype=str).iloc[0]
+        header = pd.read_csv(path, encoding=encoding, sep=sep, header=None, nrows=1, dtype=str).iloc[0]
         repeated = sorted(c for c, k in Counter(header.dropna()).items() if k > 1)
         if repeated:
             raise DataValidationError(
@@ -533,17 +559,9 @@ def _read_table(
                 "channel its own name"
             )
     if len(frame.columns) == 1:  # one field per line: another delimiter, in the header and the data?
-        # the first data line as written: decimal commas split it, leaving the frame only its tail
-        lines = pd.read_csv(path, encoding=encoding, header=None, nrows=2, sep="\x1f", dtype=str, quoting=3)
-        first = str(lines.iloc[-1, 0])  # blank lines skipped: the header, then the first data line
-        other = [d for d in (";", "\t", "|") if d in str(frame.columns[0]) and d in first]
-        if other:
-            decimal = " and ',' as its decimal mark" if "," in first else ""
-            raise DataValidationError(
-                f"{origin.prefix()}the header {str(frame.columns[0])!r} has no comma but {other[0]!r}: "
-                f"the file seems to use {other[0]!r} as its delimiter{decimal}; save it "
-                "comma-separated" + (" with '.' decimals" if decimal else "")
-            )
+        other = _other_delimiter(path, encoding, sep, decimal, origin)
+        if other is not None:
+            raise other
     if not frame.index.equals(pd.RangeIndex(len(frame))):
         # more fields on the data lines than names in the header: pandas makes the first ones
         # row labels, silently (unquoted decimal commas, 12,5, read as the values 5)
@@ -557,9 +575,35 @@ def _read_table(
         )
     as_read = [c for c in text_cols if c in frame.columns]
     if as_read:  # ids as written: "NA" stays text, "" an error for an id, and "07" is not "7"
-        frame[as_read] = pd.read_csv(path, encoding=encoding, usecols=as_read, dtype=str,
+        frame[as_read] = pd.read_csv(path, encoding=encoding, sep=sep, usecols=as_read, dtype=str,
                                      na_filter=False, nrows=len(frame))
     return frame, origin
+
+
+def _other_delimiter(
+    path: Path, encoding: str, sep: str, decimal: str, origin: _Origin, n_lines: int = 1000
+) -> DataValidationError | None:
+    """The error to raise when the header and the first data line are split by another delimiter
+    than ``sep`` (and commas in the first ``n_lines`` lines look like decimal marks), else None."""
+    try:  # the lines as written: fields split by nothing, quotes kept
+        lines = pd.read_csv(path, encoding=encoding, header=None, nrows=n_lines, sep="\x1f", dtype=str,
+                            quoting=3).iloc[:, 0].astype(str)  # blank lines skipped
+    except (ValueError, UnicodeDecodeError, pd.errors.ParserError):
+        return None
+    if len(lines) < 2 or sep in lines.iloc[0]:
+        return None
+    header = lines.iloc[0]
+    other = [d for d in (",", ";", "\t", "|") if d != sep and d in header and d in lines.iloc[1]]
+    if not other:
+        return None
+    commas = other[0] != "," and decimal != "," and lines.iloc[1:].str.contains(",", regex=False).any()
+    seems, marks = f"{other[0]!r} as its delimiter", f"sep={other[0]!r}"
+    if commas:  # 1,5: decimal commas
+        seems, marks = seems + " and ',' as its decimal mark", marks + " and decimal=','"
+    return DataValidationError(
+        f"{origin.prefix()}the header {header.strip()!r} has no {_sep_name(sep)[2:]} but {other[0]!r}: the "
+        f"file seems to use {seems}; pass {marks}"
+    )
 
 
 def _not_decompressed(origin: _Origin, exc: BaseException) -> DataValidationError:
@@ -637,6 +681,8 @@ def read_series(
     ds_col: str | None = None,
     value_col: str | None = None,
     encoding: str = "utf-8",
+    sep: str = ",",
+    decimal: str = ".",
     strict: bool = True,
     freq: str | None = None,
     tz: Any = None,
@@ -655,6 +701,8 @@ def read_series(
       ``fill``       ``"ffill"``, ``"interpolate"`` or ``"zero"`` rows missing from the time grid;
       ``impute``     ``"ffill"``, ``"interpolate"`` or ``"zero"`` NaN and ±inf values;
       ``date_format`` strptime format of the time column when it is not ISO 8601;
+      ``sep``, ``decimal`` a file's field delimiter and decimal mark (``";"`` and ``","`` for
+                     the CSV files many European spreadsheets write);
       ``freq``       the frequency the rows should step at (a fitted model's): rows on its
                      grid with none missing take it, even one row or too few to tell a
                      business day from a day; otherwise the frequency is inferred as usual;
@@ -681,7 +729,8 @@ def read_series(
                 and {id_col, value_col} <= set(frame.columns):
             frame = frame.reset_index()  # long form with its times as the index
     elif isinstance(source, str | os.PathLike):
-        frame, origin = _read_table(source, encoding, text_cols=() if long_form is False else (id_col,))
+        frame, origin = _read_table(source, encoding, text_cols=() if long_form is False else (id_col,),
+                                    sep=sep, decimal=decimal)
     else:
         hint = " (one series: pass series.to_frame())" if isinstance(source, pd.Series) else ""
         raise DataValidationError(
@@ -874,6 +923,8 @@ def read_panel(
     fill: str | None = None,
     impute: str | None = None,
     encoding: str = "utf-8",
+    sep: str = ",",
+    decimal: str = ".",
     strict: bool = True,
     freq: str | None = None,
     tz: Any = None,
@@ -889,7 +940,7 @@ def read_panel(
         if frame.index.name == ds_col and ds_col not in frame.columns:
             frame = frame.reset_index()  # its times as the index, as read_series takes them
     else:
-        frame, origin = _read_table(source, encoding, text_cols=(id_col,))
+        frame, origin = _read_table(source, encoding, text_cols=(id_col,), sep=sep, decimal=decimal)
     _check_long_columns(frame, origin, id_col, ds_col, value_col)
     frame = frame.reset_index(drop=True)
     _series_ids(frame[id_col], id_col, origin)  # no row may lack its id
@@ -1308,14 +1359,23 @@ def _non_numeric_report(name: str, col: pd.Series, origin: _Origin) -> str:
     coerced = pd.to_numeric(col, errors="coerce")
     bad = np.flatnonzero(coerced.isna().to_numpy() & col.notna().to_numpy())
     what = "not numbers"
+    if not len(bad) and origin.decimal != ".":  # 1.5 in a file read with decimal=","
+        first = int(np.flatnonzero(col.notna().to_numpy())[0])
+        return (f"column {name!r} (numbers written with '.' as the decimal mark, e.g. {origin.row(first)}: "
+                f"{col.iloc[first]!r}, which decimal={origin.decimal!r} does not read: drop "
+                f"decimal={origin.decimal!r})")
     if not len(bad):  # every value reads as a number: pandas keeps huge integers as objects
         bad = np.array([i for i, v in enumerate(col) if _beyond_64_bits(v)])
         what = "are integers too large for 64 bits"
     if not len(bad):
         return f"column {name!r} (held as {col.dtype} values; convert it with pd.to_numeric first)"
     shown = [f"{origin.row(int(i))}: {col.iloc[i]!r}" for i in bad[:3]]
-    grouped = col.iloc[bad[:20]].astype(str).str.fullmatch(r"\s*[-+]?\d{1,3}(,\d{3})+(\.\d*)?\s*")
-    hint = "; they use ',' to group thousands: write them without it" if grouped.all() else ""
+    text = col.iloc[bad[:20]].astype(str)
+    hint = ""
+    if text.str.fullmatch(r"\s*[-+]?\d{1,3}(,\d{3})+(\.\d*)?\s*").all():
+        hint = "; they use ',' to group thousands: write them without it"
+    elif text.str.fullmatch(r"\s*[-+]?\d*,\d+([eE][-+]?\d+)?\s*").all():
+        hint = "; they use ',' as the decimal mark: pass decimal=','"
     return f"column {name!r} ({len(bad)} of {len(col)} values {what}, e.g. {', '.join(shown)}{hint})"
 
 

@@ -46,6 +46,7 @@ from tsmamba.checkpoint import (
 from tsmamba.data import (
     NS_RANGE_TEXT,
     PhasesAheadTable,
+    check_csv_marks,
     check_scaled_range,
     future_index,
     in_ns_range,
@@ -790,15 +791,19 @@ class CSVLineReader:
     ``date_format`` (a strptime format, as :func:`~tsmamba.data.read_series` takes) the time is
     read in that format and returned as a Timestamp (a time that does not match it rejects its
     line); without it the time is returned as text, which :meth:`Stream.update` reads as ISO 8601.
+    ``sep`` and ``decimal`` are the field delimiter and the decimal mark (``";"`` and ``","``: a
+    value ``1,5`` is returned as ``"1.5"``, and one written ``1.5`` rejects its line).
     """
 
     def __init__(
         self, columns: Sequence[str], encoding: str = "utf-8", time_name: str = "date",
-        date_format: str | None = None,
+        date_format: str | None = None, sep: str = ",", decimal: str = ".",
     ) -> None:
+        check_csv_marks(sep, decimal)
         self.columns = list(columns)
         self.time_name = str(time_name)
         self.date_format = date_format
+        self.sep, self.decimal = sep, decimal
         self.encoding = codecs.lookup(encoding).name  # a LookupError for an unknown one, up front
         self.names = list(columns)  # the value fields' names, header order once there is one
         self.positions = list(range(1, len(self.columns) + 1))  # the field of each model channel
@@ -825,7 +830,7 @@ class CSVLineReader:
         if self.line_number == 1:
             line = line.removeprefix("\ufeff")  # a byte-order mark is not part of the first field
         try:  # a stray quote rejects its own line, not every line after it
-            fields = next(csv.reader([line], strict=True), [])
+            fields = next(csv.reader([line], strict=True, delimiter=self.sep), [])
         except csv.Error as exc:
             self._first_data_line = self._first_data_line or self.line_number  # no header after it
             raise StreamError(f"not a CSV line ({exc})") from None
@@ -833,15 +838,15 @@ class CSVLineReader:
             return None
         self._first_data_line = self._first_data_line or self.line_number
         if self.line_number == self._first_data_line and self.is_header(fields, self.columns,
-                                                                         self.date_format):
+                                                                         self.date_format, self.decimal):
             self._use_header(fields)
             return None
         if len(fields) != len(self.names) + 1:
             raise StreamError(
                 f"expected {len(self.names) + 1} fields (time, {', '.join(self.names)}), got {len(fields)}"
             )
-        values = {c: "nan" if fields[i].strip().lower() in MISSING_WORDS else fields[i]  # as read_csv
-                  for c, i in zip(self.columns, self.positions, strict=True)}
+        values = {c: "nan" if fields[i].strip().lower() in MISSING_WORDS else self._number(c, fields[i])
+                  for c, i in zip(self.columns, self.positions, strict=True)}  # as read_csv
         time: Any = fields[0]
         if self.date_format is not None and time.strip():  # an empty time: Stream.update names it
             try:
@@ -852,12 +857,23 @@ class CSVLineReader:
                 ) from None
         return {"date": time, **values}
 
+    def _number(self, column: str, text: str) -> str:
+        """A value field with its decimal mark as '.', the form :meth:`Stream.update` reads."""
+        if self.decimal == ".":
+            return text
+        if "." in text:  # 1.5 where 1,5 is written: read_csv(decimal=",") does not take it either
+            raise StreamError(f"column {column!r}: value {text!r} is not a number with the decimal mark "
+                              f"{self.decimal!r}")
+        return text.replace(self.decimal, ".")
+
     @staticmethod
-    def is_header(fields: Sequence[str], columns: Sequence[str], date_format: str | None = None) -> bool:
+    def is_header(
+        fields: Sequence[str], columns: Sequence[str], date_format: str | None = None, decimal: str = "."
+    ) -> bool:
         """Whether a first line names the fields: its time field is no timestamp (ISO 8601, or in
         ``date_format``), and it is a name (no digit: 'date'), or it names every model channel, or a
-        value field is text (not a number, NA or empty). A mistyped timestamp followed by numbers is
-        a bad data row instead."""
+        value field is text (not a number with the decimal mark ``decimal``, NA or empty). A
+        mistyped timestamp followed by numbers is a bad data row instead."""
         time, values = fields[0].strip(), [f.strip() for f in fields[1:]]
         names = {c.strip() for c in columns}
         if any(ch.isdigit() for ch in time):  # a time has digits ('now' and 'May' parse, but name columns)
@@ -867,14 +883,14 @@ class CSVLineReader:
             except (TypeError, ValueError):
                 pass
         named = _is_text(time) and not any(ch.isdigit() for ch in time)
-        return named or names <= set(values) or any(_is_text(v) for v in values)
+        return named or names <= set(values) or any(_is_text(v.replace(decimal, ".")) for v in values)
 
     def example(self) -> str:
         """A header line this reader takes: the time, then the channels, quoted where CSV needs it
         (its start and count for more than 10 channels)."""
         text = io.StringIO()
         shown = self.columns if len(self.columns) <= 10 else self.columns[:5]
-        csv.writer(text, lineterminator="").writerow([self.time_name, *shown])
+        csv.writer(text, delimiter=self.sep, lineterminator="").writerow([self.time_name, *shown])
         more = len(self.columns) - len(shown)
         return text.getvalue() + (f",... ({more} more channels)" if more else "")
 
