@@ -14,6 +14,7 @@ import os
 import re
 import subprocess
 import sys
+import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -1620,6 +1621,22 @@ def test_a_date_format_without_codes_or_with_a_bad_one_is_a_usage_error(tmp_path
     proc = tsmamba("fit", "--data", data, "--date-format", value, "--out", tmp_path / "m")
     assert_one_line_error(proc, "argument --date-format: " + fragment)
     assert not (tmp_path / "m").exists()
+
+
+def test_a_workbook_or_a_missing_file_with_an_extension_is_named_as_a_file(tmp_path, capsys, monkeypatch):
+    """--data book.xlsx: one line saying to export it as CSV (no Python loader); a missing
+    data.parquet is a file not found, not an unknown registry data set."""
+    monkeypatch.chdir(tmp_path)
+    with zipfile.ZipFile(tmp_path / "book.xlsx", "w") as archive:
+        archive.writestr("[Content_Types].xml", "<x/>")
+    assert cli.main(["fit", "--data", "book.xlsx", "--out", "m"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "tsmamba: error: book.xlsx: the file is an Excel workbook (.xlsx), not CSV text; export it as a CSV "
+        "file (Excel: File > Save As > CSV UTF-8; LibreOffice: Save As > Text CSV) and pass that")
+    for command in (["fit", "--out", "m"], ["backtest", "--protocol", "ltsf", "--out", "r"]):
+        assert cli.main([command[0], "--data", "data.parquet", *command[1:]]) == 2
+        err = capsys.readouterr().err
+        assert "not found" in err and str(tmp_path / "data.parquet") in err and "unknown data set" not in err
 
 
 def test_date_format_is_refused_where_the_file_is_read_as_published(tmp_path, capsys):

@@ -9,6 +9,7 @@ import os
 import re
 import threading
 import warnings
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -235,6 +236,39 @@ def test_a_sep_or_decimal_that_cannot_be_one_is_a_config_error(tmp_path, marks, 
     path = write_csv(tmp_path, pd.DataFrame({"date": ["2021-01-01"], "v": [1.0]}))
     with pytest.raises(ConfigError, match=re.escape(message)):
         read_series(path, **marks)
+
+
+@pytest.mark.parametrize(
+    ("name", "members", "start", "what"),
+    [("book.xlsx", ["[Content_Types].xml", "xl/workbook.xml"], None, "an Excel workbook (.xlsx)"),
+     ("book.ods", ["mimetype", "content.xml"], None, "an OpenDocument spreadsheet (.ods)"),
+     ("book.xls", None, bytes.fromhex("D0CF11E0A1B11AE1"), "an Excel 97-2003 workbook (.xls)"),
+     ("table.parquet", None, b"PAR1", "a Parquet file"),
+     ("table.csv", None, b"ARROW1\x00\x00", "an Arrow/Feather file")],  # by what it holds, not its name
+)
+def test_a_workbook_or_binary_table_is_named_not_read_as_text(tmp_path, name, members, start, what):
+    """They had been read as CSV text: 'not valid utf-8 text' or 'cannot be parsed as CSV'."""
+    path = tmp_path / name
+    if members is not None:
+        with zipfile.ZipFile(path, "w") as archive:
+            for member in members:
+                archive.writestr(member, "<x/>")
+    else:
+        path.write_bytes(start + bytes(range(256)) * 4)
+    message = f"{name}: the file is {what}, not CSV text; export it as a CSV file"
+    with pytest.raises(DataValidationError, match=re.escape(message)) as raised:
+        read_series(path)
+    loader = "pd.read_excel" if "spreadsheet" in what or "workbook" in what else None
+    assert ("File > Save As > CSV UTF-8" in str(raised.value)) == (loader is not None)
+    assert str(raised.value).endswith("and pass the DataFrame")
+
+
+def test_a_zip_archive_of_one_csv_is_still_read(tmp_path):
+    frame = pd.DataFrame({"date": pd.date_range("2021-01-01", periods=5, freq="D").astype(str),
+                          "v": range(5)})
+    with zipfile.ZipFile(tmp_path / "data.zip", "w") as archive:
+        archive.writestr("data.csv", frame.to_csv(index=False))
+    assert read_series(tmp_path / "data.zip")["v"].tolist() == [0.0, 1.0, 2.0, 3.0, 4.0]
 
 
 def test_custom_time_column_and_date_format(tmp_path):

@@ -956,6 +956,7 @@ _CLI_PATTERNS = (
      r"--id-col \1 --time-col \2 --value-col (one of \3)"),
     (re.compile(r" \(e\.g\. df\.resample\('[^']*'\)\.mean\(\)\)"), ""),  # Python examples
     (re.compile(r"\b(sep|decimal)=('[^']+')"), r"--\1 \2"),  # pass sep=';' and decimal=','
+    (re.compile(r", or load it with pd\.read_\w+ and pass the DataFrame"), ""),
 
     (re.compile(r"Pass date_format= \(e\.g\. '%Y%m%d'\) if they are dates written as digits, or convert "
                 r"epoch numbers first: pd\.to_datetime\(values, unit='\w+'\)"),
@@ -1154,8 +1155,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _is_path_like(text: str) -> bool:
-    suffixes = (".csv", ".gz", ".txt", ".bz2", ".xz", ".zip")
-    return os.sep in text or "/" in text or text.lower().endswith(suffixes)
+    """A file's path rather than a registry name (ETTh1): a folder in it, or a file extension."""
+    extension = re.fullmatch(r"\.[A-Za-z][A-Za-z0-9]{0,7}", Path(text).suffix)  # .csv, .xlsx, .gz
+    return os.sep in text or "/" in text or extension is not None
 
 
 def load_data(

@@ -495,6 +495,14 @@ def _read_table(
             f"{origin.prefix()}the file is empty (0 bytes); it needs a header line "
             "(e.g. date,HUFL,...,OT) and at least one data row"
         )
+    binary = _binary_format(path) if path.is_file() else None
+    if binary is not None:  # read as text, it had been "not valid utf-8 text" or "cannot be parsed"
+        what, loader = binary
+        how = {"pd.read_excel": " (Excel: File > Save As > CSV UTF-8; LibreOffice: Save As > Text CSV)"}
+        raise DataValidationError(
+            f"{origin.prefix()}the file is {what}, not CSV text; export it as a CSV file"
+            f"{how.get(loader, '')} and pass that, or load it with {loader} and pass the DataFrame"
+        )
     try:
         frame = pd.read_csv(path, encoding=encoding, sep=sep, decimal=decimal, low_memory=False)
     except pd.errors.EmptyDataError as exc:
@@ -578,6 +586,35 @@ def _read_table(
         frame[as_read] = pd.read_csv(path, encoding=encoding, sep=sep, usecols=as_read, dtype=str,
                                      na_filter=False, nrows=len(frame))
     return frame, origin
+
+
+_BINARY_STARTS = (  # file signatures of tables that are not CSV text: (start, what, how pandas loads it)
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an Excel 97-2003 workbook (.xls)", "pd.read_excel"),
+    (b"PAR1", "a Parquet file", "pd.read_parquet"),
+    (b"ARROW1", "an Arrow/Feather file", "pd.read_feather"),
+    (b"\x89HDF", "an HDF5 file", "pd.read_hdf"),
+)
+
+
+def _binary_format(path: Path) -> tuple[str, str] | None:
+    """(what, how pandas loads it) for a spreadsheet workbook or a binary table file, else None.
+    A zip archive of one CSV file (read by pandas when named .zip) is not one of them."""
+    with open(path, "rb") as fh:
+        start = fh.read(8)
+    for signature, what, loader in _BINARY_STARTS:
+        if start.startswith(signature):
+            return what, loader
+    if start.startswith(b"PK\x03\x04") and path.suffix.lower() != ".zip":
+        try:
+            with zipfile.ZipFile(path) as archive:
+                names = archive.namelist()
+        except (zipfile.BadZipFile, OSError):
+            return None
+        if "[Content_Types].xml" in names or any(n.startswith("xl/") for n in names):
+            return "an Excel workbook (.xlsx)", "pd.read_excel"
+        if "content.xml" in names and "mimetype" in names:
+            return "an OpenDocument spreadsheet (.ods)", "pd.read_excel"
+    return None
 
 
 def _other_delimiter(
