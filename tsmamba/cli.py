@@ -957,7 +957,6 @@ _CLI_PATTERNS = (
     (re.compile(r" \(e\.g\. df\.resample\('[^']*'\)\.mean\(\)\)"), ""),  # Python examples
     (re.compile(r"\b(sep|decimal)=('[^']+')"), r"--\1 \2"),  # pass sep=';' and decimal=','
     (re.compile(r", or load it with pd\.read_\w+ and pass the DataFrame"), ""),
-
     (re.compile(r"Pass date_format= \(e\.g\. '%Y%m%d'\) if they are dates written as digits, or convert "
                 r"epoch numbers first: pd\.to_datetime\(values, unit='\w+'\)"),
      f"Pass --date-format (e.g. --date-format %Y%m%d) if they are dates written as digits, or write epoch "

@@ -454,9 +454,7 @@ def check_csv_marks(sep: Any, decimal: Any) -> None:
 _MARKS = {"sep": (",", ";", "\t", "|"), "decimal": (".", ",")}  # examples in check_csv_marks' message
 
 
-def _sep_name(sep: str) -> str:
-    """'a comma', 'a semicolon', 'a tab', or 'a |' for a field delimiter."""
-    return "a " + {",": "comma", ";": "semicolon", "\t": "tab"}.get(sep, repr(sep))
+_SEP_WORDS = {",": "comma", ";": "semicolon", "\t": "tab"}  # field delimiters in messages; others quoted
 
 
 def _read_table(
@@ -525,7 +523,7 @@ def _read_table(
     except pd.errors.ParserError as exc:  # another delimiter, with decimal commas on some lines?
         raise _other_delimiter(path, encoding, sep, decimal, origin) or DataValidationError(
             f"{origin.prefix()}cannot be parsed as CSV ({exc}); check the delimiter is "
-            f"{_sep_name(sep)} and every line has the same number of fields"
+            f"a {_SEP_WORDS.get(sep, repr(sep))} and every line has the same number of fields"
         ) from exc
     except (gzip.BadGzipFile, zlib.error, EOFError, zipfile.BadZipFile, lzma.LZMAError) as exc:
         raise _not_decompressed(origin, exc) from exc
@@ -638,8 +636,8 @@ def _other_delimiter(
     if commas:  # 1,5: decimal commas
         seems, marks = seems + " and ',' as its decimal mark", marks + " and decimal=','"
     return DataValidationError(
-        f"{origin.prefix()}the header {header.strip()!r} has no {_sep_name(sep)[2:]} but {other[0]!r}: the "
-        f"file seems to use {seems}; pass {marks}"
+        f"{origin.prefix()}the header {header.strip()!r} has no {_SEP_WORDS.get(sep, repr(sep))} but "
+        f"{other[0]!r}: the file seems to use {seems}; pass {marks}"
     )
 
 
