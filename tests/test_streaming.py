@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 
 import numpy as np
 import pandas as pd
@@ -1082,3 +1083,355 @@ def test_a_repeated_timestamp_is_named_as_not_after_the_last(model, series):
     stream = model.stream(history=series.iloc[:100])
     with pytest.raises(StreamError, match=rf"timestamp {series.index[99]} is not after the last one"):
         stream.update(series.iloc[99])
+
+
+# --- pinned by mutation round 7 (streaming) ---
+
+
+def test_a_clash_of_several_series_ids_names_each_pair(model, series):
+    with pytest.raises(ConfigError, match=r"but 'a' and 'a', 'b' and 'b' are equal"):
+        Stream(model, [series.iloc[:40]] * 4, ids=["a", "a", "b", "b"])
+
+
+@pytest.mark.parametrize("other", ["zone", "frequency"])
+def test_a_saved_stream_is_refused_by_the_same_weights_fitted_on_another_calendar(model, series, tmp_path,
+                                                                                    other):
+    """The same values fitted in UTC, or as daily rows: the same weights and scaling, another
+    calendar; the saved stream's last times and forecast steps belong to the first."""
+    path = model.stream(history=series.iloc[:100]).save(tmp_path / "stream")
+    frame = series.iloc[:200]
+    if other == "zone":
+        frame = frame.tz_localize("UTC")
+    else:
+        frame = frame.set_axis(pd.date_range("2016-07-01", periods=200, freq="D", name="date"))
+    refit = TSMambaForecaster(**TINY).fit(frame)
+    assert np.array_equal(refit.scaler_.scale_, model.scaler_.scale_)
+    with pytest.raises(CheckpointError, match="same weights fitted on other data"):
+        Stream.load(path, refit)
+
+
+def test_more_histories_than_ids_is_a_config_error(model, series):
+    with pytest.raises(ConfigError, match="2 histories but 1 ids"):
+        Stream(model, [series.iloc[:50], series.iloc[:60]], ids=["a"])
+
+
+def test_one_history_with_an_id_is_a_stream_of_that_id(model, series):
+    stream = Stream(model, series.iloc[:50], ids=["x"])
+    assert stream.ids == ["x"] and stream.steps == {"x": 50}
+    out = stream.update({"x": series.iloc[50]})
+    assert list(out) == ["x"]
+    pd.testing.assert_frame_equal(out["x"], model.stream(series.iloc[:50]).update(series.iloc[50]))
+
+
+def test_a_stream_without_history_with_ids_holds_those_series(model, series):
+    stream = Stream(model, None, ids=["a", "b"])
+    out = stream.update({"a": series.iloc[0]})
+    assert list(out) == ["a"] and stream.steps == {"a": 1, "b": 0}
+    assert stream.last_timestamp == {"a": series.index[0], "b": None}
+
+
+def test_update_array_of_a_calendar_model_needs_every_series_last_time(calendar_model, paris):
+    """One series with a last time and one without: the calendar of the other cannot be read."""
+    stream = Stream(calendar_model, None, ids=["a", "b"])
+    stream.update({"a": paris.iloc[0]})
+    with pytest.raises(StreamError, match="update_array needs each series' last timestamp"):
+        stream.update_array(np.stack([paris.iloc[1].to_numpy(), paris.iloc[0].to_numpy()]))
+    assert stream.steps == {"a": 1, "b": 0} and stream.last_timestamp == {"a": paris.index[0], "b": None}
+
+
+def test_update_of_a_calendar_model_needs_a_time_for_each_series_without_one(calendar_model, paris):
+    stream = Stream(calendar_model, None, ids=["a", "b"])
+    before = snapshot(stream)
+    with pytest.raises(StreamError, match="needs a timestamp until the stream knows its last one"):
+        stream.update({"a": paris.iloc[0], "b": paris.iloc[0].to_numpy()})
+    assert_same_snapshot(before, snapshot(stream))
+
+
+def test_a_series_named_by_a_text_timestamp_is_timestamped(model, series):
+    stream = model.stream(history=series.iloc[:200])
+    row = series.iloc[205]
+    with pytest.raises(StreamError, match="gap: 5 step"):
+        stream.update(pd.Series(row.to_numpy(), index=row.index, name=str(row.name)))
+
+
+def test_channels_named_like_a_time_key_are_values_not_timestamps(series):
+    """A model whose channels are named 'ds' and 'time' reads them as values in an update."""
+    named = series.set_axis(["ds", "time", "c2"], axis=1)
+    est = TSMambaForecaster(**TINY).fit(named.iloc[:80])
+    by_row, by_dict = est.stream(named.iloc[:60]), est.stream(named.iloc[:60])
+    expected = by_row.update(named.iloc[60])
+    out = by_dict.update({"date": str(named.index[60]), **named.iloc[60].to_dict()})
+    pd.testing.assert_frame_equal(out, expected)
+    assert by_dict.last_timestamp == named.index[60]
+
+
+def test_a_numpy_bool_value_is_not_numeric(model, series):
+    stream = model.stream(history=series.iloc[:60])
+    with pytest.raises(StreamError, match=r"column 'c1': value .*True.* is not numeric"):
+        stream.update({"c0": 1.0, "c1": np.True_, "c2": 3.0})
+
+
+def test_a_missing_value_without_a_gap_is_carried_forward_under_gaps_zero(model64, series):
+    """gaps='zero' fills the missing rows of a gap with zeros; a NaN in a row that follows the
+    last one is still carried forward from that row (not read as 0)."""
+    row = series.iloc[80].copy()
+    row.iloc[1] = np.nan
+    zero_gaps = model64.stream(history=series.iloc[:80], missing="ffill", gaps="zero")
+    plain = model64.stream(history=series.iloc[:80])
+    filled = row.fillna(series.iloc[79, 1])
+    np.testing.assert_array_equal(zero_gaps.update(row).to_numpy(), plain.update(filled).to_numpy())
+
+
+def test_a_missing_value_with_nothing_to_carry_forward_is_refused(model, series):
+    """missing='ffill' on a stream that has seen no row: no value to carry, so the row is refused
+    and the stream stays empty."""
+    for update in (lambda s, r: s.update(r), lambda s, r: s.update_array(r)):
+        stream = model.stream(None, missing="ffill")
+        row = series.iloc[0].to_numpy().copy()
+        row[1] = np.nan
+        with pytest.raises(StreamError, match=r"missing value in \['c1'\] .* no earlier value to carry"):
+            update(stream, row)
+        assert stream.steps == 0
+        with pytest.raises(StreamError, match="no observation yet"):
+            stream.forecast()
+
+
+def test_a_history_warmed_in_pieces_forecasts_across_dst_as_in_one_pass(new_york_cycle_model,
+                                                                        wall_clock_cycle, monkeypatch):
+    """A history longer than a piece: the forecast kept is the last piece's, with the wall-clock
+    phases of its steps across the clock change (a warm-up ending the day before)."""
+    est = new_york_cycle_model
+    index = pd.date_range("2021-11-05", periods=72, freq="h", tz="America/New_York", name="date")
+    frame = wall_clock_cycle(index)
+    whole = est.stream(history=frame.iloc[:44]).forecast().to_numpy()
+    monkeypatch.setattr("tsmamba.streaming.PIECE_STEPS", 16)
+    pieces = est.stream(history=frame.iloc[:44]).forecast().to_numpy()
+    np.testing.assert_allclose(pieces, whole, atol=1e-5)
+    truth = wall_clock_cycle(future_index(index[:44], est.horizon)).to_numpy()
+    np.testing.assert_allclose(pieces, truth, atol=2e-4)
+    by_many = est.stream(history=frame.iloc[:10])
+    np.testing.assert_allclose(by_many.update_many(frame.iloc[10:44]).to_numpy(), whole, atol=1e-5)
+
+
+def test_an_unknown_id_among_exactly_ten_lists_all_ten(model, series):
+    stream = Stream(model, [series.iloc[:40]] * 10, ids=[f"s{i}" for i in range(10)])
+    listed = ", ".join(f"'s{i}'" for i in range(10))
+    with pytest.raises(StreamError, match=rf"unknown series ids \['x'\]; this stream has \[{listed}\]$"):
+        stream.update({"x": series.iloc[40]})
+
+
+def test_every_unknown_id_of_an_update_is_named(model, series):
+    stream = Stream(model, [series.iloc[:40]] * 2, ids=["a", "b"])
+    with pytest.raises(StreamError, match=r"unknown series ids \['x', 'y'\]; this stream has \['a', 'b'\]$"):
+        stream.update({"x": series.iloc[40], "a": series.iloc[40], "y": series.iloc[40]})
+
+
+def test_an_array_of_fewer_rows_than_series_is_refused(model, series):
+    """A (1, C) array for 2 series: it is not one row for each, so nothing advances."""
+    stream = model.stream({"a": series.iloc[:50], "b": series.iloc[:50]})
+    before = snapshot(stream)
+    with pytest.raises(StreamError, match=r"several series: pass \{id: row\} or a \(2, C\) array"):
+        stream.update(series.iloc[[50]].to_numpy())
+    assert_same_snapshot(before, snapshot(stream))
+
+
+def test_an_empty_frame_update_of_one_series_is_refused(model, series):
+    stream = model.stream(series.iloc[:50])
+    before = snapshot(stream)
+    with pytest.raises(StreamError, match="update takes one row, got a frame of 0"):
+        stream.update(series.iloc[:0])
+    assert_same_snapshot(before, snapshot(stream))
+
+
+def test_an_update_of_every_series_in_another_order_feeds_each_its_own_row(model64, series):
+    histories = {"a": series.iloc[:100], "b": series.iloc[20:140]}
+    in_order, reversed_order = model64.stream(histories), model64.stream(histories)
+    rows = {"a": series.iloc[100], "b": series.iloc[140]}
+    expected = in_order.update(rows)
+    out = reversed_order.update({"b": rows["b"], "a": rows["a"]})
+    assert list(out) == ["a", "b"]
+    for key, seen in (("a", series.iloc[:101]), ("b", series.iloc[20:141])):
+        pd.testing.assert_frame_equal(out[key], expected[key])
+        full = model64.predict(seen, context="full").to_numpy()
+        np.testing.assert_allclose(out[key].to_numpy(), full, rtol=0, atol=1e-10)
+
+
+def test_update_array_of_one_row_for_several_series_is_refused(model, series):
+    stream = model.stream({"a": series.iloc[:50], "b": series.iloc[:50]})
+    before = snapshot(stream)
+    with pytest.raises(StreamError, match=r"update_array takes \(2, 3\) values, got shape \(3,\)$"):
+        stream.update_array(series.iloc[50].to_numpy())
+    assert_same_snapshot(before, snapshot(stream))
+
+
+def test_update_many_of_several_series_is_refused(model, series):
+    stream = model.stream({"a": series.iloc[:50], "b": series.iloc[:50]})
+    before = snapshot(stream)
+    with pytest.raises(StreamError, match="update_many takes one series' rows"):
+        stream.update_many(series.iloc[50:52])
+    assert_same_snapshot(before, snapshot(stream))
+
+
+def test_the_forecast_of_a_stream_with_a_series_not_yet_fed_gives_the_fed_ones(model, series):
+    stream = Stream(model, None, ids=["a", "b"])
+    out = stream.update({"a": series.iloc[0]})
+    every = stream.forecast()
+    assert list(every) == ["a", "b"]
+    pd.testing.assert_frame_equal(every["a"], out["a"])
+
+
+def test_a_stream_without_timestamps_forecasts_steps_one_to_horizon(model, series):
+    stream = model.stream(None)
+    out = stream.update(series.iloc[0].to_numpy())
+    pd.testing.assert_index_equal(out.index, pd.RangeIndex(1, 7, name="step"))
+    assert stream.last_timestamp is None
+
+
+def test_state_bytes_counts_bytes_not_elements(model, model64, series):
+    """The same model in float64 carries its float32 caches at 8 bytes an element, not 4."""
+    small, wide = model.stream(series.iloc[:50]), model64.stream(series.iloc[:50])
+    n32 = sum(t.numel() for t in small._state.tensors().values() if t.dtype == torch.float32)
+    assert n32 > 0 and wide.state_bytes() - small.state_bytes() == 4 * n32
+
+
+def test_a_nan_series_id_is_refused_at_save(model, series, tmp_path):
+    stream = Stream(model, [series.iloc[:50]], ids=[float("nan")])
+    with pytest.raises(StreamError, match=r"series id nan \(float\) cannot be saved faithfully"):
+        stream.save(tmp_path / "s")
+    assert not (tmp_path / "s").exists()
+
+
+def test_a_saved_stream_is_refused_by_the_same_model_with_other_channel_names(model, series, tmp_path):
+    """The same values under other column names fit the same weights and scaling: the load names
+    the channels that differ."""
+    path = model.stream(history=series.iloc[:100]).save(tmp_path / "stream")
+    renamed = TSMambaForecaster(**TINY).fit(series.iloc[:200].set_axis(["x0", "x1", "x2"], axis=1))
+    with pytest.raises(CheckpointError, match=r"channels \['c0', 'c1', 'c2'\] differ from the model's"):
+        Stream.load(path, renamed)
+
+
+def test_a_save_marked_single_with_two_series_is_refused(model, series, tmp_path, unsigned_meta):
+    import json
+
+    path = model.stream({"a": series.iloc[:50], "b": series.iloc[:60]}).save(tmp_path / "s")
+    meta = unsigned_meta(path)
+    meta["single"] = True
+    (path / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match="the saved parts disagree on the number of series"):
+        Stream.load(path, model)
+
+
+def test_a_save_from_before_per_series_counts_loads_with_its_step_count(model, series, tmp_path,
+                                                                        unsigned_meta):
+    import json
+
+    path = model.stream(history=series.iloc[:60]).save(tmp_path / "s")
+    meta = unsigned_meta(path)
+    del meta["seen"]
+    (path / "meta.json").write_text(json.dumps(meta))
+    assert Stream.load(path, model).steps == 60
+
+
+def test_an_unknown_gaps_policy_is_a_config_error(model, series):
+    with pytest.raises(ConfigError, match=r"missing and gaps must be one of .*got 'reject', 'bogus'"):
+        model.stream(series.iloc[:50], gaps="bogus")
+
+
+def test_a_saved_stream_is_refused_by_a_model_whose_weights_moved_slightly(model, series, tmp_path):
+    """One weight moved by 1e-6 (a model trained a step further): its forecasts differ, so the
+    saved state is not its own."""
+    path = model.stream(history=series.iloc[:100]).save(tmp_path / "stream")
+    moved = copy.deepcopy(model)
+    with torch.no_grad():
+        moved.network_.head.weight[0, 0] += 1e-6
+    with pytest.raises(CheckpointError, match="was saved with a different model"):
+        Stream.load(path, moved)
+
+
+def test_a_refused_update_of_several_series_names_the_series_at_fault(model, series):
+    stream = model.stream({"a": series.iloc[:50], "b": series.iloc[:50]})
+    with pytest.raises(StreamError, match=r"^series 'b': gap: 2 step\(s\) missing"):
+        stream.update({"a": series.iloc[50], "b": series.iloc[52]})
+    with pytest.raises(StreamError, match=r"^series 'b': missing value in \['c0'\]"):
+        stream.update({"a": series.iloc[50], "b": series.iloc[50].to_numpy() * [np.nan, 1, 1]})
+
+
+def test_csv_missing_value_words_are_read_with_spaces_around_them():
+    reader = CSVLineReader(["a", "b"])
+    assert reader.read("2024-01-01, NA ,2\n") == {"date": "2024-01-01", "a": "nan", "b": "2"}
+
+
+def test_csv_header_of_numbered_channels_after_a_time_name_with_a_digit():
+    """'t0,2,1' names both channels '1' and '2' (its time field is no timestamp): a header."""
+    reader = CSVLineReader(["1", "2"])
+    assert reader.read("t0,2,1\n") is None and reader.header_line == 1
+    assert reader.read("2024-01-01,20,10\n") == {"date": "2024-01-01", "1": "10", "2": "20"}
+
+
+def test_csv_example_header_of_ten_channels_is_shown_whole():
+    channels = [f"c{i}" for i in range(10)]
+    assert CSVLineReader(channels).example() == "date," + ",".join(channels)
+
+
+def test_csv_header_lacking_five_channels_names_the_five_and_no_more():
+    with pytest.raises(DataValidationError, match=r"lacks the model's column\(s\) \['c1', 'c2', 'c3', 'c4', "
+                                                  r"'c5'\]; name every one of the 6 channels"):
+        CSVLineReader([f"c{i}" for i in range(6)]).read("date,c0\n")
+
+
+def test_csv_line_with_more_fields_than_the_header_is_a_bad_line():
+    reader = CSVLineReader(["a", "b"])
+    with pytest.raises(StreamError, match=r"expected 3 fields \(time, a, b\), got 4"):
+        reader.read("2024-01-01,1,2,3\n")
+    assert reader.read("2024-01-01,1,2\n") == {"date": "2024-01-01", "a": "1", "b": "2"}
+
+
+def test_a_stream_made_directly_keeps_its_model_when_the_forecaster_is_fitted_again(series):
+    """Stream(est, ...) as est.stream(...) does: a later fit of est leaves the stream's scaling be."""
+    est = TSMambaForecaster(**TINY).fit(series.iloc[:200])
+    stream = Stream(est, series.iloc[:200])
+    before = stream.forecast()
+    est.fit(series.iloc[:200] * 100 + 1000)
+    pd.testing.assert_frame_equal(stream.forecast(), before)
+
+
+def test_csv_line_reader_reads_times_in_a_date_format():
+    """--date-format's reader: a time in the format comes back as a Timestamp, one that does not
+    match rejects its line only, an empty one is left to Stream.update to name."""
+    reader = CSVLineReader(["a", "b"], date_format="%d/%m/%Y %H:%M")
+    expected = {"date": pd.Timestamp("2024-01-31 13:00"), "a": "1", "b": "2"}
+    assert reader.read("31/01/2024 13:00,1,2\n") == expected
+    with pytest.raises(StreamError, match=re.escape(
+            "timestamp '2024-01-31 14:00' does not match date_format '%d/%m/%Y %H:%M'")):
+        reader.read("2024-01-31 14:00,1,2\n")
+    assert reader.read("31/01/2024 15:00,3,NA\n") == {"date": pd.Timestamp("2024-01-31 15:00"), "a": "3",
+                                                      "b": "nan"}
+    assert reader.read(" ,1,2\n") == {"date": " ", "a": "1", "b": "2"}
+    assert CSVLineReader(["a", "b"]).read("31/01/2024 13:00,1,2\n")["date"] == "31/01/2024 13:00"  # as text
+
+
+def test_a_first_line_whose_time_is_in_the_date_format_is_a_row_not_a_header():
+    fields = ["31/01/2024 13:00", "a", "b"]  # it names both channels where the values go
+    assert CSVLineReader.is_header(fields, ["a", "b"])  # not a time without the format: a header
+    assert not CSVLineReader.is_header(fields, ["a", "b"], "%d/%m/%Y %H:%M")  # a row with text values
+    assert CSVLineReader.is_header(["date", "a", "b"], ["a", "b"], "%d/%m/%Y %H:%M")
+
+
+def test_csv_line_reader_reads_a_european_spreadsheets_lines():
+    """sep=';', decimal=',': '1,5' comes back as '1.5' (what Stream.update reads), a value written
+    '1.5' rejects its line, a header is split at ';' and examples are written with it."""
+    reader = CSVLineReader(["a", "b"], sep=";", decimal=",")
+    assert reader.read("date;b;a\n") is None and reader.positions == [2, 1]  # a header, in its order
+    expected = {"date": "2024-01-31 13:00", "a": "1.5", "b": "-2.25"}
+    assert reader.read("2024-01-31 13:00;-2,25;1,5\n") == expected
+    assert reader.read("2024-01-31 14:00;3;NA\n") == {"date": "2024-01-31 14:00", "a": "nan", "b": "3"}
+    with pytest.raises(StreamError, match=re.escape(
+            "column 'a': value '1.5' is not a number with the decimal mark ','")):
+        reader.read("2024-01-31 15:00;2,5;1.5\n")
+    assert reader.example() == "date;a;b"
+    first = CSVLineReader(["a", "b"], sep=";", decimal=",")  # a mistyped time before decimal commas:
+    # a row (which Stream.update refuses), not a header (which would stop the stream)
+    assert first.read("2024-13-45 00:00;1,5;2,5\n") == {"date": "2024-13-45 00:00", "a": "1.5", "b": "2.5"}
+    assert first.header_line is None
+    with pytest.raises(ConfigError, match="sep and decimal are both ','"):
+        CSVLineReader(["a"], decimal=",")
