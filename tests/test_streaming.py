@@ -1191,6 +1191,9 @@ def test_a_missing_value_with_nothing_to_carry_forward_is_refused(model, series)
         row[1] = np.nan
         with pytest.raises(StreamError, match=r"missing value in \['c1'\] .* no earlier value to carry"):
             update(stream, row)
+        with pytest.raises(StreamError) as raised:  # no time sent, none known: not "at None"
+            update(stream, row)
+        assert str(raised.value) == "missing value in ['c1'] and no earlier value to carry forward"
         assert stream.steps == 0
         with pytest.raises(StreamError, match="no observation yet"):
             stream.forecast()

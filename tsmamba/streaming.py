@@ -337,20 +337,21 @@ class Stream:
     ) -> np.ndarray:
         """The missing-value policy on one row of (C,) values: ±inf is refused, NaN refused,
         carried forward from ``last_values`` or read as 0."""
+        at = "" if ts is None else f" at {ts}"  # a row without a time on a stream without one
         if np.isinf(values).any():
             bad = [self.columns[j] for j in np.flatnonzero(np.isinf(values))]
-            raise StreamError(f"{who}infinite value in {bad} at {ts}; send a finite value")
+            raise StreamError(f"{who}infinite value in {bad}{at}; send a finite value")
         if np.isnan(values).any():
             bad = [self.columns[j] for j in np.flatnonzero(np.isnan(values))]
             if self.missing == "reject":
                 raise StreamError(
-                    f"{who}missing value in {bad} at {ts}; send a value, or use missing='ffill' "
+                    f"{who}missing value in {bad}{at}; send a value, or use missing='ffill' "
                     "or missing='zero'"
                 )
             values = np.where(np.isnan(values), 0.0 if self.missing == "zero" else last_values, values)
             if np.isnan(values).any():
                 raise StreamError(
-                    f"{who}missing value in {bad} at {ts} and no earlier value to carry forward"
+                    f"{who}missing value in {bad}{at} and no earlier value to carry forward"
                 )
         return values
 
