@@ -7,6 +7,8 @@ test_streaming.py.)"""
 from __future__ import annotations
 
 import datetime
+import hashlib
+import inspect
 import io
 import json
 import os
@@ -531,3 +533,172 @@ def test_a_save_holding_pickled_objects_is_refused_without_running_them(tmp_path
                        r"refuses .*; save the model again$") as info:
         read_checkpoint(path)
     assert "weights_only set to False" not in str(info.value) and not (tmp_path / "ran").exists()
+
+
+# --- pinned by mutation round 7 ---
+
+
+def _rewrite_tensor_file(path: Path, name: str, data: bytes) -> None:
+    """Replace the save's tensor file ``name`` by ``data`` with its digests made to match, as a
+    file written by something else would be: the checks after the digests see it."""
+    (path / name).write_bytes(data)
+    meta = json.loads((path / "meta.json").read_text())
+    meta["files"][name] = checkpoint.sha256_bytes(data)
+    meta[checkpoint.META_DIGEST] = checkpoint._meta_digest(meta)
+    (path / "meta.json").write_text(json.dumps(meta))
+
+
+def _damage(path: Path, kind: str) -> Path:
+    """Damage the save at ``path``; the file the error should name."""
+    meta_file, weights = path / "meta.json", path / "weights.pt"
+    if kind == "corrupt json":
+        meta_file.write_text("{")
+    elif kind == "not an object":
+        meta_file.write_text("[1, 2]")
+    elif kind == "edited":
+        meta_file.write_text(meta_file.read_text().replace('"value": 1.0', '"value": 2.0'))
+    elif kind == "missing tensor file":
+        weights.unlink()
+    elif kind == "folder in its place":
+        weights.unlink()
+        weights.mkdir()
+    elif kind == "truncated":
+        weights.write_bytes(weights.read_bytes()[:-10])
+    else:  # "pickled object"
+        buffer = io.BytesIO()
+        torch.save({"w": _Planted(str(path.parent / "ran"))}, buffer)
+        _rewrite_tensor_file(path, "weights.pt", buffer.getvalue())
+    return meta_file if kind in ("corrupt json", "not an object", "edited") else weights
+
+
+@pytest.mark.parametrize("kind", ["corrupt json", "not an object", "edited", "missing tensor file",
+                                  "folder in its place", "truncated", "pickled object"])
+@pytest.mark.parametrize(("fmt", "advice"), [
+    (checkpoint.STREAM_FORMAT, "warm a new stream on the series' history and save that"),
+    (checkpoint.FORECASTER_FORMAT, "save the model again"),
+])
+def test_a_damaged_save_names_its_file_and_the_fix_for_its_kind(tmp_path, kind, fmt, advice):
+    """A stream's state cannot be saved again once its save is damaged: only its history rebuilds
+    it, and every damage of a stream save says so (a model's says to save it again)."""
+    path = write_checkpoint(tmp_path / "s", {"format": fmt, "value": 1.0}, {"weights": {"w": torch.ones(3)}})
+    damaged = _damage(path, kind)
+    with pytest.raises(CheckpointError) as info:
+        read_checkpoint(path, fmt)
+    assert str(info.value).startswith(str(damaged)) and str(info.value).endswith(advice)
+
+
+def test_a_save_of_another_format_is_refused_when_read(tmp_path):
+    """Reading with ``expected`` (what TSMambaForecaster.load and Stream.load ask for) refuses
+    a save of another format by name, before any tensor is read."""
+    path = write_checkpoint(tmp_path / "s", {"format": checkpoint.STREAM_FORMAT},
+                            {"state": {"w": torch.ones(3)}})
+    message = f"{path} holds 'tsmamba-stream', not a tsmamba-forecaster save"
+    for read in (read_meta, read_checkpoint):
+        with pytest.raises(CheckpointError) as info:
+            read(path, checkpoint.FORECASTER_FORMAT)
+        assert str(info.value) == message
+    assert read_checkpoint(path, checkpoint.STREAM_FORMAT)[0]["format"] == "tsmamba-stream"
+
+
+def test_the_metadata_digest_is_the_sha256_of_the_rest_as_canonical_json(tmp_path):
+    """A save written now must load in later versions: its digest is sha256 over the metadata
+    less the digest itself, keys sorted, no spaces, the tensor files' sha256 included (so a
+    damaged file digest in meta.json is the metadata's damage, not the tensor file's)."""
+    path = save(tmp_path / "m", 1.0)
+    meta = json.loads((path / "meta.json").read_text())
+    rest = {k: v for k, v in meta.items() if k != "meta_sha256"}
+    canonical = json.dumps(rest, sort_keys=True, separators=(",", ":")).encode()
+    assert meta["meta_sha256"] == hashlib.sha256(canonical).hexdigest()
+    assert rest["files"] == {name: hashlib.sha256((path / name).read_bytes()).hexdigest()
+                             for name in ("weights.pt", "extra.pt")}
+    meta["files"]["weights.pt"] = "0" * 64
+    (path / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match=r"m/meta.json is damaged or was edited \(sha256 mismatch"):
+        read_checkpoint(path)
+
+
+def test_metadata_values_that_are_not_json_are_saved_as_their_text(tmp_path):
+    path = write_checkpoint(tmp_path / "p", {"format": "tsmamba-test", "where": Path("data/ETTh1.csv")},
+                            {"w": {"w": torch.zeros(1)}})
+    assert read_meta(path)["where"] == str(Path("data/ETTh1.csv"))
+
+
+def test_metadata_whose_files_are_not_a_mapping_is_not_a_save(tmp_path):
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "weights.pt").write_bytes(b"")
+    (tmp_path / "m" / "meta.json").write_text(json.dumps({"format": "tsmamba-test", "files": ["weights.pt"]}))
+    for read in (read_meta, read_checkpoint):
+        with pytest.raises(CheckpointError, match=r"m/meta.json is not a tsmamba save's metadata; save the"):
+            read(tmp_path / "m")
+
+
+def test_a_file_given_as_a_save_is_named_as_no_save_directory(tmp_path):
+    (tmp_path / "model.pt").write_bytes(b"weights")
+    with pytest.raises(CheckpointError) as info:
+        read_meta(tmp_path / "model.pt")
+    assert str(info.value) == (f"{tmp_path / 'model.pt'} is not a saved tsmamba directory (expected a "
+                               "folder with meta.json); pass the folder written by save()")
+
+
+def test_unreadable_metadata_keeps_where_the_json_broke(tmp_path):
+    path = save(tmp_path / "m", 1.0)
+    (path / "meta.json").write_text('{"format": "tsmamba-test",\n "value": }')
+    with pytest.raises(CheckpointError, match=r"meta.json is corrupt or unreadable \(JSONDecodeError\("
+                       r"'Expecting value: line 2 column 11 \(char 37\)'\)\); save the model again$"):
+        read_meta(path)
+
+
+def test_a_tensor_file_torch_cannot_read_is_named(tmp_path):
+    path = save(tmp_path / "s", 1.0)
+    _rewrite_tensor_file(path, "weights.pt", (path / "weights.pt").read_bytes()[:-30])  # no zip directory
+    with pytest.raises(CheckpointError) as info:
+        read_checkpoint(path)
+    assert str(info.value).startswith(f"{path / 'weights.pt'} cannot be read as tensors: ")
+
+
+def test_leftovers_of_a_save_killed_between_its_renames_are_named_too(tmp_path):
+    """A save killed after moving the previous one aside leaves it as .<name>.<random>.old."""
+    save(tmp_path / "m", 1.0)
+    (tmp_path / ".m.0badcafe.old").mkdir()
+    with pytest.warns(UserWarning, match=r"\['.m.0badcafe.old'\], temporary folders of saves of m that"):
+        save(tmp_path / "m", 2.0)
+
+
+def test_the_leftover_warning_points_at_the_line_that_asked_for_the_save(tmp_path):
+    """stacklevel: the warning names the caller of the function that saves (here ``save``, as
+    TSMambaForecaster.save or Stream.save), not tsmamba's own lines."""
+    save(tmp_path / "m", 1.0)
+    (tmp_path / ".m.0badcafe.tmp").mkdir()
+    with pytest.warns(UserWarning, match="temporary folders") as caught:
+        line = inspect.currentframe().f_lineno + 1
+        save(tmp_path / "m", 2.0)
+    assert (caught[0].filename, caught[0].lineno) == (__file__, line)
+
+
+def test_a_save_that_cannot_be_written_is_named_by_the_path_given(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(CheckpointError) as info:
+        save(Path("m" * 250), 1.0)
+    assert str(info.value).startswith("m" * 250 + ": the save could not be written (")
+    assert str(info.value).endswith("); nothing changed")
+
+
+def test_a_dotdot_after_a_file_names_the_file(tmp_path, monkeypatch):
+    """'notes.txt/..' leads nowhere because notes.txt is a file, not because it is missing."""
+    monkeypatch.chdir(tmp_path)
+    Path("notes.txt").write_text("months of work")
+    for path in ("notes.txt/../model", "notes.txt/model"):
+        with pytest.raises(CheckpointError) as info:
+            check_replaceable(path)
+        assert str(info.value) == f"{path}: notes.txt is a file, not a folder; choose another path"
+    assert Path("notes.txt").read_text() == "months of work"
+
+
+def test_the_refusal_to_replace_a_folder_names_it_and_both_ways_out(tmp_path):
+    (tmp_path / "work").mkdir()
+    (tmp_path / "work" / "notes.txt").write_text("months of work")
+    with pytest.raises(CheckpointError) as info:
+        check_replaceable(tmp_path / "work")
+    assert str(info.value) == (f"{tmp_path / 'work'} already exists and is not a tsmamba save, or is a "
+                               "damaged one (saving replaces the whole folder); choose a new path or remove "
+                               "the folder first")

@@ -626,3 +626,246 @@ def test_a_network_too_big_for_the_machine_is_refused_before_it_is_built():
     for big in (dict(d_model=10**200), dict(n_layers=10**400), dict(horizon=10**400)):
         with pytest.raises(ConfigError, match=r"at least about 2\*\*\d+ weights: about 2\*\*\d+ GiB"):
             ForecasterConfig(**{"n_channels": 1, "horizon": 1, "context_length": 8, **big}).check_memory()
+
+
+# --- pinned by mutation round 7 ---
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("dropout", 1.0, "dropout must be a number in [0, 1), got 1.0"),
+    ("input_skip", "no", "input_skip must be True or False, got 'no'"),
+    ("cross_channel_skip", 1, "cross_channel_skip must be True or False, got 1"),
+    ("cycle_length", True, "cycle_length must be a positive integer or None, got True"),
+    ("n_time_features", -1, "n_time_features must be an integer >= 0, got -1"),
+    ("norm_eps", 0.0, "norm_eps must be a finite number > 0, got 0.0"),
+    ("norm_eps", True, "norm_eps must be a finite number > 0, got True"),
+    ("head_window", 0, "head_window must be a positive integer, got 0"),
+])
+def test_a_config_refuses_a_field_it_cannot_mean(field, value, message):
+    with pytest.raises(ConfigError) as info:
+        ForecasterConfig(n_channels=2, horizon=3, **{field: value})
+    assert str(info.value).startswith(message)
+
+
+def test_the_causal_norms_span_may_be_ten_to_the_twelve():
+    assert ForecasterConfig(n_channels=1, horizon=2, norm_span=10**12).span == 10**12
+
+
+def test_a_refused_network_is_sized_at_sixteen_bytes_a_weight():
+    """Weights, gradients and AdamW's two moments, float32 each; past 2**900 bytes in powers of two
+    (2**1069 bytes as a float had raised OverflowError)."""
+    huge = ForecasterConfig(n_channels=1, horizon=2, context_length=8, d_model=64, n_layers=10**12)
+    with pytest.raises(ConfigError, match=r"at least 27,776,000,000,001,024 weights: 413,894,653.3 GiB to "):
+        huge.check_memory()
+    past_floats = ForecasterConfig(n_channels=1, horizon=2, context_length=8, d_model=64, n_layers=2**1050)
+    with pytest.raises(ConfigError, match=r"at least about 2\*\*1065 weights: about 2\*\*1039 GiB to train"):
+        past_floats.check_memory()
+
+
+def test_a_state_keeps_its_step_count_through_tensors_clone_and_scatter():
+    net = tiny(head_window=3).double()
+    _, state = net(torch.randn(3, 9, 3, dtype=torch.float64), return_state=True)
+    assert ForecastState.from_tensors(state.tensors(), 9).steps == 9 and state.clone().steps == 9
+    rows = torch.tensor([0, 2])
+    _, stepped = net.step(torch.randn(2, 3, dtype=torch.float64), state.select(rows, 3, "independent"))
+    assert stepped.steps == 10
+    assert state.scatter(rows, stepped, 3, "independent").steps == 10  # the series furthest on
+    assert stepped.scatter(torch.tensor([1]), state.select(torch.tensor([0]), 3, "independent"),
+                           3, "independent").steps == 10
+
+
+@pytest.mark.parametrize("channel_mode", ["independent", "mix"])
+def test_scatter_of_every_series_in_another_order_puts_each_in_its_row(channel_mode):
+    net = tiny(head_window=3, channel_mode=channel_mode).double()
+    _, state = net(torch.randn(3, 9, 3, dtype=torch.float64), return_state=True)
+    order = torch.tensor([2, 0, 1])
+    back = state.scatter(order, state.select(order, 3, channel_mode), 3, channel_mode)
+    for name, tensor in state.tensors().items():
+        torch.testing.assert_close(back.tensors()[name], tensor, atol=0, rtol=0)
+
+
+def test_the_causal_norms_mean_at_a_long_span_is_the_running_mean_from_the_first_step():
+    """At norm_span 10**8 the first steps weigh ~2e-8 each (the weights are then all but equal):
+    the mean s / w must not clamp that weight (a floor of 1e-6 had moved every early mean)."""
+    x = 5.0 + torch.randn(2, 20, 3, dtype=torch.float64)
+    mean, _ = _moments_to_stats(causal_moments(x, 10**8)[0], 1e-5)
+    running = x.cumsum(1) / torch.arange(1, 21, dtype=torch.float64)[:, None]
+    torch.testing.assert_close(mean, running, atol=1e-6, rtol=0)
+
+
+def test_a_causal_norm_span_of_one_normalises_each_step_by_itself():
+    """lam = 0: no memory; the scan's decay is exp(-inf) = 0, and stepping agrees."""
+    x = torch.randn(2, 15, 3, dtype=torch.float64)
+    mean, std = _moments_to_stats(causal_moments(x, 1)[0], 0.0)
+    torch.testing.assert_close(mean, x, atol=1e-12, rtol=0)
+    assert std.abs().max() < 1e-6
+    net = tiny(norm_span=1).double()
+    state = net.init_state(2)
+    for t in range(15):
+        forecast, state = net.step(x[:, t], state)
+    torch.testing.assert_close(forecast, net(x), atol=1e-10, rtol=0)
+
+
+def test_step_equals_forward_with_a_norm_span_of_its_own():
+    net = tiny(norm_span=40).double()
+    x = torch.randn(2, 17, 3, dtype=torch.float64)
+    state = net.init_state(2)
+    for t in range(17):
+        forecast, state = net.step(x[:, t], state)
+    torch.testing.assert_close(forecast, net(x), atol=1e-10, rtol=0)
+
+
+def test_power_sums_of_old_stream_saves_give_no_negative_deviation():
+    """(s, sum of x^2, w) -> (s, q, w): a constant series' rounding (sum of x^2 a hair below
+    s^2 / w) is a zero deviation, not a negative one; the type is kept."""
+    from tsmamba.model import moments_from_power_sums
+
+    old = torch.tensor([[[2.0, 3.999, 1.0], [2.0, 5.0, 1.0]]], dtype=torch.float32)
+    new = moments_from_power_sums(old)
+    assert new.dtype == torch.float32
+    torch.testing.assert_close(new, torch.tensor([[[2.0, 0.0, 1.0], [2.0, 1.0, 1.0]]]), atol=1e-6, rtol=0)
+
+
+def test_init_cycle_leaves_a_phase_the_series_never_visits_at_zero():
+    net = tiny(cycle_length=3)
+    x = torch.tensor([[1.0, 2, 3], [5, 6, 7], [3, 4, 5], [7, 8, 9]])
+    net.init_cycle(x, torch.tensor([0, 1, 0, 1]))  # phase 2, the last, never seen
+    torch.testing.assert_close(net.cycle.data, torch.tensor([[2.0, 3, 4], [6, 7, 8], [0, 0, 0]]))
+
+
+def test_phases_in_marks_and_future_phase_are_rounded_not_truncated():
+    """A phase that arrives as 2.9999999 (float arithmetic on the calendar) is phase 3."""
+    W, H = 7, 5
+    net = tiny(cycle_length=W, horizon=H).double()
+    with torch.no_grad():
+        net.cycle.normal_()
+    x = torch.randn(2, 12, 3, dtype=torch.float64)
+    marks = phases(2, 12, W, start=1)
+    ahead = (marks[:, -1:, 0] + torch.arange(3, H + 3)) % W  # not by one from the last phase
+    exact = net(x, marks, future_phase=ahead)
+    torch.testing.assert_close(net(x, marks - 1e-7, future_phase=ahead - 1e-7), exact, atol=0, rtol=0)
+
+
+def test_a_revin_network_refuses_a_carried_state():
+    net = tiny(norm="revin")
+    x = torch.randn(2, 12, 3)
+    _, state = net(x, return_state=True)
+    with pytest.raises(ConfigError, match="norm='revin' has no recurrent form; carry state with"):
+        net(x, state=state)
+
+
+def test_step_and_a_carried_state_equal_forward_with_a_head_window_of_two():
+    net = tiny(head_window=2).double()
+    x = torch.randn(2, 13, 3, dtype=torch.float64)
+    state = net.init_state(2)
+    for t in range(13):
+        forecast, state = net.step(x[:, t], state)
+    torch.testing.assert_close(forecast, net(x), atol=1e-10, rtol=0)
+    _, head = net(x[:, :6], return_state=True)
+    rest = net(x[:, 6:], state=head, all_positions=True)
+    torch.testing.assert_close(rest, net(x, all_positions=True)[:, 6:], atol=1e-10, rtol=0)
+
+
+def test_dropout_draws_in_training_mode_only():
+    net = tiny(dropout=0.5).double()
+    x = torch.randn(2, 12, 3, dtype=torch.float64)
+    net.train()
+    assert not torch.equal(net(x), net(x))
+    net.eval()
+    assert torch.equal(net(x), net(x))
+
+
+def test_input_of_the_wrong_shape_is_named_by_its_shape():
+    net = tiny(cycle_length=5, n_time_features=2)
+    with pytest.raises(ConfigError) as info:
+        net(torch.randn(12, 3))  # one series without its batch axis
+    assert str(info.value) == "expected input (batch, length >= 1, 3 channels), got (12, 3)"
+    with pytest.raises(ConfigError) as info:
+        net.step(torch.randn(2, 4), net.init_state(2))
+    assert str(info.value) == "step takes x_t of shape (batch, 3), got (2, 4)"
+    for marks, got in ((torch.rand(2, 12, 2), "2 columns"), (None, "none")):
+        with pytest.raises(ConfigError) as info:
+            net(torch.randn(2, 12, 3), marks)
+        assert str(info.value) == (
+            f"this network takes marks with 3 columns (2 time features + the cycle phase), got {got}")
+
+
+def test_the_first_non_finite_input_is_the_one_named():
+    x = torch.randn(2, 10, 3)
+    x[0, 5, 1], x[1, 2, 0] = float("inf"), float("nan")
+    with pytest.raises(DataValidationError, match=r"holds inf at \(batch row, step, channel\) \(0, 5, 1\)"):
+        tiny()(x)
+
+
+def test_windows_per_pass_keeps_the_elements_of_a_pass_under_the_cap(monkeypatch):
+    """windows x series rows (C when channels run independently) x length x d_model stays under
+    FORECAST_ELEMENTS; at least one window, at most FORECAST_BATCH; batch_size is checked."""
+    from tsmamba import model
+
+    monkeypatch.setattr(model, "FORECAST_ELEMENTS", 3 * 12 * 16 * 5)
+    assert tiny().windows_per_pass(12) == 5  # 3 channels x 12 steps x d_model 16 a window
+    assert tiny(channel_mode="mix").windows_per_pass(12) == 15
+    assert tiny().windows_per_pass(10**6) == 1
+    assert tiny().windows_per_pass(12, batch_size=7) == 7
+    with pytest.raises(ConfigError, match=r"batch_size \(windows per forward pass\) must be a positive "
+                                          "integer, got 0; pass None to let the forecaster choose"):
+        next(tiny().forecast_windows(torch.randn(4, 12, 3), batch_size=0))
+
+
+def test_full_history_forecasts_run_in_segments_under_the_cap(monkeypatch):
+    """Segments of FORECAST_ELEMENTS // (series rows x max(d_model, H)) rows, the last holding
+    the last origin, none after it; an origin that starts a segment is forecast."""
+    from tsmamba import model
+
+    monkeypatch.setattr(model, "FORECAST_ELEMENTS", 3 * 16 * 7)  # 3 channels x d_model 16: 7 rows
+    net = tiny().double()
+    lengths = []
+    net.register_forward_pre_hook(lambda module, args: lengths.append(args[0].shape[1]))
+    x = torch.randn(40, 3, dtype=torch.float64)
+    origins = torch.tensor([14, 3])
+    got = dict.fromkeys(range(len(origins)))
+    for rows, piece in net.forecast_at(x, origins, full_history=True):
+        for k, forecast in zip(rows.tolist(), piece, strict=True):
+            got[k] = forecast
+    assert lengths == [7, 7, 7]
+    for k, o in enumerate(origins.tolist()):
+        torch.testing.assert_close(got[k], net(x[None, : o + 1])[0], atol=1e-10, rtol=0)
+
+
+def test_init_linear_path_reads_the_target_steps_phases_when_given():
+    """A batch's fourth item, the marks of its H target steps, gives the cycle removed from the
+    target where the phases do not step by one (a DST change): the fit is then the ridge map to
+    the target less that cycle."""
+    K, H, W, n = 6, 5, 4, 40
+    net = tiny(norm="none", cycle_length=W, input_skip=True, head_window=K, head_dim=2, horizon=H).double()
+    with torch.no_grad():
+        net.cycle.normal_()
+    x, y = torch.randn(n, 12, 3, dtype=torch.float64), torch.randn(n, H, 3, dtype=torch.float64)
+    marks = phases(n, 12, W)
+    ahead = (marks[:, -1:, 0].long() + torch.tensor([1, 1, 2, 3, 4])) % W  # the clock went back a step
+    net.init_linear_path([(x, y, marks, ahead[..., None].double())], ridge=0.5)
+    future = net.cycle[ahead].detach()  # (n, H, C)
+    xr = (x - net.cycle[marks[..., 0].long()].detach())[:, -K:]
+    per_channel = xr.permute(0, 2, 1).reshape(n * 3, K), (y - future).permute(0, 2, 1).reshape(n * 3, H)
+    fitted = ridge_reference(*per_channel, 0.5).reshape(n, 3, H).permute(0, 2, 1)
+    with torch.no_grad():
+        torch.testing.assert_close(net(x, marks, future_phase=ahead), fitted + future, atol=1e-10, rtol=0)
+
+
+def test_a_state_with_float32_moments_steps_them_in_float64():
+    """A state whose moments came in float32 (a save from an MPS machine) is cast to float64
+    even when its caches already have the network's type."""
+    net = tiny()
+    state = net.init_state(2)
+    narrow = ForecastState(state.caches, state.moments.float(), 0, state.hidden)
+    assert narrow.to(torch.float32).moments.dtype == torch.float64
+    assert net.step(torch.randn(2, 3), narrow)[1].moments.dtype == torch.float64
+
+
+def test_a_returned_state_holds_no_view_of_the_passs_buffers():
+    """The last of the moving sums and the head's last K - 1 of l hidden states are copies of
+    their own size: a view kept the whole pass's buffer alive in a stream and its saves."""
+    net = tiny(head_window=3)
+    _, state = net(torch.randn(2, 200, 3), return_state=True)
+    for name, tensor in state.tensors().items():
+        assert tensor.untyped_storage().nbytes() == tensor.numel() * tensor.element_size(), name
