@@ -29,6 +29,14 @@ def tiny(**kw) -> MambaForecaster:
     return MambaForecaster(ForecasterConfig(**base))
 
 
+def stepped(net: MambaForecaster, x: torch.Tensor) -> torch.Tensor:
+    """The forecast after feeding (B, L, C) ``x`` to ``net.step`` one row at a time from a fresh state."""
+    state = net.init_state(x.shape[0])
+    for t in range(x.shape[1]):
+        forecast, state = net.step(x[:, t], state)
+    return forecast
+
+
 @pytest.mark.parametrize("mode", ["independent", "mix"])
 @pytest.mark.parametrize("norm", ["causal", "revin", "none"])
 def test_shapes(mode, norm):
@@ -700,19 +708,13 @@ def test_a_causal_norm_span_of_one_normalises_each_step_by_itself():
     torch.testing.assert_close(mean, x, atol=1e-12, rtol=0)
     assert std.abs().max() < 1e-6
     net = tiny(norm_span=1).double()
-    state = net.init_state(2)
-    for t in range(15):
-        forecast, state = net.step(x[:, t], state)
-    torch.testing.assert_close(forecast, net(x), atol=1e-10, rtol=0)
+    torch.testing.assert_close(stepped(net, x), net(x), atol=1e-10, rtol=0)
 
 
 def test_step_equals_forward_with_a_norm_span_of_its_own():
     net = tiny(norm_span=40).double()
     x = torch.randn(2, 17, 3, dtype=torch.float64)
-    state = net.init_state(2)
-    for t in range(17):
-        forecast, state = net.step(x[:, t], state)
-    torch.testing.assert_close(forecast, net(x), atol=1e-10, rtol=0)
+    torch.testing.assert_close(stepped(net, x), net(x), atol=1e-10, rtol=0)
 
 
 def test_power_sums_of_old_stream_saves_give_no_negative_deviation():
@@ -757,10 +759,7 @@ def test_a_revin_network_refuses_a_carried_state():
 def test_step_and_a_carried_state_equal_forward_with_a_head_window_of_two():
     net = tiny(head_window=2).double()
     x = torch.randn(2, 13, 3, dtype=torch.float64)
-    state = net.init_state(2)
-    for t in range(13):
-        forecast, state = net.step(x[:, t], state)
-    torch.testing.assert_close(forecast, net(x), atol=1e-10, rtol=0)
+    torch.testing.assert_close(stepped(net, x), net(x), atol=1e-10, rtol=0)
     _, head = net(x[:, :6], return_state=True)
     rest = net(x[:, 6:], state=head, all_positions=True)
     torch.testing.assert_close(rest, net(x, all_positions=True)[:, 6:], atol=1e-10, rtol=0)
