@@ -804,6 +804,8 @@ def test_windows_per_pass_keeps_the_elements_of_a_pass_under_the_cap(monkeypatch
     monkeypatch.setattr(model, "FORECAST_ELEMENTS", 3 * 12 * 16 * 5)
     assert tiny().windows_per_pass(12) == 5  # 3 channels x 12 steps x d_model 16 a window
     assert tiny(channel_mode="mix").windows_per_pass(12) == 15
+    assert tiny(channel_mode="mix", horizon=160).windows_per_pass(12) == 6  # its 160 x 3 forecast
+    assert tiny(horizon=160).windows_per_pass(12) == 5
     assert tiny().windows_per_pass(10**6) == 1
     assert tiny().windows_per_pass(12, batch_size=7) == 7
     with pytest.raises(ConfigError, match=r"batch_size \(windows per forward pass\) must be a positive "
@@ -811,13 +813,17 @@ def test_windows_per_pass_keeps_the_elements_of_a_pass_under_the_cap(monkeypatch
         next(tiny().forecast_windows(torch.randn(4, 12, 3), batch_size=0))
 
 
-def test_full_history_forecasts_run_in_segments_under_the_cap(monkeypatch):
-    """Segments of FORECAST_ELEMENTS // (series rows x max(d_model, H)) rows, the last holding
+@pytest.mark.parametrize("mode, horizon, per_row", [
+    ("independent", 5, 3 * 16),  # 3 series rows x d_model 16
+    ("mix", 8, 8 * 3),  # each row's H x C forecast, over its one series row x d_model 16
+])
+def test_full_history_forecasts_run_in_segments_under_the_cap(monkeypatch, mode, horizon, per_row):
+    """Segments of FORECAST_ELEMENTS // max(series rows x d_model, H x C) rows, the last holding
     the last origin, none after it; an origin that starts a segment is forecast."""
     from tsmamba import model
 
-    monkeypatch.setattr(model, "FORECAST_ELEMENTS", 3 * 16 * 7)  # 3 channels x d_model 16: 7 rows
-    net = tiny().double()
+    monkeypatch.setattr(model, "FORECAST_ELEMENTS", per_row * 7)  # 7 rows
+    net = tiny(channel_mode=mode, horizon=horizon).double()
     lengths = []
     net.register_forward_pre_hook(lambda module, args: lengths.append(args[0].shape[1]))
     x = torch.randn(40, 3, dtype=torch.float64)

@@ -288,8 +288,9 @@ class ForecastState:
 # windows/s at 32, 54 at 256, 15 at 780 for an ETTm1 network at L = 96 without the kept heap), and
 # fewer when windows x series rows x window length x d_model would pass FORECAST_ELEMENTS: the
 # no-grad forward peaks near 120 bytes per such element (the L = 720 ETTm1 network: ~38 MB per
-# window), so ~1 GB per pass. Full-history forecasts: FULL_SEGMENT rows per recurrent pass, fewer
-# when series rows x rows x max(d_model, horizon) would pass FORECAST_ELEMENTS (Traffic's 862
+# window), so ~1 GB per pass; a window's H x C forecast counts instead when it is larger (a mixed
+# network has one series row). Full-history forecasts: FULL_SEGMENT rows per recurrent pass, fewer
+# when rows x max(series rows x d_model, H x C) would pass FORECAST_ELEMENTS (Traffic's 862
 # series had taken 1.7 GB at d_model 8 in 2048-row segments).
 FORECAST_BATCH = 32
 FORECAST_ELEMENTS = 1 << 23
@@ -741,10 +742,16 @@ class MambaForecaster(nn.Module):
         if batch_size is not None:
             hint = "pass None to let the forecaster choose"
             return positive_int(batch_size, "batch_size (windows per forward pass)", hint=hint)
+        return max(1, min(FORECAST_BATCH, FORECAST_ELEMENTS // self._pass_elements(max(length, 1))))
+
+    def _pass_elements(self, steps: int) -> int:
+        """Elements one forecast from ``steps`` rows of one series holds in a no-grad pass, the
+        larger of its activations (series rows x steps x d_model: C series rows when channels run
+        independently, 1 when mixed) and its H x C forecast. A window is its length in steps; in
+        a full-history pass every row is forecast, so a row is 1 step."""
         cfg = self.config
-        rows = cfg.n_channels if cfg.channel_mode == "independent" else 1  # series per window
-        within = FORECAST_ELEMENTS // (rows * max(length, 1) * cfg.d_model)
-        return max(1, min(FORECAST_BATCH, within))
+        series = cfg.n_channels if cfg.channel_mode == "independent" else 1
+        return max(series * steps * cfg.d_model, cfg.horizon * cfg.n_channels)
 
     @torch.no_grad()
     def forecast_windows(
@@ -797,9 +804,8 @@ class MambaForecaster(nn.Module):
             for i, piece in self.forecast_windows(windows, mwin, ahead, batch_size=batch_size, take=starts):
                 yield torch.arange(i, i + len(piece)), piece
             return
-        cfg = self.config
-        series = cfg.n_channels if cfg.channel_mode == "independent" else 1
-        segment = max(1, min(FULL_SEGMENT, FORECAST_ELEMENTS // (series * max(cfg.d_model, H))))
+        # each row adds its activations and its H x C forecasts (every position is forecast)
+        segment = max(1, min(FULL_SEGMENT, FORECAST_ELEMENTS // self._pass_elements(1)))
         state = None
         for start in range(0, int(origins.max()) + 1 if len(origins) else 0, segment):
             end = start + segment
