@@ -648,12 +648,20 @@ def test_unreadable_metadata_keeps_where_the_json_broke(tmp_path):
         read_meta(path)
 
 
-def test_a_tensor_file_torch_cannot_read_is_named(tmp_path):
+@pytest.mark.parametrize("damage, reason", [
+    (lambda data: data[:-30], "a damaged torch file: PytorchStreamReader failed reading zip archive: "
+                              "failed finding central directory"),  # no zip directory
+    (lambda data: b"", "it is empty"),
+    (lambda data: bytes(range(256)), "its bytes are not a torch tensor file"),  # not "objects"
+    (lambda data: b"w,1.5\n", "its bytes are not a torch tensor file"),
+])
+def test_a_tensor_file_torch_cannot_read_is_named_with_why(tmp_path, damage, reason):
     path = save(tmp_path / "s", 1.0)
-    _rewrite_tensor_file(path, "weights.pt", (path / "weights.pt").read_bytes()[:-30])  # no zip directory
+    _rewrite_tensor_file(path, "weights.pt", damage((path / "weights.pt").read_bytes()))
     with pytest.raises(CheckpointError) as info:
         read_checkpoint(path)
-    assert str(info.value).startswith(f"{path / 'weights.pt'} cannot be read as tensors: ")
+    file = path / "weights.pt"
+    assert str(info.value) == f"{file} cannot be read as tensors ({reason}); save the model again"
 
 
 def test_leftovers_of_a_save_killed_between_its_renames_are_named_too(tmp_path):

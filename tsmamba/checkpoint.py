@@ -565,12 +565,25 @@ def read_checkpoint(
         try:
             tensors[name.removesuffix(".pt")] = torch.load(io.BytesIO(data), weights_only=True,
                                                            map_location="cpu")
-        except pickle.UnpicklingError as exc:  # torch's text advises weights_only=False: no
-            raise CheckpointError(
-                f"{file} holds objects other than tensors, which loading refuses (a tsmamba save "
-                "holds tensors only, read with weights_only=True, so no code in a file runs); "
-                f"{save_again(expected)}"
-            ) from exc
         except Exception as exc:  # torch raises several types for unreadable files
-            raise CheckpointError(f"{file} cannot be read as tensors: {exc}") from exc
+            raise CheckpointError(_unloadable(file, data, exc, expected)) from exc
     return meta, tensors
+
+
+def _unloadable(file: Path, data: bytes, exc: Exception, expected: str | None) -> str:
+    """Why torch.load(weights_only=True) refused ``file``: objects other than tensors (an
+    UnpicklingError naming an unsupported global), or bytes that are not a tensor file at all;
+    never torch's advice to load with weights_only=False."""
+    if isinstance(exc, pickle.UnpicklingError) and "Unsupported global" in str(exc):
+        return (
+            f"{file} holds objects other than tensors, which loading refuses (a tsmamba save "
+            "holds tensors only, read with weights_only=True, so no code in a file runs); "
+            f"{save_again(expected)}"
+        )
+    if not data:
+        reason = "it is empty"
+    elif data.startswith(b"PK"):  # torch's zip format, damaged: torch's first sentence says where
+        reason = f"a damaged torch file: {str(exc).split('. ')[0]:.160}"
+    else:
+        reason = "its bytes are not a torch tensor file"
+    return f"{file} cannot be read as tensors ({reason}); {save_again(expected)}"
