@@ -1097,6 +1097,25 @@ def test_full_history_forecasts_need_a_recurrent_norm(series):
         est.predict(context="full")
 
 
+def test_a_save_from_a_newer_tsmamba_that_does_not_load_asks_for_the_upgrade(fitted, tmp_path, unsigned_meta):
+    """A setting this version does not know, in a save a later release wrote: saving again here
+    cannot help, so the message names both versions and the upgrade; an older save keeps its advice."""
+    path = fitted.save(tmp_path / "m")
+    meta = unsigned_meta(path)
+    meta["params"]["patch_stride"] = 4  # a parameter this version lacks
+    for saved, advice in (("99.0.1", f"it was saved by tsmamba 99.0.1, and this is {tsmamba.__version__}: "
+                                     "upgrade tsmamba to load it"),
+                          ("0.0.9", "save the model again with this version")):
+        (path / "meta.json").write_text(json.dumps({**meta, "tsmamba_version": saved}))
+        with pytest.raises(CheckpointError, match=r"saved configuration is not valid here \(Type") as info:
+            TSMambaForecaster.load(path)
+        assert str(info.value).endswith(f"); {advice}")
+    (path / "meta.json").write_text(json.dumps({**{k: v for k, v in meta.items() if k != "scaler"},
+                                                "tsmamba_version": "99.0"}))
+    with pytest.raises(CheckpointError, match=r"lacks \['scaler'\]; it was saved by tsmamba 99.0, "):
+        TSMambaForecaster.load(path)
+
+
 def test_load_rejects_a_save_whose_parts_are_missing_or_disagree(fitted, series, tmp_path, unsigned_meta):
     path = fitted.save(tmp_path / "m")
     meta = unsigned_meta(path)

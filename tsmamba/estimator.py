@@ -13,11 +13,12 @@ import functools
 import json
 import math
 import os
+import re
 import signal
 import threading
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -927,8 +928,9 @@ class TSMambaForecaster(BaseEstimator):
         meta, tensors = read_checkpoint(path, FORMAT)
         needed = {"params", "network_config", "columns", "freq", "scaler"}
         missing = sorted(needed - set(meta)) + [f"{f}.pt" for f in ("weights", "series") if f not in tensors]
+        newer = _newer_save(meta)  # what a save this version cannot read needs instead
         if missing:
-            raise CheckpointError(f"{path}: the save lacks {missing}; save the model again")
+            raise CheckpointError(f"{path}: the save lacks {missing}; {newer or 'save the model again'}")
         try:
             est = cls(**meta["params"])
             config = ForecasterConfig(**meta["network_config"])
@@ -942,7 +944,7 @@ class TSMambaForecaster(BaseEstimator):
         except (TypeError, KeyError, ValueError, IndexError, AttributeError, ConfigError) as exc:
             raise CheckpointError(
                 f"{path}: saved configuration is not valid here ({type(exc).__name__}: {exc}); "
-                "save the model again with this version"
+                f"{newer or 'save the model again with this version'}"
             ) from None
         if len(set(sizes.values())) != 1 or values.ndim != 2 or len(values) != len(index_ns):
             raise CheckpointError(
@@ -984,8 +986,8 @@ class TSMambaForecaster(BaseEstimator):
             shaped = _take_network_settings(est, config)
         except (ConfigError, TypeError, ValueError, AttributeError, KeyError) as exc:  # "freq": null
             raise CheckpointError(
-                f"{path}: the saved parameters are not valid ({type(exc).__name__}: {exc}); save the "
-                "model again"
+                f"{path}: the saved parameters are not valid ({type(exc).__name__}: {exc}); "
+                f"{newer or 'save the model again'}"
             ) from None
         if shaped:  # saved after set_params: the weights have the network's shape, so it wins
             warnings.warn(
@@ -1057,6 +1059,19 @@ def _as_json(value: Any, allow_nan: bool = False) -> Any:
     """``value`` through JSON, numpy scalars as Python numbers; TypeError if it is no JSON value
     (ValueError for inf or NaN, unless ``allow_nan``)."""
     return json.loads(json.dumps(value, default=_plain, allow_nan=allow_nan))
+
+
+def _newer_save(meta: Mapping[str, Any]) -> str | None:
+    """The advice for a save written by a newer tsmamba than this one (None otherwise): its
+    settings may be ones this version does not know, so saving again here cannot help."""
+    saved = meta.get("tsmamba_version")
+
+    def release(text: Any) -> tuple[int, ...]:
+        return tuple(int(part) for part in re.findall(r"\d+", str(text).split("+")[0])[:3])
+
+    if not isinstance(saved, str) or release(saved) <= release(__version__):
+        return None
+    return f"it was saved by tsmamba {saved}, and this is {__version__}: upgrade tsmamba to load it"
 
 
 def _checked_weights(expected: dict, weights: Any, path: Any, fix: str = "save the model again") -> dict:
