@@ -180,6 +180,10 @@ def test_another_delimiter_is_named(tmp_path, sep):
         with pytest.raises(DataValidationError,  # the decimal commas split the row: named too
                            match=re.escape(f"{sep!r} as its delimiter and ',' as its decimal mark")):
             read_series(path)
+    path.write_text(f'date{sep}note{sep}kwh\n2021-01-01 00:00{sep}"on, off"{sep}1.5\n', encoding="utf-8")
+    with pytest.raises(DataValidationError, match=re.escape(  # a quoted comma is text, not 1,5
+            f"seems to use {sep!r} as its delimiter; pass sep={sep!r}")):
+        read_series(path)
     path.write_text(f"load (kW{sep} avg)\n1\n2\n", encoding="utf-8")  # one column, named with it
     with pytest.raises(DataValidationError, match="time column 'date' not found"):
         read_series(path)

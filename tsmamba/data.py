@@ -631,7 +631,8 @@ def _other_delimiter(
     other = [d for d in (",", ";", "\t", "|") if d != sep and d in header and d in lines.iloc[1]]
     if not other:
         return None
-    commas = other[0] != "," and decimal != "," and lines.iloc[1:].str.contains(",", regex=False).any()
+    unquoted = lines.iloc[1:].str.replace(r'"[^"]*"', "", regex=True)  # "x,y" is text, not 1,5
+    commas = other[0] != "," and decimal != "," and unquoted.str.contains(r"\d,\d").any()
     seems, marks = f"{other[0]!r} as its delimiter", f"sep={other[0]!r}"
     if commas:  # 1,5: decimal commas
         seems, marks = seems + " and ',' as its decimal mark", marks + " and decimal=','"
