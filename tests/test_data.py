@@ -1802,8 +1802,15 @@ def test_trailing_rows_with_every_field_empty_are_read_as_blank_lines(tmp_path):
         read_series(write_text(tmp_path, broken + ",,\n"))
     with pytest.raises(DataValidationError, match=r"has a header .* but no data rows"):
         read_series(write_text(tmp_path, "date,x0,x1\n,,\n,,\n"))
-    with pytest.raises(DataValidationError, match=r"missing timestamps \(NaT/empty\) at row 2 \(line 4\)"):
-        read_series(write_text(tmp_path, text.replace(text.splitlines()[3], ",,")))  # inside: an error
+    inside = text.replace(text.splitlines()[3], ",,").replace(text.splitlines()[5], ",,")
+    with pytest.raises(DataValidationError, match=re.escape(  # inside: an error naming them as empty
+            "2 data rows are empty in every field (a spreadsheet's blank row, written ',,') at row 2 "
+            "(line 4), row 4 (line 6); delete those lines (blank rows at the end of the file are skipped)")):
+        read_series(write_text(tmp_path, inside))
+    with pytest.raises(DataValidationError, match=r"1 data row is empty in every field \(a spreadsheet's "
+                       r"blank row, written '\\t\\t'\) at row 2 \(line 4\); delete that line"):
+        read_series(write_text(tmp_path, text.replace(text.splitlines()[3], ",,").replace(",", "\t")),
+                    sep="\t")
 
 
 def test_trailing_rows_without_values_are_named_and_imputing_them_warns(tmp_path):

@@ -579,6 +579,15 @@ def _read_table(
             "Decimal commas (12,5) or a trailing comma on the data lines? Save the file "
             "comma-separated with '.' decimals, or name every field in the header"
         )
+    hollow = np.flatnonzero(empty[: len(frame)])  # between data rows: no time, so no row to keep
+    if len(hollow):  # it had been "missing timestamps", as if the values were there
+        rows = _and_more([origin.row(int(i)) for i in hollow[:_SHOW]], len(hollow))
+        raise DataValidationError(
+            f"{origin.prefix()}{_plural(len(hollow), 'data row')} {'is' if len(hollow) == 1 else 'are'} "
+            f"empty in every field (a spreadsheet's blank row, written {sep * (frame.shape[1] - 1)!r}) at "
+            f"{rows}; delete {'that line' if len(hollow) == 1 else 'those lines'} (blank rows at the "
+            "end of the file are skipped)"
+        )
     as_read = [c for c in text_cols if c in frame.columns]
     if as_read:  # ids as written: "NA" stays text, "" an error for an id, and "07" is not "7"
         frame[as_read] = pd.read_csv(path, encoding=encoding, sep=sep, usecols=as_read, dtype=str,
