@@ -1855,6 +1855,10 @@ def test_the_validation_loss_of_a_val_df_is_over_its_windows(series):
     H, n = TINY["horizon"], len(train)
     expected = _scaled_window_mse(est, series, range(n - 1, len(series) - H))
     assert est.history_["best_val_loss"] == pytest.approx(expected, rel=1e-5)
+    # the forecast starts after val_df's rows, which were given too (it had started inside them)
+    assert est.predict().equals(est.predict(series))
+    assert est.predict().index[0] == series.index[-1] + pd.Timedelta("1h")
+    assert est.predict(context="full").equals(est.predict(series, context="full"))
 
 
 def test_an_origin_past_the_last_row_is_refused_by_name(fitted, series):

@@ -664,8 +664,8 @@ class TSMambaForecaster(BaseEstimator):
         # float32 after any mixed or narrow precision ("bf16-true" left bf16 weights a stream
         # cannot read out), float64 after "64-true"
         self.network_ = module.network.to("cpu", torch.float64 if wide else torch.float32).eval()
-        self.index_ = index
-        self.values_ = values
+        self.index_ = all_index  # the series forecast from: df, and val_df after it
+        self.values_ = all_values
         epochs_run = trainer.current_epoch
         self.history_ = {
             "epochs": int(epochs_run),
@@ -693,7 +693,8 @@ class TSMambaForecaster(BaseEstimator):
     def predict(
         self, df: Any = None, *, context: str = "window", time_col: str | None = None
     ) -> pd.DataFrame:
-        """Forecast the ``horizon`` steps after the end of ``df`` (default: the training series).
+        """Forecast the ``horizon`` steps after the end of ``df`` (default: the series ``fit``
+        was given, ending with its ``val_df`` when there was one).
 
         ``context="window"``: from the last ``context_length`` rows (zero initial state), as in
         training. ``context="full"``: the whole of ``df`` through the recurrent state.
