@@ -1755,6 +1755,25 @@ def test_stream_rejects_a_line_of_bytes_not_in_the_encoding_and_goes_on(capsys, 
     assert last["timestamp"] == str(pd.Timestamp(new["date"].iloc[-1]))  # CRLF lines are read as well
 
 
+def test_a_one_row_file_is_a_series_at_the_models_frequency(tmp_path, capsys, monkeypatch, ot_hufl_model,
+                                                             stream_input):
+    """predict --context full and stream --history read one row as the Python API does, at the
+    model's frequency (helper-158: 'need >= 2 rows' from the CLI alone)."""
+    from tsmamba.estimator import TSMambaForecaster
+
+    history, new = stream_input
+    one = tmp_path / "one.csv"
+    pd.read_csv(history).iloc[-1:].to_csv(one, index=False)
+    fitted = TSMambaForecaster.load(ot_hufl_model)
+    assert cli.main(["predict", "--model", str(ot_hufl_model), "--data", str(one), "--context", "full"]) == 0
+    assert capsys.readouterr().out == fitted.predict(str(one), context="full").to_csv()
+    rows = new[["date", "OT", "HUFL"]].iloc[:1].to_csv(index=False, header=False)
+    status, lines, err = stream_lines(capsys, monkeypatch, ot_hufl_model, one, rows)
+    assert status == 0 and len(lines) == 1, err
+    after = fitted.stream(str(one)).update(new.set_index("date")[["OT", "HUFL"]].iloc[:1])
+    np.testing.assert_allclose(lines[0]["forecast"], after.to_numpy(), rtol=1e-6)
+
+
 def test_stream_header_lacking_a_model_column_stops(capsys, monkeypatch, ot_hufl_model, stream_input):
     history, new = stream_input
     rows = new[["date", "OT", "HUFL"]].to_csv(index=False, header=False)

@@ -1177,7 +1177,7 @@ def load_data(
     columns = run.get("columns") if columns is None else columns
     time_col = run.get("time_col")
     layout = {key: run.get(key) for key in _LAYOUT}
-    zone = _zone(run.get("tz")) or (model_zone(run.model) if run.get("model") else None)
+    zone = _zone(run.get("tz")) or model_setting(run, "tz")
     if option != "data" and _is_path_like(source) and not path.exists():
         raise DataNotFoundError(f"{flag} file not found: {path.absolute()}; check the path")
     repairs = {"fill": run.get("fill"), "impute": run.get("impute")}
@@ -1190,7 +1190,8 @@ def load_data(
             time_col = time_col or _fitted_time(run, path)  # a model's file is read by its time column
             written = {key: value for key, value in layout.items() if value is not None}
             frame = read_series(path, time_col=time_col or "date", ds_col=time_col, columns=columns,
-                                tz=zone, **written, **repairs)  # --id-col or --value-col: long form
+                                tz=zone, freq=model_setting(run, "freq"),  # one row is a series then
+                                **written, **repairs)  # --id-col or --value-col: long form
         return _zone_used(run, frame, path.name), path.name, str(path)
     spec = datasets.get_spec(source)  # unknown names raise DataNotFoundError listing the registry
     given = [f"--{name.replace('_', '-')}" for name, value in (("time_col", time_col), *layout.items(),
@@ -1234,11 +1235,7 @@ def _zone(name: str | None) -> str | None:
 def _fitted_time(run: Run, path: Path) -> str | None:
     """The time column the model of ``--model`` was fitted with, when the CSV at ``path`` has it
     (as TSMambaForecaster.predict reads a file); None without a model or such a column."""
-    if not run.get("model") or not Path(run.model).is_dir():
-        return None
-    from tsmamba.checkpoint import FORECASTER_FORMAT, read_meta
-
-    fitted = read_meta(run.model, FORECASTER_FORMAT).get("index_name")
+    fitted = model_setting(run, "index_name")
     if not isinstance(fitted, str) or fitted == "date":
         return None
     import pandas as pd
@@ -1250,11 +1247,14 @@ def _fitted_time(run: Run, path: Path) -> str | None:
     return fitted if fitted in header else None
 
 
-def model_zone(model_dir: Path) -> str | None:
-    """The time zone of the series the model in ``model_dir`` was fitted on (None if naive)."""
+def model_setting(run: Run, key: str) -> Any:
+    """A setting of the series the model of ``--model`` was fitted on, from its ``meta.json``:
+    ``"tz"`` (None if naive), ``"freq"``, ``"index_name"``; None without a model folder."""
+    if not run.get("model") or not Path(run.model).is_dir():
+        return None
     from tsmamba.checkpoint import FORECASTER_FORMAT, read_meta
 
-    return read_meta(model_dir, FORECASTER_FORMAT).get("tz") if Path(model_dir).is_dir() else None
+    return read_meta(run.model, FORECASTER_FORMAT).get(key)
 
 
 def model_columns(model_dir: Path) -> list[str]:
