@@ -1774,6 +1774,28 @@ def test_a_one_row_file_is_a_series_at_the_models_frequency(tmp_path, capsys, mo
     np.testing.assert_allclose(lines[0]["forecast"], after.to_numpy(), rtol=1e-6)
 
 
+def test_predict_and_stream_ask_for_a_model_channels_values_not_for_columns(tmp_path, capsys, monkeypatch,
+                                                                            ot_hufl_model, stream_input):
+    """predict and stream have no --columns: a model channel of text or of no value is to be given
+    (helper-158: 'Pass --columns ...', which they refused as an unrecognized argument)."""
+    history, new = stream_input
+    frame = pd.read_csv(history)
+    frame["OT"] = frame["OT"].astype(object)
+    frame.loc[3, "OT"] = "bad"
+    frame.to_csv(text := tmp_path / "text.csv", index=False)
+    frame.assign(OT=np.nan).to_csv(empty := tmp_path / "empty.csv", index=False)
+    assert cli.main(["predict", "--model", str(ot_hufl_model), "--data", str(text)]) == 2
+    assert capsys.readouterr().err.strip().endswith(
+        "non-numeric columns: column 'OT' (1 of 690 values not numbers, e.g. row 3 (line 5): 'bad'). "
+        "The model reads these columns: clean these values")
+    rows = new[["date", "OT", "HUFL"]].to_csv(index=False, header=False)
+    status, lines, err = stream_lines(capsys, monkeypatch, ot_hufl_model, empty, rows)
+    assert status == 2 and lines == [] and "--columns" not in err
+    assert err.endswith("Column ['OT'] holds no value in any row: the model needs values there"), err
+    cli.main(["fit", "--data", str(text), "--out", str(tmp_path / "m")])  # fit has --columns
+    assert "Pass --columns with the numeric channels to use" in capsys.readouterr().err
+
+
 def test_stream_header_lacking_a_model_column_stops(capsys, monkeypatch, ot_hufl_model, stream_input):
     history, new = stream_input
     rows = new[["date", "OT", "HUFL"]].to_csv(index=False, header=False)

@@ -1886,3 +1886,21 @@ def test_a_val_df_shorter_than_the_horizon_is_refused_by_name(series):
     H = TINY["horizon"]
     with pytest.raises(DataValidationError, match=rf"val_df has {H - 1} rows, but a validation window needs"):
         TSMambaForecaster(**TINY).fit(series.iloc[:250], val_df=series.iloc[250 : 250 + H - 1])
+
+
+def test_predict_asks_for_a_model_channels_values_not_for_columns(fitted, series):
+    """predict reads the model's channels and takes no columns=: a channel of text or of no value
+    is the model's to be given, where read_series advises leaving it out (helper-158)."""
+    name = series.columns[1]
+    text = series.astype({name: object})
+    text.iloc[3, 1] = "bad"
+    with pytest.raises(DataValidationError, match=re.escape(
+            f"non-numeric columns: column '{name}' (1 of 400 values not numbers, e.g. row 3: 'bad'). "
+            "The model reads these columns: clean these values")):
+        fitted.predict(text)
+    empty = series.assign(**{name: np.nan})
+    with pytest.raises(DataValidationError, match=re.escape(
+            f"Column ['{name}'] holds no value in any row: the model needs values there. predict reads")):
+        fitted.predict(empty)
+    with pytest.raises(DataValidationError, match=r"Pass columns=\[\.\.\.\] with the numeric channels"):
+        TSMambaForecaster(**TINY).fit(text)  # fit chooses its channels

@@ -969,6 +969,10 @@ def _cli_wording(text: str, model_flags: bool = True) -> str:
     only where the command has them (``model_flags``): predict and stream read a fitted model,
     so 'context_length=24' there is the model's setting, not '--context 24' (predict's --context
     is window or full)."""
+    if not model_flags:  # the data's channels are the model's: none to leave out with --columns
+        from tsmamba.data import for_fitted_channels
+
+        text = for_fitted_channels(text)
     for library, flags in _CLI_WORDING:
         text = text.replace(library, flags)
     for pattern, flags in _CLI_PATTERNS:

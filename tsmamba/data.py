@@ -832,23 +832,47 @@ def constant_warnings_off(names: Sequence[str] | None = None) -> Iterator[None]:
         _CONSTANT_UNSAID.reset(token)
 
 
-def read_strict(source: Any, *, caller: str, warn_constant: bool = True, **kw: Any) -> pd.DataFrame:
+def read_strict(
+    source: Any, *, caller: str, warn_constant: bool = True, fitted_channels: bool = False, **kw: Any
+) -> pd.DataFrame:
     """:func:`read_series` for a ``caller`` (``"fit"``) that takes data but none of its cleaning
     options: an error whose fix is one of them says to read the data with read_series first.
     The constant columns read_series warned about (``attrs["constant"]`` of the frame it
     returned, kept by slices) are not named again at every fit and forecast of a backtest;
-    ``warn_constant=False`` names none (a caller whose scaler names them)."""
+    ``warn_constant=False`` names none (a caller whose scaler names them). ``fitted_channels``:
+    ``columns=`` are a fitted model's, which the caller cannot leave out (see
+    :func:`for_fitted_channels`)."""
     try:
         named = source.attrs.get("constant", []) if isinstance(source, pd.DataFrame) else []
         with constant_warnings_off(named if warn_constant else None):
             return read_series(source, **kw)
     except DataValidationError as exc:
-        if not any(option in str(exc) for option in _READ_OPTIONS):
+        text = for_fitted_channels(str(exc)) if fitted_channels else str(exc)
+        if any(option in text for option in _READ_OPTIONS):
+            text += (f". {caller} reads the data as it is: those options are tsmamba.data.read_series's, "
+                     f"so read it with them first and pass the frame to {caller}")
+        if text == str(exc):
             raise
-        raise DataValidationError(
-            f"{exc}. {caller} reads the data as it is: those options are tsmamba.data.read_series's, "
-            f"so read it with them first and pass the frame to {caller}"
-        ) from None
+        raise DataValidationError(text) from None
+
+
+# read_series' advice to choose other channels, which a model's own channels have no use for
+_OTHER_CHANNELS = (
+    (re.compile(r"Pass columns=\[\.\.\.\] with the numeric channels to use \(numeric here: .*?\]\), "
+                r"or clean these values"), "The model reads these columns: clean these values"),
+    (re.compile(r"leave them out with columns=\[\.\.\.\] listing the channels to use"),
+     "the model needs values there"),
+    (re.compile(r"\. Drop them with columns=\[\.\.\.\]"), ". The model needs values there"),
+)
+
+
+def for_fitted_channels(message: str) -> str:
+    """A :func:`read_series` message for data read for a fitted model's channels (to forecast or
+    stream from): its advice to pass ``columns=`` without a channel becomes the model's need for
+    it, since those channels are the model's inputs."""
+    for pattern, need in _OTHER_CHANNELS:
+        message = pattern.sub(need, message)
+    return message
 
 
 def _read_wide(

@@ -369,7 +369,7 @@ class TSMambaForecaster(BaseEstimator):
                 # long form under other names (store, timestamp, sales): reading it says so and
                 # names the id_col=, ds_col=, value_col= to pass, as fit does (or the time_col=
                 # it lacks; a wide frame's repeated time, with its rows)
-                read_strict(df, caller=caller, time_col=time_col, columns=self.columns_)
+                read_strict(df, caller=caller, time_col=time_col, columns=self.columns_, fitted_channels=True)
             if missing or extra:
                 raise DataValidationError(
                     f"the frame's columns differ from those the model was fitted on: "
@@ -377,7 +377,7 @@ class TSMambaForecaster(BaseEstimator):
                 )
         zone = self.index_.tz  # aware times are read as the same instants on the fitted calendar
         frame = read_strict(df, caller=caller, time_col=default_time_col(df, time_col), columns=self.columns_,
-                            freq=self.freq_, tz=zone)
+                            fitted_channels=True, freq=self.freq_, tz=zone)
         if (frame.index.tz is None) != (zone is None):
             given = f"in {frame.index.tz}" if zone is None else "without a time zone"
             fitted = "without a time zone" if zone is None else f"in {zone}"
