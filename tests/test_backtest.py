@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import warnings
 from pathlib import Path
 
@@ -287,6 +288,37 @@ def test_prefitted_forecaster_is_used_as_is_and_never_modified():
     # refit=True refits clones even of a fitted forecaster
     backtest(est, frame, start=30, refit=True)
     assert len(FIT_LOG) == 1 + 7
+
+
+class RememberingForecaster(LastValueForecaster):
+    """Keeps its training series as TSMambaForecaster does (``index_``, ``values_``)."""
+
+    def fit(self, df: pd.DataFrame, **kwargs) -> RememberingForecaster:
+        super().fit(df, **kwargs)
+        self.index_, self.values_ = df.index, df.to_numpy(dtype=float)
+        return self
+
+
+def test_a_prefitted_forecaster_scored_on_rows_it_was_trained_on_warns():
+    """Its scores there are in-sample (helper-158: not a word); training rows before the first
+    target, or another series' values at the same times, are no such thing."""
+    frame = ramp(40)
+    est = RememberingForecaster().fit(frame.iloc[:30])  # rows 0..29
+    with pytest.warns(UserWarning, match=re.escape(
+            "the fitted forecaster was trained on these data up to 2021-01-02 05:00:00, after the first "
+            "origin 2021-01-01 20:00:00: 9 of 17 windows score forecasts of rows it was trained on "
+            "(in-sample scores); pass an unfitted forecaster (or refit=True), or start after "
+            "2021-01-02 05:00:00")):
+        backtest(est, frame, start=20, baselines=False)  # origins 20..36: 20..28 forecast seen rows
+    for data, start in ((frame, 29), (frame + 0.5, 20)):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            backtest(est, data, start=start, baselines=False)
+        assert not [w for w in caught if "trained on these data" in str(w.message)]
+    with warnings.catch_warnings(record=True) as caught:  # refit: clones train before each origin
+        warnings.simplefilter("always")
+        backtest(est, frame, start=20, refit=True, baselines=False)
+    assert not [w for w in caught if "trained on these data" in str(w.message)]
 
 
 def test_backtest_passes_fit_kwargs_and_context():
@@ -694,8 +726,9 @@ def test_ltsf_protocol_scores_every_etth1_test_window(benchmark_file):
     # the clone trained on the train split alone, the validation split kept for early stopping
     # (helper-144: fitting on train + val with an own split had passed every test)
     fitted = result.forecaster
-    assert len(fitted.index_) == 8640 and str(fitted.index_[-1]) == "2017-06-25 23:00:00"
     assert fitted.history_["train_windows"] == 8640 - 96 - 96 + 1
+    # its series: train then val (what it saw; predict() forecasts after it), never the test split
+    assert len(fitted.index_) == 8640 + 2880 and str(fitted.index_[-1]) == "2017-10-23 23:00:00"
     # MASE divides by the train split's seasonal naive error (not the test split's, say)
     from tsmamba.data import prepare_ltsf
     from tsmamba.metrics import mase, mase_scale

@@ -869,6 +869,36 @@ def _check_model_name(model_name: str) -> None:
         )
 
 
+def _warn_if_trained_on_targets(forecaster: Any, frame: pd.DataFrame, origins: np.ndarray) -> None:
+    """Warn when a prefitted forecaster's training series (``index_``, ``values_``) holds rows of
+    ``frame`` after the first origin, with the same values: its scores there are in-sample."""
+    seen_index, seen_values = getattr(forecaster, "index_", None), getattr(forecaster, "values_", None)
+    fitted_columns = [str(c) for c in getattr(forecaster, "columns_", None) or []]
+    if not isinstance(seen_index, pd.DatetimeIndex) or seen_values is None or not fitted_columns:
+        return
+    if (seen_index.tz is None) != (frame.index.tz is None):
+        return
+    rows = frame.index.get_indexer(seen_index)  # (n_seen,) the frame's row of each training row
+    shared = [c for c in frame.columns if str(c) in fitted_columns]
+    later = rows > int(origins[0])
+    if not later.any() or not shared:
+        return
+    ours = frame[shared].to_numpy(np.float64)[rows[later]]
+    theirs = np.asarray(seen_values, np.float64)[later][:, [fitted_columns.index(str(c)) for c in shared]]
+    if ours.shape != theirs.shape or not np.allclose(ours, theirs, equal_nan=True):
+        return  # trained on other values at these times: another series
+    last = int(rows[later].max())  # the last row of the frame it was trained on
+    in_sample = int((origins < last).sum())  # windows whose first target it saw
+    warnings.warn(
+        f"the fitted forecaster was trained on these data up to {frame.index[last]}, after the first "
+        f"origin {frame.index[int(origins[0])]}: {in_sample} of {len(origins)} windows score "
+        "forecasts of rows it was trained on (in-sample scores); pass an unfitted forecaster (or "
+        f"refit=True), or start after {frame.index[last]}",
+        UserWarning,
+        stacklevel=3,
+    )
+
+
 def _is_fitted(forecaster: Any) -> bool:
     check = getattr(forecaster, "__sklearn_is_fitted__", None)
     if callable(check):
@@ -1132,6 +1162,8 @@ def backtest(
     repairs = _repairs(df, channels, data_name or frame.attrs.get("source", "the data"),
                        index[int(origins[0])], index[min(int(origins[-1]) + horizon, n_rows - 1)])
     n = plan.n_windows
+    if not needs_fit:  # a prefitted forecaster: did it train on the rows it is scored on?
+        _warn_if_trained_on_targets(forecaster, frame, origins)
     fit_horizon = max(horizon, model_horizon)
     fit_kwargs = dict(fit_kwargs or {})
 
