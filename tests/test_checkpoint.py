@@ -638,6 +638,10 @@ def test_a_file_given_as_a_save_is_named_as_no_save_directory(tmp_path):
         read_meta(tmp_path / "model.pt")
     assert str(info.value) == (f"{tmp_path / 'model.pt'} is not a saved tsmamba directory (expected a "
                                "folder with meta.json); pass the folder written by save()")
+    with pytest.raises(CheckpointError) as info:  # it had been "not a saved tsmamba directory" too
+        read_meta(tmp_path / "no_such_model")
+    assert str(info.value) == (f"{tmp_path / 'no_such_model'} does not exist; check the path, or pass the "
+                               "folder written by save()")
 
 
 def test_unreadable_metadata_keeps_where_the_json_broke(tmp_path):

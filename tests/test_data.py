@@ -2114,3 +2114,22 @@ def test_fit_index_of_data_with_a_repeated_time_is_a_regular_grid():
         name="x",
     )
     assert list(data.fit_index) == list(pd.date_range("2024-01-01", periods=4, freq="h"))
+
+
+def test_times_where_channels_are_expected_are_named_as_times():
+    """A PeriodIndex, the time column listed in columns=, a column of times among the channels:
+    each named as what it is (helper-158: 'time column not found', 'not found', 'pd.to_numeric')."""
+    frame = hourly_frame(24, 2).astype({"date": "datetime64[ns]"}).set_index("date")
+    months = frame.set_axis(pd.period_range("2000-01", periods=24, freq="M"))
+    with pytest.raises(DataValidationError, match=re.escape(
+            "frame: the frame's index is a PeriodIndex (periods of 'M'), not timestamps; pass "
+            "df.to_timestamp(), which stamps each period by its start")):
+        read_series(months)
+    assert read_series(months.to_timestamp()).attrs["freq"] == "MS"
+    with pytest.raises(DataValidationError, match=re.escape(
+            "requested columns not found: 'date'; available columns: 'x0', 'x1'; 'date' is the time "
+            "column, not a channel: leave it out of the columns")):
+        read_series(frame.reset_index(), columns=["date", "x1"])
+    with pytest.raises(DataValidationError, match=re.escape(
+            "column 'seen' (times, held as datetime64[ns] values: not a channel)")):
+        read_series(frame.assign(seen=frame.index.as_unit("ns")))

@@ -507,6 +507,8 @@ def read_meta(path: str | os.PathLike, expected: str | None = None) -> dict[str,
     tensors; :class:`CheckpointError` when the folder or its metadata is missing or not a save's,
     or (``expected``) when it holds another ``format`` of save."""
     path = Path(path).expanduser()
+    if not path.exists():
+        raise CheckpointError(f"{path} does not exist; check the path, or pass the folder written by save()")
     if not path.is_dir():
         raise CheckpointError(
             f"{path} is not a saved tsmamba directory (expected a folder with {META}); "

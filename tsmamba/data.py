@@ -1115,6 +1115,11 @@ def _split_time(
     if isinstance(frame.index, pd.DatetimeIndex) and (implicit_index or time_col is None):
         name = frame.index.name if frame.index.name is not None else (time_col or "date")
         return frame.index, frame, str(name)
+    if isinstance(frame.index, pd.PeriodIndex) and (implicit_index or time_col is None):
+        raise DataValidationError(  # it had been "time column 'date' not found"
+            f"{origin.prefix()}the frame's index is a PeriodIndex (periods of {frame.index.freqstr!r}), "
+            "not timestamps; pass df.to_timestamp(), which stamps each period by its start"
+        )
     cols = list(map(str, frame.columns))
     if time_col is None:
         raise DataValidationError(
@@ -1437,6 +1442,9 @@ def _non_numeric_report(name: str, col: pd.Series, origin: _Origin) -> str:
         bad = np.array([i for i, v in enumerate(col) if _beyond_64_bits(v)])
         what = "are integers too large for 64 bits"
     if not len(bad):
+        kind = col.dtype.kind  # M: datetimes, m: durations; periods are an extension type
+        if kind in "Mm" or isinstance(col.dtype, (pd.DatetimeTZDtype, pd.PeriodDtype)):
+            return f"column {name!r} (times, held as {col.dtype} values: not a channel)"
         return f"column {name!r} (held as {col.dtype} values; convert it with pd.to_numeric first)"
     shown = [f"{origin.row(int(i))}: {col.iloc[i]!r}" for i in bad[:3]]
     text = col.iloc[bad[:20]].astype(str)
@@ -1473,7 +1481,7 @@ def _validate(
         raise ConfigError(f"fill must be None or one of {FILL_METHODS}, got {fill!r}")
     if impute not in (None, *IMPUTE_METHODS):
         raise ConfigError(f"impute must be None or one of {IMPUTE_METHODS}, got {impute!r}")
-    names, values = _select_numeric(data, columns, origin)
+    names, values = _select_numeric(data, columns, origin, time_name)
     n = len(times)
     if rows.ndim == 2:  # long form: the source rows of the selected channels
         position = {str(c): k for k, c in enumerate(data.columns)}
@@ -1621,7 +1629,7 @@ def read_as_published(source: str | os.PathLike | pd.DataFrame) -> pd.DataFrame:
 
 
 def _select_numeric(
-    data: pd.DataFrame, columns: Sequence[str] | None, origin: _Origin
+    data: pd.DataFrame, columns: Sequence[str] | None, origin: _Origin, time_name: str | None = None
 ) -> tuple[list[str], np.ndarray]:
     available = [str(c) for c in data.columns]
     repeated = sorted(c for c, k in Counter(available).items() if k > 1)
@@ -1644,6 +1652,8 @@ def _select_numeric(
                 f"{_and_more([repr(c) for c in absent[:_SHOW]], len(absent))}; available columns: "
                 f"{_and_more([repr(c) for c in available[:_SHOW * 4]], len(available))}"
                 + _split_names(absent, available)
+                + (f"; {time_name!r} is the time column, not a channel: leave it out of the columns"
+                   if time_name in absent else "")
             )
         if len(set(columns)) != len(columns):
             raise ConfigError(f"columns= lists a column twice: {list(columns)}")
