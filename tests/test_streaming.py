@@ -1017,13 +1017,21 @@ def test_every_update_path_hands_its_last_row_to_the_fill_of_the_next(model64, s
     np.testing.assert_allclose(by_many.update(gapped).to_numpy(), expected, rtol=0, atol=1e-10)
 
 
-def test_update_many_refuses_a_gap_whatever_the_gap_policy(model, series):
-    """update_many does not fill gaps (helper-147: with gaps='ffill' or 'zero' an unchecked gap
-    was forecast as if the rows were contiguous)."""
+def test_update_many_fills_gaps_as_update_does_row_by_row(model64, series):
+    """gaps='ffill' / 'zero' apply to update_many before and between its rows, as update applies
+    them row by row (helper-147: an unchecked gap had been forecast as if the rows were contiguous;
+    then update_many refused the gap, while the error advised gaps='ffill' or gaps='zero')."""
+    rows = series.iloc[[85, 86, 88, 89]]  # 5 steps missing before them, one between
     for gaps in ("ffill", "zero"):
-        stream = model.stream(history=series.iloc[:80], gaps=gaps)
-        with pytest.raises(StreamError, match="update_many does not fill gaps"):
-            stream.update_many(series.iloc[85:90])
+        by_row = model64.stream(history=series.iloc[:80], gaps=gaps)
+        for t in range(len(rows)):
+            expected = by_row.update(rows.iloc[t])
+        by_many = model64.stream(history=series.iloc[:80], gaps=gaps)
+        fc = by_many.update_many(rows)
+        np.testing.assert_allclose(fc.to_numpy(), expected.to_numpy(), rtol=0, atol=1e-10)
+        assert fc.index.equals(expected.index)
+        assert by_many.steps == by_row.steps == 90 and by_many.last_timestamp == by_row.last_timestamp
+        np.testing.assert_array_equal(by_many._last_values, by_row._last_values)
 
 
 def test_a_saved_stream_keeps_each_series_count(model, series, tmp_path):

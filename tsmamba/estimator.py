@@ -330,10 +330,11 @@ class TSMambaForecaster(BaseEstimator):
                            freq=freq, tz=tz, warn_constant=warn_constant)
 
     def _frame_for_prediction(
-        self, df: Any, time_col: str | None = None, caller: str = "predict"
+        self, df: Any, time_col: str | None = None, caller: str = "predict", fill: str | None = None
     ) -> pd.DataFrame:
         """Validate a frame to forecast from: the fitted channels, in the fitted order
-        (``caller`` names the method in messages)."""
+        (``caller`` names the method in messages; ``fill``: read_series' fill= of missing rows,
+        which a stream's gaps= policy asks for)."""
         if isinstance(df, pd.DataFrame) and is_long_form(df):  # fitted ids are selected when pivoted
             # an empty id is no unexpected one: read_strict names its rows
             ids = pd.Series(pd.unique(df["unique_id"]))
@@ -377,7 +378,7 @@ class TSMambaForecaster(BaseEstimator):
                 )
         zone = self.index_.tz  # aware times are read as the same instants on the fitted calendar
         frame = read_strict(df, caller=caller, time_col=default_time_col(df, time_col), columns=self.columns_,
-                            fitted_channels=True, freq=self.freq_, tz=zone)
+                            fitted_channels=True, freq=self.freq_, tz=zone, fill=fill)
         if (frame.index.tz is None) != (zone is None):
             given = f"in {frame.index.tz}" if zone is None else "without a time zone"
             fitted = "without a time zone" if zone is None else f"in {zone}"

@@ -16,7 +16,8 @@ Policies:
                rejected.
   ``gaps``     a timestamp more than one step after the last: ``"reject"`` (default), ``"ffill"``
                (feed the last values at each missing step first, then the new row) or ``"zero"``
-               (feed zeros at each missing step: a shop closed on those days).
+               (feed zeros at each missing step: a shop closed on those days); in update_many's
+               rows too.
 """
 
 from __future__ import annotations
@@ -385,6 +386,20 @@ class Stream:
                                            future_phase=ahead, return_state=True)
         return forecast, state
 
+    def _fill_gap(self, b: int, steps: int, state: ForecastState) -> ForecastState:
+        """Series b's state (``state``, its own) after the ``steps`` missing steps that follow its
+        last timestamp, fed as the ``gaps`` policy says: its last values, or zeros."""
+        last = np.zeros(len(self.columns)) if self.gaps == "zero" else self._last_values[b]
+        first = self._last_time[b] + self.offset
+        _, state = self._advance(  # a long gap (a mistyped year) costs time, not memory
+            steps,
+            lambda piece: np.repeat(last[None], piece.stop - piece.start, 0),
+            lambda piece: pd.date_range(first + piece.start * self.offset, periods=piece.stop - piece.start,
+                                        freq=self.offset),
+            state,
+        )
+        return state
+
     def _in_model_zone(self, ts: pd.Timestamp, who: str) -> pd.Timestamp:
         """``ts`` on the model's calendar: an aware time converted to the zone the model was
         fitted in, a naive one only for a naive model (checked before a series' first row too)."""
@@ -484,17 +499,7 @@ class Stream:
             state = state.clone() if every else state  # rejection must leave the stream's own be)
             for k, (b, _, _, gap_steps) in enumerate(plan):
                 if gap_steps:
-                    sub = state.select(torch.tensor([k]), C, mode)
-                    last = np.zeros(C) if self.gaps == "zero" else self._last_values[b]
-                    first = self._last_time[b] + self.offset
-                    _, sub = self._advance(  # a long gap (a mistyped year) costs time, not memory
-                        gap_steps,
-                        lambda piece, last=last: np.repeat(last[None], piece.stop - piece.start, 0),
-                        lambda piece, first=first: pd.date_range(first + piece.start * self.offset,
-                                                                 periods=piece.stop - piece.start,
-                                                                 freq=self.offset),
-                        sub,
-                    )
+                    sub = self._fill_gap(b, gap_steps, state.select(torch.tensor([k]), C, mode))
                     state = state.scatter(torch.tensor([k]), sub, C, mode, in_place=True)  # O(1) each
         x = self._scale_in(np.stack([p[1] for p in plan]))  # (b, C)
         marks_t = ahead = None
@@ -569,36 +574,39 @@ class Stream:
     def update_many(self, rows: pd.DataFrame, *, as_array: bool = False) -> pd.DataFrame | np.ndarray:
         """Feed several observations of one series (a frame) from the state, in pieces of PIECE_STEPS rows.
 
-        The rows are read strictly, as ``predict`` reads a frame: a missing value or a gap inside
-        them is an error whatever the stream's ``missing`` / ``gaps`` policies, which apply to
-        :meth:`update`."""
+        The stream's ``gaps`` policy applies to the steps missing before the first row and between
+        rows, as :meth:`update` applies it row by row (the same forecast). The values are read
+        strictly, as ``predict`` reads a frame: a missing value is an error whatever the stream's
+        ``missing`` policy, which applies to :meth:`update`."""
         if not self.single:
             raise StreamError(
                 "update_many takes one series' rows; for several series call it per id via "
                 "stream.update({id: row}) or warm each with its own history"
             )
-        try:
-            frame = self.forecaster._frame_for_prediction(rows, caller="update_many")
+        try:  # gaps between the rows are filled by read_series as gaps= says (its fill=), or named
+            frame = self.forecaster._frame_for_prediction(rows, caller="update_many",
+                                                          fill=None if self.gaps == "reject" else self.gaps)
         except DataValidationError as exc:
-            if "impute=" not in str(exc):
-                raise
-            raise DataValidationError(  # the reader's advice (impute=) is no option of update_many's
-                f"{str(exc).split('. Pass impute=')[0]}. update_many takes complete rows: send rows "
-                "with a missing value through update(), whose missing= policy applies"
-            ) from None
-        last_time, last_values = self._last_time[0], self._last_values[0]
-        first = frame.iloc[0]
-        first_values, _ = self._parse_row(first)
+            text = str(exc)
+            if "impute=" in text:  # the reader's advice (impute=, fill=) is no option of update_many's
+                raise DataValidationError(
+                    f"{text.split('. Pass impute=')[0]}. update_many takes complete rows: send rows "
+                    "with a missing value through update(), whose missing= policy applies"
+                ) from None
+            if ". Pass fill=" in text:  # the steps missing between rows, named as update names a gap
+                raise DataValidationError(
+                    f"{text.split('. Pass fill=')[0]}; send them, or use gaps='ffill' or gaps='zero'"
+                ) from None
+            raise
+        first_values, _ = self._parse_row(frame.iloc[0])
         # the first row is checked against the stream's last observation, the rest by read_series
+        last_time, last_values = self._last_time[0], self._last_values[0]
         _, _, gap_steps = self._resolve(0, first_values, frame.index[0], last_values, last_time)
-        if gap_steps:
-            raise StreamError(
-                f"gap before {frame.index[0]}; update_many does not fill gaps, send the missing rows"
-            )
+        state = self._fill_gap(0, gap_steps, self._state) if gap_steps else self._state
         values = frame.to_numpy(np.float64)
-        forecast, new = self._advance(len(values), values.__getitem__, frame.index.__getitem__, self._state)
+        forecast, new = self._advance(len(values), values.__getitem__, frame.index.__getitem__, state)
         self._commit(torch.tensor([0]), new, forecast)
-        self._seen[0] += len(frame)
+        self._seen[0] += gap_steps + len(frame)
         self._last_time[0], self._last_values[0] = frame.index[-1], values[-1]
         return self.forecast(as_array=as_array)
 
