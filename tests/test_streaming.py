@@ -1032,6 +1032,41 @@ def test_update_many_fills_gaps_as_update_does_row_by_row(model64, series):
         assert fc.index.equals(expected.index)
         assert by_many.steps == by_row.steps == 90 and by_many.last_timestamp == by_row.last_timestamp
         np.testing.assert_array_equal(by_many._last_values, by_row._last_values)
+        pair = series.iloc[[91, 93]]  # two rows, a step missing between them (they read as 'every 2h')
+        by_row.update(pair.iloc[0])
+        expected = by_row.update(pair.iloc[1])
+        fc = by_many.update_many(pair)
+        np.testing.assert_allclose(fc.to_numpy(), expected.to_numpy(), rtol=0, atol=1e-10)
+
+
+def test_update_many_names_a_gap_and_the_policies_that_fill_it(model, series):
+    """Without a gaps policy a gap is named as update names it, and the advice is one update_many
+    takes; two rows a step apart are a gap, not 'rows every 2h' (helper-147: 'resample it to h')."""
+    stream = model.stream(history=series.iloc[:80])
+    held = snapshot(stream)
+    t = series.index
+    with pytest.raises(StreamError) as exc:
+        stream.update_many(series.iloc[85:90])
+    assert str(exc.value) == (f"gap: 5 step(s) missing between {t[79]} and {t[85]} (expected {t[80]}); "
+                              "send them, or use gaps='ffill' or gaps='zero'")
+    with pytest.raises(DataValidationError) as exc:
+        stream.update_many(series.iloc[[80, 82]])
+    assert str(exc.value) == (f"frame: 1 timestamp missing from the 'h' grid in 1 gap: 1 missing after "
+                              f"{t[80]} (row 0), from {t[81]}; send them, or use gaps='ffill' or gaps='zero'")
+    assert_same_snapshot(snapshot(stream), held)
+
+
+def test_update_many_of_no_rows_returns_the_forecast_unchanged(model, series):
+    """An empty frame advances nothing, as update({}) does (helper-147: it raised 'series too short
+    for inferring a frequency ... got 0')."""
+    stream = model.stream(history=series.iloc[:80])
+    held = snapshot(stream)
+    pd.testing.assert_frame_equal(stream.update_many(series.iloc[80:80]), stream.forecast())
+    np.testing.assert_array_equal(stream.update_many(series.iloc[80:80], as_array=True),
+                                  stream.forecast(as_array=True))
+    assert_same_snapshot(snapshot(stream), held)
+    with pytest.raises(StreamError, match="no observation yet"):
+        model.stream().update_many(series.iloc[80:80])
 
 
 def test_a_saved_stream_keeps_each_series_count(model, series, tmp_path):

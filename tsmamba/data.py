@@ -354,6 +354,21 @@ def _on_grid(times: pd.DatetimeIndex, freq: str) -> bool:
     return pd.date_range(times[0], periods=len(times), freq=offset).equals(times)
 
 
+def _grid_of_two(times: pd.DatetimeIndex, freq: str | None) -> pd.DatetimeIndex | None:
+    """The grid of ``freq`` (checked by :func:`_on_grid`) from the first of two times to the
+    second, when both lie on it and it is not mostly gaps (at most 10,000 steps: a mistyped year
+    is no gap to list), else None (also for other than two times, or no freq)."""
+    if freq is None or len(times) != 2:
+        return None
+    offset = pd.tseries.frequencies.to_offset(freq)
+    if isinstance(offset, pd.offsets.Tick) and not isinstance(offset, pd.offsets.Day):  # counted first
+        delta = int(_ns(times)[1] - _ns(times)[0])
+        if delta % offset.nanos or delta // offset.nanos > 10_000:
+            return None
+    grid = pd.date_range(times[0], times[1], freq=offset, name=times.name)  # days, months: few steps
+    return grid if 2 <= len(grid) <= 10_001 and grid[0] == times[0] and grid[-1] == times[1] else None
+
+
 def _infer_grid(times: pd.DatetimeIndex, origin: _Origin) -> tuple[str, pd.DatetimeIndex]:
     """(alias, grid): the regular grid from ``times[0]`` to ``times[-1]`` the times lie on.
 
@@ -750,7 +765,9 @@ def read_series(
                      the CSV files many European spreadsheets write);
       ``freq``       the frequency the rows should step at (a fitted model's): rows on its
                      grid with none missing take it, even one row or too few to tell a
-                     business day from a day; otherwise the frequency is inferred as usual;
+                     business day from a day, and two rows on its grid further apart are a gap
+                     (two rows show no step of their own); otherwise the frequency is inferred
+                     as usual;
       ``tz``         the zone zone-aware times are read in (a fitted model's): the same instants,
                      converted before the steps are checked (a Paris day is 23 hours in UTC);
                      text whose UTC offsets differ (local time across DST) needs it.
@@ -1531,6 +1548,8 @@ def _validate(
     unique_times = times if not len(dup_after) else times[np.r_[True, steps != 0]]
     if freq is not None and n and _on_grid(unique_times, freq):
         grid = unique_times  # the expected grid, nothing missing
+    elif (pair := _grid_of_two(unique_times, freq)) is not None:
+        grid = pair  # two rows show no step of their own: on freq's grid, a gap (not 'rows every 2h')
     else:
         try:
             check_length(n, 2, "inferring a frequency")

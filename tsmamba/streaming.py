@@ -577,12 +577,15 @@ class Stream:
         The stream's ``gaps`` policy applies to the steps missing before the first row and between
         rows, as :meth:`update` applies it row by row (the same forecast). The values are read
         strictly, as ``predict`` reads a frame: a missing value is an error whatever the stream's
-        ``missing`` policy, which applies to :meth:`update`."""
+        ``missing`` policy, which applies to :meth:`update`. A frame with no rows advances nothing
+        and returns the current forecast (as ``update({})`` returns ``{}``)."""
         if not self.single:
             raise StreamError(
                 "update_many takes one series' rows; for several series call it per id via "
                 "stream.update({id: row}) or warm each with its own history"
             )
+        if isinstance(rows, pd.DataFrame) and not len(rows):  # an empty batch of arrivals
+            return self.forecast(as_array=as_array)
         try:  # gaps between the rows are filled by read_series as gaps= says (its fill=), or named
             frame = self.forecaster._frame_for_prediction(rows, caller="update_many",
                                                           fill=None if self.gaps == "reject" else self.gaps)
