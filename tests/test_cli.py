@@ -1796,6 +1796,20 @@ def test_predict_and_stream_ask_for_a_model_channels_values_not_for_columns(tmp_
     assert "Pass --columns with the numeric channels to use" in capsys.readouterr().err
 
 
+def test_stream_lines_with_semicolons_and_decimal_commas_name_the_flags(capsys, monkeypatch, ot_hufl_model,
+                                                                     stream_input):
+    """Lines a European spreadsheet writes, sent without --sep/--decimal: the first was taken for a
+    header ('the header lacks the model's column(s) ['OT', 'HUFL']'); now the flags to pass."""
+    history, new = stream_input
+    lines = new[["date", "OT", "HUFL"]].to_csv(index=False, header=False, sep=";", decimal=",")
+    status, out, err = stream_lines(capsys, monkeypatch, ot_hufl_model, history, lines)
+    first = lines.splitlines()[0]
+    assert status == 2 and out == [] and "," in first
+    assert err == (f"tsmamba: error: line 1: {first!r} is split into fields by ';', not by ',': the input "
+                   "seems to use ';' as its delimiter and ',' as its decimal mark; pass --sep ';' and "
+                   "--decimal ','"), err
+
+
 def test_stream_header_lacking_a_model_column_stops(capsys, monkeypatch, ot_hufl_model, stream_input):
     history, new = stream_input
     rows = new[["date", "OT", "HUFL"]].to_csv(index=False, header=False)

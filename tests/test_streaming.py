@@ -1481,3 +1481,27 @@ def test_csv_line_reader_reads_a_european_spreadsheets_lines():
     assert first.header_line is None
     with pytest.raises(ConfigError, match="sep and decimal are both ','"):
         CSVLineReader(["a"], decimal=",")
+
+
+def test_csv_lines_of_another_delimiter_say_which_marks_to_pass():
+    """A spreadsheet's ';' line with decimal commas, read at ',': the first line was taken for a
+    header ('the header lacks the model's column(s) ['a', 'b']'); it is named as read_series names
+    such a file, with the sep= and decimal= to pass. A later line that another delimiter splits
+    says so in its field count."""
+    with pytest.raises(DataValidationError) as exc:
+        CSVLineReader(["a", "b"]).read("2016-07-05 04:00:00;1,5;2\n")
+    assert str(exc.value) == ("line 1: '2016-07-05 04:00:00;1,5;2' is split into fields by ';', not by ',': "
+                              "the input seems to use ';' as its delimiter and ',' as its decimal mark; "
+                              "pass sep=';' and decimal=','")
+    with pytest.raises(DataValidationError, match=re.escape(
+            "line 1: 'date;a;b' is split into fields by ';', not by ',': the input seems to use ';' as its "
+            "delimiter; pass sep=';'")):
+        CSVLineReader(["a", "b"]).read("date;a;b\n")
+    reader = CSVLineReader(["a", "b"])
+    assert reader.read("2016-07-05 04:00:00,1.5,2\n") is not None
+    with pytest.raises(StreamError) as exc:
+        reader.read("2016-07-05 05:00:00;1.5;2\n")
+    assert str(exc.value) == ("expected 3 fields (time, a, b), got 1; the line is split into fields by ';', "
+                              "not by ',': the input seems to use ';' as its delimiter; pass sep=';'")
+    with pytest.raises(DataValidationError, match=re.escape("the header lacks the model's column(s) ['b']")):
+        CSVLineReader(["a", "b"]).read("date,a,x;y\n")  # split at ';' it is no line of a and b

@@ -469,6 +469,7 @@ def check_csv_marks(sep: Any, decimal: Any) -> None:
 _MARKS = {"sep": (",", ";", "\t", "|"), "decimal": (".", ",")}  # examples in check_csv_marks' message
 
 
+FIELD_DELIMITERS = (",", ";", "\t", "|")  # the delimiters a CSV written with another one is checked for
 _SEP_WORDS = {",": "comma", ";": "semicolon", "\t": "tab"}  # field delimiters in messages; others quoted
 
 
@@ -652,18 +653,25 @@ def _other_delimiter(
     if len(lines) < 2 or sep in lines.iloc[0]:
         return None
     header = lines.iloc[0]
-    other = [d for d in (",", ";", "\t", "|") if d != sep and d in header and d in lines.iloc[1]]
+    other = [d for d in FIELD_DELIMITERS if d != sep and d in header and d in lines.iloc[1]]
     if not other:
         return None
-    unquoted = lines.iloc[1:].str.replace(r'"[^"]*"', "", regex=True)  # "x,y" is text, not 1,5
-    commas = other[0] != "," and decimal != "," and unquoted.str.contains(r"\d,\d").any()
-    seems, marks = f"{other[0]!r} as its delimiter", f"sep={other[0]!r}"
-    if commas:  # 1,5: decimal commas
-        seems, marks = seems + " and ',' as its decimal mark", marks + " and decimal=','"
     return DataValidationError(
         f"{origin.prefix()}the header {header.strip()!r} has no {_SEP_WORDS.get(sep, repr(sep))} but "
-        f"{other[0]!r}: the file seems to use {seems}; pass {marks}"
+        f"{other[0]!r}: {delimiter_advice('the file', other[0], lines.iloc[1:], decimal)}"
     )
+
+
+def delimiter_advice(what: str, other: str, lines: Iterable[str], decimal: str) -> str:
+    """'<what> seems to use ';' as its delimiter [and ',' as its decimal mark]; pass sep=';' [and
+    decimal=',']': the fix for CSV text whose fields ``other`` splits; decimal commas when a comma
+    stands between digits outside quotes in ``lines`` (the data lines), unless ``decimal`` is ','."""
+    unquoted = pd.Series(list(lines), dtype=object).str.replace(r'"[^"]*"', "", regex=True)  # "x,y" is text
+    commas = other != "," and decimal != "," and bool(unquoted.str.contains(r"\d,\d").any())  # 1,5
+    seems, marks = f"{other!r} as its delimiter", f"sep={other!r}"
+    if commas:
+        seems, marks = seems + " and ',' as its decimal mark", marks + " and decimal=','"
+    return f"{what} seems to use {seems}; pass {marks}"
 
 
 def _not_decompressed(origin: _Origin, exc: BaseException) -> DataValidationError:

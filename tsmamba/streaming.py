@@ -45,10 +45,12 @@ from tsmamba.checkpoint import (
     zone_name,
 )
 from tsmamba.data import (
+    FIELD_DELIMITERS,
     NS_RANGE_TEXT,
     PhasesAheadTable,
     check_csv_marks,
     check_scaled_range,
+    delimiter_advice,
     future_index,
     in_ns_range,
     parse_time,
@@ -854,8 +856,10 @@ class CSVLineReader:
             self._use_header(fields)
             return None
         if len(fields) != len(self.names) + 1:
+            hint = self._delimiter_hint(fields)
             raise StreamError(
                 f"expected {len(self.names) + 1} fields (time, {', '.join(self.names)}), got {len(fields)}"
+                + (f"; the line is {hint}" if hint else "")
             )
         values = {c: "nan" if fields[i].strip().lower() in MISSING_WORDS else self._number(c, fields[i])
                   for c, i in zip(self.columns, self.positions, strict=True)}  # as read_csv
@@ -906,6 +910,21 @@ class CSVLineReader:
         more = len(self.columns) - len(shown)
         return text.getvalue() + (f",... ({more} more channels)" if more else "")
 
+    def _delimiter_hint(self, fields: Sequence[str]) -> str | None:
+        """'split into fields by ';', not by ',': ...; pass sep=';' ...' when another delimiter
+        than ``sep`` splits the line (``fields``, split at ``sep``) into a time and a value per
+        channel, or into a header naming every channel; else None."""
+        line = self.sep.join(fields)  # as written, but for quotes
+        names = {c.strip() for c in self.columns}
+        for other in FIELD_DELIMITERS:
+            parts = [f.strip() for f in line.split(other)]
+            if other == self.sep or len(parts) < len(self.columns) + 1:
+                continue
+            if names <= set(parts[1:]) or not self.is_header(parts, self.columns, self.date_format, ","):
+                return (f"split into fields by {other!r}, not by {self.sep!r}: "
+                        f"{delimiter_advice('the input', other, [line], self.decimal)}")
+        return None
+
     def _use_header(self, fields: Sequence[str]) -> None:
         # the spaces around a name are left out unless they tell two channels apart
         key = (lambda name: name) if len({c.strip() for c in self.columns}) < len(self.columns) else str.strip
@@ -919,6 +938,9 @@ class CSVLineReader:
                 f"first field: {wide}"
             )
         absent = [c for c in self.columns if key(c) not in names]
+        hint = self._delimiter_hint(fields) if absent else None
+        if hint:  # '2024-01-31 13:00;1,5;2' read at commas: a time '...;1' and a name '5;2'
+            raise DataValidationError(f"{where}: {self.sep.join(fields)!r} is {hint}")
         if absent:
             raise DataValidationError(
                 f"{where}: the header lacks the model's column(s) {absent[:5]}"
