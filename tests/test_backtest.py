@@ -1206,3 +1206,119 @@ def test_repr_shows_mse_and_mae_each_under_its_name():
     overall = result.scores["tsmamba"]["overall"]
     assert overall["mse"] != overall["mae"]
     assert f"mse={overall['mse']:.4g}, mae={overall['mae']:.4g}" in repr(result)
+
+
+# --- pinned by mutation round 8 (backtest, metrics, plotting) ---
+
+
+def test_start_fractions_and_timestamps_at_the_edges_of_the_series():
+    """A fraction under one row observes row 0 (not row -1, the last row); 0.0 is no fraction of
+    rows observed (an int 0 is row 0); a time before the first timestamp is refused by name."""
+    index = pd.date_range("2021-01-01", periods=50, freq="h")
+    assert plan_backtest(50, 5, context_length=1, start=0.01, fit=False, context="full").origins[0] == 0
+    with pytest.raises(ConfigError, match=r"must lie in \(0, 1\), got 0.0; pass an int for a row number"):
+        plan_backtest(50, 5, context_length=1, start=0.0)
+    with pytest.raises(ConfigError, match="start 2020-12-31 00:00:00 lies before the first timestamp 2021"):
+        plan_backtest(50, 5, context_length=4, start="2020-12-31", index=index)
+
+
+def test_plan_advises_the_last_origin_itself_and_takes_refit_none_as_one_fit():
+    with pytest.raises(DataValidationError, match="need context_length=17: start at row 16 or later, or use"):
+        plan_backtest(20, 3, context_length=17, start=2, fit=False)  # row 16 is the last origin
+    assert plan_backtest(20, 3, context_length=17, start=16, fit=False).origins.tolist() == [16]
+    assert plan_backtest(20, 3, context_length=4, start=9, refit=None).n_fits == 1  # None: fit once
+
+
+def test_the_linear_baseline_needs_more_training_rows_than_the_horizon():
+    frame = ramp(60)
+    est = LastValueForecaster(context_length=4, horizon=12).fit(frame.iloc[:5])
+    with pytest.warns(RuntimeWarning, match=r"leaves 12 rows to fit it on, .* horizon \+ 1 = 13"):
+        result = backtest(est, frame, start=11)
+    assert "linear" not in result.scores
+
+
+def test_a_prefitted_forecaster_of_other_channels_is_refused_by_name():
+    frame = ramp(40)
+    est = LastValueForecaster().fit(frame.iloc[:20])
+    est.columns_ = ["c1", "zz"]
+    with pytest.raises(ConfigError, match=r"the channels \['c1', 'zz'\], and the data's are \['c0', 'c1'\]"):
+        backtest(est, frame, start=20, columns=["c0", "c1"], baselines=False)
+
+
+@pytest.mark.filterwarnings("ignore:training series is constant:RuntimeWarning")
+def test_values_made_from_later_rows_are_named_exactly_when_a_scored_window_holds_them():
+    """Filled backwards from the first origin's own row: nothing after it is seen. Interpolated at
+    the last target from the row after it: that target sees the future."""
+    from tsmamba.data import read_series
+
+    raw = ramp(60)
+    raw.iloc[:45, 1] = np.nan
+    late = read_series(raw, impute="ffill")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*later rows")
+        backtest(LastValueForecaster(horizon=3), late, start=45, baselines=False)
+    with pytest.warns(UserWarning, match=r"values of 'c1' \(45\) were made from later rows"):
+        backtest(LastValueForecaster(horizon=3), late, start=44, baselines=False)
+    for row, warned in ((37, True), (38, False)):  # the last target is row 34 + 3 = 37
+        gap = ramp(60)
+        gap.iloc[row, 0] = np.nan
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            backtest(LastValueForecaster(horizon=3), read_series(gap, impute="interpolate"), start=30,
+                     n_windows=5, baselines=False)
+        assert any("later rows" in str(w.message) for w in caught) == warned, row
+
+
+def test_ltsf_protocol_rejects_a_window_or_context_option():
+    with pytest.raises(ConfigError, match=r"has fixed splits and windows; drop window, context$"):
+        backtest(LastValueForecaster(), "ETTh1", protocol="ltsf", window="sliding", context="full")
+
+
+def test_a_report_path_that_is_a_file_is_refused(tmp_path):
+    result = backtest(LastValueForecaster(horizon=3), ramp(60), start=30, baselines=False)
+    (tmp_path / "report").write_text("mine")
+    with pytest.raises(ConfigError, match=r"report folder .*report exists and is not a folder"):
+        result.save_report(tmp_path / "report", plots=False)
+    assert (tmp_path / "report").read_text() == "mine"
+
+
+def test_save_report_keeps_every_forecast_up_to_250000_rows_by_default(tmp_path):
+    result = backtest(LastValueForecaster(horizon=4), ramp(2000, n_channels=20), baselines=False)
+    assert len(result.forecasts) == 597 * 4 * 20 > 25_000
+    result.save_report(tmp_path, plots=False)
+    note = json.loads((tmp_path / "metrics.json").read_text())["forecasts_csv"]
+    assert note == {"rows": 47_760, "origins": 597, "origins_total": 597, "complete": True}
+
+
+def test_no_forecast_time_gives_no_throughput():
+    from tsmamba.backtest import _timings
+
+    assert _timings(1.0, 0.0, 0.0, 0.0, 1.0, 5)["windows_per_s"] is None
+    assert _timings(1.0, 2.0, 0.0, 0.0, 3.0, 5)["windows_per_s"] == 2.5
+
+
+def test_config_records_the_options_as_given_and_mase_names_a_constant_channel():
+    frame = ramp(60).assign(c1=3.0)
+    mase_warning = r"constant at lag 24 .* for channel\(s\) \['c1'\]; MASE is NaN"
+    with pytest.warns(RuntimeWarning, match=mase_warning), pytest.warns(UserWarning, match="c1' is constant"):
+        result = backtest(LastValueForecaster(horizon=3), frame, window="sliding", context="full",
+                          baselines=False)
+    config = result.config
+    assert (config["start"], config["window"], config["context"]) == (None, "sliding", "full")
+    given = backtest(LastValueForecaster(horizon=3), ramp(60), start=30, baselines=False)
+    assert given.config["start"] == "30"
+
+
+def test_the_table_of_scores_leaves_a_metric_not_computed_empty():
+    result = backtest(LastValueForecaster(horizon=3), ramp(60), start=30, metrics=("mse", "mae"))
+    table = result.table()
+    assert list(table.columns) == ["mse", "mae", "rmse", "smape", "mase", "mse_gain_%", "mae_gain_%"]
+    assert table[["rmse", "smape", "mase"]].isna().all().all() and table["mae"].notna().all()
+
+
+def test_read_forecasts_reads_a_table_without_times(tmp_path):
+    """A forecasts table cut to its channels and values reads back with its channel names as text."""
+    pd.DataFrame({"channel": ["01", "NA"], "step": [1, 1], "y": [1.0, 2.0], "yhat": [1.5, 2.5]}).to_csv(
+        tmp_path / "cut.csv", index=False)
+    back = read_forecasts(tmp_path / "cut.csv")
+    assert back["channel"].tolist() == ["01", "NA"] and back["yhat"].tolist() == [1.5, 2.5]

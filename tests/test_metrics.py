@@ -362,3 +362,51 @@ def test_a_one_row_training_series_says_why_its_mase_scale_is_nan():
     """One row has no difference at any lag: the warning says so, not that it falls back to lag 1."""
     with pytest.warns(RuntimeWarning, match=r"has 1 value\(s\)"):
         assert np.isnan(mase_scale(np.array([[1.0]]), 24)).all()
+
+
+# --- pinned by mutation round 8 (backtest, metrics, plotting) ---
+
+
+def test_score_counts_small_actuals_in_mape_as_mape_does():
+    """score's MAPE leaves out |y| < 1e-8 only, as mape's default eps does: an actual of 1e-4 counts."""
+    y = np.array([[[1e-4], [2.0]]])
+    yhat = np.array([[[2e-4], [1.0]]])
+    # |err| / |y|: 1e-4 / 1e-4 = 1 and 1 / 2 = 0.5: 75 %
+    assert score(y, yhat, metrics=("mape",))["overall"]["mape"] == pytest.approx(75.0)
+    assert mape(y, yhat) == pytest.approx(75.0)
+
+
+def test_mase_takes_a_number_as_the_scale_of_one_channel_and_refuses_a_bare_number_as_data():
+    y, yhat = np.array([[[1.0], [3.0]]]), np.zeros((1, 2, 1))
+    assert mase(y, yhat, 2.0) == pytest.approx(1.0)  # |err| 1 and 3 over scale 2
+    with pytest.raises(ConfigError, match=r"mase needs arrays with a channel axis \(the last one\)"):
+        mase(1.0, 2.0, 1.0)
+
+
+def test_mase_scale_keeps_seasonal_changes_a_millionth_of_the_spread_and_drops_all_zero_channels():
+    """The constant test is for float rounding only: a wave drifting by 1e-8 a step (seasonal
+    differences 3.4e-7 of its spread) is a real, tiny scale; an all-zero channel is constant."""
+    t = np.arange(24 * 20)
+    drifting = np.sin(2 * np.pi * t / 24) + 1e-8 * t
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_allclose(mase_scale(drifting, 24), [24e-8], rtol=1e-6)
+    with pytest.warns(RuntimeWarning, match=r"constant at lag 1 .* for channel\(s\) \['1'\]"):
+        scale = mase_scale(np.column_stack([np.arange(5.0), np.zeros(5)]), 1)
+    assert scale[0] == 1.0 and np.isnan(scale[1])
+
+
+@pytest.mark.parametrize(("freq", "period"), [("2QE", 2), ("2B", 1), ("6ME", 2)])
+def test_seasonal_period_of_multiples_of_quarters_and_business_days(freq, period):
+    """Half-yearly data has two steps a year; two business days do not divide the week."""
+    assert seasonal_period(freq) == period
+
+
+def test_seasonal_period_of_an_offset_with_a_negative_multiple_is_that_of_its_size():
+    assert seasonal_period(pd.offsets.MonthEnd(-3)) == seasonal_period(pd.offsets.MonthEnd(3)) == 4
+
+
+def test_score_refuses_repeated_channel_names():
+    """Two channels named alike had been merged into one per-channel entry without a word."""
+    with pytest.raises(ConfigError, match=r"channel names must be unique, got \['a', 'a'\]"):
+        score(Y, YHAT, channels=["a", "a"])

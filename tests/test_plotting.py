@@ -561,3 +561,89 @@ def test_report_plots_follow_the_reports_metric_and_name_several_models_model(
                      metrics_df[metrics_df["model"] == "tsmamba"].assign(model="a2")], ignore_index=True)
     save_report_plots(forecasts, two, tmp_path / "two")
     assert names == ["tsmamba", "model"]
+
+
+# --- pinned by mutation round 8 (backtest, metrics, plotting) ---
+
+
+def test_baselines_follow_the_report_order_whatever_the_column_order(forecasts: pd.DataFrame) -> None:
+    shuffled = forecasts[["origin", "timestamp", "channel", "step", "y", "yhat", "yhat_linear",
+                          "yhat_seasonal_naive", "yhat_last_value"]]
+    fig = error_over_time_figure(shuffled, model_name="tsmamba")
+    names = [label.split(",")[0] for label in _legend_labels(fig)]
+    assert names == ["tsmamba", "last_value (baseline)", "seasonal_naive (baseline)", "linear (baseline)"]
+
+
+def test_percentage_metrics_are_labelled_in_percent(
+    metrics_df: pd.DataFrame, forecasts: pd.DataFrame
+) -> None:
+    ax = error_by_step_figure(metrics_df, metric="smape").axes[0]
+    assert (ax.get_ylabel(), ax.get_title()) == ("sMAPE (%)", "sMAPE (%) by forecast step")
+    ax = error_over_time_figure(forecasts, metric="mape").axes[0]
+    assert ax.get_ylabel() == "MAPE (%) per origin"
+
+
+def test_error_over_time_in_smape_and_mape_divides_by_the_actuals(
+    forecasts: pd.DataFrame, metrics_df: pd.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = forecasts[forecasts["origin"] == forecasts["origin"].min()]
+    err = (first["y"] - first["yhat"]).abs()
+    for metric, expected in (("smape", 200 * np.mean(err / (first["y"].abs() + first["yhat"].abs()))),
+                             ("mape", 100 * np.mean(err / first["y"].abs()))):
+        fig = error_over_time_figure(forecasts, metric=metric, model_name="tsmamba")
+        assert fig.axes[0].get_lines()[0].get_ydata()[0] == pytest.approx(expected, rel=1e-12)
+    from tsmamba import plotting
+
+    metrics = []
+    real = plotting.error_over_time_figure
+    monkeypatch.setattr(plotting, "error_over_time_figure",
+                        lambda frame, **kw: metrics.append(kw["metric"]) or real(frame, **kw))
+    save_report_plots(forecasts, metrics_df, tmp_path, metric="smape")
+    assert metrics == ["smape"]  # a report in sMAPE draws sMAPE over time, not MAE
+
+
+def test_the_best_baseline_is_the_one_with_the_lowest_mae_and_is_drawn_dashed() -> None:
+    """One large miss (MSE 2.25, MAE 0.75) against steady small ones (MSE 1, MAE 1): MAE picks it."""
+    frame = _one_channel(pd.DatetimeIndex(["2024-01-01"]), 4)
+    frame["yhat_linear"] = frame["y"] + [0.0, 0.0, 0.0, 3.0]
+    frame["yhat_last_value"] = frame["y"] + 1.0
+    ax = forecast_figure(frame).axes[0]
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    assert "linear (best baseline)" in lines and lines["linear (best baseline)"].get_linestyle() == "--"
+
+
+def test_panel_titles_show_a_midnight_origin_as_its_date_and_sub_second_origins_to_their_digits() -> None:
+    def titles(origins: pd.DatetimeIndex, step: str) -> list[str]:
+        fig = forecast_figure(_one_channel(origins, 2, step=step))
+        return [ax.get_title() for ax in fig.axes if ax.get_visible()]
+
+    days = pd.DatetimeIndex(["2020-01-01", "2020-01-02"])
+    assert titles(days, "D") == ["OT — origin 2020-01-01", "OT — origin 2020-01-02"]
+    fine = pd.DatetimeIndex(["2020-01-01 00:00:00.250", "2020-01-01 00:00:00.000250"])
+    assert titles(fine, "us") == ["OT — origin 2020-01-01 00:00:00.000250",
+                                  "OT — origin 2020-01-01 00:00:00.250"]
+
+
+def test_figures_are_saved_at_120_dpi(metrics_df: pd.DataFrame, tmp_path: Path) -> None:
+    path = plot_error_by_step(metrics_df, tmp_path / "by_step.png")
+    assert mpimg.imread(path).shape[:2] == (504, 900)  # 4.2 x 7.5 inches
+
+
+def test_forecast_panels_draw_each_forecast_in_step_order(forecasts: pd.DataFrame) -> None:
+    """A table in another row order (the last step first) had its lines drawn backwards."""
+    ax = forecast_figure(forecasts.iloc[::-1], channels=["OT"], max_panels=1).axes[0]
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    panel = forecasts[(forecasts["origin"] == forecasts["origin"].min()) & (forecasts["channel"] == "OT")]
+    np.testing.assert_array_equal(lines["model"].get_ydata(), panel.sort_values("step")["yhat"])
+
+
+def test_ten_steps_are_each_a_tick_and_no_history_steps_draws_no_history(history: pd.DataFrame) -> None:
+    y = np.ones((1, 10, 1))
+    fig = error_by_step_figure(metrics_frame(y, y + 1, model="m", channels=["OT"]))
+    assert list(fig.axes[0].get_xticks()) == list(range(1, 11))
+    frame = _one_channel(history.index[[100]], 3)
+    labels = [line.get_label() for line in forecast_figure(frame, history=history).axes[0].get_lines()]
+    assert "history" in labels
+    labels = [line.get_label() for line in forecast_figure(frame, history=history, history_steps=0).axes[0]
+              .get_lines()]
+    assert "history" not in labels
