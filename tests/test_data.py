@@ -213,6 +213,10 @@ def test_sep_and_decimal_read_a_semicolon_file_as_its_comma_twin(tmp_path):
     with pytest.raises(DataValidationError, match=re.escape(
             "they use ',' as the decimal mark: pass decimal=','")):
         read_series(european, sep=";")
+    with pytest.raises(DataValidationError, match=re.escape(  # the comma cannot be both marks
+            "the header 'date,kwh,kw' has no semicolon but ',': the file seems to use ',' as its "
+            "delimiter; pass sep=',' and decimal='.'")):
+        read_series(write_csv(tmp_path, frame), sep=";", decimal=",")
     dotted = tmp_path / "dotted.csv"
     frame.to_csv(dotted, sep=";", index=False)
     with pytest.raises(DataValidationError, match=re.escape(

@@ -460,7 +460,7 @@ def test_load_rejects_truncated_corrupt_and_mismatched(fitted, tmp_path, unsigne
     with pytest.raises(CheckpointError, match=r"meta.json is damaged or was edited \(sha256 mismatch"):
         TSMambaForecaster.load(path)
 
-    with pytest.raises(CheckpointError, match=r"not a saved tsmamba directory"):
+    with pytest.raises(CheckpointError, match=r"nowhere does not exist; check the path"):
         TSMambaForecaster.load(tmp_path / "nowhere")
     (tmp_path / "m3").mkdir()
     with pytest.raises(CheckpointError, match=r"meta\.json is missing"):

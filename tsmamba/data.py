@@ -671,6 +671,8 @@ def delimiter_advice(what: str, other: str, lines: Iterable[str], decimal: str) 
     seems, marks = f"{other!r} as its delimiter", f"sep={other!r}"
     if commas:
         seems, marks = seems + " and ',' as its decimal mark", marks + " and decimal=','"
+    elif other == decimal:  # comma-separated text read with decimal=',': the comma cannot be both
+        marks += " and decimal='.'"
     return f"{what} seems to use {seems}; pass {marks}"
 
 
