@@ -713,9 +713,12 @@ def test_update_many_reads_strictly_and_says_so(model, series):
     stream = model.stream(history=series.iloc[:60], missing="ffill")
     rows = series.iloc[60:63].copy()
     rows.iloc[1, 0] = np.nan
-    with pytest.raises(DataValidationError, match=r"column 'c0': 1 NaN, first at .*\. update_many takes "
+    with pytest.raises(StreamError, match=r"column 'c0': 1 NaN, first at .*\. update_many takes "
                        r"complete rows: send rows with a missing value through update\(\)"):
         stream.update_many(rows)  # it advised impute=, no option of update_many's
+    with pytest.raises(StreamError, match=r"column 'c0': 1 ±inf, first at .*\(row 1\)\. A stream takes "
+                       r"finite values only, in update\(\) too$"):  # a StreamError, as update's
+        stream.update_many(rows.fillna(np.inf))
     stream.update(rows.iloc[0])  # the policy applies to update
     assert np.isfinite(stream.update(rows.iloc[1]).to_numpy()).all()
 
@@ -1049,7 +1052,7 @@ def test_update_many_names_a_gap_and_the_policies_that_fill_it(model, series):
         stream.update_many(series.iloc[85:90])
     assert str(exc.value) == (f"gap: 5 step(s) missing between {t[79]} and {t[85]} (expected {t[80]}); "
                               "send them, or use gaps='ffill' or gaps='zero'")
-    with pytest.raises(DataValidationError) as exc:
+    with pytest.raises(StreamError) as exc:  # a stream's rejection, as update's (helper-160)
         stream.update_many(series.iloc[[80, 82]])
     assert str(exc.value) == (f"frame: 1 timestamp missing from the 'h' grid in 1 gap: 1 missing after "
                               f"{t[80]} (row 0), from {t[81]}; send them, or use gaps='ffill' or gaps='zero'")

@@ -591,18 +591,16 @@ class Stream:
         try:  # gaps between the rows are filled by read_series as gaps= says (its fill=), or named
             frame = self.forecaster._frame_for_prediction(rows, caller="update_many",
                                                           fill=None if self.gaps == "reject" else self.gaps)
-        except DataValidationError as exc:
+        except DataValidationError as exc:  # rows a stream rejects: a StreamError, as update raises
             text = str(exc)
             if "impute=" in text:  # the reader's advice (impute=, fill=) is no option of update_many's
-                raise DataValidationError(
-                    f"{text.split('. Pass impute=')[0]}. update_many takes complete rows: send rows "
-                    "with a missing value through update(), whose missing= policy applies"
-                ) from None
-            if ". Pass fill=" in text:  # the steps missing between rows, named as update names a gap
-                raise DataValidationError(
-                    f"{text.split('. Pass fill=')[0]}; send them, or use gaps='ffill' or gaps='zero'"
-                ) from None
-            raise
+                head = text.split(". Pass impute=")[0]
+                text = head + (". update_many takes complete rows: send rows with a missing value through "
+                               "update(), whose missing= policy applies" if " NaN" in head else
+                               ". A stream takes finite values only, in update() too")
+            elif ". Pass fill=" in text:  # the steps missing between rows, named as update names a gap
+                text = f"{text.split('. Pass fill=')[0]}; send them, or use gaps='ffill' or gaps='zero'"
+            raise StreamError(text) from None
         first_values, _ = self._parse_row(frame.iloc[0])
         # the first row is checked against the stream's last observation, the rest by read_series
         last_time, last_values = self._last_time[0], self._last_values[0]
