@@ -2464,3 +2464,34 @@ def test_device_auto_reaches_the_trainer():
         opts = resolved_settings("fit", "--device", device, "--d-model", "8")
         params = cli.Run("fit", opts, sys.stdout, sys.stderr).model_params()
         assert params["trainer_kwargs"] == {"accelerator": device} and params["d_model"] == 8
+
+
+def test_encoding_reads_a_windows_excel_export_in_fit_predict_and_stream(tmp_path, capsys, monkeypatch,
+                                                                          tiny_config):
+    """A German Excel CSV is cp1252 text: --encoding reads it (and stream's stdin lines); without
+    it the error names the flag, where it had said to re-save the file as UTF-8."""
+    times = pd.date_range("2021-01-01", periods=120, freq="h")
+    frame = pd.DataFrame({"date": times.strftime("%d.%m.%Y %H:%M"), "Wärme": np.sin(np.arange(120) / 5),
+                          "Temp (°C)": np.cos(np.arange(120) / 7)})
+    frame.to_csv(path := tmp_path / "export.csv", sep=";", decimal=",", index=False, encoding="cp1252")
+    marks = ["--sep", ";", "--decimal", ",", "--date-format", "%d.%m.%Y %H:%M"]
+    model = tmp_path / "m"
+    fit = ["fit", "--data", str(path), *marks, "--context", "24", "--horizon", "4",
+           "--config", str(tiny_config), "--out", str(model), "--quiet"]
+    assert cli.main(fit) == 2
+    assert capsys.readouterr().err.strip().endswith(
+        "re-save the file as UTF-8, or pass --encoding with the file's encoding (e.g. --encoding cp1252)")
+    assert cli.main([*fit, "--encoding", "cp1252"]) == 0 and "model saved" in capsys.readouterr().out
+    predict = ["predict", "--model", str(model), "--data", str(path), *marks, "--encoding", "cp1252"]
+    assert cli.main(predict) == 0
+    assert capsys.readouterr().out.splitlines()[0] == "date,Wärme,Temp (°C)"
+    line = "06.01.2021 00:00;0,5;-0,25\n".encode("cp1252")
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO("date;Wärme;Temp (°C)\n".encode("cp1252")
+                                                                   + line), encoding="utf-8"))
+    assert cli.main(["stream", "--model", str(model), "--history", str(path), *marks, "--encoding", "cp1252",
+                     "--quiet"]) == 0, capsys.readouterr().err
+    assert json.loads(capsys.readouterr().out)["columns"] == ["Wärme", "Temp (°C)"]
+    with pytest.raises(SystemExit) as exit_:
+        cli.main([*fit, "--encoding", "klingon"])
+    assert exit_.value.code == 2 and "argument --encoding: expected a text encoding such as utf-8, cp1252 or latin-1, got 'klingon'" \
+        in capsys.readouterr().err

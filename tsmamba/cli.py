@@ -228,6 +228,18 @@ def field_delimiter(text: Any) -> str:
     return text
 
 
+def text_encoding(text: Any) -> str:
+    """A text encoding Python knows (utf-8, cp1252, latin-1, utf-16, ...), by its name."""
+    import codecs
+
+    try:
+        return codecs.lookup(str(text)).name
+    except LookupError:
+        raise argparse.ArgumentTypeError(
+            f"expected a text encoding such as utf-8, cp1252 or latin-1, got {text!r}"
+        ) from None
+
+
 def decimal_mark(text: Any) -> str:
     text = str(text)
     if text not in (".", ","):
@@ -396,8 +408,9 @@ CONFIG_OPTION = Opt(
 TIME_COL_HELP = "time column of the CSV (default: date; ds in long form)"
 
 
-def writing_options(of: str = "") -> tuple[Opt, Opt, Opt]:
-    """read_series' ``date_format=``, ``sep=`` and ``decimal=``: how the CSV (``of``: which) is written."""
+def writing_options(of: str = "") -> tuple[Opt, Opt, Opt, Opt]:
+    """read_series' ``date_format=``, ``sep=``, ``decimal=`` and ``encoding=``: how the CSV (``of``:
+    which) is written."""
     return (
         Opt("--date-format", type=date_format, metavar="FORMAT",
             help=f"strptime format of the timestamps{of} when they are not ISO 8601, e.g. "
@@ -406,6 +419,8 @@ def writing_options(of: str = "") -> tuple[Opt, Opt, Opt]:
             help=f"field delimiter{of}: ';', '|' or tab (default ',')"),
         Opt("--decimal", type=decimal_mark, metavar="CHAR",
             help=f"decimal mark{of}: ',' for 1,5 (default '.'; with ',' give --sep too, e.g. ';')"),
+        Opt("--encoding", type=text_encoding, metavar="NAME",
+            help=f"text encoding{of}, e.g. cp1252 for a CSV Excel saves on Windows (default utf-8)"),
     )
 
 
@@ -861,7 +876,7 @@ def _resolve(cmd: Command, args: argparse.Namespace) -> tuple[dict[str, Any], fr
 
 
 # library messages name Python arguments; on the command line the flags are what to change, and
-# where the command line has no such option (sort=, encoding=), the file is what to fix
+# where the command line has no such option (sort=), the file is what to fix
 _ISO_EXAMPLE = "as ISO 8601 (e.g. 2021-01-31 14:00)"
 # read_series' words, which --protocol ltsf rewords its own way (it refuses --fill and --impute)
 _FILL_ADVICE = ("Pass fill='ffill', fill='interpolate' or fill='zero' to fill the missing rows, or supply "
@@ -902,9 +917,9 @@ _CLI_WORDING = (
     ("Pass tz= with the zone to read them in (e.g. tz='Europe/Berlin' for local time across a DST change, "
      "or tz='UTC')", "Pass --tz with the zone to read them in (e.g. --tz Europe/Berlin for local time "
      "across a DST change, or --tz UTC)"),
-    ("re-save the file as UTF-8, or pass encoding= with the file's encoding (e.g. encoding='latin-1')",
-     "re-save the file as UTF-8"),
-    ("re-save the file as UTF-8, or pass encoding='utf-16'", "re-save the file as UTF-8"),
+    ("pass encoding= with the file's encoding (e.g. encoding='latin-1')",
+     "pass --encoding with the file's encoding (e.g. --encoding cp1252)"),
+    ("pass encoding='utf-16'", "pass --encoding utf-16"),
     ("leave them out with columns=[...] listing the channels to use",
      "leave them out with --columns listing the channels to use"),
     ("so give impute= or keep only the span they share; read_panel keeps series with different spans "
@@ -1215,7 +1230,7 @@ def load_data(
 
 # how a CSV file is written, besides its time column (--time-col): a long form's id and value
 # columns, the format of its timestamps, its field delimiter and decimal mark
-_LAYOUT = ("id_col", "value_col", "date_format", "sep", "decimal")
+_LAYOUT = ("id_col", "value_col", "date_format", "sep", "decimal", "encoding")
 
 
 def _zone_used(run: Run, frame: Any, label: str) -> Any:
@@ -1975,7 +1990,8 @@ def cmd_stream(run: Run) -> int:
         else:
             stream = forecaster.stream(history=history, missing=run.missing, gaps=run.gaps)
         time_name = history.index.name if history is not None else forecaster.index_.name
-        reader = CSVLineReader(columns, encoding=getattr(sys.stdin, "encoding", None) or "utf-8",
+        reader = CSVLineReader(columns, encoding=run.get("encoding") or getattr(sys.stdin, "encoding", None)
+                               or "utf-8",
                                time_name=time_name or "date", date_format=run.get("date_format"),
                                sep=run.get("sep") or ",", decimal=run.get("decimal") or ".")
         with _saved_at_the_end(stream, state_dir, run.get("save_every")) as used:
