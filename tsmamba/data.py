@@ -466,10 +466,8 @@ def check_csv_marks(sep: Any, decimal: Any) -> None:
                           "differ (';' with ',' decimals, or ',' with '.')")
 
 
-_MARKS = {"sep": (",", ";", "\t", "|"), "decimal": (".", ",")}  # examples in check_csv_marks' message
-
-
 FIELD_DELIMITERS = (",", ";", "\t", "|")  # the delimiters a CSV written with another one is checked for
+_MARKS = {"sep": FIELD_DELIMITERS, "decimal": (".", ",")}  # examples in check_csv_marks' message
 _SEP_WORDS = {",": "comma", ";": "semicolon", "\t": "tab"}  # field delimiters in messages; others quoted
 
 
