@@ -714,3 +714,15 @@ def test_the_refusal_to_replace_a_folder_names_it_and_both_ways_out(tmp_path):
     assert str(info.value) == (f"{tmp_path / 'work'} already exists and is not a tsmamba save, or is a "
                                "damaged one (saving replaces the whole folder); choose a new path or remove "
                                "the folder first")
+
+
+# --- pinned by mutation round 9 (this session's changes) ---
+
+
+def test_a_one_byte_tensor_file_is_bytes_that_are_no_tensor_file_not_an_empty_one(tmp_path):
+    path = save(tmp_path / "s", 1.0)
+    _rewrite_tensor_file(path, "weights.pt", b"x")
+    with pytest.raises(CheckpointError) as info:
+        read_checkpoint(path)
+    assert str(info.value) == (f"{path / 'weights.pt'} cannot be read as tensors (its bytes are not a torch "
+                               "tensor file); save the model again")

@@ -2493,5 +2493,17 @@ def test_encoding_reads_a_windows_excel_export_in_fit_predict_and_stream(tmp_pat
     assert json.loads(capsys.readouterr().out)["columns"] == ["Wärme", "Temp (°C)"]
     with pytest.raises(SystemExit) as exit_:
         cli.main([*fit, "--encoding", "klingon"])
-    assert exit_.value.code == 2 and "argument --encoding: expected a text encoding such as utf-8, cp1252 or latin-1, got 'klingon'" \
-        in capsys.readouterr().err
+    assert exit_.value.code == 2 and ("argument --encoding: expected a text encoding such as utf-8, cp1252 "
+                                      "or latin-1, got 'klingon'") in capsys.readouterr().err
+
+
+# --- pinned by mutation round 9 (this session's changes) ---
+
+
+def test_a_utf16_file_is_told_to_pass_encoding_utf16_on_the_command_line(tmp_path, capsys):
+    path = tmp_path / "data.csv"
+    path.write_text(GOOD_ROWS, encoding="utf-16")
+    assert cli.main(["fit", "--data", str(path), "--out", str(tmp_path / "m")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.endswith("re-save the file as UTF-8, or pass --encoding utf-16"), err
+    assert "encoding=" not in err, err

@@ -2137,3 +2137,79 @@ def test_times_where_channels_are_expected_are_named_as_times():
     with pytest.raises(DataValidationError, match=re.escape(
             "column 'seen' (times, held as datetime64[ns] values: not a channel)")):
         read_series(frame.assign(seen=frame.index.as_unit("ns")))
+
+
+# --- pinned by mutation round 9 (this session's changes) ---
+
+
+@pytest.mark.parametrize("steps, rows", [(10_000, 10_001), (10_001, 2)])
+def test_two_rows_on_the_grid_of_freq_are_a_gap_up_to_ten_thousand_steps_apart(steps, rows):
+    """10,000 steps apart: a gap on freq's grid, filled; one step more is no gap to list (a mistyped
+    year), so the two rows' own step is inferred."""
+    start = pd.Timestamp("2024-01-01")
+    frame = pd.DataFrame({"a": [1.0, 2.0]}, index=pd.DatetimeIndex([start, start + pd.Timedelta(hours=steps)],
+                                                                    name="date"))
+    read = read_series(frame, freq="h", fill="ffill")
+    assert len(read) == rows and read.index[-1] == frame.index[-1]
+
+
+def test_two_rows_of_which_the_second_is_off_a_monthly_grid_are_not_read_onto_it():
+    """freq='MS' and a second row on the 15th: no month-start grid ending before it (which would
+    drop the row and invent 2024-02-01 and 2024-03-01); the rows are read as given."""
+    frame = pd.DataFrame({"a": [1.0, 2.0]}, index=pd.DatetimeIndex(["2024-01-01", "2024-03-15"], name="date"))
+    read = read_series(frame, freq="MS", fill="ffill")
+    assert list(read.index) == list(frame.index) and read["a"].tolist() == [1.0, 2.0]
+
+
+def test_three_hourly_rows_with_a_gap_are_filled_on_the_grid_of_freq():
+    """Only two rows take freq's grid between them; three with a gap are filled from the first to the last."""
+    frame = pd.DataFrame({"a": [1.0, 2.0, 3.0]},
+                         index=pd.DatetimeIndex(["2024-01-01 00:00", "2024-01-01 01:00", "2024-01-01 05:00"],
+                                                name="date"))
+    read = read_series(frame, freq="h", fill="ffill")
+    assert read["a"].tolist() == [1.0, 2.0, 2.0, 2.0, 2.0, 3.0] and read.index.freqstr == "h"
+
+
+def test_digits_around_a_comma_inside_quotes_are_no_decimal_comma(tmp_path):
+    path = tmp_path / "semi.csv"
+    path.write_text('date;a;label\n2024-01-01 00:00;1.5;"lot 3,4"\n2024-01-01 01:00;2.5;x\n')
+    with pytest.raises(DataValidationError) as info:
+        read_series(path)
+    assert str(info.value).endswith("the file seems to use ';' as its delimiter; pass sep=';'")
+    path.write_text("date;a;label\n2024-01-01 00:00;1.5;x,y\n2024-01-01 01:00;2.5;x\n")  # no digits about it
+    with pytest.raises(DataValidationError) as info:
+        read_series(path)
+    assert str(info.value).endswith("the file seems to use ';' as its delimiter; pass sep=';'")
+
+
+def test_a_comma_separated_file_read_with_sep_semicolon_is_told_sep_comma_only(tmp_path):
+    """Its commas between digits are its delimiter: no decimal=',' to pass with sep=','."""
+    path = tmp_path / "comma.csv"
+    path.write_text("date,a,b\n2024-01-01 00:00,1.5,2\n2024-01-01 01:00,2.5,3\n")
+    with pytest.raises(DataValidationError) as info:
+        read_series(path, sep=";")
+    assert str(info.value).endswith("the file seems to use ',' as its delimiter; pass sep=','")
+
+
+@pytest.mark.parametrize("kind, times", [
+    ("timedelta64[ns]", lambda index: index - index[0]),
+    ("period[h]", lambda index: index.to_period("h")),
+    ("datetime64[ns, UTC]", lambda index: index.tz_localize("UTC")),
+])
+def test_durations_periods_and_aware_times_among_the_channels_are_named_as_times(kind, times):
+    frame = hourly_frame(24, 2).astype({"date": "datetime64[ns]"}).set_index("date")
+    with pytest.raises(DataValidationError, match=re.escape(
+            f"column 'seen' (times, held as {kind} values: not a channel)")):
+        read_series(frame.assign(seen=times(frame.index)))
+
+
+def test_the_advice_to_drop_a_channel_with_no_value_to_impute_from_is_the_models_need_for_fitted_channels():
+    frame = hourly_frame(24, 2).astype({"date": "datetime64[ns]"}).set_index("date").assign(x1=np.nan)
+    with pytest.raises(DataValidationError) as info:
+        read_series(frame, impute="ffill")
+    message = str(info.value)
+    assert message.endswith(". Drop them with columns=[...]")
+    from tsmamba.data import for_fitted_channels
+
+    assert for_fitted_channels(message) == (
+        message.removesuffix(". Drop them with columns=[...]") + ". The model needs values there")

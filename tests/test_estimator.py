@@ -1904,3 +1904,44 @@ def test_predict_asks_for_a_model_channels_values_not_for_columns(fitted, series
         fitted.predict(empty)
     with pytest.raises(DataValidationError, match=r"Pass columns=\[\.\.\.\] with the numeric channels"):
         TSMambaForecaster(**TINY).fit(text)  # fit chooses its channels
+
+
+# --- pinned by mutation round 9 (this session's changes) ---
+
+
+def test_only_a_later_release_than_this_one_is_a_newer_save():
+    """The same version, a local build of it (0.1.0+g1a2b) or an earlier one keep 'save again'; a
+    later patch release (the third number) is newer."""
+    major, minor, patch = (int(p) for p in re.findall(r"\d+", tsmamba.__version__.split("+")[0])[:3])
+    for same_or_older in (tsmamba.__version__, f"{major}.{minor}.{patch}+5",
+                          f"{major}.{minor}.{patch}+g1a2b.d7"):
+        assert estimator_module._newer_save({"tsmamba_version": same_or_older}) is None, same_or_older
+    later = f"{major}.{minor}.{patch + 1}"
+    assert estimator_module._newer_save({"tsmamba_version": later}) == (
+        f"it was saved by tsmamba {later}, and this is {tsmamba.__version__}: upgrade tsmamba to load it")
+
+
+def test_saved_parameters_a_newer_tsmamba_wrote_ask_for_the_upgrade(series, tmp_path, unsigned_meta):
+    calendar = TSMambaForecaster(**{**TINY, "max_epochs": 1, "time_features": True}).fit(series)
+    path = calendar.save(tmp_path / "cal")
+    meta = {**unsigned_meta(path), "freq": None, "tsmamba_version": "99.0"}
+    (path / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match=r"saved parameters are not valid \(AttributeError") as info:
+        TSMambaForecaster.load(path)
+    assert str(info.value).endswith(f"); it was saved by tsmamba 99.0, and this is {tsmamba.__version__}: "
+                                    "upgrade tsmamba to load it")
+
+
+def test_a_long_form_looking_frame_with_a_text_model_channel_asks_for_its_values(fitted, series):
+    """Repeated times and an extra column (read to say why), and a model channel holding text: the
+    advice is the model's need for its values, not to leave the channel out with columns=."""
+    frame = series.iloc[:60].rename_axis("date").reset_index()
+    first = fitted.columns_[0]
+    frame[first] = frame[first].astype(object)
+    frame.loc[3, first] = "n/a?"
+    frame["note"] = "x"
+    frame.loc[5, "date"] = frame.loc[4, "date"]
+    with pytest.raises(DataValidationError) as info:
+        fitted.predict(frame)
+    assert "The model reads these columns: clean these values" in str(info.value)
+    assert "columns=[" not in str(info.value)

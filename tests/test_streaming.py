@@ -1508,3 +1508,12 @@ def test_csv_lines_of_another_delimiter_say_which_marks_to_pass():
                               "not by ',': the input seems to use ';' as its delimiter; pass sep=';'")
     with pytest.raises(DataValidationError, match=re.escape("the header lacks the model's column(s) ['b']")):
         CSVLineReader(["a", "b"]).read("date,a,x;y\n")  # split at ';' it is no line of a and b
+
+
+# --- pinned by mutation round 9 (this session's changes) ---
+
+
+def test_update_many_of_no_rows_as_array_returns_an_array(model, series):
+    stream = model.stream(history=series.iloc[:80])
+    empty = stream.update_many(series.iloc[80:80], as_array=True)
+    assert isinstance(empty, np.ndarray) and empty.shape == stream.forecast(as_array=True).shape
