@@ -2495,6 +2495,13 @@ def test_encoding_reads_a_windows_excel_export_in_fit_predict_and_stream(tmp_pat
         cli.main([*fit, "--encoding", "klingon"])
     assert exit_.value.code == 2 and ("argument --encoding: expected a text encoding such as utf-8, cp1252 "
                                       "or latin-1, got 'klingon'") in capsys.readouterr().err
+    # a model fitted by another time column finds it in a file read with --sep and --encoding
+    # (predict had looked for it in the header read as UTF-8 at commas, and read 'date')
+    frame.rename(columns={"date": "Zeit"}).to_csv(path, sep=";", decimal=",", index=False, encoding="cp1252")
+    assert cli.main([*fit, "--encoding", "cp1252", "--time-col", "Zeit"]) == 0
+    capsys.readouterr()
+    assert cli.main(predict) == 0, capsys.readouterr().err
+    assert capsys.readouterr().out.splitlines()[0] == "Zeit,Wärme,Temp (°C)"
 
 
 # --- pinned by mutation round 9 (this session's changes) ---

@@ -1260,7 +1260,8 @@ def _fitted_time(run: Run, path: Path) -> str | None:
     import pandas as pd
 
     try:
-        header = pd.read_csv(path, nrows=0).columns
+        header = pd.read_csv(path, nrows=0, sep=run.get("sep") or ",",  # as --sep/--encoding say
+                             encoding=run.get("encoding") or "utf-8").columns
     except (OSError, ValueError):  # unreadable or not a CSV: read_series says why
         return None
     return fitted if fitted in header else None
