@@ -21,6 +21,7 @@ from tsmamba.errors import ConfigError, TrainingError
 from tsmamba.model import ForecasterConfig, MambaForecaster
 from tsmamba.training import (
     ForecastingModule,
+    LastCheckpoint,
     RestoreBestWeights,
     _rng_states,
     _set_rng_states,
@@ -459,6 +460,23 @@ def test_the_progress_bars_are_closed_when_training_raises(capsys):
     assert "Epoch 0" in bars and bars.endswith("\n")  # the bar's line ended: the next starts clean
     print("after")
     assert capsys.readouterr().out == "after\n"  # and no bar is drawn again
+
+
+def test_an_interrupt_while_last_ckpt_is_written_leaves_no_partial_file(tmp_path):
+    """Ctrl-C while an epoch's checkpoint was being written left the partial .last.ckpt.<pid>.tmp
+    (checkpoint-sized, named by every later fit as one of a killed fit); only an OSError removed it."""
+    (tmp_path / "last.ckpt").write_bytes(b"previous epoch")
+
+    def save_checkpoint(path, weights_only=False):
+        with open(path, "wb") as fh:
+            fh.write(b"half a checkpoint")
+        raise KeyboardInterrupt
+
+    trainer = SimpleNamespace(sanity_checking=False, is_global_zero=True, save_checkpoint=save_checkpoint)
+    with pytest.raises(KeyboardInterrupt):
+        LastCheckpoint(tmp_path).on_train_epoch_end(trainer, None)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["last.ckpt"]
+    assert (tmp_path / "last.ckpt").read_bytes() == b"previous epoch"
 
 
 def test_check_trained_network_names_weights_or_forecasts_that_are_not_finite():

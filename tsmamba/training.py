@@ -526,9 +526,11 @@ class LastCheckpoint(Checkpoint):
             trainer.save_checkpoint(tmp, weights_only=False)
             if trainer.is_global_zero:
                 os.replace(tmp, self.path)
-        except OSError as exc:  # a full disk: here, or the temp folder Lightning writes through
+        except BaseException as exc:  # a full disk, or Ctrl-C while a large checkpoint is written
             with contextlib.suppress(OSError):
                 os.remove(tmp)  # a partial file, under a new name each run: they would pile up
+            if not isinstance(exc, OSError):
+                raise
             kept = "the previous one is kept" if os.path.exists(self.path) else "there is none yet"
             raise CheckpointError(
                 f"{self.dirpath}: the epoch's last.ckpt could not be written ({exc}); {kept}. "
