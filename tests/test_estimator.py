@@ -1189,6 +1189,20 @@ def test_a_fit_without_validation_ignores_validation_limits_in_trainer_kwargs(se
     assert est.history_["epochs"] == 1 and np.isfinite(est.predict().to_numpy()).all()
 
 
+def test_max_steps_that_end_a_fit_before_its_first_validation_train_those_steps(series):
+    """The estimator's early stopping judged the epoch's end, where a fit that trainer_kwargs
+    max_steps ended mid-epoch had no val_loss: a ConfigError quoting Lightning's advice to monitor
+    train_loss in "your EarlyStopping", which the user never passed."""
+    stopped = TSMambaForecaster(**TINY, trainer_kwargs={"max_steps": 3}).fit(series)
+    assert stopped.history_["best_epoch"] is None  # no validation ran: no best weights to restore
+    plain = TSMambaForecaster(**{**TINY, "patience": None}, trainer_kwargs={"max_steps": 3}).fit(series)
+    for a, b in zip(stopped.network_.parameters(), plain.network_.parameters(), strict=True):
+        assert torch.equal(a, b)  # the same three steps
+    initial = TSMambaForecaster(**TINY, trainer_kwargs={"max_steps": 1}).fit(series)
+    assert not all(torch.equal(a, b) for a, b in zip(stopped.network_.parameters(),
+                                                     initial.network_.parameters(), strict=True))
+
+
 def test_long_form_frames_forecast_as_they_fit(series):
     long = series.iloc[:200].rename_axis("ds").reset_index().melt(id_vars="ds", var_name="unique_id",
                                                                  value_name="y")

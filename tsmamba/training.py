@@ -585,7 +585,9 @@ def make_trainer(
         callbacks.append(restore)
         patience = check_patience(patience)
         if patience is not None:
-            ours = EarlyStopping("val_loss", patience=patience, mode="min")
+            # judged when a validation ends, not at the epoch's end: a fit that max_steps ended
+            # before its first validation had failed there for want of a val_loss to judge
+            ours = EarlyStopping("val_loss", patience=patience, mode="min", check_on_train_epoch_end=False)
             if any(isinstance(c, EarlyStopping) and c.state_key == ours.state_key for c in extra_callbacks):
                 raise ConfigError(  # Lightning: "more than one stateful callback of type EarlyStopping"
                     f"trainer_kwargs callbacks hold an EarlyStopping on val_loss (mode min), but the "
@@ -641,7 +643,7 @@ def make_trainer(
 @contextlib.contextmanager
 def trainer_errors(trainer_kwargs: dict[str, Any] | None) -> Iterator[None]:
     """Lightning's own complaints while it runs (``val_check_interval`` above the batches per
-    epoch, early stopping with no validation before ``max_steps`` ends the fit, ...) as
+    epoch, ``limit_val_batches`` leaving no batch, ...) as
     ConfigErrors naming ``trainer_kwargs``, when there are any; errors raised elsewhere pass."""
     try:
         yield
