@@ -211,6 +211,26 @@ def test_sklearn_contract(fitted, series, tmp_path):
         fitted.predict(series.assign(extra=1.0))
 
 
+def test_set_params_names_what_is_no_parameter_with_a_config_error():
+    """sklearn's set_params raised a bare ValueError for a typo, and AttributeError ('NoneType'
+    object has no attribute 'set_params') for trainer_kwargs__max_steps, the grid-search spelling
+    of a nested parameter: neither is a TSMambaError that `except TSMambaError` catches."""
+    est = TSMambaForecaster(**TINY)
+    with pytest.raises(ConfigError, match=r"has no parameter 'd_modle' \(did you mean d_model\?\); its "
+                       r"parameters are \['batch_size', "):
+        est.set_params(d_modle=32)
+    with pytest.raises(ConfigError, match=re.escape(
+            "'trainer_kwargs__max_steps': trainer_kwargs is a value, not an estimator with parameters of "
+            "its own; set it whole, as set_params(trainer_kwargs={**(est.trainer_kwargs or {}), "
+            "'max_steps': ...})")):
+        est.set_params(trainer_kwargs__max_steps=3)
+    with pytest.raises(ValueError, match=r"'horizon__x': horizon is a value"):  # sklearn's type, too
+        est.set_params(d_model=32, horizon__x=1)
+    assert est.get_params() == TSMambaForecaster(**TINY).get_params()  # nothing set by a refused call
+    assert est.set_params(d_model=32, trainer_kwargs={"max_steps": 3}) is est
+    assert est.d_model == 32 and est.trainer_kwargs == {"max_steps": 3}
+
+
 def test_save_load_round_trip(fitted, series, tmp_path):
     path = fitted.save(tmp_path / "model")
     loaded = TSMambaForecaster.load(path)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import difflib
 import functools
 import json
 import math
@@ -236,6 +237,29 @@ class TSMambaForecaster(BaseEstimator):
             input_skip=self.input_skip,
             cross_channel_skip=self.cross_channel_skip,
         )
+
+    def set_params(self, **params: Any) -> TSMambaForecaster:
+        """scikit-learn's ``set_params``, with a ConfigError (a ValueError, as sklearn raises) for
+        a name that is no parameter, suggesting the closest one, and for ``name__key``: no
+        parameter holds an estimator whose parameters it could set (``trainer_kwargs__max_steps``
+        had failed with AttributeError: 'NoneType' object has no attribute 'set_params')."""
+        valid = self.get_params(deep=False)
+        for key in params:
+            name, nested, sub = key.partition("__")
+            if name not in valid:
+                close = difflib.get_close_matches(name, valid, n=1)
+                hint = f" (did you mean {close[0]}?)" if close else ""
+                raise ConfigError(
+                    f"{type(self).__name__} has no parameter {name!r}{hint}; its parameters are "
+                    f"{sorted(valid)}"
+                )
+            if nested:
+                whole = f"{{**(est.{name} or {{}}), {sub!r}: ...}}" if name == "trainer_kwargs" else "..."
+                raise ConfigError(
+                    f"{key!r}: {name} is a value, not an estimator with parameters of its own; set it "
+                    f"whole, as set_params({name}={whole})"
+                )
+        return super().set_params(**params)
 
     def check_fitted(self) -> None:
         """Raise NotFittedError before a fit, and ConfigError when parameters that shape the
