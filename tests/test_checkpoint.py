@@ -383,6 +383,25 @@ def test_a_replaced_save_keeps_its_permissions(tmp_path):
     assert saved_value(second) == 2.0
 
 
+def test_a_read_only_save_is_not_replaced(tmp_path):
+    """A save over a read-only (0555) save moved it aside and put the new one in its place, then
+    left the old one beside it as .m.<random>.old, whose files cannot be removed from a read-only
+    folder (the removal's errors were ignored); the next save named it as a killed save's."""
+    saved = save(tmp_path / "m", 1.0)
+    saved.chmod(0o555)
+    try:
+        if os.access(saved, os.W_OK):
+            pytest.skip("this user may write into read-only folders (root)")
+        for attempt in (lambda: save(saved, 2.0), lambda: check_replaceable(saved, "tsmamba-test")):
+            with pytest.raises(CheckpointError, match=r"/m is read-only \(this user may not change what it "
+                               r"holds\), so it is not replaced; make it writable \(chmod u\+w\)"):
+                attempt()
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["m"] and saved_value(saved) == 1.0
+    finally:
+        saved.chmod(0o755)
+    assert saved_value(save(saved, 2.0)) == 2.0  # writable again: replaced
+
+
 def test_a_save_to_a_path_under_home_goes_to_the_home_folder(tmp_path, monkeypatch):
     """helper-127: save('~/m') had made a folder named '~' in the working folder."""
     monkeypatch.setenv("HOME", str(tmp_path / "home"))

@@ -269,6 +269,13 @@ def check_replaceable(path: str | os.PathLike, kind: str | None = None) -> Path:
         raise CheckpointError(
             f"{path} holds a {held} save, and a {kind} save would replace it; choose another path"
         )
+    if path.is_dir() and not os.access(path, os.W_OK | os.X_OK):
+        # the save beside it took its place, and the old one, whose files cannot be removed from
+        # a read-only folder, stayed beside it as .<name>.<random>.old, read-only, with no error
+        raise CheckpointError(
+            f"{path} is read-only (this user may not change what it holds), so it is not replaced; "
+            "make it writable (chmod u+w) to save over it, or choose another path"
+        )
     return path
 
 
