@@ -153,6 +153,26 @@ def test_a_held_save_refuses_a_second_holder_until_released_or_its_process_dies(
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="no fcntl: Windows takes no lock")
+def test_a_lock_in_a_read_only_folder_names_the_folder_not_a_lock_file_to_remove(tmp_path):
+    """A fit with a read-only checkpoint_dir (or a stream saved under a read-only folder) was told
+    that its lock file "cannot be used (Permission denied); remove it if no run is using" it,
+    where there was no lock file: the folder refused to hold one."""
+    folder = tmp_path / "ck"
+    folder.mkdir(mode=0o555)
+    try:
+        if os.access(folder, os.W_OK):
+            pytest.skip("this user may write into read-only folders (root)")
+        with pytest.raises(CheckpointError) as refused, held_alone(folder / "last.ckpt"):
+            pass
+    finally:
+        folder.chmod(0o755)
+    assert str(refused.value) == (f"{folder / 'last.ckpt'}: no lock file can be made in {folder} (Permission "
+                                  "denied): this user may not write there; make the folder writable, or "
+                                  "choose another")
+    assert list(folder.iterdir()) == []
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="no fcntl: Windows takes no lock")
 def test_a_lock_file_removed_before_it_was_locked_is_not_held(tmp_path, monkeypatch):
     import fcntl
 

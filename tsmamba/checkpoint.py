@@ -337,6 +337,11 @@ def _locked(lock: Path, path: Any, made: list[Path], fcntl: Any) -> int:
         except PermissionError as exc:  # another user's lock, left by a killed run: reading locks it
             try:
                 fd = os.open(lock, flags | os.O_RDONLY)
+            except FileNotFoundError:  # none there to remove: the folder is what refuses it
+                raise CheckpointError(
+                    f"{path}: no lock file can be made in {lock.parent} ({exc.strerror or exc}): this "
+                    "user may not write there; make the folder writable, or choose another"
+                ) from None
             except OSError:
                 raise CheckpointError(unusable.format(exc.strerror or exc)) from None
         except OSError as exc:  # a symlink (ELOOP), a folder
