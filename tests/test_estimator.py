@@ -1202,6 +1202,15 @@ def test_settings_are_checked_before_the_data_is_read(tmp_path, bad, message):
         TSMambaForecaster(**{**TINY, **bad}).fit(tmp_path / "not-read.csv")
 
 
+def test_resume_without_a_checkpoint_dir_is_refused_before_the_data_is_read(fitted, tmp_path):
+    """It was refused only once the data was read, scaled and the network built (a missing file
+    was reported instead), and a fitted estimator kept its fit."""
+    before = fitted.predict()
+    with pytest.raises(ConfigError, match=r"^resume=True needs checkpoint_dir \(where last.ckpt is written"):
+        fitted.fit(tmp_path / "not-read.csv", resume=True)
+    pd.testing.assert_frame_equal(fitted.predict(), before, check_exact=True)
+
+
 def test_a_fit_without_validation_ignores_validation_limits_in_trainer_kwargs(series):
     # limit_val_batches asked Lightning for a validation loader the fit does not have
     est = TSMambaForecaster(**{**TINY, "max_epochs": 1}, val_fraction=0.0,

@@ -509,6 +509,8 @@ class TSMambaForecaster(BaseEstimator):
         self._check_params()
         check_bool(scale, "fit's scale")
         check_bool(resume, "fit's resume")
+        if resume and self.checkpoint_dir is None:  # before the data is read, the network built
+            raise ConfigError("resume=True needs checkpoint_dir (where last.ckpt is written)")
         seed = None if self.random_state is None else int(self.random_state)
         sigint = signal.getsignal(signal.SIGINT)
         # the fit builds its state on a copy and publishes it whole at the end: predict() or
@@ -668,8 +670,6 @@ class TSMambaForecaster(BaseEstimator):
             trainer_kwargs=self.trainer_kwargs,
         )
         last = None if self.checkpoint_dir is None else Path(self.checkpoint_dir).expanduser() / "last.ckpt"
-        if resume and last is None:
-            raise ConfigError("resume=True needs checkpoint_dir (where last.ckpt is written)")
         # one fit at a time in a checkpoint_dir: two had replaced each other's last.ckpt every epoch
         with contextlib.nullcontext() if last is None else held_alone(last):
             ckpt_path = None
