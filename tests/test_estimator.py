@@ -490,7 +490,22 @@ def test_load_rejects_truncated_corrupt_and_mismatched(fitted, tmp_path, unsigne
 def test_same_random_state_same_predictions(series):
     a = TSMambaForecaster(**{**TINY, "max_epochs": 1}).fit(series).predict()
     b = TSMambaForecaster(**{**TINY, "max_epochs": 1}).fit(series).predict()
-    pd.testing.assert_frame_equal(a, b)
+    pd.testing.assert_frame_equal(a, b, check_exact=True)  # to the bit, not within rtol 1e-5
+
+
+def test_pickle_and_deepcopy_give_a_forecaster_that_forecasts_the_same(fitted, series):
+    """As users copy every sklearn estimator (joblib.dump pickles it): nothing unpicklable
+    (a lock, a trainer) may be kept on it, fitted or not."""
+    import pickle
+
+    unfitted = pickle.loads(pickle.dumps(TSMambaForecaster(**TINY)))
+    assert unfitted.get_params() == TSMambaForecaster(**TINY).get_params()
+    assert not hasattr(unfitted, "network_")
+    for twin in (pickle.loads(pickle.dumps(fitted)), copy.deepcopy(fitted)):
+        assert twin.network_ is not fitted.network_
+        pd.testing.assert_frame_equal(twin.predict(), fitted.predict(), check_exact=True)
+        pd.testing.assert_frame_equal(twin.predict(series, context="full"),
+                                      fitted.predict(series, context="full"), check_exact=True)
 
 
 class _Interrupt(Exception):
