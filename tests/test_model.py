@@ -464,6 +464,21 @@ def test_a_float32_network_steps_the_causal_norm_in_float64_at_any_span():
         torch.testing.assert_close(moments, exact, rtol=1e-10, atol=0)
 
 
+def test_a_short_span_causal_norm_forecasts_raw_values_of_1e15_as_its_step_does():
+    """norm_span 2 decays the statistics by 1/3 a step; the chunked scan of the squared deviations
+    (~1e30 here) scaled them by up to exp(34.6) inside a 64-step chunk and overflowed float32, so
+    forward forecast NaN where step (and float64) gave finite forecasts. Tolerance: float32 keeps
+    ~1e-7 of each running sum, and the network's ~dozen operations a step add their own; 1e-5 of
+    the forecasts' scale (seen: ~4e-7)."""
+    net = tiny(norm="causal", norm_span=2).eval()
+    gen = torch.Generator().manual_seed(4)
+    x = 1e15 * (1.0 + torch.randn(2, 64, 3, generator=gen))
+    with torch.no_grad():
+        forecast, by_step = net(x), stepped(net, x)
+    assert torch.isfinite(forecast).all()
+    torch.testing.assert_close(forecast, by_step, atol=1e-5 * by_step.abs().max().item(), rtol=0)
+
+
 def test_causal_norm_is_shift_and_scale_equivariant():
     """Forecasts move with the input's level and scale (the point of normalising)."""
     net = tiny(norm="causal").double()

@@ -289,3 +289,19 @@ def test_non_contiguous_inputs():
     y_ref, s_ref = independent_loop(x, A, B, C, None)
     torch.testing.assert_close(y, y_ref, atol=1e-10, rtol=0)
     torch.testing.assert_close(s, s_ref, atol=1e-10, rtol=0)
+
+
+def test_large_inputs_under_strong_decays_stay_finite_in_float32():
+    """The fast path scales x by exp(m - a), up to exp(half-range) of a chunk: at a half-range of
+    ~60 (under float32's factor limit of 62) inputs of 1e12 overflowed to NaN, where the
+    recurrence's outputs are ~1e13. The chunk length now shrinks for large inputs too.
+
+    Tolerance: the decays' exponents round at eps * |cumsum| <= 1.2e-7 * 128 (32 steps of -4) =
+    1.5e-5 relative, the worst case for any term; 2e-5 of max|y| (seen: ~2e-7)."""
+    x, _, B, C, _ = make_inputs(2, 64, 2, 4, 1, 8, seed=12)
+    A = -3.8 - 0.2 * torch.rand(2, 64, 2, generator=torch.Generator().manual_seed(13), dtype=torch.float64)
+    x = x * 1e12
+    y_ref, s_ref = independent_loop(x, A, B, C, None)
+    y, s = ssd_chunked(x.float(), A.float(), B.float(), C.float(), 32)
+    torch.testing.assert_close(y.double(), y_ref, atol=2e-5 * y_ref.abs().max().item(), rtol=0)
+    torch.testing.assert_close(s.double(), s_ref, atol=2e-5 * s_ref.abs().max().item(), rtol=0)

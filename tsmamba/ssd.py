@@ -177,16 +177,50 @@ def _max_half_range(A: Tensor, T: int) -> float:
     return float(-inner.sum(2).nan_to_num(nan=0.0).min()) / 2
 
 
-def _safe_chunk_size(A: Tensor, chunk_size: int) -> int:
-    """The largest chunk length <= chunk_size whose decay factors fit the float type (halving).
+def _log_peak(t: Tensor) -> float:
+    """log max |t| over all elements, NaNs left out (they make their own outputs NaN, and must not
+    switch the guard off for the others); -inf for zeros or an empty tensor, inf for an inf."""
+    if t.numel() == 0:
+        return -math.inf
+    lo, hi = (float(v) for v in torch.aminmax(t.detach()))  # one pass, no |t| copy
+    if math.isnan(lo) or math.isnan(hi):
+        peak = float(t.detach().abs().nan_to_num(nan=0.0).amax())
+    else:
+        peak = max(-lo, hi)
+    return math.log(peak) if peak > 0 else -math.inf
+
+
+def _log_sum_bound(T: int, n: int, log_B: float, log_C: float) -> float:
+    """log of a bound on a chunk's sum over its T steps of |C_i . B_j| (d_state n), at least 0: the
+    factor by which the intra-chunk sums and the scaled inputs themselves exceed the inputs."""
+    return max(0.0, math.log(T * n) + log_B + log_C)
+
+
+def _safe_chunk_size(
+    A: Tensor, chunk_size: int, x: Tensor | None = None, B: Tensor | None = None, C: Tensor | None = None
+) -> int:
+    """The largest chunk length <= chunk_size whose decay factors, and the sums they scale, fit the
+    float type (halving).
 
     The fast path splits exp(a_i - a_j) into exp(a_i - m) * exp(m - a_j), m the middle of the
-    chunk's range; both factors stay within exp(+-limit) when the half-range is below ``limit``,
-    a fraction of log(float max) (62 for float32, 496 for float64). Chunks of one step always fit.
+    chunk's range; both factors stay within exp(+-hr), hr the half-range. Two conditions:
+    hr below ``limit``, a fraction of log(float max) (62 for float32, 496 for float64), so the
+    factors fit; and, given x, B and C, hr + log max|x| + log(T * d_state * max|B| * max|C|) below
+    log(float max) - 1, so the scaled inputs x * exp(m - a) and their intra-chunk sums fit too (they
+    exceed the true terms by up to exp(hr): inputs of 1e12 overflowed float32 at hr = 60, where the
+    recurrence's outputs were 1e13). Chunks of one step always fit (they are the recurrence).
     """
-    limit = 0.7 * math.log(torch.finfo(A.dtype).max)
+    log_max = math.log(torch.finfo(A.dtype).max)
+    limit = 0.7 * log_max
+    log_x = log_B = log_C = -math.inf
+    if x is not None:
+        log_x, log_B, log_C = _log_peak(x), _log_peak(B), _log_peak(C)
+    n = 1 if B is None else B.shape[-1]
     T = chunk_size
-    while T > 1 and _max_half_range(A, T) > limit:
+    while T > 1:
+        hr = _max_half_range(A, T)
+        if hr <= limit and hr + log_x + _log_sum_bound(T, n, log_B, log_C) <= log_max - 1.0:
+            break
         T = -(-T // 2)
     return T
 
@@ -346,7 +380,7 @@ def ssd_chunked(
     A = A.to(dtype).clamp_min(_MIN_LOG_DECAY)
     init = None if initial_states is None else initial_states.to(dtype)
     with torch.autocast(x.device.type, enabled=False):
-        y, final_state = _SSDChunkedFn.apply(x, A, B, C, init, _safe_chunk_size(A, chunk_size))
+        y, final_state = _SSDChunkedFn.apply(x, A, B, C, init, _safe_chunk_size(A, chunk_size, x, B, C))
     return y.to(inputs[0].dtype), final_state.to(inputs[0].dtype)
 
 
