@@ -305,3 +305,24 @@ def test_large_inputs_under_strong_decays_stay_finite_in_float32():
     y, s = ssd_chunked(x.float(), A.float(), B.float(), C.float(), 32)
     torch.testing.assert_close(y.double(), y_ref, atol=2e-5 * y_ref.abs().max().item(), rtol=0)
     torch.testing.assert_close(s.double(), s_ref, atol=2e-5 * s_ref.abs().max().item(), rtol=0)
+
+
+def test_large_output_gradients_under_strong_decays_stay_finite_in_float32():
+    """The backward's intra-chunk terms of dy exceed the true ones by up to exp(half-range) too,
+    and the forward's chunk length is chosen before dy exists: dy of 1e12 at a half-range of ~60
+    gave NaN and inf gradients where the recurrence's are ~4e13. The backward now scales dy
+    down by a power of two (it is linear in dy) and the gradients back.
+
+    Tolerance: as the forward's, the decays' exponents round at up to 1.5e-5 relative, and the
+    log-decay gradient sums T such terms of both signs (seen: up to 2e-5 of its max over inputs
+    from 1 to 1e12); 5e-5 of each gradient's max."""
+    x, _, B, C, _ = make_inputs(2, 64, 2, 4, 1, 8, seed=14)
+    gen = torch.Generator().manual_seed(15)
+    A = -3.8 - 0.2 * torch.rand(2, 64, 2, generator=gen, dtype=torch.float64)
+    gy = 1e12 * torch.randn(2, 64, 2, 4, generator=gen, dtype=torch.float64)
+    ref = [t.clone().requires_grad_() for t in (x, A, B, C)]
+    ssd_recurrent(*ref)[0].backward(gy)
+    fast = [t.float().requires_grad_() for t in (x, A, B, C)]
+    ssd_chunked(*fast, 32)[0].backward(gy.float())
+    for t, r in zip(fast, ref, strict=True):
+        torch.testing.assert_close(t.grad.double(), r.grad, atol=5e-5 * r.grad.abs().max().item(), rtol=0)

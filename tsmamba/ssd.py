@@ -196,6 +196,21 @@ def _log_sum_bound(T: int, n: int, log_B: float, log_C: float) -> float:
     return max(0.0, math.log(T * n) + log_B + log_C)
 
 
+def _cotangent_shift(dy: Tensor, a: Tensor, m: Tensor, Bc: Tensor, Cc: Tensor) -> int:
+    """The power of two by which the backward scales dy down so that its intra-chunk terms, up to
+    |dy| * exp(half-range) * T * d_state * max|B| * max|C|, fit the float type (0: none).
+    a (b, c, g, T, hg) the cumulative log decays, m (b, c, g, 1, hg) their chunk middles."""
+    T, n = a.shape[3], Bc.shape[-1]
+    if T == 1 or a.numel() == 0:
+        return 0
+    hr = float((a[:, :, :, :1] - m).nan_to_num(nan=0.0).amax())  # a_0 - m = half the range
+    need = hr + _log_peak(dy) + _log_sum_bound(T, n, _log_peak(Bc), _log_peak(Cc))
+    excess = need - (math.log(torch.finfo(a.dtype).max) - 1.0)
+    if not excess > 0 or math.isinf(excess):  # an inf dy gives inf gradients, as the recurrence does
+        return 0
+    return math.ceil(excess / math.log(2.0))
+
+
 def _safe_chunk_size(
     A: Tensor, chunk_size: int, x: Tensor | None = None, B: Tensor | None = None, C: Tensor | None = None
 ) -> int:
@@ -292,6 +307,14 @@ class _SSDChunkedFn(torch.autograd.Function):
         xs, Bc, Cc, S, a, m, prev, y = ctx.saved_tensors
         b, l, h, p, g, n, c, T, pad = ctx.dims
         hg = h // g
+        # The gradients are linear in (dy, dfinal), and the intra-chunk terms of dy exceed the true
+        # ones by up to exp(half-range), as x's do in the forward: a dy too large for that (the
+        # forward's chunk length was chosen for x, not for dy) is scaled down by 2**shift, exactly,
+        # and the gradients scaled back (dy of 1e12 had given NaN gradients where the recurrence's
+        # are 4e13).
+        shift = _cotangent_shift(dy, a, m, Bc, Cc)
+        if shift:
+            dy, dfinal = dy * 2.0**-shift, dfinal * 2.0**-shift
         dyt = _pad_time(dy, pad).reshape(b, c, T, g, hg, p).transpose(2, 3)  # (b, c, g, T, hg, p)
 
         # Output side of steps 1 and 4: y_i carries the factor exp(a_i), so d/da_i = dy_i . y_i.
@@ -340,6 +363,9 @@ class _SSDChunkedFn(torch.autograd.Function):
         dA = dA.transpose(2, 3).reshape(b, c * T, h)[:, :l]
         dB = dB.transpose(2, 3).reshape(b, c * T, g, n)[:, :l]
         dC = dC.transpose(2, 3).reshape(b, c * T, g, n)[:, :l]
+        if shift:
+            dx, dA, dB, dC = (t * 2.0**shift for t in (dx, dA, dB, dC))
+            dinit = None if dinit is None else dinit * 2.0**shift
         return dx, dA, dB, dC, dinit, None
 
 
