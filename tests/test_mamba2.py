@@ -54,6 +54,21 @@ def test_every_parameter_and_cache_follows_the_device_and_dtype():
     assert {c.conv_state.dtype for c in caches} == {c.ssm_state.dtype for c in caches} == {torch.float64}
 
 
+@pytest.mark.parametrize(("default", "a_log"),
+                         [(torch.float64, torch.float64), (torch.bfloat16, torch.float32)])
+def test_A_log_is_built_in_the_default_dtype_but_never_below_float32(default, a_log):
+    """Under torch.set_default_dtype(torch.float64) every weight was float64 but A_log, built as
+    float32: a "float64" network kept and trained its decays at float32 precision."""
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(default)
+    try:
+        block = Mamba2(tiny_config())
+    finally:
+        torch.set_default_dtype(before)
+    assert block.A_log.dtype == a_log
+    assert {p.dtype for name, p in block.named_parameters() if name != "A_log"} == {default}
+
+
 def test_step_casts_a_cache_of_another_dtype_as_forward_does():
     torch.manual_seed(0)
     block = Mamba2(tiny_config())

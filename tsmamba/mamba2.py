@@ -159,8 +159,10 @@ class Mamba2(nn.Module):
                        * (math.log(cfg.dt_max) - math.log(cfg.dt_min)) + math.log(cfg.dt_min))
         dt = dt.clamp(min=cfg.dt_init_floor)
         self.dt_bias = nn.Parameter(dt + torch.log(-torch.expm1(-dt)))
-        # A = -exp(A_log), A_log = log U[lo, hi]; kept in float32 under any autocast.
-        A = torch.empty(cfg.nheads, dtype=torch.float32, **factory).uniform_(*cfg.A_init_range)
+        # A = -exp(A_log), A_log = log U[lo, hi]; float32 or wider (a float64 default gives float64),
+        # kept so under any autocast.
+        wide = torch.promote_types(torch.get_default_dtype(), torch.float32)
+        A = torch.empty(cfg.nheads, dtype=wide, **factory).uniform_(*cfg.A_init_range)
         self.A_log = nn.Parameter(torch.log(A))
         self.D = nn.Parameter(torch.ones(cfg.nheads, **factory))
         self.norm = RMSNorm(cfg.d_inner, eps=cfg.norm_eps, **factory)
