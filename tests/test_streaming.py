@@ -94,6 +94,27 @@ def test_updates_equal_full_recomputation_float32(model, series):
     np.testing.assert_allclose(fc.to_numpy(), expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
 
 
+def test_a_stream_set_up_or_updated_under_inference_mode_updates_outside_it(model, series):
+    """Tensors made under torch.inference_mode() refuse in-place writes outside it: a stream set up
+    there, or one of several series updated there, raised torch's RuntimeError ("Inplace update
+    to inference tensor outside InferenceMode") on the next update outside it. It goes on, and
+    equals the stream updated without inference mode (the same operations, bit for bit)."""
+    plain = model.stream(history={"a": series.iloc[:100], "b": series.iloc[:90]})
+    with torch.inference_mode():
+        made_inside = model.stream(history={"a": series.iloc[:100], "b": series.iloc[:90]})
+    updated_inside = model.stream(history={"a": series.iloc[:100], "b": series.iloc[:90]})
+    with torch.inference_mode():
+        updated_inside.update({"a": series.iloc[100]})
+    for stream in (plain, made_inside):
+        stream.update({"a": series.iloc[100]})
+    for stream in (plain, made_inside, updated_inside):
+        stream.update({"b": series.iloc[90]})
+        stream.update({"a": series.iloc[101]})
+    expected = plain.forecast(as_array=True)
+    for stream in (made_inside, updated_inside):
+        np.testing.assert_array_equal(stream.forecast(as_array=True), expected)
+
+
 @pytest.mark.parametrize("cross_channel_skip", [False, True])
 def test_cycle_and_skip_model_streams_exactly(series, tmp_path, cross_channel_skip):
     """A model with a learned cycle and the input skip (own channel, or all channels): the stream

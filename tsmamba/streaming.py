@@ -241,8 +241,15 @@ class Stream:
         update leaves the state as it was; in place, so that advancing a few of B series costs
         O(few), not a copy of every state (3 GB and 1.8 s at 10,000 series of the default model)."""
         mode, C = self.network.config.channel_mode, len(self.columns)
+        if not torch.is_inference_mode_enabled() and self._holds_inference_tensors():
+            # made under torch.inference_mode() (set up or updated there), they refuse in-place
+            # writes outside it: torch's RuntimeError on the next update. Copies outside it do not.
+            self._state, self._forecast = self._state.clone(), self._forecast.clone()
         self._state = self._state.scatter(rows, new, C, mode, in_place=True)
         self._forecast[rows] = forecast.to(self._dtype)
+
+    def _holds_inference_tensors(self) -> bool:
+        return self._forecast.is_inference() or any(t.is_inference() for t in self._state.tensors().values())
 
     # ---- validation (before any state change) ----------------------------------------------
     def _parse_row(self, row: Any) -> tuple[np.ndarray, pd.Timestamp | None]:
