@@ -177,8 +177,11 @@ def test_window_forecasts_keep_to_the_memory_budget(fitted, series, monkeypatch)
         assert seen == [4] * 9 + [1] + [1]
     finally:
         hook.remove()
-    np.testing.assert_allclose(by_default, one_each, rtol=1e-6, atol=1e-6)
-    np.testing.assert_allclose(bounded, one_each, rtol=1e-6, atol=1e-6)
+    # float32 passes of 1, 4 or 32 windows block their matmuls differently, so the forecasts differ
+    # in their last bits (~1e-7 of the activations), amplified through the layers and the scaler's
+    # spread (the third channel's values are ~18, where one float32 step is 1.9e-6): 1e-5 as below
+    np.testing.assert_allclose(by_default, one_each, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(bounded, one_each, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(fitted.scaler_.inverse_transform(scaled[0]), one_each[0], rtol=1e-5, atol=1e-5)
 
 
