@@ -1804,19 +1804,33 @@ def _record(errors: list[BaseException], call, *args) -> None:
         errors.append(exc)
 
 
-def test_forecasts_that_are_not_finite_are_an_error_naming_the_cause(series):
+def test_forecasts_that_are_not_finite_are_an_error_naming_the_cause(series, monkeypatch):
     """A channel 0 in training (scale 1) that later swings between ±1.7e19, under the 1.8e19 the
-    input check allows: the causal norm's squared deviations overflow float32, and predict had
-    returned NaN or -inf without a word (a backtest blamed the training)."""
+    input check allows: the causal norm's squared deviations had overflowed float32 and predict had
+    returned NaN or -inf without a word (a backtest blamed the training). Its moments are now summed
+    in float64, so such inputs are forecast, at their own size. Forecasts that still come out not
+    finite (simulated here) are blamed on the inputs when the weights are finite, naming the
+    largest channel, and on the fit when they are not."""
     data = series.copy()
     data["ct"] = 0.0
     est = TSMambaForecaster(**{**TINY, "max_epochs": 1}).fit(data.iloc[:300])
     data.iloc[330:, 3] = 1.7e19 * (-1.0) ** np.arange(70)
     for context in ("window", "full"):
+        forecast = est.predict(data, context=context)
+        assert np.isfinite(forecast.to_numpy()).all() and forecast["ct"].abs().max() > 1e18
+    real = est.network_.forecast_at
+
+    def overflowing(*args, **kwargs):  # as a float32 network that cannot carry them would
+        for rows, piece in real(*args, **kwargs):
+            yield rows, piece.index_fill(2, torch.tensor([3]), float("-inf"))
+
+    monkeypatch.setattr(est.network_, "forecast_at", overflowing)
+    for context in ("window", "full"):
         with pytest.raises(DataValidationError, match=r"1 of 1 forecasts \(the first after row 399\) are "
                            r"not finite: the network's float32 could not carry the inputs through, whose "
                            r"largest values once scaled are 1.7e\+19 .* in \['ct'\]; check them"):
             est.predict(data, context=context)
+    monkeypatch.undo()
     broken = copy.deepcopy(est)
     with torch.no_grad():
         next(broken.network_.parameters()).fill_(float("nan"))
