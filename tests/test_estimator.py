@@ -1424,6 +1424,7 @@ def test_resume_rejects_a_last_checkpoint_of_another_model(series, tmp_path):
     last = torch.load(ckpt / "last.ckpt", weights_only=True)
     last["identity"]["network"]["chunk_size"] = 16  # as recorded earlier: chunk_size is not compared
     del last["identity"]["data"], last["identity"]["dtype"]  # as recorded before: resumes as it did
+    del last["identity"]["training"]  # recorded from 2026-12-04 on: an older checkpoint resumes
     torch.save(last, ckpt / "last.ckpt")
     assert same.fit(series, resume=True).history_["epochs"] == 1
     del last["identity"]  # as written before checkpoints named their fit: the weights still tell
@@ -1433,6 +1434,30 @@ def test_resume_rejects_a_last_checkpoint_of_another_model(series, tmp_path):
     (ckpt / "last.ckpt").write_bytes(b"truncated")
     with pytest.raises(CheckpointError, match=r"cannot be read to resume from.*delete it"):
         TSMambaForecaster(**TINY, checkpoint_dir=str(ckpt)).fit(series, resume=True)
+
+
+def test_resume_refuses_other_windows_or_another_loss(series, tmp_path):
+    """A resume had taken a new random_state, batch_size, train_stride or train_sampling (other
+    windows from then on than the run it continued) and a new loss, whose validation losses were
+    then compared with the best one in the old loss's units. Settings that only say when to stop
+    may change."""
+    ckpt = tmp_path / "ck"
+    params = {**TINY, "max_epochs": 1, "patience": 2, "random_state": np.int64(3), "batch_size": 16,
+              "train_stride": 2, "frequency_loss": np.float64(0.0)}
+    TSMambaForecaster(**params, checkpoint_dir=str(ckpt)).fit(series)
+    for change, shown in [({"random_state": 4}, "random_state 3 (now 4)"),
+                          ({"batch_size": 8}, "batch_size 16 (now 8)"),
+                          ({"train_stride": 1, "train_sampling": "random"},
+                           "train_sampling 'strided' (now 'random'), train_stride 2 (now 1)"),
+                          ({"loss": "mae"}, "loss 'mse' (now 'mae')"),
+                          ({"frequency_loss": 0.5}, "frequency_loss 0.0 (now 0.5)")]:
+        other = TSMambaForecaster(**{**params, **change}, checkpoint_dir=str(ckpt))
+        with pytest.raises(CheckpointError, match=rf"was fitted with {re.escape(shown)}; a resume "
+                                                  r"continues that run .* or delete it"):
+            other.fit(series, resume=True)
+    longer = TSMambaForecaster(**{**params, "max_epochs": 2, "patience": 3, "warmup_fraction": 0.1,
+                                  "gradient_clip_val": 0.5}, checkpoint_dir=str(ckpt))
+    assert longer.fit(series, resume=True).history_["epochs"] == 2
 
 
 @pytest.fixture
@@ -1925,6 +1950,15 @@ def test_val_fraction_one_is_refused_before_the_data(series):
     0 <= v < 1 -> 0 <= v <= 1 passed)."""
     with pytest.raises(ConfigError, match=r"val_fraction must be a number in \[0, 1\)"):
         TSMambaForecaster(**TINY, val_fraction=1.0).fit(series)
+
+
+def test_a_minimum_beyond_max_epochs_is_refused_before_the_data(series):
+    """trainer_kwargs min_epochs=5 with max_epochs=2 trained 2 epochs and said nothing."""
+    est = TSMambaForecaster(**{**TINY, "max_epochs": 2}, trainer_kwargs={"min_epochs": 5})
+    with pytest.raises(ConfigError, match=r"min_epochs=5 is more than the estimator's max_epochs=2"):
+        est.fit("no such file.csv")  # refused before the file is looked for
+    assert TSMambaForecaster(**{**TINY, "max_epochs": 2}, trainer_kwargs={"min_epochs": 2}).fit(
+        series).history_["epochs"] == 2
 
 
 def test_the_validation_rows_are_the_rounded_share_and_the_scaler_sees_only_the_rest(series):

@@ -27,6 +27,7 @@ from tsmamba.training import (
     _set_rng_states,
     check_trained_network,
     check_trainer_kwargs,
+    check_training_length,
     forecast_loss,
     make_trainer,
     trainer_errors,
@@ -291,6 +292,17 @@ def test_trainer_kwargs_are_checked_with_a_clear_error(tmp_path):
                            r".* would train no step; give at least one epoch, step or batch"):
             check_trainer_kwargs(no_step)
     check_trainer_kwargs({"max_epochs": -1, "max_steps": 5, "limit_train_batches": 0.5})
+    # Lightning stops at max_epochs (max_steps): a larger minimum was ignored without a word
+    with pytest.raises(ConfigError, match=r"^trainer_kwargs min_epochs=5 is more than the estimator's "
+                                          r"max_epochs=2, where training stops; raise max_epochs or lower"):
+        make_trainer(max_epochs=2, patience=None, has_validation=True, trainer_kwargs={"min_epochs": 5})
+    with pytest.raises(ConfigError, match=r"min_epochs=5 is more than trainer_kwargs max_epochs=3"):
+        check_training_length(10, {"min_epochs": 5, "max_epochs": 3})
+    with pytest.raises(ConfigError, match=r"min_steps=9 is more than trainer_kwargs max_steps=4"):
+        check_training_length(10, {"min_steps": 9, "max_steps": 4})
+    for fine in ({"min_epochs": 2}, {"min_epochs": 5, "max_epochs": -1, "max_steps": 50}, {"min_steps": 9},
+                 {"min_steps": 9, "max_steps": -1}, {"min_epochs": None}):
+        check_training_length(2, fine)
     # what a config file can hold: Lightning failed mid-fit, or took 0 and "" for no callbacks
     for not_callbacks in (["x"], "abc", 5, 0, "", False, {"EarlyStopping": {}}):
         shown = re.escape(repr(not_callbacks))

@@ -76,6 +76,7 @@ from tsmamba.training import (
     check_objective,
     check_patience,
     check_trainer_kwargs,
+    check_training_length,
     lightning_notes_off,
     make_trainer,
     process_settings_kept,
@@ -305,6 +306,7 @@ class TSMambaForecaster(BaseEstimator):
             value = getattr(self, name)
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
                 raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        check_training_length(self.max_epochs, self.trainer_kwargs)
         window = self.head_window  # its type is ForecasterConfig's to check
         whole = isinstance(window, (int, np.integer)) and not isinstance(window, bool)
         if whole and window > self.context_length:  # weights beyond a training window never train
@@ -560,6 +562,14 @@ class TSMambaForecaster(BaseEstimator):
                 f"({self.d_model}), n_layers ({self.n_layers}) or chunk_size ({self.chunk_size}), or fit "
                 "fewer channels at a time")
 
+    def _run_settings(self) -> dict[str, Any]:
+        """The settings a resume must keep: those that decide which windows each epoch draws
+        (a random_state of None draws a new order on resume) and the loss validation compares.
+        max_epochs, patience, warmup_fraction, ema_decay and gradient_clip_val may change."""
+        return {"random_state": self.random_state, "batch_size": self.batch_size,
+                "train_stride": self.train_stride, "train_sampling": self.train_sampling,
+                "loss": self.loss, "frequency_loss": float(self.frequency_loss)}
+
     def _fit(
         self, df: Any, time_col: str | None, columns: Sequence[str] | None, val_df: Any,
         scale: bool, resume: bool,
@@ -658,7 +668,7 @@ class TSMambaForecaster(BaseEstimator):
             warmup_fraction=self.warmup_fraction,
             ema_decay=self.ema_decay or None,  # 0 or None: off
             identity=_fit_identity(network.config, self.columns_, _data_digest(scaled, all_index, borders),
-                                   str(scaled.dtype).removeprefix("torch.")),
+                                   str(scaled.dtype).removeprefix("torch."), self._run_settings()),
         )
         trainer, restore = make_trainer(
             max_epochs=self.max_epochs,
@@ -1139,6 +1149,8 @@ def _check_resumable(last: Path, module: ForecastingModule) -> None:
         except Exception as exc:  # not a record this code wrote (a list, tensors inside, ...)
             raise CheckpointError(f"{last} holds a damaged record of its fit; {fix}") from exc
         earlier = {"network.chunk_size"} | ({"data", "dtype"} - set(recorded))  # as earlier versions record
+        if not any(k.startswith("training.") for k in recorded):  # recorded from 2026-12-04 on
+            earlier |= {k for k in now if k.startswith("training.")}
         differ = [k for k in differ if k not in earlier]
         if "dtype" in differ:  # the data's digest is of the values in that type: it differs too
             raise CheckpointError(
@@ -1150,6 +1162,15 @@ def _check_resumable(last: Path, module: ForecastingModule) -> None:
             raise CheckpointError(
                 f"{last} is the checkpoint of a fit on other data (other values, timestamps, scaling "
                 f"or validation rows); {fix}"
+            )
+        settings = [k for k in differ if k.startswith("training.")]
+        if settings and settings == differ:
+            changes = ", ".join(f"{k.removeprefix('training.')} {recorded.get(k)!r} (now {now.get(k)!r})"
+                                for k in settings)
+            raise CheckpointError(
+                f"{last} was fitted with {changes}; a resume continues that run (the same windows "
+                "each epoch, and validation losses comparable with its best one), so give the values "
+                f"it was fitted with, or {fix}"
             )
         if differ:
             raise CheckpointError(f"{last} is another fit's checkpoint (its {differ} differ); {fix}")
@@ -1175,12 +1196,15 @@ def _checked_resumed_optimizer(checkpoint: dict, module: ForecastingModule, last
         )
 
 
-def _fit_identity(config: ForecasterConfig, columns: list[str], data: str, dtype: str) -> dict[str, Any]:
+def _fit_identity(config: ForecasterConfig, columns: list[str], data: str, dtype: str,
+                  training: dict[str, Any]) -> dict[str, Any]:
     """What a checkpoint must match to be resumed: the network configuration (less the speed-only
-    ``chunk_size``), the channels, the data's digest and the float type it trains in, as plain
-    JSON values (numpy scalars in the parameters would not load with ``weights_only=True``)."""
+    ``chunk_size``), the channels, the data's digest, the float type it trains in and the
+    ``training`` settings that decide the windows drawn and the loss, as plain JSON values
+    (numpy scalars in the parameters would not load with ``weights_only=True``)."""
     network = {k: v for k, v in config.to_dict().items() if k != "chunk_size"}
-    return _as_json({"network": network, "columns": columns, "data": data, "dtype": dtype})
+    return _as_json({"network": network, "columns": columns, "data": data, "dtype": dtype,
+                     "training": training})
 
 
 def _data_digest(scaled: np.ndarray, index: pd.DatetimeIndex, borders: dict[str, tuple[int, int]]) -> str:

@@ -51,7 +51,7 @@ from tsmamba.model import MambaForecaster
 
 __all__ = [
     "LOSSES", "ForecastingModule", "LastCheckpoint", "RestoreBestWeights", "check_trained_network",
-    "check_trainer_kwargs", "forecast_batch", "make_trainer", "seeded",
+    "check_trainer_kwargs", "check_training_length", "forecast_batch", "make_trainer", "seeded",
 ]
 
 LOSSES = ("mse", "mae", "huber")
@@ -559,6 +559,7 @@ def make_trainer(
     means no validation, so no early stopping or best-weight restoring.
     """
     check_trainer_kwargs(trainer_kwargs)
+    check_training_length(max_epochs, trainer_kwargs)
     gradient_clip_val = check_gradient_clip(gradient_clip_val)  # a float: Lightning refuses np.float32
     kwargs = dict(trainer_kwargs or {})
     if checkpoint_dir is not None and not kwargs.get("enable_checkpointing", True):
@@ -751,6 +752,23 @@ def _callback_list(callbacks: Any) -> list[Callback]:
 
 def _is_zero(value: Any) -> bool:
     return isinstance(value, Real) and not isinstance(value, bool) and value == 0
+
+
+def check_training_length(max_epochs: int, trainer_kwargs: dict[str, Any] | None) -> None:
+    """ConfigError when trainer_kwargs' ``min_epochs`` (``min_steps``) exceed the epochs (steps)
+    the fit may run: Lightning stops at the maximum and the minimum was ignored silently."""
+    kwargs = trainer_kwargs or {}
+    limits = [("min_epochs", "max_epochs", kwargs.get("max_epochs", max_epochs)),
+              ("min_steps", "max_steps", kwargs.get("max_steps"))]
+    for low, high, most in limits:
+        least = kwargs.get(low)
+        numbers = all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in (least, most))
+        if numbers and most != -1 and least > most:
+            where = "trainer_kwargs" if high in kwargs else "the estimator's"
+            raise ConfigError(
+                f"trainer_kwargs {low}={least} is more than {where} {high}={most}, where training "
+                f"stops; raise {high} or lower {low}"
+            )
 
 
 def check_trainer_kwargs(trainer_kwargs: dict[str, Any] | None) -> None:
