@@ -1091,6 +1091,17 @@ def test_update_many_of_no_rows_returns_the_forecast_unchanged(model, series):
     assert_same_snapshot(snapshot(stream), held)
     with pytest.raises(StreamError, match="no observation yet"):
         model.stream().update_many(series.iloc[80:80])
+    # its columns are still those of rows to come: the wrong ones had passed until a row came
+    frame = series.iloc[80:80].reset_index()  # the times in a column, as a CSV holds them
+    assert frame.columns[0] == model.index_.name
+    pd.testing.assert_frame_equal(stream.update_many(frame), stream.forecast())
+    wrong = frame.rename(columns={series.columns[1]: "other"})
+    with pytest.raises(StreamError, match=rf"columns differ .* missing \['{series.columns[1]}'\], "
+                                          r"unexpected \['other'\]; pass the columns"):
+        stream.update_many(wrong)
+    with pytest.raises(StreamError, match=rf"missing \['{series.columns[0]}'\]"):
+        stream.update_many(series.iloc[80:80, 1:])
+    assert_same_snapshot(snapshot(stream), held)
 
 
 def test_a_saved_stream_keeps_each_series_count(model, series, tmp_path):

@@ -386,22 +386,18 @@ class TSMambaForecaster(BaseEstimator):
                 elif "date" in present:
                     time_col = "date"
             time_col = default_time_col(df, time_col)  # as fit reads it: the index's own times
-            missing = [c for c in self.columns_ if c not in present]  # in a "date" column too
-            extra = [c for c in present if c not in self.columns_ and c != time_col]
+            differ = self._columns_differ(present, time_col)
             if time_col in df.columns:
                 unreadable = bool(df[time_col].duplicated().any())
             else:
                 unreadable = df.index.has_duplicates or not isinstance(df.index, pd.DatetimeIndex)
-            if (missing or extra) and unreadable:
+            if differ and unreadable:
                 # long form under other names (store, timestamp, sales): reading it says so and
                 # names the id_col=, ds_col=, value_col= to pass, as fit does (or the time_col=
                 # it lacks; a wide frame's repeated time, with its rows)
                 read_strict(df, caller=caller, time_col=time_col, columns=self.columns_, fitted_channels=True)
-            if missing or extra:
-                raise DataValidationError(
-                    f"the frame's columns differ from those the model was fitted on: "
-                    f"missing {missing}, unexpected {extra}; pass the columns {self.columns_}"
-                )
+            if differ:
+                raise DataValidationError(differ)
         zone = self.index_.tz  # aware times are read as the same instants on the fitted calendar
         frame = read_strict(df, caller=caller, time_col=default_time_col(df, time_col), columns=self.columns_,
                             fitted_channels=True, freq=self.freq_, tz=zone, fill=fill)
@@ -414,6 +410,16 @@ class TSMambaForecaster(BaseEstimator):
             )
         self._check_freq(frame.index, "the frame")
         return frame
+
+    def _columns_differ(self, present: Sequence[str], time_col: Any) -> str | None:
+        """Why a wide frame's columns ``present`` (its ``time_col`` aside) are not the fitted
+        channels, or None when they are."""
+        missing = [c for c in self.columns_ if c not in present]  # in a "date" column too
+        extra = [c for c in present if c not in self.columns_ and c != time_col]
+        if not missing and not extra:
+            return None
+        return (f"the frame's columns differ from those the model was fitted on: "
+                f"missing {missing}, unexpected {extra}; pass the columns {self.columns_}")
 
     def _check_freq(self, index: pd.DatetimeIndex, what: str) -> None:
         """Raise DataValidationError unless ``index`` steps at the fitted frequency."""

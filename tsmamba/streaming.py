@@ -594,6 +594,12 @@ class Stream:
                 "stream.update({id: row}) or warm each with its own history"
             )
         if isinstance(rows, pd.DataFrame) and not len(rows):  # an empty batch of arrivals
+            present = [str(c) for c in rows.columns]  # its columns are those of the rows to come
+            fitted_time = self.forecaster.index_.name  # the time column, as predict finds it
+            time_col = fitted_time if fitted_time in present else "date"
+            differ = self.forecaster._columns_differ(present, time_col)
+            if differ:
+                raise StreamError(differ)
             return self.forecast(as_array=as_array)
         try:  # gaps between the rows are filled by read_series as gaps= says (its fill=), or named
             frame = self.forecaster._frame_for_prediction(rows, caller="update_many",
