@@ -1351,6 +1351,10 @@ def test_forecast_origins_checks_arrays_and_their_index_as_predict_checks_a_fram
 def test_parameters_that_would_train_nothing_or_read_as_true_are_refused(series):
     with pytest.raises(ConfigError, match=r"head_window \(50\) must be at most context_length \(24\)"):
         TSMambaForecaster(**TINY, head_window=50).fit(series)
+    with pytest.raises(ConfigError, match=r"embed_window \(25\) must be at most context_length \(24\)"):
+        TSMambaForecaster(**TINY, embed_window=25).fit(series)
+    with pytest.raises(ConfigError, match="embed_window must be a positive integer"):
+        TSMambaForecaster(**TINY, embed_window=0).fit(series)
     for name in ("input_skip", "time_features"):  # "no" is truthy: it switched them on
         with pytest.raises(ConfigError, match=f"{name} must be True or False"):
             TSMambaForecaster(**TINY, **{name: "no"}).fit(series)

@@ -98,6 +98,67 @@ def test_step_equals_forward_with_cycle_and_input_skip(mode, n_time, cycle_lengt
     torch.testing.assert_close(every[:, -1], expected, atol=1e-10, rtol=0)
 
 
+@pytest.mark.parametrize("mode", ["independent", "mix"])
+@pytest.mark.parametrize("norm", ["causal", "none"])
+@pytest.mark.parametrize("extras", [dict(), dict(n_time_features=2, cycle_length=7, input_skip=True)])
+def test_embed_window_steps_continues_and_forecasts_every_position_as_forward(mode, norm, extras):
+    """A causal patch embedding (embed_window S = 4): the state carries the last S - 1 inputs, so
+    stepping, continuing a carried state (split before and after S - 1 steps) and the
+    all-positions pass give forward's forecast in float64."""
+    net = tiny(channel_mode=mode, norm=norm, embed_window=4, head_window=4, head_dim=3, **extras).double()
+    cycle = extras.get("cycle_length")
+    if cycle:
+        with torch.no_grad():
+            net.cycle.normal_()
+    x = torch.randn(2, 17, 3, dtype=torch.float64)
+    parts = [torch.rand(2, 17, 2, dtype=torch.float64) - 0.5] if extras else []
+    if cycle:
+        parts.append(phases(2, 17, cycle, start=1))
+    marks = torch.cat(parts, dim=-1) if parts else None
+
+    def part(t: slice):
+        return None if marks is None else marks[:, t]
+
+    expected = net(x, marks)
+    state = net.init_state(2)
+    rows, width = (2 * 3, 1) if mode == "independent" else (2, 3)
+    assert state.inputs.shape == (rows, 3, width)  # the last S - 1 = 3 inputs of each sequence
+    for t in range(17):
+        forecast, state = net.step(x[:, t], state, None if marks is None else marks[:, t])
+    torch.testing.assert_close(forecast, expected, atol=1e-10, rtol=0)
+    every = net(x, marks, all_positions=True)
+    torch.testing.assert_close(every[:, -1], expected, atol=1e-10, rtol=0)
+    for split in (2, 9):  # fewer steps than the window's S - 1, and more
+        _, head = net(x[:, :split], part(slice(None, split)), return_state=True)
+        rest = net(x[:, split:], part(slice(split, None)), state=head, all_positions=True)
+        torch.testing.assert_close(rest, every[:, split:], atol=1e-10, rtol=0)
+    again = ForecastState.from_tensors(state.tensors(), state.steps)  # saved and loaded
+    x_t = torch.randn(2, 3, dtype=torch.float64)
+    m_t = None if marks is None else marks[:, -1] + (1 if cycle else 0)
+    torch.testing.assert_close(net.step(x_t, again, m_t)[0], net.step(x_t, state, m_t)[0], atol=0, rtol=0)
+    one = state.select(slice(1, 2), 3, mode)
+    m_1 = None if m_t is None else m_t[1:2]
+    torch.testing.assert_close(net.step(x_t[1:2], one, m_1)[0], net.step(x_t, state, m_t)[0][1:2],
+                               atol=1e-12, rtol=0)
+
+
+def test_embed_window_tokens_embed_each_steps_input_and_the_ones_before_it():
+    """Token t is the embedding of the normalised inputs t - S + 1 .. t, oldest first, zeros
+    before the start: checked against the tokens written out with the embedding's weights."""
+    net = tiny(embed_window=3, norm="none").double()
+    assert net.embed.in_features == 3
+    x = torch.randn(1, 6, 3, dtype=torch.float64)
+    tokens, series, carried = net._tokens(x, None, None)  # (3, 6, D): channel c is row c
+    torch.testing.assert_close(carried, series[:, -2:], atol=0, rtol=0)
+    padded = torch.cat([torch.zeros(3, 2, dtype=torch.float64), x[0].T], dim=1)  # (C, 2 + 6)
+    for t in range(6):
+        patch = padded[:, t : t + 3]  # (C, 3): inputs t-2, t-1, t
+        written_out = patch @ net.embed.weight.T + net.embed.bias  # (C, D)
+        torch.testing.assert_close(tokens[:, t], written_out, atol=1e-12, rtol=0)
+    with pytest.raises(ConfigError, match="embed_window"):
+        tiny(embed_window=0)
+
+
 @pytest.mark.parametrize("norm", ["causal", "none"])
 @pytest.mark.parametrize("head_window", [1, 4])
 def test_cross_channel_skip_step_and_carried_state_equal_forward(norm, head_window):
@@ -602,9 +663,10 @@ def test_step_casts_a_state_of_another_dtype_as_forward_does():
 @pytest.mark.parametrize("channel_mode", ["independent", "mix"])
 def test_scatter_puts_selected_series_back(channel_mode):
     """ForecastState.scatter is select's inverse: stepping two of three series and scattering
-    them back equals stepping all three and keeping the third's old state."""
+    them back equals stepping all three and keeping the third's old state (every carried
+    tensor: caches, moments, the head's and the embedding's buffers)."""
     torch.manual_seed(3)
-    net = tiny(head_window=3, channel_mode=channel_mode).double()
+    net = tiny(head_window=3, embed_window=3, channel_mode=channel_mode).double()
     x = torch.randn(3, 9, 3, dtype=torch.float64)
     _, state = net(x, return_state=True)
     x_t = torch.randn(3, 3, dtype=torch.float64)

@@ -115,6 +115,24 @@ def test_a_stream_set_up_or_updated_under_inference_mode_updates_outside_it(mode
         np.testing.assert_array_equal(stream.forecast(as_array=True), expected)
 
 
+def test_an_embedding_window_model_streams_exactly_and_resumes_from_a_save(series, tmp_path):
+    """embed_window = 5: the state carries the last 4 inputs, and a stream (updated, saved and
+    loaded mid-way) equals full recomputation in float64 to 1e-10."""
+    fitted = TSMambaForecaster(**TINY, embed_window=5).fit(series.iloc[:200])
+    twin = TSMambaForecaster.load(fitted.save(tmp_path / "embed"))
+    assert twin.network_.config.embed_window == 5
+    twin.network_.double()
+    stream = twin.stream(history=series.iloc[:150])
+    for t in range(150, 153):
+        stream.update(series.iloc[t])
+    assert stream._state.inputs.shape == (3, 4, 1)  # 3 channels run independently, 4 inputs back
+    stream = Stream.load(stream.save(tmp_path / "state"), twin)
+    for t in range(153, 160):
+        fc = stream.update(series.iloc[t])
+    expected = twin.predict(series.iloc[:160], context="full")
+    np.testing.assert_allclose(fc.to_numpy(), expected.to_numpy(), rtol=0, atol=1e-10)
+
+
 @pytest.mark.parametrize("cross_channel_skip", [False, True])
 def test_cycle_and_skip_model_streams_exactly(series, tmp_path, cross_channel_skip):
     """A model with a learned cycle and the input skip (own channel, or all channels): the stream

@@ -278,6 +278,8 @@ class Param:
 
 MODEL_PARAMS: tuple[Param, ...] = (
     Param("d_model", positive_int, "model width"),
+    Param("embed_window", positive_int,
+          "each step's token embeds its input and the S - 1 before it (a causal patch; 1: the step alone)"),
     Param("n_layers", positive_int, "number of Mamba-2 blocks"),
     Param("d_state", positive_int, "SSM state size per head"),
     Param("expand", positive_int, "inner width = expand x d_model"),

@@ -139,6 +139,7 @@ class TSMambaForecaster(BaseEstimator):
         horizon: int = 96,
         *,
         d_model: int = 64,
+        embed_window: int = 1,
         n_layers: int = 2,
         d_state: int = 16,
         expand: int = 2,
@@ -178,6 +179,7 @@ class TSMambaForecaster(BaseEstimator):
         self.context_length = context_length
         self.horizon = horizon
         self.d_model = d_model
+        self.embed_window = embed_window
         self.n_layers = n_layers
         self.d_state = d_state
         self.expand = expand
@@ -221,6 +223,7 @@ class TSMambaForecaster(BaseEstimator):
             horizon=self.horizon,
             context_length=self.context_length,
             d_model=self.d_model,
+            embed_window=self.embed_window,
             n_layers=self.n_layers,
             d_state=self.d_state,
             expand=self.expand,
@@ -307,13 +310,15 @@ class TSMambaForecaster(BaseEstimator):
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
                 raise ConfigError(f"{name} must be a positive integer, got {value!r}")
         check_training_length(self.max_epochs, self.trainer_kwargs)
-        window = self.head_window  # its type is ForecasterConfig's to check
-        whole = isinstance(window, (int, np.integer)) and not isinstance(window, bool)
-        if whole and window > self.context_length:  # weights beyond a training window never train
-            raise ConfigError(
-                f"head_window ({window}) must be at most context_length ({self.context_length}): a "
-                "training window holds no more hidden states for the head to read"
-            )
+        for name, what in (("head_window", "hidden states for the head"),
+                           ("embed_window", "inputs for a step's embedding")):
+            window = getattr(self, name)  # its type is ForecasterConfig's to check
+            whole = isinstance(window, (int, np.integer)) and not isinstance(window, bool)
+            if whole and window > self.context_length:  # weights beyond a training window never train
+                raise ConfigError(
+                    f"{name} ({window}) must be at most context_length ({self.context_length}): a "
+                    f"training window holds no more {what} to read"
+                )
         # before any data is read (the module and the trainer check their own the same way)
         check_number(self.val_fraction, "val_fraction", lambda v: 0 <= v < 1, "a number in [0, 1)")
         check_number(self.warmup_fraction, "warmup_fraction", lambda v: 0 <= v < 1, "a number in [0, 1)")
@@ -1049,7 +1054,7 @@ _NOT_IN_FORECASTS = ("chunk_size", "dropout")  # network settings that may chang
 _SHAPING = (  # estimator parameters that are network settings of the same name
     "horizon", "context_length", "d_model", "n_layers", "d_state", "expand", "headdim", "d_conv",
     "channel_mode", "norm", "norm_span", "head_window", "head_dim", "cycle_length", "input_skip",
-    "cross_channel_skip",
+    "cross_channel_skip", "embed_window",
 )
 
 

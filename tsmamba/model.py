@@ -1,6 +1,7 @@
 """The forecasting network: history (b, L, C) -> forecast (b, H, C). No pandas here.
 
-    x -> remove the cycle -> normalise -> linear embedding per time step -> Mamba-2 residual stack
+    x -> remove the cycle -> normalise -> linear embedding of each step [and the S - 1 before it]
+      -> Mamba-2 residual stack
       -> final norm -> head on the last K hidden states (flattened) -> (b, H, C)
       -> undo the normalisation -> add the cycle back
 
@@ -9,6 +10,11 @@ day in hourly data), indexed by each step's phase, is subtracted from the input 
 forecast, so the network forecasts the residual (residual cycle forecasting; Lin et al.,
 "CycleNet", NeurIPS 2024). The phase of each step comes in as the last column of ``marks``.
 It starts from the per-phase means of the training series (:meth:`MambaForecaster.init_cycle`).
+
+Embedding window (``embed_window`` S): each step's token is a linear map of its normalised input
+and the S - 1 before it (a causal patch, one per step; zeros before the start of the series), so
+the blocks' gates and step sizes read a local shape rather than one value. The recurrent state
+carries the last S - 1 inputs.
 
 Input skip (``input_skip``): the head also reads the normalised input of each of its K positions,
 so a direct linear map from the last K inputs to the forecast sits beside the Mamba path.
@@ -67,6 +73,7 @@ class ForecasterConfig:
     horizon: int  # H: steps forecast
     context_length: int = 96  # L: training window length (the network takes any length)
     d_model: int = 64  # D: model width
+    embed_window: int = 1  # S: each step's token embeds its normalised input and the S - 1 before it
     n_layers: int = 2  # residual Mamba-2 blocks
     d_state: int = 16  # N: SSM state per head
     expand: int = 2  # E: inner width = E * D
@@ -111,6 +118,7 @@ class ForecasterConfig:
             self.head_window = self.context_length
         positive_int(self.head_window, "head_window")
         positive_int(self.head_dim, "head_dim", allow_none=True)
+        positive_int(self.embed_window, "embed_window")
         for name in ("input_skip", "cross_channel_skip"):  # "no" is truthy: it switched them on
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name} must be True or False, got {getattr(self, name)!r}")
@@ -132,11 +140,14 @@ class ForecasterConfig:
         self.mamba_config()  # validates the block geometry
 
     @property
+    def series_width(self) -> int:
+        """Values per step of each sequence the network runs: 1 (independent) or C (mix)."""
+        return 1 if self.channel_mode == "independent" else self.n_channels
+
+    @property
     def skip_width(self) -> int:
         """Normalised inputs per position the head reads beside the hidden state (input_skip)."""
-        if not self.input_skip:
-            return 0
-        return 1 if self.channel_mode == "independent" else self.n_channels
+        return self.series_width if self.input_skip else 0
 
     @property
     def head_width(self) -> int:
@@ -208,12 +219,15 @@ class ForecastState:
     moments: Tensor  # (b, C, 3): the causal norm's moving sum, squared deviations, weight (float64)
     steps: int = 0  # observations consumed
     hidden: Tensor | None = None  # (b', K-1, d): the previous K-1 head features (head_window K)
+    inputs: Tensor | None = None  # (b', S-1, s): the previous S-1 normalised inputs (embed_window S)
 
     def tensors(self) -> dict[str, Tensor]:
         """Flat name -> tensor mapping (for saving)."""
         out = {"moments": self.moments}
         if self.hidden is not None:
             out["hidden"] = self.hidden
+        if self.inputs is not None:
+            out["inputs"] = self.inputs
         for i, c in enumerate(self.caches):
             out[f"conv_state.{i}"] = c.conv_state
             out[f"ssm_state.{i}"] = c.ssm_state
@@ -225,7 +239,7 @@ class ForecastState:
         caches = [
             InferenceCache(tensors[f"conv_state.{i}"], tensors[f"ssm_state.{i}"]) for i in range(n_layers)
         ]
-        return cls(caches, tensors["moments"], steps, tensors.get("hidden"))
+        return cls(caches, tensors["moments"], steps, tensors.get("hidden"), tensors.get("inputs"))
 
     def clone(self) -> ForecastState:
         """A copy that shares no tensor with this state."""
@@ -239,10 +253,11 @@ class ForecastState:
             return self
         caches = [InferenceCache(c.conv_state.to(dtype), c.ssm_state.to(dtype)) for c in self.caches]
         hidden = None if self.hidden is None else self.hidden.to(dtype)
-        return ForecastState(caches, moments, self.steps, hidden)
+        inputs = None if self.inputs is None else self.inputs.to(dtype)
+        return ForecastState(caches, moments, self.steps, hidden, inputs)
 
     def _cache_rows(self, index: Tensor | slice, n_channels: int, channel_mode: str) -> Tensor | slice:
-        """Rows of the caches (and hidden) of series ``index``: a series is one row when mixed,
+        """Rows of the caches (hidden, inputs) of series ``index``: a series is one row when mixed,
         ``n_channels`` rows when channels run independently."""
         if channel_mode != "independent":
             return index
@@ -254,7 +269,8 @@ class ForecastState:
         rows = self._cache_rows(index, n_channels, channel_mode)
         caches = [InferenceCache(c.conv_state[rows], c.ssm_state[rows]) for c in self.caches]
         hidden = None if self.hidden is None else self.hidden[rows]
-        return ForecastState(caches, self.moments[index], self.steps, hidden)
+        inputs = None if self.inputs is None else self.inputs[rows]
+        return ForecastState(caches, self.moments[index], self.steps, hidden, inputs)
 
     def scatter(
         self, index: Tensor, new: ForecastState, n_channels: int, channel_mode: str, *, in_place: bool = False
@@ -266,7 +282,8 @@ class ForecastState:
         if len(index) == self.moments.shape[0] and torch.equal(
             index, torch.arange(len(index), device=index.device)  # on the GPU with a GPU state
         ):
-            return ForecastState(new.caches, new.moments, steps, new.hidden)  # every series: no copy
+            # every series: no copy
+            return ForecastState(new.caches, new.moments, steps, new.hidden, new.inputs)
         rows = self._cache_rows(index, n_channels, channel_mode)
         own = (lambda t: t) if in_place else torch.clone
         caches = []
@@ -276,11 +293,11 @@ class ForecastState:
             caches.append(InferenceCache(conv, ssm))
         moments = own(self.moments)
         moments[index] = new.moments.to(moments.dtype)
-        hidden = None
-        if self.hidden is not None:
-            hidden = own(self.hidden)
-            hidden[rows] = new.hidden.to(hidden.dtype)
-        return ForecastState(caches, moments, steps, hidden)
+        hidden, inputs = (None if mine is None else own(mine) for mine in (self.hidden, self.inputs))
+        for buffer, upd in ((hidden, new.hidden), (inputs, new.inputs)):
+            if buffer is not None:
+                buffer[rows] = upd.to(buffer.dtype)
+        return ForecastState(caches, moments, steps, hidden, inputs)
 
 
 # Forecasting a series without gradients (memory, not results). Window forecasts: at most
@@ -383,8 +400,7 @@ class MambaForecaster(nn.Module):
     def __init__(self, config: ForecasterConfig):
         super().__init__()
         self.config = cfg = config
-        per_token_inputs = (1 if cfg.channel_mode == "independent" else cfg.n_channels) + cfg.n_time_features
-        self.embed = nn.Linear(per_token_inputs, cfg.d_model)
+        self.embed = nn.Linear(cfg.embed_window * cfg.series_width + cfg.n_time_features, cfg.d_model)
         self.backbone = Mamba2Stack(cfg.mamba_config())
         self.dropout = nn.Dropout(cfg.dropout)
         head_out = cfg.horizon * (1 if cfg.channel_mode == "independent" else cfg.n_channels)
@@ -551,17 +567,31 @@ class MambaForecaster(nn.Module):
             return xn.transpose(1, 2).reshape(b * C, l, 1)
         return xn
 
-    def _tokens(self, xn: Tensor, features: Tensor | None) -> tuple[Tensor, Tensor]:
-        """Normalised x (b, l, C) [+ time features (b, l, F)] -> tokens (b', l, D) and the
-        normalised inputs in the same layout (b', l, 1 or C); b' = b*C (independent) or b."""
+    def _tokens(
+        self, xn: Tensor, features: Tensor | None, state: ForecastState | None
+    ) -> tuple[Tensor, Tensor, Tensor | None]:
+        """Normalised x (b, l, C) [+ time features (b, l, F)] -> tokens (b', l, D), the
+        normalised inputs in the same layout (b', l, s), s = 1 or C, and the last S - 1 of them
+        to carry (b', S-1, s) (None when S = 1); b' = b*C (independent) or b. With S =
+        embed_window > 1 each token reads its step's inputs and the S - 1 before (the carried
+        ones from ``state``, else zeros): a 1-D convolution with kernel S over the inputs."""
         cfg = self.config
-        series = u = self._series(xn)  # (b', l, 1 or C)
+        series = u = self._series(xn)  # (b', l, s)
+        S, carried = cfg.embed_window, None
+        if S > 1:
+            past = None if state is None else state.inputs
+            if past is None:
+                past = series.new_zeros(series.shape[0], S - 1, series.shape[2])
+            u = torch.cat([past.to(series.dtype), series], dim=1)  # (b', S-1+l, s)
+            carried = u[:, -(S - 1) :]
+            u = u.unfold(1, S, 1).transpose(2, 3)  # (b', l, S, s), oldest step first
+            u = u.reshape(series.shape[0], series.shape[1], S * series.shape[2])  # (b', l, S*s)
         if cfg.n_time_features:
             if cfg.channel_mode == "independent":
                 b, l, C = xn.shape
                 features = features[:, None].expand(b, C, l, features.shape[-1]).reshape(b * C, l, -1)
-            u = torch.cat([u, features.to(u.dtype)], dim=-1)  # (b', l, 1 or C + F)
-        return self.embed(u), series  # (b', l, D), (b', l, 1 or C)
+            u = torch.cat([u, features.to(u.dtype)], dim=-1)  # (b', l, S*s + F)
+        return self.embed(u), series, carried  # (b', l, D), (b', l, s), (b', S-1, s)
 
     def _head(
         self, h: Tensor, series: Tensor, state: ForecastState | None, all_positions: bool
@@ -657,7 +687,7 @@ class MambaForecaster(nn.Module):
         if phase is not None:
             x = x - self._cycle_at(phase)  # (b, l, C) residual after the cycle
         xn, mean, std, moments = self._normalise(x, state)
-        tokens, series = self._tokens(xn, features)
+        tokens, series, inputs = self._tokens(xn, features, state)
         h, caches = self.backbone(tokens, None if state is None else state.caches)
         out, hidden, cross = self._head(h, series, state, all_positions)  # (b', k, H or H*C)
         if not all_positions:
@@ -676,8 +706,8 @@ class MambaForecaster(nn.Module):
         # a state of its own: one viewing the pass's buffers (the last of the (b, l, C, 3) moving
         # sums, the head's last K - 1 of l hidden states) kept them alive in a stream and its saves
         caches = [InferenceCache(compact(c.conv_state), compact(c.ssm_state)) for c in caches]
-        hidden = None if hidden is None else compact(hidden)
-        return forecast, ForecastState(caches, compact(moments), steps, hidden)
+        hidden, inputs = (None if t is None else compact(t) for t in (hidden, inputs))
+        return forecast, ForecastState(caches, compact(moments), steps, hidden, inputs)
 
     # ---- recurrent interface ---------------------------------------------------------------
     def _check_recurrent(self) -> None:
@@ -698,10 +728,12 @@ class MambaForecaster(nn.Module):
         rows = batch_size * (cfg.n_channels if cfg.channel_mode == "independent" else 1)
         caches = self.backbone.alloc_caches(rows, device=device, dtype=dtype)
         moments = torch.zeros(batch_size, cfg.n_channels, 3, device=device, dtype=moments_dtype(device))
-        hidden = None
+        hidden = inputs = None
         if cfg.head_window > 1:
             hidden = torch.zeros(rows, cfg.head_window - 1, cfg.head_width, device=device, dtype=dtype)
-        return ForecastState(caches, moments, 0, hidden)
+        if cfg.embed_window > 1:
+            inputs = torch.zeros(rows, cfg.embed_window - 1, cfg.series_width, device=device, dtype=dtype)
+        return ForecastState(caches, moments, 0, hidden, inputs)
 
     def step(
         self, x_t: Tensor, state: ForecastState, marks_t: Tensor | None = None,
@@ -729,13 +761,13 @@ class MambaForecaster(nn.Module):
             moments = state.moments
             mean, std = torch.zeros_like(x_t), torch.ones_like(x_t)
         xn = ((x_t - mean) / std)[:, None]  # (b, 1, C)
-        u, series = self._tokens(xn, features)  # (b', 1, D), (b', 1, s)
+        u, series, inputs = self._tokens(xn, features, state)  # (b', 1, D), (b', 1, s), (b', S-1, s)
         h, caches = self.backbone.step(u, state.caches)  # (b', 1, D)
         out, hidden, cross = self._head(h, series, state, all_positions=False)  # (b', 1, out)
         forecast = self._denormalise(out, mean[:, None], std[:, None], cross)[:, 0]  # (b, H, C)
         if phase is not None:
             forecast = forecast + self._future_cycle(phase, future_phase)[:, 0]  # (b, H, C)
-        return forecast, ForecastState(caches, moments, state.steps + 1, hidden)
+        return forecast, ForecastState(caches, moments, state.steps + 1, hidden, inputs)
 
     # ---- forecasting a series (no gradients) -----------------------------------------------
     def windows_per_pass(self, length: int, batch_size: int | None = None) -> int:
