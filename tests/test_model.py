@@ -695,6 +695,7 @@ def test_scatter_puts_selected_series_back(channel_mode):
 @pytest.mark.parametrize("settings", [
     dict(), dict(channel_mode="mix", input_skip=True), dict(head_dim=4, n_layers=3, expand=4),
     dict(cross_channel_skip=True, input_skip=True, head_window=12, cycle_length=24, n_time_features=3),
+    dict(channel_mode="mix", embed_window=96, d_state=4),  # the embedding is the largest tensor
 ])
 def test_the_weight_floor_is_a_floor_of_the_weights_built(settings):
     """check_memory refuses a network by weight_floor() before building it: it must never count
@@ -707,11 +708,12 @@ def test_the_weight_floor_is_a_floor_of_the_weights_built(settings):
 def test_a_network_too_big_for_the_machine_is_refused_before_it_is_built():
     """n_layers=10**12 had swapped the machine to a halt building layers (helper-111's CLI fuzz)."""
     huge = ForecasterConfig(n_channels=1, horizon=2, context_length=8, d_model=64, n_layers=10**12)
-    with pytest.raises(ConfigError, match=r"the network would hold at least 27,776,000,000,001,024 weights: "
+    with pytest.raises(ConfigError, match=r"the network would hold at least 27,776,000,000,001,088 weights: "
                                           r".* GiB to train in float32, more than this machine's"):
         huge.check_memory()
     ForecasterConfig(n_channels=1, horizon=2, context_length=8).check_memory()  # a small one passes
-    for big in (dict(d_conv=10**23), dict(cycle_length=10**23), dict(d_state=10**23)):  # all counted
+    for big in (dict(d_conv=10**23), dict(cycle_length=10**23), dict(d_state=10**23),  # all counted
+                dict(embed_window=10**23)):
         with pytest.raises(ConfigError, match="the network would hold at least"):
             ForecasterConfig(n_channels=1, horizon=2, context_length=8, **big).check_memory()
     with pytest.raises(ConfigError, match=r"the causal norm.s span must be at most 10\*\*12 steps, got "
@@ -756,7 +758,7 @@ def test_a_refused_network_is_sized_at_sixteen_bytes_a_weight():
     """Weights, gradients and AdamW's two moments, float32 each; past 2**900 bytes in powers of two
     (2**1069 bytes as a float had raised OverflowError)."""
     huge = ForecasterConfig(n_channels=1, horizon=2, context_length=8, d_model=64, n_layers=10**12)
-    with pytest.raises(ConfigError, match=r"at least 27,776,000,000,001,024 weights: 413,894,653.3 GiB to "):
+    with pytest.raises(ConfigError, match=r"at least 27,776,000,000,001,088 weights: 413,894,653.3 GiB to "):
         huge.check_memory()
     past_floats = ForecasterConfig(n_channels=1, horizon=2, context_length=8, d_model=64, n_layers=2**1050)
     with pytest.raises(ConfigError, match=r"at least about 2\*\*1065 weights: about 2\*\*1039 GiB to train"):

@@ -956,9 +956,9 @@ _CLI_WORDING = (
     ("or change d_model/expand", "or change --d-model or --expand"),
     ("; pick headdim dividing", "; pick --headdim dividing"),
     (" or None (unseeded)", ""),  # a seed the command line cannot leave unset
-    ("lower d_model, n_layers, expand, d_state, d_conv, head_window, head_dim, cycle_length or horizon",
-     "lower --d-model, --n-layers, --expand, --d-state, --d-conv, --head-window, --head-dim, --cycle-length "
-     "or --horizon"),
+    ("lower d_model, n_layers, expand, d_state, d_conv, embed_window, head_window, head_dim, cycle_length or "
+     "horizon", "lower --d-model, --n-layers, --expand, --d-state, --d-conv, --embed-window, --head-window, "
+     "--head-dim, --cycle-length or --horizon"),
     ("or leave cycle_length unset", "or leave --cycle-length unset"),
     ("; leave cycle_length unset", "; leave --cycle-length unset"),
     ("extreme values, or lower learning_rate", "extreme values, or lower --learning-rate"),

@@ -155,16 +155,17 @@ class ForecasterConfig:
         return (self.head_dim or self.d_model) + self.skip_width
 
     def weight_floor(self) -> int:
-        """At least how many weights the network holds, from its largest tensors (the blocks'
-        projections and convolutions, the head, the cross-channel skip and the cycle), computed
-        without building it."""
+        """At least how many weights the network holds, from its largest tensors (the embedding,
+        the blocks' projections and convolutions, the head, the cross-channel skip and the cycle),
+        computed without building it."""
         m = self.mamba_config()
+        embed = (self.embed_window * self.series_width + self.n_time_features) * self.d_model
         per_layer = self.d_model * m.d_in_proj + m.d_inner * self.d_model + m.conv_dim * m.d_conv
-        outputs = self.horizon * (1 if self.channel_mode == "independent" else self.n_channels)
+        outputs = self.horizon * self.series_width
         C, K = self.n_channels, self.head_window
         skip = K * C * self.horizon * C if self.cross_channel_skip else 0
         cycle = (self.cycle_length or 0) * C
-        return self.n_layers * per_layer + K * self.head_width * outputs + skip + cycle
+        return embed + self.n_layers * per_layer + K * self.head_width * outputs + skip + cycle
 
     def check_memory(self) -> None:
         """ConfigError for a network that cannot train in this machine's memory: its weights, their
@@ -183,8 +184,8 @@ class ForecasterConfig:
             raise ConfigError(
                 f"the network would hold at least {count} weights: {gib} GiB "
                 f"to train in float32, more than this machine's {memory / 2**30:,.1f} GiB of memory; "
-                "lower d_model, n_layers, expand, d_state, d_conv, head_window, head_dim, cycle_length "
-                "or horizon"
+                "lower d_model, n_layers, expand, d_state, d_conv, embed_window, head_window, head_dim, "
+                "cycle_length or horizon"
             )
 
     @property
