@@ -1348,6 +1348,26 @@ def test_forecast_origins_checks_arrays_and_their_index_as_predict_checks_a_fram
             est.forecast_origins(tokyo, bad)
 
 
+def test_min_lr_ratio_sets_where_the_learning_rate_schedule_ends(series, monkeypatch):
+    """The estimator hands min_lr_ratio to the schedule: after the last step the learning rate is
+    min_lr_ratio x learning_rate (1: constant after the warm-up; 0.05, the default, decays)."""
+    from tsmamba.training import ForecastingModule
+
+    schedules = []
+    configure = ForecastingModule.configure_optimizers
+
+    def kept(module):
+        setup = configure(module)
+        schedules.append(setup["lr_scheduler"]["scheduler"])
+        return setup
+
+    monkeypatch.setattr(ForecastingModule, "configure_optimizers", kept)
+    for ratio in (1.0, 0.05):
+        TSMambaForecaster(**{**TINY, "patience": None}, learning_rate=0.01, min_lr_ratio=ratio).fit(series)
+        assert schedules[-1].last_epoch > 10  # every step of the two epochs ran
+        assert schedules[-1].get_last_lr()[0] == pytest.approx(0.01 * ratio, rel=1e-9)
+
+
 def test_parameters_that_would_train_nothing_or_read_as_true_are_refused(series):
     with pytest.raises(ConfigError, match=r"head_window \(50\) must be at most context_length \(24\)"):
         TSMambaForecaster(**TINY, head_window=50).fit(series)
@@ -1361,6 +1381,7 @@ def test_parameters_that_would_train_nothing_or_read_as_true_are_refused(series)
     with pytest.raises(ConfigError, match="val_fraction must be a number"):
         TSMambaForecaster(**TINY, val_fraction="0.1").fit(series)
     for name, value in [("warmup_fraction", "0.1"), ("warmup_fraction", None), ("ema_decay", "0.9"),
+                        ("min_lr_ratio", 1.5), ("min_lr_ratio", "0.1"),
                         ("gradient_clip_val", "1"), ("gradient_clip_val", float("nan")),
                         ("gradient_clip_val", -1)]:  # TypeErrors in training; -1 switched clipping off
         with pytest.raises(ConfigError, match=f"{name} must be a number"):

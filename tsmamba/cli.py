@@ -308,6 +308,8 @@ MODEL_PARAMS: tuple[Param, ...] = (
     Param("learning_rate", positive_float, "peak AdamW learning rate"),
     Param("weight_decay", non_negative_float, "AdamW weight decay"),
     Param("warmup_fraction", fraction, "share of steps warming up the learning rate"),
+    Param("min_lr_ratio", weight,
+          "the learning rate's floor after its cosine decay, as a share of the peak (1: constant)"),
     Param("ema_decay", fraction, "decay of a moving average of the weights, validated and kept (e.g. 0.99)"),
     Param("patience", non_negative_int, "early-stopping patience in epochs (0: off)"),
     Param("val_fraction", fraction, "share of the rows held out for early stopping (fit, rolling)"),

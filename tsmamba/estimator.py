@@ -165,6 +165,7 @@ class TSMambaForecaster(BaseEstimator):
         learning_rate: float = 1e-3,
         weight_decay: float = 0.01,
         warmup_fraction: float = 0.05,
+        min_lr_ratio: float = 0.05,
         ema_decay: float | None = None,
         patience: int | None = 3,
         val_fraction: float = 0.1,
@@ -205,6 +206,7 @@ class TSMambaForecaster(BaseEstimator):
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
         self.warmup_fraction = warmup_fraction
+        self.min_lr_ratio = min_lr_ratio
         self.ema_decay = ema_decay
         self.patience = patience
         self.val_fraction = val_fraction
@@ -322,6 +324,7 @@ class TSMambaForecaster(BaseEstimator):
         # before any data is read (the module and the trainer check their own the same way)
         check_number(self.val_fraction, "val_fraction", lambda v: 0 <= v < 1, "a number in [0, 1)")
         check_number(self.warmup_fraction, "warmup_fraction", lambda v: 0 <= v < 1, "a number in [0, 1)")
+        check_number(self.min_lr_ratio, "min_lr_ratio", lambda v: 0 <= v <= 1, "a number in [0, 1]")
         check_number(self.ema_decay, "ema_decay", lambda v: 0 <= v < 1, "a number in [0, 1) (0 or None: off)",
                      allow_none=True)
         check_gradient_clip(self.gradient_clip_val)
@@ -576,7 +579,8 @@ class TSMambaForecaster(BaseEstimator):
     def _run_settings(self) -> dict[str, Any]:
         """The settings a resume must keep: those that decide which windows each epoch draws
         (a random_state of None draws a new order on resume) and the loss validation compares.
-        max_epochs, patience, warmup_fraction, ema_decay and gradient_clip_val may change."""
+        max_epochs, patience, warmup_fraction, min_lr_ratio, ema_decay and gradient_clip_val may
+        change."""
         return {"random_state": self.random_state, "batch_size": self.batch_size,
                 "train_stride": self.train_stride, "train_sampling": self.train_sampling,
                 "loss": self.loss, "frequency_loss": float(self.frequency_loss)}
@@ -677,6 +681,7 @@ class TSMambaForecaster(BaseEstimator):
             learning_rate=self.learning_rate,
             weight_decay=self.weight_decay,
             warmup_fraction=self.warmup_fraction,
+            min_lr_ratio=self.min_lr_ratio,
             ema_decay=self.ema_decay or None,  # 0 or None: off
             identity=_fit_identity(network.config, self.columns_, _data_digest(scaled, all_index, borders),
                                    str(scaled.dtype).removeprefix("torch."), self._run_settings()),
