@@ -982,6 +982,29 @@ def test_config_values_are_converted_strictly(tmp_path, capsys, setting, expecte
     assert err.startswith(f"tsmamba: error: --config {config}: setting '{key}': {expected}"), err
 
 
+@pytest.mark.parametrize(("setting", "start"), [
+    ("start = 2017-06-01", "2017-06-01"),  # TOML dates and times are values of their own
+    ("start = 2017-06-01T06:00:00", "2017-06-01T06:00:00"),
+    ("start = 2017-06-01 06:00:00+02:00", "2017-06-01T06:00:00+02:00"),
+])
+def test_a_config_file_start_may_be_a_toml_date_or_time(tmp_path, setting, start):
+    """A TOML start written as a date (start = 2017-06-01, not a quoted string) had been refused as
+    "expected a row number, a fraction or a time, got datetime.date(2017, 6, 1)"."""
+    config = write(tmp_path, "c.toml", setting + "\n")
+    args = cli.build_parser().parse_args(["backtest", "--data", "x.csv", "--config", str(config)])
+    opts, _ = cli._resolve(cli.COMMANDS["backtest"], args)
+    assert opts["start"] == start
+    assert pd.Timestamp(opts["start"]) == pd.Timestamp(start)
+
+
+def test_a_toml_time_of_day_is_no_start(tmp_path, capsys):
+    config = write(tmp_path, "c.toml", "start = 06:00:00\n")
+    status = cli.main(["backtest", "--data", "ETTh1", "--config", str(config), "--out", str(tmp_path / "r")])
+    err = capsys.readouterr().err.strip()
+    assert status == 2 and "\n" not in err
+    assert "setting 'start': expected a row number, a fraction or a time" in err, err
+
+
 def test_config_files_name_a_mistyped_key_and_refuse_a_key_set_twice(tmp_path, capsys):
     def error(name: str, text: str) -> str:
         config = write(tmp_path, name, text)

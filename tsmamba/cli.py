@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import ast
 import contextlib
+import datetime
 import difflib
 import functools
 import importlib.util
@@ -161,9 +162,12 @@ def weight(text: Any) -> float:
 
 
 def start_value(text: Any) -> int | float | str:
-    """``--start``: an int row, a float fraction, or a timestamp (kept as text)."""
+    """``--start``: an int row, a float fraction, or a timestamp (kept as text; a config file's
+    TOML date or date-time as its ISO text, the offset of one that has it included)."""
     if isinstance(text, (int, float)) and not isinstance(text, bool):
         return text
+    if isinstance(text, datetime.date):  # a datetime.datetime too
+        return text.isoformat()
     text = str(text).strip()
     for kind in (int, float):
         try:
@@ -662,7 +666,8 @@ _CONFIG_KINDS: dict[Any, tuple[Callable[[Any], bool], str]] = {
     boolean: (lambda v: isinstance(v, bool), "true or false"),
     str: (lambda v: isinstance(v, str), "a string"),
     text: (lambda v: isinstance(v, str), "a string"),
-    start_value: (lambda v: _is_number(v) or isinstance(v, str), "a row number, a fraction or a time"),
+    start_value: (lambda v: _is_number(v) or isinstance(v, (str, datetime.date)),  # TOML: start = 2017-06-01
+                  "a row number, a fraction or a time"),
     refit_value: (lambda v: isinstance(v, bool) or _is_int(v), "true, false or an integer k"),
     column_list: (lambda v: (isinstance(v, str) and bool(v.strip())) or (
         isinstance(v, list) and bool(v) and all(isinstance(c, str) for c in v)), "a list of column names"),
