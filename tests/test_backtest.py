@@ -151,6 +151,15 @@ def test_start_forms():
                          ).origins[0] == 99
 
 
+@pytest.mark.parametrize("start", ["", " ", "NaT", pd.NaT, np.datetime64("NaT")])
+def test_a_start_that_names_no_time_is_refused_as_such(start):
+    """pandas reads "" and "NaT" as NaT, no time at all: the start had become the last row, refused
+    as "no forecast origin: the first origin row 49 ... start earlier", about a row never given."""
+    index = pd.date_range("2021-01-01", periods=50, freq="h")
+    with pytest.raises(ConfigError, match=r"start .* is not a row number, fraction or timestamp"):
+        plan_backtest(50, 5, context_length=4, start=start, index=index)
+
+
 @pytest.mark.parametrize(
     ("n_rows", "start", "observed"), [(700, 0.7, 490), (100, 0.29, 29), (5800, 0.7, 4060)]
 )

@@ -199,9 +199,11 @@ def _resolve_start(start: Any, n_rows: int, index: pd.DatetimeIndex | None) -> i
     if index is None:
         raise ConfigError("a timestamp start needs the series' DatetimeIndex")
     try:
-        pd.Timestamp(start)
+        named = pd.Timestamp(start)
     except (ValueError, TypeError) as exc:
         raise ConfigError(f"start {start!r} is not a row number, fraction or timestamp") from exc
+    if named is pd.NaT:  # "" and "NaT" read as no time: they had become the last row
+        raise ConfigError(f"start {start!r} is not a row number, fraction or timestamp")
     when = timestamp_on(index, start, "start")
     row = int(index.searchsorted(when, side="right")) - 1  # last row at or before `when`
     if row < 0:
