@@ -272,6 +272,7 @@ def test_backtest_fits_on_training_rows_and_forecasts_without_future_rows():
     result = backtest(LastValueForecaster(), wave, start=120, stride=5, window="sliding", train_length=60)
     a, b = result.config["mase_scale_rows"]
     assert [a, b] == result.config["train_ranges"][0] == [61, 121]
+    assert result.config["mase_lag"] == 24  # 60 rows hold seasonal pairs (season 24)
     scale = mase_scale(wave.to_numpy()[a:b], 24)
     expected = mase(result.arrays["y"], result.arrays["yhat"], scale)
     assert result.scores[result.model_name]["overall"]["mase"] == pytest.approx(expected, rel=1e-12)

@@ -1265,6 +1265,10 @@ def test_summary_table_prints_far_from_one_values_and_says_which_channels_mase_l
     assert "-8.4e+70%" in table and "+12.3%" in table and "gain: how much lower" in table
     channel["a"]["mase"] = float("nan")  # no channel has a MASE scale
     assert "MASE is missing: every channel is constant" in cli.summary_table(result)
+    # training rows shorter than a season: MASE differences at lag 1, and the note says so
+    result.config = {"season": 24, "mase_lag": 1}
+    note = "constant over the training rows at lag 1, the difference MASE scales by"
+    assert note in cli.summary_table(result)
 
 
 def test_fit_then_predict(tmp_path, small_csv, tiny_config, capsys):

@@ -82,6 +82,7 @@ from tsmamba.errors import (
 from tsmamba.metrics import (
     METRICS,
     check_metrics,
+    mase_lag,
     mase_scale,
     score,
     score_frame,
@@ -1264,6 +1265,7 @@ def backtest(
         "seasonal_naive_last_value_origins": naive_fallback,
         "metrics_units": "original",
         "mase_scale_rows": list(first_train),
+        "mase_lag": mase_lag(first_train[1] - first_train[0], season),
         "forecast_origins_kept": [len(kept), int(n)],
         "repairs": repairs,
     }
@@ -1423,6 +1425,7 @@ def backtest_ltsf(
         "last_origin": str(index[origins[-1]]),
         "season": season,
         "mase_scale_rows": [int(train_s), int(train_e)],  # the train split, as in a rolling report
+        "mase_lag": mase_lag(int(train_e - train_s), season),
         "baselines": list(BASELINES) if baselines else [],
         "baselines_skipped": {},
         "seasonal_naive_last_value_origins": naive_fallback,

@@ -1371,7 +1371,9 @@ def summary_table(result: Any) -> str:
     if unscaled:
         what = ("MASE is missing: every channel is" if len(unscaled) == len(per_channel)
                 else f"MASE leaves out {unscaled}:")
-        lines.append(f"{what} constant over the training rows at the seasonal lag")
+        lag = (getattr(result, "config", None) or {}).get("mase_lag")  # reports before it: None
+        at = "the seasonal lag" if lag is None else f"lag {lag}, the difference MASE scales by"
+        lines.append(f"{what} constant over the training rows at {at}")
     return "\n".join(lines)
 
 

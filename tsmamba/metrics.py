@@ -33,6 +33,7 @@ __all__ = [
     "mae",
     "mape",
     "mase",
+    "mase_lag",
     "mase_scale",
     "metrics_frame",
     "mse",
@@ -205,6 +206,12 @@ def mase(y: Any, yhat: Any, scale: Any, *, axis: Axis = None) -> float | np.ndar
     return _masked_mean(*_scaled_terms(y_arr, yhat_arr, valid, s), axis)
 
 
+def mase_lag(n_rows: int, season: int) -> int:
+    """The lag at which :func:`mase_scale` differences ``n_rows`` training rows: ``season``, or 1
+    when they hold no more than one season."""
+    return season if n_rows > season else 1
+
+
 def mase_scale(train_values: Any, season: int, channels: Sequence[Any] | None = None) -> np.ndarray:
     """In-sample mean absolute seasonal difference per channel: ``mean_t |x_t - x_{t-season}|``.
 
@@ -222,14 +229,14 @@ def mase_scale(train_values: Any, season: int, channels: Sequence[Any] | None = 
     if channels is not None and (isinstance(channels, (str, Mapping)) or len(channels) != x.shape[1]):
         raise ConfigError(f"channels must name the {x.shape[1]} columns, got {channels!r:.80}")
     n_time = x.shape[0]
-    if n_time <= season:
-        if n_time < 2:
-            warnings.warn(
-                f"training series has {n_time} value(s); MASE scale is NaN",
-                RuntimeWarning,
-                stacklevel=2,
-            )
-            return np.full(x.shape[1], np.nan)
+    if n_time < 2:
+        warnings.warn(
+            f"training series has {n_time} value(s); MASE scale is NaN",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        return np.full(x.shape[1], np.nan)
+    if mase_lag(n_time, season) != season:
         warnings.warn(
             f"training series of length {n_time} is too short for season {season}; "
             "using the lag-1 difference for the MASE scale",
