@@ -23,6 +23,7 @@ import pandas as pd
 import pytest
 
 from tsmamba import cli
+from tsmamba.checkpoint import read_meta
 
 SCRIPT = Path(sys.executable).with_name("tsmamba")
 BASE_CMD = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "tsmamba"]
@@ -1551,7 +1552,9 @@ def test_date_format_reads_day_first_files_as_their_iso_twins(tmp_path, capsys, 
     assert cli.main(["predict", "--model", str(model), "--data", str(small_df), "--date-format",
                      day_first]) == 0
     assert capsys.readouterr().out == expected  # the same model, forecasting from the same rows
-    assert cli.main(["predict", "--model", str(model), "--data", str(small_df)]) == 2
+    assert cli.main(["predict", "--model", str(model), "--data", str(small_df), "--quiet"]) == 0
+    assert capsys.readouterr().out == expected  # read as fit read its file: the format is the model's
+    assert cli.main(["predict", "--model", str(ot_hufl_model), "--data", str(small_df)]) == 2
     assert "pass --date-format (e.g. --date-format '%d/%m/%Y %H:%M')" in capsys.readouterr().err
 
     history, new = stream_input
@@ -1613,6 +1616,65 @@ def test_sep_and_decimal_read_a_semicolon_file_as_its_comma_twin(tmp_path, capsy
     lines = new[["date", "HUFL", "OT"]].to_csv(index=False, **european)  # with a header, in another order
     assert stream_lines(capsys, monkeypatch, ot_hufl_model, history_eu, lines, "--sep", ";", "--decimal",
                         ",") == (0, whole, "")
+
+
+def test_predict_and_stream_read_files_and_lines_as_fit_read_the_training_file(
+        tmp_path, capsys, monkeypatch, small_csv, tiny_config, stream_input):
+    """fit records how it read its CSV (--sep ';' --decimal ','); predict --data, stream --history
+    and stream's stdin lines (also resumed from --state) read the same way without the flags,
+    saying so; a file written the default way still reads, and one that fits neither names the
+    flags that came from the model."""
+    european = {"sep": ";", "decimal": ","}
+    small_eu = tmp_path / "small_eu.csv"
+    pd.read_csv(small_csv).to_csv(small_eu, index=False, **european)
+    model = tmp_path / "m"
+    assert cli.main(["fit", "--data", str(small_eu), "--sep", ";", "--decimal", ",", "--columns", "OT,HUFL",
+                     "--context", "48", "--horizon", "4", "--config", str(tiny_config), "--out", str(model),
+                     "--quiet"]) == 0
+    capsys.readouterr()
+    assert read_meta(model)["extra"] == {"read": {"sep": ";", "decimal": ","}}
+    assert cli.main(["predict", "--model", str(model), "--data", str(small_eu), "--sep", ";", "--decimal",
+                     ","]) == 0
+    expected = capsys.readouterr().out
+    assert cli.main(["predict", "--model", str(model), "--data", str(small_eu)]) == 0
+    out, err = capsys.readouterr()
+    assert out == expected
+    assert err.strip() == ("reading small_eu.csv with --sep ';' --decimal ',', as 'tsmamba fit' read the "
+                           "model's training file")
+    assert cli.main(["predict", "--model", str(model), "--data", str(small_csv), "--quiet"]) == 0
+    assert capsys.readouterr().out == expected  # written with ',' and '.': read as it is
+    assert cli.main(["predict", "--model", str(model), "--data", str(small_csv)]) == 0
+    assert capsys.readouterr().err.strip() == ("etth1_small.csv is not written like the model's training "
+                                               "file (--sep ';' --decimal ','): read as it is")
+    piped = tmp_path / "piped.csv"
+    pd.read_csv(small_csv).to_csv(piped, index=False, sep="|")
+    assert cli.main(["predict", "--model", str(model), "--data", str(piped)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("tsmamba: error: ") and len(err.splitlines()) == 1, err
+    assert err.endswith("(piped.csv was read with --sep ';' --decimal ',', as 'tsmamba fit' read the model's "
+                        "training file; give the flags this file is written with)"), err
+    assert cli.main(["predict", "--model", str(model), "--data", str(piped), "--sep", "|",
+                     "--decimal", "."]) == 0
+    assert capsys.readouterr().out == expected  # flags given win over the recorded ones
+
+    history, new = stream_input
+    history_eu = tmp_path / "history_eu.csv"
+    pd.read_csv(history).to_csv(history_eu, index=False, **european)
+    lines = new[["date", "OT", "HUFL"]].to_csv(index=False, header=False, **european)
+    status, whole, err = stream_lines(capsys, monkeypatch, model, history_eu, lines, "--sep", ";",
+                                      "--decimal", ",")
+    assert status == 0 and err == "" and len(whole) == 10
+    assert stream_lines(capsys, monkeypatch, model, history_eu, lines) == (0, whole, "")
+    state = tmp_path / "state"
+    first, rest = lines.splitlines(keepends=True)[:4], lines.splitlines(keepends=True)[4:]
+    assert stream_lines(capsys, monkeypatch, model, history_eu, "".join(first), "--state",
+                        str(state)) == (0, whole[:4], "")
+    monkeypatch.setattr(sys, "stdin", io.StringIO("".join(rest)))
+    assert cli.main(["stream", "--model", str(model), "--state", str(state)]) == 0
+    out, err = capsys.readouterr()
+    assert [json.loads(line) for line in out.splitlines()] == whole[4:]
+    assert ("reading stdin with --sep ';' --decimal ',', as 'tsmamba fit' read the model's training "
+            "file") in err
 
 
 @pytest.mark.parametrize(

@@ -25,7 +25,7 @@ from sklearn.exceptions import NotFittedError
 import tsmamba
 from tsmamba import estimator as estimator_module
 from tsmamba import training
-from tsmamba.checkpoint import held_alone
+from tsmamba.checkpoint import held_alone, read_meta
 from tsmamba.data import future_index
 from tsmamba.datasets import synthetic_ett
 from tsmamba.errors import (
@@ -247,6 +247,19 @@ def test_save_load_round_trip(fitted, series, tmp_path):
     # saving again replaces the directory atomically
     fitted.save(path)
     assert not [p for p in Path(tmp_path).iterdir() if p.name.startswith(".")]
+
+
+def test_save_keeps_the_callers_extra_json_in_the_meta_and_load_ignores_it(fitted, tmp_path):
+    path = fitted.save(tmp_path / "model", extra={"read": {"sep": ";"}, "note": np.float64(1.5)})
+    assert read_meta(path)["extra"] == {"read": {"sep": ";"}, "note": 1.5}
+    pd.testing.assert_frame_equal(TSMambaForecaster.load(path).predict(), fitted.predict())
+    assert "extra" not in read_meta(fitted.save(tmp_path / "plain"))
+    for bad, why in ((object(), "<object object at 0x[0-9a-f]+> is not a JSON value"),
+                     (float("nan"), "Out of range float values are not JSON compliant")):
+        with pytest.raises(ConfigError, match=re.escape(
+                "save(extra=...) takes a mapping of JSON values (no NaN or inf): ") + why):
+            fitted.save(tmp_path / "bad", extra={"x": bad})
+    assert not (tmp_path / "bad").exists()
 
 
 def test_cycle_and_input_skip_fit_predict_save_and_load(series, tmp_path):

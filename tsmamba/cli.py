@@ -35,6 +35,7 @@ import logging
 import math
 import os
 import re
+import shlex
 import signal
 import sys
 import threading
@@ -1194,7 +1195,6 @@ def load_data(
     ``history``): a file path or a registry name. ``columns`` (default: ``--columns``) selects
     the channels and their order; a saved model's columns, for predict and stream."""
     from tsmamba import datasets
-    from tsmamba.data import read_series
 
     flag = "--" + option.replace("_", "-")
     source = run.get(option)
@@ -1215,11 +1215,27 @@ def load_data(
             frame = _require_regular(run, datasets.read_dataset_file(path, spec), path.name)
             frame = _select(frame, columns, path.name)
         else:
-            time_col = time_col or _fitted_time(run, path)  # a model's file is read by its time column
-            written = {key: value for key, value in layout.items() if value is not None}
-            frame = read_series(path, time_col=time_col or "date", ds_col=time_col, columns=columns,
-                                tz=zone, freq=model_setting(run, "freq"),  # one row is a series then
-                                **written, **repairs)  # --id-col or --value-col: long form
+            read = functools.partial(_read_file, run, path, time_col, columns, zone, repairs=repairs)
+            carried = _saved_layout(run, layout) if spec is None else {}
+            try:
+                frame = read({**layout, **carried})
+            except DataValidationError as exc:
+                if not carried:
+                    raise
+                try:  # a file written as the defaults say, where fit's was not: read as it is
+                    frame = read(layout)
+                except TSMambaError:
+                    raise DataValidationError(
+                        f"{_one_line(str(exc))} ({path.name} was read with {_flags(carried)}, as '{PROG} "
+                        "fit' read the model's training file; give the flags this file is written with)"
+                    ) from None
+                run.note(f"{path.name} is not written like the model's training file ({_flags(carried)}): "
+                         "read as it is")
+            else:
+                if carried:  # as if given: stream's stdin lines are read the same way
+                    run.opts.update(carried)
+                    run.note(f"reading {path.name} with {_flags(carried)}, as '{PROG} fit' read the "
+                             "model's training file")
         return _zone_used(run, frame, path.name), path.name, str(path)
     spec = datasets.get_spec(source)  # unknown names raise DataNotFoundError listing the registry
     given = [f"--{name.replace('_', '-')}" for name, value in (("time_col", time_col), *layout.items(),
@@ -1240,6 +1256,7 @@ def load_data(
 # how a CSV file is written, besides its time column (--time-col): a long form's id and value
 # columns, the format of its timestamps, its field delimiter and decimal mark
 _LAYOUT = ("id_col", "value_col", "date_format", "sep", "decimal", "encoding")
+_LINE_LAYOUT = ("date_format", "sep", "decimal", "encoding")  # those of stream's stdin lines (wide)
 
 
 def _zone_used(run: Run, frame: Any, label: str) -> Any:
@@ -1260,17 +1277,53 @@ def _zone(name: str | None) -> str | None:
     return check_zone(name, "--tz")
 
 
-def _fitted_time(run: Run, path: Path) -> str | None:
-    """The time column the model of ``--model`` was fitted with, when the CSV at ``path`` has it
-    (as TSMambaForecaster.predict reads a file); None without a model or such a column."""
+def _read_file(run: Run, path: Path, time_col: str | None, columns: Sequence[str] | None, zone: Any,
+               layout: Mapping[str, str | None], repairs: Mapping[str, str | None]) -> Any:
+    """read_series of the CSV at ``path`` written as ``layout`` says (``_LAYOUT``'s settings)."""
+    from tsmamba.data import read_series
+
+    time_col = time_col or _fitted_time(run, path, layout)  # a model's file is read by its time column
+    written = {key: value for key, value in layout.items() if value is not None}
+    return read_series(path, time_col=time_col or "date", ds_col=time_col, columns=columns,
+                       tz=zone, freq=model_setting(run, "freq"),  # one row is a series then
+                       **written, **repairs)  # --id-col or --value-col: long form
+
+
+def _saved_layout(run: Run, layout: Mapping[str, str | None]) -> dict[str, str]:
+    """How 'tsmamba fit' read the training CSV of the model of ``--model`` (the ``_LAYOUT`` flags it
+    was given, recorded in the save), for the settings ``layout`` leaves unset; {} without one."""
+    extra = model_setting(run, "extra")
+    saved = extra.get("read") if isinstance(extra, dict) else None
+    if not isinstance(saved, dict):
+        return {}
+    return {key: value for key, value in saved.items()
+            if key in _LAYOUT and isinstance(value, str) and layout.get(key) is None}
+
+
+def _flags(settings: Mapping[str, str]) -> str:
+    """Settings as the command-line flags that give them: ``--sep ';' --decimal ','``."""
+    def shown(value: str) -> str:
+        if value == "\t":
+            return "tab"
+        if "'" in value:
+            return shlex.quote(value)
+        return value if re.fullmatch(r"[\w-]+", value) else f"'{value}'"  # as the errors write them
+
+    return " ".join(f"--{key.replace('_', '-')} {shown(settings[key])}" for key in _LAYOUT if key in settings)
+
+
+def _fitted_time(run: Run, path: Path, layout: Mapping[str, str | None]) -> str | None:
+    """The time column the model of ``--model`` was fitted with, when the CSV at ``path`` (written
+    as ``layout`` says) has it (as TSMambaForecaster.predict reads a file); None without a model
+    or such a column."""
     fitted = model_setting(run, "index_name")
     if not isinstance(fitted, str) or fitted == "date":
         return None
     import pandas as pd
 
     try:
-        header = pd.read_csv(path, nrows=0, sep=run.get("sep") or ",",  # as --sep/--encoding say
-                             encoding=run.get("encoding") or "utf-8").columns
+        header = pd.read_csv(path, nrows=0, sep=layout.get("sep") or ",",  # as --sep/--encoding say
+                             encoding=layout.get("encoding") or "utf-8").columns
     except (OSError, ValueError):  # unreadable or not a CSV: read_series says why
         return None
     return fitted if fitted in header else None
@@ -1671,7 +1724,8 @@ def cmd_fit(run: Run) -> int:
     t0 = time.perf_counter()
     forecaster.fit(frame)
     seconds = time.perf_counter() - t0
-    saved = forecaster.save(out)
+    read = {key: run.get(key) for key in _LAYOUT if run.get(key) is not None}  # for predict and stream
+    saved = forecaster.save(out, extra={"read": read} if read else None)
     history = forecaster.history_
     best = history.get("best_val_loss")
     run.say(
@@ -1994,6 +2048,11 @@ def cmd_stream(run: Run) -> int:
 
         forecaster = TSMambaForecaster.load(run.model)
         if saved:
+            lines = {key: value for key, value in _saved_layout(run, run.opts).items() if key in _LINE_LAYOUT}
+            if lines:  # stdin is read as the model's training file was, as a --history file would be
+                run.opts.update(lines)
+                run.note(f"reading stdin with {_flags(lines)}, as '{PROG} fit' read the model's "
+                         "training file")
             stream = Stream.load(state_dir, forecaster)
             stream.missing, stream.gaps = run.missing, run.gaps  # the command line's policies
             unread = "; --history is not read" if run.get("history") else ""

@@ -927,10 +927,21 @@ class TSMambaForecaster(BaseEstimator):
         return Stream(self, history=history, **kwargs)
 
     # ---- persistence -----------------------------------------------------------------------
-    def save(self, path: str | os.PathLike) -> Path:
-        """Write the fitted model to a directory (tensors + JSON), atomically."""
+    def save(self, path: str | os.PathLike, *, extra: Mapping[str, Any] | None = None) -> Path:
+        """Write the fitted model to a directory (tensors + JSON), atomically.
+
+        ``extra``: a JSON mapping of the caller's own, kept in the save's ``meta.json`` under
+        ``"extra"`` (``tsmamba.checkpoint.read_meta(path)["extra"]``) and ignored by :meth:`load`;
+        ``tsmamba fit`` records there how it read the training CSV."""
         self = _snapshot(self)  # one fit throughout; not a wrapper, whose frame would shift warnings
         self.check_fitted()
+        if extra is not None:
+            try:
+                extra = _as_json(dict(extra))
+            except (TypeError, ValueError) as exc:
+                raise ConfigError(
+                    f"save(extra=...) takes a mapping of JSON values (no NaN or inf): {exc}"
+                ) from None
         params, dropped = {}, []
         for key, value in self.get_params().items():
             try:  # as JSON, numpy scalars as Python numbers (a grid gives them), paths as text
@@ -965,6 +976,8 @@ class TSMambaForecaster(BaseEstimator):
             "index_name": self.index_.name,
             "index_unit": self.index_.unit,
         }
+        if extra is not None:
+            meta["extra"] = extra
         tensors = {
             "weights": self.network_.state_dict(),
             "series": {
