@@ -1656,6 +1656,9 @@ def test_predict_and_stream_read_files_and_lines_as_fit_read_the_training_file(
     assert cli.main(["predict", "--model", str(model), "--data", str(piped), "--sep", "|",
                      "--decimal", "."]) == 0
     assert capsys.readouterr().out == expected  # flags given win over the recorded ones
+    assert cli.main(["predict", "--model", str(model), "--data", str(small_csv), "--sep", ","]) == 0
+    out, err = capsys.readouterr()
+    assert out == expected and err == ""  # --sep and --decimal go together: ',' carries no ',' decimal
 
     history, new = stream_input
     history_eu = tmp_path / "history_eu.csv"

@@ -1291,13 +1291,17 @@ def _read_file(run: Run, path: Path, time_col: str | None, columns: Sequence[str
 
 def _saved_layout(run: Run, layout: Mapping[str, str | None]) -> dict[str, str]:
     """How 'tsmamba fit' read the training CSV of the model of ``--model`` (the ``_LAYOUT`` flags it
-    was given, recorded in the save), for the settings ``layout`` leaves unset; {} without one."""
+    was given, recorded in the save), for the settings ``layout`` leaves unset (--sep and --decimal
+    go together: giving one carries neither); {} without one."""
     extra = model_setting(run, "extra")
     saved = extra.get("read") if isinstance(extra, dict) else None
     if not isinstance(saved, dict):
         return {}
+    given = {key for key in _LAYOUT if layout.get(key) is not None}
+    if given & {"sep", "decimal"}:  # a pair: --sep , with a carried ',' decimal would clash
+        given |= {"sep", "decimal"}
     return {key: value for key, value in saved.items()
-            if key in _LAYOUT and isinstance(value, str) and layout.get(key) is None}
+            if key in _LAYOUT and isinstance(value, str) and key not in given}
 
 
 def _flags(settings: Mapping[str, str]) -> str:
