@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -843,6 +844,31 @@ def test_a_float64_fit_trains_on_the_float64_values():
     values = torch.tensor(frame["y"].to_numpy())
     windows = values.unfold(0, TINY["context_length"], 1)[:, :, None]  # every context, exactly
     assert all((windows == c).all(dim=(1, 2)).any() for c in contexts[:20])
+
+def test_an_unscaled_fit_without_normalisation_warns_of_columns_far_from_unit_scale():
+    """fit(scale=False) with norm='none' on values near 2e6 trained a network that forecast about
+    0.7 for them, silently; it now warns, naming the column and the ways out. Unit-scale values (the
+    LTSF route), scale=True and norm='causal' are not warned about."""
+    index = pd.date_range("2020-01-01", periods=300, freq="h", name="date")
+    wave = np.sin(np.arange(300) / 3)
+    frame = pd.DataFrame({"big": 2e6 + 1e5 * wave, "unit": wave}, index=index)
+    params = {**TINY, "max_epochs": 1, "norm": "none"}
+    with pytest.warns(UserWarning) as caught:
+        TSMambaForecaster(**params).fit(frame, scale=False)
+    unscaled = [w for w in caught if "scale=False" in str(w.message)]
+    assert len(unscaled) == 1 and unscaled[0].filename == __file__
+    assert str(unscaled[0].message) == (
+        "fit(scale=False) with norm='none' trains on the values as given, and the root mean square of "
+        "'big' (2e+06) exceeds 1000: the network, which starts near unit scale, will forecast them "
+        "poorly; pass scale=True, norm='causal', or scale the data first")
+    for change, fit_kwargs in (({}, {"scale": True}), ({"norm": "causal"}, {"scale": False}),
+                               ({}, {"scale": False})):
+        data = frame[["unit"]] if change == {} and not fit_kwargs["scale"] else frame
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            TSMambaForecaster(**{**params, **change}).fit(data, **fit_kwargs)
+        assert not [w for w in seen if "scale=False" in str(w.message)]
+
 
 def test_real_data_smoke_fit_beats_last_value(benchmark_file):
     """A short fit on a slice of ETTh1 beats the naive last-value forecast on held-out windows."""

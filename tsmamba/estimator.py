@@ -635,6 +635,8 @@ class TSMambaForecaster(BaseEstimator):
             if scale
             else StandardScaler.identity(values.shape[1])
         )
+        if not scale and self.norm == "none":
+            _warn_unscaled(values[:train_end], frame.columns)
         self.columns_ = [str(c) for c in frame.columns]
         self.feature_names_in_ = np.asarray(self.columns_, dtype=object)
         self.n_features_in_ = len(self.columns_)
@@ -1118,6 +1120,26 @@ def _new_network(
         finally:
             torch.set_default_dtype(default)
     return network.to(dtype)
+
+
+UNSCALED_RMS = 1e3
+"""With ``scale=False`` and ``norm="none"`` the network sees the values as given: a training
+column whose root mean square exceeds this is warned about (its weights start near unit scale)."""
+
+
+def _warn_unscaled(train: np.ndarray, columns: Sequence[Any]) -> None:
+    """A UserWarning naming the training columns (n, C) far from unit scale (``UNSCALED_RMS``)."""
+    rms = np.sqrt(np.mean(np.square(train), axis=0))
+    large = [(str(c), r) for c, r in zip(columns, rms, strict=True) if r > UNSCALED_RMS]
+    if large:
+        named = ", ".join(f"{c!r} ({r:.3g})" for c, r in large[:5]) + (" ..." if len(large) > 5 else "")
+        warnings.warn(
+            f"fit(scale=False) with norm='none' trains on the values as given, and the root mean "
+            f"square of {named} exceeds {UNSCALED_RMS:g}: the network, which starts near unit scale, "
+            "will forecast them poorly; pass scale=True, norm='causal', or scale the data first",
+            UserWarning,
+            stacklevel=4,  # the caller of fit (fit -> _fit -> here)
+        )
 
 
 def _as_json(value: Any, allow_nan: bool = False) -> Any:
