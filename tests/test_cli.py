@@ -1680,6 +1680,32 @@ def test_predict_and_stream_read_files_and_lines_as_fit_read_the_training_file(
             "file") in err
 
 
+def test_a_file_named_like_a_registry_file_is_read_as_fit_read_it(tmp_path, capsys, small_csv, tiny_config):
+    """A CSV of one's own named ETTh1.csv, written with ';' and ',': fit reads it with --sep and
+    --decimal, and predict reads that same file as fit did without them (its name had made it be
+    read as the published file, refused for its ';' with the flags to give)."""
+    own = tmp_path / "ETTh1.csv"
+    pd.read_csv(small_csv).to_csv(own, index=False, sep=";", decimal=",")
+    model = tmp_path / "m"
+    assert cli.main(["fit", "--data", str(own), "--sep", ";", "--decimal", ",", "--columns", "OT,HUFL",
+                     "--context", "48", "--horizon", "4", "--config", str(tiny_config), "--out", str(model),
+                     "--quiet"]) == 0
+    capsys.readouterr()
+    assert cli.main(["predict", "--model", str(model), "--data", str(own), "--sep", ";", "--decimal",
+                     ","]) == 0
+    expected = capsys.readouterr().out
+    assert cli.main(["predict", "--model", str(model), "--data", str(own)]) == 0
+    out, err = capsys.readouterr()
+    assert out == expected
+    assert err.strip() == ("reading ETTh1.csv with --sep ';' --decimal ',', as 'tsmamba fit' read the "
+                           "model's training file")
+    published = tmp_path / "published" / "ETTh1.csv"  # written as published: read so, saying nothing
+    published.parent.mkdir()
+    published.write_bytes(small_csv.read_bytes())
+    assert cli.main(["predict", "--model", str(model), "--data", str(published)]) == 0
+    assert capsys.readouterr() == (expected, "")
+
+
 @pytest.mark.parametrize(
     ("flag", "value", "fragment"),
     [("--sep", ";;", "argument --sep: expected one character such as ';' or '|' (a tab: --sep tab), got "

@@ -1211,12 +1211,18 @@ def load_data(
     repairs = {"fill": run.get("fill"), "impute": run.get("impute")}
     if path.exists() or _is_path_like(source):
         spec = datasets.get_spec(path, missing_ok=True) if path.is_file() else None
+        carried = _saved_layout(run, layout)
+        frame = None
         if spec is not None and time_col is None and not any((*layout.values(), *repairs.values())):
-            frame = _require_regular(run, datasets.read_dataset_file(path, spec), path.name)
-            frame = _select(frame, columns, path.name)
-        else:
+            try:
+                frame = datasets.read_dataset_file(path, spec)
+            except DataValidationError:
+                if not carried:
+                    raise  # else a file named like a registry's, written as the model's training file
+            else:
+                frame = _select(_require_regular(run, frame, path.name), columns, path.name)
+        if frame is None:
             read = functools.partial(_read_file, run, path, time_col, columns, zone, repairs=repairs)
-            carried = _saved_layout(run, layout) if spec is None else {}
             try:
                 frame = read({**layout, **carried})
             except DataValidationError as exc:
