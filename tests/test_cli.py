@@ -1706,6 +1706,32 @@ def test_a_file_named_like_a_registry_file_is_read_as_fit_read_it(tmp_path, caps
     assert capsys.readouterr() == (expected, "")
 
 
+def test_a_long_form_file_with_a_date_column_is_read_as_fit_read_it(tmp_path, capsys, small_csv, tiny_config):
+    """fit --time-col date --id-col store --value-col sales: predict reads that file as fit did
+    with no flags (the recorded --id-col and --value-col, and the model's time column 'date'; long
+    form's default time column is ds, and the file had been refused for having none)."""
+    long_csv = tmp_path / "sales.csv"
+    frame = pd.read_csv(small_csv)[["date", "OT", "HUFL"]]
+    frame.melt(id_vars="date", var_name="store", value_name="sales").to_csv(long_csv, index=False)
+    model = tmp_path / "m"
+    assert cli.main(["fit", "--data", str(long_csv), "--time-col", "date", "--id-col", "store", "--value-col",
+                     "sales", "--context", "48", "--horizon", "4", "--config", str(tiny_config), "--out",
+                     str(model), "--quiet"]) == 0
+    capsys.readouterr()
+    assert cli.main(["predict", "--model", str(model), "--data", str(long_csv), "--time-col", "date",
+                     "--id-col", "store", "--value-col", "sales"]) == 0
+    expected = capsys.readouterr().out
+    assert cli.main(["predict", "--model", str(model), "--data", str(long_csv)]) == 0
+    out, err = capsys.readouterr()
+    assert out == expected
+    assert err.strip() == ("reading sales.csv with --id-col store --value-col sales, as 'tsmamba fit' read "
+                           "the model's training file")
+    wide = tmp_path / "wide.csv"
+    frame.to_csv(wide, index=False)
+    assert cli.main(["predict", "--model", str(model), "--data", str(wide), "--quiet"]) == 0
+    assert capsys.readouterr().out == expected  # a wide file is read as it is
+
+
 @pytest.mark.parametrize(
     ("flag", "value", "fragment"),
     [("--sep", ";;", "argument --sep: expected one character such as ';' or '|' (a tab: --sep tab), got "

@@ -1327,7 +1327,8 @@ def _fitted_time(run: Run, path: Path, layout: Mapping[str, str | None]) -> str 
     as ``layout`` says) has it (as TSMambaForecaster.predict reads a file); None without a model
     or such a column."""
     fitted = model_setting(run, "index_name")
-    if not isinstance(fitted, str) or fitted == "date":
+    long_form = layout.get("id_col") is not None or layout.get("value_col") is not None
+    if not isinstance(fitted, str) or (fitted == "date" and not long_form):  # long form's default: ds
         return None
     import pandas as pd
 
