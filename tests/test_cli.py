@@ -1651,11 +1651,22 @@ def test_predict_and_stream_read_files_and_lines_as_fit_read_the_training_file(
     assert cli.main(["predict", "--model", str(model), "--data", str(piped)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("tsmamba: error: ") and len(err.splitlines()) == 1, err
-    assert err.endswith("(piped.csv was read with --sep ';' --decimal ',', as 'tsmamba fit' read the model's "
-                        "training file; give the flags this file is written with)"), err
+    assert err == (
+        "tsmamba: error: piped.csv: the header 'date|HUFL|HULL|MUFL|MULL|LUFL|LULL|OT' has no semicolon but "
+        "'|': the file seems to use '|' as its delimiter; pass --sep '|' (read with --sep ';' --decimal ',', "
+        "as 'tsmamba fit' read the model's training file); read without them: piped.csv: the header "
+        "'date|HUFL|HULL|MUFL|MULL|LUFL|LULL|OT' has no comma but '|': the file seems to use '|' as its "
+        "delimiter; pass --sep '|'")
     assert cli.main(["predict", "--model", str(model), "--data", str(piped), "--sep", "|",
                      "--decimal", "."]) == 0
     assert capsys.readouterr().out == expected  # flags given win over the recorded ones
+    holed = tmp_path / "holed.csv"
+    pd.read_csv(small_csv).drop(index=300).to_csv(holed, index=False, **european)  # a row missing
+    assert cli.main(["predict", "--model", str(model), "--data", str(holed)]) == 2
+    err = capsys.readouterr().err.strip()  # the file's own problem first, then the defaults' read
+    assert err.startswith("tsmamba: error: holed.csv: 1 timestamp missing from the 'h' grid in 1 gap"), err
+    assert ("or add them to the file (read with --sep ';' --decimal ',', as 'tsmamba fit' read the model's "
+            "training file); read without them: holed.csv: the header 'date;HUFL;") in err
     assert cli.main(["predict", "--model", str(model), "--data", str(small_csv), "--sep", ","]) == 0
     out, err = capsys.readouterr()
     assert out == expected and err == ""  # --sep and --decimal go together: ',' carries no ',' decimal

@@ -1230,10 +1230,10 @@ def load_data(
                     raise
                 try:  # a file written as the defaults say, where fit's was not: read as it is
                     frame = read(layout)
-                except TSMambaError:
+                except TSMambaError as without:  # both: which fits the file is the user's to say
                     raise DataValidationError(
-                        f"{_one_line(str(exc))} ({path.name} was read with {_flags(carried)}, as '{PROG} "
-                        "fit' read the model's training file; give the flags this file is written with)"
+                        f"{_one_line(str(exc))} (read with {_flags(carried)}, as '{PROG} fit' read the "
+                        f"model's training file); read without them: {_one_line(str(without))}"
                     ) from None
                 run.note(f"{path.name} is not written like the model's training file ({_flags(carried)}): "
                          "read as it is")
