@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tsmamba import cli
+from tsmamba import checkpoint, cli
 from tsmamba.checkpoint import read_meta
 
 SCRIPT = Path(sys.executable).with_name("tsmamba")
@@ -1687,8 +1687,27 @@ def test_predict_and_stream_read_files_and_lines_as_fit_read_the_training_file(
     assert cli.main(["stream", "--model", str(model), "--state", str(state)]) == 0
     out, err = capsys.readouterr()
     assert [json.loads(line) for line in out.splitlines()] == whole[4:]
+    assert f"reading stdin with --sep ';' --decimal ',', as the stream saved in {state} read its lines" in err
+    assert read_meta(state)["extra"] == {"read": {"sep": ";", "decimal": ","}}
+    # a history written the default way is read as it is, and so are the lines, also once resumed
+    plain_lines = new[["date", "OT", "HUFL"]].to_csv(index=False, header=False).splitlines(keepends=True)
+    state_plain = tmp_path / "state_plain"
+    assert stream_lines(capsys, monkeypatch, model, history, "".join(plain_lines[:4]), "--state",
+                        str(state_plain)) == (0, whole[:4], "")
+    assert read_meta(state_plain)["extra"] == {"read": {}}
+    monkeypatch.setattr(sys, "stdin", io.StringIO("".join(plain_lines[4:])))
+    assert cli.main(["stream", "--model", str(model), "--state", str(state_plain), "--quiet"]) == 0
+    assert [json.loads(line) for line in capsys.readouterr().out.splitlines()] == whole[4:]
+    # a stream saved before streams recorded how they read: resumed as the model's file was read
+    meta_file = state / "meta.json"
+    meta = json.loads(meta_file.read_text())
+    del meta["extra"]
+    meta[checkpoint.META_DIGEST] = checkpoint._meta_digest(meta)
+    meta_file.write_text(json.dumps(meta))
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))
+    assert cli.main(["stream", "--model", str(model), "--state", str(state)]) == 0
     assert ("reading stdin with --sep ';' --decimal ',', as 'tsmamba fit' read the model's training "
-            "file") in err
+            "file") in capsys.readouterr().err
 
 
 def test_a_file_named_like_a_registry_file_is_read_as_fit_read_it(tmp_path, capsys, small_csv, tiny_config):

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import torch
 
-from tsmamba.checkpoint import read_checkpoint, write_checkpoint
+from tsmamba.checkpoint import read_checkpoint, read_meta, write_checkpoint
 from tsmamba.data import future_index, read_series
 from tsmamba.datasets import synthetic_ett
 from tsmamba.errors import CheckpointError, ConfigError, DataValidationError, StreamError
@@ -353,6 +353,18 @@ def test_save_and_restart(model, series, tmp_path):
     rescaled = TSMambaForecaster(**TINY).fit(series.iloc[:200] * 1000)  # the same weights, to the bit
     with pytest.raises(CheckpointError, match="same weights fitted on other data"):
         Stream.load(path, rescaled)  # it forecast 1000 times larger
+
+
+def test_a_stream_save_keeps_the_callers_extra_json_and_load_ignores_it(model, series, tmp_path):
+    stream = model.stream(history=series.iloc[:90])
+    path = stream.save(tmp_path / "stream", extra={"read": {"sep": ";"}, "n": np.int64(3)})
+    assert read_meta(path)["extra"] == {"read": {"sep": ";"}, "n": 3}
+    resumed = Stream.load(path, model)
+    pd.testing.assert_frame_equal(resumed.update(series.iloc[90]), stream.update(series.iloc[90]))
+    with pytest.raises(ConfigError, match=re.escape("save(extra=...) takes a mapping of JSON values (no NaN "
+                                                    "or inf): Out of range float values")):
+        stream.save(tmp_path / "bad", extra={"x": float("inf")})
+    assert not (tmp_path / "bad").exists()
 
 
 def test_a_stream_saved_with_sums_of_squares_loads_and_continues(model64, series, tmp_path):

@@ -30,7 +30,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tsmamba.errors import CheckpointError
+from tsmamba.errors import CheckpointError, ConfigError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -505,6 +505,22 @@ def save_again(kind: str | None) -> str:
     if kind == STREAM_FORMAT:  # the state it held is gone: only the history rebuilds it
         return "warm a new stream on the series' history and save that"
     return "save the model again"
+
+
+def extra_meta(extra: Mapping[str, Any]) -> dict[str, Any]:
+    """A save's ``extra=`` mapping as ``meta.json`` keeps it (numpy scalars as Python numbers);
+    ConfigError for what JSON cannot hold, NaN and inf included."""
+    import numpy as np
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, np.generic):
+            return value.item()
+        raise TypeError(f"{value!r} is not a JSON value")
+
+    try:
+        return json.loads(json.dumps(dict(extra), default=plain, allow_nan=False))
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"save(extra=...) takes a mapping of JSON values (no NaN or inf): {exc}") from None
 
 
 def _meta_digest(meta: Mapping[str, Any]) -> str:

@@ -1295,18 +1295,22 @@ def _read_file(run: Run, path: Path, time_col: str | None, columns: Sequence[str
                        **written, **repairs)  # --id-col or --value-col: long form
 
 
-def _saved_layout(run: Run, layout: Mapping[str, str | None]) -> dict[str, str]:
+def _saved_layout(run: Run, layout: Mapping[str, Any]) -> dict[str, str]:
     """How 'tsmamba fit' read the training CSV of the model of ``--model`` (the ``_LAYOUT`` flags it
-    was given, recorded in the save), for the settings ``layout`` leaves unset (--sep and --decimal
-    go together: giving one carries neither); {} without one."""
+    was given, recorded in the save), for the settings ``layout`` leaves unset; {} without one."""
     extra = model_setting(run, "extra")
-    saved = extra.get("read") if isinstance(extra, dict) else None
-    if not isinstance(saved, dict):
+    return _carried(extra.get("read") if isinstance(extra, dict) else None, layout)
+
+
+def _carried(recorded: Any, layout: Mapping[str, Any]) -> dict[str, str]:
+    """The reading settings ``recorded`` in a save (its ``extra["read"]``) that ``layout`` leaves
+    unset (--sep and --decimal go together: giving one carries neither); {} for no record."""
+    if not isinstance(recorded, dict):
         return {}
     given = {key for key in _LAYOUT if layout.get(key) is not None}
     if given & {"sep", "decimal"}:  # a pair: --sep , with a carried ',' decimal would clash
         given |= {"sep", "decimal"}
-    return {key: value for key, value in saved.items()
+    return {key: value for key, value in recorded.items()
             if key in _LAYOUT and isinstance(value, str) and key not in given}
 
 
@@ -2030,7 +2034,7 @@ examples:
 def cmd_stream(run: Run) -> int:
     """Warm a stream on --history (or resume the one saved in --state), then forecast after every
     line read from stdin."""
-    from tsmamba.checkpoint import STREAM_FORMAT, check_replaceable, held_alone
+    from tsmamba.checkpoint import STREAM_FORMAT, check_replaceable, held_alone, read_meta
 
     state_dir = run.get("state")
     if run.get("save_every") is not None and state_dir is None:
@@ -2058,12 +2062,19 @@ def cmd_stream(run: Run) -> int:
         from tsmamba.streaming import CSVLineReader, Stream
 
         forecaster = TSMambaForecaster.load(run.model)
-        if saved:
-            lines = {key: value for key, value in _saved_layout(run, run.opts).items() if key in _LINE_LAYOUT}
-            if lines:  # stdin is read as the model's training file was, as a --history file would be
+        if saved:  # stdin is read as the runs before read theirs (recorded in the save), else as
+            # the model's training file was read, as a --history file would be
+            extra = read_meta(state_dir, STREAM_FORMAT).get("extra")
+            recorded = extra.get("read") if isinstance(extra, dict) else None
+            if isinstance(recorded, dict):
+                lines = _carried(recorded, run.opts)
+                how = f"as the stream saved in {state_dir} read its lines"
+            else:  # saved before streams recorded it
+                lines, how = _saved_layout(run, run.opts), f"as '{PROG} fit' read the model's training file"
+            lines = {key: value for key, value in lines.items() if key in _LINE_LAYOUT}
+            if lines:
                 run.opts.update(lines)
-                run.note(f"reading stdin with {_flags(lines)}, as '{PROG} fit' read the model's "
-                         "training file")
+                run.note(f"reading stdin with {_flags(lines)}, {how}")
             stream = Stream.load(state_dir, forecaster)
             stream.missing, stream.gaps = run.missing, run.gaps  # the command line's policies
             unread = "; --history is not read" if run.get("history") else ""
@@ -2076,7 +2087,8 @@ def cmd_stream(run: Run) -> int:
                                or "utf-8",
                                time_name=time_name or "date", date_format=run.get("date_format"),
                                sep=run.get("sep") or ",", decimal=run.get("decimal") or ".")
-        with _saved_at_the_end(stream, state_dir, run.get("save_every")) as used:
+        read = {key: run.get(key) for key in _LINE_LAYOUT if run.get(key) is not None}  # for a resume
+        with _saved_at_the_end(stream, state_dir, run.get("save_every"), {"read": read}) as used:
             return _stream_lines(run, stream, reader, columns, used)
 
 
@@ -2098,25 +2110,26 @@ def _saved_stream(state_dir: Path) -> bool:
 
 
 @contextlib.contextmanager
-def _saved_at_the_end(stream: Any, state_dir: Path | None, every: int | None) -> Iterator[Callable[[], None]]:
+def _saved_at_the_end(stream: Any, state_dir: Path | None, every: int | None,
+                      extra: Mapping[str, Any]) -> Iterator[Callable[[], None]]:
     """Yields the function to call after each line a stream used; saves the stream to
-    ``state_dir`` after every ``every`` such lines, and once more when the command ends, however
-    it ends (input read, Ctrl-C, SIGTERM, an error). The signals wait while a line is used, so a
-    stop comes between lines, and the state saved is that of the last line used."""
+    ``state_dir`` (with ``extra``) after every ``every`` such lines, and once more when the command
+    ends, however it ends (input read, Ctrl-C, SIGTERM, an error). The signals wait while a line
+    is used, so a stop comes between lines, and the state saved is that of the last line used."""
     count = 0
 
     def used() -> None:
         nonlocal count
         count += 1
         if every and count % every == 0:
-            stream.save(state_dir)
+            stream.save(state_dir, extra=extra)
 
     try:
         yield used
     finally:
         if state_dir is not None:
             with _signals_held():  # a second Ctrl-C does not cut the save short
-                stream.save(state_dir)
+                stream.save(state_dir, extra=extra)
 
 
 @contextlib.contextmanager

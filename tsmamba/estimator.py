@@ -34,6 +34,7 @@ from sklearn.exceptions import NotFittedError as SklearnNotFittedError
 from tsmamba import __version__
 from tsmamba.checkpoint import (
     FORECASTER_FORMAT,
+    extra_meta,
     held_alone,
     read_checkpoint,
     sha256_bytes,
@@ -937,13 +938,7 @@ class TSMambaForecaster(BaseEstimator):
         ``tsmamba fit`` records there how it read the training CSV."""
         self = _snapshot(self)  # one fit throughout; not a wrapper, whose frame would shift warnings
         self.check_fitted()
-        if extra is not None:
-            try:
-                extra = _as_json(dict(extra))
-            except (TypeError, ValueError) as exc:
-                raise ConfigError(
-                    f"save(extra=...) takes a mapping of JSON values (no NaN or inf): {exc}"
-                ) from None
+        extra = None if extra is None else extra_meta(extra)
         params, dropped = {}, []
         for key, value in self.get_params().items():
             try:  # as JSON, numpy scalars as Python numbers (a grid gives them), paths as text

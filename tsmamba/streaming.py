@@ -38,6 +38,7 @@ import torch
 
 from tsmamba.checkpoint import (
     STREAM_FORMAT,
+    extra_meta,
     read_checkpoint,
     save_again,
     sha256_bytes,
@@ -672,12 +673,15 @@ class Stream:
         """Bytes of carried state (all series)."""
         return sum(t.numel() * t.element_size() for t in self._state.tensors().values())
 
-    def save(self, path: str | os.PathLike) -> Path:
+    def save(self, path: str | os.PathLike, *, extra: Mapping[str, Any] | None = None) -> Path:
         """Persist the stream's state atomically (tensors + JSON).
 
         Series ids must be str, int, bool or finite float (numpy scalars are stored as their Python
-        value); last timestamps are stored as ns since the epoch plus the zone's name.
+        value); last timestamps are stored as ns since the epoch plus the zone's name. ``extra``: a
+        JSON mapping of the caller's own, kept in ``meta.json`` under ``"extra"`` and ignored by
+        :meth:`load` (``tsmamba stream --state`` records how it read its stdin lines there).
         """
+        extra = None if extra is None else extra_meta(extra)  # checked before the work
         ids = [i.item() if isinstance(i, np.generic) else i for i in self.ids]
         for i in ids:
             if type(i) not in (str, int, float, bool) or (isinstance(i, float) and not np.isfinite(i)):
@@ -699,6 +703,8 @@ class Stream:
             "fit": _fit_fingerprint(self.forecaster),
             "moments": "deviations",  # the causal norm's (sum, squared deviations, weight)
         }
+        if extra is not None:
+            meta["extra"] = extra
         tensors = {
             "state": self._state.tensors(),
             "stream": {"forecast": self._forecast, "last_values": torch.as_tensor(self._last_values)},
