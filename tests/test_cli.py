@@ -1457,9 +1457,9 @@ def test_stream_state_saves_every_n_lines_and_is_checked_before_the_work(tmp_pat
     saves = []
     real_save = Stream.save
 
-    def counted(self, path):
+    def counted(self, path, **kwargs):
         saves.append(self.last_timestamp)
-        return real_save(self, path)
+        return real_save(self, path, **kwargs)
 
     monkeypatch.setattr(Stream, "save", counted)
     status, _, _ = stream_lines(capsys, monkeypatch, ot_hufl_model, history, lines, "--state",
