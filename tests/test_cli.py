@@ -1618,6 +1618,24 @@ def test_sep_and_decimal_read_a_semicolon_file_as_its_comma_twin(tmp_path, capsy
                         ",") == (0, whole, "")
 
 
+def fit_and_predict_without_the_flags(capsys, csv: Path, model: Path, tiny_config: Path) -> tuple[Path, str]:
+    """Fit OT and HUFL of ``csv`` (written with ';' and ',') with --sep ';' --decimal ',', then
+    check that predict --data reads it the same without them, saying so; (model, forecast CSV)."""
+    assert cli.main(["fit", "--data", str(csv), "--sep", ";", "--decimal", ",", "--columns", "OT,HUFL",
+                     "--context", "48", "--horizon", "4", "--config", str(tiny_config), "--out", str(model),
+                     "--quiet"]) == 0
+    capsys.readouterr()
+    assert cli.main(["predict", "--model", str(model), "--data", str(csv), "--sep", ";", "--decimal",
+                     ","]) == 0
+    expected = capsys.readouterr().out
+    assert cli.main(["predict", "--model", str(model), "--data", str(csv)]) == 0
+    out, err = capsys.readouterr()
+    assert out == expected
+    assert err.strip() == (f"reading {csv.name} with --sep ';' --decimal ',', as 'tsmamba fit' read the "
+                           "model's training file")
+    return model, expected
+
+
 def test_predict_and_stream_read_files_and_lines_as_fit_read_the_training_file(
         tmp_path, capsys, monkeypatch, small_csv, tiny_config, stream_input):
     """fit records how it read its CSV (--sep ';' --decimal ','); predict --data, stream --history
@@ -1627,20 +1645,8 @@ def test_predict_and_stream_read_files_and_lines_as_fit_read_the_training_file(
     european = {"sep": ";", "decimal": ","}
     small_eu = tmp_path / "small_eu.csv"
     pd.read_csv(small_csv).to_csv(small_eu, index=False, **european)
-    model = tmp_path / "m"
-    assert cli.main(["fit", "--data", str(small_eu), "--sep", ";", "--decimal", ",", "--columns", "OT,HUFL",
-                     "--context", "48", "--horizon", "4", "--config", str(tiny_config), "--out", str(model),
-                     "--quiet"]) == 0
-    capsys.readouterr()
+    model, expected = fit_and_predict_without_the_flags(capsys, small_eu, tmp_path / "m", tiny_config)
     assert read_meta(model)["extra"] == {"read": {"sep": ";", "decimal": ","}}
-    assert cli.main(["predict", "--model", str(model), "--data", str(small_eu), "--sep", ";", "--decimal",
-                     ","]) == 0
-    expected = capsys.readouterr().out
-    assert cli.main(["predict", "--model", str(model), "--data", str(small_eu)]) == 0
-    out, err = capsys.readouterr()
-    assert out == expected
-    assert err.strip() == ("reading small_eu.csv with --sep ';' --decimal ',', as 'tsmamba fit' read the "
-                           "model's training file")
     assert cli.main(["predict", "--model", str(model), "--data", str(small_csv), "--quiet"]) == 0
     assert capsys.readouterr().out == expected  # written with ',' and '.': read as it is
     assert cli.main(["predict", "--model", str(model), "--data", str(small_csv)]) == 0
@@ -1716,19 +1722,7 @@ def test_a_file_named_like_a_registry_file_is_read_as_fit_read_it(tmp_path, caps
     read as the published file, refused for its ';' with the flags to give)."""
     own = tmp_path / "ETTh1.csv"
     pd.read_csv(small_csv).to_csv(own, index=False, sep=";", decimal=",")
-    model = tmp_path / "m"
-    assert cli.main(["fit", "--data", str(own), "--sep", ";", "--decimal", ",", "--columns", "OT,HUFL",
-                     "--context", "48", "--horizon", "4", "--config", str(tiny_config), "--out", str(model),
-                     "--quiet"]) == 0
-    capsys.readouterr()
-    assert cli.main(["predict", "--model", str(model), "--data", str(own), "--sep", ";", "--decimal",
-                     ","]) == 0
-    expected = capsys.readouterr().out
-    assert cli.main(["predict", "--model", str(model), "--data", str(own)]) == 0
-    out, err = capsys.readouterr()
-    assert out == expected
-    assert err.strip() == ("reading ETTh1.csv with --sep ';' --decimal ',', as 'tsmamba fit' read the "
-                           "model's training file")
+    model, expected = fit_and_predict_without_the_flags(capsys, own, tmp_path / "m", tiny_config)
     published = tmp_path / "published" / "ETTh1.csv"  # written as published: read so, saying nothing
     published.parent.mkdir()
     published.write_bytes(small_csv.read_bytes())
