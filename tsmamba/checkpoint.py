@@ -507,18 +507,20 @@ def save_again(kind: str | None) -> str:
     return "save the model again"
 
 
+def json_plain(value: Any) -> Any:
+    """``json.dumps``' ``default=``: numpy scalars as Python numbers; TypeError for the rest."""
+    import numpy as np
+
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"{value!r} is not a JSON value")
+
+
 def extra_meta(extra: Mapping[str, Any]) -> dict[str, Any]:
     """A save's ``extra=`` mapping as ``meta.json`` keeps it (numpy scalars as Python numbers);
     ConfigError for what JSON cannot hold, NaN and inf included."""
-    import numpy as np
-
-    def plain(value: Any) -> Any:
-        if isinstance(value, np.generic):
-            return value.item()
-        raise TypeError(f"{value!r} is not a JSON value")
-
     try:
-        return json.loads(json.dumps(dict(extra), default=plain, allow_nan=False))
+        return json.loads(json.dumps(dict(extra), default=json_plain, allow_nan=False))
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"save(extra=...) takes a mapping of JSON values (no NaN or inf): {exc}") from None
 

@@ -1760,7 +1760,8 @@ examples:
   tsmamba predict --model models/etth1 --data ETTh1_latest.csv --context full --out forecast.csv
 
 --data needs the model's channels (other columns are left out); the forecast has them in the
-model's order.
+model's order. A --data file is read with the --date-format, --sep, --decimal, --encoding,
+--id-col and --value-col that 'tsmamba fit' was given, unless given here (a note says so).
 """
 
 
@@ -1985,7 +1986,9 @@ non-empty line is a header: its time field holds no digit and is a word (such as
 not a missing-value word such as "NA"), or it is no timestamp and the line names every model
 channel or holds text among its values. A header must name every model channel once, in any
 order (other names are ignored), or the command stops with one error line naming the problem. A
-mistyped timestamp followed by numbers is a bad row, not a header.
+mistyped timestamp followed by numbers is a bad row, not a header. Without --date-format, --sep,
+--decimal and --encoding, the history and the lines are read as 'tsmamba fit' read the model's
+training file (a resumed --state: as its earlier runs read their lines); a note says so.
 
 A bad line (not CSV, e.g. a stray quote; wrong field count; non-numeric or infinite value; a
 timestamp not after the last; a gap) prints one error line on standard error and the stream goes

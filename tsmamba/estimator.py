@@ -36,6 +36,7 @@ from tsmamba.checkpoint import (
     FORECASTER_FORMAT,
     extra_meta,
     held_alone,
+    json_plain,
     read_checkpoint,
     sha256_bytes,
     write_checkpoint,
@@ -1140,7 +1141,7 @@ def _warn_unscaled(train: np.ndarray, columns: Sequence[Any]) -> None:
 def _as_json(value: Any, allow_nan: bool = False) -> Any:
     """``value`` through JSON, numpy scalars as Python numbers; TypeError if it is no JSON value
     (ValueError for inf or NaN, unless ``allow_nan``)."""
-    return json.loads(json.dumps(value, default=_plain, allow_nan=allow_nan))
+    return json.loads(json.dumps(value, default=json_plain, allow_nan=allow_nan))
 
 
 def _newer_save(meta: Mapping[str, Any]) -> str | None:
@@ -1259,12 +1260,6 @@ def _data_digest(scaled: np.ndarray, index: pd.DatetimeIndex, borders: dict[str,
     parts = (np.ascontiguousarray(scaled, dtype=np.float64).tobytes(), index.asi8.tobytes(),
              repr((str(index.tz), sorted(borders.items()))).encode())
     return sha256_bytes(b"".join(parts))
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(f"{value!r} is not a JSON value")
 
 
 def _flat(record: dict[str, Any]) -> dict[str, Any]:
