@@ -328,15 +328,16 @@ def test_a_yearly_cycle_starts_at_the_month_means(monkeypatch):
 
 
 class HeadAtTrainStart(Callback):
-    """Records the head's (and the cross-channel skip's) weight and bias into ``seen`` when
-    training starts."""
+    """Records the head's (and the cross-channel or per-channel skip's) weight and bias into
+    ``seen`` when training starts."""
 
     def __init__(self, seen: dict):
         self.seen = seen
 
     def on_train_start(self, trainer, module):
         network = module.network
-        for prefix, layer in (("", network.head), ("cross_", getattr(network, "cross_skip", None))):
+        for prefix, layer in (("", network.head), ("cross_", getattr(network, "cross_skip", None)),
+                              ("channel_", getattr(network, "channel_skip", None))):
             if layer is not None:
                 self.seen[prefix + "weight"] = layer.weight.detach().double().clone()
                 self.seen[prefix + "bias"] = layer.bias.detach().double().clone()
@@ -424,6 +425,46 @@ def test_linear_init_ridge_sets_the_penalty_of_the_all_channel_ridge_map(series,
     for bad in (0.0, -1.0, float("nan"), True):
         with pytest.raises(ConfigError, match="linear_init_ridge"):
             TSMambaForecaster(**TINY, input_skip=True, linear_init=True, linear_init_ridge=bad).fit(series)
+
+
+def test_linear_init_own_weighs_each_channels_ridge_map_in_the_channel_skip_start(series):
+    """With channel_skip the shared head starts at the ridge map shared by all channels and the
+    per-channel map at ``linear_init_own`` x (the channel's own ridge map - the shared one)."""
+    seen = {}
+    L_, H, C, own = TINY["context_length"], TINY["horizon"], series.shape[1], 0.3
+    est = TSMambaForecaster(
+        **{**TINY, "max_epochs": 1}, norm="none", cycle_length=24, input_skip=True, channel_skip=True,
+        linear_init=True, linear_init_own=own, head_dim=2,
+        trainer_kwargs={"callbacks": [HeadAtTrainStart(seen)]},
+    ).fit(series)
+    x, y = cycle_free_training_windows(est, series)  # (n, L, C), (n, H, C)
+
+    def ridge(xs, ys):  # (m, L), (m, H) -> (L + 1, H)
+        A = np.hstack([xs, np.ones((len(xs), 1))])
+        return np.linalg.solve(A.T @ A + np.diag([1.0] * L_ + [0.0]), A.T @ ys)
+
+    shared = ridge(x.transpose(0, 2, 1).reshape(-1, L_), y.transpose(0, 2, 1).reshape(-1, H))
+    np.testing.assert_allclose(seen["weight"].view(H, L_, 3).numpy()[:, :, 2], shared[:-1].T, atol=1e-5)
+    for c in range(C):
+        apart = own * (ridge(x[:, :, c], y[:, :, c]) - shared)  # (L + 1, H)
+        np.testing.assert_allclose(seen["channel_weight"].view(C, H, L_)[c].numpy(), apart[:-1].T, atol=1e-5)
+        np.testing.assert_allclose(seen["channel_bias"].view(C, H)[c].numpy(), apart[-1], atol=1e-5)
+    assert np.abs(seen["channel_weight"].numpy()).max() > 1e-3
+
+
+BOTH = "set linear_init=True and channel_skip=True"
+
+
+@pytest.mark.parametrize("params, message", [
+    (dict(input_skip=True, linear_init=True, linear_init_own=0.5), BOTH),
+    (dict(input_skip=True, channel_skip=True, linear_init_own=0.5), BOTH),
+    (dict(input_skip=True, channel_skip=True, linear_init=True, linear_init_own=1.5),
+     r"linear_init_own must be a number in \[0, 1\], got 1.5"),
+    (dict(channel_skip=True), "input_skip=True"),
+])
+def test_channel_skip_settings_are_checked_before_training(series, params, message):
+    with pytest.raises(ConfigError, match=message):
+        TSMambaForecaster(**TINY, **params).fit(series)
 
 
 def test_random_train_sampling_trains_on_a_fresh_share_of_all_windows(series):

@@ -159,15 +159,20 @@ def test_embed_window_tokens_embed_each_steps_input_and_the_ones_before_it():
         tiny(embed_window=0)
 
 
+@pytest.mark.parametrize("skip", ["cross_channel_skip", "channel_skip"])
 @pytest.mark.parametrize("norm", ["causal", "none"])
 @pytest.mark.parametrize("head_window", [1, 4])
-def test_cross_channel_skip_step_and_carried_state_equal_forward(norm, head_window):
-    """The all-channel linear path reads each channel's row of the head buffer: stepping,
-    continuing a carried state and the all-positions convolution give forward's forecast."""
+def test_extra_linear_skips_step_and_carried_state_equal_forward(skip, norm, head_window):
+    """The all-channel and the per-channel linear paths read each channel's row of the head
+    buffer: stepping, continuing a carried state and the all-positions convolution give
+    forward's forecast."""
     net = tiny(norm=norm, head_window=head_window, head_dim=3, cycle_length=7, input_skip=True,
-               cross_channel_skip=True).double()
+               **{skip: True}).double()
     with torch.no_grad():
         net.cycle.normal_()
+        if skip == "channel_skip":  # it starts at zero
+            net.channel_skip.weight.normal_()
+            net.channel_skip.bias.normal_()
     x = torch.randn(2, 17, 3, dtype=torch.float64)
     marks = phases(2, 17, 7, start=2)
     expected = net(x, marks)
@@ -181,13 +186,51 @@ def test_cross_channel_skip_step_and_carried_state_equal_forward(norm, head_wind
     torch.testing.assert_close(rest, every[:, 9:], atol=1e-10, rtol=0)
     for t in (0, 5, 16):  # position t of all positions == the forecast after x[:, :t+1]
         torch.testing.assert_close(every[:, t], net(x[:, : t + 1], marks[:, : t + 1]), atol=1e-10, rtol=0)
-    # one channel's history moves every channel's forecast through the linear path alone
+    # through the linear path alone, one channel's history moves every channel's forecast (all
+    # channels' map) or its own only (each channel's own map)
     with torch.no_grad():
         net.head.weight.zero_()
         bumped = x.clone()
         bumped[:, -1, 0] += 1.0
         change = (net(bumped, marks) - net(x, marks)).abs().amax(dim=(0, 1))  # (C,)
-    assert (change > 1e-6).all()
+    if skip == "cross_channel_skip":
+        assert (change > 1e-6).all()
+    else:
+        assert change[0] > 1e-6 and not change[1:].any()
+
+
+def test_channel_skip_is_each_channels_own_linear_map():
+    """channel c's extra output is its own K weights and bias applied to its last K inputs; a
+    channel's map does not move another channel's forecast."""
+    K, H = 4, 5
+    net = tiny(norm="none", input_skip=True, head_window=K, channel_skip=True).double()
+    with torch.no_grad():
+        net.channel_skip.weight.normal_()
+        net.channel_skip.bias.normal_()
+        x = torch.randn(2, 12, 3, dtype=torch.float64)
+        with_skip = net(x)
+        weight = net.channel_skip.weight.view(3, H, K).clone()
+        bias = net.channel_skip.bias.view(3, H).clone()
+        net.channel_skip.weight.zero_()
+        net.channel_skip.bias.zero_()
+        without = net(x)
+    expected = torch.einsum("bkc,chk->bhc", x[:, -K:], weight) + bias.T  # (b, H, C)
+    torch.testing.assert_close(with_skip - without, expected, atol=1e-10, rtol=0)
+    assert net.channel_skip.weight.shape == (3 * H, 1, K)
+    groups = net.param_groups(0.01)
+    assert any(p is net.channel_skip.weight for p in groups[0]["params"])  # decays toward the shared map
+    assert any(p is net.channel_skip.bias for p in groups[1]["params"])
+
+
+def test_channel_skip_needs_the_independent_input_skip_and_no_cross_channel_skip():
+    with pytest.raises(ConfigError, match="input_skip=True"):
+        tiny(channel_skip=True)
+    with pytest.raises(ConfigError, match="mix"):
+        tiny(channel_mode="mix", input_skip=True, channel_skip=True)
+    with pytest.raises(ConfigError, match="choose one"):
+        tiny(input_skip=True, channel_skip=True, cross_channel_skip=True)
+    with pytest.raises(ConfigError, match="channel_skip must be True or False"):
+        tiny(input_skip=True, channel_skip="no")
 
 
 def test_cross_channel_skip_needs_the_independent_input_skip():
@@ -383,6 +426,36 @@ def test_init_linear_path_makes_the_network_the_ridge_map(mode):
         assert not net.head.weight.any() and not net.head.bias.any()
     with torch.no_grad():
         torch.testing.assert_close(net(x, marks), fitted + future, atol=1e-10, rtol=0)
+
+
+@pytest.mark.parametrize("own", [0.0, 0.3, 1.0])
+def test_init_linear_path_with_channel_skip_mixes_the_shared_and_each_channels_ridge_map(own):
+    """With channel_skip the start is (1 - own) x the ridge map shared by all channels + own x
+    each channel's own ridge map, both fitted independently here (float64, 1e-10)."""
+    K, H, W = 6, 5, 4
+    net = tiny(norm="none", cycle_length=W, input_skip=True, head_window=K, head_dim=2,
+               channel_skip=True).double()
+    with torch.no_grad():
+        net.cycle.normal_()
+    n = 40
+    x, y = torch.randn(n, 12, 3, dtype=torch.float64), torch.randn(n, H, 3, dtype=torch.float64)
+    y[..., 1] = 2.0 * x[:, -H:, 1].flip(1) + 0.5  # a channel unlike the others
+    marks = phases(n, 12, W)
+    net.init_linear_path([(x[:25], y[:25], marks[:25]), (x[25:], y[25:], marks[25:])], ridge=0.5, own=own)
+
+    phase = marks[..., 0].long()
+    future = net.cycle[(phase[:, -1:] + torch.arange(1, H + 1)) % W].detach()  # (n, H, C)
+    xr = (x - net.cycle[phase].detach())[:, -K:]  # (n, K, C)
+    yr = y - future
+    rows = xr.permute(0, 2, 1).reshape(n * 3, K), yr.permute(0, 2, 1).reshape(n * 3, H)
+    shared = ridge_reference(*rows, 0.5).reshape(n, 3, H).permute(0, 2, 1)  # (n, H, C)
+    each = torch.stack([ridge_reference(xr[..., c], yr[..., c], 0.5) for c in range(3)], dim=-1)
+    with torch.no_grad():
+        expected = (1 - own) * shared + own * each + future
+        torch.testing.assert_close(net(x, marks), expected, atol=1e-10, rtol=0)
+    assert (net.channel_skip.weight.abs().amax() > 1e-3) == (own > 0)
+    with pytest.raises(ConfigError, match=r"own .* must be in \[0, 1\], got 1.5"):
+        net.init_linear_path([(x, y, marks)], own=1.5)
 
 
 def test_init_linear_path_on_windows_shorter_than_the_head_reads_them_as_the_head_does():

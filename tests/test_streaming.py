@@ -133,13 +133,17 @@ def test_an_embedding_window_model_streams_exactly_and_resumes_from_a_save(serie
     np.testing.assert_allclose(fc.to_numpy(), expected.to_numpy(), rtol=0, atol=1e-10)
 
 
-@pytest.mark.parametrize("cross_channel_skip", [False, True])
-def test_cycle_and_skip_model_streams_exactly(series, tmp_path, cross_channel_skip):
-    """A model with a learned cycle and the input skip (own channel, or all channels): the stream
-    feeds each update's phase from its timestamp and still equals full recomputation (float64, 1e-10)."""
-    fitted = TSMambaForecaster(
-        **TINY, cycle_length=24, input_skip=True, cross_channel_skip=cross_channel_skip, time_features=True
-    ).fit(series.iloc[:200])
+@pytest.mark.parametrize("skip", [
+    {}, {"cross_channel_skip": True}, {"channel_skip": True, "linear_init": True, "linear_init_own": 1.0},
+])
+def test_cycle_and_skip_model_streams_exactly(series, tmp_path, skip):
+    """A model with a learned cycle and the input skip (shared over the channels, plus all channels'
+    map or each channel's own): the stream feeds each update's phase from its timestamp and still
+    equals full recomputation (float64, 1e-10)."""
+    fitted = TSMambaForecaster(**TINY, cycle_length=24, input_skip=True, **skip, time_features=True).fit(
+        series.iloc[:200])
+    if "channel_skip" in skip:
+        assert fitted.network_.channel_skip.weight.abs().amax() > 1e-3
     twin = TSMambaForecaster.load(fitted.save(tmp_path / "cyc"))
     twin.network_.double()
     stream = twin.stream(history=series.iloc[:150])

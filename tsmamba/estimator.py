@@ -158,8 +158,10 @@ class TSMambaForecaster(BaseEstimator):
         cycle_length: int | None = None,
         input_skip: bool = False,
         cross_channel_skip: bool = False,
+        channel_skip: bool = False,
         linear_init: bool = False,
         linear_init_ridge: float = 1.0,
+        linear_init_own: float | None = None,
         loss: str = "mse",
         frequency_loss: float = 0.0,
         max_epochs: int = 10,
@@ -199,8 +201,10 @@ class TSMambaForecaster(BaseEstimator):
         self.cycle_length = cycle_length
         self.input_skip = input_skip
         self.cross_channel_skip = cross_channel_skip
+        self.channel_skip = channel_skip
         self.linear_init = linear_init
         self.linear_init_ridge = linear_init_ridge
+        self.linear_init_own = linear_init_own
         self.loss = loss
         self.frequency_loss = frequency_loss
         self.max_epochs = max_epochs
@@ -244,6 +248,7 @@ class TSMambaForecaster(BaseEstimator):
             cycle_length=self.cycle_length,
             input_skip=self.input_skip,
             cross_channel_skip=self.cross_channel_skip,
+            channel_skip=self.channel_skip,
         )
 
     def set_params(self, **params: Any) -> TSMambaForecaster:
@@ -332,7 +337,8 @@ class TSMambaForecaster(BaseEstimator):
         check_gradient_clip(self.gradient_clip_val)
         if self.checkpoint_dir is not None and not isinstance(self.checkpoint_dir, (str, os.PathLike)):
             raise ConfigError(f"checkpoint_dir must be a folder path or None, got {self.checkpoint_dir!r}")
-        for name in ("input_skip", "cross_channel_skip", "time_features", "linear_init", "progress"):
+        for name in ("input_skip", "cross_channel_skip", "channel_skip", "time_features", "linear_init",
+                     "progress"):
             check_bool(getattr(self, name), name)  # "no" is truthy: it switched them on
         check_patience(self.patience)
         # before any data is read, the settings the network and the training module check again
@@ -356,6 +362,13 @@ class TSMambaForecaster(BaseEstimator):
             raise ConfigError(
                 f"linear_init_ridge is the ridge map's penalty and must be a positive number, got {ridge!r}"
             )
+        if self.linear_init_own is not None:
+            if not (self.linear_init and self.channel_skip):
+                raise ConfigError(
+                    "linear_init_own weighs each channel's own ridge map in the start of channel_skip; "
+                    "set linear_init=True and channel_skip=True with it, or leave it at None"
+                )
+            check_number(self.linear_init_own, "linear_init_own", lambda v: 0 <= v <= 1, "a number in [0, 1]")
 
     # ---- data ------------------------------------------------------------------------------
     def _read(
@@ -677,6 +690,7 @@ class TSMambaForecaster(BaseEstimator):
             network.init_linear_path(
                 (train.get_batch(range(i, min(i + step, len(train)))) for i in range(0, len(train), step)),
                 ridge=float(self.linear_init_ridge),
+                own=0.5 if self.linear_init_own is None else float(self.linear_init_own),
             )
         module = ForecastingModule(
             network,
@@ -1070,7 +1084,7 @@ _NOT_IN_FORECASTS = ("chunk_size", "dropout")  # network settings that may chang
 _SHAPING = (  # estimator parameters that are network settings of the same name
     "horizon", "context_length", "d_model", "n_layers", "d_state", "expand", "headdim", "d_conv",
     "channel_mode", "norm", "norm_span", "head_window", "head_dim", "cycle_length", "input_skip",
-    "cross_channel_skip", "embed_window",
+    "cross_channel_skip", "channel_skip", "embed_window",
 )
 
 

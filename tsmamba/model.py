@@ -22,7 +22,10 @@ With ``cross_channel_skip`` (channel-independent mode) a second linear map reads
 inputs of *all* C channels for each channel's forecast: the Mamba path stays per channel (shared
 weights) while the linear path mixes channels, as an all-channel linear forecaster does. Each
 channel's row of the head buffer already holds that channel's last K inputs, so the recurrent
-form stays O(1) per step.
+form stays O(1) per step. With ``channel_skip`` (channel-independent mode) each channel instead
+gets a linear map of its own from its last K inputs, added to the shared head's forecast: the
+shared map and the Mamba path stay common to all channels, the per-channel map holds what sets
+each channel apart (DLinear's "individual" linear layers; Zeng et al., AAAI 2023).
 
 Channel modes: ``"mix"`` embeds the C channels of a step together (one token per step);
 ``"independent"`` runs each channel as its own sequence through shared weights (the C channels
@@ -90,6 +93,7 @@ class ForecasterConfig:
     cycle_length: int | None = None  # W: steps of the learned cycle removed from the input (None: off)
     input_skip: bool = False  # the head also reads the normalised inputs of its K positions
     cross_channel_skip: bool = False  # independent mode: a linear map from all C channels' last K inputs
+    channel_skip: bool = False  # independent mode: each channel's own linear map from its last K inputs
     norm_eps: float = 1e-5
 
     def __post_init__(self) -> None:
@@ -119,7 +123,7 @@ class ForecasterConfig:
         positive_int(self.head_window, "head_window")
         positive_int(self.head_dim, "head_dim", allow_none=True)
         positive_int(self.embed_window, "embed_window")
-        for name in ("input_skip", "cross_channel_skip"):  # "no" is truthy: it switched them on
+        for name in ("input_skip", "cross_channel_skip", "channel_skip"):  # "no" is truthy: it switched on
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name} must be True or False, got {getattr(self, name)!r}")
         W = self.cycle_length
@@ -136,6 +140,18 @@ class ForecasterConfig:
                 "cross_channel_skip adds an all-channel linear path to channel_mode='independent' with "
                 "input_skip=True (in 'mix' mode the skip already reads every channel); "
                 f"got channel_mode={self.channel_mode!r}, input_skip={self.input_skip}"
+            )
+        if self.channel_skip and not (self.input_skip and self.channel_mode == "independent"):
+            raise ConfigError(
+                "channel_skip gives each channel its own linear map beside the shared one of "
+                "channel_mode='independent' with input_skip=True (in 'mix' mode the skip already maps "
+                f"each channel on its own); got channel_mode={self.channel_mode!r}, "
+                f"input_skip={self.input_skip}"
+            )
+        if self.channel_skip and self.cross_channel_skip:
+            raise ConfigError(
+                "channel_skip and cross_channel_skip are two kinds of linear path beside the shared "
+                "head (each channel's own inputs, or all channels' inputs); choose one"
             )
         self.mamba_config()  # validates the block geometry
 
@@ -164,6 +180,7 @@ class ForecasterConfig:
         outputs = self.horizon * self.series_width
         C, K = self.n_channels, self.head_window
         skip = K * C * self.horizon * C if self.cross_channel_skip else 0
+        skip += C * self.horizon * K if self.channel_skip else 0
         cycle = (self.cycle_length or 0) * C
         return embed + self.n_layers * per_layer + K * self.head_width * outputs + skip + cycle
 
@@ -410,6 +427,11 @@ class MambaForecaster(nn.Module):
         self.head = nn.Linear(cfg.head_window * cfg.head_width, head_out)
         if cfg.cross_channel_skip:  # the last K inputs of all C channels -> H*C outputs (H-major)
             self.cross_skip = nn.Linear(cfg.head_window * cfg.n_channels, cfg.horizon * cfg.n_channels)
+        if cfg.channel_skip:  # channel c's last K inputs -> its H outputs: weight (C*H, 1, K), zero at first
+            C, H, K = cfg.n_channels, cfg.horizon, cfg.head_window
+            self.channel_skip = nn.Conv1d(C, C * H, K, groups=C)
+            nn.init.zeros_(self.channel_skip.weight)
+            nn.init.zeros_(self.channel_skip.bias)
         if cfg.cycle_length:
             self.cycle = nn.Parameter(torch.zeros(cfg.cycle_length, cfg.n_channels))  # (W, C)
 
@@ -431,7 +453,8 @@ class MambaForecaster(nn.Module):
     # ---- linear start ----------------------------------------------------------------------
     @torch.no_grad()
     def init_linear_path(
-        self, windows: Iterable[tuple[Tensor, Tensor, Tensor | None]], ridge: float = 1.0
+        self, windows: Iterable[tuple[Tensor, Tensor, Tensor | None]], ridge: float = 1.0,
+        own: float = 0.5,
     ) -> None:
         """Start the head as the ridge map from the skip inputs to the forecast (needs input_skip).
 
@@ -441,7 +464,10 @@ class MambaForecaster(nn.Module):
         in the same frame; the weights on the hidden states are zeroed. The network then starts
         as that linear forecaster, and training adds what the Mamba path finds beside it.
         With ``cross_channel_skip`` the map reads all channels' inputs and is set in
-        ``cross_skip``; the per-channel head then starts at zero.
+        ``cross_skip``; the per-channel head then starts at zero. With ``channel_skip`` the
+        network starts as (1 - ``own``) x the map shared by all channels + ``own`` x each
+        channel's own ridge map (same penalty): the shared head holds the first, ``channel_skip``
+        the difference.
         """
         cfg = self.config
         if not cfg.input_skip:
@@ -451,8 +477,13 @@ class MambaForecaster(nn.Module):
         K, s = cfg.head_window, cfg.skip_width
         target = self.cross_skip if cfg.cross_channel_skip else self.head  # the linear map being set
         n_in = K * (cfg.n_channels if cfg.cross_channel_skip else s) + 1
-        gram = torch.zeros(n_in, n_in, dtype=torch.float64)  # X^T X
-        cross = torch.zeros(n_in, target.out_features, dtype=torch.float64)  # X^T Z
+        if cfg.channel_skip and not 0.0 <= own <= 1.0:
+            raise ConfigError(f"own weighs each channel's own ridge map against the shared one and "
+                              f"must be in [0, 1], got {own!r}")
+        C = cfg.n_channels
+        n_sums = C if cfg.channel_skip else 1  # X^T X and X^T Z per channel, summed for the shared map
+        gram = torch.zeros(n_sums, n_in, n_in, dtype=torch.float64)  # X^T X
+        cross = torch.zeros(n_sums, n_in, target.out_features, dtype=torch.float64)  # X^T Z
         seen = 0
         for batch in windows:
             x, y, marks = batch[0], batch[1], batch[2] if len(batch) > 2 else None
@@ -474,14 +505,20 @@ class MambaForecaster(nn.Module):
             else:
                 z = z.reshape(z.shape[0], -1)  # (b, H*C)
             X = torch.cat([series.reshape(series.shape[0], -1), series.new_ones(series.shape[0], 1)], 1)
-            gram += X.T @ X
-            cross += X.T @ z
-            seen += X.shape[0]
+            if cfg.channel_skip:  # rows b-major: channel c's rows are c, c + C, ...
+                X, z = X.view(-1, C, n_in).transpose(0, 1), z.view(-1, C, z.shape[-1]).transpose(0, 1)
+            gram += X.transpose(-1, -2) @ X  # (n_sums, n_in, n_in)
+            cross += X.transpose(-1, -2) @ z
+            seen += X.shape[-2]
         if seen == 0:
             raise ConfigError("init_linear_path got no training windows")
-        penalty = torch.full((n_in,), float(ridge), dtype=torch.float64)
-        penalty[-1] = 0.0  # no penalty on the bias
-        solution = torch.linalg.solve(gram + torch.diag(penalty), cross)  # (n_in, out)
+        penalty = torch.diag(torch.full((n_in,), float(ridge), dtype=torch.float64))
+        penalty[-1, -1] = 0.0  # no penalty on the bias
+        solution = torch.linalg.solve(gram.sum(0) + penalty, cross.sum(0))  # (n_in, out)
+        if cfg.channel_skip:  # own x (each channel's map - the shared one), (C, n_in, H)
+            apart = own * (torch.linalg.solve(gram + penalty, cross) - solution)
+            self.channel_skip.weight.copy_(apart[:, :-1].transpose(1, 2).reshape(-1, 1, K))  # (C*H, 1, K)
+            self.channel_skip.bias.copy_(apart[:, -1].reshape(-1))
         if cfg.cross_channel_skip:
             self.cross_skip.weight.copy_(solution[:-1].T)  # (H*C, C*K)
             self.cross_skip.bias.copy_(solution[-1])
@@ -620,11 +657,14 @@ class MambaForecaster(nn.Module):
         h = self.dropout(h)
         cross = self._cross_skip(h[..., -1], all_positions) if self.config.cross_channel_skip else None
         if not all_positions:
-            return self.head(h[:, -K:].reshape(h.shape[0], 1, K * width)), new_hidden, cross  # (b', 1, out)
-        if K == 1:
-            return self.head(h), new_hidden, cross  # (b', l, out)
-        weight = self.head.weight.view(-1, K, width).permute(0, 2, 1)  # (out, d + s, K)
-        out = F.conv1d(h.transpose(1, 2), weight, self.head.bias).transpose(1, 2)  # (b', l, out)
+            out = self.head(h[:, -K:].reshape(h.shape[0], 1, K * width))  # (b', 1, out)
+        elif K == 1:
+            out = self.head(h)  # (b', l, out)
+        else:
+            weight = self.head.weight.view(-1, K, width).permute(0, 2, 1)  # (out, d + s, K)
+            out = F.conv1d(h.transpose(1, 2), weight, self.head.bias).transpose(1, 2)  # (b', l, out)
+        if self.config.channel_skip:
+            out = out + self._channel_skip(h[..., -1], all_positions)  # (b', k, H)
         return out, new_hidden, cross
 
     def _cross_skip(self, u: Tensor, all_positions: bool) -> Tensor:
@@ -636,6 +676,15 @@ class MambaForecaster(nn.Module):
             return self.cross_skip(u[:, :, -K:].reshape(u.shape[0], 1, C * K))  # (b, 1, H*C)
         weight = self.cross_skip.weight.view(-1, C, K)  # (H*C, C, K)
         return F.conv1d(u, weight, self.cross_skip.bias).transpose(1, 2)  # (b, l, H*C)
+
+    def _channel_skip(self, u: Tensor, all_positions: bool) -> Tensor:
+        """Each channel's inputs u (b*C, K-1+l), the carried K-1 first -> its own linear map's
+        outputs (b*C, k, H), k = l or 1 (a grouped 1-D convolution with kernel K, one group a channel)."""
+        C, K, H = self.config.n_channels, self.config.head_window, self.config.horizon
+        u = u.reshape(-1, C, u.shape[-1])  # (b, C, K-1+l)
+        out = self.channel_skip(u if all_positions else u[:, :, -K:])  # (b, C*H, k)
+        b, _, k = out.shape
+        return out.view(b, C, H, k).permute(0, 1, 3, 2).reshape(b * C, k, H)  # (b*C, k, H)
 
     def _denormalise(self, out: Tensor, mean: Tensor, std: Tensor, cross: Tensor | None = None) -> Tensor:
         """Head outputs (b', k, ...) [+ cross-channel skip (b, k, H*C)] and stats (b, k, C)
