@@ -697,7 +697,8 @@ _CLI_TRAINER_KEYS = {"max_epochs": "max_epochs", "gradient_clip_val": "gradient_
 _CONFIG_ALIASES = {"context_length": "context", "random_state": "seed", "ds_col": "time_col"}
 # model settings a --config file may switch off with null: those off by default in the estimator,
 # and patience (no early stopping); the demo switches the cycle and the compact head on
-NULLABLE_PARAMS = ("norm_span", "head_window", "head_dim", "cycle_length", "ema_decay", "patience")
+NULLABLE_PARAMS = ("norm_span", "head_window", "head_dim", "cycle_length", "ema_decay", "patience",
+                   "linear_init_own")
 
 
 def _apply_config(cmd: Command, config: Mapping[str, Any], path: Path) -> dict[str, Any]:
