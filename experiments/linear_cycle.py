@@ -29,9 +29,16 @@ forecasts (the linear counterpart of a ``"members"`` config of ``experiments/lts
 
     .venv/bin/python experiments/linear_cycle.py --data ETTm1 --cycle 96 --lookbacks 96 336
 
-``--members`` mixes both kinds, e.g. the per-channel and the all-channel map at one lookback:
+``--members`` mixes the kinds (``own:L:a`` is the ``--own`` map below), e.g. the per-channel and
+the all-channel map at one lookback:
 
     .venv/bin/python experiments/linear_cycle.py --data Weather --cycle 144 --members chan:96 mix:96:3000
+
+With ``--own`` it scores per-channel cyc maps that are (1 - a) x the map shared by all channels +
+a x each channel's own ridge map, at each weight a given (the start of a network with
+``channel_skip`` and ``linear_init_own`` a; a = 0 is the shared "cyc" map, 1 each channel's own):
+
+    .venv/bin/python experiments/linear_cycle.py --data ETTm1 --cycle 96 --own 0 0.25 0.5 1
 """
 
 from __future__ import annotations
@@ -172,18 +179,53 @@ def forecasts_mixed(values, phase, borders, lookback: int, horizon: int, alpha: 
     return out
 
 
+def forecasts_own(values, phase, borders, lookback: int, horizon: int, owns) -> dict:
+    """Forecasts of the per-channel cyc maps (1 - a) x shared + a x the channel's own, for each a
+    in ``owns`` (penalty 1 on the weights, none on the bias, as the network's default start):
+    a -> split -> (forecasts (n, H, C), targets (n, H, C))."""
+    cycle = training_cycle(values, phase, borders)  # (W, C)
+    C = values.shape[1]
+
+    def design(split, c):  # channel c's windows: (n, L + 1) cycle-free inputs and a 1, (n, H) targets
+        xi, yi = windows(values, *borders[split], lookback, horizon)
+        x, back = values[xi, c] - cycle[phase[xi], c], cycle[phase[yi], c]
+        return np.hstack([x, np.ones((len(x), 1))]), values[yi, c], back
+
+    penalty = np.eye(lookback + 1)
+    penalty[-1, -1] = 0.0  # no penalty on the bias
+    sums = [(A.T @ A, A.T @ (y - back)) for A, y, back in (design("train", c) for c in range(C))]
+    grams, crosses = [g for g, _ in sums], [x for _, x in sums]
+    shared = np.linalg.solve(sum(grams) + penalty, sum(crosses))  # (L + 1, H)
+    own = [np.linalg.solve(g + penalty, x) for g, x in zip(grams, crosses, strict=True)]
+    out = {a: {} for a in owns}
+    for split in ("val", "test"):
+        parts = [design(split, c) for c in range(C)]
+        y = np.stack([t for _, t, _ in parts], axis=-1)  # (n, H, C)
+        for a in owns:
+            f = [A @ ((1 - a) * shared + a * own[c]) + back for c, (A, _, back) in enumerate(parts)]
+            out[a][split] = (np.stack(f, axis=-1), y)
+    return out
+
+
+def score_own(values, phase, borders, lookback: int, horizon: int, owns) -> dict:
+    """Validation and test MSE of :func:`forecasts_own`'s maps: a -> split -> MSE."""
+    return {a: {split: float(np.mean((f - y) ** 2)) for split, (f, y) in by_split.items()}
+            for a, by_split in forecasts_own(values, phase, borders, lookback, horizon, owns).items()}
+
+
 def parse_member(text: str) -> tuple[str, int, float]:
-    """``"chan:L"`` (the per-channel cyc map) or ``"mix:L:alpha"`` (the all-channel one)."""
+    """``"chan:L"`` (the per-channel cyc map), ``"mix:L:alpha"`` (the all-channel one) or
+    ``"own:L:a"`` (the per-channel maps (1 - a) x shared + a x each channel's own)."""
     kind, *rest = text.split(":")
     try:
         if kind == "chan" and len(rest) == 1:
             return kind, int(rest[0]), 1.0
-        if kind == "mix" and len(rest) == 2:
+        if kind in ("mix", "own") and len(rest) == 2:
             return kind, int(rest[0]), float(rest[1])
     except ValueError:
         pass
     raise argparse.ArgumentTypeError(
-        f"member {text!r}: write chan:L or mix:L:alpha, e.g. chan:96 mix:96:3000")
+        f"member {text!r}: write chan:L, mix:L:alpha or own:L:a, e.g. chan:96 mix:96:3000 own:720:0.75")
 
 
 def member_ensemble(data_name: str, members, cycle: int, train_stride: int = 1,
@@ -196,7 +238,7 @@ def member_ensemble(data_name: str, members, cycle: int, train_stride: int = 1,
     ``experiments/ltsf.py`` averages the networks of a ``"members"`` config. ``train_stride`` and
     ``sampling`` thin the per-channel maps' training windows; the all-channel maps use every one.
     """
-    labels = [f"L={L}" if kind == "chan" else f"mix L={L} a={alpha:g}" for kind, L, alpha in members]
+    labels = [f"L={L}" if kind == "chan" else f"{kind} L={L} a={alpha:g}" for kind, L, alpha in members]
     if len(set(labels)) < len(labels):
         raise SystemExit(f"members {labels}: each member once (the same map twice scores as one)")
     print(f"{data_name}, cyc maps, cycle {cycle}, members {', '.join(labels)}: "
@@ -217,6 +259,10 @@ def member_ensemble(data_name: str, members, cycle: int, train_stride: int = 1,
                                    train_stride=train_stride, sampling=sampling)
                 member = {split: (f.reshape(len(f), -1), y.reshape(len(y), -1))  # as (n, H*C)
                           for split, (f, y) in member.items()}
+            elif kind == "own":
+                by_split = forecasts_own(values, phase, borders, L, h, [alpha])[alpha]
+                member = {split: (f.reshape(len(f), -1), y.reshape(len(y), -1))  # as (n, H*C)
+                          for split, (f, y) in by_split.items()}
             else:
                 member = forecasts_mixed(values, phase, borders, L, h, alpha)
             for split, (f, y) in member.items():
@@ -246,6 +292,8 @@ def main() -> None:
     ap.add_argument("--alpha", type=float, nargs="+", help="ridge penalties (with --mix; default 1)")
     ap.add_argument("--lookbacks", type=int, nargs="+", metavar="L",
                     help="score the per-channel cyc map at each lookback and the mean of their forecasts")
+    ap.add_argument("--own", type=float, nargs="+", metavar="A",
+                    help="score per-channel cyc maps (1 - A) x shared + A x each channel's own")
     ap.add_argument("--members", type=parse_member, nargs="+", metavar="SPEC",
                     help="score cyc maps chan:L (per channel) and mix:L:alpha (all channels) "
                          "and the mean of their forecasts")
@@ -253,6 +301,11 @@ def main() -> None:
     lookbacks = [1 if args.lookback is None else args.lookback, *(args.lookbacks or []),
                  *(m[1] for m in args.members or [])]
     alphas = [*(args.alpha or []), *(m[2] for m in args.members or [])]
+    if args.own is not None and (args.mix or args.lookbacks or args.members or args.train_stride > 1
+                                 or not all(0 <= a <= 1 for a in args.own)):
+        ap.error("--own takes weights in [0, 1], and no --mix, --lookbacks, --members or --train-stride")
+    if any(kind == "own" and m > 1 for kind, _, m in args.members or []):
+        ap.error("an own:L:a member's weight a is in [0, 1]")
     if min(lookbacks) < 1 or args.train_stride < 1 or args.cycle < 1 or any(not a >= 0 for a in alphas):
         ap.error("lookbacks, --train-stride and --cycle must be at least 1, and ridge penalties >= 0 "
                  "(0 had read as the default 96, a stride below 1 as 1)")
@@ -266,6 +319,18 @@ def main() -> None:
     if args.lookbacks or args.members:
         members = args.members or [("chan", L, 1.0) for L in args.lookbacks]
         member_ensemble(args.data, members, args.cycle, args.train_stride, args.sampling)
+        return
+    if args.own is not None:
+        data = prepare_ltsf(args.data, args.lookback, max(HORIZONS))
+        phase = cycle_phase(data.index, data.freq, args.cycle)
+        values = data.values.astype(np.float64)
+        scores = [score_own(values, phase, data.borders, args.lookback, h, args.own) for h in HORIZONS]
+        print(f"{args.data}, L={args.lookback}, cycle {args.cycle}, per-channel cyc maps, (1 - a) x shared "
+              f"+ a x each channel's own: MSE at H = {HORIZONS}, average")
+        for a in args.own:
+            val, test = [s[a]["val"] for s in scores], [s[a]["test"] for s in scores]
+            print(f"  own a={a:<5g} val " + " ".join(f"{v:.4f}" for v in val) + f"  avg {np.mean(val):.4f}"
+                  f" | test " + " ".join(f"{v:.4f}" for v in test) + f"  avg {np.mean(test):.4f}")
         return
     if args.mix and args.train_stride > 1:
         ap.error("--mix fits on every training window; leave out --train-stride")
