@@ -36,7 +36,8 @@ the all-channel map at one lookback:
 
 With ``--own`` it scores per-channel cyc maps that are (1 - a) x the map shared by all channels +
 a x each channel's own ridge map, at each weight a given (the start of a network with
-``channel_skip`` and ``linear_init_own`` a; a = 0 is the shared "cyc" map, 1 each channel's own):
+``channel_skip`` and ``linear_init_own`` a; a = 0 is the shared "cyc" map, but for the penalty on the
+bias, which these maps, like the network, leave out; 1 is each channel's own):
 
     .venv/bin/python experiments/linear_cycle.py --data ETTm1 --cycle 96 --own 0 0.25 0.5 1
 """

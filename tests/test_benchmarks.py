@@ -67,6 +67,10 @@ def test_bench_ssd_says_which_malloc_settings_it_timed(monkeypatch):
     ("linear_cycle.py", ["--data", "ETTh1", "--cycle", "24", "--lookback", "0"], "lookbacks, --train-stride"),
     ("linear_cycle.py", ["--data", "ETTh1", "--cycle", "24", "--mix", "--alpha", "-1"],
      "ridge penalties >= 0"),
+    ("linear_cycle.py", ["--data", "ETTh1", "--cycle", "24", "--own", "1.5"],
+     "--own takes weights in [0, 1]"),
+    ("linear_cycle.py", ["--data", "ETTh1", "--cycle", "24", "--members", "own:96:2"],
+     "weight a is in [0, 1]"),
 ])
 def test_a_size_below_one_is_a_usage_error(script, args, message):
     """They had ended in tracebacks after the work (an empty median), or run as another setting

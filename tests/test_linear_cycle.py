@@ -1,0 +1,72 @@
+"""The closed-form checks of ``experiments/linear_cycle.py`` that choices in docs/results.md rest
+on: the per-channel maps mixed with each channel's own (``--own``, ``own:L:a`` members)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
+L, H, W = 8, 4, 4
+
+
+@pytest.fixture(scope="module")
+def linear_cycle():
+    spec = importlib.util.spec_from_file_location("linear_cycle", EXPERIMENTS / "linear_cycle.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def series():
+    """Three channels with a 4-step cycle and different dynamics, and the LTSF-style borders."""
+    rng = np.random.default_rng(0)
+    t = np.arange(400)
+    values = np.stack([np.sin(2 * np.pi * t / W) + 0.3 * rng.standard_normal(400),
+                       np.cumsum(0.2 * rng.standard_normal(400)),
+                       rng.standard_normal(400)], axis=1)
+    borders = {"train": (0, 250), "val": (250 - L, 320), "test": (320 - L, 400)}
+    return values, t % W, borders
+
+
+def own_ridge(values, phase, borders, channels):
+    """An independent fit: one ridge map (penalty 1 on the weights, none on the bias) from the
+    cycle-free last L values to the cycle-free next H, over the rows of ``channels``; its
+    forecasts of channel ``channels[0]``'s validation windows (n, H)."""
+    train = slice(*borders["train"])
+    cycle = np.stack([values[train][phase[train] == p].mean(0) for p in range(W)])  # (W, C)
+    free = values - cycle[phase]
+
+    def rows(split, c):
+        start, end = borders[split]
+        origins = range(start + L - 1, end - H)
+        X = np.array([np.append(free[o - L + 1 : o + 1, c], 1.0) for o in origins])
+        return X, np.array([free[o + 1 : o + H + 1, c] for o in origins]), np.array(
+            [cycle[phase[o + 1 : o + H + 1], c] for o in origins])
+
+    X = np.vstack([rows("train", c)[0] for c in channels])
+    Y = np.vstack([rows("train", c)[1] for c in channels])
+    weights = np.linalg.solve(X.T @ X + np.diag([1.0] * L + [0.0]), X.T @ Y)
+    Xv, _, back = rows("val", channels[0])
+    return Xv @ weights + back
+
+
+def test_own_maps_mix_the_shared_and_each_channels_ridge_map(linear_cycle, series):
+    values, phase, borders = series
+    out = linear_cycle.forecasts_own(values, phase, borders, L, H, [0.0, 0.4, 1.0])
+    for c in range(3):
+        shared = own_ridge(values, phase, borders, [c, *(k for k in range(3) if k != c)])
+        own = own_ridge(values, phase, borders, [c])
+        np.testing.assert_allclose(out[0.0]["val"][0][..., c], shared, atol=1e-10, rtol=0)
+        np.testing.assert_allclose(out[1.0]["val"][0][..., c], own, atol=1e-10, rtol=0)
+        np.testing.assert_allclose(out[0.4]["val"][0][..., c], 0.6 * shared + 0.4 * own, atol=1e-10, rtol=0)
+    f, y = out[1.0]["test"]
+    assert f.shape == y.shape == (400 - 320 - H + 1, H, 3)
+    scores = linear_cycle.score_own(values, phase, borders, L, H, [1.0])
+    assert scores[1.0]["test"] == pytest.approx(float(np.mean((f - y) ** 2)), abs=1e-12)
+    # the shared map is not the channels' own here: the weight reaches the forecast
+    assert np.abs(out[1.0]["val"][0] - out[0.0]["val"][0]).max() > 1e-3
