@@ -2,15 +2,32 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from tsmamba.checkpoint import META_DIGEST
+
+
+@pytest.fixture(scope="session")
+def experiment_script() -> Callable[[str], ModuleType]:
+    """``experiment_script("ltsf")`` -> ``experiments/ltsf.py`` loaded as a module (the scripts
+    are not a package)."""
+
+    def load(name: str) -> ModuleType:
+        path = Path(__file__).resolve().parents[1] / "experiments" / f"{name}.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load
 
 
 @pytest.fixture(scope="session")

@@ -3,22 +3,15 @@ on: the per-channel maps mixed with each channel's own (``--own``, ``own:L:a`` m
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
 L, H, W = 8, 4, 4
 
 
 @pytest.fixture(scope="module")
-def linear_cycle():
-    spec = importlib.util.spec_from_file_location("linear_cycle", EXPERIMENTS / "linear_cycle.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def linear_cycle(experiment_script):
+    return experiment_script("linear_cycle")
 
 
 @pytest.fixture(scope="module")

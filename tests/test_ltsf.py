@@ -3,7 +3,6 @@ lookback, parameters and seed (``member_plan``)."""
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from pathlib import Path
 
@@ -13,11 +12,8 @@ EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
 
 
 @pytest.fixture(scope="module")
-def ltsf():
-    spec = importlib.util.spec_from_file_location("ltsf", EXPERIMENTS / "ltsf.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def ltsf(experiment_script):
+    return experiment_script("ltsf")
 
 
 def test_one_network_by_default_with_the_run_seed(ltsf):

@@ -3,7 +3,6 @@ seeds run at every horizon, and never an ETTh1 option with fewer than three seed
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
@@ -12,11 +11,8 @@ SCRIPT = Path(__file__).resolve().parents[1] / "experiments" / "make_results.py"
 
 
 @pytest.fixture(scope="module")
-def make_results():
-    spec = importlib.util.spec_from_file_location("make_results", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def make_results(experiment_script):
+    return experiment_script("make_results")
 
 
 def runs(seeds: list[int], test: float, val: float) -> dict:
