@@ -1084,6 +1084,13 @@ def test_a_json_null_switches_off_the_settings_that_are_off_by_default(tmp_path)
         cli._resolve(cli.COMMANDS["demo"], cli.build_parser().parse_args(["demo", "--config", str(config)]))
 
 
+def test_docs_cli_lists_every_model_flag():
+    """docs/cli.md had lacked --embed-window and --min-lr-ratio, added to the table after it."""
+    text = (Path(__file__).resolve().parents[1] / "docs" / "cli.md").read_text()
+    missing = [p.name for p in cli.MODEL_PARAMS if f"`--{p.name.replace('_', '-')}" not in text]
+    assert not missing
+
+
 def test_seed_flag_is_a_whole_number():
     with pytest.raises(SystemExit) as stop:
         cli.build_parser().parse_args(["backtest", "--seed", "1.9"])
