@@ -249,8 +249,8 @@ def main() -> None:
             del yhat, y
         training = result.config["training"]
         member.update({key: training.get(key) for key in ("epochs", "best_epoch", "best_step",
-                                                          "seconds_per_epoch", "train_seconds",
-                                                          "n_parameters")})
+                                                          "val_losses", "seconds_per_epoch",
+                                                          "train_seconds", "n_parameters")})
         members.append(member)
     wall = time.perf_counter() - t0
     if k > 1:
@@ -282,6 +282,7 @@ def main() -> None:
         "epochs": training.get("epochs"),
         "best_epoch": training.get("best_epoch"),
         "best_step": training.get("best_step"),
+        "val_losses": training.get("val_losses"),  # every validation (epoch -1: the start)
         "seconds_per_epoch": sum(m["seconds_per_epoch"] for m in members),
         "train_seconds": sum(m["train_seconds"] for m in members),
         "wall_seconds": wall,

@@ -385,6 +385,9 @@ def test_linear_init_starts_training_at_the_ridge_map(series):
     spoiled = TSMambaForecaster(**{**est.get_params(), "trainer_kwargs": {"callbacks": [Sabotage()]}})
     spoiled.fit(series)
     assert spoiled.history_["best_epoch"] == -1 and spoiled.history_["best_step"] == 0
+    start, *trained = spoiled.history_["val_losses"]  # the start's validation, then each epoch's
+    assert (start["epoch"], start["step"], start["loss"]) == (-1, 0, spoiled.history_["best_val_loss"])
+    assert trained and all(v["loss"] is None or v["loss"] > start["loss"] for v in trained)
     torch.testing.assert_close(spoiled.network_.head.weight.double(), seen["weight"], atol=0, rtol=0)
     with pytest.raises(ConfigError, match="set input_skip=True"):
         TSMambaForecaster(**TINY, linear_init=True).fit(series)
@@ -602,6 +605,8 @@ def test_resume_after_kill_equals_uninterrupted(series, tmp_path, ema_decay, pre
     ):
         assert a.dtype == b.dtype and torch.equal(a, b), name
     history = resumed.history_  # one epoch ran in this call: per epoch was its time over all three
+    assert history["val_losses"] == whole.history_["val_losses"]  # the two before the kill: checkpointed
+    assert [v["epoch"] for v in history["val_losses"]] == [0, 1, 2]
     assert history["epochs"] == 3 and history["seconds_per_epoch"] == history["train_seconds"]
 
 
@@ -2034,6 +2039,10 @@ def test_best_step_counts_the_optimizer_steps_before_the_best_validation(series)
     batches = -(-history["windows_per_epoch"] // TINY["batch_size"])
     assert history["best_epoch"] in (0, 1)
     assert history["best_step"] == (history["best_epoch"] + 1) * batches
+    # every validation is recorded: each epoch's, its step, and the best one among them
+    assert [(v["epoch"], v["step"]) for v in history["val_losses"]] == [(0, batches), (1, 2 * batches)]
+    best = min(history["val_losses"], key=lambda v: v["loss"])
+    assert (best["epoch"], best["loss"]) == (history["best_epoch"], history["best_val_loss"])
 
 
 def test_head_window_may_be_the_whole_context(series):

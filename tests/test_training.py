@@ -564,6 +564,11 @@ def test_the_best_validation_step_is_restored_with_the_callbacks_state():
     restored by load_state_dict passed)."""
     saved = RestoreBestWeights()
     saved.best_score, saved.best_epoch, saved.best_step, saved.best_state = 0.5, 3, 40, {}
+    saved.val_losses = [{"epoch": 3, "step": 40, "loss": 0.5}, {"epoch": 4, "step": 50, "loss": None}]
     loaded = RestoreBestWeights()
     loaded.load_state_dict(saved.state_dict())
     assert (loaded.best_score, loaded.best_epoch, loaded.best_step) == (0.5, 3, 40)
+    assert loaded.val_losses == saved.val_losses and loaded.val_losses is not saved.val_losses
+    older = {k: v for k, v in saved.state_dict().items() if k != "val_losses"}  # a checkpoint before it
+    loaded.load_state_dict(older)
+    assert loaded.val_losses == []

@@ -132,7 +132,8 @@ class TSMambaForecaster(BaseEstimator):
 
     Fitted attributes end in ``_``: ``network_``, ``scaler_``, ``columns_``, ``freq_``,
     ``index_``, ``values_`` (the training series), ``n_features_in_``, ``feature_names_in_``,
-    ``history_`` (training record).
+    ``history_`` (training record: epochs, ``best_epoch``, ``best_step``, ``best_val_loss``,
+    ``val_losses`` with every validation's epoch, step and loss, timings, parameters).
     """
 
     def __init__(
@@ -741,6 +742,8 @@ class TSMambaForecaster(BaseEstimator):
             "best_epoch": None if restore is None else restore.best_epoch,
             "best_step": None if restore is None else restore.best_step,
             "best_val_loss": None if restore is None else restore.best_score,
+            # every validation: {"epoch" (-1: the start, with linear_init), "step", "loss"}
+            "val_losses": [] if restore is None else list(restore.val_losses),
             "train_seconds": elapsed,  # of this call (a resumed fit: since the resume)
             # None when no step ran (a resume of a finished fit), not the load time over its epochs
             "seconds_per_epoch": elapsed / max(1, epochs_run - module.first_epoch)

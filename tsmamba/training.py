@@ -397,8 +397,9 @@ class RestoreBestWeights(Callback):
     Every validation counts: each epoch's (or each ``val_check_interval``'s), and one run by
     ``trainer.validate`` before ``fit`` (the starting weights; ``best_epoch`` -1).
 
-    Its state (best score and weights) travels in Lightning checkpoints, so a resumed run
-    restores the same best weights an uninterrupted one would.
+    Its state (best score and weights, and ``val_losses``: every validation's epoch, optimizer
+    step and loss, in order) travels in Lightning checkpoints, so a resumed run restores the same
+    best weights and reports the same record an uninterrupted one would.
     """
 
     def __init__(self, monitor: str = "val_loss"):
@@ -407,18 +408,23 @@ class RestoreBestWeights(Callback):
         self.best_epoch: int | None = None  # -1: the weights training started from
         self.best_step: int | None = None  # optimizer steps taken before the best validation
         self.best_state: dict[str, Tensor] | None = None
+        self.val_losses: list[dict[str, Any]] = []  # {"epoch", "step", "loss" (None: not finite)}
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.sanity_checking:
             return
         score = trainer.callback_metrics.get(self.monitor)
-        if score is None or not torch.isfinite(score):
+        if score is None:
+            return
+        before_fit = trainer.state.fn != TrainerFn.FITTING  # a trainer.validate() before training
+        epoch, step = (-1, 0) if before_fit else (trainer.current_epoch, trainer.global_step)
+        finite = bool(torch.isfinite(score))
+        self.val_losses.append({"epoch": epoch, "step": step, "loss": float(score) if finite else None})
+        if not finite:
             return
         if self.best_score is None or float(score) < self.best_score:
             self.best_score = float(score)
-            before_fit = trainer.state.fn != TrainerFn.FITTING  # a trainer.validate() before training
-            self.best_epoch = -1 if before_fit else trainer.current_epoch
-            self.best_step = 0 if before_fit else trainer.global_step
+            self.best_epoch, self.best_step = epoch, step
             self.best_state = copy.deepcopy({k: v.detach().cpu() for k, v in
                                              pl_module.state_dict().items()})
 
@@ -432,6 +438,7 @@ class RestoreBestWeights(Callback):
             "best_epoch": self.best_epoch,
             "best_step": self.best_step,
             "best_state": self.best_state,
+            "val_losses": self.val_losses,
         }
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
@@ -439,6 +446,7 @@ class RestoreBestWeights(Callback):
         self.best_epoch = state_dict["best_epoch"]
         self.best_step = state_dict.get("best_step")
         self.best_state = state_dict["best_state"]
+        self.val_losses = list(state_dict.get("val_losses", []))  # none in checkpoints before it
 
 
 _LAST_TEMP = re.compile(r"\.last\.ckpt\.\d+\.tmp")  # as LastCheckpoint names its temp files
