@@ -383,6 +383,21 @@ def test_mase_takes_a_number_as_the_scale_of_one_channel_and_refuses_a_bare_numb
         mase(1.0, 2.0, 1.0)
 
 
+def test_mase_reads_a_1d_series_with_one_scale_as_one_channel_as_mase_scale_does():
+    """mase_scale takes a (T,) series and gives its (1,) scale; mase refused the pair (helper: a
+    1-D y always read as channels passed)."""
+    train = np.array([0.0, 2.0, 0.0, 2.0, 1.0])
+    scale = mase_scale(train, 1)  # |differences| 2, 2, 2, 1: 7 / 4
+    y, yhat = np.array([1.0, 4.0, np.nan]), np.array([0.0, 1.0, 5.0])
+    expected = (1 + 3) / 2 / (7 / 4)  # the NaN pair left out
+    assert mase(y, yhat, scale) == pytest.approx(expected)
+    assert mase(y, yhat, scale, axis=0) == pytest.approx(expected)
+    assert mase(y[:, None], yhat[:, None], scale) == pytest.approx(expected)  # the same as (T, 1)
+    assert mase(y[:2], yhat[:2], [1.0, 2.0]) == pytest.approx((1 / 1 + 3 / 2) / 2)  # (C,) with C scales
+    with pytest.raises(ConfigError, match=r"axis 1 is out of range for a 1-D series"):
+        mase(y, yhat, scale, axis=1)
+
+
 def test_mase_scale_keeps_seasonal_changes_a_millionth_of_the_spread_and_drops_all_zero_channels():
     """The constant test is for float rounding only: a wave drifting by 1e-8 a step (seasonal
     differences 3.4e-7 of its spread) is a real, tiny scale; an all-zero channel is constant."""

@@ -197,11 +197,17 @@ def mase(y: Any, yhat: Any, scale: Any, *, axis: Axis = None) -> float | np.ndar
     """Mean absolute scaled error: ``|y - yhat| / scale[c]`` averaged over ``axis``.
 
     ``scale`` has shape ``(C,)`` and is matched with the last axis of ``y``. Channels with a
-    zero or NaN scale contribute NaN on their own and are left out of pooled means.
+    zero or NaN scale contribute NaN on their own and are left out of pooled means. A 1-D ``y``
+    of T > 1 values with a single scale is one channel's series, as :func:`mase_scale` takes
+    it: ``(T,)`` is read as ``(T, 1)`` (``axis`` None, 0 or -1 then give the float).
     """
     y_arr, yhat_arr, valid = _pair(y, yhat)
     if y_arr.ndim == 0:
         raise ConfigError("mase needs arrays with a channel axis (the last one)")
+    if y_arr.ndim == 1 and y_arr.shape[0] > 1 and np.size(scale) == 1:  # one channel's series
+        if axis not in (None, 0, -1, (0,), (-1,)):
+            raise ConfigError(f"axis {axis!r} is out of range for a 1-D series (one channel's T values)")
+        y_arr, yhat_arr, valid, axis = y_arr[:, None], yhat_arr[:, None], valid[:, None], None
     s = _usable_scale(scale, y_arr.shape[-1])
     return _masked_mean(*_scaled_terms(y_arr, yhat_arr, valid, s), axis)
 
