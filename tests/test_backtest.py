@@ -944,6 +944,29 @@ def test_no_metric_or_a_text_is_refused_before_any_fit():
             backtest_ltsf(None, synthetic_ett(400), 24, 12, metrics=bad)
 
 
+def test_ltsf_takes_the_data_prepared_once_and_refuses_it_prepared_for_other_windows():
+    """The CLI validated the file with prepare_ltsf, then backtest_ltsf read and scaled it again
+    (helper: a prepared LTSFData refused as data passed)."""
+    from tsmamba.data import prepare_ltsf
+
+    frame = synthetic_ett(400, n_channels=2, seed=4)
+    frame.attrs["source"] = "ett.csv"
+    params = dict(TINY, random_state=0)
+    prepared = prepare_ltsf(frame, 24, 12)
+    once = backtest_ltsf(params, prepared, 24, 12, baselines=False, max_forecast_rows=0)
+    again = backtest_ltsf(params, frame, 24, 12, baselines=False, max_forecast_rows=0)
+    assert once.scores == again.scores and once.data == again.data
+    np.testing.assert_array_equal(once.arrays["yhat"], again.arrays["yhat"])
+    assert once.data["source"] == "ett.csv"
+    for context, horizon, kind, what in ((48, 12, None, "context_length=48, horizon=12"),
+                                         (24, 6, None, "context_length=24, horizon=6"),
+                                         (24, 12, "ETTh", "context_length=24, horizon=12 (ETTh borders)")):
+        with pytest.raises(ConfigError, match=re.escape(
+                "the prepared ett.csv was split for context_length=24, horizon=12 (custom borders), "
+                f"not {what}; prepare it for these, or pass the file or name")):
+            backtest_ltsf(params, prepared, context, horizon, kind=kind)
+
+
 def test_read_forecasts_gives_back_the_channel_names_and_times(tmp_path):
     """pd.read_csv read channels 'NA', 'None' and '' as NaN (merged into one) and '01' as 1."""
     names = ["NA", "None", "01", "", "nan"]

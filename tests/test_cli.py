@@ -419,6 +419,30 @@ def test_backtest_names_values_made_from_later_rows_and_records_the_repairs(tmp_
     assert config["repairs"] == {"impute": "ffill", "imputed_values": 80, "from_later_rows": {"b": 80}}
 
 
+def test_ltsf_reads_and_scales_the_file_once(tmp_path, monkeypatch):
+    """It was prepared twice: once to validate it before Lightning loads, once by the backtest."""
+    import tsmamba.backtest
+    import tsmamba.data
+
+    rows = "date,a,b\n" + "".join(f"{pd.Timestamp('2021-01-01') + pd.Timedelta(hours=h)},{h % 24},{h % 7}\n"
+                                  for h in range(200))
+    path = write(tmp_path, "data.csv", rows)
+    calls = []
+
+    def counted(*args, **kwargs):
+        calls.append(args[0])
+        return prepare(*args, **kwargs)
+
+    prepare = tsmamba.data.prepare_ltsf
+    monkeypatch.setattr(tsmamba.data, "prepare_ltsf", counted)
+    monkeypatch.setattr(tsmamba.backtest, "prepare_ltsf", counted)
+    assert cli.main(["backtest", "--protocol", "ltsf", "--data", str(path), *TINY_MODEL, "--no-baselines",
+                     "--quiet", "--out", str(tmp_path / "r")]) == 0
+    assert calls == [str(path)]
+    report = json.loads((tmp_path / "r" / "metrics.json").read_text())
+    assert report["data"]["source"] == str(path) and report["data"]["n_rows"] == 200
+
+
 def test_ltsf_data_hints_do_not_name_the_flags_it_refuses(tmp_path, capsys):
     """--protocol ltsf refuses --fill and --impute (rows as published), so its hints name the file."""
     for text, hint in ((GOOD_ROWS.replace("2021-01-01 05:00:00,5,10\n", ""), "Add the missing rows to the "

@@ -62,6 +62,7 @@ from tsmamba import __version__
 from tsmamba.baselines import BASELINES, COLUMN_PREFIX, LinearBaseline, last_value
 from tsmamba.checkpoint import fsync_path, missing_folders, remove_empty_folders, write_errors_name
 from tsmamba.data import (
+    LTSFData,
     StandardScaler,
     check_length,
     default_time_col,
@@ -668,15 +669,15 @@ REPAIR_LOOKAHEAD = (
 
 
 def _repairs(
-    df: Any, channels: Sequence[str], label: str, first_origin: pd.Timestamp, last_target: pd.Timestamp
+    repairs: Mapping[str, Any] | None, channels: Sequence[str], label: str, first_origin: pd.Timestamp,
+    last_target: pd.Timestamp
 ) -> dict[str, Any] | None:
-    """What read_series' fill= and impute= changed in ``df`` (its ``attrs["repairs"]``), for the
+    """What read_series' fill= and impute= changed in a frame (its ``attrs["repairs"]``), for the
     report; a warning when values of ``channels`` up to ``last_target`` were made from a row after
     ``first_origin``: a scored window holds them and sees the future (a store not yet open, filled
     backwards from its first day, had been scored against that day). A run of such values ends
     the row before the one it was made from, so it reaches past the first origin; runs made from
     rows before it, or after the last target, are recorded only."""
-    repairs = getattr(df, "attrs", {}).get("repairs")
     if not repairs:
         return None
     repairs = dict(repairs)
@@ -1162,7 +1163,7 @@ def backtest(
         fit_horizon=model_horizon,
     )
     origins = plan.origins
-    repairs = _repairs(df, channels, data_name or frame.attrs.get("source", "the data"),
+    repairs = _repairs(df.attrs.get("repairs"), channels, data_name or frame.attrs.get("source", "the data"),
                        index[int(origins[0])], index[min(int(origins[-1]) + horizon, n_rows - 1)])
     n = plan.n_windows
     if not needs_fit:  # a prefitted forecaster: did it train on the rows it is scored on?
@@ -1330,7 +1331,9 @@ def backtest_ltsf(
             ``context_length`` and ``horizon`` set), a dict of its parameters, or None for the
             defaults.
         data: a registry name (``"ETTh1"``), a CSV path or a DataFrame (see
-            :func:`tsmamba.data.prepare_ltsf`, which also fixes the borders by ``kind``).
+            :func:`tsmamba.data.prepare_ltsf`, which also fixes the borders by ``kind``), or
+            what :func:`~tsmamba.data.prepare_ltsf` returned for this ``context_length`` and
+            ``horizon`` (read and scaled once, by a caller that validated it first).
 
     The forecaster is fitted on the scaled train split with the scaled validation split
     (starting ``context_length`` rows early) for early stopping and ``scale=False``; it then
@@ -1347,7 +1350,17 @@ def backtest_ltsf(
     if max_forecast_rows is not None:  # checked before the fits, not after them
         max_forecast_rows = nonnegative_int(max_forecast_rows, "max_forecast_rows")
     t_start = time.perf_counter()
-    prepared = prepare_ltsf(data, context_length, horizon, kind=kind, data_dir=data_dir)
+    if isinstance(data, LTSFData):
+        asked = (positive_int(context_length, "context_length"), positive_int(horizon, "horizon"))
+        if (data.context_length, data.horizon) != asked or kind not in (None, data.kind):
+            raise ConfigError(
+                f"the prepared {data.name} was split for context_length={data.context_length}, "
+                f"horizon={data.horizon} ({data.kind} borders), not context_length={asked[0]}, "
+                f"horizon={asked[1]}{'' if kind is None else f' ({kind} borders)'}; prepare it for "
+                "these, or pass the file or name")
+        prepared = data
+    else:
+        prepared = prepare_ltsf(data, context_length, horizon, kind=kind, data_dir=data_dir)
     est = _ltsf_forecaster(forecaster, prepared.context_length, prepared.horizon)
     L_, H = prepared.context_length, prepared.horizon
     values = prepared.values.astype(np.float64)
@@ -1366,7 +1379,8 @@ def backtest_ltsf(
 
     n = test_e - test_s - L_ - H + 1
     origins = np.arange(test_s + L_ - 1, test_s + L_ - 1 + n)
-    repairs = _repairs(data, channels, getattr(data, "attrs", {}).get("source", "the data"),
+    source = prepared.meta.get("source")  # a path or name, or the file a frame was read from
+    repairs = _repairs(prepared.meta.get("repairs"), channels, source or "the data",
                        index[int(origins[0])], index[test_e - 1])  # scored: the test windows
     # (test_e, not the file's last row: ETT files run on past the protocol's test split)
     test_windows = sliding_window_view(values[test_s:test_e], L_ + H, axis=0)  # (n, C, L+H)
@@ -1435,13 +1449,8 @@ def backtest_ltsf(
         "repairs": repairs,
         "training": {k: v for k, v in history_.items() if _is_json_value(v)},
     }
-    if isinstance(data, str | os.PathLike):
-        source = os.fspath(data)
-    else:  # a frame read_series read from a file names it ("frame": one it read from memory)
-        source = getattr(data, "attrs", {}).get("source")
-        source = None if source == "frame" else source
     data_info = {
-        "source": source,
+        "source": None if source == "frame" else source,  # "frame": read_series read it from memory
         "name": prepared.name,
         "freq": prepared.freq,
         "channels": channels,

@@ -1688,7 +1688,8 @@ def _backtest_ltsf(run: Run) -> Any:
             data.attrs["source"] = str(source)  # the path as given, for the report and messages
             spec = datasets.get_spec(path, missing_ok=True)
             kind = spec.kind if spec is not None else None  # the published split of a renamed copy
-        prepare_ltsf(data, run.context, run.horizon, kind=kind)  # validates before Lightning loads
+        # validated before Lightning loads, and read and scaled once: the backtest takes it as is
+        data = prepare_ltsf(data, run.context, run.horizon, kind=kind)
     except DataValidationError as exc:  # --fill and --impute are refused here: the file is the fix
         text = str(exc)
         for library, fix in _LTSF_WORDING:
@@ -1697,7 +1698,7 @@ def _backtest_ltsf(run: Run) -> Any:
     run.note(f"LTSF protocol on {source}: training on the train split, scoring every test window")
     params = run.model_params()
     params.pop("context_length"), params.pop("horizon")
-    return backtest_ltsf(params, data, run.context, run.horizon, kind=kind, baselines=run.baselines,
+    return backtest_ltsf(params, data, run.context, run.horizon, baselines=run.baselines,
                          max_forecast_rows=_forecast_rows(run))
 
 

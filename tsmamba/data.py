@@ -2527,5 +2527,11 @@ def prepare_ltsf(
         kind=kind,
         context_length=int(context_length),
         horizon=int(horizon),
-        meta={"irregular": frame.attrs.get("irregular", [])},
+        meta={
+            "irregular": frame.attrs.get("irregular", []),
+            # where it came from (a frame: the file read_series read it from, if any) and what
+            # read_series' fill= and impute= changed in it, for reports
+            "source": source.attrs.get("source") if isinstance(source, pd.DataFrame) else os.fspath(source),
+            "repairs": source.attrs.get("repairs") if isinstance(source, pd.DataFrame) else None,
+        },
     )
