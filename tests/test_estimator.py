@@ -455,6 +455,42 @@ def test_linear_init_own_weighs_each_channels_ridge_map_in_the_channel_skip_star
     assert np.abs(seen["channel_weight"].numpy()).max() > 1e-3
 
 
+def test_channel_skip_lr_ratio_zero_keeps_the_per_channel_map_at_its_start_while_the_rest_trains(series):
+    """0 freezes channel_skip (its start, linear_init_own x each channel's own ridge map) while the
+    head trains; a resume with another ratio is refused, as one with another learning rate."""
+    seen, after = {}, []
+
+    class AfterEachEpoch(Callback):
+        def on_train_epoch_end(self, trainer, module):
+            net = module.network
+            after.append(tuple(p.detach().double().clone() for p in (net.channel_skip.weight,
+                                                                     net.channel_skip.bias, net.head.weight)))
+
+    params = dict(**{**TINY, "max_epochs": 2, "patience": None}, norm="none", input_skip=True,
+                  channel_skip=True, linear_init=True, linear_init_own=0.5, head_dim=2)
+    TSMambaForecaster(**params, channel_skip_lr_ratio=0.0,
+                      trainer_kwargs={"callbacks": [HeadAtTrainStart(seen), AfterEachEpoch()]}).fit(series)
+    assert len(after) == 2 and np.abs(seen["channel_weight"].numpy()).max() > 1e-3
+    for weight, bias, head in after:
+        torch.testing.assert_close(weight, seen["channel_weight"], atol=0, rtol=0)
+        torch.testing.assert_close(bias, seen["channel_bias"], atol=0, rtol=0)
+        assert (head - seen["weight"]).abs().max() > 1e-4  # the shared head trained
+    seen.clear(), after.clear()  # the default (None: 1) trains the per-channel map too
+    callbacks = [HeadAtTrainStart(seen), AfterEachEpoch()]
+    TSMambaForecaster(**params, trainer_kwargs={"callbacks": callbacks}).fit(series)
+    assert (after[-1][0] - seen["channel_weight"]).abs().max() > 1e-4
+
+
+def test_a_resume_with_another_channel_skip_lr_ratio_is_refused(series, tmp_path):
+    params = dict(**{**TINY, "max_epochs": 1}, input_skip=True, channel_skip=True, channel_skip_lr_ratio=0.5,
+                  checkpoint_dir=str(tmp_path / "ck"))
+    TSMambaForecaster(**params).fit(series)
+    other = TSMambaForecaster(**{**params, "channel_skip_lr_ratio": 0.1, "max_epochs": 2})
+    with pytest.raises(CheckpointError, match=r"with channel_skip_lr_ratio 0\.5 \(now 0\.1\); a resume"):
+        other.fit(series, resume=True)
+    assert TSMambaForecaster(**{**params, "max_epochs": 2}).fit(series, resume=True).history_["epochs"] == 2
+
+
 BOTH = "set linear_init=True and channel_skip=True"
 
 
@@ -464,6 +500,9 @@ BOTH = "set linear_init=True and channel_skip=True"
     (dict(input_skip=True, channel_skip=True, linear_init=True, linear_init_own=1.5),
      r"linear_init_own must be a number in \[0, 1\], got 1.5"),
     (dict(channel_skip=True), "input_skip=True"),
+    (dict(input_skip=True, channel_skip_lr_ratio=0.5), "set channel_skip=True with it, or leave it at None"),
+    (dict(input_skip=True, channel_skip=True, channel_skip_lr_ratio=1.5),
+     r"channel_skip_lr_ratio must be a number in \[0, 1\], got 1.5"),
 ])
 def test_channel_skip_settings_are_checked_before_training(series, params, message):
     with pytest.raises(ConfigError, match=message):

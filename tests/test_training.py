@@ -534,6 +534,35 @@ def test_gradient_clip_val_reaches_the_trainer():
     assert trainer.gradient_clip_val == 0.25
 
 
+def test_channel_skip_trains_in_its_own_groups_at_its_share_of_the_learning_rate():
+    """channel_skip's weight (decayed) and bias (not) get channel_skip_lr_ratio x the learning rate
+    at every step of the schedule; every other parameter keeps its group."""
+    from types import SimpleNamespace
+
+    config = ForecasterConfig(n_channels=2, horizon=3, context_length=8, d_model=8, n_layers=1, d_state=4,
+                              headdim=4, chunk_size=4, input_skip=True, channel_skip=True)
+    module = ForecastingModule(MambaForecaster(config), learning_rate=1e-3, weight_decay=0.1,
+                               channel_skip_lr_ratio=0.25)
+    module._trainer = SimpleNamespace(estimated_stepping_batches=40)
+    setup = module.configure_optimizers()
+    optimizer, scheduler = setup["optimizer"], setup["lr_scheduler"]["scheduler"]
+    names = {id(p): n for n, p in module.network.named_parameters()}
+    own = [g for g in optimizer.param_groups if g.get("name") == "channel_skip"]
+    assert sorted(names[id(p)] for g in own for p in g["params"]) == ["channel_skip.bias",
+                                                                       "channel_skip.weight"]
+    assert {names[id(g["params"][0])]: g["weight_decay"] for g in own} == {"channel_skip.weight": 0.1,
+                                                                          "channel_skip.bias": 0.0}
+    rest = [names[id(p)] for g in optimizer.param_groups if g.get("name") is None for p in g["params"]]
+    assert sorted([*rest, "channel_skip.bias", "channel_skip.weight"]) == sorted(names.values())
+    for _ in range(40):  # warm-up and cosine alike
+        assert all(g["lr"] == pytest.approx(0.25 * optimizer.param_groups[0]["lr"], rel=1e-12) for g in own)
+        assert optimizer.param_groups[0]["lr"] > 0
+        optimizer.step()
+        scheduler.step()
+    with pytest.raises(ConfigError, match="channel_skip_lr_ratio must be a number in"):
+        tiny_module(channel_skip_lr_ratio=-0.1)
+
+
 def test_the_learning_rate_decays_to_the_min_lr_ratio_given():
     """The cosine ends at min_lr_ratio x learning_rate, whatever ratio is given (helper: the ratio
     fixed at its default 0.05 passed)."""

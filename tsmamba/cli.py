@@ -319,6 +319,8 @@ MODEL_PARAMS: tuple[Param, ...] = (
     Param("warmup_fraction", fraction, "share of steps warming up the learning rate"),
     Param("min_lr_ratio", weight,
           "the learning rate's floor after its cosine decay, as a share of the peak (1: constant)"),
+    Param("channel_skip_lr_ratio", weight,
+          "with channel_skip: its weights' learning rate, as a share of the rest's (0: frozen; default 1)"),
     Param("ema_decay", fraction, "decay of a moving average of the weights, validated and kept (e.g. 0.99)"),
     Param("patience", non_negative_int, "early-stopping patience in epochs (0: off)"),
     Param("val_fraction", fraction, "share of the rows held out for early stopping (fit, rolling)"),
@@ -698,7 +700,7 @@ _CONFIG_ALIASES = {"context_length": "context", "random_state": "seed", "ds_col"
 # model settings a --config file may switch off with null: those off by default in the estimator,
 # and patience (no early stopping); the demo switches the cycle and the compact head on
 NULLABLE_PARAMS = ("norm_span", "head_window", "head_dim", "cycle_length", "ema_decay", "patience",
-                   "linear_init_own")
+                   "linear_init_own", "channel_skip_lr_ratio")
 
 
 def _apply_config(cmd: Command, config: Mapping[str, Any], path: Path) -> dict[str, Any]:

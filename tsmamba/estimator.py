@@ -171,6 +171,7 @@ class TSMambaForecaster(BaseEstimator):
         weight_decay: float = 0.01,
         warmup_fraction: float = 0.05,
         min_lr_ratio: float = 0.05,
+        channel_skip_lr_ratio: float | None = None,
         ema_decay: float | None = None,
         patience: int | None = 3,
         val_fraction: float = 0.1,
@@ -214,6 +215,7 @@ class TSMambaForecaster(BaseEstimator):
         self.weight_decay = weight_decay
         self.warmup_fraction = warmup_fraction
         self.min_lr_ratio = min_lr_ratio
+        self.channel_skip_lr_ratio = channel_skip_lr_ratio
         self.ema_decay = ema_decay
         self.patience = patience
         self.val_fraction = val_fraction
@@ -370,6 +372,14 @@ class TSMambaForecaster(BaseEstimator):
                     "set linear_init=True and channel_skip=True with it, or leave it at None"
                 )
             check_number(self.linear_init_own, "linear_init_own", lambda v: 0 <= v <= 1, "a number in [0, 1]")
+        if self.channel_skip_lr_ratio is not None:
+            if not self.channel_skip:
+                raise ConfigError(
+                    "channel_skip_lr_ratio scales the learning rate of channel_skip's weights; set "
+                    "channel_skip=True with it, or leave it at None"
+                )
+            check_number(self.channel_skip_lr_ratio, "channel_skip_lr_ratio", lambda v: 0 <= v <= 1,
+                         "a number in [0, 1]")
 
     # ---- data ------------------------------------------------------------------------------
     def _read(
@@ -701,6 +711,7 @@ class TSMambaForecaster(BaseEstimator):
             weight_decay=self.weight_decay,
             warmup_fraction=self.warmup_fraction,
             min_lr_ratio=self.min_lr_ratio,
+            channel_skip_lr_ratio=1.0 if self.channel_skip_lr_ratio is None else self.channel_skip_lr_ratio,
             ema_decay=self.ema_decay or None,  # 0 or None: off
             identity=_fit_identity(network.config, self.columns_, _data_digest(scaled, all_index, borders),
                                    str(scaled.dtype).removeprefix("torch."), self._run_settings()),
@@ -1243,8 +1254,9 @@ def _check_resumable(last: Path, module: ForecastingModule) -> None:
 
 
 def _checked_resumed_optimizer(checkpoint: dict, module: ForecastingModule, last: Path, fix: str) -> None:
-    """CheckpointError when learning_rate or weight_decay differ from the checkpoint's: Lightning
-    restores its optimizer and schedule, whose values would silently win over the new ones."""
+    """CheckpointError when learning_rate, weight_decay or channel_skip_lr_ratio differ from the
+    checkpoint's: Lightning restores its optimizer and schedule, whose values would silently win
+    over the new ones."""
     try:
         groups = checkpoint["optimizer_states"][0]["param_groups"]
         saved = {"learning_rate": float(groups[0].get("initial_lr", groups[0]["lr"])),
@@ -1252,6 +1264,11 @@ def _checked_resumed_optimizer(checkpoint: dict, module: ForecastingModule, last
     except (KeyError, IndexError, TypeError, ValueError):  # no optimizer state: nothing restored
         return
     now = {"learning_rate": float(module.learning_rate), "weight_decay": float(module.weight_decay)}
+    own = [g for g in groups if isinstance(g, dict) and g.get("name") == "channel_skip"]
+    if own and saved["learning_rate"] > 0:  # the per-channel map's share of it
+        own_lr = float(own[0].get("initial_lr", own[0]["lr"]))
+        saved["channel_skip_lr_ratio"] = own_lr / saved["learning_rate"]
+        now["channel_skip_lr_ratio"] = float(module.channel_skip_lr_ratio)
     differ = [f"{k} {saved[k]:g} (now {now[k]:g})" for k in now if not math.isclose(saved[k], now[k])]
     if differ:
         raise CheckpointError(

@@ -902,19 +902,30 @@ class MambaForecaster(nn.Module):
             if len(inside):
                 yield inside, every[0, origins[inside] - start]
 
-    def param_groups(self, weight_decay: float) -> list[dict]:
-        """AdamW groups: no weight decay on norms, biases, dt_bias, A_log, D and the cycle."""
-        decay, no_decay = [], []
+    def param_groups(self, weight_decay: float, channel_skip_lr: float | None = None) -> list[dict]:
+        """AdamW groups: no weight decay on norms, biases, dt_bias, A_log, D and the cycle.
+
+        With ``channel_skip``, its weight (decayed) and bias (not) come last, in two groups named
+        ``"channel_skip"`` with learning rate ``channel_skip_lr`` (None: the optimizer's).
+        """
+        decay, no_decay, own = [], [], []
         for name, p in self.named_parameters():
             if not p.requires_grad:
                 continue
-            if p.ndim < 2 or name.rsplit(".", 1)[-1] in _NO_WEIGHT_DECAY or name.endswith(".bias"):
+            if name.startswith("channel_skip."):
+                own.append({"params": [p], "weight_decay": weight_decay if name.endswith(".weight") else 0.0,
+                            "name": "channel_skip"})
+            elif p.ndim < 2 or name.rsplit(".", 1)[-1] in _NO_WEIGHT_DECAY or name.endswith(".bias"):
                 no_decay.append(p)
             else:
                 decay.append(p)
+        if channel_skip_lr is not None:
+            for group in own:
+                group["lr"] = channel_skip_lr
         return [
             {"params": decay, "weight_decay": weight_decay},
             {"params": no_decay, "weight_decay": 0.0},
+            *own,
         ]
 
 

@@ -219,6 +219,7 @@ class ForecastingModule(L.LightningModule):
         weight_decay: float = 0.01,
         warmup_fraction: float = 0.05,
         min_lr_ratio: float = 0.05,
+        channel_skip_lr_ratio: float = 1.0,
         ema_decay: float | None = None,
         identity: dict[str, Any] | None = None,
     ):
@@ -229,6 +230,8 @@ class ForecastingModule(L.LightningModule):
         check_objective(loss, frequency_loss, learning_rate, weight_decay)
         check_number(warmup_fraction, "warmup_fraction", lambda v: 0 <= v < 1, "a number in [0, 1)")
         check_number(min_lr_ratio, "min_lr_ratio", lambda v: 0 <= v <= 1, "a number in [0, 1]")
+        check_number(channel_skip_lr_ratio, "channel_skip_lr_ratio", lambda v: 0 <= v <= 1,
+                     "a number in [0, 1]")
         self.network = network
         self.loss_kind = loss
         self.frequency_loss = float(frequency_loss)
@@ -238,6 +241,7 @@ class ForecastingModule(L.LightningModule):
         self.weight_decay = float(weight_decay)
         self.warmup_fraction = warmup_fraction
         self.min_lr_ratio = float(min_lr_ratio)  # the learning rate's floor, a share of the peak
+        self.channel_skip_lr_ratio = float(channel_skip_lr_ratio)  # its learning rate's share (0: frozen)
         self.ema_decay = ema_decay
         self.identity = identity
         self.first_epoch = 0  # the epoch this run of fit started at
@@ -367,9 +371,8 @@ class ForecastingModule(L.LightningModule):
         self.log("test_mae", F.l1_loss(pred, target), batch_size=n)
 
     def configure_optimizers(self) -> dict[str, Any]:
-        optimizer = torch.optim.AdamW(
-            self.network.param_groups(self.weight_decay), lr=self.learning_rate, betas=_BETAS
-        )
+        groups = self.network.param_groups(self.weight_decay, self.learning_rate * self.channel_skip_lr_ratio)
+        optimizer = torch.optim.AdamW(groups, lr=self.learning_rate, betas=_BETAS)
         estimated = self.trainer.estimated_stepping_batches
         if not math.isfinite(estimated):  # max_epochs=-1 and no max_steps: OverflowError in int()
             raise ConfigError(
