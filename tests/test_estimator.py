@@ -489,6 +489,15 @@ def test_a_resume_with_another_channel_skip_lr_ratio_is_refused(series, tmp_path
     with pytest.raises(CheckpointError, match=r"with channel_skip_lr_ratio 0\.5 \(now 0\.1\); a resume"):
         other.fit(series, resume=True)
     assert TSMambaForecaster(**{**params, "max_epochs": 2}).fit(series, resume=True).history_["epochs"] == 2
+    # a checkpoint from before channel_skip had groups of its own: Lightning's ValueError had surfaced
+    last = torch.load(tmp_path / "ck" / "last.ckpt", weights_only=True)
+    groups = last["optimizer_states"][0]["param_groups"]
+    groups[1]["params"] += [p for g in groups[2:] for p in g["params"]]
+    del groups[2:]
+    torch.save(last, tmp_path / "ck" / "last.ckpt")
+    with pytest.raises(CheckpointError, match=r"holds an optimizer with 2 parameter groups, and this network "
+                                              r"trains with 4 \(a checkpoint of an earlier tsmamba\)"):
+        TSMambaForecaster(**{**params, "max_epochs": 3}).fit(series, resume=True)
 
 
 BOTH = "set linear_init=True and channel_skip=True"

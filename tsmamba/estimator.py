@@ -1263,6 +1263,12 @@ def _checked_resumed_optimizer(checkpoint: dict, module: ForecastingModule, last
                  "weight_decay": float(groups[0]["weight_decay"])}  # the first group is decayed
     except (KeyError, IndexError, TypeError, ValueError):  # no optimizer state: nothing restored
         return
+    expected = len(module.network.param_groups(module.weight_decay))
+    if len(groups) != expected:  # channel_skip's own groups came on 2026-12-04: earlier checkpoints lack them
+        raise CheckpointError(
+            f"{last} holds an optimizer with {len(groups)} parameter groups, and this network trains "
+            f"with {expected} (a checkpoint of an earlier tsmamba); it cannot be resumed, so {fix}"
+        )
     now = {"learning_rate": float(module.learning_rate), "weight_decay": float(module.weight_decay)}
     own = [g for g in groups if isinstance(g, dict) and g.get("name") == "channel_skip"]
     if own and saved["learning_rate"] > 0:  # the per-channel map's share of it
