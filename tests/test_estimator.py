@@ -457,7 +457,7 @@ def test_linear_init_own_weighs_each_channels_ridge_map_in_the_channel_skip_star
 
 def test_channel_skip_lr_ratio_zero_keeps_the_per_channel_map_at_its_start_while_the_rest_trains(series):
     """0 freezes channel_skip (its start, linear_init_own x each channel's own ridge map) while the
-    head trains; a resume with another ratio is refused, as one with another learning rate."""
+    head trains; the default trains it."""
     seen, after = {}, []
 
     class AfterEachEpoch(Callback):
