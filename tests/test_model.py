@@ -217,9 +217,11 @@ def test_channel_skip_is_each_channels_own_linear_map():
     expected = torch.einsum("bkc,chk->bhc", x[:, -K:], weight) + bias.T  # (b, H, C)
     torch.testing.assert_close(with_skip - without, expected, atol=1e-10, rtol=0)
     assert net.channel_skip.weight.shape == (3 * H, 1, K)
-    groups = net.param_groups(0.01)
-    assert any(p is net.channel_skip.weight for p in groups[0]["params"])  # decays toward the shared map
-    assert any(p is net.channel_skip.bias for p in groups[1]["params"])
+    groups = {id(g["params"][0]): g for g in net.param_groups(0.01) if g.get("name") == "channel_skip"}
+    weight_group, bias_group = groups[id(net.channel_skip.weight)], groups[id(net.channel_skip.bias)]
+    assert weight_group["weight_decay"] == 0.01  # decays toward the shared map
+    assert bias_group["weight_decay"] == 0.0 and "lr" not in weight_group  # the optimizer's rate
+    assert net.param_groups(0.01, channel_skip_lr=1e-4)[-1]["lr"] == 1e-4
 
 
 def test_channel_skip_needs_the_independent_input_skip_and_no_cross_channel_skip():
