@@ -2142,15 +2142,39 @@ def test_times_where_channels_are_expected_are_named_as_times():
 # --- pinned by mutation round 9 (this session's changes) ---
 
 
-@pytest.mark.parametrize("steps, rows", [(10_000, 10_001), (10_001, 2)])
-def test_two_rows_on_the_grid_of_freq_are_a_gap_up_to_ten_thousand_steps_apart(steps, rows):
-    """10,000 steps apart: a gap on freq's grid, filled; one step more is no gap to list (a mistyped
-    year), so the two rows' own step is inferred."""
+def test_two_rows_on_the_grid_of_freq_are_a_gap_up_to_ten_thousand_steps_apart():
+    """10,000 steps apart: a gap on freq's grid, filled."""
     start = pd.Timestamp("2024-01-01")
-    frame = pd.DataFrame({"a": [1.0, 2.0]}, index=pd.DatetimeIndex([start, start + pd.Timedelta(hours=steps)],
-                                                                    name="date"))
-    read = read_series(frame, freq="h", fill="ffill")
-    assert len(read) == rows and read.index[-1] == frame.index[-1]
+    index = pd.DatetimeIndex([start, start + pd.Timedelta(hours=10_000)], name="date")
+    read = read_series(pd.DataFrame({"a": [1.0, 2.0]}, index=index), freq="h", fill="ffill")
+    assert len(read) == 10_001 and read.index[-1] == index[-1] and read.index.freqstr == "h"
+
+
+@pytest.mark.parametrize("freq, end, steps", [("h", "2025-02-20 17:00", 10_001), ("D", "2054-01-01", 10_958)])
+def test_two_rows_further_apart_on_the_grid_of_freq_are_named_not_read_as_a_step(tmp_path, freq, end, steps):
+    """One step more is no gap to fill (a mistyped year): an error naming both rows and lines, where
+    the two rows' distance had been inferred as the series' step (a '10001h' or '10958D' series)."""
+    path = tmp_path / "two.csv"
+    path.write_text(f"date,a\n2024-01-01 00:00,1\n{end},2\n")
+    with pytest.raises(DataValidationError, match=re.escape(
+            f"two.csv: 2024-01-01 00:00:00 at row 0 (line 2) and {pd.Timestamp(end)} at row 1 (line 3) lie "
+            f"{steps:,} steps of '{freq}' apart: {steps - 1:,} timestamps missing between them, more than "
+            "the 10,000 a gap may hold. Check these timestamps (a mistyped year or month?), or supply the "
+            "rows between them")):
+        read_series(path, freq=freq, fill="ffill")
+    assert read_series(path).attrs["freq"] == f"{steps}{freq}"  # without freq: two rows are their own step
+
+
+def test_rows_on_one_grid_but_for_one_gap_too_long_name_that_gap():
+    """Three hourly rows and one three years on: the gap is named (with freq= or without), where the
+    error had said the steps vary and advised resampling to 'h', which would make 26,302 rows."""
+    frame = pd.DataFrame({"a": [1.0, 2.0, 3.0, 4.0]}, index=pd.DatetimeIndex(
+        ["2024-01-01 00:00", "2024-01-01 01:00", "2024-01-01 02:00", "2027-01-01 02:00"], name="date"))
+    for freq in ("h", None):
+        with pytest.raises(DataValidationError, match=re.escape(
+                "frame: 2024-01-01 02:00:00 at row 2 and 2027-01-01 02:00:00 at row 3 lie 26,304 steps "
+                "of 'h' apart: 26,303 timestamps missing between them")):
+            read_series(frame, freq=freq, fill="ffill")
 
 
 def test_two_rows_of_which_the_second_is_off_a_monthly_grid_are_not_read_onto_it():

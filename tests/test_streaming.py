@@ -1111,6 +1111,11 @@ def test_update_many_names_a_gap_and_the_policies_that_fill_it(model, series):
         stream.update_many(series.iloc[[80, 82]])
     assert str(exc.value) == (f"frame: 1 timestamp missing from the 'h' grid in 1 gap: 1 missing after "
                               f"{t[80]} (row 0), from {t[81]}; send them, or use gaps='ffill' or gaps='zero'")
+    far = series.iloc[[80, 81]].set_axis([t[80], t[80] + pd.Timedelta(hours=20_000)])  # a mistyped year
+    with pytest.raises(StreamError, match=re.escape(  # had read as one row every '20000h', "resample it"
+            f"frame: {t[80]} at row 0 and {far.index[1]} at row 1 lie 20,000 steps of 'h' apart: 19,999 "
+            "timestamps missing between them, more than the 10,000 a gap may hold")):
+        stream.update_many(far)
     assert_same_snapshot(snapshot(stream), held)
 
 

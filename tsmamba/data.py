@@ -354,25 +354,54 @@ def _on_grid(times: pd.DatetimeIndex, freq: str) -> bool:
     return pd.date_range(times[0], periods=len(times), freq=offset).equals(times)
 
 
-def _grid_of_two(times: pd.DatetimeIndex, freq: str | None) -> pd.DatetimeIndex | None:
+_MAX_GAP = 10_000  # steps one gap may span: a longer one is a mistyped time (a year), not rows to fill
+
+
+def _long_gap_error(
+    times: pd.DatetimeIndex, after: int, steps: int, freq: str, rows: np.ndarray | None, origin: _Origin
+) -> DataValidationError:
+    """The error for rows ``after`` and ``after + 1`` of ``times``, ``steps`` steps of ``freq`` apart."""
+
+    def named(i: int) -> str:
+        return _fmt_ts(times[i]) + (f" at {origin.row(_source_row(rows, i))}" if rows is not None else "")
+
+    return DataValidationError(
+        f"{origin.prefix()}{named(after)} and {named(after + 1)} lie {steps:,} steps of {freq!r} apart: "
+        f"{steps - 1:,} timestamps missing between them, more than the {_MAX_GAP:,} a gap may hold. "
+        "Check these timestamps (a mistyped year or month?), or supply the rows between them"
+    )
+
+
+def _grid_of_two(
+    times: pd.DatetimeIndex, freq: str | None, rows: np.ndarray | None, origin: _Origin
+) -> pd.DatetimeIndex | None:
     """The grid of ``freq`` (checked by :func:`_on_grid`) from the first of two times to the
-    second, when both lie on it and it is not mostly gaps (at most 10,000 steps: a mistyped year
-    is no gap to list), else None (also for other than two times, or no freq)."""
+    second when both lie on it, else None (also for other than two times, or no freq). Two
+    rows more than ``_MAX_GAP`` steps apart on it raise :class:`DataValidationError`, naming them."""
     if freq is None or len(times) != 2:
         return None
     offset = pd.tseries.frequencies.to_offset(freq)
     if isinstance(offset, pd.offsets.Tick) and not isinstance(offset, pd.offsets.Day):  # counted first
         delta = int(_ns(times)[1] - _ns(times)[0])
-        if delta % offset.nanos or delta // offset.nanos > 10_000:
+        if delta % offset.nanos:
             return None
+        if delta // offset.nanos > _MAX_GAP:
+            raise _long_gap_error(times, 0, delta // offset.nanos, freq, rows, origin)
     grid = pd.date_range(times[0], times[1], freq=offset, name=times.name)  # days, months: few steps
-    return grid if 2 <= len(grid) <= 10_001 and grid[0] == times[0] and grid[-1] == times[1] else None
+    if len(grid) < 2 or grid[0] != times[0] or grid[-1] != times[1]:
+        return None
+    if len(grid) > _MAX_GAP + 1:
+        raise _long_gap_error(times, 0, len(grid) - 1, freq, rows, origin)
+    return grid
 
 
-def _infer_grid(times: pd.DatetimeIndex, origin: _Origin) -> tuple[str, pd.DatetimeIndex]:
+def _infer_grid(
+    times: pd.DatetimeIndex, origin: _Origin, rows: np.ndarray | None = None
+) -> tuple[str, pd.DatetimeIndex]:
     """(alias, grid): the regular grid from ``times[0]`` to ``times[-1]`` the times lie on.
 
-    ``times`` must be sorted and unique. ``grid`` equals ``times`` when nothing is missing.
+    ``times`` must be sorted and unique; ``rows`` (their source rows, optional) name them in
+    errors. ``grid`` equals ``times`` when nothing is missing.
     """
     check_length(len(times), 2, "inferring a frequency")
     alias = _pandas_infer(times)
@@ -384,6 +413,11 @@ def _infer_grid(times: pd.DatetimeIndex, origin: _Origin) -> tuple[str, pd.Datet
     step = int(values[np.argmax(counts)])
     grid_size = (stamps[-1] - stamps[0]) // step + 1 if step > 0 else 0
     plausible = 0 < grid_size <= 50 * len(times) + 10_000  # else mostly gaps: no real grid
+    if not plausible and step > 0 and np.all((stamps - stamps[0]) % step == 0):
+        longest = int(np.argmax(steps))  # on one grid but mostly gaps: name the gap that makes it so
+        if steps[longest] // step > _MAX_GAP:
+            raise _long_gap_error(times, longest, int(steps[longest] // step), _timedelta_alias(step),
+                                  rows, origin)
     day = 86_400 * 10**9
     weekdays_only = times.day_of_week.max() < 5 and stamps[-1] - stamps[0] >= 7 * day
     if weekdays_only and step % day == 0 and step < 7 * day:
@@ -774,8 +808,8 @@ def read_series(
       ``freq``       the frequency the rows should step at (a fitted model's): rows on its
                      grid with none missing take it, even one row or too few to tell a
                      business day from a day, and two rows on its grid further apart are a gap
-                     (two rows show no step of their own); otherwise the frequency is inferred
-                     as usual;
+                     (two rows show no step of their own; more than 10,000 steps apart, an
+                     error naming them); otherwise the frequency is inferred as usual;
       ``tz``         the zone zone-aware times are read in (a fitted model's): the same instants,
                      converted before the steps are checked (a Paris day is 23 hours in UTC);
                      text whose UTC offsets differ (local time across DST) needs it.
@@ -1554,16 +1588,17 @@ def _validate(
 
     # frequency and gaps
     unique_times = times if not len(dup_after) else times[np.r_[True, steps != 0]]
+    unique_rows = rows if not len(dup_after) else None  # named in errors where times are unique
     if freq is not None and n and _on_grid(unique_times, freq):
         grid = unique_times  # the expected grid, nothing missing
-    elif (pair := _grid_of_two(unique_times, freq)) is not None:
+    elif (pair := _grid_of_two(unique_times, freq, unique_rows, origin)) is not None:
         grid = pair  # two rows show no step of their own: on freq's grid, a gap (not 'rows every 2h')
     else:
         try:
             check_length(n, 2, "inferring a frequency")
         except DataValidationError as exc:
             raise DataValidationError(f"{origin.prefix()}{exc}") from None
-        freq, grid = _infer_grid(unique_times, origin)
+        freq, grid = _infer_grid(unique_times, origin, unique_rows)
     missing = len(grid) - len(unique_times)
     repairs: dict[str, Any] = {}  # what fill= and impute= changed, and how many values read later rows
     later = np.zeros(values.shape, dtype=bool)  # values made from a later row (for a backtest)
