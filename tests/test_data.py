@@ -2177,6 +2177,15 @@ def test_rows_on_one_grid_but_for_one_gap_too_long_name_that_gap():
             read_series(frame, freq=freq, fill="ffill")
 
 
+def test_a_long_series_keeps_a_long_gap_as_a_gap():
+    """A gap over 10,000 steps is refused only where it makes the grid mostly gaps: 300 hourly rows
+    and one 20,000 hours on lie on a grid of 20,300 (under 10,000 + 50 per row) and are filled."""
+    index = pd.date_range("2024-01-01", periods=300, freq="h", name="date")
+    index = index.append(pd.DatetimeIndex([index[-1] + pd.Timedelta(hours=20_000)], name="date"))
+    read = read_series(pd.DataFrame({"a": np.arange(301.0)}, index=index), fill="ffill")
+    assert len(read) == 20_300 and read.index.freqstr == "h" and read["a"].iloc[-2] == 299.0
+
+
 def test_two_rows_of_which_the_second_is_off_a_monthly_grid_are_not_read_onto_it():
     """freq='MS' and a second row on the 15th: no month-start grid ending before it (which would
     drop the row and invent 2024-02-01 and 2024-03-01); the rows are read as given."""
