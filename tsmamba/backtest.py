@@ -862,6 +862,50 @@ def _summary(
     }
 
 
+def _scored_result(
+    y: np.ndarray,
+    predictions: Mapping[str, np.ndarray],
+    kept: np.ndarray,
+    *,
+    origins: np.ndarray,
+    index: pd.DatetimeIndex,
+    channels: list[str],
+    scale_values: np.ndarray,
+    season: int,
+    metrics: Sequence[str],
+    model_name: str,
+    config: dict[str, Any],
+    data: dict[str, Any],
+    history: pd.DataFrame,
+    forecaster: Any,
+    seconds: tuple[float, float, float],
+    t_start: float,
+) -> BacktestResult:
+    """Score every prediction (N, H, C) against ``y`` (MASE scaled by ``scale_values``, the
+    training rows) and gather the result: tidy forecasts of the ``kept`` origins, timings from
+    ``seconds`` = (fit, forecast, baselines) and ``t_start``."""
+    t0 = time.perf_counter()
+    scale = mase_scale(scale_values, season, channels)
+    scores, metrics_df = _score_all(y, predictions, channels, scale, metrics)
+    metrics_s = time.perf_counter() - t0
+    columns_out = _forecast_columns(predictions, model_name)
+    kept_columns = {k: v[kept] for k, v in columns_out.items()}
+    forecasts = _tidy_forecasts(index, origins[kept], channels, y[kept], kept_columns)
+    n, horizon = y.shape[:2]
+    return BacktestResult(
+        forecasts=forecasts,
+        metrics=metrics_df,
+        scores=scores,
+        summary=_summary(scores, model_name, n, horizon, channels),
+        config=config,
+        timings=_timings(*seconds, metrics_s, time.perf_counter() - t_start, n),
+        data=data,
+        history=history,
+        arrays={"y": y, **columns_out},
+        forecaster=forecaster,
+    )
+
+
 def _check_model_name(model_name: str) -> None:
     """ConfigError for a name the scores could not tell from a baseline's (the baseline's
     forecasts replaced the model's, silently), or that is no text (None had raised a KeyError)."""
@@ -1231,16 +1275,7 @@ def backtest(
             predictions["linear"] = linear
         baseline_s += time.perf_counter() - t0
 
-    t0 = time.perf_counter()
-    scale = mase_scale(values[first_train[0] : first_train[1]], season, channels)
-    scores, metrics_df = _score_all(y, predictions, channels, scale, metrics)
-    metrics_s = time.perf_counter() - t0
-    columns_out = _forecast_columns(predictions, model_name)
     kept = _evenly_spaced(n, _origins_within(max_forecast_rows, horizon * n_channels))
-    kept_columns = {k: v[kept] for k, v in columns_out.items()}
-    forecasts = _tidy_forecasts(index, origins[kept], channels, y[kept], kept_columns)
-    total = time.perf_counter() - t_start
-
     source = data_name or (os.fspath(df) if isinstance(df, (str, os.PathLike)) else None)
     config = {
         "protocol": "rolling",
@@ -1277,18 +1312,11 @@ def backtest(
         "n_rows": int(n_rows),
         "fingerprint": data_fingerprint(values, index),
     }
-    timings = _timings(fit_s, forecast_s, baseline_s, metrics_s, total, n)
-    return BacktestResult(
-        forecasts=forecasts,
-        metrics=metrics_df,
-        scores=scores,
-        summary=_summary(scores, model_name, n, horizon, channels),
-        config=config,
-        timings=timings,
-        data=data,
-        history=frame,
-        arrays={"y": y, **columns_out},
-        forecaster=fitted,
+    return _scored_result(
+        y, predictions, kept, origins=origins, index=index, channels=channels,
+        scale_values=values[first_train[0] : first_train[1]], season=season, metrics=metrics,
+        model_name=model_name, config=config, data=data, history=frame, forecaster=fitted,
+        seconds=(fit_s, forecast_s, baseline_s), t_start=t_start,
     )
 
 
@@ -1412,18 +1440,9 @@ def backtest_ltsf(
         predictions["linear"] = model.predict(contexts)
         baseline_s = time.perf_counter() - t0
 
-    t0 = time.perf_counter()
-    scale = mase_scale(values[train_s:train_e], season, channels)
-    scores, metrics_df = _score_all(y, predictions, channels, scale, metrics)
-    metrics_s = time.perf_counter() - t0
-    columns_out = _forecast_columns(predictions, model_name)
-    per_origin = H * len(channels)
-    kept = _evenly_spaced(n, _origins_within(max_forecast_rows, per_origin))
-    kept_columns = {k: v[kept] for k, v in columns_out.items()}
-    forecasts = _tidy_forecasts(index, origins[kept], channels, y[kept], kept_columns)
+    kept = _evenly_spaced(n, _origins_within(max_forecast_rows, H * len(channels)))
     shown = slice(max(0, test_s - 3 * H), test_e)
     history = pd.DataFrame(values[shown], index=index[shown], columns=channels)
-    total = time.perf_counter() - t_start
     history_ = getattr(est, "history_", {}) or {}
     config = {
         "protocol": "ltsf",
@@ -1459,16 +1478,9 @@ def backtest_ltsf(
         "fingerprint_of": "the scaled values (float32 as prepared, widened to float64)",
         "scaler": prepared.scaler.to_dict(),
     }
-    timings = _timings(fit_s, forecast_s, baseline_s, metrics_s, total, n)
-    return BacktestResult(
-        forecasts=forecasts,
-        metrics=metrics_df,
-        scores=scores,
-        summary=_summary(scores, model_name, n, H, channels),
-        config=config,
-        timings=timings,
-        data=data_info,
-        history=history,
-        arrays={"y": y, **columns_out},
-        forecaster=est,
+    return _scored_result(
+        y, predictions, kept, origins=origins, index=index, channels=channels,
+        scale_values=values[train_s:train_e], season=season, metrics=metrics, model_name=model_name,
+        config=config, data=data_info, history=history, forecaster=est,
+        seconds=(fit_s, forecast_s, baseline_s), t_start=t_start,
     )
