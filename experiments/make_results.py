@@ -190,6 +190,8 @@ def main() -> None:
         "their lookback: the LTSF split forecasts the same target rows whatever the lookback, so the",
         "forecasts average window by window; params and s/epoch count all members, the baselines",
         "are those of the longest lookback.",
+        "A run with `--jobs N` (its command says so) trained up to N members at once, each in a",
+        "process of its own, to the same result bit for bit; its peak RSS is the largest process's.",
         "Weather with a cycle: `weather_track1_cycskip_nonorm` and `weather_track1_cycskip_nonorm_lin_rand`",
         "were run before the LTSF calendar fix (seventh round below), so their val and full-history",
         "MSE read the published clock, 8 steps off the grid the network trained on; their test MSE",

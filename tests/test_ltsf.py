@@ -133,3 +133,44 @@ def test_set_refuses_what_the_run_sets_itself(ltsf):
         expected = rf"--set set {key}, which the run sets itself; use .*{re.escape(use)}"
         with pytest.raises(SystemExit, match=expected):
             ltsf.load_run(str(EXPERIMENTS / "configs" / "etth1_track1.json"), [f"{key}=1"])
+
+
+def test_jobs_train_the_members_side_by_side_to_the_same_result_bit_for_bit(benchmark_file, tmp_path):
+    """``--jobs 2`` trains an ensemble's members in processes of their own, and records what one
+    process records: every score to the last bit (a member depends only on its seed, and the mean
+    adds the forecasts in the members' order)."""
+    import json
+    import subprocess
+    import sys
+
+    lines = benchmark_file("ETTh1").read_text().splitlines()[:1201]  # its first 1200 hours
+    data = tmp_path / "etth1_head.csv"  # custom borders: 840 / 120 / 240 rows
+    data.write_text("\n".join(lines) + "\n")
+    config = {"name": "tiny_ens", "data": str(data), "track": 1, "context_length": 24, "threads": 1,
+              "ensemble": 2,
+              "params": {"d_model": 8, "n_layers": 1, "d_state": 8, "headdim": 8, "max_epochs": 1,
+                         "batch_size": 64,
+                         "trainer_kwargs": {"limit_train_batches": 3, "limit_val_batches": 2,
+                                            "enable_model_summary": False}}}
+    path = tmp_path / "tiny_ens.json"
+    path.write_text(json.dumps(config))
+    records = {}
+    for jobs in (1, 2):
+        out = tmp_path / f"jobs{jobs}"
+        done = subprocess.run([sys.executable, str(EXPERIMENTS / "ltsf.py"), "--config", str(path),
+                               "--horizon", "12", "--seed", "1", "--out", str(out), "--jobs", str(jobs)],
+                              capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr[-2000:]
+        records[jobs] = json.loads((out / "tiny_ens_H12_s1.json").read_text())
+
+    def scores(record: dict) -> dict:
+        kept = ("seed", "best_epoch", "val_losses")
+        members = [{k: v for k, v in m.items() if k.endswith("_mse") or k in kept} for m in record["members"]]
+        return {"mse": record["mse"], "mae": record["mae"], "val": record["val"]["mse"],
+                "full": record["full_history"]["mse"], "full_val": record["full_history"]["val"]["mse"],
+                "baselines": record["baselines"], "params": record["params"], "members": members}
+
+    assert scores(records[2]) == scores(records[1])
+    assert [m["seed"] for m in records[1]["members"]] == [2, 3]
+    assert records[2]["jobs"] == 2 and "jobs" not in records[1]
+    assert records[1]["mse"] != records[1]["members"][0]["test_window_mse"]  # the mean, not a member
