@@ -255,10 +255,12 @@ def main() -> None:
                 chosen = k == pick
                 too_few = v["n"] < min_seeds
                 why_not = f" — cannot be chosen with fewer than {min_seeds} seeds" if too_few else ""
+                close = target is not None and abs(v["test"] - target) < 0.0005  # reads as the target
+                digits = 4 if close else 3  # then a fourth digit says on which side it lies
                 met = "—" if target is None else (
-                    "yes" if v["test"] <= target else f"no (+{v['test'] - target:.3f})")
+                    "yes" if v["test"] <= target else f"no (+{v['test'] - target:.{digits}f})")
                 spread = f" ± {v['std']:.3f}" if v["std"] is not None else ""
-                test = f"{v['test']:.3f}{spread} (n={v['n']})"
+                test = f"{v['test']:.{digits}f}{spread} (n={v['n']})"
                 lines.append(
                     f"| {data} | {track} | {k}{f' — **chosen**: {why}' if chosen else why_not} | "
                     f"{'—' if v['val'] is None else format(v['val'], '.3f')} | "
