@@ -18,8 +18,8 @@ split forecasts the same target rows whatever the lookback, so their forecasts a
 window. Its ``context_length`` is the longest member's.
 
 ``--jobs N`` trains up to N members at once, each in a process of its own with the config's
-threads (on the 2-core machine, an ensemble of three with ``--jobs 2`` takes about two members'
-time instead of three). The result is the same to every bit as with ``--jobs 1``: a member's
+threads (an ensemble of three with ``--jobs 2`` on two cores should take about two members' time
+instead of three; not yet measured). The result is the same to every bit as with ``--jobs 1``: a member's
 training depends only on its seed, and the mean adds the forecasts in the members' order.
 """
 
