@@ -243,8 +243,9 @@ def _train_member_in_process(threads: int, folder: str, *args) -> dict:
         target = Path(folder) / f"y_{seed}_{part[0]}.npy"
         if not target.exists():
             np.save(target, y)
-        np.save(Path(folder) / f"yhat_{seed}_{'_'.join(part)}.npy", yhat)
-        saved[part] = (str(Path(folder) / f"yhat_{seed}_{'_'.join(part)}.npy"), str(target))
+        forecast = Path(folder) / f"yhat_{seed}_{'_'.join(part)}.npy"
+        np.save(forecast, yhat)
+        saved[part] = (str(forecast), str(target))
 
     run = train_member(*args, take=save)
     run["saved"] = saved
