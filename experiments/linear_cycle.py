@@ -295,6 +295,8 @@ def main() -> None:
                     help="score the per-channel cyc map at each lookback and the mean of their forecasts")
     ap.add_argument("--own", type=float, nargs="+", metavar="A",
                     help="score per-channel cyc maps (1 - A) x shared + A x each channel's own")
+    ap.add_argument("--digits", type=int, default=4, choices=range(2, 11), metavar="N",
+                    help="decimals of the --own rows (default 4), to tell close weights apart")
     ap.add_argument("--members", type=parse_member, nargs="+", metavar="SPEC",
                     help="score cyc maps chan:L (per channel) and mix:L:alpha (all channels) "
                          "and the mean of their forecasts")
@@ -328,10 +330,11 @@ def main() -> None:
         scores = [score_own(values, phase, data.borders, args.lookback, h, args.own) for h in HORIZONS]
         print(f"{args.data}, L={args.lookback}, cycle {args.cycle}, per-channel cyc maps, (1 - a) x shared "
               f"+ a x each channel's own: MSE at H = {HORIZONS}, average")
+        d = args.digits
         for a in args.own:
             val, test = [s[a]["val"] for s in scores], [s[a]["test"] for s in scores]
-            print(f"  own a={a:<5g} val " + " ".join(f"{v:.4f}" for v in val) + f"  avg {np.mean(val):.4f}"
-                  f" | test " + " ".join(f"{v:.4f}" for v in test) + f"  avg {np.mean(test):.4f}")
+            print(f"  own a={a:<5g} val " + " ".join(f"{v:.{d}f}" for v in val) + f"  avg {np.mean(val):.{d}f}"
+                  f" | test " + " ".join(f"{v:.{d}f}" for v in test) + f"  avg {np.mean(test):.{d}f}")
         return
     if args.mix and args.train_stride > 1:
         ap.error("--mix fits on every training window; leave out --train-stride")
