@@ -333,8 +333,8 @@ def main() -> None:
         d = args.digits
         for a in args.own:
             val, test = [s[a]["val"] for s in scores], [s[a]["test"] for s in scores]
-            print(f"  own a={a:<5g} val " + " ".join(f"{v:.{d}f}" for v in val) + f"  avg {np.mean(val):.{d}f}"
-                  f" | test " + " ".join(f"{v:.{d}f}" for v in test) + f"  avg {np.mean(test):.{d}f}")
+            row = [" ".join(f"{v:.{d}f}" for v in x) + f"  avg {np.mean(x):.{d}f}" for x in (val, test)]
+            print(f"  own a={a:<5g} val {row[0]} | test {row[1]}")
         return
     if args.mix and args.train_stride > 1:
         ap.error("--mix fits on every training window; leave out --train-stride")

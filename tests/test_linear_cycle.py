@@ -63,3 +63,30 @@ def test_own_maps_mix_the_shared_and_each_channels_ridge_map(linear_cycle, serie
     assert scores[1.0]["test"] == pytest.approx(float(np.mean((f - y) ** 2)), abs=1e-12)
     # the shared map is not the channels' own here: the weight reaches the forecast
     assert np.abs(out[1.0]["val"][0] - out[0.0]["val"][0]).max() > 1e-3
+
+
+def test_own_rows_print_the_decimals_asked_for(linear_cycle, series, monkeypatch, capsys):
+    """``--digits`` widens the ``--own`` rows (to tell weights apart whose validation differs in the
+    fifth decimal); the default stays 4."""
+    values, phase, borders = series
+
+    class Prepared:  # what main reads of prepare_ltsf's result
+        pass
+
+    data = Prepared()
+    data.values, data.borders, data.index, data.freq = values, borders, None, None
+    monkeypatch.setattr(linear_cycle, "prepare_ltsf", lambda name, lookback, horizon: data)
+    monkeypatch.setattr(linear_cycle, "cycle_phase", lambda index, freq, cycle: phase)
+    monkeypatch.setattr(linear_cycle, "HORIZONS", (H,))
+    expected = linear_cycle.score_own(values, phase, borders, L, H, [0.5])[0.5]
+
+    def own_row(argv):
+        monkeypatch.setattr("sys.argv", ["linear_cycle.py", "--data", "X", "--lookback", str(L),
+                                         "--cycle", str(W), "--own", "0.5", *argv])
+        linear_cycle.main()
+        return capsys.readouterr().out.splitlines()[-1].split()
+
+    six = own_row(["--digits", "6"])
+    assert six[3] == f"{expected['val']:.6f}" and six[-1] == f"{expected['test']:.6f}"
+    four = own_row([])
+    assert four[3] == f"{expected['val']:.4f}" and four[-1] == f"{expected['test']:.4f}"
