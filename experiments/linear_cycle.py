@@ -295,7 +295,7 @@ def main() -> None:
                     help="score the per-channel cyc map at each lookback and the mean of their forecasts")
     ap.add_argument("--own", type=float, nargs="+", metavar="A",
                     help="score per-channel cyc maps (1 - A) x shared + A x each channel's own")
-    ap.add_argument("--digits", type=int, default=4, choices=range(2, 11), metavar="N",
+    ap.add_argument("--digits", type=int, choices=range(2, 11), metavar="N",
                     help="decimals of the --own rows (default 4), to tell close weights apart")
     ap.add_argument("--members", type=parse_member, nargs="+", metavar="SPEC",
                     help="score cyc maps chan:L (per channel) and mix:L:alpha (all channels) "
@@ -307,6 +307,8 @@ def main() -> None:
     if args.own is not None and (args.mix or args.lookbacks or args.members or args.train_stride > 1
                                  or not all(0 <= a <= 1 for a in args.own)):
         ap.error("--own takes weights in [0, 1], and no --mix, --lookbacks, --members or --train-stride")
+    if args.digits is not None and args.own is None:
+        ap.error("--digits widens the --own rows; give it with --own")
     if any(kind == "own" and m > 1 for kind, _, m in args.members or []):
         ap.error("an own:L:a member's weight a is in [0, 1]")
     if min(lookbacks) < 1 or args.train_stride < 1 or args.cycle < 1 or any(not a >= 0 for a in alphas):
@@ -330,7 +332,7 @@ def main() -> None:
         scores = [score_own(values, phase, data.borders, args.lookback, h, args.own) for h in HORIZONS]
         print(f"{args.data}, L={args.lookback}, cycle {args.cycle}, per-channel cyc maps, (1 - a) x shared "
               f"+ a x each channel's own: MSE at H = {HORIZONS}, average")
-        d = args.digits
+        d = 4 if args.digits is None else args.digits
         for a in args.own:
             val, test = [s[a]["val"] for s in scores], [s[a]["test"] for s in scores]
             row = [" ".join(f"{v:.{d}f}" for v in x) + f"  avg {np.mean(x):.{d}f}" for x in (val, test)]

@@ -3,6 +3,8 @@ on: the per-channel maps mixed with each channel's own (``--own``, ``own:L:a`` m
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
@@ -70,11 +72,7 @@ def test_own_rows_print_the_decimals_asked_for(linear_cycle, series, monkeypatch
     fifth decimal); the default stays 4."""
     values, phase, borders = series
 
-    class Prepared:  # what main reads of prepare_ltsf's result
-        pass
-
-    data = Prepared()
-    data.values, data.borders, data.index, data.freq = values, borders, None, None
+    data = SimpleNamespace(values=values, borders=borders, index=None, freq=None)  # what main reads
     monkeypatch.setattr(linear_cycle, "prepare_ltsf", lambda name, lookback, horizon: data)
     monkeypatch.setattr(linear_cycle, "cycle_phase", lambda index, freq, cycle: phase)
     monkeypatch.setattr(linear_cycle, "HORIZONS", (H,))
@@ -90,3 +88,7 @@ def test_own_rows_print_the_decimals_asked_for(linear_cycle, series, monkeypatch
     assert six[3] == f"{expected['val']:.6f}" and six[-1] == f"{expected['test']:.6f}"
     four = own_row([])
     assert four[3] == f"{expected['val']:.4f}" and four[-1] == f"{expected['test']:.4f}"
+    monkeypatch.setattr("sys.argv", ["linear_cycle.py", "--data", "X", "--cycle", str(W), "--digits", "6"])
+    with pytest.raises(SystemExit):  # nothing for it to widen: an error, not a silent no-op
+        linear_cycle.main()
+    assert "--digits widens the --own rows" in capsys.readouterr().err
