@@ -658,6 +658,34 @@ def test_resume_after_kill_equals_uninterrupted(series, tmp_path, ema_decay, pre
     assert history["epochs"] == 3 and history["seconds_per_epoch"] == history["train_seconds"]
 
 
+def test_an_unseeded_resume_keeps_the_window_order_it_drew(series, tmp_path):
+    """random_state=None draws the order of the training windows; its resume drew another, so the
+    resumed epochs trained on other batches than the uninterrupted fit's."""
+    params = {**TINY, "max_epochs": 3, "patience": None, "random_state": None, "train_stride": 2,
+              "train_sampling": "random"}
+    torch.manual_seed(7)  # the draws an unseeded fit makes: its initial weights and window order
+    whole = TSMambaForecaster(**params, checkpoint_dir=str(tmp_path / "a")).fit(series)
+    ckpt = tmp_path / "b"
+    killed = TSMambaForecaster(**params, checkpoint_dir=str(ckpt),
+                               trainer_kwargs={"callbacks": [_KillAtEpochStart(2)]})
+    torch.manual_seed(7)
+    with pytest.raises(_Interrupt):
+        killed.fit(series)
+    torch.manual_seed(8)  # a new process: another order drawn, the saved one must win
+    resumed = TSMambaForecaster(**params, checkpoint_dir=str(ckpt)).fit(series, resume=True)
+    for (name, a), b in zip(
+        whole.network_.state_dict().items(), resumed.network_.state_dict().values(), strict=True
+    ):
+        assert torch.equal(a, b), name
+    state = torch.load(ckpt / "last.ckpt", weights_only=True)
+    state["TimeSeriesDataModule"] = {"seed": -3}
+    torch.save(state, ckpt / "last.ckpt")
+    with pytest.raises(CheckpointError, match=re.escape(
+            f"{ckpt / 'last.ckpt'} holds a damaged window order (seed must be an integer in [0, 2**32), got "
+            "-3); delete it to start afresh, or use another checkpoint_dir")):
+        TSMambaForecaster(**params, checkpoint_dir=str(ckpt)).fit(series, resume=True)
+
+
 def test_a_full_disk_at_an_epochs_checkpoint_is_a_checkpoint_error_leaving_nothing_behind(series, tmp_path,
                                                                                            monkeypatch):
     """A failed last.ckpt write raised Lightning's OSError, which named its own temp file in /tmp,

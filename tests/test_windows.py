@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from tsmamba.data import ltsf_borders, prepare_ltsf
 from tsmamba.datasets import synthetic_ett
-from tsmamba.errors import ConfigError, DataValidationError
+from tsmamba.errors import CheckpointError, ConfigError, DataValidationError
 from tsmamba.windows import TimeSeriesDataModule, WindowBatches, WindowDataset
 
 
@@ -495,3 +495,16 @@ def test_from_ltsf_with_use_marks_gives_batches_with_calendar_marks():
     assert len(batch) == 3 and batch[2].shape == (4, 24, marks.shape[1])
     torch.testing.assert_close(batch[2][0], torch.from_numpy(marks[start : start + 24]))
     assert len(next(iter(TimeSeriesDataModule.from_ltsf(data, batch_size=4).test_dataloader()))) == 2
+
+
+def test_the_window_order_seed_goes_into_checkpoints_and_comes_back():
+    values = np.zeros((60, 2))
+    saved = TimeSeriesDataModule(values, {"train": (0, 60)}, 4, 2, seed=123).state_dict()
+    assert saved == {"seed": 123}
+    resumed = TimeSeriesDataModule(values, {"train": (0, 60)}, 4, 2, seed=9)
+    resumed.load_state_dict(saved)
+    assert resumed.seed == 123 and resumed.train_dataloader().sampler.seed == 123
+    for damaged in ({"seed": -1}, {"seed": "7"}, {}):
+        with pytest.raises(CheckpointError, match=r"the checkpoint's window order is damaged .*; delete the "
+                           r"checkpoint to start afresh"):
+            resumed.load_state_dict(damaged)

@@ -604,7 +604,8 @@ class TSMambaForecaster(BaseEstimator):
 
     def _run_settings(self) -> dict[str, Any]:
         """The settings a resume must keep: those that decide which windows each epoch draws
-        (a random_state of None draws a new order on resume) and the loss validation compares.
+        (with a random_state of None the order's drawn seed is in the checkpoint: the datamodule's
+        state) and the loss validation compares.
         max_epochs, patience, warmup_fraction, min_lr_ratio, ema_decay and gradient_clip_val may
         change."""
         return {"random_state": self.random_state, "batch_size": self.batch_size,
@@ -1249,6 +1250,12 @@ def _check_resumable(last: Path, module: ForecastingModule) -> None:
             )
         if differ:
             raise CheckpointError(f"{last} is another fit's checkpoint (its {differ} differ); {fix}")
+    order = checkpoint.get(TimeSeriesDataModule.__qualname__)  # the window order's seed (from 2026-12-05)
+    if order is not None:
+        try:
+            check_seed(order["seed"])
+        except (ConfigError, KeyError, TypeError) as exc:
+            raise CheckpointError(f"{last} holds a damaged window order ({exc}); {fix}") from exc
     _checked_resumed_optimizer(checkpoint, module, last, fix)
     _checked_weights(module.state_dict(), saved, last, fix)
 

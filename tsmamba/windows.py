@@ -18,6 +18,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from tsmamba.errors import (
+    CheckpointError,
     ConfigError,
     DataValidationError,
     check_bool,
@@ -408,6 +409,20 @@ class TimeSeriesDataModule(lightning.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", shuffle=self.shuffle)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Saved in every checkpoint: the seed of the window order, which a resumed fit must keep
+        (an unseeded fit draws it, and its resume had drawn another: a new order from there on)."""
+        return {"seed": self.seed}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Lightning calls it on a resume, before the training loader is made."""
+        try:
+            self.seed = check_seed(state_dict["seed"])
+        except (ConfigError, KeyError, TypeError) as exc:
+            raise CheckpointError(
+                f"the checkpoint's window order is damaged ({exc}); delete the checkpoint to start afresh"
+            ) from exc
 
     def val_dataloader(self) -> DataLoader:
         return self._loader("val", shuffle=False)
