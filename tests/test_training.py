@@ -183,6 +183,24 @@ def test_rng_states_survive_a_weights_only_round_trip(tmp_path):
     assert got[2:] == expected[2:]
 
 
+def test_rng_states_keep_apples_mps_generator(tmp_path, monkeypatch):
+    """On a Mac dropout draws from the MPS generator, which checkpoints had left out. Faked here
+    (no MPS on CI): the state is saved, survives weights_only loading and is given back."""
+    generator = {"state": torch.arange(8, dtype=torch.uint8)}
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    monkeypatch.setattr(torch.mps, "get_rng_state", lambda device="mps": generator["state"].clone())
+    monkeypatch.setattr(torch.mps, "set_rng_state", lambda state, device="mps": generator.update(state=state))
+    torch.save(_rng_states(), tmp_path / "rng.pt")
+    generator["state"] = torch.zeros(8, dtype=torch.uint8)  # the generator moved on
+    _set_rng_states(torch.load(tmp_path / "rng.pt", weights_only=True))
+    torch.testing.assert_close(generator["state"], torch.arange(8, dtype=torch.uint8), atol=0, rtol=0)
+    earlier = torch.load(tmp_path / "rng.pt", weights_only=True)
+    del earlier["mps"]  # a checkpoint written before MPS states were saved: the generator is left
+    generator["state"] = torch.zeros(8, dtype=torch.uint8)
+    _set_rng_states(earlier)
+    torch.testing.assert_close(generator["state"], torch.zeros(8, dtype=torch.uint8), atol=0, rtol=0)
+
+
 class _Interrupt(Exception):
     pass
 

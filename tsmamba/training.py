@@ -83,13 +83,16 @@ def forecast_loss(kind: str, pred: Tensor, target: Tensor, frequency_weight: flo
 
 
 def _rng_states() -> dict[str, Any]:
-    """The global random states (torch CPU, CUDA once it is in use, numpy, ``random``) as tensors
-    and plain Python values, so that a checkpoint holding them loads with ``weights_only=True``.
-    (Reading CUDA's states would start CUDA; before it starts they are only the seed's.)"""
+    """The global random states (torch CPU, CUDA once it is in use, Apple's MPS where present,
+    numpy, ``random``) as tensors and plain Python values, so that a checkpoint holding them loads
+    with ``weights_only=True``. (Reading CUDA's states would start CUDA; before it starts they are
+    only the seed's.)"""
     _, keys, pos, has_gauss, gauss = np.random.get_state()
     return {
         "torch": torch.get_rng_state(),
         "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else [],
+        # dropout on an MPS device draws from its own generator: a resume had drawn new masks there
+        "mps": torch.mps.get_rng_state() if torch.backends.mps.is_available() else None,
         "numpy": {"keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
                   "has_gauss": int(has_gauss), "gauss": float(gauss)},
         "python": random.getstate(),
@@ -102,6 +105,8 @@ def _set_rng_states(states: dict[str, Any]) -> None:
     if torch.cuda.is_available():
         for device, state in enumerate(states["cuda"][: torch.cuda.device_count()]):
             torch.cuda.set_rng_state(state, device)
+    if states.get("mps") is not None and torch.backends.mps.is_available():  # saved since 2026-12-05
+        torch.mps.set_rng_state(states["mps"])
     np_state = states["numpy"]
     np.random.set_state(("MT19937", np_state["keys"].numpy().astype(np.uint32), np_state["pos"],
                          np_state["has_gauss"], np_state["gauss"]))
