@@ -134,6 +134,15 @@ def choose(scored: dict[str, dict], min_seeds: int = 1) -> tuple[str | None, str
         "the window forecast is taken")
 
 
+def digits_against(value: float, target: float | None, most: int = 6) -> int:
+    """Decimals to print ``value`` with: 3, or as many more as it takes for the figure (and its gap
+    to ``target``) not to read as the target itself, so the page says on which side it lies."""
+    digits = 3
+    while target is not None and digits < most and abs(value - target) < 0.5 * 10.0**-digits:
+        digits += 1
+    return digits
+
+
 def summarise(by_h: Runs) -> dict | None:
     """Four-horizon averages of one option over the seeds run at every horizon (None if none is)."""
     seeds = sorted(set.intersection(*(set(seed for seed, _, _ in by_h.get(h, [])) for h in HORIZONS)))
@@ -257,8 +266,7 @@ def main() -> None:
                 chosen = k == pick
                 too_few = v["n"] < min_seeds
                 why_not = f" — cannot be chosen with fewer than {min_seeds} seeds" if too_few else ""
-                close = target is not None and abs(v["test"] - target) < 0.0005  # reads as the target
-                digits = 4 if close else 3  # then a fourth digit says on which side it lies
+                digits = digits_against(v["test"], target)
                 met = "—" if target is None else (
                     "yes" if v["test"] <= target else f"no (+{v['test'] - target:.{digits}f})")
                 spread = f" ± {v['std']:.3f}" if v["std"] is not None else ""

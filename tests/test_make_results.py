@@ -51,6 +51,14 @@ def test_validation_averages_the_seeds_test_averages_or_is_missing(make_results)
     assert make_results.choose(scored, 1)[0] == "complete"
 
 
+def test_a_figure_next_to_its_target_gets_the_digits_that_show_its_side(make_results):
+    assert make_results.digits_against(0.4321, 0.430) == 3
+    assert make_results.digits_against(0.3702, 0.370) == 4  # 0.370 at three digits
+    assert make_results.digits_against(0.430046, 0.430) == 5  # 0.4300 at four: +0.00005 shows
+    assert make_results.digits_against(0.43, 0.430) == 6  # equal: stops at the most it prints
+    assert make_results.digits_against(0.4300001, None) == 3
+
+
 def test_a_tie_within_float_noise_goes_to_the_window_forecast(make_results):
     full, window = "`m`, full history", "`m`, window L=96"
     scored = {full: make_results.summarise(runs([0], 0.24, 0.4810576504)),
