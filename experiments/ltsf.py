@@ -21,7 +21,7 @@ window. Its ``context_length`` is the longest member's.
 threads. The result is the same to every bit as with ``--jobs 1``: a member's training depends only
 on its seed, and the mean adds the forecasts in the members' order. Measured on the 2-core
 development machine with nothing beside it: ETTh1's chosen track-1 ensemble of three at H = 720,
-seed 0, took 9 min 54 s with ``--jobs 2`` (its stored run, one process beside another job: 13.7 min),
+seed 0, took 8 min 52 s with ``--jobs 2`` (its stored run, one process beside another job: 14.6 min),
 to the same figures bit for bit (two members train together, then the third alone: about two
 members' time instead of three).
 """

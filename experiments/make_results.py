@@ -202,7 +202,7 @@ def main() -> None:
         "A run with `--jobs N` (its command says so) trained up to N members at once, each in a",
         "process of its own, to the same result bit for bit; its peak RSS is the largest process's.",
         "On the 2 cores with nothing beside it, ETTh1's chosen track-1 ensemble (three members) takes",
-        "9 min 54 s with `--jobs 2` at H = 720 (twenty-seventh round), within the issue's ~10 minutes.",
+        "8 min 52 s with `--jobs 2` at H = 720 (thirtieth round), within the issue's ~10 minutes.",
         "Weather with a cycle: `weather_track1_cycskip_nonorm` and `weather_track1_cycskip_nonorm_lin_rand`",
         "were run before the LTSF calendar fix (seventh round below), so their val and full-history",
         "MSE read the published clock, 8 steps off the grid the network trained on; their test MSE",
