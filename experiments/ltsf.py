@@ -179,7 +179,8 @@ def member_plan(config: dict, params: dict, seed: int, overridden=()) -> list[tu
     """
     if "members" in config:
         if "ensemble" in config:
-            raise SystemExit("a config takes either 'ensemble' (seeds) or 'members' (lookbacks), not both")
+            raise SystemExit("a config takes either 'ensemble' (seeds) or 'members' (networks with their own "
+                             "lookback or parameters), not both")
         members = config["members"]
         plan = []
         for i, m in enumerate(members):

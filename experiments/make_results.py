@@ -56,7 +56,9 @@ def load() -> list[dict]:
 
 def lookback(r: dict) -> str:
     """The lookback of a result: ``L``, or ``L1+L2`` for a config whose members differ in lookback."""
-    return "+".join(map(str, r["lookbacks"])) if "lookbacks" in r else str(r["context_length"])
+    if len(set(r.get("lookbacks", []))) > 1:
+        return "+".join(map(str, r["lookbacks"]))
+    return str(r["context_length"])
 
 
 def fmt(values: list[float]) -> str:
@@ -196,10 +198,11 @@ def main() -> None:
         "configurations are chosen; s/epoch and peak RSS are medians over the runs. A config with",
         "`\"ensemble\": k` (names ending in `_ens<k>`) scores the mean forecast of k networks trained",
         "with different seeds (seed x k + i for member i); its params and s/epoch count all k.",
-        "A config with `\"members\"` (L written `96+336`) does the same with networks that differ in",
-        "their lookback: the LTSF split forecasts the same target rows whatever the lookback, so the",
-        "forecasts average window by window; params and s/epoch count all members, the baselines",
-        "are those of the longest lookback.",
+        "A config with `\"members\"` does the same with networks that differ in their lookback (L",
+        "written `96+336`) or in other parameters (`mix+chan`: one network mixes the channels, one",
+        "reads each alone): the LTSF split forecasts the same target rows whatever the lookback, so",
+        "the forecasts average window by window; params and s/epoch count all members, the",
+        "baselines are those of the longest lookback.",
         "A run with `--jobs N` (its command says so) trained up to N members at once, each in a",
         "process of its own, to the same result bit for bit; its peak RSS is the largest process's.",
         "On the 2 cores with nothing beside it, ETTh1's chosen track-1 ensemble (three members) takes",

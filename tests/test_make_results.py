@@ -59,6 +59,12 @@ def test_a_figure_next_to_its_target_gets_the_digits_that_show_its_side(make_res
     assert make_results.digits_against(0.4300001, None) == 3
 
 
+def test_members_show_their_lookbacks_only_where_they_differ(make_results):
+    assert make_results.lookback({"context_length": 720, "lookbacks": [96, 720]}) == "96+720"
+    assert make_results.lookback({"context_length": 96, "lookbacks": [96, 96]}) == "96"  # other params
+    assert make_results.lookback({"context_length": 336}) == "336"
+
+
 def test_a_tie_within_float_noise_goes_to_the_window_forecast(make_results):
     full, window = "`m`, full history", "`m`, window L=96"
     scored = {full: make_results.summarise(runs([0], 0.24, 0.4810576504)),
