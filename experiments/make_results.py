@@ -138,9 +138,10 @@ def choose(scored: dict[str, dict], min_seeds: int = 1) -> tuple[str | None, str
 
 def digits_against(value: float, target: float | None, most: int = 6) -> int:
     """Decimals to print ``value`` with: 3, or as many more as it takes for the figure (and its gap
-    to ``target``) not to read as the target itself, so the page says on which side it lies."""
+    to ``target``) not to read as the target itself, so the page says on which side it lies; a
+    figure equal to its target keeps 3."""
     digits = 3
-    while target is not None and digits < most and abs(value - target) < 0.5 * 10.0**-digits:
+    while target is not None and digits < most and 0 < abs(value - target) < 0.5 * 10.0**-digits:
         digits += 1
     return digits
 

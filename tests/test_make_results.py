@@ -55,7 +55,8 @@ def test_a_figure_next_to_its_target_gets_the_digits_that_show_its_side(make_res
     assert make_results.digits_against(0.4321, 0.430) == 3
     assert make_results.digits_against(0.3702, 0.370) == 4  # 0.370 at three digits
     assert make_results.digits_against(0.430046, 0.430) == 5  # 0.4300 at four: +0.00005 shows
-    assert make_results.digits_against(0.43, 0.430) == 6  # equal: stops at the most it prints
+    assert make_results.digits_against(0.43, 0.430) == 3  # equal: "0.430, yes" says it all
+    assert make_results.digits_against(0.43 + 1e-9, 0.430) == 6  # stops at the most it prints
     assert make_results.digits_against(0.4300001, None) == 3
 
 
