@@ -237,6 +237,32 @@ def test_score_equals_each_metric_function_exactly() -> None:
         np.testing.assert_array_equal([step[name] for step in result["per_step"]], fn(y, yhat, axis=(0, 2)))
 
 
+def test_score_in_pieces_equals_score_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """score computes the terms a piece of windows at a time (bounded temporaries, whatever N):
+    the sums of the pieces give the same means as one pass over all windows, to rounding, and
+    a window none of whose pairs count (all NaN) or a channel of NaN scale stays as it was."""
+    import tsmamba.metrics as metrics_module
+
+    rng = np.random.default_rng(1)
+    y, yhat = rng.normal(size=(23, 4, 3)), rng.normal(size=(23, 4, 3))
+    y[2, 1, 0], yhat[4, 0, 2], y[7, 3, 1], y[11] = np.nan, np.nan, 0.0, np.nan
+    scale = np.array([0.5, np.nan, 2.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the NaN scale's warning, once per call
+        at_once = score(y, yhat, scale=scale)
+        shapes: list[tuple[int, ...]] = []
+        pair = metrics_module._pair
+        monkeypatch.setattr(metrics_module, "_pair", lambda a, b: (shapes.append(a.shape), pair(a, b))[1])
+        monkeypatch.setattr(metrics_module, "SCORE_PIECE_ELEMENTS", 5 * 4 * 3)  # five windows a piece
+        in_pieces = score(y, yhat, scale=scale)
+    assert shapes == [(5, 4, 3)] * 4 + [(3, 4, 3)]  # 23 windows: four pieces of five, then three
+    for part in ("overall", "per_channel", "per_step"):
+        a, b = pd.json_normalize(at_once[part]), pd.json_normalize(in_pieces[part])
+        assert list(a.columns) == list(b.columns) and a.notna().equals(b.notna())
+        np.testing.assert_allclose(b.to_numpy(float), a.to_numpy(float), rtol=1e-13, atol=0)
+    assert np.isnan(in_pieces["per_channel"]["1"]["mase"]) and not np.isnan(in_pieces["overall"]["mase"])
+
+
 def test_score_without_scale_drops_mase_and_default_channel_names() -> None:
     result = score(Y, YHAT, metrics=("mae", "mase"))
     assert list(result["overall"]) == ["mae"]
