@@ -198,14 +198,16 @@ def member_plan(config: dict, params: dict, seed: int, overridden=()) -> list[tu
 PARTS = [("test", "window"), ("test", "full"), ("val", "window"), ("val", "full")]
 
 
-def train_member(data: str, lookback: int, horizon: int, params: dict, seed: int, take=None) -> dict:
+def train_member(data: str, lookback: int, horizon: int, params: dict, seed: int, take=None,
+                 baselines: bool = True) -> dict:
     """Train one network on the LTSF train split and forecast every val and test window, from
     its lookback ("window") and from the full history ("full").
 
     Each part's forecasts and targets (n, H, C) go to ``take((split, context), yhat, y)`` as soon
     as they are made (Weather's test forecasts at H = 720 take 1.2 GB), and are then let go.
     Returns {"member": its record, "seconds" and "scores" per part, and the backtest's
-    "overall" test scores, "baselines", "model_params" and "training"}.
+    "overall" test scores, "baselines" (empty with ``baselines=False``: they are the same for every
+    member, so an ensemble scores them with its first), "model_params" and "training"}.
     """
     from tsmamba.data import prepare_ltsf
 
@@ -213,7 +215,7 @@ def train_member(data: str, lookback: int, horizon: int, params: dict, seed: int
     values = prepared.values.astype(np.float64)
     fit_index = prepared.fit_index  # the calendar the network is trained on (Weather: a grid)
     result = backtest_ltsf({**params, "random_state": seed}, data, lookback, horizon,
-                           max_forecast_rows=0)  # scores only
+                           max_forecast_rows=0, baselines=baselines)  # scores only
     result.arrays = {key: result.arrays[key] for key in ("yhat", "y")}  # the baselines' are scored
     run = {"member": {"seed": seed, "context_length": lookback}, "seconds": {}, "scores": {}}
     for split, context in PARTS:
@@ -238,13 +240,13 @@ def train_member(data: str, lookback: int, horizon: int, params: dict, seed: int
     return run
 
 
-def _train_member_in_process(threads: int, folder: str, *args) -> dict:
+def _train_member_in_process(threads: int, folder: str, *args, baselines: bool = True) -> dict:
     """:func:`train_member` in a worker process. Its forecasts (and each split's targets) go to
     ``folder`` as .npy files, named in ``run["saved"]``, not through a pipe (ETTm1's at H = 720
     are 1.8 GB a member)."""
     torch.set_num_threads(threads)
     keep_large_allocations()
-    seed = args[-1]
+    seed = args[4]
     saved: dict[tuple[str, str], tuple[str, str]] = {}
 
     def save(part: tuple[str, str], yhat: np.ndarray, y: np.ndarray) -> None:
@@ -255,7 +257,7 @@ def _train_member_in_process(threads: int, folder: str, *args) -> dict:
         np.save(forecast, yhat)
         saved[part] = (str(forecast), str(target))
 
-    run = train_member(*args, take=save)
+    run = train_member(*args, take=save, baselines=baselines)
     run["saved"] = saved
     return run
 
@@ -263,10 +265,11 @@ def _train_member_in_process(threads: int, folder: str, *args) -> dict:
 def member_runs(config: dict, plan: list[tuple[int, dict, int]], horizon: int, jobs: int, take=None):
     """Yield :func:`train_member`'s output for each network of ``plan``, in its order, its
     forecasts given to ``take`` (member by member, part by part in ``PARTS`` order, whatever
-    ``jobs``), training up to ``jobs`` networks at once, each in a fresh process, when ``jobs`` > 1."""
+    ``jobs``), training up to ``jobs`` networks at once, each in a fresh process, when ``jobs`` > 1.
+    Only the first member scores the baselines."""
     if jobs == 1 or len(plan) == 1:
-        for lookback, params, seed in plan:
-            yield train_member(config["data"], lookback, horizon, params, seed, take)
+        for i, (lookback, params, seed) in enumerate(plan):
+            yield train_member(config["data"], lookback, horizon, params, seed, take, baselines=i == 0)
         return
     threads = torch.get_num_threads()
     with tempfile.TemporaryDirectory(prefix="ltsf-members-") as folder, ProcessPoolExecutor(
@@ -274,7 +277,8 @@ def member_runs(config: dict, plan: list[tuple[int, dict, int]], horizon: int, j
         max_tasks_per_child=1,  # a fresh process per member: its peak memory is its own
     ) as pool:
         futures = [pool.submit(_train_member_in_process, threads, folder, config["data"], lookback, horizon,
-                               params, seed) for lookback, params, seed in plan]
+                               params, seed, baselines=i == 0)
+                   for i, (lookback, params, seed) in enumerate(plan)]
         for future in futures:
             try:
                 run = future.result()
@@ -345,7 +349,9 @@ def main() -> None:
         for part in PARTS:
             seconds[part] += run["seconds"][part]
         members.append(run["member"])
-        last = run  # the backtest's records of the last member (baselines, parameters, training)
+        if len(members) == 1:
+            first = run  # the member that scored the baselines
+        last = run  # the backtest's records of the last member (parameters, training)
     wall = time.perf_counter() - t0
     score = last["scores"]  # one network: its own
     if k > 1:
@@ -370,7 +376,7 @@ def main() -> None:
         "test_windows": score["test", "window"]["windows"],
         "full_history": full,
         "val": val,
-        "baselines": last["baselines"],
+        "baselines": first["baselines"],
         "params": last["model_params"],
         "n_parameters": n_parameters,
         "epochs": training.get("epochs"),

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tsmamba.baselines import BASELINES
+
 EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
 
 
@@ -174,3 +176,4 @@ def test_jobs_train_the_members_side_by_side_to_the_same_result_bit_for_bit(benc
     assert [m["seed"] for m in records[1]["members"]] == [2, 3]
     assert records[2]["jobs"] == 2 and "jobs" not in records[1]
     assert records[1]["mse"] != records[1]["members"][0]["test_window_mse"]  # the mean, not a member
+    assert set(records[1]["baselines"]) == set(BASELINES)  # scored once, by the first member
