@@ -435,7 +435,7 @@ def check_metrics(metrics: Sequence[str]) -> None:
 
 #: Elements (windows x steps x channels) that :func:`score` computes a metric's terms for at once:
 #: its temporaries are a few arrays of this many float64 (32 MiB each), whatever the number of
-#: windows (Weather's 9725 test windows at H = 720 had taken 6 GB above the forecasts).
+#: windows (Weather's 9,820 test windows at H = 720 had taken 6 GB above the forecasts).
 SCORE_PIECE_ELEMENTS = 1 << 22
 _SCORE_AXES: tuple[Axis, ...] = (None, (0, 1), (0, 2))  # pooled, per channel, per step
 
