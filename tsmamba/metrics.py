@@ -87,12 +87,15 @@ def _pair(y: Any, yhat: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return y_arr, yhat_arr, valid
 
 
+def _mean_of(total: Any, count: Any) -> Any:
+    """total / count, NaN where the count is 0 (masked sums and how many elements each holds)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+
+
 def _masked_mean(values: np.ndarray, valid: np.ndarray, axis: Axis) -> float | np.ndarray:
     """Mean of ``values`` where ``valid``; NaN where nothing is valid. Float if axis is None."""
-    total = np.where(valid, values, 0.0).sum(axis=axis)
-    count = valid.sum(axis=axis)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = np.where(count > 0, total / np.maximum(count, 1), np.nan)
+    out = _mean_of(np.where(valid, values, 0.0).sum(axis=axis), valid.sum(axis=axis))
     if axis is None:
         return float(out)
     return out
@@ -438,12 +441,6 @@ def check_metrics(metrics: Sequence[str]) -> None:
 #: windows (Weather's 9,820 test windows at H = 720 had taken 6 GB above the forecasts).
 SCORE_PIECE_ELEMENTS = 1 << 22
 _SCORE_AXES: tuple[Axis, ...] = (None, (0, 1), (0, 2))  # pooled, per channel, per step
-
-
-def _mean_of(total: Any, count: Any) -> Any:
-    """total / count, NaN where the count is 0 (sums and counts of :func:`score`'s terms)."""
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(count > 0, total / np.maximum(count, 1), np.nan)
 
 
 def score(
