@@ -16,7 +16,8 @@ It guided the choice of the network's ``cycle_length`` and ``norm`` (docs/result
 network learns its cycle, this script only estimates it. Phases here come from the published
 timestamps; on Weather, whose timestamps repeat once and skip nine, the protocol gives the network
 a regular grid instead (``LTSFData.fit_index``), so the network's linear start there
-scores a little differently from the "cyc" rows of this script.
+scores a little differently from the "cyc" rows of this script. ``--calendar grid`` takes the
+phases from that grid, as the network does (the same on ETTh1 and ETTm1, whose stamps are regular).
 
 With ``--mix`` the map instead reads all channels' last L values at once (L x C features) and
 forecasts all channels' next H values (the network's ``channel_mode="mix"`` start), for the plain
@@ -229,8 +230,13 @@ def parse_member(text: str) -> tuple[str, int, float]:
         f"member {text!r}: write chan:L, mix:L:alpha or own:L:a, e.g. chan:96 mix:96:3000 own:720:0.75")
 
 
+def row_phases(data, cycle: int, calendar: str = "published") -> np.ndarray:
+    """Each row's cycle phase (T,), from the published timestamps or the protocol's grid."""
+    return cycle_phase(data.index if calendar == "published" else data.fit_index, data.freq, cycle)
+
+
 def member_ensemble(data_name: str, members, cycle: int, train_stride: int = 1,
-                    sampling: str = "strided") -> None:
+                    sampling: str = "strided", calendar: str = "published") -> None:
     """Print each member map's MSE and that of the mean of their forecasts.
 
     A member is ``(kind, L, alpha)`` as :func:`parse_member` reads it. Under the LTSF split the
@@ -242,14 +248,14 @@ def member_ensemble(data_name: str, members, cycle: int, train_stride: int = 1,
     labels = [f"L={L}" if kind == "chan" else f"{kind} L={L} a={alpha:g}" for kind, L, alpha in members]
     if len(set(labels)) < len(labels):
         raise SystemExit(f"members {labels}: each member once (the same map twice scores as one)")
-    print(f"{data_name}, cyc maps, cycle {cycle}, members {', '.join(labels)}: "
+    print(f"{data_name}, cyc maps, cycle {cycle} ({calendar} clock), members {', '.join(labels)}: "
           f"MSE at H = {HORIZONS}, average")
     rows = {label: {"val": [], "test": []} for label in [*labels, "mean"]}
     prepared = {}  # lookback -> (values, phase, borders), read once for every horizon
     for _, L, _ in members:
         if L not in prepared:
             data = prepare_ltsf(data_name, L, max(HORIZONS))
-            phase = cycle_phase(data.index, data.freq, cycle)
+            phase = row_phases(data, cycle, calendar)
             prepared[L] = (data.values.astype(np.float64), phase, data.borders)
     for h in HORIZONS:
         sums, targets = {}, {}
@@ -297,6 +303,8 @@ def main() -> None:
                     help="score per-channel cyc maps (1 - A) x shared + A x each channel's own")
     ap.add_argument("--digits", type=int, choices=range(2, 11), metavar="N",
                     help="decimals of the --own rows (default 4), to tell close weights apart")
+    ap.add_argument("--calendar", choices=("published", "grid"), default="published",
+                    help="cycle phases from the published timestamps or the protocol's regular grid")
     ap.add_argument("--members", type=parse_member, nargs="+", metavar="SPEC",
                     help="score cyc maps chan:L (per channel) and mix:L:alpha (all channels) "
                          "and the mean of their forecasts")
@@ -323,11 +331,11 @@ def main() -> None:
     args.alpha = [1.0] if args.alpha is None else args.alpha
     if args.lookbacks or args.members:
         members = args.members or [("chan", L, 1.0) for L in args.lookbacks]
-        member_ensemble(args.data, members, args.cycle, args.train_stride, args.sampling)
+        member_ensemble(args.data, members, args.cycle, args.train_stride, args.sampling, args.calendar)
         return
     if args.own is not None:
         data = prepare_ltsf(args.data, args.lookback, max(HORIZONS))
-        phase = cycle_phase(data.index, data.freq, args.cycle)
+        phase = row_phases(data, args.cycle, args.calendar)
         values = data.values.astype(np.float64)
         scores = [score_own(values, phase, data.borders, args.lookback, h, args.own) for h in HORIZONS]
         print(f"{args.data}, L={args.lookback}, cycle {args.cycle}, per-channel cyc maps, (1 - a) x shared "
@@ -342,12 +350,13 @@ def main() -> None:
         ap.error("--mix fits on every training window; leave out --train-stride")
     data = prepare_ltsf(args.data, args.lookback, max(HORIZONS))
     values = data.values.astype(np.float64)
-    phase = cycle_phase(data.index, data.freq, args.cycle)
+    phase = row_phases(data, args.cycle, args.calendar)
     thinning = ""
     if args.train_stride > 1:
         thinning = f", 1 in {args.train_stride} training windows ({args.sampling})"
     if args.mix:
-        print(f"{args.data}, L={args.lookback}, cycle {args.cycle}, all channels in one map: "
+        print(f"{args.data}, L={args.lookback}, cycle {args.cycle} ({args.calendar} clock), all channels "
+              "in one map: "
               f"MSE at H = {HORIZONS}, average")
         for variant in ("plain", "cyc"):
             scores = [

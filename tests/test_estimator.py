@@ -157,9 +157,9 @@ def test_forecasts_are_unscaled_piece_by_piece_into_one_array(fitted, series, mo
 
 
 def test_window_forecasts_keep_to_the_memory_budget(fitted, series, monkeypatch):
-    """Without a batch_size, window forecasts run in passes of at most FORECAST_BATCH windows, and
-    fewer when FORECAST_ELEMENTS (windows x channels x length x d_model) binds; the forecasts are
-    those of one window per pass."""
+    """Without a batch_size, window forecasts run in passes of the network's own choice (all 37
+    windows at once for the tiny network), fewer when FORECAST_ELEMENTS (windows x channels x
+    length x d_model) binds; the forecasts are those of one window per pass."""
     from tsmamba import model
 
     origins = np.arange(23, 60)
@@ -169,7 +169,7 @@ def test_window_forecasts_keep_to_the_memory_budget(fitted, series, monkeypatch)
     hook = fitted.network_.register_forward_pre_hook(lambda _, args: seen.append(args[0].shape[0]))
     try:
         by_default = fitted.forecast_origins(series, origins)
-        assert seen == [32, 5]  # the tiny network: FORECAST_BATCH binds
+        assert seen == [37]  # 3 x 24 x 16 activations a window: 227 would stay near the fast size
         seen.clear()
         per_window = 3 * 24 * 16  # channels x context_length x d_model
         monkeypatch.setattr(model, "FORECAST_ELEMENTS", 4 * per_window + per_window // 2)

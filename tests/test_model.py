@@ -967,10 +967,11 @@ def test_the_first_non_finite_input_is_the_one_named():
 
 
 def test_windows_per_pass_keeps_the_elements_of_a_pass_under_the_cap(monkeypatch):
-    """windows x series rows (C when channels run independently) x length x d_model stays under
-    FORECAST_ELEMENTS; at least one window, at most FORECAST_BATCH; batch_size is checked."""
+    """windows x max(series rows (C when channels run independently) x length x d_model, H x C)
+    stays under FORECAST_ELEMENTS, at least one window; batch_size is checked."""
     from tsmamba import model
 
+    monkeypatch.setattr(model, "FORECAST_FAST_ELEMENTS", 10**9)  # only the cap binds
     monkeypatch.setattr(model, "FORECAST_ELEMENTS", 3 * 12 * 16 * 5)
     assert tiny().windows_per_pass(12) == 5  # 3 channels x 12 steps x d_model 16 a window
     assert tiny(channel_mode="mix").windows_per_pass(12) == 15
@@ -981,6 +982,28 @@ def test_windows_per_pass_keeps_the_elements_of_a_pass_under_the_cap(monkeypatch
     with pytest.raises(ConfigError, match=r"batch_size \(windows per forward pass\) must be a positive "
                                           "integer, got 0; pass None to let the forecaster choose"):
         next(tiny().forecast_windows(torch.randn(4, 12, 3), batch_size=0))
+
+
+def test_windows_per_pass_keeps_activations_near_the_fast_size_and_spreads_the_weights(monkeypatch):
+    """Below the cap: FORECAST_FAST_ELEMENTS // (series rows x length x d_model) windows, or more
+    where the network has over WEIGHTS_PER_ROW weights per series row of such a pass."""
+    from tsmamba import model
+
+    few_weights = count_parameters(tiny(channel_mode="mix"))  # spread: one row per pass suffices
+    monkeypatch.setattr(model, "WEIGHTS_PER_ROW", few_weights)
+    monkeypatch.setattr(model, "FORECAST_FAST_ELEMENTS", 3 * 12 * 16 * 5)
+    assert tiny().windows_per_pass(12) == 5  # 3 series rows x 12 steps x d_model 16 a window
+    assert tiny(channel_mode="mix").windows_per_pass(12) == 15  # 1 series row
+    assert tiny().windows_per_pass(24) == 2
+    assert tiny().windows_per_pass(100) == 1  # never fewer than one
+    net = tiny(channel_mode="mix", horizon=160)  # a head of 160 x 3 outputs: many more weights
+    many = count_parameters(net)
+    assert many > 7 * few_weights
+    monkeypatch.setattr(model, "WEIGHTS_PER_ROW", -(-many // 40))  # about 40 rows to spread them
+    assert net.windows_per_pass(12) == 40
+    assert net.windows_per_pass(120) == 40  # 1 by the fast size alone
+    monkeypatch.setattr(model, "FORECAST_ELEMENTS", 160 * 3 * 25)  # the cap still binds
+    assert net.windows_per_pass(12) == 25
 
 
 @pytest.mark.parametrize("mode, horizon, per_row", [

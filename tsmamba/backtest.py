@@ -28,9 +28,10 @@ a linear model fitted on the same training rows) on the same windows, with every
 :mod:`tsmamba.plotting`).
 
 The forecaster is duck-typed: ``fit(df, **fit_kwargs)``, ``forecast_origins(df, origins, *,
-context, batch_size)`` returning ``(n_origins, H, C)`` in the data's units, ``context_length``,
-``horizon`` and sklearn's ``get_params``/``set_params`` (it is copied with
-:func:`sklearn.base.clone` before every fit, so the object passed in is never changed).
+context, batch_size)`` (``batch_size`` windows per pass, None: its own choice) returning
+``(n_origins, H, C)`` in the data's units, ``context_length``, ``horizon`` and sklearn's
+``get_params``/``set_params`` (it is copied with :func:`sklearn.base.clone` before every fit,
+so the object passed in is never changed).
 """
 
 from __future__ import annotations
@@ -1067,7 +1068,7 @@ def backtest(
     time_col: str | None = None,
     columns: Sequence[str] | None = None,
     fit_kwargs: Mapping[str, Any] | None = None,
-    batch_size: int = 32,
+    batch_size: int | None = None,
     metrics: Sequence[str] = METRICS,
     model_name: str = "tsmamba",
     linear_max_windows: int | None = 10_000,
@@ -1111,9 +1112,9 @@ def backtest(
             first origin); when they hold no training window (``horizon`` or fewer rows) it is left out
             with a warning and listed in ``config["baselines_skipped"]``.
         fit_kwargs: extra keyword arguments of every ``fit`` call.
-        batch_size: windows per forward pass of the forecasts. Small batches are faster on CPU:
-            on ETTh1 (L = H = 96) 4 to 32 windows per pass made about 300 windows/s, 256 about
-            120 (experiments/benchmarks/bench_backtest.py).
+        batch_size: windows per forward pass of the forecasts; None: the forecaster's choice
+            (a TSMambaForecaster takes the fastest measured for its network, see
+            :meth:`tsmamba.model.MambaForecaster.windows_per_pass`).
         linear_max_windows: training windows of the linear baseline (subsampled above this).
         max_forecast_rows: bound on the tidy ``forecasts`` frame (one row per origin, step and
             channel, about 140 bytes each: 8,000 origins of 21 channels at H = 96 peaked at
@@ -1346,7 +1347,7 @@ def backtest_ltsf(
     kind: str | None = None,
     data_dir: str | os.PathLike | None = None,
     baselines: bool = True,
-    batch_size: int = 32,
+    batch_size: int | None = None,
     metrics: Sequence[str] = METRICS,
     model_name: str = "tsmamba",
     linear_max_windows: int | None = 10_000,
@@ -1362,6 +1363,8 @@ def backtest_ltsf(
             :func:`tsmamba.data.prepare_ltsf`, which also fixes the borders by ``kind``), or
             what :func:`~tsmamba.data.prepare_ltsf` returned for this ``context_length`` and
             ``horizon`` (read and scaled once, by a caller that validated it first).
+        batch_size: windows per forward pass of the test forecasts (None: the forecaster's
+            choice, as in :func:`backtest`).
 
     The forecaster is fitted on the scaled train split with the scaled validation split
     (starting ``context_length`` rows early) for early stopping and ``scale=False``; it then

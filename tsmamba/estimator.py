@@ -820,8 +820,8 @@ class TSMambaForecaster(BaseEstimator):
         array (T, C) in original units with ``index`` for time features. ``"window"`` batches
         the windows ending at the origins; ``"full"`` makes one recurrent pass over the rows and
         reads the forecast at each origin.
-        ``batch_size``: windows per forward pass (None: 32, fewer to keep a pass near 1 GB).
-        Returns (n_origins, H, C) in original units.
+        ``batch_size``: windows per forward pass (None: the network's choice, the fastest
+        measured that keeps a pass within about 1 GB). Returns (n_origins, H, C) in original units.
         """
         self.check_fitted()
         self.check_context(context)
@@ -922,9 +922,9 @@ class TSMambaForecaster(BaseEstimator):
         future_phases: Any = None,
     ) -> np.ndarray:
         """Windows already in the scaler's units: contexts (N, L, C) -> forecasts (N, H, C), same
-        units; ``batch_size`` windows per forward pass (None: 32, fewer to keep a pass near 1 GB).
-        ``future_phases`` (N, H): the cycle phases of the forecast steps where they do not step by
-        one (see :meth:`phase_track`)."""
+        units; ``batch_size`` windows per forward pass (None: the network's choice, the fastest
+        measured that keeps a pass within about 1 GB). ``future_phases`` (N, H): the cycle phases
+        of the forecast steps where they do not step by one (see :meth:`phase_track`)."""
         self.check_fitted()
         arrays = [np.asarray(contexts)] + [np.asarray(a) for a in (marks, future_phases) if a is not None]
         if any(a.dtype.kind not in "iuf" for a in arrays):  # text, None, a dict: torch's own error

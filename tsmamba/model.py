@@ -318,16 +318,22 @@ class ForecastState:
         return ForecastState(caches, moments, steps, hidden, inputs)
 
 
-# Forecasting a series without gradients (memory, not results). Window forecasts: at most
-# FORECAST_BATCH windows per forward pass (smaller passes were faster on the 2-core CPU: 102
-# windows/s at 32, 54 at 256, 15 at 780 for an ETTm1 network at L = 96 without the kept heap), and
-# fewer when windows x series rows x window length x d_model would pass FORECAST_ELEMENTS: the
-# no-grad forward peaks near 120 bytes per such element (the L = 720 ETTm1 network: ~38 MB per
-# window), so ~1 GB per pass; a window's H x C forecast counts instead when it is larger (a mixed
-# network has one series row). Full-history forecasts: FULL_SEGMENT rows per recurrent pass, fewer
-# when rows x max(series rows x d_model, H x C) would pass FORECAST_ELEMENTS (Traffic's 862
-# series had taken 1.7 GB at d_model 8 in 2048-row segments).
-FORECAST_BATCH = 32
+# Forecasting a series without gradients (memory and speed, not results). Window forecasts: as
+# many windows per forward pass as keep its activations (windows x series rows x window length x
+# d_model; C series rows when channels run independently, 1 when mixed) near FORECAST_FAST_ELEMENTS,
+# which ran fastest per window (a pass that big stays in a core's cache), but at least one series
+# row per WEIGHTS_PER_ROW weights of the network, which a pass reads whole (a mixed network with a
+# long horizon holds tens of millions in its head and wants a hundred windows or more per pass);
+# measured with experiments/benchmarks/bench_forecast_batch.py on the 2-core development machine
+# (4 MiB of L2 per core): ETTh1's per-channel network at L = 96 made 271 windows/s at 6 per pass
+# and 208 at the earlier fixed 32 (1 thread), Weather's mixed one at H = 720 761 at 322 and 518
+# at 32. Never more than keep windows x max(activations, the window's H x C forecast) within
+# FORECAST_ELEMENTS: the no-grad forward peaks near 120 bytes per such element (the L = 720
+# ETTm1 network: ~38 MB per window), so ~1 GB per pass. Full-history forecasts: FULL_SEGMENT rows
+# per recurrent pass, fewer when rows x max(series rows x d_model, H x C) would pass
+# FORECAST_ELEMENTS (Traffic's 862 series had taken 1.7 GB at d_model 8 in 2048-row segments).
+FORECAST_FAST_ELEMENTS = 1 << 18
+WEIGHTS_PER_ROW = 1 << 17
 FORECAST_ELEMENTS = 1 << 23
 FULL_SEGMENT = 2048
 
@@ -821,12 +827,17 @@ class MambaForecaster(nn.Module):
 
     # ---- forecasting a series (no gradients) -----------------------------------------------
     def windows_per_pass(self, length: int, batch_size: int | None = None) -> int:
-        """Windows of ``length`` steps per forward pass: ``batch_size`` when given, else
-        FORECAST_BATCH, fewer when they would pass FORECAST_ELEMENTS."""
+        """Windows of ``length`` steps per forward pass: ``batch_size`` when given, else the
+        fastest measured (see FORECAST_FAST_ELEMENTS), at least one and at most what keeps a pass
+        within FORECAST_ELEMENTS."""
         if batch_size is not None:
             hint = "pass None to let the forecaster choose"
             return positive_int(batch_size, "batch_size (windows per forward pass)", hint=hint)
-        return max(1, min(FORECAST_BATCH, FORECAST_ELEMENTS // self._pass_elements(max(length, 1))))
+        cfg, length = self.config, max(length, 1)
+        series = cfg.n_channels if cfg.channel_mode == "independent" else 1
+        fast = FORECAST_FAST_ELEMENTS // (series * length * cfg.d_model)
+        spread = -(-count_parameters(self) // (WEIGHTS_PER_ROW * series))  # ceil
+        return max(1, min(FORECAST_ELEMENTS // self._pass_elements(length), max(fast, spread)))
 
     def _pass_elements(self, steps: int) -> int:
         """Elements one forecast from ``steps`` rows of one series holds in a no-grad pass, the
