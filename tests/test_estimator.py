@@ -156,6 +156,30 @@ def test_forecasts_are_unscaled_piece_by_piece_into_one_array(fitted, series, mo
         assert peak < 1.4 * out.nbytes, (context, peak / out.nbytes)
 
 
+def test_validation_during_a_fit_takes_the_networks_windows_per_pass(series, monkeypatch):
+    """The validation batches (no gradients) are the network's own windows per pass, not the
+    training batch_size; the loss is still the mean over every validation window."""
+    from tsmamba import model
+
+    monkeypatch.setattr(model, "FORECAST_FAST_ELEMENTS", 5 * 3 * 24 * 16)  # 5 windows: 3 x 24 x 16 each
+    seen: list[int] = []
+    original = model.MambaForecaster.forward
+
+    def forward(self, x, *args, **kwargs):
+        if not torch.is_grad_enabled():
+            seen.append(x.shape[0])
+        return original(self, x, *args, **kwargs)
+
+    monkeypatch.setattr(model.MambaForecaster, "forward", forward)
+    est = TSMambaForecaster(**{**TINY, "max_epochs": 1, "batch_size": 7}, patience=None).fit(series)
+    n_val = 40 - TINY["horizon"] + 1  # the windows whose targets lie in the last 40 rows
+    n_train = 360 - TINY["context_length"] - TINY["horizon"] + 1  # in the first 360 rows
+    # the validation, then the end-of-epoch finiteness check of the last training batch
+    assert seen == [5] * (n_val // 5) + [n_val % 5, n_train % 7]
+    expected = _scaled_window_mse(est, series, range(len(series) - 40 - 1, len(series) - TINY["horizon"]))
+    assert est.history_["best_val_loss"] == pytest.approx(expected, rel=1e-5)
+
+
 def test_window_forecasts_keep_to_the_memory_budget(fitted, series, monkeypatch):
     """Without a batch_size, window forecasts run in passes of the network's own choice (all 37
     windows at once for the tiny network), fewer when FORECAST_ELEMENTS (windows x channels x

@@ -265,6 +265,21 @@ def test_val_and_test_keep_every_window_in_order():
         torch.testing.assert_close(first, dm.dataset(split)[list(range(64))][0])
 
 
+def test_val_and_test_take_eval_batch_size_windows_a_batch():
+    """Training batches keep batch_size; val and test take eval_batch_size (their default:
+    batch_size), every window still scored once, in order."""
+    _, borders, dm = make_module(batch_size=16, eval_batch_size=40)
+    assert [len(b[0]) for b in dm.train_dataloader()][:3] == [16, 16, 16]
+    for split, loader in (("val", dm.val_dataloader()), ("test", dm.test_dataloader())):
+        start, end = borders[split]
+        n = end - start - 72 + 1
+        assert [len(b[0]) for b in loader] == [40] * (n // 40) + [n % 40]
+        torch.testing.assert_close(torch.cat([b[1] for b in loader]), dm.dataset(split)[list(range(n))][1])
+    assert make_module(batch_size=16)[2].eval_batch_size == 16
+    with pytest.raises(ConfigError, match="eval_batch_size must be a positive integer, got 0"):
+        make_module(eval_batch_size=0)
+
+
 def test_train_shuffle_is_seeded():
     def first_batch(seed):
         return next(iter(make_module(batch_size=16, seed=seed)[2].train_dataloader()))[1]

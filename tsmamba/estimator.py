@@ -686,6 +686,7 @@ class TSMambaForecaster(BaseEstimator):
             L_,
             H,
             batch_size=self.batch_size,
+            eval_batch_size=network.windows_per_pass(L_),  # validation: no gradients, as forecasts
             marks=marks,
             # the target steps' phases where they do not step by one (DST changes), as forecasts read them
             target_marks=bool(self.cycle_length)

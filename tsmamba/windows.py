@@ -314,6 +314,10 @@ class TimeSeriesDataModule(lightning.LightningDataModule):
     epoch (same cost per epoch), so every window start, and so every phase of a daily cycle, is
     seen across epochs. Strided thinning with k sharing a factor with the cycle never trains on
     some alignments (ETTm1, k = 8: windows ending only every second hour).
+
+    ``eval_batch_size``: windows per batch of the val and test loaders (None: ``batch_size``).
+    They run without gradients, whose fastest batch differs from training's (the estimator
+    passes its network's :meth:`~tsmamba.model.MambaForecaster.windows_per_pass`).
     """
 
     def __init__(
@@ -324,6 +328,7 @@ class TimeSeriesDataModule(lightning.LightningDataModule):
         horizon: int,
         *,
         batch_size: int = 32,
+        eval_batch_size: int | None = None,
         marks: Any = None,
         target_marks: bool = False,
         train_stride: int = 1,
@@ -343,6 +348,8 @@ class TimeSeriesDataModule(lightning.LightningDataModule):
         self.context_length = positive_int(context_length, "context_length")
         self.horizon = positive_int(horizon, "horizon")
         self.batch_size = positive_int(batch_size, "batch_size")
+        self.eval_batch_size = (self.batch_size if eval_batch_size is None
+                                else positive_int(eval_batch_size, "eval_batch_size"))
         self.train_stride = positive_int(train_stride, "train_stride")
         if train_sampling not in TRAIN_SAMPLINGS:
             raise ConfigError(f"train_sampling must be one of {TRAIN_SAMPLINGS}, got {train_sampling!r}")
@@ -395,9 +402,8 @@ class TimeSeriesDataModule(lightning.LightningDataModule):
         per_epoch = None
         if split == "train" and self.train_sampling == "random" and shuffle:
             per_epoch = self.train_windows_per_epoch
-        batches = WindowBatches(
-            len(dataset), self.batch_size, shuffle=shuffle, seed=self.seed, per_epoch=per_epoch
-        )
+        size = self.batch_size if split == "train" else self.eval_batch_size
+        batches = WindowBatches(len(dataset), size, shuffle=shuffle, seed=self.seed, per_epoch=per_epoch)
         # the sampler yields whole batches of indices; the dataset gathers each batch at once
         return DataLoader(
             dataset,
