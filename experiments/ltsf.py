@@ -43,6 +43,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+import tsmamba
 from tsmamba import __version__
 from tsmamba.backtest import backtest_ltsf
 from tsmamba.checkpoint import atomic_write_bytes
@@ -52,6 +53,10 @@ from tsmamba.runtime import keep_large_allocations
 
 ROOT = Path(__file__).resolve().parent
 RESULTS = ROOT / "results"
+# the checkout whose library runs: an editable install imports its own, whichever checkout this
+# script is in (a copy of the repository ran the development checkout's tsmamba unless PYTHONPATH
+# named the copy, and recorded the copy's commit)
+LIBRARY = Path(tsmamba.__file__).resolve().parent.parent
 # set by the run itself, not by a config's params or --set (they had been ignored silently)
 RUN_KEYS = {"context_length": "the config's top-level context_length (or its members')",
             "horizon": "--horizon", "random_state": "--seed", "progress": "nothing: runs are quiet"}
@@ -294,10 +299,11 @@ def member_runs(config: dict, plan: list[tuple[int, dict, int]], horizon: int, j
             yield run
 
 
-def git_commit() -> str | None:
-    """The checkout's commit, with ``+changes`` when files differ from it (None outside git)."""
+def git_commit(checkout: Path = LIBRARY) -> str | None:
+    """The commit of the checkout that holds the library that runs, with ``+changes`` when files
+    differ from it (None outside git)."""
     def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+        return subprocess.run(["git", *args], cwd=checkout, capture_output=True, text=True, check=True).stdout
 
     try:
         changed = git("status", "--porcelain", "--untracked-files=no").strip()
@@ -323,6 +329,9 @@ def main() -> None:
         ap.error("--set changes the config, so its result is not the config's: write it elsewhere "
                  "with --out DIR (experiments/results/ holds the configs' own runs)")
 
+    if LIBRARY != ROOT.parent:
+        print(f"note: this script is in {ROOT.parent} but runs the tsmamba of {LIBRARY}, whose commit "
+              f"is recorded; PYTHONPATH={ROOT.parent} runs this checkout's", file=sys.stderr)
     config, params = load_run(args.config, args.set)
     out = output_folder(args.out)
     params.update(progress=False)

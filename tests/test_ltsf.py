@@ -3,6 +3,7 @@ lookback, parameters and seed (``member_plan``)."""
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -177,3 +178,30 @@ def test_jobs_train_the_members_side_by_side_to_the_same_result_bit_for_bit(benc
     assert records[2]["jobs"] == 2 and "jobs" not in records[1]
     assert records[1]["mse"] != records[1]["members"][0]["test_window_mse"]  # the mean, not a member
     assert set(records[1]["baselines"]) == set(BASELINES)  # scored once, by the first member
+
+
+def test_the_recorded_commit_is_that_of_the_library_that_runs(ltsf, tmp_path):
+    """git_commit reads the checkout that holds the imported tsmamba (a copy of the repository had
+    recorded its own commit while running the editable install's library), and a copy of the
+    script that runs another checkout's library says so before any work."""
+    import shutil
+    import subprocess
+    import sys
+
+    import tsmamba
+
+    assert ltsf.LIBRARY == Path(tsmamba.__file__).resolve().parents[1]
+    assert ltsf.git_commit(tmp_path) is None  # not a git checkout
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ltsf.LIBRARY, capture_output=True, text=True)
+    if head.returncode != 0:
+        pytest.skip("the library is not in a git checkout")
+    assert ltsf.git_commit().removesuffix("+changes") == head.stdout.strip()
+    copy = tmp_path / "copy" / "experiments"
+    copy.mkdir(parents=True)
+    shutil.copy(EXPERIMENTS / "ltsf.py", copy / "ltsf.py")
+    done = subprocess.run([sys.executable, str(copy / "ltsf.py"), "--config", str(tmp_path / "none.json"),
+                           "--horizon", "12"], capture_output=True, text=True, timeout=120,
+                          env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
+    assert done.returncode != 0
+    assert done.stderr.startswith(f"note: this script is in {copy.parent} but runs the tsmamba of "
+                                  f"{ltsf.LIBRARY}, whose commit is recorded; PYTHONPATH={copy.parent} runs")
