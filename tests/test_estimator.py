@@ -178,6 +178,10 @@ def test_validation_during_a_fit_takes_the_networks_windows_per_pass(series, mon
     assert seen == [5] * (n_val // 5) + [n_val % 5, n_train % 7]
     expected = _scaled_window_mse(est, series, range(len(series) - 40 - 1, len(series) - TINY["horizon"]))
     assert est.history_["best_val_loss"] == pytest.approx(expected, rel=1e-5)
+    seen.clear()  # a trainer on a GPU validates at the training batch, as before (not measured there)
+    monkeypatch.setattr("tsmamba.estimator.trains_on_cpu", lambda trainer: False)
+    TSMambaForecaster(**{**TINY, "max_epochs": 1, "batch_size": 7}, patience=None).fit(series)
+    assert seen == [7] * (n_val // 7) + [n_val % 7, n_train % 7]
 
 
 def test_window_forecasts_keep_to_the_memory_budget(fitted, series, monkeypatch):

@@ -1006,6 +1006,18 @@ def test_windows_per_pass_keeps_activations_near_the_fast_size_and_spreads_the_w
     assert net.windows_per_pass(12) == 25
 
 
+def test_windows_per_pass_off_the_cpu_is_the_accelerator_batch_under_the_cap(monkeypatch):
+    """The measured rules are a CPU's: on another device (here "meta", as a GPU would be) a pass
+    takes ACCELERATOR_BATCH windows, fewer where the cap binds."""
+    from tsmamba import model
+
+    on_cpu, elsewhere = tiny(), tiny().to("meta")
+    assert on_cpu.windows_per_pass(12) == model.FORECAST_FAST_ELEMENTS // (3 * 12 * 16)  # 455
+    assert elsewhere.windows_per_pass(12) == model.ACCELERATOR_BATCH == 32
+    monkeypatch.setattr(model, "FORECAST_ELEMENTS", 3 * 12 * 16 * 5)
+    assert elsewhere.windows_per_pass(12) == 5
+
+
 @pytest.mark.parametrize("mode, horizon, per_row", [
     ("independent", 5, 3 * 16),  # 3 series rows x d_model 16
     ("mix", 8, 8 * 3),  # each row's H x C forecast, over its one series row x d_model 16

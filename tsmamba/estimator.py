@@ -84,6 +84,7 @@ from tsmamba.training import (
     process_settings_kept,
     seeded,
     trainer_errors,
+    trains_on_cpu,
 )
 from tsmamba.windows import TRAIN_SAMPLINGS, TimeSeriesDataModule
 
@@ -686,7 +687,6 @@ class TSMambaForecaster(BaseEstimator):
             L_,
             H,
             batch_size=self.batch_size,
-            eval_batch_size=network.windows_per_pass(L_),  # validation: no gradients, as forecasts
             marks=marks,
             # the target steps' phases where they do not step by one (DST changes), as forecasts read them
             target_marks=bool(self.cycle_length)
@@ -727,6 +727,8 @@ class TSMambaForecaster(BaseEstimator):
             checkpoint_dir=self.checkpoint_dir,
             trainer_kwargs=self.trainer_kwargs,
         )
+        if trains_on_cpu(trainer):  # validation has no gradients: batches sized as forecasts' passes
+            datamodule.eval_batch_size = network.windows_per_pass(L_)
         last = None if self.checkpoint_dir is None else Path(self.checkpoint_dir).expanduser() / "last.ckpt"
         # one fit at a time in a checkpoint_dir: two had replaced each other's last.ckpt every epoch
         with contextlib.nullcontext() if last is None else held_alone(last):

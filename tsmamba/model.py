@@ -334,6 +334,7 @@ class ForecastState:
 # FORECAST_ELEMENTS (Traffic's 862 series had taken 1.7 GB at d_model 8 in 2048-row segments).
 FORECAST_FAST_ELEMENTS = 1 << 18
 WEIGHTS_PER_ROW = 1 << 17
+ACCELERATOR_BATCH = 32  # windows per pass on a GPU: the earlier fixed number (the rules above are a CPU's)
 FORECAST_ELEMENTS = 1 << 23
 FULL_SEGMENT = 2048
 
@@ -828,16 +829,19 @@ class MambaForecaster(nn.Module):
     # ---- forecasting a series (no gradients) -----------------------------------------------
     def windows_per_pass(self, length: int, batch_size: int | None = None) -> int:
         """Windows of ``length`` steps per forward pass: ``batch_size`` when given, else the
-        fastest measured (see FORECAST_FAST_ELEMENTS), at least one and at most what keeps a pass
-        within FORECAST_ELEMENTS."""
+        fastest measured on a CPU (see FORECAST_FAST_ELEMENTS; ACCELERATOR_BATCH on another
+        device), at least one and at most what keeps a pass within FORECAST_ELEMENTS."""
         if batch_size is not None:
             hint = "pass None to let the forecaster choose"
             return positive_int(batch_size, "batch_size (windows per forward pass)", hint=hint)
         cfg, length = self.config, max(length, 1)
+        cap = FORECAST_ELEMENTS // self._pass_elements(length)
+        if self.head.weight.device.type != "cpu":
+            return max(1, min(ACCELERATOR_BATCH, cap))
         series = cfg.n_channels if cfg.channel_mode == "independent" else 1
         fast = FORECAST_FAST_ELEMENTS // (series * length * cfg.d_model)
         spread = -(-count_parameters(self) // (WEIGHTS_PER_ROW * series))  # ceil
-        return max(1, min(FORECAST_ELEMENTS // self._pass_elements(length), max(fast, spread)))
+        return max(1, min(cap, max(fast, spread)))
 
     def _pass_elements(self, steps: int) -> int:
         """Elements one forecast from ``steps`` rows of one series holds in a no-grad pass, the

@@ -33,6 +33,7 @@ import lightning as L
 import numpy as np
 import torch
 import torch.nn.functional as F
+from lightning.pytorch.accelerators import CPUAccelerator
 from lightning.pytorch.callbacks import Callback, Checkpoint, EarlyStopping
 from lightning.pytorch.callbacks.early_stopping import EarlyStoppingReason
 from lightning.pytorch.trainer.states import TrainerFn
@@ -655,6 +656,12 @@ def make_trainer(
             "train in float32 (no precision) or 'bf16-mixed'"
         )
     return trainer, restore
+
+
+def trains_on_cpu(trainer: L.Trainer) -> bool:
+    """Whether ``trainer`` runs on the CPU (where validation batches are best sized like
+    forecasts, :meth:`~tsmamba.model.MambaForecaster.windows_per_pass`)."""
+    return isinstance(trainer.accelerator, CPUAccelerator)
 
 
 @contextlib.contextmanager
