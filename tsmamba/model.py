@@ -161,6 +161,11 @@ class ForecasterConfig:
         return 1 if self.channel_mode == "independent" else self.n_channels
 
     @property
+    def series_rows(self) -> int:
+        """Sequences the network runs per series: C (independent) or 1 (mix)."""
+        return self.n_channels // self.series_width
+
+    @property
     def skip_width(self) -> int:
         """Normalised inputs per position the head reads beside the hidden state (input_skip)."""
         return self.series_width if self.input_skip else 0
@@ -782,7 +787,7 @@ class MambaForecaster(nn.Module):
         cfg = self.config
         dtype = dtype or self.head.weight.dtype
         device = device or self.head.weight.device
-        rows = batch_size * (cfg.n_channels if cfg.channel_mode == "independent" else 1)
+        rows = batch_size * cfg.series_rows
         caches = self.backbone.alloc_caches(rows, device=device, dtype=dtype)
         moments = torch.zeros(batch_size, cfg.n_channels, 3, device=device, dtype=moments_dtype(device))
         hidden = inputs = None
@@ -838,9 +843,8 @@ class MambaForecaster(nn.Module):
         cap = FORECAST_ELEMENTS // self._pass_elements(length)
         if self.head.weight.device.type != "cpu":
             return max(1, min(ACCELERATOR_BATCH, cap))
-        series = cfg.n_channels if cfg.channel_mode == "independent" else 1
-        fast = FORECAST_FAST_ELEMENTS // (series * length * cfg.d_model)
-        spread = -(-count_parameters(self) // (WEIGHTS_PER_ROW * series))  # ceil
+        fast = FORECAST_FAST_ELEMENTS // (cfg.series_rows * length * cfg.d_model)
+        spread = -(-count_parameters(self) // (WEIGHTS_PER_ROW * cfg.series_rows))  # ceil
         return max(1, min(cap, max(fast, spread)))
 
     def _pass_elements(self, steps: int) -> int:
@@ -849,8 +853,7 @@ class MambaForecaster(nn.Module):
         independently, 1 when mixed) and its H x C forecast. A window is its length in steps; in
         a full-history pass every row is forecast, so a row is 1 step."""
         cfg = self.config
-        series = cfg.n_channels if cfg.channel_mode == "independent" else 1
-        return max(series * steps * cfg.d_model, cfg.horizon * cfg.n_channels)
+        return max(cfg.series_rows * steps * cfg.d_model, cfg.horizon * cfg.n_channels)
 
     @torch.no_grad()
     def forecast_windows(
