@@ -29,6 +29,8 @@ members' time instead of three).
 from __future__ import annotations
 
 import argparse
+import contextlib
+import itertools
 import json
 import multiprocessing
 import platform
@@ -58,6 +60,8 @@ RESULTS = ROOT / "results"
 # named the copy, and recorded the copy's commit)
 LIBRARY = Path(tsmamba.__file__).resolve().parent.parent
 # set by the run itself, not by a config's params or --set (they had been ignored silently)
+# how a run of several networks combines their forecasts (config key "member_weights")
+WEIGHTINGS = {"equal": "their mean", "validation": "the weights on the simplex that validate best"}
 RUN_KEYS = {"context_length": "the config's top-level context_length (or its members')",
             "horizon": "--horizon", "random_state": "--seed", "progress": "nothing: runs are quiet"}
 
@@ -90,6 +94,51 @@ def error_scores(yhat: np.ndarray, y: np.ndarray, seconds: float) -> dict:
     }
 
 
+def simplex_weights(gram: np.ndarray) -> np.ndarray:
+    """The weights w (k,), none negative and summing to one, that minimise ``w @ gram @ w``.
+
+    ``gram`` (k, k) holds the sums of products of the members' errors, ``gram[i, j] = sum((yhat_i -
+    y) * (yhat_j - y))``, so ``w @ gram @ w`` is the squared error of ``sum_i w_i yhat_i``. Exact:
+    the minimum lies on some support S, where w_S is proportional to ``gram_SS^+ @ 1``; every
+    support is tried (k is a handful) and the best feasible one kept, ties to the larger support.
+    """
+    k = len(gram)
+    best_loss, best = np.inf, None
+    for size in range(k, 0, -1):
+        for support in itertools.combinations(range(k), size):
+            rows = list(support)
+            direction = np.linalg.pinv(gram[np.ix_(rows, rows)]) @ np.ones(size)  # (size,)
+            if direction.sum() <= 0 or (direction < 0).any():
+                continue  # not on the simplex: a smaller support holds the minimum
+            w = np.zeros(k)
+            w[rows] = direction / direction.sum()
+            loss = float(w @ gram @ w)
+            if loss < best_loss * (1 - 1e-12):
+                best_loss, best = loss, w
+    return best
+
+
+def error_gram(forecasts: list[np.ndarray], y: np.ndarray, rows: int = 256) -> np.ndarray:
+    """Sums of products of the members' errors (k, k) over forecasts (n, H, C) each against
+    targets y (n, H, C), ``rows`` windows at a time (the forecasts may be memory-mapped)."""
+    gram = np.zeros((len(forecasts), len(forecasts)))
+    for start in range(0, len(y), rows):
+        target = np.asarray(y[start : start + rows], np.float64)
+        errors = np.stack([np.asarray(f[start : start + rows], np.float64) - target for f in forecasts])
+        errors = errors.reshape(len(forecasts), -1)  # (k, rows * H * C)
+        gram += errors @ errors.T
+    return gram
+
+
+def weighted_forecast(forecasts: list[np.ndarray], weights: np.ndarray) -> np.ndarray:
+    """``sum_i weights[i] * forecasts[i]`` (n, H, C) in float64, members of weight 0 left out."""
+    out = np.zeros(forecasts[0].shape)
+    for w, f in zip(weights, forecasts, strict=True):
+        if w:
+            out += w * np.asarray(f, np.float64)
+    return out
+
+
 def read_config(path: str) -> dict:
     """A run config (JSON object); a missing or malformed file stops the script with one line."""
     try:
@@ -117,6 +166,13 @@ def read_config(path: str) -> dict:
             continue
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise SystemExit(f"--config {path}: {key} must be a positive integer, got {value!r}")
+    weighting = config.get("member_weights", "equal")
+    if weighting not in WEIGHTINGS:
+        raise SystemExit(f"--config {path}: member_weights must be one of {sorted(WEIGHTINGS)}, "
+                         f"got {weighting!r}")
+    if weighting != "equal" and len(members) == 1 and config.get("ensemble", 1) == 1:
+        raise SystemExit(f"--config {path}: member_weights {weighting!r} weighs the forecasts of several "
+                         "networks; give 'members' or 'ensemble' (k > 1), or leave member_weights out")
     for params in [config["params"], *(m.get("params", {}) for m in members)]:
         if not isinstance(params, dict):
             raise SystemExit(f"--config {path}: a member's params must be an object, got {params!r}")
@@ -340,31 +396,50 @@ def main() -> None:
     k = len(plan)
     L = max(lookback for lookback, _, _ in plan)
 
+    weighted = config.get("member_weights", "equal") == "validation"
     sums: dict[tuple[str, str], np.ndarray] = {}
     targets: dict[str, np.ndarray] = {}
+    kept: dict[tuple[str, str], list[Path]] = {part: [] for part in PARTS}  # member_weights: each's forecasts
 
     def add(part: tuple[str, str], yhat: np.ndarray, y: np.ndarray) -> None:
-        """Add one member's forecasts of a part to the ensemble's sum (members in plan order)."""
+        """Add one member's forecasts of a part to the ensemble's sum (members in plan order), and
+        keep them on disk when the members are to be weighed."""
         split = part[0]
         if split in targets and not np.array_equal(targets[split], y):
             raise SystemExit(f"members forecast different {split} targets; they cannot be averaged")
         sums[part] = sums.get(part, 0.0) + np.asarray(yhat, np.float64)
         targets.setdefault(split, np.array(y) if isinstance(y, np.memmap) else y)  # a worker's: read in
+        if weighted:
+            kept[part].append(Path(folder) / f"member{len(kept[part])}_{'_'.join(part)}.npy")
+            np.save(kept[part][-1], np.asarray(yhat, np.float64))
 
     seconds = dict.fromkeys(PARTS, 0.0)
     members = []
     t0 = time.perf_counter()
-    for run in member_runs(config, plan, args.horizon, args.jobs, take=add if k > 1 else None):
-        for part in PARTS:
-            seconds[part] += run["seconds"][part]
-        members.append(run["member"])
-        if len(members) == 1:
-            first = run  # the member that scored the baselines
-        last = run  # the backtest's records of the last member (parameters, training)
+    keep = tempfile.TemporaryDirectory(prefix="ltsf-weights-") if weighted else contextlib.nullcontext()
+    with keep as folder:
+        for run in member_runs(config, plan, args.horizon, args.jobs, take=add if k > 1 else None):
+            for part in PARTS:
+                seconds[part] += run["seconds"][part]
+            members.append(run["member"])
+            if len(members) == 1:
+                first = run  # the member that scored the baselines
+            last = run  # the backtest's records of the last member (parameters, training)
+        score = last["scores"]  # one network: its own
+        if k > 1:
+            score = {part: error_scores(sums.pop(part) / k, targets[part[0]], seconds[part])
+                     for part in PARTS}
+        if weighted:
+            equal, score, weights = score, {}, {}
+            for context in ("window", "full"):
+                forecasts = {split: [np.load(f, mmap_mode="r") for f in kept[split, context]]
+                             for split in ("val", "test")}
+                weights[context] = simplex_weights(error_gram(forecasts["val"], targets["val"]))
+                for split in ("test", "val"):
+                    yhat = weighted_forecast(forecasts[split], weights[context])
+                    score[split, context] = error_scores(yhat, targets[split], seconds[split, context])
+                del forecasts, yhat  # the memory maps, before their folder goes
     wall = time.perf_counter() - t0
-    score = last["scores"]  # one network: its own
-    if k > 1:
-        score = {part: error_scores(sums.pop(part) / k, targets[part[0]], seconds[part]) for part in PARTS}
     full = {**score["test", "full"], "val": score["val", "full"]}
     val = score["val", "window"]
     overall = score["test", "window"]
@@ -405,6 +480,14 @@ def main() -> None:
     }
     if k > 1:
         record.update(ensemble=k, members=members)
+    if weighted:  # the headline figures are the weighted forecasts'; the mean's beside them
+        record.update(member_weights={context: w.tolist() for context, w in weights.items()},
+                      equal_weights={"mse": equal["test", "window"]["mse"],
+                                     "mae": equal["test", "window"]["mae"],
+                                     "val_mse": equal["val", "window"]["mse"],
+                                     "full_mse": equal["test", "full"]["mse"],
+                                     "full_mae": equal["test", "full"]["mae"],
+                                     "full_val_mse": equal["val", "full"]["mse"]})
     if args.jobs > 1:  # up to this many members (processes, each of peak_rss_mb at most) at once
         record.update(jobs=args.jobs)
     if "members" in config:

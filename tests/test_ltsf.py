@@ -7,6 +7,7 @@ import os
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tsmamba.baselines import BASELINES
@@ -116,6 +117,8 @@ def test_the_output_folder_is_made_and_checked_before_any_training(ltsf, tmp_pat
     ({"params": {"context_length": 336}}, "params set context_length, which the run sets itself; use the "
                                           "config's top-level context_length"),
     ({"params": {"random_state": 7}}, "params set random_state, which the run sets itself; use --seed"),
+    ({"member_weights": "best"}, "member_weights must be one of ['equal', 'validation'], got 'best'"),
+    ({"member_weights": "validation"}, "member_weights 'validation' weighs the forecasts of several"),
 ])
 def test_a_malformed_config_stops_with_one_line(ltsf, tmp_path, change, message):
     """They had raised raw tracebacks (max() of no members, int('three'), a KeyError) or, for keys
@@ -138,46 +141,122 @@ def test_set_refuses_what_the_run_sets_itself(ltsf):
             ltsf.load_run(str(EXPERIMENTS / "configs" / "etth1_track1.json"), [f"{key}=1"])
 
 
-def test_jobs_train_the_members_side_by_side_to_the_same_result_bit_for_bit(benchmark_file, tmp_path):
-    """``--jobs 2`` trains an ensemble's members in processes of their own, and records what one
-    process records: every score to the last bit (a member depends only on its seed, and the mean
-    adds the forecasts in the members' order)."""
+def run_tiny(benchmark_file, tmp_path: Path, jobs: int = 1, **config_keys) -> dict:
+    """Run ltsf.py on an ensemble of two tiny networks over ETTh1's first 1200 hours (custom
+    borders: 840 / 120 / 240 rows) at H = 12, seed 1 -> its result record."""
     import json
     import subprocess
     import sys
 
-    lines = benchmark_file("ETTh1").read_text().splitlines()[:1201]  # its first 1200 hours
-    data = tmp_path / "etth1_head.csv"  # custom borders: 840 / 120 / 240 rows
-    data.write_text("\n".join(lines) + "\n")
+    data = tmp_path / "etth1_head.csv"
+    if not data.exists():
+        lines = benchmark_file("ETTh1").read_text().splitlines()[:1201]  # its first 1200 hours
+        data.write_text("\n".join(lines) + "\n")
     config = {"name": "tiny_ens", "data": str(data), "track": 1, "context_length": 24, "threads": 1,
               "ensemble": 2,
               "params": {"d_model": 8, "n_layers": 1, "d_state": 8, "headdim": 8, "max_epochs": 1,
                          "batch_size": 64,
                          "trainer_kwargs": {"limit_train_batches": 3, "limit_val_batches": 2,
-                                            "enable_model_summary": False}}}
-    path = tmp_path / "tiny_ens.json"
+                                            "enable_model_summary": False}},
+              **config_keys}
+    out = tmp_path / f"{len(list(tmp_path.glob('run*')))}run"
+    out.mkdir()
+    path = out / "tiny_ens.json"
     path.write_text(json.dumps(config))
-    records = {}
-    for jobs in (1, 2):
-        out = tmp_path / f"jobs{jobs}"
-        done = subprocess.run([sys.executable, str(EXPERIMENTS / "ltsf.py"), "--config", str(path),
-                               "--horizon", "12", "--seed", "1", "--out", str(out), "--jobs", str(jobs)],
-                              capture_output=True, text=True, timeout=600)
-        assert done.returncode == 0, done.stderr[-2000:]
-        records[jobs] = json.loads((out / "tiny_ens_H12_s1.json").read_text())
+    done = subprocess.run([sys.executable, str(EXPERIMENTS / "ltsf.py"), "--config", str(path),
+                           "--horizon", "12", "--seed", "1", "--out", str(out), "--jobs", str(jobs)],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads((out / "tiny_ens_H12_s1.json").read_text())
 
-    def scores(record: dict) -> dict:
-        kept = ("seed", "best_epoch", "val_losses")
-        members = [{k: v for k, v in m.items() if k.endswith("_mse") or k in kept} for m in record["members"]]
-        return {"mse": record["mse"], "mae": record["mae"], "val": record["val"]["mse"],
-                "full": record["full_history"]["mse"], "full_val": record["full_history"]["val"]["mse"],
-                "baselines": record["baselines"], "params": record["params"], "members": members}
 
-    assert scores(records[2]) == scores(records[1])
-    assert [m["seed"] for m in records[1]["members"]] == [2, 3]
-    assert records[2]["jobs"] == 2 and "jobs" not in records[1]
-    assert records[1]["mse"] != records[1]["members"][0]["test_window_mse"]  # the mean, not a member
-    assert set(records[1]["baselines"]) == set(BASELINES)  # scored once, by the first member
+def result_scores(record: dict) -> dict:
+    """What a rerun of a result must reproduce bit for bit (all but timings and the command)."""
+    kept = ("seed", "best_epoch", "val_losses")
+    members = [{k: v for k, v in m.items() if k.endswith("_mse") or k in kept} for m in record["members"]]
+    return {"mse": record["mse"], "mae": record["mae"], "val": record["val"]["mse"],
+            "full": record["full_history"]["mse"], "full_val": record["full_history"]["val"]["mse"],
+            "baselines": record["baselines"], "params": record["params"], "members": members}
+
+
+@pytest.fixture(scope="module")
+def tiny_mean(benchmark_file, tmp_path_factory) -> dict:
+    """The tiny two-network ensemble's result, its forecasts averaged, in one process."""
+    return run_tiny(benchmark_file, tmp_path_factory.mktemp("tiny"))
+
+
+def test_jobs_train_the_members_side_by_side_to_the_same_result_bit_for_bit(benchmark_file, tmp_path,
+                                                                          tiny_mean):
+    """``--jobs 2`` trains an ensemble's members in processes of their own, and records what one
+    process records: every score to the last bit (a member depends only on its seed, and the mean
+    adds the forecasts in the members' order)."""
+    side_by_side = run_tiny(benchmark_file, tmp_path, jobs=2)
+    assert result_scores(side_by_side) == result_scores(tiny_mean)
+    assert [m["seed"] for m in tiny_mean["members"]] == [2, 3]
+    assert side_by_side["jobs"] == 2 and "jobs" not in tiny_mean
+    assert tiny_mean["mse"] != tiny_mean["members"][0]["test_window_mse"]  # the mean, not a member
+    assert set(tiny_mean["baselines"]) == set(BASELINES)  # scored once, by the first member
+    assert "member_weights" not in tiny_mean and "equal_weights" not in tiny_mean
+
+
+def test_members_weighed_on_validation_validate_at_least_as_well_as_their_mean(benchmark_file, tmp_path,
+                                                                             tiny_mean):
+    """``"member_weights": "validation"`` trains the same networks (their mean is recorded beside,
+    to the bit the mean's own run records) and reports the forecasts weighted to validate best:
+    never worse than the mean on validation, which the simplex holds."""
+    weighed = run_tiny(benchmark_file, tmp_path, jobs=2, member_weights="validation")  # memory-mapped path
+    mean = weighed["equal_weights"]
+    assert (mean["mse"], mean["mae"], mean["val_mse"], mean["full_mse"], mean["full_val_mse"]) == (
+        tiny_mean["mse"], tiny_mean["mae"], tiny_mean["val"]["mse"], tiny_mean["full_history"]["mse"],
+        tiny_mean["full_history"]["val"]["mse"])
+    assert result_scores(weighed)["members"] == result_scores(tiny_mean)["members"]
+    for context, val, mean_val in (("window", weighed["val"]["mse"], mean["val_mse"]),
+                                   ("full", weighed["full_history"]["val"]["mse"], mean["full_val_mse"])):
+        w = weighed["member_weights"][context]
+        assert len(w) == 2 and min(w) >= 0 and sum(w) == pytest.approx(1, abs=1e-12)
+        assert val <= mean_val * (1 + 1e-12)
+    assert weighed["mse"] != mean["mse"]  # the weighted forecast is the headline
+
+
+def test_simplex_weights_of_two_members_are_the_closed_form_clipped(ltsf):
+    """Two members of squared errors A, B and cross term C: w1 = (B - C) / (A + B - 2C), kept
+    within [0, 1] (a member that helps nothing gets weight 0)."""
+    A, B, C = 4.0, 9.0, 1.0
+    w = ltsf.simplex_weights(np.array([[A, C], [C, B]]))
+    assert w == pytest.approx([(B - C) / (A + B - 2 * C), (A - C) / (A + B - 2 * C)], abs=1e-15)
+    assert ltsf.simplex_weights(np.array([[1.0, 1.5], [1.5, 4.0]])).tolist() == [1.0, 0.0]  # w1 = 1.25
+    assert ltsf.simplex_weights(np.array([[2.0, 2.0], [2.0, 2.0]])) == pytest.approx([0.5, 0.5])  # a tie
+
+
+def test_simplex_weights_find_the_minimum_over_the_simplex(ltsf):
+    """Against a fine grid of the 3-simplex, for errors where the best weights lie inside, on an
+    edge and at a corner: no grid point does better."""
+    rng = np.random.default_rng(0)
+    base = rng.normal(size=500)
+    cases = [rng.normal(size=(3, 500)),  # independent errors: all three weighed
+             np.stack([base, -0.8 * base + 0.3 * rng.normal(size=500), 1.5 * base + rng.normal(size=500)]),
+             np.stack([0.5 * base, base, 2 * base + 0.1 * rng.normal(size=500)])]  # the first alone
+    steps = np.linspace(0, 1, 201)
+    grid = np.array([(a, b, 1 - a - b) for a in steps for b in steps if a + b <= 1 + 1e-12])
+    for errors in cases:
+        gram = errors @ errors.T
+        w = ltsf.simplex_weights(gram)
+        assert min(w) >= 0 and w.sum() == pytest.approx(1, abs=1e-12)
+        grid_losses = np.einsum("gi,ij,gj->g", grid, gram, grid)
+        assert w @ gram @ w <= grid_losses.min() * (1 + 1e-12)
+    assert ltsf.simplex_weights(cases[1] @ cases[1].T)[2] == 0  # on the edge of the first two
+    assert ltsf.simplex_weights(cases[2] @ cases[2].T).tolist() == [1.0, 0.0, 0.0]
+
+
+def test_error_gram_in_pieces_is_the_whole_product(ltsf):
+    rng = np.random.default_rng(1)
+    y = rng.normal(size=(37, 5, 3))
+    forecasts = [y + rng.normal(size=y.shape) for _ in range(3)]
+    errors = np.stack([(f - y).ravel() for f in forecasts])
+    np.testing.assert_allclose(ltsf.error_gram(forecasts, y, rows=8), errors @ errors.T, rtol=1e-13)
+    w = np.array([0.2, 0.0, 0.8])
+    expected = 0.2 * forecasts[0] + 0.8 * forecasts[2]
+    np.testing.assert_array_equal(ltsf.weighted_forecast(forecasts, w), expected)
 
 
 def test_the_recorded_commit_is_that_of_the_library_that_runs(ltsf, tmp_path):
