@@ -17,6 +17,17 @@ differ in their lookback (and the parameters given, laid over the shared ``param
 split forecasts the same target rows whatever the lookback, so their forecasts average window by
 window. Its ``context_length`` is the longest member's.
 
+A config of several networks with ``"member_weights": "validation"`` scores, instead of their
+mean, the weighted sum of their forecasts whose weights (on the simplex: none negative, summing
+to one) minimise the MSE on the validation split, chosen in each run, for the window and the
+full-history forecasts each on their own (:func:`simplex_weights`); the mean's scores are
+recorded beside it (``equal_weights``). Weights fitted on the validation split would score
+themselves there, so the validation figure such a run records, on which configurations are
+chosen, is cross-fitted (:func:`cross_fitted_forecast`): each half of the validation windows is
+weighted by the weights fitted on the other half, less the windows whose targets overlap its own.
+The in-sample figure is recorded too (``val_in_sample``). Until the weights are known, each
+member's forecasts wait on disk, in a temporary folder (Weather's at H = 720: about 3.5 GB a member).
+
 ``--jobs N`` trains up to N members at once, each in a process of its own with the config's
 threads. The result is the same to every bit as with ``--jobs 1``: a member's training depends only
 on its seed, and the mean adds the forecasts in the members' order. Measured on the 2-core
@@ -137,6 +148,30 @@ def weighted_forecast(forecasts: list[np.ndarray], weights: np.ndarray) -> np.nd
         if w:
             out += w * np.asarray(f, np.float64)
     return out
+
+
+def cross_fitted_forecast(forecasts: list[np.ndarray], y: np.ndarray,
+                          horizon: int) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Weighted forecasts (n, H, C) of the members' forecasts (n, H, C) each, every window weighted
+    by weights fitted without its targets: windows [0, m) (m = n // 2) by the simplex weights of
+    windows [m + H - 1, n), windows [m, n) by those of [0, m - H + 1), so no window fitted on shares
+    a target row with one it weighs (window i's targets are rows i .. i + H - 1). -> (forecasts,
+    [weights of the first half, of the second])."""
+    n = len(y)
+    m = n // 2
+    out = np.empty(y.shape)
+    fold_weights = []
+    halves = ((range(0, m), range(m + horizon - 1, n)), (range(m, n), range(0, m - horizon + 1)))
+    for scored, fitted in halves:  # (windows weighed, windows their weights are fitted on)
+        if len(fitted) == 0:
+            raise SystemExit(f"{n} validation windows are too few to cross-fit member weights at "
+                             f"H = {horizon} (each half needs more than {horizon - 1} windows beyond "
+                             "the other's targets)")
+        fit, score = slice(fitted.start, fitted.stop), slice(scored.start, scored.stop)
+        w = simplex_weights(error_gram([f[fit] for f in forecasts], y[fit]))
+        out[score] = weighted_forecast([f[score] for f in forecasts], w)
+        fold_weights.append(w)
+    return out, fold_weights
 
 
 def read_config(path: str) -> dict:
@@ -430,15 +465,19 @@ def main() -> None:
             score = {part: error_scores(sums.pop(part) / k, targets[part[0]], seconds[part])
                      for part in PARTS}
         if weighted:
-            equal, score, weights = score, {}, {}
+            equal, score, weights, folds, in_sample = score, {}, {}, {}, {}
             for context in ("window", "full"):
                 forecasts = {split: [np.load(f, mmap_mode="r") for f in kept[split, context]]
                              for split in ("val", "test")}
-                weights[context] = simplex_weights(error_gram(forecasts["val"], targets["val"]))
-                for split in ("test", "val"):
-                    yhat = weighted_forecast(forecasts[split], weights[context])
-                    score[split, context] = error_scores(yhat, targets[split], seconds[split, context])
-                del forecasts, yhat  # the memory maps, before their folder goes
+                val_forecasts, y_val = forecasts["val"], targets["val"]
+                weights[context] = simplex_weights(error_gram(val_forecasts, y_val))
+                yhat = weighted_forecast(forecasts["test"], weights[context])
+                score["test", context] = error_scores(yhat, targets["test"], seconds["test", context])
+                yhat, folds[context] = cross_fitted_forecast(val_forecasts, y_val, args.horizon)
+                score["val", context] = error_scores(yhat, y_val, seconds["val", context])
+                yhat = weighted_forecast(val_forecasts, weights[context])
+                in_sample[context] = error_scores(yhat, y_val, seconds["val", context])
+                del forecasts, val_forecasts, yhat  # the memory maps, before their folder goes
     wall = time.perf_counter() - t0
     full = {**score["test", "full"], "val": score["val", "full"]}
     val = score["val", "window"]
@@ -482,6 +521,10 @@ def main() -> None:
         record.update(ensemble=k, members=members)
     if weighted:  # the headline figures are the weighted forecasts'; the mean's beside them
         record.update(member_weights={context: w.tolist() for context, w in weights.items()},
+                      member_weights_halves={context: [w.tolist() for w in ws]
+                                             for context, ws in folds.items()},
+                      val_in_sample={"mse": in_sample["window"]["mse"], "mae": in_sample["window"]["mae"],
+                                     "full_mse": in_sample["full"]["mse"]},
                       equal_weights={"mse": equal["test", "window"]["mse"],
                                      "mae": equal["test", "window"]["mae"],
                                      "val_mse": equal["val", "window"]["mse"],

@@ -199,23 +199,50 @@ def test_jobs_train_the_members_side_by_side_to_the_same_result_bit_for_bit(benc
     assert "member_weights" not in tiny_mean and "equal_weights" not in tiny_mean
 
 
-def test_members_weighed_on_validation_validate_at_least_as_well_as_their_mean(benchmark_file, tmp_path,
-                                                                             tiny_mean):
+def test_members_weighed_on_validation_record_the_mean_and_a_cross_fitted_validation(benchmark_file, tmp_path,
+                                                                                     tiny_mean):
     """``"member_weights": "validation"`` trains the same networks (their mean is recorded beside,
-    to the bit the mean's own run records) and reports the forecasts weighted to validate best:
-    never worse than the mean on validation, which the simplex holds."""
+    to the bit the mean's own run records) and reports the forecasts weighted to validate best. In
+    sample, that is never worse than the mean on validation (the simplex holds it), so the
+    validation figure that chooses configurations is the cross-fitted one."""
     weighed = run_tiny(benchmark_file, tmp_path, jobs=2, member_weights="validation")  # memory-mapped path
     mean = weighed["equal_weights"]
     assert (mean["mse"], mean["mae"], mean["val_mse"], mean["full_mse"], mean["full_val_mse"]) == (
         tiny_mean["mse"], tiny_mean["mae"], tiny_mean["val"]["mse"], tiny_mean["full_history"]["mse"],
         tiny_mean["full_history"]["val"]["mse"])
     assert result_scores(weighed)["members"] == result_scores(tiny_mean)["members"]
-    for context, val, mean_val in (("window", weighed["val"]["mse"], mean["val_mse"]),
-                                   ("full", weighed["full_history"]["val"]["mse"], mean["full_val_mse"])):
-        w = weighed["member_weights"][context]
-        assert len(w) == 2 and min(w) >= 0 and sum(w) == pytest.approx(1, abs=1e-12)
-        assert val <= mean_val * (1 + 1e-12)
+    in_sample = weighed["val_in_sample"]
+    assert in_sample["mse"] <= mean["val_mse"] * (1 + 1e-12)
+    assert in_sample["full_mse"] <= mean["full_val_mse"] * (1 + 1e-12)
+    assert weighed["val"]["mse"] != in_sample["mse"]  # the recorded validation is cross-fitted
+    for context in ("window", "full"):
+        for w in (weighed["member_weights"][context], *weighed["member_weights_halves"][context]):
+            assert len(w) == 2 and min(w) >= 0 and sum(w) == pytest.approx(1, abs=1e-12)
     assert weighed["mse"] != mean["mse"]  # the weighted forecast is the headline
+
+
+def test_cross_fitted_weights_never_see_the_targets_of_the_windows_they_weigh(ltsf):
+    """Each half of the validation windows is weighted by the other half's weights, fitted without
+    the windows whose targets overlap its own: the targets of the windows within H - 1 of the
+    middle change nothing, those further out do."""
+    rng = np.random.default_rng(2)
+    n, horizon = 60, 5
+    y = rng.normal(size=(n, horizon, 2))
+    forecasts = [y + rng.normal(scale=s, size=y.shape) for s in (0.5, 1.0, 2.0)]
+    out, (first, second) = ltsf.cross_fitted_forecast(forecasts, y, horizon)
+    m = n // 2
+    assert first.tolist() == ltsf.simplex_weights(ltsf.error_gram([f[m + horizon - 1:] for f in forecasts],
+                                                                  y[m + horizon - 1:])).tolist()
+    np.testing.assert_array_equal(out[:m], ltsf.weighted_forecast([f[:m] for f in forecasts], first))
+    np.testing.assert_array_equal(out[m:], ltsf.weighted_forecast([f[m:] for f in forecasts], second))
+    near = y.copy()
+    near[m - horizon + 1 : m + horizon - 1] += 10.0  # the windows neither half is fitted on
+    np.testing.assert_array_equal(ltsf.cross_fitted_forecast(forecasts, near, horizon)[0], out)
+    far = y.copy()
+    far[-1] += 10.0
+    assert not np.array_equal(ltsf.cross_fitted_forecast(forecasts, far, horizon)[0][:m], out[:m])
+    with pytest.raises(SystemExit, match="too few to cross-fit member weights at H = 40"):
+        ltsf.cross_fitted_forecast([f[:, :1] for f in forecasts], y[:, :1], 40)
 
 
 def test_simplex_weights_of_two_members_are_the_closed_form_clipped(ltsf):
