@@ -70,9 +70,9 @@ RESULTS = ROOT / "results"
 # script is in (a copy of the repository ran the development checkout's tsmamba unless PYTHONPATH
 # named the copy, and recorded the copy's commit)
 LIBRARY = Path(tsmamba.__file__).resolve().parent.parent
-# set by the run itself, not by a config's params or --set (they had been ignored silently)
 # how a run of several networks combines their forecasts (config key "member_weights")
 WEIGHTINGS = {"equal": "their mean", "validation": "the weights on the simplex that validate best"}
+# set by the run itself, not by a config's params or --set (they had been ignored silently)
 RUN_KEYS = {"context_length": "the config's top-level context_length (or its members')",
             "horizon": "--horizon", "random_state": "--seed", "progress": "nothing: runs are quiet"}
 
