@@ -34,7 +34,7 @@ on its seed, and the mean adds the forecasts in the members' order. Measured on 
 development machine with nothing beside it, at H = 720, seed 0: ETTh1's track-1 ensemble of three
 took 8 min 52 s with ``--jobs 2`` (its stored run, one process beside another job: 14.6 min), to the
 same figures bit for bit (two members train together, then the third alone: about two members'
-time instead of three); the ensemble of five, now chosen, 15 min 15 s (three members' time).
+time instead of three); the ensemble of five 15 min 15 s (three members' time).
 """
 
 from __future__ import annotations
