@@ -338,8 +338,8 @@ def main() -> None:
         phase = row_phases(data, args.cycle, args.calendar)
         values = data.values.astype(np.float64)
         scores = [score_own(values, phase, data.borders, args.lookback, h, args.own) for h in HORIZONS]
-        print(f"{args.data}, L={args.lookback}, cycle {args.cycle}, per-channel cyc maps, (1 - a) x shared "
-              f"+ a x each channel's own: MSE at H = {HORIZONS}, average")
+        print(f"{args.data}, L={args.lookback}, cycle {args.cycle} ({args.calendar} clock), per-channel cyc "
+              f"maps, (1 - a) x shared + a x each channel's own: MSE at H = {HORIZONS}, average")
         d = 4 if args.digits is None else args.digits
         for a in args.own:
             val, test = [s[a]["val"] for s in scores], [s[a]["test"] for s in scores]

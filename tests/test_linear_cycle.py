@@ -88,6 +88,12 @@ def test_own_rows_print_the_decimals_asked_for(linear_cycle, series, monkeypatch
     assert six[3] == f"{expected['val']:.6f}" and six[-1] == f"{expected['test']:.6f}"
     four = own_row([])
     assert four[3] == f"{expected['val']:.4f}" and four[-1] == f"{expected['test']:.4f}"
+    # the header names the clock the phases came from, as the other modes' headers do
+    data.fit_index = None
+    monkeypatch.setattr("sys.argv", ["linear_cycle.py", "--data", "X", "--lookback", str(L),
+                                     "--cycle", str(W), "--own", "0.5", "--calendar", "grid"])
+    linear_cycle.main()
+    assert "(grid clock), per-channel cyc maps" in capsys.readouterr().out.splitlines()[0]
     monkeypatch.setattr("sys.argv", ["linear_cycle.py", "--data", "X", "--cycle", str(W), "--digits", "6"])
     with pytest.raises(SystemExit):  # nothing for it to widen: an error, not a silent no-op
         linear_cycle.main()
