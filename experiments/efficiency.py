@@ -75,7 +75,8 @@ def main():
 raise SystemExit(run_script(main))
 """
 # training-loop settings of a config that do not change the cost of a batch
-TRAINING_ONLY = {"max_epochs", "patience", "train_stride", "linear_init", "trainer_kwargs", "learning_rate"}
+TRAINING_ONLY = {"max_epochs", "patience", "train_stride", "val_stride", "linear_init", "trainer_kwargs",
+                 "learning_rate"}
 
 
 def main() -> None:

@@ -1636,6 +1636,11 @@ def test_resume_rejects_a_last_checkpoint_of_another_model(series, tmp_path):
                                               r"0\.01 \(now 0\.5\); a resume goes on with the checkpoint's"):
         faster.fit(series, resume=True)
     last = torch.load(ckpt / "last.ckpt", weights_only=True)
+    del last["identity"]["training"]["val_stride"]  # recorded before val_stride: every window validated
+    torch.save(last, ckpt / "last.ckpt")
+    assert same.fit(series, resume=True).history_["epochs"] == 1
+    with pytest.raises(CheckpointError, match=r"was fitted with val_stride 1 \(now 2\); a resume continues"):
+        TSMambaForecaster(**{**params, "val_stride": 2}, checkpoint_dir=str(ckpt)).fit(series, resume=True)
     last["identity"]["network"]["chunk_size"] = 16  # as recorded earlier: chunk_size is not compared
     del last["identity"]["data"], last["identity"]["dtype"]  # as recorded before: resumes as it did
     del last["identity"]["training"]  # recorded from 2026-12-04 on: an older checkpoint resumes
@@ -1650,11 +1655,45 @@ def test_resume_rejects_a_last_checkpoint_of_another_model(series, tmp_path):
         TSMambaForecaster(**TINY, checkpoint_dir=str(ckpt)).fit(series, resume=True)
 
 
+def test_val_stride_validates_every_kth_window_and_trains_the_same(series, monkeypatch):
+    """val_stride k: early stopping compares each epoch's loss on every k-th validation window
+    (recorded in history_), and the training itself is unchanged."""
+    modules = []
+
+    class Spy(estimator_module.TimeSeriesDataModule):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            modules.append(self)
+
+    monkeypatch.setattr(estimator_module, "TimeSeriesDataModule", Spy)
+    params = {**TINY, "max_epochs": 2, "patience": None}
+    every, thinned = (TSMambaForecaster(**params, val_stride=k).fit(series) for k in (1, 4))
+    n_val = len(modules[0].dataset("val"))
+    assert every.history_["val_windows"] == n_val > 4
+    assert thinned.history_["val_windows"] == len(modules[1].dataset("val")) == -(-n_val // 4)
+    steps = [(v["epoch"], v["step"]) for v in every.history_["val_losses"]]
+    assert steps == [(v["epoch"], v["step"]) for v in thinned.history_["val_losses"]]
+    assert every.history_["val_losses"] != thinned.history_["val_losses"]  # other windows scored
+    assert every.history_["best_epoch"] == thinned.history_["best_epoch"] == 1  # the last: the same weights
+    weights = zip(every.network_.state_dict().values(), thinned.network_.state_dict().values(), strict=True)
+    for a, b in weights:
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    # the recorded loss is the kept network's MSE over windows 0, 4, 8, ... of the validation split
+    val = modules[1].dataset("val")
+    batches = [val.get_batch(range(i, min(i + 16, len(val)))) for i in range(0, len(val), 16)]
+    with torch.no_grad():
+        pred = torch.cat([training.forecast_batch(thinned.network_, batch) for batch in batches])
+    target = torch.cat([batch[1] for batch in batches])
+    assert float(((pred - target) ** 2).mean()) == pytest.approx(thinned.history_["best_val_loss"], rel=1e-5)
+    with pytest.raises(ConfigError, match=r"val_stride must be a positive integer, got 0"):
+        TSMambaForecaster(**TINY, val_stride=0).fit(series)
+
+
 def test_resume_refuses_other_windows_or_another_loss(series, tmp_path):
     """A resume had taken a new random_state, batch_size, train_stride or train_sampling (other
     windows from then on than the run it continued) and a new loss, whose validation losses were
-    then compared with the best one in the old loss's units. Settings that only say when to stop
-    may change."""
+    then compared with the best one in the old loss's units (a new val_stride: on other windows).
+    Settings that only say when to stop may change."""
     ckpt = tmp_path / "ck"
     params = {**TINY, "max_epochs": 1, "patience": 2, "random_state": np.int64(3), "batch_size": 16,
               "train_stride": 2, "frequency_loss": np.float64(0.0)}
@@ -1663,6 +1702,7 @@ def test_resume_refuses_other_windows_or_another_loss(series, tmp_path):
                           ({"batch_size": 8}, "batch_size 16 (now 8)"),
                           ({"train_stride": 1, "train_sampling": "random"},
                            "train_sampling 'strided' (now 'random'), train_stride 2 (now 1)"),
+                          ({"val_stride": 3}, "val_stride 1 (now 3)"),
                           ({"loss": "mae"}, "loss 'mse' (now 'mae')"),
                           ({"frequency_loss": 0.5}, "frequency_loss 0.0 (now 0.5)")]:
         other = TSMambaForecaster(**{**params, **change}, checkpoint_dir=str(ckpt))

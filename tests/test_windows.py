@@ -318,6 +318,27 @@ def test_unshuffled_train_and_stride():
         assert len(dm.dataset(split)) == end - start - 72 + 1, split
 
 
+def test_val_stride_thins_validation_only_the_same_windows_every_epoch():
+    """val_stride k: the validation loader scores windows 0, k, 2k, ... of the val split, the same
+    ones each pass; training and the test loader keep theirs."""
+    values, borders, dm = make_module(batch_size=8, eval_batch_size=5, val_stride=3, train_sampling="random",
+                                      train_stride=2)
+    start, end = borders["val"]
+    n_val = end - start - 72 + 1
+    assert len(dm.dataset("val")) == (n_val - 1) // 3 + 1
+    passes = [torch.cat([b[0] for b in dm.val_dataloader()]) for _ in range(2)]
+    torch.testing.assert_close(passes[0], passes[1])
+    every = make_module(batch_size=8, eval_batch_size=5)[2]
+    all_val = torch.cat([b[0] for b in every.val_dataloader()])
+    torch.testing.assert_close(passes[0], all_val[::3])
+    torch.testing.assert_close(passes[0][1], torch.from_numpy(values[start + 3:start + 51]))
+    assert count_windows(dm.test_dataloader()) == count_windows(every.test_dataloader())
+    assert dm.train_windows_per_epoch == -(-every.train_windows_per_epoch // 2)  # its training: as set
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ConfigError, match="val_stride"):
+            make_module(val_stride=bad)
+
+
 def test_random_sampling_draws_a_fresh_share_of_all_windows_each_epoch():
     """train_sampling="random": each epoch a different random 1/k of all the windows (every
     window start can appear, unlike stride k), deterministic per (seed, epoch)."""

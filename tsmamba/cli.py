@@ -327,6 +327,7 @@ MODEL_PARAMS: tuple[Param, ...] = (
     Param("gradient_clip_val", non_negative_float, "gradient norm clip (0: off)"),
     Param("train_stride", positive_int, "use 1 in k training windows per epoch"),
     Param("train_sampling", str, "every k-th window, or a fresh random 1/k per epoch", ("strided", "random")),
+    Param("val_stride", positive_int, "early stopping compares epochs on 1 in k validation windows"),
 )
 _PARAM_BY_NAME = {p.name: p for p in MODEL_PARAMS}
 

@@ -179,6 +179,7 @@ class TSMambaForecaster(BaseEstimator):
         gradient_clip_val: float | None = 1.0,
         train_stride: int = 1,
         train_sampling: str = "strided",
+        val_stride: int = 1,
         random_state: int | None = 0,
         progress: bool = True,
         checkpoint_dir: str | None = None,
@@ -223,6 +224,7 @@ class TSMambaForecaster(BaseEstimator):
         self.gradient_clip_val = gradient_clip_val
         self.train_stride = train_stride
         self.train_sampling = train_sampling
+        self.val_stride = val_stride
         self.random_state = random_state
         self.progress = progress
         self.checkpoint_dir = checkpoint_dir
@@ -318,7 +320,7 @@ class TSMambaForecaster(BaseEstimator):
     def _check_params(self) -> None:
         check_trainer_kwargs(self.trainer_kwargs)
         check_seed(self.random_state, "random_state", allow_none=True)
-        for name in ("context_length", "horizon", "max_epochs", "batch_size", "train_stride"):
+        for name in ("context_length", "horizon", "max_epochs", "batch_size", "train_stride", "val_stride"):
             value = getattr(self, name)
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
                 raise ConfigError(f"{name} must be a positive integer, got {value!r}")
@@ -606,12 +608,13 @@ class TSMambaForecaster(BaseEstimator):
     def _run_settings(self) -> dict[str, Any]:
         """The settings a resume must keep: those that decide which windows each epoch draws
         (with a random_state of None the order's drawn seed is in the checkpoint: the datamodule's
-        state) and the loss validation compares.
+        state), and which windows and loss validation compares.
         max_epochs, patience, warmup_fraction, min_lr_ratio, ema_decay and gradient_clip_val may
         change."""
         return {"random_state": self.random_state, "batch_size": self.batch_size,
                 "train_stride": self.train_stride, "train_sampling": self.train_sampling,
-                "loss": self.loss, "frequency_loss": float(self.frequency_loss)}
+                "val_stride": self.val_stride, "loss": self.loss,
+                "frequency_loss": float(self.frequency_loss)}
 
     def _fit(
         self, df: Any, time_col: str | None, columns: Sequence[str] | None, val_df: Any,
@@ -693,6 +696,7 @@ class TSMambaForecaster(BaseEstimator):
             and not steps_by_one(marks[:, -1].long().numpy(), self.cycle_length),
             train_stride=self.train_stride,
             train_sampling=self.train_sampling,
+            val_stride=self.val_stride,  # early stopping on every k-th validation window
             # the window order (and a "random" subset): unseeded, from the global generator
             seed=self.random_state if self.random_state is not None else int(torch.randint(2**31, ())),
             dtype=torch.float64 if wide else torch.float32,  # a float64 fit on the values, not on
@@ -766,6 +770,7 @@ class TSMambaForecaster(BaseEstimator):
             "n_parameters": count_parameters(self.network_),
             "train_windows": len(datamodule.dataset("train")),
             "windows_per_epoch": datamodule.train_windows_per_epoch,
+            "val_windows": len(datamodule.dataset("val")) if "val" in borders else 0,  # each validates
         }
 
     # ---- forecasting -----------------------------------------------------------------------
@@ -1230,6 +1235,9 @@ def _check_resumable(last: Path, module: ForecastingModule) -> None:
         earlier = {"network.chunk_size"} | ({"data", "dtype"} - set(recorded))  # as earlier versions record
         if not any(k.startswith("training.") for k in recorded):  # recorded from 2026-12-04 on
             earlier |= {k for k in now if k.startswith("training.")}
+        else:  # val_stride came on 2026-12-06: the fits recorded before it validated every window
+            recorded.setdefault("training.val_stride", 1)
+            differ = [k for k in differ if k != "training.val_stride" or recorded[k] != now.get(k)]
         differ = [k for k in differ if k not in earlier]
         if "dtype" in differ:  # the data's digest is of the values in that type: it differs too
             raise CheckpointError(

@@ -315,6 +315,12 @@ class TimeSeriesDataModule(lightning.LightningDataModule):
     seen across epochs. Strided thinning with k sharing a factor with the cycle never trains on
     some alignments (ETTm1, k = 8: windows ending only every second hour).
 
+    ``val_stride`` k keeps every k-th validation window (the first, then every k-th after it),
+    the same ones every epoch, so epochs are still compared on the same windows. Neighbouring
+    windows share all but one step of context and of target, so their losses move together and
+    a few-fold thinning changes the comparison little while dividing its cost by k. The test
+    loader always keeps every window.
+
     ``eval_batch_size``: windows per batch of the val and test loaders (None: ``batch_size``).
     They run without gradients, whose fastest batch differs from training's (the estimator
     passes its network's :meth:`~tsmamba.model.MambaForecaster.windows_per_pass`).
@@ -333,6 +339,7 @@ class TimeSeriesDataModule(lightning.LightningDataModule):
         target_marks: bool = False,
         train_stride: int = 1,
         train_sampling: str = "strided",
+        val_stride: int = 1,
         num_workers: int = 0,
         shuffle: bool = True,
         seed: int = 0,
@@ -354,6 +361,7 @@ class TimeSeriesDataModule(lightning.LightningDataModule):
         if train_sampling not in TRAIN_SAMPLINGS:
             raise ConfigError(f"train_sampling must be one of {TRAIN_SAMPLINGS}, got {train_sampling!r}")
         self.train_sampling = train_sampling
+        self.val_stride = positive_int(val_stride, "val_stride")
         self.num_workers = nonnegative_int(num_workers, "num_workers")
         self.shuffle = check_bool(shuffle, "shuffle")
         if train_sampling == "random" and self.train_stride > 1 and not self.shuffle:
@@ -371,12 +379,18 @@ class TimeSeriesDataModule(lightning.LightningDataModule):
                     self.horizon,
                     start=start,
                     end=end,
-                    stride=self.train_stride if split == "train" and train_sampling == "strided" else 1,
+                    stride=self._stride(split),
                     marks=self.marks,
                     target_marks=target_marks,
                 )
             except (DataValidationError, ConfigError) as exc:
                 raise type(exc)(f"{split} split: {exc}") from exc
+
+    def _stride(self, split: str) -> int:
+        """Every k-th window of ``split`` is kept: train_stride (strided), val_stride, test all."""
+        if split == "train":
+            return self.train_stride if self.train_sampling == "strided" else 1
+        return self.val_stride if split == "val" else 1
 
     @classmethod
     def from_ltsf(cls, data: Any, *, use_marks: bool = False, **kw: Any) -> TimeSeriesDataModule:
