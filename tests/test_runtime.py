@@ -26,6 +26,9 @@ class MallInfo2(ctypes.Structure):
 libc.mallinfo2.restype = MallInfo2
 libc.free(libc.malloc(64 << 20))
 print(took, libc.mallinfo2().arena >> 20, keep_large_allocations() == took)
+if len(sys.argv) > 2:  # then give the free pages back
+    from tsmamba.runtime import release_freed_memory
+    print(release_freed_memory(), libc.mallinfo2().arena >> 20)
 """
 
 
@@ -69,3 +72,24 @@ def test_freed_large_blocks_stay_in_the_heap():
     took, arena_kept, same = probe("keep")
     assert took == "True" and same == "True"  # took effect, and a second call is a no-op
     assert arena_kept >= 64  # the freed block stays in the heap for reuse
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="malloc_trim is glibc's")
+def test_release_freed_memory_gives_the_kept_heap_back():
+    """A fit's training peak had stayed in the kept heap through the forecasting after it."""
+    out = subprocess.run([sys.executable, "-c", PROBE, "keep", "release"], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out[:3] == ["True", out[1], "True"] and int(out[1]) >= 64  # kept, as above
+    assert out[3] == "True" and int(out[4]) < 64  # then given back
+
+
+def test_fit_gives_back_what_training_freed(monkeypatch):
+    from tsmamba import estimator as estimator_module
+    from tsmamba.datasets import synthetic_ett
+
+    calls = []
+    monkeypatch.setattr(estimator_module, "release_freed_memory", lambda: calls.append(1) or True)
+    series = synthetic_ett(n_rows=200, n_channels=2, seed=0).set_index("date")
+    estimator_module.TSMambaForecaster(context_length=16, horizon=4, d_model=8, n_layers=1, d_state=4,
+                                       headdim=4, max_epochs=1, progress=False).fit(series)
+    assert calls == [1]

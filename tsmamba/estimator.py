@@ -71,6 +71,7 @@ from tsmamba.errors import (
     memory_errors,
 )
 from tsmamba.model import ForecasterConfig, MambaForecaster, count_parameters
+from tsmamba.runtime import release_freed_memory
 from tsmamba.training import (
     PROCESS_STATE_LOCK,
     ForecastingModule,
@@ -747,6 +748,7 @@ class TSMambaForecaster(BaseEstimator):
                     trainer.validate(module, datamodule=datamodule, verbose=False)
                 trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
             elapsed = time.perf_counter() - t0
+        release_freed_memory()  # the training's peak, kept in the heap (keep_large_allocations)
         if restore is None or restore.best_state is None:  # else the best (averaged) weights are in
             module.end_on_ema()
 
