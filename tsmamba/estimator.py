@@ -1231,15 +1231,14 @@ def _check_resumable(last: Path, module: ForecastingModule) -> None:
             if _as_json(identity) != identity or not isinstance(identity.get("network"), dict):
                 raise TypeError("not a record of plain values")
             recorded, now = _flat(identity), _flat(own)
+            if any(k.startswith("training.") for k in recorded):  # val_stride came on 2026-12-06:
+                recorded.setdefault("training.val_stride", 1)  # the fits before it validated every window
             differ = sorted((k for k in {*recorded, *now} if recorded.get(k) != now.get(k)), key=str)
         except Exception as exc:  # not a record this code wrote (a list, tensors inside, ...)
             raise CheckpointError(f"{last} holds a damaged record of its fit; {fix}") from exc
         earlier = {"network.chunk_size"} | ({"data", "dtype"} - set(recorded))  # as earlier versions record
         if not any(k.startswith("training.") for k in recorded):  # recorded from 2026-12-04 on
             earlier |= {k for k in now if k.startswith("training.")}
-        else:  # val_stride came on 2026-12-06: the fits recorded before it validated every window
-            recorded.setdefault("training.val_stride", 1)
-            differ = [k for k in differ if k != "training.val_stride" or recorded[k] != now.get(k)]
         differ = [k for k in differ if k not in earlier]
         if "dtype" in differ:  # the data's digest is of the values in that type: it differs too
             raise CheckpointError(
