@@ -31,6 +31,11 @@ M_MMAP_THRESHOLD = -3
 _DONE: tuple[int, int] | None = None  # the thresholds in effect
 
 
+def _libc() -> ctypes.CDLL:
+    """The C library (OSError where none loads; its functions raise AttributeError where absent)."""
+    return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+
+
 def keep_large_allocations(mmap_threshold: int = 1 << 30, trim_threshold: int = (1 << 31) - 1) -> bool:
     """Keep freed large blocks in the heap (glibc only). Returns whether the settings took effect.
 
@@ -44,8 +49,7 @@ def keep_large_allocations(mmap_threshold: int = 1 << 30, trim_threshold: int = 
         return True
     _DONE = None
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
+        mallopt = _libc().mallopt
     except (OSError, AttributeError):
         return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
@@ -64,7 +68,7 @@ def release_freed_memory() -> bool:
     if not sys.platform.startswith("linux"):
         return False
     try:
-        trim = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+        trim = _libc().malloc_trim
     except (OSError, AttributeError):
         return False
     trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
