@@ -12,6 +12,10 @@ test window (LTSF protocol, stride 1), in four variants:
                ``tsmamba.data.cycle_phase``), added back at the forecast steps' phases
     cyc+rev    both
 
+The ridge penalty is 1 unless ``--alpha`` gives others (each variant is then scored at each):
+
+    .venv/bin/python experiments/linear_cycle.py --data ETTh1 --lookback 720 --cycle 24 --alpha 1 10000
+
 It guided the choice of the network's ``cycle_length`` and ``norm`` (docs/results.md); the
 network learns its cycle, this script only estimates it. Phases here come from the published
 timestamps; on Weather, whose timestamps repeat once and skip nine, the protocol gives the network
@@ -296,7 +300,8 @@ def main() -> None:
     ap.add_argument("--sampling", choices=("strided", "random"), default="strided",
                     help="with --train-stride: every k-th window or a random 1/k of them")
     ap.add_argument("--mix", action="store_true", help="one map over all channels' inputs (plain, cyc)")
-    ap.add_argument("--alpha", type=float, nargs="+", help="ridge penalties (with --mix; default 1)")
+    ap.add_argument("--alpha", type=float, nargs="+",
+                    help="ridge penalties of the per-channel or (with --mix) all-channel map (default 1)")
     ap.add_argument("--lookbacks", type=int, nargs="+", metavar="L",
                     help="score the per-channel cyc map at each lookback and the mean of their forecasts")
     ap.add_argument("--own", type=float, nargs="+", metavar="A",
@@ -313,8 +318,9 @@ def main() -> None:
                  *(m[1] for m in args.members or [])]
     alphas = [*(args.alpha or []), *(m[2] for m in args.members or [])]
     if args.own is not None and (args.mix or args.lookbacks or args.members or args.train_stride > 1
-                                 or not all(0 <= a <= 1 for a in args.own)):
-        ap.error("--own takes weights in [0, 1], and no --mix, --lookbacks, --members or --train-stride")
+                                 or args.alpha is not None or not all(0 <= a <= 1 for a in args.own)):
+        ap.error("--own takes weights in [0, 1], and no --mix, --alpha, --lookbacks, --members or "
+                 "--train-stride")
     if args.digits is not None and args.own is None:
         ap.error("--digits widens the --own rows; give it with --own")
     if any(kind == "own" and m > 1 for kind, _, m in args.members or []):
@@ -328,6 +334,7 @@ def main() -> None:
         ap.error("--members and --lookbacks name each map's lookback (and penalty: mix:L:alpha); "
                  "leave out --mix, --alpha and --lookback")
     args.lookback = 96 if args.lookback is None else args.lookback
+    explicit_alpha = args.alpha
     args.alpha = [1.0] if args.alpha is None else args.alpha
     if args.lookbacks or args.members:
         members = args.members or [("chan", L, 1.0) for L in args.lookbacks]
@@ -370,17 +377,21 @@ def main() -> None:
                       + f"  avg {np.mean(val):.4f} | test " + " ".join(f"{v:.4f}" for v in test)
                       + f"  avg {np.mean(test):.4f}")
         return
-    print(f"{args.data}, L={args.lookback}, cycle {args.cycle}{thinning}: MSE at H = {HORIZONS}, average")
+    penalties = "" if explicit_alpha is None else f", ridge penalties {[f'{a:g}' for a in args.alpha]}"
+    print(f"{args.data}, L={args.lookback}, cycle {args.cycle}{thinning}{penalties}: MSE at H = {HORIZONS}, "
+          "average")
     for variant in VARIANTS:
-        scores = [
-            score(values, phase, data.borders, args.lookback, h, variant, train_stride=args.train_stride,
-                  sampling=args.sampling)
-            for h in HORIZONS
-        ]
-        val = [s["val"] for s in scores]
-        test = [s["test"] for s in scores]
-        print(f"  {variant:8s} val " + " ".join(f"{v:.4f}" for v in val) + f"  avg {np.mean(val):.4f}"
-              f" | test " + " ".join(f"{v:.4f}" for v in test) + f"  avg {np.mean(test):.4f}")
+        for alpha in args.alpha:
+            scores = [
+                score(values, phase, data.borders, args.lookback, h, variant, alpha,
+                      train_stride=args.train_stride, sampling=args.sampling)
+                for h in HORIZONS
+            ]
+            val = [s["val"] for s in scores]
+            test = [s["test"] for s in scores]
+            label = variant if explicit_alpha is None else f"{variant} alpha {alpha:g}"
+            print(f"  {label:8s} val " + " ".join(f"{v:.4f}" for v in val) + f"  avg {np.mean(val):.4f}"
+                  f" | test " + " ".join(f"{v:.4f}" for v in test) + f"  avg {np.mean(test):.4f}")
 
 
 if __name__ == "__main__":

@@ -98,3 +98,35 @@ def test_own_rows_print_the_decimals_asked_for(linear_cycle, series, monkeypatch
     with pytest.raises(SystemExit):  # nothing for it to widen: an error, not a silent no-op
         linear_cycle.main()
     assert "--digits widens the --own rows" in capsys.readouterr().err
+
+
+def test_alpha_reaches_the_per_channel_rows(linear_cycle, series, monkeypatch, capsys):
+    """``--alpha`` without ``--mix`` scores the per-channel variants at each penalty (it used to be
+    read and ignored); without it the rows are the penalty-1 rows, labelled as before."""
+    values, phase, borders = series
+    data = SimpleNamespace(values=values, borders=borders, index=None, freq=None)
+    monkeypatch.setattr(linear_cycle, "prepare_ltsf", lambda name, lookback, horizon: data)
+    monkeypatch.setattr(linear_cycle, "cycle_phase", lambda index, freq, cycle: phase)
+    monkeypatch.setattr(linear_cycle, "HORIZONS", (H,))
+
+    def rows(argv):
+        monkeypatch.setattr("sys.argv", ["linear_cycle.py", "--data", "X", "--lookback", str(L),
+                                         "--cycle", str(W), *argv])
+        linear_cycle.main()
+        return capsys.readouterr().out.splitlines()[1:]
+
+    default = rows([])
+    assert [r.split()[0] for r in default] == list(linear_cycle.VARIANTS)
+    penalised = rows(["--alpha", "1", "50"])
+    assert len(penalised) == 2 * len(linear_cycle.VARIANTS)
+    assert [r.split()[:3] for r in penalised[:2]] == [["plain", "alpha", "1"], ["plain", "alpha", "50"]]
+    assert penalised[0].split()[3:] == default[0].split()[1:]  # penalty 1 is the default
+    heavy = linear_cycle.score(values, phase, borders, L, H, "cyc", 50.0)
+    cyc50 = next(r.split() for r in penalised if r.startswith("  cyc alpha 50 "))
+    assert cyc50[4] == f"{heavy['val']:.4f}" and cyc50[-1] == f"{heavy['test']:.4f}"
+    assert heavy["val"] != linear_cycle.score(values, phase, borders, L, H, "cyc", 1.0)["val"]
+    monkeypatch.setattr("sys.argv", ["linear_cycle.py", "--data", "X", "--cycle", str(W),
+                                     "--own", "0.5", "--alpha", "10"])
+    with pytest.raises(SystemExit):  # the own maps' penalty is fixed: refused, not ignored
+        linear_cycle.main()
+    assert "no --mix, --alpha" in capsys.readouterr().err
