@@ -509,6 +509,38 @@ def test_channel_skip_lr_ratio_zero_keeps_the_per_channel_map_at_its_start_while
     assert (after[-1][0] - seen["channel_weight"]).abs().max() > 1e-4
 
 
+def test_freeze_linear_path_keeps_the_ridge_start_while_the_mamba_path_trains(series, tmp_path):
+    """The head's input-skip columns and bias end where the ridge start put them; its hidden-state
+    columns train. Refused without linear_init; a resume must keep it."""
+    seen, after = {}, []
+
+    class AfterEachEpoch(Callback):
+        def on_train_epoch_end(self, trainer, module):
+            after.append((module.network.head.weight.detach().double().clone(),
+                          module.network.head.bias.detach().double().clone()))
+
+    params = dict(**{**TINY, "max_epochs": 2, "patience": None}, norm="none", input_skip=True,
+                  linear_init=True, head_dim=2, freeze_linear_path=True)
+    callbacks = [HeadAtTrainStart(seen), AfterEachEpoch()]
+    TSMambaForecaster(**params, trainer_kwargs={"callbacks": callbacks}).fit(series)
+    H, L_ = TINY["horizon"], TINY["context_length"]
+    start = seen["weight"].view(H, L_, 3)  # (H, K, d + 1): hidden features, then the skip
+    assert len(after) == 2 and start[..., 2].abs().max() > 1e-3
+    for weight, bias in after:
+        torch.testing.assert_close(weight.view(H, L_, 3)[..., 2], start[..., 2], atol=0, rtol=0)
+        torch.testing.assert_close(bias, seen["bias"], atol=0, rtol=0)
+        assert (weight.view(H, L_, 3)[..., :2] - start[..., :2]).abs().max() > 1e-4
+    with pytest.raises(ConfigError, match="set linear_init=True"):
+        TSMambaForecaster(**{**params, "linear_init": False}).fit(series)
+    with pytest.raises(ConfigError, match="freeze_linear_path must be True or False"):
+        TSMambaForecaster(**{**params, "freeze_linear_path": 1}).fit(series)
+    ck = dict(**{**params, "max_epochs": 1}, checkpoint_dir=str(tmp_path / "ck"))
+    TSMambaForecaster(**ck).fit(series)
+    with pytest.raises(CheckpointError, match=r"fitted with freeze_linear_path True \(now False\)"):
+        TSMambaForecaster(**{**ck, "freeze_linear_path": False, "max_epochs": 2}).fit(series, resume=True)
+    assert TSMambaForecaster(**{**ck, "max_epochs": 2}).fit(series, resume=True).history_["epochs"] == 2
+
+
 def test_a_resume_with_another_channel_skip_lr_ratio_is_refused(series, tmp_path):
     params = dict(**{**TINY, "max_epochs": 1}, input_skip=True, channel_skip=True, channel_skip_lr_ratio=0.5,
                   checkpoint_dir=str(tmp_path / "ck"))
@@ -1637,6 +1669,7 @@ def test_resume_rejects_a_last_checkpoint_of_another_model(series, tmp_path):
         faster.fit(series, resume=True)
     last = torch.load(ckpt / "last.ckpt", weights_only=True)
     del last["identity"]["training"]["val_stride"]  # recorded before val_stride: every window validated
+    del last["identity"]["training"]["freeze_linear_path"]  # and before it: every weight trained
     torch.save(last, ckpt / "last.ckpt")
     assert same.fit(series, resume=True).history_["epochs"] == 1
     with pytest.raises(CheckpointError, match=r"was fitted with val_stride 1 \(now 2\); a resume continues"):

@@ -619,3 +619,45 @@ def test_the_best_validation_step_is_restored_with_the_callbacks_state():
     older = {k: v for k, v in saved.state_dict().items() if k != "val_losses"}  # a checkpoint before it
     loaded.load_state_dict(older)
     assert loaded.val_losses == []
+
+
+def test_a_frozen_linear_path_stays_where_it_is_while_the_mamba_path_trains():
+    """freeze_linear_path: after AdamW steps (weight decay on), the head's input-skip columns, its
+    bias, the cycle and channel_skip are bit for bit unchanged; the head's hidden-state columns and
+    the blocks move; the head's weight leaves the decayed group."""
+    from types import SimpleNamespace
+
+    torch.manual_seed(0)
+    config = ForecasterConfig(n_channels=2, horizon=3, context_length=8, d_model=8, n_layers=1, d_state=4,
+                              headdim=4, chunk_size=4, input_skip=True, channel_skip=True, head_dim=2,
+                              cycle_length=4)
+    network = MambaForecaster(config)
+    with torch.no_grad():  # a linear path that is not zero, as a ridge start leaves it
+        for p in (network.head.weight, network.head.bias, network.cycle, *network.channel_skip.parameters()):
+            p.normal_()
+    module = ForecastingModule(network, learning_rate=1e-2, weight_decay=0.5, warmup_fraction=0.0,
+                               freeze_linear_path=True)
+    module._trainer = SimpleNamespace(estimated_stepping_batches=5)
+    optimizer = module.configure_optimizers()["optimizer"]
+    assert optimizer.param_groups[0]["weight_decay"] == 0.5
+    assert all(p is not network.head.weight for p in optimizer.param_groups[0]["params"])
+    held = {n: p.detach().clone() for n, p in network.named_parameters()}
+    width = config.head_width  # per position: [hidden (2) | input (1)]
+    for _ in range(5):
+        context = torch.randn(4, 8, 2)
+        marks = torch.randint(0, 4, (4, 8, 1)).double()  # the cycle phase of each step
+        loss = module.network(context, marks).pow(2).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    now = dict(network.named_parameters())
+    for name in ("head.bias", "cycle", "channel_skip.weight", "channel_skip.bias"):
+        torch.testing.assert_close(now[name].detach(), held[name], atol=0, rtol=0)
+    before, after = held["head.weight"].view(3, -1, width), now["head.weight"].detach().view(3, -1, width)
+    torch.testing.assert_close(after[..., 2:], before[..., 2:], atol=0, rtol=0)
+    assert (after[..., :2] - before[..., :2]).abs().max() > 1e-4
+    assert (now["embed.weight"].detach() - held["embed.weight"]).abs().max() > 1e-4
+    with pytest.raises(ConfigError, match="freeze_linear_path holds the input skip's map"):
+        tiny_module(freeze_linear_path=True)
+    with pytest.raises(ConfigError, match="freeze_linear_path must be"):
+        tiny_module(freeze_linear_path="yes")

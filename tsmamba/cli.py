@@ -321,6 +321,8 @@ MODEL_PARAMS: tuple[Param, ...] = (
           "the learning rate's floor after its cosine decay, as a share of the peak (1: constant)"),
     Param("channel_skip_lr_ratio", weight,
           "with channel_skip: its weights' learning rate, as a share of the rest's (0: frozen; default 1)"),
+    Param("freeze_linear_path", boolean,
+          "with linear_init: hold the linear path at its ridge start; only the Mamba path trains"),
     Param("ema_decay", fraction, "decay of a moving average of the weights, validated and kept (e.g. 0.99)"),
     Param("patience", non_negative_int, "early-stopping patience in epochs (0: off)"),
     Param("val_fraction", fraction, "share of the rows held out for early stopping (fit, rolling)"),

@@ -174,6 +174,7 @@ class TSMambaForecaster(BaseEstimator):
         warmup_fraction: float = 0.05,
         min_lr_ratio: float = 0.05,
         channel_skip_lr_ratio: float | None = None,
+        freeze_linear_path: bool = False,
         ema_decay: float | None = None,
         patience: int | None = 3,
         val_fraction: float = 0.1,
@@ -219,6 +220,7 @@ class TSMambaForecaster(BaseEstimator):
         self.warmup_fraction = warmup_fraction
         self.min_lr_ratio = min_lr_ratio
         self.channel_skip_lr_ratio = channel_skip_lr_ratio
+        self.freeze_linear_path = freeze_linear_path
         self.ema_decay = ema_decay
         self.patience = patience
         self.val_fraction = val_fraction
@@ -345,7 +347,7 @@ class TSMambaForecaster(BaseEstimator):
         if self.checkpoint_dir is not None and not isinstance(self.checkpoint_dir, (str, os.PathLike)):
             raise ConfigError(f"checkpoint_dir must be a folder path or None, got {self.checkpoint_dir!r}")
         for name in ("input_skip", "cross_channel_skip", "channel_skip", "time_features", "linear_init",
-                     "progress"):
+                     "freeze_linear_path", "progress"):
             check_bool(getattr(self, name), name)  # "no" is truthy: it switched them on
         check_patience(self.patience)
         # before any data is read, the settings the network and the training module check again
@@ -384,6 +386,11 @@ class TSMambaForecaster(BaseEstimator):
                 )
             check_number(self.channel_skip_lr_ratio, "channel_skip_lr_ratio", lambda v: 0 <= v <= 1,
                          "a number in [0, 1]")
+        if self.freeze_linear_path and not self.linear_init:
+            raise ConfigError(
+                "freeze_linear_path holds the linear path at its ridge start while the Mamba path trains; "
+                "set linear_init=True (and input_skip=True) with it"
+            )
 
     # ---- data ------------------------------------------------------------------------------
     def _read(
@@ -609,13 +616,14 @@ class TSMambaForecaster(BaseEstimator):
     def _run_settings(self) -> dict[str, Any]:
         """The settings a resume must keep: those that decide which windows each epoch draws
         (with a random_state of None the order's drawn seed is in the checkpoint: the datamodule's
-        state), and which windows and loss validation compares.
+        state), which windows and loss validation compares, and which weights train.
         max_epochs, patience, warmup_fraction, min_lr_ratio, ema_decay and gradient_clip_val may
         change."""
         return {"random_state": self.random_state, "batch_size": self.batch_size,
                 "train_stride": self.train_stride, "train_sampling": self.train_sampling,
                 "val_stride": self.val_stride, "loss": self.loss,
-                "frequency_loss": float(self.frequency_loss)}
+                "frequency_loss": float(self.frequency_loss),
+                "freeze_linear_path": bool(self.freeze_linear_path)}
 
     def _fit(
         self, df: Any, time_col: str | None, columns: Sequence[str] | None, val_df: Any,
@@ -719,6 +727,7 @@ class TSMambaForecaster(BaseEstimator):
             warmup_fraction=self.warmup_fraction,
             min_lr_ratio=self.min_lr_ratio,
             channel_skip_lr_ratio=1.0 if self.channel_skip_lr_ratio is None else self.channel_skip_lr_ratio,
+            freeze_linear_path=self.freeze_linear_path,
             ema_decay=self.ema_decay or None,  # 0 or None: off
             identity=_fit_identity(network.config, self.columns_, _data_digest(scaled, all_index, borders),
                                    str(scaled.dtype).removeprefix("torch."), self._run_settings()),
@@ -1233,6 +1242,7 @@ def _check_resumable(last: Path, module: ForecastingModule) -> None:
             recorded, now = _flat(identity), _flat(own)
             if any(k.startswith("training.") for k in recorded):  # val_stride came on 2026-12-06:
                 recorded.setdefault("training.val_stride", 1)  # the fits before it validated every window
+                recorded.setdefault("training.freeze_linear_path", False)  # came later that day: trained all
             differ = sorted((k for k in {*recorded, *now} if recorded.get(k) != now.get(k)), key=str)
         except Exception as exc:  # not a record this code wrote (a list, tensors inside, ...)
             raise CheckpointError(f"{last} holds a damaged record of its fit; {fix}") from exc

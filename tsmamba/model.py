@@ -26,6 +26,9 @@ form stays O(1) per step. With ``channel_skip`` (channel-independent mode) each 
 gets a linear map of its own from its last K inputs, added to the shared head's forecast: the
 shared map and the Mamba path stay common to all channels, the per-channel map holds what sets
 each channel apart (DLinear's "individual" linear layers; Zeng et al., AAAI 2023).
+``freeze_linear_path`` holds that linear path (the head's input-skip weights and bias, the cycle,
+the cross-channel and per-channel maps) at its values, so training fits only the Mamba path, to
+what the linear path leaves.
 
 Channel modes: ``"mix"`` embeds the C channels of a step together (one token per step);
 ``"independent"`` runs each channel as its own sequence through shared weights (the C channels
@@ -446,6 +449,33 @@ class MambaForecaster(nn.Module):
             nn.init.zeros_(self.channel_skip.bias)
         if cfg.cycle_length:
             self.cycle = nn.Parameter(torch.zeros(cfg.cycle_length, cfg.n_channels))  # (W, C)
+        self.linear_path_frozen = False
+
+    # ---- the linear path, held --------------------------------------------------------------
+    def freeze_linear_path(self) -> None:
+        """Hold the linear path at its present values while the rest trains (needs input_skip).
+
+        The head's bias, the cycle, ``cross_skip`` and ``channel_skip`` stop requiring gradients;
+        the head's weight keeps training on its hidden-state columns only (a hook zeroes the
+        gradient of its input-skip columns, and Adam then leaves them where they are), and
+        :meth:`param_groups` takes it out of weight decay, which would shrink the held columns.
+        """
+        cfg = self.config
+        if not cfg.input_skip:
+            raise ConfigError(
+                "freeze_linear_path holds the input skip's map; build the network with input_skip=True"
+            )
+        if self.linear_path_frozen:
+            return
+        for name, p in self.named_parameters():
+            if name in ("head.bias", "cycle") or name.startswith(("cross_skip.", "channel_skip.")):
+                p.requires_grad_(False)
+        K, width = cfg.head_window, cfg.head_width
+        trains = torch.zeros(K, width, dtype=self.head.weight.dtype, device=self.head.weight.device)
+        trains[:, : width - cfg.skip_width] = 1  # per position: [hidden (d) | inputs (s)]
+        trains = trains.reshape(1, K * width)
+        self.head.weight.register_hook(lambda grad: grad * trains.to(grad.dtype))
+        self.linear_path_frozen = True
 
     # ---- cycle -------------------------------------------------------------------------------
     @torch.no_grad()
@@ -924,7 +954,9 @@ class MambaForecaster(nn.Module):
         """AdamW groups: no weight decay on norms, biases, dt_bias, A_log, D and the cycle.
 
         With ``channel_skip``, its weight (decayed) and bias (not) come last, in two groups named
-        ``"channel_skip"`` with learning rate ``channel_skip_lr`` (None: the optimizer's).
+        ``"channel_skip"`` with learning rate ``channel_skip_lr`` (None: the optimizer's). Parameters
+        that do not require gradients are left out; with the linear path frozen
+        (:meth:`freeze_linear_path`) the head's weight is not decayed either.
         """
         decay, no_decay, own = [], [], []
         for name, p in self.named_parameters():
@@ -933,7 +965,8 @@ class MambaForecaster(nn.Module):
             if name.startswith("channel_skip."):
                 own.append({"params": [p], "weight_decay": weight_decay if name.endswith(".weight") else 0.0,
                             "name": "channel_skip"})
-            elif p.ndim < 2 or name.rsplit(".", 1)[-1] in _NO_WEIGHT_DECAY or name.endswith(".bias"):
+            elif (p.ndim < 2 or name.rsplit(".", 1)[-1] in _NO_WEIGHT_DECAY or name.endswith(".bias")
+                  or (self.linear_path_frozen and name == "head.weight")):
                 no_decay.append(p)
             else:
                 decay.append(p)

@@ -45,6 +45,7 @@ from tsmamba.errors import (
     ConfigError,
     TrainingError,
     TSMambaError,
+    check_bool,
     check_number,
     positive_int,
 )
@@ -226,11 +227,14 @@ class ForecastingModule(L.LightningModule):
         warmup_fraction: float = 0.05,
         min_lr_ratio: float = 0.05,
         channel_skip_lr_ratio: float = 1.0,
+        freeze_linear_path: bool = False,
         ema_decay: float | None = None,
         identity: dict[str, Any] | None = None,
     ):
-        """``identity``: what the fit is of (e.g. the network configuration and the channels),
-        written into every checkpoint so that a resume can refuse another fit's checkpoint."""
+        """``freeze_linear_path``: train the Mamba path only, the linear path held at its values
+        (``MambaForecaster.freeze_linear_path``). ``identity``: what the fit is of (e.g. the network
+        configuration and the channels), written into every checkpoint so that a resume can refuse
+        another fit's checkpoint."""
         super().__init__()
         check_number(ema_decay, "ema_decay", lambda v: 0 < v < 1, "in (0, 1) or None", allow_none=True)
         check_objective(loss, frequency_loss, learning_rate, weight_decay)
@@ -238,6 +242,9 @@ class ForecastingModule(L.LightningModule):
         check_number(min_lr_ratio, "min_lr_ratio", lambda v: 0 <= v <= 1, "a number in [0, 1]")
         check_number(channel_skip_lr_ratio, "channel_skip_lr_ratio", lambda v: 0 <= v <= 1,
                      "a number in [0, 1]")
+        check_bool(freeze_linear_path, "freeze_linear_path")
+        if freeze_linear_path:
+            network.freeze_linear_path()
         self.network = network
         self.loss_kind = loss
         self.frequency_loss = float(frequency_loss)
