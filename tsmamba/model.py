@@ -474,7 +474,8 @@ class MambaForecaster(nn.Module):
         trains = torch.zeros(K, width, dtype=self.head.weight.dtype, device=self.head.weight.device)
         trains[:, : width - cfg.skip_width] = 1  # per position: [hidden (d) | inputs (s)]
         trains = trains.reshape(1, K * width)
-        self.head.weight.register_hook(lambda grad: grad * trains.to(grad.dtype))
+        # on the gradient's device and type: Lightning moves the network after this (to a GPU)
+        self.head.weight.register_hook(lambda grad: grad * trains.to(device=grad.device, dtype=grad.dtype))
         self.linear_path_frozen = True
 
     # ---- cycle -------------------------------------------------------------------------------
