@@ -534,6 +534,8 @@ def test_freeze_linear_path_keeps_the_ridge_start_while_the_mamba_path_trains(se
         TSMambaForecaster(**{**params, "linear_init": False}).fit(series)
     with pytest.raises(ConfigError, match="freeze_linear_path must be True or False"):
         TSMambaForecaster(**{**params, "freeze_linear_path": 1}).fit(series)
+    with pytest.raises(ConfigError, match="freeze_linear_path holds channel_skip too"):
+        TSMambaForecaster(**params, channel_skip=True, channel_skip_lr_ratio=0.5).fit(series)
     ck = dict(**{**params, "max_epochs": 1}, checkpoint_dir=str(tmp_path / "ck"))
     TSMambaForecaster(**ck).fit(series)
     with pytest.raises(CheckpointError, match=r"fitted with freeze_linear_path True \(now False\)"):

@@ -391,6 +391,11 @@ class TSMambaForecaster(BaseEstimator):
                 "freeze_linear_path holds the linear path at its ridge start while the Mamba path trains; "
                 "set linear_init=True (and input_skip=True) with it"
             )
+        if self.freeze_linear_path and self.channel_skip_lr_ratio not in (None, 0):
+            raise ConfigError(
+                "freeze_linear_path holds channel_skip too, so channel_skip_lr_ratio would not apply; "
+                "leave it at None (or 0) with freeze_linear_path=True"
+            )
 
     # ---- data ------------------------------------------------------------------------------
     def _read(
