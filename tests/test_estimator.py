@@ -590,6 +590,25 @@ def test_random_train_sampling_trains_on_a_fresh_share_of_all_windows(series):
         TSMambaForecaster(**TINY, train_sampling="every").fit(series)
 
 
+
+def test_micro_batches_accumulated_to_a_step_train_as_the_whole_batch(series):
+    """batch_size b / k with trainer_kwargs accumulate_grad_batches=k holds a k-th of the
+    activations and takes the same steps as batch_size b: the window order does not depend on the
+    batch size, so k micro-batches are the b windows of one batch, and their mean losses summed / k
+    are its mean loss. Equal to float32 rounding when the epoch's windows fill whole batches (a
+    partial last batch is weighed by k, not by its windows)."""
+    fits = []
+    for batch_size, accumulate in ((8, 1), (2, 4), (2, 1)):
+        est = TSMambaForecaster(**TINY | {"batch_size": batch_size}, train_sampling="random", train_stride=21,
+                                trainer_kwargs={"accumulate_grad_batches": accumulate}).fit(series)
+        assert est.history_["windows_per_epoch"] == 16  # two whole batches of 8 an epoch
+        fits.append(est.network_.state_dict())
+    whole, micro, small = fits
+    for name, weight in whole.items():
+        torch.testing.assert_close(micro[name], weight, atol=1e-6, rtol=1e-5)
+    # not because training moved nothing: steps on the micro-batches alone end elsewhere
+    assert max(float((small[name] - weight).abs().max()) for name, weight in whole.items()) > 1e-3
+
 def test_cycle_starts_at_the_per_phase_means(series, monkeypatch):
     seen = {}
     original = TSMambaForecaster.marks_for
