@@ -240,7 +240,7 @@ def row_phases(data, cycle: int, calendar: str = "published") -> np.ndarray:
 
 
 def member_ensemble(data_name: str, members, cycle: int, train_stride: int = 1,
-                    sampling: str = "strided", calendar: str = "published") -> None:
+                    sampling: str = "strided", calendar: str = "published", digits: int = 4) -> None:
     """Print each member map's MSE and that of the mean of their forecasts.
 
     A member is ``(kind, L, alpha)`` as :func:`parse_member` reads it. Under the LTSF split the
@@ -248,6 +248,7 @@ def member_ensemble(data_name: str, members, cycle: int, train_stride: int = 1,
     ends where the split starts), so the forecasts average window by window, as
     ``experiments/ltsf.py`` averages the networks of a ``"members"`` config. ``train_stride`` and
     ``sampling`` thin the per-channel maps' training windows; the all-channel maps use every one.
+    ``digits``: decimals of the rows.
     """
     labels = [f"L={L}" if kind == "chan" else f"{kind} L={L} a={alpha:g}" for kind, L, alpha in members]
     if len(set(labels)) < len(labels):
@@ -285,10 +286,11 @@ def member_ensemble(data_name: str, members, cycle: int, train_stride: int = 1,
             del member
         for split, y in targets.items():
             rows["mean"][split].append(float(np.mean((sums[split] / len(members) - y) ** 2)))
+    d = digits
     for label, r in rows.items():
-        val, test = " ".join(f"{v:.4f}" for v in r["val"]), " ".join(f"{v:.4f}" for v in r["test"])
-        print(f"  {label:18s} val {val}  avg {np.mean(r['val']):.4f}"
-              f" | test {test}  avg {np.mean(r['test']):.4f}")
+        val, test = " ".join(f"{v:.{d}f}" for v in r["val"]), " ".join(f"{v:.{d}f}" for v in r["test"])
+        print(f"  {label:18s} val {val}  avg {np.mean(r['val']):.{d}f}"
+              f" | test {test}  avg {np.mean(r['test']):.{d}f}")
 
 
 def main() -> None:
@@ -307,7 +309,7 @@ def main() -> None:
     ap.add_argument("--own", type=float, nargs="+", metavar="A",
                     help="score per-channel cyc maps (1 - A) x shared + A x each channel's own")
     ap.add_argument("--digits", type=int, choices=range(2, 11), metavar="N",
-                    help="decimals of the --own rows (default 4), to tell close weights apart")
+                    help="decimals of the --own or --members rows (default 4), to tell close maps apart")
     ap.add_argument("--calendar", choices=("published", "grid"), default="published",
                     help="cycle phases from the published timestamps or the protocol's regular grid")
     ap.add_argument("--members", type=parse_member, nargs="+", metavar="SPEC",
@@ -321,8 +323,8 @@ def main() -> None:
                                  or args.alpha is not None or not all(0 <= a <= 1 for a in args.own)):
         ap.error("--own takes weights in [0, 1], and no --mix, --alpha, --lookbacks, --members or "
                  "--train-stride")
-    if args.digits is not None and args.own is None:
-        ap.error("--digits widens the --own rows; give it with --own")
+    if args.digits is not None and args.own is None and args.members is None:
+        ap.error("--digits widens the --own and --members rows; give it with one of them")
     if any(kind == "own" and m > 1 for kind, _, m in args.members or []):
         ap.error("an own:L:a member's weight a is in [0, 1]")
     if min(lookbacks) < 1 or args.train_stride < 1 or args.cycle < 1 or any(not a >= 0 for a in alphas):
@@ -338,7 +340,8 @@ def main() -> None:
     args.alpha = [1.0] if args.alpha is None else args.alpha
     if args.lookbacks or args.members:
         members = args.members or [("chan", L, 1.0) for L in args.lookbacks]
-        member_ensemble(args.data, members, args.cycle, args.train_stride, args.sampling, args.calendar)
+        member_ensemble(args.data, members, args.cycle, args.train_stride, args.sampling, args.calendar,
+                        4 if args.digits is None else args.digits)
         return
     if args.own is not None:
         data = prepare_ltsf(args.data, args.lookback, max(HORIZONS))

@@ -97,7 +97,36 @@ def test_own_rows_print_the_decimals_asked_for(linear_cycle, series, monkeypatch
     monkeypatch.setattr("sys.argv", ["linear_cycle.py", "--data", "X", "--cycle", str(W), "--digits", "6"])
     with pytest.raises(SystemExit):  # nothing for it to widen: an error, not a silent no-op
         linear_cycle.main()
-    assert "--digits widens the --own rows" in capsys.readouterr().err
+    assert "--digits widens the --own and --members rows" in capsys.readouterr().err
+
+
+def test_member_rows_score_the_mean_forecast_to_the_decimals_asked_for(linear_cycle, series, monkeypatch,
+                                                                        capsys):
+    """``--members``: each map's row and the row of the mean of their forecasts, window by window;
+    ``--digits`` widens them (two pairs whose validation differed in the fifth decimal had read
+    0.4530 and 0.4531)."""
+    values, phase, borders = series
+    data = SimpleNamespace(values=values, borders=borders, index=None, freq=None)
+    monkeypatch.setattr(linear_cycle, "prepare_ltsf", lambda name, lookback, horizon: data)
+    monkeypatch.setattr(linear_cycle, "cycle_phase", lambda index, freq, cycle: phase)
+    monkeypatch.setattr(linear_cycle, "HORIZONS", (H,))
+    maps = linear_cycle.forecasts_own(values, phase, borders, L, H, [0.5, 1.0])
+    expected = {split: float(np.mean(((maps[0.5][split][0] + maps[1.0][split][0]) / 2
+                                      - maps[0.5][split][1]) ** 2)) for split in ("val", "test")}
+
+    def rows(argv):
+        monkeypatch.setattr("sys.argv", ["linear_cycle.py", "--data", "X", "--cycle", str(W),
+                                         "--members", f"own:{L}:0.5", f"own:{L}:1", *argv])
+        linear_cycle.main()
+        return [line.split() for line in capsys.readouterr().out.splitlines()[1:]]
+
+    six = rows(["--digits", "6"])
+    assert [row[0] for row in six] == ["own", "own", "mean"]
+    mean = six[-1]
+    assert mean[2] == f"{expected['val']:.6f}" and mean[-1] == f"{expected['test']:.6f}"
+    own_alone = float(np.mean((maps[1.0]["val"][0] - maps[1.0]["val"][1]) ** 2))
+    assert six[1][4] == f"{own_alone:.6f}"  # the second member's own row
+    assert rows([])[-1][2] == f"{expected['val']:.4f}"
 
 
 def test_alpha_reaches_the_per_channel_rows(linear_cycle, series, monkeypatch, capsys):
