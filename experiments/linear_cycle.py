@@ -286,11 +286,10 @@ def member_ensemble(data_name: str, members, cycle: int, train_stride: int = 1,
             del member
         for split, y in targets.items():
             rows["mean"][split].append(float(np.mean((sums[split] / len(members) - y) ** 2)))
-    d = digits
     for label, r in rows.items():
-        val, test = " ".join(f"{v:.{d}f}" for v in r["val"]), " ".join(f"{v:.{d}f}" for v in r["test"])
-        print(f"  {label:18s} val {val}  avg {np.mean(r['val']):.{d}f}"
-              f" | test {test}  avg {np.mean(r['test']):.{d}f}")
+        val, test = (" ".join(f"{v:.{digits}f}" for v in r[split]) for split in ("val", "test"))
+        print(f"  {label:18s} val {val}  avg {np.mean(r['val']):.{digits}f}"
+              f" | test {test}  avg {np.mean(r['test']):.{digits}f}")
 
 
 def main() -> None:
@@ -338,10 +337,11 @@ def main() -> None:
     args.lookback = 96 if args.lookback is None else args.lookback
     explicit_alpha = args.alpha
     args.alpha = [1.0] if args.alpha is None else args.alpha
+    digits = 4 if args.digits is None else args.digits  # of the --own and --members rows
     if args.lookbacks or args.members:
         members = args.members or [("chan", L, 1.0) for L in args.lookbacks]
         member_ensemble(args.data, members, args.cycle, args.train_stride, args.sampling, args.calendar,
-                        4 if args.digits is None else args.digits)
+                        digits)
         return
     if args.own is not None:
         data = prepare_ltsf(args.data, args.lookback, max(HORIZONS))
@@ -350,10 +350,10 @@ def main() -> None:
         scores = [score_own(values, phase, data.borders, args.lookback, h, args.own) for h in HORIZONS]
         print(f"{args.data}, L={args.lookback}, cycle {args.cycle} ({args.calendar} clock), per-channel cyc "
               f"maps, (1 - a) x shared + a x each channel's own: MSE at H = {HORIZONS}, average")
-        d = 4 if args.digits is None else args.digits
         for a in args.own:
             val, test = [s[a]["val"] for s in scores], [s[a]["test"] for s in scores]
-            row = [" ".join(f"{v:.{d}f}" for v in x) + f"  avg {np.mean(x):.{d}f}" for x in (val, test)]
+            row = [" ".join(f"{v:.{digits}f}" for v in x) + f"  avg {np.mean(x):.{digits}f}"
+                   for x in (val, test)]
             print(f"  own a={a:<5g} val {row[0]} | test {row[1]}")
         return
     if args.mix and args.train_stride > 1:

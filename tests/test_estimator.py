@@ -590,7 +590,6 @@ def test_random_train_sampling_trains_on_a_fresh_share_of_all_windows(series):
         TSMambaForecaster(**TINY, train_sampling="every").fit(series)
 
 
-
 def test_micro_batches_accumulated_to_a_step_train_as_the_whole_batch(series):
     """batch_size b / k with trainer_kwargs accumulate_grad_batches=k holds a k-th of the
     activations and takes the same steps as batch_size b: the window order does not depend on the
@@ -608,6 +607,7 @@ def test_micro_batches_accumulated_to_a_step_train_as_the_whole_batch(series):
         torch.testing.assert_close(micro[name], weight, atol=1e-6, rtol=1e-5)
     # not because training moved nothing: steps on the micro-batches alone end elsewhere
     assert max(float((small[name] - weight).abs().max()) for name, weight in whole.items()) > 1e-3
+
 
 def test_cycle_starts_at_the_per_phase_means(series, monkeypatch):
     seen = {}
