@@ -39,6 +39,9 @@ the all-channel map at one lookback:
 
     .venv/bin/python experiments/linear_cycle.py --data Weather --cycle 144 --members chan:96 mix:96:3000
 
+and ``--member-weights validation`` scores them also weighted as a config with ``"member_weights":
+"validation"`` weighs its networks (fitted on validation; the figure it is chosen on is cross-fitted).
+
 With ``--own`` it scores per-channel cyc maps that are (1 - a) x the map shared by all channels +
 a x each channel's own ridge map, at each weight a given (the start of a network with
 ``channel_skip`` and ``linear_init_own`` a; a = 0 is the shared "cyc" map, but for the penalty on the
@@ -240,7 +243,8 @@ def row_phases(data, cycle: int, calendar: str = "published") -> np.ndarray:
 
 
 def member_ensemble(data_name: str, members, cycle: int, train_stride: int = 1,
-                    sampling: str = "strided", calendar: str = "published", digits: int = 4) -> None:
+                    sampling: str = "strided", calendar: str = "published", digits: int = 4,
+                    weigh: bool = False) -> None:
     """Print each member map's MSE and that of the mean of their forecasts.
 
     A member is ``(kind, L, alpha)`` as :func:`parse_member` reads it. Under the LTSF split the
@@ -249,13 +253,20 @@ def member_ensemble(data_name: str, members, cycle: int, train_stride: int = 1,
     ``experiments/ltsf.py`` averages the networks of a ``"members"`` config. ``train_stride`` and
     ``sampling`` thin the per-channel maps' training windows; the all-channel maps use every one.
     ``digits``: decimals of the rows.
+
+    ``weigh``: also score the members weighted as ``experiments/ltsf.py`` weighs them with
+    ``"member_weights": "validation"`` (its own functions): on the simplex, fitted on the validation
+    windows; the test row uses those weights, the validation rows are in sample and cross-fitted
+    (the figure such a config is chosen on). Each horizon's weights are printed after the rows.
     """
     labels = [f"L={L}" if kind == "chan" else f"{kind} L={L} a={alpha:g}" for kind, L, alpha in members]
     if len(set(labels)) < len(labels):
         raise SystemExit(f"members {labels}: each member once (the same map twice scores as one)")
     print(f"{data_name}, cyc maps, cycle {cycle} ({calendar} clock), members {', '.join(labels)}: "
           f"MSE at H = {HORIZONS}, average")
-    rows = {label: {"val": [], "test": []} for label in [*labels, "mean"]}
+    weighted = ["weighted in-sample", "weighted cross-fit"] if weigh else []
+    rows = {label: {"val": [], "test": []} for label in [*labels, "mean", *weighted]}
+    weights = []  # per horizon: (weights on all of validation, [first half's, second half's])
     prepared = {}  # lookback -> (values, phase, borders), read once for every horizon
     for _, L, _ in members:
         if L not in prepared:
@@ -263,7 +274,7 @@ def member_ensemble(data_name: str, members, cycle: int, train_stride: int = 1,
             phase = row_phases(data, cycle, calendar)
             prepared[L] = (data.values.astype(np.float64), phase, data.borders)
     for h in HORIZONS:
-        sums, targets = {}, {}
+        sums, targets, kept = {}, {}, {"val": [], "test": []}  # kept: each member's, with weigh
         for label, (kind, L, alpha) in zip(labels, members, strict=True):
             values, phase, borders = prepared[L]
             if kind == "chan":
@@ -283,13 +294,30 @@ def member_ensemble(data_name: str, members, cycle: int, train_stride: int = 1,
                 targets[split] = y
                 sums[split] = sums.get(split, 0.0) + f
                 rows[label][split].append(float(np.mean((f - y) ** 2)))
+                if weigh:
+                    kept[split].append(f)
             del member
         for split, y in targets.items():
             rows["mean"][split].append(float(np.mean((sums[split] / len(members) - y) ** 2)))
+        if weigh:
+            from ltsf import cross_fitted_forecast, error_gram, simplex_weights, weighted_forecast
+
+            y_val, y_test = targets["val"], targets["test"]
+            w = simplex_weights(error_gram(kept["val"], y_val))
+            test = float(np.mean((weighted_forecast(kept["test"], w) - y_test) ** 2))
+            crossed, halves = cross_fitted_forecast(kept["val"], y_val, h)
+            for label, forecast in zip(weighted, (weighted_forecast(kept["val"], w), crossed), strict=True):
+                rows[label]["val"].append(float(np.mean((forecast - y_val) ** 2)))
+                rows[label]["test"].append(test)
+            weights.append((w, halves))
+            del kept, crossed
     for label, r in rows.items():
         val, test = (" ".join(f"{v:.{digits}f}" for v in r[split]) for split in ("val", "test"))
         print(f"  {label:18s} val {val}  avg {np.mean(r['val']):.{digits}f}"
               f" | test {test}  avg {np.mean(r['test']):.{digits}f}")
+    for h, (w, halves) in zip(HORIZONS if weigh else (), weights, strict=True):
+        print(f"  weights at H={h}: " + " ".join(f"{v:.3f}" for v in w) + "  (first half / second half: "
+              + " / ".join(" ".join(f"{v:.3f}" for v in half) for half in halves) + ")")
 
 
 def main() -> None:
@@ -314,6 +342,9 @@ def main() -> None:
     ap.add_argument("--members", type=parse_member, nargs="+", metavar="SPEC",
                     help="score cyc maps chan:L (per channel) and mix:L:alpha (all channels) "
                          "and the mean of their forecasts")
+    ap.add_argument("--member-weights", choices=("equal", "validation"), default="equal",
+                    help="with --members: also score them weighted on validation, as experiments/ltsf.py's "
+                         '"member_weights": "validation" does (in sample and cross-fitted)')
     args = ap.parse_args()
     lookbacks = [1 if args.lookback is None else args.lookback, *(args.lookbacks or []),
                  *(m[1] for m in args.members or [])]
@@ -329,6 +360,8 @@ def main() -> None:
     if min(lookbacks) < 1 or args.train_stride < 1 or args.cycle < 1 or any(not a >= 0 for a in alphas):
         ap.error("lookbacks, --train-stride and --cycle must be at least 1, and ridge penalties >= 0 "
                  "(0 had read as the default 96, a stride below 1 as 1)")
+    if args.member_weights == "validation" and not (args.members or args.lookbacks):
+        ap.error("--member-weights weighs the maps of --members (or --lookbacks); give one of them")
     if args.lookbacks and args.members:
         ap.error("give --lookbacks or --members, not both")
     if (args.members or args.lookbacks) and (args.mix or args.alpha is not None or args.lookback is not None):
@@ -341,7 +374,7 @@ def main() -> None:
     if args.lookbacks or args.members:
         members = args.members or [("chan", L, 1.0) for L in args.lookbacks]
         member_ensemble(args.data, members, args.cycle, args.train_stride, args.sampling, args.calendar,
-                        digits)
+                        digits, weigh=args.member_weights == "validation")
         return
     if args.own is not None:
         data = prepare_ltsf(args.data, args.lookback, max(HORIZONS))

@@ -3,6 +3,7 @@ on: the per-channel maps mixed with each channel's own (``--own``, ``own:L:a`` m
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -159,3 +160,49 @@ def test_alpha_reaches_the_per_channel_rows(linear_cycle, series, monkeypatch, c
     with pytest.raises(SystemExit):  # the own maps' penalty is fixed: refused, not ignored
         linear_cycle.main()
     assert "no --mix, --alpha" in capsys.readouterr().err
+
+
+def test_member_weights_score_as_ltsf_weighs_the_members(linear_cycle, experiment_script, series, monkeypatch,
+                                                         capsys):
+    """``--member-weights validation``: the weighted rows are ltsf.py's simplex weights, fitted on the
+    validation windows, scored in sample and cross-fitted; test uses the weights of all of validation."""
+    ltsf = experiment_script("ltsf")
+    values, phase, borders = series
+    data = SimpleNamespace(values=values, borders=borders, index=None, freq=None)
+    monkeypatch.setattr(linear_cycle, "prepare_ltsf", lambda name, lookback, horizon: data)
+    monkeypatch.setattr(linear_cycle, "cycle_phase", lambda index, freq, cycle: phase)
+    monkeypatch.setattr(linear_cycle, "HORIZONS", (H,))
+    monkeypatch.syspath_prepend(str(Path(ltsf.__file__).parent))  # where the script finds ltsf
+    own = linear_cycle.forecasts_own(values, phase, borders, L, H, [0.0])[0.0]
+    mixed = linear_cycle.forecasts_mixed(values, phase, borders, L, H, 10.0)
+    flat = {split: [own[split][0].reshape(len(own[split][0]), -1), mixed[split][0]]  # each (n, H*C)
+            for split in ("val", "test")}
+    y_val, y_test = mixed["val"][1], mixed["test"][1]
+    w = ltsf.simplex_weights(ltsf.error_gram(flat["val"], y_val))
+    assert 0 < w[0] < 1  # both maps weigh: the check below is not of one member alone
+    in_sample = np.mean((w[0] * flat["val"][0] + w[1] * flat["val"][1] - y_val) ** 2)
+    test = np.mean((w[0] * flat["test"][0] + w[1] * flat["test"][1] - y_test) ** 2)
+    crossed, _ = ltsf.cross_fitted_forecast(flat["val"], y_val, H)
+    cross_fit = np.mean((crossed - y_val) ** 2)
+    mean = np.mean(((flat["val"][0] + flat["val"][1]) / 2 - y_val) ** 2)
+    assert in_sample < mean  # fitted on these windows, the weights cannot score worse than 1/2 each
+    assert abs(cross_fit - in_sample) > 1e-6  # so the rows below tell the two apart
+
+    monkeypatch.setattr("sys.argv", ["linear_cycle.py", "--data", "X", "--cycle", str(W), "--members",
+                                     f"own:{L}:0", f"mix:{L}:10", "--digits", "8",
+                                     "--member-weights", "validation"])
+    linear_cycle.main()
+    lines = capsys.readouterr().out.splitlines()
+    rows = {line[:20].strip(): line.split() for line in lines[1:]}
+    assert rows["mean"][2] == f"{mean:.8f}"
+    for label, val in (("weighted in-sample", in_sample), ("weighted cross-fit", cross_fit)):
+        assert rows[label][3] == f"{val:.8f}" and rows[label][-1] == f"{test:.8f}"
+    assert lines[-1].startswith(f"  weights at H={H}: {w[0]:.3f} {w[1]:.3f}")
+
+
+def test_member_weights_need_members(linear_cycle, monkeypatch, capsys):
+    monkeypatch.setattr("sys.argv", ["linear_cycle.py", "--data", "X", "--cycle", str(W), "--member-weights",
+                                     "validation"])
+    with pytest.raises(SystemExit):
+        linear_cycle.main()
+    assert "--member-weights weighs the maps of --members" in capsys.readouterr().err
