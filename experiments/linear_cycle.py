@@ -188,10 +188,11 @@ def forecasts_mixed(values, phase, borders, lookback: int, horizon: int, alpha: 
     return out
 
 
-def forecasts_own(values, phase, borders, lookback: int, horizon: int, owns) -> dict:
+def forecasts_own(values, phase, borders, lookback: int, horizon: int, owns, ridge: float = 1.0) -> dict:
     """Forecasts of the per-channel cyc maps (1 - a) x shared + a x the channel's own, for each a
-    in ``owns`` (penalty 1 on the weights, none on the bias, as the network's default start):
-    a -> split -> (forecasts (n, H, C), targets (n, H, C))."""
+    in ``owns`` (penalty ``ridge`` on the weights of both maps, none on the bias, as the network's
+    start with ``linear_init_ridge``; 1 is its default): a -> split -> (forecasts (n, H, C), targets
+    (n, H, C))."""
     cycle = training_cycle(values, phase, borders)  # (W, C)
     C = values.shape[1]
 
@@ -200,7 +201,7 @@ def forecasts_own(values, phase, borders, lookback: int, horizon: int, owns) -> 
         x, back = values[xi, c] - cycle[phase[xi], c], cycle[phase[yi], c]
         return np.hstack([x, np.ones((len(x), 1))]), values[yi, c], back
 
-    penalty = np.eye(lookback + 1)
+    penalty = ridge * np.eye(lookback + 1)
     penalty[-1, -1] = 0.0  # no penalty on the bias
     sums = [(A.T @ A, A.T @ (y - back)) for A, y, back in (design("train", c) for c in range(C))]
     grams, crosses = [g for g, _ in sums], [x for _, x in sums]
@@ -222,19 +223,23 @@ def score_own(values, phase, borders, lookback: int, horizon: int, owns) -> dict
             for a, by_split in forecasts_own(values, phase, borders, lookback, horizon, owns).items()}
 
 
-def parse_member(text: str) -> tuple[str, int, float]:
+def parse_member(text: str) -> tuple[str, int, float, float]:
     """``"chan:L"`` (the per-channel cyc map), ``"mix:L:alpha"`` (the all-channel one) or
-    ``"own:L:a"`` (the per-channel maps (1 - a) x shared + a x each channel's own)."""
+    ``"own:L:a"`` (the per-channel maps (1 - a) x shared + a x each channel's own; ``"own:L:a:alpha"``
+    with ridge penalty alpha, 1 unless given) -> (kind, L, alpha or a, the own maps' penalty)."""
     kind, *rest = text.split(":")
     try:
         if kind == "chan" and len(rest) == 1:
-            return kind, int(rest[0]), 1.0
-        if kind in ("mix", "own") and len(rest) == 2:
-            return kind, int(rest[0]), float(rest[1])
+            return kind, int(rest[0]), 1.0, 1.0
+        if kind == "mix" and len(rest) == 2:
+            return kind, int(rest[0]), float(rest[1]), 1.0
+        if kind == "own" and len(rest) in (2, 3):
+            return kind, int(rest[0]), float(rest[1]), float(rest[2]) if len(rest) == 3 else 1.0
     except ValueError:
         pass
     raise argparse.ArgumentTypeError(
-        f"member {text!r}: write chan:L, mix:L:alpha or own:L:a, e.g. chan:96 mix:96:3000 own:720:0.75")
+        f"member {text!r}: write chan:L, mix:L:alpha, own:L:a or own:L:a:alpha, "
+        "e.g. chan:96 mix:96:3000 own:720:0.75 own:720:0.75:100")
 
 
 def row_phases(data, cycle: int, calendar: str = "published") -> np.ndarray:
@@ -247,7 +252,7 @@ def member_ensemble(data_name: str, members, cycle: int, train_stride: int = 1,
                     weigh: bool = False) -> None:
     """Print each member map's MSE and that of the mean of their forecasts.
 
-    A member is ``(kind, L, alpha)`` as :func:`parse_member` reads it. Under the LTSF split the
+    A member is ``(kind, L, alpha, ridge)`` as :func:`parse_member` reads it. Under the LTSF split the
     validation and test targets are the same rows whatever the lookback (each split's first window
     ends where the split starts), so the forecasts average window by window, as
     ``experiments/ltsf.py`` averages the networks of a ``"members"`` config. ``train_stride`` and
@@ -259,7 +264,8 @@ def member_ensemble(data_name: str, members, cycle: int, train_stride: int = 1,
     windows; the test row uses those weights, the validation rows are in sample and cross-fitted
     (the figure such a config is chosen on). Each horizon's weights are printed after the rows.
     """
-    labels = [f"L={L}" if kind == "chan" else f"{kind} L={L} a={alpha:g}" for kind, L, alpha in members]
+    labels = [f"L={L}" if kind == "chan" else f"{kind} L={L} a={alpha:g}" + (f" r={ridge:g}" * (ridge != 1))
+              for kind, L, alpha, ridge in members]
     if len(set(labels)) < len(labels):
         raise SystemExit(f"members {labels}: each member once (the same map twice scores as one)")
     print(f"{data_name}, cyc maps, cycle {cycle} ({calendar} clock), members {', '.join(labels)}: "
@@ -268,14 +274,14 @@ def member_ensemble(data_name: str, members, cycle: int, train_stride: int = 1,
     rows = {label: {"val": [], "test": []} for label in [*labels, "mean", *weighted]}
     weights = []  # per horizon: (weights on all of validation, [first half's, second half's])
     prepared = {}  # lookback -> (values, phase, borders), read once for every horizon
-    for _, L, _ in members:
+    for _, L, _, _ in members:
         if L not in prepared:
             data = prepare_ltsf(data_name, L, max(HORIZONS))
             phase = row_phases(data, cycle, calendar)
             prepared[L] = (data.values.astype(np.float64), phase, data.borders)
     for h in HORIZONS:
         sums, targets, kept = {}, {}, {"val": [], "test": []}  # kept: each member's, with weigh
-        for label, (kind, L, alpha) in zip(labels, members, strict=True):
+        for label, (kind, L, alpha, ridge) in zip(labels, members, strict=True):
             values, phase, borders = prepared[L]
             if kind == "chan":
                 member = forecasts(values, phase, borders, L, h, "cyc",
@@ -283,7 +289,7 @@ def member_ensemble(data_name: str, members, cycle: int, train_stride: int = 1,
                 member = {split: (f.reshape(len(f), -1), y.reshape(len(y), -1))  # as (n, H*C)
                           for split, (f, y) in member.items()}
             elif kind == "own":
-                by_split = forecasts_own(values, phase, borders, L, h, [alpha])[alpha]
+                by_split = forecasts_own(values, phase, borders, L, h, [alpha], ridge)[alpha]
                 member = {split: (f.reshape(len(f), -1), y.reshape(len(y), -1))  # as (n, H*C)
                           for split, (f, y) in by_split.items()}
             else:
@@ -311,9 +317,10 @@ def member_ensemble(data_name: str, members, cycle: int, train_stride: int = 1,
                 rows[label]["test"].append(test)
             weights.append((w, halves))
             del kept, crossed
+    width = max(18, *map(len, rows))
     for label, r in rows.items():
         val, test = (" ".join(f"{v:.{digits}f}" for v in r[split]) for split in ("val", "test"))
-        print(f"  {label:18s} val {val}  avg {np.mean(r['val']):.{digits}f}"
+        print(f"  {label:{width}s} val {val}  avg {np.mean(r['val']):.{digits}f}"
               f" | test {test}  avg {np.mean(r['test']):.{digits}f}")
     for h, (w, halves) in zip(HORIZONS if weigh else (), weights, strict=True):
         print(f"  weights at H={h}: " + " ".join(f"{v:.3f}" for v in w) + "  (first half / second half: "
@@ -348,14 +355,14 @@ def main() -> None:
     args = ap.parse_args()
     lookbacks = [1 if args.lookback is None else args.lookback, *(args.lookbacks or []),
                  *(m[1] for m in args.members or [])]
-    alphas = [*(args.alpha or []), *(m[2] for m in args.members or [])]
+    alphas = [*(args.alpha or []), *(m[2] for m in args.members or []), *(m[3] for m in args.members or [])]
     if args.own is not None and (args.mix or args.lookbacks or args.members or args.train_stride > 1
                                  or args.alpha is not None or not all(0 <= a <= 1 for a in args.own)):
         ap.error("--own takes weights in [0, 1], and no --mix, --alpha, --lookbacks, --members or "
                  "--train-stride")
     if args.digits is not None and args.own is None and args.members is None:
         ap.error("--digits widens the --own and --members rows; give it with one of them")
-    if any(kind == "own" and m > 1 for kind, _, m in args.members or []):
+    if any(kind == "own" and m > 1 for kind, _, m, _ in args.members or []):
         ap.error("an own:L:a member's weight a is in [0, 1]")
     if min(lookbacks) < 1 or args.train_stride < 1 or args.cycle < 1 or any(not a >= 0 for a in alphas):
         ap.error("lookbacks, --train-stride and --cycle must be at least 1, and ridge penalties >= 0 "
@@ -372,7 +379,7 @@ def main() -> None:
     args.alpha = [1.0] if args.alpha is None else args.alpha
     digits = 4 if args.digits is None else args.digits  # of the --own and --members rows
     if args.lookbacks or args.members:
-        members = args.members or [("chan", L, 1.0) for L in args.lookbacks]
+        members = args.members or [("chan", L, 1.0, 1.0) for L in args.lookbacks]
         member_ensemble(args.data, members, args.cycle, args.train_stride, args.sampling, args.calendar,
                         digits, weigh=args.member_weights == "validation")
         return

@@ -29,8 +29,8 @@ def series():
     return values, t % W, borders
 
 
-def own_ridge(values, phase, borders, channels):
-    """An independent fit: one ridge map (penalty 1 on the weights, none on the bias) from the
+def own_ridge(values, phase, borders, channels, ridge=1.0):
+    """An independent fit: one ridge map (penalty ``ridge`` on the weights, none on the bias) from the
     cycle-free last L values to the cycle-free next H, over the rows of ``channels``; its
     forecasts of channel ``channels[0]``'s validation windows (n, H)."""
     train = slice(*borders["train"])
@@ -46,7 +46,7 @@ def own_ridge(values, phase, borders, channels):
 
     X = np.vstack([rows("train", c)[0] for c in channels])
     Y = np.vstack([rows("train", c)[1] for c in channels])
-    weights = np.linalg.solve(X.T @ X + np.diag([1.0] * L + [0.0]), X.T @ Y)
+    weights = np.linalg.solve(X.T @ X + np.diag([ridge] * L + [0.0]), X.T @ Y)
     Xv, _, back = rows("val", channels[0])
     return Xv @ weights + back
 
@@ -66,6 +66,21 @@ def test_own_maps_mix_the_shared_and_each_channels_ridge_map(linear_cycle, serie
     assert scores[1.0]["test"] == pytest.approx(float(np.mean((f - y) ** 2)), abs=1e-12)
     # the shared map is not the channels' own here: the weight reaches the forecast
     assert np.abs(out[1.0]["val"][0] - out[0.0]["val"][0]).max() > 1e-3
+
+
+def test_own_maps_take_the_ridge_penalty_given(linear_cycle, series):
+    """``own:L:a:alpha``: both maps, shared and own, at penalty alpha (the network's
+    ``linear_init_ridge`` with ``channel_skip``)."""
+    values, phase, borders = series
+    out = linear_cycle.forecasts_own(values, phase, borders, L, H, [0.4], ridge=300.0)[0.4]["val"][0]
+    for c in range(3):
+        shared = own_ridge(values, phase, borders, [c, *(k for k in range(3) if k != c)], ridge=300.0)
+        own = own_ridge(values, phase, borders, [c], ridge=300.0)
+        np.testing.assert_allclose(out[..., c], 0.6 * shared + 0.4 * own, atol=1e-10, rtol=0)
+    default = linear_cycle.forecasts_own(values, phase, borders, L, H, [0.4])[0.4]["val"][0]
+    assert np.abs(out - default).max() > 1e-3  # the penalty reaches the maps
+    assert linear_cycle.parse_member("own:96:0.75:300") == ("own", 96, 0.75, 300.0)
+    assert linear_cycle.parse_member("own:96:0.75") == ("own", 96, 0.75, 1.0)
 
 
 def test_own_rows_print_the_decimals_asked_for(linear_cycle, series, monkeypatch, capsys):
