@@ -492,8 +492,9 @@ def test_running_out_of_memory_is_one_line_naming_the_flags_to_lower(tmp_path, c
     assert cli.main(["fit", "--data", str(small_csv), "--context", "48", "--horizon", "4", "--config",
                      str(tiny_config), "--out", str(out), "--quiet"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("tsmamba: error: fit ran out of memory (it asked for 1,048,576.0 GiB more): lower "
-                          "--batch-size (") and "--context (48)" in err and err.count("\n") == 1, err
+    assert err.startswith("tsmamba: error: fit ran out of memory (it asked for 1,048,576.0 GiB more): set "
+                          "--micro-batch-size ") and "or lower --batch-size (" in err, err
+    assert "--context (48)" in err and err.count("\n") == 1, err
     assert not out.exists()
 
 

@@ -595,7 +595,7 @@ def test_micro_batches_accumulated_to_a_step_train_as_the_whole_batch(series):
     activations and takes the same steps as batch_size b: the window order does not depend on the
     batch size, so k micro-batches are the b windows of one batch, and their mean losses summed / k
     are its mean loss. Equal to float32 rounding when the epoch's windows fill whole batches (a
-    partial last batch is weighed by k, not by its windows)."""
+    partial last batch is weighed by k, not by its windows: micro_batch_size weighs it right)."""
     fits = []
     for batch_size, accumulate in ((8, 1), (2, 4), (2, 1)):
         est = TSMambaForecaster(**TINY | {"batch_size": batch_size}, train_sampling="random", train_stride=21,
@@ -607,6 +607,43 @@ def test_micro_batches_accumulated_to_a_step_train_as_the_whole_batch(series):
         torch.testing.assert_close(micro[name], weight, atol=1e-6, rtol=1e-5)
     # not because training moved nothing: steps on the micro-batches alone end elsewhere
     assert max(float((small[name] - weight).abs().max()) for name, weight in whole.items()) > 1e-3
+
+
+def test_micro_batch_size_trains_as_whole_batches_the_partial_last_one_too(series):
+    """16 windows an epoch in batches of 6: steps of 6, 6 and 4 windows. In passes of 3 the last
+    step is passes of 3 and 1, in passes of 2 two passes of 2; each pass's loss weighed by its share
+    of the step's windows, every step's gradient is its batch's, so the weights end where whole
+    batches take them (float64, to 1e-12). The recipe without the weights (batch_size 3 and
+    accumulate_grad_batches 2) weighs the last step's passes 1/2 each and ends elsewhere."""
+    wide = {"train_sampling": "random", "train_stride": 21, "trainer_kwargs": {"precision": "64-true"}}
+
+    def fit(**kw):
+        params = TINY | {"batch_size": 6} | wide | kw
+        est = TSMambaForecaster(**params).fit(series)
+        assert est.history_["windows_per_epoch"] == 16
+        return est.network_.state_dict()
+
+    whole = fit()
+    for micro in (3, 2):
+        passes = fit(micro_batch_size=micro)
+        for name, weight in whole.items():
+            torch.testing.assert_close(passes[name], weight, atol=1e-12, rtol=1e-10)
+    unweighted = fit(batch_size=3, trainer_kwargs={"precision": "64-true", "accumulate_grad_batches": 2})
+    assert max(float((unweighted[name] - weight).abs().max()) for name, weight in whole.items()) > 1e-6
+
+
+@pytest.mark.parametrize(("micro", "trainer_kwargs", "message"), [
+    (5, None, "a divisor of batch_size (8)"),
+    (0, None, "a divisor of batch_size (8)"),
+    (16, None, "a divisor of batch_size (8)"),
+    (2.0, None, "a divisor of batch_size (8)"),
+    (2, {"accumulate_grad_batches": 2}, "leave accumulate_grad_batches out of trainer_kwargs"),
+    (2, {"limit_train_batches": 3}, "leave limit_train_batches out of trainer_kwargs"),
+])
+def test_micro_batch_size_refused_before_any_data_work(series, micro, trainer_kwargs, message):
+    est = TSMambaForecaster(**TINY | {"batch_size": 8}, micro_batch_size=micro, trainer_kwargs=trainer_kwargs)
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        est.fit(series)
 
 
 def test_cycle_starts_at_the_per_phase_means(series, monkeypatch):
@@ -955,7 +992,8 @@ def test_a_fit_out_of_memory_says_what_to_lower_and_leaves_the_estimator_as_it_w
     est = TSMambaForecaster(**TINY)
     monkeypatch.setattr(training, "forecast_loss", greedy)
     with pytest.raises(OutOfMemoryError, match=r"^fit ran out of memory \(it asked for 1,048,576.0 GiB "
-                       r"more\): lower batch_size \(32\), context_length \(24\), d_model \(16\), "
+                       r"more\): set micro_batch_size=16 \(the same steps in passes of fewer windows\), or "
+                       r"lower batch_size \(32\), context_length \(24\), d_model \(16\), "
                        r"n_layers \(1\) or chunk_size \(32\), or fit fewer channels at a time$") as caught:
         est.fit(series)
     assert isinstance(caught.value, (TSMambaError, MemoryError))

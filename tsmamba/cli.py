@@ -314,6 +314,8 @@ MODEL_PARAMS: tuple[Param, ...] = (
     Param("frequency_loss", weight, "weight of the frequency-domain error mixed into the loss (0: off)"),
     Param("max_epochs", positive_int, "most training epochs"),
     Param("batch_size", positive_int, "training windows per batch"),
+    Param("micro_batch_size", positive_int,
+          "windows per forward/backward pass, a divisor of batch_size: the same steps in less memory"),
     Param("learning_rate", positive_float, "peak AdamW learning rate"),
     Param("weight_decay", non_negative_float, "AdamW weight decay"),
     Param("warmup_fraction", fraction, "share of steps warming up the learning rate"),

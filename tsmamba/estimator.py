@@ -130,7 +130,10 @@ class TSMambaForecaster(BaseEstimator):
     loop (epochs, batch size, learning rate, early stopping patience, ...). ``trainer_kwargs``
     go to ``lightning.Trainer`` unchanged (accelerator, devices, precision, strategy, callbacks,
     loggers); ``checkpoint_dir`` makes training write ``last.ckpt`` every epoch so that
-    ``fit(..., resume=True)`` continues an interrupted run.
+    ``fit(..., resume=True)`` continues an interrupted run. ``micro_batch_size`` m (a divisor of
+    ``batch_size``) runs each step's ``batch_size`` windows in passes of m, their gradients
+    accumulated, each pass's loss weighed by its share of the step's windows: the same training
+    as whole batches (to rounding), holding about m / batch_size of a step's activations.
 
     Fitted attributes end in ``_``: ``network_``, ``scaler_``, ``columns_``, ``freq_``,
     ``index_``, ``values_`` (the training series), ``n_features_in_``, ``feature_names_in_``,
@@ -169,6 +172,7 @@ class TSMambaForecaster(BaseEstimator):
         frequency_loss: float = 0.0,
         max_epochs: int = 10,
         batch_size: int = 32,
+        micro_batch_size: int | None = None,
         learning_rate: float = 1e-3,
         weight_decay: float = 0.01,
         warmup_fraction: float = 0.05,
@@ -215,6 +219,7 @@ class TSMambaForecaster(BaseEstimator):
         self.frequency_loss = frequency_loss
         self.max_epochs = max_epochs
         self.batch_size = batch_size
+        self.micro_batch_size = micro_batch_size
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
         self.warmup_fraction = warmup_fraction
@@ -328,6 +333,7 @@ class TSMambaForecaster(BaseEstimator):
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
                 raise ConfigError(f"{name} must be a positive integer, got {value!r}")
         check_training_length(self.max_epochs, self.trainer_kwargs)
+        self._check_micro_batches()
         for name, what in (("head_window", "hidden states for the head"),
                            ("embed_window", "inputs for a step's embedding")):
             window = getattr(self, name)  # its type is ForecasterConfig's to check
@@ -395,6 +401,23 @@ class TSMambaForecaster(BaseEstimator):
             raise ConfigError(
                 "freeze_linear_path holds channel_skip too, so channel_skip_lr_ratio would not apply; "
                 "leave it at None (or 0) with freeze_linear_path=True"
+            )
+
+    def _check_micro_batches(self) -> None:
+        m = self.micro_batch_size
+        if m is None:
+            return
+        if not isinstance(m, (int, np.integer)) or isinstance(m, bool) or not 1 <= m <= self.batch_size \
+                or self.batch_size % m:
+            raise ConfigError(
+                f"micro_batch_size is the windows of each forward and backward pass, a divisor of "
+                f"batch_size ({self.batch_size}) (e.g. {self.batch_size // 4 or 1}), or None; got {m!r}"
+            )
+        clash = sorted({"accumulate_grad_batches", "limit_train_batches"} & set(self.trainer_kwargs or {}))
+        if clash:  # it sets the first, and weighs micro-batches by the epoch's windows, which the second cuts
+            raise ConfigError(
+                f"micro_batch_size accumulates batch_size // micro_batch_size passes a step itself; "
+                f"leave {' and '.join(clash)} out of trainer_kwargs with it"
             )
 
     # ---- data ------------------------------------------------------------------------------
@@ -613,8 +636,17 @@ class TSMambaForecaster(BaseEstimator):
     def _smaller_fit(self) -> str:
         """What to lower when a fit runs out of memory: a step holds batch_size x context_length
         x d_model x expand activations per layer (per channel when independent), and the SSD's
-        chunk_size x chunk_size blocks."""
-        return (f"lower batch_size ({self.batch_size}), context_length ({self.context_length}), d_model "
+        chunk_size x chunk_size blocks: a pass of micro_batch_size windows, when it is set."""
+        b = self.batch_size
+        factor = next((p for p in range(2, b + 1) if b % p == 0), None)  # b's smallest, if any
+        if self.micro_batch_size is not None:
+            passes = f"lower micro_batch_size ({self.micro_batch_size}), batch_size"
+        elif factor is None:
+            passes = "lower batch_size"
+        else:
+            passes = (f"set micro_batch_size={b // factor} (the same steps in passes of fewer windows), "
+                      "or lower batch_size")
+        return (f"{passes} ({b}), context_length ({self.context_length}), d_model "
                 f"({self.d_model}), n_layers ({self.n_layers}) or chunk_size ({self.chunk_size}), or fit "
                 "fewer channels at a time")
 
@@ -703,7 +735,7 @@ class TSMambaForecaster(BaseEstimator):
             borders,
             L_,
             H,
-            batch_size=self.batch_size,
+            batch_size=self.micro_batch_size or self.batch_size,  # windows a pass
             marks=marks,
             # the target steps' phases where they do not step by one (DST changes), as forecasts read them
             target_marks=bool(self.cycle_length)
@@ -734,9 +766,15 @@ class TSMambaForecaster(BaseEstimator):
             channel_skip_lr_ratio=1.0 if self.channel_skip_lr_ratio is None else self.channel_skip_lr_ratio,
             freeze_linear_path=self.freeze_linear_path,
             ema_decay=self.ema_decay or None,  # 0 or None: off
+            step_windows=None if self.micro_batch_size is None
+            else (self.batch_size, datamodule.train_windows_per_epoch),
             identity=_fit_identity(network.config, self.columns_, _data_digest(scaled, all_index, borders),
                                    str(scaled.dtype).removeprefix("torch."), self._run_settings()),
         )
+        trainer_kwargs = self.trainer_kwargs
+        if self.micro_batch_size is not None:  # a step: batch_size windows in passes of micro_batch_size
+            passes = self.batch_size // self.micro_batch_size
+            trainer_kwargs = {**(trainer_kwargs or {}), "accumulate_grad_batches": passes}
         trainer, restore = make_trainer(
             max_epochs=self.max_epochs,
             patience=self.patience,
@@ -744,7 +782,7 @@ class TSMambaForecaster(BaseEstimator):
             gradient_clip_val=self.gradient_clip_val,
             progress=self.progress,
             checkpoint_dir=self.checkpoint_dir,
-            trainer_kwargs=self.trainer_kwargs,
+            trainer_kwargs=trainer_kwargs,
         )
         if trains_on_cpu(trainer):  # validation has no gradients: batches sized as forecasts' passes
             datamodule.eval_batch_size = network.windows_per_pass(L_)

@@ -230,11 +230,16 @@ class ForecastingModule(L.LightningModule):
         freeze_linear_path: bool = False,
         ema_decay: float | None = None,
         identity: dict[str, Any] | None = None,
+        step_windows: tuple[int, int] | None = None,
     ):
         """``freeze_linear_path``: train the Mamba path only, the linear path held at its values
         (``MambaForecaster.freeze_linear_path``). ``identity``: what the fit is of (e.g. the network
         configuration and the channels), written into every checkpoint so that a resume can refuse
-        another fit's checkpoint."""
+        another fit's checkpoint. ``step_windows`` = (windows a step, windows an epoch) when each
+        step accumulates micro-batches (the trainer's ``accumulate_grad_batches``): each one's loss
+        is then weighed by its share of its step's windows, so that a step's gradient is that of
+        the mean loss over its windows, the epoch's partial last step included (Lightning alone
+        weighs every micro-batch 1 / accumulate_grad_batches)."""
         super().__init__()
         check_number(ema_decay, "ema_decay", lambda v: 0 < v < 1, "in (0, 1) or None", allow_none=True)
         check_objective(loss, frequency_loss, learning_rate, weight_decay)
@@ -257,6 +262,10 @@ class ForecastingModule(L.LightningModule):
         self.channel_skip_lr_ratio = float(channel_skip_lr_ratio)  # its learning rate's share (0: frozen)
         self.ema_decay = ema_decay
         self.identity = identity
+        if step_windows is not None:
+            positive_int(step_windows[0], "step_windows[0] (windows a step)")
+            positive_int(step_windows[1], "step_windows[1] (windows an epoch)")
+        self.step_windows = step_windows
         self.first_epoch = 0  # the epoch this run of fit started at
         self.first_step: int | None = None  # and its step; None: it did not start (all epochs had run)
         self._ema: list[Tensor] | None = None  # moving average of the parameters (ema_decay)
@@ -284,7 +293,17 @@ class ForecastingModule(L.LightningModule):
         self.log("train_loss", loss, prog_bar=True, on_step=True, on_epoch=True,
                  batch_size=batch[0].shape[0])
         self._last_batch = batch
-        return loss
+        return loss * self._share_of_step(batch[0].shape[0], batch_idx)
+
+    def _share_of_step(self, windows: int, batch_idx: int) -> float:
+        """k x this micro-batch's windows / its step's windows (1 on whole steps of k micro-batches of
+        equal size): Lightning divides each micro-batch's loss by k, the share should be by windows."""
+        k = self.trainer.accumulate_grad_batches
+        if self.step_windows is None or k == 1:
+            return 1.0
+        per_step, per_epoch = self.step_windows
+        in_step = min(per_step, per_epoch - (batch_idx // k) * per_step)  # the last step may fall short
+        return k * windows / in_step
 
     def on_train_epoch_end(self) -> None:
         # before the epoch's checkpoint (a Checkpoint's hook runs after this one) and before the
