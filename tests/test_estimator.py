@@ -633,7 +633,7 @@ def test_micro_batch_size_trains_as_whole_batches_the_partial_last_one_too(serie
 
 
 @pytest.mark.parametrize(("micro", "trainer_kwargs", "message"), [
-    (5, None, "a divisor of batch_size (8)"),
+    (5, None, "a divisor of batch_size (8) (e.g. 4)"),
     (0, None, "a divisor of batch_size (8)"),
     (16, None, "a divisor of batch_size (8)"),
     (2.0, None, "a divisor of batch_size (8)"),

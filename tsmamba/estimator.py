@@ -113,6 +113,11 @@ def _snapshot(est: TSMambaForecaster) -> TSMambaForecaster:
     return snapshot
 
 
+def _largest_divisor_below(n: int) -> int | None:
+    """n's largest divisor below n (n / its smallest prime factor), None for n = 1."""
+    return next((n // p for p in range(2, n + 1) if n % p == 0), None)
+
+
 def _one_fit(method: Callable[..., Any]) -> Callable[..., Any]:
     """Run ``method`` on a :func:`_snapshot` of the estimator."""
 
@@ -411,7 +416,8 @@ class TSMambaForecaster(BaseEstimator):
                 or self.batch_size % m:
             raise ConfigError(
                 f"micro_batch_size is the windows of each forward and backward pass, a divisor of "
-                f"batch_size ({self.batch_size}) (e.g. {self.batch_size // 4 or 1}), or None; got {m!r}"
+                f"batch_size ({self.batch_size}) (e.g. {_largest_divisor_below(self.batch_size) or 1}), "
+                f"or None; got {m!r}"
             )
         clash = sorted({"accumulate_grad_batches", "limit_train_batches"} & set(self.trainer_kwargs or {}))
         if clash:  # it sets the first, and weighs micro-batches by the epoch's windows, which the second cuts
@@ -637,14 +643,13 @@ class TSMambaForecaster(BaseEstimator):
         """What to lower when a fit runs out of memory: a step holds batch_size x context_length
         x d_model x expand activations per layer (per channel when independent), and the SSD's
         chunk_size x chunk_size blocks: a pass of micro_batch_size windows, when it is set."""
-        b = self.batch_size
-        factor = next((p for p in range(2, b + 1) if b % p == 0), None)  # b's smallest, if any
+        b, micro = self.batch_size, _largest_divisor_below(self.batch_size)
         if self.micro_batch_size is not None:
             passes = f"lower micro_batch_size ({self.micro_batch_size}), batch_size"
-        elif factor is None:
+        elif micro is None:
             passes = "lower batch_size"
         else:
-            passes = (f"set micro_batch_size={b // factor} (the same steps in passes of fewer windows), "
+            passes = (f"set micro_batch_size={micro} (the same steps in passes of fewer windows), "
                       "or lower batch_size")
         return (f"{passes} ({b}), context_length ({self.context_length}), d_model "
                 f"({self.d_model}), n_layers ({self.n_layers}) or chunk_size ({self.chunk_size}), or fit "
