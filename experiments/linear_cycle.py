@@ -306,6 +306,8 @@ def member_ensemble(data_name: str, members, cycle: int, train_stride: int = 1,
         for split, y in targets.items():
             rows["mean"][split].append(float(np.mean((sums[split] / len(members) - y) ** 2)))
         if weigh:
+            # experiments/ltsf.py, beside this script (on the path when it runs); imported only here,
+            # as it loads the library and torch
             from ltsf import cross_fitted_forecast, error_gram, simplex_weights, weighted_forecast
 
             y_val, y_test = targets["val"], targets["test"]
@@ -347,8 +349,9 @@ def main() -> None:
     ap.add_argument("--calendar", choices=("published", "grid"), default="published",
                     help="cycle phases from the published timestamps or the protocol's regular grid")
     ap.add_argument("--members", type=parse_member, nargs="+", metavar="SPEC",
-                    help="score cyc maps chan:L (per channel) and mix:L:alpha (all channels) "
-                         "and the mean of their forecasts")
+                    help="score cyc maps chan:L (per channel), mix:L:alpha (all channels) and "
+                         "own:L:a[:alpha] (per channel, a share of each channel's own) and the mean of "
+                         "their forecasts")
     ap.add_argument("--member-weights", choices=("equal", "validation"), default="equal",
                     help="with --members: also score them weighted on validation, as experiments/ltsf.py's "
                          '"member_weights": "validation" does (in sample and cross-fitted)')
