@@ -705,7 +705,7 @@ _CONFIG_ALIASES = {"context_length": "context", "random_state": "seed", "ds_col"
 # model settings a --config file may switch off with null: those off by default in the estimator,
 # and patience (no early stopping); the demo switches the cycle and the compact head on
 NULLABLE_PARAMS = ("norm_span", "head_window", "head_dim", "cycle_length", "ema_decay", "patience",
-                   "linear_init_own", "channel_skip_lr_ratio")
+                   "linear_init_own", "channel_skip_lr_ratio", "micro_batch_size")
 
 
 def _apply_config(cmd: Command, config: Mapping[str, Any], path: Path) -> dict[str, Any]:
