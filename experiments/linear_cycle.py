@@ -34,8 +34,8 @@ forecasts (the linear counterpart of a ``"members"`` config of ``experiments/lts
 
     .venv/bin/python experiments/linear_cycle.py --data ETTm1 --cycle 96 --lookbacks 96 336
 
-``--members`` mixes the kinds (``own:L:a`` is the ``--own`` map below), e.g. the per-channel and
-the all-channel map at one lookback:
+``--members`` mixes the kinds (``own:L:a`` is the ``--own`` map below, ``chanrev:L`` the per-channel
+"cyc+rev" map), e.g. the per-channel and the all-channel map at one lookback:
 
     .venv/bin/python experiments/linear_cycle.py --data Weather --cycle 144 --members chan:96 mix:96:3000
 
@@ -224,12 +224,13 @@ def score_own(values, phase, borders, lookback: int, horizon: int, owns) -> dict
 
 
 def parse_member(text: str) -> tuple[str, int, float, float]:
-    """``"chan:L"`` (the per-channel cyc map), ``"mix:L:alpha"`` (the all-channel one) or
+    """``"chan:L"`` (the per-channel cyc map), ``"chanrev:L"`` (its cyc+rev variant),
+    ``"mix:L:alpha"`` (the all-channel one) or
     ``"own:L:a"`` (the per-channel maps (1 - a) x shared + a x each channel's own; ``"own:L:a:alpha"``
     with ridge penalty alpha, 1 unless given) -> (kind, L, alpha or a, the own maps' penalty)."""
     kind, *rest = text.split(":")
     try:
-        if kind == "chan" and len(rest) == 1:
+        if kind in ("chan", "chanrev") and len(rest) == 1:
             return kind, int(rest[0]), 1.0, 1.0
         if kind == "mix" and len(rest) == 2:
             return kind, int(rest[0]), float(rest[1]), 1.0
@@ -238,7 +239,7 @@ def parse_member(text: str) -> tuple[str, int, float, float]:
     except ValueError:
         pass
     raise argparse.ArgumentTypeError(
-        f"member {text!r}: write chan:L, mix:L:alpha, own:L:a or own:L:a:alpha, "
+        f"member {text!r}: write chan:L, chanrev:L, mix:L:alpha, own:L:a or own:L:a:alpha, "
         "e.g. chan:96 mix:96:3000 own:720:0.75 own:720:0.75:100")
 
 
@@ -264,8 +265,12 @@ def member_ensemble(data_name: str, members, cycle: int, train_stride: int = 1,
     windows; the test row uses those weights, the validation rows are in sample and cross-fitted
     (the figure such a config is chosen on). Each horizon's weights are printed after the rows.
     """
-    labels = [f"L={L}" if kind == "chan" else f"{kind} L={L} a={alpha:g}" + (f" r={ridge:g}" * (ridge != 1))
-              for kind, L, alpha, ridge in members]
+    def label(kind: str, L: int, alpha: float, ridge: float) -> str:
+        if kind in ("chan", "chanrev"):
+            return f"{'rev ' * (kind == 'chanrev')}L={L}"
+        return f"{kind} L={L} a={alpha:g}" + f" r={ridge:g}" * (ridge != 1)
+
+    labels = [label(*member) for member in members]
     if len(set(labels)) < len(labels):
         raise SystemExit(f"members {labels}: each member once (the same map twice scores as one)")
     print(f"{data_name}, cyc maps, cycle {cycle} ({calendar} clock), members {', '.join(labels)}: "
@@ -283,8 +288,8 @@ def member_ensemble(data_name: str, members, cycle: int, train_stride: int = 1,
         sums, targets, kept = {}, {}, {"val": [], "test": []}  # kept: each member's, with weigh
         for label, (kind, L, alpha, ridge) in zip(labels, members, strict=True):
             values, phase, borders = prepared[L]
-            if kind == "chan":
-                member = forecasts(values, phase, borders, L, h, "cyc",
+            if kind in ("chan", "chanrev"):
+                member = forecasts(values, phase, borders, L, h, "cyc" if kind == "chan" else "cyc+rev",
                                    train_stride=train_stride, sampling=sampling)
                 member = {split: (f.reshape(len(f), -1), y.reshape(len(y), -1))  # as (n, H*C)
                           for split, (f, y) in member.items()}
@@ -349,7 +354,8 @@ def main() -> None:
     ap.add_argument("--calendar", choices=("published", "grid"), default="published",
                     help="cycle phases from the published timestamps or the protocol's regular grid")
     ap.add_argument("--members", type=parse_member, nargs="+", metavar="SPEC",
-                    help="score cyc maps chan:L (per channel), mix:L:alpha (all channels) and "
+                    help="score cyc maps chan:L (per channel), chanrev:L (its cyc+rev variant), "
+                         "mix:L:alpha (all channels) and "
                          "own:L:a[:alpha] (per channel, a share of each channel's own) and the mean of "
                          "their forecasts")
     ap.add_argument("--member-weights", choices=("equal", "validation"), default="equal",

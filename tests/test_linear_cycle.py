@@ -145,6 +145,31 @@ def test_member_rows_score_the_mean_forecast_to_the_decimals_asked_for(linear_cy
     assert rows([])[-1][2] == f"{expected['val']:.4f}"
 
 
+def test_chanrev_members_are_the_cyc_rev_variant(linear_cycle, series, monkeypatch, capsys):
+    """``chanrev:L`` scores the per-channel "cyc+rev" map (instance normalisation after the cycle)
+    beside the "cyc" map of ``chan:L``, and the mean of the two forecasts."""
+    values, phase, borders = series
+    data = SimpleNamespace(values=values, borders=borders, index=None, freq=None)
+    monkeypatch.setattr(linear_cycle, "prepare_ltsf", lambda name, lookback, horizon: data)
+    monkeypatch.setattr(linear_cycle, "cycle_phase", lambda index, freq, cycle: phase)
+    monkeypatch.setattr(linear_cycle, "HORIZONS", (H,))
+    assert linear_cycle.parse_member("chanrev:336") == ("chanrev", 336, 1.0, 1.0)
+    with pytest.raises(Exception, match="chanrev:L"):
+        linear_cycle.parse_member("chanrev:336:5")
+    cyc = linear_cycle.forecasts(values, phase, borders, L, H, "cyc")["val"]
+    rev = linear_cycle.forecasts(values, phase, borders, L, H, "cyc+rev")["val"]
+    assert np.abs(cyc[0] - rev[0]).max() > 1e-3  # two different maps
+    monkeypatch.setattr("sys.argv", ["linear_cycle.py", "--data", "X", "--cycle", str(W), "--digits", "6",
+                                     "--members", f"chan:{L}", f"chanrev:{L}"])
+    linear_cycle.main()
+    out = capsys.readouterr().out.splitlines()
+    assert f"members L={L}, rev L={L}:" in out[0]
+    rows = [line.split() for line in out[1:]]
+    assert rows[1][:2] == ["rev", f"L={L}"]
+    assert rows[1][3] == f"{np.mean((rev[0] - rev[1]) ** 2):.6f}"
+    assert rows[2][2] == f"{np.mean(((cyc[0] + rev[0]) / 2 - cyc[1]) ** 2):.6f}"
+
+
 def test_alpha_reaches_the_per_channel_rows(linear_cycle, series, monkeypatch, capsys):
     """``--alpha`` without ``--mix`` scores the per-channel variants at each penalty (it used to be
     read and ignored); without it the rows are the penalty-1 rows, labelled as before."""
