@@ -265,12 +265,12 @@ def member_ensemble(data_name: str, members, cycle: int, train_stride: int = 1,
     windows; the test row uses those weights, the validation rows are in sample and cross-fitted
     (the figure such a config is chosen on). Each horizon's weights are printed after the rows.
     """
-    def label(kind: str, L: int, alpha: float, ridge: float) -> str:
+    def member_label(kind: str, L: int, alpha: float, ridge: float) -> str:
         if kind in ("chan", "chanrev"):
             return f"{'rev ' * (kind == 'chanrev')}L={L}"
         return f"{kind} L={L} a={alpha:g}" + f" r={ridge:g}" * (ridge != 1)
 
-    labels = [label(*member) for member in members]
+    labels = [member_label(*member) for member in members]
     if len(set(labels)) < len(labels):
         raise SystemExit(f"members {labels}: each member once (the same map twice scores as one)")
     print(f"{data_name}, cyc maps, cycle {cycle} ({calendar} clock), members {', '.join(labels)}: "

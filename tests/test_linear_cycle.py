@@ -3,6 +3,7 @@ on: the per-channel maps mixed with each channel's own (``--own``, ``own:L:a`` m
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -154,7 +155,7 @@ def test_chanrev_members_are_the_cyc_rev_variant(linear_cycle, series, monkeypat
     monkeypatch.setattr(linear_cycle, "cycle_phase", lambda index, freq, cycle: phase)
     monkeypatch.setattr(linear_cycle, "HORIZONS", (H,))
     assert linear_cycle.parse_member("chanrev:336") == ("chanrev", 336, 1.0, 1.0)
-    with pytest.raises(Exception, match="chanrev:L"):
+    with pytest.raises(argparse.ArgumentTypeError, match="chanrev:L"):
         linear_cycle.parse_member("chanrev:336:5")
     cyc = linear_cycle.forecasts(values, phase, borders, L, H, "cyc")["val"]
     rev = linear_cycle.forecasts(values, phase, borders, L, H, "cyc+rev")["val"]
