@@ -61,6 +61,7 @@ from tsmamba.errors import run_script
 
 HORIZONS = (96, 192, 336, 720)
 VARIANTS = ("plain", "rev", "cyc", "cyc+rev")
+SHARED_MEMBERS = {"chan": "cyc", "chanrev": "cyc+rev"}  # --members kinds of the shared map -> variant
 
 
 def windows(values: np.ndarray, start: int, end: int, lookback: int, horizon: int):
@@ -230,7 +231,7 @@ def parse_member(text: str) -> tuple[str, int, float, float]:
     with ridge penalty alpha, 1 unless given) -> (kind, L, alpha or a, the own maps' penalty)."""
     kind, *rest = text.split(":")
     try:
-        if kind in ("chan", "chanrev") and len(rest) == 1:
+        if kind in SHARED_MEMBERS and len(rest) == 1:
             return kind, int(rest[0]), 1.0, 1.0
         if kind == "mix" and len(rest) == 2:
             return kind, int(rest[0]), float(rest[1]), 1.0
@@ -266,7 +267,7 @@ def member_ensemble(data_name: str, members, cycle: int, train_stride: int = 1,
     (the figure such a config is chosen on). Each horizon's weights are printed after the rows.
     """
     def member_label(kind: str, L: int, alpha: float, ridge: float) -> str:
-        if kind in ("chan", "chanrev"):
+        if kind in SHARED_MEMBERS:
             return f"{'rev ' * (kind == 'chanrev')}L={L}"
         return f"{kind} L={L} a={alpha:g}" + f" r={ridge:g}" * (ridge != 1)
 
@@ -288,8 +289,8 @@ def member_ensemble(data_name: str, members, cycle: int, train_stride: int = 1,
         sums, targets, kept = {}, {}, {"val": [], "test": []}  # kept: each member's, with weigh
         for label, (kind, L, alpha, ridge) in zip(labels, members, strict=True):
             values, phase, borders = prepared[L]
-            if kind in ("chan", "chanrev"):
-                member = forecasts(values, phase, borders, L, h, "cyc" if kind == "chan" else "cyc+rev",
+            if kind in SHARED_MEMBERS:
+                member = forecasts(values, phase, borders, L, h, SHARED_MEMBERS[kind],
                                    train_stride=train_stride, sampling=sampling)
                 member = {split: (f.reshape(len(f), -1), y.reshape(len(y), -1))  # as (n, H*C)
                           for split, (f, y) in member.items()}
