@@ -7,7 +7,10 @@ chosen on the validation split only. The run trains on the train split (early st
 scores every test window (stride 1, none dropped) on the scaled data, and also scores the same
 test windows forecast from the full history carried through the recurrent state
 (``context="full"``). The result lands in ``experiments/results/<name>_H<h>_s<seed>.json``;
-``experiments/make_results.py`` turns the results into ``docs/results.md``.
+``experiments/make_results.py`` turns the results into ``docs/results.md``. Every split's scores
+also carry each channel's MSE, over all its windows and over each half of them (``channel_mse``,
+``half_channel_mse``; the test windows' in ``test_by_channel``): where validation and test
+disagree, by channel and by time (``experiments/level_shift.py`` does the same in closed form).
 
 A config with ``"ensemble": k`` trains k networks that differ only in their seed (seed * k + i
 for member i, so the members of different seeds never overlap) and scores the mean of their
@@ -93,15 +96,22 @@ def split_forecasts(result, values: np.ndarray, index, context_length: int, hori
     return yhat, y.transpose(0, 2, 1), seconds  # y: (n, H, C)
 
 
-def error_scores(yhat: np.ndarray, y: np.ndarray, seconds: float) -> dict:
+def error_scores(yhat: np.ndarray, y: np.ndarray, seconds: float, channels=None) -> dict:
     """MSE / MAE of forecasts (n, H, C) against targets (n, H, C), a piece of windows at a time
-    (:func:`tsmamba.metrics.score`: Weather's (yhat - y) ** 2 at H = 720 had taken 2.4 GB)."""
-    overall = score(y, yhat, metrics=("mse", "mae"))["overall"]
+    (:func:`tsmamba.metrics.score`: Weather's (yhat - y) ** 2 at H = 720 had taken 2.4 GB), and
+    each channel's MSE, over all windows and over each half of them (the first n // 2 windows, the
+    rest): where validation and test disagree, by channel and by time (``experiments/level_shift.py``)."""
+    scores = score(y, yhat, metrics=("mse", "mae"), channels=channels)
+    half = len(y) // 2
+    halves = [score(y[part], yhat[part], metrics=("mse",), channels=channels)["per_channel"]
+              for part in (slice(0, half), slice(half, None))]
     return {
-        "mse": overall["mse"],
-        "mae": overall["mae"],
+        "mse": scores["overall"]["mse"],
+        "mae": scores["overall"]["mae"],
         "windows": len(y),
         "forecast_s": seconds,
+        "channel_mse": {name: v["mse"] for name, v in scores["per_channel"].items()},
+        "half_channel_mse": [{name: v["mse"] for name, v in part.items()} for part in halves],
     }
 
 
@@ -310,16 +320,18 @@ def train_member(data: str, lookback: int, horizon: int, params: dict, seed: int
     prepared = prepare_ltsf(data, lookback, horizon)
     values = prepared.values.astype(np.float64)
     fit_index = prepared.fit_index  # the calendar the network is trained on (Weather: a grid)
+    channels = [str(name) for name in prepared.columns]
     result = backtest_ltsf({**params, "random_state": seed}, data, lookback, horizon,
                            max_forecast_rows=0, baselines=baselines)  # scores only
     result.arrays = {key: result.arrays[key] for key in ("yhat", "y")}  # the baselines' are scored
-    run = {"member": {"seed": seed, "context_length": lookback}, "seconds": {}, "scores": {}}
+    run = {"member": {"seed": seed, "context_length": lookback}, "seconds": {}, "scores": {},
+           "channels": channels}
     for split, context in PARTS:
         if (split, context) == ("test", "window"):  # the backtest's own forecasts
             yhat, y, s = result.arrays["yhat"], result.arrays["y"], result.timings.get("forecast_s", 0.0)
         else:
             yhat, y, s = split_forecasts(result, values, fit_index, lookback, horizon, split, context)
-        own = error_scores(yhat, y, s)
+        own = error_scores(yhat, y, s, channels)
         run["member"][f"{split}_{context}_mse"] = own["mse"]
         run["seconds"][split, context], run["scores"][split, context] = s, own
         if take is not None:
@@ -462,7 +474,7 @@ def main() -> None:
             last = run  # the backtest's records of the last member (parameters, training)
         score = last["scores"]  # one network: its own
         if k > 1:
-            score = {part: error_scores(sums.pop(part) / k, targets[part[0]], seconds[part])
+            score = {part: error_scores(sums.pop(part) / k, targets[part[0]], seconds[part], last["channels"])
                      for part in PARTS}
         if weighted:
             equal, score, weights, folds, in_sample = score, {}, {}, {}, {}
@@ -472,11 +484,12 @@ def main() -> None:
                 val_forecasts, y_val = forecasts["val"], targets["val"]
                 weights[context] = simplex_weights(error_gram(val_forecasts, y_val))
                 yhat = weighted_forecast(forecasts["test"], weights[context])
-                score["test", context] = error_scores(yhat, targets["test"], seconds["test", context])
+                score["test", context] = error_scores(yhat, targets["test"], seconds["test", context],
+                                                      last["channels"])
                 yhat, folds[context] = cross_fitted_forecast(val_forecasts, y_val, args.horizon)
-                score["val", context] = error_scores(yhat, y_val, seconds["val", context])
+                score["val", context] = error_scores(yhat, y_val, seconds["val", context], last["channels"])
                 yhat = weighted_forecast(val_forecasts, weights[context])
-                in_sample[context] = error_scores(yhat, y_val, seconds["val", context])
+                in_sample[context] = error_scores(yhat, y_val, seconds["val", context], last["channels"])
                 del forecasts, val_forecasts, yhat  # the memory maps, before their folder goes
     wall = time.perf_counter() - t0
     full = {**score["test", "full"], "val": score["val", "full"]}
@@ -497,6 +510,7 @@ def main() -> None:
         "mse": overall["mse"],
         "mae": overall["mae"],
         "test_windows": score["test", "window"]["windows"],
+        "test_by_channel": {key: score["test", "window"][key] for key in ("channel_mse", "half_channel_mse")},
         "full_history": full,
         "val": val,
         "baselines": first["baselines"],

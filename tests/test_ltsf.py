@@ -199,6 +199,35 @@ def test_jobs_train_the_members_side_by_side_to_the_same_result_bit_for_bit(benc
     assert "member_weights" not in tiny_mean and "equal_weights" not in tiny_mean
 
 
+def test_error_scores_break_the_mse_down_by_channel_and_by_half(ltsf):
+    """Each channel's MSE over all windows and over the first n // 2 windows and the rest: the
+    mean of the channels' is the pooled MSE, each whole the mean of its (unequal) halves by size."""
+    rng = np.random.default_rng(0)
+    y, yhat = rng.standard_normal((2, 9, 5, 3))
+    yhat[:, :, 2] += 3.0  # one channel much worse
+    scores = ltsf.error_scores(yhat, y, 0.5, ["a", "b", "c"])
+    errors = ((yhat - y) ** 2).mean(1)  # (n, C)
+    assert list(scores["channel_mse"]) == ["a", "b", "c"]
+    assert list(scores["channel_mse"].values()) == pytest.approx(errors.mean(0), rel=1e-12)
+    assert np.mean(list(scores["channel_mse"].values())) == pytest.approx(scores["mse"], rel=1e-12)
+    first, second = scores["half_channel_mse"]
+    assert list(first.values()) == pytest.approx(errors[:4].mean(0), rel=1e-12)
+    assert list(second.values()) == pytest.approx(errors[4:].mean(0), rel=1e-12)
+    assert scores["channel_mse"]["c"] > 1.5 * scores["channel_mse"]["a"]
+
+
+def test_results_record_each_channels_scores_of_the_mean_forecast(tiny_mean):
+    """The ensemble's val, full-history and test scores carry each ETTh1 channel's MSE, whose
+    channel mean is the split's MSE (the mean forecast's, not a member's)."""
+    names = ["HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL", "OT"]
+    for scores, mse in ((tiny_mean["val"], tiny_mean["val"]["mse"]),
+                        (tiny_mean["full_history"], tiny_mean["full_history"]["mse"]),
+                        (tiny_mean["test_by_channel"], tiny_mean["mse"])):
+        assert list(scores["channel_mse"]) == names
+        assert np.mean(list(scores["channel_mse"].values())) == pytest.approx(mse, rel=1e-9)
+        assert [list(half) for half in scores["half_channel_mse"]] == [names, names]
+
+
 def test_members_weighed_on_validation_record_the_mean_and_a_cross_fitted_validation(benchmark_file, tmp_path,
                                                                                      tiny_mean):
     """``"member_weights": "validation"`` trains the same networks (their mean is recorded beside,

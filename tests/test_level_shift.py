@@ -1,0 +1,122 @@
+"""``experiments/level_shift.py``: the per-channel, per-validation-half breakdown of the cyc and
+cyc+rev ridge maps, their per-channel weights, and the long-run level inputs (ablations round 48)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+L, H, W = 8, 4, 4
+EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
+
+
+@pytest.fixture(scope="module")
+def level_shift(experiment_script):
+    with pytest.MonkeyPatch.context() as patch:  # the script imports linear_cycle and ltsf beside it
+        patch.syspath_prepend(str(EXPERIMENTS))
+        yield experiment_script("level_shift")
+
+
+@pytest.fixture(scope="module")
+def series():
+    """Three channels with a 4-step cycle, one of them drifting, and LTSF-style borders."""
+    rng = np.random.default_rng(0)
+    t = np.arange(400)
+    values = np.stack([np.sin(2 * np.pi * t / W) + 0.3 * rng.standard_normal(400),
+                       np.cumsum(0.2 * rng.standard_normal(400)),
+                       rng.standard_normal(400)], axis=1)
+    borders = {"train": (0, 250), "val": (250 - L, 320), "test": (320 - L, 400)}
+    return values, t % W, borders
+
+
+def test_ewma_is_the_causal_weighted_mean_whose_weights_halve_every_halflife(level_shift):
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((50, 2))
+    halflife = 5.0
+    a = 1 - 0.5 ** (1 / halflife)
+    out = level_shift.ewma(x, halflife)
+    for t in (0, 1, 17, 49):  # written out: x_0 keeps (1 - a)^t, x_s (s >= 1) a (1 - a)^(t - s)
+        weights = np.array([(1 - a) ** t] + [a * (1 - a) ** (t - s) for s in range(1, t + 1)])
+        np.testing.assert_allclose(out[t], weights @ x[: t + 1], rtol=1e-12)
+        if t >= 5:
+            assert weights[t - 5] == pytest.approx(weights[t] / 2)  # five rows back: half the weight
+    changed = x.copy()
+    changed[20:] += 100.0
+    np.testing.assert_array_equal(level_shift.ewma(changed, halflife)[:20], out[:20])  # only the past
+
+
+def test_split_errors_are_each_channels_mse_on_each_validation_half_and_test(level_shift):
+    rng = np.random.default_rng(2)
+    val_f, val_y = rng.standard_normal((2, 9, H, 3))
+    test_f, test_y = rng.standard_normal((2, 5, H, 3))
+    errors = level_shift.split_channel_errors({"val": (val_f, val_y), "test": (test_f, test_y)})
+    assert errors.shape == (3, 3)
+    for c in range(3):  # 9 windows: the first half is the first 4, the second the last 5
+        assert errors[0, c] == pytest.approx(np.mean((val_f[:4, :, c] - val_y[:4, :, c]) ** 2))
+        assert errors[1, c] == pytest.approx(np.mean((val_f[4:, :, c] - val_y[4:, :, c]) ** 2))
+        assert errors[2, c] == pytest.approx(np.mean((test_f[:, :, c] - test_y[:, :, c]) ** 2))
+
+
+def test_per_channel_weights_follow_each_channels_better_map(level_shift, experiment_script):
+    """Map 0 is near the targets on channel 0, map 1 on channel 1: each channel's weights go to its
+    own better map; the test forecast uses them; validation is ltsf.py's cross-fit, channel by channel."""
+    ltsf = experiment_script("ltsf")
+    rng = np.random.default_rng(3)
+    y_val, y_test = rng.standard_normal((40, H, 2)), rng.standard_normal((20, H, 2))
+
+    def near(y, good):  # small errors on channel `good`, large on the other
+        noise = rng.standard_normal(y.shape)
+        noise[:, :, good] *= 0.1
+        return y + noise
+
+    val = [near(y_val, 0), near(y_val, 1)]
+    test = [near(y_test, 0), near(y_test, 1)]
+    crossed, tested, weights = level_shift.per_channel_weighted(val, y_val, test, y_test, H)
+    assert weights.shape == (2, 2)
+    assert weights[0, 0] > 0.9 and weights[1, 1] > 0.9
+    np.testing.assert_allclose(weights.sum(1), 1.0)
+    for c in range(2):
+        np.testing.assert_allclose(tested[:, :, c],
+                                   weights[c, 0] * test[0][:, :, c] + weights[c, 1] * test[1][:, :, c])
+        expected, _ = ltsf.cross_fitted_forecast([f[:, :, c : c + 1] for f in val], y_val[:, :, c : c + 1], H)
+        np.testing.assert_allclose(crossed[:, :, c : c + 1], expected)
+
+
+def test_level_map_without_levels_is_the_cyc_map_and_levels_change_it(level_shift, experiment_script, series):
+    linear_cycle = experiment_script("linear_cycle")
+    values, phase, borders = series
+    plain = level_shift.level_map_scores(values, phase, borders, L, H, [])
+    assert plain == pytest.approx(linear_cycle.score(values, phase, borders, L, H, "cyc"), rel=1e-12)
+    with_level = level_shift.level_map_scores(values, phase, borders, L, H, [20.0])
+    assert with_level["val"] != pytest.approx(plain["val"], rel=1e-6)
+
+
+def test_main_prints_the_breakdown_the_weights_and_the_level_rows(level_shift, series, monkeypatch, capsys):
+    values, phase, borders = series
+    data = SimpleNamespace(values=values, borders=borders, fit_index=None, freq=None, columns=["a", "b", "c"])
+    monkeypatch.setattr(level_shift, "prepare_ltsf", lambda name, lookback, horizon: data)
+    monkeypatch.setattr(level_shift, "row_phases", lambda data, cycle, calendar: phase)
+    monkeypatch.setattr(level_shift, "HORIZONS", (H,))
+    monkeypatch.setattr("sys.argv", ["level_shift.py", "--data", "X", "--lookback", str(L), "--cycle", str(W),
+                                     "--halflives", "20", "50"])
+    level_shift.main()
+    out = capsys.readouterr().out.splitlines()
+    cyc = level_shift.forecasts(values, phase, borders, L, H, "cyc")
+    rev = level_shift.forecasts(values, phase, borders, L, H, "cyc+rev")
+    diff = level_shift.split_channel_errors(rev) - level_shift.split_channel_errors(cyc)
+    rows = {line.split()[0]: line.split()[1:] for line in out
+            if line.startswith("    ") and len(line.split()) == 4}  # the rev - cyc rows by channel
+    assert [float(v) for v in rows["b"]] == pytest.approx(diff[:, 1], abs=6e-5)
+    levels = [line.split()[0] for line in out if " val " in line and "|" in line and line.startswith("    ")]
+    assert levels == ["none", "20", "50", "20,"]  # none, each half-life, then both together
+    plain = level_shift.level_map_scores(values, phase, borders, L, H, [])
+    assert f"avg {plain['val']:.6f}" in out[-4]
+
+    monkeypatch.setattr("sys.argv", ["level_shift.py", "--data", "X", "--lookback", str(L), "--cycle", str(W),
+                                     "--halflives", "0"])
+    with pytest.raises(SystemExit):
+        level_shift.main()
+    assert "a half-life is a number of rows > 0" in capsys.readouterr().err
