@@ -31,6 +31,20 @@ def experiment_script() -> Callable[[str], ModuleType]:
 
 
 @pytest.fixture(scope="session")
+def ridge_series() -> tuple[np.ndarray, np.ndarray, dict]:
+    """The closed-form experiments' series: three channels with a 4-step cycle (one noisy sine, one
+    random walk, one white noise; 400 rows, seed 0), each row's phase, and LTSF-style borders for a
+    lookback of 8 (train 250 rows, validation and test each starting 8 rows early)."""
+    rng = np.random.default_rng(0)
+    t = np.arange(400)
+    values = np.stack([np.sin(2 * np.pi * t / 4) + 0.3 * rng.standard_normal(400),
+                       np.cumsum(0.2 * rng.standard_normal(400)),
+                       rng.standard_normal(400)], axis=1)
+    borders = {"train": (0, 250), "val": (250 - 8, 320), "test": (320 - 8, 400)}
+    return values, t % 4, borders
+
+
+@pytest.fixture(scope="session")
 def benchmark_file() -> Callable[[str], Path]:
     """``benchmark_file("ETTh1")`` -> path of that registry data set's file, or skip the test.
 

@@ -21,15 +21,9 @@ def level_shift(experiment_script):
 
 
 @pytest.fixture(scope="module")
-def series():
-    """Three channels with a 4-step cycle, one of them drifting, and LTSF-style borders."""
-    rng = np.random.default_rng(0)
-    t = np.arange(400)
-    values = np.stack([np.sin(2 * np.pi * t / W) + 0.3 * rng.standard_normal(400),
-                       np.cumsum(0.2 * rng.standard_normal(400)),
-                       rng.standard_normal(400)], axis=1)
-    borders = {"train": (0, 250), "val": (250 - L, 320), "test": (320 - L, 400)}
-    return values, t % W, borders
+def series(ridge_series):
+    """conftest's three-channel series with a W-step cycle, borders for a lookback of L."""
+    return ridge_series
 
 
 def test_ewma_is_the_causal_weighted_mean_whose_weights_halve_every_halflife(level_shift):

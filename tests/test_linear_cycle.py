@@ -19,15 +19,9 @@ def linear_cycle(experiment_script):
 
 
 @pytest.fixture(scope="module")
-def series():
-    """Three channels with a 4-step cycle and different dynamics, and the LTSF-style borders."""
-    rng = np.random.default_rng(0)
-    t = np.arange(400)
-    values = np.stack([np.sin(2 * np.pi * t / W) + 0.3 * rng.standard_normal(400),
-                       np.cumsum(0.2 * rng.standard_normal(400)),
-                       rng.standard_normal(400)], axis=1)
-    borders = {"train": (0, 250), "val": (250 - L, 320), "test": (320 - L, 400)}
-    return values, t % W, borders
+def series(ridge_series):
+    """conftest's three-channel series with a W-step cycle, borders for a lookback of L."""
+    return ridge_series
 
 
 def own_ridge(values, phase, borders, channels, ridge=1.0):
