@@ -213,6 +213,9 @@ def test_error_scores_break_the_mse_down_by_channel_and_by_half(ltsf):
     first, second = scores["half_channel_mse"]
     assert list(first.values()) == pytest.approx(errors[:4].mean(0), rel=1e-12)
     assert list(second.values()) == pytest.approx(errors[4:].mean(0), rel=1e-12)
+    for name in "abc":  # the whole is its halves weighed by their 4 and 5 windows
+        weighed = (4 * first[name] + 5 * second[name]) / 9
+        assert scores["channel_mse"][name] == pytest.approx(weighed, rel=1e-12)
     assert scores["channel_mse"]["c"] > 1.5 * scores["channel_mse"]["a"]
     one = ltsf.error_scores(yhat[:1], y[:1], 0.5, ["a", "b", "c"])  # one window has no halves
     assert one["half_channel_mse"] == [] and one["channel_mse"]["a"] == pytest.approx(errors[0, 0])
