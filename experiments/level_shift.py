@@ -108,6 +108,8 @@ def main() -> None:
                     help="score the cyc map with the long-run levels at these half-lives (rows), "
                          "one set per value and all together")
     args = ap.parse_args()
+    if args.lookback < 1 or args.cycle < 1:
+        ap.error(f"--lookback and --cycle must be at least 1, got {args.lookback} and {args.cycle}")
     if any(not hl > 0 for hl in args.halflives):
         ap.error("a half-life is a number of rows > 0")
 
@@ -159,4 +161,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    run_script(main)
+    raise SystemExit(run_script(main))  # a missing data set: one line and status 2, not a traceback

@@ -77,6 +77,10 @@ def test_bench_ssd_says_which_malloc_settings_it_timed(monkeypatch):
      "--own takes weights in [0, 1]"),
     ("linear_cycle.py", ["--data", "ETTh1", "--cycle", "24", "--members", "own:96:2"],
      "weight a is in [0, 1]"),
+    ("level_shift.py", ["--data", "ETTh1", "--lookback", "0", "--cycle", "24"],
+     "--lookback and --cycle must be at least 1"),
+    ("level_shift.py", ["--data", "ETTh1", "--lookback", "96", "--cycle", "24", "--halflives", "-5"],
+     "a half-life is a number of rows > 0"),
 ])
 def test_a_size_below_one_is_a_usage_error(script, args, message):
     """They had ended in tracebacks after the work (an empty median), or run as another setting
@@ -84,3 +88,14 @@ def test_a_size_below_one_is_a_usage_error(script, args, message):
     done = subprocess.run([sys.executable, str(BENCHMARKS.parent / script), *args], capture_output=True,
                           text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=120)
     assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr, done.stderr
+
+
+def test_a_closed_form_script_names_a_missing_data_set_in_one_line():
+    """``level_shift.py`` had ended with status 0 after printing the error (it called ``run_script``
+    without raising its status)."""
+    done = subprocess.run([sys.executable, str(BENCHMARKS.parent / "level_shift.py"), "--data", "NoSuchData",
+                           "--lookback", "96", "--cycle", "24"], capture_output=True, text=True,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=120)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "'NoSuchData' is neither a file nor a registered data set" in lines[0]
