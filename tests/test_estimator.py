@@ -38,6 +38,7 @@ from tsmamba.errors import (
     TSMambaError,
 )
 from tsmamba.estimator import TSMambaForecaster
+from tsmamba.model import MambaForecaster
 
 TINY = dict(
     context_length=24,
@@ -419,6 +420,21 @@ def test_linear_init_starts_training_at_the_ridge_map(series):
     torch.testing.assert_close(spoiled.network_.head.weight.double(), seen["weight"], atol=0, rtol=0)
     with pytest.raises(ConfigError, match="set input_skip=True"):
         TSMambaForecaster(**TINY, linear_init=True).fit(series)
+
+
+def test_the_linear_starts_validation_skips_the_mamba_path_to_the_same_loss(series, monkeypatch):
+    """The start's validation runs inside linear_path_only (the head reads no hidden state yet):
+    its loss, and so the whole fit, is the one the full network gives, bit for bit."""
+    params = dict(**{**TINY, "max_epochs": 1}, norm="none", cycle_length=24, input_skip=True,
+                  linear_init=True, head_dim=2)
+    skipped = TSMambaForecaster(**params).fit(series)
+    monkeypatch.setattr(MambaForecaster, "linear_path_only", lambda self: contextlib.nullcontext())
+    full = TSMambaForecaster(**params).fit(series)
+    start = skipped.history_["val_losses"][0]
+    assert start["epoch"] == -1 and start["loss"] is not None
+    assert skipped.history_["val_losses"] == full.history_["val_losses"]
+    for a, b in zip(skipped.network_.parameters(), full.network_.parameters(), strict=True):
+        assert torch.equal(a, b)
 
 
 @pytest.mark.parametrize("mode", ["mix", "cross"])

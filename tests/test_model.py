@@ -491,6 +491,40 @@ def test_init_linear_path_zeroes_the_mamba_path(norm):
         tiny(input_skip=True).init_linear_path([])
 
 
+@pytest.mark.parametrize("mode, skips", [("independent", {}), ("independent", {"channel_skip": True}),
+                                         ("independent", {"cross_channel_skip": True}), ("mix", {})])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_linear_path_only_skips_the_backbone_to_the_same_forecasts(mode, skips, dtype):
+    """At a linear start, forecasts inside linear_path_only are the network's own, bit for bit
+    (each product of a zero weight and a finite hidden state was 0), without running the stack."""
+    net = tiny(channel_mode=mode, input_skip=True, head_window=6, head_dim=2, cycle_length=4, **skips)
+    net = net.to(dtype)
+    x, y = torch.randn(30, 12, 3, dtype=dtype), torch.randn(30, 5, 3, dtype=dtype)
+    marks = phases(30, 12, 4)
+    net.init_linear_path([(x, y, marks)])
+    with torch.no_grad():
+        before = net(x, marks)
+        calls = []
+        hook = net.backbone.register_forward_hook(lambda *args: calls.append(1))
+        with net.linear_path_only():
+            assert torch.equal(net(x, marks), before)
+            assert not calls  # the stack did not run
+            _, state = net(x, marks, return_state=True)  # a carried state needs the stack
+            carried = net(x[:, -1:], marks[:, -1:], state)
+            assert len(calls) == 2
+        hook.remove()
+        assert torch.equal(carried, net(x[:, -1:], marks[:, -1:], state))
+        assert not net.reads_backbone()
+        net.head.weight.view(-1, 6, net.config.head_width)[0, 0, 0] = 1e-3  # reads a hidden state
+        assert net.reads_backbone()
+        with pytest.raises(ConfigError, match="weighs the hidden states"), net.linear_path_only():
+            pass
+    x.requires_grad_(True)
+    net.head.weight.view(-1, 6, net.config.head_width)[0, 0, 0].data.zero_()
+    with net.linear_path_only():  # with gradients (training) the stack runs: its weights need them
+        net(x, marks).sum().backward()
+    assert net.backbone.layers[0].mixer.in_proj.weight.grad is not None
+
 @pytest.mark.parametrize("mode", ["independent", "mix"])
 @pytest.mark.parametrize("head_window, head_dim", [(1, None), (6, None), (6, 2)])
 def test_forward_continues_a_state(mode, head_window, head_dim):

@@ -802,7 +802,9 @@ class TSMambaForecaster(BaseEstimator):
             with trainer_errors(self.trainer_kwargs):
                 if self.linear_init and restore is not None and ckpt_path is None:
                     # the linear start is a model too: it competes for the best validation loss
-                    trainer.validate(module, datamodule=datamodule, verbose=False)
+                    # (its forecasts read no hidden state: the Mamba path is skipped, same losses)
+                    with network.linear_path_only():
+                        trainer.validate(module, datamodule=datamodule, verbose=False)
                 trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
             elapsed = time.perf_counter() - t0
         release_freed_memory()  # the training's peak, kept in the heap (keep_large_allocations)

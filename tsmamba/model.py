@@ -49,6 +49,7 @@ gives over the same history.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 from collections.abc import Iterable, Iterator
@@ -450,6 +451,7 @@ class MambaForecaster(nn.Module):
         if cfg.cycle_length:
             self.cycle = nn.Parameter(torch.zeros(cfg.cycle_length, cfg.n_channels))  # (W, C)
         self.linear_path_frozen = False
+        self._backbone_unread = False  # inside linear_path_only: no-grad forecasts skip the backbone
 
     # ---- the linear path, held --------------------------------------------------------------
     def freeze_linear_path(self) -> None:
@@ -477,6 +479,28 @@ class MambaForecaster(nn.Module):
         # on the gradient's device and type: Lightning moves the network after this (to a GPU)
         self.head.weight.register_hook(lambda grad: grad * trains.to(device=grad.device, dtype=grad.dtype))
         self.linear_path_frozen = True
+
+    def reads_backbone(self) -> bool:
+        """Whether any forecast depends on the Mamba path: False when the head weighs no hidden
+        state (its weights on them all zero, as :meth:`init_linear_path` leaves them)."""
+        K, width, s = self.config.head_window, self.config.head_width, self.config.skip_width
+        return bool(self.head.weight.view(-1, K, width)[:, :, : width - s].any())
+
+    @contextlib.contextmanager
+    def linear_path_only(self) -> Iterator[None]:
+        """Within: forecasts made without gradients (and without a carried state) skip the
+        Mamba-2 stack, whose outputs the head weighs by zero, and give the same forecasts for a
+        fraction of the time (a linear start's validation). A stack that overflowed would have
+        made them NaN; these stay the linear path's. Raises ConfigError when the head reads the
+        hidden states. Training inside it runs the stack as usual (it needs the gradients)."""
+        if self.reads_backbone():
+            raise ConfigError("linear_path_only: the head weighs the hidden states, so the forecasts "
+                              "depend on the Mamba path; use it only at a linear start (init_linear_path)")
+        self._backbone_unread = True
+        try:
+            yield
+        finally:
+            self._backbone_unread = False
 
     # ---- cycle -------------------------------------------------------------------------------
     @torch.no_grad()
@@ -781,7 +805,11 @@ class MambaForecaster(nn.Module):
             x = x - self._cycle_at(phase)  # (b, l, C) residual after the cycle
         xn, mean, std, moments = self._normalise(x, state)
         tokens, series, inputs = self._tokens(xn, features, state)
-        h, caches = self.backbone(tokens, None if state is None else state.caches)
+        if self._backbone_unread and state is None and not return_state and not torch.is_grad_enabled():
+            # the head's weights on h are zero (linear_path_only): 0 * h is 0 for any finite h
+            h = tokens.new_zeros(*tokens.shape[:2], self.config.d_model)  # (b', l, D)
+        else:
+            h, caches = self.backbone(tokens, None if state is None else state.caches)
         out, hidden, cross = self._head(h, series, state, all_positions)  # (b', k, H or H*C)
         if not all_positions:
             mean, std = mean[:, -1:], std[:, -1:]
