@@ -437,6 +437,35 @@ def test_the_linear_starts_validation_skips_the_mamba_path_to_the_same_loss(seri
         assert torch.equal(a, b)
 
 
+@pytest.mark.parametrize("params", [
+    {"val_stride": 1},
+    {"val_stride": 3, "channel_mode": "mix"},
+    {"input_skip": True, "linear_init": True, "cycle_length": 24, "norm": "none"},
+])
+def test_keep_val_forecasts_gives_the_best_validations_forecasts(series, params):
+    """fit(keep_val_forecasts=True) keeps the forecasts the best validation made, in original
+    units, after every validation window's origin: on a CPU, to the bit what forecast_origins
+    makes of the same origins with the weights the fit ended on."""
+    train, val = series.iloc[:300], series.iloc[300:]
+    est = TSMambaForecaster(**{**TINY, "max_epochs": 2}, **params)
+    est.fit(train, val_df=val, keep_val_forecasts=True)
+    H, stride = TINY["horizon"], params.get("val_stride", 1)
+    windows = (len(val) - H) // stride + 1  # contexts from df's last rows, targets in val_df
+    # the first window's context is df's last context_length rows: its origin is df's last row
+    np.testing.assert_array_equal(est.val_origins_, len(train) - 1 + np.arange(windows) * stride)
+    assert est.val_forecasts_.shape == (windows, H, series.shape[1])
+    assert est.val_forecasts_.dtype == np.float64
+    again = est.forecast_origins(est.values_, est.val_origins_, index=est.index_)
+    assert np.array_equal(est.val_forecasts_, again)
+    plain = TSMambaForecaster(**est.get_params()).fit(train, val_df=val)  # not asked for: none kept
+    assert not hasattr(plain, "val_forecasts_") and not hasattr(plain, "val_origins_")
+    assert plain.history_["val_losses"] == est.history_["val_losses"]  # keeping them changes no step
+    est.fit(train)  # a refit (validating on df's last rows) that does not ask drops the old ones
+    assert not hasattr(est, "val_forecasts_")
+    with pytest.raises(ConfigError, match="keep_val_forecasts"):
+        est.fit(train, keep_val_forecasts="yes")
+
+
 @pytest.mark.parametrize("mode", ["mix", "cross"])
 def test_linear_init_ridge_sets_the_penalty_of_the_all_channel_ridge_map(series, mode):
     """In mix mode, and in independent mode with the cross-channel skip, the start is one ridge

@@ -78,6 +78,7 @@ from tsmamba.errors import (
     DataNotFoundError,
     DataValidationError,
     TrainingError,
+    check_bool,
     nonnegative_int,
     positive_int,
 )
@@ -1352,6 +1353,7 @@ def backtest_ltsf(
     model_name: str = "tsmamba",
     linear_max_windows: int | None = 10_000,
     max_forecast_rows: int | None = None,
+    keep_val_forecasts: bool = False,
 ) -> BacktestResult:
     """The LTSF benchmark: train on the train split, score every test window on scaled data.
 
@@ -1374,9 +1376,12 @@ def backtest_ltsf(
 
     ``max_forecast_rows`` bounds the tidy ``forecasts`` frame (one row per origin, channel and
     step: Weather at H=720 would be 150 million rows) to evenly spaced origins; the scores and
-    ``arrays`` always cover every window. None keeps every origin.
+    ``arrays`` always cover every window. None keeps every origin. ``keep_val_forecasts`` is
+    passed to the forecaster's ``fit``: the fitted ``result.forecaster`` then holds the
+    validation windows' forecasts (``val_origins_`` count from the train split's first row).
     """
     _check_model_name(model_name)
+    check_bool(keep_val_forecasts, "keep_val_forecasts")
     check_metrics(metrics)
     if max_forecast_rows is not None:  # checked before the fits, not after them
         max_forecast_rows = nonnegative_int(max_forecast_rows, "max_forecast_rows")
@@ -1405,7 +1410,8 @@ def backtest_ltsf(
     test_s, test_e = prepared.borders["test"]
 
     t0 = time.perf_counter()
-    est.fit(frame.iloc[train_s:train_e], val_df=frame.iloc[train_e:val_e], scale=False)
+    kept = {"keep_val_forecasts": True} if keep_val_forecasts else {}  # a duck-typed fit may not take it
+    est.fit(frame.iloc[train_s:train_e], val_df=frame.iloc[train_e:val_e], scale=False, **kept)
     fit_s = time.perf_counter() - t0
 
     n = test_e - test_s - L_ - H + 1

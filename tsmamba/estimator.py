@@ -19,7 +19,7 @@ import signal
 import threading
 import time
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -143,7 +143,8 @@ class TSMambaForecaster(BaseEstimator):
     Fitted attributes end in ``_``: ``network_``, ``scaler_``, ``columns_``, ``freq_``,
     ``index_``, ``values_`` (the training series), ``n_features_in_``, ``feature_names_in_``,
     ``history_`` (training record: epochs, ``best_epoch``, ``best_step``, ``best_val_loss``,
-    ``val_losses`` with every validation's epoch, step and loss, timings, parameters).
+    ``val_losses`` with every validation's epoch, step and loss, timings, parameters); after
+    ``fit(..., keep_val_forecasts=True)`` also ``val_origins_`` and ``val_forecasts_`` (see ``fit``).
     """
 
     def __init__(
@@ -570,6 +571,7 @@ class TSMambaForecaster(BaseEstimator):
         val_df: Any = None,
         scale: bool = True,
         resume: bool = False,
+        keep_val_forecasts: bool = False,
     ) -> TSMambaForecaster:
         """Train on a series.
 
@@ -583,6 +585,13 @@ class TSMambaForecaster(BaseEstimator):
                 ``context_length`` rows earlier).
             scale: fit a StandardScaler on the training rows (False: data already scaled).
             resume: continue from ``checkpoint_dir/last.ckpt`` when it exists.
+            keep_val_forecasts: keep the forecasts that validation made with the weights the fit
+                ends on (the best validation's), in original units: ``val_forecasts_`` (n, H, C)
+                after the origins ``val_origins_`` (n,), row positions in ``df`` followed by
+                ``val_df``; on a CPU, the numbers ``forecast_origins`` gives for them, without
+                forecasting them again. Both None when there were none (no validation, its
+                best validation came before a resume, or it ran in several processes). With ``limit_val_batches`` in ``trainer_kwargs``: the
+                windows validation forecast, the first ones. Not saved with the estimator.
 
         A fit that raises leaves the estimator as it was before (fitted or not). With a
         ``random_state`` the fit is seeded by it and leaves the global random generators of
@@ -596,6 +605,7 @@ class TSMambaForecaster(BaseEstimator):
         self._check_params()
         check_bool(scale, "fit's scale")
         check_bool(resume, "fit's resume")
+        check_bool(keep_val_forecasts, "fit's keep_val_forecasts")
         if resume and self.checkpoint_dir is None:  # before the data is read, the network built
             raise ConfigError("resume=True needs checkpoint_dir (where last.ckpt is written)")
         seed = None if self.random_state is None else int(self.random_state)
@@ -614,7 +624,7 @@ class TSMambaForecaster(BaseEstimator):
             with PROCESS_STATE_LOCK, seeded(seed), process_settings_kept(), \
                     lightning_notes_off(not self.progress), torch.inference_mode(False), \
                     torch.enable_grad(), memory_errors("fit", self._smaller_fit()):
-                work._fit(df, time_col, columns, val_df, scale, resume)
+                work._fit(df, time_col, columns, val_df, scale, resume, keep_val_forecasts)
         except BaseException as exc:
             if (isinstance(exc, SystemExit) and exc.code == 1
                     and isinstance(exc.__context__, KeyboardInterrupt)):
@@ -669,7 +679,7 @@ class TSMambaForecaster(BaseEstimator):
 
     def _fit(
         self, df: Any, time_col: str | None, columns: Sequence[str] | None, val_df: Any,
-        scale: bool, resume: bool,
+        scale: bool, resume: bool, keep_val_forecasts: bool = False,
     ) -> None:
         frame = self._read(df, time_col, columns, warn_constant=not scale)  # else the scaler names them
         values = frame.to_numpy(dtype=np.float64)
@@ -775,6 +785,7 @@ class TSMambaForecaster(BaseEstimator):
             else (self.batch_size, datamodule.train_windows_per_epoch),
             identity=_fit_identity(network.config, self.columns_, _data_digest(scaled, all_index, borders),
                                    str(scaled.dtype).removeprefix("torch."), self._run_settings()),
+            keep_val_forecasts=keep_val_forecasts,
         )
         trainer_kwargs = self.trainer_kwargs
         if self.micro_batch_size is not None:  # a step: batch_size windows in passes of micro_batch_size
@@ -816,6 +827,18 @@ class TSMambaForecaster(BaseEstimator):
         self.network_ = module.network.to("cpu", torch.float64 if wide else torch.float32).eval()
         self.index_ = all_index  # the series forecast from: df, and val_df after it
         self.values_ = all_values
+        if keep_val_forecasts:
+            kept = None if restore is None or restore.best_state is None else restore.best_forecasts
+            if trainer.world_size > 1:  # each process validated a share of the windows
+                kept = None
+            self.val_origins_ = self.val_forecasts_ = None
+            if kept is not None:
+                val = datamodule.dataset("val")  # window i: context rows from start + i * stride
+                # in order, the first len(kept) of them (fewer with limit_val_batches)
+                self.val_origins_ = val.start + np.arange(len(kept)) * val.stride + L_ - 1  # (n,)
+                self.val_forecasts_ = np.empty(kept.shape)  # (n, H, C)
+                for rows, unscaled in self._unscaled(kept):
+                    self.val_forecasts_[rows] = unscaled
         epochs_run = trainer.current_epoch
         self.history_ = {
             "epochs": int(epochs_run),
@@ -959,12 +982,18 @@ class TSMambaForecaster(BaseEstimator):
                                            self.phase_track(index), full_history=context == "full",
                                            batch_size=batch_size)
         for rows, piece in pieces:  # positions (b,), forecasts (b, H, C) scaled
-            for i in range(0, len(rows), UNSCALE_ROWS):
-                part = piece[i : i + UNSCALE_ROWS].double().numpy()
-                out[rows[i : i + UNSCALE_ROWS].numpy()] = self.scaler_.inverse_transform(part)
+            for part, unscaled in self._unscaled(piece):
+                out[rows[part].numpy()] = unscaled
         if not np.isfinite(out).all():  # had come back as -inf, silently (predict) or blamed on training
             self._explain_overflow(out, x, origins)
         return out
+
+    def _unscaled(self, forecasts: torch.Tensor) -> Iterator[tuple[slice, np.ndarray]]:
+        """Scaled forecasts (n, H, C) -> (rows, those rows in original units, float64), UNSCALE_ROWS
+        rows at a time (float64 temporaries of all of them had doubled a large forecast's peak)."""
+        for i in range(0, len(forecasts), UNSCALE_ROWS):
+            rows = slice(i, i + UNSCALE_ROWS)
+            yield rows, self.scaler_.inverse_transform(forecasts[rows].double().numpy())
 
     def _explain_overflow(self, out: np.ndarray, x: torch.Tensor, origins: np.ndarray) -> None:
         """Raise for forecasts (n, H, C) that are not finite: weights that are not (a diverged fit),

@@ -231,6 +231,7 @@ class ForecastingModule(L.LightningModule):
         ema_decay: float | None = None,
         identity: dict[str, Any] | None = None,
         step_windows: tuple[int, int] | None = None,
+        keep_val_forecasts: bool = False,
     ):
         """``freeze_linear_path``: train the Mamba path only, the linear path held at its values
         (``MambaForecaster.freeze_linear_path``). ``identity``: what the fit is of (e.g. the network
@@ -239,7 +240,10 @@ class ForecastingModule(L.LightningModule):
         step accumulates micro-batches (the trainer's ``accumulate_grad_batches``): each one's loss
         is then weighed by its share of its step's windows, so that a step's gradient is that of
         the mean loss over its windows, the epoch's partial last step included (Lightning alone
-        weighs every micro-batch 1 / accumulate_grad_batches)."""
+        weighs every micro-batch 1 / accumulate_grad_batches). ``keep_val_forecasts``: each
+        validation's forecasts (B, H, C) are kept in ``val_forecasts``, batch by batch in the
+        loader's order, until the next validation starts (:class:`RestoreBestWeights` keeps the
+        best one's)."""
         super().__init__()
         check_number(ema_decay, "ema_decay", lambda v: 0 < v < 1, "in (0, 1) or None", allow_none=True)
         check_objective(loss, frequency_loss, learning_rate, weight_decay)
@@ -272,6 +276,8 @@ class ForecastingModule(L.LightningModule):
         self._ema_swapped = False
         self._ema_applied = False  # the fit ended on the averaged weights
         self._last_batch: list[Tensor] | None = None  # the epoch's last training batch
+        self.keep_val_forecasts = check_bool(keep_val_forecasts, "keep_val_forecasts")
+        self.val_forecasts: list[Tensor] = []  # the last validation's, on the CPU (keep_val_forecasts)
 
     def forward(
         self, context: Tensor, marks: Tensor | None = None, future_phase: Tensor | None = None
@@ -348,6 +354,7 @@ class ForecastingModule(L.LightningModule):
         self._ema_swapped = not self._ema_swapped
 
     def on_validation_epoch_start(self) -> None:
+        self.val_forecasts = []
         # validation (and the callbacks that read it: best weights, early stopping) sees the average
         if self._ema is not None and not self._ema_swapped:
             self._swap_ema()
@@ -386,7 +393,10 @@ class ForecastingModule(L.LightningModule):
             _set_rng_states(checkpoint["rng_states"])
 
     def validation_step(self, batch: list[Tensor], batch_idx: int) -> None:
-        loss = self._loss(batch)
+        pred = forecast_batch(self.network, batch)
+        loss = forecast_loss(self.loss_kind, pred, batch[1], self.frequency_loss)
+        if self.keep_val_forecasts:
+            self.val_forecasts.append(pred.detach().cpu())
         if not torch.isfinite(loss):  # early stopping had ended such a fit quietly, forecasting NaN
             raise TrainingError(
                 f"non-finite validation loss ({loss.item()}) at epoch {self.current_epoch}, after "
@@ -434,7 +444,10 @@ class RestoreBestWeights(Callback):
 
     Its state (best score and weights, and ``val_losses``: every validation's epoch, optimizer
     step and loss, in order) travels in Lightning checkpoints, so a resumed run restores the same
-    best weights and reports the same record an uninterrupted one would.
+    best weights and reports the same record an uninterrupted one would. ``best_forecasts``: the
+    best validation's forecasts (N, H, C), when the module keeps them (``keep_val_forecasts``)
+    and that validation ran in this process (they do not travel in checkpoints: None after a
+    resume whose best validation came before it).
     """
 
     def __init__(self, monitor: str = "val_loss"):
@@ -444,8 +457,10 @@ class RestoreBestWeights(Callback):
         self.best_step: int | None = None  # optimizer steps taken before the best validation
         self.best_state: dict[str, Tensor] | None = None
         self.val_losses: list[dict[str, Any]] = []  # {"epoch", "step", "loss" (None: not finite)}
+        self.best_forecasts: Tensor | None = None
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        pieces, pl_module.val_forecasts = getattr(pl_module, "val_forecasts", []), []  # let go of them
         if trainer.sanity_checking:
             return
         score = trainer.callback_metrics.get(self.monitor)
@@ -462,6 +477,7 @@ class RestoreBestWeights(Callback):
             self.best_epoch, self.best_step = epoch, step
             self.best_state = copy.deepcopy({k: v.detach().cpu() for k, v in
                                              pl_module.state_dict().items()})
+            self.best_forecasts = torch.cat(pieces) if pieces else None
 
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self.best_state is not None:
