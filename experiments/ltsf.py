@@ -84,13 +84,20 @@ def split_forecasts(result, values: np.ndarray, index, context_length: int, hori
                     split: str, context: str) -> tuple[np.ndarray, np.ndarray, float]:
     """Forecasts and targets (n, H, C) for every window of a split (stride 1), forecast from the
     last ``context_length`` rows ("window") or from the whole series through the recurrent state
-    ("full"), in scaled units, and the seconds the forecasts took."""
+    ("full"), in scaled units, and the seconds the forecasts took. The validation windows'
+    forecasts from the window are the ones the fit's best validation made (``keep_val_forecasts``:
+    the same numbers, on a CPU), where it kept them for these origins, not made a second time."""
     est = result.forecaster
     start, end = result.config["borders"][split]
     n = end - start - context_length - horizon + 1
     origins = np.arange(start + context_length - 1, start + context_length - 1 + n)
     t0 = time.perf_counter()
-    yhat = est.forecast_origins(values, origins, context=context, index=index)  # (n, H, C)
+    first = result.config["borders"]["train"][0]  # the fit's row 0
+    kept = getattr(est, "val_forecasts_", None) if (split, context) == ("val", "window") else None
+    if kept is not None and np.array_equal(est.val_origins_ + first, origins):
+        yhat = kept  # the best validation's own forecasts: the same numbers, not made again
+    else:
+        yhat = est.forecast_origins(values, origins, context=context, index=index)  # (n, H, C)
     seconds = time.perf_counter() - t0
     y = np.lib.stride_tricks.sliding_window_view(values[start + context_length : end], horizon, axis=0)
     return yhat, y.transpose(0, 2, 1), seconds  # y: (n, H, C)
@@ -323,7 +330,8 @@ def train_member(data: str, lookback: int, horizon: int, params: dict, seed: int
     fit_index = prepared.fit_index  # the calendar the network is trained on (Weather: a grid)
     channels = [str(name) for name in prepared.columns]
     result = backtest_ltsf({**params, "random_state": seed}, data, lookback, horizon,
-                           max_forecast_rows=0, baselines=baselines)  # scores only
+                           max_forecast_rows=0, baselines=baselines,  # scores only
+                           keep_val_forecasts=True)  # the validation windows' forecasts, made once
     result.arrays = {key: result.arrays[key] for key in ("yhat", "y")}  # the baselines' are scored
     run = {"member": {"seed": seed, "context_length": lookback}, "seconds": {}, "scores": {},
            "channels": channels}

@@ -345,3 +345,38 @@ def test_the_recorded_commit_is_that_of_the_library_that_runs(ltsf, tmp_path):
     assert done.returncode != 0
     assert done.stderr.startswith(f"note: this script is in {copy.parent} but runs the tsmamba of "
                                   f"{ltsf.LIBRARY}, whose commit is recorded; PYTHONPATH={copy.parent} runs")
+
+
+class _Kept:
+    """A fitted forecaster's stand-in: validation forecasts kept after origins 23..25 of its rows."""
+
+    def __init__(self):
+        self.val_origins_ = np.array([23, 24, 25])
+        self.val_forecasts_ = np.full((3, 2, 1), 7.0)
+        self.asked = []
+
+    def forecast_origins(self, values, origins, context, index):
+        self.asked.append((list(origins), context))
+        return np.zeros((len(origins), 2, 1))
+
+
+def test_split_forecasts_take_the_validation_windows_forecasts_the_fit_kept(ltsf):
+    """The validation windows' forecasts from the window are the fit's own where they cover the
+    same origins (rows counted from the train split's first); anything else is forecast."""
+    from types import SimpleNamespace
+
+    values = np.arange(40.0)[:, None]  # (T, 1)
+    est = _Kept()
+    result = SimpleNamespace(forecaster=est, config={"borders": {"train": [10, 30], "val": [10, 38],
+                                                                 "test": [12, 40]}})
+    yhat, y, _ = ltsf.split_forecasts(result, values, None, 24, 2, "val", "window")
+    assert (yhat == 7.0).all() and est.asked == []  # val windows' origins 33..35 = kept 23..25 + 10
+    np.testing.assert_array_equal(y[:, :, 0], [[34, 35], [35, 36], [36, 37]])
+    yhat, _, _ = ltsf.split_forecasts(result, values, None, 24, 2, "val", "full")
+    assert (yhat == 0.0).all() and est.asked == [([33, 34, 35], "full")]
+    yhat, _, _ = ltsf.split_forecasts(result, values, None, 24, 2, "test", "window")
+    assert (yhat == 0.0).all() and est.asked[-1] == ([35, 36, 37], "window")
+    est.val_origins_ = np.array([23, 24])  # fewer than the split's (limit_val_batches): forecast all
+    est.val_forecasts_ = est.val_forecasts_[:2]
+    yhat, _, _ = ltsf.split_forecasts(result, values, None, 24, 2, "val", "window")
+    assert (yhat == 0.0).all() and est.asked[-1] == ([33, 34, 35], "window")
