@@ -590,8 +590,9 @@ class TSMambaForecaster(BaseEstimator):
                 after the origins ``val_origins_`` (n,), row positions in ``df`` followed by
                 ``val_df``; on a CPU, the numbers ``forecast_origins`` gives for them, without
                 forecasting them again. Both None when there were none (no validation, its
-                best validation came before a resume, or it ran in several processes). With ``limit_val_batches`` in ``trainer_kwargs``: the
-                windows validation forecast, the first ones. Not saved with the estimator.
+                best validation came before a resume, or it ran in several processes). With
+                ``limit_val_batches`` in ``trainer_kwargs``: the first windows, those validation
+                forecast. Not saved with the estimator.
 
         A fit that raises leaves the estimator as it was before (fitted or not). With a
         ``random_state`` the fit is seeded by it and leaves the global random generators of
