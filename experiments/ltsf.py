@@ -432,7 +432,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=str(RESULTS))
     ap.add_argument("--jobs", type=int, default=1,
-                    help="members trained at once, one process each (the same result; default 1)")
+                    help="members trained at once, one process each, may exceed the cores "
+                         "(the same result; default 1)")
     ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                     help="override estimator parameters (JSON values), e.g. --set max_epochs=3")
     args = ap.parse_args()
