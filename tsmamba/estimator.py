@@ -588,8 +588,8 @@ class TSMambaForecaster(BaseEstimator):
             keep_val_forecasts: keep the forecasts that validation made with the weights the fit
                 ends on (the best validation's), in original units: ``val_forecasts_`` (n, H, C)
                 after the origins ``val_origins_`` (n,), row positions in ``df`` followed by
-                ``val_df``; on a CPU, the numbers ``forecast_origins`` gives for them, without
-                forecasting them again. Both None when there were none (no validation, its
+                ``val_df``; on a CPU at the default precision, the numbers ``forecast_origins``
+                gives for them, without forecasting them again. Both None when there were none (no validation, its
                 best validation came before a resume, or it ran in several processes). With
                 ``limit_val_batches`` in ``trainer_kwargs``: the first windows, those validation
                 forecast. Not saved with the estimator.

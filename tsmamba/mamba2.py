@@ -194,8 +194,8 @@ class Mamba2(nn.Module):
             history = cache.conv_state.to(xBC_t.dtype)
         conv_in = torch.cat([history[:, :, 1:], xBC_t], dim=-1)  # (b, conv_dim, d_conv - 1 + l)
         conv_state = conv_in[:, :, -cfg.d_conv:]  # (b, conv_dim, d_conv): l >= 1 new inputs
-        # back to time-major once: a time-innermost x, B and C made the scan pad, scale and
-        # regroup them through strided copies (the same numbers; forward ~6% slower on a CPU)
+        # back to time-major once: time-innermost views of x, B and C made the scan pad, scale
+        # and regroup them through strided copies, ~6% of a CPU forward (the same numbers)
         xBC = F.silu(F.conv1d(conv_in, self.conv1d.weight, self.conv1d.bias,
                               groups=cfg.conv_dim)).transpose(1, 2).contiguous()  # (b, l, conv_dim)
         x, B, C = torch.split(xBC, [cfg.d_inner, cfg.ngroups * cfg.d_state,
