@@ -589,8 +589,9 @@ class TSMambaForecaster(BaseEstimator):
                 ends on (the best validation's), in original units: ``val_forecasts_`` (n, H, C)
                 after the origins ``val_origins_`` (n,), row positions in ``df`` followed by
                 ``val_df``; on a CPU at the default precision, the numbers ``forecast_origins``
-                gives for them, without forecasting them again. Both None when there were none (no validation, its
-                best validation came before a resume, or it ran in several processes). With
+                gives for them, without forecasting them again. Both None when there were none
+                (no validation, its best validation came before a resume, or it ran in several
+                processes). With
                 ``limit_val_batches`` in ``trainer_kwargs``: the first windows, those validation
                 forecast. Not saved with the estimator.
 
