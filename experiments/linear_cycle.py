@@ -39,6 +39,11 @@ forecasts (the linear counterpart of a ``"members"`` config of ``experiments/lts
 
     .venv/bin/python experiments/linear_cycle.py --data Weather --cycle 144 --members chan:96 mix:96:3000
 
+``period:L`` and ``periodrev:L`` are the per-channel cyc and cyc+rev maps shared by the cycle's
+phases as well (SparseTSF's constraint; the cycle divides L and every horizon), e.g.
+
+    .venv/bin/python experiments/linear_cycle.py --data ETTh1 --cycle 24 --members chan:336 period:336
+
 and ``--member-weights validation`` scores them also weighted as a config with ``"member_weights":
 "validation"`` weighs its networks (fitted on validation; the figure it is chosen on is cross-fitted).
 
@@ -62,6 +67,7 @@ from tsmamba.errors import run_script
 HORIZONS = (96, 192, 336, 720)
 VARIANTS = ("plain", "rev", "cyc", "cyc+rev")
 SHARED_MEMBERS = {"chan": "cyc", "chanrev": "cyc+rev"}  # --members kinds of the shared map -> variant
+PERIOD_MEMBERS = {"period": "cyc", "periodrev": "cyc+rev"}  # the same, shared by the cycle's phases too
 
 
 def windows(values: np.ndarray, start: int, end: int, lookback: int, horizon: int):
@@ -88,13 +94,21 @@ def score(
 
 def forecasts(
     values, phase, borders, lookback: int, horizon: int, variant: str, alpha: float = 1.0,
-    train_stride: int = 1, sampling: str = "strided",
+    train_stride: int = 1, sampling: str = "strided", period: int | None = None,
 ) -> dict:
     """One ridge variant's forecasts and targets at one horizon: split -> ((n, H, C), (n, H, C)).
 
     ``train_stride`` k > 1 fits on 1 in k training windows, as the network's ``train_stride`` /
     ``train_sampling`` thin them: every k-th window ("strided") or a random 1/k ("random", seed 0).
+
+    ``period`` w (dividing L and H): the map is shared by the w phases of the period too, as in
+    SparseTSF (Lin et al., ICML 2024): each phase's L / w inputs (every w-th value of the window)
+    give that phase's H / w forecasts, by one (L / w + 1, H / w) map for all channels and phases.
     """
+    if period is not None and (lookback % period or horizon % period):
+        raise SystemExit(f"a period-shared map needs the period ({period}) to divide the lookback "
+                         f"({lookback}) and the horizon ({horizon})")
+    w = period or 1
     cycle = training_cycle(values, phase, borders)  # (W, C)
     use_cycle, use_rev = "cyc" in variant, "rev" in variant
 
@@ -116,18 +130,23 @@ def forecasts(
         level = xr.mean(1, keepdims=True) if use_rev else np.zeros((len(x), 1, x.shape[2]))
         return x, y, xr - level, offset_y + level
 
-    def rows(a):  # (n, T, C) -> (n*C, T): every channel a sample, weights shared
-        return a.transpose(0, 2, 1).reshape(-1, a.shape[1])
+    def rows(a):  # (n, T, C) -> (n*C*w, T/w): every channel (and phase) a sample, weights shared
+        a = a.transpose(0, 2, 1).reshape(a.shape[0], a.shape[2], -1, w)  # (n, C, T/w, w)
+        return a.swapaxes(2, 3).reshape(-1, a.shape[2])  # row (i, c, j): values j, j + w, ... of (i, c)
+
+    def unrows(f, n):  # (n*C*w, H/w) -> (n, H, C), the inverse of rows
+        f = f.reshape(n, values.shape[1], w, -1).swapaxes(2, 3)  # (n, C, H/w, w)
+        return f.reshape(n, values.shape[1], -1).transpose(0, 2, 1)
 
     _, y, xr, back = prepared("train")
-    A = np.hstack([rows(xr), np.ones((xr.shape[0] * xr.shape[2], 1))])
+    A = np.hstack([rows(xr), np.ones((xr.shape[0] * xr.shape[2] * w, 1))])
     B = rows(y - back)
     W = np.linalg.solve(A.T @ A + alpha * np.eye(A.shape[1]), A.T @ B)
     out = {}
     for split in ("val", "test"):
         _, y, xr, back = prepared(split)
-        A = np.hstack([rows(xr), np.ones((xr.shape[0] * xr.shape[2], 1))])
-        out[split] = ((A @ W).reshape(len(y), -1, horizon).transpose(0, 2, 1) + back, y)
+        A = np.hstack([rows(xr), np.ones((xr.shape[0] * xr.shape[2] * w, 1))])
+        out[split] = (unrows(A @ W, len(y)) + back, y)
     return out
 
 
@@ -226,12 +245,13 @@ def score_own(values, phase, borders, lookback: int, horizon: int, owns) -> dict
 
 def parse_member(text: str) -> tuple[str, int, float, float]:
     """``"chan:L"`` (the per-channel cyc map), ``"chanrev:L"`` (its cyc+rev variant),
-    ``"mix:L:alpha"`` (the all-channel one) or
+    ``"period:L"`` / ``"periodrev:L"`` (the same maps shared by the cycle's phases, SparseTSF's
+    constraint: ``forecasts(period=cycle)``), ``"mix:L:alpha"`` (the all-channel one) or
     ``"own:L:a"`` (the per-channel maps (1 - a) x shared + a x each channel's own; ``"own:L:a:alpha"``
     with ridge penalty alpha, 1 unless given) -> (kind, L, alpha or a, the own maps' penalty)."""
     kind, *rest = text.split(":")
     try:
-        if kind in SHARED_MEMBERS and len(rest) == 1:
+        if (kind in SHARED_MEMBERS or kind in PERIOD_MEMBERS) and len(rest) == 1:
             return kind, int(rest[0]), 1.0, 1.0
         if kind == "mix" and len(rest) == 2:
             return kind, int(rest[0]), float(rest[1]), 1.0
@@ -240,8 +260,8 @@ def parse_member(text: str) -> tuple[str, int, float, float]:
     except ValueError:
         pass
     raise argparse.ArgumentTypeError(
-        f"member {text!r}: write chan:L, chanrev:L, mix:L:alpha, own:L:a or own:L:a:alpha, "
-        "e.g. chan:96 mix:96:3000 own:720:0.75 own:720:0.75:100")
+        f"member {text!r}: write chan:L, chanrev:L, period:L, periodrev:L, mix:L:alpha, own:L:a or "
+        "own:L:a:alpha, e.g. chan:96 period:336 mix:96:3000 own:720:0.75 own:720:0.75:100")
 
 
 def row_phases(data, cycle: int, calendar: str = "published") -> np.ndarray:
@@ -267,8 +287,8 @@ def member_ensemble(data_name: str, members, cycle: int, train_stride: int = 1,
     (the figure such a config is chosen on). Each horizon's weights are printed after the rows.
     """
     def member_label(kind: str, L: int, alpha: float, ridge: float) -> str:
-        if kind in SHARED_MEMBERS:
-            return f"{'rev ' * (kind == 'chanrev')}L={L}"
+        if kind in SHARED_MEMBERS or kind in PERIOD_MEMBERS:
+            return f"{'rev ' * kind.endswith('rev')}{'period ' * (kind in PERIOD_MEMBERS)}L={L}"
         return f"{kind} L={L} a={alpha:g}" + f" r={ridge:g}" * (ridge != 1)
 
     labels = [member_label(*member) for member in members]
@@ -289,9 +309,10 @@ def member_ensemble(data_name: str, members, cycle: int, train_stride: int = 1,
         sums, targets, kept = {}, {}, {"val": [], "test": []}  # kept: each member's, with weigh
         for label, (kind, L, alpha, ridge) in zip(labels, members, strict=True):
             values, phase, borders = prepared[L]
-            if kind in SHARED_MEMBERS:
-                member = forecasts(values, phase, borders, L, h, SHARED_MEMBERS[kind],
-                                   train_stride=train_stride, sampling=sampling)
+            if kind in SHARED_MEMBERS or kind in PERIOD_MEMBERS:
+                period = cycle if kind in PERIOD_MEMBERS else None
+                member = forecasts(values, phase, borders, L, h, {**SHARED_MEMBERS, **PERIOD_MEMBERS}[kind],
+                                   train_stride=train_stride, sampling=sampling, period=period)
                 member = {split: (f.reshape(len(f), -1), y.reshape(len(y), -1))  # as (n, H*C)
                           for split, (f, y) in member.items()}
             elif kind == "own":
@@ -356,6 +377,7 @@ def main() -> None:
                     help="cycle phases from the published timestamps or the protocol's regular grid")
     ap.add_argument("--members", type=parse_member, nargs="+", metavar="SPEC",
                     help="score cyc maps chan:L (per channel), chanrev:L (its cyc+rev variant), "
+                         "period:L and periodrev:L (the two shared by the cycle's phases too), "
                          "mix:L:alpha (all channels) and "
                          "own:L:a[:alpha] (per channel, a share of each channel's own) and the mean of "
                          "their forecasts")

@@ -11,6 +11,9 @@ test windows forecast from the full history carried through the recurrent state
 also carry each channel's MSE, over all its windows and over each half of them (``channel_mse``,
 ``half_channel_mse``; the test windows' in ``test_by_channel``): where validation and test
 disagree, by channel and by time (``experiments/level_shift.py`` does the same in closed form).
+A result names what ran it: the command, the library's git commit (``+changes`` when its tracked
+files differed from it), the machine and torch, and the CPU with the vector instructions torch's
+kernels used (``cpu``: results can differ in their last bits between, e.g., AVX2 and AVX512).
 
 A config with ``"ensemble": k`` trains k networks that differ only in their seed (seed * k + i
 for member i, so the members of different seeds never overlap) and scores the mean of their
@@ -425,6 +428,21 @@ def git_commit(checkout: Path = LIBRARY) -> str | None:
         return None
 
 
+def cpu_description() -> str:
+    """The CPU's model name (Linux: /proc/cpuinfo's; else ``platform.processor()``) and the vector
+    instructions torch's CPU kernels use, e.g. "AMD EPYC, AVX512": float results may differ in their
+    last bits between kernels (a result that does not reproduce on another machine may come from
+    there)."""
+    model = ""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    model = model or platform.processor() or "unknown CPU"
+    return f"{model}, {torch.backends.cpu.get_cpu_capability()}"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--config", required=True, help="JSON: name, data, track, context_length, params")
@@ -538,6 +556,7 @@ def main() -> None:
                            for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)) / 1024,
         "command": "python " + " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),
         "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}",
+        "cpu": cpu_description(),
         "tsmamba_version": __version__,
         "git_commit": git_commit(),
         "date": time.strftime("%Y-%m-%d"),

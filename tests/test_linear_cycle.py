@@ -241,3 +241,75 @@ def test_member_weights_need_members(linear_cycle, monkeypatch, capsys):
     with pytest.raises(SystemExit):
         linear_cycle.main()
     assert "--member-weights weighs the maps of --members" in capsys.readouterr().err
+
+
+def period_ridge(values, phase, borders, split, rev=False, alpha=1.0):
+    """An independent fit of the phase-shared map: one sample per window, channel and phase j of the
+    W-step period (the window's values j, j + W, ... -> its forecast steps j, j + W, ...), cycle-free
+    (and, with ``rev``, minus the window's mean), penalty alpha on every weight and the bias; its
+    forecasts of ``split``'s windows (n, H, C)."""
+    train = slice(*borders["train"])
+    cycle = np.stack([values[train][phase[train] == p].mean(0) for p in range(W)])  # (W, C)
+    free = values - cycle[phase]
+
+    def samples(part):
+        start, end = borders[part]
+        X, Y, where = [], [], []
+        for i, o in enumerate(range(start + L - 1, end - H)):
+            for c in range(values.shape[1]):
+                level = free[o - L + 1 : o + 1, c].mean() if rev else 0.0
+                for j in range(W):
+                    X.append(np.append(free[o - L + 1 + j : o + 1 : W, c] - level, 1.0))
+                    Y.append(free[o + 1 + j : o + H + 1 : W, c] - level)
+                    where.append((i, c, j, level))
+        return np.array(X), np.array(Y), where
+
+    X, Y, _ = samples("train")
+    weights = np.linalg.solve(X.T @ X + alpha * np.eye(X.shape[1]), X.T @ Y)  # (L/W + 1, H/W)
+    Xs, _, where = samples(split)
+    start = borders[split][0]
+    out = np.zeros((where[-1][0] + 1, H, values.shape[1]))
+    for (i, c, j, level), f in zip(where, Xs @ weights, strict=True):
+        o = start + L - 1 + i
+        out[i, j::W, c] = f + level + cycle[phase[o + 1 + j : o + H + 1 : W], c]
+    return out
+
+
+@pytest.mark.parametrize("variant", ["cyc", "cyc+rev"])
+def test_period_maps_share_one_map_across_the_cycles_phases(linear_cycle, series, variant):
+    """``forecasts(period=W)``: SparseTSF's constraint on the shared map, each phase's every-W-th
+    inputs to its every-W-th forecasts, against a fit written sample by sample."""
+    values, phase, borders = series
+    out = linear_cycle.forecasts(values, phase, borders, L, H, variant, alpha=3.0, period=W)
+    for split in ("val", "test"):
+        want = period_ridge(values, phase, borders, split, rev=variant == "cyc+rev", alpha=3.0)
+        np.testing.assert_allclose(out[split][0], want, atol=1e-10, rtol=0)
+    full = linear_cycle.forecasts(values, phase, borders, L, H, variant, alpha=3.0)["val"][0]
+    assert np.abs(full - out["val"][0]).max() > 1e-3  # a constraint: not the full map's forecasts
+    with pytest.raises(SystemExit, match="divide the lookback"):
+        linear_cycle.forecasts(values, phase, borders, L, H, variant, period=3)
+
+
+def test_period_members_score_the_phase_shared_maps(linear_cycle, series, monkeypatch, capsys):
+    """``period:L`` / ``periodrev:L`` members: the cyc / cyc+rev maps shared by the --cycle's phases."""
+    values, phase, borders = series
+    data = SimpleNamespace(values=values, borders=borders, index=None, freq=None)
+    monkeypatch.setattr(linear_cycle, "prepare_ltsf", lambda name, lookback, horizon: data)
+    monkeypatch.setattr(linear_cycle, "cycle_phase", lambda index, freq, cycle: phase)
+    monkeypatch.setattr(linear_cycle, "HORIZONS", (H,))
+    assert linear_cycle.parse_member("periodrev:336") == ("periodrev", 336, 1.0, 1.0)
+    with pytest.raises(argparse.ArgumentTypeError, match="period:L"):
+        linear_cycle.parse_member("period:336:5")
+    monkeypatch.setattr("sys.argv", ["linear_cycle.py", "--data", "X", "--cycle", str(W), "--digits", "6",
+                                     "--members", f"period:{L}", f"periodrev:{L}"])
+    linear_cycle.main()
+    out = capsys.readouterr().out.splitlines()
+    assert f"members period L={L}, rev period L={L}:" in out[0]
+    rows = [line.split() for line in out[1:]]
+    y = period_ridge(values, phase, borders, "test")  # the forecasts; the targets below
+    targets = linear_cycle.forecasts(values, phase, borders, L, H, "cyc", period=W)["test"][1]
+    assert rows[0][:2] == ["period", f"L={L}"]
+    assert rows[0][-1] == f"{np.mean((y - targets) ** 2):.6f}"
+    rev = period_ridge(values, phase, borders, "test", rev=True)
+    assert rows[1][:3] == ["rev", "period", f"L={L}"]
+    assert rows[1][-1] == f"{np.mean((rev - targets) ** 2):.6f}"

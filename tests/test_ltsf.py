@@ -380,3 +380,15 @@ def test_split_forecasts_take_the_validation_windows_forecasts_the_fit_kept(ltsf
     est.val_forecasts_ = est.val_forecasts_[:2]
     yhat, _, _ = ltsf.split_forecasts(result, values, None, 24, 2, "val", "window")
     assert (yhat == 0.0).all() and est.asked[-1] == ([33, 34, 35], "window")
+
+
+def test_results_name_the_cpu_and_its_kernels(ltsf, tiny_mean):
+    """Each result names the CPU and the vector instructions torch's kernels used (last-bit
+    differences between machines come from there), beside the git commit."""
+    import torch
+
+    cpu = ltsf.cpu_description()
+    assert cpu.endswith(f", {torch.backends.cpu.get_cpu_capability()}") and len(cpu) > 2 + len(
+        torch.backends.cpu.get_cpu_capability())
+    assert tiny_mean["cpu"] == cpu
+    assert tiny_mean["machine"].endswith(f"torch {torch.__version__}")
