@@ -130,7 +130,8 @@ def fake_model(folder: Path, fmt: str = "tsmamba-forecaster") -> Path:
         (lambda p: ["backtest", "--data", "ETTh1", "--config", write(p, "neg.json", '{"horizon": -3}')],
          ["setting 'horizon'", "positive integer"]),
         (lambda p: ["backtest", "--data", "ETTh1", "--out", write(p, "file.txt", "x")], ["not a folder"]),
-        (lambda p: ["predict", "--model", p / "nowhere"], ["is not a folder"]),
+        (lambda p: ["predict", "--model", p / "nowhere"], ["--model", "nowhere does not exist", "fit --out"]),
+        (lambda p: ["predict", "--model", write(p, "model.txt", "x")], ["model.txt is not a folder"]),
         (lambda p: ["fit", "--data", "ETTh1"], ["needs --out"]),
         (lambda p: ["bogus"], ["invalid choice"]),
         (lambda p: ["predict", "--model", fake_model(p / "m"), "--device", "cuda"],
@@ -142,7 +143,7 @@ def fake_model(folder: Path, fmt: str = "tsmamba-forecaster") -> Path:
          "context-too-long", "fit-too-short", "unknown-name", "unknown-name-ltsf", "bad-refit",
          "bad-choice", "bad-weight", "negative-rate", "dropout-1", "bad-toml", "unknown-setting",
          "bad-config-value", "out-is-file",
-         "model-missing", "fit-no-out", "unknown-command", "predict-device", "stream-seed"],
+         "model-missing", "model-is-file", "fit-no-out", "unknown-command", "predict-device", "stream-seed"],
 )
 def test_error_paths_print_one_line_and_exit_2(tmp_path, make_args, fragments):
     assert_one_line_error(tsmamba(*make_args(tmp_path), timeout=120), *fragments)

@@ -988,6 +988,12 @@ def test_series_too_short():
     check_length(10, 10, "windows")
     with pytest.raises(DataValidationError, match="too short for inferring a frequency"):
         read_series(hourly_frame(1, 1))
+    # no rows at all is said as such, not as "too short ... got 0" (helper-167)
+    with pytest.raises(DataValidationError, match=r"^the series has no rows \(need >= 10 for windows\)$"):
+        check_length(0, 10, "windows")
+    check_length(0, 0, "nothing")
+    with pytest.raises(DataValidationError, match=r"^frame: the series has no rows \(need >= 2 for infer"):
+        read_series(hourly_frame(3, 1).iloc[:0])
 
 
 def test_empty_file(tmp_path):
@@ -1574,6 +1580,29 @@ def test_data_lines_with_more_fields_than_the_header_are_refused(tmp_path):
     trailing = "".join(f"2021-01-01 {h:02d}:00,{h}.5,{2 * h},\n" for h in range(6))
     with pytest.raises(DataValidationError, match=r"1 more field\(s\) than the header's 3 names"):
         read_series(write_text(tmp_path, "date,a,b\n" + trailing, "trailing.csv"))
+
+
+def test_data_lines_with_fewer_fields_than_the_header_are_refused(tmp_path):
+    """pandas fills a short line's last fields with NaN, silently: a line that lost a field had
+    read as a missing value, with the advice to impute it (helper-167). An empty field is still a
+    missing value, and a quoted field may hold the delimiter or span lines."""
+    good = "".join(f"2021-01-01 {h:02d}:00,{h}.5,{2 * h}\n" for h in range(6))
+    path = write_text(tmp_path, "date,a,b\n" + good + "2021-01-01 06:00,7\n" + good.replace("01-01", "01-02"))
+    with pytest.raises(DataValidationError, match=r"^data.csv: 1 data line has fewer fields than the "
+                       r"header's 3 names \(row 6 \(line 8\): 2 fields\); a field was lost, .* Complete "
+                       r"or delete that line \(a missing value is an empty field: ',,'\)$"):
+        read_series(path)
+    two = write_text(tmp_path, "date;a;b\n" + good.replace(",", ";")[:-1].rsplit("\n", 1)[0]
+                     + "\n2021-01-01 05:00;1\n\n2021-01-01 06:00\n", "two.csv")
+    with pytest.raises(DataValidationError, match=r"2 data lines have fewer fields .* \(row 5 \(line 7\): 2 "
+                       r"fields, row 6 \(line 9\): 1 fields\); .* those lines \(.*';;'\)$"):
+        read_series(two, sep=";")
+    # an empty last field is a missing value, named as one; quotes keep a delimiter or a line break
+    for header in ("date,a,b", 'date,a,"b\nnote, the unit"'):
+        empty = write_text(tmp_path, f"{header}\n" + good + "2021-01-01 06:00,7,\n", "empty.csv")
+        with pytest.raises(DataValidationError, match=r"NaN") as err:
+            read_series(empty)
+        assert "fewer fields" not in str(err.value) and "row 6 (line" in str(err.value)
 
 
 def test_archives_pandas_cannot_open_are_data_errors_naming_the_file(tmp_path):

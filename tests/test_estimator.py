@@ -1420,6 +1420,13 @@ def test_the_no_validation_warning_states_the_rule(series):
         est.fit(series.iloc[:200])
     warned = [w for w in seen if "val_fraction" in str(w.message)]
     assert warned[0].filename == __file__  # the line that called fit (it had named estimator.py)
+    # too few rows to train at all: that error alone, not the warning first (helper-167)
+    short = TSMambaForecaster(**{**TINY, "context_length": 8, "horizon": 200, "max_epochs": 1})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a warning would raise here instead of the error
+        with pytest.raises(DataValidationError, match=r"too short for training windows of context_length=8 "
+                           r"\+ horizon=200: need >= 208 rows, got 200"):
+            short.fit(series.iloc[:200])
 
 
 def test_ctrl_c_during_training_is_an_interrupt_and_ctrl_c_works_again(fitted, series):

@@ -428,9 +428,9 @@ CONFIG_OPTION = Opt(
 TIME_COL_HELP = "time column of the CSV (default: date; ds in long form)"
 
 
-def writing_options(of: str = "") -> tuple[Opt, Opt, Opt, Opt]:
+def writing_options(of: str = "", encoding_default: str = "utf-8") -> tuple[Opt, Opt, Opt, Opt]:
     """read_series' ``date_format=``, ``sep=``, ``decimal=`` and ``encoding=``: how the CSV (``of``:
-    which) is written."""
+    which) is written; ``encoding_default``: what --help says is read without --encoding."""
     return (
         Opt("--date-format", type=date_format, metavar="FORMAT",
             help=f"strptime format of the timestamps{of} when they are not ISO 8601, e.g. "
@@ -440,7 +440,8 @@ def writing_options(of: str = "") -> tuple[Opt, Opt, Opt, Opt]:
         Opt("--decimal", type=decimal_mark, metavar="CHAR",
             help=f"decimal mark{of}: ',' for 1,5 (default '.'; with ',' give --sep too, e.g. ';')"),
         Opt("--encoding", type=text_encoding, metavar="NAME",
-            help=f"text encoding{of}, e.g. cp1252 for a CSV Excel saves on Windows (default utf-8)"),
+            help=f"text encoding{of}, e.g. cp1252 for a CSV Excel saves on Windows "
+                 f"(default {encoding_default})"),
     )
 
 
@@ -1372,9 +1373,8 @@ def model_columns(model_dir: Path) -> list[str]:
     from tsmamba.checkpoint import FORECASTER_FORMAT, read_meta
 
     if not Path(model_dir).is_dir():
-        raise ConfigError(
-            f"--model {model_dir} is not a folder; pass the folder written by '{PROG} fit --out'"
-        )
+        what = "is not a folder" if Path(model_dir).exists() else "does not exist"
+        raise ConfigError(f"--model {model_dir} {what}; pass the folder written by '{PROG} fit --out'")
     meta = read_meta(model_dir, FORECASTER_FORMAT)
     columns = meta.get("columns")
     if not isinstance(columns, list) or not columns:
@@ -1520,7 +1520,8 @@ examples:
         Opt("--protocol", choices=("rolling", "ltsf"), default="rolling",
             help="rolling origins (default) or the LTSF benchmark (fixed splits, scaled metrics)"),
         Opt("--start", type=start_value, metavar="ROW|FRACTION|TIME",
-            help="first origin: row number, fraction of rows observed (0.7), or timestamp"
+            help="first origin: row number, fraction of rows observed (0.7), or timestamp (default "
+                 "0.7; with only --n-windows given, the windows end at the last row)"
             f"{_ROLLING_HELP}"),
         Opt("--n-windows", type=positive_int, metavar="N", help=f"at most N origins{_ROLLING_HELP}"),
         Opt("--stride", type=positive_int, default=1, metavar="K",
@@ -2036,7 +2037,8 @@ examples:
             help="also save --state after every N lines used (default: only at the end)"),
         Opt("--time-col", metavar="NAME", help="time column of the history CSV (default: date; ds in "
             "long form)"),
-        *writing_options(" of the history CSV and of the lines read from stdin"),
+        *writing_options(" of the history CSV and of the lines read from stdin",
+                         encoding_default="utf-8 for the CSV, the locale's encoding for stdin"),
         *LONG_FORM_OPTIONS,
         *repair_options(" of the history CSV"),
         Opt("--missing", choices=("reject", "ffill", "zero"), default="reject",

@@ -16,6 +16,7 @@ import bz2
 import codecs
 import contextlib
 import contextvars
+import csv
 import functools
 import gzip
 import itertools
@@ -258,7 +259,10 @@ def _and_more(items: list[str], total: int) -> str:
 
 
 def check_length(n_rows: int, required: int, what: str) -> None:
-    """Raise :class:`DataValidationError` unless ``n_rows >= required``."""
+    """Raise :class:`DataValidationError` unless ``n_rows >= required`` (saying so plainly when
+    there are no rows at all: "too short" had hidden an empty frame)."""
+    if n_rows == 0 and required > 0:
+        raise DataValidationError(f"the series has no rows (need >= {required} for {what})")
     if n_rows < required:
         raise DataValidationError(
             f"series too short for {what}: need >= {required} rows, got {n_rows}"
@@ -627,6 +631,16 @@ def _read_table(
             "Decimal commas (12,5) or a trailing comma on the data lines? Save the file "
             "comma-separated with '.' decimals, or name every field in the header"
         )
+    short = _short_rows(path, encoding, sep, frame, n_read)
+    if short:  # pandas fills a short line's last fields with NaN: it had read as missing values
+        shown = _and_more([f"{origin.row(i)}: {k} fields" for i, k in short[:_SHOW]], len(short))
+        raise DataValidationError(
+            f"{origin.prefix()}{_plural(len(short), 'data line')} {'has' if len(short) == 1 else 'have'} "
+            f"fewer fields than the header's {len(frame.columns)} names ({shown}); a field was lost, "
+            "so the values may sit in the wrong columns. Complete or delete "
+            f"{'that line' if len(short) == 1 else 'those lines'} (a missing value is an empty field: "
+            f"{sep * 2!r})"
+        )
     hollow = np.flatnonzero(empty[: len(frame)])  # between data rows: no time, so no row to keep
     if len(hollow):  # it had been "missing timestamps", as if the values were there
         rows = _and_more([origin.row(int(i)) for i in hollow[:_SHOW]], len(hollow))
@@ -641,6 +655,28 @@ def _read_table(
         frame[as_read] = pd.read_csv(path, encoding=encoding, sep=sep, usecols=as_read, dtype=str,
                                      na_filter=False, nrows=len(frame))
     return frame, origin
+
+
+def _short_rows(
+    path: Path, encoding: str, sep: str, frame: pd.DataFrame, n_read: int
+) -> list[tuple[int, int]]:
+    """(row, fields) of the data rows written with fewer fields than the header: read_csv fills a
+    short line's missing last fields with NaN, silently. Only files whose last column reads a
+    missing value are read again (as CSV records, quotes kept whole); [] when the records do not
+    map one to one onto the ``n_read`` rows read, or the file cannot be read so."""
+    if len(sep) != 1 or not frame.iloc[:, -1].isna().any():
+        return []
+    opener = _line_opener(path)
+    if opener is None:
+        return []
+    try:
+        with opener(path, "rt", encoding=encoding, newline="") as fh:
+            counts = [len(r) for r in csv.reader(fh, delimiter=sep) if r]  # [] is a blank line
+    except (OSError, UnicodeDecodeError, EOFError, ValueError, lzma.LZMAError, csv.Error):
+        return []
+    if len(counts) != n_read + 1 or counts[0] != len(frame.columns):
+        return []
+    return [(i, k) for i, k in enumerate(counts[1 : len(frame) + 1]) if k < counts[0]]
 
 
 _BINARY_STARTS = (  # file signatures of tables that are not CSV text: (start, what, how pandas loads it)

@@ -708,6 +708,8 @@ class TSMambaForecaster(BaseEstimator):
             if n_val >= H and train_end >= L_ + H:
                 borders = {"train": (0, train_end), "val": (train_end - L_, n)}
             else:
+                # too few rows for any training window: that error alone, without the warning below
+                check_length(n, L_ + H, f"training windows of context_length={L_} + horizon={H}")
                 if self.val_fraction > 0:
                     change = "raise" if n_val < H else "lower"  # too few rows for which side
                     warnings.warn(
