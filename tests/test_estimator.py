@@ -466,6 +466,23 @@ def test_keep_val_forecasts_gives_the_best_validations_forecasts(series, params)
         est.fit(train, keep_val_forecasts="yes")
 
 
+def test_kept_val_forecasts_join_the_validation_batches_in_order(series, monkeypatch):
+    """Validation in passes of 5 windows: the kept forecasts are its batches, joined in order into
+    val_forecasts_ as each is let go of (not joined at every better validation, which had held a
+    second copy beside the next validation's)."""
+    import tsmamba.model
+
+    C = series.shape[1]
+    five = 5 * C * TINY["context_length"] * TINY["d_model"]  # windows x series rows x steps x width
+    monkeypatch.setattr(tsmamba.model, "FORECAST_FAST_ELEMENTS", five)
+    train, val = series.iloc[:300], series.iloc[300:]
+    est = TSMambaForecaster(**{**TINY, "max_epochs": 2}).fit(train, val_df=val, keep_val_forecasts=True)
+    assert est.network_.windows_per_pass(TINY["context_length"]) == 5
+    assert len(est.val_origins_) == len(val) - TINY["horizon"] + 1 > 5 and len(est.val_origins_) % 5
+    again = est.forecast_origins(est.values_, est.val_origins_, index=est.index_)  # also 5 a pass
+    np.testing.assert_array_equal(est.val_forecasts_, again)
+
+
 @pytest.mark.parametrize("mode", ["mix", "cross"])
 def test_linear_init_ridge_sets_the_penalty_of_the_all_channel_ridge_map(series, mode):
     """In mix mode, and in independent mode with the cross-channel skip, the start is one ridge

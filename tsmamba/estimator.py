@@ -837,12 +837,19 @@ class TSMambaForecaster(BaseEstimator):
                 kept = None
             self.val_origins_ = self.val_forecasts_ = None
             if kept is not None:
+                restore.best_forecasts = None  # each piece is let go of once converted
+                n = sum(len(piece) for piece in kept)
                 val = datamodule.dataset("val")  # window i: context rows from start + i * stride
-                # in order, the first len(kept) of them (fewer with limit_val_batches)
-                self.val_origins_ = val.start + np.arange(len(kept)) * val.stride + L_ - 1  # (n,)
-                self.val_forecasts_ = np.empty(kept.shape)  # (n, H, C)
-                for rows, unscaled in self._unscaled(kept):
-                    self.val_forecasts_[rows] = unscaled
+                # in order, the first n of them (fewer with limit_val_batches)
+                self.val_origins_ = val.start + np.arange(n) * val.stride + L_ - 1  # (n,)
+                self.val_forecasts_ = np.empty((n, *kept[0].shape[1:]))  # (n, H, C)
+                first = 0
+                while kept:
+                    piece = kept.pop(0)  # (b, H, C)
+                    into = self.val_forecasts_[first : first + len(piece)]  # a view
+                    for rows, unscaled in self._unscaled(piece):
+                        into[rows] = unscaled
+                    first += len(piece)
         epochs_run = trainer.current_epoch
         self.history_ = {
             "epochs": int(epochs_run),

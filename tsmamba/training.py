@@ -445,9 +445,10 @@ class RestoreBestWeights(Callback):
     Its state (best score and weights, and ``val_losses``: every validation's epoch, optimizer
     step and loss, in order) travels in Lightning checkpoints, so a resumed run restores the same
     best weights and reports the same record an uninterrupted one would. ``best_forecasts``: the
-    best validation's forecasts (N, H, C), when the module keeps them (``keep_val_forecasts``)
-    and that validation ran in this process (they do not travel in checkpoints: None after a
-    resume whose best validation came before it).
+    best validation's forecasts, batch by batch (pieces (b, H, C) in order: not joined, which had
+    held a second copy while the next validation's arrived), when the module keeps them
+    (``keep_val_forecasts``) and that validation ran in this process (they do not travel in
+    checkpoints: None after a resume whose best validation came before it).
     """
 
     def __init__(self, monitor: str = "val_loss"):
@@ -457,7 +458,7 @@ class RestoreBestWeights(Callback):
         self.best_step: int | None = None  # optimizer steps taken before the best validation
         self.best_state: dict[str, Tensor] | None = None
         self.val_losses: list[dict[str, Any]] = []  # {"epoch", "step", "loss" (None: not finite)}
-        self.best_forecasts: Tensor | None = None
+        self.best_forecasts: list[Tensor] | None = None
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         pieces, pl_module.val_forecasts = getattr(pl_module, "val_forecasts", []), []  # let go of them
@@ -477,7 +478,7 @@ class RestoreBestWeights(Callback):
             self.best_epoch, self.best_step = epoch, step
             self.best_state = copy.deepcopy({k: v.detach().cpu() for k, v in
                                              pl_module.state_dict().items()})
-            self.best_forecasts = torch.cat(pieces) if pieces else None
+            self.best_forecasts = pieces or None
 
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self.best_state is not None:
