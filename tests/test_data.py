@@ -154,10 +154,15 @@ def test_line_numbers_count_the_blank_lines_read_csv_skips(tmp_path, name):
         read_series(write(text))
     with pytest.raises(DataValidationError, match=r"missing timestamps .* at row 3 \(line 9\)"):
         read_series(write(text.replace("oops", "3") + ",4\n"))
-    # a quoted field spanning lines: no one-to-one map, so rows are counted from the header
+    # a quoted field spanning lines: the line each record starts on (it had counted rows from
+    # the header, naming line 3 here)
     path = write_csv(tmp_path, pd.DataFrame({"date": ["2021-01-01", "x"], "note": ["a\nb", "c"]}))
-    with pytest.raises(DataValidationError, match=r"row 1 \(line 3\): 'x'"):
+    with pytest.raises(DataValidationError, match=r"row 1 \(line 4\): 'x'"):
         read_series(path)
+    # quotes spanning lines in the header and a row, a delimiter inside them, a blank line
+    quoted = write('date;"note\n(kWh)";y\n2021-01-01 00:00;"a;\nb";1\n\n2021-01-01 01:00;"c";x\n')
+    with pytest.raises(DataValidationError, match=r"row 1 \(line 6\): 'x'"):
+        read_series(quoted, sep=";", columns=["y"])
 
 
 def test_a_header_that_repeats_a_name_is_an_error_not_a_renamed_channel(tmp_path):

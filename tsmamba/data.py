@@ -131,22 +131,29 @@ class _Origin:
         return f"row {i} (line {i + self.first_line if lines is None else int(lines[i])})"
 
 
-def _data_lines(path: Path, encoding: str, n_rows: int) -> Callable[[], np.ndarray | None]:
-    """A cached reader of the file line (from 1) of each of the ``n_rows`` data rows of a CSV, as
-    read_csv skips blank lines; it returns None when the lines do not map one to one onto the
-    rows (a quoted field spanning lines, an archive it cannot open)."""
+def _data_lines(path: Path, encoding: str, n_rows: int, sep: str = ",") -> Callable[[], np.ndarray | None]:
+    """A cached reader of the file line (from 1) on which each of the ``n_rows`` data rows of a CSV
+    starts, its records read as read_csv reads them: blank lines skipped, a quoted field may span
+    lines (rows had then been counted from the header, naming lines before the right ones). None
+    when the records do not map one to one onto the rows (a delimiter longer than one character,
+    an archive it cannot open)."""
 
     @functools.cache
     def lines() -> np.ndarray | None:
         opener = _line_opener(path)
-        if opener is None:
+        if opener is None or len(sep) != 1:
             return None
+        starts, end = [], 0  # the line each record starts on; the last line read so far
         try:
             with opener(path, "rt", encoding=encoding, newline="") as fh:
-                filled = [n for n, line in enumerate(fh, start=1) if line.strip()]
-        except (OSError, UnicodeDecodeError, EOFError, ValueError, lzma.LZMAError):
+                reader = csv.reader(fh, delimiter=sep)
+                for record in reader:
+                    if len(record) > 1 or (record and record[0].strip()):  # blank lines are skipped
+                        starts.append(end + 1)
+                    end = reader.line_num
+        except (OSError, UnicodeDecodeError, EOFError, ValueError, lzma.LZMAError, csv.Error):
             return None
-        data = filled[1:]  # the first line that is not blank is the header
+        data = starts[1:]  # the first record is the header
         return np.asarray(data) if len(data) == n_rows else None
 
     return lines
@@ -604,7 +611,7 @@ def _read_table(
         raise DataValidationError(
             f"{origin.prefix()}the file has a header ({header}) but no data rows"
         )
-    origin = _Origin(path.name, first_line=2, line_numbers=_data_lines(path, encoding, n_read),
+    origin = _Origin(path.name, first_line=2, line_numbers=_data_lines(path, encoding, n_read, sep),
                      decimal=decimal)
     names = [str(c) for c in frame.columns]
     if {m.group(1) for c in names if (m := re.fullmatch(r"(.+)\.\d+", c))} & set(names):
