@@ -467,9 +467,9 @@ def test_keep_val_forecasts_gives_the_best_validations_forecasts(series, params)
 
 
 def test_kept_val_forecasts_join_the_validation_batches_in_order(series, monkeypatch):
-    """Validation in passes of 5 windows: the kept forecasts are its batches, joined in order into
-    val_forecasts_ as each is let go of (not joined at every better validation, which had held a
-    second copy beside the next validation's)."""
+    """Validation in passes of 5 windows (the last one shorter): fit joins the kept batches in
+    order into val_forecasts_, each at its windows' rows (tests/test_training.py checks that the
+    batches are kept as they are, not joined at every better validation)."""
     import tsmamba.model
 
     C = series.shape[1]

@@ -621,6 +621,35 @@ def test_the_best_validation_step_is_restored_with_the_callbacks_state():
     assert loaded.val_losses == []
 
 
+def test_the_best_validations_forecasts_are_kept_as_its_batches_not_copied():
+    """The module's forecasts of a better validation become ``best_forecasts`` as they are (no
+    joined copy beside the next validation's); a worse validation's are let go of."""
+    from types import SimpleNamespace
+
+    from lightning.pytorch.trainer.states import TrainerFn
+
+    restore = RestoreBestWeights()
+    module = SimpleNamespace(val_forecasts=[], state_dict=lambda: {"w": torch.zeros(2)})
+
+    def validate(loss: float, epoch: int) -> list[torch.Tensor]:
+        pieces = [torch.randn(5, 3, 2), torch.randn(2, 3, 2)]
+        module.val_forecasts = pieces
+        trainer = SimpleNamespace(sanity_checking=False, callback_metrics={"val_loss": torch.tensor(loss)},
+                                  state=SimpleNamespace(fn=TrainerFn.FITTING), current_epoch=epoch,
+                                  global_step=10 * (epoch + 1))
+        restore.on_validation_end(trainer, module)
+        assert module.val_forecasts == []  # the module lets go of them
+        return pieces
+
+    first = validate(1.0, 0)
+    assert restore.best_forecasts is first and all(a is b for a, b in zip(restore.best_forecasts, first,
+                                                                              strict=True))
+    validate(2.0, 1)  # worse: the best stay
+    assert restore.best_forecasts is first and restore.best_epoch == 0
+    better = validate(0.5, 2)
+    assert restore.best_forecasts is better and restore.best_epoch == 2
+
+
 def test_a_frozen_linear_path_stays_where_it_is_while_the_mamba_path_trains():
     """freeze_linear_path: after AdamW steps (weight decay on), the head's input-skip columns, its
     bias, the cycle and channel_skip are bit for bit unchanged; the head's hidden-state columns and

@@ -2038,7 +2038,8 @@ examples:
         Opt("--time-col", metavar="NAME", help="time column of the history CSV (default: date; ds in "
             "long form)"),
         *writing_options(" of the history CSV and of the lines read from stdin",
-                         encoding_default="utf-8 for the CSV, the locale's encoding for stdin"),
+                         encoding_default="as 'fit' read the model's file, or as a resumed --state's runs "
+                                          "read; else utf-8 for the CSV, the locale's encoding for stdin"),
         *LONG_FORM_OPTIONS,
         *repair_options(" of the history CSV"),
         Opt("--missing", choices=("reject", "ffill", "zero"), default="reject",

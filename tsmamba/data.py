@@ -113,7 +113,10 @@ class _Origin:
     positions: np.ndarray | None = field(default=None, compare=False)
     # the file line of every data row, read from the file when a message first needs one
     line_numbers: Callable[[], np.ndarray | None] | None = field(default=None, compare=False)
+    # the number of fields each data row was written with, read when first needed (None: unknown)
+    field_counts: Callable[[], np.ndarray | None] | None = field(default=None, compare=False)
     decimal: str = "."  # the decimal mark a file was read with
+    sep: str = ","  # the field delimiter a file was read with
 
     def prefix(self) -> str:
         return f"{self.label}: "
@@ -131,32 +134,37 @@ class _Origin:
         return f"row {i} (line {i + self.first_line if lines is None else int(lines[i])})"
 
 
-def _data_lines(path: Path, encoding: str, n_rows: int, sep: str = ",") -> Callable[[], np.ndarray | None]:
-    """A cached reader of the file line (from 1) on which each of the ``n_rows`` data rows of a CSV
-    starts, its records read as read_csv reads them: blank lines skipped, a quoted field may span
-    lines (rows had then been counted from the header, naming lines before the right ones). None
-    when the records do not map one to one onto the rows (a delimiter longer than one character,
-    an archive it cannot open)."""
+def _csv_records(
+    path: Path, encoding: str, n_rows: int, sep: str = ","
+) -> Callable[[], tuple[np.ndarray, np.ndarray] | None]:
+    """A cached reader of the ``n_rows`` data rows' records in a CSV file, read as read_csv reads
+    them (blank lines skipped, a quoted field may span lines): (the file line, from 1, each row
+    starts on (n_rows,), the number of fields each was written with (n_rows,)). Rows had been
+    counted from the header, naming lines before the right ones after a quoted line break. None
+    when the records do not map one to one onto the rows, or the file is not one to read twice
+    (a pipe), an archive this module does not open, or split by more than one character."""
 
     @functools.cache
-    def lines() -> np.ndarray | None:
+    def records() -> tuple[np.ndarray, np.ndarray] | None:
         opener = _line_opener(path)
-        if opener is None or len(sep) != 1:
+        if opener is None or len(sep) != 1 or not path.is_file():
             return None
-        starts, end = [], 0  # the line each record starts on; the last line read so far
+        starts, counts, end = [], [], 0  # the last line read so far
         try:
             with opener(path, "rt", encoding=encoding, newline="") as fh:
                 reader = csv.reader(fh, delimiter=sep)
                 for record in reader:
                     if len(record) > 1 or (record and record[0].strip()):  # blank lines are skipped
                         starts.append(end + 1)
+                        counts.append(len(record))
                     end = reader.line_num
         except (OSError, UnicodeDecodeError, EOFError, ValueError, lzma.LZMAError, csv.Error):
             return None
-        data = starts[1:]  # the first record is the header
-        return np.asarray(data) if len(data) == n_rows else None
+        if len(starts) != n_rows + 1:  # the first record is the header
+            return None
+        return np.asarray(starts[1:]), np.asarray(counts[1:])
 
-    return lines
+    return records
 
 
 def _line_opener(path: Path) -> Callable[..., Any] | None:
@@ -611,8 +619,10 @@ def _read_table(
         raise DataValidationError(
             f"{origin.prefix()}the file has a header ({header}) but no data rows"
         )
-    origin = _Origin(path.name, first_line=2, line_numbers=_data_lines(path, encoding, n_read, sep),
-                     decimal=decimal)
+    records = _csv_records(path, encoding, n_read, sep)
+    origin = _Origin(path.name, first_line=2, decimal=decimal, sep=sep,
+                     line_numbers=lambda: None if (r := records()) is None else r[0],
+                     field_counts=lambda: None if (r := records()) is None else r[1])
     names = [str(c) for c in frame.columns]
     if {m.group(1) for c in names if (m := re.fullmatch(r"(.+)\.\d+", c))} & set(names):
         # read_csv renames a repeated name (load, load.1): is it so in the header itself?
@@ -638,16 +648,6 @@ def _read_table(
             "Decimal commas (12,5) or a trailing comma on the data lines? Save the file "
             "comma-separated with '.' decimals, or name every field in the header"
         )
-    short = _short_rows(path, encoding, sep, frame, n_read)
-    if short:  # pandas fills a short line's last fields with NaN: it had read as missing values
-        shown = _and_more([f"{origin.row(i)}: {k} fields" for i, k in short[:_SHOW]], len(short))
-        raise DataValidationError(
-            f"{origin.prefix()}{_plural(len(short), 'data line')} {'has' if len(short) == 1 else 'have'} "
-            f"fewer fields than the header's {len(frame.columns)} names ({shown}); a field was lost, "
-            "so the values may sit in the wrong columns. Complete or delete "
-            f"{'that line' if len(short) == 1 else 'those lines'} (a missing value is an empty field: "
-            f"{sep * 2!r})"
-        )
     hollow = np.flatnonzero(empty[: len(frame)])  # between data rows: no time, so no row to keep
     if len(hollow):  # it had been "missing timestamps", as if the values were there
         rows = _and_more([origin.row(int(i)) for i in hollow[:_SHOW]], len(hollow))
@@ -662,28 +662,6 @@ def _read_table(
         frame[as_read] = pd.read_csv(path, encoding=encoding, sep=sep, usecols=as_read, dtype=str,
                                      na_filter=False, nrows=len(frame))
     return frame, origin
-
-
-def _short_rows(
-    path: Path, encoding: str, sep: str, frame: pd.DataFrame, n_read: int
-) -> list[tuple[int, int]]:
-    """(row, fields) of the data rows written with fewer fields than the header: read_csv fills a
-    short line's missing last fields with NaN, silently. Only files whose last column reads a
-    missing value are read again (as CSV records, quotes kept whole); [] when the records do not
-    map one to one onto the ``n_read`` rows read, or the file cannot be read so."""
-    if len(sep) != 1 or not frame.iloc[:, -1].isna().any():
-        return []
-    opener = _line_opener(path)
-    if opener is None:
-        return []
-    try:
-        with opener(path, "rt", encoding=encoding, newline="") as fh:
-            counts = [len(r) for r in csv.reader(fh, delimiter=sep) if r]  # [] is a blank line
-    except (OSError, UnicodeDecodeError, EOFError, ValueError, lzma.LZMAError, csv.Error):
-        return []
-    if len(counts) != n_read + 1 or counts[0] != len(frame.columns):
-        return []
-    return [(i, k) for i, k in enumerate(counts[1 : len(frame) + 1]) if k < counts[0]]
 
 
 _BINARY_STARTS = (  # file signatures of tables that are not CSV text: (start, what, how pandas loads it)
@@ -992,6 +970,7 @@ def _read_wide(
     tz: Any = None,
 ) -> pd.DataFrame:
     """:func:`read_series` of a wide table already read, with messages naming ``origin``'s rows."""
+    _refuse_short_rows(frame, origin, time_col, columns)
     times, data, time_name = _split_time(frame, time_col, origin, implicit_index=True)
     times = _parse_times(times, time_name, date_format, origin, tz)
     if strict and (time_name in frame.columns or frame.index.name == time_name):  # what ds_col= names
@@ -1000,6 +979,36 @@ def _read_wide(
         times, data, np.arange(len(frame)), origin, time_name=time_name, columns=columns,
         sort=sort, fill=fill, impute=impute, strict=strict, freq=freq, tz=tz,
     )  # fmt: skip
+
+
+def _refuse_short_rows(
+    frame: pd.DataFrame, origin: _Origin, time_col: str, columns: Sequence[str] | None
+) -> None:
+    """Refuse the CSV data lines written with fewer fields than the header where they lack a field
+    the read uses (the time column's, or a channel's: all of them, or those of ``columns``; not an
+    empty header name's, which is its own error): read_csv fills a short line's last fields with
+    NaN, silently, so a line that lost a field had read as a missing value, with the advice to
+    impute it. Only when a used column holds a missing value is the file read again for its field
+    counts."""
+    asked = None if columns is None else set(map(str, columns))
+    used = [j for j, name in enumerate(map(str, frame.columns))
+            if (name == time_col or asked is None or name in asked) and not _UNNAMED.fullmatch(name)]
+    if origin.field_counts is None or not used or not frame.iloc[:, used].isna().to_numpy().any():
+        return
+    counts = origin.field_counts()
+    if counts is None:
+        return
+    short = np.flatnonzero(counts[: len(frame)] <= max(used))  # rows lacking a used column's field
+    if not len(short):
+        return
+    shown = _and_more([f"{origin.row(int(i))}: {counts[i]} fields" for i in short[:_SHOW]], len(short))
+    one = len(short) == 1
+    raise DataValidationError(
+        f"{origin.prefix()}{_plural(len(short), 'data line')} {'has' if one else 'have'} fewer fields "
+        f"than the header's {len(frame.columns)} names ({shown}); a field was lost, so the values "
+        f"may sit in the wrong columns. Complete or delete {'that line' if one else 'those lines'} "
+        f"(a missing value is an empty field: {origin.sep * 2!r})"
+    )
 
 
 def _refuse_long_as_wide(
