@@ -24,6 +24,26 @@ def series(ridge_series):
     return ridge_series
 
 
+def serve(linear_cycle, series, monkeypatch) -> SimpleNamespace:
+    """Make the script's main read ``series`` (whatever data name it is given) at one horizon, H;
+    the data it reads."""
+    values, phase, borders = series
+    data = SimpleNamespace(values=values, borders=borders, index=None, freq=None)  # what main reads
+    monkeypatch.setattr(linear_cycle, "prepare_ltsf", lambda name, lookback, horizon: data)
+    monkeypatch.setattr(linear_cycle, "cycle_phase", lambda index, freq, cycle: phase)
+    monkeypatch.setattr(linear_cycle, "HORIZONS", (H,))
+    return data
+
+
+def member_rows(linear_cycle, monkeypatch, capsys, *members: str) -> tuple[str, list[list[str]]]:
+    """Run the script's main on ``--members`` (6 decimals): its header line and its rows, split."""
+    monkeypatch.setattr("sys.argv", ["linear_cycle.py", "--data", "X", "--cycle", str(W), "--digits", "6",
+                                     "--members", *members])
+    linear_cycle.main()
+    out = capsys.readouterr().out.splitlines()
+    return out[0], [line.split() for line in out[1:]]
+
+
 def own_ridge(values, phase, borders, channels, ridge=1.0):
     """An independent fit: one ridge map (penalty ``ridge`` on the weights, none on the bias) from the
     cycle-free last L values to the cycle-free next H, over the rows of ``channels``; its
@@ -82,11 +102,7 @@ def test_own_rows_print_the_decimals_asked_for(linear_cycle, series, monkeypatch
     """``--digits`` widens the ``--own`` rows (to tell weights apart whose validation differs in the
     fifth decimal); the default stays 4."""
     values, phase, borders = series
-
-    data = SimpleNamespace(values=values, borders=borders, index=None, freq=None)  # what main reads
-    monkeypatch.setattr(linear_cycle, "prepare_ltsf", lambda name, lookback, horizon: data)
-    monkeypatch.setattr(linear_cycle, "cycle_phase", lambda index, freq, cycle: phase)
-    monkeypatch.setattr(linear_cycle, "HORIZONS", (H,))
+    data = serve(linear_cycle, series, monkeypatch)
     expected = linear_cycle.score_own(values, phase, borders, L, H, [0.5])[0.5]
 
     def own_row(argv):
@@ -117,10 +133,7 @@ def test_member_rows_score_the_mean_forecast_to_the_decimals_asked_for(linear_cy
     ``--digits`` widens them (two pairs whose validation differed in the fifth decimal had read
     0.4530 and 0.4531)."""
     values, phase, borders = series
-    data = SimpleNamespace(values=values, borders=borders, index=None, freq=None)
-    monkeypatch.setattr(linear_cycle, "prepare_ltsf", lambda name, lookback, horizon: data)
-    monkeypatch.setattr(linear_cycle, "cycle_phase", lambda index, freq, cycle: phase)
-    monkeypatch.setattr(linear_cycle, "HORIZONS", (H,))
+    serve(linear_cycle, series, monkeypatch)
     maps = linear_cycle.forecasts_own(values, phase, borders, L, H, [0.5, 1.0])
     expected = {split: float(np.mean(((maps[0.5][split][0] + maps[1.0][split][0]) / 2
                                       - maps[0.5][split][1]) ** 2)) for split in ("val", "test")}
@@ -144,22 +157,15 @@ def test_chanrev_members_are_the_cyc_rev_variant(linear_cycle, series, monkeypat
     """``chanrev:L`` scores the per-channel "cyc+rev" map (instance normalisation after the cycle)
     beside the "cyc" map of ``chan:L``, and the mean of the two forecasts."""
     values, phase, borders = series
-    data = SimpleNamespace(values=values, borders=borders, index=None, freq=None)
-    monkeypatch.setattr(linear_cycle, "prepare_ltsf", lambda name, lookback, horizon: data)
-    monkeypatch.setattr(linear_cycle, "cycle_phase", lambda index, freq, cycle: phase)
-    monkeypatch.setattr(linear_cycle, "HORIZONS", (H,))
+    serve(linear_cycle, series, monkeypatch)
     assert linear_cycle.parse_member("chanrev:336") == ("chanrev", 336, 1.0, 1.0)
     with pytest.raises(argparse.ArgumentTypeError, match="chanrev:L"):
         linear_cycle.parse_member("chanrev:336:5")
     cyc = linear_cycle.forecasts(values, phase, borders, L, H, "cyc")["val"]
     rev = linear_cycle.forecasts(values, phase, borders, L, H, "cyc+rev")["val"]
     assert np.abs(cyc[0] - rev[0]).max() > 1e-3  # two different maps
-    monkeypatch.setattr("sys.argv", ["linear_cycle.py", "--data", "X", "--cycle", str(W), "--digits", "6",
-                                     "--members", f"chan:{L}", f"chanrev:{L}"])
-    linear_cycle.main()
-    out = capsys.readouterr().out.splitlines()
-    assert f"members L={L}, rev L={L}:" in out[0]
-    rows = [line.split() for line in out[1:]]
+    header, rows = member_rows(linear_cycle, monkeypatch, capsys, f"chan:{L}", f"chanrev:{L}")
+    assert f"members L={L}, rev L={L}:" in header
     assert rows[1][:2] == ["rev", f"L={L}"]
     assert rows[1][3] == f"{np.mean((rev[0] - rev[1]) ** 2):.6f}"
     assert rows[2][2] == f"{np.mean(((cyc[0] + rev[0]) / 2 - cyc[1]) ** 2):.6f}"
@@ -169,10 +175,7 @@ def test_alpha_reaches_the_per_channel_rows(linear_cycle, series, monkeypatch, c
     """``--alpha`` without ``--mix`` scores the per-channel variants at each penalty (it used to be
     read and ignored); without it the rows are the penalty-1 rows, labelled as before."""
     values, phase, borders = series
-    data = SimpleNamespace(values=values, borders=borders, index=None, freq=None)
-    monkeypatch.setattr(linear_cycle, "prepare_ltsf", lambda name, lookback, horizon: data)
-    monkeypatch.setattr(linear_cycle, "cycle_phase", lambda index, freq, cycle: phase)
-    monkeypatch.setattr(linear_cycle, "HORIZONS", (H,))
+    serve(linear_cycle, series, monkeypatch)
 
     def rows(argv):
         monkeypatch.setattr("sys.argv", ["linear_cycle.py", "--data", "X", "--lookback", str(L),
@@ -203,10 +206,7 @@ def test_member_weights_score_as_ltsf_weighs_the_members(linear_cycle, experimen
     validation windows, scored in sample and cross-fitted; test uses the weights of all of validation."""
     ltsf = experiment_script("ltsf")
     values, phase, borders = series
-    data = SimpleNamespace(values=values, borders=borders, index=None, freq=None)
-    monkeypatch.setattr(linear_cycle, "prepare_ltsf", lambda name, lookback, horizon: data)
-    monkeypatch.setattr(linear_cycle, "cycle_phase", lambda index, freq, cycle: phase)
-    monkeypatch.setattr(linear_cycle, "HORIZONS", (H,))
+    serve(linear_cycle, series, monkeypatch)
     monkeypatch.syspath_prepend(str(Path(ltsf.__file__).parent))  # where the script finds ltsf
     own = linear_cycle.forecasts_own(values, phase, borders, L, H, [0.0])[0.0]
     mixed = linear_cycle.forecasts_mixed(values, phase, borders, L, H, 10.0)
@@ -293,19 +293,12 @@ def test_period_maps_share_one_map_across_the_cycles_phases(linear_cycle, series
 def test_period_members_score_the_phase_shared_maps(linear_cycle, series, monkeypatch, capsys):
     """``period:L`` / ``periodrev:L`` members: the cyc / cyc+rev maps shared by the --cycle's phases."""
     values, phase, borders = series
-    data = SimpleNamespace(values=values, borders=borders, index=None, freq=None)
-    monkeypatch.setattr(linear_cycle, "prepare_ltsf", lambda name, lookback, horizon: data)
-    monkeypatch.setattr(linear_cycle, "cycle_phase", lambda index, freq, cycle: phase)
-    monkeypatch.setattr(linear_cycle, "HORIZONS", (H,))
+    serve(linear_cycle, series, monkeypatch)
     assert linear_cycle.parse_member("periodrev:336") == ("periodrev", 336, 1.0, 1.0)
     with pytest.raises(argparse.ArgumentTypeError, match="period:L"):
         linear_cycle.parse_member("period:336:5")
-    monkeypatch.setattr("sys.argv", ["linear_cycle.py", "--data", "X", "--cycle", str(W), "--digits", "6",
-                                     "--members", f"period:{L}", f"periodrev:{L}"])
-    linear_cycle.main()
-    out = capsys.readouterr().out.splitlines()
-    assert f"members period L={L}, rev period L={L}:" in out[0]
-    rows = [line.split() for line in out[1:]]
+    header, rows = member_rows(linear_cycle, monkeypatch, capsys, f"period:{L}", f"periodrev:{L}")
+    assert f"members period L={L}, rev period L={L}:" in header
     y = period_ridge(values, phase, borders, "test")  # the forecasts; the targets below
     targets = linear_cycle.forecasts(values, phase, borders, L, H, "cyc", period=W)["test"][1]
     assert rows[0][:2] == ["period", f"L={L}"]
