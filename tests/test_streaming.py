@@ -582,7 +582,7 @@ def test_save_and_load_keep_the_time_zone_across_dst(calendar_model, paris, tmp_
     assert Stream.load(tmp_path / "s", calendar_model).last_timestamp == paris.index[119]
 
 
-def test_frames_in_another_zone_forecast_on_the_fitted_calendar(calendar_model, paris):
+def test_frames_in_another_zone_forecast_on_the_fitted_calendar(calendar_model, paris, tmp_path):
     """The same instants in UTC used to get UTC phases and time features (forecasts 3.97 off)."""
     utc = paris.iloc[:180].tz_convert("UTC")
     for context in ("window", "full"):
@@ -590,8 +590,13 @@ def test_frames_in_another_zone_forecast_on_the_fitted_calendar(calendar_model, 
         pd.testing.assert_frame_equal(calendar_model.predict(utc, context=context), expected)
     expected = calendar_model.stream(history=paris.iloc[:180]).forecast()
     pd.testing.assert_frame_equal(calendar_model.stream(history=utc).forecast(), expected)
-    with pytest.raises(DataValidationError, match="fitted on timestamps in Europe/Paris"):
+    with pytest.raises(DataValidationError, match=r"^the frame's timestamps are without a time zone, but the "
+                                                  r"model was fitted on timestamps in Europe/Paris"):
         calendar_model.predict(paris.iloc[:100].tz_localize(None))
+    path = tmp_path / "naive.csv"  # a file is named as such, not as "the frame" (helper-169)
+    paris.iloc[:100].tz_localize(None).rename_axis("date").to_csv(path)
+    with pytest.raises(DataValidationError, match=r"^naive\.csv: the timestamps are without a time zone"):
+        calendar_model.predict(str(path))
 
 
 @pytest.mark.parametrize("as_name", [lambda t: t.to_pydatetime(), lambda t: t.to_datetime64()])
@@ -1140,6 +1145,8 @@ def test_update_many_of_no_rows_returns_the_forecast_unchanged(model, series):
         stream.update_many(wrong)
     with pytest.raises(StreamError, match=rf"missing \['{series.columns[0]}'\]"):
         stream.update_many(series.iloc[80:80, 1:])
+    with pytest.raises(StreamError, match=r"differ from the model's: missing \[[^]]*\]$"):
+        stream.update({series.columns[0]: 1.0})  # no "unexpected []" (helper-169)
     assert_same_snapshot(snapshot(stream), held)
 
 

@@ -484,8 +484,9 @@ class TSMambaForecaster(BaseEstimator):
         if (frame.index.tz is None) != (zone is None):
             given = f"in {frame.index.tz}" if zone is None else "without a time zone"
             fitted = "without a time zone" if zone is None else f"in {zone}"
+            where = f"{Path(df).name}: the" if isinstance(df, (str, os.PathLike)) else "the frame's"
             raise DataValidationError(
-                f"the frame's timestamps are {given}, but the model was fitted on timestamps "
+                f"{where} timestamps are {given}, but the model was fitted on timestamps "
                 f"{fitted}; give them {fitted}"
             )
         self._check_freq(frame.index, "the frame")

@@ -279,9 +279,9 @@ class Stream:
         missing = [c for c in self.columns if c not in data]
         extra = [str(k) for k in data if k not in self.columns]
         if missing or extra:
-            raise StreamError(
-                f"update columns differ from the model's: missing {missing}, unexpected {extra}"
-            )
+            why = [f"{what} {names}" for what, names in (("missing", missing), ("unexpected", extra))
+                   if names]  # an empty list had been printed: "unexpected []"
+            raise StreamError(f"update columns differ from the model's: {', '.join(why)}")
         values = np.empty(len(self.columns))
         for j, c in enumerate(self.columns):
             v = data[c]
