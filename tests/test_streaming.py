@@ -597,6 +597,18 @@ def test_frames_in_another_zone_forecast_on_the_fitted_calendar(calendar_model, 
     paris.iloc[:100].tz_localize(None).rename_axis("date").to_csv(path)
     with pytest.raises(DataValidationError, match=r"^naive\.csv: the timestamps are without a time zone"):
         calendar_model.predict(str(path))
+    # naive local times across the October change repeat an hour: the zone is what they lack, not
+    # a duplicate row to drop (helper-169)
+    october = pd.date_range("2024-10-25", periods=180, freq="h", tz="Europe/Paris", name="date")
+    local = paris.iloc[:180].set_axis(october.tz_localize(None))
+    assert local.index.has_duplicates
+    for given in (local, path):
+        if given is path:
+            local.to_csv(path)
+        with pytest.raises(DataValidationError, match=r"timestamps are without a time zone, but the model "
+                                                      r"was fitted on timestamps in Europe/Paris") as info:
+            calendar_model.predict(given if given is local else str(path))
+        assert "duplicate" not in str(info.value)
 
 
 @pytest.mark.parametrize("as_name", [lambda t: t.to_pydatetime(), lambda t: t.to_datetime64()])
