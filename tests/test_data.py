@@ -1573,6 +1573,24 @@ def test_local_days_written_in_utc_are_sent_to_tz_not_to_resampling():
 # ---- files as spreadsheets and archivers write them ------------------------------------------
 
 
+def test_naive_times_repeating_the_hour_a_zones_clocks_go_back_are_named_so():
+    """Read for a zone (tz=, as a zone-aware model reads), naive local times repeat the hour the
+    clocks go back: the advice is to write their offsets, not to drop a real hour (helper-169). A
+    repeat at another hour, or read with no zone or one without that change, is a duplicate row."""
+    local = pd.date_range("2021-10-30 20:00", periods=12, freq="h", tz="Europe/Berlin").tz_localize(None)
+    frame = pd.DataFrame({"a": np.arange(12.0)}, index=local.rename("date"))
+    with pytest.raises(DataValidationError, match=r"^frame: 1 duplicate timestamp: 2021-10-31 02:00:00 at "
+                       r"row 6 and row 7; the timestamps are without a time zone, and that is the hour "
+                       r"Europe/Berlin repeats when its clocks go back\. Write them with their UTC offsets"):
+        read_series(frame, tz="Europe/Berlin")
+    for tz in (None, "UTC", "Asia/Tokyo"):
+        with pytest.raises(DataValidationError, match=r"Drop or aggregate the duplicate rows"):
+            read_series(frame, tz=tz)
+    other = frame.set_axis(local.insert(3, local[3]).delete(7).rename("date"))  # 23:00 twice, one 02:00
+    with pytest.raises(DataValidationError, match=r"2021-10-30 23:00:00 .*Drop or aggregate"):
+        read_series(other, tz="Europe/Berlin")
+
+
 def test_data_lines_with_more_fields_than_the_header_are_refused(tmp_path):
     """pandas makes the extra leading fields row labels, silently: unquoted decimal commas
     (10,3 -> 3) gave the fractional digits as the values, and a trailing comma on the data lines

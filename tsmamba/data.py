@@ -1571,6 +1571,14 @@ def _non_numeric_report(name: str, col: pd.Series, origin: _Origin) -> str:
 # validation
 
 
+def _clocks_go_back(naive: pd.DatetimeIndex, tz: Any) -> bool:
+    """Whether every naive time given is one that zone ``tz`` repeats when its clocks go back."""
+    try:
+        return bool(naive.tz_localize(tz, ambiguous="NaT", nonexistent="NaT").isna().all())
+    except (TypeError, ValueError):  # not a zone pandas knows
+        return False
+
+
 def _validate(
     times: pd.DatetimeIndex,
     data: pd.DataFrame,
@@ -1631,6 +1639,13 @@ def _validate(
             f"{_plural(len(dup_after), 'duplicate timestamp')}: "
             f"{_and_more(shown, len(dup_after))}"
         )
+        if strict and tz is not None and times.tz is None and _clocks_go_back(times[dup_after], tz):
+            raise DataValidationError(  # the advice below, to drop a repeat, would lose a real hour
+                f"{origin.prefix()}{text}; the timestamps are without a time zone, and "
+                f"{'that is the hour' if len(dup_after) == 1 else 'those are hours'} {tz} repeats when "
+                "its clocks go back. Write them with their UTC offsets (02:00+02:00, then 02:00+01:00) "
+                "or in UTC; dropping a row would lose a real hour"
+            )
         if strict:
             raise DataValidationError(
                 f"{origin.prefix()}{text}. Drop or aggregate the duplicate rows (keep one row per "

@@ -53,7 +53,6 @@ from tsmamba.data import (
     future_index,
     infer_freq,
     is_long_form,
-    read_series,
     read_strict,
     steps_by_one,
     time_feature_count,
@@ -480,29 +479,19 @@ class TSMambaForecaster(BaseEstimator):
             if differ:
                 raise DataValidationError(differ)
         zone = self.index_.tz  # aware times are read as the same instants on the fitted calendar
-        time_col = default_time_col(df, time_col)
-        try:
-            frame = read_strict(df, caller=caller, time_col=time_col, columns=self.columns_,
-                                fitted_channels=True, freq=self.freq_, tz=zone, fill=fill)
-        except DataValidationError:
-            # naive local times across a DST change repeat an hour: not a duplicate row to drop
-            if zone is not None and _read_naive(df, time_col, self.columns_):
-                raise DataValidationError(self._zone_mismatch(df, None)) from None
-            raise
+        # (naive local times that repeat the hour the zone's clocks go back are said to be so there)
+        frame = read_strict(df, caller=caller, time_col=default_time_col(df, time_col), columns=self.columns_,
+                            fitted_channels=True, freq=self.freq_, tz=zone, fill=fill)
         if (frame.index.tz is None) != (zone is None):
-            raise DataValidationError(self._zone_mismatch(df, frame.index.tz))
+            given = f"in {frame.index.tz}" if zone is None else "without a time zone"
+            fitted = "without a time zone" if zone is None else f"in {zone}"
+            where = f"{Path(df).name}: the" if isinstance(df, (str, os.PathLike)) else "the frame's"
+            raise DataValidationError(
+                f"{where} timestamps are {given}, but the model was fitted on timestamps "
+                f"{fitted}; give them {fitted}"
+            )
         self._check_freq(frame.index, "the frame")
         return frame
-
-    def _zone_mismatch(self, df: Any, given: Any) -> str:
-        """Why ``df``, whose timestamps are in zone ``given`` (None: naive), cannot be forecast
-        from by this model, fitted on timestamps in the other kind."""
-        zone = self.index_.tz
-        given = f"in {given}" if zone is None else "without a time zone"
-        fitted = "without a time zone" if zone is None else f"in {zone}"
-        where = f"{Path(df).name}: the" if isinstance(df, (str, os.PathLike)) else "the frame's"
-        return (f"{where} timestamps are {given}, but the model was fitted on timestamps {fitted}; "
-                f"give them {fitted}")
 
     def _columns_differ(self, present: Sequence[str], time_col: Any) -> str | None:
         """Why a wide frame's columns ``present`` (its ``time_col`` aside) are not the fitted
@@ -1272,17 +1261,6 @@ def _new_network(
 UNSCALED_RMS = 1e3
 """With ``scale=False`` and ``norm="none"`` the network sees the values as given: a training
 column whose root mean square exceeds this is warned about (its weights start near unit scale)."""
-
-
-def _read_naive(df: Any, time_col: str | None, columns: Sequence[str]) -> bool:
-    """Whether ``df``'s timestamps read without a time zone when read leniently (repeats, gaps and
-    missing values kept); False when they cannot be read so either."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # what the lenient read keeps as published
-            return read_series(df, time_col=time_col, columns=columns, strict=False).index.tz is None
-    except (DataValidationError, ConfigError, ValueError, OSError):
-        return False
 
 
 def _warn_unscaled(train: np.ndarray, columns: Sequence[Any]) -> None:
