@@ -95,8 +95,10 @@ def score(
 def forecasts(
     values, phase, borders, lookback: int, horizon: int, variant: str, alpha: float = 1.0,
     train_stride: int = 1, sampling: str = "strided", period: int | None = None,
+    splits: tuple[str, ...] = ("val", "test"),
 ) -> dict:
-    """One ridge variant's forecasts and targets at one horizon: split -> ((n, H, C), (n, H, C)).
+    """One ridge variant's forecasts and targets at one horizon: split -> ((n, H, C), (n, H, C)),
+    for each split of ``splits`` ("train" gives the fitted map's forecasts of its own windows).
 
     ``train_stride`` k > 1 fits on 1 in k training windows, as the network's ``train_stride`` /
     ``train_sampling`` thin them: every k-th window ("strided") or a random 1/k ("random", seed 0).
@@ -143,7 +145,7 @@ def forecasts(
     B = rows(y - back)
     W = np.linalg.solve(A.T @ A + alpha * np.eye(A.shape[1]), A.T @ B)
     out = {}
-    for split in ("val", "test"):
+    for split in splits:
         _, y, xr, back = prepared(split)
         A = np.hstack([rows(xr), np.ones((xr.shape[0] * xr.shape[2] * w, 1))])
         out[split] = (unrows(A @ W, len(y)) + back, y)

@@ -114,3 +114,86 @@ def test_main_prints_the_breakdown_the_weights_and_the_level_rows(level_shift, s
     with pytest.raises(SystemExit):
         level_shift.main()
     assert "a half-life is a number of rows > 0" in capsys.readouterr().err
+
+
+def test_linear_cycle_forecasts_of_the_training_windows_are_the_fitted_maps(level_shift, experiment_script,
+                                                                            series):
+    """``forecasts(splits=("train", ...))``: the ridge map's forecasts of the very windows it was fitted on
+    (the cyc map is ``cyc_designs``' train design times its ridge solution); val is as before."""
+    linear_cycle = experiment_script("linear_cycle")
+    values, phase, borders = series
+    both = linear_cycle.forecasts(values, phase, borders, L, H, "cyc", splits=("train", "val"))
+    assert set(both) == {"train", "val"}
+    alone = linear_cycle.forecasts(values, phase, borders, L, H, "cyc")
+    np.testing.assert_array_equal(both["val"][0], alone["val"][0])
+    _, A, B = next(level_shift.cyc_designs(values, phase, borders, L, H))
+    W = np.linalg.solve(A.T @ A + np.eye(A.shape[1]), A.T @ B)
+    cycle = linear_cycle.training_cycle(values, phase, borders)
+    _, yi = linear_cycle.windows(values, *borders["train"], L, H)
+    free = (A @ W).reshape(len(yi), values.shape[1], H).transpose(0, 2, 1)  # rows window-major, (n, H, C)
+    np.testing.assert_allclose(both["train"][0], free + cycle[phase[yi]], rtol=1e-9, atol=1e-12)
+    np.testing.assert_array_equal(both["train"][1], values[yi])
+
+
+def test_robust_fit_reweights_windows_by_their_residual_and_is_the_ridge_map_when_none_exceeds_delta(
+        level_shift, experiment_script, series):
+    values, phase, borders = series
+    plain = level_shift.level_map_scores(values, phase, borders, L, H, [])
+    loose = level_shift.robust_map_scores(values, phase, borders, L, H, delta=1e6)
+    assert loose["downweighted"] == 0.0
+    assert loose["val"] == pytest.approx(plain["val"], rel=1e-12)
+    assert loose["test"] == pytest.approx(plain["test"], rel=1e-12)
+    n_val = len(experiment_script("linear_cycle").windows(values, *borders["val"], L, H)[0])
+    first, second = loose["val_halves"]  # the first n // 2 windows, then the rest
+    half = n_val // 2
+    assert first * half + second * (n_val - half) == pytest.approx(loose["val"] * n_val, rel=1e-12)
+
+    # written another way: each fit a least-squares problem whose rows are scaled by sqrt(weight),
+    # the ridge penalty as extra rows; the weights delta / r from the fit before
+    delta, iterations = 0.4, 3
+    designs = {split: (A, B) for split, A, B in level_shift.cyc_designs(values, phase, borders, L, H)}
+    A, B = designs["train"]
+    weights = np.ones(len(A))
+    for _ in range(iterations):
+        root = np.sqrt(weights)[:, None]
+        stacked_A = np.vstack([A * root, np.eye(A.shape[1])])
+        stacked_B = np.vstack([B * root, np.zeros((A.shape[1], H))])
+        W = np.linalg.lstsq(stacked_A, stacked_B, rcond=None)[0]
+        weights = np.minimum(1.0, delta / np.sqrt(np.mean((A @ W - B) ** 2, axis=1)))
+    robust = level_shift.robust_map_scores(values, phase, borders, L, H, delta, iterations)
+    assert 0 < robust["downweighted"] < 1
+    assert robust["downweighted"] == pytest.approx(np.mean(weights < 1))
+    for split in ("val", "test"):
+        A_s, B_s = designs[split]
+        assert robust[split] == pytest.approx(np.mean((A_s @ W - B_s) ** 2), rel=1e-9)
+    assert robust["val"] != pytest.approx(plain["val"], rel=1e-6)
+
+
+def test_main_prints_the_weights_fitted_on_training_windows_and_the_robust_rows(level_shift, series,
+                                                                                 monkeypatch, capsys):
+    values, phase, borders = series
+    data = SimpleNamespace(values=values, borders=borders, fit_index=None, freq=None, columns=["a", "b", "c"])
+    monkeypatch.setattr(level_shift, "prepare_ltsf", lambda name, lookback, horizon: data)
+    monkeypatch.setattr(level_shift, "row_phases", lambda data, cycle, calendar: phase)
+    monkeypatch.setattr(level_shift, "HORIZONS", (H,))
+    monkeypatch.setattr("sys.argv", ["level_shift.py", "--data", "X", "--lookback", str(L), "--cycle", str(W),
+                                     "--train-weights", "--robust", "1e6", "0.4"])
+    level_shift.main()
+    out = capsys.readouterr().out.splitlines()
+    maps = [level_shift.forecasts(values, phase, borders, L, H, variant, splits=("train", "val", "test"))
+            for variant in ("cyc", "cyc+rev")]
+    fitted = level_shift.per_channel_simplex([m["train"][0] for m in maps], maps[0]["train"][1])
+    mixed = level_shift.channel_weighted([m["val"][0] for m in maps], fitted)
+    line = next(i for i, text in enumerate(out) if "fitted on the training windows" in text)
+    assert f"avg {np.mean((mixed - maps[0]['val'][1]) ** 2):.6f} | test" in out[line]
+    rev_weights = out[line + 1].split(":", 1)[1].split()
+    assert [float(v) for v in rev_weights[1::2]] == pytest.approx(fitted[:, 1], abs=5e-3)
+    robust = [text for text in out if text.startswith("    delta ")]
+    plain = level_shift.level_map_scores(values, phase, borders, L, H, [])
+    assert len(robust) == 2 and f"avg {plain['val']:.6f}" in robust[0] and "downweighted 0.000" in robust[0]
+
+    monkeypatch.setattr("sys.argv", ["level_shift.py", "--data", "X", "--lookback", str(L), "--cycle", str(W),
+                                     "--robust", "0"])
+    with pytest.raises(SystemExit):
+        level_shift.main()
+    assert "a robust fit's delta is a residual > 0" in capsys.readouterr().err
