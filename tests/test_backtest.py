@@ -338,6 +338,18 @@ def test_backtest_passes_fit_kwargs_and_context():
     assert {c["context"] for c in CALL_LOG} == {"full"}
 
 
+def test_a_csv_path_is_read_and_scored_as_its_frame(tmp_path):
+    """The rolling protocol takes a CSV path (str or Path) as the LTSF one does; it had read
+    ``.attrs`` of the path itself."""
+    frame = ramp(40)
+    frame.to_csv(tmp_path / "ramp.csv")
+    from_frame = backtest(LastValueForecaster(), frame, start=20, stride=3)
+    for source in (str(tmp_path / "ramp.csv"), tmp_path / "ramp.csv"):
+        result = backtest(LastValueForecaster(), source, start=20, stride=3)
+        pd.testing.assert_frame_equal(result.forecasts, from_frame.forecasts)
+        assert result.scores == from_frame.scores
+
+
 def test_forecasts_frame_is_tidy_and_aligned():
     frame = ramp(30, n_channels=2)
     result = backtest(LastValueForecaster(horizon=3), frame, start=19, stride=4)

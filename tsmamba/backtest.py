@@ -1209,7 +1209,8 @@ def backtest(
         fit_horizon=model_horizon,
     )
     origins = plan.origins
-    repairs = _repairs(df.attrs.get("repairs"), channels, data_name or frame.attrs.get("source", "the data"),
+    given = df.attrs.get("repairs") if isinstance(df, pd.DataFrame) else None  # a path is read strictly
+    repairs = _repairs(given, channels, data_name or frame.attrs.get("source", "the data"),
                        index[int(origins[0])], index[min(int(origins[-1]) + horizon, n_rows - 1)])
     n = plan.n_windows
     if not needs_fit:  # a prefitted forecaster: did it train on the rows it is scored on?
