@@ -1414,6 +1414,16 @@ def test_read_errors_say_where_the_cleaning_options_are(series):
 
 
 
+def test_a_delimiter_hint_says_the_separator_is_read_series_option(series, tmp_path):
+    """A tab-separated file given to fit: the advice "pass sep='\\t'" names read_series as the reader
+    that takes it (fit takes no sep=)."""
+    series.to_csv(tmp_path / "tabs.tsv", sep="\t")
+    with pytest.raises(DataValidationError, match=r"pass sep='\\t'.*fit reads the data as it is: those "
+                                                  r"options are tsmamba.data.read_series's"):
+        TSMambaForecaster(**TINY).fit(tmp_path / "tabs.tsv")
+
+
+
 def test_a_frame_fit_accepts_with_its_times_in_the_index_and_a_date_column_can_be_forecast(fitted, series):
     """fit reads the 'date' column holding the index's own times as the time; predict had called
     it an unexpected channel (and forecast_origins and stream with it)."""

@@ -1607,3 +1607,55 @@ def test_update_many_of_no_rows_as_array_returns_an_array(model, series):
     stream = model.stream(history=series.iloc[:80])
     empty = stream.update_many(series.iloc[80:80], as_array=True)
     assert isinstance(empty, np.ndarray) and empty.shape == stream.forecast(as_array=True).shape
+
+
+def test_an_update_takes_its_time_under_the_fitted_time_columns_name(series):
+    """A model fitted on times named 'Datetime' reads an update's 'Datetime' as its timestamp, as
+    predict and update_many read that column (it had been refused as an unexpected column)."""
+    named = series.rename_axis("Datetime")
+    est = TSMambaForecaster(**TINY).fit(named.iloc[:80])
+    flat = named.reset_index()  # rows numbered 0, 1, ...: the time is a column
+    expected = est.stream(named.iloc[:60]).update(named.iloc[60])
+    for row in (flat.iloc[60], flat.iloc[60].to_dict(), flat.iloc[60:61]):
+        stream = est.stream(named.iloc[:60])
+        pd.testing.assert_frame_equal(stream.update(row), expected)
+        assert stream.last_timestamp == named.index[60]
+    stream = est.stream(named.iloc[:60])
+    with pytest.raises(StreamError, match=re.escape("gap: 2 step(s) missing")):  # read as the time
+        stream.update(flat.iloc[62].to_dict())
+
+
+def test_an_update_with_two_timestamps_is_refused_not_resolved(model, series):
+    stream = model.stream(history=series.iloc[:60])
+    before = snapshot(stream)
+    row, next_time, later = series.iloc[60], str(series.index[60]), str(series.index[61])
+    for update, named in (({**row.to_dict(), "date": next_time, "ds": later}, "'date', 'ds'"),
+                          (pd.concat([row, pd.Series({"date": later})]).rename(series.index[60]),
+                           f"its name '{series.index[60]}', 'date'")):
+        with pytest.raises(StreamError, match=re.escape(f"more than one timestamp ({named}); keep one")):
+            stream.update(update)
+        assert_same_snapshot(before, snapshot(stream))
+
+
+def test_ids_that_do_not_name_the_histories_are_refused(model, series):
+    """One frame with two ids had made a second series that was never warmed; a mapping's keys
+    had overridden ids= without a word; a string had been read as one id per letter."""
+    with pytest.raises(ConfigError, match="one history frame but 2 ids"):
+        Stream(model, series.iloc[:50], ids=["a", "b"])
+    with pytest.raises(ConfigError, match=r"names its series by its keys \['a'\]; drop ids= \(got \['x'\]\)"):
+        Stream(model, {"a": series.iloc[:50]}, ids=["x"])
+    assert Stream(model, {"a": series.iloc[:50]}, ids=["a"]).ids == ["a"]  # the same ids: no harm
+    with pytest.raises(ConfigError, match=r"ids is a list of series ids, got 'abc'; for one series pass "
+                       r"ids=\['abc'\]"):
+        Stream(model, None, ids="abc")
+
+
+def test_a_history_with_a_missing_value_names_the_stream_and_what_its_policies_cover(model, series):
+    history = series.iloc[:60].copy()
+    history.iloc[5, 0] = np.nan
+    with pytest.raises(DataValidationError) as caught:
+        model.stream(history, missing="ffill")
+    text = str(caught.value)
+    assert "stream reads the data as it is" in text and "pass the frame to stream" in text
+    assert "predict" not in text
+    assert text.endswith("(missing= and gaps= apply to the updates after the history, not to the history)")

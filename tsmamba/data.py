@@ -875,7 +875,8 @@ def read_series(
     )  # fmt: skip
 
 
-_READ_OPTIONS = ("sort=True", "fill=", "impute=", "date_format=", "encoding=", "tz=", "id_col=")
+_READ_OPTIONS = ("sort=True", "fill=", "impute=", "date_format=", "encoding=", "tz=", "id_col=", "sep=",
+                 "decimal=")
 
 
 def default_time_col(source: Any, time_col: str | None) -> str:

@@ -28,7 +28,7 @@ import csv
 import datetime
 import io
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +63,7 @@ __all__ = ["CSVLineReader", "Stream"]
 
 FORMAT = STREAM_FORMAT
 POLICIES = ("reject", "ffill", "zero")
-_TIME_KEYS = ("date", "ds", "timestamp", "time")  # the key of an update's timestamp
+_TIME_KEYS = ("date", "ds", "timestamp", "time")  # an update's timestamp (or the fitted time column's)
 PIECE_STEPS = 4096  # rows per forward pass of a history, update_many or gap: the state makes them exact
 
 
@@ -175,18 +175,34 @@ class Stream:
 
     # ---- set-up ----------------------------------------------------------------------------
     def _history_frames(self, history: Any, ids: Sequence[Any] | None) -> tuple[list, list]:
+        if isinstance(ids, (str, bytes)) or (ids is not None and not isinstance(ids, Iterable)):
+            raise ConfigError(f"ids is a list of series ids, got {ids!r}; for one series pass ids=[{ids!r}]")
+        ids = None if ids is None else list(ids)
+
+        def read(frame: Any) -> pd.DataFrame:  # a history is read as predict reads a frame
+            try:
+                return self.forecaster._frame_for_prediction(frame, caller="stream")
+            except DataValidationError as exc:
+                if "read_series's" not in str(exc):
+                    raise
+                raise DataValidationError(f"{exc} (missing= and gaps= apply to the updates after the "
+                                          "history, not to the history)") from None
+
         if history is None:
-            ids = list(ids) if ids is not None else [0]
-            return [None] * len(ids), ids
+            return [None] * len(ids or [0]), ids or [0]
         if isinstance(history, Mapping):
             keys = list(history)
-            return [self.forecaster._frame_for_prediction(history[k]) for k in keys], keys
-        if isinstance(history, (list, tuple)):
-            keys = list(ids) if ids is not None else list(range(len(history)))
-            if len(keys) != len(history):
-                raise ConfigError(f"{len(history)} histories but {len(keys)} ids")
-            return [self.forecaster._frame_for_prediction(h) for h in history], keys
-        return [self.forecaster._frame_for_prediction(history)], list(ids) if ids is not None else [0]
+            if ids is not None and ids != keys:  # they had been ignored
+                raise ConfigError(f"a mapping of histories names its series by its keys {keys[:10]}; "
+                                  f"drop ids= (got {ids[:10]}), or key the histories by those ids")
+            return [read(history[k]) for k in keys], keys
+        given = list(history) if isinstance(history, (list, tuple)) else [history]
+        keys = ids if ids is not None else list(range(len(given)))
+        if len(keys) != len(given):  # one frame with two ids had made a second, empty series
+            what = f"{len(given)} histories" if isinstance(history, (list, tuple)) else "one history frame"
+            raise ConfigError(f"{what} but {len(keys)} ids; give one id per history (start a series "
+                              "with no history as {id: empty frame} or with history=None)")
+        return [read(h) for h in given], keys
 
     @torch.no_grad()
     def _warm(self, b: int, frame: pd.DataFrame) -> None:
@@ -253,6 +269,13 @@ class Stream:
         return self._forecast.is_inference() or any(t.is_inference() for t in self._state.tensors().values())
 
     # ---- validation (before any state change) ----------------------------------------------
+    def _time_keys(self) -> list[str]:
+        """The keys an update's timestamp may come under: the fitted time column's name (as predict
+        reads it) and the usual ones, none of them a channel."""
+        fitted = self.forecaster.index_.name
+        named = [fitted] if isinstance(fitted, str) and fitted not in _TIME_KEYS else []
+        return [key for key in (*named, *_TIME_KEYS) if key not in self.columns]
+
     def _parse_row(self, row: Any) -> tuple[np.ndarray, pd.Timestamp | None]:
         """One observation -> (C,) float values and an optional timestamp."""
         ts = None
@@ -273,9 +296,12 @@ class Stream:
         if len(data) != len(row):  # a repeated key (or 0 and "0") had kept one of its values
             keys = pd.Index([str(k) for k in row.keys()])
             raise StreamError(f"update columns repeat: {keys[keys.duplicated()].unique().tolist()}")
-        for key in _TIME_KEYS:
-            if key in data and key not in self.columns:
-                ts = data.pop(key)
+        keys = [key for key in self._time_keys() if key in data]
+        if len(keys) + (ts is not None) > 1:  # one of them had won without a word
+            given = ([f"its name {str(ts)!r}"] if ts is not None else []) + [repr(k) for k in keys]
+            raise StreamError(f"an update holds more than one timestamp ({', '.join(given)}); keep one")
+        if keys:
+            ts = data.pop(keys[0])
         missing = [c for c in self.columns if c not in data]
         extra = [str(k) for k in data if k not in self.columns]
         if missing or extra:
@@ -454,7 +480,7 @@ class Stream:
                     f"update takes one row, got a frame of {len(frame)}; feed a series' rows with "
                     "update_many(frame), or one at a time"
                 )
-            timed = [k for k in _TIME_KEYS if k in frame.columns and k not in self.columns]
+            timed = [k for k in self._time_keys() if k in frame.columns]
             both = isinstance(frame.index, pd.DatetimeIndex) and timed
             if isinstance(frame.index, pd.MultiIndex) or both:
                 raise StreamError(  # the index had been ignored, or overridden by the column
@@ -484,8 +510,9 @@ class Stream:
         """Feed one new observation (per series) and return the forecast made after it.
 
         ``row``: a Series (name = timestamp), a one-row DataFrame (index = timestamp), a dict
-        (optionally with "date"), or a 1-D array; for several series, ``{id: row}`` or a DataFrame
-        indexed by id (one row each) for any of them, or a (B, C) array for all B. Returns an
+        (optionally with its timestamp under the fitted time column's name or "date", "ds",
+        "timestamp", "time"; one timestamp only), or a 1-D array; for several series, ``{id: row}``
+        or a DataFrame indexed by id (one row each) for any of them, or a (B, C) array for all B. Returns an
         ``horizon x channels`` DataFrame indexed by the future timestamps, or with ``as_array`` the
         raw (H, C) array; for several series, the forecasts of the series this call advanced, in
         the stream's order of ids: ``{id: DataFrame}``, or a (b, H, C) array. :meth:`forecast`
