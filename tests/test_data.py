@@ -2226,6 +2226,24 @@ def test_times_where_channels_are_expected_are_named_as_times():
         read_series(frame.assign(seen=frame.index.as_unit("ns")))
 
 
+def test_an_index_of_text_times_named_as_the_time_column_is_read_as_it(tmp_path):
+    """pd.read_csv(path, index_col="date") without parse_dates: an index of text named 'date' is
+    the time column (it had been "time column 'date' not found", and time_col='date' said the same)."""
+    path = tmp_path / "hourly.csv"
+    hourly_frame(30, 2).to_csv(path, index=False)
+    from_file = read_series(path)
+    text_index = pd.read_csv(path, index_col="date")
+    assert not isinstance(text_index.index, pd.DatetimeIndex)
+    for read in (read_series(text_index), read_series(text_index, time_col="date")):
+        pd.testing.assert_frame_equal(read, from_file)
+    garbled = text_index.rename(index={text_index.index[3]: "not a time"})
+    with pytest.raises(DataValidationError, match=r"1 of 30 values of time column 'date' cannot be parsed "
+                                                  r"as dates: row 3: 'not a time'"):
+        read_series(garbled)
+    with pytest.raises(DataValidationError, match="time column 'when' not found"):
+        read_series(text_index, time_col="when")  # another name: the index is not taken for it
+
+
 # --- pinned by mutation round 9 (this session's changes) ---
 
 

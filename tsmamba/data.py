@@ -1227,6 +1227,9 @@ def _split_time(
     if isinstance(frame.index, pd.DatetimeIndex) and (implicit_index or time_col is None):
         name = frame.index.name if frame.index.name is not None else (time_col or "date")
         return frame.index, frame, str(name)
+    if time_col is not None and frame.index.name == time_col and not isinstance(
+            frame.index, (pd.DatetimeIndex, pd.PeriodIndex)):  # read_csv(index_col="date"): its text
+        return pd.Series(frame.index.to_numpy(), index=frame.index, name=time_col), frame, str(time_col)
     if isinstance(frame.index, pd.PeriodIndex) and (implicit_index or time_col is None):
         raise DataValidationError(  # it had been "time column 'date' not found"
             f"{origin.prefix()}the frame's index is a PeriodIndex (periods of {frame.index.freqstr!r}), "
