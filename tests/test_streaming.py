@@ -177,6 +177,24 @@ def test_update_array_refuses_complex_values(model, series):
     assert_same_snapshot(before, snapshot(stream))
 
 
+def test_update_array_refuses_channels_labelled_in_another_order(model64, series):
+    """A Series or frame whose labels are the channels in another order had been read by position."""
+    stream = model64.stream(history=series.iloc[:60])
+    before = snapshot(stream)
+    swapped = series.iloc[60][["c2", "c1", "c0"]]
+    with pytest.raises(StreamError, match=re.escape("update_array reads values in the fitted order ['c0', "
+                                                    "'c1', 'c2'], got them labelled ['c2', 'c1', 'c0']")):
+        stream.update_array(swapped)
+    with pytest.raises(StreamError, match="got them labelled"):
+        stream.update_array(series.iloc[60:61][["c1", "c0", "c2"]])
+    assert_same_snapshot(before, snapshot(stream))
+    by_name = copy.copy(stream).update(swapped, as_array=True)
+    np.testing.assert_array_equal(stream.update_array(series.iloc[60]), by_name)  # labelled in order
+    unlabelled = pd.Series(series.iloc[61].to_numpy())  # 0, 1, 2: no channel's name, read in order
+    np.testing.assert_array_equal(copy.copy(stream).update_array(unlabelled),
+                                  stream.update_array(series.iloc[61].to_numpy()))
+
+
 def test_forecast_does_not_change_state(model, series):
     stream = model.stream(history=series.iloc[:50])
     before = snapshot(stream)

@@ -568,6 +568,14 @@ class Stream:
         marks come from each series' last timestamp plus the frequency.
         """
         C, B = len(self.columns), len(self.ids)
+        labels = (values.index if isinstance(values, pd.Series)
+                  else values.columns if isinstance(values, pd.DataFrame) else None)
+        if labels is not None:  # names in another order had been read by position, channels swapped
+            labels = [str(k) for k in labels]
+            if set(labels) & set(self.columns) and labels != self.columns:
+                raise StreamError(f"update_array reads values in the fitted order {self.columns[:10]}, got "
+                                  f"them labelled {labels[:10]}; pass them in that order, or use update() "
+                                  "to match them by name")
         arr = np.asarray(values)
         if np.iscomplexobj(arr):  # float64 would drop the imaginary parts, with only a warning
             raise StreamError("update_array takes real numbers, got complex values; pass the real values")
