@@ -1591,6 +1591,45 @@ def test_naive_times_repeating_the_hour_a_zones_clocks_go_back_are_named_so():
         read_series(other, tz="Europe/Berlin")
 
 
+def test_naive_sub_hourly_times_across_a_zones_clock_changes_are_named_so():
+    """Half-hourly local times read for a zone go 02:00, 02:30, 02:00 when the clocks go back: named
+    as that, not as unsorted rows to sort, which would mix the two hours (helper-172); the hour skipped
+    when they go forward is no gap to fill, even with fill= (a fill had made up times that never
+    were, and the CLI had then refused the --tz it was given). Without a zone: unsorted, and a gap."""
+    def local(start: str, periods: int, freq: str, zone: str) -> pd.DataFrame:
+        wall = pd.date_range(start, periods=periods, freq=freq, tz=zone).tz_localize(None)
+        return pd.DataFrame({"load": np.arange(float(periods))}, index=wall.rename("date"))
+
+    autumn = local("2021-10-30", 100, "30min", "Europe/Berlin")
+    with pytest.raises(DataValidationError, match=re.escape(
+            "frame: timestamps are not in increasing order: row 54 at 2021-10-31 02:00:00 follows row 53 at "
+            "2021-10-31 02:30:00; the timestamps are without a time zone, and the clock goes back within the "
+            "hour Europe/Berlin repeats when its clocks go back. Write them with their UTC offsets "
+            "(02:00+02:00, then 02:00+01:00) or in UTC; sorting them would mix the two hours")):
+        read_series(autumn, tz="Europe/Berlin")
+    with pytest.raises(DataValidationError, match=r"2 duplicate timestamps: .*those are hours Europe/Berlin "
+                       r"repeats when its clocks go back"):
+        read_series(autumn, tz="Europe/Berlin", sort=True)
+    with pytest.raises(DataValidationError, match=r"time goes back at 1 place in all\. Sort the data"):
+        read_series(autumn)
+    new_york = local("2021-11-06 12:00", 40, "30min", "America/New_York")
+    with pytest.raises(DataValidationError, match=re.escape("(01:00-04:00, then 01:00-05:00)")):
+        read_series(new_york, tz="America/New_York")
+
+    spring = local("2021-03-27", 400, "15min", "Europe/Berlin")
+    for fill in (None, "interpolate"):
+        with pytest.raises(DataValidationError, match=re.escape(
+                "frame: 4 timestamps missing from the '15min' grid in 1 gap: 4 missing after 2021-03-28 "
+                "01:45:00 (row 103), from 2021-03-28 02:00:00; the timestamps are without a time zone, and "
+                "those times are in the hour Europe/Berlin skips when its clocks go forward. Write them with "
+                "their UTC offsets (01:45+01:00, then 03:00+02:00) or in UTC; nothing is missing there")):
+            read_series(spring, tz="Europe/Berlin", fill=fill)
+    assert len(read_series(spring, fill="interpolate")) == 404  # no zone: a gap like any other
+    longer = spring.drop(index=pd.Timestamp("2021-03-28 03:00"))  # a row missing beside the skipped hour
+    with pytest.raises(DataValidationError, match=r"5 timestamps missing .*\. Pass fill="):
+        read_series(longer, tz="Europe/Berlin")
+
+
 def test_data_lines_with_more_fields_than_the_header_are_refused(tmp_path):
     """pandas makes the extra leading fields row labels, silently: unquoted decimal commas
     (10,3 -> 3) gave the fractional digits as the values, and a trailing comma on the data lines

@@ -1575,12 +1575,37 @@ def _non_numeric_report(name: str, col: pd.Series, origin: _Origin) -> str:
 # validation
 
 
-def _clocks_go_back(naive: pd.DatetimeIndex, tz: Any) -> bool:
-    """Whether every naive time given is one that zone ``tz`` repeats when its clocks go back."""
+def _clock_change(naive: pd.DatetimeIndex, tz: Any, *, back: bool) -> bool:
+    """Whether every naive time given is one that zone ``tz`` repeats when its clocks go back
+    (``back``), or one it skips when they go forward (not ``back``)."""
+    if not len(naive):
+        return False
     try:
-        return bool(naive.tz_localize(tz, ambiguous="NaT", nonexistent="NaT").isna().all())
+        if back:  # the repeated wall times, and not the skipped ones, become NaT
+            local = naive.tz_localize(tz, ambiguous="NaT", nonexistent="shift_forward")
+        else:
+            local = naive.tz_localize(tz, ambiguous=np.zeros(len(naive), dtype=bool), nonexistent="NaT")
     except (TypeError, ValueError):  # not a zone pandas knows
         return False
+    return bool(local.isna().all())
+
+
+def _both_passes(naive: pd.Timestamp, tz: Any) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """A wall time zone ``tz`` repeats when its clocks go back, at its first pass and its second."""
+    return naive.tz_localize(tz, ambiguous=True), naive.tz_localize(tz, ambiguous=False)
+
+
+def _write_offsets(which: str, before: pd.Timestamp, after: pd.Timestamp) -> str:
+    """The advice for naive local times read for a zone across its clock change: ``which`` says
+    what the change does there ("that is the hour ... repeats when its clocks go back"), and the
+    zone-aware times ``before`` and ``after`` it are the example written with their offsets."""
+
+    def written(t: pd.Timestamp) -> str:  # 02:00+02:00
+        minutes = int(t.utcoffset().total_seconds() // 60)
+        return f"{t:%H:%M}{'+' if minutes >= 0 else '-'}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+    return (f"; the timestamps are without a time zone, and {which}. Write them with their UTC offsets "
+            f"({written(before)}, then {written(after)}) or in UTC")
 
 
 def _validate(
@@ -1617,11 +1642,17 @@ def _validate(
         if not sort:
             back = np.flatnonzero(steps < 0)
             i = int(back[0])
+            text = (f"{origin.prefix()}timestamps are not in increasing order: "
+                    f"{origin.row(_source_row(rows, i + 1))} at {_fmt_ts(times[i + 1])} follows "
+                    f"{origin.row(_source_row(rows, i))} at {_fmt_ts(times[i])}")
+            if tz is not None and times.tz is None and _clock_change(times[[i, i + 1]], tz, back=True):
+                raise DataValidationError(  # sorting would interleave the two passes of that hour
+                    text + _write_offsets(f"the clock goes back within the hour {tz} repeats when its clocks "
+                                          "go back", *_both_passes(times[i + 1], tz))
+                    + "; sorting them would mix the two hours"
+                )
             raise DataValidationError(
-                f"{origin.prefix()}timestamps are not in increasing order: "
-                f"{origin.row(_source_row(rows, i + 1))} at {_fmt_ts(times[i + 1])} follows "
-                f"{origin.row(_source_row(rows, i))} at {_fmt_ts(times[i])}; time goes back at "
-                f"{_plural(len(back), 'place')} in all. "
+                f"{text}; time goes back at {_plural(len(back), 'place')} in all. "
                 "Sort the data by time, or pass sort=True to sort it on load"
             )
         order = np.argsort(stamps, kind="stable")
@@ -1643,12 +1674,12 @@ def _validate(
             f"{_plural(len(dup_after), 'duplicate timestamp')}: "
             f"{_and_more(shown, len(dup_after))}"
         )
-        if strict and tz is not None and times.tz is None and _clocks_go_back(times[dup_after], tz):
+        if strict and tz is not None and times.tz is None and _clock_change(times[dup_after], tz, back=True):
             raise DataValidationError(  # the advice below, to drop a repeat, would lose a real hour
-                f"{origin.prefix()}{text}; the timestamps are without a time zone, and "
-                f"{'that is the hour' if len(dup_after) == 1 else 'those are hours'} {tz} repeats when "
-                "its clocks go back. Write them with their UTC offsets (02:00+02:00, then 02:00+01:00) "
-                "or in UTC; dropping a row would lose a real hour"
+                f"{origin.prefix()}{text}" + _write_offsets(
+                    f"{'that is the hour' if len(dup_after) == 1 else 'those are hours'} {tz} repeats "
+                    "when its clocks go back", *_both_passes(times[dup_after[0]], tz))
+                + "; dropping a row would lose a real hour"
             )
         if strict:
             raise DataValidationError(
@@ -1675,6 +1706,16 @@ def _validate(
     later = np.zeros(values.shape, dtype=bool)  # values made from a later row (for a backtest)
     if missing:
         text = _gap_report(unique_times, grid, freq, rows if not len(dup_after) else None, origin)
+        absent = grid[~pd.DatetimeIndex(grid).isin(unique_times)]
+        if tz is not None and times.tz is None and _clock_change(absent, tz, back=False):
+            raise DataValidationError(  # filling them would make up wall times that never were
+                f"{origin.prefix()}{text}" + _write_offsets(
+                    f"{'that time is' if missing == 1 else 'those times are'} in the hour {tz} skips when "
+                    "its clocks go forward",
+                    *(t.tz_localize(tz) for t in (unique_times[unique_times < absent[0]][-1],
+                                                   unique_times[unique_times > absent[-1]][0])))
+                + "; nothing is missing there, and a fill would make up times that never were"
+            )
         if fill is not None and not len(dup_after):
             inserted = ~pd.DatetimeIndex(grid).isin(times)
             times, values, rows = _fill_gaps(times, grid, values, rows, fill)
