@@ -77,8 +77,11 @@ def test_refuses_to_replace_a_folder_that_is_not_a_save(tmp_path, kind):
         save(target, 1.0)
     (target / "notes.txt").write_text("months of work")
     before = sorted(p.name for p in target.iterdir())
-    with pytest.raises(CheckpointError, match=r"models already exists and is not a tsmamba save.*"
-                                              r"choose a new path or remove the folder"):
+    message = (r"models holds a tsmamba save and other files beside it \(notes\.txt\); saving replaces the "
+               r"whole folder, so it would delete them: move them out, or choose a new path$"
+               if kind == "save with a user file added" else  # it had been "not a save, or damaged"
+               r"models already exists and is not a tsmamba save.*choose a new path or remove the folder")
+    with pytest.raises(CheckpointError, match=message):
         save(target, 2.0)
     assert sorted(p.name for p in target.iterdir()) == before
     assert (target / "notes.txt").read_text() == "months of work"

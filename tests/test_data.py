@@ -276,6 +276,24 @@ def test_a_workbook_or_binary_table_is_named_not_read_as_text(tmp_path, name, me
     assert str(raised.value).endswith("and pass the DataFrame")
 
 
+@pytest.mark.parametrize("module, kind, ending", [("gzip", "gzip", ".gz"), ("bz2", "bzip2", ".bz2"),
+                                                  ("lzma", "xz", ".xz")])
+def test_a_compressed_file_named_without_its_ending_says_so(tmp_path, module, kind, ending):
+    """pandas decompresses by the name's ending: a gzip file named data.csv had been "not valid utf-8
+    text", and the encoding given then ("e.g. --encoding cp1252") was advised again."""
+    import importlib
+
+    compress = importlib.import_module(module).compress
+    text = b"date,v\n2021-01-01,1\n2021-01-02,2\n2021-01-03,3\n"
+    (tmp_path / "data.csv").write_bytes(compress(text))
+    with pytest.raises(DataValidationError, match=re.escape(
+            f"data.csv: the file is {kind}-compressed, but its name does not end in {ending}, by which it is "
+            f"decompressed; rename it data.csv{ending}, or decompress it")):
+        read_series(tmp_path / "data.csv")
+    (tmp_path / f"data.csv{ending}").write_bytes(compress(text))
+    assert read_series(tmp_path / f"data.csv{ending}")["v"].tolist() == [1.0, 2.0, 3.0]
+
+
 def test_a_zip_archive_of_one_csv_is_still_read(tmp_path):
     frame = pd.DataFrame({"date": pd.date_range("2021-01-01", periods=5, freq="D").astype(str),
                           "v": range(5)})
@@ -914,6 +932,9 @@ def test_non_numeric_columns_named_with_samples(tmp_path):
     assert "column 'station' (6 of 6 values not numbers, e.g. row 0 (line 2): 'north'" in msg
     assert "columns=[...]" in msg and "numeric here: ['x0']" in msg
     assert list(read_series(write_csv(tmp_path, frame), columns=["x0"]).columns) == ["x0"]
+    with pytest.raises(DataValidationError, match=r"'n\.a\.'\)\. Clean these values \(no column here is "
+                       r"numeric\)$"):  # it had advised columns= with "numeric here: []"
+        read_series(write_csv(tmp_path, frame[["date", "x1"]]))
     assert "group thousands" not in msg
     frame["x1"] = ["10,981.58", "1,000", "2", "3", "4", "5"]
     with pytest.raises(DataValidationError, match=r"'1,000'; they use ',' to group thousands: write them"):
@@ -1072,9 +1093,14 @@ def test_numeric_time_column_needs_a_format():
 def test_latin1_file_needs_its_encoding(tmp_path):
     path = tmp_path / "latin.csv"
     path.write_bytes("date,T (°C)\n2021-01-01,1\n2021-01-02,2\n".encode("latin-1"))
-    with pytest.raises(DataValidationError, match=r"not valid utf-8.*encoding="):
+    with pytest.raises(DataValidationError, match=r"not valid utf-8.*encoding= with the file's encoding "
+                       r"\(e\.g\. encoding='latin-1'\)"):
         read_series(path)
     assert list(read_series(path, encoding="latin-1").columns) == ["T (°C)"]
+    path.write_bytes(b"date,v\n2021-01-01,\x81\n")  # 0x81 is no cp1252 character: not advised again
+    with pytest.raises(DataValidationError, match=r"not valid cp1252 text .*re-save the file as UTF-8, or "
+                       r"pass encoding= with the file's own encoding, which is not cp1252$"):
+        read_series(path, encoding="cp1252")
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".csv.gz"])

@@ -1476,10 +1476,13 @@ def test_ctrl_c_during_training_is_an_interrupt_and_ctrl_c_works_again(fitted, s
     pd.testing.assert_frame_equal(fitted.predict(), before)  # the fit it interrupted left no trace
 
 
-def test_prediction_frames_and_val_df_must_match_the_training_rows(fitted, series):
+def test_prediction_frames_and_val_df_must_match_the_training_rows(fitted, series, tmp_path):
     daily = series.iloc[:60].set_axis(pd.date_range("2020-01-01", periods=60, freq="D", name="date"))
-    with pytest.raises(DataValidationError, match=r"every 'D'.*fitted on rows every 'h'"):
+    with pytest.raises(DataValidationError, match=r"^the frame has rows every 'D'.*fitted on rows every 'h'"):
         fitted.predict(daily)
+    daily.to_csv(tmp_path / "daily.csv")
+    with pytest.raises(DataValidationError, match=r"^daily.csv has rows every 'D'"):  # was "the frame"
+        fitted.predict(tmp_path / "daily.csv")
     est = TSMambaForecaster(**TINY)
     with pytest.raises(DataValidationError, match=r"val_df must continue df.*should be 2016-07-13 12:00"):
         est.fit(series.iloc[:300], val_df=series.iloc[310:])  # a gap of ten rows

@@ -211,21 +211,23 @@ def fsync_path(path: str | os.PathLike) -> None:
         os.close(fd)
 
 
-def _previous_save(path: Path) -> dict[str, Any] | None:
+def _previous_save(path: Path) -> tuple[dict[str, Any] | None, list[str]]:
     """The metadata of the save directory ``path`` holds: ``{}`` when it is empty, None when it
     holds anything but a save written by :func:`write_checkpoint` (read once: what may be
-    replaced, and which kind it is)."""
+    replaced, and which kind it is); and the files beside such a save that it did not write."""
     names = {entry.name for entry in path.iterdir()}
     if not names:
-        return {}
+        return {}, []
     try:
         meta = read_meta(path)
     except (CheckpointError, OSError):  # no meta.json, not one of ours, or unreadable
-        return None
+        return None, []
     files = meta.get("files")
     # written by write_checkpoint: another tool's meta.json may list its folder's files too
-    ours = str(meta.get("format", "")).startswith("tsmamba-")
-    return meta if ours and isinstance(files, dict) and names <= {META, *files} else None
+    if not str(meta.get("format", "")).startswith("tsmamba-") or not isinstance(files, dict):
+        return None, []
+    others = sorted(names - {META, *files})
+    return (None if others else meta), others
 
 
 def check_parents(path: str | os.PathLike) -> Path:
@@ -258,7 +260,13 @@ def check_replaceable(path: str | os.PathLike, kind: str | None = None) -> Path:
     path = check_parents(path)
     if path.exists() and not path.is_dir():
         raise CheckpointError(f"{path} exists and is not a directory; choose another path")
-    previous = _previous_save(path) if path.is_dir() else {}
+    previous, others = _previous_save(path) if path.is_dir() else ({}, [])
+    if others:  # a report written beside a model (backtest --out) had made it "not a save, or damaged"
+        shown = ", ".join(others[:5]) + (f" and {len(others) - 5} more" if len(others) > 5 else "")
+        raise CheckpointError(
+            f"{path} holds a tsmamba save and other files beside it ({shown}); saving replaces the "
+            "whole folder, so it would delete them: move them out, or choose a new path"
+        )
     if previous is None:
         raise CheckpointError(
             f"{path} already exists and is not a tsmamba save, or is a damaged one (saving replaces "

@@ -942,6 +942,7 @@ _CLI_WORDING = (
      "across a DST change, or --tz UTC)"),
     ("pass encoding= with the file's encoding (e.g. encoding='latin-1')",
      "pass --encoding with the file's encoding (e.g. --encoding cp1252)"),
+    ("pass encoding= with the file's own encoding", "pass --encoding with the file's own encoding"),
     ("pass encoding='utf-16'", "pass --encoding utf-16"),
     ("leave them out with columns=[...] listing the channels to use",
      "leave them out with --columns listing the channels to use"),

@@ -560,6 +560,9 @@ def _read_table(
             f"{origin.prefix()}the file is empty (0 bytes); it needs a header line "
             "(e.g. date,HUFL,...,OT) and at least one data row"
         )
+    compressed = _compressed_unnamed(path) if path.is_file() else None
+    if compressed is not None:
+        raise DataValidationError(f"{origin.prefix()}{compressed}")
     binary = _binary_format(path) if path.is_file() else None
     if binary is not None:  # read as text, it had been "not valid utf-8 text" or "cannot be parsed"
         what, loader = binary
@@ -582,10 +585,12 @@ def _read_table(
                 "mark); re-save the file as UTF-8, or pass encoding='utf-16'"
             ) from exc
         where = _undecodable_at(path, encoding)
+        advice = ("pass encoding= with the file's encoding (e.g. encoding='latin-1')"
+                  if codecs.lookup(encoding).name == "utf-8"  # another one: suggest no encoding given
+                  else f"pass encoding= with the file's own encoding, which is not {encoding}")
         raise DataValidationError(
             f"{origin.prefix()}not valid {encoding} text ({exc.reason}{' on ' + where if where else ''}); "
-            "re-save the file as UTF-8, or pass encoding= with the file's encoding "
-            "(e.g. encoding='latin-1')"
+            f"re-save the file as UTF-8, or {advice}"
         ) from exc
     except pd.errors.ParserError as exc:  # another delimiter, with decimal commas on some lines?
         raise _other_delimiter(path, encoding, sep, decimal, origin) or DataValidationError(
@@ -670,6 +675,26 @@ _BINARY_STARTS = (  # file signatures of tables that are not CSV text: (start, w
     (b"ARROW1", "an Arrow/Feather file", "pd.read_feather"),
     (b"\x89HDF", "an HDF5 file", "pd.read_hdf"),
 )
+
+
+_COMPRESSED_STARTS = (  # (start, compression, the ending by which pandas decompresses a file)
+    (b"\x1f\x8b", "gzip", ".gz"),
+    (b"BZh", "bzip2", ".bz2"),
+    (b"\xfd7zXZ\x00", "xz", ".xz"),
+    (b"\x28\xb5\x2f\xfd", "zstd", ".zst"),
+)
+
+
+def _compressed_unnamed(path: Path) -> str | None:
+    """The advice for a compressed file whose name does not end as pandas needs to decompress it
+    (it had been read as text: "not valid utf-8 text", then the encoding given advised again)."""
+    with open(path, "rb") as fh:
+        start = fh.read(8)
+    for signature, kind, ending in _COMPRESSED_STARTS:
+        if start.startswith(signature) and path.suffix.lower() != ending:
+            return (f"the file is {kind}-compressed, but its name does not end in {ending}, by which it "
+                    f"is decompressed; rename it {path.name}{ending}, or decompress it")
+    return None
 
 
 def _binary_format(path: Path) -> tuple[str, str] | None:
@@ -1863,10 +1888,9 @@ def _select_numeric(
     if bad:
         numeric = [str(c) for c in data.columns if c not in bad]
         reports = "; ".join(_non_numeric_report(str(c), data[c], origin) for c in bad)
-        raise DataValidationError(
-            f"{origin.prefix()}non-numeric columns: {reports}. Pass columns=[...] with the "
-            f"numeric channels to use (numeric here: {numeric}), or clean these values"
-        )
+        advice = (f"Pass columns=[...] with the numeric channels to use (numeric here: {numeric}), or clean "
+                  "these values" if numeric else "Clean these values (no column here is numeric)")
+        raise DataValidationError(f"{origin.prefix()}non-numeric columns: {reports}. {advice}")
     names = [str(c) for c in data.columns]
     values = np.empty((len(data), len(names)), dtype=np.float64)
     for j in range(len(names)):

@@ -490,7 +490,7 @@ class TSMambaForecaster(BaseEstimator):
                 f"{where} timestamps are {given}, but the model was fitted on timestamps "
                 f"{fitted}; give them {fitted}"
             )
-        self._check_freq(frame.index, "the frame")
+        self._check_freq(frame.index, Path(df).name if isinstance(df, (str, os.PathLike)) else "the frame")
         return frame
 
     def _columns_differ(self, present: Sequence[str], time_col: Any) -> str | None:
