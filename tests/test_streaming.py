@@ -950,8 +950,16 @@ def test_csv_header_maps_channels_by_name_and_lists_the_ignored_ones():
     assert reader.read("time,b,extra,a\n") is None
     assert (reader.header_line, reader.ignored) == (1, ["extra"])
     assert reader.read("2024-01-01,2,9,1\n") == {"date": "2024-01-01", "a": "1", "b": "2"}
-    # only the first non-empty line can be a header: a later one is a row with text values
-    assert reader.read("time,b,extra,a\n") == {"date": "time", "a": "a", "b": "b"}
+    # the same header again (files joined with cat) is skipped; one in another order stops the
+    # reading, as the lines after it would be read by the first one's order (it had been a bad row)
+    assert reader.read("time,b,extra,a\n") is None
+    with pytest.raises(DataValidationError, match=re.escape(
+            "line 4: a header ('time,a,b,extra') after data lines, in another order than the lines before "
+            "it were read in (time, b, extra, a); the lines after it cannot be read. A header goes on the "
+            "first line only")):
+        reader.read("time,a,b,extra\n")
+    # a line that does not name every channel is a bad row, as before (Stream.update refuses its text)
+    assert reader.read("time,oops,9,1\n") == {"date": "time", "a": "1", "b": "oops"}
 
 
 def test_csv_first_line_is_a_header_only_when_it_reads_as_names():
@@ -968,10 +976,13 @@ def test_csv_bad_lines_raise_stream_errors_and_change_nothing_but_the_line_count
         reader = CSVLineReader(["a", "b"])
         with pytest.raises(StreamError, match=message):
             reader.read(bad)
-        # the bad line was the first: a header after it is a row with text, as anywhere but first
-        assert reader.read("date,b,a\n") == {"date": "date", "a": "b", "b": "a"}
+        # the bad line was the first, read in the model's order: a header after it in that order is
+        # skipped, in another it stops the reading (the lines after it had been read as a, b)
+        assert reader.read("date,a,b\n") is None
+        with pytest.raises(DataValidationError, match=r"line 3: a header .* in another order"):
+            reader.read("date,b,a\n")
         assert reader.read("2024-01-01,1,2\n") == {"date": "2024-01-01", "a": "1", "b": "2"}
-        assert reader.line_number == 3 and reader.header_line is None
+        assert reader.line_number == 4 and reader.header_line is None
 
 
 @pytest.mark.parametrize(("header", "message"), [

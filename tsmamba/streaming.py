@@ -907,6 +907,14 @@ class CSVLineReader:
                                                                          self.date_format, self.decimal):
             self._use_header(fields)
             return None
+        if self._names_every_channel(fields):  # a header after data lines (files joined with cat?)
+            if [f.strip() for f in fields[1:]] == [n.strip() for n in self.names]:
+                return None  # the order the lines are read in: the same header again
+            raise DataValidationError(  # reading on by position could feed one channel's values to another
+                f"line {self.line_number}: a header ({self.sep.join(fields)!r}) after data lines, in another "
+                f"order than the lines before it were read in (time, {', '.join(self.names)}); the lines "
+                "after it cannot be read. A header goes on the first line only"
+            )
         if len(fields) != len(self.names) + 1:
             hint = self._delimiter_hint(fields)
             raise StreamError(
@@ -952,6 +960,13 @@ class CSVLineReader:
                 pass
         named = _is_text(time) and not any(ch.isdigit() for ch in time)
         return named or names <= set(values) or any(_is_text(v.replace(decimal, ".")) for v in values)
+
+    def _names_every_channel(self, fields: Sequence[str]) -> bool:
+        """Whether a line is a header by any reading: a name for the time (text, no digit) and every
+        model channel among its fields (a bad data row, a word where a value goes, is not)."""
+        time = fields[0].strip()
+        named = _is_text(time) and not any(ch.isdigit() for ch in time)
+        return named and {c.strip() for c in self.columns} <= {f.strip() for f in fields[1:]}
 
     def example(self) -> str:
         """A header line this reader takes: the time, then the channels, quoted where CSV needs it
