@@ -189,7 +189,8 @@ class Stream:
                                           "history, not to the history)") from None
 
         if history is None:
-            return [None] * len(ids or [0]), ids or [0]
+            ids = [0] if ids is None else ids
+            return [None] * len(ids), ids
         if isinstance(history, Mapping):
             keys = list(history)
             if ids is not None and ids != keys:  # they had been ignored
@@ -958,15 +959,14 @@ class CSVLineReader:
                     return False
             except (TypeError, ValueError):
                 pass
-        named = _is_text(time) and not any(ch.isdigit() for ch in time)
-        return named or names <= set(values) or any(_is_text(v.replace(decimal, ".")) for v in values)
+        texts = any(_is_text(v.replace(decimal, ".")) for v in values)
+        return _is_name(time) or names <= set(values) or texts
 
     def _names_every_channel(self, fields: Sequence[str]) -> bool:
-        """Whether a line is a header by any reading: a name for the time (text, no digit) and every
-        model channel among its fields (a bad data row, a word where a value goes, is not)."""
-        time = fields[0].strip()
-        named = _is_text(time) and not any(ch.isdigit() for ch in time)
-        return named and {c.strip() for c in self.columns} <= {f.strip() for f in fields[1:]}
+        """Whether a line is a header by any reading: a name for the time and every model channel
+        among its fields (a bad data row, a word where a value goes, is not)."""
+        names = {c.strip() for c in self.columns}
+        return _is_name(fields[0].strip()) and names <= {f.strip() for f in fields[1:]}
 
     def example(self) -> str:
         """A header line this reader takes: the time, then the channels, quoted where CSV needs it
@@ -1022,6 +1022,11 @@ class CSVLineReader:
         self.positions = [1 + names.index(key(c)) for c in self.columns]
         self.ignored = [f.strip() for f, n in zip(fields[1:], names, strict=True)
                         if n not in map(key, self.columns)]
+
+
+def _is_name(field: str) -> bool:
+    """Whether a time field is a name ('date'): text without a digit, which no time is."""
+    return _is_text(field) and not any(ch.isdigit() for ch in field)
 
 
 def _is_text(value: str) -> bool:
