@@ -1312,6 +1312,11 @@ def test_values_made_from_later_rows_are_named_exactly_when_a_scored_window_hold
             backtest(LastValueForecaster(horizon=3), read_series(gap, impute="interpolate"), start=30,
                      n_windows=5, baselines=False)
         assert any("later rows" in str(w.message) for w in caught) == warned, row
+    chained = ramp(60).drop(ramp(60).index[[40, 41]])  # inserted rows drawn past a NaN row to row 43
+    chained.iloc[40, 1] = np.nan  # row 42's c1, then copied forward: the window at 42 holds row 43
+    with pytest.warns(UserWarning, match=r"values of 'c1' \(3\) were made from later rows"):
+        backtest(LastValueForecaster(horizon=2), read_series(chained, fill="interpolate", impute="ffill"),
+                 start=42, baselines=False)
 
 
 def test_ltsf_protocol_rejects_a_window_or_context_option():

@@ -835,6 +835,28 @@ def test_repairs_record_what_was_made_from_later_rows():
     assert "repairs" not in read_series(frame).attrs
 
 
+@pytest.mark.parametrize("impute, made, latest", [("ffill", 3, 43), ("zero", 2, 43), ("interpolate", 3, 43)])
+def test_a_repair_made_from_another_repair_keeps_its_latest_source(impute, made, latest):
+    """Rows 40 and 41 missing and b NaN at row 42: fill='interpolate' draws the inserted rows from row
+    39 to row 43, past the NaN row; ffill copies row 41's value into row 42. All read row 43 (the
+    inserted rows had been recorded as made from row 42, and the copy as made from no later row,
+    so a backtest from row 42 saw row 43 without a warning; helper-173)."""
+    hours = pd.date_range("2021-01-01", periods=80, freq="h", name="date")
+    frame = pd.DataFrame({"a": np.arange(80.0), "b": 2 * np.arange(80.0)}, index=hours)
+    frame.loc[hours[43], "b"] = 500.0
+    holed = frame.drop(hours[[40, 41]])
+    holed.loc[hours[42], "b"] = np.nan
+    read = read_series(holed, fill="interpolate", impute=impute)
+    np.testing.assert_allclose(read["b"].iloc[40:42], [78 + (500 - 78) / 4, 78 + (500 - 78) / 2])
+    repairs = read.attrs["repairs"]
+    assert repairs["from_later_rows"] == {"a": 2, "b": made}
+    (start, last, after, count), = repairs["from_later_spans"]["b"]
+    assert (pd.Timestamp(start), pd.Timestamp(last), count) == (hours[40], hours[39 + made], made)
+    assert pd.Timestamp(after) == hours[latest]  # the latest row any of them was made from
+    (_, _, after_a, _), = repairs["from_later_spans"]["a"]
+    assert pd.Timestamp(after_a) == hours[42]  # a has a value at row 42: its inserted rows read that
+
+
 def test_twice_weekly_rows_are_no_business_days_with_gaps():
     """Monday and Thursday rows: 80 of a 199-row business-day grid had been read as 'B' with 119
     gaps (and fill='zero' inserted them); a grid mostly of gaps is no grid."""

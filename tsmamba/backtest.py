@@ -677,9 +677,9 @@ def _repairs(
     """What read_series' fill= and impute= changed in a frame (its ``attrs["repairs"]``), for the
     report; a warning when values of ``channels`` up to ``last_target`` were made from a row after
     ``first_origin``: a scored window holds them and sees the future (a store not yet open, filled
-    backwards from its first day, had been scored against that day). A run of such values ends
-    the row before the one it was made from, so it reaches past the first origin; runs made from
-    rows before it, or after the last target, are recorded only."""
+    backwards from its first day, had been scored against that day). A run of such values counts
+    whole when the latest row it was made from is after the first origin and it starts by the last
+    target; runs made from rows before it, or after the last target, are recorded only."""
     if not repairs:
         return None
     repairs = dict(repairs)

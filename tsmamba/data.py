@@ -1728,7 +1728,8 @@ def _validate(
         freq, grid = _infer_grid(unique_times, origin, unique_rows)
     missing = len(grid) - len(unique_times)
     repairs: dict[str, Any] = {}  # what fill= and impute= changed, and how many values read later rows
-    later = np.zeros(values.shape, dtype=bool)  # values made from a later row (for a backtest)
+    # each value's latest source row: past its own, a value was made from a later row (for a backtest)
+    source = np.broadcast_to(np.arange(len(values))[:, None], values.shape).copy()
     if missing:
         text = _gap_report(unique_times, grid, freq, rows if not len(dup_after) else None, origin)
         absent = grid[~pd.DatetimeIndex(grid).isin(unique_times)]
@@ -1745,9 +1746,10 @@ def _validate(
             inserted = ~pd.DatetimeIndex(grid).isin(times)
             times, values, rows = _fill_gaps(times, grid, values, rows, fill)
             repairs.update(fill=fill, filled_rows=int(inserted.sum()))
-            later = np.zeros(values.shape, dtype=bool)  # on the filled grid
-            if fill == "interpolate":  # an inserted row lies between two rows: it reads the next
-                later = inserted[:, None] & np.isfinite(values)
+            source = np.broadcast_to(np.arange(len(values))[:, None], values.shape).copy()  # on the grid
+            if fill == "interpolate":  # an inserted row reads the next row with a value (past NaN rows)
+                made = inserted[:, None] & np.isfinite(values)
+                source[made] = _next_finite(np.isfinite(values) & ~inserted[:, None])[made]
         elif strict:
             raise DataValidationError(
                 f"{origin.prefix()}{text}. Pass fill='ffill', fill='interpolate' or fill='zero' "
@@ -1769,7 +1771,7 @@ def _validate(
             raise DataValidationError(
                 _nonfinite_report(values, finite, names, times, rows, origin)
             )
-        later = later | _reads_later_rows(finite, impute)
+        source = _imputed_sources(source, finite, impute)
         trailing = _trailing_blank_rows(values)
         if trailing:
             warnings.warn(
@@ -1782,10 +1784,11 @@ def _validate(
             )
         values = _impute(values, impute, names, origin)
         repairs.update(impute=impute, imputed_values=int((~finite).sum()))
-    if later.any():  # per column: how many, and the runs of them with the row each was made from
+    later = source > np.arange(len(values))[:, None]
+    if later.any():  # per column: how many, and the runs of them with the latest row each was made from
         stamps, touched = _ns(pd.DatetimeIndex(times)), np.flatnonzero(later.any(0))
         repairs["from_later_rows"] = {names[j]: int(later[:, j].sum()) for j in touched}
-        repairs["from_later_spans"] = {names[j]: _runs(later[:, j], stamps) for j in touched}
+        repairs["from_later_spans"] = {names[j]: _runs(later[:, j], stamps, source[:, j]) for j in touched}
 
     # constant channels
     constant = np.flatnonzero(np.ptp(values, axis=0) == 0) if len(values) > 1 else []
@@ -1997,25 +2000,42 @@ def _nonfinite_report(
     return text
 
 
-def _reads_later_rows(finite: np.ndarray, how: str) -> np.ndarray:
-    """(T, C) mask of the values ``impute=how`` makes from a later row: ffill's backward fill of
-    leading values, interpolate's every value before the last finite one (a forecast at an origin
-    before that row would see the future in a backtest)."""
+def _next_finite(finite: np.ndarray) -> np.ndarray:
+    """(T, C) index of the first finite row at or after each row of ``finite`` (T, C); T where none."""
+    at = np.where(finite, np.arange(len(finite))[:, None], len(finite))
+    return np.flip(np.minimum.accumulate(np.flip(at, 0), axis=0), 0)
+
+
+def _imputed_sources(source: np.ndarray, finite: np.ndarray, how: str) -> np.ndarray:
+    """Each value's latest source row (T, C) once ``impute=how`` has filled the non-finite ones:
+    ffill copies the previous value (leading ones the next), interpolate reads the previous and the
+    next (leading ones the next, trailing ones the previous), zero reads none; a value made from an
+    earlier repair inherits its source (an inserted row interpolated from past a NaN row, copied
+    forward into it, had been counted as read from no later row)."""
     if how == "zero":
-        return np.zeros(finite.shape, dtype=bool)
-    seen_later = np.flip(np.logical_or.accumulate(np.flip(finite, 0), axis=0), 0)  # finite at or after
+        return source
+    T = len(finite)
+    nxt = _next_finite(finite)
+    prv = np.maximum.accumulate(np.where(finite, np.arange(T)[:, None], -1), axis=0)
+    has_next, has_prev = nxt < T, prv >= 0
+    from_next = np.take_along_axis(source, np.minimum(nxt, T - 1), axis=0)
+    from_prev = np.take_along_axis(source, np.maximum(prv, 0), axis=0)
     if how == "ffill":
-        return ~np.logical_or.accumulate(finite, axis=0) & seen_later  # leading: filled backwards
-    return ~finite & seen_later
+        made = np.where(has_prev, from_prev, from_next)
+    else:
+        made = np.where(has_prev & has_next, np.maximum(from_prev, from_next),
+                        np.where(has_next, from_next, from_prev))
+    return np.where(finite, source, made)
 
 
-def _runs(mask: np.ndarray, stamps: np.ndarray) -> np.ndarray:
+def _runs(mask: np.ndarray, stamps: np.ndarray, source: np.ndarray) -> np.ndarray:
     """Runs of True in a (T,) mask -> (k, 4) int64: first and last time (ns) of each, the time of
-    the row after it (the one each value of the run was made from, or later), and its length."""
+    the latest row its values were made from (``source`` (T,): each row's), and its length."""
     edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
     starts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)  # stops: one past the end
-    after = stamps[np.minimum(stops, len(stamps) - 1)]  # a run always has a later value: never clipped
-    return np.column_stack([stamps[starts], stamps[stops - 1], after, stops - starts]).astype(np.int64)
+    latest = np.maximum.reduceat(np.where(mask, source, -1), starts) if len(starts) else starts
+    columns = [stamps[starts], stamps[stops - 1], stamps[latest], stops - starts]
+    return np.column_stack(columns).astype(np.int64)
 
 
 def _impute(values: np.ndarray, how: str, names: list[str], origin: _Origin) -> np.ndarray:
