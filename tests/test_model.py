@@ -348,6 +348,13 @@ def test_forecast_at_gives_forward_over_each_origins_history(mode, segment, monk
             torch.testing.assert_close(got[k], expected, atol=1e-10, rtol=0)
         if not full:
             assert passes == [3, 3]
+    # without phases: the marks' own, then by one (segments of 7 and of 2048 had differed by 1.85)
+    counted = torch.cat([track[:T], track[T - 1] + torch.arange(1, H + 1)])
+    for full in (False, True):
+        default, given = (torch.cat([piece for _, piece in net.forecast_at(x, origins, marks, phases,
+                                                                             full_history=full)])
+                          for phases in (None, counted))
+        torch.testing.assert_close(default, given, atol=0, rtol=0)
     assert list(net.forecast_at(x, origins[:0], marks, track)) == []
     assert list(net.forecast_at(x, origins[:0], marks, track, full_history=True)) == []
     short = r"origins must be rows in \[11, 40\) of x .* reads the 12 rows up to its origin\), got 10..30"
@@ -724,6 +731,28 @@ def test_a_non_finite_input_is_named_not_spread_to_earlier_forecasts():
     with pytest.raises(DataValidationError, match=r"input holds inf at \(batch row, channel\) \(0, 1\)"):
         net.step(torch.tensor([[0.0, float("inf"), 1.0]]), net.init_state(1))
     assert torch.isfinite(net(x[:, :40], all_positions=True)).all()
+
+
+def test_non_finite_marks_and_future_phases_are_named_not_forecast_from():
+    """A NaN time feature made every forecast NaN; a NaN phase was cast to int64's minimum and read
+    the cycle at a wrong phase, finite and wrong (helper-175). forward, step and future_phase."""
+    net = tiny(n_time_features=1, cycle_length=4)
+    x = torch.randn(1, 8, 3)
+    marks = torch.zeros(1, 8, 2)
+    marks[0, :, 1] = torch.arange(8.0)
+    assert torch.isfinite(net(x, marks)).all()
+    for column, value in ((0, float("nan")), (1, float("nan")), (1, float("inf"))):
+        bad = marks.clone()
+        bad[0, 3, column] = value
+        with pytest.raises(DataValidationError, match=rf"^the marks \(time features, cycle phase\) holds "
+                           rf"{value} at \(batch row, step, column\) \(0, 3, {column}\)"):
+            net(x, bad)
+        with pytest.raises(DataValidationError, match="the marks"):
+            net.step(x[:, 0], net.init_state(1), bad[:, 3])
+    ahead = torch.arange(8.0, 8.0 + net.config.horizon)[None].clone()
+    ahead[0, 1] = float("nan")
+    with pytest.raises(DataValidationError, match=r"^future_phase holds nan at \(batch row, step\) \(0, 1\)"):
+        net(x, marks, future_phase=ahead)
 
 
 def test_no_weight_decay_groups():

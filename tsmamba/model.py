@@ -606,6 +606,8 @@ class MambaForecaster(nn.Module):
                 f"this network takes marks with {cfg.n_marks} columns ({cfg.n_time_features} time "
                 f"features{' + the cycle phase' if cfg.cycle_length else ''}), got {got}"
             )
+        if marks is not None and marks.is_floating_point():
+            _check_finite(marks, "(batch row, step, column)", "the marks (time features, cycle phase)")
         if not cfg.cycle_length:
             return marks, None
         features = marks[..., : cfg.n_time_features] if cfg.n_time_features else None
@@ -643,6 +645,8 @@ class MambaForecaster(nn.Module):
         if future_phase is not None and not self.config.cycle_length:
             raise ConfigError("future_phase is the phases of the forecast steps, for a network with a "
                               "cycle; this one has none (cycle_length is not set)")
+        if future_phase is not None and future_phase.is_floating_point():
+            _check_finite(future_phase, "(batch row, step)", "future_phase")
 
     # ---- normalisation -------------------------------------------------------------------
     def _normalise(
@@ -945,11 +949,16 @@ class MambaForecaster(nn.Module):
         continues a state), so memory holds one segment's activations and forecasts, not
         T x H x C; a segment holding no origin only advances the state.
         ``marks`` (T, n_marks); ``phases`` (T + H,): the cycle phases of the rows and of the H
-        steps after them, where they do not step by one (a DST change); None: by one.
+        steps after them, where they do not step by one (a DST change); None: the marks' phases,
+        then by one after the last row (a full-history forecast had read the marks' later phases
+        inside a segment but counted by one at its end, so it hung on where the segments fell).
         """
         if full_history:
             self._check_recurrent()
         H, L_ = self.config.horizon, self.config.context_length
+        if phases is None and marks is not None and self.config.cycle_length:
+            own = self.phase_of(marks[None])[0]  # (T,) long
+            phases = torch.cat([own, own[-1] + torch.arange(1, H + 1, device=own.device)])  # (T + H,)
         first = 0 if full_history else L_ - 1
         if len(origins) and (origins.min() < first or origins.max() >= len(x)):
             raise DataValidationError(  # a negative window start had read the series' end
@@ -1009,15 +1018,16 @@ class MambaForecaster(nn.Module):
         ]
 
 
-def _check_finite(x: Tensor, axes: str) -> None:
+def _check_finite(x: Tensor, axes: str, what: str = "the network's input") -> None:
     """DataValidationError naming the first non-finite value of ``x``: the recurrence carries a
     NaN into every later step, and the chunked scan into the earlier ones of its chunk too (a
-    masked 0 times NaN is NaN), so forecasts before it would have been NaN as well."""
+    masked 0 times NaN is NaN), so forecasts before it would have been NaN as well. Marks too: a
+    NaN time feature made every forecast NaN, and a NaN phase read the cycle at a wrong phase."""
     if bool(torch.isfinite(x).all()):
         return
     where = tuple(int(i) for i in (~torch.isfinite(x)).nonzero()[0])
     raise DataValidationError(
-        f"the network's input holds {x[where].item()} at {axes} {where}; give finite values "
+        f"{what} holds {x[where].item()} at {axes} {where}; give finite values "
         "(tsmamba.data.read_series names them in data, and fills or replaces them on request)"
     )
 
