@@ -755,6 +755,15 @@ def test_non_finite_marks_and_future_phases_are_named_not_forecast_from():
         net(x, marks, future_phase=ahead)
 
 
+def test_an_input_of_another_float_type_than_the_weights_is_a_config_error():
+    """torch had raised an untyped RuntimeError from a matmul deep in the stack (helper-175)."""
+    net = tiny()
+    with pytest.raises(ConfigError, match=r"weights are torch.float32, its input torch.float64: cast one"):
+        net(torch.randn(1, 12, 3, dtype=torch.float64))
+    with pytest.raises(ConfigError, match=r"weights are torch.float64, its input torch.float32"):
+        net.double().step(torch.randn(1, 3), net.init_state(1))
+
+
 def test_no_weight_decay_groups():
     net = tiny()
     decay, no_decay = net.param_groups(0.1)

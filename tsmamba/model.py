@@ -776,7 +776,16 @@ class MambaForecaster(nn.Module):
                 f"expected input (batch, length >= 1, {self.config.n_channels} channels), "
                 f"got {tuple(x.shape)}"
             )
+        self._check_dtype(x)
         _check_finite(x, "(batch row, step, channel)")
+
+    def _check_dtype(self, x: Tensor) -> None:
+        """A ConfigError for an input of another floating type than the weights (torch's matmul had
+        raised an untyped RuntimeError deep in the stack)."""
+        weights = self.head.weight.dtype
+        if x.dtype != weights:
+            raise ConfigError(f"the network's weights are {weights}, its input {x.dtype}: cast one to the "
+                              f"other (x.to({weights}), or network.to({x.dtype}))")
 
     def forward(
         self,
@@ -873,6 +882,7 @@ class MambaForecaster(nn.Module):
         cfg = self.config
         if x_t.ndim != 2 or x_t.shape[1] != cfg.n_channels:
             raise ConfigError(f"step takes x_t of shape (batch, {cfg.n_channels}), got {tuple(x_t.shape)}")
+        self._check_dtype(x_t)
         _check_finite(x_t, "(batch row, channel)")
         self._check_future_phase(future_phase)
         state = state.to(x_t.dtype)  # as forward casts it (a float64 cache raised in a matmul)
