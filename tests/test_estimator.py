@@ -838,6 +838,21 @@ def test_resume_after_kill_equals_uninterrupted(series, tmp_path, ema_decay, pre
     assert history["epochs"] == 3 and history["seconds_per_epoch"] == history["train_seconds"]
 
 
+def test_a_resume_of_a_step_limited_fit_warns_that_it_does_not_continue_exactly(series, tmp_path):
+    """With max_steps, Lightning restarts the loaded run mid-epoch: each later epoch took the next
+    one's window order and max_epochs=3 trained two (helper-174); the resume says so."""
+    params = {**TINY, "max_epochs": 3, "patience": None, "checkpoint_dir": str(tmp_path)}
+    steps = {"max_steps": 1000}
+    with pytest.raises(_Interrupt):
+        TSMambaForecaster(**params, trainer_kwargs={**steps, "callbacks": [_KillAtEpochStart(1)]}).fit(series)
+    with pytest.warns(UserWarning, match=r"resuming with max_steps=1000 does not continue as the run would "
+                      r"have: .*limit the run by max_epochs alone"):
+        TSMambaForecaster(**params, trainer_kwargs=steps).fit(series, resume=True)
+    with warnings.catch_warnings():  # limited by max_epochs alone: exact, no warning
+        warnings.filterwarnings("error", message="resuming with max_steps")
+        TSMambaForecaster(**params).fit(series, resume=True)
+
+
 def test_an_unseeded_resume_keeps_the_window_order_it_drew(series, tmp_path):
     """random_state=None draws the order of the training windows; its resume drew another, so the
     resumed epochs trained on other batches than the uninterrupted fit's."""

@@ -815,6 +815,15 @@ class TSMambaForecaster(BaseEstimator):
             if resume and last.exists():
                 _check_resumable(last, module)
                 ckpt_path = str(last)
+                if trainer.max_steps not in (None, -1):
+                    warnings.warn(  # Lightning resumes a step-limited run as one restarted mid-epoch
+                        f"resuming with max_steps={trainer.max_steps} does not continue as the run would "
+                        "have: Lightning's restart of a step-limited fit gives each later epoch the "
+                        "next one's window order, and where max_epochs ends the run it trains one epoch "
+                        "fewer; to resume exactly, limit the run by max_epochs alone",
+                        UserWarning,
+                        stacklevel=3,
+                    )
             t0 = time.perf_counter()
             with trainer_errors(self.trainer_kwargs):
                 if self.linear_init and restore is not None and ckpt_path is None:
