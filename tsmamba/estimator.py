@@ -812,6 +812,14 @@ class TSMambaForecaster(BaseEstimator):
         # one fit at a time in a checkpoint_dir: two had replaced each other's last.ckpt every epoch
         with contextlib.nullcontext() if last is None else held_alone(last):
             ckpt_path = None
+            if last is not None and not resume and last.exists():  # replaced at the first epoch's end, unsaid
+                warnings.warn(
+                    f"{last} holds an earlier fit's checkpoint, which this fit replaces after its first "
+                    "epoch; pass resume=True to continue that fit instead (or another checkpoint_dir "
+                    "to keep both)",
+                    UserWarning,
+                    stacklevel=3,
+                )
             if resume and last.exists():
                 _check_resumable(last, module)
                 ckpt_path = str(last)
