@@ -1688,3 +1688,6 @@ def test_a_history_with_a_missing_value_names_the_stream_and_what_its_policies_c
     assert "stream reads the data as it is" in text and "pass the frame to stream" in text
     assert "predict" not in text
     assert text.endswith("(missing= and gaps= apply to the updates after the history, not to the history)")
+    for histories in ({"north": series.iloc[:60], "south": history}, [series.iloc[:60], history]):
+        with pytest.raises(DataValidationError, match=r"^series ('south'|1)'s history: "):  # which of them
+            model.stream(histories)

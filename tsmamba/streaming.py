@@ -179,14 +179,16 @@ class Stream:
             raise ConfigError(f"ids is a list of series ids, got {ids!r}; for one series pass ids=[{ids!r}]")
         ids = None if ids is None else list(ids)
 
-        def read(frame: Any) -> pd.DataFrame:  # a history is read as predict reads a frame
+        def read(frame: Any, key: Any = None) -> pd.DataFrame:  # read as predict reads a frame
             try:
                 return self.forecaster._frame_for_prediction(frame, caller="stream")
             except DataValidationError as exc:
-                if "read_series's" not in str(exc):
+                whose = "" if key is None else f"series {key!r}'s history: "  # which of 500 it was
+                policies = (" (missing= and gaps= apply to the updates after the history, not to the "
+                            "history)" if "read_series's" in str(exc) else "")
+                if not whose and not policies:
                     raise
-                raise DataValidationError(f"{exc} (missing= and gaps= apply to the updates after the "
-                                          "history, not to the history)") from None
+                raise DataValidationError(f"{whose}{exc}{policies}") from None
 
         if history is None:
             ids = [0] if ids is None else ids
@@ -196,14 +198,15 @@ class Stream:
             if ids is not None and ids != keys:  # they had been ignored
                 raise ConfigError(f"a mapping of histories names its series by its keys {keys[:10]}; "
                                   f"drop ids= (got {ids[:10]}), or key the histories by those ids")
-            return [read(history[k]) for k in keys], keys
+            return [read(history[k], k) for k in keys], keys
         given = list(history) if isinstance(history, (list, tuple)) else [history]
         keys = ids if ids is not None else list(range(len(given)))
         if len(keys) != len(given):  # one frame with two ids had made a second, empty series
             what = f"{len(given)} histories" if isinstance(history, (list, tuple)) else "one history frame"
             raise ConfigError(f"{what} but {len(keys)} ids; give one id per history (start a series "
                               "with no history as {id: empty frame} or with history=None)")
-        return [read(h) for h in given], keys
+        several = isinstance(history, (list, tuple)) or ids is not None
+        return [read(h, k if several else None) for h, k in zip(given, keys, strict=True)], keys
 
     @torch.no_grad()
     def _warm(self, b: int, frame: pd.DataFrame) -> None:
