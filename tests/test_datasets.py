@@ -104,6 +104,34 @@ def test_find_dataset_search_order(isolated, tmp_path, monkeypatch):
     assert find_dataset("etth1", data_dir=explicit) == explicit / "ETTh1.csv.gz"
 
 
+def test_a_subfolder_this_user_may_not_read_is_passed_over(isolated, tmp_path, monkeypatch):
+    """A lost+found of root's in the data folder: Path.is_file() raised PermissionError for a probe
+    inside it, and find_dataset, list_datasets and `tsmamba datasets` failed (helper-177). The
+    refusal is simulated, as root may read any folder."""
+    env_dir = tmp_path / "env"
+    (env_dir / "lost+found").mkdir()
+    (env_dir / "ETTh1.csv").write_bytes(b"x")
+    is_file = Path.is_file
+
+    def refused(path):
+        if path.parent.name == "lost+found":
+            raise PermissionError(13, "Permission denied", str(path))
+        return is_file(path)
+
+    monkeypatch.setattr(Path, "is_file", refused)
+    assert find_dataset("ETTh2") is None and find_dataset("ETTh1") == env_dir / "ETTh1.csv"
+
+
+def test_a_file_put_by_hand_is_checked_against_the_published_shape(isolated):
+    """Only a download was checked for the published rows x channels: a synthetic or truncated file
+    without a digest (Electricity, ETTh2 without its .sha256) was taken as the benchmark."""
+    synthetic_ett(n_rows=2000, n_channels=7).to_csv(isolated / "electricity.csv", index=False)
+    with pytest.raises(ChecksumError, match=r"electricity\.csv has 2000 rows x 7 channels, the published "
+                       r"Electricity file 26304 x 321: it is another file or a truncated copy"):
+        load_dataset("Electricity", download=False)
+    assert load_dataset("Electricity", download=False, verify=False).shape == (2000, 7)
+
+
 def test_default_data_root_is_next_to_the_repo(monkeypatch):
     monkeypatch.delenv(datasets.DATA_ENV, raising=False)
     repo = Path(datasets.__file__).resolve().parents[1]

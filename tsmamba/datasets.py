@@ -264,10 +264,13 @@ def _candidates(spec: DatasetSpec, folder: Path) -> Iterator[Path]:
     for fname in spec.filenames:
         yield folder / fname
     # common layouts one level down: ETT-small/ETTh1.csv, weather/weather.csv
-    if folder.is_dir():
-        for sub in sorted(p for p in folder.iterdir() if p.is_dir()):
-            for fname in spec.filenames:
-                yield sub / fname
+    try:
+        subs = sorted(p for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+    except OSError:  # a folder this user may not list: its files are still tried by name above
+        subs = []
+    for sub in subs:
+        for fname in spec.filenames:
+            yield sub / fname
 
 
 def find_dataset(name: str, data_dir: str | os.PathLike | None = None) -> Path | None:
@@ -275,8 +278,11 @@ def find_dataset(name: str, data_dir: str | os.PathLike | None = None) -> Path |
     spec = get_spec(name)
     for folder in _search_dirs(data_dir):
         for path in _candidates(spec, folder):
-            if path.is_file():
-                return path
+            try:
+                if path.is_file():
+                    return path
+            except PermissionError:  # a subfolder of another user's (lost+found): not where it is
+                continue
     return None
 
 
@@ -613,7 +619,15 @@ def load_dataset(
             raise DataNotFoundError(f"{spec.name} not found locally and {exc}. {advice}") from exc
         return read_dataset_file(dest, spec, verified=True)  # its source named as the file it is
     verified = verify and verify_file(path, spec) is not None
-    return read_dataset_file(path, spec, verified=verified)
+    frame = read_dataset_file(path, spec, verified=verified)
+    published = (spec.n_rows, spec.n_channels)
+    if verify and not verified and frame.shape != published:
+        raise ChecksumError(  # a download is checked so; a file put here by hand had not been
+            f"{path} has {frame.shape[0]} rows x {frame.shape[1]} channels, the published {spec.name} "
+            f"file {published[0]} x {published[1]}: it is another file or a truncated copy. Replace it "
+            "with the published file (or delete it, and it is downloaded)"
+        )
+    return frame
 
 
 _download = download  # load_dataset's `download` flag shadows the function inside it
