@@ -60,6 +60,18 @@ def test_a_figure_next_to_its_target_gets_the_digits_that_show_its_side(make_res
     assert make_results.digits_against(0.4300001, None) == 3
 
 
+def test_a_margin_keeps_two_significant_digits_and_counts_and_spans_are_shown(make_results):
+    """A pass by 0.000061 had read "yes" with no margin; at the figure's digits it would be 0.0001."""
+    assert make_results.margin(0.429939, 0.430, 4) == "0.000061"
+    assert make_results.margin(0.4136, 0.405, 3) == "0.0086"
+    assert make_results.margin(0.343, 0.345, 3) == "0.0020"
+    assert make_results.margin(0.43, 0.43, 3) == "0.000"
+    assert make_results.fmt([0.702], count=True) == "0.702 (n=1)"  # beside a test MSE over 2 runs
+    assert make_results.fmt([0.702]) == "0.702"
+    assert make_results.fmt([1.0, 2.0]) == "1.500 ± 0.707 (n=2)"  # sample std, n - 1
+    assert make_results.span([3, 6, 5]) == "3-6" and make_results.span([3, 3]) == "3"
+
+
 def test_members_show_their_lookbacks_only_where_they_differ(make_results):
     assert make_results.lookback({"context_length": 720, "lookbacks": [96, 720]}) == "96+720"
     assert make_results.lookback({"context_length": 96, "lookbacks": [96, 96]}) == "96"  # other params
