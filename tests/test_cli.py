@@ -1222,7 +1222,7 @@ def test_backtest_prints_a_summary_table(tmp_path, small_csv, tiny_config, capsy
                        "--out", str(tmp_path / "r2")])
     captured = capsys.readouterr()
     assert status == 0, captured.err
-    assert "small.csv - rolling origins, context 48, horizon 12: 5 windows, 1 fit(s)" in captured.out
+    assert "small.csv - rolling origins, context 48, horizon 12: 5 windows, 1 fit," in captured.out
     assert "linear (baseline)" in captured.out and f"report: {tmp_path / 'r2'}/" in captured.out
     assert captured.err.strip() == ""  # --quiet: no notes, no progress, no library logs
 

@@ -57,6 +57,7 @@ from tsmamba.errors import (
     TSMambaError,
     check_context_norm,
     memory_errors,
+    plural,
 )
 from tsmamba.runtime import keep_large_allocations
 
@@ -1559,8 +1560,8 @@ def cmd_backtest(run: Run) -> int:
     else:
         result = _backtest_rolling(run)
         title = (f"{result.data['source']} - rolling origins, context {result.config['context_length']}, "
-                 f"horizon {result.config['horizon']}: {result.n_windows} windows, {result.config['n_fits']} "
-                 f"fit(s), scores in the data's units")
+                 f"horizon {result.config['horizon']}: {plural(result.n_windows, 'window')}, "
+                 f"{plural(result.config['n_fits'], 'fit')}, scores in the data's units")
     written = _save(run, result, out)
     _print_report(run, result, out, written, title)
     return 0
@@ -1625,7 +1626,7 @@ def _backtest_rolling(run: Run) -> Any:
     from tsmamba.estimator import TSMambaForecaster
 
     forecaster = TSMambaForecaster(**run.model_params())
-    run.note(f"backtesting on {label}: {len(frame)} rows x {frame.shape[1]} channels")
+    run.note(f"backtesting on {label}: {plural(len(frame), 'row')} x {plural(frame.shape[1], 'channel')}")
     return backtest(
         forecaster, frame, run.horizon, start=run.get("start"), n_windows=run.get("n_windows"),
         stride=run.stride, window=run.window, train_length=run.get("train_length"), refit=run.refit,
@@ -1750,7 +1751,7 @@ def cmd_fit(run: Run) -> int:
     from tsmamba.estimator import TSMambaForecaster
 
     forecaster = TSMambaForecaster(**run.model_params())
-    run.note(f"training on {label}: {len(frame)} rows x {frame.shape[1]} channels")
+    run.note(f"training on {label}: {plural(len(frame), 'row')} x {plural(frame.shape[1], 'channel')}")
     t0 = time.perf_counter()
     forecaster.fit(frame)
     seconds = time.perf_counter() - t0
@@ -1832,7 +1833,7 @@ def cmd_predict(run: Run) -> int:
     from tsmamba.checkpoint import atomic_write_bytes
 
     atomic_write_bytes(out, forecast.to_csv().encode())
-    run.say(f"{len(forecast)} steps x {forecast.shape[1]} channels written to {out}")
+    run.say(f"{plural(len(forecast), 'step')} x {plural(forecast.shape[1], 'channel')} written to {out}")
     return 0
 
 

@@ -44,6 +44,7 @@ from tsmamba.errors import (
     DataValidationError,
     check_bool,
     nonnegative_int,
+    plural,
     positive_int,
 )
 
@@ -256,10 +257,6 @@ def in_ns_range(ts: pd.Timestamp) -> bool:
     if ts.tz is None:
         return _NS_LO <= ts <= _NS_HI
     return _NS_LO_UTC <= ts <= _NS_HI_UTC and _NS_LO <= ts.tz_localize(None) <= _NS_HI
-
-
-def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def _and_more(items: list[str], total: int) -> str:
@@ -657,7 +654,7 @@ def _read_table(
     if len(hollow):  # it had been "missing timestamps", as if the values were there
         rows = _and_more([origin.row(int(i)) for i in hollow[:_SHOW]], len(hollow))
         raise DataValidationError(
-            f"{origin.prefix()}{_plural(len(hollow), 'data row')} {'is' if len(hollow) == 1 else 'are'} "
+            f"{origin.prefix()}{plural(len(hollow), 'data row')} {'is' if len(hollow) == 1 else 'are'} "
             f"empty in every field (a spreadsheet's blank row, written {sep * (frame.shape[1] - 1)!r}) at "
             f"{rows}; delete {'that line' if len(hollow) == 1 else 'those lines'} (blank rows at the "
             "end of the file are skipped)"
@@ -1030,7 +1027,7 @@ def _refuse_short_rows(
     shown = _and_more([f"{origin.row(int(i))}: {counts[i]} fields" for i in short[:_SHOW]], len(short))
     one = len(short) == 1
     raise DataValidationError(
-        f"{origin.prefix()}{_plural(len(short), 'data line')} {'has' if one else 'have'} fewer fields "
+        f"{origin.prefix()}{plural(len(short), 'data line')} {'has' if one else 'have'} fewer fields "
         f"than the header's {len(frame.columns)} names ({shown}); a field was lost, so the values "
         f"may sit in the wrong columns. Complete or delete {'that line' if one else 'those lines'} "
         f"(a missing value is an empty field: {origin.sep * 2!r})"
@@ -1323,7 +1320,7 @@ def _parse_times(
     beyond = outside_ns_range(pd.DatetimeIndex(times))
     if len(beyond):
         raise DataValidationError(
-            f"{origin.prefix()}time column {name!r} has {_plural(len(beyond), 'timestamp')} "
+            f"{origin.prefix()}time column {name!r} has {plural(len(beyond), 'timestamp')} "
             f"{NS_RANGE_TEXT}: first {times[beyond[0]]} at {origin.row(int(beyond[0]))}"
         )
     return pd.DatetimeIndex(times, name=name)
@@ -1677,7 +1674,7 @@ def _validate(
                     + "; sorting them would mix the two hours"
                 )
             raise DataValidationError(
-                f"{text}; time goes back at {_plural(len(back), 'place')} in all. "
+                f"{text}; time goes back at {plural(len(back), 'place')} in all. "
                 "Sort the data by time, or pass sort=True to sort it on load"
             )
         order = np.argsort(stamps, kind="stable")
@@ -1696,7 +1693,7 @@ def _validate(
                 f"{origin.row(_source_row(rows, i + 1))}"
             )
         text = (
-            f"{_plural(len(dup_after), 'duplicate timestamp')}: "
+            f"{plural(len(dup_after), 'duplicate timestamp')}: "
             f"{_and_more(shown, len(dup_after))}"
         )
         if strict and tz is not None and times.tz is None and _clock_change(times[dup_after], tz, back=True):
@@ -1775,7 +1772,7 @@ def _validate(
         trailing = _trailing_blank_rows(values)
         if trailing:
             warnings.warn(
-                f"{origin.prefix()}the last {_plural(trailing, 'row')} (from {_fmt_ts(times[-trailing])}) "
+                f"{origin.prefix()}the last {plural(trailing, 'row')} (from {_fmt_ts(times[-trailing])}) "
                 f"had no value in any column and {'were' if trailing > 1 else 'was'} imputed ({impute}): "
                 "a forecast from these data starts after made-up rows; delete them if they are dates "
                 "still to come",
@@ -1920,8 +1917,8 @@ def _gap_report(
         first_missing = grid[grid_pos[i] + 1]
         shown.append(f"{count} missing after {_fmt_ts(times[i])}{where}, from {first_missing}")
     return (
-        f"{_plural(missing, 'timestamp')} missing from the {freq!r} grid in "
-        f"{_plural(len(after), 'gap')}: "
+        f"{plural(missing, 'timestamp')} missing from the {freq!r} grid in "
+        f"{plural(len(after), 'gap')}: "
         f"{_and_more(shown, len(after))}"
     )
 
@@ -1979,7 +1976,7 @@ def _nonfinite_report(
     trailing = _trailing_blank_rows(values)
     if trailing:  # future dates with no value yet: imputing them moves the forecast's origin
         text += (
-            f". The last {_plural(trailing, 'row')} (from {_fmt_ts(times[-trailing])}, "
+            f". The last {plural(trailing, 'row')} (from {_fmt_ts(times[-trailing])}, "
             f"{origin.row(_source_row(rows, len(values) - trailing, 0))}) "
             f"{'have' if trailing > 1 else 'has'} no value in any column: if they are dates still to "
             "come, delete them (imputed, they would be made-up rows the forecast starts after)"

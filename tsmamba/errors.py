@@ -67,6 +67,11 @@ class OutOfMemoryError(TSMambaError, MemoryError):
 _ALLOCATED = re.compile(r"allocate (\d+) bytes|allocate ([\d.]+ [KMGTP]i?B)", re.IGNORECASE)
 
 
+def plural(count: int, noun: str) -> str:
+    """'1 window', '2 windows': a count in a message."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
 def is_out_of_memory(exc: BaseException) -> bool:
     """Whether ``exc`` is a failed allocation: a MemoryError (numpy's too), torch's
     OutOfMemoryError (a RuntimeError) or its CPU allocator's RuntimeError."""
