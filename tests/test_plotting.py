@@ -222,6 +222,42 @@ def test_error_by_step_figure(metrics_df: pd.DataFrame) -> None:
         plt.close(fig)
 
 
+def test_a_metric_with_no_finite_value_says_so_in_the_figure(metrics_df: pd.DataFrame) -> None:
+    """MASE of constant series is NaN at every step: an empty figure with a full legend had been
+    written without a word (helper-178)."""
+    undefined = metrics_df.assign(value=np.where(metrics_df["model"] == "linear", 1.0, np.nan))
+    fig = error_by_step_figure(undefined, metric="mae")
+    try:
+        labels = _legend_labels(fig)
+        assert "tsmamba (no finite MAE)" in labels and "linear (baseline)" in labels
+        assert "last_value (baseline, no finite MAE)" in labels
+        assert not [t for t in fig.axes[0].texts if "at any step" in t.get_text()]  # linear has a line
+    finally:
+        plt.close(fig)
+    fig = error_by_step_figure(metrics_df.assign(value=np.nan), metric="mae")
+    try:
+        assert [t.get_text() for t in fig.axes[0].texts] == ["no finite MAE at any step (e.g. MASE of "
+                                                             "constant series)"]
+    finally:
+        plt.close(fig)
+
+
+def test_error_over_time_of_a_sample_says_of_how_many_origins(forecasts: pd.DataFrame) -> None:
+    """A report keeps evenly spaced origins past max_forecast_rows: its title had said "10 origins",
+    and the legend's mean read as the score (helper-178)."""
+    n = forecasts["origin"].nunique()
+    fig = error_over_time_figure(forecasts, model_name="tsmamba", origins_total=10 * n)
+    try:
+        assert f"({n} of {10 * n} origins, evenly spaced; means over these," in fig.axes[0].get_title()
+    finally:
+        plt.close(fig)
+    fig = error_over_time_figure(forecasts, model_name="tsmamba", origins_total=n)  # every origin
+    try:
+        assert f"({n} origins, all steps" in fig.axes[0].get_title()
+    finally:
+        plt.close(fig)
+
+
 def test_plot_error_by_step_writes_png(metrics_df: pd.DataFrame, tmp_path: Path) -> None:
     step_rows = metrics_df[metrics_df["scope"] == "step"]
     _assert_png(plot_error_by_step(step_rows, tmp_path / "by_step.png", metric="smape"))

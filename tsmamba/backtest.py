@@ -488,7 +488,7 @@ class BacktestResult:
 
         computed = list(dict.fromkeys(self.metrics["metric"]))  # MAE, else the first computed one
         metric = "mae" if "mae" in computed else computed[0]
-        drawn, _ = self.forecast_sample(max_rows)
+        drawn, note = self.forecast_sample(max_rows)
         if drawn.empty:  # scores only (max_forecast_rows=0): no forecast to draw
             warnings.warn(
                 "this backtest kept no forecasts (max_forecast_rows=0), so only error_by_step.png "
@@ -499,8 +499,8 @@ class BacktestResult:
             out = Path(out_dir)
             out.mkdir(parents=True, exist_ok=True)
             return [plot_error_by_step(self.metrics, out / "error_by_step.png", metric=metric)]
-        return save_report_plots(drawn, self.metrics, out_dir, history=self.history,
-                                 metric=metric, model_name=self.model_name)
+        return save_report_plots(drawn, self.metrics, out_dir, history=self.history, metric=metric,
+                                 model_name=self.model_name, origins_total=note["origins_total"])
 
     def save_report(
         self,

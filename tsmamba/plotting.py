@@ -479,8 +479,11 @@ def error_by_step_figure(metrics_by_step: pd.DataFrame, *, metric: str = "mae") 
     fig = Figure(figsize=(7.5, 4.2), layout="constrained")
     ax = fig.subplots()
     marker = "o" if len(table) <= 48 else None
+    label = _metric_label(metric)
     for name in models + baselines:
         is_model = name in models
+        notes = ([] if is_model else ["baseline"]) + ([] if table[name].notna().any() else
+                                                      [f"no finite {label}"])  # a line of no points
         # the first model in the model's colour, others (a joined metrics frame) in their own
         ax.plot(
             table.index,
@@ -490,9 +493,11 @@ def error_by_step_figure(metrics_by_step: pd.DataFrame, *, metric: str = "mae") 
             ls="-" if is_model else "--",
             marker=marker,
             ms=3,
-            label=_text(name) if is_model else f"{_text(name)} (baseline)",
+            label=_text(name) + (f" ({', '.join(notes)})" if notes else ""),
         )
-    label = _metric_label(metric)
+    if not table.notna().any().any():  # an empty figure had been written without a word
+        ax.text(0.5, 0.5, f"no finite {label} at any step (e.g. MASE of constant series)",
+                ha="center", va="center", transform=ax.transAxes)
     ax.set_xlabel("forecast step (horizon)")
     ax.set_ylabel(label)
     ax.set_title(f"{label} by forecast step")
@@ -525,9 +530,12 @@ def _per_origin_error(df: pd.DataFrame, column: str, metric: str) -> pd.Series:
 
 
 def error_over_time_figure(
-    forecasts: pd.DataFrame, *, metric: str = "mae", model_name: str = "model"
+    forecasts: pd.DataFrame, *, metric: str = "mae", model_name: str = "model",
+    origins_total: int | None = None,
 ) -> Figure:
-    """Error per forecast origin (pooled over steps and channels) for model and baselines."""
+    """Error per forecast origin (pooled over steps and channels) for model and baselines.
+    ``origins_total``: how many origins the backtest scored, when ``forecasts`` hold a sample of
+    them (the title says so, and that the legend's means are those of the origins drawn)."""
     if metric not in _POINTWISE:
         raise ConfigError(
             f"metric {metric!r} cannot be computed per origin; choose from {list(_POINTWISE)}"
@@ -563,6 +571,8 @@ def error_over_time_figure(
     ax.set_xlabel("forecast origin")
     ax.set_ylabel(f"{label} per origin")
     noun = "origin" if n_origins == 1 else "origins"
+    if origins_total is not None and origins_total > n_origins:  # a sample: its mean is not the score
+        noun = f"of {origins_total} origins, evenly spaced; means over these"
     ax.set_title(f"{label} per forecast origin ({n_origins} {noun}, all steps and channels)")
     _date_axis(ax, df["origin"].dt.tz)
     if n_origins == 1:  # matplotlib's default span around one date is years wide
@@ -580,9 +590,11 @@ def plot_error_over_time(
     metric: str = "mae",
     *,
     model_name: str = "model",
+    origins_total: int | None = None,
 ) -> Path:
     """Save :func:`error_over_time_figure` as a PNG at ``path`` and return the path."""
-    return _save(error_over_time_figure(forecasts, metric=metric, model_name=model_name), path)
+    return _save(error_over_time_figure(forecasts, metric=metric, model_name=model_name,
+                                        origins_total=origins_total), path)
 
 
 # --------------------------------------------------------------------------- report
@@ -596,11 +608,13 @@ def save_report_plots(
     history: pd.DataFrame | None = None,
     metric: str = "mae",
     model_name: str | None = None,
+    origins_total: int | None = None,
 ) -> list[Path]:
     """Write forecast.png, error_by_step.png and error_over_time.png into ``out_dir``.
 
     ``metrics_df`` is the (concatenated) :func:`tsmamba.metrics.metrics_frame` output. The
     model's name defaults to the one non-baseline model in ``metrics_df`` (else ``"model"``).
+    ``origins_total``: the origins scored, when ``forecasts`` hold a sample of them.
     Both frames are checked before anything is written.
     """
     forecasts = _prepared(forecasts)  # checked, and converted once for the figures
@@ -615,6 +629,6 @@ def save_report_plots(
         plot_error_by_step(metrics_df, out / "error_by_step.png", metric=metric),
         plot_error_over_time(  # from the forecasts: MAE when ``metric`` is not per element (MASE)
             forecasts, out / "error_over_time.png", metric=metric if metric in _POINTWISE else "mae",
-            model_name=model_name,
+            model_name=model_name, origins_total=origins_total,
         ),
     ]
