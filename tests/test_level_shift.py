@@ -88,16 +88,28 @@ def test_level_map_without_levels_is_the_cyc_map_and_levels_change_it(level_shif
     assert with_level["val"] != pytest.approx(plain["val"], rel=1e-6)
 
 
-def test_main_prints_the_breakdown_the_weights_and_the_level_rows(level_shift, series, monkeypatch, capsys):
+@pytest.fixture
+def run_main(level_shift, series, monkeypatch, capsys):
+    """``run_main(*options)``: the script's main on conftest's series (as data set "X", columns a, b,
+    c; one horizon), its printed lines."""
     values, phase, borders = series
     data = SimpleNamespace(values=values, borders=borders, fit_index=None, freq=None, columns=["a", "b", "c"])
     monkeypatch.setattr(level_shift, "prepare_ltsf", lambda name, lookback, horizon: data)
     monkeypatch.setattr(level_shift, "row_phases", lambda data, cycle, calendar: phase)
     monkeypatch.setattr(level_shift, "HORIZONS", (H,))
-    monkeypatch.setattr("sys.argv", ["level_shift.py", "--data", "X", "--lookback", str(L), "--cycle", str(W),
-                                     "--halflives", "20", "50"])
-    level_shift.main()
-    out = capsys.readouterr().out.splitlines()
+
+    def run(*options: str) -> list[str]:
+        monkeypatch.setattr("sys.argv", ["level_shift.py", "--data", "X", "--lookback", str(L), "--cycle",
+                                         str(W), *options])
+        level_shift.main()
+        return capsys.readouterr().out.splitlines()
+
+    return run
+
+
+def test_main_prints_the_breakdown_the_weights_and_the_level_rows(level_shift, series, run_main, capsys):
+    values, phase, borders = series
+    out = run_main("--halflives", "20", "50")
     cyc = level_shift.forecasts(values, phase, borders, L, H, "cyc")
     rev = level_shift.forecasts(values, phase, borders, L, H, "cyc+rev")
     diff = level_shift.split_channel_errors(rev) - level_shift.split_channel_errors(cyc)
@@ -109,10 +121,8 @@ def test_main_prints_the_breakdown_the_weights_and_the_level_rows(level_shift, s
     plain = level_shift.level_map_scores(values, phase, borders, L, H, [])
     assert f"avg {plain['val']:.6f}" in out[-4]
 
-    monkeypatch.setattr("sys.argv", ["level_shift.py", "--data", "X", "--lookback", str(L), "--cycle", str(W),
-                                     "--halflives", "0"])
     with pytest.raises(SystemExit):
-        level_shift.main()
+        run_main("--halflives", "0")
     assert "a half-life is a number of rows > 0" in capsys.readouterr().err
 
 
@@ -169,17 +179,10 @@ def test_robust_fit_reweights_windows_by_their_residual_and_is_the_ridge_map_whe
     assert robust["val"] != pytest.approx(plain["val"], rel=1e-6)
 
 
-def test_main_prints_the_weights_fitted_on_training_windows_and_the_robust_rows(level_shift, series,
-                                                                                 monkeypatch, capsys):
+def test_main_prints_the_weights_fitted_on_training_windows_and_the_robust_rows(level_shift, series, run_main,
+                                                                                 capsys):
     values, phase, borders = series
-    data = SimpleNamespace(values=values, borders=borders, fit_index=None, freq=None, columns=["a", "b", "c"])
-    monkeypatch.setattr(level_shift, "prepare_ltsf", lambda name, lookback, horizon: data)
-    monkeypatch.setattr(level_shift, "row_phases", lambda data, cycle, calendar: phase)
-    monkeypatch.setattr(level_shift, "HORIZONS", (H,))
-    monkeypatch.setattr("sys.argv", ["level_shift.py", "--data", "X", "--lookback", str(L), "--cycle", str(W),
-                                     "--train-weights", "--robust", "1e6", "0.4"])
-    level_shift.main()
-    out = capsys.readouterr().out.splitlines()
+    out = run_main("--train-weights", "--robust", "1e6", "0.4")
     maps = [level_shift.forecasts(values, phase, borders, L, H, variant, splits=("train", "val", "test"))
             for variant in ("cyc", "cyc+rev")]
     fitted = level_shift.per_channel_simplex([m["train"][0] for m in maps], maps[0]["train"][1])
@@ -192,8 +195,6 @@ def test_main_prints_the_weights_fitted_on_training_windows_and_the_robust_rows(
     plain = level_shift.level_map_scores(values, phase, borders, L, H, [])
     assert len(robust) == 2 and f"avg {plain['val']:.6f}" in robust[0] and "downweighted 0.000" in robust[0]
 
-    monkeypatch.setattr("sys.argv", ["level_shift.py", "--data", "X", "--lookback", str(L), "--cycle", str(W),
-                                     "--robust", "0"])
     with pytest.raises(SystemExit):
-        level_shift.main()
+        run_main("--robust", "0")
     assert "a robust fit's delta is a residual > 0" in capsys.readouterr().err
