@@ -137,6 +137,11 @@ class Stream:
         self.forecaster = copy.copy(forecaster)
         self.network = forecaster.network_
         self.columns = list(forecaster.columns_)
+        # the keys an update's timestamp may come under: the fitted time column's name (as predict
+        # reads it) and the usual ones, none of them a channel; found once, not at every row
+        fitted = forecaster.index_.name
+        named = [fitted] if isinstance(fitted, str) and fitted not in _TIME_KEYS else []
+        self._time_keys = [key for key in (*named, *_TIME_KEYS) if key not in self.columns]
         self.horizon = int(forecaster.horizon)
         self.freq = forecaster.freq_
         self.offset = pd.tseries.frequencies.to_offset(self.freq) if self.freq else None
@@ -273,13 +278,6 @@ class Stream:
         return self._forecast.is_inference() or any(t.is_inference() for t in self._state.tensors().values())
 
     # ---- validation (before any state change) ----------------------------------------------
-    def _time_keys(self) -> list[str]:
-        """The keys an update's timestamp may come under: the fitted time column's name (as predict
-        reads it) and the usual ones, none of them a channel."""
-        fitted = self.forecaster.index_.name
-        named = [fitted] if isinstance(fitted, str) and fitted not in _TIME_KEYS else []
-        return [key for key in (*named, *_TIME_KEYS) if key not in self.columns]
-
     def _parse_row(self, row: Any) -> tuple[np.ndarray, pd.Timestamp | None]:
         """One observation -> (C,) float values and an optional timestamp."""
         ts = None
@@ -300,7 +298,7 @@ class Stream:
         if len(data) != len(row):  # a repeated key (or 0 and "0") had kept one of its values
             keys = pd.Index([str(k) for k in row.keys()])
             raise StreamError(f"update columns repeat: {keys[keys.duplicated()].unique().tolist()}")
-        keys = [key for key in self._time_keys() if key in data]
+        keys = [key for key in self._time_keys if key in data]
         if len(keys) + (ts is not None) > 1:  # one of them had won without a word
             given = ([f"its name {str(ts)!r}"] if ts is not None else []) + [repr(k) for k in keys]
             raise StreamError(f"an update holds more than one timestamp ({', '.join(given)}); keep one")
@@ -484,7 +482,7 @@ class Stream:
                     f"update takes one row, got a frame of {len(frame)}; feed a series' rows with "
                     "update_many(frame), or one at a time"
                 )
-            timed = [k for k in self._time_keys() if k in frame.columns]
+            timed = [k for k in self._time_keys if k in frame.columns]
             both = isinstance(frame.index, pd.DatetimeIndex) and timed
             if isinstance(frame.index, pd.MultiIndex) or both:
                 raise StreamError(  # the index had been ignored, or overridden by the column
