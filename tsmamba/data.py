@@ -557,10 +557,14 @@ def _read_table(
             f"{origin.prefix()}the file is empty (0 bytes); it needs a header line "
             "(e.g. date,HUFL,...,OT) and at least one data row"
         )
-    compressed = _compressed_unnamed(path) if path.is_file() else None
+    start = b""
+    if path.is_file():  # a pipe's bytes cannot be read twice
+        with open(path, "rb") as fh:
+            start = fh.read(8)
+    compressed = _compressed_unnamed(path, start)
     if compressed is not None:
         raise DataValidationError(f"{origin.prefix()}{compressed}")
-    binary = _binary_format(path) if path.is_file() else None
+    binary = _binary_format(path, start) if start else None
     if binary is not None:  # read as text, it had been "not valid utf-8 text" or "cannot be parsed"
         what, loader = binary
         how = {"pd.read_excel": " (Excel: File > Save As > CSV UTF-8; LibreOffice: Save As > Text CSV)"}
@@ -682,11 +686,10 @@ _COMPRESSED_STARTS = (  # (start, compression, the ending by which pandas decomp
 )
 
 
-def _compressed_unnamed(path: Path) -> str | None:
-    """The advice for a compressed file whose name does not end as pandas needs to decompress it
-    (it had been read as text: "not valid utf-8 text", then the encoding given advised again)."""
-    with open(path, "rb") as fh:
-        start = fh.read(8)
+def _compressed_unnamed(path: Path, start: bytes) -> str | None:
+    """The advice for a compressed file (its first bytes ``start``) whose name does not end as pandas
+    needs to decompress it (it had been read as text: "not valid utf-8 text", then the encoding
+    given advised again)."""
     for signature, kind, ending in _COMPRESSED_STARTS:
         if start.startswith(signature) and path.suffix.lower() != ending:
             return (f"the file is {kind}-compressed, but its name does not end in {ending}, by which it "
@@ -694,11 +697,10 @@ def _compressed_unnamed(path: Path) -> str | None:
     return None
 
 
-def _binary_format(path: Path) -> tuple[str, str] | None:
-    """(what, how pandas loads it) for a spreadsheet workbook or a binary table file, else None.
-    A zip archive of one CSV file (read by pandas when named .zip) is not one of them."""
-    with open(path, "rb") as fh:
-        start = fh.read(8)
+def _binary_format(path: Path, start: bytes) -> tuple[str, str] | None:
+    """(what, how pandas loads it) for a spreadsheet workbook or a binary table file (its first bytes
+    ``start``), else None. A zip archive of one CSV file (read by pandas when named .zip) is not one
+    of them."""
     for signature, what, loader in _BINARY_STARTS:
         if start.startswith(signature):
             return what, loader
