@@ -2511,10 +2511,59 @@ def test_datasets_says_which_missing_files_are_downloaded_and_as_what(tmp_path, 
     monkeypatch.setattr(datasets, "download_dir", lambda: tmp_path / "downloads")
     assert cli.main(["datasets"]) == 0
     lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
-    assert lines["name"] == "name         kind    freq   rows   channels  file"
-    assert lines["ETTh1"] == ("ETTh1        ETTh    h      17420  7         not found (ETTh1.csv; downloaded "
-                              "on first use)")
+    assert lines["name"] == "name         kind    freq   rows   channels  sha256  file"
+    assert lines["ETTh1"] == ("ETTh1        ETTh    h      17420  7         -       not found (ETTh1.csv; "
+                              "downloaded on first use)")
     assert lines["ETTm1"].endswith("not found (ETTm1.csv.gz; downloaded on first use as ETTm1.csv)")
+
+
+def data_folders(tmp_path: Path, monkeypatch) -> tuple[Path, Path]:
+    """($TSMAMBA_DATA, download folder), both empty."""
+    from tsmamba import datasets
+
+    env, downloads = tmp_path / "env", tmp_path / "downloads"
+    env.mkdir()
+    downloads.mkdir()
+    monkeypatch.setenv("TSMAMBA_DATA", str(env))
+    monkeypatch.setattr(datasets, "download_dir", lambda: downloads)
+    return env, downloads
+
+
+def test_datasets_verify_checks_each_file_s_sha256(tmp_path, capsys, monkeypatch, benchmark_file):
+    """The listing says what each file is checked against; --verify reads the files and says
+    which match, and a mismatch is named with what to do, and exits with status 2."""
+    from tsmamba import datasets
+
+    published = benchmark_file("ETTh1")
+    env, downloads = data_folders(tmp_path, monkeypatch)
+    (env / "ETTh1.csv").symlink_to(published)
+    (downloads / "ETTh2.csv").write_text(GOOD_ROWS, encoding="utf-8")
+    datasets._write_sidecar(downloads / "ETTh2.csv", "0" * 64)  # what was downloaded is not this
+    (downloads / "traffic.csv").write_text(GOOD_ROWS, encoding="utf-8")
+    assert cli.main(["datasets"]) == 0
+    lines = {line.split()[0]: line.split()[5] for line in capsys.readouterr().out.splitlines()[:8]}
+    assert lines == {"name": "sha256", "ETTh1": "registry", "ETTh2": "recorded", "ETTm1": "-", "ETTm2": "-",
+                     "Weather": "-", "Electricity": "-", "Traffic": "no"}  # fmt: skip
+    assert cli.main(["datasets", "--verify"]) == 2
+    captured = capsys.readouterr()
+    out = captured.out.splitlines()
+    assert [line.split()[5] for line in out[1:8]] == ["verified", "MISMATCH", "-", "-", "-", "-", "no"]
+    mismatched = downloads / "ETTh2.csv"
+    assert out[8] == (f"ETTh2: {mismatched}: sha256 {datasets.sha256_file(mismatched)} "
+                      f"does not match {'0' * 64} recorded in {downloads / 'ETTh2.csv.sha256'}; the file is "
+                      "corrupt, truncated or a different version. Delete it and download it again (or "
+                      "replace it with the published file)")
+    assert out[9].startswith("searched: ")
+    assert captured.err == (f"tsmamba: error: {downloads / 'ETTh2.csv'} failed the sha256 check (above): "
+                            "delete it (it is downloaded again when next used) or point $TSMAMBA_DATA at a "
+                            "folder that holds the published file\n")
+    (downloads / "ETTh2.csv").unlink()
+    assert cli.main(["datasets", "--verify", "--json"]) == 0
+    captured = capsys.readouterr()
+    entries = {e["name"]: e for e in json.loads(captured.out)}
+    assert entries["ETTh1"]["verified"] is True and entries["ETTh1"]["sha256"] == "registry"
+    assert entries["Traffic"]["verified"] is None and entries["Traffic"]["sha256"] is None
+    assert captured.err.startswith("searched: ")
 
 
 def test_demo_flags_win_over_its_settings_and_seed_seeds_the_synthetic_series(tmp_path, capsys, monkeypatch):

@@ -161,6 +161,64 @@ def test_list_datasets(isolated):
     assert rows["ETTh1"]["path"] is None and rows["ETTh1"]["file"] == "ETTh1.csv"
 
 
+def test_list_datasets_names_each_file_s_digest_without_reading_it(isolated, tmp_path, monkeypatch):
+    """The listing says what a file is checked against, the registry's digest or the one recorded
+    at its download, and stays fast: no file is hashed; a malformed record is left to --verify."""
+    env = tmp_path / "env"
+    (env / "ETTh1.csv").write_bytes(b"x")
+    (isolated / "ETTh2.csv").write_bytes(b"y")
+    datasets._write_sidecar(isolated / "ETTh2.csv", hashlib.sha256(b"y").hexdigest())
+    (isolated / "traffic.csv").write_bytes(b"z")
+    (isolated / "ETTm2.csv").write_bytes(b"w")
+    (isolated / "ETTm2.csv.sha256").write_text("")
+
+    def hashed(path):
+        raise AssertionError(f"{path} was hashed")
+
+    monkeypatch.setattr(datasets, "sha256_file", hashed)
+    rows = {row["name"]: row for row in list_datasets()}
+    digests = {name: (row["sha256"], row["verified"], row["problem"]) for name, row in rows.items()}
+    assert digests == {"ETTh1": ("registry", None, None), "ETTh2": ("recorded", None, None),
+                       "ETTm1": (None, None, None), "ETTm2": ("recorded", None, None),
+                       "Weather": (None, None, None), "Electricity": (None, None, None),
+                       "Traffic": (None, None, None)}  # fmt: skip
+
+
+def test_list_datasets_verify_hashes_each_file_against_its_digest(isolated, tmp_path):
+    """verify=True: verified, a mismatch with what to do, or nothing to check against. A record
+    states what the file should be and is never trusted instead of reading the file: one changed
+    since its download, at the same size and with its old mtime, fails."""
+    env = tmp_path / "env"
+    (env / "ETTh1.csv").write_bytes(csv_bytes(30))  # not the published file
+    good, changed = isolated / "ETTh2.csv", isolated / "ETTm2.csv"
+    for path in (good, changed):
+        path.write_bytes(b"date,a\n2020-01-01,1\n")
+        datasets._write_sidecar(path, sha256_file(path))
+    before = changed.stat()
+    changed.write_bytes(b"date,a\n2020-01-01,2\n")
+    os.utime(changed, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert changed.stat().st_size == before.st_size and changed.stat().st_mtime_ns == before.st_mtime_ns
+    (isolated / "traffic.csv").write_bytes(b"z")
+    (isolated / "ETTm1.csv.gz").write_bytes(b"v")
+    (isolated / "ETTm1.csv.gz.sha256").write_text("f18de3ad\n")  # truncated, never mind the registry's
+    rows = {row["name"]: row for row in list_datasets(verify=True)}
+    assert {n: (r["sha256"], r["verified"]) for n, r in rows.items() if r["path"]} == {
+        "ETTh1": ("registry", False), "ETTh2": ("recorded", True), "ETTm2": ("recorded", False),
+        "ETTm1": ("registry", False), "Traffic": (None, None)}  # fmt: skip
+    assert rows["ETTh1"]["problem"].startswith(f"{env / 'ETTh1.csv'}: sha256 ")
+    assert f"does not match {REGISTRY['ETTh1'].sha256} recorded in the registry" in rows["ETTh1"]["problem"]
+    assert "Delete it and download it again" in rows["ETTh1"]["problem"]
+    assert f"recorded in {changed}.sha256" in rows["ETTm2"]["problem"]
+    assert rows["ETTm1"]["problem"] == (  # a registry file is checked against the registry only
+        f"{isolated / 'ETTm1.csv.gz'}: sha256 {hashlib.sha256(b'v').hexdigest()} does not match "
+        f"{REGISTRY['ETTm1'].sha256} recorded in the registry; the file is corrupt, truncated or a "
+        "different version. Delete it and download it again (or replace it with the published file)")
+    assert rows["ETTh2"]["problem"] is None and rows["Traffic"]["problem"] is None
+    (isolated / "ETTm2.csv.sha256").write_text("")
+    problem = {r["name"]: r["problem"] for r in list_datasets(verify=True)}["ETTm2"]
+    assert problem.startswith(f"{isolated / 'ETTm2.csv.sha256'} is empty or malformed"), problem
+
+
 def test_verify_file_catches_a_changed_file(tmp_path):
     path = tmp_path / "ETTh1.csv"
     path.write_bytes(csv_bytes(30))

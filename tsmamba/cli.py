@@ -50,6 +50,7 @@ from typing import Any, TextIO
 from tsmamba import __version__
 from tsmamba.errors import (
     CheckpointError,
+    ChecksumError,
     ConfigError,
     DataNotFoundError,
     DataValidationError,
@@ -1840,35 +1841,44 @@ def cmd_predict(run: Run) -> int:
 @command(
     "datasets",
     help="list the benchmark data sets and where each file was found",
-    epilog="examples:\n  tsmamba datasets\n  TSMAMBA_DATA=/data/ltsf tsmamba datasets --json\n",
+    epilog="examples:\n  tsmamba datasets\n  tsmamba datasets --verify\n"
+    "  TSMAMBA_DATA=/data/ltsf tsmamba datasets --json\n",
     options=[
         Opt("--data-dir", type=pathname, metavar="DIR", help="also look in this folder first"),
+        Opt("--verify", action=argparse.BooleanOptionalAction, default=False,
+            help="read each file found and check its sha256 (status 2 if one does not match)"),
         Opt("--json", action=argparse.BooleanOptionalAction, default=False, help="print JSON"),
     ],
 )
 def cmd_datasets(run: Run) -> int:
-    """List the registry: name, kind of LTSF split, frequency, size and the file found (looked
-    up in --data-dir, $TSMAMBA_DATA, then the download folder)."""
+    """List the registry: name, kind of LTSF split, frequency, size, what the file's sha256 is
+    checked against (with --verify: whether it matches) and the file found (looked up in
+    --data-dir, $TSMAMBA_DATA, then the download folder)."""
     from tsmamba import datasets
 
     if run.get("data_dir") is not None and not run.data_dir.expanduser().is_dir():  # it had been listed
         raise ConfigError(f"--data-dir {run.data_dir} is not a folder; give the folder that holds the "
                           "data files, or leave it out")
     datasets.check_data_env()  # a file or a missing folder had been listed as searched
-    entries = datasets.list_datasets(run.get("data_dir"))
+    entries = datasets.list_datasets(run.get("data_dir"), verify=run.get("verify"))
     if run.get("json"):
         print(json.dumps(entries, indent=2), file=run.stdout)
-        return 0
-    rows = [["name", "kind", "freq", "rows", "channels", "file"]]
+    else:
+        rows = [["name", "kind", "freq", "rows", "channels", "sha256", "file"]]
+        for e in entries:
+            fetched = "; downloaded on first use" if e["download"] else ""
+            if e["download"] and e["download"] != e["file"]:  # ETTm1.csv.gz is fetched as ETTm1.csv
+                fetched += f" as {e['download']}"
+            where = e["path"] or f"not found ({e['file']}{fetched})"
+            check = {True: "verified", False: "MISMATCH"}.get(e["verified"], e["sha256"] or "no digest")
+            rows.append([e["name"], e["kind"], e["freq"], str(e["n_rows"]), str(e["n_channels"]),
+                         check if e["path"] else "-", where])
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+        for r in rows:
+            run.say("  ".join(c.ljust(w) for c, w in zip(r[:-1], widths, strict=False)) + "  " + r[-1])
     for e in entries:
-        fetched = "; downloaded on first use" if e["download"] else ""
-        if e["download"] and e["download"] != e["file"]:  # ETTm1.csv.gz is fetched as ETTm1.csv
-            fetched += f" as {e['download']}"
-        where = e["path"] or f"not found ({e['file']}{fetched})"
-        rows.append([e["name"], e["kind"], e["freq"], str(e["n_rows"]), str(e["n_channels"]), where])
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
-    for r in rows:
-        run.say("  ".join(c.ljust(w) for c, w in zip(r[:-1], widths, strict=False)) + "  " + r[-1])
+        if e["problem"]:
+            run.say(f"{e['name']}: {e['problem']}")
     root = (f"${datasets.DATA_ENV} = {datasets.data_root()}" if os.environ.get(datasets.DATA_ENV)
             else f"{datasets.data_root()} (${datasets.DATA_ENV} unset)")
     searched = [root] + ([str(datasets.download_dir())]
@@ -1876,6 +1886,15 @@ def cmd_datasets(run: Run) -> int:
     if run.get("data_dir") is not None:
         searched.insert(0, f"--data-dir {run.data_dir.expanduser()}")
     run.say("searched: " + ", then ".join(searched))
+    failed = [e for e in entries if e["verified"] is False]
+    if failed:
+        one = len(failed) == 1
+        raise ChecksumError(
+            f"{failed[0]['path'] if one else plural(len(failed), 'file')} failed the sha256 check (above): "
+            f"delete {'it' if one else 'them'} ({'it is' if one else 'they are'} downloaded again when "
+            f"next used) or point ${datasets.DATA_ENV} at a folder that holds the published "
+            f"file{'' if one else 's'}"
+        )
     return 0
 
 

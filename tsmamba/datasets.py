@@ -5,7 +5,8 @@ Files are looked up (in this order) in an explicit ``data_dir``, in ``$TSMAMBA_D
 the repository's ``datasets/``, or the user's cache for an installed package), where downloads
 land. A file is checked against the sha256 in the registry when the registry
 knows it (for either form of ETTm1 and Weather), or against the ``<file>.sha256`` recorded beside
-it at its first download.
+it at its first download: when it is loaded, or for every file found with
+``list_datasets(verify=True)``.
 """
 
 from __future__ import annotations
@@ -633,12 +634,32 @@ def load_dataset(
 _download = download  # load_dataset's `download` flag shadows the function inside it
 
 
-def list_datasets(data_dir: str | os.PathLike | None = None) -> list[dict[str, Any]]:
+def list_datasets(data_dir: str | os.PathLike | None = None, *, verify: bool = False) -> list[dict[str, Any]]:
     """One dict per registry entry: name, file, path (where found, or None), download (the name a
-    download is saved under, None without a URL), kind, freq, rows, channels."""
+    download is saved under, None without a URL), kind, freq, rows, channels, and
+
+    - sha256: what the file found is checked against when it is loaded, "registry" or "recorded"
+      (the ``<file>.sha256`` written at its download), or None (nothing, or no file found);
+      the file is not read, so a record says only what the file should be, never that it is;
+    - verified: with ``verify=True``, whether the file's sha256 matches that digest (the file is
+      read: :func:`verify_file`); None without ``verify``, without a file or with nothing to
+      check against;
+    - problem: for a file that failed, what is wrong and what to do; else None.
+    """
     out = []
     for spec in REGISTRY.values():
         found = find_dataset(spec.name, data_dir)
+        source = verified = problem = None
+        if found is not None:
+            if spec.expected_sha256(found.name) is not None:
+                source = "registry"
+            elif _sidecar(found).is_file():
+                source = "recorded"
+        if verify and source is not None:
+            try:
+                verified = verify_file(found, spec) is not None
+            except ChecksumError as exc:  # a mismatch, or a malformed record
+                verified, problem = False, str(exc)
         out.append(
             {
                 "name": spec.name,
@@ -649,6 +670,9 @@ def list_datasets(data_dir: str | os.PathLike | None = None) -> list[dict[str, A
                 "freq": spec.freq,
                 "n_rows": spec.n_rows,
                 "n_channels": spec.n_channels,
+                "sha256": source,
+                "verified": verified,
+                "problem": problem,
             }
         )
     return out
