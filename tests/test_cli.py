@@ -2566,6 +2566,43 @@ def test_datasets_verify_checks_each_file_s_sha256(tmp_path, capsys, monkeypatch
     assert captured.err.startswith("searched: ")
 
 
+def test_datasets_removes_what_killed_downloads_left_and_says_how_much(tmp_path, capsys, monkeypatch):
+    """A killed download's hidden part stayed in the data folder for good unless the same file
+    was downloaded again; `tsmamba datasets` removes those that no download holds."""
+    fcntl = pytest.importorskip("fcntl")
+    _, downloads = data_folders(tmp_path, monkeypatch)
+    killed = downloads / ".traffic.csv.0badf00d.part.csv"
+    killed.write_bytes(b"\0" * (3 << 20))
+    held = downloads / ".ETTh2.csv.1234abcd.part.csv"
+    held.write_bytes(b"date")
+    with open(held, "rb") as running:
+        fcntl.flock(running, fcntl.LOCK_EX)
+        assert cli.main(["datasets"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[-2:] == [f"removed 1 partial file (3.0 MiB) that killed downloads had left: {killed}",
+                        "1 partial file (4 bytes) of downloads in progress (or, without flock, stopped less "
+                        f"than an hour ago): {held}"]
+    assert not killed.exists() and held.exists()
+    unlink = Path.unlink
+
+    def refused(path, missing_ok=False):  # a folder this user may not write to (root may)
+        if path == held:
+            raise PermissionError(13, "Permission denied", str(path))
+        unlink(path, missing_ok)
+
+    monkeypatch.setattr(Path, "unlink", refused)
+    assert cli.main(["datasets"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        f"1 partial file (4 bytes) that killed downloads left could not be removed (delete by hand): {held}")
+    monkeypatch.setattr(Path, "unlink", unlink)
+    assert cli.main(["datasets"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        f"removed 1 partial file (4 bytes) that killed downloads had left: {held}")
+    assert not held.exists()
+    assert cli.main(["datasets"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].startswith("searched: ")  # nothing left to say
+
+
 def test_demo_flags_win_over_its_settings_and_seed_seeds_the_synthetic_series(tmp_path, capsys, monkeypatch):
     """`demo --synthetic --seed 5 --d-model 8`: the synthetic series is made with seed 5 and the
     model has d_model 8, not the demo's 32 (helper: the seed ignored for the series, and the demo's

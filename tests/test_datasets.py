@@ -716,6 +716,50 @@ def test_a_killed_download_s_part_goes_once_another_succeeds(isolated, http_root
     assert sorted(p.name for p in isolated.iterdir()) == ["ETTh2.csv", "ETTh2.csv.sha256"]
 
 
+def test_partial_downloads_finds_what_killed_downloads_left_in_every_data_folder(isolated, tmp_path):
+    """A killed download's part stayed for good when the file was never downloaded again (found
+    elsewhere, or not wanted): only a download of the same file removed it. partial_downloads
+    finds those of any registry file in the folders searched, and removes them by the same rule:
+    a part a download holds locked is left; another program's temporary file is not touched."""
+    fcntl = pytest.importorskip("fcntl")
+    env = tmp_path / "env"
+    killed = isolated / ".ETTh2.csv.0badf00d.part.csv"
+    killed.write_bytes(b"date,a\n" * 100)
+    other = env / ".traffic.csv.1234abcd.part.csv"  # into $TSMAMBA_DATA, with load_dataset's data_dir
+    other.write_bytes(b"date,b\n")
+    running = isolated / ".ETTm1.csv.5678abcd.part.csv"
+    running.write_bytes(b"date")
+    foreign = isolated / ".notes.txt.0badf00d.part"
+    foreign.write_bytes(b"kept")
+    expected = [{"path": str(other), "bytes": 7, "state": "abandoned"},
+                {"path": str(killed), "bytes": 700, "state": "abandoned"},
+                {"path": str(running), "bytes": 4, "state": "in progress"}]
+    with open(running, "rb") as held:  # a download still writing
+        fcntl.flock(held, fcntl.LOCK_EX)
+        assert datasets.partial_downloads() == expected
+        assert killed.exists() and other.exists()  # only listed
+        removed = datasets.partial_downloads(remove=True)
+    assert removed == [{**e, "state": e["state"].replace("abandoned", "removed")} for e in expected]
+    assert not killed.exists() and not other.exists() and running.exists() and foreign.exists()
+    assert datasets.partial_downloads(remove=True) == [{"path": str(running), "bytes": 4, "state": "removed"}]
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    part = mine / ".ETTh1.csv.abcdef12.part.csv"
+    part.write_bytes(b"")
+    assert datasets.partial_downloads() == []  # a data_dir is searched only when given
+    assert [p["path"] for p in datasets.partial_downloads(mine)] == [str(part)]
+
+
+def test_without_flock_partial_downloads_go_by_age(isolated, monkeypatch):
+    monkeypatch.setattr(datasets, "fcntl", None)
+    old, fresh = isolated / ".ETTh2.csv.0badf00d.part.csv", isolated / ".ETTh2.csv.1234abcd.part.csv"
+    for part in (old, fresh):
+        part.write_bytes(b"date,a\n")
+    os.utime(old, (time.time() - 7200, time.time() - 7200))  # untouched for two hours
+    assert [p["state"] for p in datasets.partial_downloads(remove=True)] == ["removed", "in progress"]
+    assert not old.exists() and fresh.exists()
+
+
 def test_a_download_holds_its_part_locked_until_it_is_in_place(tmp_path):
     """Through the check too: another download's clean-up must not take it for a killed run's."""
     fcntl = pytest.importorskip("fcntl")

@@ -1853,7 +1853,7 @@ def cmd_predict(run: Run) -> int:
 def cmd_datasets(run: Run) -> int:
     """List the registry: name, kind of LTSF split, frequency, size, what the file's sha256 is
     checked against (with --verify: whether it matches) and the file found (looked up in
-    --data-dir, $TSMAMBA_DATA, then the download folder)."""
+    --data-dir, $TSMAMBA_DATA, then the download folder); remove what killed downloads left."""
     from tsmamba import datasets
 
     if run.get("data_dir") is not None and not run.data_dir.expanduser().is_dir():  # it had been listed
@@ -1886,6 +1886,7 @@ def cmd_datasets(run: Run) -> int:
     if run.get("data_dir") is not None:
         searched.insert(0, f"--data-dir {run.data_dir.expanduser()}")
     run.say("searched: " + ", then ".join(searched))
+    _say_partial_downloads(run, datasets.partial_downloads(run.get("data_dir"), remove=True))
     failed = [e for e in entries if e["verified"] is False]
     if failed:
         one = len(failed) == 1
@@ -1896,6 +1897,31 @@ def cmd_datasets(run: Run) -> int:
             f"file{'' if one else 's'}"
         )
     return 0
+
+
+def _size(n_bytes: int) -> str:
+    """'512 bytes', '3.2 KiB', '48.1 MiB', '1.3 GiB'."""
+    if n_bytes < 1024:
+        return plural(n_bytes, "byte")
+    for unit in ("KiB", "MiB", "GiB"):
+        n_bytes /= 1024
+        if n_bytes < 1024 or unit == "GiB":
+            break
+    return f"{n_bytes:,.1f} {unit}"
+
+
+def _say_partial_downloads(run: Run, parts: list[dict[str, Any]]) -> None:
+    """What killed downloads left in the data folders (removed), and what is left: downloads in
+    progress, and abandoned files that may not be removed."""
+    for state, what in (("removed", "removed {} that killed downloads had left"),
+                        ("abandoned", "{} that killed downloads left could not be removed (delete by hand)"),
+                        ("in progress", "{} of downloads in progress (or, without flock, stopped less "
+                         "than an hour ago)")):
+        some = [p for p in parts if p["state"] == state]
+        if some:
+            size = sum(p["bytes"] for p in some)
+            files = f"{plural(len(some), 'partial file')} ({_size(size)})"
+            run.say(what.format(files) + ": " + ", ".join(p["path"] for p in some))
 
 
 DEMO_SETTINGS: dict[str, Any] = {

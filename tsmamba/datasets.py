@@ -21,7 +21,7 @@ import time
 import urllib.error
 import urllib.request
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,6 +57,7 @@ __all__ = [
     "get_spec",
     "list_datasets",
     "load_dataset",
+    "partial_downloads",
     "read_dataset_file",
     "sha256_file",
     "synthetic_ett",
@@ -368,8 +369,9 @@ def download(
     arrived, before the file takes its place: a run stopped in between leaves no file without
     its record. Each download holds a lock (flock) on its temporary file; those of downloads
     killed earlier (by a signal: no clean-up runs) are unlocked and are removed by the next
-    download (without flock, once an hour old). A symlinked ``dest`` keeps pointing where it
-    did: the file it names is the one replaced.
+    download of the same file (without flock, once an hour old), or by
+    ``partial_downloads(remove=True)`` (``tsmamba datasets``) for every registry file. A
+    symlinked ``dest`` keeps pointing where it did: the file it names is the one replaced.
     Raises :class:`ChecksumError` on a mismatch, :class:`DataNotFoundError` when unreachable or
     when the file cannot be written.
     """
@@ -505,34 +507,77 @@ def _new_part(target: Path) -> tuple[int, Path, int | None]:
 
 
 def _remove_abandoned_parts(target: Path) -> None:
-    """Remove the temporary files of earlier downloads of ``target`` that no download holds: a
-    download locks its own until it ends, so one that can be locked was left by a killed run.
-    Without flock, those that no one has written to for an hour (a download writes continually)."""
-    now = time.time()
-    for part in target.parent.glob(f".{glob.escape(target.name)}.*.part*"):
+    """Remove the temporary files of earlier downloads of ``target`` that no download holds."""
+    _sweep_parts(target.parent.glob(_part_pattern(target.name)))
+
+
+def _part_pattern(name: str) -> str:
+    """The glob of the temporary files (:func:`_new_part`) of downloads to the file ``name``."""
+    return f".{glob.escape(name)}.*.part*"
+
+
+def _sweep_parts(parts: Iterable[Path], *, remove: bool = True) -> list[tuple[Path, int, str]]:
+    """(path, bytes, state) of each temporary download file in ``parts``; the abandoned ones are
+    removed (``remove``). A download locks its own until it ends, so one that can be locked was
+    left by a killed run ("removed", or "abandoned" when it is kept or may not be removed); one
+    locked is "in progress". Without flock, those that no one has written to for an hour (a
+    download writes continually) are abandoned."""
+    now, found = time.time(), []
+    for part in parts:
         try:  # not through a link; not waiting on a FIFO
             fd = os.open(part, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0))
         except OSError:  # gone meanwhile, a link, not ours to read
             continue
         try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
                 continue
-            if fcntl is not None:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:  # a download in progress
-                    continue
-                except OSError:  # no flock on this file system: by age, below
-                    pass
-                else:  # no writer; one that made it just now finds it gone once locked (_new_part)
+            state = "abandoned" if _unheld(fd, now - info.st_mtime) else "in progress"
+            if state == "abandoned" and remove:
+                try:  # no writer; one that made it just now finds it gone once locked (_new_part)
                     part.unlink()
+                    state = "removed"
+                except FileNotFoundError:  # another clean-up's
                     continue
-            if now - os.fstat(fd).st_mtime > _STALE_PART_S:
-                part.unlink()
-        except OSError:  # gone meanwhile, or not ours to remove
+                except OSError:  # not ours to remove (a read-only folder): reported as abandoned
+                    pass
+            found.append((part, info.st_size, state))
+        except OSError:  # gone meanwhile
             pass
         finally:
             os.close(fd)
+    return found
+
+
+def _unheld(fd: int, idle_s: float) -> bool:
+    """Whether no download holds the temporary file open as ``fd``: its lock can be taken (and is
+    held until ``fd`` closes), or, without flock, no one has written to it for an hour."""
+    if fcntl is not None:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:  # a download in progress
+            return False
+        except OSError:  # no flock on this file system: by age, below
+            pass
+        else:
+            return True
+    return idle_s > _STALE_PART_S
+
+
+def partial_downloads(
+    data_dir: str | os.PathLike | None = None, *, remove: bool = False
+) -> list[dict[str, Any]]:
+    """The temporary files of downloads of registry files in the folders :func:`find_dataset`
+    searches: one dict each, with path, bytes and state: "in progress" (a download holds it),
+    "abandoned" (a killed download left it: nothing holds it), or "removed" (``remove=True``
+    removes the abandoned ones, by the rule each download applies to those of its own file)."""
+    names = {n for spec in REGISTRY.values() for n in (*spec.filenames, spec.download_name) if n}
+    parts: dict[Path, None] = {}  # one file can match two names' patterns (x.csv, x.csv.gz)
+    for folder in _search_dirs(data_dir):
+        for name in sorted(names):
+            parts.update(dict.fromkeys(folder.glob(_part_pattern(name))))
+    return [{"path": str(p), "bytes": size, "state": state}
+            for p, size, state in _sweep_parts(sorted(parts), remove=remove)]
 
 
 def _is_published_copy(path: Path, spec: DatasetSpec) -> bool:
