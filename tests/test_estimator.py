@@ -1832,7 +1832,8 @@ def test_resume_rejects_a_last_checkpoint_of_another_model(series, tmp_path):
         TSMambaForecaster(**{**params, "val_stride": 2}, checkpoint_dir=str(ckpt)).fit(series, resume=True)
     last["identity"]["network"]["chunk_size"] = 16  # as recorded earlier: chunk_size is not compared
     del last["identity"]["data"], last["identity"]["dtype"]  # as recorded before: resumes as it did
-    del last["identity"]["training"]  # recorded from 2026-12-04 on: an older checkpoint resumes
+    del last["identity"]["training"], last["identity"]["schedule"]  # recorded from 2026-12-04 on, and
+    # later: an older checkpoint resumes
     torch.save(last, ckpt / "last.ckpt")
     assert same.fit(series, resume=True).history_["epochs"] == 1
     del last["identity"]  # as written before checkpoints named their fit: the weights still tell
@@ -1895,12 +1896,77 @@ def test_resume_refuses_other_windows_or_another_loss(series, tmp_path):
                           ({"loss": "mae"}, "loss 'mse' (now 'mae')"),
                           ({"frequency_loss": 0.5}, "frequency_loss 0.0 (now 0.5)")]:
         other = TSMambaForecaster(**{**params, **change}, checkpoint_dir=str(ckpt))
-        with pytest.raises(CheckpointError, match=rf"was fitted with {re.escape(shown)}; a resume "
-                                                  r"continues that run .* or delete it"):
+        with pytest.raises(CheckpointError, match=rf"was fitted with {re.escape(shown)}; a resume continues "
+                                                  r"that run .* or fit without resume=True to start"):
             other.fit(series, resume=True)
     longer = TSMambaForecaster(**{**params, "max_epochs": 2, "patience": 3, "warmup_fraction": 0.1,
                                   "gradient_clip_val": 0.5}, checkpoint_dir=str(ckpt))
-    assert longer.fit(series, resume=True).history_["epochs"] == 2
+    with pytest.warns(UserWarning, match=r"fitted with max_epochs 1 \(now 2\), warmup_fraction 0\.05 \(now "
+                                         r"0\.1\): the learning-rate schedule"):
+        assert longer.fit(series, resume=True).history_["epochs"] == 2
+
+
+def test_resume_refuses_other_steps_and_warns_of_another_schedule(series, tmp_path):
+    """A resume had taken another accumulate_grad_batches, limit_train_batches, limit_val_batches
+    or number of processes silently: other optimizer steps (or validation windows) than the run it
+    continued, and a learning-rate schedule laid out over another number of steps. Refused, naming
+    the saved and the new value; with the same settings the resume is the uninterrupted run. The
+    schedule's own settings (max_epochs, ...) may change, with a warning: the rate jumps there."""
+    ckpt = tmp_path / "ck"
+    params = {**TINY, "max_epochs": 2, "patience": None, "checkpoint_dir": str(ckpt)}
+    steps = {"accumulate_grad_batches": 2}
+    whole = TSMambaForecaster(**{**params, "checkpoint_dir": str(tmp_path / "a")}, trainer_kwargs=steps)
+    whole.fit(series)
+    with pytest.raises(_Interrupt):
+        TSMambaForecaster(**params, trainer_kwargs={**steps, "callbacks": [_KillAtEpochStart(1)]}).fit(series)
+    last = ckpt / "last.ckpt"
+    kept = last.read_bytes()
+
+    def refused(shown: str) -> str:
+        return (rf"^{re.escape(str(last))} was fitted with {re.escape(shown)}; a resume continues that run "
+                r"\(the same windows in the same optimizer steps each epoch, .*\), so give the values it was "
+                r"fitted with, or fit without resume=True to start over with the new ones \(it replaces "
+                r"last\.ckpt\), or use another checkpoint_dir$")
+
+    for kwargs, shown in [({}, "accumulate_grad_batches 2 (now 1)"),
+                          ({**steps, "limit_train_batches": 0.5}, "limit_train_batches None (now 0.5)"),
+                          # the int 1 is one batch an epoch, the float 1.0 (the default) all of them
+                          ({**steps, "limit_train_batches": 1}, "limit_train_batches None (now 1)"),
+                          ({**steps, "limit_val_batches": 0}, "limit_val_batches None (now 0)")]:
+        with pytest.raises(CheckpointError, match=refused(shown)):
+            TSMambaForecaster(**params, trainer_kwargs=kwargs).fit(series, resume=True)
+    state = torch.load(last, weights_only=True)
+    state["identity"]["training"]["world_size"] = 2  # as a fit on two devices records it
+    torch.save(state, last)
+    with pytest.raises(CheckpointError, match=refused("world_size 2 (now 1)")):
+        TSMambaForecaster(**params, trainer_kwargs=steps).fit(series, resume=True)
+    assert last.read_bytes() != kept
+    last.write_bytes(kept)
+
+    with warnings.catch_warnings():  # the same settings: no warning, and the uninterrupted run's weights
+        warnings.filterwarnings("error", message=".*the learning-rate schedule")
+        resumed = TSMambaForecaster(**params, trainer_kwargs=steps).fit(series, resume=True)
+    assert resumed.history_["epochs"] == 2
+    for (name, a), b in zip(
+        whole.network_.state_dict().items(), resumed.network_.state_dict().values(), strict=True
+    ):
+        assert torch.equal(a, b), name
+    longer = TSMambaForecaster(**{**params, "max_epochs": 3}, trainer_kwargs=steps)
+    with pytest.warns(UserWarning, match=rf"^{re.escape(str(last))} was fitted with max_epochs 2 \(now 3\): "
+                      r"the learning-rate schedule .* laid out anew .* the learning rate jumps there, .* To "
+                      r"continue that run exactly, resume with the values it was fitted with") as seen:
+        assert longer.fit(series, resume=True).history_["epochs"] == 3
+    assert [w.filename for w in seen if "schedule" in str(w.message)] == [__file__]  # the line calling fit
+    # a checkpoint of an earlier tsmamba recorded none of these: its resume is not refused for them
+    state = torch.load(last, weights_only=True)
+    for key in ("accumulate_grad_batches", "limit_train_batches", "limit_val_batches", "world_size"):
+        del state["identity"]["training"][key]
+    del state["identity"]["schedule"]
+    torch.save(state, last)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*the learning-rate schedule")
+        again = TSMambaForecaster(**{**params, "max_epochs": 3}).fit(series, resume=True)
+    assert again.history_["epochs"] == 3
 
 
 @pytest.fixture

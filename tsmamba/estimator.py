@@ -90,6 +90,8 @@ from tsmamba.training import (
 from tsmamba.windows import TRAIN_SAMPLINGS, TimeSeriesDataModule
 
 if TYPE_CHECKING:
+    import lightning
+
     from tsmamba.streaming import Stream
 
 __all__ = ["NotFittedError", "TSMambaForecaster"]
@@ -586,7 +588,10 @@ class TSMambaForecaster(BaseEstimator):
                 default: the last ``val_fraction`` of ``df`` (its windows start
                 ``context_length`` rows earlier).
             scale: fit a StandardScaler on the training rows (False: data already scaled).
-            resume: continue from ``checkpoint_dir/last.ckpt`` when it exists.
+            resume: continue from ``checkpoint_dir/last.ckpt`` when it exists: CheckpointError
+                when a setting that shapes the run differs from the checkpoint's (batch_size,
+                trainer_kwargs accumulate_grad_batches, ...), a warning when one the learning-rate
+                schedule is laid out from does (max_epochs, ...); see docs/usage.md.
             keep_val_forecasts: keep the forecasts that validation made with the weights the fit
                 ends on (the best validation's), in original units: ``val_forecasts_`` (n, H, C)
                 after the origins ``val_origins_`` (n,), row positions in ``df`` followed by
@@ -669,17 +674,32 @@ class TSMambaForecaster(BaseEstimator):
                 f"({self.d_model}), n_layers ({self.n_layers}) or chunk_size ({self.chunk_size}), or fit "
                 "fewer channels at a time")
 
-    def _run_settings(self) -> dict[str, Any]:
+    def _run_settings(self, trainer: lightning.Trainer) -> dict[str, Any]:
         """The settings a resume must keep: those that decide which windows each epoch draws
         (with a random_state of None the order's drawn seed is in the checkpoint: the datamodule's
-        state), which windows and loss validation compares, and which weights train.
-        max_epochs, patience, warmup_fraction, min_lr_ratio, ema_decay and gradient_clip_val may
-        change."""
+        state) and how many of them each optimizer step takes (batch_size, trainer_kwargs'
+        accumulate_grad_batches, the processes of ``trainer``: its world_size) and each epoch
+        trains (limit_train_batches), which windows and loss validation compares
+        (limit_val_batches), and which weights train. max_epochs, patience, warmup_fraction,
+        min_lr_ratio, ema_decay and gradient_clip_val may change; the first ones lay the
+        learning-rate schedule out anew (:meth:`_schedule_settings`)."""
         return {"random_state": self.random_state, "batch_size": self.batch_size,
                 "train_stride": self.train_stride, "train_sampling": self.train_sampling,
                 "val_stride": self.val_stride, "loss": self.loss,
                 "frequency_loss": float(self.frequency_loss),
-                "freeze_linear_path": bool(self.freeze_linear_path)}
+                "freeze_linear_path": bool(self.freeze_linear_path),
+                # the user's (micro_batch_size's passes are a memory setting, and exclude it)
+                "accumulate_grad_batches": (self.trainer_kwargs or {}).get("accumulate_grad_batches", 1),
+                "limit_train_batches": _batch_limit(trainer.limit_train_batches),
+                "limit_val_batches": _batch_limit(trainer.limit_val_batches),  # 0: no validation
+                "world_size": trainer.world_size}
+
+    def _schedule_settings(self, trainer: lightning.Trainer) -> dict[str, Any]:
+        """The settings the learning-rate schedule is laid out from (besides the steps an epoch
+        takes, which :meth:`_run_settings` keeps): a resume may change them, with a warning, as
+        Lightning's restored schedule takes the new layout from the checkpoint's step on."""
+        return {"max_epochs": trainer.max_epochs, "max_steps": trainer.max_steps,
+                "warmup_fraction": float(self.warmup_fraction), "min_lr_ratio": float(self.min_lr_ratio)}
 
     def _fit(
         self, df: Any, time_col: str | None, columns: Sequence[str] | None, val_df: Any,
@@ -776,6 +796,19 @@ class TSMambaForecaster(BaseEstimator):
                 ridge=float(self.linear_init_ridge),
                 own=0.5 if self.linear_init_own is None else float(self.linear_init_own),
             )
+        trainer_kwargs = self.trainer_kwargs
+        if self.micro_batch_size is not None:  # a step: batch_size windows in passes of micro_batch_size
+            passes = self.batch_size // self.micro_batch_size
+            trainer_kwargs = {**(trainer_kwargs or {}), "accumulate_grad_batches": passes}
+        trainer, restore = make_trainer(
+            max_epochs=self.max_epochs,
+            patience=self.patience,
+            has_validation="val" in borders,
+            gradient_clip_val=self.gradient_clip_val,
+            progress=self.progress,
+            checkpoint_dir=self.checkpoint_dir,
+            trainer_kwargs=trainer_kwargs,
+        )
         module = ForecastingModule(
             network,
             loss=self.loss,
@@ -790,21 +823,9 @@ class TSMambaForecaster(BaseEstimator):
             step_windows=None if self.micro_batch_size is None
             else (self.batch_size, datamodule.train_windows_per_epoch),
             identity=_fit_identity(network.config, self.columns_, _data_digest(scaled, all_index, borders),
-                                   str(scaled.dtype).removeprefix("torch."), self._run_settings()),
+                                   str(scaled.dtype).removeprefix("torch."), self._run_settings(trainer),
+                                   self._schedule_settings(trainer)),
             keep_val_forecasts=keep_val_forecasts,
-        )
-        trainer_kwargs = self.trainer_kwargs
-        if self.micro_batch_size is not None:  # a step: batch_size windows in passes of micro_batch_size
-            passes = self.batch_size // self.micro_batch_size
-            trainer_kwargs = {**(trainer_kwargs or {}), "accumulate_grad_batches": passes}
-        trainer, restore = make_trainer(
-            max_epochs=self.max_epochs,
-            patience=self.patience,
-            has_validation="val" in borders,
-            gradient_clip_val=self.gradient_clip_val,
-            progress=self.progress,
-            checkpoint_dir=self.checkpoint_dir,
-            trainer_kwargs=trainer_kwargs,
         )
         if trains_on_cpu(trainer):  # validation has no gradients: batches sized as forecasts' passes
             datamodule.eval_batch_size = network.windows_per_pass(L_)
@@ -1336,7 +1357,8 @@ def _checked_weights(expected: dict, weights: Any, path: Any, fix: str = "save t
 
 def _check_resumable(last: Path, module: ForecastingModule) -> None:
     """Raise CheckpointError unless ``last`` (a Lightning checkpoint) is of this fit: the same
-    network configuration and channels (``module.identity``), and weights of the same shapes."""
+    network configuration and channels (``module.identity``), the same run settings, and weights
+    of the same shapes. Warn when the settings of its learning-rate schedule changed."""
     fix = "delete it to start afresh, or use another checkpoint_dir"
     try:
         checkpoint = torch.load(last, weights_only=True, map_location="cpu")
@@ -1344,6 +1366,7 @@ def _check_resumable(last: Path, module: ForecastingModule) -> None:
     except Exception as exc:  # torch raises several types for unreadable files
         raise CheckpointError(f"{last} cannot be read to resume from ({exc!r}); {fix}") from exc
     identity, own = checkpoint.get("identity"), module.identity
+    rescheduled = None  # the schedule's settings that changed, as the warning names them
     if identity is not None and own is not None:
         try:
             if _as_json(identity) != identity or not isinstance(identity.get("network"), dict):
@@ -1356,9 +1379,12 @@ def _check_resumable(last: Path, module: ForecastingModule) -> None:
         except Exception as exc:  # not a record this code wrote (a list, tensors inside, ...)
             raise CheckpointError(f"{last} holds a damaged record of its fit; {fix}") from exc
         earlier = {"network.chunk_size"} | ({"data", "dtype"} - set(recorded))  # as earlier versions record
-        if not any(k.startswith("training.") for k in recorded):  # recorded from 2026-12-04 on
-            earlier |= {k for k in now if k.startswith("training.")}
+        # settings recorded from some day on (training from 2026-12-04, schedule later): an earlier
+        # checkpoint cannot tell them
+        earlier |= {k for k in now if k.startswith(("training.", "schedule.")) and k not in recorded}
         differ = [k for k in differ if k not in earlier]
+        moved = [k for k in differ if k.startswith("schedule.")]
+        differ = [k for k in differ if k not in moved]
         if "dtype" in differ:  # the data's digest is of the values in that type: it differs too
             raise CheckpointError(
                 f"{last} is the checkpoint of a fit in {recorded['dtype']}, and this fit runs in "
@@ -1372,15 +1398,16 @@ def _check_resumable(last: Path, module: ForecastingModule) -> None:
             )
         settings = [k for k in differ if k.startswith("training.")]
         if settings and settings == differ:
-            changes = ", ".join(f"{k.removeprefix('training.')} {recorded.get(k)!r} (now {now.get(k)!r})"
-                                for k in settings)
             raise CheckpointError(
-                f"{last} was fitted with {changes}; a resume continues that run (the same windows "
-                "each epoch, and validation losses comparable with its best one), so give the values "
-                f"it was fitted with, or {fix}"
+                f"{last} was fitted with {_changes(settings, recorded, now)}; a resume continues that run "
+                "(the same windows in the same optimizer steps each epoch, and validation losses "
+                "comparable with its best one), so give the values it was fitted with, or fit without "
+                "resume=True to start over with the new ones (it replaces last.ckpt), or use another "
+                "checkpoint_dir"
             )
         if differ:
             raise CheckpointError(f"{last} is another fit's checkpoint (its {differ} differ); {fix}")
+        rescheduled = _changes(moved, recorded, now) if moved else None
     order = checkpoint.get(TimeSeriesDataModule.__qualname__)  # the window order's seed (from 2026-12-05)
     if order is not None:
         try:
@@ -1389,6 +1416,23 @@ def _check_resumable(last: Path, module: ForecastingModule) -> None:
             raise CheckpointError(f"{last} holds a damaged window order ({exc}); {fix}") from exc
     _checked_resumed_optimizer(checkpoint, module, last, fix)
     _checked_weights(module.state_dict(), saved, last, fix)
+    if rescheduled:  # Lightning restores the schedule's step, and its rate comes from this fit's layout
+        warnings.warn(
+            f"{last} was fitted with {rescheduled}: the learning-rate schedule (a warm-up, then a "
+            "cosine decay over the run's steps) is laid out anew from the new values, and the resume "
+            "goes on along the new layout from the checkpoint's step; where they change its length "
+            "(max_steps does where it ends the run before max_epochs would) or its shape, the learning "
+            "rate jumps there, and the run is neither the interrupted one nor one fitted with the new "
+            "values from the start. To continue that run exactly, resume with the values it was fitted "
+            "with (or fit without resume=True to start over with the new ones)",
+            UserWarning,
+            stacklevel=4,  # the caller of fit (fit, _fit, here)
+        )
+
+
+def _changes(keys: Sequence[str], recorded: Mapping[str, Any], now: Mapping[str, Any]) -> str:
+    """``batch_size 16 (now 8), ...`` for the flat record keys ``keys`` (``training.batch_size``)."""
+    return ", ".join(f"{k.split('.', 1)[-1]} {recorded.get(k)!r} (now {now.get(k)!r})" for k in keys)
 
 
 def _checked_resumed_optimizer(checkpoint: dict, module: ForecastingModule, last: Path, fix: str) -> None:
@@ -1422,14 +1466,22 @@ def _checked_resumed_optimizer(checkpoint: dict, module: ForecastingModule, last
 
 
 def _fit_identity(config: ForecasterConfig, columns: list[str], data: str, dtype: str,
-                  training: dict[str, Any]) -> dict[str, Any]:
+                  training: dict[str, Any], schedule: dict[str, Any]) -> dict[str, Any]:
     """What a checkpoint must match to be resumed: the network configuration (less the speed-only
     ``chunk_size``), the channels, the data's digest, the float type it trains in and the
-    ``training`` settings that decide the windows drawn and the loss, as plain JSON values
-    (numpy scalars in the parameters would not load with ``weights_only=True``)."""
+    ``training`` settings that decide the windows drawn, the steps and the loss; and the
+    ``schedule`` settings, which may change with a warning. As plain JSON values (numpy scalars
+    in the parameters would not load with ``weights_only=True``)."""
     network = {k: v for k, v in config.to_dict().items() if k != "chunk_size"}
     return _as_json({"network": network, "columns": columns, "data": data, "dtype": dtype,
-                     "training": training})
+                     "training": training, "schedule": schedule})
+
+
+def _batch_limit(limit: Any) -> Any:
+    """A trainer's ``limit_*_batches`` as a resume compares it: None for all the batches (the
+    float 1.0, which Lightning tells from the int 1, one batch, by its type alone, where a
+    comparison of the recorded values saw them equal)."""
+    return None if limit == 1 and not isinstance(limit, int) else limit
 
 
 def _data_digest(scaled: np.ndarray, index: pd.DatetimeIndex, borders: dict[str, tuple[int, int]]) -> str:
