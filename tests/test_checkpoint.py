@@ -12,6 +12,7 @@ import inspect
 import io
 import json
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -19,6 +20,7 @@ import warnings
 from pathlib import Path
 
 import dateutil.tz
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -27,13 +29,14 @@ from tsmamba import checkpoint
 from tsmamba.checkpoint import (
     atomic_write_bytes,
     check_replaceable,
+    extra_meta,
     held_alone,
     read_checkpoint,
     read_meta,
     write_checkpoint,
     zone_name,
 )
-from tsmamba.errors import CheckpointError
+from tsmamba.errors import CheckpointError, ConfigError
 
 
 def save(path: Path, value: float) -> Path:
@@ -768,3 +771,29 @@ def test_a_one_byte_tensor_file_is_bytes_that_are_no_tensor_file_not_an_empty_on
         read_checkpoint(path)
     assert str(info.value) == (f"{path / 'weights.pt'} cannot be read as tensors (its bytes are not a torch "
                                "tensor file); save the model again")
+
+
+def test_extra_is_kept_as_given_or_refused_naming_what_json_would_change():
+    """JSON turns a key 1 into "1" and a tuple into a list without a word: save(extra=...)
+    refuses them, naming where they are, rather than read back another mapping."""
+    given = {"read": {"sep": ";", "columns": ["a", "b"]}, "n": np.int64(3), "note": None}
+    assert extra_meta(given) == {"read": {"sep": ";", "columns": ["a", "b"]}, "n": 3, "note": None}
+    for extra, message in [
+        ({1: 2}, "the key 1 (int) in extra is not a string, and JSON keeps only string keys (it would "
+                 "load back as a string); use string keys, e.g. '1'"),
+        ({"read": {"columns": [{True: "a"}]}}, "the key True (bool) in extra['read']['columns'][0] is not"),
+        ({"shape": (3, 4)}, "extra['shape'] is a tuple, (3, 4), which JSON would load back as a list; "
+                            "pass a list"),
+    ]:
+        with pytest.raises(ConfigError) as info:
+            extra_meta(extra)
+        assert str(info.value).startswith("save(extra=...): " + message)
+    looped: dict = {}
+    looped["self"] = looped  # refused by json.dumps, not a RecursionError
+    for extra, why in [({"ids": {1, 2}}, "{1, 2} is not a JSON value"),
+                       ({"t": np.datetime64("2020-01-01T00:00:00.000000000")}, "is not a JSON value"),
+                       (looped, "Circular reference detected")]:
+        with pytest.raises(ConfigError, match=re.escape(why)):
+            extra_meta(extra)
+    with pytest.raises(ConfigError, match=r"takes a mapping \(a dict of JSON values\), got list"):
+        extra_meta([("a", 1)])

@@ -516,21 +516,52 @@ def save_again(kind: str | None) -> str:
 
 
 def json_plain(value: Any) -> Any:
-    """``json.dumps``' ``default=``: numpy scalars as Python numbers; TypeError for the rest."""
+    """``json.dumps``' ``default=``: numpy numbers and bools as Python ones; TypeError for the rest
+    (a ``datetime64``, whose ``item()`` can be a bare count of nanoseconds, included)."""
     import numpy as np
 
-    if isinstance(value, np.generic):
+    if isinstance(value, (np.number, np.bool_)):
         return value.item()
     raise TypeError(f"{value!r} is not a JSON value")
 
 
 def extra_meta(extra: Mapping[str, Any]) -> dict[str, Any]:
     """A save's ``extra=`` mapping as ``meta.json`` keeps it (numpy scalars as Python numbers);
-    ConfigError for what JSON cannot hold, NaN and inf included."""
+    ConfigError for what JSON cannot hold (NaN and inf included) and for what it would change
+    without a word: a key that is not a string (``1`` loads back as ``"1"``) and a tuple (loads
+    back as a list), at any depth."""
+    if not isinstance(extra, Mapping):
+        raise ConfigError(
+            f"save(extra=...) takes a mapping (a dict of JSON values), got {type(extra).__name__}"
+        )
+    _check_json_faithful(extra, "extra", set())
     try:
         return json.loads(json.dumps(dict(extra), default=json_plain, allow_nan=False))
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"save(extra=...) takes a mapping of JSON values (no NaN or inf): {exc}") from None
+
+
+def _check_json_faithful(value: Any, where: str, within: set[int]) -> None:
+    """ConfigError naming the first key that is not a string, or tuple, in ``value`` (at ``where``);
+    ``within``: the ids of the containers around it (a cycle is left for ``json.dumps`` to refuse)."""
+    if id(value) in within or not isinstance(value, (Mapping, list, tuple)):
+        return
+    if isinstance(value, tuple):
+        raise ConfigError(
+            f"save(extra=...): {where} is a tuple, {value!r:.80}, which JSON would load back as a "
+            "list; pass a list"
+        )
+    within.add(id(value))
+    items = value.items() if isinstance(value, Mapping) else enumerate(value)
+    for key, item in items:
+        if isinstance(value, Mapping) and not isinstance(key, str):
+            raise ConfigError(
+                f"save(extra=...): the key {key!r} ({type(key).__name__}) in {where} is not a string, "
+                f"and JSON keeps only string keys (it would load back as a string); use string keys, "
+                f"e.g. {str(key)!r}"
+            )
+        _check_json_faithful(item, f"{where}[{key!r}]", within)
+    within.discard(id(value))
 
 
 def _meta_digest(meta: Mapping[str, Any]) -> str:
