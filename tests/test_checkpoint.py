@@ -266,7 +266,10 @@ def test_a_path_through_a_missing_folder_replaces_nothing(tmp_path, monkeypatch)
 
 
 def test_failed_overwrite_keeps_the_previous_save(tmp_path, monkeypatch):
+    """Where the saves cannot be exchanged in one step (not Linux, or a file system that cannot),
+    the previous one is moved aside and put back when moving the new one in fails."""
     path = save(tmp_path / "model", 1.0)
+    monkeypatch.setattr(checkpoint, "_exchange", lambda a, b: False)
     real_replace = os.replace
     calls = []
 
@@ -283,6 +286,92 @@ def test_failed_overwrite_keeps_the_previous_save(tmp_path, monkeypatch):
     monkeypatch.undo()
     assert saved_value(path) == 1.0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+
+
+def _exchange_works(tmp_path: Path) -> bool:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    try:
+        return checkpoint._exchange(tmp_path / "a", tmp_path / "b")
+    finally:
+        (tmp_path / "a").rmdir()
+        (tmp_path / "b").rmdir()
+
+
+def test_an_overwrite_leaves_a_whole_save_at_the_path_at_every_step(tmp_path, monkeypatch):
+    """Linux exchanges the new save and the previous one in one step: a load at any step of the
+    overwrite finds a whole save (between the two renames of the fallback, the path was gone)."""
+    if not _exchange_works(tmp_path):
+        pytest.skip("no renameat2 RENAME_EXCHANGE here")
+    path = save(tmp_path / "model", 1.0)
+    seen = []
+
+    def loading_first(step):
+        def step_after_a_load(*args):
+            seen.append(saved_value(path))  # raises CheckpointError where no whole save is there
+            return step(*args)
+        return step_after_a_load
+
+    monkeypatch.setattr(checkpoint.os, "replace", loading_first(os.replace))
+    monkeypatch.setattr(checkpoint, "_exchange", loading_first(checkpoint._exchange))
+    save(path, 2.0)
+    assert seen == [1.0]  # one step, with the previous save in place before it
+    assert saved_value(path) == 2.0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]  # the previous one removed
+
+
+def _saving_after_reads(monkeypatch, path: Path, saves: int) -> list[float]:
+    """Make each of the first ``saves`` reads of ``path``'s meta.json by a load followed by a save
+    of the next value there, as another process's; the values the load read."""
+    real_read_meta = checkpoint.read_meta
+    reads: list[float] = []
+    saving = []
+
+    def racing_read_meta(*args):
+        meta = real_read_meta(*args)
+        if not saving:  # the save's own look at what it replaces is no load
+            reads.append(meta["value"])
+            if len(reads) <= saves:
+                saving.append(True)
+                save(path, meta["value"] + 1)
+                saving.clear()
+        return meta
+
+    monkeypatch.setattr(checkpoint, "read_meta", racing_read_meta)
+    return reads
+
+
+@pytest.mark.parametrize("exchange", [True, False], ids=["exchanged", "two renames"])
+def test_a_load_racing_a_save_reads_the_new_save_not_a_corrupt_one(tmp_path, monkeypatch, exchange):
+    """A save replacing the folder after a load read its meta.json (the load then read the new
+    save's weights.pt, and called it truncated or corrupt) is read again, whole."""
+    if not exchange:
+        monkeypatch.setattr(checkpoint, "_exchange", lambda a, b: False)
+    path = save(tmp_path / "model", 1.0)
+    reads = _saving_after_reads(monkeypatch, path, 1)
+    assert saved_value(path) == 2.0
+    assert reads == [1.0, 2.0]
+
+
+def test_a_load_overtaken_by_a_save_at_every_try_says_another_process_is_saving(tmp_path, monkeypatch):
+    path = save(tmp_path / "model", 1.0)
+    reads = _saving_after_reads(monkeypatch, path, 100)
+    with pytest.raises(CheckpointError) as info:
+        read_checkpoint(path)
+    assert str(info.value) == (f"{path} was replaced by another save while it was read, 5 times in a row: "
+                               "another process is saving there; load again when it has finished")
+    assert reads == [1.0, 2.0, 3.0, 4.0, 5.0]
+
+
+def test_a_damaged_save_is_read_once_not_again_as_if_a_save_overtook_it(tmp_path, monkeypatch):
+    path = save(tmp_path / "model", 1.0)
+    (path / "weights.pt").write_bytes((path / "weights.pt").read_bytes()[:-10])
+    real_read_meta = checkpoint.read_meta
+    reads = []
+    monkeypatch.setattr(checkpoint, "read_meta", lambda *args: reads.append(1) or real_read_meta(*args))
+    with pytest.raises(CheckpointError, match=r"weights\.pt is truncated or corrupt"):
+        read_checkpoint(path)
+    assert reads == [1]
 
 
 @pytest.mark.skipif(os.name == "nt", reason="directories cannot be fsynced on Windows")
