@@ -12,6 +12,7 @@ import inspect
 import io
 import json
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -19,6 +20,7 @@ import warnings
 from pathlib import Path
 
 import dateutil.tz
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -27,13 +29,14 @@ from tsmamba import checkpoint
 from tsmamba.checkpoint import (
     atomic_write_bytes,
     check_replaceable,
+    extra_meta,
     held_alone,
     read_checkpoint,
     read_meta,
     write_checkpoint,
     zone_name,
 )
-from tsmamba.errors import CheckpointError
+from tsmamba.errors import CheckpointError, ConfigError
 
 
 def save(path: Path, value: float) -> Path:
@@ -263,7 +266,10 @@ def test_a_path_through_a_missing_folder_replaces_nothing(tmp_path, monkeypatch)
 
 
 def test_failed_overwrite_keeps_the_previous_save(tmp_path, monkeypatch):
+    """Where the saves cannot be exchanged in one step (not Linux, or a file system that cannot),
+    the previous one is moved aside and put back when moving the new one in fails."""
     path = save(tmp_path / "model", 1.0)
+    monkeypatch.setattr(checkpoint, "_exchange", lambda a, b: False)
     real_replace = os.replace
     calls = []
 
@@ -280,6 +286,92 @@ def test_failed_overwrite_keeps_the_previous_save(tmp_path, monkeypatch):
     monkeypatch.undo()
     assert saved_value(path) == 1.0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+
+
+def _exchange_works(tmp_path: Path) -> bool:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    try:
+        return checkpoint._exchange(tmp_path / "a", tmp_path / "b")
+    finally:
+        (tmp_path / "a").rmdir()
+        (tmp_path / "b").rmdir()
+
+
+def test_an_overwrite_leaves_a_whole_save_at_the_path_at_every_step(tmp_path, monkeypatch):
+    """Linux exchanges the new save and the previous one in one step: a load at any step of the
+    overwrite finds a whole save (between the two renames of the fallback, the path was gone)."""
+    if not _exchange_works(tmp_path):
+        pytest.skip("no renameat2 RENAME_EXCHANGE here")
+    path = save(tmp_path / "model", 1.0)
+    seen = []
+
+    def loading_first(step):
+        def step_after_a_load(*args):
+            seen.append(saved_value(path))  # raises CheckpointError where no whole save is there
+            return step(*args)
+        return step_after_a_load
+
+    monkeypatch.setattr(checkpoint.os, "replace", loading_first(os.replace))
+    monkeypatch.setattr(checkpoint, "_exchange", loading_first(checkpoint._exchange))
+    save(path, 2.0)
+    assert seen == [1.0]  # one step, with the previous save in place before it
+    assert saved_value(path) == 2.0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]  # the previous one removed
+
+
+def _saving_after_reads(monkeypatch, path: Path, saves: int) -> list[float]:
+    """Make each of the first ``saves`` reads of ``path``'s meta.json by a load followed by a save
+    of the next value there, as another process's; the values the load read."""
+    real_read_meta = checkpoint.read_meta
+    reads: list[float] = []
+    saving = []
+
+    def racing_read_meta(*args):
+        meta = real_read_meta(*args)
+        if not saving:  # the save's own look at what it replaces is no load
+            reads.append(meta["value"])
+            if len(reads) <= saves:
+                saving.append(True)
+                save(path, meta["value"] + 1)
+                saving.clear()
+        return meta
+
+    monkeypatch.setattr(checkpoint, "read_meta", racing_read_meta)
+    return reads
+
+
+@pytest.mark.parametrize("exchange", [True, False], ids=["exchanged", "two renames"])
+def test_a_load_racing_a_save_reads_the_new_save_not_a_corrupt_one(tmp_path, monkeypatch, exchange):
+    """A save replacing the folder after a load read its meta.json (the load then read the new
+    save's weights.pt, and called it truncated or corrupt) is read again, whole."""
+    if not exchange:
+        monkeypatch.setattr(checkpoint, "_exchange", lambda a, b: False)
+    path = save(tmp_path / "model", 1.0)
+    reads = _saving_after_reads(monkeypatch, path, 1)
+    assert saved_value(path) == 2.0
+    assert reads == [1.0, 2.0]
+
+
+def test_a_load_overtaken_by_a_save_at_every_try_says_another_process_is_saving(tmp_path, monkeypatch):
+    path = save(tmp_path / "model", 1.0)
+    reads = _saving_after_reads(monkeypatch, path, 100)
+    with pytest.raises(CheckpointError) as info:
+        read_checkpoint(path)
+    assert str(info.value) == (f"{path} was replaced by another save while it was read, 5 times in a row: "
+                               "another process is saving there; load again when it has finished")
+    assert reads == [1.0, 2.0, 3.0, 4.0, 5.0]
+
+
+def test_a_damaged_save_is_read_once_not_again_as_if_a_save_overtook_it(tmp_path, monkeypatch):
+    path = save(tmp_path / "model", 1.0)
+    (path / "weights.pt").write_bytes((path / "weights.pt").read_bytes()[:-10])
+    real_read_meta = checkpoint.read_meta
+    reads = []
+    monkeypatch.setattr(checkpoint, "read_meta", lambda *args: reads.append(1) or real_read_meta(*args))
+    with pytest.raises(CheckpointError, match=r"weights\.pt is truncated or corrupt"):
+        read_checkpoint(path)
+    assert reads == [1]
 
 
 @pytest.mark.skipif(os.name == "nt", reason="directories cannot be fsynced on Windows")
@@ -768,3 +860,29 @@ def test_a_one_byte_tensor_file_is_bytes_that_are_no_tensor_file_not_an_empty_on
         read_checkpoint(path)
     assert str(info.value) == (f"{path / 'weights.pt'} cannot be read as tensors (its bytes are not a torch "
                                "tensor file); save the model again")
+
+
+def test_extra_is_kept_as_given_or_refused_naming_what_json_would_change():
+    """JSON turns a key 1 into "1" and a tuple into a list without a word: save(extra=...)
+    refuses them, naming where they are, rather than read back another mapping."""
+    given = {"read": {"sep": ";", "columns": ["a", "b"]}, "n": np.int64(3), "note": None}
+    assert extra_meta(given) == {"read": {"sep": ";", "columns": ["a", "b"]}, "n": 3, "note": None}
+    for extra, message in [
+        ({1: 2}, "the key 1 (int) in extra is not a string, and JSON keeps only string keys (it would "
+                 "load back as a string); use string keys, e.g. '1'"),
+        ({"read": {"columns": [{True: "a"}]}}, "the key True (bool) in extra['read']['columns'][0] is not"),
+        ({"shape": (3, 4)}, "extra['shape'] is a tuple, (3, 4), which JSON would load back as a list; "
+                            "pass a list"),
+    ]:
+        with pytest.raises(ConfigError) as info:
+            extra_meta(extra)
+        assert str(info.value).startswith("save(extra=...): " + message)
+    looped: dict = {}
+    looped["self"] = looped  # refused by json.dumps, not a RecursionError
+    for extra, why in [({"ids": {1, 2}}, "{1, 2} is not a JSON value"),
+                       ({"t": np.datetime64("2020-01-01T00:00:00.000000000")}, "is not a JSON value"),
+                       (looped, "Circular reference detected")]:
+        with pytest.raises(ConfigError, match=re.escape(why)):
+            extra_meta(extra)
+    with pytest.raises(ConfigError, match=r"takes a mapping \(a dict of JSON values\), got list"):
+        extra_meta([("a", 1)])

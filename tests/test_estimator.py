@@ -289,6 +289,8 @@ def test_save_keeps_the_callers_extra_json_in_the_meta_and_load_ignores_it(fitte
         with pytest.raises(ConfigError, match=re.escape(
                 "save(extra=...) takes a mapping of JSON values (no NaN or inf): ") + why):
             fitted.save(tmp_path / "bad", extra={"x": bad})
+    with pytest.raises(ConfigError, match=r"the key 1 \(int\) in extra\['read'\] is not a string"):
+        fitted.save(tmp_path / "bad", extra={"read": {1: ";"}})  # JSON would load it back as "1"
     assert not (tmp_path / "bad").exists()
 
 

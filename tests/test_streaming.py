@@ -386,6 +386,8 @@ def test_a_stream_save_keeps_the_callers_extra_json_and_load_ignores_it(model, s
     with pytest.raises(ConfigError, match=re.escape("save(extra=...) takes a mapping of JSON values (no NaN "
                                                     "or inf): Out of range float values")):
         stream.save(tmp_path / "bad", extra={"x": float("inf")})
+    with pytest.raises(ConfigError, match=r"extra\['ids'\] is a tuple, \(1, 2\), which JSON would load back"):
+        stream.save(tmp_path / "bad", extra={"ids": (1, 2)})
     assert not (tmp_path / "bad").exists()
 
 

@@ -2,11 +2,13 @@
 
 A saved object is a directory holding ``meta.json`` (configuration, names, statistics, library
 version, and the sha256 of every tensor file) and one or more ``*.pt`` tensor files. The directory
-is written beside its destination under a temporary name, fsynced, and moved into place with
-``os.replace``; an existing save there is moved aside first and put back if the move fails, so the
-path never holds a half-written save. (Directories cannot be swapped in one rename: a process killed
-in the instant between the two renames leaves the old save beside the path as ``.<name>.<random>.old``.)
-Only a previous save or an empty folder is ever replaced; any other folder is left alone.
+is written beside its destination under a temporary name, fsynced, and moved into place. An existing
+save there is exchanged with it in one step where the system can (Linux's ``renameat2`` with
+``RENAME_EXCHANGE``), so the path always holds one whole save; elsewhere it is moved aside first and
+put back if the move fails (a process killed in the instant between those two renames leaves the old
+save beside the path as ``.<name>.<random>.old``). Only a previous save or an empty folder is ever
+replaced; any other folder is left alone. A read that another save's move overtook (the files of two
+saves, or of one being removed) is read again rather than called damaged.
 
 torch is imported only by the functions that handle tensors, so :func:`check_replaceable` and
 :func:`read_meta` are cheap to call before a long job (the command line checks paths with them).
@@ -25,6 +27,7 @@ import re
 import secrets
 import shutil
 import stat
+import sys
 import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -45,6 +48,7 @@ META = "meta.json"
 FORECASTER_FORMAT = "tsmamba-forecaster"  # meta.json "format" of TSMambaForecaster.save
 STREAM_FORMAT = "tsmamba-stream"  # ... of Stream.save
 META_DIGEST = "meta_sha256"  # meta.json's digest of the rest of itself
+READ_TRIES = 5  # reads of a save that other saves keep replacing meanwhile, before giving up
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -436,8 +440,9 @@ def write_checkpoint(
     ``tensors`` maps a file stem (e.g. ``"weights"``) to a name -> tensor mapping. An existing
     ``path`` is replaced only if it is an empty folder or a previous save (its ``meta.json`` lists
     every other file in it); anything else raises :class:`CheckpointError` and is left untouched.
-    A previous save is moved aside, then the new one moved in (put back if that fails); only a
-    process killed between those two renames leaves the previous save beside ``path`` instead.
+    A previous save is exchanged with the new one in one step (Linux); elsewhere it is moved aside,
+    then the new one moved in (put back if that fails), and only a process killed between those
+    two renames leaves the previous save beside ``path`` instead.
     A symlinked ``path`` keeps pointing where it did: the save it names is the one replaced.
     """
     try:
@@ -471,7 +476,7 @@ def _write_checkpoint(
         return file_modes.get(name, None if folder_mode is None else folder_mode & 0o666)
 
     _, tmp = temp_beside(path, folder=True)
-    old = None
+    old, swapped = None, False
     try:
         digests = {}
         for stem, group in tensors.items():
@@ -484,11 +489,13 @@ def _write_checkpoint(
         if folder_mode is not None:
             os.chmod(tmp, folder_mode)
         fsync_path(tmp)
-        if path.exists():
-            aside = tmp.with_suffix(".old")
-            os.replace(path, aside)
-            old = aside
-        os.replace(tmp, path)
+        swapped = path.exists() and _exchange(tmp, path)  # the previous save now under tmp's name
+        if not swapped:
+            if path.exists():
+                aside = tmp.with_suffix(".old")
+                os.replace(path, aside)
+                old = aside
+            os.replace(tmp, path)
     except BaseException:
         try:
             if old is not None and tmp.exists():  # the new save did not go in: put the old one back
@@ -497,9 +504,27 @@ def _write_checkpoint(
             shutil.rmtree(tmp, ignore_errors=True)
         raise
     fsync_path(path.parent)
+    if swapped:
+        shutil.rmtree(tmp, ignore_errors=True)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
     return given
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap the folders ``a`` and ``b`` in one step (Linux's ``renameat2`` with ``RENAME_EXCHANGE``):
+    True when done; False, having changed nothing, where the system, its C library or the file
+    system cannot (then a save moves the folders with two renames, which say what is wrong)."""
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):  # a C library without it (glibc before 2.28)
+        return False
+    at_cwd, exchange = -100, 2  # AT_FDCWD, RENAME_EXCHANGE
+    return renameat2(at_cwd, os.fsencode(a), at_cwd, os.fsencode(b), exchange) == 0
 
 
 def _no_permission(file: Path) -> str:
@@ -516,21 +541,52 @@ def save_again(kind: str | None) -> str:
 
 
 def json_plain(value: Any) -> Any:
-    """``json.dumps``' ``default=``: numpy scalars as Python numbers; TypeError for the rest."""
+    """``json.dumps``' ``default=``: numpy numbers and bools as Python ones; TypeError for the rest
+    (a ``datetime64``, whose ``item()`` can be a bare count of nanoseconds, included)."""
     import numpy as np
 
-    if isinstance(value, np.generic):
+    if isinstance(value, (np.number, np.bool_)):
         return value.item()
     raise TypeError(f"{value!r} is not a JSON value")
 
 
 def extra_meta(extra: Mapping[str, Any]) -> dict[str, Any]:
     """A save's ``extra=`` mapping as ``meta.json`` keeps it (numpy scalars as Python numbers);
-    ConfigError for what JSON cannot hold, NaN and inf included."""
+    ConfigError for what JSON cannot hold (NaN and inf included) and for what it would change
+    without a word: a key that is not a string (``1`` loads back as ``"1"``) and a tuple (loads
+    back as a list), at any depth."""
+    if not isinstance(extra, Mapping):
+        raise ConfigError(
+            f"save(extra=...) takes a mapping (a dict of JSON values), got {type(extra).__name__}"
+        )
+    _check_json_faithful(extra, "extra", set())
     try:
         return json.loads(json.dumps(dict(extra), default=json_plain, allow_nan=False))
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"save(extra=...) takes a mapping of JSON values (no NaN or inf): {exc}") from None
+
+
+def _check_json_faithful(value: Any, where: str, within: set[int]) -> None:
+    """ConfigError naming the first key that is not a string, or tuple, in ``value`` (at ``where``);
+    ``within``: the ids of the containers around it (a cycle is left for ``json.dumps`` to refuse)."""
+    if id(value) in within or not isinstance(value, (Mapping, list, tuple)):
+        return
+    if isinstance(value, tuple):
+        raise ConfigError(
+            f"save(extra=...): {where} is a tuple, {value!r:.80}, which JSON would load back as a "
+            "list; pass a list"
+        )
+    within.add(id(value))
+    items = value.items() if isinstance(value, Mapping) else enumerate(value)
+    for key, item in items:
+        if isinstance(value, Mapping) and not isinstance(key, str):
+            raise ConfigError(
+                f"save(extra=...): the key {key!r} ({type(key).__name__}) in {where} is not a string, "
+                f"and JSON keeps only string keys (it would load back as a string); use string keys, "
+                f"e.g. {str(key)!r}"
+            )
+        _check_json_faithful(item, f"{where}[{key!r}]", within)
+    within.discard(id(value))
 
 
 def _meta_digest(meta: Mapping[str, Any]) -> str:
@@ -581,11 +637,47 @@ def read_checkpoint(
     """Read a directory written by :func:`write_checkpoint` (of format ``expected``, when given);
     verify every file's sha256.
 
-    Raises CheckpointError naming the file when something is missing, truncated or corrupt.
+    Raises CheckpointError naming the file when something is missing, truncated or corrupt. A
+    read that fails because another save replaced the folder meanwhile (its ``meta.json`` and
+    the tensor files of two saves) is tried again, up to ``READ_TRIES`` times, and then says so.
     """
+    path = Path(path).expanduser()
+    for _ in range(READ_TRIES):
+        held = _open_folder(path)
+        try:
+            return _read_checkpoint(path, expected)
+        except CheckpointError:
+            if held is None or _still_at(path, held):  # the same folder throughout: it is damaged
+                raise
+        finally:
+            if held is not None:
+                os.close(held)
+    raise CheckpointError(
+        f"{path} was replaced by another save while it was read, {READ_TRIES} times in a row: another "
+        "process is saving there; load again when it has finished"
+    )
+
+
+def _open_folder(path: Path) -> int | None:
+    """A descriptor of the folder ``path`` (None when there is none, or the platform cannot open
+    folders): while it is open, the folder keeps its identity, even once replaced and removed."""
+    try:
+        return os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return None
+
+
+def _still_at(path: Path, fd: int) -> bool:
+    """Whether the folder open as ``fd`` is still the one at ``path``."""
+    try:
+        return os.path.samestat(os.fstat(fd), os.stat(path))
+    except OSError:  # gone (between a save's two renames)
+        return False
+
+
+def _read_checkpoint(path: Path, expected: str | None) -> tuple[dict, dict[str, dict[str, torch.Tensor]]]:
     import torch
 
-    path = Path(path).expanduser()
     meta = read_meta(path, expected)
     tensors = {}
     for name, digest in meta.get("files", {}).items():

@@ -1112,9 +1112,9 @@ class TSMambaForecaster(BaseEstimator):
     def save(self, path: str | os.PathLike, *, extra: Mapping[str, Any] | None = None) -> Path:
         """Write the fitted model to a directory (tensors + JSON), atomically.
 
-        ``extra``: a JSON mapping of the caller's own, kept in the save's ``meta.json`` under
-        ``"extra"`` (``tsmamba.checkpoint.read_meta(path)["extra"]``) and ignored by :meth:`load`;
-        ``tsmamba fit`` records there how it read the training CSV."""
+        ``extra``: a JSON mapping of the caller's own (string keys, lists not tuples), kept in the
+        save's ``meta.json`` under ``"extra"`` (``tsmamba.checkpoint.read_meta(path)["extra"]``) and
+        ignored by :meth:`load`; ``tsmamba fit`` records there how it read the training CSV."""
         self = _snapshot(self)  # one fit throughout; not a wrapper, whose frame would shift warnings
         self.check_fitted()
         extra = None if extra is None else extra_meta(extra)

@@ -715,8 +715,9 @@ class Stream:
 
         Series ids must be str, int, bool or finite float (numpy scalars are stored as their Python
         value); last timestamps are stored as ns since the epoch plus the zone's name. ``extra``: a
-        JSON mapping of the caller's own, kept in ``meta.json`` under ``"extra"`` and ignored by
-        :meth:`load` (``tsmamba stream --state`` records how it read its stdin lines there).
+        JSON mapping of the caller's own (string keys, lists not tuples), kept in ``meta.json``
+        under ``"extra"`` and ignored by :meth:`load` (``tsmamba stream --state`` records how it
+        read its stdin lines there).
         """
         extra = None if extra is None else extra_meta(extra)  # checked before the work
         ids = [i.item() if isinstance(i, np.generic) else i for i in self.ids]
