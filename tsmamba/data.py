@@ -1632,6 +1632,38 @@ def _write_offsets(which: str, before: pd.Timestamp, after: pd.Timestamp) -> str
             f"({written(before)}, then {written(after)}) or in UTC")
 
 
+def _duplicates_text(
+    times: pd.DatetimeIndex, rows: np.ndarray, dup_after: np.ndarray, origin: _Origin
+) -> str:
+    """The repeats of sorted ``times``, "2 duplicate timestamps: T at row a and row b, ...":
+    ``dup_after`` are the positions equal to the next one, ``rows`` the source rows."""
+    shown = [f"{_fmt_ts(times[i])} at {origin.row(_source_row(rows, i))} and "
+             f"{origin.row(_source_row(rows, i + 1))}" for i in dup_after[:_SHOW]]
+    return f"{plural(len(dup_after), 'duplicate timestamp')}: {_and_more(shown, len(dup_after))}"
+
+
+def _refuse_duplicates(
+    times: pd.DatetimeIndex, rows: np.ndarray, origin: _Origin, tz: Any, more: str = ""
+) -> None:
+    """DataValidationError naming the repeated timestamps of sorted ``times``, if any, with both
+    source rows (``rows``) of each; ``more`` is appended (that the rows are unsorted as well). A
+    naive time in the hour ``tz`` repeats when its clocks go back is named as that."""
+    dup_after = np.flatnonzero(np.diff(_ns(times)) == 0)
+    if not len(dup_after):
+        return
+    text = origin.prefix() + _duplicates_text(times, rows, dup_after, origin)
+    if tz is not None and times.tz is None and _clock_change(times[dup_after], tz, back=True):
+        raise DataValidationError(  # the advice below, to drop a repeat, would lose a real hour
+            text + _write_offsets(
+                f"{'that is the hour' if len(dup_after) == 1 else 'those are hours'} {tz} repeats "
+                "when its clocks go back", *_both_passes(times[dup_after[0]], tz))
+            + "; dropping a row would lose a real hour" + more
+        )
+    raise DataValidationError(
+        f"{text}. Drop or aggregate the duplicate rows (keep one row per timestamp) before loading{more}"
+    )
+
+
 def _validate(
     times: pd.DatetimeIndex,
     data: pd.DataFrame,
@@ -1663,23 +1695,25 @@ def _validate(
     stamps = _ns(times)
     steps = np.diff(stamps)
     if (steps < 0).any():
+        order = np.argsort(stamps, kind="stable")
         if not sort:
             back = np.flatnonzero(steps < 0)
             i = int(back[0])
-            text = (f"{origin.prefix()}timestamps are not in increasing order: "
-                    f"{origin.row(_source_row(rows, i + 1))} at {_fmt_ts(times[i + 1])} follows "
-                    f"{origin.row(_source_row(rows, i))} at {_fmt_ts(times[i])}")
+            where = (f"{origin.row(_source_row(rows, i + 1))} at {_fmt_ts(times[i + 1])} follows "
+                     f"{origin.row(_source_row(rows, i))} at {_fmt_ts(times[i])}")
             if tz is not None and times.tz is None and _clock_change(times[[i, i + 1]], tz, back=True):
                 raise DataValidationError(  # sorting would interleave the two passes of that hour
-                    text + _write_offsets(f"the clock goes back within the hour {tz} repeats when its clocks "
-                                          "go back", *_both_passes(times[i + 1], tz))
+                    f"{origin.prefix()}timestamps are not in increasing order: {where}" + _write_offsets(
+                        f"the clock goes back within the hour {tz} repeats when its clocks go back",
+                        *_both_passes(times[i + 1], tz))
                     + "; sorting them would mix the two hours"
                 )
-            raise DataValidationError(
-                f"{text}; time goes back at {plural(len(back), 'place')} in all. "
-                "Sort the data by time, or pass sort=True to sort it on load"
-            )
-        order = np.argsort(stamps, kind="stable")
+            advice = (f"{where}; time goes back at {plural(len(back), 'place')} in all. "
+                      "Sort the data by time, or pass sort=True to sort it on load")
+            if strict:  # a repeat apart from its twin is named first: sorting would only lead to it
+                _refuse_duplicates(times[order], rows[order], origin, tz,
+                                   f". The timestamps are not in increasing order either: {advice}")
+            raise DataValidationError(f"{origin.prefix()}timestamps are not in increasing order: {advice}")
         times, values, rows = times[order], values[order], rows[order]
         stamps = _ns(times)
         steps = np.diff(stamps)
@@ -1688,29 +1722,9 @@ def _validate(
     # duplicates
     dup_after = np.flatnonzero(steps == 0)
     if len(dup_after):
-        shown = []
-        for i in dup_after[:_SHOW]:
-            shown.append(
-                f"{_fmt_ts(times[i])} at {origin.row(_source_row(rows, i))} and "
-                f"{origin.row(_source_row(rows, i + 1))}"
-            )
-        text = (
-            f"{plural(len(dup_after), 'duplicate timestamp')}: "
-            f"{_and_more(shown, len(dup_after))}"
-        )
-        if strict and tz is not None and times.tz is None and _clock_change(times[dup_after], tz, back=True):
-            raise DataValidationError(  # the advice below, to drop a repeat, would lose a real hour
-                f"{origin.prefix()}{text}" + _write_offsets(
-                    f"{'that is the hour' if len(dup_after) == 1 else 'those are hours'} {tz} repeats "
-                    "when its clocks go back", *_both_passes(times[dup_after[0]], tz))
-                + "; dropping a row would lose a real hour"
-            )
         if strict:
-            raise DataValidationError(
-                f"{origin.prefix()}{text}. Drop or aggregate the duplicate rows (keep one row per "
-                "timestamp) before loading"
-            )
-        notes.append(text)
+            _refuse_duplicates(times, rows, origin, tz)
+        notes.append(_duplicates_text(times, rows, dup_after, origin))
 
     # frequency and gaps
     unique_times = times if not len(dup_after) else times[np.r_[True, steps != 0]]
