@@ -2075,6 +2075,8 @@ def test_ltsf_backtest_through_main(tmp_path, capsys, small_csv, tiny_config):
     report = json.loads((tmp_path / "r" / "metrics.json").read_text())
     assert report["forecasts_csv"]["complete"] is True and report["n_windows"] == 129
     assert report["config"]["model_params"]["time_features"] is True
+    # the forecasts are in the protocol's scaled units, and their file says so on every row
+    assert set(pd.read_csv(tmp_path / "r" / "forecasts.csv")["units"]) == {"scaled: train-split z-score"}
 
 
 def test_toml_config_falls_back_to_tomli_and_says_what_is_missing(tmp_path, monkeypatch, capsys):
