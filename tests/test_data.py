@@ -515,6 +515,9 @@ def test_long_form_selection_takes_the_times_of_the_selected_series_only():
     long = pd.concat([a, b, a.assign(unique_id="c")])
     assert read_series(long, columns=["a"]).shape == (5, 1)
     assert list(read_series(long, columns=["c", "a"]).columns) == ["c", "a"]
+    # the ids left out are recorded (the command line's predict names them in a warning)
+    assert read_series(long, columns=["c", "a"]).attrs["ids_left_out"] == ["b"]
+    assert "ids_left_out" not in read_series(long, impute="ffill").attrs  # every series read
     with pytest.raises(DataValidationError, match=r"requested series not found: 'zz'; the ids in "
                                                   r"'unique_id' are 'a', 'b', 'c'"):
         read_series(long, columns=["a", "zz"])

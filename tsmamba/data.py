@@ -888,11 +888,14 @@ def read_series(
     if long_form is None:
         long_form = is_long_form(frame, id_col, ds_col, value_col)
     if long_form:
-        wide, rows = _pivot_long(frame, origin, id_col, ds_col, value_col, date_format, tz, columns)
-        return _validate(
+        wide, rows, left_out = _pivot_long(frame, origin, id_col, ds_col, value_col, date_format, tz, columns)
+        out = _validate(
             wide.index, wide, rows, origin, time_name=ds_col, columns=columns, sort=False,
             fill=fill, impute=impute, strict=strict, freq=freq, tz=tz,
         )  # fmt: skip
+        if left_out:
+            out.attrs["ids_left_out"] = left_out
+        return out
     return _read_wide(
         frame, origin, time_col=time_col, columns=columns, date_format=date_format, sort=sort,
         fill=fill, impute=impute, strict=strict, freq=freq, tz=tz,
@@ -1443,9 +1446,10 @@ def _pivot_long(
     date_format: str | None,
     tz: Any = None,
     columns: Sequence[str] | None = None,
-) -> tuple[pd.DataFrame, np.ndarray]:
-    """(wide frame, ``(T, C)`` source row of each value, ``_ABSENT`` where a series has none).
-    With ``columns``, only those series are pivoted: the times of the others are not theirs."""
+) -> tuple[pd.DataFrame, np.ndarray, list[str]]:
+    """(wide frame, ``(T, C)`` source row of each value, ``_ABSENT`` where a series has none, the
+    ids of the series left out). With ``columns``, only those series are pivoted: the times of the
+    others are not theirs."""
     _check_long_columns(frame, origin, id_col, ds_col, value_col)
     left = [str(c) for c in frame.columns if c not in (id_col, ds_col, value_col)]
     if left:
@@ -1456,7 +1460,7 @@ def _pivot_long(
         )
     ids = _series_ids(frame[id_col], id_col, origin)
     rows = np.arange(len(frame))  # of the source: messages and the returned map name them
-    parsed = origin
+    parsed, left_out = origin, []
     if columns is not None:  # series left out: neither parsed nor pivoted (their times are not theirs)
         wanted, present = [str(c) for c in columns], set(ids)
         absent = [c for c in wanted if c not in present]  # a set: 5,000 ids had taken 25M comparisons
@@ -1467,6 +1471,7 @@ def _pivot_long(
                 f"{_and_more([repr(i) for i in absent[:_SHOW]], len(absent))}; the ids in {id_col!r} are "
                 f"{_and_more([repr(i) for i in shown], len(present))}" + _split_names(absent, present)
             )
+        left_out = sorted(present.difference(wanted))
         rows = np.flatnonzero(pd.Index(ids).isin(wanted))  # hashed (np.isin sorts objects: 83 s at 1.5M rows)
         frame, ids = frame.iloc[rows], ids[rows]
         at = rows if origin.positions is None else origin.positions[rows]
@@ -1494,7 +1499,26 @@ def _pivot_long(
     wide = table["y"]
     wide.index = pd.DatetimeIndex(wide.index, name=ds_col)
     wide.columns = [str(c) for c in wide.columns]
-    return wide, table["row"].fillna(_ABSENT).to_numpy(dtype=np.int64)
+    return wide, table["row"].fillna(_ABSENT).to_numpy(dtype=np.int64), left_out
+
+
+def warn_ids_left_out(frame: pd.DataFrame, label: str) -> None:
+    """Warn of the long-form series that :func:`read_series` left out of ``frame`` (its
+    ``attrs["ids_left_out"]``) when its ``columns=`` were a fitted model's series, not ones the
+    caller picked (the command line's predict and stream --history): the file's other series are
+    not forecast, which a forecast one column short does not show."""
+    left = frame.attrs.get("ids_left_out") or []
+    if not left:
+        return
+    shown = _and_more([repr(i) for i in left[:_SHOW]], len(left))
+    fitted = _and_more([repr(str(c)) for c in frame.columns[:_SHOW]], frame.shape[1])
+    warnings.warn(
+        f"{label}: {plural(len(left), 'series id')} the model was not fitted on "
+        f"{'is' if len(left) == 1 else 'are'} left out: {shown}; it forecasts the "
+        f"{frame.shape[1]} series it was fitted on ({fitted}). Fit a model on "
+        f"{'it' if len(left) == 1 else 'them'} to forecast {'it' if len(left) == 1 else 'them'} too",
+        UserWarning, stacklevel=2,
+    )
 
 
 def _split_names(absent: Sequence[str], available: Iterable[str]) -> str:
