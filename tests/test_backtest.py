@@ -7,6 +7,7 @@ TSMambaForecaster.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -1201,6 +1202,40 @@ def test_ltsf_forecasts_a_zone_aware_cycle_at_the_wall_clock_hours_across_dst(wa
     np.testing.assert_allclose(result.arrays["yhat"], result.arrays["y"], atol=1e-4)
 
 
+def test_ltsf_forecasts_and_figures_say_their_values_are_scaled(tmp_path, monkeypatch):
+    """An LTSF backtest's values are train-split z-scores: metrics.json said so, but forecasts.csv
+    and the figures' axes read as the data's own units. The forecasts carry a units column (a
+    plain pd.read_csv reads it back) and the figures are told; a rolling report has neither."""
+    from tsmamba import plotting
+    from tsmamba.backtest import LTSF_UNITS
+
+    told = []
+    real = plotting.plot_error_by_step
+    monkeypatch.setattr(plotting, "plot_error_by_step",
+                        lambda *a, **k: (told.append(k.get("units")), real(*a, **k))[1])
+    result = backtest_ltsf(dict(TINY, random_state=0), synthetic_ett(400, n_channels=2, seed=4), 24, 12,
+                           max_forecast_rows=3 * 12 * 2)
+    assert result.units == LTSF_UNITS == "scaled: train-split z-score"
+    result.save_report(tmp_path / "ltsf")
+    csv = pd.read_csv(tmp_path / "ltsf" / "forecasts.csv")
+    assert list(csv.columns) == ["origin", "timestamp", "channel", "step", "y", "yhat", "yhat_last_value",
+                                 "yhat_seasonal_naive", "yhat_linear", "units"]
+    assert set(csv["units"]) == {LTSF_UNITS} and len(csv) == 3 * 12 * 2
+    back = read_forecasts(tmp_path / "ltsf" / "forecasts.csv")
+    np.testing.assert_array_equal(back["yhat"], result.forecasts["yhat"])
+    assert list(back["units"].unique()) == [LTSF_UNITS]
+    assert told == [LTSF_UNITS]
+    scores_only = dataclasses.replace(result, forecasts=result.forecasts.iloc[:0])  # error_by_step alone
+    with pytest.warns(UserWarning, match="kept no forecasts"):
+        scores_only.plot(tmp_path / "scores_only")
+    assert told[-1] == LTSF_UNITS
+    rolling = backtest(LastValueForecaster(horizon=4), ramp(60), start=30, stride=5)
+    assert rolling.units is None and "units" not in rolling.forecasts.columns
+    rolling.save_report(tmp_path / "rolling")
+    assert "units" not in pd.read_csv(tmp_path / "rolling" / "forecasts.csv").columns
+    assert told[-1] is None
+
+
 def test_a_forecasts_file_of_exactly_max_forecast_rows_is_complete(tmp_path):
     """metrics.json calls the forecasts file complete when its rows equal the limit."""
     result = backtest(LastValueForecaster(), ramp(), start=20)
@@ -1235,7 +1270,7 @@ def test_report_figures_plot_mae_and_metrics_csv_keeps_eight_digits(monkeypatch,
 
     seen = []
     monkeypatch.setattr(plotting, "plot_error_by_step",
-                        lambda m, path, metric="mae": seen.append(metric) or path)
+                        lambda m, path, metric="mae", **kwargs: seen.append(metric) or path)
     monkeypatch.setattr(plotting, "plot_forecasts", lambda *args, **kwargs: args[1])
     monkeypatch.setattr(plotting, "plot_error_over_time",
                         lambda f, path, metric="mae", **kwargs: seen.append(metric) or path)

@@ -1789,6 +1789,38 @@ def test_a_long_form_file_with_a_date_column_is_read_as_fit_read_it(tmp_path, ca
     assert capsys.readouterr().out == expected  # a wide file is read as it is
 
 
+def test_predict_names_the_long_form_series_it_leaves_out(tmp_path, capsys, monkeypatch):
+    """predict --data (and stream --history) of a long-form file reads the series the model was
+    fitted on; the file's other ids had been dropped without a word, the forecast a column short
+    of the file. They are named in a warning on stderr (--quiet too); the forecast is unchanged."""
+    hours = pd.date_range("2021-01-01", periods=80, freq="h")
+    long = pd.concat([pd.DataFrame({"unique_id": s, "ds": hours, "y": np.sin(np.arange(80) / k)})
+                      for s, k in (("north", 3), ("south", 5))])
+    fitted = write(tmp_path, "two.csv", long.to_csv(index=False))
+    assert cli.main(["fit", "--data", str(fitted), "--context", "8", "--horizon", "2", "--d-model", "8",
+                     "--n-layers", "1", "--max-epochs", "1", "--threads", "1", "--quiet",
+                     "--out", str(tmp_path / "m")]) == 0
+    capsys.readouterr()
+    assert cli.main(["predict", "--model", str(tmp_path / "m"), "--data", str(fitted)]) == 0
+    expected, err = capsys.readouterr()
+    assert err == ""  # the fitted series only: nothing left out
+    renamed = long["unique_id"].map({"north": "west", "south": "east"})
+    extra = pd.concat([long.assign(unique_id=renamed), long])
+    more = write(tmp_path, "four.csv", extra.to_csv(index=False))
+    assert cli.main(["predict", "--model", str(tmp_path / "m"), "--data", str(more), "--quiet"]) == 0
+    out, err = capsys.readouterr()
+    assert out == expected
+    assert err.splitlines() == [
+        "tsmamba: warning: four.csv: 2 series ids the model was not fitted on are left out: 'east', "
+        "'west'; it forecasts the 2 series it was fitted on ('north', 'south'). Fit a model on them to "
+        "forecast them too"]
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))
+    three = write(tmp_path, "three.csv", extra[extra["unique_id"] != "east"].to_csv(index=False))
+    assert cli.main(["stream", "--model", str(tmp_path / "m"), "--history", str(three), "--quiet"]) == 0
+    assert "three.csv: 1 series id the model was not fitted on is left out: 'west'; it forecasts the 2 " \
+           "series" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     ("flag", "value", "fragment"),
     [("--sep", ";;", "argument --sep: expected one character such as ';' or '|' (a tab: --sep tab), got "
@@ -2075,6 +2107,8 @@ def test_ltsf_backtest_through_main(tmp_path, capsys, small_csv, tiny_config):
     report = json.loads((tmp_path / "r" / "metrics.json").read_text())
     assert report["forecasts_csv"]["complete"] is True and report["n_windows"] == 129
     assert report["config"]["model_params"]["time_features"] is True
+    # the forecasts are in the protocol's scaled units, and their file says so on every row
+    assert set(pd.read_csv(tmp_path / "r" / "forecasts.csv")["units"]) == {"scaled: train-split z-score"}
 
 
 def test_toml_config_falls_back_to_tomli_and_says_what_is_missing(tmp_path, monkeypatch, capsys):

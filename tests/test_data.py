@@ -373,8 +373,9 @@ def test_long_form_under_other_names_read_as_wide_says_how_to_read_it(tmp_path):
     wide = read_series(path, id_col="store", ds_col="when", value_col="sales")
     assert list(wide.columns) == ["n", "s"] and wide.index.name == "when"
     np.testing.assert_allclose(wide["s"].to_numpy(), np.arange(6.0) * 10)
-    # with columns= naming channels of the file, the times' order is the error, as before
-    with pytest.raises(DataValidationError, match="timestamps are not in increasing order"):
+    # with columns= naming channels of the file, the repeated times are the error (then their order)
+    repeats = r"^data\.csv: 6 duplicate timestamps: 2021-01-01 00:00:00 at row 0 \(line 2\) and row 6 "
+    with pytest.raises(DataValidationError, match=repeats + r"\(line 8\), .*not in increasing order"):
         read_series(path, time_col="when", columns=["sales"])
     # columns= naming series ids (a fitted model's channels, as predict passes them) had been
     # "requested columns not found: 'n', 's'; available columns: 'store', 'sales'"
@@ -400,7 +401,7 @@ def test_long_form_under_other_names_read_as_wide_says_how_to_read_it(tmp_path):
     partial = long[(long["store"] == "n") | (long["when"] < index[2])]
     with pytest.raises(DataValidationError, match="column 'store' tells 2 series apart"):
         read_series(partial, time_col="when")
-    with pytest.raises(DataValidationError, match="timestamps are not in increasing order"):
+    with pytest.raises(DataValidationError, match=r"^frame: 2 duplicate timestamps: .*not in increasing"):
         read_series(partial.assign(store=partial["store"].map({"n": 7, "s": 9})), time_col="when")
 
 
@@ -514,6 +515,9 @@ def test_long_form_selection_takes_the_times_of_the_selected_series_only():
     long = pd.concat([a, b, a.assign(unique_id="c")])
     assert read_series(long, columns=["a"]).shape == (5, 1)
     assert list(read_series(long, columns=["c", "a"]).columns) == ["c", "a"]
+    # the ids left out are recorded (the command line's predict names them in a warning)
+    assert read_series(long, columns=["c", "a"]).attrs["ids_left_out"] == ["b"]
+    assert "ids_left_out" not in read_series(long, impute="ffill").attrs  # every series read
     with pytest.raises(DataValidationError, match=r"requested series not found: 'zz'; the ids in "
                                                   r"'unique_id' are 'a', 'b', 'c'"):
         read_series(long, columns=["a", "zz"])
@@ -730,6 +734,42 @@ def test_duplicate_timestamps_are_listed(tmp_path):
     msg = str(err.value)
     assert "1 duplicate timestamp: 2021-01-01 04:00:00 at row 4 (line 6) and row 5" in msg
     assert "aggregate" in msg
+
+
+def test_a_duplicate_apart_from_its_twin_is_named_before_the_order(tmp_path):
+    """A repeated timestamp not next to its twin had been reported as unsorted rows: the user
+    sorted them, and only then heard of the duplicate. It is named first, with both rows, and the
+    order after it (in one message); read_series and read_panel share the check."""
+    frame = hourly_frame(8, 1)
+    later = pd.concat([frame, frame.iloc[[2]]], ignore_index=True)  # row 8 repeats row 2's 02:00
+    with pytest.raises(DataValidationError) as err:
+        read_series(write_csv(tmp_path, later))
+    assert str(err.value) == (
+        "data.csv: 1 duplicate timestamp: 2021-01-01 02:00:00 at row 2 (line 4) and row 8 (line 10). Drop "
+        "or aggregate the duplicate rows (keep one row per timestamp) before loading. The timestamps are "
+        "not in increasing order either: row 8 (line 10) at 2021-01-01 02:00:00 follows row 7 (line 9) at "
+        "2021-01-01 07:00:00; time goes back at 1 place in all. Sort the data by time, or pass sort=True to "
+        "sort it on load")
+    earlier = pd.concat([frame.iloc[[5]], frame], ignore_index=True)  # the repeat first
+    with pytest.raises(DataValidationError, match=r"^frame: 1 duplicate timestamp: 2021-01-01 05:00:00 at "
+                       r"row 0 and row 6\. Drop or aggregate"):
+        read_series(earlier)
+    # strict=False keeps repeats: the order is the error, and sort=True reads the rows
+    with pytest.raises(DataValidationError, match=r"^frame: timestamps are not in increasing order"):
+        read_series(later, strict=False)
+    with pytest.warns(UserWarning, match=r"1 duplicate timestamp: 2021-01-01 02:00:00 at row 2 and row 8"):
+        assert len(read_series(later, strict=False, sort=True)) == 9
+    # long form kept apart: the series, the time and both rows of the file, whatever the order
+    ds = pd.date_range("2021-01-01", periods=6, freq="h")
+    long = pd.concat([pd.DataFrame({"unique_id": i, "ds": ds, "y": np.arange(6.0)}) for i in "ab"])
+    for rows, pair in (([*range(12), 7], "row 7 (line 9) and row 12 (line 14)"),
+                       ([7, *range(12)], "row 0 (line 2) and row 8 (line 10)")):
+        path = write_csv(tmp_path, long.iloc[rows], "panel.csv")
+        with pytest.raises(DataValidationError, match=re.escape(
+                f"panel.csv [unique_id=b]: 1 duplicate timestamp: 2021-01-01 01:00:00 at {pair}. Drop")):
+            read_panel(path)
+    panel = read_panel(write_csv(tmp_path, long.iloc[[*range(6, 12), *range(6)]], "sorted.csv"))
+    assert sorted(panel) == ["a", "b"]  # series one after the other: each in order, no repeat
 
 
 def test_duplicates_and_gaps_kept_when_not_strict():

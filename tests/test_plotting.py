@@ -258,6 +258,34 @@ def test_error_over_time_of_a_sample_says_of_how_many_origins(forecasts: pd.Data
         plt.close(fig)
 
 
+def test_figures_say_the_units_of_scaled_values(
+    forecasts: pd.DataFrame, metrics_df: pd.DataFrame, history: pd.DataFrame
+) -> None:
+    """An LTSF backtest's values are train-split z-scores: the value axes had named only the
+    channel or the metric, as if in the data's own units. Given units= or a forecasts table with
+    a units column (an LTSF report's forecasts.csv read back), every figure says them."""
+    units = "scaled: train-split z-score"
+    scaled = forecasts.assign(units=units)
+    for fig in (forecast_figure(scaled, history=history), forecast_figure(forecasts, units=units)):
+        try:
+            axes = [ax for ax in fig.axes if ax.get_visible()]
+            assert {ax.get_ylabel() for ax in axes} == {f"{c}\n({units})" for c in CHANNELS}
+            assert fig.get_suptitle() == "model forecasts vs actuals (horizon 6; scaled: train-split z-score)"
+        finally:
+            plt.close(fig)
+    for fig, label in ((error_over_time_figure(scaled, metric="rmse"), "RMSE per origin"),
+                       (error_by_step_figure(metrics_df, metric="mae", units=units), "MAE")):
+        try:
+            assert fig.axes[0].get_ylabel() == f"{label}\n(scaled: train-split z-score)"
+        finally:
+            plt.close(fig)
+    fig = forecast_figure(forecasts)  # the data's own units: no note
+    try:
+        assert fig.get_suptitle() == "model forecasts vs actuals (horizon 6)"
+    finally:
+        plt.close(fig)
+
+
 def test_plot_error_by_step_writes_png(metrics_df: pd.DataFrame, tmp_path: Path) -> None:
     step_rows = metrics_df[metrics_df["scope"] == "step"]
     _assert_png(plot_error_by_step(step_rows, tmp_path / "by_step.png", metric="smape"))

@@ -95,6 +95,7 @@ from tsmamba.metrics import (
 
 __all__ = [
     "CONTEXTS",
+    "LTSF_UNITS",
     "WINDOWS",
     "BacktestPlan",
     "BacktestResult",
@@ -120,6 +121,10 @@ _STAGING = re.compile(r"\.report\.[a-z0-9_]{8}")  # tempfile.mkdtemp(prefix=".re
 LINEAR_PIECE = 4096  # origins the linear baseline forecasts at a time (memory: one piece's contexts)
 DEFAULT_START = 0.7
 """Without ``start`` and ``n_windows``, the first 70 % of the rows are history at the first origin."""
+LTSF_UNITS = "scaled: train-split z-score"
+"""The units of an LTSF backtest's forecasts and scores: each channel less its train-split mean,
+over its train-split standard deviation. ``forecasts.csv`` says so in its ``units`` column, the
+figures on their value axes; a rolling backtest's are the data's own (no such column)."""
 
 
 
@@ -377,7 +382,8 @@ class BacktestResult:
     """Forecasts, scores and provenance of one backtest.
 
     ``forecasts``: tidy frame, one row per (origin, channel, step) with columns ``origin``,
-    ``timestamp``, ``channel``, ``step``, ``y``, ``yhat`` and ``yhat_<baseline>``.
+    ``timestamp``, ``channel``, ``step``, ``y``, ``yhat`` and ``yhat_<baseline>``, and for an
+    LTSF backtest ``units`` (:data:`LTSF_UNITS`: its values are scaled).
     ``metrics``: tidy frame (model, scope, channel, step, metric, value) for the model and every
     baseline. ``scores``: :func:`tsmamba.metrics.score` output per model name. ``summary``: the
     overall numbers, window count and relative improvements. ``arrays``: ``y``, ``yhat`` and
@@ -402,6 +408,12 @@ class BacktestResult:
     @property
     def n_windows(self) -> int:
         return int(self.summary["n_windows"])
+
+    @property
+    def units(self) -> str | None:
+        """:data:`LTSF_UNITS` for an LTSF backtest, whose values are scaled; None for the data's
+        own units (a rolling backtest)."""
+        return LTSF_UNITS if self.config.get("protocol") == "ltsf" else None
 
     def table(self, metrics: Sequence[str] = ("mse", "mae", "rmse", "smape", "mase")) -> pd.DataFrame:
         """Overall scores, one row per model (the model first, then the baselines), plus the
@@ -498,9 +510,11 @@ class BacktestResult:
             )
             out = Path(out_dir)
             out.mkdir(parents=True, exist_ok=True)
-            return [plot_error_by_step(self.metrics, out / "error_by_step.png", metric=metric)]
+            return [plot_error_by_step(self.metrics, out / "error_by_step.png", metric=metric,
+                                       units=self.units)]
         return save_report_plots(drawn, self.metrics, out_dir, history=self.history, metric=metric,
-                                 model_name=self.model_name, origins_total=note["origins_total"])
+                                 model_name=self.model_name, origins_total=note["origins_total"],
+                                 units=self.units)
 
     def save_report(
         self,
@@ -730,8 +744,10 @@ def _tidy_forecasts(
     channels: Sequence[str],
     y: np.ndarray,
     predictions: Mapping[str, np.ndarray],
+    units: str | None = None,
 ) -> pd.DataFrame:
-    """One row per (origin, channel, step); target row of step h is ``origin + h``."""
+    """One row per (origin, channel, step); target row of step h is ``origin + h``. ``units``
+    (values not in the data's own units): a last column ``units`` says them on every row."""
     n, horizon, n_channels = y.shape
     target_rows = origin_rows[:, None, None] + np.arange(1, horizon + 1)[None, None, :]  # (N, 1, H)
     target_rows = np.broadcast_to(target_rows, (n, n_channels, horizon))
@@ -746,6 +762,8 @@ def _tidy_forecasts(
     }
     for column, values in predictions.items():
         frame[column] = values.transpose(0, 2, 1).ravel()
+    if units is not None:  # one byte a row in memory; in a CSV read back, a column of text
+        frame["units"] = pd.Categorical.from_codes(np.zeros(n * n_channels * horizon, np.int8), [units])
     return pd.DataFrame(frame)
 
 
@@ -882,17 +900,19 @@ def _scored_result(
     forecaster: Any,
     seconds: tuple[float, float, float],
     t_start: float,
+    units: str | None = None,
 ) -> BacktestResult:
     """Score every prediction (N, H, C) against ``y`` (MASE scaled by ``scale_values``, the
-    training rows) and gather the result: tidy forecasts of the ``kept`` origins, timings from
-    ``seconds`` = (fit, forecast, baselines) and ``t_start``."""
+    training rows) and gather the result: tidy forecasts of the ``kept`` origins (with a ``units``
+    column when ``units`` are not the data's own), timings from ``seconds`` = (fit, forecast,
+    baselines) and ``t_start``."""
     t0 = time.perf_counter()
     scale = mase_scale(scale_values, season, channels)
     scores, metrics_df = _score_all(y, predictions, channels, scale, metrics)
     metrics_s = time.perf_counter() - t0
     columns_out = _forecast_columns(predictions, model_name)
     kept_columns = {k: v[kept] for k, v in columns_out.items()}
-    forecasts = _tidy_forecasts(index, origins[kept], channels, y[kept], kept_columns)
+    forecasts = _tidy_forecasts(index, origins[kept], channels, y[kept], kept_columns, units)
     n, horizon = y.shape[:2]
     return BacktestResult(
         forecasts=forecasts,
@@ -1492,5 +1512,5 @@ def backtest_ltsf(
         y, predictions, kept, origins=origins, index=index, channels=channels,
         scale_values=values[train_s:train_e], season=season, metrics=metrics, model_name=model_name,
         config=config, data=data_info, history=history, forecaster=est,
-        seconds=(fit_s, forecast_s, baseline_s), t_start=t_start,
+        seconds=(fit_s, forecast_s, baseline_s), t_start=t_start, units=LTSF_UNITS,
     )

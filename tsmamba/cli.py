@@ -1209,8 +1209,10 @@ def load_data(
 ) -> tuple[Any, str, str | None]:
     """(validated wide frame, label, path) for ``--data`` (or the data option ``option``, e.g.
     ``history``): a file path or a registry name. ``columns`` (default: ``--columns``) selects
-    the channels and their order; a saved model's columns, for predict and stream."""
+    the channels and their order; a saved model's columns, for predict and stream (a long-form
+    file's other series are then left out with a warning naming them)."""
     from tsmamba import datasets
+    from tsmamba.data import warn_ids_left_out
 
     flag = "--" + option.replace("_", "-")
     source = run.get(option)
@@ -1218,6 +1220,7 @@ def load_data(
         raise ConfigError(f"'{PROG} {run.command}' needs {flag} PATH|NAME (a CSV file or a registry name)")
     source = str(source)
     path = Path(source).expanduser()
+    fitted = columns is not None  # a model's series: the file's others are not the user's choice
     columns = run.get("columns") if columns is None else columns
     time_col = run.get("time_col")
     layout = {key: run.get(key) for key in _LAYOUT}
@@ -1258,6 +1261,8 @@ def load_data(
                     run.opts.update(carried)
                     run.note(f"reading {path.name} with {_flags(carried)}, as '{PROG} fit' read the "
                              "model's training file")
+        if fitted:
+            warn_ids_left_out(frame, path.name)
         return _zone_used(run, frame, path.name), path.name, str(path)
     spec = datasets.get_spec(source)  # unknown names raise DataNotFoundError listing the registry
     given = [f"--{name.replace('_', '-')}" for name, value in (("time_col", time_col), *layout.items(),

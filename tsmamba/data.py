@@ -888,11 +888,14 @@ def read_series(
     if long_form is None:
         long_form = is_long_form(frame, id_col, ds_col, value_col)
     if long_form:
-        wide, rows = _pivot_long(frame, origin, id_col, ds_col, value_col, date_format, tz, columns)
-        return _validate(
+        wide, rows, left_out = _pivot_long(frame, origin, id_col, ds_col, value_col, date_format, tz, columns)
+        out = _validate(
             wide.index, wide, rows, origin, time_name=ds_col, columns=columns, sort=False,
             fill=fill, impute=impute, strict=strict, freq=freq, tz=tz,
         )  # fmt: skip
+        if left_out:
+            out.attrs["ids_left_out"] = left_out
+        return out
     return _read_wide(
         frame, origin, time_col=time_col, columns=columns, date_format=date_format, sort=sort,
         fill=fill, impute=impute, strict=strict, freq=freq, tz=tz,
@@ -1443,9 +1446,10 @@ def _pivot_long(
     date_format: str | None,
     tz: Any = None,
     columns: Sequence[str] | None = None,
-) -> tuple[pd.DataFrame, np.ndarray]:
-    """(wide frame, ``(T, C)`` source row of each value, ``_ABSENT`` where a series has none).
-    With ``columns``, only those series are pivoted: the times of the others are not theirs."""
+) -> tuple[pd.DataFrame, np.ndarray, list[str]]:
+    """(wide frame, ``(T, C)`` source row of each value, ``_ABSENT`` where a series has none, the
+    ids of the series left out). With ``columns``, only those series are pivoted: the times of the
+    others are not theirs."""
     _check_long_columns(frame, origin, id_col, ds_col, value_col)
     left = [str(c) for c in frame.columns if c not in (id_col, ds_col, value_col)]
     if left:
@@ -1456,7 +1460,7 @@ def _pivot_long(
         )
     ids = _series_ids(frame[id_col], id_col, origin)
     rows = np.arange(len(frame))  # of the source: messages and the returned map name them
-    parsed = origin
+    parsed, left_out = origin, []
     if columns is not None:  # series left out: neither parsed nor pivoted (their times are not theirs)
         wanted, present = [str(c) for c in columns], set(ids)
         absent = [c for c in wanted if c not in present]  # a set: 5,000 ids had taken 25M comparisons
@@ -1467,6 +1471,7 @@ def _pivot_long(
                 f"{_and_more([repr(i) for i in absent[:_SHOW]], len(absent))}; the ids in {id_col!r} are "
                 f"{_and_more([repr(i) for i in shown], len(present))}" + _split_names(absent, present)
             )
+        left_out = sorted(present.difference(wanted))
         rows = np.flatnonzero(pd.Index(ids).isin(wanted))  # hashed (np.isin sorts objects: 83 s at 1.5M rows)
         frame, ids = frame.iloc[rows], ids[rows]
         at = rows if origin.positions is None else origin.positions[rows]
@@ -1494,7 +1499,26 @@ def _pivot_long(
     wide = table["y"]
     wide.index = pd.DatetimeIndex(wide.index, name=ds_col)
     wide.columns = [str(c) for c in wide.columns]
-    return wide, table["row"].fillna(_ABSENT).to_numpy(dtype=np.int64)
+    return wide, table["row"].fillna(_ABSENT).to_numpy(dtype=np.int64), left_out
+
+
+def warn_ids_left_out(frame: pd.DataFrame, label: str) -> None:
+    """Warn of the long-form series that :func:`read_series` left out of ``frame`` (its
+    ``attrs["ids_left_out"]``) when its ``columns=`` were a fitted model's series, not ones the
+    caller picked (the command line's predict and stream --history): the file's other series are
+    not forecast, which a forecast one column short does not show."""
+    left = frame.attrs.get("ids_left_out") or []
+    if not left:
+        return
+    shown = _and_more([repr(i) for i in left[:_SHOW]], len(left))
+    fitted = _and_more([repr(str(c)) for c in frame.columns[:_SHOW]], frame.shape[1])
+    warnings.warn(
+        f"{label}: {plural(len(left), 'series id')} the model was not fitted on "
+        f"{'is' if len(left) == 1 else 'are'} left out: {shown}; it forecasts the "
+        f"{frame.shape[1]} series it was fitted on ({fitted}). Fit a model on "
+        f"{'it' if len(left) == 1 else 'them'} to forecast {'it' if len(left) == 1 else 'them'} too",
+        UserWarning, stacklevel=2,
+    )
 
 
 def _split_names(absent: Sequence[str], available: Iterable[str]) -> str:
@@ -1632,6 +1656,38 @@ def _write_offsets(which: str, before: pd.Timestamp, after: pd.Timestamp) -> str
             f"({written(before)}, then {written(after)}) or in UTC")
 
 
+def _duplicates_text(
+    times: pd.DatetimeIndex, rows: np.ndarray, dup_after: np.ndarray, origin: _Origin
+) -> str:
+    """The repeats of sorted ``times``, "2 duplicate timestamps: T at row a and row b, ...":
+    ``dup_after`` are the positions equal to the next one, ``rows`` the source rows."""
+    shown = [f"{_fmt_ts(times[i])} at {origin.row(_source_row(rows, i))} and "
+             f"{origin.row(_source_row(rows, i + 1))}" for i in dup_after[:_SHOW]]
+    return f"{plural(len(dup_after), 'duplicate timestamp')}: {_and_more(shown, len(dup_after))}"
+
+
+def _refuse_duplicates(
+    times: pd.DatetimeIndex, rows: np.ndarray, origin: _Origin, tz: Any, more: str = ""
+) -> None:
+    """DataValidationError naming the repeated timestamps of sorted ``times``, if any, with both
+    source rows (``rows``) of each; ``more`` is appended (that the rows are unsorted as well). A
+    naive time in the hour ``tz`` repeats when its clocks go back is named as that."""
+    dup_after = np.flatnonzero(np.diff(_ns(times)) == 0)
+    if not len(dup_after):
+        return
+    text = origin.prefix() + _duplicates_text(times, rows, dup_after, origin)
+    if tz is not None and times.tz is None and _clock_change(times[dup_after], tz, back=True):
+        raise DataValidationError(  # the advice below, to drop a repeat, would lose a real hour
+            text + _write_offsets(
+                f"{'that is the hour' if len(dup_after) == 1 else 'those are hours'} {tz} repeats "
+                "when its clocks go back", *_both_passes(times[dup_after[0]], tz))
+            + "; dropping a row would lose a real hour" + more
+        )
+    raise DataValidationError(
+        f"{text}. Drop or aggregate the duplicate rows (keep one row per timestamp) before loading{more}"
+    )
+
+
 def _validate(
     times: pd.DatetimeIndex,
     data: pd.DataFrame,
@@ -1663,23 +1719,25 @@ def _validate(
     stamps = _ns(times)
     steps = np.diff(stamps)
     if (steps < 0).any():
+        order = np.argsort(stamps, kind="stable")
         if not sort:
             back = np.flatnonzero(steps < 0)
             i = int(back[0])
-            text = (f"{origin.prefix()}timestamps are not in increasing order: "
-                    f"{origin.row(_source_row(rows, i + 1))} at {_fmt_ts(times[i + 1])} follows "
-                    f"{origin.row(_source_row(rows, i))} at {_fmt_ts(times[i])}")
+            where = (f"{origin.row(_source_row(rows, i + 1))} at {_fmt_ts(times[i + 1])} follows "
+                     f"{origin.row(_source_row(rows, i))} at {_fmt_ts(times[i])}")
             if tz is not None and times.tz is None and _clock_change(times[[i, i + 1]], tz, back=True):
                 raise DataValidationError(  # sorting would interleave the two passes of that hour
-                    text + _write_offsets(f"the clock goes back within the hour {tz} repeats when its clocks "
-                                          "go back", *_both_passes(times[i + 1], tz))
+                    f"{origin.prefix()}timestamps are not in increasing order: {where}" + _write_offsets(
+                        f"the clock goes back within the hour {tz} repeats when its clocks go back",
+                        *_both_passes(times[i + 1], tz))
                     + "; sorting them would mix the two hours"
                 )
-            raise DataValidationError(
-                f"{text}; time goes back at {plural(len(back), 'place')} in all. "
-                "Sort the data by time, or pass sort=True to sort it on load"
-            )
-        order = np.argsort(stamps, kind="stable")
+            advice = (f"{where}; time goes back at {plural(len(back), 'place')} in all. "
+                      "Sort the data by time, or pass sort=True to sort it on load")
+            if strict:  # a repeat apart from its twin is named first: sorting would only lead to it
+                _refuse_duplicates(times[order], rows[order], origin, tz,
+                                   f". The timestamps are not in increasing order either: {advice}")
+            raise DataValidationError(f"{origin.prefix()}timestamps are not in increasing order: {advice}")
         times, values, rows = times[order], values[order], rows[order]
         stamps = _ns(times)
         steps = np.diff(stamps)
@@ -1688,29 +1746,9 @@ def _validate(
     # duplicates
     dup_after = np.flatnonzero(steps == 0)
     if len(dup_after):
-        shown = []
-        for i in dup_after[:_SHOW]:
-            shown.append(
-                f"{_fmt_ts(times[i])} at {origin.row(_source_row(rows, i))} and "
-                f"{origin.row(_source_row(rows, i + 1))}"
-            )
-        text = (
-            f"{plural(len(dup_after), 'duplicate timestamp')}: "
-            f"{_and_more(shown, len(dup_after))}"
-        )
-        if strict and tz is not None and times.tz is None and _clock_change(times[dup_after], tz, back=True):
-            raise DataValidationError(  # the advice below, to drop a repeat, would lose a real hour
-                f"{origin.prefix()}{text}" + _write_offsets(
-                    f"{'that is the hour' if len(dup_after) == 1 else 'those are hours'} {tz} repeats "
-                    "when its clocks go back", *_both_passes(times[dup_after[0]], tz))
-                + "; dropping a row would lose a real hour"
-            )
         if strict:
-            raise DataValidationError(
-                f"{origin.prefix()}{text}. Drop or aggregate the duplicate rows (keep one row per "
-                "timestamp) before loading"
-            )
-        notes.append(text)
+            _refuse_duplicates(times, rows, origin, tz)
+        notes.append(_duplicates_text(times, rows, dup_after, origin))
 
     # frequency and gaps
     unique_times = times if not len(dup_after) else times[np.r_[True, steps != 0]]

@@ -10,7 +10,12 @@ Input is the backtest's tidy forecasts frame, one row per (origin, channel, step
 ``y``          actual value (NaN where not yet observed)
 ``yhat``       model forecast
 ``yhat_<b>``   forecast of baseline ``<b>`` (e.g. ``yhat_last_value``), optional
+``units``      the units of the values when not the data's own, optional (an LTSF
+               backtest's: ``"scaled: train-split z-score"``)
 =============  ==============================================================
+
+The figures say such units (their ``units=`` argument, else the ``units`` column's) on their
+value axes and the forecasts' title; values in the data's own units have no note.
 
 The ``*_figure`` functions return a :class:`~matplotlib.figure.Figure` that pyplot does not
 manage (nothing to close: it is freed with its last reference; a notebook shows it inline); the
@@ -121,6 +126,22 @@ def _color(name: str, is_model: bool, others: list[str]) -> str:
 
 def _metric_label(metric: str) -> str:
     return _METRIC_LABELS.get(metric, metric.upper())
+
+
+def _units(forecasts: pd.DataFrame | None, units: str | None) -> str | None:
+    """The units the values are in when they are not the data's own: ``units`` when given, else
+    the one value of the forecasts' ``units`` column (an LTSF report's forecasts.csv read back),
+    else None."""
+    if units is not None or forecasts is None or "units" not in forecasts.columns:
+        return units
+    found = forecasts["units"].dropna().unique()
+    return str(found[0]) if len(found) == 1 else None
+
+
+def _with_units(label: str, units: str | None, inches: float, size: float | str = "medium") -> str:
+    """A value axis' label with the ``units`` the values are in on a second line (both cut to
+    ``inches`` at font ``size``); ``label`` is literal figure text already."""
+    return label if units is None else f"{label}\n{_text(f'({units})', inches, size=size)}"
 
 
 def _date_axis(ax: Axes, tz: Any = None) -> None:
@@ -349,6 +370,7 @@ def forecast_figure(
     max_panels: int = 6,
     model_name: str = "model",
     history_steps: int | None = None,
+    units: str | None = None,
 ) -> Figure:
     """Grid of (origin, channel) panels: history, actuals, model and best baseline forecasts.
 
@@ -356,9 +378,12 @@ def forecast_figure(
     last ``history_steps`` values up to the origin (default three horizons). By default all
     channels (at most ``max_panels``, evenly spaced with the first and last: the LTSF files'
     target is their last column) at evenly spaced origins fill up to ``max_panels`` panels.
-    The best baseline (lowest MAE over the whole frame) is drawn dashed.
+    The best baseline (lowest MAE over the whole frame) is drawn dashed. ``units``: those of
+    the values when not the data's own (default: the forecasts' ``units`` column), on the
+    value axes and in the title.
     """
     df = _prepared(forecasts)
+    units = _units(df, units)
     if isinstance(max_panels, bool) or not isinstance(max_panels, int) or max_panels < 1:
         raise ConfigError(f"max_panels must be a positive integer, got {max_panels!r}")
     if history is not None:
@@ -416,14 +441,16 @@ def forecast_figure(
         when = f" — origin {_format_time(origin)}"
         ax.set_title(_text(chan, width / ncols - 0.8, size=10, beside=when) + when, fontsize=10)
         ax.set_xlabel("time")
-        ax.set_ylabel(_text(chan, 1.8))  # of a panel 3.3 in high, less its title, ticks and legend
+        # of a panel 3.3 in high, less its title, ticks and legend; with units, two lines in a smaller font
+        small = "medium" if units is None else "small"
+        ax.set_ylabel(_with_units(_text(chan, 1.8, size=small), units, 1.8, small), fontsize=small)
         ax.grid(alpha=0.3)
         _date_axis(ax, df["timestamp"].dt.tz)
         for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
             handles.setdefault(label, handle)
     for ax in list(axes.flat)[len(panels) :]:
         ax.set_visible(False)
-    about = f" forecasts vs actuals (horizon {horizon})"
+    about = f" forecasts vs actuals (horizon {horizon}{'' if units is None else f'; {_text(units)}'})"
     fig.suptitle(_text(model_name, width - 0.3, size="large", beside=about) + about)
     _outside_legend(fig, list(handles.values()), list(handles.keys()))
     return fig
@@ -438,6 +465,7 @@ def plot_forecasts(
     channels: Any = None,
     max_panels: int = 6,
     model_name: str = "model",
+    units: str | None = None,
 ) -> Path:
     """Save :func:`forecast_figure` as a PNG at ``path`` and return the path."""
     fig = forecast_figure(
@@ -447,6 +475,7 @@ def plot_forecasts(
         channels=channels,
         max_panels=max_panels,
         model_name=model_name,
+        units=units,
     )
     return _save(fig, path)
 
@@ -454,11 +483,14 @@ def plot_forecasts(
 # --------------------------------------------------------------------------- error by step
 
 
-def error_by_step_figure(metrics_by_step: pd.DataFrame, *, metric: str = "mae") -> Figure:
+def error_by_step_figure(
+    metrics_by_step: pd.DataFrame, *, metric: str = "mae", units: str | None = None
+) -> Figure:
     """Error against horizon step for the model(s) and each baseline.
 
     Input: tidy rows with columns model, step, metric, value (the :func:`tsmamba.metrics.
-    metrics_frame` output; rows of other scopes and per-channel rows are ignored).
+    metrics_frame` output; rows of other scopes and per-channel rows are ignored). ``units``:
+    those of the scored values when not the data's own, on the value axis.
     """
     df = _require(metrics_by_step, ("model", "step", "metric", "value"), "metrics_by_step")
     if "scope" in df.columns:
@@ -499,7 +531,7 @@ def error_by_step_figure(metrics_by_step: pd.DataFrame, *, metric: str = "mae") 
         ax.text(0.5, 0.5, f"no finite {label} at any step (e.g. MASE of constant series)",
                 ha="center", va="center", transform=ax.transAxes)
     ax.set_xlabel("forecast step (horizon)")
-    ax.set_ylabel(label)
+    ax.set_ylabel(_with_units(label, units, 3.0))
     ax.set_title(f"{label} by forecast step")
     if len(table) <= 10:  # every step a tick (one step had ticks at 0.945 ... 1.065)
         ax.set_xticks([int(step) for step in table.index])
@@ -511,10 +543,10 @@ def error_by_step_figure(metrics_by_step: pd.DataFrame, *, metric: str = "mae") 
 
 
 def plot_error_by_step(
-    metrics_by_step: pd.DataFrame, path: str | Path, metric: str = "mae"
+    metrics_by_step: pd.DataFrame, path: str | Path, metric: str = "mae", *, units: str | None = None
 ) -> Path:
     """Save :func:`error_by_step_figure` as a PNG at ``path`` and return the path."""
-    return _save(error_by_step_figure(metrics_by_step, metric=metric), path)
+    return _save(error_by_step_figure(metrics_by_step, metric=metric, units=units), path)
 
 
 # --------------------------------------------------------------------------- error over time
@@ -531,16 +563,19 @@ def _per_origin_error(df: pd.DataFrame, column: str, metric: str) -> pd.Series:
 
 def error_over_time_figure(
     forecasts: pd.DataFrame, *, metric: str = "mae", model_name: str = "model",
-    origins_total: int | None = None,
+    origins_total: int | None = None, units: str | None = None,
 ) -> Figure:
     """Error per forecast origin (pooled over steps and channels) for model and baselines.
     ``origins_total``: how many origins the backtest scored, when ``forecasts`` hold a sample of
-    them (the title says so, and that the legend's means are those of the origins drawn)."""
+    them (the title says so, and that the legend's means are those of the origins drawn).
+    ``units``: those of the values when not the data's own (default: the forecasts' ``units``
+    column), on the value axis."""
     if metric not in _POINTWISE:
         raise ConfigError(
             f"metric {metric!r} cannot be computed per origin; choose from {list(_POINTWISE)}"
         )
     df = _prepared(forecasts)
+    units = _units(df, units)
     baselines = _baseline_names(df)
     if model_name in baselines:  # its line had been replaced by the baseline's, in the model's colour
         raise ConfigError(f"model_name {model_name!r} is the name of a baseline in the forecasts; "
@@ -569,7 +604,7 @@ def error_over_time_figure(
         )
     label = _metric_label(metric)
     ax.set_xlabel("forecast origin")
-    ax.set_ylabel(f"{label} per origin")
+    ax.set_ylabel(_with_units(f"{label} per origin", units, 3.0))
     noun = "origin" if n_origins == 1 else "origins"
     if origins_total is not None and origins_total > n_origins:  # a sample: its mean is not the score
         noun = f"of {origins_total} origins, evenly spaced; means over these"
@@ -591,10 +626,11 @@ def plot_error_over_time(
     *,
     model_name: str = "model",
     origins_total: int | None = None,
+    units: str | None = None,
 ) -> Path:
     """Save :func:`error_over_time_figure` as a PNG at ``path`` and return the path."""
     return _save(error_over_time_figure(forecasts, metric=metric, model_name=model_name,
-                                        origins_total=origins_total), path)
+                                        origins_total=origins_total, units=units), path)
 
 
 # --------------------------------------------------------------------------- report
@@ -609,15 +645,18 @@ def save_report_plots(
     metric: str = "mae",
     model_name: str | None = None,
     origins_total: int | None = None,
+    units: str | None = None,
 ) -> list[Path]:
     """Write forecast.png, error_by_step.png and error_over_time.png into ``out_dir``.
 
     ``metrics_df`` is the (concatenated) :func:`tsmamba.metrics.metrics_frame` output. The
     model's name defaults to the one non-baseline model in ``metrics_df`` (else ``"model"``).
-    ``origins_total``: the origins scored, when ``forecasts`` hold a sample of them.
-    Both frames are checked before anything is written.
+    ``origins_total``: the origins scored, when ``forecasts`` hold a sample of them. ``units``:
+    those of the values and scores when not the data's own (default: the forecasts' ``units``
+    column), said on every figure. Both frames are checked before anything is written.
     """
     forecasts = _prepared(forecasts)  # checked, and converted once for the figures
+    units = _units(forecasts, units)
     _require(metrics_df, ("model", "step", "metric", "value"), "metrics_df")
     if model_name is None:
         models = [m for m in dict.fromkeys(metrics_df["model"]) if m not in BASELINES]
@@ -625,10 +664,10 @@ def save_report_plots(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     return [
-        plot_forecasts(forecasts, out / "forecast.png", history=history, model_name=model_name),
-        plot_error_by_step(metrics_df, out / "error_by_step.png", metric=metric),
+        plot_forecasts(forecasts, out / "forecast.png", history=history, model_name=model_name, units=units),
+        plot_error_by_step(metrics_df, out / "error_by_step.png", metric=metric, units=units),
         plot_error_over_time(  # from the forecasts: MAE when ``metric`` is not per element (MASE)
             forecasts, out / "error_over_time.png", metric=metric if metric in _POINTWISE else "mae",
-            model_name=model_name, origins_total=origins_total,
+            model_name=model_name, origins_total=origins_total, units=units,
         ),
     ]
