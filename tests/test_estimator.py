@@ -2089,6 +2089,9 @@ def test_frames_given_back_as_they_were_fitted(series, tmp_path):
     extra = pd.concat([long, long[long.unique_id == "c0"].assign(unique_id="c9")])
     with pytest.raises(DataValidationError, match=r"unexpected ids \['c9'\]"):  # dropped silently
         fitted.predict(extra)
+    extra.to_csv(tmp_path / "extra.csv", index=False)
+    with pytest.raises(DataValidationError, match=r"extra\.csv: series .* unexpected ids \['c9'\]"):
+        fitted.predict(tmp_path / "extra.csv")  # a file's were dropped silently
 
 
 def test_fits_in_two_threads_equal_the_same_fits_in_turn(series):

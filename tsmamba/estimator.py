@@ -448,10 +448,7 @@ class TSMambaForecaster(BaseEstimator):
             ids = pd.Series(pd.unique(df["unique_id"]))
             extra = sorted(set(ids[~empty_ids(ids)].astype(str)) - set(self.columns_))
             if extra:  # dropped silently, where a wide frame's extra column is an error
-                raise DataValidationError(
-                    f"the frame's series differ from those the model was fitted on: unexpected ids "
-                    f"{extra[:10]}{' ...' if len(extra) > 10 else ''}; pass the series {self.columns_}"
-                )
+                raise DataValidationError(self._unexpected_ids("the frame's", extra))
         fitted_time = self.index_.name  # the time column the model was fitted with
         if isinstance(df, (str, os.PathLike)) and time_col is None and isinstance(fitted_time, str):
             try:  # a file with the fitted time column is read by it
@@ -484,6 +481,8 @@ class TSMambaForecaster(BaseEstimator):
         # (naive local times that repeat the hour the zone's clocks go back are said to be so there)
         frame = read_strict(df, caller=caller, time_col=default_time_col(df, time_col), columns=self.columns_,
                             fitted_channels=True, freq=self.freq_, tz=zone, fill=fill)
+        if isinstance(df, (str, os.PathLike)) and frame.attrs.get("ids_left_out"):  # as a frame's are
+            raise DataValidationError(self._unexpected_ids(f"{Path(df).name}:", frame.attrs["ids_left_out"]))
         if (frame.index.tz is None) != (zone is None):
             given = f"in {frame.index.tz}" if zone is None else "without a time zone"
             fitted = "without a time zone" if zone is None else f"in {zone}"
@@ -494,6 +493,11 @@ class TSMambaForecaster(BaseEstimator):
             )
         self._check_freq(frame.index, Path(df).name if isinstance(df, (str, os.PathLike)) else "the frame")
         return frame
+
+    def _unexpected_ids(self, whose: str, extra: Sequence[str]) -> str:
+        """Why a long-form input with the series ``extra`` besides the fitted ones is refused."""
+        return (f"{whose} series differ from those the model was fitted on: unexpected ids "
+                f"{list(extra[:10])}{' ...' if len(extra) > 10 else ''}; pass the series {self.columns_}")
 
     def _columns_differ(self, present: Sequence[str], time_col: Any) -> str | None:
         """Why a wide frame's columns ``present`` (its ``time_col`` aside) are not the fitted
