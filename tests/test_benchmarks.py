@@ -24,6 +24,7 @@ TINY_RUNS = {
     "bench_loaders": ["--datasets", "ETTh1", "--contexts", "96", "--horizon", "24"],
     "bench_forecast_batch": ["--windows", "4", "--passes", "1,3", "--repeat", "1",
                              "--only", "ETTh1 per-channel L=96 H=96"],
+    "bench_stream_precision": ["--steps", "3", "--history", "100"],
 }
 NEEDS_DATA = {"bench_backtest": "ETTh1", "bench_loaders": "ETTh1"}
 # a line of each script's table: its first cell, then a number
@@ -34,6 +35,7 @@ TABLE_ROW = {
     "bench_loaders": r"^\| ETTh1\s+\|\s+96 \| windows-batched\s+\|\s+\d",
     # its own choice: 6 windows per pass of 7 x 96 x 64 activations each
     "bench_forecast_batch": r"^\| ETTh1 per-channel L=96 H=96 \| [\d,]+ \| 43,008 \| 6 \| \d+ \| - \| [13]: ",
+    "bench_stream_precision": r"^stream after 3 steps: \d\.\de[-+]\d+ of the forecast's scale$",
 }
 
 
@@ -68,6 +70,7 @@ def test_bench_ssd_says_which_malloc_settings_it_timed(monkeypatch):
     ("benchmarks/bench_backtest.py", ["--loop-origins", "0"], "--horizon and --threads must be at least 1"),
     ("benchmarks/bench_forecast_batch.py", ["--passes", "8,0"], "--passes must be at least 1"),
     ("benchmarks/bench_forecast_batch.py", ["--passes", "8;16"], "separated by commas, got '8;16'"),
+    ("benchmarks/bench_stream_precision.py", ["--steps", "0"], "--history must be at least 1"),
     ("linear_cycle.py", ["--data", "ETTh1", "--cycle", "24", "--train-stride", "0"],
      "--train-stride and --cycle must be at least 1"),
     ("linear_cycle.py", ["--data", "ETTh1", "--cycle", "24", "--lookback", "0"], "lookbacks, --train-stride"),

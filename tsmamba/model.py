@@ -355,9 +355,10 @@ def moments_dtype(device: torch.device) -> torch.dtype:
     MPS, which has none). A float32 step could not follow a long span: 1 - lam (2e-6 at
     ``norm_span`` 10**6) rounds to a float32 near 1 with a 1% error, and an increment of the
     weight below half its float32 spacing is lost, so after 40,000 steps a float32 stream's
-    forecasts were 2.3e-4 of their scale off (1.9e-8 with float64 moments). The forward pass sums
+    forecasts were 8.7e-5 of their scale off (6.7e-8 with float64 moments). The forward pass sums
     them in this type too: in float32 its chunk decays near 1 rounded, and a float32 network's
-    forecast after 200,000 rows at span 10**6 was 1.5e-5 off (1.1e-7 in float64)."""
+    forecast after 200,200 rows at span 10**6 was 4.4e-6 off (7.6e-7 in float64). Default model;
+    ``experiments/benchmarks/results/bench_stream_precision.txt``."""
     return torch.float32 if torch.device(device).type == "mps" else torch.float64
 
 
