@@ -25,6 +25,7 @@ TINY_RUNS = {
     "bench_forecast_batch": ["--windows", "4", "--passes", "1,3", "--repeat", "1",
                              "--only", "ETTh1 per-channel L=96 H=96"],
     "bench_stream_precision": ["--steps", "3", "--history", "100"],
+    "bench_stream_marks": ["--repeats", "3", "--threads", "1"],
 }
 NEEDS_DATA = {"bench_backtest": "ETTh1", "bench_loaders": "ETTh1"}
 # a line of each script's table: its first cell, then a number
@@ -36,6 +37,7 @@ TABLE_ROW = {
     # its own choice: 6 windows per pass of 7 x 96 x 64 activations each
     "bench_forecast_batch": r"^\| ETTh1 per-channel L=96 H=96 \| [\d,]+ \| 43,008 \| 6 \| \d+ \| - \| [13]: ",
     "bench_stream_precision": r"^stream after 3 steps: \d\.\de[-+]\d+ of the forecast's scale$",
+    "bench_stream_marks": r"^update_array of one series: \d+\.\d{3} ms, median of 3$",
 }
 
 
@@ -71,6 +73,7 @@ def test_bench_ssd_says_which_malloc_settings_it_timed(monkeypatch):
     ("benchmarks/bench_forecast_batch.py", ["--passes", "8,0"], "--passes must be at least 1"),
     ("benchmarks/bench_forecast_batch.py", ["--passes", "8;16"], "separated by commas, got '8;16'"),
     ("benchmarks/bench_stream_precision.py", ["--steps", "0"], "--history must be at least 1"),
+    ("benchmarks/bench_stream_marks.py", ["--repeats", "0"], "--repeats and --threads must be at least 1"),
     ("linear_cycle.py", ["--data", "ETTh1", "--cycle", "24", "--train-stride", "0"],
      "--train-stride and --cycle must be at least 1"),
     ("linear_cycle.py", ["--data", "ETTh1", "--cycle", "24", "--lookback", "0"], "lookbacks, --train-stride"),
