@@ -55,7 +55,8 @@ def test_benchmark_runs_at_a_tiny_size_and_prints_its_table(name, benchmark_file
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the malloc thresholds are glibc's")
 def test_bench_ssd_says_which_malloc_settings_it_timed(monkeypatch):
     """The scan is timed with freed large blocks kept in the heap, as training runs (under glibc's
-    thresholds L = 720 had timed page faults: 850 ms against 261), and the header says which."""
+    thresholds L = 720 had timed page faults: 670 ms against 282 in
+    results/bench_ssd_forecaster_shapes.txt), and the header says which."""
     monkeypatch.delenv("TSMAMBA_MALLOC", raising=False)
     header = {}
     for malloc in ("keep", "default"):
