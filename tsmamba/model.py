@@ -334,9 +334,10 @@ class ForecastState:
 # row per WEIGHTS_PER_ROW weights of the network, which a pass reads whole (a mixed network with a
 # long horizon holds tens of millions in its head and wants a hundred windows or more per pass);
 # measured with experiments/benchmarks/bench_forecast_batch.py on the 2-core development machine
-# (4 MiB of L2 per core): ETTh1's per-channel network at L = 96 made 271 windows/s at 6 per pass
-# and 208 at the earlier fixed 32 (1 thread), Weather's mixed one at H = 720 761 at 322 and 518
-# at 32. Never more than keep windows x max(activations, the window's H x C forecast) within
+# (4 MiB of L2 per core; 1 thread, 2026-12-07, results/bench_forecast_batch_1thread.txt): ETTh1's
+# per-channel network at L = 96 made 254 windows/s at 6 per pass and 243 at the earlier fixed 32,
+# Weather's mixed one at H = 720 591 at 322 and 412 at 32, but ETTh1's at L = 336 58 at 1 and 66 at
+# 32; docs/backtesting.md. Never more than keep windows x max(activations, the window's H x C forecast) within
 # FORECAST_ELEMENTS: the no-grad forward peaks near 120 bytes per such element (the L = 720
 # ETTm1 network: ~38 MB per window), so ~1 GB per pass. Full-history forecasts: FULL_SEGMENT rows
 # per recurrent pass, fewer when rows x max(series rows x d_model, H x C) would pass

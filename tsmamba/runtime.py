@@ -5,10 +5,12 @@ with fresh ``mmap`` calls and returns them to the kernel on ``free``. Training a
 frees temporaries larger than that every step, so each step faults its pages in again (zeroed by
 the kernel): the time goes to system calls and page faults, and more so at long lookbacks.
 :func:`keep_large_allocations` raises the mmap and trim thresholds so freed blocks stay in the
-heap and are reused. Measured on the 2-core dev machine (ETTh1, L=336, batch 32, 1 thread, two
-other jobs running): 5.7 s per batch before, 3.1 s after, peak RSS 2.04 -> 2.44 GB; at L=96 about
-13% of a step's CPU time (docs/scaling.md). The CLI and the experiment scripts call it; library
-users may call it themselves (it is process-wide and keeps the heap at its peak, so fit does not).
+heap and are reused. Measured on the 2-core dev machine (experiments/efficiency.py: ETTh1, default
+model, batch 32, 2 threads, nothing else running, 2026-12-07): 1.18 s per batch against 1.90 s
+under glibc's thresholds at L=336 and 10.06 s against 33.45 s at L=2880, with peak RSS 17,251 MB
+against 12,260 MB there (experiments/benchmarks/results/efficiency_malloc.txt; docs/scaling.md).
+The CLI and the experiment scripts call it; library users may call it themselves (it is
+process-wide and keeps the heap at its peak, so fit does not).
 
 A kept heap holds the training's peak after the training ends: a Weather fit at L = 720 per
 channel (batch 32) peaked at 15.2 GB and its process stayed at 11.7 GB through the hour of
