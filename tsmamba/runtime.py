@@ -13,8 +13,9 @@ The CLI and the experiment scripts call it; library users may call it themselves
 process-wide and keeps the heap at its peak, so fit does not).
 
 A kept heap holds the training's peak after the training ends: a Weather fit at L = 720 per
-channel (batch 32) peaked at 15.2 GB and its process stayed at 11.7 GB through the hour of
-forecasting after it, where two such runs no longer fit in 24 GB. :func:`release_freed_memory`
+channel (batch 32) peaked at 14.9 GB (its result file's ``peak_rss_mb``; docs/scaling.md) and its
+process stayed at 11.7 GB through the hour of forecasting after it, where two such runs no longer
+fit in 24 GB. :func:`release_freed_memory`
 gives the free pages back (glibc's ``malloc_trim``): that process went to 2.5 GB. Fit calls it
 once training ends.
 """
