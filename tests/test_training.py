@@ -3,10 +3,12 @@ frequency-domain loss term (frequency_loss), and the random states its checkpoin
 
 from __future__ import annotations
 
+import errno
 import math
 import os
 import random
 import re
+import tempfile
 from itertools import pairwise
 from types import SimpleNamespace
 
@@ -15,13 +17,15 @@ import numpy as np
 import pytest
 import torch
 from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.plugins.io import AsyncCheckpointIO, TorchCheckpointIO
+from lightning.pytorch.strategies import SingleDeviceStrategy
 from torch.utils.data import DataLoader, TensorDataset
 
-from tsmamba.errors import ConfigError, TrainingError
+from tsmamba.errors import CheckpointError, ConfigError, TrainingError
 from tsmamba.model import ForecasterConfig, MambaForecaster
 from tsmamba.training import (
+    CheckpointBeside,
     ForecastingModule,
-    LastCheckpoint,
     RestoreBestWeights,
     _rng_states,
     _set_rng_states,
@@ -222,6 +226,7 @@ def test_resume_with_dropout_equals_an_uninterrupted_run(tmp_path):
             max_epochs=3, patience=None, has_validation=True, progress=False, checkpoint_dir=ckpt_dir,
             trainer_kwargs={"accelerator": "cpu", "callbacks": list(callbacks)},
         )
+        assert isinstance(trainer.strategy.checkpoint_io, CheckpointBeside)
         trainer.fit(module, train, val, ckpt_path=ckpt_path, weights_only=True)
         return module
 
@@ -492,21 +497,86 @@ def test_the_progress_bars_are_closed_when_training_raises(capsys):
     assert capsys.readouterr().out == "after\n"  # and no bar is drawn again
 
 
-def test_an_interrupt_while_last_ckpt_is_written_leaves_no_partial_file(tmp_path):
-    """Ctrl-C while an epoch's checkpoint was being written left the partial .last.ckpt.<pid>.tmp
-    (checkpoint-sized, named by every later fit as one of a killed fit); only an OSError removed it."""
-    (tmp_path / "last.ckpt").write_bytes(b"previous epoch")
+def fit_tiny(checkpoint_dir, **trainer_kwargs) -> L.Trainer:
+    """One epoch of the tiny module without validation, writing checkpoint_dir/last.ckpt."""
+    torch.manual_seed(1)
+    train = DataLoader(TensorDataset(torch.randn(16, 8, 2), torch.randn(16, 3, 2)), batch_size=4)
+    trainer, _ = make_trainer(max_epochs=1, patience=None, has_validation=False, progress=False,
+                              checkpoint_dir=checkpoint_dir,
+                              trainer_kwargs={"accelerator": "cpu", **trainer_kwargs})
+    trainer.fit(tiny_module(), train)
+    return trainer
 
-    def save_checkpoint(path, weights_only=False):
-        with open(path, "wb") as fh:
-            fh.write(b"half a checkpoint")
+
+def test_a_checkpoint_is_written_beside_its_path_not_through_the_temp_folder(tmp_path, monkeypatch):
+    """Lightning's TorchCheckpointIO wrote each checkpoint through a copy in the temp folder (fsspec's
+    transaction): a temp folder without room failed the save (a FileNotFoundError here, where the
+    checkpoint folder had room), and a fit killed meanwhile left a checkpoint-sized file there."""
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    no_room = temp / "missing"  # no file can be made in it, as in a full one
+    monkeypatch.setenv("TMPDIR", str(no_room))
+    monkeypatch.setattr(tempfile, "tempdir", str(no_room))
+    fit_tiny(tmp_path / "ck")
+    assert list(temp.iterdir()) == []
+    assert sorted(p.name for p in (tmp_path / "ck").iterdir()) == ["last.ckpt"]
+    assert torch.load(tmp_path / "ck" / "last.ckpt", weights_only=True)["epoch"] == 0
+
+
+def test_a_save_failing_mid_write_keeps_the_previous_last_ckpt_and_leaves_no_file(tmp_path, monkeypatch):
+    """The partial checkpoint is written beside last.ckpt, never onto it, and removed."""
+    ckpt = tmp_path / "ck"
+    fit_tiny(ckpt)
+    kept = (ckpt / "last.ckpt").read_bytes()
+    during: dict[str, bytes] = {}
+
+    def full_disk(obj, f, *args, **kwargs):
+        f.write(b"half a checkpoint")
+        f.flush()
+        during.update((p.name, p.read_bytes()) for p in ckpt.iterdir())
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(torch, "save", full_disk)
+    with pytest.raises(CheckpointError, match="the previous one is kept"):
+        fit_tiny(ckpt)
+    partial = [name for name, data in during.items() if data == b"half a checkpoint"]
+    assert len(partial) == 1 and re.fullmatch(r"\.last\.ckpt\.[0-9a-f]{8}\.tmp", partial[0]), during.keys()
+    assert during["last.ckpt"] == kept
+    assert sorted(p.name for p in ckpt.iterdir()) == ["last.ckpt"]
+    assert (ckpt / "last.ckpt").read_bytes() == kept
+
+
+def test_an_interrupt_while_a_checkpoint_is_written_leaves_no_partial_file(tmp_path, monkeypatch):
+    """Ctrl-C while an epoch's checkpoint was being written left the partial file (checkpoint-sized,
+    named by every later fit as one of a killed fit); only an OSError removed it. torch.save writes
+    into that file, not into memory first."""
+    (tmp_path / "last.ckpt").write_bytes(b"previous epoch")
+    during: list[str] = []
+
+    def interrupted(obj, f, *args, **kwargs):
+        f.write(b"half a checkpoint")
+        during.extend(p.name for p in tmp_path.iterdir())
         raise KeyboardInterrupt
 
-    trainer = SimpleNamespace(sanity_checking=False, is_global_zero=True, save_checkpoint=save_checkpoint)
+    monkeypatch.setattr(torch, "save", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        LastCheckpoint(tmp_path).on_train_epoch_end(trainer, None)
+        CheckpointBeside().save_checkpoint({"epoch": 1}, tmp_path / "last.ckpt")
+    assert len(during) == 2, during  # last.ckpt and the file being written beside it
     assert sorted(p.name for p in tmp_path.iterdir()) == ["last.ckpt"]
     assert (tmp_path / "last.ckpt").read_bytes() == b"previous epoch"
+
+
+@pytest.mark.parametrize("given", [None, "plugin", "list", "strategy", "async"])
+def test_checkpoints_are_saved_beside_unless_trainer_kwargs_give_a_checkpoint_io(tmp_path, given):
+    """Also a plain TorchCheckpointIO of the user's, given as a plugin, in a list, or in a strategy.
+    An AsyncCheckpointIO failed every epoch: last.ckpt was written to a temporary name and moved into
+    place before the plugin's thread had written it."""
+    mine = AsyncCheckpointIO() if given == "async" else TorchCheckpointIO()
+    kwargs = {None: {}, "plugin": {"plugins": mine}, "list": {"plugins": [mine]}, "async": {"plugins": mine},
+              "strategy": {"strategy": SingleDeviceStrategy("cpu", checkpoint_io=mine)}}[given]
+    io = fit_tiny(tmp_path, **kwargs).strategy.checkpoint_io
+    assert io is mine if given else type(io) is CheckpointBeside
+    assert torch.load(tmp_path / "last.ckpt", weights_only=True)["epoch"] == 0
 
 
 def test_check_trained_network_names_weights_or_forecasts_that_are_not_finite():

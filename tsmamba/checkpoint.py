@@ -31,7 +31,7 @@ import sys
 import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from tsmamba.errors import CheckpointError, ConfigError
 
@@ -153,15 +153,25 @@ def appended_to(path: str | os.PathLike) -> bool:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    try:
-        st = os.stat(path)  # through symlinks
-    except OSError:
-        st = None
     if appended_to(path):
         with open(path, "ab") as fh:  # a device, pipe or descriptor cannot be replaced; append:
             # /dev/stdout reopens the shell's file, whose earlier lines must stay
             fh.write(data)
         return
+    with replacing(path) as fh:
+        fh.write(data)
+
+
+@contextlib.contextmanager
+def replacing(path: str | os.PathLike) -> Iterator[BinaryIO]:
+    """A new file beside ``path`` (:func:`temp_beside`), open for writing, that is fsynced and moved
+    onto ``path`` when the block ends, and removed when it raises (Ctrl-C included): ``path`` holds
+    the old file or the whole new one, never part of one, and nothing is written anywhere else. A
+    symlink keeps pointing where it did (the file it names is replaced, keeping its mode)."""
+    try:
+        st = os.stat(path)  # through symlinks
+    except OSError:
+        st = None
     path = Path(os.path.realpath(path))  # a symlink keeps pointing at the file it names
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = temp_beside(path)
@@ -169,7 +179,7 @@ def _atomic_write(path: Path, data: bytes) -> None:
         if st is not None:  # a replaced file keeps its mode (a private 0600 output stays private)
             os.fchmod(fd, stat.S_IMODE(st.st_mode))
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            yield fh
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)

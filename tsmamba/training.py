@@ -33,13 +33,17 @@ import lightning as L
 import numpy as np
 import torch
 import torch.nn.functional as F
+from fsspec.core import url_to_fs
+from fsspec.implementations.local import LocalFileSystem
 from lightning.pytorch.accelerators import CPUAccelerator
 from lightning.pytorch.callbacks import Callback, Checkpoint, EarlyStopping
 from lightning.pytorch.callbacks.early_stopping import EarlyStoppingReason
+from lightning.pytorch.plugins.io import CheckpointIO, TorchCheckpointIO
 from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities.exceptions import MisconfigurationException
 from torch import Tensor
 
+from tsmamba.checkpoint import replacing, write_errors_name
 from tsmamba.errors import (
     CheckpointError,
     ConfigError,
@@ -52,8 +56,9 @@ from tsmamba.errors import (
 from tsmamba.model import MambaForecaster
 
 __all__ = [
-    "LOSSES", "ForecastingModule", "LastCheckpoint", "RestoreBestWeights", "check_trained_network",
-    "check_trainer_kwargs", "check_training_length", "forecast_batch", "make_trainer", "seeded",
+    "LOSSES", "CheckpointBeside", "ForecastingModule", "LastCheckpoint", "RestoreBestWeights",
+    "check_trained_network", "check_trainer_kwargs", "check_training_length", "forecast_batch",
+    "make_trainer", "seeded",
 ]
 
 LOSSES = ("mse", "mae", "huber")
@@ -501,7 +506,25 @@ class RestoreBestWeights(Callback):
         self.val_losses = list(state_dict.get("val_losses", []))  # none in checkpoints before it
 
 
-_LAST_TEMP = re.compile(r"\.last\.ckpt\.\d+\.tmp")  # as LastCheckpoint names its temp files
+_LAST_TEMP = re.compile(r"\.last\.ckpt\.[0-9a-f]+\.tmp")  # as CheckpointBeside names them (.<pid>. before)
+
+
+class CheckpointBeside(TorchCheckpointIO):
+    """Lightning's ``TorchCheckpointIO``, but a checkpoint on a local path is torch.saved straight
+    into a new file beside it (``.<name>.<random>.tmp``), fsynced and moved into place, the file
+    removed when the save fails or is interrupted: the path holds the old checkpoint or the whole
+    new one. Lightning's saves into memory first and writes that copy through a file in the temp
+    folder (``TMPDIR``, fsspec's transaction), so a checkpoint was held in memory twice, a full
+    temp folder failed the save, and a fit killed meanwhile left a checkpoint-sized file there that
+    nothing named. Other URLs (``s3://...``), and ``storage_options``, are Lightning's to handle."""
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any = None) -> None:
+        fs, local = url_to_fs(str(path))
+        if storage_options is not None or not isinstance(fs, LocalFileSystem):
+            super().save_checkpoint(checkpoint, path, storage_options)
+            return
+        with write_errors_name(local), replacing(local) as fh:
+            torch.save(checkpoint, fh)
 
 
 class CloseProgressBars(Callback):
@@ -521,10 +544,12 @@ class CloseProgressBars(Callback):
 class LastCheckpoint(Checkpoint):
     """Write ``dirpath/last.ckpt`` after every training epoch (after its validation), atomically.
 
-    The file is written under a temporary name and moved into place, so a crash while saving
-    leaves the previous epoch's checkpoint intact. A :class:`Checkpoint` runs its epoch-end hook
-    after every other callback's, so the file holds early stopping's verdict on the epoch (as a
-    plain callback it held the previous epoch's, and a resumed fit trained past the stop). When a
+    The trainer's CheckpointIO writes it: :class:`CheckpointBeside` (``make_trainer``'s) writes a
+    new file beside it and moves it into place, so a crash while saving leaves the previous epoch's
+    checkpoint intact; a CheckpointIO plugin of the user's writes it as that one writes. A
+    :class:`Checkpoint` runs its epoch-end hook after every other callback's, so the file holds
+    early stopping's verdict on the epoch (as a plain callback it held the previous epoch's, and a
+    resumed fit trained past the stop). When a
     fit resumes, the verdict is applied again: Lightning restores early stopping's record but not
     the stop itself, so a resume from the last checkpoint of a fit that early stopping had ended
     trained on. Only early stopping's verdict: a fit that ``max_time`` (or another callback)
@@ -559,16 +584,11 @@ class LastCheckpoint(Checkpoint):
     def path(self) -> str:
         return os.path.join(self.dirpath, "last.ckpt")
 
-    def _temp_path(self) -> str:
-        return os.path.join(self.dirpath, f".last.ckpt.{os.getpid()}.tmp")
-
     def _warn_of_leftovers(self) -> None:
         """Name the partial files of fits killed while writing here: a failed write removes its
         own, a killed one cannot, and each is checkpoint-sized under a name no later fit reuses."""
-        mine = os.path.basename(self._temp_path())
         with contextlib.suppress(OSError):  # no folder yet: nothing left in it
-            leftovers = sorted(name for name in os.listdir(self.dirpath)
-                               if _LAST_TEMP.fullmatch(name) and name != mine)
+            leftovers = sorted(name for name in os.listdir(self.dirpath) if _LAST_TEMP.fullmatch(name))
             if leftovers:
                 warnings.warn(
                     f"{self.dirpath} holds {leftovers}, partial last.ckpt files of fits that were "
@@ -580,22 +600,16 @@ class LastCheckpoint(Checkpoint):
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.sanity_checking:
             return
-        tmp = self._temp_path()
         try:
             # the full state, optimizer included (left unset, Lightning logged a line every epoch)
-            trainer.save_checkpoint(tmp, weights_only=False)
-            if trainer.is_global_zero:
-                os.replace(tmp, self.path)
-        except BaseException as exc:  # a full disk, or Ctrl-C while a large checkpoint is written
-            with contextlib.suppress(OSError):
-                os.remove(tmp)  # a partial file, under a new name each run: they would pile up
-            if not isinstance(exc, OSError):
-                raise
-            kept = "the previous one is kept" if os.path.exists(self.path) else "there is none yet"
+            trainer.save_checkpoint(self.path, weights_only=False)
+        except OSError as exc:  # a full disk
+            io = trainer.strategy.checkpoint_io
+            kept = ("there is none yet" if not os.path.exists(self.path) else "the previous one is kept"
+                    if isinstance(io, CheckpointBeside) else f"it is as your {type(io).__name__} left it")
             raise CheckpointError(
-                f"{self.dirpath}: the epoch's last.ckpt could not be written ({exc}); {kept}. "
-                "Lightning writes it through a file in the temp folder (TMPDIR) first: free space "
-                "on the disk the error names, or choose another checkpoint_dir"
+                f"{self.dirpath}: the epoch's last.ckpt could not be written ({exc}); {kept}. Free "
+                "space on the disk the error names, or choose another checkpoint_dir"
             ) from exc
 
 
@@ -612,6 +626,8 @@ def make_trainer(
     """A Trainer with early stopping and best-weight restoring (when there is validation data).
 
     ``checkpoint_dir``: also write ``last.ckpt`` after every epoch, so an interrupted fit can resume.
+    Checkpoints are saved by :class:`CheckpointBeside` where Lightning's ``TorchCheckpointIO`` would
+    save them, unless ``trainer_kwargs`` give a CheckpointIO (in ``plugins`` or a ``strategy``).
     ``trainer_kwargs`` override anything here (accelerator, devices, precision, strategy, ...)
     but validation limits without validation data, and ``enable_checkpointing=False`` with a
     ``checkpoint_dir`` (or ``precision="16-true"``) is a ConfigError; its ``callbacks`` are added
@@ -691,6 +707,8 @@ def make_trainer(
         raise ConfigError(
             f"trainer_kwargs ({_shown(trainer_kwargs)}) are not valid for lightning.Trainer: {exc}"
         ) from None
+    if type(trainer.strategy.checkpoint_io) is TorchCheckpointIO and not _checkpoint_io_given(kwargs):
+        trainer.strategy.checkpoint_io = CheckpointBeside()  # not XLA's, nor a strategy's or a user's own
     on_mps = type(trainer.accelerator).__name__ == "MPSAccelerator"
     if on_mps and str(settings.get("precision")) in ("64", "64-true"):
         raise ConfigError(  # torch's TypeError when the float64 network moved to the device
@@ -814,6 +832,15 @@ def _callback_list(callbacks: Any) -> list[Callback]:
             f"{callbacks!r}; pass them in Python (a config file cannot hold one)"
         )
     return listed
+
+
+def _checkpoint_io_given(kwargs: dict[str, Any]) -> bool:
+    """Whether trainer_kwargs give a CheckpointIO: in ``plugins`` (one plugin or a list of them) or
+    in a ``strategy`` instance (Lightning refuses one in both)."""
+    plugins = kwargs.get("plugins")
+    listed = plugins if isinstance(plugins, (list, tuple)) else [plugins]
+    strategy_io = getattr(kwargs.get("strategy"), "_checkpoint_io", None)  # what Lightning reads there
+    return any(isinstance(p, CheckpointIO) for p in [*listed, strategy_io])
 
 
 def _is_zero(value: Any) -> bool:
