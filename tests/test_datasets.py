@@ -750,6 +750,22 @@ def test_partial_downloads_finds_what_killed_downloads_left_in_every_data_folder
     assert [p["path"] for p in datasets.partial_downloads(mine)] == [str(part)]
 
 
+def test_partial_downloads_remove_only_files_named_as_downloads_name_them(isolated):
+    """The glob .ETTh1.csv.*.part* also matched a user's hidden files beside the data (a backup
+    .ETTh1.csv.bak.part, notes .ETTh1.csv.old.participants.txt), which nothing locks: the listing
+    command deleted them as abandoned downloads. Only the names downloads give their temporary
+    files go (.<file>.<8 hex>.part<suffixes>, and the .part of versions that used mkstemp)."""
+    ours = [isolated / ".ETTh1.csv.0badf00d.part.csv", isolated / ".ETTh1.csv.k3_x9zq1.part"]
+    users = [isolated / n for n in (".ETTh1.csv.bak.part", ".ETTh1.csv.my-notes.partial",
+                                    ".ETTh1.csv.old.participants.txt", ".ETTh1.csv.0badf00d.part.csv.bak",
+                                    ".ETTh1.csv.0badf00d.part.txt")]
+    for path in ours + users:
+        path.write_bytes(b"x")
+    removed = datasets.partial_downloads(remove=True)
+    assert sorted(p["path"] for p in removed) == sorted(str(p) for p in ours)
+    assert all(not p.exists() for p in ours) and all(p.exists() for p in users)
+
+
 def test_without_flock_partial_downloads_go_by_age(isolated, monkeypatch):
     monkeypatch.setattr(datasets, "fcntl", None)
     old, fresh = isolated / ".ETTh2.csv.0badf00d.part.csv", isolated / ".ETTh2.csv.1234abcd.part.csv"

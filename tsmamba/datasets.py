@@ -508,12 +508,22 @@ def _new_part(target: Path) -> tuple[int, Path, int | None]:
 
 def _remove_abandoned_parts(target: Path) -> None:
     """Remove the temporary files of earlier downloads of ``target`` that no download holds."""
-    _sweep_parts(target.parent.glob(_part_pattern(target.name)))
+    _sweep_parts(_parts_of(target.parent, target.name))
 
 
 def _part_pattern(name: str) -> str:
     """The glob of the temporary files (:func:`_new_part`) of downloads to the file ``name``."""
     return f".{glob.escape(name)}.*.part*"
+
+
+def _parts_of(folder: Path, name: str) -> list[Path]:
+    """The temporary files of downloads to ``folder / name`` exactly as :func:`_new_part` names
+    them (``.<name>.<8 hex>.part<suffixes>``; earlier versions' mkstemp ones,
+    ``.<name>.<8 of [a-z0-9_]>.part``, too): the glob alone also matched a user's
+    ``.ETTh1.csv.old.participants.txt``, which a listing then deleted."""
+    suffixes = re.escape("".join(Path(name).suffixes))
+    exact = re.compile(rf"\.{re.escape(name)}\.(?:[0-9a-f]{{8}}\.part{suffixes}|[a-z0-9_]{{8}}\.part)")
+    return [p for p in folder.glob(_part_pattern(name)) if exact.fullmatch(p.name)]
 
 
 def _sweep_parts(parts: Iterable[Path], *, remove: bool = True) -> list[tuple[Path, int, str]]:
@@ -575,7 +585,7 @@ def partial_downloads(
     parts: dict[Path, None] = {}  # one file can match two names' patterns (x.csv, x.csv.gz)
     for folder in _search_dirs(data_dir):
         for name in sorted(names):
-            parts.update(dict.fromkeys(folder.glob(_part_pattern(name))))
+            parts.update(dict.fromkeys(_parts_of(folder, name)))
     return [{"path": str(p), "bytes": size, "state": state}
             for p, size, state in _sweep_parts(sorted(parts), remove=remove)]
 
