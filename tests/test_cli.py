@@ -2599,6 +2599,15 @@ def test_datasets_verify_checks_each_file_s_sha256(tmp_path, capsys, monkeypatch
     assert entries["Traffic"]["verified"] is None and entries["Traffic"]["sha256"] is None
     assert captured.err.startswith("searched: ")
 
+    def refused(path):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(datasets, "sha256_file", refused)  # unreadable: named, and status 2
+    assert cli.main(["datasets", "--verify"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out.splitlines()[1].split()[5] == "unreadable"
+    assert captured.err == "tsmamba: error: 1 file could not be read for the sha256 check (above)\n"
+
 
 def test_datasets_removes_what_killed_downloads_left_and_says_how_much(tmp_path, capsys, monkeypatch):
     """A killed download's hidden part stayed in the data folder for good unless the same file

@@ -219,6 +219,27 @@ def test_list_datasets_verify_hashes_each_file_against_its_digest(isolated, tmp_
     assert problem.startswith(f"{isolated / 'ETTm2.csv.sha256'} is empty or malformed"), problem
 
 
+def test_list_datasets_verify_goes_on_past_a_file_it_cannot_read(isolated, monkeypatch):
+    """A file that cannot be read (permissions) is named with what to check, and the others are
+    still checked: it had ended the listing."""
+    for name in ("ETTh2.csv", "ETTm2.csv"):
+        path = isolated / name
+        path.write_bytes(b"date,a\n2020-01-01,1\n")
+        datasets._write_sidecar(path, sha256_file(path))
+    hashed = datasets.sha256_file
+
+    def refused(path):
+        if Path(path).name == "ETTh2.csv":
+            raise PermissionError(13, "Permission denied", str(path))
+        return hashed(path)
+
+    monkeypatch.setattr(datasets, "sha256_file", refused)
+    rows = {row["name"]: row for row in list_datasets(verify=True)}
+    assert (rows["ETTh2"]["verified"], rows["ETTm2"]["verified"]) == (None, True)
+    assert rows["ETTh2"]["problem"] == (f"{isolated / 'ETTh2.csv'} could not be read to check its sha256 "
+                                        "(Permission denied); check its permissions and those of its folder")
+
+
 def test_verify_file_catches_a_changed_file(tmp_path):
     path = tmp_path / "ETTh1.csv"
     path.write_bytes(csv_bytes(30))

@@ -1875,7 +1875,8 @@ def cmd_datasets(run: Run) -> int:
             if e["download"] and e["download"] != e["file"]:  # ETTm1.csv.gz is fetched as ETTm1.csv
                 fetched += f" as {e['download']}"
             where = e["path"] or f"not found ({e['file']}{fetched})"
-            check = {True: "verified", False: "MISMATCH"}.get(e["verified"], e["sha256"] or "no digest")
+            check = {True: "verified", False: "MISMATCH"}.get(
+                e["verified"], "unreadable" if e["problem"] else e["sha256"] or "no digest")
             rows.append([e["name"], e["kind"], e["freq"], str(e["n_rows"]), str(e["n_channels"]),
                          check if e["path"] else "-", where])
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
@@ -1901,6 +1902,9 @@ def cmd_datasets(run: Run) -> int:
             f"next used) or point ${datasets.DATA_ENV} at a folder that holds the published "
             f"file{'' if one else 's'}"
         )
+    unread = [e for e in entries if e["problem"]]
+    if unread:  # a file that could not be read to check it (above)
+        raise ChecksumError(f"{plural(len(unread), 'file')} could not be read for the sha256 check (above)")
     return 0
 
 

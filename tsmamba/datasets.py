@@ -699,7 +699,8 @@ def list_datasets(data_dir: str | os.PathLike | None = None, *, verify: bool = F
     - verified: with ``verify=True``, whether the file's sha256 matches that digest (the file is
       read: :func:`verify_file`); None without ``verify``, without a file or with nothing to
       check against;
-    - problem: for a file that failed, what is wrong and what to do; else None.
+    - problem: for a file that failed, or could not be read to check it (``verified`` None),
+      what is wrong and what to do; else None.
     """
     out = []
     for spec in REGISTRY.values():
@@ -715,6 +716,9 @@ def list_datasets(data_dir: str | os.PathLike | None = None, *, verify: bool = F
                 verified = verify_file(found, spec) is not None
             except ChecksumError as exc:  # a mismatch, or a malformed record
                 verified, problem = False, str(exc)
+            except OSError as exc:  # unreadable (permissions): the other files are still checked
+                problem = (f"{found} could not be read to check its sha256 ({exc.strerror or exc}); "
+                           "check its permissions and those of its folder")
         out.append(
             {
                 "name": spec.name,
