@@ -130,12 +130,12 @@ def _metric_label(metric: str) -> str:
 
 def _units(forecasts: pd.DataFrame | None, units: str | None) -> str | None:
     """The units the values are in when they are not the data's own: ``units`` when given, else
-    the one value of the forecasts' ``units`` column (an LTSF report's forecasts.csv read back),
-    else None."""
+    the one value of the forecasts' ``units`` column on every row (an LTSF report's forecasts.csv
+    read back), else None (rows in several units, or some in the data's own, have no one label)."""
     if units is not None or forecasts is None or "units" not in forecasts.columns:
         return units
-    found = forecasts["units"].dropna().unique()
-    return str(found[0]) if len(found) == 1 else None
+    found = forecasts["units"].unique()
+    return str(found[0]) if len(found) == 1 and not pd.isna(found[0]) else None
 
 
 def _with_units(label: str, units: str | None, inches: float, size: float | str = "medium") -> str:
