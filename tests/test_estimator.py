@@ -2609,3 +2609,21 @@ def test_a_long_form_looking_frame_with_a_text_model_channel_asks_for_its_values
         fitted.predict(frame)
     assert "The model reads these columns: clean these values" in str(info.value)
     assert "columns=[" not in str(info.value)
+
+
+def test_resume_refuses_a_number_of_validation_batches_of_other_sizes(series, tmp_path, monkeypatch):
+    """limit_val_batches=n validates n batches, and on an accelerator a batch is micro_batch_size's
+    pass (a CPU's, sized by the network, on a CPU): a resume with another micro_batch_size, or on
+    another device, validated other windows than the best loss it compares with, unsaid."""
+    monkeypatch.setattr(estimator_module, "trains_on_cpu", lambda trainer: False)  # as on a GPU
+    params = {**TINY, "max_epochs": 1, "patience": None, "checkpoint_dir": str(tmp_path / "ck"),
+              "trainer_kwargs": {"limit_val_batches": 1}}
+    fitted = TSMambaForecaster(**params, micro_batch_size=8).fit(series, keep_val_forecasts=True)
+    assert len(fitted.val_forecasts_) == 8
+    with pytest.raises(CheckpointError, match=r"fitted with val_batch_size 8 \(now 16\)"):
+        TSMambaForecaster(**{**params, "max_epochs": 2}, micro_batch_size=16).fit(series, resume=True)
+    # a fraction of the batches is the same windows in batches of any size: micro_batch_size may change
+    fraction = {**params, "checkpoint_dir": str(tmp_path / "f"), "trainer_kwargs": {"limit_val_batches": 0.5}}
+    TSMambaForecaster(**fraction, micro_batch_size=8).fit(series)
+    resumed = TSMambaForecaster(**{**fraction, "max_epochs": 2}, micro_batch_size=16).fit(series, resume=True)
+    assert resumed.history_["epochs"] == 2

@@ -760,3 +760,50 @@ def test_a_frozen_linear_path_stays_where_it_is_while_the_mamba_path_trains():
         tiny_module(freeze_linear_path=True)
     with pytest.raises(ConfigError, match="freeze_linear_path must be"):
         tiny_module(freeze_linear_path="yes")
+
+
+def test_a_disk_filling_up_mid_checkpoint_is_a_checkpoint_error_not_a_runtime_error(tmp_path, monkeypatch):
+    """torch.save turns a write's OSError into a RuntimeError ("unexpected pos 704 vs 598") once it
+    writes into the file itself: LastCheckpoint's explanation (and the previous file kept) was lost."""
+    ckpt = tmp_path / "ck"
+    fit_tiny(ckpt)
+    kept = (ckpt / "last.ckpt").read_bytes()
+    real_fdopen = os.fdopen
+
+    class Filling:  # a disk with room for 500 more bytes: the writes past them fail
+        def __init__(self, fh):
+            self.fh, self.room = fh, 500
+
+        def write(self, data):
+            if len(data) > self.room:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            self.room -= len(data)
+            return self.fh.write(data)
+
+        def __getattr__(self, name):
+            return getattr(self.fh, name)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.fh.close()
+
+    monkeypatch.setattr(os, "fdopen", lambda fd, *a, **k: Filling(real_fdopen(fd, *a, **k)))
+    with pytest.raises(CheckpointError, match=r"No space left on device.*the previous one is kept"):
+        fit_tiny(ckpt)
+    assert sorted(p.name for p in ckpt.iterdir()) == ["last.ckpt"]
+    assert (ckpt / "last.ckpt").read_bytes() == kept
+
+
+def test_a_checkpoint_saved_onto_a_symlink_replaces_the_link_not_the_file_it_names(tmp_path):
+    """ModelCheckpoint(save_last="link") points last.ckpt at a top-k checkpoint and, when no top-k
+    save came first (a resumed fit that does not improve), saves last.ckpt itself: through the link
+    that overwrote the best checkpoint with the last epoch's. Lightning's save replaced the link."""
+    best = tmp_path / "epoch=3.ckpt"
+    torch.save({"epoch": 3}, best)
+    (tmp_path / "last.ckpt").symlink_to(best.name)
+    CheckpointBeside().save_checkpoint({"epoch": 9}, tmp_path / "last.ckpt")
+    assert torch.load(best, weights_only=True) == {"epoch": 3}
+    assert not (tmp_path / "last.ckpt").is_symlink()
+    assert torch.load(tmp_path / "last.ckpt", weights_only=True) == {"epoch": 9}

@@ -163,16 +163,21 @@ def _atomic_write(path: Path, data: bytes) -> None:
 
 
 @contextlib.contextmanager
-def replacing(path: str | os.PathLike) -> Iterator[BinaryIO]:
+def replacing(path: str | os.PathLike, *, follow_symlinks: bool = True) -> Iterator[BinaryIO]:
     """A new file beside ``path`` (:func:`temp_beside`), open for writing, that is fsynced and moved
     onto ``path`` when the block ends, and removed when it raises (Ctrl-C included): ``path`` holds
     the old file or the whole new one, never part of one, and nothing is written anywhere else. A
-    symlink keeps pointing where it did (the file it names is replaced, keeping its mode)."""
+    symlink keeps pointing where it did (the file it names is replaced, keeping its mode); with
+    ``follow_symlinks=False`` the link itself is replaced by the new file, as ``os.replace`` does
+    (Lightning's ``save_last="link"`` points last.ckpt at a top-k checkpoint, which must stay)."""
     try:
-        st = os.stat(path)  # through symlinks
+        st = os.stat(path, follow_symlinks=follow_symlinks)
     except OSError:
         st = None
-    path = Path(os.path.realpath(path))  # a symlink keeps pointing at the file it names
+    if st is not None and stat.S_ISLNK(st.st_mode):  # the link goes: the new file gets open()'s mode
+        st = None
+    # a followed symlink keeps pointing at the file it names
+    path = Path(os.path.realpath(path)) if follow_symlinks else Path(path).absolute()
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = temp_beside(path)
     try:

@@ -678,15 +678,17 @@ class TSMambaForecaster(BaseEstimator):
                 f"({self.d_model}), n_layers ({self.n_layers}) or chunk_size ({self.chunk_size}), or fit "
                 "fewer channels at a time")
 
-    def _run_settings(self, trainer: lightning.Trainer) -> dict[str, Any]:
+    def _run_settings(self, trainer: lightning.Trainer, val_batch_size: int) -> dict[str, Any]:
         """The settings a resume must keep: those that decide which windows each epoch draws
         (with a random_state of None the order's drawn seed is in the checkpoint: the datamodule's
         state) and how many of them each optimizer step takes (batch_size, trainer_kwargs'
         accumulate_grad_batches, the processes of ``trainer``: its world_size) and each epoch
         trains (limit_train_batches), which windows and loss validation compares
-        (limit_val_batches), and which weights train. max_epochs, patience, warmup_fraction,
-        min_lr_ratio, ema_decay and gradient_clip_val may change; the first ones lay the
-        learning-rate schedule out anew (:meth:`_schedule_settings`)."""
+        (limit_val_batches, and when that is a number of batches, the windows of each: the passes'
+        on an accelerator, micro_batch_size's included, and a CPU's own: ``val_batch_size``), and
+        which weights train. max_epochs, patience, warmup_fraction, min_lr_ratio, ema_decay and
+        gradient_clip_val may change; the first ones lay the learning-rate schedule out anew
+        (:meth:`_schedule_settings`)."""
         return {"random_state": self.random_state, "batch_size": self.batch_size,
                 "train_stride": self.train_stride, "train_sampling": self.train_sampling,
                 "val_stride": self.val_stride, "loss": self.loss,
@@ -696,6 +698,9 @@ class TSMambaForecaster(BaseEstimator):
                 "accumulate_grad_batches": (self.trainer_kwargs or {}).get("accumulate_grad_batches", 1),
                 "limit_train_batches": _batch_limit(trainer.limit_train_batches),
                 "limit_val_batches": _batch_limit(trainer.limit_val_batches),  # 0: no validation
+                # a number of validation batches is of this many windows each (a fraction is not)
+                "val_batch_size": val_batch_size if isinstance(trainer.limit_val_batches, int)
+                and trainer.limit_val_batches > 0 else None,
                 "world_size": trainer.world_size}
 
     def _schedule_settings(self, trainer: lightning.Trainer) -> dict[str, Any]:
@@ -813,6 +818,8 @@ class TSMambaForecaster(BaseEstimator):
             checkpoint_dir=self.checkpoint_dir,
             trainer_kwargs=trainer_kwargs,
         )
+        if trains_on_cpu(trainer):  # validation has no gradients: batches sized as forecasts' passes
+            datamodule.eval_batch_size = network.windows_per_pass(L_)
         module = ForecastingModule(
             network,
             loss=self.loss,
@@ -827,12 +834,11 @@ class TSMambaForecaster(BaseEstimator):
             step_windows=None if self.micro_batch_size is None
             else (self.batch_size, datamodule.train_windows_per_epoch),
             identity=_fit_identity(network.config, self.columns_, _data_digest(scaled, all_index, borders),
-                                   str(scaled.dtype).removeprefix("torch."), self._run_settings(trainer),
+                                   str(scaled.dtype).removeprefix("torch."),
+                                   self._run_settings(trainer, datamodule.eval_batch_size),
                                    self._schedule_settings(trainer)),
             keep_val_forecasts=keep_val_forecasts,
         )
-        if trains_on_cpu(trainer):  # validation has no gradients: batches sized as forecasts' passes
-            datamodule.eval_batch_size = network.windows_per_pass(L_)
         last = None if self.checkpoint_dir is None else Path(self.checkpoint_dir).expanduser() / "last.ckpt"
         # one fit at a time in a checkpoint_dir: two had replaced each other's last.ckpt every epoch
         with contextlib.nullcontext() if last is None else held_alone(last):

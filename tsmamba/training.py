@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import difflib
+import errno
 import inspect
 import logging
 import math
@@ -523,8 +524,43 @@ class CheckpointBeside(TorchCheckpointIO):
         if storage_options is not None or not isinstance(fs, LocalFileSystem):
             super().save_checkpoint(checkpoint, path, storage_options)
             return
-        with write_errors_name(local), replacing(local) as fh:
-            torch.save(checkpoint, fh)
+        # the link itself is replaced, as Lightning's save does: a save_last="link" last.ckpt names
+        # a top-k checkpoint, which a save through the link would overwrite
+        with write_errors_name(local), replacing(local, follow_symlinks=False) as fh:
+            writes = _WholeWrites(fh)
+            try:
+                torch.save(checkpoint, writes)
+            except RuntimeError:  # torch's for a write's OSError ("unexpected pos"): the OSError
+                if writes.error is None:  # (a full disk), which LastCheckpoint explains
+                    raise
+                raise writes.error from None
+
+
+class _WholeWrites:
+    """A file's ``write`` that writes all it is given or raises OSError, and keeps that error:
+    torch.save turns a write's OSError (a full disk, "File too large") into a RuntimeError
+    ("unexpected pos 704 vs 598") that named neither the disk nor the file."""
+
+    def __init__(self, fh: Any) -> None:
+        self._fh = fh
+        self.error: OSError | None = None
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data).cast("B")
+        done = 0
+        try:
+            while done < len(view):
+                written = self._fh.write(view[done:])
+                if not written:  # nothing written and no error: the system's write would not say why
+                    raise OSError(errno.EIO, "the checkpoint file took no more bytes")
+                done += written
+        except OSError as exc:
+            self.error = exc
+            raise
+        return done
+
+    def flush(self) -> None:
+        self._fh.flush()
 
 
 class CloseProgressBars(Callback):
