@@ -21,18 +21,18 @@ OUT = ROOT / "docs" / "results.md"
 HORIZONS = (96, 192, 336, 720)
 
 # Published anchors (average MSE over the four horizons), from the papers' own tables.
-ANCHORS = {
+ANCHORS: dict[str, dict[int, tuple[str, ...]]] = {
     "ETTh1": {
-        1: "0.437 (Bi-Mamba+), 0.447 (TimeMixer), 0.454 (iTransformer), 0.455 (S-Mamba)",
-        2: "0.411 (TimeMixer, searched), 0.413 (PatchTST/64, L=512)",
+        1: ("0.437 (Bi-Mamba+)", "0.447 (TimeMixer)", "0.454 (iTransformer)", "0.455 (S-Mamba)"),
+        2: ("0.411 (TimeMixer, searched)", "0.413 (PatchTST/64, L=512)"),
     },
     "ETTm1": {
-        1: "0.378 (Bi-Mamba+), 0.381 (TimeMixer), 0.398 (S-Mamba)",
-        2: "0.348 (TimeMixer, searched), 0.352 (PatchTST/42, L=336)",
+        1: ("0.378 (Bi-Mamba+)", "0.381 (TimeMixer)", "0.398 (S-Mamba)"),
+        2: ("0.348 (TimeMixer, searched)", "0.352 (PatchTST/42, L=336)"),
     },
     "Weather": {
-        1: "0.240 (TimeMixer), 0.243 (Bi-Mamba+), 0.251 (S-Mamba)",
-        2: "0.222 (TimeMixer, searched), 0.226 (PatchTST/64)",
+        1: ("0.240 (TimeMixer)", "0.243 (Bi-Mamba+)", "0.251 (S-Mamba)"),
+        2: ("0.222 (TimeMixer, searched)", "0.226 (PatchTST/64)"),
     },
 }
 TARGETS = {"ETTh1": {1: 0.430, 2: 0.405}, "ETTm1": {1: 0.370, 2: 0.345}, "Weather": {1: 0.235, 2: 0.220}}
@@ -180,6 +180,68 @@ def summarise(by_h: Runs) -> dict | None:
             "per_h": " / ".join(f"{t:.3f}" for t in test)}
 
 
+
+def test_text(v: dict, target: float | None) -> str:
+    """An option's average test MSE, with the digits that show its side of the target, its seed
+    std and its number of seeds."""
+    spread = f" ± {v['std']:.3f}" if v["std"] is not None else ""
+    return f"{v['test']:.{digits_against(v['test'], target)}f}{spread} (n={v['n']})"
+
+
+def met_text(v: dict, target: float | None) -> str:
+    """Whether an option's average test MSE meets the target, by how much, and whether the margin
+    is inside its seed std."""
+    if target is None:
+        return "—"
+    gap = margin(v["test"], target, digits_against(v["test"], target))
+    inside = v["std"] is not None and abs(v["test"] - target) < v["std"]
+    return (f"yes, by {gap}" if v["test"] <= target else f"no, +{gap}") + (
+        " (inside the seed std)" if inside else "")
+
+
+def tracks_of(groups: dict) -> list[dict]:
+    """Per data set and track: its complete options' summaries, the chosen one and why, the
+    target and the published anchors."""
+    tracks = []
+    for data in sorted({d for d, _, _ in groups}):
+        for track in (1, 2):
+            scored = {k: summarise(v) for k, v in candidates(groups, data, track).items()}
+            complete = {k: v for k, v in scored.items() if v is not None}
+            min_seeds = MIN_SEEDS.get(data, 1)
+            pick, why = choose(complete, min_seeds) if complete else (None, "no option is complete")
+            tracks.append({"data": data, "track": track, "complete": complete, "pick": pick, "why": why,
+                           "min_seeds": min_seeds, "target": TARGETS.get(data, {}).get(track),
+                           "anchors": ANCHORS.get(data, {}).get(track, ())})
+    return tracks
+
+
+def summary_lines(tracks: list[dict]) -> list[str]:
+    """The page's opening table: each data set and track's chosen option against its target."""
+    lines = [
+        "## Summary",
+        "",
+        "The option chosen per data set and track (on validation only; the rule and every option",
+        "are in the average table below), its average test MSE over the four horizons, and the",
+        "issue's target. Sections: [per horizon](#test-mse--mae-per-horizon), [averages against the",
+        "published anchors](#average-over-the-four-horizons-against-the-published-anchors),",
+        "[ablation runs](#ablation-runs-same-protocol-experimentsconfigsnamejson), efficiency, then",
+        "the notes of every round (`experiments/ablations.md`).",
+        "",
+        "| data | track | chosen option | avg test MSE | per horizon (96/192/336/720) | target | met? "
+        "| best published |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for t in tracks:
+        v, target = t["complete"].get(t["pick"]), t["target"]
+        best = t["anchors"][0] if t["anchors"] else ""
+        shown = "—" if target is None else f"{target:.3f}"
+        if v is None:
+            lines.append(f"| {t['data']} | {t['track']} | none: {t['why']} | | | {shown} | — | {best} |")
+            continue
+        lines.append(f"| {t['data']} | {t['track']} | {t['pick']} | **{test_text(v, target)}** | "
+                     f"{v['per_h']} | {shown} | {met_text(v, target)} | {best} |")
+    return [*lines, ""]
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, default=OUT,
@@ -191,6 +253,7 @@ def main() -> None:
     groups: dict[tuple[str, int, str], dict[int, list[dict]]] = defaultdict(lambda: defaultdict(list))
     for r in runs:
         groups[(r["data"], r["track"], r["name"])][r["horizon"]].append(r)
+    tracks = tracks_of(groups)
 
     lines = [
         "# Results on the LTSF benchmark",
@@ -204,6 +267,7 @@ def main() -> None:
         "later rounds, the ninth, thirteenth and fifteenth among them) are marked as such where they",
         "appear.",
         "",
+        *summary_lines(tracks),
         "Reruns: a result reproduces with the code of the commit that ran it (one exception found:",
         "`etth1_track1_cycskip_nonorm_lin_rand_own70_frozen_ens5` at H = 720, seed 0, reran at its",
         "own commit about 2e-9 away, in the ninth digit; the cause was not found); a later commit may",
@@ -296,36 +360,24 @@ def main() -> None:
         "| target | met? | published anchors |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    for data in sorted({d for d, _, _ in groups}):
-        for track in (1, 2):
-            target = TARGETS.get(data, {}).get(track)
-            anchors = ANCHORS.get(data, {}).get(track, "")
-            scored = {k: summarise(v) for k, v in candidates(groups, data, track).items()}
-            complete = {k: v for k, v in scored.items() if v is not None}
-            if not complete:
-                lines.append(f"| {data} | {track} | | | incomplete | | {target} | — | {anchors} |")
-                continue
-            min_seeds = MIN_SEEDS.get(data, 1)
-            pick, why = choose(complete, min_seeds)
-            for k, v in complete.items():
-                chosen = k == pick
-                too_few = v["n"] < min_seeds
-                why_not = f" — cannot be chosen with fewer than {min_seeds} seeds" if too_few else ""
-                digits = digits_against(v["test"], target)
-                inside = v["std"] is not None and abs(v["test"] - target) < v["std"]
-                met = "—" if target is None else (
-                    f"{'yes, by ' if v['test'] <= target else 'no, +'}{margin(v['test'], target, digits)}"
-                    + (" (inside the seed std)" if inside else ""))
-                spread = f" ± {v['std']:.3f}" if v["std"] is not None else ""
-                test = f"{v['test']:.{digits}f}{spread} (n={v['n']})"
-                lines.append(
-                    f"| {data} | {track} | {k}{f' — **chosen**: {why}' if chosen else why_not} | "
-                    f"{'—' if v['val'] is None else format(v['val'], '.3f')} | "
-                    f"{f'**{test}**' if chosen else test} | {v['per_h']} | {target} | "
-                    f"{met if chosen else ''} | {anchors if chosen else ''} |"
-                )
-            if pick is None:
-                lines.append(f"| {data} | {track} | none chosen: {why} | | | | {target} | — | {anchors} |")
+    for t in tracks:
+        data, track, target, anchors = t["data"], t["track"], t["target"], ", ".join(t["anchors"])
+        if not t["complete"]:
+            lines.append(f"| {data} | {track} | | | incomplete | | {target} | — | {anchors} |")
+            continue
+        for k, v in t["complete"].items():
+            chosen = k == t["pick"]
+            too_few = v["n"] < t["min_seeds"]
+            why_not = f" — cannot be chosen with fewer than {t['min_seeds']} seeds" if too_few else ""
+            label = f"{k} — **chosen**: {t['why']}" if chosen else k + why_not
+            lines.append(
+                f"| {data} | {track} | {label} | "
+                f"{'—' if v['val'] is None else format(v['val'], '.3f')} | "
+                f"{f'**{test_text(v, target)}**' if chosen else test_text(v, target)} | {v['per_h']} | "
+                f"{target} | {met_text(v, target) if chosen else ''} | {anchors if chosen else ''} |"
+            )
+        if t["pick"] is None:
+            lines.append(f"| {data} | {track} | none chosen: {t['why']} | | | | {target} | — | {anchors} |")
     lines += [
         "",
         "Baselines scored in the same runs (test MSE, per lookback and horizon; they do not depend",

@@ -118,3 +118,32 @@ def test_the_committed_results_page_is_what_the_committed_results_give(make_resu
     assert (tmp_path / "results.md").read_text() == committed.read_text(), (
         "docs/results.md differs from what experiments/make_results.py writes: run it and commit the page"
     )
+
+
+def test_the_summary_gives_each_track_its_choice_margin_and_best_anchor(make_results):
+    """The page opens with one row per data set and track: the chosen option, its verdict against
+    the target, and the first published anchor whole (a comma inside it had cut it short)."""
+    chosen = make_results.summarise(runs([0, 1, 2], 0.4136, 0.924))
+    tracks = [
+        {"data": "ETTh1", "track": 2, "complete": {"`a`, window L=336": chosen}, "pick": "`a`, window L=336",
+         "why": "lowest average validation MSE", "min_seeds": 3, "target": 0.405,
+         "anchors": ("0.411 (TimeMixer, searched)", "0.413 (PatchTST/64, L=512)")},
+        {"data": "ETTm1", "track": 1, "complete": {}, "pick": None, "why": "no option is complete",
+         "min_seeds": 1, "target": 0.37, "anchors": ("0.378 (Bi-Mamba+)",)},
+    ]
+    lines = make_results.summary_lines(tracks)
+    assert lines[0] == "## Summary"
+    row = next(line for line in lines if line.startswith("| ETTh1 |"))
+    assert "| `a`, window L=336 | **0.414 ± 0.000 (n=3)** |" in row
+    assert "| 0.405 | no, +0.0086 | 0.411 (TimeMixer, searched) |" in row
+    row = next(line for line in lines if line.startswith("| ETTm1 |"))
+    assert row == "| ETTm1 | 1 | none: no option is complete | | | 0.370 | — | 0.378 (Bi-Mamba+) |"
+
+
+def test_a_pass_inside_the_seed_std_says_so(make_results):
+    by_h = runs([0, 1, 2], 0.42988, 0.9)
+    by_h[96] = [(0, 0.42888, 0.9), (1, 0.42988, 0.9), (2, 0.43088, 0.9)]  # a seed std of 0.00025
+    v = make_results.summarise(by_h)
+    assert make_results.met_text(v, 0.430) == "yes, by 0.00012 (inside the seed std)"
+    assert make_results.met_text(v, 0.4) == "no, +0.030"
+    assert make_results.met_text(v, None) == "—"
