@@ -2646,6 +2646,21 @@ def test_datasets_removes_what_killed_downloads_left_and_says_how_much(tmp_path,
     assert capsys.readouterr().out.splitlines()[-1].startswith("searched: ")  # nothing left to say
 
 
+def test_datasets_names_a_checksum_record_left_without_its_file(tmp_path, capsys, monkeypatch):
+    """A download killed before putting its file in place left ETTh2.csv.sha256 alone, which the
+    listing did not name; a file put there later is checked against it. It is named, and kept."""
+    from tsmamba import datasets
+
+    _, downloads = data_folders(tmp_path, monkeypatch)
+    datasets._write_sidecar(downloads / "ETTh2.csv", "0" * 64)
+    assert cli.main(["datasets"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        "1 checksum record with no data file beside it (a download killed before putting the file in "
+        "place, or the file deleted), kept: a file put there is checked against it (a download writes a "
+        f"new one); delete it unless it holds that file's sha256: {downloads / 'ETTh2.csv.sha256'}")
+    assert (downloads / "ETTh2.csv.sha256").exists()
+
+
 def test_demo_flags_win_over_its_settings_and_seed_seeds_the_synthetic_series(tmp_path, capsys, monkeypatch):
     """`demo --synthetic --seed 5 --d-model 8`: the synthetic series is made with seed 5 and the
     model has d_model 8, not the demo's 32 (helper: the seed ignored for the series, and the demo's

@@ -797,6 +797,67 @@ def test_without_flock_partial_downloads_go_by_age(isolated, monkeypatch):
     assert not old.exists() and fresh.exists()
 
 
+def _killed_record_write(data: Path) -> Path:
+    """The temporary file a download killed while writing ``data``'s .sha256 record leaves, named
+    as atomic_write_bytes names it."""
+    fd, tmp = datasets.temp_beside(datasets._sidecar(data))
+    os.close(fd)
+    return tmp
+
+
+def test_a_killed_record_write_s_temporary_file_goes_once_no_download_of_its_file_runs(isolated):
+    """A download killed while writing its .sha256 record left .ETTh2.csv.sha256.<8 hex>.tmp for
+    good: the sweeps looked for .part files only. A download writes its record while it holds its
+    part locked, so the record's goes once no part of that file is held; a user's files of like
+    names stay."""
+    fcntl = pytest.importorskip("fcntl")
+    killed, running = (_killed_record_write(isolated / name) for name in ("ETTh2.csv", "traffic.csv"))
+    part = isolated / ".traffic.csv.1234abcd.part.csv"
+    part.write_bytes(b"date")
+    users = [isolated / n for n in (".ETTh2.csv.sha256.backup01.tmp", ".ETTh2.csv.sha256.0badf00d.tmp.bak",
+                                    ".ETTh2.csv.sha256.0BADF00D.tmp", ".ETTh2.csv.0badf00d.tmp")]
+    for path in users:
+        path.write_bytes(b"x")
+    with open(part, "rb") as held:  # traffic.csv's download, writing its record now
+        fcntl.flock(held, fcntl.LOCK_EX)
+        assert datasets.partial_downloads(remove=True) == [
+            {"path": str(killed), "bytes": 0, "state": "removed"},
+            {"path": str(part), "bytes": 4, "state": "in progress"},
+        ]
+    assert not killed.exists() and running.exists() and all(p.exists() for p in users)
+    assert [p["path"] for p in datasets.partial_downloads(remove=True)] == [str(part), str(running)]
+    assert not running.exists() and all(p.exists() for p in users)
+
+
+def test_a_download_removes_the_record_temporary_file_a_killed_one_left(tmp_path):
+    source, dest = tmp_path / "src.csv", tmp_path / "out" / "x.csv"
+    source.write_bytes(csv_bytes(20))
+    dest.parent.mkdir()
+    _killed_record_write(dest)
+    download(source.as_uri(), dest, record=True)
+    assert sorted(p.name for p in dest.parent.iterdir()) == ["x.csv", "x.csv.sha256"]
+
+
+def test_a_checksum_record_without_its_file_is_listed_and_never_removed(isolated):
+    """A download killed between writing ETTh2.csv.sha256 and putting ETTh2.csv in place left the
+    record alone, which nothing reported, and a file put there later is checked against it.
+    partial_downloads lists it ("orphan record") but never removes it (sha256sum writes such files
+    too); nor lists it while a download of the file holds its part, nor beside its file."""
+    fcntl = pytest.importorskip("fcntl")
+    for name in ("ETTh1.csv", "ETTh2.csv"):
+        datasets._write_sidecar(isolated / name, "0" * 64)
+    (isolated / "ETTh1.csv").write_bytes(b"x")
+    orphan = isolated / "ETTh2.csv.sha256"
+    expected = [{"path": str(orphan), "bytes": orphan.stat().st_size, "state": "orphan record"}]
+    assert datasets.partial_downloads(remove=True) == expected
+    assert datasets.partial_downloads(remove=True) == expected and orphan.exists()
+    part = isolated / ".ETTh2.csv.1234abcd.part.csv"
+    part.write_bytes(b"date")
+    with open(part, "rb") as held:  # the download that wrote it, about to put its file in place
+        fcntl.flock(held, fcntl.LOCK_EX)
+        assert datasets.partial_downloads() == [{"path": str(part), "bytes": 4, "state": "in progress"}]
+
+
 def test_a_download_holds_its_part_locked_until_it_is_in_place(tmp_path):
     """Through the check too: another download's clean-up must not take it for a killed run's."""
     fcntl = pytest.importorskip("fcntl")

@@ -919,7 +919,7 @@ def test_a_partial_last_ckpt_of_a_killed_fit_is_named_by_the_next_fit(series, tm
     (ckpt / ".last.ckpt.0badcafe.tmp").write_bytes(b"partial")
     (ckpt / ".last.ckpt.notes.tmp").write_bytes(b"someone else's")
     with pytest.warns(UserWarning, match=re.escape(f"{ckpt} holds ['.last.ckpt.0badcafe.tmp', "
-                                                   "'.last.ckpt.4194305.tmp'], partial last.ckpt files of "
+                                                   "'.last.ckpt.4194305.tmp'], partial checkpoint files of "
                                                    "fits that were killed")):
         TSMambaForecaster(**{**TINY, "max_epochs": 1}, checkpoint_dir=str(ckpt)).fit(series)
     assert sorted(p.name for p in ckpt.iterdir()) == [".last.ckpt.0badcafe.tmp", ".last.ckpt.4194305.tmp",

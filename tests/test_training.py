@@ -566,6 +566,32 @@ def test_an_interrupt_while_a_checkpoint_is_written_leaves_no_partial_file(tmp_p
     assert (tmp_path / "last.ckpt").read_bytes() == b"previous epoch"
 
 
+def test_partial_files_of_a_users_model_checkpoint_are_named_by_the_next_fit_saving_there(tmp_path):
+    """A ModelCheckpoint of the user's (trainer_kwargs callbacks) saves through CheckpointBeside too:
+    a fit killed mid-save left a checkpoint-sized .<name>.<8 hex>.tmp beside its checkpoints that
+    nothing named (last.ckpt's alone were). The next fit saving there names them, once a folder
+    with last.ckpt's, and leaves them: another fit may be writing one."""
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    mine, ours = tmp_path / "mine", tmp_path / "ck"
+    left = [mine / ".epoch=0-step=4.ckpt.0badcafe.tmp", ours / ".epoch=0-step=4.ckpt.1234abcd.tmp",
+            ours / ".last.ckpt.4194305.tmp"]  # an earlier tsmamba's last.ckpt, named .<pid>.
+    others = [mine / n for n in (".notes.0badcafe.tmp", ".epoch=0.ckpt.backup.tmp", ".x.ckpt.0badcafe")]
+    for path in left + others:
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(b"partial")
+    with pytest.warns(UserWarning) as caught:
+        fit_tiny(ours, callbacks=[ModelCheckpoint(dirpath=mine), ModelCheckpoint(ours, monitor="epoch")])
+    named = [str(w.message) for w in caught if "partial checkpoint files" in str(w.message)]
+    tail = (", partial checkpoint files of fits that were killed while saving (or are saving now); delete "
+            "them once no fit writes there")
+    assert sorted(named) == sorted([
+        f"{os.path.realpath(mine)} holds ['.epoch=0-step=4.ckpt.0badcafe.tmp']{tail}",
+        f"{ours} holds ['.epoch=0-step=4.ckpt.1234abcd.tmp', '.last.ckpt.4194305.tmp']{tail}",
+    ])
+    assert all(path.exists() for path in left + others)
+
+
 @pytest.mark.parametrize("given", [None, "plugin", "list", "strategy", "async"])
 def test_checkpoints_are_saved_beside_unless_trainer_kwargs_give_a_checkpoint_io(tmp_path, given):
     """Also a plain TorchCheckpointIO of the user's, given as a plugin, in a list, or in a strategy.

@@ -1921,15 +1921,20 @@ def _size(n_bytes: int) -> str:
 
 def _say_partial_downloads(run: Run, parts: list[dict[str, Any]]) -> None:
     """What killed downloads left in the data folders (removed), and what is left: downloads in
-    progress, and abandoned files that may not be removed."""
+    progress, abandoned files that may not be removed, and checksum records without their file."""
     for state, what in (("removed", "removed {} that killed downloads had left"),
                         ("abandoned", "{} that killed downloads left could not be removed (delete by hand)"),
                         ("in progress", "{} of downloads in progress (or, without flock, stopped less "
-                         "than an hour ago)")):
+                         "than an hour ago)"),
+                        ("orphan record", "{} with no data file beside it (a download killed before "
+                         "putting the file in place, or the file deleted), kept: a file put there is "
+                         "checked against it (a download writes a new one); delete it unless it holds "
+                         "that file's sha256")):
         some = [p for p in parts if p["state"] == state]
         if some:
             size = sum(p["bytes"] for p in some)
-            files = f"{plural(len(some), 'partial file')} ({_size(size)})"
+            files = (plural(len(some), "checksum record") if state == "orphan record"
+                     else f"{plural(len(some), 'partial file')} ({_size(size)})")
             run.say(what.format(files) + ": " + ", ".join(p["path"] for p in some))
 
 

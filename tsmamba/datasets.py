@@ -11,6 +11,7 @@ it at its first download: when it is loaded, or for every file found with
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import hashlib
 import http.client
@@ -368,10 +369,11 @@ def download(
     either. ``record=True`` writes ``<dest>.sha256`` with the digest computed as the bytes
     arrived, before the file takes its place: a run stopped in between leaves no file without
     its record. Each download holds a lock (flock) on its temporary file; those of downloads
-    killed earlier (by a signal: no clean-up runs) are unlocked and are removed by the next
-    download of the same file (without flock, once an hour old), or by
-    ``partial_downloads(remove=True)`` (``tsmamba datasets``) for every registry file. A
-    symlinked ``dest`` keeps pointing where it did: the file it names is the one replaced.
+    killed earlier (by a signal: no clean-up runs) are unlocked and are removed, with their
+    records' temporary files, by the next download of the same file (without flock, once an
+    hour old), or by ``partial_downloads(remove=True)`` (``tsmamba datasets``) for every
+    registry file. A symlinked ``dest`` keeps pointing where it did: the file it names is the
+    one replaced.
     Raises :class:`ChecksumError` on a mismatch, :class:`DataNotFoundError` when unreachable or
     when the file cannot be written.
     """
@@ -507,8 +509,9 @@ def _new_part(target: Path) -> tuple[int, Path, int | None]:
 
 
 def _remove_abandoned_parts(target: Path) -> None:
-    """Remove the temporary files of earlier downloads of ``target`` that no download holds."""
-    _sweep_parts(_parts_of(target.parent, target.name))
+    """Remove the temporary files of earlier downloads of ``target`` (their records' too) that no
+    download holds."""
+    _sweep_download(target.parent, target.name)
 
 
 def _part_pattern(name: str) -> str:
@@ -526,12 +529,45 @@ def _parts_of(folder: Path, name: str) -> list[Path]:
     return [p for p in folder.glob(_part_pattern(name)) if exact.fullmatch(p.name)]
 
 
-def _sweep_parts(parts: Iterable[Path], *, remove: bool = True) -> list[tuple[Path, int, str]]:
+def _record_temps_of(folder: Path, name: str) -> list[Path]:
+    """The temporary files of :func:`_write_sidecar` for ``folder / name`` exactly as
+    :func:`temp_beside` names them (``.<name>.sha256.<8 hex>.tmp``): a download killed while
+    writing its record leaves one."""
+    side = _sidecar(Path(name)).name
+    exact = re.compile(rf"\.{re.escape(side)}\.[0-9a-f]{{8}}\.tmp")
+    return [p for p in folder.glob(f".{glob.escape(side)}.*.tmp") if exact.fullmatch(p.name)]
+
+
+def _sweep_download(folder: Path, name: str, *, remove: bool = True) -> list[tuple[Path, int, str]]:
+    """:func:`_sweep_parts` of the temporary files of downloads to ``folder / name``, with those of
+    its ``.sha256`` record, and that record when no file is beside it ("orphan record": listed,
+    never removed, as it may be the user's). A record's temporary file is written only while its
+    download holds its part locked, so those are abandoned once every part of the name is; while
+    one is held (or cannot be read), they and the record are left out."""
+    records = _record_temps_of(folder, name)  # listed first: one made later is a download's the parts show
+    data, side = folder / name, _sidecar(folder / name)
+    orphan = os.path.isfile(side) and not os.path.lexists(data)
+    parts = _parts_of(folder, name)
+    found = _sweep_parts(parts, remove=remove)
+    if sum(state != "in progress" for _, _, state in found) < len(parts):
+        return found
+    found += _sweep_parts(records, remove=remove, unheld=lambda fd, idle_s: True)
+    if orphan and not os.path.lexists(data):  # not a download that put its file in place meanwhile
+        with contextlib.suppress(OSError):  # removed meanwhile
+            found.append((side, os.stat(side).st_size, "orphan record"))
+    return found
+
+
+def _sweep_parts(
+    parts: Iterable[Path], *, remove: bool = True, unheld: Callable[[int, float], bool] | None = None
+) -> list[tuple[Path, int, str]]:
     """(path, bytes, state) of each temporary download file in ``parts``; the abandoned ones are
     removed (``remove``). A download locks its own until it ends, so one that can be locked was
     left by a killed run ("removed", or "abandoned" when it is kept or may not be removed); one
     locked is "in progress". Without flock, those that no one has written to for an hour (a
-    download writes continually) are abandoned."""
+    download writes continually) are abandoned. ``unheld(fd, idle seconds)`` decides instead of
+    that rule."""
+    unheld = unheld or _unheld
     now, found = time.time(), []
     for part in parts:
         try:  # not through a link; not waiting on a FIFO
@@ -542,7 +578,7 @@ def _sweep_parts(parts: Iterable[Path], *, remove: bool = True) -> list[tuple[Pa
             info = os.fstat(fd)
             if not stat.S_ISREG(info.st_mode):
                 continue
-            state = "abandoned" if _unheld(fd, now - info.st_mtime) else "in progress"
+            state = "abandoned" if unheld(fd, now - info.st_mtime) else "in progress"
             if state == "abandoned" and remove:
                 try:  # no writer; one that made it just now finds it gone once locked (_new_part)
                     part.unlink()
@@ -578,16 +614,16 @@ def partial_downloads(
     data_dir: str | os.PathLike | None = None, *, remove: bool = False
 ) -> list[dict[str, Any]]:
     """The temporary files of downloads of registry files in the folders :func:`find_dataset`
-    searches: one dict each, with path, bytes and state: "in progress" (a download holds it),
-    "abandoned" (a killed download left it: nothing holds it), or "removed" (``remove=True``
-    removes the abandoned ones, by the rule each download applies to those of its own file)."""
+    searches (their ``.sha256`` records' too): one dict each, with path, bytes and state: "in
+    progress" (a download holds it), "abandoned" (a killed download left it: nothing holds it), or
+    "removed" (``remove=True`` removes the abandoned ones, by the rule each download applies to
+    those of its own file). A ``<file>.sha256`` with no file beside it (a download killed before
+    putting its file in place, or the file deleted) is an "orphan record", never removed: a file
+    put there later is checked against it."""
     names = {n for spec in REGISTRY.values() for n in (*spec.filenames, spec.download_name) if n}
-    parts: dict[Path, None] = {}  # one file can match two names' patterns (x.csv, x.csv.gz)
-    for folder in _search_dirs(data_dir):
-        for name in sorted(names):
-            parts.update(dict.fromkeys(_parts_of(folder, name)))
-    return [{"path": str(p), "bytes": size, "state": state}
-            for p, size, state in _sweep_parts(sorted(parts), remove=remove)]
+    found = [entry for folder in _search_dirs(data_dir) for name in sorted(names)
+             for entry in _sweep_download(folder, name, remove=remove)]
+    return [{"path": str(p), "bytes": size, "state": state} for p, size, state in sorted(found)]
 
 
 def _is_published_copy(path: Path, spec: DatasetSpec) -> bool:

@@ -37,7 +37,7 @@ import torch.nn.functional as F
 from fsspec.core import url_to_fs
 from fsspec.implementations.local import LocalFileSystem
 from lightning.pytorch.accelerators import CPUAccelerator
-from lightning.pytorch.callbacks import Callback, Checkpoint, EarlyStopping
+from lightning.pytorch.callbacks import Callback, Checkpoint, EarlyStopping, ModelCheckpoint
 from lightning.pytorch.callbacks.early_stopping import EarlyStoppingReason
 from lightning.pytorch.plugins.io import CheckpointIO, TorchCheckpointIO
 from lightning.pytorch.trainer.states import TrainerFn
@@ -603,7 +603,6 @@ class LastCheckpoint(Checkpoint):
         self.patience = None if early_stopping is None else early_stopping.patience
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self._warn_of_leftovers()
         if trainer.ckpt_path is None:  # a new fit: a user's EarlyStopping may still hold a last verdict
             return
         ours = self.early_stopping
@@ -620,19 +619,6 @@ class LastCheckpoint(Checkpoint):
     def path(self) -> str:
         return os.path.join(self.dirpath, "last.ckpt")
 
-    def _warn_of_leftovers(self) -> None:
-        """Name the partial files of fits killed while writing here: a failed write removes its
-        own, a killed one cannot, and each is checkpoint-sized under a name no later fit reuses."""
-        with contextlib.suppress(OSError):  # no folder yet: nothing left in it
-            leftovers = sorted(name for name in os.listdir(self.dirpath) if _LAST_TEMP.fullmatch(name))
-            if leftovers:
-                warnings.warn(
-                    f"{self.dirpath} holds {leftovers}, partial last.ckpt files of fits that were "
-                    "killed while saving (or are saving now); delete them once no fit writes there",
-                    UserWarning,
-                    stacklevel=2,
-                )
-
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.sanity_checking:
             return
@@ -647,6 +633,43 @@ class LastCheckpoint(Checkpoint):
                 f"{self.dirpath}: the epoch's last.ckpt could not be written ({exc}); {kept}. Free "
                 "space on the disk the error names, or choose another checkpoint_dir"
             ) from exc
+
+
+def _partial_saves(callback: Checkpoint) -> tuple[str, re.Pattern[str]] | None:
+    """The folder a checkpoint callback saves into and the names :class:`CheckpointBeside` gives
+    its saves' temporary files there (``.<name>.<8 hex>.tmp``); None for another kind of callback."""
+    if isinstance(callback, LastCheckpoint):
+        return callback.dirpath, _LAST_TEMP
+    if isinstance(callback, ModelCheckpoint) and callback.dirpath is not None:
+        return callback.dirpath, re.compile(rf"\..+{re.escape(callback.FILE_EXTENSION)}\.[0-9a-f]{{8}}\.tmp")
+    return None
+
+
+class NamePartialSaves(Callback):
+    """When training starts, warn of the partial files that fits killed while saving a checkpoint
+    left in the folders this fit's checkpoints go to (:class:`LastCheckpoint`'s, and those of a
+    ``ModelCheckpoint`` in ``trainer_kwargs``): a failed save removes its own, a killed one
+    cannot, and each is checkpoint-sized under a name no later save reuses. They are named, not
+    removed: nothing shows that no other fit is writing one now."""
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        found: dict[str, tuple[str, set[str]]] = {}  # one warning per folder, however many callbacks
+        for callback in trainer.checkpoint_callbacks:
+            where = _partial_saves(callback)
+            if where is None:
+                continue
+            folder, names = where
+            with contextlib.suppress(OSError):  # no folder yet (or a URL): nothing left in it
+                left = {name for name in os.listdir(folder) if names.fullmatch(name)}
+                found.setdefault(os.path.realpath(folder), (folder, set()))[1].update(left)
+        for folder, leftovers in found.values():
+            if leftovers:
+                warnings.warn(
+                    f"{folder} holds {sorted(leftovers)}, partial checkpoint files of fits that were "
+                    "killed while saving (or are saving now); delete them once no fit writes there",
+                    UserWarning,
+                    stacklevel=2,
+                )
 
 
 def make_trainer(
@@ -718,6 +741,7 @@ def make_trainer(
                 f"({exc.strerror}); give a folder that exists or can be made"
             ) from None
         callbacks.append(LastCheckpoint(checkpoint_dir, ours))
+    callbacks.append(NamePartialSaves())  # of a ModelCheckpoint of the user's, or Lightning's default one
     if progress:
         callbacks.append(CloseProgressBars())
     settings: dict[str, Any] = {
