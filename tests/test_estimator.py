@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.callbacks import Callback, GradientAccumulationScheduler
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
@@ -1968,6 +1968,68 @@ def test_resume_refuses_other_steps_and_warns_of_another_schedule(series, tmp_pa
         warnings.filterwarnings("error", message=".*the learning-rate schedule")
         again = TSMambaForecaster(**{**params, "max_epochs": 3}).fit(series, resume=True)
     assert again.history_["epochs"] == 3
+
+
+def test_resume_refuses_another_precision_or_accumulation_schedule(series, tmp_path):
+    """A resume had silently taken another Lightning precision of float32 data ("32-true" to
+    "bf16-mixed", "bf16-true" to "32-true"): other arithmetic in every step, and validation losses
+    compared with a best one computed in the old; and another GradientAccumulationScheduler (other
+    steps each epoch), where the accumulate_grad_batches record saw trainer_kwargs' 1. The same
+    ones otherwise spelled resume."""
+    params = {**TINY, "max_epochs": 1, "patience": None}
+
+    def scheduled(schedule: dict[int, int], **kwargs) -> dict:
+        return {"callbacks": [GradientAccumulationScheduler(schedule)], **kwargs}
+
+    def fit(folder: str, kwargs: dict, resume: bool = True) -> TSMambaForecaster:
+        est = TSMambaForecaster(**params, checkpoint_dir=str(tmp_path / folder), trainer_kwargs=kwargs)
+        return est.fit(series, resume=resume)
+
+    fit("a", scheduled({1: 2}), resume=False)
+    for kwargs, shown in [({}, "accumulate_grad_batches {'0': 1, '1': 2} (now 1)"),
+                          (scheduled({1: 3}), "accumulate_grad_batches {'0': 1, '1': 2} "
+                                              "(now {'0': 1, '1': 3})"),
+                          (scheduled({1: 2}, precision="bf16-mixed"),
+                           "precision '32-true' (now 'bf16-mixed')")]:
+        with pytest.raises(CheckpointError, match=rf"was fitted with {re.escape(shown)}; a resume continues"):
+            fit("a", kwargs)
+    # the same schedule and precision, otherwise spelled (32 is Lightning's "32-true")
+    assert fit("a", scheduled({0: 1, 1: 2, 3: 2}, precision=32)).history_["epochs"] == 1
+
+    fit("b", {"precision": "bf16-true", "accumulate_grad_batches": 2}, resume=False)
+    with pytest.raises(CheckpointError, match=r"with precision 'bf16-true' \(now '32-true'\); a resume"):
+        fit("b", {"accumulate_grad_batches": 2})
+    assert fit("b", scheduled({0: 2}, precision="bf16-true")).history_["epochs"] == 1
+
+
+def test_a_resume_that_validates_at_other_points_warns(series, tmp_path):
+    """val_check_interval and check_val_every_n_epoch decide which weights the fit ends on and when
+    early stopping ends it (and, with dropout, the weights trained: a validation draws from torch's
+    generator); a resume had taken new ones silently. They may change, with a warning naming them."""
+    params = {**TINY, "max_epochs": 1, "patience": 2, "checkpoint_dir": str(tmp_path)}
+    TSMambaForecaster(**params).fit(series)
+    last = tmp_path / "last.ckpt"
+
+    def resumed(**kwargs) -> TSMambaForecaster:
+        return TSMambaForecaster(**params, trainer_kwargs=kwargs).fit(series, resume=True)
+
+    for kwargs, shown in [({"check_val_every_n_epoch": 2}, "check_val_every_n_epoch 1 (now 2)"),
+                          ({"val_check_interval": 0.5}, "val_check_interval None (now 0.5)"),
+                          # the int 1 validates after every batch, the float 1.0 (the default) once an epoch
+                          ({"val_check_interval": 1}, "val_check_interval None (now 1)"),
+                          ({"val_check_interval": "00:00:01:30"}, "val_check_interval None (now '90 s')")]:
+        with pytest.warns(UserWarning, match=rf"^{re.escape(str(last))} was fitted with {re.escape(shown)}: "
+                          r"from the checkpoint on, validation runs at the new points; .* To continue that "
+                          r"run exactly, resume with the values it was fitted with") as seen:
+            resumed(**kwargs)
+        assert [w.filename for w in seen if "validation runs" in str(w.message)] == [__file__]
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*validation runs at the new points")
+        resumed(val_check_interval=1.0, check_val_every_n_epoch=1)  # the same points, otherwise spelled
+        state = torch.load(last, weights_only=True)  # an earlier tsmamba's checkpoint recorded none
+        del state["identity"]["validation"]
+        torch.save(state, last)
+        resumed(check_val_every_n_epoch=2)
 
 
 @pytest.fixture

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 import torch
+from lightning.pytorch.callbacks import GradientAccumulationScheduler
 from pandas.tseries.frequencies import to_offset
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError as SklearnNotFittedError
@@ -594,8 +595,9 @@ class TSMambaForecaster(BaseEstimator):
             scale: fit a StandardScaler on the training rows (False: data already scaled).
             resume: continue from ``checkpoint_dir/last.ckpt`` when it exists: CheckpointError
                 when a setting that shapes the run differs from the checkpoint's (batch_size,
-                trainer_kwargs accumulate_grad_batches, ...), a warning when one the learning-rate
-                schedule is laid out from does (max_epochs, ...); see docs/usage.md.
+                trainer_kwargs accumulate_grad_batches or precision, ...), a warning when one the
+                learning-rate schedule is laid out from (max_epochs, ...) or one of when validation
+                runs (check_val_every_n_epoch, ...) does; see docs/usage.md.
             keep_val_forecasts: keep the forecasts that validation made with the weights the fit
                 ends on (the best validation's), in original units: ``val_forecasts_`` (n, H, C)
                 after the origins ``val_origins_`` (n,), row positions in ``df`` followed by
@@ -682,26 +684,31 @@ class TSMambaForecaster(BaseEstimator):
         """The settings a resume must keep: those that decide which windows each epoch draws
         (with a random_state of None the order's drawn seed is in the checkpoint: the datamodule's
         state) and how many of them each optimizer step takes (batch_size, trainer_kwargs'
-        accumulate_grad_batches, the processes of ``trainer``: its world_size) and each epoch
-        trains (limit_train_batches), which windows and loss validation compares
-        (limit_val_batches, and when that is a number of batches, the windows of each: the passes'
-        on an accelerator, micro_batch_size's included, and a CPU's own: ``val_batch_size``), and
-        which weights train. max_epochs, patience, warmup_fraction, min_lr_ratio, ema_decay and
-        gradient_clip_val may change; the first ones lay the learning-rate schedule out anew
-        (:meth:`_schedule_settings`)."""
+        accumulate_grad_batches or a GradientAccumulationScheduler's schedule, the processes of
+        ``trainer``: its world_size) and each epoch trains (limit_train_batches), which windows and
+        loss validation compares (limit_val_batches, and when that is a number of batches, the
+        windows of each: the passes' on an accelerator, micro_batch_size's included, and a CPU's
+        own: ``val_batch_size``), the arithmetic of the steps and validation losses (Lightning's
+        precision), and which weights train. max_epochs, patience, warmup_fraction, min_lr_ratio,
+        ema_decay, gradient_clip_val and when validation runs may change; the first ones lay the
+        learning-rate schedule out anew (:meth:`_schedule_settings`), the last is
+        :func:`_validation_settings`."""
         return {"random_state": self.random_state, "batch_size": self.batch_size,
                 "train_stride": self.train_stride, "train_sampling": self.train_sampling,
                 "val_stride": self.val_stride, "loss": self.loss,
                 "frequency_loss": float(self.frequency_loss),
                 "freeze_linear_path": bool(self.freeze_linear_path),
                 # the user's (micro_batch_size's passes are a memory setting, and exclude it)
-                "accumulate_grad_batches": (self.trainer_kwargs or {}).get("accumulate_grad_batches", 1),
+                "accumulate_grad_batches": _accumulation(
+                    trainer, (self.trainer_kwargs or {}).get("accumulate_grad_batches", 1)),
                 "limit_train_batches": _batch_limit(trainer.limit_train_batches),
                 "limit_val_batches": _batch_limit(trainer.limit_val_batches),  # 0: no validation
                 # a number of validation batches is of this many windows each (a fraction is not)
                 "val_batch_size": val_batch_size if isinstance(trainer.limit_val_batches, int)
                 and trainer.limit_val_batches > 0 else None,
-                "world_size": trainer.world_size}
+                "world_size": trainer.world_size,
+                # "32-true", "bf16-mixed", ... as Lightning names it (32 and "32" are "32-true")
+                "precision": str(trainer.precision)}
 
     def _schedule_settings(self, trainer: lightning.Trainer) -> dict[str, Any]:
         """The settings the learning-rate schedule is laid out from (besides the steps an epoch
@@ -836,7 +843,7 @@ class TSMambaForecaster(BaseEstimator):
             identity=_fit_identity(network.config, self.columns_, _data_digest(scaled, all_index, borders),
                                    str(scaled.dtype).removeprefix("torch."),
                                    self._run_settings(trainer, datamodule.eval_batch_size),
-                                   self._schedule_settings(trainer)),
+                                   self._schedule_settings(trainer), _validation_settings(trainer)),
             keep_val_forecasts=keep_val_forecasts,
         )
         last = None if self.checkpoint_dir is None else Path(self.checkpoint_dir).expanduser() / "last.ckpt"
@@ -1376,7 +1383,7 @@ def _check_resumable(last: Path, module: ForecastingModule) -> None:
     except Exception as exc:  # torch raises several types for unreadable files
         raise CheckpointError(f"{last} cannot be read to resume from ({exc!r}); {fix}") from exc
     identity, own = checkpoint.get("identity"), module.identity
-    rescheduled = None  # the schedule's settings that changed, as the warning names them
+    rescheduled = validated = None  # the schedule's (validation's) settings that changed, as named
     if identity is not None and own is not None:
         try:
             if _as_json(identity) != identity or not isinstance(identity.get("network"), dict):
@@ -1389,12 +1396,14 @@ def _check_resumable(last: Path, module: ForecastingModule) -> None:
         except Exception as exc:  # not a record this code wrote (a list, tensors inside, ...)
             raise CheckpointError(f"{last} holds a damaged record of its fit; {fix}") from exc
         earlier = {"network.chunk_size"} | ({"data", "dtype"} - set(recorded))  # as earlier versions record
-        # settings recorded from some day on (training from 2026-12-04, schedule later): an earlier
-        # checkpoint cannot tell them
-        earlier |= {k for k in now if k.startswith(("training.", "schedule.")) and k not in recorded}
+        # settings recorded from some day on (training from 2026-12-04, schedule and validation
+        # later): an earlier checkpoint cannot tell them
+        earlier |= {k for k in now if k.startswith(("training.", "schedule.", "validation."))
+                    and k not in recorded}
         differ = [k for k in differ if k not in earlier]
         moved = [k for k in differ if k.startswith("schedule.")]
-        differ = [k for k in differ if k not in moved]
+        revalidated = [k for k in differ if k.startswith("validation.")]
+        differ = [k for k in differ if k not in moved and k not in revalidated]
         if "dtype" in differ:  # the data's digest is of the values in that type: it differs too
             raise CheckpointError(
                 f"{last} is the checkpoint of a fit in {recorded['dtype']}, and this fit runs in "
@@ -1418,6 +1427,7 @@ def _check_resumable(last: Path, module: ForecastingModule) -> None:
         if differ:
             raise CheckpointError(f"{last} is another fit's checkpoint (its {differ} differ); {fix}")
         rescheduled = _changes(moved, recorded, now) if moved else None
+        validated = _changes(revalidated, recorded, now) if revalidated else None
     order = checkpoint.get(TimeSeriesDataModule.__qualname__)  # the window order's seed (from 2026-12-05)
     if order is not None:
         try:
@@ -1432,12 +1442,26 @@ def _check_resumable(last: Path, module: ForecastingModule) -> None:
             "cosine decay over the run's steps) is laid out anew from the new values, and the resume "
             "goes on along the new layout from the checkpoint's step; where they change its length "
             "(max_steps does where it ends the run before max_epochs would) or its shape, the learning "
-            "rate jumps there, and the run is neither the interrupted one nor one fitted with the new "
-            "values from the start. To continue that run exactly, resume with the values it was fitted "
-            "with (or fit without resume=True to start over with the new ones)",
+            f"rate jumps there, and {_NOT_EXACT}",
             UserWarning,
             stacklevel=4,  # the caller of fit (fit, _fit, here)
         )
+    if validated:  # the weights the fit ends on are the best of all its validations, old and new
+        warnings.warn(
+            f"{last} was fitted with {validated}: from the checkpoint on, validation runs at the new "
+            "points; the fit ends on the best weights of the old validations and the new ones, and "
+            "early stopping counts the validations without improvement across both (patience is a "
+            "number of validations, so it spans other epochs now); each validation also draws a seed "
+            "from torch's generator, which dropout draws from, so with dropout other weights train "
+            f"too, and {_NOT_EXACT}",
+            UserWarning,
+            stacklevel=4,
+        )
+
+
+_NOT_EXACT = ("the run is neither the interrupted one nor one fitted with the new values from the start. "
+              "To continue that run exactly, resume with the values it was fitted with (or fit without "
+              "resume=True to start over with the new ones)")
 
 
 def _changes(keys: Sequence[str], recorded: Mapping[str, Any], now: Mapping[str, Any]) -> str:
@@ -1476,21 +1500,50 @@ def _checked_resumed_optimizer(checkpoint: dict, module: ForecastingModule, last
 
 
 def _fit_identity(config: ForecasterConfig, columns: list[str], data: str, dtype: str,
-                  training: dict[str, Any], schedule: dict[str, Any]) -> dict[str, Any]:
+                  training: dict[str, Any], schedule: dict[str, Any],
+                  validation: dict[str, Any]) -> dict[str, Any]:
     """What a checkpoint must match to be resumed: the network configuration (less the speed-only
     ``chunk_size``), the channels, the data's digest, the float type it trains in and the
     ``training`` settings that decide the windows drawn, the steps and the loss; and the
-    ``schedule`` settings, which may change with a warning. As plain JSON values (numpy scalars
-    in the parameters would not load with ``weights_only=True``)."""
+    ``schedule`` and ``validation`` settings, which may change with a warning. As plain JSON
+    values (numpy scalars in the parameters would not load with ``weights_only=True``)."""
     network = {k: v for k, v in config.to_dict().items() if k != "chunk_size"}
     return _as_json({"network": network, "columns": columns, "data": data, "dtype": dtype,
-                     "training": training, "schedule": schedule})
+                     "training": training, "schedule": schedule, "validation": validation})
+
+
+def _accumulation(trainer: lightning.Trainer, given: Any) -> Any:
+    """The batches a step accumulates, as a resume compares them: ``given`` (trainer_kwargs'
+    accumulate_grad_batches), or where a GradientAccumulationScheduler among the trainer's
+    callbacks sets them at each epoch's start (the last one's word is final), its schedule:
+    {"first epoch": batches} at each change, one number when they never change."""
+    schedulers = [c for c in trainer.callbacks if isinstance(c, GradientAccumulationScheduler)]
+    if not schedulers:
+        return given
+    scheduling = schedulers[-1].scheduling  # Lightning adds {0: 1} where the user's starts later
+    changes: dict[str, int] = {}
+    factor = None
+    for epoch in sorted(scheduling):
+        if scheduling[epoch] != factor:
+            factor = changes[str(epoch)] = scheduling[epoch]
+    return changes["0"] if len(changes) == 1 else changes
+
+
+def _validation_settings(trainer: lightning.Trainer) -> dict[str, Any]:
+    """When validation runs (trainer_kwargs' val_check_interval, None: once an epoch, and
+    check_val_every_n_epoch), none without validation: a resume may change them, with a warning,
+    as they decide which weights the fit ends on and when it stops early, not the steps."""
+    if trainer.limit_val_batches == 0:
+        return {}
+    seconds = getattr(trainer, "_val_check_time_interval", None)  # a time-based one, as Lightning reads it
+    interval = f"{seconds:g} s" if seconds is not None else _batch_limit(trainer.val_check_interval)
+    return {"val_check_interval": interval, "check_val_every_n_epoch": trainer.check_val_every_n_epoch}
 
 
 def _batch_limit(limit: Any) -> Any:
-    """A trainer's ``limit_*_batches`` as a resume compares it: None for all the batches (the
-    float 1.0, which Lightning tells from the int 1, one batch, by its type alone, where a
-    comparison of the recorded values saw them equal)."""
+    """A trainer's ``limit_*_batches`` (or ``val_check_interval``) as a resume compares it: None
+    for all the batches (the float 1.0, which Lightning tells from the int 1, one batch, by its
+    type alone, where a comparison of the recorded values saw them equal)."""
     return None if limit == 1 and not isinstance(limit, int) else limit
 
 
