@@ -1394,6 +1394,17 @@ def test_config_records_the_options_as_given_and_mase_names_a_constant_channel()
     assert given.config["start"] == "30"
 
 
+def test_a_backtest_without_mase_says_nothing_about_its_scale():
+    """metrics= without MASE: no warning that a constant training channel leaves MASE NaN (it
+    had come after every such backtest, about a score it did not compute)."""
+    frame = ramp(60).assign(c1=3.0)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        result = backtest(LastValueForecaster(horizon=3), frame, start=30, metrics=("mse", "mae"))
+    assert not [w for w in seen if "MASE" in str(w.message)], [str(w.message) for w in seen]
+    assert list(result.scores[result.model_name]["overall"]) == ["mse", "mae"]
+
+
 def test_the_table_of_scores_leaves_a_metric_not_computed_empty():
     result = backtest(LastValueForecaster(horizon=3), ramp(60), start=30, metrics=("mse", "mae"))
     table = result.table()

@@ -907,7 +907,8 @@ def _scored_result(
     column when ``units`` are not the data's own), timings from ``seconds`` = (fit, forecast,
     baselines) and ``t_start``."""
     t0 = time.perf_counter()
-    scale = mase_scale(scale_values, season, channels)
+    # without MASE asked for, its scale (and a warning about a constant channel's) is not wanted
+    scale = mase_scale(scale_values, season, channels) if "mase" in metrics else None
     scores, metrics_df = _score_all(y, predictions, channels, scale, metrics)
     metrics_s = time.perf_counter() - t0
     columns_out = _forecast_columns(predictions, model_name)
