@@ -1359,6 +1359,16 @@ def test_ltsf_protocol_rejects_a_window_or_context_option():
         backtest(LastValueForecaster(), "ETTh1", protocol="ltsf", window="sliding", context="full")
 
 
+def test_ltsf_protocol_refuses_what_it_would_drop_and_a_forecaster_without_windows():
+    """progress= and data_name= had been dropped without a word; a dict of parameters (which
+    backtest_ltsf takes) or None had failed with an AttributeError."""
+    with pytest.raises(ConfigError, match=r"drop data_name, progress$"):
+        backtest(LastValueForecaster(), "ETTh1", protocol="ltsf", progress=True, data_name="mine")
+    for forecaster in (None, {"d_model": 8}):
+        with pytest.raises(ConfigError, match=r"has none; pass an estimator, or call backtest_ltsf\(params"):
+            backtest(forecaster, "ETTh1", protocol="ltsf")
+
+
 def test_a_report_path_that_is_a_file_is_refused(tmp_path):
     result = backtest(LastValueForecaster(horizon=3), ramp(60), start=30, baselines=False)
     (tmp_path / "report").write_text("mine")

@@ -1102,7 +1102,7 @@ def backtest(
 
     ``protocol="ltsf"`` runs :func:`backtest_ltsf` instead (``df`` may then be a registry name;
     the forecaster's ``context_length`` and ``horizon`` unless ``horizon`` is given); the rolling
-    options do not apply there and are rejected when set.
+    options, ``progress`` and ``data_name`` do not apply there and are rejected when set.
 
     Args:
         forecaster: an estimator with the :class:`~tsmamba.estimator.TSMambaForecaster`
@@ -1155,6 +1155,7 @@ def backtest(
             time_col=time_col,
             columns=columns,
             fit_kwargs=fit_kwargs,
+            data_name=data_name,  # the protocol names its data itself (data_name had been dropped)
         )
         given = [k for k, v in rolling.items() if v is not None]
         given += [
@@ -1164,11 +1165,18 @@ def backtest(
                 ("window", window, "expanding"),
                 ("refit", refit, False),
                 ("context", context, "window"),
+                ("progress", progress, False),  # one fit: no bar of fits (it had been dropped)
             )
             if v != d
         ]
         if given:
             raise ConfigError(f"protocol='ltsf' has fixed splits and windows; drop {', '.join(given)}")
+        if not all(hasattr(forecaster, k) for k in ("context_length", "horizon")):  # an AttributeError
+            raise ConfigError(
+                f"protocol='ltsf' windows the data by the forecaster's context_length and horizon, and "
+                f"{type(forecaster).__name__} has none; pass an estimator, or call backtest_ltsf(params, "
+                "data, context_length, horizon) with a dict of its parameters"
+            )
         return backtest_ltsf(
             forecaster, df, int(forecaster.context_length),
             int(forecaster.horizon) if horizon is None else horizon, baselines=baselines,
