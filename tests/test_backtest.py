@@ -1404,6 +1404,22 @@ def test_config_records_the_options_as_given_and_mase_names_a_constant_channel()
     assert given.config["start"] == "30"
 
 
+def test_switches_take_true_or_false_not_any_value(tmp_path):
+    """baselines="no" had scored the baselines and forecasts="no" written forecasts.csv (any
+    truthy value switched them on, None off)."""
+    for bad in ({"baselines": "no"}, {"baselines": None}, {"progress": "false"}):
+        with pytest.raises(ConfigError, match=rf"{next(iter(bad))} must be True or False"):
+            backtest(LastValueForecaster(horizon=3), ramp(60), start=30, **bad)
+    with pytest.raises(ConfigError, match=r"baselines must be True or False, got 'no'"):
+        backtest_ltsf(LastValueForecaster(), "ETTh1", baselines="no")
+    result = backtest(LastValueForecaster(horizon=3), ramp(60), start=30, baselines=np.False_)
+    assert list(result.scores) == ["tsmamba"]
+    for bad in ({"forecasts": "no"}, {"plots": 0}):
+        with pytest.raises(ConfigError, match=rf"{next(iter(bad))} must be True or False"):
+            result.save_report(tmp_path / "report", **bad)
+    assert not (tmp_path / "report").exists()
+
+
 def test_a_backtest_without_mase_says_nothing_about_its_scale():
     """metrics= without MASE: no warning that a constant training channel leaves MASE NaN (it
     had come after every such backtest, about a score it did not compute)."""

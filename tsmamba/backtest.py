@@ -537,6 +537,7 @@ class BacktestResult:
         holding ``metrics.json`` holds one run's complete report even after a kill midway.
         Returns ``{file name: path}`` of what was written.
         """
+        forecasts, plots = check_bool(forecasts, "forecasts"), check_bool(plots, "plots")  # "no" wrote them
         if max_forecast_rows is not None:  # -5 had written an empty forecasts.csv without a word
             max_forecast_rows = nonnegative_int(max_forecast_rows, "max_forecast_rows")
         out = Path(out_dir)
@@ -1147,6 +1148,8 @@ def backtest(
     Raises :class:`ConfigError` for invalid options and :class:`DataValidationError` when the
     series is too short for them (both name the fix).
     """
+    # switches, not truthy values: baselines="no" had scored the baselines, None left them out
+    baselines, progress = check_bool(baselines, "baselines"), check_bool(progress, "progress")
     if protocol == "ltsf":
         rolling = dict(
             start=start,
@@ -1412,6 +1415,7 @@ def backtest_ltsf(
     """
     _check_model_name(model_name)
     check_bool(keep_val_forecasts, "keep_val_forecasts")
+    baselines = check_bool(baselines, "baselines")
     check_metrics(metrics)
     if max_forecast_rows is not None:  # checked before the fits, not after them
         max_forecast_rows = nonnegative_int(max_forecast_rows, "max_forecast_rows")
