@@ -176,6 +176,19 @@ def test_prefitted_plan_has_one_block_without_training():
     assert plan.origins[0] == 3  # the first with context_length rows of history
 
 
+def test_a_sliding_window_without_a_fit_is_refused():
+    """A prefitted forecaster, not refitted, had taken window='sliding' and train_length=10 and
+    recorded them in the report while nothing was fitted on a sliding window (the linear
+    baseline and MASE's scale on every row up to the first origin)."""
+    match = r"window='sliding' sets the training rows of the backtest's fits.*pass refit=True"
+    with pytest.raises(ConfigError, match=match):
+        plan_backtest(40, 3, context_length=4, start=20, window="sliding", train_length=10, fit=False)
+    est = LastValueForecaster().fit(ramp(40).iloc[:20])
+    with pytest.raises(ConfigError, match=match):
+        backtest(est, ramp(40), start=20, window="sliding")
+    assert backtest(est, ramp(40), start=20, window="sliding", refit=True).config["n_fits"] == 17
+
+
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [

@@ -270,6 +270,12 @@ def plan_backtest(
                           "row): pass window='sliding', or drop train_length")
     if every is not None and not fit:
         raise ConfigError("refit needs a forecaster the backtest may fit (fit=True)")
+    if window == "sliding" and not fit:  # it had been recorded in the report, and nothing slid
+        raise ConfigError(
+            "window='sliding' sets the training rows of the backtest's fits, and a fitted forecaster "
+            "with refit=False is used as it is, without a fit: pass refit=True (or k) to refit it on "
+            "a sliding window, or drop window and train_length"
+        )
     n_rows = int(n_rows)
     check_length(n_rows, horizon + 1, f"a backtest with horizon={horizon}")
     last = n_rows - 1 - horizon  # the last origin whose target ends at the last row
@@ -1120,7 +1126,8 @@ def backtest(
         n_windows: use at most this many origins.
         stride: rows between consecutive origins.
         window: ``"expanding"`` trains on every row up to the origin; ``"sliding"`` on the last
-            ``train_length`` rows (default: the rows up to the first origin).
+            ``train_length`` rows (default: the rows up to the first origin); it needs fits, so a
+            fitted forecaster takes it only with ``refit``.
         refit: ``False``: one fit on the rows up to the first origin, or none at all when the
             forecaster is already fitted (it is then used as it is: make sure it never saw rows
             after ``start``). ``True``: a fresh fit (``sklearn.base.clone``) at every origin.
