@@ -712,3 +712,12 @@ def test_ten_steps_are_each_a_tick_and_no_history_steps_draws_no_history(history
     labels = [line.get_label() for line in forecast_figure(frame, history=history, history_steps=0).axes[0]
               .get_lines()]
     assert "history" not in labels
+
+
+def test_history_steps_is_a_count(history: pd.DataFrame) -> None:
+    """-5 had drawn every row of the history up to the origin but the first five (pandas' tail);
+    2.5 failed inside pandas."""
+    frame = _one_channel(history.index[[100]], 3)
+    for bad in (-5, 2.5, True):
+        with pytest.raises(ConfigError, match=r"history_steps must be an integer >= 0"):
+            forecast_figure(frame, history=history, history_steps=bad)
