@@ -1449,6 +1449,9 @@ def test_the_table_of_scores_leaves_a_metric_not_computed_empty():
     table = result.table()
     assert list(table.columns) == ["mse", "mae", "rmse", "smape", "mase", "mse_gain_%", "mae_gain_%"]
     assert table[["rmse", "smape", "mase"]].isna().all().all() and table["mae"].notna().all()
+    # a name that is no metric is refused, not a column of NaN as if it were not computed
+    with pytest.raises(ConfigError, match=r"unknown metric\(s\) \['r2'\]"):
+        result.table(("mse", "r2"))
 
 
 def test_read_forecasts_reads_a_table_without_times(tmp_path):

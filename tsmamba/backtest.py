@@ -423,7 +423,9 @@ class BacktestResult:
 
     def table(self, metrics: Sequence[str] = ("mse", "mae", "rmse", "smape", "mase")) -> pd.DataFrame:
         """Overall scores, one row per model (the model first, then the baselines), plus the
-        model's improvement over each baseline in MSE and MAE, in percent."""
+        model's improvement over each baseline in MSE and MAE, in percent (a name not in
+        :data:`~tsmamba.metrics.METRICS` is a ConfigError; one not computed, an empty column)."""
+        check_metrics(metrics)  # "r2" had been a column of NaN, as if it were not computed
         rows = {}
         for name, result in self.scores.items():
             rows[name] = {m: result["overall"].get(m, float("nan")) for m in metrics}
