@@ -256,6 +256,11 @@ def test_error_over_time_of_a_sample_says_of_how_many_origins(forecasts: pd.Data
         assert f"({n} origins, all steps" in fig.axes[0].get_title()
     finally:
         plt.close(fig)
+    # a count below the origins drawn had been taken as all of them, text failed in a comparison
+    with pytest.raises(ConfigError, match=rf"origins_total={n - 1} is fewer than the {n} origins"):
+        error_over_time_figure(forecasts, model_name="tsmamba", origins_total=n - 1)
+    with pytest.raises(ConfigError, match=r"origins_total must be a positive integer, got '80'"):
+        error_over_time_figure(forecasts, model_name="tsmamba", origins_total="80")
 
 
 def test_figures_say_the_units_of_scaled_values(

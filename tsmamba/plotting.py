@@ -50,7 +50,7 @@ from tsmamba import metrics as _metrics
 from tsmamba.baselines import BASELINES, COLUMN_PREFIX
 from tsmamba.checkpoint import atomic_write_bytes, check_parents
 from tsmamba.data import forecast_times
-from tsmamba.errors import CheckpointError, ConfigError, nonnegative_int
+from tsmamba.errors import CheckpointError, ConfigError, nonnegative_int, positive_int
 
 __all__ = [
     "FORECAST_COLUMNS",
@@ -585,6 +585,11 @@ def error_over_time_figure(
     for name in baselines:
         series[name] = _per_origin_error(df, COLUMN_PREFIX + name, metric)
     n_origins = len(series[model_name])
+    # "80" had failed comparing text with a count; fewer than the origins drawn was taken as all
+    origins_total = positive_int(origins_total, "origins_total", allow_none=True)
+    if origins_total is not None and origins_total < n_origins:
+        raise ConfigError(f"origins_total={origins_total} is fewer than the {n_origins} origins the "
+                          "forecasts hold; give the count of origins the backtest scored, or None")
     marker = "o" if n_origins <= 60 else None
     others: list[str] = []
     fig = Figure(figsize=(9.0, 4.2), layout="constrained")
