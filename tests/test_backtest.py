@@ -352,6 +352,15 @@ def test_backtest_passes_fit_kwargs_and_context():
     assert {c["context"] for c in CALL_LOG} == {"full"}
 
 
+def test_validation_rows_after_the_training_rows_are_refused():
+    """fit_kwargs={"val_df": ...} had passed rows after the first origin, the scored targets, to
+    the fit's early stopping (and the same rows to every refit), without a word."""
+    frame = ramp(40)
+    with pytest.raises(ConfigError, match=r"fit_kwargs holds val_df: rows after a fit's training rows"):
+        backtest(LastValueForecaster(), frame, start=20, fit_kwargs={"val_df": frame.iloc[21:30]})
+    assert FIT_LOG == []  # refused before any fit
+
+
 def test_a_csv_path_is_read_and_scored_as_its_frame(tmp_path):
     """The rolling protocol takes a CSV path (str or Path) as the LTSF one does; it had read
     ``.attrs`` of the path itself."""

@@ -1143,7 +1143,8 @@ def backtest(
             is fitted on every fit's training rows (for a prefitted forecaster: the rows up to the
             first origin); when they hold no training window (``horizon`` or fewer rows) it is left out
             with a warning and listed in ``config["baselines_skipped"]``.
-        fit_kwargs: extra keyword arguments of every ``fit`` call.
+        fit_kwargs: extra keyword arguments of every ``fit`` call (not ``val_df``: validation
+            rows after a fit's training rows are the rows its forecasts are scored on).
         batch_size: windows per forward pass of the forecasts; None: the forecaster's choice
             (a TSMambaForecaster takes the fastest measured for its network, see
             :meth:`tsmamba.model.MambaForecaster.windows_per_pass`).
@@ -1202,6 +1203,12 @@ def backtest(
     check_metrics(metrics)
     if max_forecast_rows is not None:  # checked before the fits, not after them
         max_forecast_rows = nonnegative_int(max_forecast_rows, "max_forecast_rows")
+    if (fit_kwargs or {}).get("val_df") is not None:  # the rows after a fit's: what its forecasts score
+        raise ConfigError(
+            "fit_kwargs holds val_df: rows after a fit's training rows are those its forecasts are "
+            "scored on, so early stopping on them sees the targets (and every refit got the same "
+            "ones); drop it: each fit holds out the forecaster's val_fraction of its own rows"
+        )
     if not callable(getattr(forecaster, "forecast_origins", None)):  # before any fit, not after
         raise ConfigError(
             f"the forecaster ({type(forecaster).__name__}) has no forecast_origins(df, origins, ...); "
