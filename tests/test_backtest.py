@@ -352,6 +352,19 @@ def test_backtest_passes_fit_kwargs_and_context():
     assert {c["context"] for c in CALL_LOG} == {"full"}
 
 
+@pytest.mark.parametrize(("option", "value"), [("linear_max_windows", 0), ("batch_size", 0),
+                                               ("batch_size", 2.0)])
+def test_counts_used_after_the_fits_are_checked_before_them(option, value):
+    """linear_max_windows=0 had failed once the first fit was done (as 'max_windows'), and
+    batch_size=0 reached the forecaster after its training (a fake one took it)."""
+    match = rf"{option} must be a positive integer, got {value!r}"
+    with pytest.raises(ConfigError, match=match):
+        backtest(LastValueForecaster(), ramp(60), start=30, **{option: value})
+    assert FIT_LOG == []
+    with pytest.raises(ConfigError, match=match):  # before the data is read
+        backtest_ltsf(LastValueForecaster(), "no-such-data", **{option: value})
+
+
 def test_validation_rows_after_the_training_rows_are_refused():
     """fit_kwargs={"val_df": ...} had passed rows after the first origin, the scored targets, to
     the fit's early stopping (and the same rows to every refit), without a word."""

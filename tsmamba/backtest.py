@@ -938,6 +938,18 @@ def _scored_result(
     )
 
 
+def _before_the_fits(
+    max_forecast_rows: Any, batch_size: Any, linear_max_windows: Any
+) -> tuple[int | None, int | None, int | None]:
+    """The counts a backtest uses after its fits, checked before them (0 windows per pass, or a
+    linear baseline of 0 windows, had failed once the training was done)."""
+    return (
+        None if max_forecast_rows is None else nonnegative_int(max_forecast_rows, "max_forecast_rows"),
+        positive_int(batch_size, "batch_size", allow_none=True),
+        positive_int(linear_max_windows, "linear_max_windows", allow_none=True),
+    )
+
+
 def _check_model_name(model_name: str) -> None:
     """ConfigError for a name the scores could not tell from a baseline's (the baseline's
     forecasts replaced the model's, silently), or that is no text (None had raised a KeyError)."""
@@ -1201,8 +1213,8 @@ def backtest(
         raise ConfigError(f"protocol must be 'rolling' or 'ltsf', got {protocol!r}")
     _check_model_name(model_name)
     check_metrics(metrics)
-    if max_forecast_rows is not None:  # checked before the fits, not after them
-        max_forecast_rows = nonnegative_int(max_forecast_rows, "max_forecast_rows")
+    max_forecast_rows, batch_size, linear_max_windows = _before_the_fits(
+        max_forecast_rows, batch_size, linear_max_windows)
     if (fit_kwargs or {}).get("val_df") is not None:  # the rows after a fit's: what its forecasts score
         raise ConfigError(
             "fit_kwargs holds val_df: rows after a fit's training rows are those its forecasts are "
@@ -1433,8 +1445,8 @@ def backtest_ltsf(
     check_bool(keep_val_forecasts, "keep_val_forecasts")
     baselines = check_bool(baselines, "baselines")
     check_metrics(metrics)
-    if max_forecast_rows is not None:  # checked before the fits, not after them
-        max_forecast_rows = nonnegative_int(max_forecast_rows, "max_forecast_rows")
+    max_forecast_rows, batch_size, linear_max_windows = _before_the_fits(
+        max_forecast_rows, batch_size, linear_max_windows)
     t_start = time.perf_counter()
     if isinstance(data, LTSFData):
         asked = (positive_int(context_length, "context_length"), positive_int(horizon, "horizon"))
