@@ -176,6 +176,19 @@ def test_prefitted_plan_has_one_block_without_training():
     assert plan.origins[0] == 3  # the first with context_length rows of history
 
 
+def test_a_sliding_window_without_a_fit_is_refused():
+    """A prefitted forecaster, not refitted, had taken window='sliding' and train_length=10 and
+    recorded them in the report while nothing was fitted on a sliding window (the linear
+    baseline and MASE's scale on every row up to the first origin)."""
+    match = r"window='sliding' sets the training rows of the backtest's fits.*pass refit=True"
+    with pytest.raises(ConfigError, match=match):
+        plan_backtest(40, 3, context_length=4, start=20, window="sliding", train_length=10, fit=False)
+    est = LastValueForecaster().fit(ramp(40).iloc[:20])
+    with pytest.raises(ConfigError, match=match):
+        backtest(est, ramp(40), start=20, window="sliding")
+    assert backtest(est, ramp(40), start=20, window="sliding", refit=True).config["n_fits"] == 17
+
+
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
@@ -337,6 +350,28 @@ def test_backtest_passes_fit_kwargs_and_context():
                       fit_kwargs={"val_df": None})
     assert result.forecaster.fit_kwargs_ == {"val_df": None}
     assert {c["context"] for c in CALL_LOG} == {"full"}
+
+
+@pytest.mark.parametrize(("option", "value"), [("linear_max_windows", 0), ("batch_size", 0),
+                                               ("batch_size", 2.0)])
+def test_counts_used_after_the_fits_are_checked_before_them(option, value):
+    """linear_max_windows=0 had failed once the first fit was done (as 'max_windows'), and
+    batch_size=0 reached the forecaster after its training (a fake one took it)."""
+    match = rf"{option} must be a positive integer, got {value!r}"
+    with pytest.raises(ConfigError, match=match):
+        backtest(LastValueForecaster(), ramp(60), start=30, **{option: value})
+    assert FIT_LOG == []
+    with pytest.raises(ConfigError, match=match):  # before the data is read
+        backtest_ltsf(LastValueForecaster(), "no-such-data", **{option: value})
+
+
+def test_validation_rows_after_the_training_rows_are_refused():
+    """fit_kwargs={"val_df": ...} had passed rows after the first origin, the scored targets, to
+    the fit's early stopping (and the same rows to every refit), without a word."""
+    frame = ramp(40)
+    with pytest.raises(ConfigError, match=r"fit_kwargs holds val_df: rows after a fit's training rows"):
+        backtest(LastValueForecaster(), frame, start=20, fit_kwargs={"val_df": frame.iloc[21:30]})
+    assert FIT_LOG == []  # refused before any fit
 
 
 def test_a_csv_path_is_read_and_scored_as_its_frame(tmp_path):
@@ -1359,6 +1394,16 @@ def test_ltsf_protocol_rejects_a_window_or_context_option():
         backtest(LastValueForecaster(), "ETTh1", protocol="ltsf", window="sliding", context="full")
 
 
+def test_ltsf_protocol_refuses_what_it_would_drop_and_a_forecaster_without_windows():
+    """progress= and data_name= had been dropped without a word; a dict of parameters (which
+    backtest_ltsf takes) or None had failed with an AttributeError."""
+    with pytest.raises(ConfigError, match=r"drop data_name, progress$"):
+        backtest(LastValueForecaster(), "ETTh1", protocol="ltsf", progress=True, data_name="mine")
+    for forecaster in (None, {"d_model": 8}):
+        with pytest.raises(ConfigError, match=r"has none; pass an estimator, or call backtest_ltsf\(params"):
+            backtest(forecaster, "ETTh1", protocol="ltsf")
+
+
 def test_a_report_path_that_is_a_file_is_refused(tmp_path):
     result = backtest(LastValueForecaster(horizon=3), ramp(60), start=30, baselines=False)
     (tmp_path / "report").write_text("mine")
@@ -1394,11 +1439,41 @@ def test_config_records_the_options_as_given_and_mase_names_a_constant_channel()
     assert given.config["start"] == "30"
 
 
+def test_switches_take_true_or_false_not_any_value(tmp_path):
+    """baselines="no" had scored the baselines and forecasts="no" written forecasts.csv (any
+    truthy value switched them on, None off)."""
+    for bad in ({"baselines": "no"}, {"baselines": None}, {"progress": "false"}):
+        with pytest.raises(ConfigError, match=rf"{next(iter(bad))} must be True or False"):
+            backtest(LastValueForecaster(horizon=3), ramp(60), start=30, **bad)
+    with pytest.raises(ConfigError, match=r"baselines must be True or False, got 'no'"):
+        backtest_ltsf(LastValueForecaster(), "ETTh1", baselines="no")
+    result = backtest(LastValueForecaster(horizon=3), ramp(60), start=30, baselines=np.False_)
+    assert list(result.scores) == ["tsmamba"]
+    for bad in ({"forecasts": "no"}, {"plots": 0}):
+        with pytest.raises(ConfigError, match=rf"{next(iter(bad))} must be True or False"):
+            result.save_report(tmp_path / "report", **bad)
+    assert not (tmp_path / "report").exists()
+
+
+def test_a_backtest_without_mase_says_nothing_about_its_scale():
+    """metrics= without MASE: no warning that a constant training channel leaves MASE NaN (it
+    had come after every such backtest, about a score it did not compute)."""
+    frame = ramp(60).assign(c1=3.0)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        result = backtest(LastValueForecaster(horizon=3), frame, start=30, metrics=("mse", "mae"))
+    assert not [w for w in seen if "MASE" in str(w.message)], [str(w.message) for w in seen]
+    assert list(result.scores[result.model_name]["overall"]) == ["mse", "mae"]
+
+
 def test_the_table_of_scores_leaves_a_metric_not_computed_empty():
     result = backtest(LastValueForecaster(horizon=3), ramp(60), start=30, metrics=("mse", "mae"))
     table = result.table()
     assert list(table.columns) == ["mse", "mae", "rmse", "smape", "mase", "mse_gain_%", "mae_gain_%"]
     assert table[["rmse", "smape", "mase"]].isna().all().all() and table["mae"].notna().all()
+    # a name that is no metric is refused, not a column of NaN as if it were not computed
+    with pytest.raises(ConfigError, match=r"unknown metric\(s\) \['r2'\]"):
+        result.table(("mse", "r2"))
 
 
 def test_read_forecasts_reads_a_table_without_times(tmp_path):

@@ -2425,6 +2425,15 @@ def test_summary_table_prints_smape_with_two_decimals():
     assert row[4:6] == ["12.35", "0.9877"], row
 
 
+def test_summary_table_prints_a_small_smape_in_exponent_form_not_as_zero():
+    """sMAPE's two decimals printed 0.004 % (a near-perfect baseline's) as 0.00, a score of zero:
+    below 0.1 it takes the exponent form, as the four-decimal scores do below 1e-3."""
+    row = cli.summary_table(one_model_result(smape=0.004)).splitlines()[2].split()
+    assert row[4] == "4.00e-03", row
+    row = cli.summary_table(one_model_result(smape=0.1)).splitlines()[2].split()
+    assert row[4] == "0.10", row
+
+
 def test_summary_table_writes_gains_of_a_million_percent_with_an_exponent():
     """A gain of 5,000,000 % prints as +5.0e+06%, one under a million as fixed
     (helper: _gain's bound 1e6 -> 1e7 passed)."""

@@ -269,6 +269,18 @@ def test_score_without_scale_drops_mase_and_default_channel_names() -> None:
     assert list(result["per_channel"]) == ["0", "1"]
 
 
+def test_score_without_mase_asked_for_neither_checks_nor_warns_about_its_scale() -> None:
+    """A zero scale (a constant training channel) had warned that MASE is NaN, and a scale of the
+    wrong length had been refused, when metrics= left MASE out."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = score(Y, YHAT, scale=[0.0, 1.0], metrics=("mae",))
+        assert list(result["overall"]) == ["mae"]
+        assert score(Y, YHAT, scale=[1.0, 2.0, 3.0], metrics=("mse",))["overall"]["mse"] == mse(Y, YHAT)
+    with pytest.warns(RuntimeWarning, match=r"MASE scale is zero"):
+        score(Y, YHAT, scale=[0.0, 1.0], metrics=("mae", "mase"))
+
+
 def test_score_rejects_bad_arguments() -> None:
     with pytest.raises(ConfigError, match="unknown metric"):
         score(Y, YHAT, metrics=("mae", "r2"))

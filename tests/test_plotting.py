@@ -256,6 +256,11 @@ def test_error_over_time_of_a_sample_says_of_how_many_origins(forecasts: pd.Data
         assert f"({n} origins, all steps" in fig.axes[0].get_title()
     finally:
         plt.close(fig)
+    # a count below the origins drawn had been taken as all of them, text failed in a comparison
+    with pytest.raises(ConfigError, match=rf"origins_total={n - 1} is fewer than the {n} origins"):
+        error_over_time_figure(forecasts, model_name="tsmamba", origins_total=n - 1)
+    with pytest.raises(ConfigError, match=r"origins_total must be a positive integer, got '80'"):
+        error_over_time_figure(forecasts, model_name="tsmamba", origins_total="80")
 
 
 def test_figures_say_the_units_of_scaled_values(
@@ -712,3 +717,12 @@ def test_ten_steps_are_each_a_tick_and_no_history_steps_draws_no_history(history
     labels = [line.get_label() for line in forecast_figure(frame, history=history, history_steps=0).axes[0]
               .get_lines()]
     assert "history" not in labels
+
+
+def test_history_steps_is_a_count(history: pd.DataFrame) -> None:
+    """-5 had drawn every row of the history up to the origin but the first five (pandas' tail);
+    2.5 failed inside pandas."""
+    frame = _one_channel(history.index[[100]], 3)
+    for bad in (-5, 2.5, True):
+        with pytest.raises(ConfigError, match=r"history_steps must be an integer >= 0"):
+            forecast_figure(frame, history=history, history_steps=bad)

@@ -270,6 +270,12 @@ def plan_backtest(
                           "row): pass window='sliding', or drop train_length")
     if every is not None and not fit:
         raise ConfigError("refit needs a forecaster the backtest may fit (fit=True)")
+    if window == "sliding" and not fit:  # it had been recorded in the report, and nothing slid
+        raise ConfigError(
+            "window='sliding' sets the training rows of the backtest's fits, and a fitted forecaster "
+            "with refit=False is used as it is, without a fit: pass refit=True (or k) to refit it on "
+            "a sliding window, or drop window and train_length"
+        )
     n_rows = int(n_rows)
     check_length(n_rows, horizon + 1, f"a backtest with horizon={horizon}")
     last = n_rows - 1 - horizon  # the last origin whose target ends at the last row
@@ -417,7 +423,9 @@ class BacktestResult:
 
     def table(self, metrics: Sequence[str] = ("mse", "mae", "rmse", "smape", "mase")) -> pd.DataFrame:
         """Overall scores, one row per model (the model first, then the baselines), plus the
-        model's improvement over each baseline in MSE and MAE, in percent."""
+        model's improvement over each baseline in MSE and MAE, in percent (a name not in
+        :data:`~tsmamba.metrics.METRICS` is a ConfigError; one not computed, an empty column)."""
+        check_metrics(metrics)  # "r2" had been a column of NaN, as if it were not computed
         rows = {}
         for name, result in self.scores.items():
             rows[name] = {m: result["overall"].get(m, float("nan")) for m in metrics}
@@ -537,6 +545,7 @@ class BacktestResult:
         holding ``metrics.json`` holds one run's complete report even after a kill midway.
         Returns ``{file name: path}`` of what was written.
         """
+        forecasts, plots = check_bool(forecasts, "forecasts"), check_bool(plots, "plots")  # "no" wrote them
         if max_forecast_rows is not None:  # -5 had written an empty forecasts.csv without a word
             max_forecast_rows = nonnegative_int(max_forecast_rows, "max_forecast_rows")
         out = Path(out_dir)
@@ -907,7 +916,8 @@ def _scored_result(
     column when ``units`` are not the data's own), timings from ``seconds`` = (fit, forecast,
     baselines) and ``t_start``."""
     t0 = time.perf_counter()
-    scale = mase_scale(scale_values, season, channels)
+    # without MASE asked for, its scale (and a warning about a constant channel's) is not wanted
+    scale = mase_scale(scale_values, season, channels) if "mase" in metrics else None
     scores, metrics_df = _score_all(y, predictions, channels, scale, metrics)
     metrics_s = time.perf_counter() - t0
     columns_out = _forecast_columns(predictions, model_name)
@@ -925,6 +935,18 @@ def _scored_result(
         history=history,
         arrays={"y": y, **columns_out},
         forecaster=forecaster,
+    )
+
+
+def _before_the_fits(
+    max_forecast_rows: Any, batch_size: Any, linear_max_windows: Any
+) -> tuple[int | None, int | None, int | None]:
+    """The counts a backtest uses after its fits, checked before them (0 windows per pass, or a
+    linear baseline of 0 windows, had failed once the training was done)."""
+    return (
+        None if max_forecast_rows is None else nonnegative_int(max_forecast_rows, "max_forecast_rows"),
+        positive_int(batch_size, "batch_size", allow_none=True),
+        positive_int(linear_max_windows, "linear_max_windows", allow_none=True),
     )
 
 
@@ -1101,7 +1123,7 @@ def backtest(
 
     ``protocol="ltsf"`` runs :func:`backtest_ltsf` instead (``df`` may then be a registry name;
     the forecaster's ``context_length`` and ``horizon`` unless ``horizon`` is given); the rolling
-    options do not apply there and are rejected when set.
+    options, ``progress`` and ``data_name`` do not apply there and are rejected when set.
 
     Args:
         forecaster: an estimator with the :class:`~tsmamba.estimator.TSMambaForecaster`
@@ -1118,7 +1140,8 @@ def backtest(
         n_windows: use at most this many origins.
         stride: rows between consecutive origins.
         window: ``"expanding"`` trains on every row up to the origin; ``"sliding"`` on the last
-            ``train_length`` rows (default: the rows up to the first origin).
+            ``train_length`` rows (default: the rows up to the first origin); it needs fits, so a
+            fitted forecaster takes it only with ``refit``.
         refit: ``False``: one fit on the rows up to the first origin, or none at all when the
             forecaster is already fitted (it is then used as it is: make sure it never saw rows
             after ``start``). ``True``: a fresh fit (``sklearn.base.clone``) at every origin.
@@ -1132,7 +1155,8 @@ def backtest(
             is fitted on every fit's training rows (for a prefitted forecaster: the rows up to the
             first origin); when they hold no training window (``horizon`` or fewer rows) it is left out
             with a warning and listed in ``config["baselines_skipped"]``.
-        fit_kwargs: extra keyword arguments of every ``fit`` call.
+        fit_kwargs: extra keyword arguments of every ``fit`` call (not ``val_df``: validation
+            rows after a fit's training rows are the rows its forecasts are scored on).
         batch_size: windows per forward pass of the forecasts; None: the forecaster's choice
             (a TSMambaForecaster takes the fastest measured for its network, see
             :meth:`tsmamba.model.MambaForecaster.windows_per_pass`).
@@ -1146,6 +1170,8 @@ def backtest(
     Raises :class:`ConfigError` for invalid options and :class:`DataValidationError` when the
     series is too short for them (both name the fix).
     """
+    # switches, not truthy values: baselines="no" had scored the baselines, None left them out
+    baselines, progress = check_bool(baselines, "baselines"), check_bool(progress, "progress")
     if protocol == "ltsf":
         rolling = dict(
             start=start,
@@ -1154,6 +1180,7 @@ def backtest(
             time_col=time_col,
             columns=columns,
             fit_kwargs=fit_kwargs,
+            data_name=data_name,  # the protocol names its data itself (data_name had been dropped)
         )
         given = [k for k, v in rolling.items() if v is not None]
         given += [
@@ -1163,11 +1190,18 @@ def backtest(
                 ("window", window, "expanding"),
                 ("refit", refit, False),
                 ("context", context, "window"),
+                ("progress", progress, False),  # one fit: no bar of fits (it had been dropped)
             )
             if v != d
         ]
         if given:
             raise ConfigError(f"protocol='ltsf' has fixed splits and windows; drop {', '.join(given)}")
+        if not all(hasattr(forecaster, k) for k in ("context_length", "horizon")):  # an AttributeError
+            raise ConfigError(
+                f"protocol='ltsf' windows the data by the forecaster's context_length and horizon, and "
+                f"{type(forecaster).__name__} has none; pass an estimator, or call backtest_ltsf(params, "
+                "data, context_length, horizon) with a dict of its parameters"
+            )
         return backtest_ltsf(
             forecaster, df, int(forecaster.context_length),
             int(forecaster.horizon) if horizon is None else horizon, baselines=baselines,
@@ -1179,8 +1213,14 @@ def backtest(
         raise ConfigError(f"protocol must be 'rolling' or 'ltsf', got {protocol!r}")
     _check_model_name(model_name)
     check_metrics(metrics)
-    if max_forecast_rows is not None:  # checked before the fits, not after them
-        max_forecast_rows = nonnegative_int(max_forecast_rows, "max_forecast_rows")
+    max_forecast_rows, batch_size, linear_max_windows = _before_the_fits(
+        max_forecast_rows, batch_size, linear_max_windows)
+    if (fit_kwargs or {}).get("val_df") is not None:  # the rows after a fit's: what its forecasts score
+        raise ConfigError(
+            "fit_kwargs holds val_df: rows after a fit's training rows are those its forecasts are "
+            "scored on, so early stopping on them sees the targets (and every refit got the same "
+            "ones); drop it: each fit holds out the forecaster's val_fraction of its own rows"
+        )
     if not callable(getattr(forecaster, "forecast_origins", None)):  # before any fit, not after
         raise ConfigError(
             f"the forecaster ({type(forecaster).__name__}) has no forecast_origins(df, origins, ...); "
@@ -1403,9 +1443,10 @@ def backtest_ltsf(
     """
     _check_model_name(model_name)
     check_bool(keep_val_forecasts, "keep_val_forecasts")
+    baselines = check_bool(baselines, "baselines")
     check_metrics(metrics)
-    if max_forecast_rows is not None:  # checked before the fits, not after them
-        max_forecast_rows = nonnegative_int(max_forecast_rows, "max_forecast_rows")
+    max_forecast_rows, batch_size, linear_max_windows = _before_the_fits(
+        max_forecast_rows, batch_size, linear_max_windows)
     t_start = time.perf_counter()
     if isinstance(data, LTSFData):
         asked = (positive_int(context_length, "context_length"), positive_int(horizon, "horizon"))

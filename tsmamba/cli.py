@@ -1420,7 +1420,8 @@ def _fmt(value: Any, digits: int = 4) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "-"
     if isinstance(value, float):  # far from 1, fixed decimals print 20-digit integers or zeros
-        plain = value == 0 or 1e-3 <= abs(value) < 1e6
+        # at least two significant digits: sMAPE's 2 decimals had printed 0.004 % as 0.00
+        plain = value == 0 or 10.0 ** (1 - digits) <= abs(value) < 1e6
         return f"{value:.{digits}f}" if plain else f"{value:.{digits}e}"
     return str(value)
 

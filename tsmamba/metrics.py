@@ -454,7 +454,8 @@ def score(
     """All requested metrics pooled, per channel and per horizon step.
 
     ``y`` and ``yhat`` have shape ``(N, H, C)``; ``scale`` (C,) enables ``"mase"``, which is
-    skipped when ``scale`` is None. Channel names default to ``"0", "1", ...``.
+    skipped when ``scale`` is None (and ``scale`` is neither checked nor warned about when
+    ``metrics`` leaves MASE out). Channel names default to ``"0", "1", ...``.
 
     Returns ``{"overall": {metric: float}, "per_channel": {channel: {metric: float}},
     "per_step": [{metric: float} for step 1..H]}`` with plain Python floats (NaN kept; pass the
@@ -464,7 +465,8 @@ def score(
     y_arr, yhat_arr = _check_windows(y, yhat)
     n_windows, n_steps, n_channels = y_arr.shape
     names = _channel_names(channels, n_channels)
-    s = None if scale is None else _usable_scale(scale, n_channels)
+    # a zero scale's warning is about MASE alone: none when it is not asked for
+    s = None if scale is None or "mase" not in metrics else _usable_scale(scale, n_channels)
     wanted = [m for m in metrics if m != "mase" or s is not None]
     sums: dict[Any, tuple] = {}  # by terms function (rmse reuses mse's): (totals, counts), three ways
     piece = max(1, SCORE_PIECE_ELEMENTS // (n_steps * n_channels))  # windows at a time

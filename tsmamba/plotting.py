@@ -50,7 +50,7 @@ from tsmamba import metrics as _metrics
 from tsmamba.baselines import BASELINES, COLUMN_PREFIX
 from tsmamba.checkpoint import atomic_write_bytes, check_parents
 from tsmamba.data import forecast_times
-from tsmamba.errors import CheckpointError, ConfigError
+from tsmamba.errors import CheckpointError, ConfigError, nonnegative_int, positive_int
 
 __all__ = [
     "FORECAST_COLUMNS",
@@ -392,7 +392,8 @@ def forecast_figure(
         history = _history_on(history, df["timestamp"])
     panels = _select_panels(df, origins, channels, max_panels)
     horizon = int(df["step"].max())
-    n_hist = history_steps if history_steps is not None else 3 * horizon
+    # -5 had drawn all of the history but its first 5 rows (pandas' tail), 2.5 failed in pandas
+    n_hist = 3 * horizon if history_steps is None else nonnegative_int(history_steps, "history_steps")
     best = _best_baseline(df, _baseline_names(df))
 
     n_chans = len({c for _, c in panels})
@@ -584,6 +585,11 @@ def error_over_time_figure(
     for name in baselines:
         series[name] = _per_origin_error(df, COLUMN_PREFIX + name, metric)
     n_origins = len(series[model_name])
+    # "80" had failed comparing text with a count; fewer than the origins drawn was taken as all
+    origins_total = positive_int(origins_total, "origins_total", allow_none=True)
+    if origins_total is not None and origins_total < n_origins:
+        raise ConfigError(f"origins_total={origins_total} is fewer than the {n_origins} origins the "
+                          "forecasts hold; give the count of origins the backtest scored, or None")
     marker = "o" if n_origins <= 60 else None
     others: list[str] = []
     fig = Figure(figsize=(9.0, 4.2), layout="constrained")
