@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 import torch
-from lightning.pytorch.callbacks import GradientAccumulationScheduler
 from pandas.tseries.frequencies import to_offset
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError as SklearnNotFittedError
@@ -76,6 +75,7 @@ from tsmamba.runtime import release_freed_memory
 from tsmamba.training import (
     PROCESS_STATE_LOCK,
     ForecastingModule,
+    accumulation_scheduler,
     check_gradient_clip,
     check_objective,
     check_patience,
@@ -1517,10 +1517,10 @@ def _accumulation(trainer: lightning.Trainer, given: Any) -> Any:
     accumulate_grad_batches), or where a GradientAccumulationScheduler among the trainer's
     callbacks sets them at each epoch's start (the last one's word is final), its schedule:
     {"first epoch": batches} at each change, one number when they never change."""
-    schedulers = [c for c in trainer.callbacks if isinstance(c, GradientAccumulationScheduler)]
-    if not schedulers:
+    scheduler = accumulation_scheduler(trainer.callbacks)
+    if scheduler is None:
         return given
-    scheduling = schedulers[-1].scheduling  # Lightning adds {0: 1} where the user's starts later
+    scheduling = scheduler.scheduling  # Lightning adds {0: 1} where the user's starts later
     changes: dict[str, int] = {}
     factor = None
     for epoch in sorted(scheduling):
