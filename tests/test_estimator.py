@@ -703,6 +703,10 @@ def test_micro_batch_size_trains_as_whole_batches_the_partial_last_one_too(serie
     (2.0, None, "a divisor of batch_size (8)"),
     (2, {"accumulate_grad_batches": 2}, "leave accumulate_grad_batches out of trainer_kwargs"),
     (2, {"limit_train_batches": 3}, "leave limit_train_batches out of trainer_kwargs"),
+    # Lightning's own refusal named accumulate_grad_batches, which the user had not set
+    (2, {"callbacks": GradientAccumulationScheduler({1: 2})},
+     "micro_batch_size=2 sets Lightning's accumulate_grad_batches (4 passes a step) for every epoch, "
+     "which the GradientAccumulationScheduler in trainer_kwargs callbacks would set too"),
 ])
 def test_micro_batch_size_refused_before_any_data_work(series, micro, trainer_kwargs, message):
     est = TSMambaForecaster(**TINY | {"batch_size": 8}, micro_batch_size=micro, trainer_kwargs=trainer_kwargs)

@@ -429,6 +429,14 @@ class TSMambaForecaster(BaseEstimator):
                 f"micro_batch_size accumulates batch_size // micro_batch_size passes a step itself; "
                 f"leave {' and '.join(clash)} out of trainer_kwargs with it"
             )
+        if accumulation_scheduler((self.trainer_kwargs or {}).get("callbacks")) is not None:
+            passes = self.batch_size // m  # Lightning's refusal names accumulate_grad_batches, not this
+            raise ConfigError(
+                f"micro_batch_size={m} sets Lightning's accumulate_grad_batches ({passes} passes a step) "
+                "for every epoch, which the GradientAccumulationScheduler in trainer_kwargs callbacks "
+                f"would set too; drop one, or for both give batch_size={m} without micro_batch_size "
+                f"and multiply the scheduler's factors by {passes}"
+            )
 
     # ---- data ------------------------------------------------------------------------------
     def _read(
