@@ -703,6 +703,10 @@ def test_micro_batch_size_trains_as_whole_batches_the_partial_last_one_too(serie
     (2.0, None, "a divisor of batch_size (8)"),
     (2, {"accumulate_grad_batches": 2}, "leave accumulate_grad_batches out of trainer_kwargs"),
     (2, {"limit_train_batches": 3}, "leave limit_train_batches out of trainer_kwargs"),
+    # Lightning's own refusal named accumulate_grad_batches, which the user had not set
+    (2, {"callbacks": GradientAccumulationScheduler({1: 2})},
+     "micro_batch_size=2 sets Lightning's accumulate_grad_batches (4 passes a step) for every epoch, "
+     "which the GradientAccumulationScheduler in trainer_kwargs callbacks would set too"),
 ])
 def test_micro_batch_size_refused_before_any_data_work(series, micro, trainer_kwargs, message):
     est = TSMambaForecaster(**TINY | {"batch_size": 8}, micro_batch_size=micro, trainer_kwargs=trainer_kwargs)
@@ -1744,6 +1748,61 @@ def test_min_lr_ratio_sets_where_the_learning_rate_schedule_ends(series, monkeyp
         TSMambaForecaster(**{**TINY, "patience": None}, learning_rate=0.01, min_lr_ratio=ratio).fit(series)
         assert schedules[-1].last_epoch > 10  # every step of the two epochs ran
         assert schedules[-1].get_last_lr()[0] == pytest.approx(0.01 * ratio, rel=1e-9)
+
+
+# the learning rates of each optimizer step of a plain fit of the series (11 batches an epoch, two
+# epochs) and of one accumulating 2 batches a step (6 steps an epoch, the last on one batch), as
+# they were before GradientAccumulationScheduler's steps were counted: to the bit, as results rest
+# on them (the floor, 0.05 x 0.01, comes one step after the last)
+PLAIN_LRS = [
+    0.01, 0.01, 0.00994694642456936, 0.009788970827484169, 0.009529602122536491, 0.009174634178000976,
+    0.008731996391191675, 0.008211576558828985, 0.007625, 0.006985369865740378, 0.006306974436292493,
+    0.005604967944535516, 0.004895032055464484, 0.004193025563707506, 0.0035146301342596233,
+    0.002875000000000001, 0.002288423441171016, 0.0017680036088083256, 0.0013253658219990253,
+    0.0009703978774635095, 0.0007110291725158313, 0.0005530535754306395,
+]
+ACCUMULATED_LRS = [
+    0.01, 0.009838147674873074, 0.009363620667976085, 0.0086087572106361, 0.007625, 0.006479390464236974,
+    0.00525, 0.004020609535763026, 0.002875000000000001, 0.0018912427893638996, 0.0011363793320239163,
+    0.0006618523251269261,
+]
+
+
+def test_a_gradient_accumulation_scheduler_lays_the_schedule_over_the_steps_it_takes(series):
+    """The schedule had been laid over estimated_stepping_batches, which reads a
+    GradientAccumulationScheduler's fit as accumulating 1 (it sets its factor as each epoch
+    starts): {0: 2} laid 22 steps over 12, {1: 4} 22 over 14, and the cosine stopped short of its
+    floor (0.0049 and 0.0035 of 0.01, not 0.0005). Now each epoch counts ceil(batches / its factor):
+    {0: 2} trains as accumulate_grad_batches=2 to the bit, {1: 4} as a plain fit cut to its 14 steps;
+    fits without a scheduler keep their learning rates to the bit."""
+
+    class Rates(Callback):
+        def __init__(self):
+            self.lrs = []
+
+        def on_before_optimizer_step(self, trainer, pl_module, optimizer):
+            self.lrs.append(optimizer.param_groups[0]["lr"])
+
+        def on_train_end(self, trainer, pl_module):  # after the last step: the floor
+            self.lrs.append(trainer.lr_scheduler_configs[0].scheduler.get_last_lr()[0])
+
+    def fit(*callbacks, **kwargs):
+        rates = Rates()
+        est = TSMambaForecaster(**{**TINY, "d_model": 8, "patience": None}, learning_rate=0.01,
+                                trainer_kwargs={"callbacks": [*callbacks, rates], **kwargs}).fit(series)
+        return rates.lrs, est.network_.state_dict()
+
+    floor = [0.01 * 0.05]
+    assert fit()[0] == PLAIN_LRS + floor
+    accumulated, weights = fit(accumulate_grad_batches=2)
+    assert accumulated == ACCUMULATED_LRS + floor
+    scheduled, scheduled_weights = fit(GradientAccumulationScheduler({0: 2}))
+    assert scheduled == ACCUMULATED_LRS + floor
+    for name, weight in weights.items():
+        assert torch.equal(scheduled_weights[name], weight), name
+    later, _ = fit(GradientAccumulationScheduler({1: 4}))
+    assert len(later) == 11 + 3 + 1 and later[-1] == pytest.approx(floor[0], rel=1e-12)
+    assert later == fit(max_steps=14)[0]
 
 
 def test_parameters_that_would_train_nothing_or_read_as_true_are_refused(series):

@@ -16,7 +16,7 @@ import lightning as L
 import numpy as np
 import pytest
 import torch
-from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.callbacks import Callback, GradientAccumulationScheduler
 from lightning.pytorch.plugins.io import AsyncCheckpointIO, TorchCheckpointIO
 from lightning.pytorch.strategies import SingleDeviceStrategy
 from torch.utils.data import DataLoader, TensorDataset
@@ -34,6 +34,7 @@ from tsmamba.training import (
     check_training_length,
     forecast_loss,
     make_trainer,
+    optimizer_steps,
     trainer_errors,
 )
 
@@ -370,7 +371,7 @@ def test_the_optimizer_is_adamw_without_decay_on_the_ssm_parameters_and_its_sche
                               headdim=4, chunk_size=4, **extra)
     module = ForecastingModule(MambaForecaster(config), learning_rate=1e-3, weight_decay=0.1,
                                warmup_fraction=0.1, min_lr_ratio=0.05)
-    module._trainer = SimpleNamespace(estimated_stepping_batches=100)
+    module._trainer = SimpleNamespace(estimated_stepping_batches=100, callbacks=[])
     setup = module.configure_optimizers()
     optimizer, scheduler = setup["optimizer"], setup["lr_scheduler"]["scheduler"]
     assert isinstance(optimizer, torch.optim.AdamW) and optimizer.defaults["betas"] == (0.9, 0.95)
@@ -657,7 +658,7 @@ def test_channel_skip_trains_in_its_own_groups_at_its_share_of_the_learning_rate
                               headdim=4, chunk_size=4, input_skip=True, channel_skip=True)
     module = ForecastingModule(MambaForecaster(config), learning_rate=1e-3, weight_decay=0.1,
                                channel_skip_lr_ratio=0.25)
-    module._trainer = SimpleNamespace(estimated_stepping_batches=40)
+    module._trainer = SimpleNamespace(estimated_stepping_batches=40, callbacks=[])
     setup = module.configure_optimizers()
     optimizer, scheduler = setup["optimizer"], setup["lr_scheduler"]["scheduler"]
     names = {id(p): n for n, p in module.network.named_parameters()}
@@ -681,13 +682,33 @@ def test_the_learning_rate_decays_to_the_min_lr_ratio_given():
     """The cosine ends at min_lr_ratio x learning_rate, whatever ratio is given (helper: the ratio
     fixed at its default 0.05 passed)."""
     module = tiny_module(learning_rate=1e-3, min_lr_ratio=0.3)
-    module._trainer = SimpleNamespace(estimated_stepping_batches=20)
+    module._trainer = SimpleNamespace(estimated_stepping_batches=20, callbacks=[])
     setup = module.configure_optimizers()
     optimizer, scheduler = setup["optimizer"], setup["lr_scheduler"]["scheduler"]
     for _ in range(20):
         optimizer.step()
         scheduler.step()
     assert optimizer.param_groups[0]["lr"] == pytest.approx(0.3e-3)
+
+
+def test_optimizer_steps_counts_each_epoch_of_an_accumulation_schedule():
+    """Under a GradientAccumulationScheduler (the last one's word final) each epoch steps
+    ceil(batches / its factor) times, at most max_steps; without one, or with no epochs to count
+    (max_epochs=-1, an endless loader), Lightning's estimate stands (it read the factor as 1)."""
+    def trainer(*callbacks, max_epochs=3, max_steps=-1, batches=10, estimated=30):
+        return SimpleNamespace(callbacks=[Callback(), *callbacks], max_epochs=max_epochs, max_steps=max_steps,
+                               num_training_batches=batches, estimated_stepping_batches=estimated)
+
+    assert optimizer_steps(trainer()) == 30
+    assert optimizer_steps(trainer(GradientAccumulationScheduler({1: 4}))) == 10 + 3 + 3
+    assert optimizer_steps(trainer(GradientAccumulationScheduler({0: 3, 2: 1}))) == 4 + 4 + 10
+    assert optimizer_steps(trainer(GradientAccumulationScheduler({1: 4}),
+                                   GradientAccumulationScheduler({0: 5}))) == 2 + 2 + 2
+    assert optimizer_steps(trainer(GradientAccumulationScheduler({1: 4}), max_steps=12, estimated=12)) == 12
+    assert optimizer_steps(trainer(GradientAccumulationScheduler({1: 4}), max_steps=20, estimated=20)) == 16
+    endless = GradientAccumulationScheduler({0: 2})
+    assert optimizer_steps(trainer(endless, max_epochs=-1, max_steps=7, estimated=7)) == 7
+    assert optimizer_steps(trainer(endless, batches=math.inf, max_steps=7, estimated=7)) == 7
 
 
 def test_the_end_of_epoch_check_draws_no_dropout_and_keeps_the_training_mode():
@@ -762,7 +783,7 @@ def test_a_frozen_linear_path_stays_where_it_is_while_the_mamba_path_trains():
             p.normal_()
     module = ForecastingModule(network, learning_rate=1e-2, weight_decay=0.5, warmup_fraction=0.0,
                                freeze_linear_path=True)
-    module._trainer = SimpleNamespace(estimated_stepping_batches=5)
+    module._trainer = SimpleNamespace(estimated_stepping_batches=5, callbacks=[])
     optimizer = module.configure_optimizers()["optimizer"]
     assert optimizer.param_groups[0]["weight_decay"] == 0.5
     assert all(p is not network.head.weight for p in optimizer.param_groups[0]["params"])

@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 import torch
-from lightning.pytorch.callbacks import GradientAccumulationScheduler
 from pandas.tseries.frequencies import to_offset
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError as SklearnNotFittedError
@@ -76,6 +75,7 @@ from tsmamba.runtime import release_freed_memory
 from tsmamba.training import (
     PROCESS_STATE_LOCK,
     ForecastingModule,
+    accumulation_scheduler,
     check_gradient_clip,
     check_objective,
     check_patience,
@@ -428,6 +428,14 @@ class TSMambaForecaster(BaseEstimator):
             raise ConfigError(
                 f"micro_batch_size accumulates batch_size // micro_batch_size passes a step itself; "
                 f"leave {' and '.join(clash)} out of trainer_kwargs with it"
+            )
+        if accumulation_scheduler((self.trainer_kwargs or {}).get("callbacks")) is not None:
+            passes = self.batch_size // m  # Lightning's refusal names accumulate_grad_batches, not this
+            raise ConfigError(
+                f"micro_batch_size={m} sets Lightning's accumulate_grad_batches ({passes} passes a step) "
+                "for every epoch, which the GradientAccumulationScheduler in trainer_kwargs callbacks "
+                f"would set too; drop one, or for both give batch_size={m} without micro_batch_size "
+                f"and multiply the scheduler's factors by {passes}"
             )
 
     # ---- data ------------------------------------------------------------------------------
@@ -1517,10 +1525,10 @@ def _accumulation(trainer: lightning.Trainer, given: Any) -> Any:
     accumulate_grad_batches), or where a GradientAccumulationScheduler among the trainer's
     callbacks sets them at each epoch's start (the last one's word is final), its schedule:
     {"first epoch": batches} at each change, one number when they never change."""
-    schedulers = [c for c in trainer.callbacks if isinstance(c, GradientAccumulationScheduler)]
-    if not schedulers:
+    scheduler = accumulation_scheduler(trainer.callbacks)
+    if scheduler is None:
         return given
-    scheduling = schedulers[-1].scheduling  # Lightning adds {0: 1} where the user's starts later
+    scheduling = scheduler.scheduling  # Lightning adds {0: 1} where the user's starts later
     changes: dict[str, int] = {}
     factor = None
     for epoch in sorted(scheduling):

@@ -37,7 +37,13 @@ import torch.nn.functional as F
 from fsspec.core import url_to_fs
 from fsspec.implementations.local import LocalFileSystem
 from lightning.pytorch.accelerators import CPUAccelerator
-from lightning.pytorch.callbacks import Callback, Checkpoint, EarlyStopping, ModelCheckpoint
+from lightning.pytorch.callbacks import (
+    Callback,
+    Checkpoint,
+    EarlyStopping,
+    GradientAccumulationScheduler,
+    ModelCheckpoint,
+)
 from lightning.pytorch.callbacks.early_stopping import EarlyStoppingReason
 from lightning.pytorch.plugins.io import CheckpointIO, TorchCheckpointIO
 from lightning.pytorch.trainer.states import TrainerFn
@@ -421,7 +427,7 @@ class ForecastingModule(L.LightningModule):
     def configure_optimizers(self) -> dict[str, Any]:
         groups = self.network.param_groups(self.weight_decay, self.learning_rate * self.channel_skip_lr_ratio)
         optimizer = torch.optim.AdamW(groups, lr=self.learning_rate, betas=_BETAS)
-        estimated = self.trainer.estimated_stepping_batches
+        estimated = optimizer_steps(self.trainer)
         if not math.isfinite(estimated):  # max_epochs=-1 and no max_steps: OverflowError in int()
             raise ConfigError(
                 "the learning-rate schedule needs a finite number of training steps, but "
@@ -878,6 +884,28 @@ def check_gradient_clip(value: Any) -> float | None:
     negative one switched clipping off silently, NaN and text failed inside Lightning."""
     return check_number(value, "gradient_clip_val", lambda v: v >= 0,
                         "a number >= 0 (0 or None: no clipping)", allow_none=True)
+
+
+def accumulation_scheduler(callbacks: Any) -> GradientAccumulationScheduler | None:
+    """The GradientAccumulationScheduler among ``callbacks`` (trainer_kwargs' or a trainer's) whose
+    word is final: each sets ``accumulate_grad_batches`` at every epoch's start, the last one last."""
+    schedulers = [c for c in _callback_list(callbacks) if isinstance(c, GradientAccumulationScheduler)]
+    return schedulers[-1] if schedulers else None
+
+
+def optimizer_steps(trainer: L.Trainer) -> float:
+    """The optimizer steps of the fit (the learning-rate schedule's length): Lightning's
+    ``estimated_stepping_batches``, but under a GradientAccumulationScheduler, which that reads as
+    accumulating 1 (the schedule sets it only as each epoch starts), ceil(batches / that epoch's
+    accumulation) an epoch: Lightning steps on an epoch's last batch, whatever its window holds."""
+    estimated = trainer.estimated_stepping_batches  # loads the training data if not yet loaded
+    scheduler = accumulation_scheduler(trainer.callbacks)
+    if scheduler is None or trainer.max_epochs == -1 or not math.isfinite(trainer.num_training_batches):
+        return estimated  # max_steps (or inf) where there are no epochs to count
+    batches = trainer.num_training_batches
+    steps = sum(math.ceil(batches / scheduler.get_accumulate_grad_batches(epoch))
+                for epoch in range(trainer.max_epochs))
+    return steps if trainer.max_steps == -1 else min(steps, trainer.max_steps)
 
 
 def _callback_list(callbacks: Any) -> list[Callback]:
