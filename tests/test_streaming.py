@@ -1693,3 +1693,23 @@ def test_a_history_with_a_missing_value_names_the_stream_and_what_its_policies_c
     for histories in ({"north": series.iloc[:60], "south": history}, [series.iloc[:60], history]):
         with pytest.raises(DataValidationError, match=r"^series ('south'|1)'s history: "):  # which of them
             model.stream(histories)
+
+
+def test_csv_lines_of_a_model_with_a_channel_named_date_keep_their_time(series):
+    """A model whose time column is 'ds' and whose first channel is 'date': the reader had put
+    the line's time under 'date', where the channel's value overwrote it, so every line was taken
+    as the next step whatever its time (a line 5 steps later was accepted, a stale one too)."""
+    named = series.set_axis(["date", "c1", "c2"], axis=1).rename_axis("ds")
+    est = TSMambaForecaster(**TINY).fit(named.iloc[:80])
+    reader = CSVLineReader(est.columns_)
+    assert reader.read(f"ds,{','.join(est.columns_)}") is None
+    stream = est.stream(named.iloc[:60])
+    later = named.iloc[65]
+    with pytest.raises(StreamError, match=re.escape("gap: 5 step(s) missing")):
+        stream.update(reader.read(f"{later.name},{','.join(map(str, later))}"))
+    row = named.iloc[60]
+    expected = est.stream(named.iloc[:60]).update(row)
+    line = f"{row.name},{','.join(map(str, row))}"
+    pd.testing.assert_frame_equal(stream.update(reader.read(line)), expected)
+    with pytest.raises(ConfigError, match=r"channels named 'date', 'ds', 'timestamp' and 'time' leave no"):
+        CSVLineReader(["date", "ds", "timestamp", "time"])

@@ -842,13 +842,14 @@ class CSVLineReader:
     (other names are ignored and listed in ``ignored``). Each line is one observation: a quoted
     field cannot span lines. A byte-order mark before the first line is ignored.
 
-    ``read(line)`` returns ``{"date": time, channel: value, ...}`` with missing-value words
-    (``NA``, empty, ...) as ``"nan"``, or None for a blank or header line. A bad line (a stray
-    quote, the wrong number of fields) raises :class:`StreamError` and changes nothing but the
-    line count: the lines after it are read as they would have been (so a header after a bad
-    first line is a bad row, as a header anywhere but first is); a header that lacks a channel,
-    names one twice or starts with one raises :class:`DataValidationError`, since the lines after
-    it could not be read.
+    ``read(line)`` returns ``{time_key: time, channel: value, ...}`` with missing-value words
+    (``NA``, empty, ...) as ``"nan"``, or None for a blank or header line; ``time_key`` is
+    ``"date"``, or the first of ``"ds"``, ``"timestamp"``, ``"time"`` that names no channel
+    (:class:`ConfigError` when all four do). A bad line (a stray quote, the wrong number of
+    fields) raises :class:`StreamError` and changes nothing but the line count: the lines after
+    it are read as they would have been (so a header after a bad first line is a bad row, as a
+    header anywhere but first is); a header that lacks a channel, names one twice or starts with
+    one raises :class:`DataValidationError`, since the lines after it could not be read.
 
     A line may also come as bytes (``sys.stdin.buffer``): it is decoded on its own with
     ``encoding``, so a byte that is not that encoding rejects its line only, unless it is the
@@ -870,6 +871,12 @@ class CSVLineReader:
     ) -> None:
         check_csv_marks(sep, decimal)
         self.columns = list(columns)
+        # the key an observation holds its time under: "date" had been overwritten by a channel so named
+        self.time_key = next((key for key in _TIME_KEYS if key not in self.columns), None)
+        if self.time_key is None:
+            named = f"{', '.join(map(repr, _TIME_KEYS[:-1]))} and {_TIME_KEYS[-1]!r}"
+            raise ConfigError(f"channels named {named} leave no key for a line's time in an update; "
+                              "rename one of them")
         self.time_name = str(time_name)
         self.date_format = date_format
         self.sep, self.decimal = sep, decimal
@@ -934,7 +941,7 @@ class CSVLineReader:
                 raise StreamError(
                     f"timestamp {time!r} does not match date_format {self.date_format!r}"
                 ) from None
-        return {"date": time, **values}
+        return {self.time_key: time, **values}
 
     def _number(self, column: str, text: str) -> str:
         """A value field with its decimal mark as '.', the form :meth:`Stream.update` reads."""
