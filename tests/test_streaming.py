@@ -1713,3 +1713,19 @@ def test_csv_lines_of_a_model_with_a_channel_named_date_keep_their_time(series):
     pd.testing.assert_frame_equal(stream.update(reader.read(line)), expected)
     with pytest.raises(ConfigError, match=r"channels named 'date', 'ds', 'timestamp' and 'time' leave no"):
         CSVLineReader(["date", "ds", "timestamp", "time"])
+
+
+def test_a_series_with_an_empty_history_frame_starts_empty_beside_the_warmed_ones(model64, series):
+    """{id: empty frame} starts a series with no history, as the error for one frame with two
+    ids advises (it had raised "the series has no rows (need >= 2 for inferring a frequency)");
+    the warmed series forecast as their full recomputations, the empty one from its first row."""
+    stream = model64.stream({"a": series.iloc[:100], "b": series.iloc[:0]})
+    assert stream.steps == {"a": 100, "b": 0} and stream.last_timestamp["b"] is None
+    out = stream.update({"a": series.iloc[100], "b": series.iloc[0]})
+    for key, seen in (("a", series.iloc[:101]), ("b", series.iloc[:1])):
+        full = model64.predict(seen, context="full").to_numpy()
+        np.testing.assert_allclose(out[key].to_numpy(), full, rtol=0, atol=1e-10)
+    assert model64.stream(series.iloc[:0].reset_index()).steps == 0  # one series: as history=None
+    with pytest.raises(DataValidationError, match=r"^series 'b''s history: the frame's columns differ .* "
+                                                  rf"missing \['{series.columns[0]}'\]"):
+        model64.stream({"a": series.iloc[:100], "b": series.iloc[:0, 1:]})

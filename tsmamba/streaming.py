@@ -184,11 +184,16 @@ class Stream:
             raise ConfigError(f"ids is a list of series ids, got {ids!r}; for one series pass ids=[{ids!r}]")
         ids = None if ids is None else list(ids)
 
-        def read(frame: Any, key: Any = None) -> pd.DataFrame:  # read as predict reads a frame
+        def read(frame: Any, key: Any = None) -> pd.DataFrame | None:  # read as predict reads a frame
+            whose = "" if key is None else f"series {key!r}'s history: "  # which of 500 it was
+            if isinstance(frame, pd.DataFrame) and not len(frame):  # no history: {id: empty frame}
+                differ = self._empty_frame_differs(frame)  # (it had been "no rows" from the reader)
+                if differ:
+                    raise DataValidationError(f"{whose}{differ}")
+                return None
             try:
                 return self.forecaster._frame_for_prediction(frame, caller="stream")
             except DataValidationError as exc:
-                whose = "" if key is None else f"series {key!r}'s history: "  # which of 500 it was
                 policies = (" (missing= and gaps= apply to the updates after the history, not to the "
                             "history)" if "read_series's" in str(exc) else "")
                 if not whose and not policies:
@@ -632,10 +637,7 @@ class Stream:
                 "stream.update({id: row}) or warm each with its own history"
             )
         if isinstance(rows, pd.DataFrame) and not len(rows):  # an empty batch of arrivals
-            present = [str(c) for c in rows.columns]  # its columns are those of the rows to come
-            fitted_time = self.forecaster.index_.name  # the time column, as predict finds it
-            time_col = fitted_time if fitted_time in present else "date"
-            differ = self.forecaster._columns_differ(present, time_col)
+            differ = self._empty_frame_differs(rows)
             if differ:
                 raise StreamError(differ)
             return self.forecast(as_array=as_array)
@@ -663,6 +665,13 @@ class Stream:
         self._seen[0] += gap_steps + len(frame)
         self._last_time[0], self._last_values[0] = frame.index[-1], values[-1]
         return self.forecast(as_array=as_array)
+
+    def _empty_frame_differs(self, frame: pd.DataFrame) -> str | None:
+        """Why the columns of a frame of no rows are not those of rows to come (the model's
+        channels and a time column), or None when they are."""
+        present = [str(c) for c in frame.columns]
+        fitted_time = self.forecaster.index_.name  # the time column, as predict finds it
+        return self.forecaster._columns_differ(present, fitted_time if fitted_time in present else "date")
 
     def forecast(self, *, as_array: bool = False) -> pd.DataFrame | np.ndarray | dict:
         """The current forecast of every series (no state change): an ``horizon x channels``
