@@ -1729,3 +1729,30 @@ def test_a_series_with_an_empty_history_frame_starts_empty_beside_the_warmed_one
     with pytest.raises(DataValidationError, match=r"^series 'b''s history: the frame's columns differ .* "
                                                   rf"missing \['{series.columns[0]}'\]"):
         model64.stream({"a": series.iloc[:100], "b": series.iloc[:0, 1:]})
+
+
+@pytest.mark.parametrize("huge", [10**400, -(10**5000)], ids=["1e400", "-1e5000"])
+def test_an_integer_beyond_float64_is_a_stream_error(model, series, huge):
+    """float() of an int past 1.8e308 raised a bare OverflowError from update and update_array."""
+    stream = model.stream(history=series.iloc[:60])
+    before = snapshot(stream)
+    with pytest.raises(StreamError, match=r"column 'c1': an integer beyond float64's range \(±1.8e308\)"):
+        stream.update({"c0": 1.0, "c1": huge, "c2": 3.0})
+    with pytest.raises(StreamError, match=r"update_array takes numbers float64 holds, got an integer beyond"):
+        stream.update_array(np.array([1.0, huge, 3.0], dtype=object))
+    assert_same_snapshot(before, snapshot(stream))
+
+
+def test_dates_and_booleans_are_not_numbers_in_update_array_either(model, series):
+    """update_array read a datetime64 row as its nanoseconds (1.5e18, within float32's scaled
+    range, so forecast from), and booleans as 1 and 0, which update refuses; so did update a
+    datetime64 value."""
+    stream = model.stream(history=series.iloc[:60])
+    before = snapshot(stream)
+    for values in (np.array(["2016-01-01"] * 3, dtype="datetime64[ns]"), np.array([True, False, True]),
+                   np.array([np.datetime64("2016-01-01", "ns"), 2.0, 3.0], dtype=object)):
+        with pytest.raises(StreamError, match=r"update_array takes numbers, got "):
+            stream.update_array(values)
+    with pytest.raises(StreamError, match=r"column 'c0': value np.datetime64\(.*\) is not numeric"):
+        stream.update({"c0": np.datetime64("2016-01-01", "ns"), "c1": 2.0, "c2": 3.0})
+    assert_same_snapshot(before, snapshot(stream))

@@ -319,12 +319,14 @@ class Stream:
         for j, c in enumerate(self.columns):
             v = data[c]
             try:
-                if isinstance(v, (bool, np.bool_)) or (isinstance(v, str) and "_" in v):
-                    raise ValueError  # float() reads True as 1 and "1_000" as 1000; a CSV reader does not
+                if _not_a_number(v) or (isinstance(v, str) and "_" in v):
+                    raise ValueError  # float() reads "1_000" as 1000; a CSV reader does not
                 # None and pandas' NA (a nullable column's row) are missing values, met by the policy
                 values[j] = np.nan if v is None or v is pd.NA else float(v)
             except (TypeError, ValueError):
                 raise StreamError(f"column {c!r}: value {v!r} is not numeric") from None
+            except OverflowError:  # an int past 1.8e308 (its repr may be too long to print)
+                raise StreamError(f"column {c!r}: {_BEYOND_FLOAT64}") from None
         if ts is not None:
             raw = ts
             try:
@@ -586,14 +588,20 @@ class Stream:
         arr = np.asarray(values)
         if np.iscomplexobj(arr):  # float64 would drop the imaginary parts, with only a warning
             raise StreamError("update_array takes real numbers, got complex values; pass the real values")
-        if arr.dtype == object:  # pandas' NA (from a nullable column) is a missing value, as None is
-            flat = [np.nan if v is pd.NA else v for v in arr.ravel()]
-            arr = np.array(flat, dtype=object).reshape(arr.shape)
         try:
+            if arr.dtype.kind in "bMm":  # read as 1 and 0, or as nanoseconds (a date as 1.5e18)
+                raise ValueError
+            if arr.dtype == object:  # pandas' NA (from a nullable column) is a missing value, as None is
+                flat = [np.nan if v is pd.NA else v for v in arr.ravel()]
+                if any(map(_not_a_number, flat)):
+                    raise ValueError
+                arr = np.array(flat, dtype=object).reshape(arr.shape)
             arr = arr.astype(np.float64, copy=False)
         except (TypeError, ValueError):  # text or objects: numpy's own error had come through
-            raise StreamError(f"update_array takes numbers, got {values!r:.80}; use update() for rows "
-                              "with names or timestamps") from None
+            raise StreamError(f"update_array takes numbers, got {arr.dtype} values {values!r:.80}; use "
+                              "update() for rows with names or timestamps") from None
+        except OverflowError:  # an int past 1.8e308 (its repr may be too long to print)
+            raise StreamError(f"update_array takes numbers float64 holds, got {_BEYOND_FLOAT64}") from None
         if arr.shape not in ((C,), (B, C)) or (arr.ndim == 1 and B != 1):
             raise StreamError(
                 f"update_array takes ({B}, {C}) values"
@@ -826,6 +834,14 @@ class Stream:
                 "named zone first (e.g. index.tz_convert('Europe/Paris'))"
             ) from None
         return {"ns": int(ts.value), "tz": zone, "unit": ts.unit}
+
+
+_BEYOND_FLOAT64 = "an integer beyond float64's range (±1.8e308)"
+
+
+def _not_a_number(value: Any) -> bool:
+    """A value float() reads that is no number: True (1.0), a datetime64 (its nanoseconds)."""
+    return isinstance(value, (bool, np.bool_, np.datetime64, np.timedelta64))
 
 
 def _time_from_json(saved: dict | str | None) -> pd.Timestamp | None:
