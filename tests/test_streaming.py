@@ -1756,3 +1756,32 @@ def test_dates_and_booleans_are_not_numbers_in_update_array_either(model, series
     with pytest.raises(StreamError, match=r"column 'c0': value np.datetime64\(.*\) is not numeric"):
         stream.update({"c0": np.datetime64("2016-01-01", "ns"), "c1": 2.0, "c2": 3.0})
     assert_same_snapshot(before, snapshot(stream))
+
+
+def test_several_series_take_one_row_frames_as_one_series_does(model64, series):
+    """{id: df.tail(1)}, as update takes df.tail(1) for one series (it had been refused: "an update
+    needs 3 values (c0, c1, c2), got shape (1, 3)"); its index, or its time column, is the time."""
+    stream = model64.stream({"a": series.iloc[:100], "b": series.iloc[:120]})
+    by_series = model64.stream({"a": series.iloc[:100], "b": series.iloc[:120]})
+    out = stream.update({"a": series.iloc[[100]], "b": series.iloc[[120]].reset_index()})
+    expected = by_series.update({"a": series.iloc[100], "b": series.iloc[120]})
+    for key in ("a", "b"):
+        pd.testing.assert_frame_equal(out[key], expected[key])
+    assert stream.last_timestamp == {"a": series.index[100], "b": series.index[120]}
+    with pytest.raises(StreamError, match=r"^series 'b': gap: 2 step\(s\) missing"):  # read as its time
+        stream.update({"b": series.iloc[[123]]})
+
+
+def test_an_unreadable_row_of_several_series_names_its_series(model, series):
+    """A row that cannot be read (a value that is no number, a timestamp that is none, other
+    columns) had been refused without saying which of the series it was for."""
+    stream = model.stream({"a": series.iloc[:50], "b": series.iloc[:50]})
+    before = snapshot(stream)
+    good = series.iloc[50].to_dict()
+    for bad, match in (({**good, "c1": "x"}, "column 'c1': value 'x' is not numeric"),
+                       ({**good, "date": "soon"}, "timestamp 'soon' cannot be parsed"),
+                       ({"c0": 1.0}, "update columns differ from the model's"),
+                       (series.iloc[50:52], "update takes one row, got a frame of 2")):
+        with pytest.raises(StreamError, match=rf"^series 'b': {match}"):
+            stream.update({"a": series.iloc[50], "b": bad})
+        assert_same_snapshot(before, snapshot(stream))

@@ -283,9 +283,15 @@ class Stream:
         return self._forecast.is_inference() or any(t.is_inference() for t in self._state.tensors().values())
 
     # ---- validation (before any state change) ----------------------------------------------
+    def _who(self, b: int) -> str:
+        """The prefix naming series b in an error ("series 'north': "; none for a single series)."""
+        return "" if self.single else f"series {self.ids[b]!r}: "
+
     def _parse_row(self, row: Any) -> tuple[np.ndarray, pd.Timestamp | None]:
         """One observation -> (C,) float values and an optional timestamp."""
         ts = None
+        if isinstance(row, pd.DataFrame):  # df.tail(1), also as {id: df.tail(1)} (it had been an array)
+            row = self._one_row(row)
         if isinstance(row, pd.Series):  # keys as text, like the fitted columns (0 -> "0")
             data = {str(k): v for k, v in row.items()}
             if isinstance(row.name, (str, datetime.date, np.datetime64)):  # not a row number
@@ -348,7 +354,7 @@ class Stream:
         last_time: pd.Timestamp | None,
     ) -> tuple[np.ndarray, pd.Timestamp | None, int]:
         """Apply the policies: -> (values to feed, timestamp, number of gap steps to fill first)."""
-        who = "" if self.single else f"series {self.ids[b]!r}: "
+        who = self._who(b)
         gap_steps = 0
         if ts is None and last_time is not None and self.offset is not None:
             ts = last_time + self.offset  # no timestamp: the next step on the series' grid
@@ -463,10 +469,10 @@ class Stream:
 
     # ---- updates ---------------------------------------------------------------------------
     def _normalise_updates(self, rows: Any) -> dict[int, Any]:
-        if isinstance(rows, pd.DataFrame):
-            rows = self._frame_updates(rows)
         if self.single:
             return {0: rows}
+        if isinstance(rows, pd.DataFrame):
+            rows = self._frame_updates(rows)
         if isinstance(rows, Mapping):
             unknown = [k for k in rows if k not in self._position]
             if unknown:
@@ -480,25 +486,27 @@ class Stream:
             return dict(enumerate(list(rows)))
         raise StreamError(f"updates for several series: pass {{id: row}} or a ({len(self.ids)}, C) array")
 
-    def _frame_updates(self, frame: pd.DataFrame) -> Any:
-        """A frame of updates: its one row for one series (``df.tail(1)``); for several, one row
-        per series, indexed by their ids, as ``{id: row}`` (its array had been read as columns)."""
-        if self.single:
-            if len(frame) != 1:
-                raise StreamError(
-                    f"update takes one row, got a frame of {len(frame)}; feed a series' rows with "
-                    "update_many(frame), or one at a time"
-                )
-            timed = [k for k in self._time_keys if k in frame.columns]
-            both = isinstance(frame.index, pd.DatetimeIndex) and timed
-            if isinstance(frame.index, pd.MultiIndex) or both:
-                raise StreamError(  # the index had been ignored, or overridden by the column
-                    "a frame of one update takes its timestamp from a DatetimeIndex or a 'date' column; "
-                    + (f"this one has both (and {timed[0]!r}): keep one "
-                       f"(e.g. df.drop(columns={timed[0]!r}))" if both
-                       else "this one has a MultiIndex: keep the times (e.g. df.droplevel('unique_id'))")
-                )
-            return frame.iloc[0]  # named by its index label: a timestamp, or a row number (none)
+    def _one_row(self, frame: pd.DataFrame) -> pd.Series:
+        """A frame of one series' update (``df.tail(1)``) -> its row, named by its timestamp."""
+        if len(frame) != 1:
+            raise StreamError(
+                f"update takes one row, got a frame of {len(frame)}; feed a series' rows with "
+                "update_many(frame), or one at a time"
+            )
+        timed = [k for k in self._time_keys if k in frame.columns]
+        both = isinstance(frame.index, pd.DatetimeIndex) and timed
+        if isinstance(frame.index, pd.MultiIndex) or both:
+            raise StreamError(  # the index had been ignored, or overridden by the column
+                "a frame of one update takes its timestamp from a DatetimeIndex or a 'date' column; "
+                + (f"this one has both (and {timed[0]!r}): keep one "
+                   f"(e.g. df.drop(columns={timed[0]!r}))" if both
+                   else "this one has a MultiIndex: keep the times (e.g. df.droplevel('unique_id'))")
+            )
+        return frame.iloc[0]  # named by its index label: a timestamp, or a row number (none)
+
+    def _frame_updates(self, frame: pd.DataFrame) -> dict:
+        """A frame of updates for several series, one row per series indexed by their ids, as
+        ``{id: row}`` (its array had been read as columns)."""
         if not all(k in self._position for k in frame.index):
             raise StreamError(
                 "a frame of updates for several series needs their ids as its index, one row each "
@@ -532,7 +540,10 @@ class Stream:
             return self._forecasts([], as_array)
         plan = []  # validated before any state change
         for b, r in updates.items():
-            values, ts = self._parse_row(r)
+            try:
+                values, ts = self._parse_row(r)
+            except StreamError as exc:  # which of 10,000 series it was (parse errors had not said)
+                raise StreamError(f"{self._who(b)}{exc}") from None
             values, ts, gap_steps = self._resolve(b, values, ts, self._last_values[b], self._last_time[b])
             plan.append((b, values, ts, gap_steps))
 
@@ -616,9 +627,8 @@ class Stream:
         if len(bad):  # update's missing-value policy on those rows, at their derived timestamps
             arr = arr.copy()  # not the caller's array
             for b in bad:
-                who = "" if self.single else f"series {self.ids[b]!r}: "
                 ts = next_time[b] if self.offset is not None else None
-                arr[b] = self._filled(who, arr[b], ts, self._last_values[b])
+                arr[b] = self._filled(self._who(b), arr[b], ts, self._last_values[b])
         marks_t = ahead = None
         if self.network.config.n_marks:
             marks_t, ahead = self._next_calendar(next_time)
@@ -828,9 +838,8 @@ class Stream:
         try:
             zone = zone_name(pd.DatetimeIndex([ts]))
         except ValueError as exc:
-            who = "" if self.single else f"series {self.ids[b]!r}: "
             raise StreamError(
-                f"{who}cannot save the last timestamp {ts}: {exc}; convert the series to a "
+                f"{self._who(b)}cannot save the last timestamp {ts}: {exc}; convert the series to a "
                 "named zone first (e.g. index.tz_convert('Europe/Paris'))"
             ) from None
         return {"ns": int(ts.value), "tz": zone, "unit": ts.unit}
