@@ -1785,3 +1785,19 @@ def test_an_unreadable_row_of_several_series_names_its_series(model, series):
         with pytest.raises(StreamError, match=rf"^series 'b': {match}"):
             stream.update({"a": series.iloc[50], "b": bad})
         assert_same_snapshot(before, snapshot(stream))
+
+
+def test_update_array_refuses_rows_labelled_by_ids_in_another_order(model64, series):
+    """A frame of several series' rows indexed by their ids in another order than the stream's
+    had been read by position: series 'a' took 'b''s row and 'b' took 'a''s, without a word."""
+    stream = model64.stream({"a": series.iloc[:100], "b": series.iloc[:120]})
+    before = snapshot(stream)
+    rows = {"a": series.iloc[100], "b": series.iloc[120]}
+    swapped = pd.DataFrame([rows["b"], rows["a"]], index=["b", "a"])
+    with pytest.raises(StreamError, match=re.escape("update_array reads rows in the stream's order of ids "
+                                                    "['a', 'b'], got them labelled ['b', 'a']")):
+        stream.update_array(swapped)
+    assert_same_snapshot(before, snapshot(stream))
+    by_id = copy.copy(stream).update(rows, as_array=True)
+    in_order = swapped.loc[["a", "b"]]  # the stream's order
+    np.testing.assert_array_equal(stream.update_array(in_order), by_id)

@@ -596,6 +596,12 @@ class Stream:
                 raise StreamError(f"update_array reads values in the fitted order {self.columns[:10]}, got "
                                   f"them labelled {labels[:10]}; pass them in that order, or use update() "
                                   "to match them by name")
+        if isinstance(values, pd.DataFrame) and not self.single:  # rows by id, in another order: swapped
+            rows = values.index.tolist()
+            if rows != self.ids and not set(rows).isdisjoint(self._position):
+                raise StreamError(f"update_array reads rows in the stream's order of ids {self.ids[:10]}, "
+                                  f"got them labelled {rows[:10]}; pass them in that order "
+                                  "(df.loc[stream.ids]), or use update() to match them by id")
         arr = np.asarray(values)
         if np.iscomplexobj(arr):  # float64 would drop the imaginary parts, with only a warning
             raise StreamError("update_array takes real numbers, got complex values; pass the real values")
