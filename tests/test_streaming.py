@@ -1801,3 +1801,18 @@ def test_update_array_refuses_rows_labelled_by_ids_in_another_order(model64, ser
     by_id = copy.copy(stream).update(rows, as_array=True)
     in_order = swapped.loc[["a", "b"]]  # the stream's order
     np.testing.assert_array_equal(stream.update_array(in_order), by_id)
+
+
+def test_update_array_refuses_a_row_labelled_with_another_time_than_the_next_step(model, series):
+    """update_array feeds the step after the last; a Series named by a later, stale or repeated
+    time (df.iloc[t]) or a frame indexed by one had its time ignored and was fed as that step."""
+    stream = model.stream(history=series.iloc[:60])
+    before = snapshot(stream)
+    for row in (series.iloc[63], series.iloc[59], series.iloc[[63]],
+                series.iloc[60].rename(str(series.index[62]))):
+        with pytest.raises(StreamError, match=re.escape(f"update_array feeds the step after the last, "
+                                                        f"{series.index[60]}, but the row is labelled ")):
+            stream.update_array(row)
+        assert_same_snapshot(before, snapshot(stream))
+    np.testing.assert_array_equal(copy.copy(stream).update_array(series.iloc[60]),  # the next step
+                                  stream.update_array(series.iloc[60].to_numpy()))

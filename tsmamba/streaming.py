@@ -602,6 +602,8 @@ class Stream:
                 raise StreamError(f"update_array reads rows in the stream's order of ids {self.ids[:10]}, "
                                   f"got them labelled {rows[:10]}; pass them in that order "
                                   "(df.loc[stream.ids]), or use update() to match them by id")
+        if self.single:
+            self._check_labelled_time(values)
         arr = np.asarray(values)
         if np.iscomplexobj(arr):  # float64 would drop the imaginary parts, with only a warning
             raise StreamError("update_array takes real numbers, got complex values; pass the real values")
@@ -645,6 +647,25 @@ class Stream:
         self._last_time = next_time
         out = self.forecaster.scaler_.inverse_transform(forecast.double().numpy())
         return out[0] if self.single else out
+
+    def _check_labelled_time(self, values: Any) -> None:
+        """StreamError when one series' row for update_array (a Series named by a time, a frame of
+        one row indexed by one) is labelled with another time than the step it feeds, the last
+        one's next (the label had been ignored: a later or stale row was fed as that step)."""
+        label = values.name if isinstance(values, pd.Series) else None
+        if isinstance(values, pd.DataFrame) and len(values) == 1:
+            label = values.index[0]  # a timestamp, or a row number (no time)
+        last = self._last_time[0]
+        if not isinstance(label, (str, datetime.date, np.datetime64)) or last is None or self.offset is None:
+            return
+        try:
+            ts = parse_time(label)
+        except (TypeError, ValueError):  # a name, not a time
+            return
+        expected = last + self.offset
+        if ts is not pd.NaT and self._in_model_zone(ts, "") != expected:
+            raise StreamError(f"update_array feeds the step after the last, {expected}, but the row is "
+                              f"labelled {ts}; use update() for a row at its own time (a gap)")
 
     @torch.no_grad()
     def update_many(self, rows: pd.DataFrame, *, as_array: bool = False) -> pd.DataFrame | np.ndarray:
