@@ -1693,3 +1693,126 @@ def test_a_history_with_a_missing_value_names_the_stream_and_what_its_policies_c
     for histories in ({"north": series.iloc[:60], "south": history}, [series.iloc[:60], history]):
         with pytest.raises(DataValidationError, match=r"^series ('south'|1)'s history: "):  # which of them
             model.stream(histories)
+
+
+def test_csv_lines_of_a_model_with_a_channel_named_date_keep_their_time(series):
+    """A model whose time column is 'ds' and whose first channel is 'date': the reader had put
+    the line's time under 'date', where the channel's value overwrote it, so every line was taken
+    as the next step whatever its time (a line 5 steps later was accepted, a stale one too)."""
+    named = series.set_axis(["date", "c1", "c2"], axis=1).rename_axis("ds")
+    est = TSMambaForecaster(**TINY).fit(named.iloc[:80])
+    reader = CSVLineReader(est.columns_)
+    assert reader.read(f"ds,{','.join(est.columns_)}") is None
+    stream = est.stream(named.iloc[:60])
+    later = named.iloc[65]
+    with pytest.raises(StreamError, match=re.escape("gap: 5 step(s) missing")):
+        stream.update(reader.read(f"{later.name},{','.join(map(str, later))}"))
+    row = named.iloc[60]
+    expected = est.stream(named.iloc[:60]).update(row)
+    line = f"{row.name},{','.join(map(str, row))}"
+    pd.testing.assert_frame_equal(stream.update(reader.read(line)), expected)
+    with pytest.raises(ConfigError, match=r"channels named 'date', 'ds', 'timestamp' and 'time' leave no"):
+        CSVLineReader(["date", "ds", "timestamp", "time"])
+
+
+def test_a_series_with_an_empty_history_frame_starts_empty_beside_the_warmed_ones(model64, series):
+    """{id: empty frame} starts a series with no history, as the error for one frame with two
+    ids advises (it had raised "the series has no rows (need >= 2 for inferring a frequency)");
+    the warmed series forecast as their full recomputations, the empty one from its first row."""
+    stream = model64.stream({"a": series.iloc[:100], "b": series.iloc[:0]})
+    assert stream.steps == {"a": 100, "b": 0} and stream.last_timestamp["b"] is None
+    out = stream.update({"a": series.iloc[100], "b": series.iloc[0]})
+    for key, seen in (("a", series.iloc[:101]), ("b", series.iloc[:1])):
+        full = model64.predict(seen, context="full").to_numpy()
+        np.testing.assert_allclose(out[key].to_numpy(), full, rtol=0, atol=1e-10)
+    assert model64.stream(series.iloc[:0].reset_index()).steps == 0  # one series: as history=None
+    with pytest.raises(DataValidationError, match=r"^series 'b''s history: the frame's columns differ .* "
+                                                  rf"missing \['{series.columns[0]}'\]"):
+        model64.stream({"a": series.iloc[:100], "b": series.iloc[:0, 1:]})
+
+
+@pytest.mark.parametrize("huge", [10**400, -(10**5000)], ids=["1e400", "-1e5000"])
+def test_an_integer_beyond_float64_is_a_stream_error(model, series, huge):
+    """float() of an int past 1.8e308 raised a bare OverflowError from update and update_array."""
+    stream = model.stream(history=series.iloc[:60])
+    before = snapshot(stream)
+    with pytest.raises(StreamError, match=r"column 'c1': an integer beyond float64's range \(±1.8e308\)"):
+        stream.update({"c0": 1.0, "c1": huge, "c2": 3.0})
+    with pytest.raises(StreamError, match=r"update_array takes numbers float64 holds, got an integer beyond"):
+        stream.update_array(np.array([1.0, huge, 3.0], dtype=object))
+    assert_same_snapshot(before, snapshot(stream))
+
+
+def test_dates_and_booleans_are_not_numbers_in_update_array_either(model, series):
+    """update_array read a datetime64 row as its nanoseconds (1.5e18, within float32's scaled
+    range, so forecast from), and booleans as 1 and 0, which update refuses; so did update a
+    datetime64 value."""
+    stream = model.stream(history=series.iloc[:60])
+    before = snapshot(stream)
+    for values in (np.array(["2016-01-01"] * 3, dtype="datetime64[ns]"), np.array([True, False, True]),
+                   np.array([np.datetime64("2016-01-01", "ns"), 2.0, 3.0], dtype=object)):
+        with pytest.raises(StreamError, match=r"update_array takes numbers, got "):
+            stream.update_array(values)
+    with pytest.raises(StreamError, match=r"column 'c0': value np.datetime64\(.*\) is not numeric"):
+        stream.update({"c0": np.datetime64("2016-01-01", "ns"), "c1": 2.0, "c2": 3.0})
+    assert_same_snapshot(before, snapshot(stream))
+
+
+def test_several_series_take_one_row_frames_as_one_series_does(model64, series):
+    """{id: df.tail(1)}, as update takes df.tail(1) for one series (it had been refused: "an update
+    needs 3 values (c0, c1, c2), got shape (1, 3)"); its index, or its time column, is the time."""
+    stream = model64.stream({"a": series.iloc[:100], "b": series.iloc[:120]})
+    by_series = model64.stream({"a": series.iloc[:100], "b": series.iloc[:120]})
+    out = stream.update({"a": series.iloc[[100]], "b": series.iloc[[120]].reset_index()})
+    expected = by_series.update({"a": series.iloc[100], "b": series.iloc[120]})
+    for key in ("a", "b"):
+        pd.testing.assert_frame_equal(out[key], expected[key])
+    assert stream.last_timestamp == {"a": series.index[100], "b": series.index[120]}
+    with pytest.raises(StreamError, match=r"^series 'b': gap: 2 step\(s\) missing"):  # read as its time
+        stream.update({"b": series.iloc[[123]]})
+
+
+def test_an_unreadable_row_of_several_series_names_its_series(model, series):
+    """A row that cannot be read (a value that is no number, a timestamp that is none, other
+    columns) had been refused without saying which of the series it was for."""
+    stream = model.stream({"a": series.iloc[:50], "b": series.iloc[:50]})
+    before = snapshot(stream)
+    good = series.iloc[50].to_dict()
+    for bad, match in (({**good, "c1": "x"}, "column 'c1': value 'x' is not numeric"),
+                       ({**good, "date": "soon"}, "timestamp 'soon' cannot be parsed"),
+                       ({"c0": 1.0}, "update columns differ from the model's"),
+                       (series.iloc[50:52], "update takes one row, got a frame of 2")):
+        with pytest.raises(StreamError, match=rf"^series 'b': {match}"):
+            stream.update({"a": series.iloc[50], "b": bad})
+        assert_same_snapshot(before, snapshot(stream))
+
+
+def test_update_array_refuses_rows_labelled_by_ids_in_another_order(model64, series):
+    """A frame of several series' rows indexed by their ids in another order than the stream's
+    had been read by position: series 'a' took 'b''s row and 'b' took 'a''s, without a word."""
+    stream = model64.stream({"a": series.iloc[:100], "b": series.iloc[:120]})
+    before = snapshot(stream)
+    rows = {"a": series.iloc[100], "b": series.iloc[120]}
+    swapped = pd.DataFrame([rows["b"], rows["a"]], index=["b", "a"])
+    with pytest.raises(StreamError, match=re.escape("update_array reads rows in the stream's order of ids "
+                                                    "['a', 'b'], got them labelled ['b', 'a']")):
+        stream.update_array(swapped)
+    assert_same_snapshot(before, snapshot(stream))
+    by_id = copy.copy(stream).update(rows, as_array=True)
+    in_order = swapped.loc[["a", "b"]]  # the stream's order
+    np.testing.assert_array_equal(stream.update_array(in_order), by_id)
+
+
+def test_update_array_refuses_a_row_labelled_with_another_time_than_the_next_step(model, series):
+    """update_array feeds the step after the last; a Series named by a later, stale or repeated
+    time (df.iloc[t]) or a frame indexed by one had its time ignored and was fed as that step."""
+    stream = model.stream(history=series.iloc[:60])
+    before = snapshot(stream)
+    for row in (series.iloc[63], series.iloc[59], series.iloc[[63]],
+                series.iloc[60].rename(str(series.index[62]))):
+        with pytest.raises(StreamError, match=re.escape(f"update_array feeds the step after the last, "
+                                                        f"{series.index[60]}, but the row is labelled ")):
+            stream.update_array(row)
+        assert_same_snapshot(before, snapshot(stream))
+    np.testing.assert_array_equal(copy.copy(stream).update_array(series.iloc[60]),  # the next step
+                                  stream.update_array(series.iloc[60].to_numpy()))

@@ -184,11 +184,16 @@ class Stream:
             raise ConfigError(f"ids is a list of series ids, got {ids!r}; for one series pass ids=[{ids!r}]")
         ids = None if ids is None else list(ids)
 
-        def read(frame: Any, key: Any = None) -> pd.DataFrame:  # read as predict reads a frame
+        def read(frame: Any, key: Any = None) -> pd.DataFrame | None:  # read as predict reads a frame
+            whose = "" if key is None else f"series {key!r}'s history: "  # which of 500 it was
+            if isinstance(frame, pd.DataFrame) and not len(frame):  # no history: {id: empty frame}
+                differ = self._empty_frame_differs(frame)  # (it had been "no rows" from the reader)
+                if differ:
+                    raise DataValidationError(f"{whose}{differ}")
+                return None
             try:
                 return self.forecaster._frame_for_prediction(frame, caller="stream")
             except DataValidationError as exc:
-                whose = "" if key is None else f"series {key!r}'s history: "  # which of 500 it was
                 policies = (" (missing= and gaps= apply to the updates after the history, not to the "
                             "history)" if "read_series's" in str(exc) else "")
                 if not whose and not policies:
@@ -278,9 +283,15 @@ class Stream:
         return self._forecast.is_inference() or any(t.is_inference() for t in self._state.tensors().values())
 
     # ---- validation (before any state change) ----------------------------------------------
+    def _who(self, b: int) -> str:
+        """The prefix naming series b in an error ("series 'north': "; none for a single series)."""
+        return "" if self.single else f"series {self.ids[b]!r}: "
+
     def _parse_row(self, row: Any) -> tuple[np.ndarray, pd.Timestamp | None]:
         """One observation -> (C,) float values and an optional timestamp."""
         ts = None
+        if isinstance(row, pd.DataFrame):  # df.tail(1), also as {id: df.tail(1)} (it had been an array)
+            row = self._one_row(row)
         if isinstance(row, pd.Series):  # keys as text, like the fitted columns (0 -> "0")
             data = {str(k): v for k, v in row.items()}
             if isinstance(row.name, (str, datetime.date, np.datetime64)):  # not a row number
@@ -314,12 +325,14 @@ class Stream:
         for j, c in enumerate(self.columns):
             v = data[c]
             try:
-                if isinstance(v, (bool, np.bool_)) or (isinstance(v, str) and "_" in v):
-                    raise ValueError  # float() reads True as 1 and "1_000" as 1000; a CSV reader does not
+                if _not_a_number(v) or (isinstance(v, str) and "_" in v):
+                    raise ValueError  # float() reads "1_000" as 1000; a CSV reader does not
                 # None and pandas' NA (a nullable column's row) are missing values, met by the policy
                 values[j] = np.nan if v is None or v is pd.NA else float(v)
             except (TypeError, ValueError):
                 raise StreamError(f"column {c!r}: value {v!r} is not numeric") from None
+            except OverflowError:  # an int past 1.8e308 (its repr may be too long to print)
+                raise StreamError(f"column {c!r}: {_BEYOND_FLOAT64}") from None
         if ts is not None:
             raw = ts
             try:
@@ -341,7 +354,7 @@ class Stream:
         last_time: pd.Timestamp | None,
     ) -> tuple[np.ndarray, pd.Timestamp | None, int]:
         """Apply the policies: -> (values to feed, timestamp, number of gap steps to fill first)."""
-        who = "" if self.single else f"series {self.ids[b]!r}: "
+        who = self._who(b)
         gap_steps = 0
         if ts is None and last_time is not None and self.offset is not None:
             ts = last_time + self.offset  # no timestamp: the next step on the series' grid
@@ -456,10 +469,10 @@ class Stream:
 
     # ---- updates ---------------------------------------------------------------------------
     def _normalise_updates(self, rows: Any) -> dict[int, Any]:
-        if isinstance(rows, pd.DataFrame):
-            rows = self._frame_updates(rows)
         if self.single:
             return {0: rows}
+        if isinstance(rows, pd.DataFrame):
+            rows = self._frame_updates(rows)
         if isinstance(rows, Mapping):
             unknown = [k for k in rows if k not in self._position]
             if unknown:
@@ -473,25 +486,27 @@ class Stream:
             return dict(enumerate(list(rows)))
         raise StreamError(f"updates for several series: pass {{id: row}} or a ({len(self.ids)}, C) array")
 
-    def _frame_updates(self, frame: pd.DataFrame) -> Any:
-        """A frame of updates: its one row for one series (``df.tail(1)``); for several, one row
-        per series, indexed by their ids, as ``{id: row}`` (its array had been read as columns)."""
-        if self.single:
-            if len(frame) != 1:
-                raise StreamError(
-                    f"update takes one row, got a frame of {len(frame)}; feed a series' rows with "
-                    "update_many(frame), or one at a time"
-                )
-            timed = [k for k in self._time_keys if k in frame.columns]
-            both = isinstance(frame.index, pd.DatetimeIndex) and timed
-            if isinstance(frame.index, pd.MultiIndex) or both:
-                raise StreamError(  # the index had been ignored, or overridden by the column
-                    "a frame of one update takes its timestamp from a DatetimeIndex or a 'date' column; "
-                    + (f"this one has both (and {timed[0]!r}): keep one "
-                       f"(e.g. df.drop(columns={timed[0]!r}))" if both
-                       else "this one has a MultiIndex: keep the times (e.g. df.droplevel('unique_id'))")
-                )
-            return frame.iloc[0]  # named by its index label: a timestamp, or a row number (none)
+    def _one_row(self, frame: pd.DataFrame) -> pd.Series:
+        """A frame of one series' update (``df.tail(1)``) -> its row, named by its timestamp."""
+        if len(frame) != 1:
+            raise StreamError(
+                f"update takes one row, got a frame of {len(frame)}; feed a series' rows with "
+                "update_many(frame), or one at a time"
+            )
+        timed = [k for k in self._time_keys if k in frame.columns]
+        both = isinstance(frame.index, pd.DatetimeIndex) and timed
+        if isinstance(frame.index, pd.MultiIndex) or both:
+            raise StreamError(  # the index had been ignored, or overridden by the column
+                "a frame of one update takes its timestamp from a DatetimeIndex or a 'date' column; "
+                + (f"this one has both (and {timed[0]!r}): keep one "
+                   f"(e.g. df.drop(columns={timed[0]!r}))" if both
+                   else "this one has a MultiIndex: keep the times (e.g. df.droplevel('unique_id'))")
+            )
+        return frame.iloc[0]  # named by its index label: a timestamp, or a row number (none)
+
+    def _frame_updates(self, frame: pd.DataFrame) -> dict:
+        """A frame of updates for several series, one row per series indexed by their ids, as
+        ``{id: row}`` (its array had been read as columns)."""
         if not all(k in self._position for k in frame.index):
             raise StreamError(
                 "a frame of updates for several series needs their ids as its index, one row each "
@@ -525,7 +540,10 @@ class Stream:
             return self._forecasts([], as_array)
         plan = []  # validated before any state change
         for b, r in updates.items():
-            values, ts = self._parse_row(r)
+            try:
+                values, ts = self._parse_row(r)
+            except StreamError as exc:  # which of 10,000 series it was (parse errors had not said)
+                raise StreamError(f"{self._who(b)}{exc}") from None
             values, ts, gap_steps = self._resolve(b, values, ts, self._last_values[b], self._last_time[b])
             plan.append((b, values, ts, gap_steps))
 
@@ -578,17 +596,31 @@ class Stream:
                 raise StreamError(f"update_array reads values in the fitted order {self.columns[:10]}, got "
                                   f"them labelled {labels[:10]}; pass them in that order, or use update() "
                                   "to match them by name")
+        if isinstance(values, pd.DataFrame) and not self.single:  # rows by id, in another order: swapped
+            rows = values.index.tolist()
+            if rows != self.ids and not set(rows).isdisjoint(self._position):
+                raise StreamError(f"update_array reads rows in the stream's order of ids {self.ids[:10]}, "
+                                  f"got them labelled {rows[:10]}; pass them in that order "
+                                  "(df.loc[stream.ids]), or use update() to match them by id")
+        if self.single:
+            self._check_labelled_time(values)
         arr = np.asarray(values)
         if np.iscomplexobj(arr):  # float64 would drop the imaginary parts, with only a warning
             raise StreamError("update_array takes real numbers, got complex values; pass the real values")
-        if arr.dtype == object:  # pandas' NA (from a nullable column) is a missing value, as None is
-            flat = [np.nan if v is pd.NA else v for v in arr.ravel()]
-            arr = np.array(flat, dtype=object).reshape(arr.shape)
         try:
+            if arr.dtype.kind in "bMm":  # read as 1 and 0, or as nanoseconds (a date as 1.5e18)
+                raise ValueError
+            if arr.dtype == object:  # pandas' NA (from a nullable column) is a missing value, as None is
+                flat = [np.nan if v is pd.NA else v for v in arr.ravel()]
+                if any(map(_not_a_number, flat)):
+                    raise ValueError
+                arr = np.array(flat, dtype=object).reshape(arr.shape)
             arr = arr.astype(np.float64, copy=False)
         except (TypeError, ValueError):  # text or objects: numpy's own error had come through
-            raise StreamError(f"update_array takes numbers, got {values!r:.80}; use update() for rows "
-                              "with names or timestamps") from None
+            raise StreamError(f"update_array takes numbers, got {arr.dtype} values {values!r:.80}; use "
+                              "update() for rows with names or timestamps") from None
+        except OverflowError:  # an int past 1.8e308 (its repr may be too long to print)
+            raise StreamError(f"update_array takes numbers float64 holds, got {_BEYOND_FLOAT64}") from None
         if arr.shape not in ((C,), (B, C)) or (arr.ndim == 1 and B != 1):
             raise StreamError(
                 f"update_array takes ({B}, {C}) values"
@@ -603,9 +635,8 @@ class Stream:
         if len(bad):  # update's missing-value policy on those rows, at their derived timestamps
             arr = arr.copy()  # not the caller's array
             for b in bad:
-                who = "" if self.single else f"series {self.ids[b]!r}: "
                 ts = next_time[b] if self.offset is not None else None
-                arr[b] = self._filled(who, arr[b], ts, self._last_values[b])
+                arr[b] = self._filled(self._who(b), arr[b], ts, self._last_values[b])
         marks_t = ahead = None
         if self.network.config.n_marks:
             marks_t, ahead = self._next_calendar(next_time)
@@ -616,6 +647,25 @@ class Stream:
         self._last_time = next_time
         out = self.forecaster.scaler_.inverse_transform(forecast.double().numpy())
         return out[0] if self.single else out
+
+    def _check_labelled_time(self, values: Any) -> None:
+        """StreamError when one series' row for update_array (a Series named by a time, a frame of
+        one row indexed by one) is labelled with another time than the step it feeds, the last
+        one's next (the label had been ignored: a later or stale row was fed as that step)."""
+        label = values.name if isinstance(values, pd.Series) else None
+        if isinstance(values, pd.DataFrame) and len(values) == 1:
+            label = values.index[0]  # a timestamp, or a row number (no time)
+        last = self._last_time[0]
+        if not isinstance(label, (str, datetime.date, np.datetime64)) or last is None or self.offset is None:
+            return
+        try:
+            ts = parse_time(label)
+        except (TypeError, ValueError):  # a name, not a time
+            return
+        expected = last + self.offset
+        if ts is not pd.NaT and self._in_model_zone(ts, "") != expected:
+            raise StreamError(f"update_array feeds the step after the last, {expected}, but the row is "
+                              f"labelled {ts}; use update() for a row at its own time (a gap)")
 
     @torch.no_grad()
     def update_many(self, rows: pd.DataFrame, *, as_array: bool = False) -> pd.DataFrame | np.ndarray:
@@ -632,10 +682,7 @@ class Stream:
                 "stream.update({id: row}) or warm each with its own history"
             )
         if isinstance(rows, pd.DataFrame) and not len(rows):  # an empty batch of arrivals
-            present = [str(c) for c in rows.columns]  # its columns are those of the rows to come
-            fitted_time = self.forecaster.index_.name  # the time column, as predict finds it
-            time_col = fitted_time if fitted_time in present else "date"
-            differ = self.forecaster._columns_differ(present, time_col)
+            differ = self._empty_frame_differs(rows)
             if differ:
                 raise StreamError(differ)
             return self.forecast(as_array=as_array)
@@ -663,6 +710,13 @@ class Stream:
         self._seen[0] += gap_steps + len(frame)
         self._last_time[0], self._last_values[0] = frame.index[-1], values[-1]
         return self.forecast(as_array=as_array)
+
+    def _empty_frame_differs(self, frame: pd.DataFrame) -> str | None:
+        """Why the columns of a frame of no rows are not those of rows to come (the model's
+        channels and a time column), or None when they are."""
+        present = [str(c) for c in frame.columns]
+        fitted_time = self.forecaster.index_.name  # the time column, as predict finds it
+        return self.forecaster._columns_differ(present, fitted_time if fitted_time in present else "date")
 
     def forecast(self, *, as_array: bool = False) -> pd.DataFrame | np.ndarray | dict:
         """The current forecast of every series (no state change): an ``horizon x channels``
@@ -811,12 +865,19 @@ class Stream:
         try:
             zone = zone_name(pd.DatetimeIndex([ts]))
         except ValueError as exc:
-            who = "" if self.single else f"series {self.ids[b]!r}: "
             raise StreamError(
-                f"{who}cannot save the last timestamp {ts}: {exc}; convert the series to a "
+                f"{self._who(b)}cannot save the last timestamp {ts}: {exc}; convert the series to a "
                 "named zone first (e.g. index.tz_convert('Europe/Paris'))"
             ) from None
         return {"ns": int(ts.value), "tz": zone, "unit": ts.unit}
+
+
+_BEYOND_FLOAT64 = "an integer beyond float64's range (±1.8e308)"
+
+
+def _not_a_number(value: Any) -> bool:
+    """A value float() reads that is no number: True (1.0), a datetime64 (its nanoseconds)."""
+    return isinstance(value, (bool, np.bool_, np.datetime64, np.timedelta64))
 
 
 def _time_from_json(saved: dict | str | None) -> pd.Timestamp | None:
@@ -842,13 +903,14 @@ class CSVLineReader:
     (other names are ignored and listed in ``ignored``). Each line is one observation: a quoted
     field cannot span lines. A byte-order mark before the first line is ignored.
 
-    ``read(line)`` returns ``{"date": time, channel: value, ...}`` with missing-value words
-    (``NA``, empty, ...) as ``"nan"``, or None for a blank or header line. A bad line (a stray
-    quote, the wrong number of fields) raises :class:`StreamError` and changes nothing but the
-    line count: the lines after it are read as they would have been (so a header after a bad
-    first line is a bad row, as a header anywhere but first is); a header that lacks a channel,
-    names one twice or starts with one raises :class:`DataValidationError`, since the lines after
-    it could not be read.
+    ``read(line)`` returns ``{time_key: time, channel: value, ...}`` with missing-value words
+    (``NA``, empty, ...) as ``"nan"``, or None for a blank or header line; ``time_key`` is
+    ``"date"``, or the first of ``"ds"``, ``"timestamp"``, ``"time"`` that names no channel
+    (:class:`ConfigError` when all four do). A bad line (a stray quote, the wrong number of
+    fields) raises :class:`StreamError` and changes nothing but the line count: the lines after
+    it are read as they would have been (so a header after a bad first line is a bad row, as a
+    header anywhere but first is); a header that lacks a channel, names one twice or starts with
+    one raises :class:`DataValidationError`, since the lines after it could not be read.
 
     A line may also come as bytes (``sys.stdin.buffer``): it is decoded on its own with
     ``encoding``, so a byte that is not that encoding rejects its line only, unless it is the
@@ -870,6 +932,12 @@ class CSVLineReader:
     ) -> None:
         check_csv_marks(sep, decimal)
         self.columns = list(columns)
+        # the key an observation holds its time under: "date" had been overwritten by a channel so named
+        self.time_key = next((key for key in _TIME_KEYS if key not in self.columns), None)
+        if self.time_key is None:
+            named = f"{', '.join(map(repr, _TIME_KEYS[:-1]))} and {_TIME_KEYS[-1]!r}"
+            raise ConfigError(f"channels named {named} leave no key for a line's time in an update; "
+                              "rename one of them")
         self.time_name = str(time_name)
         self.date_format = date_format
         self.sep, self.decimal = sep, decimal
@@ -934,7 +1002,7 @@ class CSVLineReader:
                 raise StreamError(
                     f"timestamp {time!r} does not match date_format {self.date_format!r}"
                 ) from None
-        return {"date": time, **values}
+        return {self.time_key: time, **values}
 
     def _number(self, column: str, text: str) -> str:
         """A value field with its decimal mark as '.', the form :meth:`Stream.update` reads."""
