@@ -2252,6 +2252,25 @@ def test_mid_month_rows_are_told_to_use_the_month_start_or_end():
         infer_freq(index)
 
 
+@pytest.mark.parametrize(("start", "freq", "alias", "kept"), [
+    ("2020-01-01", "MS", "MS", [0, 1, 3, 4]), ("2020-01-31", "ME", "ME", [0, 1, 3, 4]),
+    ("2020-01-01", "MS", "MS", [0, 2, 3, 5, 6, 8]), ("2020-04-01", "QS", "QS-JAN", [0, 1, 3, 4]),
+    ("2020-03-31", "QE", "QE-DEC", [0, 2, 3]), ("2019-07-01", "YS-JUL", "YS-JUL", [0, 1, 3])])
+def test_calendar_rows_without_a_gap_free_stretch_are_read_on_their_grid(tmp_path, start, freq, alias, kept):
+    """Monthly, quarterly and yearly rows with a gap and no 4 rows in a row: month starts had been
+    told to 'stamp each row at its month's start or end', month ends to resample to 29 days."""
+    full = pd.date_range(start, periods=max(kept) + 1, freq=freq)
+    text = "date,v\n" + "".join(f"{full[i].date()},{i}\n" for i in kept)
+    read = read_series(write_text(tmp_path, text), fill="zero")
+    assert read.attrs["freq"] == alias and read.index.equals(full)
+    assert read["v"].tolist() == [float(i) if i in kept else 0.0 for i in range(len(full))]
+    with pytest.raises(DataValidationError, match=f"missing from the '{alias}' grid"):
+        read_series(write_text(tmp_path, text))
+    sparse = pd.DatetimeIndex(["2020-01-01", "2020-07-01", "2021-03-01"])  # month starts, mostly gaps
+    with pytest.raises(DataValidationError, match="no regular frequency"):
+        infer_freq(sparse)
+
+
 # ---------------------------------------------------------------------------------------------
 # scaler
 

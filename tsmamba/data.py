@@ -461,6 +461,9 @@ def _infer_grid(
         grid = pd.date_range(times[0], times[-1], freq=alias, name=times.name)
         if len(grid) >= len(times) and times.isin(grid).all():
             return alias, grid
+    found = _calendar_grid(times)
+    if found is not None:
+        return found
     half_month = 13 * day <= step <= 16 * day  # not monthly rows on the 15th: those are no half months
     for alias in ("SMS", "SME") if half_month else ():  # pandas never infers them (the advice was 14D)
         grid = pd.date_range(times[0], times[-1], freq=alias, name=times.name)
@@ -488,6 +491,23 @@ def _infer_grid(
         f"between rows vary (most common: {common}) and do not fit one grid. {fix} and pass the "
         "result."
     )
+
+
+_MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+
+
+def _calendar_grid(times: pd.DatetimeIndex) -> tuple[str, pd.DatetimeIndex] | None:
+    """(alias, grid) of the coarsest grid of years, quarters or months (by their start or end,
+    anchored at ``times[0]``) that holds every row and is not mostly gaps (at most twice the rows),
+    named as pandas names it gap-free; else None. pandas names these only from a gap-free stretch
+    of 3 or 4 rows, which a short or gappy series lacks: month starts with a month missing had been
+    told to stamp each row at its month's start, month ends to resample to 29 days."""
+    month = _MONTHS[times[0].month - 1]
+    for base in (f"YS-{month}", f"YE-{month}", f"QS-{month}", f"QE-{month}", "MS", "ME"):
+        grid = pd.date_range(times[0], times[-1], freq=base, name=times.name)
+        if len(grid) <= 2 * len(times) and times.isin(grid).all():
+            return _pandas_infer(pd.date_range(times[0], periods=4, freq=base)) or base, grid
+    return None
 
 
 def _anchored_alias(times: pd.DatetimeIndex, step: int) -> str | None:
