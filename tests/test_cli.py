@@ -243,7 +243,7 @@ def test_folders_are_checked_before_torch_is_imported(tmp_path):
         (GOOD_ROWS.replace(",", ";").replace(";7;14", ";7,5;14"), ["--sep", ";"],
          "they use ',' as the decimal mark: pass --decimal ','"),
         (GOOD_ROWS.replace(",", ";").replace(";7;14", ";7.5;14"), ["--sep", ";", "--decimal", ","],
-         "which --decimal ',' does not read: drop --decimal ','"),
+         "they use '.' as the decimal mark: write them with ',', or drop --decimal ','"),
         (GOOD_ROWS, ["--sep", "tab"], "the header 'date,a,b' has no tab but ',': the file seems to use ',' "
          "as its delimiter; pass --sep ','"),
     ],

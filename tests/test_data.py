@@ -225,9 +225,48 @@ def test_sep_and_decimal_read_a_semicolon_file_as_its_comma_twin(tmp_path):
     dotted = tmp_path / "dotted.csv"
     frame.to_csv(dotted, sep=";", index=False)
     with pytest.raises(DataValidationError, match=re.escape(
-            "column 'kwh' (numbers written with '.' as the decimal mark, e.g. row 0 (line 2): "
-            f"'{frame['kwh'][0]}', which decimal=',' does not read: drop decimal=',')")):
+            "column 'kwh' (30 of 30 values not numbers with the decimal mark ',', e.g. row 0 (line 2): "
+            f"'{frame['kwh'][0]}'")) as err:
         read_series(dotted, sep=";", decimal=",")
+    assert "they use '.' as the decimal mark: write them with ',', or drop decimal=','" in str(err.value)
+
+
+def test_numbers_in_the_other_notation_are_named_with_a_fix_that_reads_them(tmp_path):
+    """Decimal commas in a comma-separated file or a frame had been told to pass decimal=',' (refused
+    beside sep=',', ignored for a frame); a decimal=',' file's good 1,5 values had been named as the
+    bad ones and told to pass the decimal=',' given, its 1.5 left unnamed; and 1.234 there (1234
+    with '.' grouping thousands) told to drop decimal=',', which reads it as 1.234."""
+    quoted = write_text(tmp_path, 'date,a\n2021-01-01,"1,5"\n2021-01-02,"2,5"\n2021-01-03,3\n')
+    with pytest.raises(DataValidationError, match=re.escape(
+            "'2,5'; they use ',' as the decimal mark: a comma-separated file cannot read it as one (its "
+            "delimiter and decimal mark must differ): write them with '.', or save the file with ';' "
+            "between fields and pass sep=';' and decimal=','")):
+        read_series(quoted)
+    frame = pd.DataFrame({"date": pd.date_range("2021-01-01", periods=3), "a": ["1,5", "2,5", "3"]})
+    with pytest.raises(DataValidationError, match=re.escape(
+            "convert them first: df['a'].str.replace(',', '.').astype(float)")):
+        read_series(frame)
+    assert read_series(frame.assign(a=frame["a"].str.replace(",", ".").astype(float)))["a"].tolist() == [
+        1.5, 2.5, 3.0]
+    mixed = write_text(tmp_path, "date;a\n2021-01-01;1,5\n2021-01-02;2.5\n2021-01-03;3,5\n")
+    with pytest.raises(DataValidationError, match=re.escape(
+            "column 'a' (1 of 3 values not numbers with the decimal mark ',', e.g. row 1 (line 3): '2.5'; "
+            "they use '.' as the decimal mark: write them with ',', or drop decimal=','")):
+        read_series(mixed, sep=";", decimal=",")
+    grouped = write_text(tmp_path, "date;a\n2021-01-01;1.234\n2021-01-02;5.678\n2021-01-03;12.345\n")
+    with pytest.raises(DataValidationError, match=re.escape(
+            "they use '.' to group thousands or as the decimal mark: if it groups thousands (1.234 for "
+            "1234), write them without it; if it is the decimal mark (1.234 for 1,234), write them")):
+        read_series(grouped, sep=";", decimal=",")
+    with pytest.raises(DataValidationError, match=re.escape("'1.234,5'; they use '.' to group thousands: "
+                                                            "write them without it")):
+        read_series(write_text(tmp_path, "date;a\n2021-01-01;1.234,5\n2021-01-02;2\n"), sep=";", decimal=",")
+    panel = write_text(tmp_path, "unique_id;ds;y\na;2021-01-01;1,5\na;2021-01-02;2,5\n"
+                       "b;2021-01-01;1,5\nb;2021-01-02;n/a?\n")
+    with pytest.raises(DataValidationError, match=re.escape(  # series a's 1,5 had been named, not b's row
+            "[unique_id=b]: non-numeric columns: column 'y' (1 of 2 values not numbers with the decimal mark "
+            "',', e.g. row 3 (line 5): 'n/a?')")):
+        read_panel(panel, sep=";", decimal=",")
 
 
 def test_a_year_dot_month_time_column_is_a_time_with_decimal_commas(tmp_path):

@@ -1174,7 +1174,8 @@ def read_panel(
     _series_ids(frame[id_col], id_col, origin)  # no row may lack its id
     # columns that are text only through some series' text values: each series reads its own
     # as numbers where they all are, so the series with the text is the one named, with its row
-    mixed = [c for c in frame.columns if c not in (id_col, ds_col) and _partly_numbers(frame[c])]
+    mixed = [c for c in frame.columns
+             if c not in (id_col, ds_col) and _partly_numbers(frame[c], origin.decimal)]
     with contextlib.suppress(DataValidationError):
         # the times parsed once, not once per series (text times had cost ~1 ms a series); the
         # format is fixed (ISO 8601 or date_format), so each value reads as its series' read
@@ -1186,24 +1187,40 @@ def read_panel(
     for key, group in frame.drop(columns=[id_col]).groupby(frame[id_col], sort=True):
         # messages name the rows of the whole file (or frame), not those of the group
         sub_origin = _Origin(f"{origin.label} [{id_col}={key}]", origin.first_line, group.index.to_numpy(),
-                             origin.line_numbers)
+                             origin.line_numbers, decimal=origin.decimal, sep=origin.sep)
         sub = group.reset_index(drop=True)
-        for name in mixed:
-            with contextlib.suppress(ValueError, TypeError):  # a text value: named with its row
-                sub[name] = pd.to_numeric(sub[name])
+        for name in mixed:  # a text value: named with its row
+            sub[name] = _numbers_if_all(sub[name], origin.decimal)
         out[str(key)] = _read_wide(sub, sub_origin, time_col=ds_col, columns=columns,
                                    date_format=date_format, sort=sort, fill=fill, impute=impute,
                                    strict=strict, freq=freq, tz=tz)
     return out
 
 
-def _partly_numbers(column: pd.Series) -> bool:
-    """A text column some of whose values are not numbers while others are."""
+def _partly_numbers(column: pd.Series, decimal: str = ".") -> bool:
+    """A text column some of whose values are not numbers (with the decimal mark ``decimal``)
+    while others are."""
     if pd.api.types.is_numeric_dtype(column.dtype) or pd.api.types.is_bool_dtype(column.dtype):
         return False
-    read = pd.to_numeric(column, errors="coerce")
+    read = _written_numbers(column, decimal)
     given = column.notna()
     return bool(read[given].isna().any() and read[given].notna().any())
+
+
+def _written_numbers(column: pd.Series, decimal: str) -> pd.Series:
+    """Text values as numbers the way read_csv(decimal=``decimal``) reads them (with ',': 1,5, and
+    1.5 is none), NaN where a value is no number."""
+    if decimal == ".":
+        return pd.to_numeric(column, errors="coerce")
+    written = column.astype("string")
+    return pd.to_numeric(written.mask(written.str.contains(".", regex=False))
+                         .str.replace(decimal, ".", regex=False), errors="coerce")
+
+
+def _numbers_if_all(column: pd.Series, decimal: str) -> pd.Series:
+    """``column`` as numbers (:func:`_written_numbers`) when every value given is one, else as it is."""
+    numbers = _written_numbers(column, decimal)
+    return numbers if numbers[column.notna()].notna().all() else column
 
 
 def _check_long_columns(
@@ -1495,14 +1512,12 @@ def _pivot_long(
         rows = np.flatnonzero(pd.Index(ids).isin(wanted))  # hashed (np.isin sorts objects: 83 s at 1.5M rows)
         frame, ids = frame.iloc[rows], ids[rows]
         at = rows if origin.positions is None else origin.positions[rows]
-        parsed = _Origin(origin.label, origin.first_line, at, origin.line_numbers)
+        parsed = _Origin(origin.label, origin.first_line, at, origin.line_numbers, decimal=origin.decimal,
+                         sep=origin.sep)
     times = _parse_times(frame[ds_col], ds_col, date_format, parsed, tz)
     held = frame[value_col]
     if columns is not None and not pd.api.types.is_numeric_dtype(held):  # text in a series left out
-        try:
-            held = pd.to_numeric(held)
-        except (ValueError, TypeError):
-            pass  # text in a selected series: named below
+        held = _numbers_if_all(held, origin.decimal)  # (text in a selected series: named below)
     values = _numeric_column(held, value_col, parsed)
     keyed = pd.DataFrame({"id": ids, "ds": times, "y": values, "row": rows})
     dup = keyed.duplicated(["id", "ds"], keep=False).to_numpy()
@@ -1613,14 +1628,9 @@ def _beyond_64_bits(value: Any) -> bool:
 
 
 def _non_numeric_report(name: str, col: pd.Series, origin: _Origin) -> str:
-    coerced = pd.to_numeric(col, errors="coerce")
-    bad = np.flatnonzero(coerced.isna().to_numpy() & col.notna().to_numpy())
-    what = "not numbers"
-    if not len(bad) and origin.decimal != ".":  # 1.5 in a file read with decimal=","
-        first = int(np.flatnonzero(col.notna().to_numpy())[0])
-        return (f"column {name!r} (numbers written with '.' as the decimal mark, e.g. {origin.row(first)}: "
-                f"{col.iloc[first]!r}, which decimal={origin.decimal!r} does not read: drop "
-                f"decimal={origin.decimal!r})")
+    mark = origin.decimal  # numbers as the file writes them: with ',', 1.5 is none
+    bad = np.flatnonzero(_written_numbers(col, mark).isna().to_numpy() & col.notna().to_numpy())
+    what = "not numbers" if mark == "." else f"not numbers with the decimal mark {mark!r}"
     if not len(bad):  # every value reads as a number: pandas keeps huge integers as objects
         bad = np.array([i for i, v in enumerate(col) if _beyond_64_bits(v)])
         what = "are integers too large for 64 bits"
@@ -1630,13 +1640,40 @@ def _non_numeric_report(name: str, col: pd.Series, origin: _Origin) -> str:
             return f"column {name!r} (times, held as {col.dtype} values: not a channel)"
         return f"column {name!r} (held as {col.dtype} values; convert it with pd.to_numeric first)"
     shown = [f"{origin.row(int(i))}: {col.iloc[i]!r}" for i in bad[:3]]
-    text = col.iloc[bad[:20]].astype(str)
-    hint = ""
-    if text.str.fullmatch(r"\s*[-+]?\d{1,3}(,\d{3})+(\.\d*)?\s*").all():
-        hint = "; they use ',' to group thousands: write them without it"
-    elif text.str.fullmatch(r"\s*[-+]?\d*,\d+([eE][-+]?\d+)?\s*").all():
-        hint = "; they use ',' as the decimal mark: pass decimal=','"
+    hint = _other_mark_hint(col.iloc[bad[:20]].astype(str).str.strip(), name, origin)
     return f"column {name!r} ({len(bad)} of {len(col)} values {what}, e.g. {', '.join(shown)}{hint})"
+
+
+def _other_mark_hint(text: pd.Series, name: str, origin: _Origin) -> str:
+    """'; they use ',' to group thousands: ...' when every value of ``text`` (those that are no
+    numbers as ``origin`` reads them) holds the other of ',' and '.' between digits, as a thousands
+    separator, a decimal mark, or either (1,234 is 1234 or 1.234: both are named, never one
+    guessed, which would read them 1000 times too large or too small), with the fix each needs;
+    else ''. A decimal comma is read by decimal=',' in a file not split by commas only."""
+    mark = origin.decimal
+    other = "," if mark == "." else "."
+    o, m = re.escape(other), re.escape(mark)
+    grouped = bool(text.str.fullmatch(rf"[-+]?[1-9]\d{{0,2}}(?:{o}\d{{3}})+(?:{m}\d*)?").all())
+    decimals = bool(text.str.fullmatch(rf"[-+]?\d*{o}\d+(?:[eE][-+]?\d+)?").all())
+    if not grouped and not decimals:
+        return ""
+    ungroup = "write them without it"
+    if mark == ",":
+        point = "write them with ',', or drop decimal=',' if the file writes every number with '.'"
+    elif origin.first_line is None:  # a frame: decimal= is for files
+        point = f"convert them first: df[{name!r}].str.replace(',', '.').astype(float)"
+    elif origin.sep == ",":
+        point = ("a comma-separated file cannot read it as one (its delimiter and decimal mark must "
+                 "differ): write them with '.', or save the file with ';' between fields and pass sep=';' "
+                 "and decimal=','")
+    else:
+        point = "pass decimal=','"
+    if grouped and decimals:
+        return (f"; they use {other!r} to group thousands or as the decimal mark: if it groups thousands "
+                f"(1{other}234 for 1234), {ungroup}; if it is the decimal mark (1{other}234 for 1{mark}234), "
+                f"{point}")
+    return f"; they use {other!r} to group thousands: {ungroup}" if grouped else \
+        f"; they use {other!r} as the decimal mark: {point}"
 
 
 # --------------------------------------------------------------------------------------------
