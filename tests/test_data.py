@@ -152,7 +152,7 @@ def test_line_numbers_count_the_blank_lines_read_csv_skips(tmp_path, name):
     text = "\ndate,x\n2021-01-01 00:00,1\n\n  \n2021-01-01 01:00,2\r\n2021-01-01 02:00,oops\n\n"
     with pytest.raises(DataValidationError, match=r"row 2 \(line 7\): 'oops'"):
         read_series(write(text))
-    with pytest.raises(DataValidationError, match=r"missing timestamps .* at row 3 \(line 9\)"):
+    with pytest.raises(DataValidationError, match=r"1 missing timestamp .* at row 3 \(line 9\)"):
         read_series(write(text.replace("oops", "3") + ",4\n"))
     # a quoted field spanning lines: the line each record starts on (it had counted rows from
     # the header, naming line 3 here)
@@ -681,7 +681,7 @@ def test_unparsable_dates_report_rows_and_raw_values(tmp_path):
 def test_missing_timestamps_are_rejected():
     frame = hourly_frame(6, 1)
     frame.loc[2, "date"] = None
-    with pytest.raises(DataValidationError, match=r"cannot be parsed|missing timestamps"):
+    with pytest.raises(DataValidationError, match=r"cannot be parsed|missing timestamp"):
         read_series(frame)
 
 
@@ -1189,6 +1189,45 @@ def test_numeric_time_column_needs_a_format():
     with pytest.raises(DataValidationError, match="holds numbers"):
         read_series(frame)
     assert read_series(frame, date_format="%Y%m%d").index.freqstr == "D"
+
+
+@pytest.mark.parametrize(("values", "advice"), [
+    ([44197, 44198, 44199], "they look like spreadsheet serial dates (days since 1899-12-30: 44197 is "
+     "2021-01-01): save the column formatted as dates, or convert them first: pd.to_datetime(values, "
+     "unit='D', origin='1899-12-30')"),
+    ([44197.0, 44197.5, 44198.0], "spreadsheet serial dates"),
+    ([202101, 202102, 202103], "they read as dates written as digits: pass date_format='%Y%m'"),
+    ([2019, 2020, 2021], "pass date_format='%Y'"),
+    ([1609459200, 1609462800, 1609466400], "if they are epoch seconds (1609459200 is 2021-01-01 00:00:00), "
+     "convert them first: pd.to_datetime(values, unit='s')"),
+    ([0, 1, 2], "write them as timestamps (ISO 8601, e.g. 2024-01-31 13:00), or pass date_format= if"),
+    ([1, float("inf"), 2], "write them as timestamps"), ([2e30, 3e30, 4e30], "write them as timestamps")])
+def test_numbers_in_a_time_column_are_told_how_to_read_what_they_fit(tmp_path, values, advice):
+    """Every number had been told to convert with unit='s' (or the example '%Y%m%d'): spreadsheet days
+    (44197) and years then read as times on 1970-01-01 a second apart, a series that reads on."""
+    path = write_text(tmp_path, "date,v\n" + "".join(f"{t},{i}\n" for i, t in enumerate(values)))
+    with pytest.raises(DataValidationError, match=re.escape(advice)) as err:
+        read_series(path)
+    assert ("unit='s'" in str(err.value)) == (values[0] == 1609459200)
+    if "date_format='" in advice:
+        fmt = advice.split("date_format=")[1].strip("'")
+        assert read_series(path, date_format=fmt).index[0] == pd.Timestamp(str(values[0])[:4])
+    if "serial" in advice:
+        times = pd.to_datetime(pd.Series(values), unit="D", origin="1899-12-30")
+        assert times[0] == pd.Timestamp("2021-01-01")
+
+
+def test_digit_dates_with_an_empty_cell_read_in_their_format(tmp_path):
+    """Digits with an empty cell are floats to pandas: 20210101.0 had failed date_format='%Y%m%d' at
+    every row but the empty one, which was left unnamed."""
+    path = write_text(tmp_path, "date,v\n20210101,1\n,2\n20210103,3\n20210104.5,4\n")
+    with pytest.raises(DataValidationError, match=re.escape(
+            "1 of 4 values of time column 'date' cannot be parsed as dates: row 3 (line 5): '20210104.5'")):
+        read_series(path, date_format="%Y%m%d")
+    path = write_text(tmp_path, "date,v\n20210101,1\n,2\n20210103,3\n")
+    with pytest.raises(DataValidationError, match=re.escape(
+            "time column 'date' has 1 missing timestamp (NaT/empty) at row 1 (line 3)")):
+        read_series(path, date_format="%Y%m%d")
 
 
 def test_latin1_file_needs_its_encoding(tmp_path):

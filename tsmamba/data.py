@@ -1356,7 +1356,7 @@ def _parse_times(
         bad = np.flatnonzero(times.isna())
         rows = [origin.row(int(i)) for i in bad[:_SHOW]]
         raise DataValidationError(
-            f"{origin.prefix()}time column {name!r} has {len(bad)} missing timestamps "
+            f"{origin.prefix()}time column {name!r} has {plural(len(bad), 'missing timestamp')} "
             f"(NaT/empty) at {_and_more(rows, len(bad))}; every row needs a timestamp"
         )
     beyond = outside_ns_range(pd.DatetimeIndex(times))
@@ -1372,16 +1372,17 @@ def _parse_time_values(
     series: pd.Series, name: str, date_format: str | None, origin: _Origin, tz: Any = None
 ) -> pd.DatetimeIndex:
     if pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series):
-        if date_format is None:
+        if date_format is None and series.notna().any():  # (none: the missing timestamps are named)
             sample = ", ".join(repr(v) for v in series.head(3).tolist())
-            size = float(np.nanmax(np.abs(series.to_numpy(np.float64)), initial=0.0))
-            unit = next((u for u, top in (("s", 1e11), ("ms", 1e14), ("us", 1e17)) if size < top), "ns")
             raise DataValidationError(
-                f"{origin.prefix()}time column {name!r} holds numbers ({sample}), not dates. "
-                "Pass date_format= (e.g. '%Y%m%d') if they are dates written as digits, or "
-                f"convert epoch numbers first: pd.to_datetime(values, unit='{unit}')"
+                f"{origin.prefix()}time column {name!r} holds numbers ({sample}), not dates; "
+                f"{_numbers_as_times(series)}"
             )
-        series = series.astype("string")
+        text = series.astype("string")
+        if pd.api.types.is_float_dtype(series.dtype):  # digits with an empty cell: 20210131, not 20210131.0
+            whole = ((series == np.round(series)) & (series.abs() < 2.0**63)).to_numpy()
+            text[whole] = series[whole].astype(np.int64).astype("string")
+        series = text
     instants = _check_zones(series, name, origin) and tz is not None  # offsets may differ (DST)
     try:
         # ISO 8601 unless told otherwise: pandas' own guess reads 01.02.2024 month-first, silently
@@ -1412,6 +1413,41 @@ def _parse_time_values(
             f"cannot be parsed as dates: {_and_more(shown, len(bad))}. Fix these values; {hint}"
         )
     return pd.DatetimeIndex(parsed)
+
+
+_DIGIT_DATES = {4: "%Y", 6: "%Y%m", 8: "%Y%m%d", 10: "%Y%m%d%H", 12: "%Y%m%d%H%M", 14: "%Y%m%d%H%M%S"}
+_EPOCH_UNITS = (("s", 1e11, "seconds"), ("ms", 1e14, "milliseconds"), ("us", 1e17, "microseconds"))
+
+
+def _numbers_as_times(series: pd.Series) -> str:
+    """How to read the numbers of a time column as times, by what they fit: dates written as digits
+    (20210131, 202101, 2021: date_format=), spreadsheet serial days (44197 is 2021-01-01), epoch
+    seconds (or ms, us, ns by their size) of 1971 to 2200; else none of them is offered. Epoch
+    seconds had been advised for all, which read 44197 or 2021 as times on 1 January 1970, a
+    second apart: a series that reads on without a word."""
+    numbers = np.unique(series.dropna().to_numpy(np.float64))
+    lo, hi = float(numbers[0]), float(numbers[-1])
+    if lo >= 0 and hi < 1e15 and (numbers == np.round(numbers)).all():
+        texts = pd.Series(numbers.astype(np.int64).astype(str))
+        widths = texts.str.len().unique()
+        fmt = _DIGIT_DATES.get(int(widths[0])) if len(widths) == 1 else None
+        if fmt is not None and pd.to_datetime(texts, format=fmt, errors="coerce").notna().all():
+            return f"they read as dates written as digits: pass date_format={fmt!r}"
+    if 10_000 <= lo and hi < 100_000:  # days of 1927-05-18 .. 2173-10-14
+        return ("they look like spreadsheet serial dates (days since 1899-12-30: 44197 is 2021-01-01): "
+                "save the column formatted as dates, or convert them first: "
+                "pd.to_datetime(values, unit='D', origin='1899-12-30')")
+    size = max(abs(lo), abs(hi))
+    unit, word = next(((u, w) for u, top, w in _EPOCH_UNITS if size < top), ("ns", "nanoseconds"))
+    years = (0, 0)
+    if 0 < lo and hi < 7.3e18:  # within 1970 .. 2200 in any unit, which to_datetime holds (not inf)
+        years = tuple(t.year for t in pd.to_datetime([lo, hi], unit=unit))
+    if years[0] > 1970 and years[1] <= 2200:
+        first = series.dropna().head(1).tolist()[0]
+        return (f"if they are epoch {word} ({first} is {pd.to_datetime(first, unit=unit)}), convert them "
+                f"first: pd.to_datetime(values, unit='{unit}')")
+    return ("write them as timestamps (ISO 8601, e.g. 2024-01-31 13:00), or pass date_format= if they "
+            "are dates written as digits (e.g. date_format='%Y%m%d')")
 
 
 def _check_zones(series: pd.Series, name: str, origin: _Origin) -> bool:
