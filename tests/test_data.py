@@ -1837,6 +1837,22 @@ def test_data_lines_with_fewer_fields_than_the_header_are_refused(tmp_path):
         read_series(spaced)
 
 
+@pytest.mark.parametrize("reader", [read_panel, read_series])
+def test_long_form_lines_with_fewer_fields_than_the_header_are_refused(tmp_path, reader):
+    """A long-form line that lost its value had been read as a NaN, with the advice to impute it; a
+    notes column some lines leave out is refused only where it is read."""
+    rows = "".join(f"{u},2021-01-0{d},{d}\n" for u in "ab" for d in range(1, 5))
+    path = write_text(tmp_path, "unique_id,ds,y\n" + rows.replace("a,2021-01-03,3", "a,2021-01-03"))
+    with pytest.raises(DataValidationError, match=re.escape(
+            "data.csv: 1 data line has fewer fields than the header's 3 names (row 2 (line 4): 2 fields)")):
+        reader(path)
+    notes = write_text(tmp_path, "unique_id,ds,y,notes\n" + rows.replace(",1\n", ",1,new\n"), "notes.csv")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # long form reads y alone, and says so
+        assert read_series(notes).shape == (4, 2)
+    assert read_panel(notes, columns=["y"])["a"].shape == (4, 1)
+
+
 def test_short_lines_are_refused_only_where_they_lack_a_column_the_read_uses(tmp_path):
     """A trailing comma in the header alone is the empty-name error, which columns= avoids; a
     last column that some lines leave out (notes) is refused only when it is read (helper-168:

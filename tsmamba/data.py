@@ -1170,6 +1170,7 @@ def read_panel(
     else:
         frame, origin = _read_table(source, encoding, text_cols=(id_col,), sep=sep, decimal=decimal)
     _check_long_columns(frame, origin, id_col, ds_col, value_col)
+    _refuse_short_rows(frame, origin, ds_col, None if columns is None else [id_col, *map(str, columns)])
     frame = frame.reset_index(drop=True)
     _series_ids(frame[id_col], id_col, origin)  # no row may lack its id
     # columns that are text only through some series' text values: each series reads its own
@@ -1524,6 +1525,7 @@ def _pivot_long(
     ids of the series left out). With ``columns``, only those series are pivoted: the times of the
     others are not theirs."""
     _check_long_columns(frame, origin, id_col, ds_col, value_col)
+    _refuse_short_rows(frame, origin, ds_col, [id_col, value_col])
     left = [str(c) for c in frame.columns if c not in (id_col, ds_col, value_col)]
     if left:
         warnings.warn(
