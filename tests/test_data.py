@@ -194,6 +194,22 @@ def test_another_delimiter_is_named(tmp_path, sep):
         read_series(path)
 
 
+@pytest.mark.parametrize(("note", "sep", "advice"), [
+    ("sep=,", ",", ""), ("\ufeffsep=;", ";", ""), ("sep=;", ",", ", and pass sep=';'"),
+    ("sep=\t", ",", ", and pass sep='\\t'")])
+def test_a_spreadsheet_delimiter_note_before_the_header_is_named(tmp_path, note, sep, advice):
+    """Excel's first line 'sep=;' had been read as the header: 'time column 'date' not found; the
+    columns are ['sep=', 'Unnamed: 1']' even with the sep= that the line names."""
+    mark = note[-1]
+    path = write_text(tmp_path, f"{note}\ndate{mark}a\n2021-01-01{mark}1\n2021-01-02{mark}2\n")
+    with pytest.raises(DataValidationError, match=re.escape(
+            f"data.csv: the first line is {'sep=' + mark!r}, a spreadsheet's note of its delimiter, not the "
+            f"header: delete that line, so that the header comes first{advice}")):
+        read_series(path, sep=sep)
+    path.write_text(path.read_text(encoding="utf-8").split("\n", 1)[1], encoding="utf-8")
+    assert read_series(path, sep=mark)["a"].tolist() == [1.0, 2.0]
+
+
 def test_sep_and_decimal_read_a_semicolon_file_as_its_comma_twin(tmp_path):
     rng = np.random.default_rng(0)
     frame = pd.DataFrame({"date": pd.date_range("2021-01-01", periods=30, freq="h").astype(str),

@@ -189,6 +189,21 @@ def _starts_utf16(path: Path) -> bool:
         return False
 
 
+def _delimiter_note(path: Path, encoding: str) -> str | None:
+    """The delimiter named by a first line 'sep=;' (which Excel reads and some exports write for
+    it), or None: no such line, or a file whose lines this module does not read (a pipe, an archive)."""
+    opener = _line_opener(path)
+    if opener is None or not path.is_file():
+        return None
+    try:
+        with opener(path, "rt", encoding=encoding, newline="") as fh:
+            first = fh.readline(16)
+    except (OSError, UnicodeError, EOFError, ValueError, lzma.LZMAError):
+        return None
+    note = re.fullmatch(r"\ufeff?sep=(.)\r?\n?", first)
+    return None if note is None else note[1]
+
+
 def _undecodable_at(path: Path, encoding: str) -> str:
     """Where the first byte ``encoding`` cannot read is: "line N, byte K of that line" (lines
     end at "\\n"), or "" when it cannot tell (an archive; no line fails on its own). The error
@@ -591,6 +606,13 @@ def _read_table(
         raise DataValidationError(
             f"{origin.prefix()}the file is {what}, not CSV text; export it as a CSV file"
             f"{how.get(loader, '')} and pass that, or load it with {loader} and pass the DataFrame"
+        )
+    mark = _delimiter_note(path, encoding)
+    if mark is not None:  # read as the header, it had been "time column 'date' not found" (columns 'sep=')
+        raise DataValidationError(
+            f"{origin.prefix()}the first line is {'sep=' + mark!r}, a spreadsheet's note of its delimiter, "
+            "not the header: delete that line, so that the header comes first"
+            + (f", and pass sep={mark!r}" if mark != sep else "")
         )
     try:
         frame = pd.read_csv(path, encoding=encoding, sep=sep, decimal=decimal, low_memory=False)
