@@ -2292,6 +2292,21 @@ def test_an_object_column_with_an_unsigned_64_bit_integer_says_object_values():
         read_series(df)
 
 
+@pytest.mark.parametrize(("values", "kwargs", "word"), [
+    (["1\u00a0234,5", "12\u00a0345"], {"sep": ";", "decimal": ","}, "a no-break space"),
+    (["1\u202f234,5", "2\u202f345"], {"sep": ";", "decimal": ","}, "a narrow no-break space"),
+    (["1'234.5", "2'345"], {}, "an apostrophe"), (["1 234.5", "2 345"], {}, "a space")])
+def test_thousands_grouped_by_a_space_or_an_apostrophe_are_named(tmp_path, values, kwargs, word):
+    """Spreadsheets save numbers as shown: 1 234,5 in France, 1'234.5 in Switzerland (named only by
+    their values before)."""
+    sep = kwargs.get("sep", ",")
+    rows = "".join(f"2021-01-0{i + 1}{sep}{v}\n" for i, v in enumerate(values))
+    path = write_text(tmp_path, f"date{sep}a\n" + rows)
+    with pytest.raises(DataValidationError, match=re.escape(f"; they use {word} to group thousands: write "
+                                                            "them without it)")):
+        read_series(path, **kwargs)
+
+
 def test_three_digit_thousands_groups_are_named():
     """Values like 123,456 are named as thousands grouping (helper-149: 1-2 leading digits passed)."""
     df = pd.DataFrame(

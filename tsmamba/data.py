@@ -1704,18 +1704,27 @@ def _non_numeric_report(name: str, col: pd.Series, origin: _Origin) -> str:
     return f"column {name!r} ({len(bad)} of {len(col)} values {what}, e.g. {', '.join(shown)}{hint})"
 
 
+_GROUP_WORDS = {" ": "a space", "\u00a0": "a no-break space", "\u202f": "a narrow no-break space",
+                "'": "an apostrophe"}  # thousands separators besides ',' and '.', in messages
+
+
 def _other_mark_hint(text: pd.Series, name: str, origin: _Origin) -> str:
     """'; they use ',' to group thousands: ...' when every value of ``text`` (those that are no
     numbers as ``origin`` reads them) holds the other of ',' and '.' between digits, as a thousands
     separator, a decimal mark, or either (1,234 is 1234 or 1.234: both are named, never one
     guessed, which would read them 1000 times too large or too small), with the fix each needs;
-    else ''. A decimal comma is read by decimal=',' in a file not split by commas only."""
+    else ''. A decimal comma is read by decimal=',' in a file not split by commas only. Values
+    grouped by a space or an apostrophe (1 234,5) are named as thousands."""
     mark = origin.decimal
     other = "," if mark == "." else "."
     o, m = re.escape(other), re.escape(mark)
     grouped = bool(text.str.fullmatch(rf"[-+]?[1-9]\d{{0,2}}(?:{o}\d{{3}})+(?:{m}\d*)?").all())
     decimals = bool(text.str.fullmatch(rf"[-+]?\d*{o}\d+(?:[eE][-+]?\d+)?").all())
-    if not grouped and not decimals:
+    if not grouped and not decimals:  # 1 234,5 (France), 1'234.5 (Switzerland): thousands alone
+        spaced = text.str.fullmatch(rf"[-+]?[1-9]\d{{0,2}}(?:([ \u00a0\u202f'])\d{{3}})+(?:{m}\d*)?")
+        group = text.str.extract(r"\d([ \u00a0\u202f'])\d", expand=False)
+        if spaced.all() and group.nunique() == 1:
+            return f"; they use {_GROUP_WORDS[group.iloc[0]]} to group thousands: write them without it"
         return ""
     ungroup = "write them without it"
     if mark == ",":
