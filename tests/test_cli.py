@@ -230,8 +230,13 @@ def test_folders_are_checked_before_torch_is_imported(tmp_path):
          "--fill zero to fill the missing rows, or add them to the file"),
         (GOOD_ROWS.replace("date,", "day,"), [], "Pass --time-col NAME with the name of the time column"),
         (GOOD_ROWS.replace("date,", "day,").replace("2021-01-01 ", "").replace(":00:00", ""),
-         ["--time-col", "day"], "Pass --date-format (e.g. --date-format %Y%m%d) if they are dates written as "
-         "digits, or write epoch numbers in the file as ISO 8601 (e.g. 2021-01-31 14:00) first"),
+         ["--time-col", "day"], "write them as timestamps (ISO 8601, e.g. 2024-01-31 13:00), or pass "
+         "--date-format if they are dates written as digits (e.g. --date-format '%Y%m%d')"),
+        ("date,a\n" + "".join(f"{44197 + d},{d}\n" for d in range(20)), [], "they look like spreadsheet "
+         "serial dates (days since 1899-12-30: 44197 is 2021-01-01): save the column formatted as dates, or "
+         "write them in the file as ISO 8601 (e.g. 2021-01-31 14:00) first"),
+        ("date,a\n" + "".join(f"{2001 + d}01,{d}\n" for d in range(20)), [],
+         "they read as dates written as digits: pass --date-format '%Y%m'"),
         (GOOD_ROWS.replace("2021-01-01 ", "01/01/2021 "), [], "timestamps are read as ISO 8601 (2024-01-31 "
          "13:00); if they are all in one other format, pass --date-format (e.g. --date-format "
          "'%d/%m/%Y %H:%M')"),
@@ -243,11 +248,12 @@ def test_folders_are_checked_before_torch_is_imported(tmp_path):
         (GOOD_ROWS.replace(",", ";").replace(";7;14", ";7,5;14"), ["--sep", ";"],
          "they use ',' as the decimal mark: pass --decimal ','"),
         (GOOD_ROWS.replace(",", ";").replace(";7;14", ";7.5;14"), ["--sep", ";", "--decimal", ","],
-         "which --decimal ',' does not read: drop --decimal ','"),
+         "they use '.' as the decimal mark: write them with ',', or drop --decimal ','"),
         (GOOD_ROWS, ["--sep", "tab"], "the header 'date,a,b' has no tab but ',': the file seems to use ',' "
          "as its delimiter; pass --sep ','"),
     ],
-    ids=["nan", "unsorted", "gap", "time-col", "numbers-as-dates", "day-first", "format-mismatch",
+    ids=["nan", "unsorted", "gap", "time-col", "numbers-as-dates", "serial-days", "digit-months", "day-first",
+         "format-mismatch",
          "semicolons", "decimal-commas", "dotted-decimals", "not-tabs"],
 )
 def test_data_hints_name_what_the_command_line_can_do(tmp_path, capsys, text, args, hint):

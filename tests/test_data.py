@@ -152,7 +152,7 @@ def test_line_numbers_count_the_blank_lines_read_csv_skips(tmp_path, name):
     text = "\ndate,x\n2021-01-01 00:00,1\n\n  \n2021-01-01 01:00,2\r\n2021-01-01 02:00,oops\n\n"
     with pytest.raises(DataValidationError, match=r"row 2 \(line 7\): 'oops'"):
         read_series(write(text))
-    with pytest.raises(DataValidationError, match=r"missing timestamps .* at row 3 \(line 9\)"):
+    with pytest.raises(DataValidationError, match=r"1 missing timestamp .* at row 3 \(line 9\)"):
         read_series(write(text.replace("oops", "3") + ",4\n"))
     # a quoted field spanning lines: the line each record starts on (it had counted rows from
     # the header, naming line 3 here)
@@ -194,6 +194,22 @@ def test_another_delimiter_is_named(tmp_path, sep):
         read_series(path)
 
 
+@pytest.mark.parametrize(("note", "sep", "advice"), [
+    ("sep=,", ",", ""), ("\ufeffsep=;", ";", ""), ("sep=;", ",", ", and pass sep=';'"),
+    ("sep=\t", ",", ", and pass sep='\\t'")])
+def test_a_spreadsheet_delimiter_note_before_the_header_is_named(tmp_path, note, sep, advice):
+    """Excel's first line 'sep=;' had been read as the header: 'time column 'date' not found; the
+    columns are ['sep=', 'Unnamed: 1']' even with the sep= that the line names."""
+    mark = note[-1]
+    path = write_text(tmp_path, f"{note}\ndate{mark}a\n2021-01-01{mark}1\n2021-01-02{mark}2\n")
+    with pytest.raises(DataValidationError, match=re.escape(
+            f"data.csv: the first line is {'sep=' + mark!r}, a spreadsheet's note of its delimiter, not the "
+            f"header: delete that line, so that the header comes first{advice}")):
+        read_series(path, sep=sep)
+    path.write_text(path.read_text(encoding="utf-8").split("\n", 1)[1], encoding="utf-8")
+    assert read_series(path, sep=mark)["a"].tolist() == [1.0, 2.0]
+
+
 def test_sep_and_decimal_read_a_semicolon_file_as_its_comma_twin(tmp_path):
     rng = np.random.default_rng(0)
     frame = pd.DataFrame({"date": pd.date_range("2021-01-01", periods=30, freq="h").astype(str),
@@ -225,9 +241,48 @@ def test_sep_and_decimal_read_a_semicolon_file_as_its_comma_twin(tmp_path):
     dotted = tmp_path / "dotted.csv"
     frame.to_csv(dotted, sep=";", index=False)
     with pytest.raises(DataValidationError, match=re.escape(
-            "column 'kwh' (numbers written with '.' as the decimal mark, e.g. row 0 (line 2): "
-            f"'{frame['kwh'][0]}', which decimal=',' does not read: drop decimal=',')")):
+            "column 'kwh' (30 of 30 values not numbers with the decimal mark ',', e.g. row 0 (line 2): "
+            f"'{frame['kwh'][0]}'")) as err:
         read_series(dotted, sep=";", decimal=",")
+    assert "they use '.' as the decimal mark: write them with ',', or drop decimal=','" in str(err.value)
+
+
+def test_numbers_in_the_other_notation_are_named_with_a_fix_that_reads_them(tmp_path):
+    """Decimal commas in a comma-separated file or a frame had been told to pass decimal=',' (refused
+    beside sep=',', ignored for a frame); a decimal=',' file's good 1,5 values had been named as the
+    bad ones and told to pass the decimal=',' given, its 1.5 left unnamed; and 1.234 there (1234
+    with '.' grouping thousands) told to drop decimal=',', which reads it as 1.234."""
+    quoted = write_text(tmp_path, 'date,a\n2021-01-01,"1,5"\n2021-01-02,"2,5"\n2021-01-03,3\n')
+    with pytest.raises(DataValidationError, match=re.escape(
+            "'2,5'; they use ',' as the decimal mark: a comma-separated file cannot read it as one (its "
+            "delimiter and decimal mark must differ): write them with '.', or save the file with ';' "
+            "between fields and pass sep=';' and decimal=','")):
+        read_series(quoted)
+    frame = pd.DataFrame({"date": pd.date_range("2021-01-01", periods=3), "a": ["1,5", "2,5", "3"]})
+    with pytest.raises(DataValidationError, match=re.escape(
+            "convert them first: df['a'].str.replace(',', '.').astype(float)")):
+        read_series(frame)
+    assert read_series(frame.assign(a=frame["a"].str.replace(",", ".").astype(float)))["a"].tolist() == [
+        1.5, 2.5, 3.0]
+    mixed = write_text(tmp_path, "date;a\n2021-01-01;1,5\n2021-01-02;2.5\n2021-01-03;3,5\n")
+    with pytest.raises(DataValidationError, match=re.escape(
+            "column 'a' (1 of 3 values not numbers with the decimal mark ',', e.g. row 1 (line 3): '2.5'; "
+            "they use '.' as the decimal mark: write them with ',', or drop decimal=','")):
+        read_series(mixed, sep=";", decimal=",")
+    grouped = write_text(tmp_path, "date;a\n2021-01-01;1.234\n2021-01-02;5.678\n2021-01-03;12.345\n")
+    with pytest.raises(DataValidationError, match=re.escape(
+            "they use '.' to group thousands or as the decimal mark: if it groups thousands (1.234 for "
+            "1234), write them without it; if it is the decimal mark (1.234 for 1,234), write them")):
+        read_series(grouped, sep=";", decimal=",")
+    with pytest.raises(DataValidationError, match=re.escape("'1.234,5'; they use '.' to group thousands: "
+                                                            "write them without it")):
+        read_series(write_text(tmp_path, "date;a\n2021-01-01;1.234,5\n2021-01-02;2\n"), sep=";", decimal=",")
+    panel = write_text(tmp_path, "unique_id;ds;y\na;2021-01-01;1,5\na;2021-01-02;2,5\n"
+                       "b;2021-01-01;1,5\nb;2021-01-02;n/a?\n")
+    with pytest.raises(DataValidationError, match=re.escape(  # series a's 1,5 had been named, not b's row
+            "[unique_id=b]: non-numeric columns: column 'y' (1 of 2 values not numbers with the decimal mark "
+            "',', e.g. row 3 (line 5): 'n/a?')")):
+        read_panel(panel, sep=";", decimal=",")
 
 
 def test_a_year_dot_month_time_column_is_a_time_with_decimal_commas(tmp_path):
@@ -642,7 +697,7 @@ def test_unparsable_dates_report_rows_and_raw_values(tmp_path):
 def test_missing_timestamps_are_rejected():
     frame = hourly_frame(6, 1)
     frame.loc[2, "date"] = None
-    with pytest.raises(DataValidationError, match=r"cannot be parsed|missing timestamps"):
+    with pytest.raises(DataValidationError, match=r"cannot be parsed|missing timestamp"):
         read_series(frame)
 
 
@@ -1150,6 +1205,45 @@ def test_numeric_time_column_needs_a_format():
     with pytest.raises(DataValidationError, match="holds numbers"):
         read_series(frame)
     assert read_series(frame, date_format="%Y%m%d").index.freqstr == "D"
+
+
+@pytest.mark.parametrize(("values", "advice"), [
+    ([44197, 44198, 44199], "they look like spreadsheet serial dates (days since 1899-12-30: 44197 is "
+     "2021-01-01): save the column formatted as dates, or convert them first: pd.to_datetime(values, "
+     "unit='D', origin='1899-12-30')"),
+    ([44197.0, 44197.5, 44198.0], "spreadsheet serial dates"),
+    ([202101, 202102, 202103], "they read as dates written as digits: pass date_format='%Y%m'"),
+    ([2019, 2020, 2021], "pass date_format='%Y'"),
+    ([1609459200, 1609462800, 1609466400], "if they are epoch seconds (1609459200 is 2021-01-01 00:00:00), "
+     "convert them first: pd.to_datetime(values, unit='s')"),
+    ([0, 1, 2], "write them as timestamps (ISO 8601, e.g. 2024-01-31 13:00), or pass date_format= if"),
+    ([1, float("inf"), 2], "write them as timestamps"), ([2e30, 3e30, 4e30], "write them as timestamps")])
+def test_numbers_in_a_time_column_are_told_how_to_read_what_they_fit(tmp_path, values, advice):
+    """Every number had been told to convert with unit='s' (or the example '%Y%m%d'): spreadsheet days
+    (44197) and years then read as times on 1970-01-01 a second apart, a series that reads on."""
+    path = write_text(tmp_path, "date,v\n" + "".join(f"{t},{i}\n" for i, t in enumerate(values)))
+    with pytest.raises(DataValidationError, match=re.escape(advice)) as err:
+        read_series(path)
+    assert ("unit='s'" in str(err.value)) == (values[0] == 1609459200)
+    if "date_format='" in advice:
+        fmt = advice.split("date_format=")[1].strip("'")
+        assert read_series(path, date_format=fmt).index[0] == pd.Timestamp(str(values[0])[:4])
+    if "serial" in advice:
+        times = pd.to_datetime(pd.Series(values), unit="D", origin="1899-12-30")
+        assert times[0] == pd.Timestamp("2021-01-01")
+
+
+def test_digit_dates_with_an_empty_cell_read_in_their_format(tmp_path):
+    """Digits with an empty cell are floats to pandas: 20210101.0 had failed date_format='%Y%m%d' at
+    every row but the empty one, which was left unnamed."""
+    path = write_text(tmp_path, "date,v\n20210101,1\n,2\n20210103,3\n20210104.5,4\n")
+    with pytest.raises(DataValidationError, match=re.escape(
+            "1 of 4 values of time column 'date' cannot be parsed as dates: row 3 (line 5): '20210104.5'")):
+        read_series(path, date_format="%Y%m%d")
+    path = write_text(tmp_path, "date,v\n20210101,1\n,2\n20210103,3\n")
+    with pytest.raises(DataValidationError, match=re.escape(
+            "time column 'date' has 1 missing timestamp (NaT/empty) at row 1 (line 3)")):
+        read_series(path, date_format="%Y%m%d")
 
 
 def test_latin1_file_needs_its_encoding(tmp_path):
@@ -1759,6 +1853,22 @@ def test_data_lines_with_fewer_fields_than_the_header_are_refused(tmp_path):
         read_series(spaced)
 
 
+@pytest.mark.parametrize("reader", [read_panel, read_series])
+def test_long_form_lines_with_fewer_fields_than_the_header_are_refused(tmp_path, reader):
+    """A long-form line that lost its value had been read as a NaN, with the advice to impute it; a
+    notes column some lines leave out is refused only where it is read."""
+    rows = "".join(f"{u},2021-01-0{d},{d}\n" for u in "ab" for d in range(1, 5))
+    path = write_text(tmp_path, "unique_id,ds,y\n" + rows.replace("a,2021-01-03,3", "a,2021-01-03"))
+    with pytest.raises(DataValidationError, match=re.escape(
+            "data.csv: 1 data line has fewer fields than the header's 3 names (row 2 (line 4): 2 fields)")):
+        reader(path)
+    notes = write_text(tmp_path, "unique_id,ds,y,notes\n" + rows.replace(",1\n", ",1,new\n"), "notes.csv")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # long form reads y alone, and says so
+        assert read_series(notes).shape == (4, 2)
+    assert read_panel(notes, columns=["y"])["a"].shape == (4, 1)
+
+
 def test_short_lines_are_refused_only_where_they_lack_a_column_the_read_uses(tmp_path):
     """A trailing comma in the header alone is the empty-name error, which columns= avoids; a
     last column that some lines leave out (notes) is refused only when it is read (helper-168:
@@ -2182,6 +2292,21 @@ def test_an_object_column_with_an_unsigned_64_bit_integer_says_object_values():
         read_series(df)
 
 
+@pytest.mark.parametrize(("values", "kwargs", "word"), [
+    (["1\u00a0234,5", "12\u00a0345"], {"sep": ";", "decimal": ","}, "a no-break space"),
+    (["1\u202f234,5", "2\u202f345"], {"sep": ";", "decimal": ","}, "a narrow no-break space"),
+    (["1'234.5", "2'345"], {}, "an apostrophe"), (["1 234.5", "2 345"], {}, "a space")])
+def test_thousands_grouped_by_a_space_or_an_apostrophe_are_named(tmp_path, values, kwargs, word):
+    """Spreadsheets save numbers as shown: 1 234,5 in France, 1'234.5 in Switzerland (named only by
+    their values before)."""
+    sep = kwargs.get("sep", ",")
+    rows = "".join(f"2021-01-0{i + 1}{sep}{v}\n" for i, v in enumerate(values))
+    path = write_text(tmp_path, f"date{sep}a\n" + rows)
+    with pytest.raises(DataValidationError, match=re.escape(f"; they use {word} to group thousands: write "
+                                                            "them without it)")):
+        read_series(path, **kwargs)
+
+
 def test_three_digit_thousands_groups_are_named():
     """Values like 123,456 are named as thousands grouping (helper-149: 1-2 leading digits passed)."""
     df = pd.DataFrame(
@@ -2250,6 +2375,25 @@ def test_mid_month_rows_are_told_to_use_the_month_start_or_end():
     index = pd.DatetimeIndex([f"2024-{m:02d}-15" for m in range(4, 13)])
     with pytest.raises(DataValidationError, match="month's start or end"):
         infer_freq(index)
+
+
+@pytest.mark.parametrize(("start", "freq", "alias", "kept"), [
+    ("2020-01-01", "MS", "MS", [0, 1, 3, 4]), ("2020-01-31", "ME", "ME", [0, 1, 3, 4]),
+    ("2020-01-01", "MS", "MS", [0, 2, 3, 5, 6, 8]), ("2020-04-01", "QS", "QS-JAN", [0, 1, 3, 4]),
+    ("2020-03-31", "QE", "QE-DEC", [0, 2, 3]), ("2019-07-01", "YS-JUL", "YS-JUL", [0, 1, 3])])
+def test_calendar_rows_without_a_gap_free_stretch_are_read_on_their_grid(tmp_path, start, freq, alias, kept):
+    """Monthly, quarterly and yearly rows with a gap and no 4 rows in a row: month starts had been
+    told to 'stamp each row at its month's start or end', month ends to resample to 29 days."""
+    full = pd.date_range(start, periods=max(kept) + 1, freq=freq)
+    text = "date,v\n" + "".join(f"{full[i].date()},{i}\n" for i in kept)
+    read = read_series(write_text(tmp_path, text), fill="zero")
+    assert read.attrs["freq"] == alias and read.index.equals(full)
+    assert read["v"].tolist() == [float(i) if i in kept else 0.0 for i in range(len(full))]
+    with pytest.raises(DataValidationError, match=f"missing from the '{alias}' grid"):
+        read_series(write_text(tmp_path, text))
+    sparse = pd.DatetimeIndex(["2020-01-01", "2020-07-01", "2021-03-01"])  # month starts, mostly gaps
+    with pytest.raises(DataValidationError, match="no regular frequency"):
+        infer_freq(sparse)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -996,12 +996,13 @@ _CLI_PATTERNS = (
     (re.compile(r"id_col='([^']*)', ds_col='([^']*)', value_col= \(one of (\[[^\]]*\])\)"),
      r"--id-col \1 --time-col \2 --value-col (one of \3)"),
     (re.compile(r" \(e\.g\. df\.resample\('[^']*'\)\.mean\(\)\)"), ""),  # Python examples
-    (re.compile(r"\b(sep|decimal)=('[^']+')"), r"--\1 \2"),  # pass sep=';' and decimal=','
+    (re.compile(r"\b(sep|decimal|date_format)=('[^']+')"),  # pass sep=';' and decimal=','
+     lambda m: f"--{m[1].replace('_', '-')} {m[2]}"),
     (re.compile(r", or load it with pd\.read_\w+ and pass the DataFrame"), ""),
-    (re.compile(r"Pass date_format= \(e\.g\. '%Y%m%d'\) if they are dates written as digits, or convert "
-                r"epoch numbers first: pd\.to_datetime\(values, unit='\w+'\)"),
-     f"Pass --date-format (e.g. --date-format %Y%m%d) if they are dates written as digits, or write epoch "
-     f"numbers in the file {_ISO_EXAMPLE} first"),
+    (re.compile(r"convert them first: pd\.to_datetime\(values, unit='\w+'(, origin='[^']*')?\)"),
+     f"write them in the file {_ISO_EXAMPLE} first"),  # numbers in a time column: epoch or serial days
+    (re.compile(r"or pass date_format= if they are dates written as digits \(e\.g\. "),
+     "or pass --date-format if they are dates written as digits (e.g. "),
 )
 
 

@@ -189,6 +189,21 @@ def _starts_utf16(path: Path) -> bool:
         return False
 
 
+def _delimiter_note(path: Path, encoding: str) -> str | None:
+    """The delimiter named by a first line 'sep=;' (which Excel reads and some exports write for
+    it), or None: no such line, or a file whose lines this module does not read (a pipe, an archive)."""
+    opener = _line_opener(path)
+    if opener is None or not path.is_file():
+        return None
+    try:
+        with opener(path, "rt", encoding=encoding, newline="") as fh:
+            first = fh.readline(16)
+    except (OSError, UnicodeError, EOFError, ValueError, lzma.LZMAError):
+        return None
+    note = re.fullmatch(r"\ufeff?sep=(.)\r?\n?", first)
+    return None if note is None else note[1]
+
+
 def _undecodable_at(path: Path, encoding: str) -> str:
     """Where the first byte ``encoding`` cannot read is: "line N, byte K of that line" (lines
     end at "\\n"), or "" when it cannot tell (an archive; no line fails on its own). The error
@@ -461,6 +476,9 @@ def _infer_grid(
         grid = pd.date_range(times[0], times[-1], freq=alias, name=times.name)
         if len(grid) >= len(times) and times.isin(grid).all():
             return alias, grid
+    found = _calendar_grid(times)
+    if found is not None:
+        return found
     half_month = 13 * day <= step <= 16 * day  # not monthly rows on the 15th: those are no half months
     for alias in ("SMS", "SME") if half_month else ():  # pandas never infers them (the advice was 14D)
         grid = pd.date_range(times[0], times[-1], freq=alias, name=times.name)
@@ -488,6 +506,23 @@ def _infer_grid(
         f"between rows vary (most common: {common}) and do not fit one grid. {fix} and pass the "
         "result."
     )
+
+
+_MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+
+
+def _calendar_grid(times: pd.DatetimeIndex) -> tuple[str, pd.DatetimeIndex] | None:
+    """(alias, grid) of the coarsest grid of years, quarters or months (by their start or end,
+    anchored at ``times[0]``) that holds every row and is not mostly gaps (at most twice the rows),
+    named as pandas names it gap-free; else None. pandas names these only from a gap-free stretch
+    of 3 or 4 rows, which a short or gappy series lacks: month starts with a month missing had been
+    told to stamp each row at its month's start, month ends to resample to 29 days."""
+    month = _MONTHS[times[0].month - 1]
+    for base in (f"YS-{month}", f"YE-{month}", f"QS-{month}", f"QE-{month}", "MS", "ME"):
+        grid = pd.date_range(times[0], times[-1], freq=base, name=times.name)
+        if len(grid) <= 2 * len(times) and times.isin(grid).all():
+            return _pandas_infer(pd.date_range(times[0], periods=4, freq=base)) or base, grid
+    return None
 
 
 def _anchored_alias(times: pd.DatetimeIndex, step: int) -> str | None:
@@ -571,6 +606,13 @@ def _read_table(
         raise DataValidationError(
             f"{origin.prefix()}the file is {what}, not CSV text; export it as a CSV file"
             f"{how.get(loader, '')} and pass that, or load it with {loader} and pass the DataFrame"
+        )
+    mark = _delimiter_note(path, encoding)
+    if mark is not None:  # read as the header, it had been "time column 'date' not found" (columns 'sep=')
+        raise DataValidationError(
+            f"{origin.prefix()}the first line is {'sep=' + mark!r}, a spreadsheet's note of its delimiter, "
+            "not the header: delete that line, so that the header comes first"
+            + (f", and pass sep={mark!r}" if mark != sep else "")
         )
     try:
         frame = pd.read_csv(path, encoding=encoding, sep=sep, decimal=decimal, low_memory=False)
@@ -1150,11 +1192,13 @@ def read_panel(
     else:
         frame, origin = _read_table(source, encoding, text_cols=(id_col,), sep=sep, decimal=decimal)
     _check_long_columns(frame, origin, id_col, ds_col, value_col)
+    _refuse_short_rows(frame, origin, ds_col, None if columns is None else [id_col, *map(str, columns)])
     frame = frame.reset_index(drop=True)
     _series_ids(frame[id_col], id_col, origin)  # no row may lack its id
     # columns that are text only through some series' text values: each series reads its own
     # as numbers where they all are, so the series with the text is the one named, with its row
-    mixed = [c for c in frame.columns if c not in (id_col, ds_col) and _partly_numbers(frame[c])]
+    mixed = [c for c in frame.columns
+             if c not in (id_col, ds_col) and _partly_numbers(frame[c], origin.decimal)]
     with contextlib.suppress(DataValidationError):
         # the times parsed once, not once per series (text times had cost ~1 ms a series); the
         # format is fixed (ISO 8601 or date_format), so each value reads as its series' read
@@ -1166,24 +1210,40 @@ def read_panel(
     for key, group in frame.drop(columns=[id_col]).groupby(frame[id_col], sort=True):
         # messages name the rows of the whole file (or frame), not those of the group
         sub_origin = _Origin(f"{origin.label} [{id_col}={key}]", origin.first_line, group.index.to_numpy(),
-                             origin.line_numbers)
+                             origin.line_numbers, decimal=origin.decimal, sep=origin.sep)
         sub = group.reset_index(drop=True)
-        for name in mixed:
-            with contextlib.suppress(ValueError, TypeError):  # a text value: named with its row
-                sub[name] = pd.to_numeric(sub[name])
+        for name in mixed:  # a text value: named with its row
+            sub[name] = _numbers_if_all(sub[name], origin.decimal)
         out[str(key)] = _read_wide(sub, sub_origin, time_col=ds_col, columns=columns,
                                    date_format=date_format, sort=sort, fill=fill, impute=impute,
                                    strict=strict, freq=freq, tz=tz)
     return out
 
 
-def _partly_numbers(column: pd.Series) -> bool:
-    """A text column some of whose values are not numbers while others are."""
+def _partly_numbers(column: pd.Series, decimal: str = ".") -> bool:
+    """A text column some of whose values are not numbers (with the decimal mark ``decimal``)
+    while others are."""
     if pd.api.types.is_numeric_dtype(column.dtype) or pd.api.types.is_bool_dtype(column.dtype):
         return False
-    read = pd.to_numeric(column, errors="coerce")
+    read = _written_numbers(column, decimal)
     given = column.notna()
     return bool(read[given].isna().any() and read[given].notna().any())
+
+
+def _written_numbers(column: pd.Series, decimal: str) -> pd.Series:
+    """Text values as numbers the way read_csv(decimal=``decimal``) reads them (with ',': 1,5, and
+    1.5 is none), NaN where a value is no number."""
+    if decimal == ".":
+        return pd.to_numeric(column, errors="coerce")
+    written = column.astype("string")
+    return pd.to_numeric(written.mask(written.str.contains(".", regex=False))
+                         .str.replace(decimal, ".", regex=False), errors="coerce")
+
+
+def _numbers_if_all(column: pd.Series, decimal: str) -> pd.Series:
+    """``column`` as numbers (:func:`_written_numbers`) when every value given is one, else as it is."""
+    numbers = _written_numbers(column, decimal)
+    return numbers if numbers[column.notna()].notna().all() else column
 
 
 def _check_long_columns(
@@ -1319,7 +1379,7 @@ def _parse_times(
         bad = np.flatnonzero(times.isna())
         rows = [origin.row(int(i)) for i in bad[:_SHOW]]
         raise DataValidationError(
-            f"{origin.prefix()}time column {name!r} has {len(bad)} missing timestamps "
+            f"{origin.prefix()}time column {name!r} has {plural(len(bad), 'missing timestamp')} "
             f"(NaT/empty) at {_and_more(rows, len(bad))}; every row needs a timestamp"
         )
     beyond = outside_ns_range(pd.DatetimeIndex(times))
@@ -1335,16 +1395,17 @@ def _parse_time_values(
     series: pd.Series, name: str, date_format: str | None, origin: _Origin, tz: Any = None
 ) -> pd.DatetimeIndex:
     if pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series):
-        if date_format is None:
+        if date_format is None and series.notna().any():  # (none: the missing timestamps are named)
             sample = ", ".join(repr(v) for v in series.head(3).tolist())
-            size = float(np.nanmax(np.abs(series.to_numpy(np.float64)), initial=0.0))
-            unit = next((u for u, top in (("s", 1e11), ("ms", 1e14), ("us", 1e17)) if size < top), "ns")
             raise DataValidationError(
-                f"{origin.prefix()}time column {name!r} holds numbers ({sample}), not dates. "
-                "Pass date_format= (e.g. '%Y%m%d') if they are dates written as digits, or "
-                f"convert epoch numbers first: pd.to_datetime(values, unit='{unit}')"
+                f"{origin.prefix()}time column {name!r} holds numbers ({sample}), not dates; "
+                f"{_numbers_as_times(series)}"
             )
-        series = series.astype("string")
+        text = series.astype("string")
+        if pd.api.types.is_float_dtype(series.dtype):  # digits with an empty cell: 20210131, not 20210131.0
+            whole = ((series == np.round(series)) & (series.abs() < 2.0**63)).to_numpy()
+            text[whole] = series[whole].astype(np.int64).astype("string")
+        series = text
     instants = _check_zones(series, name, origin) and tz is not None  # offsets may differ (DST)
     try:
         # ISO 8601 unless told otherwise: pandas' own guess reads 01.02.2024 month-first, silently
@@ -1375,6 +1436,41 @@ def _parse_time_values(
             f"cannot be parsed as dates: {_and_more(shown, len(bad))}. Fix these values; {hint}"
         )
     return pd.DatetimeIndex(parsed)
+
+
+_DIGIT_DATES = {4: "%Y", 6: "%Y%m", 8: "%Y%m%d", 10: "%Y%m%d%H", 12: "%Y%m%d%H%M", 14: "%Y%m%d%H%M%S"}
+_EPOCH_UNITS = (("s", 1e11, "seconds"), ("ms", 1e14, "milliseconds"), ("us", 1e17, "microseconds"))
+
+
+def _numbers_as_times(series: pd.Series) -> str:
+    """How to read the numbers of a time column as times, by what they fit: dates written as digits
+    (20210131, 202101, 2021: date_format=), spreadsheet serial days (44197 is 2021-01-01), epoch
+    seconds (or ms, us, ns by their size) of 1971 to 2200; else none of them is offered. Epoch
+    seconds had been advised for all, which read 44197 or 2021 as times on 1 January 1970, a
+    second apart: a series that reads on without a word."""
+    numbers = np.unique(series.dropna().to_numpy(np.float64))
+    lo, hi = float(numbers[0]), float(numbers[-1])
+    if lo >= 0 and hi < 1e15 and (numbers == np.round(numbers)).all():
+        texts = pd.Series(numbers.astype(np.int64).astype(str))
+        widths = texts.str.len().unique()
+        fmt = _DIGIT_DATES.get(int(widths[0])) if len(widths) == 1 else None
+        if fmt is not None and pd.to_datetime(texts, format=fmt, errors="coerce").notna().all():
+            return f"they read as dates written as digits: pass date_format={fmt!r}"
+    if 10_000 <= lo and hi < 100_000:  # days of 1927-05-18 .. 2173-10-14
+        return ("they look like spreadsheet serial dates (days since 1899-12-30: 44197 is 2021-01-01): "
+                "save the column formatted as dates, or convert them first: "
+                "pd.to_datetime(values, unit='D', origin='1899-12-30')")
+    size = max(abs(lo), abs(hi))
+    unit, word = next(((u, w) for u, top, w in _EPOCH_UNITS if size < top), ("ns", "nanoseconds"))
+    years = (0, 0)
+    if 0 < lo and hi < 7.3e18:  # within 1970 .. 2200 in any unit, which to_datetime holds (not inf)
+        years = tuple(t.year for t in pd.to_datetime([lo, hi], unit=unit))
+    if years[0] > 1970 and years[1] <= 2200:
+        first = series.dropna().head(1).tolist()[0]
+        return (f"if they are epoch {word} ({first} is {pd.to_datetime(first, unit=unit)}), convert them "
+                f"first: pd.to_datetime(values, unit='{unit}')")
+    return ("write them as timestamps (ISO 8601, e.g. 2024-01-31 13:00), or pass date_format= if they "
+            "are dates written as digits (e.g. date_format='%Y%m%d')")
 
 
 def _check_zones(series: pd.Series, name: str, origin: _Origin) -> bool:
@@ -1451,6 +1547,7 @@ def _pivot_long(
     ids of the series left out). With ``columns``, only those series are pivoted: the times of the
     others are not theirs."""
     _check_long_columns(frame, origin, id_col, ds_col, value_col)
+    _refuse_short_rows(frame, origin, ds_col, [id_col, value_col])
     left = [str(c) for c in frame.columns if c not in (id_col, ds_col, value_col)]
     if left:
         warnings.warn(
@@ -1475,14 +1572,12 @@ def _pivot_long(
         rows = np.flatnonzero(pd.Index(ids).isin(wanted))  # hashed (np.isin sorts objects: 83 s at 1.5M rows)
         frame, ids = frame.iloc[rows], ids[rows]
         at = rows if origin.positions is None else origin.positions[rows]
-        parsed = _Origin(origin.label, origin.first_line, at, origin.line_numbers)
+        parsed = _Origin(origin.label, origin.first_line, at, origin.line_numbers, decimal=origin.decimal,
+                         sep=origin.sep)
     times = _parse_times(frame[ds_col], ds_col, date_format, parsed, tz)
     held = frame[value_col]
     if columns is not None and not pd.api.types.is_numeric_dtype(held):  # text in a series left out
-        try:
-            held = pd.to_numeric(held)
-        except (ValueError, TypeError):
-            pass  # text in a selected series: named below
+        held = _numbers_if_all(held, origin.decimal)  # (text in a selected series: named below)
     values = _numeric_column(held, value_col, parsed)
     keyed = pd.DataFrame({"id": ids, "ds": times, "y": values, "row": rows})
     dup = keyed.duplicated(["id", "ds"], keep=False).to_numpy()
@@ -1593,14 +1688,9 @@ def _beyond_64_bits(value: Any) -> bool:
 
 
 def _non_numeric_report(name: str, col: pd.Series, origin: _Origin) -> str:
-    coerced = pd.to_numeric(col, errors="coerce")
-    bad = np.flatnonzero(coerced.isna().to_numpy() & col.notna().to_numpy())
-    what = "not numbers"
-    if not len(bad) and origin.decimal != ".":  # 1.5 in a file read with decimal=","
-        first = int(np.flatnonzero(col.notna().to_numpy())[0])
-        return (f"column {name!r} (numbers written with '.' as the decimal mark, e.g. {origin.row(first)}: "
-                f"{col.iloc[first]!r}, which decimal={origin.decimal!r} does not read: drop "
-                f"decimal={origin.decimal!r})")
+    mark = origin.decimal  # numbers as the file writes them: with ',', 1.5 is none
+    bad = np.flatnonzero(_written_numbers(col, mark).isna().to_numpy() & col.notna().to_numpy())
+    what = "not numbers" if mark == "." else f"not numbers with the decimal mark {mark!r}"
     if not len(bad):  # every value reads as a number: pandas keeps huge integers as objects
         bad = np.array([i for i, v in enumerate(col) if _beyond_64_bits(v)])
         what = "are integers too large for 64 bits"
@@ -1610,13 +1700,49 @@ def _non_numeric_report(name: str, col: pd.Series, origin: _Origin) -> str:
             return f"column {name!r} (times, held as {col.dtype} values: not a channel)"
         return f"column {name!r} (held as {col.dtype} values; convert it with pd.to_numeric first)"
     shown = [f"{origin.row(int(i))}: {col.iloc[i]!r}" for i in bad[:3]]
-    text = col.iloc[bad[:20]].astype(str)
-    hint = ""
-    if text.str.fullmatch(r"\s*[-+]?\d{1,3}(,\d{3})+(\.\d*)?\s*").all():
-        hint = "; they use ',' to group thousands: write them without it"
-    elif text.str.fullmatch(r"\s*[-+]?\d*,\d+([eE][-+]?\d+)?\s*").all():
-        hint = "; they use ',' as the decimal mark: pass decimal=','"
+    hint = _other_mark_hint(col.iloc[bad[:20]].astype(str).str.strip(), name, origin)
     return f"column {name!r} ({len(bad)} of {len(col)} values {what}, e.g. {', '.join(shown)}{hint})"
+
+
+_GROUP_WORDS = {" ": "a space", "\u00a0": "a no-break space", "\u202f": "a narrow no-break space",
+                "'": "an apostrophe"}  # thousands separators besides ',' and '.', in messages
+
+
+def _other_mark_hint(text: pd.Series, name: str, origin: _Origin) -> str:
+    """'; they use ',' to group thousands: ...' when every value of ``text`` (those that are no
+    numbers as ``origin`` reads them) holds the other of ',' and '.' between digits, as a thousands
+    separator, a decimal mark, or either (1,234 is 1234 or 1.234: both are named, never one
+    guessed, which would read them 1000 times too large or too small), with the fix each needs;
+    else ''. A decimal comma is read by decimal=',' in a file not split by commas only. Values
+    grouped by a space or an apostrophe (1 234,5) are named as thousands."""
+    mark = origin.decimal
+    other = "," if mark == "." else "."
+    o, m = re.escape(other), re.escape(mark)
+    grouped = bool(text.str.fullmatch(rf"[-+]?[1-9]\d{{0,2}}(?:{o}\d{{3}})+(?:{m}\d*)?").all())
+    decimals = bool(text.str.fullmatch(rf"[-+]?\d*{o}\d+(?:[eE][-+]?\d+)?").all())
+    if not grouped and not decimals:  # 1 234,5 (France), 1'234.5 (Switzerland): thousands alone
+        spaced = text.str.fullmatch(rf"[-+]?[1-9]\d{{0,2}}(?:([ \u00a0\u202f'])\d{{3}})+(?:{m}\d*)?")
+        group = text.str.extract(r"\d([ \u00a0\u202f'])\d", expand=False)
+        if spaced.all() and group.nunique() == 1:
+            return f"; they use {_GROUP_WORDS[group.iloc[0]]} to group thousands: write them without it"
+        return ""
+    ungroup = "write them without it"
+    if mark == ",":
+        point = "write them with ',', or drop decimal=',' if the file writes every number with '.'"
+    elif origin.first_line is None:  # a frame: decimal= is for files
+        point = f"convert them first: df[{name!r}].str.replace(',', '.').astype(float)"
+    elif origin.sep == ",":
+        point = ("a comma-separated file cannot read it as one (its delimiter and decimal mark must "
+                 "differ): write them with '.', or save the file with ';' between fields and pass sep=';' "
+                 "and decimal=','")
+    else:
+        point = "pass decimal=','"
+    if grouped and decimals:
+        return (f"; they use {other!r} to group thousands or as the decimal mark: if it groups thousands "
+                f"(1{other}234 for 1234), {ungroup}; if it is the decimal mark (1{other}234 for 1{mark}234), "
+                f"{point}")
+    return f"; they use {other!r} to group thousands: {ungroup}" if grouped else \
+        f"; they use {other!r} as the decimal mark: {point}"
 
 
 # --------------------------------------------------------------------------------------------
