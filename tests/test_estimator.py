@@ -2214,6 +2214,17 @@ def test_frames_given_back_as_they_were_fitted(series, tmp_path):
         fitted.predict(tmp_path / "extra.csv")  # a file's were dropped silently
 
 
+def test_forecast_origins_takes_the_time_column_predict_takes(fitted, series, tmp_path):
+    """A frame or file whose time column is neither the fitted one nor 'date': its error had said
+    to pass time_col=, which forecast_origins did not take."""
+    named = series.rename_axis("timestamp").reset_index()
+    named.to_csv(tmp_path / "named.csv", index=False)
+    expected = fitted.forecast_origins(series, [300, 399])
+    for data in (named, tmp_path / "named.csv"):
+        out = fitted.forecast_origins(data, [300, 399], time_col="timestamp")
+        np.testing.assert_allclose(out, expected, rtol=1e-6)
+        np.testing.assert_allclose(out[-1], fitted.predict(data, time_col="timestamp").to_numpy(), rtol=1e-6)
+
 def test_fits_in_two_threads_equal_the_same_fits_in_turn(series):
     """Two seeded fits at once in two threads seeded, and restored, each other's global state:
     neither forecast equalled its sequential fit, and the caller's default dtype and generator

@@ -902,6 +902,7 @@ def read_series(
     )  # fmt: skip
 
 
+TIME_COL_ADVICE = "Pass time_col= with the name of the time column (or give a DataFrame a DatetimeIndex)"
 _READ_OPTIONS = ("sort=True", "fill=", "impute=", "date_format=", "encoding=", "tz=", "id_col=", "sep=",
                  "decimal=")
 
@@ -1268,10 +1269,8 @@ def _split_time(
             f"{origin.prefix()}the frame has no DatetimeIndex; pass time_col= naming its time "
             f"column (columns: {cols})"
         )
-    raise DataValidationError(
-        f"{origin.prefix()}time column {time_col!r} not found; the columns are {cols}. "
-        "Pass time_col= with the name of the time column (or give a DataFrame a DatetimeIndex)"
-    )
+    raise DataValidationError(f"{origin.prefix()}time column {time_col!r} not found; the columns are {cols}. "
+                              f"{TIME_COL_ADVICE}")
 
 
 def _same_times(column: pd.Series, index: pd.DatetimeIndex) -> bool:
