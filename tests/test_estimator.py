@@ -1458,6 +1458,18 @@ def test_a_frame_fit_accepts_with_its_times_in_the_index_and_a_date_column_can_b
     with pytest.raises(DataValidationError, match=r"unexpected \['extra'\]"):
         fitted.predict(both.assign(extra=1.0))  # a column that is no time is still an extra one
 
+
+def test_a_frame_indexed_by_its_own_time_column_kept_fits_and_forecasts(series):
+    """set_index('time', drop=False) of a model's own time column: fit refused the 'time' column as
+    a non-numeric channel and predict as an unexpected one ('date' alone had been read so)."""
+    named = series.rename_axis("time").reset_index()
+    est = TSMambaForecaster(**{**TINY, "max_epochs": 1}).fit(named, time_col="time")
+    kept = named.set_index("time", drop=False)
+    pd.testing.assert_frame_equal(est.predict(kept), est.predict(named))
+    pd.testing.assert_frame_equal(est.stream(history=kept).forecast(), est.stream(history=named).forecast())
+    refit = TSMambaForecaster(**{**TINY, "max_epochs": 1}).fit(kept)
+    pd.testing.assert_frame_equal(refit.predict(), est.predict())
+
 def test_the_no_validation_warning_states_the_rule(series):
     est = TSMambaForecaster(**{**TINY, "context_length": 8, "horizon": 24, "val_fraction": 0.1,
                                "max_epochs": 1})
