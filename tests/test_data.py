@@ -136,6 +136,22 @@ def test_a_named_datetime_index_is_the_time_beside_a_channel_called_date():
     assert list(read.columns) == ["date", "x0"] and read.index.name == "ts"
 
 
+
+def test_a_datetime_index_set_from_its_column_keeping_it_is_the_time_by_its_name():
+    """df.set_index('ts', drop=False): the default time column was 'date' but for the index's own
+    name, so the 'ts' column beside it was read as a channel of times, refused as non-numeric
+    (set_index('date', drop=False) alone was read)."""
+    frame = hourly_frame(24, 2).rename(columns={"date": "ts"})
+    kept = frame.set_index(pd.DatetimeIndex(pd.to_datetime(frame["ts"]), name="ts"))
+    assert default_time_col(kept, None) == "ts"
+    read = read_series(kept, time_col=default_time_col(kept, None))
+    pd.testing.assert_frame_equal(read, read_series(frame, time_col="ts"))
+    with pytest.raises(DataValidationError, match="which is the time"):  # not its times: asked, not guessed
+        read_series(shifted := kept.assign(ts=kept.index + pd.Timedelta("1h")),
+                    time_col=default_time_col(shifted, None))
+    numeric = kept.assign(ts=np.arange(24.0))  # a channel that happens to share the index's name
+    assert default_time_col(numeric, None) == "date"
+
 def test_columns_selects_and_orders_channels(tmp_path):
     path = write_csv(tmp_path, hourly_frame(24, 3))
     df = read_series(path, columns=["x2", "x0"])

@@ -1458,6 +1458,18 @@ def test_a_frame_fit_accepts_with_its_times_in_the_index_and_a_date_column_can_b
     with pytest.raises(DataValidationError, match=r"unexpected \['extra'\]"):
         fitted.predict(both.assign(extra=1.0))  # a column that is no time is still an extra one
 
+
+def test_a_frame_indexed_by_its_own_time_column_kept_fits_and_forecasts(series):
+    """set_index('time', drop=False) of a model's own time column: fit refused the 'time' column as
+    a non-numeric channel and predict as an unexpected one ('date' alone had been read so)."""
+    named = series.rename_axis("time").reset_index()
+    est = TSMambaForecaster(**{**TINY, "max_epochs": 1}).fit(named, time_col="time")
+    kept = named.set_index("time", drop=False)
+    pd.testing.assert_frame_equal(est.predict(kept), est.predict(named))
+    pd.testing.assert_frame_equal(est.stream(history=kept).forecast(), est.stream(history=named).forecast())
+    refit = TSMambaForecaster(**{**TINY, "max_epochs": 1}).fit(kept)
+    pd.testing.assert_frame_equal(refit.predict(), est.predict())
+
 def test_the_no_validation_warning_states_the_rule(series):
     est = TSMambaForecaster(**{**TINY, "context_length": 8, "horizon": 24, "val_fraction": 0.1,
                                "max_epochs": 1})
@@ -2213,6 +2225,17 @@ def test_frames_given_back_as_they_were_fitted(series, tmp_path):
     with pytest.raises(DataValidationError, match=r"extra\.csv: series .* unexpected ids \['c9'\]"):
         fitted.predict(tmp_path / "extra.csv")  # a file's were dropped silently
 
+
+def test_forecast_origins_takes_the_time_column_predict_takes(fitted, series, tmp_path):
+    """A frame or file whose time column is neither the fitted one nor 'date': its error had said
+    to pass time_col=, which forecast_origins did not take."""
+    named = series.rename_axis("timestamp").reset_index()
+    named.to_csv(tmp_path / "named.csv", index=False)
+    expected = fitted.forecast_origins(series, [300, 399])
+    for data in (named, tmp_path / "named.csv"):
+        out = fitted.forecast_origins(data, [300, 399], time_col="timestamp")
+        np.testing.assert_allclose(out, expected, rtol=1e-6)
+        np.testing.assert_allclose(out[-1], fitted.predict(data, time_col="timestamp").to_numpy(), rtol=1e-6)
 
 def test_fits_in_two_threads_equal_the_same_fits_in_turn(series):
     """Two seeded fits at once in two threads seeded, and restored, each other's global state:

@@ -1816,3 +1816,25 @@ def test_update_array_refuses_a_row_labelled_with_another_time_than_the_next_ste
         assert_same_snapshot(before, snapshot(stream))
     np.testing.assert_array_equal(copy.copy(stream).update_array(series.iloc[60]),  # the next step
                                   stream.update_array(series.iloc[60].to_numpy()))
+
+
+def test_history_and_update_many_frames_take_the_time_columns_an_update_takes(model, series, tmp_path):
+    """A one-row frame with a 'timestamp' column updated a stream, but its history or two such
+    rows in update_many were refused for want of a 'date' column, with advice to pass a time_col=
+    neither takes."""
+    named = series.rename_axis("timestamp").reset_index()
+    expected = model.stream(history=series.iloc[:150])
+    stream = model.stream(history=named.iloc[:150])
+    pd.testing.assert_frame_equal(stream.forecast(), expected.forecast())
+    pd.testing.assert_frame_equal(stream.update_many(named.iloc[150:153]),
+                                  expected.update_many(series.iloc[150:153]))
+    pd.testing.assert_frame_equal(stream.update_many(named.iloc[:0]), expected.forecast())
+    named.iloc[:150].to_csv(tmp_path / "history.csv", index=False)
+    pd.testing.assert_frame_equal(model.stream(history=tmp_path / "history.csv").forecast(),
+                                  model.stream(history=series.iloc[:150]).forecast())
+    other = series.rename_axis("when").reset_index()
+    for call, error in ((lambda: model.stream(history=other.iloc[:150]), DataValidationError),
+                        (lambda: stream.update_many(other.iloc[153:155]), StreamError)):
+        with pytest.raises(error, match=r"named 'date', 'ds', 'timestamp' or 'time'") as caught:
+            call()
+        assert "time_col=" not in str(caught.value)  # no option of theirs

@@ -944,23 +944,28 @@ def read_series(
     )  # fmt: skip
 
 
+TIME_COL_ADVICE = "Pass time_col= with the name of the time column (or give a DataFrame a DatetimeIndex)"
 _READ_OPTIONS = ("sort=True", "fill=", "impute=", "date_format=", "encoding=", "tz=", "id_col=", "sep=",
                  "decimal=")
 
 
 def default_time_col(source: Any, time_col: str | None) -> str:
     """The time column to read ``source`` by: ``time_col`` when given; else the name of a
-    frame's DatetimeIndex when it is named, names no column, and no column "date" holds times
-    (read_series names it after the file's time column, so a numeric channel called "date"
-    beside it stays a channel); else "date"."""
+    frame's DatetimeIndex when it is named, and names no column or one that is not numeric
+    (``set_index("ts", drop=False)``: read_series reads the index, or asks which is the time),
+    and no column "date" holds times (read_series names it after the file's time column, so a
+    numeric channel called "date" beside it stays a channel); else "date"."""
     if time_col is not None:
         return time_col
     if isinstance(source, pd.DataFrame) and isinstance(source.index, pd.DatetimeIndex):
         name, columns = source.index.name, [str(c) for c in source.columns]
-        if isinstance(name, str) and name not in columns:
-            channel = columns.count("date") == 1 and pd.api.types.is_numeric_dtype(
-                source.iloc[:, columns.index("date")].dtype)
-            if "date" not in columns or channel:  # else read_series asks which is the time
+
+        def numeric(column: str) -> bool:
+            return columns.count(column) == 1 and pd.api.types.is_numeric_dtype(
+                source.iloc[:, columns.index(column)].dtype)
+
+        if isinstance(name, str) and (name not in columns or (name != "date" and not numeric(name))):
+            if "date" not in columns or numeric("date"):  # else read_series asks which is the time
                 return name
     return "date"
 
@@ -1328,10 +1333,8 @@ def _split_time(
             f"{origin.prefix()}the frame has no DatetimeIndex; pass time_col= naming its time "
             f"column (columns: {cols})"
         )
-    raise DataValidationError(
-        f"{origin.prefix()}time column {time_col!r} not found; the columns are {cols}. "
-        "Pass time_col= with the name of the time column (or give a DataFrame a DatetimeIndex)"
-    )
+    raise DataValidationError(f"{origin.prefix()}time column {time_col!r} not found; the columns are {cols}. "
+                              f"{TIME_COL_ADVICE}")
 
 
 def _same_times(column: pd.Series, index: pd.DatetimeIndex) -> bool:

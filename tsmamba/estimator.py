@@ -447,32 +447,31 @@ class TSMambaForecaster(BaseEstimator):
                            freq=freq, tz=tz, warn_constant=warn_constant)
 
     def _frame_for_prediction(
-        self, df: Any, time_col: str | None = None, caller: str = "predict", fill: str | None = None
+        self, df: Any, time_col: str | None = None, caller: str = "predict", fill: str | None = None,
+        time_keys: Sequence[str] | None = None,
     ) -> pd.DataFrame:
         """Validate a frame to forecast from: the fitted channels, in the fitted order
         (``caller`` names the method in messages; ``fill``: read_series' fill= of missing rows,
-        which a stream's gaps= policy asks for)."""
+        which a stream's gaps= policy asks for). Without ``time_col``, the time column is the
+        first of ``time_keys`` present (default: the fitted time column's name, then "date")."""
         if isinstance(df, pd.DataFrame) and is_long_form(df):  # fitted ids are selected when pivoted
             # an empty id is no unexpected one: read_strict names its rows
             ids = pd.Series(pd.unique(df["unique_id"]))
             extra = sorted(set(ids[~empty_ids(ids)].astype(str)) - set(self.columns_))
             if extra:  # dropped silently, where a wide frame's extra column is an error
                 raise DataValidationError(self._unexpected_ids("the frame's", extra))
-        fitted_time = self.index_.name  # the time column the model was fitted with
-        if isinstance(df, (str, os.PathLike)) and time_col is None and isinstance(fitted_time, str):
-            try:  # a file with the fitted time column is read by it
-                header = pd.read_csv(os.path.expanduser(df), nrows=0).columns
+        keys = (self.index_.name, "date") if time_keys is None else time_keys  # the fitted time column's
+        keys = [k for k in keys if isinstance(k, str)]
+        if isinstance(df, (str, os.PathLike)) and time_col is None:
+            try:  # a file is read by the first time column it has
+                header = set(pd.read_csv(os.path.expanduser(df), nrows=0).columns)
             except (OSError, ValueError):  # unreadable or not a CSV here: read_strict says why
-                header = []
-            if fitted_time in header:
-                time_col = fitted_time
+                header = set()
+            time_col = next((k for k in keys if k in header), None)
         elif isinstance(df, pd.DataFrame) and not is_long_form(df):
             present = [str(c) for c in df.columns]
             if time_col is None and not isinstance(df.index, pd.DatetimeIndex):
-                if isinstance(fitted_time, str) and fitted_time in present:
-                    time_col = fitted_time
-                elif "date" in present:
-                    time_col = "date"
+                time_col = next((k for k in keys if k in present), None)
             time_col = default_time_col(df, time_col)  # as fit reads it: the index's own times
             differ = self._columns_differ(present, time_col)
             if time_col in df.columns:
@@ -980,12 +979,14 @@ class TSMambaForecaster(BaseEstimator):
         context: str = "window",
         batch_size: int | None = None,
         index: pd.DatetimeIndex | None = None,
+        time_col: str | None = None,
     ) -> np.ndarray:
         """Forecasts after each origin (the positional index of the last observed row; of the
         pivoted series, for long-form data).
 
-        ``data``: a frame or CSV path (validated like ``predict``'s; ``index`` is not used) or an
-        array (T, C) in original units with ``index`` for time features. ``"window"`` batches
+        ``data``: a frame or CSV path (validated like ``predict``'s, its time column found as
+        predict finds it or named by ``time_col``; ``index`` is not used) or an array (T, C) in
+        original units with ``index`` for time features. ``"window"`` batches
         the windows ending at the origins; ``"full"`` makes one recurrent pass over the rows and
         reads the forecast at each origin.
         ``batch_size``: windows per forward pass (None: the network's choice, the fastest
@@ -994,7 +995,7 @@ class TSMambaForecaster(BaseEstimator):
         self.check_fitted()
         self.check_context(context)
         if isinstance(data, (pd.DataFrame, str, os.PathLike)):  # a path was read as an array of one
-            frame = self._frame_for_prediction(data, caller="forecast_origins")
+            frame = self._frame_for_prediction(data, time_col, caller="forecast_origins")
             values, index = frame.to_numpy(np.float64), frame.index
         else:
             values = np.asarray(data, dtype=np.float64)

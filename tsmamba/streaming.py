@@ -48,6 +48,7 @@ from tsmamba.checkpoint import (
 from tsmamba.data import (
     FIELD_DELIMITERS,
     NS_RANGE_TEXT,
+    TIME_COL_ADVICE,
     PhasesAheadTable,
     check_csv_marks,
     check_scaled_range,
@@ -179,6 +180,21 @@ class Stream:
         return twin
 
     # ---- set-up ----------------------------------------------------------------------------
+    def _read_frame(self, frame: Any, caller: str, fill: str | None = None) -> pd.DataFrame:
+        """A history or update_many frame (or file) read as predict reads one, its time column
+        under a name an update's timestamp may have (they had to be "date" or the fitted one's)."""
+        try:
+            return self.forecaster._frame_for_prediction(frame, caller=caller, fill=fill,
+                                                         time_keys=self._time_keys)
+        except DataValidationError as exc:  # predict's time_col= is no option of a stream's
+            if TIME_COL_ADVICE not in str(exc):
+                raise
+            names = [repr(key) for key in self._time_keys]  # none where channels have every such name
+            named = " or ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
+            where = f"a DatetimeIndex or a column named {named}" if named else "a DatetimeIndex"
+            text = str(exc).replace(TIME_COL_ADVICE, f"A stream reads the times from {where}")
+            raise DataValidationError(text) from None
+
     def _history_frames(self, history: Any, ids: Sequence[Any] | None) -> tuple[list, list]:
         if isinstance(ids, (str, bytes)) or (ids is not None and not isinstance(ids, Iterable)):
             raise ConfigError(f"ids is a list of series ids, got {ids!r}; for one series pass ids=[{ids!r}]")
@@ -192,7 +208,7 @@ class Stream:
                     raise DataValidationError(f"{whose}{differ}")
                 return None
             try:
-                return self.forecaster._frame_for_prediction(frame, caller="stream")
+                return self._read_frame(frame, "stream")
             except DataValidationError as exc:
                 policies = (" (missing= and gaps= apply to the updates after the history, not to the "
                             "history)" if "read_series's" in str(exc) else "")
@@ -687,8 +703,7 @@ class Stream:
                 raise StreamError(differ)
             return self.forecast(as_array=as_array)
         try:  # gaps between the rows are filled by read_series as gaps= says (its fill=), or named
-            frame = self.forecaster._frame_for_prediction(rows, caller="update_many",
-                                                          fill=None if self.gaps == "reject" else self.gaps)
+            frame = self._read_frame(rows, "update_many", fill=None if self.gaps == "reject" else self.gaps)
         except DataValidationError as exc:  # rows a stream rejects: a StreamError, as update raises
             text = str(exc)
             if "impute=" in text:  # the reader's advice (impute=, fill=) is no option of update_many's
@@ -715,8 +730,8 @@ class Stream:
         """Why the columns of a frame of no rows are not those of rows to come (the model's
         channels and a time column), or None when they are."""
         present = [str(c) for c in frame.columns]
-        fitted_time = self.forecaster.index_.name  # the time column, as predict finds it
-        return self.forecaster._columns_differ(present, fitted_time if fitted_time in present else "date")
+        time_col = next((key for key in self._time_keys if key in present), None)  # as rows' is found
+        return self.forecaster._columns_differ(present, time_col)
 
     def forecast(self, *, as_array: bool = False) -> pd.DataFrame | np.ndarray | dict:
         """The current forecast of every series (no state change): an ``horizon x channels``
