@@ -1151,3 +1151,27 @@ def test_a_returned_state_holds_no_view_of_the_passs_buffers():
     _, state = net(torch.randn(2, 200, 3), return_state=True)
     for name, tensor in state.tensors().items():
         assert tensor.untyped_storage().nbytes() == tensor.numel() * tensor.element_size(), name
+
+
+@pytest.mark.parametrize("mode", ["independent", "mix"])
+def test_marks_must_hold_a_row_for_each_step_of_each_series(mode):
+    """The marks of one series with a batch of three had been broadcast over the batch (every
+    series read series 0's cycle phases, and in channel-independent mode its time features, no
+    error), by forward, step and init_linear_path; marks of another length failed in torch."""
+    W = 4
+    net = tiny(channel_mode=mode, cycle_length=W, input_skip=True).double()
+    x = torch.randn(3, 12, 3, dtype=torch.float64)
+    marks = phases(3, 12, W)
+    with pytest.raises(ConfigError, match=r"^marks must be \(batch, length, n_marks\) = \(3, 12, 1\), a row "
+                                          r"for each step of each series of the input, got \(1, 12, 1\)"):
+        net(x, marks[:1])
+    with pytest.raises(ConfigError, match=r"marks must be .* = \(3, 12, 1\), .* got \(3, 10, 1\)"):
+        net(x, marks[:, :10])
+    with pytest.raises(ConfigError, match=r"^marks_t must be \(batch, n_marks\) = \(3, 1\), .* got \(1, 1\)"):
+        net.step(x[:, 0], net.init_state(3), marks[:1, 0])
+    y = torch.randn(3, 5, 3, dtype=torch.float64)
+    with pytest.raises(ConfigError, match=r"marks must be .* got \(1, 12, 1\)"):
+        net.init_linear_path([(x, y, marks[:1])])
+    with pytest.raises(ConfigError, match=r"^this network takes marks with 1 columns"):  # columns: as before
+        net(x, torch.cat([marks, marks], -1))
+    assert net(x, marks).shape == (3, 5, 3)

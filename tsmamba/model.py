@@ -557,6 +557,7 @@ class MambaForecaster(nn.Module):
         for batch in windows:
             x, y, marks = batch[0], batch[1], batch[2] if len(batch) > 2 else None
             self._check_input(x)
+            self._check_mark_rows(marks, tuple(x.shape[:2]), "marks", "(batch, length, n_marks)")
             _, phase = self._split_marks(marks)
             if phase is not None:
                 future = self.phase_of(batch[3]) if len(batch) > 3 else None
@@ -614,6 +615,16 @@ class MambaForecaster(nn.Module):
             return marks, None
         features = marks[..., : cfg.n_time_features] if cfg.n_time_features else None
         return features, marks[..., -1].round().long()
+
+    def _check_mark_rows(self, marks: Tensor | None, rows: tuple[int, ...], name: str, axes: str) -> None:
+        """ConfigError unless marks the network reads have the shape ``rows`` + (n_marks,): one row
+        for each step of each series of the input, whose (b, l) or (b,) is ``rows``; their columns
+        are :meth:`_split_marks`' to check. The marks of one series had been broadcast over a batch
+        of series (every series read series 0's cycle phases, and in channel-independent mode its
+        time features), and marks of another length had failed in torch."""
+        if self.config.n_marks and marks is not None and tuple(marks.shape[:-1]) != rows:
+            raise ConfigError(f"{name} must be {axes} = {(*rows, self.config.n_marks)}, a row for each step "
+                              f"of each series of the input, got {tuple(marks.shape)}")
 
     def phase_of(self, marks: Tensor) -> Tensor:
         """The cycle phases (b, l) long in marks (b, l, n_marks) (their last column)."""
@@ -815,6 +826,7 @@ class MambaForecaster(nn.Module):
         """
         self._check_input(x)
         self._check_future_phase(future_phase)
+        self._check_mark_rows(marks, tuple(x.shape[:2]), "marks", "(batch, length, n_marks)")
         features, phase = self._split_marks(marks)
         if phase is not None:
             x = x - self._cycle_at(phase)  # (b, l, C) residual after the cycle
@@ -888,6 +900,7 @@ class MambaForecaster(nn.Module):
         _check_finite(x_t, "(batch row, channel)")
         self._check_future_phase(future_phase)
         state = state.to(x_t.dtype)  # as forward casts it (a float64 cache raised in a matmul)
+        self._check_mark_rows(marks_t, (x_t.shape[0],), "marks_t", "(batch, n_marks)")
         features, phase = self._split_marks(None if marks_t is None else marks_t[:, None])
         if phase is not None:
             x_t = x_t - self._cycle_at(phase[:, 0])  # (b, C)
