@@ -326,3 +326,15 @@ def test_large_output_gradients_under_strong_decays_stay_finite_in_float32():
     ssd_chunked(*fast, 32)[0].backward(gy.float())
     for t, r in zip(fast, ref, strict=True):
         torch.testing.assert_close(t.grad.double(), r.grad, atol=5e-5 * r.grad.abs().max().item(), rtol=0)
+
+
+@pytest.mark.parametrize("chunk_size", [2.5, 4.0, "4", None, True])
+def test_a_chunk_size_that_is_no_positive_integer_is_a_config_error(chunk_size):
+    """2.5 and 4.0 had failed in torch's pad or reshape, "4" and None in a comparison (TypeError
+    each), and True had been a chunk of one step; Mamba2Config refuses them all as well."""
+    x, A, B, C, _ = make_inputs(1, 9, 2, 2, 1, 3)
+    for scan in (ssd_chunked, ssd_chunked_ref):
+        with pytest.raises(ConfigError, match=rf"^chunk_size must be a positive integer, got {chunk_size!r}"):
+            scan(x, A, B, C, chunk_size)
+    y, _ = ssd_chunked(x, A, B, C, np.int64(4))  # numpy's integers are integers
+    torch.testing.assert_close(y, ssd_recurrent(x, A, B, C)[0], atol=1e-10, rtol=0)

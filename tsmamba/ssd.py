@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from tsmamba.errors import ConfigError
+from tsmamba.errors import ConfigError, positive_int
 
 __all__ = ["segsum", "ssd_chunked", "ssd_chunked_ref", "ssd_recurrent", "ssd_step"]
 
@@ -93,17 +93,13 @@ def ssd_chunked_ref(
         y: (b, l, h, p) and the final state (b, h, p, n) after position l - 1.
     """
     _check_inputs(x, A, B, C, initial_states)
-    if chunk_size < 1:
-        raise ConfigError(f"chunk_size must be >= 1, got {chunk_size}")
     b, l, h, p = x.shape
     g, n = B.shape[2], B.shape[3]
     hg = h // g  # heads per group
     A = A.clamp_min(_MIN_LOG_DECAY)  # a reset (-inf) decays to exactly 0, as in the recurrence
 
     # Balanced chunks: c chunks of T <= chunk_size steps; the output does not depend on T.
-    c = -(-l // chunk_size)
-    T = -(-l // c)
-    pad = c * T - l
+    c, T, pad = _chunk_geometry(l, chunk_size)
     if pad:  # zero input and zero log-decay: padded steps leave the state untouched
         x = F.pad(x, (0, 0, 0, 0, 0, pad))
         A = F.pad(A, (0, 0, 0, pad))
@@ -153,9 +149,9 @@ def ssd_chunked_ref(
 
 
 def _chunk_geometry(seqlen: int, chunk_size: int) -> tuple[int, int, int]:
-    """Balanced chunks: (c chunks, chunk length T <= chunk_size, padding c*T - seqlen < c)."""
-    if chunk_size < 1:
-        raise ConfigError(f"chunk_size must be >= 1, got {chunk_size}")
+    """Balanced chunks: (c chunks, chunk length T <= chunk_size, padding c*T - seqlen < c).
+    A chunk_size of 2.5 or 4.0 had failed in torch's pad or reshape (TypeError), True been 1."""
+    chunk_size = positive_int(chunk_size, "chunk_size")
     c = -(-seqlen // chunk_size)
     T = -(-seqlen // c)
     return c, T, c * T - seqlen
@@ -398,8 +394,7 @@ def ssd_chunked(
     supported (an error, not a wrong number); use :func:`ssd_chunked_ref` for them.
     """
     _check_inputs(x, A, B, C, initial_states)
-    if chunk_size < 1:
-        raise ConfigError(f"chunk_size must be >= 1, got {chunk_size}")
+    chunk_size = positive_int(chunk_size, "chunk_size")  # before the chunk length search compares it
     inputs = (x, A, B, C) if initial_states is None else (x, A, B, C, initial_states)
     dtype = functools.reduce(torch.promote_types, (t.dtype for t in inputs), torch.float32)
     x, B, C = x.to(dtype), B.to(dtype), C.to(dtype)
