@@ -885,16 +885,16 @@ class MambaForecaster(nn.Module):
         :meth:`ForecastState.tensors`: moments (b, C, 3); hidden (b', K-1, d + s) when K > 1;
         inputs (b', S-1, s) when S > 1; per block conv_state.i (b', conv_dim, d_conv) and
         ssm_state.i (b', nheads, headdim, d_state); b' = b*C (independent) or b (mix)."""
-        cfg, block = self.config, self.backbone.config
+        cfg = self.config
         rows = batch_size * cfg.series_rows
         shapes = {"moments": (batch_size, cfg.n_channels, 3)}
         if cfg.head_window > 1:
             shapes["hidden"] = (rows, cfg.head_window - 1, cfg.head_width)
         if cfg.embed_window > 1:
             shapes["inputs"] = (rows, cfg.embed_window - 1, cfg.series_width)
+        conv, ssm = InferenceCache.shapes(rows, self.backbone.config)
         for i in range(cfg.n_layers):
-            shapes[f"conv_state.{i}"] = (rows, block.conv_dim, block.d_conv)
-            shapes[f"ssm_state.{i}"] = (rows, block.nheads, block.headdim, block.d_state)
+            shapes[f"conv_state.{i}"], shapes[f"ssm_state.{i}"] = conv, ssm
         return shapes
 
     def _check_state(self, state: ForecastState, batch_size: int) -> None:
