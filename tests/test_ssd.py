@@ -338,3 +338,23 @@ def test_a_chunk_size_that_is_no_positive_integer_is_a_config_error(chunk_size):
             scan(x, A, B, C, chunk_size)
     y, _ = ssd_chunked(x, A, B, C, np.int64(4))  # numpy's integers are integers
     torch.testing.assert_close(y, ssd_recurrent(x, A, B, C)[0], atol=1e-10, rtol=0)
+
+
+@pytest.mark.parametrize("final", [0.0, 1e-30])
+def test_tiny_output_gradients_under_strong_decays_keep_float32_accuracy(final):
+    """The backward's intra-chunk terms of dy fall to exp(-half-range) of it as well: dy of 1e-30
+    at a half-range of ~60 fell below float32's smallest normal number (1.2e-38) and every term
+    was lost (the gradients were 30 times their size off), where the recurrence's are ~1e-30 and
+    exact to float32. The backward now scales dy (and the final state's cotangent) up by a power
+    of two. Tolerance: as for large dy, 5e-5 of each gradient's max."""
+    x, _, B, C, s0 = make_inputs(2, 64, 2, 4, 1, 8, init=True, seed=16)
+    gen = torch.Generator().manual_seed(17)
+    A = -3.8 - 0.2 * torch.rand(2, 64, 2, generator=gen, dtype=torch.float64)
+    gy = 1e-30 * torch.randn(2, 64, 2, 4, generator=gen, dtype=torch.float64)
+    gs = final * torch.randn(2, 2, 4, 8, generator=gen, dtype=torch.float64)
+    ref = [t.clone().requires_grad_() for t in (x, A, B, C, s0)]
+    torch.autograd.backward(ssd_recurrent(*ref), [gy, gs])
+    fast = [t.float().requires_grad_() for t in (x, A, B, C, s0)]
+    torch.autograd.backward(ssd_chunked(*fast[:4], 32, fast[4]), [gy.float(), gs.float()])
+    for t, r in zip(fast, ref, strict=True):
+        torch.testing.assert_close(t.grad.double(), r.grad, atol=5e-5 * r.grad.abs().max().item(), rtol=0)

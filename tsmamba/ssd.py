@@ -192,19 +192,32 @@ def _log_sum_bound(T: int, n: int, log_B: float, log_C: float) -> float:
     return max(0.0, math.log(T * n) + log_B + log_C)
 
 
-def _cotangent_shift(dy: Tensor, a: Tensor, m: Tensor, Bc: Tensor, Cc: Tensor) -> int:
-    """The power of two by which the backward scales dy down so that its intra-chunk terms, up to
-    |dy| * exp(half-range) * T * d_state * max|B| * max|C|, fit the float type (0: none).
+def _cotangent_shift(dy: Tensor, dfinal: Tensor, a: Tensor, m: Tensor, Bc: Tensor, Cc: Tensor) -> int:
+    """The power of two by which the backward scales the cotangents (dy, dfinal) down so that the
+    intra-chunk terms of dy, up to |dy| * exp(half-range) * T * d_state * max|B| * max|C|, fit the
+    float type (> 0), or up (< 0) when even the largest dy, times the factor exp(a_i - m) down to
+    exp(-half-range), falls below the smallest normal number (0: neither).
+
+    Up: as far as keeps that product's eps of it normal, with no cotangent above 1 and the terms
+    above within the float type (dy of 1e-30 at a half-range of ~60 had lost every term in
+    float32, where the recurrence's gradients are ~1e-30 and exact to float32). The backward is
+    linear in the cotangents and a power of two scales them exactly; where no shift is needed,
+    none is made (the same numbers as before).
     a (b, c, g, T, hg) the cumulative log decays, m (b, c, g, 1, hg) their chunk middles."""
     T, n = a.shape[3], Bc.shape[-1]
     if T == 1 or a.numel() == 0:
         return 0
     hr = float((a[:, :, :, :1] - m).nan_to_num(nan=0.0).amax())  # a_0 - m = half the range
-    need = hr + _log_peak(dy) + _log_sum_bound(T, n, _log_peak(Bc), _log_peak(Cc))
-    excess = need - (math.log(torch.finfo(a.dtype).max) - 1.0)
-    if not excess > 0 or math.isinf(excess):  # an inf dy gives inf gradients, as the recurrence does
+    info, log_dy = torch.finfo(a.dtype), _log_peak(dy)
+    need = hr + log_dy + _log_sum_bound(T, n, _log_peak(Bc), _log_peak(Cc))
+    excess = need - (math.log(info.max) - 1.0)
+    if excess > 0 and not math.isinf(excess):  # an inf dy gives inf gradients, as the recurrence does
+        return math.ceil(excess / math.log(2.0))
+    if not log_dy - hr < math.log(info.tiny) or math.isinf(log_dy):  # zeros: nothing to lose
         return 0
-    return math.ceil(excess / math.log(2.0))
+    digits = math.log(info.tiny / info.eps) - (log_dy - hr)  # up to tiny / eps: terms eps of it normal
+    room = min(-max(log_dy, _log_peak(dfinal)), math.log(info.max) - 1.0 - need)  # cotangents <= 1, fit
+    return -math.floor(max(0.0, min(digits, room)) / math.log(2.0))
 
 
 def _safe_chunk_size(
@@ -307,8 +320,9 @@ class _SSDChunkedFn(torch.autograd.Function):
         # ones by up to exp(half-range), as x's do in the forward: a dy too large for that (the
         # forward's chunk length was chosen for x, not for dy) is scaled down by 2**shift, exactly,
         # and the gradients scaled back (dy of 1e12 had given NaN gradients where the recurrence's
-        # are 4e13).
-        shift = _cotangent_shift(dy, a, m, Bc, Cc)
+        # are 4e13); a dy so small that its terms fall below the float type's normal numbers, down
+        # by up to exp(-half-range), is scaled up (shift < 0) instead.
+        shift = _cotangent_shift(dy, dfinal, a, m, Bc, Cc)
         if shift:
             dy, dfinal = dy * 2.0**-shift, dfinal * 2.0**-shift
         dyt = _pad_time(dy, pad).reshape(b, c, T, g, hg, p).transpose(2, 3)  # (b, c, g, T, hg, p)
