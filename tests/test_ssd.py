@@ -358,3 +358,26 @@ def test_tiny_output_gradients_under_strong_decays_keep_float32_accuracy(final):
     torch.autograd.backward(ssd_chunked(*fast[:4], 32, fast[4]), [gy.float(), gs.float()])
     for t, r in zip(fast, ref, strict=True):
         torch.testing.assert_close(t.grad.double(), r.grad, atol=5e-5 * r.grad.abs().max().item(), rtol=0)
+
+
+def test_tiny_inputs_under_strong_decays_keep_float32_accuracy():
+    """The fast path scales x by exp(m - a), down to exp(-half-range) of it: x of 1e-20 at a
+    half-range of ~60 fell below float32's normal numbers there and the outputs were 66% off,
+    where the recurrence's are exact to float32. ssd_chunked now scales x and the initial state
+    up by a power of two, and the outputs back; the gradients of unit cotangents stay exact too.
+    Tolerance: as for large inputs, 2e-5 of each output's max (5e-5 of each gradient's)."""
+    x, _, B, C, s0 = make_inputs(2, 64, 2, 4, 1, 8, init=True, seed=18)
+    gen = torch.Generator().manual_seed(19)
+    A = -3.8 - 0.2 * torch.rand(2, 64, 2, generator=gen, dtype=torch.float64)
+    x, s0 = 1e-20 * x, 1e-20 * s0
+    gy, gs = torch.randn(2, 64, 2, 4, generator=gen, dtype=torch.float64), torch.randn_like(s0)
+    ref = [t.clone().requires_grad_() for t in (x, A, B, C, s0)]
+    y_ref, s_ref = ssd_recurrent(*ref)
+    torch.autograd.backward([y_ref, s_ref], [gy, gs])
+    fast = [t.float().requires_grad_() for t in (x, A, B, C, s0)]
+    y, s = ssd_chunked(*fast[:4], 32, fast[4])
+    torch.autograd.backward([y, s], [gy.float(), gs.float()])
+    torch.testing.assert_close(y.double(), y_ref, atol=2e-5 * y_ref.abs().max().item(), rtol=0)
+    torch.testing.assert_close(s.double(), s_ref, atol=2e-5 * s_ref.abs().max().item(), rtol=0)
+    for t, r in zip(fast, ref, strict=True):
+        torch.testing.assert_close(t.grad.double(), r.grad, atol=5e-5 * r.grad.abs().max().item(), rtol=0)

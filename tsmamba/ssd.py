@@ -29,6 +29,7 @@ from tsmamba.errors import ConfigError, positive_int
 __all__ = ["segsum", "ssd_chunked", "ssd_chunked_ref", "ssd_recurrent", "ssd_step"]
 
 _MIN_LOG_DECAY = -1000.0  # exp(-1000) == 0 in every float type: a reset, without -inf - -inf = NaN
+_FACTOR_RANGE = 0.7  # the chunked form's decay factors stay within exp(+-0.7 log(float max))
 
 
 def _check_inputs(x: Tensor, A: Tensor, B: Tensor, C: Tensor, initial_states: Tensor | None) -> None:
@@ -192,39 +193,66 @@ def _log_sum_bound(T: int, n: int, log_B: float, log_C: float) -> float:
     return max(0.0, math.log(T * n) + log_B + log_C)
 
 
+def _lift(log_peak: float, log_partner: float, hr: float, need: float, dtype: torch.dtype) -> int:
+    """The power of two (>= 0) by which to scale up the inputs of a linear map of the scan when even
+    the largest of them, exp(log_peak), falls below the float type's smallest normal number once
+    multiplied by exp(-hr), the smallest intra-chunk factor (0: it does not; nothing changes).
+
+    As far as keeps that product's eps of it normal (terms down to eps of the largest keep their
+    digits), with no input (nor its partner, exp(log_partner): the initial state beside x, the
+    final state's cotangent beside dy) above 1, the intra-chunk sums, exp(need) before, within
+    the float type, and the power of two itself a normal number. Exact: the map is linear and a
+    power of two scales a normal number without rounding."""
+    info = torch.finfo(dtype)
+    if not log_peak - hr < math.log(info.tiny) or math.isinf(log_peak):  # zeros: nothing to lose
+        return 0
+    digits = math.log(info.tiny / info.eps) - (log_peak - hr)
+    room = min(-max(log_peak, log_partner), math.log(info.max) - 1.0 - need, -math.log(info.tiny))
+    return math.floor(max(0.0, min(digits, room)) / math.log(2.0))
+
+
 def _cotangent_shift(dy: Tensor, dfinal: Tensor, a: Tensor, m: Tensor, Bc: Tensor, Cc: Tensor) -> int:
     """The power of two by which the backward scales the cotangents (dy, dfinal) down so that the
     intra-chunk terms of dy, up to |dy| * exp(half-range) * T * d_state * max|B| * max|C|, fit the
-    float type (> 0), or up (< 0) when even the largest dy, times the factor exp(a_i - m) down to
-    exp(-half-range), falls below the smallest normal number (0: neither).
-
-    Up: as far as keeps that product's eps of it normal, with no cotangent above 1 and the terms
-    above within the float type (dy of 1e-30 at a half-range of ~60 had lost every term in
-    float32, where the recurrence's gradients are ~1e-30 and exact to float32). The backward is
-    linear in the cotangents and a power of two scales them exactly; where no shift is needed,
-    none is made (the same numbers as before).
-    a (b, c, g, T, hg) the cumulative log decays, m (b, c, g, 1, hg) their chunk middles."""
+    float type (> 0), or up (< 0, :func:`_lift`) when the largest dy's, down to exp(-half-range)
+    of it, fall below its normal numbers (dy of 1e-30 at a half-range of ~60 had lost every such
+    term in float32, gradients 30 times their size off, where the recurrence's are exact); 0:
+    neither. a (b, c, g, T, hg) the cumulative log decays, m (b, c, g, 1, hg) their chunk middles."""
     T, n = a.shape[3], Bc.shape[-1]
     if T == 1 or a.numel() == 0:
         return 0
     hr = float((a[:, :, :, :1] - m).nan_to_num(nan=0.0).amax())  # a_0 - m = half the range
-    info, log_dy = torch.finfo(a.dtype), _log_peak(dy)
+    log_dy = _log_peak(dy)
     need = hr + log_dy + _log_sum_bound(T, n, _log_peak(Bc), _log_peak(Cc))
-    excess = need - (math.log(info.max) - 1.0)
+    excess = need - (math.log(torch.finfo(a.dtype).max) - 1.0)
     if excess > 0 and not math.isinf(excess):  # an inf dy gives inf gradients, as the recurrence does
         return math.ceil(excess / math.log(2.0))
-    if not log_dy - hr < math.log(info.tiny) or math.isinf(log_dy):  # zeros: nothing to lose
-        return 0
-    digits = math.log(info.tiny / info.eps) - (log_dy - hr)  # up to tiny / eps: terms eps of it normal
-    room = min(-max(log_dy, _log_peak(dfinal)), math.log(info.max) - 1.0 - need)  # cotangents <= 1, fit
-    return -math.floor(max(0.0, min(digits, room)) / math.log(2.0))
+    return -_lift(log_dy, _log_peak(dfinal), hr, need, a.dtype)
+
+
+def _input_shift(A: Tensor, T: int, peaks: tuple[float, float, float], n: int, init: Tensor | None) -> int:
+    """The power of two (>= 0, :func:`_lift`) by which ssd_chunked scales (x, initial_states) up,
+    and its outputs back down, when the largest x's intra-chunk terms, x * exp(m - a_j) down to
+    exp(-half-range) of it at chunk length T, fall below the float type's normal numbers (x of
+    1e-20 at a half-range of ~60 had lost every such term in float32, outputs 66% off).
+    ``peaks`` and ``n`` as :func:`_safe_chunk_size` takes them."""
+    info, (log_x, log_B, log_C) = torch.finfo(A.dtype), peaks
+    if T == 1 or log_x == -math.inf or log_x - _FACTOR_RANGE * math.log(info.max) >= math.log(info.tiny):
+        return 0  # zeros, or no half-range the chunk length search allows takes x that far down
+    hr = _max_half_range(A, T)
+    need = hr + log_x + _log_sum_bound(T, n, log_B, log_C)
+    return _lift(log_x, -math.inf if init is None else _log_peak(init), hr, need, A.dtype)
+
+
+_NO_PEAKS = (-math.inf, -math.inf, -math.inf)
 
 
 def _safe_chunk_size(
-    A: Tensor, chunk_size: int, x: Tensor | None = None, B: Tensor | None = None, C: Tensor | None = None
+    A: Tensor, chunk_size: int, peaks: tuple[float, float, float] = _NO_PEAKS, n: int = 1
 ) -> int:
     """The largest chunk length <= chunk_size whose decay factors, and the sums they scale, fit the
-    float type (halving).
+    float type (halving). ``peaks``: log max|x|, log max|B| and log max|C| (:func:`_log_peak`),
+    ``n`` d_state.
 
     The fast path splits exp(a_i - a_j) into exp(a_i - m) * exp(m - a_j), m the middle of the
     chunk's range; both factors stay within exp(+-hr), hr the half-range. Two conditions:
@@ -235,11 +263,8 @@ def _safe_chunk_size(
     recurrence's outputs were 1e13). Chunks of one step always fit (they are the recurrence).
     """
     log_max = math.log(torch.finfo(A.dtype).max)
-    limit = 0.7 * log_max
-    log_x = log_B = log_C = -math.inf
-    if x is not None:
-        log_x, log_B, log_C = _log_peak(x), _log_peak(B), _log_peak(C)
-    n = 1 if B is None else B.shape[-1]
+    limit = _FACTOR_RANGE * log_max
+    log_x, log_B, log_C = peaks
     T = chunk_size
     while T > 1:
         hr = _max_half_range(A, T)
@@ -263,8 +288,14 @@ class _SSDChunkedFn(torch.autograd.Function):
 
     @staticmethod
     def forward(
-        ctx: Any, x: Tensor, A: Tensor, B: Tensor, C: Tensor, initial_states: Tensor | None, chunk_size: int
+        ctx: Any, x: Tensor, A: Tensor, B: Tensor, C: Tensor, initial_states: Tensor | None, chunk_size: int,
+        lift: int = 0,
     ) -> tuple[Tensor, Tensor]:
+        # lift (:func:`_input_shift`): x and the initial state scaled up by 2**lift, exactly (the
+        # scan is linear in them), the outputs scaled back; the saved tensors keep the scale
+        if lift:
+            x = x * 2.0**lift
+            initial_states = None if initial_states is None else initial_states * 2.0**lift
         b, l, h, p = x.shape
         g, n = B.shape[2], B.shape[3]
         hg = h // g
@@ -307,7 +338,9 @@ class _SSDChunkedFn(torch.autograd.Function):
 
         ctx.save_for_backward(xs, Bc, Cc, S, a, m, prev, y)
         ctx.dims = (b, l, h, p, g, n, c, T, pad)
-        ctx.has_init = initial_states is not None
+        ctx.has_init, ctx.lift = initial_states is not None, lift
+        if lift:
+            out, final_state = out * 2.0**-lift, final_state * 2.0**-lift
         return out, final_state
 
     @staticmethod
@@ -376,7 +409,9 @@ class _SSDChunkedFn(torch.autograd.Function):
         if shift:
             dx, dA, dB, dC = (t * 2.0**shift for t in (dx, dA, dB, dC))
             dinit = None if dinit is None else dinit * 2.0**shift
-        return dx, dA, dB, dC, dinit, None
+        if ctx.lift:  # dA, dB and dC are bilinear in the (lifted) inputs and the cotangents
+            dA, dB, dC = (t * 2.0**-ctx.lift for t in (dA, dB, dC))
+        return dx, dA, dB, dC, dinit, None, None
 
 
 def ssd_chunked(
@@ -415,7 +450,9 @@ def ssd_chunked(
     A = A.to(dtype).clamp_min(_MIN_LOG_DECAY)
     init = None if initial_states is None else initial_states.to(dtype)
     with torch.autocast(x.device.type, enabled=False):
-        y, final_state = _SSDChunkedFn.apply(x, A, B, C, init, _safe_chunk_size(A, chunk_size, x, B, C))
+        peaks, n = (_log_peak(x), _log_peak(B), _log_peak(C)), B.shape[-1]
+        T = _safe_chunk_size(A, chunk_size, peaks, n)
+        y, final_state = _SSDChunkedFn.apply(x, A, B, C, init, T, _input_shift(A, T, peaks, n, init))
     return y.to(inputs[0].dtype), final_state.to(inputs[0].dtype)
 
 
