@@ -1151,3 +1151,57 @@ def test_a_returned_state_holds_no_view_of_the_passs_buffers():
     _, state = net(torch.randn(2, 200, 3), return_state=True)
     for name, tensor in state.tensors().items():
         assert tensor.untyped_storage().nbytes() == tensor.numel() * tensor.element_size(), name
+
+
+@pytest.mark.parametrize("mode", ["independent", "mix"])
+def test_a_state_of_other_series_or_another_network_is_refused(mode):
+    """step had broadcast the observation of one series over a state of three (three forecasts,
+    no error), and failed in torch the other way round; forward with a state of three series for
+    an input of two had failed in torch (RuntimeError in a view); a state of another network too.
+    init_state(-1) had failed in torch.zeros."""
+    net = tiny(channel_mode=mode, head_window=3, embed_window=2).double()
+    x = torch.randn(3, 8, 3, dtype=torch.float64)
+    _, state = net(x, return_state=True)
+    with pytest.raises(ConfigError, match=r"^the state \(of 3 series\) is not one of this network for the "
+                                          r"input's 1 series: its moments is \(3, 3, 3\) where \(1, 3, 3\)"):
+        net.step(x[:1, -1], state)
+    with pytest.raises(ConfigError, match=r"the state \(of 1 series\) .* input's 3 series: its moments"):
+        net.step(x[:, -1], state.select(slice(0, 1), 3, mode))
+    with pytest.raises(ConfigError, match=r"the state \(of 3 series\) .* input's 2 series: its moments"):
+        net(x[:2], state=state)
+    other = tiny(channel_mode=mode, head_window=5, embed_window=2).double()
+    with pytest.raises(ConfigError, match=r"3 series: its hidden is \(\d+, 2, 16\) where \(\d+, 4, 16\)"):
+        other(x, state=state)
+    with pytest.raises(ConfigError, match=r"input's 3 series: its inputs is \(\d+, 1, \d\) where none"):
+        tiny(channel_mode=mode, head_window=3).double().step(x[:, -1], state)
+    with pytest.raises(ConfigError, match=r"^batch_size must be an integer >= 0, got -1"):
+        net.init_state(-1)
+    # what fits is accepted: a state without the head's buffer (it reads zeros), and a fresh one
+    bare = ForecastState(state.caches, state.moments, state.steps, None, state.inputs)
+    assert net.step(x[:, -1], bare)[0].shape == (3, 5, 3)
+    assert net.init_state(0).moments.shape == (0, 3, 3)
+    torch.testing.assert_close(net(x, state=net.init_state(3)), net(x), atol=0, rtol=0)
+
+
+@pytest.mark.parametrize("mode", ["independent", "mix"])
+def test_marks_must_hold_a_row_for_each_step_of_each_series(mode):
+    """The marks of one series with a batch of three had been broadcast over the batch (every
+    series read series 0's cycle phases, and in channel-independent mode its time features, no
+    error), by forward, step and init_linear_path; marks of another length failed in torch."""
+    W = 4
+    net = tiny(channel_mode=mode, cycle_length=W, input_skip=True).double()
+    x = torch.randn(3, 12, 3, dtype=torch.float64)
+    marks = phases(3, 12, W)
+    with pytest.raises(ConfigError, match=r"^marks must be \(batch, length, n_marks\) = \(3, 12, 1\), a row "
+                                          r"for each step of each series of the input, got \(1, 12, 1\)"):
+        net(x, marks[:1])
+    with pytest.raises(ConfigError, match=r"marks must be .* = \(3, 12, 1\), .* got \(3, 10, 1\)"):
+        net(x, marks[:, :10])
+    with pytest.raises(ConfigError, match=r"^marks_t must be \(batch, n_marks\) = \(3, 1\), .* got \(1, 1\)"):
+        net.step(x[:, 0], net.init_state(3), marks[:1, 0])
+    y = torch.randn(3, 5, 3, dtype=torch.float64)
+    with pytest.raises(ConfigError, match=r"marks must be .* got \(1, 12, 1\)"):
+        net.init_linear_path([(x, y, marks[:1])])
+    with pytest.raises(ConfigError, match=r"^this network takes marks with 1 columns"):  # columns: as before
+        net(x, torch.cat([marks, marks], -1))
+    assert net(x, marks).shape == (3, 5, 3)

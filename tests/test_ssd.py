@@ -326,3 +326,58 @@ def test_large_output_gradients_under_strong_decays_stay_finite_in_float32():
     ssd_chunked(*fast, 32)[0].backward(gy.float())
     for t, r in zip(fast, ref, strict=True):
         torch.testing.assert_close(t.grad.double(), r.grad, atol=5e-5 * r.grad.abs().max().item(), rtol=0)
+
+
+@pytest.mark.parametrize("chunk_size", [2.5, 4.0, "4", None, True])
+def test_a_chunk_size_that_is_no_positive_integer_is_a_config_error(chunk_size):
+    """2.5 and 4.0 had failed in torch's pad or reshape, "4" and None in a comparison (TypeError
+    each), and True had been a chunk of one step; Mamba2Config refuses them all as well."""
+    x, A, B, C, _ = make_inputs(1, 9, 2, 2, 1, 3)
+    for scan in (ssd_chunked, ssd_chunked_ref):
+        with pytest.raises(ConfigError, match=rf"^chunk_size must be a positive integer, got {chunk_size!r}"):
+            scan(x, A, B, C, chunk_size)
+    y, _ = ssd_chunked(x, A, B, C, np.int64(4))  # numpy's integers are integers
+    torch.testing.assert_close(y, ssd_recurrent(x, A, B, C)[0], atol=1e-10, rtol=0)
+
+
+@pytest.mark.parametrize("final", [0.0, 1e-30])
+def test_tiny_output_gradients_under_strong_decays_keep_float32_accuracy(final):
+    """The backward's intra-chunk terms of dy fall to exp(-half-range) of it as well: dy of 1e-30
+    at a half-range of ~60 fell below float32's smallest normal number (1.2e-38) and every term
+    was lost (the gradients were 30 times their size off), where the recurrence's are ~1e-30 and
+    exact to float32. The backward now scales dy (and the final state's cotangent) up by a power
+    of two. Tolerance: as for large dy, 5e-5 of each gradient's max."""
+    x, _, B, C, s0 = make_inputs(2, 64, 2, 4, 1, 8, init=True, seed=16)
+    gen = torch.Generator().manual_seed(17)
+    A = -3.8 - 0.2 * torch.rand(2, 64, 2, generator=gen, dtype=torch.float64)
+    gy = 1e-30 * torch.randn(2, 64, 2, 4, generator=gen, dtype=torch.float64)
+    gs = final * torch.randn(2, 2, 4, 8, generator=gen, dtype=torch.float64)
+    ref = [t.clone().requires_grad_() for t in (x, A, B, C, s0)]
+    torch.autograd.backward(ssd_recurrent(*ref), [gy, gs])
+    fast = [t.float().requires_grad_() for t in (x, A, B, C, s0)]
+    torch.autograd.backward(ssd_chunked(*fast[:4], 32, fast[4]), [gy.float(), gs.float()])
+    for t, r in zip(fast, ref, strict=True):
+        torch.testing.assert_close(t.grad.double(), r.grad, atol=5e-5 * r.grad.abs().max().item(), rtol=0)
+
+
+def test_tiny_inputs_under_strong_decays_keep_float32_accuracy():
+    """The fast path scales x by exp(m - a), down to exp(-half-range) of it: x of 1e-20 at a
+    half-range of ~60 fell below float32's normal numbers there and the outputs were 66% off,
+    where the recurrence's are exact to float32. ssd_chunked now scales x and the initial state
+    up by a power of two, and the outputs back; the gradients of unit cotangents stay exact too.
+    Tolerance: as for large inputs, 2e-5 of each output's max (5e-5 of each gradient's)."""
+    x, _, B, C, s0 = make_inputs(2, 64, 2, 4, 1, 8, init=True, seed=18)
+    gen = torch.Generator().manual_seed(19)
+    A = -3.8 - 0.2 * torch.rand(2, 64, 2, generator=gen, dtype=torch.float64)
+    x, s0 = 1e-20 * x, 1e-20 * s0
+    gy, gs = torch.randn(2, 64, 2, 4, generator=gen, dtype=torch.float64), torch.randn_like(s0)
+    ref = [t.clone().requires_grad_() for t in (x, A, B, C, s0)]
+    y_ref, s_ref = ssd_recurrent(*ref)
+    torch.autograd.backward([y_ref, s_ref], [gy, gs])
+    fast = [t.float().requires_grad_() for t in (x, A, B, C, s0)]
+    y, s = ssd_chunked(*fast[:4], 32, fast[4])
+    torch.autograd.backward([y, s], [gy.float(), gs.float()])
+    torch.testing.assert_close(y.double(), y_ref, atol=2e-5 * y_ref.abs().max().item(), rtol=0)
+    torch.testing.assert_close(s.double(), s_ref, atol=2e-5 * s_ref.abs().max().item(), rtol=0)
+    for t, r in zip(fast, ref, strict=True):
+        torch.testing.assert_close(t.grad.double(), r.grad, atol=5e-5 * r.grad.abs().max().item(), rtol=0)

@@ -107,6 +107,12 @@ class InferenceCache:
     ssm_state: Tensor  # (batch, nheads, headdim, d_state)
 
     @staticmethod
+    def shapes(batch_size: int, config: Mamba2Config) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """The shapes of a cache of ``batch_size`` rows: conv_state's and ssm_state's."""
+        return ((batch_size, config.conv_dim, config.d_conv),
+                (batch_size, config.nheads, config.headdim, config.d_state))
+
+    @staticmethod
     def alloc(
         batch_size: int,
         config: Mamba2Config,
@@ -115,11 +121,9 @@ class InferenceCache:
     ) -> InferenceCache:
         """The empty cache: the state before any input (zeros)."""
         dtype = dtype or torch.get_default_dtype()
-        return InferenceCache(
-            torch.zeros(batch_size, config.conv_dim, config.d_conv, device=device, dtype=dtype),
-            torch.zeros(batch_size, config.nheads, config.headdim, config.d_state, device=device,
-                        dtype=dtype),
-        )
+        conv, ssm = InferenceCache.shapes(batch_size, config)
+        return InferenceCache(torch.zeros(conv, device=device, dtype=dtype),
+                              torch.zeros(ssm, device=device, dtype=dtype))
 
 
 class RMSNorm(nn.Module):

@@ -60,7 +60,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from tsmamba.checkpoint import compact
-from tsmamba.errors import ConfigError, DataValidationError, plain_fields, positive_int
+from tsmamba.errors import ConfigError, DataValidationError, nonnegative_int, plain_fields, positive_int
 from tsmamba.mamba2 import NO_WEIGHT_DECAY, InferenceCache, Mamba2Config, Mamba2Stack
 from tsmamba.ssd import ssd_chunked
 
@@ -557,6 +557,7 @@ class MambaForecaster(nn.Module):
         for batch in windows:
             x, y, marks = batch[0], batch[1], batch[2] if len(batch) > 2 else None
             self._check_input(x)
+            self._check_mark_rows(marks, tuple(x.shape[:2]), "marks", "(batch, length, n_marks)")
             _, phase = self._split_marks(marks)
             if phase is not None:
                 future = self.phase_of(batch[3]) if len(batch) > 3 else None
@@ -614,6 +615,16 @@ class MambaForecaster(nn.Module):
             return marks, None
         features = marks[..., : cfg.n_time_features] if cfg.n_time_features else None
         return features, marks[..., -1].round().long()
+
+    def _check_mark_rows(self, marks: Tensor | None, rows: tuple[int, ...], name: str, axes: str) -> None:
+        """ConfigError unless marks the network reads have the shape ``rows`` + (n_marks,): one row
+        for each step of each series of the input, whose (b, l) or (b,) is ``rows``; their columns
+        are :meth:`_split_marks`' to check. The marks of one series had been broadcast over a batch
+        of series (every series read series 0's cycle phases, and in channel-independent mode its
+        time features), and marks of another length had failed in torch."""
+        if self.config.n_marks and marks is not None and tuple(marks.shape[:-1]) != rows:
+            raise ConfigError(f"{name} must be {axes} = {(*rows, self.config.n_marks)}, a row for each step "
+                              f"of each series of the input, got {tuple(marks.shape)}")
 
     def phase_of(self, marks: Tensor) -> Tensor:
         """The cycle phases (b, l) long in marks (b, l, n_marks) (their last column)."""
@@ -814,7 +825,10 @@ class MambaForecaster(nn.Module):
             return_state: also return the state after the last position.
         """
         self._check_input(x)
+        if state is not None:
+            self._check_state(state, x.shape[0])
         self._check_future_phase(future_phase)
+        self._check_mark_rows(marks, tuple(x.shape[:2]), "marks", "(batch, length, n_marks)")
         features, phase = self._split_marks(marks)
         if phase is not None:
             x = x - self._cycle_at(phase)  # (b, l, C) residual after the cycle
@@ -856,20 +870,53 @@ class MambaForecaster(nn.Module):
     def init_state(
         self, batch_size: int, device: torch.device | str | None = None, dtype: torch.dtype | None = None
     ) -> ForecastState:
-        """The state before any observation, for ``batch_size`` series."""
+        """The state before any observation (zeros), for ``batch_size`` series."""
         self._check_recurrent()
-        cfg = self.config
+        shapes = self._state_shapes(nonnegative_int(batch_size, "batch_size"))  # -1 had failed in torch
         dtype = dtype or self.head.weight.dtype
         device = device or self.head.weight.device
+        types = {"moments": moments_dtype(device)}  # the rest in the network's type
+        zeros = {name: torch.zeros(shape, device=device, dtype=types.get(name, dtype))
+                 for name, shape in shapes.items()}
+        return ForecastState.from_tensors(zeros, 0)
+
+    def _state_shapes(self, batch_size: int) -> dict[str, tuple[int, ...]]:
+        """The shape of each tensor of a state of ``batch_size`` series, by its name in
+        :meth:`ForecastState.tensors`: moments (b, C, 3); hidden (b', K-1, d + s) when K > 1;
+        inputs (b', S-1, s) when S > 1; per block conv_state.i (b', conv_dim, d_conv) and
+        ssm_state.i (b', nheads, headdim, d_state); b' = b*C (independent) or b (mix)."""
+        cfg = self.config
         rows = batch_size * cfg.series_rows
-        caches = self.backbone.alloc_caches(rows, device=device, dtype=dtype)
-        moments = torch.zeros(batch_size, cfg.n_channels, 3, device=device, dtype=moments_dtype(device))
-        hidden = inputs = None
+        shapes = {"moments": (batch_size, cfg.n_channels, 3)}
         if cfg.head_window > 1:
-            hidden = torch.zeros(rows, cfg.head_window - 1, cfg.head_width, device=device, dtype=dtype)
+            shapes["hidden"] = (rows, cfg.head_window - 1, cfg.head_width)
         if cfg.embed_window > 1:
-            inputs = torch.zeros(rows, cfg.embed_window - 1, cfg.series_width, device=device, dtype=dtype)
-        return ForecastState(caches, moments, 0, hidden, inputs)
+            shapes["inputs"] = (rows, cfg.embed_window - 1, cfg.series_width)
+        conv, ssm = InferenceCache.shapes(rows, self.backbone.config)
+        for i in range(cfg.n_layers):
+            shapes[f"conv_state.{i}"], shapes[f"ssm_state.{i}"] = conv, ssm
+        return shapes
+
+    def _check_state(self, state: ForecastState, batch_size: int) -> None:
+        """ConfigError unless ``state`` is a state of this network for ``batch_size`` series: step
+        had broadcast the observation of one series over the state of a batch (a forecast for each,
+        no error), a state of another head_window had been read as it came, and other sizes failed
+        in torch. A state without the head's or the embedding's buffer reads zeros there, as
+        :meth:`_head` and :meth:`_tokens` do."""
+        expected = self._state_shapes(batch_size)
+        got = {name: tuple(t.shape) for name, t in state.tensors().items()}
+        for name in ("hidden", "inputs"):
+            if name not in got and name in expected:
+                got[name] = expected[name]
+        if got == expected:
+            return
+        name = next(n for n in [*expected, *got] if got.get(n) != expected.get(n))
+        raise ConfigError(
+            f"the state (of {state.moments.shape[0]} series) is not one of this network for the input's "
+            f"{batch_size} series: its {name} is {got.get(name, 'missing')} where "
+            f"{expected.get(name, 'none')} was expected; continue each series from the state returned "
+            "for it (ForecastState.select takes some of a batch's)"
+        )
 
     def step(
         self, x_t: Tensor, state: ForecastState, marks_t: Tensor | None = None,
@@ -886,8 +933,10 @@ class MambaForecaster(nn.Module):
             raise ConfigError(f"step takes x_t of shape (batch, {cfg.n_channels}), got {tuple(x_t.shape)}")
         self._check_dtype(x_t)
         _check_finite(x_t, "(batch row, channel)")
+        self._check_state(state, x_t.shape[0])
         self._check_future_phase(future_phase)
         state = state.to(x_t.dtype)  # as forward casts it (a float64 cache raised in a matmul)
+        self._check_mark_rows(marks_t, (x_t.shape[0],), "marks_t", "(batch, n_marks)")
         features, phase = self._split_marks(None if marks_t is None else marks_t[:, None])
         if phase is not None:
             x_t = x_t - self._cycle_at(phase[:, 0])  # (b, C)

@@ -24,11 +24,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from tsmamba.errors import ConfigError
+from tsmamba.errors import ConfigError, positive_int
 
 __all__ = ["segsum", "ssd_chunked", "ssd_chunked_ref", "ssd_recurrent", "ssd_step"]
 
 _MIN_LOG_DECAY = -1000.0  # exp(-1000) == 0 in every float type: a reset, without -inf - -inf = NaN
+_FACTOR_RANGE = 0.7  # the chunked form's decay factors stay within exp(+-0.7 log(float max))
 
 
 def _check_inputs(x: Tensor, A: Tensor, B: Tensor, C: Tensor, initial_states: Tensor | None) -> None:
@@ -93,17 +94,13 @@ def ssd_chunked_ref(
         y: (b, l, h, p) and the final state (b, h, p, n) after position l - 1.
     """
     _check_inputs(x, A, B, C, initial_states)
-    if chunk_size < 1:
-        raise ConfigError(f"chunk_size must be >= 1, got {chunk_size}")
     b, l, h, p = x.shape
     g, n = B.shape[2], B.shape[3]
     hg = h // g  # heads per group
     A = A.clamp_min(_MIN_LOG_DECAY)  # a reset (-inf) decays to exactly 0, as in the recurrence
 
     # Balanced chunks: c chunks of T <= chunk_size steps; the output does not depend on T.
-    c = -(-l // chunk_size)
-    T = -(-l // c)
-    pad = c * T - l
+    c, T, pad = _chunk_geometry(l, chunk_size)
     if pad:  # zero input and zero log-decay: padded steps leave the state untouched
         x = F.pad(x, (0, 0, 0, 0, 0, pad))
         A = F.pad(A, (0, 0, 0, pad))
@@ -153,9 +150,9 @@ def ssd_chunked_ref(
 
 
 def _chunk_geometry(seqlen: int, chunk_size: int) -> tuple[int, int, int]:
-    """Balanced chunks: (c chunks, chunk length T <= chunk_size, padding c*T - seqlen < c)."""
-    if chunk_size < 1:
-        raise ConfigError(f"chunk_size must be >= 1, got {chunk_size}")
+    """Balanced chunks: (c chunks, chunk length T <= chunk_size, padding c*T - seqlen < c).
+    A chunk_size of 2.5 or 4.0 had failed in torch's pad or reshape (TypeError), True been 1."""
+    chunk_size = positive_int(chunk_size, "chunk_size")
     c = -(-seqlen // chunk_size)
     T = -(-seqlen // c)
     return c, T, c * T - seqlen
@@ -196,26 +193,66 @@ def _log_sum_bound(T: int, n: int, log_B: float, log_C: float) -> float:
     return max(0.0, math.log(T * n) + log_B + log_C)
 
 
-def _cotangent_shift(dy: Tensor, a: Tensor, m: Tensor, Bc: Tensor, Cc: Tensor) -> int:
-    """The power of two by which the backward scales dy down so that its intra-chunk terms, up to
-    |dy| * exp(half-range) * T * d_state * max|B| * max|C|, fit the float type (0: none).
-    a (b, c, g, T, hg) the cumulative log decays, m (b, c, g, 1, hg) their chunk middles."""
+def _lift(log_peak: float, log_partner: float, hr: float, need: float, dtype: torch.dtype) -> int:
+    """The power of two (>= 0) by which to scale up the inputs of a linear map of the scan when even
+    the largest of them, exp(log_peak), falls below the float type's smallest normal number once
+    multiplied by exp(-hr), the smallest intra-chunk factor (0: it does not; nothing changes).
+
+    As far as keeps that product's eps of it normal (terms down to eps of the largest keep their
+    digits), with no input (nor its partner, exp(log_partner): the initial state beside x, the
+    final state's cotangent beside dy) above 1, the intra-chunk sums, exp(need) before, within
+    the float type, and the power of two itself a normal number. Exact: the map is linear and a
+    power of two scales a normal number without rounding."""
+    info = torch.finfo(dtype)
+    if not log_peak - hr < math.log(info.tiny) or math.isinf(log_peak):  # zeros: nothing to lose
+        return 0
+    digits = math.log(info.tiny / info.eps) - (log_peak - hr)
+    room = min(-max(log_peak, log_partner), math.log(info.max) - 1.0 - need, -math.log(info.tiny))
+    return math.floor(max(0.0, min(digits, room)) / math.log(2.0))
+
+
+def _cotangent_shift(dy: Tensor, dfinal: Tensor, a: Tensor, m: Tensor, Bc: Tensor, Cc: Tensor) -> int:
+    """The power of two by which the backward scales the cotangents (dy, dfinal) down so that the
+    intra-chunk terms of dy, up to |dy| * exp(half-range) * T * d_state * max|B| * max|C|, fit the
+    float type (> 0), or up (< 0, :func:`_lift`) when the largest dy's, down to exp(-half-range)
+    of it, fall below its normal numbers (dy of 1e-30 at a half-range of ~60 had lost every such
+    term in float32, gradients 30 times their size off, where the recurrence's are exact); 0:
+    neither. a (b, c, g, T, hg) the cumulative log decays, m (b, c, g, 1, hg) their chunk middles."""
     T, n = a.shape[3], Bc.shape[-1]
     if T == 1 or a.numel() == 0:
         return 0
     hr = float((a[:, :, :, :1] - m).nan_to_num(nan=0.0).amax())  # a_0 - m = half the range
-    need = hr + _log_peak(dy) + _log_sum_bound(T, n, _log_peak(Bc), _log_peak(Cc))
+    log_dy = _log_peak(dy)
+    need = hr + log_dy + _log_sum_bound(T, n, _log_peak(Bc), _log_peak(Cc))
     excess = need - (math.log(torch.finfo(a.dtype).max) - 1.0)
-    if not excess > 0 or math.isinf(excess):  # an inf dy gives inf gradients, as the recurrence does
-        return 0
-    return math.ceil(excess / math.log(2.0))
+    if excess > 0 and not math.isinf(excess):  # an inf dy gives inf gradients, as the recurrence does
+        return math.ceil(excess / math.log(2.0))
+    return -_lift(log_dy, _log_peak(dfinal), hr, need, a.dtype)
+
+
+def _input_shift(A: Tensor, T: int, peaks: tuple[float, float, float], n: int, init: Tensor | None) -> int:
+    """The power of two (>= 0, :func:`_lift`) by which ssd_chunked scales (x, initial_states) up,
+    and its outputs back down, when the largest x's intra-chunk terms, x * exp(m - a_j) down to
+    exp(-half-range) of it at chunk length T, fall below the float type's normal numbers (x of
+    1e-20 at a half-range of ~60 had lost every such term in float32, outputs 66% off).
+    ``peaks`` and ``n`` as :func:`_safe_chunk_size` takes them."""
+    info, (log_x, log_B, log_C) = torch.finfo(A.dtype), peaks
+    if T == 1 or log_x == -math.inf or log_x - _FACTOR_RANGE * math.log(info.max) >= math.log(info.tiny):
+        return 0  # zeros, or no half-range the chunk length search allows takes x that far down
+    hr = _max_half_range(A, T)
+    need = hr + log_x + _log_sum_bound(T, n, log_B, log_C)
+    return _lift(log_x, -math.inf if init is None else _log_peak(init), hr, need, A.dtype)
+
+
+_NO_PEAKS = (-math.inf, -math.inf, -math.inf)
 
 
 def _safe_chunk_size(
-    A: Tensor, chunk_size: int, x: Tensor | None = None, B: Tensor | None = None, C: Tensor | None = None
+    A: Tensor, chunk_size: int, peaks: tuple[float, float, float] = _NO_PEAKS, n: int = 1
 ) -> int:
     """The largest chunk length <= chunk_size whose decay factors, and the sums they scale, fit the
-    float type (halving).
+    float type (halving). ``peaks``: log max|x|, log max|B| and log max|C| (:func:`_log_peak`),
+    ``n`` d_state.
 
     The fast path splits exp(a_i - a_j) into exp(a_i - m) * exp(m - a_j), m the middle of the
     chunk's range; both factors stay within exp(+-hr), hr the half-range. Two conditions:
@@ -226,11 +263,8 @@ def _safe_chunk_size(
     recurrence's outputs were 1e13). Chunks of one step always fit (they are the recurrence).
     """
     log_max = math.log(torch.finfo(A.dtype).max)
-    limit = 0.7 * log_max
-    log_x = log_B = log_C = -math.inf
-    if x is not None:
-        log_x, log_B, log_C = _log_peak(x), _log_peak(B), _log_peak(C)
-    n = 1 if B is None else B.shape[-1]
+    limit = _FACTOR_RANGE * log_max
+    log_x, log_B, log_C = peaks
     T = chunk_size
     while T > 1:
         hr = _max_half_range(A, T)
@@ -254,8 +288,14 @@ class _SSDChunkedFn(torch.autograd.Function):
 
     @staticmethod
     def forward(
-        ctx: Any, x: Tensor, A: Tensor, B: Tensor, C: Tensor, initial_states: Tensor | None, chunk_size: int
+        ctx: Any, x: Tensor, A: Tensor, B: Tensor, C: Tensor, initial_states: Tensor | None, chunk_size: int,
+        lift: int = 0,
     ) -> tuple[Tensor, Tensor]:
+        # lift (:func:`_input_shift`): x and the initial state scaled up by 2**lift, exactly (the
+        # scan is linear in them), the outputs scaled back; the saved tensors keep the scale
+        if lift:
+            x = x * 2.0**lift
+            initial_states = None if initial_states is None else initial_states * 2.0**lift
         b, l, h, p = x.shape
         g, n = B.shape[2], B.shape[3]
         hg = h // g
@@ -298,7 +338,9 @@ class _SSDChunkedFn(torch.autograd.Function):
 
         ctx.save_for_backward(xs, Bc, Cc, S, a, m, prev, y)
         ctx.dims = (b, l, h, p, g, n, c, T, pad)
-        ctx.has_init = initial_states is not None
+        ctx.has_init, ctx.lift = initial_states is not None, lift
+        if lift:
+            out, final_state = out * 2.0**-lift, final_state * 2.0**-lift
         return out, final_state
 
     @staticmethod
@@ -311,8 +353,9 @@ class _SSDChunkedFn(torch.autograd.Function):
         # ones by up to exp(half-range), as x's do in the forward: a dy too large for that (the
         # forward's chunk length was chosen for x, not for dy) is scaled down by 2**shift, exactly,
         # and the gradients scaled back (dy of 1e12 had given NaN gradients where the recurrence's
-        # are 4e13).
-        shift = _cotangent_shift(dy, a, m, Bc, Cc)
+        # are 4e13); a dy so small that its terms fall below the float type's normal numbers, down
+        # by up to exp(-half-range), is scaled up (shift < 0) instead.
+        shift = _cotangent_shift(dy, dfinal, a, m, Bc, Cc)
         if shift:
             dy, dfinal = dy * 2.0**-shift, dfinal * 2.0**-shift
         dyt = _pad_time(dy, pad).reshape(b, c, T, g, hg, p).transpose(2, 3)  # (b, c, g, T, hg, p)
@@ -366,7 +409,9 @@ class _SSDChunkedFn(torch.autograd.Function):
         if shift:
             dx, dA, dB, dC = (t * 2.0**shift for t in (dx, dA, dB, dC))
             dinit = None if dinit is None else dinit * 2.0**shift
-        return dx, dA, dB, dC, dinit, None
+        if ctx.lift:  # dA, dB and dC are bilinear in the (lifted) inputs and the cotangents
+            dA, dB, dC = (t * 2.0**-ctx.lift for t in (dA, dB, dC))
+        return dx, dA, dB, dC, dinit, None, None
 
 
 def ssd_chunked(
@@ -398,15 +443,16 @@ def ssd_chunked(
     supported (an error, not a wrong number); use :func:`ssd_chunked_ref` for them.
     """
     _check_inputs(x, A, B, C, initial_states)
-    if chunk_size < 1:
-        raise ConfigError(f"chunk_size must be >= 1, got {chunk_size}")
+    chunk_size = positive_int(chunk_size, "chunk_size")  # before the chunk length search compares it
     inputs = (x, A, B, C) if initial_states is None else (x, A, B, C, initial_states)
     dtype = functools.reduce(torch.promote_types, (t.dtype for t in inputs), torch.float32)
     x, B, C = x.to(dtype), B.to(dtype), C.to(dtype)
     A = A.to(dtype).clamp_min(_MIN_LOG_DECAY)
     init = None if initial_states is None else initial_states.to(dtype)
     with torch.autocast(x.device.type, enabled=False):
-        y, final_state = _SSDChunkedFn.apply(x, A, B, C, init, _safe_chunk_size(A, chunk_size, x, B, C))
+        peaks, n = (_log_peak(x), _log_peak(B), _log_peak(C)), B.shape[-1]
+        T = _safe_chunk_size(A, chunk_size, peaks, n)
+        y, final_state = _SSDChunkedFn.apply(x, A, B, C, init, T, _input_shift(A, T, peaks, n, init))
     return y.to(inputs[0].dtype), final_state.to(inputs[0].dtype)
 
 
