@@ -227,6 +227,8 @@ def _cotangent_shift(dy: Tensor, dfinal: Tensor, a: Tensor, m: Tensor, Bc: Tenso
     excess = need - (math.log(torch.finfo(a.dtype).max) - 1.0)
     if excess > 0 and not math.isinf(excess):  # an inf dy gives inf gradients, as the recurrence does
         return math.ceil(excess / math.log(2.0))
+    if not log_dy - hr < math.log(torch.finfo(a.dtype).tiny):  # no lift: dfinal's peak not read
+        return 0
     return -_lift(log_dy, _log_peak(dfinal), hr, need, a.dtype)
 
 
