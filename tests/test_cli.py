@@ -390,6 +390,14 @@ def test_long_form_with_other_column_names_is_read_with_id_and_value_col_flags(t
 @pytest.mark.parametrize("argv, refusal", [
     (["fit", "--data", "ETTh1", "--id-col", "store"], "--id-col is for a CSV file given by its path"),
     (["predict", "--model", "m", "--value-col", "sales"], "--value-col names the value column of --data"),
+    # how --data is written: without --data they had been ignored (the forecast is written as always)
+    (["predict", "--model", "m", "--sep", ";"], "--sep splits the fields of --data; give --data too (or "
+     "drop it): the forecast is written with ISO 8601 times, ',' between fields and '.' decimals"),
+    (["predict", "--model", "m", "--decimal", ","], "--decimal reads the decimal mark of --data; give"),
+    (["predict", "--model", "m", "--date-format", "%d/%m/%Y"],
+     "--date-format reads the timestamps of --data"),
+    (["predict", "--model", "m", "--encoding", "cp1252"], "--encoding decodes --data; give --data too (or "
+     "drop it)"),
     (["backtest", "--protocol", "ltsf", "--data", "ETTh1", "--value-col", "y"],
      "--data ETTh1 is a registry data set, read as published; drop --value-col"),
     (["backtest", "--protocol", "ltsf", "--data", "ETTh1", "--columns", "OT"],

@@ -1798,7 +1798,7 @@ model's order. A --data file is read with the --date-format, --sep, --decimal, -
             help="series to forecast from, holding the model's channels (default: the series the "
             "model was trained on)"),
         Opt("--time-col", metavar="NAME", help=TIME_COL_HELP),
-        *writing_options(),
+        *writing_options(" of --data"),
         *LONG_FORM_OPTIONS,
         *repair_options(),
         Opt("--context", "--context-mode", dest="context", choices=("window", "full"), default="window",
@@ -1814,9 +1814,14 @@ def cmd_predict(run: Run) -> int:
         raise ConfigError(f"'{PROG} predict' needs --model MODEL_DIR (a folder written by 'tsmamba fit')")
     for flag, what in (("time_col", "names the time column of"), ("id_col", "names the id column of"),
                        ("value_col", "names the value column of"), ("fill", "fills the gaps of"),
-                       ("impute", "replaces the missing values of")):
-        if run.get(flag) is not None and not run.get("data"):
-            raise ConfigError(f"--{flag.replace('_', '-')} {what} --data; give --data too (or drop it)")
+                       ("impute", "replaces the missing values of"),
+                       ("date_format", "reads the timestamps of"), ("sep", "splits the fields of"),
+                       ("decimal", "reads the decimal mark of"), ("encoding", "decodes")):
+        if run.get(flag) is not None and not run.get("data"):  # they had been ignored
+            output = ("" if flag not in ("date_format", "sep", "decimal") else ": the forecast is written "
+                      "with ISO 8601 times, ',' between fields and '.' decimals")
+            raise ConfigError(f"--{flag.replace('_', '-')} {what} --data; give --data too (or drop it)"
+                              + output)
     columns = model_columns(model_dir)
     out = run.get("out")
     if out is not None:  # checked before the work, like the other commands' --out
