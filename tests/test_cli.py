@@ -1361,6 +1361,20 @@ def test_predict_reads_the_model_columns_from_data(tmp_path, capsys, small_csv, 
     assert capsys.readouterr().out == from_data
 
 
+def test_predict_out_dev_stdout_keeps_stdout_for_the_forecast(tmp_path, capsys, ot_hufl_model):
+    """`predict --out /dev/stdout > f.csv`: the file holds the forecast CSV alone. The line saying
+    where it was written had gone to stdout too, into the CSV after its rows (a pipe), or over its
+    first bytes (a file the shell opened with '>', which Python's stdout writes from its start)."""
+    assert cli.main(["predict", "--model", str(ot_hufl_model)]) == 0
+    expected = capsys.readouterr().out
+    with open(tmp_path / "f.csv", "w") as stdout:
+        proc = subprocess.run([*BASE_CMD, "predict", "--model", str(ot_hufl_model), "--out", "/dev/stdout"],
+                              stdout=stdout, stderr=subprocess.PIPE, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "f.csv").read_text() == expected
+    assert proc.stderr == "4 steps x 2 channels written to /dev/stdout\n"
+
+
 def test_tz_reads_local_times_across_dst_and_predict_defaults_to_the_model_zone(tmp_path, capsys, small_csv,
                                                                                 tiny_config):
     # local Berlin time as pandas writes it: +01:00, then +02:00 from 28 March 2021 03:00

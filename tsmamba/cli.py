@@ -1845,8 +1845,20 @@ def cmd_predict(run: Run) -> int:
     from tsmamba.checkpoint import atomic_write_bytes
 
     atomic_write_bytes(out, forecast.to_csv().encode())
-    run.say(f"{plural(len(forecast), 'step')} x {plural(forecast.shape[1], 'channel')} written to {out}")
+    done = f"{plural(len(forecast), 'step')} x {plural(forecast.shape[1], 'channel')} written to {out}"
+    if _is_stdout(out, run.stdout):  # --out /dev/stdout: stdout holds the CSV alone
+        print(done, file=run.stderr)
+    else:
+        run.say(done)
     return 0
+
+
+def _is_stdout(path: Path, stdout: TextIO) -> bool:
+    """Whether ``path`` is the file, pipe or device that ``stdout`` writes to."""
+    try:
+        return os.path.samestat(os.stat(path), os.fstat(stdout.fileno()))
+    except (OSError, ValueError, AttributeError):  # no such file, or a stdout with no descriptor
+        return False
 
 
 @command(
