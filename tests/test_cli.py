@@ -655,6 +655,30 @@ def test_a_closed_stdout_ends_quietly(monkeypatch, capsys):
     assert capsys.readouterr().err == ""
 
 
+def test_a_stdout_closed_from_the_start_is_one_error_line_before_the_work(monkeypatch, capsys):
+    """`tsmamba predict ... >&-`: Python has no sys.stdout, where the results go; an
+    AttributeError's traceback had come out (after the work), with status 1."""
+    monkeypatch.setattr(sys, "stdout", None)
+    assert cli.main(["datasets"]) == 2
+    assert capsys.readouterr().err == (
+        "tsmamba: error: standard output is closed, and 'tsmamba datasets' prints its results there; "
+        "redirect it to a file, or to /dev/null to discard them\n")
+
+
+def test_a_stderr_closed_from_the_start_keeps_messages_out_of_stdout(monkeypatch, capsys, small_csv,
+                                                                     tiny_config, tmp_path):
+    """`tsmamba fit ... 2>&-`: the notes, warnings and progress bars go nowhere. The notes had
+    been printed on stdout, among the results, and the progress bar failed the fit with an
+    AttributeError (status 1, its traceback lost with stderr)."""
+    monkeypatch.setattr(sys, "stderr", None)
+    assert cli.main(["datasets", "--json"]) == 0  # its 'searched:' line is for stderr
+    assert isinstance(json.loads(capsys.readouterr().out), list)
+    model = tmp_path / "m"
+    assert cli.main(["fit", "--data", str(small_csv), "--columns", "OT", "--context", "24", "--horizon", "4",
+                     "--config", str(tiny_config), "--out", str(model)]) == 0  # with progress bars
+    assert capsys.readouterr().out.splitlines()[1:] == [f"model saved to {model}/"]
+
+
 def test_a_broken_pipe_elsewhere_is_an_error(monkeypatch, capsys):
     from tsmamba import datasets
 

@@ -1141,6 +1141,8 @@ _SMALLER = "give it fewer rows or channels, or a smaller model"  # when a comman
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``tsmamba`` console script and ``python -m tsmamba``."""
+    if sys.stderr is None:  # started with stderr closed (`2>&-`): messages go nowhere, not to stdout
+        sys.stderr = open(os.devnull, "w")  # (print(file=None) writes to stdout; tqdm failed)
     parser = build_parser()
     words = list(sys.argv[1:] if argv is None else argv)
     if words and words[0].startswith("-") and words[0] not in ("-h", "--help", "--version"):
@@ -1152,6 +1154,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{PROG}: error: choose a command: {', '.join(COMMANDS)} (see: {PROG} --help)", file=sys.stderr)
         return EXIT_USAGE
     cmd = COMMANDS[args.command]
+    if sys.stdout is None:  # started with stdout closed (`>&-`): the results would be lost
+        print(f"{PROG}: error: standard output is closed, and '{PROG} {cmd.name}' prints its results "
+              "there; redirect it to a file, or to /dev/null to discard them", file=sys.stderr)
+        return EXIT_USAGE
     debug = bool(getattr(args, "debug", False))
     stdout, stderr = _Stdout(sys.stdout), sys.stderr
     try:
