@@ -679,6 +679,16 @@ def test_a_stderr_closed_from_the_start_keeps_messages_out_of_stdout(monkeypatch
     assert capsys.readouterr().out.splitlines()[1:] == [f"model saved to {model}/"]
 
 
+def test_a_full_standard_output_is_named(monkeypatch, capsys):
+    class FullDisk(io.StringIO):  # `tsmamba datasets > /dev/full`
+        def write(self, text: str) -> int:
+            raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(sys, "stdout", FullDisk())
+    assert cli.main(["datasets"]) == 2  # it had said 'No space left on device', not where
+    assert capsys.readouterr().err == "tsmamba: error: No space left on device: standard output\n"
+
+
 def test_a_broken_pipe_elsewhere_is_an_error(monkeypatch, capsys):
     from tsmamba import datasets
 

@@ -48,6 +48,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from tsmamba import __version__
+from tsmamba.checkpoint import write_errors_name
 from tsmamba.errors import (
     CheckpointError,
     ChecksumError,
@@ -804,13 +805,15 @@ class _Stdout:
 
     def write(self, text: str) -> int:
         try:
-            return self._stream.write(text)
+            with write_errors_name("standard output"):  # a full disk's error said not where
+                return self._stream.write(text)
         except BrokenPipeError:
             raise _StdoutClosed from None
 
     def flush(self) -> None:
         try:
-            self._stream.flush()
+            with write_errors_name("standard output"):
+                self._stream.flush()
         except BrokenPipeError:
             raise _StdoutClosed from None
 
