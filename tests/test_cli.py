@@ -689,6 +689,27 @@ def test_a_full_standard_output_is_named(monkeypatch, capsys):
     assert capsys.readouterr().err == "tsmamba: error: No space left on device: standard output\n"
 
 
+def test_a_closed_stderr_silences_the_messages_and_the_work_goes_on(monkeypatch, capsys, small_csv,
+                                                                    tiny_config, tmp_path):
+    """`tsmamba fit ... 2>&1 | head -1`: once stderr's reader has gone, the notes and progress bars
+    go nowhere and the fit goes on to save the model. The next write there had raised
+    BrokenPipeError, ending the fit with status 1 (and its error line, for stderr, with it)."""
+    class ReadOnce(io.StringIO):  # its reader takes the first line, then goes away
+        def write(self, text: str) -> int:
+            if "\n" in self.getvalue():
+                raise BrokenPipeError(32, "Broken pipe")
+            return super().write(text)
+
+    stderr = ReadOnce()
+    monkeypatch.setattr(sys, "stderr", stderr)
+    model = tmp_path / "m"
+    assert cli.main(["fit", "--data", str(small_csv), "--columns", "OT", "--context", "24", "--horizon", "4",
+                     "--config", str(tiny_config), "--out", str(model)]) == 0  # with progress bars
+    assert stderr.getvalue() == "training on etth1_small.csv: 700 rows x 1 channel\n"
+    assert capsys.readouterr().out.splitlines()[1:] == [f"model saved to {model}/"]
+    assert read_meta(model)["columns"] == ["OT"]
+
+
 def test_a_broken_pipe_elsewhere_is_an_error(monkeypatch, capsys):
     from tsmamba import datasets
 

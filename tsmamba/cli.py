@@ -821,6 +821,49 @@ class _Stdout:
         return getattr(self._stream, name)
 
 
+class _Stderr:
+    """Standard error, for messages: once its reader has gone away (`tsmamba fit ... 2>&1 | head
+    -1`), what is written there goes nowhere and the command goes on (the next note or progress
+    bar had raised BrokenPipeError, which ended a fit with status 1)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._closed = False
+
+    def write(self, text: str) -> int:
+        if not self._closed:
+            try:
+                return self._stream.write(text)
+            except BrokenPipeError:
+                self._close()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self._closed:
+            try:
+                self._stream.flush()
+            except BrokenPipeError:
+                self._close()
+
+    def _close(self) -> None:
+        self._closed = True
+        _discard(self._stream)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def _discard(stream: TextIO) -> None:
+    """Send what ``stream`` still buffers, and all it is given later, to /dev/null, so that
+    flushing it (at exit too) does not raise again once its reader has gone."""
+    with contextlib.suppress(AttributeError, OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, stream.fileno())
+        finally:
+            os.close(devnull)
+
+
 @dataclass
 class Run:
     """What a command function gets: the resolved settings, which of them the user gave (flags
@@ -1144,8 +1187,17 @@ _SMALLER = "give it fewer rows or channels, or a smaller model"  # when a comman
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``tsmamba`` console script and ``python -m tsmamba``."""
-    if sys.stderr is None:  # started with stderr closed (`2>&-`): messages go nowhere, not to stdout
-        sys.stderr = open(os.devnull, "w")  # (print(file=None) writes to stdout; tqdm failed)
+    before = sys.stderr  # what libraries write there too (progress bars, logs) is taken through
+    # _Stderr; started with stderr closed (`2>&-`, None), it goes nowhere (print(file=None) had
+    # written it to stdout, and a progress bar failed)
+    sys.stderr = _Stderr(open(os.devnull, "w") if before is None else before)  # type: ignore[assignment]
+    try:
+        return _main(argv)
+    finally:
+        sys.stderr = before
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     words = list(sys.argv[1:] if argv is None else argv)
     if words and words[0].startswith("-") and words[0] not in ("-h", "--help", "--version"):
@@ -1184,14 +1236,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{PROG}: terminated", file=stderr)
         return 143
     except _StdoutClosed:
-        # the reader went away (`tsmamba datasets | head -3`): stop quietly, as other tools do;
-        # what is still buffered goes to /dev/null, so exiting does not raise again
-        with contextlib.suppress(AttributeError, OSError, ValueError):
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            try:
-                os.dup2(devnull, stdout.fileno())
-            finally:
-                os.close(devnull)
+        # the reader went away (`tsmamba datasets | head -3`): stop quietly, as other tools do
+        _discard(stdout)
         return 0
     except (TSMambaError, OSError) as exc:
         if debug:
