@@ -702,13 +702,25 @@ class _Planted:
         return (Path.touch, (Path(self.marker),))
 
 
-def test_a_save_holding_pickled_objects_is_refused_without_running_them(tmp_path):
+class _PlantedCommand:
+    """... or run a shell command: os.system, whose module torch's loader blocks outright."""
+
+    def __init__(self, marker: str):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+@pytest.mark.parametrize("planted", [_Planted, _PlantedCommand], ids=["class", "blocked-module"])
+def test_a_save_holding_pickled_objects_is_refused_without_running_them(tmp_path, planted):
     """weights_only=True loading: a weights file re-digested to match meta.json but holding an
     object is refused, its code never runs, and the message does not pass on torch's advice to
-    load with weights_only=False (helper-127)."""
+    load with weights_only=False (helper-127). An object of a module torch blocks (os, sys) had
+    been called a damaged torch file, as torch words that refusal otherwise."""
     path = save(tmp_path / "s", 1.0)
     buffer = io.BytesIO()
-    torch.save({"w": _Planted(str(tmp_path / "ran"))}, buffer)
+    torch.save({"w": planted(str(tmp_path / "ran"))}, buffer)
     data = buffer.getvalue()
     (path / "weights.pt").write_bytes(data)
     meta = json.loads((path / "meta.json").read_text())

@@ -719,7 +719,9 @@ def _unloadable(file: Path, data: bytes, exc: Exception, expected: str | None) -
     """Why torch.load(weights_only=True) refused ``file``: objects other than tensors (an
     UnpicklingError naming an unsupported global), or bytes that are not a tensor file at all;
     never torch's advice to load with weights_only=False."""
-    if isinstance(exc, pickle.UnpicklingError) and "Unsupported global" in str(exc):
+    # torch: "Unsupported global: GLOBAL pathlib.Path.touch", and for the modules it blocks (os,
+    # sys) "Trying to load unsupported GLOBAL posix.system whose module posix is blocked"
+    if isinstance(exc, pickle.UnpicklingError) and "unsupported global" in str(exc).lower():
         return (
             f"{file} holds objects other than tensors, which loading refuses (a tsmamba save "
             "holds tensors only, read with weights_only=True, so no code in a file runs); "
