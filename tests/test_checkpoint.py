@@ -320,6 +320,58 @@ def test_an_overwrite_leaves_a_whole_save_at_the_path_at_every_step(tmp_path, mo
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]  # the previous one removed
 
 
+@pytest.mark.parametrize("exchange", [True, False], ids=["exchanged", "two renames"])
+def test_a_save_interrupted_at_any_line_leaves_one_whole_save_and_nothing_beside_it(tmp_path, monkeypatch,
+                                                                                   exchange):
+    """Ctrl-C (or the CLI's SIGTERM, raised the same way) before any line of the save: the path
+    holds the previous save or the new one, whole, and no temporary folder is left beside it. It
+    had left the previous save as .model.<hex>.tmp when it came after the exchange (while the
+    folder was flushed or the previous save removed), the new save's folder when it came just
+    after that folder was made, and, moving with two renames, no save at the path when it came
+    between them. (Not in the clause that removes the folder left over: an interrupt there
+    stops its removal, as one during a file's removal would.)"""
+    if exchange and not _exchange_works(tmp_path):
+        pytest.skip("no renameat2 RENAME_EXCHANGE here")
+    if not exchange:
+        monkeypatch.setattr(checkpoint, "_exchange", lambda a, b: False)
+    body = checkpoint._write_checkpoint.__code__
+    source, first = inspect.getsourcelines(checkpoint._write_checkpoint)
+    cleanup = first + next(i for i, text in enumerate(source) if text.strip().startswith("finally:"))
+    line = 0
+    while True:
+        line += 1
+        folder = tmp_path / str(line)
+        path = save(folder / "model", 1.0)
+        seen = 0
+
+        def interrupt(frame, event, arg, line=line):
+            nonlocal seen
+            if frame.f_code is body and event == "line" and frame.f_lineno < cleanup:
+                seen += 1
+                if seen == line:
+                    raise KeyboardInterrupt
+            return interrupt
+
+        def tracing(frame, event, arg):
+            return interrupt if frame.f_code is body else None
+
+        sys.settrace(tracing)
+        try:
+            save(path, 2.0)
+        except KeyboardInterrupt:
+            interrupted = True
+        else:
+            interrupted = False
+        finally:
+            sys.settrace(None)
+        assert saved_value(path) in (1.0, 2.0), line
+        assert sorted(p.name for p in folder.iterdir()) == ["model"], line
+        if not interrupted:  # past the last line
+            assert saved_value(path) == 2.0
+            break
+    assert line > 10
+
+
 def _saving_after_reads(monkeypatch, path: Path, saves: int) -> list[float]:
     """Make each of the first ``saves`` reads of ``path``'s meta.json by a load followed by a save
     of the next value there, as another process's; the values the load read."""
@@ -650,13 +702,25 @@ class _Planted:
         return (Path.touch, (Path(self.marker),))
 
 
-def test_a_save_holding_pickled_objects_is_refused_without_running_them(tmp_path):
+class _PlantedCommand:
+    """... or run a shell command: os.system, whose module torch's loader blocks outright."""
+
+    def __init__(self, marker: str):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+@pytest.mark.parametrize("planted", [_Planted, _PlantedCommand], ids=["class", "blocked-module"])
+def test_a_save_holding_pickled_objects_is_refused_without_running_them(tmp_path, planted):
     """weights_only=True loading: a weights file re-digested to match meta.json but holding an
     object is refused, its code never runs, and the message does not pass on torch's advice to
-    load with weights_only=False (helper-127)."""
+    load with weights_only=False (helper-127). An object of a module torch blocks (os, sys) had
+    been called a damaged torch file, as torch words that refusal otherwise."""
     path = save(tmp_path / "s", 1.0)
     buffer = io.BytesIO()
-    torch.save({"w": _Planted(str(tmp_path / "ran"))}, buffer)
+    torch.save({"w": planted(str(tmp_path / "ran"))}, buffer)
     data = buffer.getvalue()
     (path / "weights.pt").write_bytes(data)
     meta = json.loads((path / "meta.json").read_text())

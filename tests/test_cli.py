@@ -396,6 +396,14 @@ def test_long_form_with_other_column_names_is_read_with_id_and_value_col_flags(t
 @pytest.mark.parametrize("argv, refusal", [
     (["fit", "--data", "ETTh1", "--id-col", "store"], "--id-col is for a CSV file given by its path"),
     (["predict", "--model", "m", "--value-col", "sales"], "--value-col names the value column of --data"),
+    # how --data is written: without --data they had been ignored (the forecast is written as always)
+    (["predict", "--model", "m", "--sep", ";"], "--sep splits the fields of --data; give --data too (or "
+     "drop it): the forecast is written with ISO 8601 times, ',' between fields and '.' decimals"),
+    (["predict", "--model", "m", "--decimal", ","], "--decimal reads the decimal mark of --data; give"),
+    (["predict", "--model", "m", "--date-format", "%d/%m/%Y"],
+     "--date-format reads the timestamps of --data"),
+    (["predict", "--model", "m", "--encoding", "cp1252"], "--encoding decodes --data; give --data too (or "
+     "drop it)"),
     (["backtest", "--protocol", "ltsf", "--data", "ETTh1", "--value-col", "y"],
      "--data ETTh1 is a registry data set, read as published; drop --value-col"),
     (["backtest", "--protocol", "ltsf", "--data", "ETTh1", "--columns", "OT"],
@@ -651,6 +659,61 @@ def test_a_closed_stdout_ends_quietly(monkeypatch, capsys):
     monkeypatch.setattr(sys, "stdout", ClosedPipe())
     assert cli.main(["datasets"]) == 0  # like `tsmamba datasets | head -1`
     assert capsys.readouterr().err == ""
+
+
+def test_a_stdout_closed_from_the_start_is_one_error_line_before_the_work(monkeypatch, capsys):
+    """`tsmamba predict ... >&-`: Python has no sys.stdout, where the results go; an
+    AttributeError's traceback had come out (after the work), with status 1."""
+    monkeypatch.setattr(sys, "stdout", None)
+    assert cli.main(["datasets"]) == 2
+    assert capsys.readouterr().err == (
+        "tsmamba: error: standard output is closed, and 'tsmamba datasets' prints its results there; "
+        "redirect it to a file, or to /dev/null to discard them\n")
+
+
+def test_a_stderr_closed_from_the_start_keeps_messages_out_of_stdout(monkeypatch, capsys, small_csv,
+                                                                     tiny_config, tmp_path):
+    """`tsmamba fit ... 2>&-`: the notes, warnings and progress bars go nowhere. The notes had
+    been printed on stdout, among the results, and the progress bar failed the fit with an
+    AttributeError (status 1, its traceback lost with stderr)."""
+    monkeypatch.setattr(sys, "stderr", None)
+    assert cli.main(["datasets", "--json"]) == 0  # its 'searched:' line is for stderr
+    assert isinstance(json.loads(capsys.readouterr().out), list)
+    model = tmp_path / "m"
+    assert cli.main(["fit", "--data", str(small_csv), "--columns", "OT", "--context", "24", "--horizon", "4",
+                     "--config", str(tiny_config), "--out", str(model)]) == 0  # with progress bars
+    assert capsys.readouterr().out.splitlines()[1:] == [f"model saved to {model}/"]
+
+
+def test_a_full_standard_output_is_named(monkeypatch, capsys):
+    class FullDisk(io.StringIO):  # `tsmamba datasets > /dev/full`
+        def write(self, text: str) -> int:
+            raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(sys, "stdout", FullDisk())
+    assert cli.main(["datasets"]) == 2  # it had said 'No space left on device', not where
+    assert capsys.readouterr().err == "tsmamba: error: No space left on device: standard output\n"
+
+
+def test_a_closed_stderr_silences_the_messages_and_the_work_goes_on(monkeypatch, capsys, small_csv,
+                                                                    tiny_config, tmp_path):
+    """`tsmamba fit ... 2>&1 | head -1`: once stderr's reader has gone, the notes and progress bars
+    go nowhere and the fit goes on to save the model. The next write there had raised
+    BrokenPipeError, ending the fit with status 1 (and its error line, for stderr, with it)."""
+    class ReadOnce(io.StringIO):  # its reader takes the first line, then goes away
+        def write(self, text: str) -> int:
+            if "\n" in self.getvalue():
+                raise BrokenPipeError(32, "Broken pipe")
+            return super().write(text)
+
+    stderr = ReadOnce()
+    monkeypatch.setattr(sys, "stderr", stderr)
+    model = tmp_path / "m"
+    assert cli.main(["fit", "--data", str(small_csv), "--columns", "OT", "--context", "24", "--horizon", "4",
+                     "--config", str(tiny_config), "--out", str(model)]) == 0  # with progress bars
+    assert stderr.getvalue() == "training on etth1_small.csv: 700 rows x 1 channel\n"
+    assert capsys.readouterr().out.splitlines()[1:] == [f"model saved to {model}/"]
+    assert read_meta(model)["columns"] == ["OT"]
 
 
 def test_a_broken_pipe_elsewhere_is_an_error(monkeypatch, capsys):
@@ -1357,6 +1420,20 @@ def test_predict_reads_the_model_columns_from_data(tmp_path, capsys, small_csv, 
     assert from_data.splitlines()[0] == "date,OT,HUFL"
     assert cli.main(["predict", "--model", str(ot_hufl_model)]) == 0  # the training series: the same file
     assert capsys.readouterr().out == from_data
+
+
+def test_predict_out_dev_stdout_keeps_stdout_for_the_forecast(tmp_path, capsys, ot_hufl_model):
+    """`predict --out /dev/stdout > f.csv`: the file holds the forecast CSV alone. The line saying
+    where it was written had gone to stdout too, into the CSV after its rows (a pipe), or over its
+    first bytes (a file the shell opened with '>', which Python's stdout writes from its start)."""
+    assert cli.main(["predict", "--model", str(ot_hufl_model)]) == 0
+    expected = capsys.readouterr().out
+    with open(tmp_path / "f.csv", "w") as stdout:
+        proc = subprocess.run([*BASE_CMD, "predict", "--model", str(ot_hufl_model), "--out", "/dev/stdout"],
+                              stdout=stdout, stderr=subprocess.PIPE, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "f.csv").read_text() == expected
+    assert proc.stderr == "4 steps x 2 channels written to /dev/stdout\n"
 
 
 def test_tz_reads_local_times_across_dst_and_predict_defaults_to_the_model_zone(tmp_path, capsys, small_csv,

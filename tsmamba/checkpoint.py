@@ -490,9 +490,9 @@ def _write_checkpoint(
     def mode(name: str) -> int | None:
         return file_modes.get(name, None if folder_mode is None else folder_mode & 0o666)
 
-    _, tmp = temp_beside(path, folder=True)
-    old, swapped = None, False
-    try:
+    tmp = old = None
+    try:  # from the temporary folder's making to the previous save's removal, a Ctrl-C included
+        _, tmp = temp_beside(path, folder=True)
         digests = {}
         for stem, group in tensors.items():
             data = _tensor_bytes(group)
@@ -504,25 +504,23 @@ def _write_checkpoint(
         if folder_mode is not None:
             os.chmod(tmp, folder_mode)
         fsync_path(tmp)
-        swapped = path.exists() and _exchange(tmp, path)  # the previous save now under tmp's name
-        if not swapped:
+        # exchanged, the previous save is under tmp's name; else it is moved aside, to old (named
+        # first, so that an interrupt between the two renames finds it to put back)
+        if not (path.exists() and _exchange(tmp, path)):
             if path.exists():
-                aside = tmp.with_suffix(".old")
-                os.replace(path, aside)
-                old = aside
+                old = tmp.with_suffix(".old")
+                os.replace(path, old)
             os.replace(tmp, path)
+        fsync_path(path.parent)
     except BaseException:
-        try:
-            if old is not None and tmp.exists():  # the new save did not go in: put the old one back
-                os.replace(old, path)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+        if old is not None and old.exists() and tmp.exists():  # the new save did not go in
+            os.replace(old, path)  # the previous one goes back
         raise
-    fsync_path(path.parent)
-    if swapped:
-        shutil.rmtree(tmp, ignore_errors=True)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    finally:  # the new save's folder that did not go in, or the previous save it replaced
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+        if old is not None and path.exists():  # else putting it back failed: it stays beside path
+            shutil.rmtree(old, ignore_errors=True)
     return given
 
 
@@ -721,7 +719,9 @@ def _unloadable(file: Path, data: bytes, exc: Exception, expected: str | None) -
     """Why torch.load(weights_only=True) refused ``file``: objects other than tensors (an
     UnpicklingError naming an unsupported global), or bytes that are not a tensor file at all;
     never torch's advice to load with weights_only=False."""
-    if isinstance(exc, pickle.UnpicklingError) and "Unsupported global" in str(exc):
+    # torch: "Unsupported global: GLOBAL pathlib.Path.touch", and for the modules it blocks (os,
+    # sys) "Trying to load unsupported GLOBAL posix.system whose module posix is blocked"
+    if isinstance(exc, pickle.UnpicklingError) and "unsupported global" in str(exc).lower():
         return (
             f"{file} holds objects other than tensors, which loading refuses (a tsmamba save "
             "holds tensors only, read with weights_only=True, so no code in a file runs); "

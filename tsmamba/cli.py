@@ -48,6 +48,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from tsmamba import __version__
+from tsmamba.checkpoint import write_errors_name
 from tsmamba.errors import (
     CheckpointError,
     ChecksumError,
@@ -804,18 +805,63 @@ class _Stdout:
 
     def write(self, text: str) -> int:
         try:
-            return self._stream.write(text)
+            with write_errors_name("standard output"):  # a full disk's error said not where
+                return self._stream.write(text)
         except BrokenPipeError:
             raise _StdoutClosed from None
 
     def flush(self) -> None:
         try:
-            self._stream.flush()
+            with write_errors_name("standard output"):
+                self._stream.flush()
         except BrokenPipeError:
             raise _StdoutClosed from None
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)
+
+
+class _Stderr:
+    """Standard error, for messages: once its reader has gone away (`tsmamba fit ... 2>&1 | head
+    -1`), what is written there goes nowhere and the command goes on (the next note or progress
+    bar had raised BrokenPipeError, which ended a fit with status 1)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._closed = False
+
+    def write(self, text: str) -> int:
+        if not self._closed:
+            try:
+                return self._stream.write(text)
+            except BrokenPipeError:
+                self._close()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self._closed:
+            try:
+                self._stream.flush()
+            except BrokenPipeError:
+                self._close()
+
+    def _close(self) -> None:
+        self._closed = True
+        _discard(self._stream)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def _discard(stream: TextIO) -> None:
+    """Send what ``stream`` still buffers, and all it is given later, to /dev/null, so that
+    flushing it (at exit too) does not raise again once its reader has gone."""
+    with contextlib.suppress(AttributeError, OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, stream.fileno())
+        finally:
+            os.close(devnull)
 
 
 @dataclass
@@ -1142,6 +1188,17 @@ _SMALLER = "give it fewer rows or channels, or a smaller model"  # when a comman
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``tsmamba`` console script and ``python -m tsmamba``."""
+    before = sys.stderr  # what libraries write there too (progress bars, logs) is taken through
+    # _Stderr; started with stderr closed (`2>&-`, None), it goes nowhere (print(file=None) had
+    # written it to stdout, and a progress bar failed)
+    sys.stderr = _Stderr(open(os.devnull, "w") if before is None else before)  # type: ignore[assignment]
+    try:
+        return _main(argv)
+    finally:
+        sys.stderr = before
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     words = list(sys.argv[1:] if argv is None else argv)
     if words and words[0].startswith("-") and words[0] not in ("-h", "--help", "--version"):
@@ -1153,6 +1210,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{PROG}: error: choose a command: {', '.join(COMMANDS)} (see: {PROG} --help)", file=sys.stderr)
         return EXIT_USAGE
     cmd = COMMANDS[args.command]
+    if sys.stdout is None:  # started with stdout closed (`>&-`): the results would be lost
+        print(f"{PROG}: error: standard output is closed, and '{PROG} {cmd.name}' prints its results "
+              "there; redirect it to a file, or to /dev/null to discard them", file=sys.stderr)
+        return EXIT_USAGE
     debug = bool(getattr(args, "debug", False))
     stdout, stderr = _Stdout(sys.stdout), sys.stderr
     try:
@@ -1176,14 +1237,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{PROG}: terminated", file=stderr)
         return 143
     except _StdoutClosed:
-        # the reader went away (`tsmamba datasets | head -3`): stop quietly, as other tools do;
-        # what is still buffered goes to /dev/null, so exiting does not raise again
-        with contextlib.suppress(AttributeError, OSError, ValueError):
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            try:
-                os.dup2(devnull, stdout.fileno())
-            finally:
-                os.close(devnull)
+        # the reader went away (`tsmamba datasets | head -3`): stop quietly, as other tools do
+        _discard(stdout)
         return 0
     except (TSMambaError, OSError) as exc:
         if debug:
@@ -1799,7 +1854,7 @@ model's order. A --data file is read with the --date-format, --sep, --decimal, -
             help="series to forecast from, holding the model's channels (default: the series the "
             "model was trained on)"),
         Opt("--time-col", metavar="NAME", help=TIME_COL_HELP),
-        *writing_options(),
+        *writing_options(" of --data"),
         *LONG_FORM_OPTIONS,
         *repair_options(),
         Opt("--context", "--context-mode", dest="context", choices=("window", "full"), default="window",
@@ -1815,9 +1870,14 @@ def cmd_predict(run: Run) -> int:
         raise ConfigError(f"'{PROG} predict' needs --model MODEL_DIR (a folder written by 'tsmamba fit')")
     for flag, what in (("time_col", "names the time column of"), ("id_col", "names the id column of"),
                        ("value_col", "names the value column of"), ("fill", "fills the gaps of"),
-                       ("impute", "replaces the missing values of")):
-        if run.get(flag) is not None and not run.get("data"):
-            raise ConfigError(f"--{flag.replace('_', '-')} {what} --data; give --data too (or drop it)")
+                       ("impute", "replaces the missing values of"),
+                       ("date_format", "reads the timestamps of"), ("sep", "splits the fields of"),
+                       ("decimal", "reads the decimal mark of"), ("encoding", "decodes")):
+        if run.get(flag) is not None and not run.get("data"):  # they had been ignored
+            output = ("" if flag not in ("date_format", "sep", "decimal") else ": the forecast is written "
+                      "with ISO 8601 times, ',' between fields and '.' decimals")
+            raise ConfigError(f"--{flag.replace('_', '-')} {what} --data; give --data too (or drop it)"
+                              + output)
     columns = model_columns(model_dir)
     out = run.get("out")
     if out is not None:  # checked before the work, like the other commands' --out
@@ -1841,8 +1901,20 @@ def cmd_predict(run: Run) -> int:
     from tsmamba.checkpoint import atomic_write_bytes
 
     atomic_write_bytes(out, forecast.to_csv().encode())
-    run.say(f"{plural(len(forecast), 'step')} x {plural(forecast.shape[1], 'channel')} written to {out}")
+    done = f"{plural(len(forecast), 'step')} x {plural(forecast.shape[1], 'channel')} written to {out}"
+    if _is_stdout(out, run.stdout):  # --out /dev/stdout: stdout holds the CSV alone
+        print(done, file=run.stderr)
+    else:
+        run.say(done)
     return 0
+
+
+def _is_stdout(path: Path, stdout: TextIO) -> bool:
+    """Whether ``path`` is the file, pipe or device that ``stdout`` writes to."""
+    try:
+        return os.path.samestat(os.stat(path), os.fstat(stdout.fileno()))
+    except (OSError, ValueError, AttributeError):  # no such file, or a stdout with no descriptor
+        return False
 
 
 @command(
