@@ -1917,6 +1917,17 @@ def test_resume_rejects_a_last_checkpoint_of_another_model(series, tmp_path):
         TSMambaForecaster(**TINY, checkpoint_dir=str(ckpt)).fit(series, resume=True)
 
 
+def test_val_windows_counts_none_when_no_validation_ran(series):
+    """history_["val_windows"] is the windows scored: 0 when validation is switched off or never
+    comes round (it had been the validation split's size, beside best_val_loss None)."""
+    params = {**TINY, "max_epochs": 1}
+    for kwargs in ({"limit_val_batches": 0}, {"check_val_every_n_epoch": 2}):
+        history = TSMambaForecaster(**params, trainer_kwargs=kwargs).fit(series).history_
+        assert (history["val_windows"], history["best_val_loss"], history["val_losses"]) == (0, None, [])
+    scored = TSMambaForecaster(**params, trainer_kwargs={"limit_val_batches": 1}).fit(series).history_
+    assert scored["val_windows"] > 0 and scored["best_val_loss"] is not None
+
+
 def test_val_stride_validates_every_kth_window_and_trains_the_same(series, monkeypatch):
     """val_stride k: early stopping compares each epoch's loss on every k-th validation window
     (recorded in history_), and the training itself is unchanged."""

@@ -87,6 +87,7 @@ from tsmamba.training import (
     seeded,
     trainer_errors,
     trains_on_cpu,
+    validated_windows,
 )
 from tsmamba.windows import TRAIN_SAMPLINGS, TimeSeriesDataModule
 
@@ -929,7 +930,9 @@ class TSMambaForecaster(BaseEstimator):
             "n_parameters": count_parameters(self.network_),
             "train_windows": len(datamodule.dataset("train")),
             "windows_per_epoch": datamodule.train_windows_per_epoch,
-            "val_windows": len(datamodule.dataset("val")) if "val" in borders else 0,  # each validates
+            # scored by each validation (0: none ran)
+            "val_windows": validated_windows(restore, trainer, len(datamodule.dataset("val")),
+                                             datamodule.eval_batch_size) if "val" in borders else 0,
         }
 
     # ---- forecasting -----------------------------------------------------------------------
