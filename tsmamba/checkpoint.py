@@ -735,21 +735,21 @@ def _read_checkpoint(path: Path, expected: str | None) -> tuple[dict, dict[str, 
             tensors[name.removesuffix(".pt")] = torch.load(io.BytesIO(data), weights_only=True,
                                                            map_location="cpu")
         except Exception as exc:  # torch raises several types for unreadable files
-            raise CheckpointError(_unloadable(file, data, exc, expected)) from exc
+            raise CheckpointError(unloadable(file, data, exc, save_again(expected))) from exc
     return meta, tensors
 
 
-def _unloadable(file: Path, data: bytes, exc: Exception, expected: str | None) -> str:
-    """Why torch.load(weights_only=True) refused ``file``: objects other than tensors (an
-    UnpicklingError naming an unsupported global), or bytes that are not a tensor file at all;
-    never torch's advice to load with weights_only=False."""
+def unloadable(file: Path, data: bytes, exc: Exception, fix: str) -> str:
+    """Why torch.load(weights_only=True) refused ``file`` (its bytes ``data``, or the first two),
+    then ``fix``:
+    objects other than tensors (an UnpicklingError naming an unsupported global), or bytes that
+    are not a tensor file at all; never torch's advice to load with weights_only=False."""
     # torch: "Unsupported global: GLOBAL pathlib.Path.touch", and for the modules it blocks (os,
     # sys) "Trying to load unsupported GLOBAL posix.system whose module posix is blocked"
     if isinstance(exc, pickle.UnpicklingError) and "unsupported global" in str(exc).lower():
         return (
-            f"{file} holds objects other than tensors, which loading refuses (a tsmamba save "
-            "holds tensors only, read with weights_only=True, so no code in a file runs); "
-            f"{save_again(expected)}"
+            f"{file} holds objects other than tensors, which loading refuses (tsmamba's files hold "
+            f"tensors and plain values only, read with weights_only=True, so no code in a file runs); {fix}"
         )
     if not data:
         reason = "it is empty"
@@ -757,4 +757,4 @@ def _unloadable(file: Path, data: bytes, exc: Exception, expected: str | None) -
         reason = f"a damaged torch file: {str(exc).split('. ')[0]:.160}"
     else:
         reason = "its bytes are not a torch tensor file"
-    return f"{file} cannot be read as tensors ({reason}); {save_again(expected)}"
+    return f"{file} cannot be read as tensors ({reason}); {fix}"
