@@ -91,6 +91,33 @@ def test_refuses_to_replace_a_folder_that_is_not_a_save(tmp_path, kind):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["models"]
 
 
+@pytest.mark.parametrize("damage", ["corrupt", "truncated", "missing"])
+def test_a_save_with_a_damaged_tensor_file_is_not_saved_over(tmp_path, damage):
+    """Each tensor file is checked against its digest in meta.json, as meta.json against its own:
+    a save whose weights.pt was damaged had been replaced without a word."""
+    target = save(tmp_path / "model", 1.0)
+    weights = target / "weights.pt"
+    data = weights.read_bytes()
+    if damage == "missing":
+        weights.unlink()
+    else:
+        weights.write_bytes(data[:-1] + bytes([data[-1] ^ 1]) if damage == "corrupt" else data[:-10])
+    before = {p.name: p.read_bytes() for p in target.iterdir()}
+    with pytest.raises(CheckpointError, match=r"model already exists and is not a tsmamba save, or is a dam"):
+        save(target, 2.0)
+    assert {p.name: p.read_bytes() for p in target.iterdir()} == before
+
+
+def test_a_save_from_inside_its_folder_leaves_the_process_in_the_new_save(tmp_path, monkeypatch):
+    """save(".") inside the save: the folder swap had left the working folder in the removed
+    previous save, where load(".") found no meta.json."""
+    save(tmp_path / "model", 1.0)
+    monkeypatch.chdir(tmp_path / "model")
+    assert save(Path("."), 2.0) == Path(".")
+    assert Path.cwd() == tmp_path / "model" and saved_value(Path(".")) == 2.0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+
+
 def test_check_replaceable_is_the_rule_write_checkpoint_applies(tmp_path):
     (tmp_path / "empty").mkdir()
     previous = save(tmp_path / "previous", 1.0)

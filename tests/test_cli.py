@@ -2599,6 +2599,22 @@ def test_predict_out_says_how_many_steps_and_channels_it_wrote(when_model, tmp_p
     assert out.read_text().splitlines()[0] == "when,a,b"
 
 
+def test_predict_out_refuses_to_replace_a_read_only_file(when_model, tmp_path, capsys):
+    """`predict --out F` with F read-only (0444) is one error line before the work, and F stays:
+    the new file moved onto it, which its mode does not stop, had replaced it."""
+    out = tmp_path / "kept.csv"
+    out.write_text("kept\n")
+    out.chmod(0o444)
+    (tmp_path / "link.csv").symlink_to(out)
+    for given in (out, tmp_path / "link.csv"):  # a symlink names the file it would replace
+        assert cli.main(["predict", "--model", str(when_model[0]), "--out", str(given)]) == 2
+        assert capsys.readouterr().err == (f"tsmamba: error: --out {given} is read-only, so it is not "
+                                           "replaced; make it writable (chmod u+w) to write over it, or "
+                                           "choose another path\n")
+    assert out.read_text() == "kept\n" and out.stat().st_mode & 0o777 == 0o444
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept.csv", "link.csv"]
+
+
 def test_backtest_names_the_report_files_and_keeps_250000_forecast_rows(tmp_path, capsys, monkeypatch,
                                                                        tiny_series):
     """The last line lists the files written; forecasts.csv keeps at most 250,000 rows unless

@@ -1913,8 +1913,25 @@ def test_resume_rejects_a_last_checkpoint_of_another_model(series, tmp_path):
     with pytest.raises(CheckpointError, match=r"last\.ckpt: weights do not match.*delete it"):
         other.fit(series, resume=True)
     (ckpt / "last.ckpt").write_bytes(b"truncated")
-    with pytest.raises(CheckpointError, match=r"cannot be read to resume from.*delete it"):
+    with pytest.raises(CheckpointError, match=r"last\.ckpt cannot be read as tensors \(its bytes are not a "
+                       r"torch tensor file\); delete it to start afresh"):
         TSMambaForecaster(**TINY, checkpoint_dir=str(ckpt)).fit(series, resume=True)
+    torch.save({**last, "hook": Path.touch}, ckpt / "last.ckpt")  # a file that would run code unpickled
+    with pytest.raises(CheckpointError, match=r"last\.ckpt holds objects other than tensors, which loading "
+                       r"refuses .*; delete it to start afresh, or use another checkpoint_dir$") as info:
+        TSMambaForecaster(**TINY, checkpoint_dir=str(ckpt)).fit(series, resume=True)
+    assert "weights_only set to False" not in str(info.value) and "trust" not in str(info.value)
+
+
+def test_val_windows_counts_none_when_no_validation_ran(series):
+    """history_["val_windows"] is the windows scored: 0 when validation is switched off or never
+    comes round (it had been the validation split's size, beside best_val_loss None)."""
+    params = {**TINY, "max_epochs": 1}
+    for kwargs in ({"limit_val_batches": 0}, {"check_val_every_n_epoch": 2}):
+        history = TSMambaForecaster(**params, trainer_kwargs=kwargs).fit(series).history_
+        assert (history["val_windows"], history["best_val_loss"], history["val_losses"]) == (0, None, [])
+    scored = TSMambaForecaster(**params, trainer_kwargs={"limit_val_batches": 1}).fit(series).history_
+    assert scored["val_windows"] > 0 and scored["best_val_loss"] is not None
 
 
 def test_val_stride_validates_every_kth_window_and_trains_the_same(series, monkeypatch):

@@ -854,3 +854,18 @@ def test_a_checkpoint_saved_onto_a_symlink_replaces_the_link_not_the_file_it_nam
     assert torch.load(best, weights_only=True) == {"epoch": 3}
     assert not (tmp_path / "last.ckpt").is_symlink()
     assert torch.load(tmp_path / "last.ckpt", weights_only=True) == {"epoch": 9}
+
+
+def test_validated_windows_are_those_the_batch_limit_leaves():
+    """The windows each validation scored: Lightning's limit_val_batches rule, 0 when none ran."""
+    from types import SimpleNamespace
+
+    from tsmamba.training import RestoreBestWeights, validated_windows
+
+    restore = RestoreBestWeights()
+    assert validated_windows(restore, SimpleNamespace(limit_val_batches=1.0), 100, 32) == 0  # none ran
+    restore.val_losses.append({"epoch": 0, "step": 1, "loss": 0.5})
+    scored = [validated_windows(restore, SimpleNamespace(limit_val_batches=limit), 100, 32)
+              for limit in (1.0, 0.5, 2, 9)]
+    assert scored == [100, 64, 64, 100]
+    assert validated_windows(None, SimpleNamespace(limit_val_batches=0), 100, 32) == 0

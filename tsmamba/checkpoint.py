@@ -246,7 +246,20 @@ def _previous_save(path: Path) -> tuple[dict[str, Any] | None, list[str]]:
     if not str(meta.get("format", "")).startswith("tsmamba-") or not isinstance(files, dict):
         return None, []
     others = sorted(names - {META, *files})
-    return (None if others else meta), others
+    return (None if others or not _files_intact(path, files) else meta), others
+
+
+def _files_intact(path: Path, files: Mapping[str, Any]) -> bool:
+    """Whether each of a save's tensor files is in ``path`` with the sha256 its ``meta.json``
+    records (a save with a damaged ``weights.pt`` had been replaced without a word)."""
+    for name, digest in files.items():
+        try:
+            with open(path / name, "rb") as fh:
+                if hashlib.file_digest(fh, "sha256").hexdigest() != digest:
+                    return False
+        except OSError:  # missing, a folder in its place, unreadable
+            return False
+    return True
 
 
 def check_parents(path: str | os.PathLike) -> Path:
@@ -504,6 +517,7 @@ def _write_checkpoint(
         if folder_mode is not None:
             os.chmod(tmp, folder_mode)
         fsync_path(tmp)
+        inside = _is_cwd(path)  # save(".") from inside the previous save
         # exchanged, the previous save is under tmp's name; else it is moved aside, to old (named
         # first, so that an interrupt between the two renames finds it to put back)
         if not (path.exists() and _exchange(tmp, path)):
@@ -511,6 +525,8 @@ def _write_checkpoint(
                 old = tmp.with_suffix(".old")
                 os.replace(path, old)
             os.replace(tmp, path)
+        if inside:  # the process follows its folder's name into the new save, or "." (the removed
+            os.chdir(path)  # previous save) would read nothing: load(".") said meta.json is missing
         fsync_path(path.parent)
     except BaseException:
         if old is not None and old.exists() and tmp.exists():  # the new save did not go in
@@ -522,6 +538,14 @@ def _write_checkpoint(
         if old is not None and path.exists():  # else putting it back failed: it stays beside path
             shutil.rmtree(old, ignore_errors=True)
     return given
+
+
+def _is_cwd(path: Path) -> bool:
+    """Whether ``path`` is the process's working folder."""
+    try:
+        return os.path.samestat(os.stat(path), os.stat(os.curdir))
+    except OSError:
+        return False
 
 
 def _exchange(a: Path, b: Path) -> bool:
@@ -711,21 +735,21 @@ def _read_checkpoint(path: Path, expected: str | None) -> tuple[dict, dict[str, 
             tensors[name.removesuffix(".pt")] = torch.load(io.BytesIO(data), weights_only=True,
                                                            map_location="cpu")
         except Exception as exc:  # torch raises several types for unreadable files
-            raise CheckpointError(_unloadable(file, data, exc, expected)) from exc
+            raise CheckpointError(unloadable(file, data, exc, save_again(expected))) from exc
     return meta, tensors
 
 
-def _unloadable(file: Path, data: bytes, exc: Exception, expected: str | None) -> str:
-    """Why torch.load(weights_only=True) refused ``file``: objects other than tensors (an
-    UnpicklingError naming an unsupported global), or bytes that are not a tensor file at all;
-    never torch's advice to load with weights_only=False."""
+def unloadable(file: Path, data: bytes, exc: Exception, fix: str) -> str:
+    """Why torch.load(weights_only=True) refused ``file`` (its bytes ``data``, or the first two),
+    then ``fix``:
+    objects other than tensors (an UnpicklingError naming an unsupported global), or bytes that
+    are not a tensor file at all; never torch's advice to load with weights_only=False."""
     # torch: "Unsupported global: GLOBAL pathlib.Path.touch", and for the modules it blocks (os,
     # sys) "Trying to load unsupported GLOBAL posix.system whose module posix is blocked"
     if isinstance(exc, pickle.UnpicklingError) and "unsupported global" in str(exc).lower():
         return (
-            f"{file} holds objects other than tensors, which loading refuses (a tsmamba save "
-            "holds tensors only, read with weights_only=True, so no code in a file runs); "
-            f"{save_again(expected)}"
+            f"{file} holds objects other than tensors, which loading refuses (tsmamba's files hold "
+            f"tensors and plain values only, read with weights_only=True, so no code in a file runs); {fix}"
         )
     if not data:
         reason = "it is empty"
@@ -733,4 +757,4 @@ def _unloadable(file: Path, data: bytes, exc: Exception, expected: str | None) -
         reason = f"a damaged torch file: {str(exc).split('. ')[0]:.160}"
     else:
         reason = "its bytes are not a torch tensor file"
-    return f"{file} cannot be read as tensors ({reason}); {save_again(expected)}"
+    return f"{file} cannot be read as tensors ({reason}); {fix}"

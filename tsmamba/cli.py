@@ -1664,6 +1664,21 @@ def _check_writable(out: Path, start: Path, flag: str = "--out") -> None:
         ) from None
 
 
+def _check_not_read_only(out: Path) -> None:
+    """ConfigError when the file ``out`` (through a symlink) is read-only: this user may not write
+    it, or no one may (``chmod a-w``, which root could). The new file is moved onto it, which its
+    mode does not stop, and a forecast kept read-only had been replaced without a word."""
+    try:
+        mode = os.stat(out).st_mode
+    except OSError:  # none there yet
+        return
+    if not os.access(out, os.W_OK) or not mode & 0o222:
+        raise ConfigError(
+            f"--out {out} is read-only, so it is not replaced; make it writable (chmod u+w) to write "
+            "over it, or choose another path"
+        )
+
+
 def _forecast_rows(run: Run) -> int | None:
     """Rows of tidy forecasts a report keeps (evenly spaced origins); None with --all-forecasts."""
     return None if run.get("all_forecasts") else 250_000
@@ -1887,6 +1902,7 @@ def cmd_predict(run: Run) -> int:
             raise ConfigError(f"--out {out} is a folder; give the path of the CSV file to write")
         if not appended_to(out):  # a file, written beside its path then moved in
             _check_writable(out, _written_beside(out))
+            _check_not_read_only(out)
     frame = None
     if run.get("data"):
         frame, _, _ = load_data(run, columns=columns)  # the model's channels, checked before torch

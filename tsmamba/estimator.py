@@ -39,6 +39,7 @@ from tsmamba.checkpoint import (
     json_plain,
     read_checkpoint,
     sha256_bytes,
+    unloadable,
     write_checkpoint,
     zone_name,
 )
@@ -87,6 +88,7 @@ from tsmamba.training import (
     seeded,
     trainer_errors,
     trains_on_cpu,
+    validated_windows,
 )
 from tsmamba.windows import TRAIN_SAMPLINGS, TimeSeriesDataModule
 
@@ -929,7 +931,9 @@ class TSMambaForecaster(BaseEstimator):
             "n_parameters": count_parameters(self.network_),
             "train_windows": len(datamodule.dataset("train")),
             "windows_per_epoch": datamodule.train_windows_per_epoch,
-            "val_windows": len(datamodule.dataset("val")) if "val" in borders else 0,  # each validates
+            # scored by each validation (0: none ran)
+            "val_windows": validated_windows(restore, trainer, len(datamodule.dataset("val")),
+                                             datamodule.eval_batch_size) if "val" in borders else 0,
         }
 
     # ---- forecasting -----------------------------------------------------------------------
@@ -1388,9 +1392,15 @@ def _check_resumable(last: Path, module: ForecastingModule) -> None:
     fix = "delete it to start afresh, or use another checkpoint_dir"
     try:
         checkpoint = torch.load(last, weights_only=True, map_location="cpu")
-        saved = checkpoint["state_dict"]
-    except Exception as exc:  # torch raises several types for unreadable files
-        raise CheckpointError(f"{last} cannot be read to resume from ({exc!r}); {fix}") from exc
+    except OSError as exc:
+        raise CheckpointError(f"{last} cannot be read to resume from ({exc.strerror}); {fix}") from None
+    except Exception as exc:  # torch raises several types for unreadable files; its advice to load
+        # with weights_only=False (which runs the file's code) is not passed on
+        with open(last, "rb") as fh:
+            raise CheckpointError(unloadable(last, fh.read(2), exc, fix)) from exc
+    saved = checkpoint.get("state_dict") if isinstance(checkpoint, dict) else None
+    if not isinstance(saved, dict):
+        raise CheckpointError(f"{last} holds no Lightning checkpoint's weights to resume from; {fix}")
     identity, own = checkpoint.get("identity"), module.identity
     rescheduled = validated = None  # the schedule's (validation's) settings that changed, as named
     if identity is not None and own is not None:

@@ -65,7 +65,7 @@ from tsmamba.model import MambaForecaster
 __all__ = [
     "LOSSES", "CheckpointBeside", "ForecastingModule", "LastCheckpoint", "RestoreBestWeights",
     "check_trained_network", "check_trainer_kwargs", "check_training_length", "forecast_batch",
-    "make_trainer", "seeded",
+    "make_trainer", "seeded", "validated_windows",
 ]
 
 LOSSES = ("mse", "mae", "huber")
@@ -783,6 +783,19 @@ def make_trainer(
             "train in float32 (no precision) or 'bf16-mixed'"
         )
     return trainer, restore
+
+
+def validated_windows(restore: RestoreBestWeights | None, trainer: L.Trainer, windows: int,
+                      batch_size: int) -> int:
+    """The windows each validation of a fit scored, of the ``windows`` of the validation split in
+    batches of ``batch_size``: the first ones ``limit_val_batches`` leaves (Lightning's rule), and
+    0 when no validation ran (none recorded in ``restore``: ``limit_val_batches=0``, or
+    ``check_val_every_n_epoch`` past ``max_epochs``)."""
+    if restore is None or not restore.val_losses:
+        return 0
+    batches, limit = -(-windows // batch_size), trainer.limit_val_batches
+    kept = min(batches, limit) if isinstance(limit, int) else int(batches * limit)
+    return min(windows, kept * batch_size)
 
 
 def trains_on_cpu(trainer: L.Trainer) -> bool:
