@@ -475,7 +475,9 @@ def write_checkpoint(
     """
     try:
         given = check_replaceable(path, meta.get("format"))
-        real = check_replaceable(os.path.realpath(given), meta.get("format"))  # what is replaced
+        resolved = os.path.realpath(given)  # what is replaced: checked too where a link leads elsewhere
+        same = resolved == os.path.abspath(given)  # (the check hashes a previous save's files)
+        real = Path(resolved) if same else check_replaceable(resolved, meta.get("format"))
         return _write_checkpoint(given, real, meta, tensors)
     except OSError as exc:  # permissions, a full disk, a name too long: say which save failed
         raise CheckpointError(f"{path}: the save could not be written ({exc}); nothing changed") from exc
