@@ -248,6 +248,19 @@ def test_notes_above_the_header_are_named(tmp_path, notes, shown):
         read_series(path)
 
 
+@pytest.mark.parametrize("name", ["DATE", "Date", " date", "date "])
+def test_a_time_column_named_but_for_case_or_spaces_is_suggested(tmp_path, name):
+    """It had been refused with the column list alone; it is not read silently either."""
+    path = write_text(tmp_path, f"{name},a\n2021-01-01,1\n2021-01-02,2\n2021-01-03,3\n")
+    with pytest.raises(DataValidationError, match=re.escape(
+            f"the columns are [{name!r}, 'a'] (did you mean {name!r}? names are matched exactly, in case and "
+            "spaces). Pass time_col=")):
+        read_series(path)
+    assert read_series(path, time_col=name)["a"].tolist() == [1.0, 2.0, 3.0]
+    with pytest.raises(DataValidationError, match=r"the columns are \['Time', 'a'\]\. Pass time_col="):
+        read_series(pd.read_csv(path).rename(columns={name: "Time"}))  # another name: no guess
+
+
 def test_sep_and_decimal_read_a_semicolon_file_as_its_comma_twin(tmp_path):
     rng = np.random.default_rng(0)
     frame = pd.DataFrame({"date": pd.date_range("2021-01-01", periods=30, freq="h").astype(str),

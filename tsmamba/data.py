@@ -1380,8 +1380,10 @@ def _split_time(
             f"{origin.prefix()}the frame has no DatetimeIndex; pass time_col= naming its time "
             f"column (columns: {cols})"
         )
-    raise DataValidationError(f"{origin.prefix()}time column {time_col!r} not found; the columns are {cols}. "
-                              f"{TIME_COL_ADVICE}")
+    near = [c for c in cols if c.strip().casefold() == time_col.strip().casefold()]  # 'Date', ' date'
+    hint = f" (did you mean {near[0]!r}? names are matched exactly, in case and spaces)" if near else ""
+    raise DataValidationError(f"{origin.prefix()}time column {time_col!r} not found; the columns are "
+                              f"{cols}{hint}. {TIME_COL_ADVICE}")
 
 
 def _same_times(column: pd.Series, index: pd.DatetimeIndex) -> bool:
