@@ -261,6 +261,19 @@ def test_a_time_column_named_but_for_case_or_spaces_is_suggested(tmp_path, name)
         read_series(pd.read_csv(path).rename(columns={name: "Time"}))  # another name: no guess
 
 
+def test_spaces_around_a_time_are_read_alike_before_and_after_it(tmp_path):
+    """' 2021-01-02' had been read and '2021-01-02 ' refused as 'cannot be parsed as dates'."""
+    times = ["2021-01-01", " 2021-01-02", "2021-01-03 ", "\t2021-01-04  "]
+    frame = pd.DataFrame({"date": times, "a": [1.0, 2.0, 3.0, 4.0]})
+    expected = pd.date_range("2021-01-01", periods=4, freq="D", name="date")
+    assert read_series(frame).index.equals(expected)
+    assert read_series(write_csv(tmp_path, frame)).index.equals(expected)
+    dated = frame.assign(date=[" 01/01/2021", "02/01/2021 ", "03/01/2021", "04/01/2021 "])
+    assert read_series(dated, date_format="%d/%m/%Y").index.equals(expected)
+    with pytest.raises(DataValidationError, match=r"row 3: 'x  '\. Fix these values"):  # shown as written
+        read_series(frame.assign(date=[*times[:3], "x  "]))
+
+
 def test_sep_and_decimal_read_a_semicolon_file_as_its_comma_twin(tmp_path):
     rng = np.random.default_rng(0)
     frame = pd.DataFrame({"date": pd.date_range("2021-01-01", periods=30, freq="h").astype(str),

@@ -1458,6 +1458,7 @@ def _parse_time_values(
             whole = ((series == np.round(series)) & (series.abs() < 2.0**63)).to_numpy()
             text[whole] = series[whole].astype(np.int64).astype("string")
         series = text
+    written, series = series, _stripped(series)  # '2021-01-02 ' as ' 2021-01-02' (pandas takes that one)
     instants = _check_zones(series, name, origin) and tz is not None  # offsets may differ (DST)
     try:
         # ISO 8601 unless told otherwise: pandas' own guess reads 01.02.2024 month-first, silently
@@ -1476,7 +1477,7 @@ def _parse_time_values(
         raise _mixed_zone_error(series, name, origin)  # pandas < 3 returns objects here
     bad = np.flatnonzero(parsed.isna().to_numpy() & series.notna().to_numpy())
     if len(bad):
-        shown = [f"{origin.row(int(i))}: {series.iloc[i]!r}" for i in bad[:_SHOW]]
+        shown = [f"{origin.row(int(i))}: {written.iloc[i]!r}" for i in bad[:_SHOW]]
         hint = (
             f"does the format {date_format!r} match them?"
             if date_format
@@ -1488,6 +1489,17 @@ def _parse_time_values(
             f"cannot be parsed as dates: {_and_more(shown, len(bad))}. Fix these values; {hint}"
         )
     return pd.DatetimeIndex(parsed)
+
+
+def _stripped(series: pd.Series) -> pd.Series:
+    """``series`` with its text values' surrounding spaces removed (other values as they are)."""
+    if not (series.dtype == object or pd.api.types.is_string_dtype(series.dtype)):
+        return series
+    try:
+        stripped = series.str.strip()
+    except AttributeError:  # no text at all: datetime objects
+        return series
+    return series.where(stripped.isna(), stripped)
 
 
 _DIGIT_DATES = {4: "%Y", 6: "%Y%m", 8: "%Y%m%d", 10: "%Y%m%d%H", 12: "%Y%m%d%H%M", 14: "%Y%m%d%H%M%S"}
