@@ -847,6 +847,16 @@ def test_the_no_frequency_advice_is_reworded_for_the_command_line():
     assert cli._cli_wording(library).endswith("grid. Resample the data to a fixed step in the file first.")
 
 
+def test_notes_above_the_header_are_told_to_be_deleted(tmp_path, capsys):
+    """The command line reads no DataFrame: its advice is to delete the notes, not pd.read_csv."""
+    path = tmp_path / "export.csv"
+    path.write_text("# exported by X\ndate,a\n2021-01-01,1\n2021-01-02,2\n", encoding="utf-8")
+    assert cli.main(["fit", "--data", str(path), "--out", str(tmp_path / "m")]) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "tsmamba: error: export.csv: the header is on line 2, not line 1: the line above it ('# exported by "
+        "X') is a note, not the table; delete it, so that the header comes first")
+
+
 def test_debug_shows_the_traceback(tmp_path):
     proc = tsmamba("backtest", "--data", tmp_path / "missing.csv", "--debug")
     assert proc.returncode == 2

@@ -226,6 +226,54 @@ def test_a_spreadsheet_delimiter_note_before_the_header_is_named(tmp_path, note,
     assert read_series(path, sep=mark)["a"].tolist() == [1.0, 2.0]
 
 
+@pytest.mark.parametrize(("notes", "shown"), [
+    ("# exported by X\nstation: 12\n\n", "the lines above it ('# exported by X', 'station: 12') are notes"),
+    ("# exported by X\n", "the line above it ('# exported by X') is a note"),
+    ("Exported by X,2021\n", "the line above it ('Exported by X,2021') is a note")])
+def test_notes_above_the_header_are_named(tmp_path, notes, shown):
+    """Lines an export writes before the header had been told 'Decimal commas (12,5) or a trailing
+    comma on the data lines?' or 'cannot be parsed as CSV (Expected 1 fields in line 3, saw 3)'."""
+    table = "date,a,b\n2021-01-01,1,2\n2021-01-02,3,4\n2021-01-03,5,6\n"
+    path = write_text(tmp_path, notes + table)
+    line = notes.count("\n") + 1
+    with pytest.raises(DataValidationError, match=re.escape(
+            f"data.csv: the header is on line {line}, not line 1: {shown}, not the table; delete ")):
+        read_series(path)
+    with pytest.raises(DataValidationError, match=re.escape(f"pd.read_csv(path, skiprows={line - 1})")):
+        read_series(path)
+    assert read_series(pd.read_csv(path, skiprows=line - 1)).equals(read_series(write_text(tmp_path, table)))
+    header, data = table.split("\n", 1)
+    path.write_text(header + "\n" + data.replace("\n", ",\n"), encoding="utf-8")  # a trailing comma
+    with pytest.raises(DataValidationError, match=r"a trailing comma on the data lines\?"):
+        read_series(path)
+
+
+@pytest.mark.parametrize("name", ["DATE", "Date", " date", "date "])
+def test_a_time_column_named_but_for_case_or_spaces_is_suggested(tmp_path, name):
+    """It had been refused with the column list alone; it is not read silently either."""
+    path = write_text(tmp_path, f"{name},a\n2021-01-01,1\n2021-01-02,2\n2021-01-03,3\n")
+    with pytest.raises(DataValidationError, match=re.escape(
+            f"the columns are [{name!r}, 'a'] (did you mean {name!r}? names are matched exactly, in case and "
+            "spaces). Pass time_col=")):
+        read_series(path)
+    assert read_series(path, time_col=name)["a"].tolist() == [1.0, 2.0, 3.0]
+    with pytest.raises(DataValidationError, match=r"the columns are \['Time', 'a'\]\. Pass time_col="):
+        read_series(pd.read_csv(path).rename(columns={name: "Time"}))  # another name: no guess
+
+
+def test_spaces_around_a_time_are_read_alike_before_and_after_it(tmp_path):
+    """' 2021-01-02' had been read and '2021-01-02 ' refused as 'cannot be parsed as dates'."""
+    times = ["2021-01-01", " 2021-01-02", "2021-01-03 ", "\t2021-01-04  "]
+    frame = pd.DataFrame({"date": times, "a": [1.0, 2.0, 3.0, 4.0]})
+    expected = pd.date_range("2021-01-01", periods=4, freq="D", name="date")
+    assert read_series(frame).index.equals(expected)
+    assert read_series(write_csv(tmp_path, frame)).index.equals(expected)
+    dated = frame.assign(date=[" 01/01/2021", "02/01/2021 ", "03/01/2021", "04/01/2021 "])
+    assert read_series(dated, date_format="%d/%m/%Y").index.equals(expected)
+    with pytest.raises(DataValidationError, match=r"row 3: 'x  '\. Fix these values"):  # shown as written
+        read_series(frame.assign(date=[*times[:3], "x  "]))
+
+
 def test_sep_and_decimal_read_a_semicolon_file_as_its_comma_twin(tmp_path):
     rng = np.random.default_rng(0)
     frame = pd.DataFrame({"date": pd.date_range("2021-01-01", periods=30, freq="h").astype(str),

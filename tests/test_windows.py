@@ -544,3 +544,24 @@ def test_the_window_order_seed_goes_into_checkpoints_and_comes_back():
         with pytest.raises(CheckpointError, match=r"the checkpoint's window order is damaged .*; delete the "
                            r"checkpoint to start afresh"):
             resumed.load_state_dict(damaged)
+
+
+def test_nan_and_inf_in_the_windows_rows_are_named_at_construction():
+    """A NaN had been found only at the first non-finite loss, as a TrainingError."""
+    values = torch.arange(40.0).reshape(20, 2)
+    values[5, 1] = float("nan")
+    with pytest.raises(DataValidationError, match=re.escape(
+            "values has 1 NaN or ±inf value in rows [0, 20), the first nan at row 5, channel 1; ")):
+        WindowDataset(values, 3, 2)
+    assert len(WindowDataset(values, 3, 2, start=6)) == 10  # rows no window reads
+    huge = torch.full((20, 2), 3e38)  # finite, though their sum is not
+    assert len(WindowDataset(huge, 3, 2)) == 16
+    values[5, 1], values[14, 0] = 1.0, -float("inf")
+    with pytest.raises(DataValidationError, match=re.escape(
+            "val split: values has 1 NaN or ±inf value in rows [10, 20), the first -inf at row 14, "
+            "channel 0")):
+        TimeSeriesDataModule(values.numpy(), {"train": (0, 10), "val": (10, 20)}, 3, 2)
+    marks = np.zeros((20, 3))
+    marks[2, 2] = np.nan
+    with pytest.raises(DataValidationError, match=r"train split: marks has .* at row 2, column 2"):
+        TimeSeriesDataModule(values.numpy(), {"train": (0, 10)}, 3, 2, marks=marks)

@@ -1044,7 +1044,7 @@ _CLI_PATTERNS = (
     (re.compile(r" \(e\.g\. df\.resample\('[^']*'\)\.mean\(\)\)"), ""),  # Python examples
     (re.compile(r"\b(sep|decimal|date_format)=('[^']+')"),  # pass sep=';' and decimal=','
      lambda m: f"--{m[1].replace('_', '-')} {m[2]}"),
-    (re.compile(r", or load it with pd\.read_\w+ and pass the DataFrame"), ""),
+    (re.compile(r", or load it with pd\.read_\w+(\([^)]*\))? and pass the DataFrame"), ""),
     (re.compile(r"convert them first: pd\.to_datetime\(values, unit='\w+'(, origin='[^']*')?\)"),
      f"write them in the file {_ISO_EXAMPLE} first"),  # numbers in a time column: epoch or serial days
     (re.compile(r"or pass date_format= if they are dates written as digits \(e\.g\. "),

@@ -204,6 +204,52 @@ def _delimiter_note(path: Path, encoding: str) -> str | None:
     return None if note is None else note[1]
 
 
+def _lines_above_header(
+    path: Path, encoding: str, sep: str, n_records: int = 30
+) -> tuple[int, list[str]] | None:
+    """(the header's line, the lines above it) when notes an export wrote come before the header
+    ('# exported by X', 'station: 12'), else None. The header is the first line that names two
+    fields or more, none of them a number, with fewer fields on every line above it and as many
+    on every line below it (of the first ``n_records``). None too for a file whose lines this
+    module does not read (a pipe, an archive)."""
+    opener = _line_opener(path)
+    if opener is None or len(sep) != 1 or not path.is_file():
+        return None
+    records, end = [], 0  # (first line, fields) of each line that is not blank
+    try:
+        with opener(path, "rt", encoding=encoding, newline="") as fh:
+            reader = csv.reader(fh, delimiter=sep)
+            for record in itertools.islice(reader, n_records):
+                if len(record) > 1 or (record and record[0].strip()):
+                    records.append((end + 1, record))
+                end = reader.line_num
+    except (OSError, UnicodeDecodeError, EOFError, ValueError, lzma.LZMAError, csv.Error):
+        return None
+    counts = [len(fields) for _, fields in records]
+    for k in range(1, len(records) - 1):
+        if counts[k] >= 2 and max(counts[:k]) < counts[k] and set(counts[k + 1:]) == {counts[k]}:
+            names = pd.to_numeric(pd.Series(records[k][1], dtype=object).str.strip(), errors="coerce")
+            return None if names.notna().any() else (records[k][0], [sep.join(f) for _, f in records[:k]])
+    return None
+
+
+def _header_below(path: Path, encoding: str, sep: str, origin: _Origin) -> DataValidationError | None:
+    """The error naming the lines above a header that is not on line 1, else None."""
+    found = _lines_above_header(path, encoding, sep)
+    if found is None:
+        return None
+    line, above = found
+    shown = _and_more([repr(text if len(text) <= 40 else text[:37] + "...") for text in above[:_SHOW]],
+                      len(above))
+    one = len(above) == 1
+    return DataValidationError(
+        f"{origin.prefix()}the header is on line {line}, not line 1: the line{'' if one else 's'} above it "
+        f"({shown}) {'is a note' if one else 'are notes'}, not the table; delete {'it' if one else 'them'}, "
+        f"so that the header comes first, or load it with pd.read_csv(path, skiprows={line - 1}) and pass "
+        "the DataFrame"
+    )
+
+
 def _undecodable_at(path: Path, encoding: str) -> str:
     """Where the first byte ``encoding`` cannot read is: "line N, byte K of that line" (lines
     end at "\\n"), or "" when it cannot tell (an archive; no line fails on its own). The error
@@ -636,7 +682,8 @@ def _read_table(
             f"re-save the file as UTF-8, or {advice}"
         ) from exc
     except pd.errors.ParserError as exc:  # another delimiter, with decimal commas on some lines?
-        raise _other_delimiter(path, encoding, sep, decimal, origin) or DataValidationError(
+        raise _other_delimiter(path, encoding, sep, decimal, origin) or _header_below(
+            path, encoding, sep, origin) or DataValidationError(
             f"{origin.prefix()}cannot be parsed as CSV ({exc}); check the delimiter is "
             f"a {_SEP_WORDS.get(sep, repr(sep))} and every line has the same number of fields"
         ) from exc
@@ -690,7 +737,7 @@ def _read_table(
         # row labels, silently (unquoted decimal commas, 12,5, read as the values 5)
         extra = frame.index.nlevels
         first = frame.index[0] if extra == 1 else ", ".join(map(str, frame.index[0]))
-        raise DataValidationError(
+        raise _header_below(path, encoding, sep, origin) or DataValidationError(
             f"{origin.prefix()}the data lines have {extra} more field(s) than the header's "
             f"{len(frame.columns)} names ({origin.row(0)} starts with {str(first)!r} before them). "
             "Decimal commas (12,5) or a trailing comma on the data lines? Save the file "
@@ -1333,8 +1380,10 @@ def _split_time(
             f"{origin.prefix()}the frame has no DatetimeIndex; pass time_col= naming its time "
             f"column (columns: {cols})"
         )
-    raise DataValidationError(f"{origin.prefix()}time column {time_col!r} not found; the columns are {cols}. "
-                              f"{TIME_COL_ADVICE}")
+    near = [c for c in cols if c.strip().casefold() == time_col.strip().casefold()]  # 'Date', ' date'
+    hint = f" (did you mean {near[0]!r}? names are matched exactly, in case and spaces)" if near else ""
+    raise DataValidationError(f"{origin.prefix()}time column {time_col!r} not found; the columns are "
+                              f"{cols}{hint}. {TIME_COL_ADVICE}")
 
 
 def _same_times(column: pd.Series, index: pd.DatetimeIndex) -> bool:
@@ -1409,6 +1458,7 @@ def _parse_time_values(
             whole = ((series == np.round(series)) & (series.abs() < 2.0**63)).to_numpy()
             text[whole] = series[whole].astype(np.int64).astype("string")
         series = text
+    written, series = series, _stripped(series)  # '2021-01-02 ' as ' 2021-01-02' (pandas takes that one)
     instants = _check_zones(series, name, origin) and tz is not None  # offsets may differ (DST)
     try:
         # ISO 8601 unless told otherwise: pandas' own guess reads 01.02.2024 month-first, silently
@@ -1427,7 +1477,7 @@ def _parse_time_values(
         raise _mixed_zone_error(series, name, origin)  # pandas < 3 returns objects here
     bad = np.flatnonzero(parsed.isna().to_numpy() & series.notna().to_numpy())
     if len(bad):
-        shown = [f"{origin.row(int(i))}: {series.iloc[i]!r}" for i in bad[:_SHOW]]
+        shown = [f"{origin.row(int(i))}: {written.iloc[i]!r}" for i in bad[:_SHOW]]
         hint = (
             f"does the format {date_format!r} match them?"
             if date_format
@@ -1439,6 +1489,17 @@ def _parse_time_values(
             f"cannot be parsed as dates: {_and_more(shown, len(bad))}. Fix these values; {hint}"
         )
     return pd.DatetimeIndex(parsed)
+
+
+def _stripped(series: pd.Series) -> pd.Series:
+    """``series`` with its text values' surrounding spaces removed (other values as they are)."""
+    if not (series.dtype == object or pd.api.types.is_string_dtype(series.dtype)):
+        return series
+    try:
+        stripped = series.str.strip()
+    except AttributeError:  # no text at all: datetime objects
+        return series
+    return series.where(stripped.isna(), stripped)
 
 
 _DIGIT_DATES = {4: "%Y", 6: "%Y%m", 8: "%Y%m%d", 10: "%Y%m%d%H", 12: "%Y%m%d%H%M", 14: "%Y%m%d%H%M%S"}

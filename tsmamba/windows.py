@@ -24,6 +24,7 @@ from tsmamba.errors import (
     check_bool,
     check_seed,
     nonnegative_int,
+    plural,
     positive_int,
 )
 
@@ -48,6 +49,25 @@ def _as_tensor(values: Any, what: str, dtype: torch.dtype | None = None) -> torc
     if dtype is not None and tensor.dtype != dtype:
         tensor = tensor.to(dtype)
     return tensor
+
+
+def _check_finite(tensor: torch.Tensor, what: str, column: str, start: int, end: int) -> None:
+    """DataValidationError naming the first NaN or ±inf in rows ``[start, end)`` of ``tensor``
+    (T, K), which training would otherwise meet only as a non-finite loss."""
+    rows = tensor[start:end]
+    # a NaN or inf makes the sum one: a pass over the rows (a finite sum that overflows is looked into)
+    if not rows.is_floating_point() or bool(torch.isfinite(rows.sum())):
+        return
+    bad = ~torch.isfinite(rows)
+    if not bad.any():
+        return
+    i, j = (int(k) for k in bad.nonzero()[0])
+    raise DataValidationError(
+        f"{what} has {plural(int(bad.sum()), 'NaN or ±inf value')} in rows [{start}, {end}), the first "
+        f"{float(rows[i, j])} at row {start + i}, {column} {j}; windows over them would train on it "
+        "(and fail at the first non-finite loss): fill them first (tsmamba.data.read_series with "
+        "impute='interpolate' does), or leave those rows out of the split"
+    )
 
 
 class WindowDataset(Dataset):
@@ -107,6 +127,9 @@ class WindowDataset(Dataset):
                 f"[{self.start}, {self.end}), got {available}"
             )
         self._len = (available - span) // self.stride + 1
+        _check_finite(self.values, "values", "channel", self.start, self.end)
+        if self.marks is not None:
+            _check_finite(self.marks, "marks", "column", self.start, self.end)
         self._build_views()
 
     def _build_views(self) -> None:
