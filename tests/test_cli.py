@@ -1513,6 +1513,27 @@ def test_stream_state_resumes_where_the_last_run_stopped(tmp_path, capsys, monke
                                          f"{new['date'].iloc[3]}); --history is not read"]
 
 
+def test_stream_state_refuses_history_flags_it_would_not_apply(tmp_path, capsys, monkeypatch, ot_hufl_model,
+                                                               stream_input):
+    """A resumed --state does not read --history: --fill, --impute, --time-col other than those its
+    history was read with had been ignored without a word; the same command line still resumes."""
+    history, new = stream_input
+    lines = new[["date", "OT", "HUFL"]].to_csv(index=False, header=False).splitlines(keepends=True)
+    state = tmp_path / "state"
+    status, first, _ = stream_lines(capsys, monkeypatch, ot_hufl_model, history, "".join(lines[:4]),
+                                    "--state", str(state), "--fill", "zero")
+    assert status == 0 and len(first) == 4
+    status, out, err = stream_lines(capsys, monkeypatch, ot_hufl_model, history, "".join(lines[4:]),
+                                    "--state", str(state), "--fill", "ffill", "--impute", "zero")
+    assert status == 2 and out == []
+    assert err == (f"tsmamba: error: --state {state} resumes a saved stream and does not read --history, so "
+                   "--fill ffill --impute zero would not apply (its history was read with --fill zero); "
+                   "drop them, or give another --state to warm a new stream"), err
+    status, out, err = stream_lines(capsys, monkeypatch, ot_hufl_model, history, "".join(lines[4:]),
+                                    "--state", str(state), "--fill", "zero")  # the same command line
+    assert status == 0 and len(out) == 6 and err == ""
+
+
 def test_stream_state_is_saved_when_a_sigterm_stops_the_stream(tmp_path, capsys, monkeypatch, ot_hufl_model,
                                                                 stream_input, sigterm_guard):
     import signal
@@ -1820,13 +1841,13 @@ def test_predict_and_stream_read_files_and_lines_as_fit_read_the_training_file(
     out, err = capsys.readouterr()
     assert [json.loads(line) for line in out.splitlines()] == whole[4:]
     assert f"reading stdin with --sep ';' --decimal ',', as the stream saved in {state} read its lines" in err
-    assert read_meta(state)["extra"] == {"read": {"sep": ";", "decimal": ","}}
+    assert read_meta(state)["extra"] == {"read": {"sep": ";", "decimal": ","}, "history": {}}
     # a history written the default way is read as it is, and so are the lines, also once resumed
     plain_lines = new[["date", "OT", "HUFL"]].to_csv(index=False, header=False).splitlines(keepends=True)
     state_plain = tmp_path / "state_plain"
     assert stream_lines(capsys, monkeypatch, model, history, "".join(plain_lines[:4]), "--state",
                         str(state_plain)) == (0, whole[:4], "")
-    assert read_meta(state_plain)["extra"] == {"read": {}}
+    assert read_meta(state_plain)["extra"] == {"read": {}, "history": {}}
     monkeypatch.setattr(sys, "stdin", io.StringIO("".join(plain_lines[4:])))
     assert cli.main(["stream", "--model", str(model), "--state", str(state_plain), "--quiet"]) == 0
     assert [json.loads(line) for line in capsys.readouterr().out.splitlines()] == whole[4:]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import io
 import re
 
 import numpy as np
@@ -1838,3 +1839,49 @@ def test_history_and_update_many_frames_take_the_time_columns_an_update_takes(mo
         with pytest.raises(error, match=r"named 'date', 'ds', 'timestamp' or 'time'") as caught:
             call()
         assert "time_col=" not in str(caught.value)  # no option of theirs
+
+
+def test_several_series_errors_name_the_series_and_advise_what_works(model, series):
+    """A frame of two rows for one of several series was told to use update_many (one series
+    only); a value too large once scaled named the channel, not the series; update_many given a
+    Series was told series.to_frame(), which makes a row a column."""
+    history = series.iloc[:100]
+    stream = model.stream({"a": history, "b": history})
+    with pytest.raises(StreamError, match=r"^series 'a': update takes one row, got a frame of 2; .*one "
+                                          r"update each, in time order") as raised:
+        stream.update({"a": series.iloc[100:102]})
+    assert "update_many" not in str(raised.value)
+    row = series.iloc[100]
+    with pytest.raises(StreamError, match=r"^series 'b': values in \['c0', 'c1', 'c2'\] reach"):
+        stream.update({"a": row, "b": row * 1e40})
+    with pytest.raises(StreamError, match=r"^series 'b': values in"):
+        stream.update_array(np.stack([row.to_numpy(), row.to_numpy() * 1e40]))
+    with pytest.raises(StreamError, match=r"^series 'b': values in"):
+        model.stream({"a": history, "b": history * 1e40})
+    assert stream.steps == {"a": 100, "b": 100}
+    single = model.stream(history)
+    with pytest.raises(StreamError, match=r"got a Series of one row; pass it to update\(row\), or as a "
+                                          r"frame: update_many\(row.to_frame\(\).T\)"):
+        single.update_many(row)
+    with pytest.raises(StreamError, match=r"got a Series; pass a frame with the model's channels "
+                                          r"\['c0', 'c1', 'c2'\] as its columns"):
+        single.update_many(series["c0"].iloc[100:103])
+    np.testing.assert_allclose(single.update_many(row.to_frame().T).to_numpy(),
+                               model.stream(history).update(row).to_numpy(), rtol=1e-5)  # the advice works
+
+
+def test_line_reader_refuses_a_header_with_the_time_after_another_field_and_splits_lone_crs():
+    """'id,date,c0' had been taken as a header whose time was the id field (every line then
+    rejected as 'timestamp 'x' cannot be parsed'); a feed with CR line ends had been one bad line."""
+    reader = CSVLineReader(["c0", "c1"])
+    with pytest.raises(DataValidationError, match=r"^line 1: the header names the time 'date' in field 2, "
+                                                  r"after 'id'; the time must be the first field"):
+        reader.read("id,date,c0,c1\n")
+    assert CSVLineReader(["c0", "c1"]).read("date,id,c0,c1") is None  # the time first: 'id' ignored
+    text = "date,c0,c1\r2024-01-01 00:00,1,2\r\r2024-01-01 01:00,3,4\r\n2024-01-01 02:00,5,6\n"
+    for source in (io.StringIO(text, newline=""), io.BytesIO(text.encode())):  # as a file splits at \n
+        lines = list(CSVLineReader.lines(source))
+        assert len(lines) == 5 and lines[2] in ("\r", b"\r")
+        reader = CSVLineReader(["c0", "c1"])
+        rows = [reader.read(line) for line in lines]
+        assert [r["c1"] for r in rows if r] == ["2", "4", "6"] and reader.line_number == 5

@@ -1340,6 +1340,7 @@ def load_data(
 # columns, the format of its timestamps, its field delimiter and decimal mark
 _LAYOUT = ("id_col", "value_col", "date_format", "sep", "decimal", "encoding")
 _LINE_LAYOUT = ("date_format", "sep", "decimal", "encoding")  # those of stream's stdin lines (wide)
+_HISTORY_READ = ("time_col", "id_col", "value_col", "fill", "impute")  # stream's, of --history alone
 
 
 def _zone_used(run: Run, frame: Any, label: str) -> Any:
@@ -1400,7 +1401,8 @@ def _flags(settings: Mapping[str, str]) -> str:
             return shlex.quote(value)
         return value if re.fullmatch(r"[\w-]+", value) else f"'{value}'"  # as the errors write them
 
-    return " ".join(f"--{key.replace('_', '-')} {shown(settings[key])}" for key in _LAYOUT if key in settings)
+    return " ".join(f"--{key.replace('_', '-')} {shown(settings[key])}" for key in (*_LAYOUT, *_HISTORY_READ)
+                    if key in settings)
 
 
 def _fitted_time(run: Run, path: Path, layout: Mapping[str, str | None]) -> str | None:
@@ -2150,7 +2152,8 @@ The values are in the model's channel order (the "columns" of each JSON line), u
 non-empty line is a header: its time field holds no digit and is a word (such as "date", "now";
 not a missing-value word such as "NA"), or it is no timestamp and the line names every model
 channel or holds text among its values. A header must name every model channel once, in any
-order (other names are ignored), or the command stops with one error line naming the problem. A
+order (other names are ignored) after the time, or the command stops with one error line naming
+the problem. Lines may end in LF, CRLF or CR alone. A
 mistyped timestamp followed by numbers is a bad row, not a header. Without --date-format, --sep,
 --decimal and --encoding, the history and the lines are read as 'tsmamba fit' read the model's
 training file (a resumed --state: as its earlier runs read their lines); a note says so.
@@ -2182,7 +2185,8 @@ examples:
                  "--state holds a saved stream)"),
         Opt("--state", type=pathname, metavar="DIR",
             help="folder of the stream's state: resumed from when it holds one (--history is then "
-                 "not read), and saved there when the input ends or the command is stopped "
+                 "not read, and --time-col, --fill, --impute must be those it was read with), and "
+                 "saved there when the input ends or the command is stopped "
                  "(Ctrl-C, SIGTERM, an error); its parent folder is created when missing"),
         Opt("--save-every", type=positive_int, metavar="N",
             help="also save --state after every N lines used (default: only at the end)"),
@@ -2224,6 +2228,9 @@ def cmd_stream(run: Run) -> int:
         if run.get("model") is None or (run.get("history") is None and not saved):
             where = "" if state_dir is None else f" (--state {state_dir} holds no saved stream yet)"
             raise ConfigError(f"'{PROG} stream' needs --model MODEL_DIR and --history CSV{where}")
+        history_read = {key: run.get(key) for key in _HISTORY_READ if run.get(key) is not None}
+        if saved:  # the history is not read again: its flags must be those it was read with
+            history_read = _resumed_history_read(state_dir, history_read)
         columns = model_columns(run.model)
         history = None
         if not saved:
@@ -2258,8 +2265,30 @@ def cmd_stream(run: Run) -> int:
                                time_name=time_name or "date", date_format=run.get("date_format"),
                                sep=run.get("sep") or ",", decimal=run.get("decimal") or ".")
         read = {key: run.get(key) for key in _LINE_LAYOUT if run.get(key) is not None}  # for a resume
-        with _saved_at_the_end(stream, state_dir, run.get("save_every"), {"read": read}) as used:
+        extra = {"read": read} if history_read is None else {"read": read, "history": history_read}
+        with _saved_at_the_end(stream, state_dir, run.get("save_every"), extra) as used:
             return _stream_lines(run, stream, reader, columns, used)
+
+
+def _resumed_history_read(state_dir: Path, given: dict[str, str]) -> dict[str, str] | None:
+    """How the history of the stream saved in ``state_dir`` was read (its --time-col, --fill, ...,
+    as recorded; None for a save before the record); ConfigError when ``given`` differs from it,
+    since a resumed stream does not read --history and the flags would not apply (they had been
+    ignored without a word)."""
+    from tsmamba.checkpoint import STREAM_FORMAT, read_meta
+
+    extra = read_meta(state_dir, STREAM_FORMAT).get("extra")
+    recorded = extra.get("history") if isinstance(extra, dict) else None
+    recorded = recorded if isinstance(recorded, dict) else None  # saved before streams recorded it
+    if given and given != {key: value for key, value in (recorded or {}).items() if key in given}:
+        was = ("as the save does not record" if recorded is None else
+               f"with {_flags(recorded)}" if recorded else "without them")
+        raise ConfigError(
+            f"--state {state_dir} resumes a saved stream and does not read --history, so {_flags(given)} "
+            f"would not apply (its history was read {was}); drop {'them' if len(given) > 1 else 'it'}, "
+            "or give another --state to warm a new stream"
+        )
+    return recorded
 
 
 def _saved_stream(state_dir: Path) -> bool:
@@ -2347,7 +2376,7 @@ def _stream_lines(run: Run, stream: Any, reader: Any, columns: list[str], used: 
 
     # bytes, decoded line by line by the reader: a text stdin decodes a whole block at once, and
     # one byte that is not the locale's encoding raised there, losing the lines read with it
-    for line in getattr(sys.stdin, "buffer", sys.stdin):
+    for line in reader.lines(getattr(sys.stdin, "buffer", sys.stdin)):  # at CR alone too (old Mac)
         try:
             observation = reader.read(line)  # a bad header raises DataValidationError: it stops here
         except StreamError as exc:

@@ -28,7 +28,8 @@ import csv
 import datetime
 import io
 import os
-from collections.abc import Iterable, Mapping, Sequence
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -239,17 +240,30 @@ class Stream:
         """Run series b's history through the network from its current state (in pieces)."""
         values = frame.to_numpy(np.float64)
         sub = self._state.select(slice(b, b + 1), len(self.columns), self.network.config.channel_mode)
-        forecast, new = self._advance(len(values), values.__getitem__, frame.index.__getitem__, sub)
+        forecast, new = self._advance(b, len(values), values.__getitem__, frame.index.__getitem__, sub)
         self._commit(torch.tensor([b]), new, forecast)
         self._seen[b] += len(frame)
         self._last_time[b] = frame.index[-1]
         self._last_values[b] = values[-1]
 
-    def _scale_in(self, values: np.ndarray) -> torch.Tensor:
-        """(..., C) raw values -> scaled, in the network's dtype; scaled in float64 first, as
-        ``predict`` does (a float32 cast before subtracting the mean loses a large level's digits)."""
+    def _scale_in(self, values: np.ndarray, series: Sequence[int]) -> torch.Tensor:
+        """(n, C) raw values of the series at positions ``series`` (one per row) -> scaled, in the
+        network's dtype; scaled in float64 first, as ``predict`` does (a float32 cast before
+        subtracting the mean loses a large level's digits). A value too large once scaled raises
+        StreamError naming its series (the state is intact)."""
         scaled = self.forecaster.scaler_.transform(values)
-        check_scaled_range(scaled, self.columns, torch.finfo(self._dtype).max, StreamError)  # state intact
+        top = torch.finfo(self._dtype).max
+        try:
+            check_scaled_range(scaled, self.columns, top, StreamError)
+        except StreamError:
+            if self.single:
+                raise
+            for b, row in zip(series, scaled, strict=True):  # which of the series (rare: a loop)
+                try:
+                    check_scaled_range(row, self.columns, top, StreamError)
+                except StreamError as exc:
+                    raise StreamError(f"{self._who(b)}{exc}") from None
+            raise
         return torch.from_numpy(scaled).to(self._dtype)
 
     def _marks(self, index: pd.DatetimeIndex) -> torch.Tensor | None:
@@ -436,9 +450,9 @@ class Stream:
         return len(on_grid) - 1 if len(on_grid) and on_grid[-1] == end else None
 
     def _advance(
-        self, n: int, values_at: Any, times_at: Any, state: ForecastState
+        self, b: int, n: int, values_at: Any, times_at: Any, state: ForecastState
     ) -> tuple[torch.Tensor, ForecastState]:
-        """Feed ``n`` rows through the network from ``state``, ``PIECE_STEPS`` at a time:
+        """Feed ``n`` rows of series b through the network from ``state``, ``PIECE_STEPS`` at a time:
         ``values_at(piece)`` gives their raw (rows, C) values and ``times_at(piece)`` their
         timestamps for a slice of the rows. The carried state makes the pieces one pass (the same
         forecast), so memory holds one piece, whatever the length of a history or a gap."""
@@ -448,8 +462,8 @@ class Stream:
             times = times_at(piece)
             marks = self._marks(times)
             ahead = self._phases_ahead(times[-1:]) if piece.stop == n else None  # of the forecast kept
-            forecast, state = self.network(self._scale_in(values_at(piece))[None],
-                                           None if marks is None else marks[None], state=state,
+            x = self._scale_in(values_at(piece), [b] * (piece.stop - piece.start))
+            forecast, state = self.network(x[None], None if marks is None else marks[None], state=state,
                                            future_phase=ahead, return_state=True)
         return forecast, state
 
@@ -459,7 +473,7 @@ class Stream:
         last = np.zeros(len(self.columns)) if self.gaps == "zero" else self._last_values[b]
         first = self._last_time[b] + self.offset
         _, state = self._advance(  # a long gap (a mistyped year) costs time, not memory
-            steps,
+            b, steps,
             lambda piece: np.repeat(last[None], piece.stop - piece.start, 0),
             lambda piece: pd.date_range(first + piece.start * self.offset, periods=piece.stop - piece.start,
                                         freq=self.offset),
@@ -504,11 +518,11 @@ class Stream:
 
     def _one_row(self, frame: pd.DataFrame) -> pd.Series:
         """A frame of one series' update (``df.tail(1)``) -> its row, named by its timestamp."""
-        if len(frame) != 1:
-            raise StreamError(
-                f"update takes one row, got a frame of {len(frame)}; feed a series' rows with "
-                "update_many(frame), or one at a time"
-            )
+        if len(frame) != 1:  # update_many takes one series' rows: a stream of one series only
+            how = ("update_many(frame), or one at a time" if self.single else  # for several series:
+                   "one update each, in time order (update({id: frame.iloc[[i]]}) for each row i)")
+            raise StreamError(f"update takes one row, got a frame of {len(frame)}; feed a series' rows "
+                              f"with {how}")
         timed = [k for k in self._time_keys if k in frame.columns]
         both = isinstance(frame.index, pd.DatetimeIndex) and timed
         if isinstance(frame.index, pd.MultiIndex) or both:
@@ -574,7 +588,7 @@ class Stream:
                 if gap_steps:
                     sub = self._fill_gap(b, gap_steps, state.select(torch.tensor([k]), C, mode))
                     state = state.scatter(torch.tensor([k]), sub, C, mode, in_place=True)  # O(1) each
-        x = self._scale_in(np.stack([p[1] for p in plan]))  # (b, C)
+        x = self._scale_in(np.stack([p[1] for p in plan]), rows.tolist())  # (b, C)
         marks_t = ahead = None
         if self.network.config.n_marks:
             if any(p[2] is None for p in plan):
@@ -656,7 +670,7 @@ class Stream:
         marks_t = ahead = None
         if self.network.config.n_marks:
             marks_t, ahead = self._next_calendar(next_time)
-        forecast, self._state = self.network.step(self._scale_in(arr), self._state, marks_t, ahead)
+        forecast, self._state = self.network.step(self._scale_in(arr, range(B)), self._state, marks_t, ahead)
         self._forecast = forecast.to(self._dtype)
         self._last_values = arr.copy()  # arr may be a read-only view of the caller's data
         self._seen += 1
@@ -697,6 +711,8 @@ class Stream:
                 "update_many takes one series' rows; for several series call it per id via "
                 "stream.update({id: row}) or warm each with its own history"
             )
+        if isinstance(rows, pd.Series):  # read_series' advice, series.to_frame(), makes a row a column
+            raise StreamError(self._series_advice(rows))
         if isinstance(rows, pd.DataFrame) and not len(rows):  # an empty batch of arrivals
             differ = self._empty_frame_differs(rows)
             if differ:
@@ -720,11 +736,23 @@ class Stream:
         _, _, gap_steps = self._resolve(0, first_values, frame.index[0], last_values, last_time)
         state = self._fill_gap(0, gap_steps, self._state) if gap_steps else self._state
         values = frame.to_numpy(np.float64)
-        forecast, new = self._advance(len(values), values.__getitem__, frame.index.__getitem__, state)
+        forecast, new = self._advance(0, len(values), values.__getitem__, frame.index.__getitem__, state)
         self._commit(torch.tensor([0]), new, forecast)
         self._seen[0] += gap_steps + len(frame)
         self._last_time[0], self._last_values[0] = frame.index[-1], values[-1]
         return self.forecast(as_array=as_array)
+
+    def _series_advice(self, series: pd.Series) -> str:
+        """What to pass update_many instead of ``series``: one row's values (labelled by channel)
+        go to update(); one channel's column (labelled by time) is a frame for a model of that
+        channel alone."""
+        got = "update_many takes a frame of rows (times x channels), got a Series"
+        labels = {str(k) for k in series.index}
+        if labels & {*self.columns, *self._time_keys}:
+            return f"{got} of one row; pass it to update(row), or as a frame: update_many(row.to_frame().T)"
+        if len(self.columns) == 1:
+            return f"{got}; pass series.to_frame({self.columns[0]!r}), its values as the channel's column"
+        return f"{got}; pass a frame with the model's channels {self.columns[:10]} as its columns"
 
     def _empty_frame_differs(self, frame: pd.DataFrame) -> str | None:
         """Why the columns of a frame of no rows are not those of rows to come (the model's
@@ -906,6 +934,8 @@ def _time_from_json(saved: dict | str | None) -> pd.Timestamp | None:
     return ts.as_unit(saved["unit"])
 
 
+_LONE_CR, _LONE_CR_BYTES = re.compile(r"(?<=\r)(?!\n)"), re.compile(rb"(?<=\r)(?!\n)")  # where CR ends a line
+
 # what reads as a missing value, not a name (pandas' default NA strings, lower case)
 MISSING_WORDS = ("", "na", "n/a", "#n/a", "#na", "<na>", "nan", "-nan", "nat", "none", "null")
 
@@ -924,8 +954,9 @@ class CSVLineReader:
     (:class:`ConfigError` when all four do). A bad line (a stray quote, the wrong number of
     fields) raises :class:`StreamError` and changes nothing but the line count: the lines after
     it are read as they would have been (so a header after a bad first line is a bad row, as a
-    header anywhere but first is); a header that lacks a channel, names one twice or starts with
-    one raises :class:`DataValidationError`, since the lines after it could not be read.
+    header anywhere but first is); a header that lacks a channel, names one twice, starts with
+    one or names the time after another field raises :class:`DataValidationError`, since the lines
+    after it could not be read.
 
     A line may also come as bytes (``sys.stdin.buffer``): it is decoded on its own with
     ``encoding``, so a byte that is not that encoding rejects its line only, unless it is the
@@ -963,6 +994,16 @@ class CSVLineReader:
         self.header_line: int | None = None  # the header's line number, if there is one
         self.line_number = 0  # of the line last read
         self._first_data_line: int | None = None
+
+    @staticmethod
+    def lines(source: Iterable[str | bytes]) -> Iterator[str | bytes]:
+        """The physical lines of ``source`` (a file's, text or bytes, split at \\n), split at a
+        CR alone as well: a feed whose lines end in CR (old Mac, Excel's "CSV (Macintosh)") had
+        been one line, rejected as not CSV. A lone CR ends its line when read (a live feed: it
+        is read when a \\n or the input's end comes)."""
+        for chunk in source:
+            lone_cr = _LONE_CR_BYTES if isinstance(chunk, bytes) else _LONE_CR
+            yield from (line for line in lone_cr.split(chunk) if line)
 
     def read(self, line: str | bytes) -> dict[str, Any] | None:
         """One line -> an observation, or None for a blank or header line (see the class)."""
@@ -1090,6 +1131,14 @@ class CSVLineReader:
                 f"first field: {wide}"
             )
         absent = [c for c in self.columns if key(c) not in names]
+        times = {key(n) for n in (self.time_name, *_TIME_KEYS)} - set(map(key, self.columns))
+        later = next((k for k, n in enumerate(names, 2) if n in times), None)
+        if later and key(fields[0]) not in times and not absent:  # 'id,date,...': every line's time
+            raise DataValidationError(  # had been read from the id field and rejected
+                f"{where}: the header names the time {fields[later - 1].strip()!r} in field {later}, after "
+                f"{fields[0].strip()!r}; the time must be the first field (move it there, or drop the "
+                f"fields before it): {wide}"
+            )
         hint = self._delimiter_hint(fields) if absent else None
         if hint:  # '2024-01-31 13:00;1,5;2' read at commas: a time '...;1' and a name '5;2'
             raise DataValidationError(f"{where}: {self.sep.join(fields)!r} is {hint}")
