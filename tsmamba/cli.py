@@ -2272,17 +2272,18 @@ def cmd_stream(run: Run) -> int:
 
 def _resumed_history_read(state_dir: Path, given: dict[str, str]) -> dict[str, str] | None:
     """How the history of the stream saved in ``state_dir`` was read (its --time-col, --fill, ...,
-    as recorded; None for a save before the record); ConfigError when ``given`` differs from it,
+    as recorded; None for a save before the record, which resumes unchecked, as it did); ConfigError
+    when ``given`` differs from it,
     since a resumed stream does not read --history and the flags would not apply (they had been
     ignored without a word)."""
     from tsmamba.checkpoint import STREAM_FORMAT, read_meta
 
     extra = read_meta(state_dir, STREAM_FORMAT).get("extra")
     recorded = extra.get("history") if isinstance(extra, dict) else None
-    recorded = recorded if isinstance(recorded, dict) else None  # saved before streams recorded it
-    if given and given != {key: value for key, value in (recorded or {}).items() if key in given}:
-        was = ("as the save does not record" if recorded is None else
-               f"with {_flags(recorded)}" if recorded else "without them")
+    if not isinstance(recorded, dict):  # saved before streams recorded it: nothing to check against
+        return None  # (refusing would stop the restart of a service whose command line has --fill)
+    if given and given != {key: value for key, value in recorded.items() if key in given}:
+        was = f"with {_flags(recorded)}" if recorded else "without them"
         raise ConfigError(
             f"--state {state_dir} resumes a saved stream and does not read --history, so {_flags(given)} "
             f"would not apply (its history was read {was}); drop {'them' if len(given) > 1 else 'it'}, "
