@@ -1532,6 +1532,14 @@ def test_stream_state_refuses_history_flags_it_would_not_apply(tmp_path, capsys,
     status, out, err = stream_lines(capsys, monkeypatch, ot_hufl_model, history, "".join(lines[4:]),
                                     "--state", str(state), "--fill", "zero")  # the same command line
     assert status == 0 and len(out) == 6 and err == ""
+    from tsmamba.checkpoint import STREAM_FORMAT, read_checkpoint, write_checkpoint
+
+    meta, tensors = read_checkpoint(state, STREAM_FORMAT)  # as saved before the record existed:
+    del meta["extra"]["history"]
+    write_checkpoint(state, meta, tensors)
+    status, out, err = stream_lines(capsys, monkeypatch, ot_hufl_model, history, "",
+                                    "--state", str(state), "--fill", "ffill")  # its restarts go on
+    assert (status, out, err) == (0, [], "")
 
 
 def test_stream_state_is_saved_when_a_sigterm_stops_the_stream(tmp_path, capsys, monkeypatch, ot_hufl_model,
