@@ -1838,3 +1838,12 @@ def test_history_and_update_many_frames_take_the_time_columns_an_update_takes(mo
         with pytest.raises(error, match=r"named 'date', 'ds', 'timestamp' or 'time'") as caught:
             call()
         assert "time_col=" not in str(caught.value)  # no option of theirs
+
+
+def test_update_array_reads_a_frame_with_a_default_index_by_position(model64, series):
+    """pd.DataFrame(array) for a stream of ids [1, 2, 3] had been refused as rows 'labelled [0, 1, 2]'
+    in another order than the ids, where it had been read by position, as the array is."""
+    stream = model64.stream({k: series.iloc[:100] for k in (1, 2, 3)})
+    arr = np.stack([series.iloc[100 + k].to_numpy() for k in range(3)])
+    expected = copy.copy(stream).update_array(arr)
+    np.testing.assert_array_equal(stream.update_array(pd.DataFrame(arr, columns=series.columns)), expected)
