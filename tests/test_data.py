@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 import torch
 
+import tsmamba.data as data_module
 from tsmamba.data import (
     LTSFData,
     PhasesAheadTable,
@@ -272,6 +273,22 @@ def test_spaces_around_a_time_are_read_alike_before_and_after_it(tmp_path):
     assert read_series(dated, date_format="%d/%m/%Y").index.equals(expected)
     with pytest.raises(DataValidationError, match=r"row 3: 'x  '\. Fix these values"):  # shown as written
         read_series(frame.assign(date=[*times[:3], "x  "]))
+
+
+def test_times_that_parse_as_written_are_not_stripped(monkeypatch, tmp_path):
+    """Stripping every time value (for '2021-01-02 ') had cost a pass over every row, 8 ms of an
+    ETTm1 frame's 30 ms read, where the times parse as written: it is done only for values that fail."""
+    frame = pd.DataFrame({"date": ["2021-01-01", "2021-01-02", "2021-01-03"], "a": [1.0, 2.0, 3.0]})
+
+    def refused(series):
+        raise AssertionError("stripped")
+
+    monkeypatch.setattr(data_module, "_stripped", refused)
+    expected = pd.date_range("2021-01-01", periods=3, freq="D", name="date")
+    assert read_series(frame).index.equals(expected)
+    assert read_series(write_csv(tmp_path, frame)).index.equals(expected)
+    with pytest.raises(AssertionError, match=r"stripped"):  # a value that fails: looked into
+        read_series(frame.assign(date=["2021-01-01", "2021-01-02", "2021-01-03 "]))
 
 
 def test_sep_and_decimal_read_a_semicolon_file_as_its_comma_twin(tmp_path):

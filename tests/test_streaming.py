@@ -1885,3 +1885,12 @@ def test_line_reader_refuses_a_header_with_the_time_after_another_field_and_spli
         reader = CSVLineReader(["c0", "c1"])
         rows = [reader.read(line) for line in lines]
         assert [r["c1"] for r in rows if r] == ["2", "4", "6"] and reader.line_number == 5
+
+
+def test_update_array_reads_a_frame_with_a_default_index_by_position(model64, series):
+    """pd.DataFrame(array) for a stream of ids [1, 2, 3] had been refused as rows 'labelled [0, 1, 2]'
+    in another order than the ids, where it had been read by position, as the array is."""
+    stream = model64.stream({k: series.iloc[:100] for k in (1, 2, 3)})
+    arr = np.stack([series.iloc[100 + k].to_numpy() for k in range(3)])
+    expected = copy.copy(stream).update_array(arr)
+    np.testing.assert_array_equal(stream.update_array(pd.DataFrame(arr, columns=series.columns)), expected)

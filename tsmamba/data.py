@@ -1444,8 +1444,10 @@ def _parse_times(
 
 
 def _parse_time_values(
-    series: pd.Series, name: str, date_format: str | None, origin: _Origin, tz: Any = None
+    series: pd.Series, name: str, date_format: str | None, origin: _Origin, tz: Any = None,
+    written: pd.Series | None = None,
 ) -> pd.DatetimeIndex:
+    """The times of ``series``; ``written``: the values as given, when ``series`` is them stripped."""
     if pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series):
         if date_format is None and series.notna().any():  # (none: the missing timestamps are named)
             sample = ", ".join(repr(v) for v in series.head(3).tolist())
@@ -1458,7 +1460,6 @@ def _parse_time_values(
             whole = ((series == np.round(series)) & (series.abs() < 2.0**63)).to_numpy()
             text[whole] = series[whole].astype(np.int64).astype("string")
         series = text
-    written, series = series, _stripped(series)  # '2021-01-02 ' as ' 2021-01-02' (pandas takes that one)
     instants = _check_zones(series, name, origin) and tz is not None  # offsets may differ (DST)
     try:
         # ISO 8601 unless told otherwise: pandas' own guess reads 01.02.2024 month-first, silently
@@ -1477,7 +1478,11 @@ def _parse_time_values(
         raise _mixed_zone_error(series, name, origin)  # pandas < 3 returns objects here
     bad = np.flatnonzero(parsed.isna().to_numpy() & series.notna().to_numpy())
     if len(bad):
-        shown = [f"{origin.row(int(i))}: {written.iloc[i]!r}" for i in bad[:_SHOW]]
+        stripped = _stripped(series) if written is None else series  # only here: a pass over every row
+        if written is None and not stripped.equals(series):  # '2021-01-02 ', as pandas reads ' 2021-01-02'
+            return _parse_time_values(stripped, name, date_format, origin, tz, written=series)
+        shown = [f"{origin.row(int(i))}: {(series if written is None else written).iloc[i]!r}"
+                 for i in bad[:_SHOW]]
         hint = (
             f"does the format {date_format!r} match them?"
             if date_format

@@ -626,8 +626,9 @@ class Stream:
                 raise StreamError(f"update_array reads values in the fitted order {self.columns[:10]}, got "
                                   f"them labelled {labels[:10]}; pass them in that order, or use update() "
                                   "to match them by name")
-        if isinstance(values, pd.DataFrame) and not self.single:  # rows by id, in another order: swapped
-            rows = values.index.tolist()
+        positional = isinstance(values, pd.DataFrame) and values.index.equals(pd.RangeIndex(len(values)))
+        if isinstance(values, pd.DataFrame) and not self.single and not positional:  # rows by id, swapped
+            rows = values.index.tolist()  # (a default RangeIndex names no ids: read by position)
             if rows != self.ids and not set(rows).isdisjoint(self._position):
                 raise StreamError(f"update_array reads rows in the stream's order of ids {self.ids[:10]}, "
                                   f"got them labelled {rows[:10]}; pass them in that order "
