@@ -2652,6 +2652,14 @@ def test_predict_out_refuses_to_replace_a_read_only_file(when_model, tmp_path, c
                                            "choose another path\n")
     assert out.read_text() == "kept\n" and out.stat().st_mode & 0o777 == 0o444
     assert sorted(p.name for p in tmp_path.iterdir()) == ["kept.csv", "link.csv"]
+    if os.geteuid() == 0:  # another user's read-only file: chmod is not this user's to run
+        theirs = tmp_path / "theirs.csv"
+        theirs.write_text("kept\n")
+        theirs.chmod(0o444)
+        os.chown(theirs, os.geteuid() + 4242, -1)
+        assert cli.main(["predict", "--model", str(when_model[0]), "--out", str(theirs)]) == 2
+        assert capsys.readouterr().err == (f"tsmamba: error: --out {theirs} is read-only, so it is not "
+                                           "replaced; it belongs to another user: choose another path\n")
 
 
 def test_backtest_names_the_report_files_and_keeps_250000_forecast_rows(tmp_path, capsys, monkeypatch,

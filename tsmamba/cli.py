@@ -1675,10 +1675,10 @@ def _check_not_read_only(out: Path) -> None:
     except OSError:  # none there yet
         return
     if not os.access(out, os.W_OK) or not mode & 0o222:
-        raise ConfigError(
-            f"--out {out} is read-only, so it is not replaced; make it writable (chmod u+w) to write "
-            "over it, or choose another path"
-        )
+        own = os.stat(out).st_uid == os.geteuid()  # another user's file: chmod is not this user's to run
+        fix = "make it writable (chmod u+w) to write over it, or choose another path" if own else (
+            "it belongs to another user: choose another path")
+        raise ConfigError(f"--out {out} is read-only, so it is not replaced; {fix}")
 
 
 def _forecast_rows(run: Run) -> int | None:
