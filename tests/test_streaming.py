@@ -1894,3 +1894,17 @@ def test_update_array_reads_a_frame_with_a_default_index_by_position(model64, se
     arr = np.stack([series.iloc[100 + k].to_numpy() for k in range(3)])
     expected = copy.copy(stream).update_array(arr)
     np.testing.assert_array_equal(stream.update_array(pd.DataFrame(arr, columns=series.columns)), expected)
+
+
+def test_update_array_refuses_rows_indexed_by_ids_0_to_n_in_another_order(model64, series):
+    """A frame indexed by the ids [0, 1] of a stream of ids [1, 0] had been taken for a default
+    index (its labels equal a RangeIndex's) and read by position, series 1 fed the row labelled 0."""
+    stream = model64.stream({k: series.iloc[:100] for k in (1, 0)})
+    arr = np.stack([series.iloc[100 + k].to_numpy() for k in range(2)])
+    rows = pd.DataFrame(arr, columns=series.columns, index=pd.Index([0, 1], name="id"))
+    before = copy.copy(stream)
+    with pytest.raises(StreamError, match=r"reads rows in the stream's order of ids \[1, 0\], got them "
+                                          r"labelled \[0, 1\]"):
+        stream.update_array(rows)
+    assert stream.steps == before.steps
+    np.testing.assert_array_equal(stream.update_array(rows.loc[[1, 0]]), before.update_array(arr[::-1]))

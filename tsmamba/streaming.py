@@ -626,7 +626,9 @@ class Stream:
                 raise StreamError(f"update_array reads values in the fitted order {self.columns[:10]}, got "
                                   f"them labelled {labels[:10]}; pass them in that order, or use update() "
                                   "to match them by name")
-        positional = isinstance(values, pd.DataFrame) and values.index.equals(pd.RangeIndex(len(values)))
+        positional = (isinstance(values, pd.DataFrame) and isinstance(values.index, pd.RangeIndex)
+                      and values.index.equals(pd.RangeIndex(len(values))))  # pd.DataFrame(array)'s, not
+        # an index of the ids 0 .. n-1 (its labels equal a RangeIndex's), which names the rows' series
         if isinstance(values, pd.DataFrame) and not self.single and not positional:  # rows by id, swapped
             rows = values.index.tolist()  # (a default RangeIndex names no ids: read by position)
             if rows != self.ids and not set(rows).isdisjoint(self._position):
