@@ -97,6 +97,9 @@ def main() -> None:
         "efficiency.json" if not args.config else f"efficiency_{name}.json"
     )
     out_path = Path(args.out) if args.out else default_out
+    if out_path.is_dir():  # write_json would fail only after the measurements
+        ap.error(f"--out {out_path} is a folder; give the result file's path, "
+                 f"e.g. {out_path / default_out.name}")
     output_folder(str(out_path.parent))  # before the measurements, not after them
     rows = []
     print(f"{'L':>5} {'params':>9} {'s/batch':>8} {'s/epoch (extrap.)':>18} {'peak RSS MB':>12}")

@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import difflib
 import itertools
 import json
 import multiprocessing
@@ -80,6 +81,12 @@ LIBRARY = Path(tsmamba.__file__).resolve().parent.parent
 # how a run of several networks combines their forecasts (config key "member_weights")
 WEIGHTINGS = {"equal": "their mean", "validation": "the weights on the simplex that validate best"}
 # set by the run itself, not by a config's params or --set (they had been ignored silently)
+# the keys a config may hold (a misspelt "ensembel": 3 had trained one network without a word)
+CONFIG_KEYS = ("name", "data", "track", "context_length", "threads", "params", "ensemble", "members",
+               "member_weights")
+MEMBER_KEYS = ("context_length", "params")
+# the LTSF protocol's horizons: the only ones experiments/make_results.py puts on the results page
+HORIZONS = (96, 192, 336, 720)
 RUN_KEYS = {"context_length": "the config's top-level context_length (or its members')",
             "horizon": "--horizon", "random_state": "--seed", "progress": "nothing: runs are quiet"}
 
@@ -206,6 +213,7 @@ def read_config(path: str) -> dict:
         raise SystemExit(f"--config {path} is not a JSON config: {exc}") from None
     if not isinstance(config, dict) or not isinstance(config.get("params"), dict):
         raise SystemExit(f"--config {path} must be a JSON object with a 'params' object")
+    unknown_keys(config, CONFIG_KEYS, f"--config {path}")
     missing = [key for key in ("name", "data", "track") if key not in config]
     if missing or ("context_length" not in config and "members" not in config):
         raise SystemExit(f"--config {path} lacks {missing or ['context_length (or members)']}")
@@ -215,6 +223,8 @@ def read_config(path: str) -> dict:
     members = config.get("members", [{"context_length": config.get("context_length")}])
     if not (isinstance(members, list) and members and all(isinstance(m, dict) for m in members)):
         raise SystemExit(f"--config {path}: members must be a non-empty list of objects, got {members!r}")
+    for member in config.get("members", []):  # a list of objects: checked above
+        unknown_keys(member, MEMBER_KEYS, f"--config {path}: a member")
     checked = [("context_length", config.get("context_length")), ("ensemble", config.get("ensemble", 1)),
                ("threads", config.get("threads", 1))]
     checked += [("members' context_length", m.get("context_length")) for m in members]
@@ -235,6 +245,16 @@ def read_config(path: str) -> dict:
             raise SystemExit(f"--config {path}: a member's params must be an object, got {params!r}")
         refuse_run_keys(params, f"--config {path}: params")
     return config
+
+
+def unknown_keys(given: dict, known: tuple[str, ...], where: str) -> None:
+    """SystemExit naming a key of ``given`` not in ``known`` (and the known key it is likely a
+    misspelling of): it would be ignored, and the run would not be the one the config describes."""
+    for key in given:
+        if key not in known:
+            close = difflib.get_close_matches(str(key), known, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise SystemExit(f"{where} has an unknown key {key!r}; {hint}a config takes {', '.join(known)}")
 
 
 def refuse_run_keys(params: dict, where: str) -> None:
@@ -460,6 +480,12 @@ def main() -> None:
     if args.set and Path(args.out).resolve() == RESULTS.resolve():
         ap.error("--set changes the config, so its result is not the config's: write it elsewhere "
                  "with --out DIR (experiments/results/ holds the configs' own runs)")
+
+    if args.horizon not in HORIZONS and Path(args.out).resolve() == RESULTS.resolve():
+        ap.error(f"--horizon {args.horizon} is not one of the LTSF protocol's "
+                 f"{', '.join(map(str, HORIZONS))}, "
+                 "the only ones experiments/make_results.py reports: write its result elsewhere with "
+                 "--out DIR (experiments/results/ holds the protocol's runs)")
 
     if LIBRARY != ROOT.parent:
         print(f"note: this script is in {ROOT.parent} but runs the tsmamba of {LIBRARY}, whose commit "

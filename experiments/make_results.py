@@ -448,7 +448,11 @@ def main() -> None:
     extra = ROOT / "experiments" / "ablations.md"
     if extra.exists():
         lines += [extra.read_text()]
-    out.write_text("\n".join(lines) + "\n")
+    try:
+        out.write_text("\n".join(lines) + "\n")
+    except OSError as exc:  # a missing folder, a folder as --out: one line, not a traceback
+        raise SystemExit(f"--out {out}: cannot write the page ({exc.strerror or exc}); choose another path") \
+            from None
     print(f"wrote {out} from {len(everything)} result files")
 
 

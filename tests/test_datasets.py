@@ -525,13 +525,20 @@ def test_an_encoded_download_with_a_length_is_not_refused_as_cut_short(tmp_path)
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Encoded)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    try:  # urllib does not decode: the gzip bytes are what arrives, and the server gave a length
-        download(f"http://127.0.0.1:{server.server_address[1]}/x.csv", tmp_path / "x.csv")
+    url = f"http://127.0.0.1:{server.server_address[1]}/x.csv"
+    text = b"date,OT\n2024-01-01,1.0"
+    try:  # the length counts the gzip bytes sent; the file holds what they decode to
+        download(url, tmp_path / "x.csv", sha256=hashlib.sha256(text).hexdigest())
+        # a .gz file's bytes are the file whether or not they are sent as an encoding
+        download(url, tmp_path / "x.csv.gz")
     finally:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
-    assert (tmp_path / "x.csv").is_file()
+    # urllib does not decode: the gzip bytes had been kept as x.csv, a file no CSV reader reads
+    assert (tmp_path / "x.csv").read_bytes() == text
+    assert gzip.decompress((tmp_path / "x.csv.gz").read_bytes()) == text
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.csv", "x.csv.gz"]
 
 
 def test_a_download_without_a_length_cut_mid_line_is_an_error(isolated, monkeypatch):

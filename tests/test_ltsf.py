@@ -392,3 +392,40 @@ def test_results_name_the_cpu_and_its_kernels(ltsf, tiny_mean):
         torch.backends.cpu.get_cpu_capability())
     assert tiny_mean["cpu"] == cpu
     assert tiny_mean["machine"].endswith(f"torch {torch.__version__}")
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"ensembel": 3}, "--config {path} has an unknown key 'ensembel'; did you mean 'ensemble'?"),
+    ({"member_weight": "validation"}, "unknown key 'member_weight'; did you mean 'member_weights'?"),
+    ({"members": [{"context_length": 96, "param": {}}]},
+     "--config {path}: a member has an unknown key 'param'; did you mean 'params'?"),
+])
+def test_a_misspelt_config_key_stops_with_one_line_naming_it(ltsf, tmp_path, change, message):
+    """A misspelt key had been ignored without a word: "ensembel": 3 trained and recorded one
+    network as the config's result."""
+    import json
+
+    config = {**json.loads((EXPERIMENTS / "configs" / "etth1_track1.json").read_text()), **change}
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps(config))
+    with pytest.raises(SystemExit, match=re.escape(message.format(path=path))):
+        ltsf.read_config(str(path))
+
+
+def test_every_committed_config_reads(ltsf):
+    for path in sorted((EXPERIMENTS / "configs").glob("*.json")):
+        ltsf.read_config(str(path))
+
+
+def test_a_horizon_outside_the_protocol_is_not_written_among_the_results():
+    """--horizon 100 had trained and written experiments/results/<name>_H100_s0.json, which
+    make_results.py leaves off the page without a word."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, str(EXPERIMENTS / "ltsf.py"), "--config",
+                           str(EXPERIMENTS / "configs" / "etth1_track1.json"), "--horizon", "100"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert "--horizon 100 is not one of the LTSF protocol's 96, 192, 336, 720" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -3,6 +3,7 @@ seeds run at every horizon, and never an ETTh1 option with fewer than three seed
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -147,3 +148,24 @@ def test_a_pass_inside_the_seed_std_says_so(make_results):
     assert make_results.met_text(v, 0.430) == "yes, by 0.00012 (inside the seed std)"
     assert make_results.met_text(v, 0.4) == "no, +0.030"
     assert make_results.met_text(v, None) == "—"
+
+
+def test_an_unwritable_out_stops_with_one_line(make_results, tmp_path, monkeypatch):
+    """A missing folder or a folder as --out had ended in a FileNotFoundError/IsADirectoryError traceback."""
+    for out in (tmp_path / "missing" / "results.md", tmp_path):
+        monkeypatch.setattr("sys.argv", ["make_results.py", "--out", str(out)])
+        with pytest.raises(SystemExit, match=rf"--out {re.escape(str(out))}: cannot write the page"):
+            make_results.main()
+
+
+def test_efficiency_refuses_a_folder_as_out_before_measuring(tmp_path):
+    """``--out DIR`` had measured every lookback and then failed writing, with a traceback."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, str(SCRIPT.parent / "efficiency.py"), "--out", str(tmp_path),
+                           "--lookbacks", "8", "--batches", "1"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr[-1000:]
+    assert f"--out {tmp_path} is a folder; give the result file's path, e.g. {tmp_path / 'efficiency.json'}" \
+        in done.stderr
+    assert list(tmp_path.iterdir()) == []

@@ -22,6 +22,7 @@ import time
 import urllib.error
 import urllib.request
 import warnings
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -364,7 +365,8 @@ def download(
     complete and verified, so a failed or mismatched download leaves no file behind. Complete
     means all the bytes the server announced (a length that does not parse counts as none);
     without a length (or a ``sha256``) a ``.csv`` must end with a newline, as one cut short
-    mid-line does not. ``check(path)`` runs on the complete temporary file (named with
+    mid-line does not. A body sent gzip-encoded is decoded (a ``.gz`` file is kept as sent).
+    ``check(path)`` runs on the complete temporary file (named with
     ``dest``'s suffixes) before it replaces ``dest``; what it raises leaves no file behind
     either. ``record=True`` writes ``<dest>.sha256`` with the digest computed as the bytes
     arrived, before the file takes its place: a run stopped in between leaves no file without
@@ -409,21 +411,34 @@ def download(
                 raise DataNotFoundError(f"cannot download {url}: {exc}") from exc
             received, tail = 0, b""
             with response:
+                decoder = _decoder(url, response.headers, target)
                 while True:
                     try:
-                        block = response.read(_CHUNK)
+                        raw = response.read(_CHUNK)
                     except (http.client.HTTPException, OSError) as exc:
                         raise DataNotFoundError(f"download of {url} broke off ({exc!r}); try again") from exc
-                    if not block:
+                    received += len(raw)  # the bytes sent, which a Content-Length counts
+                    block = raw
+                    if decoder is not None:
+                        try:
+                            block = decoder.decompress(raw) if raw else decoder.flush()
+                        except zlib.error as exc:
+                            raise DataNotFoundError(f"download of {url} is not the gzip it was sent as "
+                                                    f"({exc}); nothing was written to {dest}") from None
+                    if block:
+                        digest.update(block)
+                        try:
+                            out.write(block)
+                        except OSError as exc:  # no space, a file size limit: not the network's doing
+                            raise _unwritable(url, target, exc) from None
+                        tail = block[-1:]
+                    if not raw:
                         break
-                    digest.update(block)
-                    try:
-                        out.write(block)
-                    except OSError as exc:  # no space, a file size limit: not the network's doing
-                        raise _unwritable(url, target, exc) from None
-                    received += len(block)
-                    tail = block[-1:]
-                # the length counts the bytes sent, encoded or not: urllib does not decode them
+                if decoder is not None and not decoder.eof and _announced_length(response.headers) in (
+                        None, received):  # a short body is reported below, by its length
+                    raise DataNotFoundError(f"download of {url} ended inside its gzip encoding after "
+                                            f"{received} bytes; nothing was written to {dest}; try again")
+                # the length counts the bytes sent, encoded or not
                 announced = _announced_length(response.headers)
                 if announced is not None:
                     if received != announced:  # a connection closed early reads as the end
@@ -465,6 +480,21 @@ def download(
             os.close(lock)
         remove_empty_folders(made)
     return dest
+
+
+def _decoder(url: str, headers: Any, target: Path) -> Any:
+    """A gzip decoder for a body the server sent gzip-encoded (urllib does not decode it: the
+    encoded bytes had been kept as the file, unreadable under a ``.csv`` name); None for a body
+    sent as it is, or a ``.gz`` file (its bytes are the file's either way). Other encodings are
+    refused."""
+    encoding = (headers.get("Content-Encoding") or "identity").strip().lower()
+    if encoding == "identity" or target.suffix.lower() == ".gz":
+        return None
+    if encoding in ("gzip", "x-gzip"):
+        return zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    raise DataNotFoundError(f"the server sent {url} {encoding}-encoded (Content-Encoding: {encoding}), "
+                            "which cannot be decoded here; download it from a source that sends the file "
+                            "as it is")
 
 
 def _announced_length(headers: Any) -> int | None:
