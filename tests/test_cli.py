@@ -1911,6 +1911,25 @@ def test_a_long_form_file_with_a_date_column_is_read_as_fit_read_it(tmp_path, ca
     assert capsys.readouterr().out == expected  # a wide file is read as it is
 
 
+def test_predict_names_each_carried_long_form_flag_once(tmp_path, capsys):
+    """predict --data without --id-col/--value-col says it reads the file with those 'tsmamba fit'
+    was given; its note had named each of them twice (--id-col store --value-col sales --id-col
+    store --value-col sales), as both the file's layout and a stream history's read."""
+    days = pd.date_range("2024-01-01", periods=40, freq="D")
+    long = pd.concat([pd.DataFrame({"store": s, "date": days, "sales": np.sin(np.arange(40) / k)})
+                      for s, k in (("01", 3), ("02", 5))])
+    path = write(tmp_path, "sales.csv", long.to_csv(index=False))
+    assert cli.main(["fit", "--data", str(path), "--time-col", "date", "--id-col", "store", "--value-col",
+                     "sales", "--context", "8", "--horizon", "2", "--d-model", "8", "--n-layers", "1",
+                     "--max-epochs", "1", "--threads", "1", "--quiet", "--out", str(tmp_path / "m")]) == 0
+    capsys.readouterr()
+    assert cli.main(["predict", "--model", str(tmp_path / "m"), "--data", str(path)]) == 0
+    out, err = capsys.readouterr()
+    assert out.splitlines()[0] == "date,01,02"
+    assert err.strip() == ("reading sales.csv with --id-col store --value-col sales, as 'tsmamba fit' read "
+                           "the model's training file")
+
+
 def test_predict_names_the_long_form_series_it_leaves_out(tmp_path, capsys, monkeypatch):
     """predict --data (and stream --history) of a long-form file reads the series the model was
     fitted on; the file's other ids had been dropped without a word, the forecast a column short

@@ -2243,6 +2243,26 @@ def test_frames_given_back_as_they_were_fitted(series, tmp_path):
         fitted.predict(tmp_path / "extra.csv")  # a file's were dropped silently
 
 
+def test_long_form_without_some_fitted_series_names_them_as_the_models(series, tmp_path):
+    """predict on long form holding some of the fitted series (one store of three) names the
+    others as missing, as a wide frame's missing columns are; it had said 'requested series not
+    found', though the caller requested none."""
+    long = series[["c0", "c1"]].reset_index().melt(id_vars="date", var_name="unique_id", value_name="y")
+    long = long.rename(columns={"date": "ds"})
+    fitted = TSMambaForecaster(**{**TINY, "max_epochs": 1}).fit(long)
+    some = long[long.unique_id == "c1"]
+    with pytest.raises(DataValidationError, match=r"differ from those the model was fitted on: missing ids "
+                                                  r"\['c0'\]; pass the series \['c0', 'c1'\]"):
+        fitted.predict(some)
+    with pytest.raises(DataValidationError, match=r"missing ids \['c0'\], unexpected ids \['c9'\]"):
+        fitted.predict(some.assign(unique_id="c9").pipe(lambda f: pd.concat([f, some])))
+    some.to_csv(tmp_path / "some.csv", index=False)
+    with pytest.raises(DataValidationError) as caught:
+        fitted.predict(tmp_path / "some.csv")
+    assert "series the model was fitted on not found: 'c0'" in str(caught.value)
+    assert "requested" not in str(caught.value)
+
+
 def test_forecast_origins_takes_the_time_column_predict_takes(fitted, series, tmp_path):
     """A frame or file whose time column is neither the fitted one nor 'date': its error had said
     to pass time_col=, which forecast_origins did not take."""

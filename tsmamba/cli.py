@@ -1401,8 +1401,8 @@ def _flags(settings: Mapping[str, str]) -> str:
             return shlex.quote(value)
         return value if re.fullmatch(r"[\w-]+", value) else f"'{value}'"  # as the errors write them
 
-    return " ".join(f"--{key.replace('_', '-')} {shown(settings[key])}" for key in (*_LAYOUT, *_HISTORY_READ)
-                    if key in settings)
+    keys = dict.fromkeys((*_LAYOUT, *_HISTORY_READ))  # id_col and value_col are in both: named once
+    return " ".join(f"--{key.replace('_', '-')} {shown(settings[key])}" for key in keys if key in settings)
 
 
 def _fitted_time(run: Run, path: Path, layout: Mapping[str, str | None]) -> str | None:

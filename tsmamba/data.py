@@ -1065,6 +1065,8 @@ _OTHER_CHANNELS = (
     (re.compile(r"leave them out with columns=\[\.\.\.\] listing the channels to use"),
      "the model needs values there"),
     (re.compile(r"\. Drop them with columns=\[\.\.\.\]"), ". The model needs values there"),
+    # long form: the series not found are the model's, which the caller never requested
+    (re.compile(r"requested series not found: "), "series the model was fitted on not found: "),
 )
 
 

@@ -459,9 +459,11 @@ class TSMambaForecaster(BaseEstimator):
         if isinstance(df, pd.DataFrame) and is_long_form(df):  # fitted ids are selected when pivoted
             # an empty id is no unexpected one: read_strict names its rows
             ids = pd.Series(pd.unique(df["unique_id"]))
-            extra = sorted(set(ids[~empty_ids(ids)].astype(str)) - set(self.columns_))
-            if extra:  # dropped silently, where a wide frame's extra column is an error
-                raise DataValidationError(self._unexpected_ids("the frame's", extra))
+            given = set(ids[~empty_ids(ids)].astype(str))
+            extra = sorted(given - set(self.columns_))
+            missing = [c for c in self.columns_ if c not in given]  # had been "requested series not found"
+            if extra or missing:  # extra ones dropped silently, where a wide frame's extra column is an error
+                raise DataValidationError(self._unexpected_ids("the frame's", extra, missing))
         keys = (self.index_.name, "date") if time_keys is None else time_keys  # the fitted time column's
         keys = [k for k in keys if isinstance(k, str)]
         if isinstance(df, (str, os.PathLike)) and time_col is None:
@@ -504,10 +506,13 @@ class TSMambaForecaster(BaseEstimator):
         self._check_freq(frame.index, Path(df).name if isinstance(df, (str, os.PathLike)) else "the frame")
         return frame
 
-    def _unexpected_ids(self, whose: str, extra: Sequence[str]) -> str:
-        """Why a long-form input with the series ``extra`` besides the fitted ones is refused."""
-        return (f"{whose} series differ from those the model was fitted on: unexpected ids "
-                f"{list(extra[:10])}{' ...' if len(extra) > 10 else ''}; pass the series {self.columns_}")
+    def _unexpected_ids(self, whose: str, extra: Sequence[str], missing: Sequence[str] = ()) -> str:
+        """Why a long-form input with the series ``extra`` besides the fitted ones, or without the
+        fitted series ``missing``, is refused."""
+        parts = [f"{what} ids {list(ids[:10])}{' ...' if len(ids) > 10 else ''}"
+                 for what, ids in (("missing", missing), ("unexpected", extra)) if ids]
+        return (f"{whose} series differ from those the model was fitted on: {', '.join(parts)}; "
+                f"pass the series {self.columns_}")
 
     def _columns_differ(self, present: Sequence[str], time_col: Any) -> str | None:
         """Why a wide frame's columns ``present`` (its ``time_col`` aside) are not the fitted
