@@ -593,6 +593,29 @@ def test_partial_files_of_a_users_model_checkpoint_are_named_by_the_next_fit_sav
     assert all(path.exists() for path in left + others)
 
 
+def test_only_files_named_as_partial_saves_are_named_not_folders_or_other_names(tmp_path):
+    """A folder (or a link) named like a partial save is not one: CheckpointBeside writes a plain
+    file (a folder .<name>.ckpt.<8 hex>.tmp had been named as a partial checkpoint). Upper-case hex
+    and other suffixes are not its names either. A ModelCheckpoint without a dirpath is looked into
+    where Lightning puts it (default_root_dir/checkpoints)."""
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    mine, root = tmp_path / "mine", tmp_path / "root"
+    (mine / ".folder.ckpt.1a2b3c4d.tmp").mkdir(parents=True)
+    (mine / ".link.ckpt.2b3c4d5e.tmp").symlink_to(mine / ".folder.ckpt.1a2b3c4d.tmp")
+    for name in (".notes.ckpt.backup.tmp", ".x.ckpt.ABCDEF12.tmp", ".epoch=0.ckpt.1a2b3c4d.tmp"):
+        (mine / name).write_bytes(b"partial")
+    (root / "checkpoints").mkdir(parents=True)
+    (root / "checkpoints" / ".epoch=0-step=4.ckpt.0badcafe.tmp").write_bytes(b"partial")
+    cases = [(ModelCheckpoint(dirpath=mine), mine, ".epoch=0.ckpt.1a2b3c4d.tmp"),
+             (ModelCheckpoint(), root / "checkpoints", ".epoch=0-step=4.ckpt.0badcafe.tmp")]
+    for callback, where, named in cases:
+        with pytest.warns(UserWarning) as caught:
+            fit_tiny(None, callbacks=[callback], default_root_dir=str(root))
+        messages = [str(w.message) for w in caught if "partial checkpoint files" in str(w.message)]
+        assert [m.split(", partial")[0] for m in messages] == [f"{os.path.realpath(where)} holds [{named!r}]"]
+
+
 @pytest.mark.parametrize("given", [None, "plugin", "list", "strategy", "async"])
 def test_checkpoints_are_saved_beside_unless_trainer_kwargs_give_a_checkpoint_io(tmp_path, given):
     """Also a plain TorchCheckpointIO of the user's, given as a plugin, in a list, or in a strategy.

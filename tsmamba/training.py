@@ -665,8 +665,10 @@ class NamePartialSaves(Callback):
             if where is None:
                 continue
             folder, names = where
-            with contextlib.suppress(OSError):  # no folder yet (or a URL): nothing left in it
-                left = {name for name in os.listdir(folder) if names.fullmatch(name)}
+            with contextlib.suppress(OSError), os.scandir(folder) as entries:  # no folder yet (or a URL)
+                # files only: a save's temporary file is one (a folder or link so named is someone else's)
+                left = {e.name for e in entries
+                        if names.fullmatch(e.name) and e.is_file(follow_symlinks=False)}
                 found.setdefault(os.path.realpath(folder), (folder, set()))[1].update(left)
         for folder, leftovers in found.values():
             if leftovers:
