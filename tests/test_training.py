@@ -99,6 +99,36 @@ def test_ema_is_the_moving_average_that_validation_sees_and_training_ends_on(acc
     torch.testing.assert_close(weights(module), last, atol=1e-6, rtol=0)
 
 
+def test_a_checkpoint_saved_at_validation_end_resumes_on_the_raw_weights_with_ema(tmp_path):
+    """A ModelCheckpoint saving when validation ends (save_on_train_epoch_end=False,
+    val_check_interval < 1) saves while validation reads the averaged weights: its state_dict holds
+    them, and ema_weights the raw ones. Loaded, it had put the averages in the network to train on
+    and averaged into the raw weights; it resumes as last.ckpt (saved after validation) does."""
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    torch.manual_seed(1)
+    data = TensorDataset(torch.randn(16, 8, 2), torch.randn(16, 3, 2))
+    mine = ModelCheckpoint(tmp_path / "mine", monitor="val_loss", filename="best",
+                           save_on_train_epoch_end=False)
+    trainer, _ = make_trainer(max_epochs=1, patience=None, has_validation=True, progress=False,
+                              checkpoint_dir=tmp_path / "ck",
+                              trainer_kwargs={"accelerator": "cpu", "callbacks": [mine]})
+    trainer.fit(tiny_module(ema_decay=0.5), DataLoader(data, batch_size=4), DataLoader(data, batch_size=4))
+    loaded = []
+    for path in (tmp_path / "ck" / "last.ckpt", tmp_path / "mine" / "best.ckpt"):
+        module = tiny_module(ema_decay=0.5)
+        checkpoint = torch.load(path, weights_only=True)
+        module.on_load_checkpoint(checkpoint)  # as Lightning restores a module: the hook, then its state
+        module.load_state_dict(checkpoint["state_dict"])
+        loaded.append((weights(module), module._ema))
+    (raw, ema), (raw_best, ema_best) = loaded
+    assert not all(torch.equal(a, b) for a, b in zip(raw, ema, strict=True))  # the test tells them apart
+    assert all(torch.equal(a, b) for a, b in zip(raw + ema, raw_best + ema_best, strict=True))
+    best = torch.load(tmp_path / "mine" / "best.ckpt", weights_only=True)  # the scored weights, for use
+    names = [f"network.{name}" for name, _ in tiny_module().network.named_parameters()]
+    assert all(torch.equal(best["state_dict"][k], a) for k, a in zip(names, ema, strict=True))
+
+
 def test_ema_decay_is_checked():
     with pytest.raises(ConfigError, match="ema_decay"):
         tiny_module(ema_decay=1.0)
@@ -591,6 +621,29 @@ def test_partial_files_of_a_users_model_checkpoint_are_named_by_the_next_fit_sav
         f"{ours} holds ['.epoch=0-step=4.ckpt.1234abcd.tmp', '.last.ckpt.4194305.tmp']{tail}",
     ])
     assert all(path.exists() for path in left + others)
+
+
+def test_only_files_named_as_partial_saves_are_named_not_folders_or_other_names(tmp_path):
+    """A folder (or a link) named like a partial save is not one: CheckpointBeside writes a plain
+    file (a folder .<name>.ckpt.<8 hex>.tmp had been named as a partial checkpoint). Upper-case hex
+    and other suffixes are not its names either. A ModelCheckpoint without a dirpath is looked into
+    where Lightning puts it (default_root_dir/checkpoints)."""
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    mine, root = tmp_path / "mine", tmp_path / "root"
+    (mine / ".folder.ckpt.1a2b3c4d.tmp").mkdir(parents=True)
+    (mine / ".link.ckpt.2b3c4d5e.tmp").symlink_to(mine / ".folder.ckpt.1a2b3c4d.tmp")
+    for name in (".notes.ckpt.backup.tmp", ".x.ckpt.ABCDEF12.tmp", ".epoch=0.ckpt.1a2b3c4d.tmp"):
+        (mine / name).write_bytes(b"partial")
+    (root / "checkpoints").mkdir(parents=True)
+    (root / "checkpoints" / ".epoch=0-step=4.ckpt.0badcafe.tmp").write_bytes(b"partial")
+    cases = [(ModelCheckpoint(dirpath=mine), mine, ".epoch=0.ckpt.1a2b3c4d.tmp"),
+             (ModelCheckpoint(), root / "checkpoints", ".epoch=0-step=4.ckpt.0badcafe.tmp")]
+    for callback, where, named in cases:
+        with pytest.warns(UserWarning) as caught:
+            fit_tiny(None, callbacks=[callback], default_root_dir=str(root))
+        messages = [str(w.message) for w in caught if "partial checkpoint files" in str(w.message)]
+        assert [m.split(", partial")[0] for m in messages] == [f"{os.path.realpath(where)} holds [{named!r}]"]
 
 
 @pytest.mark.parametrize("given", [None, "plugin", "list", "strategy", "async"])

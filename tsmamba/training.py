@@ -394,11 +394,25 @@ class ForecastingModule(L.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         if self._ema is not None:
             checkpoint["ema_weights"] = [avg.clone() for avg in self._ema]
+            if self._ema_swapped:  # saved during validation (a ModelCheckpoint's at validation end):
+                # its state_dict holds the averages, which validation scored, and ema_weights the
+                # weights training goes on from; a resume swaps them back (it had trained on from
+                # the averages, and averaged into the raw weights)
+                checkpoint["ema_in_state_dict"] = True
         checkpoint["rng_states"] = _rng_states()
         if self.identity is not None:
             checkpoint["identity"] = self.identity
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        if checkpoint.get("ema_in_state_dict") and "ema_weights" in checkpoint:  # before Lightning
+            # loads the state_dict: the weights training goes on from into it, the averages back
+            state = checkpoint["state_dict"]
+            keys = [f"network.{name}" for name, _ in self.network.named_parameters()]
+            averages = [state[key] for key in keys]
+            for key, raw in zip(keys, checkpoint["ema_weights"], strict=True):
+                state[key] = raw.to(state[key].dtype)
+            checkpoint["ema_weights"] = averages
+            checkpoint["ema_in_state_dict"] = False
         if "ema_weights" in checkpoint and self.ema_decay is not None:  # EMA may be off now
             self._ema = [_averaged(avg) for avg in checkpoint["ema_weights"]]
         if "rng_states" in checkpoint:  # absent in checkpoints written before it was saved
@@ -665,8 +679,10 @@ class NamePartialSaves(Callback):
             if where is None:
                 continue
             folder, names = where
-            with contextlib.suppress(OSError):  # no folder yet (or a URL): nothing left in it
-                left = {name for name in os.listdir(folder) if names.fullmatch(name)}
+            with contextlib.suppress(OSError), os.scandir(folder) as entries:  # no folder yet (or a URL)
+                # files only: a save's temporary file is one (a folder or link so named is someone else's)
+                left = {e.name for e in entries
+                        if names.fullmatch(e.name) and e.is_file(follow_symlinks=False)}
                 found.setdefault(os.path.realpath(folder), (folder, set()))[1].update(left)
         for folder, leftovers in found.values():
             if leftovers:
