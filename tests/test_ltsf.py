@@ -340,7 +340,7 @@ def test_the_recorded_commit_is_that_of_the_library_that_runs(ltsf, tmp_path):
     copy.mkdir(parents=True)
     shutil.copy(EXPERIMENTS / "ltsf.py", copy / "ltsf.py")
     done = subprocess.run([sys.executable, str(copy / "ltsf.py"), "--config", str(tmp_path / "none.json"),
-                           "--horizon", "12"], capture_output=True, text=True, timeout=120,
+                           "--horizon", "96"], capture_output=True, text=True, timeout=120,
                           env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
     assert done.returncode != 0
     assert done.stderr.startswith(f"note: this script is in {copy.parent} but runs the tsmamba of "

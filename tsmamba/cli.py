@@ -2223,8 +2223,15 @@ def cmd_stream(run: Run) -> int:
                 held.enter_context(held_alone(state_dir))
             except CheckpointError as exc:
                 raise ConfigError(f"--state {exc}") from None
-            check_replaceable(state_dir, STREAM_FORMAT)  # held: no save of another run half moved in
-        saved = state_dir is not None and _saved_stream(state_dir)
+        saved = False
+        if state_dir is not None:  # held: no save of another run half moved in
+            try:
+                saved = _saved_stream(state_dir)
+            except CheckpointError:  # another kind of save, or no save: said as a save there would say it
+                check_replaceable(state_dir, STREAM_FORMAT)
+                raise
+            if not saved:
+                check_replaceable(state_dir, STREAM_FORMAT)
         if run.get("model") is None or (run.get("history") is None and not saved):
             where = "" if state_dir is None else f" (--state {state_dir} holds no saved stream yet)"
             raise ConfigError(f"'{PROG} stream' needs --model MODEL_DIR and --history CSV{where}")
@@ -2252,7 +2259,8 @@ def cmd_stream(run: Run) -> int:
             if lines:
                 run.opts.update(lines)
                 run.note(f"reading stdin with {_flags(lines)}, {how}")
-            stream = Stream.load(state_dir, forecaster)
+            stream = Stream.load(state_dir, forecaster)  # names a damaged file, and how to start afresh
+            check_replaceable(state_dir, STREAM_FORMAT)  # then, what else the folder holds
             stream.missing, stream.gaps = run.missing, run.gaps  # the command line's policies
             unread = "; --history is not read" if run.get("history") else ""
             run.note(f"resuming the stream saved in {state_dir} (last observation "

@@ -459,9 +459,11 @@ class TSMambaForecaster(BaseEstimator):
         if isinstance(df, pd.DataFrame) and is_long_form(df):  # fitted ids are selected when pivoted
             # an empty id is no unexpected one: read_strict names its rows
             ids = pd.Series(pd.unique(df["unique_id"]))
-            given = set(ids[~empty_ids(ids)].astype(str))
+            empty = empty_ids(ids)
+            given = set(ids[~empty].astype(str))
             extra = sorted(given - set(self.columns_))
-            missing = [c for c in self.columns_ if c not in given]  # had been "requested series not found"
+            # had been "requested series not found"; with an empty id, read_strict names its rows
+            missing = [] if empty.any() else [c for c in self.columns_ if c not in given]
             if extra or missing:  # extra ones dropped silently, where a wide frame's extra column is an error
                 raise DataValidationError(self._unexpected_ids("the frame's", extra, missing))
         keys = (self.index_.name, "date") if time_keys is None else time_keys  # the fitted time column's
