@@ -586,6 +586,63 @@ def test_long_form_with_different_spans_points_to_read_panel():
         read_series(long)
 
 
+def _stores(skip_b: list[int], *, b_from: int = 0, n: int = 8) -> pd.DataFrame:
+    """Two stores over n days: store b has no row on the days in skip_b nor before day b_from."""
+    ds = pd.date_range("2024-01-01", periods=n, freq="D")
+    a = pd.DataFrame({"store": "a", "day": ds, "sales": np.arange(n) + 10.0})
+    keep = [d for d in range(b_from, n) if d not in skip_b]
+    b = pd.DataFrame({"store": "b", "day": ds[keep], "sales": np.asarray(keep) * 2.0})
+    return pd.concat([a, b], ignore_index=True)
+
+
+@pytest.mark.parametrize(("fill", "day3"), [("zero", 0.0), ("ffill", 4.0), ("interpolate", 6.0)])
+def test_long_form_fill_fills_a_day_one_series_has_no_row_for(tmp_path, fill, day3):
+    """A day store b lacks while store a has it was a NaN after the pivot, not a missing row: fill=
+    did nothing, and the read advised impute=."""
+    path = write_csv(tmp_path, _stores([3]))
+    with pytest.raises(DataValidationError, match=r"column 'b': 1 NaN, first at 2024-01-04"):
+        read_series(path, id_col="store", time_col="day", value_col="sales")
+    df = read_series(path, id_col="store", time_col="day", value_col="sales", fill=fill)
+    assert df["b"].tolist() == [0.0, 2.0, 4.0, day3, 8.0, 10.0, 12.0, 14.0]
+    assert df["a"].tolist() == list(np.arange(8) + 10.0)
+    assert df.attrs["repairs"]["filled_values"] == 1 and df.attrs["repairs"]["fill"] == fill
+    assert ("from_later_rows" in df.attrs["repairs"]) == (fill == "interpolate")
+
+
+def test_long_form_fill_with_a_day_no_series_has_fills_each_series_on_its_own():
+    long = _stores([3, 5])
+    long = long[long["day"] != pd.Timestamp("2024-01-06")]  # day 5: no store has it; day 3: b lacks it
+    df = read_series(long, id_col="store", time_col="day", value_col="sales", fill="ffill")
+    assert df["b"].tolist() == [0.0, 2.0, 4.0, 4.0, 8.0, 8.0, 12.0, 14.0]
+    assert df["a"].tolist() == [10.0, 11.0, 12.0, 13.0, 14.0, 14.0, 16.0, 17.0]
+    assert df.attrs["repairs"] == {"fill": "ffill", "filled_rows": 1, "filled_values": 3}
+
+
+def test_long_form_fill_before_a_series_first_row_zero_fills_and_ffill_cannot():
+    """A store not yet open: no row means nothing sold (zero); ffill and interpolate have no value
+    before its first row, and those cells stay missing for impute=."""
+    long = _stores([], b_from=3)
+    kw = dict(id_col="store", time_col="day", value_col="sales")
+    assert read_series(long, fill="zero", **kw)["b"].tolist()[:4] == [0.0, 0.0, 0.0, 6.0]
+    for fill in ("ffill", "interpolate"):
+        with pytest.raises(DataValidationError, match=r"column 'b': 3 NaN, first at 2024-01-01 .*impute="):
+            read_series(long, fill=fill, **kw)
+    df = read_series(long, fill="ffill", impute="zero", **kw)
+    assert df["b"].tolist()[:4] == [0.0, 0.0, 0.0, 6.0]
+    assert df.attrs["repairs"] == {"fill": "ffill", "filled_rows": 0, "filled_values": 0, "impute": "zero",
+                                   "imputed_values": 3}
+
+
+def test_long_form_fill_leaves_a_row_with_an_empty_value_to_impute():
+    long = _stores([3])
+    long.loc[(long["store"] == "b") & (long["day"] == "2024-01-06"), "sales"] = np.nan  # a row, no value
+    kw = dict(id_col="store", time_col="day", value_col="sales")
+    with pytest.raises(DataValidationError, match=r"column 'b': 1 NaN, first at 2024-01-06 .*\(row 12\)"):
+        read_series(long, fill="zero", **kw)
+    df = read_series(long, fill="zero", impute="ffill", **kw)
+    assert df["b"].tolist() == [0.0, 2.0, 4.0, 0.0, 8.0, 8.0, 12.0, 14.0]
+
+
 def test_read_panel_names_the_series_and_row_of_a_text_value(tmp_path):
     """One text value made the file's y column text for every series: read_panel blamed the first
     (clean) series, without a row."""
@@ -709,7 +766,9 @@ def test_long_form_errors_name_the_rows_of_the_file(tmp_path):
     with pytest.raises(DataValidationError, match=r"unique_id=A\]: 1 timestamp missing.*\(row 4\)"):
         read_panel(frame)
     with pytest.raises(DataValidationError, match=r"no row for this series at that time.*read_panel"):
-        read_series(frame.drop(index=3), fill="ffill")  # B has no row at 01:00
+        read_series(frame.drop(index=1), fill="ffill")  # B has no row at 00:00, none before it to copy
+    filled = read_series(frame.drop(index=3), fill="ffill")  # B has no row at 01:00: a missing row
+    assert filled["B"].tolist() == [1.0, 1.0, 3.0, 3.0, 4.0]
 
 
 def test_read_panel_names_the_series_in_errors():

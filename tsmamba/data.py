@@ -1977,13 +1977,7 @@ def _validate(
                 + "; nothing is missing there, and a fill would make up times that never were"
             )
         if fill is not None and not len(dup_after):
-            inserted = ~pd.DatetimeIndex(grid).isin(times)
-            times, values, rows = _fill_gaps(times, grid, values, rows, fill)
-            repairs.update(fill=fill, filled_rows=int(inserted.sum()))
-            source = np.broadcast_to(np.arange(len(values))[:, None], values.shape).copy()  # on the grid
-            if fill == "interpolate":  # an inserted row reads the next row with a value (past NaN rows)
-                made = inserted[:, None] & np.isfinite(values)
-                source[made] = _next_finite(np.isfinite(values) & ~inserted[:, None])[made]
+            times, values, rows, source = _filled(times, grid, values, rows, fill, repairs)
         elif strict:
             raise DataValidationError(
                 f"{origin.prefix()}{text}. Pass fill='ffill', fill='interpolate' or fill='zero' "
@@ -1997,6 +1991,8 @@ def _validate(
             )
         else:
             notes.append(text)
+    elif fill is not None and rows.ndim == 2 and (rows == _ABSENT).any():  # long form: a series' missing rows
+        times, values, rows, source = _filled(times, grid, values, rows, fill, repairs)
 
     # NaN / inf
     finite = np.isfinite(values)
@@ -2160,27 +2156,55 @@ def _gap_report(
     )
 
 
+def _filled(
+    times: pd.DatetimeIndex,
+    grid: pd.DatetimeIndex,
+    values: np.ndarray,
+    rows: np.ndarray,
+    fill: str,
+    repairs: dict[str, Any],
+) -> tuple[pd.DatetimeIndex, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_fill_gaps`, recorded in ``repairs``, with each value's latest source row (T, C)."""
+    inserted = ~pd.DatetimeIndex(grid).isin(times)
+    times, values, rows, no_row = _fill_gaps(times, grid, values, rows, fill)
+    repairs.update(fill=fill, filled_rows=int(inserted.sum()))
+    if rows.ndim == 2:  # long form: the cells of a series with no row, given a value (or not: leading ones)
+        repairs["filled_values"] = int((no_row & np.isfinite(values)).sum())
+    source = np.broadcast_to(np.arange(len(values))[:, None], values.shape).copy()  # on the grid
+    if fill == "interpolate":  # a filled cell reads the next row with a value (past NaN rows)
+        made = no_row & np.isfinite(values)
+        source[made] = _next_finite(np.isfinite(values) & ~no_row)[made]
+    return times, values, rows, source
+
+
 def _fill_gaps(
     times: pd.DatetimeIndex,
     grid: pd.DatetimeIndex,
     values: np.ndarray,
     rows: np.ndarray,
     fill: str,
-) -> tuple[pd.DatetimeIndex, np.ndarray, np.ndarray]:
+) -> tuple[pd.DatetimeIndex, np.ndarray, np.ndarray, np.ndarray]:
+    """(grid, values, source rows, the (T, C) cells with no row to fill). Wide: the inserted rows;
+    long form (``rows`` (T, C)): also a series' cells where the file has no row for it (another
+    series has one at that time): fill= fills them as the same series' missing rows. "zero" fills
+    every such cell (a store not yet open sold nothing), "ffill" those after the series' first
+    value, "interpolate" those between two of its values; the rest stay NaN (impute= or an error).
+    A row present with an empty value is a missing value, for impute=, never filled."""
     pos = grid.get_indexer(times)
     inserted = np.ones(len(grid), dtype=bool)
     inserted[pos] = False
     full = np.full((len(grid), values.shape[1]), np.nan)
     full[pos] = values
-    frame = pd.DataFrame(full)
-    if fill == "zero":  # no row means nothing happened (a shop closed that day): 0, not a guess
-        full[inserted] = 0.0
-    else:
-        filled = frame.ffill() if fill == "ffill" else frame.interpolate(limit_area="inside")
-        full[inserted] = filled.to_numpy()[inserted]
     new_rows = np.full((len(grid), *rows.shape[1:]), _INSERTED)
     new_rows[pos] = rows
-    return grid, full, new_rows
+    no_row = new_rows < 0 if rows.ndim == 2 else np.broadcast_to(inserted[:, None], full.shape)
+    if fill == "zero":  # no row means nothing happened (a shop closed that day): 0, not a guess
+        full[no_row] = 0.0
+    else:
+        frame = pd.DataFrame(full)
+        filled = frame.ffill() if fill == "ffill" else frame.interpolate(limit_area="inside")
+        full[no_row] = filled.to_numpy()[no_row]
+    return grid, full, new_rows, no_row
 
 
 def _nonfinite_report(
