@@ -2165,9 +2165,8 @@ def _filled(
     repairs: dict[str, Any],
 ) -> tuple[pd.DatetimeIndex, np.ndarray, np.ndarray, np.ndarray]:
     """:func:`_fill_gaps`, recorded in ``repairs``, with each value's latest source row (T, C)."""
-    inserted = ~pd.DatetimeIndex(grid).isin(times)
     times, values, rows, no_row = _fill_gaps(times, grid, values, rows, fill)
-    repairs.update(fill=fill, filled_rows=int(inserted.sum()))
+    repairs.update(fill=fill, filled_rows=int(no_row.all(axis=1).sum()))  # times no series has a row at
     if rows.ndim == 2:  # long form: the cells of a series with no row, given a value (or not: leading ones)
         repairs["filled_values"] = int((no_row & np.isfinite(values)).sum())
     source = np.broadcast_to(np.arange(len(values))[:, None], values.shape).copy()  # on the grid
