@@ -348,3 +348,47 @@ def test_the_decays_reach_the_scan_in_float32_under_bf16_autocast(monkeypatch):
     block(u)
     assert seen == [(torch.float32, torch.float32)] * 2  # x * dt too: dt is float32 (dt_bias)
     assert torch.isfinite(y).all()
+
+
+def test_bf16_step_keeps_the_decays_in_float32_and_tracks_forward(monkeypatch):
+    """A network in bfloat16 stepping had cast A * dt to x's bf16: each decay exp(dA) above 1 - 2**-9
+    rounded to 1, so a slowly decaying head's state stopped decaying and drifted from forward's,
+    whose scan keeps the decays in float32. Now step's update runs in float32 (autocast off, as the
+    scan), its state handed on in bf16 as forward's is. Measured (slow heads, dt in [1e-3, 2e-3],
+    A in [1, 2]; 256 steps, 4 rows, seeds 0-5): the final state's largest error, relative to
+    forward's largest state, was 0.087-0.162 before, 0.024-0.036 now (what remains is the bf16
+    state rounding between steps, which forward does not do inside one call); hence 0.06. y is
+    within bf16 rounding of the outputs (0.0074-0.0081 of its largest, before and now)."""
+    import tsmamba.mamba2 as mamba2
+    from tsmamba.ssd import ssd_step
+
+    seen = []
+
+    def spy(x, A, B, C, state):
+        seen.append((A.dtype, state.dtype, torch.is_autocast_enabled("cpu")))
+        return ssd_step(x, A, B, C, state)
+
+    monkeypatch.setattr(mamba2, "ssd_step", spy)
+    cfg = tiny_config(n_layers=1, chunk_size=16, dt_min=0.001, dt_max=0.002, A_init_range=(1.0, 2.0))
+    for seed in range(3):
+        torch.manual_seed(seed)
+        block = Mamba2(cfg).to(torch.bfloat16)
+        u = torch.randn(4, 256, 16, dtype=torch.bfloat16)
+        with torch.no_grad():
+            y, cache = block(u)
+            state = InferenceCache.alloc(4, cfg, dtype=torch.bfloat16)
+            steps = []
+            for t in range(u.shape[1]):
+                y_t, state = block.step(u[:, t : t + 1], state)
+                steps.append(y_t)
+        assert state.ssm_state.dtype == torch.bfloat16  # handed on in the cache's dtype, as forward's
+        ssm = (state.ssm_state - cache.ssm_state).float().abs().max() / cache.ssm_state.float().abs().max()
+        assert ssm <= 0.06, (seed, ssm)
+        out = (torch.cat(steps, 1) - y).float().abs().max() / y.float().abs().max()
+        assert out <= 0.015, (seed, out)
+    assert set(seen) == {(torch.float32, torch.float32, False)}
+    seen.clear()
+    block = Mamba2(tiny_config())  # float32 under bf16-mixed: the update with autocast off, as the scan
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        block.step(torch.randn(2, 1, 16), InferenceCache.alloc(2, block.config))
+    assert seen == [(torch.float32, torch.float32, False)]

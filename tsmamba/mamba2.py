@@ -11,6 +11,7 @@ every call returns a new one, so a caller can keep or drop an old state at will.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -243,8 +244,17 @@ class Mamba2(nn.Module):
 
         A = self._A()  # (H,)
         dt = F.softplus(dt + self.dt_bias)  # (b, H)
-        y, ssm_state = ssd_step(x * dt[..., None], (A * dt).to(x.dtype), B, C,
-                                cache.ssm_state.to(x.dtype))  # (b, H, P), (b, H, P, N)
+        xdt, dA = x * dt[..., None], A * dt  # (b, H, P); (b, H): float32 or wider, as forward's
+        # The update in float32 or wider with autocast off, as ssd_chunked runs forward's scan: in a
+        # bf16 x's dtype every decay exp(dA) above 1 - 2**-9 had rounded to 1 (a state that never
+        # decays) and the others to steps of 2**-8. y and the state handed on are back in x * dt's
+        # dtype, as forward returns them (a bf16 state still rounds between steps). float32 and
+        # float64: no casts, the same numbers.
+        wide = functools.reduce(torch.promote_types, (xdt.dtype, dA.dtype, B.dtype), torch.float32)
+        with torch.autocast(u_t.device.type, enabled=False):
+            y, ssm_state = ssd_step(xdt.to(wide), dA.to(wide), B.to(wide), C.to(wide),
+                                    cache.ssm_state.to(x.dtype).to(wide))  # (b, H, P), (b, H, P, N)
+        y, ssm_state = y.to(xdt.dtype), ssm_state.to(xdt.dtype)
         y = y + x * self.D[:, None]  # (b, H, P)
         y = self.norm(y.reshape(-1, cfg.d_inner), z)  # (b, E*D)
         return self.out_proj(y)[:, None], InferenceCache(conv_state, ssm_state)
