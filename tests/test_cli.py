@@ -334,6 +334,24 @@ def test_long_form_hints_name_the_flags(tmp_path, capsys):
         assert python_only not in err, err
 
 
+def test_the_zeros_after_a_long_form_series_last_row_are_named_with_the_flags(tmp_path):
+    """read_series' warning of fill='zero' setting a series' cells after its last row to 0, in the
+    command line's words (--fill, --columns, --impute), as the CLI prints it."""
+    from tsmamba.data import read_series
+
+    hours = pd.date_range("2021-01-01", periods=6, freq="h")
+    long = pd.concat([pd.DataFrame({"unique_id": "a", "ds": hours, "y": np.arange(6.0)}),
+                      pd.DataFrame({"unique_id": "b", "ds": hours[:4], "y": np.arange(4.0)})])  # b closes
+    with pytest.warns(UserWarning) as record:
+        read_series(long, fill="zero")
+    text = cli._cli_wording(str(record[0].message))
+    assert text.startswith("frame: --fill zero set 2 cells to 0 after the last row of their series"), text
+    assert ("leave the series out (--columns listing the others), or fill those cells another way (--fill "
+            "ffill carries its last value on; --fill interpolate leaves them to --impute)") in text, text
+    for python_only in ("fill=", "impute=", "columns=["):
+        assert python_only not in text, text
+
+
 def test_long_form_with_other_column_names_is_read_with_id_and_value_col_flags(tmp_path, capsys):
     """A long-form file whose columns are not unique_id/ds/y had no CLI spelling: --time-col named the
     wide time column only, and the file was refused as wide form. Now --id-col/--value-col (with

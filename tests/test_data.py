@@ -633,6 +633,41 @@ def test_long_form_fill_before_a_series_first_row_zero_fills_and_ffill_cannot():
                                    "imputed_values": 3}
 
 
+def test_long_form_zero_fill_after_a_series_last_row_warns_and_keeps_the_zeros(tmp_path):
+    """fill='zero' sets a series' cells after its last row to 0, as documented, but a store closed for
+    good then sold nothing ever after: that had been done silently. One warning now names each such
+    series, how many cells, after which time and row, and what to do instead; the values are those
+    zeros still. A gap inside a series and the cells before its first row are no warning."""
+    long = _stores([3])
+    long = long[~((long["store"] == "b") & (long["day"] >= pd.Timestamp("2024-01-07")))]  # b closes
+    path = write_csv(tmp_path, long)
+    kw = dict(id_col="store", time_col="day", value_col="sales")
+    with pytest.warns(UserWarning) as record:
+        df = read_series(path, fill="zero", **kw)
+    assert [str(w.message) for w in record] == [
+        "data.csv: fill='zero' set 2 cells to 0 after the last row of their series, through 2024-01-08 "
+        "00:00:00: series 'b': 2 cells after its last row at 2024-01-06 00:00:00 (row 12 (line 14)). If a "
+        "series ended there (a store closed for good) rather than had nothing at those times, the zeros "
+        "are made up and a model learns and forecasts from them: trim the data to end where the series "
+        "ends, leave the series out (columns=[...] listing the others), or fill those cells another way "
+        "(fill='ffill' carries its last value on; fill='interpolate' leaves them to impute=)"]
+    assert record[0].filename == __file__  # the caller's line
+    assert df["b"].tolist() == [0.0, 2.0, 4.0, 0.0, 8.0, 10.0, 0.0, 0.0]  # the values as before
+    assert df.attrs["repairs"] == {"fill": "zero", "filled_rows": 0, "filled_values": 3}
+    assert pd.read_csv(path).iloc[12].tolist() == ["b", "2024-01-06", 10.0]  # the row named
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a gap inside b, or b opening late: zeros, no warning
+        assert read_series(_stores([3]), fill="zero", **kw)["b"].tolist()[3] == 0.0
+        assert read_series(_stores([], b_from=3), fill="zero", **kw)["b"].tolist()[:3] == [0.0] * 3
+        assert read_series(long, fill="ffill", **kw)["b"].tolist()[-2:] == [10.0, 10.0]
+    shut = pd.concat([long] + [_stores([], n=8).query("store == 'b'").assign(store=f"s{k}").iloc[: 7 - k]
+                               for k in range(6)])  # seven series end early: five named, then a count
+    with pytest.warns(UserWarning, match=r"set 23 cells to 0 .*: series 'b': 2 cells .*, series 's3': "
+                                         r"4 cells after its last row at 2024-01-04 00:00:00 \(row 34\), "
+                                         r"\.\.\. \(7 in all\)\. If a series"):
+        read_series(shut, fill="zero", **kw)
+
+
 def test_long_form_fill_leaves_a_row_with_an_empty_value_to_impute():
     long = _stores([3])
     long.loc[(long["store"] == "b") & (long["day"] == "2024-01-06"), "sales"] = np.nan  # a row, no value

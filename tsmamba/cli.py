@@ -997,6 +997,11 @@ _CLI_WORDING = (
     ("so give impute= or keep only the span they share; read_panel keeps series with different spans "
      "apart for your own use", "so give --impute, or keep only the span they share in the file"),
     (". Drop them with columns=[...]", ". Leave them out with --columns listing the others"),
+    ("fill='zero' set ", "--fill zero set "),  # the zeros after a long-form series' last row
+    ("leave the series out (columns=[...] listing the others)", "leave the series out (--columns listing "
+     "the others)"),
+    ("(fill='ffill' carries its last value on; fill='interpolate' leaves them to impute=)",
+     "(--fill ffill carries its last value on; --fill interpolate leaves them to --impute)"),
     ("(impute='ffill' fills a series' leading values backwards; impute='interpolate' and "
      "fill='interpolate' read the next value)",
      "(--impute ffill fills a series' leading values backwards; --impute interpolate and "

@@ -1993,6 +1993,8 @@ def _validate(
             notes.append(text)
     elif fill is not None and rows.ndim == 2 and (rows == _ABSENT).any():  # long form: a series' missing rows
         times, values, rows, source = _filled(times, grid, values, rows, fill, repairs)
+    if fill == "zero" and rows.ndim == 2 and "fill" in repairs:
+        _warn_zeros_after_last_rows(times, rows, names, origin)
 
     # NaN / inf
     finite = np.isfinite(values)
@@ -2174,6 +2176,35 @@ def _filled(
         made = no_row & np.isfinite(values)
         source[made] = _next_finite(np.isfinite(values) & ~no_row)[made]
     return times, values, rows, source
+
+
+def _warn_zeros_after_last_rows(
+    times: pd.DatetimeIndex, rows: np.ndarray, names: list[str], origin: _Origin
+) -> None:
+    """Long form, fill="zero": one warning naming the series whose cells after their last row it
+    set to 0 (how many, after which time and row). As documented, and right for a store that sold
+    nothing on days with no row; but a series that ended there (a store closed for good) had been
+    given made-up zeros silently, which a model learns and forecasts from."""
+    present = rows >= 0  # (T, C): the cells a row of the source gave (a filled one's row is < 0)
+    after = np.argmax(present[::-1], axis=0)  # per series: the cells after its last row
+    ended = np.flatnonzero(present.any(axis=0) & (after > 0))
+    if not len(ended):
+        return
+    shown = []
+    for j in ended[:_SHOW]:
+        last = len(times) - 1 - int(after[j])
+        shown.append(f"series {names[j]!r}: {plural(int(after[j]), 'cell')} after its last row at "
+                     f"{_fmt_ts(times[last])} ({origin.row(_source_row(rows, last, j))})")
+    warnings.warn(
+        f"{origin.prefix()}fill='zero' set {plural(int(after[ended].sum()), 'cell')} to 0 after the last "
+        f"row of their series, through {_fmt_ts(times[-1])}: {_and_more(shown, len(ended))}. If a series "
+        "ended there (a store closed for good) rather than had nothing at those times, the zeros are "
+        "made up and a model learns and forecasts from them: trim the data to end where the series "
+        "ends, leave the series out (columns=[...] listing the others), or fill those cells another way "
+        "(fill='ffill' carries its last value on; fill='interpolate' leaves them to impute=)",
+        UserWarning,
+        stacklevel=4,
+    )
 
 
 def _fill_gaps(
