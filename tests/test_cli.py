@@ -328,8 +328,10 @@ def test_long_form_hints_name_the_flags(tmp_path, capsys):
     err = capsys.readouterr().err
     assert ("the column(s) ['promo'] are not read (the command line reads one value per series and time)"
             in err)
-    assert err.strip().splitlines()[-1].endswith("so give --impute, or keep only the span they share in the "
-                                                 "file)"), err
+    assert err.strip().splitlines()[-1].endswith(  # fill= fills such cells too: named with the flags
+        "so give --fill (--fill zero fills every such cell, where no row means nothing happened, e.g. a "
+        "store closed that day; --fill ffill those after the series' first value, --fill interpolate those "
+        "between two of its values) or --impute, or keep only the span they share in the file)"), err
     for python_only in ("impute=", "read_panel", "columns=["):
         assert python_only not in err, err
 
@@ -350,6 +352,33 @@ def test_the_zeros_after_a_long_form_series_last_row_are_named_with_the_flags(tm
             "ffill carries its last value on; --fill interpolate leaves them to --impute)") in text, text
     for python_only in ("fill=", "impute=", "columns=["):
         assert python_only not in text, text
+
+
+def test_the_long_form_no_row_hint_after_a_fill_names_the_flags():
+    """After --fill ffill or interpolate, the cells they cannot fill are named with --impute and --fill
+    zero (they had been told impute=)."""
+    from tsmamba.data import read_series
+    from tsmamba.errors import DataValidationError
+
+    hours = pd.date_range("2021-01-01", periods=6, freq="h")
+    long = pd.concat([pd.DataFrame({"unique_id": "a", "ds": hours, "y": np.arange(6.0)}),
+                      pd.DataFrame({"unique_id": "b", "ds": hours[2:4], "y": [1.0, 2.0]})])
+    for fill, cli_advice in (
+        ("ffill", "which --fill ffill cannot fill: a model reads its series on one grid, so give --impute as "
+                  "well (--impute ffill fills them backwards from that first value), --fill zero if no row "
+                  "means nothing happened (a store not yet open), or keep only the span they share in the "
+                  "file)"),
+        ("interpolate", "which --fill interpolate cannot fill: a model reads its series on one grid, so give "
+                        "--impute as well (--impute interpolate holds the nearest value), --fill zero if no "
+                        "row means nothing happened (a store not yet open, or closed), or keep only the span "
+                        "they share in the file)"),
+    ):
+        with pytest.raises(DataValidationError) as err:
+            read_series(long, fill=fill)
+        text = cli._cli_wording(str(err.value))
+        assert text.endswith(cli_advice), text
+        for python_only in ("fill=", "impute=", "read_panel"):
+            assert python_only not in text, text
 
 
 def test_long_form_with_other_column_names_is_read_with_id_and_value_col_flags(tmp_path, capsys):

@@ -633,6 +633,45 @@ def test_long_form_fill_before_a_series_first_row_zero_fills_and_ffill_cannot():
                                    "imputed_values": 3}
 
 
+def test_long_form_no_row_hint_names_the_fill_or_impute_that_fills_it():
+    """The hint on a NaN where a long-form series has no row had named impute= only, where fill= fills
+    such cells too: without fill= it names the three fills and what each fills; after a fill= that
+    left some (before the series' first value, and after its last for 'interpolate') it says so and
+    names impute= and fill='zero'. Each piece of advice, followed, reads the data."""
+    long = _stores([6], b_from=2, n=8)
+    long = long[~((long["store"] == "b") & (long["day"] == pd.Timestamp("2024-01-08")))]  # b: days 2-5
+    kw = dict(id_col="store", time_col="day", value_col="sales")
+    tail = (", or keep only the span they share; read_panel keeps series with different spans apart for "
+            "your own use)")
+    advice = {
+        None: "(a NaN where a series has no row at that time: a model reads its series on one grid, so give "
+              "fill= (fill='zero' fills every such cell, where no row means nothing happened, e.g. a store "
+              "closed that day; fill='ffill' those after the series' first value, fill='interpolate' those "
+              "between two of its values) or impute=" + tail,
+        "ffill": "(a NaN where a series has no row at a time before its first value, which fill='ffill' "
+                 "cannot fill: a model reads its series on one grid, so give impute= as well (impute='ffill' "
+                 "fills them backwards from that first value), fill='zero' if no row means nothing happened "
+                 "(a store not yet open)" + tail,
+        "interpolate": "(a NaN where a series has no row at a time before its first value or after its "
+                       "last, which fill='interpolate' cannot fill: a model reads its series on one grid, "
+                       "so give impute= as well (impute='interpolate' holds the nearest value), "
+                       "fill='zero' if no row means nothing happened (a store not yet open, or "
+                       "closed)" + tail,
+    }
+    for fill, nan in ((None, 4), ("ffill", 2), ("interpolate", 4)):
+        with pytest.raises(DataValidationError) as err:
+            read_series(long, fill=fill, **kw)
+        assert str(err.value).startswith(f"frame: non-finite values: column 'b': {nan} NaN, first at "
+                                         "2024-01-01 00:00:00 (no row for this series at that time)")
+        assert str(err.value).endswith(advice[fill]), str(err.value)
+    with pytest.warns(UserWarning, match="fill='zero' set 2 cells to 0"):  # after b's last row (day 5)
+        assert read_series(long, fill="zero", **kw)["b"].tolist() == [0.0, 0.0, 4.0, 6.0, 8.0, 10.0, 0.0, 0.0]
+    assert read_series(long, fill="ffill", impute="ffill", **kw)["b"].tolist() == [4.0, 4.0, 4.0, 6.0, 8.0,
+                                                                                   10.0, 10.0, 10.0]
+    assert read_series(long, fill="interpolate", impute="interpolate", **kw)["b"].tolist()[-3:] == [10.0] * 3
+    assert read_series(long, impute="zero", **kw).attrs["repairs"] == {"impute": "zero", "imputed_values": 4}
+
+
 def test_long_form_zero_fill_after_a_series_last_row_warns_and_keeps_the_zeros(tmp_path):
     """fill='zero' sets a series' cells after its last row to 0, as documented, but a store closed for
     good then sold nothing ever after: that had been done silently. One warning now names each such

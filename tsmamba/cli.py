@@ -994,8 +994,19 @@ _CLI_WORDING = (
     ("pass encoding='utf-16'", "pass --encoding utf-16"),
     ("leave them out with columns=[...] listing the channels to use",
      "leave them out with --columns listing the channels to use"),
-    ("so give impute= or keep only the span they share; read_panel keeps series with different spans "
-     "apart for your own use", "so give --impute, or keep only the span they share in the file"),
+    # a NaN where a long-form series has no row: the fill= or impute= that fills it
+    ("so give fill= (fill='zero' fills every such cell", "so give --fill (--fill zero fills every such cell"),
+    ("; fill='ffill' those after the series' first value, fill='interpolate' those between two of its "
+     "values) or impute=", "; --fill ffill those after the series' first value, --fill interpolate those "
+     "between two of its values) or --impute"),
+    ("which fill='ffill' cannot fill", "which --fill ffill cannot fill"),
+    ("which fill='interpolate' cannot fill", "which --fill interpolate cannot fill"),
+    ("so give impute= as well (impute='ffill' fills them backwards",
+     "so give --impute as well (--impute ffill fills them backwards"),
+    ("so give impute= as well (impute='interpolate' holds", "so give --impute as well (--impute interpolate "
+     "holds"),
+    ("fill='zero' if no row means nothing happened", "--fill zero if no row means nothing happened"),
+    ("; read_panel keeps series with different spans apart for your own use", " in the file"),
     (". Drop them with columns=[...]", ". Leave them out with --columns listing the others"),
     ("fill='zero' set ", "--fill zero set "),  # the zeros after a long-form series' last row
     ("leave the series out (columns=[...] listing the others)", "leave the series out (--columns listing "

@@ -2001,7 +2001,7 @@ def _validate(
     if not finite.all():
         if impute is None:
             raise DataValidationError(
-                _nonfinite_report(values, finite, names, times, rows, origin)
+                _nonfinite_report(values, finite, names, times, rows, origin, fill)
             )
         source = _imputed_sources(source, finite, impute)
         trailing = _trailing_blank_rows(values)
@@ -2244,6 +2244,7 @@ def _nonfinite_report(
     times: pd.DatetimeIndex,
     rows: np.ndarray,
     origin: _Origin,
+    fill: str | None = None,
 ) -> str:
     parts = []
     bad_cols = np.flatnonzero(~finite.all(axis=0))
@@ -2279,13 +2280,29 @@ def _nonfinite_report(
             f"{'hold' if len(empty) > 1 else 'holds'} no value in any row: "
             "leave them out with columns=[...] listing the channels to use"
         )
-    if rows.ndim == 2 and (rows[~finite] == _ABSENT).any():  # long form
-        text += (
-            " (a NaN where a series has no row at that time: a model reads its series on one "
-            "grid, so give impute= or keep only the span they share; read_panel keeps series with "
-            "different spans apart for your own use)"
-        )
+    if rows.ndim == 2 and (rows[~finite] == _ABSENT).any():  # long form: fill= fills such cells, impute= too
+        advice = _ABSENT_ADVICE.get(fill, _ABSENT_ADVICE[None])
+        text += (f" ({advice}, or keep only the span they share; read_panel keeps series with different "
+                 "spans apart for your own use)")
     return text
+
+
+# long form: the fill= or impute= that fills a NaN where a series has no row, by the fill= that
+# left it (fill="zero" leaves none)
+_ABSENT_ADVICE = {
+    None: "a NaN where a series has no row at that time: a model reads its series on one grid, so give "
+          "fill= (fill='zero' fills every such cell, where no row means nothing happened, e.g. a store "
+          "closed that day; fill='ffill' those after the series' first value, fill='interpolate' those "
+          "between two of its values) or impute=",
+    "ffill": "a NaN where a series has no row at a time before its first value, which fill='ffill' "
+             "cannot fill: a model reads its series on one grid, so give impute= as well (impute='ffill' "
+             "fills them backwards from that first value), fill='zero' if no row means nothing happened "
+             "(a store not yet open)",
+    "interpolate": "a NaN where a series has no row at a time before its first value or after its last, "
+                   "which fill='interpolate' cannot fill: a model reads its series on one grid, so give "
+                   "impute= as well (impute='interpolate' holds the nearest value), fill='zero' if no row "
+                   "means nothing happened (a store not yet open, or closed)",
+}
 
 
 def _next_finite(finite: np.ndarray) -> np.ndarray:
