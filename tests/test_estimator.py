@@ -2168,6 +2168,25 @@ def test_a_channel_called_date_beside_a_named_index_fits_and_forecasts(series):
     assert list(est.predict(frame).columns) == est.columns_
 
 
+def test_a_time_column_labelled_by_a_number_is_read_again_by_its_name_as_text(series):
+    """read_csv(header=None) labels the columns 0, 1, ...: a fit with time_col=0 read the time,
+    but the model's time column is named "0" (as channels are), and predict on the same frame
+    said "time column '0' not found; the columns are ['0', ...] (did you mean '0'?)", or with
+    time_col=0 called column '0' unexpected. A time_col that is no column's label had raised
+    AttributeError ('int' object has no attribute 'strip'), a list TypeError (unhashable)."""
+    raw = series.reset_index().set_axis(range(series.shape[1] + 1), axis=1)
+    est = TSMambaForecaster(**{**TINY, "max_epochs": 1}).fit(raw, time_col=0)
+    assert est.columns_ == ["1", "2", "3"] and est.index_.name == "0"
+    expected = est.predict()
+    for time_col in (None, 0, "0"):
+        pd.testing.assert_frame_equal(est.predict(raw, time_col=time_col), expected)
+    np.testing.assert_array_equal(est.forecast_origins(raw, [len(raw) - 1], time_col=0)[0], expected)
+    with pytest.raises(DataValidationError, match=r"time column 9 not found; the columns are \['0', '1'"):
+        est.fit(raw, time_col=9)
+    with pytest.raises(ConfigError, match=r"time_col must be the name of one column, got \['date'\]"):
+        est.fit(series.reset_index(), time_col=["date"])
+
+
 def test_a_constant_channel_is_named_once_by_fit(series):
     """The reader and the scaler both named it; the linear baseline's scaler a third time."""
     import warnings

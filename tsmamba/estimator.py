@@ -520,7 +520,7 @@ class TSMambaForecaster(BaseEstimator):
         """Why a wide frame's columns ``present`` (its ``time_col`` aside) are not the fitted
         channels, or None when they are."""
         missing = [c for c in self.columns_ if c not in present]  # in a "date" column too
-        extra = [c for c in present if c not in self.columns_ and c != time_col]
+        extra = [c for c in present if c not in self.columns_ and c != str(time_col)]  # as text, as present
         if not missing and not extra:
             return None
         return (f"the frame's columns differ from those the model was fitted on: "
