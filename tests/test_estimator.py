@@ -1536,6 +1536,29 @@ def test_prediction_frames_and_val_df_must_match_the_training_rows(fitted, serie
     assert est.history_["best_val_loss"] is not None
 
 
+def test_val_dfs_read_errors_name_val_df(series, tmp_path):
+    """read_series calls every frame "frame": a NaN in val_df was reported as "frame: ... (row 5)",
+    as one in df would be, and its missing channel as a "requested column" the caller had not
+    requested (df's channels, which val_df is read for)."""
+    est = TSMambaForecaster(**TINY)
+    train, val = series.iloc[:300], series.iloc[300:]
+    with pytest.raises(DataValidationError, match=r"^val_df: df's channels not found: 'c0'; available "
+                                                  r"columns: 'c1', 'c2'"):
+        est.fit(train, val_df=val.drop(columns="c0"))
+    gap = val.copy()
+    gap.iloc[5, 1] = np.nan
+    with pytest.raises(DataValidationError, match=r"^val_df: non-finite values: column 'c1': 1 NaN, first at "
+                                                  r"2016-07-13 17:00:00 \(row 5\)"):
+        est.fit(train, val_df=gap)
+    with pytest.raises(DataValidationError, match=r"^val_df: expected a DataFrame or the path of a CSV file, "
+                                                  r"got list"):
+        est.fit(train, val_df=[1.0])
+    val.drop(columns="c0").to_csv(tmp_path / "val.csv")
+    with pytest.raises(DataValidationError, match=r"^val.csv: df's channels not found: 'c0'"):
+        est.fit(train, val_df=tmp_path / "val.csv")
+    assert not hasattr(est, "network_")
+
+
 def test_forecast_origins_checks_the_index_and_takes_no_windows(fitted, series):
     values = series.to_numpy()
     with pytest.raises(DataValidationError, match="index has 399 timestamps for 400 rows"):
