@@ -1536,6 +1536,29 @@ def test_prediction_frames_and_val_df_must_match_the_training_rows(fitted, serie
     assert est.history_["best_val_loss"] is not None
 
 
+def test_val_dfs_read_errors_name_val_df(series, tmp_path):
+    """read_series calls every frame "frame": a NaN in val_df was reported as "frame: ... (row 5)",
+    as one in df would be, and its missing channel as a "requested column" the caller had not
+    requested (df's channels, which val_df is read for)."""
+    est = TSMambaForecaster(**TINY)
+    train, val = series.iloc[:300], series.iloc[300:]
+    with pytest.raises(DataValidationError, match=r"^val_df: df's channels not found: 'c0'; available "
+                                                  r"columns: 'c1', 'c2'"):
+        est.fit(train, val_df=val.drop(columns="c0"))
+    gap = val.copy()
+    gap.iloc[5, 1] = np.nan
+    with pytest.raises(DataValidationError, match=r"^val_df: non-finite values: column 'c1': 1 NaN, first at "
+                                                  r"2016-07-13 17:00:00 \(row 5\)"):
+        est.fit(train, val_df=gap)
+    with pytest.raises(DataValidationError, match=r"^val_df: expected a DataFrame or the path of a CSV file, "
+                                                  r"got list"):
+        est.fit(train, val_df=[1.0])
+    val.drop(columns="c0").to_csv(tmp_path / "val.csv")
+    with pytest.raises(DataValidationError, match=r"^val.csv: df's channels not found: 'c0'"):
+        est.fit(train, val_df=tmp_path / "val.csv")
+    assert not hasattr(est, "network_")
+
+
 def test_forecast_origins_checks_the_index_and_takes_no_windows(fitted, series):
     values = series.to_numpy()
     with pytest.raises(DataValidationError, match="index has 399 timestamps for 400 rows"):
@@ -2166,6 +2189,25 @@ def test_a_channel_called_date_beside_a_named_index_fits_and_forecasts(series):
     est = TSMambaForecaster(**{**TINY, "max_epochs": 1}).fit(frame)
     assert est.columns_ == [*series.columns, "date"]
     assert list(est.predict(frame).columns) == est.columns_
+
+
+def test_a_time_column_labelled_by_a_number_is_read_again_by_its_name_as_text(series):
+    """read_csv(header=None) labels the columns 0, 1, ...: a fit with time_col=0 read the time,
+    but the model's time column is named "0" (as channels are), and predict on the same frame
+    said "time column '0' not found; the columns are ['0', ...] (did you mean '0'?)", or with
+    time_col=0 called column '0' unexpected. A time_col that is no column's label had raised
+    AttributeError ('int' object has no attribute 'strip'), a list TypeError (unhashable)."""
+    raw = series.reset_index().set_axis(range(series.shape[1] + 1), axis=1)
+    est = TSMambaForecaster(**{**TINY, "max_epochs": 1}).fit(raw, time_col=0)
+    assert est.columns_ == ["1", "2", "3"] and est.index_.name == "0"
+    expected = est.predict()
+    for time_col in (None, 0, "0"):
+        pd.testing.assert_frame_equal(est.predict(raw, time_col=time_col), expected)
+    np.testing.assert_array_equal(est.forecast_origins(raw, [len(raw) - 1], time_col=0)[0], expected)
+    with pytest.raises(DataValidationError, match=r"time column 9 not found; the columns are \['0', '1'"):
+        est.fit(raw, time_col=9)
+    with pytest.raises(ConfigError, match=r"time_col must be the name of one column, got \['date'\]"):
+        est.fit(series.reset_index(), time_col=["date"])
 
 
 def test_a_constant_channel_is_named_once_by_fit(series):

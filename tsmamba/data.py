@@ -28,7 +28,7 @@ import warnings
 import zipfile
 import zlib
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from numbers import Integral
@@ -1352,7 +1352,15 @@ def _series_ids(col: pd.Series, name: str, origin: _Origin) -> np.ndarray:
 def _split_time(
     frame: pd.DataFrame, time_col: str | None, origin: _Origin, *, implicit_index: bool
 ) -> tuple[Any, pd.DataFrame, str]:
-    """(raw time values, the other columns, name of the time axis)."""
+    """(raw time values, the other columns, name of the time axis). ``time_col`` is matched as
+    text, as channels are: the time column ``0`` of ``read_csv(header=None)`` is named ``"0"``
+    (the read frame's index, and so the fitted model's), and read again by that name."""
+    if time_col is not None:
+        if not isinstance(time_col, Hashable):  # a list had raised TypeError: unhashable type
+            raise ConfigError(f"time_col must be the name of one column, got {time_col!r}")
+        if time_col not in frame.columns:  # a label 0 for "0" (as channels are matched), or "0" for 0
+            same = [c for c in frame.columns if str(c) == str(time_col)]
+            time_col = same[0] if len(same) == 1 else time_col
     if time_col is not None and time_col in frame.columns:
         column, rest = frame[time_col], frame.drop(columns=[time_col])
         if implicit_index and isinstance(frame.index, pd.DatetimeIndex):
@@ -1382,7 +1390,7 @@ def _split_time(
             f"{origin.prefix()}the frame has no DatetimeIndex; pass time_col= naming its time "
             f"column (columns: {cols})"
         )
-    near = [c for c in cols if c.strip().casefold() == time_col.strip().casefold()]  # 'Date', ' date'
+    near = [c for c in cols if c.strip().casefold() == str(time_col).strip().casefold()]  # 'Date', ' date'
     hint = f" (did you mean {near[0]!r}? names are matched exactly, in case and spaces)" if near else ""
     raise DataValidationError(f"{origin.prefix()}time column {time_col!r} not found; the columns are "
                               f"{cols}{hint}. {TIME_COL_ADVICE}")

@@ -520,7 +520,7 @@ class TSMambaForecaster(BaseEstimator):
         """Why a wide frame's columns ``present`` (its ``time_col`` aside) are not the fitted
         channels, or None when they are."""
         missing = [c for c in self.columns_ if c not in present]  # in a "date" column too
-        extra = [c for c in present if c not in self.columns_ and c != time_col]
+        extra = [c for c in present if c not in self.columns_ and c != str(time_col)]  # as text, as present
         if not missing and not extra:
             return None
         return (f"the frame's columns differ from those the model was fitted on: "
@@ -744,7 +744,10 @@ class TSMambaForecaster(BaseEstimator):
 
         freq = frame.index.freqstr if frame.index.freq is not None else infer_freq(frame.index)
         if val_df is not None:
-            val_frame = self._read(val_df, time_col, list(frame.columns), freq, index.tz)
+            try:
+                val_frame = self._read(val_df, time_col, list(frame.columns), freq, index.tz)
+            except DataValidationError as exc:
+                raise DataValidationError(_as_val_df(str(exc), val_df)) from None
             _check_continues(index, val_frame.index, freq)
             if len(val_frame) < H:  # its windows' contexts come from df's last rows; targets from it
                 raise DataValidationError(
@@ -1606,6 +1609,16 @@ def _freq_of(index: pd.DatetimeIndex) -> str | None:
 def _same_freq(a: str | None, b: str | None) -> bool:
     """Whether two frequency aliases are the same step ("h" and "60min" are); unknown: True."""
     return not (a and b) or to_offset(a) == to_offset(b)
+
+
+def _as_val_df(message: str, val_df: Any) -> str:
+    """A read error of ``val_df`` named so: read_series calls a frame "frame", as it called df's
+    (a NaN at "frame: ... (row 5)" was in either), and the channels of df that it reads val_df
+    for "requested columns". A file is named by its name already."""
+    message = message.replace("requested columns not found: ", "df's channels not found: ", 1)
+    if isinstance(val_df, (str, os.PathLike)):
+        return message
+    return f"val_df: {message.removeprefix('frame: ')}"
 
 
 def _check_continues(index: pd.DatetimeIndex, val_index: pd.DatetimeIndex, freq: str | None) -> None:
