@@ -1169,6 +1169,155 @@ def test_the_ltsf_protocol_records_repairs_and_names_those_its_test_windows_read
     assert after.n_windows == 2880 - 3 + 1  # test rows 11520..14399, contexts from 8 rows before
 
 
+def _stores_read(n_days: int = 100, b_opens: int = 40, b_closed: tuple[int, ...] = (50, 51, 70, 71, 72),
+                 **read) -> pd.DataFrame:
+    """Long form, daily: store a every day, with an empty value on day 80; store b opens on day
+    ``b_opens`` and has no row on the days ``b_closed``; read with fill='zero', impute='zero'."""
+    from tsmamba.data import read_series
+
+    days = pd.date_range("2021-01-01", periods=n_days, freq="D")
+    t = np.arange(n_days, dtype=float)
+    a = pd.DataFrame({"store": "a", "day": days, "sales": 10 + np.sin(t / 3)})
+    a.loc[80, "sales"] = np.nan
+    keep = [d for d in range(b_opens, n_days) if d not in b_closed]
+    b = pd.DataFrame({"store": "b", "day": days[keep], "sales": 50 + 4 * np.cos(t[keep] / 4)})
+    kw = dict(id_col="store", time_col="day", value_col="sales", fill="zero", impute="zero") | read
+    return read_series(pd.concat([a, b], ignore_index=True), **kw)
+
+
+def _observed_rows(n_days: int, b_opens: int, b_closed: tuple[int, ...]) -> np.ndarray:
+    """(T, 2): the cells of :func:`_stores_read` that the file gives a value, worked out by hand."""
+    observed = np.ones((n_days, 2), dtype=bool)
+    observed[80, 0] = False
+    observed[:b_opens, 1] = False
+    observed[list(b_closed), 1] = False
+    return observed
+
+
+def test_cells_read_series_made_up_are_scored_by_no_metric_for_model_and_baselines_alike(tmp_path):
+    """A store not yet open (and closed days) zero-filled by fill=, and an empty value imputed: the
+    backtest had scored every model against those zeros, never observed, and scaled MASE by their
+    jumps. Now each model and baseline is scored on the observed cells alone, exactly as if the
+    made-up ones were missing, MASE's scale leaves them out too, and the report counts them."""
+    from tsmamba.metrics import mase_scale, score
+
+    closed = (50, 51, 70, 71, 72)
+    df = _stores_read(b_closed=closed)
+    observed = _observed_rows(100, 40, closed)
+    result = backtest(LastValueForecaster(horizon=4), df, start=60, baselines=True)
+    targets = np.arange(60, 96)[:, None] + np.arange(1, 5)  # (36, 4) target rows
+    y = result.arrays["y"]
+    seen = observed[targets]  # (36, 4, 2)
+    values = df.to_numpy()
+    scale = mase_scale(np.where(observed, values, np.nan)[:61], 7)  # training rows 0..60, weekly lag
+    assert np.isfinite(scale).all()
+    assert sorted(result.scores) == ["last_value", "linear", "seasonal_naive", "tsmamba"]
+    for name, scores in result.scores.items():  # the same cells for every model: a fair comparison
+        column = "yhat" if name == "tsmamba" else f"yhat_{name}"
+        expected = score(np.where(seen, y, np.nan), result.arrays[column], scale=scale, channels=["a", "b"])
+        assert json.dumps(scores) == json.dumps(expected), name  # the very floats
+    assert result.config["unscored"] == {
+        "why": "filled or imputed by read_series (attrs['repairs']): never observed, so never scored",
+        "target_cells": 4 + 3 * 4, "of": 36 * 4 * 2, "per_channel": {"a": 4, "b": 12},
+        "windows_without_target": 0, "mase_scale_cells": 40 + 2, "mase_unscaled": []}
+    assert result.report()["config"]["unscored"]["target_cells"] == 16  # in metrics.json
+    np.testing.assert_array_equal(result.arrays["observed"], seen)
+    path = result.to_csv(tmp_path / "forecasts.csv")
+    back = read_forecasts(path)
+    assert back["observed"].dtype == bool and (~back["observed"]).sum() == 16
+    mine = back[back["observed"]]  # the scores, recomputed from the file's scored rows
+    assert np.isclose(np.abs(mine["y"] - mine["yhat"]).mean(), result.scores["tsmamba"]["overall"]["mae"],
+                      rtol=1e-12, atol=0)
+
+
+def test_scores_of_data_read_without_repairs_stay_bit_identical():
+    """Frames without repairs score through the same arithmetic as before the mask existed: these
+    are the scores (model and the two naive baselines; the linear one's ridge solve may differ in
+    the last place across BLAS builds) recorded before it, as a digest of their exact floats."""
+    import hashlib
+
+    index = pd.date_range("2021-01-01", periods=120, freq="h", name="date")
+    t = np.arange(120.0)
+    rng = np.random.default_rng(7)
+    values = np.column_stack([np.sin(t / 4) + 0.1 * rng.standard_normal(120),
+                              5 + np.cos(t / 7) + 0.2 * rng.standard_normal(120)])
+    frame = pd.DataFrame(values, index=index, columns=["a", "b"])
+    result = backtest(LastValueForecaster(horizon=4, bias=0.25), frame, start=60, stride=3, baselines=True)
+    scores = {k: v for k, v in result.scores.items() if k != "linear"}
+    digest = hashlib.sha256(json.dumps(scores, sort_keys=True).encode()).hexdigest()
+    assert digest == "05c2f76fd9471320d2eabdf4917b4d95bc60d9f59b9e26c464e6f9e337eae314"
+    assert scores["tsmamba"]["overall"]["mse"] == 0.25875582321488394
+    assert result.config["unscored"] is None  # nothing repaired, nothing left out
+    assert "observed" not in result.forecasts.columns and "observed" not in result.arrays
+
+
+def test_windows_and_channels_without_an_observed_target_score_nothing_without_a_crash():
+    """A window whose targets were all filled, a channel never observed in the scored rows, and
+    every target made up: the first scores nothing (counted) while the pooled scores average the
+    rest; the second's per-channel scores are NaN (warned of) and the overall ones are the other
+    channel's; the last warns and scores NaN everywhere, with no crash."""
+    from tsmamba.data import read_series
+
+    gap = ramp(80).drop(ramp(80).index[60:66])  # six hours missing, every channel
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # no channel or window is all made up: no warning
+        result = backtest(LastValueForecaster(horizon=3), read_series(gap, fill="zero"), start=50,
+                          baselines=False)
+    assert result.config["unscored"]["windows_without_target"] == 4  # origins 59..62: targets in the gap
+    assert result.config["unscored"]["target_cells"] == 6 * 3 * 2
+    assert all(math.isfinite(v) for v in result.scores["tsmamba"]["overall"].values())
+    assert all(math.isfinite(step["mae"]) for step in result.scores["tsmamba"]["per_step"])
+
+    late = _stores_read(b_opens=97, b_closed=())  # b opens after the last target of these windows
+    with pytest.warns(UserWarning, match=r"every target cell of channel\(s\) \['b'\] was filled or imputed"):
+        result = backtest(LastValueForecaster(horizon=4), late, start=60, n_windows=5, baselines=False)
+    per_channel = result.scores["tsmamba"]["per_channel"]
+    assert all(math.isnan(v) for v in per_channel["b"].values())
+    for metric in ("mse", "mae", "smape"):
+        assert result.scores["tsmamba"]["overall"][metric] == per_channel["a"][metric]
+
+    blank = ramp(80)
+    blank.iloc[50:60] = np.nan  # both channels, imputed
+    with pytest.warns(UserWarning, match=r"every target cell of the 3 windows was filled or imputed"):
+        result = backtest(LastValueForecaster(horizon=3), read_series(blank, impute="zero"), start=49,
+                          n_windows=3, baselines=True)
+    assert all(math.isnan(v) for scores in result.scores.values() for v in scores["overall"].values())
+    assert result.config["unscored"]["windows_without_target"] == 3
+    assert all(v is None for gains in result.summary["improvement_pct"].values() for v in gains.values())
+
+
+def test_the_ltsf_protocol_leaves_out_the_cells_of_a_repaired_frame():
+    """backtest_ltsf of a frame read with impute=: its made-up test cells are scored by no model,
+    and its made-up train cells are left out of the MASE scale; a frame without repairs (as every
+    published benchmark file is) has nothing left out."""
+    from tsmamba.data import prepare_ltsf, read_series
+    from tsmamba.metrics import mase_scale, score
+
+    raw = ramp(400)
+    raw.iloc[330:336, 1] = np.nan  # in the test split's targets
+    raw.iloc[100:104, 0] = np.nan  # in the train split (rows 0..279)
+    frame = read_series(raw, impute="zero")
+    result = backtest_ltsf(dict(TINY, max_epochs=1), frame, 8, 3, baselines=True, max_forecast_rows=0)
+    observed = ~np.isnan(raw.to_numpy())
+    (train_s, train_e), (test_s, test_e) = result.config["borders"]["train"], result.config["borders"]["test"]
+    assert (train_s, train_e, test_e) == (0, 280, 400) and test_s <= 330 - 8
+    origins = np.arange(test_s + 8 - 1, test_e - 3)
+    seen = observed[origins[:, None] + np.arange(1, 4)]
+    prepared = prepare_ltsf(frame, 8, 3)
+    scale = mase_scale(np.where(observed, prepared.values.astype(np.float64), np.nan)[:train_e], 24)
+    y = result.arrays["y"]
+    for name, scores in result.scores.items():
+        column = "yhat" if name == "tsmamba" else f"yhat_{name}"
+        expected = score(np.where(seen, y, np.nan), result.arrays[column], scale=scale, channels=["c0", "c1"])
+        assert json.dumps(scores) == json.dumps(expected), name
+    unscored = result.config["unscored"]
+    assert (unscored["target_cells"], unscored["per_channel"], unscored["mase_scale_cells"]) == (
+        18, {"c1": 18}, 4)
+    plain = backtest_ltsf(dict(TINY, max_epochs=1), read_series(ramp(400)), 8, 3, baselines=False,
+                          max_forecast_rows=0)
+    assert plain.config["unscored"] is None and "observed" not in plain.arrays
+
+
 def test_a_prefitted_model_is_scored_on_its_own_channels_whatever_the_datas_order():
     """helper-126: a model fitted on channels (c, b, a) and backtested on long-form data (pivoted
     to the ids sorted: a, b, c) had c's forecasts scored against a's values (MAE 9 for a level

@@ -481,6 +481,32 @@ def test_backtest_names_values_made_from_later_rows_and_records_the_repairs(tmp_
     assert config["repairs"] == {"impute": "ffill", "imputed_values": 80, "from_later_rows": {"b": 80}}
 
 
+def test_backtest_says_how_many_target_cells_it_left_out_as_filled(tmp_path, capsys):
+    """A long-form file whose store b opens late, read with --fill zero: the zeros before its first
+    row are no sales anyone observed, so no score counts them (nor MASE's scale, which says why b
+    has none), and the table, --json and metrics.json say how many target cells were left out."""
+    days = pd.date_range("2021-01-01", periods=120, freq="D")
+    a = pd.DataFrame({"day": days, "store": "a", "sales": 10 + np.sin(np.arange(120) / 3)})
+    b = pd.DataFrame({"day": days[95:], "store": "b", "sales": 50 + np.cos(np.arange(95, 120) / 4)})
+    path = tmp_path / "stores.csv"
+    pd.concat([a, b]).to_csv(path, index=False)
+    argv = ["backtest", "--data", str(path), "--time-col", "day", "--id-col", "store", "--value-col", "sales",
+            "--fill", "zero", "--context", "8", "--horizon", "2", "--start", "89", "--stride", "5",
+            "--d-model", "8", "--n-layers", "1", "--max-epochs", "1", "--threads", "1", "--quiet"]
+    # origins 89, 94, ..., 114: b's targets on days 90, 91 (origin 89) and 95.. (observed) -> 2 cells
+    assert cli.main([*argv, "--out", str(tmp_path / "report")]) == 0
+    out = capsys.readouterr().out
+    assert "scores leave out 2 of 24 target cells (b 2): filled or imputed when the data was read" in out, out
+    # b has no observed value in the training rows: not the 'constant over the training rows' it had said
+    assert "MASE leaves out ['b']: their training rows hold no pair of observed values" in out, out
+    assert "constant over the training rows" not in out, out
+    config = json.loads((tmp_path / "report" / "metrics.json").read_text())["config"]
+    assert (config["unscored"]["target_cells"], config["unscored"]["per_channel"]) == (2, {"b": 2})
+    assert cli.main([*argv, "--no-baselines", "--json", "--out", str(tmp_path / "again")]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["config"]["unscored"]["target_cells"] == 2
+
+
 def test_ltsf_reads_and_scales_the_file_once(tmp_path, monkeypatch):
     """It was prepared twice: once to validate it before Lightning loads, once by the backtest."""
     import tsmamba.backtest

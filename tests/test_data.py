@@ -615,7 +615,10 @@ def test_long_form_fill_with_a_day_no_series_has_fills_each_series_on_its_own():
     df = read_series(long, id_col="store", time_col="day", value_col="sales", fill="ffill")
     assert df["b"].tolist() == [0.0, 2.0, 4.0, 4.0, 8.0, 8.0, 12.0, 14.0]
     assert df["a"].tolist() == [10.0, 11.0, 12.0, 13.0, 14.0, 14.0, 16.0, 17.0]
-    assert df.attrs["repairs"] == {"fill": "ffill", "filled_rows": 1, "filled_values": 3}
+    day = [int(t) for t in df.index.as_unit("ns").asi8]
+    assert df.attrs["repairs"] == {"fill": "ffill", "filled_rows": 1, "filled_values": 3,
+                                   "repaired_spans": {"a": [[day[5], day[5], 1]],
+                                                      "b": [[day[3], day[3], 1], [day[5], day[5], 1]]}}
 
 
 def test_long_form_fill_before_a_series_first_row_zero_fills_and_ffill_cannot():
@@ -629,8 +632,9 @@ def test_long_form_fill_before_a_series_first_row_zero_fills_and_ffill_cannot():
             read_series(long, fill=fill, **kw)
     df = read_series(long, fill="ffill", impute="zero", **kw)
     assert df["b"].tolist()[:4] == [0.0, 0.0, 0.0, 6.0]
+    day = [int(t) for t in df.index.as_unit("ns").asi8]
     assert df.attrs["repairs"] == {"fill": "ffill", "filled_rows": 0, "filled_values": 0, "impute": "zero",
-                                   "imputed_values": 3}
+                                   "imputed_values": 3, "repaired_spans": {"b": [[day[0], day[2], 3]]}}
 
 
 def test_long_form_no_row_hint_names_the_fill_or_impute_that_fills_it():
@@ -1132,7 +1136,7 @@ def test_repairs_record_what_was_made_from_later_rows():
     frame = pd.DataFrame({"a": np.arange(200.0), "b": np.arange(200.0)}, index=hours)
     leading = frame.assign(b=np.where(np.arange(200) <= 10, np.nan, frame["b"])).drop(hours[5])
     repairs = read_series(leading, fill="interpolate", impute="interpolate").attrs["repairs"]
-    assert {k: v for k, v in repairs.items() if k != "from_later_spans"} == {
+    assert {k: v for k, v in repairs.items() if k not in ("from_later_spans", "repaired_spans")} == {
         "fill": "interpolate", "filled_rows": 1, "impute": "interpolate", "imputed_values": 11,
         "from_later_rows": {"a": 1, "b": 11}}
     start, last, after, count = repairs["from_later_spans"]["b"][0]
@@ -1142,6 +1146,43 @@ def test_repairs_record_what_was_made_from_later_rows():
     repairs = read_series(trailing, fill="interpolate", impute="ffill").attrs["repairs"]
     assert repairs["from_later_rows"] == {"a": 1} and repairs["imputed_values"] == 50
     assert "repairs" not in read_series(frame).attrs
+
+
+def test_repairs_record_every_filled_and_imputed_cell_so_a_backtest_can_leave_them_out():
+    """attrs['repairs'] had counted the cells fill= and impute= made up but not said which, so a
+    backtest scored forecasts against them (a store not yet open, zero-filled, as if it had sold
+    nothing). repaired_spans names them per column, by time: a slice or a column selection of the
+    frame finds its own, and two frames read alike still join (lists of ints, not arrays)."""
+    from tsmamba.data import repaired_cells
+
+    long = _stores([5], b_from=3)  # store b opens on day 3 and has no row on day 5
+    long.loc[(long["store"] == "a") & (long["day"] == "2024-01-07"), "sales"] = np.nan  # a row, no value
+    kw = dict(id_col="store", time_col="day", value_col="sales")
+    df = read_series(long, fill="ffill", impute="zero", **kw)
+    made = np.zeros((8, 2), dtype=bool)
+    made[6, 0] = True  # a's empty value, imputed
+    made[[0, 1, 2, 5], 1] = True  # b before its first row (imputed) and on day 5 (filled)
+    np.testing.assert_array_equal(repaired_cells(df.attrs["repairs"], df.index, ["a", "b"]), made)
+    day = [int(t) for t in df.index.as_unit("ns").asi8]
+    assert df.attrs["repairs"]["repaired_spans"] == {"a": [[day[6], day[6], 1]],
+                                                     "b": [[day[0], day[2], 3], [day[5], day[5], 1]]}
+    part = df.iloc[2:7][["b"]]  # attrs kept: its cells found by time
+    np.testing.assert_array_equal(repaired_cells(part.attrs["repairs"], part.index, ["b"]), made[2:7, [1]])
+    assert repaired_cells(read_series(long[long["store"] == "a"].fillna(1.0), **kw).attrs.get("repairs"),
+                          df.index, ["a"]) is None  # nothing repaired
+    again = read_series(long, fill="ffill", impute="zero", **kw)
+    assert pd.concat([df, again]).attrs["repairs"] == df.attrs["repairs"]  # arrays had raised ValueError
+
+    hours = pd.date_range("2021-01-01", periods=12, freq="h", tz="Europe/Paris")
+    wide = pd.DataFrame({"x": np.arange(12.0), "y": np.arange(12.0)}, index=hours).drop(hours[[4, 5]])
+    wide.iloc[8, 1] = np.nan  # hour 10 of y
+    read = read_series(wide, fill="interpolate", impute="ffill")
+    made = np.zeros((12, 2), dtype=bool)
+    made[[4, 5]] = True  # the inserted rows, every column
+    made[10, 1] = True
+    np.testing.assert_array_equal(repaired_cells(read.attrs["repairs"], read.index, ["x", "y"]), made)
+    with pytest.raises(DataValidationError, match=r"records repairs \({'imputed_values': 3}\) without"):
+        repaired_cells({"impute": "zero", "imputed_values": 3}, read.index, ["x", "y"])
 
 
 @pytest.mark.parametrize("impute, made, latest", [("ffill", 3, 43), ("zero", 2, 43), ("interpolate", 3, 43)])

@@ -252,7 +252,8 @@ def test_score_in_pieces_equals_score_at_once(monkeypatch: pytest.MonkeyPatch) -
         at_once = score(y, yhat, scale=scale)
         shapes: list[tuple[int, ...]] = []
         pair = metrics_module._pair
-        monkeypatch.setattr(metrics_module, "_pair", lambda a, b: (shapes.append(a.shape), pair(a, b))[1])
+        monkeypatch.setattr(metrics_module, "_pair",
+                            lambda a, b, *mask: (shapes.append(a.shape), pair(a, b, *mask))[1])
         monkeypatch.setattr(metrics_module, "SCORE_PIECE_ELEMENTS", 5 * 4 * 3)  # five windows a piece
         in_pieces = score(y, yhat, scale=scale)
     assert shapes == [(5, 4, 3)] * 4 + [(3, 4, 3)]  # 23 windows: four pieces of five, then three
@@ -463,3 +464,47 @@ def test_score_refuses_repeated_channel_names():
     """Two channels named alike had been merged into one per-channel entry without a word."""
     with pytest.raises(ConfigError, match=r"channel names must be unique, got \['a', 'a'\]"):
         score(Y, YHAT, channels=["a", "a"])
+
+
+def test_masked_cells_count_in_no_metric_nor_in_the_mase_scale(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cells read_series filled or imputed were never observed: a backtest passes them as a mask of
+    False, and they count in no metric (pooled, per channel, per step, in pieces of windows or at
+    once) nor in the MASE scale, exactly as if they were missing; a channel or step left without a
+    cell is NaN while the pooled scores average the cells left (they had been scored as actuals)."""
+    import tsmamba.metrics as metrics_module
+
+    rng = np.random.default_rng(3)
+    y, yhat = rng.normal(size=(9, 4, 3)), rng.normal(size=(9, 4, 3))
+    mask = rng.random(size=y.shape) > 0.3
+    mask[:, :, 2] = False  # a channel never observed
+    mask[:, 3] = False  # a step never observed
+    mask[5] = False  # a window never observed
+    gone = np.where(mask, y, np.nan)  # the reference: what the mask leaves, as missing values
+    train = rng.normal(size=(40, 3))
+    train_mask = rng.random(size=train.shape) > 0.2
+    train_mask[:, 1] = np.arange(40) % 2 == 0  # no observed pair at lag 1
+    with pytest.warns(RuntimeWarning, match=r"channel\(s\) \['1'\] hold no pair of observed values 1 rows"):
+        scale = mase_scale(train, 1, mask=train_mask)
+    assert np.isnan(scale[1])
+    np.testing.assert_array_equal(scale, mase_scale(np.where(train_mask, train, np.nan), 1))
+    scale[1] = 0.7  # a usable scale for every channel, so MASE's mask is what is checked
+    masked = score(y, yhat, scale=scale, mask=mask)
+    same = json.dumps  # the very floats, NaN included (NaN != NaN in a plain ==)
+    assert same(masked) == same(score(gone, yhat, scale=scale))
+    assert np.isnan(masked["per_channel"]["2"]["mae"]) and np.isnan(masked["per_step"][3]["mse"])
+    assert math.isfinite(masked["overall"]["mase"])
+    assert masked["overall"] != score(y, yhat, scale=scale)["overall"]
+    monkeypatch.setattr(metrics_module, "SCORE_PIECE_ELEMENTS", 2 * 4 * 3)  # two windows a piece
+    in_pieces = score(y, yhat, scale=scale, mask=mask)  # the same sums, added in another order
+    for part in ("overall", "per_channel", "per_step"):
+        a, b = pd.json_normalize(masked[part]), pd.json_normalize(in_pieces[part])
+        assert list(a.columns) == list(b.columns) and a.notna().equals(b.notna())
+        np.testing.assert_allclose(b.to_numpy(float), a.to_numpy(float), rtol=1e-13, atol=0)
+    for fn in (mse, mae, rmse, mape, smape):
+        np.testing.assert_array_equal(fn(y, yhat, axis=(0, 1), mask=mask), fn(gone, yhat, axis=(0, 1)))
+    assert mase(y, yhat, scale, mask=mask) == mase(gone, yhat, scale)
+    assert mae(y, yhat, mask=np.ones(3, dtype=bool)) == mae(y, yhat)  # a mask broadcasts
+    with pytest.raises(ConfigError, match=r"mask must be a boolean array"):
+        mae(y, yhat, mask=mask.astype(float))
+    with pytest.raises(ConfigError, match=r"mask of shape \(2,\) does not match"):
+        score(y, yhat, mask=np.ones(2, dtype=bool))

@@ -726,3 +726,24 @@ def test_history_steps_is_a_count(history: pd.DataFrame) -> None:
     for bad in (-5, 2.5, True):
         with pytest.raises(ConfigError, match=r"history_steps must be an integer >= 0"):
             forecast_figure(frame, history=history, history_steps=bad)
+
+
+def test_error_over_time_leaves_out_the_rows_the_scores_leave_out(forecasts: pd.DataFrame) -> None:
+    """A backtest's forecasts mark with observed=False the actuals that were filled or imputed when
+    the data was read; the error per origin had been drawn from them as if they were observed (and
+    so did the choice of the best baseline in forecast.png). An origin with no observed actual is a
+    gap in the line."""
+    marked = forecasts.copy()
+    origins = sorted(marked["origin"].unique())
+    made_up = ((marked["channel"] == "OT") & (marked["step"] > 2)) | (marked["origin"] == origins[3])
+    marked["observed"] = ~made_up
+    marked.loc[~marked["observed"], "y"] = 1e6  # a made-up actual that would dwarf every error
+    fig = error_over_time_figure(marked, metric="mae", model_name="tsmamba")
+    drawn = fig.axes[0].lines[0].get_ydata()
+    kept = marked[marked["observed"]]
+    expected = (kept["y"] - kept["yhat"]).abs().groupby(kept["origin"]).mean().reindex(origins)
+    np.testing.assert_allclose(drawn, expected.to_numpy(), rtol=1e-12)
+    assert np.isnan(drawn[3]) and np.isfinite(np.delete(drawn, 3)).all()
+    as_text = marked.assign(observed=marked["observed"].map({True: "True", False: "False"}))  # pd.read_csv's
+    np.testing.assert_allclose(error_over_time_figure(as_text, metric="mae").axes[0].lines[0].get_ydata(),
+                               drawn, rtol=1e-12)

@@ -22,7 +22,10 @@ Two entry points, one result type:
 
 Both score the model and the baselines of :mod:`tsmamba.baselines` (last value, seasonal naive,
 a linear model fitted on the same training rows) on the same windows, with every metric of
-:mod:`tsmamba.metrics` overall, per channel and per horizon step.
+:mod:`tsmamba.metrics` overall, per channel and per horizon step. Target cells that
+:func:`tsmamba.data.read_series` filled or imputed (its ``attrs["repairs"]``) were never observed:
+they are inputs like any other value, but no metric of any model counts them, nor the MASE
+scale, and ``config["unscored"]`` says how many were left out.
 :class:`BacktestResult` holds the tidy forecasts and metrics and writes the report folder
 (``metrics.json``, ``metrics.csv``, ``forecasts.csv`` and the figures of
 :mod:`tsmamba.plotting`).
@@ -71,6 +74,7 @@ from tsmamba.data import (
     infer_freq,
     prepare_ltsf,
     read_strict,
+    repaired_cells,
     timestamp_on,
 )
 from tsmamba.errors import (
@@ -388,12 +392,14 @@ class BacktestResult:
     """Forecasts, scores and provenance of one backtest.
 
     ``forecasts``: tidy frame, one row per (origin, channel, step) with columns ``origin``,
-    ``timestamp``, ``channel``, ``step``, ``y``, ``yhat`` and ``yhat_<baseline>``, and for an
-    LTSF backtest ``units`` (:data:`LTSF_UNITS`: its values are scaled).
+    ``timestamp``, ``channel``, ``step``, ``y``, ``yhat`` and ``yhat_<baseline>``, ``observed``
+    when some target was filled or imputed (False: scored by no metric), and for an LTSF
+    backtest ``units`` (:data:`LTSF_UNITS`: its values are scaled).
     ``metrics``: tidy frame (model, scope, channel, step, metric, value) for the model and every
     baseline. ``scores``: :func:`tsmamba.metrics.score` output per model name. ``summary``: the
     overall numbers, window count and relative improvements. ``arrays``: ``y``, ``yhat`` and
-    ``yhat_<baseline>`` as ``(N, H, C)`` arrays. ``forecaster``: the (last) fitted model.
+    ``yhat_<baseline>`` as ``(N, H, C)`` arrays (and ``observed``, booleans, with that column).
+    ``forecaster``: the (last) fitted model.
     """
 
     forecasts: pd.DataFrame
@@ -708,6 +714,7 @@ def _repairs(
     repairs = dict(repairs)
     spans = repairs.pop("from_later_spans", {})
     repairs.pop("from_later_rows", None)
+    repairs.pop("repaired_spans", None)  # the cells: what they leave unscored is config["unscored"]
     origin, end = first_origin.as_unit("ns").value, last_target.as_unit("ns").value  # as the runs are
     later = {}
     for c in channels:
@@ -727,6 +734,59 @@ def _repairs(
             stacklevel=3,
         )
     return repairs
+
+
+def _unscored(
+    repaired: np.ndarray | None, targets: np.ndarray, scale_rows: tuple[int, int], season: int,
+    channels: Sequence[str], label: str,
+) -> tuple[np.ndarray | None, np.ndarray | None, dict[str, Any] | None]:
+    """The cells a backtest scores, from ``repaired`` ((T, C): True where read_series' fill= or
+    impute= made the value up, None when the data records no repair): the observed target cells
+    ``(N, H, C)`` of the windows whose target rows are ``targets`` (N, H), the observed cells of the
+    MASE scale's training rows ``scale_rows`` = [start, end), each None when every cell is observed
+    (the scores are then computed exactly as without a mask), and what was left out, for
+    ``config["unscored"]``: the target cells (of all of them, and per channel), the windows left with
+    no observed target cell (they score nothing), the training cells left out of the MASE scale and
+    the channels that leaves with no observed pair at its lag (``season``'s :func:`mase_lag`). Warns
+    when a channel, or every channel, has no observed target cell: its scores are NaN."""
+    if repaired is None:
+        return None, None, None
+    observed = ~repaired[targets]  # (N, H, C)
+    a, b = scale_rows
+    scale_observed = ~repaired[a:b]
+    left_out = (~observed).sum(axis=(0, 1))
+    lag = mase_lag(b - a, season)
+    paired = (scale_observed[lag:] & scale_observed[:-lag]).any(axis=0)  # (C,): has an observed pair
+    record = {
+        "why": "filled or imputed by read_series (attrs['repairs']): never observed, so never scored",
+        "target_cells": int(left_out.sum()),
+        "of": int(observed.size),
+        "per_channel": {c: int(k) for c, k in zip(channels, left_out, strict=True) if k},
+        "windows_without_target": int((~observed.any(axis=(1, 2))).sum()),
+        "mase_scale_cells": int((~scale_observed).sum()),
+        "mase_unscaled": [c for c, ok in zip(channels, paired, strict=True) if not ok],
+    }
+    if not observed.any():
+        warnings.warn(
+            f"{label}: every target cell of the {len(observed)} windows was filled or imputed when the "
+            "data was read, so nothing observed is left to score and every score is NaN; start the "
+            "backtest where the series have values of their own",
+            UserWarning,
+            stacklevel=3,
+        )
+    else:
+        per_channel = observed.shape[0] * observed.shape[1]
+        empty = [c for c, k in zip(channels, left_out, strict=True) if k == per_channel]
+        if empty:
+            warnings.warn(
+                f"{label}: every target cell of channel(s) {empty[:5]}{' ...' if len(empty) > 5 else ''} "
+                "was filled or imputed when the data was read, so their per-channel scores are NaN and "
+                "the overall scores are those of the other channels",
+                UserWarning,
+                stacklevel=3,
+            )
+    return (None if observed.all() else observed, None if scale_observed.all() else scale_observed,
+            record)
 
 
 def _evenly_spaced(n: int, keep: int | None) -> np.ndarray:
@@ -754,9 +814,12 @@ def _tidy_forecasts(
     y: np.ndarray,
     predictions: Mapping[str, np.ndarray],
     units: str | None = None,
+    observed: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """One row per (origin, channel, step); target row of step h is ``origin + h``. ``units``
-    (values not in the data's own units): a last column ``units`` says them on every row."""
+    (values not in the data's own units): a last column ``units`` says them on every row.
+    ``observed`` ((N, H, C) booleans): a column ``observed``, False for the rows scored by no
+    metric (their ``y`` was filled or imputed)."""
     n, horizon, n_channels = y.shape
     target_rows = origin_rows[:, None, None] + np.arange(1, horizon + 1)[None, None, :]  # (N, 1, H)
     target_rows = np.broadcast_to(target_rows, (n, n_channels, horizon))
@@ -771,6 +834,8 @@ def _tidy_forecasts(
     }
     for column, values in predictions.items():
         frame[column] = values.transpose(0, 2, 1).ravel()
+    if observed is not None:
+        frame["observed"] = observed.transpose(0, 2, 1).ravel()
     if units is not None:  # one byte a row in memory; in a CSV read back, a column of text
         frame["units"] = pd.Categorical.from_codes(np.zeros(n * n_channels * horizon, np.int8), [units])
     return pd.DataFrame(frame)
@@ -849,9 +914,11 @@ def _score_all(
     channels: Sequence[str],
     scale: np.ndarray | None,
     metrics: Sequence[str],
+    observed: np.ndarray | None = None,
 ) -> tuple[dict[str, dict[str, Any]], pd.DataFrame]:
+    """Every prediction scored on the same cells: ``observed`` (N, H, C), None for all."""
     scores = {
-        name: score(y, yhat, scale=scale, metrics=metrics, channels=channels)
+        name: score(y, yhat, scale=scale, metrics=metrics, channels=channels, mask=observed)
         for name, yhat in predictions.items()
     }
     frame = pd.concat([score_frame(name, result) for name, result in scores.items()], ignore_index=True)
@@ -910,19 +977,25 @@ def _scored_result(
     seconds: tuple[float, float, float],
     t_start: float,
     units: str | None = None,
+    observed: np.ndarray | None = None,
+    scale_observed: np.ndarray | None = None,
 ) -> BacktestResult:
     """Score every prediction (N, H, C) against ``y`` (MASE scaled by ``scale_values``, the
     training rows) and gather the result: tidy forecasts of the ``kept`` origins (with a ``units``
     column when ``units`` are not the data's own), timings from ``seconds`` = (fit, forecast,
-    baselines) and ``t_start``."""
+    baselines) and ``t_start``. ``observed`` (N, H, C) and ``scale_observed`` (the shape of
+    ``scale_values``): the cells that count, in every prediction's scores and in the MASE scale
+    (None: all); with ``observed``, the forecasts get an ``observed`` column and ``arrays`` an
+    ``"observed"`` entry."""
     t0 = time.perf_counter()
     # without MASE asked for, its scale (and a warning about a constant channel's) is not wanted
-    scale = mase_scale(scale_values, season, channels) if "mase" in metrics else None
-    scores, metrics_df = _score_all(y, predictions, channels, scale, metrics)
+    scale = mase_scale(scale_values, season, channels, mask=scale_observed) if "mase" in metrics else None
+    scores, metrics_df = _score_all(y, predictions, channels, scale, metrics, observed)
     metrics_s = time.perf_counter() - t0
     columns_out = _forecast_columns(predictions, model_name)
     kept_columns = {k: v[kept] for k, v in columns_out.items()}
-    forecasts = _tidy_forecasts(index, origins[kept], channels, y[kept], kept_columns, units)
+    forecasts = _tidy_forecasts(index, origins[kept], channels, y[kept], kept_columns, units,
+                                None if observed is None else observed[kept])
     n, horizon = y.shape[:2]
     return BacktestResult(
         forecasts=forecasts,
@@ -933,7 +1006,7 @@ def _scored_result(
         timings=_timings(*seconds, metrics_s, time.perf_counter() - t_start, n),
         data=data,
         history=history,
-        arrays={"y": y, **columns_out},
+        arrays={"y": y, **columns_out, **({} if observed is None else {"observed": observed})},
         forecaster=forecaster,
     )
 
@@ -1270,8 +1343,13 @@ def backtest(
     )
     origins = plan.origins
     given = df.attrs.get("repairs") if isinstance(df, pd.DataFrame) else None  # a path is read strictly
-    repairs = _repairs(given, channels, data_name or frame.attrs.get("source", "the data"),
+    label = data_name or frame.attrs.get("source", "the data")
+    repairs = _repairs(given, channels, label,
                        index[int(origins[0])], index[min(int(origins[-1]) + horizon, n_rows - 1)])
+    first_train = plan.blocks[0].train or (0, int(origins[0]) + 1)  # later ranges are no shorter
+    # the cells fill= and impute= made up are inputs like any other, and scored by no metric
+    observed, scale_observed, unscored = _unscored(repaired_cells(given, index, channels), plan.targets(),
+                                                   first_train, seasonal_period(freq), channels, label)
     n = plan.n_windows
     if not needs_fit:  # a prefitted forecaster: did it train on the rows it is scored on?
         _warn_if_trained_on_targets(forecaster, frame, origins)
@@ -1279,7 +1357,6 @@ def backtest(
     fit_kwargs = dict(fit_kwargs or {})
 
     yhat = np.empty((n, horizon, n_channels))
-    first_train = plan.blocks[0].train or (0, int(origins[0]) + 1)  # later ranges are no shorter
     n_train = first_train[1] - first_train[0]
     skipped: dict[str, str] = {}  # baseline -> why it is not scored
     linear = None
@@ -1367,6 +1444,7 @@ def backtest(
         "mase_lag": mase_lag(first_train[1] - first_train[0], season),
         "forecast_origins_kept": [len(kept), int(n)],
         "repairs": repairs,
+        "unscored": unscored,
     }
     data = {
         "source": source,
@@ -1379,7 +1457,8 @@ def backtest(
         y, predictions, kept, origins=origins, index=index, channels=channels,
         scale_values=values[first_train[0] : first_train[1]], season=season, metrics=metrics,
         model_name=model_name, config=config, data=data, history=frame, forecaster=fitted,
-        seconds=(fit_s, forecast_s, baseline_s), t_start=t_start,
+        seconds=(fit_s, forecast_s, baseline_s), t_start=t_start, observed=observed,
+        scale_observed=scale_observed,
     )
 
 
@@ -1471,17 +1550,22 @@ def backtest_ltsf(
     _, val_e = prepared.borders["val"]
     test_s, test_e = prepared.borders["test"]
 
-    t0 = time.perf_counter()
-    kept = {"keep_val_forecasts": True} if keep_val_forecasts else {}  # a duck-typed fit may not take it
-    est.fit(frame.iloc[train_s:train_e], val_df=frame.iloc[train_e:val_e], scale=False, **kept)
-    fit_s = time.perf_counter() - t0
-
     n = test_e - test_s - L_ - H + 1
     origins = np.arange(test_s + L_ - 1, test_s + L_ - 1 + n)
     source = prepared.meta.get("source")  # a path or name, or the file a frame was read from
     repairs = _repairs(prepared.meta.get("repairs"), channels, source or "the data",
                        index[int(origins[0])], index[test_e - 1])  # scored: the test windows
     # (test_e, not the file's last row: ETT files run on past the protocol's test split)
+    observed, scale_observed, unscored = _unscored(  # a published file has no repair: None, None, None
+        repaired_cells(prepared.meta.get("repairs"), index, channels),  # before the fit: it may refuse
+        origins[:, None] + 1 + np.arange(H)[None, :], (train_s, train_e), seasonal_period(prepared.freq),
+        channels, source or "the data")
+
+    t0 = time.perf_counter()
+    kept = {"keep_val_forecasts": True} if keep_val_forecasts else {}  # a duck-typed fit may not take it
+    est.fit(frame.iloc[train_s:train_e], val_df=frame.iloc[train_e:val_e], scale=False, **kept)
+    fit_s = time.perf_counter() - t0
+
     test_windows = sliding_window_view(values[test_s:test_e], L_ + H, axis=0)  # (n, C, L+H)
     contexts = test_windows[:, :, :L_].transpose(0, 2, 1)
     y = np.ascontiguousarray(test_windows[:, :, L_:].transpose(0, 2, 1))
@@ -1537,6 +1621,7 @@ def backtest_ltsf(
         "regularised_index": regularised,
         "forecast_origins_kept": [len(kept), int(n)],
         "repairs": repairs,
+        "unscored": unscored,
         "training": {k: v for k, v in history_.items() if _is_json_value(v)},
     }
     data_info = {
@@ -1554,4 +1639,5 @@ def backtest_ltsf(
         scale_values=values[train_s:train_e], season=season, metrics=metrics, model_name=model_name,
         config=config, data=data_info, history=history, forecaster=est,
         seconds=(fit_s, forecast_s, baseline_s), t_start=t_start, units=LTSF_UNITS,
+        observed=observed, scale_observed=scale_observed,
     )

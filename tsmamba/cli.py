@@ -1530,14 +1530,41 @@ def summary_table(result: Any) -> str:
         lines.append(f"gain: how much lower the {model} error is than the baseline's "
                      f"(positive: {model} better)")
     per_channel = result.scores[model].get("per_channel", {})
-    unscaled = [c for c, v in per_channel.items() if "mase" in v and not math.isfinite(v["mase"])]
+    unscored = (getattr(result, "config", None) or {}).get("unscored") or {}
+    unpaired = [c for c in unscored.get("mase_unscaled", []) if c in per_channel and "mase" in per_channel[c]]
+    unscaled = [c for c, v in per_channel.items()
+                if "mase" in v and not math.isfinite(v["mase"]) and c not in unpaired]
+    if unpaired:  # no observed pair in the training rows: not a constant series
+        lines.append(f"MASE leaves out {unpaired}: their training rows hold no pair of observed values at "
+                     "the lag MASE scales by (the others were filled or imputed)")
     if unscaled:
         what = ("MASE is missing: every channel is" if len(unscaled) == len(per_channel)
                 else f"MASE leaves out {unscaled}:")
         lag = (getattr(result, "config", None) or {}).get("mase_lag")  # reports before it: None
         at = "the seasonal lag" if lag is None else f"lag {lag}, the difference MASE scales by"
         lines.append(f"{what} constant over the training rows at {at}")
+    lines += _unscored_lines(unscored)
     return "\n".join(lines)
+
+
+def _unscored_lines(unscored: Mapping[str, Any] | None) -> list[str]:
+    """What the scores left out as filled or imputed when the data was read (config["unscored"])."""
+    if not unscored:
+        return []
+    lines = []
+    if unscored["target_cells"]:
+        channels = ", ".join(f"{c} {k}" for c, k in list(unscored["per_channel"].items())[:5])
+        more = f", ... ({len(unscored['per_channel'])} channels)" if len(unscored["per_channel"]) > 5 else ""
+        empty = unscored["windows_without_target"]
+        lines.append(
+            f"scores leave out {unscored['target_cells']} of {unscored['of']} target cells "
+            f"({channels}{more}): filled or imputed when the data was read, never observed"
+            + (f"; {plural(empty, 'window')} had no observed target and score nothing" if empty else "")
+        )
+    if unscored["mase_scale_cells"]:
+        lines.append(f"the MASE scale leaves out {unscored['mase_scale_cells']} filled or imputed "
+                     "training cells")
+    return lines
 
 
 def _gain(value: float | None) -> str:

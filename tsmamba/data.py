@@ -69,6 +69,7 @@ __all__ = [
     "read_panel",
     "read_series",
     "read_strict",
+    "repaired_cells",
     "split_borders",
     "steps_by_one",
     "time_feature_count",
@@ -1972,6 +1973,7 @@ def _validate(
     repairs: dict[str, Any] = {}  # what fill= and impute= changed, and how many values read later rows
     # each value's latest source row: past its own, a value was made from a later row (for a backtest)
     source = np.broadcast_to(np.arange(len(values))[:, None], values.shape).copy()
+    made = np.zeros(values.shape, dtype=bool)  # the cells fill= or impute= gave a value (not observed)
     if missing:
         text = _gap_report(unique_times, grid, freq, rows if not len(dup_after) else None, origin)
         absent = grid[~pd.DatetimeIndex(grid).isin(unique_times)]
@@ -1985,7 +1987,7 @@ def _validate(
                 + "; nothing is missing there, and a fill would make up times that never were"
             )
         if fill is not None and not len(dup_after):
-            times, values, rows, source = _filled(times, grid, values, rows, fill, repairs)
+            times, values, rows, source, made = _filled(times, grid, values, rows, fill, repairs)
         elif strict:
             raise DataValidationError(
                 f"{origin.prefix()}{text}. Pass fill='ffill', fill='interpolate' or fill='zero' "
@@ -2000,7 +2002,7 @@ def _validate(
         else:
             notes.append(text)
     elif fill is not None and rows.ndim == 2 and (rows == _ABSENT).any():  # long form: a series' missing rows
-        times, values, rows, source = _filled(times, grid, values, rows, fill, repairs)
+        times, values, rows, source, made = _filled(times, grid, values, rows, fill, repairs)
     if fill == "zero" and rows.ndim == 2 and "fill" in repairs:
         _warn_zeros_after_last_rows(times, rows, names, origin)
 
@@ -2024,11 +2026,16 @@ def _validate(
             )
         values = _impute(values, impute, names, origin)
         repairs.update(impute=impute, imputed_values=int((~finite).sum()))
+        made |= ~finite
     later = source > np.arange(len(values))[:, None]
     if later.any():  # per column: how many, and the runs of them with the latest row each was made from
         stamps, touched = _ns(pd.DatetimeIndex(times)), np.flatnonzero(later.any(0))
         repairs["from_later_rows"] = {names[j]: int(later[:, j].sum()) for j in touched}
         repairs["from_later_spans"] = {names[j]: _runs(later[:, j], stamps, source[:, j]) for j in touched}
+    if made.any():  # every cell a backtest must not score: it was never observed
+        stamps = _ns(pd.DatetimeIndex(times))
+        repairs["repaired_spans"] = {names[j]: _spans(made[:, j], stamps)
+                                     for j in np.flatnonzero(made.any(0))}
 
     # constant channels
     constant = np.flatnonzero(np.ptp(values, axis=0) == 0) if len(values) > 1 else []
@@ -2173,8 +2180,9 @@ def _filled(
     rows: np.ndarray,
     fill: str,
     repairs: dict[str, Any],
-) -> tuple[pd.DatetimeIndex, np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`_fill_gaps`, recorded in ``repairs``, with each value's latest source row (T, C)."""
+) -> tuple[pd.DatetimeIndex, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_fill_gaps`, recorded in ``repairs``, with each value's latest source row (T, C) and
+    the (T, C) cells it had no row for (given a value here, or left NaN for impute=)."""
     times, values, rows, no_row = _fill_gaps(times, grid, values, rows, fill)
     repairs.update(fill=fill, filled_rows=int(no_row.all(axis=1).sum()))  # times no series has a row at
     if rows.ndim == 2:  # long form: the cells of a series with no row, given a value (or not: leading ones)
@@ -2183,7 +2191,7 @@ def _filled(
     if fill == "interpolate":  # a filled cell reads the next row with a value (past NaN rows)
         made = no_row & np.isfinite(values)
         source[made] = _next_finite(np.isfinite(values) & ~no_row)[made]
-    return times, values, rows, source
+    return times, values, rows, source, np.array(no_row, dtype=bool)
 
 
 def _warn_zeros_after_last_rows(
@@ -2349,6 +2357,45 @@ def _runs(mask: np.ndarray, stamps: np.ndarray, source: np.ndarray) -> np.ndarra
     latest = np.maximum.reduceat(np.where(mask, source, -1), starts) if len(starts) else starts
     columns = [stamps[starts], stamps[stops - 1], stamps[latest], stops - starts]
     return np.column_stack(columns).astype(np.int64)
+
+
+def _spans(mask: np.ndarray, stamps: np.ndarray) -> list[list[int]]:
+    """Runs of True in a (T,) mask -> ``[[first, last, count], ...]``: the first and last time (int64
+    nanoseconds, as ``stamps``) of each run and its length. Lists of ints, not arrays: frames whose
+    ``attrs`` hold arrays cannot be joined (``pd.concat`` compares the attrs, and an array's ``==``
+    has no single truth value)."""
+    edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
+    starts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)  # stops: one past the end
+    return [[int(stamps[a]), int(stamps[b - 1]), int(b - a)] for a, b in zip(starts, stops, strict=True)]
+
+
+def repaired_cells(repairs: Mapping[str, Any] | None, index: pd.DatetimeIndex,
+                   columns: Sequence[str]) -> np.ndarray | None:
+    """The (T, C) cells of a frame on ``index`` with ``columns`` that :func:`read_series`' ``fill=``
+    or ``impute=`` gave a value (True: made up, never observed), from its ``attrs["repairs"]``
+    (``repaired_spans``: per column, runs of such cells as first and last time and count). The runs
+    are matched by time, so a slice or a column selection of the frame read keeps them. None when
+    ``repairs`` records none (a frame read as it was); :class:`DataValidationError` when it says
+    values were repaired but not which (a record without ``repaired_spans``)."""
+    if not repairs:
+        return None
+    spans = repairs.get("repaired_spans")
+    if spans is None:
+        counts = {key: repairs[key] for key in ("filled_rows", "filled_values", "imputed_values")
+                  if repairs.get(key)}
+        if not counts:
+            return None
+        raise DataValidationError(
+            f"the data's attrs['repairs'] records repairs ({counts}) without saying which cells they "
+            "made up (no 'repaired_spans': written by an older tsmamba, or by hand), so they cannot be "
+            "left out of the scores; read the data again with read_series(fill=..., impute=...)"
+        )
+    stamps = _ns(pd.DatetimeIndex(index))
+    out = np.zeros((len(stamps), len(columns)), dtype=bool)
+    for j, column in enumerate(columns):
+        for first, last, _count in spans.get(str(column), ()):
+            out[np.searchsorted(stamps, first, "left") : np.searchsorted(stamps, last, "right"), j] = True
+    return out
 
 
 def _impute(values: np.ndarray, how: str, names: list[str], origin: _Origin) -> np.ndarray:

@@ -3,7 +3,10 @@
 Every element metric takes ``y`` (actuals) and ``yhat`` (forecasts) of the same shape, normally
 ``(N, H, C)``: N windows (forecast origins), H horizon steps, C channels. Conventions:
 
-* Pairs where ``y`` or ``yhat`` is NaN are left out. A mean over nothing is NaN, never an error.
+* Pairs where ``y`` or ``yhat`` is NaN are left out, and so are those where ``mask`` (a boolean
+  array of ``y``'s shape, or one that broadcasts to it) is False: cells never observed, such as
+  those :func:`tsmamba.data.read_series` filled or imputed. A mean over nothing is NaN, never an
+  error.
 * ``rmse`` is the square root of the pooled ``mse`` (not a mean of per-window RMSEs).
 * ``mape`` and ``smape`` are in **percent**. ``mape`` leaves out entries with ``|y| < eps``
   (a relative error against a zero actual is undefined); ``smape`` counts ``0/0`` (both actual
@@ -74,8 +77,21 @@ def _check_aligned(y: Any, yhat: Any) -> None:
             )
 
 
-def _pair(y: Any, yhat: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Float arrays of y and yhat plus the mask of usable (non-NaN) pairs."""
+def _check_mask(mask: Any, shape: tuple[int, ...]) -> np.ndarray | None:
+    """``mask`` as a boolean array of ``shape`` (a view when it broadcasts), None for None."""
+    if mask is None:
+        return None
+    arr = np.asarray(mask)
+    if arr.dtype != np.bool_:  # 0/1 floats or NaN-marked values had passed as a mask of anything
+        raise ConfigError(f"mask must be a boolean array (True: score that cell), got dtype {arr.dtype}")
+    try:
+        return np.broadcast_to(arr, shape)
+    except ValueError:
+        raise ConfigError(f"mask of shape {arr.shape} does not match the values' shape {shape}") from None
+
+
+def _pair(y: Any, yhat: Any, mask: Any = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Float arrays of y and yhat plus the mask of usable pairs: not NaN, and True in ``mask``."""
     _check_aligned(y, yhat)
     y_arr = np.asarray(y, dtype=np.float64)
     yhat_arr = np.asarray(yhat, dtype=np.float64)
@@ -84,6 +100,9 @@ def _pair(y: Any, yhat: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             f"y and yhat must have the same shape, got {y_arr.shape} and {yhat_arr.shape}"
         )
     valid = ~(np.isnan(y_arr) | np.isnan(yhat_arr))
+    observed = _check_mask(mask, y_arr.shape)
+    if observed is not None:
+        valid &= observed
     return y_arr, yhat_arr, valid
 
 
@@ -148,34 +167,35 @@ def _scaled_terms(
     return scaled, valid & ~np.isnan(scale)
 
 
-def mse(y: Any, yhat: Any, *, axis: Axis = None) -> float | np.ndarray:
-    """Mean squared error over ``axis`` (all axes by default: a float)."""
-    return _masked_mean(*_squared_terms(*_pair(y, yhat)), axis)
+def mse(y: Any, yhat: Any, *, axis: Axis = None, mask: Any = None) -> float | np.ndarray:
+    """Mean squared error over ``axis`` (all axes by default: a float); ``mask``: the cells to
+    score (see the module's conventions)."""
+    return _masked_mean(*_squared_terms(*_pair(y, yhat, mask)), axis)
 
 
-def mae(y: Any, yhat: Any, *, axis: Axis = None) -> float | np.ndarray:
+def mae(y: Any, yhat: Any, *, axis: Axis = None, mask: Any = None) -> float | np.ndarray:
     """Mean absolute error over ``axis`` (all axes by default: a float)."""
-    return _masked_mean(*_absolute_terms(*_pair(y, yhat)), axis)
+    return _masked_mean(*_absolute_terms(*_pair(y, yhat, mask)), axis)
 
 
-def rmse(y: Any, yhat: Any, *, axis: Axis = None) -> float | np.ndarray:
+def rmse(y: Any, yhat: Any, *, axis: Axis = None, mask: Any = None) -> float | np.ndarray:
     """Root of the pooled mean squared error over ``axis``."""
-    out = np.sqrt(mse(y, yhat, axis=axis))
+    out = np.sqrt(mse(y, yhat, axis=axis, mask=mask))
     return float(out) if axis is None else out
 
 
-def mape(y: Any, yhat: Any, *, axis: Axis = None, eps: float = 1e-8) -> float | np.ndarray:
+def mape(y: Any, yhat: Any, *, axis: Axis = None, eps: float = 1e-8, mask: Any = None) -> float | np.ndarray:
     """Mean absolute percentage error, in percent: ``100 * mean(|y - yhat| / |y|)``.
 
     Entries with ``|y| < eps`` are left out; NaN where no entry is left.
     """
     eps = check_number(eps, "eps", lambda e: 0 <= e < math.inf, "a finite number >= 0")  # -1, NaN had passed
-    return _masked_mean(*_percentage_terms(*_pair(y, yhat), eps=eps), axis)
+    return _masked_mean(*_percentage_terms(*_pair(y, yhat, mask), eps=eps), axis)
 
 
-def smape(y: Any, yhat: Any, *, axis: Axis = None) -> float | np.ndarray:
+def smape(y: Any, yhat: Any, *, axis: Axis = None, mask: Any = None) -> float | np.ndarray:
     """Symmetric MAPE, in percent: ``100 * mean(2|y - yhat| / (|y| + |yhat|))``, 0/0 taken as 0."""
-    return _masked_mean(*_symmetric_terms(*_pair(y, yhat)), axis)
+    return _masked_mean(*_symmetric_terms(*_pair(y, yhat, mask)), axis)
 
 
 def _usable_scale(scale: Any, n_channels: int) -> np.ndarray:
@@ -196,7 +216,7 @@ def _usable_scale(scale: Any, n_channels: int) -> np.ndarray:
     return np.where(s > 0, s, np.nan)
 
 
-def mase(y: Any, yhat: Any, scale: Any, *, axis: Axis = None) -> float | np.ndarray:
+def mase(y: Any, yhat: Any, scale: Any, *, axis: Axis = None, mask: Any = None) -> float | np.ndarray:
     """Mean absolute scaled error: ``|y - yhat| / scale[c]`` averaged over ``axis``.
 
     ``scale`` has shape ``(C,)`` and is matched with the last axis of ``y``. Channels with a
@@ -204,7 +224,7 @@ def mase(y: Any, yhat: Any, scale: Any, *, axis: Axis = None) -> float | np.ndar
     of T > 1 values with a single scale is one channel's series, as :func:`mase_scale` takes
     it: ``(T,)`` is read as ``(T, 1)`` (``axis`` None, 0 or -1 then give the float).
     """
-    y_arr, yhat_arr, valid = _pair(y, yhat)
+    y_arr, yhat_arr, valid = _pair(y, yhat, mask)
     if y_arr.ndim == 0:
         raise ConfigError("mase needs arrays with a channel axis (the last one)")
     if y_arr.ndim == 1 and y_arr.shape[0] > 1 and np.size(scale) == 1:  # one channel's series
@@ -221,17 +241,26 @@ def mase_lag(n_rows: int, season: int) -> int:
     return season if n_rows > season else 1
 
 
-def mase_scale(train_values: Any, season: int, channels: Sequence[Any] | None = None) -> np.ndarray:
+def mase_scale(
+    train_values: Any, season: int, channels: Sequence[Any] | None = None, *, mask: Any = None
+) -> np.ndarray:
     """In-sample mean absolute seasonal difference per channel: ``mean_t |x_t - x_{t-season}|``.
 
     ``train_values`` has shape ``(T, C)`` (or ``(T,)`` for one channel); returns ``(C,)``.
-    NaN differences are skipped. A zero scale (constant series) becomes NaN with a warning
-    naming the channels (by ``channels``, else by position).
+    NaN differences are skipped, and so are those with a value where ``mask`` (boolean, the
+    shape of ``train_values``) is False: a value never observed (filled or imputed) neither
+    sets the scale nor takes part in the constant-series check. A zero scale (constant series)
+    becomes NaN with a warning naming the channels (by ``channels``, else by position), as does
+    a channel that ``mask`` leaves without a single difference.
     If the series is not longer than ``season``, the lag-1 difference is used instead (warning).
     """
     x = np.asarray(train_values, dtype=np.float64)
+    observed = _check_mask(mask, x.shape)
+    if observed is not None:  # a value never observed is as good as missing here
+        x = np.where(observed, x, np.nan)
     if x.ndim == 1:
         x = x[:, None]
+        observed = None if observed is None else observed[:, None]
     if x.ndim != 2:
         raise ConfigError(f"train_values must have shape (T, C), got {x.shape}")
     season = positive_int(season, "season")  # True had been read as 1
@@ -255,6 +284,17 @@ def mase_scale(train_values: Any, season: int, channels: Sequence[Any] | None = 
         season = 1
     diff = np.abs(x[season:] - x[:-season])
     scale = np.asarray(_masked_mean(diff, ~np.isnan(diff), axis=0), dtype=np.float64)
+    if observed is not None:
+        unpaired = np.isnan(scale) & ~observed.all(axis=0)  # NaN because values were left out
+        if unpaired.any():
+            names = _channel_names(channels, x.shape[1])
+            warnings.warn(
+                f"the training rows of channel(s) {[names[j] for j in np.flatnonzero(unpaired)]} hold no "
+                f"pair of observed values {season} rows apart (the others were filled or imputed); "
+                "MASE is NaN there, and the overall MASE leaves them out",
+                RuntimeWarning,
+                stacklevel=2,
+            )
     # an all-NaN channel has no magnitude or spread (and a NaN scale); without nanmax's and
     # nanstd's warnings about it, which warnings.catch_warnings would have had to swap the whole
     # process's filters for (dropping what other threads set meanwhile)
@@ -450,12 +490,16 @@ def score(
     scale: Any = None,
     metrics: Sequence[str] = METRICS,
     channels: Sequence[Any] | None = None,
+    mask: Any = None,
 ) -> dict[str, Any]:
     """All requested metrics pooled, per channel and per horizon step.
 
     ``y`` and ``yhat`` have shape ``(N, H, C)``; ``scale`` (C,) enables ``"mase"``, which is
     skipped when ``scale`` is None (and ``scale`` is neither checked nor warned about when
-    ``metrics`` leaves MASE out). Channel names default to ``"0", "1", ...``.
+    ``metrics`` leaves MASE out). Channel names default to ``"0", "1", ...``. ``mask``
+    (boolean, ``(N, H, C)`` or broadcasting to it): the cells to score; a False cell counts in
+    no mean, so a window, channel or step with none left scores NaN there while the pooled
+    scores average the cells that are left (None: every cell).
 
     Returns ``{"overall": {metric: float}, "per_channel": {channel: {metric: float}},
     "per_step": [{metric: float} for step 1..H]}`` with plain Python floats (NaN kept; pass the
@@ -465,13 +509,15 @@ def score(
     y_arr, yhat_arr = _check_windows(y, yhat)
     n_windows, n_steps, n_channels = y_arr.shape
     names = _channel_names(channels, n_channels)
+    observed = _check_mask(mask, y_arr.shape)
     # a zero scale's warning is about MASE alone: none when it is not asked for
     s = None if scale is None or "mase" not in metrics else _usable_scale(scale, n_channels)
     wanted = [m for m in metrics if m != "mase" or s is not None]
     sums: dict[Any, tuple] = {}  # by terms function (rmse reuses mse's): (totals, counts), three ways
     piece = max(1, SCORE_PIECE_ELEMENTS // (n_steps * n_channels))  # windows at a time
     for start in range(0, n_windows, piece):  # the terms of a piece, not of all windows, at once
-        y_part, yhat_part, valid = _pair(y_arr[start : start + piece], yhat_arr[start : start + piece])
+        y_part, yhat_part, valid = _pair(y_arr[start : start + piece], yhat_arr[start : start + piece],
+                                         None if observed is None else observed[start : start + piece])
         for terms in dict.fromkeys(_TERMS[m] for m in wanted):
             values, ok = terms(y_part, yhat_part, valid, s) if terms is _scaled_terms else terms(
                 y_part, yhat_part, valid)
@@ -522,13 +568,15 @@ def metrics_frame(
     channels: Sequence[Any] | None,
     scale: Any = None,
     metrics: Sequence[str] = METRICS,
+    mask: Any = None,
 ) -> pd.DataFrame:
-    """Tidy table of :func:`score`: columns model, scope, channel, step, metric, value.
+    """Tidy table of :func:`score` (``mask``: the cells to score, as there): columns model,
+    scope, channel, step, metric, value.
 
     ``scope`` is ``"overall"`` (channel ``"all"``, step 0), ``"channel"`` (step 0) or
     ``"step"`` (channel ``"all"``, step 1..H). Concatenate frames of several models to compare.
     """
-    return score_frame(model, score(y, yhat, scale=scale, metrics=metrics, channels=channels))
+    return score_frame(model, score(y, yhat, scale=scale, metrics=metrics, channels=channels, mask=mask))
 
 
 def score_frame(model: str, result: Mapping[str, Any]) -> pd.DataFrame:

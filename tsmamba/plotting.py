@@ -10,6 +10,9 @@ Input is the backtest's tidy forecasts frame, one row per (origin, channel, step
 ``y``          actual value (NaN where not yet observed)
 ``yhat``       model forecast
 ``yhat_<b>``   forecast of baseline ``<b>`` (e.g. ``yhat_last_value``), optional
+``observed``   False where ``y`` was filled or imputed when the data was read, optional
+               (a backtest writes it when some scored actual was): the errors drawn
+               leave those rows out, as the scores do
 ``units``      the units of the values when not the data's own, optional (an LTSF
                backtest's: ``"scaled: train-split z-score"``)
 =============  ==============================================================
@@ -280,11 +283,25 @@ def _history_on(history: pd.DataFrame, times: pd.Series) -> pd.DataFrame:
     return history if zone is None else history.tz_convert(zone)
 
 
+def _scored_rows(df: pd.DataFrame) -> np.ndarray | None:
+    """The rows the scores count (a backtest's ``observed`` column: False where the actual was
+    filled or imputed when the data was read); None, all of them, without that column."""
+    if "observed" not in df.columns:
+        return None
+    column = df["observed"]
+    if column.dtype != bool:  # a CSV read back with pd.read_csv: True/False, maybe as text
+        column = column.astype(str).str.strip().str.lower().map({"true": True, "false": False})
+        if column.isna().any():
+            raise ConfigError("the forecasts' observed column holds values other than True and False")
+    return column.to_numpy(bool)
+
+
 def _best_baseline(df: pd.DataFrame, baselines: Sequence[str]) -> str | None:
-    """Baseline with the lowest MAE over all rows (None if there is none)."""
+    """Baseline with the lowest MAE over the scored rows (None if there is none)."""
     best, best_err = None, np.inf
+    scored = _scored_rows(df)
     for name in baselines:
-        err = _metrics.mae(df["y"].to_numpy(float), df[COLUMN_PREFIX + name].to_numpy(float))
+        err = _metrics.mae(df["y"].to_numpy(float), df[COLUMN_PREFIX + name].to_numpy(float), mask=scored)
         if np.isfinite(err) and err < best_err:
             best, best_err = name, err
     return best
@@ -554,11 +571,14 @@ def plot_error_by_step(
 
 
 def _per_origin_error(df: pd.DataFrame, column: str, metric: str) -> pd.Series:
+    """``metric`` of each origin's scored rows (NaN for an origin with none: a gap in the line)."""
     fn = _POINTWISE[metric]
     y = df["y"].to_numpy(float)
     yhat = df[column].to_numpy(float)
+    scored = _scored_rows(df)
     groups = df.groupby("origin", sort=True).indices
-    values = {origin: fn(y[idx], yhat[idx]) for origin, idx in groups.items()}
+    values = {origin: fn(y[idx], yhat[idx], mask=None if scored is None else scored[idx])
+              for origin, idx in groups.items()}
     return pd.Series(values, dtype=float).sort_index()
 
 
