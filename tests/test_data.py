@@ -673,7 +673,12 @@ def test_long_form_no_row_hint_names_the_fill_or_impute_that_fills_it():
     assert read_series(long, fill="ffill", impute="ffill", **kw)["b"].tolist() == [4.0, 4.0, 4.0, 6.0, 8.0,
                                                                                    10.0, 10.0, 10.0]
     assert read_series(long, fill="interpolate", impute="interpolate", **kw)["b"].tolist()[-3:] == [10.0] * 3
-    assert read_series(long, impute="zero", **kw).attrs["repairs"] == {"impute": "zero", "imputed_values": 4}
+    repairs = read_series(long, impute="zero", **kw).attrs["repairs"]
+    assert repairs["imputed_values"] == 4 and repairs["impute"] == "zero"
+    day = pd.Timedelta("1D").value
+    start = pd.Timestamp("2024-01-01").value
+    assert repairs["repaired_spans"] == {"b": [[start, start + day, 2],  # days 0-1 and 6-7
+                                               [start + 6 * day, start + 7 * day, 2]]}
 
 
 def test_long_form_zero_fill_after_a_series_last_row_warns_and_keeps_the_zeros(tmp_path):
@@ -696,7 +701,10 @@ def test_long_form_zero_fill_after_a_series_last_row_warns_and_keeps_the_zeros(t
         "(fill='ffill' carries its last value on; fill='interpolate' leaves them to impute=)"]
     assert record[0].filename == __file__  # the caller's line
     assert df["b"].tolist() == [0.0, 2.0, 4.0, 0.0, 8.0, 10.0, 0.0, 0.0]  # the values as before
-    assert df.attrs["repairs"] == {"fill": "zero", "filled_rows": 0, "filled_values": 3}
+    day, start = pd.Timedelta("1D").value, pd.Timestamp("2024-01-01").value
+    assert df.attrs["repairs"] == {"fill": "zero", "filled_rows": 0, "filled_values": 3,  # each cell made up:
+                                   "repaired_spans": {"b": [[start + 3 * day, start + 3 * day, 1],  # day 3,
+                                                            [start + 6 * day, start + 7 * day, 2]]}}  # 6-7
     assert pd.read_csv(path).iloc[12].tolist() == ["b", "2024-01-06", 10.0]  # the row named
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a gap inside b, or b opening late: zeros, no warning
