@@ -68,6 +68,30 @@ def test_a_symlink_to_a_save_keeps_pointing_at_it(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["current", "v1"]  # no '.old' left beside
 
 
+def test_a_save_through_a_symlink_hashes_the_previous_saves_files_once(tmp_path, monkeypatch):
+    """The check of the link and the check of the folder it names read the same files: a save
+    through a link had hashed the previous save's tensor files twice (100 ms each for a 100 MB
+    model). A damaged save behind the link is refused as before, named by the link."""
+    save(tmp_path / "v1", 1.0)
+    (tmp_path / "current").symlink_to(tmp_path / "v1")
+    real, hashed = hashlib.file_digest, []
+
+    def counted(fh, digest):
+        hashed.append(Path(fh.name).name)
+        return real(fh, digest)
+
+    monkeypatch.setattr(hashlib, "file_digest", counted)
+    save(tmp_path / "current", 2.0)
+    assert sorted(hashed) == ["extra.pt", "weights.pt"]
+    assert saved_value(tmp_path / "v1") == 2.0
+    weights = tmp_path / "v1" / "weights.pt"
+    weights.write_bytes(weights.read_bytes()[:-10])
+    before = {p.name: p.read_bytes() for p in (tmp_path / "v1").iterdir()}
+    with pytest.raises(CheckpointError, match=r"current already exists and is not a tsmamba save, or is a d"):
+        save(tmp_path / "current", 3.0)
+    assert {p.name: p.read_bytes() for p in (tmp_path / "v1").iterdir()} == before
+
+
 @pytest.mark.parametrize("kind", ["user folder", "save with a user file added", "another tool's meta.json"])
 def test_refuses_to_replace_a_folder_that_is_not_a_save(tmp_path, kind):
     target = tmp_path / "models"

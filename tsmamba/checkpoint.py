@@ -230,10 +230,12 @@ def fsync_path(path: str | os.PathLike) -> None:
         os.close(fd)
 
 
-def _previous_save(path: Path) -> tuple[dict[str, Any] | None, list[str]]:
+def _previous_save(path: Path, hash_files: bool = True) -> tuple[dict[str, Any] | None, list[str]]:
     """The metadata of the save directory ``path`` holds: ``{}`` when it is empty, None when it
     holds anything but a save written by :func:`write_checkpoint` (read once: what may be
-    replaced, and which kind it is); and the files beside such a save that it did not write."""
+    replaced, and which kind it is), or one whose tensor files are not those its ``meta.json``
+    records (unless ``hash_files`` is False: they were just checked through another path to the
+    same folder); and the files beside such a save that it did not write."""
     names = {entry.name for entry in path.iterdir()}
     if not names:
         return {}, []
@@ -246,7 +248,7 @@ def _previous_save(path: Path) -> tuple[dict[str, Any] | None, list[str]]:
     if not str(meta.get("format", "")).startswith("tsmamba-") or not isinstance(files, dict):
         return None, []
     others = sorted(names - {META, *files})
-    return (None if others or not _files_intact(path, files) else meta), others
+    return (None if others or (hash_files and not _files_intact(path, files)) else meta), others
 
 
 def _files_intact(path: Path, files: Mapping[str, Any]) -> bool:
@@ -289,10 +291,16 @@ def check_replaceable(path: str | os.PathLike, kind: str | None = None) -> Path:
     """``path`` if :func:`write_checkpoint` may write a save of format ``kind`` there (nothing
     there, an empty folder or a previous save of that format); else :class:`CheckpointError`,
     the one :func:`write_checkpoint` raises."""
+    return _check_replaceable(path, kind)
+
+
+def _check_replaceable(path: str | os.PathLike, kind: str | None, hash_files: bool = True) -> Path:
+    """:func:`check_replaceable`; ``hash_files=False`` leaves out the hashing of a previous save's
+    tensor files, for a folder whose files were just hashed through another path to it."""
     path = check_parents(path)
     if path.exists() and not path.is_dir():
         raise CheckpointError(f"{path} exists and is not a directory; choose another path")
-    previous, others = _previous_save(path) if path.is_dir() else ({}, [])
+    previous, others = _previous_save(path, hash_files) if path.is_dir() else ({}, [])
     if others:  # a report written beside a model (backtest --out) had made it "not a save, or damaged"
         shown = ", ".join(others[:5]) + (f" and {len(others) - 5} more" if len(others) > 5 else "")
         raise CheckpointError(
@@ -475,9 +483,10 @@ def write_checkpoint(
     """
     try:
         given = check_replaceable(path, meta.get("format"))
-        resolved = os.path.realpath(given)  # what is replaced: checked too where a link leads elsewhere
-        same = resolved == os.path.abspath(given)  # (the check hashes a previous save's files)
-        real = Path(resolved) if same else check_replaceable(resolved, meta.get("format"))
+        resolved = os.path.realpath(given)  # what is replaced: checked too where a link leads elsewhere,
+        same = resolved == os.path.abspath(given)  # but its files not hashed again: the check of the
+        # link read them through it (a save through a link to a 100 MB save had hashed them twice)
+        real = Path(resolved) if same else _check_replaceable(resolved, meta.get("format"), hash_files=False)
         return _write_checkpoint(given, real, meta, tensors)
     except OSError as exc:  # permissions, a full disk, a name too long: say which save failed
         raise CheckpointError(f"{path}: the save could not be written ({exc}); nothing changed") from exc
