@@ -1146,6 +1146,26 @@ def test_values_made_from_later_rows_are_named_and_every_repair_is_recorded():
                         baselines=False).config["repairs"]["impute"] == "ffill"  # attrs kept by a slice
 
 
+def test_frames_with_values_made_from_later_rows_join_and_still_warn_of_them():
+    """attrs['repairs']['from_later_spans'] held numpy arrays: pd.concat compares the frames' attrs,
+    and an array's == has no single truth value, so two frames read with values made from later rows
+    (or a frame cut in two and put back together) could not be joined (ValueError). Plain lists join,
+    and the backtest of the joined frame still warns of the values it holds."""
+    from tsmamba.data import read_series
+
+    raw = ramp(60)
+    raw.iloc[:45, 1] = np.nan  # c1 opens at row 45, filled backwards from it
+    late = read_series(raw, impute="ffill")
+    joined = pd.concat([late.iloc[:30], late.iloc[30:]])
+    assert joined.attrs["repairs"] == late.attrs["repairs"]
+    (run,) = late.attrs["repairs"]["from_later_spans"]["c1"]
+    assert [type(v) for v in run] == [int] * 4 and pd.Timestamp(run[2]) == raw.index[45]
+    pd.concat([late, read_series(raw, impute="ffill")])  # two frames read alike
+    with pytest.warns(UserWarning, match=r"values of 'c1' \(45\) were made from later rows"):
+        result = backtest(LastValueForecaster(horizon=3), joined, start=30, baselines=False)
+    assert result.config["repairs"]["from_later_rows"] == {"c1": 45}
+
+
 def test_the_ltsf_protocol_records_repairs_and_names_those_its_test_windows_read():
     from tsmamba.data import read_series
 

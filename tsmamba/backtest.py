@@ -718,7 +718,7 @@ def _repairs(
     origin, end = first_origin.as_unit("ns").value, last_target.as_unit("ns").value  # as the runs are
     later = {}
     for c in channels:
-        runs = np.asarray(spans.get(c, np.zeros((0, 4))), dtype=np.int64)  # (k, 4): first, last, after, n
+        runs = np.asarray(spans.get(c, ()), dtype=np.int64).reshape(-1, 4)  # (k, 4): first, last, after, n
         seen = runs[(runs[:, 2] > origin) & (runs[:, 0] <= end)]
         if len(seen):
             later[c] = int(seen[:, 3].sum())

@@ -2349,14 +2349,16 @@ def _imputed_sources(source: np.ndarray, finite: np.ndarray, how: str) -> np.nda
     return np.where(finite, source, made)
 
 
-def _runs(mask: np.ndarray, stamps: np.ndarray, source: np.ndarray) -> np.ndarray:
-    """Runs of True in a (T,) mask -> (k, 4) int64: first and last time (ns) of each, the time of
-    the latest row its values were made from (``source`` (T,): each row's), and its length."""
+def _runs(mask: np.ndarray, stamps: np.ndarray, source: np.ndarray) -> list[list[int]]:
+    """Runs of True in a (T,) mask -> ``[[first, last, after, count], ...]``: the first and last time
+    (int64 nanoseconds, as ``stamps``) of each, the time of the latest row its values were made from
+    (``source`` (T,): each row's) and its length. Lists of ints, not an array, as :func:`_spans`'s:
+    two frames whose ``attrs`` hold arrays cannot be joined by ``pd.concat``."""
     edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
     starts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)  # stops: one past the end
     latest = np.maximum.reduceat(np.where(mask, source, -1), starts) if len(starts) else starts
     columns = [stamps[starts], stamps[stops - 1], stamps[latest], stops - starts]
-    return np.column_stack(columns).astype(np.int64)
+    return [[int(v) for v in run] for run in zip(*columns, strict=True)]
 
 
 def _spans(mask: np.ndarray, stamps: np.ndarray) -> list[list[int]]:
