@@ -1127,10 +1127,12 @@ def test_values_made_from_later_rows_are_named_and_every_repair_is_recorded():
     raw.iloc[:45, 1] = np.nan  # c1 opens at row 45
     late = read_series(raw, impute="ffill")
     with pytest.warns(UserWarning, match=r"values of 'c1' \(45\) were made from later rows \(impute='ffill' "
-                                         r"fills a series' leading values backwards; .*see the future"):
+                                         r"fills a series' leading values backwards; .*\): the forecasts "
+                                         r"of 15 of the 27 windows read them, .*see the future"):
         result = backtest(LastValueForecaster(horizon=3), late, start=30, baselines=False)
+    # origins 30..44 read rows 0..44 ahead of row 45
     assert result.config["repairs"] == {"impute": "ffill", "imputed_values": 45,
-                                        "from_later_rows": {"c1": 45}}
+                                        "from_later_rows": {"c1": 45}, "from_later_windows": 15}
     with warnings.catch_warnings():
         warnings.filterwarnings("error", message=".*later rows")  # zeros read none: recorded, not warned of
         zeroed = backtest(LastValueForecaster(horizon=3), read_series(raw, impute="zero"), start=30,
@@ -1174,8 +1176,8 @@ def test_the_ltsf_protocol_records_repairs_and_names_those_its_test_windows_read
     with pytest.warns(UserWarning, match=r"values of 'c1' \(6\) were made from later rows \(.*'interpolate'"):
         result = backtest_ltsf(dict(TINY, max_epochs=1), read_series(raw, impute="interpolate"), 8, 3,
                                baselines=False, max_forecast_rows=0)
-    assert result.config["repairs"] == {"impute": "interpolate", "imputed_values": 6,
-                                        "from_later_rows": {"c1": 6}}
+    assert result.config["repairs"] == {"impute": "interpolate", "imputed_values": 6,  # origins 330..335
+                                        "from_later_rows": {"c1": 6}, "from_later_windows": 6}
     # ETT files run on past the protocol's test split (row 14400 of ETTh): a repair after it is
     # in no scored window, so it is recorded, not warned of (helper-131: the file's last row had
     # been taken as the last target)
@@ -1530,9 +1532,11 @@ def test_a_prefitted_forecaster_of_other_channels_is_refused_by_name():
 
 
 @pytest.mark.filterwarnings("ignore:training series is constant:RuntimeWarning")
-def test_values_made_from_later_rows_are_named_exactly_when_a_scored_window_holds_them():
+def test_values_made_from_later_rows_are_named_exactly_when_a_window_reads_them_as_inputs():
     """Filled backwards from the first origin's own row: nothing after it is seen. Interpolated at
-    the last target from the row after it: that target sees the future."""
+    the last origin from the row after it: that window's context sees the future. Interpolated in
+    a target only, the value is scored by no metric (made up), so it flatters nothing: it had been
+    warned of as well, with every window whose target held it counted."""
     from tsmamba.data import read_series
 
     raw = ramp(60)
@@ -1541,21 +1545,34 @@ def test_values_made_from_later_rows_are_named_exactly_when_a_scored_window_hold
     with warnings.catch_warnings():
         warnings.filterwarnings("error", message=".*later rows")
         backtest(LastValueForecaster(horizon=3), late, start=45, baselines=False)
-    with pytest.warns(UserWarning, match=r"values of 'c1' \(45\) were made from later rows"):
-        backtest(LastValueForecaster(horizon=3), late, start=44, baselines=False)
-    for row, warned in ((37, True), (38, False)):  # the last target is row 34 + 3 = 37
+    with pytest.warns(UserWarning, match=r"values of 'c1' \(45\) were made from later rows .*: the forecasts "
+                                         r"of 1 of the 13 windows read them"):
+        result = backtest(LastValueForecaster(horizon=3), late, start=44, baselines=False)
+    assert result.config["repairs"]["from_later_windows"] == 1
+    # origins 30..34, targets up to row 37: a value interpolated at row 34 is in the last context,
+    # at rows 35..37 only in targets (a value at row 37 had been warned of)
+    for row, warned in ((33, True), (34, True), (35, False), (37, False)):
         gap = ramp(60)
         gap.iloc[row, 0] = np.nan
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            backtest(LastValueForecaster(horizon=3), read_series(gap, impute="interpolate"), start=30,
-                     n_windows=5, baselines=False)
+            result = backtest(LastValueForecaster(horizon=3), read_series(gap, impute="interpolate"),
+                              start=30, n_windows=5, baselines=False)
         assert any("later rows" in str(w.message) for w in caught) == warned, row
+        assert result.config["repairs"].get("from_later_windows") == (1 if warned else None), row
+        held = min(34, row - 1) - max(30, row - 3) + 1  # the windows whose target holds it
+        assert result.config["unscored"]["target_cells"] == held, row  # made up: scored by no metric
     chained = ramp(60).drop(ramp(60).index[[40, 41]])  # inserted rows drawn past a NaN row to row 43
     chained.iloc[40, 1] = np.nan  # row 42's c1, then copied forward: the window at 42 holds row 43
     with pytest.warns(UserWarning, match=r"values of 'c1' \(3\) were made from later rows"):
         backtest(LastValueForecaster(horizon=2), read_series(chained, fill="interpolate", impute="ffill"),
                  start=42, baselines=False)
+    # origins 40, 43, 46, ...: those at 40 and 43 read rows 0..43 ahead of row 45, made from it; the
+    # window at 46 holds row 44 too, but made from row 45, not after its origin
+    with pytest.warns(UserWarning, match=r"values of 'c1' \(44\) .*the forecasts of 2 of the 5 windows"):
+        result = backtest(LastValueForecaster(horizon=3), late, start=40, stride=3, n_windows=5,
+                          baselines=False)
+    assert result.config["repairs"]["from_later_rows"] == {"c1": 44}
 
 
 def test_ltsf_protocol_rejects_a_window_or_context_option():

@@ -474,11 +474,14 @@ def test_backtest_names_values_made_from_later_rows_and_records_the_repairs(tmp_
                      "--start", "60", "--stride", "10", "--d-model", "8", "--n-layers", "1", "--max-epochs",
                      "1", "--no-baselines", "--threads", "1", "--quiet", "--out", str(out)]) == 0
     err = capsys.readouterr().err
-    assert ("late.csv: values of 'b' (80) were made from later rows (--impute ffill fills a series' leading "
-            "values backwards;" in err), err
+    # origins 60, 70, ..., 110: those at 60 and 70 read b's rows 0..70 ahead of row 80, made from it
+    assert ("late.csv: values of 'b' (71) were made from later rows (--impute ffill fills a series' leading "
+            "values backwards; --impute interpolate and --fill interpolate read the next value): the "
+            "forecasts of 2 of the 6 windows read them" in err), err
     assert "or start the backtest after them (--start)" in err and "impute='" not in err, err
     config = json.loads((out / "metrics.json").read_text())["config"]
-    assert config["repairs"] == {"impute": "ffill", "imputed_values": 80, "from_later_rows": {"b": 80}}
+    assert config["repairs"] == {"impute": "ffill", "imputed_values": 80, "from_later_rows": {"b": 71},
+                                 "from_later_windows": 2}
 
 
 def test_backtest_says_how_many_target_cells_it_left_out_as_filled(tmp_path, capsys):

@@ -700,39 +700,63 @@ REPAIR_LOOKAHEAD = (
 
 
 def _repairs(
-    repairs: Mapping[str, Any] | None, channels: Sequence[str], label: str, first_origin: pd.Timestamp,
-    last_target: pd.Timestamp
+    repairs: Mapping[str, Any] | None, channels: Sequence[str], label: str, index: pd.DatetimeIndex,
+    origins: np.ndarray,
 ) -> dict[str, Any] | None:
     """What read_series' fill= and impute= changed in a frame (its ``attrs["repairs"]``), for the
-    report; a warning when values of ``channels`` up to ``last_target`` were made from a row after
-    ``first_origin``: a scored window holds them and sees the future (a store not yet open, filled
-    backwards from its first day, had been scored against that day). A run of such values counts
-    whole when the latest row it was made from is after the first origin and it starts by the last
-    target; runs made from rows before it, or after the last target, are recorded only."""
+    report; a warning when the forecast at one of ``origins`` (rows of ``index``) reads a value of
+    ``channels`` made from a row after that origin: its context holds it (a refit before it trained
+    on it too: every fit ends at an origin, the LTSF protocol's at its first), so the window sees the
+    future (a store not yet open, filled backwards from its first day). Made-up target cells are
+    scored by no metric (:func:`_unscored`), so a value the windows hold only as a target flatters
+    nothing. A run of such values (``from_later_spans``: first, last, after, count) is read ahead of
+    its source by the origins at or after its first row and before ``after``, the latest row its
+    values were made from; counted: its values up to the last such origin, per channel, in
+    ``from_later_rows``, and those origins' windows, of all channels, in ``from_later_windows``.
+    Runs no forecast reads ahead of its source are recorded only (in the frame's record)."""
     if not repairs:
         return None
     repairs = dict(repairs)
     spans = repairs.pop("from_later_spans", {})
     repairs.pop("from_later_rows", None)
     repairs.pop("repaired_spans", None)  # the cells: what they leave unscored is config["unscored"]
-    origin, end = first_origin.as_unit("ns").value, last_target.as_unit("ns").value  # as the runs are
+    stamps = index.as_unit("ns").asi8  # as the runs are
+    at = stamps[np.asarray(origins, dtype=np.int64)]  # ascending
+    starts, stops = [], []  # per run read ahead of its source: the origins [start, stop) that do
     later = {}
     for c in channels:
         runs = np.asarray(spans.get(c, ()), dtype=np.int64).reshape(-1, 4)  # (k, 4): first, last, after, n
-        seen = runs[(runs[:, 2] > origin) & (runs[:, 0] <= end)]
-        if len(seen):
-            later[c] = int(seen[:, 3].sum())
-    if later:
-        repairs["from_later_rows"] = later
-        shown = ", ".join(f"{c!r} ({n})" for c, n in list(later.items())[:5])
-        more = f", ... ({len(later)} channels)" if len(later) > 5 else ""
-        warnings.warn(
-            f"{label}: values of {shown}{more} were made from later rows {REPAIR_LOOKAHEAD}: windows "
-            "whose context or target hold them see the future, so their scores flatter every model. "
-            "Fill causally (impute='zero', fill='ffill' or fill='zero') or start the backtest after them",
-            UserWarning,
-            stacklevel=3,
-        )
+        lo, hi = np.searchsorted(at, runs[:, 0], "left"), np.searchsorted(at, runs[:, 2], "left")
+        read = hi > lo  # an origin o with first <= o < after
+        if not read.any():
+            continue
+        lo, hi, runs = lo[read], hi[read], runs[read]
+        up_to = np.minimum(runs[:, 1], at[hi - 1])  # the run's values the last such origin reads
+        cells = np.searchsorted(stamps, up_to, "right") - np.searchsorted(stamps, runs[:, 0], "left")
+        held = cells > 0  # a run before the rows of a slice of the frame: none of its values is read
+        if held.any():
+            later[c] = int(cells[held].sum())
+            starts.append(lo[held])
+            stops.append(hi[held])
+    if not later:
+        return repairs
+    edges = np.zeros(len(at) + 1, dtype=np.int64)
+    np.add.at(edges, np.concatenate(starts), 1)
+    np.add.at(edges, np.concatenate(stops), -1)
+    windows = int((np.cumsum(edges)[:-1] > 0).sum())
+    repairs["from_later_rows"] = later
+    repairs["from_later_windows"] = windows
+    shown = ", ".join(f"{c!r} ({n})" for c, n in list(later.items())[:5])
+    more = f", ... ({len(later)} channels)" if len(later) > 5 else ""
+    warnings.warn(
+        f"{label}: values of {shown}{more} were made from later rows {REPAIR_LOOKAHEAD}: the forecasts "
+        f"of {windows} of the {len(at)} windows read them, in their context or their fit's training "
+        "rows, before the row they were made from, so those windows see the future and their scores "
+        "flatter every model (made-up targets are scored by no metric: it is the inputs that leak). "
+        "Fill causally (impute='zero', fill='ffill' or fill='zero') or start the backtest after them",
+        UserWarning,
+        stacklevel=3,
+    )
     return repairs
 
 
@@ -1344,8 +1368,7 @@ def backtest(
     origins = plan.origins
     given = df.attrs.get("repairs") if isinstance(df, pd.DataFrame) else None  # a path is read strictly
     label = data_name or frame.attrs.get("source", "the data")
-    repairs = _repairs(given, channels, label,
-                       index[int(origins[0])], index[min(int(origins[-1]) + horizon, n_rows - 1)])
+    repairs = _repairs(given, channels, label, index, origins)
     first_train = plan.blocks[0].train or (0, int(origins[0]) + 1)  # later ranges are no shorter
     # the cells fill= and impute= made up are inputs like any other, and scored by no metric
     observed, scale_observed, unscored = _unscored(repaired_cells(given, index, channels), plan.targets(),
@@ -1553,9 +1576,9 @@ def backtest_ltsf(
     n = test_e - test_s - L_ - H + 1
     origins = np.arange(test_s + L_ - 1, test_s + L_ - 1 + n)
     source = prepared.meta.get("source")  # a path or name, or the file a frame was read from
-    repairs = _repairs(prepared.meta.get("repairs"), channels, source or "the data",
-                       index[int(origins[0])], index[test_e - 1])  # scored: the test windows
-    # (test_e, not the file's last row: ETT files run on past the protocol's test split)
+    # the test windows' origins: the fit reads rows up to the first (val ends there), so a value it
+    # trained on that was made from a later row is read ahead of its source by that origin's window
+    repairs = _repairs(prepared.meta.get("repairs"), channels, source or "the data", index, origins)
     observed, scale_observed, unscored = _unscored(  # a published file has no repair: None, None, None
         repaired_cells(prepared.meta.get("repairs"), index, channels),  # before the fit: it may refuse
         origins[:, None] + 1 + np.arange(H)[None, :], (train_s, train_e), seasonal_period(prepared.freq),
