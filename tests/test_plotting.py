@@ -747,3 +747,46 @@ def test_error_over_time_leaves_out_the_rows_the_scores_leave_out(forecasts: pd.
     as_text = marked.assign(observed=marked["observed"].map({True: "True", False: "False"}))  # pd.read_csv's
     np.testing.assert_allclose(error_over_time_figure(as_text, metric="mae").axes[0].lines[0].get_ydata(),
                                drawn, rtol=1e-12)
+
+
+def test_forecast_figure_draws_made_up_actuals_apart_from_observed_ones(
+    history: pd.DataFrame, forecasts: pd.DataFrame
+) -> None:
+    """Actuals a backtest marks observed=False (filled or imputed when the data was read, scored by
+    no metric) had been drawn as points of the actual line, as if observed: they are hollow markers
+    on a dotted line, with their own legend entry, and the actual line breaks there."""
+    origin = sorted(forecasts["origin"].unique())[2]
+    marked = forecasts.copy()
+    made_up = (marked["origin"] == origin) & (marked["channel"] == "OT") & marked["step"].isin([2, 3, 6])
+    marked["observed"] = ~made_up
+    fig = forecast_figure(marked, history=history, origins=[origin], channels=["HUFL", "OT"])
+    hufl, ot = fig.axes[:2]
+    y = marked.loc[(marked["origin"] == origin) & (marked["channel"] == "OT")].sort_values("step")["y"]
+    joined = np.r_[history.loc[origin, "OT"], y.to_numpy()]  # the line starts at the origin's value
+    (actual,) = [line for line in ot.lines if line.get_label() == "actual"]
+    (drawn_apart,) = [line for line in ot.lines if line.get_label() == "filled/imputed (not scored)"]
+    made = np.array([False, False, True, True, False, False, True])  # steps 2, 3 and 6, after the origin's
+    np.testing.assert_array_equal(np.asarray(actual.get_ydata(), float), np.where(made, np.nan, joined))
+    assert actual.get_linestyle() == "-" and actual.get_markevery() == [0, 1, 4, 5]  # observed: all marked
+    assert drawn_apart.get_markevery() == [2, 3, 6] and drawn_apart.get_linestyle() == ":"
+    assert drawn_apart.get_marker() == "o" and drawn_apart.get_markerfacecolor() == "none"
+    near = np.array([False, True, True, True, True, True, True])  # dotted to and from each made-up one
+    np.testing.assert_array_equal(np.asarray(drawn_apart.get_ydata(), float), np.where(near, joined, np.nan))
+    assert "filled/imputed (not scored)" in _legend_labels(fig)
+    # a panel with every actual observed, and a figure of forecasts without the column: as before
+    assert [line.get_label() for line in hufl.lines].count("actual") == 1
+    assert all(line.get_label() != "filled/imputed (not scored)" for line in hufl.lines)
+    plain = forecast_figure(forecasts, history=history, origins=[origin], channels=["HUFL", "OT"])
+    assert "filled/imputed (not scored)" not in _legend_labels(plain)
+    assert not np.isnan(np.asarray(plain.axes[1].lines[1].get_ydata(), float)).any()
+    # read back from forecasts.csv (True/False as text)
+    as_text = marked.assign(observed=marked["observed"].map({True: "True", False: "False"}))
+    again = forecast_figure(as_text, history=history, origins=[origin], channels=["OT"])
+    assert [line.get_markevery() for line in again.axes[0].lines
+            if line.get_label() == "filled/imputed (not scored)"] == [[2, 3, 6]]
+    # more steps than are marked (horizon > 48): of the observed, only one between made-up ones is,
+    # as no segment shows it
+    long = _one_channel(pd.DatetimeIndex([pd.Timestamp("2024-01-01")]), 60)
+    long["observed"] = ~long["step"].between(10, 30) | (long["step"] == 21)
+    (actual,) = [line for line in forecast_figure(long).axes[0].lines if line.get_label() == "actual"]
+    assert actual.get_markevery() == [20]  # step 21, no history joined

@@ -12,7 +12,8 @@ Input is the backtest's tidy forecasts frame, one row per (origin, channel, step
 ``yhat_<b>``   forecast of baseline ``<b>`` (e.g. ``yhat_last_value``), optional
 ``observed``   False where ``y`` was filled or imputed when the data was read, optional
                (a backtest writes it when some scored actual was): the errors drawn
-               leave those rows out, as the scores do
+               leave those rows out, as the scores do, and the forecasts figure draws
+               those actuals apart (hollow markers on a dotted line)
 ``units``      the units of the values when not the data's own, optional (an LTSF
                backtest's: ``"scaled: train-split z-score"``)
 =============  ==============================================================
@@ -397,7 +398,9 @@ def forecast_figure(
     target is their last column) at evenly spaced origins fill up to ``max_panels`` panels.
     The best baseline (lowest MAE over the whole frame) is drawn dashed. ``units``: those of
     the values when not the data's own (default: the forecasts' ``units`` column), on the
-    value axes and in the title.
+    value axes and in the title. Actuals the forecasts' ``observed`` column marks False (filled
+    or imputed when the data was read, scored by no metric) are hollow markers on a dotted line
+    ("filled/imputed (not scored)"), not points of the actual line.
     """
     df = _prepared(forecasts)
     units = _units(df, units)
@@ -412,6 +415,7 @@ def forecast_figure(
     # -5 had drawn all of the history but its first 5 rows (pandas' tail), 2.5 failed in pandas
     n_hist = 3 * horizon if history_steps is None else nonnegative_int(history_steps, "history_steps")
     best = _best_baseline(df, _baseline_names(df))
+    scored = _scored_rows(df)
 
     n_chans = len({c for _, c in panels})
     if n_chans in (2, 3):
@@ -428,8 +432,11 @@ def forecast_figure(
     history_columns = {} if history is None else {str(c): c for c in history.columns}
     handles: dict[str, Any] = {}
     for ax, (origin, chan) in zip(axes.flat, panels, strict=False):
-        sub = df[(df["origin"] == origin) & (df["channel"] == chan)].sort_values("step")
+        rows = ((df["origin"] == origin) & (df["channel"] == chan)).to_numpy()
+        order = np.argsort(df["step"].to_numpy()[rows], kind="stable")
+        sub = df[rows].iloc[order]
         act_x, act_y = list(sub["timestamp"]), list(sub["y"].astype(float))
+        made = [] if scored is None else list(~scored[rows][order])  # actuals never observed
         if chan in history_columns:
             past = history[history_columns[chan]]
             past = past[past.index <= origin].tail(n_hist)
@@ -438,8 +445,12 @@ def forecast_figure(
                 # Join the actuals to the last observed value so the line runs on.
                 act_x = [past.index[-1], *act_x]
                 act_y = [float(past.iloc[-1]), *act_y]
-        single = lone if len(act_x) == 1 else None
-        ax.plot(act_x, act_y, color="black", lw=1.4, marker=single, ms=3, label="actual")
+                made = [False, *made] if made else made
+        if any(made):
+            _made_up_actuals(ax, act_x, np.asarray(act_y), np.asarray(made), every=marker is not None)
+        else:
+            single = lone if len(act_x) == 1 else None
+            ax.plot(act_x, act_y, color="black", lw=1.4, marker=single, ms=3, label="actual")
         ax.plot(sub["timestamp"], sub["yhat"], color=_MODEL_COLOR, lw=1.8, marker=marker, ms=3,
                 label=_text(model_name))
         if best is not None:
@@ -472,6 +483,26 @@ def forecast_figure(
     fig.suptitle(_text(model_name, width - 0.3, size="large", beside=about) + about)
     _outside_legend(fig, list(handles.values()), list(handles.keys()))
     return fig
+
+
+MADE_UP_LABEL = "filled/imputed (not scored)"
+
+
+def _made_up_actuals(ax: Axes, x: list[Any], y: np.ndarray, made: np.ndarray, every: bool) -> None:
+    """The actuals ``y`` at ``x`` with those ``made`` up (filled or imputed when the data was read,
+    scored by no metric) drawn apart: the observed ones as the usual black line, broken where a
+    made-up one is (each observed point marked when ``every``, else only those with no observed
+    neighbour, which no segment shows), and the made-up ones as hollow markers on a dotted line
+    that joins them to their neighbours."""
+    observed = ~made
+    alone = observed & ~np.r_[False, observed[:-1]] & ~np.r_[observed[1:], False]
+    shown = np.flatnonzero(observed if every else alone)
+    ax.plot(x, np.where(observed, y, np.nan), color="black", lw=1.4, marker="o" if len(shown) else None,
+            ms=3, markevery=[int(i) for i in shown] if len(shown) else None, label="actual")
+    near = made | np.r_[False, made[:-1]] | np.r_[made[1:], False]  # the segments to and from them
+    ax.plot(x, np.where(near, y, np.nan), color="black", lw=1.0, ls=":", marker="o", ms=4.5,
+            mfc="none", mec="black", mew=1.0, markevery=[int(i) for i in np.flatnonzero(made)],
+            label=MADE_UP_LABEL, zorder=2.6)  # over the forecasts drawn later: the rings stay in sight
 
 
 def plot_forecasts(
