@@ -92,6 +92,36 @@ def test_a_save_through_a_symlink_hashes_the_previous_saves_files_once(tmp_path,
     assert {p.name: p.read_bytes() for p in (tmp_path / "v1").iterdir()} == before
 
 
+def test_check_replaceable_leaves_unhashed_the_files_of_the_save_just_read(tmp_path, monkeypatch):
+    """verified= the metadata read_checkpoint just returned (it hashed every file): while the
+    folder's meta.json is still that, the files are not hashed again (tsmamba stream --state had
+    hashed its state twice at start-up); another save since, damaged, is refused as without it,
+    and so are files beside the save and a save of another kind."""
+    path = save(tmp_path / "m", 1.0)
+    meta, _ = read_checkpoint(path)
+    real, hashed = hashlib.file_digest, []
+
+    def counted(fh, digest):
+        hashed.append(Path(fh.name).name)
+        return real(fh, digest)
+
+    monkeypatch.setattr(hashlib, "file_digest", counted)
+    assert check_replaceable(path, "tsmamba-test", verified=meta) == path and hashed == []
+    assert check_replaceable(path, "tsmamba-test") == path and sorted(hashed) == ["extra.pt", "weights.pt"]
+    save(path, 2.0)  # another save since the read
+    weights = path / "weights.pt"
+    weights.write_bytes(weights.read_bytes()[:-10])
+    with pytest.raises(CheckpointError, match=r"m already exists and is not a tsmamba save, or is a damaged"):
+        check_replaceable(path, "tsmamba-test", verified=meta)
+    save(tmp_path / "n", 1.0)
+    meta, _ = read_checkpoint(tmp_path / "n")
+    with pytest.raises(CheckpointError, match=r"holds a tsmamba-test save, and a tsmamba-stream save would"):
+        check_replaceable(tmp_path / "n", "tsmamba-stream", verified=meta)
+    (tmp_path / "n" / "notes.txt").write_text("mine")
+    with pytest.raises(CheckpointError, match=r"and other files beside it \(notes.txt\)"):
+        check_replaceable(tmp_path / "n", "tsmamba-test", verified=meta)
+
+
 @pytest.mark.parametrize("kind", ["user folder", "save with a user file added", "another tool's meta.json"])
 def test_refuses_to_replace_a_folder_that_is_not_a_save(tmp_path, kind):
     target = tmp_path / "models"

@@ -1762,6 +1762,39 @@ def test_stream_state_refusals_name_the_flag_and_the_fix(tmp_path, capsys, monke
                    "meta.json); remove the --state folder and run again with --history to warm a new stream")
 
 
+def test_a_resumed_stream_state_is_hashed_once_at_start_up(tmp_path, capsys, monkeypatch, ot_hufl_model,
+                                                          stream_input):
+    """Stream.load checks every state file's sha256; the check of what the --state folder holds,
+    right after it, had hashed the same files again (60 ms of a 220 ms start-up for a 1000-series
+    state of 45 MB). Now only the save at the end hashes the previous save's files (it may have
+    changed meanwhile); a damaged state is still refused at start-up, and so is a file beside it."""
+    import hashlib
+
+    history, new = stream_input
+    lines = new[["date", "OT", "HUFL"]].to_csv(index=False, header=False).splitlines(keepends=True)
+    state = tmp_path / "state"
+    assert stream_lines(capsys, monkeypatch, ot_hufl_model, history, "".join(lines[:4]), "--state",
+                        str(state))[0] == 0
+    real, hashed = hashlib.file_digest, []
+
+    def counted(fh, digest):
+        hashed.append(Path(fh.name).name)
+        return real(fh, digest)
+
+    monkeypatch.setattr(hashlib, "file_digest", counted)
+    status, out, _ = stream_lines(capsys, monkeypatch, ot_hufl_model, history, "".join(lines[4:]), "--state",
+                                  str(state))
+    assert status == 0 and len(out) == 6
+    assert sorted(hashed) == ["state.pt", "stream.pt"]  # by the save at the end, once each
+    (state / "notes.txt").write_text("mine")
+    status, _, err = stream_lines(capsys, monkeypatch, ot_hufl_model, history, "", "--state", str(state))
+    assert status == 2 and "holds a tsmamba save and other files beside it (notes.txt)" in err, err
+    (state / "notes.txt").unlink()
+    (state / "stream.pt").write_bytes((state / "stream.pt").read_bytes()[:-1])
+    status, _, err = stream_lines(capsys, monkeypatch, ot_hufl_model, history, "", "--state", str(state))
+    assert status == 2 and f"{state / 'stream.pt'} is truncated or corrupt" in err, err
+
+
 def test_date_format_reads_day_first_files_as_their_iso_twins(tmp_path, capsys, monkeypatch, small_csv,
                                                               tiny_config, ot_hufl_model, stream_input):
     """--date-format: fit, predict, backtest and stream (history and stdin lines) read a file of

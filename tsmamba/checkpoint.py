@@ -230,12 +230,14 @@ def fsync_path(path: str | os.PathLike) -> None:
         os.close(fd)
 
 
-def _previous_save(path: Path, hash_files: bool = True) -> tuple[dict[str, Any] | None, list[str]]:
+def _previous_save(path: Path, hash_files: bool = True, verified: Mapping[str, Any] | None = None
+                   ) -> tuple[dict[str, Any] | None, list[str]]:
     """The metadata of the save directory ``path`` holds: ``{}`` when it is empty, None when it
     holds anything but a save written by :func:`write_checkpoint` (read once: what may be
     replaced, and which kind it is), or one whose tensor files are not those its ``meta.json``
     records (unless ``hash_files`` is False: they were just checked through another path to the
-    same folder); and the files beside such a save that it did not write."""
+    same folder, or its ``meta.json`` is still ``verified``, a save whose files were just read and
+    checked against it); and the files beside such a save that it did not write."""
     names = {entry.name for entry in path.iterdir()}
     if not names:
         return {}, []
@@ -248,6 +250,7 @@ def _previous_save(path: Path, hash_files: bool = True) -> tuple[dict[str, Any] 
     if not str(meta.get("format", "")).startswith("tsmamba-") or not isinstance(files, dict):
         return None, []
     others = sorted(names - {META, *files})
+    hash_files = hash_files and (verified is None or meta != verified)  # another save since: hashed
     return (None if others or (hash_files and not _files_intact(path, files)) else meta), others
 
 
@@ -287,20 +290,25 @@ def check_parents(path: str | os.PathLike) -> Path:
     return path
 
 
-def check_replaceable(path: str | os.PathLike, kind: str | None = None) -> Path:
+def check_replaceable(path: str | os.PathLike, kind: str | None = None, *,
+                      verified: Mapping[str, Any] | None = None) -> Path:
     """``path`` if :func:`write_checkpoint` may write a save of format ``kind`` there (nothing
     there, an empty folder or a previous save of that format); else :class:`CheckpointError`,
-    the one :func:`write_checkpoint` raises."""
-    return _check_replaceable(path, kind)
+    the one :func:`write_checkpoint` raises. ``verified``: the metadata :func:`read_checkpoint`
+    just returned for ``path`` (it checked every tensor file's sha256 against it): while the
+    folder's ``meta.json`` is still that, the files are not hashed a second time; any other
+    metadata there (another save since) has its files hashed, as without it."""
+    return _check_replaceable(path, kind, verified=verified)
 
 
-def _check_replaceable(path: str | os.PathLike, kind: str | None, hash_files: bool = True) -> Path:
+def _check_replaceable(path: str | os.PathLike, kind: str | None, hash_files: bool = True,
+                       verified: Mapping[str, Any] | None = None) -> Path:
     """:func:`check_replaceable`; ``hash_files=False`` leaves out the hashing of a previous save's
     tensor files, for a folder whose files were just hashed through another path to it."""
     path = check_parents(path)
     if path.exists() and not path.is_dir():
         raise CheckpointError(f"{path} exists and is not a directory; choose another path")
-    previous, others = _previous_save(path, hash_files) if path.is_dir() else ({}, [])
+    previous, others = _previous_save(path, hash_files, verified) if path.is_dir() else ({}, [])
     if others:  # a report written beside a model (backtest --out) had made it "not a save, or damaged"
         shown = ", ".join(others[:5]) + (f" and {len(others) - 5} more" if len(others) > 5 else "")
         raise CheckpointError(

@@ -2303,7 +2303,9 @@ def cmd_stream(run: Run) -> int:
                 run.opts.update(lines)
                 run.note(f"reading stdin with {_flags(lines)}, {how}")
             stream = Stream.load(state_dir, forecaster)  # names a damaged file, and how to start afresh
-            check_replaceable(state_dir, STREAM_FORMAT)  # then, what else the folder holds
+            # then, what else the folder holds; its files, just read and hashed by the load, are not
+            # hashed again while its meta.json is the one they were checked against (the folder is held)
+            check_replaceable(state_dir, STREAM_FORMAT, verified=stream._loaded_meta)
             stream.missing, stream.gaps = run.missing, run.gaps  # the command line's policies
             unread = "; --history is not read" if run.get("history") else ""
             run.note(f"resuming the stream saved in {state_dir} (last observation "

@@ -150,6 +150,7 @@ class Stream:
         self.missing, self.gaps = missing, gaps
         self._dtype = self.network.head.weight.dtype
         self._phase_table: PhasesAheadTable | None = None  # a cache of phases: copies may share it
+        self._loaded_meta: dict[str, Any] | None = None  # load's: the metadata its files were checked against
 
         frames, self.ids = self._history_frames(history, ids)
         _check_unique(self.ids)
@@ -855,7 +856,11 @@ class Stream:
         meta, tensors = read_checkpoint(path, FORMAT)
         _check_fitted(forecaster)  # the forecaster's own errors are not the save's
         try:
-            return cls._from_save(path, meta, tensors, forecaster)
+            stream = cls._from_save(path, meta, tensors, forecaster)
+            # the metadata its files were checked against: check_replaceable(verified=) need not
+            # hash them again (tsmamba stream --state, right after loading)
+            stream._loaded_meta = meta
+            return stream
         except CheckpointError:
             raise
         except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:  # edited or damaged
