@@ -344,8 +344,8 @@ def train_member(data: str, lookback: int, horizon: int, params: dict, seed: int
     Each part's forecasts and targets (n, H, C) go to ``take((split, context), yhat, y)`` as soon
     as they are made (Weather's test forecasts at H = 720 take 1.2 GB), and are then let go.
     Returns {"member": its record, "seconds" and "scores" per part, and the backtest's
-    "overall" test scores, "baselines" (empty with ``baselines=False``: they are the same for every
-    member, so an ensemble scores them with its first), "model_params" and "training"}.
+    "overall" test scores, "baselines" (empty with ``baselines=False``: an ensemble scores them
+    once, with :func:`baseline_member`), "model_params" and "training"}.
     """
     from tsmamba.data import prepare_ltsf
 
@@ -403,14 +403,25 @@ def _train_member_in_process(threads: int, folder: str, *args, baselines: bool =
     return run
 
 
+def baseline_member(plan: list[tuple[int, dict, int]]) -> int:
+    """The member of ``plan`` that scores the baselines for the whole run: the first of those with
+    the longest lookback, the run's ``context_length``. Last value and seasonal naive are the same
+    for every member (the LTSF split forecasts the same target rows whatever the lookback), but the
+    linear baseline maps the last L values to the next H: scored by a member of L = 96, it had been
+    recorded (and tabled in docs/results.md) as the baseline of a run of L = 720."""
+    longest = max(lookback for lookback, _, _ in plan)
+    return next(i for i, (lookback, _, _) in enumerate(plan) if lookback == longest)
+
+
 def member_runs(config: dict, plan: list[tuple[int, dict, int]], horizon: int, jobs: int, take=None):
     """Yield :func:`train_member`'s output for each network of ``plan``, in its order, its
     forecasts given to ``take`` (member by member, part by part in ``PARTS`` order, whatever
     ``jobs``), training up to ``jobs`` networks at once, each in a fresh process, when ``jobs`` > 1.
-    Only the first member scores the baselines."""
+    Only one member scores the baselines: :func:`baseline_member`'s."""
+    scorer = baseline_member(plan)
     if jobs == 1 or len(plan) == 1:
         for i, (lookback, params, seed) in enumerate(plan):
-            yield train_member(config["data"], lookback, horizon, params, seed, take, baselines=i == 0)
+            yield train_member(config["data"], lookback, horizon, params, seed, take, baselines=i == scorer)
         return
     threads = torch.get_num_threads()
     with tempfile.TemporaryDirectory(prefix="ltsf-members-") as folder, ProcessPoolExecutor(
@@ -418,7 +429,7 @@ def member_runs(config: dict, plan: list[tuple[int, dict, int]], horizon: int, j
         max_tasks_per_child=1,  # a fresh process per member: its peak memory is its own
     ) as pool:
         futures = [pool.submit(_train_member_in_process, threads, folder, config["data"], lookback, horizon,
-                               params, seed, baselines=i == 0)
+                               params, seed, baselines=i == scorer)
                    for i, (lookback, params, seed) in enumerate(plan)]
         for future in futures:
             try:
@@ -524,8 +535,8 @@ def main() -> None:
             for part in PARTS:
                 seconds[part] += run["seconds"][part]
             members.append(run["member"])
-            if len(members) == 1:
-                first = run  # the member that scored the baselines
+            if len(members) == baseline_member(plan) + 1:
+                scored = run  # the member that scored the baselines (of the run's lookback L)
             last = run  # the backtest's records of the last member (parameters, training)
         score = last["scores"]  # one network: its own
         if k > 1:
@@ -568,7 +579,8 @@ def main() -> None:
         "test_by_channel": {key: score["test", "window"][key] for key in ("channel_mse", "half_channel_mse")},
         "full_history": full,
         "val": val,
-        "baselines": first["baselines"],
+        "baselines": scored["baselines"],
+        "baselines_context_length": plan[baseline_member(plan)][0],  # the lookback they were scored at
         "params": last["model_params"],
         "n_parameters": n_parameters,
         "epochs": training.get("epochs"),

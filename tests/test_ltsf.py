@@ -159,6 +159,7 @@ def run_tiny(benchmark_file, tmp_path: Path, jobs: int = 1, **config_keys) -> di
                          "trainer_kwargs": {"limit_train_batches": 3, "limit_val_batches": 2,
                                             "enable_model_summary": False}},
               **config_keys}
+    config = {key: value for key, value in config.items() if value is not None}  # None: left out
     out = tmp_path / f"{len(list(tmp_path.glob('run*')))}run"
     out.mkdir()
     path = out / "tiny_ens.json"
@@ -197,6 +198,45 @@ def test_jobs_train_the_members_side_by_side_to_the_same_result_bit_for_bit(benc
     assert tiny_mean["mse"] != tiny_mean["members"][0]["test_window_mse"]  # the mean, not a member
     assert set(tiny_mean["baselines"]) == set(BASELINES)  # scored once, by the first member
     assert "member_weights" not in tiny_mean and "equal_weights" not in tiny_mean
+
+
+class _LastValues:
+    """A forecaster for backtest_ltsf that repeats each window's last value: the baselines of a run
+    at a lookback, without training a network."""
+
+    def __init__(self, context_length: int = 24, horizon: int = 12):
+        self.context_length, self.horizon = context_length, horizon
+
+    def get_params(self, deep: bool = True) -> dict:
+        return {"context_length": self.context_length, "horizon": self.horizon}
+
+    def set_params(self, **params):
+        for key, value in params.items():
+            setattr(self, key, value)
+        return self
+
+    def fit(self, df, **kwargs):
+        return self
+
+    def forecast_scaled_windows(self, contexts, marks=None, batch_size=None, **kwargs):
+        return np.repeat(np.asarray(contexts)[:, -1:], self.horizon, axis=1).astype(np.float64)
+
+
+def test_members_of_different_lookbacks_score_the_baselines_at_the_runs_lookback(benchmark_file, tmp_path):
+    """The record's context_length is its longest lookback, and docs/results.md tables its baselines
+    under it: the linear baseline (the last L values mapped to the next H) must be scored there. An
+    ensemble of L = 12 and L = 24 had recorded the L = 12 member's linear baseline as the run's."""
+    from tsmamba.backtest import backtest_ltsf
+
+    record = run_tiny(benchmark_file, tmp_path, ensemble=None,
+                      members=[{"context_length": 12}, {"context_length": 24}])
+    data = tmp_path / "etth1_head.csv"
+    at = {L: backtest_ltsf(_LastValues(L, 12), str(data), L, 12, metrics=("mse", "mae")).scores
+          for L in (12, 24)}
+    assert at[12]["linear"]["overall"]["mse"] != at[24]["linear"]["overall"]["mse"]  # the lookback matters
+    for name in BASELINES:
+        assert record["baselines"][name] == {m: at[24][name]["overall"][m] for m in ("mse", "mae")}
+    assert record["context_length"] == record["baselines_context_length"] == 24
 
 
 def test_error_scores_break_the_mse_down_by_channel_and_by_half(ltsf):
