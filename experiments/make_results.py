@@ -62,6 +62,13 @@ def lookback(r: dict) -> str:
     return str(r["context_length"])
 
 
+def baselines_lookback(r: dict) -> int:
+    """The lookback a result's baselines were scored at (the linear baseline depends on it): its
+    ``baselines_context_length``, recorded since ltsf.py scores them with a member of the run's
+    longest lookback, else its ``context_length``."""
+    return int(r.get("baselines_context_length", r["context_length"]))
+
+
 def fmt(values: list[float], count: bool = False) -> str:
     """Mean ± sample std (n=...) of the seeds' figures; one figure as it is, with its n=1 when
     ``count`` (its column has fewer figures than the row's test MSE)."""
@@ -290,8 +297,11 @@ def main() -> None:
         "A config with `\"members\"` does the same with networks that differ in their lookback (L",
         "written `96+336`) or in other parameters (`mix+chan`: one network mixes the channels, one",
         "reads each alone): the LTSF split forecasts the same target rows whatever the lookback, so",
-        "the forecasts average window by window; params and s/epoch count all members, the",
-        "baselines are those of the longest lookback. With `\"member_weights\": \"validation\"` (names",
+        "the forecasts average window by window; params and s/epoch count all members, and a",
+        "member of the longest lookback scores the baselines. The table of baselines lists each",
+        "run's under the lookback they were scored at: the Weather track-2 runs of 2026-12-06",
+        "scored them with their L = 96 member.",
+        "With `\"member_weights\": \"validation\"` (names",
         "ending in `_valw`) the members' forecasts are weighted instead of averaged: in each run, the",
         "weights (none negative, summing to one) that minimise the validation MSE, the window and",
         "full-history forecasts each their own; the result file records them and the mean's scores.",
@@ -387,14 +397,14 @@ def main() -> None:
         "|---|---|---|---|---|---|",
     ]
     seen = set()
-    for r in sorted(runs, key=lambda r: (r["data"], r["context_length"], r["horizon"])):
+    for r in sorted(runs, key=lambda r: (r["data"], baselines_lookback(r), r["horizon"])):
         b = r["baselines"]
-        row = (r["data"], r["context_length"], r["horizon"])
+        row = (r["data"], baselines_lookback(r), r["horizon"])
         if row in seen:
             continue
         seen.add(row)
         lines.append(
-            f"| {r['data']} | {r['context_length']} | {r['horizon']} | {b['linear']['mse']:.3f} | "
+            f"| {r['data']} | {row[1]} | {r['horizon']} | {b['linear']['mse']:.3f} | "
             f"{b['seasonal_naive']['mse']:.3f} | {b['last_value']['mse']:.3f} |"
         )
     if ablations:

@@ -169,3 +169,23 @@ def test_efficiency_refuses_a_folder_as_out_before_measuring(tmp_path):
     assert f"--out {tmp_path} is a folder; give the result file's path, e.g. {tmp_path / 'efficiency.json'}" \
         in done.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_each_baseline_row_is_that_of_runs_scored_at_its_lookback(make_results):
+    """The linear baseline maps the last L values to the next H, so a row of the baselines table is
+    only true of runs that scored them at its L. Ensembles whose L = 96 member scored them (the
+    Weather track-2 runs of 2026-12-06) had been tabled under their longest lookback, 336 and 720,
+    with the L = 96 figures."""
+    committed = (SCRIPT.parents[1] / "docs" / "results.md").read_text()
+    table = committed.split("Baselines scored in the same runs")[1].split("\n## ")[0]
+    rows = re.findall(r"^\| (\w+) \| (\d+) \| (\d+) \| ([\d.]+) \|", table, flags=re.MULTILINE)
+    assert rows
+    scored = {}
+    for r in make_results.load():
+        lookback = r.get("baselines_context_length", r["context_length"])
+        linear = f"{r['baselines']['linear']['mse']:.3f}"
+        scored.setdefault((r["data"], lookback, r["horizon"]), set()).add(linear)
+    for data, lookback, horizon, linear in rows:
+        assert linear in scored.get((data, int(lookback), int(horizon)), set()), (data, lookback, horizon)
+    assert make_results.baselines_lookback({"context_length": 720, "baselines_context_length": 96}) == 96
+    assert make_results.baselines_lookback({"context_length": 336}) == 336
