@@ -1288,6 +1288,38 @@ def test_ddp_fit_on_two_cpu_processes(tmp_path):
     assert loaded.predict().shape == (6, 2)
 
 
+def test_a_ddp_fit_judges_every_validation_on_the_windows_of_all_processes(tmp_path):
+    """Each process validates its share of the batches; val_loss was logged unsynced, so each
+    process's early stopping and best weights judged its own share: the processes stopped when one
+    share got worse and ended on different weights (seed 1: rank 0's best epoch 2, rank 1's 1)."""
+    script = tmp_path / "ddp_val.py"
+    script.write_text(
+        textwrap.dedent(f"""
+        import json, os
+        import tsmamba.model
+        from tsmamba.datasets import synthetic_ett
+        from tsmamba.estimator import TSMambaForecaster
+        tsmamba.model.FORECAST_FAST_ELEMENTS = 1 << 11  # validation in batches of 4 windows, not one
+        df = synthetic_ett(n_rows=300, n_channels=2, seed=0).set_index("date")
+        est = TSMambaForecaster(context_length=16, horizon=4, d_model=8, n_layers=1, d_state=4, headdim=4,
+                                chunk_size=8, max_epochs=1, batch_size=16, val_fraction=0.3,
+                                progress=False, trainer_kwargs={{"accelerator": "cpu", "devices": 2,
+                                                                "strategy": "ddp"}})
+        est.fit(df)
+        rank = os.environ.get("LOCAL_RANK", "0")
+        with open(os.path.join({str(tmp_path)!r}, "rank" + rank + ".json"), "w") as fh:
+            json.dump([v["loss"] for v in est.history_["val_losses"]], fh)
+    """)
+    )
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+    proc = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    losses = [json.loads((tmp_path / f"rank{rank}.json").read_text()) for rank in (0, 1)]
+    assert len(losses[0]) == 1 and losses[0] == losses[1]
+
+
 def test_a_failed_fit_leaves_the_estimator_as_it_was(series):
     est = TSMambaForecaster(**{**TINY, "max_epochs": 1}).fit(series)
     before = est.predict()

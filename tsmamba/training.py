@@ -429,7 +429,10 @@ class ForecastingModule(L.LightningModule):
                 f"step {self.global_step}: the weights diverged; weights were not saved. Lower "
                 "learning_rate, or check the data for extreme values"
             )
-        self.log("val_loss", loss, prog_bar=True, on_epoch=True, batch_size=batch[0].shape[0])
+        # summed over the processes of a distributed fit (each validates its share of the batches):
+        # early stopping and the best weights of each process had judged its own share, so the
+        # processes stopped on one's verdict and ended on different weights
+        self.log("val_loss", loss, prog_bar=True, on_epoch=True, batch_size=batch[0].shape[0], sync_dist=True)
 
     def test_step(self, batch: list[Tensor], batch_idx: int) -> None:
         context, target = batch[0], batch[1]
