@@ -2578,6 +2578,28 @@ def test_a_quiet_fit_prints_no_torch_note_about_lightnings_pytree(tmp_path):
     assert "LeafSpec" not in run.stderr, run.stderr
 
 
+def test_no_fit_warns_of_what_no_caller_can_change(tmp_path):
+    """On a machine with 4 cores or more every fit warned (twice) that the train and val loaders
+    "do not have many workers", and a fit with progress on warned of Lightning's LeafSpec: the
+    estimator takes no num_workers (its loaders gather each batch from memory at once), and the
+    LeafSpec is Lightning's own; in a process that shows every warning (-W always)."""
+    script = textwrap.dedent("""
+        import os
+        os.sched_getaffinity = lambda pid: set(range(8))  # a machine with 8 cores
+        os.cpu_count = lambda: 8
+        import numpy as np, pandas as pd
+        from tsmamba import TSMambaForecaster
+        frame = pd.DataFrame({"a": np.sin(np.arange(200) / 4)},
+                             index=pd.date_range("2024-01-01", periods=200, freq="h"))
+        TSMambaForecaster(24, 6, d_model=8, n_layers=1, max_epochs=1, progress=True).fit(frame)
+        print("fitted")
+    """)
+    run = subprocess.run([sys.executable, "-W", "always", "-c", script], capture_output=True, text=True,
+                         env={**os.environ, "OMP_NUM_THREADS": "1"}, cwd=tmp_path, timeout=300)
+    assert run.returncode == 0 and run.stdout.strip().endswith("fitted"), run.stderr
+    assert "many workers" not in run.stderr and "LeafSpec" not in run.stderr, run.stderr
+
+
 def test_fits_and_forecasts_leave_the_warning_filters_and_logs_of_other_threads_alone(series, caplog):
     """A quiet fit (and a predict) swapped the process's warning filters for its own with
     warnings.catch_warnings and put them back when it ended: a filter another thread set

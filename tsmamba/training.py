@@ -48,6 +48,7 @@ from lightning.pytorch.callbacks.early_stopping import EarlyStoppingReason
 from lightning.pytorch.plugins.io import CheckpointIO, TorchCheckpointIO
 from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities.exceptions import MisconfigurationException
+from lightning.pytorch.utilities.warnings import PossibleUserWarning
 from torch import Tensor
 
 from tsmamba.checkpoint import replacing, write_errors_name
@@ -159,20 +160,30 @@ for _name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utiliti
     logging.getLogger(_name).addFilter(_NOTES_FILTER)
 
 
+def unactionable_warnings_off() -> None:
+    """Put first in the process's warning filters (and leave there: ``warnings.catch_warnings``
+    would swap every thread's filters, and putting them back dropped those other threads set
+    meanwhile) filters that ignore two warnings every fit gave and no caller can act on: torch's
+    FutureWarning about Lightning's own use of ``LeafSpec`` (torch 2.13, Lightning 2.6), and
+    Lightning's PossibleUserWarning that the train and val loaders "do not have many workers" (on
+    a machine with 4 cores or more), which the estimator's window loaders, gathering each batch
+    from the series in memory at once, do not take. The same filter again replaces it."""
+    warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated",
+                            category=FutureWarning)
+    warnings.filterwarnings("ignore", message=r"The '(train|val)_dataloader' does not have many workers",
+                            category=PossibleUserWarning)
+
+
 @contextlib.contextmanager
 def lightning_notes_off(off: bool = True) -> Iterator[None]:
     """Lightning's notes ("GPU available: ...", "TPU available: ...", tips, the distributed
     set-up) left out while this thread runs a fit with ``progress=False``. Workers a strategy
-    spawns (ddp_spawn) print their own. Also torch's FutureWarning about Lightning's own use of
-    ``LeafSpec`` (torch 2.13, Lightning 2.6), which no caller can act on and which printed at every
-    fit: a filter that ignores it is put first in the process's filters, and left there (swapped
-    in for the fit with warnings.catch_warnings, the filters put back afterwards dropped those
-    other threads set meanwhile)."""
+    spawns (ddp_spawn) print their own. Every fit, quiet or not, also ignores the warnings of
+    :func:`unactionable_warnings_off`."""
+    unactionable_warnings_off()
     if not off:
         yield
         return
-    warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated",
-                            category=FutureWarning)  # the same filter again replaces it
     before = getattr(_QUIET_FIT, "on", False)
     _QUIET_FIT.on = True
     try:
