@@ -2295,6 +2295,15 @@ def test_common_trainer_kwargs_work_or_are_refused_with_a_config_error(series, t
     assert (torch.are_deterministic_algorithms_enabled(), os.environ.get("CUBLAS_WORKSPACE_CONFIG")) == before
 
 
+@pytest.mark.parametrize(("given", "before"), [({"deterministic": True}, True), ({"benchmark": True}, False)])
+def test_a_fit_leaves_cudnns_benchmark_as_it_found_it(series, given, before, monkeypatch):
+    """Lightning sets torch.backends.cudnn.benchmark for the process: off under deterministic=True
+    (a user's own benchmark=True was gone after the fit), on under benchmark=True (and left on)."""
+    monkeypatch.setattr(torch.backends.cudnn, "benchmark", before)
+    TSMambaForecaster(**{**TINY, "max_epochs": 1}, trainer_kwargs=given).fit(series.iloc[:200])
+    assert torch.backends.cudnn.benchmark is before
+
+
 def test_frames_given_back_as_they_were_fitted(series, tmp_path):
     """A time column named at fit, a CSV path, or long form with ids the model never saw."""
     wide = series.rename_axis("time").reset_index()

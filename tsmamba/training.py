@@ -194,15 +194,19 @@ def lightning_notes_off(off: bool = True) -> Iterator[None]:
 
 @contextlib.contextmanager
 def process_settings_kept() -> Iterator[None]:
-    """Give torch's deterministic-algorithms mode and ``CUBLAS_WORKSPACE_CONFIG`` back as they
-    were: ``trainer_kwargs={"deterministic": True}`` switched both on for the whole process."""
+    """Give torch's deterministic-algorithms mode, ``CUBLAS_WORKSPACE_CONFIG`` and
+    ``torch.backends.cudnn.benchmark`` back as they were: ``trainer_kwargs={"deterministic": True}``
+    switched the first two on for the whole process, and cuDNN's benchmark off (``"benchmark":
+    True`` left it on)."""
     mode = (torch.are_deterministic_algorithms_enabled(),
             torch.is_deterministic_algorithms_warn_only_enabled())
     cublas = os.environ.get("CUBLAS_WORKSPACE_CONFIG")
+    benchmark = torch.backends.cudnn.benchmark
     try:
         yield
     finally:
         torch.use_deterministic_algorithms(mode[0], warn_only=mode[1])
+        torch.backends.cudnn.benchmark = benchmark
         if cublas is None:
             os.environ.pop("CUBLAS_WORKSPACE_CONFIG", None)
         else:
