@@ -380,6 +380,24 @@ def test_trainer_kwargs_are_checked_with_a_clear_error(tmp_path):
     assert trainer.checkpoint_callbacks == [] and trainer.limit_val_batches == 0
 
 
+def test_a_progress_bar_of_yours_without_progress_names_progress():
+    """progress=False with a TQDMProgressBar in trainer_kwargs callbacks: Lightning's refusal named
+    enable_progress_bar=False, which the caller had not set; given, it is Lightning's to refuse."""
+    from lightning.pytorch.callbacks import TQDMProgressBar
+
+    with pytest.raises(ConfigError, match=r"^trainer_kwargs callbacks hold a TQDMProgressBar, a progress "
+                                          r"bar, but progress=False trains without one; set progress=True"):
+        make_trainer(max_epochs=1, patience=None, has_validation=True, progress=False,
+                     trainer_kwargs={"callbacks": [TQDMProgressBar(refresh_rate=5)]})
+    trainer, _ = make_trainer(max_epochs=1, patience=None, has_validation=True, progress=True,
+                              trainer_kwargs={"callbacks": [TQDMProgressBar(refresh_rate=5)]})
+    assert trainer.progress_bar_callback.refresh_rate == 5
+    trainer, _ = make_trainer(max_epochs=1, patience=None, has_validation=True, progress=False,
+                              trainer_kwargs={"callbacks": TQDMProgressBar(refresh_rate=5),
+                                              "enable_progress_bar": True})
+    assert trainer.progress_bar_callback.refresh_rate == 5
+
+
 def test_trainer_errors_blame_trainer_kwargs_only_for_lightnings_own():
     """A bug of ours (or torch's) raised during a fit with trainer_kwargs came out as a
     ConfigError blaming them, its traceback dropped."""

@@ -43,6 +43,7 @@ from lightning.pytorch.callbacks import (
     EarlyStopping,
     GradientAccumulationScheduler,
     ModelCheckpoint,
+    ProgressBar,
 )
 from lightning.pytorch.callbacks.early_stopping import EarlyStoppingReason
 from lightning.pytorch.plugins.io import CheckpointIO, TorchCheckpointIO
@@ -753,6 +754,12 @@ def make_trainer(
     extra_callbacks = _callback_list(kwargs.pop("callbacks", None))
     if any(isinstance(c, Checkpoint) for c in extra_callbacks):  # e.g. a ModelCheckpoint of the user's
         kwargs.setdefault("enable_checkpointing", True)
+    bars = [type(c).__name__ for c in extra_callbacks if isinstance(c, ProgressBar)]
+    if bars and not progress and "enable_progress_bar" not in kwargs:  # Lightning's refusal named
+        raise ConfigError(  # enable_progress_bar=False, which the caller had not set
+            f"trainer_kwargs callbacks hold a {bars[0]}, a progress bar, but progress=False trains "
+            "without one; set progress=True to show yours, or drop it"
+        )
     callbacks: list[Callback] = []
     restore = None
     ours = None
