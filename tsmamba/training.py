@@ -347,8 +347,10 @@ class ForecastingModule(L.LightningModule):
             self._last_batch = None
 
     # ---- exponential moving average of the weights (ema_decay) ------------------------------
-    def optimizer_step(self, *args: Any, **kwargs: Any) -> None:
-        super().optimizer_step(*args, **kwargs)
+    def _after_optimizer_step(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
+        """The optimizer's step post-hook (:meth:`configure_optimizers`): where an override of
+        ``optimizer_step`` had updated the average, for which a GradientAccumulationScheduler warned
+        at every fit that the override runs once a step, not once a batch, as it is meant to."""
         self._update_ema()
 
     def _update_ema(self) -> None:
@@ -460,6 +462,8 @@ class ForecastingModule(L.LightningModule):
     def configure_optimizers(self) -> dict[str, Any]:
         groups = self.network.param_groups(self.weight_decay, self.learning_rate * self.channel_skip_lr_ratio)
         optimizer = torch.optim.AdamW(groups, lr=self.learning_rate, betas=_BETAS)
+        if self.ema_decay:  # right after each step, inside Lightning's optimizer_step (global_step not
+            optimizer.register_step_post_hook(self._after_optimizer_step)  # counting it yet)
         estimated = optimizer_steps(self.trainer)
         if not math.isfinite(estimated):  # max_epochs=-1 and no max_steps: OverflowError in int()
             raise ConfigError(
