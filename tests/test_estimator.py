@@ -1288,6 +1288,38 @@ def test_ddp_fit_on_two_cpu_processes(tmp_path):
     assert loaded.predict().shape == (6, 2)
 
 
+def test_a_ddp_fit_judges_every_validation_on_the_windows_of_all_processes(tmp_path):
+    """Each process validates its share of the batches; val_loss was logged unsynced, so each
+    process's early stopping and best weights judged its own share: the processes stopped when one
+    share got worse and ended on different weights (seed 1: rank 0's best epoch 2, rank 1's 1)."""
+    script = tmp_path / "ddp_val.py"
+    script.write_text(
+        textwrap.dedent(f"""
+        import json, os
+        import tsmamba.model
+        from tsmamba.datasets import synthetic_ett
+        from tsmamba.estimator import TSMambaForecaster
+        tsmamba.model.FORECAST_FAST_ELEMENTS = 1 << 11  # validation in batches of 4 windows, not one
+        df = synthetic_ett(n_rows=300, n_channels=2, seed=0).set_index("date")
+        est = TSMambaForecaster(context_length=16, horizon=4, d_model=8, n_layers=1, d_state=4, headdim=4,
+                                chunk_size=8, max_epochs=1, batch_size=16, val_fraction=0.3,
+                                progress=False, trainer_kwargs={{"accelerator": "cpu", "devices": 2,
+                                                                "strategy": "ddp"}})
+        est.fit(df)
+        rank = os.environ.get("LOCAL_RANK", "0")
+        with open(os.path.join({str(tmp_path)!r}, "rank" + rank + ".json"), "w") as fh:
+            json.dump([v["loss"] for v in est.history_["val_losses"]], fh)
+    """)
+    )
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+    proc = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    losses = [json.loads((tmp_path / f"rank{rank}.json").read_text()) for rank in (0, 1)]
+    assert len(losses[0]) == 1 and losses[0] == losses[1]
+
+
 def test_a_failed_fit_leaves_the_estimator_as_it_was(series):
     est = TSMambaForecaster(**{**TINY, "max_epochs": 1}).fit(series)
     before = est.predict()
@@ -2263,6 +2295,15 @@ def test_common_trainer_kwargs_work_or_are_refused_with_a_config_error(series, t
     assert (torch.are_deterministic_algorithms_enabled(), os.environ.get("CUBLAS_WORKSPACE_CONFIG")) == before
 
 
+@pytest.mark.parametrize(("given", "before"), [({"deterministic": True}, True), ({"benchmark": True}, False)])
+def test_a_fit_leaves_cudnns_benchmark_as_it_found_it(series, given, before, monkeypatch):
+    """Lightning sets torch.backends.cudnn.benchmark for the process: off under deterministic=True
+    (a user's own benchmark=True was gone after the fit), on under benchmark=True (and left on)."""
+    monkeypatch.setattr(torch.backends.cudnn, "benchmark", before)
+    TSMambaForecaster(**{**TINY, "max_epochs": 1}, trainer_kwargs=given).fit(series.iloc[:200])
+    assert torch.backends.cudnn.benchmark is before
+
+
 def test_frames_given_back_as_they_were_fitted(series, tmp_path):
     """A time column named at fit, a CSV path, or long form with ids the model never saw."""
     wide = series.rename_axis("time").reset_index()
@@ -2544,6 +2585,28 @@ def test_a_quiet_fit_prints_no_torch_note_about_lightnings_pytree(tmp_path):
                          env={**os.environ, "OMP_NUM_THREADS": "1"}, cwd=tmp_path, timeout=300)
     assert run.returncode == 0 and run.stdout.strip() == "fitted", run.stderr
     assert "LeafSpec" not in run.stderr, run.stderr
+
+
+def test_no_fit_warns_of_what_no_caller_can_change(tmp_path):
+    """On a machine with 4 cores or more every fit warned (twice) that the train and val loaders
+    "do not have many workers", and a fit with progress on warned of Lightning's LeafSpec: the
+    estimator takes no num_workers (its loaders gather each batch from memory at once), and the
+    LeafSpec is Lightning's own; in a process that shows every warning (-W always)."""
+    script = textwrap.dedent("""
+        import os
+        os.sched_getaffinity = lambda pid: set(range(8))  # a machine with 8 cores
+        os.cpu_count = lambda: 8
+        import numpy as np, pandas as pd
+        from tsmamba import TSMambaForecaster
+        frame = pd.DataFrame({"a": np.sin(np.arange(200) / 4)},
+                             index=pd.date_range("2024-01-01", periods=200, freq="h"))
+        TSMambaForecaster(24, 6, d_model=8, n_layers=1, max_epochs=1, progress=True).fit(frame)
+        print("fitted")
+    """)
+    run = subprocess.run([sys.executable, "-W", "always", "-c", script], capture_output=True, text=True,
+                         env={**os.environ, "OMP_NUM_THREADS": "1"}, cwd=tmp_path, timeout=300)
+    assert run.returncode == 0 and run.stdout.strip().endswith("fitted"), run.stderr
+    assert "many workers" not in run.stderr and "LeafSpec" not in run.stderr, run.stderr
 
 
 def test_fits_and_forecasts_leave_the_warning_filters_and_logs_of_other_threads_alone(series, caplog):

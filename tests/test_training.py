@@ -129,6 +129,30 @@ def test_a_checkpoint_saved_at_validation_end_resumes_on_the_raw_weights_with_em
     assert all(torch.equal(best["state_dict"][k], a) for k, a in zip(names, ema, strict=True))
 
 
+def test_an_accumulation_schedule_with_ema_averages_once_a_step_without_a_warning(monkeypatch):
+    """The average was updated in an override of optimizer_step, for which Lightning's
+    GradientAccumulationScheduler warned at every fit that it runs once a step, not once a batch
+    (as the average is meant to); the optimizer's step post-hook does the same, unwarned."""
+    import warnings
+
+    calls = []
+    real = ForecastingModule._update_ema
+    monkeypatch.setattr(ForecastingModule, "_update_ema",
+                        lambda self: calls.append(self.global_step) or real(self))
+    torch.manual_seed(1)
+    data = DataLoader(TensorDataset(torch.randn(24, 8, 2), torch.randn(24, 3, 2)), batch_size=4)  # 6 batches
+    module = tiny_module(ema_decay=0.9)
+    trainer = L.Trainer(max_epochs=2, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                        enable_model_summary=False, num_sanity_val_steps=0, limit_val_batches=0,
+                        callbacks=[GradientAccumulationScheduler({0: 2, 1: 3})])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        trainer.fit(module, data)
+    assert not [w for w in caught if "optimizer_{step,zero_grad}" in str(w.message)]
+    assert trainer.global_step == 3 + 2 and calls == [0, 1, 2, 3, 4]  # each before Lightning counts its step
+    assert module._ema is not None and module._ema_applied
+
+
 def test_ema_decay_is_checked():
     with pytest.raises(ConfigError, match="ema_decay"):
         tiny_module(ema_decay=1.0)
@@ -378,6 +402,24 @@ def test_trainer_kwargs_are_checked_with_a_clear_error(tmp_path):
     trainer, _ = make_trainer(max_epochs=1, patience=None, has_validation=False,
                               trainer_kwargs={"enable_checkpointing": False, "limit_val_batches": 2})
     assert trainer.checkpoint_callbacks == [] and trainer.limit_val_batches == 0
+
+
+def test_a_progress_bar_of_yours_without_progress_names_progress():
+    """progress=False with a TQDMProgressBar in trainer_kwargs callbacks: Lightning's refusal named
+    enable_progress_bar=False, which the caller had not set; given, it is Lightning's to refuse."""
+    from lightning.pytorch.callbacks import TQDMProgressBar
+
+    with pytest.raises(ConfigError, match=r"^trainer_kwargs callbacks hold a TQDMProgressBar, a progress "
+                                          r"bar, but progress=False trains without one; set progress=True"):
+        make_trainer(max_epochs=1, patience=None, has_validation=True, progress=False,
+                     trainer_kwargs={"callbacks": [TQDMProgressBar(refresh_rate=5)]})
+    trainer, _ = make_trainer(max_epochs=1, patience=None, has_validation=True, progress=True,
+                              trainer_kwargs={"callbacks": [TQDMProgressBar(refresh_rate=5)]})
+    assert trainer.progress_bar_callback.refresh_rate == 5
+    trainer, _ = make_trainer(max_epochs=1, patience=None, has_validation=True, progress=False,
+                              trainer_kwargs={"callbacks": TQDMProgressBar(refresh_rate=5),
+                                              "enable_progress_bar": True})
+    assert trainer.progress_bar_callback.refresh_rate == 5
 
 
 def test_trainer_errors_blame_trainer_kwargs_only_for_lightnings_own():

@@ -43,11 +43,13 @@ from lightning.pytorch.callbacks import (
     EarlyStopping,
     GradientAccumulationScheduler,
     ModelCheckpoint,
+    ProgressBar,
 )
 from lightning.pytorch.callbacks.early_stopping import EarlyStoppingReason
 from lightning.pytorch.plugins.io import CheckpointIO, TorchCheckpointIO
 from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities.exceptions import MisconfigurationException
+from lightning.pytorch.utilities.warnings import PossibleUserWarning
 from torch import Tensor
 
 from tsmamba.checkpoint import replacing, write_errors_name
@@ -159,20 +161,30 @@ for _name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utiliti
     logging.getLogger(_name).addFilter(_NOTES_FILTER)
 
 
+def unactionable_warnings_off() -> None:
+    """Put first in the process's warning filters (and leave there: ``warnings.catch_warnings``
+    would swap every thread's filters, and putting them back dropped those other threads set
+    meanwhile) filters that ignore two warnings every fit gave and no caller can act on: torch's
+    FutureWarning about Lightning's own use of ``LeafSpec`` (torch 2.13, Lightning 2.6), and
+    Lightning's PossibleUserWarning that the train and val loaders "do not have many workers" (on
+    a machine with 4 cores or more), which the estimator's window loaders, gathering each batch
+    from the series in memory at once, do not take. The same filter again replaces it."""
+    warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated",
+                            category=FutureWarning)
+    warnings.filterwarnings("ignore", message=r"The '(train|val)_dataloader' does not have many workers",
+                            category=PossibleUserWarning)
+
+
 @contextlib.contextmanager
 def lightning_notes_off(off: bool = True) -> Iterator[None]:
     """Lightning's notes ("GPU available: ...", "TPU available: ...", tips, the distributed
     set-up) left out while this thread runs a fit with ``progress=False``. Workers a strategy
-    spawns (ddp_spawn) print their own. Also torch's FutureWarning about Lightning's own use of
-    ``LeafSpec`` (torch 2.13, Lightning 2.6), which no caller can act on and which printed at every
-    fit: a filter that ignores it is put first in the process's filters, and left there (swapped
-    in for the fit with warnings.catch_warnings, the filters put back afterwards dropped those
-    other threads set meanwhile)."""
+    spawns (ddp_spawn) print their own. Every fit, quiet or not, also ignores the warnings of
+    :func:`unactionable_warnings_off`."""
+    unactionable_warnings_off()
     if not off:
         yield
         return
-    warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated",
-                            category=FutureWarning)  # the same filter again replaces it
     before = getattr(_QUIET_FIT, "on", False)
     _QUIET_FIT.on = True
     try:
@@ -183,15 +195,19 @@ def lightning_notes_off(off: bool = True) -> Iterator[None]:
 
 @contextlib.contextmanager
 def process_settings_kept() -> Iterator[None]:
-    """Give torch's deterministic-algorithms mode and ``CUBLAS_WORKSPACE_CONFIG`` back as they
-    were: ``trainer_kwargs={"deterministic": True}`` switched both on for the whole process."""
+    """Give torch's deterministic-algorithms mode, ``CUBLAS_WORKSPACE_CONFIG`` and
+    ``torch.backends.cudnn.benchmark`` back as they were: ``trainer_kwargs={"deterministic": True}``
+    switched the first two on for the whole process, and cuDNN's benchmark off (``"benchmark":
+    True`` left it on)."""
     mode = (torch.are_deterministic_algorithms_enabled(),
             torch.is_deterministic_algorithms_warn_only_enabled())
     cublas = os.environ.get("CUBLAS_WORKSPACE_CONFIG")
+    benchmark = torch.backends.cudnn.benchmark
     try:
         yield
     finally:
         torch.use_deterministic_algorithms(mode[0], warn_only=mode[1])
+        torch.backends.cudnn.benchmark = benchmark
         if cublas is None:
             os.environ.pop("CUBLAS_WORKSPACE_CONFIG", None)
         else:
@@ -331,8 +347,10 @@ class ForecastingModule(L.LightningModule):
             self._last_batch = None
 
     # ---- exponential moving average of the weights (ema_decay) ------------------------------
-    def optimizer_step(self, *args: Any, **kwargs: Any) -> None:
-        super().optimizer_step(*args, **kwargs)
+    def _after_optimizer_step(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
+        """The optimizer's step post-hook (:meth:`configure_optimizers`): where an override of
+        ``optimizer_step`` had updated the average, for which a GradientAccumulationScheduler warned
+        at every fit that the override runs once a step, not once a batch, as it is meant to."""
         self._update_ema()
 
     def _update_ema(self) -> None:
@@ -429,7 +447,10 @@ class ForecastingModule(L.LightningModule):
                 f"step {self.global_step}: the weights diverged; weights were not saved. Lower "
                 "learning_rate, or check the data for extreme values"
             )
-        self.log("val_loss", loss, prog_bar=True, on_epoch=True, batch_size=batch[0].shape[0])
+        # summed over the processes of a distributed fit (each validates its share of the batches):
+        # early stopping and the best weights of each process had judged its own share, so the
+        # processes stopped on one's verdict and ended on different weights
+        self.log("val_loss", loss, prog_bar=True, on_epoch=True, batch_size=batch[0].shape[0], sync_dist=True)
 
     def test_step(self, batch: list[Tensor], batch_idx: int) -> None:
         context, target = batch[0], batch[1]
@@ -441,6 +462,8 @@ class ForecastingModule(L.LightningModule):
     def configure_optimizers(self) -> dict[str, Any]:
         groups = self.network.param_groups(self.weight_decay, self.learning_rate * self.channel_skip_lr_ratio)
         optimizer = torch.optim.AdamW(groups, lr=self.learning_rate, betas=_BETAS)
+        if self.ema_decay:  # right after each step, inside Lightning's optimizer_step (global_step not
+            optimizer.register_step_post_hook(self._after_optimizer_step)  # counting it yet)
         estimated = optimizer_steps(self.trainer)
         if not math.isfinite(estimated):  # max_epochs=-1 and no max_steps: OverflowError in int()
             raise ConfigError(
@@ -735,6 +758,12 @@ def make_trainer(
     extra_callbacks = _callback_list(kwargs.pop("callbacks", None))
     if any(isinstance(c, Checkpoint) for c in extra_callbacks):  # e.g. a ModelCheckpoint of the user's
         kwargs.setdefault("enable_checkpointing", True)
+    bars = [type(c).__name__ for c in extra_callbacks if isinstance(c, ProgressBar)]
+    if bars and not progress and "enable_progress_bar" not in kwargs:  # Lightning's refusal named
+        raise ConfigError(  # enable_progress_bar=False, which the caller had not set
+            f"trainer_kwargs callbacks hold a {bars[0]}, a progress bar, but progress=False trains "
+            "without one; set progress=True to show yours, or drop it"
+        )
     callbacks: list[Callback] = []
     restore = None
     ours = None
