@@ -330,7 +330,7 @@ MODEL_PARAMS: tuple[Param, ...] = (
           "with linear_init: hold the linear path at its ridge start; only the Mamba path trains"),
     Param("ema_decay", fraction, "decay of a moving average of the weights, validated and kept (e.g. 0.99)"),
     Param("patience", non_negative_int,
-          "early stopping after this many validations without improvement, one an epoch by default (0: off)"),
+          "early stopping after this many validations without improvement, one an epoch (0: off)"),
     Param("val_fraction", fraction, "share of the rows held out for early stopping (fit, rolling)"),
     Param("gradient_clip_val", non_negative_float, "gradient norm clip (0: off)"),
     Param("train_stride", positive_int, "use 1 in k training windows per epoch"),
