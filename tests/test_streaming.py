@@ -1908,3 +1908,14 @@ def test_update_array_refuses_rows_indexed_by_ids_0_to_n_in_another_order(model6
         stream.update_array(rows)
     assert stream.steps == before.steps
     np.testing.assert_array_equal(stream.update_array(rows.loc[[1, 0]]), before.update_array(arr[::-1]))
+
+
+@pytest.mark.parametrize("when", [1467763200, np.int64(1467763200), 1.5e18])
+def test_a_number_under_a_time_key_is_refused_not_read_as_nanoseconds(model, series, when):
+    """Seconds since 1970 under "date" had been read as nanoseconds: a stream without history took
+    its first row at 1970-01-01 00:00:01.47 and forecast after it; one with a history said that
+    time was "not after the last one"."""
+    row = {**series.iloc[0].to_dict(), "date": when}
+    for stream in (model.stream(), model.stream(history=series.iloc[:200])):
+        with pytest.raises(StreamError, match="is a number, not a time"):
+            stream.update(row)

@@ -2647,7 +2647,13 @@ def ltsf_borders(n_rows: int, context_length: int, kind: str) -> dict[str, tuple
 def parse_time(value: Any, date_format: str | None = None) -> pd.Timestamp:
     """One timestamp: text in ISO 8601 (as :func:`read_series` reads a column without
     ``date_format``: ``01.02.2024`` is refused, not guessed), text in ``date_format`` (a strptime
-    format) when given, or a datetime-like value. Raises ValueError or TypeError."""
+    format) when given, or a datetime-like value. Raises ValueError or TypeError, also for a
+    number: pandas reads 1467763200 as that many nanoseconds after 1970 (a stream's first update
+    timed so had been taken at 1970-01-01 00:00:01.47), where read_series refuses a time column of
+    numbers."""
+    if isinstance(value, (int, float, np.number, np.bool_)) and not pd.isna(value):  # NaN: NaT, no time
+        raise TypeError(f"{value!r} is a number, not a time: write it as a timestamp (ISO 8601 text, "
+                        "or e.g. pd.Timestamp(value, unit='s') for seconds since 1970)")
     if isinstance(value, str) and date_format is not None:
         return pd.to_datetime(value.strip(), format=date_format)
     if isinstance(value, str) and not _PLAIN_ISO.fullmatch(value.strip()):
