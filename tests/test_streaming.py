@@ -1919,3 +1919,18 @@ def test_a_number_under_a_time_key_is_refused_not_read_as_nanoseconds(model, ser
     for stream in (model.stream(), model.stream(history=series.iloc[:200])):
         with pytest.raises(StreamError, match="is a number, not a time"):
             stream.update(row)
+
+
+def test_a_row_labelled_with_a_period_is_refused_not_fed_as_the_next_step(model, series):
+    """A PeriodIndex frame's row (df.iloc[t], df.iloc[[t]]) had had its time ignored: a stale row
+    was fed as the next step. read_series refuses a PeriodIndex; so do update and update_array."""
+    periods = series.to_period("h")
+    stale = 150  # long before the history's end
+    for feed, row in (("update", periods.iloc[stale]), ("update", periods.iloc[[stale]]),
+                      ("update", {**periods.iloc[200].to_dict(), "date": periods.index[200]}),
+                      ("update_array", periods.iloc[stale])):
+        stream = model.stream(history=series.iloc[:200])
+        before = snapshot(stream)
+        with pytest.raises(StreamError, match=r"labelled with a period .*df\.to_timestamp\(\)"):
+            getattr(stream, feed)(row)
+        assert_same_snapshot(before, snapshot(stream))
