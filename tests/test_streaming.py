@@ -1934,3 +1934,20 @@ def test_a_row_labelled_with_a_period_is_refused_not_fed_as_the_next_step(model,
         with pytest.raises(StreamError, match=r"labelled with a period .*df\.to_timestamp\(\)"):
             getattr(stream, feed)(row)
         assert_same_snapshot(before, snapshot(stream))
+
+
+def test_update_many_fills_rows_evenly_spaced_by_several_steps_as_update_does(model64, series):
+    """Three or more rows every 2 hours on an hourly stream with gaps='ffill' / 'zero' had been
+    refused as "rows every '2h'", where update filled the step missing before each (two such rows
+    had been fixed alone); so had rows every 3 hours, and such rows in a file."""
+    for gaps, step in (("ffill", 2), ("zero", 2), ("ffill", 3)):
+        rows = series.iloc[82:100:step]
+        by_row = model64.stream(history=series.iloc[:80], gaps=gaps)
+        for t in range(len(rows)):
+            expected = by_row.update(rows.iloc[t])
+        by_many = model64.stream(history=series.iloc[:80], gaps=gaps)
+        fc = by_many.update_many(rows)
+        np.testing.assert_allclose(fc.to_numpy(), expected.to_numpy(), rtol=0, atol=1e-10)
+        assert fc.index.equals(expected.index) and by_many.steps == by_row.steps
+    with pytest.raises(StreamError):  # without a policy it stays refused (as rows every '2h')
+        model64.stream(history=series.iloc[:80]).update_many(series.iloc[81:90:2])
