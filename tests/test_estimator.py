@@ -626,6 +626,39 @@ def test_a_resume_with_another_channel_skip_lr_ratio_is_refused(series, tmp_path
         TSMambaForecaster(**{**params, "max_epochs": 3}).fit(series, resume=True)
 
 
+def test_a_fit_at_channel_skip_lr_ratio_zero_resumes_from_either_optimizer_layout(series, tmp_path):
+    """Ratio 0 leaves channel_skip out of the optimizer; a checkpoint from before, with its two
+    groups at learning rate 0, resumes too, to the same weights. Either is refused at another ratio."""
+    params = dict(**{**TINY, "max_epochs": 1}, input_skip=True, channel_skip=True, channel_skip_lr_ratio=0.0,
+                  checkpoint_dir=str(tmp_path / "ck"))
+    TSMambaForecaster(**params).fit(series)
+    last = tmp_path / "ck" / "last.ckpt"
+    new = torch.load(last, weights_only=True)
+    groups = new["optimizer_states"][0]["param_groups"]
+    assert [g.get("name") for g in groups] == [None, None]
+    refused = r"trained with channel_skip_lr_ratio 0 \(now 0\.5\); a resume"
+    with pytest.raises(CheckpointError, match=refused):
+        TSMambaForecaster(**{**params, "channel_skip_lr_ratio": 0.5}).fit(series, resume=True)
+    resumed = TSMambaForecaster(**{**params, "max_epochs": 2}).fit(series, resume=True).network_
+    old = copy.deepcopy(new)  # as tsmamba wrote it before: channel_skip's weight and bias in groups at lr 0
+    optimizer, schedule = old["optimizer_states"][0], old["lr_schedulers"][0]
+    n = sum(len(g["params"]) for g in groups)
+    for i, (name, decay) in enumerate([("weight", groups[0]["weight_decay"]), ("bias", 0.0)]):
+        optimizer["param_groups"].append({**groups[1], "params": [n + i], "weight_decay": decay,
+                                          "name": "channel_skip", "lr": 0.0, "initial_lr": 0.0})
+        shape = new["state_dict"][f"network.channel_skip.{name}"].shape
+        optimizer["state"][n + i] = {"step": optimizer["state"][0]["step"].clone(),
+                                     "exp_avg": torch.ones(shape), "exp_avg_sq": torch.ones(shape)}
+    for key, value in (("base_lrs", 0.0), ("_last_lr", 0.0), ("lr_lambdas", None)):
+        schedule[key] += [value, value]
+    torch.save(old, last)
+    with pytest.raises(CheckpointError, match=refused):
+        TSMambaForecaster(**{**params, "channel_skip_lr_ratio": 0.5}).fit(series, resume=True)
+    again = TSMambaForecaster(**{**params, "max_epochs": 2}).fit(series, resume=True).network_
+    for a, b in zip(again.parameters(), resumed.parameters(), strict=True):
+        torch.testing.assert_close(a, b, atol=0, rtol=0)
+
+
 BOTH = "set linear_init=True and channel_skip=True"
 
 

@@ -4,6 +4,7 @@ frequency-domain loss term (frequency_loss), and the random states its checkpoin
 from __future__ import annotations
 
 import errno
+import hashlib
 import math
 import os
 import random
@@ -771,6 +772,81 @@ def test_channel_skip_trains_in_its_own_groups_at_its_share_of_the_learning_rate
         scheduler.step()
     with pytest.raises(ConfigError, match="channel_skip_lr_ratio must be a number in"):
         tiny_module(channel_skip_lr_ratio=-0.1)
+
+
+def skip_network(channel_skip: bool = True) -> MambaForecaster:
+    torch.manual_seed(0)
+    return MambaForecaster(ForecasterConfig(n_channels=2, horizon=3, context_length=8, d_model=8, n_layers=1,
+                                            d_state=4, headdim=4, chunk_size=4, input_skip=True,
+                                            channel_skip=channel_skip))
+
+
+def fit_clipped(module: ForecastingModule, *callbacks: Callback) -> None:
+    """Two epochs of four steps, every one clipped (gradient norms 4 to 9, gradient_clip_val 0.05)."""
+    torch.manual_seed(1)
+    data = DataLoader(TensorDataset(torch.randn(16, 8, 2), torch.randn(16, 3, 2)), batch_size=4)
+    L.Trainer(max_epochs=2, accelerator="cpu", logger=False, enable_checkpointing=False,
+              enable_progress_bar=False, enable_model_summary=False, gradient_clip_val=0.05,
+              callbacks=list(callbacks)).fit(module, data)
+
+
+def test_a_frozen_channel_skip_takes_no_part_in_the_fit():
+    """channel_skip_lr_ratio 0: channel_skip's weights get no gradient and are in no optimizer group,
+    so each clipped step is that of the network without them (whose forecasts are the same: they
+    start at zero), bit for bit; in the clipped norm, they had scaled the other steps down."""
+    seen = []
+
+    class Look(Callback):
+        def on_before_optimizer_step(self, trainer, module, optimizer):
+            skip = module.network.channel_skip
+            grads = [p.grad for p in module.parameters() if p.grad is not None]
+            optimized = {id(p) for g in optimizer.param_groups for p in g["params"]}
+            seen.append((skip.weight.grad is None and skip.bias.grad is None,
+                         not optimized & {id(skip.weight), id(skip.bias)},
+                         float(torch.stack([g.norm() for g in grads]).norm()) > 0.05))  # clipped
+
+    plain = ForecastingModule(skip_network(channel_skip=False), warmup_fraction=0.0)
+    frozen = ForecastingModule(skip_network(), warmup_fraction=0.0, channel_skip_lr_ratio=0.0)
+    frozen.network.load_state_dict(plain.network.state_dict(), strict=False)  # channel_skip stays zero
+    fit_clipped(plain)
+    fit_clipped(frozen, Look())
+    assert seen == [(True, True, True)] * 8
+    for name, p in plain.network.named_parameters():
+        torch.testing.assert_close(frozen.network.get_parameter(name), p, atol=0, rtol=0)
+
+
+def test_a_fit_gives_back_channel_skip_as_it_found_it():
+    """A fit at channel_skip_lr_ratio 0 holds channel_skip's weights (no requires_grad) and gives
+    them back as they were when it ends, also when it raises: a bias frozen by its user stays so."""
+    during = []
+
+    class Look(Callback):
+        def __init__(self, fail: bool):
+            self.fail = fail
+
+        def on_train_batch_start(self, trainer, module, batch, batch_idx):
+            during.append([p.requires_grad for p in module.network.channel_skip.parameters()])
+            if self.fail:
+                raise RuntimeError("stopped")
+
+    module = ForecastingModule(skip_network(), warmup_fraction=0.0, channel_skip_lr_ratio=0.0)
+    module.network.channel_skip.bias.requires_grad_(False)
+    fit_clipped(module, Look(fail=False))
+    assert [p.requires_grad for p in module.network.channel_skip.parameters()] == [True, False]
+    with pytest.raises(RuntimeError, match="stopped"):
+        fit_clipped(module, Look(fail=True))
+    assert [p.requires_grad for p in module.network.channel_skip.parameters()] == [True, False]
+    assert during == [[False, False]] * 9
+    assert all(p.requires_grad for n, p in module.network.named_parameters() if n != "channel_skip.bias")
+
+
+def test_a_trained_channel_skip_fits_as_before_ratio_0_held_it():
+    """channel_skip_lr_ratio > 0 (clipped steps): the weights are bit for bit those fitted before
+    ratio 0 held channel_skip, as a digest recorded then (torch 2.13 on this project's CPU)."""
+    module = ForecastingModule(skip_network(), warmup_fraction=0.0, channel_skip_lr_ratio=0.5)
+    fit_clipped(module)
+    digest = hashlib.sha256(b"".join(p.detach().numpy().tobytes() for p in module.network.parameters()))
+    assert digest.hexdigest() == "e6138b481146b44ff3d1f3ce7439835bedfb762095434b1d5aedce2fb91d8814"
 
 
 def test_the_learning_rate_decays_to_the_min_lr_ratio_given():

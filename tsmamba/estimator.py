@@ -1506,15 +1506,25 @@ def _checked_resumed_optimizer(checkpoint: dict, module: ForecastingModule, last
         groups = checkpoint["optimizer_states"][0]["param_groups"]
         saved = {"learning_rate": float(groups[0].get("initial_lr", groups[0]["lr"])),
                  "weight_decay": float(groups[0]["weight_decay"])}  # the first group is decayed
+        sizes = [len(g["params"]) for g in groups]
     except (KeyError, IndexError, TypeError, ValueError):  # no optimizer state: nothing restored
         return
-    expected = len(module.network.param_groups(module.weight_decay))
-    if len(groups) != expected:  # channel_skip's own groups came on 2026-12-04: earlier checkpoints lack them
-        raise CheckpointError(
-            f"{last} holds an optimizer with {len(groups)} parameter groups, and this network trains "
-            f"with {expected} (a checkpoint of an earlier tsmamba); it cannot be resumed, so {fix}"
-        )
+    layout = module.network.param_groups(module.weight_decay)  # channel_skip's own groups last, if it trains
+    trained = [len(g["params"]) for g in layout]
+    held = [len(g["params"]) for g in layout if g.get("name") != "channel_skip"]  # at channel_skip_lr_ratio 0
     now = {"learning_rate": float(module.learning_rate), "weight_decay": float(module.weight_decay)}
+    if held != trained and sizes == held:  # ratio 0 leaves them out (from 2026-12-07; before: at lr 0)
+        saved["channel_skip_lr_ratio"] = 0.0
+        now["channel_skip_lr_ratio"] = float(module.channel_skip_lr_ratio)
+    elif sizes != trained:  # channel_skip's own groups came on 2026-12-04: earlier checkpoints lack them
+        expected = held if module.channel_skip_lr_ratio == 0 else trained
+        what = (f"{len(groups)} parameter groups, and this network trains with {len(expected)}"
+                if len(groups) != len(expected)
+                else f"parameter groups of {sizes} parameters, and this network trains groups of {expected}")
+        raise CheckpointError(
+            f"{last} holds an optimizer with {what} (a checkpoint of an earlier tsmamba); it cannot be "
+            f"resumed, so {fix}"
+        )
     own = [g for g in groups if isinstance(g, dict) and g.get("name") == "channel_skip"]
     if own and saved["learning_rate"] > 0:  # the per-channel map's share of it
         own_lr = float(own[0].get("initial_lr", own[0]["lr"]))

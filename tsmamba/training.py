@@ -292,6 +292,7 @@ class ForecastingModule(L.LightningModule):
         self.warmup_fraction = warmup_fraction
         self.min_lr_ratio = float(min_lr_ratio)  # the learning rate's floor, a share of the peak
         self.channel_skip_lr_ratio = float(channel_skip_lr_ratio)  # its learning rate's share (0: frozen)
+        self._held: list[torch.nn.Parameter] = []  # what a fit holds (:meth:`hold_channel_skip`)
         self.ema_decay = ema_decay
         self.identity = identity
         if step_windows is not None:
@@ -311,6 +312,28 @@ class ForecastingModule(L.LightningModule):
         self, context: Tensor, marks: Tensor | None = None, future_phase: Tensor | None = None
     ) -> Tensor:
         return self.network(context, marks, future_phase=future_phase)
+
+    def hold_channel_skip(self) -> None:
+        """With ``channel_skip_lr_ratio`` 0, channel_skip's weights stop requiring gradients for the
+        fit, as ``freeze_linear_path`` holds them: :meth:`MambaForecaster.param_groups` then leaves
+        them out of the optimizer, and no gradient of theirs is computed or counts in the norm that
+        ``gradient_clip_val`` clips. :meth:`release_channel_skip` gives them back."""
+        if self.channel_skip_lr_ratio or not self.network.config.channel_skip or self._held:
+            return
+        self._held = [p for p in self.network.channel_skip.parameters() if p.requires_grad]
+        for p in self._held:
+            p.requires_grad_(False)
+
+    def release_channel_skip(self) -> None:
+        """Undo :meth:`hold_channel_skip`: the network is left as the fit found it."""
+        for p in self._held:
+            p.requires_grad_(True)
+        self._held = []
+
+    def configure_callbacks(self) -> list[Callback]:
+        # one a trainer: another (a fit after trainer.validate) would replace it, with a note
+        held = any(isinstance(c, _HoldForTheFit) for c in self.trainer.callbacks)
+        return [] if held else [_HoldForTheFit()]
 
     def _loss(self, batch: list[Tensor]) -> Tensor:
         pred = forecast_batch(self.network, batch)
@@ -442,6 +465,8 @@ class ForecastingModule(L.LightningModule):
             self._ema = [_averaged(avg) for avg in checkpoint["ema_weights"]]
         if "rng_states" in checkpoint:  # absent in checkpoints written before it was saved
             _set_rng_states(checkpoint["rng_states"])
+        if not any(g.get("name") == "channel_skip" for g in self.network.param_groups(self.weight_decay)):
+            _without_channel_skip_groups(checkpoint)  # held in this fit (before its optimizer state loads)
 
     def validation_step(self, batch: list[Tensor], batch_idx: int) -> None:
         pred = forecast_batch(self.network, batch)
@@ -490,6 +515,42 @@ class ForecastingModule(L.LightningModule):
 
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+
+def _without_channel_skip_groups(checkpoint: dict[str, Any]) -> None:
+    """Take channel_skip's optimizer groups (the last ones), their Adam state and the schedule's
+    entries for them out of ``checkpoint``: an earlier tsmamba kept them at channel_skip_lr_ratio 0
+    (at learning rate 0), and a fit that holds channel_skip has none."""
+    if not checkpoint.get("optimizer_states"):
+        return
+    optimizer = checkpoint["optimizer_states"][0]  # the module's one optimizer, and its one schedule
+    groups = optimizer["param_groups"]
+    n = sum(g.get("name") != "channel_skip" for g in groups)
+    for group in groups[n:]:
+        for i in group["params"]:
+            optimizer["state"].pop(i, None)
+    del groups[n:]
+    for schedule in checkpoint.get("lr_schedulers") or []:  # a learning rate a group
+        for key in ("base_lrs", "_last_lr", "lr_lambdas"):
+            if key in schedule:
+                del schedule[key][n:]
+
+
+class _HoldForTheFit(Callback):
+    """Holds channel_skip for a fit (:meth:`ForecastingModule.hold_channel_skip`), from its setup,
+    before the optimizer is built, and releases it at the fit's end, also when the fit raises
+    (Lightning then skips the teardown hooks)."""
+
+    def setup(self, trainer: L.Trainer, pl_module: ForecastingModule, stage: str) -> None:
+        if stage == "fit":
+            pl_module.hold_channel_skip()
+
+    def teardown(self, trainer: L.Trainer, pl_module: ForecastingModule, stage: str) -> None:
+        if stage == "fit":
+            pl_module.release_channel_skip()
+
+    def on_exception(self, trainer: L.Trainer, pl_module: ForecastingModule, exc: BaseException) -> None:
+        pl_module.release_channel_skip()
 
 
 class RestoreBestWeights(Callback):
