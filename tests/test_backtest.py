@@ -1244,6 +1244,7 @@ def test_cells_read_series_made_up_are_scored_by_no_metric_for_model_and_baselin
         "windows_without_target": 0, "mase_scale_cells": 40 + 2, "mase_unscaled": []}
     assert result.report()["config"]["unscored"]["target_cells"] == 16  # in metrics.json
     np.testing.assert_array_equal(result.arrays["observed"], seen)
+    assert result.history.attrs["repairs"] == df.attrs["repairs"]  # for forecast.png's made-up history
     path = result.to_csv(tmp_path / "forecasts.csv")
     back = read_forecasts(path)
     assert back["observed"].dtype == bool and (~back["observed"]).sum() == 16

@@ -2885,3 +2885,11 @@ def test_the_advice_to_drop_a_channel_with_no_value_to_impute_from_is_the_models
 
     assert for_fitted_channels(message) == (
         message.removesuffix(". Drop them with columns=[...]") + ". The model needs values there")
+
+
+def test_split_borders_dates_refuse_numbers():
+    """Row numbers given as dates= had been read as nanoseconds after 1970 and raised pandas' bare
+    ValueError 'Cannot losslessly convert units'."""
+    index = pd.date_range("2021-01-01", periods=100, freq="D")
+    with pytest.raises(ConfigError, match="60 is a number, not a time"):
+        split_borders(100, 5, dates=(60, 80), index=index)

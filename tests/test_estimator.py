@@ -1291,24 +1291,42 @@ def test_ddp_fit_on_two_cpu_processes(tmp_path):
 def test_a_ddp_fit_judges_every_validation_on_the_windows_of_all_processes(tmp_path):
     """Each process validates its share of the batches; val_loss was logged unsynced, so each
     process's early stopping and best weights judged its own share: the processes stopped when one
-    share got worse and ended on different weights (seed 1: rank 0's best epoch 2, rank 1's 1)."""
+    share got worse and ended on different weights (seed 1: rank 0's best epoch 2, rank 1's 1).
+    The epoch's train_loss, logged unsynced too (Lightning warned at every fit), was each process's
+    mean over its own share of the batches: it is the mean over every process's windows."""
     script = tmp_path / "ddp_val.py"
     script.write_text(
         textwrap.dedent(f"""
-        import json, os
+        import json, os, warnings
+        import lightning as L
         import tsmamba.model
         from tsmamba.datasets import synthetic_ett
         from tsmamba.estimator import TSMambaForecaster
         tsmamba.model.FORECAST_FAST_ELEMENTS = 1 << 11  # validation in batches of 4 windows, not one
-        df = synthetic_ett(n_rows=300, n_channels=2, seed=0).set_index("date")
+
+        class Losses(L.Callback):  # this process's training losses and windows, and the epoch's loss
+            steps, epoch = [], {{}}  # one fit
+            def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
+                self.steps.append([float(outputs["loss"]), len(batch[0])])
+            def on_train_epoch_end(self, trainer, module):
+                for key in ("train_loss", "train_loss_epoch"):
+                    self.epoch[key] = float(trainer.callback_metrics[key])
+
+        # 192 training windows, 96 a process: Lightning's sync averages the processes' window counts as
+        # int64, floored, which inflates the losses when the total is odd (pytorch-lightning#21859)
+        df = synthetic_ett(n_rows=301, n_channels=2, seed=0).set_index("date")
         est = TSMambaForecaster(context_length=16, horizon=4, d_model=8, n_layers=1, d_state=4, headdim=4,
                                 chunk_size=8, max_epochs=1, batch_size=16, val_fraction=0.3,
                                 progress=False, trainer_kwargs={{"accelerator": "cpu", "devices": 2,
-                                                                "strategy": "ddp"}})
-        est.fit(df)
+                                                                "strategy": "ddp", "callbacks": [Losses()]}})
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            est.fit(df)
         rank = os.environ.get("LOCAL_RANK", "0")
         with open(os.path.join({str(tmp_path)!r}, "rank" + rank + ".json"), "w") as fh:
-            json.dump([v["loss"] for v in est.history_["val_losses"]], fh)
+            json.dump({{"val": [v["loss"] for v in est.history_["val_losses"]], "steps": Losses.steps,
+                       "epoch": Losses.epoch, "sync": [str(w.message) for w in caught
+                                                      if "sync_dist" in str(w.message)]}}, fh)
     """)
     )
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
@@ -1316,8 +1334,18 @@ def test_a_ddp_fit_judges_every_validation_on_the_windows_of_all_processes(tmp_p
         [sys.executable, str(script)], capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
-    losses = [json.loads((tmp_path / f"rank{rank}.json").read_text()) for rank in (0, 1)]
-    assert len(losses[0]) == 1 and losses[0] == losses[1]
+    ranks = [json.loads((tmp_path / f"rank{rank}.json").read_text()) for rank in (0, 1)]
+    assert len(ranks[0]["val"]) == 1 and ranks[0]["val"] == ranks[1]["val"]
+    assert ranks[0]["sync"] == ranks[1]["sync"] == []  # Lightning's advice to sync train_loss
+    def by_window(steps: list) -> float:  # steps: (loss, windows) of each batch
+        losses, windows = np.array(steps).T
+        return float(np.average(losses, weights=windows))
+
+    mean = by_window(ranks[0]["steps"] + ranks[1]["steps"])
+    assert not np.isclose(by_window(ranks[0]["steps"]), mean, rtol=1e-3)  # the shares' means differ
+    assert ranks[0]["epoch"] == ranks[1]["epoch"]  # the epoch's, in the logger and for a monitor alike:
+    assert ranks[0]["epoch"]["train_loss_epoch"] == ranks[0]["epoch"]["train_loss"]
+    assert np.isclose(ranks[0]["epoch"]["train_loss"], mean, rtol=1e-6)  # over every process's windows
 
 
 def test_a_failed_fit_leaves_the_estimator_as_it_was(series):

@@ -790,3 +790,34 @@ def test_forecast_figure_draws_made_up_actuals_apart_from_observed_ones(
     long["observed"] = ~long["step"].between(10, 30) | (long["step"] == 21)
     (actual,) = [line for line in forecast_figure(long).axes[0].lines if line.get_label() == "actual"]
     assert actual.get_markevery() == [20]  # step 21, no history joined
+
+
+def test_forecast_figure_draws_made_up_history_apart_from_observed_history(
+    history: pd.DataFrame, forecasts: pd.DataFrame
+) -> None:
+    """History values read_series made up (its attrs["repairs"], which a backtest's history keeps)
+    had been drawn as points of the solid history line: they are hollow markers on a dotted line,
+    as made-up actuals are, and the actual line joined to a made-up last value is dotted there."""
+    from tsmamba.data import read_series
+
+    origin = sorted(forecasts["origin"].unique())[2]
+    at = history.index.get_loc(origin)
+    raw = history.copy()
+    raw.iloc[[at - 11, at - 9, at], raw.columns.get_loc("OT")] = np.nan
+    read = read_series(raw, impute="interpolate")  # its attrs["repairs"] name the three cells
+    fig = forecast_figure(forecasts, history=read, origins=[origin], channels=["HUFL", "OT"])
+    hufl, ot = fig.axes[:2]
+    past = read["OT"].iloc[at - 3 * HORIZON + 1 : at + 1].to_numpy()  # the 18 values drawn
+    made = np.zeros(len(past), bool)
+    made[[6, 8, 17]] = True
+    (line,) = [line for line in ot.lines if line.get_label() == "history"]
+    np.testing.assert_array_equal(np.asarray(line.get_ydata(), float), np.where(made, np.nan, past))
+    assert line.get_color() == "0.55" and line.get_markevery() == [7]  # observed between two made up
+    rings = [line for line in ot.lines if line.get_label() == "filled/imputed (not scored)"]
+    assert [line.get_markevery() for line in rings] == [[6, 8, 17], [0]]  # history's, then the actuals'
+    assert all(line.get_linestyle() == ":" and line.get_markerfacecolor() == "none" for line in rings)
+    (actual,) = [line for line in ot.lines if line.get_label() == "actual"]
+    assert np.isnan(actual.get_ydata()[0]) and not np.isnan(actual.get_ydata()[1:]).any()
+    # a channel with nothing made up: one solid history line, as before
+    assert [line.get_label() for line in hufl.lines].count("history") == 1
+    assert all(line.get_label() != "filled/imputed (not scored)" for line in hufl.lines)

@@ -1908,3 +1908,46 @@ def test_update_array_refuses_rows_indexed_by_ids_0_to_n_in_another_order(model6
         stream.update_array(rows)
     assert stream.steps == before.steps
     np.testing.assert_array_equal(stream.update_array(rows.loc[[1, 0]]), before.update_array(arr[::-1]))
+
+
+@pytest.mark.parametrize("when", [1467763200, np.int64(1467763200), 1.5e18])
+def test_a_number_under_a_time_key_is_refused_not_read_as_nanoseconds(model, series, when):
+    """Seconds since 1970 under "date" had been read as nanoseconds: a stream without history took
+    its first row at 1970-01-01 00:00:01.47 and forecast after it; one with a history said that
+    time was "not after the last one"."""
+    row = {**series.iloc[0].to_dict(), "date": when}
+    for stream in (model.stream(), model.stream(history=series.iloc[:200])):
+        with pytest.raises(StreamError, match="is a number, not a time"):
+            stream.update(row)
+
+
+def test_a_row_labelled_with_a_period_is_refused_not_fed_as_the_next_step(model, series):
+    """A PeriodIndex frame's row (df.iloc[t], df.iloc[[t]]) had had its time ignored: a stale row
+    was fed as the next step. read_series refuses a PeriodIndex; so do update and update_array."""
+    periods = series.to_period("h")
+    stale = 150  # long before the history's end
+    for feed, row in (("update", periods.iloc[stale]), ("update", periods.iloc[[stale]]),
+                      ("update", {**periods.iloc[200].to_dict(), "date": periods.index[200]}),
+                      ("update_array", periods.iloc[stale])):
+        stream = model.stream(history=series.iloc[:200])
+        before = snapshot(stream)
+        with pytest.raises(StreamError, match=r"labelled with a period .*df\.to_timestamp\(\)"):
+            getattr(stream, feed)(row)
+        assert_same_snapshot(before, snapshot(stream))
+
+
+def test_update_many_fills_rows_evenly_spaced_by_several_steps_as_update_does(model64, series):
+    """Three or more rows every 2 hours on an hourly stream with gaps='ffill' / 'zero' had been
+    refused as "rows every '2h'", where update filled the step missing before each (two such rows
+    had been fixed alone); so had rows every 3 hours, and such rows in a file."""
+    for gaps, step in (("ffill", 2), ("zero", 2), ("ffill", 3)):
+        rows = series.iloc[82:100:step]
+        by_row = model64.stream(history=series.iloc[:80], gaps=gaps)
+        for t in range(len(rows)):
+            expected = by_row.update(rows.iloc[t])
+        by_many = model64.stream(history=series.iloc[:80], gaps=gaps)
+        fc = by_many.update_many(rows)
+        np.testing.assert_allclose(fc.to_numpy(), expected.to_numpy(), rtol=0, atol=1e-10)
+        assert fc.index.equals(expected.index) and by_many.steps == by_row.steps
+    with pytest.raises(StreamError):  # without a policy it stays refused (as rows every '2h')
+        model64.stream(history=series.iloc[:80]).update_many(series.iloc[81:90:2])

@@ -1476,6 +1476,8 @@ def backtest(
         "n_rows": int(n_rows),
         "fingerprint": data_fingerprint(values, index),
     }
+    if given:  # read again strictly, the frame lost the record: forecast.png draws the made-up history apart
+        frame.attrs["repairs"] = given
     return _scored_result(
         y, predictions, kept, origins=origins, index=index, channels=channels,
         scale_values=values[first_train[0] : first_train[1]], season=season, metrics=metrics,

@@ -451,25 +451,36 @@ def _long_gap_error(
 
 
 def _grid_of_two(
-    times: pd.DatetimeIndex, freq: str | None, rows: np.ndarray | None, origin: _Origin
+    times: pd.DatetimeIndex, freq: str | None, rows: np.ndarray | None, origin: _Origin,
+    fill: str | None = None,
 ) -> pd.DatetimeIndex | None:
     """The grid of ``freq`` (checked by :func:`_on_grid`) from the first of two times to the
-    second when both lie on it, else None (also for other than two times, or no freq). Two
-    rows more than ``_MAX_GAP`` steps apart on it raise :class:`DataValidationError`, naming them."""
-    if freq is None or len(times) != 2:
+    second when both lie on it, else None (also for no freq). Two rows more than ``_MAX_GAP``
+    steps apart on it raise :class:`DataValidationError`, naming them. With ``fill`` (the rows'
+    missing steps are to be filled), more than two times that all lie on the grid are gaps on it
+    too: rows every 2 hours given to fill on an hourly grid had been read as rows every '2h' (a
+    stream's update_many with gaps='ffill' refused what update took row by row); None otherwise."""
+    if freq is None or len(times) < 2 or (len(times) > 2 and fill is None):
         return None
     offset = pd.tseries.frequencies.to_offset(freq)
     if isinstance(offset, pd.offsets.Tick) and not isinstance(offset, pd.offsets.Day):  # counted first
-        delta = int(_ns(times)[1] - _ns(times)[0])
-        if delta % offset.nanos:
+        deltas = np.diff(_ns(times))
+        if (deltas % offset.nanos).any():
             return None
-        if delta // offset.nanos > _MAX_GAP:
-            raise _long_gap_error(times, 0, delta // offset.nanos, freq, rows, origin)
-    grid = pd.date_range(times[0], times[1], freq=offset, name=times.name)  # days, months: few steps
-    if len(grid) < 2 or grid[0] != times[0] or grid[-1] != times[1]:
+        steps = deltas // offset.nanos
+        if steps.max() > _MAX_GAP:
+            after = int(np.argmax(steps))
+            raise _long_gap_error(times, after, int(steps[after]), freq, rows, origin)
+    grid = pd.date_range(times[0], times[-1], freq=offset, name=times.name)  # days, months: few steps
+    if len(grid) < 2 or grid[0] != times[0] or grid[-1] != times[-1]:
         return None
-    if len(grid) > _MAX_GAP + 1:
-        raise _long_gap_error(times, 0, len(grid) - 1, freq, rows, origin)
+    at = grid.get_indexer(times)
+    if (at < 0).any():
+        return None
+    steps = np.diff(at)
+    if steps.max() > _MAX_GAP:
+        after = int(np.argmax(steps))
+        raise _long_gap_error(times, after, int(steps[after]), freq, rows, origin)
     return grid
 
 
@@ -944,7 +955,9 @@ def read_series(
                      grid with none missing take it, even one row or too few to tell a
                      business day from a day, and two rows on its grid further apart are a gap
                      (two rows show no step of their own; more than 10,000 steps apart, an
-                     error naming them); otherwise the frequency is inferred as usual;
+                     error naming them), and so are rows on its grid further apart with
+                     ``fill`` (filled on its grid, as a stream fills its gaps); otherwise the
+                     frequency is inferred as usual;
       ``tz``         the zone zone-aware times are read in (a fitted model's): the same instants,
                      converted before the steps are checked (a Paris day is 23 hours in UTC);
                      text whose UTC offsets differ (local time across DST) needs it.
@@ -1961,8 +1974,8 @@ def _validate(
     unique_rows = rows if not len(dup_after) else None  # named in errors where times are unique
     if freq is not None and n and _on_grid(unique_times, freq):
         grid = unique_times  # the expected grid, nothing missing
-    elif (pair := _grid_of_two(unique_times, freq, unique_rows, origin)) is not None:
-        grid = pair  # two rows show no step of their own: on freq's grid, a gap (not 'rows every 2h')
+    elif (pair := _grid_of_two(unique_times, freq, unique_rows, origin, fill)) is not None:
+        grid = pair  # two rows show no step of their own (nor rows to fill): a gap on freq's grid
     else:
         try:
             check_length(n, 2, "inferring a frequency")
@@ -2647,7 +2660,13 @@ def ltsf_borders(n_rows: int, context_length: int, kind: str) -> dict[str, tuple
 def parse_time(value: Any, date_format: str | None = None) -> pd.Timestamp:
     """One timestamp: text in ISO 8601 (as :func:`read_series` reads a column without
     ``date_format``: ``01.02.2024`` is refused, not guessed), text in ``date_format`` (a strptime
-    format) when given, or a datetime-like value. Raises ValueError or TypeError."""
+    format) when given, or a datetime-like value. Raises ValueError or TypeError, also for a
+    number: pandas reads 1467763200 as that many nanoseconds after 1970 (a stream's first update
+    timed so had been taken at 1970-01-01 00:00:01.47), where read_series refuses a time column of
+    numbers."""
+    if isinstance(value, (int, float, np.number, np.bool_)) and not pd.isna(value):  # NaN: NaT, no time
+        raise TypeError(f"{value!r} is a number, not a time: write it as a timestamp (ISO 8601 text, "
+                        "or e.g. pd.Timestamp(value, unit='s') for seconds since 1970)")
     if isinstance(value, str) and date_format is not None:
         return pd.to_datetime(value.strip(), format=date_format)
     if isinstance(value, str) and not _PLAIN_ISO.fullmatch(value.strip()):

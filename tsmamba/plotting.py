@@ -53,7 +53,7 @@ from matplotlib.ticker import MaxNLocator
 from tsmamba import metrics as _metrics
 from tsmamba.baselines import BASELINES, COLUMN_PREFIX
 from tsmamba.checkpoint import atomic_write_bytes, check_parents
-from tsmamba.data import forecast_times
+from tsmamba.data import forecast_times, repaired_cells
 from tsmamba.errors import CheckpointError, ConfigError, nonnegative_int, positive_int
 
 __all__ = [
@@ -400,7 +400,8 @@ def forecast_figure(
     the values when not the data's own (default: the forecasts' ``units`` column), on the
     value axes and in the title. Actuals the forecasts' ``observed`` column marks False (filled
     or imputed when the data was read, scored by no metric) are hollow markers on a dotted line
-    ("filled/imputed (not scored)"), not points of the actual line.
+    ("filled/imputed (not scored)"), not points of the actual line; so are the history values its
+    ``attrs["repairs"]`` (read_series' record, which a backtest's history keeps) says were made up.
     """
     df = _prepared(forecasts)
     units = _units(df, units)
@@ -410,6 +411,8 @@ def forecast_figure(
         if not isinstance(history, pd.DataFrame) or not isinstance(history.index, pd.DatetimeIndex):
             raise ConfigError("history must be a wide DataFrame with a DatetimeIndex")
         history = _history_on(history, df["timestamp"])
+        cells = repaired_cells(history.attrs.get("repairs"), history.index, [str(c) for c in history.columns])
+        made_up_history = pd.DataFrame(False if cells is None else cells, history.index, history.columns)
     panels = _select_panels(df, origins, channels, max_panels)
     horizon = int(df["step"].max())
     # -5 had drawn all of the history but its first 5 rows (pandas' tail), 2.5 failed in pandas
@@ -436,18 +439,23 @@ def forecast_figure(
         order = np.argsort(df["step"].to_numpy()[rows], kind="stable")
         sub = df[rows].iloc[order]
         act_x, act_y = list(sub["timestamp"]), list(sub["y"].astype(float))
-        made = [] if scored is None else list(~scored[rows][order])  # actuals never observed
+        made = np.zeros(len(sub), bool) if scored is None else ~scored[rows][order]  # never observed
         if chan in history_columns:
-            past = history[history_columns[chan]]
-            past = past[past.index <= origin].tail(n_hist)
+            before = history.index <= origin
+            past = history[history_columns[chan]][before].tail(n_hist)
+            past_made = made_up_history[history_columns[chan]][before].tail(n_hist).to_numpy()
             if len(past):
-                ax.plot(past.index, past.to_numpy(float), color="0.55", lw=1.2, label="history")
-                # Join the actuals to the last observed value so the line runs on.
+                if past_made.any():
+                    _with_made_up(ax, list(past.index), past.to_numpy(float), past_made, every=False,
+                                  color="0.55", lw=1.2, label="history")
+                else:
+                    ax.plot(past.index, past.to_numpy(float), color="0.55", lw=1.2, label="history")
+                # Join the actuals to the history's last value so the line runs on.
                 act_x = [past.index[-1], *act_x]
                 act_y = [float(past.iloc[-1]), *act_y]
-                made = [False, *made] if made else made
-        if any(made):
-            _made_up_actuals(ax, act_x, np.asarray(act_y), np.asarray(made), every=marker is not None)
+                made = np.r_[past_made[-1], made]
+        if made.any():
+            _with_made_up(ax, act_x, np.asarray(act_y), made, every=marker is not None)
         else:
             single = lone if len(act_x) == 1 else None
             ax.plot(act_x, act_y, color="black", lw=1.4, marker=single, ms=3, label="actual")
@@ -488,17 +496,20 @@ def forecast_figure(
 MADE_UP_LABEL = "filled/imputed (not scored)"
 
 
-def _made_up_actuals(ax: Axes, x: list[Any], y: np.ndarray, made: np.ndarray, every: bool) -> None:
-    """The actuals ``y`` at ``x`` with those ``made`` up (filled or imputed when the data was read,
-    scored by no metric) drawn apart: the observed ones as the usual black line, broken where a
-    made-up one is (each observed point marked when ``every``, else only those with no observed
-    neighbour, which no segment shows), and the made-up ones as hollow markers on a dotted line
-    that joins them to their neighbours."""
+def _with_made_up(
+    ax: Axes, x: list[Any], y: np.ndarray, made: np.ndarray, *, every: bool, color: str = "black",
+    lw: float = 1.4, label: str = "actual",
+) -> None:
+    """The values ``y`` at ``x`` (the actuals, or the history) with those ``made`` up (filled or
+    imputed when the data was read, scored by no metric) drawn apart: the observed ones as the
+    usual line (``color``, ``lw``, ``label``), broken where a made-up one is (each observed point
+    marked when ``every``, else only those with no observed neighbour, which no segment shows), and
+    the made-up ones as hollow markers on a dotted line that joins them to their neighbours."""
     observed = ~made
     alone = observed & ~np.r_[False, observed[:-1]] & ~np.r_[observed[1:], False]
     shown = np.flatnonzero(observed if every else alone)
-    ax.plot(x, np.where(observed, y, np.nan), color="black", lw=1.4, marker="o" if len(shown) else None,
-            ms=3, markevery=[int(i) for i in shown] if len(shown) else None, label="actual")
+    ax.plot(x, np.where(observed, y, np.nan), color=color, lw=lw, marker="o" if len(shown) else None,
+            ms=3, markevery=[int(i) for i in shown] if len(shown) else None, label=label)
     near = made | np.r_[False, made[:-1]] | np.r_[made[1:], False]  # the segments to and from them
     ax.plot(x, np.where(near, y, np.nan), color="black", lw=1.0, ls=":", marker="o", ms=4.5,
             mfc="none", mec="black", mew=1.0, markevery=[int(i) for i in np.flatnonzero(made)],

@@ -325,7 +325,7 @@ class Stream:
             row = self._one_row(row)
         if isinstance(row, pd.Series):  # keys as text, like the fitted columns (0 -> "0")
             data = {str(k): v for k, v in row.items()}
-            if isinstance(row.name, (str, datetime.date, np.datetime64)):  # not a row number
+            if isinstance(row.name, (str, datetime.date, np.datetime64, pd.Period)):  # not a row number
                 ts = row.name
         elif isinstance(row, Mapping):
             data = {str(k): v for k, v in row.items()}
@@ -364,11 +364,15 @@ class Stream:
                 raise StreamError(f"column {c!r}: value {v!r} is not numeric") from None
             except OverflowError:  # an int past 1.8e308 (its repr may be too long to print)
                 raise StreamError(f"column {c!r}: {_BEYOND_FLOAT64}") from None
+        if isinstance(ts, pd.Period):  # a PeriodIndex frame's row: its time had been ignored
+            raise StreamError(_period_advice(ts))
         if ts is not None:
             raw = ts
             try:
                 ts = parse_time(ts)
-            except (TypeError, ValueError):
+            except (TypeError, ValueError) as exc:
+                if "is a number" in str(exc):  # (it had been read as nanoseconds after 1970)
+                    raise StreamError(f"timestamp {exc}") from None
                 ts = pd.NaT
             if ts is pd.NaT:  # pandas reads "" and "NaT" as NaT without raising
                 raise StreamError(f"timestamp {raw!r} cannot be parsed")
@@ -689,6 +693,8 @@ class Stream:
         label = values.name if isinstance(values, pd.Series) else None
         if isinstance(values, pd.DataFrame) and len(values) == 1:
             label = values.index[0]  # a timestamp, or a row number (no time)
+        if isinstance(label, pd.Period):  # ignored as no time, as update had ignored it
+            raise StreamError(f"update_array: {_period_advice(label)}")
         last = self._last_time[0]
         if not isinstance(label, (str, datetime.date, np.datetime64)) or last is None or self.offset is None:
             return
@@ -924,6 +930,13 @@ class Stream:
 
 
 _BEYOND_FLOAT64 = "an integer beyond float64's range (±1.8e308)"
+
+
+def _period_advice(period: pd.Period) -> str:
+    """Why a row labelled with a period (a PeriodIndex frame's) is refused, as read_series refuses
+    a PeriodIndex: which instant of the period is meant is the caller's to say."""
+    return (f"the row is labelled with a period ({period}), not a timestamp; pass rows stamped by "
+            "time, e.g. df.to_timestamp() for a PeriodIndex frame (each period by its start)")
 
 
 def _not_a_number(value: Any) -> bool:

@@ -324,10 +324,17 @@ class ForecastingModule(L.LightningModule):
                 f"step {self.global_step} (batch {batch_idx}); weights were not saved. "
                 "Check the data for extreme values, or lower learning_rate"
             )
-        self.log("train_loss", loss, prog_bar=True, on_step=True, on_epoch=True,
-                 batch_size=batch[0].shape[0])
+        # the names one log(on_step=True, on_epoch=True) gave, logged apart: the epoch's is averaged
+        # over the processes of a distributed fit (each trains its share of the batches), each step's
+        # is the process's own (sync_dist on it would wait on a barrier and an all-reduce every step).
+        # train_loss, for a monitor, is the epoch's only (during an epoch it had been each step's)
+        n = batch[0].shape[0]
+        self.log("train_loss_step", loss, prog_bar=True, on_step=True, on_epoch=False)
+        epoch = dict(on_step=False, on_epoch=True, batch_size=n, sync_dist=True)
+        self.log("train_loss_epoch", loss, prog_bar=True, **epoch)
+        self.log("train_loss", loss, logger=False, **epoch)
         self._last_batch = batch
-        return loss * self._share_of_step(batch[0].shape[0], batch_idx)
+        return loss * self._share_of_step(n, batch_idx)
 
     def _share_of_step(self, windows: int, batch_idx: int) -> float:
         """k x this micro-batch's windows / its step's windows (1 on whole steps of k micro-batches of
