@@ -1272,6 +1272,13 @@ def test_docs_cli_lists_every_model_flag():
     assert not missing
 
 
+def test_docs_cli_names_every_setting_a_json_null_applies_to():
+    """docs/cli.md's list of the settings null may be given for had stopped at ema_decay."""
+    text = (Path(__file__).resolve().parents[1] / "docs" / "cli.md").read_text()
+    sentence = " ".join(text.split("In JSON, `null`", 1)[1].split("without its daily cycle", 1)[0].split())
+    assert not [name for name in cli.NULLABLE_PARAMS if f"`{name}`" not in sentence]
+
+
 def test_seed_flag_is_a_whole_number():
     with pytest.raises(SystemExit) as stop:
         cli.build_parser().parse_args(["backtest", "--seed", "1.9"])
