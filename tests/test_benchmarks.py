@@ -15,6 +15,7 @@ import pytest
 BENCHMARKS = Path(__file__).resolve().parents[1] / "experiments" / "benchmarks"
 
 TINY_RUNS = {
+    "bench_block": ["--series", "2", "--lengths", "8", "--d-model", "8", "--repeats", "1"],
     "bench_ssd": ["--lengths", "32", "--batch", "1", "--nheads", "2", "--headdim", "4", "--d-state", "4",
                   "--repeats", "1", "--threads", "1"],
     "bench_streaming": ["--histories", "100", "--repeats", "1", "--batches", "1", "2", "--threads", "1",
@@ -30,6 +31,7 @@ TINY_RUNS = {
 NEEDS_DATA = {"bench_backtest": "ETTh1", "bench_loaders": "ETTh1"}
 # a line of each script's table: its first cell, then a number
 TABLE_ROW = {
+    "bench_block": r"^\s+8\s+\d+\.\d\d\s+\d+\.\d\d\s+\d+\.\d\d$",
     "bench_ssd": r"^\s+32\s+fwd\+bwd\s+\d",
     "bench_streaming": r"^\s+100\s+2\s+\d",
     "bench_backtest": r"^\| full: one recurrent pass \| 2785 \| \d",
@@ -69,6 +71,7 @@ def test_bench_ssd_says_which_malloc_settings_it_timed(monkeypatch):
 
 
 @pytest.mark.parametrize(("script", "args", "message"), [
+    ("benchmarks/bench_block.py", ["--lengths", "0"], "--repeats and --threads must be at least 1"),
     ("benchmarks/bench_ssd.py", ["--repeats", "0"], "--repeats and --threads must be at least 1"),
     ("benchmarks/bench_backtest.py", ["--loop-origins", "0"], "--horizon and --threads must be at least 1"),
     ("benchmarks/bench_forecast_batch.py", ["--passes", "8,0"], "--passes must be at least 1"),
@@ -106,3 +109,19 @@ def test_a_closed_form_script_names_a_missing_data_set_in_one_line():
     assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "'NoSuchData' is neither a file nor a registered data set" in lines[0]
+
+
+def test_bench_block_times_two_layouts_of_the_same_conv():
+    """bench_block's two conv + SiLU variants compute the same thing (float64, to rounding)."""
+    import importlib.util
+
+    import torch
+
+    spec = importlib.util.spec_from_file_location("bench_block", BENCHMARKS / "bench_block.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    torch.manual_seed(0)
+    xBC = torch.randn(3, 11, 6, dtype=torch.float64)
+    weight, bias = torch.randn(6, 1, 4, dtype=torch.float64), torch.randn(6, dtype=torch.float64)
+    torch.testing.assert_close(bench.conv_channels_last(xBC, weight, bias),
+                               bench.conv_time_innermost(xBC, weight, bias), rtol=1e-12, atol=1e-12)
