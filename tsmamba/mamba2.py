@@ -195,8 +195,8 @@ class Mamba2(nn.Module):
         # Causal depthwise conv over the previous d_conv - 1 inputs (zeros for a fresh sequence),
         # run channels-last: time-major in and out, as in_proj gives and the scan takes. As conv1d
         # on the time-innermost transpose, its backward and SiLU's ran on strided copies: conv and
-        # SiLU forward + backward 152 ms a block at 224 series x 96 steps on CPU, now 77 ms (the
-        # same maths; the sums round in another order).
+        # SiLU forward + backward took 74 ms of a 297 ms block at 224 series x 96 steps on one CPU
+        # thread, now 33 ms (bench_block.py; the same maths, the sums round in another order).
         if cache is None:
             history = xBC.new_zeros(b, cfg.d_conv, cfg.conv_dim)
         else:
