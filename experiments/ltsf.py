@@ -41,7 +41,8 @@ kernel shares them, and no core idles while the last member trains alone (memory
 peaks at once). Measured on the 2-core development machine with nothing beside it, seed 0
 (ablations, forty-ninth round): ETTh1's track-2 ensemble of three at H = 336 took 8 min 55 s with
 ``--jobs 3`` (11 min 22 s with ``--jobs 2``), its track-1 ensemble of five at H = 720 10 min 31 s
-with ``--jobs 5`` (12 min 25 s with ``--jobs 2``).
+with ``--jobs 5`` (12 min 25 s with ``--jobs 2``). The channels-last convolution since (round 52)
+trained a member 18% faster side by side; those walls were not measured again on a quiet machine.
 """
 
 from __future__ import annotations
