@@ -370,9 +370,9 @@ class Stream:
             raw = ts
             try:
                 ts = parse_time(ts)
-            except (TypeError, ValueError) as exc:
-                if "is a number" in str(exc):  # (it had been read as nanoseconds after 1970)
-                    raise StreamError(f"timestamp {exc}") from None
+            except TypeError as exc:  # a number (it had been read as nanoseconds after 1970), a list
+                raise StreamError(f"timestamp {raw!r} cannot be parsed: {exc}") from None
+            except ValueError:
                 ts = pd.NaT
             if ts is pd.NaT:  # pandas reads "" and "NaT" as NaT without raising
                 raise StreamError(f"timestamp {raw!r} cannot be parsed")
