@@ -1346,7 +1346,8 @@ def test_a_ddp_fit_judges_every_validation_on_the_windows_of_all_processes(tmp_p
                     self.epoch[key] = float(trainer.callback_metrics[key])
 
         # 192 training windows, 96 a process: Lightning's sync averages the processes' window counts as
-        # int64, floored, which inflates the losses when the total is odd (pytorch-lightning#21859)
+        # int64, floored, which inflates the losses when the total is odd (pytorch-lightning issue
+        # 21838; its fix, PR 21839, is not in Lightning 2.6.6)
         df = synthetic_ett(n_rows=301, n_channels=2, seed=0).set_index("date")
         est = TSMambaForecaster(context_length=16, horizon=4, d_model=8, n_layers=1, d_state=4, headdim=4,
                                 chunk_size=8, max_epochs=1, batch_size=16, val_fraction=0.3,
