@@ -1124,19 +1124,26 @@ def test_every_update_path_hands_its_last_row_to_the_fill_of_the_next(model64, s
     np.testing.assert_allclose(by_many.update(gapped).to_numpy(), expected, rtol=0, atol=1e-10)
 
 
+def fed_row_by_row_and_at_once(model, history, rows, gaps):
+    """Two streams of ``model`` from ``history`` under ``gaps``, fed ``rows`` by update one at a
+    time and by one update_many; asserts their forecasts agree (1e-10) and returns both streams."""
+    by_row = model.stream(history=history, gaps=gaps)
+    for t in range(len(rows)):
+        expected = by_row.update(rows.iloc[t])
+    by_many = model.stream(history=history, gaps=gaps)
+    fc = by_many.update_many(rows)
+    np.testing.assert_allclose(fc.to_numpy(), expected.to_numpy(), rtol=0, atol=1e-10)
+    assert fc.index.equals(expected.index)
+    return by_row, by_many
+
+
 def test_update_many_fills_gaps_as_update_does_row_by_row(model64, series):
     """gaps='ffill' / 'zero' apply to update_many before and between its rows, as update applies
     them row by row (helper-147: an unchecked gap had been forecast as if the rows were contiguous;
     then update_many refused the gap, while the error advised gaps='ffill' or gaps='zero')."""
     rows = series.iloc[[85, 86, 88, 89]]  # 5 steps missing before them, one between
     for gaps in ("ffill", "zero"):
-        by_row = model64.stream(history=series.iloc[:80], gaps=gaps)
-        for t in range(len(rows)):
-            expected = by_row.update(rows.iloc[t])
-        by_many = model64.stream(history=series.iloc[:80], gaps=gaps)
-        fc = by_many.update_many(rows)
-        np.testing.assert_allclose(fc.to_numpy(), expected.to_numpy(), rtol=0, atol=1e-10)
-        assert fc.index.equals(expected.index)
+        by_row, by_many = fed_row_by_row_and_at_once(model64, series.iloc[:80], rows, gaps)
         assert by_many.steps == by_row.steps == 90 and by_many.last_timestamp == by_row.last_timestamp
         np.testing.assert_array_equal(by_many._last_values, by_row._last_values)
         pair = series.iloc[[91, 93]]  # two rows, a step missing between them (they read as 'every 2h')
@@ -1942,12 +1949,7 @@ def test_update_many_fills_rows_evenly_spaced_by_several_steps_as_update_does(mo
     had been fixed alone); so had rows every 3 hours, and such rows in a file."""
     for gaps, step in (("ffill", 2), ("zero", 2), ("ffill", 3)):
         rows = series.iloc[82:100:step]
-        by_row = model64.stream(history=series.iloc[:80], gaps=gaps)
-        for t in range(len(rows)):
-            expected = by_row.update(rows.iloc[t])
-        by_many = model64.stream(history=series.iloc[:80], gaps=gaps)
-        fc = by_many.update_many(rows)
-        np.testing.assert_allclose(fc.to_numpy(), expected.to_numpy(), rtol=0, atol=1e-10)
-        assert fc.index.equals(expected.index) and by_many.steps == by_row.steps
+        by_row, by_many = fed_row_by_row_and_at_once(model64, series.iloc[:80], rows, gaps)
+        assert by_many.steps == by_row.steps
     with pytest.raises(StreamError):  # without a policy it stays refused (as rows every '2h')
         model64.stream(history=series.iloc[:80]).update_many(series.iloc[81:90:2])
