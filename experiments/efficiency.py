@@ -9,7 +9,8 @@ Each lookback runs in a fresh subprocess: it trains the default model (or the ar
 set-up nor the warm-up is in it; one batch alone is timed whole), the epoch time extrapolated
 to all training windows (8640 - L - 96 + 1 at stride 1), and the peak RSS of that process
 (VmHWM). Writes experiments/results/efficiency.json
-(efficiency_<config name>.json).
+(efficiency_<config name>.json), with the machine, its CPU, the commit and the date: the seconds
+are this machine's on that day (the development VM has run on more than one CPU model).
 """
 
 from __future__ import annotations
@@ -18,9 +19,17 @@ import argparse
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
-from ltsf import output_folder, read_config, write_json  # experiments/ltsf.py: configs and result files
+from ltsf import (  # experiments/ltsf.py: configs, result files, what ran where
+    cpu_description,
+    git_commit,
+    machine_description,
+    output_folder,
+    read_config,
+    write_json,
+)
 
 from tsmamba.errors import run_script
 
@@ -131,6 +140,10 @@ def main() -> None:
         "batch_size": rows[0]["batch_size"],
         "rows": rows,
         "command": "python " + " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),
+        "machine": machine_description(),
+        "cpu": cpu_description(),
+        "git_commit": git_commit(),
+        "date": time.strftime("%Y-%m-%d"),
     }
     write_json(out_path, record)
 

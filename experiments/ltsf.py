@@ -460,6 +460,11 @@ def git_commit(checkout: Path = LIBRARY) -> str | None:
         return None
 
 
+def machine_description() -> str:
+    """The architecture, torch's thread count and version, e.g. "x86_64, 1 threads, torch 2.13.0+cpu"."""
+    return f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}"
+
+
 def cpu_description() -> str:
     """The CPU's model name (Linux: /proc/cpuinfo's; else ``platform.processor()``) and the vector
     instructions torch's CPU kernels use, e.g. "AMD EPYC, AVX512": float results may differ in their
@@ -594,7 +599,7 @@ def main() -> None:
         "peak_rss_mb": max(resource.getrusage(who).ru_maxrss  # the largest process's (jobs: each member's)
                            for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)) / 1024,
         "command": "python " + " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),
-        "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}",
+        "machine": machine_description(),
         "cpu": cpu_description(),
         "tsmamba_version": __version__,
         "git_commit": git_commit(),

@@ -249,6 +249,19 @@ def summary_lines(tracks: list[dict]) -> list[str]:
                      f"{v['per_h']} | {shown} | {met_text(v, target)} | {best} |")
     return [*lines, ""]
 
+
+def measured_on(record: dict) -> str:
+    """The sentence "Measured on <cpu> (<machine>), <date>, at <commit>." (with a leading space) for
+    a record that names its CPU (efficiency records from 2026-12-07 on: seconds differ between the
+    CPU models this VM has run on), else ""."""
+    if "cpu" not in record:
+        return ""
+    commit = record.get("git_commit") or "an unknown commit"
+    if commit != "an unknown commit":
+        commit = commit[:7] + (" with uncommitted changes" if commit.endswith("+changes") else "")
+    return f" Measured on {record['cpu']} ({record['machine']}), {record['date']}, at {commit}."
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, default=OUT,
@@ -448,7 +461,7 @@ def main() -> None:
             f"`{e['command']}`: {what} trained for a few batches per lookback in a fresh "
             "process; seconds per batch timed from the end of the first batch (a warm-up) to the end "
             "of the last, without the fit's set-up; seconds per epoch extrapolated from them to "
-            "every training window at stride 1; peak RSS of that process.",
+            "every training window at stride 1; peak RSS of that process." + measured_on(e),
             "",
             "| lookback | parameters | s / batch | s / epoch (extrapolated) | peak RSS MB |",
             "|---|---|---|---|---|",

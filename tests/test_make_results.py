@@ -189,3 +189,17 @@ def test_each_baseline_row_is_that_of_runs_scored_at_its_lookback(make_results):
         assert linear in scored.get((data, int(lookback), int(horizon)), set()), (data, lookback, horizon)
     assert make_results.baselines_lookback({"context_length": 720, "baselines_context_length": 96}) == 96
     assert make_results.baselines_lookback({"context_length": 336}) == 336
+
+
+def test_an_efficiency_table_says_where_and_when_it_was_measured(make_results):
+    """Seconds differ between the CPU models the development VM has run on (2026-12-07: an Intel
+    Xeon where earlier runs had an AMD EPYC), so a table of them names its CPU, date and commit."""
+    record = {"cpu": "Intel(R) Xeon(R) Processor, AVX512", "machine": "x86_64, 2 threads, torch 2.13.0+cpu",
+              "date": "2026-12-07", "git_commit": "9761c28c0ffee"}
+    assert make_results.measured_on(record) == (
+        " Measured on Intel(R) Xeon(R) Processor, AVX512 (x86_64, 2 threads, torch 2.13.0+cpu), "
+        "2026-12-07, at 9761c28.")
+    assert make_results.measured_on({**record, "git_commit": "9761c28c0ffee+changes"}).endswith(
+        "at 9761c28 with uncommitted changes.")
+    assert make_results.measured_on({**record, "git_commit": None}).endswith("at an unknown commit.")
+    assert make_results.measured_on({"command": "python experiments/efficiency.py"}) == ""  # older records
