@@ -447,14 +447,19 @@ def member_runs(config: dict, plan: list[tuple[int, dict, int]], horizon: int, j
             yield run
 
 
+# what a run writes or a person edits beside it without changing its numbers: a rewritten result
+# file had marked the next run of the same session "+changes"
+NOT_CODE = (":(exclude)experiments/results", ":(exclude)*.md")
+
+
 def git_commit(checkout: Path = LIBRARY) -> str | None:
-    """The commit of the checkout that holds the library that runs, with ``+changes`` when files
-    differ from it (None outside git)."""
+    """The commit of the checkout that holds the library that runs, with ``+changes`` when tracked
+    files other than results and Markdown differ from it (None outside git)."""
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], cwd=checkout, capture_output=True, text=True, check=True).stdout
 
     try:
-        changed = git("status", "--porcelain", "--untracked-files=no").strip()
+        changed = git("status", "--porcelain", "--untracked-files=no", "--", ".", *NOT_CODE).strip()
         return git("rev-parse", "HEAD").strip() + ("+changes" if changed else "")
     except (OSError, subprocess.CalledProcessError):
         return None

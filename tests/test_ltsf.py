@@ -469,3 +469,33 @@ def test_a_horizon_outside_the_protocol_is_not_written_among_the_results():
     assert done.returncode == 2
     assert "--horizon 100 is not one of the LTSF protocol's 96, 192, 336, 720" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_changed_result_or_page_is_no_change_of_the_code(ltsf, tmp_path):
+    """A run that rewrote a committed result file (efficiency.py writes one per configuration) had
+    marked every later run of the session "+changes", as if the library had been edited."""
+    import subprocess
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=tmp_path, check=True,
+                       capture_output=True)
+
+    (tmp_path / "experiments" / "results").mkdir(parents=True)
+    files = {"experiments/results/a.json": "{}", "docs/results.md": "x", "tsmamba/ssd.py": "x = 1",
+             "experiments/configs/c.json": "{}"}
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    git("init", "-q")
+    git("add", "-A")
+    git("commit", "-qm", "start")
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=tmp_path, capture_output=True,
+                          text=True).stdout.strip()
+    (tmp_path / "experiments/results/a.json").write_text('{"mse": 1}')
+    (tmp_path / "docs/results.md").write_text("y")
+    (tmp_path / "experiments/results/new.json").write_text("{}")  # untracked
+    assert ltsf.git_commit(tmp_path) == head
+    for name in ("tsmamba/ssd.py", "experiments/configs/c.json"):
+        (tmp_path / name).write_text(files[name] + " ")
+        assert ltsf.git_commit(tmp_path) == head + "+changes", name
+        (tmp_path / name).write_text(files[name])
