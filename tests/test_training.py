@@ -379,8 +379,16 @@ def test_trainer_kwargs_are_checked_with_a_clear_error(tmp_path):
     with pytest.raises(ConfigError, match=r"min_steps=9 is more than trainer_kwargs max_steps=4"):
         check_training_length(10, {"min_steps": 9, "max_steps": 4})
     for fine in ({"min_epochs": 2}, {"min_epochs": 5, "max_epochs": -1, "max_steps": 50}, {"min_steps": 9},
-                 {"min_steps": 9, "max_steps": -1}, {"min_epochs": None}):
+                 {"min_steps": 9, "max_steps": -1}, {"min_epochs": None},
+                 {"max_epochs": None, "max_steps": 50}):
         check_training_length(2, fine)
+    # Lightning read max_epochs=None as 1000 epochs (with a warning) and the schedule spanned them all:
+    # a fit with patience 1 trained 66 epochs of 2 batches, the first 50 warming the learning rate up
+    for unbounded in ({"max_epochs": None}, {"max_epochs": None, "max_steps": -1},
+                      {"max_epochs": None, "max_steps": None}):
+        with pytest.raises(ConfigError, match=r"^trainer_kwargs max_epochs=None lets Lightning train up to "
+                                              r"1000 epochs.*; set the estimator's max_epochs instead"):
+            check_training_length(2, unbounded)
     # what a config file can hold: Lightning failed mid-fit, or took 0 and "" for no callbacks
     for not_callbacks in (["x"], "abc", 5, 0, "", False, {"EarlyStopping": {}}):
         shown = re.escape(repr(not_callbacks))

@@ -1063,8 +1063,16 @@ def _is_zero(value: Any) -> bool:
 
 def check_training_length(max_epochs: int, trainer_kwargs: dict[str, Any] | None) -> None:
     """ConfigError when trainer_kwargs' ``min_epochs`` (``min_steps``) exceed the epochs (steps)
-    the fit may run: Lightning stops at the maximum and the minimum was ignored silently."""
+    the fit may run: Lightning stops at the maximum and the minimum was ignored silently; and when
+    they set ``max_epochs=None`` without ``max_steps``: Lightning then trains up to 1000 epochs,
+    and the learning-rate schedule was laid out over all of them (its warm-up alone 50 epochs)."""
     kwargs = trainer_kwargs or {}
+    if "max_epochs" in kwargs and kwargs["max_epochs"] is None and kwargs.get("max_steps", -1) in (-1, None):
+        raise ConfigError(
+            "trainer_kwargs max_epochs=None lets Lightning train up to 1000 epochs, and the learning-rate "
+            "schedule would be laid out over them; set the estimator's max_epochs instead (early stopping "
+            "still ends training sooner), or give max_steps"
+        )
     limits = [("min_epochs", "max_epochs", kwargs.get("max_epochs", max_epochs)),
               ("min_steps", "max_steps", kwargs.get("max_steps"))]
     for low, high, most in limits:
