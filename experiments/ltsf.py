@@ -12,8 +12,9 @@ also carry each channel's MSE, over all its windows and over each half of them (
 ``half_channel_mse``; the test windows' in ``test_by_channel``): where validation and test
 disagree, by channel and by time (``experiments/level_shift.py`` does the same in closed form).
 A result names what ran it: the command, the library's git commit (``+changes`` when its tracked
-files differed from it), the machine and torch, and the CPU with the vector instructions torch's
-kernels used (``cpu``: results can differ in their last bits between, e.g., AVX2 and AVX512).
+files other than results and Markdown differed from it), the machine and torch, and the CPU with
+the vector instructions torch's kernels used (``cpu``: results can differ in their last bits
+between CPU models, e.g. AVX2 and AVX512, or this VM's AMD EPYC and Intel Xeon, both AVX512).
 
 A config with ``"ensemble": k`` trains k networks that differ only in their seed (seed * k + i
 for member i, so the members of different seeds never overlap) and scores the mean of their
