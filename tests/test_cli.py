@@ -1467,6 +1467,28 @@ def test_summary_table_prints_far_from_one_values_and_says_which_channels_mase_l
     assert note in cli.summary_table(result)
 
 
+
+def test_summary_table_does_not_call_a_channel_without_observed_targets_constant():
+    """b is observed through its training rows and imputed over every target: its per-channel
+    scores are all NaN, MASE's too, and the table had said MASE left b out as "constant over the
+    training rows", which b is not (its MASE scale is a number; it has nothing to score)."""
+    from types import SimpleNamespace
+
+    nan = float("nan")
+    channel = {"a": {"mae": 1.0, "mase": 0.5}, "b": dict.fromkeys(("mse", "mae", "mase"), nan)}
+    scores = {"tsmamba": {"overall": {"mse": 1.0, "mae": 1.0, "rmse": 1.0, "smape": 3.0, "mase": 0.5},
+                          "per_channel": channel}}
+    unscored = {"target_cells": 84, "of": 168, "per_channel": {"b": 84}, "windows_without_target": 0,
+                "mase_scale_cells": 0, "mase_unscaled": []}
+    result = SimpleNamespace(model_name="tsmamba", scores=scores, summary={"improvement_pct": {}},
+                             config={"season": 24, "mase_lag": 24, "unscored": unscored})
+    table = cli.summary_table(result)
+    assert "constant" not in table and "MASE leaves out" not in table, table
+    assert "scores leave out 84 of 168 target cells (b 84)" in table, table
+    channel["a"]["mase"] = nan  # a is constant in its training rows: it, and only it, is named
+    table = cli.summary_table(result)
+    assert "MASE leaves out ['a']: constant over the training rows at lag 24" in table, table
+
 def test_fit_then_predict(tmp_path, small_csv, tiny_config, capsys):
     model = tmp_path / "model"
     status = cli.main(["fit", "--data", str(small_csv), "--context", "48", "--horizon", "12",

@@ -1533,8 +1533,10 @@ def summary_table(result: Any) -> str:
     per_channel = result.scores[model].get("per_channel", {})
     unscored = (getattr(result, "config", None) or {}).get("unscored") or {}
     unpaired = [c for c in unscored.get("mase_unscaled", []) if c in per_channel and "mase" in per_channel[c]]
+    # a channel whose every target cell was filled or imputed scores NaN in every metric, MASE too,
+    # whatever its scale: it had been called constant over the training rows
     unscaled = [c for c, v in per_channel.items()
-                if "mase" in v and not math.isfinite(v["mase"]) and c not in unpaired]
+                if "mase" in v and not math.isfinite(v["mase"]) and c not in unpaired and _scored_channel(v)]
     if unpaired:  # no observed pair in the training rows: not a constant series
         lines.append(f"MASE leaves out {unpaired}: their training rows hold no pair of observed values at "
                      "the lag MASE scales by (the others were filled or imputed)")
@@ -1546,6 +1548,13 @@ def summary_table(result: Any) -> str:
         lines.append(f"{what} constant over the training rows at {at}")
     lines += _unscored_lines(unscored)
     return "\n".join(lines)
+
+
+def _scored_channel(scores: Mapping[str, float]) -> bool:
+    """Whether a channel's per-channel ``scores`` counted some target cell: a metric other than
+    MASE (whose NaN may be its scale's) is finite, or there is none to tell by."""
+    others = [v for m, v in scores.items() if m != "mase"]
+    return not others or any(v is not None and math.isfinite(v) for v in others)
 
 
 def _unscored_lines(unscored: Mapping[str, Any] | None) -> list[str]:
