@@ -740,6 +740,37 @@ def test_full_context_with_revin_is_rejected():
     assert Counted.fits == 0
 
 
+def test_refits_with_a_checkpoint_dir_each_checkpoint_and_resume_their_own_fit(tmp_path):
+    """The refits of a forecaster with a checkpoint_dir had shared its last.ckpt: each replaced the
+    one before it (warning that it did, and advising resume=True), and with fit_kwargs resume=True
+    the second refit refused the first's checkpoint, a fit on other rows, after the first fit's
+    work. Each refit writes its own folder rows-a-b; a backtest run again with resume=True resumes
+    every fit from its own checkpoint and forecasts as the first run and as one without checkpoints."""
+    from tsmamba.estimator import TSMambaForecaster
+
+    frame = synthetic_ett(300, n_channels=2, seed=0).set_index("date")
+    params = dict(context_length=16, horizon=4, d_model=8, n_layers=1, d_state=4, headdim=4, max_epochs=1,
+                  batch_size=32, random_state=0, progress=False)
+    run = dict(start=200, stride=20, n_windows=4, refit=2, baselines=False)
+    plain = backtest(TSMambaForecaster(**params), frame, **run)
+    ck = tmp_path / "ck"
+    est = TSMambaForecaster(**params, checkpoint_dir=str(ck))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # no "holds an earlier fit's checkpoint"
+        first = backtest(est, frame, **run, fit_kwargs={"resume": True})
+    assert first.config["train_ranges"] == [[0, 201], [0, 241]]
+    assert sorted(p.name for p in ck.iterdir()) == ["rows-0-201", "rows-0-241"]
+    assert all((ck / name / "last.ckpt").is_file() for name in ("rows-0-201", "rows-0-241"))
+    assert est.checkpoint_dir == str(ck)  # the caller's forecaster is not changed
+    assert first.forecaster.checkpoint_dir == str(ck / "rows-0-241")
+    again = backtest(est, frame, **run, fit_kwargs={"resume": True})  # each fit resumed as finished
+    np.testing.assert_array_equal(first.arrays["yhat"], plain.arrays["yhat"])
+    np.testing.assert_array_equal(again.arrays["yhat"], first.arrays["yhat"])
+    assert again.forecaster.history_["seconds_per_epoch"] is None  # it resumed a finished fit
+    once = backtest(est, frame, start=200, stride=20, n_windows=4, baselines=False)  # one fit: the folder
+    assert (ck / "last.ckpt").is_file() and once.forecaster.checkpoint_dir == str(ck)
+
+
 def test_full_context_backtest_equals_per_origin_predict(etth1_slice):
     from tsmamba.estimator import TSMambaForecaster
 

@@ -1105,6 +1105,26 @@ def _clone(forecaster: Any, **params: Any) -> Any:
     return est
 
 
+def _fit_checkpoint_dirs(forecaster: Any, refit: Any) -> Any:
+    """With refits, the ``checkpoint_dir`` (a folder path) of a forecaster that has one, else None:
+    each refit then writes its ``last.ckpt`` in its own subfolder of it (see :func:`_fit_checkpoint`)."""
+    if _refit_every(refit) is None:  # one fit: the forecaster's folder itself, as a fit of its own
+        return None
+    try:
+        folder = forecaster.get_params(deep=False).get("checkpoint_dir")
+    except (AttributeError, TypeError):
+        return None
+    return folder if isinstance(folder, (str, os.PathLike)) else None
+
+
+def _fit_checkpoint(folder: Any, train: tuple[int, int]) -> str:
+    """The checkpoint_dir of the fit on rows ``[a, b)``: ``folder/rows-a-b``. The refits had
+    shared ``folder/last.ckpt``: each replaced the one before it, and with ``resume=True`` the
+    second refused the first's checkpoint (a fit on other rows) after the first fit's work."""
+    a, b = train
+    return os.path.join(os.fspath(folder), f"rows-{a}-{b}")  # "~" stays for the estimator to expand
+
+
 def _params(forecaster: Any) -> dict[str, Any]:
     try:
         params = forecaster.get_params(deep=False)
@@ -1242,7 +1262,10 @@ def backtest(
         refit: ``False``: one fit on the rows up to the first origin, or none at all when the
             forecaster is already fitted (it is then used as it is: make sure it never saw rows
             after ``start``). ``True``: a fresh fit (``sklearn.base.clone``) at every origin.
-            ``k``: a fresh fit at origins 0, k, 2k, ...
+            ``k``: a fresh fit at origins 0, k, 2k, ... A forecaster's ``checkpoint_dir`` is
+            then each fit's own subfolder ``checkpoint_dir/rows-a-b`` (its training rows
+            ``[a, b)``), so that ``fit_kwargs={"resume": True}`` resumes every fit of an
+            interrupted backtest from its own checkpoint.
         context: ``"window"`` forecasts from the last ``context_length`` rows; ``"full"``
             carries the recurrent state over every row from the first (one pass per fit).
         baselines: also score last value, seasonal naive and the linear baseline. Seasonal
@@ -1396,12 +1419,14 @@ def backtest(
     season = seasonal_period(freq)
     fit_s = forecast_s = baseline_s = 0.0
     fitted = forecaster
+    checkpoints = _fit_checkpoint_dirs(forecaster, refit)
     blocks = _progress(plan.blocks, progress and len(plan.blocks) > 1, desc="backtest fits", unit="fit")
     for block in blocks:
         block_origins = origins[block.first : block.stop]
         if block.train is not None:
             t0 = time.perf_counter()
-            fitted = _clone(forecaster, horizon=fit_horizon)
+            own = {} if checkpoints is None else {"checkpoint_dir": _fit_checkpoint(checkpoints, block.train)}
+            fitted = _clone(forecaster, horizon=fit_horizon, **own)
             a, b = block.train
             fitted.fit(frame.iloc[a:b], **fit_kwargs)
             fit_s += time.perf_counter() - t0
