@@ -1836,6 +1836,23 @@ def test_a_zone_model_forecasts_from_its_own_csv_across_dst(series, tmp_path):
     pd.testing.assert_frame_equal(est.predict(path), est.predict(berlin))
 
 
+def test_a_naive_model_asks_for_times_without_offsets_not_for_a_zone_it_refuses(fitted, series, tmp_path):
+    """Local times with their UTC offsets (+01:00, then +02:00 across DST) given to a model fitted on
+    naive times: the advice had been to pass tz= (to read_series first), whose zone-aware frame the
+    model then refused ("give them without a time zone"); predict and stream take no tz=."""
+    path = tmp_path / "berlin.csv"
+    series.set_axis(pd.date_range("2021-03-20", periods=len(series), freq="h", tz="Europe/Berlin")
+                    ).rename_axis("date").to_csv(path)
+    for source in (path, pd.read_csv(path)):
+        for call in (fitted.predict, fitted.stream):
+            with pytest.raises(DataValidationError, match="mixes time zones") as caught:
+                call(source)
+            message = str(caught.value)
+            assert "tz=" not in message, message
+            assert "fitted on timestamps without a time zone" in message, message
+            assert "without UTC offsets" in message, message
+
+
 def test_forecast_origins_checks_arrays_and_their_index_as_predict_checks_a_frame(series):
     tokyo = series.tz_localize("Asia/Tokyo")
     est = TSMambaForecaster(**{**TINY, "max_epochs": 1}, time_features=True, cycle_length=24).fit(tokyo)

@@ -1081,13 +1081,21 @@ _OTHER_CHANNELS = (
     (re.compile(r"\. Drop them with columns=\[\.\.\.\]"), ". The model needs values there"),
     # long form: the series not found are the model's, which the caller never requested
     (re.compile(r"requested series not found: "), "series the model was fitted on not found: "),
+    # a model's read is given its zone (offsets are read as instants there), so mixed offsets are
+    # refused only for a model fitted on naive times, which refuses the zone tz= would give too
+    (re.compile(r"Pass tz= with the zone to read them in \(e\.g\. tz='Europe/Berlin' for local time "
+                r"across a DST change, or tz='UTC'\)"),
+     "The model was fitted on timestamps without a time zone: give these without UTC offsets too (the "
+     "local times they were recorded in)"),
 )
 
 
 def for_fitted_channels(message: str) -> str:
     """A :func:`read_series` message for data read for a fitted model's channels (to forecast or
     stream from): its advice to pass ``columns=`` without a channel becomes the model's need for
-    it, since those channels are the model's inputs."""
+    it, since those channels are the model's inputs; its advice to pass ``tz=`` for times in mixed
+    UTC offsets (refused only where the model's zone is none) becomes the model's need for times
+    without offsets."""
     for pattern, need in _OTHER_CHANNELS:
         message = pattern.sub(need, message)
     return message
