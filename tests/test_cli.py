@@ -1579,6 +1579,43 @@ def test_tz_reads_local_times_across_dst_and_predict_defaults_to_the_model_zone(
     np.testing.assert_array_equal(printed.to_numpy(), expected.to_numpy())  # full precision
 
 
+def test_predict_and_stream_name_the_file_whose_zone_or_step_is_not_the_models(tmp_path, capsys, monkeypatch,
+                                                                             small_csv, ot_hufl_model):
+    """A --data or --history file at another step, or with(out) UTC offsets against the model's
+    zone: the error had called the file 'the frame' (the estimator's word, after torch loaded),
+    said to 'give them in Europe/Berlin', and for mixed offsets to pass --tz, which predict and
+    stream refuse as an unrecognized argument."""
+    frame = pd.read_csv(small_csv, usecols=["date", "OT", "HUFL"])
+    frame.iloc[::2].to_csv(two_hourly := tmp_path / "two_hourly.csv", index=False)
+    berlin = frame.assign(date=pd.date_range("2021-03-10", periods=len(frame), freq="h", tz="Europe/Berlin"))
+    berlin.to_csv(local := tmp_path / "local.csv", index=False)
+    berlin.assign(date=berlin["date"].dt.tz_convert("UTC")).to_csv(utc := tmp_path / "utc.csv", index=False)
+    expected = {
+        two_hourly: "two_hourly.csv has rows every '2h', but the model was fitted on rows every 'h'",
+        local: "local.csv: time column 'date' mixes time zones / UTC offsets",
+        utc: "utc.csv: the timestamps have UTC offsets, but the model was fitted on timestamps without a "
+             "time zone; write them without their offsets",
+    }
+    for path, start in expected.items():
+        assert cli.main(["predict", "--model", str(ot_hufl_model), "--data", str(path)]) == 2
+        err = capsys.readouterr().err.strip()
+        status, lines, stream_err = stream_lines(capsys, monkeypatch, ot_hufl_model, path, "")
+        assert status == 2 and lines == [] and stream_err == err, (err, stream_err)
+        assert err.startswith(f"tsmamba: error: {start}"), err
+        assert "frame" not in err and "--tz" not in err, err
+    # a model fitted in Berlin, given times without offsets
+    model = tmp_path / "berlin_model"
+    assert cli.main(["fit", "--data", str(local), "--tz", "Europe/Berlin", "--context", "48", "--horizon",
+                     "4", "--n-layers", "1", "--d-model", "8", "--d-state", "4", "--headdim", "4",
+                     "--max-epochs", "1", "--out", str(model), "--quiet"]) == 0
+    capsys.readouterr()
+    assert cli.main(["predict", "--model", str(model), "--data", str(small_csv)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("tsmamba: error: etth1_small.csv: the timestamps have no UTC offsets, but the "
+                          "model was fitted on timestamps in Europe/Berlin; write them with their "
+                          "offsets"), err
+
+
 def stream_lines(capsys, monkeypatch, model: Path, history: Path, stdin: str, *flags: str,
                  ) -> tuple[int, list, str]:
     monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
