@@ -616,7 +616,9 @@ def test_frames_in_another_zone_forecast_on_the_fitted_calendar(calendar_model, 
         calendar_model.predict(paris.iloc[:100].tz_localize(None))
     path = tmp_path / "naive.csv"  # a file is named as such, not as "the frame" (helper-169)
     paris.iloc[:100].tz_localize(None).rename_axis("date").to_csv(path)
-    with pytest.raises(DataValidationError, match=r"^naive\.csv: the timestamps are without a time zone"):
+    # and told how to write its times (the frame's "give them in Europe/Paris" named no way to)
+    wanted = r"^naive\.csv: the timestamps have no UTC offsets, but the model was fitted on timestamps in "
+    with pytest.raises(DataValidationError, match=wanted + r"Europe/Paris; write them with their offsets"):
         calendar_model.predict(str(path))
     # naive local times across the October change repeat an hour: the zone is what they lack, not
     # a duplicate row to drop (helper-169)

@@ -1377,27 +1377,12 @@ def _zone_used(run: Run, frame: Any, label: str) -> Any:
 def _on_the_models_times(run: Run, frame: Any, label: str) -> None:
     """Refuse a model's series (predict --data, stream --history) whose timestamps are not in the
     model's time zone (or have one where the model's have none) or step at another frequency,
-    naming the file, before torch is imported; the estimator, which checks the same later, calls
-    it 'the frame' and says to give the times 'in Europe/Berlin', not how to write them."""
-    zone, freq = model_setting(run, "tz"), model_setting(run, "freq")
-    if (frame.index.tz is None) != (zone is None):
-        raise DataValidationError(
-            f"{label}: the timestamps have UTC offsets, but the model was fitted on timestamps without a "
-            "time zone; write them without their offsets (the local times they were recorded in)"
-            if zone is None else
-            f"{label}: the timestamps have no UTC offsets, but the model was fitted on timestamps in "
-            f"{zone}; write them with their offsets (2024-03-31 03:00:00+02:00), which are read as "
-            f"instants in {zone}"
-        )
-    given = frame.attrs.get("freq") or frame.index.freqstr
-    if isinstance(freq, str) and given:
-        from pandas.tseries.frequencies import to_offset
+    naming the file and how to write its times, before torch is imported (the estimator, which
+    checks the same later, is given a frame)."""
+    from tsmamba.data import check_model_times
 
-        if to_offset(given) != to_offset(freq):
-            raise DataValidationError(
-                f"{label} has rows every {given!r}, but the model was fitted on rows every {freq!r}; "
-                f"resample it to {freq!r} (or fit a model at {given!r})"
-            )
+    freq = model_setting(run, "freq")
+    check_model_times(frame, model_setting(run, "tz"), freq if isinstance(freq, str) else None, label)
 
 
 def _zone(name: str | None) -> str | None:

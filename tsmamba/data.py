@@ -55,6 +55,7 @@ __all__ = [
     "PhasesAheadTable",
     "StandardScaler",
     "check_length",
+    "check_model_times",
     "check_scaled_range",
     "cycle_phase",
     "cycle_phases_ahead",
@@ -70,6 +71,7 @@ __all__ = [
     "read_series",
     "read_strict",
     "repaired_cells",
+    "same_freq",
     "split_borders",
     "steps_by_one",
     "time_feature_count",
@@ -1088,6 +1090,41 @@ _OTHER_CHANNELS = (
      "The model was fitted on timestamps without a time zone: give these without UTC offsets too (the "
      "local times they were recorded in)"),
 )
+
+
+def same_freq(a: str | None, b: str | None) -> bool:
+    """Whether two frequency aliases are the same step ("h" and "60min" are); unknown: True."""
+    return not (a and b) or pd.tseries.frequencies.to_offset(a) == pd.tseries.frequencies.to_offset(b)
+
+
+def check_model_times(
+    frame: pd.DataFrame, zone: str | None, freq: str | None, source: str | None = None
+) -> None:
+    """DataValidationError unless ``frame``'s timestamps are in the time zone a model was fitted in
+    (``zone``; None: without one) and step at its frequency ``freq``: the series a fitted model
+    forecasts or streams from. ``source``: the file they were read from, named in the message with
+    how to write its times; None: a frame, to give them so."""
+    index = frame.index
+    if (index.tz is None) != (zone is None):
+        if source is None:
+            given = f"in {index.tz}" if zone is None else "without a time zone"
+            fitted = "without a time zone" if zone is None else f"in {zone}"
+            raise DataValidationError(f"the frame's timestamps are {given}, but the model was fitted on "
+                                      f"timestamps {fitted}; give them {fitted}")
+        raise DataValidationError(
+            f"{source}: the timestamps have UTC offsets, but the model was fitted on timestamps without a "
+            "time zone; write them without their offsets (the local times they were recorded in)"
+            if zone is None else
+            f"{source}: the timestamps have no UTC offsets, but the model was fitted on timestamps in "
+            f"{zone}; write them with their offsets (2024-03-31 03:00:00+02:00), which are read as "
+            f"instants in {zone}"
+        )
+    given = frame.attrs.get("freq") or (index.freqstr if getattr(index, "freq", None) is not None else None)
+    if not same_freq(given, freq):
+        raise DataValidationError(
+            f"{source or 'the frame'} has rows every {given!r}, but the model was fitted on rows every "
+            f"{freq!r}; resample it to {freq!r} (or fit a model at {given!r})"
+        )
 
 
 def for_fitted_channels(message: str) -> str:

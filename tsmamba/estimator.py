@@ -46,6 +46,7 @@ from tsmamba.checkpoint import (
 from tsmamba.data import (
     StandardScaler,
     check_length,
+    check_model_times,
     check_scaled_range,
     cycle_phase,
     cycle_phases_ahead,
@@ -55,6 +56,7 @@ from tsmamba.data import (
     infer_freq,
     is_long_form,
     read_strict,
+    same_freq,
     steps_by_one,
     time_feature_count,
     time_features,
@@ -497,15 +499,8 @@ class TSMambaForecaster(BaseEstimator):
                             fitted_channels=True, freq=self.freq_, tz=zone, fill=fill)
         if isinstance(df, (str, os.PathLike)) and frame.attrs.get("ids_left_out"):  # as a frame's are
             raise DataValidationError(self._unexpected_ids(f"{Path(df).name}:", frame.attrs["ids_left_out"]))
-        if (frame.index.tz is None) != (zone is None):
-            given = f"in {frame.index.tz}" if zone is None else "without a time zone"
-            fitted = "without a time zone" if zone is None else f"in {zone}"
-            where = f"{Path(df).name}: the" if isinstance(df, (str, os.PathLike)) else "the frame's"
-            raise DataValidationError(
-                f"{where} timestamps are {given}, but the model was fitted on timestamps "
-                f"{fitted}; give them {fitted}"
-            )
-        self._check_freq(frame.index, Path(df).name if isinstance(df, (str, os.PathLike)) else "the frame")
+        source = Path(df).name if isinstance(df, (str, os.PathLike)) else None
+        check_model_times(frame, zone, self.freq_, source)
         return frame
 
     def _unexpected_ids(self, whose: str, extra: Sequence[str], missing: Sequence[str] = ()) -> str:
@@ -525,15 +520,6 @@ class TSMambaForecaster(BaseEstimator):
             return None
         return (f"the frame's columns differ from those the model was fitted on: "
                 f"missing {missing}, unexpected {extra}; pass the columns {self.columns_}")
-
-    def _check_freq(self, index: pd.DatetimeIndex, what: str) -> None:
-        """Raise DataValidationError unless ``index`` steps at the fitted frequency."""
-        freq = _freq_of(index)
-        if not _same_freq(freq, self.freq_):
-            raise DataValidationError(
-                f"{what} has rows every {freq!r}, but the model was fitted on rows every "
-                f"{self.freq_!r}; resample it to {self.freq_!r} (or fit a model at {freq!r})"
-            )
 
     def _scaled(self, values: np.ndarray) -> torch.Tensor:
         scaled = self.scaler_.transform(values)
@@ -1616,11 +1602,6 @@ def _freq_of(index: pd.DatetimeIndex) -> str | None:
     return index.freqstr if index.freq is not None else None
 
 
-def _same_freq(a: str | None, b: str | None) -> bool:
-    """Whether two frequency aliases are the same step ("h" and "60min" are); unknown: True."""
-    return not (a and b) or to_offset(a) == to_offset(b)
-
-
 def _as_val_df(message: str, val_df: Any) -> str:
     """A read error of ``val_df`` named so: read_series calls a frame "frame", as it called df's
     (a NaN at "frame: ... (row 5)" was in either), and the channels of df that it reads val_df
@@ -1636,7 +1617,7 @@ def _check_continues(index: pd.DatetimeIndex, val_index: pd.DatetimeIndex, freq:
     if not freq:
         return
     val_freq = _freq_of(val_index)
-    if not _same_freq(val_freq, freq):
+    if not same_freq(val_freq, freq):
         raise DataValidationError(
             f"val_df has rows every {val_freq!r} but df every {freq!r}; give both the same frequency"
         )
