@@ -2917,6 +2917,18 @@ def test_a_val_df_shorter_than_the_horizon_is_refused_by_name(series):
         TSMambaForecaster(**TINY).fit(series.iloc[:250], val_df=series.iloc[250 : 250 + H - 1])
 
 
+def test_a_channel_given_as_the_time_column_is_named_so(fitted, series):
+    """time_col= naming one of the model's channels had been refused as "columns differ ...:
+    missing [], unexpected ['date']", naming no column as missing and not the mistake (helper-222)."""
+    frame = series.reset_index()
+    channel = series.columns[0]
+    with pytest.raises(DataValidationError, match=re.escape(
+            f"time_col {channel!r} is one of the channels the model was fitted on, not the time column; "
+            "pass time_col= with the name of the time column (the frame's other columns: ['date'])")):
+        fitted.predict(frame, time_col=channel)
+    pd.testing.assert_frame_equal(fitted.predict(frame, time_col="date"), fitted.predict(series))
+
+
 def test_predict_asks_for_a_model_channels_values_not_for_columns(fitted, series):
     """predict reads the model's channels and takes no columns=: a channel of text or of no value
     is the model's to be given, where read_series advises leaving it out (helper-158)."""

@@ -518,6 +518,10 @@ class TSMambaForecaster(BaseEstimator):
         extra = [c for c in present if c not in self.columns_ and c != str(time_col)]  # as text, as present
         if not missing and not extra:
             return None
+        if str(time_col) in self.columns_:  # had said "missing [], unexpected ['date']"
+            return (f"time_col {time_col!r} is one of the channels the model was fitted on, not the time "
+                    f"column; pass time_col= with the name of the time column (the frame's other columns: "
+                    f"{extra})")
         return (f"the frame's columns differ from those the model was fitted on: "
                 f"missing {missing}, unexpected {extra}; pass the columns {self.columns_}")
 
