@@ -601,6 +601,24 @@ def test_load_dataset_download_checks_the_registry_digest(isolated, tmp_path, mo
     assert list(isolated.iterdir()) == []
 
 
+def test_a_download_that_fails_the_registry_digest_says_what_to_do(isolated, tmp_path, monkeypatch):
+    """It had ended "The source may have changed or the transfer was corrupted", with no word of
+    trying again or of where to put the published file instead (a failed transfer says both)."""
+    source = tmp_path / "ETTh2.csv"
+    source.write_bytes(csv_bytes())
+    fake_spec(monkeypatch, source.as_uri(), sha256="1" * 64)
+    with pytest.raises(ChecksumError) as err:
+        load_dataset("ETTh2")
+    msg = str(err.value)
+    assert f"has sha256 {sha256_file(source)}, expected {'1' * 64}" in msg
+    assert "try again" in msg.lower()
+    assert "ETTh2.csv or ETTh2.csv.gz" in msg and str(tmp_path / "env") in msg and str(isolated) in msg
+    assert "export TSMAMBA_DATA=" in msg
+    assert list(isolated.iterdir()) == []
+    with pytest.raises(ChecksumError, match="Try again"):  # download() alone says so too
+        download(source.as_uri(), tmp_path / "out" / "ETTh2.csv", sha256="1" * 64)
+
+
 # ---------------------------------------------------------------------------------------------
 # synthetic data
 

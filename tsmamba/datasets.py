@@ -459,7 +459,8 @@ def download(
         if sha256 is not None and actual != sha256.lower():
             raise ChecksumError(
                 f"download of {url} has sha256 {actual}, expected {sha256}; nothing was "
-                f"written to {dest}. The source may have changed or the transfer was corrupted"
+                f"written to {dest}. Try again (the transfer may have been corrupted); if it fails "
+                "the same way, the file at the source has changed: get the expected file another way"
             )
         if check is not None:
             check(tmp)
@@ -715,9 +716,13 @@ def load_dataset(
         dest = target / (spec.download_name or spec.filenames[0])
         expected = spec.expected_sha256(dest.name)
 
+        checked = False  # whether a ChecksumError is published()'s (it says what to do) or the digest's
+
         def published(path: Path) -> None:
             """Read and check the complete download before it takes its place: a file moved in
             first and killed while being read was trusted by every later run."""
+            nonlocal checked
+            checked = True
             try:
                 with warnings.catch_warnings():  # they name the temporary file: the frame is read
                     warnings.simplefilter("ignore")  # again, with them, once the file is in place
@@ -739,6 +744,10 @@ def load_dataset(
             _download(spec.url, dest, expected, check=published, record=expected is None)
         except DataNotFoundError as exc:
             raise DataNotFoundError(f"{spec.name} not found locally and {exc}. {advice}") from exc
+        except ChecksumError as exc:  # the registry's digest: where to put the file had gone unsaid
+            if checked:
+                raise
+            raise ChecksumError(f"{spec.name}: {exc}, and {advice[0].lower()}{advice[1:]}") from exc
         return read_dataset_file(dest, spec, verified=True)  # its source named as the file it is
     verified = verify and verify_file(path, spec) is not None
     frame = read_dataset_file(path, spec, verified=verified)
