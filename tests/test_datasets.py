@@ -272,6 +272,21 @@ def test_the_other_form_is_checked_against_its_published_digest(isolated, name, 
         load_dataset(name, download=False)
 
 
+def test_a_file_named_but_for_case_is_checked_against_the_registry_digest(benchmark_file, tmp_path):
+    """get_spec takes Weather.csv.gz for Weather, but the digest was looked up by the exact name:
+    the published bytes under that name were read strictly (its published repeated timestamp an
+    error) and an altered ETTH1.CSV was not checked at all."""
+    published = benchmark_file("Weather")
+    renamed = tmp_path / "Weather.csv.gz"
+    renamed.write_bytes(published.read_bytes())
+    assert verify_file(renamed) == REGISTRY["Weather"].sha256
+    assert datasets.read_dataset_file(renamed).shape == (52696, 21)
+    altered = tmp_path / "ETTH1.CSV"
+    altered.write_bytes(csv_bytes(30))
+    with pytest.raises(ChecksumError, match="recorded in the registry"):
+        verify_file(altered)
+
+
 @pytest.mark.parametrize("recorded", ["", "f18de3ad\n"], ids=["empty", "truncated"])
 def test_unreadable_checksum_file_is_a_checksum_error(tmp_path, recorded):
     path = tmp_path / "ETTh2.csv"

@@ -103,10 +103,13 @@ class DatasetSpec:
 
     def expected_sha256(self, filename: str) -> str | None:
         """The registry digest for a file of this name (``sha256`` for the first form, or its
-        ``other_sha256`` entry), if the registry has one."""
-        if filename == self.filenames[0]:
+        ``other_sha256`` entry), if the registry has one; names are matched as :func:`get_spec`
+        matches them, whatever their case (``Weather.csv.gz`` had been taken for Weather, and
+        then neither checked nor recognised as the published file)."""
+        name = _normalise(filename)
+        if name == _normalise(self.filenames[0]):
             return self.sha256
-        return dict(self.other_sha256).get(filename)
+        return {_normalise(f): digest for f, digest in self.other_sha256}.get(name)
 
 
 _ETT_URL = "https://raw.githubusercontent.com/zhouhaoyi/ETDataset/main/ETT-small/{}.csv"
