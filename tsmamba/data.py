@@ -61,6 +61,7 @@ __all__ = [
     "cycle_phases_ahead",
     "empty_ids",
     "future_index",
+    "index_freq",
     "infer_freq",
     "is_long_form",
     "ltsf_borders",
@@ -371,7 +372,7 @@ def future_index(
     if not isinstance(index, pd.DatetimeIndex) or len(index) == 0:
         raise DataValidationError("future_index needs a non-empty DatetimeIndex")
     horizon = positive_int(horizon, "horizon")
-    step = freq or (index.freqstr if index.freq is not None else None) or infer_freq(index)
+    step = freq or index_freq(index) or infer_freq(index)
     try:
         offset = pd.tseries.frequencies.to_offset(step)
     except ValueError as exc:
@@ -1092,6 +1093,11 @@ _OTHER_CHANNELS = (
 )
 
 
+def index_freq(index: pd.Index) -> str | None:
+    """The frequency alias a DatetimeIndex carries (``index.freq``), or None when it carries none."""
+    return index.freqstr if getattr(index, "freq", None) is not None else None
+
+
 def same_freq(a: str | None, b: str | None) -> bool:
     """Whether two frequency aliases are the same step ("h" and "60min" are); unknown: True."""
     return not (a and b) or pd.tseries.frequencies.to_offset(a) == pd.tseries.frequencies.to_offset(b)
@@ -1119,7 +1125,7 @@ def check_model_times(
             f"{zone}; write them with their offsets (2024-03-31 03:00:00+02:00), which are read as "
             f"instants in {zone}"
         )
-    given = frame.attrs.get("freq") or (index.freqstr if getattr(index, "freq", None) is not None else None)
+    given = frame.attrs.get("freq") or index_freq(index)
     if not same_freq(given, freq):
         raise DataValidationError(
             f"{source or 'the frame'} has rows every {given!r}, but the model was fitted on rows every "

@@ -53,6 +53,7 @@ from tsmamba.data import (
     default_time_col,
     empty_ids,
     future_index,
+    index_freq,
     infer_freq,
     is_long_form,
     read_strict,
@@ -732,7 +733,7 @@ class TSMambaForecaster(BaseEstimator):
         n, L_, H = len(frame), self.context_length, self.horizon
         index = frame.index
 
-        freq = frame.index.freqstr if frame.index.freq is not None else infer_freq(frame.index)
+        freq = index_freq(frame.index) or infer_freq(frame.index)
         if val_df is not None:
             try:
                 val_frame = self._read(val_df, time_col, list(frame.columns), freq, index.tz)
@@ -1602,10 +1603,6 @@ def _fitted_state(est: BaseEstimator) -> dict[str, Any]:
     return {k: v for k, v in vars(est).items() if k.endswith("_") and not k.startswith("_")}
 
 
-def _freq_of(index: pd.DatetimeIndex) -> str | None:
-    return index.freqstr if index.freq is not None else None
-
-
 def _as_val_df(message: str, val_df: Any) -> str:
     """A read error of ``val_df`` named so: read_series calls a frame "frame", as it called df's
     (a NaN at "frame: ... (row 5)" was in either), and the channels of df that it reads val_df
@@ -1620,7 +1617,7 @@ def _check_continues(index: pd.DatetimeIndex, val_index: pd.DatetimeIndex, freq:
     """Raise DataValidationError unless ``val_index`` starts one step after ``index`` at ``freq``."""
     if not freq:
         return
-    val_freq = _freq_of(val_index)
+    val_freq = index_freq(val_index)
     if not same_freq(val_freq, freq):
         raise DataValidationError(
             f"val_df has rows every {val_freq!r} but df every {freq!r}; give both the same frequency"
